@@ -1,0 +1,2 @@
+//! drivers: virtio transports and devices for the sandbox kernel (filled by the virtio-9p issue).
+#![no_std]
