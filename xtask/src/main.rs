@@ -1,1 +1,40 @@
-fn main() {}
+//! `cargo xtask`: the host-side tool that builds, boots, tests and benchmarks the kernel.
+
+mod bench;
+mod boot_tests;
+mod cargo;
+mod cli;
+mod cmdline;
+mod console;
+mod host;
+mod launch;
+mod qemu;
+mod run;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_run = matches!(cli.command, Command::Run(_));
+    let result = match cli.command {
+        Command::Build(args) => cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0),
+        Command::Run(args) => run::run(args),
+        Command::Test(args) => test::test(args),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            // `run` stands in for the container: its own failures must not look like the
+            // container's statuses, so it uses docker's runtime-failure code.
+            ExitCode::from(if is_run { run::RUNTIME_FAILURE } else { 1 })
+        }
+    }
+}

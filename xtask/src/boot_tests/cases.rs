@@ -1,0 +1,124 @@
+//! The boot test table.
+
+use std::path::Path;
+
+use super::checks::Check::{CmdlineSeen, Line, ModuleSeen, Ready, Status, UsableMemory};
+use super::Case;
+use crate::qemu::{Accel, Machine, MemorySize};
+
+/// Kernel failure statuses (see README): each test mode must end in its own.
+const BAD_CMDLINE: u8 = 120;
+const PAGE_FAULT: u8 = 122;
+const DOUBLE_FAULT: u8 = 123;
+const CPU_EXCEPTION: u8 = 124;
+const KERNEL_PANIC: u8 = 125;
+
+/// `accel` is the suite's accelerator. Plain boots always run under TCG too, the one
+/// accelerator every host has.
+pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
+    let module_bytes = std::fs::read(module).unwrap_or_default();
+    let module_seen = ModuleSeen { crc32: crc32fast::hash(&module_bytes), len: module_bytes.len() };
+    let microvm = |name: &str| Case::new(name, Machine::Microvm, accel);
+
+    let mut accels = vec![Accel::Tcg];
+    if accel != Accel::Tcg {
+        accels.push(accel);
+    }
+    let mut cases: Vec<Case> = accels
+        .iter()
+        .flat_map(|&boot_accel| Machine::ALL.map(|machine| ready_case(machine, boot_accel)))
+        .collect();
+
+    cases.extend(Machine::ALL.map(|machine| {
+        // log=error: the bootinfo lines must show at every level.
+        Case::new("bootinfo", machine, accel)
+            .options("log=error test=bootinfo")
+            .initrd(module)
+            .expect(Status(0))
+            .expect(CmdlineSeen)
+            .expect(module_seen.clone())
+    }));
+
+    cases.extend([64, 128, 4096].map(|mib| {
+        let memory = MemorySize::from_mib(mib);
+        microvm(&format!("memory-{memory}"))
+            .memory(memory)
+            .options("test=bootinfo")
+            .expect(Status(0))
+            .expect(UsableMemory { machine: Machine::Microvm, memory })
+    }));
+
+    cases.extend([
+        microvm("heap").options("test=heap").expect(Line(&["test heap: ok allocations=100000"])).expect(Status(0)),
+        microvm("pagefault").options("test=pagefault").expect(Line(&["page fault", "cr2=0x"])).expect(Status(PAGE_FAULT)),
+        microvm("int3").options("test=int3").expect(Line(&["breakpoint"])).expect(Status(CPU_EXCEPTION)),
+        microvm("doublefault").options("test=doublefault").expect(Line(&["double fault"])).expect(Status(DOUBLE_FAULT)),
+        panic_case(Machine::Microvm, accel),
+        panic_case(Machine::Q35, accel),
+        microvm("bad-option").options("bogus=1").expect(Line(&["bogus"])).expect(Status(BAD_CMDLINE)),
+    ]);
+    cases
+}
+
+fn ready_case(machine: Machine, accel: Accel) -> Case {
+    Case::new("ready", machine, accel).options("log=info").expect(Ready).expect(Status(0))
+}
+
+fn panic_case(machine: Machine, accel: Accel) -> Case {
+    Case::new("panic", machine, accel)
+        .options("test=panic")
+        .expect(Line(&["kernel panic"]))
+        .expect(Line(&["test=panic requested"]))
+        .expect(Status(KERNEL_PANIC))
+}
+
+pub fn filtered(cases: Vec<Case>, filter: Option<&str>) -> Vec<Case> {
+    match filter {
+        Some(needle) => cases.into_iter().filter(|case| case.name.contains(needle)).collect(),
+        None => cases,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot_tests::checks::Check;
+
+    fn names(cases: &[Case]) -> Vec<&str> {
+        cases.iter().map(|case| case.name.as_str()).collect()
+    }
+
+    #[test]
+    fn names_are_unique() {
+        for accel in [Accel::Tcg, Accel::Kvm] {
+            let cases = cases(accel, Path::new("/nonexistent"));
+            let mut seen = names(&cases);
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), cases.len());
+        }
+    }
+
+    #[test]
+    fn kvm_suite_also_boots_under_tcg() {
+        let cases = cases(Accel::Kvm, Path::new("/nonexistent"));
+        let names = names(&cases);
+        assert!(names.contains(&"microvm-ready"));
+        assert!(names.contains(&"microvm-ready-kvm"));
+        assert!(names.contains(&"q35-ready-kvm"));
+    }
+
+    #[test]
+    fn filter_matches_substrings() {
+        let cases = filtered(cases(Accel::Tcg, Path::new("/nonexistent")), Some("q35"));
+        assert!(!cases.is_empty());
+        assert!(cases.iter().all(|case| case.name.starts_with("q35-")));
+    }
+
+    #[test]
+    fn every_case_checks_the_exit_status() {
+        for case in cases(Accel::Tcg, Path::new("/nonexistent")) {
+            assert!(case.checks.iter().any(|check| matches!(check, Check::Status(_))), "{}", case.name);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Cargo invocations: building the kernel, running host tests, finding the target dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// Crates whose unit tests run on the host. `kernel` and `boot` are target-only.
+pub const HOST_TESTED_CRATES: &[&str] = &["vfs-core", "drivers", "xtask"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    pub fn from_debug_flag(debug: bool) -> Self {
+        if debug { Profile::Debug } else { Profile::Release }
+    }
+
+    fn output_dir(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+}
+
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace")
+}
+
+fn cargo() -> Command {
+    // `cargo xtask` sets CARGO to the cargo that ran us; reuse it so toolchains agree.
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// The workspace's target directory as cargo resolves it (CARGO_TARGET_DIR, config, default).
+pub fn target_dir() -> Result<PathBuf> {
+    let output = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
+    let dir = metadata["target_directory"].as_str().context("cargo metadata has no target_directory")?;
+    Ok(PathBuf::from(dir))
+}
+
+/// Builds the kernel and returns the path of its ELF.
+pub fn build_kernel(profile: Profile) -> Result<PathBuf> {
+    let label = profile.output_dir();
+    eprintln!("xtask: building kernel ({label})…");
+    let started = Instant::now();
+    let mut command = cargo();
+    command.args(["build", "-p", "kernel", "--target", KERNEL_TARGET]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("kernel build failed ({status})");
+    }
+    let kernel = target_dir()?.join(KERNEL_TARGET).join(label).join("kernel");
+    if !kernel.is_file() {
+        bail!("cargo built the kernel but {} is missing", kernel.display());
+    }
+    eprintln!("xtask: built {} in {:.1} s", kernel.display(), started.elapsed().as_secs_f64());
+    Ok(kernel)
+}
+
+/// Runs the host unit tests of the portable crates with their output streaming through.
+pub fn host_tests() -> Result<()> {
+    eprintln!("xtask: host unit tests ({})…", HOST_TESTED_CRATES.join(", "));
+    let started = Instant::now();
+    let mut command = cargo();
+    command.arg("test");
+    for krate in HOST_TESTED_CRATES {
+        command.args(["-p", krate]);
+    }
+    let status = command.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("host unit tests failed ({status})");
+    }
+    eprintln!("xtask: host unit tests passed in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

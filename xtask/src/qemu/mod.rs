@@ -1,0 +1,116 @@
+//! QEMU command lines: machine profile + accelerator + what to boot.
+
+mod accel;
+mod machine;
+mod memory;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub use accel::{decide as decide_accel, Accel, AccelRequest, KvmDevice};
+pub use machine::Machine;
+pub use memory::MemorySize;
+
+pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+
+/// Resolves `--accel` on this host, saying on stderr why `auto` fell back to TCG.
+pub fn choose_accel(request: AccelRequest) -> Accel {
+    let decision = decide_accel(request, &crate::host::cpuinfo(), &crate::host::kvm_device());
+    if let Some(reason) = &decision.fallback_reason {
+        eprintln!("xtask: accel auto → tcg: {reason}");
+    }
+    decision.accel
+}
+
+/// Everything needed to boot the kernel once. A bundle adds its 9p shares here later.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub machine: Machine,
+    pub accel: Accel,
+    pub memory: MemorySize,
+    pub kernel: PathBuf,
+    /// The exact kernel command line (`-append`).
+    pub cmdline: String,
+    pub initrd: Option<PathBuf>,
+}
+
+impl Invocation {
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-machine".into(), self.machine.machine_option().into()];
+        args.extend(machine::COMMON_ARGS.iter().map(OsString::from));
+        args.extend(["-cpu", self.accel.cpu_model(), "-accel", self.accel.name()].map(OsString::from));
+        args.extend(["-m".into(), self.memory.to_string().into()]);
+        args.extend(["-kernel".into(), self.kernel.clone().into_os_string()]);
+        // QEMU omits an empty -append, and the kernel then sees no command line at all;
+        // pass it always so "empty" is exact too.
+        args.extend(["-append".into(), OsString::from(&self.cmdline)]);
+        if let Some(initrd) = &self.initrd {
+            args.extend(["-initrd".into(), initrd.clone().into_os_string()]);
+        }
+        args
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(QEMU_BINARY);
+        command.args(self.args());
+        command
+    }
+
+    /// The command as a shell line, for error messages a person can paste.
+    pub fn shell_line(&self) -> String {
+        let quoted = self.args().into_iter().map(|arg| shell_quote(&arg.to_string_lossy()));
+        std::iter::once(QEMU_BINARY.to_owned()).chain(quoted).collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_=,./:+@".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(machine: Machine, accel: Accel) -> Invocation {
+        Invocation {
+            machine,
+            accel,
+            memory: MemorySize::from_mib(128),
+            kernel: "target/kernel".into(),
+            cmdline: "log=info tsc_khz=1000".into(),
+            initrd: None,
+        }
+    }
+
+    fn joined(invocation: &Invocation) -> String {
+        invocation.args().iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn microvm_tcg_line() {
+        let line = joined(&invocation(Machine::Microvm, Accel::Tcg));
+        assert!(line.starts_with("-machine microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults"));
+        assert!(line.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        assert!(line.contains("-cpu max -accel tcg -m 128M -kernel target/kernel -append log=info tsc_khz=1000"));
+        assert!(!line.contains("-initrd"));
+    }
+
+    #[test]
+    fn q35_kvm_line_with_initrd() {
+        let mut q35 = invocation(Machine::Q35, Accel::Kvm);
+        q35.initrd = Some("spec.json".into());
+        let line = joined(&q35);
+        assert!(line.starts_with("-machine q35 -nodefaults"));
+        assert!(line.contains("-cpu host -accel kvm"));
+        assert!(line.ends_with("-initrd spec.json"));
+    }
+
+    #[test]
+    fn shell_line_quotes_the_append_string() {
+        let line = invocation(Machine::Microvm, Accel::Tcg).shell_line();
+        assert!(line.contains("-append 'log=info tsc_khz=1000'"));
+    }
+}
