@@ -31,12 +31,9 @@ pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
 
     cases.extend(Machine::ALL.map(|machine| {
         // log=error: the bootinfo lines must show at every level.
-        Case::new("bootinfo", machine, accel)
-            .options("log=error test=bootinfo")
-            .initrd(module)
-            .expect(Status(0))
-            .expect(CmdlineSeen)
-            .expect(module_seen.clone())
+        let case = Case::new("bootinfo", machine, accel).options("log=error test=bootinfo").initrd(module);
+        let memory = case.memory;
+        case.expect(Status(0)).expect(CmdlineSeen).expect(module_seen.clone()).expect(UsableMemory { machine, memory })
     }));
 
     cases.extend([64, 128, 4096].map(|mib| {
@@ -49,7 +46,7 @@ pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
     }));
 
     cases.extend([
-        microvm("heap").options("test=heap").expect(Line(&["test heap: ok allocations=100000"])).expect(Status(0)),
+        microvm("heap").options("test=heap").expect(Line(&["test heap: ok allocations="])).expect(Status(0)),
         microvm("pagefault").options("test=pagefault").expect(Line(&["page fault", "cr2=0x"])).expect(Status(PAGE_FAULT)),
         microvm("int3").options("test=int3").expect(Line(&["breakpoint"])).expect(Status(CPU_EXCEPTION)),
         microvm("doublefault").options("test=doublefault").expect(Line(&["double fault"])).expect(Status(DOUBLE_FAULT)),

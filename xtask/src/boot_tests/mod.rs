@@ -49,24 +49,22 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     for (index, case) in cases.iter().enumerate() {
         let invocation = case.invocation(host);
         let options = LaunchOptions { echo: Echo::Quiet, timeout: Some(CASE_TIMEOUT), inherit_stdin: false };
-        let (wall, failures) = match launch::launch(&invocation, options) {
-            Err(error) => (None, vec![error.to_string()]),
-            Ok(outcome) => {
-                let failures = case.failures(&invocation, &outcome);
-                if !failures.is_empty() {
-                    report_failure(&invocation, &outcome, &failures);
-                }
-                (Some(outcome.wall), failures)
-            }
-        };
         let position = format!("{}/{}", index + 1, cases.len());
-        if failures.is_empty() {
-            summary.passed += 1;
-            let seconds = wall.map_or(0.0, |wall| wall.as_secs_f64());
-            println!("xtask: boot test {position} {} … ok ({seconds:.2} s)", case.name);
-        } else {
-            summary.failed.push(case.name.clone());
-            println!("xtask: boot test {position} {} … FAILED: {}", case.name, failures.join("; "));
+        let outcome = launch::launch(&invocation, options);
+        let failures = match &outcome {
+            Err(error) => vec![error.to_string()],
+            Ok(outcome) => case.failures(&invocation, outcome),
+        };
+        match (&outcome, failures.is_empty()) {
+            (Ok(outcome), true) => {
+                summary.passed += 1;
+                println!("xtask: boot test {position} {} … ok ({:.2} s)", case.name, outcome.wall.as_secs_f64());
+            }
+            (outcome, _) => {
+                summary.failed.push(case.name.clone());
+                println!("xtask: boot test {position} {} … FAILED: {}", case.name, failures.join("; "));
+                report_failure(&invocation, outcome.as_ref().ok());
+            }
         }
     }
     if !summary.failed.is_empty() {
@@ -76,11 +74,10 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     summary
 }
 
-fn report_failure(invocation: &Invocation, outcome: &Outcome, failures: &[String]) {
+/// Enough to reproduce the failure by hand: the command line and all the output.
+fn report_failure(invocation: &Invocation, outcome: Option<&Outcome>) {
     println!("---- {}", invocation.shell_line());
-    for failure in failures {
-        println!("     failed: {failure}");
-    }
+    let Some(outcome) = outcome else { return };
     println!("     console ({} bytes):", outcome.console.len());
     for line in outcome.console.lines() {
         println!("     | {line}");
