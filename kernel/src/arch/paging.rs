@@ -1,0 +1,235 @@
+//! The kernel's page tables: a direct map of physical memory, the kernel image with W^X
+//! permissions, and uncached windows onto device registers.
+//!
+//! Virtual layout (kernel half):
+//! - `DIRECT_MAP_BASE + phys`: all RAM, 1 GiB pages where the CPU has them, else 2 MiB;
+//!   read-write, never executable. Everything that needs to touch a physical frame (page
+//!   tables, the heap, boot modules) goes through it.
+//! - `MMIO_BASE + phys`: device registers, 4 KiB pages, uncached, mapped on demand.
+//! - `KERNEL_VIRTUAL_BASE + phys`: the image: text RX, rodata R, data RW; the page below the
+//!   boot stack left unmapped as a guard.
+//!
+//! Before [`switch_to_kernel_tables`] the boot stub's tables are live and physical memory
+//! below 4 GiB is identity mapped; table frames are reached through whichever map is live
+//! ([`phys_to_virt`]).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use boot::KernelImage;
+use spin::Mutex;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
+use x86_64::{PhysAddr, VirtAddr};
+
+pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
+const FRAME: u64 = 4096;
+const LARGE: u64 = 2 << 20;
+const HUGE: u64 = 1 << 30;
+
+/// Offset from a physical address to the virtual address that reaches it right now.
+static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// Physical address of the kernel's PML4, once it is live.
+static KERNEL_PML4: AtomicU64 = AtomicU64::new(0);
+/// Serialises changes to the live kernel tables (MMIO mappings).
+static TABLE_LOCK: Mutex<()> = Mutex::new(());
+/// Where page-table frames come from after boot; set by the memory manager.
+static TABLE_FRAME_SOURCE: spin::Once<fn() -> Option<u64>> = spin::Once::new();
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagingError {
+    OutOfFrames,
+    /// The range is already mapped differently (e.g. inside a huge page).
+    Conflict(u64),
+    /// A physical address the live map cannot reach.
+    Unreachable(u64),
+}
+
+/// The virtual address at which a physical address can be read right now.
+pub fn phys_to_virt(phys: u64) -> u64 {
+    phys + PHYS_OFFSET.load(Ordering::Relaxed)
+}
+
+pub fn set_table_frame_source(source: fn() -> Option<u64>) {
+    TABLE_FRAME_SOURCE.call_once(|| source);
+}
+
+#[derive(Clone, Copy)]
+enum PageSize {
+    Small,
+    Large,
+    Huge,
+}
+
+impl PageSize {
+    const fn bytes(self) -> u64 {
+        match self {
+            Self::Small => FRAME,
+            Self::Large => LARGE,
+            Self::Huge => HUGE,
+        }
+    }
+    /// The level whose entry maps a page of this size (4 = PML4 … 1 = PT).
+    const fn leaf_level(self) -> u32 {
+        match self {
+            Self::Small => 1,
+            Self::Large => 2,
+            Self::Huge => 3,
+        }
+    }
+}
+
+struct Mapper<'a> {
+    pml4: u64,
+    allocate_frame: &'a mut dyn FnMut() -> Option<u64>,
+    no_execute: Flags,
+}
+
+impl Mapper<'_> {
+    fn table(&mut self, phys: u64) -> Result<&mut PageTable, PagingError> {
+        let offset = PHYS_OFFSET.load(Ordering::Relaxed);
+        if offset == 0 && phys >= boot::early_identity_limit() {
+            return Err(PagingError::Unreachable(phys));
+        }
+        // SAFETY: `phys` is a page-table frame this module allocated (or the live PML4), it is
+        // reachable at phys + offset in the live map (checked above for the identity map; the
+        // direct map covers all RAM), and `&mut self` keeps the reference unique.
+        Ok(unsafe { &mut *((phys + offset) as *mut PageTable) })
+    }
+
+    fn new_table(&mut self) -> Result<u64, PagingError> {
+        let phys = (self.allocate_frame)().ok_or(PagingError::OutOfFrames)?;
+        *self.table(phys)? = PageTable::new();
+        Ok(phys)
+    }
+
+    /// Walks from the PML4 to the table at `level` for `virt`, creating tables on the way.
+    fn walk_to(&mut self, virt: u64, level: u32) -> Result<u64, PagingError> {
+        let mut table = self.pml4;
+        for current in ((level + 1)..=4).rev() {
+            let index = ((virt >> (12 + 9 * (current - 1))) & 511) as usize;
+            let entry = &self.table(table)?[index];
+            table = if entry.is_unused() {
+                let child = self.new_table()?;
+                self.table(table)?[index].set_addr(PhysAddr::new(child), Flags::PRESENT | Flags::WRITABLE);
+                child
+            } else if entry.flags().contains(Flags::HUGE_PAGE) {
+                return Err(PagingError::Conflict(virt));
+            } else {
+                entry.addr().as_u64()
+            };
+        }
+        Ok(table)
+    }
+
+    fn map(&mut self, virt: u64, phys: u64, size: PageSize, flags: Flags) -> Result<(), PagingError> {
+        let level = size.leaf_level();
+        let table = self.walk_to(virt, level)?;
+        let index = ((virt >> (12 + 9 * (level - 1))) & 511) as usize;
+        let huge = if level > 1 { Flags::HUGE_PAGE } else { Flags::empty() };
+        let entry = &mut self.table(table)?[index];
+        if !entry.is_unused() {
+            return Err(PagingError::Conflict(virt));
+        }
+        entry.set_addr(PhysAddr::new(phys), flags | huge | Flags::PRESENT);
+        Ok(())
+    }
+
+    /// Maps `[phys, phys + len)` at `virt_base + phys` with the largest pages that fit.
+    fn map_range(&mut self, virt_base: u64, phys: u64, len: u64, flags: Flags, huge_ok: bool) -> Result<(), PagingError> {
+        let end = phys + len;
+        let mut at = phys;
+        while at < end {
+            let size = if huge_ok && at % HUGE == 0 && end - at >= HUGE {
+                PageSize::Huge
+            } else if at % LARGE == 0 && end - at >= LARGE {
+                PageSize::Large
+            } else {
+                PageSize::Small
+            };
+            self.map(virt_base + at, at, size, flags)?;
+            at += size.bytes();
+        }
+        Ok(())
+    }
+}
+
+/// Builds the kernel's tables (direct map of `ram`, the image, no identity map) and makes
+/// them live. `ram` ranges must be 2 MiB aligned; `allocate_frame` must return frames the
+/// boot identity map reaches (below 4 GiB).
+pub fn switch_to_kernel_tables(
+    image: &KernelImage,
+    ram: &[(u64, u64)],
+    allocate_frame: &mut dyn FnMut() -> Option<u64>,
+) -> Result<(), PagingError> {
+    let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+    let huge_ok = super::cpu::has_gigabyte_pages();
+    let mut mapper = Mapper { pml4: 0, allocate_frame, no_execute };
+    mapper.pml4 = mapper.new_table()?;
+
+    let data = Flags::WRITABLE | Flags::GLOBAL | mapper.no_execute;
+    for &(start, end) in ram {
+        mapper.map_range(DIRECT_MAP_BASE, start, end - start, data, huge_ok)?;
+    }
+    let sections = [
+        (image.text, Flags::GLOBAL),
+        (image.rodata, Flags::GLOBAL | mapper.no_execute),
+        (image.data, data),
+    ];
+    for (section, flags) in sections {
+        let mut virt = section.start;
+        while virt < section.end {
+            if !(image.stack_guard.start..image.stack_guard.end).contains(&virt) {
+                mapper.map(virt, virt - boot::KERNEL_VIRTUAL_BASE, PageSize::Small, flags)?;
+            }
+            virt += FRAME;
+        }
+    }
+
+    let pml4 = mapper.pml4;
+    // SAFETY: the new tables map everything the kernel touches from here on: the image
+    // (code, statics, the boot stack) and, through the direct map, all RAM. The offset is
+    // switched in the same breath so later table walks use the direct map.
+    unsafe {
+        Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty());
+    }
+    PHYS_OFFSET.store(DIRECT_MAP_BASE, Ordering::Relaxed);
+    KERNEL_PML4.store(pml4, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Maps device registers `[phys, phys + len)` uncached and returns the virtual address of
+/// `phys`. Mapping the same registers twice is fine.
+pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
+    let pml4 = KERNEL_PML4.load(Ordering::Relaxed);
+    let source = TABLE_FRAME_SOURCE.get().ok_or(PagingError::OutOfFrames)?;
+    if pml4 == 0 {
+        return Err(PagingError::Unreachable(phys));
+    }
+    let _guard = TABLE_LOCK.lock();
+    let mut allocate = || source();
+    let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+    let mut mapper = Mapper { pml4, allocate_frame: &mut allocate, no_execute };
+    let flags = Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute;
+    let first = phys & !(FRAME - 1);
+    let mut page = first;
+    while page < phys + len.max(1) {
+        match mapper.map(MMIO_BASE + page, page, PageSize::Small, flags) {
+            Ok(()) => x86_64::instructions::tlb::flush(VirtAddr::new(MMIO_BASE + page)),
+            Err(PagingError::Conflict(_)) => {} // already mapped by an earlier call
+            Err(other) => return Err(other),
+        }
+        page += FRAME;
+    }
+    Ok(MMIO_BASE + phys)
+}
+
+/// The bytes of a boot module, read through the direct map.
+///
+/// Sound because the memory manager never hands a module's frames to an allocator, so
+/// nothing writes them while the kernel runs.
+pub fn boot_module_bytes(module: &boot::BootModule) -> &'static [u8] {
+    // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules
+    // lie in memory the VMM reported).
+    unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize) }
+}

@@ -1,0 +1,263 @@
+//! Trap entry: the assembly that saves a trapped context into a [`TrapFrame`] and hands it to
+//! [`crate::trap::handle`], and the way back with `iretq`.
+//!
+//! One stub per vector pushes a uniform (error code, vector) pair, whether or not the CPU
+//! pushed an error code, so one common path and one Rust type describe every trap.
+
+/// The state saved on a trap, in stack order (lowest address first).
+#[repr(C)]
+#[derive(Clone, Debug)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// The faulting address of the last page fault.
+pub fn page_fault_address() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}
+
+/// Number of exception vectors with a stub.
+pub const EXCEPTION_VECTORS: usize = 32;
+
+/// Addresses of the per-vector entry stubs, for the IDT.
+pub(super) fn stub_addresses() -> &'static [u64; EXCEPTION_VECTORS] {
+    unsafe extern "C" {
+        static trap_stub_table: [u64; EXCEPTION_VECTORS];
+    }
+    // SAFETY: the table is immutable data emitted below with exactly EXCEPTION_VECTORS entries.
+    unsafe { &trap_stub_table }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    crate::trap::handle(frame);
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text.trap, "ax"
+    .p2align 4
+trap_common:
+    /* From user mode, switch to the kernel's GS base (used once tasks exist). */
+    test byte ptr [rsp + 24], 3
+    jz 3f
+    swapgs
+3:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    cld
+    call trap_dispatch
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    test byte ptr [rsp + 24], 3
+    jz 4f
+    swapgs
+4:
+    add rsp, 16
+    iretq
+
+trap_stub_0:
+    push 0
+    push 0
+    jmp trap_common
+trap_stub_1:
+    push 0
+    push 1
+    jmp trap_common
+trap_stub_2:
+    push 0
+    push 2
+    jmp trap_common
+trap_stub_3:
+    push 0
+    push 3
+    jmp trap_common
+trap_stub_4:
+    push 0
+    push 4
+    jmp trap_common
+trap_stub_5:
+    push 0
+    push 5
+    jmp trap_common
+trap_stub_6:
+    push 0
+    push 6
+    jmp trap_common
+trap_stub_7:
+    push 0
+    push 7
+    jmp trap_common
+trap_stub_8:
+    push 8
+    jmp trap_common
+trap_stub_9:
+    push 0
+    push 9
+    jmp trap_common
+trap_stub_10:
+    push 10
+    jmp trap_common
+trap_stub_11:
+    push 11
+    jmp trap_common
+trap_stub_12:
+    push 12
+    jmp trap_common
+trap_stub_13:
+    push 13
+    jmp trap_common
+trap_stub_14:
+    push 14
+    jmp trap_common
+trap_stub_15:
+    push 0
+    push 15
+    jmp trap_common
+trap_stub_16:
+    push 0
+    push 16
+    jmp trap_common
+trap_stub_17:
+    push 17
+    jmp trap_common
+trap_stub_18:
+    push 0
+    push 18
+    jmp trap_common
+trap_stub_19:
+    push 0
+    push 19
+    jmp trap_common
+trap_stub_20:
+    push 0
+    push 20
+    jmp trap_common
+trap_stub_21:
+    push 21
+    jmp trap_common
+trap_stub_22:
+    push 0
+    push 22
+    jmp trap_common
+trap_stub_23:
+    push 0
+    push 23
+    jmp trap_common
+trap_stub_24:
+    push 0
+    push 24
+    jmp trap_common
+trap_stub_25:
+    push 0
+    push 25
+    jmp trap_common
+trap_stub_26:
+    push 0
+    push 26
+    jmp trap_common
+trap_stub_27:
+    push 0
+    push 27
+    jmp trap_common
+trap_stub_28:
+    push 0
+    push 28
+    jmp trap_common
+trap_stub_29:
+    push 29
+    jmp trap_common
+trap_stub_30:
+    push 30
+    jmp trap_common
+trap_stub_31:
+    push 0
+    push 31
+    jmp trap_common
+
+    .section .rodata.trap, "a"
+    .p2align 3
+    .global trap_stub_table
+trap_stub_table:
+    .quad trap_stub_0
+    .quad trap_stub_1
+    .quad trap_stub_2
+    .quad trap_stub_3
+    .quad trap_stub_4
+    .quad trap_stub_5
+    .quad trap_stub_6
+    .quad trap_stub_7
+    .quad trap_stub_8
+    .quad trap_stub_9
+    .quad trap_stub_10
+    .quad trap_stub_11
+    .quad trap_stub_12
+    .quad trap_stub_13
+    .quad trap_stub_14
+    .quad trap_stub_15
+    .quad trap_stub_16
+    .quad trap_stub_17
+    .quad trap_stub_18
+    .quad trap_stub_19
+    .quad trap_stub_20
+    .quad trap_stub_21
+    .quad trap_stub_22
+    .quad trap_stub_23
+    .quad trap_stub_24
+    .quad trap_stub_25
+    .quad trap_stub_26
+    .quad trap_stub_27
+    .quad trap_stub_28
+    .quad trap_stub_29
+    .quad trap_stub_30
+    .quad trap_stub_31
+"#
+);

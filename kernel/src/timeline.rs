@@ -1,0 +1,91 @@
+//! The boot timeline: time since the PVH entry, from the TSC.
+//!
+//! Phases are recorded as raw TSC values and printed only when the kernel is ready, so the
+//! cost of printing them (slow on an emulated UART) does not show up in the timeline it
+//! prints. `[  0.000812] ready` is the line a benchmark reads.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use crate::arch::cpu::read_tsc;
+
+/// Used when neither the command line nor CPUID names the TSC frequency.
+const ASSUMED_TSC_KHZ: u64 = 1_000_000;
+const MAX_PHASES: usize = 32;
+
+static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
+static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+static PHASES: Mutex<Phases> = Mutex::new(Phases { entries: [("", 0); MAX_PHASES], len: 0 });
+
+struct Phases {
+    entries: [(&'static str, u64); MAX_PHASES],
+    len: usize,
+}
+
+/// A point on the timeline, printed as `[  s.micros]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    nanos: u64,
+}
+
+impl Stamp {
+    pub fn micros(&self) -> u64 {
+        self.nanos / 1000
+    }
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.micros();
+        write!(f, "[{:>3}.{:06}]", micros / 1_000_000, micros % 1_000_000)
+    }
+}
+
+pub fn start(entry_tsc: u64) {
+    ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
+}
+
+pub fn set_tsc_khz(khz: Option<u64>) {
+    TSC_KHZ.store(khz.unwrap_or(0), Ordering::Relaxed);
+}
+
+fn stamp_of(tsc: u64) -> Stamp {
+    let khz = match TSC_KHZ.load(Ordering::Relaxed) {
+        0 => ASSUMED_TSC_KHZ,
+        khz => khz,
+    };
+    let cycles = tsc.saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    Stamp { nanos: (u128::from(cycles) * 1_000_000 / u128::from(khz)) as u64 }
+}
+
+pub fn now() -> Stamp {
+    stamp_of(read_tsc())
+}
+
+/// Records that a boot phase has just finished.
+pub fn phase(name: &'static str) {
+    let tsc = read_tsc();
+    let mut phases = PHASES.lock();
+    if phases.len < MAX_PHASES {
+        let index = phases.len;
+        phases.entries[index] = (name, tsc);
+        phases.len += 1;
+    }
+}
+
+/// Marks the kernel ready and, at `log=info` or more, prints every phase and the ready line.
+pub fn ready() {
+    phase("ready");
+    if log::max_level() < log::LevelFilter::Info {
+        return;
+    }
+    if TSC_KHZ.load(Ordering::Relaxed) == 0 {
+        log::warn!("TSC frequency unknown, timestamps assume 1 GHz (pass tsc_khz=)");
+    }
+    let phases = PHASES.lock();
+    for &(name, tsc) in &phases.entries[..phases.len] {
+        crate::console::print_line(format_args!("{} {name}", stamp_of(tsc)));
+    }
+}
