@@ -29,7 +29,8 @@ pub struct LaunchOptions {
 pub enum LaunchError {
     #[error("could not start {QEMU_BINARY}: {0}")]
     Spawn(#[source] io::Error),
-    #[error("{QEMU_BINARY} failed to start the machine (status {status}):\n{stderr}")]
+    /// `stderr` is empty when it was already echoed live.
+    #[error("{QEMU_BINARY} failed to start the machine (status {status}){}", quoted_stderr(stderr))]
     QemuFailed { status: i32, stderr: String },
     #[error("waiting for {QEMU_BINARY}: {0}")]
     Wait(#[source] io::Error),
@@ -77,9 +78,14 @@ pub fn launch(invocation: &Invocation, options: LaunchOptions) -> Result<Outcome
         timed_out,
     };
     if is_start_failure(&outcome) {
-        return Err(LaunchError::QemuFailed { status: outcome.qemu_code.unwrap_or(-1), stderr: outcome.stderr });
+        let stderr = if live { String::new() } else { outcome.stderr };
+        return Err(LaunchError::QemuFailed { status: outcome.qemu_code.unwrap_or(-1), stderr });
     }
     Ok(outcome)
+}
+
+fn quoted_stderr(stderr: &str) -> String {
+    if stderr.is_empty() { String::new() } else { format!(":\n{}", stderr.trim_end()) }
 }
 
 /// QEMU reports a bad command line or a missing file with status 1 and a message on
