@@ -19,7 +19,11 @@ pub enum Profile {
 
 impl Profile {
     pub fn from_debug_flag(debug: bool) -> Self {
-        if debug { Profile::Debug } else { Profile::Release }
+        if debug {
+            Profile::Debug
+        } else {
+            Profile::Release
+        }
     }
 
     fn output_dir(self) -> &'static str {
@@ -31,7 +35,9 @@ impl Profile {
 }
 
 pub fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
 }
 
 fn cargo() -> Command {
@@ -48,11 +54,16 @@ pub fn target_dir() -> Result<PathBuf> {
         .output()
         .context("running cargo metadata")?;
     if !output.status.success() {
-        bail!("cargo metadata failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo metadata failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let metadata: serde_json::Value =
         serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    let dir = metadata["target_directory"].as_str().context("cargo metadata has no target_directory")?;
+    let dir = metadata["target_directory"]
+        .as_str()
+        .context("cargo metadata has no target_directory")?;
     Ok(PathBuf::from(dir))
 }
 
@@ -74,13 +85,20 @@ pub fn build_kernel(profile: Profile) -> Result<PathBuf> {
     if !kernel.is_file() {
         bail!("cargo built the kernel but {} is missing", kernel.display());
     }
-    eprintln!("xtask: built {} in {:.1} s", kernel.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: built {} in {:.1} s",
+        kernel.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(kernel)
 }
 
 /// Runs the host unit tests of the portable crates with their output streaming through.
 pub fn host_tests() -> Result<()> {
-    eprintln!("xtask: host unit tests ({})…", HOST_TESTED_CRATES.join(", "));
+    eprintln!(
+        "xtask: host unit tests ({})…",
+        HOST_TESTED_CRATES.join(", ")
+    );
     let started = Instant::now();
     let mut command = cargo();
     command.arg("test");
@@ -91,6 +109,9 @@ pub fn host_tests() -> Result<()> {
     if !status.success() {
         bail!("host unit tests failed ({status})");
     }
-    eprintln!("xtask: host unit tests passed in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: host unit tests passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

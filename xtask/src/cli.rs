@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::qemu::{AccelRequest, Machine, MemorySize};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Build, run, test and bench the sandbox kernel under QEMU")]
+#[command(
+    name = "cargo xtask",
+    about = "Build, run, test and bench the sandbox kernel under QEMU"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

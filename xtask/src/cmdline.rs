@@ -23,18 +23,27 @@ mod tests {
 
     #[test]
     fn adds_host_tsc() {
-        assert_eq!(kernel_cmdline("log=info", Some(2_596_142)), "log=info tsc_khz=2596142");
+        assert_eq!(
+            kernel_cmdline("log=info", Some(2_596_142)),
+            "log=info tsc_khz=2596142"
+        );
         assert_eq!(kernel_cmdline("", Some(1000)), "tsc_khz=1000");
     }
 
     #[test]
     fn keeps_user_tsc() {
-        assert_eq!(kernel_cmdline("tsc_khz=5 log=info", Some(1000)), "tsc_khz=5 log=info");
+        assert_eq!(
+            kernel_cmdline("tsc_khz=5 log=info", Some(1000)),
+            "tsc_khz=5 log=info"
+        );
     }
 
     #[test]
     fn normalises_spacing_and_skips_unknown_tsc() {
-        assert_eq!(kernel_cmdline("  log=info   test=heap ", None), "log=info test=heap");
+        assert_eq!(
+            kernel_cmdline("  log=info   test=heap ", None),
+            "log=info test=heap"
+        );
     }
 
     #[test]

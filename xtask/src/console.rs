@@ -70,7 +70,12 @@ pub fn bootinfo_fields<'a>(console: &'a str, head: &str) -> Option<HashMap<&'a s
             return None;
         }
         // Head words carry no `=`, so only the fields survive the split.
-        Some(record.split_whitespace().filter_map(|word| word.split_once('=')).collect())
+        Some(
+            record
+                .split_whitespace()
+                .filter_map(|word| word.split_once('='))
+                .collect(),
+        )
     })
 }
 
@@ -91,7 +96,10 @@ sandbox: exit status 0
     fn exit_line_is_authoritative() {
         assert_eq!(exit_status(BOOT, Some(1)), ExitStatus::Reported(0));
         // QEMU truncates (200 << 1) | 1 to 8 bits: 145, which would say 72.
-        assert_eq!(exit_status("sandbox: exit status 200\n", Some(145)), ExitStatus::Reported(200));
+        assert_eq!(
+            exit_status("sandbox: exit status 200\n", Some(145)),
+            ExitStatus::Reported(200)
+        );
     }
 
     #[test]
@@ -104,7 +112,10 @@ sandbox: exit status 0
     fn malformed_exit_lines_are_ignored() {
         assert_eq!(reported_exit_status("sandbox: exit status 256\n"), None);
         assert_eq!(reported_exit_status("sandbox: exit status x\n"), None);
-        assert_eq!(reported_exit_status("the sandbox: exit status 1 was\n"), None);
+        assert_eq!(
+            reported_exit_status("the sandbox: exit status 1 was\n"),
+            None
+        );
     }
 
     #[test]
@@ -122,7 +133,10 @@ sandbox: exit status 0
 
     #[test]
     fn timestamps() {
-        assert_eq!(split_timestamp("[  0.000812] ready"), Some((0.000812, "ready")));
+        assert_eq!(
+            split_timestamp("[  0.000812] ready"),
+            Some((0.000812, "ready"))
+        );
         assert_eq!(split_timestamp("[ 12.5] INFO x"), Some((12.5, "INFO x")));
         assert_eq!(split_timestamp("[abc] ready"), None);
         assert_eq!(split_timestamp("ready"), None);
@@ -143,6 +157,9 @@ sandbox: exit status 0
         assert_eq!((module["crc32"], module["len"]), ("deadbeef", "102403"));
         assert_eq!(bootinfo_fields(BOOT, "module 1 crc32"), None);
         let timestamped = "[  0.2] INFO bootinfo: usable-memory-kib=5\n";
-        assert_eq!(bootinfo_fields(timestamped, "usable-memory-kib").unwrap()["usable-memory-kib"], "5");
+        assert_eq!(
+            bootinfo_fields(timestamped, "usable-memory-kib").unwrap()["usable-memory-kib"],
+            "5"
+        );
     }
 }

@@ -32,7 +32,9 @@ pub fn tsc_khz(cpuinfo: &str) -> Option<u64> {
 
 pub fn is_root() -> bool {
     // /proc/self is owned by the process's effective uid; this avoids a libc dependency.
-    fs::metadata("/proc/self").map(|meta| meta.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|meta| meta.uid() == 0)
+        .unwrap_or(false)
 }
 
 pub fn is_debian_like() -> bool {
@@ -52,7 +54,8 @@ mod tests {
 
     #[test]
     fn tsc_khz_rounds_cpu_mhz() {
-        let cpuinfo = "processor\t: 0\ncpu MHz\t\t: 2596.142\nprocessor\t: 1\ncpu MHz\t\t: 2700.000\n";
+        let cpuinfo =
+            "processor\t: 0\ncpu MHz\t\t: 2596.142\nprocessor\t: 1\ncpu MHz\t\t: 2700.000\n";
         assert_eq!(tsc_khz(cpuinfo), Some(2_596_142));
         assert_eq!(tsc_khz("cpu MHz\t: 1999.9996\n"), Some(2_000_000));
     }

@@ -30,7 +30,10 @@ pub enum LaunchError {
     #[error("could not start {QEMU_BINARY}: {0}")]
     Spawn(#[source] io::Error),
     /// `stderr` is empty when it was already echoed live.
-    #[error("{QEMU_BINARY} failed to start the machine (status {status}){}", quoted_stderr(stderr))]
+    #[error(
+        "{QEMU_BINARY} failed to start the machine (status {status}){}",
+        quoted_stderr(stderr)
+    )]
     QemuFailed { status: i32, stderr: String },
     #[error("waiting for {QEMU_BINARY}: {0}")]
     Wait(#[source] io::Error),
@@ -58,17 +61,28 @@ const POLL_INTERVAL: Duration = Duration::from_micros(250);
 pub fn launch(invocation: &Invocation, options: LaunchOptions) -> Result<Outcome, LaunchError> {
     let mut command = invocation.command();
     command
-        .stdin(if options.inherit_stdin { Stdio::inherit() } else { Stdio::null() })
+        .stdin(if options.inherit_stdin {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
 
     let started = Instant::now();
     let mut child = command.spawn().map_err(LaunchError::Spawn)?;
     let live = options.echo == Echo::Live;
-    let console = capture(child.stdout.take().expect("stdout is piped"), live.then(|| Box::new(io::stdout()) as _));
-    let stderr = capture(child.stderr.take().expect("stderr is piped"), live.then(|| Box::new(io::stderr()) as _));
+    let console = capture(
+        child.stdout.take().expect("stdout is piped"),
+        live.then(|| Box::new(io::stdout()) as _),
+    );
+    let stderr = capture(
+        child.stderr.take().expect("stderr is piped"),
+        live.then(|| Box::new(io::stderr()) as _),
+    );
 
-    let (status, timed_out) = wait_with_timeout(&mut child, options.timeout).map_err(LaunchError::Wait)?;
+    let (status, timed_out) =
+        wait_with_timeout(&mut child, options.timeout).map_err(LaunchError::Wait)?;
     let wall = started.elapsed();
     let outcome = Outcome {
         console: console.finish(),
@@ -79,13 +93,20 @@ pub fn launch(invocation: &Invocation, options: LaunchOptions) -> Result<Outcome
     };
     if is_start_failure(&outcome) {
         let stderr = if live { String::new() } else { outcome.stderr };
-        return Err(LaunchError::QemuFailed { status: outcome.qemu_code.unwrap_or(-1), stderr });
+        return Err(LaunchError::QemuFailed {
+            status: outcome.qemu_code.unwrap_or(-1),
+            stderr,
+        });
     }
     Ok(outcome)
 }
 
 fn quoted_stderr(stderr: &str) -> String {
-    if stderr.is_empty() { String::new() } else { format!(":\n{}", stderr.trim_end()) }
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{}", stderr.trim_end())
+    }
 }
 
 /// QEMU reports a bad command line or a missing file with status 1 and a message on
@@ -125,12 +146,20 @@ impl Capture {
     fn finish(self) -> String {
         // The pipe closes when QEMU exits, so the reader ends on its own.
         let _ = self.reader.join();
-        let bytes = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|poison| poison.into_inner()));
+        let bytes = std::mem::take(
+            &mut *self
+                .buffer
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        );
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
-fn capture(mut source: impl Read + Send + 'static, mut echo: Option<Box<dyn Write + Send>>) -> Capture {
+fn capture(
+    mut source: impl Read + Send + 'static,
+    mut echo: Option<Box<dyn Write + Send>>,
+) -> Capture {
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&buffer);
     let reader = thread::spawn(move || {
@@ -140,7 +169,9 @@ fn capture(mut source: impl Read + Send + 'static, mut echo: Option<Box<dyn Writ
                 let _ = out.write_all(&chunk[..count]);
                 let _ = out.flush();
             }
-            sink.lock().unwrap_or_else(|poison| poison.into_inner()).extend_from_slice(&chunk[..count]);
+            sink.lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .extend_from_slice(&chunk[..count]);
         }
     });
     Capture { buffer, reader }

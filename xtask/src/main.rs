@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
-        Command::Build(args) => cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0),
+        Command::Build(args) => {
+            cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0)
+        }
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
         Command::Bench(args) => bench::bench(args),

@@ -25,8 +25,15 @@ pub fn run(args: RunArgs) -> Result<u8> {
         cmdline: kernel_cmdline(&args.append, host::tsc_khz(&host::cpuinfo())),
         initrd: args.initrd,
     };
-    eprintln!("xtask: booting {} ({}, {}): {}", invocation.machine, invocation.accel, invocation.memory, invocation.cmdline);
-    let options = LaunchOptions { echo: Echo::Live, timeout: None, inherit_stdin: true };
+    eprintln!(
+        "xtask: booting {} ({}, {}): {}",
+        invocation.machine, invocation.accel, invocation.memory, invocation.cmdline
+    );
+    let options = LaunchOptions {
+        echo: Echo::Live,
+        timeout: None,
+        inherit_stdin: true,
+    };
     let outcome = launch::launch(&invocation, options)?;
     Ok(match outcome.exit_status() {
         ExitStatus::Reported(code) => code,
@@ -35,12 +42,18 @@ pub fn run(args: RunArgs) -> Result<u8> {
             code
         }
         ExitStatus::Missing => {
-            eprintln!("xtask: sandbox died without an exit status (QEMU {})", describe_qemu_end(outcome.qemu_code));
+            eprintln!(
+                "xtask: sandbox died without an exit status (QEMU {})",
+                describe_qemu_end(outcome.qemu_code)
+            );
             RUNTIME_FAILURE
         }
     })
 }
 
 pub fn describe_qemu_end(code: Option<i32>) -> String {
-    code.map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit status {code}"))
+    code.map_or_else(
+        || "killed by a signal".to_owned(),
+        |code| format!("exit status {code}"),
+    )
 }

@@ -16,10 +16,14 @@ pub fn test(args: TestArgs) -> Result<u8> {
     setup::ensure_qemu()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let module = boot_tests::write_test_module(&cargo::target_dir()?.join("xtask").join("boot-tests"))?;
+    let module =
+        boot_tests::write_test_module(&cargo::target_dir()?.join("xtask").join("boot-tests"))?;
     let cases = boot_tests::filtered(boot_tests::cases(accel, &module), args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
-    let host = Host { kernel: &kernel, tsc_khz: host::tsc_khz(&host::cpuinfo()) };
+    let host = Host {
+        kernel: &kernel,
+        tsc_khz: host::tsc_khz(&host::cpuinfo()),
+    };
     let summary = boot_tests::run_cases(&cases, host);
     Ok(if summary.failed.is_empty() { 0 } else { 1 })
 }

@@ -37,7 +37,11 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     let floor_kernel = target.join("xtask").join("bench").join("floor-kernel.elf");
     write_floor_kernel(&floor_kernel)?;
     let tsc_khz = host::tsc_khz(&host::cpuinfo());
-    let machines = if args.machine.is_empty() { Machine::ALL.to_vec() } else { args.machine.clone() };
+    let machines = if args.machine.is_empty() {
+        Machine::ALL.to_vec()
+    } else {
+        args.machine.clone()
+    };
 
     let mut results = Vec::new();
     for machine in machines {
@@ -49,10 +53,21 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             cmdline: kernel_cmdline(options, tsc_khz),
             initrd: None,
         };
-        let kernel_runs = measure(&format!("{machine} kernel"), &boot(&kernel, "log=info"), args.runs, Expect::Kernel)?;
-        let floor_runs = measure(&format!("{machine} floor"), &boot(&floor_kernel, ""), args.runs, Expect::Floor)?;
+        let kernel_runs = measure(
+            &format!("{machine} kernel"),
+            &boot(&kernel, "log=info"),
+            args.runs,
+            Expect::Kernel,
+        )?;
+        let floor_runs = measure(
+            &format!("{machine} floor"),
+            &boot(&floor_kernel, ""),
+            args.runs,
+            Expect::Floor,
+        )?;
         let guest: Vec<f64> = kernel_runs.iter().filter_map(|run| run.ready_ms).collect();
-        let wall = |runs: &[Run]| Stats::of(&runs.iter().map(|run| run.wall_ms).collect::<Vec<_>>());
+        let wall =
+            |runs: &[Run]| Stats::of(&runs.iter().map(|run| run.wall_ms).collect::<Vec<_>>());
         results.push(MachineResult {
             machine,
             guest_ready: Stats::of(&guest).context("no runs")?,
@@ -61,7 +76,10 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
         });
     }
 
-    let title = format!("Boot time, accel {accel}, {} runs per figure: median (min–max)", args.runs);
+    let title = format!(
+        "Boot time, accel {accel}, {} runs per figure: median (min–max)",
+        args.runs
+    );
     let table = results_table(&results, accel);
     println!("\n{title}\n\n{}", table.markdown());
     let markdown = format!(
@@ -74,16 +92,29 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     );
     let bench_dir = target.join("bench");
     report::write(&bench_dir.join("boot.md"), &markdown)?;
-    report::write(&bench_dir.join("boot.svg"), &report::svg_bar_chart(&title, "ms", &chart_bars(&results)))?;
-    eprintln!("xtask: wrote {} and boot.svg", bench_dir.join("boot.md").display());
+    report::write(
+        &bench_dir.join("boot.svg"),
+        &report::svg_bar_chart(&title, "ms", &chart_bars(&results)),
+    )?;
+    eprintln!(
+        "xtask: wrote {} and boot.svg",
+        bench_dir.join("boot.md").display()
+    );
     Ok(())
 }
 
 fn results_table(results: &[MachineResult], accel: Accel) -> Table {
     Table {
-        columns: ["machine", "accel", "guest: PVH entry → ready", "host: QEMU launch → exit", "floor: empty PVH ELF", "kernel − floor (medians)"]
-            .map(str::to_owned)
-            .to_vec(),
+        columns: [
+            "machine",
+            "accel",
+            "guest: PVH entry → ready",
+            "host: QEMU launch → exit",
+            "floor: empty PVH ELF",
+            "kernel − floor (medians)",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: results
             .iter()
             .map(|result| {
@@ -93,7 +124,10 @@ fn results_table(results: &[MachineResult], accel: Accel) -> Table {
                     result.guest_ready.describe("ms"),
                     result.kernel_wall.describe("ms"),
                     result.floor_wall.describe("ms"),
-                    format!("{:.1} ms", result.kernel_wall.median - result.floor_wall.median),
+                    format!(
+                        "{:.1} ms",
+                        result.kernel_wall.median - result.floor_wall.median
+                    ),
                 ]
             })
             .collect(),
@@ -109,7 +143,10 @@ fn chart_bars(results: &[MachineResult]) -> Vec<Bar> {
                 ("QEMU launch → exit", result.kernel_wall),
                 ("floor (empty ELF)", result.floor_wall),
             ]
-            .map(|(what, stats)| Bar { label: format!("{} {what}", result.machine), stats })
+            .map(|(what, stats)| Bar {
+                label: format!("{} {what}", result.machine),
+                stats,
+            })
         })
         .collect()
 }
@@ -128,14 +165,29 @@ struct Run {
 }
 
 fn measure(series: &str, invocation: &Invocation, runs: u32, expect: Expect) -> Result<Vec<Run>> {
-    let options = LaunchOptions { echo: Echo::Quiet, timeout: Some(RUN_TIMEOUT), inherit_stdin: false };
+    let options = LaunchOptions {
+        echo: Echo::Quiet,
+        timeout: Some(RUN_TIMEOUT),
+        inherit_stdin: false,
+    };
     (1..=runs)
         .map(|index| {
             let outcome = launch::launch(invocation, options)?;
-            let run = check_run(&outcome, expect)
-                .with_context(|| format!("{series} run {index}: {}\nconsole:\n{}{}", invocation.shell_line(), outcome.console, outcome.stderr))?;
-            let ready = run.ready_ms.map_or(String::new(), |ms| format!("ready {ms:.3} ms, "));
-            eprintln!("xtask: bench boot {series} {index}/{runs} … {ready}wall {:.1} ms", run.wall_ms);
+            let run = check_run(&outcome, expect).with_context(|| {
+                format!(
+                    "{series} run {index}: {}\nconsole:\n{}{}",
+                    invocation.shell_line(),
+                    outcome.console,
+                    outcome.stderr
+                )
+            })?;
+            let ready = run
+                .ready_ms
+                .map_or(String::new(), |ms| format!("ready {ms:.3} ms, "));
+            eprintln!(
+                "xtask: bench boot {series} {index}/{runs} … {ready}wall {:.1} ms",
+                run.wall_ms
+            );
             Ok(run)
         })
         .collect()
@@ -148,10 +200,17 @@ fn check_run(outcome: &Outcome, expect: Expect) -> Result<Run> {
     let wall_ms = outcome.wall.as_secs_f64() * 1e3;
     match (expect, outcome.exit_status()) {
         (Expect::Kernel, ExitStatus::Reported(0)) => {
-            let ready = console::ready_seconds(&outcome.console).context("no `ready` line at log=info")?;
-            Ok(Run { wall_ms, ready_ms: Some(ready * 1e3) })
+            let ready =
+                console::ready_seconds(&outcome.console).context("no `ready` line at log=info")?;
+            Ok(Run {
+                wall_ms,
+                ready_ms: Some(ready * 1e3),
+            })
         }
-        (Expect::Floor, ExitStatus::FromDebugExit(0)) => Ok(Run { wall_ms, ready_ms: None }),
+        (Expect::Floor, ExitStatus::FromDebugExit(0)) => Ok(Run {
+            wall_ms,
+            ready_ms: None,
+        }),
         (_, status) => bail!("unexpected exit: {status:?}"),
     }
 }
@@ -159,5 +218,6 @@ fn check_run(outcome: &Outcome, expect: Expect) -> Result<Run> {
 fn write_floor_kernel(path: &Path) -> Result<()> {
     let dir = path.parent().context("floor kernel path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(path, floor_kernel::image()).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, floor_kernel::image())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -38,7 +38,15 @@ pub fn image() -> Vec<u8> {
     // PT_LOAD of the whole file, read + execute.
     push_program_header(&mut elf, 1, 5, 0, LOAD_ADDRESS, file_len as u64, 0x1000);
     // PT_NOTE over the Xen note, read.
-    push_program_header(&mut elf, 4, 4, NOTE_OFFSET as u64, LOAD_ADDRESS + NOTE_OFFSET as u64, NOTE_LEN as u64, 4);
+    push_program_header(
+        &mut elf,
+        4,
+        4,
+        NOTE_OFFSET as u64,
+        LOAD_ADDRESS + NOTE_OFFSET as u64,
+        NOTE_LEN as u64,
+        4,
+    );
 
     // QEMU reads the entry as a 64-bit value on 64-bit ELFs.
     push_u32(&mut elf, 4);
@@ -52,7 +60,15 @@ pub fn image() -> Vec<u8> {
     elf
 }
 
-fn push_program_header(elf: &mut Vec<u8>, kind: u32, flags: u32, offset: u64, address: u64, len: u64, align: u64) {
+fn push_program_header(
+    elf: &mut Vec<u8>,
+    kind: u32,
+    flags: u32,
+    offset: u64,
+    address: u64,
+    len: u64,
+    align: u64,
+) {
     push_u32(elf, kind);
     push_u32(elf, flags);
     push_u64(elf, offset);
@@ -86,7 +102,8 @@ mod tests {
         assert_eq!(elf.len(), CODE_OFFSET + CODE.len());
         assert_eq!(&elf[NOTE_OFFSET + 12..NOTE_OFFSET + 16], b"Xen\0");
         let entry = u64::from_le_bytes(elf[24..32].try_into().unwrap());
-        let note_entry = u64::from_le_bytes(elf[NOTE_OFFSET + 16..NOTE_OFFSET + 24].try_into().unwrap());
+        let note_entry =
+            u64::from_le_bytes(elf[NOTE_OFFSET + 16..NOTE_OFFSET + 24].try_into().unwrap());
         assert_eq!(entry, note_entry);
         assert_eq!(&elf[(entry - LOAD_ADDRESS) as usize..], &CODE);
     }

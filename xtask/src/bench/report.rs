@@ -20,14 +20,23 @@ impl Stats {
         let middle = sorted.len() / 2;
         let median = match sorted.len() {
             0 => return None,
-            len if len % 2 == 1 => sorted[middle],
+            len if !len.is_multiple_of(2) => sorted[middle],
             _ => (sorted[middle - 1] + sorted[middle]) / 2.0,
         };
-        Some(Stats { median, min: sorted[0], max: sorted[sorted.len() - 1] })
+        Some(Stats {
+            median,
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+        })
     }
 
     pub fn describe(&self, unit: &str) -> String {
-        format!("{} {unit} ({}–{})", figure(self.median), figure(self.min), figure(self.max))
+        format!(
+            "{} {unit} ({}–{})",
+            figure(self.median),
+            figure(self.min),
+            figure(self.max)
+        )
     }
 }
 
@@ -71,7 +80,10 @@ pub fn svg_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
     const ROW_HEIGHT: f64 = 28.0;
     const TOP: f64 = 40.0;
     let plot_width = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
-    let scale_max = bars.iter().map(|bar| bar.stats.max).fold(f64::MIN_POSITIVE, f64::max);
+    let scale_max = bars
+        .iter()
+        .map(|bar| bar.stats.max)
+        .fold(f64::MIN_POSITIVE, f64::max);
     let x = |value: f64| LABEL_WIDTH + value / scale_max * plot_width;
     let height = TOP + ROW_HEIGHT * bars.len() as f64 + 16.0;
 
@@ -81,7 +93,11 @@ pub fn svg_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(svg, r#"<text x="10" y="24" font-size="15" font-weight="bold">{}</text>"#, escape(title));
+    let _ = writeln!(
+        svg,
+        r#"<text x="10" y="24" font-size="15" font-weight="bold">{}</text>"#,
+        escape(title)
+    );
     for (index, bar) in bars.iter().enumerate() {
         let top = TOP + ROW_HEIGHT * index as f64;
         let middle = top + ROW_HEIGHT / 2.0;
@@ -118,7 +134,9 @@ pub fn svg_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn write(path: &Path, contents: &str) -> Result<()> {
@@ -134,21 +152,44 @@ mod tests {
 
     #[test]
     fn stats_median_min_max() {
-        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Some(Stats { median: 2.0, min: 1.0, max: 3.0 }));
+        assert_eq!(
+            Stats::of(&[3.0, 1.0, 2.0]),
+            Some(Stats {
+                median: 2.0,
+                min: 1.0,
+                max: 3.0
+            })
+        );
         assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]).unwrap().median, 2.5);
         assert_eq!(Stats::of(&[]), None);
     }
 
     #[test]
     fn markdown_table() {
-        let table = Table { columns: vec!["a".into(), "b".into()], rows: vec![vec!["1".into(), "2".into()]] };
+        let table = Table {
+            columns: vec!["a".into(), "b".into()],
+            rows: vec![vec!["1".into(), "2".into()]],
+        };
         assert_eq!(table.markdown(), "| a | b |\n|---|---|\n| 1 | 2 |\n");
     }
 
     #[test]
     fn chart_has_one_bar_per_entry_and_escapes_labels() {
-        let stats = Stats { median: 2.0, min: 1.0, max: 3.0 };
-        let bars = [Bar { label: "a<b".into(), stats }, Bar { label: "c".into(), stats }];
+        let stats = Stats {
+            median: 2.0,
+            min: 1.0,
+            max: 3.0,
+        };
+        let bars = [
+            Bar {
+                label: "a<b".into(),
+                stats,
+            },
+            Bar {
+                label: "c".into(),
+                stats,
+            },
+        ];
         let svg = svg_bar_chart("t", "ms", &bars);
         assert_eq!(svg.matches("<line").count(), 2);
         assert!(svg.contains("a&lt;b"));

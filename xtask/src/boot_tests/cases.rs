@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use super::checks::Check::{CmdlineSeen, Line, ModuleSeen, Ready, Status, UsableMemory};
 use super::Case;
+use super::checks::Check::{CmdlineSeen, Line, ModuleSeen, Ready, Status, UsableMemory};
 use crate::qemu::{Accel, Machine, MemorySize};
 
 /// Kernel failure statuses (see README): each test mode must end in its own.
@@ -17,7 +17,10 @@ const KERNEL_PANIC: u8 = 125;
 /// accelerator every host has.
 pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
     let module_bytes = std::fs::read(module).unwrap_or_default();
-    let module_seen = ModuleSeen { crc32: crc32fast::hash(&module_bytes), len: module_bytes.len() };
+    let module_seen = ModuleSeen {
+        crc32: crc32fast::hash(&module_bytes),
+        len: module_bytes.len(),
+    };
     let microvm = |name: &str| Case::new(name, Machine::Microvm, accel);
 
     let mut accels = vec![Accel::Tcg];
@@ -31,9 +34,14 @@ pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
 
     cases.extend(Machine::ALL.map(|machine| {
         // log=error: the bootinfo lines must show at every level.
-        let case = Case::new("bootinfo", machine, accel).options("log=error test=bootinfo").initrd(module);
+        let case = Case::new("bootinfo", machine, accel)
+            .options("log=error test=bootinfo")
+            .initrd(module);
         let memory = case.memory;
-        case.expect(Status(0)).expect(CmdlineSeen).expect(module_seen.clone()).expect(UsableMemory { machine, memory })
+        case.expect(Status(0))
+            .expect(CmdlineSeen)
+            .expect(module_seen.clone())
+            .expect(UsableMemory { machine, memory })
     }));
 
     cases.extend([64, 128, 4096].map(|mib| {
@@ -42,23 +50,44 @@ pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
             .memory(memory)
             .options("test=bootinfo")
             .expect(Status(0))
-            .expect(UsableMemory { machine: Machine::Microvm, memory })
+            .expect(UsableMemory {
+                machine: Machine::Microvm,
+                memory,
+            })
     }));
 
     cases.extend([
-        microvm("heap").options("test=heap").expect(Line(&["test heap: ok allocations="])).expect(Status(0)),
-        microvm("pagefault").options("test=pagefault").expect(Line(&["page fault", "cr2=0x"])).expect(Status(PAGE_FAULT)),
-        microvm("int3").options("test=int3").expect(Line(&["breakpoint"])).expect(Status(CPU_EXCEPTION)),
-        microvm("doublefault").options("test=doublefault").expect(Line(&["double fault"])).expect(Status(DOUBLE_FAULT)),
+        microvm("heap")
+            .options("test=heap")
+            .expect(Line(&["test heap: ok allocations="]))
+            .expect(Status(0)),
+        microvm("pagefault")
+            .options("test=pagefault")
+            .expect(Line(&["page fault", "cr2=0x"]))
+            .expect(Status(PAGE_FAULT)),
+        microvm("int3")
+            .options("test=int3")
+            .expect(Line(&["breakpoint"]))
+            .expect(Status(CPU_EXCEPTION)),
+        microvm("doublefault")
+            .options("test=doublefault")
+            .expect(Line(&["double fault"]))
+            .expect(Status(DOUBLE_FAULT)),
         panic_case(Machine::Microvm, accel),
         panic_case(Machine::Q35, accel),
-        microvm("bad-option").options("bogus=1").expect(Line(&["bogus"])).expect(Status(BAD_CMDLINE)),
+        microvm("bad-option")
+            .options("bogus=1")
+            .expect(Line(&["bogus"]))
+            .expect(Status(BAD_CMDLINE)),
     ]);
     cases
 }
 
 fn ready_case(machine: Machine, accel: Accel) -> Case {
-    Case::new("ready", machine, accel).options("log=info").expect(Ready).expect(Status(0))
+    Case::new("ready", machine, accel)
+        .options("log=info")
+        .expect(Ready)
+        .expect(Status(0))
 }
 
 fn panic_case(machine: Machine, accel: Accel) -> Case {
@@ -71,7 +100,10 @@ fn panic_case(machine: Machine, accel: Accel) -> Case {
 
 pub fn filtered(cases: Vec<Case>, filter: Option<&str>) -> Vec<Case> {
     match filter {
-        Some(needle) => cases.into_iter().filter(|case| case.name.contains(needle)).collect(),
+        Some(needle) => cases
+            .into_iter()
+            .filter(|case| case.name.contains(needle))
+            .collect(),
         None => cases,
     }
 }
@@ -115,7 +147,13 @@ mod tests {
     #[test]
     fn every_case_checks_the_exit_status() {
         for case in cases(Accel::Tcg, Path::new("/nonexistent")) {
-            assert!(case.checks.iter().any(|check| matches!(check, Check::Status(_))), "{}", case.name);
+            assert!(
+                case.checks
+                    .iter()
+                    .any(|check| matches!(check, Check::Status(_))),
+                "{}",
+                case.name
+            );
         }
     }
 }

@@ -17,7 +17,10 @@ pub enum Check {
     /// `bootinfo: module 0 crc32=… len=…` matches these bytes.
     ModuleSeen { crc32: u32, len: usize },
     /// `bootinfo: usable-memory-kib=N` is within what firmware plausibly keeps of `-m`.
-    UsableMemory { machine: Machine, memory: MemorySize },
+    UsableMemory {
+        machine: Machine,
+        memory: MemorySize,
+    },
 }
 
 impl Check {
@@ -26,7 +29,9 @@ impl Check {
         match self {
             Check::Status(expected) => match outcome.exit_status() {
                 ExitStatus::Reported(code) if code == *expected => Ok(()),
-                ExitStatus::Reported(code) => Err(format!("exit status {code}, expected {expected}")),
+                ExitStatus::Reported(code) => {
+                    Err(format!("exit status {code}, expected {expected}"))
+                }
                 ExitStatus::FromDebugExit(code) => Err(format!(
                     "no `sandbox: exit status` line (isa-debug-exit said {code}), expected {expected}"
                 )),
@@ -40,16 +45,28 @@ impl Check {
                 None => Err("no `[  s.micros] ready` line".to_owned()),
             },
             Check::Line(needles) => {
-                let wanted: Vec<String> = needles.iter().map(|needle| needle.to_ascii_lowercase()).collect();
+                let wanted: Vec<String> = needles
+                    .iter()
+                    .map(|needle| needle.to_ascii_lowercase())
+                    .collect();
                 let found = console.lines().any(|line| {
                     let line = line.to_ascii_lowercase();
                     wanted.iter().all(|needle| line.contains(needle.as_str()))
                 });
-                if found { Ok(()) } else { Err(format!("no line containing all of {needles:?}")) }
+                if found {
+                    Ok(())
+                } else {
+                    Err(format!("no line containing all of {needles:?}"))
+                }
             }
             Check::CmdlineSeen => {
                 let cmdline = invocation.cmdline.as_bytes();
-                expect_crc(console, "cmdline-crc32", crc32fast::hash(cmdline), cmdline.len())
+                expect_crc(
+                    console,
+                    "cmdline-crc32",
+                    crc32fast::hash(cmdline),
+                    cmdline.len(),
+                )
             }
             Check::ModuleSeen { crc32, len } => expect_crc(console, "module 0 crc32", *crc32, *len),
             Check::UsableMemory { machine, memory } => {
@@ -58,7 +75,10 @@ impl Check {
                 if (floor..=memory.kib()).contains(&usable) {
                     Ok(())
                 } else {
-                    Err(format!("usable-memory-kib={usable}, expected {floor}..={} for -m {memory}", memory.kib()))
+                    Err(format!(
+                        "usable-memory-kib={usable}, expected {floor}..={} for -m {memory}",
+                        memory.kib()
+                    ))
                 }
             }
         }
@@ -77,7 +97,8 @@ pub fn firmware_reserve_kib(machine: Machine) -> u64 {
 }
 
 fn expect_crc(console: &str, head: &str, crc32: u32, len: usize) -> Result<(), String> {
-    let fields = console::bootinfo_fields(console, head).ok_or_else(|| format!("no `bootinfo: {head}=` line"))?;
+    let fields = console::bootinfo_fields(console, head)
+        .ok_or_else(|| format!("no `bootinfo: {head}=` line"))?;
     let key = head.rsplit(' ').next().unwrap_or(head);
     let seen = (fields.get(key).copied(), fields.get("len").copied());
     let expected_crc = format!("{crc32:08x}");

@@ -48,7 +48,11 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     let mut summary = Summary::default();
     for (index, case) in cases.iter().enumerate() {
         let invocation = case.invocation(host);
-        let options = LaunchOptions { echo: Echo::Quiet, timeout: Some(CASE_TIMEOUT), inherit_stdin: false };
+        let options = LaunchOptions {
+            echo: Echo::Quiet,
+            timeout: Some(CASE_TIMEOUT),
+            inherit_stdin: false,
+        };
         let position = format!("{}/{}", index + 1, cases.len());
         let outcome = launch::launch(&invocation, options);
         let failures = match &outcome {
@@ -58,11 +62,19 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
         match (&outcome, failures.is_empty()) {
             (Ok(outcome), true) => {
                 summary.passed += 1;
-                println!("xtask: boot test {position} {} … ok ({:.2} s)", case.name, outcome.wall.as_secs_f64());
+                println!(
+                    "xtask: boot test {position} {} … ok ({:.2} s)",
+                    case.name,
+                    outcome.wall.as_secs_f64()
+                );
             }
             (outcome, _) => {
                 summary.failed.push(case.name.clone());
-                println!("xtask: boot test {position} {} … FAILED: {}", case.name, failures.join("; "));
+                println!(
+                    "xtask: boot test {position} {} … FAILED: {}",
+                    case.name,
+                    failures.join("; ")
+                );
                 report_failure(&invocation, outcome.as_ref().ok());
             }
         }
@@ -70,7 +82,11 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     if !summary.failed.is_empty() {
         println!("xtask: failed boot tests: {}", summary.failed.join(", "));
     }
-    println!("boot tests: {} passed, {} failed", summary.passed, summary.failed.len());
+    println!(
+        "boot tests: {} passed, {} failed",
+        summary.passed,
+        summary.failed.len()
+    );
     summary
 }
 
@@ -90,7 +106,11 @@ fn report_failure(invocation: &Invocation, outcome: Option<&Outcome>) {
 
 impl Case {
     fn new(name: &str, machine: Machine, accel: Accel) -> Self {
-        let suffix = if accel == Accel::Tcg { String::new() } else { format!("-{accel}") };
+        let suffix = if accel == Accel::Tcg {
+            String::new()
+        } else {
+            format!("-{accel}")
+        };
         Self {
             name: format!("{machine}-{name}{suffix}"),
             machine,
@@ -134,8 +154,13 @@ impl Case {
     }
 
     fn failures(&self, invocation: &Invocation, outcome: &Outcome) -> Vec<String> {
-        let timeout = outcome.timed_out.then(|| format!("timed out after {} s", CASE_TIMEOUT.as_secs()));
-        let checks = self.checks.iter().filter_map(|check| check.verify(invocation, outcome).err());
+        let timeout = outcome
+            .timed_out
+            .then(|| format!("timed out after {} s", CASE_TIMEOUT.as_secs()));
+        let checks = self
+            .checks
+            .iter()
+            .filter_map(|check| check.verify(invocation, outcome).err());
         timeout.into_iter().chain(checks).collect()
     }
 }
@@ -145,7 +170,8 @@ impl Case {
 pub fn write_test_module(dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("module.bin");
-    std::fs::write(&path, test_module_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, test_module_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 

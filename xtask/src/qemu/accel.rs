@@ -60,7 +60,10 @@ pub struct AccelDecision {
 /// offer a software KVM (e.g. PVM) whose `/dev/kvm` opens fine but runs our early boot far
 /// slower than TCG does.
 pub fn decide(request: AccelRequest, cpuinfo: &str, kvm: &KvmDevice) -> AccelDecision {
-    let chosen = |accel| AccelDecision { accel, fallback_reason: None };
+    let chosen = |accel| AccelDecision {
+        accel,
+        fallback_reason: None,
+    };
     match request {
         AccelRequest::Kvm => chosen(Accel::Kvm),
         AccelRequest::Tcg => chosen(Accel::Tcg),
@@ -76,7 +79,10 @@ pub fn decide(request: AccelRequest, cpuinfo: &str, kvm: &KvmDevice) -> AccelDec
                     format!("/proc/cpuinfo has no vmx/svm and /dev/kvm: {why}")
                 }
             };
-            AccelDecision { accel: Accel::Tcg, fallback_reason: Some(reason) }
+            AccelDecision {
+                accel: Accel::Tcg,
+                fallback_reason: Some(reason),
+            }
         }
     }
 }
@@ -86,14 +92,19 @@ fn has_hardware_virtualization(cpuinfo: &str) -> bool {
         .lines()
         .filter(|line| line.starts_with("flags"))
         .filter_map(|line| line.split_once(':'))
-        .any(|(_, flags)| flags.split_whitespace().any(|flag| flag == "vmx" || flag == "svm"))
+        .any(|(_, flags)| {
+            flags
+                .split_whitespace()
+                .any(|flag| flag == "vmx" || flag == "svm")
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const WITH_VMX: &str = "processor\t: 0\nflags\t\t: fpu vme de pse vmx sse2\ncpu MHz\t\t: 2596.142\n";
+    const WITH_VMX: &str =
+        "processor\t: 0\nflags\t\t: fpu vme de pse vmx sse2\ncpu MHz\t\t: 2596.142\n";
     const WITH_SVM: &str = "processor\t: 0\nflags\t\t: fpu svm sse2\n";
     const PLAIN: &str = "processor\t: 0\nflags\t\t: fpu vme de pse sse2 hypervisor\n";
     // "vmx" inside another word must not count.
@@ -120,7 +131,12 @@ mod tests {
     fn auto_falls_back_without_device() {
         let decision = auto(WITH_VMX, KvmDevice::Unusable("permission denied".into()));
         assert_eq!(decision.accel, Accel::Tcg);
-        assert!(decision.fallback_reason.unwrap().contains("permission denied"));
+        assert!(
+            decision
+                .fallback_reason
+                .unwrap()
+                .contains("permission denied")
+        );
     }
 
     #[test]
@@ -132,6 +148,9 @@ mod tests {
     fn explicit_requests_are_obeyed() {
         let none = KvmDevice::Unusable("absent".into());
         assert_eq!(decide(AccelRequest::Kvm, PLAIN, &none).accel, Accel::Kvm);
-        assert_eq!(decide(AccelRequest::Tcg, WITH_VMX, &KvmDevice::ReadWrite).accel, Accel::Tcg);
+        assert_eq!(
+            decide(AccelRequest::Tcg, WITH_VMX, &KvmDevice::ReadWrite).accel,
+            Accel::Tcg
+        );
     }
 }

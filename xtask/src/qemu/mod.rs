@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 
-pub use accel::{decide as decide_accel, Accel, AccelRequest, KvmDevice};
+pub use accel::{Accel, AccelRequest, KvmDevice, decide as decide_accel};
 pub use machine::Machine;
 pub use memory::MemorySize;
 
@@ -39,7 +39,9 @@ impl Invocation {
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["-machine".into(), self.machine.machine_option().into()];
         args.extend(machine::COMMON_ARGS.iter().map(OsString::from));
-        args.extend(["-cpu", self.accel.cpu_model(), "-accel", self.accel.name()].map(OsString::from));
+        args.extend(
+            ["-cpu", self.accel.cpu_model(), "-accel", self.accel.name()].map(OsString::from),
+        );
         args.extend(["-m".into(), self.memory.to_string().into()]);
         args.extend(["-kernel".into(), self.kernel.clone().into_os_string()]);
         // QEMU omits an empty -append, and the kernel then sees no command line at all;
@@ -59,15 +61,27 @@ impl Invocation {
 
     /// The command as a shell line, for error messages a person can paste.
     pub fn shell_line(&self) -> String {
-        let quoted = self.args().into_iter().map(|arg| shell_quote(&arg.to_string_lossy()));
-        std::iter::once(QEMU_BINARY.to_owned()).chain(quoted).collect::<Vec<_>>().join(" ")
+        let quoted = self
+            .args()
+            .into_iter()
+            .map(|arg| shell_quote(&arg.to_string_lossy()));
+        std::iter::once(QEMU_BINARY.to_owned())
+            .chain(quoted)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_=,./:+@".contains(c));
-    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=,./:+@".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]
@@ -86,15 +100,24 @@ mod tests {
     }
 
     fn joined(invocation: &Invocation) -> String {
-        invocation.args().iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+        invocation
+            .args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn microvm_tcg_line() {
         let line = joined(&invocation(Machine::Microvm, Accel::Tcg));
-        assert!(line.starts_with("-machine microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults"));
+        assert!(line.starts_with(
+            "-machine microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults"
+        ));
         assert!(line.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"));
-        assert!(line.contains("-cpu max -accel tcg -m 128M -kernel target/kernel -append log=info tsc_khz=1000"));
+        assert!(line.contains(
+            "-cpu max -accel tcg -m 128M -kernel target/kernel -append log=info tsc_khz=1000"
+        ));
         assert!(!line.contains("-initrd"));
     }
 
