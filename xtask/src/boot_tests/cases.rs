@@ -1,9 +1,7 @@
 //! The boot test table.
 
-use std::path::Path;
-
-use super::Case;
 use super::checks::Check::{CmdlineSeen, Line, ModuleSeen, Ready, Status, UsableMemory};
+use super::{Case, TestModule};
 use crate::qemu::{Accel, Machine, MemorySize};
 
 /// Kernel failure statuses (see README): each test mode must end in its own.
@@ -15,11 +13,10 @@ const KERNEL_PANIC: u8 = 125;
 
 /// `accel` is the suite's accelerator. Plain boots always run under TCG too, the one
 /// accelerator every host has.
-pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
-    let module_bytes = std::fs::read(module).unwrap_or_default();
+pub fn cases(accel: Accel, module: &TestModule) -> Vec<Case> {
     let module_seen = ModuleSeen {
-        crc32: crc32fast::hash(&module_bytes),
-        len: module_bytes.len(),
+        crc32: module.crc32,
+        len: module.len,
     };
     let microvm = |name: &str| Case::new(name, Machine::Microvm, accel);
 
@@ -36,7 +33,7 @@ pub fn cases(accel: Accel, module: &Path) -> Vec<Case> {
         // log=error: the bootinfo lines must show at every level.
         let case = Case::new("bootinfo", machine, accel)
             .options("log=error test=bootinfo")
-            .initrd(module);
+            .initrd(&module.path);
         let memory = case.memory;
         case.expect(Status(0))
             .expect(CmdlineSeen)
@@ -113,6 +110,14 @@ mod tests {
     use super::*;
     use crate::boot_tests::checks::Check;
 
+    fn module() -> TestModule {
+        TestModule {
+            path: "/nonexistent".into(),
+            crc32: 0,
+            len: 0,
+        }
+    }
+
     fn names(cases: &[Case]) -> Vec<&str> {
         cases.iter().map(|case| case.name.as_str()).collect()
     }
@@ -120,7 +125,7 @@ mod tests {
     #[test]
     fn names_are_unique() {
         for accel in [Accel::Tcg, Accel::Kvm] {
-            let cases = cases(accel, Path::new("/nonexistent"));
+            let cases = cases(accel, &module());
             let mut seen = names(&cases);
             seen.sort_unstable();
             seen.dedup();
@@ -130,7 +135,7 @@ mod tests {
 
     #[test]
     fn kvm_suite_also_boots_under_tcg() {
-        let cases = cases(Accel::Kvm, Path::new("/nonexistent"));
+        let cases = cases(Accel::Kvm, &module());
         let names = names(&cases);
         assert!(names.contains(&"microvm-ready"));
         assert!(names.contains(&"microvm-ready-kvm"));
@@ -139,14 +144,14 @@ mod tests {
 
     #[test]
     fn filter_matches_substrings() {
-        let cases = filtered(cases(Accel::Tcg, Path::new("/nonexistent")), Some("q35"));
+        let cases = filtered(cases(Accel::Tcg, &module()), Some("q35"));
         assert!(!cases.is_empty());
         assert!(cases.iter().all(|case| case.name.starts_with("q35-")));
     }
 
     #[test]
     fn every_case_checks_the_exit_status() {
-        for case in cases(Accel::Tcg, Path::new("/nonexistent")) {
+        for case in cases(Accel::Tcg, &module()) {
             assert!(
                 case.checks
                     .iter()

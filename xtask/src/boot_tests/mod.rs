@@ -167,12 +167,24 @@ impl Case {
 
 /// Writes the boot tests' PVH module: pseudo-random bytes, an odd length so that
 /// nothing (loader, kernel copy, CRC) can lean on alignment.
-pub fn write_test_module(dir: &Path) -> Result<PathBuf> {
+pub fn write_test_module(dir: &Path) -> Result<TestModule> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("module.bin");
-    std::fs::write(&path, test_module_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    let bytes = test_module_bytes();
+    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(TestModule {
+        path,
+        crc32: crc32fast::hash(&bytes),
+        len: bytes.len(),
+    })
+}
+
+/// The module file as written, with what the kernel must report about it.
+#[derive(Debug, Clone)]
+pub struct TestModule {
+    pub path: PathBuf,
+    pub crc32: u32,
+    pub len: usize,
 }
 
 const TEST_MODULE_LEN: usize = 100 * 1024 + 3;
