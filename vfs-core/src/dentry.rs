@@ -1,0 +1,182 @@
+//! Layer 3: the dentry cache, names bound to inodes (or to nothing: negative entries),
+//! forming the tree the path walk moves through and mounts attach to.
+//!
+//! Lock order for the VFS layers (outermost first):
+//! 1. `MountNamespace::rename_lock` (renames only, so two renames never lock the
+//!    same two directories in opposite order);
+//! 2. `MountNamespace::table` (mount table) — never held while calling a filesystem;
+//! 3. `Dentry::children` of a directory; for a rename, the two parents in address order.
+//!    It is held across the filesystem call that changes or fills the directory (Linux's
+//!    `i_rwsem`), so a lookup miss cannot cache a stale negative entry over a create;
+//! 4. `Dentry::parent` / `Dentry::name`, leaf locks held for a copy only;
+//! 5. the filesystem's own locks (see `ramfs/mod.rs`).
+
+use crate::errno::{Errno, Result};
+use crate::inode::{CachePolicy, Inode};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use hashbrown::HashMap;
+use spin::{Mutex, MutexGuard};
+
+/// A cached name. Immutable in what it points to: creating over a negative entry or
+/// removing a positive one replaces the dentry in its parent's map rather than mutating
+/// it, so a dentry held by an open file keeps naming the inode it was opened with.
+pub struct Dentry {
+    inode: Option<Arc<dyn Inode>>,
+    name: Mutex<Arc<[u8]>>,
+    parent: Mutex<Option<Arc<Dentry>>>,
+    children: Mutex<HashMap<Arc<[u8]>, Arc<Dentry>>>,
+    /// How many mounts sit on this dentry: a mount point cannot be removed (`EBUSY`).
+    mounts: AtomicU32,
+    policy: CachePolicy,
+}
+
+/// A directory's children map, locked: the handle for changing a directory.
+pub type ChildrenGuard<'a> = MutexGuard<'a, HashMap<Arc<[u8]>, Arc<Dentry>>>;
+
+impl Dentry {
+    /// The root dentry of a filesystem (or of a bind mount's subtree, which reuses one).
+    pub fn new_root(inode: Arc<dyn Inode>, policy: CachePolicy) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            inode: Some(inode),
+            name: Mutex::new(Arc::from(&b"/"[..])),
+            parent: Mutex::new(None),
+            children: Mutex::new(HashMap::new()),
+            mounts: AtomicU32::new(0),
+            policy,
+        })
+    }
+
+    fn new_child(parent: &Arc<Dentry>, name: Arc<[u8]>, inode: Option<Arc<dyn Inode>>) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            inode,
+            name: Mutex::new(name),
+            parent: Mutex::new(Some(parent.clone())),
+            children: Mutex::new(HashMap::new()),
+            mounts: AtomicU32::new(0),
+            policy: parent.policy,
+        })
+    }
+
+    pub fn inode(&self) -> Option<&Arc<dyn Inode>> {
+        self.inode.as_ref()
+    }
+
+    /// The inode, or `ENOENT` for a negative dentry.
+    pub fn positive(&self) -> Result<&Arc<dyn Inode>> {
+        self.inode.as_ref().ok_or(Errno::ENOENT)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.inode.is_none()
+    }
+
+    pub fn name(&self) -> Arc<[u8]> {
+        self.name.lock().clone()
+    }
+
+    pub fn parent(&self) -> Option<Arc<Dentry>> {
+        self.parent.lock().clone()
+    }
+
+    pub fn is_mount_point(&self) -> bool {
+        self.mounts.load(Ordering::Acquire) > 0
+    }
+
+    pub(crate) fn add_mount(&self) {
+        self.mounts.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn remove_mount(&self) {
+        self.mounts.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn lock_children(&self) -> ChildrenGuard<'_> {
+        self.children.lock()
+    }
+
+    /// The child dentry for `name`, positive or negative, from the cache or the
+    /// filesystem. Errors other than `ENOENT` (`EACCES` from a remote, `EIO`…) are
+    /// returned and not cached.
+    pub fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
+        let mut children = self.children.lock();
+        self.lookup_locked(&mut children, name)
+    }
+
+    /// `lookup_child` with this directory's children already locked by the caller.
+    pub fn lookup_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8]) -> Result<Arc<Dentry>> {
+        let cached = children.get(name).cloned();
+        if let Some(cached) = &cached {
+            if self.policy == CachePolicy::Exclusive {
+                return Ok(cached.clone());
+            }
+        }
+        let dir = self.positive()?;
+        let found = match dir.lookup(name) {
+            Ok(inode) => Some(inode),
+            Err(Errno::ENOENT) => None,
+            Err(errno) => return Err(errno),
+        };
+        if let (Some(cached), Some(found)) = (&cached, &found) {
+            if cached.inode.as_ref().is_some_and(|inode| inode.ino() == found.ino()) {
+                return Ok(cached.clone());
+            }
+        }
+        Ok(self.bind_locked(children, name, found))
+    }
+
+    /// Records what `name` now names (after a create, unlink or rename), replacing any
+    /// cached dentry; the old one lives on for whoever still holds it.
+    pub fn bind_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8], inode: Option<Arc<dyn Inode>>) -> Arc<Dentry> {
+        let name: Arc<[u8]> = Arc::from(name);
+        let dentry = Dentry::new_child(self, name.clone(), inode);
+        if let Some(old) = children.insert(name, dentry.clone()) {
+            old.detach_if_negative_or_replaced();
+        }
+        dentry
+    }
+
+    /// Puts an existing dentry under this directory as `name` (the arriving side of a
+    /// rename), keeping its identity so open files and working directories follow it.
+    pub fn attach_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8], dentry: Arc<Dentry>) {
+        let name: Arc<[u8]> = Arc::from(name);
+        *dentry.parent.lock() = Some(self.clone());
+        *dentry.name.lock() = name.clone();
+        if let Some(old) = children.insert(name, dentry) {
+            old.detach_if_negative_or_replaced();
+        }
+    }
+
+    fn detach_if_negative_or_replaced(&self) {
+        // Its subtree is unreachable by name now; dropping the cached children breaks
+        // the parent<->child reference cycles so the memory is freed.
+        self.children.lock().clear();
+    }
+
+    /// Whether `self` is `other` or lies below it, following parents within one tree.
+    pub fn is_descendant_of(self: &Arc<Self>, other: &Arc<Dentry>) -> bool {
+        let mut current = Some(self.clone());
+        while let Some(dentry) = current {
+            if Arc::ptr_eq(&dentry, other) {
+                return true;
+            }
+            current = dentry.parent();
+        }
+        false
+    }
+
+    /// Forgets every cached child below this dentry (unmount, or memory pressure).
+    pub fn prune(&self) {
+        let children: Vec<Arc<Dentry>> = self.children.lock().drain().map(|(_, child)| child).collect();
+        for child in children {
+            if !child.is_mount_point() {
+                child.prune();
+            }
+        }
+    }
+
+    pub fn cached_children(&self) -> usize {
+        self.children.lock().len()
+    }
+}

@@ -1,0 +1,244 @@
+//! Layer 5: open file descriptions: what `open` returns and a file descriptor points
+//! to, with its offset, access mode and status flags; plus the hook by which the kernel
+//! supplies operations for device nodes.
+//!
+//! Lock order: `OpenFile::position` is taken before any filesystem lock and never
+//! while holding a dentry or mount-table lock.
+
+use crate::attr::{DirEntry, FileType, SetAttr, Stat, TimeChange};
+use crate::errno::{Errno, Result};
+use crate::inode::Inode;
+use crate::mount::{Location, MountFlags};
+use alloc::sync::Arc;
+use bitflags::bitflags;
+use spin::Mutex;
+
+bitflags! {
+    /// `open(2)` flags, x86_64 Linux values. The access mode (`O_RDONLY` = 0, `O_WRONLY`,
+    /// `O_RDWR`) is the low two bits; read it with `access_mode`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct OpenFlags: u32 {
+        const WRONLY = 0o1;
+        const RDWR = 0o2;
+        const CREAT = 0o100;
+        const EXCL = 0o200;
+        const NOCTTY = 0o400;
+        const TRUNC = 0o1000;
+        const APPEND = 0o2000;
+        const NONBLOCK = 0o4000;
+        const DSYNC = 0o10000;
+        const DIRECT = 0o40000;
+        const LARGEFILE = 0o100000;
+        const DIRECTORY = 0o200000;
+        const NOFOLLOW = 0o400000;
+        const NOATIME = 0o1000000;
+        const CLOEXEC = 0o2000000;
+        const SYNC = 0o4010000;
+        const PATH = 0o10000000;
+        const TMPFILE = 0o20200000;
+    }
+}
+
+impl OpenFlags {
+    pub const RDONLY: OpenFlags = OpenFlags::empty();
+    const ACCESS_MODE: u32 = 0o3;
+
+    pub fn readable(self) -> bool {
+        !self.contains(OpenFlags::PATH) && matches!(self.bits() & Self::ACCESS_MODE, 0 | 2)
+    }
+
+    pub fn writable(self) -> bool {
+        !self.contains(OpenFlags::PATH) && matches!(self.bits() & Self::ACCESS_MODE, 1 | 2)
+    }
+}
+
+/// `lseek` origins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whence {
+    Set,
+    Current,
+    End,
+}
+
+/// Operations for a device node's open file, supplied by the kernel's driver.
+pub trait DeviceFile: Send + Sync {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize>;
+    fn write(&self, offset: u64, buf: &[u8]) -> Result<usize>;
+}
+
+/// The kernel's table of drivers, keyed by node type and device number. Opening a device
+/// node (or FIFO) with no driver is `ENXIO`, as on Linux.
+pub trait DeviceRegistry: Send + Sync {
+    fn open(&self, file_type: FileType, rdev: u64, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>>;
+}
+
+/// An open file description. Several descriptors (after `dup` or `fork`) share one, so
+/// the offset is behind a lock.
+pub struct OpenFile {
+    location: Location,
+    inode: Arc<dyn Inode>,
+    flags: Mutex<OpenFlags>,
+    position: Mutex<u64>,
+    device: Option<Arc<dyn DeviceFile>>,
+}
+
+impl OpenFile {
+    pub(crate) fn new(location: Location, flags: OpenFlags, device: Option<Arc<dyn DeviceFile>>) -> Result<OpenFile> {
+        let inode = location.dentry.positive()?.clone();
+        Ok(OpenFile { location, inode, flags: Mutex::new(flags), position: Mutex::new(0), device })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    pub fn flags(&self) -> OpenFlags {
+        *self.flags.lock()
+    }
+
+    /// `fcntl(F_SETFL)`: only `O_APPEND`, `O_NONBLOCK`, `O_DIRECT` and `O_NOATIME` change.
+    pub fn set_status_flags(&self, requested: OpenFlags) {
+        let changeable = OpenFlags::APPEND | OpenFlags::NONBLOCK | OpenFlags::DIRECT | OpenFlags::NOATIME;
+        let mut flags = self.flags.lock();
+        *flags = (*flags - changeable) | (requested & changeable);
+    }
+
+    pub fn position(&self) -> u64 {
+        *self.position.lock()
+    }
+
+    fn check_readable(&self) -> Result<()> {
+        if !self.flags().readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.inode.file_type() == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.flags().writable() { Ok(()) } else { Err(Errno::EBADF) }
+    }
+
+    /// `read`: from the shared offset, which advances by what was read.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        self.check_readable()?;
+        let mut position = self.position.lock();
+        let read = self.read_inner(*position, buf)?;
+        *position += read as u64;
+        Ok(read)
+    }
+
+    /// `pread64`: at `offset`, leaving the shared offset alone.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.check_readable()?;
+        self.read_inner(offset, buf)
+    }
+
+    fn read_inner(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let read = match &self.device {
+            Some(device) => device.read(offset, buf)?,
+            None => self.inode.read_at(offset, buf)?,
+        };
+        self.touch_atime();
+        Ok(read)
+    }
+
+    /// `write`: at the offset, or at the end with `O_APPEND` (atomically with respect to
+    /// other writers through this description).
+    pub fn write(&self, buf: &[u8]) -> Result<usize> {
+        self.check_writable()?;
+        let mut position = self.position.lock();
+        let offset = if self.flags().contains(OpenFlags::APPEND) { self.inode.getattr()?.size } else { *position };
+        let written = self.write_inner(offset, buf)?;
+        *position = offset + written as u64;
+        Ok(written)
+    }
+
+    /// `pwrite64`. Like Linux, with `O_APPEND` the data goes to the end regardless.
+    pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        self.check_writable()?;
+        let offset = if self.flags().contains(OpenFlags::APPEND) { self.inode.getattr()?.size } else { offset };
+        self.write_inner(offset, buf)
+    }
+
+    fn write_inner(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        match &self.device {
+            Some(device) => device.write(offset, buf),
+            None => self.inode.write_at(offset, buf),
+        }
+    }
+
+    /// `lseek`; a position before 0 is `EINVAL`. Seeking past the end is allowed (holes).
+    pub fn seek(&self, offset: i64, whence: Whence) -> Result<u64> {
+        if self.flags().contains(OpenFlags::PATH) {
+            return Err(Errno::EBADF);
+        }
+        let mut position = self.position.lock();
+        let base = match whence {
+            Whence::Set => 0,
+            Whence::Current => *position as i64,
+            Whence::End => self.inode.getattr()?.size as i64,
+        };
+        let target = base.checked_add(offset).ok_or(Errno::EOVERFLOW)?;
+        if target < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *position = target as u64;
+        Ok(*position)
+    }
+
+    /// `getdents64`: entries from the description's offset, which then points after the
+    /// last entry `sink` accepted.
+    pub fn read_dir(&self, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        if self.flags().contains(OpenFlags::PATH) {
+            return Err(Errno::EBADF);
+        }
+        let mut position = self.position.lock();
+        let mut next = *position;
+        self.inode.readdir(*position, &mut |entry| {
+            let accepted = sink(entry);
+            if accepted {
+                next = entry.next_offset;
+            }
+            accepted
+        })?;
+        *position = next;
+        drop(position);
+        self.touch_atime();
+        Ok(())
+    }
+
+    /// `fstat`, with `st_dev` of the filesystem the file lives in.
+    pub fn stat(&self) -> Result<Stat> {
+        self.inode.getattr()
+    }
+
+    /// `ftruncate`: needs the description open for writing (`EINVAL` otherwise, as Linux).
+    pub fn truncate(&self, size: u64) -> Result<()> {
+        if !self.flags().writable() || self.inode.file_type() != FileType::Regular {
+            return Err(if self.flags().contains(OpenFlags::PATH) { Errno::EBADF } else { Errno::EINVAL });
+        }
+        self.inode.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+    }
+
+    /// `relatime`: atime moves only when it is not newer than mtime or ctime, or is a day
+    /// old, and never on `noatime` mounts or through `O_NOATIME`.
+    fn touch_atime(&self) {
+        if self.location.mount.flags().intersects(MountFlags::NOATIME | MountFlags::RDONLY) || self.flags().contains(OpenFlags::NOATIME) {
+            return;
+        }
+        let Ok(stat) = self.inode.getattr() else { return };
+        let now = self.location.mount.clock().now();
+        let day_old = now.sec - stat.atime.sec >= 24 * 60 * 60;
+        if stat.atime <= stat.mtime || stat.atime <= stat.ctime || day_old {
+            // A failed atime update must not fail the read.
+            let _ = self.inode.setattr(&SetAttr { atime: Some(TimeChange::Now), access_only: true, ..SetAttr::default() });
+        }
+    }
+}

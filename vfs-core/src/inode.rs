@@ -1,0 +1,158 @@
+//! Layer 1: the interface every filesystem implements (ramfs, tmpfs, overlay, 9p here;
+//! proc, sys and dev in the kernel crate). Everything above (dentries, path walk, mounts,
+//! open files) talks to filesystems only through these two object-safe traits.
+//!
+//! A filesystem does the operation it is asked and reports the errno the object's own
+//! state demands (`ENOENT`, `EEXIST`, `ENOTEMPTY`, `ENOSPC`…); permission checks, mount
+//! flags, trailing slashes and symlink following are the VFS's job, done once above.
+
+use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs};
+use crate::errno::{Errno, Result};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+/// How far the VFS may trust its dentry cache for a filesystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Only this kernel changes the filesystem: cached dentries, positive and negative,
+    /// stay valid until the VFS itself changes them (ramfs, tmpfs, overlay, exclusive 9p).
+    Exclusive,
+    /// Someone else (the host) may change it: every walk asks the filesystem again and
+    /// keeps a cached dentry only while it still names the same inode (shared 9p).
+    Revalidate,
+}
+
+/// A mounted (or mountable) filesystem instance: Linux's `super_block`.
+pub trait FileSystem: Send + Sync {
+    /// The type name shown in `/proc/self/mounts` (`"tmpfs"`, `"overlay"`, `"9p"`).
+    fn fs_type(&self) -> &str;
+    fn root(&self) -> Arc<dyn Inode>;
+    /// The `st_dev` of every inode in this filesystem.
+    fn dev(&self) -> u64;
+    fn statfs(&self) -> Result<StatFs>;
+    /// Filesystem-specific options for `/proc/self/mounts`, comma separated, without the
+    /// generic `rw`/`ro`/`nosuid`… part the mount layer writes (e.g. `"size=1024k,mode=755"`).
+    fn mount_options(&self) -> String {
+        String::new()
+    }
+    fn cache_policy(&self) -> CachePolicy {
+        CachePolicy::Exclusive
+    }
+}
+
+/// What kind of object `Inode::create` makes. One method for `creat`, `mkdir`, `mknod` and
+/// `symlink` keeps the trait small for the many filesystems that implement it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind<'a> {
+    Regular,
+    Directory,
+    Symlink { target: &'a [u8] },
+    /// Character or block device with its device number (`make_dev`). Opening one goes
+    /// to the namespace's `DeviceRegistry`, so the kernel attaches driver operations
+    /// without the filesystem knowing anything about drivers.
+    Device { file_type: FileType, rdev: u64 },
+    Fifo,
+    Socket,
+}
+
+impl NodeKind<'_> {
+    pub fn file_type(&self) -> FileType {
+        match self {
+            NodeKind::Regular => FileType::Regular,
+            NodeKind::Directory => FileType::Directory,
+            NodeKind::Symlink { .. } => FileType::Symlink,
+            NodeKind::Device { file_type, .. } => *file_type,
+            NodeKind::Fifo => FileType::Fifo,
+            NodeKind::Socket => FileType::Socket,
+        }
+    }
+}
+
+/// A new object's kind, permission bits and owner, already decided by the VFS (umask,
+/// setgid-directory inheritance), so every filesystem creates objects the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewNode<'a> {
+    pub kind: NodeKind<'a>,
+    /// Permission bits (`S_IALLUGO`), type bits excluded.
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One file, directory, symlink or special node: Linux's `inode` with its operations.
+///
+/// Defaults return what Linux returns when an object does not support an operation
+/// (a directory operation on a file gives `ENOTDIR`, reading a directory `EISDIR`), so a
+/// kernel filesystem implements only what it has.
+pub trait Inode: Send + Sync {
+    /// For a filesystem to recognise its own inodes in `link` and `rename`.
+    fn as_any(&self) -> &dyn Any;
+    /// The owning form of `as_any`, for a filesystem to keep its own node type (`link`).
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn ino(&self) -> u64;
+    /// Never changes over an inode's life, so the walk asks it without a `getattr`.
+    fn file_type(&self) -> FileType;
+    fn getattr(&self) -> Result<Stat>;
+    fn setattr(&self, _change: &SetAttr) -> Result<()> {
+        Err(Errno::EPERM)
+    }
+
+    /// The child called `name`; `ENOENT` when there is none.
+    fn lookup(&self, _name: &[u8]) -> Result<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Make a new child; `EEXIST` when `name` is taken.
+    fn create(&self, _name: &[u8], _node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// A new name for `target` (never a directory) in this directory.
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> Result<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Remove a non-directory entry (`EISDIR` for a directory).
+    fn unlink(&self, _name: &[u8]) -> Result<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Remove an empty directory entry (`ENOTDIR`, `ENOTEMPTY`).
+    fn rmdir(&self, _name: &[u8]) -> Result<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// `renameat2` within this filesystem; `new_parent` is `EXDEV` if it is not ours.
+    fn rename(&self, _old_name: &[u8], _new_parent: &Arc<dyn Inode>, _new_name: &[u8], _flags: RenameFlags) -> Result<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Entries from `offset` on (0 starts with `.` and `..`); `sink` returns false when
+    /// it has no room, and that entry is not consumed.
+    fn readdir(&self, _offset: u64, _sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>> {
+        Err(Errno::EINVAL)
+    }
+    /// Bytes at `offset`; fewer than asked at end of file; holes read as zeros.
+    fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+        Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
+    }
+    fn write_at(&self, _offset: u64, _buf: &[u8]) -> Result<usize> {
+        Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
+    }
+    fn fsync(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Read a whole symlink or small file through the trait: used by the walk and overlay.
+pub fn read_to_end(inode: &dyn Inode) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = inode.read_at(data.len() as u64, &mut chunk)?;
+        if read == 0 {
+            return Ok(data);
+        }
+        data.extend_from_slice(&chunk[..read]);
+    }
+}

@@ -1,0 +1,334 @@
+//! Layer 3: the mount namespace, the tree of mounts that stitches filesystems into one
+//! hierarchy, with per-mount flags and the `/proc/self/mounts` listing.
+//!
+//! Lock order: see the top of `dentry.rs`; the table lock is a leaf with respect to
+//! filesystems (never held across a filesystem call).
+
+use crate::attr::FileType;
+use crate::dentry::Dentry;
+use crate::errno::{Errno, Result};
+use crate::file::DeviceRegistry;
+use crate::inode::FileSystem;
+use crate::time::ClockRef;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use bitflags::bitflags;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use hashbrown::HashMap;
+use spin::{Mutex, RwLock};
+
+bitflags! {
+    /// Per-mount flags, with the `MS_*` values of `mount(2)`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct MountFlags: u32 {
+        const RDONLY = 1;
+        const NOSUID = 2;
+        const NODEV = 4;
+        const NOEXEC = 8;
+        const NOATIME = 1 << 10;
+        const NODIRATIME = 1 << 11;
+    }
+}
+
+/// A place in the namespace: a dentry as seen through one mount (Linux's `struct path`).
+/// The same dentry under two bind mounts is two locations with different flags.
+#[derive(Clone)]
+pub struct Location {
+    pub mount: Arc<Mount>,
+    pub dentry: Arc<Dentry>,
+}
+
+impl Location {
+    pub fn same_as(&self, other: &Location) -> bool {
+        Arc::ptr_eq(&self.mount, &other.mount) && Arc::ptr_eq(&self.dentry, &other.dentry)
+    }
+
+    pub fn is_mount_root(&self) -> bool {
+        Arc::ptr_eq(&self.dentry, &self.mount.root)
+    }
+}
+
+/// One mount: a filesystem (or a subtree of one, for a bind mount) attached at a place.
+pub struct Mount {
+    id: u64,
+    fs: Arc<dyn FileSystem>,
+    root: Arc<Dentry>,
+    /// Where it is attached; `None` for the namespace root and for detached mounts.
+    mountpoint: Mutex<Option<Location>>,
+    flags: AtomicU32,
+    source: String,
+    clock: ClockRef,
+}
+
+impl Mount {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn fs(&self) -> &Arc<dyn FileSystem> {
+        &self.fs
+    }
+
+    pub fn root(&self) -> &Arc<Dentry> {
+        &self.root
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn flags(&self) -> MountFlags {
+        MountFlags::from_bits_truncate(self.flags.load(Ordering::Acquire))
+    }
+
+    pub fn mountpoint(&self) -> Option<Location> {
+        self.mountpoint.lock().clone()
+    }
+
+    pub fn clock(&self) -> &ClockRef {
+        &self.clock
+    }
+
+    /// `mnt_want_write`: `EROFS` on a read-only mount.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.flags().contains(MountFlags::RDONLY) { Err(Errno::EROFS) } else { Ok(()) }
+    }
+}
+
+struct Table {
+    /// In mount order, as `/proc/self/mounts` lists them.
+    in_order: Vec<Arc<Mount>>,
+    /// The topmost mount on (parent mount id, mount-point dentry address).
+    on: HashMap<(u64, usize), Arc<Mount>>,
+}
+
+/// A mount namespace: what one container sees.
+pub struct MountNamespace {
+    root: Arc<Mount>,
+    table: RwLock<Table>,
+    next_id: AtomicU64,
+    clock: ClockRef,
+    devices: RwLock<Option<Arc<dyn DeviceRegistry>>>,
+    pub(crate) rename_lock: Mutex<()>,
+}
+
+fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
+    (mount.id, Arc::as_ptr(dentry) as usize)
+}
+
+impl MountNamespace {
+    pub fn new(root_fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags, clock: ClockRef) -> Arc<MountNamespace> {
+        let root_dentry = Dentry::new_root(root_fs.root(), root_fs.cache_policy());
+        let root = Arc::new(Mount {
+            id: 1,
+            fs: root_fs,
+            root: root_dentry,
+            mountpoint: Mutex::new(None),
+            flags: AtomicU32::new(flags.bits()),
+            source: String::from(source),
+            clock: clock.clone(),
+        });
+        Arc::new(MountNamespace {
+            table: RwLock::new(Table { in_order: alloc::vec![root.clone()], on: HashMap::new() }),
+            root,
+            next_id: AtomicU64::new(2),
+            clock,
+            devices: RwLock::new(None),
+            rename_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn root(&self) -> Location {
+        Location { mount: self.root.clone(), dentry: self.root.root.clone() }
+    }
+
+    pub fn clock(&self) -> &ClockRef {
+        &self.clock
+    }
+
+    /// The kernel's hook for device nodes: opening a char/block device or FIFO goes here.
+    pub fn set_device_registry(&self, registry: Arc<dyn DeviceRegistry>) {
+        *self.devices.write() = Some(registry);
+    }
+
+    pub fn device_registry(&self) -> Option<Arc<dyn DeviceRegistry>> {
+        self.devices.read().clone()
+    }
+
+    /// The mount stacked on `location`, if any: where the walk continues downwards.
+    pub fn mounted_on(&self, location: &Location) -> Option<Location> {
+        if !location.dentry.is_mount_point() {
+            return None;
+        }
+        let table = self.table.read();
+        let mount = table.on.get(&dentry_key(&location.mount, &location.dentry))?;
+        Some(Location { mount: mount.clone(), dentry: mount.root.clone() })
+    }
+
+    /// Follows mounts stacked on `location` down to the topmost one.
+    pub fn follow_mounts(&self, mut location: Location) -> Location {
+        while let Some(next) = self.mounted_on(&location) {
+            location = next;
+        }
+        location
+    }
+
+    /// Attaches `fs` at `at` (already resolved, mounts followed). A directory can only
+    /// cover a directory and a file only a file (`ENOTDIR`/`EISDIR` otherwise).
+    pub fn mount(&self, at: &Location, fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
+        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        self.attach(at, fs, root, source, flags)
+    }
+
+    /// A bind mount: the subtree at `source` (any location) appears at `at` too.
+    pub fn bind(&self, at: &Location, source: &Location, flags: MountFlags) -> Result<Arc<Mount>> {
+        let name = String::from(source.mount.source());
+        self.attach(at, source.mount.fs.clone(), source.dentry.clone(), &name, flags)
+    }
+
+    fn attach(&self, at: &Location, fs: Arc<dyn FileSystem>, root: Arc<Dentry>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
+        let target_type = at.dentry.positive()?.file_type();
+        let root_type = root.positive()?.file_type();
+        match (target_type == FileType::Directory, root_type == FileType::Directory) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::ENOTDIR),
+            _ => {}
+        }
+        let mount = Arc::new(Mount {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            fs,
+            root,
+            mountpoint: Mutex::new(Some(at.clone())),
+            flags: AtomicU32::new(flags.bits()),
+            source: String::from(source),
+            clock: self.clock.clone(),
+        });
+        let mut table = self.table.write();
+        let key = dentry_key(&at.mount, &at.dentry);
+        if table.on.contains_key(&key) {
+            // `at` must be the topmost location: the walk always follows mounts.
+            return Err(Errno::EBUSY);
+        }
+        at.dentry.add_mount();
+        table.on.insert(key, mount.clone());
+        table.in_order.push(mount.clone());
+        Ok(mount)
+    }
+
+    /// Detaches the mount whose root is `at`. `EINVAL` if `at` is not a mount root,
+    /// `EBUSY` for the namespace root, a mount with mounts below it, or (unless `lazy`,
+    /// `MNT_DETACH`) one still in use by open files or working directories.
+    pub fn unmount(&self, at: Location, lazy: bool) -> Result<()> {
+        if !at.is_mount_root() {
+            return Err(Errno::EINVAL);
+        }
+        let mount = at.mount.clone();
+        drop(at);
+        if Arc::ptr_eq(&mount, &self.root) {
+            return Err(Errno::EBUSY);
+        }
+        let mut table = self.table.write();
+        let has_children = table.in_order.iter().any(|other| {
+            other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, &mount))
+        });
+        if has_children && !lazy {
+            return Err(Errno::EBUSY);
+        }
+        // References: the table's two, ours, and one per child mount's mountpoint
+        // (counted above); anything more is an open file or a working directory.
+        if !lazy && !has_children && Arc::strong_count(&mount) > 3 {
+            return Err(Errno::EBUSY);
+        }
+        let point = mount.mountpoint.lock().take().ok_or(Errno::EINVAL)?;
+        table.on.remove(&dentry_key(&point.mount, &point.dentry));
+        table.in_order.retain(|other| !Arc::ptr_eq(other, &mount));
+        point.dentry.remove_mount();
+        if lazy {
+            self.detach_below(&mut table, &mount);
+        }
+        Ok(())
+    }
+
+    fn detach_below(&self, table: &mut Table, parent: &Arc<Mount>) {
+        let children: Vec<Arc<Mount>> = table
+            .in_order
+            .iter()
+            .filter(|other| other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, parent)))
+            .cloned()
+            .collect();
+        for child in children {
+            if let Some(point) = child.mountpoint.lock().take() {
+                table.on.remove(&dentry_key(&point.mount, &point.dentry));
+                point.dentry.remove_mount();
+            }
+            table.in_order.retain(|other| !Arc::ptr_eq(other, &child));
+            self.detach_below(table, &child);
+        }
+    }
+
+    /// Changes a mount's flags (`MS_REMOUNT|MS_BIND`): how the namespace builder makes a
+    /// read-only parent writable while it creates mount points, then restores it.
+    pub fn set_flags(&self, mount: &Mount, flags: MountFlags) {
+        mount.flags.store(flags.bits(), Ordering::Release);
+    }
+
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.table.read().in_order.clone()
+    }
+
+    /// The text of `/proc/self/mounts` as seen from `root` (the reader's root):
+    /// `source target fstype options 0 0`, with Linux's octal escapes.
+    pub fn proc_mounts(&self, root: &Location) -> Vec<u8> {
+        let mut text = Vec::new();
+        for mount in self.mounts() {
+            let mount_root = Location { mount: mount.clone(), dentry: mount.root.clone() };
+            let Some(path) = crate::path::absolute_path(&mount_root, root) else { continue };
+            write_escaped(&mut text, mount.source.as_bytes());
+            text.push(b' ');
+            write_escaped(&mut text, &path);
+            text.push(b' ');
+            write_escaped(&mut text, mount.fs.fs_type().as_bytes());
+            text.push(b' ');
+            text.extend_from_slice(mount_options(&mount).as_bytes());
+            text.extend_from_slice(b" 0 0\n");
+        }
+        text
+    }
+}
+
+/// `rw,nosuid,nodev,noexec,relatime,<fs options>` in Linux's `show_vfsmnt` order.
+fn mount_options(mount: &Mount) -> String {
+    let flags = mount.flags();
+    let mut options = String::from(if flags.contains(MountFlags::RDONLY) { "ro" } else { "rw" });
+    for (flag, name) in [
+        (MountFlags::NOSUID, ",nosuid"),
+        (MountFlags::NODEV, ",nodev"),
+        (MountFlags::NOEXEC, ",noexec"),
+        (MountFlags::NOATIME, ",noatime"),
+        (MountFlags::NODIRATIME, ",nodiratime"),
+    ] {
+        if flags.contains(flag) {
+            options.push_str(name);
+        }
+    }
+    if !flags.contains(MountFlags::NOATIME) {
+        options.push_str(",relatime");
+    }
+    let fs_options = mount.fs.mount_options();
+    if !fs_options.is_empty() {
+        options.push(',');
+        options.push_str(&fs_options);
+    }
+    options
+}
+
+/// `mangle()` of fs/proc_namespace.c: space, tab, newline and backslash as octal.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &byte in bytes {
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\\' => out.extend_from_slice(&[b'\\', b'0' + (byte >> 6), b'0' + ((byte >> 3) & 7), b'0' + (byte & 7)]),
+            _ => out.push(byte),
+        }
+    }
+}

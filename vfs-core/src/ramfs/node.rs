@@ -1,0 +1,536 @@
+//! ramfs, middle: one in-memory node and the `Inode` operations on it. Lock order: see
+//! the top of `ramfs/mod.rs`.
+
+use super::dir::DirEntries;
+use super::pages::{Pages, PAGE_SIZE};
+use super::{blocks_for_pages, Shared};
+use crate::attr::{mode, DirEntry, FileType, RenameFlags, SetAttr, Stat, TimeChange, NAME_MAX};
+use crate::errno::{Errno, Result};
+use crate::inode::{Inode, NewNode, NodeKind};
+use crate::time::Timespec;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::{Mutex, MutexGuard};
+
+/// Linux's tmpfs keeps symlink targets shorter than this inline and puts longer ones in
+/// a page (`SHORT_SYMLINK_LEN`, counting the NUL), which shows in `st_blocks`.
+const SHORT_SYMLINK_LEN: usize = 128;
+/// `MAX_LFS_FILESIZE` on 64-bit Linux.
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+struct Meta {
+    perm: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    rdev: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+    btime: Timespec,
+}
+
+enum Body {
+    File(Pages),
+    Dir(DirEntries),
+    Symlink(Vec<u8>),
+    Special,
+}
+
+struct NodeState {
+    meta: Meta,
+    body: Body,
+}
+
+impl NodeState {
+    fn dir(&mut self) -> Result<&mut DirEntries> {
+        match &mut self.body {
+            Body::Dir(entries) if !entries.dead => Ok(entries),
+            Body::Dir(_) => Err(Errno::ENOENT),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn touch_modified(&mut self, now: Timespec) {
+        self.meta.mtime = now;
+        self.meta.ctime = now;
+    }
+}
+
+/// A ramfs node. Public so the kernel can recognise ramfs inodes; all access is through
+/// the `Inode` trait.
+pub struct RamInode {
+    ino: u64,
+    file_type: FileType,
+    /// The containing directory's inode number, for `..` in `readdir`; an atomic so
+    /// rename need not lock a moved directory.
+    parent_ino: AtomicU64,
+    shared: Arc<Shared>,
+    state: Mutex<NodeState>,
+}
+
+impl Drop for RamInode {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let pages = match &mut state.body {
+            Body::File(pages) => pages.clear(),
+            Body::Symlink(target) if target.len() >= SHORT_SYMLINK_LEN => 1,
+            _ => 0,
+        };
+        self.shared.release_pages(pages);
+        self.shared.release_inode();
+    }
+}
+
+impl RamInode {
+    pub(super) fn new_root(shared: &Arc<Shared>, perm: u32, uid: u32, gid: u32) -> Result<Arc<RamInode>> {
+        let root = Self::new_node(shared, &NewNode { kind: NodeKind::Directory, perm, uid, gid }, 0)?;
+        root.parent_ino.store(root.ino, Ordering::Relaxed);
+        Ok(root)
+    }
+
+    fn new_node(shared: &Arc<Shared>, node: &NewNode<'_>, parent_ino: u64) -> Result<Arc<RamInode>> {
+        if let NodeKind::Symlink { target } = node.kind {
+            if target.len() >= PAGE_SIZE {
+                return Err(Errno::ENAMETOOLONG);
+            }
+        }
+        shared.reserve_inode()?;
+        let (body, nlink, rdev) = match node.kind {
+            NodeKind::Regular => (Body::File(Pages::default()), 1, 0),
+            NodeKind::Directory => (Body::Dir(DirEntries::default()), 2, 0),
+            NodeKind::Symlink { target } => {
+                if target.len() >= SHORT_SYMLINK_LEN && shared.reserve_pages_up_to(1) == 0 {
+                    shared.release_inode();
+                    return Err(Errno::ENOSPC);
+                }
+                (Body::Symlink(target.to_vec()), 1, 0)
+            }
+            NodeKind::Device { rdev, .. } => (Body::Special, 1, rdev),
+            NodeKind::Fifo | NodeKind::Socket => (Body::Special, 1, 0),
+        };
+        let now = shared.now();
+        let meta = Meta { perm: node.perm & mode::S_IALLUGO, uid: node.uid, gid: node.gid, nlink, rdev, atime: now, mtime: now, ctime: now, btime: now };
+        Ok(Arc::new(RamInode {
+            ino: shared.allocate_ino(),
+            file_type: node.kind.file_type(),
+            parent_ino: AtomicU64::new(parent_ino),
+            shared: shared.clone(),
+            state: Mutex::new(NodeState { meta, body }),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, NodeState> {
+        self.state.lock()
+    }
+
+    /// Our own node behind a trait object, or `EXDEV` for another filesystem's.
+    fn ours<'a>(&self, other: &'a Arc<dyn Inode>) -> Result<&'a RamInode> {
+        match other.as_any().downcast_ref::<RamInode>() {
+            Some(node) if Arc::ptr_eq(&node.shared, &self.shared) => Ok(node),
+            _ => Err(Errno::EXDEV),
+        }
+    }
+
+    fn ours_arc(&self, other: &Arc<dyn Inode>) -> Result<Arc<RamInode>> {
+        self.ours(other)?;
+        other.clone().into_any().downcast::<RamInode>().map_err(|_| Errno::EXDEV)
+    }
+
+    fn check_name(name: &[u8]) -> Result<()> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    fn lookup_node(&self, name: &[u8]) -> Result<Arc<RamInode>> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut state = self.lock();
+        state.dir()?.get(name).cloned().ok_or(Errno::ENOENT)
+    }
+}
+
+/// The two directories of a cross-directory rename, locked in inode order.
+fn lock_two<'a>(a: &'a RamInode, b: &'a RamInode) -> (MutexGuard<'a, NodeState>, MutexGuard<'a, NodeState>) {
+    if a.ino < b.ino {
+        let first = a.lock();
+        (first, b.lock())
+    } else {
+        let first = b.lock();
+        (a.lock(), first)
+    }
+}
+
+impl Inode for RamInode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn file_type(&self) -> FileType {
+        self.file_type
+    }
+
+    fn getattr(&self) -> Result<Stat> {
+        let state = self.lock();
+        let meta = &state.meta;
+        let (size, pages) = match &state.body {
+            Body::File(pages) => (pages.size, pages.page_count()),
+            Body::Dir(entries) => (entries.size_bytes(), 0),
+            Body::Symlink(target) => (target.len() as u64, u64::from(target.len() >= SHORT_SYMLINK_LEN)),
+            Body::Special => (0, 0),
+        };
+        Ok(Stat {
+            dev: self.shared.dev,
+            ino: self.ino,
+            mode: self.file_type.mode_bits() | meta.perm,
+            nlink: meta.nlink,
+            uid: meta.uid,
+            gid: meta.gid,
+            rdev: meta.rdev,
+            size,
+            blksize: PAGE_SIZE as u32,
+            blocks: blocks_for_pages(pages),
+            atime: meta.atime,
+            mtime: meta.mtime,
+            ctime: meta.ctime,
+            btime: meta.btime,
+        })
+    }
+
+    fn setattr(&self, change: &SetAttr) -> Result<()> {
+        let now = self.shared.now();
+        let mut state = self.lock();
+        if let Some(size) = change.size {
+            let Body::File(pages) = &mut state.body else {
+                return Err(if self.file_type == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL });
+            };
+            if size > MAX_FILE_SIZE {
+                return Err(Errno::EFBIG);
+            }
+            let freed = pages.truncate(size);
+            self.shared.release_pages(freed);
+            state.meta.mtime = now;
+        }
+        let meta = &mut state.meta;
+        if let Some(perm) = change.mode {
+            meta.perm = perm & mode::S_IALLUGO;
+        }
+        if let Some(uid) = change.uid {
+            meta.uid = uid;
+        }
+        if let Some(gid) = change.gid {
+            meta.gid = gid;
+        }
+        let resolve = |time: TimeChange| match time {
+            TimeChange::Now => now,
+            TimeChange::At(at) => at,
+        };
+        if let Some(atime) = change.atime {
+            meta.atime = resolve(atime);
+        }
+        if let Some(mtime) = change.mtime {
+            meta.mtime = resolve(mtime);
+        }
+        if !change.access_only {
+            meta.ctime = change.ctime.unwrap_or(now);
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
+        Ok(self.lookup_node(name)?)
+    }
+
+    fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
+        Self::check_name(name)?;
+        let mut state = self.lock();
+        let entries = state.dir()?;
+        if entries.get(name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let child = Self::new_node(&self.shared, node, self.ino)?;
+        entries.insert(name, child.clone());
+        if node.kind == NodeKind::Directory {
+            state.meta.nlink += 1;
+        }
+        state.touch_modified(child.lock().meta.ctime);
+        Ok(child)
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<()> {
+        Self::check_name(name)?;
+        let target = self.ours_arc(target)?;
+        if target.file_type == FileType::Directory {
+            return Err(Errno::EPERM);
+        }
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let entries = state.dir()?;
+        if entries.get(name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let mut target_state = target.lock();
+        if target_state.meta.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        // tmpfs charges every extra name against nr_inodes (shmem_link).
+        self.shared.reserve_inode()?;
+        entries.insert(name, target.clone());
+        target_state.meta.nlink += 1;
+        target_state.meta.ctime = now;
+        drop(target_state);
+        state.touch_modified(now);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<()> {
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let entries = state.dir()?;
+        let child = entries.get(name).ok_or(Errno::ENOENT)?;
+        if child.file_type == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let child = entries.remove(name).ok_or(Errno::ENOENT)?;
+        state.touch_modified(now);
+        drop(state);
+        let mut child_state = child.lock();
+        if child_state.meta.nlink > 1 {
+            self.shared.release_inode();
+        }
+        child_state.meta.nlink = child_state.meta.nlink.saturating_sub(1);
+        child_state.meta.ctime = now;
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<()> {
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let entries = state.dir()?;
+        let child = entries.get(name).ok_or(Errno::ENOENT)?.clone();
+        if child.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        {
+            let mut child_state = child.lock();
+            let Body::Dir(child_entries) = &mut child_state.body else { return Err(Errno::ENOTDIR) };
+            if !child_entries.is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+            child_entries.dead = true;
+            child_state.meta.nlink = 0;
+            child_state.meta.ctime = now;
+        }
+        entries.remove(name);
+        state.meta.nlink -= 1;
+        state.touch_modified(now);
+        Ok(())
+    }
+
+    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+        let new_parent = self.ours(new_parent)?;
+        Self::check_name(new_name)?;
+        let now = self.shared.now();
+        let outcome = if core::ptr::eq(self, new_parent) {
+            let mut state = self.lock();
+            rename_locked(&mut state, None, old_name, new_name, flags, now)?
+        } else {
+            let _rename_guard = self.shared.rename_lock.lock();
+            let (mut old_state, mut new_state) = lock_two(self, new_parent);
+            rename_locked(&mut old_state, Some(&mut new_state), old_name, new_name, flags, now)?
+        };
+        // Children's own fields are updated after the directories are unlocked (lock order).
+        let moved_parent_ino = new_parent.ino;
+        if let Some(moved) = outcome.moved {
+            moved.parent_ino.store(moved_parent_ino, Ordering::Relaxed);
+            moved.lock().meta.ctime = now;
+        }
+        if let Some(swapped) = outcome.swapped_back {
+            swapped.parent_ino.store(self.ino, Ordering::Relaxed);
+            swapped.lock().meta.ctime = now;
+        }
+        if let Some(victim) = outcome.victim {
+            let mut victim_state = victim.lock();
+            if victim.file_type == FileType::Directory {
+                victim_state.meta.nlink = 0;
+                if let Body::Dir(entries) = &mut victim_state.body {
+                    entries.dead = true;
+                }
+            } else {
+                if victim_state.meta.nlink > 1 {
+                    self.shared.release_inode();
+                }
+                victim_state.meta.nlink = victim_state.meta.nlink.saturating_sub(1);
+            }
+            victim_state.meta.ctime = now;
+        }
+        Ok(())
+    }
+
+    fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        let state = self.lock();
+        let Body::Dir(entries) = &state.body else { return Err(Errno::ENOTDIR) };
+        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 }) {
+            return Ok(());
+        }
+        let parent_ino = self.parent_ino.load(Ordering::Relaxed);
+        if offset <= 1 && !sink(DirEntry { name: b"..", ino: parent_ino, file_type: FileType::Directory, next_offset: 2 }) {
+            return Ok(());
+        }
+        if entries.dead {
+            return Ok(());
+        }
+        for (cookie, name, node) in entries.from_offset(offset) {
+            if !sink(DirEntry { name, ino: node.ino, file_type: node.file_type, next_offset: cookie + 1 }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>> {
+        match &self.lock().body {
+            Body::Symlink(target) => Ok(target.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match &self.lock().body {
+            Body::File(pages) => Ok(pages.read(offset, buf)),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if offset.checked_add(buf.len() as u64).is_none_or(|end| end > MAX_FILE_SIZE) {
+            return Err(Errno::EFBIG);
+        }
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let Body::File(pages) = &mut state.body else {
+            return Err(if self.file_type == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL });
+        };
+        let needed = pages.pages_needed(offset, buf.len());
+        let granted = self.shared.reserve_pages_up_to(needed);
+        let written = pages.write(offset, buf, granted);
+        if written == 0 {
+            self.shared.release_pages(granted);
+            return Err(Errno::ENOSPC);
+        }
+        state.touch_modified(now);
+        Ok(written)
+    }
+}
+
+/// What a rename did to nodes other than the two directories.
+struct RenameOutcome {
+    moved: Option<Arc<RamInode>>,
+    swapped_back: Option<Arc<RamInode>>,
+    victim: Option<Arc<RamInode>>,
+}
+
+/// The directory-entry part of `renameat2`, with both directories locked; `new_dir` is
+/// `None` when source and destination are the same directory.
+fn rename_locked(
+    old_dir: &mut NodeState,
+    mut new_dir: Option<&mut NodeState>,
+    old_name: &[u8],
+    new_name: &[u8],
+    flags: RenameFlags,
+    now: Timespec,
+) -> Result<RenameOutcome> {
+    macro_rules! new_dir {
+        () => {
+            match new_dir.as_deref_mut() {
+                Some(dir) => dir,
+                None => &mut *old_dir,
+            }
+        };
+    }
+    let cross = new_dir.is_some();
+    let source = old_dir.dir()?.get(old_name).cloned().ok_or(Errno::ENOENT)?;
+    let target = new_dir!().dir()?.get(new_name).cloned();
+    let none = RenameOutcome { moved: None, swapped_back: None, victim: None };
+    if flags.contains(RenameFlags::EXCHANGE) {
+        let target = target.ok_or(Errno::ENOENT)?;
+        if Arc::ptr_eq(&source, &target) {
+            return Ok(none);
+        }
+        let source_is_dir = source.file_type == FileType::Directory;
+        let target_is_dir = target.file_type == FileType::Directory;
+        old_dir.dir()?.replace(old_name, target.clone());
+        new_dir!().dir()?.replace(new_name, source.clone());
+        if cross && source_is_dir != target_is_dir {
+            if source_is_dir {
+                new_dir!().meta.nlink += 1;
+                old_dir.meta.nlink -= 1;
+            } else {
+                old_dir.meta.nlink += 1;
+                new_dir!().meta.nlink -= 1;
+            }
+        }
+        old_dir.touch_modified(now);
+        new_dir!().touch_modified(now);
+        return Ok(RenameOutcome { moved: Some(source), swapped_back: Some(target), victim: None });
+    }
+    let source_is_dir = source.file_type == FileType::Directory;
+    if let Some(target) = &target {
+        if flags.contains(RenameFlags::NOREPLACE) {
+            return Err(Errno::EEXIST);
+        }
+        if Arc::ptr_eq(&source, target) {
+            return Ok(none);
+        }
+        let target_is_dir = target.file_type == FileType::Directory;
+        match (source_is_dir, target_is_dir) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::EISDIR),
+            (true, true) => {
+                let target_state = target.lock();
+                if matches!(&target_state.body, Body::Dir(entries) if !entries.is_empty()) {
+                    return Err(Errno::ENOTEMPTY);
+                }
+            }
+            (false, false) => {}
+        }
+    }
+    old_dir.dir()?.remove(old_name);
+    let victim = match &target {
+        Some(_) => new_dir!().dir()?.replace(new_name, source.clone()),
+        None => {
+            new_dir!().dir()?.insert(new_name, source.clone());
+            None
+        }
+    };
+    if source_is_dir {
+        old_dir.meta.nlink -= 1;
+        new_dir!().meta.nlink += 1;
+    }
+    if victim.as_ref().is_some_and(|victim| victim.file_type == FileType::Directory) {
+        new_dir!().meta.nlink -= 1;
+    }
+    old_dir.touch_modified(now);
+    new_dir!().touch_modified(now);
+    Ok(RenameOutcome { moved: Some(source), swapped_back: None, victim })
+}

@@ -1,0 +1,138 @@
+//! ramfs, bottom: the sparse page store behind a regular file's data.
+//!
+//! Pages exist only where something was written, so holes cost nothing and read as
+//! zeros, and `st_blocks` counts exactly the pages present, as Linux's tmpfs does.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+
+pub const PAGE_SIZE: usize = 4096;
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// A file's bytes: its size and the pages that hold data.
+#[derive(Default)]
+pub struct Pages {
+    pub size: u64,
+    pages: BTreeMap<u64, Box<[u8; PAGE_SIZE]>>,
+}
+
+impl Pages {
+    pub fn page_count(&self) -> u64 {
+        self.pages.len() as u64
+    }
+
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> usize {
+        if offset >= self.size {
+            return 0;
+        }
+        let len = buf.len().min((self.size - offset) as usize);
+        let mut done = 0;
+        while done < len {
+            let pos = offset + done as u64;
+            let in_page = (pos % PAGE) as usize;
+            let n = (PAGE_SIZE - in_page).min(len - done);
+            match self.pages.get(&(pos / PAGE)) {
+                Some(page) => buf[done..done + n].copy_from_slice(&page[in_page..in_page + n]),
+                None => buf[done..done + n].fill(0),
+            }
+            done += n;
+        }
+        len
+    }
+
+    /// Pages a write of `len` bytes at `offset` would add.
+    pub fn pages_needed(&self, offset: u64, len: usize) -> u64 {
+        if len == 0 {
+            return 0;
+        }
+        let first = offset / PAGE;
+        let last = (offset + len as u64 - 1) / PAGE;
+        (first..=last).filter(|index| !self.pages.contains_key(index)).count() as u64
+    }
+
+    /// Writes `buf` at `offset`, allocating at most `page_budget` new pages; returns the
+    /// bytes written, which stop short at the first page the budget does not cover.
+    pub fn write(&mut self, offset: u64, buf: &[u8], mut page_budget: u64) -> usize {
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let index = pos / PAGE;
+            let in_page = (pos % PAGE) as usize;
+            let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            if !self.pages.contains_key(&index) {
+                if page_budget == 0 {
+                    break;
+                }
+                page_budget -= 1;
+                self.pages.insert(index, Box::new([0u8; PAGE_SIZE]));
+            }
+            if let Some(page) = self.pages.get_mut(&index) {
+                page[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
+            }
+            done += n;
+        }
+        self.size = self.size.max(offset + done as u64);
+        done
+    }
+
+    /// Sets the size; returns how many pages were freed. Shrinking zeroes the tail of the
+    /// last partial page so that growing again later reads zeros there.
+    pub fn truncate(&mut self, size: u64) -> u64 {
+        let before = self.page_count();
+        if size < self.size {
+            let first_gone = size.div_ceil(PAGE);
+            let _ = self.pages.split_off(&first_gone);
+            let tail = (size % PAGE) as usize;
+            if tail != 0 {
+                if let Some(page) = self.pages.get_mut(&(size / PAGE)) {
+                    page[tail..].fill(0);
+                }
+            }
+        }
+        self.size = size;
+        before - self.page_count()
+    }
+
+    pub fn clear(&mut self) -> u64 {
+        self.truncate(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_read_as_zeros_and_allocate_nothing() {
+        let mut pages = Pages::default();
+        assert_eq!(pages.write(3 * PAGE + 10, b"abc", u64::MAX), 3);
+        assert_eq!(pages.size, 3 * PAGE + 13);
+        assert_eq!(pages.page_count(), 1);
+        let mut buf = [1u8; 20];
+        assert_eq!(pages.read(3 * PAGE, &mut buf), 13);
+        assert_eq!(&buf[..13], b"\0\0\0\0\0\0\0\0\0\0abc");
+        let mut hole = [1u8; 100];
+        assert_eq!(pages.read(PAGE, &mut hole), 100);
+        assert!(hole.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn write_stops_at_page_budget() {
+        let mut pages = Pages::default();
+        assert_eq!(pages.write(100, &[7u8; 3 * PAGE_SIZE], 2), 2 * PAGE_SIZE - 100);
+        assert_eq!(pages.page_count(), 2);
+    }
+
+    #[test]
+    fn truncate_zeroes_the_cut_tail() {
+        let mut pages = Pages::default();
+        pages.write(0, &[9u8; 100], u64::MAX);
+        assert_eq!(pages.truncate(10), 0);
+        pages.truncate(100);
+        let mut buf = [1u8; 100];
+        pages.read(0, &mut buf);
+        assert!(buf[..10].iter().all(|&b| b == 9));
+        assert!(buf[10..].iter().all(|&b| b == 0));
+        assert_eq!(pages.truncate(0), 1);
+    }
+}
