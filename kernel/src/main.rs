@@ -12,6 +12,7 @@ extern crate alloc;
 #[allow(unsafe_code)]
 mod arch;
 mod console;
+mod devices;
 mod exit;
 mod mm;
 mod options;
@@ -29,6 +30,7 @@ boot::entry_point!(kernel_main);
 
 fn kernel_main(boot: &'static BootInfo) -> ! {
     timeline::start(boot.entry_tsc);
+    timeline::phase("boot stub");
     console::init();
     let options = match Options::parse(boot.cmdline_bytes()) {
         Ok(options) => options,
@@ -54,11 +56,13 @@ fn kernel_main(boot: &'static BootInfo) -> ! {
         }
     };
     timeline::phase("memory");
+    let devices = devices::discover(boot.cmdline_bytes());
+    timeline::phase("devices");
     timeline::ready();
     log::info!(target: "memory", "{memory}");
 
     if let Some(test) = options.test {
-        selftest::run(test, boot);
+        selftest::run(test, boot, &devices);
     }
     exit(0)
 }

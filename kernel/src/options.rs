@@ -16,6 +16,7 @@ pub enum SelfTest {
     DoubleFault,
     Heap,
     BootInfo,
+    Virtio,
 }
 
 impl SelfTest {
@@ -26,6 +27,7 @@ impl SelfTest {
         ("doublefault", SelfTest::DoubleFault),
         ("heap", SelfTest::Heap),
         ("bootinfo", SelfTest::BootInfo),
+        ("virtio", SelfTest::Virtio),
     ];
 }
 
@@ -49,7 +51,7 @@ impl fmt::Display for OptionError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotUtf8 => write!(f, "not valid UTF-8"),
-            Self::Unknown(option) => write!(f, "unknown option `{option}` (known: log, test, tsc_khz)"),
+            Self::Unknown(option) => write!(f, "unknown option `{option}` (known: log, test, tsc_khz, virtio_mmio.device)"),
             Self::MissingValue(option) => write!(f, "option `{option}` needs a value (`{option}=...`)"),
             Self::BadValue { option, value, expected } => {
                 write!(f, "option `{option}` has bad value `{value}`; expected {expected}")
@@ -69,18 +71,37 @@ impl Options {
                 "log" => options.log = parse_level(value).ok_or_else(|| bad("error|warn|info|debug|trace|off"))?,
                 "test" => {
                     let found = SelfTest::NAMES.iter().find(|(name, _)| *name == value);
-                    let expected = "pagefault|int3|panic|doublefault|heap|bootinfo";
+                    let expected = "pagefault|int3|panic|doublefault|heap|bootinfo|virtio";
                     options.test = Some(found.ok_or_else(|| bad(expected))?.1);
                 }
                 "tsc_khz" => {
                     let khz = value.parse::<u64>().ok().filter(|&khz| khz > 0);
                     options.tsc_khz = Some(khz.ok_or_else(|| bad("a positive number of kHz"))?);
                 }
+                // Linux's syntax for virtio-mmio devices the VMM did not describe in ACPI
+                // (microvm with acpi=off, Firecracker); read by `devices`.
+                VIRTIO_MMIO_DEVICE => {
+                    if drivers::virtio::parse_cmdline_device(value).is_none() {
+                        return Err(bad("SIZE@ADDRESS[:IRQ], e.g. 512@0xfeb00e00:12"));
+                    }
+                }
                 _ => return Err(OptionError::Unknown(option)),
             }
         }
         Ok(options)
     }
+}
+
+const VIRTIO_MMIO_DEVICE: &str = "virtio_mmio.device";
+
+/// The `virtio_mmio.device=` values on the command line ([`Options::parse`] validated them).
+pub fn virtio_mmio_devices(cmdline: &[u8]) -> impl Iterator<Item = &str> {
+    core::str::from_utf8(cmdline)
+        .unwrap_or("")
+        .split_ascii_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .filter(|(option, _)| *option == VIRTIO_MMIO_DEVICE)
+        .map(|(_, value)| value)
 }
 
 fn parse_level(value: &str) -> Option<LevelFilter> {

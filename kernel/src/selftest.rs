@@ -8,10 +8,11 @@ use boot::BootInfo;
 
 use crate::arch;
 use crate::console::print_line;
+use crate::devices::Devices;
 use crate::exit::exit;
 use crate::options::SelfTest;
 
-pub fn run(test: SelfTest, boot: &BootInfo) -> ! {
+pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
     match test {
         SelfTest::PageFault => arch::selftest::trigger_page_fault(),
         SelfTest::DoubleFault => arch::selftest::trigger_double_fault(),
@@ -22,6 +23,7 @@ pub fn run(test: SelfTest, boot: &BootInfo) -> ! {
         }
         SelfTest::Panic => panic!("test=panic requested"),
         SelfTest::Heap => exit(heap_stress()),
+        SelfTest::Virtio => exit(virtio_report(devices)),
         SelfTest::BootInfo => {
             print_boot_info(boot);
             exit(0)
@@ -127,4 +129,38 @@ fn heap_stress() -> u8 {
     }
     print_line(format_args!("test heap: ok allocations={}", HEAP_OPERATIONS * 2));
     0
+}
+
+/// Lists the 9p shares and checks each answers a 9P `Tversion`. Returns the exit status.
+fn virtio_report(devices: &Devices) -> u8 {
+    const TVERSION: u8 = 100;
+    const RVERSION: u8 = 101;
+    const NO_TAG: u16 = 0xffff;
+    let mut status = 0;
+    for channel in &devices.nine_p {
+        let version = b"9P2000.L";
+        let mut request = Vec::new();
+        let size = (4 + 1 + 2 + 4 + 2 + version.len()) as u32;
+        request.extend_from_slice(&size.to_le_bytes());
+        request.push(TVERSION);
+        request.extend_from_slice(&NO_TAG.to_le_bytes());
+        request.extend_from_slice(&channel.max_message_size().to_le_bytes());
+        request.extend_from_slice(&(version.len() as u16).to_le_bytes());
+        request.extend_from_slice(version);
+        let mut reply = alloc::vec![0u8; 256];
+        match channel.round_trip(&request, &mut reply) {
+            Ok(length) if length >= 13 && reply[4] == RVERSION => {
+                let msize = u32::from_le_bytes([reply[7], reply[8], reply[9], reply[10]]);
+                let name_len = usize::from(u16::from_le_bytes([reply[11], reply[12]]));
+                let name = reply.get(13..13 + name_len).and_then(|n| core::str::from_utf8(n).ok()).unwrap_or("?");
+                print_line(format_args!("virtio: 9p tag={} msize={msize} version={name}", channel.tag()));
+            }
+            other => {
+                print_line(format_args!("virtio: 9p tag={} bad Tversion reply: {other:?}", channel.tag()));
+                status = 1;
+            }
+        }
+    }
+    print_line(format_args!("virtio: {} 9p device(s)", devices.nine_p.len()));
+    status
 }

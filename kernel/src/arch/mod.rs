@@ -7,6 +7,7 @@
 //! `// SAFETY:` line saying why it holds.
 
 pub mod cpu;
+pub mod dma;
 pub mod gdt;
 pub mod heap;
 pub mod idt;

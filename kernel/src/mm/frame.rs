@@ -84,4 +84,9 @@ impl FrameAllocator {
         }
         None
     }
+
+    /// Returns `count` frames starting at `phys`, as `allocate_contiguous` gave them.
+    pub fn free_contiguous(&mut self, phys: u64, count: u64) {
+        self.add_free_range(phys, phys + count * FRAME_SIZE);
+    }
 }

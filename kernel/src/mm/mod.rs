@@ -133,6 +133,14 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
     let free_frames = frames.free_frames();
     FRAMES.call_once(|| Mutex::new(frames));
     paging::set_table_frame_source(allocate_table_frame);
+    crate::arch::dma::init(crate::arch::dma::DmaFrames {
+        allocate_contiguous: |pages| FRAMES.get()?.lock().allocate_contiguous(pages as u64),
+        free_contiguous: |phys, pages| {
+            if let Some(frames) = FRAMES.get() {
+                frames.lock().free_contiguous(phys, pages as u64);
+            }
+        },
+    });
 
     Ok(MemorySummary { usable_bytes: usable_bytes(boot), direct_map_bytes: ram.total(), heap_bytes, free_frames })
 }

@@ -1,0 +1,114 @@
+//! virtio-mmio discovery for QEMU's `microvm` (and VMMs like it).
+//!
+//! microvm places its virtio-mmio slots at 0xfeb0_0000 + i × 0x200 and fills them from the top
+//! slot down; its ACPI tables describe them, and with `acpi=off` it appends Linux's
+//! `virtio_mmio.device=SIZE@ADDR:IRQ` to the command line instead. Probing each slot's magic
+//! value and device id finds them without an ACPI parser; command-line entries are probed too.
+
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+use virtio_drivers::Hal;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+
+const MICROVM_MMIO_BASE: u64 = 0xfeb0_0000;
+const MICROVM_SLOT_SIZE: usize = 0x200;
+const MICROVM_SLOT_COUNT: u64 = 24;
+const VIRTIO_MAGIC: u32 = 0x7472_6976; // "virt"
+
+/// One virtio-mmio register window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MmioSlot {
+    pub phys: u64,
+    pub size: usize,
+}
+
+/// microvm's slots, lowest address first.
+pub const MICROVM_SLOTS: [MmioSlot; MICROVM_SLOT_COUNT as usize] = {
+    let mut slots = [MmioSlot { phys: 0, size: 0 }; MICROVM_SLOT_COUNT as usize];
+    let mut i = 0;
+    while i < slots.len() {
+        slots[i] = MmioSlot { phys: MICROVM_MMIO_BASE + (i * MICROVM_SLOT_SIZE) as u64, size: MICROVM_SLOT_SIZE };
+        i += 1;
+    }
+    slots
+};
+
+/// Parses one `virtio_mmio.device=` value: `SIZE@ADDR[:IRQ[:ID]]`, sizes with an optional
+/// K/M suffix, numbers decimal or 0x-hex, as Linux's `virtio_mmio` driver reads it.
+pub fn parse_cmdline_device(value: &str) -> Option<MmioSlot> {
+    let (size, rest) = value.split_once('@')?;
+    let address = rest.split(':').next()?;
+    let (digits, scale) = match size.as_bytes().last()? {
+        b'K' | b'k' => (&size[..size.len() - 1], 1024),
+        b'M' | b'm' => (&size[..size.len() - 1], 1024 * 1024),
+        _ => (size, 1),
+    };
+    let size = usize::try_from(parse_number(digits)?).ok()?.checked_mul(scale)?;
+    Some(MmioSlot { phys: parse_number(address)?, size })
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// The slots that hold a virtio device, as transports.
+pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
+    let mut sorted: Vec<MmioSlot> = slots.to_vec();
+    sorted.sort_by_key(|slot| slot.phys);
+    sorted.dedup_by_key(|slot| slot.phys);
+    let mut found = Vec::new();
+    for slot in sorted {
+        if slot.size < core::mem::size_of::<VirtIOHeader>() {
+            continue;
+        }
+        // SAFETY: the slot is a device-register window the VMM advertises (or microvm's
+        // fixed window); `mmio_phys_to_virt` maps it uncached for the kernel's lifetime.
+        let base = unsafe { H::mmio_phys_to_virt(slot.phys, slot.size) };
+        // SAFETY: reading the 4-byte magic register at offset 0 of a mapped MMIO window has
+        // no side effects on a virtio device, and reads as 0 or all-ones where none is.
+        let magic = unsafe { core::ptr::read_volatile(base.as_ptr().cast::<u32>()) };
+        // SAFETY: as above; offset 8 is the device id (0 = empty slot).
+        let device_id = unsafe { core::ptr::read_volatile(base.as_ptr().cast::<u32>().add(2)) };
+        if magic != VIRTIO_MAGIC || device_id == 0 {
+            continue;
+        }
+        let header: NonNull<VirtIOHeader> = base.cast();
+        // SAFETY: `header` is an aligned, mapped virtio-mmio window of `slot.size` bytes that
+        // stays mapped forever, and this is the only transport created for it (deduplicated).
+        match unsafe { MmioTransport::new(header, slot.size) } {
+            Ok(transport) => found.push(transport),
+            Err(error) => log::warn!("virtio-mmio at {:#x}: {error}", slot.phys),
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_linux_virtio_mmio_device_syntax() {
+        assert_eq!(parse_cmdline_device("512@0xfeb00e00:12"), Some(MmioSlot { phys: 0xfeb0_0e00, size: 512 }));
+        assert_eq!(parse_cmdline_device("4K@0xd0000000:5:3"), Some(MmioSlot { phys: 0xd000_0000, size: 4096 }));
+        assert_eq!(parse_cmdline_device("1M@4096"), Some(MmioSlot { phys: 4096, size: 1 << 20 }));
+        assert_eq!(parse_cmdline_device("0x200@0xfeb00000"), Some(MmioSlot { phys: 0xfeb0_0000, size: 512 }));
+    }
+
+    #[test]
+    fn rejects_malformed_virtio_mmio_device_values() {
+        for bad in ["", "512", "@0x1000", "512@", "x@0x10", "512@zz", "K@0x10"] {
+            assert_eq!(parse_cmdline_device(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn microvm_slots_cover_the_window() {
+        assert_eq!(MICROVM_SLOTS[0].phys, 0xfeb0_0000);
+        assert_eq!(MICROVM_SLOTS[23].phys, 0xfeb0_2e00);
+    }
+}

@@ -1,0 +1,42 @@
+//! The devices the sandbox uses, found once at boot: today the virtio-9p shares, each with
+//! its mount tag.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use drivers::virtio::{self, MICROVM_SLOTS, MmioSlot};
+use drivers::virtio_9p::Virtio9pChannel;
+use virtio_drivers::transport::DeviceType;
+
+use crate::arch::dma::KernelHal;
+
+pub type NinePChannel = Virtio9pChannel<KernelHal>;
+
+pub struct Devices {
+    /// The 9p shares in discovery order (MMIO by address, then PCI).
+    pub nine_p: Vec<Arc<NinePChannel>>,
+}
+
+impl Devices {
+    /// The share with mount tag `tag`.
+    pub fn nine_p_by_tag(&self, tag: &str) -> Option<&Arc<NinePChannel>> {
+        self.nine_p.iter().find(|channel| channel.tag() == tag)
+    }
+}
+
+pub fn discover(cmdline: &[u8]) -> Devices {
+    let mut slots: Vec<MmioSlot> = MICROVM_SLOTS.to_vec();
+    slots.extend(crate::options::virtio_mmio_devices(cmdline).filter_map(virtio::parse_cmdline_device));
+    let mut found = virtio::discover::<KernelHal>(&slots);
+    let mut nine_p = Vec::new();
+    for transport in virtio::take_devices(&mut found, DeviceType::_9P) {
+        match Virtio9pChannel::new(transport) {
+            Ok(channel) => {
+                log::info!("virtio-9p: share `{}`", channel.tag());
+                nine_p.push(Arc::new(channel));
+            }
+            Err(error) => log::warn!("virtio-9p: device failed to start: {error}"),
+        }
+    }
+    Devices { nine_p }
+}
