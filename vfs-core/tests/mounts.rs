@@ -1,0 +1,165 @@
+//! Mount namespace behaviour and tmpfs limits, against Linux's mount(2)/umount2(2),
+//! statfs(2) and /proc/self/mounts.
+mod common;
+
+use common::*;
+use vfs_core::*;
+
+#[test]
+fn proc_mounts_lists_in_linux_format_and_order() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/tmp", 0o755).unwrap();
+    w.ctx.mkdir(At::Cwd, b"/my dir", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/tmp", tmpfs(&w.clock, 2, "size=64m,mode=1777"), "tmpfs", MountFlags::NOSUID | MountFlags::NODEV).unwrap();
+    w.ctx.mount(At::Cwd, b"/my dir", tmpfs(&w.clock, 3, "mode=755,uid=1000"), "none", MountFlags::RDONLY | MountFlags::NOEXEC | MountFlags::NOATIME).unwrap();
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    assert_eq!(
+        text,
+        "rootfs / tmpfs rw,relatime,mode=755 0 0\n\
+         tmpfs /tmp tmpfs rw,nosuid,nodev,relatime,size=65536k 0 0\n\
+         none /my\\040dir tmpfs ro,noexec,noatime,mode=755,uid=1000 0 0\n"
+    );
+}
+
+#[test]
+fn read_only_mounts_refuse_writes_with_erofs() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/ro", 0o755).unwrap();
+    let fs = tmpfs(&w.clock, 2, "");
+    let mount = w.ctx.mount(At::Cwd, b"/ro", fs, "tmpfs", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/ro/f", b"data");
+    w.ctx.mkdir(At::Cwd, b"/ro/d", 0o755).unwrap();
+    w.ns.set_flags(&mount, MountFlags::RDONLY);
+    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/f", OpenFlags::WRONLY, 0)), Errno::EROFS);
+    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/f", OpenFlags::RDONLY | OpenFlags::TRUNC, 0)), Errno::EROFS);
+    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/new", OpenFlags::WRONLY | OpenFlags::CREAT, 0o644)), Errno::EROFS);
+    assert_eq!(err(w.ctx.mkdir(At::Cwd, b"/ro/d", 0o755)), Errno::EEXIST, "EEXIST wins over EROFS");
+    assert_eq!(err(w.ctx.mkdir(At::Cwd, b"/ro/e", 0o755)), Errno::EROFS);
+    assert_eq!(err(w.ctx.unlink(At::Cwd, b"/ro/missing")), Errno::EROFS, "EROFS before the lookup");
+    assert_eq!(err(w.ctx.rmdir(At::Cwd, b"/ro/d")), Errno::EROFS);
+    assert_eq!(err(w.ctx.chmod(At::Cwd, b"/ro/f", 0o600)), Errno::EROFS);
+    assert_eq!(err(w.ctx.truncate(At::Cwd, b"/ro/f", 0)), Errno::EROFS);
+    assert_eq!(err(w.ctx.rename(At::Cwd, b"/ro/f", At::Cwd, b"/ro/g", RenameFlags::empty())), Errno::EROFS);
+    assert_eq!(read_file(&w.ctx, "/ro/f"), b"data");
+    assert_eq!(w.ctx.statfs(At::Cwd, b"/ro").unwrap().flags & 1, 1, "ST_RDONLY");
+    // The builder's trick: make it writable, add a mount point, restore.
+    w.ns.set_flags(&mount, MountFlags::empty());
+    w.ctx.mkdir(At::Cwd, b"/ro/mnt", 0o755).unwrap();
+    w.ns.set_flags(&mount, MountFlags::RDONLY);
+    w.ctx.mount(At::Cwd, b"/ro/mnt", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/ro/mnt/writable", b"ok");
+}
+
+#[test]
+fn cross_mount_rename_and_link_are_exdev() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/f", b"");
+    assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/m/f", RenameFlags::empty())), Errno::EXDEV);
+    assert_eq!(err(w.ctx.link(At::Cwd, b"/f", At::Cwd, b"/m/f", false)), Errno::EXDEV);
+}
+
+#[test]
+fn mount_points_are_busy_and_unmount_rules() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    assert_eq!(err(w.ctx.rmdir(At::Cwd, b"/m")), Errno::EBUSY);
+    assert_eq!(err(w.ctx.rename(At::Cwd, b"/m", At::Cwd, b"/n", RenameFlags::empty())), Errno::EBUSY);
+    w.ctx.mkdir(At::Cwd, b"/m/sub", 0o755).unwrap();
+    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m/sub", false)), Errno::EINVAL, "not a mount root");
+    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/", false)), Errno::EBUSY);
+    let open = w.ctx.open(At::Cwd, b"/m/sub", OpenFlags::RDONLY, 0).unwrap();
+    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m", false)), Errno::EBUSY, "an open file pins it");
+    drop(open);
+    w.ctx.mount(At::Cwd, b"/m/sub", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
+    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m", false)), Errno::EBUSY, "a child mount pins it");
+    w.ctx.unmount(At::Cwd, b"/m/sub", false).unwrap();
+    w.ctx.unmount(At::Cwd, b"/m", false).unwrap();
+    assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 1);
+    w.ctx.rmdir(At::Cwd, b"/m").unwrap();
+    let alice = user(&w.ctx, 1000, 1000, &[]);
+    assert_eq!(err(alice.unmount(At::Cwd, b"/", false)), Errno::EPERM);
+}
+
+#[test]
+fn mounts_stack_and_unmount_reveals_the_one_below() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "first", MountFlags::empty()).unwrap();
+    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 3, ""), "second", MountFlags::empty()).unwrap();
+    assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 3);
+    assert_eq!(w.ctx.stat(At::Cwd, b"/m/..", true).unwrap().dev, 1);
+    w.ctx.unmount(At::Cwd, b"/m", false).unwrap();
+    assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 2);
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    assert!(text.contains("first /m tmpfs") && !text.contains("second"), "{text}");
+}
+
+#[test]
+fn bind_mounts_show_a_subtree_with_their_own_flags() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/data", 0o755).unwrap();
+    w.ctx.mkdir(At::Cwd, b"/data/sub", 0o755).unwrap();
+    write_file(&w.ctx, "/data/sub/f", b"shared");
+    w.ctx.mkdir(At::Cwd, b"/view", 0o755).unwrap();
+    w.ctx.bind_mount(At::Cwd, b"/data/sub", At::Cwd, b"/view", MountFlags::RDONLY).unwrap();
+    assert_eq!(read_file(&w.ctx, "/view/f"), b"shared");
+    assert_eq!(err(w.ctx.open(At::Cwd, b"/view/f", OpenFlags::WRONLY, 0)), Errno::EROFS);
+    write_file(&w.ctx, "/data/sub/f", b"changed");
+    assert_eq!(read_file(&w.ctx, "/view/f"), b"changed");
+    assert_eq!(w.ctx.stat(At::Cwd, b"/view/..", true).unwrap().ino, w.ctx.stat(At::Cwd, b"/", true).unwrap().ino);
+    // A file bind-mounted on a file.
+    write_file(&w.ctx, "/target", b"");
+    w.ctx.bind_mount(At::Cwd, b"/data/sub/f", At::Cwd, b"/target", MountFlags::empty()).unwrap();
+    assert_eq!(read_file(&w.ctx, "/target"), b"changed");
+    assert_eq!(err(w.ctx.bind_mount(At::Cwd, b"/data", At::Cwd, b"/target", MountFlags::empty())), Errno::ENOTDIR);
+}
+
+#[test]
+fn lazy_unmount_detaches_while_in_use() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/m/f", b"still here");
+    let open = w.ctx.open(At::Cwd, b"/m/f", OpenFlags::RDONLY, 0).unwrap();
+    w.ctx.unmount(At::Cwd, b"/m", true).unwrap();
+    let mut buf = [0u8; 10];
+    assert_eq!(open.read(&mut buf).unwrap(), 10);
+    assert_eq!(err(w.ctx.stat(At::Cwd, b"/m/f", true)), Errno::ENOENT);
+}
+
+#[test]
+fn tmpfs_size_limit_gives_enospc_and_statfs_reports_it() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/small", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/small", tmpfs(&w.clock, 2, "size=16k,nr_inodes=4"), "tmpfs", MountFlags::empty()).unwrap();
+    let file = w.ctx.open(At::Cwd, b"/small/f", OpenFlags::RDWR | OpenFlags::CREAT, 0o644).unwrap();
+    assert_eq!(file.write(&[1u8; 10000]).unwrap(), 10000);
+    // Partial write up to the limit, then ENOSPC.
+    assert_eq!(file.write(&[2u8; 10000]).unwrap(), 16384 - 10000);
+    assert_eq!(err(file.write(b"x")), Errno::ENOSPC);
+    let stats = w.ctx.statfs(At::Cwd, b"/small").unwrap();
+    assert_eq!((stats.fs_type, stats.block_size, stats.blocks, stats.blocks_free), (0x01021994, 4096, 4, 0));
+    assert_eq!((stats.files, stats.files_free), (4, 2));
+    // Holes cost nothing, even past the size limit.
+    file.truncate(1 << 30).unwrap();
+    file.truncate(0).unwrap();
+    assert_eq!(w.ctx.statfs(At::Cwd, b"/small").unwrap().blocks_free, 4);
+    w.ctx.mkdir(At::Cwd, b"/small/a", 0o755).unwrap();
+    w.ctx.mkdir(At::Cwd, b"/small/b", 0o755).unwrap();
+    assert_eq!(err(w.ctx.mkdir(At::Cwd, b"/small/c", 0o755)), Errno::ENOSPC);
+    // Space comes back when the last reference goes, not at unlink.
+    w.ctx.rmdir(At::Cwd, b"/small/b").unwrap();
+    w.ctx.mkdir(At::Cwd, b"/small/c", 0o755).unwrap();
+}
+
+#[test]
+fn tmpfs_root_takes_mode_uid_gid_options() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/t", 0o755).unwrap();
+    w.ctx.mount(At::Cwd, b"/t", tmpfs(&w.clock, 2, "mode=1777,uid=5,gid=6"), "tmpfs", MountFlags::empty()).unwrap();
+    let stat = w.ctx.stat(At::Cwd, b"/t", true).unwrap();
+    assert_eq!((stat.mode, stat.uid, stat.gid), (0o41777, 5, 6));
+}
