@@ -115,3 +115,65 @@ fn parse_level(value: &str) -> Option<LevelFilter> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_command_line_gives_defaults() {
+        let options = Options::parse(b"").unwrap();
+        assert_eq!(options.log, LevelFilter::Warn);
+        assert_eq!(options.test, None);
+        assert_eq!(options.tsc_khz, None);
+    }
+
+    #[test]
+    fn known_options_are_read() {
+        let options = Options::parse(b"log=debug  test=heap tsc_khz=2596142\n").unwrap();
+        assert_eq!(options.log, LevelFilter::Debug);
+        assert_eq!(options.test, Some(SelfTest::Heap));
+        assert_eq!(options.tsc_khz, Some(2_596_142));
+    }
+
+    #[test]
+    fn unknown_option_is_named() {
+        let error = Options::parse(b"log=info bogus=1").unwrap_err();
+        assert!(matches!(error, OptionError::Unknown("bogus")));
+        assert!(error.to_string().contains("`bogus`"));
+    }
+
+    #[test]
+    fn bad_values_name_option_value_and_expectation() {
+        for (line, option, value) in [
+            (&b"log=loud"[..], "log", "loud"),
+            (b"test=reboot", "test", "reboot"),
+            (b"tsc_khz=0", "tsc_khz", "0"),
+            (b"tsc_khz=fast", "tsc_khz", "fast"),
+            (b"virtio_mmio.device=512", "virtio_mmio.device", "512"),
+        ] {
+            match Options::parse(line).unwrap_err() {
+                OptionError::BadValue { option: o, value: v, .. } => assert_eq!((o, v), (option, value)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_without_a_value_is_an_error() {
+        assert!(matches!(Options::parse(b"quiet").unwrap_err(), OptionError::MissingValue("quiet")));
+    }
+
+    #[test]
+    fn non_utf8_is_rejected() {
+        assert!(matches!(Options::parse(b"log=\xff").unwrap_err(), OptionError::NotUtf8));
+    }
+
+    #[test]
+    fn virtio_mmio_devices_are_listed_in_order() {
+        let line = b"log=info virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5";
+        assert!(Options::parse(line).is_ok());
+        let devices: Vec<&str> = virtio_mmio_devices(line).collect();
+        assert_eq!(devices, ["512@0xfeb00e00:12", "4K@0xd0000000:5"]);
+    }
+}

@@ -41,7 +41,7 @@ fn print_boot_info(boot: &BootInfo) {
     for region in boot.memory_map() {
         print_line(format_args!("bootinfo: memory {:#012x}-{:#012x} {:?}", region.start, region.end(), region.kind));
     }
-    print_line(format_args!("bootinfo: usable-memory-kib={}", crate::mm::usable_bytes(boot) / 1024));
+    print_line(format_args!("bootinfo: usable-memory-kib={}", crate::mm::setup::usable_bytes(boot) / 1024));
 }
 
 const HEAP_OPERATIONS: usize = 100_000;

@@ -11,6 +11,7 @@ pub const FRAME_SIZE: u64 = 4096;
 
 pub struct FrameAllocator {
     first_frame: u64,
+    frame_count: u64,
     free_bits: Vec<u64>,
     free_frames: u64,
     /// Word to start the next search at: allocation is mostly ascending.
@@ -22,7 +23,13 @@ impl FrameAllocator {
     pub fn new(start: u64, end: u64) -> Self {
         let first_frame = start / FRAME_SIZE;
         let frames = end.div_ceil(FRAME_SIZE).saturating_sub(first_frame);
-        Self { first_frame, free_bits: alloc::vec![0; frames.div_ceil(64) as usize], free_frames: 0, next_word: 0 }
+        Self {
+            first_frame,
+            frame_count: frames,
+            free_bits: alloc::vec![0; frames.div_ceil(64) as usize],
+            free_frames: 0,
+            next_word: 0,
+        }
     }
 
     pub fn free_frames(&self) -> u64 {
@@ -33,7 +40,7 @@ impl FrameAllocator {
     /// with 4 GiB of RAM this runs over a million frames at boot.
     pub fn add_free_range(&mut self, start: u64, end: u64) {
         let first = start.div_ceil(FRAME_SIZE).max(self.first_frame);
-        let last = (end / FRAME_SIZE).min(self.first_frame + self.free_bits.len() as u64 * 64);
+        let last = (end / FRAME_SIZE).min(self.first_frame + self.frame_count);
         let mut frame = first;
         while frame < last {
             let index = frame - self.first_frame;
@@ -88,5 +95,60 @@ impl FrameAllocator {
     /// Returns `count` frames starting at `phys`, as `allocate_contiguous` gave them.
     pub fn free_contiguous(&mut self, phys: u64, count: u64) {
         self.add_free_range(phys, phys + count * FRAME_SIZE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_frames_wholly_inside_a_free_range_are_handed_out() {
+        let mut frames = FrameAllocator::new(0x10_0000, 0x20_0000);
+        frames.add_free_range(0x10_0800, 0x10_3800); // 0x101000 and 0x102000 only
+        assert_eq!(frames.free_frames(), 2);
+        assert_eq!(frames.allocate(), Some(0x10_1000));
+        assert_eq!(frames.allocate(), Some(0x10_2000));
+        assert_eq!(frames.allocate(), None);
+    }
+
+    #[test]
+    fn ranges_spanning_many_words_are_counted_exactly() {
+        let mut frames = FrameAllocator::new(0, 64 << 20);
+        frames.add_free_range(3 * FRAME_SIZE, 1000 * FRAME_SIZE);
+        assert_eq!(frames.free_frames(), 997);
+        let mut seen = Vec::new();
+        while let Some(frame) = frames.allocate() {
+            seen.push(frame / FRAME_SIZE);
+        }
+        assert_eq!(seen, (3..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn contiguous_runs_skip_holes_and_return_to_the_pool() {
+        let mut frames = FrameAllocator::new(0, 1 << 20);
+        frames.add_free_range(0, 4 * FRAME_SIZE);
+        frames.add_free_range(10 * FRAME_SIZE, 20 * FRAME_SIZE);
+        assert_eq!(frames.allocate_contiguous(8), Some(10 * FRAME_SIZE));
+        assert_eq!(frames.allocate_contiguous(8), None);
+        assert_eq!(frames.free_frames(), 6);
+        frames.free_contiguous(10 * FRAME_SIZE, 8);
+        assert_eq!(frames.free_frames(), 14);
+        assert_eq!(frames.allocate_contiguous(10), Some(10 * FRAME_SIZE));
+    }
+
+    #[test]
+    #[should_panic(expected = "freed twice")]
+    fn a_double_free_is_caught() {
+        let mut frames = FrameAllocator::new(0, 1 << 20);
+        frames.add_free_range(0, 4 * FRAME_SIZE);
+        frames.free_contiguous(0, 1);
+    }
+
+    #[test]
+    fn ranges_outside_the_allocator_are_clipped() {
+        let mut frames = FrameAllocator::new(0x10_0000, 0x10_4000);
+        frames.add_free_range(0, 0x100_0000);
+        assert_eq!(frames.free_frames(), 4);
     }
 }

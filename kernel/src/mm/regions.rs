@@ -102,3 +102,57 @@ impl RangeSet {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ranges: &[(u64, u64)]) -> RangeSet {
+        let mut set = RangeSet::new();
+        for &(start, end) in ranges {
+            set.insert(start, end).unwrap();
+        }
+        set
+    }
+
+    #[test]
+    fn insert_sorts_and_merges_touching_and_overlapping_ranges() {
+        let set = set(&[(100, 200), (0, 50), (50, 60), (150, 300), (400, 500)]);
+        assert_eq!(set.as_slice(), &[(0, 60), (100, 300), (400, 500)]);
+        assert_eq!(set.total(), 60 + 200 + 100);
+    }
+
+    #[test]
+    fn empty_ranges_are_ignored() {
+        assert_eq!(set(&[(10, 10), (20, 5)]).as_slice(), &[]);
+    }
+
+    #[test]
+    fn remove_splits_trims_and_drops() {
+        let mut set = set(&[(0, 100), (200, 300), (400, 500)]);
+        set.remove(50, 60).unwrap(); // split
+        set.remove(250, 450).unwrap(); // trim two
+        assert_eq!(set.as_slice(), &[(0, 50), (60, 100), (200, 250), (450, 500)]);
+        set.remove(0, 1000).unwrap();
+        assert_eq!(set.as_slice(), &[]);
+    }
+
+    #[test]
+    fn take_returns_aligned_memory_from_the_lowest_range_that_fits() {
+        let mut set = set(&[(0x1100, 0x2000), (0x10_0000, 0x40_0000)]);
+        assert_eq!(set.take(0x1000, 0x1000), Some(0x10_0000)); // 0x1100.. has no aligned page
+        assert_eq!(set.take(0x800, 0x100), Some(0x1100));
+        assert_eq!(set.take(0x40_0000, 0x1000), None);
+        assert_eq!(set.as_slice(), &[(0x1900, 0x2000), (0x10_1000, 0x40_0000)]);
+    }
+
+    #[test]
+    fn capacity_overflow_is_an_error_not_a_panic() {
+        let mut set = RangeSet::new();
+        for i in 0..64u64 {
+            set.insert(i * 10, i * 10 + 5).unwrap();
+        }
+        assert_eq!(set.insert(10_000, 10_005), Err(TooManyRanges));
+        assert_eq!(set.remove(1, 2), Err(TooManyRanges));
+    }
+}

@@ -83,7 +83,7 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
         println!("xtask: failed boot tests: {}", summary.failed.join(", "));
     }
     println!(
-        "boot tests: {} passed, {} failed",
+        "boot-tests: {} passed, {} failed",
         summary.passed,
         summary.failed.len()
     );

@@ -27,10 +27,11 @@ impl Accel {
     }
 
     /// TCG gets `max` so the guest sees every feature QEMU can emulate; KVM passes the
-    /// host CPU through.
+    /// host CPU through, less `arch-capabilities`: QEMU 7.2 aborts setting that MSR under
+    /// the software KVM (PVM) these machines have, and the kernel never reads it.
     pub fn cpu_model(self) -> &'static str {
         match self {
-            Accel::Kvm => "host",
+            Accel::Kvm => "host,-arch-capabilities",
             Accel::Tcg => "max",
         }
     }

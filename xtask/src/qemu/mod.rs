@@ -127,7 +127,7 @@ mod tests {
         q35.initrd = Some("spec.json".into());
         let line = joined(&q35);
         assert!(line.starts_with("-machine q35 -nodefaults"));
-        assert!(line.contains("-cpu host -accel kvm"));
+        assert!(line.contains("-cpu host,-arch-capabilities -accel kvm"));
         assert!(line.ends_with("-initrd spec.json"));
     }
 

@@ -1,0 +1,83 @@
+//! The sandbox kernel: from the boot layer's hand-off to a running system.
+//!
+//! Layers, bottom up: `arch` (the only unsafe code: CPU tables, paging, heap, ports),
+//! `console` + `timeline` (what the kernel says and when), `mm` (physical memory),
+//! `devices` (virtio), `trap` (what a CPU exception means), and [`start`] (the order
+//! things start in).
+//!
+//! Why a library: the modules that are pure logic (command-line options, physical range
+//! bookkeeping, the frame allocator) build for the host too and are unit-tested there with
+//! `cargo test -p kernel --lib`; the modules that need the machine build only for
+//! `target_os = "none"`. `src/main.rs` is just the entry point.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod mm;
+pub mod options;
+
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+mod arch;
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod devices;
+#[cfg(target_os = "none")]
+mod exit;
+#[cfg(target_os = "none")]
+mod panic;
+#[cfg(target_os = "none")]
+mod selftest;
+#[cfg(target_os = "none")]
+mod timeline;
+#[cfg(target_os = "none")]
+mod trap;
+
+#[cfg(target_os = "none")]
+pub use boot::entry_point;
+
+/// The kernel's entry, called by the boot layer (see `src/main.rs`).
+#[cfg(target_os = "none")]
+pub fn start(boot: &'static boot::BootInfo) -> ! {
+    use crate::exit::{KernelFailure, exit};
+    use crate::options::Options;
+
+    timeline::start(boot.entry_tsc);
+    timeline::phase("boot stub");
+    console::init();
+    let options = match Options::parse(boot.cmdline_bytes()) {
+        Ok(options) => options,
+        Err(error) => {
+            console::print_line(format_args!("kernel command line: {error}"));
+            exit::fail(KernelFailure::BadCommandLine);
+        }
+    };
+    console::set_max_level(options.log);
+    timeline::set_tsc_khz(options.tsc_khz.or_else(arch::cpu::tsc_khz_from_cpuid));
+    timeline::phase("console");
+    if let Some(problem) = boot.problem {
+        log::warn!(target: "boot", "{problem}");
+    }
+
+    arch::init_cpu();
+    timeline::phase("cpu tables");
+    let memory = match mm::setup::init(boot) {
+        Ok(memory) => memory,
+        Err(error) => {
+            console::print_line(format_args!("memory: {error}"));
+            exit::fail(KernelFailure::OutOfMemory);
+        }
+    };
+    timeline::phase("memory");
+    let devices = devices::discover(boot.cmdline_bytes());
+    timeline::phase("devices");
+    timeline::ready();
+    log::info!(target: "memory", "{memory}");
+
+    if let Some(test) = options.test {
+        selftest::run(test, boot, &devices);
+    }
+    exit(0)
+}
