@@ -24,6 +24,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         kernel,
         cmdline: kernel_cmdline(&args.append, host::tsc_khz(&host::cpuinfo())),
         initrd: args.initrd,
+        shares: Vec::new(),
     };
     eprintln!(
         "xtask: booting {} ({}, {}): {}",

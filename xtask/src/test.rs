@@ -16,9 +16,10 @@ pub fn test(args: TestArgs) -> Result<u8> {
     setup::ensure_qemu()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let module =
-        boot_tests::write_test_module(&cargo::target_dir()?.join("xtask").join("boot-tests"))?;
-    let cases = boot_tests::filtered(boot_tests::cases(accel, &module), args.filter.as_deref());
+    let fixtures = cargo::target_dir()?.join("xtask").join("boot-tests");
+    let module = boot_tests::write_test_module(&fixtures)?;
+    let shares = boot_tests::write_test_shares(&fixtures)?;
+    let cases = boot_tests::filtered(boot_tests::cases(accel, &module, &shares), args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {
         kernel: &kernel,

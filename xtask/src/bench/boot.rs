@@ -52,6 +52,7 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             kernel: kernel.to_owned(),
             cmdline: kernel_cmdline(options, tsc_khz),
             initrd: None,
+            shares: Vec::new(),
         };
         let kernel_runs = measure(
             &format!("{machine} kernel"),

@@ -1,7 +1,7 @@
 //! The boot test table.
 
 use super::checks::Check::{CmdlineSeen, Line, ModuleSeen, Ready, Status, UsableMemory};
-use super::{Case, TestModule};
+use super::{Case, TestModule, TestShares};
 use crate::qemu::{Accel, Machine, MemorySize};
 
 /// Kernel failure statuses (see README): each test mode must end in its own.
@@ -13,7 +13,7 @@ const KERNEL_PANIC: u8 = 125;
 
 /// `accel` is the suite's accelerator. Plain boots always run under TCG too, the one
 /// accelerator every host has.
-pub fn cases(accel: Accel, module: &TestModule) -> Vec<Case> {
+pub fn cases(accel: Accel, module: &TestModule, shares: &TestShares) -> Vec<Case> {
     let module_seen = ModuleSeen {
         crc32: module.crc32,
         len: module.len,
@@ -76,8 +76,25 @@ pub fn cases(accel: Accel, module: &TestModule) -> Vec<Case> {
             .options("bogus=1")
             .expect(Line(&["bogus"]))
             .expect(Status(BAD_CMDLINE)),
+        microvm("bad-virtio-mmio-device")
+            .options("virtio_mmio.device=512")
+            .expect(Line(&["virtio_mmio.device", "SIZE@ADDRESS"]))
+            .expect(Status(BAD_CMDLINE)),
     ]);
+    cases.extend(Machine::ALL.map(|machine| virtio_case(machine, accel, shares)));
     cases
+}
+
+/// Both transports find every 9p share, read its tag and get a 9P2000.L answer.
+fn virtio_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
+    Case::new("virtio", machine, accel)
+        .options("test=virtio")
+        .share("rootfs", &shares.root)
+        .share("m0", &shares.extra)
+        .expect(Line(&["virtio: 9p tag=rootfs msize=", "version=9P2000.L"]))
+        .expect(Line(&["virtio: 9p tag=m0 msize=", "version=9P2000.L"]))
+        .expect(Line(&["virtio: 2 9p device(s)"]))
+        .expect(Status(0))
 }
 
 fn ready_case(machine: Machine, accel: Accel) -> Case {
@@ -110,6 +127,10 @@ mod tests {
     use super::*;
     use crate::boot_tests::checks::Check;
 
+    fn shares() -> TestShares {
+        TestShares { root: "/nonexistent/root".into(), extra: "/nonexistent/m0".into() }
+    }
+
     fn module() -> TestModule {
         TestModule {
             path: "/nonexistent".into(),
@@ -125,7 +146,7 @@ mod tests {
     #[test]
     fn names_are_unique() {
         for accel in [Accel::Tcg, Accel::Kvm] {
-            let cases = cases(accel, &module());
+            let cases = cases(accel, &module(), &shares());
             let mut seen = names(&cases);
             seen.sort_unstable();
             seen.dedup();
@@ -135,7 +156,7 @@ mod tests {
 
     #[test]
     fn kvm_suite_also_boots_under_tcg() {
-        let cases = cases(Accel::Kvm, &module());
+        let cases = cases(Accel::Kvm, &module(), &shares());
         let names = names(&cases);
         assert!(names.contains(&"microvm-ready"));
         assert!(names.contains(&"microvm-ready-kvm"));
@@ -144,14 +165,14 @@ mod tests {
 
     #[test]
     fn filter_matches_substrings() {
-        let cases = filtered(cases(Accel::Tcg, &module()), Some("q35"));
+        let cases = filtered(cases(Accel::Tcg, &module(), &shares()), Some("q35"));
         assert!(!cases.is_empty());
         assert!(cases.iter().all(|case| case.name.starts_with("q35-")));
     }
 
     #[test]
     fn every_case_checks_the_exit_status() {
-        for case in cases(Accel::Tcg, &module()) {
+        for case in cases(Accel::Tcg, &module(), &shares()) {
             assert!(
                 case.checks
                     .iter()

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use crate::cmdline::kernel_cmdline;
 use crate::launch::{self, Echo, LaunchOptions, Outcome};
-use crate::qemu::{Accel, Invocation, Machine, MemorySize};
+use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
 
 pub use cases::{cases, filtered};
 use checks::Check;
@@ -28,6 +28,7 @@ pub struct Case {
     /// Kernel options before xtask adds host facts such as `tsc_khz=`.
     options: String,
     initrd: Option<PathBuf>,
+    shares: Vec<Share>,
     checks: Vec<Check>,
 }
 
@@ -118,6 +119,7 @@ impl Case {
             memory: MemorySize::from_mib(128),
             options: String::new(),
             initrd: None,
+            shares: Vec::new(),
             checks: Vec::new(),
         }
     }
@@ -137,6 +139,11 @@ impl Case {
         self
     }
 
+    fn share(mut self, tag: &str, path: &Path) -> Self {
+        self.shares.push(Share { tag: tag.to_owned(), path: path.to_owned(), readonly: false });
+        self
+    }
+
     fn expect(mut self, check: Check) -> Self {
         self.checks.push(check);
         self
@@ -150,6 +157,7 @@ impl Case {
             kernel: host.kernel.to_owned(),
             cmdline: kernel_cmdline(&self.options, host.tsc_khz),
             initrd: self.initrd.clone(),
+            shares: self.shares.clone(),
         }
     }
 
@@ -163,6 +171,23 @@ impl Case {
             .filter_map(|check| check.verify(invocation, outcome).err());
         timeout.into_iter().chain(checks).collect()
     }
+}
+
+/// Directories the boot tests share with the guest over virtio-9p.
+#[derive(Debug, Clone)]
+pub struct TestShares {
+    pub root: PathBuf,
+    pub extra: PathBuf,
+}
+
+/// Makes (or refreshes) the shared directories, each with one file naming it.
+pub fn write_test_shares(dir: &Path) -> Result<TestShares> {
+    let shares = TestShares { root: dir.join("share-rootfs"), extra: dir.join("share-m0") };
+    for (path, name) in [(&shares.root, "rootfs"), (&shares.extra, "m0")] {
+        std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+        std::fs::write(path.join("share-name"), name).with_context(|| format!("writing in {}", path.display()))?;
+    }
+    Ok(shares)
 }
 
 /// Writes the boot tests' PVH module: pseudo-random bytes, an odd length so that

@@ -33,6 +33,16 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// The virtio-9p device model on this machine's virtio transport.
+    pub fn nine_p_device(self) -> &'static str {
+        match self {
+            Machine::Microvm => "virtio-9p-device",
+            Machine::Q35 => "virtio-9p-pci",
+        }
+    }
+}
+
 impl fmt::Display for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -23,7 +23,36 @@ pub fn choose_accel(request: AccelRequest) -> Accel {
     decision.accel
 }
 
-/// Everything needed to boot the kernel once. A bundle adds its 9p shares here later.
+/// A host directory shared with the guest over virtio-9p (QEMU's `local` backend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// The mount tag the guest finds the device by (`rootfs`, `m0`, …).
+    pub tag: String,
+    pub path: PathBuf,
+    pub readonly: bool,
+}
+
+impl Share {
+    /// `-fsdev` and `-device` for share number `index`. `security_model=none`: the host
+    /// files keep the host's ownership and modes, as a container runtime's bind mount does.
+    fn args(&self, index: usize, machine: Machine) -> [OsString; 4] {
+        let id = format!("fs{index}");
+        let mut fsdev = OsString::from(format!("local,id={id},security_model=none,path="));
+        fsdev.push(escape_option_value(&self.path.to_string_lossy()));
+        if self.readonly {
+            fsdev.push(",readonly=on");
+        }
+        let device = format!("{},fsdev={id},mount_tag={}", machine.nine_p_device(), escape_option_value(&self.tag));
+        ["-fsdev".into(), fsdev, "-device".into(), device.into()]
+    }
+}
+
+/// QEMU option values escape a comma by doubling it.
+fn escape_option_value(value: &str) -> String {
+    value.replace(',', ",,")
+}
+
+/// Everything needed to boot the kernel once.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub machine: Machine,
@@ -33,6 +62,8 @@ pub struct Invocation {
     /// The exact kernel command line (`-append`).
     pub cmdline: String,
     pub initrd: Option<PathBuf>,
+    /// 9p shares, in the order the guest should see them.
+    pub shares: Vec<Share>,
 }
 
 impl Invocation {
@@ -49,6 +80,9 @@ impl Invocation {
         args.extend(["-append".into(), OsString::from(&self.cmdline)]);
         if let Some(initrd) = &self.initrd {
             args.extend(["-initrd".into(), initrd.clone().into_os_string()]);
+        }
+        for (index, share) in self.shares.iter().enumerate() {
+            args.extend(share.args(index, self.machine));
         }
         args
     }
@@ -96,6 +130,7 @@ mod tests {
             kernel: "target/kernel".into(),
             cmdline: "log=info tsc_khz=1000".into(),
             initrd: None,
+            shares: Vec::new(),
         }
     }
 
@@ -135,5 +170,21 @@ mod tests {
     fn shell_line_quotes_the_append_string() {
         let line = invocation(Machine::Microvm, Accel::Tcg).shell_line();
         assert!(line.contains("-append 'log=info tsc_khz=1000'"));
+    }
+
+    #[test]
+    fn shares_become_fsdev_and_the_machines_9p_device() {
+        for (machine, device) in [(Machine::Microvm, "virtio-9p-device"), (Machine::Q35, "virtio-9p-pci")] {
+            let mut invocation = invocation(machine, Accel::Tcg);
+            invocation.shares = vec![
+                Share { tag: "rootfs".into(), path: "/srv/a,b".into(), readonly: true },
+                Share { tag: "m0".into(), path: "/srv/c".into(), readonly: false },
+            ];
+            let line = joined(&invocation);
+            assert!(line.contains("-fsdev local,id=fs0,security_model=none,path=/srv/a,,b,readonly=on"), "{line}");
+            assert!(line.contains(&format!("-device {device},fsdev=fs0,mount_tag=rootfs")), "{line}");
+            assert!(line.contains("-fsdev local,id=fs1,security_model=none,path=/srv/c -device"), "{line}");
+            assert!(line.ends_with(&format!("-device {device},fsdev=fs1,mount_tag=m0")), "{line}");
+        }
     }
 }
