@@ -18,6 +18,7 @@ pub mod errno;
 pub mod file;
 pub mod inode;
 pub mod mount;
+pub mod p9;
 pub mod path;
 pub mod permission;
 pub mod ramfs;

@@ -1,0 +1,66 @@
+//! The cached attributes of one inode of an exclusive mount. Fetching happens without the
+//! lock held (a round trip can be slow); a generation number makes sure a fetch that raced
+//! with a change (write, setattr, link…) does not store what it saw before the change.
+
+use crate::attr::Stat;
+use spin::Mutex;
+
+#[derive(Default)]
+pub struct AttrCache {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    generation: u64,
+    stat: Option<Stat>,
+}
+
+/// Proof of when a fetch started, to hand back to [`AttrCache::fill`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchTicket(u64);
+
+impl AttrCache {
+    /// The cached attributes, or a ticket to fetch them with.
+    pub fn get(&self) -> Result<Stat, FetchTicket> {
+        let state = self.state.lock();
+        state.stat.ok_or(FetchTicket(state.generation))
+    }
+
+    /// Stores fetched attributes unless something invalidated them since the ticket.
+    pub fn fill(&self, ticket: FetchTicket, stat: Stat) {
+        let mut state = self.state.lock();
+        if state.generation == ticket.0 {
+            state.stat = Some(stat);
+        }
+    }
+
+    /// Forgets the attributes after a change the server made to them.
+    pub fn invalidate(&self) {
+        let mut state = self.state.lock();
+        state.generation += 1;
+        state.stat = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timespec;
+
+    fn stat(size: u64) -> Stat {
+        let t = Timespec::default();
+        Stat { dev: 0, ino: 1, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size, blksize: 0, blocks: 0, atime: t, mtime: t, ctime: t, btime: t }
+    }
+
+    #[test]
+    fn a_fetch_that_raced_an_invalidation_is_not_stored() {
+        let cache = AttrCache::default();
+        let ticket = cache.get().unwrap_err();
+        cache.invalidate();
+        cache.fill(ticket, stat(1));
+        let ticket = cache.get().unwrap_err();
+        cache.fill(ticket, stat(2));
+        assert_eq!(cache.get().map(|s| s.size), Ok(2));
+    }
+}

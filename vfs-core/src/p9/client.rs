@@ -1,0 +1,511 @@
+//! The 9P2000.L client: version/msize negotiation, one tag per request in flight, fids as
+//! owned handles that clunk themselves, and reads, writes and directory reads split to fit
+//! msize. It knows messages, not files: `fs.rs` and `inode.rs` build the filesystem on it.
+//!
+//! Fid rules, so the server never accumulates fids we forgot:
+//! - a fid number becomes a [`Fid`] only once the server confirmed it (attach, a complete
+//!   walk, xattrwalk); dropping the `Fid` clunks it, whatever path the code took;
+//! - a request that was answered with `Rlerror` (or a partial walk) created nothing: the
+//!   number goes straight back to the pool;
+//! - when we cannot tell (the transport failed, the reply was malformed) we clunk the
+//!   number anyway, and if even that gets no answer the number is quarantined, never
+//!   reused, because the server may still hold it.
+
+use super::channel::Channel;
+use super::ids::IdPool;
+use super::message::{
+    Attr, Dirent, Dirents, FsStats, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply, Request, SetAttrFields,
+    WRITE_REQUEST_OVERHEAD, MAX_WALK_NAMES,
+};
+use super::wire::Data;
+use crate::errno::{Errno, Result};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
+
+/// The protocol this client speaks.
+pub const VERSION: &[u8] = b"9P2000.L";
+/// The largest msize the client proposes (what Linux's 9p clamps to, rounded up to a page).
+pub const MAX_MSIZE: u32 = 512 * 1024;
+/// The smallest msize worth using: a page of data per read plus headers.
+pub const MIN_MSIZE: u32 = 4096 + 64;
+/// How many request/reply buffer pairs are kept for reuse between calls.
+const POOLED_BUFFERS: usize = 4;
+
+/// Why an exchange failed, as far as fid bookkeeping cares.
+enum Failure {
+    /// The server answered `Rlerror`: the request took no effect on fids.
+    Server(Errno),
+    /// No usable answer (transport error, malformed or mismatched reply): the server's
+    /// state is unknown.
+    Protocol(Errno),
+}
+
+impl Failure {
+    fn errno(self) -> Errno {
+        match self {
+            Failure::Server(errno) | Failure::Protocol(errno) => errno,
+        }
+    }
+}
+
+/// Counters for tests, benchmarks and the kernel's log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Requests sent, version negotiation excluded.
+    pub requests: u64,
+    /// Fids the server holds for us right now.
+    pub live_fids: u64,
+    /// Clunks the server answered with an error (the fid is gone regardless).
+    pub clunk_errors: u64,
+    /// Fid numbers given up on because the server may still hold them.
+    pub quarantined_fids: u64,
+}
+
+/// A connection to one 9P server over one [`Channel`], after version negotiation.
+pub struct Client {
+    channel: Arc<dyn Channel>,
+    msize: u32,
+    tags: Mutex<IdPool>,
+    fids: Mutex<IdPool>,
+    /// (request, reply) buffers of msize bytes, reused so a call does not allocate and
+    /// zero half a megabyte each time.
+    buffers: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+    requests: AtomicU64,
+    live_fids: AtomicU64,
+    clunk_errors: AtomicU64,
+    quarantined_fids: AtomicU64,
+}
+
+impl Client {
+    /// Negotiates the version and msize (the smallest of the channel's limit, the server's
+    /// and [`MAX_MSIZE`]) and returns a client ready to attach.
+    pub fn connect(channel: Arc<dyn Channel>) -> Result<Arc<Client>> {
+        let proposed = channel.max_message_size().min(MAX_MSIZE);
+        if proposed < MIN_MSIZE {
+            return Err(Errno::EINVAL);
+        }
+        let mut request = Vec::new();
+        Request::Version { msize: proposed, version: VERSION }.encode(NOTAG, &mut request)?;
+        let mut reply = vec![0u8; proposed as usize];
+        let length = channel.round_trip(&request, &mut reply)?;
+        let bytes = reply.get(..length).ok_or(Errno::EIO)?;
+        let msize = match Reply::decode(bytes)? {
+            (NOTAG, Reply::Version { msize, version }) => {
+                if version != VERSION {
+                    return Err(Errno::EPROTO);
+                }
+                if !(MIN_MSIZE..=proposed).contains(&msize) {
+                    return Err(Errno::EIO);
+                }
+                msize
+            }
+            (NOTAG, Reply::Lerror { errno }) => return Err(errno_from_server(errno)),
+            _ => return Err(Errno::EIO),
+        };
+        Ok(Arc::new(Client {
+            channel,
+            msize,
+            tags: Mutex::new(IdPool::new(NOTAG as u32)),
+            fids: Mutex::new(IdPool::new(NOFID)),
+            buffers: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            live_fids: AtomicU64::new(0),
+            clunk_errors: AtomicU64::new(0),
+            quarantined_fids: AtomicU64::new(0),
+        }))
+    }
+
+    /// The negotiated maximum message size.
+    pub fn msize(&self) -> u32 {
+        self.msize
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            live_fids: self.live_fids.load(Ordering::Relaxed),
+            clunk_errors: self.clunk_errors.load(Ordering::Relaxed),
+            quarantined_fids: self.quarantined_fids.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Attaches to the tree `aname` as user `uname`/`n_uname`: the root fid of a mount.
+    pub fn attach(self: &Arc<Self>, uname: &[u8], aname: &[u8], n_uname: u32) -> Result<(Fid, Qid)> {
+        self.with_new_fid(
+            |fid| Request::Attach { fid, afid: NOFID, uname, aname, n_uname },
+            |reply| match reply {
+                Reply::Attach { qid } => Ok(Some(qid)),
+                _ => Err(Errno::EIO),
+            },
+        )
+    }
+
+    /// Asks the server to abandon the request tagged `old_tag`. With a synchronous channel
+    /// nothing is ever outstanding, so the kernel uses this only after a transport gave up
+    /// on a request it may yet deliver.
+    pub fn flush(&self, old_tag: u16) -> Result<()> {
+        self.call(&Request::Flush { old_tag }, |_| Ok(()))
+    }
+
+    /// Sends `request` and hands its success reply (already checked to be the matching
+    /// R-message) to `on_reply`; `Rlerror` becomes its errno.
+    pub fn call<T>(&self, request: &Request<'_>, on_reply: impl FnOnce(Reply<'_>) -> Result<T>) -> Result<T> {
+        self.exchange(request, on_reply).map_err(Failure::errno)
+    }
+
+    fn exchange<T>(&self, request: &Request<'_>, on_reply: impl FnOnce(Reply<'_>) -> Result<T>) -> core::result::Result<T, Failure> {
+        let tag = self.tags.lock().allocate().ok_or(Failure::Server(Errno::EAGAIN))?;
+        let (mut request_buf, mut reply_buf) = self.take_buffers();
+        let result = self.exchange_with(tag as u16, request, &mut request_buf, &mut reply_buf, on_reply);
+        self.return_buffers(request_buf, reply_buf);
+        self.tags.lock().release(tag);
+        result
+    }
+
+    fn exchange_with<T>(
+        &self,
+        tag: u16,
+        request: &Request<'_>,
+        request_buf: &mut Vec<u8>,
+        reply_buf: &mut [u8],
+        on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
+    ) -> core::result::Result<T, Failure> {
+        // An unencodable or oversized request never leaves: the server saw nothing.
+        request.encode(tag, request_buf).map_err(Failure::Server)?;
+        if request_buf.len() > self.msize as usize {
+            return Err(Failure::Server(Errno::EMSGSIZE));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let length = self.channel.round_trip(request_buf, reply_buf).map_err(Failure::Protocol)?;
+        let bytes = reply_buf.get(..length).ok_or(Failure::Protocol(Errno::EIO))?;
+        let (reply_tag, reply) = Reply::decode(bytes).map_err(Failure::Protocol)?;
+        if reply_tag != tag {
+            return Err(Failure::Protocol(Errno::EIO));
+        }
+        if let Reply::Lerror { errno } = reply {
+            return Err(Failure::Server(errno_from_server(errno)));
+        }
+        if reply.type_code() != request.type_code().wrapping_add(1) {
+            return Err(Failure::Protocol(Errno::EIO));
+        }
+        on_reply(reply).map_err(Failure::Protocol)
+    }
+
+    fn take_buffers(&self) -> (Vec<u8>, Vec<u8>) {
+        self.buffers
+            .lock()
+            .pop()
+            .unwrap_or_else(|| (Vec::with_capacity(self.msize as usize), vec![0u8; self.msize as usize]))
+    }
+
+    fn return_buffers(&self, request: Vec<u8>, reply: Vec<u8>) {
+        let mut pool = self.buffers.lock();
+        if pool.len() < POOLED_BUFFERS {
+            pool.push((request, reply));
+        }
+    }
+
+    /// Runs a request that creates a fid: `accept` returns `Some` when the server made it
+    /// and `None` when it answered without making it (a walk that stopped short).
+    fn with_new_fid<'r, T>(
+        self: &Arc<Self>,
+        request: impl FnOnce(u32) -> Request<'r>,
+        accept: impl FnOnce(Reply<'_>) -> Result<Option<T>>,
+    ) -> Result<(Fid, T)> {
+        let id = self.fids.lock().allocate().ok_or(Errno::EMFILE)?;
+        match self.exchange(&request(id), accept) {
+            Ok(Some(value)) => {
+                self.live_fids.fetch_add(1, Ordering::Relaxed);
+                Ok((Fid { client: self.clone(), id }, value))
+            }
+            Ok(None) => {
+                self.fids.lock().release(id);
+                Err(Errno::ENOENT)
+            }
+            Err(Failure::Server(errno)) => {
+                self.fids.lock().release(id);
+                Err(errno)
+            }
+            Err(Failure::Protocol(errno)) => {
+                self.clunk_unknown(id);
+                Err(errno)
+            }
+        }
+    }
+
+    /// Clunks a fid the server holds; the number is free again whatever the answer, as 9P
+    /// says a clunk always releases the fid.
+    fn clunk(&self, id: u32) {
+        self.live_fids.fetch_sub(1, Ordering::Relaxed);
+        match self.exchange(&Request::Clunk { fid: id }, |_| Ok(())) {
+            Ok(()) => self.fids.lock().release(id),
+            Err(Failure::Server(errno)) => {
+                self.clunk_errors.fetch_add(1, Ordering::Relaxed);
+                log::warn!("9p: clunk of fid {id} failed: {errno}");
+                self.fids.lock().release(id);
+            }
+            Err(Failure::Protocol(errno)) => self.quarantine(id, errno),
+        }
+    }
+
+    /// Clunks a number the server may or may not hold after a failed exchange; `EBADF`
+    /// (it never made it) is the expected answer, not an error.
+    fn clunk_unknown(&self, id: u32) {
+        match self.exchange(&Request::Clunk { fid: id }, |_| Ok(())) {
+            Ok(()) | Err(Failure::Server(_)) => self.fids.lock().release(id),
+            Err(Failure::Protocol(errno)) => self.quarantine(id, errno),
+        }
+    }
+
+    fn quarantine(&self, id: u32, errno: Errno) {
+        self.quarantined_fids.fetch_add(1, Ordering::Relaxed);
+        log::warn!("9p: fid {id} abandoned after a failed clunk: {errno}");
+    }
+
+    /// The largest payload one `Tread`/`Treaddir` may ask for.
+    fn max_read_payload(&self) -> usize {
+        self.msize as usize - READ_REPLY_OVERHEAD
+    }
+
+    fn max_write_payload(&self) -> usize {
+        self.msize as usize - WRITE_REQUEST_OVERHEAD
+    }
+}
+
+/// Linux's errno from an `Rlerror`; a value outside Linux's range is a broken reply.
+fn errno_from_server(errno: u32) -> Errno {
+    match i32::try_from(errno) {
+        Ok(value @ 1..=4095) => Errno(value),
+        _ => Errno::EIO,
+    }
+}
+
+/// A fid the server holds for us. Dropping it clunks it, so every path out of the code
+/// that made it (success, error, early return) gives it back.
+pub struct Fid {
+    client: Arc<Client>,
+    id: u32,
+}
+
+impl core::fmt::Debug for Fid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Fid({})", self.id)
+    }
+}
+
+impl Drop for Fid {
+    fn drop(&mut self) {
+        self.client.clunk(self.id);
+    }
+}
+
+impl Fid {
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// A new fid for the file `names` lead to from this one (a clone when `names` is
+    /// empty), with the qid of every step. Paths longer than one `Twalk` may carry are
+    /// walked in pieces; a missing step is `ENOENT` and leaves no fid behind.
+    pub fn walk(&self, names: &[&[u8]]) -> Result<(Fid, Vec<Qid>)> {
+        let mut chunks = names.chunks(MAX_WALK_NAMES);
+        let first = chunks.next().unwrap_or(&[]);
+        let (mut current, mut qids) = self.walk_once(first)?;
+        for chunk in chunks {
+            let (next, more) = current.walk_once(chunk)?;
+            qids.extend(more);
+            current = next;
+        }
+        Ok((current, qids))
+    }
+
+    fn walk_once(&self, names: &[&[u8]]) -> Result<(Fid, Vec<Qid>)> {
+        self.client.with_new_fid(
+            |new_fid| Request::Walk { fid: self.id, new_fid, names: names.to_vec() },
+            |reply| match reply {
+                Reply::Walk { qids } if qids.len() == names.len() => Ok(Some(qids)),
+                Reply::Walk { qids } if qids.len() < names.len() => Ok(None),
+                _ => Err(Errno::EIO),
+            },
+        )
+    }
+
+    pub fn getattr(&self, request_mask: u64) -> Result<Attr> {
+        self.client.call(&Request::GetAttr { fid: self.id, request_mask }, |reply| match reply {
+            Reply::GetAttr { attr } => Ok(attr),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    pub fn setattr(&self, fields: &SetAttrFields) -> Result<()> {
+        self.client.call(&Request::SetAttr { fid: self.id, fields: *fields }, |_| Ok(()))
+    }
+
+    /// Opens this fid for I/O (it can no longer be walked from); returns the qid and the
+    /// server's iounit.
+    pub fn lopen(&self, flags: u32) -> Result<(Qid, u32)> {
+        self.client.call(&Request::Lopen { fid: self.id, flags }, |reply| match reply {
+            Reply::Lopen { qid, iounit } => Ok((qid, iounit)),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    /// Creates and opens `name` in the directory this fid names; on success this fid names
+    /// the new file, open with `flags`.
+    pub fn lcreate(&self, name: &[u8], flags: u32, mode: u32, gid: u32) -> Result<(Qid, u32)> {
+        self.client.call(&Request::Lcreate { fid: self.id, name, flags, mode, gid }, |reply| match reply {
+            Reply::Lcreate { qid, iounit } => Ok((qid, iounit)),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    /// Reads at `offset` into `buf` in as many requests as msize demands; stops early at
+    /// end of file (a short reply).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(self.client.max_read_payload());
+            let position = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let target = &mut buf[done..done + want];
+            let got = self.client.call(
+                &Request::Read { fid: self.id, offset: position, count: want as u32 },
+                |reply| match reply {
+                    Reply::Read { data: Data(data) } if data.len() <= target.len() => {
+                        target[..data.len()].copy_from_slice(data);
+                        Ok(data.len())
+                    }
+                    _ => Err(Errno::EIO),
+                },
+            )?;
+            done += got;
+            if got < want {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes `data` at `offset` in as many requests as msize demands; stops early when the
+    /// server takes less than it was given (a full disk), returning what was written.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize> {
+        let mut done = 0;
+        while done < data.len() {
+            let chunk = &data[done..data.len().min(done + self.client.max_write_payload())];
+            let position = offset.checked_add(done as u64).ok_or(Errno::EFBIG)?;
+            let written = self.client.call(
+                &Request::Write { fid: self.id, offset: position, data: Data(chunk) },
+                |reply| match reply {
+                    Reply::Write { count } if count as usize <= chunk.len() => Ok(count as usize),
+                    _ => Err(Errno::EIO),
+                },
+            )?;
+            done += written;
+            if written < chunk.len() {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Reads directory entries from `offset` (0 = the start, else an entry's `offset`) on
+    /// an opened directory fid, handing each to `on_entry` until it returns false or the
+    /// directory ends.
+    pub fn readdir(&self, offset: u64, on_entry: &mut dyn FnMut(&Dirent<'_>) -> bool) -> Result<()> {
+        let count = self.client.max_read_payload() as u32;
+        let mut offset = offset;
+        loop {
+            let next = self.client.call(&Request::Readdir { fid: self.id, offset, count }, |reply| {
+                let Reply::Readdir { data: Data(payload) } = reply else {
+                    return Err(Errno::EIO);
+                };
+                let mut last = None;
+                for entry in Dirents::new(payload) {
+                    let entry = entry?;
+                    if !on_entry(&entry) {
+                        return Ok(None);
+                    }
+                    last = Some(entry.offset);
+                }
+                // A non-empty reply whose last cookie is where we started would loop
+                // forever: the server is broken.
+                match last {
+                    Some(last) if last == offset => Err(Errno::EIO),
+                    last => Ok(last),
+                }
+            })?;
+            match next {
+                Some(next) => offset = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    pub fn mkdir(&self, name: &[u8], mode: u32, gid: u32) -> Result<Qid> {
+        self.client.call(&Request::Mkdir { dir_fid: self.id, name, mode, gid }, reply_qid)
+    }
+
+    pub fn mknod(&self, name: &[u8], mode: u32, major: u32, minor: u32, gid: u32) -> Result<Qid> {
+        self.client.call(&Request::Mknod { dir_fid: self.id, name, mode, major, minor, gid }, reply_qid)
+    }
+
+    pub fn symlink(&self, name: &[u8], target: &[u8], gid: u32) -> Result<Qid> {
+        self.client.call(&Request::Symlink { dir_fid: self.id, name, target, gid }, reply_qid)
+    }
+
+    pub fn readlink(&self) -> Result<Vec<u8>> {
+        self.client.call(&Request::Readlink { fid: self.id }, |reply| match reply {
+            Reply::Readlink { target } => Ok(target.to_vec()),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    /// Makes `name` in this directory a new link to `target`.
+    pub fn link(&self, target: &Fid, name: &[u8]) -> Result<()> {
+        self.client.call(&Request::Link { dir_fid: self.id, fid: target.id, name }, |_| Ok(()))
+    }
+
+    pub fn unlinkat(&self, name: &[u8], flags: u32) -> Result<()> {
+        self.client.call(&Request::UnlinkAt { dir_fid: self.id, name, flags }, |_| Ok(()))
+    }
+
+    pub fn renameat(&self, old_name: &[u8], new_dir: &Fid, new_name: &[u8]) -> Result<()> {
+        let request = Request::RenameAt { old_dir_fid: self.id, old_name, new_dir_fid: new_dir.id, new_name };
+        self.client.call(&request, |_| Ok(()))
+    }
+
+    pub fn fsync(&self, datasync: bool) -> Result<()> {
+        self.client.call(&Request::Fsync { fid: self.id, datasync: u32::from(datasync) }, |_| Ok(()))
+    }
+
+    pub fn statfs(&self) -> Result<FsStats> {
+        self.client.call(&Request::StatFs { fid: self.id }, |reply| match reply {
+            Reply::StatFs { stats } => Ok(stats),
+            _ => Err(Errno::EIO),
+        })
+    }
+
+    /// A fid for reading the extended attribute `name` (all names when empty) and its size.
+    pub fn xattrwalk(&self, name: &[u8]) -> Result<(Fid, u64)> {
+        self.client.with_new_fid(
+            |new_fid| Request::XattrWalk { fid: self.id, new_fid, name },
+            |reply| match reply {
+                Reply::XattrWalk { size } => Ok(Some(size)),
+                _ => Err(Errno::EIO),
+            },
+        )
+    }
+}
+
+fn reply_qid(reply: Reply<'_>) -> Result<Qid> {
+    match reply {
+        Reply::Mkdir { qid } | Reply::Mknod { qid } | Reply::Symlink { qid } => Ok(qid),
+        _ => Err(Errno::EIO),
+    }
+}

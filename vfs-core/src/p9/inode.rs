@@ -1,0 +1,432 @@
+//! One file of a 9p mount: the `Inode` trait over a walked fid.
+//!
+//! Each inode owns one unopened fid for its path (walk, getattr, setattr and the directory
+//! operations use it) and, created on first I/O, opened fids: one read-write fid when the
+//! server grants it, else separate read-only and write-only ones. They are clunked when the
+//! inode is dropped (each `Fid` clunks itself).
+//!
+//! Caching (exclusive mounts only): attributes are cached and dropped whenever this kernel
+//! changes them (setattr, write, link counts, directory contents), so the next `getattr`
+//! fetches the server's values, timestamps included; the host is the clock. Directories
+//! remember which live inodes they handed out by name, so removing or renaming a name
+//! also drops the cached attributes (link count, ctime) of the inode it named. Symlink
+//! targets never change and are cached on every mount.
+
+use super::attr_cache::AttrCache;
+use super::client::Fid;
+use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
+use super::fs::Mount;
+use super::message::{AT_REMOVEDIR, Attr, getattr_mask, open_flags, setattr_mask, SetAttrFields};
+use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
+use crate::errno::{Errno, Result};
+use crate::inode::{CachePolicy, Inode, NewNode, NodeKind};
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use hashbrown::HashMap;
+use spin::Mutex;
+
+/// The fids an inode opened for I/O; a read-write fid sits in both slots.
+#[derive(Default)]
+struct OpenFids {
+    read: Option<Arc<Fid>>,
+    write: Option<Arc<Fid>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+pub struct P9Inode {
+    mount: Arc<Mount>,
+    /// Walked, never opened: 9P forbids walking from an open fid.
+    fid: Fid,
+    ino: u64,
+    file_type: FileType,
+    is_root: bool,
+    attrs: AttrCache,
+    open: Mutex<OpenFids>,
+    symlink_target: Mutex<Option<Vec<u8>>>,
+    /// Exclusive mounts: name → inode handed out, for invalidation on unlink and rename.
+    children: Mutex<Children>,
+}
+
+#[derive(Default)]
+struct Children {
+    by_name: HashMap<Box<[u8]>, Weak<P9Inode>>,
+    /// Size after the last sweep of dead entries; the next sweep waits until it doubles.
+    swept_len: usize,
+}
+
+impl P9Inode {
+    /// Wraps a fid the server confirmed, with the attributes fetched for it.
+    pub(super) fn new(mount: &Arc<Mount>, fid: Fid, attr: &Attr, is_root: bool) -> Result<Arc<P9Inode>> {
+        let stat = stat_from_attr(attr, mount.dev)?;
+        let file_type = stat.file_type().ok_or(Errno::EIO)?;
+        let inode = P9Inode {
+            mount: mount.clone(),
+            fid,
+            ino: attr.qid.path,
+            file_type,
+            is_root,
+            attrs: AttrCache::default(),
+            open: Mutex::new(OpenFids::default()),
+            symlink_target: Mutex::new(None),
+            children: Mutex::new(Children::default()),
+        };
+        if mount.policy == CachePolicy::Exclusive {
+            if let Err(ticket) = inode.attrs.get() {
+                inode.attrs.fill(ticket, stat);
+            }
+        }
+        Ok(Arc::new(inode))
+    }
+
+    /// The fid for this file's path (for tools and tests that speak 9P directly).
+    pub fn fid(&self) -> &Fid {
+        &self.fid
+    }
+
+    fn exclusive(&self) -> bool {
+        self.mount.policy == CachePolicy::Exclusive
+    }
+
+    fn require_directory(&self) -> Result<()> {
+        if self.file_type == FileType::Directory { Ok(()) } else { Err(Errno::ENOTDIR) }
+    }
+
+    /// The inode `name` names in this directory, fetched from the server.
+    fn walk_child(&self, name: &[u8]) -> Result<Arc<P9Inode>> {
+        let (fid, _) = self.fid.walk(&[name])?;
+        let attr = fid.getattr(getattr_mask::ALL)?;
+        let child = P9Inode::new(&self.mount, fid, &attr, false)?;
+        self.remember_child(name, &child);
+        Ok(child)
+    }
+
+    /// Attributes of the directory changed (entries, link count, times).
+    fn directory_changed(&self) {
+        self.attrs.invalidate();
+    }
+
+    fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
+        if !self.exclusive() {
+            return;
+        }
+        let mut children = self.children.lock();
+        children.by_name.insert(name.into(), Arc::downgrade(child));
+        if children.by_name.len() > 2 * children.swept_len.max(32) {
+            children.by_name.retain(|_, child| child.strong_count() > 0);
+            children.swept_len = children.by_name.len();
+        }
+    }
+
+    /// Forgets `name`; the inode it named (if still alive) had its link count or ctime
+    /// changed by the server, so its cached attributes go too.
+    fn forget_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
+        let child = self.children.lock().by_name.remove(name)?.upgrade()?;
+        child.attrs.invalidate();
+        Some(child)
+    }
+
+    /// The opened fid for `access`, opening one on first use.
+    fn open_fid(&self, access: Access) -> Result<Arc<Fid>> {
+        if let Some(fid) = self.open.lock().slot(access) {
+            return Ok(fid.clone());
+        }
+        // Opened without the lock held (it is a round trip); a racing opener's fid wins
+        // and ours is clunked when dropped.
+        let (fid, readable, writable) = self.open_new_fid(access)?;
+        let fid = Arc::new(fid);
+        let mut open = self.open.lock();
+        if readable && open.read.is_none() {
+            open.read = Some(fid.clone());
+        }
+        if writable && open.write.is_none() {
+            open.write = Some(fid.clone());
+        }
+        open.slot(access).cloned().ok_or(Errno::EIO)
+    }
+
+    /// A new fid opened read-write if the server allows it (so one fid serves both ways),
+    /// else just for `access`. Returns `(fid, readable, writable)`.
+    fn open_new_fid(&self, access: Access) -> Result<(Fid, bool, bool)> {
+        let (fid, _) = self.fid.walk(&[])?;
+        if self.file_type == FileType::Directory {
+            fid.lopen(open_flags::RDONLY | open_flags::DIRECTORY)?;
+            return Ok((fid, true, false));
+        }
+        match fid.lopen(open_flags::RDWR) {
+            Ok(_) => Ok((fid, true, true)),
+            // A failed open leaves the fid unopened, so it can try again with less.
+            Err(Errno::EACCES | Errno::EPERM | Errno::EROFS | Errno::ETXTBSY) => {
+                let flags = if access == Access::Read { open_flags::RDONLY } else { open_flags::WRONLY };
+                fid.lopen(flags)?;
+                Ok((fid, access == Access::Read, access == Access::Write))
+            }
+            Err(errno) => Err(errno),
+        }
+    }
+
+    /// Sets owner of a just-created object when the server chose another (QEMU uses the
+    /// attach's uid, Google's p9 its own): the VFS decided `uid`/`gid`, the file must match.
+    fn fix_owner(&self, fid: &Fid, attr: Attr, node: &NewNode<'_>) -> Result<Attr> {
+        let is_symlink = matches!(node.kind, NodeKind::Symlink { .. });
+        // A setattr on a symlink fid follows the link on some servers: leave symlinks as
+        // the server made them rather than risk changing the target's owner.
+        if is_symlink || (attr.uid == node.uid && attr.gid == node.gid) {
+            return Ok(attr);
+        }
+        let fields = SetAttrFields {
+            valid: setattr_mask::UID | setattr_mask::GID,
+            uid: node.uid,
+            gid: node.gid,
+            ..SetAttrFields::default()
+        };
+        fid.setattr(&fields)?;
+        fid.getattr(getattr_mask::ALL)
+    }
+
+    /// Makes the object `node` describes as `name`; returns its fid opened read-write for a
+    /// regular file (made with `Tlcreate`, which opens what it creates).
+    fn make_object(&self, name: &[u8], node: &NewNode<'_>) -> Result<Option<Fid>> {
+        let perm = node.perm & mode::S_IALLUGO;
+        match node.kind {
+            NodeKind::Regular => {
+                let (fid, _) = self.fid.walk(&[])?;
+                fid.lcreate(name, open_flags::RDWR, perm, node.gid)?;
+                return Ok(Some(fid));
+            }
+            NodeKind::Directory => self.fid.mkdir(name, perm, node.gid)?,
+            NodeKind::Symlink { target } => self.fid.symlink(name, target, node.gid)?,
+            NodeKind::Device { file_type, rdev } => {
+                if !file_type.is_device() {
+                    return Err(Errno::EINVAL);
+                }
+                self.fid.mknod(name, file_type.mode_bits() | perm, dev_major(rdev), dev_minor(rdev), node.gid)?
+            }
+            NodeKind::Fifo | NodeKind::Socket => {
+                self.fid.mknod(name, node.kind.file_type().mode_bits() | perm, 0, 0, node.gid)?
+            }
+        };
+        Ok(None)
+    }
+
+    fn same_mount(&self, other: &Arc<dyn Inode>) -> Result<Arc<P9Inode>> {
+        let other = other.clone().into_any().downcast::<P9Inode>().map_err(|_| Errno::EXDEV)?;
+        if Arc::ptr_eq(&other.mount, &self.mount) { Ok(other) } else { Err(Errno::EXDEV) }
+    }
+}
+
+impl OpenFids {
+    fn slot(&self, access: Access) -> Option<&Arc<Fid>> {
+        match access {
+            Access::Read => self.read.as_ref(),
+            Access::Write => self.write.as_ref(),
+        }
+    }
+}
+
+/// Names the server must never see: `.` and `..` would walk outside the object asked
+/// about (and `..` outside the export), `/` and NUL are not names at all.
+fn check_name(name: &[u8]) -> Result<()> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+impl Inode for P9Inode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn file_type(&self) -> FileType {
+        self.file_type
+    }
+
+    fn getattr(&self) -> Result<Stat> {
+        let ticket = match self.attrs.get() {
+            Ok(stat) => return Ok(stat),
+            Err(ticket) => ticket,
+        };
+        let stat = stat_from_attr(&self.fid.getattr(getattr_mask::ALL)?, self.mount.dev)?;
+        if self.exclusive() {
+            self.attrs.fill(ticket, stat);
+        }
+        Ok(stat)
+    }
+
+    fn setattr(&self, change: &SetAttr) -> Result<()> {
+        let Some(fields) = setattr_fields(change) else {
+            return Ok(());
+        };
+        if change.size.is_some() && self.file_type == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        let result = self.fid.setattr(&fields);
+        // Even a failed setattr may have applied part of the change on the server.
+        self.attrs.invalidate();
+        result
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
+        self.require_directory()?;
+        check_name(name)?;
+        Ok(self.walk_child(name)?)
+    }
+
+    fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
+        self.require_directory()?;
+        check_name(name)?;
+        let opened = self.make_object(name, node)?;
+        self.directory_changed();
+        let (fid, _) = self.fid.walk(&[name])?;
+        let attr = self.fix_owner(&fid, fid.getattr(getattr_mask::ALL)?, node)?;
+        let child = P9Inode::new(&self.mount, fid, &attr, false)?;
+        if let Some(opened) = opened {
+            let opened = Arc::new(opened);
+            let mut open = child.open.lock();
+            open.read = Some(opened.clone());
+            open.write = Some(opened);
+        }
+        self.remember_child(name, &child);
+        Ok(child)
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<()> {
+        self.require_directory()?;
+        check_name(name)?;
+        let target = self.same_mount(target)?;
+        if target.file_type == FileType::Directory {
+            return Err(Errno::EPERM);
+        }
+        self.fid.link(&target.fid, name)?;
+        target.attrs.invalidate();
+        self.directory_changed();
+        self.remember_child(name, &target);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<()> {
+        self.require_directory()?;
+        check_name(name)?;
+        self.fid.unlinkat(name, 0)?;
+        self.forget_child(name);
+        self.directory_changed();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<()> {
+        self.require_directory()?;
+        check_name(name)?;
+        self.fid.unlinkat(name, AT_REMOVEDIR)?;
+        self.forget_child(name);
+        self.directory_changed();
+        Ok(())
+    }
+
+    /// 9P2000.L's `renameat` has no flags. `RENAME_NOREPLACE` is emulated with a walk
+    /// first: exact on an exclusive mount, racy against the host on a shared one (as
+    /// Linux's v9fs, which refuses the flag, leaves to user space). `RENAME_EXCHANGE`
+    /// and `RENAME_WHITEOUT` cannot be expressed: `EINVAL`, as Linux's v9fs answers.
+    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+        self.require_directory()?;
+        check_name(old_name)?;
+        check_name(new_name)?;
+        let new_parent = self.same_mount(new_parent)?;
+        new_parent.require_directory()?;
+        if flags.intersects(RenameFlags::EXCHANGE | RenameFlags::WHITEOUT) {
+            return Err(Errno::EINVAL);
+        }
+        if flags.contains(RenameFlags::NOREPLACE) {
+            match new_parent.fid.walk(&[new_name]) {
+                Ok(_) => return Err(Errno::EEXIST),
+                Err(Errno::ENOENT) => {}
+                Err(errno) => return Err(errno),
+            }
+        }
+        self.fid.renameat(old_name, &new_parent.fid, new_name)?;
+        new_parent.forget_child(new_name);
+        if let Some(moved) = self.forget_child(old_name) {
+            new_parent.remember_child(new_name, &moved);
+        }
+        self.directory_changed();
+        new_parent.directory_changed();
+        Ok(())
+    }
+
+    fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        self.require_directory()?;
+        let fid = self.open_fid(Access::Read)?;
+        fid.readdir(offset, &mut |entry| {
+            // At a mount's root, `..` is the root itself: the host's parent is not ours.
+            let ino = if self.is_root && entry.name == b".." { self.ino } else { entry.qid.path };
+            sink(DirEntry {
+                name: entry.name,
+                ino,
+                file_type: dirent_file_type(entry.kind, entry.qid.kind),
+                next_offset: entry.offset,
+            })
+        })
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>> {
+        if self.file_type != FileType::Symlink {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(target) = self.symlink_target.lock().as_ref() {
+            return Ok(target.clone());
+        }
+        let target = self.fid.readlink()?;
+        *self.symlink_target.lock() = Some(target.clone());
+        Ok(target)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match self.file_type {
+            FileType::Regular => self.open_fid(Access::Read)?.read_at(offset, buf),
+            FileType::Directory => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        match self.file_type {
+            FileType::Regular => {
+                let result = self.open_fid(Access::Write)?.write_at(offset, buf);
+                self.attrs.invalidate();
+                result
+            }
+            FileType::Directory => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Syncs through whichever fid is open (the server needs an open file); with none
+    /// open, nothing was written through this inode that could still be unsynced.
+    fn fsync(&self) -> Result<()> {
+        let fid = {
+            let open = self.open.lock();
+            open.write.clone().or_else(|| open.read.clone())
+        };
+        match fid {
+            Some(fid) => fid.fsync(false),
+            None => Ok(()),
+        }
+    }
+}
