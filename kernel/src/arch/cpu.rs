@@ -56,6 +56,17 @@ pub(super) fn enable_features() {
     }
 }
 
+/// Masks both 8259 PICs. Firmware (SeaBIOS on q35) leaves them mapped at vectors 8–15,
+/// where the timer's IRQ 0 would look like a double fault once user code runs with
+/// interrupts on. On machines without a PIC (microvm) the writes go nowhere.
+pub(super) fn mask_legacy_pic() {
+    // SAFETY: writing 0xff to the PICs' data ports only sets their interrupt masks.
+    unsafe {
+        x86_64::instructions::port::Port::<u8>::new(0x21).write(0xff);
+        x86_64::instructions::port::Port::<u8>::new(0xa1).write(0xff);
+    }
+}
+
 /// Stops this CPU for good: interrupts off, then halt forever.
 pub fn halt_forever() -> ! {
     x86_64::instructions::interrupts::disable();

@@ -1,6 +1,9 @@
-//! The GDT and the TSS, whose interrupt stack table gives the faults that can strike with a
-//! broken stack (double fault, NMI, page fault) stacks of their own, so a kernel stack
-//! overflow ends in a report instead of a triple fault.
+//! The GDT and the TSS. The TSS's interrupt stack table gives the faults that can strike
+//! with a broken stack (double fault, NMI, page fault) stacks of their own, so a kernel
+//! stack overflow ends in a report instead of a triple fault; its `rsp0` is the stack a
+//! trap from user mode lands on (set by [`super::user`] before every entry to user mode).
+//!
+//! Segment order is fixed by `SYSRET`: user data must sit right below user code.
 
 use spin::Once;
 use x86_64::VirtAddr;
@@ -27,29 +30,38 @@ static mut IST_STACKS: IstStacks = IstStacks([[0; IST_STACK_SIZE]; 3]);
 pub struct Selectors {
     pub kernel_code: SegmentSelector,
     pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
     pub tss: SegmentSelector,
 }
 
-static TSS: Once<TaskStateSegment> = Once::new();
+/// Written by the CPU (nothing) and by `user` (`rsp0`), read by the CPU on traps.
+static mut TSS: TaskStateSegment = TaskStateSegment::new();
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
-fn build_tss() -> TaskStateSegment {
-    let mut tss = TaskStateSegment::new();
+fn build_gdt() -> (GlobalDescriptorTable, Selectors) {
+    let tss = &raw mut TSS;
     let stacks = &raw mut IST_STACKS;
     for slot in [DOUBLE_FAULT_IST, NMI_IST, PAGE_FAULT_IST] {
         let stack_start = VirtAddr::from_ptr(stacks) + (usize::from(slot) * IST_STACK_SIZE) as u64;
-        tss.interrupt_stack_table[usize::from(slot)] = stack_start + IST_STACK_SIZE as u64;
+        // SAFETY: runs once (inside `Once`) before the TSS is loaded; nothing else holds it.
+        unsafe { (*tss).interrupt_stack_table[usize::from(slot)] = stack_start + IST_STACK_SIZE as u64 };
     }
-    tss
-}
-
-fn build_gdt() -> (GlobalDescriptorTable, Selectors) {
-    let tss = TSS.call_once(build_tss);
     let mut gdt = GlobalDescriptorTable::new();
     let kernel_code = gdt.append(Descriptor::kernel_code_segment());
     let kernel_data = gdt.append(Descriptor::kernel_data_segment());
-    let tss = gdt.append(Descriptor::tss_segment(tss));
-    (gdt, Selectors { kernel_code, kernel_data, tss })
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
+    // SAFETY: the TSS is a static that lives forever and is never moved.
+    let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) });
+    (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
+}
+
+/// Where the CPU finds the stack for traps from user mode.
+pub(super) fn rsp0_slot() -> *mut u64 {
+    let tss = &raw mut TSS;
+    // SAFETY: only the address of the field is taken.
+    unsafe { (&raw mut (*tss).privilege_stack_table[0]).cast::<u64>() }
 }
 
 pub fn selectors() -> &'static Selectors {

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod dma;
+pub mod frame;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
@@ -16,11 +17,14 @@ pub mod power;
 pub mod selftest;
 pub mod serial;
 pub mod trap;
+pub mod user;
 
 /// Loads the kernel's own GDT (with the TSS and its interrupt stacks) and IDT. After this,
 /// CPU exceptions reach [`crate::trap::handle`].
 pub fn init_cpu() {
     cpu::enable_features();
+    cpu::mask_legacy_pic();
     gdt::load();
     idt::load();
+    user::init();
 }

@@ -33,8 +33,6 @@ static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);
 static KERNEL_PML4: AtomicU64 = AtomicU64::new(0);
 /// Serialises changes to the live kernel tables (MMIO mappings).
 static TABLE_LOCK: Mutex<()> = Mutex::new(());
-/// Where page-table frames come from after boot; set by the memory manager.
-static TABLE_FRAME_SOURCE: spin::Once<fn() -> Option<u64>> = spin::Once::new();
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PagingError {
@@ -48,10 +46,6 @@ pub enum PagingError {
 /// The virtual address at which a physical address can be read right now.
 pub fn phys_to_virt(phys: u64) -> u64 {
     phys + PHYS_OFFSET.load(Ordering::Relaxed)
-}
-
-pub fn set_table_frame_source(source: fn() -> Option<u64>) {
-    TABLE_FRAME_SOURCE.call_once(|| source);
 }
 
 #[derive(Clone, Copy)]
@@ -186,6 +180,10 @@ pub fn switch_to_kernel_tables(
         }
     }
 
+    // Every kernel-half PML4 entry exists before any user address space copies the kernel
+    // half, so later kernel mappings (MMIO) show up in every address space.
+    mapper.walk_to(MMIO_BASE, 3)?;
+
     let pml4 = mapper.pml4;
     // SAFETY: the new tables map everything the kernel touches from here on: the image
     // (code, statics, the boot stack) and, through the direct map, all RAM. The offset is
@@ -202,12 +200,11 @@ pub fn switch_to_kernel_tables(
 /// `phys`. Mapping the same registers twice is fine.
 pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     let pml4 = KERNEL_PML4.load(Ordering::Relaxed);
-    let source = TABLE_FRAME_SOURCE.get().ok_or(PagingError::OutOfFrames)?;
     if pml4 == 0 {
         return Err(PagingError::Unreachable(phys));
     }
     let _guard = TABLE_LOCK.lock();
-    let mut allocate = || source();
+    let mut allocate = super::frame::allocate_raw;
     let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
     let mut mapper = Mapper { pml4, allocate_frame: &mut allocate, no_execute };
     let flags = Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute;
@@ -232,4 +229,156 @@ pub fn boot_module_bytes(module: &boot::BootModule) -> &'static [u8] {
     // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules
     // lie in memory the VMM reported).
     unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize) }
+}
+
+bitflags::bitflags! {
+    /// What user code may do with a page.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct UserAccess: u8 {
+        const WRITE = 1;
+        const EXECUTE = 2;
+    }
+}
+
+/// The page tables of one user address space: the user half its own, the kernel half shared
+/// with every other address space (the PML4's upper 256 entries are copied at creation and
+/// never change afterwards). Maps 4 KiB pages only; the caller owns the frames.
+pub struct UserPageTable {
+    pml4: u64,
+}
+
+const KERNEL_HALF_FIRST_ENTRY: usize = 256;
+
+impl UserPageTable {
+    pub fn new() -> Result<Self, PagingError> {
+        let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
+        let mut allocate = super::frame::allocate_raw;
+        let mut mapper = Mapper { pml4: kernel_pml4, allocate_frame: &mut allocate, no_execute: Flags::empty() };
+        let pml4 = mapper.new_table()?;
+        let kernel_half: [_; 256] = core::array::from_fn(|i| mapper.table(kernel_pml4).map(|t| t[KERNEL_HALF_FIRST_ENTRY + i].clone()));
+        let table = mapper.table(pml4)?;
+        for (i, entry) in kernel_half.into_iter().enumerate() {
+            table[KERNEL_HALF_FIRST_ENTRY + i] = entry?;
+        }
+        Ok(Self { pml4 })
+    }
+
+    fn mapper<'a>(&self, allocate: &'a mut dyn FnMut() -> Option<u64>) -> Mapper<'a> {
+        let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+        Mapper { pml4: self.pml4, allocate_frame: allocate, no_execute }
+    }
+
+    fn leaf_flags(access: UserAccess, no_execute: Flags) -> Flags {
+        let mut flags = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+        if access.contains(UserAccess::WRITE) {
+            flags |= Flags::WRITABLE;
+        }
+        if !access.contains(UserAccess::EXECUTE) {
+            flags |= no_execute;
+        }
+        flags
+    }
+
+    /// Maps the page at `virt` (a user address) to `phys`, replacing any earlier mapping.
+    pub fn map(&mut self, virt: u64, phys: u64, access: UserAccess) -> Result<(), PagingError> {
+        if virt >= DIRECT_MAP_BASE {
+            return Err(PagingError::Conflict(virt));
+        }
+        let mut allocate = super::frame::allocate_raw;
+        let mut mapper = self.mapper(&mut allocate);
+        let flags = Self::leaf_flags(access, mapper.no_execute);
+        let table = mapper.walk_to(virt, 1)?;
+        let entry = &mut mapper.table(table)?[((virt >> 12) & 511) as usize];
+        let was_present = !entry.is_unused();
+        entry.set_addr(PhysAddr::new(phys), flags);
+        if was_present {
+            x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+        }
+        Ok(())
+    }
+
+    /// The last-level entry for `virt`, if the tables down to it exist.
+    fn leaf(&mut self, virt: u64) -> Option<&mut x86_64::structures::paging::page_table::PageTableEntry> {
+        let mut no_allocation = || None;
+        let mut mapper = self.mapper(&mut no_allocation);
+        let mut table = self.pml4;
+        for level in (2..=4).rev() {
+            let entry = &mapper.table(table).ok()?[((virt >> (12 + 9 * (level - 1))) & 511) as usize];
+            if entry.is_unused() || entry.flags().contains(Flags::HUGE_PAGE) {
+                return None;
+            }
+            table = entry.addr().as_u64();
+        }
+        let leaf_table = mapper.table(table).ok()? as *mut PageTable;
+        // SAFETY: the table frame belongs to this address space; `&mut self` makes the
+        // returned entry the only live reference into these tables.
+        Some(unsafe { &mut (*leaf_table)[((virt >> 12) & 511) as usize] })
+    }
+
+    /// Removes the mapping of the page at `virt`; returns the frame it mapped.
+    pub fn unmap(&mut self, virt: u64) -> Option<u64> {
+        let entry = self.leaf(virt)?;
+        if entry.is_unused() {
+            return None;
+        }
+        let phys = entry.addr().as_u64();
+        entry.set_unused();
+        x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+        Some(phys)
+    }
+
+    /// Changes what user code may do with an already mapped page.
+    pub fn protect(&mut self, virt: u64, access: UserAccess) {
+        let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+        if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
+            let phys = entry.addr();
+            entry.set_addr(phys, Self::leaf_flags(access, no_execute));
+            x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+        }
+    }
+
+    /// Makes this address space the CPU's current one.
+    pub fn activate(&self) {
+        let (current, _) = Cr3::read_raw();
+        if current.start_address().as_u64() != self.pml4 {
+            // SAFETY: the kernel half is shared with the kernel's own tables, so the code and
+            // data running now stay mapped across the switch.
+            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.pml4)), Cr3Flags::empty()) };
+        }
+    }
+}
+
+impl Drop for UserPageTable {
+    /// Frees the user half's table frames (not the pages they map: their owners free those).
+    /// Switches to the kernel's tables first if this address space is live.
+    fn drop(&mut self) {
+        let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
+        let (current, _) = Cr3::read_raw();
+        if current.start_address().as_u64() == self.pml4 {
+            // SAFETY: the kernel's tables map everything the kernel uses.
+            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(kernel_pml4)), Cr3Flags::empty()) };
+        }
+        fn free_level(table: u64, level: u32) {
+            if level > 1 {
+                let entries: alloc::vec::Vec<u64> = {
+                    // SAFETY: a table frame of this address space, reached through the direct map.
+                    let table = unsafe { &*(phys_to_virt(table) as *const PageTable) };
+                    table.iter().filter(|e| !e.is_unused()).map(|e| e.addr().as_u64()).collect()
+                };
+                for child in entries {
+                    free_level(child, level - 1);
+                }
+            }
+            super::frame::free_raw(table);
+        }
+        let children: alloc::vec::Vec<u64> = {
+            // SAFETY: as above, for the PML4.
+            let pml4 = unsafe { &*(phys_to_virt(self.pml4) as *const PageTable) };
+            pml4.iter().take(KERNEL_HALF_FIRST_ENTRY).filter(|e| !e.is_unused()).map(|e| e.addr().as_u64()).collect()
+        };
+        for child in children {
+            free_level(child, 3);
+        }
+        super::frame::free_raw(self.pml4);
+    }
 }

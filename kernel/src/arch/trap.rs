@@ -51,6 +51,9 @@ pub(super) fn stub_addresses() -> &'static [u64; EXCEPTION_VECTORS] {
 
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.cs & 3 == 3 {
+        super::user::trap_from_user(frame);
+    }
     crate::trap::handle(frame);
 }
 

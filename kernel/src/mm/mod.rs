@@ -7,5 +7,6 @@
 
 pub mod frame;
 pub mod regions;
+pub mod vma;
 #[cfg(target_os = "none")]
 pub(crate) mod setup;

@@ -124,7 +124,7 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
     }
     let free_frames = frames.free_frames();
     FRAMES.call_once(|| Mutex::new(frames));
-    paging::set_table_frame_source(allocate_table_frame);
+    crate::arch::frame::set_source(crate::arch::frame::FrameSource { allocate: allocate_frame, free: free_frame });
     crate::arch::dma::init(crate::arch::dma::DmaFrames {
         allocate_contiguous: |pages| FRAMES.get()?.lock().allocate_contiguous(pages as u64),
         free_contiguous: |phys, pages| {
@@ -137,8 +137,14 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
     Ok(MemorySummary { usable_bytes: usable_bytes(boot), direct_map_bytes: ram.total(), heap_bytes, free_frames })
 }
 
-fn allocate_table_frame() -> Option<u64> {
+fn allocate_frame() -> Option<u64> {
     FRAMES.get()?.lock().allocate()
+}
+
+fn free_frame(phys: u64) {
+    if let Some(frames) = FRAMES.get() {
+        frames.lock().free_contiguous(phys, 1);
+    }
 }
 
 fn grow_heap(bytes: usize) -> Option<u64> {

@@ -1,0 +1,285 @@
+//! User mode: entering ring 3 with a saved register context and coming back to the kernel on
+//! the next system call, exception or interrupt.
+//!
+//! The model (as in Asterinas' `UserMode`): a kernel task calls [`UserContext::execute`],
+//! which runs user code until something needs the kernel and then *returns* the reason. So
+//! the kernel's handling of a system call is ordinary Rust on the task's own kernel stack,
+//! and scheduling later is a matter of which task calls `execute` next.
+//!
+//! Mechanics: `execute` saves the kernel's callee-saved registers and stack pointer in the
+//! per-CPU block (reached through GS), points the TSS's `rsp0` at the same stack, and
+//! `iretq`s to user mode. `SYSCALL` lands in `syscall_entry`, which stores the user registers
+//! straight into the context and returns from `execute`. A trap from user mode goes through
+//! the common trap path; [`trap_from_user`] copies its frame into the context and returns
+//! from `execute` the same way.
+
+use core::mem::offset_of;
+
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, GsBase, KernelGsBase, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+
+use super::gdt;
+use super::trap::TrapFrame;
+
+/// A user thread's registers while the kernel runs, plus why user mode was left.
+#[repr(C)]
+#[derive(Clone, Debug, Default)]
+pub struct UserContext {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rip: u64,
+    pub rsp: u64,
+    pub rflags: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// Set when user mode was left by a trap: vector, error code, faulting address (CR2).
+    pub trap_vector: u64,
+    pub trap_error: u64,
+    pub fault_address: u64,
+}
+
+/// Why [`UserContext::execute`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserExit {
+    /// `SYSCALL`: number in `rax`, arguments in `rdi, rsi, rdx, r10, r8, r9`.
+    Syscall,
+    /// A CPU exception (page fault, #GP, #UD, divide error…) in user code.
+    Exception { vector: u8, error: u64, address: u64 },
+    /// A hardware interrupt arrived while user code ran.
+    Interrupt { vector: u8 },
+}
+
+const USER_SS: u16 = 0x1b;
+const USER_CS: u16 = 0x23;
+const EXIT_SYSCALL: u64 = 0;
+const EXIT_TRAP: u64 = 1;
+
+/// Reserved bit 1 and IF: user code always runs interruptible, so the kernel's timer can
+/// always take the CPU back.
+const ALWAYS_SET_RFLAGS: u64 = (1 << 1) | (1 << 9);
+
+impl UserContext {
+    /// Runs user code from this context until it needs the kernel.
+    pub fn execute(&mut self) -> UserExit {
+        // Keep only arithmetic flags, DF, TF and AC; never IOPL, NT, VM or the like.
+        let allowed = RFlags::CARRY_FLAG
+            | RFlags::PARITY_FLAG
+            | RFlags::AUXILIARY_CARRY_FLAG
+            | RFlags::ZERO_FLAG
+            | RFlags::SIGN_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::OVERFLOW_FLAG
+            | RFlags::ALIGNMENT_CHECK
+            | RFlags::ID;
+        self.rflags = (self.rflags & allowed.bits()) | ALWAYS_SET_RFLAGS;
+        FsBase::write(VirtAddr::try_new(self.fs_base).unwrap_or(VirtAddr::zero()));
+        // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
+        KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));
+        // SAFETY: `user_execute` saves and restores every callee-saved register and returns
+        // on this stack; the context stays borrowed (and so alive) for the whole call.
+        let reason = unsafe { user_execute(self) };
+        if reason == EXIT_SYSCALL {
+            UserExit::Syscall
+        } else if self.trap_vector < 32 {
+            UserExit::Exception { vector: self.trap_vector as u8, error: self.trap_error, address: self.fault_address }
+        } else {
+            UserExit::Interrupt { vector: self.trap_vector as u8 }
+        }
+    }
+}
+
+/// The per-CPU block `GS` points at in kernel mode.
+#[repr(C)]
+struct CpuLocal {
+    /// Kernel stack pointer inside `execute`, to return to.
+    kernel_rsp: u64,
+    /// The context `execute` is running.
+    context: *mut UserContext,
+    /// The user's stack pointer between `SYSCALL` and saving it.
+    scratch: u64,
+    /// `&TSS.rsp0`.
+    tss_rsp0: *mut u64,
+}
+
+static mut CPU_LOCAL: CpuLocal =
+    CpuLocal { kernel_rsp: 0, context: core::ptr::null_mut(), scratch: 0, tss_rsp0: core::ptr::null_mut() };
+
+unsafe extern "C" {
+    fn user_execute(context: *mut UserContext) -> u64;
+    fn user_trap_return() -> !;
+    fn syscall_entry();
+}
+
+/// Points GS at the per-CPU block and sets up `SYSCALL`/`SYSRET`.
+pub(super) fn init() {
+    let cpu_local = &raw mut CPU_LOCAL;
+    // SAFETY: runs once at boot on the only CPU, before any user code.
+    unsafe { (*cpu_local).tss_rsp0 = gdt::rsp0_slot() };
+    GsBase::write(VirtAddr::from_ptr(cpu_local));
+    KernelGsBase::write(VirtAddr::zero());
+    let selectors = gdt::selectors();
+    assert_eq!((selectors.user_data.0, selectors.user_code.0), (USER_SS, USER_CS), "user selectors baked into the entry code");
+    Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
+        .expect("GDT order suits SYSRET (user data right below user code)");
+    LStar::write(VirtAddr::new(syscall_entry as usize as u64));
+    // Entering the kernel with interrupts off, a clean direction flag and no single-step.
+    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+    // SAFETY: enabling SYSCALL only adds the instruction; LSTAR/STAR are set above.
+    unsafe { Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
+}
+
+/// Called by the trap path for a trap that interrupted user mode: records it in the running
+/// context and returns from `execute`.
+pub(super) fn trap_from_user(frame: &TrapFrame) -> ! {
+    let cpu_local = &raw const CPU_LOCAL;
+    // SAFETY: user mode only runs inside `execute`, which set `context` to a live context
+    // that nothing else touches until `execute` returns.
+    let context = unsafe { &mut *(*cpu_local).context };
+    context.rax = frame.rax;
+    context.rbx = frame.rbx;
+    context.rcx = frame.rcx;
+    context.rdx = frame.rdx;
+    context.rsi = frame.rsi;
+    context.rdi = frame.rdi;
+    context.rbp = frame.rbp;
+    context.r8 = frame.r8;
+    context.r9 = frame.r9;
+    context.r10 = frame.r10;
+    context.r11 = frame.r11;
+    context.r12 = frame.r12;
+    context.r13 = frame.r13;
+    context.r14 = frame.r14;
+    context.r15 = frame.r15;
+    context.rip = frame.rip;
+    context.rsp = frame.rsp;
+    context.rflags = frame.rflags;
+    context.trap_vector = frame.vector;
+    context.trap_error = frame.error_code;
+    context.fault_address = if frame.vector == 14 { super::trap::page_fault_address() } else { 0 };
+    // SAFETY: we are on the trap stack below `execute`'s frame; `user_trap_return` drops
+    // this frame and resumes `execute` as if it returned EXIT_TRAP.
+    unsafe { user_trap_return() }
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text.user, "ax"
+    .global user_execute
+user_execute:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov gs:[{kernel_rsp}], rsp
+    mov gs:[{context}], rdi
+    mov rax, gs:[{tss_rsp0}]
+    mov [rax], rsp
+
+    push {user_ss}
+    push qword ptr [rdi + {rsp}]
+    push qword ptr [rdi + {rflags}]
+    push {user_cs}
+    push qword ptr [rdi + {rip}]
+    mov rax, [rdi + {rax}]
+    mov rbx, [rdi + {rbx}]
+    mov rcx, [rdi + {rcx}]
+    mov rdx, [rdi + {rdx}]
+    mov rsi, [rdi + {rsi}]
+    mov rbp, [rdi + {rbp}]
+    mov r8, [rdi + {r8}]
+    mov r9, [rdi + {r9}]
+    mov r10, [rdi + {r10}]
+    mov r11, [rdi + {r11}]
+    mov r12, [rdi + {r12}]
+    mov r13, [rdi + {r13}]
+    mov r14, [rdi + {r14}]
+    mov r15, [rdi + {r15}]
+    mov rdi, [rdi + {rdi}]
+    swapgs
+    iretq
+
+    .global syscall_entry
+syscall_entry:
+    swapgs
+    mov gs:[{scratch}], rsp
+    mov rsp, gs:[{context}]
+    mov [rsp + {rax}], rax
+    mov [rsp + {rbx}], rbx
+    mov [rsp + {rcx}], rcx
+    mov [rsp + {rdx}], rdx
+    mov [rsp + {rsi}], rsi
+    mov [rsp + {rdi}], rdi
+    mov [rsp + {rbp}], rbp
+    mov [rsp + {r8}], r8
+    mov [rsp + {r9}], r9
+    mov [rsp + {r10}], r10
+    mov [rsp + {r11}], r11
+    mov [rsp + {r12}], r12
+    mov [rsp + {r13}], r13
+    mov [rsp + {r14}], r14
+    mov [rsp + {r15}], r15
+    mov [rsp + {rip}], rcx
+    mov [rsp + {rflags}], r11
+    mov rax, gs:[{scratch}]
+    mov [rsp + {rsp}], rax
+    mov rsp, gs:[{kernel_rsp}]
+    mov eax, {exit_syscall}
+    jmp 2f
+
+    .global user_trap_return
+user_trap_return:
+    mov rsp, gs:[{kernel_rsp}]
+    mov eax, {exit_trap}
+2:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+"#,
+    kernel_rsp = const offset_of!(CpuLocal, kernel_rsp),
+    context = const offset_of!(CpuLocal, context),
+    scratch = const offset_of!(CpuLocal, scratch),
+    tss_rsp0 = const offset_of!(CpuLocal, tss_rsp0),
+    user_ss = const USER_SS,
+    user_cs = const USER_CS,
+    exit_syscall = const EXIT_SYSCALL,
+    exit_trap = const EXIT_TRAP,
+    rax = const offset_of!(UserContext, rax),
+    rbx = const offset_of!(UserContext, rbx),
+    rcx = const offset_of!(UserContext, rcx),
+    rdx = const offset_of!(UserContext, rdx),
+    rsi = const offset_of!(UserContext, rsi),
+    rdi = const offset_of!(UserContext, rdi),
+    rbp = const offset_of!(UserContext, rbp),
+    r8 = const offset_of!(UserContext, r8),
+    r9 = const offset_of!(UserContext, r9),
+    r10 = const offset_of!(UserContext, r10),
+    r11 = const offset_of!(UserContext, r11),
+    r12 = const offset_of!(UserContext, r12),
+    r13 = const offset_of!(UserContext, r13),
+    r14 = const offset_of!(UserContext, r14),
+    r15 = const offset_of!(UserContext, r15),
+    rip = const offset_of!(UserContext, rip),
+    rsp = const offset_of!(UserContext, rsp),
+    rflags = const offset_of!(UserContext, rflags),
+);

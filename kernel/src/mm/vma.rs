@@ -1,0 +1,308 @@
+//! Virtual memory areas: which ranges of a process's address space exist, with what
+//! permissions, and what fills their pages (zeros or a file). Pure bookkeeping, host-tested;
+//! the page tables and frames live in `address_space`, which asks this set what a fault
+//! should do.
+//!
+//! Semantics follow Linux's `mmap`/`munmap`/`mprotect`: mapping over an existing range
+//! replaces it (`MAP_FIXED`), unmapping or protecting part of an area splits it, and
+//! `mprotect` of a range with holes fails with `ENOMEM` without changing anything.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+pub const PAGE_SIZE: u64 = 4096;
+/// The top of the user half (exclusive): the canonical-address limit on x86_64.
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+
+bitflags::bitflags! {
+    /// Access rights of an area (`PROT_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Protection: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const EXEC = 4;
+    }
+}
+
+/// What fills an area's pages.
+pub trait Backing: Clone {
+    /// The backing of the part of an area that starts `bytes` into it (for splitting).
+    fn advanced_by(&self, bytes: u64) -> Self;
+    /// Whether `next` is exactly what follows `self` after `bytes` (for merging).
+    fn continues_into(&self, bytes: u64, next: &Self) -> bool;
+}
+
+/// One area: `[start, end)`, page aligned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vma<B> {
+    pub start: u64,
+    pub end: u64,
+    pub protection: Protection,
+    pub backing: B,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaError {
+    /// Unaligned, empty, overflowing or outside the user half (`EINVAL`).
+    InvalidRange,
+    /// The range is not wholly mapped (`ENOMEM` from mprotect).
+    NotMapped,
+    /// `MAP_FIXED_NOREPLACE` over an existing mapping (`EEXIST`).
+    Occupied,
+    /// No free range large enough (`ENOMEM`).
+    NoSpace,
+}
+
+/// The areas of one address space, keyed by start address.
+#[derive(Clone, Debug)]
+pub struct VmaSet<B> {
+    areas: BTreeMap<u64, Vma<B>>,
+}
+
+impl<B: Backing> Default for VmaSet<B> {
+    fn default() -> Self {
+        Self { areas: BTreeMap::new() }
+    }
+}
+
+fn check_range(start: u64, len: u64) -> Result<u64, VmaError> {
+    let end = start.checked_add(len).ok_or(VmaError::InvalidRange)?;
+    if len == 0 || start % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || end > USER_END {
+        return Err(VmaError::InvalidRange);
+    }
+    Ok(end)
+}
+
+impl<B: Backing> VmaSet<B> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Vma<B>> {
+        self.areas.values()
+    }
+
+    /// The area containing `address`.
+    pub fn find(&self, address: u64) -> Option<&Vma<B>> {
+        let (_, area) = self.areas.range(..=address).next_back()?;
+        (address < area.end).then_some(area)
+    }
+
+    /// Whether any area overlaps `[start, end)`.
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.areas.range(..end).next_back().is_some_and(|(_, area)| area.end > start)
+    }
+
+    /// Maps `[start, start + len)`, replacing whatever was there (`MAP_FIXED`). Returns the
+    /// ranges that were unmapped to make room, for the caller to drop their pages.
+    pub fn map(&mut self, start: u64, len: u64, protection: Protection, backing: B) -> Result<Vec<(u64, u64)>, VmaError> {
+        let end = check_range(start, len)?;
+        let removed = self.unmap(start, len)?;
+        self.areas.insert(start, Vma { start, end, protection, backing });
+        Ok(removed)
+    }
+
+    /// `MAP_FIXED_NOREPLACE`: maps only if nothing is there.
+    pub fn map_no_replace(&mut self, start: u64, len: u64, protection: Protection, backing: B) -> Result<(), VmaError> {
+        let end = check_range(start, len)?;
+        if self.overlaps(start, end) {
+            return Err(VmaError::Occupied);
+        }
+        self.areas.insert(start, Vma { start, end, protection, backing });
+        Ok(())
+    }
+
+    /// Splits the area containing `at` (if any, and if `at` is inside it) into two.
+    fn split_at(&mut self, at: u64) {
+        let Some(area) = self.find(at).cloned() else { return };
+        if area.start == at {
+            return;
+        }
+        let tail = Vma { start: at, end: area.end, protection: area.protection, backing: area.backing.advanced_by(at - area.start) };
+        if let Some(head) = self.areas.get_mut(&area.start) {
+            head.end = at;
+        }
+        self.areas.insert(at, tail);
+    }
+
+    /// Removes `[start, start + len)` from every area (unmapping nothing is fine, as in
+    /// Linux). Returns the removed ranges.
+    pub fn unmap(&mut self, start: u64, len: u64) -> Result<Vec<(u64, u64)>, VmaError> {
+        let end = check_range(start, len)?;
+        self.split_at(start);
+        self.split_at(end);
+        let inside: Vec<u64> = self.areas.range(start..end).map(|(&key, _)| key).collect();
+        Ok(inside.into_iter().filter_map(|key| self.areas.remove(&key)).map(|area| (area.start, area.end)).collect())
+    }
+
+    /// Changes the protection of `[start, start + len)`, which must be wholly mapped.
+    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), VmaError> {
+        let end = check_range(start, len)?;
+        let mut cursor = start;
+        while cursor < end {
+            let area = self.find(cursor).ok_or(VmaError::NotMapped)?;
+            cursor = area.end;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, area) in self.areas.range_mut(start..end) {
+            area.protection = protection;
+        }
+        self.merge_around(start, end);
+        Ok(())
+    }
+
+    /// Joins neighbours in and around `[start, end)` that became one area again (same
+    /// protection, continuous backing), so repeated mprotect calls do not fragment the set.
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let first = self.areas.range(..start).next_back().map_or(start, |(&key, _)| key);
+        let keys: Vec<u64> = self.areas.range(first..=end).map(|(&key, _)| key).collect();
+        let mut previous: Option<u64> = None;
+        for key in keys {
+            let mergeable = previous.is_some_and(|prev_key| {
+                let (prev, this) = (&self.areas[&prev_key], &self.areas[&key]);
+                prev.end == this.start
+                    && prev.protection == this.protection
+                    && prev.backing.continues_into(prev.end - prev.start, &this.backing)
+            });
+            match (mergeable, previous) {
+                (true, Some(prev_key)) => {
+                    let absorbed = self.areas.remove(&key).map_or(key, |area| area.end);
+                    if let Some(prev) = self.areas.get_mut(&prev_key) {
+                        prev.end = absorbed;
+                    }
+                }
+                _ => previous = Some(key),
+            }
+        }
+    }
+
+    /// The highest free range of `len` bytes that ends at or below `below` and starts at or
+    /// above `above` (mmap's top-down placement).
+    pub fn find_free(&self, len: u64, above: u64, below: u64) -> Result<u64, VmaError> {
+        if len == 0 || len % PAGE_SIZE != 0 {
+            return Err(VmaError::InvalidRange);
+        }
+        let mut ceiling = below;
+        for area in self.areas.values().rev() {
+            if area.start >= ceiling {
+                continue;
+            }
+            if area.end <= ceiling && ceiling - area.end >= len && ceiling - len >= above {
+                return Ok(ceiling - len);
+            }
+            ceiling = ceiling.min(area.start);
+            if ceiling < above.saturating_add(len) {
+                return Err(VmaError::NoSpace);
+            }
+        }
+        if ceiling >= above.saturating_add(len) { Ok(ceiling - len) } else { Err(VmaError::NoSpace) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file-like backing: an id and an offset, so splits and merges are observable.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Fake {
+        id: u32,
+        offset: u64,
+    }
+
+    impl Backing for Fake {
+        fn advanced_by(&self, bytes: u64) -> Self {
+            Fake { id: self.id, offset: self.offset + bytes }
+        }
+        fn continues_into(&self, bytes: u64, next: &Self) -> bool {
+            next.id == self.id && next.offset == self.offset + bytes
+        }
+    }
+
+    const P: u64 = PAGE_SIZE;
+    const RW: Protection = Protection::READ.union(Protection::WRITE);
+    const R: Protection = Protection::READ;
+
+    fn layout(set: &VmaSet<Fake>) -> Vec<(u64, u64, Protection, u64)> {
+        set.iter().map(|a| (a.start / P, a.end / P, a.protection, a.backing.offset / P)).collect()
+    }
+
+    #[test]
+    fn mmap_rejects_unaligned_empty_and_kernel_ranges() {
+        let mut set = VmaSet::new();
+        let f = Fake { id: 1, offset: 0 };
+        assert_eq!(set.map(1, P, R, f.clone()), Err(VmaError::InvalidRange));
+        assert_eq!(set.map(P, 0, R, f.clone()), Err(VmaError::InvalidRange));
+        assert_eq!(set.map(USER_END - P, 2 * P, R, f.clone()), Err(VmaError::InvalidRange));
+        assert_eq!(set.map(u64::MAX - P + 1, P, R, f), Err(VmaError::InvalidRange));
+    }
+
+    #[test]
+    fn map_fixed_over_the_middle_splits_and_replaces() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 10 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        let removed = set.map(12 * P, 2 * P, R, Fake { id: 2, offset: 0 }).unwrap();
+        assert_eq!(removed, vec![(12 * P, 14 * P)]);
+        assert_eq!(layout(&set), vec![(10, 12, RW, 0), (12, 14, R, 0), (14, 20, RW, 4)]);
+    }
+
+    #[test]
+    fn map_fixed_noreplace_refuses_any_overlap() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        assert_eq!(set.map_no_replace(11 * P, 4 * P, R, Fake { id: 2, offset: 0 }), Err(VmaError::Occupied));
+        assert_eq!(set.map_no_replace(12 * P, P, R, Fake { id: 2, offset: 0 }), Ok(()));
+    }
+
+    #[test]
+    fn munmap_of_a_hole_is_fine_and_partial_unmap_trims() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 4 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        assert_eq!(set.unmap(100 * P, P).unwrap(), vec![]);
+        assert_eq!(set.unmap(8 * P, 3 * P).unwrap(), vec![(10 * P, 11 * P)]);
+        assert_eq!(layout(&set), vec![(11, 14, RW, 1)]);
+        assert!(set.find(10 * P).is_none());
+        assert_eq!(set.find(13 * P + 5).map(|a| a.start), Some(11 * P));
+    }
+
+    #[test]
+    fn mprotect_needs_the_whole_range_mapped_and_changes_nothing_otherwise() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(13 * P, 2 * P, RW, Fake { id: 1, offset: 3 * P }).unwrap();
+        assert_eq!(set.protect(10 * P, 5 * P, R), Err(VmaError::NotMapped));
+        assert_eq!(layout(&set), vec![(10, 12, RW, 0), (13, 15, RW, 3)]);
+    }
+
+    #[test]
+    fn mprotect_splits_then_merges_back() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 6 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.protect(12 * P, 2 * P, R).unwrap();
+        assert_eq!(layout(&set), vec![(10, 12, RW, 0), (12, 14, R, 2), (14, 16, RW, 4)]);
+        set.protect(12 * P, 2 * P, RW).unwrap();
+        assert_eq!(layout(&set), vec![(10, 16, RW, 0)]);
+    }
+
+    #[test]
+    fn different_backings_never_merge() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(12 * P, 2 * P, RW, Fake { id: 2, offset: 2 * P }).unwrap();
+        set.protect(10 * P, 4 * P, R).unwrap();
+        assert_eq!(layout(&set), vec![(10, 12, R, 0), (12, 14, R, 2)]);
+    }
+
+    #[test]
+    fn find_free_places_top_down_around_existing_areas() {
+        let mut set = VmaSet::new();
+        assert_eq!(set.find_free(2 * P, 0, 100 * P), Ok(98 * P));
+        set.map(97 * P, 3 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(90 * P, 5 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        assert_eq!(set.find_free(2 * P, 0, 100 * P), Ok(95 * P));
+        assert_eq!(set.find_free(3 * P, 0, 100 * P), Ok(87 * P));
+        assert_eq!(set.find_free(3 * P, 88 * P, 100 * P), Err(VmaError::NoSpace));
+        assert_eq!(set.find_free(P + 1, 0, 100 * P), Err(VmaError::InvalidRange));
+    }
+}
