@@ -14,6 +14,7 @@
 
 extern crate alloc;
 
+pub mod exec;
 pub mod mm;
 pub mod options;
 
