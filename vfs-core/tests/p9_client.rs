@@ -20,7 +20,10 @@ struct ScriptedChannel {
 }
 
 impl ScriptedChannel {
-    fn new(max_message_size: u32, script: impl Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync + 'static) -> Arc<Self> {
+    fn new(
+        max_message_size: u32,
+        script: impl Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> Arc<Self> {
         Arc::new(ScriptedChannel { max_message_size, script: Box::new(script), log: Mutex::new(Vec::new()) })
     }
 
@@ -62,13 +65,17 @@ fn good_reply(request: &Request<'_>) -> Vec<u8> {
         Request::Version { msize, .. } => framed(0xffff, Reply::Version { msize: *msize, version: b"9P2000.L" }),
         Request::Attach { .. } => framed(0, Reply::Attach { qid: Qid { kind: 0x80, version: 0, path: 1 } }),
         Request::Walk { names, .. } => framed(0, Reply::Walk { qids: vec![Qid::default(); names.len()] }),
-        Request::GetAttr { .. } => framed(0, Reply::GetAttr { attr: Attr { valid: 0x7ff, mode: 0o40755, ..Attr::default() } }),
+        Request::GetAttr { .. } => {
+            framed(0, Reply::GetAttr { attr: Attr { valid: 0x7ff, mode: 0o40755, ..Attr::default() } })
+        }
         Request::Read { .. } => framed(0, Reply::Read { data: vfs_core::p9::wire::Data(b"") }),
         _ => framed(0, Reply::Clunk {}),
     }
 }
 
-fn connect(script: impl Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync + 'static) -> (Arc<ScriptedChannel>, Arc<Client>) {
+fn connect(
+    script: impl Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> (Arc<ScriptedChannel>, Arc<Client>) {
     let channel = ScriptedChannel::new(MAX_MSIZE, script);
     let client = Client::connect(channel.clone()).unwrap();
     (channel, client)
@@ -80,7 +87,9 @@ fn msize_is_the_smallest_of_channel_server_and_client_limits() {
     assert_eq!(Client::connect(channel).unwrap().msize(), MAX_MSIZE, "proposal capped at 512 KiB");
     let channel = ScriptedChannel::new(100_000, |request| Some(good_reply(request)));
     assert_eq!(Client::connect(channel).unwrap().msize(), 100_000, "channel limit");
-    let channel = ScriptedChannel::new(MAX_MSIZE, |_| Some(framed(0xffff, Reply::Version { msize: 65560, version: b"9P2000.L" })));
+    let channel = ScriptedChannel::new(MAX_MSIZE, |_| {
+        Some(framed(0xffff, Reply::Version { msize: 65560, version: b"9P2000.L" }))
+    });
     assert_eq!(Client::connect(channel).unwrap().msize(), 65560, "server's choice");
     let channel = ScriptedChannel::new(MIN_MSIZE - 1, |request| Some(good_reply(request)));
     assert_eq!(Client::connect(channel).err(), Some(Errno::EINVAL));

@@ -18,7 +18,17 @@ fn every_request() -> Vec<Request<'static>> {
         Request::GetAttr { fid: 1, request_mask: 0x3fff },
         Request::SetAttr {
             fid: 1,
-            fields: SetAttrFields { valid: 0x1ff, mode: 0o755, uid: 1, gid: 2, size: 3, atime_sec: 4, atime_nsec: 5, mtime_sec: 6, mtime_nsec: 7 },
+            fields: SetAttrFields {
+                valid: 0x1ff,
+                mode: 0o755,
+                uid: 1,
+                gid: 2,
+                size: 3,
+                atime_sec: 4,
+                atime_nsec: 5,
+                mtime_sec: 6,
+                mtime_nsec: 7,
+            },
         },
         Request::Lopen { fid: 1, flags: 2 },
         Request::Lcreate { fid: 1, name: b"new", flags: 2, mode: 0o644, gid: 100 },
@@ -41,7 +51,17 @@ fn every_request() -> Vec<Request<'static>> {
 
 fn every_reply() -> Vec<Reply<'static>> {
     let attr = Attr { valid: 0x7ff, qid: QID, mode: 0o40755, uid: 1, gid: 2, nlink: 3, size: 4096, ..Attr::default() };
-    let stats = FsStats { fs_type: 0xef53, block_size: 4096, blocks: 10, blocks_free: 5, blocks_available: 4, files: 9, files_free: 8, fsid: 77, name_max: 255 };
+    let stats = FsStats {
+        fs_type: 0xef53,
+        block_size: 4096,
+        blocks: 10,
+        blocks_free: 5,
+        blocks_available: 4,
+        files: 9,
+        files_free: 8,
+        fsid: 77,
+        name_max: 255,
+    };
     vec![
         Reply::Lerror { errno: 2 },
         Reply::Version { msize: 65560, version: b"9P2000.L" },

@@ -105,7 +105,8 @@ fn lookup_finds_host_files_and_maps_errors() {
 fn create_makes_host_files_with_mode_and_owner_and_refuses_existing_names() {
     for_each_policy(|f| {
         let root = f.root();
-        let file = root.create(b"new", &NewNode { kind: NodeKind::Regular, perm: 0o640, uid: 1234, gid: 5678 }).unwrap();
+        let file =
+            root.create(b"new", &NewNode { kind: NodeKind::Regular, perm: 0o640, uid: 1234, gid: 5678 }).unwrap();
         let host = fs::metadata(f.host("new")).unwrap();
         assert!(host.is_file());
         assert_eq!(host.mode() & 0o777, 0o640 & !umask());
@@ -348,7 +349,12 @@ fn setattr_truncates_chmods_chowns_and_sets_times() {
         }
 
         let at = Timespec::new(1_000_000_000, 123_456_789);
-        file.setattr(&SetAttr { atime: Some(TimeChange::At(at)), mtime: Some(TimeChange::At(at)), ..SetAttr::default() }).unwrap();
+        file.setattr(&SetAttr {
+            atime: Some(TimeChange::At(at)),
+            mtime: Some(TimeChange::At(at)),
+            ..SetAttr::default()
+        })
+        .unwrap();
         let stat = file.getattr().unwrap();
         assert_eq!((stat.atime, stat.mtime), (at, at));
         let host = fs::metadata(f.host("f")).unwrap();

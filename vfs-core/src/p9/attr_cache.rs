@@ -50,7 +50,22 @@ mod tests {
 
     fn stat(size: u64) -> Stat {
         let t = Timespec::default();
-        Stat { dev: 0, ino: 1, mode: 0o100644, nlink: 1, uid: 0, gid: 0, rdev: 0, size, blksize: 0, blocks: 0, atime: t, mtime: t, ctime: t, btime: t }
+        Stat {
+            dev: 0,
+            ino: 1,
+            mode: 0o100644,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size,
+            blksize: 0,
+            blocks: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            btime: t,
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@
 use super::channel::Channel;
 use super::ids::IdPool;
 use super::message::{
-    Attr, Dirent, Dirents, FsStats, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply, Request, SetAttrFields,
-    WRITE_REQUEST_OVERHEAD, MAX_WALK_NAMES,
+    Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply, Request,
+    SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
 use super::wire::Data;
 use crate::errno::{Errno, Result};
@@ -156,7 +156,11 @@ impl Client {
         self.exchange(request, on_reply).map_err(Failure::errno)
     }
 
-    fn exchange<T>(&self, request: &Request<'_>, on_reply: impl FnOnce(Reply<'_>) -> Result<T>) -> core::result::Result<T, Failure> {
+    fn exchange<T>(
+        &self,
+        request: &Request<'_>,
+        on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
+    ) -> core::result::Result<T, Failure> {
         let tag = self.tags.lock().allocate().ok_or(Failure::Server(Errno::EAGAIN))?;
         let (mut request_buf, mut reply_buf) = self.take_buffers();
         let result = self.exchange_with(tag as u16, request, &mut request_buf, &mut reply_buf, on_reply);
@@ -374,16 +378,16 @@ impl Fid {
             let want = (buf.len() - done).min(self.client.max_read_payload());
             let position = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
             let target = &mut buf[done..done + want];
-            let got = self.client.call(
-                &Request::Read { fid: self.id, offset: position, count: want as u32 },
-                |reply| match reply {
-                    Reply::Read { data: Data(data) } if data.len() <= target.len() => {
-                        target[..data.len()].copy_from_slice(data);
-                        Ok(data.len())
+            let got =
+                self.client.call(&Request::Read { fid: self.id, offset: position, count: want as u32 }, |reply| {
+                    match reply {
+                        Reply::Read { data: Data(data) } if data.len() <= target.len() => {
+                            target[..data.len()].copy_from_slice(data);
+                            Ok(data.len())
+                        }
+                        _ => Err(Errno::EIO),
                     }
-                    _ => Err(Errno::EIO),
-                },
-            )?;
+                })?;
             done += got;
             if got < want {
                 break;
@@ -399,13 +403,13 @@ impl Fid {
         while done < data.len() {
             let chunk = &data[done..data.len().min(done + self.client.max_write_payload())];
             let position = offset.checked_add(done as u64).ok_or(Errno::EFBIG)?;
-            let written = self.client.call(
-                &Request::Write { fid: self.id, offset: position, data: Data(chunk) },
-                |reply| match reply {
-                    Reply::Write { count } if count as usize <= chunk.len() => Ok(count as usize),
-                    _ => Err(Errno::EIO),
-                },
-            )?;
+            let written =
+                self.client.call(&Request::Write { fid: self.id, offset: position, data: Data(chunk) }, |reply| {
+                    match reply {
+                        Reply::Write { count } if count as usize <= chunk.len() => Ok(count as usize),
+                        _ => Err(Errno::EIO),
+                    }
+                })?;
             done += written;
             if written < chunk.len() {
                 break;

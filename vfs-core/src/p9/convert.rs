@@ -158,7 +158,10 @@ mod tests {
             ..SetAttr::default()
         };
         let fields = setattr_fields(&change).unwrap();
-        assert_eq!(fields.valid, setattr_mask::MODE | setattr_mask::ATIME | setattr_mask::MTIME | setattr_mask::MTIME_SET);
+        assert_eq!(
+            fields.valid,
+            setattr_mask::MODE | setattr_mask::ATIME | setattr_mask::MTIME | setattr_mask::MTIME_SET
+        );
         assert_eq!(fields.mode, 0o4755);
         assert_eq!((fields.mtime_sec, fields.mtime_nsec), (3, 4));
         assert_eq!(setattr_fields(&SetAttr::default()), None);

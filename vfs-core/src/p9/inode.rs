@@ -16,7 +16,7 @@ use super::attr_cache::AttrCache;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
 use super::fs::Mount;
-use super::message::{AT_REMOVEDIR, Attr, getattr_mask, open_flags, setattr_mask, SetAttrFields};
+use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode, NewNode, NodeKind};
@@ -77,10 +77,10 @@ impl P9Inode {
             symlink_target: Mutex::new(None),
             children: Mutex::new(Children::default()),
         };
-        if mount.policy == CachePolicy::Exclusive {
-            if let Err(ticket) = inode.attrs.get() {
-                inode.attrs.fill(ticket, stat);
-            }
+        if mount.policy == CachePolicy::Exclusive
+            && let Err(ticket) = inode.attrs.get()
+        {
+            inode.attrs.fill(ticket, stat);
         }
         Ok(Arc::new(inode))
     }

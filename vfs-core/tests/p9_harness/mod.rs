@@ -73,8 +73,9 @@ impl ServerChannel {
                 std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &path)
                     .and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid)))
             }
-            Request::Mknod { mode, major, minor, gid, .. } => mknod(&path, *mode, *major, *minor)
-                .and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid))),
+            Request::Mknod { mode, major, minor, gid, .. } => {
+                mknod(&path, *mode, *major, *minor).and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid)))
+            }
             _ => unreachable!(),
         };
         Some(match made.and_then(|()| std::fs::symlink_metadata(&path)) {
@@ -108,15 +109,15 @@ impl ServerChannel {
                 books.paths.insert(*fid, root);
             }
             Request::Walk { fid, new_fid, names } => {
-                if let Reply::Walk { qids } = reply {
-                    if qids.len() == names.len() {
-                        books.live_fids.insert(*new_fid);
-                        let mut path = books.paths.get(fid).cloned().unwrap_or_default();
-                        for name in names {
-                            path.push(std::ffi::OsStr::from_bytes(name));
-                        }
-                        books.paths.insert(*new_fid, path);
+                if let Reply::Walk { qids } = reply
+                    && qids.len() == names.len()
+                {
+                    books.live_fids.insert(*new_fid);
+                    let mut path = books.paths.get(fid).cloned().unwrap_or_default();
+                    for name in names {
+                        path.push(std::ffi::OsStr::from_bytes(name));
                     }
+                    books.paths.insert(*new_fid, path);
                 }
             }
             Request::XattrWalk { new_fid, .. } if succeeded => {
@@ -212,7 +213,11 @@ impl Fixture {
     /// clunk failed: the fid-leak check every test ends with.
     pub fn finish(self) {
         let client = self.fs.client().clone();
-        assert_eq!(self.channel.live_fids() as u64, client.stats().live_fids, "client and server disagree on live fids");
+        assert_eq!(
+            self.channel.live_fids() as u64,
+            client.stats().live_fids,
+            "client and server disagree on live fids"
+        );
         drop(self.fs);
         let stats = client.stats();
         assert_eq!(self.channel.live_fids(), 0, "fids leaked on the server");
