@@ -272,6 +272,11 @@ impl Inode for P9Inode {
     }
 
     fn setattr(&self, change: &SetAttr) -> Result<()> {
+        if change.access_only {
+            // The host stamps atime itself when the server reads for us (under its own
+            // relatime/noatime rules); a round trip per read to repeat that buys nothing.
+            return Ok(());
+        }
         let Some(fields) = setattr_fields(change) else {
             return Ok(());
         };
