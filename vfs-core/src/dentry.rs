@@ -11,6 +11,7 @@
 //! 4. `Dentry::parent` / `Dentry::name`, leaf locks held for a copy only;
 //! 5. the filesystem's own locks (see `ramfs/mod.rs`).
 
+use crate::attr::NAME_MAX;
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode};
 use alloc::sync::Arc;
@@ -106,6 +107,9 @@ impl Dentry {
 
     /// `lookup_child` with this directory's children already locked by the caller.
     pub fn lookup_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8]) -> Result<Arc<Dentry>> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
         let cached = children.get(name).cloned();
         if let Some(cached) = &cached {
             if self.policy == CachePolicy::Exclusive {

@@ -6,6 +6,8 @@
 //! while holding a dentry or mount-table lock.
 
 use crate::attr::{DirEntry, FileType, SetAttr, Stat, TimeChange};
+use crate::cred::Credentials;
+use crate::permission;
 use crate::errno::{Errno, Result};
 use crate::inode::Inode;
 use crate::mount::{Location, MountFlags};
@@ -76,6 +78,8 @@ pub trait DeviceRegistry: Send + Sync {
 /// the offset is behind a lock.
 pub struct OpenFile {
     location: Location,
+    /// The opener's identity (`f_cred`): decides whether writes drop setuid/setgid.
+    opener: Credentials,
     inode: Arc<dyn Inode>,
     flags: Mutex<OpenFlags>,
     position: Mutex<u64>,
@@ -83,9 +87,9 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub(crate) fn new(location: Location, flags: OpenFlags, device: Option<Arc<dyn DeviceFile>>) -> Result<OpenFile> {
+    pub(crate) fn new(location: Location, opener: Credentials, flags: OpenFlags, device: Option<Arc<dyn DeviceFile>>) -> Result<OpenFile> {
         let inode = location.dentry.positive()?.clone();
-        Ok(OpenFile { location, inode, flags: Mutex::new(flags), position: Mutex::new(0), device })
+        Ok(OpenFile { location, opener, inode, flags: Mutex::new(flags), position: Mutex::new(0), device })
     }
 
     pub fn location(&self) -> &Location {
@@ -170,7 +174,11 @@ impl OpenFile {
     fn write_inner(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         match &self.device {
             Some(device) => device.write(offset, buf),
-            None => self.inode.write_at(offset, buf),
+            None if buf.is_empty() => Ok(0),
+            None => {
+                drop_privileges_on_modify(&self.opener, &self.inode)?;
+                self.inode.write_at(offset, buf)
+            }
         }
     }
 
@@ -224,7 +232,7 @@ impl OpenFile {
         if !self.flags().writable() || self.inode.file_type() != FileType::Regular {
             return Err(if self.flags().contains(OpenFlags::PATH) { Errno::EBADF } else { Errno::EINVAL });
         }
-        self.inode.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+        truncate_inode(&self.opener, &self.inode, size)
     }
 
     /// `relatime`: atime moves only when it is not newer than mtime or ctime, or is a day
@@ -241,4 +249,21 @@ impl OpenFile {
             let _ = self.inode.setattr(&SetAttr { atime: Some(TimeChange::Now), access_only: true, ..SetAttr::default() });
         }
     }
+}
+
+/// Drops setuid/setgid before a non-privileged modification, as Linux's `file_remove_privs`.
+fn drop_privileges_on_modify(cred: &Credentials, inode: &Arc<dyn Inode>) -> Result<()> {
+    if cred.is_privileged() {
+        return Ok(());
+    }
+    match permission::bits_after_modification(cred, &inode.getattr()?) {
+        Some(bits) => inode.setattr(&SetAttr { mode: Some(bits), ..SetAttr::default() }),
+        None => Ok(()),
+    }
+}
+
+/// Truncation as `do_truncate` does it: privileges dropped in the same attribute change.
+pub(crate) fn truncate_inode(cred: &Credentials, inode: &Arc<dyn Inode>, size: u64) -> Result<()> {
+    let mode = if cred.is_privileged() { None } else { permission::bits_after_modification(cred, &inode.getattr()?) };
+    inode.setattr(&SetAttr { size: Some(size), mode, ..SetAttr::default() })
 }

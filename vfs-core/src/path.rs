@@ -2,7 +2,7 @@
 //! `.`/`..` and symlinks, in two short functions (`Walk::parent` and `Walk::step`) in
 //! the spirit of xv6's `namex`/`dirlookup`.
 
-use crate::attr::{FileType, NAME_MAX, PATH_MAX};
+use crate::attr::{FileType, PATH_MAX};
 use crate::errno::{Errno, Result};
 use crate::mount::Location;
 use crate::permission::{check_access, Access};
@@ -43,7 +43,8 @@ impl<'c> Walk<'c> {
         Walk { ctx, links_followed: 0 }
     }
 
-    /// Walks every component of `path` except the last, following every symlink on the way.
+    /// Walks every component of `path` except the last, following every symlink on the
+    /// way; the returned directory is known to be searchable (unless the path was `/`).
     pub fn parent<'p>(&mut self, start: &Location, path: &'p [u8]) -> Result<Parent<'p>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
@@ -56,6 +57,8 @@ impl<'c> Walk<'c> {
         let mut last = Last::Root;
         while let Some(name) = names.next() {
             if names.peek().is_none() {
+                // Linux's `may_lookup` runs before every component, the last included.
+                self.may_search(&dir)?;
                 last = match name {
                     b"." => Last::Dot,
                     b".." => Last::DotDot,
@@ -77,9 +80,6 @@ impl<'c> Walk<'c> {
             b"." => return Ok(dir.clone()),
             b".." => return Ok(self.dotdot(dir)),
             _ => {}
-        }
-        if name.len() > NAME_MAX {
-            return Err(Errno::ENAMETOOLONG);
         }
         let child = dir.dentry.lookup_child(name)?;
         let inode = child.positive()?;

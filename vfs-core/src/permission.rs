@@ -100,7 +100,46 @@ pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Optio
     if stat.mode & mode::S_ISGID != 0 && (stat.mode & mode::S_IXGRP != 0 || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid)))) {
         bits &= !mode::S_ISGID;
     }
-    Ok((bits != stat.permission_bits()).then_some(bits))
+    if bits == stat.permission_bits() {
+        return Ok(None);
+    }
+    // Clearing the bits is a mode change, which `setattr_prepare` allows only the owner.
+    if !is_owner_or_privileged(cred, stat) {
+        return Err(Errno::EPERM);
+    }
+    Ok(Some(bits))
+}
+
+/// `may_create_in_sticky` with `fs.protected_regular` and `fs.protected_fifos` at the
+/// kernel's default of 0: `O_CREAT` opening an existing node that is neither a regular
+/// file nor a FIFO, in a world-writable sticky directory, is refused (even to root)
+/// unless the caller or the directory's owner owns it.
+pub fn check_open_existing_in_sticky(cred: &Credentials, dir: &Stat, existing: &Stat) -> Result<()> {
+    if dir.mode & mode::S_ISVTX == 0 {
+        return Ok(());
+    }
+    let file_type = existing.mode & mode::S_IFMT;
+    if file_type == mode::S_IFREG || file_type == mode::S_IFIFO {
+        return Ok(());
+    }
+    if existing.uid == dir.uid || existing.uid == cred.uid || dir.mode & 0o002 == 0 {
+        return Ok(());
+    }
+    Err(Errno::EACCES)
+}
+
+/// `file_remove_privs`/`should_remove_suid`: writing to or truncating a file as
+/// someone without `CAP_FSETID` drops setuid, and setgid when group-execute is set.
+/// Returns the new permission bits when something must go.
+pub fn bits_after_modification(cred: &Credentials, stat: &Stat) -> Option<u32> {
+    if cred.is_privileged() || stat.mode & mode::S_IFMT != mode::S_IFREG {
+        return None;
+    }
+    let mut bits = stat.permission_bits() & !mode::S_ISUID;
+    if stat.mode & mode::S_IXGRP != 0 {
+        bits &= !mode::S_ISGID;
+    }
+    (bits != stat.permission_bits()).then_some(bits)
 }
 
 /// `utimensat`: setting both times to "now" needs ownership or write access; setting

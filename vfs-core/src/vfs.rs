@@ -131,7 +131,6 @@ impl FsContext {
     fn create_with<R>(&self, at: At<'_>, path: &[u8], want_dir: bool, make: impl FnOnce(&mut LockedDir<'_>, &[u8]) -> Result<R>) -> Result<R> {
         let mut walk = Walk::new(self);
         let parent = walk.parent(&self.start(at), path)?;
-        self.may_search(&parent.dir)?;
         let name = creation_name(parent.last)?;
         let writable = parent.dir.mount.check_writable();
         let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
@@ -142,13 +141,17 @@ impl FsContext {
             return Err(Errno::ENOENT);
         }
         writable?;
-        self.may_create_in(locked.inode()?)?;
         make(&mut locked, name)
     }
 
-    /// Creates a node in a locked directory with the caller's ownership rules applied.
+    /// Creates a node in a locked directory (`vfs_create`/`vfs_mkdir`/`vfs_mknod`/
+    /// `vfs_symlink`): permission, then the device privilege, then the caller's ownership.
     fn make_node(&self, locked: &mut LockedDir<'_>, name: &[u8], kind: NodeKind<'_>, perm: u32) -> Result<Arc<Dentry>> {
         let dir = locked.inode()?.clone();
+        self.may_create_in(&dir)?;
+        if matches!(kind, NodeKind::Device { .. }) && !self.cred.is_privileged() {
+            return Err(Errno::EPERM);
+        }
         let (perm, gid) = permission::new_node_owner(&self.cred, &dir.getattr()?, perm, kind == NodeKind::Directory);
         let inode = dir.create(name, &NewNode { kind, perm, uid: self.cred.uid, gid })?;
         Ok(locked.dir.dentry.bind_locked(&mut locked.children, name, Some(inode)))
@@ -172,12 +175,7 @@ impl FsContext {
             _ => return Err(Errno::EINVAL),
         };
         let perm = mode_with_type & mode::S_IALLUGO & !self.umask;
-        self.create_with(at, path, false, |locked, name| {
-            if matches!(kind, NodeKind::Device { .. }) && !self.cred.is_privileged() {
-                return Err(Errno::EPERM);
-            }
-            self.make_node(locked, name, kind, perm).map(drop)
-        })
+        self.create_with(at, path, false, |locked, name| self.make_node(locked, name, kind, perm).map(drop))
     }
 
     /// `symlinkat`.
@@ -210,27 +208,31 @@ impl FsContext {
         } else {
             flags
         };
-        let (location, created) = self.open_lookup(at, path, flags, perm)?;
+        let (location, created, parent) = self.open_lookup(at, path, flags, perm)?;
         let inode = location.dentry.positive()?.clone();
         let file_type = inode.file_type();
         if flags.contains(OpenFlags::CREAT) && file_type == FileType::Directory {
             return Err(Errno::EISDIR);
         }
+        if let (false, Some(parent)) = (created, &parent) {
+            let dir_stat = parent.dentry.positive()?.getattr()?;
+            permission::check_open_existing_in_sticky(&self.cred, &dir_stat, &inode.getattr()?)?;
+        }
         if flags.contains(OpenFlags::DIRECTORY) && file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
         if flags.contains(OpenFlags::PATH) {
-            return Ok(Arc::new(OpenFile::new(location, flags, None)?));
+            return Ok(Arc::new(OpenFile::new(location, self.cred.clone(), flags, None)?));
         }
         if file_type == FileType::Symlink {
             return Err(Errno::ELOOP);
         }
         let truncate = !created && flags.contains(OpenFlags::TRUNC) && file_type == FileType::Regular;
         if !created {
-            self.may_open(&location, &inode, flags, truncate)?;
+            self.may_open(&location, &inode, flags)?;
         }
         if truncate {
-            inode.setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
+            crate::file::truncate_inode(&self.cred, &inode, 0)?;
         }
         let device = match file_type {
             FileType::CharDevice | FileType::BlockDevice | FileType::Fifo => {
@@ -241,16 +243,18 @@ impl FsContext {
             FileType::Socket => return Err(Errno::ENXIO),
             _ => None,
         };
-        Ok(Arc::new(OpenFile::new(location, flags, device)?))
+        Ok(Arc::new(OpenFile::new(location, self.cred.clone(), flags, device)?))
     }
 
     /// The lookup half of `open`: finds or (with `O_CREAT`) creates the last component,
     /// following symlinks there as Linux does, even into a link to a missing file.
-    fn open_lookup(&self, at: At<'_>, path: &[u8], flags: OpenFlags, perm: u32) -> Result<(Location, bool)> {
+    /// Returns the location, whether it was created, and (with `O_CREAT`, when the last
+    /// component was a name) the directory it was found in.
+    fn open_lookup(&self, at: At<'_>, path: &[u8], flags: OpenFlags, perm: u32) -> Result<(Location, bool, Option<Location>)> {
         let mut walk = Walk::new(self);
         let follow_last = !flags.contains(OpenFlags::NOFOLLOW) && !(flags.contains(OpenFlags::CREAT) && flags.contains(OpenFlags::EXCL));
         if !flags.contains(OpenFlags::CREAT) {
-            return Ok((walk.resolve(&self.start(at), path, follow_last)?, false));
+            return Ok((walk.resolve(&self.start(at), path, follow_last)?, false, None));
         }
         let mut start = self.start(at);
         let mut path = path.to_vec();
@@ -260,13 +264,13 @@ impl FsContext {
                 let name = match parent.last {
                     Last::Name(_) if parent.trailing_slash => return Err(Errno::EISDIR),
                     Last::Name(name) => name,
-                    _ => return Err(Errno::EISDIR),
+                    // `/`, `.` and `..` resolve as usual; `do_open` then refuses them.
+                    _ => {
+                        let location = walk.last(parent, true)?;
+                        return if flags.contains(OpenFlags::EXCL) { Err(Errno::EEXIST) } else { Ok((location, false, None)) };
+                    }
                 };
-                self.may_search(&parent.dir)?;
-                if name.len() > NAME_MAX {
-                    return Err(Errno::ENAMETOOLONG);
-                }
-                let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
+                        let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
                 let child = locked.lookup(name)?;
                 if let Some(inode) = child.inode() {
                     if flags.contains(OpenFlags::EXCL) {
@@ -274,7 +278,7 @@ impl FsContext {
                     }
                     if inode.file_type() != FileType::Symlink || !follow_last {
                         let location = self.ns.follow_mounts(Location { mount: parent.dir.mount.clone(), dentry: child });
-                        return Ok((location, false));
+                        return Ok((location, false, Some(parent.dir.clone())));
                     }
                     let target = inode.readlink()?;
                     drop(locked);
@@ -285,9 +289,8 @@ impl FsContext {
                     (parent.dir.clone(), target)
                 } else {
                     parent.dir.mount.check_writable()?;
-                    self.may_create_in(locked.inode()?)?;
                     let dentry = self.make_node(&mut locked, name, NodeKind::Regular, perm & mode::S_IALLUGO & !self.umask)?;
-                    return Ok((Location { mount: parent.dir.mount.clone(), dentry }, true));
+                    return Ok((Location { mount: parent.dir.mount.clone(), dentry }, true, None));
                 }
             };
             start = next_start;
@@ -296,13 +299,14 @@ impl FsContext {
     }
 
     /// `may_open` plus the `O_TRUNC` write check.
-    fn may_open(&self, location: &Location, inode: &Arc<dyn Inode>, flags: OpenFlags, truncate: bool) -> Result<()> {
+    fn may_open(&self, location: &Location, inode: &Arc<dyn Inode>, flags: OpenFlags) -> Result<()> {
         let file_type = inode.file_type();
         let mut wanted = Access::empty();
         if flags.readable() {
             wanted |= Access::READ;
         }
-        if flags.writable() || truncate {
+        // O_TRUNC asks for write access whatever the file type (`build_open_flags`).
+        if flags.writable() || flags.contains(OpenFlags::TRUNC) {
             wanted |= Access::WRITE;
         }
         if file_type == FileType::Directory && wanted.contains(Access::WRITE) {
@@ -320,12 +324,8 @@ impl FsContext {
     /// `unlinkat` without `AT_REMOVEDIR`.
     pub fn unlink(&self, at: At<'_>, path: &[u8]) -> Result<()> {
         let parent = Walk::new(self).parent(&self.start(at), path)?;
-        self.may_search(&parent.dir)?;
         let Last::Name(name) = parent.last else { return Err(Errno::EISDIR) };
         parent.dir.mount.check_writable()?;
-        if name.len() > NAME_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
         let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
         let victim = locked.lookup(name)?;
         if parent.trailing_slash {
@@ -345,7 +345,6 @@ impl FsContext {
     /// `rmdir` (`unlinkat` with `AT_REMOVEDIR`).
     pub fn rmdir(&self, at: At<'_>, path: &[u8]) -> Result<()> {
         let parent = Walk::new(self).parent(&self.start(at), path)?;
-        self.may_search(&parent.dir)?;
         let name = match parent.last {
             Last::Dot => return Err(Errno::EINVAL),
             Last::DotDot => return Err(Errno::ENOTEMPTY),
@@ -353,9 +352,6 @@ impl FsContext {
             Last::Name(name) => name,
         };
         parent.dir.mount.check_writable()?;
-        if name.len() > NAME_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
         let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
         let victim = locked.lookup(name)?;
         let dir = locked.inode()?.clone();
@@ -377,6 +373,7 @@ impl FsContext {
                 return Err(Errno::EXDEV);
             }
             permission::check_hardlink(&self.cred, &source_inode.getattr()?)?;
+            self.may_create_in(locked.inode()?)?;
             if source_inode.file_type() == FileType::Directory {
                 return Err(Errno::EPERM);
             }
@@ -401,12 +398,7 @@ impl FsContext {
         let Last::Name(new_name) = new_parent.last else {
             return Err(if flags.contains(RenameFlags::NOREPLACE) { Errno::EEXIST } else { Errno::EBUSY });
         };
-        self.may_search(&old_parent.dir)?;
-        self.may_search(&new_parent.dir)?;
         old_parent.dir.mount.check_writable()?;
-        if old_name.len() > NAME_MAX || new_name.len() > NAME_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
         let _serial = self.ns.rename_lock.lock();
         let old_dir = &old_parent.dir.dentry;
         let new_dir = &new_parent.dir.dentry;
@@ -544,7 +536,7 @@ impl FsContext {
         }
         location.mount.check_writable()?;
         check_access(&self.cred, &inode.getattr()?, Access::WRITE)?;
-        inode.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+        crate::file::truncate_inode(&self.cred, inode, size)
     }
 
     /// `faccessat` (against the fs identity: the syscall layer passes real ids if needed).

@@ -2,6 +2,8 @@
 //! context in it, with a manual clock.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::sync::Arc;
 use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
 use vfs_core::*;

@@ -1,0 +1,55 @@
+//! Differential test: random operation sequences on vfs-core's tmpfs and on a real
+//! tmpfs of the host must give the same results, errno values, sizes and trees.
+//! One test per binary: it chroots the whole process while a case runs.
+mod common;
+
+use common::oracle::*;
+use std::sync::Arc;
+use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+use vfs_core::*;
+
+const OPTIONS: &str = "size=48k,nr_inodes=12,mode=755";
+
+fn fresh_vfs() -> FsContext {
+    let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
+    let fs = new_tmpfs(&TmpfsOptions::parse(OPTIONS, 0).unwrap(), 1, clock.clone()).unwrap();
+    let ns = MountNamespace::new(fs, "tmpfs", MountFlags::empty(), clock);
+    FsContext::new(ns, Credentials::root())
+}
+
+#[test]
+fn tmpfs_matches_the_host_tmpfs() {
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root to mount a tmpfs and chroot into it");
+        return;
+    }
+    if let Err(error) = HostMount::new("tmpfs", OPTIONS) {
+        println!("skipped: cannot mount a host tmpfs: {error}");
+        return;
+    }
+    unsafe { libc::umask(0o022) };
+    let mut runner = runner(256);
+    let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
+    let result = runner.run(&proptest::collection::vec((who(), op()), 1..60), |ops| {
+        let host = HostMount::new("tmpfs", OPTIONS).expect("mount tmpfs");
+        let ctx = fresh_vfs();
+        let chroot = Chroot::enter(host.dir.path()).expect("chroot");
+        for (index, (who, op)) in ops.iter().enumerate() {
+            let ours = run_vfs_as(&ctx, *who, op);
+            let linux = run_host_as(*who, op);
+            proptest::prop_assert_eq!(&ours, &linux, "op #{} {:?} as {:?}", index, op, who);
+            *tally.borrow_mut().entry(outcome_kind(&ours)).or_default() += 1;
+        }
+        let ours = snapshot_vfs(&ctx);
+        let linux = snapshot_host();
+        drop(chroot);
+        proptest::prop_assert_eq!(ours, linux, "final trees differ");
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let tally = tally.into_inner();
+    println!("outcomes compared: {tally:?}");
+    assert!(tally.get("ok").copied().unwrap_or(0) > 1000, "too few successful operations to mean anything");
+}
