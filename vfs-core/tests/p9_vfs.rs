@@ -2,6 +2,7 @@
 //! syscall-shaped operations: path walks over both cache policies, the dentry cache's
 //! revalidation on shared mounts, open files, and the fid-leak check once it all drops.
 
+mod common;
 mod p9_harness;
 
 use std::fs;
@@ -31,19 +32,6 @@ fn tear_down(ctx: FsContext) {
     ctx.ns.root().dentry.prune();
 }
 
-fn read_all(ctx: &FsContext, path: &str) -> Vec<u8> {
-    let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY, 0).unwrap();
-    let mut data = Vec::new();
-    let mut chunk = [0u8; 1000];
-    loop {
-        let read = file.read(&mut chunk).unwrap();
-        if read == 0 {
-            return data;
-        }
-        data.extend_from_slice(&chunk[..read]);
-    }
-}
-
 #[test]
 fn path_operations_reach_the_host_on_both_policies() {
     for policy in [CachePolicy::Exclusive, CachePolicy::Revalidate] {
@@ -60,14 +48,14 @@ fn path_operations_reach_the_host_on_both_policies() {
         assert_eq!(ctx.stat(At::Cwd, b"/a/b/c/d", true).unwrap().dev, 0x900);
 
         ctx.symlink(b"b/c", At::Cwd, b"/a/link").unwrap();
-        assert_eq!(read_all(&ctx, "/a/link/d"), b"deep file");
+        assert_eq!(common::read_file(&ctx, "/a/link/d"), b"deep file");
         assert_eq!(ctx.readlink(At::Cwd, b"/a/link").unwrap(), b"b/c");
 
         ctx.rename(At::Cwd, b"/a/b/c/d", At::Cwd, b"/a/e", RenameFlags::empty()).unwrap();
         assert_eq!(ctx.stat(At::Cwd, b"/a/b/c/d", true).err(), Some(Errno::ENOENT));
         assert_eq!(fs::read(fixture.host("a/e")).unwrap(), b"deep file");
         ctx.truncate(At::Cwd, b"/a/e", 4).unwrap();
-        assert_eq!(read_all(&ctx, "/a/e"), b"deep");
+        assert_eq!(common::read_file(&ctx, "/a/e"), b"deep");
 
         let dir = ctx.open(At::Cwd, b"/a", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0).unwrap();
         let mut names = Vec::new();
@@ -97,7 +85,7 @@ fn shared_mounts_see_host_changes_and_exclusive_mounts_trust_their_cache() {
     let ctx = context(&fixture);
     assert_eq!(ctx.stat(At::Cwd, b"/later", true).err(), Some(Errno::ENOENT));
     fs::write(fixture.host("later"), b"appeared").unwrap();
-    assert_eq!(read_all(&ctx, "/later"), b"appeared", "a negative dentry is revalidated");
+    assert_eq!(common::read_file(&ctx, "/later"), b"appeared", "a negative dentry is revalidated");
     fs::remove_file(fixture.host("later")).unwrap();
     fs::create_dir(fixture.host("later")).unwrap();
     assert!(ctx.stat(At::Cwd, b"/later", true).unwrap().is_dir(), "a replaced file is noticed");
