@@ -129,6 +129,20 @@ fn create_makes_host_files_with_mode_and_owner_and_refuses_existing_names() {
     });
 }
 
+#[test]
+fn an_unprivileged_server_keeps_its_owner_and_the_create_succeeds() {
+    let f = Fixture::new(CachePolicy::Exclusive);
+    f.channel.refuse_chown(true);
+    let owner = NewNode { kind: NodeKind::Regular, perm: 0o644, uid: 1234, gid: 5678 };
+    let file = f.root().create(b"f", &owner).unwrap();
+    let host = fs::metadata(f.host("f")).unwrap();
+    let stat = file.getattr().unwrap();
+    assert_eq!((stat.uid, stat.gid), (host.uid(), host.gid()));
+    assert_eq!(file.setattr(&SetAttr { uid: Some(1), ..SetAttr::default() }).err(), Some(Errno::EPERM));
+    drop(file);
+    f.finish();
+}
+
 fn umask() -> u32 {
     // SAFETY: umask has no preconditions; it is restored at once.
     unsafe {

@@ -151,7 +151,9 @@ impl Client {
     }
 
     /// Sends `request` and hands its success reply (already checked to be the matching
-    /// R-message) to `on_reply`; `Rlerror` becomes its errno.
+    /// R-message) to `on_reply`; `Rlerror` becomes its errno. Requests that create fids
+    /// (attach, walk, xattrwalk) belong to [`Client::attach`] and the [`Fid`] methods,
+    /// which keep the fid books.
     pub fn call<T>(&self, request: &Request<'_>, on_reply: impl FnOnce(Reply<'_>) -> Result<T>) -> Result<T> {
         self.exchange(request, on_reply).map_err(Failure::errno)
     }

@@ -171,8 +171,11 @@ impl P9Inode {
         }
     }
 
-    /// Sets owner of a just-created object when the server chose another (QEMU uses the
-    /// attach's uid, Google's p9 its own): the VFS decided `uid`/`gid`, the file must match.
+    /// Sets the owner of a just-created object when the server chose another (QEMU uses
+    /// the attach's uid, Google's p9 its own): the VFS decided `uid`/`gid`. Best effort: a
+    /// server running unprivileged cannot give files away (`EPERM`), and then the file
+    /// keeps the owner the host gave it, which is what `getattr` will report, rather than
+    /// every create by a non-root container user failing.
     fn fix_owner(&self, fid: &Fid, attr: Attr, node: &NewNode<'_>) -> Result<Attr> {
         let is_symlink = matches!(node.kind, NodeKind::Symlink { .. });
         // A setattr on a symlink fid follows the link on some servers: leave symlinks as
@@ -186,8 +189,11 @@ impl P9Inode {
             gid: node.gid,
             ..SetAttrFields::default()
         };
-        fid.setattr(&fields)?;
-        fid.getattr(getattr_mask::ALL)
+        match fid.setattr(&fields) {
+            Ok(()) => fid.getattr(getattr_mask::ALL),
+            Err(Errno::EPERM | Errno::EACCES) => Ok(attr),
+            Err(errno) => Err(errno),
+        }
     }
 
     /// Makes the object `node` describes as `name`; returns its fid opened read-write for a

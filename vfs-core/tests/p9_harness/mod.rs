@@ -26,6 +26,8 @@ pub struct ServerChannel {
     server: Mutex<p9::Server>,
     max_message_size: u32,
     emulate_nodes: bool,
+    /// Answer ownership changes with `EPERM`, as a server running unprivileged does.
+    refuse_chown: std::sync::atomic::AtomicBool,
     books: Mutex<Books>,
 }
 
@@ -44,6 +46,7 @@ impl ServerChannel {
             server: Mutex::new(server),
             max_message_size,
             emulate_nodes,
+            refuse_chown: Default::default(),
             books: Mutex::new(Books { root: root.to_path_buf(), ..Books::default() }),
         })
     }
@@ -58,7 +61,17 @@ impl ServerChannel {
         self.books.lock().unwrap().requests_by_type.get(&type_code).copied().unwrap_or(0)
     }
 
+    pub fn refuse_chown(&self, refuse: bool) {
+        self.refuse_chown.store(refuse, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn emulate(&self, request: &Request<'_>) -> Option<Reply<'static>> {
+        if let Request::SetAttr { fields, .. } = request
+            && fields.valid & 0x6 != 0
+            && self.refuse_chown.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Some(Reply::Lerror { errno: libc::EPERM as u32 });
+        }
         if !self.emulate_nodes {
             return None;
         }
