@@ -70,8 +70,8 @@ pub struct Client {
     msize: u32,
     tags: Mutex<IdPool>,
     fids: Mutex<IdPool>,
-    /// (request, reply) buffers of msize bytes, reused so a call does not allocate and
-    /// zero half a megabyte each time.
+    /// (request, reply) buffers, reused so a call does not allocate and zero up to half a
+    /// megabyte each time; there are only as many as calls ever ran at once.
     buffers: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
     requests: AtomicU64,
     live_fids: AtomicU64,
@@ -201,10 +201,9 @@ impl Client {
     }
 
     fn take_buffers(&self) -> (Vec<u8>, Vec<u8>) {
-        self.buffers
-            .lock()
-            .pop()
-            .unwrap_or_else(|| (Vec::with_capacity(self.msize as usize), vec![0u8; self.msize as usize]))
+        // The request buffer grows to what requests need (most are tiny, writes up to
+        // msize); the reply buffer must hold any reply the server may send.
+        self.buffers.lock().pop().unwrap_or_else(|| (Vec::new(), vec![0u8; self.msize as usize]))
     }
 
     fn return_buffers(&self, request: Vec<u8>, reply: Vec<u8>) {
