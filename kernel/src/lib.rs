@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod exec;
+pub mod container;
 pub mod mm;
 pub mod options;
 

@@ -1,0 +1,193 @@
+//! 9p channels: which virtio-9p device (by mount tag) each mount of the plan reads from.
+//!
+//! The rule (DESIGN "9p channel assignment", gVisor's gofer-FD dispenser by tag): the root
+//! takes `rootfs`; the i-th bind mount of the spec, counted in spec order before any
+//! sorting, takes `m<i>`. The host (xtask) attaches devices by the same rule;
+//! [`check_channels`] holds the two together at boot.
+//!
+//! Also here: `bind_file=m<i>:NAME`, the host's note that channel `m<i>` shares the
+//! *directory* of a bind-mounted file (QEMU can only share directories) and the file is
+//! `NAME` in it.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::error::PlanError;
+use super::plan::MountPlan;
+
+/// One 9p device's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// `rootfs`: the container's root.
+    Root,
+    /// `m<i>`: the i-th bind mount in spec order.
+    Mount(usize),
+}
+
+impl Channel {
+    pub const ROOT_TAG: &'static str = "rootfs";
+
+    /// The device's mount tag.
+    pub fn tag(self) -> String {
+        format!("{self}")
+    }
+
+    /// The channel a tag names, if it follows the rule (`rootfs`, `m0`, `m12`, not `m01`).
+    pub fn from_tag(tag: &str) -> Option<Channel> {
+        if tag == Self::ROOT_TAG {
+            return Some(Channel::Root);
+        }
+        let digits = tag.strip_prefix('m')?;
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical {
+            return None;
+        }
+        digits.parse().ok().map(Channel::Mount)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Channel::Root => f.write_str(Self::ROOT_TAG),
+            Channel::Mount(index) => write!(f, "m{index}"),
+        }
+    }
+}
+
+/// Checks the devices found at boot against the channels the plan takes: every channel
+/// needs exactly one device, and every device must be taken. The first disagreement, in
+/// channel order and then in the order found, is the error.
+pub fn check_channels(plan: &MountPlan, found_tags: &[&str]) -> Result<(), PlanError> {
+    let needed: Vec<String> = plan.channels().into_iter().map(Channel::tag).collect();
+    for (index, tag) in found_tags.iter().enumerate() {
+        if found_tags[..index].contains(tag) {
+            return Err(PlanError::ChannelTwice {
+                tag: String::from(*tag),
+            });
+        }
+    }
+    if let Some(tag) = needed
+        .iter()
+        .find(|tag| !found_tags.contains(&tag.as_str()))
+    {
+        return Err(PlanError::ChannelMissing { tag: tag.clone() });
+    }
+    if let Some(tag) = found_tags
+        .iter()
+        .find(|tag| !needed.iter().any(|needed| needed == *tag))
+    {
+        return Err(PlanError::ChannelLeftOver {
+            tag: String::from(*tag),
+        });
+    }
+    Ok(())
+}
+
+/// `bind_file=m<i>:NAME`: channel `m<i>` shares the directory that holds the bind-mounted
+/// file `NAME` (percent-encoded on the command line, which is split at spaces).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBind {
+    pub channel: Channel,
+    /// One path component: not empty, not `.` or `..`, no `/` or NUL.
+    pub name: String,
+}
+
+impl FileBind {
+    pub const EXPECTED: &'static str = "m<i>:NAME (NAME percent-encoded, one path component)";
+
+    /// Reads one `bind_file=` value; `None` if it does not have the expected form.
+    pub fn parse(value: &str) -> Option<FileBind> {
+        let (tag, encoded) = value.split_once(':')?;
+        let channel = Channel::from_tag(tag).filter(|channel| *channel != Channel::Root)?;
+        let name = String::from_utf8(percent_decode(encoded)?).ok()?;
+        let one_component =
+            !matches!(name.as_str(), "" | "." | "..") && !name.contains(['/', '\0']);
+        one_component.then_some(FileBind { channel, name })
+    }
+
+    /// The value's form on the command line (the host writes it, [`FileBind::parse`] reads it).
+    pub fn to_option_value(&self) -> String {
+        let mut value = format!("{}:", self.channel);
+        for &byte in self.name.as_bytes() {
+            if byte.is_ascii_alphanumeric() || b"._-+~@,=".contains(&byte) {
+                value.push(char::from(byte));
+            } else {
+                value.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        value
+    }
+}
+
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = core::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_follow_the_rule() {
+        assert_eq!(Channel::Root.tag(), "rootfs");
+        assert_eq!(Channel::Mount(12).tag(), "m12");
+        for (tag, channel) in [
+            ("rootfs", Some(Channel::Root)),
+            ("m0", Some(Channel::Mount(0))),
+            ("m10", Some(Channel::Mount(10))),
+        ] {
+            assert_eq!(Channel::from_tag(tag), channel, "{tag}");
+        }
+        for tag in ["m", "m01", "m-1", "M1", "root", "m1x", ""] {
+            assert_eq!(Channel::from_tag(tag), None, "{tag}");
+        }
+    }
+
+    #[test]
+    fn file_binds_round_trip_with_awkward_names() {
+        for name in ["resolv.conf", "a b%c", "naïve", "x:y"] {
+            let bind = FileBind {
+                channel: Channel::Mount(3),
+                name: name.into(),
+            };
+            let value = bind.to_option_value();
+            assert!(!value.contains(' '), "{value}");
+            assert_eq!(FileBind::parse(&value), Some(bind), "{value}");
+        }
+        assert_eq!(
+            FileBind {
+                channel: Channel::Mount(0),
+                name: "a b".into()
+            }
+            .to_option_value(),
+            "m0:a%20b"
+        );
+    }
+
+    #[test]
+    fn bad_file_binds_are_refused() {
+        for value in [
+            "m0", "rootfs:x", "q1:x", "m0:", "m0:.", "m0:..", "m0:a%2Fb", "m0:%", "m0:%4",
+            "m0:%zz", "m0:%FF", "m0:a%00",
+        ] {
+            assert_eq!(FileBind::parse(value), None, "{value}");
+        }
+    }
+}

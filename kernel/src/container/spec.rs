@@ -1,0 +1,582 @@
+//! The part of the OCI runtime spec (`config.json`) the sandbox uses, parsed from the bytes
+//! the VMM hands in as PVH module 0.
+//!
+//! Sits between the raw bytes and `plan`: [`Spec::parse`] checks shapes and types (serde)
+//! and then every value the plan relies on, so a spec that parses is one the plan compiler
+//! can take without re-checking paths. Each error names the JSON field (`mounts[3].destination`).
+//! Fields the sandbox does not use are ignored; optional ones it does use take OCI's defaults.
+
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Deserialize;
+
+use super::error::{FieldProblem, SpecError};
+use super::path;
+
+/// Linux's `HOST_NAME_MAX`.
+const HOST_NAME_MAX: usize = 64;
+/// A umask has the nine permission bits and nothing else.
+const UMASK_BITS: u32 = 0o777;
+/// Used when `process.user.umask` is absent, as runc and gVisor do.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+/// A spec that passed every check; paths are normalised (see [`path::normalize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub oci_version: String,
+    pub root: Root,
+    /// In spec order: channel numbers and error messages count from here.
+    pub mounts: Vec<Mount>,
+    pub process: Process,
+    pub hostname: Option<String>,
+    pub linux: Linux,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    /// As written: the host resolves it against the bundle; the guest only sees channel `rootfs`.
+    pub path: String,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Normalised, absolute, never `/`.
+    pub destination: String,
+    /// Empty when the spec gives none (OCI allows that for bind mounts).
+    pub mount_type: String,
+    /// Host path of a bind mount; required for those, informational otherwise.
+    pub source: Option<String>,
+    pub options: Vec<String>,
+}
+
+impl Mount {
+    /// The channel rule's notion of a bind mount: type `bind`, or `bind`/`rbind` among the
+    /// options whatever the type (runc's test, which gVisor follows).
+    pub fn is_bind(&self) -> bool {
+        self.mount_type == "bind"
+            || self
+                .options
+                .iter()
+                .any(|option| option == "bind" || option == "rbind")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// Never empty; `args[0]` is never empty.
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Normalised and absolute; `/` when the spec gives none.
+    pub cwd: String,
+    pub user: User,
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Checked to fit in 0o777; [`DEFAULT_UMASK`] applies when absent.
+    pub umask: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Linux {
+    /// Normalised; each becomes a read-only bind of itself.
+    pub readonly_paths: Vec<String>,
+    /// Normalised; each is hidden.
+    pub masked_paths: Vec<String>,
+}
+
+/// The JSON's shape: everything the sandbox requires is optional here so that its absence
+/// is reported by our checks, naming the field, rather than by serde's "missing field".
+mod raw {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use serde::Deserialize;
+
+    use super::User;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Spec {
+        pub oci_version: Option<String>,
+        pub root: Option<Root>,
+        #[serde(default)]
+        pub mounts: Vec<Mount>,
+        pub process: Option<Process>,
+        pub hostname: Option<String>,
+        #[serde(default)]
+        pub linux: Linux,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Root {
+        pub path: Option<String>,
+        #[serde(default)]
+        pub readonly: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Mount {
+        pub destination: Option<String>,
+        #[serde(rename = "type")]
+        pub mount_type: Option<String>,
+        pub source: Option<String>,
+        #[serde(default)]
+        pub options: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Process {
+        #[serde(default)]
+        pub args: Vec<String>,
+        #[serde(default)]
+        pub env: Vec<String>,
+        pub cwd: Option<String>,
+        #[serde(default)]
+        pub user: User,
+        #[serde(default)]
+        pub terminal: bool,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    pub struct Linux {
+        pub readonly_paths: Vec<String>,
+        pub masked_paths: Vec<String>,
+    }
+}
+
+impl Spec {
+    /// Parses and checks the spec as handed in (the initrd's bytes).
+    pub fn parse(bytes: &[u8]) -> Result<Spec, SpecError> {
+        Spec::check(deserialize(bytes)?)
+    }
+
+    fn check(raw: raw::Spec) -> Result<Spec, SpecError> {
+        let oci_version = raw.oci_version.ok_or_else(|| missing("ociVersion"))?;
+        let root = check_root(raw.root)?;
+        let mounts = raw
+            .mounts
+            .into_iter()
+            .enumerate()
+            .map(|(index, mount)| check_mount(index, mount))
+            .collect::<Result<_, _>>()?;
+        let process = check_process(raw.process)?;
+        if let Some(hostname) = &raw.hostname
+            && hostname.len() > HOST_NAME_MAX
+        {
+            return Err(bad_value("hostname", hostname, "at most 64 bytes"));
+        }
+        let linux = Linux {
+            readonly_paths: check_paths("linux.readonlyPaths", raw.linux.readonly_paths)?,
+            masked_paths: check_paths("linux.maskedPaths", raw.linux.masked_paths)?,
+        };
+        Ok(Spec {
+            oci_version,
+            root,
+            mounts,
+            process,
+            hostname: raw.hostname,
+            linux,
+        })
+    }
+}
+
+fn deserialize(bytes: &[u8]) -> Result<raw::Spec, SpecError> {
+    // A loader may pad a module to a page with zeros; they are not part of the spec.
+    let end = bytes
+        .iter()
+        .rposition(|&byte| byte != 0)
+        .map_or(0, |last| last + 1);
+    let mut deserializer = serde_json::Deserializer::from_slice(&bytes[..end]);
+    let spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = match error.path().to_string().as_str() {
+            "." => "spec".to_owned(),
+            path => path.to_owned(),
+        };
+        json_error(error.into_inner(), Some(field))
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| json_error(error, None))?;
+    Ok(spec)
+}
+
+/// Syntax errors are "not JSON"; data errors (wrong type, out of range) belong to `field`.
+fn json_error(error: serde_json::Error, field: Option<String>) -> SpecError {
+    let text = error.to_string();
+    // serde_json appends the position; we place it ourselves (or drop it for a named field).
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+    match (error.classify(), field) {
+        (serde_json::error::Category::Data, Some(field)) => {
+            SpecError::field(field, FieldProblem::WrongType(message))
+        }
+        _ => SpecError::Malformed {
+            line: error.line(),
+            column: error.column(),
+            message,
+        },
+    }
+}
+
+fn missing(field: &str) -> SpecError {
+    SpecError::field(field, FieldProblem::Missing)
+}
+
+fn bad_value(field: impl Into<String>, value: &str, expected: &'static str) -> SpecError {
+    SpecError::field(
+        field,
+        FieldProblem::BadValue {
+            value: value.to_owned(),
+            expected,
+        },
+    )
+}
+
+fn check_root(root: Option<raw::Root>) -> Result<Root, SpecError> {
+    let root = root.ok_or_else(|| missing("root"))?;
+    let path = root.path.ok_or_else(|| missing("root.path"))?;
+    if path.is_empty() {
+        return Err(SpecError::field("root.path", FieldProblem::Empty));
+    }
+    Ok(Root {
+        path,
+        readonly: root.readonly,
+    })
+}
+
+fn check_mount(index: usize, mount: raw::Mount) -> Result<Mount, SpecError> {
+    let field = |name: &str| format!("mounts[{index}].{name}");
+    let destination = mount
+        .destination
+        .ok_or_else(|| missing(&field("destination")))?;
+    let destination = check_path(&field("destination"), &destination)?;
+    let mount = Mount {
+        destination,
+        mount_type: mount.mount_type.unwrap_or_default(),
+        source: mount.source,
+        options: mount.options,
+    };
+    if mount.is_bind() {
+        match mount.source.as_deref() {
+            None => return Err(missing(&field("source"))),
+            Some("") => return Err(SpecError::field(field("source"), FieldProblem::Empty)),
+            Some(_) => {}
+        }
+    }
+    Ok(mount)
+}
+
+/// Normalises an absolute path that must not be `/` itself.
+fn check_path(field: &str, value: &str) -> Result<String, SpecError> {
+    match path::normalize(value) {
+        Ok(normal) if normal == "/" => Err(SpecError::field(field, FieldProblem::IsRoot)),
+        Ok(normal) => Ok(normal),
+        Err(problem) => Err(SpecError::field(field, problem)),
+    }
+}
+
+fn check_paths(field: &str, paths: Vec<String>) -> Result<Vec<String>, SpecError> {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(index, value)| check_path(&format!("{field}[{index}]"), value))
+        .collect()
+}
+
+fn check_process(process: Option<raw::Process>) -> Result<Process, SpecError> {
+    let process = process.ok_or_else(|| missing("process"))?;
+    match process.args.first().map(String::as_str) {
+        None => return Err(SpecError::field("process.args", FieldProblem::Empty)),
+        Some("") => return Err(SpecError::field("process.args[0]", FieldProblem::Empty)),
+        Some(_) => {}
+    }
+    let cwd = match process.cwd.as_deref() {
+        None => "/".to_owned(),
+        Some(cwd) => {
+            path::normalize(cwd).map_err(|problem| SpecError::field("process.cwd", problem))?
+        }
+    };
+    if let Some(umask) = process.user.umask
+        && umask & !UMASK_BITS != 0
+    {
+        return Err(bad_value(
+            "process.user.umask",
+            &format!("{umask:#o}"),
+            "permission bits within 0o777",
+        ));
+    }
+    Ok(Process {
+        args: process.args,
+        env: process.env,
+        cwd,
+        user: process.user,
+        terminal: process.terminal,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["/sbin/init"]}}"#;
+
+    /// `MINIMAL` with one top-level member replaced or added.
+    fn with(member: &str, value: &str) -> String {
+        let mut spec: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        spec[member] = serde_json::from_str(value).unwrap();
+        spec.to_string()
+    }
+
+    fn error_of(json: &str) -> SpecError {
+        Spec::parse(json.as_bytes()).expect_err(json)
+    }
+
+    #[test]
+    fn minimal_spec_takes_oci_defaults() {
+        let spec = Spec::parse(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(
+            spec.root,
+            Root {
+                path: "rootfs".into(),
+                readonly: false
+            }
+        );
+        assert!(spec.mounts.is_empty());
+        assert_eq!(spec.process.cwd, "/");
+        assert_eq!(spec.process.user, User::default());
+        assert!(!spec.process.terminal);
+        assert_eq!(spec.hostname, None);
+        assert_eq!(spec.linux, Linux::default());
+    }
+
+    #[test]
+    fn full_spec_is_read_and_unknown_fields_ignored() {
+        let json = r#"{
+            "ociVersion": "1.1.0",
+            "annotations": {"x": "y"},
+            "root": {"path": "/srv/root", "readonly": true},
+            "mounts": [
+                {"destination": "//data/./in/", "type": "bind", "source": "data", "options": ["rbind", "ro"]},
+                {"destination": "/run", "type": "tmpfs", "options": ["mode=755"], "uidMappings": []}
+            ],
+            "process": {
+                "terminal": true,
+                "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 63},
+                "args": ["sh", "-c", "true"],
+                "env": ["PATH=/bin"],
+                "cwd": "/home/./u/",
+                "capabilities": {}
+            },
+            "hostname": "box",
+            "linux": {"readonlyPaths": ["/proc/sys"], "maskedPaths": ["/proc/kcore"], "namespaces": []}
+        }"#;
+        let spec = Spec::parse(json.as_bytes()).unwrap();
+        assert_eq!(
+            spec.root,
+            Root {
+                path: "/srv/root".into(),
+                readonly: true
+            }
+        );
+        assert_eq!(spec.mounts[0].destination, "/data/in");
+        assert!(spec.mounts[0].is_bind());
+        assert_eq!(spec.mounts[1].mount_type, "tmpfs");
+        assert_eq!(spec.process.cwd, "/home/u");
+        assert_eq!(
+            spec.process.user,
+            User {
+                uid: 1000,
+                gid: 100,
+                additional_gids: vec![5, 6],
+                umask: Some(0o77)
+            }
+        );
+        assert!(spec.process.terminal);
+        assert_eq!(spec.hostname.as_deref(), Some("box"));
+        assert_eq!(spec.linux.readonly_paths, ["/proc/sys"]);
+        assert_eq!(spec.linux.masked_paths, ["/proc/kcore"]);
+    }
+
+    #[test]
+    fn trailing_zero_padding_is_ignored() {
+        let mut bytes = MINIMAL.as_bytes().to_vec();
+        bytes.extend([0; 100]);
+        assert!(Spec::parse(&bytes).is_ok());
+    }
+
+    #[test]
+    fn bind_is_a_type_or_an_option() {
+        let mount = |mount_type: &str, options: &[&str]| Mount {
+            destination: "/m".into(),
+            mount_type: mount_type.into(),
+            source: Some("s".into()),
+            options: options.iter().map(|option| (*option).to_owned()).collect(),
+        };
+        assert!(mount("bind", &[]).is_bind());
+        assert!(mount("none", &["rbind"]).is_bind());
+        assert!(mount("", &["ro", "bind"]).is_bind());
+        assert!(!mount("none", &[]).is_bind());
+        assert!(!mount("tmpfs", &["binding"]).is_bind());
+    }
+
+    #[test]
+    fn not_json_is_malformed() {
+        for bytes in [&b""[..], b"{", b"{\"root\": }", b"\xff\xfe", b"{} {}"] {
+            let error = Spec::parse(bytes).unwrap_err();
+            assert!(
+                matches!(error, SpecError::Malformed { .. }),
+                "{bytes:?}: {error:?}"
+            );
+            assert_eq!(error.exit_status(), crate::container::error::MALFORMED_SPEC);
+        }
+        assert!(error_of("{\n\"root\": }").to_string().contains("line 2"));
+    }
+
+    /// One case per check: the spec, the field the error must name, and a piece of its message.
+    #[test]
+    fn each_bad_field_is_named() {
+        let mount = |json: &str| {
+            with(
+                "mounts",
+                &format!("[{{\"destination\": \"/ok\", \"type\": \"tmpfs\"}}, {json}]"),
+            )
+        };
+        let process = |json: &str| with("process", json);
+        let cases: Vec<(String, &str, &str)> = vec![
+            (
+                r#"{"root": {"path": "r"}, "process": {"args": ["a"]}}"#.into(),
+                "ociVersion",
+                "missing",
+            ),
+            (
+                r#"{"ociVersion": "1", "process": {"args": ["a"]}}"#.into(),
+                "root",
+                "missing",
+            ),
+            (with("root", "{}"), "root.path", "missing"),
+            (with("root", r#"{"path": ""}"#), "root.path", "empty"),
+            (
+                with("root", r#"{"path": "r", "readonly": "yes"}"#),
+                "root.readonly",
+                "expected a boolean",
+            ),
+            (with("mounts", "{}"), "mounts", "expected a sequence"),
+            (
+                mount(r#"{"type": "tmpfs"}"#),
+                "mounts[1].destination",
+                "missing",
+            ),
+            (
+                mount(r#"{"destination": "tmp"}"#),
+                "mounts[1].destination",
+                "must be an absolute path",
+            ),
+            (
+                mount(r#"{"destination": "/a/../../etc"}"#),
+                "mounts[1].destination",
+                "\"..\" escapes the root",
+            ),
+            (
+                mount(r#"{"destination": "/a/.."}"#),
+                "mounts[1].destination",
+                "cannot be \"/\"",
+            ),
+            (
+                mount(r#"{"destination": ""}"#),
+                "mounts[1].destination",
+                "empty",
+            ),
+            (
+                mount(r#"{"destination": 7}"#),
+                "mounts[1].destination",
+                "expected a string",
+            ),
+            (
+                mount(r#"{"destination": "/b", "type": "bind"}"#),
+                "mounts[1].source",
+                "missing",
+            ),
+            (
+                mount(r#"{"destination": "/b", "options": ["rbind"], "source": ""}"#),
+                "mounts[1].source",
+                "empty",
+            ),
+            (
+                mount(r#"{"destination": "/b", "options": [1]}"#),
+                "mounts[1].options[0]",
+                "expected a string",
+            ),
+            (
+                r#"{"ociVersion": "1", "root": {"path": "r"}}"#.into(),
+                "process",
+                "missing",
+            ),
+            (process("{}"), "process.args", "empty"),
+            (process(r#"{"args": []}"#), "process.args", "empty"),
+            (process(r#"{"args": [""]}"#), "process.args[0]", "empty"),
+            (
+                process(r#"{"args": "sh"}"#),
+                "process.args",
+                "expected a sequence",
+            ),
+            (
+                process(r#"{"args": ["a"], "cwd": "home"}"#),
+                "process.cwd",
+                "must be an absolute path",
+            ),
+            (
+                process(r#"{"args": ["a"], "env": [1]}"#),
+                "process.env[0]",
+                "expected a string",
+            ),
+            (
+                process(r#"{"args": ["a"], "user": {"uid": -1}}"#),
+                "process.user.uid",
+                "expected u32",
+            ),
+            (
+                process(r#"{"args": ["a"], "user": {"umask": 4095}}"#),
+                "process.user.umask",
+                "0o7777",
+            ),
+            (
+                with("hostname", &format!("\"{}\"", "h".repeat(65))),
+                "hostname",
+                "at most 64 bytes",
+            ),
+            (
+                with("linux", r#"{"readonlyPaths": ["/ok", "rel"]}"#),
+                "linux.readonlyPaths[1]",
+                "absolute",
+            ),
+            (
+                with("linux", r#"{"maskedPaths": ["/../x"]}"#),
+                "linux.maskedPaths[0]",
+                "escapes",
+            ),
+            ("[]".into(), "spec", "expected struct"),
+        ];
+        for (json, field, words) in cases {
+            let error = error_of(&json);
+            assert_eq!(error.field_name(), Some(field), "{json}: {error}");
+            let message = error.to_string();
+            assert!(message.starts_with(&format!("{field}: ")), "{message}");
+            assert!(
+                message.contains(words),
+                "{json}: {message:?} lacks {words:?}"
+            );
+            assert_eq!(error.exit_status(), crate::container::error::INVALID_SPEC);
+        }
+    }
+}
