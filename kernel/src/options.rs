@@ -7,6 +7,8 @@ use core::fmt;
 
 use log::LevelFilter;
 
+use crate::container::{FileAccess, FileBind, Overlay, SandboxOptions};
+
 /// A deliberate failure or check the boot tests ask for (`test=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SelfTest {
@@ -31,12 +33,17 @@ impl SelfTest {
     ];
 }
 
+/// Borrows from the command line: it is parsed before the heap exists.
 #[derive(Clone, Copy, Debug)]
-pub struct Options {
+pub struct Options<'a> {
     pub log: LevelFilter,
     pub test: Option<SelfTest>,
     /// TSC frequency, when the host knows it better than CPUID does (TCG).
     pub tsc_khz: Option<u64>,
+    /// `overlay=`, `file_access=`, `file_access_mounts=`.
+    pub sandbox: SandboxOptions,
+    /// `cid=`: the container's name, for messages.
+    pub cid: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -44,31 +51,63 @@ pub enum OptionError<'a> {
     NotUtf8,
     Unknown(&'a str),
     MissingValue(&'a str),
-    BadValue { option: &'a str, value: &'a str, expected: &'static str },
+    BadValue {
+        option: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for OptionError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotUtf8 => write!(f, "not valid UTF-8"),
-            Self::Unknown(option) => write!(f, "unknown option `{option}` (known: log, test, tsc_khz, virtio_mmio.device)"),
-            Self::MissingValue(option) => write!(f, "option `{option}` needs a value (`{option}=...`)"),
-            Self::BadValue { option, value, expected } => {
-                write!(f, "option `{option}` has bad value `{value}`; expected {expected}")
+            Self::Unknown(option) => write!(
+                f,
+                "unknown option `{option}` (known: log, test, tsc_khz, overlay, file_access, \
+                 file_access_mounts, cid, bind_file, virtio_mmio.device)"
+            ),
+            Self::MissingValue(option) => {
+                write!(f, "option `{option}` needs a value (`{option}=...`)")
+            }
+            Self::BadValue {
+                option,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "option `{option}` has bad value `{value}`; expected {expected}"
+                )
             }
         }
     }
 }
 
-impl Options {
-    pub fn parse(cmdline: &[u8]) -> Result<Options, OptionError<'_>> {
+impl<'a> Options<'a> {
+    pub fn parse(cmdline: &'a [u8]) -> Result<Options<'a>, OptionError<'a>> {
         let text = core::str::from_utf8(cmdline).map_err(|_| OptionError::NotUtf8)?;
-        let mut options = Options { log: LevelFilter::Warn, test: None, tsc_khz: None };
+        let mut options = Options {
+            log: LevelFilter::Warn,
+            test: None,
+            tsc_khz: None,
+            sandbox: SandboxOptions::default(),
+            cid: None,
+        };
         for word in text.split_ascii_whitespace() {
-            let (option, value) = word.split_once('=').ok_or(OptionError::MissingValue(word))?;
-            let bad = |expected| OptionError::BadValue { option, value, expected };
+            let (option, value) = word
+                .split_once('=')
+                .ok_or(OptionError::MissingValue(word))?;
+            let bad = |expected| OptionError::BadValue {
+                option,
+                value,
+                expected,
+            };
             match option {
-                "log" => options.log = parse_level(value).ok_or_else(|| bad("error|warn|info|debug|trace|off"))?,
+                "log" => {
+                    options.log =
+                        parse_level(value).ok_or_else(|| bad("error|warn|info|debug|trace|off"))?
+                }
                 "test" => {
                     let found = SelfTest::NAMES.iter().find(|(name, _)| *name == value);
                     let expected = "pagefault|int3|panic|doublefault|heap|bootinfo|virtio";
@@ -77,6 +116,31 @@ impl Options {
                 "tsc_khz" => {
                     let khz = value.parse::<u64>().ok().filter(|&khz| khz > 0);
                     options.tsc_khz = Some(khz.ok_or_else(|| bad("a positive number of kHz"))?);
+                }
+                "overlay" => {
+                    options.sandbox.overlay =
+                        Overlay::from_name(value).ok_or_else(|| bad(Overlay::EXPECTED))?
+                }
+                "file_access" => {
+                    options.sandbox.file_access =
+                        FileAccess::from_name(value).ok_or_else(|| bad(FileAccess::EXPECTED))?;
+                }
+                "file_access_mounts" => {
+                    options.sandbox.file_access_mounts =
+                        FileAccess::from_name(value).ok_or_else(|| bad(FileAccess::EXPECTED))?;
+                }
+                "cid" => {
+                    if !is_container_id(value) {
+                        return Err(bad(CID_EXPECTED));
+                    }
+                    options.cid = Some(value);
+                }
+                // Written by the host, not a person: channel m<i> shares a bind-mounted
+                // file's directory (see `container::channel`); read by `file_binds`.
+                BIND_FILE => {
+                    if FileBind::parse(value).is_none() {
+                        return Err(bad(FileBind::EXPECTED));
+                    }
                 }
                 // Linux's syntax for virtio-mmio devices the VMM did not describe in ACPI
                 // (microvm with acpi=off, Firecracker); read by `devices`.
@@ -93,15 +157,35 @@ impl Options {
 }
 
 const VIRTIO_MMIO_DEVICE: &str = "virtio_mmio.device";
+const BIND_FILE: &str = "bind_file";
+const CID_EXPECTED: &str = "1-64 of A-Z a-z 0-9 _ . + -";
 
-/// The `virtio_mmio.device=` values on the command line ([`Options::parse`] validated them).
-pub fn virtio_mmio_devices(cmdline: &[u8]) -> impl Iterator<Item = &str> {
+/// runsc's rule for container ids, so a name that works there works here.
+fn is_container_id(cid: &str) -> bool {
+    (1..=64).contains(&cid.len())
+        && cid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
+}
+
+/// The values of a repeatable option, in command-line order.
+fn values_of<'a>(cmdline: &'a [u8], key: &'a str) -> impl Iterator<Item = &'a str> {
     core::str::from_utf8(cmdline)
         .unwrap_or("")
         .split_ascii_whitespace()
         .filter_map(|word| word.split_once('='))
-        .filter(|(option, _)| *option == VIRTIO_MMIO_DEVICE)
+        .filter(move |(option, _)| *option == key)
         .map(|(_, value)| value)
+}
+
+/// The `virtio_mmio.device=` values on the command line ([`Options::parse`] validated them).
+pub fn virtio_mmio_devices(cmdline: &[u8]) -> impl Iterator<Item = &str> {
+    values_of(cmdline, VIRTIO_MMIO_DEVICE)
+}
+
+/// The host's `bind_file=` notes, for `container::compile` (needs the heap: names are decoded).
+pub fn file_binds(cmdline: &[u8]) -> impl Iterator<Item = FileBind> + '_ {
+    values_of(cmdline, BIND_FILE).filter_map(FileBind::parse)
 }
 
 fn parse_level(value: &str) -> Option<LevelFilter> {
@@ -153,25 +237,103 @@ mod tests {
             (b"virtio_mmio.device=512", "virtio_mmio.device", "512"),
         ] {
             match Options::parse(line).unwrap_err() {
-                OptionError::BadValue { option: o, value: v, .. } => assert_eq!((o, v), (option, value)),
+                OptionError::BadValue {
+                    option: o,
+                    value: v,
+                    ..
+                } => assert_eq!((o, v), (option, value)),
                 other => panic!("{other:?}"),
             }
         }
     }
 
     #[test]
+    fn sandbox_options_default_to_gvisors() {
+        let options = Options::parse(b"").unwrap();
+        assert_eq!(options.sandbox.overlay, Overlay::Root);
+        assert_eq!(options.sandbox.file_access, FileAccess::Exclusive);
+        assert_eq!(options.sandbox.file_access_mounts, FileAccess::Shared);
+        assert_eq!(options.cid, None);
+    }
+
+    #[test]
+    fn sandbox_options_are_read() {
+        let line = b"overlay=all file_access=shared file_access_mounts=exclusive cid=web-1.a_b+c";
+        let options = Options::parse(line).unwrap();
+        assert_eq!(
+            options.sandbox,
+            SandboxOptions {
+                overlay: Overlay::All,
+                file_access: FileAccess::Shared,
+                file_access_mounts: FileAccess::Exclusive
+            }
+        );
+        assert_eq!(options.cid, Some("web-1.a_b+c"));
+        assert_eq!(
+            Options::parse(b"overlay=none").unwrap().sandbox.overlay,
+            Overlay::None
+        );
+    }
+
+    #[test]
+    fn bad_sandbox_values_are_named() {
+        let long_cid = [b"cid=".as_slice(), &[b'a'; 65]].concat();
+        for line in [
+            &b"overlay=some"[..],
+            b"file_access=cached",
+            b"file_access_mounts=",
+            b"cid=a/b",
+            b"cid=",
+            &long_cid,
+            b"bind_file=m0",
+            b"bind_file=rootfs:x",
+        ] {
+            let error = Options::parse(line).unwrap_err();
+            assert!(
+                matches!(error, OptionError::BadValue { .. }),
+                "{line:?}: {error:?}"
+            );
+        }
+        let error = Options::parse(b"overlay=some").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "option `overlay` has bad value `some`; expected none|root|all"
+        );
+    }
+
+    #[test]
+    fn file_binds_are_listed_in_order() {
+        let line = b"bind_file=m2:resolv.conf log=info bind_file=m0:a%20b";
+        assert!(Options::parse(line).is_ok());
+        let binds: Vec<FileBind> = file_binds(line).collect();
+        assert_eq!(binds.len(), 2);
+        assert_eq!(
+            (binds[0].channel, binds[0].name.as_str()),
+            (crate::container::Channel::Mount(2), "resolv.conf")
+        );
+        assert_eq!(binds[1].name, "a b");
+    }
+
+    #[test]
     fn a_word_without_a_value_is_an_error() {
-        assert!(matches!(Options::parse(b"quiet").unwrap_err(), OptionError::MissingValue("quiet")));
+        assert!(matches!(
+            Options::parse(b"quiet").unwrap_err(),
+            OptionError::MissingValue("quiet")
+        ));
     }
 
     #[test]
     fn non_utf8_is_rejected() {
-        assert!(matches!(Options::parse(b"log=\xff").unwrap_err(), OptionError::NotUtf8));
+        assert!(matches!(
+            Options::parse(b"log=\xff").unwrap_err(),
+            OptionError::NotUtf8
+        ));
     }
 
     #[test]
     fn virtio_mmio_devices_are_listed_in_order() {
-        let line = b"log=info virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5";
+        let line =
+            b"log=info virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5";
         assert!(Options::parse(line).is_ok());
         let devices: Vec<&str> = virtio_mmio_devices(line).collect();
         assert_eq!(devices, ["512@0xfeb00e00:12", "4K@0xd0000000:5"]);
