@@ -142,7 +142,39 @@ pub trait Inode: Send + Sync {
     fn fsync(&self) -> Result<()> {
         Ok(())
     }
+
+    /// `lseek(SEEK_DATA)`: the first offset at or after `offset` holding data; `ENXIO`
+    /// at or past the end. The default treats the whole file as data.
+    fn seek_data(&self, offset: u64) -> Result<u64> {
+        if offset < self.getattr()?.size { Ok(offset) } else { Err(Errno::ENXIO) }
+    }
+    /// `lseek(SEEK_HOLE)`: the first hole at or after `offset` (the end counts as one).
+    fn seek_hole(&self, offset: u64) -> Result<u64> {
+        let size = self.getattr()?.size;
+        if offset < size { Ok(size) } else { Err(Errno::ENXIO) }
+    }
+
+    /// Extended attributes (`trusted.*`, `user.*`, …); overlay keeps its whiteout and
+    /// origin marks in them. `ENODATA` for a missing name.
+    fn get_xattr(&self, _name: &[u8]) -> Result<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// `flags` is `XATTR_CREATE` (1: `EEXIST` if present) or `XATTR_REPLACE` (2:
+    /// `ENODATA` if absent) or 0.
+    fn set_xattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn remove_xattr(&self, _name: &[u8]) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
+        Err(Errno::EOPNOTSUPP)
+    }
 }
+
+/// `setxattr` flags.
+pub const XATTR_CREATE: u32 = 1;
+pub const XATTR_REPLACE: u32 = 2;
 
 /// Read a whole symlink or small file through the trait: used by the walk and overlay.
 pub fn read_to_end(inode: &dyn Inode) -> Result<Vec<u8>> {

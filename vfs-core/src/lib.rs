@@ -19,6 +19,7 @@ pub mod file;
 pub mod inode;
 pub mod mount;
 pub mod p9;
+pub mod overlay;
 pub mod path;
 pub mod permission;
 pub mod ramfs;

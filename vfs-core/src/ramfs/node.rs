@@ -6,7 +6,7 @@ use super::pages::{Pages, PAGE_SIZE};
 use super::{blocks_for_pages, Shared};
 use crate::attr::{mode, DirEntry, FileType, RenameFlags, SetAttr, Stat, TimeChange, NAME_MAX};
 use crate::errno::{Errno, Result};
-use crate::inode::{Inode, NewNode, NodeKind};
+use crate::inode::{Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE};
 use crate::time::Timespec;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -21,6 +21,7 @@ const SHORT_SYMLINK_LEN: usize = 128;
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
 struct Meta {
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
     perm: u32,
     uid: u32,
     gid: u32,
@@ -112,7 +113,7 @@ impl RamInode {
             NodeKind::Fifo | NodeKind::Socket => (Body::Special, 1, 0),
         };
         let now = shared.now();
-        let meta = Meta { perm: node.perm & mode::S_IALLUGO, uid: node.uid, gid: node.gid, nlink, rdev, atime: now, mtime: now, ctime: now, btime: now };
+        let meta = Meta { xattrs: Vec::new(), perm: node.perm & mode::S_IALLUGO, uid: node.uid, gid: node.gid, nlink, rdev, atime: now, mtime: now, ctime: now, btime: now };
         Ok(Arc::new(RamInode {
             ino: shared.allocate_ino(),
             file_type: node.kind.file_type(),
@@ -417,6 +418,62 @@ impl Inode for RamInode {
             Body::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn seek_data(&self, offset: u64) -> Result<u64> {
+        match &self.lock().body {
+            Body::File(pages) => pages.next_data(offset).ok_or(Errno::ENXIO),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn seek_hole(&self, offset: u64) -> Result<u64> {
+        match &self.lock().body {
+            Body::File(pages) if offset < pages.size => Ok(pages.next_hole(offset)),
+            Body::File(_) => Err(Errno::ENXIO),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        let state = self.lock();
+        state.meta.xattrs.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).ok_or(Errno::ENODATA)
+    }
+
+    fn set_xattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<()> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(Errno::ERANGE);
+        }
+        if value.len() > 65536 {
+            return Err(Errno::E2BIG);
+        }
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let xattrs = &mut state.meta.xattrs;
+        match xattrs.iter_mut().find(|(key, _)| key == name) {
+            Some(_) if flags & XATTR_CREATE != 0 => return Err(Errno::EEXIST),
+            Some((_, existing)) => *existing = value.to_vec(),
+            None if flags & XATTR_REPLACE != 0 => return Err(Errno::ENODATA),
+            None => xattrs.push((name.to_vec(), value.to_vec())),
+        }
+        state.meta.ctime = now;
+        Ok(())
+    }
+
+    fn remove_xattr(&self, name: &[u8]) -> Result<()> {
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let before = state.meta.xattrs.len();
+        state.meta.xattrs.retain(|(key, _)| key != name);
+        if state.meta.xattrs.len() == before {
+            return Err(Errno::ENODATA);
+        }
+        state.meta.ctime = now;
+        Ok(())
+    }
+
+    fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(self.lock().meta.xattrs.iter().map(|(key, _)| key.clone()).collect())
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {

@@ -93,6 +93,25 @@ impl Pages {
         before - self.page_count()
     }
 
+    /// First byte at or after `offset` inside an allocated page (`SEEK_DATA`).
+    pub fn next_data(&self, offset: u64) -> Option<u64> {
+        if offset >= self.size {
+            return None;
+        }
+        let (&index, _) = self.pages.range(offset / PAGE..).next()?;
+        let start = (index * PAGE).max(offset);
+        (start < self.size).then_some(start)
+    }
+
+    /// First byte at or after `offset` not inside an allocated page, or the size (`SEEK_HOLE`).
+    pub fn next_hole(&self, offset: u64) -> u64 {
+        let mut index = offset / PAGE;
+        while self.pages.contains_key(&index) {
+            index += 1;
+        }
+        (index * PAGE).max(offset).min(self.size)
+    }
+
     pub fn clear(&mut self) -> u64 {
         self.truncate(0)
     }

@@ -5,7 +5,7 @@
 pub mod oracle;
 
 use std::sync::Arc;
-use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
 use vfs_core::*;
 
 pub struct World {
@@ -33,7 +33,8 @@ pub fn user(ctx: &FsContext, uid: u32, gid: u32, groups: &[u32]) -> FsContext {
 }
 
 pub fn write_file(ctx: &FsContext, path: &str, data: &[u8]) {
-    let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC, 0o644).unwrap();
+    let file =
+        ctx.open(At::Cwd, path.as_bytes(), OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC, 0o644).unwrap();
     assert_eq!(file.write(data).unwrap(), data.len());
 }
 

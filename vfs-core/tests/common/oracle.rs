@@ -158,12 +158,18 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
             Op::Rename(from, to, flags) => ctx
                 .rename(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), RenameFlags::from_bits_retain(*flags))
                 .map(|_| Outcome::Done)?,
-            Op::Link(from, to) => ctx.link(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), false).map(|_| Outcome::Done)?,
-            Op::Symlink(target, path) => ctx.symlink(target.as_bytes(), At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?,
+            Op::Link(from, to) => {
+                ctx.link(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), false).map(|_| Outcome::Done)?
+            }
+            Op::Symlink(target, path) => {
+                ctx.symlink(target.as_bytes(), At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?
+            }
             Op::MknodSocket(path) => ctx.mknod(At::Cwd, path.as_bytes(), 0o140644, 0).map(|_| Outcome::Done)?,
             Op::Readlink(path) => Outcome::Bytes(ctx.readlink(At::Cwd, path.as_bytes())?),
             Op::Chmod(path, mode) => ctx.chmod(At::Cwd, path.as_bytes(), *mode).map(|_| Outcome::Done)?,
-            Op::Chown(path, uid, gid) => ctx.chown(At::Cwd, path.as_bytes(), *uid, *gid, true).map(|_| Outcome::Done)?,
+            Op::Chown(path, uid, gid) => {
+                ctx.chown(At::Cwd, path.as_bytes(), *uid, *gid, true).map(|_| Outcome::Done)?
+            }
             Op::Stat(path, follow) => stat_outcome(&ctx.stat(At::Cwd, path.as_bytes(), *follow)?),
             Op::List(path) => {
                 let dir = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)?;
@@ -272,7 +278,8 @@ pub fn run_host(op: &Op) -> Outcome {
             Op::Stat(path, follow) => host_stat(path, *follow),
             Op::List(path) => {
                 let _dir = open_fd(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-                let entries = std::fs::read_dir(path).map_err(|error| Outcome::Failed(error.raw_os_error().unwrap_or(0)))?;
+                let entries =
+                    std::fs::read_dir(path).map_err(|error| Outcome::Failed(error.raw_os_error().unwrap_or(0)))?;
                 let mut names: Vec<Vec<u8>> = vec![b".".to_vec(), b"..".to_vec()];
                 for entry in entries {
                     names.push(entry.map_err(|_| Outcome::Failed(0))?.file_name().as_bytes().to_vec());
@@ -300,7 +307,9 @@ pub fn snapshot_vfs(ctx: &FsContext) -> Vec<(String, Outcome, Outcome)> {
                     Outcome::Done
                 }
                 Outcome::Stat { kind: 0o120000, .. } => run_vfs(ctx, &Op::Readlink(path.clone())),
-                Outcome::Stat { kind: 0o100000, size, .. } => run_vfs(ctx, &Op::Read(path.clone(), 0, (*size).min(60000) as u16)),
+                Outcome::Stat { kind: 0o100000, size, .. } => {
+                    run_vfs(ctx, &Op::Read(path.clone(), 0, (*size).min(60000) as u16))
+                }
                 _ => Outcome::Done,
             };
             out.push((path, stat, content));
@@ -325,7 +334,9 @@ pub fn snapshot_host() -> Vec<(String, Outcome, Outcome)> {
                     Outcome::Done
                 }
                 Outcome::Stat { kind: 0o120000, .. } => run_host(&Op::Readlink(path.clone())),
-                Outcome::Stat { kind: 0o100000, size, .. } => run_host(&Op::Read(path.clone(), 0, (*size).min(60000) as u16)),
+                Outcome::Stat { kind: 0o100000, size, .. } => {
+                    run_host(&Op::Read(path.clone(), 0, (*size).min(60000) as u16))
+                }
                 _ => Outcome::Done,
             };
             out.push((path, stat, content));
@@ -398,7 +409,9 @@ impl HostMount {
     pub fn new(fstype: &str, options: &str) -> std::io::Result<HostMount> {
         let dir = tempfile::tempdir()?;
         let target = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
-        let ret = unsafe { libc::mount(c(fstype).as_ptr(), target.as_ptr(), c(fstype).as_ptr(), 0, c(options).as_ptr().cast()) };
+        let ret = unsafe {
+            libc::mount(c(fstype).as_ptr(), target.as_ptr(), c(fstype).as_ptr(), 0, c(options).as_ptr().cast())
+        };
         if ret < 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -1,0 +1,86 @@
+//! overlay, bottom: copy-up, bringing a lower object (and every missing directory above
+//! it) into the upper layer with its data, holes, mode, owner and times.
+
+use super::node::OverlayInode;
+use super::ORIGIN_XATTR;
+use crate::attr::{FileType, SetAttr, TimeChange};
+use crate::errno::{Errno, Result};
+use crate::inode::{Inode, NewNode, NodeKind};
+use alloc::sync::Arc;
+use alloc::vec;
+
+impl OverlayInode {
+    /// The upper object, copying this one (and its parents) up first if needed.
+    /// The caller holds `Shared::op_lock`.
+    pub(crate) fn copy_up_locked(self: &Arc<Self>) -> Result<Arc<dyn Inode>> {
+        if let Some(upper) = self.upper() {
+            return Ok(upper);
+        }
+        let (parent, name) = self.parent_and_name().ok_or(Errno::EIO)?;
+        let parent_upper = parent.copy_up_locked()?;
+        let lower = self.top_lower().ok_or(Errno::EIO)?;
+        let stat = lower.getattr()?;
+        let target;
+        let kind = match self.file_type() {
+            FileType::Regular => NodeKind::Regular,
+            FileType::Directory => NodeKind::Directory,
+            FileType::Symlink => {
+                target = lower.readlink()?;
+                NodeKind::Symlink { target: &target }
+            }
+            file_type @ (FileType::CharDevice | FileType::BlockDevice) => NodeKind::Device { file_type, rdev: stat.rdev },
+            FileType::Fifo => NodeKind::Fifo,
+            FileType::Socket => NodeKind::Socket,
+        };
+        let perm = stat.permission_bits();
+        let upper = parent_upper.create(&name, &NewNode { kind, perm, uid: stat.uid, gid: stat.gid })?;
+        let copied = (|| {
+            if self.file_type() == FileType::Regular {
+                copy_data(&*lower, &*upper, stat.size)?;
+            }
+            upper.set_xattr(ORIGIN_XATTR, &self.ino().to_le_bytes(), 0)?;
+            upper.setattr(&SetAttr {
+                mode: Some(perm),
+                atime: Some(TimeChange::At(stat.atime)),
+                mtime: Some(TimeChange::At(stat.mtime)),
+                ..SetAttr::default()
+            })
+        })();
+        if let Err(errno) = copied {
+            // Leave no half-copied object behind to shadow the lower one.
+            let _ = if self.file_type() == FileType::Directory { parent_upper.rmdir(&name) } else { parent_upper.unlink(&name) };
+            return Err(errno);
+        }
+        self.set_upper(upper.clone());
+        Ok(upper)
+    }
+}
+
+/// Copies `size` bytes, skipping holes so a sparse file stays sparse.
+fn copy_data(from: &dyn Inode, to: &dyn Inode, size: u64) -> Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0;
+    while offset < size {
+        let data_start = match from.seek_data(offset) {
+            Ok(start) => start,
+            Err(Errno::ENXIO) => break,
+            Err(errno) => return Err(errno),
+        };
+        let data_end = from.seek_hole(data_start)?.min(size);
+        let mut position = data_start;
+        while position < data_end {
+            let want = buf.len().min((data_end - position) as usize);
+            let read = from.read_at(position, &mut buf[..want])?;
+            if read == 0 {
+                break;
+            }
+            let mut written = 0;
+            while written < read {
+                written += to.write_at(position + written as u64, &buf[written..read])?;
+            }
+            position += read as u64;
+        }
+        offset = data_end.max(offset + 1);
+    }
+    to.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+}

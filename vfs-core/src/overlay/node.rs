@@ -1,0 +1,462 @@
+//! overlay, middle: the merged inode, found by looking a name up in the upper and then
+//! in each lower down to an opaque directory, a whiteout or a non-directory; and the
+//! `Inode` operations, which copy up before changing anything.
+
+use super::{is_opaque, is_whiteout, layer_ino, Shared, OPAQUE_XATTR, ORIGIN_XATTR};
+use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat};
+use crate::errno::{Errno, Result};
+use crate::inode::{Inode, NewNode, NodeKind};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use hashbrown::HashMap;
+use spin::Mutex;
+
+/// A lower object and its layer number (1 = topmost lower).
+pub(crate) type Lower = (usize, Arc<dyn Inode>);
+
+/// One object of the merged tree.
+pub struct OverlayInode {
+    /// Itself, for operations that get `&self` but hand out `Arc`s (parent pointers).
+    me: Weak<OverlayInode>,
+    shared: Arc<Shared>,
+    ino: u64,
+    file_type: FileType,
+    /// Where it sits in the merged tree, for copying up its parents; updated by rename.
+    parent: Mutex<Option<(Arc<OverlayInode>, Arc<[u8]>)>>,
+    upper: Mutex<Option<Arc<dyn Inode>>>,
+    /// For a non-directory, the lower object it shows (if any); for a directory, every
+    /// lower directory merged into it, topmost first.
+    lowers: Vec<Lower>,
+    /// Children handed out, so one name keeps one object (and its copy-up state).
+    children: Mutex<HashMap<Arc<[u8]>, Weak<OverlayInode>>>,
+}
+
+impl OverlayInode {
+    pub(crate) fn new_root(shared: &Arc<Shared>, upper: Arc<dyn Inode>, lowers: Vec<Lower>) -> Arc<OverlayInode> {
+        let ino = layer_ino(0, upper.ino());
+        Arc::new_cyclic(|me| OverlayInode {
+            me: me.clone(),
+            shared: shared.clone(),
+            ino,
+            file_type: FileType::Directory,
+            parent: Mutex::new(None),
+            upper: Mutex::new(Some(upper)),
+            lowers,
+            children: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn new_child(self: &Arc<Self>, name: &[u8], upper: Option<Arc<dyn Inode>>, lowers: Vec<Lower>) -> Result<Arc<OverlayInode>> {
+        let (file_type, ino) = match (&upper, lowers.first()) {
+            (Some(upper), _) => {
+                let origin = upper.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
+                (upper.file_type(), origin.unwrap_or_else(|| layer_ino(0, upper.ino())))
+            }
+            (None, Some((layer, lower))) => (lower.file_type(), layer_ino(*layer, lower.ino())),
+            (None, None) => return Err(Errno::ENOENT),
+        };
+        let name: Arc<[u8]> = Arc::from(name);
+        let child = Arc::new_cyclic(|me| OverlayInode {
+            me: me.clone(),
+            shared: self.shared.clone(),
+            ino,
+            file_type,
+            parent: Mutex::new(Some((self.clone(), name.clone()))),
+            upper: Mutex::new(upper),
+            lowers,
+            children: Mutex::new(HashMap::new()),
+        });
+        self.children.lock().insert(name, Arc::downgrade(&child));
+        Ok(child)
+    }
+
+    pub(crate) fn upper(&self) -> Option<Arc<dyn Inode>> {
+        self.upper.lock().clone()
+    }
+
+    pub(crate) fn set_upper(&self, upper: Arc<dyn Inode>) {
+        *self.upper.lock() = Some(upper);
+    }
+
+    pub(crate) fn top_lower(&self) -> Option<Arc<dyn Inode>> {
+        self.lowers.first().map(|(_, lower)| lower.clone())
+    }
+
+    pub(crate) fn lowers(&self) -> &[Lower] {
+        &self.lowers
+    }
+
+    pub(crate) fn parent_and_name(&self) -> Option<(Arc<OverlayInode>, Arc<[u8]>)> {
+        self.parent.lock().clone()
+    }
+
+    pub(crate) fn parent_ino(&self) -> u64 {
+        self.parent.lock().as_ref().map_or(self.ino, |(parent, _)| parent.ino)
+    }
+
+    /// The object currently showing this inode's contents: upper if copied up.
+    fn real(&self) -> Result<Arc<dyn Inode>> {
+        self.upper().or_else(|| self.top_lower()).ok_or(Errno::EIO)
+    }
+
+    /// Whether the directory is a merge of several layers (Linux's `OVL_TYPE_MERGE`).
+    fn is_merged_dir(&self) -> bool {
+        self.file_type == FileType::Directory && (if self.upper().is_some() { !self.lowers.is_empty() } else { self.lowers.len() > 1 })
+    }
+
+    /// The merged child `name` of this directory.
+    pub(crate) fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<OverlayInode>> {
+        if self.file_type != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if let Some(child) = self.children.lock().get(name).and_then(Weak::upgrade) {
+            return Ok(child);
+        }
+        let upper_child = match self.upper() {
+            Some(dir) => match dir.lookup(name) {
+                Ok(child) if is_whiteout(&*child) => return Err(Errno::ENOENT),
+                Ok(child) => Some(child),
+                Err(Errno::ENOENT) => None,
+                Err(errno) => return Err(errno),
+            },
+            None => None,
+        };
+        let mut lowers = Vec::new();
+        let search_lowers = upper_child.as_ref().is_none_or(|child| child.file_type() == FileType::Directory && !is_opaque(&**child));
+        if search_lowers {
+            for (layer, dir) in &self.lowers {
+                let found = match dir.lookup(name) {
+                    Ok(found) => found,
+                    Err(Errno::ENOENT) => continue,
+                    Err(errno) => return Err(errno),
+                };
+                if is_whiteout(&*found) {
+                    break;
+                }
+                let merging = upper_child.is_some() || !lowers.is_empty();
+                let is_dir = found.file_type() == FileType::Directory;
+                if merging && !is_dir {
+                    break;
+                }
+                let opaque = is_opaque(&*found);
+                lowers.push((*layer, found));
+                if !is_dir || opaque {
+                    break;
+                }
+            }
+        }
+        self.new_child(name, upper_child, lowers)
+    }
+
+    /// Whether any lower layer under this directory has `name` (so removing it from the
+    /// merged view needs a whiteout).
+    pub(crate) fn lower_has(&self, name: &[u8]) -> Result<bool> {
+        for (_, dir) in &self.lowers {
+            match dir.lookup(name) {
+                Ok(found) => return Ok(!is_whiteout(&*found)),
+                Err(Errno::ENOENT) => continue,
+                Err(errno) => return Err(errno),
+            }
+        }
+        Ok(false)
+    }
+
+    fn forget_child(&self, name: &[u8]) {
+        self.children.lock().remove(name);
+    }
+
+    fn remember_child(self: &Arc<Self>, name: &[u8], child: &Arc<OverlayInode>) {
+        *child.parent.lock() = Some((self.clone(), Arc::from(name)));
+        self.children.lock().insert(Arc::from(name), Arc::downgrade(child));
+    }
+
+    /// Removes a whiteout at `name` in the upper directory, if there is one.
+    fn clear_whiteout(upper_dir: &Arc<dyn Inode>, name: &[u8]) -> Result<bool> {
+        match upper_dir.lookup(name) {
+            Ok(found) if is_whiteout(&*found) => upper_dir.unlink(name).map(|_| true),
+            Ok(_) => Ok(false),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(errno) => Err(errno),
+        }
+    }
+
+    fn make_whiteout(upper_dir: &Arc<dyn Inode>, name: &[u8]) -> Result<()> {
+        let whiteout = NewNode { kind: NodeKind::Device { file_type: FileType::CharDevice, rdev: 0 }, perm: 0, uid: 0, gid: 0 };
+        upper_dir.create(name, &whiteout).map(drop)
+    }
+
+    /// Removes the whiteouts an upper directory holds, so it can be removed or replaced.
+    fn clear_whiteouts_inside(upper_dir: &Arc<dyn Inode>) -> Result<()> {
+        let mut names = Vec::new();
+        upper_dir.readdir(2, &mut |entry| {
+            if entry.file_type == FileType::CharDevice {
+                names.push(entry.name.to_vec());
+            }
+            true
+        })?;
+        for name in names {
+            Self::clear_whiteout(upper_dir, &name)?;
+        }
+        Ok(())
+    }
+
+    fn downcast(&self, other: &Arc<dyn Inode>) -> Result<Arc<OverlayInode>> {
+        let other = other.clone().into_any().downcast::<OverlayInode>().map_err(|_| Errno::EXDEV)?;
+        if Arc::ptr_eq(&other.shared, &self.shared) { Ok(other) } else { Err(Errno::EXDEV) }
+    }
+
+    fn this(&self) -> Result<Arc<OverlayInode>> {
+        self.me.upgrade().ok_or(Errno::ESTALE)
+    }
+
+    /// Runs `change` on the upper object after copying up (under the op lock).
+    fn with_upper<R>(&self, change: impl FnOnce(&Arc<dyn Inode>) -> Result<R>) -> Result<R> {
+        if let Some(upper) = self.upper() {
+            return change(&upper);
+        }
+        let upper = {
+            let _ops = self.shared.op_lock.lock();
+            self.this()?.copy_up_locked()?
+        };
+        change(&upper)
+    }
+}
+
+impl Inode for OverlayInode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn file_type(&self) -> FileType {
+        self.file_type
+    }
+
+    fn getattr(&self) -> Result<Stat> {
+        let mut stat = self.real()?.getattr()?;
+        stat.dev = self.shared.dev;
+        stat.ino = self.ino;
+        if self.is_merged_dir() {
+            // Counting subdirectories across layers is not worth it; Linux reports 1.
+            stat.nlink = 1;
+        }
+        Ok(stat)
+    }
+
+    fn setattr(&self, change: &SetAttr) -> Result<()> {
+        self.with_upper(|upper| upper.setattr(change))
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
+        Ok(self.this()?.lookup_child(name)?)
+    }
+
+    fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
+        let this = self.this()?;
+        let _ops = self.shared.op_lock.lock();
+        match this.lookup_child(name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(errno),
+        }
+        let upper_dir = this.copy_up_locked()?;
+        let hides_lower = Self::clear_whiteout(&upper_dir, name)? || this.lower_has(name)?;
+        let created = upper_dir.create(name, node)?;
+        if node.kind == NodeKind::Directory && hides_lower {
+            created.set_xattr(OPAQUE_XATTR, b"y", 0)?;
+        }
+        Ok(this.new_child(name, Some(created), Vec::new())?)
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<()> {
+        let this = self.this()?;
+        let target = self.downcast(target)?;
+        let _ops = self.shared.op_lock.lock();
+        match this.lookup_child(name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(errno),
+        }
+        let target_upper = target.copy_up_locked()?;
+        let upper_dir = this.copy_up_locked()?;
+        Self::clear_whiteout(&upper_dir, name)?;
+        upper_dir.link(name, &target_upper)
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<()> {
+        self.remove(name, false)
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<()> {
+        self.remove(name, true)
+    }
+
+    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+        let this = self.this()?;
+        let new_parent = self.downcast(new_parent)?;
+        let _ops = self.shared.op_lock.lock();
+        this.rename_locked(old_name, &new_parent, new_name, flags)
+    }
+
+    fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        self.readdir_merged(offset, sink)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>> {
+        self.real()?.readlink()
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.real()?.read_at(offset, buf)
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        self.with_upper(|upper| upper.write_at(offset, buf))
+    }
+
+    fn seek_data(&self, offset: u64) -> Result<u64> {
+        self.real()?.seek_data(offset)
+    }
+
+    fn seek_hole(&self, offset: u64) -> Result<u64> {
+        self.real()?.seek_hole(offset)
+    }
+
+    fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        if name.starts_with(b"trusted.overlay.") {
+            return Err(Errno::ENODATA);
+        }
+        self.real()?.get_xattr(name)
+    }
+
+    fn set_xattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<()> {
+        if name.starts_with(b"trusted.overlay.") {
+            return Err(Errno::EPERM);
+        }
+        self.with_upper(|upper| upper.set_xattr(name, value, flags))
+    }
+
+    fn remove_xattr(&self, name: &[u8]) -> Result<()> {
+        if name.starts_with(b"trusted.overlay.") {
+            return Err(Errno::EPERM);
+        }
+        self.with_upper(|upper| upper.remove_xattr(name))
+    }
+
+    fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
+        let mut names = self.real()?.list_xattr()?;
+        names.retain(|name| !name.starts_with(b"trusted.overlay."));
+        Ok(names)
+    }
+}
+
+impl OverlayInode {
+    /// `unlink` and `rmdir`: remove the upper object, and whiteout what a lower shows.
+    fn remove(&self, name: &[u8], want_dir: bool) -> Result<()> {
+        let this = self.this()?;
+        let _ops = self.shared.op_lock.lock();
+        let child = this.lookup_child(name)?;
+        let is_dir = child.file_type == FileType::Directory;
+        if want_dir && !is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if !want_dir && is_dir {
+            return Err(Errno::EISDIR);
+        }
+        if is_dir && !child.merged_is_empty()? {
+            return Err(Errno::ENOTEMPTY);
+        }
+        let upper_dir = this.copy_up_locked()?;
+        let needs_whiteout = this.lower_has(name)?;
+        if let Some(child_upper) = child.upper() {
+            if is_dir {
+                Self::clear_whiteouts_inside(&child_upper)?;
+                upper_dir.rmdir(name)?;
+            } else {
+                upper_dir.unlink(name)?;
+            }
+        }
+        if needs_whiteout {
+            Self::make_whiteout(&upper_dir, name)?;
+        }
+        this.forget_child(name);
+        Ok(())
+    }
+
+    /// `renameat2` in the merged tree, the caller holding the op lock. A directory with
+    /// anything in a lower layer cannot move (`EXDEV`), as in Linux without `redirect_dir`.
+    fn rename_locked(self: &Arc<Self>, old_name: &[u8], new_parent: &Arc<OverlayInode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+        let source = self.lookup_child(old_name)?;
+        let target = match new_parent.lookup_child(new_name) {
+            Ok(target) => Some(target),
+            Err(Errno::ENOENT) => None,
+            Err(errno) => return Err(errno),
+        };
+        let exchange = flags.contains(RenameFlags::EXCHANGE);
+        if exchange && target.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        if flags.contains(RenameFlags::NOREPLACE) && target.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if let Some(target) = &target {
+            if Arc::ptr_eq(target, &source) || (target.ino == source.ino && target.upper().is_some()) {
+                return Ok(());
+            }
+        }
+        let source_is_dir = source.file_type == FileType::Directory;
+        let target_is_dir = target.as_ref().is_some_and(|target| target.file_type == FileType::Directory);
+        if let (Some(target), false) = (&target, exchange) {
+            match (source_is_dir, target_is_dir) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !target.merged_is_empty()? => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        if (source_is_dir && !source.lowers.is_empty()) || (exchange && target_is_dir && target.as_ref().is_some_and(|t| !t.lowers.is_empty())) {
+            return Err(Errno::EXDEV);
+        }
+        source.copy_up_locked()?;
+        let old_dir = self.copy_up_locked()?;
+        let new_dir = new_parent.copy_up_locked()?;
+        if exchange {
+            if let Some(target) = &target {
+                target.copy_up_locked()?;
+            }
+            old_dir.rename(old_name, &new_dir, new_name, RenameFlags::EXCHANGE)?;
+        } else {
+            let old_needs_whiteout = self.lower_has(old_name)?;
+            if let Some(target_upper) = target.as_ref().and_then(|target| target.upper()) {
+                if target_is_dir {
+                    Self::clear_whiteouts_inside(&target_upper)?;
+                }
+            }
+            Self::clear_whiteout(&new_dir, new_name)?;
+            old_dir.rename(old_name, &new_dir, new_name, RenameFlags::empty())?;
+            if source_is_dir && new_parent.lower_has(new_name)? {
+                if let Some(moved) = source.upper() {
+                    moved.set_xattr(OPAQUE_XATTR, b"y", 0)?;
+                }
+            }
+            if old_needs_whiteout {
+                Self::make_whiteout(&old_dir, old_name)?;
+            }
+        }
+        self.forget_child(old_name);
+        new_parent.forget_child(new_name);
+        new_parent.remember_child(new_name, &source);
+        if let (true, Some(target)) = (exchange, &target) {
+            self.remember_child(old_name, target);
+        }
+        Ok(())
+    }
+}
