@@ -8,6 +8,7 @@ use alloc::string::String;
 
 use spin::Mutex;
 use vfs_core::errno::{Errno, Result};
+use vfs_core::p9::Channel;
 use virtio_drivers::Hal;
 use virtio_drivers::device::virtio_9p::VirtIO9p;
 use virtio_drivers::transport::SomeTransport;
@@ -36,12 +37,12 @@ impl<H: Hal> Virtio9pChannel<H> {
     }
 }
 
-impl<H: Hal> Virtio9pChannel<H> {
-    pub fn max_message_size(&self) -> u32 {
+impl<H: Hal> Channel for Virtio9pChannel<H> {
+    fn max_message_size(&self) -> u32 {
         MAX_MESSAGE_SIZE
     }
 
-    pub fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize> {
+    fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize> {
         let mut device = self.device.lock();
         match device.request(request, reply) {
             Ok(length) => Ok(length as usize),

@@ -39,6 +39,16 @@ pub fn print_line(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Writes raw bytes (a user program's output) to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    let mut console = CONSOLE.lock();
+    if let Some(port) = console.as_mut() {
+        for &byte in bytes {
+            port.send_raw(byte);
+        }
+    }
+}
+
 fn write_line(port: &mut SerialPort, args: fmt::Arguments<'_>) {
     // The serial port never reports a write error.
     let _ = port.write_fmt(args);

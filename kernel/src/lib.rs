@@ -14,20 +14,30 @@
 
 extern crate alloc;
 
+pub mod abi;
 pub mod exec;
 pub mod container;
 pub mod mm;
 pub mod options;
+pub mod process;
 
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 mod arch;
+#[cfg(target_os = "none")]
+mod clock;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
 mod devices;
 #[cfg(target_os = "none")]
 mod exit;
+#[cfg(target_os = "none")]
+mod fs;
+#[cfg(target_os = "none")]
+mod random;
+#[cfg(target_os = "none")]
+mod syscall;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]

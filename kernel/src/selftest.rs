@@ -9,6 +9,7 @@ use boot::BootInfo;
 use crate::arch;
 use crate::console::print_line;
 use crate::devices::Devices;
+use vfs_core::p9::Channel;
 use crate::exit::exit;
 use crate::options::SelfTest;
 

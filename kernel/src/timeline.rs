@@ -34,6 +34,10 @@ impl Stamp {
     pub fn micros(&self) -> u64 {
         self.nanos / 1000
     }
+
+    pub fn nanos(&self) -> u64 {
+        self.nanos
+    }
 }
 
 impl fmt::Display for Stamp {

@@ -30,6 +30,26 @@ pub fn tsc_khz_from_cpuid() -> Option<u64> {
         .filter(|&khz| khz != 0)
 }
 
+/// 64 bits from the CPU's hardware random generator, when it has one (RDRAND).
+pub fn hardware_random() -> Option<u64> {
+    if !CpuId::new().get_feature_info().is_some_and(|f| f.has_rdrand()) {
+        return None;
+    }
+    for _ in 0..10 {
+        let mut value = 0u64;
+        // SAFETY: RDRAND exists (checked above) and only writes `value`.
+        if unsafe { core::arch::x86_64::_rdrand64_step(&mut value) } == 1 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// `AT_HWCAP` on x86_64: CPUID leaf 1's EDX feature bits, as Linux reports them.
+pub fn hardware_capabilities() -> u64 {
+    u64::from(core::arch::x86_64::__cpuid(1).edx)
+}
+
 /// Whether the CPU can map 1 GiB pages (the direct map uses them when it can).
 pub fn has_gigabyte_pages() -> bool {
     CpuId::new().get_extended_processor_and_feature_identifiers().is_some_and(|f| f.has_1gib_pages())

@@ -312,7 +312,8 @@ impl UserPageTable {
         let leaf_table = mapper.table(table).ok()? as *mut PageTable;
         // SAFETY: the table frame belongs to this address space; `&mut self` makes the
         // returned entry the only live reference into these tables.
-        Some(unsafe { &mut (*leaf_table)[((virt >> 12) & 511) as usize] })
+        let leaf_table = unsafe { &mut *leaf_table };
+        Some(&mut leaf_table[((virt >> 12) & 511) as usize])
     }
 
     /// Removes the mapping of the page at `virt`; returns the frame it mapped.

@@ -5,6 +5,8 @@
 //! (arch::paging). Nothing holding a later lock may take an earlier one, which is why the
 //! frame allocator never allocates from the heap after boot.
 
+#[cfg(target_os = "none")]
+pub mod address_space;
 pub mod frame;
 pub mod regions;
 pub mod vma;

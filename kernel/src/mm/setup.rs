@@ -134,6 +134,7 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
         },
     });
 
+    TOTAL_USABLE.store(usable_bytes(boot), core::sync::atomic::Ordering::Relaxed);
     Ok(MemorySummary { usable_bytes: usable_bytes(boot), direct_map_bytes: ram.total(), heap_bytes, free_frames })
 }
 
@@ -150,3 +151,11 @@ fn free_frame(phys: u64) {
 fn grow_heap(bytes: usize) -> Option<u64> {
     FRAMES.get()?.lock().allocate_contiguous((bytes as u64).div_ceil(FRAME_SIZE))
 }
+
+/// Total and free RAM in bytes, for `sysinfo` and `/proc/meminfo`.
+pub fn memory_totals() -> (u64, u64) {
+    let free = FRAMES.get().map_or(0, |frames| frames.lock().free_frames()) * FRAME_SIZE;
+    (TOTAL_USABLE.load(core::sync::atomic::Ordering::Relaxed), free)
+}
+
+static TOTAL_USABLE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);

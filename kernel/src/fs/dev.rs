@@ -1,0 +1,112 @@
+//! `/dev`: a tmpfs holding the standard device nodes, and the drivers behind them.
+//!
+//! The nodes are ordinary tmpfs character devices (so `ls -l /dev` shows Linux's numbers);
+//! opening one asks the namespace's [`DeviceRegistry`], which is [`Devices`] here.
+
+use alloc::sync::Arc;
+
+use vfs_core::attr::make_dev;
+use vfs_core::file::{DeviceFile, DeviceRegistry};
+use vfs_core::{Errno, FileType, OpenFlags, Result};
+
+pub const NULL: u64 = make_dev(1, 3);
+pub const ZERO: u64 = make_dev(1, 5);
+pub const FULL: u64 = make_dev(1, 7);
+pub const RANDOM: u64 = make_dev(1, 8);
+pub const URANDOM: u64 = make_dev(1, 9);
+pub const TTY: u64 = make_dev(5, 0);
+pub const CONSOLE: u64 = make_dev(5, 1);
+pub const PTMX: u64 = make_dev(5, 2);
+
+/// The character devices `/dev` holds: name, number, permissions.
+pub const NODES: &[(&str, u64, u32)] = &[
+    ("null", NULL, 0o666),
+    ("zero", ZERO, 0o666),
+    ("full", FULL, 0o666),
+    ("random", RANDOM, 0o666),
+    ("urandom", URANDOM, 0o666),
+    ("tty", TTY, 0o666),
+    ("console", CONSOLE, 0o600),
+];
+
+/// Whether a device number is a terminal (for `isatty`'s `TCGETS`).
+pub fn is_terminal(rdev: u64) -> bool {
+    matches!(rdev, TTY | CONSOLE)
+}
+
+struct Null;
+impl DeviceFile for Null {
+    fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+        Ok(0)
+    }
+    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+        Ok(buf.len())
+    }
+}
+
+struct Zero;
+impl DeviceFile for Zero {
+    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+        buf.fill(0);
+        Ok(buf.len())
+    }
+    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+        Ok(buf.len())
+    }
+}
+
+/// `/dev/full`: reads zeros, every write fails with `ENOSPC`.
+struct Full;
+impl DeviceFile for Full {
+    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+        buf.fill(0);
+        Ok(buf.len())
+    }
+    fn write(&self, _offset: u64, _buf: &[u8]) -> Result<usize> {
+        Err(Errno::ENOSPC)
+    }
+}
+
+struct Random;
+impl DeviceFile for Random {
+    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+        crate::random::fill(buf);
+        Ok(buf.len())
+    }
+    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+        Ok(buf.len())
+    }
+}
+
+/// The console (and `/dev/tty`, the controlling terminal, which is the console here).
+/// Output goes to the serial port; input reads as end of file, since the sandbox's init
+/// runs without an interactive terminal.
+struct Console;
+impl DeviceFile for Console {
+    fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+        Ok(0)
+    }
+    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+        crate::console::write_bytes(buf);
+        Ok(buf.len())
+    }
+}
+
+/// The kernel's device drivers, by number.
+pub struct Devices;
+
+impl DeviceRegistry for Devices {
+    fn open(&self, file_type: FileType, rdev: u64, _flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+        if file_type != FileType::CharDevice {
+            return Err(Errno::ENXIO);
+        }
+        Ok(match rdev {
+            NULL => Arc::new(Null),
+            ZERO => Arc::new(Zero),
+            FULL => Arc::new(Full),
+            RANDOM | URANDOM => Arc::new(Random),
+            TTY | CONSOLE => Arc::new(Console),
+            _ => return Err(Errno::ENXIO),
+        })
+    }
+}

@@ -1,0 +1,308 @@
+//! A process's address space: its areas ([`VmaSet`]), the frames behind the pages touched so
+//! far, and the page tables that map them. Pages are filled on first touch (demand paging):
+//! zeros for anonymous memory, file bytes for file-backed areas.
+//!
+//! The kernel reads and writes user memory only through [`AddressSpace::read`] and
+//! [`AddressSpace::write`], which translate through the frames this struct owns and fault
+//! pages in on the way. A bad user pointer is therefore `EFAULT`, never a kernel page fault,
+//! whatever the pointer.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use vfs_core::{Errno, Inode};
+
+use super::vma::{Backing, PAGE_SIZE, Protection, USER_END, VmaError, VmaSet};
+use crate::arch::frame::Frame;
+use crate::arch::paging::{UserAccess, UserPageTable};
+
+/// What fills an area's pages.
+#[derive(Clone)]
+pub enum PageSource {
+    Anonymous,
+    /// `file_bytes` bytes of `inode` from `offset`, then zeros (the tail of an ELF segment's
+    /// last file page, or a mapping past the end of a file).
+    File { inode: Arc<dyn Inode>, offset: u64, file_bytes: u64 },
+}
+
+impl Backing for PageSource {
+    fn advanced_by(&self, bytes: u64) -> Self {
+        match self {
+            Self::Anonymous => Self::Anonymous,
+            Self::File { inode, offset, file_bytes } => {
+                Self::File { inode: inode.clone(), offset: offset + bytes, file_bytes: file_bytes.saturating_sub(bytes) }
+            }
+        }
+    }
+
+    fn continues_into(&self, bytes: u64, next: &Self) -> bool {
+        match (self, next) {
+            (Self::Anonymous, Self::Anonymous) => true,
+            (Self::File { inode: a, offset: a_offset, file_bytes: a_bytes }, Self::File { inode: b, offset: b_offset, file_bytes: b_bytes }) => {
+                Arc::ptr_eq(a, b) && a_offset + bytes == *b_offset && a_bytes.saturating_sub(bytes) == *b_bytes
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How user code touched a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// The fault could not be resolved: the signal it raises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No area, or the area forbids the access (`SIGSEGV`).
+    Segv,
+    /// Reading the backing file failed (`SIGBUS`).
+    Bus,
+    /// No memory for the page (the kernel's OOM: the process is killed).
+    OutOfMemory,
+}
+
+impl From<VmaError> for Errno {
+    fn from(error: VmaError) -> Self {
+        match error {
+            VmaError::InvalidRange => Errno::EINVAL,
+            VmaError::NotMapped | VmaError::NoSpace => Errno::ENOMEM,
+            VmaError::Occupied => Errno::EEXIST,
+        }
+    }
+}
+
+/// Where `mmap` without a hint places memory: below the stack, like Linux's
+/// `mmap_base` with the default 8 MiB stack limit plus a guard gap.
+pub const MMAP_TOP: u64 = 0x7fff_f000_0000;
+/// Lowest address `mmap` will choose (Linux's default `mmap_min_addr`).
+pub const MMAP_BOTTOM: u64 = 0x1_0000;
+
+pub struct AddressSpace {
+    table: UserPageTable,
+    areas: VmaSet<PageSource>,
+    pages: BTreeMap<u64, Frame>,
+    /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
+    brk_start: u64,
+    brk: u64,
+}
+
+fn user_access(protection: Protection) -> UserAccess {
+    let mut access = UserAccess::empty();
+    if protection.contains(Protection::WRITE) {
+        access |= UserAccess::WRITE;
+    }
+    if protection.contains(Protection::EXEC) {
+        access |= UserAccess::EXECUTE;
+    }
+    access
+}
+
+impl AddressSpace {
+    pub fn new() -> Result<Self, Errno> {
+        let table = UserPageTable::new().map_err(|_| Errno::ENOMEM)?;
+        Ok(Self { table, areas: VmaSet::new(), pages: BTreeMap::new(), brk_start: 0, brk: 0 })
+    }
+
+    pub fn activate(&self) {
+        self.table.activate();
+    }
+
+    pub fn areas(&self) -> impl Iterator<Item = &super::vma::Vma<PageSource>> {
+        self.areas.iter()
+    }
+
+    /// Drops the pages of `[start, end)`: unmaps them and frees their frames.
+    fn drop_pages(&mut self, start: u64, end: u64) {
+        let doomed: Vec<u64> = self.pages.range(start..end).map(|(&page, _)| page).collect();
+        for page in doomed {
+            self.table.unmap(page);
+            self.pages.remove(&page);
+        }
+    }
+
+    /// `mmap` with `MAP_FIXED`: replaces anything in the range.
+    pub fn map_fixed(&mut self, start: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+        let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+        self.drop_pages(start, end);
+        self.areas.map(start, len, protection, source)?;
+        Ok(start)
+    }
+
+    /// `mmap` with `MAP_FIXED_NOREPLACE`.
+    pub fn map_no_replace(&mut self, start: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+        self.areas.map_no_replace(start, len, protection, source)?;
+        Ok(start)
+    }
+
+    /// `mmap` without `MAP_FIXED`: at `hint` if that range is free, else the highest free
+    /// range below [`MMAP_TOP`].
+    pub fn map_anywhere(&mut self, hint: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+        let hint_free = hint >= MMAP_BOTTOM
+            && hint % PAGE_SIZE == 0
+            && hint.checked_add(len).is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
+        let start = if hint_free { hint } else { self.areas.find_free(len, MMAP_BOTTOM.max(self.brk), MMAP_TOP)? };
+        self.areas.map(start, len, protection, source)?;
+        Ok(start)
+    }
+
+    pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        let removed = self.areas.unmap(start, len)?;
+        for (from, to) in removed {
+            self.drop_pages(from, to);
+        }
+        Ok(())
+    }
+
+    /// `MADV_DONTNEED`: drops the pages of `[start, start + len)` so they refill from their
+    /// source (zeros, or the file) on the next touch. The areas stay.
+    pub fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+        self.drop_pages(start, end);
+        Ok(())
+    }
+
+    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        self.areas.protect(start, len, protection)?;
+        let access = user_access(protection);
+        let pages: Vec<u64> = self.pages.range(start..start + len).map(|(&page, _)| page).collect();
+        for page in pages {
+            if protection.is_empty() {
+                // PROT_NONE: no access at all, so the page must not be mapped; keep the frame.
+                self.table.unmap(page);
+            } else {
+                self.table.protect(page, access);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets up the program break right after the loaded image.
+    pub fn set_brk_start(&mut self, start: u64) {
+        let start = start.next_multiple_of(PAGE_SIZE);
+        self.brk_start = start;
+        self.brk = start;
+    }
+
+    /// `brk(2)`: moves the break if it can and returns the (possibly unchanged) break.
+    pub fn set_brk(&mut self, requested: u64) -> u64 {
+        if requested < self.brk_start {
+            return self.brk;
+        }
+        let old_end = self.brk.next_multiple_of(PAGE_SIZE);
+        let new_end = requested.next_multiple_of(PAGE_SIZE);
+        let moved = if new_end > old_end {
+            !self.areas.overlaps(old_end, new_end)
+                && self.areas.map(old_end, new_end - old_end, Protection::READ | Protection::WRITE, PageSource::Anonymous).is_ok()
+        } else {
+            new_end == old_end || self.unmap(new_end, old_end - new_end).is_ok()
+        };
+        if moved {
+            self.brk = requested;
+        }
+        self.brk
+    }
+
+    /// Resolves a fault at `address`: fills the page if the area allows the access.
+    pub fn handle_fault(&mut self, address: u64, access: Access) -> Result<(), FaultError> {
+        self.page_for(address, access).map(|_| ())
+    }
+
+    /// The frame behind the page holding `address`, filled and mapped if it was not yet,
+    /// after checking the area allows `access`.
+    fn page_for(&mut self, address: u64, access: Access) -> Result<&mut Frame, FaultError> {
+        let page = address & !(PAGE_SIZE - 1);
+        let area = self.areas.find(address).ok_or(FaultError::Segv)?;
+        let needed = match access {
+            Access::Read => Protection::READ,
+            Access::Write => Protection::WRITE,
+            Access::Execute => Protection::EXEC,
+        };
+        // x86 cannot map write-only or execute-only pages: any right implies read.
+        if !area.protection.contains(needed) && !(access == Access::Read && !area.protection.is_empty()) {
+            return Err(FaultError::Segv);
+        }
+        if !self.pages.contains_key(&page) {
+            let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            if let PageSource::File { inode, offset, file_bytes } = &area.backing {
+                let into_area = page - area.start;
+                let wanted = file_bytes.saturating_sub(into_area).min(PAGE_SIZE) as usize;
+                let mut filled = 0;
+                while filled < wanted {
+                    let read = inode
+                        .read_at(offset + into_area + filled as u64, &mut frame.bytes_mut()[filled..wanted])
+                        .map_err(|_| FaultError::Bus)?;
+                    if read == 0 {
+                        break; // the file is shorter than the mapping: the rest stays zero
+                    }
+                    filled += read;
+                }
+            }
+            let rights = user_access(area.protection);
+            self.table.map(page, frame.phys(), rights).map_err(|_| FaultError::OutOfMemory)?;
+            self.pages.insert(page, frame);
+        }
+        self.pages.get_mut(&page).ok_or(FaultError::Segv)
+    }
+
+    /// Copies user memory at `address` into `buf` (`copy_from_user`).
+    pub fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let in_page = (at % PAGE_SIZE) as usize;
+            let chunk = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
+            let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            buf[done..done + chunk].copy_from_slice(&frame.bytes()[in_page..in_page + chunk]);
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into user memory at `address` (`copy_to_user`).
+    pub fn write(&mut self, address: u64, data: &[u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        while done < data.len() {
+            let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let in_page = (at % PAGE_SIZE) as usize;
+            let chunk = (PAGE_SIZE as usize - in_page).min(data.len() - done);
+            let frame = self.page_for(at, Access::Write).map_err(|_| Errno::EFAULT)?;
+            frame.bytes_mut()[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// A NUL-terminated string from user memory, without its NUL; `ENAMETOOLONG` past
+    /// `max` bytes.
+    pub fn read_c_string(&mut self, address: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = address;
+        loop {
+            let in_page = (at % PAGE_SIZE) as usize;
+            let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            let bytes = &frame.bytes()[in_page..];
+            match bytes.iter().position(|&b| b == 0) {
+                Some(nul) => {
+                    out.extend_from_slice(&bytes[..nul]);
+                    return if out.len() > max { Err(Errno::ENAMETOOLONG) } else { Ok(out) };
+                }
+                None => out.extend_from_slice(bytes),
+            }
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at = at.checked_add((PAGE_SIZE as usize - in_page) as u64).ok_or(Errno::EFAULT)?;
+        }
+    }
+
+    pub fn read_u64(&mut self, address: u64) -> Result<u64, Errno> {
+        let mut bytes = [0; 8];
+        self.read(address, &mut bytes)?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+}

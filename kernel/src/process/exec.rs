@@ -1,0 +1,194 @@
+//! `execve`: replace a process's image with an executable file (a static ELF, or a `#!`
+//! script whose interpreter is one), as Linux's `load_elf_binary` and `load_script` do.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use vfs_core::file::OpenFlags;
+use vfs_core::permission::Access as FileAccess;
+use vfs_core::{At, Errno, FileType, Inode, MountFlags};
+
+use super::Process;
+use crate::arch::user::UserContext;
+use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
+use crate::exec::stack::{self, StackRequest, auxv};
+use crate::exec::{ExecError, script};
+use crate::mm::address_space::{AddressSpace, PageSource};
+use crate::mm::vma::{PAGE_SIZE, Protection};
+
+/// Highest stack address (exclusive): the top page of the user half is left unmapped.
+pub const STACK_TOP: u64 = 0x7fff_ffff_f000;
+/// The stack area's size: Linux's default `RLIMIT_STACK`.
+pub const STACK_SIZE: u64 = 8 << 20;
+/// `#!` interpreters that are themselves scripts, followed this deep (Linux: 4).
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// Why exec failed: an errno for `execve`, with the format problem when there is one.
+#[derive(Debug)]
+pub enum ExecFailure {
+    Errno(Errno),
+    Format(ExecError),
+}
+
+impl From<Errno> for ExecFailure {
+    fn from(errno: Errno) -> Self {
+        ExecFailure::Errno(errno)
+    }
+}
+
+impl ExecFailure {
+    pub fn errno(&self) -> Errno {
+        match self {
+            ExecFailure::Errno(errno) => *errno,
+            ExecFailure::Format(error) => error.errno(),
+        }
+    }
+
+    /// The status a shell gives when it cannot run a command: 127 when the file is not
+    /// there, 126 when it is there but cannot be executed.
+    pub fn shell_status(&self) -> u8 {
+        match self.errno() {
+            Errno::ENOENT | Errno::ENOTDIR => 127,
+            _ => 126,
+        }
+    }
+}
+
+impl core::fmt::Display for ExecFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExecFailure::Errno(errno) => write!(f, "{errno:?}"),
+            ExecFailure::Format(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let read = inode.read_at(offset + filled as u64, &mut buf[filled..])?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    Ok(filled)
+}
+
+/// The executable file at `path`: opened, a regular file, executable by the caller, on a
+/// mount that allows exec.
+fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+    let file = process.fs.open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
+    if file.inode().file_type() != FileType::Regular {
+        return Err(Errno::EACCES);
+    }
+    if file.location().mount.flags().contains(MountFlags::NOEXEC) {
+        return Err(Errno::EACCES);
+    }
+    let stat = file.stat()?;
+    vfs_core::permission::check_access(&process.fs.cred, &stat, FileAccess::EXEC)?;
+    Ok(file.inode().clone())
+}
+
+/// Replaces `process`'s image with the program at `path`.
+pub fn exec(process: &mut Process, path: &[u8], mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), ExecFailure> {
+    let mut path = path.to_vec();
+    for _ in 0..=MAX_SCRIPT_DEPTH {
+        let inode = open_executable(process, &path)?;
+        let size = inode.getattr()?.size;
+        let mut head = vec![0u8; HEADER_READ_SIZE];
+        let head_len = read_exact_at(&*inode, 0, &mut head)?;
+        head.truncate(head_len);
+        if let Some(shebang) = script::parse(&head) {
+            // argv becomes: interpreter, [its argument], the script's path, argv[1..].
+            let mut new_argv = vec![shebang.interpreter.to_vec()];
+            new_argv.extend(shebang.argument.map(<[u8]>::to_vec));
+            new_argv.push(path.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            path = shebang.interpreter.to_vec();
+            continue;
+        }
+        let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
+        return load(process, inode, &image, &path, &argv, &envp);
+    }
+    Err(ExecFailure::Errno(Errno::ELOOP))
+}
+
+fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecError> {
+    let (phoff, phsize) = elf::program_header_range(head).ok_or(ExecError::NotExecutableFormat)?;
+    let end = phoff.checked_add(phsize).ok_or(ExecError::Malformed("program header table overflows"))?;
+    if end <= head.len() as u64 {
+        return elf::parse(head, &head[phoff as usize..], size);
+    }
+    if phsize > 64 * 1024 {
+        return Err(ExecError::Malformed("program header table too large"));
+    }
+    let mut table = vec![0u8; phsize as usize];
+    let read = read_exact_at(inode, phoff, &mut table).map_err(|_| ExecError::Malformed("cannot read program headers"))?;
+    elf::parse(head, &table[..read], size)
+}
+
+fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), ExecFailure> {
+    let mut mm = AddressSpace::new()?;
+    let mut image_end = 0;
+    for segment in &image.segments {
+        let (page_start, page_offset) = segment.page_start();
+        let file_end = segment.vaddr + segment.file_size;
+        let file_area_end = if segment.file_size > 0 { file_end.next_multiple_of(PAGE_SIZE) } else { page_start };
+        let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE);
+        if file_area_end > page_start {
+            let source = PageSource::File { inode: inode.clone(), offset: page_offset, file_bytes: file_end - page_start };
+            mm.map_fixed(page_start, file_area_end - page_start, segment.protection, source)?;
+        }
+        if memory_end > file_area_end {
+            mm.map_fixed(file_area_end, memory_end - file_area_end, segment.protection, PageSource::Anonymous)?;
+        }
+        image_end = image_end.max(memory_end);
+    }
+    mm.set_brk_start(image_end);
+
+    let mut stack_rights = Protection::READ | Protection::WRITE;
+    if image.executable_stack {
+        stack_rights |= Protection::EXEC;
+    }
+    mm.map_fixed(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_rights, PageSource::Anonymous)?;
+
+    let ids = &process.ids;
+    let aux = [
+        (auxv::AT_PHDR, image.phdr_address),
+        (auxv::AT_PHENT, u64::from(image.phdr_entry_size)),
+        (auxv::AT_PHNUM, u64::from(image.phdr_count)),
+        (auxv::AT_PAGESZ, PAGE_SIZE),
+        (auxv::AT_BASE, 0),
+        (auxv::AT_FLAGS, 0),
+        (auxv::AT_ENTRY, image.entry),
+        (auxv::AT_UID, u64::from(ids.uid)),
+        (auxv::AT_EUID, u64::from(ids.euid)),
+        (auxv::AT_GID, u64::from(ids.gid)),
+        (auxv::AT_EGID, u64::from(ids.egid)),
+        (auxv::AT_HWCAP, crate::arch::cpu::hardware_capabilities()),
+        (auxv::AT_HWCAP2, 0),
+        (auxv::AT_CLKTCK, 100),
+        (auxv::AT_SECURE, 0),
+    ];
+    let mut random = [0u8; 16];
+    crate::random::fill(&mut random);
+    let argv_slices: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let envp_slices: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let request = StackRequest { top: STACK_TOP, argv: &argv_slices, envp: &envp_slices, execfn: path, random, aux: &aux };
+    let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
+    mm.write(initial.sp, &initial.image)?;
+
+    process.mm = mm;
+    process.context = UserContext { rip: image.entry, rsp: initial.sp, rflags: 0x202, ..UserContext::default() };
+    process.files.close_on_exec_all();
+    process.signals.reset_on_exec();
+    process.clear_child_tid = 0;
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    process.name = name[..name.len().min(15)].to_vec();
+    log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! process: a running program: its address space, files, identity and registers, and the
+//! loop that runs it in user mode and serves its system calls and faults.
+//!
+//! One process today (the container's init). The types are built for more: everything a
+//! process owns is in [`Process`], nothing in globals, so `fork` is a matter of cloning it
+//! and the scheduler a matter of choosing which one calls [`run`] next.
+
+pub mod fd_table;
+#[cfg(target_os = "none")]
+pub mod exec;
+#[cfg(target_os = "none")]
+pub mod signal;
+
+#[cfg(target_os = "none")]
+pub use running::*;
+
+#[cfg(target_os = "none")]
+mod running {
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+
+    use vfs_core::{FsContext, OpenFile};
+
+    use super::fd_table::FdTable;
+    pub use super::signal::{Signal, SignalState};
+    use crate::arch::user::{UserContext, UserExit};
+    use crate::mm::address_space::{Access, AddressSpace, FaultError};
+
+    /// Real, effective and saved user and group ids, and the supplementary groups. The
+    /// filesystem checks use the effective ids (Linux's fsuid follows euid).
+    #[derive(Clone, Debug, Default)]
+    pub struct Ids {
+        pub uid: u32,
+        pub euid: u32,
+        pub suid: u32,
+        pub gid: u32,
+        pub egid: u32,
+        pub sgid: u32,
+        pub groups: Vec<u32>,
+    }
+
+    /// Resource limits the sandbox reports (`getrlimit`/`prlimit64`), by `RLIMIT_*` number.
+    #[derive(Clone, Debug)]
+    pub struct Limits {
+        pub values: [(u64, u64); 16],
+    }
+
+    pub const RLIM_INFINITY: u64 = u64::MAX;
+
+    impl Default for Limits {
+        fn default() -> Self {
+            let mut values = [(RLIM_INFINITY, RLIM_INFINITY); 16];
+            values[3] = (8 << 20, RLIM_INFINITY); // RLIMIT_STACK
+            values[4] = (0, RLIM_INFINITY); // RLIMIT_CORE
+            values[6] = (4096, 4096); // RLIMIT_NPROC
+            values[7] = (super::fd_table::DEFAULT_MAX_FILES as u64, 4096); // RLIMIT_NOFILE
+            values[8] = (8 << 20, 8 << 20); // RLIMIT_MEMLOCK
+            values[14] = (0, 0); // RLIMIT_RTPRIO
+            Self { values }
+        }
+    }
+
+    pub struct Process {
+        pub pid: u32,
+        pub parent_pid: u32,
+        pub mm: AddressSpace,
+        pub fs: FsContext,
+        pub files: FdTable<Arc<OpenFile>>,
+        pub context: UserContext,
+        pub ids: Ids,
+        pub signals: SignalState,
+        pub limits: Limits,
+        /// `set_tid_address`: cleared (and futex-woken) when the thread exits.
+        pub clear_child_tid: u64,
+        pub robust_list: (u64, u64),
+        /// The name `/proc/self/comm` shows: the executable's file name, as Linux sets it.
+        pub name: Vec<u8>,
+        /// A signal sent to this process whose default action ends it, to act on when the
+        /// current system call returns.
+        pub pending_termination: Option<u8>,
+    }
+
+    /// How a process ended, as `wait` and a shell report it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Termination {
+        Exited(u8),
+        /// By the signal with this number.
+        Killed(u8),
+    }
+
+    impl Termination {
+        /// The status a shell (and `docker run`) reports: the exit code, or 128 + signal.
+        pub fn shell_status(self) -> u8 {
+            match self {
+                Termination::Exited(code) => code,
+                Termination::Killed(signal) => 128u8.wrapping_add(signal),
+            }
+        }
+    }
+
+    impl Process {
+        /// Keeps the filesystem identity in step with the effective ids.
+        pub fn sync_credentials(&mut self) {
+            self.fs.cred.uid = self.ids.euid;
+            self.fs.cred.gid = self.ids.egid;
+            self.fs.cred.groups = self.ids.groups.clone();
+        }
+    }
+
+    /// What the system call layer tells the run loop after a call.
+    pub enum Flow {
+        Continue,
+        Exit(Termination),
+    }
+
+    /// Runs `process` until it ends.
+    pub fn run(process: &mut Process) -> Termination {
+        loop {
+            process.mm.activate();
+            match process.context.execute() {
+                UserExit::Syscall => {
+                    if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
+                        return termination;
+                    }
+                    if let Some(signal) = process.pending_termination {
+                        return Termination::Killed(signal);
+                    }
+                }
+                UserExit::Exception { vector, error, address } => {
+                    if let Some(signal) = handle_exception(process, vector, error, address) {
+                        log::info!(
+                            target: "process",
+                            "pid {} killed by {signal:?}: {} at rip={:#x} address={address:#x}",
+                            process.pid,
+                            exception_name(vector),
+                            process.context.rip
+                        );
+                        return Termination::Killed(signal as u8);
+                    }
+                }
+                UserExit::Interrupt { .. } => {}
+            }
+        }
+    }
+
+    /// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is
+    /// fatal while user signal handlers are not delivered.
+    fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Option<Signal> {
+        const PAGE_FAULT: u8 = 14;
+        let signal = match vector {
+            PAGE_FAULT => {
+                let access = if error & 0x10 != 0 {
+                    Access::Execute
+                } else if error & 0x2 != 0 {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                match process.mm.handle_fault(address, access) {
+                    Ok(()) => return None,
+                    Err(FaultError::Segv) => Signal::SIGSEGV,
+                    Err(FaultError::Bus) => Signal::SIGBUS,
+                    Err(FaultError::OutOfMemory) => Signal::SIGKILL,
+                }
+            }
+            0 | 16 | 19 => Signal::SIGFPE, // divide error, x87 and SIMD floating point
+            1 | 3 => Signal::SIGTRAP,
+            6 => Signal::SIGILL,
+            17 => Signal::SIGBUS, // alignment check
+            _ => Signal::SIGSEGV, // #GP, #SS, #NP and the rest
+        };
+        Some(signal)
+    }
+
+    fn exception_name(vector: u8) -> &'static str {
+        match vector {
+            0 => "divide error",
+            3 => "breakpoint",
+            6 => "invalid opcode",
+            13 => "general protection fault",
+            14 => "page fault",
+            _ => "CPU exception",
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The Linux system-call layer: decodes a call from the user registers, runs it against the
+//! process, and puts the result (or `-errno`) back in `rax`.
+//!
+//! Families live in their own files (`files`, `paths`, `memory`, `identity`, `system`,
+//! `time`, `signals`); each handler takes the process and its raw arguments and returns
+//! `Result<u64, Errno>`. User memory is touched only through the process's address space
+//! (`Process::mm`), so every bad pointer is `EFAULT`.
+
+mod files;
+mod identity;
+mod memory;
+mod paths;
+mod signals;
+mod system;
+mod time;
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use vfs_core::{At, Errno, Location};
+
+use crate::abi::syscall_numbers as nr;
+use crate::process::{Flow, Process, Termination};
+
+pub type SysResult = Result<u64, Errno>;
+
+/// `AT_FDCWD`: a relative path starts at the working directory.
+const AT_FDCWD: i32 = -100;
+/// Longest path accepted from user memory, NUL included (`PATH_MAX`).
+const PATH_MAX: usize = 4096;
+
+/// Calls that returned ENOSYS, each logged once.
+static UNIMPLEMENTED_SEEN: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+
+pub fn dispatch(p: &mut Process) -> Flow {
+    let c = &p.context;
+    let (number, a) = (c.rax, [c.rdi, c.rsi, c.rdx, c.r10, c.r8, c.r9]);
+    let result = match number {
+        nr::EXIT => return Flow::Exit(Termination::Exited(a[0] as u8)),
+        nr::EXIT_GROUP => return Flow::Exit(Termination::Exited(a[0] as u8)),
+        nr::EXECVE => match system::execve(p, a[0], a[1], a[2]) {
+            // On success the registers are the new image's: nothing to return into.
+            Ok(()) => return Flow::Continue,
+            Err(errno) => Err(errno),
+        },
+        _ => call(p, number, a),
+    };
+    p.context.rax = match result {
+        Ok(value) => value,
+        Err(errno) => errno.as_neg_isize() as u64,
+    };
+    Flow::Continue
+}
+
+fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
+    let fd = a[0] as i32;
+    match number {
+        nr::READ => files::read(p, fd, a[1], a[2]),
+        nr::WRITE => files::write(p, fd, a[1], a[2]),
+        nr::READV => files::readv(p, fd, a[1], a[2]),
+        nr::WRITEV => files::writev(p, fd, a[1], a[2]),
+        nr::PREAD64 => files::pread(p, fd, a[1], a[2], a[3]),
+        nr::PWRITE64 => files::pwrite(p, fd, a[1], a[2], a[3]),
+        nr::LSEEK => files::lseek(p, fd, a[1], a[2]),
+        nr::CLOSE => files::close(p, fd),
+        nr::DUP => files::dup(p, fd),
+        nr::DUP2 => files::dup3(p, fd, a[1] as i32, 0, false),
+        nr::DUP3 => files::dup3(p, fd, a[1] as i32, a[2], true),
+        nr::FCNTL => files::fcntl(p, fd, a[1], a[2]),
+        nr::IOCTL => files::ioctl(p, fd, a[1], a[2]),
+        nr::GETDENTS64 => files::getdents64(p, fd, a[1], a[2]),
+        nr::FSTAT => files::fstat(p, fd, a[1]),
+        nr::FSYNC | nr::FDATASYNC => files::fsync(p, fd),
+        nr::FTRUNCATE => files::ftruncate(p, fd, a[1]),
+        nr::FSTATFS => files::fstatfs(p, fd, a[1]),
+        nr::FCHMOD => files::fchmod(p, fd, a[1]),
+        nr::FCHOWN => files::fchown(p, fd, a[1], a[2]),
+        nr::FCHDIR => files::fchdir(p, fd),
+        nr::POLL => files::poll(p, a[0], a[1], a[2] as i32 as i64),
+        nr::PPOLL => files::ppoll(p, a[0], a[1], a[2]),
+
+        nr::OPEN => paths::openat(p, AT_FDCWD, a[0], a[1], a[2]),
+        nr::OPENAT => paths::openat(p, fd, a[1], a[2], a[3]),
+        nr::CREAT => paths::openat(p, AT_FDCWD, a[0], 0o1101, a[1]),
+        nr::STAT => paths::fstatat(p, AT_FDCWD, a[0], a[1], 0),
+        nr::LSTAT => paths::fstatat(p, AT_FDCWD, a[0], a[1], paths::AT_SYMLINK_NOFOLLOW),
+        nr::NEWFSTATAT => paths::fstatat(p, fd, a[1], a[2], a[3]),
+        nr::STATX => paths::statx(p, fd, a[1], a[2], a[3], a[4]),
+        nr::MKDIR => paths::mkdirat(p, AT_FDCWD, a[0], a[1]),
+        nr::MKDIRAT => paths::mkdirat(p, fd, a[1], a[2]),
+        nr::MKNOD => paths::mknodat(p, AT_FDCWD, a[0], a[1], a[2]),
+        nr::MKNODAT => paths::mknodat(p, fd, a[1], a[2], a[3]),
+        nr::UNLINK => paths::unlinkat(p, AT_FDCWD, a[0], 0),
+        nr::RMDIR => paths::unlinkat(p, AT_FDCWD, a[0], paths::AT_REMOVEDIR),
+        nr::UNLINKAT => paths::unlinkat(p, fd, a[1], a[2]),
+        nr::RENAME => paths::renameat2(p, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        nr::RENAMEAT => paths::renameat2(p, fd, a[1], a[2] as i32, a[3], 0),
+        nr::RENAMEAT2 => paths::renameat2(p, fd, a[1], a[2] as i32, a[3], a[4]),
+        nr::LINK => paths::linkat(p, AT_FDCWD, a[0], AT_FDCWD, a[1], 0),
+        nr::LINKAT => paths::linkat(p, fd, a[1], a[2] as i32, a[3], a[4]),
+        nr::SYMLINK => paths::symlinkat(p, a[0], AT_FDCWD, a[1]),
+        nr::SYMLINKAT => paths::symlinkat(p, a[0], a[1] as i32, a[2]),
+        nr::READLINK => paths::readlinkat(p, AT_FDCWD, a[0], a[1], a[2]),
+        nr::READLINKAT => paths::readlinkat(p, fd, a[1], a[2], a[3]),
+        nr::ACCESS => paths::faccessat(p, AT_FDCWD, a[0], a[1], 0),
+        nr::FACCESSAT => paths::faccessat(p, fd, a[1], a[2], 0),
+        nr::FACCESSAT2 => paths::faccessat(p, fd, a[1], a[2], a[3]),
+        nr::CHMOD => paths::fchmodat(p, AT_FDCWD, a[0], a[1]),
+        nr::FCHMODAT => paths::fchmodat(p, fd, a[1], a[2]),
+        nr::CHOWN => paths::fchownat(p, AT_FDCWD, a[0], a[1], a[2], 0),
+        nr::LCHOWN => paths::fchownat(p, AT_FDCWD, a[0], a[1], a[2], paths::AT_SYMLINK_NOFOLLOW),
+        nr::FCHOWNAT => paths::fchownat(p, fd, a[1], a[2], a[3], a[4]),
+        nr::UTIMENSAT => paths::utimensat(p, fd, a[1], a[2], a[3]),
+        nr::TRUNCATE => paths::truncate(p, a[0], a[1]),
+        nr::STATFS => paths::statfs(p, a[0], a[1]),
+        nr::GETCWD => paths::getcwd(p, a[0], a[1]),
+        nr::CHDIR => paths::chdir(p, a[0]),
+        nr::CHROOT => paths::chroot(p, a[0]),
+        nr::UMASK => paths::umask(p, a[0]),
+        nr::MOUNT => paths::mount(p, a[0], a[1], a[2], a[3], a[4]),
+        nr::UMOUNT2 => paths::umount2(p, a[0], a[1]),
+
+        nr::BRK => memory::brk(p, a[0]),
+        nr::MMAP => memory::mmap(p, a[0], a[1], a[2], a[3], a[4] as i32, a[5]),
+        nr::MUNMAP => memory::munmap(p, a[0], a[1]),
+        nr::MPROTECT => memory::mprotect(p, a[0], a[1], a[2]),
+        nr::MADVISE => memory::madvise(p, a[0], a[1], a[2]),
+
+        nr::GETPID => Ok(u64::from(p.pid)),
+        nr::GETTID => Ok(u64::from(p.pid)),
+        nr::GETPPID => Ok(u64::from(p.parent_pid)),
+        nr::GETPGRP => Ok(u64::from(p.pid)),
+        nr::GETPGID | nr::GETSID => identity::getpgid(p, a[0]),
+        nr::SETPGID => identity::setpgid(p, a[0], a[1]),
+        nr::SETSID => Err(Errno::EPERM), // init already leads its session
+        nr::GETUID => Ok(u64::from(p.ids.uid)),
+        nr::GETEUID => Ok(u64::from(p.ids.euid)),
+        nr::GETGID => Ok(u64::from(p.ids.gid)),
+        nr::GETEGID => Ok(u64::from(p.ids.egid)),
+        nr::GETGROUPS => identity::getgroups(p, a[0], a[1]),
+        nr::SETGROUPS => identity::setgroups(p, a[0], a[1]),
+        nr::SETUID => identity::setresuid(p, u64::MAX, a[0], u64::MAX, identity::Call::SetUid),
+        nr::SETGID => identity::setresgid(p, u64::MAX, a[0], u64::MAX, identity::Call::SetUid),
+        nr::SETREUID => identity::setresuid(p, a[0], a[1], u64::MAX, identity::Call::SetReUid),
+        nr::SETREGID => identity::setresgid(p, a[0], a[1], u64::MAX, identity::Call::SetReUid),
+        nr::SETRESUID => identity::setresuid(p, a[0], a[1], a[2], identity::Call::SetResUid),
+        nr::SETRESGID => identity::setresgid(p, a[0], a[1], a[2], identity::Call::SetResUid),
+        nr::GETRESUID => identity::getres(p, [p.ids.uid, p.ids.euid, p.ids.suid], [a[0], a[1], a[2]]),
+        nr::GETRESGID => identity::getres(p, [p.ids.gid, p.ids.egid, p.ids.sgid], [a[0], a[1], a[2]]),
+        nr::SETFSUID | nr::SETFSGID => Ok(u64::from(p.ids.euid)),
+
+        nr::UNAME => system::uname(p, a[0]),
+        nr::SETHOSTNAME => system::sethostname(p, a[0], a[1]),
+        nr::SETDOMAINNAME => system::setdomainname(p, a[0], a[1]),
+        nr::PRLIMIT64 => system::prlimit64(p, a[0], a[1], a[2], a[3]),
+        nr::GETRLIMIT => system::prlimit64(p, 0, a[0], 0, a[1]),
+        nr::SETRLIMIT => system::prlimit64(p, 0, a[0], a[1], 0),
+        nr::GETRANDOM => system::getrandom(p, a[0], a[1], a[2]),
+        nr::SCHED_GETAFFINITY => system::sched_getaffinity(p, a[0], a[1], a[2]),
+        nr::SCHED_YIELD => Ok(0),
+        nr::SYSINFO => system::sysinfo(p, a[0]),
+        nr::ARCH_PRCTL => system::arch_prctl(p, a[0], a[1]),
+        nr::SET_TID_ADDRESS => {
+            p.clear_child_tid = a[0];
+            Ok(u64::from(p.pid))
+        }
+        nr::SET_ROBUST_LIST => system::set_robust_list(p, a[0], a[1]),
+        nr::PRCTL => system::prctl(p, a[0], a[1]),
+        nr::FUTEX => system::futex(p, a[0], a[1], a[2], a[3]),
+        nr::RSEQ => Err(Errno::ENOSYS),
+        nr::WAIT4 | nr::WAITID => Err(Errno::ECHILD),
+
+        nr::CLOCK_GETTIME => time::clock_gettime(p, a[0], a[1]),
+        nr::CLOCK_GETRES => time::clock_getres(p, a[0], a[1]),
+        nr::GETTIMEOFDAY => time::gettimeofday(p, a[0]),
+        nr::TIME => time::time(p, a[0]),
+        nr::NANOSLEEP => time::nanosleep(p, a[0], a[1]),
+        nr::CLOCK_NANOSLEEP => time::clock_nanosleep(p, a[0], a[1], a[2], a[3]),
+
+        nr::RT_SIGACTION => signals::rt_sigaction(p, a[0], a[1], a[2], a[3]),
+        nr::RT_SIGPROCMASK => signals::rt_sigprocmask(p, a[0], a[1], a[2], a[3]),
+        nr::SIGALTSTACK => signals::sigaltstack(p, a[0], a[1]),
+        nr::KILL | nr::TGKILL | nr::TKILL => signals::kill(p, number, a),
+
+        _ => unimplemented(number),
+    }
+}
+
+fn unimplemented(number: u64) -> SysResult {
+    if UNIMPLEMENTED_SEEN.lock().insert(number) {
+        let name = nr::name(number).unwrap_or("unknown");
+        log::info!(target: "syscall", "unimplemented system call {name} ({number}): ENOSYS");
+    }
+    Err(Errno::ENOSYS)
+}
+
+/// A path argument: a NUL-terminated string in user memory.
+pub(super) fn read_path(p: &mut Process, address: u64) -> Result<Vec<u8>, Errno> {
+    if address == 0 {
+        return Err(Errno::EFAULT);
+    }
+    p.mm.read_c_string(address, PATH_MAX - 1)
+}
+
+/// Where a `*at` call's relative path starts: the working directory or a directory fd.
+pub(super) fn start_of(p: &Process, dirfd: i32) -> Result<Option<Location>, Errno> {
+    if dirfd == AT_FDCWD {
+        return Ok(None);
+    }
+    Ok(Some(p.files.get(dirfd)?.location().clone()))
+}
+
+/// Runs `f` with the `At` for `dirfd` (the location must outlive the borrow).
+pub(super) fn with_at<T>(p: &Process, dirfd: i32, f: impl FnOnce(At<'_>) -> Result<T, Errno>) -> Result<T, Errno> {
+    match start_of(p, dirfd)? {
+        None => f(At::Cwd),
+        Some(location) => f(At::Dir(&location)),
+    }
+}
+
+/// Copies `bytes` to user memory at `address` if it is not NULL.
+pub(super) fn write_out(p: &mut Process, address: u64, bytes: &[u8]) -> Result<(), Errno> {
+    if address == 0 {
+        return Err(Errno::EFAULT);
+    }
+    p.mm.write(address, bytes)
+}
+
+/// Reads `len` bytes of user memory.
+pub(super) fn read_in(p: &mut Process, address: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    if address == 0 && len > 0 {
+        return Err(Errno::EFAULT);
+    }
+    let mut buf = alloc::vec![0u8; len];
+    p.mm.read(address, &mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,244 @@
+//! System-wide and process-control calls: `execve`, `uname` and host names, resource
+//! limits, random numbers, CPU affinity, `sysinfo`, `arch_prctl`, `prctl`, `futex`.
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use vfs_core::Errno;
+
+use super::{SysResult, read_in, read_path, write_out};
+use crate::abi::{self, Encoder, read_u64};
+use crate::process::Process;
+
+/// The UTS names the container sees (`uname -n`, `hostname`).
+static HOSTNAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static DOMAINNAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const HOST_NAME_MAX: u64 = 64;
+
+/// What `uname` reports: a Linux the programs we run know how to talk to.
+pub const SYSNAME: &[u8] = b"Linux";
+pub const RELEASE: &[u8] = b"6.1.0-sandbox";
+pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC sandbox kernel";
+pub const MACHINE: &[u8] = b"x86_64";
+
+pub fn set_hostname(name: &[u8]) {
+    *HOSTNAME.lock() = name[..name.len().min(HOST_NAME_MAX as usize)].to_vec();
+}
+
+pub fn hostname() -> Vec<u8> {
+    HOSTNAME.lock().clone()
+}
+
+pub fn execve(p: &mut Process, path: u64, argv: u64, envp: u64) -> Result<(), Errno> {
+    let path = read_path(p, path)?;
+    let argv = read_string_array(p, argv)?;
+    let envp = read_string_array(p, envp)?;
+    crate::process::exec::exec(p, &path, argv, envp).map_err(|failure| failure.errno())
+}
+
+/// A NULL-terminated array of string pointers (argv, envp); NULL itself is an empty array.
+fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    const MAX_STRINGS: usize = 0x7fff_ffff;
+    let mut strings = Vec::new();
+    if address == 0 {
+        return Ok(strings);
+    }
+    let mut total = 0;
+    for index in 0..MAX_STRINGS {
+        let pointer = p.mm.read_u64(address + index as u64 * 8)?;
+        if pointer == 0 {
+            break;
+        }
+        let string = p.mm.read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
+        total += string.len() + 1;
+        if total > crate::exec::stack::MAX_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        strings.push(string);
+    }
+    Ok(strings)
+}
+
+pub fn uname(p: &mut Process, address: u64) -> SysResult {
+    let (host, domain) = (hostname(), DOMAINNAME.lock().clone());
+    let domain: &[u8] = if domain.is_empty() { b"(none)" } else { &domain };
+    write_out(p, address, &abi::encode_utsname([SYSNAME, &host, RELEASE, VERSION, MACHINE, domain])).map(|()| 0)
+}
+
+fn read_name(p: &mut Process, address: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if p.ids.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    if len > HOST_NAME_MAX {
+        return Err(Errno::EINVAL);
+    }
+    read_in(p, address, len as usize)
+}
+
+pub fn sethostname(p: &mut Process, address: u64, len: u64) -> SysResult {
+    let name = read_name(p, address, len)?;
+    *HOSTNAME.lock() = name;
+    Ok(0)
+}
+
+pub fn setdomainname(p: &mut Process, address: u64, len: u64) -> SysResult {
+    let name = read_name(p, address, len)?;
+    *DOMAINNAME.lock() = name;
+    Ok(0)
+}
+
+pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    const RLIMIT_NOFILE: usize = 7;
+    if pid != 0 && pid != u64::from(p.pid) {
+        return Err(Errno::ESRCH);
+    }
+    let index = usize::try_from(resource).ok().filter(|&r| r < p.limits.values.len()).ok_or(Errno::EINVAL)?;
+    let previous = p.limits.values[index];
+    if new != 0 {
+        let raw = read_in(p, new, 16)?;
+        let (current, maximum) = (read_u64(&raw, 0), read_u64(&raw, 8));
+        if current > maximum {
+            return Err(Errno::EINVAL);
+        }
+        if maximum > previous.1 && p.ids.euid != 0 {
+            return Err(Errno::EPERM);
+        }
+        p.limits.values[index] = (current, maximum);
+        if index == RLIMIT_NOFILE {
+            p.files.set_limit(current.min(1 << 20) as usize);
+        }
+    }
+    if old != 0 {
+        write_out(p, old, &abi::encode_rlimit(previous.0, previous.1))?;
+    }
+    Ok(0)
+}
+
+pub fn getrandom(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResult {
+    const GRND_NONBLOCK: u64 = 1;
+    const GRND_RANDOM: u64 = 2;
+    const GRND_INSECURE: u64 = 4;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(32 << 20) as usize;
+    let mut bytes = alloc::vec![0u8; len];
+    crate::random::fill(&mut bytes);
+    write_out(p, address, &bytes)?;
+    Ok(len as u64)
+}
+
+/// One CPU: the mask has bit 0 set, in as many bytes as a `cpumask` takes (8).
+pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> SysResult {
+    if pid != 0 && pid != u64::from(p.pid) {
+        return Err(Errno::ESRCH);
+    }
+    if size < 8 || size % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    write_out(p, address, &1u64.to_le_bytes())?;
+    Ok(8)
+}
+
+pub fn sysinfo(p: &mut Process, address: u64) -> SysResult {
+    let uptime = crate::clock::monotonic_ns() / 1_000_000_000;
+    let (total, free) = crate::mm::setup::memory_totals();
+    let mut out = Encoder::with_capacity(112);
+    out.i64(uptime).u64(0).u64(0).u64(0); // uptime, loads[3]
+    out.u64(total).u64(free).u64(0).u64(0).u64(0).u64(0); // totalram freeram sharedram bufferram totalswap freeswap
+    out.u16(1).u16(0).u32(0); // procs, pad
+    out.u64(0).u64(0).u32(1); // totalhigh freehigh mem_unit
+    out.zeros(112 - out.len());
+    write_out(p, address, &out.finish()).map(|()| 0)
+}
+
+pub fn arch_prctl(p: &mut Process, code: u64, address: u64) -> SysResult {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    let canonical = address < crate::mm::vma::USER_END;
+    match code {
+        ARCH_SET_FS if canonical => p.context.fs_base = address,
+        ARCH_SET_GS if canonical => p.context.gs_base = address,
+        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
+        ARCH_GET_FS => write_out(p, address, &p.context.fs_base.to_le_bytes())?,
+        ARCH_GET_GS => write_out(p, address, &p.context.gs_base.to_le_bytes())?,
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+pub fn set_robust_list(p: &mut Process, head: u64, len: u64) -> SysResult {
+    const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+    if len != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    p.robust_list = (head, len);
+    Ok(0)
+}
+
+pub fn prctl(p: &mut Process, option: u64, argument: u64) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    match option {
+        PR_SET_NAME => {
+            let mut name = read_in(p, argument, 16)?;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
+            name.truncate(end);
+            p.name = name;
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = p.name.clone();
+            name.resize(16, 0);
+            write_out(p, argument, &name).map(|()| 0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE | PR_SET_PDEATHSIG | PR_SET_NO_NEW_PRIVS => Ok(0),
+        PR_GET_NO_NEW_PRIVS => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `futex` for one thread: WAKE finds nobody to wake; WAIT on a word that no longer holds
+/// the expected value is `EAGAIN`, and a WAIT that would block can only end by its timeout
+/// (no other thread exists to wake it).
+pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -> SysResult {
+    const FUTEX_WAIT: u64 = 0;
+    const FUTEX_WAKE: u64 = 1;
+    const FUTEX_WAIT_BITSET: u64 = 9;
+    const FUTEX_WAKE_BITSET: u64 = 10;
+    const FUTEX_CMD_MASK: u64 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
+    if address % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match op & FUTEX_CMD_MASK {
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let mut word = [0u8; 4];
+            p.mm.read(address, &mut word)?;
+            if u32::from_le_bytes(word) != value as u32 {
+                return Err(Errno::EAGAIN);
+            }
+            if timeout == 0 {
+                log::warn!(target: "syscall", "futex wait with no other thread to wake it");
+                return Err(Errno::EDEADLK);
+            }
+            let (sec, nsec) = abi::decode_timespec(&read_in(p, timeout, 16)?).ok_or(Errno::EINVAL)?;
+            let wait = if op & FUTEX_CMD_MASK == FUTEX_WAIT_BITSET {
+                sec * 1_000_000_000 + nsec - crate::clock::monotonic_ns()
+            } else {
+                sec * 1_000_000_000 + nsec
+            };
+            crate::clock::spin_for(wait.max(0));
+            Err(Errno::ETIMEDOUT)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}

@@ -1,0 +1,83 @@
+//! Clocks and sleeping.
+
+use vfs_core::Errno;
+
+use super::{SysResult, read_in, write_out};
+use crate::abi;
+use crate::clock;
+use crate::process::Process;
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const TIMER_ABSTIME: u64 = 1;
+
+/// Nanoseconds on `clock`; `EINVAL` for a clock that does not exist.
+fn now(clock_id: u64) -> Result<i64, Errno> {
+    match clock_id {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(clock::realtime_ns()),
+        // One process that never sleeps off-CPU: its CPU time is the time since boot.
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_PROCESS_CPUTIME_ID
+        | CLOCK_THREAD_CPUTIME_ID => Ok(clock::monotonic_ns()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn clock_gettime(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
+    let ns = now(clock_id)?;
+    write_out(p, address, &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))).map(|()| 0)
+}
+
+pub fn clock_getres(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
+    now(clock_id)?;
+    if address == 0 {
+        return Ok(0);
+    }
+    write_out(p, address, &abi::encode_timespec(0, 1)).map(|()| 0)
+}
+
+pub fn gettimeofday(p: &mut Process, address: u64) -> SysResult {
+    if address != 0 {
+        let ns = clock::realtime_ns();
+        write_out(p, address, &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) / 1000))?;
+    }
+    Ok(0)
+}
+
+pub fn time(p: &mut Process, address: u64) -> SysResult {
+    let seconds = clock::realtime_ns().div_euclid(1_000_000_000);
+    if address != 0 {
+        write_out(p, address, &seconds.to_le_bytes())?;
+    }
+    Ok(seconds as u64)
+}
+
+fn read_duration(p: &mut Process, address: u64) -> Result<i64, Errno> {
+    let (sec, nsec) = abi::decode_timespec(&read_in(p, address, 16)?).ok_or(Errno::EINVAL)?;
+    if sec < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sec.saturating_mul(1_000_000_000).saturating_add(nsec))
+}
+
+pub fn nanosleep(p: &mut Process, request: u64, _remaining: u64) -> SysResult {
+    let ns = read_duration(p, request)?;
+    clock::spin_for(ns);
+    Ok(0)
+}
+
+pub fn clock_nanosleep(p: &mut Process, clock_id: u64, flags: u64, request: u64, _remaining: u64) -> SysResult {
+    if clock_id == CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let start = now(clock_id)?;
+    let ns = read_duration(p, request)?;
+    let wait = if flags & TIMER_ABSTIME != 0 { ns - start } else { ns };
+    clock::spin_for(wait.max(0));
+    Ok(0)
+}
