@@ -8,6 +8,7 @@
 
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs};
 use crate::errno::{Errno, Result};
+use crate::file::OpenFlags;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -140,6 +141,13 @@ pub trait Inode: Send + Sync {
         Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
     }
     fn fsync(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Called by `open` once the checks have passed, before the open file exists:
+    /// overlay copies up here when the file is opened for writing or with `O_TRUNC`
+    /// (Linux's `ovl_maybe_copy_up`); a remote filesystem may open its handle.
+    fn on_open(&self, _flags: OpenFlags) -> Result<()> {
         Ok(())
     }
 

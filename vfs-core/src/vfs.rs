@@ -231,6 +231,7 @@ impl FsContext {
         if !created {
             self.may_open(&location, &inode, flags)?;
         }
+        inode.on_open(flags)?;
         if truncate {
             crate::file::truncate_inode(&self.cred, &inode, 0)?;
         }

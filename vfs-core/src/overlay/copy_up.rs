@@ -56,20 +56,33 @@ impl OverlayInode {
     }
 }
 
-/// Copies `size` bytes, skipping holes so a sparse file stays sparse.
+/// Linux's `OVL_COPY_UP_CHUNK_SIZE`.
+const CHUNK: u64 = 1 << 20;
+
+/// Copies `size` bytes the way `ovl_copy_up_data` does: a hole is skipped only where a
+/// chunk would start in it; from a data position on, whole 1 MiB chunks are copied,
+/// zeros included, so `st_blocks` after copy-up matches Linux.
 fn copy_data(from: &dyn Inode, to: &dyn Inode, size: u64) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut offset = 0;
-    while offset < size {
-        let data_start = match from.seek_data(offset) {
-            Ok(start) => start,
-            Err(Errno::ENXIO) => break,
-            Err(errno) => return Err(errno),
-        };
-        let data_end = from.seek_hole(data_start)?.min(size);
-        let mut position = data_start;
-        while position < data_end {
-            let want = buf.len().min((data_end - position) as usize);
+    let mut position = 0u64;
+    let mut data_position: Option<u64> = None;
+    let mut skip_holes = true;
+    while position < size {
+        if skip_holes && data_position.is_none_or(|data| data < position) {
+            match from.seek_data(position) {
+                Ok(data) if data > position => {
+                    position = data;
+                    data_position = Some(data);
+                    continue;
+                }
+                Ok(data) => data_position = Some(data),
+                Err(Errno::ENXIO) => break,
+                Err(_) => skip_holes = false,
+            }
+        }
+        let chunk_end = (position + CHUNK).min(size);
+        while position < chunk_end {
+            let want = buf.len().min((chunk_end - position) as usize);
             let read = from.read_at(position, &mut buf[..want])?;
             if read == 0 {
                 break;
@@ -80,7 +93,9 @@ fn copy_data(from: &dyn Inode, to: &dyn Inode, size: u64) -> Result<()> {
             }
             position += read as u64;
         }
-        offset = data_end.max(offset + 1);
+        if position < chunk_end {
+            break;
+        }
     }
     to.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
 }

@@ -5,6 +5,7 @@
 use super::{is_opaque, is_whiteout, layer_ino, Shared, OPAQUE_XATTR, ORIGIN_XATTR};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat};
 use crate::errno::{Errno, Result};
+use crate::file::OpenFlags;
 use crate::inode::{Inode, NewNode, NodeKind};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -252,6 +253,10 @@ impl Inode for OverlayInode {
     }
 
     fn setattr(&self, change: &SetAttr) -> Result<()> {
+        // Reading a lower file does not copy it up just to move its atime (as Linux).
+        if change.access_only && self.upper().is_none() {
+            return Ok(());
+        }
         self.with_upper(|upper| upper.setattr(change))
     }
 
@@ -312,6 +317,14 @@ impl Inode for OverlayInode {
 
     fn readlink(&self) -> Result<Vec<u8>> {
         self.real()?.readlink()
+    }
+
+    fn on_open(&self, flags: OpenFlags) -> Result<()> {
+        // Special files open their device, not an overlay file: no copy-up (as Linux).
+        if self.file_type == FileType::Regular && (flags.writable() || flags.contains(OpenFlags::TRUNC)) {
+            self.with_upper(|_| Ok(()))?;
+        }
+        Ok(())
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
@@ -414,16 +427,21 @@ impl OverlayInode {
         }
         let source_is_dir = source.file_type == FileType::Directory;
         let target_is_dir = target.as_ref().is_some_and(|target| target.file_type == FileType::Directory);
-        if let (Some(target), false) = (&target, exchange) {
+        if let (Some(_), false) = (&target, exchange) {
             match (source_is_dir, target_is_dir) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !target.merged_is_empty()? => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }
+        // `ovl_can_move` comes before the emptiness check, as in `ovl_rename`.
         if (source_is_dir && !source.lowers.is_empty()) || (exchange && target_is_dir && target.as_ref().is_some_and(|t| !t.lowers.is_empty())) {
             return Err(Errno::EXDEV);
+        }
+        if let (Some(target), false, true) = (&target, exchange, target_is_dir) {
+            if !target.merged_is_empty()? {
+                return Err(Errno::ENOTEMPTY);
+            }
         }
         source.copy_up_locked()?;
         let old_dir = self.copy_up_locked()?;

@@ -36,6 +36,8 @@ pub enum Outcome {
     Done,
     Value(u64),
     Bytes(Vec<u8>),
+    /// File contents in snapshots: length and a hash, so a failure report stays readable.
+    Contents(usize, u64),
     Stat { kind: u32, perm: u32, size: u64, nlink: u64, blocks: u64, uid: u32, gid: u32 },
     Names(Vec<Vec<u8>>),
     Failed(i32),
@@ -150,7 +152,7 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
                 let mut data = vec![0u8; *len as usize];
                 let read = file.read_at(*offset, &mut data)?;
                 data.truncate(read);
-                Outcome::Bytes(data)
+                digest(Outcome::Bytes(data))
             }
             Op::Truncate(path, len) => ctx.truncate(At::Cwd, path.as_bytes(), *len).map(|_| Outcome::Done)?,
             Op::Unlink(path) => ctx.unlink(At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?,
@@ -251,7 +253,7 @@ pub fn run_host(op: &Op) -> Outcome {
                     return Ok(last_errno());
                 }
                 data.truncate(read as usize);
-                Outcome::Bytes(data)
+                digest(Outcome::Bytes(data))
             }
             Op::Truncate(path, len) => check(unsafe { libc::truncate(c(path).as_ptr(), *len as i64) }),
             Op::Unlink(path) => check(unsafe { libc::unlink(c(path).as_ptr()) }),
@@ -479,4 +481,16 @@ pub fn run_vfs_as(ctx: &FsContext, who: Who, op: &Op) -> Outcome {
     let mut as_who = ctx.clone();
     as_who.cred = who.credentials();
     run_vfs(&as_who, op)
+}
+
+fn digest(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Bytes(bytes) => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            Outcome::Contents(bytes.len(), hasher.finish())
+        }
+        other => other,
+    }
 }

@@ -1,0 +1,120 @@
+//! Differential test: random operation sequences on vfs-core's overlay (tmpfs upper
+//! over a tmpfs lower) and on the host's overlayfs (`redirect_dir=off,index=off`, the
+//! configuration we follow) must give the same results, errno values and merged trees,
+//! and neither may change its lower. Skipped, saying why, where overlayfs cannot be
+//! mounted. One test per binary: it chroots the whole process while a case runs.
+mod common;
+
+use common::oracle::*;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use vfs_core::overlay::OverlayFs;
+use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
+use vfs_core::*;
+
+const OVERLAY_OPTIONS: &str = "redirect_dir=off,index=off,metacopy=off,xino=off";
+
+fn cstring(path: &std::path::Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).unwrap()
+}
+
+/// Mounts an overlay of `base/lower` and `base/upper` on `base/merged`.
+fn mount_host_overlay(base: &std::path::Path) -> std::io::Result<()> {
+    for dir in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(base.join(dir))?;
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={},{OVERLAY_OPTIONS}",
+        base.join("lower").display(),
+        base.join("upper").display(),
+        base.join("work").display()
+    );
+    let data = CString::new(data).unwrap();
+    let kind = CString::new("overlay").unwrap();
+    let ret = unsafe { libc::mount(kind.as_ptr(), cstring(&base.join("merged")).as_ptr(), kind.as_ptr(), 0, data.as_ptr().cast()) };
+    if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
+
+fn unmount(path: &std::path::Path) {
+    unsafe { libc::umount2(cstring(path).as_ptr(), libc::MNT_DETACH) };
+}
+
+fn tmpfs_fs(clock: &Arc<ManualClock>, dev: u64) -> Arc<dyn FileSystem> {
+    new_tmpfs(&TmpfsOptions { mode: 0o755, ..TmpfsOptions::default() }, dev, clock.clone()).unwrap()
+}
+
+fn context(fs: Arc<dyn FileSystem>, clock: &Arc<ManualClock>) -> FsContext {
+    FsContext::new(MountNamespace::new(fs, "x", MountFlags::empty(), clock.clone()), Credentials::root())
+}
+
+#[test]
+fn overlay_matches_the_host_overlayfs() {
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root to mount overlayfs and chroot into it");
+        return;
+    }
+    match HostMount::new("tmpfs", "mode=755") {
+        Ok(probe) => {
+            if let Err(error) = mount_host_overlay(probe.dir.path()) {
+                println!("skipped: cannot mount the host's overlayfs here: {error}");
+                return;
+            }
+            unmount(&probe.dir.path().join("merged"));
+        }
+        Err(error) => {
+            println!("skipped: cannot mount a host tmpfs: {error}");
+            return;
+        }
+    }
+    unsafe { libc::umask(0o022) };
+    let mut runner = runner(128);
+    let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
+    let strategy = (proptest::collection::vec(op(), 1..30), proptest::collection::vec((who(), op()), 1..40));
+    let result = runner.run(&strategy, |(setup, ops)| {
+        let host = HostMount::new("tmpfs", "mode=755").expect("mount tmpfs");
+        let base = host.dir.path().to_path_buf();
+        std::fs::create_dir_all(base.join("lower")).unwrap();
+        let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
+        let lower_fs = tmpfs_fs(&clock, 2);
+        let lower = context(lower_fs.clone(), &clock);
+        let lower_before = {
+            let _chroot = Chroot::enter(&base.join("lower")).expect("chroot lower");
+            for op in &setup {
+                let ours = run_vfs(&lower, op);
+                let linux = run_host(op);
+                proptest::prop_assert_eq!(&ours, &linux, "setup {:?}", op);
+            }
+            let ours = snapshot_vfs(&lower);
+            proptest::prop_assert_eq!(&ours, &snapshot_host(), "lower trees differ after setup");
+            ours
+        };
+        mount_host_overlay(&base).expect("mount overlay");
+        let upper_fs = tmpfs_fs(&clock, 3);
+        let overlay = OverlayFs::new(upper_fs, vec![lower_fs], 4, String::new()).unwrap();
+        let merged = context(overlay, &clock);
+        let outcome = (|| {
+            let _chroot = Chroot::enter(&base.join("merged")).expect("chroot merged");
+            for (index, (who, op)) in ops.iter().enumerate() {
+                let ours = run_vfs_as(&merged, *who, op);
+                let linux = run_host_as(*who, op);
+                proptest::prop_assert_eq!(&ours, &linux, "op #{} {:?} as {:?}", index, op, who);
+                *tally.borrow_mut().entry(outcome_kind(&ours)).or_default() += 1;
+            }
+            proptest::prop_assert_eq!(snapshot_vfs(&merged), snapshot_host(), "merged trees differ");
+            Ok(())
+        })();
+        unmount(&base.join("merged"));
+        outcome?;
+        proptest::prop_assert_eq!(&snapshot_vfs(&lower), &lower_before, "vfs-core wrote to its lower");
+        let _chroot = Chroot::enter(&base.join("lower")).expect("chroot lower");
+        proptest::prop_assert_eq!(&snapshot_host(), &lower_before, "the host wrote to its lower");
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let tally = tally.into_inner();
+    println!("outcomes compared: {tally:?}");
+    assert!(tally.get("ok").copied().unwrap_or(0) > 300, "too few successful operations to mean anything");
+}
