@@ -12,6 +12,7 @@
 //! [`SandboxOptions`] and [`FileBind`]s → [`check_channels`] against the 9p devices found →
 //! build → [`ProcessPlan::resolve`] → exec.
 
+pub mod build;
 pub mod channel;
 pub mod error;
 pub mod mount_options;
