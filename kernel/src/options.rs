@@ -44,6 +44,11 @@ pub struct Options<'a> {
     pub sandbox: SandboxOptions,
     /// `cid=`: the container's name, for messages.
     pub cid: Option<&'a str>,
+    /// `wallclock=`: the host's time at launch, nanoseconds since the Unix epoch (the VM has
+    /// no battery clock the kernel reads), the base of `CLOCK_REALTIME`.
+    pub wallclock_ns: Option<i64>,
+    /// `entropy=`: hex bytes from the host's random source, mixed into the kernel's.
+    pub entropy: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -65,7 +70,7 @@ impl fmt::Display for OptionError<'_> {
             Self::Unknown(option) => write!(
                 f,
                 "unknown option `{option}` (known: log, test, tsc_khz, overlay, file_access, \
-                 file_access_mounts, cid, bind_file, virtio_mmio.device)"
+                 file_access_mounts, cid, wallclock, entropy, bind_file, virtio_mmio.device)"
             ),
             Self::MissingValue(option) => {
                 write!(f, "option `{option}` needs a value (`{option}=...`)")
@@ -93,6 +98,8 @@ impl<'a> Options<'a> {
             tsc_khz: None,
             sandbox: SandboxOptions::default(),
             cid: None,
+            wallclock_ns: None,
+            entropy: None,
         };
         for word in text.split_ascii_whitespace() {
             let (option, value) = word
@@ -135,10 +142,21 @@ impl<'a> Options<'a> {
                     }
                     options.cid = Some(value);
                 }
+                "wallclock" => {
+                    let ns = value.parse::<i64>().ok().filter(|&ns| ns >= 0);
+                    options.wallclock_ns = Some(ns.ok_or_else(|| bad("nanoseconds since the Unix epoch"))?);
+                }
+                "entropy" => {
+                    let hex = value.len() % 2 == 0 && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_hexdigit());
+                    if !hex {
+                        return Err(bad("up to 64 bytes as hex digits"));
+                    }
+                    options.entropy = Some(value);
+                }
                 // Written by the host, not a person: channel m<i> shares a bind-mounted
                 // file's directory (see `container::channel`); read by `file_binds`.
                 BIND_FILE => {
-                    if FileBind::parse(value).is_none() {
+                    if !FileBind::is_valid(value) {
                         return Err(bad(FileBind::EXPECTED));
                     }
                 }
@@ -176,6 +194,14 @@ fn values_of<'a>(cmdline: &'a [u8], key: &'a str) -> impl Iterator<Item = &'a st
         .filter_map(|word| word.split_once('='))
         .filter(move |(option, _)| *option == key)
         .map(|(_, value)| value)
+}
+
+/// The bytes of an `entropy=` value ([`Options::parse`] checked it is hex).
+pub fn decode_hex(hex: &str) -> alloc::vec::Vec<u8> {
+    hex.as_bytes()
+        .chunks(2)
+        .filter_map(|pair| core::str::from_utf8(pair).ok().and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect()
 }
 
 /// The `virtio_mmio.device=` values on the command line ([`Options::parse`] validated them).
@@ -337,5 +363,15 @@ mod tests {
         assert!(Options::parse(line).is_ok());
         let devices: Vec<&str> = virtio_mmio_devices(line).collect();
         assert_eq!(devices, ["512@0xfeb00e00:12", "4K@0xd0000000:5"]);
+    }
+
+    #[test]
+    fn host_clock_and_entropy_are_read_and_checked() {
+        let options = Options::parse(b"wallclock=1795990999123456789 entropy=00ff10").unwrap();
+        assert_eq!(options.wallclock_ns, Some(1_795_990_999_123_456_789));
+        assert_eq!(decode_hex(options.entropy.unwrap()), [0x00, 0xff, 0x10]);
+        for bad in [&b"wallclock=-1"[..], b"wallclock=soon", b"entropy=abc", b"entropy=zz"] {
+            assert!(matches!(Options::parse(bad), Err(OptionError::BadValue { .. })), "{bad:?}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kernel::container::{FileAccess, Overlay, SandboxOptions};
 
 use crate::qemu::{AccelRequest, Machine, MemorySize};
 
@@ -54,12 +55,130 @@ pub struct RunArgs {
     /// Guest memory, QEMU syntax (`64M`, `4G`).
     #[arg(long, default_value = "128M")]
     pub memory: MemorySize,
-    /// Kernel command line options, e.g. "log=info test=heap".
+    /// Kernel command line options, e.g. "log=info test=heap"; they win over the sandbox
+    /// flags below.
     #[arg(long, default_value = "")]
     pub append: String,
-    /// File handed to the kernel as PVH module 0.
+    /// File handed to the kernel as PVH module 0, instead of a bundle's spec (no shares).
     #[arg(long)]
     pub initrd: Option<PathBuf>,
+    /// OCI bundle directory (`config.json` and the root it names); default: `qemu/bundle`.
+    #[arg(long, conflicts_with = "initrd")]
+    pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The container's arguments, replacing the spec's `process.args` (after `--`).
+    #[arg(last = true, conflicts_with = "initrd")]
+    pub args: Vec<String>,
+}
+
+/// The sandbox options (kernel command line `overlay=`, `file_access=`,
+/// `file_access_mounts=`, `log=`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SandboxArgs {
+    /// Memory overlay over the root (`root`), also over writable bind mounts (`all`), or none.
+    #[arg(long, value_enum, default_value_t = OverlayArg::Root)]
+    pub overlay: OverlayArg,
+    /// The root's files: `exclusive` lets the kernel cache them.
+    #[arg(long, value_enum, default_value_t = FileAccessArg::Exclusive)]
+    pub file_access: FileAccessArg,
+    /// Bind mounts' files: `shared` revalidates against the host.
+    #[arg(long, value_enum, default_value_t = FileAccessArg::Shared)]
+    pub file_access_mounts: FileAccessArg,
+    /// Kernel log level.
+    #[arg(long, value_enum, default_value_t = LogArg::Warn)]
+    pub log: LogArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverlayArg {
+    None,
+    Root,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileAccessArg {
+    Exclusive,
+    Shared,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogArg {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl SandboxArgs {
+    /// As the kernel's plan compiler takes them (the host checks the spec with these).
+    pub fn sandbox_options(self) -> SandboxOptions {
+        SandboxOptions {
+            overlay: self.overlay.kernel(),
+            file_access: self.file_access.kernel(),
+            file_access_mounts: self.file_access_mounts.kernel(),
+        }
+    }
+
+    /// `key=value` words for the kernel command line, in the kernel's spelling.
+    pub fn cmdline_words(self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("overlay", self.overlay.name()),
+            ("file_access", self.file_access.name()),
+            ("file_access_mounts", self.file_access_mounts.name()),
+            ("log", self.log.name()),
+        ]
+    }
+}
+
+impl OverlayArg {
+    fn kernel(self) -> Overlay {
+        match self {
+            OverlayArg::None => Overlay::None,
+            OverlayArg::Root => Overlay::Root,
+            OverlayArg::All => Overlay::All,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            OverlayArg::None => "none",
+            OverlayArg::Root => "root",
+            OverlayArg::All => "all",
+        }
+    }
+}
+
+impl FileAccessArg {
+    fn kernel(self) -> FileAccess {
+        match self {
+            FileAccessArg::Exclusive => FileAccess::Exclusive,
+            FileAccessArg::Shared => FileAccess::Shared,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            FileAccessArg::Exclusive => "exclusive",
+            FileAccessArg::Shared => "shared",
+        }
+    }
+}
+
+impl LogArg {
+    fn name(self) -> &'static str {
+        match self {
+            LogArg::Off => "off",
+            LogArg::Error => "error",
+            LogArg::Warn => "warn",
+            LogArg::Info => "info",
+            LogArg::Debug => "debug",
+            LogArg::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -96,4 +215,61 @@ pub struct BootBenchArgs {
     /// Which machines to measure (default: all).
     #[arg(long, value_enum)]
     pub machine: Vec<Machine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words xtask writes are the ones the kernel reads, meaning the same thing.
+    #[test]
+    fn sandbox_words_are_the_kernels() {
+        for overlay in OverlayArg::value_variants() {
+            assert_eq!(Overlay::from_name(overlay.name()), Some(overlay.kernel()));
+        }
+        for access in FileAccessArg::value_variants() {
+            assert_eq!(FileAccess::from_name(access.name()), Some(access.kernel()));
+        }
+        for log in LogArg::value_variants() {
+            let line = format!("log={}", log.name());
+            assert!(
+                kernel::options::Options::parse(line.as_bytes()).is_ok(),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_kernels() {
+        let cli = Cli::parse_from(["xtask", "run"]);
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.sandbox.sandbox_options(), SandboxOptions::default());
+        assert_eq!(run.sandbox.log, LogArg::Warn);
+        assert!(run.bundle.is_none() && run.args.is_empty());
+    }
+
+    #[test]
+    fn container_args_follow_the_double_dash() {
+        let cli = Cli::parse_from([
+            "xtask",
+            "run",
+            "--bundle",
+            "b",
+            "--overlay",
+            "all",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ]);
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.bundle.as_deref(), Some(std::path::Path::new("b")));
+        assert_eq!(run.sandbox.overlay, OverlayArg::All);
+        assert_eq!(run.args, ["sh", "-c", "exit 3"]);
+        assert!(Cli::try_parse_from(["xtask", "run", "--bundle", "b", "--initrd", "f"]).is_err());
+    }
 }

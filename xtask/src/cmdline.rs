@@ -11,6 +11,18 @@ pub fn kernel_cmdline(user_options: &str, host_tsc_khz: Option<u64>) -> String {
     options.join(" ")
 }
 
+/// The sandbox's `key=value` words, then the user's options; a key the user gave is left
+/// out of ours so the line says each thing once.
+pub fn with_sandbox_options(user_options: &str, sandbox: &[(&str, String)]) -> String {
+    let ours = sandbox
+        .iter()
+        .filter(|(key, _)| !has_option(user_options, key))
+        .map(|(key, value)| format!("{key}={value}"));
+    ours.chain(user_options.split_whitespace().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn has_option(cmdline: &str, key: &str) -> bool {
     cmdline
         .split_whitespace()
@@ -43,6 +55,23 @@ mod tests {
         assert_eq!(
             kernel_cmdline("  log=info   test=heap ", None),
             "log=info test=heap"
+        );
+    }
+
+    #[test]
+    fn sandbox_options_come_first_and_yield_to_the_users() {
+        let sandbox = [
+            ("overlay", "root".to_owned()),
+            ("log", "warn".to_owned()),
+            ("bind_file", "m0:x".to_owned()),
+        ];
+        assert_eq!(
+            with_sandbox_options("", &sandbox),
+            "overlay=root log=warn bind_file=m0:x"
+        );
+        assert_eq!(
+            with_sandbox_options(" log=info test=heap", &sandbox),
+            "overlay=root bind_file=m0:x log=info test=heap"
         );
     }
 

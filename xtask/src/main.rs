@@ -2,6 +2,7 @@
 
 mod bench;
 mod boot_tests;
+mod bundle;
 mod cargo;
 mod cli;
 mod cmdline;

@@ -1,10 +1,13 @@
 //! `cargo xtask run`: build, boot once, exit with the sandbox's status.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
+use crate::bundle::{self, Bundle};
 use crate::cargo::{self, Profile};
 use crate::cli::RunArgs;
-use crate::cmdline::kernel_cmdline;
+use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
 use crate::host;
 use crate::launch::{self, Echo, LaunchOptions};
@@ -16,15 +19,38 @@ pub const RUNTIME_FAILURE: u8 = 125;
 
 pub fn run(args: RunArgs) -> Result<u8> {
     setup::ensure_qemu()?;
+    // The bundle first: a spec the guest would refuse stops here, before a build or QEMU.
+    let bundle = load_bundle(&args)?;
     let kernel = cargo::build_kernel(Profile::from_debug_flag(args.build.debug))?;
+    let mut sandbox: Vec<(&str, String)> = args
+        .sandbox
+        .cmdline_words()
+        .into_iter()
+        .map(|(key, value)| (key, value.to_owned()))
+        .collect();
+    let (initrd, shares) = match bundle {
+        Some(bundle) => {
+            sandbox.extend(
+                bundle
+                    .file_binds
+                    .iter()
+                    .map(|bind| ("bind_file", bind.to_option_value())),
+            );
+            (Some(bundle.spec_file), bundle.shares)
+        }
+        None => (args.initrd, Vec::new()),
+    };
     let invocation = Invocation {
         machine: args.machine,
         accel: qemu::choose_accel(args.accel.accel),
         memory: args.memory,
         kernel,
-        cmdline: kernel_cmdline(&args.append, host::tsc_khz(&host::cpuinfo())),
-        initrd: args.initrd,
-        shares: Vec::new(),
+        cmdline: kernel_cmdline(
+            &with_sandbox_options(&args.append, &sandbox),
+            host::tsc_khz(&host::cpuinfo()),
+        ),
+        initrd,
+        shares,
     };
     eprintln!(
         "xtask: booting {} ({}, {}): {}",
@@ -50,6 +76,44 @@ pub fn run(args: RunArgs) -> Result<u8> {
             RUNTIME_FAILURE
         }
     })
+}
+
+/// `--bundle DIR`, or the default bundle when neither it nor `--initrd` is given.
+fn load_bundle(args: &RunArgs) -> Result<Option<Bundle>> {
+    if args.initrd.is_some() {
+        return Ok(None);
+    }
+    let target = cargo::target_dir()?;
+    let dir: PathBuf = match &args.bundle {
+        Some(dir) => dir.clone(),
+        None => {
+            let (dir, notes) = bundle::prepare_default_bundle(&target)?;
+            eprintln!(
+                "xtask: default bundle ({}) at {}",
+                bundle::DEFAULT_BUNDLE,
+                dir.display()
+            );
+            notes.iter().for_each(|note| eprintln!("xtask: {note}"));
+            dir
+        }
+    };
+    let loaded = bundle::load(
+        &dir,
+        &args.sandbox.sandbox_options(),
+        &args.args,
+        &target.join("xtask").join("run"),
+    )?;
+    loaded
+        .warnings
+        .iter()
+        .for_each(|warning| eprintln!("xtask: warning: {warning}"));
+    let tags: Vec<&str> = loaded
+        .shares
+        .iter()
+        .map(|share| share.tag.as_str())
+        .collect();
+    eprintln!("xtask: bundle {}: 9p {}", dir.display(), tags.join(", "));
+    Ok(Some(loaded))
 }
 
 pub fn describe_qemu_end(code: Option<i32>) -> String {

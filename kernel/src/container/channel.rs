@@ -97,17 +97,26 @@ pub struct FileBind {
     pub name: String,
 }
 
+/// Linux's `NAME_MAX`: longer names cannot be files.
+const NAME_MAX: usize = 255;
+
 impl FileBind {
     pub const EXPECTED: &'static str = "m<i>:NAME (NAME percent-encoded, one path component)";
 
     /// Reads one `bind_file=` value; `None` if it does not have the expected form.
     pub fn parse(value: &str) -> Option<FileBind> {
-        let (tag, encoded) = value.split_once(':')?;
-        let channel = Channel::from_tag(tag).filter(|channel| *channel != Channel::Root)?;
-        let name = String::from_utf8(percent_decode(encoded)?).ok()?;
-        let one_component =
-            !matches!(name.as_str(), "" | "." | "..") && !name.contains(['/', '\0']);
-        one_component.then_some(FileBind { channel, name })
+        let mut buffer = [0; NAME_MAX];
+        let (channel, name) = split(value, &mut buffer)?;
+        Some(FileBind {
+            channel,
+            name: String::from(name),
+        })
+    }
+
+    /// Whether [`FileBind::parse`] would read `value`, without the heap: the command line
+    /// is checked before there is one.
+    pub fn is_valid(value: &str) -> bool {
+        split(value, &mut [0; NAME_MAX]).is_some()
     }
 
     /// The value's form on the command line (the host writes it, [`FileBind::parse`] reads it).
@@ -124,20 +133,31 @@ impl FileBind {
     }
 }
 
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(text.len());
+/// `m<i>:NAME` → the channel and the decoded name, which is one path component.
+fn split<'b>(value: &str, buffer: &'b mut [u8; NAME_MAX]) -> Option<(Channel, &'b str)> {
+    let (tag, encoded) = value.split_once(':')?;
+    let channel = Channel::from_tag(tag).filter(|channel| *channel != Channel::Root)?;
+    let name = core::str::from_utf8(percent_decode(encoded, buffer)?).ok()?;
+    let one_component = !matches!(name, "" | "." | "..") && !name.contains(['/', '\0']);
+    one_component.then_some((channel, name))
+}
+
+/// `%XX` → the byte; everything else as is. `None` if malformed or too long for `buffer`.
+fn percent_decode<'b>(text: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut length = 0;
     let mut rest = text.as_bytes();
     while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'%' {
+        let (decoded, tail) = if byte == b'%' {
             let hex = core::str::from_utf8(tail.get(..2)?).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = &tail[2..];
+            (u8::from_str_radix(hex, 16).ok()?, &tail[2..])
         } else {
-            bytes.push(byte);
-            rest = tail;
-        }
+            (byte, tail)
+        };
+        *buffer.get_mut(length)? = decoded;
+        length += 1;
+        rest = tail;
     }
-    Some(bytes)
+    Some(&buffer[..length])
 }
 
 #[cfg(test)]

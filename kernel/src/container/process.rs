@@ -126,7 +126,9 @@ mod tests {
     #[test]
     fn resolution_table() {
         let path = env(&["HOME=/root", "PATH=/usr/bin:/bin", "PATH=/nowhere"]);
-        let cases: &[(&str, &str, &[String], Result<&str, ExecError>)] = &[
+        // args[0], cwd, env, and what it resolves to.
+        type Case<'a> = (&'a str, &'a str, &'a [String], Result<&'a str, ExecError>);
+        let cases: &[Case] = &[
             ("/sbin/init", "/", &path, Ok("/sbin/init")),
             ("/sbin/init", "/", &[], Ok("/sbin/init")),
             (
