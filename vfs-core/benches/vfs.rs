@@ -38,7 +38,8 @@ fn user_context(ctx: &FsContext) -> FsContext {
 fn fill_dir(ctx: &FsContext, dir: &str, count: usize) {
     ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     for index in 0..count {
-        ctx.open(At::Cwd, format!("{dir}/entry{index}").as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+        ctx.open(At::Cwd, format!("{dir}/entry{index}").as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)
+            .unwrap();
     }
 }
 
@@ -47,7 +48,9 @@ fn vfs_benches(c: &mut Criterion) {
     let user = user_context(&ctx);
     let mut group = c.benchmark_group("vfs");
     group.bench_function("walk depth-8 (root)", |b| b.iter(|| ctx.resolve(At::Cwd, black_box(DEPTH8), true).unwrap()));
-    group.bench_function("walk depth-8 (uid 1000)", |b| b.iter(|| user.resolve(At::Cwd, black_box(DEPTH8), true).unwrap()));
+    group.bench_function("walk depth-8 (uid 1000)", |b| {
+        b.iter(|| user.resolve(At::Cwd, black_box(DEPTH8), true).unwrap())
+    });
     group.bench_function("stat depth-8", |b| b.iter(|| ctx.stat(At::Cwd, black_box(DEPTH8), true).unwrap()));
     group.bench_function("create+unlink", |b| {
         b.iter(|| {
@@ -83,26 +86,37 @@ fn vfs_benches(c: &mut Criterion) {
         let new = format!("{dir}/new");
         growth.bench_with_input(BenchmarkId::new("create+unlink", size), &new, |b, new| {
             b.iter(|| {
-                ctx.open(At::Cwd, new.as_bytes(), OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644).unwrap();
+                ctx.open(At::Cwd, new.as_bytes(), OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644)
+                    .unwrap();
                 ctx.unlink(At::Cwd, new.as_bytes()).unwrap();
             })
         });
         let existing = format!("{dir}/entry{}", size / 2);
-        growth.bench_with_input(BenchmarkId::new("stat", size), &existing, |b, path| b.iter(|| ctx.stat(At::Cwd, path.as_bytes(), true).unwrap()));
+        growth.bench_with_input(BenchmarkId::new("stat", size), &existing, |b, path| {
+            b.iter(|| ctx.stat(At::Cwd, path.as_bytes(), true).unwrap())
+        });
     }
     growth.finish();
 
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
     let top = tmpfs(&clock, 2);
     let bottom = tmpfs(&clock, 3);
-    let bottom_ctx = FsContext::new(MountNamespace::new(bottom.clone(), "b", MountFlags::empty(), clock.clone()), Credentials::root());
+    let bottom_ctx = FsContext::new(
+        MountNamespace::new(bottom.clone(), "b", MountFlags::empty(), clock.clone()),
+        Credentials::root(),
+    );
     bottom_ctx.open(At::Cwd, b"/deep", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
     let overlay = OverlayFs::new(tmpfs(&clock, 4), vec![top, bottom], 5, String::new()).unwrap();
     let overlay_root = overlay.root();
-    let merged = FsContext::new(MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock), Credentials::root());
+    let merged =
+        FsContext::new(MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock), Credentials::root());
     let mut group = c.benchmark_group("overlay");
-    group.bench_function("lookup through two layers (uncached)", |b| b.iter(|| overlay_root.lookup(black_box(b"deep")).unwrap()));
-    group.bench_function("stat through two layers (dentry cached)", |b| b.iter(|| merged.stat(At::Cwd, black_box(b"/deep"), true).unwrap()));
+    group.bench_function("lookup through two layers (uncached)", |b| {
+        b.iter(|| overlay_root.lookup(black_box(b"deep")).unwrap())
+    });
+    group.bench_function("stat through two layers (dentry cached)", |b| {
+        b.iter(|| merged.stat(At::Cwd, black_box(b"/deep"), true).unwrap())
+    });
     group.finish();
 }
 
@@ -148,7 +162,8 @@ fn host_benches(c: &mut Criterion) {
         let new = cstr(&format!("{dir}/new"));
         group.bench_with_input(BenchmarkId::new("create+unlink", size), &new, |b, new| {
             b.iter(|| unsafe {
-                let fd = libc::open(new.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                let fd =
+                    libc::open(new.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
                 libc::close(fd);
                 libc::unlink(new.as_ptr());
             })
@@ -174,12 +189,17 @@ fn host_overlay_bench(group: &mut criterion::BenchmarkGroup<'_, criterion::measu
     }
     let deep = cstr(&format!("{root}/merged/deep"));
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    group.bench_function("overlay stat through two layers", |b| b.iter(|| unsafe { libc::stat(deep.as_ptr(), &mut stat) }));
+    group.bench_function("overlay stat through two layers", |b| {
+        b.iter(|| unsafe { libc::stat(deep.as_ptr(), &mut stat) })
+    });
     unsafe { libc::umount2(merged.as_ptr(), libc::MNT_DETACH) };
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(30)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
 }
 
 criterion_group! { name = benches; config = config(); targets = vfs_benches, host_benches }

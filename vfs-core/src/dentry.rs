@@ -111,10 +111,10 @@ impl Dentry {
             return Err(Errno::ENAMETOOLONG);
         }
         let cached = children.get(name).cloned();
-        if let Some(cached) = &cached {
-            if self.policy == CachePolicy::Exclusive {
-                return Ok(cached.clone());
-            }
+        if let Some(cached) = &cached
+            && self.policy == CachePolicy::Exclusive
+        {
+            return Ok(cached.clone());
         }
         let dir = self.positive()?;
         let found = match dir.lookup(name) {
@@ -122,17 +122,22 @@ impl Dentry {
             Err(Errno::ENOENT) => None,
             Err(errno) => return Err(errno),
         };
-        if let (Some(cached), Some(found)) = (&cached, &found) {
-            if cached.inode.as_ref().is_some_and(|inode| inode.ino() == found.ino()) {
-                return Ok(cached.clone());
-            }
+        if let (Some(cached), Some(found)) = (&cached, &found)
+            && cached.inode.as_ref().is_some_and(|inode| inode.ino() == found.ino())
+        {
+            return Ok(cached.clone());
         }
         Ok(self.bind_locked(children, name, found))
     }
 
     /// Records what `name` now names (after a create, unlink or rename), replacing any
     /// cached dentry; the old one lives on for whoever still holds it.
-    pub fn bind_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8], inode: Option<Arc<dyn Inode>>) -> Arc<Dentry> {
+    pub fn bind_locked(
+        self: &Arc<Self>,
+        children: &mut ChildrenGuard<'_>,
+        name: &[u8],
+        inode: Option<Arc<dyn Inode>>,
+    ) -> Arc<Dentry> {
         let name: Arc<[u8]> = Arc::from(name);
         let dentry = Dentry::new_child(self, name.clone(), inode);
         if let Some(old) = children.insert(name, dentry.clone()) {

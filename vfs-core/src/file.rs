@@ -7,10 +7,10 @@
 
 use crate::attr::{DirEntry, FileType, SetAttr, Stat, TimeChange};
 use crate::cred::Credentials;
-use crate::permission;
 use crate::errno::{Errno, Result};
 use crate::inode::Inode;
 use crate::mount::{Location, MountFlags};
+use crate::permission;
 use alloc::sync::Arc;
 use bitflags::bitflags;
 use spin::Mutex;
@@ -87,7 +87,12 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
-    pub(crate) fn new(location: Location, opener: Credentials, flags: OpenFlags, device: Option<Arc<dyn DeviceFile>>) -> Result<OpenFile> {
+    pub(crate) fn new(
+        location: Location,
+        opener: Credentials,
+        flags: OpenFlags,
+        device: Option<Arc<dyn DeviceFile>>,
+    ) -> Result<OpenFile> {
         let inode = location.dentry.positive()?.clone();
         Ok(OpenFile { location, opener, inode, flags: Mutex::new(flags), position: Mutex::new(0), device })
     }
@@ -238,7 +243,9 @@ impl OpenFile {
     /// `relatime`: atime moves only when it is not newer than mtime or ctime, or is a day
     /// old, and never on `noatime` mounts or through `O_NOATIME`.
     fn touch_atime(&self) {
-        if self.location.mount.flags().intersects(MountFlags::NOATIME | MountFlags::RDONLY) || self.flags().contains(OpenFlags::NOATIME) {
+        if self.location.mount.flags().intersects(MountFlags::NOATIME | MountFlags::RDONLY)
+            || self.flags().contains(OpenFlags::NOATIME)
+        {
             return;
         }
         let Ok(stat) = self.inode.getattr() else { return };
@@ -246,7 +253,8 @@ impl OpenFile {
         let day_old = now.sec - stat.atime.sec >= 24 * 60 * 60;
         if stat.atime <= stat.mtime || stat.atime <= stat.ctime || day_old {
             // A failed atime update must not fail the read.
-            let _ = self.inode.setattr(&SetAttr { atime: Some(TimeChange::Now), access_only: true, ..SetAttr::default() });
+            let _ =
+                self.inode.setattr(&SetAttr { atime: Some(TimeChange::Now), access_only: true, ..SetAttr::default() });
         }
     }
 }

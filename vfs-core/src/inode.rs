@@ -49,11 +49,16 @@ pub trait FileSystem: Send + Sync {
 pub enum NodeKind<'a> {
     Regular,
     Directory,
-    Symlink { target: &'a [u8] },
+    Symlink {
+        target: &'a [u8],
+    },
     /// Character or block device with its device number (`make_dev`). Opening one goes
     /// to the namespace's `DeviceRegistry`, so the kernel attaches driver operations
     /// without the filesystem knowing anything about drivers.
-    Device { file_type: FileType, rdev: u64 },
+    Device {
+        file_type: FileType,
+        rdev: u64,
+    },
     Fifo,
     Socket,
 }
@@ -121,7 +126,13 @@ pub trait Inode: Send + Sync {
         Err(Errno::ENOTDIR)
     }
     /// `renameat2` within this filesystem; `new_parent` is `EXDEV` if it is not ours.
-    fn rename(&self, _old_name: &[u8], _new_parent: &Arc<dyn Inode>, _new_name: &[u8], _flags: RenameFlags) -> Result<()> {
+    fn rename(
+        &self,
+        _old_name: &[u8],
+        _new_parent: &Arc<dyn Inode>,
+        _new_name: &[u8],
+        _flags: RenameFlags,
+    ) -> Result<()> {
         Err(Errno::ENOTDIR)
     }
     /// Entries from `offset` on (0 starts with `.` and `..`); `sink` returns false when

@@ -187,7 +187,14 @@ impl MountNamespace {
         self.attach(at, source.mount.fs.clone(), source.dentry.clone(), &name, flags)
     }
 
-    fn attach(&self, at: &Location, fs: Arc<dyn FileSystem>, root: Arc<Dentry>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
+    fn attach(
+        &self,
+        at: &Location,
+        fs: Arc<dyn FileSystem>,
+        root: Arc<Dentry>,
+        source: &str,
+        flags: MountFlags,
+    ) -> Result<Arc<Mount>> {
         let target_type = at.dentry.positive()?.file_type();
         let root_type = root.positive()?.file_type();
         match (target_type == FileType::Directory, root_type == FileType::Directory) {
@@ -229,9 +236,10 @@ impl MountNamespace {
             return Err(Errno::EBUSY);
         }
         let mut table = self.table.write();
-        let has_children = table.in_order.iter().any(|other| {
-            other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, &mount))
-        });
+        let has_children = table
+            .in_order
+            .iter()
+            .any(|other| other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, &mount)));
         if has_children && !lazy {
             return Err(Errno::EBUSY);
         }
@@ -327,7 +335,9 @@ fn mount_options(mount: &Mount) -> String {
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     for &byte in bytes {
         match byte {
-            b' ' | b'\t' | b'\n' | b'\\' => out.extend_from_slice(&[b'\\', b'0' + (byte >> 6), b'0' + ((byte >> 3) & 7), b'0' + (byte & 7)]),
+            b' ' | b'\t' | b'\n' | b'\\' => {
+                out.extend_from_slice(&[b'\\', b'0' + (byte >> 6), b'0' + ((byte >> 3) & 7), b'0' + (byte & 7)])
+            }
             _ => out.push(byte),
         }
     }

@@ -5,7 +5,7 @@
 use crate::attr::{FileType, PATH_MAX};
 use crate::errno::{Errno, Result};
 use crate::mount::Location;
-use crate::permission::{check_access, Access};
+use crate::permission::{Access, check_access};
 use crate::vfs::FsContext;
 use alloc::sync::Arc;
 use alloc::vec::Vec;

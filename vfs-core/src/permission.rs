@@ -2,7 +2,7 @@
 //! `chown`/`chmod`/`utimensat` ownership rules, protected hard links), as pure functions
 //! of credentials and a `Stat`, so every filesystem gets the same answers.
 
-use crate::attr::{mode, Stat};
+use crate::attr::{Stat, mode};
 use crate::cred::Credentials;
 use crate::errno::{Errno, Result};
 use bitflags::bitflags;
@@ -87,9 +87,8 @@ pub fn chmod_bits(cred: &Credentials, stat: &Stat, requested: u32) -> Result<u32
 /// setuid/setgid on a non-directory, if they change.
 pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Option<u32>) -> Result<Option<u32>> {
     let uid_ok = uid.is_none_or(|uid| cred.is_privileged() || (uid == stat.uid && cred.uid == stat.uid));
-    let gid_ok = gid.is_none_or(|gid| {
-        cred.is_privileged() || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid)))
-    });
+    let gid_ok =
+        gid.is_none_or(|gid| cred.is_privileged() || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid))));
     if !uid_ok || !gid_ok {
         return Err(Errno::EPERM);
     }
@@ -97,7 +96,9 @@ pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Optio
         return Ok(None);
     }
     let mut bits = stat.permission_bits() & !mode::S_ISUID;
-    if stat.mode & mode::S_ISGID != 0 && (stat.mode & mode::S_IXGRP != 0 || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid)))) {
+    if stat.mode & mode::S_ISGID != 0
+        && (stat.mode & mode::S_IXGRP != 0 || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid))))
+    {
         bits &= !mode::S_ISGID;
     }
     if bits == stat.permission_bits() {
@@ -148,11 +149,7 @@ pub fn check_set_times(cred: &Credentials, stat: &Stat, only_now: bool) -> Resul
     if is_owner_or_privileged(cred, stat) {
         return Ok(());
     }
-    if only_now {
-        check_access(cred, stat, Access::WRITE)
-    } else {
-        Err(Errno::EPERM)
-    }
+    if only_now { check_access(cred, stat, Access::WRITE) } else { Err(Errno::EPERM) }
 }
 
 /// Permission bits and group of a new object (`inode_init_owner` and `mode_strip_sgid`):
@@ -165,7 +162,10 @@ pub fn new_node_owner(cred: &Credentials, parent: &Stat, perm: u32, is_dir: bool
     let gid = parent.gid;
     if is_dir {
         perm |= mode::S_ISGID;
-    } else if perm & (mode::S_ISGID | mode::S_IXGRP) == (mode::S_ISGID | mode::S_IXGRP) && !cred.in_group(gid) && !cred.is_privileged() {
+    } else if perm & (mode::S_ISGID | mode::S_IXGRP) == (mode::S_ISGID | mode::S_IXGRP)
+        && !cred.in_group(gid)
+        && !cred.is_privileged()
+    {
         perm &= !mode::S_ISGID;
     }
     (perm, gid)
@@ -178,7 +178,22 @@ mod tests {
 
     fn stat(mode: u32, uid: u32, gid: u32) -> Stat {
         let t = Timespec::default();
-        Stat { dev: 0, ino: 1, mode, nlink: 1, uid, gid, rdev: 0, size: 0, blksize: 4096, blocks: 0, atime: t, mtime: t, ctime: t, btime: t }
+        Stat {
+            dev: 0,
+            ino: 1,
+            mode,
+            nlink: 1,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            btime: t,
+        }
     }
 
     #[test]

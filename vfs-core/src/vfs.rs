@@ -4,15 +4,15 @@
 //!
 //! Lock order: see the top of `dentry.rs`.
 
-use crate::attr::{mode, FileType, RenameFlags, SetAttr, Stat, StatFs, TimeChange, NAME_MAX};
+use crate::attr::{FileType, NAME_MAX, RenameFlags, SetAttr, Stat, StatFs, TimeChange, mode};
 use crate::cred::Credentials;
 use crate::dentry::{ChildrenGuard, Dentry};
 use crate::errno::{Errno, Result};
 use crate::file::{OpenFile, OpenFlags};
 use crate::inode::{FileSystem, Inode, NewNode, NodeKind};
 use crate::mount::{Location, Mount, MountFlags, MountNamespace};
-use crate::path::{absolute_path, Last, Walk};
-use crate::permission::{self, check_access, Access};
+use crate::path::{Last, Walk, absolute_path};
+use crate::permission::{self, Access, check_access};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -89,7 +89,8 @@ impl FsContext {
         let location = self.resolve(at, path, true)?;
         let mut stats = location.mount.fs().statfs()?;
         // ST_* share their values with MS_*; ST_RELATIME is 4096.
-        stats.flags = u64::from(location.mount.flags().bits()) | if location.mount.flags().contains(MountFlags::NOATIME) { 0 } else { 4096 };
+        stats.flags = u64::from(location.mount.flags().bits())
+            | if location.mount.flags().contains(MountFlags::NOATIME) { 0 } else { 4096 };
         Ok(stats)
     }
 
@@ -128,7 +129,13 @@ impl FsContext {
 
     /// The shared front half of mkdir/mknod/symlink/creat (`filename_create`): the
     /// parent, locked, with the name checked to be free.
-    fn create_with<R>(&self, at: At<'_>, path: &[u8], want_dir: bool, make: impl FnOnce(&mut LockedDir<'_>, &[u8]) -> Result<R>) -> Result<R> {
+    fn create_with<R>(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        want_dir: bool,
+        make: impl FnOnce(&mut LockedDir<'_>, &[u8]) -> Result<R>,
+    ) -> Result<R> {
         let mut walk = Walk::new(self);
         let parent = walk.parent(&self.start(at), path)?;
         let name = creation_name(parent.last)?;
@@ -160,7 +167,9 @@ impl FsContext {
     /// `mkdirat`.
     pub fn mkdir(&self, at: At<'_>, path: &[u8], perm: u32) -> Result<()> {
         let perm = perm & (mode::S_IALLUGO & !mode::S_ISUID & !mode::S_ISGID) & !self.umask;
-        self.create_with(at, path, true, |locked, name| self.make_node(locked, name, NodeKind::Directory, perm).map(drop))
+        self.create_with(at, path, true, |locked, name| {
+            self.make_node(locked, name, NodeKind::Directory, perm).map(drop)
+        })
     }
 
     /// `mknodat`: `mode` carries the type bits (0 means a regular file).
@@ -186,7 +195,9 @@ impl FsContext {
         if target.len() >= crate::attr::PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        self.create_with(at, path, false, |locked, name| self.make_node(locked, name, NodeKind::Symlink { target }, 0o777).map(drop))
+        self.create_with(at, path, false, |locked, name| {
+            self.make_node(locked, name, NodeKind::Symlink { target }, 0o777).map(drop)
+        })
     }
 
     /// `readlinkat`.
@@ -251,9 +262,17 @@ impl FsContext {
     /// following symlinks there as Linux does, even into a link to a missing file.
     /// Returns the location, whether it was created, and (with `O_CREAT`, when the last
     /// component was a name) the directory it was found in.
-    fn open_lookup(&self, at: At<'_>, path: &[u8], flags: OpenFlags, perm: u32) -> Result<(Location, bool, Option<Location>)> {
+    fn open_lookup(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        flags: OpenFlags,
+        perm: u32,
+    ) -> Result<(Location, bool, Option<Location>)> {
         let mut walk = Walk::new(self);
-        let follow_last = !flags.contains(OpenFlags::NOFOLLOW) && !(flags.contains(OpenFlags::CREAT) && flags.contains(OpenFlags::EXCL));
+        // O_CREAT|O_EXCL never follows a symlink in last place, as O_NOFOLLOW.
+        let exclusive_create = flags.contains(OpenFlags::CREAT | OpenFlags::EXCL);
+        let follow_last = !(flags.contains(OpenFlags::NOFOLLOW) || exclusive_create);
         if !flags.contains(OpenFlags::CREAT) {
             return Ok((walk.resolve(&self.start(at), path, follow_last)?, false, None));
         }
@@ -268,17 +287,22 @@ impl FsContext {
                     // `/`, `.` and `..` resolve as usual; `do_open` then refuses them.
                     _ => {
                         let location = walk.last(parent, true)?;
-                        return if flags.contains(OpenFlags::EXCL) { Err(Errno::EEXIST) } else { Ok((location, false, None)) };
+                        return if flags.contains(OpenFlags::EXCL) {
+                            Err(Errno::EEXIST)
+                        } else {
+                            Ok((location, false, None))
+                        };
                     }
                 };
-                        let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
+                let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
                 let child = locked.lookup(name)?;
                 if let Some(inode) = child.inode() {
                     if flags.contains(OpenFlags::EXCL) {
                         return Err(Errno::EEXIST);
                     }
                     if inode.file_type() != FileType::Symlink || !follow_last {
-                        let location = self.ns.follow_mounts(Location { mount: parent.dir.mount.clone(), dentry: child });
+                        let location =
+                            self.ns.follow_mounts(Location { mount: parent.dir.mount.clone(), dentry: child });
                         return Ok((location, false, Some(parent.dir.clone())));
                     }
                     let target = inode.readlink()?;
@@ -290,7 +314,8 @@ impl FsContext {
                     (parent.dir.clone(), target)
                 } else {
                     parent.dir.mount.check_writable()?;
-                    let dentry = self.make_node(&mut locked, name, NodeKind::Regular, perm & mode::S_IALLUGO & !self.umask)?;
+                    let dentry =
+                        self.make_node(&mut locked, name, NodeKind::Regular, perm & mode::S_IALLUGO & !self.umask)?;
                     return Ok((Location { mount: parent.dir.mount.clone(), dentry }, true, None));
                 }
             };
@@ -316,7 +341,9 @@ impl FsContext {
         if file_type.is_device() && location.mount.flags().contains(MountFlags::NODEV) {
             return Err(Errno::EACCES);
         }
-        if wanted.contains(Access::WRITE) && matches!(file_type, FileType::Regular | FileType::Directory | FileType::Symlink) {
+        if wanted.contains(Access::WRITE)
+            && matches!(file_type, FileType::Regular | FileType::Directory | FileType::Symlink)
+        {
             location.mount.check_writable()?;
         }
         check_access(&self.cred, &inode.getattr()?, wanted)
@@ -385,7 +412,14 @@ impl FsContext {
     }
 
     /// `renameat2`.
-    pub fn rename(&self, old_at: At<'_>, old_path: &[u8], new_at: At<'_>, new_path: &[u8], flags: RenameFlags) -> Result<()> {
+    pub fn rename(
+        &self,
+        old_at: At<'_>,
+        old_path: &[u8],
+        new_at: At<'_>,
+        new_path: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         if flags.contains(RenameFlags::NOREPLACE | RenameFlags::EXCHANGE) || flags.contains(RenameFlags::WHITEOUT) {
             return Err(Errno::EINVAL);
         }
@@ -433,7 +467,9 @@ impl FsContext {
         }
         let source_is_dir = source_inode.file_type() == FileType::Directory;
         let target_is_dir = target.inode().is_some_and(|inode| inode.file_type() == FileType::Directory);
-        if !source_is_dir && (old_parent.trailing_slash || (!flags.contains(RenameFlags::EXCHANGE) && new_parent.trailing_slash)) {
+        if !source_is_dir
+            && (old_parent.trailing_slash || (!flags.contains(RenameFlags::EXCHANGE) && new_parent.trailing_slash))
+        {
             return Err(Errno::ENOTDIR);
         }
         if flags.contains(RenameFlags::EXCHANGE) && !target_is_dir && new_parent.trailing_slash {
@@ -445,10 +481,12 @@ impl FsContext {
         if !target.is_negative() && old_dir.is_descendant_of(&target) {
             return Err(if flags.contains(RenameFlags::EXCHANGE) { Errno::EINVAL } else { Errno::ENOTEMPTY });
         }
-        if let Some(target_inode) = target.inode() {
-            if Arc::ptr_eq(target_inode, &source_inode) || target_inode.ino() == source_inode.ino() && Arc::ptr_eq(&source, &target) {
-                return Ok(());
-            }
+        // Both names already lead to the same inode (within one filesystem, as checked
+        // above): Linux's `vfs_rename` does nothing and succeeds.
+        if let Some(target_inode) = target.inode()
+            && (Arc::ptr_eq(target_inode, &source_inode) || target_inode.ino() == source_inode.ino())
+        {
+            return Ok(());
         }
         let old_dir_inode = old_dir.positive()?.clone();
         let new_dir_inode = new_dir.positive()?.clone();
@@ -511,17 +549,30 @@ impl FsContext {
     }
 
     /// `utimensat`; `None` is `UTIME_OMIT`.
-    pub fn utimens(&self, at: At<'_>, path: &[u8], atime: Option<TimeChange>, mtime: Option<TimeChange>, follow: bool) -> Result<()> {
+    pub fn utimens(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        atime: Option<TimeChange>,
+        mtime: Option<TimeChange>,
+        follow: bool,
+    ) -> Result<()> {
         self.utimens_location(&self.resolve(at, path, follow)?, atime, mtime)
     }
 
-    pub fn utimens_location(&self, location: &Location, atime: Option<TimeChange>, mtime: Option<TimeChange>) -> Result<()> {
+    pub fn utimens_location(
+        &self,
+        location: &Location,
+        atime: Option<TimeChange>,
+        mtime: Option<TimeChange>,
+    ) -> Result<()> {
         if atime.is_none() && mtime.is_none() {
             return Ok(());
         }
         location.mount.check_writable()?;
         let stat = location.dentry.positive()?.getattr()?;
-        let only_now = atime.is_none_or(|time| time == TimeChange::Now) && mtime.is_none_or(|time| time == TimeChange::Now);
+        let only_now =
+            atime.is_none_or(|time| time == TimeChange::Now) && mtime.is_none_or(|time| time == TimeChange::Now);
         permission::check_set_times(&self.cred, &stat, only_now)?;
         self.setattr_at(location, &SetAttr { atime, mtime, ..SetAttr::default() })
     }
@@ -544,7 +595,9 @@ impl FsContext {
     pub fn access(&self, at: At<'_>, path: &[u8], wanted: Access) -> Result<()> {
         let location = self.resolve(at, path, true)?;
         let inode = location.dentry.positive()?;
-        if wanted.contains(Access::WRITE) && matches!(inode.file_type(), FileType::Regular | FileType::Directory | FileType::Symlink) {
+        if wanted.contains(Access::WRITE)
+            && matches!(inode.file_type(), FileType::Regular | FileType::Directory | FileType::Symlink)
+        {
             location.mount.check_writable()?;
         }
         check_access(&self.cred, &inode.getattr()?, wanted)
@@ -575,7 +628,14 @@ impl FsContext {
     }
 
     /// `mount(2)` of a new filesystem instance at `path` (privileged).
-    pub fn mount(&self, at: At<'_>, path: &[u8], fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
+    pub fn mount(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        fs: Arc<dyn FileSystem>,
+        source: &str,
+        flags: MountFlags,
+    ) -> Result<Arc<Mount>> {
         if !self.cred.is_privileged() {
             return Err(Errno::EPERM);
         }
@@ -584,7 +644,14 @@ impl FsContext {
     }
 
     /// `mount(2)` with `MS_BIND`.
-    pub fn bind_mount(&self, source_at: At<'_>, source: &[u8], at: At<'_>, path: &[u8], flags: MountFlags) -> Result<Arc<Mount>> {
+    pub fn bind_mount(
+        &self,
+        source_at: At<'_>,
+        source: &[u8],
+        at: At<'_>,
+        path: &[u8],
+        flags: MountFlags,
+    ) -> Result<Arc<Mount>> {
         if !self.cred.is_privileged() {
             return Err(Errno::EPERM);
         }

@@ -32,7 +32,9 @@ fn mount_host_overlay(base: &std::path::Path) -> std::io::Result<()> {
     );
     let data = CString::new(data).unwrap();
     let kind = CString::new("overlay").unwrap();
-    let ret = unsafe { libc::mount(kind.as_ptr(), cstring(&base.join("merged")).as_ptr(), kind.as_ptr(), 0, data.as_ptr().cast()) };
+    let ret = unsafe {
+        libc::mount(kind.as_ptr(), cstring(&base.join("merged")).as_ptr(), kind.as_ptr(), 0, data.as_ptr().cast())
+    };
     if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 

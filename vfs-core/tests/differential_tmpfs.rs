@@ -5,7 +5,7 @@ mod common;
 
 use common::oracle::*;
 use std::sync::Arc;
-use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
 use vfs_core::*;
 
 const OPTIONS: &str = "size=48k,nr_inodes=12,mode=755";

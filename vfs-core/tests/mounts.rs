@@ -10,8 +10,24 @@ fn proc_mounts_lists_in_linux_format_and_order() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/tmp", 0o755).unwrap();
     w.ctx.mkdir(At::Cwd, b"/my dir", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/tmp", tmpfs(&w.clock, 2, "size=64m,mode=1777"), "tmpfs", MountFlags::NOSUID | MountFlags::NODEV).unwrap();
-    w.ctx.mount(At::Cwd, b"/my dir", tmpfs(&w.clock, 3, "mode=755,uid=1000"), "none", MountFlags::RDONLY | MountFlags::NOEXEC | MountFlags::NOATIME).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/tmp",
+            tmpfs(&w.clock, 2, "size=64m,mode=1777"),
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+        )
+        .unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/my dir",
+            tmpfs(&w.clock, 3, "mode=755,uid=1000"),
+            "none",
+            MountFlags::RDONLY | MountFlags::NOEXEC | MountFlags::NOATIME,
+        )
+        .unwrap();
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
     assert_eq!(
         text,

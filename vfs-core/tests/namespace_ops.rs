@@ -136,7 +136,10 @@ fn rename_errors() {
     assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/d/..", none)), Errno::EBUSY);
     assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/d", RenameFlags::NOREPLACE)), Errno::EEXIST);
     assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/nope", RenameFlags::EXCHANGE)), Errno::ENOENT);
-    assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/d", RenameFlags::EXCHANGE | RenameFlags::NOREPLACE)), Errno::EINVAL);
+    assert_eq!(
+        err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/d", RenameFlags::EXCHANGE | RenameFlags::NOREPLACE)),
+        Errno::EINVAL
+    );
     w.ctx.rename(At::Cwd, b"/d/", At::Cwd, b"/renamed/", none).unwrap();
 }
 
@@ -184,8 +187,14 @@ fn chmod_chown_and_times_need_ownership() {
     assert_eq!(err(alice.chown(At::Cwd, b"/home/f", Some(1001), None, true)), Errno::EPERM);
     alice.chown(At::Cwd, b"/home/f", None, Some(50), true).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/home/f", true).unwrap().gid, 50);
-    assert_eq!(err(bob.utimens(At::Cwd, b"/home/f", Some(TimeChange::At(Timespec::new(1, 0))), None, true)), Errno::EPERM);
-    assert_eq!(err(bob.utimens(At::Cwd, b"/home/f", Some(TimeChange::Now), Some(TimeChange::Now), true)), Errno::EACCES);
+    assert_eq!(
+        err(bob.utimens(At::Cwd, b"/home/f", Some(TimeChange::At(Timespec::new(1, 0))), None, true)),
+        Errno::EPERM
+    );
+    assert_eq!(
+        err(bob.utimens(At::Cwd, b"/home/f", Some(TimeChange::Now), Some(TimeChange::Now), true)),
+        Errno::EACCES
+    );
     alice.chmod(At::Cwd, b"/home/f", 0o666).unwrap();
     bob.utimens(At::Cwd, b"/home/f", Some(TimeChange::Now), Some(TimeChange::Now), true).unwrap();
     w.ctx.chmod(At::Cwd, b"/home/f", 0o4755).unwrap();

@@ -189,7 +189,11 @@ fn device_nodes_open_through_the_kernels_registry() {
     struct Registry;
     impl DeviceRegistry for Registry {
         fn open(&self, file_type: FileType, rdev: u64, _flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
-            if file_type == FileType::CharDevice && rdev == attr::make_dev(1, 5) { Ok(Arc::new(Zero)) } else { Err(Errno::ENXIO) }
+            if file_type == FileType::CharDevice && rdev == attr::make_dev(1, 5) {
+                Ok(Arc::new(Zero))
+            } else {
+                Err(Errno::ENXIO)
+            }
         }
     }
     let w = world();

@@ -30,7 +30,13 @@ fn layers(count: usize, fill: impl Fn(usize, &FsContext)) -> Layers {
         .collect();
     let upper_fs = tmpfs(&clock, 9, "mode=755");
     let upper = (upper_fs.clone(), context_on(&upper_fs, &clock));
-    let overlay = OverlayFs::new(upper_fs, lowers.iter().map(|(fs, _)| fs.clone()).collect(), 8, String::from("lowerdir=l,upperdir=u,workdir=w")).unwrap();
+    let overlay = OverlayFs::new(
+        upper_fs,
+        lowers.iter().map(|(fs, _)| fs.clone()).collect(),
+        8,
+        String::from("lowerdir=l,upperdir=u,workdir=w"),
+    )
+    .unwrap();
     let ns = MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock.clone());
     let merged = FsContext::new(ns, Credentials::root());
     Layers { clock, lowers, upper, merged }
@@ -67,7 +73,10 @@ fn inode_number_is_stable_after_the_cache_is_gone() {
     l.merged.chmod(At::Cwd, b"/top", 0o600).unwrap();
     // A second overlay over the same layers has a cold cache: the origin mark gives the number.
     let again = OverlayFs::new(l.upper.0.clone(), vec![l.lowers[0].0.clone()], 8, String::new()).unwrap();
-    let ctx = FsContext::new(MountNamespace::new(again, "overlay", MountFlags::empty(), l.clock.clone()), Credentials::root());
+    let ctx = FsContext::new(
+        MountNamespace::new(again, "overlay", MountFlags::empty(), l.clock.clone()),
+        Credentials::root(),
+    );
     let stat = ctx.stat(At::Cwd, b"/top", true).unwrap();
     assert_eq!((stat.ino, stat.mode & 0o7777), (before, 0o600));
 }
@@ -192,7 +201,10 @@ fn sparse_files_stay_sparse_through_copy_up() {
 fn create_over_existing_lower_name_is_eexist_and_statfs_is_overlay() {
     let l = basic();
     assert_eq!(err(l.merged.mkdir(At::Cwd, b"/top", 0o755)), Errno::EEXIST);
-    assert_eq!(err(l.merged.open(At::Cwd, b"/top", OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644)), Errno::EEXIST);
+    assert_eq!(
+        err(l.merged.open(At::Cwd, b"/top", OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644)),
+        Errno::EEXIST
+    );
     assert_eq!(l.merged.statfs(At::Cwd, b"/").unwrap().fs_type, 0x794c7630);
     let text = String::from_utf8(l.merged.ns.proc_mounts(&l.merged.root)).unwrap();
     assert_eq!(text, "overlay / overlay rw,relatime,lowerdir=l,upperdir=u,workdir=w 0 0\n");

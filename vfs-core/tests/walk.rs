@@ -120,7 +120,10 @@ fn dotdot_crosses_mounts_back_into_the_parent() {
     w.ctx.mkdir(At::Cwd, b"/mnt/inner", 0o755).unwrap();
     assert_eq!(err(w.ctx.stat(At::Cwd, b"/mnt/hidden", true)), Errno::ENOENT);
     assert_eq!(w.ctx.stat(At::Cwd, b"/mnt", true).unwrap().dev, 2);
-    assert_eq!(w.ctx.stat(At::Cwd, b"/mnt/inner/../..", true).unwrap().ino, w.ctx.stat(At::Cwd, b"/", true).unwrap().ino);
+    assert_eq!(
+        w.ctx.stat(At::Cwd, b"/mnt/inner/../..", true).unwrap().ino,
+        w.ctx.stat(At::Cwd, b"/", true).unwrap().ino
+    );
     assert_eq!(w.ctx.stat(At::Cwd, b"/mnt/..", true).unwrap().dev, 1);
     let mut ctx = w.ctx.clone();
     ctx.chdir(At::Cwd, b"/mnt/inner").unwrap();

@@ -1,8 +1,8 @@
 //! overlay, bottom: copy-up, bringing a lower object (and every missing directory above
 //! it) into the upper layer with its data, holes, mode, owner and times.
 
-use super::node::OverlayInode;
 use super::ORIGIN_XATTR;
+use super::node::OverlayInode;
 use crate::attr::{FileType, SetAttr, TimeChange};
 use crate::errno::{Errno, Result};
 use crate::inode::{Inode, NewNode, NodeKind};
@@ -28,7 +28,9 @@ impl OverlayInode {
                 target = lower.readlink()?;
                 NodeKind::Symlink { target: &target }
             }
-            file_type @ (FileType::CharDevice | FileType::BlockDevice) => NodeKind::Device { file_type, rdev: stat.rdev },
+            file_type @ (FileType::CharDevice | FileType::BlockDevice) => {
+                NodeKind::Device { file_type, rdev: stat.rdev }
+            }
             FileType::Fifo => NodeKind::Fifo,
             FileType::Socket => NodeKind::Socket,
         };
@@ -48,7 +50,11 @@ impl OverlayInode {
         })();
         if let Err(errno) = copied {
             // Leave no half-copied object behind to shadow the lower one.
-            let _ = if self.file_type() == FileType::Directory { parent_upper.rmdir(&name) } else { parent_upper.unlink(&name) };
+            let _ = if self.file_type() == FileType::Directory {
+                parent_upper.rmdir(&name)
+            } else {
+                parent_upper.unlink(&name)
+            };
             return Err(errno);
         }
         self.set_upper(upper.clone());

@@ -16,7 +16,7 @@ mod readdir;
 
 pub use node::OverlayInode;
 
-use crate::attr::{fs_magic, FileType, StatFs};
+use crate::attr::{FileType, StatFs, fs_magic};
 use crate::errno::{Errno, Result};
 use crate::inode::{FileSystem, Inode};
 use alloc::string::String;
@@ -63,7 +63,12 @@ impl OverlayFs {
     /// `upper` must support extended attributes (ramfs and tmpfs do); `lowers` are listed
     /// topmost first, like `lowerdir=top:…:bottom`. `mount_options` is the text for
     /// `/proc/self/mounts` (`lowerdir=…,upperdir=…,workdir=…`), which only the caller knows.
-    pub fn new(upper: Arc<dyn FileSystem>, lowers: Vec<Arc<dyn FileSystem>>, dev: u64, mount_options: String) -> Result<Arc<OverlayFs>> {
+    pub fn new(
+        upper: Arc<dyn FileSystem>,
+        lowers: Vec<Arc<dyn FileSystem>>,
+        dev: u64,
+        mount_options: String,
+    ) -> Result<Arc<OverlayFs>> {
         if lowers.is_empty() {
             return Err(Errno::EINVAL);
         }

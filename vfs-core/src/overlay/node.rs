@@ -2,7 +2,7 @@
 //! in each lower down to an opaque directory, a whiteout or a non-directory; and the
 //! `Inode` operations, which copy up before changing anything.
 
-use super::{is_opaque, is_whiteout, layer_ino, Shared, OPAQUE_XATTR, ORIGIN_XATTR};
+use super::{OPAQUE_XATTR, ORIGIN_XATTR, Shared, is_opaque, is_whiteout, layer_ino};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat};
 use crate::errno::{Errno, Result};
 use crate::file::OpenFlags;
@@ -16,6 +16,9 @@ use spin::Mutex;
 /// A lower object and its layer number (1 = topmost lower).
 pub(crate) type Lower = (usize, Arc<dyn Inode>);
 
+/// A parent directory and the name under it.
+type ParentLink = (Arc<OverlayInode>, Arc<[u8]>);
+
 /// One object of the merged tree.
 pub struct OverlayInode {
     /// Itself, for operations that get `&self` but hand out `Arc`s (parent pointers).
@@ -24,7 +27,7 @@ pub struct OverlayInode {
     ino: u64,
     file_type: FileType,
     /// Where it sits in the merged tree, for copying up its parents; updated by rename.
-    parent: Mutex<Option<(Arc<OverlayInode>, Arc<[u8]>)>>,
+    parent: Mutex<Option<ParentLink>>,
     upper: Mutex<Option<Arc<dyn Inode>>>,
     /// For a non-directory, the lower object it shows (if any); for a directory, every
     /// lower directory merged into it, topmost first.
@@ -48,10 +51,16 @@ impl OverlayInode {
         })
     }
 
-    fn new_child(self: &Arc<Self>, name: &[u8], upper: Option<Arc<dyn Inode>>, lowers: Vec<Lower>) -> Result<Arc<OverlayInode>> {
+    fn new_child(
+        self: &Arc<Self>,
+        name: &[u8],
+        upper: Option<Arc<dyn Inode>>,
+        lowers: Vec<Lower>,
+    ) -> Result<Arc<OverlayInode>> {
         let (file_type, ino) = match (&upper, lowers.first()) {
             (Some(upper), _) => {
-                let origin = upper.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
+                let origin =
+                    upper.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
                 (upper.file_type(), origin.unwrap_or_else(|| layer_ino(0, upper.ino())))
             }
             (None, Some((layer, lower))) => (lower.file_type(), layer_ino(*layer, lower.ino())),
@@ -88,7 +97,7 @@ impl OverlayInode {
         &self.lowers
     }
 
-    pub(crate) fn parent_and_name(&self) -> Option<(Arc<OverlayInode>, Arc<[u8]>)> {
+    pub(crate) fn parent_and_name(&self) -> Option<ParentLink> {
         self.parent.lock().clone()
     }
 
@@ -103,7 +112,8 @@ impl OverlayInode {
 
     /// Whether the directory is a merge of several layers (Linux's `OVL_TYPE_MERGE`).
     fn is_merged_dir(&self) -> bool {
-        self.file_type == FileType::Directory && (if self.upper().is_some() { !self.lowers.is_empty() } else { self.lowers.len() > 1 })
+        self.file_type == FileType::Directory
+            && (if self.upper().is_some() { !self.lowers.is_empty() } else { self.lowers.len() > 1 })
     }
 
     /// The merged child `name` of this directory.
@@ -124,7 +134,8 @@ impl OverlayInode {
             None => None,
         };
         let mut lowers = Vec::new();
-        let search_lowers = upper_child.as_ref().is_none_or(|child| child.file_type() == FileType::Directory && !is_opaque(&**child));
+        let search_lowers =
+            upper_child.as_ref().is_none_or(|child| child.file_type() == FileType::Directory && !is_opaque(&**child));
         if search_lowers {
             for (layer, dir) in &self.lowers {
                 let found = match dir.lookup(name) {
@@ -183,7 +194,8 @@ impl OverlayInode {
     }
 
     fn make_whiteout(upper_dir: &Arc<dyn Inode>, name: &[u8]) -> Result<()> {
-        let whiteout = NewNode { kind: NodeKind::Device { file_type: FileType::CharDevice, rdev: 0 }, perm: 0, uid: 0, gid: 0 };
+        let whiteout =
+            NewNode { kind: NodeKind::Device { file_type: FileType::CharDevice, rdev: 0 }, perm: 0, uid: 0, gid: 0 };
         upper_dir.create(name, &whiteout).map(drop)
     }
 
@@ -406,7 +418,13 @@ impl OverlayInode {
 
     /// `renameat2` in the merged tree, the caller holding the op lock. A directory with
     /// anything in a lower layer cannot move (`EXDEV`), as in Linux without `redirect_dir`.
-    fn rename_locked(self: &Arc<Self>, old_name: &[u8], new_parent: &Arc<OverlayInode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+    fn rename_locked(
+        self: &Arc<Self>,
+        old_name: &[u8],
+        new_parent: &Arc<OverlayInode>,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         let source = self.lookup_child(old_name)?;
         let target = match new_parent.lookup_child(new_name) {
             Ok(target) => Some(target),
@@ -420,10 +438,11 @@ impl OverlayInode {
         if flags.contains(RenameFlags::NOREPLACE) && target.is_some() {
             return Err(Errno::EEXIST);
         }
-        if let Some(target) = &target {
-            if Arc::ptr_eq(target, &source) || (target.ino == source.ino && target.upper().is_some()) {
-                return Ok(());
-            }
+        // Two names of one object (hard links share the upper inode): nothing to do.
+        if let Some(target) = &target
+            && (Arc::ptr_eq(target, &source) || (target.ino == source.ino && target.upper().is_some()))
+        {
+            return Ok(());
         }
         let source_is_dir = source.file_type == FileType::Directory;
         let target_is_dir = target.as_ref().is_some_and(|target| target.file_type == FileType::Directory);
@@ -435,13 +454,15 @@ impl OverlayInode {
             }
         }
         // `ovl_can_move` comes before the emptiness check, as in `ovl_rename`.
-        if (source_is_dir && !source.lowers.is_empty()) || (exchange && target_is_dir && target.as_ref().is_some_and(|t| !t.lowers.is_empty())) {
+        if (source_is_dir && !source.lowers.is_empty())
+            || (exchange && target_is_dir && target.as_ref().is_some_and(|t| !t.lowers.is_empty()))
+        {
             return Err(Errno::EXDEV);
         }
-        if let (Some(target), false, true) = (&target, exchange, target_is_dir) {
-            if !target.merged_is_empty()? {
-                return Err(Errno::ENOTEMPTY);
-            }
+        if let (Some(target), false, true) = (&target, exchange, target_is_dir)
+            && !target.merged_is_empty()?
+        {
+            return Err(Errno::ENOTEMPTY);
         }
         source.copy_up_locked()?;
         let old_dir = self.copy_up_locked()?;
@@ -453,17 +474,18 @@ impl OverlayInode {
             old_dir.rename(old_name, &new_dir, new_name, RenameFlags::EXCHANGE)?;
         } else {
             let old_needs_whiteout = self.lower_has(old_name)?;
-            if let Some(target_upper) = target.as_ref().and_then(|target| target.upper()) {
-                if target_is_dir {
-                    Self::clear_whiteouts_inside(&target_upper)?;
-                }
+            if let Some(target_upper) = target.as_ref().and_then(|target| target.upper())
+                && target_is_dir
+            {
+                Self::clear_whiteouts_inside(&target_upper)?;
             }
             Self::clear_whiteout(&new_dir, new_name)?;
             old_dir.rename(old_name, &new_dir, new_name, RenameFlags::empty())?;
-            if source_is_dir && new_parent.lower_has(new_name)? {
-                if let Some(moved) = source.upper() {
-                    moved.set_xattr(OPAQUE_XATTR, b"y", 0)?;
-                }
+            if source_is_dir
+                && new_parent.lower_has(new_name)?
+                && let Some(moved) = source.upper()
+            {
+                moved.set_xattr(OPAQUE_XATTR, b"y", 0)?;
             }
             if old_needs_whiteout {
                 Self::make_whiteout(&old_dir, old_name)?;

@@ -6,7 +6,7 @@
 //! `getdents64` calls on a directory assembled from several layers.
 
 use super::node::OverlayInode;
-use super::{is_whiteout, layer_ino, ORIGIN_XATTR};
+use super::{ORIGIN_XATTR, is_whiteout, layer_ino};
 use crate::attr::{DirEntry, FileType};
 use crate::errno::{Errno, Result};
 use crate::inode::Inode;
@@ -50,7 +50,8 @@ impl OverlayInode {
                 if is_whiteout(&*child) {
                     continue;
                 }
-                let origin = child.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
+                let origin =
+                    child.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
                 let ino = origin.unwrap_or_else(|| layer_ino(0, ino));
                 entries.push(MergedEntry { key: offset_key(&name), name, ino, file_type });
             }
@@ -85,15 +86,24 @@ impl OverlayInode {
             return Err(Errno::ENOTDIR);
         }
         let entries = self.merged_entries()?;
-        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino(), file_type: FileType::Directory, next_offset: 1 }) {
+        if offset == 0
+            && !sink(DirEntry { name: b".", ino: self.ino(), file_type: FileType::Directory, next_offset: 1 })
+        {
             return Ok(());
         }
-        if offset <= 1 && !sink(DirEntry { name: b"..", ino: self.parent_ino(), file_type: FileType::Directory, next_offset: 2 }) {
+        if offset <= 1
+            && !sink(DirEntry { name: b"..", ino: self.parent_ino(), file_type: FileType::Directory, next_offset: 2 })
+        {
             return Ok(());
         }
         let start = entries.partition_point(|entry| entry.key < offset);
         for entry in &entries[start..] {
-            if !sink(DirEntry { name: &entry.name, ino: entry.ino, file_type: entry.file_type, next_offset: entry.key + 1 }) {
+            if !sink(DirEntry {
+                name: &entry.name,
+                ino: entry.ino,
+                file_type: entry.file_type,
+                next_offset: entry.key + 1,
+            }) {
                 break;
             }
         }

@@ -71,7 +71,7 @@ impl DirEntries {
     }
 
     /// Entries whose cookie is at least `offset`, in cookie order.
-    pub fn from_offset(&self, offset: u64) -> impl Iterator<Item = (u64, &[u8], &Arc<RamInode>)> {
+    pub fn entries_from(&self, offset: u64) -> impl Iterator<Item = (u64, &[u8], &Arc<RamInode>)> {
         self.by_cookie.range(offset.max(FIRST_COOKIE)..).map(|(cookie, (name, node))| (*cookie, &name[..], node))
     }
 }

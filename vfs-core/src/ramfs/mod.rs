@@ -18,7 +18,7 @@ mod pages;
 pub use node::RamInode;
 pub use pages::PAGE_SIZE;
 
-use crate::attr::{fs_magic, StatFs, NAME_MAX};
+use crate::attr::{NAME_MAX, StatFs, fs_magic};
 use crate::errno::{Errno, Result};
 use crate::inode::{FileSystem, Inode};
 use crate::time::ClockRef;
@@ -83,7 +83,9 @@ impl Shared {
             return Ok(());
         };
         counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| used.checked_add(count).filter(|&total| total <= limit))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(count).filter(|&total| total <= limit)
+            })
             .map(|_| ())
             .map_err(|_| Errno::ENOSPC)
     }
@@ -210,4 +212,3 @@ impl FileSystem for RamFs {
 pub(crate) fn blocks_for_pages(pages: u64) -> u64 {
     pages * (PAGE_SIZE as u64 / 512)
 }
-

@@ -2,9 +2,9 @@
 //! the top of `ramfs/mod.rs`.
 
 use super::dir::DirEntries;
-use super::pages::{Pages, PAGE_SIZE};
-use super::{blocks_for_pages, Shared};
-use crate::attr::{mode, DirEntry, FileType, RenameFlags, SetAttr, Stat, TimeChange, NAME_MAX};
+use super::pages::{PAGE_SIZE, Pages};
+use super::{Shared, blocks_for_pages};
+use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, TimeChange, mode};
 use crate::errno::{Errno, Result};
 use crate::inode::{Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE};
 use crate::time::Timespec;
@@ -93,10 +93,10 @@ impl RamInode {
     }
 
     fn new_node(shared: &Arc<Shared>, node: &NewNode<'_>, parent_ino: u64) -> Result<Arc<RamInode>> {
-        if let NodeKind::Symlink { target } = node.kind {
-            if target.len() >= PAGE_SIZE {
-                return Err(Errno::ENAMETOOLONG);
-            }
+        if let NodeKind::Symlink { target } = node.kind
+            && target.len() >= PAGE_SIZE
+        {
+            return Err(Errno::ENAMETOOLONG);
         }
         shared.reserve_inode()?;
         let (body, nlink, rdev) = match node.kind {
@@ -113,7 +113,18 @@ impl RamInode {
             NodeKind::Fifo | NodeKind::Socket => (Body::Special, 1, 0),
         };
         let now = shared.now();
-        let meta = Meta { xattrs: Vec::new(), perm: node.perm & mode::S_IALLUGO, uid: node.uid, gid: node.gid, nlink, rdev, atime: now, mtime: now, ctime: now, btime: now };
+        let meta = Meta {
+            xattrs: Vec::new(),
+            perm: node.perm & mode::S_IALLUGO,
+            uid: node.uid,
+            gid: node.gid,
+            nlink,
+            rdev,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            btime: now,
+        };
         Ok(Arc::new(RamInode {
             ino: shared.allocate_ino(),
             file_type: node.kind.file_type(),
@@ -387,17 +398,20 @@ impl Inode for RamInode {
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         let state = self.lock();
         let Body::Dir(entries) = &state.body else { return Err(Errno::ENOTDIR) };
-        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 }) {
+        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 })
+        {
             return Ok(());
         }
         let parent_ino = self.parent_ino.load(Ordering::Relaxed);
-        if offset <= 1 && !sink(DirEntry { name: b"..", ino: parent_ino, file_type: FileType::Directory, next_offset: 2 }) {
+        if offset <= 1
+            && !sink(DirEntry { name: b"..", ino: parent_ino, file_type: FileType::Directory, next_offset: 2 })
+        {
             return Ok(());
         }
         if entries.dead {
             return Ok(());
         }
-        for (cookie, name, node) in entries.from_offset(offset) {
+        for (cookie, name, node) in entries.entries_from(offset) {
             if !sink(DirEntry { name, ino: node.ino, file_type: node.file_type, next_offset: cookie + 1 }) {
                 break;
             }

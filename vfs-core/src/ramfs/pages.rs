@@ -5,6 +5,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 
 pub const PAGE_SIZE: usize = 4096;
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -59,16 +60,15 @@ impl Pages {
             let index = pos / PAGE;
             let in_page = (pos % PAGE) as usize;
             let n = (PAGE_SIZE - in_page).min(buf.len() - done);
-            if !self.pages.contains_key(&index) {
-                if page_budget == 0 {
-                    break;
+            let page = match self.pages.entry(index) {
+                Entry::Occupied(page) => page.into_mut(),
+                Entry::Vacant(_) if page_budget == 0 => break,
+                Entry::Vacant(slot) => {
+                    page_budget -= 1;
+                    slot.insert(Box::new([0u8; PAGE_SIZE]))
                 }
-                page_budget -= 1;
-                self.pages.insert(index, Box::new([0u8; PAGE_SIZE]));
-            }
-            if let Some(page) = self.pages.get_mut(&index) {
-                page[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
-            }
+            };
+            page[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
             done += n;
         }
         self.size = self.size.max(offset + done as u64);
@@ -83,10 +83,10 @@ impl Pages {
             let first_gone = size.div_ceil(PAGE);
             let _ = self.pages.split_off(&first_gone);
             let tail = (size % PAGE) as usize;
-            if tail != 0 {
-                if let Some(page) = self.pages.get_mut(&(size / PAGE)) {
-                    page[tail..].fill(0);
-                }
+            if tail != 0
+                && let Some(page) = self.pages.get_mut(&(size / PAGE))
+            {
+                page[tail..].fill(0);
             }
         }
         self.size = size;

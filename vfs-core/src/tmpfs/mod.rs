@@ -4,7 +4,7 @@
 
 use crate::attr::fs_magic;
 use crate::errno::{Errno, Result};
-use crate::ramfs::{Limits, RamFs, RamFsConfig, PAGE_SIZE};
+use crate::ramfs::{Limits, PAGE_SIZE, RamFs, RamFsConfig};
 use crate::time::ClockRef;
 use alloc::format;
 use alloc::string::String;
@@ -96,7 +96,10 @@ pub fn new_tmpfs(options: &TmpfsOptions, dev: u64, clock: ClockRef) -> Result<Ar
     let config = RamFsConfig {
         fs_type: "tmpfs",
         magic: fs_magic::TMPFS_MAGIC,
-        limits: Limits { max_pages: options.size.map(|size| size.div_ceil(PAGE_SIZE as u64)), max_inodes: options.nr_inodes },
+        limits: Limits {
+            max_pages: options.size.map(|size| size.div_ceil(PAGE_SIZE as u64)),
+            max_inodes: options.nr_inodes,
+        },
         root_mode: options.mode,
         root_uid: options.uid,
         root_gid: options.gid,
@@ -112,7 +115,10 @@ mod tests {
     #[test]
     fn parses_linux_option_strings() {
         let options = TmpfsOptions::parse("size=64m,mode=755,uid=1000,gid=100,nr_inodes=1k", 0).unwrap();
-        assert_eq!(options, TmpfsOptions { size: Some(64 << 20), nr_inodes: Some(1024), mode: 0o755, uid: 1000, gid: 100 });
+        assert_eq!(
+            options,
+            TmpfsOptions { size: Some(64 << 20), nr_inodes: Some(1024), mode: 0o755, uid: 1000, gid: 100 }
+        );
         assert_eq!(options.to_mount_options(), "size=65536k,nr_inodes=1024,mode=755,uid=1000,gid=100");
         assert_eq!(TmpfsOptions::parse("size=50%", 1000).unwrap().size, Some(500));
         assert_eq!(TmpfsOptions::parse("", 0).unwrap().to_mount_options(), "");

@@ -38,7 +38,15 @@ pub enum Outcome {
     Bytes(Vec<u8>),
     /// File contents in snapshots: length and a hash, so a failure report stays readable.
     Contents(usize, u64),
-    Stat { kind: u32, perm: u32, size: u64, nlink: u64, blocks: u64, uid: u32, gid: u32 },
+    Stat {
+        kind: u32,
+        perm: u32,
+        size: u64,
+        nlink: u64,
+        blocks: u64,
+        uid: u32,
+        gid: u32,
+    },
     Names(Vec<Vec<u8>>),
     Failed(i32),
 }
