@@ -9,10 +9,12 @@ use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
 use vfs_core::*;
 
 const OPTIONS: &str = "size=48k,nr_inodes=12,mode=755";
+/// Small enough that the space phase runs out of pages and inodes all the time.
+const SMALL: &str = "size=32k,nr_inodes=6,mode=755";
 
-fn fresh_vfs() -> FsContext {
+fn fresh_vfs(options: &str) -> FsContext {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-    let fs = new_tmpfs(&TmpfsOptions::parse(OPTIONS, 0).unwrap(), 1, clock.clone()).unwrap();
+    let fs = new_tmpfs(&TmpfsOptions::parse(options, 0).unwrap(), 1, clock.clone()).unwrap();
     let ns = MountNamespace::new(fs, "tmpfs", MountFlags::empty(), clock);
     FsContext::new(ns, Credentials::root())
 }
@@ -28,11 +30,11 @@ fn tmpfs_matches_the_host_tmpfs() {
         return;
     }
     unsafe { libc::umask(0o022) };
-    let mut runner = runner(256);
+    let mut main_runner = runner(256);
     let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
-    let result = runner.run(&proptest::collection::vec((who(), op()), 1..60), |ops| {
+    let result = main_runner.run(&proptest::collection::vec((who(), op()), 1..60), |ops| {
         let host = HostMount::new("tmpfs", OPTIONS).expect("mount tmpfs");
-        let ctx = fresh_vfs();
+        let ctx = fresh_vfs(OPTIONS);
         let chroot = Chroot::enter(host.dir.path()).expect("chroot");
         for (index, (who, op)) in ops.iter().enumerate() {
             let ours = run_vfs_as(&ctx, *who, op);
@@ -52,4 +54,33 @@ fn tmpfs_matches_the_host_tmpfs() {
     let tally = tally.into_inner();
     println!("outcomes compared: {tally:?}");
     assert!(tally.get("ok").copied().unwrap_or(0) > 1000, "too few successful operations to mean anything");
+
+    let mut space_runner = runner(128);
+    let enospc = std::cell::Cell::new(0u32);
+    let result = space_runner.run(&proptest::collection::vec(space_op(), 1..40), |ops| {
+        let host = HostMount::new("tmpfs", SMALL).expect("mount tmpfs");
+        let ctx = fresh_vfs(SMALL);
+        let chroot = Chroot::enter(host.dir.path()).expect("chroot");
+        for (index, op) in ops.iter().enumerate() {
+            let ours = run_vfs(&ctx, op);
+            let linux = run_host(op);
+            proptest::prop_assert_eq!(&ours, &linux, "space op #{} {:?}", index, op);
+            enospc.set(enospc.get() + u32::from(ours == Outcome::Failed(Errno::ENOSPC.0)));
+        }
+        let statfs = ctx.statfs(At::Cwd, b"/").unwrap();
+        let mut host_statfs: libc::statfs = unsafe { std::mem::zeroed() };
+        unsafe { libc::statfs(c"/".as_ptr(), &mut host_statfs) };
+        let ours = (statfs.blocks, statfs.blocks_free, statfs.files, statfs.files_free);
+        let linux = (host_statfs.f_blocks, host_statfs.f_bfree, host_statfs.f_files, host_statfs.f_ffree);
+        proptest::prop_assert_eq!(ours, linux, "statfs differs");
+        let (ours, linux) = (snapshot_vfs(&ctx), snapshot_host());
+        drop(chroot);
+        proptest::prop_assert_eq!(ours, linux, "final trees differ");
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    println!("ENOSPC outcomes compared: {}", enospc.get());
+    assert!(enospc.get() > 20, "the space phase must actually run out of space");
 }

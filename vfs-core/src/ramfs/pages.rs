@@ -71,7 +71,9 @@ impl Pages {
             page[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
             done += n;
         }
-        self.size = self.size.max(offset + done as u64);
+        if done > 0 {
+            self.size = self.size.max(offset + done as u64);
+        }
         done
     }
 
@@ -140,6 +142,9 @@ mod tests {
         let mut pages = Pages::default();
         assert_eq!(pages.write(100, &[7u8; 3 * PAGE_SIZE], 2), 2 * PAGE_SIZE - 100);
         assert_eq!(pages.page_count(), 2);
+        // A write that gets no page at all leaves the size alone (tmpfs ENOSPC).
+        assert_eq!(pages.write(10 * PAGE, b"x", 0), 0);
+        assert_eq!(pages.size, 2 * PAGE);
     }
 
     #[test]

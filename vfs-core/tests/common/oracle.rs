@@ -502,3 +502,21 @@ fn digest(outcome: Outcome) -> Outcome {
         other => other,
     }
 }
+
+/// Operations that fill a small tmpfs: big writes, links and long symlinks on a few
+/// names, so `ENOSPC` (pages and inodes) is reached often.
+pub fn space_op() -> impl Strategy<Value = Op> {
+    let name = proptest::sample::select(&["/a", "/b", "/c", "/d", "/e", "/f"][..]).prop_map(String::from);
+    prop_oneof![
+        6 => (name.clone(), 0u64..40000, 0u16..20000, any::<u8>(), any::<bool>())
+            .prop_map(|(path, offset, len, byte, append)| Op::Write { path, offset, len, byte, append }),
+        2 => (name.clone(), 0u64..40000).prop_map(|(p, l)| Op::Truncate(p, l)),
+        2 => name.clone().prop_map(Op::Unlink),
+        1 => (name.clone(), name.clone()).prop_map(|(a, b)| Op::Link(a, b)),
+        1 => name.clone().prop_map(|p| Op::Symlink("a/".repeat(70), p)),
+        1 => name.clone().prop_map(|p| Op::Mkdir(p, 0o755)),
+        1 => name.clone().prop_map(Op::Rmdir),
+        1 => (name.clone(), name.clone()).prop_map(|(a, b)| Op::Rename(a, b, 0)),
+        1 => name.prop_map(|p| Op::Stat(p, false)),
+    ]
+}
