@@ -82,6 +82,7 @@ pub fn cases(accel: Accel, module: &TestModule, shares: &TestShares) -> Vec<Case
             .expect(Status(BAD_CMDLINE)),
     ]);
     cases.extend(Machine::ALL.map(|machine| virtio_case(machine, accel, shares)));
+    cases.extend(Machine::ALL.map(|machine| bundle_case(machine, accel, shares)));
     cases
 }
 
@@ -94,6 +95,25 @@ fn virtio_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
         .expect(Line(&["virtio: 9p tag=rootfs msize=", "version=9P2000.L"]))
         .expect(Line(&["virtio: 9p tag=m0 msize=", "version=9P2000.L"]))
         .expect(Line(&["virtio: 2 9p device(s)"]))
+        .expect(Status(0))
+}
+
+/// A bundle's shares as `run` makes them: every channel's device is found by its tag, and
+/// the kernel takes the sandbox options and the `bind_file=` note for the file bind.
+fn bundle_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
+    let bundle = &shares.bundle;
+    let mut options = String::from("test=virtio overlay=all file_access=shared file_access_mounts=exclusive cid=boot-test");
+    for bind in &bundle.file_binds {
+        options.push_str(&format!(" bind_file={}", bind.to_option_value()));
+    }
+    Case::new("bundle-channels", machine, accel)
+        .options(&options)
+        .initrd(&bundle.spec_file)
+        .shares(&bundle.shares)
+        .expect(Line(&["virtio: 9p tag=rootfs msize="]))
+        .expect(Line(&["virtio: 9p tag=m0 msize="]))
+        .expect(Line(&["virtio: 9p tag=m1 msize="]))
+        .expect(Line(&["virtio: 3 9p device(s)"]))
         .expect(Status(0))
 }
 
@@ -128,7 +148,13 @@ mod tests {
     use crate::boot_tests::checks::Check;
 
     fn shares() -> TestShares {
-        TestShares { root: "/nonexistent/root".into(), extra: "/nonexistent/m0".into() }
+        let bundle = crate::bundle::Bundle {
+            spec_file: "/nonexistent/config.json".into(),
+            shares: Vec::new(),
+            file_binds: Vec::new(),
+            warnings: Vec::new(),
+        };
+        TestShares { root: "/nonexistent/root".into(), extra: "/nonexistent/m0".into(), bundle }
     }
 
     fn module() -> TestModule {

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kernel::container::SandboxOptions;
 
+use crate::bundle::{self, Bundle};
 use crate::cmdline::kernel_cmdline;
 use crate::launch::{self, Echo, LaunchOptions, Outcome};
 use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
@@ -144,6 +146,11 @@ impl Case {
         self
     }
 
+    fn shares(mut self, shares: &[Share]) -> Self {
+        self.shares.extend_from_slice(shares);
+        self
+    }
+
     fn expect(mut self, check: Check) -> Self {
         self.checks.push(check);
         self
@@ -178,11 +185,38 @@ impl Case {
 pub struct TestShares {
     pub root: PathBuf,
     pub extra: PathBuf,
+    /// A bundle with a directory and a file bind mount, loaded the way `run` loads one.
+    pub bundle: Bundle,
+}
+
+/// The test bundle's spec: `/data` binds a directory (m0), `/etc/hosts` a file (m1).
+const TEST_BUNDLE_SPEC: &str = r#"{
+  "ociVersion": "1.0.2",
+  "root": {"path": "rootfs"},
+  "process": {"args": ["/bin/busybox", "true"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]},
+  "mounts": [
+    {"destination": "/data", "type": "bind", "source": "data"},
+    {"destination": "/run", "type": "tmpfs", "options": ["mode=755"]},
+    {"destination": "/etc/hosts", "type": "bind", "source": "hosts", "options": ["rbind", "ro"]}
+  ]
+}"#;
+
+fn write_test_bundle(dir: &Path) -> Result<Bundle> {
+    let bundle_dir = dir.join("bundle");
+    for sub in ["rootfs", "data"] {
+        let path = bundle_dir.join(sub);
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+    }
+    for (name, contents) in [("hosts", "127.0.0.1 localhost\n"), ("config.json", TEST_BUNDLE_SPEC)] {
+        let path = bundle_dir.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(bundle::load(&bundle_dir, &SandboxOptions::default(), &[], &dir.join("bundle-run"))?)
 }
 
 /// Makes (or refreshes) the shared directories, each with one file naming it.
 pub fn write_test_shares(dir: &Path) -> Result<TestShares> {
-    let shares = TestShares { root: dir.join("share-rootfs"), extra: dir.join("share-m0") };
+    let shares = TestShares { root: dir.join("share-rootfs"), extra: dir.join("share-m0"), bundle: write_test_bundle(dir)? };
     for (path, name) in [(&shares.root, "rootfs"), (&shares.extra, "m0")] {
         std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
         std::fs::write(path.join("share-name"), name).with_context(|| format!("writing in {}", path.display()))?;
