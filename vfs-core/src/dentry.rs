@@ -27,14 +27,75 @@ pub struct Dentry {
     inode: Option<Arc<dyn Inode>>,
     name: Mutex<Arc<[u8]>>,
     parent: Mutex<Option<Arc<Dentry>>>,
-    children: Mutex<HashMap<Arc<[u8]>, Arc<Dentry>>>,
+    children: Mutex<Children>,
     /// How many mounts sit on this dentry: a mount point cannot be removed (`EBUSY`).
     mounts: AtomicU32,
     policy: CachePolicy,
 }
 
-/// A directory's children map, locked: the handle for changing a directory.
-pub type ChildrenGuard<'a> = MutexGuard<'a, HashMap<Arc<[u8]>, Arc<Dentry>>>;
+/// Most negative entries one directory keeps. A container probing random names (a
+/// `PATH` search, a hostile loop) would otherwise grow kernel memory without bound;
+/// past this the directory forgets its negative entries and they are learned again.
+pub const MAX_NEGATIVE_PER_DIRECTORY: usize = 1024;
+
+/// A directory's cached names, and how many of them are negative.
+#[derive(Default)]
+pub struct Children {
+    map: HashMap<Arc<[u8]>, Arc<Dentry>>,
+    negatives: usize,
+}
+
+impl Children {
+    pub fn get(&self, name: &[u8]) -> Option<&Arc<Dentry>> {
+        self.map.get(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn negative_count(&self) -> usize {
+        self.negatives
+    }
+
+    fn insert(&mut self, name: Arc<[u8]>, dentry: Arc<Dentry>) -> Option<Arc<Dentry>> {
+        if dentry.is_negative() {
+            if self.negatives >= MAX_NEGATIVE_PER_DIRECTORY {
+                self.map.retain(|_, child| !child.is_negative());
+                self.negatives = 0;
+            }
+            self.negatives += 1;
+        }
+        let old = self.map.insert(name, dentry);
+        self.forget(&old);
+        old
+    }
+
+    /// Drops the entry for `name` (the leaving side of a rename).
+    pub fn remove(&mut self, name: &[u8]) -> Option<Arc<Dentry>> {
+        let old = self.map.remove(name);
+        self.forget(&old);
+        old
+    }
+
+    fn forget(&mut self, old: &Option<Arc<Dentry>>) {
+        if old.as_ref().is_some_and(|old| old.is_negative()) {
+            self.negatives -= 1;
+        }
+    }
+
+    fn take_all(&mut self) -> Vec<Arc<Dentry>> {
+        self.negatives = 0;
+        self.map.drain().map(|(_, child)| child).collect()
+    }
+}
+
+/// A directory's children, locked: the handle for changing a directory.
+pub type ChildrenGuard<'a> = MutexGuard<'a, Children>;
 
 impl Dentry {
     /// The root dentry of a filesystem (or of a bind mount's subtree, which reuses one).
@@ -43,7 +104,7 @@ impl Dentry {
             inode: Some(inode),
             name: Mutex::new(Arc::from(&b"/"[..])),
             parent: Mutex::new(None),
-            children: Mutex::new(HashMap::new()),
+            children: Mutex::new(Children::default()),
             mounts: AtomicU32::new(0),
             policy,
         })
@@ -54,7 +115,7 @@ impl Dentry {
             inode,
             name: Mutex::new(name),
             parent: Mutex::new(Some(parent.clone())),
-            children: Mutex::new(HashMap::new()),
+            children: Mutex::new(Children::default()),
             mounts: AtomicU32::new(0),
             policy: parent.policy,
         })
@@ -140,8 +201,8 @@ impl Dentry {
     ) -> Arc<Dentry> {
         let name: Arc<[u8]> = Arc::from(name);
         let dentry = Dentry::new_child(self, name.clone(), inode);
-        if let Some(old) = children.insert(name, dentry.clone()) {
-            old.detach_if_negative_or_replaced();
+        if let Some(old) = children.insert(name.clone(), dentry.clone()) {
+            old.detach_if_replaced(self, &name);
         }
         dentry
     }
@@ -152,15 +213,20 @@ impl Dentry {
         let name: Arc<[u8]> = Arc::from(name);
         *dentry.parent.lock() = Some(self.clone());
         *dentry.name.lock() = name.clone();
-        if let Some(old) = children.insert(name, dentry) {
-            old.detach_if_negative_or_replaced();
+        if let Some(old) = children.insert(name.clone(), dentry) {
+            old.detach_if_replaced(self, &name);
         }
     }
 
-    fn detach_if_negative_or_replaced(&self) {
-        // Its subtree is unreachable by name now; dropping the cached children breaks
-        // the parent<->child reference cycles so the memory is freed.
-        self.children.lock().clear();
+    /// Called on the dentry a new one displaced from `parent`/`name`. If it still sits
+    /// there (it was not itself moved, as in `RENAME_EXCHANGE`), its subtree is
+    /// unreachable by name now: dropping its cached children breaks the parent/child
+    /// reference cycles so the memory is freed.
+    fn detach_if_replaced(&self, parent: &Arc<Dentry>, name: &[u8]) {
+        let still_there = **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
+        if still_there {
+            self.children.lock().take_all();
+        }
     }
 
     /// Whether `self` is `other` or lies below it, following parents within one tree.
@@ -177,7 +243,7 @@ impl Dentry {
 
     /// Forgets every cached child below this dentry (unmount, or memory pressure).
     pub fn prune(&self) {
-        let children: Vec<Arc<Dentry>> = self.children.lock().drain().map(|(_, child)| child).collect();
+        let children = self.children.lock().take_all();
         for child in children {
             if !child.is_mount_point() {
                 child.prune();

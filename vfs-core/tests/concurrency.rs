@@ -37,7 +37,9 @@ fn churn(ctx: FsContext, seed: u64, rounds: usize) {
         let _ = match rng.next(8) {
             0 => ctx.mkdir(At::Cwd, a.as_bytes(), 0o755),
             1 => ctx.rmdir(At::Cwd, a.as_bytes()),
-            2 => ctx.open(At::Cwd, a.as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).and_then(|f| f.write(b"data").map(drop)),
+            2 => ctx
+                .open(At::Cwd, a.as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)
+                .and_then(|f| f.write(b"data").map(drop)),
             3 => ctx.unlink(At::Cwd, a.as_bytes()),
             4 | 5 => ctx.rename(At::Cwd, a.as_bytes(), At::Cwd, b.as_bytes(), flags),
             6 => ctx.link(At::Cwd, a.as_bytes(), At::Cwd, b.as_bytes(), false),
@@ -80,7 +82,10 @@ fn check_consistent(ctx: &FsContext, merged_dirs_report_one: bool) {
             }
         }
         let nlink = ctx.stat(At::Cwd, dir.as_bytes(), false).unwrap().nlink;
-        assert!(nlink == 2 + subdirs || (merged_dirs_report_one && nlink == 1), "{dir}: nlink {nlink}, {subdirs} subdirectories");
+        assert!(
+            nlink == 2 + subdirs || (merged_dirs_report_one && nlink == 1),
+            "{dir}: nlink {nlink}, {subdirs} subdirectories"
+        );
     }
     for (ino, (nlink, names)) in names_per_ino {
         assert_eq!(nlink, names, "inode {ino}: nlink {nlink} but {names} names");
@@ -98,7 +103,10 @@ fn tmpfs_survives_concurrent_changes_and_stays_consistent() {
 fn overlay_survives_concurrent_changes_and_stays_consistent() {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
     let lower = tmpfs(&clock, 2, "mode=755");
-    let lower_ctx = FsContext::new(MountNamespace::new(lower.clone(), "l", MountFlags::empty(), clock.clone()), Credentials::root());
+    let lower_ctx = FsContext::new(
+        MountNamespace::new(lower.clone(), "l", MountFlags::empty(), clock.clone()),
+        Credentials::root(),
+    );
     lower_ctx.mkdir(At::Cwd, b"/x", 0o755).unwrap();
     write_file(&lower_ctx, "/x/a", b"lower");
     let overlay = OverlayFs::new(tmpfs(&clock, 3, "mode=755"), vec![lower], 4, String::new()).unwrap();

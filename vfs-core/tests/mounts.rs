@@ -179,3 +179,20 @@ fn tmpfs_root_takes_mode_uid_gid_options() {
     let stat = w.ctx.stat(At::Cwd, b"/t", true).unwrap();
     assert_eq!((stat.mode, stat.uid, stat.gid), (0o41777, 5, 6));
 }
+
+#[test]
+fn mounts_inside_a_renamed_or_exchanged_directory_move_with_it() {
+    let w = world();
+    for dir in ["/a", "/a/m", "/b", "/b/other"] {
+        w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
+    }
+    w.ctx.mount(At::Cwd, b"/a/m", tmpfs(&w.clock, 2, ""), "inner", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/a/m/f", b"mounted");
+    w.ctx.rename(At::Cwd, b"/a", At::Cwd, b"/b", RenameFlags::EXCHANGE).unwrap();
+    assert_eq!(read_file(&w.ctx, "/b/m/f"), b"mounted");
+    assert!(w.ctx.stat(At::Cwd, b"/a/other", true).is_ok());
+    w.ctx.rename(At::Cwd, b"/b", At::Cwd, b"/c", RenameFlags::empty()).unwrap();
+    assert_eq!(read_file(&w.ctx, "/c/m/f"), b"mounted");
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    assert!(text.contains("inner /c/m tmpfs"), "{text}");
+}

@@ -143,3 +143,21 @@ fn chroot_stops_dotdot_and_absolute_paths_at_the_new_root() {
     assert_eq!(err(w.ctx.stat(At::Cwd, b"/outside", true)), Errno::ENOENT);
     assert_eq!(w.ctx.getcwd().unwrap(), b"/");
 }
+
+#[test]
+fn negative_dentries_are_cached_but_bounded() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/d", 0o755).unwrap();
+    write_file(&w.ctx, "/d/real", b"");
+    let dir = w.ctx.resolve(At::Cwd, b"/d", true).unwrap();
+    assert_eq!(err(w.ctx.stat(At::Cwd, b"/d/missing", true)), Errno::ENOENT);
+    assert_eq!(dir.dentry.lock_children().negative_count(), 1, "a miss is remembered");
+    write_file(&w.ctx, "/d/missing", b"now here");
+    assert_eq!(read_file(&w.ctx, "/d/missing"), b"now here", "creation replaces the negative entry");
+    for index in 0..5000 {
+        assert_eq!(err(w.ctx.stat(At::Cwd, format!("/d/probe{index}").as_bytes(), true)), Errno::ENOENT);
+    }
+    let children = dir.dentry.lock_children();
+    assert!(children.negative_count() <= dentry::MAX_NEGATIVE_PER_DIRECTORY, "{}", children.negative_count());
+    assert!(children.get(b"real").is_some_and(|real| !real.is_negative()), "positive entries survive the pruning");
+}

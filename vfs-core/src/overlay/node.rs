@@ -161,6 +161,15 @@ impl OverlayInode {
         self.new_child(name, upper_child, lowers)
     }
 
+    /// `EEXIST` if the merged directory shows `name`.
+    fn ensure_absent(self: &Arc<Self>, name: &[u8]) -> Result<()> {
+        match self.lookup_child(name) {
+            Ok(_) => Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => Ok(()),
+            Err(errno) => Err(errno),
+        }
+    }
+
     /// Whether any lower layer under this directory has `name` (so removing it from the
     /// merged view needs a whiteout).
     pub(crate) fn lower_has(&self, name: &[u8]) -> Result<bool> {
@@ -279,11 +288,7 @@ impl Inode for OverlayInode {
     fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
         let this = self.this()?;
         let _ops = self.shared.op_lock.lock();
-        match this.lookup_child(name) {
-            Ok(_) => return Err(Errno::EEXIST),
-            Err(Errno::ENOENT) => {}
-            Err(errno) => return Err(errno),
-        }
+        this.ensure_absent(name)?;
         let upper_dir = this.copy_up_locked()?;
         let hides_lower = Self::clear_whiteout(&upper_dir, name)? || this.lower_has(name)?;
         let created = upper_dir.create(name, node)?;
@@ -297,11 +302,7 @@ impl Inode for OverlayInode {
         let this = self.this()?;
         let target = self.downcast(target)?;
         let _ops = self.shared.op_lock.lock();
-        match this.lookup_child(name) {
-            Ok(_) => return Err(Errno::EEXIST),
-            Err(Errno::ENOENT) => {}
-            Err(errno) => return Err(errno),
-        }
+        this.ensure_absent(name)?;
         let target_upper = target.copy_up_locked()?;
         let upper_dir = this.copy_up_locked()?;
         Self::clear_whiteout(&upper_dir, name)?;

@@ -30,17 +30,23 @@ fn offset_key(name: &[u8]) -> u64 {
     (hash >> 2).max(2)
 }
 
+/// One layer's entries (without `.` and `..`), copied out so that the layer's directory
+/// lock is not held while the merge looks entries up.
+fn layer_entries(dir: &dyn Inode) -> Result<Vec<(Vec<u8>, u64, FileType)>> {
+    let mut entries = Vec::new();
+    dir.readdir(2, &mut |entry| {
+        entries.push((entry.name.to_vec(), entry.ino, entry.file_type));
+        true
+    })?;
+    Ok(entries)
+}
+
 impl OverlayInode {
     fn merged_entries(&self) -> Result<Vec<MergedEntry>> {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut entries = Vec::new();
         if let Some(upper) = self.upper() {
-            let mut raw = Vec::new();
-            upper.readdir(2, &mut |entry| {
-                raw.push((entry.name.to_vec(), entry.ino, entry.file_type));
-                true
-            })?;
-            for (name, ino, file_type) in raw {
+            for (name, ino, file_type) in layer_entries(&*upper)? {
                 let child = match upper.lookup(&name) {
                     Ok(child) => child,
                     Err(Errno::ENOENT) => continue,
@@ -57,12 +63,7 @@ impl OverlayInode {
             }
         }
         for (layer, dir) in self.lowers() {
-            let mut raw = Vec::new();
-            dir.readdir(2, &mut |entry| {
-                raw.push((entry.name.to_vec(), entry.ino, entry.file_type));
-                true
-            })?;
-            for (name, ino, file_type) in raw {
+            for (name, ino, file_type) in layer_entries(&**dir)? {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
