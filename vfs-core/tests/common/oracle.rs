@@ -26,6 +26,10 @@ pub enum Op {
     Readlink(String),
     Chmod(String, u32),
     Chown(String, Option<u32>, Option<u32>),
+    /// `utimensat`: `None` is `UTIME_NOW` for both, `Some` sets both to that second.
+    Utimens(String, Option<i64>, bool),
+    /// `faccessat(…, AT_EACCESS)` with a `R_OK|W_OK|X_OK` mask.
+    Access(String, u32),
     Stat(String, bool),
     List(String),
 }
@@ -119,6 +123,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => path().prop_map(Op::Readlink),
         2 => (path(), mode).prop_map(|(p, m)| Op::Chmod(p, m)),
         1 => (path(), id.clone(), id).prop_map(|(p, u, g)| Op::Chown(p, u, g)),
+        1 => (path(), proptest::option::of(0i64..100), any::<bool>()).prop_map(|(p, t, f)| Op::Utimens(p, t, f)),
+        1 => (path(), 0u32..8).prop_map(|(p, m)| Op::Access(p, m)),
         2 => (path(), any::<bool>()).prop_map(|(p, f)| Op::Stat(p, f)),
         2 => path().prop_map(Op::List),
     ]
@@ -180,6 +186,13 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
             Op::Chown(path, uid, gid) => {
                 ctx.chown(At::Cwd, path.as_bytes(), *uid, *gid, true).map(|_| Outcome::Done)?
             }
+            Op::Utimens(path, time, follow) => {
+                let time = time.map_or(TimeChange::Now, |sec| TimeChange::At(Timespec::new(sec, 0)));
+                ctx.utimens(At::Cwd, path.as_bytes(), Some(time), Some(time), *follow).map(|_| Outcome::Done)?
+            }
+            Op::Access(path, mask) => ctx
+                .access(At::Cwd, path.as_bytes(), vfs_core::permission::Access::from_bits_truncate(*mask))
+                .map(|_| Outcome::Done)?,
             Op::Stat(path, follow) => stat_outcome(&ctx.stat(At::Cwd, path.as_bytes(), *follow)?),
             Op::List(path) => {
                 let dir = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)?;
@@ -284,6 +297,18 @@ pub fn run_host(op: &Op) -> Outcome {
             Op::Chmod(path, mode) => check(unsafe { libc::chmod(c(path).as_ptr(), *mode) }),
             Op::Chown(path, uid, gid) => {
                 check(unsafe { libc::chown(c(path).as_ptr(), uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX)) })
+            }
+            Op::Utimens(path, time, follow) => {
+                let spec = match time {
+                    None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
+                    Some(sec) => libc::timespec { tv_sec: *sec, tv_nsec: 0 },
+                };
+                let times = [spec, spec];
+                let flags = if *follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+                check(unsafe { libc::utimensat(libc::AT_FDCWD, c(path).as_ptr(), times.as_ptr(), flags) })
+            }
+            Op::Access(path, mask) => {
+                check(unsafe { libc::faccessat(libc::AT_FDCWD, c(path).as_ptr(), *mask as i32, libc::AT_EACCESS) })
             }
             Op::Stat(path, follow) => host_stat(path, *follow),
             Op::List(path) => {
