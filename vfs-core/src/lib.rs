@@ -1,11 +1,37 @@
 //! vfs-core: the sandbox's virtual file system, portable and host-tested.
 //!
 //! Layers, bottom up (each module's first line says where it sits):
-//! 0. `errno`, `time`, `cred`, `attr`: plain data shared by everything;
-//! 1. `inode`: the `FileSystem`/`Inode` traits every filesystem implements;
-//! 2. filesystems: `ramfs`, `tmpfs`, `overlay` (and, in the kernel crate, proc/sys/dev);
-//! 3. `permission`, `dentry`, `mount`: the cache of names, the mount tree;
-//! 4. `path`: the walk; 5. `file` and `vfs`: open files and the syscall-shaped operations.
+//! 0. [`errno`], [`time`], [`cred`], [`attr`]: plain data shared by everything;
+//! 1. [`inode`]: the [`FileSystem`]/[`Inode`] traits every filesystem implements
+//!    (object-safe: `Arc<dyn FileSystem>`, `Arc<dyn Inode>`);
+//! 2. filesystems: [`ramfs`], [`tmpfs`], [`overlay`], `p9` (and, in the kernel crate,
+//!    proc, sys, dev);
+//! 3. [`permission`], [`dentry`], [`mount`]: Linux's access rules, the cache of names,
+//!    the mount tree;
+//! 4. [`path`]: the walk;
+//! 5. [`file`] and [`vfs`]: open file descriptions and the syscall-shaped operations.
+//!
+//! How the kernel uses it:
+//! ```
+//! use std::sync::Arc;
+//! use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+//! use vfs_core::*;
+//!
+//! let clock = Arc::new(ManualClock::new(Timespec::new(0, 0))); // the kernel passes its timer
+//! let root = new_tmpfs(&TmpfsOptions::parse("mode=755", 1 << 30)?, 1, clock.clone())?;
+//! let ns = MountNamespace::new(root, "rootfs", MountFlags::empty(), clock.clone());
+//! let ctx = FsContext::new(ns.clone(), Credentials::root()); // one per task: cwd, root, umask, ids
+//! ctx.mkdir(At::Cwd, b"/tmp", 0o1777)?;
+//! ctx.mount(At::Cwd, b"/tmp", new_tmpfs(&TmpfsOptions::default(), 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
+//! let file = ctx.open(At::Cwd, b"/tmp/x", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)?;
+//! file.write(b"hello")?;
+//! assert_eq!(ctx.stat(At::Cwd, b"/tmp/x", true)?.size, 5);
+//! assert!(String::from_utf8(ns.proc_mounts(&ctx.root)).unwrap().contains("tmpfs /tmp tmpfs rw,nosuid,relatime 0 0"));
+//! # Ok::<(), Errno>(())
+//! ```
+//!
+//! Lock orders are documented where the locks live: `dentry.rs` (the VFS layers),
+//! `ramfs/mod.rs`, `overlay/mod.rs`, `file.rs`.
 #![no_std]
 #![forbid(unsafe_code)]
 

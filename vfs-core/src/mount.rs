@@ -281,6 +281,17 @@ impl MountNamespace {
         mount.flags.store(flags.bits(), Ordering::Release);
     }
 
+    /// Runs `build` with `mount` writable and puts its flags back afterwards, whatever
+    /// `build` returns: the namespace builder creates mount points in a read-only parent
+    /// this way (DESIGN.md, mount rule 5).
+    pub fn with_writable<R>(&self, mount: &Mount, build: impl FnOnce() -> R) -> R {
+        let saved = mount.flags();
+        self.set_flags(mount, saved - MountFlags::RDONLY);
+        let result = build();
+        self.set_flags(mount, saved);
+        result
+    }
+
     pub fn mounts(&self) -> Vec<Arc<Mount>> {
         self.table.read().in_order.clone()
     }

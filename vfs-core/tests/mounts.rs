@@ -59,9 +59,8 @@ fn read_only_mounts_refuse_writes_with_erofs() {
     assert_eq!(read_file(&w.ctx, "/ro/f"), b"data");
     assert_eq!(w.ctx.statfs(At::Cwd, b"/ro").unwrap().flags & 1, 1, "ST_RDONLY");
     // The builder's trick: make it writable, add a mount point, restore.
-    w.ns.set_flags(&mount, MountFlags::empty());
-    w.ctx.mkdir(At::Cwd, b"/ro/mnt", 0o755).unwrap();
-    w.ns.set_flags(&mount, MountFlags::RDONLY);
+    w.ns.with_writable(&mount, || w.ctx.mkdir(At::Cwd, b"/ro/mnt", 0o755)).unwrap();
+    assert_eq!(mount.flags(), MountFlags::RDONLY);
     w.ctx.mount(At::Cwd, b"/ro/mnt", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
     write_file(&w.ctx, "/ro/mnt/writable", b"ok");
 }
