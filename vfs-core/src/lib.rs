@@ -9,7 +9,7 @@
 //! 3. [`permission`], [`dentry`], [`mount`]: Linux's access rules, the cache of names,
 //!    the mount tree;
 //! 4. [`path`]: the walk;
-//! 5. [`file`] and [`vfs`]: open file descriptions and the syscall-shaped operations.
+//! 5. [`file`](mod@file) and [`vfs`]: open file descriptions and the syscall-shaped operations.
 //!
 //! How the kernel uses it:
 //! ```
