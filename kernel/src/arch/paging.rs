@@ -24,6 +24,8 @@ use x86_64::{PhysAddr, VirtAddr};
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
 const FRAME: u64 = 4096;
+const KERNEL_TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE);
+const USER_TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
 const LARGE: u64 = 2 << 20;
 const HUGE: u64 = 1 << 30;
 
@@ -77,6 +79,9 @@ struct Mapper<'a> {
     pml4: u64,
     allocate_frame: &'a mut dyn FnMut() -> Option<u64>,
     no_execute: Flags,
+    /// Flags of the intermediate tables it creates: user mappings need USER_ACCESSIBLE at
+    /// every level, kernel ones must not have it.
+    table_flags: Flags,
 }
 
 impl Mapper<'_> {
@@ -105,7 +110,8 @@ impl Mapper<'_> {
             let entry = &self.table(table)?[index];
             table = if entry.is_unused() {
                 let child = self.new_table()?;
-                self.table(table)?[index].set_addr(PhysAddr::new(child), Flags::PRESENT | Flags::WRITABLE);
+                let table_flags = self.table_flags;
+                self.table(table)?[index].set_addr(PhysAddr::new(child), table_flags);
                 child
             } else if entry.flags().contains(Flags::HUGE_PAGE) {
                 return Err(PagingError::Conflict(virt));
@@ -158,7 +164,7 @@ pub fn switch_to_kernel_tables(
 ) -> Result<(), PagingError> {
     let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
     let huge_ok = super::cpu::has_gigabyte_pages();
-    let mut mapper = Mapper { pml4: 0, allocate_frame, no_execute };
+    let mut mapper = Mapper { pml4: 0, allocate_frame, no_execute, table_flags: KERNEL_TABLE_FLAGS };
     mapper.pml4 = mapper.new_table()?;
 
     let data = Flags::WRITABLE | Flags::GLOBAL | mapper.no_execute;
@@ -206,7 +212,7 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     let _guard = TABLE_LOCK.lock();
     let mut allocate = super::frame::allocate_raw;
     let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
-    let mut mapper = Mapper { pml4, allocate_frame: &mut allocate, no_execute };
+    let mut mapper = Mapper { pml4, allocate_frame: &mut allocate, no_execute, table_flags: KERNEL_TABLE_FLAGS };
     let flags = Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute;
     let first = phys & !(FRAME - 1);
     let mut page = first;
@@ -253,7 +259,7 @@ impl UserPageTable {
     pub fn new() -> Result<Self, PagingError> {
         let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
         let mut allocate = super::frame::allocate_raw;
-        let mut mapper = Mapper { pml4: kernel_pml4, allocate_frame: &mut allocate, no_execute: Flags::empty() };
+        let mut mapper = Mapper { pml4: kernel_pml4, allocate_frame: &mut allocate, no_execute: Flags::empty(), table_flags: USER_TABLE_FLAGS };
         let pml4 = mapper.new_table()?;
         let kernel_half: [_; 256] = core::array::from_fn(|i| mapper.table(kernel_pml4).map(|t| t[KERNEL_HALF_FIRST_ENTRY + i].clone()));
         let table = mapper.table(pml4)?;
@@ -265,7 +271,7 @@ impl UserPageTable {
 
     fn mapper<'a>(&self, allocate: &'a mut dyn FnMut() -> Option<u64>) -> Mapper<'a> {
         let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
-        Mapper { pml4: self.pml4, allocate_frame: allocate, no_execute }
+        Mapper { pml4: self.pml4, allocate_frame: allocate, no_execute, table_flags: USER_TABLE_FLAGS }
     }
 
     fn leaf_flags(access: UserAccess, no_execute: Flags) -> Flags {

@@ -249,6 +249,14 @@ impl AddressSpace {
         self.pages.get_mut(&page).ok_or(FaultError::Segv)
     }
 
+    /// Maps an already-filled page again with its area's current rights: the fix for a
+    /// fault on a present page whose page-table entry lags behind its area.
+    pub fn refresh_mapping(&mut self, address: u64) {
+        let page = address & !(PAGE_SIZE - 1);
+        let (Some(area), Some(frame)) = (self.areas.find(address), self.pages.get(&page)) else { return };
+        let _ = self.table.map(page, frame.phys(), user_access(area.protection));
+    }
+
     /// Copies user memory at `address` into `buf` (`copy_from_user`).
     pub fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;

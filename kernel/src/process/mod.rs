@@ -115,6 +115,10 @@ mod running {
 
     /// Runs `process` until it ends.
     pub fn run(process: &mut Process) -> Termination {
+        // A fault at the same place twice in a row after being resolved means the page
+        // tables disagree with the areas; after one refresh it is the program's fault.
+        let mut last_fault = None;
+        let mut repeats = 0;
         loop {
             process.mm.activate();
             match process.context.execute() {
@@ -127,7 +131,16 @@ mod running {
                     }
                 }
                 UserExit::Exception { vector, error, address } => {
-                    if let Some(signal) = handle_exception(process, vector, error, address) {
+                    log::trace!(target: "process", "exception {vector} error={error:#x} address={address:#x} rip={:#x}", process.context.rip);
+                    let this_fault = Some((process.context.rip, address, error));
+                    repeats = if vector == 14 && this_fault == last_fault { repeats + 1 } else { 0 };
+                    last_fault = this_fault;
+                    if repeats == 1 {
+                        process.mm.refresh_mapping(address);
+                        continue;
+                    }
+                    let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
+                    if let Some(signal) = stuck.or_else(|| handle_exception(process, vector, error, address)) {
                         log::info!(
                             target: "process",
                             "pid {} killed by {signal:?}: {} at rip={:#x} address={address:#x}",

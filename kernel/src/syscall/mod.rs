@@ -23,6 +23,8 @@ use vfs_core::{At, Errno, Location};
 use crate::abi::syscall_numbers as nr;
 use crate::process::{Flow, Process, Termination};
 
+pub use system::set_hostname;
+
 pub type SysResult = Result<u64, Errno>;
 
 /// `AT_FDCWD`: a relative path starts at the working directory.
@@ -46,6 +48,7 @@ pub fn dispatch(p: &mut Process) -> Flow {
         },
         _ => call(p, number, a),
     };
+    log::trace!(target: "syscall", "{}({:#x}, {:#x}, {:#x}) = {result:?}", nr::name(number).unwrap_or("?"), a[0], a[1], a[2]);
     p.context.rax = match result {
         Ok(value) => value,
         Err(errno) => errno.as_neg_isize() as u64,

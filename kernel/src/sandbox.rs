@@ -1,0 +1,220 @@
+//! The sandbox's one job, from spec to exit status: parse the spec handed in at boot,
+//! compile the mount plan, check it against the 9p devices found, build the namespace,
+//! start the container's init and run it until it ends.
+//!
+//! Every failure here is the container's, not the kernel's: it ends the run with one line
+//! naming the spec field or the path at fault and the status the container module assigns
+//! (110–113 spec and mount problems, 126/127 exec problems).
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use vfs_core::file::OpenFlags;
+use vfs_core::p9::{P9FileSystem, P9MountOptions};
+use vfs_core::{At, CachePolicy, ClockRef, Credentials, Errno, FileSystem, FsContext};
+
+use crate::console::print_line;
+use crate::container::build::{FilesystemSource, build, mounts_text};
+use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec, TmpfsOptions};
+use crate::devices::Devices;
+use crate::exit::exit;
+use crate::process::fd_table::FdTable;
+use crate::process::{Ids, Limits, Process, SignalState};
+
+/// The kernel's filesystems for the builder: 9p shares by channel, and its own.
+struct KernelFilesystems<'a> {
+    devices: &'a Devices,
+    clock: ClockRef,
+    /// Each channel is attached once, however many mounts read it.
+    attached: Mutex<BTreeMap<String, Arc<dyn FileSystem>>>,
+}
+
+fn vfs_tmpfs_options(options: &TmpfsOptions) -> vfs_core::tmpfs::TmpfsOptions {
+    let mut converted = vfs_core::tmpfs::TmpfsOptions::default();
+    if let Some(mode) = options.mode {
+        converted.mode = mode;
+    }
+    converted.uid = options.uid.unwrap_or(0);
+    converted.gid = options.gid.unwrap_or(0);
+    converted.size = options.size.filter(|&size| size != 0);
+    converted
+}
+
+impl FilesystemSource for KernelFilesystems<'_> {
+    fn nine_p(&self, channel: Channel, file_access: FileAccess) -> Result<Arc<dyn FileSystem>, Errno> {
+        let tag = channel.tag();
+        if let Some(fs) = self.attached.lock().get(&tag) {
+            return Ok(fs.clone());
+        }
+        let device = self.devices.nine_p_by_tag(&tag).ok_or(Errno::ENODEV)?.clone();
+        let policy = match file_access {
+            FileAccess::Exclusive => CachePolicy::Exclusive,
+            FileAccess::Shared => CachePolicy::Revalidate,
+        };
+        let options = P9MountOptions { policy, ..P9MountOptions::default() };
+        let fs: Arc<dyn FileSystem> = P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
+        self.attached.lock().insert(tag, fs.clone());
+        Ok(fs)
+    }
+
+    fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
+        let (total, _) = crate::mm::setup::memory_totals();
+        let mut converted = vfs_tmpfs_options(options);
+        // Linux's default tmpfs size: half of RAM.
+        converted.size = converted.size.or(Some(total / 2));
+        Ok(vfs_core::tmpfs::new_tmpfs(&converted, crate::fs::anonymous_dev(), self.clock.clone())?)
+    }
+
+    fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno> {
+        let upper = self.tmpfs(&TmpfsOptions::default())?;
+        Ok(vfs_core::overlay::OverlayFs::new(upper, alloc::vec![lower], crate::fs::anonymous_dev(), String::new())?)
+    }
+
+    fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno> {
+        crate::fs::make("proc", "").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::proc lands
+    }
+
+    fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno> {
+        crate::fs::make("sysfs", "").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::sysfs lands
+    }
+
+    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
+        crate::fs::make("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::devpts lands
+    }
+
+    fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
+        let mut options = *options;
+        options.mode = options.mode.or(Some(0o755));
+        let fs = self.tmpfs(&options)?;
+        crate::fs::dev::populate(&fs, &self.clock)?;
+        Ok(fs)
+    }
+
+    fn clock(&self) -> ClockRef {
+        self.clock.clone()
+    }
+}
+
+/// Runs the container described by the spec in boot module 0. Never returns.
+pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<'_>, devices: &Devices) -> ! {
+    let started = crate::clock::monotonic_ns();
+    let spec = Spec::parse(spec_bytes).unwrap_or_else(|error| {
+        print_line(format_args!("sandbox: spec: {error}"));
+        exit(error.exit_status())
+    });
+    let file_binds: Vec<_> = crate::options::file_binds(cmdline).collect();
+    let plan = container::compile(&spec, &options.sandbox, &file_binds).unwrap_or_else(|error| {
+        print_line(format_args!("sandbox: spec: {error}"));
+        exit(error.exit_status())
+    });
+    for warning in &plan.warnings {
+        log::warn!(target: "sandbox", "{warning}");
+    }
+    let tags: Vec<&str> = devices.nine_p.iter().map(|channel| channel.tag()).collect();
+    if let Err(error) = container::check_channels(&plan, &tags) {
+        print_line(format_args!("sandbox: {error}"));
+        exit(error.exit_status());
+    }
+    let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
+    let source = KernelFilesystems { devices, clock, attached: Mutex::new(BTreeMap::new()) };
+    let ns = build(&plan, &source).unwrap_or_else(|error| {
+        print_line(format_args!("sandbox: {error}"));
+        exit(container::error::MOUNT_FAILED)
+    });
+    ns.set_device_registry(Arc::new(crate::fs::dev::Devices));
+    if let Some(hostname) = &plan.hostname {
+        crate::syscall::set_hostname(hostname.as_bytes());
+    }
+    let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
+    if log::log_enabled!(target: "sandbox", log::Level::Info) {
+        for line in mounts_text(&ns).lines() {
+            log::info!(target: "mounts", "{line}");
+        }
+    }
+    log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", ns.mounts().len());
+
+    let mut process = init_process(&plan, ns).unwrap_or_else(|(what, errno)| {
+        print_line(format_args!("sandbox: {what}: {errno:?}"));
+        exit(container::error::MOUNT_FAILED)
+    });
+    let path = plan.process.resolve(|path| lookup_kind(&process.fs, path)).unwrap_or_else(|error| {
+        print_line(format_args!("sandbox: process.args[0]: {error}"));
+        exit(error.exit_status())
+    });
+    let argv: Vec<Vec<u8>> = plan.process.args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = plan.process.env.iter().map(|var| var.as_bytes().to_vec()).collect();
+    if let Err(failure) = crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp) {
+        print_line(format_args!("sandbox: cannot execute {path}: {failure}"));
+        exit(failure.shell_status());
+    }
+    crate::timeline::phase("init started");
+    log::info!(target: "sandbox", "init {path} started at {}", crate::timeline::now());
+    let termination = crate::process::run(&mut process);
+    log::info!(target: "sandbox", "init ended: {termination:?}");
+    exit(termination.shell_status())
+}
+
+/// What exec's path lookup sees at `path` (symlinks followed, as execve does).
+fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
+    let location = fs.resolve(At::Cwd, path.as_bytes(), true).ok()?;
+    let kind = location.dentry.positive().ok()?.file_type();
+    Some(if kind == vfs_core::FileType::Directory { FileKind::Directory } else { FileKind::NotDirectory })
+}
+
+/// The init before exec: identity, working directory (made if missing), umask, and the
+/// console on descriptors 0, 1 and 2.
+fn init_process(plan: &MountPlan, ns: Arc<vfs_core::MountNamespace>) -> Result<Process, (&'static str, Errno)> {
+    let spec = &plan.process;
+    let mut fs = FsContext::new(ns, Credentials::root());
+    make_directories(&fs, &spec.cwd).map_err(|errno| ("process.cwd", errno))?;
+    fs.chdir(At::Cwd, spec.cwd.as_bytes()).map_err(|errno| ("process.cwd", errno))?;
+    fs.umask = spec.umask;
+    let ids = Ids {
+        uid: spec.uid,
+        euid: spec.uid,
+        suid: spec.uid,
+        gid: spec.gid,
+        egid: spec.gid,
+        sgid: spec.gid,
+        groups: spec.additional_gids.clone(),
+    };
+    let mut files = FdTable::new();
+    let console = fs.open(At::Cwd, b"/dev/console", OpenFlags::RDWR, 0).map_err(|errno| ("/dev/console", errno))?;
+    for _ in 0..3 {
+        files.insert(console.clone(), false).map_err(|errno| ("/dev/console", errno))?;
+    }
+    let mut process = Process {
+        pid: 1,
+        parent_pid: 0,
+        mm: crate::mm::address_space::AddressSpace::new().map_err(|errno| ("address space", errno))?,
+        fs,
+        files,
+        context: Default::default(),
+        ids,
+        signals: SignalState::default(),
+        limits: Limits::default(),
+        clear_child_tid: 0,
+        robust_list: (0, 0),
+        name: Vec::new(),
+        pending_termination: None,
+    };
+    process.sync_credentials();
+    Ok(process)
+}
+
+/// `mkdir -p` as root (the working directory is made before the init's identity applies).
+fn make_directories(fs: &FsContext, path: &str) -> Result<(), Errno> {
+    let mut prefix = String::new();
+    for component in path.split('/').filter(|c| !c.is_empty()) {
+        prefix.push('/');
+        prefix.push_str(component);
+        match fs.mkdir(At::Cwd, prefix.as_bytes(), 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(())
+}
