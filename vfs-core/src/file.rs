@@ -163,26 +163,40 @@ impl OpenFile {
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         self.check_writable()?;
         let mut position = self.position.lock();
-        let offset = if self.flags().contains(OpenFlags::APPEND) { self.inode.getattr()?.size } else { *position };
-        let written = self.write_inner(offset, buf)?;
-        *position = offset + written as u64;
+        let (offset, written) = self.write_inner(Some(*position).filter(|_| !self.appending()), buf)?;
+        // Like `new_sync_write`, the position moves only when something was written.
+        if written > 0 {
+            *position = offset + written as u64;
+        }
         Ok(written)
     }
 
     /// `pwrite64`. Like Linux, with `O_APPEND` the data goes to the end regardless.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         self.check_writable()?;
-        let offset = if self.flags().contains(OpenFlags::APPEND) { self.inode.getattr()?.size } else { offset };
-        self.write_inner(offset, buf)
+        Ok(self.write_inner(Some(offset).filter(|_| !self.appending()), buf)?.1)
     }
 
-    fn write_inner(&self, offset: u64, buf: &[u8]) -> Result<usize> {
-        match &self.device {
-            Some(device) => device.write(offset, buf),
-            None if buf.is_empty() => Ok(0),
-            None => {
+    fn appending(&self) -> bool {
+        self.flags().contains(OpenFlags::APPEND)
+    }
+
+    /// Writes at `offset`, or at the end (atomically, `Inode::append`) when `None`;
+    /// returns where the data went and how much was written.
+    fn write_inner(&self, offset: Option<u64>, buf: &[u8]) -> Result<(u64, usize)> {
+        match (&self.device, offset) {
+            (Some(device), offset) => {
+                let offset = offset.unwrap_or(0);
+                Ok((offset, device.write(offset, buf)?))
+            }
+            (None, offset) if buf.is_empty() => Ok((offset.unwrap_or(0), 0)),
+            (None, Some(offset)) => {
                 drop_privileges_on_modify(&self.opener, &self.inode)?;
-                self.inode.write_at(offset, buf)
+                Ok((offset, self.inode.write_at(offset, buf)?))
+            }
+            (None, None) => {
+                drop_privileges_on_modify(&self.opener, &self.inode)?;
+                self.inode.append(buf)
             }
         }
     }

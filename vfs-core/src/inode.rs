@@ -151,6 +151,13 @@ pub trait Inode: Send + Sync {
     fn write_at(&self, _offset: u64, _buf: &[u8]) -> Result<usize> {
         Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
     }
+    /// `O_APPEND` writes: at the end, returning where the data went and how much of it.
+    /// Filesystems that can should find the end and write under one lock, so that
+    /// appends through different open files never overwrite each other.
+    fn append(&self, buf: &[u8]) -> Result<(u64, usize)> {
+        let end = self.getattr()?.size;
+        Ok((end, self.write_at(end, buf)?))
+    }
     fn fsync(&self) -> Result<()> {
         Ok(())
     }

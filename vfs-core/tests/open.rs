@@ -233,3 +233,37 @@ fn timestamps_follow_the_injected_clock() {
     w.ctx.utimens(At::Cwd, b"/f", Some(TimeChange::At(Timespec::new(5, 6))), None, true).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/f", true).unwrap().atime, Timespec::new(5, 6));
 }
+
+#[test]
+fn appends_through_different_descriptions_never_overwrite_each_other() {
+    let w = world();
+    write_file(&w.ctx, "/log", b"");
+    let threads: Vec<_> = (0..4u8)
+        .map(|index| {
+            let file = w.ctx.open(At::Cwd, b"/log", OpenFlags::WRONLY | OpenFlags::APPEND, 0).unwrap();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    assert_eq!(file.write(&[b'a' + index; 10]).unwrap(), 10);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let data = read_file(&w.ctx, "/log");
+    assert_eq!(data.len(), 4 * 500 * 10);
+    assert!(data.chunks(10).all(|record| record.iter().all(|&b| b == record[0])), "records interleaved");
+}
+
+#[test]
+fn an_empty_append_leaves_the_offset_alone() {
+    let w = world();
+    write_file(&w.ctx, "/f", b"0123456789");
+    let file = w.ctx.open(At::Cwd, b"/f", OpenFlags::RDWR | OpenFlags::APPEND, 0).unwrap();
+    file.seek(3, Whence::Set).unwrap();
+    assert_eq!(file.write(b"").unwrap(), 0);
+    assert_eq!(file.position(), 3);
+    file.write(b"x").unwrap();
+    assert_eq!(file.position(), 11);
+}

@@ -77,7 +77,12 @@ impl OverlayInode {
             lowers,
             children: Mutex::new(HashMap::new()),
         });
-        self.children.lock().insert(name, Arc::downgrade(&child));
+        let mut children = self.children.lock();
+        // Forgotten children leave dead entries; sweep them as the map doubles.
+        if children.len() >= 64 && children.len().is_power_of_two() {
+            children.retain(|_, child| child.strong_count() > 0);
+        }
+        children.insert(name, Arc::downgrade(&child));
         Ok(child)
     }
 
@@ -346,6 +351,10 @@ impl Inode for OverlayInode {
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         self.with_upper(|upper| upper.write_at(offset, buf))
+    }
+
+    fn append(&self, buf: &[u8]) -> Result<(u64, usize)> {
+        self.with_upper(|upper| upper.append(buf))
     }
 
     fn seek_data(&self, offset: u64) -> Result<u64> {

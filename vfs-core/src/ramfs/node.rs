@@ -491,14 +491,29 @@ impl Inode for RamInode {
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        self.write_locked(&mut self.lock(), Some(offset), buf).map(|(_, written)| written)
+    }
+
+    fn append(&self, buf: &[u8]) -> Result<(u64, usize)> {
+        self.write_locked(&mut self.lock(), None, buf)
+    }
+}
+
+impl RamInode {
+    /// Writes at `offset`, or at the end when `None`, with the node locked throughout.
+    fn write_locked(&self, state: &mut NodeState, offset: Option<u64>, buf: &[u8]) -> Result<(u64, usize)> {
+        let offset = match (offset, &state.body) {
+            (Some(offset), _) => offset,
+            (None, Body::File(pages)) => pages.size,
+            (None, _) => 0,
+        };
         if buf.is_empty() {
-            return Ok(0);
+            return Ok((offset, 0));
         }
         if offset.checked_add(buf.len() as u64).is_none_or(|end| end > MAX_FILE_SIZE) {
             return Err(Errno::EFBIG);
         }
         let now = self.shared.now();
-        let mut state = self.lock();
         let Body::File(pages) = &mut state.body else {
             return Err(if self.file_type == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL });
         };
@@ -510,7 +525,7 @@ impl Inode for RamInode {
             return Err(Errno::ENOSPC);
         }
         state.touch_modified(now);
-        Ok(written)
+        Ok((offset, written))
     }
 }
 

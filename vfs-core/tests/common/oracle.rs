@@ -14,7 +14,13 @@ use vfs_core::*;
 pub enum Op {
     Mkdir(String, u32),
     Open(String, u32, u32),
-    Write { path: String, offset: u64, len: u16, byte: u8, append: bool },
+    Write {
+        path: String,
+        offset: u64,
+        len: u16,
+        byte: u8,
+        append: bool,
+    },
     Read(String, u64, u16),
     Truncate(String, u64),
     Unlink(String),
