@@ -16,6 +16,7 @@ extern crate alloc;
 
 pub mod abi;
 pub mod exec;
+pub mod fs;
 pub mod container;
 pub mod mm;
 pub mod options;
@@ -32,8 +33,6 @@ mod console;
 mod devices;
 #[cfg(target_os = "none")]
 mod exit;
-#[cfg(target_os = "none")]
-mod fs;
 #[cfg(target_os = "none")]
 mod random;
 #[cfg(target_os = "none")]

@@ -1,22 +1,48 @@
-//! The kernel's own filesystems, built on vfs-core: `dev` (device nodes and their drivers),
-//! and later `proc`, `sys` and `devpts`.
+//! The kernel's own filesystems, built on vfs-core's `FileSystem`/`Inode` traits:
+//! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
+//! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers).
+//!
+//! Everything here is portable and host-tested except what touches the machine: the
+//! drivers in `dev` and [`make`], which needs the kernel's memory totals and clock.
 
 pub mod dev;
+pub mod devpts;
+pub mod proc;
+pub mod synthetic;
+pub mod sysfs;
+
+#[cfg(test)]
+pub(crate) mod testing;
 
 use alloc::sync::Arc;
 
-use vfs_core::{Errno, FileSystem};
+use vfs_core::{ClockRef, Errno, FileSystem};
 
 /// A new instance of a filesystem the kernel can make on request (`mount(2)` and the
-/// container's spec): `tmpfs` today; the kernel filesystems join as they land.
+/// container's spec): `tmpfs`, `proc`, `sysfs`, `devpts`. `ENODEV` for other types, as
+/// Linux answers for a type it does not know.
+#[cfg(target_os = "none")]
 pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
+    let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
+    if fs_type == "tmpfs" {
+        let (total, _) = crate::mm::setup::memory_totals();
+        let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
+        return Ok(vfs_core::tmpfs::new_tmpfs(&options, anonymous_dev(), clock)?);
+    }
+    make_kernel_fs(fs_type, data, anonymous_dev(), clock)
+}
+
+/// The kernel filesystems proper, which need nothing from the machine: `proc` (with the
+/// sources registered by [`proc::register`]; `ENODEV` before that), `sysfs`, `devpts`.
+pub fn make_kernel_fs(fs_type: &str, data: &str, dev: u64, clock: ClockRef) -> Result<Arc<dyn FileSystem>, Errno> {
     match fs_type {
-        "tmpfs" => {
-            let (total, _) = crate::mm::setup::memory_totals();
-            let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
-            let fs = vfs_core::tmpfs::new_tmpfs(&options, anonymous_dev(), Arc::new(crate::clock::RealTimeClock))?;
-            Ok(fs)
+        "proc" => {
+            let sources = proc::registered().ok_or(Errno::ENODEV)?;
+            proc::warn_unsupported_options(data);
+            Ok(proc::new_proc(sources, dev, clock))
         }
+        "sysfs" => Ok(sysfs::new_sysfs(sysfs::ONE_CPU, dev, clock)),
+        "devpts" => Ok(devpts::new_devpts(&devpts::DevptsOptions::parse(data)?, dev, clock)),
         _ => Err(Errno::ENODEV),
     }
 }

@@ -1,38 +1,14 @@
-//! `/dev`: a tmpfs holding the standard device nodes, and the drivers behind them.
+//! `/dev`, bottom: the drivers behind the device numbers of [`super`] (built for the
+//! bare-metal target only: the console and the random generator are hardware-backed).
 //!
-//! The nodes are ordinary tmpfs character devices (so `ls -l /dev` shows Linux's numbers);
-//! opening one asks the namespace's [`DeviceRegistry`], which is [`Devices`] here.
+//! Opening a device node asks the namespace's [`DeviceRegistry`], which is [`Devices`] here.
 
 use alloc::sync::Arc;
 
-use vfs_core::attr::make_dev;
 use vfs_core::file::{DeviceFile, DeviceRegistry};
 use vfs_core::{Errno, FileType, OpenFlags, Result};
 
-pub const NULL: u64 = make_dev(1, 3);
-pub const ZERO: u64 = make_dev(1, 5);
-pub const FULL: u64 = make_dev(1, 7);
-pub const RANDOM: u64 = make_dev(1, 8);
-pub const URANDOM: u64 = make_dev(1, 9);
-pub const TTY: u64 = make_dev(5, 0);
-pub const CONSOLE: u64 = make_dev(5, 1);
-pub const PTMX: u64 = make_dev(5, 2);
-
-/// The character devices `/dev` holds: name, number, permissions.
-pub const NODES: &[(&str, u64, u32)] = &[
-    ("null", NULL, 0o666),
-    ("zero", ZERO, 0o666),
-    ("full", FULL, 0o666),
-    ("random", RANDOM, 0o666),
-    ("urandom", URANDOM, 0o666),
-    ("tty", TTY, 0o666),
-    ("console", CONSOLE, 0o600),
-];
-
-/// Whether a device number is a terminal (for `isatty`'s `TCGETS`).
-pub fn is_terminal(rdev: u64) -> bool {
-    matches!(rdev, TTY | CONSOLE)
-}
+use super::{CONSOLE, FULL, NULL, RANDOM, TTY, URANDOM, ZERO};
 
 struct Null;
 impl DeviceFile for Null {

@@ -1,0 +1,152 @@
+//! proc, middle: `/proc/<pid>/` and its `fd/` directory. Every node holds only the pid
+//! and the [`ProcessSource`], and asks for the process again when read, so a node that
+//! outlives its process answers `ESRCH` (files) or `ENOENT` (links) as Linux's do.
+//!
+//! Inode numbers: the pid (plus one) in the high 32 bits and the node's slot in the low
+//! ones, descriptors from [`FD_SLOTS`] on, so every per-process node keeps its number for
+//! the life of the pid and no two collide with each other or with the fixed tree.
+
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use vfs_core::{Errno, Result};
+
+use super::process_files;
+use super::view::{OpenFd, ProcessSource, ProcessView};
+use crate::fs::synthetic::{Directory, Entry, FixedDir, Node, FIRST_COOKIE};
+
+const FD_SLOTS: u64 = 0x1_0000;
+const DIR_SLOT: u64 = 0;
+
+/// The inode number of node `slot` of process `pid`.
+pub fn process_ino(pid: u32, slot: u64) -> u64 {
+    ((u64::from(pid) + 1) << 32) | slot
+}
+
+/// A directory entry name that is a number as Linux's `name_to_int` accepts it: decimal
+/// digits, no sign, no leading zero.
+pub fn parse_number(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name.len() > 10 || (name.len() > 1 && name[0] == b'0') || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(name).ok()?.parse().ok()
+}
+
+type Render = fn(&dyn ProcessView) -> Vec<u8>;
+
+/// The files and links of `/proc/<pid>/`: name, mode, contents. Files are owned by the
+/// process; `environ` is private to it, as on Linux.
+const FILES: &[(&str, u32, Render)] = &[
+    ("environ", 0o400, |process| process.environ()),
+    ("status", 0o444, process_files::status),
+    ("comm", 0o444, |process| {
+        let mut comm = process.comm();
+        comm.push(b'\n');
+        comm
+    }),
+    ("cmdline", 0o444, |process| process.cmdline()),
+    ("stat", 0o444, process_files::stat),
+    ("mounts", 0o444, |process| process.mounts()),
+];
+
+const LINKS: &[(&str, Render)] = &[("cwd", |process| process.cwd()), ("root", |process| process.root()), ("exe", |process| process.exe())];
+
+/// The node of `/proc/<pid>`, owned by the process's effective ids.
+pub fn process_node(pid: u32, view: &dyn ProcessView, source: &Arc<dyn ProcessSource>) -> Node {
+    let ids = view.ids();
+    Node::directory(process_ino(pid, DIR_SLOT), 0o555, ProcessDir { pid, source: source.clone() }).owned_by(ids.effective_uid(), ids.effective_gid())
+}
+
+fn find(source: &dyn ProcessSource, pid: u32, gone: Errno) -> Result<Arc<dyn ProcessView>> {
+    source.process(pid).ok_or(gone)
+}
+
+/// `/proc/<pid>/`: `fd/`, then [`FILES`], then [`LINKS`].
+struct ProcessDir {
+    pid: u32,
+    source: Arc<dyn ProcessSource>,
+}
+
+impl ProcessDir {
+    fn children(&self, view: &dyn ProcessView) -> FixedDir {
+        let ids = view.ids();
+        let (uid, gid) = (ids.effective_uid(), ids.effective_gid());
+        let pid = self.pid;
+        let mut slot = DIR_SLOT;
+        let mut next_ino = || {
+            slot += 1;
+            process_ino(pid, slot)
+        };
+        let fd_dir = Node::directory(next_ino(), 0o500, FdDir { pid, source: self.source.clone() });
+        let mut children = FixedDir::new().with("fd", fd_dir.owned_by(uid, gid));
+        for &(name, perm, render) in FILES {
+            let source = self.source.clone();
+            let file = Node::file(next_ino(), perm, move || Ok(render(&*find(&*source, pid, Errno::ESRCH)?)));
+            children = children.with(name, file.owned_by(uid, gid));
+        }
+        for &(name, render) in LINKS {
+            let source = self.source.clone();
+            let link = Node::symlink(next_ino(), move || Ok(render(&*find(&*source, pid, Errno::ENOENT)?)));
+            children = children.with(name, link.owned_by(uid, gid));
+        }
+        children
+    }
+}
+
+impl Directory for ProcessDir {
+    fn entries(&self) -> Vec<Entry> {
+        match self.source.process(self.pid) {
+            Some(view) => self.children(&*view).entries(),
+            None => Vec::new(),
+        }
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<Node> {
+        let view = self.source.process(self.pid)?;
+        self.children(&*view).lookup(name)
+    }
+}
+
+/// `/proc/<pid>/fd/`: one symlink per open descriptor, named by its number, pointing at
+/// the open file's path; its cookie is the number, so listings resume by descriptor.
+struct FdDir {
+    pid: u32,
+    source: Arc<dyn ProcessSource>,
+}
+
+impl FdDir {
+    fn link(&self, open: &OpenFd, owner: (u32, u32)) -> Node {
+        let (pid, fd, source) = (self.pid, open.fd, self.source.clone());
+        let target = move || {
+            let process = find(&*source, pid, Errno::ENOENT)?;
+            process.fds().into_iter().find(|open| open.fd == fd).map(|open| open.target).ok_or(Errno::ENOENT)
+        };
+        // `proc_fd_link`'s mode: read gives r-x, write gives -wx, for the owner only.
+        let perm = if open.readable { 0o500 } else { 0 } | if open.writable { 0o300 } else { 0 };
+        let mut node = Node::symlink(process_ino(pid, FD_SLOTS + u64::from(fd.unsigned_abs())), target).owned_by(owner.0, owner.1);
+        node.perm = perm;
+        node
+    }
+}
+
+impl Directory for FdDir {
+    fn entries(&self) -> Vec<Entry> {
+        let Some(process) = self.source.process(self.pid) else { return Vec::new() };
+        let ids = process.ids();
+        let owner = (ids.effective_uid(), ids.effective_gid());
+        let mut fds: Vec<OpenFd> = process.fds().into_iter().filter(|open| open.fd >= 0).collect();
+        fds.sort_by_key(|open| open.fd);
+        fds.iter()
+            .map(|open| Entry { name: format!("{}", open.fd).into_bytes(), cookie: FIRST_COOKIE + open.fd as u64, node: self.link(open, owner) })
+            .collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<Node> {
+        let fd = i32::try_from(parse_number(name)?).ok()?;
+        let process = self.source.process(self.pid)?;
+        let ids = process.ids();
+        let open = process.fds().into_iter().find(|open| open.fd == fd)?;
+        Some(self.link(&open, (ids.effective_uid(), ids.effective_gid())))
+    }
+}

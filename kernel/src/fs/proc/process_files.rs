@@ -1,0 +1,129 @@
+//! proc, middle: the texts of `/proc/<pid>/status` and `/proc/<pid>/stat` in Linux 6.1's
+//! formats (`proc_pid_status`, `do_task_stat`), as pure functions of a [`ProcessView`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use super::view::ProcessView;
+
+const PAGE_SIZE: u64 = 4096;
+/// `CAP_LAST_CAP` 40 in Linux 6.1: the full capability set is 41 bits.
+const ALL_CAPABILITIES: u64 = (1 << 41) - 1;
+/// `SIGCHLD`, the signal a process's parent gets when it ends.
+const EXIT_SIGNAL: u32 = 17;
+/// `PF_RANDOMIZE`: address-space randomisation, the one task flag a user process shows.
+const TASK_FLAGS: u64 = 0x0040_0000;
+/// `RLIM_INFINITY`, shown as `rsslim`.
+const NO_LIMIT: u64 = u64::MAX;
+/// The signal-queue limit `SigQ` shows (`RLIMIT_SIGPENDING`).
+const SIGNAL_QUEUE_LIMIT: u32 = 4096;
+
+/// The command name as `status` shows it: `\n` and `\\` escaped (`proc_task_name`).
+fn escaped_name(comm: &[u8]) -> String {
+    let mut name = String::new();
+    for character in String::from_utf8_lossy(comm).chars() {
+        match character {
+            '\n' => name.push_str("\\n"),
+            '\\' => name.push_str("\\\\"),
+            other => name.push(other),
+        }
+    }
+    name
+}
+
+/// `FDSize`: the descriptor table's size, a power of two of at least 64.
+fn fd_table_size(process: &dyn ProcessView) -> u64 {
+    let highest = process.fds().iter().map(|open| open.fd).max().unwrap_or(0);
+    (u64::try_from(highest).unwrap_or(0) + 1).max(64).next_power_of_two()
+}
+
+/// `/proc/<pid>/status`.
+pub fn status(process: &dyn ProcessView) -> Vec<u8> {
+    let ids = process.ids();
+    let (letter, state) = process.state().letter_and_name();
+    let pid = process.pid();
+    let mut text = String::new();
+    let _ = write!(text, "Name:\t{}\nUmask:\t{:04o}\nState:\t{letter} ({state})\n", escaped_name(&process.comm()), process.umask());
+    let _ = write!(text, "Tgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n", process.parent_pid());
+    let [uid, euid, suid, fsuid] = ids.uid;
+    let [gid, egid, sgid, fsgid] = ids.gid;
+    let _ = write!(text, "Uid:\t{uid}\t{euid}\t{suid}\t{fsuid}\nGid:\t{gid}\t{egid}\t{sgid}\t{fsgid}\n");
+    let _ = write!(text, "FDSize:\t{}\nGroups:\t", fd_table_size(process));
+    let groups: Vec<String> = ids.groups.iter().map(|group| alloc::format!("{group}")).collect();
+    // Linux ends the list with a space, kept "for compatibility" (see `task_state`).
+    let _ = writeln!(text, "{} ", groups.join(" "));
+    let _ = write!(text, "NStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{}\nNSsid:\t{}\n", process.process_group(), process.session());
+    let memory = process.memory();
+    let kb = |bytes: u64| bytes / 1024;
+    for (label, bytes) in [
+        ("VmPeak:", memory.peak_virtual_size.max(memory.virtual_size)),
+        ("VmSize:", memory.virtual_size),
+        ("VmLck:", 0),
+        ("VmPin:", 0),
+        ("VmHWM:", memory.resident),
+        ("VmRSS:", memory.resident),
+        ("RssAnon:", memory.resident),
+        ("RssFile:", 0),
+        ("RssShmem:", 0),
+        ("VmData:", 0),
+        ("VmStk:", 0),
+        ("VmExe:", 0),
+        ("VmLib:", 0),
+        ("VmPTE:", 0),
+        ("VmSwap:", 0),
+        ("HugetlbPages:", 0),
+    ] {
+        let _ = writeln!(text, "{label}\t{:>8} kB", kb(bytes));
+    }
+    let _ = write!(text, "CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t{}\nSigQ:\t0/{SIGNAL_QUEUE_LIMIT}\n", process.threads());
+    let signals = process.signals();
+    let _ = write!(
+        text,
+        "SigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
+        signals.pending, 0, signals.blocked, signals.ignored, signals.caught
+    );
+    let capabilities = if euid == 0 { ALL_CAPABILITIES } else { 0 };
+    let _ = write!(
+        text,
+        "CapInh:\t{:016x}\nCapPrm:\t{capabilities:016x}\nCapEff:\t{capabilities:016x}\nCapBnd:\t{ALL_CAPABILITIES:016x}\nCapAmb:\t{:016x}\n",
+        0, 0
+    );
+    text.push_str("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+    text.push_str("Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n");
+    text.push_str("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+    text.into_bytes()
+}
+
+/// `/proc/<pid>/stat`: the 52 fields of `do_task_stat` on one line. Times are in
+/// `USER_HZ` ticks; addresses the kernel does not expose are 0.
+pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
+    let (letter, _) = process.state().letter_and_name();
+    let memory = process.memory();
+    let signals = process.signals();
+    // `do_task_stat` shows only the classic 31 signals of each mask.
+    let classic = |mask: u64| mask & 0x7fff_ffff;
+    let start_ticks = process.start_time_ns() / 10_000_000;
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "{} ({}) {letter} {} {} {} 0 -1 {TASK_FLAGS} 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} {NO_LIMIT} 0 0 0 0 0 ",
+        process.pid(),
+        String::from_utf8_lossy(&process.comm()),
+        process.parent_pid(),
+        process.process_group(),
+        process.session(),
+        process.threads(),
+        memory.virtual_size,
+        memory.resident / PAGE_SIZE,
+    );
+    let _ = writeln!(
+        text,
+        "{} {} {} {} 0 0 0 {EXIT_SIGNAL} 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        classic(signals.pending),
+        classic(signals.blocked),
+        classic(signals.ignored),
+        classic(signals.caught)
+    );
+    text.into_bytes()
+}

@@ -1,0 +1,405 @@
+//! proc through a real vfs-core namespace (tmpfs root, tmpfs mounts, proc on `/proc`),
+//! with fake system and process views: the exact texts Linux writes, the links, the
+//! descriptor directory, and what a reader sees when processes and descriptors change.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use vfs_core::attr::fs_magic::PROC_SUPER_MAGIC;
+use vfs_core::{At, Errno, FileType, FsContext, Location, MountFlags, MountNamespace, OpenFlags};
+
+use super::process_dir::{parse_number, process_ino};
+use super::system_files;
+use super::*;
+use crate::fs::testing::{list_dir, mounted_at, names, read_file, read_text};
+
+const MIB: u64 = 1024 * 1024;
+
+struct FakeSystem;
+
+impl SystemView for FakeSystem {
+    fn memory(&self) -> MemoryInfo {
+        MemoryInfo { total: 512 * MIB, free: 400 * MIB, available: 450 * MIB, buffers: 0, cached: 50 * MIB, shmem: 50 * MIB, swap_total: 0, swap_free: 0 }
+    }
+    fn cpu(&self) -> CpuInfo {
+        test_cpu()
+    }
+    fn uptime_ns(&self) -> u64 {
+        12_345_678_901
+    }
+    fn idle_ns(&self) -> u64 {
+        10_050_000_000
+    }
+    fn boot_time_secs(&self) -> u64 {
+        1_700_000_000
+    }
+    fn hostname(&self) -> Vec<u8> {
+        b"sandbox-host".to_vec()
+    }
+    fn release(&self) -> Vec<u8> {
+        b"6.1.0-sandbox".to_vec()
+    }
+    fn version(&self) -> Vec<u8> {
+        b"#1 SMP PREEMPT_DYNAMIC sandbox kernel".to_vec()
+    }
+}
+
+fn test_cpu() -> CpuInfo {
+    CpuInfo {
+        vendor_id: b"GenuineIntel".to_vec(),
+        family: 6,
+        model: 85,
+        model_name: b"Intel(R) Xeon(R) CPU @ 3.00GHz".to_vec(),
+        stepping: 7,
+        microcode: Some(0x1),
+        khz: Some(2_999_998),
+        cache_size_kb: Some(16384),
+        cpuid_level: 13,
+        flags: vec!["fpu", "vme", "de", "pse", "tsc"],
+        bugs: Vec::new(),
+        clflush_size: 64,
+        cache_alignment: 64,
+        physical_address_bits: 40,
+        virtual_address_bits: 48,
+    }
+}
+
+/// A process whose descriptors and mount table the test controls.
+struct FakeProcess {
+    pid: u32,
+    fds: Mutex<Vec<OpenFd>>,
+    namespace: Mutex<Option<(Arc<MountNamespace>, Location)>>,
+}
+
+impl FakeProcess {
+    fn new(pid: u32) -> Arc<FakeProcess> {
+        let console = |fd, readable, writable| OpenFd { fd, target: b"/dev/console".to_vec(), readable, writable };
+        Arc::new(FakeProcess { pid, fds: Mutex::new(vec![console(0, true, false), console(1, false, true), console(2, true, true)]), namespace: Mutex::new(None) })
+    }
+}
+
+impl ProcessView for FakeProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn parent_pid(&self) -> u32 {
+        0
+    }
+    fn comm(&self) -> Vec<u8> {
+        b"sh".to_vec()
+    }
+    fn cmdline(&self) -> Vec<u8> {
+        b"/bin/sh\0-c\0echo hi\0".to_vec()
+    }
+    fn environ(&self) -> Vec<u8> {
+        b"PATH=/bin\0HOME=/root\0".to_vec()
+    }
+    fn cwd(&self) -> Vec<u8> {
+        b"/work".to_vec()
+    }
+    fn exe(&self) -> Vec<u8> {
+        b"/bin/busybox".to_vec()
+    }
+    fn fds(&self) -> Vec<OpenFd> {
+        self.fds.lock().clone()
+    }
+    fn ids(&self) -> ProcessIds {
+        ProcessIds { uid: [1000, 1000, 1000, 1000], gid: [1000, 1000, 1000, 1000], groups: vec![10, 1000] }
+    }
+    fn mounts(&self) -> Vec<u8> {
+        match &*self.namespace.lock() {
+            Some((namespace, root)) => namespace.proc_mounts(root),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The processes, and which one is "current".
+#[derive(Default)]
+struct FakeProcesses {
+    all: Mutex<Vec<Arc<FakeProcess>>>,
+    current: Mutex<Option<u32>>,
+}
+
+impl ProcessSource for FakeProcesses {
+    fn current(&self) -> Option<Arc<dyn ProcessView>> {
+        let pid = (*self.current.lock())?;
+        self.process(pid)
+    }
+    fn process(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
+        let found = self.all.lock().iter().find(|process| process.pid == pid).cloned()?;
+        Some(found)
+    }
+    fn pids(&self) -> Vec<u32> {
+        self.all.lock().iter().map(|process| process.pid).collect()
+    }
+}
+
+struct World {
+    context: FsContext,
+    processes: Arc<FakeProcesses>,
+    init: Arc<FakeProcess>,
+}
+
+/// Pid 1 (current) in a namespace with proc on `/proc` (nosuid,nodev,noexec, as Docker
+/// mounts it) and a file `/etc/passwd`.
+fn world() -> World {
+    let processes = Arc::new(FakeProcesses::default());
+    let init = FakeProcess::new(1);
+    processes.all.lock().push(init.clone());
+    *processes.current.lock() = Some(1);
+    let sources = ProcSources { system: Arc::new(FakeSystem), processes: processes.clone() };
+    let fs = new_proc(sources, 3, crate::fs::testing::clock());
+    let context = mounted_at("/proc", fs, MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC);
+    context.mkdir(At::Cwd, b"/etc", 0o755).unwrap();
+    let passwd = context.open(At::Cwd, b"/etc/passwd", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+    passwd.write(b"root:x:0:0::/root:/bin/sh\n").unwrap();
+    *init.namespace.lock() = Some((context.ns.clone(), context.root.clone()));
+    World { context, processes, init }
+}
+
+#[test]
+fn meminfo_lines_use_linux_layout_label_15_value_8_kb() {
+    let text = String::from_utf8(system_files::meminfo(&FakeSystem.memory())).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "MemTotal:         524288 kB");
+    assert_eq!(lines[1], "MemFree:          409600 kB");
+    assert_eq!(lines[2], "MemAvailable:     460800 kB");
+    assert_eq!(lines[3], "Buffers:               0 kB");
+    assert_eq!(lines[4], "Cached:            51200 kB");
+    assert!(lines.contains(&"SwapTotal:             0 kB"));
+    assert!(lines.contains(&"SwapFree:              0 kB"));
+    assert!(lines.contains(&"Shmem:             51200 kB"));
+    assert!(lines.contains(&"HardwareCorrupted:     0 kB"));
+    assert!(lines.contains(&"HugePages_Total:       0"));
+    assert!(lines.contains(&"Hugepagesize:       2048 kB"));
+    assert!(lines.iter().all(|line| line.len() >= 24), "{text}");
+}
+
+#[test]
+fn cpuinfo_has_linux_x86_fields_for_processor_0() {
+    let text = String::from_utf8(system_files::cpuinfo(&test_cpu())).unwrap();
+    let expected = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Intel(R) Xeon(R) CPU @ 3.00GHz\n\
+        stepping\t: 7\nmicrocode\t: 0x1\ncpu MHz\t\t: 2999.998\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\n\
+        cpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\nfpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n\
+        flags\t\t: fpu vme de pse tsc\nbugs\t\t:\nbogomips\t: 5999.99\nclflush size\t: 64\ncache_alignment\t: 64\n\
+        address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn uptime_is_seconds_dot_centiseconds_twice() {
+    assert_eq!(system_files::uptime(12_345_678_901, 10_050_000_000), b"12.34 10.05\n");
+    assert_eq!(system_files::uptime(0, 0), b"0.00 0.00\n");
+}
+
+#[test]
+fn version_follows_linux_proc_banner() {
+    let world = world();
+    assert_eq!(read_text(&world.context, "/proc/version"), "Linux version 6.1.0-sandbox (sandbox@sandbox) (rustc) #1 SMP PREEMPT_DYNAMIC sandbox kernel\n");
+}
+
+#[test]
+fn filesystems_lists_nodev_types() {
+    let world = world();
+    assert_eq!(read_text(&world.context, "/proc/filesystems"), "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\tramfs\nnodev\t9p\nnodev\toverlay\n");
+}
+
+#[test]
+fn loadavg_and_stat_count_the_processes() {
+    let world = world();
+    assert_eq!(read_text(&world.context, "/proc/loadavg"), "0.00 0.00 0.00 1/1 1\n");
+    let stat = read_text(&world.context, "/proc/stat");
+    assert!(stat.starts_with("cpu  229 0 0 1005 0 0 0 0 0 0\ncpu0 229 0 0 1005 0 0 0 0 0 0\n"), "{stat}");
+    assert!(stat.contains("\nbtime 1700000000\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"), "{stat}");
+}
+
+#[test]
+fn proc_self_links_to_the_current_pid_and_mounts_to_self_mounts() {
+    let world = world();
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self").unwrap(), b"1");
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/mounts").unwrap(), b"self/mounts");
+    *world.processes.current.lock() = None;
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self"), Err(Errno::ENOENT));
+}
+
+#[test]
+fn proc_mounts_shows_the_namespace_table_in_linux_format() {
+    let world = world();
+    let tmpfs = vfs_core::tmpfs::new_tmpfs(&vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m", 1 << 30).unwrap(), 8, crate::fs::testing::clock()).unwrap();
+    world.context.mkdir(At::Cwd, b"/tmp", 0o755).unwrap();
+    world.context.mount(At::Cwd, b"/tmp", tmpfs, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV).unwrap();
+    let mounts = read_text(&world.context, "/proc/mounts");
+    let lines: Vec<&str> = mounts.lines().collect();
+    assert_eq!(lines.len(), 3, "{mounts}");
+    assert_eq!(lines[0], "rootfs / ramfs rw,relatime 0 0");
+    assert_eq!(lines[1], "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0");
+    assert!(lines[2].starts_with("tmpfs /tmp tmpfs rw,nosuid,nodev,relatime,"), "{mounts}");
+    assert_eq!(read_file(&world.context, "/proc/self/mounts").unwrap(), mounts.as_bytes());
+    assert_eq!(read_file(&world.context, "/proc/1/mounts").unwrap(), mounts.as_bytes());
+}
+
+#[test]
+fn fd_directory_lists_descriptors_as_symlinks_to_their_paths() {
+    let world = world();
+    world.init.fds.lock().push(OpenFd { fd: 5, target: b"/etc/passwd".to_vec(), readable: true, writable: false });
+    let listing = list_dir(&world.context, "/proc/self/fd");
+    let entries: Vec<(&str, FileType)> = listing.iter().map(|(name, _, file_type)| (name.as_str(), *file_type)).collect();
+    assert_eq!(entries, [(".", FileType::Directory), ("..", FileType::Directory), ("0", FileType::Symlink), ("1", FileType::Symlink), ("2", FileType::Symlink), ("5", FileType::Symlink)]);
+    assert_eq!(listing[2].1, process_ino(1, 0x1_0000));
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/1").unwrap(), b"/dev/console");
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/1/fd/5").unwrap(), b"/etc/passwd");
+    // Following the link opens the file by its path.
+    assert_eq!(read_text(&world.context, "/proc/self/fd/5"), "root:x:0:0::/root:/bin/sh\n");
+    // `/dev/fd` is a link to `/proc/self/fd`, so `/dev/fd/5` resolves the same way.
+    world.context.mkdir(At::Cwd, b"/dev", 0o755).unwrap();
+    world.context.symlink(b"/proc/self/fd", At::Cwd, b"/dev/fd").unwrap();
+    assert_eq!(read_text(&world.context, "/dev/fd/5"), "root:x:0:0::/root:/bin/sh\n");
+}
+
+#[test]
+fn fd_links_have_linux_modes_from_the_access_mode() {
+    let world = world();
+    let mode = |path: &str| world.context.stat(At::Cwd, path.as_bytes(), false).unwrap().mode;
+    assert_eq!(mode("/proc/1/fd/0"), 0o120500);
+    assert_eq!(mode("/proc/1/fd/1"), 0o120300);
+    assert_eq!(mode("/proc/1/fd/2"), 0o120700);
+    let fd_dir = world.context.stat(At::Cwd, b"/proc/1/fd", false).unwrap();
+    assert_eq!((fd_dir.mode, fd_dir.uid, fd_dir.gid), (0o040500, 1000, 1000));
+}
+
+#[test]
+fn closed_and_new_descriptors_show_at_once() {
+    let world = world();
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(), b"/dev/console");
+    world.init.fds.lock().retain(|open| open.fd != 2);
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2"), Err(Errno::ENOENT));
+    world.init.fds.lock().push(OpenFd { fd: 2, target: b"/etc/passwd".to_vec(), readable: true, writable: true });
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(), b"/etc/passwd");
+    assert_eq!(world.context.stat(At::Cwd, b"/proc/self/fd/01", false), Err(Errno::ENOENT));
+}
+
+#[test]
+fn cwd_exe_root_are_links_and_cmdline_environ_comm_are_linux_texts() {
+    let world = world();
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/cwd").unwrap(), b"/work");
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/exe").unwrap(), b"/bin/busybox");
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/root").unwrap(), b"/");
+    assert_eq!(read_file(&world.context, "/proc/self/cmdline").unwrap(), b"/bin/sh\0-c\0echo hi\0");
+    assert_eq!(read_file(&world.context, "/proc/self/environ").unwrap(), b"PATH=/bin\0HOME=/root\0");
+    assert_eq!(read_text(&world.context, "/proc/self/comm"), "sh\n");
+    let environ = world.context.stat(At::Cwd, b"/proc/1/environ", false).unwrap();
+    assert_eq!((environ.mode, environ.uid, environ.size), (0o100400, 1000, 0));
+}
+
+#[test]
+fn status_has_linux_lines_with_tabs() {
+    let world = world();
+    let status = read_text(&world.context, "/proc/self/status");
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(&lines[..7], ["Name:\tsh", "Umask:\t0022", "State:\tR (running)", "Tgid:\t1", "Ngid:\t0", "Pid:\t1", "PPid:\t0"]);
+    assert!(lines.contains(&"Uid:\t1000\t1000\t1000\t1000"));
+    assert!(lines.contains(&"Gid:\t1000\t1000\t1000\t1000"));
+    assert!(lines.contains(&"Groups:\t10 1000 "));
+    assert!(lines.contains(&"FDSize:\t64"));
+    assert!(lines.contains(&"VmRSS:\t       0 kB"));
+    assert!(lines.contains(&"Threads:\t1"));
+    assert!(lines.contains(&"CapEff:\t0000000000000000"));
+}
+
+#[test]
+fn stat_is_one_line_of_52_fields_starting_pid_comm_state_ppid() {
+    let world = world();
+    let stat = read_text(&world.context, "/proc/1/stat");
+    assert!(stat.starts_with("1 (sh) R 0 1 1 0 -1 "), "{stat}");
+    assert!(stat.ends_with('\n') && stat.lines().count() == 1);
+    assert_eq!(stat.split_whitespace().count(), 52, "{stat}");
+}
+
+#[test]
+fn ls_la_proc_shows_linux_modes_and_owners() {
+    let world = world();
+    let root = world.context.stat(At::Cwd, b"/proc", false).unwrap();
+    assert_eq!((root.mode, root.uid, root.ino), (0o040555, 0, 1));
+    let listing = names(&world.context, "/proc");
+    assert_eq!(listing[..2], [".", ".."]);
+    assert!(listing.iter().any(|name| name == "self") && listing.iter().any(|name| name == "meminfo"));
+    assert_eq!(listing.last().map(String::as_str), Some("1"), "pids come after the fixed entries");
+    let meminfo = world.context.stat(At::Cwd, b"/proc/meminfo", false).unwrap();
+    assert_eq!((meminfo.mode, meminfo.size, meminfo.nlink, meminfo.uid, meminfo.blksize), (0o100444, 0, 1, 0, 1024));
+    let self_link = world.context.stat(At::Cwd, b"/proc/self", false).unwrap();
+    assert_eq!(self_link.mode, 0o120777);
+    let process = world.context.stat(At::Cwd, b"/proc/1", true).unwrap();
+    assert_eq!((process.mode, process.uid, process.gid, process.ino), (0o040555, 1000, 1000, process_ino(1, 0)));
+    assert_eq!(world.context.stat(At::Cwd, b"/proc/self", true).unwrap().ino, process.ino);
+}
+
+#[test]
+fn statfs_reports_proc_super_magic() {
+    let world = world();
+    let stats = world.context.statfs(At::Cwd, b"/proc/self/fd").unwrap();
+    assert_eq!(stats.fs_type, PROC_SUPER_MAGIC);
+}
+
+#[test]
+fn a_process_that_ends_disappears_and_its_open_files_read_esrch() {
+    let world = world();
+    let status = world.context.open(At::Cwd, b"/proc/1/status", OpenFlags::empty(), 0).unwrap();
+    world.processes.all.lock().clear();
+    let mut buf = [0u8; 64];
+    assert_eq!(status.read(&mut buf), Err(Errno::ESRCH));
+    assert_eq!(world.context.stat(At::Cwd, b"/proc/1", true), Err(Errno::ENOENT));
+    assert_eq!(names(&world.context, "/proc").iter().filter(|name| name.as_str() == "1").count(), 0);
+}
+
+#[test]
+fn other_processes_appear_as_their_own_directories() {
+    let world = world();
+    world.processes.all.lock().push(FakeProcess::new(42));
+    assert!(names(&world.context, "/proc").ends_with(&[String::from("1"), String::from("42")]));
+    assert_eq!(read_text(&world.context, "/proc/42/stat").split(' ').next(), Some("42"));
+    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self").unwrap(), b"1");
+}
+
+#[test]
+fn proc_sys_kernel_gives_host_name_and_release() {
+    let world = world();
+    assert_eq!(read_text(&world.context, "/proc/sys/kernel/hostname"), "sandbox-host\n");
+    assert_eq!(read_text(&world.context, "/proc/sys/kernel/osrelease"), "6.1.0-sandbox\n");
+    assert_eq!(read_text(&world.context, "/proc/sys/fs/nr_open"), "1048576\n");
+}
+
+#[test]
+fn writing_a_proc_file_is_eio_and_creating_is_refused() {
+    let world = world();
+    let meminfo = world.context.open(At::Cwd, b"/proc/meminfo", OpenFlags::WRONLY, 0).unwrap();
+    assert_eq!(meminfo.write(b"1"), Err(Errno::EIO));
+    assert_eq!(world.context.mkdir(At::Cwd, b"/proc/new", 0o755), Err(Errno::EPERM));
+    assert_eq!(world.context.open(At::Cwd, b"/proc/new", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).err(), Some(Errno::EACCES));
+}
+
+#[test]
+fn pid_names_parse_like_linux_name_to_int() {
+    assert_eq!(parse_number(b"1"), Some(1));
+    assert_eq!(parse_number(b"4194304"), Some(4_194_304));
+    for bad in [&b""[..], b"01", b"+1", b"-1", b"1a", b"99999999999"] {
+        assert_eq!(parse_number(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn make_builds_registered_proc_sysfs_and_devpts() {
+    let processes: Arc<dyn ProcessSource> = Arc::new(|| -> Option<Arc<dyn ProcessView>> { Some(FakeProcess::new(7)) });
+    register(ProcSources { system: Arc::new(FakeSystem), processes });
+    let clock = crate::fs::testing::clock();
+    let proc = crate::fs::make_kernel_fs("proc", "hidepid=2", 5, clock.clone()).unwrap();
+    assert_eq!((proc.fs_type(), proc.statfs().unwrap().fs_type), ("proc", PROC_SUPER_MAGIC));
+    let context = mounted_at("/proc", proc, MountFlags::empty());
+    assert_eq!(context.readlink(At::Cwd, b"/proc/self").unwrap(), b"7");
+    assert_eq!(crate::fs::make_kernel_fs("sysfs", "", 5, clock.clone()).unwrap().fs_type(), "sysfs");
+    assert_eq!(crate::fs::make_kernel_fs("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", 5, clock.clone()).unwrap().mount_options(), "gid=5,mode=620,ptmxmode=666");
+    assert_eq!(crate::fs::make_kernel_fs("ext4", "", 5, clock).err(), Some(Errno::ENODEV));
+}

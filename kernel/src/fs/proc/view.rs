@@ -1,0 +1,235 @@
+//! proc, bottom: what `/proc` needs to know about the system and its processes, as two
+//! small traits the kernel implements. proc never sees the kernel's `Process` type (it
+//! is target-only); it asks these views, afresh on every read, so what a reader sees is
+//! the state at that moment. Every method returns owned data and must not block.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// The running system, for `/proc/meminfo`, `cpuinfo`, `uptime`, `version`, `stat`,
+/// `loadavg` and `/proc/sys/kernel`.
+pub trait SystemView: Send + Sync {
+    fn memory(&self) -> MemoryInfo;
+    /// The (one) CPU as `cpuinfo` describes it.
+    fn cpu(&self) -> CpuInfo;
+    /// Nanoseconds since boot (`CLOCK_BOOTTIME`).
+    fn uptime_ns(&self) -> u64;
+    /// Nanoseconds the CPU spent idle since boot; by default all of it.
+    fn idle_ns(&self) -> u64 {
+        self.uptime_ns()
+    }
+    /// The real time of boot, seconds since the epoch (`btime` in `/proc/stat`).
+    fn boot_time_secs(&self) -> u64;
+    /// The UTS host name (`uname -n`).
+    fn hostname(&self) -> Vec<u8>;
+    /// `uname -r`, e.g. `6.1.0-sandbox`.
+    fn release(&self) -> Vec<u8>;
+    /// `uname -v`, e.g. `#1 SMP PREEMPT_DYNAMIC …`.
+    fn version(&self) -> Vec<u8>;
+    /// Load averages over 1, 5 and 15 minutes, in hundredths; none by default.
+    fn load_average_centis(&self) -> [u64; 3] {
+        [0; 3]
+    }
+}
+
+/// Memory figures in bytes (`/proc/meminfo` shows them in kB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryInfo {
+    pub total: u64,
+    pub free: u64,
+    /// What could be given to programs without swapping: free plus reclaimable.
+    pub available: u64,
+    pub buffers: u64,
+    /// Page cache, tmpfs included (Linux counts shmem in `Cached`).
+    pub cached: u64,
+    /// tmpfs and shared anonymous memory.
+    pub shmem: u64,
+    pub swap_total: u64,
+    pub swap_free: u64,
+}
+
+/// One processor as `/proc/cpuinfo` describes it (values from CPUID, supplied by the
+/// kernel's arch code).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuInfo {
+    /// `GenuineIntel`, `AuthenticAMD`.
+    pub vendor_id: Vec<u8>,
+    pub family: u32,
+    pub model: u32,
+    /// The brand string, e.g. `Intel(R) Xeon(R) CPU @ 2.20GHz`.
+    pub model_name: Vec<u8>,
+    pub stepping: u32,
+    /// Microcode revision; the line is left out when `None` (as Linux does for 0).
+    pub microcode: Option<u32>,
+    /// TSC frequency in kHz; the `cpu MHz` line is left out when unknown.
+    pub khz: Option<u64>,
+    /// Last-level cache in KiB; left out when unknown.
+    pub cache_size_kb: Option<u32>,
+    /// Highest standard CPUID leaf.
+    pub cpuid_level: u32,
+    /// Linux's names of the CPU's features, in Linux's order (`fpu vme de pse tsc …`).
+    pub flags: Vec<&'static str>,
+    /// Known hardware bugs, Linux's names (`spectre_v1 …`); often empty under a VM.
+    pub bugs: Vec<&'static str>,
+    pub clflush_size: u32,
+    pub cache_alignment: u32,
+    pub physical_address_bits: u32,
+    pub virtual_address_bits: u32,
+}
+
+/// The processes, by pid: how `/proc/self` and `/proc/<pid>` find a process.
+pub trait ProcessSource: Send + Sync {
+    /// The process making the current system call, if any.
+    fn current(&self) -> Option<Arc<dyn ProcessView>>;
+    /// Process `pid`. The default knows only the current process.
+    fn process(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
+        self.current().filter(|process| process.pid() == pid)
+    }
+    /// All pids, in any order. The default knows only the current process.
+    fn pids(&self) -> Vec<u32> {
+        self.current().map(|process| process.pid()).into_iter().collect()
+    }
+}
+
+/// A closure returning the current process's view is a whole source for a kernel with
+/// one process.
+impl<F> ProcessSource for F
+where
+    F: Fn() -> Option<Arc<dyn ProcessView>> + Send + Sync,
+{
+    fn current(&self) -> Option<Arc<dyn ProcessView>> {
+        self()
+    }
+}
+
+/// One process as `/proc/<pid>` shows it. The optional methods have defaults that are
+/// true of a freshly started single-threaded process.
+pub trait ProcessView: Send + Sync {
+    fn pid(&self) -> u32;
+    /// 0 for the container's init (its parent is outside the namespace).
+    fn parent_pid(&self) -> u32;
+    /// The command name (`comm`): the executable's base name, at most 15 bytes.
+    fn comm(&self) -> Vec<u8>;
+    /// The argument strings, each ending in NUL, as `/proc/<pid>/cmdline` shows them.
+    fn cmdline(&self) -> Vec<u8>;
+    /// The environment strings, each ending in NUL.
+    fn environ(&self) -> Vec<u8>;
+    /// Absolute paths of the working directory, the executable and the root.
+    fn cwd(&self) -> Vec<u8>;
+    fn exe(&self) -> Vec<u8>;
+    fn root(&self) -> Vec<u8> {
+        b"/".to_vec()
+    }
+    /// The open descriptors, in any order.
+    fn fds(&self) -> Vec<OpenFd>;
+    fn ids(&self) -> ProcessIds;
+    /// The mount table as seen from this process's root: vfs-core's
+    /// `MountNamespace::proc_mounts(&fs_context.root)`.
+    fn mounts(&self) -> Vec<u8>;
+
+    fn state(&self) -> ProcessState {
+        ProcessState::Running
+    }
+    fn umask(&self) -> u32 {
+        0o022
+    }
+    fn threads(&self) -> u32 {
+        1
+    }
+    fn memory(&self) -> ProcessMemory {
+        ProcessMemory::default()
+    }
+    /// Nanoseconds after boot at which the process started.
+    fn start_time_ns(&self) -> u64 {
+        0
+    }
+    /// Process-group and session ids; by default the process leads both.
+    fn process_group(&self) -> u32 {
+        self.pid()
+    }
+    fn session(&self) -> u32 {
+        self.pid()
+    }
+    /// Signal masks (bit `n - 1` for signal `n`).
+    fn signals(&self) -> SignalMasks {
+        SignalMasks::default()
+    }
+}
+
+/// One open descriptor: its number, the path `readlink` shows (`/dev/console`,
+/// `pipe:[12]`), and its access mode, which sets the link's permissions as on Linux.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenFd {
+    pub fd: i32,
+    pub target: Vec<u8>,
+    pub readable: bool,
+    pub writable: bool,
+}
+
+/// Real, effective, saved and filesystem ids, and the supplementary groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessIds {
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    pub groups: Vec<u32>,
+}
+
+impl ProcessIds {
+    /// Every id the same, no supplementary groups.
+    pub fn single(uid: u32, gid: u32) -> ProcessIds {
+        ProcessIds { uid: [uid; 4], gid: [gid; 4], groups: Vec::new() }
+    }
+
+    pub fn effective_uid(&self) -> u32 {
+        self.uid[1]
+    }
+
+    pub fn effective_gid(&self) -> u32 {
+        self.gid[1]
+    }
+}
+
+/// What `State:` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    Running,
+    Sleeping,
+    DiskSleep,
+    Stopped,
+    Zombie,
+    Dead,
+}
+
+impl ProcessState {
+    /// The letter of `/proc/<pid>/stat` and the text of `status`, as `task_state_array`.
+    pub fn letter_and_name(self) -> (char, &'static str) {
+        match self {
+            ProcessState::Running => ('R', "running"),
+            ProcessState::Sleeping => ('S', "sleeping"),
+            ProcessState::DiskSleep => ('D', "disk sleep"),
+            ProcessState::Stopped => ('T', "stopped"),
+            ProcessState::Zombie => ('Z', "zombie"),
+            ProcessState::Dead => ('X', "dead"),
+        }
+    }
+}
+
+/// Address-space figures in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessMemory {
+    /// Mapped virtual memory (`VmSize`, `vsize`).
+    pub virtual_size: u64,
+    /// Resident memory (`VmRSS`, `rss` in pages).
+    pub resident: u64,
+    /// The highest `virtual_size` so far (`VmPeak`).
+    pub peak_virtual_size: u64,
+}
+
+/// Pending, blocked, ignored and caught signals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalMasks {
+    pub pending: u64,
+    pub blocked: u64,
+    pub ignored: u64,
+    pub caught: u64,
+}

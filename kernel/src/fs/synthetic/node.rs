@@ -1,0 +1,207 @@
+//! Synthetic filesystem, inode side: a [`Node`] as the VFS sees it — attributes, lookups
+//! that instantiate children on demand, listings with stable offsets, contents generated
+//! per read, and Linux's refusals for everything that would change the tree.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+use vfs_core::attr::NAME_MAX;
+use vfs_core::{DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr, Stat, Timespec};
+
+use super::tree::{Body, Directory, Node, FIRST_COOKIE};
+use super::Shared;
+
+/// One instantiated node. Instantiating is cheap (the body is shared), and a node looked
+/// up twice is two `SyntheticInode`s with the same inode number, which is all the dentry
+/// cache compares.
+pub struct SyntheticInode {
+    node: Node,
+    /// For `..` in listings; the root is its own parent.
+    parent_ino: u64,
+    shared: Arc<Shared>,
+    /// All four timestamps: the moment the node was instantiated, as Linux's proc stamps
+    /// a new inode with `current_time`.
+    born: Timespec,
+}
+
+impl SyntheticInode {
+    pub(super) fn new_root(node: Node, shared: &Arc<Shared>) -> Arc<SyntheticInode> {
+        let parent_ino = node.ino;
+        Arc::new(SyntheticInode { node, parent_ino, shared: shared.clone(), born: shared.clock.now() })
+    }
+
+    fn child(&self, node: Node) -> Arc<SyntheticInode> {
+        Arc::new(SyntheticInode { node, parent_ino: self.node.ino, shared: self.shared.clone(), born: self.shared.clock.now() })
+    }
+
+    fn directory(&self) -> Result<&Arc<dyn Directory>> {
+        match &self.node.body {
+            Body::Directory(directory) => Ok(directory),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// The answer of a directory with no such operation (Linux's VFS when the inode
+    /// operation is missing); `ENOTDIR` when this is not a directory at all.
+    fn refuse_in_directory(&self, errno: Errno) -> Result<()> {
+        self.directory().and(Err(errno))
+    }
+
+    /// `2 + subdirectories`, the count Linux's proc and kernfs report for a directory.
+    fn link_count(&self) -> u64 {
+        match &self.node.body {
+            Body::Directory(directory) => {
+                let subdirectories = directory.entries().iter().filter(|entry| entry.node.file_type() == FileType::Directory).count();
+                2 + subdirectories as u64
+            }
+            _ => 1,
+        }
+    }
+}
+
+/// Copies `data[offset..]` into `buf`; nothing past the end.
+fn read_slice(data: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+    let Ok(start) = usize::try_from(offset) else { return 0 };
+    let Some(rest) = data.get(start..) else { return 0 };
+    let count = rest.len().min(buf.len());
+    buf[..count].copy_from_slice(&rest[..count]);
+    count
+}
+
+impl Inode for SyntheticInode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn ino(&self) -> u64 {
+        self.node.ino
+    }
+
+    fn file_type(&self) -> FileType {
+        self.node.file_type()
+    }
+
+    fn getattr(&self) -> Result<Stat> {
+        let rules = &self.shared.rules;
+        let (size, rdev) = match &self.node.body {
+            Body::File { .. } => (rules.file_size, 0),
+            Body::Device { rdev, .. } => (0, *rdev),
+            Body::Directory(_) | Body::Symlink(_) => (0, 0),
+        };
+        Ok(Stat {
+            dev: self.shared.dev,
+            ino: self.node.ino,
+            mode: self.file_type().mode_bits() | self.node.perm,
+            nlink: self.link_count(),
+            uid: self.node.uid,
+            gid: self.node.gid,
+            rdev,
+            size,
+            blksize: rules.block_size,
+            blocks: 0,
+            atime: self.born,
+            mtime: self.born,
+            ctime: self.born,
+            btime: self.born,
+        })
+    }
+
+    /// Truncation (`> /proc/...` opens with `O_TRUNC`) and atime updates are accepted and
+    /// change nothing, as on Linux's proc; ownership, mode and time changes are refused.
+    fn setattr(&self, change: &SetAttr) -> Result<()> {
+        let harmless = SetAttr { size: change.size, atime: change.atime, access_only: change.access_only, ..SetAttr::default() };
+        if *change == harmless { Ok(()) } else { Err(Errno::EPERM) }
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let node = self.directory()?.lookup(name).ok_or(Errno::ENOENT)?;
+        Ok(self.child(node))
+    }
+
+    /// Linux's `lookup_open` answers `EACCES` to `O_CREAT` in a directory without a
+    /// `create` operation; `vfs_mkdir`/`vfs_mknod`/`vfs_symlink` answer `EPERM`.
+    fn create(&self, _name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
+        self.directory()?;
+        Err(if node.kind == NodeKind::Regular { Errno::EACCES } else { Errno::EPERM })
+    }
+
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> Result<()> {
+        self.refuse_in_directory(Errno::EPERM)
+    }
+
+    fn unlink(&self, _name: &[u8]) -> Result<()> {
+        self.refuse_in_directory(Errno::EPERM)
+    }
+
+    fn rmdir(&self, _name: &[u8]) -> Result<()> {
+        self.refuse_in_directory(Errno::EPERM)
+    }
+
+    fn rename(&self, _old_name: &[u8], _new_parent: &Arc<dyn Inode>, _new_name: &[u8], _flags: RenameFlags) -> Result<()> {
+        self.refuse_in_directory(Errno::EPERM)
+    }
+
+    fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+        let directory = self.directory()?;
+        if offset == 0 && !sink(DirEntry { name: b".", ino: self.node.ino, file_type: FileType::Directory, next_offset: 1 }) {
+            return Ok(());
+        }
+        if offset <= 1 && !sink(DirEntry { name: b"..", ino: self.parent_ino, file_type: FileType::Directory, next_offset: FIRST_COOKIE }) {
+            return Ok(());
+        }
+        let mut entries = directory.entries();
+        entries.sort_by_key(|entry| entry.cookie);
+        for entry in entries.iter().filter(|entry| entry.cookie >= offset.max(FIRST_COOKIE)) {
+            let accepted = sink(DirEntry {
+                name: &entry.name,
+                ino: entry.node.ino,
+                file_type: entry.node.file_type(),
+                next_offset: entry.cookie.saturating_add(1),
+            });
+            if !accepted {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>> {
+        match &self.node.body {
+            Body::Symlink(target) => target(),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        match &self.node.body {
+            Body::File { read, .. } => Ok(read_slice(&read()?, offset, buf)),
+            Body::Directory(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
+        match &self.node.body {
+            Body::File { write: Some(write), .. } => write(offset, buf),
+            Body::File { write: None, .. } => Err(self.shared.rules.write_without_writer),
+            Body::Directory(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn on_open(&self, flags: OpenFlags) -> Result<()> {
+        let read_only_file = matches!(self.node.body, Body::File { write: None, .. });
+        match self.shared.rules.refuse_write_open {
+            Some(errno) if read_only_file && flags.writable() => Err(errno),
+            _ => Ok(()),
+        }
+    }
+}
