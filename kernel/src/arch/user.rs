@@ -136,7 +136,7 @@ pub(super) fn init() {
     assert_eq!((selectors.user_data.0, selectors.user_code.0), (USER_SS, USER_CS), "user selectors baked into the entry code");
     Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
         .expect("GDT order suits SYSRET (user data right below user code)");
-    LStar::write(VirtAddr::new(syscall_entry as usize as u64));
+    LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
     // Entering the kernel with interrupts off, a clean direction flag and no single-step.
     SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
     // SAFETY: enabling SYSCALL only adds the instruction; LSTAR/STAR are set above.

@@ -76,6 +76,9 @@ impl From<VmaError> for Errno {
     }
 }
 
+/// Pages a file-backed fault fills at once (64 KiB, Linux's `fault_around_bytes`).
+pub const FAULT_AROUND_PAGES: u64 = 16;
+
 /// Where `mmap` without a hint places memory: below the stack, like Linux's
 /// `mmap_base` with the default 8 MiB stack limit plus a guard gap.
 pub const MMAP_TOP: u64 = 0x7fff_f000_0000;
@@ -227,26 +230,67 @@ impl AddressSpace {
             return Err(FaultError::Segv);
         }
         if !self.pages.contains_key(&page) {
-            let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
-            if let PageSource::File { inode, offset, file_bytes } = &area.backing {
-                let into_area = page - area.start;
-                let wanted = file_bytes.saturating_sub(into_area).min(PAGE_SIZE) as usize;
-                let mut filled = 0;
-                while filled < wanted {
-                    let read = inode
-                        .read_at(offset + into_area + filled as u64, &mut frame.bytes_mut()[filled..wanted])
-                        .map_err(|_| FaultError::Bus)?;
-                    if read == 0 {
-                        break; // the file is shorter than the mapping: the rest stays zero
-                    }
-                    filled += read;
+            let (area_start, area_end, rights, backing) = (area.start, area.end, area.protection, area.backing.clone());
+            match backing {
+                PageSource::Anonymous => {
+                    let frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+                    self.install(page, frame, rights)?;
+                }
+                PageSource::File { inode, offset, file_bytes } => {
+                    self.fill_from_file(page, area_start, area_end, rights, &*inode, offset, file_bytes)?;
                 }
             }
-            let rights = user_access(area.protection);
-            self.table.map(page, frame.phys(), rights).map_err(|_| FaultError::OutOfMemory)?;
-            self.pages.insert(page, frame);
         }
         self.pages.get_mut(&page).ok_or(FaultError::Segv)
+    }
+
+    fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
+        self.table.map(page, frame.phys(), user_access(rights)).map_err(|_| FaultError::OutOfMemory)?;
+        self.pages.insert(page, frame);
+        Ok(())
+    }
+
+    /// Fills `page` and the missing pages after it in the same area (up to
+    /// [`FAULT_AROUND_PAGES`]) from the file with one read: a program touching its code
+    /// page by page then costs one request per window, not one per page.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_from_file(
+        &mut self,
+        page: u64,
+        area_start: u64,
+        area_end: u64,
+        rights: Protection,
+        inode: &dyn Inode,
+        offset: u64,
+        file_bytes: u64,
+    ) -> Result<(), FaultError> {
+        let mut window_end = page + PAGE_SIZE;
+        while window_end < area_end && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE && !self.pages.contains_key(&window_end) {
+            window_end += PAGE_SIZE;
+        }
+        let into_area = page - area_start;
+        let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
+        let mut data = alloc::vec![0u8; wanted];
+        let mut filled = 0;
+        while filled < wanted {
+            let read = inode.read_at(offset + into_area + filled as u64, &mut data[filled..]).map_err(|_| FaultError::Bus)?;
+            if read == 0 {
+                break; // the file is shorter than the mapping: the rest reads as zeros
+            }
+            filled += read;
+        }
+        let mut at = page;
+        while at < window_end {
+            let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            let start = (at - page) as usize;
+            if start < filled {
+                let end = (start + PAGE_SIZE as usize).min(filled);
+                frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
+            }
+            self.install(at, frame, rights)?;
+            at += PAGE_SIZE;
+        }
+        Ok(())
     }
 
     /// Maps an already-filled page again with its area's current rights: the fix for a
