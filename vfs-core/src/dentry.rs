@@ -16,7 +16,7 @@ use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use hashbrown::HashMap;
 use spin::{Mutex, MutexGuard};
 
@@ -30,6 +30,9 @@ pub struct Dentry {
     children: Mutex<Children>,
     /// How many mounts sit on this dentry: a mount point cannot be removed (`EBUSY`).
     mounts: AtomicU32,
+    /// Its name was removed or taken over (unlink, rmdir, rename onto it): Linux's
+    /// `d_unlinked`, which makes `getcwd` fail.
+    unlinked: AtomicBool,
     policy: CachePolicy,
 }
 
@@ -106,6 +109,7 @@ impl Dentry {
             parent: Mutex::new(None),
             children: Mutex::new(Children::default()),
             mounts: AtomicU32::new(0),
+            unlinked: AtomicBool::new(false),
             policy,
         })
     }
@@ -117,6 +121,7 @@ impl Dentry {
             parent: Mutex::new(Some(parent.clone())),
             children: Mutex::new(Children::default()),
             mounts: AtomicU32::new(0),
+            unlinked: AtomicBool::new(false),
             policy: parent.policy,
         })
     }
@@ -140,6 +145,10 @@ impl Dentry {
 
     pub fn parent(&self) -> Option<Arc<Dentry>> {
         self.parent.lock().clone()
+    }
+
+    pub fn is_unlinked(&self) -> bool {
+        self.unlinked.load(Ordering::Acquire)
     }
 
     pub fn is_mount_point(&self) -> bool {
@@ -225,6 +234,7 @@ impl Dentry {
     fn detach_if_replaced(&self, parent: &Arc<Dentry>, name: &[u8]) {
         let still_there = **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
         if still_there {
+            self.unlinked.store(true, Ordering::Release);
             self.children.lock().take_all();
         }
     }

@@ -346,7 +346,12 @@ impl FsContext {
         {
             location.mount.check_writable()?;
         }
-        check_access(&self.cred, &inode.getattr()?, wanted)
+        let stat = inode.getattr()?;
+        check_access(&self.cred, &stat, wanted)?;
+        if flags.contains(OpenFlags::NOATIME) && !permission::is_owner_or_privileged(&self.cred, &stat) {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
     }
 
     /// `unlinkat` without `AT_REMOVEDIR`.
@@ -622,8 +627,11 @@ impl FsContext {
         Ok(())
     }
 
-    /// `getcwd`: `ENOENT` when the working directory is not below the root.
+    /// `getcwd`: `ENOENT` when the working directory was removed or is not below the root.
     pub fn getcwd(&self) -> Result<Vec<u8>> {
+        if self.cwd.dentry.is_unlinked() {
+            return Err(Errno::ENOENT);
+        }
         absolute_path(&self.cwd, &self.root).ok_or(Errno::ENOENT)
     }
 

@@ -195,3 +195,26 @@ fn mounts_inside_a_renamed_or_exchanged_directory_move_with_it() {
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
     assert!(text.contains("inner /c/m tmpfs"), "{text}");
 }
+
+#[test]
+fn noatime_mounts_keep_atime_and_nodev_mounts_refuse_devices() {
+    let w = world();
+    for dir in ["/fast", "/plain"] {
+        w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
+    }
+    w.ctx.mount(At::Cwd, b"/fast", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::NOATIME | MountFlags::NODEV).unwrap();
+    w.ctx.mount(At::Cwd, b"/plain", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
+    for dir in ["/fast", "/plain"] {
+        write_file(&w.ctx, &format!("{dir}/f"), b"x");
+    }
+    w.clock.advance_nanos(1_000_000_000);
+    let before = w.ctx.stat(At::Cwd, b"/fast/f", true).unwrap().atime;
+    assert_eq!(read_file(&w.ctx, "/fast/f"), b"x");
+    assert_eq!(read_file(&w.ctx, "/plain/f"), b"x");
+    assert_eq!(w.ctx.stat(At::Cwd, b"/fast/f", true).unwrap().atime, before, "noatime");
+    assert!(w.ctx.stat(At::Cwd, b"/plain/f", true).unwrap().atime > before, "relatime updates a stale atime");
+    w.ctx.mknod(At::Cwd, b"/fast/null", attr::mode::S_IFCHR | 0o666, attr::make_dev(1, 3)).unwrap();
+    assert_eq!(err(w.ctx.open(At::Cwd, b"/fast/null", OpenFlags::RDWR, 0)), Errno::EACCES);
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    assert!(text.contains("tmpfs /fast tmpfs rw,nodev,noatime 0 0"), "{text}");
+}

@@ -71,6 +71,8 @@ fn removed_working_directory_accepts_no_new_entries() {
     assert_eq!(err(w.ctx.open(At::Cwd, b"f", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)), Errno::ENOENT);
     assert_eq!(err(w.ctx.mkdir(At::Cwd, b"sub", 0o755)), Errno::ENOENT);
     assert_eq!(w.ctx.stat(At::Cwd, b".", true).unwrap().nlink, 0);
+    assert_eq!(err(w.ctx.getcwd()), Errno::ENOENT, "getcwd of a removed directory");
+    assert_eq!(w.ctx.stat(At::Cwd, b"..", true).unwrap().ino, w.ctx.stat(At::Cwd, b"/", true).unwrap().ino);
 }
 
 #[test]

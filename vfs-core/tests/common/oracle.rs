@@ -108,6 +108,8 @@ const OPEN_FLAGS: &[u32] = &[
     0o1 | 0o2000 | 0o100,
     0o2 | 0o200000,
     0o100 | 0o400000,
+    0o1000000,
+    0o1 | 0o100 | 0o1000000,
 ];
 
 pub fn op() -> impl Strategy<Value = Op> {
