@@ -7,9 +7,10 @@ use alloc::vec::Vec;
 use core::any::Any;
 
 use vfs_core::attr::NAME_MAX;
+use spin::Mutex;
 use vfs_core::{DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr, Stat, Timespec};
 
-use super::tree::{Body, Directory, Node, FIRST_COOKIE};
+use super::tree::{Body, Directory, Generate, Node, FIRST_COOKIE};
 use super::Shared;
 
 /// One instantiated node. Instantiating is cheap (the body is shared), and a node looked
@@ -23,16 +24,28 @@ pub struct SyntheticInode {
     /// All four timestamps: the moment the node was instantiated, as Linux's proc stamps
     /// a new inode with `current_time`.
     born: Timespec,
+    /// The contents the last read generated, and the offset where that read ended.
+    continuation: Mutex<Option<Continuation>>,
+}
+
+/// Linux's `seq_file` generates a file once per open and serves later reads from that
+/// text, so a reader going through it in pieces (glibc reads proc in 1 KiB ones, its
+/// `st_blksize`) never sees two versions stitched together. The inode has no per-open
+/// state here, so it keeps the last text and serves a read that starts exactly where the
+/// previous one ended from it; any other read (offset 0 included) generates afresh.
+struct Continuation {
+    resumes_at: u64,
+    text: Arc<Vec<u8>>,
 }
 
 impl SyntheticInode {
     pub(super) fn new_root(node: Node, shared: &Arc<Shared>) -> Arc<SyntheticInode> {
         let parent_ino = node.ino;
-        Arc::new(SyntheticInode { node, parent_ino, shared: shared.clone(), born: shared.clock.now() })
+        Arc::new(SyntheticInode { node, parent_ino, shared: shared.clone(), born: shared.clock.now(), continuation: Mutex::new(None) })
     }
 
     fn child(&self, node: Node) -> Arc<SyntheticInode> {
-        Arc::new(SyntheticInode { node, parent_ino: self.node.ino, shared: self.shared.clone(), born: self.shared.clock.now() })
+        Arc::new(SyntheticInode { node, parent_ino: self.node.ino, shared: self.shared.clone(), born: self.shared.clock.now(), continuation: Mutex::new(None) })
     }
 
     fn directory(&self) -> Result<&Arc<dyn Directory>> {
@@ -46,6 +59,22 @@ impl SyntheticInode {
     /// operation is missing); `ENOTDIR` when this is not a directory at all.
     fn refuse_in_directory(&self, errno: Errno) -> Result<()> {
         self.directory().and(Err(errno))
+    }
+
+    /// A read of a generated file: from the previous read's text when it continues it,
+    /// else from a fresh one, which the next read may then continue.
+    fn read_generated(&self, generate: &Generate, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        // The lock is not held while generating: generators call into the kernel.
+        let previous = self.continuation.lock().take();
+        let text = match previous {
+            Some(previous) if previous.resumes_at == offset && offset != 0 => previous.text,
+            _ => Arc::new(generate()?),
+        };
+        let count = read_slice(&text, offset, buf);
+        if count > 0 {
+            *self.continuation.lock() = Some(Continuation { resumes_at: offset + count as u64, text });
+        }
+        Ok(count)
     }
 
     /// `2 + subdirectories`, the count Linux's proc and kernfs report for a directory.
@@ -182,7 +211,7 @@ impl Inode for SyntheticInode {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         match &self.node.body {
-            Body::File { read, .. } => Ok(read_slice(&read()?, offset, buf)),
+            Body::File { read, .. } => self.read_generated(&**read, offset, buf),
             Body::Directory(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }

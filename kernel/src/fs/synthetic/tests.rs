@@ -77,11 +77,35 @@ fn directory_nlink_is_two_plus_subdirectories_like_procfs() {
 }
 
 #[test]
-fn contents_are_generated_on_every_open_and_read() {
+fn contents_are_generated_afresh_for_every_pass_through_the_file() {
     let context = plain();
     assert_eq!(read_text(&context, "/t/counter"), "read 0\n");
-    // The piecewise read of `read_file` generated it twice (data, then end of file).
-    assert_eq!(read_text(&context, "/t/counter"), "read 2\n");
+    assert_eq!(read_text(&context, "/t/counter"), "read 1\n");
+}
+
+#[test]
+fn a_reader_going_through_in_pieces_sees_one_version_like_seq_file() {
+    let version = Arc::new(AtomicU64::new(0));
+    let source = version.clone();
+    // Each version is longer than the last, so stitching two would show.
+    let node = Node::file(2, 0o444, move || Ok(alloc::format!("{}\n", "v".repeat(100 + source.load(Ordering::Relaxed) as usize)).into_bytes()));
+    let fs = SyntheticFs::new(proc_like_rules(), Node::directory(1, 0o555, FixedDir::new().with("grows", node)), String::new(), 1, crate::fs::testing::clock());
+    let context = mounted_at("/t", fs, MountFlags::empty());
+    let file = context.open(At::Cwd, b"/t/grows", OpenFlags::empty(), 0).unwrap();
+    let mut piece = [0u8; 60];
+    let mut text = Vec::new();
+    loop {
+        let count = file.read(&mut piece).unwrap();
+        if count == 0 {
+            break;
+        }
+        text.extend_from_slice(&piece[..count]);
+        version.fetch_add(1, Ordering::Relaxed);
+    }
+    assert_eq!(text.len(), 101, "one version of 100 v's and a newline");
+    // A read that does not continue the last one (here: from the start) is fresh.
+    assert_eq!(file.read_at(0, &mut piece).unwrap(), 60);
+    assert_eq!(read_file(&context, "/t/grows").unwrap().len(), 100 + version.load(Ordering::Relaxed) as usize + 1);
 }
 
 #[test]
