@@ -47,6 +47,7 @@ const FILES: &[(&str, u32, Render)] = &[
     }),
     ("cmdline", 0o444, |process| process.cmdline()),
     ("stat", 0o444, process_files::stat),
+    ("statm", 0o444, process_files::statm),
     ("mounts", 0o444, |process| process.mounts()),
 ];
 

@@ -1,5 +1,6 @@
-//! proc, middle: the texts of `/proc/<pid>/status` and `/proc/<pid>/stat` in Linux 6.1's
-//! formats (`proc_pid_status`, `do_task_stat`), as pure functions of a [`ProcessView`].
+//! proc, middle: the texts of `/proc/<pid>/status`, `stat` and `statm` in Linux 6.1's
+//! formats (`proc_pid_status`, `do_task_stat`, `proc_pid_statm`), as pure functions of a
+//! [`ProcessView`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -126,4 +127,11 @@ pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
         classic(signals.caught)
     );
     text.into_bytes()
+}
+
+/// `/proc/<pid>/statm`: size, resident, shared, text, lib, data, dirty, in pages; the
+/// kernel does not split its figures further, so the rest are 0.
+pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
+    let memory = process.memory();
+    alloc::format!("{} {} 0 0 0 0 0\n", memory.virtual_size / PAGE_SIZE, memory.resident / PAGE_SIZE).into_bytes()
 }

@@ -320,6 +320,22 @@ fn stat_is_one_line_of_52_fields_starting_pid_comm_state_ppid() {
 }
 
 #[test]
+fn statm_counts_pages() {
+    let world = world();
+    assert_eq!(read_text(&world.context, "/proc/self/statm"), "0 0 0 0 0 0 0\n");
+}
+
+#[test]
+fn a_read_only_bind_mount_over_proc_sys_survives_revalidation_like_dockers_readonly_paths() {
+    let world = world();
+    world.context.bind_mount(At::Cwd, b"/proc/sys", At::Cwd, b"/proc/sys", MountFlags::RDONLY).unwrap();
+    let stats = world.context.statfs(At::Cwd, b"/proc/sys/kernel").unwrap();
+    assert_eq!((stats.fs_type, stats.flags & 1), (PROC_SUPER_MAGIC, 1), "the walk reaches the read-only bind mount");
+    assert_eq!(read_text(&world.context, "/proc/sys/kernel/osrelease"), "6.1.0-sandbox\n");
+    assert!(read_text(&world.context, "/proc/mounts").contains("proc /proc/sys proc ro,relatime 0 0\n"));
+}
+
+#[test]
 fn ls_la_proc_shows_linux_modes_and_owners() {
     let world = world();
     let root = world.context.stat(At::Cwd, b"/proc", false).unwrap();
