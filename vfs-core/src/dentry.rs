@@ -251,14 +251,30 @@ impl Dentry {
         false
     }
 
-    /// Forgets every cached child below this dentry (unmount, or memory pressure).
-    pub fn prune(&self) {
-        let children = self.children.lock().take_all();
-        for child in children {
-            if !child.is_mount_point() {
-                child.prune();
+    /// Forgets the cached names below this dentry that nothing uses: no open file,
+    /// working directory, mount or cached descendant holds them (Linux's
+    /// `shrink_dcache_parent`). Returns whether anything below had to stay.
+    ///
+    /// Each level is locked alone (the children are copied out first), so pruning never
+    /// holds a parent's and a child's lock together, which rename could invert.
+    pub fn prune(&self) -> bool {
+        let children: Vec<(Arc<[u8]>, Arc<Dentry>)> =
+            self.children.lock().map.iter().map(|(name, child)| (name.clone(), child.clone())).collect();
+        let mut candidates = Vec::new();
+        for (name, child) in children {
+            if !child.prune() && !child.is_mount_point() {
+                candidates.push(name);
             }
         }
+        let mut guard = self.children.lock();
+        for name in candidates {
+            // Only the map's own reference left: a cached child of it would hold its
+            // parent pointer, a user a `Location`.
+            if guard.map.get(&name).is_some_and(|child| Arc::strong_count(child) == 1) {
+                guard.remove(&name);
+            }
+        }
+        !guard.is_empty()
     }
 
     pub fn cached_children(&self) -> usize {

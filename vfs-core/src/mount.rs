@@ -11,7 +11,7 @@ use crate::file::DeviceRegistry;
 use crate::inode::FileSystem;
 use crate::time::ClockRef;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use bitflags::bitflags;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -111,6 +111,8 @@ pub struct MountNamespace {
     clock: ClockRef,
     devices: RwLock<Option<Arc<dyn DeviceRegistry>>>,
     pub(crate) rename_lock: Mutex<()>,
+    /// Root dentry of each filesystem instance mounted here, by the instance's address.
+    fs_roots: Mutex<HashMap<usize, Weak<Dentry>>>,
 }
 
 fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
@@ -120,6 +122,8 @@ fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
 impl MountNamespace {
     pub fn new(root_fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags, clock: ClockRef) -> Arc<MountNamespace> {
         let root_dentry = Dentry::new_root(root_fs.root(), root_fs.cache_policy());
+        let mut fs_roots = HashMap::new();
+        fs_roots.insert(Arc::as_ptr(&root_fs) as *const () as usize, Arc::downgrade(&root_dentry));
         let root = Arc::new(Mount {
             id: 1,
             fs: root_fs,
@@ -136,6 +140,7 @@ impl MountNamespace {
             clock,
             devices: RwLock::new(None),
             rename_lock: Mutex::new(()),
+            fs_roots: Mutex::new(fs_roots),
         })
     }
 
@@ -177,8 +182,29 @@ impl MountNamespace {
     /// Attaches `fs` at `at` (already resolved, mounts followed). A directory can only
     /// cover a directory and a file only a file (`ENOTDIR`/`EISDIR` otherwise).
     pub fn mount(&self, at: &Location, fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
-        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        let root = self.root_dentry_of(&fs);
         self.attach(at, fs, root, source, flags)
+    }
+
+    /// The one dentry tree of a filesystem instance in this namespace, so that mounting
+    /// the same instance twice shares names and cache (Linux's per-superblock tree).
+    fn root_dentry_of(&self, fs: &Arc<dyn FileSystem>) -> Arc<Dentry> {
+        let key = Arc::as_ptr(fs) as *const () as usize;
+        let mut roots = self.fs_roots.lock();
+        if let Some(root) = roots.get(&key).and_then(Weak::upgrade) {
+            return root;
+        }
+        roots.retain(|_, root| root.strong_count() > 0);
+        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        roots.insert(key, Arc::downgrade(&root));
+        root
+    }
+
+    /// Drops every cached dentry nothing uses, in every mount (memory pressure).
+    pub fn prune_dentries(&self) {
+        for mount in self.mounts() {
+            mount.root.prune();
+        }
     }
 
     /// A bind mount: the subtree at `source` (any location) appears at `at` too.
@@ -255,6 +281,9 @@ impl MountNamespace {
         if lazy {
             self.detach_below(&mut table, &mount);
         }
+        drop(table);
+        // Break the parent/child reference cycles of the names nothing uses any more.
+        mount.root.prune();
         Ok(())
     }
 

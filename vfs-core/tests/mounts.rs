@@ -218,3 +218,42 @@ fn noatime_mounts_keep_atime_and_nodev_mounts_refuse_devices() {
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
     assert!(text.contains("tmpfs /fast tmpfs rw,nodev,noatime 0 0"), "{text}");
 }
+
+#[test]
+fn one_filesystem_mounted_twice_shares_its_names() {
+    let w = world();
+    for dir in ["/a", "/b"] {
+        w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
+    }
+    let fs = tmpfs(&w.clock, 2, "");
+    w.ctx.mount(At::Cwd, b"/a", fs.clone(), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx.mount(At::Cwd, b"/b", fs, "tmpfs", MountFlags::RDONLY).unwrap();
+    assert_eq!(err(w.ctx.stat(At::Cwd, b"/b/late", true)), Errno::ENOENT, "caches a negative entry");
+    write_file(&w.ctx, "/a/late", b"seen");
+    assert_eq!(read_file(&w.ctx, "/b/late"), b"seen", "the negative entry was the same one");
+    assert_eq!(err(w.ctx.unlink(At::Cwd, b"/b/late")), Errno::EROFS);
+}
+
+#[test]
+fn pruning_the_dentry_cache_keeps_what_is_in_use() {
+    let mut w = world();
+    for dir in ["/x", "/x/y", "/x/y/z", "/m"] {
+        w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
+    }
+    w.ctx.mount(At::Cwd, b"/x/y/z", tmpfs(&w.clock, 2, ""), "inner", MountFlags::empty()).unwrap();
+    write_file(&w.ctx, "/x/y/z/f", b"inner");
+    for index in 0..50 {
+        write_file(&w.ctx, &format!("/m/f{index}"), b"");
+    }
+    w.ctx.chdir(At::Cwd, b"/x/y").unwrap();
+    let root = w.ctx.resolve(At::Cwd, b"/", true).unwrap();
+    let m = w.ctx.resolve(At::Cwd, b"/m", true).unwrap();
+    assert_eq!(m.dentry.cached_children(), 50);
+    w.ns.prune_dentries();
+    assert_eq!(m.dentry.cached_children(), 0, "unused names are dropped");
+    assert!(root.dentry.lock_children().get(b"x").is_some(), "the working directory's chain stays");
+    assert_eq!(read_file(&w.ctx, "/x/y/z/f"), b"inner", "the mount point stays");
+    w.ctx.rename(At::Cwd, b"/x", At::Cwd, b"/renamed", RenameFlags::empty()).unwrap();
+    assert_eq!(w.ctx.getcwd().unwrap(), b"/renamed/y", "the working directory follows the rename");
+    assert_eq!(list_dir(&w.ctx, "/m").len(), 52, "pruned names come back from the filesystem");
+}
