@@ -136,7 +136,9 @@ pub trait Inode: Send + Sync {
         Err(Errno::ENOTDIR)
     }
     /// Entries from `offset` on (0 starts with `.` and `..`); `sink` returns false when
-    /// it has no room, and that entry is not consumed.
+    /// it has no room, and that entry is not consumed. The filesystem may call `sink`
+    /// with the directory locked: it must not block or call back into the filesystem
+    /// (copy into a kernel buffer, not straight to user memory).
     fn readdir(&self, _offset: u64, _sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         Err(Errno::ENOTDIR)
     }
