@@ -14,6 +14,7 @@
 mod dir;
 mod node;
 mod pages;
+mod rename;
 
 pub use node::RamInode;
 pub use pages::PAGE_SIZE;

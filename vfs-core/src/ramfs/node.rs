@@ -20,33 +20,33 @@ const SHORT_SYMLINK_LEN: usize = 128;
 /// `MAX_LFS_FILESIZE` on 64-bit Linux.
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
-struct Meta {
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    perm: u32,
-    uid: u32,
-    gid: u32,
-    nlink: u64,
-    rdev: u64,
-    atime: Timespec,
-    mtime: Timespec,
-    ctime: Timespec,
-    btime: Timespec,
+pub(super) struct Meta {
+    pub(super) xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(super) perm: u32,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    pub(super) nlink: u64,
+    pub(super) rdev: u64,
+    pub(super) atime: Timespec,
+    pub(super) mtime: Timespec,
+    pub(super) ctime: Timespec,
+    pub(super) btime: Timespec,
 }
 
-enum Body {
+pub(super) enum Body {
     File(Pages),
     Dir(DirEntries),
     Symlink(Vec<u8>),
     Special,
 }
 
-struct NodeState {
-    meta: Meta,
-    body: Body,
+pub(super) struct NodeState {
+    pub(super) meta: Meta,
+    pub(super) body: Body,
 }
 
 impl NodeState {
-    fn dir(&mut self) -> Result<&mut DirEntries> {
+    pub(super) fn dir(&mut self) -> Result<&mut DirEntries> {
         match &mut self.body {
             Body::Dir(entries) if !entries.dead => Ok(entries),
             Body::Dir(_) => Err(Errno::ENOENT),
@@ -54,7 +54,7 @@ impl NodeState {
         }
     }
 
-    fn touch_modified(&mut self, now: Timespec) {
+    pub(super) fn touch_modified(&mut self, now: Timespec) {
         self.meta.mtime = now;
         self.meta.ctime = now;
     }
@@ -63,12 +63,12 @@ impl NodeState {
 /// A ramfs node. Public so the kernel can recognise ramfs inodes; all access is through
 /// the `Inode` trait.
 pub struct RamInode {
-    ino: u64,
-    file_type: FileType,
+    pub(super) ino: u64,
+    pub(super) file_type: FileType,
     /// The containing directory's inode number, for `..` in `readdir`; an atomic so
     /// rename need not lock a moved directory.
-    parent_ino: AtomicU64,
-    shared: Arc<Shared>,
+    pub(super) parent_ino: AtomicU64,
+    pub(super) shared: Arc<Shared>,
     state: Mutex<NodeState>,
 }
 
@@ -134,12 +134,12 @@ impl RamInode {
         }))
     }
 
-    fn lock(&self) -> MutexGuard<'_, NodeState> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, NodeState> {
         self.state.lock()
     }
 
     /// Our own node behind a trait object, or `EXDEV` for another filesystem's.
-    fn ours<'a>(&self, other: &'a Arc<dyn Inode>) -> Result<&'a RamInode> {
+    pub(super) fn ours<'a>(&self, other: &'a Arc<dyn Inode>) -> Result<&'a RamInode> {
         match other.as_any().downcast_ref::<RamInode>() {
             Some(node) if Arc::ptr_eq(&node.shared, &self.shared) => Ok(node),
             _ => Err(Errno::EXDEV),
@@ -151,7 +151,7 @@ impl RamInode {
         other.clone().into_any().downcast::<RamInode>().map_err(|_| Errno::EXDEV)
     }
 
-    fn check_name(name: &[u8]) -> Result<()> {
+    pub(super) fn check_name(name: &[u8]) -> Result<()> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
@@ -167,17 +167,6 @@ impl RamInode {
         }
         let mut state = self.lock();
         state.dir()?.get(name).cloned().ok_or(Errno::ENOENT)
-    }
-}
-
-/// The two directories of a cross-directory rename, locked in inode order.
-fn lock_two<'a>(a: &'a RamInode, b: &'a RamInode) -> (MutexGuard<'a, NodeState>, MutexGuard<'a, NodeState>) {
-    if a.ino < b.ino {
-        let first = a.lock();
-        (first, b.lock())
-    } else {
-        let first = b.lock();
-        (a.lock(), first)
     }
 }
 
@@ -322,12 +311,7 @@ impl Inode for RamInode {
         let child = entries.remove(name).ok_or(Errno::ENOENT)?;
         state.touch_modified(now);
         drop(state);
-        let mut child_state = child.lock();
-        if child_state.meta.nlink > 1 {
-            self.shared.release_inode();
-        }
-        child_state.meta.nlink = child_state.meta.nlink.saturating_sub(1);
-        child_state.meta.ctime = now;
+        child.drop_link(now);
         Ok(())
     }
 
@@ -356,43 +340,7 @@ impl Inode for RamInode {
     }
 
     fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
-        let new_parent = self.ours(new_parent)?;
-        Self::check_name(new_name)?;
-        let now = self.shared.now();
-        let outcome = if core::ptr::eq(self, new_parent) {
-            let mut state = self.lock();
-            rename_locked(&mut state, None, old_name, new_name, flags, now)?
-        } else {
-            let _rename_guard = self.shared.rename_lock.lock();
-            let (mut old_state, mut new_state) = lock_two(self, new_parent);
-            rename_locked(&mut old_state, Some(&mut new_state), old_name, new_name, flags, now)?
-        };
-        // Children's own fields are updated after the directories are unlocked (lock order).
-        let moved_parent_ino = new_parent.ino;
-        if let Some(moved) = outcome.moved {
-            moved.parent_ino.store(moved_parent_ino, Ordering::Relaxed);
-            moved.lock().meta.ctime = now;
-        }
-        if let Some(swapped) = outcome.swapped_back {
-            swapped.parent_ino.store(self.ino, Ordering::Relaxed);
-            swapped.lock().meta.ctime = now;
-        }
-        if let Some(victim) = outcome.victim {
-            let mut victim_state = victim.lock();
-            if victim.file_type == FileType::Directory {
-                victim_state.meta.nlink = 0;
-                if let Body::Dir(entries) = &mut victim_state.body {
-                    entries.dead = true;
-                }
-            } else {
-                if victim_state.meta.nlink > 1 {
-                    self.shared.release_inode();
-                }
-                victim_state.meta.nlink = victim_state.meta.nlink.saturating_sub(1);
-            }
-            victim_state.meta.ctime = now;
-        }
-        Ok(())
+        self.rename_entry(old_name, new_parent, new_name, flags)
     }
 
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
@@ -500,6 +448,17 @@ impl Inode for RamInode {
 }
 
 impl RamInode {
+    /// One name fewer for a non-directory (unlink, or rename onto it). tmpfs charged
+    /// every extra name as an inode (`shmem_link`), so all but the last give one back.
+    pub(super) fn drop_link(&self, now: Timespec) {
+        let mut state = self.lock();
+        if state.meta.nlink > 1 {
+            self.shared.release_inode();
+        }
+        state.meta.nlink = state.meta.nlink.saturating_sub(1);
+        state.meta.ctime = now;
+    }
+
     /// Writes at `offset`, or at the end when `None`, with the node locked throughout.
     fn write_locked(&self, state: &mut NodeState, offset: Option<u64>, buf: &[u8]) -> Result<(u64, usize)> {
         let offset = match (offset, &state.body) {
@@ -527,96 +486,4 @@ impl RamInode {
         state.touch_modified(now);
         Ok((offset, written))
     }
-}
-
-/// What a rename did to nodes other than the two directories.
-struct RenameOutcome {
-    moved: Option<Arc<RamInode>>,
-    swapped_back: Option<Arc<RamInode>>,
-    victim: Option<Arc<RamInode>>,
-}
-
-/// The directory-entry part of `renameat2`, with both directories locked; `new_dir` is
-/// `None` when source and destination are the same directory.
-fn rename_locked(
-    old_dir: &mut NodeState,
-    mut new_dir: Option<&mut NodeState>,
-    old_name: &[u8],
-    new_name: &[u8],
-    flags: RenameFlags,
-    now: Timespec,
-) -> Result<RenameOutcome> {
-    macro_rules! new_dir {
-        () => {
-            match new_dir.as_deref_mut() {
-                Some(dir) => dir,
-                None => &mut *old_dir,
-            }
-        };
-    }
-    let cross = new_dir.is_some();
-    let source = old_dir.dir()?.get(old_name).cloned().ok_or(Errno::ENOENT)?;
-    let target = new_dir!().dir()?.get(new_name).cloned();
-    let none = RenameOutcome { moved: None, swapped_back: None, victim: None };
-    if flags.contains(RenameFlags::EXCHANGE) {
-        let target = target.ok_or(Errno::ENOENT)?;
-        if Arc::ptr_eq(&source, &target) {
-            return Ok(none);
-        }
-        let source_is_dir = source.file_type == FileType::Directory;
-        let target_is_dir = target.file_type == FileType::Directory;
-        old_dir.dir()?.replace(old_name, target.clone());
-        new_dir!().dir()?.replace(new_name, source.clone());
-        if cross && source_is_dir != target_is_dir {
-            if source_is_dir {
-                new_dir!().meta.nlink += 1;
-                old_dir.meta.nlink -= 1;
-            } else {
-                old_dir.meta.nlink += 1;
-                new_dir!().meta.nlink -= 1;
-            }
-        }
-        old_dir.touch_modified(now);
-        new_dir!().touch_modified(now);
-        return Ok(RenameOutcome { moved: Some(source), swapped_back: Some(target), victim: None });
-    }
-    let source_is_dir = source.file_type == FileType::Directory;
-    if let Some(target) = &target {
-        if flags.contains(RenameFlags::NOREPLACE) {
-            return Err(Errno::EEXIST);
-        }
-        if Arc::ptr_eq(&source, target) {
-            return Ok(none);
-        }
-        let target_is_dir = target.file_type == FileType::Directory;
-        match (source_is_dir, target_is_dir) {
-            (true, false) => return Err(Errno::ENOTDIR),
-            (false, true) => return Err(Errno::EISDIR),
-            (true, true) => {
-                let target_state = target.lock();
-                if matches!(&target_state.body, Body::Dir(entries) if !entries.is_empty()) {
-                    return Err(Errno::ENOTEMPTY);
-                }
-            }
-            (false, false) => {}
-        }
-    }
-    old_dir.dir()?.remove(old_name);
-    let victim = match &target {
-        Some(_) => new_dir!().dir()?.replace(new_name, source.clone()),
-        None => {
-            new_dir!().dir()?.insert(new_name, source.clone());
-            None
-        }
-    };
-    if source_is_dir {
-        old_dir.meta.nlink -= 1;
-        new_dir!().meta.nlink += 1;
-    }
-    if victim.as_ref().is_some_and(|victim| victim.file_type == FileType::Directory) {
-        new_dir!().meta.nlink -= 1;
-    }
-    old_dir.touch_modified(now);
-    new_dir!().touch_modified(now);
-    Ok(RenameOutcome { moved: Some(source), swapped_back: None, victim })
 }
