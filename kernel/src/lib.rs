@@ -38,13 +38,19 @@ mod random;
 #[cfg(target_os = "none")]
 mod syscall;
 #[cfg(target_os = "none")]
+mod nine_p_check;
+#[cfg(target_os = "none")]
 mod panic;
+#[cfg(target_os = "none")]
+mod sandbox;
 #[cfg(target_os = "none")]
 mod selftest;
 #[cfg(target_os = "none")]
 mod timeline;
 #[cfg(target_os = "none")]
 mod trap;
+#[cfg(target_os = "none")]
+mod views;
 
 #[cfg(target_os = "none")]
 pub use boot::entry_point;
@@ -67,6 +73,7 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
     };
     console::set_max_level(options.log);
     timeline::set_tsc_khz(options.tsc_khz.or_else(arch::cpu::tsc_khz_from_cpuid));
+    clock::set_realtime_at_boot(options.wallclock_ns.unwrap_or(0));
     timeline::phase("console");
     if let Some(problem) = boot.problem {
         log::warn!(target: "boot", "{problem}");
@@ -82,6 +89,7 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
         }
     };
     timeline::phase("memory");
+    random::init(&options::decode_hex(options.entropy.unwrap_or("")));
     let devices = devices::discover(boot.cmdline_bytes());
     timeline::phase("devices");
     timeline::ready();
@@ -90,5 +98,11 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
     if let Some(test) = options.test {
         selftest::run(test, boot, &devices);
     }
-    exit(0)
+    match boot.modules().first() {
+        Some(spec) => sandbox::run(arch::paging::boot_module_bytes(spec), boot.cmdline_bytes(), &options, &devices),
+        None => {
+            log::info!(target: "sandbox", "no container spec (boot module 0): nothing to run");
+            exit(0)
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub enum SelfTest {
     Heap,
     BootInfo,
     Virtio,
+    NineP,
+    NinePBench,
 }
 
 impl SelfTest {
@@ -30,6 +32,8 @@ impl SelfTest {
         ("heap", SelfTest::Heap),
         ("bootinfo", SelfTest::BootInfo),
         ("virtio", SelfTest::Virtio),
+        ("9p", SelfTest::NineP),
+        ("9p-bench", SelfTest::NinePBench),
     ];
 }
 
@@ -117,7 +121,7 @@ impl<'a> Options<'a> {
                 }
                 "test" => {
                     let found = SelfTest::NAMES.iter().find(|(name, _)| *name == value);
-                    let expected = "pagefault|int3|panic|doublefault|heap|bootinfo|virtio";
+                    let expected = "pagefault|int3|panic|doublefault|heap|bootinfo|virtio|9p|9p-bench";
                     options.test = Some(found.ok_or_else(|| bad(expected))?.1);
                 }
                 "tsc_khz" => {

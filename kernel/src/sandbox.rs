@@ -74,15 +74,15 @@ impl FilesystemSource for KernelFilesystems<'_> {
     }
 
     fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("proc", "").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::proc lands
+        crate::fs::make("proc", "")
     }
 
     fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("sysfs", "").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::sysfs lands
+        crate::fs::make("sysfs", "")
     }
 
     fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5").or_else(|_| self.tmpfs(&TmpfsOptions::default())) // TEMPORARY until fs::devpts lands
+        crate::fs::make("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5")
     }
 
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
@@ -118,6 +118,7 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
         print_line(format_args!("sandbox: {error}"));
         exit(error.exit_status());
     }
+    crate::views::register();
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     let source = KernelFilesystems { devices, clock, attached: Mutex::new(BTreeMap::new()) };
     let ns = build(&plan, &source).unwrap_or_else(|error| {
@@ -200,6 +201,9 @@ fn init_process(plan: &MountPlan, ns: Arc<vfs_core::MountNamespace>) -> Result<P
         robust_list: (0, 0),
         name: Vec::new(),
         pending_termination: None,
+        argv: Vec::new(),
+        envp: Vec::new(),
+        exe: Vec::new(),
     };
     process.sync_credentials();
     Ok(process)

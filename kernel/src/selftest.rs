@@ -25,6 +25,8 @@ pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
         SelfTest::Panic => panic!("test=panic requested"),
         SelfTest::Heap => exit(heap_stress()),
         SelfTest::Virtio => exit(virtio_report(devices)),
+        SelfTest::NineP => exit(crate::nine_p_check::check(devices)),
+        SelfTest::NinePBench => exit(crate::nine_p_check::bench(devices)),
         SelfTest::BootInfo => {
             print_boot_info(boot);
             exit(0)

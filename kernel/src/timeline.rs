@@ -51,6 +51,11 @@ pub fn start(entry_tsc: u64) {
     ENTRY_TSC.store(entry_tsc, Ordering::Relaxed);
 }
 
+/// The TSC frequency in use, if one is known.
+pub fn tsc_khz() -> Option<u64> {
+    Some(TSC_KHZ.load(Ordering::Relaxed)).filter(|&khz| khz != 0)
+}
+
 pub fn set_tsc_khz(khz: Option<u64>) {
     TSC_KHZ.store(khz.unwrap_or(0), Ordering::Relaxed);
 }

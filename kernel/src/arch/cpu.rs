@@ -94,3 +94,81 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// Linux's names for CPUID feature bits, in the order `/proc/cpuinfo` lists them:
+/// (leaf, register index 0=EAX..3=EDX, bit, name).
+const FEATURE_NAMES: &[(u32, usize, u32, &str)] = &[
+    (1, 3, 0, "fpu"), (1, 3, 1, "vme"), (1, 3, 2, "de"), (1, 3, 3, "pse"), (1, 3, 4, "tsc"),
+    (1, 3, 5, "msr"), (1, 3, 6, "pae"), (1, 3, 7, "mce"), (1, 3, 8, "cx8"), (1, 3, 9, "apic"),
+    (1, 3, 11, "sep"), (1, 3, 12, "mtrr"), (1, 3, 13, "pge"), (1, 3, 14, "mca"), (1, 3, 15, "cmov"),
+    (1, 3, 16, "pat"), (1, 3, 17, "pse36"), (1, 3, 19, "clflush"), (1, 3, 23, "mmx"), (1, 3, 24, "fxsr"),
+    (1, 3, 25, "sse"), (1, 3, 26, "sse2"), (1, 3, 27, "ss"), (1, 3, 28, "ht"),
+    (0x8000_0001, 3, 11, "syscall"), (0x8000_0001, 3, 20, "nx"), (0x8000_0001, 3, 22, "mmxext"),
+    (0x8000_0001, 3, 25, "fxsr_opt"), (0x8000_0001, 3, 26, "pdpe1gb"), (0x8000_0001, 3, 27, "rdtscp"),
+    (0x8000_0001, 3, 29, "lm"),
+    (1, 2, 0, "pni"), (1, 2, 1, "pclmulqdq"), (1, 2, 9, "ssse3"), (1, 2, 12, "fma"), (1, 2, 13, "cx16"),
+    (1, 2, 19, "sse4_1"), (1, 2, 20, "sse4_2"), (1, 2, 21, "x2apic"), (1, 2, 22, "movbe"),
+    (1, 2, 23, "popcnt"), (1, 2, 25, "aes"), (1, 2, 26, "xsave"), (1, 2, 28, "avx"), (1, 2, 29, "f16c"),
+    (1, 2, 30, "rdrand"), (1, 2, 31, "hypervisor"),
+    (0x8000_0001, 2, 0, "lahf_lm"), (0x8000_0001, 2, 5, "abm"), (0x8000_0001, 2, 6, "sse4a"),
+    (0x8000_0001, 2, 8, "3dnowprefetch"),
+    (7, 1, 0, "fsgsbase"), (7, 1, 3, "bmi1"), (7, 1, 5, "avx2"), (7, 1, 7, "smep"), (7, 1, 8, "bmi2"),
+    (7, 1, 9, "erms"), (7, 1, 10, "invpcid"), (7, 1, 16, "avx512f"), (7, 1, 18, "rdseed"), (7, 1, 19, "adx"),
+    (7, 1, 20, "smap"), (7, 1, 23, "clflushopt"), (7, 1, 29, "sha_ni"),
+];
+
+fn cpuid(leaf: u32) -> [u32; 4] {
+    let r = core::arch::x86_64::__cpuid_count(leaf, 0);
+    [r.eax, r.ebx, r.ecx, r.edx]
+}
+
+/// The CPU as `/proc/cpuinfo` describes it.
+pub fn describe() -> crate::fs::proc::CpuInfo {
+    let max_leaf = cpuid(0)[0];
+    let max_extended = cpuid(0x8000_0000)[0];
+    let vendor = cpuid(0);
+    let mut vendor_id = alloc::vec::Vec::with_capacity(12);
+    for register in [vendor[1], vendor[3], vendor[2]] {
+        vendor_id.extend_from_slice(&register.to_le_bytes());
+    }
+    let signature = cpuid(1)[0];
+    let base_family = (signature >> 8) & 0xf;
+    let family = if base_family == 0xf { base_family + ((signature >> 20) & 0xff) } else { base_family };
+    let model = ((signature >> 4) & 0xf) | if base_family >= 6 { ((signature >> 16) & 0xf) << 4 } else { 0 };
+    let mut model_name = alloc::vec::Vec::new();
+    if max_extended >= 0x8000_0004 {
+        for leaf in 0x8000_0002..=0x8000_0004 {
+            for register in cpuid(leaf) {
+                model_name.extend_from_slice(&register.to_le_bytes());
+            }
+        }
+    }
+    let end = model_name.iter().position(|&b| b == 0).unwrap_or(model_name.len());
+    model_name.truncate(end);
+    let trimmed = model_name.trim_ascii().to_vec();
+    let flags = FEATURE_NAMES
+        .iter()
+        .filter(|&&(leaf, _, _, _)| if leaf >= 0x8000_0000 { leaf <= max_extended } else { leaf <= max_leaf })
+        .filter(|&&(leaf, register, bit, _)| cpuid(leaf)[register] & (1 << bit) != 0)
+        .map(|&(_, _, _, name)| name)
+        .collect();
+    let address_bits = if max_extended >= 0x8000_0008 { cpuid(0x8000_0008)[0] } else { 0x3024 };
+    let clflush = ((cpuid(1)[1] >> 8) & 0xff) * 8;
+    crate::fs::proc::CpuInfo {
+        vendor_id,
+        family,
+        model,
+        model_name: trimmed,
+        stepping: signature & 0xf,
+        microcode: None,
+        khz: crate::timeline::tsc_khz(),
+        cache_size_kb: None,
+        cpuid_level: max_leaf,
+        flags,
+        bugs: alloc::vec::Vec::new(),
+        clflush_size: clflush,
+        cache_alignment: clflush,
+        physical_address_bits: address_bits & 0xff,
+        virtual_address_bits: (address_bits >> 8) & 0xff,
+    }
+}

@@ -189,6 +189,10 @@ fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     process.name = name[..name.len().min(15)].to_vec();
+    process.argv = argv.to_vec();
+    process.envp = envp.to_vec();
+    process.exe = process.fs.resolve(At::Cwd, path, true).ok().and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root)).unwrap_or_else(|| path.to_vec());
+    crate::views::publish(process);
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())
 }

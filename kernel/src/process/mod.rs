@@ -78,6 +78,10 @@ mod running {
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
+        /// What the running image was started with (`/proc/self/cmdline`, `environ`, `exe`).
+        pub argv: Vec<Vec<u8>>,
+        pub envp: Vec<Vec<u8>>,
+        pub exe: Vec<u8>,
     }
 
     /// How a process ended, as `wait` and a shell report it.
@@ -123,8 +127,12 @@ mod running {
             process.mm.activate();
             match process.context.execute() {
                 UserExit::Syscall => {
+                    let number = process.context.rax;
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
+                    }
+                    if crate::syscall::changes_what_proc_shows(number) {
+                        crate::views::publish(process);
                     }
                     if let Some(signal) = process.pending_termination {
                         return Termination::Killed(signal);

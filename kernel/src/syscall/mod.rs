@@ -23,7 +23,18 @@ use vfs_core::{At, Errno, Location};
 use crate::abi::syscall_numbers as nr;
 use crate::process::{Flow, Process, Termination};
 
-pub use system::set_hostname;
+pub use system::{RELEASE, VERSION, hostname, set_hostname};
+
+/// Whether a call may change what `/proc/self` shows (descriptors, directory, identity,
+/// name, umask), so the process publishes a new snapshot after it.
+pub fn changes_what_proc_shows(number: u64) -> bool {
+    matches!(
+        number,
+        nr::OPEN | nr::OPENAT | nr::CREAT | nr::CLOSE | nr::DUP | nr::DUP2 | nr::DUP3 | nr::FCNTL
+            | nr::CHDIR | nr::FCHDIR | nr::CHROOT | nr::UMASK | nr::PRCTL | nr::SETUID | nr::SETGID
+            | nr::SETREUID | nr::SETREGID | nr::SETRESUID | nr::SETRESGID | nr::SETGROUPS
+    )
+}
 
 pub type SysResult = Result<u64, Errno>;
 

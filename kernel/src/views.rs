@@ -1,0 +1,157 @@
+//! What `/proc` shows, from the kernel's side: the system ([`KernelSystem`]) and the
+//! running process ([`ProcessSnapshot`]).
+//!
+//! proc reads its views while a system call of the process is running (a `read` of
+//! `/proc/self/fd`), when the kernel holds the process mutably; so the process publishes
+//! a snapshot of what proc shows at the points where it changes (exec, and the calls that
+//! change descriptors, directory, identity or name) instead of being read directly.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use spin::Mutex;
+use vfs_core::{Location, MountNamespace};
+
+use crate::fs::proc::{self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessView, SystemView};
+use crate::process::Process;
+
+struct KernelSystem;
+
+impl SystemView for KernelSystem {
+    fn memory(&self) -> MemoryInfo {
+        let (total, free) = crate::mm::setup::memory_totals();
+        MemoryInfo { total, free, available: free, ..MemoryInfo::default() }
+    }
+
+    fn cpu(&self) -> CpuInfo {
+        crate::arch::cpu::describe()
+    }
+
+    fn uptime_ns(&self) -> u64 {
+        crate::clock::monotonic_ns() as u64
+    }
+
+    fn boot_time_secs(&self) -> u64 {
+        ((crate::clock::realtime_ns() - crate::clock::monotonic_ns()) / 1_000_000_000).max(0) as u64
+    }
+
+    fn hostname(&self) -> Vec<u8> {
+        crate::syscall::hostname()
+    }
+
+    fn release(&self) -> Vec<u8> {
+        crate::syscall::RELEASE.to_vec()
+    }
+
+    fn version(&self) -> Vec<u8> {
+        crate::syscall::VERSION.to_vec()
+    }
+}
+
+/// What proc shows of one process, as last published.
+struct Snapshot {
+    pid: u32,
+    parent_pid: u32,
+    comm: Vec<u8>,
+    cmdline: Vec<u8>,
+    environ: Vec<u8>,
+    cwd: Vec<u8>,
+    exe: Vec<u8>,
+    fds: Vec<OpenFd>,
+    ids: ProcessIds,
+    umask: u32,
+    namespace: Arc<MountNamespace>,
+    root: Location,
+}
+
+pub struct ProcessSnapshot(Mutex<Snapshot>);
+
+impl ProcessView for ProcessSnapshot {
+    fn pid(&self) -> u32 {
+        self.0.lock().pid
+    }
+    fn parent_pid(&self) -> u32 {
+        self.0.lock().parent_pid
+    }
+    fn comm(&self) -> Vec<u8> {
+        self.0.lock().comm.clone()
+    }
+    fn cmdline(&self) -> Vec<u8> {
+        self.0.lock().cmdline.clone()
+    }
+    fn environ(&self) -> Vec<u8> {
+        self.0.lock().environ.clone()
+    }
+    fn cwd(&self) -> Vec<u8> {
+        self.0.lock().cwd.clone()
+    }
+    fn exe(&self) -> Vec<u8> {
+        self.0.lock().exe.clone()
+    }
+    fn fds(&self) -> Vec<OpenFd> {
+        self.0.lock().fds.clone()
+    }
+    fn ids(&self) -> ProcessIds {
+        self.0.lock().ids.clone()
+    }
+    fn umask(&self) -> u32 {
+        self.0.lock().umask
+    }
+    fn mounts(&self) -> Vec<u8> {
+        let (namespace, root) = {
+            let snapshot = self.0.lock();
+            (snapshot.namespace.clone(), snapshot.root.clone())
+        };
+        namespace.proc_mounts(&root)
+    }
+}
+
+static CURRENT: Mutex<Option<Arc<ProcessSnapshot>>> = Mutex::new(None);
+
+/// Registers the views with proc; call once before the container's namespace is built.
+pub fn register() {
+    let current = || CURRENT.lock().clone().map(|view| view as Arc<dyn ProcessView>);
+    proc::register(ProcSources { system: Arc::new(KernelSystem), processes: Arc::new(current) });
+}
+
+fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
+    strings.iter().flat_map(|s| s.iter().copied().chain([0])).collect()
+}
+
+/// Publishes what proc shows of `process` now.
+pub fn publish(process: &Process) {
+    let path_of = |location: &Location| vfs_core::path::absolute_path(location, &process.fs.root).unwrap_or_else(|| b"/".to_vec());
+    let fds = process
+        .files
+        .descriptors()
+        .filter_map(|fd| {
+            let file = process.files.get(fd).ok()?;
+            let flags = file.flags();
+            Some(OpenFd { fd, target: path_of(file.location()), readable: flags.readable(), writable: flags.writable() })
+        })
+        .collect();
+    let ids = &process.ids;
+    let snapshot = Snapshot {
+        pid: process.pid,
+        parent_pid: process.parent_pid,
+        comm: process.name.clone(),
+        cmdline: nul_joined(&process.argv),
+        environ: nul_joined(&process.envp),
+        cwd: path_of(&process.fs.cwd),
+        exe: process.exe.clone(),
+        fds,
+        ids: ProcessIds {
+            uid: [ids.uid, ids.euid, ids.suid, ids.euid],
+            gid: [ids.gid, ids.egid, ids.sgid, ids.egid],
+            groups: ids.groups.clone(),
+        },
+        umask: process.fs.umask,
+        namespace: process.fs.ns.clone(),
+        root: process.fs.root.clone(),
+    };
+    let mut current = CURRENT.lock();
+    match current.as_ref() {
+        Some(view) if view.pid() == process.pid => *view.0.lock() = snapshot,
+        _ => *current = Some(Arc::new(ProcessSnapshot(Mutex::new(snapshot)))),
+    }
+}
