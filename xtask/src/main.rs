@@ -7,6 +7,7 @@ mod cargo;
 mod cli;
 mod cmdline;
 mod console;
+mod digest;
 mod host;
 mod launch;
 mod qemu;

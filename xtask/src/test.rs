@@ -19,7 +19,9 @@ pub fn test(args: TestArgs) -> Result<u8> {
     let fixtures = cargo::target_dir()?.join("xtask").join("boot-tests");
     let module = boot_tests::write_test_module(&fixtures)?;
     let shares = boot_tests::write_test_shares(&fixtures)?;
-    let cases = boot_tests::filtered(boot_tests::cases(accel, &module, &shares), args.filter.as_deref());
+    let mut all = boot_tests::cases(accel, &module, &shares);
+    all.extend(boot_tests::nine_p_cases(accel, &fixtures)?);
+    let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {
         kernel: &kernel,

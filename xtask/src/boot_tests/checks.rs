@@ -12,6 +12,10 @@ pub enum Check {
     Ready,
     /// Some single line contains every needle, ignoring ASCII case.
     Line(&'static [&'static str]),
+    /// Some single line contains this text (made at run time, e.g. a digest).
+    Text(String),
+    /// After the boot, this host file has this SHA-256 (what the guest wrote reached the host).
+    HostFileSha256 { path: std::path::PathBuf, sha256: String },
     /// `bootinfo: cmdline-crc32=… len=…` matches the exact `-append` string.
     CmdlineSeen,
     /// `bootinfo: module 0 crc32=… len=…` matches these bytes.
@@ -59,6 +63,15 @@ impl Check {
                     Err(format!("no line containing all of {needles:?}"))
                 }
             }
+            Check::Text(text) => match console.lines().any(|line| line.contains(text.as_str())) {
+                true => Ok(()),
+                false => Err(format!("no line containing {text:?}")),
+            },
+            Check::HostFileSha256 { path, sha256 } => match std::fs::read(path) {
+                Ok(bytes) if crate::digest::sha256_hex(&bytes) == *sha256 => Ok(()),
+                Ok(_) => Err(format!("{} on the host does not have SHA-256 {sha256}", path.display())),
+                Err(error) => Err(format!("{} on the host: {error}", path.display())),
+            },
             Check::CmdlineSeen => {
                 let cmdline = invocation.cmdline.as_bytes();
                 expect_crc(

@@ -3,6 +3,7 @@
 
 mod cases;
 mod checks;
+mod nine_p;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::launch::{self, Echo, LaunchOptions, Outcome};
 use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
 
 pub use cases::{cases, filtered};
+pub use nine_p::cases as nine_p_cases;
 use checks::Check;
 
 /// Generous: a case boots in well under a second under TCG; a hang must still end.
