@@ -60,6 +60,10 @@ pub enum Whence {
     Set,
     Current,
     End,
+    /// `SEEK_DATA`: the next byte at or after the offset that is not in a hole.
+    Data,
+    /// `SEEK_HOLE`: the next hole at or after the offset (end of file counts as one).
+    Hole,
 }
 
 /// Operations for a device node's open file, supplied by the kernel's driver.
@@ -207,10 +211,21 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         let mut position = self.position.lock();
+        let is_dir = self.inode.file_type() == FileType::Directory;
         let base = match whence {
             Whence::Set => 0,
             Whence::Current => *position as i64,
+            // A directory offset is a readdir cookie: only absolute and relative moves
+            // make sense (tmpfs's `offset_dir_llseek`).
+            Whence::End | Whence::Data | Whence::Hole if is_dir => return Err(Errno::EINVAL),
             Whence::End => self.inode.getattr()?.size as i64,
+            Whence::Data | Whence::Hole => {
+                let start = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
+                let found =
+                    if whence == Whence::Data { self.inode.seek_data(start)? } else { self.inode.seek_hole(start)? };
+                *position = found;
+                return Ok(found);
+            }
         };
         let target = base.checked_add(offset).ok_or(Errno::EOVERFLOW)?;
         if target < 0 {

@@ -38,6 +38,9 @@ pub enum Op {
     Access(String, u32),
     Stat(String, bool),
     List(String),
+    /// `open(O_RDONLY)` then `lseek(offset, whence)` with whence 0..=4 (SET, CUR, END,
+    /// DATA, HOLE).
+    Seek(String, i64, u8),
 }
 
 /// What an operation returned, in a form both sides produce.
@@ -135,6 +138,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (path(), 0u32..8).prop_map(|(p, m)| Op::Access(p, m)),
         2 => (path(), any::<bool>()).prop_map(|(p, f)| Op::Stat(p, f)),
         2 => path().prop_map(Op::List),
+        2 => (path(), -5i64..30000, 0u8..5).prop_map(|(p, o, w)| Op::Seek(p, o, w)),
     ]
 }
 
@@ -202,6 +206,11 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
                 .access(At::Cwd, path.as_bytes(), vfs_core::permission::Access::from_bits_truncate(*mask))
                 .map(|_| Outcome::Done)?,
             Op::Stat(path, follow) => stat_outcome(&ctx.stat(At::Cwd, path.as_bytes(), *follow)?),
+            Op::Seek(path, offset, whence) => {
+                let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY, 0)?;
+                let whence = [Whence::Set, Whence::Current, Whence::End, Whence::Data, Whence::Hole][*whence as usize];
+                Outcome::Value(file.seek(*offset, whence)?)
+            }
             Op::List(path) => {
                 let dir = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)?;
                 let mut names = Vec::new();
@@ -319,6 +328,11 @@ pub fn run_host(op: &Op) -> Outcome {
                 check(unsafe { libc::faccessat(libc::AT_FDCWD, c(path).as_ptr(), *mask as i32, libc::AT_EACCESS) })
             }
             Op::Stat(path, follow) => host_stat(path, *follow),
+            Op::Seek(path, offset, whence) => {
+                let fd = open_fd(path, libc::O_RDONLY, 0)?;
+                let position = unsafe { libc::lseek(fd.0, *offset, i32::from(*whence)) };
+                if position < 0 { last_errno() } else { Outcome::Value(position as u64) }
+            }
             Op::List(path) => {
                 let _dir = open_fd(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
                 let entries =
@@ -550,6 +564,7 @@ pub fn space_op() -> impl Strategy<Value = Op> {
         1 => name.clone().prop_map(|p| Op::Mkdir(p, 0o755)),
         1 => name.clone().prop_map(Op::Rmdir),
         1 => (name.clone(), name.clone()).prop_map(|(a, b)| Op::Rename(a, b, 0)),
-        1 => name.prop_map(|p| Op::Stat(p, false)),
+        1 => name.clone().prop_map(|p| Op::Stat(p, false)),
+        2 => (name, 0i64..40000, 3u8..5).prop_map(|(p, o, w)| Op::Seek(p, o, w)),
     ]
 }
