@@ -89,6 +89,10 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
         }
     };
     timeline::phase("memory");
+    if let Err(why) = arch::apic::init(timeline::tsc_khz()) {
+        log::warn!(target: "timer", "no timer interrupts ({why}): a spinning program keeps the CPU");
+    }
+    timeline::phase("timer");
     random::init(&options::decode_hex(options.entropy.unwrap_or("")));
     let devices = devices::discover(boot.cmdline_bytes());
     timeline::phase("devices");

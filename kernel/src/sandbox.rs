@@ -142,7 +142,7 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
         exit(container::error::MOUNT_FAILED)
     });
     let path = plan.process.resolve(|path| lookup_kind(&process.fs, path)).unwrap_or_else(|error| {
-        print_line(format_args!("sandbox: process.args[0]: {error}"));
+        print_line(format_args!("sandbox: {error}"));
         exit(error.exit_status())
     });
     let argv: Vec<Vec<u8>> = plan.process.args.iter().map(|arg| arg.as_bytes().to_vec()).collect();

@@ -62,6 +62,10 @@ fn describe_page_fault(error: u64) -> (&'static str, &'static str, &'static str)
 }
 
 pub fn handle(frame: &mut TrapFrame) {
+    // The timer (acknowledged by the trap entry) and spurious interrupts only end a `hlt`.
+    if frame.vector >= 32 {
+        return;
+    }
     let name = exception_name(frame.vector);
     print_line(format_args!(
         "kernel: {name} at rip={:#018x} error={:#x} cs={:#x} rflags={:#x} rsp={:#018x}",

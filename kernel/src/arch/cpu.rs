@@ -74,6 +74,27 @@ pub(super) fn enable_features() {
             cr4.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::PAGE_GLOBAL);
         });
     }
+    enable_extended_state();
+}
+
+/// XSAVE-managed state for user code: x87 and SSE always, AVX when the CPU has it, so
+/// programs that check `XGETBV` (glibc, musl's string functions) may use it. The kernel is
+/// soft-float and never touches these registers, so user state survives every trip
+/// through the kernel untouched.
+fn enable_extended_state() {
+    use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
+    let Some(features) = CpuId::new().get_feature_info() else { return };
+    if !features.has_xsave() {
+        return;
+    }
+    // SAFETY: XSAVE exists (checked); setting OSXSAVE only makes XGETBV/XSETBV legal.
+    unsafe { Cr4::update(|cr4| cr4.insert(Cr4Flags::OSXSAVE)) };
+    let mut state = XCr0Flags::X87 | XCr0Flags::SSE;
+    if features.has_avx() {
+        state |= XCr0Flags::AVX;
+    }
+    // SAFETY: only components the CPU supports are enabled; x87 is always required.
+    unsafe { XCr0::write(state) };
 }
 
 /// Masks both 8259 PICs. Firmware (SeaBIOS on q35) leaves them mapped at vectors 8–15,

@@ -10,7 +10,7 @@ use x86_64::instructions::tables::lidt;
 use x86_64::structures::DescriptorTablePointer;
 
 use super::gdt;
-use super::trap::{EXCEPTION_VECTORS, stub_addresses};
+use super::trap::{EXCEPTION_VECTORS, interrupt_stubs, stub_addresses};
 
 const DOUBLE_FAULT: usize = 8;
 const NMI: usize = 2;
@@ -67,6 +67,9 @@ fn build() -> Idt {
     let mut gates = [Gate::default(); 256];
     for (vector, &stub) in stub_addresses().iter().enumerate().take(EXCEPTION_VECTORS) {
         gates[vector] = Gate::new(stub, selector, ist_slot_for(vector));
+    }
+    for (vector, stub) in interrupt_stubs() {
+        gates[usize::from(vector)] = Gate::new(stub, selector, None);
     }
     Idt(gates)
 }

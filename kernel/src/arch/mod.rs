@@ -6,6 +6,7 @@
 //! for memory-safety bugs reads this folder and nothing else. Each `unsafe` block carries a
 //! `// SAFETY:` line saying why it holds.
 
+pub mod apic;
 pub mod cpu;
 pub mod dma;
 pub mod frame;

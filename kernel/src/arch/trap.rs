@@ -39,6 +39,19 @@ pub fn page_fault_address() -> u64 {
 
 /// Number of exception vectors with a stub.
 pub const EXCEPTION_VECTORS: usize = 32;
+/// The local APIC timer's vector, the first after the exceptions.
+pub const TIMER_VECTOR: u8 = 32;
+/// The local APIC's spurious-interrupt vector (never acknowledged).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+
+/// Entry stubs of the two interrupt vectors in use: the timer and the spurious vector.
+pub(super) fn interrupt_stubs() -> [(u8, u64); 2] {
+    unsafe extern "C" {
+        fn trap_stub_timer();
+        fn trap_stub_spurious();
+    }
+    [(TIMER_VECTOR, trap_stub_timer as *const () as u64), (SPURIOUS_VECTOR, trap_stub_spurious as *const () as u64)]
+}
 
 /// Addresses of the per-vector entry stubs, for the IDT.
 pub(super) fn stub_addresses() -> &'static [u64; EXCEPTION_VECTORS] {
@@ -51,6 +64,9 @@ pub(super) fn stub_addresses() -> &'static [u64; EXCEPTION_VECTORS] {
 
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.vector == u64::from(TIMER_VECTOR) {
+        super::apic::end_of_interrupt();
+    }
     if frame.cs & 3 == 3 {
         super::user::trap_from_user(frame);
     }
@@ -224,6 +240,17 @@ trap_stub_30:
 trap_stub_31:
     push 0
     push 31
+    jmp trap_common
+
+    .global trap_stub_timer
+trap_stub_timer:
+    push 0
+    push 32
+    jmp trap_common
+    .global trap_stub_spurious
+trap_stub_spurious:
+    push 0
+    push 255
     jmp trap_common
 
     .section .rodata.trap, "a"

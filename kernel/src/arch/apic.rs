@@ -1,0 +1,94 @@
+//! The local APIC: its timer gives the kernel the CPU back from user code at a steady beat
+//! (so a spinning program cannot keep the kernel from its duties) and wakes the kernel from
+//! `hlt` when it sleeps.
+//!
+//! xAPIC mode through its MMIO page, which every VMM we target provides (microvm and q35,
+//! TCG and KVM). Periodic mode at [`TICK_HZ`]; the count is calibrated against the TSC.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use x86_64::registers::model_specific::Msr;
+
+use super::trap::{SPURIOUS_VECTOR, TIMER_VECTOR};
+
+/// Timer interrupts per second.
+pub const TICK_HZ: u64 = 250;
+
+const APIC_BASE_MSR: u32 = 0x1b;
+const APIC_ENABLE: u64 = 1 << 11;
+const SPURIOUS_REGISTER: usize = 0xf0;
+const END_OF_INTERRUPT: usize = 0xb0;
+const TIMER_LVT: usize = 0x320;
+const TIMER_INITIAL_COUNT: usize = 0x380;
+const TIMER_CURRENT_COUNT: usize = 0x390;
+const TIMER_DIVIDE: usize = 0x3e0;
+const DIVIDE_BY_16: u32 = 0b0011;
+const PERIODIC: u32 = 1 << 17;
+const MASKED: u32 = 1 << 16;
+
+/// Virtual address of the APIC's registers, 0 before [`init`].
+static REGISTERS: AtomicU64 = AtomicU64::new(0);
+
+fn write(register: usize, value: u32) {
+    let base = REGISTERS.load(Ordering::Relaxed);
+    if base != 0 {
+        // SAFETY: `base` maps the APIC page uncached (set in `init`); registers are 32-bit
+        // at 16-byte strides inside it.
+        unsafe { core::ptr::write_volatile((base as usize + register) as *mut u32, value) };
+    }
+}
+
+fn read(register: usize) -> u32 {
+    let base = REGISTERS.load(Ordering::Relaxed);
+    // SAFETY: as in `write`.
+    unsafe { core::ptr::read_volatile((base as usize + register) as *const u32) }
+}
+
+/// Enables the APIC and starts the periodic timer. `tsc_khz` calibrates it; without it
+/// (or without an APIC) the kernel runs with no timer.
+pub fn init(tsc_khz: Option<u64>) -> Result<(), &'static str> {
+    let tsc_khz = tsc_khz.ok_or("TSC frequency unknown")?;
+    if !raw_cpuid::CpuId::new().get_feature_info().is_some_and(|f| f.has_apic()) {
+        return Err("no local APIC");
+    }
+    // SAFETY: IA32_APIC_BASE exists when CPUID reports an APIC; setting the global enable
+    // bit keeps the base address.
+    let base_phys = unsafe {
+        let mut msr = Msr::new(APIC_BASE_MSR);
+        let value = msr.read() | APIC_ENABLE;
+        msr.write(value);
+        value & 0x000f_ffff_ffff_f000
+    };
+    let base = super::paging::map_mmio(base_phys, 4096).map_err(|_| "cannot map the APIC")?;
+    REGISTERS.store(base, Ordering::Relaxed);
+    write(SPURIOUS_REGISTER, 0x100 | u32::from(SPURIOUS_VECTOR));
+    write(TIMER_DIVIDE, DIVIDE_BY_16);
+
+    // Count how far the timer runs in 250 us of TSC time, with the timer masked.
+    write(TIMER_LVT, MASKED | u32::from(TIMER_VECTOR));
+    write(TIMER_INITIAL_COUNT, u32::MAX);
+    let start = super::cpu::read_tsc();
+    while super::cpu::read_tsc() - start < tsc_khz / 4 {
+        core::hint::spin_loop();
+    }
+    let per_ms = (u32::MAX - read(TIMER_CURRENT_COUNT)).saturating_mul(4);
+    let per_tick = (u64::from(per_ms) * 1000 / TICK_HZ).clamp(1, u64::from(u32::MAX)) as u32;
+    write(TIMER_LVT, PERIODIC | u32::from(TIMER_VECTOR));
+    write(TIMER_INITIAL_COUNT, per_tick);
+    Ok(())
+}
+
+pub fn end_of_interrupt() {
+    write(END_OF_INTERRUPT, 0);
+}
+
+/// Whether the timer runs (so `hlt` is sure to end).
+pub fn timer_running() -> bool {
+    REGISTERS.load(Ordering::Relaxed) != 0
+}
+
+/// Sleeps until the next interrupt: interrupts on, `hlt`, interrupts off again.
+pub fn wait_for_interrupt() {
+    x86_64::instructions::interrupts::enable_and_hlt();
+    x86_64::instructions::interrupts::disable();
+}
