@@ -209,3 +209,20 @@ fn create_over_existing_lower_name_is_eexist_and_statfs_is_overlay() {
     let text = String::from_utf8(l.merged.ns.proc_mounts(&l.merged.root)).unwrap();
     assert_eq!(text, "overlay / overlay rw,relatime,lowerdir=l,upperdir=u,workdir=w 0 0\n");
 }
+
+#[test]
+fn renaming_between_hard_links_follows_linux_object_identity() {
+    let l = layers(1, |_, ctx| {
+        write_file(ctx, "/a", b"linked");
+        ctx.link(At::Cwd, b"/a", At::Cwd, b"/b", false).unwrap();
+    });
+    // Lower-only hard links are two overlay inodes (no index=on): the rename happens.
+    l.merged.rename(At::Cwd, b"/a", At::Cwd, b"/b", RenameFlags::empty()).unwrap();
+    assert_eq!(err(l.merged.stat(At::Cwd, b"/a", true)), Errno::ENOENT);
+    assert_eq!(l.merged.stat(At::Cwd, b"/b", true).unwrap().nlink, 1);
+    // Hard links made in the upper are one inode: renaming one onto the other does nothing.
+    l.merged.link(At::Cwd, b"/b", At::Cwd, b"/c", false).unwrap();
+    l.merged.rename(At::Cwd, b"/b", At::Cwd, b"/c", RenameFlags::empty()).unwrap();
+    assert_eq!(l.merged.stat(At::Cwd, b"/b", true).unwrap().nlink, 2);
+    assert_eq!(read_file(&l.merged, "/c"), b"linked");
+}

@@ -58,6 +58,9 @@ impl OverlayInode {
             return Err(errno);
         }
         self.set_upper(upper.clone());
+        if self.file_type() != FileType::Directory {
+            self.shared().register_upper(&upper, self);
+        }
         Ok(upper)
     }
 }

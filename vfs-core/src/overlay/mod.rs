@@ -20,8 +20,9 @@ use crate::attr::{FileType, StatFs, fs_magic};
 use crate::errno::{Errno, Result};
 use crate::inode::{FileSystem, Inode};
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use hashbrown::HashMap;
 use spin::Mutex;
 
 /// Extended attribute marking an upper directory that hides everything below it.
@@ -49,6 +50,29 @@ pub(crate) struct Shared {
     dev: u64,
     upper: Arc<dyn FileSystem>,
     op_lock: Mutex<()>,
+    /// Non-directories by their upper inode, so that hard links in the upper are one
+    /// overlay object (Linux hashes overlay inodes by the upper inode): renaming one
+    /// name onto another then does nothing, as on Linux. Lower-only hard links stay
+    /// separate objects, as without `index=on`.
+    by_upper: Mutex<HashMap<usize, Weak<OverlayInode>>>,
+}
+
+impl Shared {
+    fn upper_key(upper: &Arc<dyn Inode>) -> usize {
+        Arc::as_ptr(upper) as *const () as usize
+    }
+
+    pub(crate) fn find_by_upper(&self, upper: &Arc<dyn Inode>) -> Option<Arc<OverlayInode>> {
+        self.by_upper.lock().get(&Self::upper_key(upper)).and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn register_upper(&self, upper: &Arc<dyn Inode>, inode: &Arc<OverlayInode>) {
+        let mut by_upper = self.by_upper.lock();
+        if by_upper.len() >= 64 && by_upper.len().is_power_of_two() {
+            by_upper.retain(|_, inode| inode.strong_count() > 0);
+        }
+        by_upper.insert(Self::upper_key(upper), Arc::downgrade(inode));
+    }
 }
 
 /// An overlay instance.
@@ -76,7 +100,7 @@ impl OverlayFs {
         if let Err(Errno::EOPNOTSUPP) = upper_root.get_xattr(OPAQUE_XATTR) {
             return Err(Errno::EINVAL);
         }
-        let shared = Arc::new(Shared { dev, upper, op_lock: Mutex::new(()) });
+        let shared = Arc::new(Shared { dev, upper, op_lock: Mutex::new(()), by_upper: Mutex::new(HashMap::new()) });
         let mut lower_roots = Vec::new();
         for (index, lower) in lowers.iter().enumerate() {
             let root = lower.root();

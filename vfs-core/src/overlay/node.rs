@@ -57,6 +57,13 @@ impl OverlayInode {
         upper: Option<Arc<dyn Inode>>,
         lowers: Vec<Lower>,
     ) -> Result<Arc<OverlayInode>> {
+        if let Some(upper) = &upper
+            && upper.file_type() != FileType::Directory
+            && let Some(existing) = self.shared.find_by_upper(upper)
+        {
+            self.children.lock().insert(Arc::from(name), Arc::downgrade(&existing));
+            return Ok(existing);
+        }
         let (file_type, ino) = match (&upper, lowers.first()) {
             (Some(upper), _) => {
                 let origin =
@@ -83,7 +90,17 @@ impl OverlayInode {
             children.retain(|_, child| child.strong_count() > 0);
         }
         children.insert(name, Arc::downgrade(&child));
+        drop(children);
+        if let Some(upper) = child.upper()
+            && file_type != FileType::Directory
+        {
+            self.shared.register_upper(&upper, &child);
+        }
         Ok(child)
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     pub(crate) fn upper(&self) -> Option<Arc<dyn Inode>> {
@@ -448,10 +465,8 @@ impl OverlayInode {
         if flags.contains(RenameFlags::NOREPLACE) && target.is_some() {
             return Err(Errno::EEXIST);
         }
-        // Two names of one object (hard links share the upper inode): nothing to do.
-        if let Some(target) = &target
-            && (Arc::ptr_eq(target, &source) || (target.ino == source.ino && target.upper().is_some()))
-        {
+        // Two names of one object (hard links in the upper are one object): nothing to do.
+        if target.as_ref().is_some_and(|target| Arc::ptr_eq(target, &source)) {
             return Ok(());
         }
         let source_is_dir = source.file_type == FileType::Directory;

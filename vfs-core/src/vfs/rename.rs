@@ -73,11 +73,10 @@ impl FsContext {
         if !target.is_negative() && old_dir.is_descendant_of(&target) {
             return Err(if flags.contains(RenameFlags::EXCHANGE) { Errno::EINVAL } else { Errno::ENOTEMPTY });
         }
-        // Both names already lead to the same inode (within one filesystem, as checked
-        // above): Linux's `vfs_rename` does nothing and succeeds.
-        if let Some(target_inode) = target.inode()
-            && (Arc::ptr_eq(target_inode, &source_inode) || target_inode.ino() == source_inode.ino())
-        {
+        // Both names already lead to the same inode object: Linux's `vfs_rename` does
+        // nothing and succeeds. (Objects, not numbers: overlay shows two lower hard links
+        // as two inodes with one number, and Linux renames those.)
+        if target.inode().is_some_and(|target_inode| Arc::ptr_eq(target_inode, &source_inode)) {
             return Ok(());
         }
         let old_dir_inode = old_dir.positive()?.clone();
