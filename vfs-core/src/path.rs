@@ -3,6 +3,7 @@
 //! the spirit of xv6's `namex`/`dirlookup`.
 
 use crate::attr::{FileType, PATH_MAX};
+use crate::cred::Credentials;
 use crate::errno::{Errno, Result};
 use crate::mount::Location;
 use crate::permission::{Access, check_access};
@@ -144,16 +145,21 @@ impl<'c> Walk<'c> {
     }
 
     fn may_search(&self, dir: &Location) -> Result<()> {
-        let inode = dir.dentry.positive()?;
-        if inode.file_type() != FileType::Directory {
-            return Err(Errno::ENOTDIR);
-        }
-        // Root may search every directory; skipping getattr keeps its walks cheap.
-        if self.ctx.cred.is_privileged() {
-            return Ok(());
-        }
-        check_access(&self.ctx.cred, &inode.getattr()?, Access::EXEC)
+        may_search(&self.ctx.cred, dir)
     }
+}
+
+/// `may_lookup`: `dir` must be a directory the caller may search (`ENOTDIR`, `EACCES`).
+pub fn may_search(cred: &Credentials, dir: &Location) -> Result<()> {
+    let inode = dir.dentry.positive()?;
+    if inode.file_type() != FileType::Directory {
+        return Err(Errno::ENOTDIR);
+    }
+    // Root may search every directory; skipping getattr keeps its walks cheap.
+    if cred.is_privileged() {
+        return Ok(());
+    }
+    check_access(cred, &inode.getattr()?, Access::EXEC)
 }
 
 /// The path of `location` as seen from `root` (`d_path`), or `None` if it is not

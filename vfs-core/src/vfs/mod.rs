@@ -102,17 +102,6 @@ impl FsContext {
         Ok(stats)
     }
 
-    fn may_search(&self, dir: &Location) -> Result<()> {
-        let inode = dir.dentry.positive()?;
-        if inode.file_type() != FileType::Directory {
-            return Err(Errno::ENOTDIR);
-        }
-        if self.cred.is_privileged() {
-            return Ok(());
-        }
-        check_access(&self.cred, &inode.getattr()?, Access::EXEC)
-    }
-
     /// `may_create`'s permission part: write and search on the directory.
     fn may_create_in(&self, dir: &Arc<dyn Inode>) -> Result<()> {
         check_access(&self.cred, &dir.getattr()?, Access::WRITE | Access::EXEC)
@@ -144,7 +133,7 @@ impl FsContext {
     /// `chdir`.
     pub fn chdir(&mut self, at: At<'_>, path: &[u8]) -> Result<()> {
         let location = self.resolve(at, path, true)?;
-        self.may_search(&location)?;
+        crate::path::may_search(&self.cred, &location)?;
         self.cwd = location;
         Ok(())
     }
@@ -152,7 +141,7 @@ impl FsContext {
     /// `chroot` (privileged).
     pub fn chroot(&mut self, at: At<'_>, path: &[u8]) -> Result<()> {
         let location = self.resolve(at, path, true)?;
-        self.may_search(&location)?;
+        crate::path::may_search(&self.cred, &location)?;
         if !self.cred.is_privileged() {
             return Err(Errno::EPERM);
         }
