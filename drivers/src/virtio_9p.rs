@@ -20,6 +20,7 @@ const MAX_MESSAGE_SIZE: u32 = 512 * 1024;
 pub struct Virtio9pChannel<H: Hal> {
     device: Mutex<VirtIO9p<H, SomeTransport<'static>>>,
     tag: String,
+    requests: core::sync::atomic::AtomicU64,
 }
 
 impl<H: Hal> Virtio9pChannel<H> {
@@ -27,7 +28,12 @@ impl<H: Hal> Virtio9pChannel<H> {
     pub fn new(transport: SomeTransport<'static>) -> core::result::Result<Self, virtio_drivers::Error> {
         let device = VirtIO9p::new(transport)?;
         let tag = String::from(device.mount_tag());
-        Ok(Self { device: Mutex::new(device), tag })
+        Ok(Self { device: Mutex::new(device), tag, requests: core::sync::atomic::AtomicU64::new(0) })
+    }
+
+    /// Requests sent so far (for the boot log and benchmarks).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// The device's mount tag (QEMU: `mount_tag=`): how the kernel tells the root share from
@@ -43,6 +49,7 @@ impl<H: Hal> Channel for Virtio9pChannel<H> {
     }
 
     fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize> {
+        self.requests.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let mut device = self.device.lock();
         match device.request(request, reply) {
             Ok(length) => Ok(length as usize),

@@ -18,6 +18,11 @@ pub struct Devices {
 }
 
 impl Devices {
+    /// 9p requests sent on every share so far.
+    pub fn nine_p_requests(&self) -> u64 {
+        self.nine_p.iter().map(|channel| channel.requests()).sum()
+    }
+
     /// The share with mount tag `tag`.
     pub fn nine_p_by_tag(&self, tag: &str) -> Option<&Arc<NinePChannel>> {
         self.nine_p.iter().find(|channel| channel.tag() == tag)

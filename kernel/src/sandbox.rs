@@ -56,6 +56,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
         };
         let options = P9MountOptions { policy, ..P9MountOptions::default() };
         let fs: Arc<dyn FileSystem> = P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
+        crate::timeline::phase("9p attach");
         self.attached.lock().insert(tag, fs.clone());
         Ok(fs)
     }
@@ -121,21 +122,17 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
     crate::views::register();
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     let source = KernelFilesystems { devices, clock, attached: Mutex::new(BTreeMap::new()) };
+    crate::timeline::phase("plan");
     let ns = build(&plan, &source).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: {error}"));
         exit(container::error::MOUNT_FAILED)
     });
+    crate::timeline::phase("namespace");
     ns.set_device_registry(Arc::new(crate::fs::dev::Devices));
     if let Some(hostname) = &plan.hostname {
         crate::syscall::set_hostname(hostname.as_bytes());
     }
     let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
-    if log::log_enabled!(target: "sandbox", log::Level::Info) {
-        for line in mounts_text(&ns).lines() {
-            log::info!(target: "mounts", "{line}");
-        }
-    }
-    log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", ns.mounts().len());
 
     let mut process = init_process(&plan, ns).unwrap_or_else(|(what, errno)| {
         print_line(format_args!("sandbox: {what}: {errno:?}"));
@@ -152,7 +149,14 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
         exit(failure.shell_status());
     }
     crate::timeline::phase("init started");
-    log::info!(target: "sandbox", "init {path} started at {}", crate::timeline::now());
+    crate::timeline::flush();
+    log::info!(target: "sandbox", "init {path} started; {} 9p requests so far", devices.nine_p_requests());
+    if log::log_enabled!(target: "sandbox", log::Level::Info) {
+        for line in mounts_text(&process.fs.ns).lines() {
+            log::info!(target: "mounts", "{line}");
+        }
+    }
+    log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.ns.mounts().len());
     let termination = crate::process::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())

@@ -93,8 +93,22 @@ pub fn ready() {
     if TSC_KHZ.load(Ordering::Relaxed) == 0 {
         log::warn!("TSC frequency unknown, timestamps assume 1 GHz (pass tsc_khz=)");
     }
+    flush();
+}
+
+/// How many recorded phases have been printed.
+static PRINTED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Prints the phases recorded since the last print, at `log=info` or more. Called at
+/// ready and again when the container's init starts, so printing never sits between two
+/// phases it measures.
+pub fn flush() {
+    if log::max_level() < log::LevelFilter::Info {
+        return;
+    }
     let phases = PHASES.lock();
-    for &(name, tsc) in &phases.entries[..phases.len] {
+    let from = PRINTED.swap(phases.len, Ordering::Relaxed);
+    for &(name, tsc) in &phases.entries[from.min(phases.len)..phases.len] {
         crate::console::print_line(format_args!("{} {name}", stamp_of(tsc)));
     }
 }
