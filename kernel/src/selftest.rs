@@ -81,7 +81,7 @@ enum Block {
 
 impl Block {
     fn new(size: usize, tag: u64) -> Block {
-        if tag % 2 == 0 {
+        if tag.is_multiple_of(2) {
             Block::Bytes(alloc::vec![tag as u8; size])
         } else {
             Block::Words(alloc::vec![tag; size.div_ceil(8)])
@@ -107,12 +107,11 @@ fn heap_stress() -> u8 {
         let mut sequence = Sequence(0x9e37_79b9_7f4a_7c15);
         for operation in 0..HEAP_OPERATIONS {
             let slot = (sequence.next() % LIVE_SLOTS as u64) as usize;
-            if let Some((block, tag)) = slots[slot].take() {
-                if !block.intact(tag) {
+            if let Some((block, tag)) = slots[slot].take()
+                && !block.intact(tag) {
                     print_line(format_args!("test heap: FAILED block corrupted in round {round} at {operation}"));
                     return 1;
                 }
-            }
             let size = sequence.size();
             slots[slot] = Some((Block::new(size, operation as u64), operation as u64));
         }

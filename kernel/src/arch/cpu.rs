@@ -14,16 +14,14 @@ pub fn read_tsc() -> u64 {
 /// the TSC/crystal ratio leaf (0x15), the nominal base frequency leaf (0x16).
 pub fn tsc_khz_from_cpuid() -> Option<u64> {
     let cpuid = CpuId::new();
-    if let Some(hv) = cpuid.get_hypervisor_info() {
-        if let Some(khz) = hv.tsc_frequency().filter(|&khz| khz != 0) {
+    if let Some(hv) = cpuid.get_hypervisor_info()
+        && let Some(khz) = hv.tsc_frequency().filter(|&khz| khz != 0) {
             return Some(u64::from(khz));
         }
-    }
-    if let Some(tsc) = cpuid.get_tsc_info() {
-        if let Some(hz) = tsc.tsc_frequency().filter(|&hz| hz != 0) {
+    if let Some(tsc) = cpuid.get_tsc_info()
+        && let Some(hz) = tsc.tsc_frequency().filter(|&hz| hz != 0) {
             return Some(hz / 1000);
         }
-    }
     cpuid
         .get_processor_frequency_info()
         .map(|freq| u64::from(freq.processor_base_frequency()) * 1000)

@@ -140,9 +140,9 @@ impl Mapper<'_> {
         let end = phys + len;
         let mut at = phys;
         while at < end {
-            let size = if huge_ok && at % HUGE == 0 && end - at >= HUGE {
+            let size = if huge_ok && at.is_multiple_of(HUGE) && end - at >= HUGE {
                 PageSize::Huge
-            } else if at % LARGE == 0 && end - at >= LARGE {
+            } else if at.is_multiple_of(LARGE) && end - at >= LARGE {
                 PageSize::Large
             } else {
                 PageSize::Small

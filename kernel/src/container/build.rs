@@ -162,11 +162,10 @@ impl Builder<'_> {
             Condition::IfExists if existing.is_err() => return Ok(()),
             Condition::IfExists => {}
             Condition::IfImageDirMissingOrEmpty => {
-                if let Ok(location) = &existing {
-                    if !self.is_empty_directory(location) {
+                if let Ok(location) = &existing
+                    && !self.is_empty_directory(location) {
                         return Ok(());
                     }
-                }
             }
         }
         let (filesystem, source_name) = match self.filesystem_for(planned, existing.as_ref().ok()) {
@@ -176,7 +175,7 @@ impl Builder<'_> {
         };
         let wants_file = match &filesystem {
             Mountable::Fresh(fs) => fs.root().file_type() != FileType::Directory,
-            Mountable::Bind(location) => location.dentry.positive().map_or(false, |i| i.file_type() != FileType::Directory),
+            Mountable::Bind(location) => location.dentry.positive().is_ok_and(|i| i.file_type() != FileType::Directory),
         };
         let at = self.mount_point(&planned.destination, wants_file).map_err(|errno| self.error(planned, errno, "cannot make the mount point"))?;
         let final_flags = vfs_flags(planned.flags);

@@ -146,7 +146,7 @@ impl AddressSpace {
     /// range below [`MMAP_TOP`].
     pub fn map_anywhere(&mut self, hint: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
         let hint_free = hint >= MMAP_BOTTOM
-            && hint % PAGE_SIZE == 0
+            && hint.is_multiple_of(PAGE_SIZE)
             && hint.checked_add(len).is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
         let start = if hint_free { hint } else { self.areas.find_free(len, MMAP_BOTTOM.max(self.brk), MMAP_TOP)? };
         self.areas.map(start, len, protection, source)?;
@@ -226,7 +226,8 @@ impl AddressSpace {
             Access::Execute => Protection::EXEC,
         };
         // x86 cannot map write-only or execute-only pages: any right implies read.
-        if !area.protection.contains(needed) && !(access == Access::Read && !area.protection.is_empty()) {
+        let readable_anyway = access == Access::Read && !area.protection.is_empty();
+        if !area.protection.contains(needed) && !readable_anyway {
             return Err(FaultError::Segv);
         }
         if !self.pages.contains_key(&page) {

@@ -22,6 +22,12 @@ impl fmt::Display for TooManyRanges {
     }
 }
 
+impl Default for RangeSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RangeSet {
     pub const fn new() -> Self {
         Self { ranges: [(0, 0); CAPACITY], len: 0 }

@@ -67,7 +67,7 @@ impl<B: Backing> Default for VmaSet<B> {
 
 fn check_range(start: u64, len: u64) -> Result<u64, VmaError> {
     let end = start.checked_add(len).ok_or(VmaError::InvalidRange)?;
-    if len == 0 || start % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || end > USER_END {
+    if len == 0 || !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || end > USER_END {
         return Err(VmaError::InvalidRange);
     }
     Ok(end)
@@ -180,7 +180,7 @@ impl<B: Backing> VmaSet<B> {
     /// The highest free range of `len` bytes that ends at or below `below` and starts at or
     /// above `above` (mmap's top-down placement).
     pub fn find_free(&self, len: u64, above: u64, below: u64) -> Result<u64, VmaError> {
-        if len == 0 || len % PAGE_SIZE != 0 {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE) {
             return Err(VmaError::InvalidRange);
         }
         let mut ceiling = below;

@@ -10,6 +10,7 @@ use crate::process::Process;
 
 /// Which call is asking: their rules for unprivileged callers differ.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named after the system calls
 pub enum Call {
     SetUid,
     SetReUid,

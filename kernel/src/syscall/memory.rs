@@ -36,7 +36,7 @@ fn page_length(len: u64) -> Result<u64, Errno> {
 pub fn mmap(p: &mut Process, address: u64, len: u64, prot: u64, flags: u64, fd: i32, offset: u64) -> SysResult {
     let len = page_length(len)?;
     let rights = protection(prot)?;
-    if offset % PAGE_SIZE != 0 {
+    if !offset.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let source = if flags & MAP_ANONYMOUS != 0 {
@@ -65,7 +65,7 @@ pub fn mmap(p: &mut Process, address: u64, len: u64, prot: u64, flags: u64, fd: 
         return p.mm.map_no_replace(address, len, rights, source);
     }
     if flags & MAP_FIXED != 0 {
-        if address % PAGE_SIZE != 0 {
+        if !address.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         return p.mm.map_fixed(address, len, rights, source);
@@ -74,7 +74,7 @@ pub fn mmap(p: &mut Process, address: u64, len: u64, prot: u64, flags: u64, fd: 
 }
 
 pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
-    if address % PAGE_SIZE != 0 {
+    if !address.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let len = page_length(len).map_err(|_| Errno::EINVAL)?;
@@ -84,7 +84,7 @@ pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
 pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult {
     const PROT_GROWSDOWN: u64 = 0x0100_0000;
     const PROT_GROWSUP: u64 = 0x0200_0000;
-    if address % PAGE_SIZE != 0 {
+    if !address.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     if len == 0 {
@@ -99,7 +99,7 @@ pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult
 /// zeros, which dropping the pages gives.
 pub fn madvise(p: &mut Process, address: u64, len: u64, advice: u64) -> SysResult {
     const MADV_DONTNEED: u64 = 4;
-    if address % PAGE_SIZE != 0 {
+    if !address.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED && len > 0 {

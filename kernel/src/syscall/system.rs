@@ -133,7 +133,7 @@ pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> 
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
-    if size < 8 || size % 8 != 0 {
+    if size < 8 || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     write_out(p, address, &1u64.to_le_bytes())?;
@@ -215,7 +215,7 @@ pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -
     const FUTEX_WAIT_BITSET: u64 = 9;
     const FUTEX_WAKE_BITSET: u64 = 10;
     const FUTEX_CMD_MASK: u64 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
-    if address % 4 != 0 {
+    if !address.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     match op & FUTEX_CMD_MASK {
