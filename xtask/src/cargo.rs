@@ -43,7 +43,7 @@ pub fn workspace_root() -> &'static Path {
         .expect("xtask lives inside the workspace")
 }
 
-fn cargo() -> Command {
+pub fn cargo_command() -> Command {
     // `cargo xtask` sets CARGO to the cargo that ran us; reuse it so toolchains agree.
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(workspace_root());
@@ -52,7 +52,7 @@ fn cargo() -> Command {
 
 /// The workspace's target directory as cargo resolves it (CARGO_TARGET_DIR, config, default).
 pub fn target_dir() -> Result<PathBuf> {
-    let output = cargo()
+    let output = cargo_command()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .context("running cargo metadata")?;
@@ -75,7 +75,7 @@ pub fn build_kernel(profile: Profile) -> Result<PathBuf> {
     let label = profile.output_dir();
     eprintln!("xtask: building kernel ({label})…");
     let started = Instant::now();
-    let mut command = cargo();
+    let mut command = cargo_command();
     command.args(["build", "-p", "kernel", "--target", KERNEL_TARGET]);
     if profile == Profile::Release {
         command.arg("--release");
@@ -104,12 +104,12 @@ pub fn host_tests() -> Result<()> {
         HOST_TESTED_LIBRARIES.join(", ")
     );
     let started = Instant::now();
-    let mut command = cargo();
+    let mut command = cargo_command();
     command.arg("test");
     for krate in HOST_TESTED_CRATES {
         command.args(["-p", krate]);
     }
-    let mut libraries = cargo();
+    let mut libraries = cargo_command();
     libraries.args(["test", "--lib"]);
     for krate in HOST_TESTED_LIBRARIES {
         libraries.args(["-p", krate]);

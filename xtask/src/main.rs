@@ -8,6 +8,7 @@ mod cli;
 mod cmdline;
 mod console;
 mod digest;
+mod guest;
 mod host;
 mod launch;
 mod qemu;

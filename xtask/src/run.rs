@@ -9,6 +9,7 @@ use crate::cargo::{self, Profile};
 use crate::cli::RunArgs;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
+use crate::guest;
 use crate::host;
 use crate::launch::{self, Echo, LaunchOptions};
 use crate::qemu::{self, Invocation};
@@ -87,7 +88,8 @@ fn load_bundle(args: &RunArgs) -> Result<Option<Bundle>> {
     let dir: PathBuf = match &args.bundle {
         Some(dir) => dir.clone(),
         None => {
-            let (dir, notes) = bundle::prepare_default_bundle(&target)?;
+            let init = guest::build_init(&target)?;
+            let (dir, notes) = bundle::prepare_default_bundle(&target, &init)?;
             eprintln!(
                 "xtask: default bundle ({}) at {}",
                 bundle::DEFAULT_BUNDLE,

@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::boot_tests::{self, Host};
 use crate::cargo::{self, Profile};
 use crate::cli::TestArgs;
+use crate::guest;
 use crate::host;
 use crate::qemu;
 use crate::setup;
@@ -21,6 +22,10 @@ pub fn test(args: TestArgs) -> Result<u8> {
     let shares = boot_tests::write_test_shares(&fixtures)?;
     let mut all = boot_tests::cases(accel, &module, &shares);
     all.extend(boot_tests::nine_p_cases(accel, &fixtures)?);
+    let target = cargo::target_dir()?;
+    let init = guest::build_init(&target)?;
+    let programs = guest::build_test_programs(&target)?;
+    all.extend(boot_tests::userland_cases(accel, &fixtures, &programs, &init)?);
     let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {

@@ -1,5 +1,6 @@
 //! What a boot test can assert about one boot.
 
+use super::container_checks::ContainerCheck;
 use crate::console::{self, ExitStatus};
 use crate::launch::Outcome;
 use crate::qemu::{Invocation, Machine, MemorySize};
@@ -16,6 +17,8 @@ pub enum Check {
     Text(String),
     /// After the boot, this host file has this SHA-256 (what the guest wrote reached the host).
     HostFileSha256 { path: std::path::PathBuf, sha256: String },
+    /// What the container printed or left on the host.
+    Container(ContainerCheck),
     /// `bootinfo: cmdline-crc32=… len=…` matches the exact `-append` string.
     CmdlineSeen,
     /// `bootinfo: module 0 crc32=… len=…` matches these bytes.
@@ -72,6 +75,7 @@ impl Check {
                 Ok(_) => Err(format!("{} on the host does not have SHA-256 {sha256}", path.display())),
                 Err(error) => Err(format!("{} on the host: {error}", path.display())),
             },
+            Check::Container(check) => check.verify(console),
             Check::CmdlineSeen => {
                 let cmdline = invocation.cmdline.as_bytes();
                 expect_crc(

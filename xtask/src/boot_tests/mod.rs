@@ -3,7 +3,9 @@
 
 mod cases;
 mod checks;
+mod container_checks;
 mod nine_p;
+mod userland;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
 
 pub use cases::{cases, filtered};
 pub use nine_p::cases as nine_p_cases;
+pub use userland::cases as userland_cases;
 use checks::Check;
 
 /// Generous: a case boots in well under a second under TCG; a hang must still end.
@@ -34,6 +37,9 @@ pub struct Case {
     initrd: Option<PathBuf>,
     shares: Vec<Share>,
     checks: Vec<Check>,
+    /// Fails today because of a kernel bug or gap (said here): reported as a known failure,
+    /// not counted as failed; kept so it shows the day it passes.
+    known_failure: Option<&'static str>,
 }
 
 /// Host facts every case's command line shares.
@@ -47,6 +53,7 @@ pub struct Host<'a> {
 pub struct Summary {
     pub passed: usize,
     pub failed: Vec<String>,
+    pub known_failures: Vec<String>,
 }
 
 pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
@@ -64,22 +71,23 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
             Err(error) => vec![error.to_string()],
             Ok(outcome) => case.failures(&invocation, outcome),
         };
-        match (&outcome, failures.is_empty()) {
-            (Ok(outcome), true) => {
+        let wall = outcome.as_ref().map_or(0.0, |outcome| outcome.wall.as_secs_f64());
+        match (failures.is_empty(), case.known_failure) {
+            (true, None) => {
                 summary.passed += 1;
-                println!(
-                    "xtask: boot test {position} {} … ok ({:.2} s)",
-                    case.name,
-                    outcome.wall.as_secs_f64()
-                );
+                println!("xtask: boot test {position} {} … ok ({wall:.2} s)", case.name);
             }
-            (outcome, _) => {
+            (true, Some(why)) => {
+                summary.passed += 1;
+                println!("xtask: boot test {position} {} … ok ({wall:.2} s), though marked a known failure ({why}): remove the mark", case.name);
+            }
+            (false, Some(why)) => {
+                summary.known_failures.push(case.name.clone());
+                println!("xtask: boot test {position} {} … KNOWN FAILURE ({why}): {}", case.name, failures.join("; "));
+            }
+            (false, None) => {
                 summary.failed.push(case.name.clone());
-                println!(
-                    "xtask: boot test {position} {} … FAILED: {}",
-                    case.name,
-                    failures.join("; ")
-                );
+                println!("xtask: boot test {position} {} … FAILED: {}", case.name, failures.join("; "));
                 report_failure(&invocation, outcome.as_ref().ok());
             }
         }
@@ -87,10 +95,14 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     if !summary.failed.is_empty() {
         println!("xtask: failed boot tests: {}", summary.failed.join(", "));
     }
+    if !summary.known_failures.is_empty() {
+        println!("xtask: known failures: {}", summary.known_failures.join(", "));
+    }
     println!(
-        "boot-tests: {} passed, {} failed",
+        "boot-tests: {} passed, {} failed, {} known failures",
         summary.passed,
-        summary.failed.len()
+        summary.failed.len(),
+        summary.known_failures.len()
     );
     summary
 }
@@ -125,6 +137,7 @@ impl Case {
             initrd: None,
             shares: Vec::new(),
             checks: Vec::new(),
+            known_failure: None,
         }
     }
 
@@ -150,6 +163,24 @@ impl Case {
 
     fn shares(mut self, shares: &[Share]) -> Self {
         self.shares.extend_from_slice(shares);
+        self
+    }
+
+    /// Boots `bundle` as `cargo xtask run --bundle` does: its spec as the initrd, its
+    /// shares, and `bind_file=` for its file bind mounts.
+    fn bundle(mut self, bundle: &Bundle) -> Self {
+        self.initrd = Some(bundle.spec_file.clone());
+        self.shares.extend_from_slice(&bundle.shares);
+        for bind in &bundle.file_binds {
+            self.options = format!("{} bind_file={}", self.options, bind.to_option_value()).trim_start().to_owned();
+        }
+        self
+    }
+
+    /// Marks the case as failing today for a reason outside the test (see `known_failure`).
+    #[allow(dead_code)] // used while a kernel gap is open
+    fn known_failure(mut self, why: &'static str) -> Self {
+        self.known_failure = Some(why);
         self
     }
 

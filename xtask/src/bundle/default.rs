@@ -2,8 +2,8 @@
 //! and a root filesystem assembled here, at run time, under the target directory.
 //!
 //! The root filesystem is a fresh directory each time, holding the standard top-level
-//! directories and the files of [`default_rootfs_files`]; nothing from a previous run
-//! survives in it.
+//! directories and the files of [`default_rootfs_files`] (the init built from
+//! `qemu/bundle/init`, busybox); nothing from a previous run survives in it.
 
 use std::path::{Path, PathBuf};
 
@@ -28,15 +28,23 @@ pub struct RootfsFile {
     pub required: bool,
 }
 
-/// What the default root filesystem holds today. The container's init (`/sbin/init`)
-/// comes with a later issue; until then the kernel boots and reports what it can.
-pub fn default_rootfs_files() -> Vec<RootfsFile> {
-    // Debian's busybox-static: a static glibc ELF, the first unmodified Linux binary to run.
-    vec![RootfsFile {
-        host: "/bin/busybox".into(),
-        guest: "bin/busybox",
-        required: false,
-    }]
+/// What the default root filesystem holds: the init xtask built from `qemu/bundle/init`
+/// as `/sbin/init` (the spec's `process.args`), and Debian's busybox-static when the host
+/// has it (a static glibc ELF, the first unmodified Linux binary to run: a shell for
+/// `cargo xtask run -- /bin/busybox sh`).
+pub fn default_rootfs_files(init: &Path) -> Vec<RootfsFile> {
+    vec![
+        RootfsFile {
+            host: init.to_owned(),
+            guest: "sbin/init",
+            required: true,
+        },
+        RootfsFile {
+            host: "/bin/busybox".into(),
+            guest: "bin/busybox",
+            required: false,
+        },
+    ]
 }
 
 /// Makes `rootfs` afresh from `files`; returns notes about optional files left out.
@@ -83,9 +91,15 @@ pub fn assemble_rootfs(rootfs: &Path, files: &[RootfsFile]) -> Result<Vec<String
 
 /// Lays out the default bundle under `target_dir/xtask/bundle` (its config copied from
 /// `qemu/bundle/`, so `root.path: "rootfs"` resolves next to it) and returns its directory
-/// and the notes of [`assemble_rootfs`].
-pub fn prepare_default_bundle(target_dir: &Path) -> Result<(PathBuf, Vec<String>), BundleError> {
-    let bundle = target_dir.join("xtask").join("bundle");
+/// and the notes of [`assemble_rootfs`]. `init` is the built `qemu/bundle/init`.
+pub fn prepare_default_bundle(target_dir: &Path, init: &Path) -> Result<(PathBuf, Vec<String>), BundleError> {
+    prepare_default_bundle_in(&target_dir.join("xtask").join("bundle"), init)
+}
+
+/// [`prepare_default_bundle`] in a directory of the caller's choice (the boot tests keep
+/// their own copy).
+pub fn prepare_default_bundle_in(bundle: &Path, init: &Path) -> Result<(PathBuf, Vec<String>), BundleError> {
+    let bundle = bundle.to_owned();
     std::fs::create_dir_all(&bundle).map_err(|source| BundleError::Write {
         path: bundle.clone(),
         source,
@@ -96,7 +110,7 @@ pub fn prepare_default_bundle(target_dir: &Path) -> Result<(PathBuf, Vec<String>
         path: source,
         source: error,
     })?;
-    let notes = assemble_rootfs(&bundle.join("rootfs"), &default_rootfs_files())?;
+    let notes = assemble_rootfs(&bundle.join("rootfs"), &default_rootfs_files(init))?;
     Ok((bundle, notes))
 }
 

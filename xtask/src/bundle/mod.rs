@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use kernel::container::{FileBind, SandboxOptions, Spec, SpecError, compile};
 use serde_json::Value;
 
-pub use default::{DEFAULT_BUNDLE, prepare_default_bundle};
+pub use default::{DEFAULT_BUNDLE, prepare_default_bundle, prepare_default_bundle_in};
 pub use error::BundleError;
 
 use crate::qemu::Share;

@@ -1,0 +1,37 @@
+//! The same busybox applet on the host, over the same files: what the sandbox must print.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use super::fixtures::{ENV, Fixtures, TREE_IN_GUEST};
+
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// The output of `busybox ARGS` run on the host. An argument that is an absolute path is
+/// a guest path: the host gets the file behind it (`/data/…` in the test tree, anything
+/// else in the root filesystem), and those host paths in the output turn back into
+/// guest paths.
+pub fn expected_output(fixtures: &Fixtures, args: &[&str]) -> Result<String> {
+    let host_args: Vec<String> = args
+        .iter()
+        .map(|arg| match arg.starts_with('/') {
+            true => fixtures.host_path(arg).to_string_lossy().into_owned(),
+            false => (*arg).to_owned(),
+        })
+        .collect();
+    let output = Command::new(BUSYBOX)
+        .args(&host_args)
+        .env_clear()
+        .envs(ENV.iter().filter_map(|pair| pair.split_once('=')))
+        .current_dir(Path::new("/"))
+        .output()
+        .with_context(|| format!("running {BUSYBOX} {host_args:?} on the host"))?;
+    if !output.status.success() {
+        bail!("{BUSYBOX} {host_args:?} on the host: {} ({})", output.status, String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let tree = fixtures.tree.to_string_lossy().into_owned();
+    let rootfs = fixtures.rootfs.to_string_lossy().into_owned();
+    Ok(String::from_utf8_lossy(&output.stdout).replace(&tree, TREE_IN_GUEST).replace(&rootfs, ""))
+}

@@ -1,0 +1,80 @@
+//! Boot tests with a real userland: busybox applets as the container's init, compared with
+//! the same applet on the host over the same files; the test programs of
+//! `xtask/guest-tests` (fs-test, null-deref, efault, syscall-bench); the default bundle's
+//! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
+//! seen from the host afterwards.
+//!
+//! One boot per command: the kernel has no fork yet, so not even `sh -c 'a; b'` runs.
+
+mod applets;
+mod bad_bundles;
+mod fixtures;
+mod host_busybox;
+mod programs;
+pub mod snapshot;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use kernel::container::SandboxOptions;
+use serde_json::Value;
+
+use super::Case;
+use super::checks::Check;
+use super::container_checks::ContainerCheck;
+use crate::bundle;
+use crate::guest::TestPrograms;
+use crate::qemu::{Accel, Machine};
+use fixtures::Fixtures;
+
+/// Every userland case; their files go under `fixtures_dir/userland`.
+pub fn cases(accel: Accel, fixtures_dir: &Path, programs: &TestPrograms, init: &Path) -> Result<Vec<Case>> {
+    let dir = fixtures_dir.join("userland");
+    let fixtures = Fixtures::write(&dir, programs)?;
+    let builder = Builder { fixtures: &fixtures, accel };
+    let mut cases = applets::cases(&builder)?;
+    cases.extend(programs::cases(&builder, &dir, init)?);
+    cases.extend(bad_bundles::cases(&builder)?);
+    Ok(cases)
+}
+
+/// Makes cases over the shared fixtures, each with its own bundle directory.
+struct Builder<'a> {
+    fixtures: &'a Fixtures,
+    accel: Accel,
+}
+
+impl Builder<'_> {
+    fn new_case(&self, name: &str) -> Case {
+        Case::new(name, Machine::Microvm, self.accel)
+    }
+
+    /// A case running `args` with the usual spec (see [`Fixtures::spec`]); also returns the
+    /// host directory behind the case's `/rw`.
+    fn run(&self, name: &str, args: &[&str]) -> Result<(Case, PathBuf)> {
+        self.with_spec(name, self.fixtures.spec(args))
+    }
+
+    /// A case booting `spec`, loaded as `cargo xtask run --bundle` loads it.
+    fn with_spec(&self, name: &str, spec: Value) -> Result<(Case, PathBuf)> {
+        let dir = self.fixtures.bundle_dir(name)?;
+        let config = dir.join("config.json");
+        std::fs::write(&config, serde_json::to_vec_pretty(&spec)?).with_context(|| format!("writing {}", config.display()))?;
+        let loaded = bundle::load(&dir, &SandboxOptions::default(), &[], &dir.join("scratch"))
+            .with_context(|| format!("loading the bundle of boot test {name}"))?;
+        Ok((self.new_case(name).bundle(&loaded), dir.join("rw")))
+    }
+
+    /// A case whose spec the host would refuse: the file goes in verbatim, with the root
+    /// filesystem shared as `rootfs`, so the kernel's own checks meet it.
+    fn raw_spec(&self, name: &str, config: &str) -> Result<Case> {
+        let dir = self.fixtures.bundle_dir(name)?;
+        let path = dir.join("config.json");
+        std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
+        Ok(self.new_case(name).initrd(&path).share("rootfs", &self.fixtures.rootfs))
+    }
+}
+
+fn output(expected: impl Into<String>) -> Check {
+    Check::Container(ContainerCheck::Output(expected.into()))
+}
