@@ -70,7 +70,11 @@ impl FilesystemSource for KernelFilesystems<'_> {
     }
 
     fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno> {
-        let upper = self.tmpfs(&TmpfsOptions::default())?;
+        // The merged root shows the upper root's attributes: give it the lower root's, as
+        // a runtime creating an overlay's upper directory does.
+        let root = lower.root().getattr()?;
+        let like_lower = TmpfsOptions { mode: Some(root.mode & 0o7777), uid: Some(root.uid), gid: Some(root.gid), size: None };
+        let upper = self.tmpfs(&like_lower)?;
         Ok(vfs_core::overlay::OverlayFs::new(upper, alloc::vec![lower], crate::fs::anonymous_dev(), String::new())?)
     }
 

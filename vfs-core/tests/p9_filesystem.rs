@@ -405,6 +405,19 @@ fn readdir_resumes_from_any_offset_and_keeps_refused_entries() {
         assert_eq!(find(b"file07").1, fs::metadata(f.host("file07")).unwrap().ino());
         assert_eq!(find(b".").1, root.ino());
         assert_eq!(find(b"..").1, root.ino(), "the mount root's .. stays inside the mount");
+        // The VFS contract: `.` and `..` first, at offsets 0 and 1, and nowhere else, so an
+        // overlay (which lists from offset 2) never shows them twice.
+        assert_eq!((&all[0].0[..], all[0].3), (&b"."[..], 1));
+        assert_eq!((&all[1].0[..], all[1].3), (&b".."[..], 2));
+        assert!(all[2..].iter().all(|e| e.0 != b"." && e.0 != b".."));
+        let subdir = root.lookup(b"subdir").unwrap();
+        let mut sub_entries = Vec::new();
+        subdir.readdir(0, &mut |entry| {
+            sub_entries.push((entry.name.to_vec(), entry.ino));
+            true
+        })
+        .unwrap();
+        assert_eq!(sub_entries, vec![(b".".to_vec(), subdir.ino()), (b"..".to_vec(), root.ino())]);
 
         // Resuming from the 20th entry's offset yields exactly the rest, in order.
         let mut rest = Vec::new();

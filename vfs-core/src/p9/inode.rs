@@ -381,17 +381,32 @@ impl Inode for P9Inode {
         Ok(())
     }
 
+    /// The VFS's readdir contract puts `.` and `..` at offsets 0 and 1; a 9p server lists
+    /// them wherever its directory stream has them (QEMU: in the host's order). So this
+    /// lists them first itself and then the server's other entries, at the server's
+    /// cookies shifted by 2 (QEMU's cookies are `telldir` positions, far from overflow).
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         self.require_directory()?;
-        let fid = self.open_fid(Access::Read)?;
-        fid.readdir(offset, &mut |entry| {
+        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 }) {
+            return Ok(());
+        }
+        if offset <= 1 {
             // At a mount's root, `..` is the root itself: the host's parent is not ours.
-            let ino = if self.is_root && entry.name == b".." { self.ino } else { entry.qid.path };
+            let parent = if self.is_root { self.ino } else { self.fid.walk(&[b".."])?.1.last().map_or(self.ino, |qid| qid.path) };
+            if !sink(DirEntry { name: b"..", ino: parent, file_type: FileType::Directory, next_offset: 2 }) {
+                return Ok(());
+            }
+        }
+        let fid = self.open_fid(Access::Read)?;
+        fid.readdir(offset.saturating_sub(2), &mut |entry| {
+            if entry.name == b"." || entry.name == b".." {
+                return true;
+            }
             sink(DirEntry {
                 name: entry.name,
-                ino,
+                ino: entry.qid.path,
                 file_type: dirent_file_type(entry.kind, entry.qid.kind),
-                next_offset: entry.offset,
+                next_offset: entry.offset.saturating_add(2),
             })
         })
     }
