@@ -35,6 +35,13 @@ fn tmpfs_matches_the_host_tmpfs() {
     let result = main_runner.run(&proptest::collection::vec((who(), op()), 1..60), |ops| {
         let host = HostMount::new("tmpfs", OPTIONS).expect("mount tmpfs");
         let ctx = fresh_vfs(OPTIONS);
+        // A second tmpfs on /m on both sides: renames and links across it, `..` out of
+        // it and removing its mount point must fail or work as on Linux.
+        std::fs::create_dir(host.dir.path().join("m")).unwrap();
+        mount_at("tmpfs", &host.dir.path().join("m"), OPTIONS).expect("mount tmpfs on m");
+        ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+        let inner = new_tmpfs(&TmpfsOptions::parse(OPTIONS, 0).unwrap(), 2, ctx.ns.clock().clone()).unwrap();
+        ctx.mount(At::Cwd, b"/m", inner, "tmpfs", MountFlags::empty()).unwrap();
         let chroot = Chroot::enter(host.dir.path()).expect("chroot");
         for (index, (who, op)) in ops.iter().enumerate() {
             let ours = run_vfs_as(&ctx, *who, op);

@@ -64,7 +64,7 @@ pub enum Outcome {
     Failed(i32),
 }
 
-const NAMES: &[&str] = &["a", "b", "c", "a", "b", "a", "b", "a", ".", ".."];
+const NAMES: &[&str] = &["a", "b", "c", "a", "b", "a", "b", "a", ".", "..", "m"];
 
 fn component() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -457,6 +457,15 @@ impl Drop for Chroot {
     }
 }
 
+/// Mounts a filesystem of type `fstype` on `path` (the caller unmounts, or a lazy
+/// unmount of a parent takes it along).
+pub fn mount_at(fstype: &str, path: &std::path::Path, options: &str) -> std::io::Result<()> {
+    let target = CString::new(path.as_os_str().as_bytes()).unwrap();
+    let ret =
+        unsafe { libc::mount(c(fstype).as_ptr(), target.as_ptr(), c(fstype).as_ptr(), 0, c(options).as_ptr().cast()) };
+    if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
+
 /// A fresh host tmpfs mounted on a temporary directory, unmounted on drop.
 pub struct HostMount {
     pub dir: tempfile::TempDir,
@@ -465,13 +474,7 @@ pub struct HostMount {
 impl HostMount {
     pub fn new(fstype: &str, options: &str) -> std::io::Result<HostMount> {
         let dir = tempfile::tempdir()?;
-        let target = CString::new(dir.path().as_os_str().as_bytes()).unwrap();
-        let ret = unsafe {
-            libc::mount(c(fstype).as_ptr(), target.as_ptr(), c(fstype).as_ptr(), 0, c(options).as_ptr().cast())
-        };
-        if ret < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        mount_at(fstype, dir.path(), options)?;
         Ok(HostMount { dir })
     }
 }
