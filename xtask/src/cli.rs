@@ -215,6 +215,10 @@ pub struct BootBenchArgs {
     /// Which machines to measure (default: all).
     #[arg(long, value_enum)]
     pub machine: Vec<Machine>,
+    /// Also boot Debian's Linux kernel on the same QEMU (downloaded once into
+    /// TARGET/linux-guest) and report the ratio.
+    #[arg(long)]
+    pub linux: bool,
 }
 
 #[cfg(test)]

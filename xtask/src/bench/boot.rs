@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::floor_kernel;
+use super::linux_guest::{self, InitramfsContents};
 use super::report::{self, Bar, Stats, Table};
 use crate::cargo::{self, Profile};
 use crate::cli::BootBenchArgs;
@@ -17,6 +18,7 @@ use crate::qemu::{self, Accel, Invocation, Machine, MemorySize};
 use crate::setup;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+const LINUX_TIMEOUT: Duration = Duration::from_secs(120);
 const MEMORY: MemorySize = MemorySize::from_mib(128);
 
 struct MachineResult {
@@ -27,6 +29,8 @@ struct MachineResult {
     kernel_wall: Stats,
     /// The same for the empty PVH ELF: QEMU's own cost.
     floor_wall: Stats,
+    /// The Linux guest (`--linux`): QEMU launch → its `/init` runs.
+    linux_init: Option<Stats>,
 }
 
 pub fn bench(args: BootBenchArgs) -> Result<()> {
@@ -42,6 +46,8 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     } else {
         args.machine.clone()
     };
+
+    let linux = if args.linux { linux_guest_for_boot(&target) } else { None };
 
     let mut results = Vec::new();
     for machine in machines {
@@ -66,6 +72,10 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             args.runs,
             Expect::Floor,
         )?;
+        let linux_init = match &linux {
+            Some((guest, initramfs)) => measure_linux(guest, initramfs, machine, accel, args.runs)?,
+            None => None,
+        };
         let guest: Vec<f64> = kernel_runs.iter().filter_map(|run| run.ready_ms).collect();
         let wall =
             |runs: &[Run]| Stats::of(&runs.iter().map(|run| run.wall_ms).collect::<Vec<_>>());
@@ -74,6 +84,7 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             guest_ready: Stats::of(&guest).context("no runs")?,
             kernel_wall: wall(&kernel_runs).context("no runs")?,
             floor_wall: wall(&floor_runs).context("no runs")?,
+            linux_init,
         });
     }
 
@@ -83,7 +94,7 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     );
     let table = results_table(&results, accel);
     println!("\n{title}\n\n{}", table.markdown());
-    let markdown = format!(
+    let mut markdown = format!(
         "# {title}\n\n{}\n\
          Guest time is the kernel's `ready` timestamp (TSC since PVH entry). Wall time is \
          QEMU launch to QEMU exit as the host sees it. The floor is a {}-byte PVH ELF that only \
@@ -91,6 +102,22 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
         table.markdown(),
         floor_kernel::image().len()
     );
+    if let Some((guest, _)) = &linux {
+        let table = linux_table(&results, accel);
+        println!("Linux guest ({}, PVH vmlinux, busybox initramfs)\n\n{}", guest.package, table.markdown());
+        markdown.push_str(&format!(
+            "\n## Against a Linux guest\n\n{}\n\
+             Linux is Debian's `{}` booted as a PVH `vmlinux` with a busybox initramfs on the same \
+             QEMU command line (`{}`); its time is QEMU launch to the first line `/init` prints, \
+             stamped on the host as it arrives. Ours is QEMU launch to QEMU *exit* (boot to \
+             `ready`, then power-off), so the ratio flatters Linux slightly.\n",
+            table.markdown(),
+            guest.package,
+            linux_guest::cmdline(accel, host::tsc_khz(&host::cpuinfo()))
+        ));
+    } else if args.linux {
+        markdown.push_str("\nThe Linux guest was unavailable (see the run's stderr); our figures alone.\n");
+    }
     let bench_dir = target.join("bench");
     report::write(&bench_dir.join("boot.md"), &markdown)?;
     report::write(
@@ -140,16 +167,75 @@ fn chart_bars(results: &[MachineResult]) -> Vec<Bar> {
         .iter()
         .flat_map(|result| {
             [
-                ("guest PVH → ready", result.guest_ready),
-                ("QEMU launch → exit", result.kernel_wall),
-                ("floor (empty ELF)", result.floor_wall),
+                ("guest PVH → ready", Some(result.guest_ready)),
+                ("QEMU launch → exit", Some(result.kernel_wall)),
+                ("floor (empty ELF)", Some(result.floor_wall)),
+                ("Linux: launch → /init", result.linux_init),
             ]
-            .map(|(what, stats)| Bar {
-                label: format!("{} {what}", result.machine),
-                stats,
+            .into_iter()
+            .filter_map(|(what, stats)| {
+                Some(Bar {
+                    label: format!("{} {what}", result.machine),
+                    stats: stats?,
+                })
             })
         })
         .collect()
+}
+
+fn linux_table(results: &[MachineResult], accel: Accel) -> Table {
+    Table {
+        columns: ["machine", "accel", "Linux: QEMU launch → /init", "ours: QEMU launch → exit", "ours / Linux (medians)"]
+            .map(str::to_owned)
+            .to_vec(),
+        rows: results
+            .iter()
+            .map(|result| {
+                let (linux, ratio) = match result.linux_init {
+                    Some(linux) => (linux.describe("ms"), format!("{:.3}", result.kernel_wall.median / linux.median)),
+                    None => ("unavailable".to_owned(), "—".to_owned()),
+                };
+                vec![result.machine.to_string(), accel.to_string(), linux, result.kernel_wall.describe("ms"), ratio]
+            })
+            .collect(),
+    }
+}
+
+/// The Linux guest and a marker-only initramfs, or None (said on stderr) when it cannot be had.
+fn linux_guest_for_boot(target: &Path) -> Option<(linux_guest::LinuxGuest, std::path::PathBuf)> {
+    let prepared = linux_guest::prepare(target).and_then(|guest| {
+        let initramfs = target.join("linux-guest").join("initramfs-boot.cpio");
+        linux_guest::write_initramfs(&guest, &InitramfsContents::default(), &initramfs)?;
+        Ok((guest, initramfs))
+    });
+    match prepared {
+        Ok(prepared) => Some(prepared),
+        Err(error) => {
+            eprintln!("xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}");
+            None
+        }
+    }
+}
+
+fn measure_linux(
+    guest: &linux_guest::LinuxGuest,
+    initramfs: &Path,
+    machine: Machine,
+    accel: Accel,
+    runs: u32,
+) -> Result<Option<Stats>> {
+    let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, Vec::new());
+    let mut samples = Vec::new();
+    for index in 1..=runs {
+        let run = linux_guest::boot(&invocation, LINUX_TIMEOUT)?;
+        let init_ms = run.init_at.map_or(f64::NAN, |at| at.as_secs_f64() * 1e3);
+        eprintln!(
+            "xtask: bench boot {machine} linux {index}/{runs} … /init at {init_ms:.0} ms, wall {:.0} ms",
+            run.wall.as_secs_f64() * 1e3
+        );
+        samples.push(init_ms);
+    }
+    Ok(Stats::of(&samples))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -2,6 +2,7 @@
 
 mod boot;
 mod floor_kernel;
+mod linux_guest;
 mod report;
 
 use anyhow::Result;
