@@ -119,14 +119,17 @@ mod running {
 
     /// Runs `process` until it ends.
     pub fn run(process: &mut Process) -> Termination {
-        // A fault at the same place twice in a row after being resolved means the page
-        // tables disagree with the areas; after one refresh it is the program's fault.
+        // The same fault (instruction, address, error) twice in a row with nothing between
+        // means the page tables disagree with the areas: the mapping is refreshed once;
+        // a third time it is the program's fault. Any system call or interrupt in between
+        // resets this (the program may have unmapped and mapped the page again).
         let mut last_fault = None;
         let mut repeats = 0;
         loop {
             process.mm.activate();
             match process.context.execute() {
                 UserExit::Syscall => {
+                    last_fault = None;
                     let number = process.context.rax;
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
@@ -159,7 +162,7 @@ mod running {
                         return Termination::Killed(signal as u8);
                     }
                 }
-                UserExit::Interrupt { .. } => {}
+                UserExit::Interrupt { .. } => last_fault = None,
             }
         }
     }
