@@ -178,7 +178,6 @@ impl Case {
     }
 
     /// Marks the case as failing today for a reason outside the test (see `known_failure`).
-    #[allow(dead_code)] // used while a kernel gap is open
     fn known_failure(mut self, why: &'static str) -> Self {
         self.known_failure = Some(why);
         self

