@@ -15,6 +15,9 @@ pub enum Check {
     Line(&'static [&'static str]),
     /// Some single line contains this text (made at run time, e.g. a digest).
     Text(String),
+    /// Lines containing these texts come in this order (e.g. parents before children in
+    /// a mount table).
+    TextsInOrder(Vec<String>),
     /// After the boot, this host file has this SHA-256 (what the guest wrote reached the host).
     HostFileSha256 { path: std::path::PathBuf, sha256: String },
     /// What the container printed or left on the host.
@@ -70,6 +73,15 @@ impl Check {
                 true => Ok(()),
                 false => Err(format!("no line containing {text:?}")),
             },
+            Check::TextsInOrder(texts) => {
+                let mut lines = console.lines();
+                for text in texts {
+                    if !lines.any(|line| line.contains(text.as_str())) {
+                        return Err(format!("no line containing {text:?} after the previous ones in {texts:?}"));
+                    }
+                }
+                Ok(())
+            }
             Check::HostFileSha256 { path, sha256 } => match std::fs::read(path) {
                 Ok(bytes) if crate::digest::sha256_hex(&bytes) == *sha256 => Ok(()),
                 Ok(_) => Err(format!("{} on the host does not have SHA-256 {sha256}", path.display())),

@@ -10,6 +10,7 @@ mod applets;
 mod bad_bundles;
 mod fixtures;
 mod host_busybox;
+mod namespace;
 mod programs;
 pub mod snapshot;
 
@@ -35,6 +36,7 @@ pub fn cases(accel: Accel, fixtures_dir: &Path, programs: &TestPrograms, init: &
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
+    cases.extend(namespace::cases(&builder)?);
     Ok(cases)
 }
 
