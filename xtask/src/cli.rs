@@ -203,6 +203,27 @@ pub struct BenchArgs {
 pub enum Bench {
     /// Guest time from PVH entry to `ready`, and host wall time of a whole boot.
     Boot(BootBenchArgs),
+    /// 9p throughput and lookup cost (the kernel's `test=9p-bench`), and a Linux guest's.
+    #[command(name = "9p")]
+    NineP(CompareBenchArgs),
+    /// getppid and stat (tmpfs, root, 9p bind mount) cost: our sandbox against a Linux guest.
+    Syscalls(CompareBenchArgs),
+}
+
+/// A benchmark run on both our kernel and a Linux guest.
+#[derive(Debug, Args)]
+pub struct CompareBenchArgs {
+    #[command(flatten)]
+    pub accel: AccelArgs,
+    /// Boots per machine and guest.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Which machines to measure (default: all).
+    #[arg(long, value_enum)]
+    pub machine: Vec<Machine>,
+    /// Skip the Linux guest (no download, our figures alone).
+    #[arg(long)]
+    pub no_linux: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 mod boot;
 mod floor_kernel;
 mod linux_guest;
+mod nine_p;
 mod report;
+mod syscalls;
 
 use anyhow::Result;
 
@@ -12,6 +14,8 @@ use crate::cli::{Bench, BenchArgs};
 pub fn bench(args: BenchArgs) -> Result<u8> {
     match args.bench {
         Bench::Boot(args) => boot::bench(args),
+        Bench::Syscalls(args) => syscalls::bench(args),
+        Bench::NineP(args) => nine_p::bench(args),
     }?;
     Ok(0)
 }

@@ -74,8 +74,18 @@ pub struct Bar {
 
 /// A horizontal bar chart of medians with min–max whiskers, all on one linear scale.
 pub fn svg_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
-    const WIDTH: f64 = 760.0;
-    const LABEL_WIDTH: f64 = 260.0;
+    svg_chart(title, unit, bars, false)
+}
+
+/// The same on a logarithmic scale, for figures that span orders of magnitude (a system
+/// call in ns next to a 9p round trip in ms). Bars start at a tenth of the smallest min.
+pub fn svg_log_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
+    svg_chart(title, unit, bars, true)
+}
+
+fn svg_chart(title: &str, unit: &str, bars: &[Bar], log: bool) -> String {
+    const WIDTH: f64 = 860.0;
+    const LABEL_WIDTH: f64 = 360.0;
     const VALUE_WIDTH: f64 = 120.0;
     const ROW_HEIGHT: f64 = 28.0;
     const TOP: f64 = 40.0;
@@ -84,7 +94,21 @@ pub fn svg_bar_chart(title: &str, unit: &str, bars: &[Bar]) -> String {
         .iter()
         .map(|bar| bar.stats.max)
         .fold(f64::MIN_POSITIVE, f64::max);
-    let x = |value: f64| LABEL_WIDTH + value / scale_max * plot_width;
+    let scale_min = bars
+        .iter()
+        .map(|bar| bar.stats.min)
+        .filter(|value| *value > 0.0)
+        .fold(f64::MAX, f64::min)
+        .min(scale_max)
+        / 10.0;
+    let x = |value: f64| {
+        let fraction = if log {
+            (value.max(scale_min) / scale_min).ln() / (scale_max / scale_min).ln()
+        } else {
+            value / scale_max
+        };
+        LABEL_WIDTH + fraction * plot_width
+    };
     let height = TOP + ROW_HEIGHT * bars.len() as f64 + 16.0;
 
     let mut svg = String::new();
@@ -190,9 +214,11 @@ mod tests {
                 stats,
             },
         ];
-        let svg = svg_bar_chart("t", "ms", &bars);
-        assert_eq!(svg.matches("<line").count(), 2);
-        assert!(svg.contains("a&lt;b"));
-        assert!(svg.ends_with("</svg>\n"));
+        for svg in [svg_bar_chart("t", "ms", &bars), svg_log_bar_chart("t", "ms", &bars)] {
+            assert_eq!(svg.matches("<line").count(), 2);
+            assert!(svg.contains("a&lt;b"));
+            assert!(svg.ends_with("</svg>\n"));
+            assert!(!svg.contains("NaN"), "{svg}");
+        }
     }
 }

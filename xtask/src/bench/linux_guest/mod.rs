@@ -39,8 +39,6 @@ const APPLETS: &[&str] =
 pub struct LinuxGuest {
     /// `linux-image-6.1.0-N-amd64`.
     pub package: String,
-    /// `uname -r` of the kernel, from `boot/config-*`.
-    pub release: String,
     pub vmlinux: PathBuf,
     /// The 9p stack's modules, in load order (built-in ones left out).
     pub modules: Vec<PathBuf>,
@@ -73,7 +71,7 @@ pub fn prepare(target: &Path) -> Result<LinuxGuest> {
         .to_owned();
     let modules_dir = extract.join("lib/modules").join(&release);
     let modules = module_load_order(&modules_dir, MODULE_ROOTS)?;
-    Ok(LinuxGuest { package, release, vmlinux, modules })
+    Ok(LinuxGuest { package, vmlinux, modules })
 }
 
 fn fetch_and_unpack(dir: &Path, extract: &Path) -> Result<String> {
