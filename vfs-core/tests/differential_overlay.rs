@@ -19,14 +19,22 @@ fn cstring(path: &std::path::Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()
 }
 
-/// Mounts an overlay of `base/lower` and `base/upper` on `base/merged`.
-fn mount_host_overlay(base: &std::path::Path) -> std::io::Result<()> {
-    for dir in ["lower", "upper", "work", "merged"] {
+fn lower_dir(base: &std::path::Path, index: usize) -> std::path::PathBuf {
+    base.join(format!("lower{index}"))
+}
+
+/// Mounts an overlay of `base/lower0:…` (topmost first) and `base/upper` on `base/merged`.
+fn mount_host_overlay(base: &std::path::Path, lowers: usize) -> std::io::Result<()> {
+    for dir in ["upper", "work", "merged"] {
         std::fs::create_dir_all(base.join(dir))?;
+    }
+    let lowerdir: Vec<String> = (0..lowers).map(|index| lower_dir(base, index).display().to_string()).collect();
+    for dir in &lowerdir {
+        std::fs::create_dir_all(dir)?;
     }
     let data = format!(
         "lowerdir={},upperdir={},workdir={},{OVERLAY_OPTIONS}",
-        base.join("lower").display(),
+        lowerdir.join(":"),
         base.join("upper").display(),
         base.join("work").display()
     );
@@ -58,7 +66,7 @@ fn overlay_matches_the_host_overlayfs() {
     }
     match HostMount::new("tmpfs", "mode=755") {
         Ok(probe) => {
-            if let Err(error) = mount_host_overlay(probe.dir.path()) {
+            if let Err(error) = mount_host_overlay(probe.dir.path(), 2) {
                 println!("skipped: cannot mount the host's overlayfs here: {error}");
                 return;
             }
@@ -72,28 +80,33 @@ fn overlay_matches_the_host_overlayfs() {
     unsafe { libc::umask(0o022) };
     let mut runner = runner(128);
     let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, u32>::new());
-    let strategy = (proptest::collection::vec(op(), 1..30), proptest::collection::vec((who(), op()), 1..40));
-    let result = runner.run(&strategy, |(setup, ops)| {
+    // One or two lowers, each filled by its own setup sequence (which may leave
+    // whiteouts in the top lower, hiding names of the one below).
+    let setup = proptest::collection::vec(proptest::collection::vec(setup_op(), 1..25), 1..=2);
+    let strategy = (setup, proptest::collection::vec((who(), op()), 1..40));
+    let result = runner.run(&strategy, |(setups, ops)| {
         let host = HostMount::new("tmpfs", "mode=755").expect("mount tmpfs");
         let base = host.dir.path().to_path_buf();
-        std::fs::create_dir_all(base.join("lower")).unwrap();
         let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-        let lower_fs = tmpfs_fs(&clock, 2);
-        let lower = context(lower_fs.clone(), &clock);
-        let lower_before = {
-            let _chroot = Chroot::enter(&base.join("lower")).expect("chroot lower");
-            for op in &setup {
-                let ours = run_vfs(&lower, op);
+        let mut lowers = Vec::new();
+        for (index, setup) in setups.iter().enumerate() {
+            std::fs::create_dir_all(lower_dir(&base, index)).unwrap();
+            let fs = tmpfs_fs(&clock, 10 + index as u64);
+            let ctx = context(fs.clone(), &clock);
+            let _chroot = Chroot::enter(&lower_dir(&base, index)).expect("chroot lower");
+            for op in setup {
+                let ours = run_vfs(&ctx, op);
                 let linux = run_host(op);
-                proptest::prop_assert_eq!(&ours, &linux, "setup {:?}", op);
+                proptest::prop_assert_eq!(&ours, &linux, "setup of lower {} {:?}", index, op);
             }
-            let ours = snapshot_vfs(&lower);
-            proptest::prop_assert_eq!(&ours, &snapshot_host(), "lower trees differ after setup");
-            ours
-        };
-        mount_host_overlay(&base).expect("mount overlay");
-        let upper_fs = tmpfs_fs(&clock, 3);
-        let overlay = OverlayFs::new(upper_fs, vec![lower_fs], 4, String::new()).unwrap();
+            let before = snapshot_vfs(&ctx);
+            proptest::prop_assert_eq!(&before, &snapshot_host(), "lower {} differs after setup", index);
+            lowers.push((fs, ctx, before));
+        }
+        mount_host_overlay(&base, lowers.len()).expect("mount overlay");
+        let overlay =
+            OverlayFs::new(tmpfs_fs(&clock, 3), lowers.iter().map(|(fs, _, _)| fs.clone()).collect(), 4, String::new())
+                .unwrap();
         let merged = context(overlay, &clock);
         let outcome = (|| {
             let _chroot = Chroot::enter(&base.join("merged")).expect("chroot merged");
@@ -108,9 +121,11 @@ fn overlay_matches_the_host_overlayfs() {
         })();
         unmount(&base.join("merged"));
         outcome?;
-        proptest::prop_assert_eq!(&snapshot_vfs(&lower), &lower_before, "vfs-core wrote to its lower");
-        let _chroot = Chroot::enter(&base.join("lower")).expect("chroot lower");
-        proptest::prop_assert_eq!(&snapshot_host(), &lower_before, "the host wrote to its lower");
+        for (index, (_, ctx, before)) in lowers.iter().enumerate() {
+            proptest::prop_assert_eq!(&snapshot_vfs(ctx), before, "vfs-core wrote to lower {}", index);
+            let _chroot = Chroot::enter(&lower_dir(&base, index)).expect("chroot lower");
+            proptest::prop_assert_eq!(&snapshot_host(), before, "the host wrote to lower {}", index);
+        }
         Ok(())
     });
     if let Err(failure) = result {

@@ -133,7 +133,7 @@ impl OverlayInode {
     }
 
     /// Whether the directory is a merge of several layers (Linux's `OVL_TYPE_MERGE`).
-    fn is_merged_dir(&self) -> bool {
+    pub(crate) fn is_merged_dir(&self) -> bool {
         self.file_type == FileType::Directory
             && (if self.upper().is_some() { !self.lowers.is_empty() } else { self.lowers.len() > 1 })
     }

@@ -1,6 +1,10 @@
 //! overlay, middle: merged directory listings. Entries come from the upper, then each
 //! lower, skipping names already listed and names a higher layer whited out.
 //!
+//! A directory that lives in one layer only is listed as that layer lists it, as Linux
+//! does (`ovl_iterate` reads such a directory "real"): a whiteout left in the only
+//! layer of a directory shows in its listing although looking it up gives `ENOENT`.
+//!
 //! Offsets are a hash of the name (as ext4's `dir_index` does), not a position in the
 //! merged list, so an offset stays meaningful when entries come and go between two
 //! `getdents64` calls on a directory assembled from several layers.
@@ -42,7 +46,7 @@ fn layer_entries(dir: &dyn Inode) -> Result<Vec<(Vec<u8>, u64, FileType)>> {
 }
 
 impl OverlayInode {
-    fn merged_entries(&self) -> Result<Vec<MergedEntry>> {
+    fn merged_entries(&self, hide_whiteouts: bool) -> Result<Vec<MergedEntry>> {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut entries = Vec::new();
         if let Some(upper) = self.upper() {
@@ -53,7 +57,7 @@ impl OverlayInode {
                     Err(errno) => return Err(errno),
                 };
                 seen.insert(name.clone());
-                if is_whiteout(&*child) {
+                if hide_whiteouts && is_whiteout(&*child) {
                     continue;
                 }
                 let origin =
@@ -67,7 +71,10 @@ impl OverlayInode {
                 if !seen.insert(name.clone()) {
                     continue;
                 }
-                if file_type == FileType::CharDevice && dir.lookup(&name).is_ok_and(|child| is_whiteout(&*child)) {
+                if hide_whiteouts
+                    && file_type == FileType::CharDevice
+                    && dir.lookup(&name).is_ok_and(|child| is_whiteout(&*child))
+                {
                     continue;
                 }
                 entries.push(MergedEntry { key: offset_key(&name), name, ino: layer_ino(*layer, ino), file_type });
@@ -79,14 +86,14 @@ impl OverlayInode {
 
     /// Whether the merged directory lists nothing (whiteouts do not count).
     pub(crate) fn merged_is_empty(&self) -> Result<bool> {
-        Ok(self.merged_entries()?.is_empty())
+        Ok(self.merged_entries(true)?.is_empty())
     }
 
     pub(crate) fn readdir_merged(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         if self.file_type() != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
-        let entries = self.merged_entries()?;
+        let entries = self.merged_entries(self.is_merged_dir())?;
         if offset == 0
             && !sink(DirEntry { name: b".", ino: self.ino(), file_type: FileType::Directory, next_offset: 1 })
         {

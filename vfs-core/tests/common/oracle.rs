@@ -29,6 +29,8 @@ pub enum Op {
     Link(String, String),
     Symlink(String, String),
     MknodSocket(String),
+    /// A 0/0 character device: an overlay whiteout when it sits in a lower layer.
+    MknodWhiteout(String),
     Readlink(String),
     Chmod(String, u32),
     Chown(String, Option<u32>, Option<u32>),
@@ -193,6 +195,7 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
                 ctx.symlink(target.as_bytes(), At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?
             }
             Op::MknodSocket(path) => ctx.mknod(At::Cwd, path.as_bytes(), 0o140644, 0).map(|_| Outcome::Done)?,
+            Op::MknodWhiteout(path) => ctx.mknod(At::Cwd, path.as_bytes(), 0o020000, 0).map(|_| Outcome::Done)?,
             Op::Readlink(path) => Outcome::Bytes(ctx.readlink(At::Cwd, path.as_bytes())?),
             Op::Chmod(path, mode) => ctx.chmod(At::Cwd, path.as_bytes(), *mode).map(|_| Outcome::Done)?,
             Op::Chown(path, uid, gid) => {
@@ -302,6 +305,7 @@ pub fn run_host(op: &Op) -> Outcome {
             Op::Link(from, to) => check(unsafe { libc::link(c(from).as_ptr(), c(to).as_ptr()) }),
             Op::Symlink(target, path) => check(unsafe { libc::symlink(c(target).as_ptr(), c(path).as_ptr()) }),
             Op::MknodSocket(path) => check(unsafe { libc::mknod(c(path).as_ptr(), 0o140644, 0) }),
+            Op::MknodWhiteout(path) => check(unsafe { libc::mknod(c(path).as_ptr(), 0o020000, 0) }),
             Op::Readlink(path) => {
                 let mut buf = vec![0u8; 8192];
                 let len = unsafe { libc::readlink(c(path).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -570,4 +574,9 @@ pub fn space_op() -> impl Strategy<Value = Op> {
         1 => name.clone().prop_map(|p| Op::Stat(p, false)),
         2 => (name, 0i64..40000, 3u8..5).prop_map(|(p, o, w)| Op::Seek(p, o, w)),
     ]
+}
+
+/// Operations that fill an overlay's lower layer: the usual ones plus whiteouts.
+pub fn setup_op() -> impl Strategy<Value = Op> {
+    prop_oneof![9 => op(), 1 => path().prop_map(Op::MknodWhiteout)]
 }
