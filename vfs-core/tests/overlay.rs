@@ -226,3 +226,16 @@ fn renaming_between_hard_links_follows_linux_object_identity() {
     assert_eq!(l.merged.stat(At::Cwd, b"/b", true).unwrap().nlink, 2);
     assert_eq!(read_file(&l.merged, "/c"), b"linked");
 }
+
+#[test]
+fn a_single_layer_directory_lists_its_whiteouts_like_linux_real_iterate() {
+    let l = layers(1, |_, ctx| {
+        ctx.mkdir(At::Cwd, b"/d", 0o755).unwrap();
+        ctx.mknod(At::Cwd, b"/d/ghost", attr::mode::S_IFCHR, 0).unwrap();
+    });
+    // Linux reads a one-layer directory "real": the whiteout is listed, yet not found.
+    assert_eq!(list_dir(&l.merged, "/d"), [".", "..", "ghost"]);
+    assert_eq!(err(l.merged.stat(At::Cwd, b"/d/ghost", false)), Errno::ENOENT);
+    // Emptiness is judged on the merged view: the directory can be removed.
+    l.merged.rmdir(At::Cwd, b"/d").unwrap();
+}
