@@ -168,6 +168,9 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::SETHOSTNAME => system::sethostname(p, a[0], a[1]),
         nr::SETDOMAINNAME => system::setdomainname(p, a[0], a[1]),
         nr::PRLIMIT64 => system::prlimit64(p, a[0], a[1], a[2], a[3]),
+        // Unlike prlimit64, whose NULL pointers mean "not this half", these need theirs.
+        nr::GETRLIMIT if a[1] == 0 => Err(Errno::EFAULT),
+        nr::SETRLIMIT if a[1] == 0 => Err(Errno::EFAULT),
         nr::GETRLIMIT => system::prlimit64(p, 0, a[0], 0, a[1]),
         nr::SETRLIMIT => system::prlimit64(p, 0, a[0], a[1], 0),
         nr::GETRANDOM => system::getrandom(p, a[0], a[1], a[2]),
@@ -187,7 +190,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
 
         nr::CLOCK_GETTIME => time::clock_gettime(p, a[0], a[1]),
         nr::CLOCK_GETRES => time::clock_getres(p, a[0], a[1]),
-        nr::GETTIMEOFDAY => time::gettimeofday(p, a[0]),
+        nr::GETTIMEOFDAY => time::gettimeofday(p, a[0], a[1]),
         nr::TIME => time::time(p, a[0]),
         nr::NANOSLEEP => time::nanosleep(p, a[0], a[1]),
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(p, a[0], a[1], a[2], a[3]),

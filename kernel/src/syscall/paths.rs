@@ -190,8 +190,8 @@ pub fn utimensat(p: &mut Process, dirfd: i32, path: u64, times: u64, flags: u64)
         let field = |offset| abi::read_u64(&raw, offset) as i64;
         (time_change(field(0), field(8))?, time_change(field(16), field(24))?)
     };
-    if path == 0 {
-        // utimensat(fd, NULL, ...) is futimens.
+    if path == 0 && dirfd != -100 {
+        // utimensat(fd, NULL, ...) is futimens; with AT_FDCWD the NULL is a bad path.
         return super::files::futimens(p, dirfd, (atime, mtime));
     }
     let location = locate(p, dirfd, path, flags)?;

@@ -41,10 +41,14 @@ pub fn clock_getres(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
     write_out(p, address, &abi::encode_timespec(0, 1)).map(|()| 0)
 }
 
-pub fn gettimeofday(p: &mut Process, address: u64) -> SysResult {
+pub fn gettimeofday(p: &mut Process, address: u64, timezone: u64) -> SysResult {
     if address != 0 {
         let ns = clock::realtime_ns();
         write_out(p, address, &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) / 1000))?;
+    }
+    if timezone != 0 {
+        // `struct timezone`: minutes west of Greenwich and DST type, both 0 (UTC).
+        write_out(p, timezone, &[0; 8])?;
     }
     Ok(0)
 }
