@@ -281,9 +281,14 @@ pub struct TestModule {
 const TEST_MODULE_LEN: usize = 100 * 1024 + 3;
 
 fn test_module_bytes() -> Vec<u8> {
-    // xorshift64: deterministic, so a failure reproduces byte for byte.
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..TEST_MODULE_LEN)
+    pseudo_random_bytes(0x9e37_79b9_7f4a_7c15, TEST_MODULE_LEN)
+}
+
+/// `len` bytes of xorshift64 from `seed`: deterministic, so a failure reproduces byte for
+/// byte, and no two pages alike, so a lost or repeated page shows.
+fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
         .map(|_| {
             state ^= state << 13;
             state ^= state >> 7;

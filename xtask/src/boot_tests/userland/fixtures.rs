@@ -103,17 +103,8 @@ fn write_tree(tree: &Path) -> Result<()> {
 
 const BIG_FILE_LEN: usize = 10 << 20;
 
-/// Pseudo-random (xorshift64), so a lost or repeated page changes the digest.
 pub fn big_file_bytes() -> Vec<u8> {
-    let mut state: u64 = 0x1234_5678_9abc_def1;
-    (0..BIG_FILE_LEN)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as u8
-        })
-        .collect()
+    crate::boot_tests::pseudo_random_bytes(0x1234_5678_9abc_def1, BIG_FILE_LEN)
 }
 
 fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
