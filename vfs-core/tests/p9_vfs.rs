@@ -130,3 +130,25 @@ fn open_files_keep_working_and_release_their_fids() {
     tear_down(ctx);
     fixture.finish();
 }
+
+/// A hard link's new name must stand on its own: on 9p an inode's fid names a path, so the
+/// link must not share the source's inode object (whose fid dies with the old name).
+#[test]
+fn a_hard_link_outlives_the_name_it_was_made_from() {
+    for policy in [CachePolicy::Exclusive, CachePolicy::Revalidate] {
+        let fixture = Fixture::new(policy);
+        let ctx = context(&fixture);
+        let file = ctx.open(At::Cwd, b"/original", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+        assert_eq!(file.write(b"two names").unwrap(), 9);
+        drop(file);
+        ctx.link(At::Cwd, b"/original", At::Cwd, b"/link", false).unwrap();
+        assert_eq!(ctx.stat(At::Cwd, b"/link", true).unwrap().nlink, 2);
+        ctx.unlink(At::Cwd, b"/original").unwrap();
+        let stat = ctx.stat(At::Cwd, b"/link", true).unwrap();
+        assert_eq!((stat.size, stat.nlink), (9, 1), "{policy:?}");
+        assert_eq!(common::read_file(&ctx, "/link"), b"two names");
+        ctx.unlink(At::Cwd, b"/link").unwrap();
+        assert!(fs::read_dir(fixture.host("")).unwrap().next().is_none());
+        tear_down(ctx);
+    }
+}

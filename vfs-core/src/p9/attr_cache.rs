@@ -1,6 +1,11 @@
 //! The cached attributes of one inode of an exclusive mount. Fetching happens without the
 //! lock held (a round trip can be slow); a generation number makes sure a fetch that raced
 //! with a change (write, setattr, link…) does not store what it saw before the change.
+//!
+//! A second, mount-wide number (`links`, bumped by link, unlink and rename) retires every
+//! inode's cache at once: a file reached by two names is two inode objects here (a fid
+//! is tied to the name it was walked through), so a change to one name's link count
+//! cannot be pushed to the other object and is picked up by refetching instead.
 
 use crate::attr::Stat;
 use spin::Mutex;
@@ -13,18 +18,21 @@ pub struct AttrCache {
 #[derive(Default)]
 struct State {
     generation: u64,
+    /// The mount's `links` number when `stat` was fetched.
+    links: u64,
     stat: Option<Stat>,
 }
 
 /// Proof of when a fetch started, to hand back to [`AttrCache::fill`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FetchTicket(u64);
+pub struct FetchTicket(u64, u64);
 
 impl AttrCache {
-    /// The cached attributes, or a ticket to fetch them with.
-    pub fn get(&self) -> Result<Stat, FetchTicket> {
+    /// The cached attributes, or a ticket to fetch them with; `links` is the mount's
+    /// current link-change number.
+    pub fn get(&self, links: u64) -> Result<Stat, FetchTicket> {
         let state = self.state.lock();
-        state.stat.ok_or(FetchTicket(state.generation))
+        state.stat.filter(|_| state.links == links).ok_or(FetchTicket(state.generation, links))
     }
 
     /// Stores fetched attributes unless something invalidated them since the ticket.
@@ -32,6 +40,7 @@ impl AttrCache {
         let mut state = self.state.lock();
         if state.generation == ticket.0 {
             state.stat = Some(stat);
+            state.links = ticket.1;
         }
     }
 
@@ -71,11 +80,20 @@ mod tests {
     #[test]
     fn a_fetch_that_raced_an_invalidation_is_not_stored() {
         let cache = AttrCache::default();
-        let ticket = cache.get().unwrap_err();
+        let ticket = cache.get(0).unwrap_err();
         cache.invalidate();
         cache.fill(ticket, stat(1));
-        let ticket = cache.get().unwrap_err();
+        let ticket = cache.get(0).unwrap_err();
         cache.fill(ticket, stat(2));
-        assert_eq!(cache.get().map(|s| s.size), Ok(2));
+        assert_eq!(cache.get(0).map(|s| s.size), Ok(2));
+    }
+
+    #[test]
+    fn a_link_change_anywhere_on_the_mount_retires_the_cache() {
+        let cache = AttrCache::default();
+        let ticket = cache.get(3).unwrap_err();
+        cache.fill(ticket, stat(1));
+        assert_eq!(cache.get(3).map(|s| s.size), Ok(1));
+        assert!(cache.get(4).is_err());
     }
 }

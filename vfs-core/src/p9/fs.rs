@@ -37,6 +37,8 @@ pub(super) struct Mount {
     pub(super) client: Arc<Client>,
     pub(super) policy: CachePolicy,
     pub(super) dev: u64,
+    /// Bumped by every link, unlink and rename (see `attr_cache`).
+    pub(super) links: core::sync::atomic::AtomicU64,
 }
 
 pub struct P9FileSystem {
@@ -55,7 +57,7 @@ impl P9FileSystem {
     pub fn attach(client: Arc<Client>, options: &P9MountOptions<'_>, dev: u64) -> Result<Arc<P9FileSystem>> {
         let (fid, _) = client.attach(options.uname, options.aname, options.uid)?;
         let attr = fid.getattr(getattr_mask::ALL)?;
-        let mount = Arc::new(Mount { client, policy: options.policy, dev });
+        let mount = Arc::new(Mount { client, policy: options.policy, dev, links: core::sync::atomic::AtomicU64::new(0) });
         let root = P9Inode::new(&mount, fid, &attr, true)?;
         if root.file_type() != FileType::Directory {
             return Err(Errno::ENOTDIR);

@@ -78,7 +78,7 @@ impl P9Inode {
             children: Mutex::new(Children::default()),
         };
         if mount.policy == CachePolicy::Exclusive
-            && let Err(ticket) = inode.attrs.get()
+            && let Err(ticket) = inode.attrs.get(mount.links.load(core::sync::atomic::Ordering::Acquire))
         {
             inode.attrs.fill(ticket, stat);
         }
@@ -110,6 +110,12 @@ impl P9Inode {
     /// Attributes of the directory changed (entries, link count, times).
     fn directory_changed(&self) {
         self.attrs.invalidate();
+    }
+
+    /// A name of some file went or came: any inode of the mount may be that file under
+    /// another name, so every cached link count is now suspect.
+    fn links_changed(&self) {
+        self.mount.links.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
     }
 
     fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
@@ -266,7 +272,7 @@ impl Inode for P9Inode {
     }
 
     fn getattr(&self) -> Result<Stat> {
-        let ticket = match self.attrs.get() {
+        let ticket = match self.attrs.get(self.mount.links.load(core::sync::atomic::Ordering::Acquire)) {
             Ok(stat) => return Ok(stat),
             Err(ticket) => ticket,
         };
@@ -329,7 +335,9 @@ impl Inode for P9Inode {
         self.fid.link(&target.fid, name)?;
         target.attrs.invalidate();
         self.directory_changed();
-        self.remember_child(name, &target);
+        self.links_changed();
+        // The new name is not remembered as `target`: that object's fid is walked through
+        // the old name, and a lookup of the new one must walk its own.
         Ok(())
     }
 
@@ -339,6 +347,7 @@ impl Inode for P9Inode {
         self.fid.unlinkat(name, 0)?;
         self.forget_child(name);
         self.directory_changed();
+        self.links_changed();
         Ok(())
     }
 
@@ -348,6 +357,7 @@ impl Inode for P9Inode {
         self.fid.unlinkat(name, AT_REMOVEDIR)?;
         self.forget_child(name);
         self.directory_changed();
+        self.links_changed();
         Ok(())
     }
 
@@ -378,6 +388,7 @@ impl Inode for P9Inode {
         }
         self.directory_changed();
         new_parent.directory_changed();
+        self.links_changed();
         Ok(())
     }
 

@@ -97,7 +97,12 @@ impl FsContext {
                 return Err(Errno::EPERM);
             }
             locked.inode()?.link(name, &source_inode)?;
-            locked.dir.dentry.bind_locked(&mut locked.children, name, Some(source_inode.clone()));
+            // The new name gets the inode a lookup of it returns, not necessarily the
+            // source's object: on 9p an inode's fid is tied to the name it was walked
+            // through, and the source's would go stale once the old name is unlinked
+            // (memory filesystems return the very same object).
+            let new_inode = locked.inode()?.lookup(name).unwrap_or_else(|_| source_inode.clone());
+            locked.dir.dentry.bind_locked(&mut locked.children, name, Some(new_inode));
             Ok(())
         })
     }
