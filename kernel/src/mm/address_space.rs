@@ -302,6 +302,32 @@ impl AddressSpace {
         let _ = self.table.map(page, frame.phys(), user_access(area.protection));
     }
 
+    /// Linux's `access_ok` and then some: `[address, address + len)` lies below the top of
+    /// the user half (checked even for `len` 0, so a kernel address is refused whatever
+    /// the length) and inside areas that allow `access`. Checked before a system call has
+    /// side effects, so a bad buffer fails it with `EFAULT` before, say, a file offset moves.
+    pub fn check_range(&self, address: u64, len: u64, access: Access) -> Result<(), Errno> {
+        const TASK_SIZE: u64 = USER_END - PAGE_SIZE;
+        let end = address.checked_add(len).ok_or(Errno::EFAULT)?;
+        if end > TASK_SIZE {
+            return Err(Errno::EFAULT);
+        }
+        let mut at = address;
+        while at < end {
+            let area = self.areas.find(at).ok_or(Errno::EFAULT)?;
+            let allowed = match access {
+                Access::Read => !area.protection.is_empty(),
+                Access::Write => area.protection.contains(Protection::WRITE),
+                Access::Execute => area.protection.contains(Protection::EXEC),
+            };
+            if !allowed {
+                return Err(Errno::EFAULT);
+            }
+            at = area.end;
+        }
+        Ok(())
+    }
+
     /// Copies user memory at `address` into `buf` (`copy_from_user`).
     pub fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;

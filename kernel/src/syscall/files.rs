@@ -10,6 +10,7 @@ use vfs_core::{Errno, FileType, OpenFile, TimeChange};
 
 use super::{SysResult, read_in, write_out};
 use crate::abi::{self, read_u64};
+use crate::mm::address_space::Access;
 use crate::process::Process;
 
 /// Largest single transfer, as Linux's `MAX_RW_COUNT` (2 GiB less a page).
@@ -26,6 +27,7 @@ fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
 /// Reads from `file` into user memory at `buf` in chunks; stops at a short read.
 fn read_into_user(p: &mut Process, buf: u64, count: u64, mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
+    p.mm.check_range(buf, count, Access::Write)?;
     let mut bounce = vec![0u8; (count as usize).min(CHUNK)];
     let mut done = 0u64;
     while done < count {
@@ -46,6 +48,7 @@ fn read_into_user(p: &mut Process, buf: u64, count: u64, mut read: impl FnMut(u6
 
 fn write_from_user(p: &mut Process, buf: u64, count: u64, mut write: impl FnMut(u64, &[u8]) -> Result<usize, Errno>) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
+    p.mm.check_range(buf, count, Access::Read)?;
     let mut done = 0u64;
     while done < count {
         let want = ((count - done) as usize).min(CHUNK);
@@ -94,6 +97,7 @@ fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, 
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
+    p.mm.check_range(address, count * 16, Access::Read)?;
     let raw = read_in(p, address, count as usize * 16)?;
     let vectors: Vec<(u64, u64)> = raw.chunks(16).map(|v| (read_u64(v, 0), read_u64(v, 8))).collect();
     if vectors.iter().any(|&(_, len)| (len as i64) < 0) {
@@ -104,8 +108,12 @@ fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, 
 
 pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    let vectors = iovecs(p, address, count)?;
+    for &(base, len) in &vectors {
+        p.mm.check_range(base, len, Access::Write)?;
+    }
     let mut total = 0;
-    for (base, len) in iovecs(p, address, count)? {
+    for (base, len) in vectors {
         let got = read_into_user(p, base, len, |_, chunk| file.read(chunk));
         match got {
             Ok(got) => {
@@ -123,8 +131,12 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
 
 pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    let vectors = iovecs(p, address, count)?;
+    for &(base, len) in &vectors {
+        p.mm.check_range(base, len, Access::Read)?;
+    }
     let mut total = 0;
-    for (base, len) in iovecs(p, address, count)? {
+    for (base, len) in vectors {
         match write_from_user(p, base, len, |_, chunk| file.write(chunk)) {
             Ok(written) => {
                 total += written;
@@ -250,6 +262,7 @@ pub fn getdents64(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     let capacity = count.min(MAX_RW_COUNT) as usize;
+    p.mm.check_range(buf, capacity as u64, Access::Write)?;
     let mut out: Vec<u8> = Vec::new();
     let mut too_small = false;
     file.read_dir(&mut |entry| {
@@ -327,6 +340,7 @@ pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult
     if count > p.files.limit() as u64 {
         return Err(Errno::EINVAL);
     }
+    p.mm.check_range(fds, count * 8, Access::Write)?;
     let mut raw = read_in(p, fds, count as usize * 8)?;
     let mut ready = 0;
     for entry in raw.chunks_mut(8) {
@@ -354,7 +368,13 @@ pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult
     Ok(ready)
 }
 
-pub fn ppoll(p: &mut Process, fds: u64, count: u64, timeout: u64) -> SysResult {
+pub fn ppoll(p: &mut Process, fds: u64, count: u64, timeout: u64, sigmask: u64, sigset_size: u64) -> SysResult {
+    if sigmask != 0 {
+        if sigset_size != 8 {
+            return Err(Errno::EINVAL);
+        }
+        read_in(p, sigmask, 8)?;
+    }
     let timeout_ms = if timeout == 0 {
         -1
     } else {

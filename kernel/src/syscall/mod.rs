@@ -92,7 +92,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::FCHOWN => files::fchown(p, fd, a[1], a[2]),
         nr::FCHDIR => files::fchdir(p, fd),
         nr::POLL => files::poll(p, a[0], a[1], a[2] as i32 as i64),
-        nr::PPOLL => files::ppoll(p, a[0], a[1], a[2]),
+        nr::PPOLL => files::ppoll(p, a[0], a[1], a[2], a[3], a[4]),
 
         nr::OPEN => paths::openat(p, AT_FDCWD, a[0], a[1], a[2]),
         nr::OPENAT => paths::openat(p, fd, a[1], a[2], a[3]),

@@ -18,13 +18,7 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     // fs-test on each kind of filesystem: tmpfs, the overlay root, a 9p bind mount.
     for (name, scratch) in [("fs-test-tmpfs", "/tmp"), ("fs-test-overlay", "/root"), ("fs-test-9p", "/rw")] {
         let (case, _) = builder.run(name, &["/sbin/fs-test", scratch])?;
-        let case = case.expect(Line(&["fs-test: ", " passed, 0 failed"])).expect(Status(0));
-        cases.push(match name {
-            "fs-test-9p" => case.known_failure(
-                "kernel: on a 9p bind mount, after unlink of one of two hard links, stat of the other is ENOENT (the host still has it)",
-            ),
-            _ => case,
-        });
+        cases.push(case.expect(Line(&["fs-test: ", " passed, 0 failed"])).expect(Status(0)));
     }
     let (case, _) = builder.run("null-deref", &["/sbin/null-deref"])?;
     cases.push(case.expect(output("null-deref: reading address 0\n")).expect(Status(KILLED_BY_SIGSEGV)));
@@ -33,12 +27,7 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     cases.push(
         case.expect(Line(&["efault: ", " passed, 0 failed"]))
             .expect(Line(&["ok   after the bad pointers, a file still writes and reads back"]))
-            .expect(Status(0))
-            .known_failure(
-                "kernel: user copies still reach a page after munmap (nanosleep on it sleeps on garbage: timeout); \
-                 read/readv move the offset before the copy fails; a kernel address with length 0 is not EFAULT; \
-                 a bad ppoll sigmask is ignored",
-            ),
+            .expect(Status(0)),
     );
 
     let (case, _) = builder.run("syscall-bench", &["/sbin/syscall-bench", "--iterations", "1000", "/tmp", "/", "/data"])?;

@@ -57,7 +57,7 @@ pub struct Template {
     pub call: &'static str,
     pub number: c_long,
     pub args: fn(&mut Fixture, usize) -> [usize; 6],
-    /// Linux's answer for each of `BadPointer::all()`: null, low, kernel, unmapped.
+    /// Linux's answer for each of `BadPointer::all()`: null, low, kernel, no-access.
     pub expected: [Expected; 4],
 }
 

@@ -16,19 +16,23 @@ impl BadPointer {
             BadPointer { name: "null", address: 0 },
             BadPointer { name: "low", address: 1 },
             BadPointer { name: "kernel", address: 0xffff_8000_0000_0000 },
-            BadPointer { name: "unmapped", address: unmapped_page() },
+            BadPointer { name: "no-access", address: inaccessible_page() },
         ]
     }
 }
 
-/// A user page that was mapped and is not any more: the address is canonical, in the user
-/// half and page-aligned, so only the missing mapping makes it bad.
-fn unmapped_page() -> usize {
-    // SAFETY: a fresh anonymous mapping, unmapped again before anyone sees it.
+/// A user page that is mapped but grants no access (`PROT_NONE`): the address is
+/// canonical, in the user half and page-aligned, so only the page's rights make it bad.
+///
+/// Why not a page mapped and then unmapped: the next `mmap` of the program's own
+/// allocator may land right there (Linux's top-down placement reuses the highest free
+/// gap), and whether it does depends on the allocator's history, not on the kernel under
+/// test. A `PROT_NONE` page stays bad for the whole run.
+fn inaccessible_page() -> usize {
+    // SAFETY: a fresh anonymous mapping that nothing else knows of; it is never unmapped.
     unsafe {
-        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
-        assert_ne!(page, libc::MAP_FAILED, "mmap of one page");
-        libc::munmap(page, 4096);
+        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        assert_ne!(page, libc::MAP_FAILED, "mmap of one PROT_NONE page");
         page as usize
     }
 }

@@ -2,7 +2,7 @@
 //! table through raw `syscall()` and checks each answers as Linux does: `-EFAULT`, except
 //! where Linux itself answers otherwise (NULL for an optional pointer, zero lengths, the
 //! futex word's alignment: see `calls.rs`). Bad pointers: NULL, 0x1, the
-//! first kernel address 0xffff800000000000, and a user page that was just unmapped.
+//! first kernel address 0xffff800000000000, and a user page mapped `PROT_NONE`.
 //!
 //! One line per call and argument (`ok`/`FAIL`), then `efault: N passed, M failed`, and a
 //! last check that the system still works. Exit status 0 only if everything matched.
