@@ -89,6 +89,9 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
         }
     };
     timeline::phase("memory");
+    // Ready: CPU, memory and console are up. What follows is the sandbox's start-up (the
+    // timer user code needs, the devices the container needs), timed as phases of its own.
+    timeline::ready();
     if let Err(why) = arch::apic::init(timeline::tsc_khz()) {
         log::warn!(target: "timer", "no timer interrupts ({why}): a spinning program keeps the CPU");
     }
@@ -96,10 +99,10 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
     random::init(&options::decode_hex(options.entropy.unwrap_or("")));
     let devices = devices::discover(boot.cmdline_bytes());
     timeline::phase("devices");
-    timeline::ready();
     log::info!(target: "memory", "{memory}");
 
     if let Some(test) = options.test {
+        timeline::flush();
         selftest::run(test, boot, &devices);
     }
     match boot.modules().first() {

@@ -84,24 +84,21 @@ pub fn phase(name: &'static str) {
     }
 }
 
-/// Marks the kernel ready and, at `log=info` or more, prints every phase and the ready line.
+/// Marks the kernel ready. The phases are printed (at `log=info` or more) by the next
+/// [`flush`], so printing never sits between the ready mark and the phases after it.
 pub fn ready() {
     phase("ready");
-    if log::max_level() < log::LevelFilter::Info {
-        return;
-    }
     if TSC_KHZ.load(Ordering::Relaxed) == 0 {
         log::warn!("TSC frequency unknown, timestamps assume 1 GHz (pass tsc_khz=)");
     }
-    flush();
 }
 
 /// How many recorded phases have been printed.
 static PRINTED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
-/// Prints the phases recorded since the last print, at `log=info` or more. Called at
-/// ready and again when the container's init starts, so printing never sits between two
-/// phases it measures.
+/// Prints the phases recorded since the last print, at `log=info` or more. Called when
+/// the container's init is about to start, before a self-test, and at exit, so printing
+/// never sits between two phases it measures.
 pub fn flush() {
     if log::max_level() < log::LevelFilter::Info {
         return;
