@@ -82,6 +82,15 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         cases.push(case);
     }
 
+    // mount(2) and umount2(2) from inside the container, root only.
+    let (case, _) = builder.run("ns-mount-syscall", &["/bin/busybox", "mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "scratch", "/root"])?;
+    cases.push(case.expect(Status(0)));
+    let (case, _) = builder.run("ns-umount-syscall", &["/bin/busybox", "umount", "/tmp"])?;
+    cases.push(case.expect(Status(0)));
+    let mut spec = builder.fixtures.spec(&["/bin/busybox", "mount", "-t", "tmpfs", "scratch", "/root"]);
+    spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    cases.push(builder.with_spec("ns-mount-needs-root", spec)?.0.expect(Line(&["mount", "permission denied"])).expect(Status(1)));
+
     // Errors only the guest can see: the host would refuse these specs, so they go in raw.
     let rootfs = builder.fixtures.rootfs.to_string_lossy().into_owned();
     let with_mounts = |mounts: &str| {
