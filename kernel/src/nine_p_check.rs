@@ -124,9 +124,43 @@ fn run_check(devices: &Devices) -> Result<(), (&'static str, Errno)> {
         if exclusive_sees { "yes" } else { "no (cached negative entry)" }
     ));
     if !shared_sees {
-        return Err(("shared mount missed a host change", Errno::ESTALE));
+        return Err(("shared mount missed a change behind its back", Errno::ESTALE));
     }
-    Ok(())
+    host_adds_a_file(&exclusive, &shared)
+}
+
+/// How long the guest waits for the host to add its file.
+const HOST_WAIT_NS: i64 = 30_000_000_000;
+
+/// The host's own change: both mounts look `late-from-host.txt` up (the exclusive one
+/// caches the miss), the guest leaves a marker the host test waits for, and the host adds
+/// the file; the shared mount must then see it.
+fn host_adds_a_file(exclusive: &FsContext, shared: &FsContext) -> Result<(), (&'static str, Errno)> {
+    const NAME: &[u8] = b"late-from-host.txt";
+    for context in [exclusive, shared] {
+        if context.stat(At::Cwd, NAME, false) != Err(Errno::ENOENT) {
+            return Err(("late-from-host.txt exists before the guest asked for it", Errno::EEXIST));
+        }
+    }
+    write_all(exclusive, b"guest-waits-for-host", b"").map_err(|e| ("write the marker", e))?;
+    print_line(format_args!("9p: waiting for the host to add late-from-host.txt"));
+    let deadline = crate::clock::monotonic_ns() + HOST_WAIT_NS;
+    let shared_sees = loop {
+        if shared.stat(At::Cwd, NAME, false).is_ok() {
+            break true;
+        }
+        if crate::clock::monotonic_ns() > deadline {
+            break false;
+        }
+        crate::clock::spin_for(10_000_000);
+    };
+    let exclusive_sees = exclusive.stat(At::Cwd, NAME, false).is_ok();
+    print_line(format_args!("9p: shared mount sees the file the host added: {}", if shared_sees { "yes" } else { "no" }));
+    print_line(format_args!(
+        "9p: exclusive mount sees the file the host added: {}",
+        if exclusive_sees { "yes" } else { "no (cached negative entry)" }
+    ));
+    if shared_sees { Ok(()) } else { Err(("shared mount missed the host's file", Errno::ESTALE)) }
 }
 
 /// Size of the file `test=9p-bench` streams through 9p.

@@ -4,7 +4,8 @@
 //!
 //! Host side: the tree is made fresh for each boot, every file's SHA-256 is computed here
 //! and must appear in the guest's output, and what the guest wrote must be on the host
-//! afterwards, byte for byte.
+//! afterwards, byte for byte. For coherence the guest also waits (marker file) for the
+//! host itself to add a file, which the shared mount must see.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,22 @@ fn write_tree(dir: &Path) -> Result<Vec<(&'static str, Vec<u8>)>> {
     Ok(files)
 }
 
+/// The host's part of the coherence check: once the guest's marker appears in `dir`, add
+/// `late-from-host.txt` there, as another program on the host would. Runs beside the
+/// boot (the thread gives up after 20 minutes, or ends with xtask).
+fn add_host_file_when_asked(dir: PathBuf) {
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20 * 60);
+        while std::time::Instant::now() < deadline {
+            if dir.join("guest-waits-for-host").exists() {
+                let _ = std::fs::write(dir.join("late-from-host.txt"), b"added by the host\n");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+}
+
 /// One case per machine, each with its own fresh directory under `fixtures`.
 pub fn cases(accel: Accel, fixtures: &Path) -> Result<Vec<Case>> {
     Machine::ALL
@@ -43,6 +60,7 @@ pub fn cases(accel: Accel, fixtures: &Path) -> Result<Vec<Case>> {
         .map(|machine| {
             let dir: PathBuf = fixtures.join(format!("9p-{machine}"));
             let files = write_tree(&dir)?;
+            add_host_file_when_asked(dir.clone());
             let mut case = Case::new("9p", machine, accel)
                 .memory(MemorySize::from_mib(256))
                 .options("test=9p")
@@ -58,6 +76,8 @@ pub fn cases(accel: Accel, fixtures: &Path) -> Result<Vec<Case>> {
                 .expect(Check::Text(format!("9p: wrote guest-wrote.bin 1048583 bytes sha256 {written} read back through m0: same")))
                 .expect(Check::Line(&["shared mount sees a file created behind its back: yes"]))
                 .expect(Check::Line(&["exclusive mount sees a file created behind its back: no (cached negative entry)"]))
+                .expect(Check::Line(&["shared mount sees the file the host added: yes"]))
+                .expect(Check::Line(&["exclusive mount sees the file the host added: no (cached negative entry)"]))
                 .expect(Check::Line(&["9p: ok"]))
                 .expect(Check::Status(0))
                 .expect(Check::HostFileSha256 { path: dir.join("guest-wrote.bin"), sha256: written })
