@@ -13,7 +13,7 @@ use crate::arch::cpu::read_tsc;
 
 /// Used when neither the command line nor CPUID names the TSC frequency.
 const ASSUMED_TSC_KHZ: u64 = 1_000_000;
-const MAX_PHASES: usize = 32;
+const MAX_PHASES: usize = 128;
 
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);

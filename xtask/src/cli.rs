@@ -208,6 +208,9 @@ pub enum Bench {
     NineP(CompareBenchArgs),
     /// getppid and stat (tmpfs, root, 9p bind mount) cost: our sandbox against a Linux guest.
     Syscalls(CompareBenchArgs),
+    /// Container start: PVH entry → init and the namespace build, for the default bundle and
+    /// one with 100 mounts (`--no-linux` has no effect: there is no Linux side).
+    Container(CompareBenchArgs),
 }
 
 /// A benchmark run on both our kernel and a Linux guest.

@@ -1,6 +1,7 @@
 //! `cargo xtask bench …`: one submodule per benchmark, sharing the report writers.
 
 mod boot;
+mod container;
 mod floor_kernel;
 mod linux_guest;
 mod nine_p;
@@ -16,6 +17,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Boot(args) => boot::bench(args),
         Bench::Syscalls(args) => syscalls::bench(args),
         Bench::NineP(args) => nine_p::bench(args),
+        Bench::Container(args) => container::bench(args),
     }?;
     Ok(0)
 }
