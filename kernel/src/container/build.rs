@@ -129,7 +129,11 @@ pub fn build(plan: &MountPlan, source: &dyn FilesystemSource) -> Result<Arc<Moun
     let root_mount = ns.root().mount.clone();
     builder.finish_flags.push((root_mount, root_flags));
     for planned in &plan.mounts {
+        let started = source.clock().now();
         builder.apply(planned)?;
+        let took = source.clock().now();
+        let micros = (took.sec - started.sec) * 1_000_000 + (i64::from(took.nsec) - i64::from(started.nsec)) / 1000;
+        log::debug!(target: "namespace", "{} took {micros} us", planned.destination);
     }
     for (mount, flags) in &builder.finish_flags {
         ns.set_flags(mount, *flags);
