@@ -12,4 +12,25 @@ pub trait Channel: Send + Sync {
     /// Sends one whole request message and waits for its reply, written into `reply`;
     /// returns the reply's length. Transport failures are `EIO`.
     fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize>;
+
+    /// Like `round_trip`, with the reply split: its first `header.len()` bytes go to
+    /// `header` and the rest to `payload`, so a read's data lands straight in the caller's
+    /// buffer. Returns the reply's whole length. A transport that can scatter (virtio) does
+    /// it in place; this default goes through a bounce buffer.
+    fn round_trip_split(&self, request: &[u8], header: &mut [u8], payload: &mut [u8]) -> Result<usize> {
+        // Room for any reply, so an overlong one is caught here as EIO, not cut short.
+        let room = (self.max_message_size() as usize).max(header.len() + payload.len());
+        let mut reply = alloc::vec![0u8; room];
+        let length = self.round_trip(request, &mut reply)?;
+        if length > header.len() + payload.len() {
+            return Err(crate::errno::Errno::EIO);
+        }
+        let in_header = length.min(header.len());
+        header[..in_header].copy_from_slice(&reply[..in_header]);
+        if length > header.len() {
+            let rest = length - header.len();
+            payload.get_mut(..rest).ok_or(crate::errno::Errno::EIO)?.copy_from_slice(&reply[header.len()..length]);
+        }
+        Ok(length)
+    }
 }
