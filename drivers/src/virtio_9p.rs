@@ -6,7 +6,8 @@
 //!
 //! Why not `virtio-drivers`' `VirtIO9p`: it gives a reply one buffer. A read's reply here
 //! gets two — its 11-byte header, then the caller's own buffer — so the server writes the
-//! data where it is wanted and the client copies nothing (Linux's v9fs "zero copy").
+//! data where it is wanted and the client copies nothing (Linux's v9fs "zero copy"); a
+//! write's request likewise leaves as its header plus the caller's buffer.
 //! The queue, transports and feature negotiation are still the crate's.
 
 use alloc::string::String;
@@ -45,17 +46,24 @@ impl<H: Hal> Device<H> {
         Ok((Self { transport, queue }, tag))
     }
 
-    /// Sends `request`; the reply fills `header`, then `payload` if there is one.
-    /// Returns the reply's length.
-    fn request(&mut self, request: &[u8], header: &mut [u8], payload: Option<&mut [u8]>) -> core::result::Result<usize, virtio_drivers::Error> {
+    /// Sends `request` (then `request_tail`, if not empty, as the same message); the reply
+    /// fills `header`, then `payload` if there is one. Returns the reply's length.
+    fn request(
+        &mut self,
+        request: &[u8],
+        request_tail: &[u8],
+        header: &mut [u8],
+        payload: Option<&mut [u8]>,
+    ) -> core::result::Result<usize, virtio_drivers::Error> {
         if request.is_empty() || header.len() < HEADER_SIZE {
             return Err(virtio_drivers::Error::InvalidParam);
         }
         let used = {
-            let inputs = [request];
+            let both = [request, request_tail];
+            let inputs: &[&[u8]] = if request_tail.is_empty() { &both[..1] } else { &both };
             match payload {
-                Some(payload) => self.queue.add_notify_wait_pop(&inputs, &mut [&mut *header, payload], &mut self.transport)?,
-                None => self.queue.add_notify_wait_pop(&inputs, &mut [&mut *header], &mut self.transport)?,
+                Some(payload) => self.queue.add_notify_wait_pop(inputs, &mut [&mut *header, payload], &mut self.transport)?,
+                None => self.queue.add_notify_wait_pop(inputs, &mut [&mut *header], &mut self.transport)?,
             }
         };
         let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
@@ -117,20 +125,24 @@ impl<H: Hal> Channel for Virtio9pChannel<H> {
     }
 
     fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize> {
-        self.exchange(request, reply, None)
+        self.exchange(request, &[], reply, None)
     }
 
     fn round_trip_split(&self, request: &[u8], header: &mut [u8], payload: &mut [u8]) -> Result<usize> {
         let payload = (!payload.is_empty()).then_some(payload);
-        self.exchange(request, header, payload)
+        self.exchange(request, &[], header, payload)
+    }
+
+    fn round_trip_gather(&self, header: &[u8], payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+        self.exchange(header, payload, reply, None)
     }
 }
 
 impl<H: Hal> Virtio9pChannel<H> {
-    fn exchange(&self, request: &[u8], header: &mut [u8], payload: Option<&mut [u8]>) -> Result<usize> {
+    fn exchange(&self, request: &[u8], request_tail: &[u8], header: &mut [u8], payload: Option<&mut [u8]>) -> Result<usize> {
         self.requests.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let mut device = self.device.lock();
-        device.request(request, header, payload).map_err(|error| {
+        device.request(request, request_tail, header, payload).map_err(|error| {
             log::warn!("virtio-9p {}: request failed: {error}", self.tag);
             Errno::EIO
         })

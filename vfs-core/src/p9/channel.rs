@@ -33,4 +33,14 @@ pub trait Channel: Send + Sync {
         }
         Ok(length)
     }
+
+    /// Like `round_trip`, with the request in two pieces sent as one message: a write's
+    /// data goes out from the caller's buffer without being copied behind its header. The
+    /// default joins the pieces first.
+    fn round_trip_gather(&self, header: &[u8], payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+        let mut request = alloc::vec::Vec::with_capacity(header.len() + payload.len());
+        request.extend_from_slice(header);
+        request.extend_from_slice(payload);
+        self.round_trip(&request, reply)
+    }
 }
