@@ -50,7 +50,10 @@ fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errn
             break;
         }
         let string = p.mm.read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
-        total += string.len() + 1;
+        // Each string costs its bytes, its NUL and its pointer on the new stack: counting
+        // the pointer too bounds the number of (even empty) strings, and so the kernel
+        // memory this takes.
+        total += string.len() + 1 + 8;
         if total > crate::exec::stack::MAX_STRINGS {
             return Err(Errno::E2BIG);
         }
@@ -121,11 +124,19 @@ pub fn getrandom(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResu
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
         return Err(Errno::EINVAL);
     }
-    let len = len.min(32 << 20) as usize;
-    let mut bytes = alloc::vec![0u8; len];
-    crate::random::fill(&mut bytes);
-    write_out(p, address, &bytes)?;
-    Ok(len as u64)
+    // Like Linux, one call returns at most 32 MiB; it is produced a page at a time so the
+    // kernel's memory use does not follow the caller's request.
+    let len = len.min(32 << 20);
+    p.mm.check_range(address, len, crate::mm::address_space::Access::Write)?;
+    let mut chunk = [0u8; 4096];
+    let mut done = 0;
+    while done < len {
+        let take = (len - done).min(chunk.len() as u64) as usize;
+        crate::random::fill(&mut chunk[..take]);
+        write_out(p, address + done, &chunk[..take])?;
+        done += take as u64;
+    }
+    Ok(len)
 }
 
 /// One CPU: the mask has bit 0 set, in as many bytes as a `cpumask` takes (8).
