@@ -158,8 +158,7 @@ unsafe extern "Rust" {
 
 #[unsafe(no_mangle)]
 extern "C" fn boot_rust_entry(start_info: u64, entry_tsc: u64) -> ! {
-    // SAFETY: this runs once, on the only CPU, before any other code can see BOOT_INFO; after
-    // it, BOOT_INFO is only ever shared immutably.
+    // SAFETY: this runs once, on the only CPU, before any other code can see BOOT_INFO; after it, BOOT_INFO is only ever shared immutably.
     let info = unsafe { &mut *core::ptr::addr_of_mut!(BOOT_INFO) };
     info.entry_tsc = entry_tsc;
     crate::start_info::parse(start_info, info);

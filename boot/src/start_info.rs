@@ -32,8 +32,7 @@ fn read_phys<T: Copy>(phys: u64) -> Option<T> {
     if phys == 0 || end > early_identity_limit() {
         return None;
     }
-    // SAFETY: [phys, end) is inside the early identity map (checked above), which maps RAM and
-    // the VMM's tables read-write; `T` is plain data (`Copy`) and the read is unaligned-safe.
+    // SAFETY: [phys, end) is inside the early identity map (checked above), which maps RAM and the VMM's tables read-write; `T` is plain data (`Copy`) and the read is unaligned-safe.
     Some(unsafe { core::ptr::read_unaligned(phys as *const T) })
 }
 

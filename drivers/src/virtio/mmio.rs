@@ -65,11 +65,9 @@ pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
         if slot.size < core::mem::size_of::<VirtIOHeader>() {
             continue;
         }
-        // SAFETY: the slot is a device-register window the VMM advertises (or microvm's
-        // fixed window); `mmio_phys_to_virt` maps it uncached for the kernel's lifetime.
+        // SAFETY: the slot is a device-register window the VMM advertises (or microvm's fixed window); `mmio_phys_to_virt` maps it uncached for the kernel's lifetime.
         let base = unsafe { H::mmio_phys_to_virt(slot.phys, slot.size) };
-        // SAFETY: reading the 4-byte magic register at offset 0 of a mapped MMIO window has
-        // no side effects on a virtio device, and reads as 0 or all-ones where none is.
+        // SAFETY: reading the 4-byte magic register at offset 0 of a mapped MMIO window has no side effects on a virtio device, and reads as 0 or all-ones where none is.
         let magic = unsafe { core::ptr::read_volatile(base.as_ptr().cast::<u32>()) };
         // SAFETY: as above; offset 8 is the device id (0 = empty slot).
         let device_id = unsafe { core::ptr::read_volatile(base.as_ptr().cast::<u32>().add(2)) };
@@ -77,8 +75,7 @@ pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
             continue;
         }
         let header: NonNull<VirtIOHeader> = base.cast();
-        // SAFETY: `header` is an aligned, mapped virtio-mmio window of `slot.size` bytes that
-        // stays mapped forever, and this is the only transport created for it (deduplicated).
+        // SAFETY: `header` is an aligned, mapped virtio-mmio window of `slot.size` bytes that stays mapped forever, and this is the only transport created for it (deduplicated).
         match unsafe { MmioTransport::new(header, slot.size) } {
             Ok(transport) => found.push(transport),
             Err(error) => log::warn!("virtio-mmio at {:#x}: {error}", slot.phys),

@@ -25,8 +25,7 @@ impl PortCam {
             | u32::from(device_function.device) << 11
             | u32::from(device_function.function) << 8
             | u32::from(register_offset & 0xfc);
-        // SAFETY: 0xcf8 is the PCI configuration address port on PC-compatible machines;
-        // the kernel runs on one CPU and only this type uses the port.
+        // SAFETY: 0xcf8 is the PCI configuration address port on PC-compatible machines; the kernel runs on one CPU and only this type uses the port.
         unsafe { Port::<u32>::new(CONFIG_ADDRESS).write(address) };
     }
 }
@@ -34,8 +33,7 @@ impl PortCam {
 impl ConfigurationAccess for PortCam {
     fn read_word(&self, device_function: DeviceFunction, register_offset: u8) -> u32 {
         Self::select(device_function, register_offset);
-        // SAFETY: reads the register selected just above; configuration reads have no side
-        // effects and read as all-ones where no device answers.
+        // SAFETY: reads the register selected just above; configuration reads have no side effects and read as all-ones where no device answers.
         unsafe { Port::<u32>::new(CONFIG_DATA).read() }
     }
 

@@ -32,8 +32,7 @@ static REGISTERS: AtomicU64 = AtomicU64::new(0);
 fn write(register: usize, value: u32) {
     let base = REGISTERS.load(Ordering::Relaxed);
     if base != 0 {
-        // SAFETY: `base` maps the APIC page uncached (set in `init`); registers are 32-bit
-        // at 16-byte strides inside it.
+        // SAFETY: `base` maps the APIC page uncached (set in `init`); registers are 32-bit at 16-byte strides inside it.
         unsafe { core::ptr::write_volatile((base as usize + register) as *mut u32, value) };
     }
 }
@@ -51,8 +50,7 @@ pub fn init(tsc_khz: Option<u64>) -> Result<(), &'static str> {
     if !raw_cpuid::CpuId::new().get_feature_info().is_some_and(|f| f.has_apic()) {
         return Err("no local APIC");
     }
-    // SAFETY: IA32_APIC_BASE exists when CPUID reports an APIC; setting the global enable
-    // bit keeps the base address.
+    // SAFETY: IA32_APIC_BASE exists when CPUID reports an APIC; setting the global enable bit keeps the base address.
     let base_phys = unsafe {
         let mut msr = Msr::new(APIC_BASE_MSR);
         let value = msr.read() | APIC_ENABLE;

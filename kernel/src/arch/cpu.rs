@@ -61,8 +61,7 @@ pub fn has_no_execute() -> bool {
 /// Global pages (kernel mappings survive address-space switches) and SSE for user code.
 /// The kernel itself is soft-float and never touches SSE registers.
 pub(super) fn enable_features() {
-    // SAFETY: setting MP and clearing EM only makes SSE instructions legal; the kernel never
-    // issues them. OSFXSR/OSXMMEXCPT tell the CPU we save SSE state (user tasks will).
+    // SAFETY: setting MP and clearing EM only makes SSE instructions legal; the kernel never issues them. OSFXSR/OSXMMEXCPT tell the CPU we save SSE state (user tasks will).
     unsafe {
         Cr0::update(|cr0| {
             cr0.remove(Cr0Flags::EMULATE_COPROCESSOR);

@@ -71,8 +71,7 @@ pub fn selectors() -> &'static Selectors {
 pub(super) fn load() {
     let (gdt, selectors) = GDT.call_once(build_gdt);
     gdt.load();
-    // SAFETY: the selectors index the GDT just loaded, which lives for 'static; the TSS
-    // descriptor is marked available, as `ltr` requires.
+    // SAFETY: the selectors index the GDT just loaded, which lives for 'static; the TSS descriptor is marked available, as `ltr` requires.
     unsafe {
         CS::set_reg(selectors.kernel_code);
         DS::set_reg(selectors.kernel_data);

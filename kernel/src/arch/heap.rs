@@ -23,8 +23,7 @@ impl OomHandler for GrowFromFrames {
         let wanted = (layout.size() + layout.align() + 4096).max(MIN_GROWTH).next_multiple_of(4096);
         let phys = source(wanted).ok_or(())?;
         let start = super::paging::phys_to_virt(phys) as *mut u8;
-        // SAFETY: the frame allocator gave us `wanted` bytes of RAM exclusively and for good;
-        // the direct map reaches them.
+        // SAFETY: the frame allocator gave us `wanted` bytes of RAM exclusively and for good; the direct map reaches them.
         unsafe { talc.claim(Span::from_base_size(start, wanted)) }.map(|_| ())
     }
 }
@@ -36,8 +35,7 @@ static HEAP: Talck<spin::Mutex<()>, GrowFromFrames> = Talc::new(GrowFromFrames).
 pub fn init(phys_start: u64, len: usize, grow: fn(usize) -> Option<u64>) -> Result<(), ()> {
     GROW_SOURCE.call_once(|| grow);
     let start = super::paging::phys_to_virt(phys_start) as *mut u8;
-    // SAFETY: the memory manager carved [phys_start, +len) out of RAM for the heap alone;
-    // the direct map reaches it.
+    // SAFETY: the memory manager carved [phys_start, +len) out of RAM for the heap alone; the direct map reaches it.
     unsafe { HEAP.lock().claim(Span::from_base_size(start, len)) }.map(|_| ())
 }
 

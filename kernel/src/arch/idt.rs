@@ -79,8 +79,7 @@ fn load_table(idt: &'static Idt) {
         limit: (core::mem::size_of::<Idt>() - 1) as u16,
         base: VirtAddr::from_ptr(idt),
     };
-    // SAFETY: the table is 'static and every present gate points at a trap stub in the
-    // kernel code segment.
+    // SAFETY: the table is 'static and every present gate points at a trap stub in the kernel code segment.
     unsafe { lidt(&pointer) };
 }
 

@@ -90,9 +90,7 @@ impl Mapper<'_> {
         if offset == 0 && phys >= boot::early_identity_limit() {
             return Err(PagingError::Unreachable(phys));
         }
-        // SAFETY: `phys` is a page-table frame this module allocated (or the live PML4), it is
-        // reachable at phys + offset in the live map (checked above for the identity map; the
-        // direct map covers all RAM), and `&mut self` keeps the reference unique.
+        // SAFETY: `phys` is a page-table frame this module allocated (or the live PML4), it is reachable at phys + offset in the live map (checked above for the identity map; the direct map covers all RAM), and `&mut self` keeps the reference unique.
         Ok(unsafe { &mut *((phys + offset) as *mut PageTable) })
     }
 
@@ -191,9 +189,7 @@ pub fn switch_to_kernel_tables(
     mapper.walk_to(MMIO_BASE, 3)?;
 
     let pml4 = mapper.pml4;
-    // SAFETY: the new tables map everything the kernel touches from here on: the image
-    // (code, statics, the boot stack) and, through the direct map, all RAM. The offset is
-    // switched in the same breath so later table walks use the direct map.
+    // SAFETY: the new tables map everything the kernel touches from here on: the image (code, statics, the boot stack) and, through the direct map, all RAM. The offset is switched in the same breath so later table walks use the direct map.
     unsafe {
         Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty());
     }
@@ -232,8 +228,7 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
 /// Sound because the memory manager never hands a module's frames to an allocator, so
 /// nothing writes them while the kernel runs.
 pub fn boot_module_bytes(module: &boot::BootModule) -> &'static [u8] {
-    // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules
-    // lie in memory the VMM reported).
+    // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules lie in memory the VMM reported).
     unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize) }
 }
 
@@ -316,8 +311,7 @@ impl UserPageTable {
             table = entry.addr().as_u64();
         }
         let leaf_table = mapper.table(table).ok()? as *mut PageTable;
-        // SAFETY: the table frame belongs to this address space; `&mut self` makes the
-        // returned entry the only live reference into these tables.
+        // SAFETY: the table frame belongs to this address space; `&mut self` makes the returned entry the only live reference into these tables.
         let leaf_table = unsafe { &mut *leaf_table };
         Some(&mut leaf_table[((virt >> 12) & 511) as usize])
     }
@@ -348,8 +342,7 @@ impl UserPageTable {
     pub fn activate(&self) {
         let (current, _) = Cr3::read_raw();
         if current.start_address().as_u64() != self.pml4 {
-            // SAFETY: the kernel half is shared with the kernel's own tables, so the code and
-            // data running now stay mapped across the switch.
+            // SAFETY: the kernel half is shared with the kernel's own tables, so the code and data running now stay mapped across the switch.
             unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.pml4)), Cr3Flags::empty()) };
         }
     }

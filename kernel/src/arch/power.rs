@@ -16,8 +16,7 @@ const MICROVM_GED_SLEEP_CONTROL: u64 = 0xfea0_0200;
 const MICROVM_SLEEP_S5: u8 = (5 << 2) | 0x20;
 
 pub fn power_off(status: u8) -> ! {
-    // SAFETY: writes to fixed virtual-hardware ports; on a machine without the device the
-    // write goes nowhere. Nothing after this depends on memory state.
+    // SAFETY: writes to fixed virtual-hardware ports; on a machine without the device the write goes nowhere. Nothing after this depends on memory state.
     unsafe {
         Port::<u32>::new(DEBUG_EXIT_PORT).write(u32::from(status));
         Port::<u16>::new(Q35_PM1A_CONTROL_PORT).write(Q35_SLEEP_S5);

@@ -6,8 +6,7 @@ const COM1: u16 = 0x3f8;
 
 /// The console's serial port, programmed (baud, FIFO) once at boot.
 pub fn open_com1() -> SerialPort {
-    // SAFETY: 0x3f8..0x400 is COM1's I/O range on every PC-compatible machine and nothing
-    // else in the kernel uses those ports.
+    // SAFETY: 0x3f8..0x400 is COM1's I/O range on every PC-compatible machine and nothing else in the kernel uses those ports.
     let mut port = unsafe { SerialPort::new(COM1) };
     port.init();
     port

@@ -90,8 +90,7 @@ impl UserContext {
         FsBase::write(VirtAddr::try_new(self.fs_base).unwrap_or(VirtAddr::zero()));
         // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
         KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));
-        // SAFETY: `user_execute` saves and restores every callee-saved register and returns
-        // on this stack; the context stays borrowed (and so alive) for the whole call.
+        // SAFETY: `user_execute` saves and restores every callee-saved register and returns on this stack; the context stays borrowed (and so alive) for the whole call.
         let reason = unsafe { user_execute(self) };
         if reason == EXIT_SYSCALL {
             UserExit::Syscall
@@ -147,8 +146,7 @@ pub(super) fn init() {
 /// context and returns from `execute`.
 pub(super) fn trap_from_user(frame: &TrapFrame) -> ! {
     let cpu_local = &raw const CPU_LOCAL;
-    // SAFETY: user mode only runs inside `execute`, which set `context` to a live context
-    // that nothing else touches until `execute` returns.
+    // SAFETY: user mode only runs inside `execute`, which set `context` to a live context that nothing else touches until `execute` returns.
     let context = unsafe { &mut *(*cpu_local).context };
     context.rax = frame.rax;
     context.rbx = frame.rbx;
@@ -171,8 +169,7 @@ pub(super) fn trap_from_user(frame: &TrapFrame) -> ! {
     context.trap_vector = frame.vector;
     context.trap_error = frame.error_code;
     context.fault_address = if frame.vector == 14 { super::trap::page_fault_address() } else { 0 };
-    // SAFETY: we are on the trap stack below `execute`'s frame; `user_trap_return` drops
-    // this frame and resumes `execute` as if it returned EXIT_TRAP.
+    // SAFETY: we are on the trap stack below `execute`'s frame; `user_trap_return` drops this frame and resumes `execute` as if it returned EXIT_TRAP.
     unsafe { user_trap_return() }
 }
 
