@@ -72,7 +72,11 @@ pub struct BootInfo {
 
 impl BootInfo {
     pub(crate) const fn empty() -> Self {
-        const NO_REGION: MemoryRegion = MemoryRegion { start: 0, len: 0, kind: MemoryKind::Reserved };
+        const NO_REGION: MemoryRegion = MemoryRegion {
+            start: 0,
+            len: 0,
+            kind: MemoryKind::Reserved,
+        };
         const NO_MODULE: BootModule = BootModule { start: 0, len: 0 };
         Self {
             entry_tsc: 0,

@@ -13,7 +13,9 @@ mod boot_info;
 mod pvh;
 mod start_info;
 
-pub use boot_info::{BootInfo, BootModule, MemoryKind, MemoryRegion, MAX_CMDLINE, MAX_MEMORY_REGIONS, MAX_MODULES};
+pub use boot_info::{
+    BootInfo, BootModule, MAX_CMDLINE, MAX_MEMORY_REGIONS, MAX_MODULES, MemoryKind, MemoryRegion,
+};
 pub use pvh::{ImageRange, KERNEL_VIRTUAL_BASE, KernelImage, early_identity_limit, kernel_image};
 
 /// Declares the kernel's entry function: `fn(&'static BootInfo) -> !`.

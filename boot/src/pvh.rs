@@ -216,7 +216,10 @@ pub fn kernel_image() -> KernelImage {
         static boot_stack_guard: u8;
     }
     let addr = |symbol: *const u8| symbol as u64;
-    let range = |start: *const u8, end: *const u8| ImageRange { start: addr(start), end: addr(end) };
+    let range = |start: *const u8, end: *const u8| ImageRange {
+        start: addr(start),
+        end: addr(end),
+    };
     // Only the symbols' addresses are taken; nothing is read through them.
     let guard = addr(&raw const boot_stack_guard);
     KernelImage {
@@ -224,6 +227,9 @@ pub fn kernel_image() -> KernelImage {
         text: range(&raw const __text_start, &raw const __text_end),
         rodata: range(&raw const __rodata_start, &raw const __rodata_end),
         data: range(&raw const __data_start, &raw const __data_end),
-        stack_guard: ImageRange { start: guard, end: guard + 4096 },
+        stack_guard: ImageRange {
+            start: guard,
+            end: guard + 4096,
+        },
     }
 }

@@ -6,7 +6,9 @@
 //! 4-byte-aligned address), and every pointer the VMM gave is bounds-checked against the
 //! identity map before it is followed.
 
-use crate::boot_info::{BootInfo, BootModule, MAX_CMDLINE, MAX_MEMORY_REGIONS, MAX_MODULES, MemoryKind, MemoryRegion};
+use crate::boot_info::{
+    BootInfo, BootModule, MAX_CMDLINE, MAX_MEMORY_REGIONS, MAX_MODULES, MemoryKind, MemoryRegion,
+};
 use crate::pvh::early_identity_limit;
 
 const START_INFO_MAGIC: u32 = 0x336e_c578;
@@ -86,7 +88,8 @@ fn copy_modules(list: u64, count: u32, info: &mut BootInfo) {
             return;
         }
         let entry = list + index * MODLIST_ENTRY_SIZE;
-        let (Some(start), Some(len)) = (read_phys::<u64>(entry), read_phys::<u64>(entry + 8)) else {
+        let (Some(start), Some(len)) = (read_phys::<u64>(entry), read_phys::<u64>(entry + 8))
+        else {
             info.note_problem("boot module list is outside low memory");
             return;
         };
@@ -98,9 +101,11 @@ fn copy_modules(list: u64, count: u32, info: &mut BootInfo) {
 fn copy_memory_map(table: u64, count: u32, info: &mut BootInfo) {
     for index in 0..u64::from(count) {
         let entry = table + index * MEMMAP_ENTRY_SIZE;
-        let (Some(start), Some(len), Some(kind)) =
-            (read_phys::<u64>(entry), read_phys::<u64>(entry + 8), read_phys::<u32>(entry + 16))
-        else {
+        let (Some(start), Some(len), Some(kind)) = (
+            read_phys::<u64>(entry),
+            read_phys::<u64>(entry + 8),
+            read_phys::<u32>(entry + 16),
+        ) else {
             info.note_problem("memory map is outside low memory");
             break;
         };
@@ -111,7 +116,11 @@ fn copy_memory_map(table: u64, count: u32, info: &mut BootInfo) {
             info.note_problem("memory map has more than 128 entries; the rest were ignored");
             break;
         }
-        info.memory[info.memory_len] = MemoryRegion { start, len, kind: MemoryKind::from_e820(kind) };
+        info.memory[info.memory_len] = MemoryRegion {
+            start,
+            len,
+            kind: MemoryKind::from_e820(kind),
+        };
         info.memory_len += 1;
     }
     // The VMM's table is not sorted; the kernel's allocators want it so. Insertion sort: no

@@ -32,7 +32,9 @@ struct Device<H: Hal> {
 }
 
 impl<H: Hal> Device<H> {
-    fn new(mut transport: SomeTransport<'static>) -> core::result::Result<(Self, String), virtio_drivers::Error> {
+    fn new(
+        mut transport: SomeTransport<'static>,
+    ) -> core::result::Result<(Self, String), virtio_drivers::Error> {
         let supported = Feature::RING_INDIRECT_DESC | Feature::RING_EVENT_IDX | Feature::VERSION_1;
         let features = transport.begin_init(supported);
         let queue = VirtQueue::new(
@@ -60,10 +62,22 @@ impl<H: Hal> Device<H> {
         }
         let used = {
             let both = [request, request_tail];
-            let inputs: &[&[u8]] = if request_tail.is_empty() { &both[..1] } else { &both };
+            let inputs: &[&[u8]] = if request_tail.is_empty() {
+                &both[..1]
+            } else {
+                &both
+            };
             match payload {
-                Some(payload) => self.queue.add_notify_wait_pop(inputs, &mut [&mut *header, payload], &mut self.transport)?,
-                None => self.queue.add_notify_wait_pop(inputs, &mut [&mut *header], &mut self.transport)?,
+                Some(payload) => self.queue.add_notify_wait_pop(
+                    inputs,
+                    &mut [&mut *header, payload],
+                    &mut self.transport,
+                )?,
+                None => self.queue.add_notify_wait_pop(
+                    inputs,
+                    &mut [&mut *header],
+                    &mut self.transport,
+                )?,
             }
         };
         let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
@@ -76,7 +90,9 @@ impl<H: Hal> Device<H> {
 }
 
 /// The mount tag from the device's configuration space (length, then bytes).
-fn read_mount_tag<T: Transport>(transport: &T) -> core::result::Result<String, virtio_drivers::Error> {
+fn read_mount_tag<T: Transport>(
+    transport: &T,
+) -> core::result::Result<String, virtio_drivers::Error> {
     transport.read_consistent(|| {
         let length: u16 = transport.read_config_space(0)?;
         if length == 0 {
@@ -102,9 +118,15 @@ pub struct Virtio9pChannel<H: Hal> {
 
 impl<H: Hal> Virtio9pChannel<H> {
     /// Initialises the device on `transport` (which must be a 9p device) and reads its tag.
-    pub fn new(transport: SomeTransport<'static>) -> core::result::Result<Self, virtio_drivers::Error> {
+    pub fn new(
+        transport: SomeTransport<'static>,
+    ) -> core::result::Result<Self, virtio_drivers::Error> {
         let (device, tag) = Device::new(transport)?;
-        Ok(Self { device: Mutex::new(device), tag, requests: core::sync::atomic::AtomicU64::new(0) })
+        Ok(Self {
+            device: Mutex::new(device),
+            tag,
+            requests: core::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     /// Requests sent so far (for the boot log and benchmarks).
@@ -128,7 +150,12 @@ impl<H: Hal> Channel for Virtio9pChannel<H> {
         self.exchange(request, &[], reply, None)
     }
 
-    fn round_trip_split(&self, request: &[u8], header: &mut [u8], payload: &mut [u8]) -> Result<usize> {
+    fn round_trip_split(
+        &self,
+        request: &[u8],
+        header: &mut [u8],
+        payload: &mut [u8],
+    ) -> Result<usize> {
         let payload = (!payload.is_empty()).then_some(payload);
         self.exchange(request, &[], header, payload)
     }
@@ -139,12 +166,21 @@ impl<H: Hal> Channel for Virtio9pChannel<H> {
 }
 
 impl<H: Hal> Virtio9pChannel<H> {
-    fn exchange(&self, request: &[u8], request_tail: &[u8], header: &mut [u8], payload: Option<&mut [u8]>) -> Result<usize> {
-        self.requests.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    fn exchange(
+        &self,
+        request: &[u8],
+        request_tail: &[u8],
+        header: &mut [u8],
+        payload: Option<&mut [u8]>,
+    ) -> Result<usize> {
+        self.requests
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let mut device = self.device.lock();
-        device.request(request, request_tail, header, payload).map_err(|error| {
-            log::warn!("virtio-9p {}: request failed: {error}", self.tag);
-            Errno::EIO
-        })
+        device
+            .request(request, request_tail, header, payload)
+            .map_err(|error| {
+                log::warn!("virtio-9p {}: request failed: {error}", self.tag);
+                Errno::EIO
+            })
     }
 }

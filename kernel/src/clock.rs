@@ -20,7 +20,10 @@ pub fn realtime_ns() -> i64 {
 }
 
 pub fn to_timespec(ns: i64) -> Timespec {
-    Timespec::new(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
+    Timespec::new(
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
 }
 
 /// Waits `ns` nanoseconds: halted between timer ticks while a whole tick remains (so a

@@ -67,8 +67,15 @@ impl Log for ConsoleLogger {
             return;
         }
         let stamp = timeline::now();
-        let target = record.target().strip_prefix("kernel::").unwrap_or(record.target());
-        print_line(format_args!("{stamp} {:<5} {target}: {}", record.level(), record.args()));
+        let target = record
+            .target()
+            .strip_prefix("kernel::")
+            .unwrap_or(record.target());
+        print_line(format_args!(
+            "{stamp} {:<5} {target}: {}",
+            record.level(),
+            record.args()
+        ));
     }
 
     fn flush(&self) {}

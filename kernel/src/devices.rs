@@ -31,7 +31,9 @@ impl Devices {
 
 pub fn discover(cmdline: &[u8]) -> Devices {
     let mut slots: Vec<MmioSlot> = MICROVM_SLOTS.to_vec();
-    slots.extend(crate::options::virtio_mmio_devices(cmdline).filter_map(virtio::parse_cmdline_device));
+    slots.extend(
+        crate::options::virtio_mmio_devices(cmdline).filter_map(virtio::parse_cmdline_device),
+    );
     let mut found = virtio::discover::<KernelHal>(&slots);
     let mut nine_p = Vec::new();
     for transport in virtio::take_devices(&mut found, DeviceType::_9P) {

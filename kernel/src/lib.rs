@@ -15,9 +15,9 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod container;
 pub mod exec;
 pub mod fs;
-pub mod container;
 pub mod mm;
 pub mod options;
 pub mod process;
@@ -34,17 +34,17 @@ mod devices;
 #[cfg(target_os = "none")]
 mod exit;
 #[cfg(target_os = "none")]
-mod random;
-#[cfg(target_os = "none")]
-mod syscall;
-#[cfg(target_os = "none")]
 mod nine_p_check;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
+mod random;
+#[cfg(target_os = "none")]
 mod sandbox;
 #[cfg(target_os = "none")]
 mod selftest;
+#[cfg(target_os = "none")]
+mod syscall;
 #[cfg(target_os = "none")]
 mod timeline;
 #[cfg(target_os = "none")]
@@ -106,7 +106,12 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
         selftest::run(test, boot, &devices);
     }
     match boot.modules().first() {
-        Some(spec) => sandbox::run(arch::paging::boot_module_bytes(spec), boot.cmdline_bytes(), &options, &devices),
+        Some(spec) => sandbox::run(
+            arch::paging::boot_module_bytes(spec),
+            boot.cmdline_bytes(),
+            &options,
+            &devices,
+        ),
         None => {
             log::info!(target: "sandbox", "no container spec (boot module 0): nothing to run");
             exit(0)

@@ -121,7 +121,8 @@ impl<'a> Options<'a> {
                 }
                 "test" => {
                     let found = SelfTest::NAMES.iter().find(|(name, _)| *name == value);
-                    let expected = "pagefault|int3|panic|doublefault|heap|bootinfo|virtio|9p|9p-bench";
+                    let expected =
+                        "pagefault|int3|panic|doublefault|heap|bootinfo|virtio|9p|9p-bench";
                     options.test = Some(found.ok_or_else(|| bad(expected))?.1);
                 }
                 "tsc_khz" => {
@@ -148,10 +149,13 @@ impl<'a> Options<'a> {
                 }
                 "wallclock" => {
                     let ns = value.parse::<i64>().ok().filter(|&ns| ns >= 0);
-                    options.wallclock_ns = Some(ns.ok_or_else(|| bad("nanoseconds since the Unix epoch"))?);
+                    options.wallclock_ns =
+                        Some(ns.ok_or_else(|| bad("nanoseconds since the Unix epoch"))?);
                 }
                 "entropy" => {
-                    let hex = value.len() % 2 == 0 && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_hexdigit());
+                    let hex = value.len() % 2 == 0
+                        && value.len() <= 128
+                        && value.bytes().all(|b| b.is_ascii_hexdigit());
                     if !hex {
                         return Err(bad("up to 64 bytes as hex digits"));
                     }
@@ -204,7 +208,11 @@ fn values_of<'a>(cmdline: &'a [u8], key: &'a str) -> impl Iterator<Item = &'a st
 pub fn decode_hex(hex: &str) -> alloc::vec::Vec<u8> {
     hex.as_bytes()
         .chunks(2)
-        .filter_map(|pair| core::str::from_utf8(pair).ok().and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .filter_map(|pair| {
+            core::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -374,8 +382,16 @@ mod tests {
         let options = Options::parse(b"wallclock=1795990999123456789 entropy=00ff10").unwrap();
         assert_eq!(options.wallclock_ns, Some(1_795_990_999_123_456_789));
         assert_eq!(decode_hex(options.entropy.unwrap()), [0x00, 0xff, 0x10]);
-        for bad in [&b"wallclock=-1"[..], b"wallclock=soon", b"entropy=abc", b"entropy=zz"] {
-            assert!(matches!(Options::parse(bad), Err(OptionError::BadValue { .. })), "{bad:?}");
+        for bad in [
+            &b"wallclock=-1"[..],
+            b"wallclock=soon",
+            b"entropy=abc",
+            b"entropy=zz",
+        ] {
+            assert!(
+                matches!(Options::parse(bad), Err(OptionError::BadValue { .. })),
+                "{bad:?}"
+            );
         }
     }
 }

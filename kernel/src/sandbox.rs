@@ -44,18 +44,30 @@ fn vfs_tmpfs_options(options: &TmpfsOptions) -> vfs_core::tmpfs::TmpfsOptions {
 }
 
 impl FilesystemSource for KernelFilesystems<'_> {
-    fn nine_p(&self, channel: Channel, file_access: FileAccess) -> Result<Arc<dyn FileSystem>, Errno> {
+    fn nine_p(
+        &self,
+        channel: Channel,
+        file_access: FileAccess,
+    ) -> Result<Arc<dyn FileSystem>, Errno> {
         let tag = channel.tag();
         if let Some(fs) = self.attached.lock().get(&tag) {
             return Ok(fs.clone());
         }
-        let device = self.devices.nine_p_by_tag(&tag).ok_or(Errno::ENODEV)?.clone();
+        let device = self
+            .devices
+            .nine_p_by_tag(&tag)
+            .ok_or(Errno::ENODEV)?
+            .clone();
         let policy = match file_access {
             FileAccess::Exclusive => CachePolicy::Exclusive,
             FileAccess::Shared => CachePolicy::Revalidate,
         };
-        let options = P9MountOptions { policy, ..P9MountOptions::default() };
-        let fs: Arc<dyn FileSystem> = P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
+        let options = P9MountOptions {
+            policy,
+            ..P9MountOptions::default()
+        };
+        let fs: Arc<dyn FileSystem> =
+            P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
         crate::timeline::phase("9p attach");
         self.attached.lock().insert(tag, fs.clone());
         Ok(fs)
@@ -66,16 +78,30 @@ impl FilesystemSource for KernelFilesystems<'_> {
         let mut converted = vfs_tmpfs_options(options);
         // Linux's default tmpfs size: half of RAM.
         converted.size = converted.size.or(Some(total / 2));
-        Ok(vfs_core::tmpfs::new_tmpfs(&converted, crate::fs::anonymous_dev(), self.clock.clone())?)
+        Ok(vfs_core::tmpfs::new_tmpfs(
+            &converted,
+            crate::fs::anonymous_dev(),
+            self.clock.clone(),
+        )?)
     }
 
     fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno> {
         // The merged root shows the upper root's attributes: give it the lower root's, as
         // a runtime creating an overlay's upper directory does.
         let root = lower.root().getattr()?;
-        let like_lower = TmpfsOptions { mode: Some(root.mode & 0o7777), uid: Some(root.uid), gid: Some(root.gid), size: None };
+        let like_lower = TmpfsOptions {
+            mode: Some(root.mode & 0o7777),
+            uid: Some(root.uid),
+            gid: Some(root.gid),
+            size: None,
+        };
         let upper = self.tmpfs(&like_lower)?;
-        Ok(vfs_core::overlay::OverlayFs::new(upper, alloc::vec![lower], crate::fs::anonymous_dev(), String::new())?)
+        Ok(vfs_core::overlay::OverlayFs::new(
+            upper,
+            alloc::vec![lower],
+            crate::fs::anonymous_dev(),
+            String::new(),
+        )?)
     }
 
     fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno> {
@@ -104,7 +130,12 @@ impl FilesystemSource for KernelFilesystems<'_> {
 }
 
 /// Runs the container described by the spec in boot module 0. Never returns.
-pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<'_>, devices: &Devices) -> ! {
+pub fn run(
+    spec_bytes: &[u8],
+    cmdline: &[u8],
+    options: &crate::options::Options<'_>,
+    devices: &Devices,
+) -> ! {
     let started = crate::clock::monotonic_ns();
     let spec = Spec::parse(spec_bytes).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: spec: {error}"));
@@ -125,7 +156,11 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
     }
     crate::views::register();
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
-    let source = KernelFilesystems { devices, clock, attached: Mutex::new(BTreeMap::new()) };
+    let source = KernelFilesystems {
+        devices,
+        clock,
+        attached: Mutex::new(BTreeMap::new()),
+    };
     crate::timeline::phase("plan");
     let ns = build(&plan, &source).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: {error}"));
@@ -142,12 +177,25 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
         print_line(format_args!("sandbox: {what}: {errno:?}"));
         exit(container::error::MOUNT_FAILED)
     });
-    let path = plan.process.resolve(|path| lookup_kind(&process.fs, path)).unwrap_or_else(|error| {
-        print_line(format_args!("sandbox: {error}"));
-        exit(error.exit_status())
-    });
-    let argv: Vec<Vec<u8>> = plan.process.args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
-    let envp: Vec<Vec<u8>> = plan.process.env.iter().map(|var| var.as_bytes().to_vec()).collect();
+    let path = plan
+        .process
+        .resolve(|path| lookup_kind(&process.fs, path))
+        .unwrap_or_else(|error| {
+            print_line(format_args!("sandbox: {error}"));
+            exit(error.exit_status())
+        });
+    let argv: Vec<Vec<u8>> = plan
+        .process
+        .args
+        .iter()
+        .map(|arg| arg.as_bytes().to_vec())
+        .collect();
+    let envp: Vec<Vec<u8>> = plan
+        .process
+        .env
+        .iter()
+        .map(|var| var.as_bytes().to_vec())
+        .collect();
     if let Err(failure) = crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp) {
         print_line(format_args!("sandbox: cannot execute {path}: {failure}"));
         exit(failure.shell_status());
@@ -170,16 +218,24 @@ pub fn run(spec_bytes: &[u8], cmdline: &[u8], options: &crate::options::Options<
 fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
     let location = fs.resolve(At::Cwd, path.as_bytes(), true).ok()?;
     let kind = location.dentry.positive().ok()?.file_type();
-    Some(if kind == vfs_core::FileType::Directory { FileKind::Directory } else { FileKind::NotDirectory })
+    Some(if kind == vfs_core::FileType::Directory {
+        FileKind::Directory
+    } else {
+        FileKind::NotDirectory
+    })
 }
 
 /// The init before exec: identity, working directory (made if missing), umask, and the
 /// console on descriptors 0, 1 and 2.
-fn init_process(plan: &MountPlan, ns: Arc<vfs_core::MountNamespace>) -> Result<Process, (&'static str, Errno)> {
+fn init_process(
+    plan: &MountPlan,
+    ns: Arc<vfs_core::MountNamespace>,
+) -> Result<Process, (&'static str, Errno)> {
     let spec = &plan.process;
     let mut fs = FsContext::new(ns, Credentials::root());
     make_directories(&fs, &spec.cwd).map_err(|errno| ("process.cwd", errno))?;
-    fs.chdir(At::Cwd, spec.cwd.as_bytes()).map_err(|errno| ("process.cwd", errno))?;
+    fs.chdir(At::Cwd, spec.cwd.as_bytes())
+        .map_err(|errno| ("process.cwd", errno))?;
     fs.umask = spec.umask;
     let ids = Ids {
         uid: spec.uid,
@@ -191,14 +247,19 @@ fn init_process(plan: &MountPlan, ns: Arc<vfs_core::MountNamespace>) -> Result<P
         groups: spec.additional_gids.clone(),
     };
     let mut files = FdTable::new();
-    let console = fs.open(At::Cwd, b"/dev/console", OpenFlags::RDWR, 0).map_err(|errno| ("/dev/console", errno))?;
+    let console = fs
+        .open(At::Cwd, b"/dev/console", OpenFlags::RDWR, 0)
+        .map_err(|errno| ("/dev/console", errno))?;
     for _ in 0..3 {
-        files.insert(console.clone(), false).map_err(|errno| ("/dev/console", errno))?;
+        files
+            .insert(console.clone(), false)
+            .map_err(|errno| ("/dev/console", errno))?;
     }
     let mut process = Process {
         pid: 1,
         parent_pid: 0,
-        mm: crate::mm::address_space::AddressSpace::new().map_err(|errno| ("address space", errno))?,
+        mm: crate::mm::address_space::AddressSpace::new()
+            .map_err(|errno| ("address space", errno))?,
         fs,
         files,
         context: Default::default(),

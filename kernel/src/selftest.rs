@@ -9,9 +9,9 @@ use boot::BootInfo;
 use crate::arch;
 use crate::console::print_line;
 use crate::devices::Devices;
-use vfs_core::p9::Channel;
 use crate::exit::exit;
 use crate::options::SelfTest;
+use vfs_core::p9::Channel;
 
 pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
     match test {
@@ -36,15 +36,31 @@ pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
 
 fn print_boot_info(boot: &BootInfo) {
     let cmdline = boot.cmdline_bytes();
-    print_line(format_args!("bootinfo: cmdline-crc32={:08x} len={}", crc32fast::hash(cmdline), cmdline.len()));
+    print_line(format_args!(
+        "bootinfo: cmdline-crc32={:08x} len={}",
+        crc32fast::hash(cmdline),
+        cmdline.len()
+    ));
     for (index, module) in boot.modules().iter().enumerate() {
         let bytes = arch::paging::boot_module_bytes(module);
-        print_line(format_args!("bootinfo: module {index} crc32={:08x} len={}", crc32fast::hash(bytes), bytes.len()));
+        print_line(format_args!(
+            "bootinfo: module {index} crc32={:08x} len={}",
+            crc32fast::hash(bytes),
+            bytes.len()
+        ));
     }
     for region in boot.memory_map() {
-        print_line(format_args!("bootinfo: memory {:#012x}-{:#012x} {:?}", region.start, region.end(), region.kind));
+        print_line(format_args!(
+            "bootinfo: memory {:#012x}-{:#012x} {:?}",
+            region.start,
+            region.end(),
+            region.kind
+        ));
     }
-    print_line(format_args!("bootinfo: usable-memory-kib={}", crate::mm::setup::usable_bytes(boot) / 1024));
+    print_line(format_args!(
+        "bootinfo: usable-memory-kib={}",
+        crate::mm::setup::usable_bytes(boot) / 1024
+    ));
 }
 
 const HEAP_OPERATIONS: usize = 100_000;
@@ -108,10 +124,13 @@ fn heap_stress() -> u8 {
         for operation in 0..HEAP_OPERATIONS {
             let slot = (sequence.next() % LIVE_SLOTS as u64) as usize;
             if let Some((block, tag)) = slots[slot].take()
-                && !block.intact(tag) {
-                    print_line(format_args!("test heap: FAILED block corrupted in round {round} at {operation}"));
-                    return 1;
-                }
+                && !block.intact(tag)
+            {
+                print_line(format_args!(
+                    "test heap: FAILED block corrupted in round {round} at {operation}"
+                ));
+                return 1;
+            }
             let size = sequence.size();
             slots[slot] = Some((Block::new(size, operation as u64), operation as u64));
         }
@@ -119,17 +138,27 @@ fn heap_stress() -> u8 {
         *claimed = arch::heap::stats().claimed_bytes;
     }
     let after = arch::heap::stats();
-    let leaked = after.allocated_bytes != before.allocated_bytes || after.allocations != before.allocations;
+    let leaked =
+        after.allocated_bytes != before.allocated_bytes || after.allocations != before.allocations;
     let grew = claimed_after_round[1] > claimed_after_round[0];
     print_line(format_args!(
         "test heap: allocated-bytes before={} after={}; claimed-bytes before={} round1={} round2={}",
-        before.allocated_bytes, after.allocated_bytes, before.claimed_bytes, claimed_after_round[0], claimed_after_round[1]
+        before.allocated_bytes,
+        after.allocated_bytes,
+        before.claimed_bytes,
+        claimed_after_round[0],
+        claimed_after_round[1]
     ));
     if leaked || grew {
-        print_line(format_args!("test heap: FAILED (leaked={leaked} grew={grew})"));
+        print_line(format_args!(
+            "test heap: FAILED (leaked={leaked} grew={grew})"
+        ));
         return 1;
     }
-    print_line(format_args!("test heap: ok allocations={}", HEAP_OPERATIONS * 2));
+    print_line(format_args!(
+        "test heap: ok allocations={}",
+        HEAP_OPERATIONS * 2
+    ));
     0
 }
 
@@ -154,15 +183,27 @@ fn virtio_report(devices: &Devices) -> u8 {
             Ok(length) if length >= 13 && reply[4] == RVERSION => {
                 let msize = u32::from_le_bytes([reply[7], reply[8], reply[9], reply[10]]);
                 let name_len = usize::from(u16::from_le_bytes([reply[11], reply[12]]));
-                let name = reply.get(13..13 + name_len).and_then(|n| core::str::from_utf8(n).ok()).unwrap_or("?");
-                print_line(format_args!("virtio: 9p tag={} msize={msize} version={name}", channel.tag()));
+                let name = reply
+                    .get(13..13 + name_len)
+                    .and_then(|n| core::str::from_utf8(n).ok())
+                    .unwrap_or("?");
+                print_line(format_args!(
+                    "virtio: 9p tag={} msize={msize} version={name}",
+                    channel.tag()
+                ));
             }
             other => {
-                print_line(format_args!("virtio: 9p tag={} bad Tversion reply: {other:?}", channel.tag()));
+                print_line(format_args!(
+                    "virtio: 9p tag={} bad Tversion reply: {other:?}",
+                    channel.tag()
+                ));
                 status = 1;
             }
         }
     }
-    print_line(format_args!("virtio: {} 9p device(s)", devices.nine_p.len()));
+    print_line(format_args!(
+        "virtio: {} 9p device(s)",
+        devices.nine_p.len()
+    ));
     status
 }

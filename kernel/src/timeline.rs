@@ -17,7 +17,10 @@ const MAX_PHASES: usize = 128;
 
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
-static PHASES: Mutex<Phases> = Mutex::new(Phases { entries: [("", 0); MAX_PHASES], len: 0 });
+static PHASES: Mutex<Phases> = Mutex::new(Phases {
+    entries: [("", 0); MAX_PHASES],
+    len: 0,
+});
 
 struct Phases {
     entries: [(&'static str, u64); MAX_PHASES],
@@ -66,7 +69,9 @@ fn stamp_of(tsc: u64) -> Stamp {
         khz => khz,
     };
     let cycles = tsc.saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
-    Stamp { nanos: (u128::from(cycles) * 1_000_000 / u128::from(khz)) as u64 }
+    Stamp {
+        nanos: (u128::from(cycles) * 1_000_000 / u128::from(khz)) as u64,
+    }
 }
 
 pub fn now() -> Stamp {

@@ -44,12 +44,19 @@ fn exception_name(vector: u64) -> &'static str {
         "security exception (#SX)",
         "reserved vector 31",
     ];
-    NAMES.get(vector as usize).copied().unwrap_or("unexpected interrupt")
+    NAMES
+        .get(vector as usize)
+        .copied()
+        .unwrap_or("unexpected interrupt")
 }
 
 /// Page-fault error code bits, spelled out for the report.
 fn describe_page_fault(error: u64) -> (&'static str, &'static str, &'static str) {
-    let cause = if error & 1 != 0 { "protection violation" } else { "not present" };
+    let cause = if error & 1 != 0 {
+        "protection violation"
+    } else {
+        "not present"
+    };
     let access = if error & 0x10 != 0 {
         "instruction fetch"
     } else if error & 2 != 0 {
@@ -74,7 +81,10 @@ pub fn handle(frame: &mut TrapFrame) {
     let failure = match frame.vector {
         PAGE_FAULT => {
             let (cause, access, mode) = describe_page_fault(frame.error_code);
-            print_line(format_args!("kernel: page fault cr2={:#018x}: {mode} {access}, {cause}", page_fault_address()));
+            print_line(format_args!(
+                "kernel: page fault cr2={:#018x}: {mode} {access}, {cause}",
+                page_fault_address()
+            ));
             KernelFailure::PageFault
         }
         DOUBLE_FAULT => KernelFailure::DoubleFault,
@@ -85,8 +95,20 @@ pub fn handle(frame: &mut TrapFrame) {
 }
 
 fn print_registers(f: &TrapFrame) {
-    print_line(format_args!("  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", f.rax, f.rbx, f.rcx, f.rdx));
-    print_line(format_args!("  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", f.rsi, f.rdi, f.rbp, f.r8));
-    print_line(format_args!("  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", f.r9, f.r10, f.r11, f.r12));
-    print_line(format_args!("  r13={:#018x} r14={:#018x} r15={:#018x} ss={:#x}", f.r13, f.r14, f.r15, f.ss));
+    print_line(format_args!(
+        "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}",
+        f.rax, f.rbx, f.rcx, f.rdx
+    ));
+    print_line(format_args!(
+        "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}",
+        f.rsi, f.rdi, f.rbp, f.r8
+    ));
+    print_line(format_args!(
+        "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
+        f.r9, f.r10, f.r11, f.r12
+    ));
+    print_line(format_args!(
+        "  r13={:#018x} r14={:#018x} r15={:#018x} ss={:#x}",
+        f.r13, f.r14, f.r15, f.ss
+    ));
 }

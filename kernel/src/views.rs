@@ -12,7 +12,9 @@ use alloc::vec::Vec;
 use spin::Mutex;
 use vfs_core::{Location, MountNamespace};
 
-use crate::fs::proc::{self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessView, SystemView};
+use crate::fs::proc::{
+    self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessView, SystemView,
+};
 use crate::process::Process;
 
 struct KernelSystem;
@@ -20,7 +22,12 @@ struct KernelSystem;
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
         let (total, free) = crate::mm::setup::memory_totals();
-        MemoryInfo { total, free, available: free, ..MemoryInfo::default() }
+        MemoryInfo {
+            total,
+            free,
+            available: free,
+            ..MemoryInfo::default()
+        }
     }
 
     fn cpu(&self) -> CpuInfo {
@@ -110,24 +117,42 @@ static CURRENT: Mutex<Option<Arc<ProcessSnapshot>>> = Mutex::new(None);
 
 /// Registers the views with proc; call once before the container's namespace is built.
 pub fn register() {
-    let current = || CURRENT.lock().clone().map(|view| view as Arc<dyn ProcessView>);
-    proc::register(ProcSources { system: Arc::new(KernelSystem), processes: Arc::new(current) });
+    let current = || {
+        CURRENT
+            .lock()
+            .clone()
+            .map(|view| view as Arc<dyn ProcessView>)
+    };
+    proc::register(ProcSources {
+        system: Arc::new(KernelSystem),
+        processes: Arc::new(current),
+    });
 }
 
 fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
-    strings.iter().flat_map(|s| s.iter().copied().chain([0])).collect()
+    strings
+        .iter()
+        .flat_map(|s| s.iter().copied().chain([0]))
+        .collect()
 }
 
 /// Publishes what proc shows of `process` now.
 pub fn publish(process: &Process) {
-    let path_of = |location: &Location| vfs_core::path::absolute_path(location, &process.fs.root).unwrap_or_else(|| b"/".to_vec());
+    let path_of = |location: &Location| {
+        vfs_core::path::absolute_path(location, &process.fs.root).unwrap_or_else(|| b"/".to_vec())
+    };
     let fds = process
         .files
         .descriptors()
         .filter_map(|fd| {
             let file = process.files.get(fd).ok()?;
             let flags = file.flags();
-            Some(OpenFd { fd, target: path_of(file.location()), readable: flags.readable(), writable: flags.writable() })
+            Some(OpenFd {
+                fd,
+                target: path_of(file.location()),
+                readable: flags.readable(),
+                writable: flags.writable(),
+            })
         })
         .collect();
     let ids = &process.ids;

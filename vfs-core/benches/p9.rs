@@ -27,17 +27,29 @@ fn mounted(policy: CachePolicy) -> (Fixture, FsContext) {
     std::fs::write(fixture.host("a/b/c/file"), vec![7u8; 8 << 20]).unwrap();
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
     let fs: Arc<dyn FileSystem> = fixture.fs.clone();
-    let ctx = FsContext::new(MountNamespace::new(fs, "rootfs", MountFlags::empty(), clock), Credentials::root());
+    let ctx = FsContext::new(
+        MountNamespace::new(fs, "rootfs", MountFlags::empty(), clock),
+        Credentials::root(),
+    );
     (fixture, ctx)
 }
 
 fn path_costs(c: &mut Criterion) {
-    for (policy, name) in [(CachePolicy::Exclusive, "exclusive"), (CachePolicy::Revalidate, "shared")] {
+    for (policy, name) in [
+        (CachePolicy::Exclusive, "exclusive"),
+        (CachePolicy::Revalidate, "shared"),
+    ] {
         let (fixture, ctx) = mounted(policy);
         let mut group = c.benchmark_group(format!("p9/{name}"));
-        group.bench_function("stat depth-4", |b| b.iter(|| black_box(ctx.stat(At::Cwd, DEEP, true).unwrap())));
+        group.bench_function("stat depth-4", |b| {
+            b.iter(|| black_box(ctx.stat(At::Cwd, DEEP, true).unwrap()))
+        });
         group.bench_function("open+close depth-4", |b| {
-            b.iter(|| drop(black_box(ctx.open(At::Cwd, DEEP, OpenFlags::RDONLY, 0).unwrap())))
+            b.iter(|| {
+                drop(black_box(
+                    ctx.open(At::Cwd, DEEP, OpenFlags::RDONLY, 0).unwrap(),
+                ))
+            })
         });
         let file = ctx.open(At::Cwd, DEEP, OpenFlags::RDONLY, 0).unwrap();
         let mut buf = vec![0u8; 1 << 20];
@@ -61,8 +73,15 @@ fn round_trip(c: &mut Criterion) {
     let root = fixture.fs.root_inode().fid();
     c.bench_function("p9/one round trip (Tgetattr)", |b| {
         b.iter(|| {
-            let request = Request::GetAttr { fid: root.id(), request_mask: 0x7ff };
-            fixture.fs.client().call(&request, |reply| Ok(black_box(reply.type_code()))).unwrap()
+            let request = Request::GetAttr {
+                fid: root.id(),
+                request_mask: 0x7ff,
+            };
+            fixture
+                .fs
+                .client()
+                .call(&request, |reply| Ok(black_box(reply.type_code())))
+                .unwrap()
         })
     });
 }

@@ -38,8 +38,13 @@ fn user_context(ctx: &FsContext) -> FsContext {
 fn fill_dir(ctx: &FsContext, dir: &str, count: usize) {
     ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     for index in 0..count {
-        ctx.open(At::Cwd, format!("{dir}/entry{index}").as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)
-            .unwrap();
+        ctx.open(
+            At::Cwd,
+            format!("{dir}/entry{index}").as_bytes(),
+            OpenFlags::CREAT | OpenFlags::WRONLY,
+            0o644,
+        )
+        .unwrap();
     }
 }
 
@@ -47,21 +52,38 @@ fn vfs_benches(c: &mut Criterion) {
     let ctx = world();
     let user = user_context(&ctx);
     let mut group = c.benchmark_group("vfs");
-    group.bench_function("walk depth-8 (root)", |b| b.iter(|| ctx.resolve(At::Cwd, black_box(DEPTH8), true).unwrap()));
+    group.bench_function("walk depth-8 (root)", |b| {
+        b.iter(|| ctx.resolve(At::Cwd, black_box(DEPTH8), true).unwrap())
+    });
     group.bench_function("walk depth-8 (uid 1000)", |b| {
         b.iter(|| user.resolve(At::Cwd, black_box(DEPTH8), true).unwrap())
     });
-    group.bench_function("stat depth-8", |b| b.iter(|| ctx.stat(At::Cwd, black_box(DEPTH8), true).unwrap()));
+    group.bench_function("stat depth-8", |b| {
+        b.iter(|| ctx.stat(At::Cwd, black_box(DEPTH8), true).unwrap())
+    });
     group.bench_function("create+unlink", |b| {
         b.iter(|| {
-            ctx.open(At::Cwd, b"/d1/new", OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644).unwrap();
+            ctx.open(
+                At::Cwd,
+                b"/d1/new",
+                OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY,
+                0o644,
+            )
+            .unwrap();
             ctx.unlink(At::Cwd, b"/d1/new").unwrap();
         })
     });
     fill_dir(&ctx, "/big", 1000);
     group.bench_function("readdir 1000 entries", |b| {
         b.iter(|| {
-            let dir = ctx.open(At::Cwd, b"/big", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0).unwrap();
+            let dir = ctx
+                .open(
+                    At::Cwd,
+                    b"/big",
+                    OpenFlags::RDONLY | OpenFlags::DIRECTORY,
+                    0,
+                )
+                .unwrap();
             let mut count = 0;
             dir.read_dir(&mut |entry| {
                 count += entry.name.len();
@@ -71,12 +93,18 @@ fn vfs_benches(c: &mut Criterion) {
             count
         })
     });
-    let file = ctx.open(At::Cwd, b"/data", OpenFlags::CREAT | OpenFlags::RDWR, 0o644).unwrap();
+    let file = ctx
+        .open(At::Cwd, b"/data", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)
+        .unwrap();
     let page = vec![7u8; 4096];
     file.write_at(0, &page).unwrap();
-    group.bench_function("pwrite 4 KiB", |b| b.iter(|| file.write_at(0, black_box(&page)).unwrap()));
+    group.bench_function("pwrite 4 KiB", |b| {
+        b.iter(|| file.write_at(0, black_box(&page)).unwrap())
+    });
     let mut buf = vec![0u8; 4096];
-    group.bench_function("pread 4 KiB", |b| b.iter(|| file.read_at(0, black_box(&mut buf)).unwrap()));
+    group.bench_function("pread 4 KiB", |b| {
+        b.iter(|| file.read_at(0, black_box(&mut buf)).unwrap())
+    });
     group.finish();
 
     let mut growth = c.benchmark_group("vfs directory growth");
@@ -86,8 +114,13 @@ fn vfs_benches(c: &mut Criterion) {
         let new = format!("{dir}/new");
         growth.bench_with_input(BenchmarkId::new("create+unlink", size), &new, |b, new| {
             b.iter(|| {
-                ctx.open(At::Cwd, new.as_bytes(), OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY, 0o644)
-                    .unwrap();
+                ctx.open(
+                    At::Cwd,
+                    new.as_bytes(),
+                    OpenFlags::CREAT | OpenFlags::EXCL | OpenFlags::WRONLY,
+                    0o644,
+                )
+                .unwrap();
                 ctx.unlink(At::Cwd, new.as_bytes()).unwrap();
             })
         });
@@ -105,11 +138,20 @@ fn vfs_benches(c: &mut Criterion) {
         MountNamespace::new(bottom.clone(), "b", MountFlags::empty(), clock.clone()),
         Credentials::root(),
     );
-    bottom_ctx.open(At::Cwd, b"/deep", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+    bottom_ctx
+        .open(
+            At::Cwd,
+            b"/deep",
+            OpenFlags::CREAT | OpenFlags::WRONLY,
+            0o644,
+        )
+        .unwrap();
     let overlay = OverlayFs::new(tmpfs(&clock, 4), vec![top, bottom], 5, String::new()).unwrap();
     let overlay_root = overlay.root();
-    let merged =
-        FsContext::new(MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock), Credentials::root());
+    let merged = FsContext::new(
+        MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock),
+        Credentials::root(),
+    );
     let mut group = c.benchmark_group("overlay");
     group.bench_function("lookup through two layers (uncached)", |b| {
         b.iter(|| overlay_root.lookup(black_box(b"deep")).unwrap())
@@ -130,13 +172,21 @@ fn host_benches(c: &mut Criterion) {
     let depth8 = cstr(&format!("{root}{}", std::str::from_utf8(DEPTH8).unwrap()));
     std::fs::create_dir_all(depth8.to_str().unwrap()).unwrap();
     let mut group = c.benchmark_group("host");
-    group.bench_function("empty syscall (getppid)", |b| b.iter(|| unsafe { libc::getppid() }));
+    group.bench_function("empty syscall (getppid)", |b| {
+        b.iter(|| unsafe { libc::getppid() })
+    });
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    group.bench_function("stat depth-8", |b| b.iter(|| unsafe { libc::stat(depth8.as_ptr(), &mut stat) }));
+    group.bench_function("stat depth-8", |b| {
+        b.iter(|| unsafe { libc::stat(depth8.as_ptr(), &mut stat) })
+    });
     let new = cstr(&format!("{root}/d1/new"));
     group.bench_function("create+unlink", |b| {
         b.iter(|| unsafe {
-            let fd = libc::open(new.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+            let fd = libc::open(
+                new.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            );
             libc::close(fd);
             libc::unlink(new.as_ptr());
         })
@@ -146,13 +196,25 @@ fn host_benches(c: &mut Criterion) {
     for index in 0..1000 {
         std::fs::write(format!("{big}/entry{index}"), b"").unwrap();
     }
-    group.bench_function("readdir 1000 entries", |b| b.iter(|| std::fs::read_dir(&big).unwrap().count()));
+    group.bench_function("readdir 1000 entries", |b| {
+        b.iter(|| std::fs::read_dir(&big).unwrap().count())
+    });
     let data = cstr(&format!("{root}/data"));
-    let fd = unsafe { libc::open(data.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC, 0o644) };
+    let fd = unsafe {
+        libc::open(
+            data.as_ptr(),
+            libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
     let page = vec![7u8; 4096];
     let mut buf = vec![0u8; 4096];
-    group.bench_function("pwrite 4 KiB", |b| b.iter(|| unsafe { libc::pwrite(fd, page.as_ptr().cast(), 4096, 0) }));
-    group.bench_function("pread 4 KiB", |b| b.iter(|| unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), 4096, 0) }));
+    group.bench_function("pwrite 4 KiB", |b| {
+        b.iter(|| unsafe { libc::pwrite(fd, page.as_ptr().cast(), 4096, 0) })
+    });
+    group.bench_function("pread 4 KiB", |b| {
+        b.iter(|| unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), 4096, 0) })
+    });
     for size in [10usize, 1000, 100_000] {
         let dir = format!("{root}/grow{size}");
         std::fs::create_dir(&dir).unwrap();
@@ -162,8 +224,11 @@ fn host_benches(c: &mut Criterion) {
         let new = cstr(&format!("{dir}/new"));
         group.bench_with_input(BenchmarkId::new("create+unlink", size), &new, |b, new| {
             b.iter(|| unsafe {
-                let fd =
-                    libc::open(new.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                let fd = libc::open(
+                    new.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o644,
+                );
                 libc::close(fd);
                 libc::unlink(new.as_ptr());
             })
@@ -175,16 +240,33 @@ fn host_benches(c: &mut Criterion) {
 }
 
 /// `stat` through a host overlay of two lowers (root only; skipped with a note otherwise).
-fn host_overlay_bench(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, root: &str) {
+fn host_overlay_bench(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    root: &str,
+) {
     for dir in ["top", "bottom", "upper", "work", "merged"] {
         std::fs::create_dir(format!("{root}/{dir}")).unwrap();
     }
     std::fs::write(format!("{root}/bottom/deep"), b"").unwrap();
-    let options = cstr(&format!("lowerdir={root}/top:{root}/bottom,upperdir={root}/upper,workdir={root}/work"));
+    let options = cstr(&format!(
+        "lowerdir={root}/top:{root}/bottom,upperdir={root}/upper,workdir={root}/work"
+    ));
     let merged = cstr(&format!("{root}/merged"));
     let kind = cstr("overlay");
-    if unsafe { libc::mount(kind.as_ptr(), merged.as_ptr(), kind.as_ptr(), 0, options.as_ptr().cast()) } < 0 {
-        eprintln!("host overlay bench skipped: {}", std::io::Error::last_os_error());
+    if unsafe {
+        libc::mount(
+            kind.as_ptr(),
+            merged.as_ptr(),
+            kind.as_ptr(),
+            0,
+            options.as_ptr().cast(),
+        )
+    } < 0
+    {
+        eprintln!(
+            "host overlay bench skipped: {}",
+            std::io::Error::last_os_error()
+        );
         return;
     }
     let deep = cstr(&format!("{root}/merged/deep"));

@@ -16,11 +16,19 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn root() -> Self {
-        Credentials { uid: 0, gid: 0, groups: Vec::new() }
+        Credentials {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+        }
     }
 
     pub fn user(uid: u32, gid: u32, groups: &[u32]) -> Self {
-        Credentials { uid, gid, groups: groups.to_vec() }
+        Credentials {
+            uid,
+            gid,
+            groups: groups.to_vec(),
+        }
     }
 
     /// Capabilities are all-or-nothing here: root has them all, everyone else none.

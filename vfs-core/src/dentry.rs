@@ -114,7 +114,11 @@ impl Dentry {
         })
     }
 
-    fn new_child(parent: &Arc<Dentry>, name: Arc<[u8]>, inode: Option<Arc<dyn Inode>>) -> Arc<Dentry> {
+    fn new_child(
+        parent: &Arc<Dentry>,
+        name: Arc<[u8]>,
+        inode: Option<Arc<dyn Inode>>,
+    ) -> Arc<Dentry> {
         Arc::new(Dentry {
             inode,
             name: Mutex::new(name),
@@ -176,7 +180,11 @@ impl Dentry {
     }
 
     /// `lookup_child` with this directory's children already locked by the caller.
-    pub fn lookup_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8]) -> Result<Arc<Dentry>> {
+    pub fn lookup_locked(
+        self: &Arc<Self>,
+        children: &mut ChildrenGuard<'_>,
+        name: &[u8],
+    ) -> Result<Arc<Dentry>> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
@@ -193,7 +201,10 @@ impl Dentry {
             Err(errno) => return Err(errno),
         };
         if let (Some(cached), Some(found)) = (&cached, &found)
-            && cached.inode.as_ref().is_some_and(|inode| inode.ino() == found.ino())
+            && cached
+                .inode
+                .as_ref()
+                .is_some_and(|inode| inode.ino() == found.ino())
         {
             return Ok(cached.clone());
         }
@@ -218,7 +229,12 @@ impl Dentry {
 
     /// Puts an existing dentry under this directory as `name` (the arriving side of a
     /// rename), keeping its identity so open files and working directories follow it.
-    pub fn attach_locked(self: &Arc<Self>, children: &mut ChildrenGuard<'_>, name: &[u8], dentry: Arc<Dentry>) {
+    pub fn attach_locked(
+        self: &Arc<Self>,
+        children: &mut ChildrenGuard<'_>,
+        name: &[u8],
+        dentry: Arc<Dentry>,
+    ) {
         let name: Arc<[u8]> = Arc::from(name);
         *dentry.parent.lock() = Some(self.clone());
         *dentry.name.lock() = name.clone();
@@ -232,7 +248,8 @@ impl Dentry {
     /// unreachable by name now: dropping its cached children breaks the parent/child
     /// reference cycles so the memory is freed.
     fn detach_if_replaced(&self, parent: &Arc<Dentry>, name: &[u8]) {
-        let still_there = **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
+        let still_there =
+            **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
         if still_there {
             self.unlinked.store(true, Ordering::Release);
             self.children.lock().take_all();
@@ -258,8 +275,13 @@ impl Dentry {
     /// Each level is locked alone (the children are copied out first), so pruning never
     /// holds a parent's and a child's lock together, which rename could invert.
     pub fn prune(&self) -> bool {
-        let children: Vec<(Arc<[u8]>, Arc<Dentry>)> =
-            self.children.lock().map.iter().map(|(name, child)| (name.clone(), child.clone())).collect();
+        let children: Vec<(Arc<[u8]>, Arc<Dentry>)> = self
+            .children
+            .lock()
+            .map
+            .iter()
+            .map(|(name, child)| (name.clone(), child.clone()))
+            .collect();
         let mut candidates = Vec::new();
         for (name, child) in children {
             if !child.prune() && !child.is_mount_point() {
@@ -270,7 +292,11 @@ impl Dentry {
         for name in candidates {
             // Only the map's own reference left: a cached child of it would hold its
             // parent pointer, a user a `Location`.
-            if guard.map.get(&name).is_some_and(|child| Arc::strong_count(child) == 1) {
+            if guard
+                .map
+                .get(&name)
+                .is_some_and(|child| Arc::strong_count(child) == 1)
+            {
                 guard.remove(&name);
             }
         }

@@ -75,7 +75,8 @@ pub trait DeviceFile: Send + Sync {
 /// The kernel's table of drivers, keyed by node type and device number. Opening a device
 /// node (or FIFO) with no driver is `ENXIO`, as on Linux.
 pub trait DeviceRegistry: Send + Sync {
-    fn open(&self, file_type: FileType, rdev: u64, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>>;
+    fn open(&self, file_type: FileType, rdev: u64, flags: OpenFlags)
+    -> Result<Arc<dyn DeviceFile>>;
 }
 
 /// An open file description. Several descriptors (after `dup` or `fork`) share one, so
@@ -98,7 +99,14 @@ impl OpenFile {
         device: Option<Arc<dyn DeviceFile>>,
     ) -> Result<OpenFile> {
         let inode = location.dentry.positive()?.clone();
-        Ok(OpenFile { location, opener, inode, flags: Mutex::new(flags), position: Mutex::new(0), device })
+        Ok(OpenFile {
+            location,
+            opener,
+            inode,
+            flags: Mutex::new(flags),
+            position: Mutex::new(0),
+            device,
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -115,7 +123,8 @@ impl OpenFile {
 
     /// `fcntl(F_SETFL)`: only `O_APPEND`, `O_NONBLOCK`, `O_DIRECT` and `O_NOATIME` change.
     pub fn set_status_flags(&self, requested: OpenFlags) {
-        let changeable = OpenFlags::APPEND | OpenFlags::NONBLOCK | OpenFlags::DIRECT | OpenFlags::NOATIME;
+        let changeable =
+            OpenFlags::APPEND | OpenFlags::NONBLOCK | OpenFlags::DIRECT | OpenFlags::NOATIME;
         let mut flags = self.flags.lock();
         *flags = (*flags - changeable) | (requested & changeable);
     }
@@ -135,7 +144,11 @@ impl OpenFile {
     }
 
     fn check_writable(&self) -> Result<()> {
-        if self.flags().writable() { Ok(()) } else { Err(Errno::EBADF) }
+        if self.flags().writable() {
+            Ok(())
+        } else {
+            Err(Errno::EBADF)
+        }
     }
 
     /// `read`: from the shared offset, which advances by what was read.
@@ -167,7 +180,8 @@ impl OpenFile {
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         self.check_writable()?;
         let mut position = self.position.lock();
-        let (offset, written) = self.write_inner(Some(*position).filter(|_| !self.appending()), buf)?;
+        let (offset, written) =
+            self.write_inner(Some(*position).filter(|_| !self.appending()), buf)?;
         // Like `new_sync_write`, the position moves only when something was written.
         if written > 0 {
             *position = offset + written as u64;
@@ -178,7 +192,9 @@ impl OpenFile {
     /// `pwrite64`. Like Linux, with `O_APPEND` the data goes to the end regardless.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         self.check_writable()?;
-        Ok(self.write_inner(Some(offset).filter(|_| !self.appending()), buf)?.1)
+        Ok(self
+            .write_inner(Some(offset).filter(|_| !self.appending()), buf)?
+            .1)
     }
 
     fn appending(&self) -> bool {
@@ -221,8 +237,11 @@ impl OpenFile {
             Whence::End => self.inode.getattr()?.size as i64,
             Whence::Data | Whence::Hole => {
                 let start = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
-                let found =
-                    if whence == Whence::Data { self.inode.seek_data(start)? } else { self.inode.seek_hole(start)? };
+                let found = if whence == Whence::Data {
+                    self.inode.seek_data(start)?
+                } else {
+                    self.inode.seek_hole(start)?
+                };
                 *position = found;
                 return Ok(found);
             }
@@ -264,7 +283,11 @@ impl OpenFile {
     /// `ftruncate`: needs the description open for writing (`EINVAL` otherwise, as Linux).
     pub fn truncate(&self, size: u64) -> Result<()> {
         if !self.flags().writable() || self.inode.file_type() != FileType::Regular {
-            return Err(if self.flags().contains(OpenFlags::PATH) { Errno::EBADF } else { Errno::EINVAL });
+            return Err(if self.flags().contains(OpenFlags::PATH) {
+                Errno::EBADF
+            } else {
+                Errno::EINVAL
+            });
         }
         truncate_inode(&self.opener, &self.inode, size)
     }
@@ -272,18 +295,27 @@ impl OpenFile {
     /// `relatime`: atime moves only when it is not newer than mtime or ctime, or is a day
     /// old, and never on `noatime` mounts or through `O_NOATIME`.
     fn touch_atime(&self) {
-        if self.location.mount.flags().intersects(MountFlags::NOATIME | MountFlags::RDONLY)
+        if self
+            .location
+            .mount
+            .flags()
+            .intersects(MountFlags::NOATIME | MountFlags::RDONLY)
             || self.flags().contains(OpenFlags::NOATIME)
         {
             return;
         }
-        let Ok(stat) = self.inode.getattr() else { return };
+        let Ok(stat) = self.inode.getattr() else {
+            return;
+        };
         let now = self.location.mount.clock().now();
         let day_old = now.sec - stat.atime.sec >= 24 * 60 * 60;
         if stat.atime <= stat.mtime || stat.atime <= stat.ctime || day_old {
             // A failed atime update must not fail the read.
-            let _ =
-                self.inode.setattr(&SetAttr { atime: Some(TimeChange::Now), access_only: true, ..SetAttr::default() });
+            let _ = self.inode.setattr(&SetAttr {
+                atime: Some(TimeChange::Now),
+                access_only: true,
+                ..SetAttr::default()
+            });
         }
     }
 }
@@ -294,13 +326,24 @@ fn drop_privileges_on_modify(cred: &Credentials, inode: &Arc<dyn Inode>) -> Resu
         return Ok(());
     }
     match permission::bits_after_modification(cred, &inode.getattr()?) {
-        Some(bits) => inode.setattr(&SetAttr { mode: Some(bits), ..SetAttr::default() }),
+        Some(bits) => inode.setattr(&SetAttr {
+            mode: Some(bits),
+            ..SetAttr::default()
+        }),
         None => Ok(()),
     }
 }
 
 /// Truncation as `do_truncate` does it: privileges dropped in the same attribute change.
 pub(crate) fn truncate_inode(cred: &Credentials, inode: &Arc<dyn Inode>, size: u64) -> Result<()> {
-    let mode = if cred.is_privileged() { None } else { permission::bits_after_modification(cred, &inode.getattr()?) };
-    inode.setattr(&SetAttr { size: Some(size), mode, ..SetAttr::default() })
+    let mode = if cred.is_privileged() {
+        None
+    } else {
+        permission::bits_after_modification(cred, &inode.getattr()?)
+    };
+    inode.setattr(&SetAttr {
+        size: Some(size),
+        mode,
+        ..SetAttr::default()
+    })
 }

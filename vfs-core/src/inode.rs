@@ -148,10 +148,18 @@ pub trait Inode: Send + Sync {
     }
     /// Bytes at `offset`; fewer than asked at end of file; holes read as zeros.
     fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
-        Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
+        Err(if self.file_type() == FileType::Directory {
+            Errno::EISDIR
+        } else {
+            Errno::EINVAL
+        })
     }
     fn write_at(&self, _offset: u64, _buf: &[u8]) -> Result<usize> {
-        Err(if self.file_type() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
+        Err(if self.file_type() == FileType::Directory {
+            Errno::EISDIR
+        } else {
+            Errno::EINVAL
+        })
     }
     /// `O_APPEND` writes: at the end, returning where the data went and how much of it.
     /// Filesystems that can should find the end and write under one lock, so that
@@ -174,12 +182,20 @@ pub trait Inode: Send + Sync {
     /// `lseek(SEEK_DATA)`: the first offset at or after `offset` holding data; `ENXIO`
     /// at or past the end. The default treats the whole file as data.
     fn seek_data(&self, offset: u64) -> Result<u64> {
-        if offset < self.getattr()?.size { Ok(offset) } else { Err(Errno::ENXIO) }
+        if offset < self.getattr()?.size {
+            Ok(offset)
+        } else {
+            Err(Errno::ENXIO)
+        }
     }
     /// `lseek(SEEK_HOLE)`: the first hole at or after `offset` (the end counts as one).
     fn seek_hole(&self, offset: u64) -> Result<u64> {
         let size = self.getattr()?.size;
-        if offset < size { Ok(size) } else { Err(Errno::ENXIO) }
+        if offset < size {
+            Ok(size)
+        } else {
+            Err(Errno::ENXIO)
+        }
     }
 
     /// Extended attributes (`trusted.*`, `user.*`, …); overlay keeps its whiteout and

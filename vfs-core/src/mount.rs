@@ -92,7 +92,11 @@ impl Mount {
 
     /// `mnt_want_write`: `EROFS` on a read-only mount.
     pub fn check_writable(&self) -> Result<()> {
-        if self.flags().contains(MountFlags::RDONLY) { Err(Errno::EROFS) } else { Ok(()) }
+        if self.flags().contains(MountFlags::RDONLY) {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -120,10 +124,18 @@ fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
 }
 
 impl MountNamespace {
-    pub fn new(root_fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags, clock: ClockRef) -> Arc<MountNamespace> {
+    pub fn new(
+        root_fs: Arc<dyn FileSystem>,
+        source: &str,
+        flags: MountFlags,
+        clock: ClockRef,
+    ) -> Arc<MountNamespace> {
         let root_dentry = Dentry::new_root(root_fs.root(), root_fs.cache_policy());
         let mut fs_roots = HashMap::new();
-        fs_roots.insert(Arc::as_ptr(&root_fs) as *const () as usize, Arc::downgrade(&root_dentry));
+        fs_roots.insert(
+            Arc::as_ptr(&root_fs) as *const () as usize,
+            Arc::downgrade(&root_dentry),
+        );
         let root = Arc::new(Mount {
             id: 1,
             fs: root_fs,
@@ -134,7 +146,10 @@ impl MountNamespace {
             clock: clock.clone(),
         });
         Arc::new(MountNamespace {
-            table: RwLock::new(Table { in_order: alloc::vec![root.clone()], on: HashMap::new() }),
+            table: RwLock::new(Table {
+                in_order: alloc::vec![root.clone()],
+                on: HashMap::new(),
+            }),
             root,
             next_id: AtomicU64::new(2),
             clock,
@@ -145,7 +160,10 @@ impl MountNamespace {
     }
 
     pub fn root(&self) -> Location {
-        Location { mount: self.root.clone(), dentry: self.root.root.clone() }
+        Location {
+            mount: self.root.clone(),
+            dentry: self.root.root.clone(),
+        }
     }
 
     pub fn clock(&self) -> &ClockRef {
@@ -167,8 +185,13 @@ impl MountNamespace {
             return None;
         }
         let table = self.table.read();
-        let mount = table.on.get(&dentry_key(&location.mount, &location.dentry))?;
-        Some(Location { mount: mount.clone(), dentry: mount.root.clone() })
+        let mount = table
+            .on
+            .get(&dentry_key(&location.mount, &location.dentry))?;
+        Some(Location {
+            mount: mount.clone(),
+            dentry: mount.root.clone(),
+        })
     }
 
     /// Follows mounts stacked on `location` down to the topmost one.
@@ -181,7 +204,13 @@ impl MountNamespace {
 
     /// Attaches `fs` at `at` (already resolved, mounts followed). A directory can only
     /// cover a directory and a file only a file (`ENOTDIR`/`EISDIR` otherwise).
-    pub fn mount(&self, at: &Location, fs: Arc<dyn FileSystem>, source: &str, flags: MountFlags) -> Result<Arc<Mount>> {
+    pub fn mount(
+        &self,
+        at: &Location,
+        fs: Arc<dyn FileSystem>,
+        source: &str,
+        flags: MountFlags,
+    ) -> Result<Arc<Mount>> {
         let root = self.root_dentry_of(&fs);
         self.attach(at, fs, root, source, flags)
     }
@@ -210,7 +239,13 @@ impl MountNamespace {
     /// A bind mount: the subtree at `source` (any location) appears at `at` too.
     pub fn bind(&self, at: &Location, source: &Location, flags: MountFlags) -> Result<Arc<Mount>> {
         let name = String::from(source.mount.source());
-        self.attach(at, source.mount.fs.clone(), source.dentry.clone(), &name, flags)
+        self.attach(
+            at,
+            source.mount.fs.clone(),
+            source.dentry.clone(),
+            &name,
+            flags,
+        )
     }
 
     fn attach(
@@ -223,7 +258,10 @@ impl MountNamespace {
     ) -> Result<Arc<Mount>> {
         let target_type = at.dentry.positive()?.file_type();
         let root_type = root.positive()?.file_type();
-        match (target_type == FileType::Directory, root_type == FileType::Directory) {
+        match (
+            target_type == FileType::Directory,
+            root_type == FileType::Directory,
+        ) {
             (true, false) => return Err(Errno::ENOTDIR),
             (false, true) => return Err(Errno::ENOTDIR),
             _ => {}
@@ -262,10 +300,13 @@ impl MountNamespace {
             return Err(Errno::EBUSY);
         }
         let mut table = self.table.write();
-        let has_children = table
-            .in_order
-            .iter()
-            .any(|other| other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, &mount)));
+        let has_children = table.in_order.iter().any(|other| {
+            other
+                .mountpoint
+                .lock()
+                .as_ref()
+                .is_some_and(|point| Arc::ptr_eq(&point.mount, &mount))
+        });
         if has_children && !lazy {
             return Err(Errno::EBUSY);
         }
@@ -291,7 +332,13 @@ impl MountNamespace {
         let children: Vec<Arc<Mount>> = table
             .in_order
             .iter()
-            .filter(|other| other.mountpoint.lock().as_ref().is_some_and(|point| Arc::ptr_eq(&point.mount, parent)))
+            .filter(|other| {
+                other
+                    .mountpoint
+                    .lock()
+                    .as_ref()
+                    .is_some_and(|point| Arc::ptr_eq(&point.mount, parent))
+            })
             .cloned()
             .collect();
         for child in children {
@@ -330,8 +377,13 @@ impl MountNamespace {
     pub fn proc_mounts(&self, root: &Location) -> Vec<u8> {
         let mut text = Vec::new();
         for mount in self.mounts() {
-            let mount_root = Location { mount: mount.clone(), dentry: mount.root.clone() };
-            let Some(path) = crate::path::absolute_path(&mount_root, root) else { continue };
+            let mount_root = Location {
+                mount: mount.clone(),
+                dentry: mount.root.clone(),
+            };
+            let Some(path) = crate::path::absolute_path(&mount_root, root) else {
+                continue;
+            };
             write_escaped(&mut text, mount.source.as_bytes());
             text.push(b' ');
             write_escaped(&mut text, &path);
@@ -348,7 +400,11 @@ impl MountNamespace {
 /// `rw,nosuid,nodev,noexec,relatime,<fs options>` in Linux's `show_vfsmnt` order.
 fn mount_options(mount: &Mount) -> String {
     let flags = mount.flags();
-    let mut options = String::from(if flags.contains(MountFlags::RDONLY) { "ro" } else { "rw" });
+    let mut options = String::from(if flags.contains(MountFlags::RDONLY) {
+        "ro"
+    } else {
+        "rw"
+    });
     for (flag, name) in [
         (MountFlags::NOSUID, ",nosuid"),
         (MountFlags::NODEV, ",nodev"),
@@ -375,9 +431,12 @@ fn mount_options(mount: &Mount) -> String {
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     for &byte in bytes {
         match byte {
-            b' ' | b'\t' | b'\n' | b'\\' => {
-                out.extend_from_slice(&[b'\\', b'0' + (byte >> 6), b'0' + ((byte >> 3) & 7), b'0' + (byte & 7)])
-            }
+            b' ' | b'\t' | b'\n' | b'\\' => out.extend_from_slice(&[
+                b'\\',
+                b'0' + (byte >> 6),
+                b'0' + ((byte >> 3) & 7),
+                b'0' + (byte & 7),
+            ]),
             _ => out.push(byte),
         }
     }

@@ -41,7 +41,10 @@ pub struct Walk<'c> {
 
 impl<'c> Walk<'c> {
     pub fn new(ctx: &'c FsContext) -> Self {
-        Walk { ctx, links_followed: 0 }
+        Walk {
+            ctx,
+            links_followed: 0,
+        }
     }
 
     /// Walks every component of `path` except the last, following every symlink on the
@@ -53,8 +56,15 @@ impl<'c> Walk<'c> {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let mut dir = if path[0] == b'/' { self.ctx.root.clone() } else { start.clone() };
-        let mut names = path.split(|&byte| byte == b'/').filter(|name| !name.is_empty()).peekable();
+        let mut dir = if path[0] == b'/' {
+            self.ctx.root.clone()
+        } else {
+            start.clone()
+        };
+        let mut names = path
+            .split(|&byte| byte == b'/')
+            .filter(|name| !name.is_empty())
+            .peekable();
         let mut last = Last::Root;
         while let Some(name) = names.next() {
             if names.peek().is_none() {
@@ -70,7 +80,11 @@ impl<'c> Walk<'c> {
             dir = self.step(&dir, name, true)?;
         }
         let trailing_slash = last != Last::Root && path.ends_with(b"/");
-        Ok(Parent { dir, last, trailing_slash })
+        Ok(Parent {
+            dir,
+            last,
+            trailing_slash,
+        })
     }
 
     /// Moves from directory `dir` to its entry `name`, crossing mounts, and following
@@ -88,11 +102,19 @@ impl<'c> Walk<'c> {
             let target = inode.readlink()?;
             return self.follow_link(dir, &target);
         }
-        Ok(self.ctx.ns.follow_mounts(Location { mount: dir.mount.clone(), dentry: child }))
+        Ok(self.ctx.ns.follow_mounts(Location {
+            mount: dir.mount.clone(),
+            dentry: child,
+        }))
     }
 
     /// Resolves a whole path; the last component's symlink is followed if `follow_last`.
-    pub fn resolve(&mut self, start: &Location, path: &[u8], follow_last: bool) -> Result<Location> {
+    pub fn resolve(
+        &mut self,
+        start: &Location,
+        path: &[u8],
+        follow_last: bool,
+    ) -> Result<Location> {
         let parent = self.parent(start, path)?;
         self.last(parent, follow_last)
     }
@@ -121,7 +143,11 @@ impl<'c> Walk<'c> {
     /// Counts one more symlink against the limit of 40 (`ELOOP` past it).
     pub fn follow_link_budget(&mut self) -> Result<()> {
         self.links_followed += 1;
-        if self.links_followed > MAX_SYMLINKS { Err(Errno::ELOOP) } else { Ok(()) }
+        if self.links_followed > MAX_SYMLINKS {
+            Err(Errno::ELOOP)
+        } else {
+            Ok(())
+        }
     }
 
     /// `..`: up one dentry, first climbing out of mounts whose root we stand on, and
@@ -141,7 +167,10 @@ impl<'c> Walk<'c> {
             }
         }
         let parent = here.dentry.parent().unwrap_or_else(|| here.dentry.clone());
-        self.ctx.ns.follow_mounts(Location { mount: here.mount, dentry: parent })
+        self.ctx.ns.follow_mounts(Location {
+            mount: here.mount,
+            dentry: parent,
+        })
     }
 
     fn may_search(&self, dir: &Location) -> Result<()> {
@@ -174,7 +203,10 @@ pub fn absolute_path(location: &Location, root: &Location) -> Option<Vec<u8>> {
         }
         let parent = here.dentry.parent()?;
         names.push(here.dentry.name());
-        here = Location { mount: here.mount, dentry: parent };
+        here = Location {
+            mount: here.mount,
+            dentry: parent,
+        };
     }
     if names.is_empty() {
         return Some(alloc::vec![b'/']);

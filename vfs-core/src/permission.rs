@@ -31,7 +31,9 @@ pub fn check_access(cred: &Credentials, stat: &Stat, wanted: Access) -> Result<(
     if class_bits & wanted.bits() == wanted.bits() {
         return Ok(());
     }
-    if cred.is_privileged() && (!wanted.contains(Access::EXEC) || stat.is_dir() || stat.mode & 0o111 != 0) {
+    if cred.is_privileged()
+        && (!wanted.contains(Access::EXEC) || stat.is_dir() || stat.mode & 0o111 != 0)
+    {
         return Ok(());
     }
     Err(Errno::EACCES)
@@ -45,7 +47,11 @@ pub fn is_owner_or_privileged(cred: &Credentials, stat: &Stat) -> bool {
 /// The sticky-directory rule of `may_delete`: in a directory with `S_ISVTX`, only the
 /// entry's owner, the directory's owner or root may remove or rename the entry.
 pub fn check_sticky(cred: &Credentials, dir: &Stat, victim: &Stat) -> Result<()> {
-    if dir.mode & mode::S_ISVTX == 0 || cred.uid == victim.uid || cred.uid == dir.uid || cred.is_privileged() {
+    if dir.mode & mode::S_ISVTX == 0
+        || cred.uid == victim.uid
+        || cred.uid == dir.uid
+        || cred.is_privileged()
+    {
         Ok(())
     } else {
         Err(Errno::EPERM)
@@ -61,8 +67,13 @@ pub fn check_hardlink(cred: &Credentials, source: &Stat) -> Result<()> {
     }
     let is_regular = source.mode & mode::S_IFMT == mode::S_IFREG;
     let setuid = source.mode & mode::S_ISUID != 0;
-    let exec_setgid = source.mode & (mode::S_ISGID | mode::S_IXGRP) == (mode::S_ISGID | mode::S_IXGRP);
-    if is_regular && !setuid && !exec_setgid && check_access(cred, source, Access::READ | Access::WRITE).is_ok() {
+    let exec_setgid =
+        source.mode & (mode::S_ISGID | mode::S_IXGRP) == (mode::S_ISGID | mode::S_IXGRP);
+    if is_regular
+        && !setuid
+        && !exec_setgid
+        && check_access(cred, source, Access::READ | Access::WRITE).is_ok()
+    {
         Ok(())
     } else {
         Err(Errno::EPERM)
@@ -85,10 +96,17 @@ pub fn chmod_bits(cred: &Credentials, stat: &Stat, requested: u32) -> Result<u32
 /// `chown_ok`/`chgrp_ok`: changing the owner needs root; the owner may change the group
 /// to one of their own groups. Returns the permission bits after Linux's clearing of
 /// setuid/setgid on a non-directory, if they change.
-pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Option<u32>) -> Result<Option<u32>> {
-    let uid_ok = uid.is_none_or(|uid| cred.is_privileged() || (uid == stat.uid && cred.uid == stat.uid));
-    let gid_ok =
-        gid.is_none_or(|gid| cred.is_privileged() || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid))));
+pub fn chown_check(
+    cred: &Credentials,
+    stat: &Stat,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> Result<Option<u32>> {
+    let uid_ok =
+        uid.is_none_or(|uid| cred.is_privileged() || (uid == stat.uid && cred.uid == stat.uid));
+    let gid_ok = gid.is_none_or(|gid| {
+        cred.is_privileged() || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid)))
+    });
     if !uid_ok || !gid_ok {
         return Err(Errno::EPERM);
     }
@@ -97,7 +115,8 @@ pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Optio
     }
     let mut bits = stat.permission_bits() & !mode::S_ISUID;
     if stat.mode & mode::S_ISGID != 0
-        && (stat.mode & mode::S_IXGRP != 0 || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid))))
+        && (stat.mode & mode::S_IXGRP != 0
+            || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid))))
     {
         bits &= !mode::S_ISGID;
     }
@@ -115,7 +134,11 @@ pub fn chown_check(cred: &Credentials, stat: &Stat, uid: Option<u32>, gid: Optio
 /// kernel's default of 0: `O_CREAT` opening an existing node that is neither a regular
 /// file nor a FIFO, in a world-writable sticky directory, is refused (even to root)
 /// unless the caller or the directory's owner owns it.
-pub fn check_open_existing_in_sticky(cred: &Credentials, dir: &Stat, existing: &Stat) -> Result<()> {
+pub fn check_open_existing_in_sticky(
+    cred: &Credentials,
+    dir: &Stat,
+    existing: &Stat,
+) -> Result<()> {
     if dir.mode & mode::S_ISVTX == 0 {
         return Ok(());
     }
@@ -149,7 +172,11 @@ pub fn check_set_times(cred: &Credentials, stat: &Stat, only_now: bool) -> Resul
     if is_owner_or_privileged(cred, stat) {
         return Ok(());
     }
-    if only_now { check_access(cred, stat, Access::WRITE) } else { Err(Errno::EPERM) }
+    if only_now {
+        check_access(cred, stat, Access::WRITE)
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 /// Permission bits and group of a new object (`inode_init_owner` and `mode_strip_sgid`):
@@ -200,32 +227,66 @@ mod tests {
     fn owner_class_decides_even_when_other_bits_would_allow() {
         // Linux checks only the first matching class: an owner with 0o077 is refused.
         let file = stat(mode::S_IFREG | 0o077, 1000, 1000);
-        assert_eq!(check_access(&Credentials::user(1000, 1000, &[]), &file, Access::READ), Err(Errno::EACCES));
-        assert_eq!(check_access(&Credentials::user(1001, 1000, &[]), &file, Access::READ), Ok(()));
+        assert_eq!(
+            check_access(&Credentials::user(1000, 1000, &[]), &file, Access::READ),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            check_access(&Credentials::user(1001, 1000, &[]), &file, Access::READ),
+            Ok(())
+        );
     }
 
     #[test]
     fn supplementary_groups_grant_group_class() {
         let file = stat(mode::S_IFREG | 0o640, 0, 50);
-        assert_eq!(check_access(&Credentials::user(1000, 1000, &[50]), &file, Access::READ), Ok(()));
-        assert_eq!(check_access(&Credentials::user(1000, 1000, &[]), &file, Access::READ), Err(Errno::EACCES));
+        assert_eq!(
+            check_access(&Credentials::user(1000, 1000, &[50]), &file, Access::READ),
+            Ok(())
+        );
+        assert_eq!(
+            check_access(&Credentials::user(1000, 1000, &[]), &file, Access::READ),
+            Err(Errno::EACCES)
+        );
     }
 
     #[test]
     fn root_bypasses_rw_but_needs_an_exec_bit_on_files() {
         let root = Credentials::root();
-        assert_eq!(check_access(&root, &stat(mode::S_IFREG, 5, 5), Access::READ | Access::WRITE), Ok(()));
-        assert_eq!(check_access(&root, &stat(mode::S_IFREG | 0o600, 5, 5), Access::EXEC), Err(Errno::EACCES));
-        assert_eq!(check_access(&root, &stat(mode::S_IFREG | 0o001, 5, 5), Access::EXEC), Ok(()));
-        assert_eq!(check_access(&root, &stat(mode::S_IFDIR, 5, 5), Access::EXEC), Ok(()));
+        assert_eq!(
+            check_access(
+                &root,
+                &stat(mode::S_IFREG, 5, 5),
+                Access::READ | Access::WRITE
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_access(&root, &stat(mode::S_IFREG | 0o600, 5, 5), Access::EXEC),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            check_access(&root, &stat(mode::S_IFREG | 0o001, 5, 5), Access::EXEC),
+            Ok(())
+        );
+        assert_eq!(
+            check_access(&root, &stat(mode::S_IFDIR, 5, 5), Access::EXEC),
+            Ok(())
+        );
     }
 
     #[test]
     fn sticky_directory_protects_other_users_entries() {
         let tmp = stat(mode::S_IFDIR | 0o1777, 0, 0);
         let theirs = stat(mode::S_IFREG | 0o666, 2000, 2000);
-        assert_eq!(check_sticky(&Credentials::user(1000, 1000, &[]), &tmp, &theirs), Err(Errno::EPERM));
-        assert_eq!(check_sticky(&Credentials::user(2000, 2000, &[]), &tmp, &theirs), Ok(()));
+        assert_eq!(
+            check_sticky(&Credentials::user(1000, 1000, &[]), &tmp, &theirs),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            check_sticky(&Credentials::user(2000, 2000, &[]), &tmp, &theirs),
+            Ok(())
+        );
         assert_eq!(check_sticky(&Credentials::root(), &tmp, &theirs), Ok(()));
     }
 
@@ -237,15 +298,27 @@ mod tests {
         assert_eq!(chown_check(&user, &file, None, Some(8)), Err(Errno::EPERM));
         // chgrp to an own group is allowed and clears setuid and (group-exec) setgid.
         assert_eq!(chown_check(&user, &file, None, Some(7)), Ok(Some(0o755)));
-        assert_eq!(chown_check(&Credentials::root(), &file, Some(5), None), Ok(Some(0o755)));
+        assert_eq!(
+            chown_check(&Credentials::root(), &file, Some(5), None),
+            Ok(Some(0o755))
+        );
     }
 
     #[test]
     fn chmod_by_non_member_drops_setgid() {
         let file = stat(mode::S_IFREG | 0o644, 1000, 50);
-        assert_eq!(chmod_bits(&Credentials::user(1000, 1000, &[]), &file, 0o2755), Ok(0o755));
-        assert_eq!(chmod_bits(&Credentials::user(1000, 1000, &[50]), &file, 0o2755), Ok(0o2755));
-        assert_eq!(chmod_bits(&Credentials::user(1001, 1000, &[]), &file, 0o755), Err(Errno::EPERM));
+        assert_eq!(
+            chmod_bits(&Credentials::user(1000, 1000, &[]), &file, 0o2755),
+            Ok(0o755)
+        );
+        assert_eq!(
+            chmod_bits(&Credentials::user(1000, 1000, &[50]), &file, 0o2755),
+            Ok(0o2755)
+        );
+        assert_eq!(
+            chmod_bits(&Credentials::user(1001, 1000, &[]), &file, 0o755),
+            Err(Errno::EPERM)
+        );
     }
 
     #[test]
@@ -254,14 +327,26 @@ mod tests {
         let user = Credentials::user(1000, 1000, &[]);
         assert_eq!(new_node_owner(&user, &dir, 0o755, true), (0o2755, 50));
         assert_eq!(new_node_owner(&user, &dir, 0o2755, false), (0o755, 50));
-        assert_eq!(new_node_owner(&user, &stat(mode::S_IFDIR | 0o755, 0, 50), 0o644, false), (0o644, 1000));
+        assert_eq!(
+            new_node_owner(&user, &stat(mode::S_IFDIR | 0o755, 0, 50), 0o644, false),
+            (0o644, 1000)
+        );
     }
 
     #[test]
     fn protected_hardlinks_need_read_write_on_foreign_files() {
         let user = Credentials::user(1000, 1000, &[]);
-        assert_eq!(check_hardlink(&user, &stat(mode::S_IFREG | 0o644, 0, 0)), Err(Errno::EPERM));
-        assert_eq!(check_hardlink(&user, &stat(mode::S_IFREG | 0o666, 0, 0)), Ok(()));
-        assert_eq!(check_hardlink(&user, &stat(mode::S_IFREG | 0o4666, 0, 0)), Err(Errno::EPERM));
+        assert_eq!(
+            check_hardlink(&user, &stat(mode::S_IFREG | 0o644, 0, 0)),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            check_hardlink(&user, &stat(mode::S_IFREG | 0o666, 0, 0)),
+            Ok(())
+        );
+        assert_eq!(
+            check_hardlink(&user, &stat(mode::S_IFREG | 0o4666, 0, 0)),
+            Err(Errno::EPERM)
+        );
     }
 }

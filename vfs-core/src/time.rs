@@ -36,7 +36,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: Timespec) -> Self {
-        ManualClock { nanos: AtomicI64::new(start.sec * 1_000_000_000 + start.nsec as i64) }
+        ManualClock {
+            nanos: AtomicI64::new(start.sec * 1_000_000_000 + start.nsec as i64),
+        }
     }
 
     pub fn advance_nanos(&self, nanos: i64) {
@@ -47,7 +49,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timespec {
         let nanos = self.nanos.load(Ordering::Relaxed);
-        Timespec { sec: nanos.div_euclid(1_000_000_000), nsec: nanos.rem_euclid(1_000_000_000) as u32 }
+        Timespec {
+            sec: nanos.div_euclid(1_000_000_000),
+            nsec: nanos.rem_euclid(1_000_000_000) as u32,
+        }
     }
 }
 

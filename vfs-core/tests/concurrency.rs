@@ -19,26 +19,42 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % bound
     }
 }
 
 fn random_path(rng: &mut Lcg) -> String {
-    format!("{}/{}", DIRS[rng.next(DIRS.len())], NAMES[rng.next(NAMES.len())])
+    format!(
+        "{}/{}",
+        DIRS[rng.next(DIRS.len())],
+        NAMES[rng.next(NAMES.len())]
+    )
 }
 
 fn churn(ctx: FsContext, seed: u64, rounds: usize) {
     let mut rng = Lcg(seed);
     for _ in 0..rounds {
         let (a, b) = (random_path(&mut rng), random_path(&mut rng));
-        let flags = [RenameFlags::empty(), RenameFlags::NOREPLACE, RenameFlags::EXCHANGE][rng.next(3)];
+        let flags = [
+            RenameFlags::empty(),
+            RenameFlags::NOREPLACE,
+            RenameFlags::EXCHANGE,
+        ][rng.next(3)];
         // Errors are expected (names come and go under us); only panics and hangs fail.
         let _ = match rng.next(8) {
             0 => ctx.mkdir(At::Cwd, a.as_bytes(), 0o755),
             1 => ctx.rmdir(At::Cwd, a.as_bytes()),
             2 => ctx
-                .open(At::Cwd, a.as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)
+                .open(
+                    At::Cwd,
+                    a.as_bytes(),
+                    OpenFlags::CREAT | OpenFlags::WRONLY,
+                    0o644,
+                )
                 .and_then(|f| f.write(b"data").map(drop)),
             3 => ctx.unlink(At::Cwd, a.as_bytes()),
             4 | 5 => ctx.rename(At::Cwd, a.as_bytes(), At::Cwd, b.as_bytes(), flags),
@@ -61,7 +77,9 @@ fn run_threads(ctx: &FsContext, threads: u64, rounds: usize) {
         });
     }
     for _ in 0..threads {
-        finished.recv_timeout(Duration::from_secs(60)).expect("a thread hung or panicked: deadlock?");
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a thread hung or panicked: deadlock?");
     }
 }
 
@@ -71,7 +89,10 @@ fn check_consistent(ctx: &FsContext, merged_dirs_report_one: bool) {
     let mut pending = vec![String::from("/")];
     while let Some(dir) = pending.pop() {
         let mut subdirs = 0;
-        for name in list_dir(ctx, &dir).into_iter().filter(|name| name != "." && name != "..") {
+        for name in list_dir(ctx, &dir)
+            .into_iter()
+            .filter(|name| name != "." && name != "..")
+        {
             let path = format!("{}/{}", dir.trim_end_matches('/'), name);
             let stat = ctx.stat(At::Cwd, path.as_bytes(), false).unwrap();
             if stat.is_dir() {
@@ -109,8 +130,12 @@ fn overlay_survives_concurrent_changes_and_stays_consistent() {
     );
     lower_ctx.mkdir(At::Cwd, b"/x", 0o755).unwrap();
     write_file(&lower_ctx, "/x/a", b"lower");
-    let overlay = OverlayFs::new(tmpfs(&clock, 3, "mode=755"), vec![lower], 4, String::new()).unwrap();
-    let ctx = FsContext::new(MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock), Credentials::root());
+    let overlay =
+        OverlayFs::new(tmpfs(&clock, 3, "mode=755"), vec![lower], 4, String::new()).unwrap();
+    let ctx = FsContext::new(
+        MountNamespace::new(overlay, "overlay", MountFlags::empty(), clock),
+        Credentials::root(),
+    );
     // /x exists in the lower: the helper's mkdir of it fails, so make the others here.
     ctx.mkdir(At::Cwd, b"/y", 0o755).unwrap();
     ctx.mkdir(At::Cwd, b"/x/z", 0o755).unwrap();
@@ -123,8 +148,14 @@ fn overlay_survives_concurrent_changes_and_stays_consistent() {
         });
     }
     for _ in 0..4 {
-        finished.recv_timeout(Duration::from_secs(60)).expect("a thread hung or panicked: deadlock?");
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a thread hung or panicked: deadlock?");
     }
     check_consistent(&ctx, true);
-    assert_eq!(read_file(&lower_ctx, "/x/a"), b"lower", "the lower is never written");
+    assert_eq!(
+        read_file(&lower_ctx, "/x/a"),
+        b"lower",
+        "the lower is never written"
+    );
 }

@@ -28,7 +28,9 @@ fn mount_host_overlay(base: &std::path::Path, lowers: usize) -> std::io::Result<
     for dir in ["upper", "work", "merged"] {
         std::fs::create_dir_all(base.join(dir))?;
     }
-    let lowerdir: Vec<String> = (0..lowers).map(|index| lower_dir(base, index).display().to_string()).collect();
+    let lowerdir: Vec<String> = (0..lowers)
+        .map(|index| lower_dir(base, index).display().to_string())
+        .collect();
     for dir in &lowerdir {
         std::fs::create_dir_all(dir)?;
     }
@@ -41,9 +43,19 @@ fn mount_host_overlay(base: &std::path::Path, lowers: usize) -> std::io::Result<
     let data = CString::new(data).unwrap();
     let kind = CString::new("overlay").unwrap();
     let ret = unsafe {
-        libc::mount(kind.as_ptr(), cstring(&base.join("merged")).as_ptr(), kind.as_ptr(), 0, data.as_ptr().cast())
+        libc::mount(
+            kind.as_ptr(),
+            cstring(&base.join("merged")).as_ptr(),
+            kind.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
     };
-    if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn unmount(path: &std::path::Path) {
@@ -51,11 +63,22 @@ fn unmount(path: &std::path::Path) {
 }
 
 fn tmpfs_fs(clock: &Arc<ManualClock>, dev: u64) -> Arc<dyn FileSystem> {
-    new_tmpfs(&TmpfsOptions { mode: 0o755, ..TmpfsOptions::default() }, dev, clock.clone()).unwrap()
+    new_tmpfs(
+        &TmpfsOptions {
+            mode: 0o755,
+            ..TmpfsOptions::default()
+        },
+        dev,
+        clock.clone(),
+    )
+    .unwrap()
 }
 
 fn context(fs: Arc<dyn FileSystem>, clock: &Arc<ManualClock>) -> FsContext {
-    FsContext::new(MountNamespace::new(fs, "x", MountFlags::empty(), clock.clone()), Credentials::root())
+    FsContext::new(
+        MountNamespace::new(fs, "x", MountFlags::empty(), clock.clone()),
+        Credentials::root(),
+    )
 }
 
 #[test]
@@ -100,13 +123,22 @@ fn overlay_matches_the_host_overlayfs() {
                 proptest::prop_assert_eq!(&ours, &linux, "setup of lower {} {:?}", index, op);
             }
             let before = snapshot_vfs(&ctx);
-            proptest::prop_assert_eq!(&before, &snapshot_host(), "lower {} differs after setup", index);
+            proptest::prop_assert_eq!(
+                &before,
+                &snapshot_host(),
+                "lower {} differs after setup",
+                index
+            );
             lowers.push((fs, ctx, before));
         }
         mount_host_overlay(&base, lowers.len()).expect("mount overlay");
-        let overlay =
-            OverlayFs::new(tmpfs_fs(&clock, 3), lowers.iter().map(|(fs, _, _)| fs.clone()).collect(), 4, String::new())
-                .unwrap();
+        let overlay = OverlayFs::new(
+            tmpfs_fs(&clock, 3),
+            lowers.iter().map(|(fs, _, _)| fs.clone()).collect(),
+            4,
+            String::new(),
+        )
+        .unwrap();
         let merged = context(overlay, &clock);
         let outcome = (|| {
             let _chroot = Chroot::enter(&base.join("merged")).expect("chroot merged");
@@ -116,15 +148,29 @@ fn overlay_matches_the_host_overlayfs() {
                 proptest::prop_assert_eq!(&ours, &linux, "op #{} {:?} as {:?}", index, op, who);
                 *tally.borrow_mut().entry(outcome_kind(&ours)).or_default() += 1;
             }
-            proptest::prop_assert_eq!(snapshot_vfs(&merged), snapshot_host(), "merged trees differ");
+            proptest::prop_assert_eq!(
+                snapshot_vfs(&merged),
+                snapshot_host(),
+                "merged trees differ"
+            );
             Ok(())
         })();
         unmount(&base.join("merged"));
         outcome?;
         for (index, (_, ctx, before)) in lowers.iter().enumerate() {
-            proptest::prop_assert_eq!(&snapshot_vfs(ctx), before, "vfs-core wrote to lower {}", index);
+            proptest::prop_assert_eq!(
+                &snapshot_vfs(ctx),
+                before,
+                "vfs-core wrote to lower {}",
+                index
+            );
             let _chroot = Chroot::enter(&lower_dir(&base, index)).expect("chroot lower");
-            proptest::prop_assert_eq!(&snapshot_host(), before, "the host wrote to lower {}", index);
+            proptest::prop_assert_eq!(
+                &snapshot_host(),
+                before,
+                "the host wrote to lower {}",
+                index
+            );
         }
         Ok(())
     });
@@ -133,5 +179,8 @@ fn overlay_matches_the_host_overlayfs() {
     }
     let tally = tally.into_inner();
     println!("outcomes compared: {tally:?}");
-    assert!(tally.get("ok").copied().unwrap_or(0) > 300, "too few successful operations to mean anything");
+    assert!(
+        tally.get("ok").copied().unwrap_or(0) > 300,
+        "too few successful operations to mean anything"
+    );
 }

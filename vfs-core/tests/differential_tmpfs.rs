@@ -40,8 +40,14 @@ fn tmpfs_matches_the_host_tmpfs() {
         std::fs::create_dir(host.dir.path().join("m")).unwrap();
         mount_at("tmpfs", &host.dir.path().join("m"), OPTIONS).expect("mount tmpfs on m");
         ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-        let inner = new_tmpfs(&TmpfsOptions::parse(OPTIONS, 0).unwrap(), 2, ctx.ns.clock().clone()).unwrap();
-        ctx.mount(At::Cwd, b"/m", inner, "tmpfs", MountFlags::empty()).unwrap();
+        let inner = new_tmpfs(
+            &TmpfsOptions::parse(OPTIONS, 0).unwrap(),
+            2,
+            ctx.ns.clock().clone(),
+        )
+        .unwrap();
+        ctx.mount(At::Cwd, b"/m", inner, "tmpfs", MountFlags::empty())
+            .unwrap();
         let chroot = Chroot::enter(host.dir.path()).expect("chroot");
         for (index, (who, op)) in ops.iter().enumerate() {
             let ours = run_vfs_as(&ctx, *who, op);
@@ -60,7 +66,10 @@ fn tmpfs_matches_the_host_tmpfs() {
     }
     let tally = tally.into_inner();
     println!("outcomes compared: {tally:?}");
-    assert!(tally.get("ok").copied().unwrap_or(0) > 1000, "too few successful operations to mean anything");
+    assert!(
+        tally.get("ok").copied().unwrap_or(0) > 1000,
+        "too few successful operations to mean anything"
+    );
 
     let mut space_runner = runner(128);
     let enospc = std::cell::Cell::new(0u32);
@@ -77,8 +86,18 @@ fn tmpfs_matches_the_host_tmpfs() {
         let statfs = ctx.statfs(At::Cwd, b"/").unwrap();
         let mut host_statfs: libc::statfs = unsafe { std::mem::zeroed() };
         unsafe { libc::statfs(c"/".as_ptr(), &mut host_statfs) };
-        let ours = (statfs.blocks, statfs.blocks_free, statfs.files, statfs.files_free);
-        let linux = (host_statfs.f_blocks, host_statfs.f_bfree, host_statfs.f_files, host_statfs.f_ffree);
+        let ours = (
+            statfs.blocks,
+            statfs.blocks_free,
+            statfs.files,
+            statfs.files_free,
+        );
+        let linux = (
+            host_statfs.f_blocks,
+            host_statfs.f_bfree,
+            host_statfs.f_files,
+            host_statfs.f_ffree,
+        );
         proptest::prop_assert_eq!(ours, linux, "statfs differs");
         let (ours, linux) = (snapshot_vfs(&ctx), snapshot_host());
         drop(chroot);
@@ -89,5 +108,8 @@ fn tmpfs_matches_the_host_tmpfs() {
         panic!("{failure}");
     }
     println!("ENOSPC outcomes compared: {}", enospc.get());
-    assert!(enospc.get() > 20, "the space phase must actually run out of space");
+    assert!(
+        enospc.get() > 20,
+        "the space phase must actually run out of space"
+    );
 }

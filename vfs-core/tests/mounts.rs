@@ -42,26 +42,71 @@ fn read_only_mounts_refuse_writes_with_erofs() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/ro", 0o755).unwrap();
     let fs = tmpfs(&w.clock, 2, "");
-    let mount = w.ctx.mount(At::Cwd, b"/ro", fs, "tmpfs", MountFlags::empty()).unwrap();
+    let mount = w
+        .ctx
+        .mount(At::Cwd, b"/ro", fs, "tmpfs", MountFlags::empty())
+        .unwrap();
     write_file(&w.ctx, "/ro/f", b"data");
     w.ctx.mkdir(At::Cwd, b"/ro/d", 0o755).unwrap();
     w.ns.set_flags(&mount, MountFlags::RDONLY);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/f", OpenFlags::WRONLY, 0)), Errno::EROFS);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/f", OpenFlags::RDONLY | OpenFlags::TRUNC, 0)), Errno::EROFS);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/ro/new", OpenFlags::WRONLY | OpenFlags::CREAT, 0o644)), Errno::EROFS);
-    assert_eq!(err(w.ctx.mkdir(At::Cwd, b"/ro/d", 0o755)), Errno::EEXIST, "EEXIST wins over EROFS");
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/ro/f", OpenFlags::WRONLY, 0)),
+        Errno::EROFS
+    );
+    assert_eq!(
+        err(w
+            .ctx
+            .open(At::Cwd, b"/ro/f", OpenFlags::RDONLY | OpenFlags::TRUNC, 0)),
+        Errno::EROFS
+    );
+    assert_eq!(
+        err(w.ctx.open(
+            At::Cwd,
+            b"/ro/new",
+            OpenFlags::WRONLY | OpenFlags::CREAT,
+            0o644
+        )),
+        Errno::EROFS
+    );
+    assert_eq!(
+        err(w.ctx.mkdir(At::Cwd, b"/ro/d", 0o755)),
+        Errno::EEXIST,
+        "EEXIST wins over EROFS"
+    );
     assert_eq!(err(w.ctx.mkdir(At::Cwd, b"/ro/e", 0o755)), Errno::EROFS);
-    assert_eq!(err(w.ctx.unlink(At::Cwd, b"/ro/missing")), Errno::EROFS, "EROFS before the lookup");
+    assert_eq!(
+        err(w.ctx.unlink(At::Cwd, b"/ro/missing")),
+        Errno::EROFS,
+        "EROFS before the lookup"
+    );
     assert_eq!(err(w.ctx.rmdir(At::Cwd, b"/ro/d")), Errno::EROFS);
     assert_eq!(err(w.ctx.chmod(At::Cwd, b"/ro/f", 0o600)), Errno::EROFS);
     assert_eq!(err(w.ctx.truncate(At::Cwd, b"/ro/f", 0)), Errno::EROFS);
-    assert_eq!(err(w.ctx.rename(At::Cwd, b"/ro/f", At::Cwd, b"/ro/g", RenameFlags::empty())), Errno::EROFS);
+    assert_eq!(
+        err(w
+            .ctx
+            .rename(At::Cwd, b"/ro/f", At::Cwd, b"/ro/g", RenameFlags::empty())),
+        Errno::EROFS
+    );
     assert_eq!(read_file(&w.ctx, "/ro/f"), b"data");
-    assert_eq!(w.ctx.statfs(At::Cwd, b"/ro").unwrap().flags & 1, 1, "ST_RDONLY");
+    assert_eq!(
+        w.ctx.statfs(At::Cwd, b"/ro").unwrap().flags & 1,
+        1,
+        "ST_RDONLY"
+    );
     // The builder's trick: make it writable, add a mount point, restore.
-    w.ns.with_writable(&mount, || w.ctx.mkdir(At::Cwd, b"/ro/mnt", 0o755)).unwrap();
+    w.ns.with_writable(&mount, || w.ctx.mkdir(At::Cwd, b"/ro/mnt", 0o755))
+        .unwrap();
     assert_eq!(mount.flags(), MountFlags::RDONLY);
-    w.ctx.mount(At::Cwd, b"/ro/mnt", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/ro/mnt",
+            tmpfs(&w.clock, 3, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     write_file(&w.ctx, "/ro/mnt/writable", b"ok");
 }
 
@@ -69,27 +114,79 @@ fn read_only_mounts_refuse_writes_with_erofs() {
 fn cross_mount_rename_and_link_are_exdev() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     write_file(&w.ctx, "/f", b"");
-    assert_eq!(err(w.ctx.rename(At::Cwd, b"/f", At::Cwd, b"/m/f", RenameFlags::empty())), Errno::EXDEV);
-    assert_eq!(err(w.ctx.link(At::Cwd, b"/f", At::Cwd, b"/m/f", false)), Errno::EXDEV);
+    assert_eq!(
+        err(w
+            .ctx
+            .rename(At::Cwd, b"/f", At::Cwd, b"/m/f", RenameFlags::empty())),
+        Errno::EXDEV
+    );
+    assert_eq!(
+        err(w.ctx.link(At::Cwd, b"/f", At::Cwd, b"/m/f", false)),
+        Errno::EXDEV
+    );
 }
 
 #[test]
 fn mount_points_are_busy_and_unmount_rules() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(err(w.ctx.rmdir(At::Cwd, b"/m")), Errno::EBUSY);
-    assert_eq!(err(w.ctx.rename(At::Cwd, b"/m", At::Cwd, b"/n", RenameFlags::empty())), Errno::EBUSY);
+    assert_eq!(
+        err(w
+            .ctx
+            .rename(At::Cwd, b"/m", At::Cwd, b"/n", RenameFlags::empty())),
+        Errno::EBUSY
+    );
     w.ctx.mkdir(At::Cwd, b"/m/sub", 0o755).unwrap();
-    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m/sub", false)), Errno::EINVAL, "not a mount root");
+    assert_eq!(
+        err(w.ctx.unmount(At::Cwd, b"/m/sub", false)),
+        Errno::EINVAL,
+        "not a mount root"
+    );
     assert_eq!(err(w.ctx.unmount(At::Cwd, b"/", false)), Errno::EBUSY);
-    let open = w.ctx.open(At::Cwd, b"/m/sub", OpenFlags::RDONLY, 0).unwrap();
-    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m", false)), Errno::EBUSY, "an open file pins it");
+    let open = w
+        .ctx
+        .open(At::Cwd, b"/m/sub", OpenFlags::RDONLY, 0)
+        .unwrap();
+    assert_eq!(
+        err(w.ctx.unmount(At::Cwd, b"/m", false)),
+        Errno::EBUSY,
+        "an open file pins it"
+    );
     drop(open);
-    w.ctx.mount(At::Cwd, b"/m/sub", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
-    assert_eq!(err(w.ctx.unmount(At::Cwd, b"/m", false)), Errno::EBUSY, "a child mount pins it");
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m/sub",
+            tmpfs(&w.clock, 3, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
+    assert_eq!(
+        err(w.ctx.unmount(At::Cwd, b"/m", false)),
+        Errno::EBUSY,
+        "a child mount pins it"
+    );
     w.ctx.unmount(At::Cwd, b"/m/sub", false).unwrap();
     w.ctx.unmount(At::Cwd, b"/m", false).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 1);
@@ -102,14 +199,33 @@ fn mount_points_are_busy_and_unmount_rules() {
 fn mounts_stack_and_unmount_reveals_the_one_below() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "first", MountFlags::empty()).unwrap();
-    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 3, ""), "second", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 2, ""),
+            "first",
+            MountFlags::empty(),
+        )
+        .unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 3, ""),
+            "second",
+            MountFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 3);
     assert_eq!(w.ctx.stat(At::Cwd, b"/m/..", true).unwrap().dev, 1);
     w.ctx.unmount(At::Cwd, b"/m", false).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 2);
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
-    assert!(text.contains("first /m tmpfs") && !text.contains("second"), "{text}");
+    assert!(
+        text.contains("first /m tmpfs") && !text.contains("second"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -119,24 +235,53 @@ fn bind_mounts_show_a_subtree_with_their_own_flags() {
     w.ctx.mkdir(At::Cwd, b"/data/sub", 0o755).unwrap();
     write_file(&w.ctx, "/data/sub/f", b"shared");
     w.ctx.mkdir(At::Cwd, b"/view", 0o755).unwrap();
-    w.ctx.bind_mount(At::Cwd, b"/data/sub", At::Cwd, b"/view", MountFlags::RDONLY).unwrap();
+    w.ctx
+        .bind_mount(At::Cwd, b"/data/sub", At::Cwd, b"/view", MountFlags::RDONLY)
+        .unwrap();
     assert_eq!(read_file(&w.ctx, "/view/f"), b"shared");
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/view/f", OpenFlags::WRONLY, 0)), Errno::EROFS);
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/view/f", OpenFlags::WRONLY, 0)),
+        Errno::EROFS
+    );
     write_file(&w.ctx, "/data/sub/f", b"changed");
     assert_eq!(read_file(&w.ctx, "/view/f"), b"changed");
-    assert_eq!(w.ctx.stat(At::Cwd, b"/view/..", true).unwrap().ino, w.ctx.stat(At::Cwd, b"/", true).unwrap().ino);
+    assert_eq!(
+        w.ctx.stat(At::Cwd, b"/view/..", true).unwrap().ino,
+        w.ctx.stat(At::Cwd, b"/", true).unwrap().ino
+    );
     // A file bind-mounted on a file.
     write_file(&w.ctx, "/target", b"");
-    w.ctx.bind_mount(At::Cwd, b"/data/sub/f", At::Cwd, b"/target", MountFlags::empty()).unwrap();
+    w.ctx
+        .bind_mount(
+            At::Cwd,
+            b"/data/sub/f",
+            At::Cwd,
+            b"/target",
+            MountFlags::empty(),
+        )
+        .unwrap();
     assert_eq!(read_file(&w.ctx, "/target"), b"changed");
-    assert_eq!(err(w.ctx.bind_mount(At::Cwd, b"/data", At::Cwd, b"/target", MountFlags::empty())), Errno::ENOTDIR);
+    assert_eq!(
+        err(w
+            .ctx
+            .bind_mount(At::Cwd, b"/data", At::Cwd, b"/target", MountFlags::empty())),
+        Errno::ENOTDIR
+    );
 }
 
 #[test]
 fn lazy_unmount_detaches_while_in_use() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     write_file(&w.ctx, "/m/f", b"still here");
     let open = w.ctx.open(At::Cwd, b"/m/f", OpenFlags::RDONLY, 0).unwrap();
     w.ctx.unmount(At::Cwd, b"/m", true).unwrap();
@@ -149,14 +294,38 @@ fn lazy_unmount_detaches_while_in_use() {
 fn tmpfs_size_limit_gives_enospc_and_statfs_reports_it() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/small", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/small", tmpfs(&w.clock, 2, "size=16k,nr_inodes=4"), "tmpfs", MountFlags::empty()).unwrap();
-    let file = w.ctx.open(At::Cwd, b"/small/f", OpenFlags::RDWR | OpenFlags::CREAT, 0o644).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/small",
+            tmpfs(&w.clock, 2, "size=16k,nr_inodes=4"),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
+    let file = w
+        .ctx
+        .open(
+            At::Cwd,
+            b"/small/f",
+            OpenFlags::RDWR | OpenFlags::CREAT,
+            0o644,
+        )
+        .unwrap();
     assert_eq!(file.write(&[1u8; 10000]).unwrap(), 10000);
     // Partial write up to the limit, then ENOSPC.
     assert_eq!(file.write(&[2u8; 10000]).unwrap(), 16384 - 10000);
     assert_eq!(err(file.write(b"x")), Errno::ENOSPC);
     let stats = w.ctx.statfs(At::Cwd, b"/small").unwrap();
-    assert_eq!((stats.fs_type, stats.block_size, stats.blocks, stats.blocks_free), (0x01021994, 4096, 4, 0));
+    assert_eq!(
+        (
+            stats.fs_type,
+            stats.block_size,
+            stats.blocks,
+            stats.blocks_free
+        ),
+        (0x01021994, 4096, 4, 0)
+    );
     assert_eq!((stats.files, stats.files_free), (4, 2));
     // Holes cost nothing, even past the size limit.
     file.truncate(1 << 30).unwrap();
@@ -174,7 +343,15 @@ fn tmpfs_size_limit_gives_enospc_and_statfs_reports_it() {
 fn tmpfs_root_takes_mode_uid_gid_options() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/t", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/t", tmpfs(&w.clock, 2, "mode=1777,uid=5,gid=6"), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/t",
+            tmpfs(&w.clock, 2, "mode=1777,uid=5,gid=6"),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     let stat = w.ctx.stat(At::Cwd, b"/t", true).unwrap();
     assert_eq!((stat.mode, stat.uid, stat.gid), (0o41777, 5, 6));
 }
@@ -185,12 +362,24 @@ fn mounts_inside_a_renamed_or_exchanged_directory_move_with_it() {
     for dir in ["/a", "/a/m", "/b", "/b/other"] {
         w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     }
-    w.ctx.mount(At::Cwd, b"/a/m", tmpfs(&w.clock, 2, ""), "inner", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/a/m",
+            tmpfs(&w.clock, 2, ""),
+            "inner",
+            MountFlags::empty(),
+        )
+        .unwrap();
     write_file(&w.ctx, "/a/m/f", b"mounted");
-    w.ctx.rename(At::Cwd, b"/a", At::Cwd, b"/b", RenameFlags::EXCHANGE).unwrap();
+    w.ctx
+        .rename(At::Cwd, b"/a", At::Cwd, b"/b", RenameFlags::EXCHANGE)
+        .unwrap();
     assert_eq!(read_file(&w.ctx, "/b/m/f"), b"mounted");
     assert!(w.ctx.stat(At::Cwd, b"/a/other", true).is_ok());
-    w.ctx.rename(At::Cwd, b"/b", At::Cwd, b"/c", RenameFlags::empty()).unwrap();
+    w.ctx
+        .rename(At::Cwd, b"/b", At::Cwd, b"/c", RenameFlags::empty())
+        .unwrap();
     assert_eq!(read_file(&w.ctx, "/c/m/f"), b"mounted");
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
     assert!(text.contains("inner /c/m tmpfs"), "{text}");
@@ -202,8 +391,24 @@ fn noatime_mounts_keep_atime_and_nodev_mounts_refuse_devices() {
     for dir in ["/fast", "/plain"] {
         w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     }
-    w.ctx.mount(At::Cwd, b"/fast", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::NOATIME | MountFlags::NODEV).unwrap();
-    w.ctx.mount(At::Cwd, b"/plain", tmpfs(&w.clock, 3, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/fast",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::NOATIME | MountFlags::NODEV,
+        )
+        .unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/plain",
+            tmpfs(&w.clock, 3, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     for dir in ["/fast", "/plain"] {
         write_file(&w.ctx, &format!("{dir}/f"), b"x");
     }
@@ -211,12 +416,32 @@ fn noatime_mounts_keep_atime_and_nodev_mounts_refuse_devices() {
     let before = w.ctx.stat(At::Cwd, b"/fast/f", true).unwrap().atime;
     assert_eq!(read_file(&w.ctx, "/fast/f"), b"x");
     assert_eq!(read_file(&w.ctx, "/plain/f"), b"x");
-    assert_eq!(w.ctx.stat(At::Cwd, b"/fast/f", true).unwrap().atime, before, "noatime");
-    assert!(w.ctx.stat(At::Cwd, b"/plain/f", true).unwrap().atime > before, "relatime updates a stale atime");
-    w.ctx.mknod(At::Cwd, b"/fast/null", attr::mode::S_IFCHR | 0o666, attr::make_dev(1, 3)).unwrap();
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/fast/null", OpenFlags::RDWR, 0)), Errno::EACCES);
+    assert_eq!(
+        w.ctx.stat(At::Cwd, b"/fast/f", true).unwrap().atime,
+        before,
+        "noatime"
+    );
+    assert!(
+        w.ctx.stat(At::Cwd, b"/plain/f", true).unwrap().atime > before,
+        "relatime updates a stale atime"
+    );
+    w.ctx
+        .mknod(
+            At::Cwd,
+            b"/fast/null",
+            attr::mode::S_IFCHR | 0o666,
+            attr::make_dev(1, 3),
+        )
+        .unwrap();
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/fast/null", OpenFlags::RDWR, 0)),
+        Errno::EACCES
+    );
     let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
-    assert!(text.contains("tmpfs /fast tmpfs rw,nodev,noatime 0 0"), "{text}");
+    assert!(
+        text.contains("tmpfs /fast tmpfs rw,nodev,noatime 0 0"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -226,11 +451,23 @@ fn one_filesystem_mounted_twice_shares_its_names() {
         w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     }
     let fs = tmpfs(&w.clock, 2, "");
-    w.ctx.mount(At::Cwd, b"/a", fs.clone(), "tmpfs", MountFlags::empty()).unwrap();
-    w.ctx.mount(At::Cwd, b"/b", fs, "tmpfs", MountFlags::RDONLY).unwrap();
-    assert_eq!(err(w.ctx.stat(At::Cwd, b"/b/late", true)), Errno::ENOENT, "caches a negative entry");
+    w.ctx
+        .mount(At::Cwd, b"/a", fs.clone(), "tmpfs", MountFlags::empty())
+        .unwrap();
+    w.ctx
+        .mount(At::Cwd, b"/b", fs, "tmpfs", MountFlags::RDONLY)
+        .unwrap();
+    assert_eq!(
+        err(w.ctx.stat(At::Cwd, b"/b/late", true)),
+        Errno::ENOENT,
+        "caches a negative entry"
+    );
     write_file(&w.ctx, "/a/late", b"seen");
-    assert_eq!(read_file(&w.ctx, "/b/late"), b"seen", "the negative entry was the same one");
+    assert_eq!(
+        read_file(&w.ctx, "/b/late"),
+        b"seen",
+        "the negative entry was the same one"
+    );
     assert_eq!(err(w.ctx.unlink(At::Cwd, b"/b/late")), Errno::EROFS);
 }
 
@@ -240,7 +477,15 @@ fn pruning_the_dentry_cache_keeps_what_is_in_use() {
     for dir in ["/x", "/x/y", "/x/y/z", "/m"] {
         w.ctx.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
     }
-    w.ctx.mount(At::Cwd, b"/x/y/z", tmpfs(&w.clock, 2, ""), "inner", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/x/y/z",
+            tmpfs(&w.clock, 2, ""),
+            "inner",
+            MountFlags::empty(),
+        )
+        .unwrap();
     write_file(&w.ctx, "/x/y/z/f", b"inner");
     for index in 0..50 {
         write_file(&w.ctx, &format!("/m/f{index}"), b"");
@@ -251,9 +496,26 @@ fn pruning_the_dentry_cache_keeps_what_is_in_use() {
     assert_eq!(m.dentry.cached_children(), 50);
     w.ns.prune_dentries();
     assert_eq!(m.dentry.cached_children(), 0, "unused names are dropped");
-    assert!(root.dentry.lock_children().get(b"x").is_some(), "the working directory's chain stays");
-    assert_eq!(read_file(&w.ctx, "/x/y/z/f"), b"inner", "the mount point stays");
-    w.ctx.rename(At::Cwd, b"/x", At::Cwd, b"/renamed", RenameFlags::empty()).unwrap();
-    assert_eq!(w.ctx.getcwd().unwrap(), b"/renamed/y", "the working directory follows the rename");
-    assert_eq!(list_dir(&w.ctx, "/m").len(), 52, "pruned names come back from the filesystem");
+    assert!(
+        root.dentry.lock_children().get(b"x").is_some(),
+        "the working directory's chain stays"
+    );
+    assert_eq!(
+        read_file(&w.ctx, "/x/y/z/f"),
+        b"inner",
+        "the mount point stays"
+    );
+    w.ctx
+        .rename(At::Cwd, b"/x", At::Cwd, b"/renamed", RenameFlags::empty())
+        .unwrap();
+    assert_eq!(
+        w.ctx.getcwd().unwrap(),
+        b"/renamed/y",
+        "the working directory follows the rename"
+    );
+    assert_eq!(
+        list_dir(&w.ctx, "/m").len(),
+        52,
+        "pruned names come back from the filesystem"
+    );
 }

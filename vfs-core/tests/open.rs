@@ -9,7 +9,10 @@ const RW: OpenFlags = OpenFlags::RDWR;
 #[test]
 fn offset_is_shared_and_advances() {
     let w = world();
-    let file = w.ctx.open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o644).unwrap();
+    let file = w
+        .ctx
+        .open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o644)
+        .unwrap();
     assert_eq!(file.write(b"hello world").unwrap(), 11);
     assert_eq!(file.position(), 11);
     assert_eq!(file.seek(0, Whence::Set).unwrap(), 0);
@@ -29,7 +32,10 @@ fn offset_is_shared_and_advances() {
 fn o_append_writes_at_the_end_even_after_seek() {
     let w = world();
     write_file(&w.ctx, "/log", b"one\n");
-    let file = w.ctx.open(At::Cwd, b"/log", OpenFlags::WRONLY | OpenFlags::APPEND, 0).unwrap();
+    let file = w
+        .ctx
+        .open(At::Cwd, b"/log", OpenFlags::WRONLY | OpenFlags::APPEND, 0)
+        .unwrap();
     file.seek(0, Whence::Set).unwrap();
     file.write(b"two\n").unwrap();
     file.write_at(0, b"three\n").unwrap();
@@ -41,22 +47,47 @@ fn o_append_writes_at_the_end_even_after_seek() {
 fn o_trunc_empties_and_o_creat_excl_refuses_existing() {
     let w = world();
     write_file(&w.ctx, "/f", b"data");
-    w.ctx.open(At::Cwd, b"/f", OpenFlags::WRONLY | OpenFlags::TRUNC, 0).unwrap();
+    w.ctx
+        .open(At::Cwd, b"/f", OpenFlags::WRONLY | OpenFlags::TRUNC, 0)
+        .unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/f", true).unwrap().size, 0);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/f", RW | OpenFlags::CREAT | OpenFlags::EXCL, 0o644)), Errno::EEXIST);
+    assert_eq!(
+        err(w.ctx.open(
+            At::Cwd,
+            b"/f",
+            RW | OpenFlags::CREAT | OpenFlags::EXCL,
+            0o644
+        )),
+        Errno::EEXIST
+    );
     // O_EXCL does not follow a symlink, even a dangling one.
     w.ctx.symlink(b"/nothing", At::Cwd, b"/dangling").unwrap();
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/dangling", RW | OpenFlags::CREAT | OpenFlags::EXCL, 0o644)), Errno::EEXIST);
+    assert_eq!(
+        err(w.ctx.open(
+            At::Cwd,
+            b"/dangling",
+            RW | OpenFlags::CREAT | OpenFlags::EXCL,
+            0o644
+        )),
+        Errno::EEXIST
+    );
     // Without O_EXCL, O_CREAT through a dangling symlink creates its target.
-    w.ctx.open(At::Cwd, b"/dangling", RW | OpenFlags::CREAT, 0o600).unwrap();
-    assert_eq!(w.ctx.stat(At::Cwd, b"/nothing", true).unwrap().mode & 0o7777, 0o600);
+    w.ctx
+        .open(At::Cwd, b"/dangling", RW | OpenFlags::CREAT, 0o600)
+        .unwrap();
+    assert_eq!(
+        w.ctx.stat(At::Cwd, b"/nothing", true).unwrap().mode & 0o7777,
+        0o600
+    );
 }
 
 #[test]
 fn creation_mode_has_umask_applied() {
     let mut w = world();
     w.ctx.umask = 0o027;
-    w.ctx.open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o666).unwrap();
+    w.ctx
+        .open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o666)
+        .unwrap();
     w.ctx.mkdir(At::Cwd, b"/d", 0o777).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/f", true).unwrap().mode, 0o100640);
     assert_eq!(w.ctx.stat(At::Cwd, b"/d", true).unwrap().mode, 0o040750);
@@ -81,13 +112,36 @@ fn directories_open_read_only_and_only_with_o_directory_on_dirs() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/d", 0o755).unwrap();
     write_file(&w.ctx, "/f", b"");
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/d", OpenFlags::WRONLY, 0)), Errno::EISDIR);
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/d", OpenFlags::WRONLY, 0)),
+        Errno::EISDIR
+    );
     assert_eq!(err(w.ctx.open(At::Cwd, b"/d", RW, 0)), Errno::EISDIR);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/d", RW | OpenFlags::CREAT, 0o644)), Errno::EISDIR);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/f", OpenFlags::DIRECTORY, 0)), Errno::ENOTDIR);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/f/", OpenFlags::RDONLY, 0)), Errno::ENOTDIR);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/new/", RW | OpenFlags::CREAT, 0o644)), Errno::EISDIR);
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/d2", OpenFlags::CREAT | OpenFlags::DIRECTORY, 0o644)), Errno::EINVAL);
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/d", RW | OpenFlags::CREAT, 0o644)),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/f", OpenFlags::DIRECTORY, 0)),
+        Errno::ENOTDIR
+    );
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/f/", OpenFlags::RDONLY, 0)),
+        Errno::ENOTDIR
+    );
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/new/", RW | OpenFlags::CREAT, 0o644)),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        err(w.ctx.open(
+            At::Cwd,
+            b"/d2",
+            OpenFlags::CREAT | OpenFlags::DIRECTORY,
+            0o644
+        )),
+        Errno::EINVAL
+    );
     let dir = w.ctx.open(At::Cwd, b"/d", OpenFlags::RDONLY, 0).unwrap();
     let mut buf = [0u8; 1];
     assert_eq!(err(dir.read(&mut buf)), Errno::EISDIR);
@@ -98,8 +152,16 @@ fn o_nofollow_and_o_path_on_symlinks() {
     let w = world();
     write_file(&w.ctx, "/f", b"");
     w.ctx.symlink(b"f", At::Cwd, b"/l").unwrap();
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/l", OpenFlags::RDONLY | OpenFlags::NOFOLLOW, 0)), Errno::ELOOP);
-    let path = w.ctx.open(At::Cwd, b"/l", OpenFlags::PATH | OpenFlags::NOFOLLOW, 0).unwrap();
+    assert_eq!(
+        err(w
+            .ctx
+            .open(At::Cwd, b"/l", OpenFlags::RDONLY | OpenFlags::NOFOLLOW, 0)),
+        Errno::ELOOP
+    );
+    let path = w
+        .ctx
+        .open(At::Cwd, b"/l", OpenFlags::PATH | OpenFlags::NOFOLLOW, 0)
+        .unwrap();
     assert_eq!(path.stat().unwrap().file_type(), Some(FileType::Symlink));
     let mut buf = [0u8; 1];
     assert_eq!(err(path.read(&mut buf)), Errno::EBADF);
@@ -108,7 +170,16 @@ fn o_nofollow_and_o_path_on_symlinks() {
     w.ctx.mkdir(At::Cwd, b"/d", 0o755).unwrap();
     w.ctx.symlink(b"d", At::Cwd, b"/dl").unwrap();
     write_file(&w.ctx, "/d/g", b"");
-    assert!(w.ctx.open(At::Cwd, b"/dl/g", OpenFlags::RDONLY | OpenFlags::NOFOLLOW, 0).is_ok());
+    assert!(
+        w.ctx
+            .open(
+                At::Cwd,
+                b"/dl/g",
+                OpenFlags::RDONLY | OpenFlags::NOFOLLOW,
+                0
+            )
+            .is_ok()
+    );
 }
 
 #[test]
@@ -117,14 +188,20 @@ fn o_path_needs_no_permission_on_the_file() {
     write_file(&w.ctx, "/secret", b"");
     w.ctx.chmod(At::Cwd, b"/secret", 0).unwrap();
     let alice = user(&w.ctx, 1000, 1000, &[]);
-    assert_eq!(err(alice.open(At::Cwd, b"/secret", OpenFlags::RDONLY, 0)), Errno::EACCES);
+    assert_eq!(
+        err(alice.open(At::Cwd, b"/secret", OpenFlags::RDONLY, 0)),
+        Errno::EACCES
+    );
     assert!(alice.open(At::Cwd, b"/secret", OpenFlags::PATH, 0).is_ok());
 }
 
 #[test]
 fn sparse_files_read_zeros_in_holes() {
     let w = world();
-    let file = w.ctx.open(At::Cwd, b"/sparse", RW | OpenFlags::CREAT, 0o644).unwrap();
+    let file = w
+        .ctx
+        .open(At::Cwd, b"/sparse", RW | OpenFlags::CREAT, 0o644)
+        .unwrap();
     file.write_at(1 << 20, b"end").unwrap();
     let stat = file.stat().unwrap();
     assert_eq!(stat.size, (1 << 20) + 3);
@@ -143,7 +220,10 @@ fn readdir_offsets_survive_changes_between_calls() {
     for i in 0..10 {
         write_file(&w.ctx, &format!("/d/f{i}"), b"");
     }
-    let dir = w.ctx.open(At::Cwd, b"/d", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0).unwrap();
+    let dir = w
+        .ctx
+        .open(At::Cwd, b"/d", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
+        .unwrap();
     let mut seen = Vec::new();
     let take = |count: usize, seen: &mut Vec<String>| {
         let mut taken = 0;
@@ -188,7 +268,12 @@ fn device_nodes_open_through_the_kernels_registry() {
     }
     struct Registry;
     impl DeviceRegistry for Registry {
-        fn open(&self, file_type: FileType, rdev: u64, _flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+        fn open(
+            &self,
+            file_type: FileType,
+            rdev: u64,
+            _flags: OpenFlags,
+        ) -> Result<Arc<dyn DeviceFile>> {
             if file_type == FileType::CharDevice && rdev == attr::make_dev(1, 5) {
                 Ok(Arc::new(Zero))
             } else {
@@ -197,9 +282,27 @@ fn device_nodes_open_through_the_kernels_registry() {
         }
     }
     let w = world();
-    w.ctx.mknod(At::Cwd, b"/zero", attr::mode::S_IFCHR | 0o666, attr::make_dev(1, 5)).unwrap();
-    w.ctx.mknod(At::Cwd, b"/other", attr::mode::S_IFCHR | 0o666, attr::make_dev(9, 9)).unwrap();
-    assert_eq!(err(w.ctx.open(At::Cwd, b"/zero", RW, 0)), Errno::ENXIO, "no registry yet");
+    w.ctx
+        .mknod(
+            At::Cwd,
+            b"/zero",
+            attr::mode::S_IFCHR | 0o666,
+            attr::make_dev(1, 5),
+        )
+        .unwrap();
+    w.ctx
+        .mknod(
+            At::Cwd,
+            b"/other",
+            attr::mode::S_IFCHR | 0o666,
+            attr::make_dev(9, 9),
+        )
+        .unwrap();
+    assert_eq!(
+        err(w.ctx.open(At::Cwd, b"/zero", RW, 0)),
+        Errno::ENXIO,
+        "no registry yet"
+    );
     w.ns.set_device_registry(Arc::new(Registry));
     let zero = w.ctx.open(At::Cwd, b"/zero", RW, 0).unwrap();
     let mut buf = [7u8; 16];
@@ -207,16 +310,30 @@ fn device_nodes_open_through_the_kernels_registry() {
     assert_eq!(buf, [0u8; 16]);
     assert_eq!(err(w.ctx.open(At::Cwd, b"/other", RW, 0)), Errno::ENXIO);
     let stat = w.ctx.stat(At::Cwd, b"/zero", true).unwrap();
-    assert_eq!((stat.mode, stat.rdev), (attr::mode::S_IFCHR | 0o644, attr::make_dev(1, 5)));
+    assert_eq!(
+        (stat.mode, stat.rdev),
+        (attr::mode::S_IFCHR | 0o644, attr::make_dev(1, 5))
+    );
     let alice = user(&w.ctx, 1000, 1000, &[]);
-    assert_eq!(err(alice.mknod(At::Cwd, b"/mine", attr::mode::S_IFCHR | 0o666, 0)), Errno::EACCES);
-    assert_eq!(err(w.ctx.mknod(At::Cwd, b"/dir", attr::mode::S_IFDIR | 0o755, 0)), Errno::EPERM);
+    assert_eq!(
+        err(alice.mknod(At::Cwd, b"/mine", attr::mode::S_IFCHR | 0o666, 0)),
+        Errno::EACCES
+    );
+    assert_eq!(
+        err(w
+            .ctx
+            .mknod(At::Cwd, b"/dir", attr::mode::S_IFDIR | 0o755, 0)),
+        Errno::EPERM
+    );
 }
 
 #[test]
 fn timestamps_follow_the_injected_clock() {
     let w = world();
-    let file = w.ctx.open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o644).unwrap();
+    let file = w
+        .ctx
+        .open(At::Cwd, b"/f", RW | OpenFlags::CREAT, 0o644)
+        .unwrap();
     let created = file.stat().unwrap();
     assert_eq!(created.mtime, Timespec::new(1_700_000_000, 0));
     w.clock.advance_nanos(1_500);
@@ -228,10 +345,28 @@ fn timestamps_follow_the_injected_clock() {
     let mut buf = [0u8; 1];
     file.read_at(0, &mut buf).unwrap();
     let read = file.stat().unwrap();
-    assert_eq!(read.atime, Timespec::new(1_700_000_000, 1_501), "relatime: atime was older than mtime");
-    assert_eq!(read.ctime, written.ctime, "an atime update does not touch ctime");
-    w.ctx.utimens(At::Cwd, b"/f", Some(TimeChange::At(Timespec::new(5, 6))), None, true).unwrap();
-    assert_eq!(w.ctx.stat(At::Cwd, b"/f", true).unwrap().atime, Timespec::new(5, 6));
+    assert_eq!(
+        read.atime,
+        Timespec::new(1_700_000_000, 1_501),
+        "relatime: atime was older than mtime"
+    );
+    assert_eq!(
+        read.ctime, written.ctime,
+        "an atime update does not touch ctime"
+    );
+    w.ctx
+        .utimens(
+            At::Cwd,
+            b"/f",
+            Some(TimeChange::At(Timespec::new(5, 6))),
+            None,
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        w.ctx.stat(At::Cwd, b"/f", true).unwrap().atime,
+        Timespec::new(5, 6)
+    );
 }
 
 #[test]
@@ -240,7 +375,10 @@ fn appends_through_different_descriptions_never_overwrite_each_other() {
     write_file(&w.ctx, "/log", b"");
     let threads: Vec<_> = (0..4u8)
         .map(|index| {
-            let file = w.ctx.open(At::Cwd, b"/log", OpenFlags::WRONLY | OpenFlags::APPEND, 0).unwrap();
+            let file = w
+                .ctx
+                .open(At::Cwd, b"/log", OpenFlags::WRONLY | OpenFlags::APPEND, 0)
+                .unwrap();
             std::thread::spawn(move || {
                 for _ in 0..500 {
                     assert_eq!(file.write(&[b'a' + index; 10]).unwrap(), 10);
@@ -253,14 +391,21 @@ fn appends_through_different_descriptions_never_overwrite_each_other() {
     }
     let data = read_file(&w.ctx, "/log");
     assert_eq!(data.len(), 4 * 500 * 10);
-    assert!(data.chunks(10).all(|record| record.iter().all(|&b| b == record[0])), "records interleaved");
+    assert!(
+        data.chunks(10)
+            .all(|record| record.iter().all(|&b| b == record[0])),
+        "records interleaved"
+    );
 }
 
 #[test]
 fn an_empty_append_leaves_the_offset_alone() {
     let w = world();
     write_file(&w.ctx, "/f", b"0123456789");
-    let file = w.ctx.open(At::Cwd, b"/f", OpenFlags::RDWR | OpenFlags::APPEND, 0).unwrap();
+    let file = w
+        .ctx
+        .open(At::Cwd, b"/f", OpenFlags::RDWR | OpenFlags::APPEND, 0)
+        .unwrap();
     file.seek(3, Whence::Set).unwrap();
     assert_eq!(file.write(b"").unwrap(), 0);
     assert_eq!(file.position(), 3);

@@ -24,7 +24,11 @@ impl ScriptedChannel {
         max_message_size: u32,
         script: impl Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync + 'static,
     ) -> Arc<Self> {
-        Arc::new(ScriptedChannel { max_message_size, script: Box::new(script), log: Mutex::new(Vec::new()) })
+        Arc::new(ScriptedChannel {
+            max_message_size,
+            script: Box::new(script),
+            log: Mutex::new(Vec::new()),
+        })
     }
 
     /// `(tag, type, fid)` of every request, the fid only for clunks.
@@ -33,7 +37,10 @@ impl ScriptedChannel {
     }
 
     fn clunked(&self) -> Vec<u32> {
-        self.log().into_iter().filter_map(|(_, _, fid)| fid).collect()
+        self.log()
+            .into_iter()
+            .filter_map(|(_, _, fid)| fid)
+            .collect()
     }
 }
 
@@ -44,8 +51,15 @@ impl Channel for ScriptedChannel {
 
     fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> Result<usize> {
         let (tag, decoded) = Request::decode(request).unwrap();
-        let fid = if let Request::Clunk { fid } = decoded { Some(fid) } else { None };
-        self.log.lock().unwrap().push((tag, decoded.type_code(), fid));
+        let fid = if let Request::Clunk { fid } = decoded {
+            Some(fid)
+        } else {
+            None
+        };
+        self.log
+            .lock()
+            .unwrap()
+            .push((tag, decoded.type_code(), fid));
         let bytes = (self.script)(&decoded).ok_or(Errno::EIO)?;
         reply[..bytes.len()].copy_from_slice(&bytes);
         Ok(bytes.len())
@@ -62,13 +76,45 @@ fn framed(tag: u16, reply: Reply<'_>) -> Vec<u8> {
 /// not overlap), for the requests these tests need.
 fn good_reply(request: &Request<'_>) -> Vec<u8> {
     match request {
-        Request::Version { msize, .. } => framed(0xffff, Reply::Version { msize: *msize, version: b"9P2000.L" }),
-        Request::Attach { .. } => framed(0, Reply::Attach { qid: Qid { kind: 0x80, version: 0, path: 1 } }),
-        Request::Walk { names, .. } => framed(0, Reply::Walk { qids: vec![Qid::default(); names.len()] }),
-        Request::GetAttr { .. } => {
-            framed(0, Reply::GetAttr { attr: Attr { valid: 0x7ff, mode: 0o40755, ..Attr::default() } })
-        }
-        Request::Read { .. } => framed(0, Reply::Read { data: vfs_core::p9::wire::Data(b"") }),
+        Request::Version { msize, .. } => framed(
+            0xffff,
+            Reply::Version {
+                msize: *msize,
+                version: b"9P2000.L",
+            },
+        ),
+        Request::Attach { .. } => framed(
+            0,
+            Reply::Attach {
+                qid: Qid {
+                    kind: 0x80,
+                    version: 0,
+                    path: 1,
+                },
+            },
+        ),
+        Request::Walk { names, .. } => framed(
+            0,
+            Reply::Walk {
+                qids: vec![Qid::default(); names.len()],
+            },
+        ),
+        Request::GetAttr { .. } => framed(
+            0,
+            Reply::GetAttr {
+                attr: Attr {
+                    valid: 0x7ff,
+                    mode: 0o40755,
+                    ..Attr::default()
+                },
+            },
+        ),
+        Request::Read { .. } => framed(
+            0,
+            Reply::Read {
+                data: vfs_core::p9::wire::Data(b""),
+            },
+        ),
         _ => framed(0, Reply::Clunk {}),
     }
 }
@@ -84,13 +130,31 @@ fn connect(
 #[test]
 fn msize_is_the_smallest_of_channel_server_and_client_limits() {
     let channel = ScriptedChannel::new(4 << 20, |request| Some(good_reply(request)));
-    assert_eq!(Client::connect(channel).unwrap().msize(), MAX_MSIZE, "proposal capped at 512 KiB");
+    assert_eq!(
+        Client::connect(channel).unwrap().msize(),
+        MAX_MSIZE,
+        "proposal capped at 512 KiB"
+    );
     let channel = ScriptedChannel::new(100_000, |request| Some(good_reply(request)));
-    assert_eq!(Client::connect(channel).unwrap().msize(), 100_000, "channel limit");
+    assert_eq!(
+        Client::connect(channel).unwrap().msize(),
+        100_000,
+        "channel limit"
+    );
     let channel = ScriptedChannel::new(MAX_MSIZE, |_| {
-        Some(framed(0xffff, Reply::Version { msize: 65560, version: b"9P2000.L" }))
+        Some(framed(
+            0xffff,
+            Reply::Version {
+                msize: 65560,
+                version: b"9P2000.L",
+            },
+        ))
     });
-    assert_eq!(Client::connect(channel).unwrap().msize(), 65560, "server's choice");
+    assert_eq!(
+        Client::connect(channel).unwrap().msize(),
+        65560,
+        "server's choice"
+    );
     let channel = ScriptedChannel::new(MIN_MSIZE - 1, |request| Some(good_reply(request)));
     assert_eq!(Client::connect(channel).err(), Some(Errno::EINVAL));
 }
@@ -98,11 +162,47 @@ fn msize_is_the_smallest_of_channel_server_and_client_limits() {
 #[test]
 fn bad_version_replies_are_refused() {
     let cases: [(Vec<u8>, Errno); 5] = [
-        (framed(0xffff, Reply::Version { msize: 8192, version: b"9P2000" }), Errno::EPROTO),
-        (framed(0xffff, Reply::Version { msize: MAX_MSIZE + 1, version: b"9P2000.L" }), Errno::EIO),
-        (framed(0xffff, Reply::Version { msize: 512, version: b"9P2000.L" }), Errno::EIO),
+        (
+            framed(
+                0xffff,
+                Reply::Version {
+                    msize: 8192,
+                    version: b"9P2000",
+                },
+            ),
+            Errno::EPROTO,
+        ),
+        (
+            framed(
+                0xffff,
+                Reply::Version {
+                    msize: MAX_MSIZE + 1,
+                    version: b"9P2000.L",
+                },
+            ),
+            Errno::EIO,
+        ),
+        (
+            framed(
+                0xffff,
+                Reply::Version {
+                    msize: 512,
+                    version: b"9P2000.L",
+                },
+            ),
+            Errno::EIO,
+        ),
         (framed(0xffff, Reply::Lerror { errno: 22 }), Errno::EINVAL),
-        (framed(3, Reply::Version { msize: 8192, version: b"9P2000.L" }), Errno::EIO),
+        (
+            framed(
+                3,
+                Reply::Version {
+                    msize: 8192,
+                    version: b"9P2000.L",
+                },
+            ),
+            Errno::EIO,
+        ),
     ];
     for (reply, errno) in cases {
         let channel = ScriptedChannel::new(MAX_MSIZE, move |_| Some(reply.clone()));
@@ -120,7 +220,19 @@ fn replies_must_match_the_request_tag_and_type() {
     });
     let (root, _) = client.attach(b"root", b"", 0).unwrap();
     let cases = [
-        (framed(1, Reply::GetAttr { attr: Attr { valid: 0x7ff, mode: 0o100644, ..Attr::default() } }), Errno::EIO),
+        (
+            framed(
+                1,
+                Reply::GetAttr {
+                    attr: Attr {
+                        valid: 0x7ff,
+                        mode: 0o100644,
+                        ..Attr::default()
+                    },
+                },
+            ),
+            Errno::EIO,
+        ),
         (framed(0, Reply::Clunk {}), Errno::EIO),
         (framed(0, Reply::Lerror { errno: 2 }), Errno::ENOENT),
         (framed(0, Reply::Lerror { errno: 39 }), Errno::ENOTEMPTY),
@@ -138,12 +250,21 @@ fn replies_must_match_the_request_tag_and_type() {
 fn a_malformed_walk_reply_clunks_the_new_fid_and_reuses_its_number() {
     let (channel, client) = connect(|request| match request {
         // Two qids for one name: the reply is malformed, the server's state unknown.
-        Request::Walk { .. } => Some(framed(0, Reply::Walk { qids: vec![Qid::default(); 2] })),
+        Request::Walk { .. } => Some(framed(
+            0,
+            Reply::Walk {
+                qids: vec![Qid::default(); 2],
+            },
+        )),
         _ => Some(good_reply(request)),
     });
     let (root, _) = client.attach(b"root", b"", 0).unwrap();
     assert_eq!(root.walk(&[b"x"]).err(), Some(Errno::EIO));
-    assert_eq!(channel.clunked(), vec![1], "the possibly-created fid 1 was clunked");
+    assert_eq!(
+        channel.clunked(),
+        vec![1],
+        "the possibly-created fid 1 was clunked"
+    );
     assert_eq!(client.stats().live_fids, 1);
     assert_eq!(client.stats().quarantined_fids, 0);
     assert_eq!(root.walk(&[b"x"]).err(), Some(Errno::EIO));
@@ -153,7 +274,12 @@ fn a_malformed_walk_reply_clunks_the_new_fid_and_reuses_its_number() {
 #[test]
 fn a_server_error_or_short_walk_frees_the_number_without_a_clunk() {
     let (channel, client) = connect(|request| match request {
-        Request::Walk { names, .. } if names.len() == 2 => Some(framed(0, Reply::Walk { qids: vec![Qid::default()] })),
+        Request::Walk { names, .. } if names.len() == 2 => Some(framed(
+            0,
+            Reply::Walk {
+                qids: vec![Qid::default()],
+            },
+        )),
         Request::Walk { .. } => Some(framed(0, Reply::Lerror { errno: 2 })),
         _ => Some(good_reply(request)),
     });
@@ -170,10 +296,13 @@ fn a_server_error_or_short_walk_frees_the_number_without_a_clunk() {
 fn dropped_fids_clunk_and_failed_clunks_are_counted() {
     let clunk_fails = Arc::new(Mutex::new(None::<Option<Vec<u8>>>));
     let scripted = clunk_fails.clone();
-    let (channel, client) = connect(move |request| match (request, scripted.lock().unwrap().clone()) {
-        (Request::Clunk { .. }, Some(reply)) => reply,
-        _ => Some(good_reply(request)),
-    });
+    let (channel, client) =
+        connect(
+            move |request| match (request, scripted.lock().unwrap().clone()) {
+                (Request::Clunk { .. }, Some(reply)) => reply,
+                _ => Some(good_reply(request)),
+            },
+        );
     let (root, _) = client.attach(b"root", b"", 0).unwrap();
     let (a, _) = root.walk(&[]).unwrap();
     let (b, _) = root.walk(&[b"x"]).unwrap();
@@ -188,11 +317,18 @@ fn dropped_fids_clunk_and_failed_clunks_are_counted() {
 
     *clunk_fails.lock().unwrap() = Some(None);
     drop(b);
-    assert_eq!(client.stats().quarantined_fids, 1, "no answer: the server may still hold fid 2");
+    assert_eq!(
+        client.stats().quarantined_fids,
+        1,
+        "no answer: the server may still hold fid 2"
+    );
     *clunk_fails.lock().unwrap() = None;
     let (c, _) = root.walk(&[]).unwrap();
     let (d, _) = root.walk(&[]).unwrap();
-    assert!(c.id() != 2 && d.id() != 2, "a quarantined number is never handed out again");
+    assert!(
+        c.id() != 2 && d.id() != 2,
+        "a quarantined number is never handed out again"
+    );
     assert!(channel.clunked().contains(&1));
 }
 
@@ -204,7 +340,10 @@ fn every_request_gets_a_real_tag() {
     drop(root);
     let log = channel.log();
     assert_eq!(log[0].0, 0xffff, "only Tversion uses NOTAG");
-    assert!(log[1..].iter().all(|&(tag, _, _)| tag == 0), "one request at a time reuses tag 0: {log:?}");
+    assert!(
+        log[1..].iter().all(|&(tag, _, _)| tag == 0),
+        "one request at a time reuses tag 0: {log:?}"
+    );
     assert_eq!(client.stats().requests, 3);
 }
 
@@ -217,8 +356,15 @@ fn reads_larger_than_msize_are_split_and_stop_at_a_short_reply() {
             seen.lock().unwrap().push((*offset, *count));
             // A 20000-byte file of the byte pattern `offset % 251`.
             let end = (*offset + u64::from(*count)).min(20_000);
-            let data: Vec<u8> = (*offset..end.max(*offset)).map(|i| (i % 251) as u8).collect();
-            Some(framed(0, Reply::Read { data: vfs_core::p9::wire::Data(&data) }))
+            let data: Vec<u8> = (*offset..end.max(*offset))
+                .map(|i| (i % 251) as u8)
+                .collect();
+            Some(framed(
+                0,
+                Reply::Read {
+                    data: vfs_core::p9::wire::Data(&data),
+                },
+            ))
         }
         _ => Some(good_reply(request)),
     });
@@ -226,7 +372,12 @@ fn reads_larger_than_msize_are_split_and_stop_at_a_short_reply() {
     let (root, _) = client.attach(b"root", b"", 0).unwrap();
     let mut buf = vec![0u8; 50_000];
     assert_eq!(root.read_at(0, &mut buf).unwrap(), 20_000);
-    assert!(buf[..20_000].iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert!(
+        buf[..20_000]
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == (i % 251) as u8)
+    );
     let counts = counts.lock().unwrap().clone();
     assert_eq!(counts, vec![(0, 8181), (8181, 8181), (16362, 8181)]);
 }
@@ -234,7 +385,12 @@ fn reads_larger_than_msize_are_split_and_stop_at_a_short_reply() {
 #[test]
 fn a_read_reply_longer_than_asked_is_eio() {
     let (_, client) = connect(|request| match request {
-        Request::Read { .. } => Some(framed(0, Reply::Read { data: vfs_core::p9::wire::Data(b"too much") })),
+        Request::Read { .. } => Some(framed(
+            0,
+            Reply::Read {
+                data: vfs_core::p9::wire::Data(b"too much"),
+            },
+        )),
         _ => Some(good_reply(request)),
     });
     let (root, _) = client.attach(b"root", b"", 0).unwrap();

@@ -3,19 +3,45 @@
 
 use proptest::prelude::*;
 use vfs_core::errno::Errno;
-use vfs_core::p9::message::{Attr, Dirent, Dirents, FsStats, Qid, Reply, Request, SetAttrFields, encode_dirents};
+use vfs_core::p9::message::{
+    Attr, Dirent, Dirents, FsStats, Qid, Reply, Request, SetAttrFields, encode_dirents,
+};
 use vfs_core::p9::wire::Data;
 
-const QID: Qid = Qid { kind: 0x80, version: 7, path: 0x0123_4567_89ab_cdef };
+const QID: Qid = Qid {
+    kind: 0x80,
+    version: 7,
+    path: 0x0123_4567_89ab_cdef,
+};
 
 fn every_request() -> Vec<Request<'static>> {
     vec![
-        Request::Version { msize: 512 * 1024, version: b"9P2000.L" },
+        Request::Version {
+            msize: 512 * 1024,
+            version: b"9P2000.L",
+        },
         Request::Flush { old_tag: 3 },
-        Request::Attach { fid: 0, afid: u32::MAX, uname: b"root", aname: b"/export", n_uname: 0 },
-        Request::Walk { fid: 1, new_fid: 2, names: vec![b"usr", b"lib", b"x"] },
-        Request::Walk { fid: 1, new_fid: 2, names: vec![] },
-        Request::GetAttr { fid: 1, request_mask: 0x3fff },
+        Request::Attach {
+            fid: 0,
+            afid: u32::MAX,
+            uname: b"root",
+            aname: b"/export",
+            n_uname: 0,
+        },
+        Request::Walk {
+            fid: 1,
+            new_fid: 2,
+            names: vec![b"usr", b"lib", b"x"],
+        },
+        Request::Walk {
+            fid: 1,
+            new_fid: 2,
+            names: vec![],
+        },
+        Request::GetAttr {
+            fid: 1,
+            request_mask: 0x3fff,
+        },
         Request::SetAttr {
             fid: 1,
             fields: SetAttrFields {
@@ -31,26 +57,90 @@ fn every_request() -> Vec<Request<'static>> {
             },
         },
         Request::Lopen { fid: 1, flags: 2 },
-        Request::Lcreate { fid: 1, name: b"new", flags: 2, mode: 0o644, gid: 100 },
-        Request::Read { fid: 1, offset: 1 << 40, count: 65536 },
-        Request::Write { fid: 1, offset: 9, data: Data(b"payload") },
-        Request::Readdir { fid: 1, offset: 0x7fff_ffff_ffff_ffff, count: 8192 },
-        Request::Mkdir { dir_fid: 1, name: b"d", mode: 0o755, gid: 0 },
-        Request::Mknod { dir_fid: 1, name: b"null", mode: 0o20666, major: 1, minor: 3, gid: 0 },
-        Request::Symlink { dir_fid: 1, name: b"l", target: b"../t", gid: 0 },
+        Request::Lcreate {
+            fid: 1,
+            name: b"new",
+            flags: 2,
+            mode: 0o644,
+            gid: 100,
+        },
+        Request::Read {
+            fid: 1,
+            offset: 1 << 40,
+            count: 65536,
+        },
+        Request::Write {
+            fid: 1,
+            offset: 9,
+            data: Data(b"payload"),
+        },
+        Request::Readdir {
+            fid: 1,
+            offset: 0x7fff_ffff_ffff_ffff,
+            count: 8192,
+        },
+        Request::Mkdir {
+            dir_fid: 1,
+            name: b"d",
+            mode: 0o755,
+            gid: 0,
+        },
+        Request::Mknod {
+            dir_fid: 1,
+            name: b"null",
+            mode: 0o20666,
+            major: 1,
+            minor: 3,
+            gid: 0,
+        },
+        Request::Symlink {
+            dir_fid: 1,
+            name: b"l",
+            target: b"../t",
+            gid: 0,
+        },
         Request::Readlink { fid: 1 },
-        Request::Link { dir_fid: 1, fid: 2, name: b"hard" },
-        Request::UnlinkAt { dir_fid: 1, name: b"gone", flags: 0x200 },
-        Request::RenameAt { old_dir_fid: 1, old_name: b"a", new_dir_fid: 2, new_name: b"b" },
-        Request::Fsync { fid: 1, datasync: 1 },
+        Request::Link {
+            dir_fid: 1,
+            fid: 2,
+            name: b"hard",
+        },
+        Request::UnlinkAt {
+            dir_fid: 1,
+            name: b"gone",
+            flags: 0x200,
+        },
+        Request::RenameAt {
+            old_dir_fid: 1,
+            old_name: b"a",
+            new_dir_fid: 2,
+            new_name: b"b",
+        },
+        Request::Fsync {
+            fid: 1,
+            datasync: 1,
+        },
         Request::StatFs { fid: 1 },
-        Request::XattrWalk { fid: 1, new_fid: 3, name: b"user.x" },
+        Request::XattrWalk {
+            fid: 1,
+            new_fid: 3,
+            name: b"user.x",
+        },
         Request::Clunk { fid: 1 },
     ]
 }
 
 fn every_reply() -> Vec<Reply<'static>> {
-    let attr = Attr { valid: 0x7ff, qid: QID, mode: 0o40755, uid: 1, gid: 2, nlink: 3, size: 4096, ..Attr::default() };
+    let attr = Attr {
+        valid: 0x7ff,
+        qid: QID,
+        mode: 0o40755,
+        uid: 1,
+        gid: 2,
+        nlink: 3,
+        size: 4096,
+        ..Attr::default()
+    };
     let stats = FsStats {
         fs_type: 0xef53,
         block_size: 4096,
@@ -64,15 +154,28 @@ fn every_reply() -> Vec<Reply<'static>> {
     };
     vec![
         Reply::Lerror { errno: 2 },
-        Reply::Version { msize: 65560, version: b"9P2000.L" },
+        Reply::Version {
+            msize: 65560,
+            version: b"9P2000.L",
+        },
         Reply::Flush {},
         Reply::Attach { qid: QID },
-        Reply::Walk { qids: vec![QID, Qid::default()] },
+        Reply::Walk {
+            qids: vec![QID, Qid::default()],
+        },
         Reply::GetAttr { attr },
         Reply::SetAttr {},
-        Reply::Lopen { qid: QID, iounit: 0 },
-        Reply::Lcreate { qid: QID, iounit: 8192 },
-        Reply::Read { data: Data(b"contents") },
+        Reply::Lopen {
+            qid: QID,
+            iounit: 0,
+        },
+        Reply::Lcreate {
+            qid: QID,
+            iounit: 8192,
+        },
+        Reply::Read {
+            data: Data(b"contents"),
+        },
         Reply::Write { count: 7 },
         Reply::Readdir { data: Data(b"") },
         Reply::Mkdir { qid: QID },
@@ -95,7 +198,10 @@ fn every_request_round_trips() {
     for (tag, request) in every_request().into_iter().enumerate() {
         let mut bytes = Vec::new();
         request.encode(tag as u16, &mut bytes).unwrap();
-        assert_eq!(u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize, bytes.len());
+        assert_eq!(
+            u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize,
+            bytes.len()
+        );
         assert_eq!(bytes[4], request.type_code());
         assert_eq!(Request::decode(&bytes), Ok((tag as u16, request.clone())));
         seen.insert(request.type_code());
@@ -103,7 +209,10 @@ fn every_request_round_trips() {
     // Every T-message the client sends: version, flush, attach, walk, getattr, setattr,
     // lopen, lcreate, read, write, readdir, mkdir, mknod, symlink, readlink, link,
     // unlinkat, renameat, fsync, statfs, xattrwalk, clunk.
-    let expected = [100, 108, 104, 110, 24, 26, 12, 14, 116, 118, 40, 72, 18, 16, 22, 70, 76, 74, 50, 8, 30, 120];
+    let expected = [
+        100, 108, 104, 110, 24, 26, 12, 14, 116, 118, 40, 72, 18, 16, 22, 70, 76, 74, 50, 8, 30,
+        120,
+    ];
     assert_eq!(seen, expected.into_iter().collect());
 }
 
@@ -115,7 +224,12 @@ fn every_reply_round_trips_and_answers_its_request() {
         reply.encode(tag as u16, &mut bytes).unwrap();
         assert_eq!(Reply::decode(&bytes), Ok((tag as u16, reply.clone())));
         if !matches!(reply, Reply::Lerror { .. }) {
-            assert!(requests.iter().any(|r| r.type_code() + 1 == reply.type_code()), "{reply:?} answers nothing");
+            assert!(
+                requests
+                    .iter()
+                    .any(|r| r.type_code() + 1 == reply.type_code()),
+                "{reply:?} answers nothing"
+            );
         }
     }
 }
@@ -123,10 +237,27 @@ fn every_reply_round_trips_and_answers_its_request() {
 #[test]
 fn bytes_match_the_protocol_layout() {
     let mut bytes = Vec::new();
-    Request::Version { msize: 8192, version: b"9P2000.L" }.encode(0xffff, &mut bytes).unwrap();
-    assert_eq!(bytes, b"\x15\x00\x00\x00\x64\xff\xff\x00\x20\x00\x00\x08\x009P2000.L");
-    Request::Walk { fid: 1, new_fid: 2, names: vec![b"ab"] }.encode(5, &mut bytes).unwrap();
-    assert_eq!(bytes, b"\x15\x00\x00\x00\x6e\x05\x00\x01\x00\x00\x00\x02\x00\x00\x00\x01\x00\x02\x00ab");
+    Request::Version {
+        msize: 8192,
+        version: b"9P2000.L",
+    }
+    .encode(0xffff, &mut bytes)
+    .unwrap();
+    assert_eq!(
+        bytes,
+        b"\x15\x00\x00\x00\x64\xff\xff\x00\x20\x00\x00\x08\x009P2000.L"
+    );
+    Request::Walk {
+        fid: 1,
+        new_fid: 2,
+        names: vec![b"ab"],
+    }
+    .encode(5, &mut bytes)
+    .unwrap();
+    assert_eq!(
+        bytes,
+        b"\x15\x00\x00\x00\x6e\x05\x00\x01\x00\x00\x00\x02\x00\x00\x00\x01\x00\x02\x00ab"
+    );
     Reply::Lerror { errno: 39 }.encode(5, &mut bytes).unwrap();
     assert_eq!(bytes, b"\x0b\x00\x00\x00\x07\x05\x00\x27\x00\x00\x00");
 }
@@ -134,8 +265,18 @@ fn bytes_match_the_protocol_layout() {
 #[test]
 fn directory_entries_round_trip() {
     let entries = [
-        Dirent { qid: QID, offset: 1, kind: 4, name: b"." },
-        Dirent { qid: Qid::default(), offset: 0x7fff_ffff_ffff_ffff, kind: 8, name: b"file" },
+        Dirent {
+            qid: QID,
+            offset: 1,
+            kind: 4,
+            name: b".",
+        },
+        Dirent {
+            qid: Qid::default(),
+            offset: 0x7fff_ffff_ffff_ffff,
+            kind: 8,
+            name: b"file",
+        },
     ];
     let mut payload = Vec::new();
     encode_dirents(&entries, &mut payload).unwrap();
@@ -151,9 +292,17 @@ fn malformed_frames_are_eio() {
     Reply::Write { count: 1 }.encode(0, &mut bytes).unwrap();
     let mut longer = bytes.clone();
     longer.push(0);
-    assert_eq!(Reply::decode(&longer), Err(Errno::EIO), "size field disagrees");
+    assert_eq!(
+        Reply::decode(&longer),
+        Err(Errno::EIO),
+        "size field disagrees"
+    );
     longer[0] += 1;
-    assert_eq!(Reply::decode(&longer), Err(Errno::EIO), "trailing byte inside the frame");
+    assert_eq!(
+        Reply::decode(&longer),
+        Err(Errno::EIO),
+        "trailing byte inside the frame"
+    );
     assert_eq!(Reply::decode(&bytes[..6]), Err(Errno::EIO));
     let mut unknown = bytes.clone();
     unknown[4] = 200;

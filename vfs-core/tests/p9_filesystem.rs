@@ -26,11 +26,18 @@ fn for_each_policy(body: impl Fn(&Fixture)) {
 }
 
 fn node(kind: NodeKind<'_>, perm: u32) -> NewNode<'_> {
-    NewNode { kind, perm, uid: 0, gid: 0 }
+    NewNode {
+        kind,
+        perm,
+        uid: 0,
+        gid: 0,
+    }
 }
 
 fn create_file(dir: &Arc<dyn Inode>, name: &str, contents: &[u8]) -> Arc<dyn Inode> {
-    let file = dir.create(name.as_bytes(), &node(NodeKind::Regular, 0o644)).unwrap();
+    let file = dir
+        .create(name.as_bytes(), &node(NodeKind::Regular, 0o644))
+        .unwrap();
     assert_eq!(file.write_at(0, contents).unwrap(), contents.len());
     file
 }
@@ -74,8 +81,16 @@ fn mount_reports_root_statfs_options_and_policy() {
         assert_eq!(statfs.name_max, 255);
         assert!(statfs.block_size > 0 && statfs.blocks > 0);
         assert_eq!(f.fs.fs_type(), "9p");
-        assert!(f.fs.mount_options().contains("msize=65560"), "{}", f.fs.mount_options());
-        let access = if f.fs.cache_policy() == CachePolicy::Exclusive { "exclusive" } else { "shared" };
+        assert!(
+            f.fs.mount_options().contains("msize=65560"),
+            "{}",
+            f.fs.mount_options()
+        );
+        let access = if f.fs.cache_policy() == CachePolicy::Exclusive {
+            "exclusive"
+        } else {
+            "shared"
+        };
         assert!(f.fs.mount_options().ends_with(access));
     });
 }
@@ -90,7 +105,10 @@ fn lookup_finds_host_files_and_maps_errors() {
         assert_eq!(file.file_type(), FileType::Regular);
         assert_eq!(file.ino(), fs::metadata(f.host("file")).unwrap().ino());
         assert_eq!(file.getattr().unwrap().size, 5);
-        assert_eq!(root.lookup(b"dir").unwrap().file_type(), FileType::Directory);
+        assert_eq!(
+            root.lookup(b"dir").unwrap().file_type(),
+            FileType::Directory
+        );
         assert_eq!(root.lookup(b"missing").err(), Some(Errno::ENOENT));
         assert_eq!(file.lookup(b"x").err(), Some(Errno::ENOTDIR));
         assert_eq!(root.lookup(b"..").err(), Some(Errno::EINVAL));
@@ -105,8 +123,17 @@ fn lookup_finds_host_files_and_maps_errors() {
 fn create_makes_host_files_with_mode_and_owner_and_refuses_existing_names() {
     for_each_policy(|f| {
         let root = f.root();
-        let file =
-            root.create(b"new", &NewNode { kind: NodeKind::Regular, perm: 0o640, uid: 1234, gid: 5678 }).unwrap();
+        let file = root
+            .create(
+                b"new",
+                &NewNode {
+                    kind: NodeKind::Regular,
+                    perm: 0o640,
+                    uid: 1234,
+                    gid: 5678,
+                },
+            )
+            .unwrap();
         let host = fs::metadata(f.host("new")).unwrap();
         assert!(host.is_file());
         assert_eq!(host.mode() & 0o777, 0o640 & !umask());
@@ -116,16 +143,32 @@ fn create_makes_host_files_with_mode_and_owner_and_refuses_existing_names() {
             let stat = file.getattr().unwrap();
             assert_eq!((stat.uid, stat.gid), (1234, 5678));
         }
-        assert_eq!(root.create(b"new", &node(NodeKind::Regular, 0o644)).err(), Some(Errno::EEXIST));
-        let dir = root.create(b"sub", &node(NodeKind::Directory, 0o755)).unwrap();
+        assert_eq!(
+            root.create(b"new", &node(NodeKind::Regular, 0o644)).err(),
+            Some(Errno::EEXIST)
+        );
+        let dir = root
+            .create(b"sub", &node(NodeKind::Directory, 0o755))
+            .unwrap();
         assert!(fs::metadata(f.host("sub")).unwrap().is_dir());
         assert_eq!(dir.file_type(), FileType::Directory);
-        assert_eq!(root.create(b"sub", &node(NodeKind::Directory, 0o755)).err(), Some(Errno::EEXIST));
-        let nested = dir.create(b"inner", &node(NodeKind::Regular, 0o600)).unwrap();
+        assert_eq!(
+            root.create(b"sub", &node(NodeKind::Directory, 0o755)).err(),
+            Some(Errno::EEXIST)
+        );
+        let nested = dir
+            .create(b"inner", &node(NodeKind::Regular, 0o600))
+            .unwrap();
         assert_eq!(dir.lookup(b"inner").unwrap().ino(), nested.ino());
-        assert_eq!(file.create(b"x", &node(NodeKind::Regular, 0o644)).err(), Some(Errno::ENOTDIR));
+        assert_eq!(
+            file.create(b"x", &node(NodeKind::Regular, 0o644)).err(),
+            Some(Errno::ENOTDIR)
+        );
         // A new directory shows up in its parent's link count and the parent's own stat.
-        assert_eq!(root.getattr().unwrap().nlink, fs::metadata(f.dir.path()).unwrap().nlink());
+        assert_eq!(
+            root.getattr().unwrap().nlink,
+            fs::metadata(f.dir.path()).unwrap().nlink()
+        );
     });
 }
 
@@ -133,12 +176,24 @@ fn create_makes_host_files_with_mode_and_owner_and_refuses_existing_names() {
 fn an_unprivileged_server_keeps_its_owner_and_the_create_succeeds() {
     let f = Fixture::new(CachePolicy::Exclusive);
     f.channel.refuse_chown(true);
-    let owner = NewNode { kind: NodeKind::Regular, perm: 0o644, uid: 1234, gid: 5678 };
+    let owner = NewNode {
+        kind: NodeKind::Regular,
+        perm: 0o644,
+        uid: 1234,
+        gid: 5678,
+    };
     let file = f.root().create(b"f", &owner).unwrap();
     let host = fs::metadata(f.host("f")).unwrap();
     let stat = file.getattr().unwrap();
     assert_eq!((stat.uid, stat.gid), (host.uid(), host.gid()));
-    assert_eq!(file.setattr(&SetAttr { uid: Some(1), ..SetAttr::default() }).err(), Some(Errno::EPERM));
+    assert_eq!(
+        file.setattr(&SetAttr {
+            uid: Some(1),
+            ..SetAttr::default()
+        })
+        .err(),
+        Some(Errno::EPERM)
+    );
     drop(file);
     f.finish();
 }
@@ -156,29 +211,72 @@ fn umask() -> u32 {
 fn symlink_mknod_fifo_and_socket_reach_the_host() {
     for_each_policy(|f| {
         let root = f.root();
-        let link = root.create(b"link", &node(NodeKind::Symlink { target: b"some/target" }, 0o777)).unwrap();
+        let link = root
+            .create(
+                b"link",
+                &node(
+                    NodeKind::Symlink {
+                        target: b"some/target",
+                    },
+                    0o777,
+                ),
+            )
+            .unwrap();
         assert_eq!(link.file_type(), FileType::Symlink);
         assert_eq!(link.readlink().unwrap(), b"some/target");
-        assert_eq!(fs::read_link(f.host("link")).unwrap().as_os_str(), "some/target");
-        assert_eq!(root.lookup(b"link").unwrap().readlink().unwrap(), b"some/target");
+        assert_eq!(
+            fs::read_link(f.host("link")).unwrap().as_os_str(),
+            "some/target"
+        );
+        assert_eq!(
+            root.lookup(b"link").unwrap().readlink().unwrap(),
+            b"some/target"
+        );
 
         let fifo = root.create(b"fifo", &node(NodeKind::Fifo, 0o600)).unwrap();
         assert_eq!(fifo.file_type(), FileType::Fifo);
-        assert!(fs::symlink_metadata(f.host("fifo")).unwrap().file_type().is_fifo());
+        assert!(
+            fs::symlink_metadata(f.host("fifo"))
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
         assert_eq!(fifo.read_at(0, &mut [0; 4]).err(), Some(Errno::EINVAL));
-        let socket = root.create(b"socket", &node(NodeKind::Socket, 0o600)).unwrap();
-        assert_eq!(socket.getattr().unwrap().file_type(), Some(FileType::Socket));
+        let socket = root
+            .create(b"socket", &node(NodeKind::Socket, 0o600))
+            .unwrap();
+        assert_eq!(
+            socket.getattr().unwrap().file_type(),
+            Some(FileType::Socket)
+        );
         if is_root_user() {
-            let kind = NodeKind::Device { file_type: FileType::CharDevice, rdev: make_dev(1, 3) };
+            let kind = NodeKind::Device {
+                file_type: FileType::CharDevice,
+                rdev: make_dev(1, 3),
+            };
             let device = root.create(b"null", &node(kind, 0o666)).unwrap();
             let stat = device.getattr().unwrap();
             assert_eq!(stat.file_type(), Some(FileType::CharDevice));
             assert_eq!(stat.rdev, make_dev(1, 3));
-            assert!(fs::symlink_metadata(f.host("null")).unwrap().file_type().is_char_device());
+            assert!(
+                fs::symlink_metadata(f.host("null"))
+                    .unwrap()
+                    .file_type()
+                    .is_char_device()
+            );
         }
-        let bad = NodeKind::Device { file_type: FileType::Regular, rdev: 0 };
-        assert_eq!(root.create(b"bad", &node(bad, 0o600)).err(), Some(Errno::EINVAL));
-        assert_eq!(root.lookup(b"fifo").unwrap().readlink().err(), Some(Errno::EINVAL));
+        let bad = NodeKind::Device {
+            file_type: FileType::Regular,
+            rdev: 0,
+        };
+        assert_eq!(
+            root.create(b"bad", &node(bad, 0o600)).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            root.lookup(b"fifo").unwrap().readlink().err(),
+            Some(Errno::EINVAL)
+        );
     });
 }
 
@@ -186,10 +284,20 @@ fn symlink_mknod_fifo_and_socket_reach_the_host() {
 fn the_servers_refusal_of_symlinks_comes_through_as_its_errno() {
     let f = Fixture::with(CachePolicy::Exclusive, p9_harness::MSIZE_LIMIT, false);
     let root = f.root();
-    assert_eq!(root.create(b"link", &node(NodeKind::Symlink { target: b"t" }, 0o777)).err(), Some(Errno::EACCES));
-    assert_eq!(root.create(b"fifo", &node(NodeKind::Fifo, 0o600)).err(), Some(Errno::EACCES));
+    assert_eq!(
+        root.create(b"link", &node(NodeKind::Symlink { target: b"t" }, 0o777))
+            .err(),
+        Some(Errno::EACCES)
+    );
+    assert_eq!(
+        root.create(b"fifo", &node(NodeKind::Fifo, 0o600)).err(),
+        Some(Errno::EACCES)
+    );
     std::os::unix::fs::symlink("host/made", f.host("hostlink")).unwrap();
-    assert_eq!(root.lookup(b"hostlink").unwrap().readlink().unwrap(), b"host/made");
+    assert_eq!(
+        root.lookup(b"hostlink").unwrap().readlink().unwrap(),
+        b"host/made"
+    );
     drop(root);
     f.finish();
 }
@@ -199,7 +307,9 @@ fn hard_links_share_the_inode_and_count_links() {
     for_each_policy(|f| {
         let root = f.root();
         let file = create_file(&root, "a", b"data");
-        let dir = root.create(b"d", &node(NodeKind::Directory, 0o755)).unwrap();
+        let dir = root
+            .create(b"d", &node(NodeKind::Directory, 0o755))
+            .unwrap();
         dir.link(b"b", &file).unwrap();
         assert_eq!(fs::read(f.host("d/b")).unwrap(), b"data");
         assert_eq!(file.getattr().unwrap().nlink, 2);
@@ -220,7 +330,9 @@ fn unlink_and_rmdir_follow_linux_errnos() {
     for_each_policy(|f| {
         let root = f.root();
         let file = create_file(&root, "file", b"kept open");
-        let dir = root.create(b"dir", &node(NodeKind::Directory, 0o755)).unwrap();
+        let dir = root
+            .create(b"dir", &node(NodeKind::Directory, 0o755))
+            .unwrap();
         create_file(&dir, "child", b"");
         assert_eq!(root.unlink(b"dir").err(), Some(Errno::EISDIR));
         assert_eq!(root.rmdir(b"file").err(), Some(Errno::ENOTDIR));
@@ -244,34 +356,67 @@ fn rename_moves_replaces_and_handles_flags() {
         let root = f.root();
         let a = create_file(&root, "a", b"A");
         create_file(&root, "b", b"B");
-        let dir = root.create(b"dir", &node(NodeKind::Directory, 0o755)).unwrap();
+        let dir = root
+            .create(b"dir", &node(NodeKind::Directory, 0o755))
+            .unwrap();
 
-        assert_eq!(root.rename(b"a", &root, b"b", RenameFlags::NOREPLACE).err(), Some(Errno::EEXIST));
-        assert_eq!(root.rename(b"a", &root, b"b", RenameFlags::EXCHANGE).err(), Some(Errno::EINVAL));
-        assert_eq!(root.rename(b"a", &root, b"b", RenameFlags::WHITEOUT).err(), Some(Errno::EINVAL));
-        root.rename(b"a", &dir, b"moved", RenameFlags::NOREPLACE).unwrap();
+        assert_eq!(
+            root.rename(b"a", &root, b"b", RenameFlags::NOREPLACE).err(),
+            Some(Errno::EEXIST)
+        );
+        assert_eq!(
+            root.rename(b"a", &root, b"b", RenameFlags::EXCHANGE).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            root.rename(b"a", &root, b"b", RenameFlags::WHITEOUT).err(),
+            Some(Errno::EINVAL)
+        );
+        root.rename(b"a", &dir, b"moved", RenameFlags::NOREPLACE)
+            .unwrap();
         assert_eq!(fs::read(f.host("dir/moved")).unwrap(), b"A");
         assert_eq!(dir.lookup(b"moved").unwrap().ino(), a.ino());
         // The moved inode keeps working through its own fid.
         a.write_at(1, b"+").unwrap();
         assert_eq!(fs::read(f.host("dir/moved")).unwrap(), b"A+");
 
-        root.rename(b"b", &dir, b"moved", RenameFlags::empty()).unwrap();
+        root.rename(b"b", &dir, b"moved", RenameFlags::empty())
+            .unwrap();
         assert_eq!(fs::read(f.host("dir/moved")).unwrap(), b"B");
         assert_eq!(a.getattr().unwrap().nlink, 0);
-        assert_eq!(root.rename(b"b", &dir, b"x", RenameFlags::empty()).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            root.rename(b"b", &dir, b"x", RenameFlags::empty()).err(),
+            Some(Errno::ENOENT)
+        );
 
-        let full = root.create(b"full", &node(NodeKind::Directory, 0o755)).unwrap();
+        let full = root
+            .create(b"full", &node(NodeKind::Directory, 0o755))
+            .unwrap();
         create_file(&full, "f", b"");
-        let empty = root.create(b"empty", &node(NodeKind::Directory, 0o755)).unwrap();
-        assert_eq!(root.rename(b"empty", &root, b"full", RenameFlags::empty()).err(), Some(Errno::ENOTEMPTY));
-        assert_eq!(root.rename(b"dir", &root, b"full", RenameFlags::empty()).err(), Some(Errno::ENOTEMPTY));
-        root.rename(b"full", &root, b"empty", RenameFlags::empty()).unwrap();
+        let empty = root
+            .create(b"empty", &node(NodeKind::Directory, 0o755))
+            .unwrap();
+        assert_eq!(
+            root.rename(b"empty", &root, b"full", RenameFlags::empty())
+                .err(),
+            Some(Errno::ENOTEMPTY)
+        );
+        assert_eq!(
+            root.rename(b"dir", &root, b"full", RenameFlags::empty())
+                .err(),
+            Some(Errno::ENOTEMPTY)
+        );
+        root.rename(b"full", &root, b"empty", RenameFlags::empty())
+            .unwrap();
         assert!(f.host("empty/f").exists());
         drop(empty);
 
         let other = Fixture::new(f.fs.cache_policy());
-        assert_eq!(root.rename(b"empty", &other.root(), b"x", RenameFlags::empty()).err(), Some(Errno::EXDEV));
+        assert_eq!(
+            root.rename(b"empty", &other.root(), b"x", RenameFlags::empty())
+                .err(),
+            Some(Errno::EXDEV)
+        );
         other.finish();
     });
 }
@@ -345,18 +490,38 @@ fn setattr_truncates_chmods_chowns_and_sets_times() {
     for_each_policy(|f| {
         let root = f.root();
         let file = create_file(&root, "f", b"0123456789");
-        file.setattr(&SetAttr { size: Some(4), ..SetAttr::default() }).unwrap();
+        file.setattr(&SetAttr {
+            size: Some(4),
+            ..SetAttr::default()
+        })
+        .unwrap();
         assert_eq!(fs::read(f.host("f")).unwrap(), b"0123");
         assert_eq!(file.getattr().unwrap().size, 4);
-        file.setattr(&SetAttr { size: Some(6), ..SetAttr::default() }).unwrap();
+        file.setattr(&SetAttr {
+            size: Some(6),
+            ..SetAttr::default()
+        })
+        .unwrap();
         assert_eq!(fs::read(f.host("f")).unwrap(), b"0123\0\0");
 
-        file.setattr(&SetAttr { mode: Some(0o4711), ..SetAttr::default() }).unwrap();
-        assert_eq!(fs::metadata(f.host("f")).unwrap().permissions().mode() & 0o7777, 0o4711);
+        file.setattr(&SetAttr {
+            mode: Some(0o4711),
+            ..SetAttr::default()
+        })
+        .unwrap();
+        assert_eq!(
+            fs::metadata(f.host("f")).unwrap().permissions().mode() & 0o7777,
+            0o4711
+        );
         assert_eq!(file.getattr().unwrap().mode, mode::S_IFREG | 0o4711);
 
         if is_root_user() {
-            file.setattr(&SetAttr { uid: Some(42), gid: Some(43), ..SetAttr::default() }).unwrap();
+            file.setattr(&SetAttr {
+                uid: Some(42),
+                gid: Some(43),
+                ..SetAttr::default()
+            })
+            .unwrap();
             let host = fs::metadata(f.host("f")).unwrap();
             assert_eq!((host.uid(), host.gid()), (42, 43));
             assert_eq!(file.getattr().unwrap().uid, 42);
@@ -372,12 +537,26 @@ fn setattr_truncates_chmods_chowns_and_sets_times() {
         let stat = file.getattr().unwrap();
         assert_eq!((stat.atime, stat.mtime), (at, at));
         let host = fs::metadata(f.host("f")).unwrap();
-        assert_eq!((host.mtime(), host.mtime_nsec()), (1_000_000_000, 123_456_789));
-        file.setattr(&SetAttr { mtime: Some(TimeChange::Now), ..SetAttr::default() }).unwrap();
+        assert_eq!(
+            (host.mtime(), host.mtime_nsec()),
+            (1_000_000_000, 123_456_789)
+        );
+        file.setattr(&SetAttr {
+            mtime: Some(TimeChange::Now),
+            ..SetAttr::default()
+        })
+        .unwrap();
         assert!(file.getattr().unwrap().mtime.sec > 1_600_000_000);
 
         file.setattr(&SetAttr::default()).unwrap();
-        assert_eq!(root.setattr(&SetAttr { size: Some(0), ..SetAttr::default() }).err(), Some(Errno::EISDIR));
+        assert_eq!(
+            root.setattr(&SetAttr {
+                size: Some(0),
+                ..SetAttr::default()
+            })
+            .err(),
+            Some(Errno::EISDIR)
+        );
     });
 }
 
@@ -393,7 +572,12 @@ fn readdir_resumes_from_any_offset_and_keeps_refused_entries() {
 
         let mut all = Vec::new();
         root.readdir(0, &mut |entry| {
-            all.push((entry.name.to_vec(), entry.ino, entry.file_type, entry.next_offset));
+            all.push((
+                entry.name.to_vec(),
+                entry.ino,
+                entry.file_type,
+                entry.next_offset,
+            ));
             true
         })
         .unwrap();
@@ -402,9 +586,16 @@ fn readdir_resumes_from_any_offset_and_keeps_refused_entries() {
         assert_eq!(find(b"subdir").2, FileType::Directory);
         assert_eq!(find(b"symlink").2, FileType::Symlink);
         assert_eq!(find(b"file07").2, FileType::Regular);
-        assert_eq!(find(b"file07").1, fs::metadata(f.host("file07")).unwrap().ino());
+        assert_eq!(
+            find(b"file07").1,
+            fs::metadata(f.host("file07")).unwrap().ino()
+        );
         assert_eq!(find(b".").1, root.ino());
-        assert_eq!(find(b"..").1, root.ino(), "the mount root's .. stays inside the mount");
+        assert_eq!(
+            find(b"..").1,
+            root.ino(),
+            "the mount root's .. stays inside the mount"
+        );
         // The VFS contract: `.` and `..` first, at offsets 0 and 1, and nowhere else, so an
         // overlay (which lists from offset 2) never shows them twice.
         assert_eq!((&all[0].0[..], all[0].3), (&b"."[..], 1));
@@ -412,12 +603,16 @@ fn readdir_resumes_from_any_offset_and_keeps_refused_entries() {
         assert!(all[2..].iter().all(|e| e.0 != b"." && e.0 != b".."));
         let subdir = root.lookup(b"subdir").unwrap();
         let mut sub_entries = Vec::new();
-        subdir.readdir(0, &mut |entry| {
-            sub_entries.push((entry.name.to_vec(), entry.ino));
-            true
-        })
-        .unwrap();
-        assert_eq!(sub_entries, vec![(b".".to_vec(), subdir.ino()), (b"..".to_vec(), root.ino())]);
+        subdir
+            .readdir(0, &mut |entry| {
+                sub_entries.push((entry.name.to_vec(), entry.ino));
+                true
+            })
+            .unwrap();
+        assert_eq!(
+            sub_entries,
+            vec![(b".".to_vec(), subdir.ino()), (b"..".to_vec(), root.ino())]
+        );
 
         // Resuming from the 20th entry's offset yields exactly the rest, in order.
         let mut rest = Vec::new();
@@ -467,9 +662,16 @@ fn a_ten_thousand_entry_directory_lists_completely() {
     for (i, name) in listed[2..].iter().enumerate() {
         assert_eq!(name, &format!("entry-{i:05}"));
     }
-    assert_eq!(dir.lookup(b"entry-09999").unwrap().file_type(), FileType::Regular);
+    assert_eq!(
+        dir.lookup(b"entry-09999").unwrap().file_type(),
+        FileType::Regular
+    );
     // Many entries per request: the listing took few round trips.
-    assert!(f.channel.requests_of(40) < 40, "{} readdir requests", f.channel.requests_of(40));
+    assert!(
+        f.channel.requests_of(40) < 40,
+        "{} readdir requests",
+        f.channel.requests_of(40)
+    );
     drop(dir);
     f.finish();
 }
@@ -482,11 +684,23 @@ fn exclusive_caches_attributes_and_shared_sees_host_changes() {
     let before = f.fs.client().stats().requests;
     assert_eq!(file.getattr().unwrap().size, 4);
     assert_eq!(file.getattr().unwrap().size, 4);
-    assert_eq!(f.fs.client().stats().requests, before, "exclusive getattr is served from the cache");
+    assert_eq!(
+        f.fs.client().stats().requests,
+        before,
+        "exclusive getattr is served from the cache"
+    );
     fs::write(f.host("f"), b"123456789").unwrap();
-    assert_eq!(file.getattr().unwrap().size, 4, "the sandbox owns the tree: host changes are not looked for");
+    assert_eq!(
+        file.getattr().unwrap().size,
+        4,
+        "the sandbox owns the tree: host changes are not looked for"
+    );
     file.write_at(0, b"x").unwrap();
-    assert_eq!(file.getattr().unwrap().size, 9, "a write drops the cached attributes");
+    assert_eq!(
+        file.getattr().unwrap().size,
+        9,
+        "a write drops the cached attributes"
+    );
     drop(file);
     f.finish();
 
@@ -511,14 +725,26 @@ fn failed_operations_leave_no_fid_behind() {
         let file = create_file(&root, "f", b"x");
         let baseline = f.channel.live_fids();
         for _ in 0..20 {
-            assert_eq!(root.create(b"f", &node(NodeKind::Regular, 0o644)).err(), Some(Errno::EEXIST));
+            assert_eq!(
+                root.create(b"f", &node(NodeKind::Regular, 0o644)).err(),
+                Some(Errno::EEXIST)
+            );
             assert_eq!(root.lookup(b"missing").err(), Some(Errno::ENOENT));
-            assert_eq!(root.rename(b"f", &root, b"f", RenameFlags::NOREPLACE).err(), Some(Errno::EEXIST));
-            assert_eq!(root.create(b"f", &node(NodeKind::Directory, 0o755)).err(), Some(Errno::EEXIST));
+            assert_eq!(
+                root.rename(b"f", &root, b"f", RenameFlags::NOREPLACE).err(),
+                Some(Errno::EEXIST)
+            );
+            assert_eq!(
+                root.create(b"f", &node(NodeKind::Directory, 0o755)).err(),
+                Some(Errno::EEXIST)
+            );
         }
         // A walk that fails part way (the p9 server answers with the qids it got).
         let client_fid = f.fs.root_inode().fid();
-        assert_eq!(client_fid.walk(&[b"f", b"below-a-file"]).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            client_fid.walk(&[b"f", b"below-a-file"]).err(),
+            Some(Errno::ENOENT)
+        );
         let deep: Vec<&[u8]> = vec![b"missing"; 20];
         assert_eq!(client_fid.walk(&deep).err(), Some(Errno::ENOENT));
         assert_eq!(f.channel.live_fids(), baseline);
@@ -537,8 +763,15 @@ fn fid_numbers_are_reused() {
         file.read_at(0, &mut [0; 1]).unwrap();
     }
     let file = root.lookup(b"f").unwrap();
-    let p9 = file.as_any().downcast_ref::<vfs_core::p9::P9Inode>().unwrap();
-    assert!(p9.fid().id() < 8, "fid {} after 1000 lookups", p9.fid().id());
+    let p9 = file
+        .as_any()
+        .downcast_ref::<vfs_core::p9::P9Inode>()
+        .unwrap();
+    assert!(
+        p9.fid().id() < 8,
+        "fid {} after 1000 lookups",
+        p9.fid().id()
+    );
     drop(file);
     drop(root);
     f.finish();
@@ -599,7 +832,10 @@ fn lookups_revalidate_on_shared_mounts_by_walking_again() {
     assert_eq!(f.channel.requests_of(110), walks + 2);
     fs::remove_file(f.host("f")).unwrap();
     fs::write(f.host("f"), b"new file").unwrap();
-    assert_eq!(read_to_end(&*root.lookup(b"f").unwrap()).unwrap(), b"new file");
+    assert_eq!(
+        read_to_end(&*root.lookup(b"f").unwrap()).unwrap(),
+        b"new file"
+    );
     // Clunks are how the shared mount gives back each revalidation's fid.
     assert!(f.channel.requests_of(120) >= 2);
     drop(root);

@@ -40,7 +40,14 @@ fn path_operations_reach_the_host_on_both_policies() {
         ctx.mkdir(At::Cwd, b"/a", 0o755).unwrap();
         ctx.mkdir(At::Cwd, b"/a/b", 0o755).unwrap();
         ctx.mkdir(At::Cwd, b"/a/b/c", 0o755).unwrap();
-        let file = ctx.open(At::Cwd, b"/a/b/c/d", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+        let file = ctx
+            .open(
+                At::Cwd,
+                b"/a/b/c/d",
+                OpenFlags::CREAT | OpenFlags::WRONLY,
+                0o644,
+            )
+            .unwrap();
         assert_eq!(file.write(b"deep file").unwrap(), 9);
         drop(file);
         assert_eq!(fs::read(fixture.host("a/b/c/d")).unwrap(), b"deep file");
@@ -51,13 +58,19 @@ fn path_operations_reach_the_host_on_both_policies() {
         assert_eq!(common::read_file(&ctx, "/a/link/d"), b"deep file");
         assert_eq!(ctx.readlink(At::Cwd, b"/a/link").unwrap(), b"b/c");
 
-        ctx.rename(At::Cwd, b"/a/b/c/d", At::Cwd, b"/a/e", RenameFlags::empty()).unwrap();
-        assert_eq!(ctx.stat(At::Cwd, b"/a/b/c/d", true).err(), Some(Errno::ENOENT));
+        ctx.rename(At::Cwd, b"/a/b/c/d", At::Cwd, b"/a/e", RenameFlags::empty())
+            .unwrap();
+        assert_eq!(
+            ctx.stat(At::Cwd, b"/a/b/c/d", true).err(),
+            Some(Errno::ENOENT)
+        );
         assert_eq!(fs::read(fixture.host("a/e")).unwrap(), b"deep file");
         ctx.truncate(At::Cwd, b"/a/e", 4).unwrap();
         assert_eq!(common::read_file(&ctx, "/a/e"), b"deep");
 
-        let dir = ctx.open(At::Cwd, b"/a", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0).unwrap();
+        let dir = ctx
+            .open(At::Cwd, b"/a", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
+            .unwrap();
         let mut names = Vec::new();
         dir.read_dir(&mut |entry| {
             names.push(entry.name.to_vec());
@@ -83,22 +96,43 @@ fn path_operations_reach_the_host_on_both_policies() {
 fn shared_mounts_see_host_changes_and_exclusive_mounts_trust_their_cache() {
     let fixture = Fixture::new(CachePolicy::Revalidate);
     let ctx = context(&fixture);
-    assert_eq!(ctx.stat(At::Cwd, b"/later", true).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/later", true).err(),
+        Some(Errno::ENOENT)
+    );
     fs::write(fixture.host("later"), b"appeared").unwrap();
-    assert_eq!(common::read_file(&ctx, "/later"), b"appeared", "a negative dentry is revalidated");
+    assert_eq!(
+        common::read_file(&ctx, "/later"),
+        b"appeared",
+        "a negative dentry is revalidated"
+    );
     fs::remove_file(fixture.host("later")).unwrap();
     fs::create_dir(fixture.host("later")).unwrap();
-    assert!(ctx.stat(At::Cwd, b"/later", true).unwrap().is_dir(), "a replaced file is noticed");
+    assert!(
+        ctx.stat(At::Cwd, b"/later", true).unwrap().is_dir(),
+        "a replaced file is noticed"
+    );
     tear_down(ctx);
     fixture.finish();
 
     let fixture = Fixture::new(CachePolicy::Exclusive);
     let ctx = context(&fixture);
-    assert_eq!(ctx.stat(At::Cwd, b"/later", true).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/later", true).err(),
+        Some(Errno::ENOENT)
+    );
     let requests = fixture.fs.client().stats().requests;
     fs::write(fixture.host("later"), b"appeared").unwrap();
-    assert_eq!(ctx.stat(At::Cwd, b"/later", true).err(), Some(Errno::ENOENT), "negative dentry cached");
-    assert_eq!(fixture.fs.client().stats().requests, requests, "answered without the server");
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/later", true).err(),
+        Some(Errno::ENOENT),
+        "negative dentry cached"
+    );
+    assert_eq!(
+        fixture.fs.client().stats().requests,
+        requests,
+        "answered without the server"
+    );
     tear_down(ctx);
     fixture.finish();
 }
@@ -111,7 +145,14 @@ fn open_files_keep_working_and_release_their_fids() {
     let files: Vec<_> = (0..20)
         .map(|i| {
             let path = format!("/f{i}");
-            let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::CREAT | OpenFlags::RDWR, 0o600).unwrap();
+            let file = ctx
+                .open(
+                    At::Cwd,
+                    path.as_bytes(),
+                    OpenFlags::CREAT | OpenFlags::RDWR,
+                    0o600,
+                )
+                .unwrap();
             file.write(path.as_bytes()).unwrap();
             file
         })
@@ -138,10 +179,18 @@ fn a_hard_link_outlives_the_name_it_was_made_from() {
     for policy in [CachePolicy::Exclusive, CachePolicy::Revalidate] {
         let fixture = Fixture::new(policy);
         let ctx = context(&fixture);
-        let file = ctx.open(At::Cwd, b"/original", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+        let file = ctx
+            .open(
+                At::Cwd,
+                b"/original",
+                OpenFlags::CREAT | OpenFlags::WRONLY,
+                0o644,
+            )
+            .unwrap();
         assert_eq!(file.write(b"two names").unwrap(), 9);
         drop(file);
-        ctx.link(At::Cwd, b"/original", At::Cwd, b"/link", false).unwrap();
+        ctx.link(At::Cwd, b"/original", At::Cwd, b"/link", false)
+            .unwrap();
         assert_eq!(ctx.stat(At::Cwd, b"/link", true).unwrap().nlink, 2);
         ctx.unlink(At::Cwd, b"/original").unwrap();
         let stat = ctx.stat(At::Cwd, b"/link", true).unwrap();

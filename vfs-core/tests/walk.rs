@@ -44,17 +44,35 @@ fn empty_path_is_enoent_and_file_as_directory_is_enotdir() {
 fn name_and_path_length_limits() {
     let w = world();
     let long = "n".repeat(256);
-    assert_eq!(err(w.ctx.stat(At::Cwd, format!("/{long}").as_bytes(), true)), Errno::ENAMETOOLONG);
-    assert_eq!(err(w.ctx.mkdir(At::Cwd, format!("/{long}").as_bytes(), 0o755)), Errno::ENAMETOOLONG);
+    assert_eq!(
+        err(w.ctx.stat(At::Cwd, format!("/{long}").as_bytes(), true)),
+        Errno::ENAMETOOLONG
+    );
+    assert_eq!(
+        err(w.ctx.mkdir(At::Cwd, format!("/{long}").as_bytes(), 0o755)),
+        Errno::ENAMETOOLONG
+    );
     let max = "n".repeat(255);
-    w.ctx.mkdir(At::Cwd, format!("/{max}").as_bytes(), 0o755).unwrap();
+    w.ctx
+        .mkdir(At::Cwd, format!("/{max}").as_bytes(), 0o755)
+        .unwrap();
     // 4095 bytes is fine (a path of 4096 with its NUL); 4096 is ENAMETOOLONG.
     let ok_path = format!("/{}", "./".repeat(2046)) + "x";
     assert_eq!(ok_path.len(), 4094);
-    assert_eq!(err(w.ctx.stat(At::Cwd, ok_path.as_bytes(), true)), Errno::ENOENT);
+    assert_eq!(
+        err(w.ctx.stat(At::Cwd, ok_path.as_bytes(), true)),
+        Errno::ENOENT
+    );
     let too_long = "/".repeat(4096);
-    assert_eq!(err(w.ctx.stat(At::Cwd, too_long.as_bytes(), true)), Errno::ENAMETOOLONG);
-    assert!(w.ctx.stat(At::Cwd, "/".repeat(4095).as_bytes(), true).is_ok());
+    assert_eq!(
+        err(w.ctx.stat(At::Cwd, too_long.as_bytes(), true)),
+        Errno::ENAMETOOLONG
+    );
+    assert!(
+        w.ctx
+            .stat(At::Cwd, "/".repeat(4095).as_bytes(), true)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -87,7 +105,13 @@ fn symlink_limit_is_40_then_eloop() {
     write_file(&w.ctx, "/target", b"t");
     w.ctx.symlink(b"target", At::Cwd, b"/l0").unwrap();
     for i in 1..=41 {
-        w.ctx.symlink(format!("l{}", i - 1).as_bytes(), At::Cwd, format!("/l{i}").as_bytes()).unwrap();
+        w.ctx
+            .symlink(
+                format!("l{}", i - 1).as_bytes(),
+                At::Cwd,
+                format!("/l{i}").as_bytes(),
+            )
+            .unwrap();
     }
     // l39 needs 40 links: allowed. l40 needs 41: ELOOP.
     assert!(w.ctx.stat(At::Cwd, b"/l39", true).is_ok());
@@ -104,7 +128,10 @@ fn search_permission_is_needed_on_every_directory() {
     write_file(&w.ctx, "/locked/f", b"");
     let alice = user(&w.ctx, 1000, 1000, &[]);
     assert_eq!(err(alice.stat(At::Cwd, b"/locked/f", true)), Errno::EACCES);
-    assert_eq!(err(alice.stat(At::Cwd, b"/locked/missing", true)), Errno::EACCES);
+    assert_eq!(
+        err(alice.stat(At::Cwd, b"/locked/missing", true)),
+        Errno::EACCES
+    );
     // Stat of the directory itself only needs search on its parent.
     assert!(alice.stat(At::Cwd, b"/locked", true).is_ok());
     w.ctx.chmod(At::Cwd, b"/locked", 0o711).unwrap();
@@ -116,9 +143,20 @@ fn dotdot_crosses_mounts_back_into_the_parent() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/mnt", 0o755).unwrap();
     w.ctx.mkdir(At::Cwd, b"/mnt/hidden", 0o755).unwrap();
-    w.ctx.mount(At::Cwd, b"/mnt", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty()).unwrap();
+    w.ctx
+        .mount(
+            At::Cwd,
+            b"/mnt",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::empty(),
+        )
+        .unwrap();
     w.ctx.mkdir(At::Cwd, b"/mnt/inner", 0o755).unwrap();
-    assert_eq!(err(w.ctx.stat(At::Cwd, b"/mnt/hidden", true)), Errno::ENOENT);
+    assert_eq!(
+        err(w.ctx.stat(At::Cwd, b"/mnt/hidden", true)),
+        Errno::ENOENT
+    );
     assert_eq!(w.ctx.stat(At::Cwd, b"/mnt", true).unwrap().dev, 2);
     assert_eq!(
         w.ctx.stat(At::Cwd, b"/mnt/inner/../..", true).unwrap().ino,
@@ -151,13 +189,35 @@ fn negative_dentries_are_cached_but_bounded() {
     write_file(&w.ctx, "/d/real", b"");
     let dir = w.ctx.resolve(At::Cwd, b"/d", true).unwrap();
     assert_eq!(err(w.ctx.stat(At::Cwd, b"/d/missing", true)), Errno::ENOENT);
-    assert_eq!(dir.dentry.lock_children().negative_count(), 1, "a miss is remembered");
+    assert_eq!(
+        dir.dentry.lock_children().negative_count(),
+        1,
+        "a miss is remembered"
+    );
     write_file(&w.ctx, "/d/missing", b"now here");
-    assert_eq!(read_file(&w.ctx, "/d/missing"), b"now here", "creation replaces the negative entry");
+    assert_eq!(
+        read_file(&w.ctx, "/d/missing"),
+        b"now here",
+        "creation replaces the negative entry"
+    );
     for index in 0..5000 {
-        assert_eq!(err(w.ctx.stat(At::Cwd, format!("/d/probe{index}").as_bytes(), true)), Errno::ENOENT);
+        assert_eq!(
+            err(w
+                .ctx
+                .stat(At::Cwd, format!("/d/probe{index}").as_bytes(), true)),
+            Errno::ENOENT
+        );
     }
     let children = dir.dentry.lock_children();
-    assert!(children.negative_count() <= dentry::MAX_NEGATIVE_PER_DIRECTORY, "{}", children.negative_count());
-    assert!(children.get(b"real").is_some_and(|real| !real.is_negative()), "positive entries survive the pruning");
+    assert!(
+        children.negative_count() <= dentry::MAX_NEGATIVE_PER_DIRECTORY,
+        "{}",
+        children.negative_count()
+    );
+    assert!(
+        children
+            .get(b"real")
+            .is_some_and(|real| !real.is_negative()),
+        "positive entries survive the pruning"
+    );
 }

@@ -5,7 +5,10 @@
 /// rate under TCG), `wallclock=` (the real time: the VM has no clock it reads) and
 /// `entropy=` (random bytes from the host, mixed into the guest's generator).
 pub fn kernel_cmdline(user_options: &str, host_tsc_khz: Option<u64>) -> String {
-    let wallclock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_nanos());
+    let wallclock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_nanos());
     let entropy = host_entropy_hex();
     kernel_cmdline_with(user_options, host_tsc_khz, wallclock, entropy.as_deref())
 }
@@ -14,11 +17,18 @@ pub fn kernel_cmdline(user_options: &str, host_tsc_khz: Option<u64>) -> String {
 fn host_entropy_hex() -> Option<String> {
     use std::io::Read;
     let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).ok()?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn kernel_cmdline_with(user_options: &str, tsc_khz: Option<u64>, wallclock_ns: Option<u128>, entropy: Option<&str>) -> String {
+fn kernel_cmdline_with(
+    user_options: &str,
+    tsc_khz: Option<u64>,
+    wallclock_ns: Option<u128>,
+    entropy: Option<&str>,
+) -> String {
     let mut options: Vec<String> = user_options.split_whitespace().map(str::to_owned).collect();
     let facts = [
         ("tsc_khz", tsc_khz.map(|khz| khz.to_string())),
@@ -63,9 +73,15 @@ mod tests {
             kernel_cmdline_with("log=info", Some(2_596_142), Some(17), Some("00ff")),
             "log=info tsc_khz=2596142 wallclock=17 entropy=00ff"
         );
-        assert_eq!(kernel_cmdline_with("", Some(1000), None, None), "tsc_khz=1000");
+        assert_eq!(
+            kernel_cmdline_with("", Some(1000), None, None),
+            "tsc_khz=1000"
+        );
         let line = kernel_cmdline("", None);
-        assert!(line.contains("wallclock=") && line.contains("entropy="), "{line}");
+        assert!(
+            line.contains("wallclock=") && line.contains("entropy="),
+            "{line}"
+        );
     }
 
     #[test]

@@ -48,7 +48,13 @@ fn build(target_dir: &Path, package: &str) -> Result<PathBuf> {
     let guest_target_dir = target_dir.join("guest");
     let manifest = workspace_root().join(package).join("Cargo.toml");
     let status = cargo_command()
-        .args(["build", "--release", "--target", GUEST_TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &guest_target_dir)
         .status()
@@ -56,6 +62,9 @@ fn build(target_dir: &Path, package: &str) -> Result<PathBuf> {
     if !status.success() {
         bail!("building {package} for {GUEST_TARGET} failed ({status})");
     }
-    eprintln!("xtask: built {package} in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: built {package} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(guest_target_dir.join(GUEST_TARGET).join("release"))
 }

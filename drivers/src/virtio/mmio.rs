@@ -28,7 +28,10 @@ pub const MICROVM_SLOTS: [MmioSlot; MICROVM_SLOT_COUNT as usize] = {
     let mut slots = [MmioSlot { phys: 0, size: 0 }; MICROVM_SLOT_COUNT as usize];
     let mut i = 0;
     while i < slots.len() {
-        slots[i] = MmioSlot { phys: MICROVM_MMIO_BASE + (i * MICROVM_SLOT_SIZE) as u64, size: MICROVM_SLOT_SIZE };
+        slots[i] = MmioSlot {
+            phys: MICROVM_MMIO_BASE + (i * MICROVM_SLOT_SIZE) as u64,
+            size: MICROVM_SLOT_SIZE,
+        };
         i += 1;
     }
     slots
@@ -44,8 +47,13 @@ pub fn parse_cmdline_device(value: &str) -> Option<MmioSlot> {
         b'M' | b'm' => (&size[..size.len() - 1], 1024 * 1024),
         _ => (size, 1),
     };
-    let size = usize::try_from(parse_number(digits)?).ok()?.checked_mul(scale)?;
-    Some(MmioSlot { phys: parse_number(address)?, size })
+    let size = usize::try_from(parse_number(digits)?)
+        .ok()?
+        .checked_mul(scale)?;
+    Some(MmioSlot {
+        phys: parse_number(address)?,
+        size,
+    })
 }
 
 fn parse_number(text: &str) -> Option<u64> {
@@ -90,10 +98,34 @@ mod tests {
 
     #[test]
     fn parses_linux_virtio_mmio_device_syntax() {
-        assert_eq!(parse_cmdline_device("512@0xfeb00e00:12"), Some(MmioSlot { phys: 0xfeb0_0e00, size: 512 }));
-        assert_eq!(parse_cmdline_device("4K@0xd0000000:5:3"), Some(MmioSlot { phys: 0xd000_0000, size: 4096 }));
-        assert_eq!(parse_cmdline_device("1M@4096"), Some(MmioSlot { phys: 4096, size: 1 << 20 }));
-        assert_eq!(parse_cmdline_device("0x200@0xfeb00000"), Some(MmioSlot { phys: 0xfeb0_0000, size: 512 }));
+        assert_eq!(
+            parse_cmdline_device("512@0xfeb00e00:12"),
+            Some(MmioSlot {
+                phys: 0xfeb0_0e00,
+                size: 512
+            })
+        );
+        assert_eq!(
+            parse_cmdline_device("4K@0xd0000000:5:3"),
+            Some(MmioSlot {
+                phys: 0xd000_0000,
+                size: 4096
+            })
+        );
+        assert_eq!(
+            parse_cmdline_device("1M@4096"),
+            Some(MmioSlot {
+                phys: 4096,
+                size: 1 << 20
+            })
+        );
+        assert_eq!(
+            parse_cmdline_device("0x200@0xfeb00000"),
+            Some(MmioSlot {
+                phys: 0xfeb0_0000,
+                size: 512
+            })
+        );
     }
 
     #[test]

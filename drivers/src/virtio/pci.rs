@@ -50,7 +50,15 @@ impl ConfigurationAccess for PortCam {
 
 /// Whether anything answers at 00:00.0 (the host bridge of any PC with a PCI bus).
 fn has_pci_bus() -> bool {
-    PortCam.read_word(DeviceFunction { bus: 0, device: 0, function: 0 }, 0) & 0xffff != 0xffff
+    PortCam.read_word(
+        DeviceFunction {
+            bus: 0,
+            device: 0,
+            function: 0,
+        },
+        0,
+    ) & 0xffff
+        != 0xffff
 }
 
 pub(super) fn probe<H: Hal>() -> Vec<PciTransport> {

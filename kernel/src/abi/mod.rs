@@ -16,7 +16,9 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { bytes: alloc::vec::Vec::with_capacity(capacity) }
+        Self {
+            bytes: alloc::vec::Vec::with_capacity(capacity),
+        }
     }
     pub fn u8(&mut self, value: u8) -> &mut Self {
         self.bytes.push(value);

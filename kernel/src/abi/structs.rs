@@ -10,8 +10,17 @@ use super::{Encoder, read_u64};
 /// `struct stat` (144 bytes).
 pub fn encode_stat(stat: &Stat) -> Vec<u8> {
     let mut out = Encoder::with_capacity(144);
-    out.u64(stat.dev).u64(stat.ino).u64(stat.nlink).u32(stat.mode).u32(stat.uid).u32(stat.gid).u32(0);
-    out.u64(stat.rdev).u64(stat.size).i64(i64::from(stat.blksize)).u64(stat.blocks);
+    out.u64(stat.dev)
+        .u64(stat.ino)
+        .u64(stat.nlink)
+        .u32(stat.mode)
+        .u32(stat.uid)
+        .u32(stat.gid)
+        .u32(0);
+    out.u64(stat.rdev)
+        .u64(stat.size)
+        .i64(i64::from(stat.blksize))
+        .u64(stat.blocks);
     for time in [stat.atime, stat.mtime, stat.ctime] {
         out.i64(time.sec).u64(u64::from(time.nsec));
     }
@@ -45,12 +54,25 @@ fn statx_timestamp(out: &mut Encoder, time: Timespec) {
 pub fn encode_statx(stat: &Stat, mount_id: u64) -> Vec<u8> {
     let mut out = Encoder::with_capacity(256);
     let mask = statx_mask::BASIC_STATS | statx_mask::BTIME | statx_mask::MNT_ID;
-    out.u32(mask).u32(stat.blksize).u64(0).u32(stat.nlink as u32).u32(stat.uid).u32(stat.gid);
-    out.u16(stat.mode as u16).u16(0).u64(stat.ino).u64(stat.size).u64(stat.blocks).u64(0);
+    out.u32(mask)
+        .u32(stat.blksize)
+        .u64(0)
+        .u32(stat.nlink as u32)
+        .u32(stat.uid)
+        .u32(stat.gid);
+    out.u16(stat.mode as u16)
+        .u16(0)
+        .u64(stat.ino)
+        .u64(stat.size)
+        .u64(stat.blocks)
+        .u64(0);
     for time in [stat.atime, stat.btime, stat.ctime, stat.mtime] {
         statx_timestamp(&mut out, time);
     }
-    out.u32(dev_major(stat.rdev)).u32(dev_minor(stat.rdev)).u32(dev_major(stat.dev)).u32(dev_minor(stat.dev));
+    out.u32(dev_major(stat.rdev))
+        .u32(dev_minor(stat.rdev))
+        .u32(dev_major(stat.dev))
+        .u32(dev_minor(stat.dev));
     out.u64(mount_id);
     out.zeros(256 - out.len());
     out.finish()
@@ -59,9 +81,19 @@ pub fn encode_statx(stat: &Stat, mount_id: u64) -> Vec<u8> {
 /// `struct statfs` (120 bytes).
 pub fn encode_statfs(fs: &StatFs, fsid: u64) -> Vec<u8> {
     let mut out = Encoder::with_capacity(120);
-    out.u64(fs.fs_type).u64(fs.block_size).u64(fs.blocks).u64(fs.blocks_free).u64(fs.blocks_available);
-    out.u64(fs.files).u64(fs.files_free).u32(fsid as u32).u32((fsid >> 32) as u32);
-    out.u64(fs.name_max).u64(fs.fragment_size).u64(fs.flags).zeros(32);
+    out.u64(fs.fs_type)
+        .u64(fs.block_size)
+        .u64(fs.blocks)
+        .u64(fs.blocks_free)
+        .u64(fs.blocks_available);
+    out.u64(fs.files)
+        .u64(fs.files_free)
+        .u32(fsid as u32)
+        .u32((fsid >> 32) as u32);
+    out.u64(fs.name_max)
+        .u64(fs.fragment_size)
+        .u64(fs.flags)
+        .zeros(32);
     out.finish()
 }
 
@@ -69,7 +101,11 @@ pub fn encode_statfs(fs: &StatFs, fsid: u64) -> Vec<u8> {
 pub fn encode_dirent64(entry: &DirEntry<'_>) -> Vec<u8> {
     let length = (19 + entry.name.len() + 1).next_multiple_of(8);
     let mut out = Encoder::with_capacity(length);
-    out.u64(entry.ino).u64(entry.next_offset).u16(length as u16).u8(entry.file_type as u8).bytes(entry.name);
+    out.u64(entry.ino)
+        .u64(entry.next_offset)
+        .u16(length as u16)
+        .u8(entry.file_type as u8)
+        .bytes(entry.name);
     out.zeros(length - out.len());
     out.finish()
 }
@@ -101,9 +137,16 @@ pub fn encode_utsname(fields: [&[u8]; 6]) -> Vec<u8> {
 /// ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD|HUPCL, ISIG|ICANON|ECHO…, with Linux's
 /// default control characters.
 pub fn encode_default_termios() -> Vec<u8> {
-    const CONTROL_CHARS: [u8; 19] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
+    const CONTROL_CHARS: [u8; 19] = [
+        3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+    ];
     let mut out = Encoder::with_capacity(36);
-    out.u32(0o2400).u32(0o5).u32(0o2277).u32(0o105073).u8(0).bytes(&CONTROL_CHARS);
+    out.u32(0o2400)
+        .u32(0o5)
+        .u32(0o2277)
+        .u32(0o105073)
+        .u8(0)
+        .bytes(&CONTROL_CHARS);
     out.finish()
 }
 
@@ -166,7 +209,10 @@ mod tests {
     fn statx_matches_the_uapi_layout() {
         let bytes = encode_statx(&sample_stat(), 9);
         assert_eq!(bytes.len(), 256);
-        assert_eq!(super::super::read_u32(&bytes, 0) & statx_mask::BASIC_STATS, statx_mask::BASIC_STATS);
+        assert_eq!(
+            super::super::read_u32(&bytes, 0) & statx_mask::BASIC_STATS,
+            statx_mask::BASIC_STATS
+        );
         assert_eq!(u16::from_le_bytes([bytes[28], bytes[29]]), 0o100644); // stx_mode
         assert_eq!(read_u64(&bytes, 32), 42); // stx_ino
         assert_eq!(read_u64(&bytes, 40), 12345); // stx_size
@@ -180,7 +226,12 @@ mod tests {
 
     #[test]
     fn dirent64_is_padded_to_eight_bytes() {
-        let entry = DirEntry { name: b"hello", ino: 7, file_type: FileType::Regular, next_offset: 3 };
+        let entry = DirEntry {
+            name: b"hello",
+            ino: 7,
+            file_type: FileType::Regular,
+            next_offset: 3,
+        };
         let bytes = encode_dirent64(&entry);
         assert_eq!(bytes.len(), 32); // 19 + 5 + NUL = 25 → 32
         assert_eq!(u16::from_le_bytes([bytes[16], bytes[17]]), 32);
@@ -200,7 +251,10 @@ mod tests {
 
     #[test]
     fn timespec_nanoseconds_are_range_checked() {
-        assert_eq!(decode_timespec(&encode_timespec(5, 999_999_999)), Some((5, 999_999_999)));
+        assert_eq!(
+            decode_timespec(&encode_timespec(5, 999_999_999)),
+            Some((5, 999_999_999))
+        );
         assert_eq!(decode_timespec(&encode_timespec(5, 1_000_000_000)), None);
         assert_eq!(decode_timespec(&encode_timespec(5, -1)), None);
     }

@@ -367,7 +367,10 @@ pub const SET_MEMPOLICY_HOME_NODE: u64 = 450;
 
 /// The system call's name, for logs.
 pub fn name(number: u64) -> Option<&'static str> {
-    NAMES.binary_search_by_key(&number, |&(n, _)| n).ok().map(|index| NAMES[index].1)
+    NAMES
+        .binary_search_by_key(&number, |&(n, _)| n)
+        .ok()
+        .map(|index| NAMES[index].1)
 }
 
 const NAMES: &[(u64, &str)] = &[

@@ -47,7 +47,10 @@ fn read(register: usize) -> u32 {
 /// (or without an APIC) the kernel runs with no timer.
 pub fn init(tsc_khz: Option<u64>) -> Result<(), &'static str> {
     let tsc_khz = tsc_khz.ok_or("TSC frequency unknown")?;
-    if !raw_cpuid::CpuId::new().get_feature_info().is_some_and(|f| f.has_apic()) {
+    if !raw_cpuid::CpuId::new()
+        .get_feature_info()
+        .is_some_and(|f| f.has_apic())
+    {
         return Err("no local APIC");
     }
     // SAFETY: IA32_APIC_BASE exists when CPUID reports an APIC; setting the global enable bit keeps the base address.

@@ -15,13 +15,15 @@ pub fn read_tsc() -> u64 {
 pub fn tsc_khz_from_cpuid() -> Option<u64> {
     let cpuid = CpuId::new();
     if let Some(hv) = cpuid.get_hypervisor_info()
-        && let Some(khz) = hv.tsc_frequency().filter(|&khz| khz != 0) {
-            return Some(u64::from(khz));
-        }
+        && let Some(khz) = hv.tsc_frequency().filter(|&khz| khz != 0)
+    {
+        return Some(u64::from(khz));
+    }
     if let Some(tsc) = cpuid.get_tsc_info()
-        && let Some(hz) = tsc.tsc_frequency().filter(|&hz| hz != 0) {
-            return Some(hz / 1000);
-        }
+        && let Some(hz) = tsc.tsc_frequency().filter(|&hz| hz != 0)
+    {
+        return Some(hz / 1000);
+    }
     cpuid
         .get_processor_frequency_info()
         .map(|freq| u64::from(freq.processor_base_frequency()) * 1000)
@@ -30,7 +32,10 @@ pub fn tsc_khz_from_cpuid() -> Option<u64> {
 
 /// 64 bits from the CPU's hardware random generator, when it has one (RDRAND).
 pub fn hardware_random() -> Option<u64> {
-    if !CpuId::new().get_feature_info().is_some_and(|f| f.has_rdrand()) {
+    if !CpuId::new()
+        .get_feature_info()
+        .is_some_and(|f| f.has_rdrand())
+    {
         return None;
     }
     for _ in 0..10 {
@@ -50,12 +55,16 @@ pub fn hardware_capabilities() -> u64 {
 
 /// Whether the CPU can map 1 GiB pages (the direct map uses them when it can).
 pub fn has_gigabyte_pages() -> bool {
-    CpuId::new().get_extended_processor_and_feature_identifiers().is_some_and(|f| f.has_1gib_pages())
+    CpuId::new()
+        .get_extended_processor_and_feature_identifiers()
+        .is_some_and(|f| f.has_1gib_pages())
 }
 
 /// Whether the no-execute page bit exists (the boot stub enabled EFER.NXE if so).
 pub fn has_no_execute() -> bool {
-    CpuId::new().get_extended_processor_and_feature_identifiers().is_some_and(|f| f.has_execute_disable())
+    CpuId::new()
+        .get_extended_processor_and_feature_identifiers()
+        .is_some_and(|f| f.has_execute_disable())
 }
 
 /// Global pages (kernel mappings survive address-space switches) and SSE for user code.
@@ -80,7 +89,9 @@ pub(super) fn enable_features() {
 /// through the kernel untouched.
 fn enable_extended_state() {
     use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
-    let Some(features) = CpuId::new().get_feature_info() else { return };
+    let Some(features) = CpuId::new().get_feature_info() else {
+        return;
+    };
     if !features.has_xsave() {
         return;
     }
@@ -116,23 +127,70 @@ pub fn halt_forever() -> ! {
 /// Linux's names for CPUID feature bits, in the order `/proc/cpuinfo` lists them:
 /// (leaf, register index 0=EAX..3=EDX, bit, name).
 const FEATURE_NAMES: &[(u32, usize, u32, &str)] = &[
-    (1, 3, 0, "fpu"), (1, 3, 1, "vme"), (1, 3, 2, "de"), (1, 3, 3, "pse"), (1, 3, 4, "tsc"),
-    (1, 3, 5, "msr"), (1, 3, 6, "pae"), (1, 3, 7, "mce"), (1, 3, 8, "cx8"), (1, 3, 9, "apic"),
-    (1, 3, 11, "sep"), (1, 3, 12, "mtrr"), (1, 3, 13, "pge"), (1, 3, 14, "mca"), (1, 3, 15, "cmov"),
-    (1, 3, 16, "pat"), (1, 3, 17, "pse36"), (1, 3, 19, "clflush"), (1, 3, 23, "mmx"), (1, 3, 24, "fxsr"),
-    (1, 3, 25, "sse"), (1, 3, 26, "sse2"), (1, 3, 27, "ss"), (1, 3, 28, "ht"),
-    (0x8000_0001, 3, 11, "syscall"), (0x8000_0001, 3, 20, "nx"), (0x8000_0001, 3, 22, "mmxext"),
-    (0x8000_0001, 3, 25, "fxsr_opt"), (0x8000_0001, 3, 26, "pdpe1gb"), (0x8000_0001, 3, 27, "rdtscp"),
+    (1, 3, 0, "fpu"),
+    (1, 3, 1, "vme"),
+    (1, 3, 2, "de"),
+    (1, 3, 3, "pse"),
+    (1, 3, 4, "tsc"),
+    (1, 3, 5, "msr"),
+    (1, 3, 6, "pae"),
+    (1, 3, 7, "mce"),
+    (1, 3, 8, "cx8"),
+    (1, 3, 9, "apic"),
+    (1, 3, 11, "sep"),
+    (1, 3, 12, "mtrr"),
+    (1, 3, 13, "pge"),
+    (1, 3, 14, "mca"),
+    (1, 3, 15, "cmov"),
+    (1, 3, 16, "pat"),
+    (1, 3, 17, "pse36"),
+    (1, 3, 19, "clflush"),
+    (1, 3, 23, "mmx"),
+    (1, 3, 24, "fxsr"),
+    (1, 3, 25, "sse"),
+    (1, 3, 26, "sse2"),
+    (1, 3, 27, "ss"),
+    (1, 3, 28, "ht"),
+    (0x8000_0001, 3, 11, "syscall"),
+    (0x8000_0001, 3, 20, "nx"),
+    (0x8000_0001, 3, 22, "mmxext"),
+    (0x8000_0001, 3, 25, "fxsr_opt"),
+    (0x8000_0001, 3, 26, "pdpe1gb"),
+    (0x8000_0001, 3, 27, "rdtscp"),
     (0x8000_0001, 3, 29, "lm"),
-    (1, 2, 0, "pni"), (1, 2, 1, "pclmulqdq"), (1, 2, 9, "ssse3"), (1, 2, 12, "fma"), (1, 2, 13, "cx16"),
-    (1, 2, 19, "sse4_1"), (1, 2, 20, "sse4_2"), (1, 2, 21, "x2apic"), (1, 2, 22, "movbe"),
-    (1, 2, 23, "popcnt"), (1, 2, 25, "aes"), (1, 2, 26, "xsave"), (1, 2, 28, "avx"), (1, 2, 29, "f16c"),
-    (1, 2, 30, "rdrand"), (1, 2, 31, "hypervisor"),
-    (0x8000_0001, 2, 0, "lahf_lm"), (0x8000_0001, 2, 5, "abm"), (0x8000_0001, 2, 6, "sse4a"),
+    (1, 2, 0, "pni"),
+    (1, 2, 1, "pclmulqdq"),
+    (1, 2, 9, "ssse3"),
+    (1, 2, 12, "fma"),
+    (1, 2, 13, "cx16"),
+    (1, 2, 19, "sse4_1"),
+    (1, 2, 20, "sse4_2"),
+    (1, 2, 21, "x2apic"),
+    (1, 2, 22, "movbe"),
+    (1, 2, 23, "popcnt"),
+    (1, 2, 25, "aes"),
+    (1, 2, 26, "xsave"),
+    (1, 2, 28, "avx"),
+    (1, 2, 29, "f16c"),
+    (1, 2, 30, "rdrand"),
+    (1, 2, 31, "hypervisor"),
+    (0x8000_0001, 2, 0, "lahf_lm"),
+    (0x8000_0001, 2, 5, "abm"),
+    (0x8000_0001, 2, 6, "sse4a"),
     (0x8000_0001, 2, 8, "3dnowprefetch"),
-    (7, 1, 0, "fsgsbase"), (7, 1, 3, "bmi1"), (7, 1, 5, "avx2"), (7, 1, 7, "smep"), (7, 1, 8, "bmi2"),
-    (7, 1, 9, "erms"), (7, 1, 10, "invpcid"), (7, 1, 16, "avx512f"), (7, 1, 18, "rdseed"), (7, 1, 19, "adx"),
-    (7, 1, 20, "smap"), (7, 1, 23, "clflushopt"), (7, 1, 29, "sha_ni"),
+    (7, 1, 0, "fsgsbase"),
+    (7, 1, 3, "bmi1"),
+    (7, 1, 5, "avx2"),
+    (7, 1, 7, "smep"),
+    (7, 1, 8, "bmi2"),
+    (7, 1, 9, "erms"),
+    (7, 1, 10, "invpcid"),
+    (7, 1, 16, "avx512f"),
+    (7, 1, 18, "rdseed"),
+    (7, 1, 19, "adx"),
+    (7, 1, 20, "smap"),
+    (7, 1, 23, "clflushopt"),
+    (7, 1, 29, "sha_ni"),
 ];
 
 fn cpuid(leaf: u32) -> [u32; 4] {
@@ -151,8 +209,17 @@ pub fn describe() -> crate::fs::proc::CpuInfo {
     }
     let signature = cpuid(1)[0];
     let base_family = (signature >> 8) & 0xf;
-    let family = if base_family == 0xf { base_family + ((signature >> 20) & 0xff) } else { base_family };
-    let model = ((signature >> 4) & 0xf) | if base_family >= 6 { ((signature >> 16) & 0xf) << 4 } else { 0 };
+    let family = if base_family == 0xf {
+        base_family + ((signature >> 20) & 0xff)
+    } else {
+        base_family
+    };
+    let model = ((signature >> 4) & 0xf)
+        | if base_family >= 6 {
+            ((signature >> 16) & 0xf) << 4
+        } else {
+            0
+        };
     let mut model_name = alloc::vec::Vec::new();
     if max_extended >= 0x8000_0004 {
         for leaf in 0x8000_0002..=0x8000_0004 {
@@ -161,16 +228,29 @@ pub fn describe() -> crate::fs::proc::CpuInfo {
             }
         }
     }
-    let end = model_name.iter().position(|&b| b == 0).unwrap_or(model_name.len());
+    let end = model_name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(model_name.len());
     model_name.truncate(end);
     let trimmed = model_name.trim_ascii().to_vec();
     let flags = FEATURE_NAMES
         .iter()
-        .filter(|&&(leaf, _, _, _)| if leaf >= 0x8000_0000 { leaf <= max_extended } else { leaf <= max_leaf })
+        .filter(|&&(leaf, _, _, _)| {
+            if leaf >= 0x8000_0000 {
+                leaf <= max_extended
+            } else {
+                leaf <= max_leaf
+            }
+        })
         .filter(|&&(leaf, register, bit, _)| cpuid(leaf)[register] & (1 << bit) != 0)
         .map(|&(_, _, _, name)| name)
         .collect();
-    let address_bits = if max_extended >= 0x8000_0008 { cpuid(0x8000_0008)[0] } else { 0x3024 };
+    let address_bits = if max_extended >= 0x8000_0008 {
+        cpuid(0x8000_0008)[0]
+    } else {
+        0x3024
+    };
     let clflush = ((cpuid(1)[1] >> 8) & 0xff) * 8;
     crate::fs::proc::CpuInfo {
         vendor_id,

@@ -49,7 +49,10 @@ unsafe impl Hal for KernelHal {
         let virt = paging::phys_to_virt(phys) as *mut u8;
         // SAFETY: the frames are ours alone and reached through the direct map.
         unsafe { core::ptr::write_bytes(virt, 0, pages * 4096) };
-        (phys, NonNull::new(virt).expect("direct map is never at address 0"))
+        (
+            phys,
+            NonNull::new(virt).expect("direct map is never at address 0"),
+        )
     }
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, pages: usize) -> i32 {

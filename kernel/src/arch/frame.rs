@@ -36,7 +36,9 @@ pub struct Frame {
 impl Frame {
     /// A new frame filled with zeros; `None` when memory is exhausted.
     pub fn new_zeroed() -> Option<Frame> {
-        let frame = Frame { phys: allocate_raw()? };
+        let frame = Frame {
+            phys: allocate_raw()?,
+        };
         // SAFETY: the frame was just allocated to us alone; the direct map reaches it.
         unsafe { core::ptr::write_bytes(frame.virt(), 0, FRAME_SIZE) };
         Some(frame)

@@ -45,7 +45,9 @@ fn build_gdt() -> (GlobalDescriptorTable, Selectors) {
     for slot in [DOUBLE_FAULT_IST, NMI_IST, PAGE_FAULT_IST] {
         let stack_start = VirtAddr::from_ptr(stacks) + (usize::from(slot) * IST_STACK_SIZE) as u64;
         // SAFETY: runs once (inside `Once`) before the TSS is loaded; nothing else holds it.
-        unsafe { (*tss).interrupt_stack_table[usize::from(slot)] = stack_start + IST_STACK_SIZE as u64 };
+        unsafe {
+            (*tss).interrupt_stack_table[usize::from(slot)] = stack_start + IST_STACK_SIZE as u64
+        };
     }
     let mut gdt = GlobalDescriptorTable::new();
     let kernel_code = gdt.append(Descriptor::kernel_code_segment());
@@ -54,7 +56,16 @@ fn build_gdt() -> (GlobalDescriptorTable, Selectors) {
     let user_code = gdt.append(Descriptor::user_code_segment());
     // SAFETY: the TSS is a static that lives forever and is never moved.
     let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(tss) });
-    (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
+    (
+        gdt,
+        Selectors {
+            kernel_code,
+            kernel_data,
+            user_data,
+            user_code,
+            tss,
+        },
+    )
 }
 
 /// Where the CPU finds the stack for traps from user mode.

@@ -20,7 +20,9 @@ pub struct GrowFromFrames;
 impl OomHandler for GrowFromFrames {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
         let source = GROW_SOURCE.get().ok_or(())?;
-        let wanted = (layout.size() + layout.align() + 4096).max(MIN_GROWTH).next_multiple_of(4096);
+        let wanted = (layout.size() + layout.align() + 4096)
+            .max(MIN_GROWTH)
+            .next_multiple_of(4096);
         let phys = source(wanted).ok_or(())?;
         let start = super::paging::phys_to_virt(phys) as *mut u8;
         // SAFETY: the frame allocator gave us `wanted` bytes of RAM exclusively and for good; the direct map reaches them.

@@ -25,7 +25,9 @@ pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
 const FRAME: u64 = 4096;
 const KERNEL_TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE);
-const USER_TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE).union(Flags::USER_ACCESSIBLE);
+const USER_TABLE_FLAGS: Flags = Flags::PRESENT
+    .union(Flags::WRITABLE)
+    .union(Flags::USER_ACCESSIBLE);
 const LARGE: u64 = 2 << 20;
 const HUGE: u64 = 1 << 30;
 
@@ -120,11 +122,21 @@ impl Mapper<'_> {
         Ok(table)
     }
 
-    fn map(&mut self, virt: u64, phys: u64, size: PageSize, flags: Flags) -> Result<(), PagingError> {
+    fn map(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        size: PageSize,
+        flags: Flags,
+    ) -> Result<(), PagingError> {
         let level = size.leaf_level();
         let table = self.walk_to(virt, level)?;
         let index = ((virt >> (12 + 9 * (level - 1))) & 511) as usize;
-        let huge = if level > 1 { Flags::HUGE_PAGE } else { Flags::empty() };
+        let huge = if level > 1 {
+            Flags::HUGE_PAGE
+        } else {
+            Flags::empty()
+        };
         let entry = &mut self.table(table)?[index];
         if !entry.is_unused() {
             return Err(PagingError::Conflict(virt));
@@ -134,7 +146,14 @@ impl Mapper<'_> {
     }
 
     /// Maps `[phys, phys + len)` at `virt_base + phys` with the largest pages that fit.
-    fn map_range(&mut self, virt_base: u64, phys: u64, len: u64, flags: Flags, huge_ok: bool) -> Result<(), PagingError> {
+    fn map_range(
+        &mut self,
+        virt_base: u64,
+        phys: u64,
+        len: u64,
+        flags: Flags,
+        huge_ok: bool,
+    ) -> Result<(), PagingError> {
         let end = phys + len;
         let mut at = phys;
         while at < end {
@@ -160,9 +179,18 @@ pub fn switch_to_kernel_tables(
     ram: &[(u64, u64)],
     allocate_frame: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<(), PagingError> {
-    let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+    let no_execute = if super::cpu::has_no_execute() {
+        Flags::NO_EXECUTE
+    } else {
+        Flags::empty()
+    };
     let huge_ok = super::cpu::has_gigabyte_pages();
-    let mut mapper = Mapper { pml4: 0, allocate_frame, no_execute, table_flags: KERNEL_TABLE_FLAGS };
+    let mut mapper = Mapper {
+        pml4: 0,
+        allocate_frame,
+        no_execute,
+        table_flags: KERNEL_TABLE_FLAGS,
+    };
     mapper.pml4 = mapper.new_table()?;
 
     let data = Flags::WRITABLE | Flags::GLOBAL | mapper.no_execute;
@@ -178,7 +206,12 @@ pub fn switch_to_kernel_tables(
         let mut virt = section.start;
         while virt < section.end {
             if !(image.stack_guard.start..image.stack_guard.end).contains(&virt) {
-                mapper.map(virt, virt - boot::KERNEL_VIRTUAL_BASE, PageSize::Small, flags)?;
+                mapper.map(
+                    virt,
+                    virt - boot::KERNEL_VIRTUAL_BASE,
+                    PageSize::Small,
+                    flags,
+                )?;
             }
             virt += FRAME;
         }
@@ -191,7 +224,10 @@ pub fn switch_to_kernel_tables(
     let pml4 = mapper.pml4;
     // SAFETY: the new tables map everything the kernel touches from here on: the image (code, statics, the boot stack) and, through the direct map, all RAM. The offset is switched in the same breath so later table walks use the direct map.
     unsafe {
-        Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty());
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4)),
+            Cr3Flags::empty(),
+        );
     }
     PHYS_OFFSET.store(DIRECT_MAP_BASE, Ordering::Relaxed);
     KERNEL_PML4.store(pml4, Ordering::Relaxed);
@@ -207,8 +243,17 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     }
     let _guard = TABLE_LOCK.lock();
     let mut allocate = super::frame::allocate_raw;
-    let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
-    let mut mapper = Mapper { pml4, allocate_frame: &mut allocate, no_execute, table_flags: KERNEL_TABLE_FLAGS };
+    let no_execute = if super::cpu::has_no_execute() {
+        Flags::NO_EXECUTE
+    } else {
+        Flags::empty()
+    };
+    let mut mapper = Mapper {
+        pml4,
+        allocate_frame: &mut allocate,
+        no_execute,
+        table_flags: KERNEL_TABLE_FLAGS,
+    };
     let flags = Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute;
     let first = phys & !(FRAME - 1);
     let mut page = first;
@@ -229,7 +274,9 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
 /// nothing writes them while the kernel runs.
 pub fn boot_module_bytes(module: &boot::BootModule) -> &'static [u8] {
     // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules lie in memory the VMM reported).
-    unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize) }
+    unsafe {
+        core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize)
+    }
 }
 
 bitflags::bitflags! {
@@ -254,9 +301,18 @@ impl UserPageTable {
     pub fn new() -> Result<Self, PagingError> {
         let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
         let mut allocate = super::frame::allocate_raw;
-        let mut mapper = Mapper { pml4: kernel_pml4, allocate_frame: &mut allocate, no_execute: Flags::empty(), table_flags: USER_TABLE_FLAGS };
+        let mut mapper = Mapper {
+            pml4: kernel_pml4,
+            allocate_frame: &mut allocate,
+            no_execute: Flags::empty(),
+            table_flags: USER_TABLE_FLAGS,
+        };
         let pml4 = mapper.new_table()?;
-        let kernel_half: [_; 256] = core::array::from_fn(|i| mapper.table(kernel_pml4).map(|t| t[KERNEL_HALF_FIRST_ENTRY + i].clone()));
+        let kernel_half: [_; 256] = core::array::from_fn(|i| {
+            mapper
+                .table(kernel_pml4)
+                .map(|t| t[KERNEL_HALF_FIRST_ENTRY + i].clone())
+        });
         let table = mapper.table(pml4)?;
         for (i, entry) in kernel_half.into_iter().enumerate() {
             table[KERNEL_HALF_FIRST_ENTRY + i] = entry?;
@@ -265,8 +321,17 @@ impl UserPageTable {
     }
 
     fn mapper<'a>(&self, allocate: &'a mut dyn FnMut() -> Option<u64>) -> Mapper<'a> {
-        let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
-        Mapper { pml4: self.pml4, allocate_frame: allocate, no_execute, table_flags: USER_TABLE_FLAGS }
+        let no_execute = if super::cpu::has_no_execute() {
+            Flags::NO_EXECUTE
+        } else {
+            Flags::empty()
+        };
+        Mapper {
+            pml4: self.pml4,
+            allocate_frame: allocate,
+            no_execute,
+            table_flags: USER_TABLE_FLAGS,
+        }
     }
 
     fn leaf_flags(access: UserAccess, no_execute: Flags) -> Flags {
@@ -299,12 +364,16 @@ impl UserPageTable {
     }
 
     /// The last-level entry for `virt`, if the tables down to it exist.
-    fn leaf(&mut self, virt: u64) -> Option<&mut x86_64::structures::paging::page_table::PageTableEntry> {
+    fn leaf(
+        &mut self,
+        virt: u64,
+    ) -> Option<&mut x86_64::structures::paging::page_table::PageTableEntry> {
         let mut no_allocation = || None;
         let mut mapper = self.mapper(&mut no_allocation);
         let mut table = self.pml4;
         for level in (2..=4).rev() {
-            let entry = &mapper.table(table).ok()?[((virt >> (12 + 9 * (level - 1))) & 511) as usize];
+            let entry =
+                &mapper.table(table).ok()?[((virt >> (12 + 9 * (level - 1))) & 511) as usize];
             if entry.is_unused() || entry.flags().contains(Flags::HUGE_PAGE) {
                 return None;
             }
@@ -330,7 +399,11 @@ impl UserPageTable {
 
     /// Changes what user code may do with an already mapped page.
     pub fn protect(&mut self, virt: u64, access: UserAccess) {
-        let no_execute = if super::cpu::has_no_execute() { Flags::NO_EXECUTE } else { Flags::empty() };
+        let no_execute = if super::cpu::has_no_execute() {
+            Flags::NO_EXECUTE
+        } else {
+            Flags::empty()
+        };
         if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
             let phys = entry.addr();
             entry.set_addr(phys, Self::leaf_flags(access, no_execute));
@@ -343,7 +416,12 @@ impl UserPageTable {
         let (current, _) = Cr3::read_raw();
         if current.start_address().as_u64() != self.pml4 {
             // SAFETY: the kernel half is shared with the kernel's own tables, so the code and data running now stay mapped across the switch.
-            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(self.pml4)), Cr3Flags::empty()) };
+            unsafe {
+                Cr3::write(
+                    PhysFrame::containing_address(PhysAddr::new(self.pml4)),
+                    Cr3Flags::empty(),
+                )
+            };
         }
     }
 }
@@ -356,14 +434,23 @@ impl Drop for UserPageTable {
         let (current, _) = Cr3::read_raw();
         if current.start_address().as_u64() == self.pml4 {
             // SAFETY: the kernel's tables map everything the kernel uses.
-            unsafe { Cr3::write(PhysFrame::containing_address(PhysAddr::new(kernel_pml4)), Cr3Flags::empty()) };
+            unsafe {
+                Cr3::write(
+                    PhysFrame::containing_address(PhysAddr::new(kernel_pml4)),
+                    Cr3Flags::empty(),
+                )
+            };
         }
         fn free_level(table: u64, level: u32) {
             if level > 1 {
                 let entries: alloc::vec::Vec<u64> = {
                     // SAFETY: a table frame of this address space, reached through the direct map.
                     let table = unsafe { &*(phys_to_virt(table) as *const PageTable) };
-                    table.iter().filter(|e| !e.is_unused()).map(|e| e.addr().as_u64()).collect()
+                    table
+                        .iter()
+                        .filter(|e| !e.is_unused())
+                        .map(|e| e.addr().as_u64())
+                        .collect()
                 };
                 for child in entries {
                     free_level(child, level - 1);
@@ -374,7 +461,11 @@ impl Drop for UserPageTable {
         let children: alloc::vec::Vec<u64> = {
             // SAFETY: as above, for the PML4.
             let pml4 = unsafe { &*(phys_to_virt(self.pml4) as *const PageTable) };
-            pml4.iter().take(KERNEL_HALF_FIRST_ENTRY).filter(|e| !e.is_unused()).map(|e| e.addr().as_u64()).collect()
+            pml4.iter()
+                .take(KERNEL_HALF_FIRST_ENTRY)
+                .filter(|e| !e.is_unused())
+                .map(|e| e.addr().as_u64())
+                .collect()
         };
         for child in children {
             free_level(child, 3);

@@ -50,7 +50,10 @@ pub(super) fn interrupt_stubs() -> [(u8, u64); 2] {
         fn trap_stub_timer();
         fn trap_stub_spurious();
     }
-    [(TIMER_VECTOR, trap_stub_timer as *const () as u64), (SPURIOUS_VECTOR, trap_stub_spurious as *const () as u64)]
+    [
+        (TIMER_VECTOR, trap_stub_timer as *const () as u64),
+        (SPURIOUS_VECTOR, trap_stub_spurious as *const () as u64),
+    ]
 }
 
 /// Addresses of the per-vector entry stubs, for the IDT.

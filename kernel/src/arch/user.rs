@@ -16,7 +16,9 @@
 use core::mem::offset_of;
 
 use x86_64::VirtAddr;
-use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, GsBase, KernelGsBase, LStar, SFMask, Star};
+use x86_64::registers::model_specific::{
+    Efer, EferFlags, FsBase, GsBase, KernelGsBase, LStar, SFMask, Star,
+};
 use x86_64::registers::rflags::RFlags;
 
 use super::gdt;
@@ -58,7 +60,11 @@ pub enum UserExit {
     /// `SYSCALL`: number in `rax`, arguments in `rdi, rsi, rdx, r10, r8, r9`.
     Syscall,
     /// A CPU exception (page fault, #GP, #UD, divide error…) in user code.
-    Exception { vector: u8, error: u64, address: u64 },
+    Exception {
+        vector: u8,
+        error: u64,
+        address: u64,
+    },
     /// A hardware interrupt arrived while user code ran.
     Interrupt { vector: u8 },
 }
@@ -95,9 +101,15 @@ impl UserContext {
         if reason == EXIT_SYSCALL {
             UserExit::Syscall
         } else if self.trap_vector < 32 {
-            UserExit::Exception { vector: self.trap_vector as u8, error: self.trap_error, address: self.fault_address }
+            UserExit::Exception {
+                vector: self.trap_vector as u8,
+                error: self.trap_error,
+                address: self.fault_address,
+            }
         } else {
-            UserExit::Interrupt { vector: self.trap_vector as u8 }
+            UserExit::Interrupt {
+                vector: self.trap_vector as u8,
+            }
         }
     }
 }
@@ -115,8 +127,12 @@ struct CpuLocal {
     tss_rsp0: *mut u64,
 }
 
-static mut CPU_LOCAL: CpuLocal =
-    CpuLocal { kernel_rsp: 0, context: core::ptr::null_mut(), scratch: 0, tss_rsp0: core::ptr::null_mut() };
+static mut CPU_LOCAL: CpuLocal = CpuLocal {
+    kernel_rsp: 0,
+    context: core::ptr::null_mut(),
+    scratch: 0,
+    tss_rsp0: core::ptr::null_mut(),
+};
 
 unsafe extern "C" {
     fn user_execute(context: *mut UserContext) -> u64;
@@ -132,12 +148,26 @@ pub(super) fn init() {
     GsBase::write(VirtAddr::from_ptr(cpu_local));
     KernelGsBase::write(VirtAddr::zero());
     let selectors = gdt::selectors();
-    assert_eq!((selectors.user_data.0, selectors.user_code.0), (USER_SS, USER_CS), "user selectors baked into the entry code");
-    Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
-        .expect("GDT order suits SYSRET (user data right below user code)");
+    assert_eq!(
+        (selectors.user_data.0, selectors.user_code.0),
+        (USER_SS, USER_CS),
+        "user selectors baked into the entry code"
+    );
+    Star::write(
+        selectors.user_code,
+        selectors.user_data,
+        selectors.kernel_code,
+        selectors.kernel_data,
+    )
+    .expect("GDT order suits SYSRET (user data right below user code)");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
     // Entering the kernel with interrupts off, a clean direction flag and no single-step.
-    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::ALIGNMENT_CHECK,
+    );
     // SAFETY: enabling SYSCALL only adds the instruction; LSTAR/STAR are set above.
     unsafe { Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
 }
@@ -168,7 +198,11 @@ pub(super) fn trap_from_user(frame: &TrapFrame) -> ! {
     context.rflags = frame.rflags;
     context.trap_vector = frame.vector;
     context.trap_error = frame.error_code;
-    context.fault_address = if frame.vector == 14 { super::trap::page_fault_address() } else { 0 };
+    context.fault_address = if frame.vector == 14 {
+        super::trap::page_fault_address()
+    } else {
+        0
+    };
     // SAFETY: we are on the trap stack below `execute`'s frame; `user_trap_return` drops this frame and resumes `execute` as if it returned EXIT_TRAP.
     unsafe { user_trap_return() }
 }

@@ -10,14 +10,17 @@
 //! created under them and made read-only once everything is mounted; a file bind mount
 //! gets an empty regular file as its mount point.
 
+use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
 use vfs_core::file::OpenFlags;
-use vfs_core::{At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location, MountNamespace};
+use vfs_core::{
+    At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location,
+    MountNamespace,
+};
 
 use super::channel::Channel;
 use super::mount_options::{MountFlags, TmpfsOptions};
@@ -27,7 +30,11 @@ use super::plan::{Condition, MountKind, MountPlan, PlannedMount};
 /// Where the builder gets each filesystem it mounts.
 pub trait FilesystemSource {
     /// The share on 9p `channel`, with the mount's cache policy.
-    fn nine_p(&self, channel: Channel, file_access: FileAccess) -> Result<Arc<dyn FileSystem>, Errno>;
+    fn nine_p(
+        &self,
+        channel: Channel,
+        file_access: FileAccess,
+    ) -> Result<Arc<dyn FileSystem>, Errno>;
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno>;
     /// A memory upper layer over `lower` (which is never written).
     fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno>;
@@ -107,32 +114,65 @@ struct Builder<'a> {
 }
 
 /// Builds the namespace the plan describes.
-pub fn build(plan: &MountPlan, source: &dyn FilesystemSource) -> Result<Arc<MountNamespace>, BuildError> {
-    let root_error = |errno, what| BuildError { destination: "/".to_string(), field: Some("root".to_string()), errno, what };
-    let lower = source.nine_p(plan.root.channel, plan.root.file_access).map_err(|e| root_error(e, "cannot attach the root share for"))?;
+pub fn build(
+    plan: &MountPlan,
+    source: &dyn FilesystemSource,
+) -> Result<Arc<MountNamespace>, BuildError> {
+    let root_error = |errno, what| BuildError {
+        destination: "/".to_string(),
+        field: Some("root".to_string()),
+        errno,
+        what,
+    };
+    let lower = source
+        .nine_p(plan.root.channel, plan.root.file_access)
+        .map_err(|e| root_error(e, "cannot attach the root share for"))?;
     // A read-only root that lacks a top-level mount point cannot hold it, and nothing can
     // be stacked on the namespace root itself: such a root gets a memory upper layer for
     // its synthetic mount points, and stays read-only to the container.
-    let synthetic_root = plan.root.readonly && !plan.root.overlay && misses_a_mount_point(&*lower, plan);
+    let synthetic_root =
+        plan.root.readonly && !plan.root.overlay && misses_a_mount_point(&*lower, plan);
     let (root_fs, root_source): (Arc<dyn FileSystem>, String) = if plan.root.overlay {
-        (source.overlay(lower).map_err(|e| root_error(e, "cannot lay the memory overlay over"))?, "overlay".to_string())
+        (
+            source
+                .overlay(lower)
+                .map_err(|e| root_error(e, "cannot lay the memory overlay over"))?,
+            "overlay".to_string(),
+        )
     } else if synthetic_root {
-        let overlay = source.overlay(lower).map_err(|e| root_error(e, "cannot lay synthetic mount points over"))?;
+        let overlay = source
+            .overlay(lower)
+            .map_err(|e| root_error(e, "cannot lay synthetic mount points over"))?;
         (overlay, plan.root.channel.tag())
     } else {
         (lower, plan.root.channel.tag())
     };
-    let root_flags = if plan.root.readonly { vfs_core::MountFlags::RDONLY } else { vfs_core::MountFlags::empty() };
-    let ns = MountNamespace::new(root_fs, &root_source, vfs_core::MountFlags::empty(), source.clock());
+    let root_flags = if plan.root.readonly {
+        vfs_core::MountFlags::RDONLY
+    } else {
+        vfs_core::MountFlags::empty()
+    };
+    let ns = MountNamespace::new(
+        root_fs,
+        &root_source,
+        vfs_core::MountFlags::empty(),
+        source.clock(),
+    );
     let context = FsContext::new(ns.clone(), Credentials::root());
-    let mut builder = Builder { source, ns: ns.clone(), context, finish_flags: Vec::new() };
+    let mut builder = Builder {
+        source,
+        ns: ns.clone(),
+        context,
+        finish_flags: Vec::new(),
+    };
     let root_mount = ns.root().mount.clone();
     builder.finish_flags.push((root_mount, root_flags));
     for planned in &plan.mounts {
         let started = source.clock().now();
         builder.apply(planned)?;
         let took = source.clock().now();
-        let micros = (took.sec - started.sec) * 1_000_000 + (i64::from(took.nsec) - i64::from(started.nsec)) / 1000;
+        let micros = (took.sec - started.sec) * 1_000_000
+            + (i64::from(took.nsec) - i64::from(started.nsec)) / 1000;
         log::debug!(target: "namespace", "{} took {micros} us", planned.destination);
     }
     for (mount, flags) in &builder.finish_flags {
@@ -145,14 +185,24 @@ pub fn build(plan: &MountPlan, source: &dyn FilesystemSource) -> Result<Arc<Moun
 /// followed by the builder later, so only a plain absence counts).
 fn misses_a_mount_point(root: &dyn FileSystem, plan: &MountPlan) -> bool {
     let root_inode = root.root();
-    plan.mounts.iter().filter(|m| m.condition != Condition::IfExists).any(|mount| {
-        components(&mount.destination).next().is_some_and(|first| matches!(root_inode.lookup(first.as_bytes()), Err(Errno::ENOENT)))
-    })
+    plan.mounts
+        .iter()
+        .filter(|m| m.condition != Condition::IfExists)
+        .any(|mount| {
+            components(&mount.destination).next().is_some_and(|first| {
+                matches!(root_inode.lookup(first.as_bytes()), Err(Errno::ENOENT))
+            })
+        })
 }
 
 impl Builder<'_> {
     fn error(&self, planned: &PlannedMount, errno: Errno, what: &'static str) -> BuildError {
-        BuildError { destination: planned.destination.clone(), field: planned.origin.field(), errno, what }
+        BuildError {
+            destination: planned.destination.clone(),
+            field: planned.origin.field(),
+            errno,
+            what,
+        }
     }
 
     fn resolve(&self, path: &str) -> Result<Location, Errno> {
@@ -167,9 +217,10 @@ impl Builder<'_> {
             Condition::IfExists => {}
             Condition::IfImageDirMissingOrEmpty => {
                 if let Ok(location) = &existing
-                    && !self.is_empty_directory(location) {
-                        return Ok(());
-                    }
+                    && !self.is_empty_directory(location)
+                {
+                    return Ok(());
+                }
             }
         }
         let (filesystem, source_name) = match self.filesystem_for(planned, existing.as_ref().ok()) {
@@ -179,9 +230,14 @@ impl Builder<'_> {
         };
         let wants_file = match &filesystem {
             Mountable::Fresh(fs) => fs.root().file_type() != FileType::Directory,
-            Mountable::Bind(location) => location.dentry.positive().is_ok_and(|i| i.file_type() != FileType::Directory),
+            Mountable::Bind(location) => location
+                .dentry
+                .positive()
+                .is_ok_and(|i| i.file_type() != FileType::Directory),
         };
-        let at = self.mount_point(&planned.destination, wants_file).map_err(|errno| self.error(planned, errno, "cannot make the mount point"))?;
+        let at = self
+            .mount_point(&planned.destination, wants_file)
+            .map_err(|errno| self.error(planned, errno, "cannot make the mount point"))?;
         let final_flags = vfs_flags(planned.flags);
         // Mounted writable; read-only ones are switched over at the end, so mount points for
         // later mounts can still be made inside them.
@@ -196,7 +252,9 @@ impl Builder<'_> {
     }
 
     fn is_empty_directory(&self, location: &Location) -> bool {
-        let Ok(inode) = location.dentry.positive() else { return true };
+        let Ok(inode) = location.dentry.positive() else {
+            return true;
+        };
         if inode.file_type() != FileType::Directory {
             return false;
         }
@@ -212,20 +270,35 @@ impl Builder<'_> {
     }
 
     /// What to mount, and the source name `/proc/self/mounts` shows. `None`: nothing to do.
-    fn filesystem_for(&self, planned: &PlannedMount, existing: Option<&Location>) -> Result<Option<(Mountable, String)>, Errno> {
-        let fresh = |fs: Arc<dyn FileSystem>, name: &str| Ok(Some((Mountable::Fresh(fs), name.to_string())));
+    fn filesystem_for(
+        &self,
+        planned: &PlannedMount,
+        existing: Option<&Location>,
+    ) -> Result<Option<(Mountable, String)>, Errno> {
+        let fresh = |fs: Arc<dyn FileSystem>, name: &str| {
+            Ok(Some((Mountable::Fresh(fs), name.to_string())))
+        };
         match &planned.kind {
             MountKind::Bind(bind) => {
                 let share = self.source.nine_p(bind.channel, bind.file_access)?;
                 let tag = bind.channel.tag();
                 if let Some(file) = &bind.file {
                     // The share is the file's directory; the mount is the file in it.
-                    let staging = MountNamespace::new(share, &tag, vfs_core::MountFlags::empty(), self.source.clock());
+                    let staging = MountNamespace::new(
+                        share,
+                        &tag,
+                        vfs_core::MountFlags::empty(),
+                        self.source.clock(),
+                    );
                     let staging_context = FsContext::new(staging.clone(), Credentials::root());
                     let location = staging_context.resolve(At::Cwd, file.as_bytes(), false)?;
                     return Ok(Some((Mountable::Bind(location), tag)));
                 }
-                let share = if bind.overlay { self.source.overlay(share)? } else { share };
+                let share = if bind.overlay {
+                    self.source.overlay(share)?
+                } else {
+                    share
+                };
                 fresh(share, &tag)
             }
             MountKind::Tmpfs(options) => fresh(self.source.tmpfs(options)?, "tmpfs"),
@@ -238,9 +311,14 @@ impl Builder<'_> {
                 None => Ok(None),
             },
             MountKind::Mask => {
-                let Some(location) = existing else { return Ok(None) };
+                let Some(location) = existing else {
+                    return Ok(None);
+                };
                 if location.dentry.positive()?.file_type() == FileType::Directory {
-                    let options = TmpfsOptions { size: Some(0), ..TmpfsOptions::default() };
+                    let options = TmpfsOptions {
+                        size: Some(0),
+                        ..TmpfsOptions::default()
+                    };
                     fresh(self.source.tmpfs(&options)?, "tmpfs")
                 } else {
                     let null = self.resolve("/dev/null")?;
@@ -303,7 +381,14 @@ impl Builder<'_> {
     fn create(&mut self, path: &str, file: bool) -> Result<(), Errno> {
         let make = |context: &FsContext| -> Result<(), Errno> {
             if file {
-                context.open(At::Cwd, path.as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).map(|_| ())
+                context
+                    .open(
+                        At::Cwd,
+                        path.as_bytes(),
+                        OpenFlags::CREAT | OpenFlags::WRONLY,
+                        0o644,
+                    )
+                    .map(|_| ())
             } else {
                 context.mkdir(At::Cwd, path.as_bytes(), 0o755)
             }
@@ -321,7 +406,10 @@ impl Builder<'_> {
     /// mount points, while its lower layer (the read-only directory) still shows through.
     fn lay_synthetic_overlay(&mut self, parent: &str) -> Result<(), Errno> {
         let at = self.resolve(parent)?;
-        let lower = Arc::new(Subtree { fs: at.mount.fs().clone(), root: at.dentry.positive()?.clone() });
+        let lower = Arc::new(Subtree {
+            fs: at.mount.fs().clone(),
+            root: at.dentry.positive()?.clone(),
+        });
         let overlay = self.source.overlay(lower)?;
         let flags = at.mount.flags() - vfs_core::MountFlags::RDONLY;
         let final_flags = at.mount.flags() | vfs_core::MountFlags::RDONLY;
@@ -341,7 +429,11 @@ fn components(path: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir == "/" { alloc::format!("/{name}") } else { alloc::format!("{dir}/{name}") }
+    if dir == "/" {
+        alloc::format!("/{name}")
+    } else {
+        alloc::format!("{dir}/{name}")
+    }
 }
 
 fn parent_of(path: &str) -> &str {

@@ -9,15 +9,18 @@ use alloc::vec::Vec;
 use core::any::Any;
 
 use vfs_core::file::OpenFlags;
-use vfs_core::{At, ClockRef, Credentials, DirEntry, Errno, FileSystem, FileType, FsContext, Inode, ManualClock, MountNamespace, NewNode, Stat};
+use vfs_core::{
+    At, ClockRef, Credentials, DirEntry, Errno, FileSystem, FileType, FsContext, Inode,
+    ManualClock, MountNamespace, NewNode, Stat,
+};
 
+use crate::container::FileBind;
 use crate::container::build::{FilesystemSource, build, mounts_text};
 use crate::container::channel::Channel;
 use crate::container::mount_options::TmpfsOptions;
 use crate::container::options::{FileAccess, SandboxOptions};
 use crate::container::plan::compile;
 use crate::container::spec::Spec;
-use crate::container::FileBind;
 
 /// What a share holds before the boot: directories (ending in `/`), files, and symlinks
 /// (`name -> target`).
@@ -34,15 +37,29 @@ fn tmpfs(clock: &ClockRef) -> Arc<dyn FileSystem> {
 }
 
 fn populate(fs: Arc<dyn FileSystem>, clock: &ClockRef, tree: Tree) -> Arc<dyn FileSystem> {
-    let ns = MountNamespace::new(fs.clone(), "share", vfs_core::MountFlags::empty(), clock.clone());
+    let ns = MountNamespace::new(
+        fs.clone(),
+        "share",
+        vfs_core::MountFlags::empty(),
+        clock.clone(),
+    );
     let context = FsContext::new(ns.clone(), Credentials::root());
     for entry in tree {
         if let Some((name, target)) = entry.split_once(" -> ") {
-            context.symlink(target.as_bytes(), At::Cwd, name.as_bytes()).unwrap();
+            context
+                .symlink(target.as_bytes(), At::Cwd, name.as_bytes())
+                .unwrap();
         } else if let Some(dir) = entry.strip_suffix('/') {
             context.mkdir(At::Cwd, dir.as_bytes(), 0o755).unwrap();
         } else {
-            let file = context.open(At::Cwd, entry.as_bytes(), OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+            let file = context
+                .open(
+                    At::Cwd,
+                    entry.as_bytes(),
+                    OpenFlags::CREAT | OpenFlags::WRONLY,
+                    0o644,
+                )
+                .unwrap();
             // `null` stands in for /dev/null: empty.
             if *entry != "null" {
                 file.write(b"data").unwrap();
@@ -57,7 +74,11 @@ impl StandIns {
         let clock: ClockRef = Arc::new(ManualClock::default());
         let mut shares = BTreeMap::new();
         shares.insert("rootfs".to_string(), populate(tmpfs(&clock), &clock, root));
-        StandIns { clock, shares, readonly_root }
+        StandIns {
+            clock,
+            shares,
+            readonly_root,
+        }
     }
 
     fn share(mut self, tag: &str, tree: Tree) -> Self {
@@ -68,8 +89,16 @@ impl StandIns {
 }
 
 impl FilesystemSource for StandIns {
-    fn nine_p(&self, channel: Channel, _file_access: FileAccess) -> Result<Arc<dyn FileSystem>, Errno> {
-        let fs = self.shares.get(&channel.tag()).cloned().ok_or(Errno::ENODEV)?;
+    fn nine_p(
+        &self,
+        channel: Channel,
+        _file_access: FileAccess,
+    ) -> Result<Arc<dyn FileSystem>, Errno> {
+        let fs = self
+            .shares
+            .get(&channel.tag())
+            .cloned()
+            .ok_or(Errno::ENODEV)?;
         if channel == Channel::Root && self.readonly_root {
             return Ok(Arc::new(ReadOnlyFs(fs)));
         }
@@ -81,10 +110,19 @@ impl FilesystemSource for StandIns {
         converted.uid = options.uid.unwrap_or(0);
         converted.gid = options.gid.unwrap_or(0);
         converted.size = options.size.filter(|&s| s != 0);
-        Ok(vfs_core::tmpfs::new_tmpfs(&converted, 0, self.clock.clone())?)
+        Ok(vfs_core::tmpfs::new_tmpfs(
+            &converted,
+            0,
+            self.clock.clone(),
+        )?)
     }
     fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno> {
-        Ok(vfs_core::overlay::OverlayFs::new(tmpfs(&self.clock), alloc::vec![lower], 0, String::new())?)
+        Ok(vfs_core::overlay::OverlayFs::new(
+            tmpfs(&self.clock),
+            alloc::vec![lower],
+            0,
+            String::new(),
+        )?)
     }
     fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno> {
         self.tmpfs(&TmpfsOptions::default())
@@ -146,7 +184,11 @@ impl Inode for ReadOnlyInode {
     fn create(&self, _name: &[u8], _node: &NewNode<'_>) -> vfs_core::Result<Arc<dyn Inode>> {
         Err(Errno::EROFS)
     }
-    fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> vfs_core::Result<()> {
+    fn readdir(
+        &self,
+        offset: u64,
+        sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
+    ) -> vfs_core::Result<()> {
         self.0.readdir(offset, sink)
     }
     fn readlink(&self) -> vfs_core::Result<Vec<u8>> {
@@ -159,11 +201,27 @@ impl Inode for ReadOnlyInode {
 
 fn spec(members: &str) -> Spec {
     let base = r#""ociVersion": "1.0.2", "process": {"args": ["/sbin/init"]}"#;
-    let root = if members.contains("\"root\"") { "" } else { r#""root": {"path": "rootfs"}, "# };
-    Spec::parse(alloc::format!("{{{root}{base}{}{members}}}", if members.is_empty() { "" } else { ", " }).as_bytes()).unwrap()
+    let root = if members.contains("\"root\"") {
+        ""
+    } else {
+        r#""root": {"path": "rootfs"}, "#
+    };
+    Spec::parse(
+        alloc::format!(
+            "{{{root}{base}{}{members}}}",
+            if members.is_empty() { "" } else { ", " }
+        )
+        .as_bytes(),
+    )
+    .unwrap()
 }
 
-fn built(spec: &Spec, options: SandboxOptions, file_binds: &[FileBind], source: &StandIns) -> Arc<MountNamespace> {
+fn built(
+    spec: &Spec,
+    options: SandboxOptions,
+    file_binds: &[FileBind],
+    source: &StandIns,
+) -> Arc<MountNamespace> {
     let plan = compile(spec, &options, file_binds).unwrap();
     build(&plan, source).unwrap_or_else(|error| panic!("{error}"))
 }
@@ -174,15 +232,28 @@ fn table(ns: &MountNamespace) -> Vec<String> {
         .lines()
         .map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
-            let generic: Vec<&str> = fields[3].split(',').filter(|o| ["rw", "ro", "nosuid", "noexec", "noatime"].contains(o)).collect();
-            alloc::format!("{} {} {} {}", fields[0], fields[1], fields[2], generic.join(","))
+            let generic: Vec<&str> = fields[3]
+                .split(',')
+                .filter(|o| ["rw", "ro", "nosuid", "noexec", "noatime"].contains(o))
+                .collect();
+            alloc::format!(
+                "{} {} {} {}",
+                fields[0],
+                fields[1],
+                fields[2],
+                generic.join(",")
+            )
         })
         .collect()
 }
 
 fn exists(ns: &Arc<MountNamespace>, path: &str) -> Result<FileType, Errno> {
     let context = FsContext::new(ns.clone(), Credentials::root());
-    Ok(context.resolve(At::Cwd, path.as_bytes(), false)?.dentry.positive()?.file_type())
+    Ok(context
+        .resolve(At::Cwd, path.as_bytes(), false)?
+        .dentry
+        .positive()?
+        .file_type())
 }
 
 #[test]
@@ -223,14 +294,24 @@ fn empty_tmp_in_the_image_gets_a_tmpfs() {
 #[test]
 fn readonly_root_with_its_mount_points_stays_plain_9p() {
     let source = StandIns::new(&["proc/", "sys/", "dev/", "tmp/"], true);
-    let ns = built(&spec(r#""root": {"path": "rootfs", "readonly": true}"#), SandboxOptions::default(), &[], &source);
+    let ns = built(
+        &spec(r#""root": {"path": "rootfs", "readonly": true}"#),
+        SandboxOptions::default(),
+        &[],
+        &source,
+    );
     assert_eq!(table(&ns)[0], "rootfs / 9p ro");
 }
 
 #[test]
 fn readonly_root_without_mount_points_gets_synthetic_directories() {
     let source = StandIns::new(&["bin/", "bin/sh"], true);
-    let ns = built(&spec(r#""root": {"path": "rootfs", "readonly": true}"#), SandboxOptions::default(), &[], &source);
+    let ns = built(
+        &spec(r#""root": {"path": "rootfs", "readonly": true}"#),
+        SandboxOptions::default(),
+        &[],
+        &source,
+    );
     let lines = table(&ns);
     assert_eq!(lines[0], "rootfs / overlay ro");
     for path in ["/proc", "/sys", "/dev", "/dev/pts", "/tmp"] {
@@ -244,7 +325,9 @@ fn readonly_root_without_mount_points_gets_synthetic_directories() {
 
 #[test]
 fn bind_mounts_take_channels_in_spec_order_and_honour_ro() {
-    let source = StandIns::new(&[], false).share("m0", &["a"]).share("m1", &["b"]);
+    let source = StandIns::new(&[], false)
+        .share("m0", &["a"])
+        .share("m1", &["b"]);
     let spec = spec(
         r#""mounts": [
             {"destination": "/data/ro", "type": "bind", "source": "/host/a", "options": ["rbind", "ro"]},
@@ -255,12 +338,18 @@ fn bind_mounts_take_channels_in_spec_order_and_honour_ro() {
     let lines = table(&ns);
     // Sorted parents first: /data (m1) before /data/ro (m0).
     let data = lines.iter().position(|l| l == "m1 /data tmpfs rw").unwrap();
-    let data_ro = lines.iter().position(|l| l == "m0 /data/ro tmpfs ro").unwrap();
+    let data_ro = lines
+        .iter()
+        .position(|l| l == "m0 /data/ro tmpfs ro")
+        .unwrap();
     assert!(data < data_ro, "{lines:?}");
     assert_eq!(exists(&ns, "/data/b"), Ok(FileType::Regular));
     assert_eq!(exists(&ns, "/data/ro/a"), Ok(FileType::Regular));
     let context = FsContext::new(ns.clone(), Credentials::root());
-    assert_eq!(context.mkdir(At::Cwd, b"/data/ro/x", 0o755), Err(Errno::EROFS));
+    assert_eq!(
+        context.mkdir(At::Cwd, b"/data/ro/x", 0o755),
+        Err(Errno::EROFS)
+    );
     assert_eq!(context.mkdir(At::Cwd, b"/data/x", 0o755), Ok(()));
 }
 
@@ -275,13 +364,27 @@ fn readonly_parent_still_gets_child_mount_points() {
     );
     let ns = built(&spec, SandboxOptions::default(), &[], &source);
     let lines = table(&ns);
-    assert!(lines.contains(&"tmpfs /ro tmpfs ro".to_string()), "{lines:?}");
-    assert!(lines.contains(&"tmpfs /ro/inner tmpfs rw".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"tmpfs /ro tmpfs ro".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"tmpfs /ro/inner tmpfs rw".to_string()),
+        "{lines:?}"
+    );
 }
 
 #[test]
 fn destination_under_a_symlink_lands_inside_the_root() {
-    let source = StandIns::new(&["run/", "var/", "var/run -> /run", "escape -> ../../../outside"], false);
+    let source = StandIns::new(
+        &[
+            "run/",
+            "var/",
+            "var/run -> /run",
+            "escape -> ../../../outside",
+        ],
+        false,
+    );
     let spec = spec(
         r#""mounts": [
             {"destination": "/var/run/app", "type": "tmpfs", "source": "tmpfs"},
@@ -290,17 +393,26 @@ fn destination_under_a_symlink_lands_inside_the_root() {
     );
     let ns = built(&spec, SandboxOptions::default(), &[], &source);
     let lines = table(&ns);
-    assert!(lines.contains(&"tmpfs /run/app tmpfs rw".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"tmpfs /run/app tmpfs rw".to_string()),
+        "{lines:?}"
+    );
     // `../../../outside` from / stays at /outside: `..` never leaves the root.
-    assert!(lines.contains(&"tmpfs /outside/x tmpfs rw".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"tmpfs /outside/x tmpfs rw".to_string()),
+        "{lines:?}"
+    );
 }
 
 #[test]
 fn a_file_where_a_directory_is_needed_names_the_field() {
     let source = StandIns::new(&["opt"], false);
-    let spec = spec(r#""mounts": [{"destination": "/opt/data", "type": "tmpfs", "source": "tmpfs"}]"#);
+    let spec =
+        spec(r#""mounts": [{"destination": "/opt/data", "type": "tmpfs", "source": "tmpfs"}]"#);
     let plan = compile(&spec, &SandboxOptions::default(), &[]).unwrap();
-    let Err(error) = build(&plan, &source) else { panic!("a file at /opt must stop the build") };
+    let Err(error) = build(&plan, &source) else {
+        panic!("a file at /opt must stop the build")
+    };
     assert_eq!(error.errno, Errno::ENOTDIR);
     assert_eq!(error.field.as_deref(), Some("mounts[0]"));
     assert!(error.to_string().contains("mounts[0]"));
@@ -309,12 +421,19 @@ fn a_file_where_a_directory_is_needed_names_the_field() {
 #[test]
 fn file_bind_mount_gets_a_file_mount_point() {
     let source = StandIns::new(&["etc/"], false).share("m0", &["resolv.conf"]);
-    let spec = spec(r#""mounts": [{"destination": "/etc/resolv.conf", "type": "bind", "source": "/host/resolv.conf", "options": ["rbind", "ro"]}]"#);
-    let binds = [FileBind { channel: Channel::Mount(0), name: "resolv.conf".to_string() }];
+    let spec = spec(
+        r#""mounts": [{"destination": "/etc/resolv.conf", "type": "bind", "source": "/host/resolv.conf", "options": ["rbind", "ro"]}]"#,
+    );
+    let binds = [FileBind {
+        channel: Channel::Mount(0),
+        name: "resolv.conf".to_string(),
+    }];
     let ns = built(&spec, SandboxOptions::default(), &binds, &source);
     assert_eq!(exists(&ns, "/etc/resolv.conf"), Ok(FileType::Regular));
     let context = FsContext::new(ns.clone(), Credentials::root());
-    let file = context.open(At::Cwd, b"/etc/resolv.conf", OpenFlags::RDONLY, 0).unwrap();
+    let file = context
+        .open(At::Cwd, b"/etc/resolv.conf", OpenFlags::RDONLY, 0)
+        .unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(file.read(&mut buf), Ok(4));
     assert_eq!(&buf[..4], b"data");
@@ -322,14 +441,25 @@ fn file_bind_mount_gets_a_file_mount_point() {
 
 #[test]
 fn masked_and_readonly_paths_apply_only_where_they_exist() {
-    let source = StandIns::new(&["secret/", "secret/key", "etc/", "etc/shadow", "conf/"], false);
-    let spec = spec(r#""linux": {"maskedPaths": ["/secret", "/etc/shadow", "/missing"], "readonlyPaths": ["/conf", "/nothing"]}"#);
+    let source = StandIns::new(
+        &["secret/", "secret/key", "etc/", "etc/shadow", "conf/"],
+        false,
+    );
+    let spec = spec(
+        r#""linux": {"maskedPaths": ["/secret", "/etc/shadow", "/missing"], "readonlyPaths": ["/conf", "/nothing"]}"#,
+    );
     let ns = built(&spec, SandboxOptions::default(), &[], &source);
     assert_eq!(exists(&ns, "/secret/key"), Err(Errno::ENOENT));
     let context = FsContext::new(ns.clone(), Credentials::root());
-    let shadow = context.open(At::Cwd, b"/etc/shadow", OpenFlags::RDONLY, 0).unwrap();
+    let shadow = context
+        .open(At::Cwd, b"/etc/shadow", OpenFlags::RDONLY, 0)
+        .unwrap();
     let mut buf = [0u8; 8];
-    assert_eq!(shadow.read(&mut buf), Ok(0), "a masked file reads as /dev/null");
+    assert_eq!(
+        shadow.read(&mut buf),
+        Ok(0),
+        "a masked file reads as /dev/null"
+    );
     assert_eq!(context.mkdir(At::Cwd, b"/conf/x", 0o755), Err(Errno::EROFS));
     assert_eq!(exists(&ns, "/missing"), Err(Errno::ENOENT));
     assert_eq!(exists(&ns, "/nothing"), Err(Errno::ENOENT));

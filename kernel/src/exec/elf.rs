@@ -66,7 +66,11 @@ pub fn program_header_range(header_bytes: &[u8]) -> Option<(u64, u64)> {
 
 /// Parses the header (`header_bytes` starts at file offset 0) and the program header table
 /// (`program_headers`: the bytes at `e_phoff`, at least `e_phnum * e_phentsize` long).
-pub fn parse(header_bytes: &[u8], program_headers: &[u8], file_size: u64) -> Result<ElfImage, ExecError> {
+pub fn parse(
+    header_bytes: &[u8],
+    program_headers: &[u8],
+    file_size: u64,
+) -> Result<ElfImage, ExecError> {
     if header_bytes.get(..4) != Some(&elf::ELFMAG[..]) {
         return Err(ExecError::NotExecutableFormat);
     }
@@ -77,7 +81,8 @@ pub fn parse(header_bytes: &[u8], program_headers: &[u8], file_size: u64) -> Res
     if header_bytes.get(EI_DATA) != Some(&elf::ELFDATA2LSB) {
         return Err(ExecError::WrongArchitecture("not little-endian"));
     }
-    let header = FileHeader64::<LittleEndian>::parse(header_bytes).map_err(|_| ExecError::Malformed("truncated header"))?;
+    let header = FileHeader64::<LittleEndian>::parse(header_bytes)
+        .map_err(|_| ExecError::Malformed("truncated header"))?;
     let endian = LittleEndian;
     if header.e_machine(endian) != elf::EM_X86_64 {
         return Err(ExecError::WrongArchitecture("not x86_64"));
@@ -93,9 +98,10 @@ pub fn parse(header_bytes: &[u8], program_headers: &[u8], file_size: u64) -> Res
         return Err(ExecError::Malformed("unexpected program header size"));
     }
     let count = usize::from(header.e_phnum(endian));
-    let table: &[ProgramHeader64<LittleEndian>] = object::pod::slice_from_bytes(program_headers, count)
-        .map(|(table, _)| table)
-        .map_err(|_| ExecError::Malformed("program header table outside the file"))?;
+    let table: &[ProgramHeader64<LittleEndian>] =
+        object::pod::slice_from_bytes(program_headers, count)
+            .map(|(table, _)| table)
+            .map_err(|_| ExecError::Malformed("program header table outside the file"))?;
 
     let mut segments = Vec::new();
     let mut executable_stack = false;
@@ -121,9 +127,17 @@ pub fn parse(header_bytes: &[u8], program_headers: &[u8], file_size: u64) -> Res
             .find(|s| phoff >= s.file_offset && phoff < s.file_offset + s.file_size)
             .map(|s| s.vaddr + (phoff - s.file_offset)),
     }
-    .ok_or(ExecError::Malformed("program headers are not in a loaded segment"))?;
-    let entry = header.e_entry(endian).checked_add(load_bias).ok_or(ExecError::Malformed("entry point overflows"))?;
-    if !segments.iter().any(|s| entry >= s.vaddr && entry < s.vaddr + s.mem_size) {
+    .ok_or(ExecError::Malformed(
+        "program headers are not in a loaded segment",
+    ))?;
+    let entry = header
+        .e_entry(endian)
+        .checked_add(load_bias)
+        .ok_or(ExecError::Malformed("entry point overflows"))?;
+    if !segments
+        .iter()
+        .any(|s| entry >= s.vaddr && entry < s.vaddr + s.mem_size)
+    {
         return Err(ExecError::Malformed("entry point outside every segment"));
     }
     Ok(ElfImage {
@@ -137,30 +151,62 @@ pub fn parse(header_bytes: &[u8], program_headers: &[u8], file_size: u64) -> Res
     })
 }
 
-fn load_segment(ph: &ProgramHeader64<LittleEndian>, endian: LittleEndian, bias: u64, file_size: u64) -> Result<Segment, ExecError> {
-    let vaddr = ph.p_vaddr(endian).checked_add(bias).ok_or(ExecError::Malformed("segment address overflows"))?;
-    let (mem_size, file_bytes, offset) = (ph.p_memsz(endian), ph.p_filesz(endian), ph.p_offset(endian));
-    let mem_end = vaddr.checked_add(mem_size).ok_or(ExecError::Malformed("segment size overflows"))?;
+fn load_segment(
+    ph: &ProgramHeader64<LittleEndian>,
+    endian: LittleEndian,
+    bias: u64,
+    file_size: u64,
+) -> Result<Segment, ExecError> {
+    let vaddr = ph
+        .p_vaddr(endian)
+        .checked_add(bias)
+        .ok_or(ExecError::Malformed("segment address overflows"))?;
+    let (mem_size, file_bytes, offset) =
+        (ph.p_memsz(endian), ph.p_filesz(endian), ph.p_offset(endian));
+    let mem_end = vaddr
+        .checked_add(mem_size)
+        .ok_or(ExecError::Malformed("segment size overflows"))?;
     if file_bytes > mem_size {
-        return Err(ExecError::Malformed("segment has more file bytes than memory"));
+        return Err(ExecError::Malformed(
+            "segment has more file bytes than memory",
+        ));
     }
-    if offset.checked_add(file_bytes).is_none_or(|end| end > file_size) {
-        return Err(ExecError::Malformed("segment data past the end of the file"));
+    if offset
+        .checked_add(file_bytes)
+        .is_none_or(|end| end > file_size)
+    {
+        return Err(ExecError::Malformed(
+            "segment data past the end of the file",
+        ));
     }
     if vaddr % PAGE_SIZE != offset % PAGE_SIZE {
-        return Err(ExecError::Malformed("segment address and file offset disagree modulo the page size"));
+        return Err(ExecError::Malformed(
+            "segment address and file offset disagree modulo the page size",
+        ));
     }
     if mem_end > USER_END || vaddr < PAGE_SIZE {
-        return Err(ExecError::Malformed("segment outside the user address range"));
+        return Err(ExecError::Malformed(
+            "segment outside the user address range",
+        ));
     }
     let flags = ph.p_flags(endian);
     let mut protection = Protection::empty();
-    for (bit, right) in [(elf::PF_R, Protection::READ), (elf::PF_W, Protection::WRITE), (elf::PF_X, Protection::EXEC)] {
+    for (bit, right) in [
+        (elf::PF_R, Protection::READ),
+        (elf::PF_W, Protection::WRITE),
+        (elf::PF_X, Protection::EXEC),
+    ] {
         if flags & bit != 0 {
             protection |= right;
         }
     }
-    Ok(Segment { vaddr, mem_size, file_size: file_bytes, file_offset: offset, protection })
+    Ok(Segment {
+        vaddr,
+        mem_size,
+        file_size: file_bytes,
+        file_offset: offset,
+        protection,
+    })
 }
 
 #[cfg(test)]
@@ -177,10 +223,31 @@ mod tests {
 
     impl Builder {
         fn new() -> Self {
-            Self { kind: elf::ET_EXEC, machine: elf::EM_X86_64, entry: 0x401000, headers: Vec::new() }
+            Self {
+                kind: elf::ET_EXEC,
+                machine: elf::EM_X86_64,
+                entry: 0x401000,
+                headers: Vec::new(),
+            }
         }
-        fn segment(mut self, kind: u32, flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Self {
-            self.headers.push([u64::from(kind) | u64::from(flags) << 32, offset, vaddr, vaddr, filesz, memsz, 0x1000]);
+        fn segment(
+            mut self,
+            kind: u32,
+            flags: u32,
+            offset: u64,
+            vaddr: u64,
+            filesz: u64,
+            memsz: u64,
+        ) -> Self {
+            self.headers.push([
+                u64::from(kind) | u64::from(flags) << 32,
+                offset,
+                vaddr,
+                vaddr,
+                filesz,
+                memsz,
+                0x1000,
+            ]);
             self
         }
         fn bytes(&self) -> Vec<u8> {
@@ -216,8 +283,22 @@ mod tests {
     fn static_exec() -> Builder {
         Builder::new()
             .segment(elf::PT_LOAD, elf::PF_R, 0, 0x400000, 0x1000, 0x1000)
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0x1000, 0x401000, 0x2000, 0x2000)
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_W, 0x3100, 0x403100, 0x100, 0x5000)
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0x1000,
+                0x401000,
+                0x2000,
+                0x2000,
+            )
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_W,
+                0x3100,
+                0x403100,
+                0x100,
+                0x5000,
+            )
             .segment(elf::PT_GNU_STACK, elf::PF_R | elf::PF_W, 0, 0, 0, 0)
     }
 
@@ -229,7 +310,10 @@ mod tests {
         assert_eq!(image.phdr_address, 0x400040);
         assert_eq!(image.phdr_count, 4);
         assert!(!image.executable_stack);
-        assert_eq!(image.segments[2].protection, Protection::READ | Protection::WRITE);
+        assert_eq!(
+            image.segments[2].protection,
+            Protection::READ | Protection::WRITE
+        );
         assert_eq!(image.segments[2].page_start(), (0x403000, 0x3000));
     }
 
@@ -250,8 +334,22 @@ mod tests {
     #[test]
     fn executable_stack_flag_is_read() {
         let image = Builder::new()
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0, 0x400000, 0x2000, 0x2000)
-            .segment(elf::PT_GNU_STACK, elf::PF_R | elf::PF_W | elf::PF_X, 0, 0, 0, 0)
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0,
+                0x400000,
+                0x2000,
+                0x2000,
+            )
+            .segment(
+                elf::PT_GNU_STACK,
+                elf::PF_R | elf::PF_W | elf::PF_X,
+                0,
+                0,
+                0,
+                0,
+            )
             .parse(0x2000)
             .unwrap();
         assert!(image.executable_stack);
@@ -259,17 +357,29 @@ mod tests {
 
     #[test]
     fn wrong_formats_are_named() {
-        assert_eq!(parse(b"#!/bin/sh\n", b"", 10), Err(ExecError::NotExecutableFormat));
+        assert_eq!(
+            parse(b"#!/bin/sh\n", b"", 10),
+            Err(ExecError::NotExecutableFormat)
+        );
         assert_eq!(parse(b"", b"", 0), Err(ExecError::NotExecutableFormat));
         let mut arm = static_exec();
         arm.machine = elf::EM_AARCH64;
-        assert!(matches!(arm.parse(0x4000), Err(ExecError::WrongArchitecture(_))));
+        assert!(matches!(
+            arm.parse(0x4000),
+            Err(ExecError::WrongArchitecture(_))
+        ));
         let mut bytes = static_exec().bytes();
         bytes[EI_CLASS] = elf::ELFCLASS32;
-        assert!(matches!(parse(&bytes, &bytes[64..], 0x4000), Err(ExecError::WrongArchitecture(_))));
+        assert!(matches!(
+            parse(&bytes, &bytes[64..], 0x4000),
+            Err(ExecError::WrongArchitecture(_))
+        ));
         let mut relocatable = static_exec();
         relocatable.kind = elf::ET_REL;
-        assert_eq!(relocatable.parse(0x4000), Err(ExecError::NotExecutableFormat));
+        assert_eq!(
+            relocatable.parse(0x4000),
+            Err(ExecError::NotExecutableFormat)
+        );
     }
 
     #[test]
@@ -281,12 +391,22 @@ mod tests {
     #[test]
     fn malformed_headers_are_errors_not_panics() {
         // Segment data past the end of the file.
-        assert!(matches!(static_exec().parse(0x3000), Err(ExecError::Malformed(_))));
+        assert!(matches!(
+            static_exec().parse(0x3000),
+            Err(ExecError::Malformed(_))
+        ));
         // File bytes larger than memory.
         let bad = Builder::new().segment(elf::PT_LOAD, elf::PF_R, 0, 0x400000, 0x2000, 0x1000);
         assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
         // Misaligned offset versus address.
-        let bad = Builder::new().segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0x10, 0x401000, 0x100, 0x100);
+        let bad = Builder::new().segment(
+            elf::PT_LOAD,
+            elf::PF_R | elf::PF_X,
+            0x10,
+            0x401000,
+            0x100,
+            0x100,
+        );
         assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
         // Entry outside every segment.
         let mut bad = static_exec();
@@ -294,7 +414,10 @@ mod tests {
         assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
         // Program header table cut short.
         let bytes = static_exec().bytes();
-        assert!(matches!(parse(&bytes, &bytes[64..100], 0x4000), Err(ExecError::Malformed(_))));
+        assert!(matches!(
+            parse(&bytes, &bytes[64..100], 0x4000),
+            Err(ExecError::Malformed(_))
+        ));
         // Every truncation of a valid header is handled.
         for cut in 0..bytes.len() {
             let _ = parse(&bytes[..cut], &bytes[64.min(cut)..cut], 0x4000);

@@ -30,9 +30,14 @@ impl ExecError {
 impl core::fmt::Display for ExecError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NotExecutableFormat => write!(f, "not an ELF executable or #! script (exec format error)"),
+            Self::NotExecutableFormat => {
+                write!(f, "not an ELF executable or #! script (exec format error)")
+            }
             Self::WrongArchitecture(what) => write!(f, "ELF for another machine: {what}"),
-            Self::NeedsInterpreter => write!(f, "dynamically linked (PT_INTERP); only static executables run here"),
+            Self::NeedsInterpreter => write!(
+                f,
+                "dynamically linked (PT_INTERP); only static executables run here"
+            ),
             Self::Malformed(what) => write!(f, "malformed ELF: {what}"),
         }
     }

@@ -22,7 +22,10 @@ pub fn parse(head: &[u8]) -> Option<Shebang<'_>> {
     let end = line.iter().position(is_blank).unwrap_or(line.len());
     let (interpreter, rest) = line.split_at(end);
     let rest = rest.trim_ascii();
-    Some(Shebang { interpreter, argument: (!rest.is_empty()).then_some(rest) })
+    Some(Shebang {
+        interpreter,
+        argument: (!rest.is_empty()).then_some(rest),
+    })
 }
 
 #[cfg(test)]
@@ -31,12 +34,27 @@ mod tests {
 
     #[test]
     fn interpreter_and_one_argument() {
-        assert_eq!(parse(b"#!/bin/sh\necho hi"), Some(Shebang { interpreter: b"/bin/sh", argument: None }));
+        assert_eq!(
+            parse(b"#!/bin/sh\necho hi"),
+            Some(Shebang {
+                interpreter: b"/bin/sh",
+                argument: None
+            })
+        );
         assert_eq!(
             parse(b"#! /usr/bin/env  python3 -u \n"),
-            Some(Shebang { interpreter: b"/usr/bin/env", argument: Some(b"python3 -u") })
+            Some(Shebang {
+                interpreter: b"/usr/bin/env",
+                argument: Some(b"python3 -u")
+            })
         );
-        assert_eq!(parse(b"#!/bin/busybox\tsh"), Some(Shebang { interpreter: b"/bin/busybox", argument: Some(b"sh") }));
+        assert_eq!(
+            parse(b"#!/bin/busybox\tsh"),
+            Some(Shebang {
+                interpreter: b"/bin/busybox",
+                argument: Some(b"sh")
+            })
+        );
     }
 
     #[test]

@@ -61,8 +61,21 @@ pub struct InitialStack {
 pub struct TooBig;
 
 pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
-    let string_bytes: usize = request.argv.iter().chain(request.envp).map(|s| s.len() + 1).sum::<usize>() + request.execfn.len() + 1;
-    if string_bytes > MAX_STRINGS || request.argv.iter().chain(request.envp).any(|s| s.contains(&0)) {
+    let string_bytes: usize = request
+        .argv
+        .iter()
+        .chain(request.envp)
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        + request.execfn.len()
+        + 1;
+    if string_bytes > MAX_STRINGS
+        || request
+            .argv
+            .iter()
+            .chain(request.envp)
+            .any(|s| s.contains(&0))
+    {
         return Err(TooBig);
     }
     // Strings, top down, remembering where each starts.
@@ -92,7 +105,12 @@ pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
     let random_at = place(&request.random, false);
 
     let mut aux: Vec<(u64, u64)> = request.aux.to_vec();
-    aux.extend([(auxv::AT_PLATFORM, platform_at), (auxv::AT_RANDOM, random_at), (auxv::AT_EXECFN, execfn_at), (auxv::AT_NULL, 0)]);
+    aux.extend([
+        (auxv::AT_PLATFORM, platform_at),
+        (auxv::AT_RANDOM, random_at),
+        (auxv::AT_EXECFN, execfn_at),
+        (auxv::AT_NULL, 0),
+    ]);
     let words = 1 + (argv_at.len() + 1) + (envp_at.len() + 1) + 2 * aux.len();
     let sp = (random_at - words as u64 * 8) & !15;
 
@@ -134,7 +152,11 @@ mod tests {
 
     fn c_string(stack: &InitialStack, address: u64) -> Vec<u8> {
         let offset = (address - stack.sp) as usize;
-        stack.image[offset..].iter().take_while(|&&b| b != 0).copied().collect()
+        stack.image[offset..]
+            .iter()
+            .take_while(|&&b| b != 0)
+            .copied()
+            .collect()
     }
 
     fn build_example() -> InitialStack {
@@ -156,8 +178,13 @@ mod tests {
         assert_eq!(stack.sp + stack.image.len() as u64, TOP);
         let sp = stack.sp;
         assert_eq!(word(&stack, sp), 3);
-        let argv: Vec<Vec<u8>> = (0..3).map(|i| c_string(&stack, word(&stack, sp + 8 + 8 * i))).collect();
-        assert_eq!(argv, [b"/bin/busybox".to_vec(), b"ls".to_vec(), b"-la".to_vec()]);
+        let argv: Vec<Vec<u8>> = (0..3)
+            .map(|i| c_string(&stack, word(&stack, sp + 8 + 8 * i)))
+            .collect();
+        assert_eq!(
+            argv,
+            [b"/bin/busybox".to_vec(), b"ls".to_vec(), b"-la".to_vec()]
+        );
         assert_eq!(word(&stack, sp + 32), 0);
         assert_eq!(c_string(&stack, word(&stack, sp + 40)), b"PATH=/bin");
         assert_eq!(c_string(&stack, word(&stack, sp + 48)), b"HOME=/root");
@@ -172,7 +199,12 @@ mod tests {
                 break;
             }
         }
-        let find = |key| aux.iter().find(|(k, _)| *k == key).map(|&(_, v)| v).unwrap();
+        let find = |key| {
+            aux.iter()
+                .find(|(k, _)| *k == key)
+                .map(|&(_, v)| v)
+                .unwrap()
+        };
         assert_eq!(find(auxv::AT_PAGESZ), 4096);
         assert_eq!(find(auxv::AT_ENTRY), 0x401000);
         assert_eq!(c_string(&stack, find(auxv::AT_PLATFORM)), b"x86_64");
@@ -191,9 +223,23 @@ mod tests {
     #[test]
     fn too_many_strings_or_embedded_nul_is_e2big() {
         let huge = alloc::vec![b'x'; MAX_STRINGS];
-        let request = StackRequest { top: TOP, argv: &[&huge], envp: &[], execfn: b"/x", random: [0; 16], aux: &[] };
+        let request = StackRequest {
+            top: TOP,
+            argv: &[&huge],
+            envp: &[],
+            execfn: b"/x",
+            random: [0; 16],
+            aux: &[],
+        };
         assert_eq!(build(&request), Err(TooBig));
-        let request = StackRequest { top: TOP, argv: &[b"a\0b"], envp: &[], execfn: b"/x", random: [0; 16], aux: &[] };
+        let request = StackRequest {
+            top: TOP,
+            argv: &[b"a\0b"],
+            envp: &[],
+            execfn: b"/x",
+            random: [0; 16],
+            aux: &[],
+        };
         assert_eq!(build(&request), Err(TooBig));
     }
 }

@@ -36,7 +36,13 @@ pub struct DevptsOptions {
 
 impl Default for DevptsOptions {
     fn default() -> Self {
-        DevptsOptions { uid: None, gid: None, mode: 0o600, ptmx_mode: 0, max: PTY_MAX }
+        DevptsOptions {
+            uid: None,
+            gid: None,
+            mode: 0o600,
+            ptmx_mode: 0,
+            max: PTY_MAX,
+        }
     }
 }
 
@@ -47,7 +53,9 @@ impl DevptsOptions {
     pub fn parse(data: &str) -> Result<DevptsOptions> {
         let mut options = DevptsOptions::default();
         for option in data.split(',').filter(|option| !option.is_empty()) {
-            let (key, value) = option.split_once('=').map_or((option, None), |(key, value)| (key, Some(value)));
+            let (key, value) = option
+                .split_once('=')
+                .map_or((option, None), |(key, value)| (key, Some(value)));
             match (key, value) {
                 ("newinstance", None) => {}
                 ("uid", Some(value)) => options.uid = Some(parse_number(value, 10)?),
@@ -118,14 +126,31 @@ mod tests {
     #[test]
     fn docker_options_parse_and_show_as_linux_shows_them() {
         let options = DevptsOptions::parse(DOCKER).unwrap();
-        assert_eq!(options, DevptsOptions { uid: None, gid: Some(5), mode: 0o620, ptmx_mode: 0o666, max: PTY_MAX });
+        assert_eq!(
+            options,
+            DevptsOptions {
+                uid: None,
+                gid: Some(5),
+                mode: 0o620,
+                ptmx_mode: 0o666,
+                max: PTY_MAX
+            }
+        );
         assert_eq!(options.to_mount_options(), "gid=5,mode=620,ptmxmode=666");
     }
 
     #[test]
     fn defaults_show_mode_600_and_ptmxmode_000() {
-        assert_eq!(DevptsOptions::parse("").unwrap().to_mount_options(), "mode=600,ptmxmode=000");
-        assert_eq!(DevptsOptions::parse("uid=1000,max=64").unwrap().to_mount_options(), "uid=1000,mode=600,ptmxmode=000,max=64");
+        assert_eq!(
+            DevptsOptions::parse("").unwrap().to_mount_options(),
+            "mode=600,ptmxmode=000"
+        );
+        assert_eq!(
+            DevptsOptions::parse("uid=1000,max=64")
+                .unwrap()
+                .to_mount_options(),
+            "uid=1000,mode=600,ptmxmode=000,max=64"
+        );
     }
 
     #[test]
@@ -133,34 +158,59 @@ mod tests {
         assert_eq!(DevptsOptions::parse("mode=0999"), Err(Errno::EINVAL));
         assert_eq!(DevptsOptions::parse("gid=staff"), Err(Errno::EINVAL));
         assert_eq!(DevptsOptions::parse("max=2000000"), Err(Errno::EINVAL));
-        assert_eq!(DevptsOptions::parse("nosuchoption,gid=5").unwrap().gid, Some(5));
+        assert_eq!(
+            DevptsOptions::parse("nosuchoption,gid=5").unwrap().gid,
+            Some(5)
+        );
     }
 
     #[test]
     fn ptmx_is_char_5_2_with_ptmxmode_and_root_owned() {
-        let fs = new_devpts(&DevptsOptions::parse(DOCKER).unwrap(), 7, crate::fs::testing::clock());
+        let fs = new_devpts(
+            &DevptsOptions::parse(DOCKER).unwrap(),
+            7,
+            crate::fs::testing::clock(),
+        );
         let context = mounted_at("/pts", fs, MountFlags::NOSUID | MountFlags::NOEXEC);
         let stat = context.stat(At::Cwd, b"/pts/ptmx", false).unwrap();
         assert_eq!(stat.mode, 0o020666);
         assert_eq!((dev_major(stat.rdev), dev_minor(stat.rdev)), (5, 2));
         assert_eq!((stat.uid, stat.gid, stat.ino), (0, 0, 2));
         assert_eq!(names(&context, "/pts"), [".", "..", "ptmx"]);
-        assert_eq!(context.stat(At::Cwd, b"/pts", false).unwrap().mode, 0o040755);
+        assert_eq!(
+            context.stat(At::Cwd, b"/pts", false).unwrap().mode,
+            0o040755
+        );
     }
 
     #[test]
     fn default_ptmx_is_mode_0000_like_linux() {
         let fs = new_devpts(&DevptsOptions::default(), 7, crate::fs::testing::clock());
         let context = mounted_at("/pts", fs, MountFlags::empty());
-        assert_eq!(context.stat(At::Cwd, b"/pts/ptmx", false).unwrap().mode, 0o020000);
+        assert_eq!(
+            context.stat(At::Cwd, b"/pts/ptmx", false).unwrap().mode,
+            0o020000
+        );
     }
 
     #[test]
     fn statfs_and_mounts_line_identify_devpts() {
-        let fs = new_devpts(&DevptsOptions::parse(DOCKER).unwrap(), 7, crate::fs::testing::clock());
+        let fs = new_devpts(
+            &DevptsOptions::parse(DOCKER).unwrap(),
+            7,
+            crate::fs::testing::clock(),
+        );
         let context = mounted_at("/dev/pts", fs, MountFlags::NOSUID | MountFlags::NOEXEC);
-        assert_eq!(context.statfs(At::Cwd, b"/dev/pts").unwrap().fs_type, 0x1cd1);
+        assert_eq!(
+            context.statfs(At::Cwd, b"/dev/pts").unwrap().fs_type,
+            0x1cd1
+        );
         let mounts = String::from_utf8(context.ns.proc_mounts(&context.root)).unwrap();
-        assert!(mounts.contains("devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666 0 0\n"), "{mounts}");
+        assert!(
+            mounts.contains(
+                "devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666 0 0\n"
+            ),
+            "{mounts}"
+        );
     }
 }

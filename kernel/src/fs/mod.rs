@@ -27,14 +27,23 @@ pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
     if fs_type == "tmpfs" {
         let (total, _) = crate::mm::setup::memory_totals();
         let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
-        return Ok(vfs_core::tmpfs::new_tmpfs(&options, anonymous_dev(), clock)?);
+        return Ok(vfs_core::tmpfs::new_tmpfs(
+            &options,
+            anonymous_dev(),
+            clock,
+        )?);
     }
     make_kernel_fs(fs_type, data, anonymous_dev(), clock)
 }
 
 /// The kernel filesystems proper, which need nothing from the machine: `proc` (with the
 /// sources registered by [`proc::register`]; `ENODEV` before that), `sysfs`, `devpts`.
-pub fn make_kernel_fs(fs_type: &str, data: &str, dev: u64, clock: ClockRef) -> Result<Arc<dyn FileSystem>, Errno> {
+pub fn make_kernel_fs(
+    fs_type: &str,
+    data: &str,
+    dev: u64,
+    clock: ClockRef,
+) -> Result<Arc<dyn FileSystem>, Errno> {
     match fs_type {
         "proc" => {
             let sources = proc::registered().ok_or(Errno::ENODEV)?;
@@ -42,7 +51,11 @@ pub fn make_kernel_fs(fs_type: &str, data: &str, dev: u64, clock: ClockRef) -> R
             Ok(proc::new_proc(sources, dev, clock))
         }
         "sysfs" => Ok(sysfs::new_sysfs(sysfs::ONE_CPU, dev, clock)),
-        "devpts" => Ok(devpts::new_devpts(&devpts::DevptsOptions::parse(data)?, dev, clock)),
+        "devpts" => Ok(devpts::new_devpts(
+            &devpts::DevptsOptions::parse(data)?,
+            dev,
+            clock,
+        )),
         _ => Err(Errno::ENODEV),
     }
 }

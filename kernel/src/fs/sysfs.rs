@@ -52,7 +52,13 @@ pub fn new_sysfs(cpus: u32, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
         .with("kernel", kernel(&mut inos))
         .with("module", empty_directory(&mut inos))
         .with("power", empty_directory(&mut inos));
-    SyntheticFs::new(rules, Node::directory(root_ino, DIRECTORY_MODE, root), String::new(), dev, clock)
+    SyntheticFs::new(
+        rules,
+        Node::directory(root_ino, DIRECTORY_MODE, root),
+        String::new(),
+        dev,
+        clock,
+    )
 }
 
 fn directory(inos: &mut InoCounter, children: FixedDir) -> Node {
@@ -93,7 +99,10 @@ fn filesystems(inos: &mut InoCounter) -> Node {
 fn kernel(inos: &mut InoCounter) -> Node {
     let hugepages = FixedDir::new()
         .with("enabled", attribute(inos, "always madvise [never]\n"))
-        .with("defrag", attribute(inos, "always defer defer+madvise madvise [never]\n"))
+        .with(
+            "defrag",
+            attribute(inos, "always defer defer+madvise madvise [never]\n"),
+        )
         .with("hpage_pmd_size", attribute(inos, "2097152\n"));
     let mm = FixedDir::new().with("transparent_hugepage", directory(inos, hugepages));
     let kernel = FixedDir::new().with("mm", directory(inos, mm));
@@ -108,30 +117,58 @@ mod tests {
     use vfs_core::{At, FsContext, MountFlags, OpenFlags};
 
     fn sys() -> FsContext {
-        mounted_at("/sys", new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()), MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC)
+        mounted_at(
+            "/sys",
+            new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()),
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        )
     }
 
     #[test]
     fn cpu_online_and_possible_read_0_for_one_cpu() {
         let context = sys();
         assert_eq!(read_text(&context, "/sys/devices/system/cpu/online"), "0\n");
-        assert_eq!(read_text(&context, "/sys/devices/system/cpu/possible"), "0\n");
-        assert_eq!(names(&context, "/sys/devices/system/cpu"), [".", "..", "online", "possible", "present", "cpu0"]);
+        assert_eq!(
+            read_text(&context, "/sys/devices/system/cpu/possible"),
+            "0\n"
+        );
+        assert_eq!(
+            names(&context, "/sys/devices/system/cpu"),
+            [".", "..", "online", "possible", "present", "cpu0"]
+        );
     }
 
     #[test]
     fn cpu_list_uses_linux_range_format() {
         assert_eq!(cpu_list(1), "0\n");
         assert_eq!(cpu_list(4), "0-3\n");
-        let context = mounted_at("/sys", new_sysfs(2, 9, crate::fs::testing::clock()), MountFlags::empty());
-        assert_eq!(read_text(&context, "/sys/devices/system/cpu/online"), "0-1\n");
-        assert!(context.stat(At::Cwd, b"/sys/devices/system/cpu/cpu1", true).unwrap().is_dir());
+        let context = mounted_at(
+            "/sys",
+            new_sysfs(2, 9, crate::fs::testing::clock()),
+            MountFlags::empty(),
+        );
+        assert_eq!(
+            read_text(&context, "/sys/devices/system/cpu/online"),
+            "0-1\n"
+        );
+        assert!(
+            context
+                .stat(At::Cwd, b"/sys/devices/system/cpu/cpu1", true)
+                .unwrap()
+                .is_dir()
+        );
     }
 
     #[test]
     fn top_level_has_linux_directories_and_an_empty_cgroup_mount_point() {
         let context = sys();
-        assert_eq!(names(&context, "/sys"), [".", "..", "block", "bus", "class", "dev", "devices", "firmware", "fs", "kernel", "module", "power"]);
+        assert_eq!(
+            names(&context, "/sys"),
+            [
+                ".", "..", "block", "bus", "class", "dev", "devices", "firmware", "fs", "kernel",
+                "module", "power"
+            ]
+        );
         assert_eq!(names(&context, "/sys/fs/cgroup"), [".", ".."]);
         let root = context.stat(At::Cwd, b"/sys", true).unwrap();
         assert_eq!((root.mode, root.nlink, root.uid), (0o040755, 12, 0));
@@ -140,51 +177,96 @@ mod tests {
     #[test]
     fn attributes_report_mode_0444_and_size_4096_like_kernfs() {
         let context = sys();
-        let stat = context.stat(At::Cwd, b"/sys/devices/system/cpu/online", true).unwrap();
+        let stat = context
+            .stat(At::Cwd, b"/sys/devices/system/cpu/online", true)
+            .unwrap();
         assert_eq!((stat.mode, stat.size, stat.nlink), (0o100444, 4096, 1));
     }
 
     #[test]
     fn opening_an_attribute_for_writing_is_eacces_even_for_root() {
         let context = sys();
-        for flags in [OpenFlags::WRONLY, OpenFlags::RDWR, OpenFlags::WRONLY | OpenFlags::TRUNC] {
-            assert_eq!(context.open(At::Cwd, b"/sys/devices/system/cpu/online", flags, 0).err(), Some(Errno::EACCES));
+        for flags in [
+            OpenFlags::WRONLY,
+            OpenFlags::RDWR,
+            OpenFlags::WRONLY | OpenFlags::TRUNC,
+        ] {
+            assert_eq!(
+                context
+                    .open(At::Cwd, b"/sys/devices/system/cpu/online", flags, 0)
+                    .err(),
+                Some(Errno::EACCES)
+            );
         }
     }
 
     #[test]
     fn directories_refuse_changes_like_kernfs() {
         let context = sys();
-        assert_eq!(context.mkdir(At::Cwd, b"/sys/fs/cgroup/x", 0o755), Err(Errno::EPERM));
-        assert_eq!(context.open(At::Cwd, b"/sys/new", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).err(), Some(Errno::EACCES));
+        assert_eq!(
+            context.mkdir(At::Cwd, b"/sys/fs/cgroup/x", 0o755),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            context
+                .open(
+                    At::Cwd,
+                    b"/sys/new",
+                    OpenFlags::CREAT | OpenFlags::WRONLY,
+                    0o644
+                )
+                .err(),
+            Some(Errno::EACCES)
+        );
         assert_eq!(context.rmdir(At::Cwd, b"/sys/fs/cgroup"), Err(Errno::EPERM));
-        assert_eq!(context.unlink(At::Cwd, b"/sys/devices/system/cpu/online"), Err(Errno::EPERM));
+        assert_eq!(
+            context.unlink(At::Cwd, b"/sys/devices/system/cpu/online"),
+            Err(Errno::EPERM)
+        );
     }
 
     #[test]
     fn read_only_mount_reports_erofs_first_as_dockers_sys_does() {
-        let context = mounted_at("/sys", new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()), MountFlags::RDONLY);
-        assert_eq!(context.mkdir(At::Cwd, b"/sys/fs/x", 0o755), Err(Errno::EROFS));
+        let context = mounted_at(
+            "/sys",
+            new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()),
+            MountFlags::RDONLY,
+        );
+        assert_eq!(
+            context.mkdir(At::Cwd, b"/sys/fs/x", 0o755),
+            Err(Errno::EROFS)
+        );
     }
 
     #[test]
     fn statfs_reports_sysfs_magic() {
         let context = sys();
-        assert_eq!(context.statfs(At::Cwd, b"/sys/kernel").unwrap().fs_type, 0x6265_6572);
+        assert_eq!(
+            context.statfs(At::Cwd, b"/sys/kernel").unwrap().fs_type,
+            0x6265_6572
+        );
     }
 
     #[test]
     fn inode_numbers_are_distinct_and_stable() {
         let context = sys();
-        let first: Vec<u64> = ["/sys", "/sys/fs/cgroup", "/sys/devices/system/cpu/online", "/sys/kernel/mm"]
-            .iter()
-            .map(|path| context.stat(At::Cwd, path.as_bytes(), true).unwrap().ino)
-            .collect();
+        let first: Vec<u64> = [
+            "/sys",
+            "/sys/fs/cgroup",
+            "/sys/devices/system/cpu/online",
+            "/sys/kernel/mm",
+        ]
+        .iter()
+        .map(|path| context.stat(At::Cwd, path.as_bytes(), true).unwrap().ino)
+        .collect();
         let mut unique = first.clone();
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), first.len());
-        let again = context.stat(At::Cwd, b"/sys/devices/system/cpu/online", true).unwrap().ino;
+        let again = context
+            .stat(At::Cwd, b"/sys/devices/system/cpu/online", true)
+            .unwrap()
+            .ino;
         assert_eq!(again, first[2]);
     }
 }

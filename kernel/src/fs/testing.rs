@@ -8,7 +8,10 @@ use alloc::vec::Vec;
 
 use vfs_core::attr::make_dev;
 use vfs_core::ramfs::RamFs;
-use vfs_core::{At, ClockRef, Credentials, FileSystem, FileType, FsContext, ManualClock, MountFlags, MountNamespace, OpenFlags, Result, Timespec};
+use vfs_core::{
+    At, ClockRef, Credentials, FileSystem, FileType, FsContext, ManualClock, MountFlags,
+    MountNamespace, OpenFlags, Result, Timespec,
+};
 
 /// The clock every test filesystem uses: a fixed, recognisable moment.
 pub fn clock() -> ClockRef {
@@ -19,15 +22,23 @@ pub fn clock() -> ClockRef {
 /// parents) under its type name as source, seen by root.
 pub fn mounted_at(mount_point: &str, fs: Arc<dyn FileSystem>, flags: MountFlags) -> FsContext {
     let root: Arc<dyn FileSystem> = RamFs::new_default(make_dev(0, 99), clock());
-    let context = FsContext::new(MountNamespace::new(root, "rootfs", MountFlags::empty(), clock()), Credentials::root());
+    let context = FsContext::new(
+        MountNamespace::new(root, "rootfs", MountFlags::empty(), clock()),
+        Credentials::root(),
+    );
     let mut path = String::new();
-    for component in mount_point.split('/').filter(|component| !component.is_empty()) {
+    for component in mount_point
+        .split('/')
+        .filter(|component| !component.is_empty())
+    {
         path.push('/');
         path.push_str(component);
         context.mkdir(At::Cwd, path.as_bytes(), 0o755).unwrap();
     }
     let source = String::from(fs.fs_type());
-    context.mount(At::Cwd, mount_point.as_bytes(), fs, &source, flags).unwrap();
+    context
+        .mount(At::Cwd, mount_point.as_bytes(), fs, &source, flags)
+        .unwrap();
     context
 }
 
@@ -52,10 +63,16 @@ pub fn read_text(context: &FsContext, path: &str) -> String {
 
 /// `ls -a PATH` in listing order: names with inode numbers and types.
 pub fn list_dir(context: &FsContext, path: &str) -> Vec<(String, u64, FileType)> {
-    let dir = context.open(At::Cwd, path.as_bytes(), OpenFlags::DIRECTORY, 0).unwrap();
+    let dir = context
+        .open(At::Cwd, path.as_bytes(), OpenFlags::DIRECTORY, 0)
+        .unwrap();
     let mut entries = Vec::new();
     dir.read_dir(&mut |entry| {
-        entries.push((String::from_utf8_lossy(entry.name).into_owned(), entry.ino, entry.file_type));
+        entries.push((
+            String::from_utf8_lossy(entry.name).into_owned(),
+            entry.ino,
+            entry.file_type,
+        ));
         true
     })
     .unwrap();
@@ -64,5 +81,8 @@ pub fn list_dir(context: &FsContext, path: &str) -> Vec<(String, u64, FileType)>
 
 /// Just the names of [`list_dir`].
 pub fn names(context: &FsContext, path: &str) -> Vec<String> {
-    list_dir(context, path).into_iter().map(|(name, _, _)| name).collect()
+    list_dir(context, path)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect()
 }

@@ -23,24 +23,47 @@ pub enum PageSource {
     Anonymous,
     /// `file_bytes` bytes of `inode` from `offset`, then zeros (the tail of an ELF segment's
     /// last file page, or a mapping past the end of a file).
-    File { inode: Arc<dyn Inode>, offset: u64, file_bytes: u64 },
+    File {
+        inode: Arc<dyn Inode>,
+        offset: u64,
+        file_bytes: u64,
+    },
 }
 
 impl Backing for PageSource {
     fn advanced_by(&self, bytes: u64) -> Self {
         match self {
             Self::Anonymous => Self::Anonymous,
-            Self::File { inode, offset, file_bytes } => {
-                Self::File { inode: inode.clone(), offset: offset + bytes, file_bytes: file_bytes.saturating_sub(bytes) }
-            }
+            Self::File {
+                inode,
+                offset,
+                file_bytes,
+            } => Self::File {
+                inode: inode.clone(),
+                offset: offset + bytes,
+                file_bytes: file_bytes.saturating_sub(bytes),
+            },
         }
     }
 
     fn continues_into(&self, bytes: u64, next: &Self) -> bool {
         match (self, next) {
             (Self::Anonymous, Self::Anonymous) => true,
-            (Self::File { inode: a, offset: a_offset, file_bytes: a_bytes }, Self::File { inode: b, offset: b_offset, file_bytes: b_bytes }) => {
-                Arc::ptr_eq(a, b) && a_offset + bytes == *b_offset && a_bytes.saturating_sub(bytes) == *b_bytes
+            (
+                Self::File {
+                    inode: a,
+                    offset: a_offset,
+                    file_bytes: a_bytes,
+                },
+                Self::File {
+                    inode: b,
+                    offset: b_offset,
+                    file_bytes: b_bytes,
+                },
+            ) => {
+                Arc::ptr_eq(a, b)
+                    && a_offset + bytes == *b_offset
+                    && a_bytes.saturating_sub(bytes) == *b_bytes
             }
             _ => false,
         }
@@ -108,7 +131,13 @@ fn user_access(protection: Protection) -> UserAccess {
 impl AddressSpace {
     pub fn new() -> Result<Self, Errno> {
         let table = UserPageTable::new().map_err(|_| Errno::ENOMEM)?;
-        Ok(Self { table, areas: VmaSet::new(), pages: BTreeMap::new(), brk_start: 0, brk: 0 })
+        Ok(Self {
+            table,
+            areas: VmaSet::new(),
+            pages: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+        })
     }
 
     pub fn activate(&self) {
@@ -121,7 +150,11 @@ impl AddressSpace {
 
     /// Drops the pages of `[start, end)`: unmaps them and frees their frames.
     fn drop_pages(&mut self, start: u64, end: u64) {
-        let doomed: Vec<u64> = self.pages.range(start..end).map(|(&page, _)| page).collect();
+        let doomed: Vec<u64> = self
+            .pages
+            .range(start..end)
+            .map(|(&page, _)| page)
+            .collect();
         for page in doomed {
             self.table.unmap(page);
             self.pages.remove(&page);
@@ -129,7 +162,13 @@ impl AddressSpace {
     }
 
     /// `mmap` with `MAP_FIXED`: replaces anything in the range.
-    pub fn map_fixed(&mut self, start: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+    pub fn map_fixed(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        source: PageSource,
+    ) -> Result<u64, Errno> {
         let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
         self.drop_pages(start, end);
         self.areas.map(start, len, protection, source)?;
@@ -137,18 +176,37 @@ impl AddressSpace {
     }
 
     /// `mmap` with `MAP_FIXED_NOREPLACE`.
-    pub fn map_no_replace(&mut self, start: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+    pub fn map_no_replace(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        source: PageSource,
+    ) -> Result<u64, Errno> {
         self.areas.map_no_replace(start, len, protection, source)?;
         Ok(start)
     }
 
     /// `mmap` without `MAP_FIXED`: at `hint` if that range is free, else the highest free
     /// range below [`MMAP_TOP`].
-    pub fn map_anywhere(&mut self, hint: u64, len: u64, protection: Protection, source: PageSource) -> Result<u64, Errno> {
+    pub fn map_anywhere(
+        &mut self,
+        hint: u64,
+        len: u64,
+        protection: Protection,
+        source: PageSource,
+    ) -> Result<u64, Errno> {
         let hint_free = hint >= MMAP_BOTTOM
             && hint.is_multiple_of(PAGE_SIZE)
-            && hint.checked_add(len).is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
-        let start = if hint_free { hint } else { self.areas.find_free(len, MMAP_BOTTOM.max(self.brk), MMAP_TOP)? };
+            && hint
+                .checked_add(len)
+                .is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
+        let start = if hint_free {
+            hint
+        } else {
+            self.areas
+                .find_free(len, MMAP_BOTTOM.max(self.brk), MMAP_TOP)?
+        };
         self.areas.map(start, len, protection, source)?;
         Ok(start)
     }
@@ -172,7 +230,11 @@ impl AddressSpace {
     pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
         self.areas.protect(start, len, protection)?;
         let access = user_access(protection);
-        let pages: Vec<u64> = self.pages.range(start..start + len).map(|(&page, _)| page).collect();
+        let pages: Vec<u64> = self
+            .pages
+            .range(start..start + len)
+            .map(|(&page, _)| page)
+            .collect();
         for page in pages {
             if protection.is_empty() {
                 // PROT_NONE: no access at all, so the page must not be mapped; keep the frame.
@@ -200,7 +262,15 @@ impl AddressSpace {
         let new_end = requested.next_multiple_of(PAGE_SIZE);
         let moved = if new_end > old_end {
             !self.areas.overlaps(old_end, new_end)
-                && self.areas.map(old_end, new_end - old_end, Protection::READ | Protection::WRITE, PageSource::Anonymous).is_ok()
+                && self
+                    .areas
+                    .map(
+                        old_end,
+                        new_end - old_end,
+                        Protection::READ | Protection::WRITE,
+                        PageSource::Anonymous,
+                    )
+                    .is_ok()
         } else {
             new_end == old_end || self.unmap(new_end, old_end - new_end).is_ok()
         };
@@ -231,14 +301,21 @@ impl AddressSpace {
             return Err(FaultError::Segv);
         }
         if !self.pages.contains_key(&page) {
-            let (area_start, area_end, rights, backing) = (area.start, area.end, area.protection, area.backing.clone());
+            let (area_start, area_end, rights, backing) =
+                (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
                     let frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
                     self.install(page, frame, rights)?;
                 }
-                PageSource::File { inode, offset, file_bytes } => {
-                    self.fill_from_file(page, area_start, area_end, rights, &*inode, offset, file_bytes)?;
+                PageSource::File {
+                    inode,
+                    offset,
+                    file_bytes,
+                } => {
+                    self.fill_from_file(
+                        page, area_start, area_end, rights, &*inode, offset, file_bytes,
+                    )?;
                 }
             }
         }
@@ -246,7 +323,9 @@ impl AddressSpace {
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
-        self.table.map(page, frame.phys(), user_access(rights)).map_err(|_| FaultError::OutOfMemory)?;
+        self.table
+            .map(page, frame.phys(), user_access(rights))
+            .map_err(|_| FaultError::OutOfMemory)?;
         self.pages.insert(page, frame);
         Ok(())
     }
@@ -266,7 +345,10 @@ impl AddressSpace {
         file_bytes: u64,
     ) -> Result<(), FaultError> {
         let mut window_end = page + PAGE_SIZE;
-        while window_end < area_end && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE && !self.pages.contains_key(&window_end) {
+        while window_end < area_end
+            && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE
+            && !self.pages.contains_key(&window_end)
+        {
             window_end += PAGE_SIZE;
         }
         let into_area = page - area_start;
@@ -274,7 +356,9 @@ impl AddressSpace {
         let mut data = alloc::vec![0u8; wanted];
         let mut filled = 0;
         while filled < wanted {
-            let read = inode.read_at(offset + into_area + filled as u64, &mut data[filled..]).map_err(|_| FaultError::Bus)?;
+            let read = inode
+                .read_at(offset + into_area + filled as u64, &mut data[filled..])
+                .map_err(|_| FaultError::Bus)?;
             if read == 0 {
                 break; // the file is shorter than the mapping: the rest reads as zeros
             }
@@ -298,8 +382,12 @@ impl AddressSpace {
     /// fault on a present page whose page-table entry lags behind its area.
     pub fn refresh_mapping(&mut self, address: u64) {
         let page = address & !(PAGE_SIZE - 1);
-        let (Some(area), Some(frame)) = (self.areas.find(address), self.pages.get(&page)) else { return };
-        let _ = self.table.map(page, frame.phys(), user_access(area.protection));
+        let (Some(area), Some(frame)) = (self.areas.find(address), self.pages.get(&page)) else {
+            return;
+        };
+        let _ = self
+            .table
+            .map(page, frame.phys(), user_access(area.protection));
     }
 
     /// Linux's `access_ok` and then some: `[address, address + len)` lies below the top of
@@ -349,7 +437,9 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE) as usize;
             let chunk = (PAGE_SIZE as usize - in_page).min(data.len() - done);
-            let frame = self.page_for(at, Access::Write).map_err(|_| Errno::EFAULT)?;
+            let frame = self
+                .page_for(at, Access::Write)
+                .map_err(|_| Errno::EFAULT)?;
             frame.bytes_mut()[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
             done += chunk;
         }
@@ -368,14 +458,20 @@ impl AddressSpace {
             match bytes.iter().position(|&b| b == 0) {
                 Some(nul) => {
                     out.extend_from_slice(&bytes[..nul]);
-                    return if out.len() > max { Err(Errno::ENAMETOOLONG) } else { Ok(out) };
+                    return if out.len() > max {
+                        Err(Errno::ENAMETOOLONG)
+                    } else {
+                        Ok(out)
+                    };
                 }
                 None => out.extend_from_slice(bytes),
             }
             if out.len() > max {
                 return Err(Errno::ENAMETOOLONG);
             }
-            at = at.checked_add((PAGE_SIZE as usize - in_page) as u64).ok_or(Errno::EFAULT)?;
+            at = at
+                .checked_add((PAGE_SIZE as usize - in_page) as u64)
+                .ok_or(Errno::EFAULT)?;
         }
     }
 

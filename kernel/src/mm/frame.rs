@@ -46,8 +46,15 @@ impl FrameAllocator {
             let index = frame - self.first_frame;
             let (word, bit) = ((index / 64) as usize, index % 64);
             let count = (64 - bit).min(last - frame);
-            let mask = if count == 64 { u64::MAX } else { ((1u64 << count) - 1) << bit };
-            assert!(self.free_bits[word] & mask == 0, "frame range {start:#x}..{end:#x} freed twice");
+            let mask = if count == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << count) - 1) << bit
+            };
+            assert!(
+                self.free_bits[word] & mask == 0,
+                "frame range {start:#x}..{end:#x} freed twice"
+            );
             self.free_bits[word] |= mask;
             self.free_frames += count;
             frame += count;
@@ -58,7 +65,9 @@ impl FrameAllocator {
     /// One frame's physical address.
     pub fn allocate(&mut self) -> Option<u64> {
         let words = self.free_bits.len();
-        let word = (self.next_word..words).chain(0..self.next_word).find(|&w| self.free_bits[w] != 0)?;
+        let word = (self.next_word..words)
+            .chain(0..self.next_word)
+            .find(|&w| self.free_bits[w] != 0)?;
         let bit = u64::from(self.free_bits[word].trailing_zeros());
         self.free_bits[word] &= !(1 << bit);
         self.free_frames -= 1;
@@ -69,7 +78,8 @@ impl FrameAllocator {
     /// `count` physically contiguous frames; the address of the first.
     pub fn allocate_contiguous(&mut self, count: u64) -> Option<u64> {
         let total = self.free_bits.len() as u64 * 64;
-        let is_free = |bits: &[u64], index: u64| bits[(index / 64) as usize] & (1 << (index % 64)) != 0;
+        let is_free =
+            |bits: &[u64], index: u64| bits[(index / 64) as usize] & (1 << (index % 64)) != 0;
         let mut run_start = 0;
         let mut run_len = 0;
         for index in 0..total {

@@ -9,6 +9,6 @@
 pub mod address_space;
 pub mod frame;
 pub mod regions;
-pub mod vma;
 #[cfg(target_os = "none")]
 pub(crate) mod setup;
+pub mod vma;

@@ -30,7 +30,10 @@ impl Default for RangeSet {
 
 impl RangeSet {
     pub const fn new() -> Self {
-        Self { ranges: [(0, 0); CAPACITY], len: 0 }
+        Self {
+            ranges: [(0, 0); CAPACITY],
+            len: 0,
+        }
     }
 
     pub fn as_slice(&self) -> &[(u64, u64)] {
@@ -58,7 +61,11 @@ impl RangeSet {
                 index += 1;
             }
         }
-        let position = self.as_slice().iter().position(|&(s, _)| s > start).unwrap_or(self.len);
+        let position = self
+            .as_slice()
+            .iter()
+            .position(|&(s, _)| s > start)
+            .unwrap_or(self.len);
         self.insert_at(position, (start, end))
     }
 
@@ -138,7 +145,10 @@ mod tests {
         let mut set = set(&[(0, 100), (200, 300), (400, 500)]);
         set.remove(50, 60).unwrap(); // split
         set.remove(250, 450).unwrap(); // trim two
-        assert_eq!(set.as_slice(), &[(0, 50), (60, 100), (200, 250), (450, 500)]);
+        assert_eq!(
+            set.as_slice(),
+            &[(0, 50), (60, 100), (200, 250), (450, 500)]
+        );
         set.remove(0, 1000).unwrap();
         assert_eq!(set.as_slice(), &[]);
     }

@@ -61,13 +61,19 @@ pub struct VmaSet<B> {
 
 impl<B: Backing> Default for VmaSet<B> {
     fn default() -> Self {
-        Self { areas: BTreeMap::new() }
+        Self {
+            areas: BTreeMap::new(),
+        }
     }
 }
 
 fn check_range(start: u64, len: u64) -> Result<u64, VmaError> {
     let end = start.checked_add(len).ok_or(VmaError::InvalidRange)?;
-    if len == 0 || !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || end > USER_END {
+    if len == 0
+        || !start.is_multiple_of(PAGE_SIZE)
+        || !len.is_multiple_of(PAGE_SIZE)
+        || end > USER_END
+    {
         return Err(VmaError::InvalidRange);
     }
     Ok(end)
@@ -90,35 +96,73 @@ impl<B: Backing> VmaSet<B> {
 
     /// Whether any area overlaps `[start, end)`.
     pub fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.areas.range(..end).next_back().is_some_and(|(_, area)| area.end > start)
+        self.areas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, area)| area.end > start)
     }
 
     /// Maps `[start, start + len)`, replacing whatever was there (`MAP_FIXED`). Returns the
     /// ranges that were unmapped to make room, for the caller to drop their pages.
-    pub fn map(&mut self, start: u64, len: u64, protection: Protection, backing: B) -> Result<Vec<(u64, u64)>, VmaError> {
+    pub fn map(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        backing: B,
+    ) -> Result<Vec<(u64, u64)>, VmaError> {
         let end = check_range(start, len)?;
         let removed = self.unmap(start, len)?;
-        self.areas.insert(start, Vma { start, end, protection, backing });
+        self.areas.insert(
+            start,
+            Vma {
+                start,
+                end,
+                protection,
+                backing,
+            },
+        );
         Ok(removed)
     }
 
     /// `MAP_FIXED_NOREPLACE`: maps only if nothing is there.
-    pub fn map_no_replace(&mut self, start: u64, len: u64, protection: Protection, backing: B) -> Result<(), VmaError> {
+    pub fn map_no_replace(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        backing: B,
+    ) -> Result<(), VmaError> {
         let end = check_range(start, len)?;
         if self.overlaps(start, end) {
             return Err(VmaError::Occupied);
         }
-        self.areas.insert(start, Vma { start, end, protection, backing });
+        self.areas.insert(
+            start,
+            Vma {
+                start,
+                end,
+                protection,
+                backing,
+            },
+        );
         Ok(())
     }
 
     /// Splits the area containing `at` (if any, and if `at` is inside it) into two.
     fn split_at(&mut self, at: u64) {
-        let Some(area) = self.find(at).cloned() else { return };
+        let Some(area) = self.find(at).cloned() else {
+            return;
+        };
         if area.start == at {
             return;
         }
-        let tail = Vma { start: at, end: area.end, protection: area.protection, backing: area.backing.advanced_by(at - area.start) };
+        let tail = Vma {
+            start: at,
+            end: area.end,
+            protection: area.protection,
+            backing: area.backing.advanced_by(at - area.start),
+        };
         if let Some(head) = self.areas.get_mut(&area.start) {
             head.end = at;
         }
@@ -132,11 +176,20 @@ impl<B: Backing> VmaSet<B> {
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<u64> = self.areas.range(start..end).map(|(&key, _)| key).collect();
-        Ok(inside.into_iter().filter_map(|key| self.areas.remove(&key)).map(|area| (area.start, area.end)).collect())
+        Ok(inside
+            .into_iter()
+            .filter_map(|key| self.areas.remove(&key))
+            .map(|area| (area.start, area.end))
+            .collect())
     }
 
     /// Changes the protection of `[start, start + len)`, which must be wholly mapped.
-    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), VmaError> {
+    pub fn protect(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+    ) -> Result<(), VmaError> {
         let end = check_range(start, len)?;
         let mut cursor = start;
         while cursor < end {
@@ -155,7 +208,11 @@ impl<B: Backing> VmaSet<B> {
     /// Joins neighbours in and around `[start, end)` that became one area again (same
     /// protection, continuous backing), so repeated mprotect calls do not fragment the set.
     fn merge_around(&mut self, start: u64, end: u64) {
-        let first = self.areas.range(..start).next_back().map_or(start, |(&key, _)| key);
+        let first = self
+            .areas
+            .range(..start)
+            .next_back()
+            .map_or(start, |(&key, _)| key);
         let keys: Vec<u64> = self.areas.range(first..=end).map(|(&key, _)| key).collect();
         let mut previous: Option<u64> = None;
         for key in keys {
@@ -163,7 +220,9 @@ impl<B: Backing> VmaSet<B> {
                 let (prev, this) = (&self.areas[&prev_key], &self.areas[&key]);
                 prev.end == this.start
                     && prev.protection == this.protection
-                    && prev.backing.continues_into(prev.end - prev.start, &this.backing)
+                    && prev
+                        .backing
+                        .continues_into(prev.end - prev.start, &this.backing)
             });
             match (mergeable, previous) {
                 (true, Some(prev_key)) => {
@@ -196,7 +255,11 @@ impl<B: Backing> VmaSet<B> {
                 return Err(VmaError::NoSpace);
             }
         }
-        if ceiling >= above.saturating_add(len) { Ok(ceiling - len) } else { Err(VmaError::NoSpace) }
+        if ceiling >= above.saturating_add(len) {
+            Ok(ceiling - len)
+        } else {
+            Err(VmaError::NoSpace)
+        }
     }
 }
 
@@ -213,7 +276,10 @@ mod tests {
 
     impl Backing for Fake {
         fn advanced_by(&self, bytes: u64) -> Self {
-            Fake { id: self.id, offset: self.offset + bytes }
+            Fake {
+                id: self.id,
+                offset: self.offset + bytes,
+            }
         }
         fn continues_into(&self, bytes: u64, next: &Self) -> bool {
             next.id == self.id && next.offset == self.offset + bytes
@@ -225,7 +291,9 @@ mod tests {
     const R: Protection = Protection::READ;
 
     fn layout(set: &VmaSet<Fake>) -> Vec<(u64, u64, Protection, u64)> {
-        set.iter().map(|a| (a.start / P, a.end / P, a.protection, a.backing.offset / P)).collect()
+        set.iter()
+            .map(|a| (a.start / P, a.end / P, a.protection, a.backing.offset / P))
+            .collect()
     }
 
     #[test]
@@ -234,31 +302,51 @@ mod tests {
         let f = Fake { id: 1, offset: 0 };
         assert_eq!(set.map(1, P, R, f.clone()), Err(VmaError::InvalidRange));
         assert_eq!(set.map(P, 0, R, f.clone()), Err(VmaError::InvalidRange));
-        assert_eq!(set.map(USER_END - P, 2 * P, R, f.clone()), Err(VmaError::InvalidRange));
-        assert_eq!(set.map(u64::MAX - P + 1, P, R, f), Err(VmaError::InvalidRange));
+        assert_eq!(
+            set.map(USER_END - P, 2 * P, R, f.clone()),
+            Err(VmaError::InvalidRange)
+        );
+        assert_eq!(
+            set.map(u64::MAX - P + 1, P, R, f),
+            Err(VmaError::InvalidRange)
+        );
     }
 
     #[test]
     fn map_fixed_over_the_middle_splits_and_replaces() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 10 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
-        let removed = set.map(12 * P, 2 * P, R, Fake { id: 2, offset: 0 }).unwrap();
+        set.map(10 * P, 10 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        let removed = set
+            .map(12 * P, 2 * P, R, Fake { id: 2, offset: 0 })
+            .unwrap();
         assert_eq!(removed, vec![(12 * P, 14 * P)]);
-        assert_eq!(layout(&set), vec![(10, 12, RW, 0), (12, 14, R, 0), (14, 20, RW, 4)]);
+        assert_eq!(
+            layout(&set),
+            vec![(10, 12, RW, 0), (12, 14, R, 0), (14, 20, RW, 4)]
+        );
     }
 
     #[test]
     fn map_fixed_noreplace_refuses_any_overlap() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
-        assert_eq!(set.map_no_replace(11 * P, 4 * P, R, Fake { id: 2, offset: 0 }), Err(VmaError::Occupied));
-        assert_eq!(set.map_no_replace(12 * P, P, R, Fake { id: 2, offset: 0 }), Ok(()));
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        assert_eq!(
+            set.map_no_replace(11 * P, 4 * P, R, Fake { id: 2, offset: 0 }),
+            Err(VmaError::Occupied)
+        );
+        assert_eq!(
+            set.map_no_replace(12 * P, P, R, Fake { id: 2, offset: 0 }),
+            Ok(())
+        );
     }
 
     #[test]
     fn munmap_of_a_hole_is_fine_and_partial_unmap_trims() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 4 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(10 * P, 4 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
         assert_eq!(set.unmap(100 * P, P).unwrap(), vec![]);
         assert_eq!(set.unmap(8 * P, 3 * P).unwrap(), vec![(10 * P, 11 * P)]);
         assert_eq!(layout(&set), vec![(11, 14, RW, 1)]);
@@ -269,8 +357,18 @@ mod tests {
     #[test]
     fn mprotect_needs_the_whole_range_mapped_and_changes_nothing_otherwise() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
-        set.map(13 * P, 2 * P, RW, Fake { id: 1, offset: 3 * P }).unwrap();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(
+            13 * P,
+            2 * P,
+            RW,
+            Fake {
+                id: 1,
+                offset: 3 * P,
+            },
+        )
+        .unwrap();
         assert_eq!(set.protect(10 * P, 5 * P, R), Err(VmaError::NotMapped));
         assert_eq!(layout(&set), vec![(10, 12, RW, 0), (13, 15, RW, 3)]);
     }
@@ -278,9 +376,13 @@ mod tests {
     #[test]
     fn mprotect_splits_then_merges_back() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 6 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(10 * P, 6 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
         set.protect(12 * P, 2 * P, R).unwrap();
-        assert_eq!(layout(&set), vec![(10, 12, RW, 0), (12, 14, R, 2), (14, 16, RW, 4)]);
+        assert_eq!(
+            layout(&set),
+            vec![(10, 12, RW, 0), (12, 14, R, 2), (14, 16, RW, 4)]
+        );
         set.protect(12 * P, 2 * P, RW).unwrap();
         assert_eq!(layout(&set), vec![(10, 16, RW, 0)]);
     }
@@ -288,8 +390,18 @@ mod tests {
     #[test]
     fn different_backings_never_merge() {
         let mut set = VmaSet::new();
-        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
-        set.map(12 * P, 2 * P, RW, Fake { id: 2, offset: 2 * P }).unwrap();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(
+            12 * P,
+            2 * P,
+            RW,
+            Fake {
+                id: 2,
+                offset: 2 * P,
+            },
+        )
+        .unwrap();
         set.protect(10 * P, 4 * P, R).unwrap();
         assert_eq!(layout(&set), vec![(10, 12, R, 0), (12, 14, R, 2)]);
     }
@@ -298,11 +410,19 @@ mod tests {
     fn find_free_places_top_down_around_existing_areas() {
         let mut set = VmaSet::new();
         assert_eq!(set.find_free(2 * P, 0, 100 * P), Ok(98 * P));
-        set.map(97 * P, 3 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
-        set.map(90 * P, 5 * P, RW, Fake { id: 1, offset: 0 }).unwrap();
+        set.map(97 * P, 3 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(90 * P, 5 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
         assert_eq!(set.find_free(2 * P, 0, 100 * P), Ok(95 * P));
         assert_eq!(set.find_free(3 * P, 0, 100 * P), Ok(87 * P));
-        assert_eq!(set.find_free(3 * P, 88 * P, 100 * P), Err(VmaError::NoSpace));
-        assert_eq!(set.find_free(P + 1, 0, 100 * P), Err(VmaError::InvalidRange));
+        assert_eq!(
+            set.find_free(3 * P, 88 * P, 100 * P),
+            Err(VmaError::NoSpace)
+        );
+        assert_eq!(
+            set.find_free(P + 1, 0, 100 * P),
+            Err(VmaError::InvalidRange)
+        );
     }
 }

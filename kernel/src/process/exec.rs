@@ -93,7 +93,12 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Err
 }
 
 /// Replaces `process`'s image with the program at `path`.
-pub fn exec(process: &mut Process, path: &[u8], mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), ExecFailure> {
+pub fn exec(
+    process: &mut Process,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), ExecFailure> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let inode = open_executable(process, &path)?;
@@ -119,7 +124,9 @@ pub fn exec(process: &mut Process, path: &[u8], mut argv: Vec<Vec<u8>>, envp: Ve
 
 fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecError> {
     let (phoff, phsize) = elf::program_header_range(head).ok_or(ExecError::NotExecutableFormat)?;
-    let end = phoff.checked_add(phsize).ok_or(ExecError::Malformed("program header table overflows"))?;
+    let end = phoff
+        .checked_add(phsize)
+        .ok_or(ExecError::Malformed("program header table overflows"))?;
     if end <= head.len() as u64 {
         return elf::parse(head, &head[phoff as usize..], size);
     }
@@ -127,24 +134,50 @@ fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, Exec
         return Err(ExecError::Malformed("program header table too large"));
     }
     let mut table = vec![0u8; phsize as usize];
-    let read = read_exact_at(inode, phoff, &mut table).map_err(|_| ExecError::Malformed("cannot read program headers"))?;
+    let read = read_exact_at(inode, phoff, &mut table)
+        .map_err(|_| ExecError::Malformed("cannot read program headers"))?;
     elf::parse(head, &table[..read], size)
 }
 
-fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[u8], argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), ExecFailure> {
+fn load(
+    process: &mut Process,
+    inode: Arc<dyn Inode>,
+    image: &ElfImage,
+    path: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+) -> Result<(), ExecFailure> {
     let mut mm = AddressSpace::new()?;
     let mut image_end = 0;
     for segment in &image.segments {
         let (page_start, page_offset) = segment.page_start();
         let file_end = segment.vaddr + segment.file_size;
-        let file_area_end = if segment.file_size > 0 { file_end.next_multiple_of(PAGE_SIZE) } else { page_start };
+        let file_area_end = if segment.file_size > 0 {
+            file_end.next_multiple_of(PAGE_SIZE)
+        } else {
+            page_start
+        };
         let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE);
         if file_area_end > page_start {
-            let source = PageSource::File { inode: inode.clone(), offset: page_offset, file_bytes: file_end - page_start };
-            mm.map_fixed(page_start, file_area_end - page_start, segment.protection, source)?;
+            let source = PageSource::File {
+                inode: inode.clone(),
+                offset: page_offset,
+                file_bytes: file_end - page_start,
+            };
+            mm.map_fixed(
+                page_start,
+                file_area_end - page_start,
+                segment.protection,
+                source,
+            )?;
         }
         if memory_end > file_area_end {
-            mm.map_fixed(file_area_end, memory_end - file_area_end, segment.protection, PageSource::Anonymous)?;
+            mm.map_fixed(
+                file_area_end,
+                memory_end - file_area_end,
+                segment.protection,
+                PageSource::Anonymous,
+            )?;
         }
         image_end = image_end.max(memory_end);
     }
@@ -154,7 +187,12 @@ fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[
     if image.executable_stack {
         stack_rights |= Protection::EXEC;
     }
-    mm.map_fixed(STACK_TOP - STACK_SIZE, STACK_SIZE, stack_rights, PageSource::Anonymous)?;
+    mm.map_fixed(
+        STACK_TOP - STACK_SIZE,
+        STACK_SIZE,
+        stack_rights,
+        PageSource::Anonymous,
+    )?;
 
     let ids = &process.ids;
     let aux = [
@@ -178,12 +216,24 @@ fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[
     crate::random::fill(&mut random);
     let argv_slices: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp_slices: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
-    let request = StackRequest { top: STACK_TOP, argv: &argv_slices, envp: &envp_slices, execfn: path, random, aux: &aux };
+    let request = StackRequest {
+        top: STACK_TOP,
+        argv: &argv_slices,
+        envp: &envp_slices,
+        execfn: path,
+        random,
+        aux: &aux,
+    };
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
 
     process.mm = mm;
-    process.context = UserContext { rip: image.entry, rsp: initial.sp, rflags: 0x202, ..UserContext::default() };
+    process.context = UserContext {
+        rip: image.entry,
+        rsp: initial.sp,
+        rflags: 0x202,
+        ..UserContext::default()
+    };
     process.files.close_on_exec_all();
     process.signals.reset_on_exec();
     process.clear_child_tid = 0;
@@ -191,7 +241,12 @@ fn load(process: &mut Process, inode: Arc<dyn Inode>, image: &ElfImage, path: &[
     process.name = name[..name.len().min(15)].to_vec();
     process.argv = argv.to_vec();
     process.envp = envp.to_vec();
-    process.exe = process.fs.resolve(At::Cwd, path, true).ok().and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root)).unwrap_or_else(|| path.to_vec());
+    process.exe = process
+        .fs
+        .resolve(At::Cwd, path, true)
+        .ok()
+        .and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root))
+        .unwrap_or_else(|| path.to_vec());
     crate::views::publish(process);
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())

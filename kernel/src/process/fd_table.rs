@@ -26,7 +26,10 @@ pub struct FdTable<F> {
 
 impl<F: Clone> Default for FdTable<F> {
     fn default() -> Self {
-        Self { entries: Vec::new(), limit: DEFAULT_MAX_FILES }
+        Self {
+            entries: Vec::new(),
+            limit: DEFAULT_MAX_FILES,
+        }
     }
 }
 
@@ -46,34 +49,58 @@ impl<F: Clone> FdTable<F> {
 
     pub fn get(&self, fd: i32) -> Result<&F, Errno> {
         let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.entries.get(index).and_then(Option::as_ref).map(|entry| &entry.file).ok_or(Errno::EBADF)
+        self.entries
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|entry| &entry.file)
+            .ok_or(Errno::EBADF)
     }
 
     /// Installs `file` at the lowest free descriptor at or above `minimum`.
-    pub fn insert_from(&mut self, minimum: usize, file: F, close_on_exec: bool) -> Result<i32, Errno> {
+    pub fn insert_from(
+        &mut self,
+        minimum: usize,
+        file: F,
+        close_on_exec: bool,
+    ) -> Result<i32, Errno> {
         if minimum >= self.limit {
             return Err(Errno::EINVAL);
         }
-        let free = (minimum..self.limit).find(|&index| self.entries.get(index).is_none_or(Option::is_none)).ok_or(Errno::EMFILE)?;
+        let free = (minimum..self.limit)
+            .find(|&index| self.entries.get(index).is_none_or(Option::is_none))
+            .ok_or(Errno::EMFILE)?;
         self.place(free, file, close_on_exec);
         Ok(free as i32)
     }
 
     pub fn insert(&mut self, file: F, close_on_exec: bool) -> Result<i32, Errno> {
-        self.insert_from(0, file, close_on_exec).map_err(|error| if error == Errno::EINVAL { Errno::EMFILE } else { error })
+        self.insert_from(0, file, close_on_exec).map_err(|error| {
+            if error == Errno::EINVAL {
+                Errno::EMFILE
+            } else {
+                error
+            }
+        })
     }
 
     fn place(&mut self, index: usize, file: F, close_on_exec: bool) {
         if self.entries.len() <= index {
             self.entries.resize_with(index + 1, || None);
         }
-        self.entries[index] = Some(Entry { file, close_on_exec });
+        self.entries[index] = Some(Entry {
+            file,
+            close_on_exec,
+        });
     }
 
     /// `close`: the file that was there (dropping it may close the description).
     pub fn remove(&mut self, fd: i32) -> Result<F, Errno> {
         let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        let entry = self.entries.get_mut(index).and_then(Option::take).ok_or(Errno::EBADF)?;
+        let entry = self
+            .entries
+            .get_mut(index)
+            .and_then(Option::take)
+            .ok_or(Errno::EBADF)?;
         while self.entries.last().is_some_and(Option::is_none) {
             self.entries.pop();
         }
@@ -81,24 +108,41 @@ impl<F: Clone> FdTable<F> {
     }
 
     /// `dup2`/`dup3`: puts a copy of `old` at `new`, closing what was there.
-    pub fn duplicate_to(&mut self, old: i32, new: i32, close_on_exec: bool, is_dup3: bool) -> Result<i32, Errno> {
+    pub fn duplicate_to(
+        &mut self,
+        old: i32,
+        new: i32,
+        close_on_exec: bool,
+        is_dup3: bool,
+    ) -> Result<i32, Errno> {
         let file = self.get(old)?.clone();
         if old == new {
             return if is_dup3 { Err(Errno::EINVAL) } else { Ok(new) };
         }
-        let index = usize::try_from(new).ok().filter(|&index| index < self.limit).ok_or(Errno::EBADF)?;
+        let index = usize::try_from(new)
+            .ok()
+            .filter(|&index| index < self.limit)
+            .ok_or(Errno::EBADF)?;
         self.place(index, file, close_on_exec);
         Ok(new)
     }
 
     pub fn close_on_exec(&self, fd: i32) -> Result<bool, Errno> {
         let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.entries.get(index).and_then(Option::as_ref).map(|entry| entry.close_on_exec).ok_or(Errno::EBADF)
+        self.entries
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(|entry| entry.close_on_exec)
+            .ok_or(Errno::EBADF)
     }
 
     pub fn set_close_on_exec(&mut self, fd: i32, value: bool) -> Result<(), Errno> {
         let index = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        let entry = self.entries.get_mut(index).and_then(Option::as_mut).ok_or(Errno::EBADF)?;
+        let entry = self
+            .entries
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)?;
         entry.close_on_exec = value;
         Ok(())
     }
@@ -114,7 +158,11 @@ impl<F: Clone> FdTable<F> {
 
     /// Descriptors in use, lowest first.
     pub fn descriptors(&self) -> impl Iterator<Item = i32> + '_ {
-        self.entries.iter().enumerate().filter(|(_, slot)| slot.is_some()).map(|(index, _)| index as i32)
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_some())
+            .map(|(index, _)| index as i32)
     }
 }
 

@@ -5,9 +5,9 @@
 //! process owns is in [`Process`], nothing in globals, so `fork` is a matter of cloning it
 //! and the scheduler a matter of choosing which one calls [`run`] next.
 
-pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod exec;
+pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod signal;
 
@@ -141,17 +141,27 @@ mod running {
                         return Termination::Killed(signal);
                     }
                 }
-                UserExit::Exception { vector, error, address } => {
+                UserExit::Exception {
+                    vector,
+                    error,
+                    address,
+                } => {
                     log::trace!(target: "process", "exception {vector} error={error:#x} address={address:#x} rip={:#x}", process.context.rip);
                     let this_fault = Some((process.context.rip, address, error));
-                    repeats = if vector == 14 && this_fault == last_fault { repeats + 1 } else { 0 };
+                    repeats = if vector == 14 && this_fault == last_fault {
+                        repeats + 1
+                    } else {
+                        0
+                    };
                     last_fault = this_fault;
                     if repeats == 1 {
                         process.mm.refresh_mapping(address);
                         continue;
                     }
                     let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
-                    if let Some(signal) = stuck.or_else(|| handle_exception(process, vector, error, address)) {
+                    if let Some(signal) =
+                        stuck.or_else(|| handle_exception(process, vector, error, address))
+                    {
                         log::info!(
                             target: "process",
                             "pid {} killed by {signal:?}: {} at rip={:#x} address={address:#x}",
@@ -169,7 +179,12 @@ mod running {
 
     /// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is
     /// fatal while user signal handlers are not delivered.
-    fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Option<Signal> {
+    fn handle_exception(
+        process: &mut Process,
+        vector: u8,
+        error: u64,
+        address: u64,
+    ) -> Option<Signal> {
         const PAGE_FAULT: u8 = 14;
         let signal = match vector {
             PAGE_FAULT => {

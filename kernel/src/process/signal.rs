@@ -47,7 +47,11 @@ pub struct SignalState {
 
 impl Default for SignalState {
     fn default() -> Self {
-        Self { actions: [SigAction::default(); SIGNAL_COUNT], blocked: 0, alt_stack: (0, SS_DISABLE, 0) }
+        Self {
+            actions: [SigAction::default(); SIGNAL_COUNT],
+            blocked: 0,
+            alt_stack: (0, SS_DISABLE, 0),
+        }
     }
 }
 
@@ -87,7 +91,10 @@ impl SignalState {
             return true;
         }
         let blocked = self.blocked & (1 << (number - 1)) != 0;
-        Self::valid(number) && !blocked && self.actions[number as usize - 1].handler == SIG_DFL && !NOT_FATAL.contains(&number)
+        Self::valid(number)
+            && !blocked
+            && self.actions[number as usize - 1].handler == SIG_DFL
+            && !NOT_FATAL.contains(&number)
     }
 
     /// At `execve`: handled signals go back to their default action.

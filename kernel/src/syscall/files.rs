@@ -25,7 +25,12 @@ fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
 }
 
 /// Reads from `file` into user memory at `buf` in chunks; stops at a short read.
-fn read_into_user(p: &mut Process, buf: u64, count: u64, mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>) -> SysResult {
+fn read_into_user(
+    p: &mut Process,
+    buf: u64,
+    count: u64,
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>,
+) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
     p.mm.check_range(buf, count, Access::Write)?;
     let mut bounce = vec![0u8; (count as usize).min(CHUNK)];
@@ -46,7 +51,12 @@ fn read_into_user(p: &mut Process, buf: u64, count: u64, mut read: impl FnMut(u6
     Ok(done)
 }
 
-fn write_from_user(p: &mut Process, buf: u64, count: u64, mut write: impl FnMut(u64, &[u8]) -> Result<usize, Errno>) -> SysResult {
+fn write_from_user(
+    p: &mut Process,
+    buf: u64,
+    count: u64,
+    mut write: impl FnMut(u64, &[u8]) -> Result<usize, Errno>,
+) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
     p.mm.check_range(buf, count, Access::Read)?;
     let mut done = 0u64;
@@ -81,7 +91,9 @@ pub fn pread(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> Sys
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    read_into_user(p, buf, count, |done, chunk| file.read_at(offset + done, chunk))
+    read_into_user(p, buf, count, |done, chunk| {
+        file.read_at(offset + done, chunk)
+    })
 }
 
 pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
@@ -89,7 +101,9 @@ pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> Sy
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    write_from_user(p, buf, count, |done, chunk| file.write_at(offset + done, chunk))
+    write_from_user(p, buf, count, |done, chunk| {
+        file.write_at(offset + done, chunk)
+    })
 }
 
 /// The `struct iovec` array of readv/writev.
@@ -99,7 +113,10 @@ fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, 
     }
     p.mm.check_range(address, count * 16, Access::Read)?;
     let raw = read_in(p, address, count as usize * 16)?;
-    let vectors: Vec<(u64, u64)> = raw.chunks(16).map(|v| (read_u64(v, 0), read_u64(v, 8))).collect();
+    let vectors: Vec<(u64, u64)> = raw
+        .chunks(16)
+        .map(|v| (read_u64(v, 0), read_u64(v, 8)))
+        .collect();
     if vectors.iter().any(|&(_, len)| (len as i64) < 0) {
         return Err(Errno::EINVAL);
     }
@@ -180,7 +197,9 @@ pub fn dup3(p: &mut Process, old: i32, new: i32, flags: u64, is_dup3: bool) -> S
         f if f == u64::from(OpenFlags::CLOEXEC.bits()) => true,
         _ => return Err(Errno::EINVAL),
     };
-    p.files.duplicate_to(old, new, close_on_exec, is_dup3).map(|fd| fd as u64)
+    p.files
+        .duplicate_to(old, new, close_on_exec, is_dup3)
+        .map(|fd| fd as u64)
 }
 
 const F_DUPFD: u64 = 0;
@@ -199,10 +218,19 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
     match command {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let minimum = usize::try_from(argument as i32).map_err(|_| Errno::EINVAL)?;
-            p.files.insert_from(minimum, file, command == F_DUPFD_CLOEXEC).map(|fd| fd as u64)
+            p.files
+                .insert_from(minimum, file, command == F_DUPFD_CLOEXEC)
+                .map(|fd| fd as u64)
         }
-        F_GETFD => Ok(if p.files.close_on_exec(fd)? { FD_CLOEXEC } else { 0 }),
-        F_SETFD => p.files.set_close_on_exec(fd, argument & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFD => Ok(if p.files.close_on_exec(fd)? {
+            FD_CLOEXEC
+        } else {
+            0
+        }),
+        F_SETFD => p
+            .files
+            .set_close_on_exec(fd, argument & FD_CLOEXEC != 0)
+            .map(|()| 0),
         F_GETFL => Ok(u64::from(file.flags().bits())),
         F_SETFL => {
             file.set_status_flags(OpenFlags::from_bits_truncate(argument as u32));
@@ -240,7 +268,8 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         _ => {}
     }
     let stat = file.stat()?;
-    let terminal = stat.file_type() == Some(FileType::CharDevice) && crate::fs::dev::is_terminal(stat.rdev);
+    let terminal =
+        stat.file_type() == Some(FileType::CharDevice) && crate::fs::dev::is_terminal(stat.rdev);
     if !terminal {
         return Err(Errno::ENOTTY);
     }
@@ -301,7 +330,12 @@ pub fn fstatfs(p: &mut Process, fd: i32, address: u64) -> SysResult {
     let file = file(p, fd)?;
     let location = file.location().clone();
     let statfs = super::paths::statfs_of(&location)?;
-    write_out(p, address, &abi::encode_statfs(&statfs, location.mount.fs().dev())).map(|()| 0)
+    write_out(
+        p,
+        address,
+        &abi::encode_statfs(&statfs, location.mount.fs().dev()),
+    )
+    .map(|()| 0)
 }
 
 pub fn fchmod(p: &mut Process, fd: i32, mode: u64) -> SysResult {
@@ -311,7 +345,8 @@ pub fn fchmod(p: &mut Process, fd: i32, mode: u64) -> SysResult {
 
 pub fn fchown(p: &mut Process, fd: i32, uid: u64, gid: u64) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.chown_location(&location, owner_id(uid), owner_id(gid)).map(|()| 0)
+    p.fs.chown_location(&location, owner_id(uid), owner_id(gid))
+        .map(|()| 0)
 }
 
 /// `-1` (as a 32-bit value) leaves an id unchanged.
@@ -325,9 +360,14 @@ pub fn fchdir(p: &mut Process, fd: i32) -> SysResult {
 }
 
 /// `utimensat` on an open file (`AT_EMPTY_PATH` or a NULL path).
-pub(super) fn futimens(p: &mut Process, fd: i32, times: (Option<TimeChange>, Option<TimeChange>)) -> SysResult {
+pub(super) fn futimens(
+    p: &mut Process,
+    fd: i32,
+    times: (Option<TimeChange>, Option<TimeChange>),
+) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.utimens_location(&location, times.0, times.1).map(|()| 0)
+    p.fs.utimens_location(&location, times.0, times.1)
+        .map(|()| 0)
 }
 
 const POLLIN: u16 = 0x1;
@@ -368,7 +408,14 @@ pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult
     Ok(ready)
 }
 
-pub fn ppoll(p: &mut Process, fds: u64, count: u64, timeout: u64, sigmask: u64, sigset_size: u64) -> SysResult {
+pub fn ppoll(
+    p: &mut Process,
+    fds: u64,
+    count: u64,
+    timeout: u64,
+    sigmask: u64,
+    sigset_size: u64,
+) -> SysResult {
     if sigmask != 0 {
         if sigset_size != 8 {
             return Err(Errno::EINVAL);

@@ -22,7 +22,12 @@ const NGROUPS_MAX: u64 = 65536;
 
 /// Applies Linux's `setuid`/`setreuid`/`setresuid` rules to one (real, effective, saved)
 /// triple. `requested` values of -1 leave a field alone.
-fn set_ids(current: [u32; 3], requested: [u64; 3], privileged: bool, call: Call) -> Result<[u32; 3], Errno> {
+fn set_ids(
+    current: [u32; 3],
+    requested: [u64; 3],
+    privileged: bool,
+    call: Call,
+) -> Result<[u32; 3], Errno> {
     let [real, effective, saved] = current;
     let wanted = requested.map(|value| value as u32);
     if call == Call::SetUid {
@@ -41,8 +46,13 @@ fn set_ids(current: [u32; 3], requested: [u64; 3], privileged: bool, call: Call)
     let allowed = |id: u32, choices: &[u32]| id == UNCHANGED || privileged || choices.contains(&id);
     let [new_real, new_effective, new_saved] = wanted;
     let ok = match call {
-        Call::SetReUid => allowed(new_real, &[real, effective]) && allowed(new_effective, &[real, effective, saved]),
-        _ => [new_real, new_effective, new_saved].iter().all(|&id| allowed(id, &[real, effective, saved])),
+        Call::SetReUid => {
+            allowed(new_real, &[real, effective])
+                && allowed(new_effective, &[real, effective, saved])
+        }
+        _ => [new_real, new_effective, new_saved]
+            .iter()
+            .all(|&id| allowed(id, &[real, effective, saved])),
     };
     if !ok {
         return Err(Errno::EPERM);
@@ -52,7 +62,11 @@ fn set_ids(current: [u32; 3], requested: [u64; 3], privileged: bool, call: Call)
     let saved2 = match call {
         // setreuid: the saved id follows the effective one when the real id is set or the
         // effective id changes to something other than the old real id.
-        Call::SetReUid if new_real != UNCHANGED || (new_effective != UNCHANGED && new_effective != real) => effective2,
+        Call::SetReUid
+            if new_real != UNCHANGED || (new_effective != UNCHANGED && new_effective != real) =>
+        {
+            effective2
+        }
         Call::SetReUid => saved,
         _ => pick(new_saved, saved),
     };
@@ -61,7 +75,12 @@ fn set_ids(current: [u32; 3], requested: [u64; 3], privileged: bool, call: Call)
 
 pub fn setresuid(p: &mut Process, real: u64, effective: u64, saved: u64, call: Call) -> SysResult {
     let privileged = p.ids.euid == 0;
-    let [uid, euid, suid] = set_ids([p.ids.uid, p.ids.euid, p.ids.suid], [real, effective, saved], privileged, call)?;
+    let [uid, euid, suid] = set_ids(
+        [p.ids.uid, p.ids.euid, p.ids.suid],
+        [real, effective, saved],
+        privileged,
+        call,
+    )?;
     (p.ids.uid, p.ids.euid, p.ids.suid) = (uid, euid, suid);
     p.sync_credentials();
     Ok(0)
@@ -69,7 +88,12 @@ pub fn setresuid(p: &mut Process, real: u64, effective: u64, saved: u64, call: C
 
 pub fn setresgid(p: &mut Process, real: u64, effective: u64, saved: u64, call: Call) -> SysResult {
     let privileged = p.ids.euid == 0;
-    let [gid, egid, sgid] = set_ids([p.ids.gid, p.ids.egid, p.ids.sgid], [real, effective, saved], privileged, call)?;
+    let [gid, egid, sgid] = set_ids(
+        [p.ids.gid, p.ids.egid, p.ids.sgid],
+        [real, effective, saved],
+        privileged,
+        call,
+    )?;
     (p.ids.gid, p.ids.egid, p.ids.sgid) = (gid, egid, sgid);
     p.sync_credentials();
     Ok(0)
@@ -105,14 +129,21 @@ pub fn setgroups(p: &mut Process, size: u64, address: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let raw = read_in(p, address, size as usize * 4)?;
-    p.ids.groups = raw.chunks(4).map(|g| u32::from_le_bytes([g[0], g[1], g[2], g[3]])).collect();
+    p.ids.groups = raw
+        .chunks(4)
+        .map(|g| u32::from_le_bytes([g[0], g[1], g[2], g[3]]))
+        .collect();
     p.sync_credentials();
     Ok(0)
 }
 
 /// `getpgid`/`getsid`: the one process leads its own group and session.
 pub fn getpgid(p: &mut Process, pid: u64) -> SysResult {
-    if pid == 0 || pid == u64::from(p.pid) { Ok(u64::from(p.pid)) } else { Err(Errno::ESRCH) }
+    if pid == 0 || pid == u64::from(p.pid) {
+        Ok(u64::from(p.pid))
+    } else {
+        Err(Errno::ESRCH)
+    }
 }
 
 pub fn setpgid(p: &mut Process, pid: u64, group: u64) -> SysResult {
@@ -120,6 +151,9 @@ pub fn setpgid(p: &mut Process, pid: u64, group: u64) -> SysResult {
     if pid != 0 && pid != me {
         return Err(Errno::ESRCH);
     }
-    if group == 0 || group == me { Ok(0) } else { Err(Errno::EPERM) }
+    if group == 0 || group == me {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
 }
-

@@ -30,10 +30,20 @@ fn page_length(len: u64) -> Result<u64, Errno> {
     if len == 0 {
         return Err(Errno::EINVAL);
     }
-    len.checked_next_multiple_of(PAGE_SIZE).filter(|&len| len <= USER_END).ok_or(Errno::ENOMEM)
+    len.checked_next_multiple_of(PAGE_SIZE)
+        .filter(|&len| len <= USER_END)
+        .ok_or(Errno::ENOMEM)
 }
 
-pub fn mmap(p: &mut Process, address: u64, len: u64, prot: u64, flags: u64, fd: i32, offset: u64) -> SysResult {
+pub fn mmap(
+    p: &mut Process,
+    address: u64,
+    len: u64,
+    prot: u64,
+    flags: u64,
+    fd: i32,
+    offset: u64,
+) -> SysResult {
     let len = page_length(len)?;
     let rights = protection(prot)?;
     if !offset.is_multiple_of(PAGE_SIZE) {
@@ -50,7 +60,11 @@ pub fn mmap(p: &mut Process, address: u64, len: u64, prot: u64, flags: u64, fd: 
             return Err(Errno::ENODEV);
         }
         let size = file.stat()?.size;
-        PageSource::File { inode: file.inode().clone(), offset, file_bytes: size.saturating_sub(offset) }
+        PageSource::File {
+            inode: file.inode().clone(),
+            offset,
+            file_bytes: size.saturating_sub(offset),
+        }
     };
     match flags & MAP_SHARED_VALIDATE {
         MAP_PRIVATE => {}

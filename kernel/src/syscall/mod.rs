@@ -30,9 +30,26 @@ pub use system::{RELEASE, VERSION, hostname, set_hostname};
 pub fn changes_what_proc_shows(number: u64) -> bool {
     matches!(
         number,
-        nr::OPEN | nr::OPENAT | nr::CREAT | nr::CLOSE | nr::DUP | nr::DUP2 | nr::DUP3 | nr::FCNTL
-            | nr::CHDIR | nr::FCHDIR | nr::CHROOT | nr::UMASK | nr::PRCTL | nr::SETUID | nr::SETGID
-            | nr::SETREUID | nr::SETREGID | nr::SETRESUID | nr::SETRESGID | nr::SETGROUPS
+        nr::OPEN
+            | nr::OPENAT
+            | nr::CREAT
+            | nr::CLOSE
+            | nr::DUP
+            | nr::DUP2
+            | nr::DUP3
+            | nr::FCNTL
+            | nr::CHDIR
+            | nr::FCHDIR
+            | nr::CHROOT
+            | nr::UMASK
+            | nr::PRCTL
+            | nr::SETUID
+            | nr::SETGID
+            | nr::SETREUID
+            | nr::SETREGID
+            | nr::SETRESUID
+            | nr::SETRESGID
+            | nr::SETGROUPS
     )
 }
 
@@ -160,8 +177,12 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::SETREGID => identity::setresgid(p, a[0], a[1], u64::MAX, identity::Call::SetReUid),
         nr::SETRESUID => identity::setresuid(p, a[0], a[1], a[2], identity::Call::SetResUid),
         nr::SETRESGID => identity::setresgid(p, a[0], a[1], a[2], identity::Call::SetResUid),
-        nr::GETRESUID => identity::getres(p, [p.ids.uid, p.ids.euid, p.ids.suid], [a[0], a[1], a[2]]),
-        nr::GETRESGID => identity::getres(p, [p.ids.gid, p.ids.egid, p.ids.sgid], [a[0], a[1], a[2]]),
+        nr::GETRESUID => {
+            identity::getres(p, [p.ids.uid, p.ids.euid, p.ids.suid], [a[0], a[1], a[2]])
+        }
+        nr::GETRESGID => {
+            identity::getres(p, [p.ids.gid, p.ids.egid, p.ids.sgid], [a[0], a[1], a[2]])
+        }
         nr::SETFSUID | nr::SETFSGID => Ok(u64::from(p.ids.euid)),
 
         nr::UNAME => system::uname(p, a[0]),
@@ -229,7 +250,11 @@ pub(super) fn start_of(p: &Process, dirfd: i32) -> Result<Option<Location>, Errn
 }
 
 /// Runs `f` with the `At` for `dirfd` (the location must outlive the borrow).
-pub(super) fn with_at<T>(p: &Process, dirfd: i32, f: impl FnOnce(At<'_>) -> Result<T, Errno>) -> Result<T, Errno> {
+pub(super) fn with_at<T>(
+    p: &Process,
+    dirfd: i32,
+    f: impl FnOnce(At<'_>) -> Result<T, Errno>,
+) -> Result<T, Errno> {
     match start_of(p, dirfd)? {
         None => f(At::Cwd),
         Some(location) => f(At::Dir(&location)),

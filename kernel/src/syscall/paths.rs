@@ -26,9 +26,17 @@ enum Target {
 }
 
 fn target(p: &mut Process, address: u64, flags: u64) -> Result<Target, Errno> {
-    let path = if address == 0 && flags & AT_EMPTY_PATH != 0 { Vec::new() } else { read_path(p, address)? };
+    let path = if address == 0 && flags & AT_EMPTY_PATH != 0 {
+        Vec::new()
+    } else {
+        read_path(p, address)?
+    };
     if path.is_empty() {
-        return if flags & AT_EMPTY_PATH != 0 { Ok(Target::Descriptor) } else { Err(Errno::ENOENT) };
+        return if flags & AT_EMPTY_PATH != 0 {
+            Ok(Target::Descriptor)
+        } else {
+            Err(Errno::ENOENT)
+        };
     }
     Ok(Target::Path(path))
 }
@@ -49,7 +57,9 @@ pub fn openat(p: &mut Process, dirfd: i32, path: u64, flags: u64, mode: u64) -> 
     }
     let flags = OpenFlags::from_bits_truncate(flags as u32);
     let file = with_at(p, dirfd, |at| p.fs.open(at, &path, flags, mode as u32))?;
-    p.files.insert(file, flags.contains(OpenFlags::CLOEXEC)).map(|fd| fd as u64)
+    p.files
+        .insert(file, flags.contains(OpenFlags::CLOEXEC))
+        .map(|fd| fd as u64)
 }
 
 pub fn fstatat(p: &mut Process, dirfd: i32, path: u64, address: u64, flags: u64) -> SysResult {
@@ -61,8 +71,17 @@ pub fn fstatat(p: &mut Process, dirfd: i32, path: u64, address: u64, flags: u64)
     write_out(p, address, &abi::encode_stat(&stat)).map(|()| 0)
 }
 
-pub fn statx(p: &mut Process, dirfd: i32, path: u64, flags: u64, _mask: u64, address: u64) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
+pub fn statx(
+    p: &mut Process,
+    dirfd: i32,
+    path: u64,
+    flags: u64,
+    _mask: u64,
+    address: u64,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+    {
         return Err(Errno::EINVAL);
     }
     let location = locate(p, dirfd, path, flags)?;
@@ -77,7 +96,11 @@ pub fn mkdirat(p: &mut Process, dirfd: i32, path: u64, mode: u64) -> SysResult {
 
 pub fn mknodat(p: &mut Process, dirfd: i32, path: u64, mode: u64, device: u64) -> SysResult {
     let path = read_path(p, path)?;
-    let mode = if mode as u32 & vfs_core::attr::mode::S_IFMT == 0 { mode as u32 | vfs_core::attr::mode::S_IFREG } else { mode as u32 };
+    let mode = if mode as u32 & vfs_core::attr::mode::S_IFMT == 0 {
+        mode as u32 | vfs_core::attr::mode::S_IFREG
+    } else {
+        mode as u32
+    };
     with_at(p, dirfd, |at| p.fs.mknod(at, &path, mode, device)).map(|()| 0)
 }
 
@@ -93,7 +116,14 @@ pub fn unlinkat(p: &mut Process, dirfd: i32, path: u64, flags: u64) -> SysResult
     }
 }
 
-pub fn renameat2(p: &mut Process, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64, flags: u64) -> SysResult {
+pub fn renameat2(
+    p: &mut Process,
+    old_dirfd: i32,
+    old: u64,
+    new_dirfd: i32,
+    new: u64,
+    flags: u64,
+) -> SysResult {
     let flags = RenameFlags::from_bits(flags as u32).ok_or(Errno::EINVAL)?;
     let (old, new) = (read_path(p, old)?, read_path(p, new)?);
     let old_start = super::start_of(p, old_dirfd)?;
@@ -103,7 +133,14 @@ pub fn renameat2(p: &mut Process, old_dirfd: i32, old: u64, new_dirfd: i32, new:
     p.fs.rename(old_at, &old, new_at, &new, flags).map(|()| 0)
 }
 
-pub fn linkat(p: &mut Process, old_dirfd: i32, old: u64, new_dirfd: i32, new: u64, flags: u64) -> SysResult {
+pub fn linkat(
+    p: &mut Process,
+    old_dirfd: i32,
+    old: u64,
+    new_dirfd: i32,
+    new: u64,
+    flags: u64,
+) -> SysResult {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -112,7 +149,8 @@ pub fn linkat(p: &mut Process, old_dirfd: i32, old: u64, new_dirfd: i32, new: u6
     let new_start = super::start_of(p, new_dirfd)?;
     let old_at = old_start.as_ref().map_or(At::Cwd, At::Dir);
     let new_at = new_start.as_ref().map_or(At::Cwd, At::Dir);
-    p.fs.link(old_at, &old, new_at, &new, flags & AT_SYMLINK_FOLLOW != 0).map(|()| 0)
+    p.fs.link(old_at, &old, new_at, &new, flags & AT_SYMLINK_FOLLOW != 0)
+        .map(|()| 0)
 }
 
 pub fn symlinkat(p: &mut Process, target: u64, dirfd: i32, path: u64) -> SysResult {
@@ -148,7 +186,9 @@ pub fn faccessat(p: &mut Process, dirfd: i32, path: u64, mode: u64, flags: u64) 
     let start = super::start_of(p, dirfd)?;
     let at = start.as_ref().map_or(At::Cwd, At::Dir);
     if mode == 0 {
-        return context.resolve(at, &path, flags & AT_SYMLINK_NOFOLLOW == 0).map(|_| 0);
+        return context
+            .resolve(at, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
+            .map(|_| 0);
     }
     let wanted = Access::from_bits_truncate(mode as u32);
     context.access(at, &path, wanted).map(|()| 0)
@@ -159,12 +199,24 @@ pub fn fchmodat(p: &mut Process, dirfd: i32, path: u64, mode: u64) -> SysResult 
     with_at(p, dirfd, |at| p.fs.chmod(at, &path, mode as u32)).map(|()| 0)
 }
 
-pub fn fchownat(p: &mut Process, dirfd: i32, path: u64, uid: u64, gid: u64, flags: u64) -> SysResult {
+pub fn fchownat(
+    p: &mut Process,
+    dirfd: i32,
+    path: u64,
+    uid: u64,
+    gid: u64,
+    flags: u64,
+) -> SysResult {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
     let location = locate(p, dirfd, path, flags)?;
-    p.fs.chown_location(&location, super::files::owner_id(uid), super::files::owner_id(gid)).map(|()| 0)
+    p.fs.chown_location(
+        &location,
+        super::files::owner_id(uid),
+        super::files::owner_id(gid),
+    )
+    .map(|()| 0)
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -174,7 +226,10 @@ fn time_change(sec: i64, nsec: i64) -> Result<Option<TimeChange>, Errno> {
     match nsec {
         UTIME_NOW => Ok(Some(TimeChange::Now)),
         UTIME_OMIT => Ok(None),
-        0..=999_999_999 => Ok(Some(TimeChange::At(vfs_core::Timespec::new(sec, nsec as u32)))),
+        0..=999_999_999 => Ok(Some(TimeChange::At(vfs_core::Timespec::new(
+            sec,
+            nsec as u32,
+        )))),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -188,7 +243,10 @@ pub fn utimensat(p: &mut Process, dirfd: i32, path: u64, times: u64, flags: u64)
     } else {
         let raw = read_in(p, times, 32)?;
         let field = |offset| abi::read_u64(&raw, offset) as i64;
-        (time_change(field(0), field(8))?, time_change(field(16), field(24))?)
+        (
+            time_change(field(0), field(8))?,
+            time_change(field(16), field(24))?,
+        )
     };
     if path == 0 && dirfd != -100 {
         // utimensat(fd, NULL, ...) is futimens; with AT_FDCWD the NULL is a bad path.
@@ -214,7 +272,12 @@ pub fn statfs_of(location: &Location) -> Result<StatFs, Errno> {
     const ST_RELATIME: u64 = 4096;
     let mut stats = location.mount.fs().statfs()?;
     let flags = location.mount.flags();
-    stats.flags = u64::from(flags.bits()) | if flags.contains(MountFlags::NOATIME) { 0 } else { ST_RELATIME };
+    stats.flags = u64::from(flags.bits())
+        | if flags.contains(MountFlags::NOATIME) {
+            0
+        } else {
+            ST_RELATIME
+        };
     Ok(stats)
 }
 
@@ -222,7 +285,12 @@ pub fn statfs(p: &mut Process, path: u64, address: u64) -> SysResult {
     let path = read_path(p, path)?;
     let location = p.fs.resolve(At::Cwd, &path, true)?;
     let stats = statfs_of(&location)?;
-    write_out(p, address, &abi::encode_statfs(&stats, location.mount.fs().dev())).map(|()| 0)
+    write_out(
+        p,
+        address,
+        &abi::encode_statfs(&stats, location.mount.fs().dev()),
+    )
+    .map(|()| 0)
 }
 
 pub fn getcwd(p: &mut Process, buf: u64, size: u64) -> SysResult {
@@ -278,7 +346,14 @@ fn mount_flags(flags: u64) -> MountFlags {
 
 /// `mount(2)`, root only: bind mounts, and new instances of the filesystems the kernel
 /// can make (`tmpfs`, `proc`, `sysfs`…; see `crate::fs::make`).
-pub fn mount(p: &mut Process, source: u64, target: u64, fs_type: u64, flags: u64, data: u64) -> SysResult {
+pub fn mount(
+    p: &mut Process,
+    source: u64,
+    target: u64,
+    fs_type: u64,
+    flags: u64,
+    data: u64,
+) -> SysResult {
     if p.ids.euid != 0 {
         return Err(Errno::EPERM);
     }
@@ -291,16 +366,28 @@ pub fn mount(p: &mut Process, source: u64, target: u64, fs_type: u64, flags: u64
     if flags & MS_BIND != 0 {
         let source = read_path(p, source)?;
         let _recursive = flags & MS_REC != 0;
-        return p.fs.bind_mount(At::Cwd, &source, At::Cwd, &target, mount_flags(flags)).map(|_| 0);
+        return p
+            .fs
+            .bind_mount(At::Cwd, &source, At::Cwd, &target, mount_flags(flags))
+            .map(|_| 0);
     }
     let fs_type = read_path(p, fs_type)?;
-    let source = if source == 0 { b"none".to_vec() } else { read_path(p, source)? };
-    let data = if data == 0 { Vec::new() } else { p.mm.read_c_string(data, 4095)? };
+    let source = if source == 0 {
+        b"none".to_vec()
+    } else {
+        read_path(p, source)?
+    };
+    let data = if data == 0 {
+        Vec::new()
+    } else {
+        p.mm.read_c_string(data, 4095)?
+    };
     let data = core::str::from_utf8(&data).map_err(|_| Errno::EINVAL)?;
     let fs_type = core::str::from_utf8(&fs_type).map_err(|_| Errno::ENODEV)?;
     let filesystem = crate::fs::make(fs_type, data)?;
     let source = core::str::from_utf8(&source).unwrap_or("none");
-    p.fs.mount(At::Cwd, &target, filesystem, source, mount_flags(flags)).map(|_| 0)
+    p.fs.mount(At::Cwd, &target, filesystem, source, mount_flags(flags))
+        .map(|_| 0)
 }
 
 pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
@@ -311,9 +398,12 @@ pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
     if p.ids.euid != 0 {
         return Err(Errno::EPERM);
     }
-    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0 || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0) {
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
+        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
+    {
         return Err(Errno::EINVAL);
     }
     let target = read_path(p, target)?;
-    p.fs.unmount(At::Cwd, &target, flags & MNT_DETACH != 0).map(|()| 0)
+    p.fs.unmount(At::Cwd, &target, flags & MNT_DETACH != 0)
+        .map(|()| 0)
 }

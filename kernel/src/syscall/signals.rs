@@ -6,12 +6,18 @@ use vfs_core::Errno;
 
 use super::{SysResult, read_in, write_out};
 use crate::abi::{Encoder, read_u64};
-use crate::process::{Process, SignalState};
 use crate::process::signal::{SS_DISABLE, SigAction};
+use crate::process::{Process, SignalState};
 
 const SIGSET_SIZE: u64 = 8;
 
-pub fn rt_sigaction(p: &mut Process, signal: u64, new: u64, old: u64, sigset_size: u64) -> SysResult {
+pub fn rt_sigaction(
+    p: &mut Process,
+    signal: u64,
+    new: u64,
+    old: u64,
+    sigset_size: u64,
+) -> SysResult {
     if sigset_size != SIGSET_SIZE || !SignalState::valid(signal) {
         return Err(Errno::EINVAL);
     }
@@ -22,18 +28,31 @@ pub fn rt_sigaction(p: &mut Process, signal: u64, new: u64, old: u64, sigset_siz
     let previous = p.signals.actions[index];
     if new != 0 {
         let raw = read_in(p, new, 32)?;
-        p.signals.actions[index] =
-            SigAction { handler: read_u64(&raw, 0), flags: read_u64(&raw, 8), restorer: read_u64(&raw, 16), mask: read_u64(&raw, 24) };
+        p.signals.actions[index] = SigAction {
+            handler: read_u64(&raw, 0),
+            flags: read_u64(&raw, 8),
+            restorer: read_u64(&raw, 16),
+            mask: read_u64(&raw, 24),
+        };
     }
     if old != 0 {
         let mut out = Encoder::with_capacity(32);
-        out.u64(previous.handler).u64(previous.flags).u64(previous.restorer).u64(previous.mask);
+        out.u64(previous.handler)
+            .u64(previous.flags)
+            .u64(previous.restorer)
+            .u64(previous.mask);
         write_out(p, old, &out.finish())?;
     }
     Ok(0)
 }
 
-pub fn rt_sigprocmask(p: &mut Process, how: u64, set: u64, old: u64, sigset_size: u64) -> SysResult {
+pub fn rt_sigprocmask(
+    p: &mut Process,
+    how: u64,
+    set: u64,
+    old: u64,
+    sigset_size: u64,
+) -> SysResult {
     if sigset_size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
@@ -54,14 +73,22 @@ pub fn sigaltstack(p: &mut Process, new: u64, old: u64) -> SysResult {
     let previous = p.signals.alt_stack;
     if new != 0 {
         let raw = read_in(p, new, 24)?;
-        let (base, flags, size) = (read_u64(&raw, 0), read_u64(&raw, 8) as u32, read_u64(&raw, 16));
+        let (base, flags, size) = (
+            read_u64(&raw, 0),
+            read_u64(&raw, 8) as u32,
+            read_u64(&raw, 16),
+        );
         if flags & !(SS_DISABLE | (1 << 31)) != 0 {
             return Err(Errno::EINVAL);
         }
         if flags & SS_DISABLE == 0 && size < MINSIGSTKSZ {
             return Err(Errno::ENOMEM);
         }
-        p.signals.alt_stack = if flags & SS_DISABLE != 0 { (0, SS_DISABLE, 0) } else { (base, flags, size) };
+        p.signals.alt_stack = if flags & SS_DISABLE != 0 {
+            (0, SS_DISABLE, 0)
+        } else {
+            (base, flags, size)
+        };
     }
     if old != 0 {
         let _ = SS_ONSTACK;
@@ -78,7 +105,11 @@ pub fn sigaltstack(p: &mut Process, new: u64, old: u64) -> SysResult {
 /// run once delivery exists).
 pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
     use crate::abi::syscall_numbers::TGKILL;
-    let (pid, signal) = if number == TGKILL { (a[1] as i32, a[2]) } else { (a[0] as i32, a[1]) };
+    let (pid, signal) = if number == TGKILL {
+        (a[1] as i32, a[2])
+    } else {
+        (a[0] as i32, a[1])
+    };
     let me = p.pid as i32;
     if pid != me && pid != 0 && pid != -1 {
         return Err(Errno::ESRCH);

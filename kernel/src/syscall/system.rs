@@ -49,7 +49,8 @@ fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errn
         if pointer == 0 {
             break;
         }
-        let string = p.mm.read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
+        let string =
+            p.mm.read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
         // Each string costs its bytes, its NUL and its pointer on the new stack: counting
         // the pointer too bounds the number of (even empty) strings, and so the kernel
         // memory this takes.
@@ -64,8 +65,17 @@ fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errn
 
 pub fn uname(p: &mut Process, address: u64) -> SysResult {
     let (host, domain) = (hostname(), DOMAINNAME.lock().clone());
-    let domain: &[u8] = if domain.is_empty() { b"(none)" } else { &domain };
-    write_out(p, address, &abi::encode_utsname([SYSNAME, &host, RELEASE, VERSION, MACHINE, domain])).map(|()| 0)
+    let domain: &[u8] = if domain.is_empty() {
+        b"(none)"
+    } else {
+        &domain
+    };
+    write_out(
+        p,
+        address,
+        &abi::encode_utsname([SYSNAME, &host, RELEASE, VERSION, MACHINE, domain]),
+    )
+    .map(|()| 0)
 }
 
 fn read_name(p: &mut Process, address: u64, len: u64) -> Result<Vec<u8>, Errno> {
@@ -95,7 +105,10 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
     }
-    let index = usize::try_from(resource).ok().filter(|&r| r < p.limits.values.len()).ok_or(Errno::EINVAL)?;
+    let index = usize::try_from(resource)
+        .ok()
+        .filter(|&r| r < p.limits.values.len())
+        .ok_or(Errno::EINVAL)?;
     let previous = p.limits.values[index];
     if new != 0 {
         let raw = read_in(p, new, 16)?;
@@ -121,7 +134,9 @@ pub fn getrandom(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResu
     const GRND_NONBLOCK: u64 = 1;
     const GRND_RANDOM: u64 = 2;
     const GRND_INSECURE: u64 = 4;
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
+    {
         return Err(Errno::EINVAL);
     }
     // Like Linux, one call returns at most 32 MiB; it is produced a page at a time so the
@@ -241,7 +256,8 @@ pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -
                 log::warn!(target: "syscall", "futex wait with no other thread to wake it");
                 return Err(Errno::EDEADLK);
             }
-            let (sec, nsec) = abi::decode_timespec(&read_in(p, timeout, 16)?).ok_or(Errno::EINVAL)?;
+            let (sec, nsec) =
+                abi::decode_timespec(&read_in(p, timeout, 16)?).ok_or(Errno::EINVAL)?;
             let wait = if op & FUTEX_CMD_MASK == FUTEX_WAIT_BITSET {
                 sec * 1_000_000_000 + nsec - crate::clock::monotonic_ns()
             } else {

@@ -22,7 +22,11 @@ fn now(clock_id: u64) -> Result<i64, Errno> {
     match clock_id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(clock::realtime_ns()),
         // One process that never sleeps off-CPU: its CPU time is the time since boot.
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_PROCESS_CPUTIME_ID
+        CLOCK_MONOTONIC
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_MONOTONIC_COARSE
+        | CLOCK_BOOTTIME
+        | CLOCK_PROCESS_CPUTIME_ID
         | CLOCK_THREAD_CPUTIME_ID => Ok(clock::monotonic_ns()),
         _ => Err(Errno::EINVAL),
     }
@@ -30,7 +34,12 @@ fn now(clock_id: u64) -> Result<i64, Errno> {
 
 pub fn clock_gettime(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
     let ns = now(clock_id)?;
-    write_out(p, address, &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))).map(|()| 0)
+    write_out(
+        p,
+        address,
+        &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)),
+    )
+    .map(|()| 0)
 }
 
 pub fn clock_getres(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
@@ -44,7 +53,14 @@ pub fn clock_getres(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
 pub fn gettimeofday(p: &mut Process, address: u64, timezone: u64) -> SysResult {
     if address != 0 {
         let ns = clock::realtime_ns();
-        write_out(p, address, &abi::encode_timespec(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) / 1000))?;
+        write_out(
+            p,
+            address,
+            &abi::encode_timespec(
+                ns.div_euclid(1_000_000_000),
+                ns.rem_euclid(1_000_000_000) / 1000,
+            ),
+        )?;
     }
     if timezone != 0 {
         // `struct timezone`: minutes west of Greenwich and DST type, both 0 (UTC).
@@ -75,13 +91,23 @@ pub fn nanosleep(p: &mut Process, request: u64, _remaining: u64) -> SysResult {
     Ok(0)
 }
 
-pub fn clock_nanosleep(p: &mut Process, clock_id: u64, flags: u64, request: u64, _remaining: u64) -> SysResult {
+pub fn clock_nanosleep(
+    p: &mut Process,
+    clock_id: u64,
+    flags: u64,
+    request: u64,
+    _remaining: u64,
+) -> SysResult {
     if clock_id == CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
     let start = now(clock_id)?;
     let ns = read_duration(p, request)?;
-    let wait = if flags & TIMER_ABSTIME != 0 { ns - start } else { ns };
+    let wait = if flags & TIMER_ABSTIME != 0 {
+        ns - start
+    } else {
+        ns
+    };
     clock::spin_for(wait.max(0));
     Ok(0)
 }

@@ -28,14 +28,23 @@ impl OverlayInode {
                 target = lower.readlink()?;
                 NodeKind::Symlink { target: &target }
             }
-            file_type @ (FileType::CharDevice | FileType::BlockDevice) => {
-                NodeKind::Device { file_type, rdev: stat.rdev }
-            }
+            file_type @ (FileType::CharDevice | FileType::BlockDevice) => NodeKind::Device {
+                file_type,
+                rdev: stat.rdev,
+            },
             FileType::Fifo => NodeKind::Fifo,
             FileType::Socket => NodeKind::Socket,
         };
         let perm = stat.permission_bits();
-        let upper = parent_upper.create(&name, &NewNode { kind, perm, uid: stat.uid, gid: stat.gid })?;
+        let upper = parent_upper.create(
+            &name,
+            &NewNode {
+                kind,
+                perm,
+                uid: stat.uid,
+                gid: stat.gid,
+            },
+        )?;
         let copied = (|| {
             if self.file_type() == FileType::Regular {
                 copy_data(&*lower, &*upper, stat.size)?;
@@ -106,5 +115,8 @@ fn copy_data(from: &dyn Inode, to: &dyn Inode, size: u64) -> Result<()> {
             break;
         }
     }
-    to.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+    to.setattr(&SetAttr {
+        size: Some(size),
+        ..SetAttr::default()
+    })
 }

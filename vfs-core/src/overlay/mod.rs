@@ -43,7 +43,10 @@ pub(crate) fn is_whiteout(inode: &dyn Inode) -> bool {
 }
 
 pub(crate) fn is_opaque(inode: &dyn Inode) -> bool {
-    inode.file_type() == FileType::Directory && inode.get_xattr(OPAQUE_XATTR).is_ok_and(|value| value == b"y")
+    inode.file_type() == FileType::Directory
+        && inode
+            .get_xattr(OPAQUE_XATTR)
+            .is_ok_and(|value| value == b"y")
 }
 
 pub(crate) struct Shared {
@@ -63,7 +66,10 @@ impl Shared {
     }
 
     pub(crate) fn find_by_upper(&self, upper: &Arc<dyn Inode>) -> Option<Arc<OverlayInode>> {
-        self.by_upper.lock().get(&Self::upper_key(upper)).and_then(Weak::upgrade)
+        self.by_upper
+            .lock()
+            .get(&Self::upper_key(upper))
+            .and_then(Weak::upgrade)
     }
 
     pub(crate) fn register_upper(&self, upper: &Arc<dyn Inode>, inode: &Arc<OverlayInode>) {
@@ -100,7 +106,12 @@ impl OverlayFs {
         if let Err(Errno::EOPNOTSUPP) = upper_root.get_xattr(OPAQUE_XATTR) {
             return Err(Errno::EINVAL);
         }
-        let shared = Arc::new(Shared { dev, upper, op_lock: Mutex::new(()), by_upper: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            dev,
+            upper,
+            op_lock: Mutex::new(()),
+            by_upper: Mutex::new(HashMap::new()),
+        });
         let mut lower_roots = Vec::new();
         for (index, lower) in lowers.iter().enumerate() {
             let root = lower.root();
@@ -111,7 +122,12 @@ impl OverlayFs {
             }
         }
         let root = OverlayInode::new_root(&shared, upper_root, lower_roots);
-        Ok(Arc::new(OverlayFs { shared, root, lowers, mount_options }))
+        Ok(Arc::new(OverlayFs {
+            shared,
+            root,
+            lowers,
+            mount_options,
+        }))
     }
 
     pub fn lower_count(&self) -> usize {

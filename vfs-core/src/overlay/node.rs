@@ -37,7 +37,11 @@ pub struct OverlayInode {
 }
 
 impl OverlayInode {
-    pub(crate) fn new_root(shared: &Arc<Shared>, upper: Arc<dyn Inode>, lowers: Vec<Lower>) -> Arc<OverlayInode> {
+    pub(crate) fn new_root(
+        shared: &Arc<Shared>,
+        upper: Arc<dyn Inode>,
+        lowers: Vec<Lower>,
+    ) -> Arc<OverlayInode> {
         let ino = layer_ino(0, upper.ino());
         Arc::new_cyclic(|me| OverlayInode {
             me: me.clone(),
@@ -61,14 +65,22 @@ impl OverlayInode {
             && upper.file_type() != FileType::Directory
             && let Some(existing) = self.shared.find_by_upper(upper)
         {
-            self.children.lock().insert(Arc::from(name), Arc::downgrade(&existing));
+            self.children
+                .lock()
+                .insert(Arc::from(name), Arc::downgrade(&existing));
             return Ok(existing);
         }
         let (file_type, ino) = match (&upper, lowers.first()) {
             (Some(upper), _) => {
-                let origin =
-                    upper.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
-                (upper.file_type(), origin.unwrap_or_else(|| layer_ino(0, upper.ino())))
+                let origin = upper
+                    .get_xattr(ORIGIN_XATTR)
+                    .ok()
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .map(u64::from_le_bytes);
+                (
+                    upper.file_type(),
+                    origin.unwrap_or_else(|| layer_ino(0, upper.ino())),
+                )
             }
             (None, Some((layer, lower))) => (lower.file_type(), layer_ino(*layer, lower.ino())),
             (None, None) => return Err(Errno::ENOENT),
@@ -124,7 +136,10 @@ impl OverlayInode {
     }
 
     pub(crate) fn parent_ino(&self) -> u64 {
-        self.parent.lock().as_ref().map_or(self.ino, |(parent, _)| parent.ino)
+        self.parent
+            .lock()
+            .as_ref()
+            .map_or(self.ino, |(parent, _)| parent.ino)
     }
 
     /// The object currently showing this inode's contents: upper if copied up.
@@ -135,7 +150,11 @@ impl OverlayInode {
     /// Whether the directory is a merge of several layers (Linux's `OVL_TYPE_MERGE`).
     pub(crate) fn is_merged_dir(&self) -> bool {
         self.file_type == FileType::Directory
-            && (if self.upper().is_some() { !self.lowers.is_empty() } else { self.lowers.len() > 1 })
+            && (if self.upper().is_some() {
+                !self.lowers.is_empty()
+            } else {
+                self.lowers.len() > 1
+            })
     }
 
     /// The merged child `name` of this directory.
@@ -156,8 +175,9 @@ impl OverlayInode {
             None => None,
         };
         let mut lowers = Vec::new();
-        let search_lowers =
-            upper_child.as_ref().is_none_or(|child| child.file_type() == FileType::Directory && !is_opaque(&**child));
+        let search_lowers = upper_child
+            .as_ref()
+            .is_none_or(|child| child.file_type() == FileType::Directory && !is_opaque(&**child));
         if search_lowers {
             for (layer, dir) in &self.lowers {
                 let found = match dir.lookup(name) {
@@ -211,7 +231,9 @@ impl OverlayInode {
 
     fn remember_child(self: &Arc<Self>, name: &[u8], child: &Arc<OverlayInode>) {
         *child.parent.lock() = Some((self.clone(), Arc::from(name)));
-        self.children.lock().insert(Arc::from(name), Arc::downgrade(child));
+        self.children
+            .lock()
+            .insert(Arc::from(name), Arc::downgrade(child));
     }
 
     /// Removes a whiteout at `name` in the upper directory, if there is one.
@@ -225,8 +247,15 @@ impl OverlayInode {
     }
 
     fn make_whiteout(upper_dir: &Arc<dyn Inode>, name: &[u8]) -> Result<()> {
-        let whiteout =
-            NewNode { kind: NodeKind::Device { file_type: FileType::CharDevice, rdev: 0 }, perm: 0, uid: 0, gid: 0 };
+        let whiteout = NewNode {
+            kind: NodeKind::Device {
+                file_type: FileType::CharDevice,
+                rdev: 0,
+            },
+            perm: 0,
+            uid: 0,
+            gid: 0,
+        };
         upper_dir.create(name, &whiteout).map(drop)
     }
 
@@ -246,8 +275,16 @@ impl OverlayInode {
     }
 
     fn downcast(&self, other: &Arc<dyn Inode>) -> Result<Arc<OverlayInode>> {
-        let other = other.clone().into_any().downcast::<OverlayInode>().map_err(|_| Errno::EXDEV)?;
-        if Arc::ptr_eq(&other.shared, &self.shared) { Ok(other) } else { Err(Errno::EXDEV) }
+        let other = other
+            .clone()
+            .into_any()
+            .downcast::<OverlayInode>()
+            .map_err(|_| Errno::EXDEV)?;
+        if Arc::ptr_eq(&other.shared, &self.shared) {
+            Ok(other)
+        } else {
+            Err(Errno::EXDEV)
+        }
     }
 
     fn this(&self) -> Result<Arc<OverlayInode>> {
@@ -339,7 +376,13 @@ impl Inode for OverlayInode {
         self.remove(name, true)
     }
 
-    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+    fn rename(
+        &self,
+        old_name: &[u8],
+        new_parent: &Arc<dyn Inode>,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         let this = self.this()?;
         let new_parent = self.downcast(new_parent)?;
         let _ops = self.shared.op_lock.lock();
@@ -356,7 +399,9 @@ impl Inode for OverlayInode {
 
     fn on_open(&self, flags: OpenFlags) -> Result<()> {
         // Special files open their device, not an overlay file: no copy-up (as Linux).
-        if self.file_type == FileType::Regular && (flags.writable() || flags.contains(OpenFlags::TRUNC)) {
+        if self.file_type == FileType::Regular
+            && (flags.writable() || flags.contains(OpenFlags::TRUNC))
+        {
             self.with_upper(|_| Ok(()))?;
         }
         Ok(())
@@ -466,11 +511,16 @@ impl OverlayInode {
             return Err(Errno::EEXIST);
         }
         // Two names of one object (hard links in the upper are one object): nothing to do.
-        if target.as_ref().is_some_and(|target| Arc::ptr_eq(target, &source)) {
+        if target
+            .as_ref()
+            .is_some_and(|target| Arc::ptr_eq(target, &source))
+        {
             return Ok(());
         }
         let source_is_dir = source.file_type == FileType::Directory;
-        let target_is_dir = target.as_ref().is_some_and(|target| target.file_type == FileType::Directory);
+        let target_is_dir = target
+            .as_ref()
+            .is_some_and(|target| target.file_type == FileType::Directory);
         if let (Some(_), false) = (&target, exchange) {
             match (source_is_dir, target_is_dir) {
                 (true, false) => return Err(Errno::ENOTDIR),

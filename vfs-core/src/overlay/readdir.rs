@@ -60,10 +60,18 @@ impl OverlayInode {
                 if hide_whiteouts && is_whiteout(&*child) {
                     continue;
                 }
-                let origin =
-                    child.get_xattr(ORIGIN_XATTR).ok().and_then(|bytes| bytes.try_into().ok()).map(u64::from_le_bytes);
+                let origin = child
+                    .get_xattr(ORIGIN_XATTR)
+                    .ok()
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .map(u64::from_le_bytes);
                 let ino = origin.unwrap_or_else(|| layer_ino(0, ino));
-                entries.push(MergedEntry { key: offset_key(&name), name, ino, file_type });
+                entries.push(MergedEntry {
+                    key: offset_key(&name),
+                    name,
+                    ino,
+                    file_type,
+                });
             }
         }
         for (layer, dir) in self.lowers() {
@@ -77,7 +85,12 @@ impl OverlayInode {
                 {
                     continue;
                 }
-                entries.push(MergedEntry { key: offset_key(&name), name, ino: layer_ino(*layer, ino), file_type });
+                entries.push(MergedEntry {
+                    key: offset_key(&name),
+                    name,
+                    ino: layer_ino(*layer, ino),
+                    file_type,
+                });
             }
         }
         entries.sort_by_key(|entry| entry.key);
@@ -89,18 +102,32 @@ impl OverlayInode {
         Ok(self.merged_entries(true)?.is_empty())
     }
 
-    pub(crate) fn readdir_merged(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
+    pub(crate) fn readdir_merged(
+        &self,
+        offset: u64,
+        sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
+    ) -> Result<()> {
         if self.file_type() != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
         let entries = self.merged_entries(self.is_merged_dir())?;
         if offset == 0
-            && !sink(DirEntry { name: b".", ino: self.ino(), file_type: FileType::Directory, next_offset: 1 })
+            && !sink(DirEntry {
+                name: b".",
+                ino: self.ino(),
+                file_type: FileType::Directory,
+                next_offset: 1,
+            })
         {
             return Ok(());
         }
         if offset <= 1
-            && !sink(DirEntry { name: b"..", ino: self.parent_ino(), file_type: FileType::Directory, next_offset: 2 })
+            && !sink(DirEntry {
+                name: b"..",
+                ino: self.parent_ino(),
+                file_type: FileType::Directory,
+                next_offset: 2,
+            })
         {
             return Ok(());
         }

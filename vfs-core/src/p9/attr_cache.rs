@@ -32,7 +32,10 @@ impl AttrCache {
     /// current link-change number.
     pub fn get(&self, links: u64) -> Result<Stat, FetchTicket> {
         let state = self.state.lock();
-        state.stat.filter(|_| state.links == links).ok_or(FetchTicket(state.generation, links))
+        state
+            .stat
+            .filter(|_| state.links == links)
+            .ok_or(FetchTicket(state.generation, links))
     }
 
     /// Stores fetched attributes unless something invalidated them since the ticket.

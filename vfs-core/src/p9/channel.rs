@@ -17,7 +17,12 @@ pub trait Channel: Send + Sync {
     /// `header` and the rest to `payload`, so a read's data lands straight in the caller's
     /// buffer. Returns the reply's whole length. A transport that can scatter (virtio) does
     /// it in place; this default goes through a bounce buffer.
-    fn round_trip_split(&self, request: &[u8], header: &mut [u8], payload: &mut [u8]) -> Result<usize> {
+    fn round_trip_split(
+        &self,
+        request: &[u8],
+        header: &mut [u8],
+        payload: &mut [u8],
+    ) -> Result<usize> {
         // Room for any reply, so an overlong one is caught here as EIO, not cut short.
         let room = (self.max_message_size() as usize).max(header.len() + payload.len());
         let mut reply = alloc::vec![0u8; room];
@@ -29,7 +34,10 @@ pub trait Channel: Send + Sync {
         header[..in_header].copy_from_slice(&reply[..in_header]);
         if length > header.len() {
             let rest = length - header.len();
-            payload.get_mut(..rest).ok_or(crate::errno::Errno::EIO)?.copy_from_slice(&reply[header.len()..length]);
+            payload
+                .get_mut(..rest)
+                .ok_or(crate::errno::Errno::EIO)?
+                .copy_from_slice(&reply[header.len()..length]);
         }
         Ok(length)
     }

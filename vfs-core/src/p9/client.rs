@@ -14,8 +14,8 @@
 use super::channel::Channel;
 use super::ids::IdPool;
 use super::message::{
-    Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply, Request,
-    SetAttrFields, WRITE_REQUEST_OVERHEAD,
+    Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply,
+    Request, SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
 use super::wire::Data;
 use crate::errno::{Errno, Result};
@@ -88,7 +88,11 @@ impl Client {
             return Err(Errno::EINVAL);
         }
         let mut request = Vec::new();
-        Request::Version { msize: proposed, version: VERSION }.encode(NOTAG, &mut request)?;
+        Request::Version {
+            msize: proposed,
+            version: VERSION,
+        }
+        .encode(NOTAG, &mut request)?;
         let mut reply = vec![0u8; proposed as usize];
         let length = channel.round_trip(&request, &mut reply)?;
         let bytes = reply.get(..length).ok_or(Errno::EIO)?;
@@ -133,9 +137,20 @@ impl Client {
     }
 
     /// Attaches to the tree `aname` as user `uname`/`n_uname`: the root fid of a mount.
-    pub fn attach(self: &Arc<Self>, uname: &[u8], aname: &[u8], n_uname: u32) -> Result<(Fid, Qid)> {
+    pub fn attach(
+        self: &Arc<Self>,
+        uname: &[u8],
+        aname: &[u8],
+        n_uname: u32,
+    ) -> Result<(Fid, Qid)> {
         self.with_new_fid(
-            |fid| Request::Attach { fid, afid: NOFID, uname, aname, n_uname },
+            |fid| Request::Attach {
+                fid,
+                afid: NOFID,
+                uname,
+                aname,
+                n_uname,
+            },
             |reply| match reply {
                 Reply::Attach { qid } => Ok(Some(qid)),
                 _ => Err(Errno::EIO),
@@ -154,7 +169,11 @@ impl Client {
     /// R-message) to `on_reply`; `Rlerror` becomes its errno. Requests that create fids
     /// (attach, walk, xattrwalk) belong to [`Client::attach`] and the [`Fid`] methods,
     /// which keep the fid books.
-    pub fn call<T>(&self, request: &Request<'_>, on_reply: impl FnOnce(Reply<'_>) -> Result<T>) -> Result<T> {
+    pub fn call<T>(
+        &self,
+        request: &Request<'_>,
+        on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
+    ) -> Result<T> {
         self.exchange(request, on_reply).map_err(Failure::errno)
     }
 
@@ -163,9 +182,19 @@ impl Client {
         request: &Request<'_>,
         on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
     ) -> core::result::Result<T, Failure> {
-        let tag = self.tags.lock().allocate().ok_or(Failure::Server(Errno::EAGAIN))?;
+        let tag = self
+            .tags
+            .lock()
+            .allocate()
+            .ok_or(Failure::Server(Errno::EAGAIN))?;
         let (mut request_buf, mut reply_buf) = self.take_buffers();
-        let result = self.exchange_with(tag as u16, request, &mut request_buf, &mut reply_buf, on_reply);
+        let result = self.exchange_with(
+            tag as u16,
+            request,
+            &mut request_buf,
+            &mut reply_buf,
+            on_reply,
+        );
         self.return_buffers(request_buf, reply_buf);
         self.tags.lock().release(tag);
         result
@@ -185,8 +214,13 @@ impl Client {
             return Err(Failure::Server(Errno::EMSGSIZE));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let length = self.channel.round_trip(request_buf, reply_buf).map_err(Failure::Protocol)?;
-        let bytes = reply_buf.get(..length).ok_or(Failure::Protocol(Errno::EIO))?;
+        let length = self
+            .channel
+            .round_trip(request_buf, reply_buf)
+            .map_err(Failure::Protocol)?;
+        let bytes = reply_buf
+            .get(..length)
+            .ok_or(Failure::Protocol(Errno::EIO))?;
         let (reply_tag, reply) = Reply::decode(bytes).map_err(Failure::Protocol)?;
         if reply_tag != tag {
             return Err(Failure::Protocol(Errno::EIO));
@@ -211,10 +245,17 @@ impl Client {
         let tag = self.tags.lock().allocate().ok_or(Errno::EAGAIN)? as u16;
         let (mut request_buf, reply_buf) = self.take_buffers();
         let result = (|| {
-            Request::Read { fid, offset, count: target.len() as u32 }.encode(tag, &mut request_buf)?;
+            Request::Read {
+                fid,
+                offset,
+                count: target.len() as u32,
+            }
+            .encode(tag, &mut request_buf)?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let mut header = [0u8; FIXED];
-            let length = self.channel.round_trip_split(&request_buf, &mut header, target)?;
+            let length = self
+                .channel
+                .round_trip_split(&request_buf, &mut header, target)?;
             let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
             let reply_tag = u16::from_le_bytes([header[5], header[6]]);
             let field = u32::from_le_bytes([header[7], header[8], header[9], header[10]]);
@@ -223,7 +264,9 @@ impl Client {
             }
             match header[4] {
                 RLERROR if length == FIXED => Err(errno_from_server(field)),
-                RREAD if field as usize == length - FIXED && field as usize <= target.len() => Ok(field as usize),
+                RREAD if field as usize == length - FIXED && field as usize <= target.len() => {
+                    Ok(field as usize)
+                }
                 _ => Err(Errno::EIO),
             }
         })();
@@ -253,7 +296,9 @@ impl Client {
         let (request_buf, mut reply_buf) = self.take_buffers();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
-            let length = self.channel.round_trip_gather(&header, data, &mut reply_buf)?;
+            let length = self
+                .channel
+                .round_trip_gather(&header, data, &mut reply_buf)?;
             let (reply_tag, reply) = Reply::decode(reply_buf.get(..length).ok_or(Errno::EIO)?)?;
             match reply {
                 _ if reply_tag != tag => Err(Errno::EIO),
@@ -270,7 +315,10 @@ impl Client {
     fn take_buffers(&self) -> (Vec<u8>, Vec<u8>) {
         // The request buffer grows to what requests need (most are tiny, writes up to
         // msize); the reply buffer must hold any reply the server may send.
-        self.buffers.lock().pop().unwrap_or_else(|| (Vec::new(), vec![0u8; self.msize as usize]))
+        self.buffers
+            .lock()
+            .pop()
+            .unwrap_or_else(|| (Vec::new(), vec![0u8; self.msize as usize]))
     }
 
     fn return_buffers(&self, request: Vec<u8>, reply: Vec<u8>) {
@@ -291,7 +339,13 @@ impl Client {
         match self.exchange(&request(id), accept) {
             Ok(Some(value)) => {
                 self.live_fids.fetch_add(1, Ordering::Relaxed);
-                Ok((Fid { client: self.clone(), id }, value))
+                Ok((
+                    Fid {
+                        client: self.clone(),
+                        id,
+                    },
+                    value,
+                ))
             }
             Ok(None) => {
                 self.fids.lock().release(id);
@@ -400,7 +454,11 @@ impl Fid {
 
     fn walk_once(&self, names: &[&[u8]]) -> Result<(Fid, Vec<Qid>)> {
         self.client.with_new_fid(
-            |new_fid| Request::Walk { fid: self.id, new_fid, names: names.to_vec() },
+            |new_fid| Request::Walk {
+                fid: self.id,
+                new_fid,
+                names: names.to_vec(),
+            },
             |reply| match reply {
                 Reply::Walk { qids } if qids.len() == names.len() => Ok(Some(qids)),
                 Reply::Walk { qids } if qids.len() < names.len() => Ok(None),
@@ -410,32 +468,59 @@ impl Fid {
     }
 
     pub fn getattr(&self, request_mask: u64) -> Result<Attr> {
-        self.client.call(&Request::GetAttr { fid: self.id, request_mask }, |reply| match reply {
-            Reply::GetAttr { attr } => Ok(attr),
-            _ => Err(Errno::EIO),
-        })
+        self.client.call(
+            &Request::GetAttr {
+                fid: self.id,
+                request_mask,
+            },
+            |reply| match reply {
+                Reply::GetAttr { attr } => Ok(attr),
+                _ => Err(Errno::EIO),
+            },
+        )
     }
 
     pub fn setattr(&self, fields: &SetAttrFields) -> Result<()> {
-        self.client.call(&Request::SetAttr { fid: self.id, fields: *fields }, |_| Ok(()))
+        self.client.call(
+            &Request::SetAttr {
+                fid: self.id,
+                fields: *fields,
+            },
+            |_| Ok(()),
+        )
     }
 
     /// Opens this fid for I/O (it can no longer be walked from); returns the qid and the
     /// server's iounit.
     pub fn lopen(&self, flags: u32) -> Result<(Qid, u32)> {
-        self.client.call(&Request::Lopen { fid: self.id, flags }, |reply| match reply {
-            Reply::Lopen { qid, iounit } => Ok((qid, iounit)),
-            _ => Err(Errno::EIO),
-        })
+        self.client.call(
+            &Request::Lopen {
+                fid: self.id,
+                flags,
+            },
+            |reply| match reply {
+                Reply::Lopen { qid, iounit } => Ok((qid, iounit)),
+                _ => Err(Errno::EIO),
+            },
+        )
     }
 
     /// Creates and opens `name` in the directory this fid names; on success this fid names
     /// the new file, open with `flags`.
     pub fn lcreate(&self, name: &[u8], flags: u32, mode: u32, gid: u32) -> Result<(Qid, u32)> {
-        self.client.call(&Request::Lcreate { fid: self.id, name, flags, mode, gid }, |reply| match reply {
-            Reply::Lcreate { qid, iounit } => Ok((qid, iounit)),
-            _ => Err(Errno::EIO),
-        })
+        self.client.call(
+            &Request::Lcreate {
+                fid: self.id,
+                name,
+                flags,
+                mode,
+                gid,
+            },
+            |reply| match reply {
+                Reply::Lcreate { qid, iounit } => Ok((qid, iounit)),
+                _ => Err(Errno::EIO),
+            },
+        )
     }
 
     /// Reads at `offset` into `buf` in as many requests as msize demands; stops early at
@@ -474,29 +559,43 @@ impl Fid {
     /// Reads directory entries from `offset` (0 = the start, else an entry's `offset`) on
     /// an opened directory fid, handing each to `on_entry` until it returns false or the
     /// directory ends.
-    pub fn readdir(&self, offset: u64, on_entry: &mut dyn FnMut(&Dirent<'_>) -> bool) -> Result<()> {
+    pub fn readdir(
+        &self,
+        offset: u64,
+        on_entry: &mut dyn FnMut(&Dirent<'_>) -> bool,
+    ) -> Result<()> {
         let count = self.client.max_read_payload() as u32;
         let mut offset = offset;
         loop {
-            let next = self.client.call(&Request::Readdir { fid: self.id, offset, count }, |reply| {
-                let Reply::Readdir { data: Data(payload) } = reply else {
-                    return Err(Errno::EIO);
-                };
-                let mut last = None;
-                for entry in Dirents::new(payload) {
-                    let entry = entry?;
-                    if !on_entry(&entry) {
-                        return Ok(None);
+            let next = self.client.call(
+                &Request::Readdir {
+                    fid: self.id,
+                    offset,
+                    count,
+                },
+                |reply| {
+                    let Reply::Readdir {
+                        data: Data(payload),
+                    } = reply
+                    else {
+                        return Err(Errno::EIO);
+                    };
+                    let mut last = None;
+                    for entry in Dirents::new(payload) {
+                        let entry = entry?;
+                        if !on_entry(&entry) {
+                            return Ok(None);
+                        }
+                        last = Some(entry.offset);
                     }
-                    last = Some(entry.offset);
-                }
-                // A non-empty reply whose last cookie is where we started would loop
-                // forever: the server is broken.
-                match last {
-                    Some(last) if last == offset => Err(Errno::EIO),
-                    last => Ok(last),
-                }
-            })?;
+                    // A non-empty reply whose last cookie is where we started would loop
+                    // forever: the server is broken.
+                    match last {
+                        Some(last) if last == offset => Err(Errno::EIO),
+                        last => Ok(last),
+                    }
+                },
+            )?;
             match next {
                 Some(next) => offset = next,
                 None => return Ok(()),
@@ -505,53 +604,110 @@ impl Fid {
     }
 
     pub fn mkdir(&self, name: &[u8], mode: u32, gid: u32) -> Result<Qid> {
-        self.client.call(&Request::Mkdir { dir_fid: self.id, name, mode, gid }, reply_qid)
+        self.client.call(
+            &Request::Mkdir {
+                dir_fid: self.id,
+                name,
+                mode,
+                gid,
+            },
+            reply_qid,
+        )
     }
 
     pub fn mknod(&self, name: &[u8], mode: u32, major: u32, minor: u32, gid: u32) -> Result<Qid> {
-        self.client.call(&Request::Mknod { dir_fid: self.id, name, mode, major, minor, gid }, reply_qid)
+        self.client.call(
+            &Request::Mknod {
+                dir_fid: self.id,
+                name,
+                mode,
+                major,
+                minor,
+                gid,
+            },
+            reply_qid,
+        )
     }
 
     pub fn symlink(&self, name: &[u8], target: &[u8], gid: u32) -> Result<Qid> {
-        self.client.call(&Request::Symlink { dir_fid: self.id, name, target, gid }, reply_qid)
+        self.client.call(
+            &Request::Symlink {
+                dir_fid: self.id,
+                name,
+                target,
+                gid,
+            },
+            reply_qid,
+        )
     }
 
     pub fn readlink(&self) -> Result<Vec<u8>> {
-        self.client.call(&Request::Readlink { fid: self.id }, |reply| match reply {
-            Reply::Readlink { target } => Ok(target.to_vec()),
-            _ => Err(Errno::EIO),
-        })
+        self.client
+            .call(&Request::Readlink { fid: self.id }, |reply| match reply {
+                Reply::Readlink { target } => Ok(target.to_vec()),
+                _ => Err(Errno::EIO),
+            })
     }
 
     /// Makes `name` in this directory a new link to `target`.
     pub fn link(&self, target: &Fid, name: &[u8]) -> Result<()> {
-        self.client.call(&Request::Link { dir_fid: self.id, fid: target.id, name }, |_| Ok(()))
+        self.client.call(
+            &Request::Link {
+                dir_fid: self.id,
+                fid: target.id,
+                name,
+            },
+            |_| Ok(()),
+        )
     }
 
     pub fn unlinkat(&self, name: &[u8], flags: u32) -> Result<()> {
-        self.client.call(&Request::UnlinkAt { dir_fid: self.id, name, flags }, |_| Ok(()))
+        self.client.call(
+            &Request::UnlinkAt {
+                dir_fid: self.id,
+                name,
+                flags,
+            },
+            |_| Ok(()),
+        )
     }
 
     pub fn renameat(&self, old_name: &[u8], new_dir: &Fid, new_name: &[u8]) -> Result<()> {
-        let request = Request::RenameAt { old_dir_fid: self.id, old_name, new_dir_fid: new_dir.id, new_name };
+        let request = Request::RenameAt {
+            old_dir_fid: self.id,
+            old_name,
+            new_dir_fid: new_dir.id,
+            new_name,
+        };
         self.client.call(&request, |_| Ok(()))
     }
 
     pub fn fsync(&self, datasync: bool) -> Result<()> {
-        self.client.call(&Request::Fsync { fid: self.id, datasync: u32::from(datasync) }, |_| Ok(()))
+        self.client.call(
+            &Request::Fsync {
+                fid: self.id,
+                datasync: u32::from(datasync),
+            },
+            |_| Ok(()),
+        )
     }
 
     pub fn statfs(&self) -> Result<FsStats> {
-        self.client.call(&Request::StatFs { fid: self.id }, |reply| match reply {
-            Reply::StatFs { stats } => Ok(stats),
-            _ => Err(Errno::EIO),
-        })
+        self.client
+            .call(&Request::StatFs { fid: self.id }, |reply| match reply {
+                Reply::StatFs { stats } => Ok(stats),
+                _ => Err(Errno::EIO),
+            })
     }
 
     /// A fid for reading the extended attribute `name` (all names when empty) and its size.
     pub fn xattrwalk(&self, name: &[u8]) -> Result<(Fid, u64)> {
         self.client.with_new_fid(
-            |new_fid| Request::XattrWalk { fid: self.id, new_fid, name },
+            |new_fid| Request::XattrWalk {
+                fid: self.id,
+                new_fid,
+                name,
+            },
             |reply| match reply {
                 Reply::XattrWalk { size } => Ok(Some(size)),
                 _ => Err(Errno::EIO),

@@ -121,7 +121,12 @@ mod tests {
     use super::*;
 
     fn regular_attr() -> Attr {
-        Attr { valid: getattr_mask::BASIC, mode: mode::S_IFREG | 0o644, nlink: 1, ..Attr::default() }
+        Attr {
+            valid: getattr_mask::BASIC,
+            mode: mode::S_IFREG | 0o644,
+            nlink: 1,
+            ..Attr::default()
+        }
     }
 
     #[test]
@@ -131,7 +136,10 @@ mod tests {
         attr.atime_sec = (-5i64) as u64;
         attr.mtime_nsec = 7;
         let stat = stat_from_attr(&attr, 9).unwrap();
-        assert_eq!((stat.dev, stat.ino, stat.mode), (9, 42, mode::S_IFREG | 0o644));
+        assert_eq!(
+            (stat.dev, stat.ino, stat.mode),
+            (9, 42, mode::S_IFREG | 0o644)
+        );
         assert_eq!(stat.atime, Timespec::new(-5, 0));
         assert_eq!(stat.mtime, Timespec::new(0, 7));
     }
@@ -160,13 +168,22 @@ mod tests {
         let fields = setattr_fields(&change).unwrap();
         assert_eq!(
             fields.valid,
-            setattr_mask::MODE | setattr_mask::ATIME | setattr_mask::MTIME | setattr_mask::MTIME_SET
+            setattr_mask::MODE
+                | setattr_mask::ATIME
+                | setattr_mask::MTIME
+                | setattr_mask::MTIME_SET
         );
         assert_eq!(fields.mode, 0o4755);
         assert_eq!((fields.mtime_sec, fields.mtime_nsec), (3, 4));
         assert_eq!(setattr_fields(&SetAttr::default()), None);
-        let ctime_only = SetAttr { ctime: Some(Timespec::new(1, 0)), ..SetAttr::default() };
-        assert_eq!(setattr_fields(&ctime_only).map(|f| f.valid), Some(setattr_mask::CTIME));
+        let ctime_only = SetAttr {
+            ctime: Some(Timespec::new(1, 0)),
+            ..SetAttr::default()
+        };
+        assert_eq!(
+            setattr_fields(&ctime_only).map(|f| f.valid),
+            Some(setattr_mask::CTIME)
+        );
     }
 
     #[test]

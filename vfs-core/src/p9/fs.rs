@@ -28,7 +28,12 @@ pub struct P9MountOptions<'a> {
 
 impl Default for P9MountOptions<'_> {
     fn default() -> Self {
-        P9MountOptions { aname: b"", uname: b"root", uid: 0, policy: CachePolicy::Exclusive }
+        P9MountOptions {
+            aname: b"",
+            uname: b"root",
+            uid: 0,
+            policy: CachePolicy::Exclusive,
+        }
     }
 }
 
@@ -49,15 +54,28 @@ pub struct P9FileSystem {
 impl P9FileSystem {
     /// Negotiates a connection over `channel` and attaches `options.aname`; every inode
     /// reports `dev` as its `st_dev`.
-    pub fn mount(channel: Arc<dyn Channel>, options: &P9MountOptions<'_>, dev: u64) -> Result<Arc<P9FileSystem>> {
+    pub fn mount(
+        channel: Arc<dyn Channel>,
+        options: &P9MountOptions<'_>,
+        dev: u64,
+    ) -> Result<Arc<P9FileSystem>> {
         Self::attach(Client::connect(channel)?, options, dev)
     }
 
     /// Attaches over an existing connection (several trees may share one channel).
-    pub fn attach(client: Arc<Client>, options: &P9MountOptions<'_>, dev: u64) -> Result<Arc<P9FileSystem>> {
+    pub fn attach(
+        client: Arc<Client>,
+        options: &P9MountOptions<'_>,
+        dev: u64,
+    ) -> Result<Arc<P9FileSystem>> {
         let (fid, _) = client.attach(options.uname, options.aname, options.uid)?;
         let attr = fid.getattr(getattr_mask::ALL)?;
-        let mount = Arc::new(Mount { client, policy: options.policy, dev, links: core::sync::atomic::AtomicU64::new(0) });
+        let mount = Arc::new(Mount {
+            client,
+            policy: options.policy,
+            dev,
+            links: core::sync::atomic::AtomicU64::new(0),
+        });
         let root = P9Inode::new(&mount, fid, &attr, true)?;
         if root.file_type() != FileType::Directory {
             return Err(Errno::ENOTDIR);
@@ -96,7 +114,11 @@ impl FileSystem for P9FileSystem {
             CachePolicy::Exclusive => "exclusive",
             CachePolicy::Revalidate => "shared",
         };
-        format!("version=9p2000.L,msize={},file_access={}", self.mount.client.msize(), access)
+        format!(
+            "version=9p2000.L,msize={},file_access={}",
+            self.mount.client.msize(),
+            access
+        )
     }
 
     fn cache_policy(&self) -> CachePolicy {

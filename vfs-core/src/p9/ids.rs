@@ -12,7 +12,11 @@ pub struct IdPool {
 
 impl IdPool {
     pub const fn new(limit: u32) -> Self {
-        IdPool { next_unused: 0, limit, released: Vec::new() }
+        IdPool {
+            next_unused: 0,
+            limit,
+            released: Vec::new(),
+        }
     }
 
     /// `None` only when every id below the limit is in use at once.

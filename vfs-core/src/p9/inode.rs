@@ -17,7 +17,9 @@ use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
 use super::fs::Mount;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
-use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
+use crate::attr::{
+    DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode,
+};
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode, NewNode, NodeKind};
 use alloc::boxed::Box;
@@ -63,7 +65,12 @@ struct Children {
 
 impl P9Inode {
     /// Wraps a fid the server confirmed, with the attributes fetched for it.
-    pub(super) fn new(mount: &Arc<Mount>, fid: Fid, attr: &Attr, is_root: bool) -> Result<Arc<P9Inode>> {
+    pub(super) fn new(
+        mount: &Arc<Mount>,
+        fid: Fid,
+        attr: &Attr,
+        is_root: bool,
+    ) -> Result<Arc<P9Inode>> {
         let stat = stat_from_attr(attr, mount.dev)?;
         let file_type = stat.file_type().ok_or(Errno::EIO)?;
         let inode = P9Inode {
@@ -78,7 +85,9 @@ impl P9Inode {
             children: Mutex::new(Children::default()),
         };
         if mount.policy == CachePolicy::Exclusive
-            && let Err(ticket) = inode.attrs.get(mount.links.load(core::sync::atomic::Ordering::Acquire))
+            && let Err(ticket) = inode
+                .attrs
+                .get(mount.links.load(core::sync::atomic::Ordering::Acquire))
         {
             inode.attrs.fill(ticket, stat);
         }
@@ -95,7 +104,11 @@ impl P9Inode {
     }
 
     fn require_directory(&self) -> Result<()> {
-        if self.file_type == FileType::Directory { Ok(()) } else { Err(Errno::ENOTDIR) }
+        if self.file_type == FileType::Directory {
+            Ok(())
+        } else {
+            Err(Errno::ENOTDIR)
+        }
     }
 
     /// The inode `name` names in this directory, fetched from the server.
@@ -115,7 +128,9 @@ impl P9Inode {
     /// A name of some file went or came: any inode of the mount may be that file under
     /// another name, so every cached link count is now suspect.
     fn links_changed(&self) {
-        self.mount.links.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        self.mount
+            .links
+            .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
     }
 
     fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
@@ -169,7 +184,11 @@ impl P9Inode {
             Ok(_) => Ok((fid, true, true)),
             // A failed open leaves the fid unopened, so it can try again with less.
             Err(Errno::EACCES | Errno::EPERM | Errno::EROFS | Errno::ETXTBSY) => {
-                let flags = if access == Access::Read { open_flags::RDONLY } else { open_flags::WRONLY };
+                let flags = if access == Access::Read {
+                    open_flags::RDONLY
+                } else {
+                    open_flags::WRONLY
+                };
                 fid.lopen(flags)?;
                 Ok((fid, access == Access::Read, access == Access::Write))
             }
@@ -218,18 +237,36 @@ impl P9Inode {
                 if !file_type.is_device() {
                     return Err(Errno::EINVAL);
                 }
-                self.fid.mknod(name, file_type.mode_bits() | perm, dev_major(rdev), dev_minor(rdev), node.gid)?
+                self.fid.mknod(
+                    name,
+                    file_type.mode_bits() | perm,
+                    dev_major(rdev),
+                    dev_minor(rdev),
+                    node.gid,
+                )?
             }
-            NodeKind::Fifo | NodeKind::Socket => {
-                self.fid.mknod(name, node.kind.file_type().mode_bits() | perm, 0, 0, node.gid)?
-            }
+            NodeKind::Fifo | NodeKind::Socket => self.fid.mknod(
+                name,
+                node.kind.file_type().mode_bits() | perm,
+                0,
+                0,
+                node.gid,
+            )?,
         };
         Ok(None)
     }
 
     fn same_mount(&self, other: &Arc<dyn Inode>) -> Result<Arc<P9Inode>> {
-        let other = other.clone().into_any().downcast::<P9Inode>().map_err(|_| Errno::EXDEV)?;
-        if Arc::ptr_eq(&other.mount, &self.mount) { Ok(other) } else { Err(Errno::EXDEV) }
+        let other = other
+            .clone()
+            .into_any()
+            .downcast::<P9Inode>()
+            .map_err(|_| Errno::EXDEV)?;
+        if Arc::ptr_eq(&other.mount, &self.mount) {
+            Ok(other)
+        } else {
+            Err(Errno::EXDEV)
+        }
     }
 }
 
@@ -248,7 +285,8 @@ fn check_name(name: &[u8]) -> Result<()> {
     if name.len() > NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -272,7 +310,10 @@ impl Inode for P9Inode {
     }
 
     fn getattr(&self) -> Result<Stat> {
-        let ticket = match self.attrs.get(self.mount.links.load(core::sync::atomic::Ordering::Acquire)) {
+        let ticket = match self
+            .attrs
+            .get(self.mount.links.load(core::sync::atomic::Ordering::Acquire))
+        {
             Ok(stat) => return Ok(stat),
             Err(ticket) => ticket,
         };
@@ -365,7 +406,13 @@ impl Inode for P9Inode {
     /// first: exact on an exclusive mount, racy against the host on a shared one (as
     /// Linux's v9fs, which refuses the flag, leaves to user space). `RENAME_EXCHANGE`
     /// and `RENAME_WHITEOUT` cannot be expressed: `EINVAL`, as Linux's v9fs answers.
-    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+    fn rename(
+        &self,
+        old_name: &[u8],
+        new_parent: &Arc<dyn Inode>,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         self.require_directory()?;
         check_name(old_name)?;
         check_name(new_name)?;
@@ -398,13 +445,33 @@ impl Inode for P9Inode {
     /// cookies shifted by 2 (QEMU's cookies are `telldir` positions, far from overflow).
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         self.require_directory()?;
-        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 }) {
+        if offset == 0
+            && !sink(DirEntry {
+                name: b".",
+                ino: self.ino,
+                file_type: FileType::Directory,
+                next_offset: 1,
+            })
+        {
             return Ok(());
         }
         if offset <= 1 {
             // At a mount's root, `..` is the root itself: the host's parent is not ours.
-            let parent = if self.is_root { self.ino } else { self.fid.walk(&[b".."])?.1.last().map_or(self.ino, |qid| qid.path) };
-            if !sink(DirEntry { name: b"..", ino: parent, file_type: FileType::Directory, next_offset: 2 }) {
+            let parent = if self.is_root {
+                self.ino
+            } else {
+                self.fid
+                    .walk(&[b".."])?
+                    .1
+                    .last()
+                    .map_or(self.ino, |qid| qid.path)
+            };
+            if !sink(DirEntry {
+                name: b"..",
+                ino: parent,
+                file_type: FileType::Directory,
+                next_offset: 2,
+            }) {
                 return Ok(());
             }
         }

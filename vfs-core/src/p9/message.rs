@@ -272,7 +272,12 @@ impl<'a> Wire<'a> for Dirent<'a> {
         out.put_string(self.name);
     }
     fn decode(input: &mut Decoder<'a>) -> Result<Self> {
-        Ok(Dirent { qid: Qid::decode(input)?, offset: input.u64()?, kind: input.u8()?, name: input.string()? })
+        Ok(Dirent {
+            qid: Qid::decode(input)?,
+            offset: input.u64()?,
+            kind: input.u8()?,
+            name: input.string()?,
+        })
     }
 }
 
@@ -285,7 +290,10 @@ pub struct Dirents<'a> {
 
 impl<'a> Dirents<'a> {
     pub fn new(payload: &'a [u8]) -> Self {
-        Dirents { input: Decoder::new(payload), failed: false }
+        Dirents {
+            input: Decoder::new(payload),
+            failed: false,
+        }
     }
 }
 

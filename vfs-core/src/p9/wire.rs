@@ -17,7 +17,10 @@ pub struct Encoder<'b> {
 
 impl<'b> Encoder<'b> {
     pub fn new(out: &'b mut Vec<u8>) -> Self {
-        Encoder { out, unrepresentable: false }
+        Encoder {
+            out,
+            unrepresentable: false,
+        }
     }
 
     pub fn put_u8(&mut self, value: u8) {
@@ -69,7 +72,11 @@ impl<'b> Encoder<'b> {
     /// `ENAMETOOLONG` when a string or list did not fit its length field: the only way a
     /// caller-supplied value can be unencodable.
     pub fn finish(self) -> Result<()> {
-        if self.unrepresentable { Err(Errno::ENAMETOOLONG) } else { Ok(()) }
+        if self.unrepresentable {
+            Err(Errno::ENAMETOOLONG)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -133,7 +140,11 @@ impl<'a> Decoder<'a> {
     /// Succeeds only when every byte was consumed: trailing garbage means the two sides
     /// disagree about the message layout.
     pub fn finish(self) -> Result<()> {
-        if self.input.is_empty() { Ok(()) } else { Err(Errno::EIO) }
+        if self.input.is_empty() {
+            Ok(())
+        } else {
+            Err(Errno::EIO)
+        }
     }
 }
 
@@ -251,14 +262,20 @@ mod tests {
     fn short_input_and_leftovers_are_eio() {
         assert_eq!(Decoder::new(&[1, 2, 3]).u32(), Err(Errno::EIO));
         assert_eq!(Decoder::new(&[5, 0, b'a']).string(), Err(Errno::EIO));
-        assert_eq!(Decoder::new(&[0xff, 0xff, 0xff, 0xff]).data(), Err(Errno::EIO));
+        assert_eq!(
+            Decoder::new(&[0xff, 0xff, 0xff, 0xff]).data(),
+            Err(Errno::EIO)
+        );
         assert_eq!(Decoder::new(&[0]).finish(), Err(Errno::EIO));
     }
 
     #[test]
     fn lying_list_count_does_not_allocate_or_panic() {
         let bytes = [0xff, 0xff, 1, 2];
-        assert_eq!(<Vec<u64>>::decode(&mut Decoder::new(&bytes)), Err(Errno::EIO));
+        assert_eq!(
+            <Vec<u64>>::decode(&mut Decoder::new(&bytes)),
+            Err(Errno::EIO)
+        );
     }
 
     #[test]

@@ -24,7 +24,12 @@ pub struct DirEntries {
 
 impl Default for DirEntries {
     fn default() -> Self {
-        DirEntries { by_name: HashMap::new(), by_cookie: BTreeMap::new(), next_cookie: FIRST_COOKIE, dead: false }
+        DirEntries {
+            by_name: HashMap::new(),
+            by_cookie: BTreeMap::new(),
+            next_cookie: FIRST_COOKIE,
+            dead: false,
+        }
     }
 }
 
@@ -72,6 +77,8 @@ impl DirEntries {
 
     /// Entries whose cookie is at least `offset`, in cookie order.
     pub fn entries_from(&self, offset: u64) -> impl Iterator<Item = (u64, &[u8], &Arc<RamInode>)> {
-        self.by_cookie.range(offset.max(FIRST_COOKIE)..).map(|(cookie, (name, node))| (*cookie, &name[..], node))
+        self.by_cookie
+            .range(offset.max(FIRST_COOKIE)..)
+            .map(|(cookie, (name, node))| (*cookie, &name[..], node))
     }
 }

@@ -106,10 +106,12 @@ impl Shared {
             return wanted;
         };
         let mut granted = 0;
-        let _ = self.used_pages.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-            granted = wanted.min(limit.saturating_sub(used));
-            Some(used + granted)
-        });
+        let _ = self
+            .used_pages
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                granted = wanted.min(limit.saturating_sub(used));
+                Some(used + granted)
+            });
         granted
     }
 
@@ -143,7 +145,11 @@ impl RamFs {
             rename_lock: spin::Mutex::new(()),
         });
         let root = RamInode::new_root(&shared, config.root_mode, config.root_uid, config.root_gid)?;
-        Ok(Arc::new(RamFs { shared, root, config }))
+        Ok(Arc::new(RamFs {
+            shared,
+            root,
+            config,
+        }))
     }
 
     /// A plain ramfs with default settings: the common case for tests and synthetic dirs.
@@ -187,9 +193,13 @@ impl FileSystem for RamFs {
         let used_inodes = self.used_inodes();
         // Unlimited ramfs reports zeros, as Linux's ramfs does.
         let blocks = limits.max_pages.unwrap_or(0);
-        let free_blocks = limits.max_pages.map_or(0, |max| max.saturating_sub(used_pages));
+        let free_blocks = limits
+            .max_pages
+            .map_or(0, |max| max.saturating_sub(used_pages));
         let files = limits.max_inodes.unwrap_or(0);
-        let free_files = limits.max_inodes.map_or(0, |max| max.saturating_sub(used_inodes));
+        let free_files = limits
+            .max_inodes
+            .map_or(0, |max| max.saturating_sub(used_inodes));
         Ok(StatFs {
             fs_type: self.config.magic,
             block_size: PAGE_SIZE as u64,

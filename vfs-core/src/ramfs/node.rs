@@ -86,13 +86,31 @@ impl Drop for RamInode {
 }
 
 impl RamInode {
-    pub(super) fn new_root(shared: &Arc<Shared>, perm: u32, uid: u32, gid: u32) -> Result<Arc<RamInode>> {
-        let root = Self::new_node(shared, &NewNode { kind: NodeKind::Directory, perm, uid, gid }, 0)?;
+    pub(super) fn new_root(
+        shared: &Arc<Shared>,
+        perm: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Arc<RamInode>> {
+        let root = Self::new_node(
+            shared,
+            &NewNode {
+                kind: NodeKind::Directory,
+                perm,
+                uid,
+                gid,
+            },
+            0,
+        )?;
         root.parent_ino.store(root.ino, Ordering::Relaxed);
         Ok(root)
     }
 
-    fn new_node(shared: &Arc<Shared>, node: &NewNode<'_>, parent_ino: u64) -> Result<Arc<RamInode>> {
+    fn new_node(
+        shared: &Arc<Shared>,
+        node: &NewNode<'_>,
+        parent_ino: u64,
+    ) -> Result<Arc<RamInode>> {
         if let NodeKind::Symlink { target } = node.kind
             && target.len() >= PAGE_SIZE
         {
@@ -148,14 +166,23 @@ impl RamInode {
 
     fn ours_arc(&self, other: &Arc<dyn Inode>) -> Result<Arc<RamInode>> {
         self.ours(other)?;
-        other.clone().into_any().downcast::<RamInode>().map_err(|_| Errno::EXDEV)
+        other
+            .clone()
+            .into_any()
+            .downcast::<RamInode>()
+            .map_err(|_| Errno::EXDEV)
     }
 
     pub(super) fn check_name(name: &[u8]) -> Result<()> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        if name.is_empty()
+            || name == b"."
+            || name == b".."
+            || name.contains(&b'/')
+            || name.contains(&0)
+        {
             return Err(Errno::EINVAL);
         }
         Ok(())
@@ -193,7 +220,10 @@ impl Inode for RamInode {
         let (size, pages) = match &state.body {
             Body::File(pages) => (pages.size, pages.page_count()),
             Body::Dir(entries) => (entries.size_bytes(), 0),
-            Body::Symlink(target) => (target.len() as u64, u64::from(target.len() >= SHORT_SYMLINK_LEN)),
+            Body::Symlink(target) => (
+                target.len() as u64,
+                u64::from(target.len() >= SHORT_SYMLINK_LEN),
+            ),
             Body::Special => (0, 0),
         };
         Ok(Stat {
@@ -219,7 +249,11 @@ impl Inode for RamInode {
         let mut state = self.lock();
         if let Some(size) = change.size {
             let Body::File(pages) = &mut state.body else {
-                return Err(if self.file_type == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL });
+                return Err(if self.file_type == FileType::Directory {
+                    Errno::EISDIR
+                } else {
+                    Errno::EINVAL
+                });
             };
             if size > MAX_FILE_SIZE {
                 return Err(Errno::EFBIG);
@@ -325,7 +359,9 @@ impl Inode for RamInode {
         }
         {
             let mut child_state = child.lock();
-            let Body::Dir(child_entries) = &mut child_state.body else { return Err(Errno::ENOTDIR) };
+            let Body::Dir(child_entries) = &mut child_state.body else {
+                return Err(Errno::ENOTDIR);
+            };
             if !child_entries.is_empty() {
                 return Err(Errno::ENOTEMPTY);
             }
@@ -339,20 +375,39 @@ impl Inode for RamInode {
         Ok(())
     }
 
-    fn rename(&self, old_name: &[u8], new_parent: &Arc<dyn Inode>, new_name: &[u8], flags: RenameFlags) -> Result<()> {
+    fn rename(
+        &self,
+        old_name: &[u8],
+        new_parent: &Arc<dyn Inode>,
+        new_name: &[u8],
+        flags: RenameFlags,
+    ) -> Result<()> {
         self.rename_entry(old_name, new_parent, new_name, flags)
     }
 
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         let state = self.lock();
-        let Body::Dir(entries) = &state.body else { return Err(Errno::ENOTDIR) };
-        if offset == 0 && !sink(DirEntry { name: b".", ino: self.ino, file_type: FileType::Directory, next_offset: 1 })
+        let Body::Dir(entries) = &state.body else {
+            return Err(Errno::ENOTDIR);
+        };
+        if offset == 0
+            && !sink(DirEntry {
+                name: b".",
+                ino: self.ino,
+                file_type: FileType::Directory,
+                next_offset: 1,
+            })
         {
             return Ok(());
         }
         let parent_ino = self.parent_ino.load(Ordering::Relaxed);
         if offset <= 1
-            && !sink(DirEntry { name: b"..", ino: parent_ino, file_type: FileType::Directory, next_offset: 2 })
+            && !sink(DirEntry {
+                name: b"..",
+                ino: parent_ino,
+                file_type: FileType::Directory,
+                next_offset: 2,
+            })
         {
             return Ok(());
         }
@@ -360,7 +415,12 @@ impl Inode for RamInode {
             return Ok(());
         }
         for (cookie, name, node) in entries.entries_from(offset) {
-            if !sink(DirEntry { name, ino: node.ino, file_type: node.file_type, next_offset: cookie + 1 }) {
+            if !sink(DirEntry {
+                name,
+                ino: node.ino,
+                file_type: node.file_type,
+                next_offset: cookie + 1,
+            }) {
                 break;
             }
         }
@@ -399,7 +459,13 @@ impl Inode for RamInode {
 
     fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
         let state = self.lock();
-        state.meta.xattrs.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone()).ok_or(Errno::ENODATA)
+        state
+            .meta
+            .xattrs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .ok_or(Errno::ENODATA)
     }
 
     fn set_xattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<()> {
@@ -435,11 +501,18 @@ impl Inode for RamInode {
     }
 
     fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
-        Ok(self.lock().meta.xattrs.iter().map(|(key, _)| key.clone()).collect())
+        Ok(self
+            .lock()
+            .meta
+            .xattrs
+            .iter()
+            .map(|(key, _)| key.clone())
+            .collect())
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
-        self.write_locked(&mut self.lock(), Some(offset), buf).map(|(_, written)| written)
+        self.write_locked(&mut self.lock(), Some(offset), buf)
+            .map(|(_, written)| written)
     }
 
     fn append(&self, buf: &[u8]) -> Result<(u64, usize)> {
@@ -460,7 +533,12 @@ impl RamInode {
     }
 
     /// Writes at `offset`, or at the end when `None`, with the node locked throughout.
-    fn write_locked(&self, state: &mut NodeState, offset: Option<u64>, buf: &[u8]) -> Result<(u64, usize)> {
+    fn write_locked(
+        &self,
+        state: &mut NodeState,
+        offset: Option<u64>,
+        buf: &[u8],
+    ) -> Result<(u64, usize)> {
         let offset = match (offset, &state.body) {
             (Some(offset), _) => offset,
             (None, Body::File(pages)) => pages.size,
@@ -469,12 +547,19 @@ impl RamInode {
         if buf.is_empty() {
             return Ok((offset, 0));
         }
-        if offset.checked_add(buf.len() as u64).is_none_or(|end| end > MAX_FILE_SIZE) {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > MAX_FILE_SIZE)
+        {
             return Err(Errno::EFBIG);
         }
         let now = self.shared.now();
         let Body::File(pages) = &mut state.body else {
-            return Err(if self.file_type == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL });
+            return Err(if self.file_type == FileType::Directory {
+                Errno::EISDIR
+            } else {
+                Errno::EINVAL
+            });
         };
         let needed = pages.pages_needed(offset, buf.len());
         let granted = self.shared.reserve_pages_up_to(needed);

@@ -48,7 +48,9 @@ impl Pages {
         }
         let first = offset / PAGE;
         let last = (offset + len as u64 - 1) / PAGE;
-        (first..=last).filter(|index| !self.pages.contains_key(index)).count() as u64
+        (first..=last)
+            .filter(|index| !self.pages.contains_key(index))
+            .count() as u64
     }
 
     /// Writes `buf` at `offset`, allocating at most `page_budget` new pages; returns the
@@ -140,7 +142,10 @@ mod tests {
     #[test]
     fn write_stops_at_page_budget() {
         let mut pages = Pages::default();
-        assert_eq!(pages.write(100, &[7u8; 3 * PAGE_SIZE], 2), 2 * PAGE_SIZE - 100);
+        assert_eq!(
+            pages.write(100, &[7u8; 3 * PAGE_SIZE], 2),
+            2 * PAGE_SIZE - 100
+        );
         assert_eq!(pages.page_count(), 2);
         // A write that gets no page at all leaves the size alone (tmpfs ENOSPC).
         assert_eq!(pages.write(10 * PAGE, b"x", 0), 0);

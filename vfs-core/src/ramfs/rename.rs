@@ -29,7 +29,14 @@ impl RamInode {
         } else {
             let _rename_guard = self.shared.rename_lock.lock();
             let (mut old_state, mut new_state) = lock_two(self, new_parent);
-            rename_locked(&mut old_state, Some(&mut new_state), old_name, new_name, flags, now)?
+            rename_locked(
+                &mut old_state,
+                Some(&mut new_state),
+                old_name,
+                new_name,
+                flags,
+                now,
+            )?
         };
         // Children's own fields are updated after the directories are unlocked (lock order).
         let moved_parent_ino = new_parent.ino;
@@ -58,7 +65,10 @@ impl RamInode {
 }
 
 /// The two directories of a cross-directory rename, locked in inode order.
-fn lock_two<'a>(a: &'a RamInode, b: &'a RamInode) -> (MutexGuard<'a, NodeState>, MutexGuard<'a, NodeState>) {
+fn lock_two<'a>(
+    a: &'a RamInode,
+    b: &'a RamInode,
+) -> (MutexGuard<'a, NodeState>, MutexGuard<'a, NodeState>) {
     if a.ino < b.ino {
         let first = a.lock();
         (first, b.lock())
@@ -96,7 +106,11 @@ fn rename_locked(
     let cross = new_dir.is_some();
     let source = old_dir.dir()?.get(old_name).cloned().ok_or(Errno::ENOENT)?;
     let target = new_dir!().dir()?.get(new_name).cloned();
-    let none = RenameOutcome { moved: None, swapped_back: None, victim: None };
+    let none = RenameOutcome {
+        moved: None,
+        swapped_back: None,
+        victim: None,
+    };
     if flags.contains(RenameFlags::EXCHANGE) {
         let target = target.ok_or(Errno::ENOENT)?;
         if Arc::ptr_eq(&source, &target) {
@@ -117,7 +131,11 @@ fn rename_locked(
         }
         old_dir.touch_modified(now);
         new_dir!().touch_modified(now);
-        return Ok(RenameOutcome { moved: Some(source), swapped_back: Some(target), victim: None });
+        return Ok(RenameOutcome {
+            moved: Some(source),
+            swapped_back: Some(target),
+            victim: None,
+        });
     }
     let source_is_dir = source.file_type == FileType::Directory;
     if let Some(target) = &target {
@@ -152,10 +170,17 @@ fn rename_locked(
         old_dir.meta.nlink -= 1;
         new_dir!().meta.nlink += 1;
     }
-    if victim.as_ref().is_some_and(|victim| victim.file_type == FileType::Directory) {
+    if victim
+        .as_ref()
+        .is_some_and(|victim| victim.file_type == FileType::Directory)
+    {
         new_dir!().meta.nlink -= 1;
     }
     old_dir.touch_modified(now);
     new_dir!().touch_modified(now);
-    Ok(RenameOutcome { moved: Some(source), swapped_back: None, victim })
+    Ok(RenameOutcome {
+        moved: Some(source),
+        swapped_back: None,
+        victim,
+    })
 }

@@ -25,7 +25,13 @@ pub struct TmpfsOptions {
 
 impl Default for TmpfsOptions {
     fn default() -> Self {
-        TmpfsOptions { size: None, nr_inodes: None, mode: 0o1777, uid: 0, gid: 0 }
+        TmpfsOptions {
+            size: None,
+            nr_inodes: None,
+            mode: 0o1777,
+            uid: 0,
+            gid: 0,
+        }
     }
 }
 
@@ -55,9 +61,17 @@ impl TmpfsOptions {
         for option in data.split(',').filter(|option| !option.is_empty()) {
             let (key, value) = option.split_once('=').ok_or(Errno::EINVAL)?;
             match key {
-                "size" => options.size = Some(parse_size(value, total_memory)?).filter(|&size| size != 0),
-                "nr_inodes" => options.nr_inodes = Some(parse_size(value, u64::MAX)?).filter(|&count| count != 0),
-                "mode" => options.mode = u32::from_str_radix(value, 8).map_err(|_| Errno::EINVAL)? & 0o7777,
+                "size" => {
+                    options.size = Some(parse_size(value, total_memory)?).filter(|&size| size != 0)
+                }
+                "nr_inodes" => {
+                    options.nr_inodes =
+                        Some(parse_size(value, u64::MAX)?).filter(|&count| count != 0)
+                }
+                "mode" => {
+                    options.mode =
+                        u32::from_str_radix(value, 8).map_err(|_| Errno::EINVAL)? & 0o7777
+                }
                 "uid" => options.uid = value.parse().map_err(|_| Errno::EINVAL)?,
                 "gid" => options.gid = value.parse().map_err(|_| Errno::EINVAL)?,
                 _ => {
@@ -73,7 +87,10 @@ impl TmpfsOptions {
     pub fn to_mount_options(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         if let Some(size) = self.size {
-            parts.push(format!("size={}k", size.div_ceil(PAGE_SIZE as u64) * (PAGE_SIZE as u64 / 1024)));
+            parts.push(format!(
+                "size={}k",
+                size.div_ceil(PAGE_SIZE as u64) * (PAGE_SIZE as u64 / 1024)
+            ));
         }
         if let Some(count) = self.nr_inodes {
             parts.push(format!("nr_inodes={count}"));
@@ -114,13 +131,26 @@ mod tests {
 
     #[test]
     fn parses_linux_option_strings() {
-        let options = TmpfsOptions::parse("size=64m,mode=755,uid=1000,gid=100,nr_inodes=1k", 0).unwrap();
+        let options =
+            TmpfsOptions::parse("size=64m,mode=755,uid=1000,gid=100,nr_inodes=1k", 0).unwrap();
         assert_eq!(
             options,
-            TmpfsOptions { size: Some(64 << 20), nr_inodes: Some(1024), mode: 0o755, uid: 1000, gid: 100 }
+            TmpfsOptions {
+                size: Some(64 << 20),
+                nr_inodes: Some(1024),
+                mode: 0o755,
+                uid: 1000,
+                gid: 100
+            }
         );
-        assert_eq!(options.to_mount_options(), "size=65536k,nr_inodes=1024,mode=755,uid=1000,gid=100");
-        assert_eq!(TmpfsOptions::parse("size=50%", 1000).unwrap().size, Some(500));
+        assert_eq!(
+            options.to_mount_options(),
+            "size=65536k,nr_inodes=1024,mode=755,uid=1000,gid=100"
+        );
+        assert_eq!(
+            TmpfsOptions::parse("size=50%", 1000).unwrap().size,
+            Some(500)
+        );
         assert_eq!(TmpfsOptions::parse("", 0).unwrap().to_mount_options(), "");
     }
 

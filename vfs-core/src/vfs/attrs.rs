@@ -19,19 +19,45 @@ impl FsContext {
         location.mount.check_writable()?;
         let stat = location.dentry.positive()?.getattr()?;
         let bits = permission::chmod_bits(&self.cred, &stat, perm)?;
-        self.setattr_at(location, &SetAttr { mode: Some(bits), ..SetAttr::default() })
+        self.setattr_at(
+            location,
+            &SetAttr {
+                mode: Some(bits),
+                ..SetAttr::default()
+            },
+        )
     }
 
     /// `fchownat`; `None` is Linux's `-1` (leave unchanged).
-    pub fn chown(&self, at: At<'_>, path: &[u8], uid: Option<u32>, gid: Option<u32>, follow: bool) -> Result<()> {
+    pub fn chown(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        uid: Option<u32>,
+        gid: Option<u32>,
+        follow: bool,
+    ) -> Result<()> {
         self.chown_location(&self.resolve(at, path, follow)?, uid, gid)
     }
 
-    pub fn chown_location(&self, location: &Location, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    pub fn chown_location(
+        &self,
+        location: &Location,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<()> {
         location.mount.check_writable()?;
         let stat = location.dentry.positive()?.getattr()?;
         let cleared_bits = permission::chown_check(&self.cred, &stat, uid, gid)?;
-        self.setattr_at(location, &SetAttr { uid, gid, mode: cleared_bits, ..SetAttr::default() })
+        self.setattr_at(
+            location,
+            &SetAttr {
+                uid,
+                gid,
+                mode: cleared_bits,
+                ..SetAttr::default()
+            },
+        )
     }
 
     /// `utimensat`; `None` is `UTIME_OMIT`.
@@ -57,10 +83,17 @@ impl FsContext {
         }
         location.mount.check_writable()?;
         let stat = location.dentry.positive()?.getattr()?;
-        let only_now =
-            atime.is_none_or(|time| time == TimeChange::Now) && mtime.is_none_or(|time| time == TimeChange::Now);
+        let only_now = atime.is_none_or(|time| time == TimeChange::Now)
+            && mtime.is_none_or(|time| time == TimeChange::Now);
         permission::check_set_times(&self.cred, &stat, only_now)?;
-        self.setattr_at(location, &SetAttr { atime, mtime, ..SetAttr::default() })
+        self.setattr_at(
+            location,
+            &SetAttr {
+                atime,
+                mtime,
+                ..SetAttr::default()
+            },
+        )
     }
 
     /// `truncate(2)` by path (`ftruncate` is `OpenFile::truncate`).
@@ -82,7 +115,10 @@ impl FsContext {
         let location = self.resolve(at, path, true)?;
         let inode = location.dentry.positive()?;
         if wanted.contains(Access::WRITE)
-            && matches!(inode.file_type(), FileType::Regular | FileType::Directory | FileType::Symlink)
+            && matches!(
+                inode.file_type(),
+                FileType::Regular | FileType::Directory | FileType::Symlink
+            )
         {
             location.mount.check_writable()?;
         }

@@ -17,7 +17,10 @@ impl FsContext {
         let parent = walk.parent(&self.start(at), path)?;
         let name = creation_name(parent.last)?;
         let writable = parent.dir.mount.check_writable();
-        let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
+        let mut locked = LockedDir {
+            dir: &parent.dir,
+            children: parent.dir.dentry.lock_children(),
+        };
         if !locked.lookup(name)?.is_negative() {
             return Err(Errno::EEXIST);
         }
@@ -42,16 +45,33 @@ impl FsContext {
         if matches!(kind, NodeKind::Device { .. }) && !self.cred.is_privileged() {
             return Err(Errno::EPERM);
         }
-        let (perm, gid) = permission::new_node_owner(&self.cred, &dir.getattr()?, perm, kind == NodeKind::Directory);
-        let inode = dir.create(name, &NewNode { kind, perm, uid: self.cred.uid, gid })?;
-        Ok(locked.dir.dentry.bind_locked(&mut locked.children, name, Some(inode)))
+        let (perm, gid) = permission::new_node_owner(
+            &self.cred,
+            &dir.getattr()?,
+            perm,
+            kind == NodeKind::Directory,
+        );
+        let inode = dir.create(
+            name,
+            &NewNode {
+                kind,
+                perm,
+                uid: self.cred.uid,
+                gid,
+            },
+        )?;
+        Ok(locked
+            .dir
+            .dentry
+            .bind_locked(&mut locked.children, name, Some(inode)))
     }
 
     /// `mkdirat`.
     pub fn mkdir(&self, at: At<'_>, path: &[u8], perm: u32) -> Result<()> {
         let perm = perm & (mode::S_IALLUGO & !mode::S_ISUID & !mode::S_ISGID) & !self.umask;
         self.create_with(at, path, true, |locked, name| {
-            self.make_node(locked, name, NodeKind::Directory, perm).map(drop)
+            self.make_node(locked, name, NodeKind::Directory, perm)
+                .map(drop)
         })
     }
 
@@ -59,15 +79,23 @@ impl FsContext {
     pub fn mknod(&self, at: At<'_>, path: &[u8], mode_with_type: u32, rdev: u64) -> Result<()> {
         let kind = match mode_with_type & mode::S_IFMT {
             0 | mode::S_IFREG => NodeKind::Regular,
-            mode::S_IFCHR => NodeKind::Device { file_type: FileType::CharDevice, rdev },
-            mode::S_IFBLK => NodeKind::Device { file_type: FileType::BlockDevice, rdev },
+            mode::S_IFCHR => NodeKind::Device {
+                file_type: FileType::CharDevice,
+                rdev,
+            },
+            mode::S_IFBLK => NodeKind::Device {
+                file_type: FileType::BlockDevice,
+                rdev,
+            },
             mode::S_IFIFO => NodeKind::Fifo,
             mode::S_IFSOCK => NodeKind::Socket,
             mode::S_IFDIR => return Err(Errno::EPERM),
             _ => return Err(Errno::EINVAL),
         };
         let perm = mode_with_type & mode::S_IALLUGO & !self.umask;
-        self.create_with(at, path, false, |locked, name| self.make_node(locked, name, kind, perm).map(drop))
+        self.create_with(at, path, false, |locked, name| {
+            self.make_node(locked, name, kind, perm).map(drop)
+        })
     }
 
     /// `symlinkat`.
@@ -79,12 +107,20 @@ impl FsContext {
             return Err(Errno::ENAMETOOLONG);
         }
         self.create_with(at, path, false, |locked, name| {
-            self.make_node(locked, name, NodeKind::Symlink { target }, 0o777).map(drop)
+            self.make_node(locked, name, NodeKind::Symlink { target }, 0o777)
+                .map(drop)
         })
     }
 
     /// `linkat`; `follow` is `AT_SYMLINK_FOLLOW`.
-    pub fn link(&self, old_at: At<'_>, old_path: &[u8], new_at: At<'_>, new_path: &[u8], follow: bool) -> Result<()> {
+    pub fn link(
+        &self,
+        old_at: At<'_>,
+        old_path: &[u8],
+        new_at: At<'_>,
+        new_path: &[u8],
+        follow: bool,
+    ) -> Result<()> {
         let source = self.resolve(old_at, old_path, follow)?;
         let source_inode = source.dentry.positive()?.clone();
         self.create_with(new_at, new_path, false, |locked, name| {
@@ -101,8 +137,14 @@ impl FsContext {
             // source's object: on 9p an inode's fid is tied to the name it was walked
             // through, and the source's would go stale once the old name is unlinked
             // (memory filesystems return the very same object).
-            let new_inode = locked.inode()?.lookup(name).unwrap_or_else(|_| source_inode.clone());
-            locked.dir.dentry.bind_locked(&mut locked.children, name, Some(new_inode));
+            let new_inode = locked
+                .inode()?
+                .lookup(name)
+                .unwrap_or_else(|_| source_inode.clone());
+            locked
+                .dir
+                .dentry
+                .bind_locked(&mut locked.children, name, Some(new_inode));
             Ok(())
         })
     }

@@ -72,7 +72,13 @@ impl FsContext {
     /// A context at the namespace root with umask 022.
     pub fn new(ns: Arc<MountNamespace>, cred: Credentials) -> FsContext {
         let root = ns.root();
-        FsContext { cwd: root.clone(), root, ns, cred, umask: 0o022 }
+        FsContext {
+            cwd: root.clone(),
+            root,
+            ns,
+            cred,
+            umask: 0o022,
+        }
     }
 
     fn start(&self, at: At<'_>) -> Location {
@@ -98,7 +104,11 @@ impl FsContext {
         let mut stats = location.mount.fs().statfs()?;
         // ST_* share their values with MS_*; ST_RELATIME is 4096.
         stats.flags = u64::from(location.mount.flags().bits())
-            | if location.mount.flags().contains(MountFlags::NOATIME) { 0 } else { 4096 };
+            | if location.mount.flags().contains(MountFlags::NOATIME) {
+                0
+            } else {
+                4096
+            };
         Ok(stats)
     }
 

@@ -5,7 +5,13 @@ use super::*;
 
 impl FsContext {
     /// `openat`. `perm` is the creation mode (umask applied here).
-    pub fn open(&self, at: At<'_>, path: &[u8], flags: OpenFlags, perm: u32) -> Result<Arc<OpenFile>> {
+    pub fn open(
+        &self,
+        at: At<'_>,
+        path: &[u8],
+        flags: OpenFlags,
+        perm: u32,
+    ) -> Result<Arc<OpenFile>> {
         if flags.contains(OpenFlags::CREAT) && flags.contains(OpenFlags::DIRECTORY) {
             return Err(Errno::EINVAL);
         }
@@ -13,7 +19,11 @@ impl FsContext {
             return Err(Errno::EOPNOTSUPP);
         }
         let flags = if flags.contains(OpenFlags::PATH) {
-            flags & (OpenFlags::PATH | OpenFlags::DIRECTORY | OpenFlags::NOFOLLOW | OpenFlags::CLOEXEC)
+            flags
+                & (OpenFlags::PATH
+                    | OpenFlags::DIRECTORY
+                    | OpenFlags::NOFOLLOW
+                    | OpenFlags::CLOEXEC)
         } else {
             flags
         };
@@ -31,12 +41,18 @@ impl FsContext {
             return Err(Errno::ENOTDIR);
         }
         if flags.contains(OpenFlags::PATH) {
-            return Ok(Arc::new(OpenFile::new(location, self.cred.clone(), flags, None)?));
+            return Ok(Arc::new(OpenFile::new(
+                location,
+                self.cred.clone(),
+                flags,
+                None,
+            )?));
         }
         if file_type == FileType::Symlink {
             return Err(Errno::ELOOP);
         }
-        let truncate = !created && flags.contains(OpenFlags::TRUNC) && file_type == FileType::Regular;
+        let truncate =
+            !created && flags.contains(OpenFlags::TRUNC) && file_type == FileType::Regular;
         if !created {
             self.may_open(&location, &inode, flags)?;
         }
@@ -53,7 +69,12 @@ impl FsContext {
             FileType::Socket => return Err(Errno::ENXIO),
             _ => None,
         };
-        Ok(Arc::new(OpenFile::new(location, self.cred.clone(), flags, device)?))
+        Ok(Arc::new(OpenFile::new(
+            location,
+            self.cred.clone(),
+            flags,
+            device,
+        )?))
     }
 
     /// The lookup half of `open`: finds or (with `O_CREAT`) creates the last component,
@@ -72,7 +93,11 @@ impl FsContext {
         let exclusive_create = flags.contains(OpenFlags::CREAT | OpenFlags::EXCL);
         let follow_last = !(flags.contains(OpenFlags::NOFOLLOW) || exclusive_create);
         if !flags.contains(OpenFlags::CREAT) {
-            return Ok((walk.resolve(&self.start(at), path, follow_last)?, false, None));
+            return Ok((
+                walk.resolve(&self.start(at), path, follow_last)?,
+                false,
+                None,
+            ));
         }
         let mut start = self.start(at);
         let mut path = path.to_vec();
@@ -92,15 +117,20 @@ impl FsContext {
                         };
                     }
                 };
-                let mut locked = LockedDir { dir: &parent.dir, children: parent.dir.dentry.lock_children() };
+                let mut locked = LockedDir {
+                    dir: &parent.dir,
+                    children: parent.dir.dentry.lock_children(),
+                };
                 let child = locked.lookup(name)?;
                 if let Some(inode) = child.inode() {
                     if flags.contains(OpenFlags::EXCL) {
                         return Err(Errno::EEXIST);
                     }
                     if inode.file_type() != FileType::Symlink || !follow_last {
-                        let location =
-                            self.ns.follow_mounts(Location { mount: parent.dir.mount.clone(), dentry: child });
+                        let location = self.ns.follow_mounts(Location {
+                            mount: parent.dir.mount.clone(),
+                            dentry: child,
+                        });
                         return Ok((location, false, Some(parent.dir.clone())));
                     }
                     let target = inode.readlink()?;
@@ -112,9 +142,20 @@ impl FsContext {
                     (parent.dir.clone(), target)
                 } else {
                     parent.dir.mount.check_writable()?;
-                    let dentry =
-                        self.make_node(&mut locked, name, NodeKind::Regular, perm & mode::S_IALLUGO & !self.umask)?;
-                    return Ok((Location { mount: parent.dir.mount.clone(), dentry }, true, None));
+                    let dentry = self.make_node(
+                        &mut locked,
+                        name,
+                        NodeKind::Regular,
+                        perm & mode::S_IALLUGO & !self.umask,
+                    )?;
+                    return Ok((
+                        Location {
+                            mount: parent.dir.mount.clone(),
+                            dentry,
+                        },
+                        true,
+                        None,
+                    ));
                 }
             };
             start = next_start;
@@ -123,7 +164,12 @@ impl FsContext {
     }
 
     /// `may_open` plus the `O_TRUNC` write check.
-    fn may_open(&self, location: &Location, inode: &Arc<dyn Inode>, flags: OpenFlags) -> Result<()> {
+    fn may_open(
+        &self,
+        location: &Location,
+        inode: &Arc<dyn Inode>,
+        flags: OpenFlags,
+    ) -> Result<()> {
         let file_type = inode.file_type();
         let mut wanted = Access::empty();
         if flags.readable() {
@@ -140,13 +186,18 @@ impl FsContext {
             return Err(Errno::EACCES);
         }
         if wanted.contains(Access::WRITE)
-            && matches!(file_type, FileType::Regular | FileType::Directory | FileType::Symlink)
+            && matches!(
+                file_type,
+                FileType::Regular | FileType::Directory | FileType::Symlink
+            )
         {
             location.mount.check_writable()?;
         }
         let stat = inode.getattr()?;
         check_access(&self.cred, &stat, wanted)?;
-        if flags.contains(OpenFlags::NOATIME) && !permission::is_owner_or_privileged(&self.cred, &stat) {
+        if flags.contains(OpenFlags::NOATIME)
+            && !permission::is_owner_or_privileged(&self.cred, &stat)
+        {
             return Err(Errno::EPERM);
         }
         Ok(())

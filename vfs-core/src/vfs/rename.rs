@@ -12,7 +12,9 @@ impl FsContext {
         new_path: &[u8],
         flags: RenameFlags,
     ) -> Result<()> {
-        if flags.contains(RenameFlags::NOREPLACE | RenameFlags::EXCHANGE) || flags.contains(RenameFlags::WHITEOUT) {
+        if flags.contains(RenameFlags::NOREPLACE | RenameFlags::EXCHANGE)
+            || flags.contains(RenameFlags::WHITEOUT)
+        {
             return Err(Errno::EINVAL);
         }
         let mut walk = Walk::new(self);
@@ -21,9 +23,15 @@ impl FsContext {
         if !Arc::ptr_eq(&old_parent.dir.mount, &new_parent.dir.mount) {
             return Err(Errno::EXDEV);
         }
-        let Last::Name(old_name) = old_parent.last else { return Err(Errno::EBUSY) };
+        let Last::Name(old_name) = old_parent.last else {
+            return Err(Errno::EBUSY);
+        };
         let Last::Name(new_name) = new_parent.last else {
-            return Err(if flags.contains(RenameFlags::NOREPLACE) { Errno::EEXIST } else { Errno::EBUSY });
+            return Err(if flags.contains(RenameFlags::NOREPLACE) {
+                Errno::EEXIST
+            } else {
+                Errno::EBUSY
+            });
         };
         old_parent.dir.mount.check_writable()?;
         let _serial = self.ns.rename_lock.lock();
@@ -58,9 +66,12 @@ impl FsContext {
             return Err(Errno::ENOENT);
         }
         let source_is_dir = source_inode.file_type() == FileType::Directory;
-        let target_is_dir = target.inode().is_some_and(|inode| inode.file_type() == FileType::Directory);
+        let target_is_dir = target
+            .inode()
+            .is_some_and(|inode| inode.file_type() == FileType::Directory);
         if !source_is_dir
-            && (old_parent.trailing_slash || (!flags.contains(RenameFlags::EXCHANGE) && new_parent.trailing_slash))
+            && (old_parent.trailing_slash
+                || (!flags.contains(RenameFlags::EXCHANGE) && new_parent.trailing_slash))
         {
             return Err(Errno::ENOTDIR);
         }
@@ -71,12 +82,19 @@ impl FsContext {
             return Err(Errno::EINVAL);
         }
         if !target.is_negative() && old_dir.is_descendant_of(&target) {
-            return Err(if flags.contains(RenameFlags::EXCHANGE) { Errno::EINVAL } else { Errno::ENOTEMPTY });
+            return Err(if flags.contains(RenameFlags::EXCHANGE) {
+                Errno::EINVAL
+            } else {
+                Errno::ENOTEMPTY
+            });
         }
         // Both names already lead to the same inode object: Linux's `vfs_rename` does
         // nothing and succeeds. (Objects, not numbers: overlay shows two lower hard links
         // as two inodes with one number, and Linux renames those.)
-        if target.inode().is_some_and(|target_inode| Arc::ptr_eq(target_inode, &source_inode)) {
+        if target
+            .inode()
+            .is_some_and(|target_inode| Arc::ptr_eq(target_inode, &source_inode))
+        {
             return Ok(());
         }
         let old_dir_inode = old_dir.positive()?.clone();
@@ -85,7 +103,11 @@ impl FsContext {
         if target.is_negative() {
             self.may_create_in(&new_dir_inode)?;
         } else {
-            let target_wants_dir = if flags.contains(RenameFlags::EXCHANGE) { target_is_dir } else { source_is_dir };
+            let target_wants_dir = if flags.contains(RenameFlags::EXCHANGE) {
+                target_is_dir
+            } else {
+                source_is_dir
+            };
             self.may_delete(&new_dir_inode, &target, target_wants_dir)?;
         }
         if !same_dir && !self.cred.is_privileged() {

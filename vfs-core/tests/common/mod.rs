@@ -16,14 +16,27 @@ pub struct World {
 
 pub fn world() -> World {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-    let fs = new_tmpfs(&TmpfsOptions { mode: 0o755, ..TmpfsOptions::default() }, 1, clock.clone()).unwrap();
+    let fs = new_tmpfs(
+        &TmpfsOptions {
+            mode: 0o755,
+            ..TmpfsOptions::default()
+        },
+        1,
+        clock.clone(),
+    )
+    .unwrap();
     let ns = MountNamespace::new(fs, "rootfs", MountFlags::empty(), clock.clone());
     let ctx = FsContext::new(ns.clone(), Credentials::root());
     World { clock, ns, ctx }
 }
 
 pub fn tmpfs(clock: &Arc<ManualClock>, dev: u64, options: &str) -> Arc<dyn FileSystem> {
-    new_tmpfs(&TmpfsOptions::parse(options, 1 << 30).unwrap(), dev, clock.clone()).unwrap()
+    new_tmpfs(
+        &TmpfsOptions::parse(options, 1 << 30).unwrap(),
+        dev,
+        clock.clone(),
+    )
+    .unwrap()
 }
 
 pub fn user(ctx: &FsContext, uid: u32, gid: u32, groups: &[u32]) -> FsContext {
@@ -33,13 +46,21 @@ pub fn user(ctx: &FsContext, uid: u32, gid: u32, groups: &[u32]) -> FsContext {
 }
 
 pub fn write_file(ctx: &FsContext, path: &str, data: &[u8]) {
-    let file =
-        ctx.open(At::Cwd, path.as_bytes(), OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC, 0o644).unwrap();
+    let file = ctx
+        .open(
+            At::Cwd,
+            path.as_bytes(),
+            OpenFlags::WRONLY | OpenFlags::CREAT | OpenFlags::TRUNC,
+            0o644,
+        )
+        .unwrap();
     assert_eq!(file.write(data).unwrap(), data.len());
 }
 
 pub fn read_file(ctx: &FsContext, path: &str) -> Vec<u8> {
-    let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY, 0).unwrap();
+    let file = ctx
+        .open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY, 0)
+        .unwrap();
     let mut data = Vec::new();
     let mut chunk = [0u8; 1000];
     loop {
@@ -52,7 +73,14 @@ pub fn read_file(ctx: &FsContext, path: &str) -> Vec<u8> {
 }
 
 pub fn list_dir(ctx: &FsContext, path: &str) -> Vec<String> {
-    let dir = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0).unwrap();
+    let dir = ctx
+        .open(
+            At::Cwd,
+            path.as_bytes(),
+            OpenFlags::RDONLY | OpenFlags::DIRECTORY,
+            0,
+        )
+        .unwrap();
     let mut names = Vec::new();
     dir.read_dir(&mut |entry| {
         names.push(String::from_utf8_lossy(entry.name).into_owned());

@@ -76,16 +76,21 @@ fn component() -> impl Strategy<Value = String> {
 }
 
 pub fn path() -> impl Strategy<Value = String> {
-    (any::<bool>(), proptest::collection::vec(component(), 0..3), 0u8..8).prop_map(|(absolute, parts, slash)| {
-        let mut path = parts.join("/");
-        if absolute || path.is_empty() {
-            path.insert(0, '/');
-        }
-        if slash == 0 && !path.ends_with('/') {
-            path.push('/');
-        }
-        path
-    })
+    (
+        any::<bool>(),
+        proptest::collection::vec(component(), 0..3),
+        0u8..8,
+    )
+        .prop_map(|(absolute, parts, slash)| {
+            let mut path = parts.join("/");
+            if absolute || path.is_empty() {
+                path.insert(0, '/');
+            }
+            if slash == 0 && !path.ends_with('/') {
+                path.push('/');
+            }
+            path
+        })
 }
 
 fn symlink_target() -> impl Strategy<Value = String> {
@@ -118,7 +123,11 @@ const OPEN_FLAGS: &[u32] = &[
 ];
 
 pub fn op() -> impl Strategy<Value = Op> {
-    let mode = proptest::sample::select(&[0o755u32, 0o644, 0o700, 0o1777, 0o2755, 0o4755, 0, 0o777, 0o666, 0o2777][..]);
+    let mode = proptest::sample::select(
+        &[
+            0o755u32, 0o644, 0o700, 0o1777, 0o2755, 0o4755, 0, 0o777, 0o666, 0o2777,
+        ][..],
+    );
     let id = proptest::option::of(proptest::sample::select(&[0u32, 1000, 1001, 50][..]));
     prop_oneof![
         4 => (path(), mode.clone()).prop_map(|(p, m)| Op::Mkdir(p, m)),
@@ -164,13 +173,30 @@ fn fail(errno: Errno) -> Outcome {
 pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
     let outcome = (|| -> Result<Outcome> {
         Ok(match op {
-            Op::Mkdir(path, mode) => ctx.mkdir(At::Cwd, path.as_bytes(), *mode).map(|_| Outcome::Done)?,
+            Op::Mkdir(path, mode) => ctx
+                .mkdir(At::Cwd, path.as_bytes(), *mode)
+                .map(|_| Outcome::Done)?,
             Op::Open(path, flags, mode) => {
-                ctx.open(At::Cwd, path.as_bytes(), OpenFlags::from_bits_retain(*flags), *mode)?;
+                ctx.open(
+                    At::Cwd,
+                    path.as_bytes(),
+                    OpenFlags::from_bits_retain(*flags),
+                    *mode,
+                )?;
                 Outcome::Done
             }
-            Op::Write { path, offset, len, byte, append } => {
-                let flags = if *append { OpenFlags::WRONLY | OpenFlags::APPEND } else { OpenFlags::WRONLY };
+            Op::Write {
+                path,
+                offset,
+                len,
+                byte,
+                append,
+            } => {
+                let flags = if *append {
+                    OpenFlags::WRONLY | OpenFlags::APPEND
+                } else {
+                    OpenFlags::WRONLY
+                };
                 let file = ctx.open(At::Cwd, path.as_bytes(), flags | OpenFlags::CREAT, 0o644)?;
                 let data = vec![*byte; *len as usize];
                 Outcome::Value(file.write_at(*offset, &data)? as u64)
@@ -182,40 +208,73 @@ pub fn run_vfs(ctx: &FsContext, op: &Op) -> Outcome {
                 data.truncate(read);
                 digest(Outcome::Bytes(data))
             }
-            Op::Truncate(path, len) => ctx.truncate(At::Cwd, path.as_bytes(), *len).map(|_| Outcome::Done)?,
-            Op::Unlink(path) => ctx.unlink(At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?,
+            Op::Truncate(path, len) => ctx
+                .truncate(At::Cwd, path.as_bytes(), *len)
+                .map(|_| Outcome::Done)?,
+            Op::Unlink(path) => ctx
+                .unlink(At::Cwd, path.as_bytes())
+                .map(|_| Outcome::Done)?,
             Op::Rmdir(path) => ctx.rmdir(At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?,
             Op::Rename(from, to, flags) => ctx
-                .rename(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), RenameFlags::from_bits_retain(*flags))
+                .rename(
+                    At::Cwd,
+                    from.as_bytes(),
+                    At::Cwd,
+                    to.as_bytes(),
+                    RenameFlags::from_bits_retain(*flags),
+                )
                 .map(|_| Outcome::Done)?,
-            Op::Link(from, to) => {
-                ctx.link(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), false).map(|_| Outcome::Done)?
-            }
-            Op::Symlink(target, path) => {
-                ctx.symlink(target.as_bytes(), At::Cwd, path.as_bytes()).map(|_| Outcome::Done)?
-            }
-            Op::MknodSocket(path) => ctx.mknod(At::Cwd, path.as_bytes(), 0o140644, 0).map(|_| Outcome::Done)?,
-            Op::MknodWhiteout(path) => ctx.mknod(At::Cwd, path.as_bytes(), 0o020000, 0).map(|_| Outcome::Done)?,
+            Op::Link(from, to) => ctx
+                .link(At::Cwd, from.as_bytes(), At::Cwd, to.as_bytes(), false)
+                .map(|_| Outcome::Done)?,
+            Op::Symlink(target, path) => ctx
+                .symlink(target.as_bytes(), At::Cwd, path.as_bytes())
+                .map(|_| Outcome::Done)?,
+            Op::MknodSocket(path) => ctx
+                .mknod(At::Cwd, path.as_bytes(), 0o140644, 0)
+                .map(|_| Outcome::Done)?,
+            Op::MknodWhiteout(path) => ctx
+                .mknod(At::Cwd, path.as_bytes(), 0o020000, 0)
+                .map(|_| Outcome::Done)?,
             Op::Readlink(path) => Outcome::Bytes(ctx.readlink(At::Cwd, path.as_bytes())?),
-            Op::Chmod(path, mode) => ctx.chmod(At::Cwd, path.as_bytes(), *mode).map(|_| Outcome::Done)?,
-            Op::Chown(path, uid, gid) => {
-                ctx.chown(At::Cwd, path.as_bytes(), *uid, *gid, true).map(|_| Outcome::Done)?
-            }
+            Op::Chmod(path, mode) => ctx
+                .chmod(At::Cwd, path.as_bytes(), *mode)
+                .map(|_| Outcome::Done)?,
+            Op::Chown(path, uid, gid) => ctx
+                .chown(At::Cwd, path.as_bytes(), *uid, *gid, true)
+                .map(|_| Outcome::Done)?,
             Op::Utimens(path, time, follow) => {
-                let time = time.map_or(TimeChange::Now, |sec| TimeChange::At(Timespec::new(sec, 0)));
-                ctx.utimens(At::Cwd, path.as_bytes(), Some(time), Some(time), *follow).map(|_| Outcome::Done)?
+                let time =
+                    time.map_or(TimeChange::Now, |sec| TimeChange::At(Timespec::new(sec, 0)));
+                ctx.utimens(At::Cwd, path.as_bytes(), Some(time), Some(time), *follow)
+                    .map(|_| Outcome::Done)?
             }
             Op::Access(path, mask) => ctx
-                .access(At::Cwd, path.as_bytes(), vfs_core::permission::Access::from_bits_truncate(*mask))
+                .access(
+                    At::Cwd,
+                    path.as_bytes(),
+                    vfs_core::permission::Access::from_bits_truncate(*mask),
+                )
                 .map(|_| Outcome::Done)?,
             Op::Stat(path, follow) => stat_outcome(&ctx.stat(At::Cwd, path.as_bytes(), *follow)?),
             Op::Seek(path, offset, whence) => {
                 let file = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY, 0)?;
-                let whence = [Whence::Set, Whence::Current, Whence::End, Whence::Data, Whence::Hole][*whence as usize];
+                let whence = [
+                    Whence::Set,
+                    Whence::Current,
+                    Whence::End,
+                    Whence::Data,
+                    Whence::Hole,
+                ][*whence as usize];
                 Outcome::Value(file.seek(*offset, whence)?)
             }
             Op::List(path) => {
-                let dir = ctx.open(At::Cwd, path.as_bytes(), OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)?;
+                let dir = ctx.open(
+                    At::Cwd,
+                    path.as_bytes(),
+                    OpenFlags::RDONLY | OpenFlags::DIRECTORY,
+                    0,
+                )?;
                 let mut names = Vec::new();
                 dir.read_dir(&mut |entry| {
                     names.push(entry.name.to_vec());
@@ -251,13 +310,21 @@ impl Drop for Fd {
 
 fn open_fd(path: &str, flags: libc::c_int, mode: u32) -> std::result::Result<Fd, Outcome> {
     let fd = unsafe { libc::open(c(path).as_ptr(), flags | libc::O_CLOEXEC, mode) };
-    if fd < 0 { Err(last_errno()) } else { Ok(Fd(fd)) }
+    if fd < 0 {
+        Err(last_errno())
+    } else {
+        Ok(Fd(fd))
+    }
 }
 
 fn host_stat(path: &str, follow: bool) -> Outcome {
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
     let ret = unsafe {
-        if follow { libc::stat(c(path).as_ptr(), &mut stat) } else { libc::lstat(c(path).as_ptr(), &mut stat) }
+        if follow {
+            libc::stat(c(path).as_ptr(), &mut stat)
+        } else {
+            libc::lstat(c(path).as_ptr(), &mut stat)
+        }
     };
     if ret < 0 {
         return last_errno();
@@ -278,37 +345,67 @@ pub fn run_host(op: &Op) -> Outcome {
     let result = (|| -> std::result::Result<Outcome, Outcome> {
         Ok(match op {
             Op::Mkdir(path, mode) => check(unsafe { libc::mkdir(c(path).as_ptr(), *mode) }),
-            Op::Open(path, flags, mode) => open_fd(path, *flags as libc::c_int, *mode).map(|_| Outcome::Done)?,
-            Op::Write { path, offset, len, byte, append } => {
-                let flags = if *append { libc::O_WRONLY | libc::O_APPEND } else { libc::O_WRONLY };
+            Op::Open(path, flags, mode) => {
+                open_fd(path, *flags as libc::c_int, *mode).map(|_| Outcome::Done)?
+            }
+            Op::Write {
+                path,
+                offset,
+                len,
+                byte,
+                append,
+            } => {
+                let flags = if *append {
+                    libc::O_WRONLY | libc::O_APPEND
+                } else {
+                    libc::O_WRONLY
+                };
                 let fd = open_fd(path, flags | libc::O_CREAT, 0o644)?;
                 let data = vec![*byte; *len as usize];
-                let written = unsafe { libc::pwrite(fd.0, data.as_ptr().cast(), data.len(), *offset as i64) };
-                if written < 0 { last_errno() } else { Outcome::Value(written as u64) }
+                let written =
+                    unsafe { libc::pwrite(fd.0, data.as_ptr().cast(), data.len(), *offset as i64) };
+                if written < 0 {
+                    last_errno()
+                } else {
+                    Outcome::Value(written as u64)
+                }
             }
             Op::Read(path, offset, len) => {
                 let fd = open_fd(path, libc::O_RDONLY, 0)?;
                 let mut data = vec![0u8; *len as usize];
-                let read = unsafe { libc::pread(fd.0, data.as_mut_ptr().cast(), data.len(), *offset as i64) };
+                let read = unsafe {
+                    libc::pread(fd.0, data.as_mut_ptr().cast(), data.len(), *offset as i64)
+                };
                 if read < 0 {
                     return Ok(last_errno());
                 }
                 data.truncate(read as usize);
                 digest(Outcome::Bytes(data))
             }
-            Op::Truncate(path, len) => check(unsafe { libc::truncate(c(path).as_ptr(), *len as i64) }),
+            Op::Truncate(path, len) => {
+                check(unsafe { libc::truncate(c(path).as_ptr(), *len as i64) })
+            }
             Op::Unlink(path) => check(unsafe { libc::unlink(c(path).as_ptr()) }),
             Op::Rmdir(path) => check(unsafe { libc::rmdir(c(path).as_ptr()) }),
             Op::Rename(from, to, flags) => check(unsafe {
-                libc::renameat2(libc::AT_FDCWD, c(from).as_ptr(), libc::AT_FDCWD, c(to).as_ptr(), *flags)
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    c(from).as_ptr(),
+                    libc::AT_FDCWD,
+                    c(to).as_ptr(),
+                    *flags,
+                )
             }),
             Op::Link(from, to) => check(unsafe { libc::link(c(from).as_ptr(), c(to).as_ptr()) }),
-            Op::Symlink(target, path) => check(unsafe { libc::symlink(c(target).as_ptr(), c(path).as_ptr()) }),
+            Op::Symlink(target, path) => {
+                check(unsafe { libc::symlink(c(target).as_ptr(), c(path).as_ptr()) })
+            }
             Op::MknodSocket(path) => check(unsafe { libc::mknod(c(path).as_ptr(), 0o140644, 0) }),
             Op::MknodWhiteout(path) => check(unsafe { libc::mknod(c(path).as_ptr(), 0o020000, 0) }),
             Op::Readlink(path) => {
                 let mut buf = vec![0u8; 8192];
-                let len = unsafe { libc::readlink(c(path).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+                let len =
+                    unsafe { libc::readlink(c(path).as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
                 if len < 0 {
                     return Ok(last_errno());
                 }
@@ -316,34 +413,65 @@ pub fn run_host(op: &Op) -> Outcome {
                 Outcome::Bytes(buf)
             }
             Op::Chmod(path, mode) => check(unsafe { libc::chmod(c(path).as_ptr(), *mode) }),
-            Op::Chown(path, uid, gid) => {
-                check(unsafe { libc::chown(c(path).as_ptr(), uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX)) })
-            }
+            Op::Chown(path, uid, gid) => check(unsafe {
+                libc::chown(
+                    c(path).as_ptr(),
+                    uid.unwrap_or(u32::MAX),
+                    gid.unwrap_or(u32::MAX),
+                )
+            }),
             Op::Utimens(path, time, follow) => {
                 let spec = match time {
-                    None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
-                    Some(sec) => libc::timespec { tv_sec: *sec, tv_nsec: 0 },
+                    None => libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: libc::UTIME_NOW,
+                    },
+                    Some(sec) => libc::timespec {
+                        tv_sec: *sec,
+                        tv_nsec: 0,
+                    },
                 };
                 let times = [spec, spec];
-                let flags = if *follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
-                check(unsafe { libc::utimensat(libc::AT_FDCWD, c(path).as_ptr(), times.as_ptr(), flags) })
+                let flags = if *follow {
+                    0
+                } else {
+                    libc::AT_SYMLINK_NOFOLLOW
+                };
+                check(unsafe {
+                    libc::utimensat(libc::AT_FDCWD, c(path).as_ptr(), times.as_ptr(), flags)
+                })
             }
-            Op::Access(path, mask) => {
-                check(unsafe { libc::faccessat(libc::AT_FDCWD, c(path).as_ptr(), *mask as i32, libc::AT_EACCESS) })
-            }
+            Op::Access(path, mask) => check(unsafe {
+                libc::faccessat(
+                    libc::AT_FDCWD,
+                    c(path).as_ptr(),
+                    *mask as i32,
+                    libc::AT_EACCESS,
+                )
+            }),
             Op::Stat(path, follow) => host_stat(path, *follow),
             Op::Seek(path, offset, whence) => {
                 let fd = open_fd(path, libc::O_RDONLY, 0)?;
                 let position = unsafe { libc::lseek(fd.0, *offset, i32::from(*whence)) };
-                if position < 0 { last_errno() } else { Outcome::Value(position as u64) }
+                if position < 0 {
+                    last_errno()
+                } else {
+                    Outcome::Value(position as u64)
+                }
             }
             Op::List(path) => {
                 let _dir = open_fd(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-                let entries =
-                    std::fs::read_dir(path).map_err(|error| Outcome::Failed(error.raw_os_error().unwrap_or(0)))?;
+                let entries = std::fs::read_dir(path)
+                    .map_err(|error| Outcome::Failed(error.raw_os_error().unwrap_or(0)))?;
                 let mut names: Vec<Vec<u8>> = vec![b".".to_vec(), b"..".to_vec()];
                 for entry in entries {
-                    names.push(entry.map_err(|_| Outcome::Failed(0))?.file_name().as_bytes().to_vec());
+                    names.push(
+                        entry
+                            .map_err(|_| Outcome::Failed(0))?
+                            .file_name()
+                            .as_bytes()
+                            .to_vec(),
+                    );
                 }
                 names.sort();
                 Outcome::Names(names)
@@ -358,8 +486,13 @@ pub fn snapshot_vfs(ctx: &FsContext) -> Vec<(String, Outcome, Outcome)> {
     let mut out = Vec::new();
     let mut pending = vec![String::from("/")];
     while let Some(dir) = pending.pop() {
-        let Outcome::Names(names) = run_vfs(ctx, &Op::List(dir.clone())) else { continue };
-        for name in names.into_iter().filter(|name| name != b"." && name != b"..") {
+        let Outcome::Names(names) = run_vfs(ctx, &Op::List(dir.clone())) else {
+            continue;
+        };
+        for name in names
+            .into_iter()
+            .filter(|name| name != b"." && name != b"..")
+        {
             let path = format!("{}{}", dir, String::from_utf8(name).unwrap());
             let stat = run_vfs(ctx, &Op::Stat(path.clone(), false));
             let content = match &stat {
@@ -368,9 +501,11 @@ pub fn snapshot_vfs(ctx: &FsContext) -> Vec<(String, Outcome, Outcome)> {
                     Outcome::Done
                 }
                 Outcome::Stat { kind: 0o120000, .. } => run_vfs(ctx, &Op::Readlink(path.clone())),
-                Outcome::Stat { kind: 0o100000, size, .. } => {
-                    run_vfs(ctx, &Op::Read(path.clone(), 0, (*size).min(60000) as u16))
-                }
+                Outcome::Stat {
+                    kind: 0o100000,
+                    size,
+                    ..
+                } => run_vfs(ctx, &Op::Read(path.clone(), 0, (*size).min(60000) as u16)),
                 _ => Outcome::Done,
             };
             out.push((path, stat, content));
@@ -385,8 +520,13 @@ pub fn snapshot_host() -> Vec<(String, Outcome, Outcome)> {
     let mut out = Vec::new();
     let mut pending = vec![String::from("/")];
     while let Some(dir) = pending.pop() {
-        let Outcome::Names(names) = run_host(&Op::List(dir.clone())) else { continue };
-        for name in names.into_iter().filter(|name| name != b"." && name != b"..") {
+        let Outcome::Names(names) = run_host(&Op::List(dir.clone())) else {
+            continue;
+        };
+        for name in names
+            .into_iter()
+            .filter(|name| name != b"." && name != b"..")
+        {
             let path = format!("{}{}", dir, String::from_utf8(name).unwrap());
             let stat = run_host(&Op::Stat(path.clone(), false));
             let content = match &stat {
@@ -395,9 +535,11 @@ pub fn snapshot_host() -> Vec<(String, Outcome, Outcome)> {
                     Outcome::Done
                 }
                 Outcome::Stat { kind: 0o120000, .. } => run_host(&Op::Readlink(path.clone())),
-                Outcome::Stat { kind: 0o100000, size, .. } => {
-                    run_host(&Op::Read(path.clone(), 0, (*size).min(60000) as u16))
-                }
+                Outcome::Stat {
+                    kind: 0o100000,
+                    size,
+                    ..
+                } => run_host(&Op::Read(path.clone(), 0, (*size).min(60000) as u16)),
                 _ => Outcome::Done,
             };
             out.push((path, stat, content));
@@ -409,14 +551,22 @@ pub fn snapshot_host() -> Vec<(String, Outcome, Outcome)> {
 
 /// Number of cases: `VFS_PROPTEST_CASES`, or `default`.
 pub fn case_count(default: u32) -> u32 {
-    std::env::var("VFS_PROPTEST_CASES").ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var("VFS_PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Proptest runner with a fixed seed (`VFS_PROPTEST_SEED` to vary it) and no failure
 /// files written into the tree.
 pub fn runner(default_cases: u32) -> proptest::test_runner::TestRunner {
-    use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner};
-    let seed: u64 = std::env::var("VFS_PROPTEST_SEED").ok().and_then(|value| value.parse().ok()).unwrap_or(0x5eed_f00d);
+    use proptest::test_runner::{
+        Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner,
+    };
+    let seed: u64 = std::env::var("VFS_PROPTEST_SEED")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0x5eed_f00d);
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let config = Config {
@@ -425,7 +575,10 @@ pub fn runner(default_cases: u32) -> proptest::test_runner::TestRunner {
         max_shrink_iters: 2000,
         ..Config::default()
     };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    )
 }
 
 /// While alive, the process is chrooted into `dir`; dropping it (also on panic)
@@ -436,12 +589,18 @@ pub struct Chroot {
 
 impl Chroot {
     pub fn enter(dir: &std::path::Path) -> std::io::Result<Chroot> {
-        let old_root = unsafe { libc::open(c("/").as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        let old_root = unsafe {
+            libc::open(
+                c("/").as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
         if old_root < 0 {
             return Err(std::io::Error::last_os_error());
         }
         let dir = CString::new(dir.as_os_str().as_bytes()).unwrap();
-        if unsafe { libc::chroot(dir.as_ptr()) } < 0 || unsafe { libc::chdir(c("/").as_ptr()) } < 0 {
+        if unsafe { libc::chroot(dir.as_ptr()) } < 0 || unsafe { libc::chdir(c("/").as_ptr()) } < 0
+        {
             let error = std::io::Error::last_os_error();
             unsafe { libc::close(old_root) };
             return Err(error);
@@ -465,9 +624,20 @@ impl Drop for Chroot {
 /// unmount of a parent takes it along).
 pub fn mount_at(fstype: &str, path: &std::path::Path, options: &str) -> std::io::Result<()> {
     let target = CString::new(path.as_os_str().as_bytes()).unwrap();
-    let ret =
-        unsafe { libc::mount(c(fstype).as_ptr(), target.as_ptr(), c(fstype).as_ptr(), 0, c(options).as_ptr().cast()) };
-    if ret < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    let ret = unsafe {
+        libc::mount(
+            c(fstype).as_ptr(),
+            target.as_ptr(),
+            c(fstype).as_ptr(),
+            0,
+            c(options).as_ptr().cast(),
+        )
+    };
+    if ret < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// A fresh host tmpfs mounted on a temporary directory, unmounted on drop.
@@ -560,7 +730,8 @@ fn digest(outcome: Outcome) -> Outcome {
 /// Operations that fill a small tmpfs: big writes, links and long symlinks on a few
 /// names, so `ENOSPC` (pages and inodes) is reached often.
 pub fn space_op() -> impl Strategy<Value = Op> {
-    let name = proptest::sample::select(&["/a", "/b", "/c", "/d", "/e", "/f"][..]).prop_map(String::from);
+    let name =
+        proptest::sample::select(&["/a", "/b", "/c", "/d", "/e", "/f"][..]).prop_map(String::from);
     prop_oneof![
         6 => (name.clone(), 0u64..40000, 0u16..20000, any::<u8>(), any::<bool>())
             .prop_map(|(path, offset, len, byte, append)| Op::Write { path, offset, len, byte, append }),

@@ -41,13 +41,17 @@ struct Books {
 
 impl ServerChannel {
     pub fn new(root: &Path, max_message_size: u32, emulate_nodes: bool) -> Arc<ServerChannel> {
-        let server = p9::Server::new(root, Default::default(), Default::default()).expect("p9 server");
+        let server =
+            p9::Server::new(root, Default::default(), Default::default()).expect("p9 server");
         Arc::new(ServerChannel {
             server: Mutex::new(server),
             max_message_size,
             emulate_nodes,
             refuse_chown: Default::default(),
-            books: Mutex::new(Books { root: root.to_path_buf(), ..Books::default() }),
+            books: Mutex::new(Books {
+                root: root.to_path_buf(),
+                ..Books::default()
+            }),
         })
     }
 
@@ -58,11 +62,18 @@ impl ServerChannel {
 
     /// How many requests of a type code were sent.
     pub fn requests_of(&self, type_code: u8) -> u64 {
-        self.books.lock().unwrap().requests_by_type.get(&type_code).copied().unwrap_or(0)
+        self.books
+            .lock()
+            .unwrap()
+            .requests_by_type
+            .get(&type_code)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn refuse_chown(&self, refuse: bool) {
-        self.refuse_chown.store(refuse, std::sync::atomic::Ordering::Relaxed);
+        self.refuse_chown
+            .store(refuse, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn emulate(&self, request: &Request<'_>) -> Option<Reply<'static>> {
@@ -70,25 +81,37 @@ impl ServerChannel {
             && fields.valid & 0x6 != 0
             && self.refuse_chown.load(std::sync::atomic::Ordering::Relaxed)
         {
-            return Some(Reply::Lerror { errno: libc::EPERM as u32 });
+            return Some(Reply::Lerror {
+                errno: libc::EPERM as u32,
+            });
         }
         if !self.emulate_nodes {
             return None;
         }
         let books = self.books.lock().unwrap();
         let (dir_fid, name) = match request {
-            Request::Symlink { dir_fid, name, .. } | Request::Mknod { dir_fid, name, .. } => (*dir_fid, *name),
+            Request::Symlink { dir_fid, name, .. } | Request::Mknod { dir_fid, name, .. } => {
+                (*dir_fid, *name)
+            }
             _ => return None,
         };
-        let path = books.paths.get(&dir_fid)?.join(std::ffi::OsStr::from_bytes(name));
+        let path = books
+            .paths
+            .get(&dir_fid)?
+            .join(std::ffi::OsStr::from_bytes(name));
         let made = match request {
             Request::Symlink { target, gid, .. } => {
                 std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &path)
                     .and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid)))
             }
-            Request::Mknod { mode, major, minor, gid, .. } => {
-                mknod(&path, *mode, *major, *minor).and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid)))
-            }
+            Request::Mknod {
+                mode,
+                major,
+                minor,
+                gid,
+                ..
+            } => mknod(&path, *mode, *major, *minor)
+                .and_then(|()| std::os::unix::fs::lchown(&path, None, Some(*gid))),
             _ => unreachable!(),
         };
         Some(match made.and_then(|()| std::fs::symlink_metadata(&path)) {
@@ -99,13 +122,18 @@ impl ServerChannel {
                     _ => Reply::Mknod { qid },
                 }
             }
-            Err(error) => Reply::Lerror { errno: error.raw_os_error().unwrap_or(libc::EIO) as u32 },
+            Err(error) => Reply::Lerror {
+                errno: error.raw_os_error().unwrap_or(libc::EIO) as u32,
+            },
         })
     }
 
     fn keep_books(&self, request: &Request<'_>, reply: &Reply<'_>) {
         let mut books = self.books.lock().unwrap();
-        *books.requests_by_type.entry(request.type_code()).or_default() += 1;
+        *books
+            .requests_by_type
+            .entry(request.type_code())
+            .or_default() += 1;
         let succeeded = !matches!(reply, Reply::Lerror { .. });
         match request {
             Request::Version { .. } => {
@@ -121,7 +149,11 @@ impl ServerChannel {
                 let root = books.root.clone();
                 books.paths.insert(*fid, root);
             }
-            Request::Walk { fid, new_fid, names } => {
+            Request::Walk {
+                fid,
+                new_fid,
+                names,
+            } => {
                 if let Reply::Walk { qids } = reply
                     && qids.len() == names.len()
                 {
@@ -141,7 +173,12 @@ impl ServerChannel {
                     path.push(std::ffi::OsStr::from_bytes(name));
                 }
             }
-            Request::RenameAt { old_dir_fid, old_name, new_dir_fid, new_name } if succeeded => {
+            Request::RenameAt {
+                old_dir_fid,
+                old_name,
+                new_dir_fid,
+                new_name,
+            } if succeeded => {
                 let old = books.paths[old_dir_fid].join(std::ffi::OsStr::from_bytes(old_name));
                 let new = books.paths[new_dir_fid].join(std::ffi::OsStr::from_bytes(new_name));
                 for path in books.paths.values_mut() {
@@ -167,9 +204,12 @@ impl Channel for ServerChannel {
             emulated.encode(tag, &mut out).unwrap();
         } else {
             let mut server = self.server.lock().unwrap();
-            server.handle_message(&mut Cursor::new(request), &mut out).map_err(|_| Errno::EIO)?;
+            server
+                .handle_message(&mut Cursor::new(request), &mut out)
+                .map_err(|_| Errno::EIO)?;
         }
-        let (reply_tag, decoded_reply) = Reply::decode(&out).expect("the server sent a reply we cannot parse");
+        let (reply_tag, decoded_reply) =
+            Reply::decode(&out).expect("the server sent a reply we cannot parse");
         assert_eq!(reply_tag, tag);
         self.keep_books(&decoded, &decoded_reply);
         let target = reply.get_mut(..out.len()).ok_or(Errno::EIO)?;
@@ -182,7 +222,11 @@ fn mknod(path: &Path, mode: u32, major: u32, minor: u32) -> std::io::Result<()> 
     let path = CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path; mknod reads nothing else.
     let result = unsafe { libc::mknod(path.as_ptr(), mode, libc::makedev(major, minor)) };
-    if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 pub fn qid_of(metadata: &std::fs::Metadata) -> Qid {
@@ -193,7 +237,11 @@ pub fn qid_of(metadata: &std::fs::Metadata) -> Qid {
     } else {
         0
     };
-    Qid { kind, version: metadata.mtime() as u32, path: metadata.ino() }
+    Qid {
+        kind,
+        version: metadata.mtime() as u32,
+        path: metadata.ino(),
+    }
 }
 
 pub const MSIZE_LIMIT: u32 = 512 * 1024;
@@ -213,7 +261,10 @@ impl Fixture {
     pub fn with(policy: CachePolicy, max_message_size: u32, emulate_nodes: bool) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let channel = ServerChannel::new(dir.path(), max_message_size, emulate_nodes);
-        let options = P9MountOptions { policy, ..P9MountOptions::default() };
+        let options = P9MountOptions {
+            policy,
+            ..P9MountOptions::default()
+        };
         let fs = P9FileSystem::mount(channel.clone(), &options, 0x900).unwrap();
         Fixture { dir, channel, fs }
     }

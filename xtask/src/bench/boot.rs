@@ -47,7 +47,11 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
         args.machine.clone()
     };
 
-    let linux = if args.linux { linux_guest_for_boot(&target) } else { None };
+    let linux = if args.linux {
+        linux_guest_for_boot(&target)
+    } else {
+        None
+    };
 
     let mut results = Vec::new();
     for machine in machines {
@@ -104,7 +108,11 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     );
     if let Some((guest, _)) = &linux {
         let table = linux_table(&results, accel);
-        println!("Linux guest ({}, PVH vmlinux, busybox initramfs)\n\n{}", guest.package, table.markdown());
+        println!(
+            "Linux guest ({}, PVH vmlinux, busybox initramfs)\n\n{}",
+            guest.package,
+            table.markdown()
+        );
         markdown.push_str(&format!(
             "\n## Against a Linux guest\n\n{}\n\
              Linux is Debian's `{}` booted as a PVH `vmlinux` with a busybox initramfs on the same \
@@ -117,7 +125,9 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             linux_guest::cmdline(accel, host::tsc_khz(&host::cpuinfo()))
         ));
     } else if args.linux {
-        markdown.push_str("\nThe Linux guest was unavailable (see the run's stderr); our figures alone.\n");
+        markdown.push_str(
+            "\nThe Linux guest was unavailable (see the run's stderr); our figures alone.\n",
+        );
     }
     let bench_dir = target.join("bench");
     report::write(&bench_dir.join("boot.md"), &markdown)?;
@@ -186,17 +196,32 @@ fn chart_bars(results: &[MachineResult]) -> Vec<Bar> {
 
 fn linux_table(results: &[MachineResult], accel: Accel) -> Table {
     Table {
-        columns: ["machine", "accel", "Linux: QEMU launch → /init", "ours: QEMU launch → exit", "ours / Linux (medians)"]
-            .map(str::to_owned)
-            .to_vec(),
+        columns: [
+            "machine",
+            "accel",
+            "Linux: QEMU launch → /init",
+            "ours: QEMU launch → exit",
+            "ours / Linux (medians)",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: results
             .iter()
             .map(|result| {
                 let (linux, ratio) = match result.linux_init {
-                    Some(linux) => (linux.describe("ms"), format!("{:.3}", result.kernel_wall.median / linux.median)),
+                    Some(linux) => (
+                        linux.describe("ms"),
+                        format!("{:.3}", result.kernel_wall.median / linux.median),
+                    ),
                     None => ("unavailable".to_owned(), "—".to_owned()),
                 };
-                vec![result.machine.to_string(), accel.to_string(), linux, result.kernel_wall.describe("ms"), ratio]
+                vec![
+                    result.machine.to_string(),
+                    accel.to_string(),
+                    linux,
+                    result.kernel_wall.describe("ms"),
+                    ratio,
+                ]
             })
             .collect(),
     }
@@ -212,7 +237,9 @@ fn linux_guest_for_boot(target: &Path) -> Option<(linux_guest::LinuxGuest, std::
     match prepared {
         Ok(prepared) => Some(prepared),
         Err(error) => {
-            eprintln!("xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}");
+            eprintln!(
+                "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
+            );
             None
         }
     }

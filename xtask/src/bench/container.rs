@@ -45,7 +45,8 @@ fn write_many_mounts_bundle(dir: &Path) -> Result<()> {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir.join("rootfs/bin")).context("creating the bundle's rootfs")?;
-    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox")).context("copying /bin/busybox")?;
+    std::fs::copy("/bin/busybox", dir.join("rootfs/bin/busybox"))
+        .context("copying /bin/busybox")?;
     let mut mounts = Vec::new();
     for index in 0..BIND_MOUNTS {
         let source = format!("binds/b{index}");
@@ -61,7 +62,8 @@ fn write_many_mounts_bundle(dir: &Path) -> Result<()> {
         "process": {"args": ["/bin/busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"},
         "mounts": mounts,
     });
-    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec)?).context("writing config.json")
+    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec)?)
+        .context("writing config.json")
 }
 
 fn boot(kernel: &Path, bundle: &Bundle, machine: Machine, accel: Accel) -> Result<Sample> {
@@ -70,14 +72,36 @@ fn boot(kernel: &Path, bundle: &Bundle, machine: Machine, accel: Accel) -> Resul
         accel,
         memory: MEMORY,
         kernel: kernel.to_owned(),
-        cmdline: kernel_cmdline(&with_sandbox_options("", &[("log", "info".to_owned())]), host::tsc_khz(&host::cpuinfo())),
+        cmdline: kernel_cmdline(
+            &with_sandbox_options("", &[("log", "info".to_owned())]),
+            host::tsc_khz(&host::cpuinfo()),
+        ),
         initrd: Some(bundle.spec_file.clone()),
         shares: bundle.shares.clone(),
     };
-    let outcome = launch::launch(&invocation, LaunchOptions { echo: Echo::Quiet, timeout: Some(TIMEOUT), inherit_stdin: false })?;
-    let context = || format!("{}\nconsole:\n{}{}", invocation.shell_line(), outcome.console, outcome.stderr);
+    let outcome = launch::launch(
+        &invocation,
+        LaunchOptions {
+            echo: Echo::Quiet,
+            timeout: Some(TIMEOUT),
+            inherit_stdin: false,
+        },
+    )?;
+    let context = || {
+        format!(
+            "{}\nconsole:\n{}{}",
+            invocation.shell_line(),
+            outcome.console,
+            outcome.stderr
+        )
+    };
     if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!("{machine}: {:?} (timed out: {})\n{}", outcome.exit_status(), outcome.timed_out, context());
+        bail!(
+            "{machine}: {:?} (timed out: {})\n{}",
+            outcome.exit_status(),
+            outcome.timed_out,
+            context()
+        );
     }
     let init_started = outcome
         .console
@@ -86,13 +110,21 @@ fn boot(kernel: &Path, bundle: &Bundle, machine: Machine, accel: Accel) -> Resul
         .find(|(_, text)| *text == "init started")
         .map(|(seconds, _)| seconds * 1000.0)
         .with_context(|| format!("no `init started` phase\n{}", context()))?;
-    let (mounts, namespace) = namespace_built(&outcome.console).with_context(|| format!("no `namespace built` line\n{}", context()))?;
-    Ok(Sample { init_started, namespace, mounts, wall: outcome.wall.as_secs_f64() * 1000.0 })
+    let (mounts, namespace) = namespace_built(&outcome.console)
+        .with_context(|| format!("no `namespace built` line\n{}", context()))?;
+    Ok(Sample {
+        init_started,
+        namespace,
+        mounts,
+        wall: outcome.wall.as_secs_f64() * 1000.0,
+    })
 }
 
 /// `namespace built: N mounts in X us` → (N, milliseconds).
 fn namespace_built(console: &str) -> Option<(usize, f64)> {
-    let line = console.lines().find_map(|line| line.split_once("namespace built: ").map(|(_, rest)| rest))?;
+    let line = console
+        .lines()
+        .find_map(|line| line.split_once("namespace built: ").map(|(_, rest)| rest))?;
     let (mounts, rest) = line.split_once(" mounts in ")?;
     let micros: f64 = rest.strip_suffix(" us")?.trim().parse().ok()?;
     Some((mounts.trim().parse().ok()?, micros / 1000.0))
@@ -104,15 +136,25 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
     let kernel = cargo::build_kernel(Profile::Release)?;
     let init = guest::build_init(&target)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() { Machine::ALL.to_vec() } else { args.machine.clone() };
+    let machines = if args.machine.is_empty() {
+        Machine::ALL.to_vec()
+    } else {
+        args.machine.clone()
+    };
     let work = target.join("bench").join("container-work");
     let (default_dir, _) = bundle::prepare_default_bundle_in(&work.join("default"), &init)?;
     let many_dir = work.join("many-mounts");
     write_many_mounts_bundle(&many_dir)?;
     let options = SandboxOptions::default();
     let bundles = [
-        ("default bundle", bundle::load(&default_dir, &options, &[], &work.join("scratch-default"))?),
-        ("100 mounts (23 bind, 77 tmpfs)", bundle::load(&many_dir, &options, &[], &work.join("scratch-many"))?),
+        (
+            "default bundle",
+            bundle::load(&default_dir, &options, &[], &work.join("scratch-default"))?,
+        ),
+        (
+            "100 mounts (23 bind, 77 tmpfs)",
+            bundle::load(&many_dir, &options, &[], &work.join("scratch-many"))?,
+        ),
     ];
 
     let mut rows = Vec::new();
@@ -128,9 +170,16 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
                 );
                 samples.push(sample);
             }
-            let stats = |pick: fn(&Sample) -> f64| Stats::of(&samples.iter().map(pick).collect::<Vec<_>>());
-            let (init, namespace, wall) = (stats(|s| s.init_started), stats(|s| s.namespace), stats(|s| s.wall));
-            let describe = |stats: Option<Stats>| stats.map_or_else(|| "—".to_owned(), |stats| stats.describe("ms"));
+            let stats =
+                |pick: fn(&Sample) -> f64| Stats::of(&samples.iter().map(pick).collect::<Vec<_>>());
+            let (init, namespace, wall) = (
+                stats(|s| s.init_started),
+                stats(|s| s.namespace),
+                stats(|s| s.wall),
+            );
+            let describe = |stats: Option<Stats>| {
+                stats.map_or_else(|| "—".to_owned(), |stats| stats.describe("ms"))
+            };
             rows.push(vec![
                 machine.to_string(),
                 accel.to_string(),
@@ -141,21 +190,38 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
                 describe(wall),
             ]);
             if let Some(stats) = init {
-                bars.push(Bar { label: format!("{machine} {name}: PVH entry → init"), stats });
+                bars.push(Bar {
+                    label: format!("{machine} {name}: PVH entry → init"),
+                    stats,
+                });
             }
             if let Some(stats) = namespace {
-                bars.push(Bar { label: format!("{machine} {name}: namespace build"), stats });
+                bars.push(Bar {
+                    label: format!("{machine} {name}: namespace build"),
+                    stats,
+                });
             }
         }
     }
     let _ = std::fs::remove_dir_all(&work);
     let table = Table {
-        columns: ["machine", "accel", "bundle", "mounts", "guest: PVH entry → init", "namespace build", "host: QEMU launch → exit"]
-            .map(str::to_owned)
-            .to_vec(),
+        columns: [
+            "machine",
+            "accel",
+            "bundle",
+            "mounts",
+            "guest: PVH entry → init",
+            "namespace build",
+            "host: QEMU launch → exit",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows,
     };
-    let title = format!("Container start, accel {accel}, {} boots per figure: median (min–max)", args.runs);
+    let title = format!(
+        "Container start, accel {accel}, {} boots per figure: median (min–max)",
+        args.runs
+    );
     println!("\n{title}\n\n{}", table.markdown());
     let markdown = format!(
         "# {title}\n\n{}\n`mounts` counts the root and the mandatory mounts too. Under TCG most of the \
@@ -165,8 +231,14 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
     );
     let dir = target.join("bench");
     report::write(&dir.join("container.md"), &markdown)?;
-    report::write(&dir.join("container.svg"), &report::svg_bar_chart(&title, "ms", &bars))?;
-    eprintln!("xtask: wrote {} and container.svg", dir.join("container.md").display());
+    report::write(
+        &dir.join("container.svg"),
+        &report::svg_bar_chart(&title, "ms", &bars),
+    )?;
+    eprintln!(
+        "xtask: wrote {} and container.svg",
+        dir.join("container.md").display()
+    );
     Ok(())
 }
 

@@ -43,12 +43,36 @@ type Figures = Vec<(&'static str, f64)>;
 
 /// (key, label, unit). Our kernel's lines are `9p-bench: KEY VALUE UNIT`.
 const METRICS: &[(&str, &str, &str)] = &[
-    ("write", "sequential write + fsync, 256 MiB in 512 KiB requests", "MiB/s"),
-    ("read", "sequential read, 256 MiB in 512 KiB requests", "MiB/s"),
-    ("stat-exclusive", "stat depth-4 path (ours: exclusive; Linux: cache=loose)", "ns"),
-    ("stat-shared", "stat depth-4 path (ours: shared; Linux: cache=none)", "ns"),
-    ("open-exclusive", "open+close depth-4 path (ours: exclusive)", "ns"),
-    ("open-shared", "open+close depth-4 path (ours: shared)", "ns"),
+    (
+        "write",
+        "sequential write + fsync, 256 MiB in 512 KiB requests",
+        "MiB/s",
+    ),
+    (
+        "read",
+        "sequential read, 256 MiB in 512 KiB requests",
+        "MiB/s",
+    ),
+    (
+        "stat-exclusive",
+        "stat depth-4 path (ours: exclusive; Linux: cache=loose)",
+        "ns",
+    ),
+    (
+        "stat-shared",
+        "stat depth-4 path (ours: shared; Linux: cache=none)",
+        "ns",
+    ),
+    (
+        "open-exclusive",
+        "open+close depth-4 path (ours: exclusive)",
+        "ns",
+    ),
+    (
+        "open-shared",
+        "open+close depth-4 path (ours: shared)",
+        "ns",
+    ),
 ];
 
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
@@ -56,7 +80,11 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     let target = cargo::target_dir()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() { Machine::ALL.to_vec() } else { args.machine.clone() };
+    let machines = if args.machine.is_empty() {
+        Machine::ALL.to_vec()
+    } else {
+        args.machine.clone()
+    };
     let work = target.join("bench").join("9p-work");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
@@ -67,7 +95,9 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
         match prepare_linux(&target, &work) {
             Ok(prepared) => Some(prepared),
             Err(error) => {
-                eprintln!("xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}");
+                eprintln!(
+                    "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
+                );
                 None
             }
         }
@@ -81,7 +111,11 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
             let figures = run_ours(&kernel, &dir, machine, accel);
             let _ = std::fs::remove_dir_all(&dir);
             let figures = figures?;
-            eprintln!("xtask: bench 9p {machine} ours {index}/{} … {}", args.runs, summary(&figures));
+            eprintln!(
+                "xtask: bench 9p {machine} ours {index}/{} … {}",
+                args.runs,
+                summary(&figures)
+            );
             ours.push(figures);
         }
         let mut theirs = Vec::new();
@@ -91,20 +125,41 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
                 let figures = run_linux(guest, initramfs, &dir, machine, accel);
                 let _ = std::fs::remove_dir_all(&dir);
                 let figures = figures?;
-                eprintln!("xtask: bench 9p {machine} linux {index}/{} … {}", args.runs, summary(&figures));
+                eprintln!(
+                    "xtask: bench 9p {machine} linux {index}/{} … {}",
+                    args.runs,
+                    summary(&figures)
+                );
                 theirs.push(figures);
             }
         }
         for &(key, label, unit) in METRICS {
             let stats = |runs: &[Figures]| {
-                Stats::of(&runs.iter().filter_map(|figures| figures.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)).collect::<Vec<_>>())
+                Stats::of(
+                    &runs
+                        .iter()
+                        .filter_map(|figures| {
+                            figures.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+                        })
+                        .collect::<Vec<_>>(),
+                )
             };
-            rows.push(Row { machine, key, label, unit, ours: stats(&ours), linux: stats(&theirs) });
+            rows.push(Row {
+                machine,
+                key,
+                label,
+                unit,
+                ours: stats(&ours),
+                linux: stats(&theirs),
+            });
         }
     }
     let _ = std::fs::remove_dir_all(&work);
 
-    let title = format!("virtio-9p, accel {accel}, {} boots per figure: median (min–max)", args.runs);
+    let title = format!(
+        "virtio-9p, accel {accel}, {} boots per figure: median (min–max)",
+        args.runs
+    );
     let table = table(&rows);
     println!("\n{title}\n\n{}", table.markdown());
     let linux_note = match &linux {
@@ -116,7 +171,9 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
              (`rtc=on`): without one Linux spends seconds probing for it.",
             guest.package
         ),
-        None => "The Linux guest was unavailable (see the run's stderr): our figures alone.".to_owned(),
+        None => {
+            "The Linux guest was unavailable (see the run's stderr): our figures alone.".to_owned()
+        }
     };
     let markdown = format!(
         "# {title}\n\n{}\n\
@@ -133,15 +190,33 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
         rows.iter()
             .filter(|row| row.unit == unit)
             .flat_map(|row| {
-                [("ours", row.ours), ("Linux", row.linux)].into_iter().filter_map(move |(who, stats)| {
-                    Some(Bar { label: format!("{} {} {who}", row.machine, row.key), stats: stats? })
-                })
+                [("ours", row.ours), ("Linux", row.linux)]
+                    .into_iter()
+                    .filter_map(move |(who, stats)| {
+                        Some(Bar {
+                            label: format!("{} {} {who}", row.machine, row.key),
+                            stats: stats?,
+                        })
+                    })
             })
             .collect()
     };
-    report::write(&dir.join("9p.svg"), &report::svg_bar_chart(&format!("9p throughput, accel {accel}"), "MiB/s", &bars("MiB/s")))?;
-    report::write(&dir.join("9p-lookup.svg"), &report::svg_log_bar_chart(&format!("9p lookups, accel {accel}"), "ns", &bars("ns")))?;
-    eprintln!("xtask: wrote {} , 9p.svg and 9p-lookup.svg", dir.join("9p.md").display());
+    report::write(
+        &dir.join("9p.svg"),
+        &report::svg_bar_chart(
+            &format!("9p throughput, accel {accel}"),
+            "MiB/s",
+            &bars("MiB/s"),
+        ),
+    )?;
+    report::write(
+        &dir.join("9p-lookup.svg"),
+        &report::svg_log_bar_chart(&format!("9p lookups, accel {accel}"), "ns", &bars("ns")),
+    )?;
+    eprintln!(
+        "xtask: wrote {} , 9p.svg and 9p-lookup.svg",
+        dir.join("9p.md").display()
+    );
     Ok(())
 }
 
@@ -155,9 +230,19 @@ struct Row {
 }
 
 fn table(rows: &[Row]) -> Table {
-    let describe = |stats: Option<Stats>, unit: &str| stats.map_or_else(|| "—".to_owned(), |stats| stats.describe(unit));
+    let describe = |stats: Option<Stats>, unit: &str| {
+        stats.map_or_else(|| "—".to_owned(), |stats| stats.describe(unit))
+    };
     Table {
-        columns: ["machine", "measurement", "ours", "Linux guest", "ours / Linux"].map(str::to_owned).to_vec(),
+        columns: [
+            "machine",
+            "measurement",
+            "ours",
+            "Linux guest",
+            "ours / Linux",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: rows
             .iter()
             .map(|row| {
@@ -177,7 +262,10 @@ fn summary(figures: &Figures) -> String {
     figures
         .iter()
         .map(|(key, value)| {
-            let unit = METRICS.iter().find(|(k, _, _)| k == key).map_or("", |(_, _, unit)| unit);
+            let unit = METRICS
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map_or("", |(_, _, unit)| unit);
             format!("{key} {value:.0} {unit}")
         })
         .collect::<Vec<_>>()
@@ -194,7 +282,11 @@ fn fresh_dir(work: &Path, name: &str) -> Result<PathBuf> {
 }
 
 fn run_ours(kernel: &Path, dir: &Path, machine: Machine, accel: Accel) -> Result<Figures> {
-    let share = |tag: &str| Share { tag: tag.to_owned(), path: dir.to_owned(), readonly: false };
+    let share = |tag: &str| Share {
+        tag: tag.to_owned(),
+        path: dir.to_owned(),
+        readonly: false,
+    };
     let invocation = Invocation {
         machine,
         accel,
@@ -204,15 +296,36 @@ fn run_ours(kernel: &Path, dir: &Path, machine: Machine, accel: Accel) -> Result
         initrd: None,
         shares: vec![share("rootfs"), share("m0")],
     };
-    let options = LaunchOptions { echo: Echo::Quiet, timeout: Some(TIMEOUT), inherit_stdin: false };
+    let options = LaunchOptions {
+        echo: Echo::Quiet,
+        timeout: Some(TIMEOUT),
+        inherit_stdin: false,
+    };
     let outcome = launch::launch(&invocation, options)?;
-    let context = || format!("{}\nconsole:\n{}{}", invocation.shell_line(), outcome.console, outcome.stderr);
+    let context = || {
+        format!(
+            "{}\nconsole:\n{}{}",
+            invocation.shell_line(),
+            outcome.console,
+            outcome.stderr
+        )
+    };
     if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!("test=9p-bench on {machine}: {:?} (timed out: {})\n{}", outcome.exit_status(), outcome.timed_out, context());
+        bail!(
+            "test=9p-bench on {machine}: {:?} (timed out: {})\n{}",
+            outcome.exit_status(),
+            outcome.timed_out,
+            context()
+        );
     }
     let figures = parse_kernel_lines(&outcome.console);
     if figures.len() != METRICS.len() {
-        bail!("test=9p-bench on {machine}: expected {} figures, got {}\n{}", METRICS.len(), figures.len(), context());
+        bail!(
+            "test=9p-bench on {machine}: expected {} figures, got {}\n{}",
+            METRICS.len(),
+            figures.len(),
+            context()
+        );
     }
     Ok(figures)
 }
@@ -239,15 +352,25 @@ fn prepare_linux(target: &Path, work: &Path) -> Result<(LinuxGuest, PathBuf)> {
     let contents = InitramfsContents {
         programs: vec![(bench.to_owned(), program)],
         mounts: vec![
-            GuestMount { tag: "m0".into(), mount_point: "/data".into(), cache: "none".into() },
-            GuestMount { tag: "m1".into(), mount_point: "/data-loose".into(), cache: "loose".into() },
+            GuestMount {
+                tag: "m0".into(),
+                mount_point: "/data".into(),
+                cache: "none".into(),
+            },
+            GuestMount {
+                tag: "m1".into(),
+                mount_point: "/data-loose".into(),
+                cache: "loose".into(),
+            },
         ],
         load_modules: true,
         commands: vec![
             format!("{bench} write-throughput /data/bench.bin {FILE_BYTES}"),
             format!("{bench} read-throughput /data/bench.bin"),
             "rm /data/bench.bin".to_owned(),
-            format!("{bench} --iterations 100000 --budget-ms {LOOKUP_BUDGET_MS} /data-loose/{LEAF} /data/{LEAF}"),
+            format!(
+                "{bench} --iterations 100000 --budget-ms {LOOKUP_BUDGET_MS} /data-loose/{LEAF} /data/{LEAF}"
+            ),
         ],
         ..InitramfsContents::default()
     };
@@ -256,23 +379,48 @@ fn prepare_linux(target: &Path, work: &Path) -> Result<(LinuxGuest, PathBuf)> {
     Ok((guest, initramfs))
 }
 
-fn run_linux(guest: &LinuxGuest, initramfs: &Path, dir: &Path, machine: Machine, accel: Accel) -> Result<Figures> {
+fn run_linux(
+    guest: &LinuxGuest,
+    initramfs: &Path,
+    dir: &Path,
+    machine: Machine,
+    accel: Accel,
+) -> Result<Figures> {
     let leaf = dir.join(LEAF);
     std::fs::create_dir_all(leaf.parent().context("leaf parent")?).context("creating d1/d2/d3")?;
     std::fs::write(&leaf, "leaf\n").context("writing the leaf")?;
-    let share = |tag: &str| Share { tag: tag.to_owned(), path: dir.to_owned(), readonly: false };
-    let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, vec![share("m0"), share("m1")]);
+    let share = |tag: &str| Share {
+        tag: tag.to_owned(),
+        path: dir.to_owned(),
+        readonly: false,
+    };
+    let invocation = linux_guest::invocation(
+        guest,
+        machine,
+        accel,
+        MEMORY,
+        initramfs,
+        vec![share("m0"), share("m1")],
+    );
     let run = linux_guest::boot(&invocation, TIMEOUT)?;
     let context = || format!("Linux guest on {machine}:\n{}", run.console);
     let mut figures = Figures::new();
     for (key, what) in [("write", "write"), ("read", "read")] {
-        let value = throughput(&run.console, what).with_context(|| format!("no `bench {what}` line"));
+        let value =
+            throughput(&run.console, what).with_context(|| format!("no `bench {what}` line"));
         figures.push((key, value.with_context(context)?));
     }
     let lines = parse_bench_lines(&run.console).with_context(context)?;
-    for (key, path) in [("stat-exclusive", format!("/data-loose/{LEAF}")), ("stat-shared", format!("/data/{LEAF}"))] {
+    for (key, path) in [
+        ("stat-exclusive", format!("/data-loose/{LEAF}")),
+        ("stat-shared", format!("/data/{LEAF}")),
+    ] {
         let wanted = format!("stat path={path}");
-        let (_, ns) = lines.iter().find(|(k, _)| *k == wanted).with_context(|| format!("no `bench {wanted}` line")).with_context(context)?;
+        let (_, ns) = lines
+            .iter()
+            .find(|(k, _)| *k == wanted)
+            .with_context(|| format!("no `bench {wanted}` line"))
+            .with_context(context)?;
         figures.push((key, *ns));
     }
     Ok(figures)
@@ -282,8 +430,18 @@ fn run_linux(guest: &LinuxGuest, initramfs: &Path, dir: &Path, machine: Machine,
 fn throughput(console: &str, what: &str) -> Option<f64> {
     console
         .lines()
-        .filter_map(|line| line.trim().strip_prefix("bench ")?.strip_prefix(what)?.strip_prefix(' '))
-        .find_map(|rest| rest.split_whitespace().find_map(|word| word.strip_prefix("mib_per_s="))?.parse().ok())
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix("bench ")?
+                .strip_prefix(what)?
+                .strip_prefix(' ')
+        })
+        .find_map(|rest| {
+            rest.split_whitespace()
+                .find_map(|word| word.strip_prefix("mib_per_s="))?
+                .parse()
+                .ok()
+        })
 }
 
 #[cfg(test)]
@@ -293,7 +451,10 @@ mod tests {
     #[test]
     fn kernel_lines() {
         let console = "[ 1.0] x\n9p-bench: write 120 MiB/s\n9p-bench: read 300 MiB/s\n9p-bench: stat-exclusive 900 ns\n9p-bench: bogus 1 ns\n";
-        assert_eq!(parse_kernel_lines(console), [("write", 120.0), ("read", 300.0), ("stat-exclusive", 900.0)]);
+        assert_eq!(
+            parse_kernel_lines(console),
+            [("write", 120.0), ("read", 300.0), ("stat-exclusive", 900.0)]
+        );
     }
 
     #[test]

@@ -214,7 +214,10 @@ mod tests {
                 stats,
             },
         ];
-        for svg in [svg_bar_chart("t", "ms", &bars), svg_log_bar_chart("t", "ms", &bars)] {
+        for svg in [
+            svg_bar_chart("t", "ms", &bars),
+            svg_log_bar_chart("t", "ms", &bars),
+        ] {
             assert_eq!(svg.matches("<line").count(), 2);
             assert!(svg.contains("a&lt;b"));
             assert!(svg.ends_with("</svg>\n"));

@@ -54,8 +54,16 @@ struct Operation {
 fn operations() -> Vec<Operation> {
     let stat = |path: &str| Some(format!("stat path={path}"));
     vec![
-        Operation { label: "getppid", ours: Some("getppid".into()), linux: Some("getppid".into()) },
-        Operation { label: "stat, file in /tmp (tmpfs)", ours: stat(TMP_FILE), linux: stat(TMP_FILE) },
+        Operation {
+            label: "getppid",
+            ours: Some("getppid".into()),
+            linux: Some("getppid".into()),
+        },
+        Operation {
+            label: "stat, file in /tmp (tmpfs)",
+            ours: stat(TMP_FILE),
+            linux: stat(TMP_FILE),
+        },
         Operation {
             label: "stat, file in the root (ours: overlay on 9p; Linux: initramfs)",
             ours: stat(ROOT_FILE),
@@ -94,7 +102,11 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     let programs = guest::build_test_programs(&target)?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() { Machine::ALL.to_vec() } else { args.machine.clone() };
+    let machines = if args.machine.is_empty() {
+        Machine::ALL.to_vec()
+    } else {
+        args.machine.clone()
+    };
     let work = target.join("bench").join("syscalls-work");
     let data = work.join("data");
     let ours_bundle = write_bundle(&work, &programs.syscall_bench)?;
@@ -103,12 +115,18 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     } else {
         match linux_guest::prepare(&target).and_then(|guest| {
             let initramfs = work.join("linux-initramfs.cpio");
-            linux_guest::write_initramfs(&guest, &linux_contents(&programs.syscall_bench), &initramfs)?;
+            linux_guest::write_initramfs(
+                &guest,
+                &linux_contents(&programs.syscall_bench),
+                &initramfs,
+            )?;
             Ok((guest, initramfs))
         }) {
             Ok(prepared) => Some(prepared),
             Err(error) => {
-                eprintln!("xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}");
+                eprintln!(
+                    "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
+                );
                 None
             }
         }
@@ -119,22 +137,32 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
         let mut ours = Vec::new();
         for index in 1..=args.runs {
             let lines = run_ours(&kernel, &ours_bundle, machine, accel)?;
-            eprintln!("xtask: bench syscalls {machine} ours {index}/{} … {}", args.runs, summary(&lines));
+            eprintln!(
+                "xtask: bench syscalls {machine} ours {index}/{} … {}",
+                args.runs,
+                summary(&lines)
+            );
             ours.push(lines);
         }
         let mut theirs = Vec::new();
         if let Some((guest, initramfs)) = &linux {
             for index in 1..=args.runs {
                 let lines = run_linux(guest, initramfs, &data, machine, accel)?;
-                eprintln!("xtask: bench syscalls {machine} linux {index}/{} … {}", args.runs, summary(&lines));
+                eprintln!(
+                    "xtask: bench syscalls {machine} linux {index}/{} … {}",
+                    args.runs,
+                    summary(&lines)
+                );
                 theirs.push(lines);
             }
         }
         for operation in operations() {
             let stats = |runs: &[Vec<(String, f64)>], key: &Option<String>| {
                 key.as_ref().and_then(|key| {
-                    let samples: Vec<f64> =
-                        runs.iter().filter_map(|lines| lines.iter().find(|(k, _)| k == key).map(|(_, ns)| *ns)).collect();
+                    let samples: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|lines| lines.iter().find(|(k, _)| k == key).map(|(_, ns)| *ns))
+                        .collect();
                     Stats::of(&samples)
                 })
             };
@@ -148,7 +176,10 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
 
-    let title = format!("System call cost, accel {accel}, {} boots per figure: ns/op, median (min–max)", args.runs);
+    let title = format!(
+        "System call cost, accel {accel}, {} boots per figure: ns/op, median (min–max)",
+        args.runs
+    );
     let table = table(&rows);
     println!("\n{title}\n\n{}", table.markdown());
     let linux_note = match &linux {
@@ -159,7 +190,9 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
             guest.package,
             linux_guest::cmdline(accel, host::tsc_khz(&host::cpuinfo()))
         ),
-        None => "The Linux guest was unavailable (see the run's stderr): our figures alone.".to_owned(),
+        None => {
+            "The Linux guest was unavailable (see the run's stderr): our figures alone.".to_owned()
+        }
     };
     let markdown = format!(
         "# {title}\n\n{}\n\
@@ -172,8 +205,14 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     );
     let dir = target.join("bench");
     report::write(&dir.join("syscalls.md"), &markdown)?;
-    report::write(&dir.join("syscalls.svg"), &report::svg_log_bar_chart(&title, "ns", &chart_bars(&rows)))?;
-    eprintln!("xtask: wrote {} and syscalls.svg", dir.join("syscalls.md").display());
+    report::write(
+        &dir.join("syscalls.svg"),
+        &report::svg_log_bar_chart(&title, "ns", &chart_bars(&rows)),
+    )?;
+    eprintln!(
+        "xtask: wrote {} and syscalls.svg",
+        dir.join("syscalls.md").display()
+    );
     Ok(())
 }
 
@@ -190,14 +229,24 @@ fn describe(stats: Option<Stats>) -> String {
 
 pub fn ratio(ours: Option<Stats>, linux: Option<Stats>) -> String {
     match (ours, linux) {
-        (Some(ours), Some(linux)) if linux.median > 0.0 => format!("{:.2}", ours.median / linux.median),
+        (Some(ours), Some(linux)) if linux.median > 0.0 => {
+            format!("{:.2}", ours.median / linux.median)
+        }
         _ => "—".to_owned(),
     }
 }
 
 fn table(rows: &[Row]) -> Table {
     Table {
-        columns: ["machine", "operation", "ours", "Linux guest", "ours / Linux"].map(str::to_owned).to_vec(),
+        columns: [
+            "machine",
+            "operation",
+            "ours",
+            "Linux guest",
+            "ours / Linux",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         rows: rows
             .iter()
             .map(|row| {
@@ -217,15 +266,25 @@ fn chart_bars(rows: &[Row]) -> Vec<Bar> {
     let mut bars = Vec::new();
     for row in rows {
         let short = row.label.split(" (").next().unwrap_or(row.label);
-        let linux_kind = if row.label.contains("cache=loose") { " loose" } else { "" };
+        let linux_kind = if row.label.contains("cache=loose") {
+            " loose"
+        } else {
+            ""
+        };
         // The loose row repeats our figure; chart it once.
         if linux_kind.is_empty()
             && let Some(stats) = row.ours
         {
-            bars.push(Bar { label: format!("{} {short}: ours", row.machine), stats });
+            bars.push(Bar {
+                label: format!("{} {short}: ours", row.machine),
+                stats,
+            });
         }
         if let Some(stats) = row.linux {
-            bars.push(Bar { label: format!("{} {short}: Linux{linux_kind}", row.machine), stats });
+            bars.push(Bar {
+                label: format!("{} {short}: Linux{linux_kind}", row.machine),
+                stats,
+            });
         }
     }
     bars
@@ -234,7 +293,10 @@ fn chart_bars(rows: &[Row]) -> Vec<Bar> {
 /// `bench NAME [path=P] ns=X …` lines as (`NAME [path=P]`, X). An `error=` line fails.
 pub fn parse_bench_lines(console: &str) -> Result<Vec<(String, f64)>> {
     let mut lines = Vec::new();
-    for line in console.lines().filter_map(|line| line.trim().strip_prefix("bench ")) {
+    for line in console
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("bench "))
+    {
         if line.contains("error=") {
             bail!("syscall-bench: {line}");
         }
@@ -242,13 +304,20 @@ pub fn parse_bench_lines(console: &str) -> Result<Vec<(String, f64)>> {
             continue;
         };
         let ns = rest.split_whitespace().next().unwrap_or_default();
-        lines.push((key.to_owned(), ns.parse().with_context(|| format!("bad ns= in `{line}`"))?));
+        lines.push((
+            key.to_owned(),
+            ns.parse().with_context(|| format!("bad ns= in `{line}`"))?,
+        ));
     }
     Ok(lines)
 }
 
 fn summary(lines: &[(String, f64)]) -> String {
-    lines.iter().map(|(key, ns)| format!("{key} {ns:.0} ns")).collect::<Vec<_>>().join(", ")
+    lines
+        .iter()
+        .map(|(key, ns)| format!("{key} {ns:.0} ns"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The bundle: `rootfs/` (the program, `/etc/bench-file`, no `/tmp` so the kernel mounts a
@@ -262,34 +331,67 @@ fn write_bundle(work: &Path, program: &Path) -> Result<bundle::Bundle> {
         std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir}"))?;
     }
     std::fs::create_dir_all(work.join("data")).context("creating data/")?;
-    std::fs::copy(program, rootfs.join("sbin/syscall-bench")).with_context(|| format!("copying {}", program.display()))?;
-    std::fs::write(rootfs.join("etc").join(FILE_NAME), "bench\n").context("writing etc/bench-file")?;
-    std::fs::write(work.join("data").join(FILE_NAME), "bench\n").context("writing data/bench-file")?;
+    std::fs::copy(program, rootfs.join("sbin/syscall-bench"))
+        .with_context(|| format!("copying {}", program.display()))?;
+    std::fs::write(rootfs.join("etc").join(FILE_NAME), "bench\n")
+        .context("writing etc/bench-file")?;
+    std::fs::write(work.join("data").join(FILE_NAME), "bench\n")
+        .context("writing data/bench-file")?;
     let spec = json!({
         "ociVersion": "1.0.2",
         "root": {"path": "rootfs"},
         "process": {"args": program_args(), "env": ["PATH=/sbin:/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
         "mounts": [{"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "rw"]}]
     });
-    std::fs::write(work.join("config.json"), serde_json::to_vec_pretty(&spec)?).context("writing config.json")?;
-    Ok(bundle::load(work, &SandboxOptions::default(), &[], &work.join("scratch"))?)
+    std::fs::write(work.join("config.json"), serde_json::to_vec_pretty(&spec)?)
+        .context("writing config.json")?;
+    Ok(bundle::load(
+        work,
+        &SandboxOptions::default(),
+        &[],
+        &work.join("scratch"),
+    )?)
 }
 
-fn run_ours(kernel: &Path, bundle: &bundle::Bundle, machine: Machine, accel: Accel) -> Result<Vec<(String, f64)>> {
+fn run_ours(
+    kernel: &Path,
+    bundle: &bundle::Bundle,
+    machine: Machine,
+    accel: Accel,
+) -> Result<Vec<(String, f64)>> {
     let invocation = Invocation {
         machine,
         accel,
         memory: MEMORY,
         kernel: kernel.to_owned(),
-        cmdline: kernel_cmdline(&with_sandbox_options("", &[("log", "warn".to_owned())]), host::tsc_khz(&host::cpuinfo())),
+        cmdline: kernel_cmdline(
+            &with_sandbox_options("", &[("log", "warn".to_owned())]),
+            host::tsc_khz(&host::cpuinfo()),
+        ),
         initrd: Some(bundle.spec_file.clone()),
         shares: bundle.shares.clone(),
     };
-    let options = LaunchOptions { echo: Echo::Quiet, timeout: Some(TIMEOUT), inherit_stdin: false };
+    let options = LaunchOptions {
+        echo: Echo::Quiet,
+        timeout: Some(TIMEOUT),
+        inherit_stdin: false,
+    };
     let outcome = launch::launch(&invocation, options)?;
-    let context = || format!("{}\nconsole:\n{}{}", invocation.shell_line(), outcome.console, outcome.stderr);
+    let context = || {
+        format!(
+            "{}\nconsole:\n{}{}",
+            invocation.shell_line(),
+            outcome.console,
+            outcome.stderr
+        )
+    };
     if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!("our sandbox on {machine}: {:?} (timed out: {})\n{}", outcome.exit_status(), outcome.timed_out, context());
+        bail!(
+            "our sandbox on {machine}: {:?} (timed out: {})\n{}",
+            outcome.exit_status(),
+            outcome.timed_out,
+            context()
+        );
     }
     parse_bench_lines(&outcome.console).with_context(context)
 }
@@ -301,19 +403,45 @@ fn linux_contents(program: &Path) -> InitramfsContents {
         programs: vec![(PROGRAM.to_owned(), program.to_owned())],
         files: vec![(ROOT_FILE.to_owned(), b"bench\n".to_vec())],
         mounts: vec![
-            GuestMount { tag: "m0".into(), mount_point: "/data".into(), cache: "none".into() },
-            GuestMount { tag: "m1".into(), mount_point: "/data-loose".into(), cache: "loose".into() },
+            GuestMount {
+                tag: "m0".into(),
+                mount_point: "/data".into(),
+                cache: "none".into(),
+            },
+            GuestMount {
+                tag: "m1".into(),
+                mount_point: "/data-loose".into(),
+                cache: "loose".into(),
+            },
         ],
         load_modules: true,
         commands: vec![command.join(" ")],
     }
 }
 
-fn run_linux(guest: &LinuxGuest, initramfs: &Path, data: &Path, machine: Machine, accel: Accel) -> Result<Vec<(String, f64)>> {
-    let share = |tag: &str| Share { tag: tag.to_owned(), path: PathBuf::from(data), readonly: false };
-    let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, vec![share("m0"), share("m1")]);
+fn run_linux(
+    guest: &LinuxGuest,
+    initramfs: &Path,
+    data: &Path,
+    machine: Machine,
+    accel: Accel,
+) -> Result<Vec<(String, f64)>> {
+    let share = |tag: &str| Share {
+        tag: tag.to_owned(),
+        path: PathBuf::from(data),
+        readonly: false,
+    };
+    let invocation = linux_guest::invocation(
+        guest,
+        machine,
+        accel,
+        MEMORY,
+        initramfs,
+        vec![share("m0"), share("m1")],
+    );
     let run = linux_guest::boot(&invocation, TIMEOUT)?;
-    parse_bench_lines(&run.console).with_context(|| format!("Linux guest on {machine}:\n{}", run.console))
+    parse_bench_lines(&run.console)
+        .with_context(|| format!("Linux guest on {machine}:\n{}", run.console))
 }
 
 #[cfg(test)]
@@ -325,7 +453,10 @@ mod tests {
         let console = "noise\nbench getppid ns=123.4 iterations=1000\r\nbench stat path=/tmp/x ns=9 iterations=5\n";
         assert_eq!(
             parse_bench_lines(console).unwrap(),
-            [("getppid".to_owned(), 123.4), ("stat path=/tmp/x".to_owned(), 9.0)]
+            [
+                ("getppid".to_owned(), 123.4),
+                ("stat path=/tmp/x".to_owned(), 9.0)
+            ]
         );
         assert!(parse_bench_lines("bench stat path=/x error=No such file\n").is_err());
     }

@@ -102,7 +102,9 @@ fn virtio_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
 /// the kernel takes the sandbox options and the `bind_file=` note for the file bind.
 fn bundle_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
     let bundle = &shares.bundle;
-    let mut options = String::from("test=virtio overlay=all file_access=shared file_access_mounts=exclusive cid=boot-test");
+    let mut options = String::from(
+        "test=virtio overlay=all file_access=shared file_access_mounts=exclusive cid=boot-test",
+    );
     for bind in &bundle.file_binds {
         options.push_str(&format!(" bind_file={}", bind.to_option_value()));
     }
@@ -154,7 +156,11 @@ mod tests {
             file_binds: Vec::new(),
             warnings: Vec::new(),
         };
-        TestShares { root: "/nonexistent/root".into(), extra: "/nonexistent/m0".into(), bundle }
+        TestShares {
+            root: "/nonexistent/root".into(),
+            extra: "/nonexistent/m0".into(),
+            bundle,
+        }
     }
 
     fn module() -> TestModule {

@@ -19,7 +19,10 @@ pub enum Check {
     /// a mount table).
     TextsInOrder(Vec<String>),
     /// After the boot, this host file has this SHA-256 (what the guest wrote reached the host).
-    HostFileSha256 { path: std::path::PathBuf, sha256: String },
+    HostFileSha256 {
+        path: std::path::PathBuf,
+        sha256: String,
+    },
     /// What the container printed or left on the host.
     Container(ContainerCheck),
     /// `bootinfo: cmdline-crc32=… len=…` matches the exact `-append` string.
@@ -77,14 +80,19 @@ impl Check {
                 let mut lines = console.lines();
                 for text in texts {
                     if !lines.any(|line| line.contains(text.as_str())) {
-                        return Err(format!("no line containing {text:?} after the previous ones in {texts:?}"));
+                        return Err(format!(
+                            "no line containing {text:?} after the previous ones in {texts:?}"
+                        ));
                     }
                 }
                 Ok(())
             }
             Check::HostFileSha256 { path, sha256 } => match std::fs::read(path) {
                 Ok(bytes) if crate::digest::sha256_hex(&bytes) == *sha256 => Ok(()),
-                Ok(_) => Err(format!("{} on the host does not have SHA-256 {sha256}", path.display())),
+                Ok(_) => Err(format!(
+                    "{} on the host does not have SHA-256 {sha256}",
+                    path.display()
+                )),
                 Err(error) => Err(format!("{} on the host: {error}", path.display())),
             },
             Check::Container(check) => check.verify(console),

@@ -39,8 +39,12 @@ pub fn container_output(console: &str) -> String {
 }
 
 fn is_kernel_log_line(line: &str) -> bool {
-    let Some(rest) = line.strip_prefix('[') else { return false };
-    let Some((stamp, _)) = rest.split_once("] ") else { return false };
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let Some((stamp, _)) = rest.split_once("] ") else {
+        return false;
+    };
     let stamp = stamp.trim_start();
     !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
@@ -50,7 +54,9 @@ impl ContainerCheck {
         let output = container_output(console);
         match self {
             ContainerCheck::Output(expected) if output == *expected => Ok(()),
-            ContainerCheck::Output(expected) => Err(format!("container output {output:?}, expected {expected:?}")),
+            ContainerCheck::Output(expected) => Err(format!(
+                "container output {output:?}, expected {expected:?}"
+            )),
             ContainerCheck::OutputUnordered(expected) => {
                 let mut got: Vec<&str> = output.lines().collect();
                 let mut wanted: Vec<&str> = expected.lines().collect();
@@ -59,7 +65,9 @@ impl ContainerCheck {
                 if got == wanted {
                     Ok(())
                 } else {
-                    Err(format!("container output lines {got:?}, expected (any order) {wanted:?}"))
+                    Err(format!(
+                        "container output lines {got:?}, expected (any order) {wanted:?}"
+                    ))
                 }
             }
             ContainerCheck::MountTable(expected) => {
@@ -75,14 +83,23 @@ impl ContainerCheck {
                 if seen == *state {
                     Ok(())
                 } else {
-                    Err(format!("{} on the host is {seen:?}, expected {state:?}", path.display()))
+                    Err(format!(
+                        "{} on the host is {seen:?}, expected {state:?}",
+                        path.display()
+                    ))
                 }
             }
             ContainerCheck::HostTreeUnchanged(before) => match TreeSnapshot::take(&before.root) {
                 Ok(after) => before.differences(&after).map_or(Ok(()), |changes| {
-                    Err(format!("the container changed the host tree {}: {changes}", before.root.display()))
+                    Err(format!(
+                        "the container changed the host tree {}: {changes}",
+                        before.root.display()
+                    ))
                 }),
-                Err(error) => Err(format!("snapshot of {} after the boot: {error}", before.root.display())),
+                Err(error) => Err(format!(
+                    "snapshot of {} after the boot: {error}",
+                    before.root.display()
+                )),
             },
         }
     }
@@ -101,10 +118,12 @@ fn host_state(path: &std::path::Path) -> HostState {
     match std::fs::symlink_metadata(path) {
         Err(_) => HostState::Absent,
         Ok(meta) if meta.is_dir() => HostState::Directory,
-        Ok(meta) if meta.is_symlink() => {
-            HostState::Symlink { target: std::fs::read_link(path).unwrap_or_default() }
-        }
-        Ok(_) => HostState::File { contents: std::fs::read(path).unwrap_or_default() },
+        Ok(meta) if meta.is_symlink() => HostState::Symlink {
+            target: std::fs::read_link(path).unwrap_or_default(),
+        },
+        Ok(_) => HostState::File {
+            contents: std::fs::read(path).unwrap_or_default(),
+        },
     }
 }
 
@@ -114,7 +133,8 @@ mod tests {
 
     #[test]
     fn output_leaves_out_kernel_lines() {
-        let console = "[  0.001234] WARN  spec: ignored\nhello\n[x] not a log line\nsandbox: exit status 0\n";
+        let console =
+            "[  0.001234] WARN  spec: ignored\nhello\n[x] not a log line\nsandbox: exit status 0\n";
         assert_eq!(container_output(console), "hello\n[x] not a log line\n");
     }
 

@@ -19,9 +19,9 @@ use crate::launch::{self, Echo, LaunchOptions, Outcome};
 use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
 
 pub use cases::{cases, filtered};
+use checks::Check;
 pub use nine_p::cases as nine_p_cases;
 pub use userland::cases as userland_cases;
-use checks::Check;
 
 /// Generous: a case boots in well under a second under TCG; a hang must still end.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -71,23 +71,39 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
             Err(error) => vec![error.to_string()],
             Ok(outcome) => case.failures(&invocation, outcome),
         };
-        let wall = outcome.as_ref().map_or(0.0, |outcome| outcome.wall.as_secs_f64());
+        let wall = outcome
+            .as_ref()
+            .map_or(0.0, |outcome| outcome.wall.as_secs_f64());
         match (failures.is_empty(), case.known_failure) {
             (true, None) => {
                 summary.passed += 1;
-                println!("xtask: boot test {position} {} … ok ({wall:.2} s)", case.name);
+                println!(
+                    "xtask: boot test {position} {} … ok ({wall:.2} s)",
+                    case.name
+                );
             }
             (true, Some(why)) => {
                 summary.passed += 1;
-                println!("xtask: boot test {position} {} … ok ({wall:.2} s), though marked a known failure ({why}): remove the mark", case.name);
+                println!(
+                    "xtask: boot test {position} {} … ok ({wall:.2} s), though marked a known failure ({why}): remove the mark",
+                    case.name
+                );
             }
             (false, Some(why)) => {
                 summary.known_failures.push(case.name.clone());
-                println!("xtask: boot test {position} {} … KNOWN FAILURE ({why}): {}", case.name, failures.join("; "));
+                println!(
+                    "xtask: boot test {position} {} … KNOWN FAILURE ({why}): {}",
+                    case.name,
+                    failures.join("; ")
+                );
             }
             (false, None) => {
                 summary.failed.push(case.name.clone());
-                println!("xtask: boot test {position} {} … FAILED: {}", case.name, failures.join("; "));
+                println!(
+                    "xtask: boot test {position} {} … FAILED: {}",
+                    case.name,
+                    failures.join("; ")
+                );
                 report_failure(&invocation, outcome.as_ref().ok());
             }
         }
@@ -96,7 +112,10 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
         println!("xtask: failed boot tests: {}", summary.failed.join(", "));
     }
     if !summary.known_failures.is_empty() {
-        println!("xtask: known failures: {}", summary.known_failures.join(", "));
+        println!(
+            "xtask: known failures: {}",
+            summary.known_failures.join(", ")
+        );
     }
     println!(
         "boot-tests: {} passed, {} failed, {} known failures",
@@ -157,7 +176,11 @@ impl Case {
     }
 
     fn share(mut self, tag: &str, path: &Path) -> Self {
-        self.shares.push(Share { tag: tag.to_owned(), path: path.to_owned(), readonly: false });
+        self.shares.push(Share {
+            tag: tag.to_owned(),
+            path: path.to_owned(),
+            readonly: false,
+        });
         self
     }
 
@@ -172,7 +195,9 @@ impl Case {
         self.initrd = Some(bundle.spec_file.clone());
         self.shares.extend_from_slice(&bundle.shares);
         for bind in &bundle.file_binds {
-            self.options = format!("{} bind_file={}", self.options, bind.to_option_value()).trim_start().to_owned();
+            self.options = format!("{} bind_file={}", self.options, bind.to_option_value())
+                .trim_start()
+                .to_owned();
         }
         self
     }
@@ -241,19 +266,32 @@ fn write_test_bundle(dir: &Path) -> Result<Bundle> {
         let path = bundle_dir.join(sub);
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
     }
-    for (name, contents) in [("hosts", "127.0.0.1 localhost\n"), ("config.json", TEST_BUNDLE_SPEC)] {
+    for (name, contents) in [
+        ("hosts", "127.0.0.1 localhost\n"),
+        ("config.json", TEST_BUNDLE_SPEC),
+    ] {
         let path = bundle_dir.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(bundle::load(&bundle_dir, &SandboxOptions::default(), &[], &dir.join("bundle-run"))?)
+    Ok(bundle::load(
+        &bundle_dir,
+        &SandboxOptions::default(),
+        &[],
+        &dir.join("bundle-run"),
+    )?)
 }
 
 /// Makes (or refreshes) the shared directories, each with one file naming it.
 pub fn write_test_shares(dir: &Path) -> Result<TestShares> {
-    let shares = TestShares { root: dir.join("share-rootfs"), extra: dir.join("share-m0"), bundle: write_test_bundle(dir)? };
+    let shares = TestShares {
+        root: dir.join("share-rootfs"),
+        extra: dir.join("share-m0"),
+        bundle: write_test_bundle(dir)?,
+    };
     for (path, name) in [(&shares.root, "rootfs"), (&shares.extra, "m0")] {
         std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
-        std::fs::write(path.join("share-name"), name).with_context(|| format!("writing in {}", path.display()))?;
+        std::fs::write(path.join("share-name"), name)
+            .with_context(|| format!("writing in {}", path.display()))?;
     }
     Ok(shares)
 }

@@ -18,7 +18,9 @@ use crate::qemu::{Accel, Machine, MemorySize};
 
 /// What the guest writes (`kernel/src/nine_p_check.rs` makes the same bytes).
 fn guest_file() -> Vec<u8> {
-    (0..(1usize << 20) + 7).map(|i| (i * 31 % 251) as u8).collect()
+    (0..(1usize << 20) + 7)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect()
 }
 
 /// The shared tree: a small file, one larger than a 512 KiB message, an empty file, a
@@ -27,9 +29,16 @@ fn write_tree(dir: &Path) -> Result<Vec<(&'static str, Vec<u8>)>> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir.join("sub")).with_context(|| format!("creating {}", dir.display()))?;
-    let big: Vec<u8> = (0..700_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let files = vec![("small.txt", b"hello over 9p\n".to_vec()), ("big.bin", big), ("empty", Vec::new())];
+    std::fs::create_dir_all(dir.join("sub"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let big: Vec<u8> = (0..700_001u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let files = vec![
+        ("small.txt", b"hello over 9p\n".to_vec()),
+        ("big.bin", big),
+        ("empty", Vec::new()),
+    ];
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {name}"))?;
     }

@@ -92,13 +92,19 @@ pub fn assemble_rootfs(rootfs: &Path, files: &[RootfsFile]) -> Result<Vec<String
 /// Lays out the default bundle under `target_dir/xtask/bundle` (its config copied from
 /// `qemu/bundle/`, so `root.path: "rootfs"` resolves next to it) and returns its directory
 /// and the notes of [`assemble_rootfs`]. `init` is the built `qemu/bundle/init`.
-pub fn prepare_default_bundle(target_dir: &Path, init: &Path) -> Result<(PathBuf, Vec<String>), BundleError> {
+pub fn prepare_default_bundle(
+    target_dir: &Path,
+    init: &Path,
+) -> Result<(PathBuf, Vec<String>), BundleError> {
     prepare_default_bundle_in(&target_dir.join("xtask").join("bundle"), init)
 }
 
 /// [`prepare_default_bundle`] in a directory of the caller's choice (the boot tests keep
 /// their own copy).
-pub fn prepare_default_bundle_in(bundle: &Path, init: &Path) -> Result<(PathBuf, Vec<String>), BundleError> {
+pub fn prepare_default_bundle_in(
+    bundle: &Path,
+    init: &Path,
+) -> Result<(PathBuf, Vec<String>), BundleError> {
     let bundle = bundle.to_owned();
     std::fs::create_dir_all(&bundle).map_err(|source| BundleError::Write {
         path: bundle.clone(),

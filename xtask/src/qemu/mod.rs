@@ -42,7 +42,11 @@ impl Share {
         if self.readonly {
             fsdev.push(",readonly=on");
         }
-        let device = format!("{},fsdev={id},mount_tag={}", machine.nine_p_device(), escape_option_value(&self.tag));
+        let device = format!(
+            "{},fsdev={id},mount_tag={}",
+            machine.nine_p_device(),
+            escape_option_value(&self.tag)
+        );
         ["-fsdev".into(), fsdev, "-device".into(), device.into()]
     }
 }
@@ -174,17 +178,40 @@ mod tests {
 
     #[test]
     fn shares_become_fsdev_and_the_machines_9p_device() {
-        for (machine, device) in [(Machine::Microvm, "virtio-9p-device"), (Machine::Q35, "virtio-9p-pci")] {
+        for (machine, device) in [
+            (Machine::Microvm, "virtio-9p-device"),
+            (Machine::Q35, "virtio-9p-pci"),
+        ] {
             let mut invocation = invocation(machine, Accel::Tcg);
             invocation.shares = vec![
-                Share { tag: "rootfs".into(), path: "/srv/a,b".into(), readonly: true },
-                Share { tag: "m0".into(), path: "/srv/c".into(), readonly: false },
+                Share {
+                    tag: "rootfs".into(),
+                    path: "/srv/a,b".into(),
+                    readonly: true,
+                },
+                Share {
+                    tag: "m0".into(),
+                    path: "/srv/c".into(),
+                    readonly: false,
+                },
             ];
             let line = joined(&invocation);
-            assert!(line.contains("-fsdev local,id=fs0,security_model=none,path=/srv/a,,b,readonly=on"), "{line}");
-            assert!(line.contains(&format!("-device {device},fsdev=fs0,mount_tag=rootfs")), "{line}");
-            assert!(line.contains("-fsdev local,id=fs1,security_model=none,path=/srv/c -device"), "{line}");
-            assert!(line.ends_with(&format!("-device {device},fsdev=fs1,mount_tag=m0")), "{line}");
+            assert!(
+                line.contains("-fsdev local,id=fs0,security_model=none,path=/srv/a,,b,readonly=on"),
+                "{line}"
+            );
+            assert!(
+                line.contains(&format!("-device {device},fsdev=fs0,mount_tag=rootfs")),
+                "{line}"
+            );
+            assert!(
+                line.contains("-fsdev local,id=fs1,security_model=none,path=/srv/c -device"),
+                "{line}"
+            );
+            assert!(
+                line.ends_with(&format!("-device {device},fsdev=fs1,mount_tag=m0")),
+                "{line}"
+            );
         }
     }
 }

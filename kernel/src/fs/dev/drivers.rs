@@ -72,7 +72,12 @@ impl DeviceFile for Console {
 pub struct Devices;
 
 impl DeviceRegistry for Devices {
-    fn open(&self, file_type: FileType, rdev: u64, _flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+    fn open(
+        &self,
+        file_type: FileType,
+        rdev: u64,
+        _flags: OpenFlags,
+    ) -> Result<Arc<dyn DeviceFile>> {
         if file_type != FileType::CharDevice {
             return Err(Errno::ENXIO);
         }

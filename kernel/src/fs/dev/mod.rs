@@ -15,7 +15,9 @@ pub use drivers::Devices;
 use alloc::sync::Arc;
 
 use vfs_core::attr::{make_dev, mode};
-use vfs_core::{At, ClockRef, Credentials, FileSystem, FsContext, MountFlags, MountNamespace, Result};
+use vfs_core::{
+    At, ClockRef, Credentials, FileSystem, FsContext, MountFlags, MountNamespace, Result,
+};
 
 pub const NULL: u64 = make_dev(1, 3);
 pub const ZERO: u64 = make_dev(1, 5);
@@ -89,7 +91,10 @@ mod tests {
         let clock: ClockRef = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
         let fs: Arc<dyn FileSystem> = RamFs::new_default(make_dev(0, 40), clock.clone());
         populate(&fs, &clock).unwrap();
-        FsContext::new(MountNamespace::new(fs, "tmpfs", MountFlags::empty(), clock), Credentials::root())
+        FsContext::new(
+            MountNamespace::new(fs, "tmpfs", MountFlags::empty(), clock),
+            Credentials::root(),
+        )
     }
 
     #[test]
@@ -101,16 +106,32 @@ mod tests {
         assert_eq!(stat.permission_bits(), 0o666);
         assert_eq!((stat.uid, stat.gid), (0, 0));
         let console = context.stat(At::Cwd, b"/console", false).unwrap();
-        assert_eq!((dev_major(console.rdev), dev_minor(console.rdev), console.permission_bits()), (5, 1, 0o600));
+        assert_eq!(
+            (
+                dev_major(console.rdev),
+                dev_minor(console.rdev),
+                console.permission_bits()
+            ),
+            (5, 1, 0o600)
+        );
     }
 
     #[test]
     fn dev_fd_and_std_streams_link_into_proc_self_fd() {
         let context = populated();
         assert_eq!(context.readlink(At::Cwd, b"/fd").unwrap(), b"/proc/self/fd");
-        assert_eq!(context.readlink(At::Cwd, b"/stdin").unwrap(), b"/proc/self/fd/0");
-        assert_eq!(context.readlink(At::Cwd, b"/stdout").unwrap(), b"/proc/self/fd/1");
-        assert_eq!(context.readlink(At::Cwd, b"/stderr").unwrap(), b"/proc/self/fd/2");
+        assert_eq!(
+            context.readlink(At::Cwd, b"/stdin").unwrap(),
+            b"/proc/self/fd/0"
+        );
+        assert_eq!(
+            context.readlink(At::Cwd, b"/stdout").unwrap(),
+            b"/proc/self/fd/1"
+        );
+        assert_eq!(
+            context.readlink(At::Cwd, b"/stderr").unwrap(),
+            b"/proc/self/fd/2"
+        );
         assert_eq!(context.readlink(At::Cwd, b"/ptmx").unwrap(), b"pts/ptmx");
     }
 

@@ -20,7 +20,10 @@ mod view;
 mod tests;
 
 pub use system_files::FILESYSTEMS;
-pub use view::{CpuInfo, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource, ProcessState, ProcessView, SignalMasks, SystemView};
+pub use view::{
+    CpuInfo, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource, ProcessState,
+    ProcessView, SignalMasks, SystemView,
+};
 
 use alloc::format;
 use alloc::string::String;
@@ -84,8 +87,17 @@ pub fn new_proc(sources: ProcSources, dev: u64, clock: ClockRef) -> Arc<dyn File
     };
     let mut inos = InoCounter::starting_at(1);
     let root_ino = inos.allocate();
-    let root = ProcRoot { fixed: fixed_entries(&mut inos, &sources), processes: sources.processes };
-    SyntheticFs::new(rules, Node::directory(root_ino, 0o555, root), String::new(), dev, clock)
+    let root = ProcRoot {
+        fixed: fixed_entries(&mut inos, &sources),
+        processes: sources.processes,
+    };
+    SyntheticFs::new(
+        rules,
+        Node::directory(root_ino, 0o555, root),
+        String::new(),
+        dev,
+        clock,
+    )
 }
 
 /// Everything in `/proc` except the pid directories.
@@ -96,23 +108,58 @@ fn fixed_entries(inos: &mut InoCounter, sources: &ProcSources) -> FixedDir {
     };
     let counted_file = |inos: &mut InoCounter, render: fn(&dyn SystemView, &[u32]) -> Vec<u8>| {
         let (system, processes) = (sources.system.clone(), sources.processes.clone());
-        Node::file(inos.allocate(), 0o444, move || Ok(render(&*system, &processes.pids())))
+        Node::file(inos.allocate(), 0o444, move || {
+            Ok(render(&*system, &processes.pids()))
+        })
     };
     let processes = sources.processes.clone();
-    let current_pid = move || processes.current().map(|process| format!("{}", process.pid()).into_bytes()).ok_or(Errno::ENOENT);
+    let current_pid = move || {
+        processes
+            .current()
+            .map(|process| format!("{}", process.pid()).into_bytes())
+            .ok_or(Errno::ENOENT)
+    };
     FixedDir::new()
         .with("self", Node::symlink(inos.allocate(), current_pid))
-        .with("mounts", Node::symlink(inos.allocate(), || Ok(b"self/mounts".to_vec())))
-        .with("meminfo", system_file(inos, |system| system_files::meminfo(&system.memory())))
-        .with("cpuinfo", system_file(inos, |system| system_files::cpuinfo(&system.cpu())))
-        .with("uptime", system_file(inos, |system| system_files::uptime(system.uptime_ns(), system.idle_ns())))
-        .with("version", system_file(inos, |system| system_files::version(&system.release(), &system.version())))
-        .with("filesystems", system_file(inos, |_| system_files::filesystems()))
-        .with("loadavg", counted_file(inos, |system, pids| {
-            let last_pid = pids.iter().copied().max().unwrap_or(0);
-            system_files::loadavg(system.load_average_centis(), 1, pids.len(), last_pid)
-        }))
-        .with("stat", counted_file(inos, |system, pids| system_files::stat(system, pids.len())))
+        .with(
+            "mounts",
+            Node::symlink(inos.allocate(), || Ok(b"self/mounts".to_vec())),
+        )
+        .with(
+            "meminfo",
+            system_file(inos, |system| system_files::meminfo(&system.memory())),
+        )
+        .with(
+            "cpuinfo",
+            system_file(inos, |system| system_files::cpuinfo(&system.cpu())),
+        )
+        .with(
+            "uptime",
+            system_file(inos, |system| {
+                system_files::uptime(system.uptime_ns(), system.idle_ns())
+            }),
+        )
+        .with(
+            "version",
+            system_file(inos, |system| {
+                system_files::version(&system.release(), &system.version())
+            }),
+        )
+        .with(
+            "filesystems",
+            system_file(inos, |_| system_files::filesystems()),
+        )
+        .with(
+            "loadavg",
+            counted_file(inos, |system, pids| {
+                let last_pid = pids.iter().copied().max().unwrap_or(0);
+                system_files::loadavg(system.load_average_centis(), 1, pids.len(), last_pid)
+            }),
+        )
+        .with(
+            "stat",
+            counted_file(inos, |system, pids| system_files::stat(system, pids.len())),
+        )
         .with("sys", sys::sys_tree(inos, &sources.system))
 }
 
@@ -131,7 +178,11 @@ impl Directory for ProcRoot {
         for pid in pids {
             if let Some(view) = self.processes.process(pid) {
                 let node = process_node(pid, &*view, &self.processes);
-                entries.push(Entry { name: format!("{pid}").into_bytes(), cookie: PID_COOKIES + u64::from(pid), node });
+                entries.push(Entry {
+                    name: format!("{pid}").into_bytes(),
+                    cookie: PID_COOKIES + u64::from(pid),
+                    node,
+                });
             }
         }
         entries

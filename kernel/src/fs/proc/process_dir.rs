@@ -14,7 +14,7 @@ use vfs_core::{Errno, Result};
 
 use super::process_files;
 use super::view::{OpenFd, ProcessSource, ProcessView};
-use crate::fs::synthetic::{Directory, Entry, FixedDir, Node, FIRST_COOKIE};
+use crate::fs::synthetic::{Directory, Entry, FIRST_COOKIE, FixedDir, Node};
 
 const FD_SLOTS: u64 = 0x1_0000;
 const DIR_SLOT: u64 = 0;
@@ -27,7 +27,11 @@ pub fn process_ino(pid: u32, slot: u64) -> u64 {
 /// A directory entry name that is a number as Linux's `name_to_int` accepts it: decimal
 /// digits, no sign, no leading zero.
 pub fn parse_number(name: &[u8]) -> Option<u32> {
-    if name.is_empty() || name.len() > 10 || (name.len() > 1 && name[0] == b'0') || !name.iter().all(u8::is_ascii_digit) {
+    if name.is_empty()
+        || name.len() > 10
+        || (name.len() > 1 && name[0] == b'0')
+        || !name.iter().all(u8::is_ascii_digit)
+    {
         return None;
     }
     core::str::from_utf8(name).ok()?.parse().ok()
@@ -51,12 +55,24 @@ const FILES: &[(&str, u32, Render)] = &[
     ("mounts", 0o444, |process| process.mounts()),
 ];
 
-const LINKS: &[(&str, Render)] = &[("cwd", |process| process.cwd()), ("root", |process| process.root()), ("exe", |process| process.exe())];
+const LINKS: &[(&str, Render)] = &[
+    ("cwd", |process| process.cwd()),
+    ("root", |process| process.root()),
+    ("exe", |process| process.exe()),
+];
 
 /// The node of `/proc/<pid>`, owned by the process's effective ids.
 pub fn process_node(pid: u32, view: &dyn ProcessView, source: &Arc<dyn ProcessSource>) -> Node {
     let ids = view.ids();
-    Node::directory(process_ino(pid, DIR_SLOT), 0o555, ProcessDir { pid, source: source.clone() }).owned_by(ids.effective_uid(), ids.effective_gid())
+    Node::directory(
+        process_ino(pid, DIR_SLOT),
+        0o555,
+        ProcessDir {
+            pid,
+            source: source.clone(),
+        },
+    )
+    .owned_by(ids.effective_uid(), ids.effective_gid())
 }
 
 fn find(source: &dyn ProcessSource, pid: u32, gone: Errno) -> Result<Arc<dyn ProcessView>> {
@@ -79,16 +95,27 @@ impl ProcessDir {
             slot += 1;
             process_ino(pid, slot)
         };
-        let fd_dir = Node::directory(next_ino(), 0o500, FdDir { pid, source: self.source.clone() });
+        let fd_dir = Node::directory(
+            next_ino(),
+            0o500,
+            FdDir {
+                pid,
+                source: self.source.clone(),
+            },
+        );
         let mut children = FixedDir::new().with("fd", fd_dir.owned_by(uid, gid));
         for &(name, perm, render) in FILES {
             let source = self.source.clone();
-            let file = Node::file(next_ino(), perm, move || Ok(render(&*find(&*source, pid, Errno::ESRCH)?)));
+            let file = Node::file(next_ino(), perm, move || {
+                Ok(render(&*find(&*source, pid, Errno::ESRCH)?))
+            });
             children = children.with(name, file.owned_by(uid, gid));
         }
         for &(name, render) in LINKS {
             let source = self.source.clone();
-            let link = Node::symlink(next_ino(), move || Ok(render(&*find(&*source, pid, Errno::ENOENT)?)));
+            let link = Node::symlink(next_ino(), move || {
+                Ok(render(&*find(&*source, pid, Errno::ENOENT)?))
+            });
             children = children.with(name, link.owned_by(uid, gid));
         }
         children
@@ -121,11 +148,20 @@ impl FdDir {
         let (pid, fd, source) = (self.pid, open.fd, self.source.clone());
         let target = move || {
             let process = find(&*source, pid, Errno::ENOENT)?;
-            process.fds().into_iter().find(|open| open.fd == fd).map(|open| open.target).ok_or(Errno::ENOENT)
+            process
+                .fds()
+                .into_iter()
+                .find(|open| open.fd == fd)
+                .map(|open| open.target)
+                .ok_or(Errno::ENOENT)
         };
         // `proc_fd_link`'s mode: read gives r-x, write gives -wx, for the owner only.
         let perm = if open.readable { 0o500 } else { 0 } | if open.writable { 0o300 } else { 0 };
-        let mut node = Node::symlink(process_ino(pid, FD_SLOTS + u64::from(fd.unsigned_abs())), target).owned_by(owner.0, owner.1);
+        let mut node = Node::symlink(
+            process_ino(pid, FD_SLOTS + u64::from(fd.unsigned_abs())),
+            target,
+        )
+        .owned_by(owner.0, owner.1);
         node.perm = perm;
         node
     }
@@ -133,13 +169,23 @@ impl FdDir {
 
 impl Directory for FdDir {
     fn entries(&self) -> Vec<Entry> {
-        let Some(process) = self.source.process(self.pid) else { return Vec::new() };
+        let Some(process) = self.source.process(self.pid) else {
+            return Vec::new();
+        };
         let ids = process.ids();
         let owner = (ids.effective_uid(), ids.effective_gid());
-        let mut fds: Vec<OpenFd> = process.fds().into_iter().filter(|open| open.fd >= 0).collect();
+        let mut fds: Vec<OpenFd> = process
+            .fds()
+            .into_iter()
+            .filter(|open| open.fd >= 0)
+            .collect();
         fds.sort_by_key(|open| open.fd);
         fds.iter()
-            .map(|open| Entry { name: format!("{}", open.fd).into_bytes(), cookie: FIRST_COOKIE + open.fd as u64, node: self.link(open, owner) })
+            .map(|open| Entry {
+                name: format!("{}", open.fd).into_bytes(),
+                cookie: FIRST_COOKIE + open.fd as u64,
+                node: self.link(open, owner),
+            })
             .collect()
     }
 

@@ -36,7 +36,9 @@ fn escaped_name(comm: &[u8]) -> String {
 /// `FDSize`: the descriptor table's size, a power of two of at least 64.
 fn fd_table_size(process: &dyn ProcessView) -> u64 {
     let highest = process.fds().iter().map(|open| open.fd).max().unwrap_or(0);
-    (u64::try_from(highest).unwrap_or(0) + 1).max(64).next_power_of_two()
+    (u64::try_from(highest).unwrap_or(0) + 1)
+        .max(64)
+        .next_power_of_two()
 }
 
 /// `/proc/<pid>/status`.
@@ -45,16 +47,37 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
     let (letter, state) = process.state().letter_and_name();
     let pid = process.pid();
     let mut text = String::new();
-    let _ = write!(text, "Name:\t{}\nUmask:\t{:04o}\nState:\t{letter} ({state})\n", escaped_name(&process.comm()), process.umask());
-    let _ = write!(text, "Tgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n", process.parent_pid());
+    let _ = write!(
+        text,
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{letter} ({state})\n",
+        escaped_name(&process.comm()),
+        process.umask()
+    );
+    let _ = write!(
+        text,
+        "Tgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n",
+        process.parent_pid()
+    );
     let [uid, euid, suid, fsuid] = ids.uid;
     let [gid, egid, sgid, fsgid] = ids.gid;
-    let _ = write!(text, "Uid:\t{uid}\t{euid}\t{suid}\t{fsuid}\nGid:\t{gid}\t{egid}\t{sgid}\t{fsgid}\n");
+    let _ = write!(
+        text,
+        "Uid:\t{uid}\t{euid}\t{suid}\t{fsuid}\nGid:\t{gid}\t{egid}\t{sgid}\t{fsgid}\n"
+    );
     let _ = write!(text, "FDSize:\t{}\nGroups:\t", fd_table_size(process));
-    let groups: Vec<String> = ids.groups.iter().map(|group| alloc::format!("{group}")).collect();
+    let groups: Vec<String> = ids
+        .groups
+        .iter()
+        .map(|group| alloc::format!("{group}"))
+        .collect();
     // Linux ends the list with a space, kept "for compatibility" (see `task_state`).
     let _ = writeln!(text, "{} ", groups.join(" "));
-    let _ = write!(text, "NStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{}\nNSsid:\t{}\n", process.process_group(), process.session());
+    let _ = write!(
+        text,
+        "NStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{}\nNSsid:\t{}\n",
+        process.process_group(),
+        process.session()
+    );
     let memory = process.memory();
     let kb = |bytes: u64| bytes / 1024;
     for (label, bytes) in [
@@ -77,7 +100,11 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
     ] {
         let _ = writeln!(text, "{label}\t{:>8} kB", kb(bytes));
     }
-    let _ = write!(text, "CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t{}\nSigQ:\t0/{SIGNAL_QUEUE_LIMIT}\n", process.threads());
+    let _ = write!(
+        text,
+        "CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t{}\nSigQ:\t0/{SIGNAL_QUEUE_LIMIT}\n",
+        process.threads()
+    );
     let signals = process.signals();
     let _ = write!(
         text,
@@ -91,7 +118,9 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
         0, 0
     );
     text.push_str("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
-    text.push_str("Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n");
+    text.push_str(
+        "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n",
+    );
     text.push_str("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
     text.into_bytes()
 }
@@ -133,5 +162,10 @@ pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
 /// kernel does not split its figures further, so the rest are 0.
 pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
     let memory = process.memory();
-    alloc::format!("{} {} 0 0 0 0 0\n", memory.virtual_size / PAGE_SIZE, memory.resident / PAGE_SIZE).into_bytes()
+    alloc::format!(
+        "{} {} 0 0 0 0 0\n",
+        memory.virtual_size / PAGE_SIZE,
+        memory.resident / PAGE_SIZE
+    )
+    .into_bytes()
 }

@@ -17,7 +17,11 @@ fn value(inos: &mut InoCounter, text: &str) -> Node {
 }
 
 /// A sysctl value read from the system each time, with its newline.
-fn system_value(inos: &mut InoCounter, system: &Arc<dyn SystemView>, read: fn(&dyn SystemView) -> Vec<u8>) -> Node {
+fn system_value(
+    inos: &mut InoCounter,
+    system: &Arc<dyn SystemView>,
+    read: fn(&dyn SystemView) -> Vec<u8>,
+) -> Node {
     let system = system.clone();
     Node::file(inos.allocate(), VALUE_MODE, move || {
         let mut text = read(&*system);
@@ -33,17 +37,33 @@ fn directory(inos: &mut InoCounter, children: FixedDir) -> Node {
 /// The `/proc/sys` directory node.
 pub fn sys_tree(inos: &mut InoCounter, system: &Arc<dyn SystemView>) -> Node {
     let kernel = FixedDir::new()
-        .with("hostname", system_value(inos, system, |system| system.hostname()))
-        .with("osrelease", system_value(inos, system, |system| system.release()))
+        .with(
+            "hostname",
+            system_value(inos, system, |system| system.hostname()),
+        )
+        .with(
+            "osrelease",
+            system_value(inos, system, |system| system.release()),
+        )
         .with("ostype", value(inos, "Linux\n"))
-        .with("version", system_value(inos, system, |system| system.version()))
+        .with(
+            "version",
+            system_value(inos, system, |system| system.version()),
+        )
         .with("pid_max", value(inos, "4194304\n"))
         .with("ngroups_max", value(inos, "65536\n"))
         .with("cap_last_cap", value(inos, "40\n"))
         .with("overflowuid", value(inos, "65534\n"))
         .with("overflowgid", value(inos, "65534\n"));
-    let fs = FixedDir::new().with("file-max", value(inos, "9223372036854775807\n")).with("nr_open", value(inos, "1048576\n"));
-    let vm = FixedDir::new().with("overcommit_memory", value(inos, "0\n")).with("max_map_count", value(inos, "65530\n"));
-    let sys = FixedDir::new().with("fs", directory(inos, fs)).with("kernel", directory(inos, kernel)).with("vm", directory(inos, vm));
+    let fs = FixedDir::new()
+        .with("file-max", value(inos, "9223372036854775807\n"))
+        .with("nr_open", value(inos, "1048576\n"));
+    let vm = FixedDir::new()
+        .with("overcommit_memory", value(inos, "0\n"))
+        .with("max_map_count", value(inos, "65530\n"));
+    let sys = FixedDir::new()
+        .with("fs", directory(inos, fs))
+        .with("kernel", directory(inos, kernel))
+        .with("vm", directory(inos, vm));
     directory(inos, sys)
 }

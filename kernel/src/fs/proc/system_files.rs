@@ -30,7 +30,11 @@ fn meminfo_line(text: &mut String, label: &str, kilobytes: u64) {
 /// track are 0; `AnonPages` (and the active lists) are what is neither free nor cache.
 pub fn meminfo(memory: &MemoryInfo) -> Vec<u8> {
     let kb = |bytes: u64| bytes / 1024;
-    let anon = memory.total.saturating_sub(memory.free).saturating_sub(memory.buffers).saturating_sub(memory.cached);
+    let anon = memory
+        .total
+        .saturating_sub(memory.free)
+        .saturating_sub(memory.buffers)
+        .saturating_sub(memory.cached);
     let commit_limit = memory.total / 2 + memory.swap_total;
     let mut text = String::new();
     for (label, bytes) in [
@@ -75,11 +79,22 @@ pub fn meminfo(memory: &MemoryInfo) -> Vec<u8> {
     }
     // Linux prints this one with `%5lu`, which keeps its long label in the column.
     let _ = writeln!(text, "HardwareCorrupted: {:>5} kB", 0);
-    for label in ["AnonHugePages:", "ShmemHugePages:", "ShmemPmdMapped:", "FileHugePages:", "FilePmdMapped:"] {
+    for label in [
+        "AnonHugePages:",
+        "ShmemHugePages:",
+        "ShmemPmdMapped:",
+        "FileHugePages:",
+        "FilePmdMapped:",
+    ] {
         meminfo_line(&mut text, label, 0);
     }
     // The huge-page counts are plain numbers, right-aligned to the same column.
-    for label in ["HugePages_Total:", "HugePages_Free:", "HugePages_Rsvd:", "HugePages_Surp:"] {
+    for label in [
+        "HugePages_Total:",
+        "HugePages_Free:",
+        "HugePages_Rsvd:",
+        "HugePages_Surp:",
+    ] {
         let _ = writeln!(text, "{label:<19}{:>5}", 0);
     }
     meminfo_line(&mut text, "Hugepagesize:", HUGE_PAGE_KB);
@@ -111,7 +126,11 @@ pub fn cpuinfo(cpu: &CpuInfo) -> Vec<u8> {
         let _ = writeln!(text, "cache size\t: {cache} KB");
     }
     text.push_str("physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\n");
-    let _ = write!(text, "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes\n", cpu.cpuid_level);
+    let _ = write!(
+        text,
+        "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes\n",
+        cpu.cpuid_level
+    );
     text.push_str("flags\t\t:");
     for flag in &cpu.flags {
         text.push(' ');
@@ -139,22 +158,40 @@ pub fn cpuinfo(cpu: &CpuInfo) -> Vec<u8> {
 
 /// Seconds and hundredths, as `uptime_proc_show` prints a duration.
 fn seconds_and_centis(nanos: u64) -> String {
-    format!("{}.{:02}", nanos / NANOS_PER_SEC, (nanos % NANOS_PER_SEC) / (NANOS_PER_SEC / 100))
+    format!(
+        "{}.{:02}",
+        nanos / NANOS_PER_SEC,
+        (nanos % NANOS_PER_SEC) / (NANOS_PER_SEC / 100)
+    )
 }
 
 /// `/proc/uptime`: `"%lu.%02lu %lu.%02lu\n"`, uptime then idle time.
 pub fn uptime(uptime_ns: u64, idle_ns: u64) -> Vec<u8> {
-    format!("{} {}\n", seconds_and_centis(uptime_ns), seconds_and_centis(idle_ns)).into_bytes()
+    format!(
+        "{} {}\n",
+        seconds_and_centis(uptime_ns),
+        seconds_and_centis(idle_ns)
+    )
+    .into_bytes()
 }
 
 /// `/proc/version`: `linux_proc_banner`, `"%s version %s (%s@%s) (%s) %s\n"`.
 pub fn version(release: &[u8], version: &[u8]) -> Vec<u8> {
-    format!("Linux version {} (sandbox@sandbox) (rustc) {}\n", String::from_utf8_lossy(release), String::from_utf8_lossy(version)).into_bytes()
+    format!(
+        "Linux version {} (sandbox@sandbox) (rustc) {}\n",
+        String::from_utf8_lossy(release),
+        String::from_utf8_lossy(version)
+    )
+    .into_bytes()
 }
 
 /// `/proc/filesystems`: `nodev\t<type>` per line.
 pub fn filesystems() -> Vec<u8> {
-    FILESYSTEMS.iter().map(|name| format!("nodev\t{name}\n")).collect::<String>().into_bytes()
+    FILESYSTEMS
+        .iter()
+        .map(|name| format!("nodev\t{name}\n"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// `/proc/loadavg`: three averages, running/total tasks, the last pid handed out.

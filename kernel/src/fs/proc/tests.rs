@@ -22,7 +22,16 @@ struct FakeSystem;
 
 impl SystemView for FakeSystem {
     fn memory(&self) -> MemoryInfo {
-        MemoryInfo { total: 512 * MIB, free: 400 * MIB, available: 450 * MIB, buffers: 0, cached: 50 * MIB, shmem: 50 * MIB, swap_total: 0, swap_free: 0 }
+        MemoryInfo {
+            total: 512 * MIB,
+            free: 400 * MIB,
+            available: 450 * MIB,
+            buffers: 0,
+            cached: 50 * MIB,
+            shmem: 50 * MIB,
+            swap_total: 0,
+            swap_free: 0,
+        }
     }
     fn cpu(&self) -> CpuInfo {
         test_cpu()
@@ -76,8 +85,21 @@ struct FakeProcess {
 
 impl FakeProcess {
     fn new(pid: u32) -> Arc<FakeProcess> {
-        let console = |fd, readable, writable| OpenFd { fd, target: b"/dev/console".to_vec(), readable, writable };
-        Arc::new(FakeProcess { pid, fds: Mutex::new(vec![console(0, true, false), console(1, false, true), console(2, true, true)]), namespace: Mutex::new(None) })
+        let console = |fd, readable, writable| OpenFd {
+            fd,
+            target: b"/dev/console".to_vec(),
+            readable,
+            writable,
+        };
+        Arc::new(FakeProcess {
+            pid,
+            fds: Mutex::new(vec![
+                console(0, true, false),
+                console(1, false, true),
+                console(2, true, true),
+            ]),
+            namespace: Mutex::new(None),
+        })
     }
 }
 
@@ -107,7 +129,11 @@ impl ProcessView for FakeProcess {
         self.fds.lock().clone()
     }
     fn ids(&self) -> ProcessIds {
-        ProcessIds { uid: [1000, 1000, 1000, 1000], gid: [1000, 1000, 1000, 1000], groups: vec![10, 1000] }
+        ProcessIds {
+            uid: [1000, 1000, 1000, 1000],
+            gid: [1000, 1000, 1000, 1000],
+            groups: vec![10, 1000],
+        }
     }
     fn mounts(&self) -> Vec<u8> {
         match &*self.namespace.lock() {
@@ -130,7 +156,12 @@ impl ProcessSource for FakeProcesses {
         self.process(pid)
     }
     fn process(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
-        let found = self.all.lock().iter().find(|process| process.pid == pid).cloned()?;
+        let found = self
+            .all
+            .lock()
+            .iter()
+            .find(|process| process.pid == pid)
+            .cloned()?;
         Some(found)
     }
     fn pids(&self) -> Vec<u32> {
@@ -151,14 +182,32 @@ fn world() -> World {
     let init = FakeProcess::new(1);
     processes.all.lock().push(init.clone());
     *processes.current.lock() = Some(1);
-    let sources = ProcSources { system: Arc::new(FakeSystem), processes: processes.clone() };
+    let sources = ProcSources {
+        system: Arc::new(FakeSystem),
+        processes: processes.clone(),
+    };
     let fs = new_proc(sources, 3, crate::fs::testing::clock());
-    let context = mounted_at("/proc", fs, MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC);
+    let context = mounted_at(
+        "/proc",
+        fs,
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+    );
     context.mkdir(At::Cwd, b"/etc", 0o755).unwrap();
-    let passwd = context.open(At::Cwd, b"/etc/passwd", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).unwrap();
+    let passwd = context
+        .open(
+            At::Cwd,
+            b"/etc/passwd",
+            OpenFlags::CREAT | OpenFlags::WRONLY,
+            0o644,
+        )
+        .unwrap();
     passwd.write(b"root:x:0:0::/root:/bin/sh\n").unwrap();
     *init.namespace.lock() = Some((context.ns.clone(), context.root.clone()));
-    World { context, processes, init }
+    World {
+        context,
+        processes,
+        init,
+    }
 }
 
 #[test]
@@ -192,107 +241,240 @@ fn cpuinfo_has_linux_x86_fields_for_processor_0() {
 
 #[test]
 fn uptime_is_seconds_dot_centiseconds_twice() {
-    assert_eq!(system_files::uptime(12_345_678_901, 10_050_000_000), b"12.34 10.05\n");
+    assert_eq!(
+        system_files::uptime(12_345_678_901, 10_050_000_000),
+        b"12.34 10.05\n"
+    );
     assert_eq!(system_files::uptime(0, 0), b"0.00 0.00\n");
 }
 
 #[test]
 fn version_follows_linux_proc_banner() {
     let world = world();
-    assert_eq!(read_text(&world.context, "/proc/version"), "Linux version 6.1.0-sandbox (sandbox@sandbox) (rustc) #1 SMP PREEMPT_DYNAMIC sandbox kernel\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/version"),
+        "Linux version 6.1.0-sandbox (sandbox@sandbox) (rustc) #1 SMP PREEMPT_DYNAMIC sandbox kernel\n"
+    );
 }
 
 #[test]
 fn filesystems_lists_nodev_types() {
     let world = world();
-    assert_eq!(read_text(&world.context, "/proc/filesystems"), "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\tramfs\nnodev\t9p\nnodev\toverlay\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/filesystems"),
+        "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\tramfs\nnodev\t9p\nnodev\toverlay\n"
+    );
 }
 
 #[test]
 fn loadavg_and_stat_count_the_processes() {
     let world = world();
-    assert_eq!(read_text(&world.context, "/proc/loadavg"), "0.00 0.00 0.00 1/1 1\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/loadavg"),
+        "0.00 0.00 0.00 1/1 1\n"
+    );
     let stat = read_text(&world.context, "/proc/stat");
-    assert!(stat.starts_with("cpu  229 0 0 1005 0 0 0 0 0 0\ncpu0 229 0 0 1005 0 0 0 0 0 0\n"), "{stat}");
-    assert!(stat.contains("\nbtime 1700000000\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"), "{stat}");
+    assert!(
+        stat.starts_with("cpu  229 0 0 1005 0 0 0 0 0 0\ncpu0 229 0 0 1005 0 0 0 0 0 0\n"),
+        "{stat}"
+    );
+    assert!(
+        stat.contains("\nbtime 1700000000\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"),
+        "{stat}"
+    );
 }
 
 #[test]
 fn proc_self_links_to_the_current_pid_and_mounts_to_self_mounts() {
     let world = world();
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self").unwrap(), b"1");
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/mounts").unwrap(), b"self/mounts");
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self").unwrap(),
+        b"1"
+    );
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/mounts").unwrap(),
+        b"self/mounts"
+    );
     *world.processes.current.lock() = None;
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self"), Err(Errno::ENOENT));
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self"),
+        Err(Errno::ENOENT)
+    );
 }
 
 #[test]
 fn proc_mounts_shows_the_namespace_table_in_linux_format() {
     let world = world();
-    let tmpfs = vfs_core::tmpfs::new_tmpfs(&vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m", 1 << 30).unwrap(), 8, crate::fs::testing::clock()).unwrap();
+    let tmpfs = vfs_core::tmpfs::new_tmpfs(
+        &vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m", 1 << 30).unwrap(),
+        8,
+        crate::fs::testing::clock(),
+    )
+    .unwrap();
     world.context.mkdir(At::Cwd, b"/tmp", 0o755).unwrap();
-    world.context.mount(At::Cwd, b"/tmp", tmpfs, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV).unwrap();
+    world
+        .context
+        .mount(
+            At::Cwd,
+            b"/tmp",
+            tmpfs,
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+        )
+        .unwrap();
     let mounts = read_text(&world.context, "/proc/mounts");
     let lines: Vec<&str> = mounts.lines().collect();
     assert_eq!(lines.len(), 3, "{mounts}");
     assert_eq!(lines[0], "rootfs / ramfs rw,relatime 0 0");
-    assert_eq!(lines[1], "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0");
-    assert!(lines[2].starts_with("tmpfs /tmp tmpfs rw,nosuid,nodev,relatime,"), "{mounts}");
-    assert_eq!(read_file(&world.context, "/proc/self/mounts").unwrap(), mounts.as_bytes());
-    assert_eq!(read_file(&world.context, "/proc/1/mounts").unwrap(), mounts.as_bytes());
+    assert_eq!(
+        lines[1],
+        "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0"
+    );
+    assert!(
+        lines[2].starts_with("tmpfs /tmp tmpfs rw,nosuid,nodev,relatime,"),
+        "{mounts}"
+    );
+    assert_eq!(
+        read_file(&world.context, "/proc/self/mounts").unwrap(),
+        mounts.as_bytes()
+    );
+    assert_eq!(
+        read_file(&world.context, "/proc/1/mounts").unwrap(),
+        mounts.as_bytes()
+    );
 }
 
 #[test]
 fn fd_directory_lists_descriptors_as_symlinks_to_their_paths() {
     let world = world();
-    world.init.fds.lock().push(OpenFd { fd: 5, target: b"/etc/passwd".to_vec(), readable: true, writable: false });
+    world.init.fds.lock().push(OpenFd {
+        fd: 5,
+        target: b"/etc/passwd".to_vec(),
+        readable: true,
+        writable: false,
+    });
     let listing = list_dir(&world.context, "/proc/self/fd");
-    let entries: Vec<(&str, FileType)> = listing.iter().map(|(name, _, file_type)| (name.as_str(), *file_type)).collect();
-    assert_eq!(entries, [(".", FileType::Directory), ("..", FileType::Directory), ("0", FileType::Symlink), ("1", FileType::Symlink), ("2", FileType::Symlink), ("5", FileType::Symlink)]);
+    let entries: Vec<(&str, FileType)> = listing
+        .iter()
+        .map(|(name, _, file_type)| (name.as_str(), *file_type))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (".", FileType::Directory),
+            ("..", FileType::Directory),
+            ("0", FileType::Symlink),
+            ("1", FileType::Symlink),
+            ("2", FileType::Symlink),
+            ("5", FileType::Symlink)
+        ]
+    );
     assert_eq!(listing[2].1, process_ino(1, 0x1_0000));
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/1").unwrap(), b"/dev/console");
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/1/fd/5").unwrap(), b"/etc/passwd");
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/fd/1").unwrap(),
+        b"/dev/console"
+    );
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/1/fd/5").unwrap(),
+        b"/etc/passwd"
+    );
     // Following the link opens the file by its path.
-    assert_eq!(read_text(&world.context, "/proc/self/fd/5"), "root:x:0:0::/root:/bin/sh\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/self/fd/5"),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
     // `/dev/fd` is a link to `/proc/self/fd`, so `/dev/fd/5` resolves the same way.
     world.context.mkdir(At::Cwd, b"/dev", 0o755).unwrap();
-    world.context.symlink(b"/proc/self/fd", At::Cwd, b"/dev/fd").unwrap();
-    assert_eq!(read_text(&world.context, "/dev/fd/5"), "root:x:0:0::/root:/bin/sh\n");
+    world
+        .context
+        .symlink(b"/proc/self/fd", At::Cwd, b"/dev/fd")
+        .unwrap();
+    assert_eq!(
+        read_text(&world.context, "/dev/fd/5"),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
 }
 
 #[test]
 fn fd_links_have_linux_modes_from_the_access_mode() {
     let world = world();
-    let mode = |path: &str| world.context.stat(At::Cwd, path.as_bytes(), false).unwrap().mode;
+    let mode = |path: &str| {
+        world
+            .context
+            .stat(At::Cwd, path.as_bytes(), false)
+            .unwrap()
+            .mode
+    };
     assert_eq!(mode("/proc/1/fd/0"), 0o120500);
     assert_eq!(mode("/proc/1/fd/1"), 0o120300);
     assert_eq!(mode("/proc/1/fd/2"), 0o120700);
     let fd_dir = world.context.stat(At::Cwd, b"/proc/1/fd", false).unwrap();
-    assert_eq!((fd_dir.mode, fd_dir.uid, fd_dir.gid), (0o040500, 1000, 1000));
+    assert_eq!(
+        (fd_dir.mode, fd_dir.uid, fd_dir.gid),
+        (0o040500, 1000, 1000)
+    );
 }
 
 #[test]
 fn closed_and_new_descriptors_show_at_once() {
     let world = world();
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(), b"/dev/console");
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(),
+        b"/dev/console"
+    );
     world.init.fds.lock().retain(|open| open.fd != 2);
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2"), Err(Errno::ENOENT));
-    world.init.fds.lock().push(OpenFd { fd: 2, target: b"/etc/passwd".to_vec(), readable: true, writable: true });
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(), b"/etc/passwd");
-    assert_eq!(world.context.stat(At::Cwd, b"/proc/self/fd/01", false), Err(Errno::ENOENT));
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/fd/2"),
+        Err(Errno::ENOENT)
+    );
+    world.init.fds.lock().push(OpenFd {
+        fd: 2,
+        target: b"/etc/passwd".to_vec(),
+        readable: true,
+        writable: true,
+    });
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(),
+        b"/etc/passwd"
+    );
+    assert_eq!(
+        world.context.stat(At::Cwd, b"/proc/self/fd/01", false),
+        Err(Errno::ENOENT)
+    );
 }
 
 #[test]
 fn cwd_exe_root_are_links_and_cmdline_environ_comm_are_linux_texts() {
     let world = world();
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/cwd").unwrap(), b"/work");
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/exe").unwrap(), b"/bin/busybox");
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self/root").unwrap(), b"/");
-    assert_eq!(read_file(&world.context, "/proc/self/cmdline").unwrap(), b"/bin/sh\0-c\0echo hi\0");
-    assert_eq!(read_file(&world.context, "/proc/self/environ").unwrap(), b"PATH=/bin\0HOME=/root\0");
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/cwd").unwrap(),
+        b"/work"
+    );
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/exe").unwrap(),
+        b"/bin/busybox"
+    );
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/root").unwrap(),
+        b"/"
+    );
+    assert_eq!(
+        read_file(&world.context, "/proc/self/cmdline").unwrap(),
+        b"/bin/sh\0-c\0echo hi\0"
+    );
+    assert_eq!(
+        read_file(&world.context, "/proc/self/environ").unwrap(),
+        b"PATH=/bin\0HOME=/root\0"
+    );
     assert_eq!(read_text(&world.context, "/proc/self/comm"), "sh\n");
-    let environ = world.context.stat(At::Cwd, b"/proc/1/environ", false).unwrap();
-    assert_eq!((environ.mode, environ.uid, environ.size), (0o100400, 1000, 0));
+    let environ = world
+        .context
+        .stat(At::Cwd, b"/proc/1/environ", false)
+        .unwrap();
+    assert_eq!(
+        (environ.mode, environ.uid, environ.size),
+        (0o100400, 1000, 0)
+    );
 }
 
 #[test]
@@ -300,7 +482,18 @@ fn status_has_linux_lines_with_tabs() {
     let world = world();
     let status = read_text(&world.context, "/proc/self/status");
     let lines: Vec<&str> = status.lines().collect();
-    assert_eq!(&lines[..7], ["Name:\tsh", "Umask:\t0022", "State:\tR (running)", "Tgid:\t1", "Ngid:\t0", "Pid:\t1", "PPid:\t0"]);
+    assert_eq!(
+        &lines[..7],
+        [
+            "Name:\tsh",
+            "Umask:\t0022",
+            "State:\tR (running)",
+            "Tgid:\t1",
+            "Ngid:\t0",
+            "Pid:\t1",
+            "PPid:\t0"
+        ]
+    );
     assert!(lines.contains(&"Uid:\t1000\t1000\t1000\t1000"));
     assert!(lines.contains(&"Gid:\t1000\t1000\t1000\t1000"));
     assert!(lines.contains(&"Groups:\t10 1000 "));
@@ -322,17 +515,38 @@ fn stat_is_one_line_of_52_fields_starting_pid_comm_state_ppid() {
 #[test]
 fn statm_counts_pages() {
     let world = world();
-    assert_eq!(read_text(&world.context, "/proc/self/statm"), "0 0 0 0 0 0 0\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/self/statm"),
+        "0 0 0 0 0 0 0\n"
+    );
 }
 
 #[test]
 fn a_read_only_bind_mount_over_proc_sys_survives_revalidation_like_dockers_readonly_paths() {
     let world = world();
-    world.context.bind_mount(At::Cwd, b"/proc/sys", At::Cwd, b"/proc/sys", MountFlags::RDONLY).unwrap();
+    world
+        .context
+        .bind_mount(
+            At::Cwd,
+            b"/proc/sys",
+            At::Cwd,
+            b"/proc/sys",
+            MountFlags::RDONLY,
+        )
+        .unwrap();
     let stats = world.context.statfs(At::Cwd, b"/proc/sys/kernel").unwrap();
-    assert_eq!((stats.fs_type, stats.flags & 1), (PROC_SUPER_MAGIC, 1), "the walk reaches the read-only bind mount");
-    assert_eq!(read_text(&world.context, "/proc/sys/kernel/osrelease"), "6.1.0-sandbox\n");
-    assert!(read_text(&world.context, "/proc/mounts").contains("proc /proc/sys proc ro,relatime 0 0\n"));
+    assert_eq!(
+        (stats.fs_type, stats.flags & 1),
+        (PROC_SUPER_MAGIC, 1),
+        "the walk reaches the read-only bind mount"
+    );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/kernel/osrelease"),
+        "6.1.0-sandbox\n"
+    );
+    assert!(
+        read_text(&world.context, "/proc/mounts").contains("proc /proc/sys proc ro,relatime 0 0\n")
+    );
 }
 
 #[test]
@@ -342,15 +556,43 @@ fn ls_la_proc_shows_linux_modes_and_owners() {
     assert_eq!((root.mode, root.uid, root.ino), (0o040555, 0, 1));
     let listing = names(&world.context, "/proc");
     assert_eq!(listing[..2], [".", ".."]);
-    assert!(listing.iter().any(|name| name == "self") && listing.iter().any(|name| name == "meminfo"));
-    assert_eq!(listing.last().map(String::as_str), Some("1"), "pids come after the fixed entries");
-    let meminfo = world.context.stat(At::Cwd, b"/proc/meminfo", false).unwrap();
-    assert_eq!((meminfo.mode, meminfo.size, meminfo.nlink, meminfo.uid, meminfo.blksize), (0o100444, 0, 1, 0, 1024));
+    assert!(
+        listing.iter().any(|name| name == "self") && listing.iter().any(|name| name == "meminfo")
+    );
+    assert_eq!(
+        listing.last().map(String::as_str),
+        Some("1"),
+        "pids come after the fixed entries"
+    );
+    let meminfo = world
+        .context
+        .stat(At::Cwd, b"/proc/meminfo", false)
+        .unwrap();
+    assert_eq!(
+        (
+            meminfo.mode,
+            meminfo.size,
+            meminfo.nlink,
+            meminfo.uid,
+            meminfo.blksize
+        ),
+        (0o100444, 0, 1, 0, 1024)
+    );
     let self_link = world.context.stat(At::Cwd, b"/proc/self", false).unwrap();
     assert_eq!(self_link.mode, 0o120777);
     let process = world.context.stat(At::Cwd, b"/proc/1", true).unwrap();
-    assert_eq!((process.mode, process.uid, process.gid, process.ino), (0o040555, 1000, 1000, process_ino(1, 0)));
-    assert_eq!(world.context.stat(At::Cwd, b"/proc/self", true).unwrap().ino, process.ino);
+    assert_eq!(
+        (process.mode, process.uid, process.gid, process.ino),
+        (0o040555, 1000, 1000, process_ino(1, 0))
+    );
+    assert_eq!(
+        world
+            .context
+            .stat(At::Cwd, b"/proc/self", true)
+            .unwrap()
+            .ino,
+        process.ino
+    );
 }
 
 #[test]
@@ -363,12 +605,24 @@ fn statfs_reports_proc_super_magic() {
 #[test]
 fn a_process_that_ends_disappears_and_its_open_files_read_esrch() {
     let world = world();
-    let status = world.context.open(At::Cwd, b"/proc/1/status", OpenFlags::empty(), 0).unwrap();
+    let status = world
+        .context
+        .open(At::Cwd, b"/proc/1/status", OpenFlags::empty(), 0)
+        .unwrap();
     world.processes.all.lock().clear();
     let mut buf = [0u8; 64];
     assert_eq!(status.read(&mut buf), Err(Errno::ESRCH));
-    assert_eq!(world.context.stat(At::Cwd, b"/proc/1", true), Err(Errno::ENOENT));
-    assert_eq!(names(&world.context, "/proc").iter().filter(|name| name.as_str() == "1").count(), 0);
+    assert_eq!(
+        world.context.stat(At::Cwd, b"/proc/1", true),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        names(&world.context, "/proc")
+            .iter()
+            .filter(|name| name.as_str() == "1")
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -376,25 +630,57 @@ fn other_processes_appear_as_their_own_directories() {
     let world = world();
     world.processes.all.lock().push(FakeProcess::new(42));
     assert!(names(&world.context, "/proc").ends_with(&[String::from("1"), String::from("42")]));
-    assert_eq!(read_text(&world.context, "/proc/42/stat").split(' ').next(), Some("42"));
-    assert_eq!(world.context.readlink(At::Cwd, b"/proc/self").unwrap(), b"1");
+    assert_eq!(
+        read_text(&world.context, "/proc/42/stat").split(' ').next(),
+        Some("42")
+    );
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self").unwrap(),
+        b"1"
+    );
 }
 
 #[test]
 fn proc_sys_kernel_gives_host_name_and_release() {
     let world = world();
-    assert_eq!(read_text(&world.context, "/proc/sys/kernel/hostname"), "sandbox-host\n");
-    assert_eq!(read_text(&world.context, "/proc/sys/kernel/osrelease"), "6.1.0-sandbox\n");
-    assert_eq!(read_text(&world.context, "/proc/sys/fs/nr_open"), "1048576\n");
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/kernel/hostname"),
+        "sandbox-host\n"
+    );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/kernel/osrelease"),
+        "6.1.0-sandbox\n"
+    );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/fs/nr_open"),
+        "1048576\n"
+    );
 }
 
 #[test]
 fn writing_a_proc_file_is_eio_and_creating_is_refused() {
     let world = world();
-    let meminfo = world.context.open(At::Cwd, b"/proc/meminfo", OpenFlags::WRONLY, 0).unwrap();
+    let meminfo = world
+        .context
+        .open(At::Cwd, b"/proc/meminfo", OpenFlags::WRONLY, 0)
+        .unwrap();
     assert_eq!(meminfo.write(b"1"), Err(Errno::EIO));
-    assert_eq!(world.context.mkdir(At::Cwd, b"/proc/new", 0o755), Err(Errno::EPERM));
-    assert_eq!(world.context.open(At::Cwd, b"/proc/new", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644).err(), Some(Errno::EACCES));
+    assert_eq!(
+        world.context.mkdir(At::Cwd, b"/proc/new", 0o755),
+        Err(Errno::EPERM)
+    );
+    assert_eq!(
+        world
+            .context
+            .open(
+                At::Cwd,
+                b"/proc/new",
+                OpenFlags::CREAT | OpenFlags::WRONLY,
+                0o644
+            )
+            .err(),
+        Some(Errno::EACCES)
+    );
 }
 
 #[test]
@@ -408,14 +694,39 @@ fn pid_names_parse_like_linux_name_to_int() {
 
 #[test]
 fn make_builds_registered_proc_sysfs_and_devpts() {
-    let processes: Arc<dyn ProcessSource> = Arc::new(|| -> Option<Arc<dyn ProcessView>> { Some(FakeProcess::new(7)) });
-    register(ProcSources { system: Arc::new(FakeSystem), processes });
+    let processes: Arc<dyn ProcessSource> =
+        Arc::new(|| -> Option<Arc<dyn ProcessView>> { Some(FakeProcess::new(7)) });
+    register(ProcSources {
+        system: Arc::new(FakeSystem),
+        processes,
+    });
     let clock = crate::fs::testing::clock();
     let proc = crate::fs::make_kernel_fs("proc", "hidepid=2", 5, clock.clone()).unwrap();
-    assert_eq!((proc.fs_type(), proc.statfs().unwrap().fs_type), ("proc", PROC_SUPER_MAGIC));
+    assert_eq!(
+        (proc.fs_type(), proc.statfs().unwrap().fs_type),
+        ("proc", PROC_SUPER_MAGIC)
+    );
     let context = mounted_at("/proc", proc, MountFlags::empty());
     assert_eq!(context.readlink(At::Cwd, b"/proc/self").unwrap(), b"7");
-    assert_eq!(crate::fs::make_kernel_fs("sysfs", "", 5, clock.clone()).unwrap().fs_type(), "sysfs");
-    assert_eq!(crate::fs::make_kernel_fs("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", 5, clock.clone()).unwrap().mount_options(), "gid=5,mode=620,ptmxmode=666");
-    assert_eq!(crate::fs::make_kernel_fs("ext4", "", 5, clock).err(), Some(Errno::ENODEV));
+    assert_eq!(
+        crate::fs::make_kernel_fs("sysfs", "", 5, clock.clone())
+            .unwrap()
+            .fs_type(),
+        "sysfs"
+    );
+    assert_eq!(
+        crate::fs::make_kernel_fs(
+            "devpts",
+            "newinstance,ptmxmode=0666,mode=0620,gid=5",
+            5,
+            clock.clone()
+        )
+        .unwrap()
+        .mount_options(),
+        "gid=5,mode=620,ptmxmode=666"
+    );
+    assert_eq!(
+        crate::fs::make_kernel_fs("ext4", "", 5, clock).err(),
+        Some(Errno::ENODEV)
+    );
 }

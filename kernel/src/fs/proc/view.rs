@@ -87,7 +87,10 @@ pub trait ProcessSource: Send + Sync {
     }
     /// All pids, in any order. The default knows only the current process.
     fn pids(&self) -> Vec<u32> {
-        self.current().map(|process| process.pid()).into_iter().collect()
+        self.current()
+            .map(|process| process.pid())
+            .into_iter()
+            .collect()
     }
 }
 
@@ -177,7 +180,11 @@ pub struct ProcessIds {
 impl ProcessIds {
     /// Every id the same, no supplementary groups.
     pub fn single(uid: u32, gid: u32) -> ProcessIds {
-        ProcessIds { uid: [uid; 4], gid: [gid; 4], groups: Vec::new() }
+        ProcessIds {
+            uid: [uid; 4],
+            gid: [gid; 4],
+            groups: Vec::new(),
+        }
     }
 
     pub fn effective_uid(&self) -> u32 {

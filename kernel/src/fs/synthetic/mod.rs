@@ -12,7 +12,9 @@ mod node;
 mod tree;
 
 pub use node::SyntheticInode;
-pub use tree::{Accept, Body, Directory, Entry, FixedDir, Generate, InoCounter, Node, FIRST_COOKIE};
+pub use tree::{
+    Accept, Body, Directory, Entry, FIRST_COOKIE, FixedDir, Generate, InoCounter, Node,
+};
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -62,10 +64,20 @@ pub struct SyntheticFs {
 impl SyntheticFs {
     /// `root` must be a directory node; `mount_options` is the filesystem-specific part
     /// of its `/proc/self/mounts` line (`"gid=5,mode=620,ptmxmode=666"`), often empty.
-    pub fn new(rules: Rules, root: Node, mount_options: String, dev: u64, clock: ClockRef) -> Arc<SyntheticFs> {
+    pub fn new(
+        rules: Rules,
+        root: Node,
+        mount_options: String,
+        dev: u64,
+        clock: ClockRef,
+    ) -> Arc<SyntheticFs> {
         let shared = Arc::new(Shared { rules, dev, clock });
         let root = SyntheticInode::new_root(root, &shared);
-        Arc::new(SyntheticFs { shared, root, mount_options })
+        Arc::new(SyntheticFs {
+            shared,
+            root,
+            mount_options,
+        })
     }
 }
 

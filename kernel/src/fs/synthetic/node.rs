@@ -6,12 +6,15 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 
-use vfs_core::attr::NAME_MAX;
 use spin::Mutex;
-use vfs_core::{DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr, Stat, Timespec};
+use vfs_core::attr::NAME_MAX;
+use vfs_core::{
+    DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr,
+    Stat, Timespec,
+};
 
-use super::tree::{Body, Directory, Generate, Node, FIRST_COOKIE};
 use super::Shared;
+use super::tree::{Body, Directory, FIRST_COOKIE, Generate, Node};
 
 /// One instantiated node. Instantiating is cheap (the body is shared), and a node looked
 /// up twice is two `SyntheticInode`s with the same inode number, which is all the dentry
@@ -41,11 +44,23 @@ struct Continuation {
 impl SyntheticInode {
     pub(super) fn new_root(node: Node, shared: &Arc<Shared>) -> Arc<SyntheticInode> {
         let parent_ino = node.ino;
-        Arc::new(SyntheticInode { node, parent_ino, shared: shared.clone(), born: shared.clock.now(), continuation: Mutex::new(None) })
+        Arc::new(SyntheticInode {
+            node,
+            parent_ino,
+            shared: shared.clone(),
+            born: shared.clock.now(),
+            continuation: Mutex::new(None),
+        })
     }
 
     fn child(&self, node: Node) -> Arc<SyntheticInode> {
-        Arc::new(SyntheticInode { node, parent_ino: self.node.ino, shared: self.shared.clone(), born: self.shared.clock.now(), continuation: Mutex::new(None) })
+        Arc::new(SyntheticInode {
+            node,
+            parent_ino: self.node.ino,
+            shared: self.shared.clone(),
+            born: self.shared.clock.now(),
+            continuation: Mutex::new(None),
+        })
     }
 
     fn directory(&self) -> Result<&Arc<dyn Directory>> {
@@ -72,7 +87,10 @@ impl SyntheticInode {
         };
         let count = read_slice(&text, offset, buf);
         if count > 0 {
-            *self.continuation.lock() = Some(Continuation { resumes_at: offset + count as u64, text });
+            *self.continuation.lock() = Some(Continuation {
+                resumes_at: offset + count as u64,
+                text,
+            });
         }
         Ok(count)
     }
@@ -81,7 +99,11 @@ impl SyntheticInode {
     fn link_count(&self) -> u64 {
         match &self.node.body {
             Body::Directory(directory) => {
-                let subdirectories = directory.entries().iter().filter(|entry| entry.node.file_type() == FileType::Directory).count();
+                let subdirectories = directory
+                    .entries()
+                    .iter()
+                    .filter(|entry| entry.node.file_type() == FileType::Directory)
+                    .count();
                 2 + subdirectories as u64
             }
             _ => 1,
@@ -91,8 +113,12 @@ impl SyntheticInode {
 
 /// Copies `data[offset..]` into `buf`; nothing past the end.
 fn read_slice(data: &[u8], offset: u64, buf: &mut [u8]) -> usize {
-    let Ok(start) = usize::try_from(offset) else { return 0 };
-    let Some(rest) = data.get(start..) else { return 0 };
+    let Ok(start) = usize::try_from(offset) else {
+        return 0;
+    };
+    let Some(rest) = data.get(start..) else {
+        return 0;
+    };
     let count = rest.len().min(buf.len());
     buf[..count].copy_from_slice(&rest[..count]);
     count
@@ -143,8 +169,17 @@ impl Inode for SyntheticInode {
     /// Truncation (`> /proc/...` opens with `O_TRUNC`) and atime updates are accepted and
     /// change nothing, as on Linux's proc; ownership, mode and time changes are refused.
     fn setattr(&self, change: &SetAttr) -> Result<()> {
-        let harmless = SetAttr { size: change.size, atime: change.atime, access_only: change.access_only, ..SetAttr::default() };
-        if *change == harmless { Ok(()) } else { Err(Errno::EPERM) }
+        let harmless = SetAttr {
+            size: change.size,
+            atime: change.atime,
+            access_only: change.access_only,
+            ..SetAttr::default()
+        };
+        if *change == harmless {
+            Ok(())
+        } else {
+            Err(Errno::EPERM)
+        }
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
@@ -159,7 +194,11 @@ impl Inode for SyntheticInode {
     /// `create` operation; `vfs_mkdir`/`vfs_mknod`/`vfs_symlink` answer `EPERM`.
     fn create(&self, _name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
         self.directory()?;
-        Err(if node.kind == NodeKind::Regular { Errno::EACCES } else { Errno::EPERM })
+        Err(if node.kind == NodeKind::Regular {
+            Errno::EACCES
+        } else {
+            Errno::EPERM
+        })
     }
 
     fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> Result<()> {
@@ -174,21 +213,44 @@ impl Inode for SyntheticInode {
         self.refuse_in_directory(Errno::EPERM)
     }
 
-    fn rename(&self, _old_name: &[u8], _new_parent: &Arc<dyn Inode>, _new_name: &[u8], _flags: RenameFlags) -> Result<()> {
+    fn rename(
+        &self,
+        _old_name: &[u8],
+        _new_parent: &Arc<dyn Inode>,
+        _new_name: &[u8],
+        _flags: RenameFlags,
+    ) -> Result<()> {
         self.refuse_in_directory(Errno::EPERM)
     }
 
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         let directory = self.directory()?;
-        if offset == 0 && !sink(DirEntry { name: b".", ino: self.node.ino, file_type: FileType::Directory, next_offset: 1 }) {
+        if offset == 0
+            && !sink(DirEntry {
+                name: b".",
+                ino: self.node.ino,
+                file_type: FileType::Directory,
+                next_offset: 1,
+            })
+        {
             return Ok(());
         }
-        if offset <= 1 && !sink(DirEntry { name: b"..", ino: self.parent_ino, file_type: FileType::Directory, next_offset: FIRST_COOKIE }) {
+        if offset <= 1
+            && !sink(DirEntry {
+                name: b"..",
+                ino: self.parent_ino,
+                file_type: FileType::Directory,
+                next_offset: FIRST_COOKIE,
+            })
+        {
             return Ok(());
         }
         let mut entries = directory.entries();
         entries.sort_by_key(|entry| entry.cookie);
-        for entry in entries.iter().filter(|entry| entry.cookie >= offset.max(FIRST_COOKIE)) {
+        for entry in entries
+            .iter()
+            .filter(|entry| entry.cookie >= offset.max(FIRST_COOKIE))
+        {
             let accepted = sink(DirEntry {
                 name: &entry.name,
                 ino: entry.node.ino,
@@ -219,7 +281,9 @@ impl Inode for SyntheticInode {
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         match &self.node.body {
-            Body::File { write: Some(write), .. } => write(offset, buf),
+            Body::File {
+                write: Some(write), ..
+            } => write(offset, buf),
             Body::File { write: None, .. } => Err(self.shared.rules.write_without_writer),
             Body::Directory(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),

@@ -23,9 +23,15 @@ pub const FIRST_COOKIE: u64 = 2;
 #[derive(Clone)]
 pub enum Body {
     Directory(Arc<dyn Directory>),
-    File { read: Arc<Generate>, write: Option<Arc<Accept>> },
+    File {
+        read: Arc<Generate>,
+        write: Option<Arc<Accept>>,
+    },
     Symlink(Arc<Generate>),
-    Device { file_type: FileType, rdev: u64 },
+    Device {
+        file_type: FileType,
+        rdev: u64,
+    },
 }
 
 /// One object of a synthetic tree: its inode number (stable across lookups, so the
@@ -42,12 +48,31 @@ pub struct Node {
 
 impl Node {
     pub fn directory(ino: u64, perm: u32, directory: impl Directory + 'static) -> Node {
-        Node { ino, perm, uid: 0, gid: 0, body: Body::Directory(Arc::new(directory)) }
+        Node {
+            ino,
+            perm,
+            uid: 0,
+            gid: 0,
+            body: Body::Directory(Arc::new(directory)),
+        }
     }
 
     /// A read-only file whose contents `read` produces on every read.
-    pub fn file(ino: u64, perm: u32, read: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static) -> Node {
-        Node { ino, perm, uid: 0, gid: 0, body: Body::File { read: Arc::new(read), write: None } }
+    pub fn file(
+        ino: u64,
+        perm: u32,
+        read: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
+    ) -> Node {
+        Node {
+            ino,
+            perm,
+            uid: 0,
+            gid: 0,
+            body: Body::File {
+                read: Arc::new(read),
+                write: None,
+            },
+        }
     }
 
     /// A read-only file with fixed contents.
@@ -58,11 +83,23 @@ impl Node {
 
     /// A symlink (always `lrwxrwxrwx`, as Linux shows them) whose target `target` produces.
     pub fn symlink(ino: u64, target: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static) -> Node {
-        Node { ino, perm: 0o777, uid: 0, gid: 0, body: Body::Symlink(Arc::new(target)) }
+        Node {
+            ino,
+            perm: 0o777,
+            uid: 0,
+            gid: 0,
+            body: Body::Symlink(Arc::new(target)),
+        }
     }
 
     pub fn device(ino: u64, perm: u32, file_type: FileType, rdev: u64) -> Node {
-        Node { ino, perm, uid: 0, gid: 0, body: Body::Device { file_type, rdev } }
+        Node {
+            ino,
+            perm,
+            uid: 0,
+            gid: 0,
+            body: Body::Device { file_type, rdev },
+        }
     }
 
     pub fn owned_by(mut self, uid: u32, gid: u32) -> Node {
@@ -73,7 +110,10 @@ impl Node {
 
     /// Lets a file take writes (a file with no writer refuses them by its filesystem's
     /// rules); does nothing to other kinds of node.
-    pub fn accepting_writes(mut self, write: impl Fn(u64, &[u8]) -> Result<usize> + Send + Sync + 'static) -> Node {
+    pub fn accepting_writes(
+        mut self,
+        write: impl Fn(u64, &[u8]) -> Result<usize> + Send + Sync + 'static,
+    ) -> Node {
         if let Body::File { write: slot, .. } = &mut self.body {
             *slot = Some(Arc::new(write));
         }
@@ -108,7 +148,10 @@ pub trait Directory: Send + Sync {
     /// The child called `name`. The default searches [`Directory::entries`]; a directory
     /// with many generated children (pids, descriptors) answers directly.
     fn lookup(&self, name: &[u8]) -> Option<Node> {
-        self.entries().into_iter().find(|entry| entry.name == name).map(|entry| entry.node)
+        self.entries()
+            .into_iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| entry.node)
     }
 }
 
@@ -126,7 +169,11 @@ impl FixedDir {
     /// Adds a child after the ones already there.
     pub fn with(mut self, name: &str, node: Node) -> FixedDir {
         let cookie = FIRST_COOKIE + self.entries.len() as u64;
-        self.entries.push(Entry { name: name.as_bytes().to_vec(), cookie, node });
+        self.entries.push(Entry {
+            name: name.as_bytes().to_vec(),
+            cookie,
+            node,
+        });
         self
     }
 
@@ -145,7 +192,10 @@ impl Directory for FixedDir {
     }
 
     fn lookup(&self, name: &[u8]) -> Option<Node> {
-        self.entries.iter().find(|entry| entry.name == name).map(|entry| entry.node.clone())
+        self.entries
+            .iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| entry.node.clone())
     }
 }
 

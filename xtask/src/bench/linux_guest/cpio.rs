@@ -2,10 +2,25 @@
 
 /// One archive member. Paths are relative (`bin/busybox`), parents listed before children.
 pub enum Entry {
-    Dir { path: String, mode: u32 },
-    File { path: String, mode: u32, data: Vec<u8> },
-    Symlink { path: String, target: String },
-    CharDevice { path: String, mode: u32, major: u32, minor: u32 },
+    Dir {
+        path: String,
+        mode: u32,
+    },
+    File {
+        path: String,
+        mode: u32,
+        data: Vec<u8>,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    CharDevice {
+        path: String,
+        mode: u32,
+        major: u32,
+        minor: u32,
+    },
 }
 
 const S_IFDIR: u32 = 0o040_000;
@@ -19,23 +34,68 @@ pub fn archive(entries: &[Entry]) -> Vec<u8> {
     for (index, entry) in entries.iter().enumerate() {
         let ino = index as u32 + 1;
         match entry {
-            Entry::Dir { path, mode } => member(&mut out, ino, path, S_IFDIR | mode, 2, (0, 0), &[]),
-            Entry::File { path, mode, data } => member(&mut out, ino, path, S_IFREG | mode, 1, (0, 0), data),
-            Entry::Symlink { path, target } => member(&mut out, ino, path, S_IFLNK | 0o777, 1, (0, 0), target.as_bytes()),
-            Entry::CharDevice { path, mode, major, minor } => {
-                member(&mut out, ino, path, S_IFCHR | mode, 1, (*major, *minor), &[])
+            Entry::Dir { path, mode } => {
+                member(&mut out, ino, path, S_IFDIR | mode, 2, (0, 0), &[])
             }
+            Entry::File { path, mode, data } => {
+                member(&mut out, ino, path, S_IFREG | mode, 1, (0, 0), data)
+            }
+            Entry::Symlink { path, target } => member(
+                &mut out,
+                ino,
+                path,
+                S_IFLNK | 0o777,
+                1,
+                (0, 0),
+                target.as_bytes(),
+            ),
+            Entry::CharDevice {
+                path,
+                mode,
+                major,
+                minor,
+            } => member(
+                &mut out,
+                ino,
+                path,
+                S_IFCHR | mode,
+                1,
+                (*major, *minor),
+                &[],
+            ),
         }
     }
     member(&mut out, 0, "TRAILER!!!", 0, 1, (0, 0), &[]);
     out
 }
 
-fn member(out: &mut Vec<u8>, ino: u32, path: &str, mode: u32, nlink: u32, rdev: (u32, u32), data: &[u8]) {
+fn member(
+    out: &mut Vec<u8>,
+    ino: u32,
+    path: &str,
+    mode: u32,
+    nlink: u32,
+    rdev: (u32, u32),
+    data: &[u8],
+) {
     let name_size = path.len() + 1;
     // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
     // rdevminor, namesize, check: each 8 hex digits.
-    let fields = [ino, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, rdev.0, rdev.1, name_size as u32, 0];
+    let fields = [
+        ino,
+        mode,
+        0,
+        0,
+        nlink,
+        0,
+        data.len() as u32,
+        0,
+        0,
+        rdev.0,
+        rdev.1,
+        name_size as u32,
+        0,
+    ];
     out.extend_from_slice(b"070701");
     for field in fields {
         out.extend_from_slice(format!("{field:08x}").as_bytes());
@@ -60,8 +120,15 @@ mod tests {
     #[test]
     fn newc_headers_names_and_padding() {
         let bytes = archive(&[
-            Entry::Dir { path: "bin".into(), mode: 0o755 },
-            Entry::File { path: "bin/x".into(), mode: 0o755, data: b"abc".to_vec() },
+            Entry::Dir {
+                path: "bin".into(),
+                mode: 0o755,
+            },
+            Entry::File {
+                path: "bin/x".into(),
+                mode: 0o755,
+                data: b"abc".to_vec(),
+            },
         ]);
         assert!(bytes.starts_with(b"070701"));
         assert_eq!(bytes.len() % 4, 0);

@@ -32,8 +32,9 @@ pub const DONE_MARKER: &str = "linux-guest: done";
 /// What a 9p module load order must contain, transports for both machines first.
 const MODULE_ROOTS: &[&str] = &["virtio_mmio", "virtio_pci", "9pnet_virtio", "9p"];
 /// Busybox applets `/init` uses, as symlinks to `/bin/busybox`.
-const APPLETS: &[&str] =
-    &["sh", "echo", "mount", "insmod", "poweroff", "rm", "mkdir", "cat", "sync", "date", "uname"];
+const APPLETS: &[&str] = &[
+    "sh", "echo", "mount", "insmod", "poweroff", "rm", "mkdir", "cat", "sync", "date", "uname",
+];
 
 #[derive(Debug, Clone)]
 pub struct LinuxGuest {
@@ -50,15 +51,21 @@ pub fn prepare(target: &Path) -> Result<LinuxGuest> {
     let extract = dir.join("extract");
     let vmlinux = dir.join("vmlinux");
     let package_file = dir.join("package");
-    let cached = std::fs::read_to_string(&package_file).ok().filter(|_| vmlinux.is_file() && extract.is_dir());
+    let cached = std::fs::read_to_string(&package_file)
+        .ok()
+        .filter(|_| vmlinux.is_file() && extract.is_dir());
     let package = match cached {
         Some(package) => package.trim().to_owned(),
         None => {
             let package = fetch_and_unpack(&dir, &extract)?;
             let vmlinuz = find_file(&extract.join("boot"), "vmlinuz-")?;
-            eprintln!("xtask: linux guest: decompressing {} to vmlinux", vmlinuz.display());
+            eprintln!(
+                "xtask: linux guest: decompressing {} to vmlinux",
+                vmlinuz.display()
+            );
             write_vmlinux(&vmlinuz, &vmlinux)?;
-            std::fs::write(&package_file, &package).with_context(|| format!("writing {}", package_file.display()))?;
+            std::fs::write(&package_file, &package)
+                .with_context(|| format!("writing {}", package_file.display()))?;
             package
         }
     };
@@ -71,13 +78,18 @@ pub fn prepare(target: &Path) -> Result<LinuxGuest> {
         .to_owned();
     let modules_dir = extract.join("lib/modules").join(&release);
     let modules = module_load_order(&modules_dir, MODULE_ROOTS)?;
-    Ok(LinuxGuest { package, vmlinux, modules })
+    Ok(LinuxGuest {
+        package,
+        vmlinux,
+        modules,
+    })
 }
 
 fn fetch_and_unpack(dir: &Path, extract: &Path) -> Result<String> {
     let package = image_package()?;
     let download = dir.join("download");
-    std::fs::create_dir_all(&download).with_context(|| format!("creating {}", download.display()))?;
+    std::fs::create_dir_all(&download)
+        .with_context(|| format!("creating {}", download.display()))?;
     eprintln!("xtask: linux guest: apt-get download {package}");
     let output = Command::new("apt-get")
         .args(["download", &package])
@@ -85,20 +97,37 @@ fn fetch_and_unpack(dir: &Path, extract: &Path) -> Result<String> {
         .output()
         .context("running apt-get download")?;
     if !output.status.success() {
-        bail!("apt-get download {package} failed (no network?):\n{}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "apt-get download {package} failed (no network?):\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let deb = std::fs::read_dir(&download)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .find(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             name.starts_with(&format!("{package}_")) && name.ends_with(".deb")
         })
-        .with_context(|| format!("apt-get download left no {package}_*.deb in {}", download.display()))?;
+        .with_context(|| {
+            format!(
+                "apt-get download left no {package}_*.deb in {}",
+                download.display()
+            )
+        })?;
     if extract.exists() {
-        std::fs::remove_dir_all(extract).with_context(|| format!("clearing {}", extract.display()))?;
+        std::fs::remove_dir_all(extract)
+            .with_context(|| format!("clearing {}", extract.display()))?;
     }
     eprintln!("xtask: linux guest: dpkg-deb -x {}", deb.display());
-    let status = Command::new("dpkg-deb").arg("-x").arg(&deb).arg(extract).status().context("running dpkg-deb")?;
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(extract)
+        .status()
+        .context("running dpkg-deb")?;
     if !status.success() {
         bail!("dpkg-deb -x {} failed ({status})", deb.display());
     }
@@ -115,7 +144,11 @@ fn image_package() -> Result<String> {
     }
     if crate::host::is_root() {
         eprintln!("xtask: linux guest: apt-get update");
-        let status = Command::new("apt-get").args(["update", "-q"]).stdout(Stdio::null()).status().context("running apt-get update")?;
+        let status = Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(Stdio::null())
+            .status()
+            .context("running apt-get update")?;
         if !status.success() {
             bail!("apt-get update failed ({status}): no network?");
         }
@@ -127,26 +160,44 @@ fn image_package() -> Result<String> {
 }
 
 fn meta_dependency() -> Result<Option<String>> {
-    let output = Command::new("apt-cache").args(["depends", META_PACKAGE]).output().context("running apt-cache (not Debian?)")?;
-    Ok(parse_meta_dependency(&String::from_utf8_lossy(&output.stdout)))
+    let output = Command::new("apt-cache")
+        .args(["depends", META_PACKAGE])
+        .output()
+        .context("running apt-cache (not Debian?)")?;
+    Ok(parse_meta_dependency(&String::from_utf8_lossy(
+        &output.stdout,
+    )))
 }
 
 fn parse_meta_dependency(text: &str) -> Option<String> {
-    text.lines().filter_map(|line| line.trim().strip_prefix("Depends:")).map(str::trim).find(|name| is_generic_image(name)).map(str::to_owned)
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("Depends:"))
+        .map(str::trim)
+        .find(|name| is_generic_image(name))
+        .map(str::to_owned)
 }
 
 /// `linux-image-<version>-amd64`: not `-cloud-amd64` (no 9p), `-rt-`, `-dbg` or `-unsigned`.
 fn is_generic_image(name: &str) -> bool {
     name.strip_prefix("linux-image-")
         .and_then(|rest| rest.strip_suffix("-amd64"))
-        .is_some_and(|version| version.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') && !version.is_empty())
+        .is_some_and(|version| {
+            version
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+                && !version.is_empty()
+        })
 }
 
 fn find_file(dir: &Path, prefix: &str) -> Result<PathBuf> {
     std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .find(|path| path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .find(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
         .with_context(|| format!("no {prefix}* in {}", dir.display()))
 }
 
@@ -161,15 +212,23 @@ const PAYLOADS: &[(&[u8], &str, &[&str])] = &[
 fn write_vmlinux(bzimage: &Path, vmlinux: &Path) -> Result<()> {
     let image = std::fs::read(bzimage).with_context(|| format!("reading {}", bzimage.display()))?;
     for (magic, tool, args) in PAYLOADS {
-        let Some(offset) = image.windows(magic.len()).position(|window| window == *magic) else {
+        let Some(offset) = image
+            .windows(magic.len())
+            .position(|window| window == *magic)
+        else {
             continue;
         };
-        let elf = decompress(tool, args, &image[offset..]).with_context(|| format!("{tool} at offset {offset}"))?;
+        let elf = decompress(tool, args, &image[offset..])
+            .with_context(|| format!("{tool} at offset {offset}"))?;
         if elf.starts_with(b"\x7fELF") {
-            return std::fs::write(vmlinux, elf).with_context(|| format!("writing {}", vmlinux.display()));
+            return std::fs::write(vmlinux, elf)
+                .with_context(|| format!("writing {}", vmlinux.display()));
         }
     }
-    bail!("{}: no xz, zstd or gzip payload that decompresses to an ELF", bzimage.display())
+    bail!(
+        "{}: no xz, zstd or gzip payload that decompresses to an ELF",
+        bzimage.display()
+    )
 }
 
 /// Trailing bytes after the stream make gzip and zstd complain; what they decoded is kept.
@@ -198,13 +257,21 @@ fn module_load_order(modules_dir: &Path, roots: &[&str]) -> Result<Vec<PathBuf>>
     let mut files = BTreeMap::new();
     collect_modules(&modules_dir.join("kernel"), &mut files)?;
     let builtin = std::fs::read_to_string(modules_dir.join("modules.builtin")).unwrap_or_default();
-    let builtin: HashSet<String> = builtin.lines().filter_map(|line| line.rsplit('/').next()).map(module_name).collect();
+    let builtin: HashSet<String> = builtin
+        .lines()
+        .filter_map(|line| line.rsplit('/').next())
+        .map(module_name)
+        .collect();
     let mut order = Vec::new();
     let mut seen = HashSet::new();
     for root in roots {
         visit(&module_name(root), &files, &builtin, &mut seen, &mut order)?;
     }
-    if !order.iter().any(|path: &PathBuf| path.file_name().is_some_and(|n| n == "9p.ko")) && !builtin.contains("9p") {
+    if !order
+        .iter()
+        .any(|path: &PathBuf| path.file_name().is_some_and(|n| n == "9p.ko"))
+        && !builtin.contains("9p")
+    {
         bail!("{}: no 9p.ko", modules_dir.display());
     }
     Ok(order)
@@ -236,7 +303,11 @@ fn collect_modules(dir: &Path, files: &mut BTreeMap<String, PathBuf>) -> Result<
         let path = entry?.path();
         if path.is_dir() {
             collect_modules(&path, files)?;
-        } else if let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".ko")) {
+        } else if let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".ko"))
+        {
             files.insert(module_name(name), path.clone());
         }
     }
@@ -255,7 +326,11 @@ fn modinfo_depends(module: &[u8]) -> Vec<String> {
     };
     let value = &module[start + KEY.len()..];
     let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-    String::from_utf8_lossy(&value[..end]).split(',').filter(|name| !name.is_empty()).map(module_name).collect()
+    String::from_utf8_lossy(&value[..end])
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(module_name)
+        .collect()
 }
 
 /// A 9p share as the Linux guest mounts it.
@@ -289,7 +364,9 @@ pub fn init_script(modules: &[String], contents: &InitramfsContents) -> String {
         script.push_str("mount -t proc proc /proc\nmount -t sysfs sys /sys\nmount -t tmpfs -o mode=1777 tmpfs /tmp\n");
     }
     for module in modules {
-        script.push_str(&format!("insmod /lib/modules/{module} || echo 'linux-guest: insmod {module} failed'\n"));
+        script.push_str(&format!(
+            "insmod /lib/modules/{module} || echo 'linux-guest: insmod {module} failed'\n"
+        ));
     }
     for mount in &contents.mounts {
         script.push_str(&format!(
@@ -308,52 +385,127 @@ pub fn init_script(modules: &[String], contents: &InitramfsContents) -> String {
 }
 
 /// Writes the initramfs (uncompressed newc cpio) to `path`.
-pub fn write_initramfs(guest: &LinuxGuest, contents: &InitramfsContents, path: &Path) -> Result<()> {
+pub fn write_initramfs(
+    guest: &LinuxGuest,
+    contents: &InitramfsContents,
+    path: &Path,
+) -> Result<()> {
     use cpio::Entry;
-    let busybox = std::fs::read("/bin/busybox").context("reading /bin/busybox (apt-get install busybox-static)")?;
+    let busybox = std::fs::read("/bin/busybox")
+        .context("reading /bin/busybox (apt-get install busybox-static)")?;
     let mut entries = Vec::new();
-    let mut dirs: Vec<String> = ["bin", "dev", "proc", "sys", "tmp", "etc", "lib", "lib/modules"].map(str::to_owned).to_vec();
-    let parents = contents.programs.iter().map(|(p, _)| p).chain(contents.files.iter().map(|(p, _)| p));
+    let mut dirs: Vec<String> = [
+        "bin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "etc",
+        "lib",
+        "lib/modules",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let parents = contents
+        .programs
+        .iter()
+        .map(|(p, _)| p)
+        .chain(contents.files.iter().map(|(p, _)| p));
     for path in parents.chain(contents.mounts.iter().map(|m| &m.mount_point)) {
         let mut parent = String::new();
         let path = path.trim_start_matches('/');
         let components: Vec<&str> = path.split('/').collect();
         // Mount points are directories themselves; files' parents only.
-        let is_mount = contents.mounts.iter().any(|m| m.mount_point.trim_start_matches('/') == path);
-        let count = if is_mount { components.len() } else { components.len() - 1 };
+        let is_mount = contents
+            .mounts
+            .iter()
+            .any(|m| m.mount_point.trim_start_matches('/') == path);
+        let count = if is_mount {
+            components.len()
+        } else {
+            components.len() - 1
+        };
         for component in &components[..count] {
-            parent = if parent.is_empty() { (*component).to_owned() } else { format!("{parent}/{component}") };
+            parent = if parent.is_empty() {
+                (*component).to_owned()
+            } else {
+                format!("{parent}/{component}")
+            };
             if !dirs.contains(&parent) {
                 dirs.push(parent.clone());
             }
         }
     }
-    entries.extend(dirs.into_iter().map(|path| Entry::Dir { path, mode: 0o755 }));
-    entries.push(Entry::CharDevice { path: "dev/console".into(), mode: 0o600, major: 5, minor: 1 });
-    entries.push(Entry::CharDevice { path: "dev/null".into(), mode: 0o666, major: 1, minor: 3 });
-    entries.push(Entry::File { path: "bin/busybox".into(), mode: 0o755, data: busybox });
-    entries.extend(APPLETS.iter().map(|applet| Entry::Symlink { path: format!("bin/{applet}"), target: "busybox".into() }));
+    entries.extend(
+        dirs.into_iter()
+            .map(|path| Entry::Dir { path, mode: 0o755 }),
+    );
+    entries.push(Entry::CharDevice {
+        path: "dev/console".into(),
+        mode: 0o600,
+        major: 5,
+        minor: 1,
+    });
+    entries.push(Entry::CharDevice {
+        path: "dev/null".into(),
+        mode: 0o666,
+        major: 1,
+        minor: 3,
+    });
+    entries.push(Entry::File {
+        path: "bin/busybox".into(),
+        mode: 0o755,
+        data: busybox,
+    });
+    entries.extend(APPLETS.iter().map(|applet| Entry::Symlink {
+        path: format!("bin/{applet}"),
+        target: "busybox".into(),
+    }));
     let mut names = Vec::new();
     if contents.load_modules {
         for (index, module) in guest.modules.iter().enumerate() {
-            let name = format!("{index:02}-{}", module.file_name().and_then(|n| n.to_str()).context("module name")?);
-            let data = std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
-            entries.push(Entry::File { path: format!("lib/modules/{name}"), mode: 0o644, data });
+            let name = format!(
+                "{index:02}-{}",
+                module
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .context("module name")?
+            );
+            let data =
+                std::fs::read(module).with_context(|| format!("reading {}", module.display()))?;
+            entries.push(Entry::File {
+                path: format!("lib/modules/{name}"),
+                mode: 0o644,
+                data,
+            });
             names.push(name);
         }
     }
     for (guest_path, host) in &contents.programs {
         let data = std::fs::read(host).with_context(|| format!("reading {}", host.display()))?;
-        entries.push(Entry::File { path: guest_path.trim_start_matches('/').to_owned(), mode: 0o755, data });
+        entries.push(Entry::File {
+            path: guest_path.trim_start_matches('/').to_owned(),
+            mode: 0o755,
+            data,
+        });
     }
     for (guest_path, data) in &contents.files {
-        entries.push(Entry::File { path: guest_path.trim_start_matches('/').to_owned(), mode: 0o644, data: data.clone() });
+        entries.push(Entry::File {
+            path: guest_path.trim_start_matches('/').to_owned(),
+            mode: 0o644,
+            data: data.clone(),
+        });
     }
-    entries.push(Entry::File { path: "init".into(), mode: 0o755, data: init_script(&names, contents).into_bytes() });
+    entries.push(Entry::File {
+        path: "init".into(),
+        mode: 0o755,
+        data: init_script(&names, contents).into_bytes(),
+    });
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, cpio::archive(&entries)).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, cpio::archive(&entries))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The kernel command line: serial console, quiet (printk over a TCG serial port is slow),
@@ -395,14 +547,19 @@ pub fn qemu_args(invocation: &Invocation) -> Vec<std::ffi::OsString> {
         .args()
         .into_iter()
         .map(|arg| match arg.to_str() {
-            Some(value) if value.starts_with("microvm,") => value.replace("rtc=off", "rtc=on").into(),
+            Some(value) if value.starts_with("microvm,") => {
+                value.replace("rtc=off", "rtc=on").into()
+            }
             _ => arg,
         })
         .collect()
 }
 
 fn shell_line(invocation: &Invocation) -> String {
-    let args: Vec<String> = qemu_args(invocation).iter().map(|arg| format!("'{}'", arg.to_string_lossy())).collect();
+    let args: Vec<String> = qemu_args(invocation)
+        .iter()
+        .map(|arg| format!("'{}'", arg.to_string_lossy()))
+        .collect();
     format!("{} {}", crate::qemu::QEMU_BINARY, args.join(" "))
 }
 
@@ -434,7 +591,9 @@ pub fn boot(invocation: &Invocation, timeout: Duration) -> Result<GuestRun> {
         let mut line = Vec::new();
         while let Ok(1..) = stdout.read_until(b'\n', &mut line) {
             let text = String::from_utf8_lossy(&line).into_owned();
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push((started.elapsed(), text));
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((started.elapsed(), text));
             line.clear();
         }
     });
@@ -460,18 +619,29 @@ pub fn boot(invocation: &Invocation, timeout: Duration) -> Result<GuestRun> {
     let _ = reader.join();
     let stderr = stderr_reader.join().unwrap_or_default();
     let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
-    let init_at = lines.iter().find(|(_, line)| line.trim_end() == INIT_MARKER).map(|(at, _)| *at);
+    let init_at = lines
+        .iter()
+        .find(|(_, line)| line.trim_end() == INIT_MARKER)
+        .map(|(at, _)| *at);
     let console: String = lines.into_iter().map(|(_, line)| line).collect();
     let done = console.lines().any(|line| line.trim_end() == DONE_MARKER);
     if timed_out || !done || init_at.is_none() {
         bail!(
             "Linux guest {}: {} (QEMU {status})\n{}\nconsole:\n{console}{stderr}",
             invocation.machine,
-            if timed_out { format!("timed out after {} s", timeout.as_secs()) } else { "no done marker".to_owned() },
+            if timed_out {
+                format!("timed out after {} s", timeout.as_secs())
+            } else {
+                "no done marker".to_owned()
+            },
             shell_line(invocation)
         );
     }
-    Ok(GuestRun { console, init_at, wall })
+    Ok(GuestRun {
+        console,
+        init_at,
+        wall,
+    })
 }
 
 #[cfg(test)]
@@ -480,16 +650,31 @@ mod tests {
 
     #[test]
     fn linux_keeps_the_microvm_rtc_and_nothing_else_changes() {
-        let guest = LinuxGuest { package: "p".into(), vmlinux: "vmlinux".into(), modules: Vec::new() };
+        let guest = LinuxGuest {
+            package: "p".into(),
+            vmlinux: "vmlinux".into(),
+            modules: Vec::new(),
+        };
         for machine in Machine::ALL {
-            let invocation = invocation(&guest, machine, Accel::Tcg, MemorySize::from_mib(128), Path::new("i"), Vec::new());
+            let invocation = invocation(
+                &guest,
+                machine,
+                Accel::Tcg,
+                MemorySize::from_mib(128),
+                Path::new("i"),
+                Vec::new(),
+            );
             let ours = invocation.args();
             let linux = qemu_args(&invocation);
             let differing: Vec<_> = ours.iter().zip(&linux).filter(|(a, b)| a != b).collect();
             match machine {
                 Machine::Microvm => {
                     assert_eq!(differing.len(), 1);
-                    assert!(linux[1].to_string_lossy().contains("rtc=on"), "{:?}", linux[1]);
+                    assert!(
+                        linux[1].to_string_lossy().contains("rtc=on"),
+                        "{:?}",
+                        linux[1]
+                    );
                 }
                 Machine::Q35 => assert!(differing.is_empty()),
             }
@@ -499,8 +684,14 @@ mod tests {
     #[test]
     fn meta_dependency_is_the_generic_image() {
         let text = "linux-image-amd64\n  Depends: linux-image-6.1.0-57-amd64\n";
-        assert_eq!(parse_meta_dependency(text).as_deref(), Some("linux-image-6.1.0-57-amd64"));
-        assert_eq!(parse_meta_dependency("  Depends: linux-image-6.1.0-57-cloud-amd64\n"), None);
+        assert_eq!(
+            parse_meta_dependency(text).as_deref(),
+            Some("linux-image-6.1.0-57-amd64")
+        );
+        assert_eq!(
+            parse_meta_dependency("  Depends: linux-image-6.1.0-57-cloud-amd64\n"),
+            None
+        );
         assert!(!is_generic_image("linux-image-6.1.0-57-amd64-dbg"));
     }
 
@@ -515,7 +706,11 @@ mod tests {
     #[test]
     fn init_prints_the_marker_first_and_powers_off_last() {
         let contents = InitramfsContents {
-            mounts: vec![GuestMount { tag: "m0".into(), mount_point: "/data".into(), cache: "none".into() }],
+            mounts: vec![GuestMount {
+                tag: "m0".into(),
+                mount_point: "/data".into(),
+                cache: "none".into(),
+            }],
             load_modules: true,
             commands: vec!["/bin/syscall-bench /data/x".into()],
             ..InitramfsContents::default()

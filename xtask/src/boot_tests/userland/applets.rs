@@ -21,30 +21,89 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     // Same output as on the host, over the same files.
     for (name, args) in [
         ("busybox-ls-la", &["ls", "-lAn", "/data"][..]),
-        ("busybox-ls-recursive", &["ls", "-Rn", "/data/sub", "/data/empty-dir"]),
-        ("busybox-stat", &["stat", "-c", "%s %a %u %g %F %h %n", "/etc/passwd", "/data/private", "/data/link-to-words"]),
+        (
+            "busybox-ls-recursive",
+            &["ls", "-Rn", "/data/sub", "/data/empty-dir"],
+        ),
+        (
+            "busybox-stat",
+            &[
+                "stat",
+                "-c",
+                "%s %a %u %g %F %h %n",
+                "/etc/passwd",
+                "/data/private",
+                "/data/link-to-words",
+            ],
+        ),
         ("busybox-wc", &["wc", "/data/words.txt", "/etc/passwd"]),
         ("busybox-readlink", &["readlink", "/data/link-to-words"]),
-        ("busybox-cat", &["cat", "/data/words.txt", "/data/sub/nested/deep.txt"]),
+        (
+            "busybox-cat",
+            &["cat", "/data/words.txt", "/data/sub/nested/deep.txt"],
+        ),
     ] {
         let expected = expected_output(builder.fixtures, args)?;
-        cases.push(applet(builder, name, args)?.0.expect(output(expected)).expect(Status(0)));
+        cases.push(
+            applet(builder, name, args)?
+                .0
+                .expect(output(expected))
+                .expect(Status(0)),
+        );
     }
     // `find` lists in readdir order, which the sandbox need not share with the host.
     let find = ["find", "/data", "/etc"];
     let expected = expected_output(builder.fixtures, &find)?;
-    cases.push(applet(builder, "busybox-find", &find)?.0.expect(Container(ContainerCheck::OutputUnordered(expected))).expect(Status(0)));
+    cases.push(
+        applet(builder, "busybox-find", &find)?
+            .0
+            .expect(Container(ContainerCheck::OutputUnordered(expected)))
+            .expect(Status(0)),
+    );
 
     let sha = format!("{}  /data/{BIG_FILE}\n", sha256_hex(&big_file_bytes()));
-    cases.push(applet(builder, "busybox-sha256sum-10MiB", &["sha256sum", &format!("/data/{BIG_FILE}")])?.0.expect(output(sha)).expect(Status(0)));
+    cases.push(
+        applet(
+            builder,
+            "busybox-sha256sum-10MiB",
+            &["sha256sum", &format!("/data/{BIG_FILE}")],
+        )?
+        .0
+        .expect(output(sha))
+        .expect(Status(0)),
+    );
 
     cases.extend([
-        applet(builder, "busybox-true", &["true"])?.0.expect(output("")).expect(Status(0)),
-        applet(builder, "busybox-false", &["false"])?.0.expect(output("")).expect(Status(FAILURE)),
-        applet(builder, "busybox-hostname", &["hostname"])?.0.expect(output(format!("{HOSTNAME}\n"))).expect(Status(0)),
-        applet(builder, "busybox-env", &["env"])?.0.expect(output(ENV.iter().map(|pair| format!("{pair}\n")).collect::<String>())).expect(Status(0)),
-        applet(builder, "busybox-uname", &["uname", "-a"])?.0.expect(Text(format!("Linux {HOSTNAME} "))).expect(Status(0)),
-        applet(builder, "busybox-df", &["df"])?.0.expect(Line(&["Filesystem", "Mounted on"])).expect(Line(&["/data"])).expect(Line(&["/tmp"])).expect(Status(0)),
+        applet(builder, "busybox-true", &["true"])?
+            .0
+            .expect(output(""))
+            .expect(Status(0)),
+        applet(builder, "busybox-false", &["false"])?
+            .0
+            .expect(output(""))
+            .expect(Status(FAILURE)),
+        applet(builder, "busybox-hostname", &["hostname"])?
+            .0
+            .expect(output(format!("{HOSTNAME}\n")))
+            .expect(Status(0)),
+        applet(builder, "busybox-env", &["env"])?
+            .0
+            .expect(output(
+                ENV.iter()
+                    .map(|pair| format!("{pair}\n"))
+                    .collect::<String>(),
+            ))
+            .expect(Status(0)),
+        applet(builder, "busybox-uname", &["uname", "-a"])?
+            .0
+            .expect(Text(format!("Linux {HOSTNAME} ")))
+            .expect(Status(0)),
+        applet(builder, "busybox-df", &["df"])?
+            .0
+            .expect(Line(&["Filesystem", "Mounted on"]))
+            .expect(Line(&["/data"]))
+            .expect(Line(&["/tmp"]))
+            .expect(Status(0)),
         mount_table(builder)?,
         id(builder)?,
     ]);
@@ -74,16 +133,31 @@ fn mount_table(builder: &Builder<'_>) -> Result<Case> {
         ["m0", "/data", "9p", "ro"],
         ["devpts", "/dev/pts", "devpts", "rw"],
     ];
-    let table = expected.iter().map(|fields| fields.map(str::to_owned)).collect();
-    Ok(applet(builder, "busybox-cat-proc-mounts", &["cat", "/proc/mounts"])?.0.expect(Container(ContainerCheck::MountTable(table))).expect(Status(0)))
+    let table = expected
+        .iter()
+        .map(|fields| fields.map(str::to_owned))
+        .collect();
+    Ok(
+        applet(builder, "busybox-cat-proc-mounts", &["cat", "/proc/mounts"])?
+            .0
+            .expect(Container(ContainerCheck::MountTable(table)))
+            .expect(Status(0)),
+    )
 }
 
 /// `id` as uid/gid 1000, named by the image's /etc/passwd and /etc/group.
 fn id(builder: &Builder<'_>) -> Result<Case> {
-    assert!(PASSWD.contains(":1000:1000:"), "the id case needs user 1000 in /etc/passwd");
+    assert!(
+        PASSWD.contains(":1000:1000:"),
+        "the id case needs user 1000 in /etc/passwd"
+    );
     let mut spec = builder.fixtures.spec(&[BUSYBOX, "id"]);
     spec["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
-    Ok(builder.with_spec("busybox-id", spec)?.0.expect(Text("uid=1000(tester) gid=1000(tester)".to_owned())).expect(Status(0)))
+    Ok(builder
+        .with_spec("busybox-id", spec)?
+        .0
+        .expect(Text("uid=1000(tester) gid=1000(tester)".to_owned()))
+        .expect(Status(0)))
 }
 
 fn host(path: PathBuf, state: HostState) -> Check {
@@ -96,46 +170,96 @@ fn writes(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
 
     let (case, rw) = applet(builder, "busybox-mkdir-p", &["mkdir", "-p", "/rw/a/b/c"])?;
-    cases.push(case.expect(Status(0)).expect(host(rw.join("a/b/c"), HostState::Directory)));
+    cases.push(
+        case.expect(Status(0))
+            .expect(host(rw.join("a/b/c"), HostState::Directory)),
+    );
 
     let (case, rw) = applet(builder, "busybox-touch", &["touch", "/rw/new-file"])?;
-    cases.push(case.expect(Status(0)).expect(host(rw.join("new-file"), HostState::File { contents: Vec::new() })));
+    cases.push(case.expect(Status(0)).expect(host(
+        rw.join("new-file"),
+        HostState::File {
+            contents: Vec::new(),
+        },
+    )));
 
     let (case, rw) = applet(builder, "busybox-rm-r", &["rm", "-r", "/rw/doomed"])?;
     write_file(&rw.join("doomed/x/y/file"), b"bye\n", 0o644)?;
     write_file(&rw.join("doomed/top"), b"bye\n", 0o644)?;
-    cases.push(case.expect(Status(0)).expect(host(rw.join("doomed"), HostState::Absent)));
+    cases.push(
+        case.expect(Status(0))
+            .expect(host(rw.join("doomed"), HostState::Absent)),
+    );
 
-    let (case, rw) = applet(builder, "busybox-ln-s", &["ln", "-s", "/data/words.txt", "/rw/link"])?;
-    cases.push(case.expect(Status(0)).expect(host(rw.join("link"), HostState::Symlink { target: "/data/words.txt".into() })));
+    let (case, rw) = applet(
+        builder,
+        "busybox-ln-s",
+        &["ln", "-s", "/data/words.txt", "/rw/link"],
+    )?;
+    cases.push(case.expect(Status(0)).expect(host(
+        rw.join("link"),
+        HostState::Symlink {
+            target: "/data/words.txt".into(),
+        },
+    )));
 
-    let (case, rw) = applet(builder, "busybox-mv", &["mv", "/rw/before.txt", "/rw/after.txt"])?;
+    let (case, rw) = applet(
+        builder,
+        "busybox-mv",
+        &["mv", "/rw/before.txt", "/rw/after.txt"],
+    )?;
     write_file(&rw.join("before.txt"), b"moving\n", 0o644)?;
     cases.push(
         case.expect(Status(0))
             .expect(host(rw.join("before.txt"), HostState::Absent))
-            .expect(host(rw.join("after.txt"), HostState::File { contents: b"moving\n".to_vec() })),
+            .expect(host(
+                rw.join("after.txt"),
+                HostState::File {
+                    contents: b"moving\n".to_vec(),
+                },
+            )),
     );
 
-    let (case, _) = applet(builder, "ro-bind-refuses-writes", &["touch", "/data/new-file"])?;
+    let (case, _) = applet(
+        builder,
+        "ro-bind-refuses-writes",
+        &["touch", "/data/new-file"],
+    )?;
     cases.push(
         case.expect(Line(&["/data/new-file", "Read-only file system"]))
             .expect(Status(FAILURE))
-            .expect(host(builder.fixtures.tree.join("new-file"), HostState::Absent)),
+            .expect(host(
+                builder.fixtures.tree.join("new-file"),
+                HostState::Absent,
+            )),
     );
 
     // The root is a memory overlay over the 9p root: whatever happens inside, the host
     // tree stays byte for byte what it was.
     let rootfs = TreeSnapshot::take(&builder.fixtures.rootfs)?;
     for (name, args) in [
-        ("overlay-root-touch", &["touch", "/etc/passwd", "/etc/new-file", "/bin/busybox"][..]),
+        (
+            "overlay-root-touch",
+            &["touch", "/etc/passwd", "/etc/new-file", "/bin/busybox"][..],
+        ),
         ("overlay-root-rm-r", &["rm", "-r", "/etc", "/sbin"]),
         ("overlay-root-mv", &["mv", "/etc/group", "/root/group"]),
     ] {
         let (case, _) = applet(builder, name, args)?;
-        cases.push(case.expect(output("")).expect(Status(0)).expect(Container(ContainerCheck::HostTreeUnchanged(rootfs.clone()))));
+        cases.push(
+            case.expect(output(""))
+                .expect(Status(0))
+                .expect(Container(ContainerCheck::HostTreeUnchanged(rootfs.clone()))),
+        );
     }
-    let (case, _) = applet(builder, "overlay-root-cp", &["cp", "/etc/passwd", "/etc/passwd-copy"])?;
-    cases.push(case.expect(Status(0)).expect(Container(ContainerCheck::HostTreeUnchanged(rootfs))));
+    let (case, _) = applet(
+        builder,
+        "overlay-root-cp",
+        &["cp", "/etc/passwd", "/etc/passwd-copy"],
+    )?;
+    cases.push(
+        case.expect(Status(0))
+            .expect(Container(ContainerCheck::HostTreeUnchanged(rootfs))),
+    );
     Ok(cases)
 }

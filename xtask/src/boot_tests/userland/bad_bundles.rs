@@ -16,7 +16,9 @@ const NOT_FOUND: u8 = 127;
 pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let rootfs = builder.fixtures.rootfs.to_string_lossy().into_owned();
     let with_mounts = |mounts: &str| {
-        format!(r#"{{"ociVersion": "1.0.2", "root": {{"path": "{rootfs}"}}, "process": {{"args": ["/bin/busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"}}, "mounts": {mounts}}}"#)
+        format!(
+            r#"{{"ociVersion": "1.0.2", "root": {{"path": "{rootfs}"}}, "process": {{"args": ["/bin/busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"}}, "mounts": {mounts}}}"#
+        )
     };
     let mut cases = vec![
         builder.raw_spec("spec-malformed-json", r#"{"ociVersion": "1.0.2", "root": "#)?.expect(Status(MALFORMED_SPEC)),

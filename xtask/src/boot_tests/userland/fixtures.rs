@@ -20,7 +20,8 @@ pub const ENV: &[&str] = &["PATH=/sbin:/bin", "HOME=/root", "TZ=UTC", "LANG=C"];
 pub const TREE_IN_GUEST: &str = "/data";
 pub const RW_IN_GUEST: &str = "/rw";
 pub const BIG_FILE: &str = "big-10MiB.bin";
-pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\n";
+pub const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\n";
 const GROUP: &str = "root:x:0:\ntester:x:1000:\n";
 
 /// The bad inits in the root filesystem: (path in the guest, contents, mode).
@@ -37,10 +38,15 @@ pub struct Fixtures {
 
 impl Fixtures {
     pub fn write(dir: &Path, programs: &TestPrograms) -> Result<Fixtures> {
-        let fixtures = Fixtures { tree: dir.join("tree"), rootfs: dir.join("rootfs"), bundles: dir.join("bundles") };
+        let fixtures = Fixtures {
+            tree: dir.join("tree"),
+            rootfs: dir.join("rootfs"),
+            bundles: dir.join("bundles"),
+        };
         for path in [&fixtures.tree, &fixtures.rootfs, &fixtures.bundles] {
             if path.exists() {
-                std::fs::remove_dir_all(path).with_context(|| format!("clearing {}", path.display()))?;
+                std::fs::remove_dir_all(path)
+                    .with_context(|| format!("clearing {}", path.display()))?;
             }
         }
         write_tree(&fixtures.tree)?;
@@ -51,7 +57,8 @@ impl Fixtures {
     /// A case's bundle directory with its (empty) writable bind mount source `rw/`.
     pub fn bundle_dir(&self, case: &str) -> Result<PathBuf> {
         let dir = self.bundles.join(case);
-        std::fs::create_dir_all(dir.join("rw")).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir.join("rw"))
+            .with_context(|| format!("creating {}", dir.display()))?;
         Ok(dir)
     }
 
@@ -84,20 +91,31 @@ impl Fixtures {
 
 pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", path.display()))
 }
 
 fn write_tree(tree: &Path) -> Result<()> {
-    write_file(&tree.join("words.txt"), b"the quick brown fox\njumps over\nthe lazy dog\n", 0o644)?;
+    write_file(
+        &tree.join("words.txt"),
+        b"the quick brown fox\njumps over\nthe lazy dog\n",
+        0o644,
+    )?;
     write_file(&tree.join(BIG_FILE), &big_file_bytes(), 0o644)?;
     write_file(&tree.join("private"), b"secret\n", 0o600)?;
-    write_file(&tree.join("tool.sh"), b"#!/bin/busybox sh\necho tool\n", 0o755)?;
+    write_file(
+        &tree.join("tool.sh"),
+        b"#!/bin/busybox sh\necho tool\n",
+        0o755,
+    )?;
     write_file(&tree.join("sub/nested/deep.txt"), b"deep\n", 0o640)?;
     std::fs::create_dir_all(tree.join("empty-dir")).context("creating empty-dir")?;
-    std::os::unix::fs::symlink("words.txt", tree.join("link-to-words")).context("making the symlink")?;
+    std::os::unix::fs::symlink("words.txt", tree.join("link-to-words"))
+        .context("making the symlink")?;
     Ok(())
 }
 
@@ -109,9 +127,11 @@ pub fn big_file_bytes() -> Vec<u8> {
 
 fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
     for dir in ["dev", "proc", "sys", "tmp", "root", "etc"] {
-        std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir} in {}", rootfs.display()))?;
+        std::fs::create_dir_all(rootfs.join(dir))
+            .with_context(|| format!("creating {dir} in {}", rootfs.display()))?;
     }
-    let busybox = std::fs::read("/bin/busybox").context("reading the host's /bin/busybox (apt-get install busybox-static)")?;
+    let busybox = std::fs::read("/bin/busybox")
+        .context("reading the host's /bin/busybox (apt-get install busybox-static)")?;
     write_file(&rootfs.join("bin/busybox"), &busybox, 0o755)?;
     for (name, program) in [
         ("fs-test", &programs.fs_test),
@@ -119,14 +139,27 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("efault", &programs.efault),
         ("syscall-bench", &programs.syscall_bench),
     ] {
-        let bytes = std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
+        let bytes =
+            std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
         write_file(&rootfs.join("sbin").join(name), &bytes, 0o755)?;
     }
     write_file(&rootfs.join("etc/passwd"), PASSWD.as_bytes(), 0o644)?;
     write_file(&rootfs.join("etc/group"), GROUP.as_bytes(), 0o644)?;
-    write_file(&rootfs.join(NOT_ELF.trim_start_matches('/')), b"just text, no #! line\n", 0o755)?;
-    write_file(&rootfs.join(WRONG_ARCH_ELF.trim_start_matches('/')), &elf_header(ElfKind::Aarch64), 0o755)?;
-    write_file(&rootfs.join(ELF32.trim_start_matches('/')), &elf_header(ElfKind::I386), 0o755)
+    write_file(
+        &rootfs.join(NOT_ELF.trim_start_matches('/')),
+        b"just text, no #! line\n",
+        0o755,
+    )?;
+    write_file(
+        &rootfs.join(WRONG_ARCH_ELF.trim_start_matches('/')),
+        &elf_header(ElfKind::Aarch64),
+        0o755,
+    )?;
+    write_file(
+        &rootfs.join(ELF32.trim_start_matches('/')),
+        &elf_header(ElfKind::I386),
+        0o755,
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,10 +197,28 @@ mod tests {
     #[test]
     fn crafted_elf_headers_have_their_class_machine_and_size() {
         let aarch64 = elf_header(ElfKind::Aarch64);
-        assert_eq!((aarch64.len(), aarch64[4], u16::from_le_bytes([aarch64[18], aarch64[19]])), (64, 2, 183));
-        assert_eq!(u16::from_le_bytes([aarch64[52], aarch64[53]]), 64, "e_ehsize");
+        assert_eq!(
+            (
+                aarch64.len(),
+                aarch64[4],
+                u16::from_le_bytes([aarch64[18], aarch64[19]])
+            ),
+            (64, 2, 183)
+        );
+        assert_eq!(
+            u16::from_le_bytes([aarch64[52], aarch64[53]]),
+            64,
+            "e_ehsize"
+        );
         let i386 = elf_header(ElfKind::I386);
-        assert_eq!((i386.len(), i386[4], u16::from_le_bytes([i386[18], i386[19]])), (52, 1, 3));
+        assert_eq!(
+            (
+                i386.len(),
+                i386[4],
+                u16::from_le_bytes([i386[18], i386[19]])
+            ),
+            (52, 1, 3)
+        );
         assert_eq!(u16::from_le_bytes([i386[40], i386[41]]), 52, "e_ehsize");
     }
 }

@@ -29,9 +29,15 @@ pub fn expected_output(fixtures: &Fixtures, args: &[&str]) -> Result<String> {
         .output()
         .with_context(|| format!("running {BUSYBOX} {host_args:?} on the host"))?;
     if !output.status.success() {
-        bail!("{BUSYBOX} {host_args:?} on the host: {} ({})", output.status, String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "{BUSYBOX} {host_args:?} on the host: {} ({})",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let tree = fixtures.tree.to_string_lossy().into_owned();
     let rootfs = fixtures.rootfs.to_string_lossy().into_owned();
-    Ok(String::from_utf8_lossy(&output.stdout).replace(&tree, TREE_IN_GUEST).replace(&rootfs, ""))
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .replace(&tree, TREE_IN_GUEST)
+        .replace(&rootfs, ""))
 }

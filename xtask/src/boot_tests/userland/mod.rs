@@ -29,10 +29,18 @@ use crate::qemu::{Accel, Machine};
 use fixtures::Fixtures;
 
 /// Every userland case; their files go under `fixtures_dir/userland`.
-pub fn cases(accel: Accel, fixtures_dir: &Path, programs: &TestPrograms, init: &Path) -> Result<Vec<Case>> {
+pub fn cases(
+    accel: Accel,
+    fixtures_dir: &Path,
+    programs: &TestPrograms,
+    init: &Path,
+) -> Result<Vec<Case>> {
     let dir = fixtures_dir.join("userland");
     let fixtures = Fixtures::write(&dir, programs)?;
-    let builder = Builder { fixtures: &fixtures, accel };
+    let builder = Builder {
+        fixtures: &fixtures,
+        accel,
+    };
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -61,7 +69,8 @@ impl Builder<'_> {
     fn with_spec(&self, name: &str, spec: Value) -> Result<(Case, PathBuf)> {
         let dir = self.fixtures.bundle_dir(name)?;
         let config = dir.join("config.json");
-        std::fs::write(&config, serde_json::to_vec_pretty(&spec)?).with_context(|| format!("writing {}", config.display()))?;
+        std::fs::write(&config, serde_json::to_vec_pretty(&spec)?)
+            .with_context(|| format!("writing {}", config.display()))?;
         let loaded = bundle::load(&dir, &SandboxOptions::default(), &[], &dir.join("scratch"))
             .with_context(|| format!("loading the bundle of boot test {name}"))?;
         Ok((self.new_case(name).bundle(&loaded), dir.join("rw")))
@@ -73,7 +82,10 @@ impl Builder<'_> {
         let dir = self.fixtures.bundle_dir(name)?;
         let path = dir.join("config.json");
         std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
-        Ok(self.new_case(name).initrd(&path).share("rootfs", &self.fixtures.rootfs))
+        Ok(self
+            .new_case(name)
+            .initrd(&path)
+            .share("rootfs", &self.fixtures.rootfs))
     }
 }
 

@@ -31,31 +31,79 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         "options": ["mode=1777", "uid=1000", "gid=1000", "size=1m"]}]);
     let mut cases = Vec::new();
 
-    let spec = spec_with(builder, &["/bin/busybox", "stat", "-c", "%a %u %g %F", "/scratch"], scratch.clone(), None);
-    cases.push(builder.with_spec("ns-tmpfs-options", spec)?.0.expect(output("1777 1000 1000 directory\n")).expect(Status(0)));
+    let spec = spec_with(
+        builder,
+        &["/bin/busybox", "stat", "-c", "%a %u %g %F", "/scratch"],
+        scratch.clone(),
+        None,
+    );
+    cases.push(
+        builder
+            .with_spec("ns-tmpfs-options", spec)?
+            .0
+            .expect(output("1777 1000 1000 directory\n"))
+            .expect(Status(0)),
+    );
 
-    let fill = ["/bin/busybox", "dd", "if=/dev/zero", "of=/scratch/fill", "bs=4096", "count=512"];
+    let fill = [
+        "/bin/busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/scratch/fill",
+        "bs=4096",
+        "count=512",
+    ];
     let spec = spec_with(builder, &fill, scratch, None);
-    cases.push(builder.with_spec("ns-tmpfs-size-enospc", spec)?.0.expect(Line(&["No space left on device"])).expect(Status(1)));
+    cases.push(
+        builder
+            .with_spec("ns-tmpfs-size-enospc", spec)?
+            .0
+            .expect(Line(&["No space left on device"]))
+            .expect(Status(1)),
+    );
 
     // `/rw/varrun` is a symlink to `/run` on the host side of the /rw bind: the tmpfs must
     // land at /run/app inside the container, as `/var/run` → `/run` does in real images.
     let symlinked = json!([{"destination": "/rw/varrun/app", "type": "tmpfs", "source": "tmpfs"}]);
-    let spec = spec_with(builder, &["/bin/busybox", "cat", "/proc/mounts"], symlinked, None);
+    let spec = spec_with(
+        builder,
+        &["/bin/busybox", "cat", "/proc/mounts"],
+        symlinked,
+        None,
+    );
     let (case, rw) = builder.with_spec("ns-destination-under-symlink", spec)?;
     if rw.join("varrun").symlink_metadata().is_err() {
-        std::os::unix::fs::symlink("/run", rw.join("varrun")).context("making the /rw/varrun symlink")?;
+        std::os::unix::fs::symlink("/run", rw.join("varrun"))
+            .context("making the /rw/varrun symlink")?;
     }
-    cases.push(case.expect(Text("tmpfs /run/app tmpfs rw".into())).expect(Status(0)));
+    cases.push(
+        case.expect(Text("tmpfs /run/app tmpfs rw".into()))
+            .expect(Status(0)),
+    );
 
     let nested = json!([
         {"destination": "/nest/a/b", "type": "tmpfs", "source": "tmpfs"},
         {"destination": "/nest", "type": "tmpfs", "source": "tmpfs"},
         {"destination": "/nest/a", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}
     ]);
-    let spec = spec_with(builder, &["/bin/busybox", "cat", "/proc/mounts"], nested, None);
-    let order = vec!["tmpfs /nest tmpfs rw".into(), "tmpfs /nest/a tmpfs ro".into(), "tmpfs /nest/a/b tmpfs rw".into()];
-    cases.push(builder.with_spec("ns-nested-wrong-order", spec)?.0.expect(TextsInOrder(order)).expect(Status(0)));
+    let spec = spec_with(
+        builder,
+        &["/bin/busybox", "cat", "/proc/mounts"],
+        nested,
+        None,
+    );
+    let order = vec![
+        "tmpfs /nest tmpfs rw".into(),
+        "tmpfs /nest/a tmpfs ro".into(),
+        "tmpfs /nest/a/b tmpfs rw".into(),
+    ];
+    cases.push(
+        builder
+            .with_spec("ns-nested-wrong-order", spec)?
+            .0
+            .expect(TextsInOrder(order))
+            .expect(Status(0)),
+    );
 
     let unknown = json!([{"destination": "/remote", "type": "fuse.sshfs", "source": "host:/x"}]);
     let spec = spec_with(builder, &["/bin/busybox", "true"], unknown, None);
@@ -63,15 +111,35 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         builder
             .with_spec("ns-unknown-type-skipped", spec)?
             .0
-            .expect(Line(&["mounts[2]", "fuse.sshfs", "not supported", "/remote skipped"]))
+            .expect(Line(&[
+                "mounts[2]",
+                "fuse.sshfs",
+                "not supported",
+                "/remote skipped",
+            ]))
             .expect(Status(0)),
     );
 
     let linux = json!({"maskedPaths": ["/data/sub", "/data/words.txt", "/no/such/path"], "readonlyPaths": ["/rw"]});
     for (name, args, expect_output, status) in [
-        ("ns-masked-dir-is-empty", vec!["/bin/busybox", "ls", "-A", "/data/sub"], Some(""), 0),
-        ("ns-masked-file-reads-empty", vec!["/bin/busybox", "cat", "/data/words.txt"], Some(""), 0),
-        ("ns-readonly-path-refuses-writes", vec!["/bin/busybox", "touch", "/rw/x"], None, 1),
+        (
+            "ns-masked-dir-is-empty",
+            vec!["/bin/busybox", "ls", "-A", "/data/sub"],
+            Some(""),
+            0,
+        ),
+        (
+            "ns-masked-file-reads-empty",
+            vec!["/bin/busybox", "cat", "/data/words.txt"],
+            Some(""),
+            0,
+        ),
+        (
+            "ns-readonly-path-refuses-writes",
+            vec!["/bin/busybox", "touch", "/rw/x"],
+            None,
+            1,
+        ),
     ] {
         let spec = spec_with(builder, &args, json!([]), Some(linux.clone()));
         let mut case = builder.with_spec(name, spec)?.0.expect(Status(status));
@@ -83,21 +151,50 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     }
 
     // mount(2) and umount2(2) from inside the container, root only.
-    let (case, _) = builder.run("ns-mount-syscall", &["/bin/busybox", "mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "scratch", "/root"])?;
+    let (case, _) = builder.run(
+        "ns-mount-syscall",
+        &[
+            "/bin/busybox",
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m,mode=700",
+            "scratch",
+            "/root",
+        ],
+    )?;
     cases.push(case.expect(Status(0)));
     let (case, _) = builder.run("ns-umount-syscall", &["/bin/busybox", "umount", "/tmp"])?;
     cases.push(case.expect(Status(0)));
-    let mut spec = builder.fixtures.spec(&["/bin/busybox", "mount", "-t", "tmpfs", "scratch", "/root"]);
+    let mut spec =
+        builder
+            .fixtures
+            .spec(&["/bin/busybox", "mount", "-t", "tmpfs", "scratch", "/root"]);
     spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-    cases.push(builder.with_spec("ns-mount-needs-root", spec)?.0.expect(Line(&["mount", "permission denied"])).expect(Status(1)));
+    cases.push(
+        builder
+            .with_spec("ns-mount-needs-root", spec)?
+            .0
+            .expect(Line(&["mount", "permission denied"]))
+            .expect(Status(1)),
+    );
 
     // Errors only the guest can see: the host would refuse these specs, so they go in raw.
     let rootfs = builder.fixtures.rootfs.to_string_lossy().into_owned();
     let with_mounts = |mounts: &str| {
-        format!(r#"{{"ociVersion": "1.0.2", "root": {{"path": "{rootfs}"}}, "process": {{"args": ["/bin/busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"}}, "mounts": {mounts}}}"#)
+        format!(
+            r#"{{"ociVersion": "1.0.2", "root": {{"path": "{rootfs}"}}, "process": {{"args": ["/bin/busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"}}, "mounts": {mounts}}}"#
+        )
     };
-    let bind = r#"[{"destination": "/data", "type": "bind", "source": "/x", "options": ["rbind"]}]"#;
-    cases.push(builder.raw_spec("ns-channel-missing", &with_mounts(bind))?.expect(Line(&["m0", "missing"])).expect(Status(CHANNEL_MISMATCH)));
+    let bind =
+        r#"[{"destination": "/data", "type": "bind", "source": "/x", "options": ["rbind"]}]"#;
+    cases.push(
+        builder
+            .raw_spec("ns-channel-missing", &with_mounts(bind))?
+            .expect(Line(&["m0", "missing"]))
+            .expect(Status(CHANNEL_MISMATCH)),
+    );
     cases.push(
         builder
             .raw_spec("ns-channel-left-over", &with_mounts("[]"))?
@@ -105,14 +202,16 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
             .expect(Line(&["m0", "left over"]))
             .expect(Status(CHANNEL_MISMATCH)),
     );
-    let under_file = r#"[{"destination": "/etc/passwd/inside", "type": "tmpfs", "source": "tmpfs"}]"#;
+    let under_file =
+        r#"[{"destination": "/etc/passwd/inside", "type": "tmpfs", "source": "tmpfs"}]"#;
     cases.push(
         builder
             .raw_spec("ns-file-where-directory-needed", &with_mounts(under_file))?
             .expect(Line(&["mounts[0]", "/etc/passwd/inside", "ENOTDIR"]))
             .expect(Status(MOUNT_FAILED)),
     );
-    let bad_option = r#"[{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["mode=9x"]}]"#;
+    let bad_option =
+        r#"[{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["mode=9x"]}]"#;
     cases.push(
         builder
             .raw_spec("ns-bad-option-value", &with_mounts(bad_option))?

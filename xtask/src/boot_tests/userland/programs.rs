@@ -16,21 +16,43 @@ const KILLED_BY_SIGSEGV: u8 = 128 + 11;
 pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     // fs-test on each kind of filesystem: tmpfs, the overlay root, a 9p bind mount.
-    for (name, scratch) in [("fs-test-tmpfs", "/tmp"), ("fs-test-overlay", "/root"), ("fs-test-9p", "/rw")] {
+    for (name, scratch) in [
+        ("fs-test-tmpfs", "/tmp"),
+        ("fs-test-overlay", "/root"),
+        ("fs-test-9p", "/rw"),
+    ] {
         let (case, _) = builder.run(name, &["/sbin/fs-test", scratch])?;
-        cases.push(case.expect(Line(&["fs-test: ", " passed, 0 failed"])).expect(Status(0)));
+        cases.push(
+            case.expect(Line(&["fs-test: ", " passed, 0 failed"]))
+                .expect(Status(0)),
+        );
     }
     let (case, _) = builder.run("null-deref", &["/sbin/null-deref"])?;
-    cases.push(case.expect(output("null-deref: reading address 0\n")).expect(Status(KILLED_BY_SIGSEGV)));
+    cases.push(
+        case.expect(output("null-deref: reading address 0\n"))
+            .expect(Status(KILLED_BY_SIGSEGV)),
+    );
 
     let (case, _) = builder.run("efault", &["/sbin/efault", "/tmp"])?;
     cases.push(
         case.expect(Line(&["efault: ", " passed, 0 failed"]))
-            .expect(Line(&["ok   after the bad pointers, a file still writes and reads back"]))
+            .expect(Line(&[
+                "ok   after the bad pointers, a file still writes and reads back",
+            ]))
             .expect(Status(0)),
     );
 
-    let (case, _) = builder.run("syscall-bench", &["/sbin/syscall-bench", "--iterations", "1000", "/tmp", "/", "/data"])?;
+    let (case, _) = builder.run(
+        "syscall-bench",
+        &[
+            "/sbin/syscall-bench",
+            "--iterations",
+            "1000",
+            "/tmp",
+            "/",
+            "/data",
+        ],
+    )?;
     cases.push(
         case.expect(Line(&["bench getppid ns="]))
             .expect(Line(&["bench stat path=/tmp ns="]))
@@ -44,8 +66,14 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
 
 /// The default bundle exactly as `cargo xtask run` assembles it, in a copy of its own.
 fn default_init(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Case> {
-    let (bundle_dir, _notes) = bundle::prepare_default_bundle_in(&dir.join("default-bundle"), init)?;
-    let loaded = bundle::load(&bundle_dir, &SandboxOptions::default(), &[], &bundle_dir.join("scratch"))?;
+    let (bundle_dir, _notes) =
+        bundle::prepare_default_bundle_in(&dir.join("default-bundle"), init)?;
+    let loaded = bundle::load(
+        &bundle_dir,
+        &SandboxOptions::default(),
+        &[],
+        &bundle_dir.join("scratch"),
+    )?;
     Ok(builder
         .new_case("default-init")
         .bundle(&loaded)
@@ -53,8 +81,14 @@ fn default_init(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Case> 
         .expect(Line(&["init:   overlay / overlay rw"]))
         .expect(Line(&["init:   ", " /mnt/readonly tmpfs ro"]))
         .expect(Line(&["init: / holds: ", "bin/", "mnt/", "sbin/", "tmp/"]))
-        .expect(Line(&["init: wrote ", " bytes to /tmp/init-was-here and read them back"]))
-        .expect(Line(&["init: writing /mnt/readonly/attempt refused: ", "(EROFS), as it should"]))
+        .expect(Line(&[
+            "init: wrote ",
+            " bytes to /tmp/init-was-here and read them back",
+        ]))
+        .expect(Line(&[
+            "init: writing /mnt/readonly/attempt refused: ",
+            "(EROFS), as it should",
+        ]))
         .expect(Line(&["init: all checks passed, exiting 0"]))
         .expect(Status(0)))
 }

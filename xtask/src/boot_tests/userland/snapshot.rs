@@ -30,7 +30,10 @@ impl TreeSnapshot {
     pub fn take(root: &Path) -> std::io::Result<TreeSnapshot> {
         let mut entries = BTreeMap::new();
         walk(root, Path::new(""), &mut entries)?;
-        Ok(TreeSnapshot { root: root.to_owned(), entries })
+        Ok(TreeSnapshot {
+            root: root.to_owned(),
+            entries,
+        })
     }
 
     /// What changed from `self` to `after`, said in a few words; `None` when nothing did.
@@ -39,16 +42,28 @@ impl TreeSnapshot {
         for (path, entry) in &self.entries {
             match after.entries.get(path) {
                 None => changes.push(format!("{} removed", path.display())),
-                Some(now) if now != entry => changes.push(format!("{} changed ({entry:?} → {now:?})", path.display())),
+                Some(now) if now != entry => {
+                    changes.push(format!("{} changed ({entry:?} → {now:?})", path.display()))
+                }
                 Some(_) => {}
             }
         }
-        changes.extend(after.entries.keys().filter(|path| !self.entries.contains_key(*path)).map(|path| format!("{} added", path.display())));
+        changes.extend(
+            after
+                .entries
+                .keys()
+                .filter(|path| !self.entries.contains_key(*path))
+                .map(|path| format!("{} added", path.display())),
+        );
         (!changes.is_empty()).then(|| changes.join("; "))
     }
 }
 
-fn walk(root: &Path, relative: &Path, entries: &mut BTreeMap<PathBuf, Entry>) -> std::io::Result<()> {
+fn walk(
+    root: &Path,
+    relative: &Path,
+    entries: &mut BTreeMap<PathBuf, Entry>,
+) -> std::io::Result<()> {
     let path = root.join(relative);
     let meta = std::fs::symlink_metadata(&path)?;
     let contents = if meta.is_symlink() {
@@ -93,8 +108,13 @@ mod tests {
         assert_eq!(before.differences(&TreeSnapshot::take(&dir).unwrap()), None);
         std::fs::write(dir.join("sub/file"), "two").unwrap();
         std::fs::write(dir.join("new"), "").unwrap();
-        let changes = before.differences(&TreeSnapshot::take(&dir).unwrap()).unwrap();
-        assert!(changes.contains("sub/file changed") && changes.contains("new added"), "{changes}");
+        let changes = before
+            .differences(&TreeSnapshot::take(&dir).unwrap())
+            .unwrap();
+        assert!(
+            changes.contains("sub/file changed") && changes.contains("new added"),
+            "{changes}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
