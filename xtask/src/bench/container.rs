@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use kernel::container::SandboxOptions;
 use serde_json::json;
 
@@ -19,10 +19,9 @@ use crate::bundle::{self, Bundle};
 use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs as ContainerBenchArgs;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
-use crate::console::{self, ExitStatus};
+use crate::console;
 use crate::guest;
 use crate::host;
-use crate::launch::{self, Echo, LaunchOptions};
 use crate::qemu::{self, Accel, Invocation, Machine, MemorySize};
 use crate::setup;
 
@@ -79,39 +78,16 @@ fn boot(kernel: &Path, bundle: &Bundle, machine: Machine, accel: Accel) -> Resul
         initrd: Some(bundle.spec_file.clone()),
         shares: bundle.shares.clone(),
     };
-    let outcome = launch::launch(
-        &invocation,
-        LaunchOptions {
-            echo: Echo::Quiet,
-            timeout: Some(TIMEOUT),
-            inherit_stdin: false,
-        },
-    )?;
-    let context = || {
-        format!(
-            "{}\nconsole:\n{}{}",
-            invocation.shell_line(),
-            outcome.console,
-            outcome.stderr
-        )
-    };
-    if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!(
-            "{machine}: {:?} (timed out: {})\n{}",
-            outcome.exit_status(),
-            outcome.timed_out,
-            context()
-        );
-    }
+    let (outcome, context) = super::boot_cleanly(&invocation, TIMEOUT, &machine.to_string())?;
     let init_started = outcome
         .console
         .lines()
         .filter_map(console::split_timestamp)
         .find(|(_, text)| *text == "init started")
         .map(|(seconds, _)| seconds * 1000.0)
-        .with_context(|| format!("no `init started` phase\n{}", context()))?;
+        .with_context(|| format!("no `init started` phase\n{}", context.clone()))?;
     let (mounts, namespace) = namespace_built(&outcome.console)
-        .with_context(|| format!("no `namespace built` line\n{}", context()))?;
+        .with_context(|| format!("no `namespace built` line\n{}", context.clone()))?;
     Ok(Sample {
         init_started,
         namespace,

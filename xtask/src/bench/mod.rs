@@ -8,7 +8,9 @@ mod nine_p;
 mod report;
 mod syscalls;
 
-use anyhow::Result;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
 
 use crate::cli::{Bench, BenchArgs};
 
@@ -20,4 +22,36 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Container(args) => container::bench(args),
     }?;
     Ok(0)
+}
+
+/// A benchmark boot: launched quietly, and anything but a clean exit 0 is an error carrying
+/// the QEMU command line and all the guest printed. Returns the outcome with that same
+/// description, for the caller's own parse errors.
+fn boot_cleanly(
+    invocation: &crate::qemu::Invocation,
+    timeout: Duration,
+    what: &str,
+) -> Result<(crate::launch::Outcome, String)> {
+    use crate::console::ExitStatus;
+    use crate::launch::{Echo, LaunchOptions};
+    let options = LaunchOptions {
+        echo: Echo::Quiet,
+        timeout: Some(timeout),
+        inherit_stdin: false,
+    };
+    let outcome = crate::launch::launch(invocation, options)?;
+    let context = format!(
+        "{}\nconsole:\n{}{}",
+        invocation.shell_line(),
+        outcome.console,
+        outcome.stderr
+    );
+    if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
+        bail!(
+            "{what}: {:?} (timed out: {})\n{context}",
+            outcome.exit_status(),
+            outcome.timed_out
+        );
+    }
+    Ok((outcome, context))
 }

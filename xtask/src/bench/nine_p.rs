@@ -22,10 +22,8 @@ use super::syscalls::{parse_bench_lines, ratio};
 use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
 use crate::cmdline::kernel_cmdline;
-use crate::console::ExitStatus;
 use crate::guest;
 use crate::host;
-use crate::launch::{self, Echo, LaunchOptions};
 use crate::qemu::{self, Accel, Invocation, Machine, MemorySize, Share};
 use crate::setup;
 
@@ -296,35 +294,15 @@ fn run_ours(kernel: &Path, dir: &Path, machine: Machine, accel: Accel) -> Result
         initrd: None,
         shares: vec![share("rootfs"), share("m0")],
     };
-    let options = LaunchOptions {
-        echo: Echo::Quiet,
-        timeout: Some(TIMEOUT),
-        inherit_stdin: false,
-    };
-    let outcome = launch::launch(&invocation, options)?;
-    let context = || {
-        format!(
-            "{}\nconsole:\n{}{}",
-            invocation.shell_line(),
-            outcome.console,
-            outcome.stderr
-        )
-    };
-    if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!(
-            "test=9p-bench on {machine}: {:?} (timed out: {})\n{}",
-            outcome.exit_status(),
-            outcome.timed_out,
-            context()
-        );
-    }
+    let (outcome, context) =
+        super::boot_cleanly(&invocation, TIMEOUT, &format!("test=9p-bench on {machine}"))?;
     let figures = parse_kernel_lines(&outcome.console);
     if figures.len() != METRICS.len() {
         bail!(
             "test=9p-bench on {machine}: expected {} figures, got {}\n{}",
             METRICS.len(),
             figures.len(),
-            context()
+            context.clone()
         );
     }
     Ok(figures)

@@ -23,10 +23,8 @@ use crate::bundle;
 use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs as SyscallsBenchArgs;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
-use crate::console::ExitStatus;
 use crate::guest;
 use crate::host;
-use crate::launch::{self, Echo, LaunchOptions};
 use crate::qemu::{self, Accel, Invocation, Machine, MemorySize, Share};
 use crate::setup;
 
@@ -371,29 +369,9 @@ fn run_ours(
         initrd: Some(bundle.spec_file.clone()),
         shares: bundle.shares.clone(),
     };
-    let options = LaunchOptions {
-        echo: Echo::Quiet,
-        timeout: Some(TIMEOUT),
-        inherit_stdin: false,
-    };
-    let outcome = launch::launch(&invocation, options)?;
-    let context = || {
-        format!(
-            "{}\nconsole:\n{}{}",
-            invocation.shell_line(),
-            outcome.console,
-            outcome.stderr
-        )
-    };
-    if outcome.timed_out || outcome.exit_status() != ExitStatus::Reported(0) {
-        bail!(
-            "our sandbox on {machine}: {:?} (timed out: {})\n{}",
-            outcome.exit_status(),
-            outcome.timed_out,
-            context()
-        );
-    }
-    parse_bench_lines(&outcome.console).with_context(context)
+    let (outcome, context) =
+        super::boot_cleanly(&invocation, TIMEOUT, &format!("our sandbox on {machine}"))?;
+    parse_bench_lines(&outcome.console).context(context)
 }
 
 fn linux_contents(program: &Path) -> InitramfsContents {
