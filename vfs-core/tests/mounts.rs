@@ -113,16 +113,7 @@ fn read_only_mounts_refuse_writes_with_erofs() {
 #[test]
 fn cross_mount_rename_and_link_are_exdev() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/m",
-            tmpfs(&w.clock, 2, ""),
-            "tmpfs",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/m", "tmpfs", "");
     write_file(&w.ctx, "/f", b"");
     assert_eq!(
         err(w
@@ -139,16 +130,7 @@ fn cross_mount_rename_and_link_are_exdev() {
 #[test]
 fn mount_points_are_busy_and_unmount_rules() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/m",
-            tmpfs(&w.clock, 2, ""),
-            "tmpfs",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/m", "tmpfs", "");
     assert_eq!(err(w.ctx.rmdir(At::Cwd, b"/m")), Errno::EBUSY);
     assert_eq!(
         err(w
@@ -198,16 +180,7 @@ fn mount_points_are_busy_and_unmount_rules() {
 #[test]
 fn mounts_stack_and_unmount_reveals_the_one_below() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/m",
-            tmpfs(&w.clock, 2, ""),
-            "first",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/m", "first", "");
     w.ctx
         .mount(
             At::Cwd,
@@ -272,16 +245,7 @@ fn bind_mounts_show_a_subtree_with_their_own_flags() {
 #[test]
 fn lazy_unmount_detaches_while_in_use() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/m",
-            tmpfs(&w.clock, 2, ""),
-            "tmpfs",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/m", "tmpfs", "");
     write_file(&w.ctx, "/m/f", b"still here");
     let open = w.ctx.open(At::Cwd, b"/m/f", OpenFlags::RDONLY, 0).unwrap();
     w.ctx.unmount(At::Cwd, b"/m", true).unwrap();
@@ -293,16 +257,7 @@ fn lazy_unmount_detaches_while_in_use() {
 #[test]
 fn tmpfs_size_limit_gives_enospc_and_statfs_reports_it() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/small", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/small",
-            tmpfs(&w.clock, 2, "size=16k,nr_inodes=4"),
-            "tmpfs",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/small", "tmpfs", "size=16k,nr_inodes=4");
     let file = w
         .ctx
         .open(
@@ -342,16 +297,7 @@ fn tmpfs_size_limit_gives_enospc_and_statfs_reports_it() {
 #[test]
 fn tmpfs_root_takes_mode_uid_gid_options() {
     let w = world();
-    w.ctx.mkdir(At::Cwd, b"/t", 0o755).unwrap();
-    w.ctx
-        .mount(
-            At::Cwd,
-            b"/t",
-            tmpfs(&w.clock, 2, "mode=1777,uid=5,gid=6"),
-            "tmpfs",
-            MountFlags::empty(),
-        )
-        .unwrap();
+    w.mount_tmpfs_at("/t", "tmpfs", "mode=1777,uid=5,gid=6");
     let stat = w.ctx.stat(At::Cwd, b"/t", true).unwrap();
     assert_eq!((stat.mode, stat.uid, stat.gid), (0o41777, 5, 6));
 }

@@ -30,6 +30,23 @@ pub fn world() -> World {
     World { clock, ns, ctx }
 }
 
+impl World {
+    /// `mkdir PATH` in the root, then a fresh tmpfs (device 2, tmpfs `options`) mounted on
+    /// it, its `/proc/self/mounts` source `source`: the start of most mount tests.
+    pub fn mount_tmpfs_at(&self, path: &str, source: &str, options: &str) {
+        self.ctx.mkdir(At::Cwd, path.as_bytes(), 0o755).unwrap();
+        self.ctx
+            .mount(
+                At::Cwd,
+                path.as_bytes(),
+                tmpfs(&self.clock, 2, options),
+                source,
+                MountFlags::empty(),
+            )
+            .unwrap();
+    }
+}
+
 pub fn tmpfs(clock: &Arc<ManualClock>, dev: u64, options: &str) -> Arc<dyn FileSystem> {
     new_tmpfs(
         &TmpfsOptions::parse(options, 1 << 30).unwrap(),

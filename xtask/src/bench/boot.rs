@@ -41,11 +41,7 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
     let floor_kernel = target.join("xtask").join("bench").join("floor-kernel.elf");
     write_floor_kernel(&floor_kernel)?;
     let tsc_khz = host::tsc_khz(&host::cpuinfo());
-    let machines = if args.machine.is_empty() {
-        Machine::ALL.to_vec()
-    } else {
-        args.machine.clone()
-    };
+    let machines = super::chosen_machines(&args.machine);
 
     let linux = if args.linux {
         linux_guest_for_boot(&target)

@@ -112,11 +112,7 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
     let kernel = cargo::build_kernel(Profile::Release)?;
     let init = guest::build_init(&target)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() {
-        Machine::ALL.to_vec()
-    } else {
-        args.machine.clone()
-    };
+    let machines = super::chosen_machines(&args.machine);
     let work = target.join("bench").join("container-work");
     let (default_dir, _) = bundle::prepare_default_bundle_in(&work.join("default"), &init)?;
     let many_dir = work.join("many-mounts");

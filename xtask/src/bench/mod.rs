@@ -55,3 +55,27 @@ fn boot_cleanly(
     }
     Ok((outcome, context))
 }
+
+/// The machines `--machine` names, or all of them when it names none.
+fn chosen_machines(requested: &[crate::qemu::Machine]) -> Vec<crate::qemu::Machine> {
+    if requested.is_empty() {
+        crate::qemu::Machine::ALL.to_vec()
+    } else {
+        requested.to_vec()
+    }
+}
+
+/// The Linux guest a comparison needs, or `None` (with a notice) when `--no-linux` was given
+/// or it cannot be had: the benchmark then reports our figures alone.
+fn optional_linux<T>(no_linux: bool, prepare: impl FnOnce() -> Result<T>) -> Option<T> {
+    if no_linux {
+        return None;
+    }
+    prepare()
+        .map_err(|error| {
+            eprintln!(
+                "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
+            )
+        })
+        .ok()
+}

@@ -78,28 +78,12 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     let target = cargo::target_dir()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() {
-        Machine::ALL.to_vec()
-    } else {
-        args.machine.clone()
-    };
+    let machines = super::chosen_machines(&args.machine);
     let work = target.join("bench").join("9p-work");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
     }
-    let linux = if args.no_linux {
-        None
-    } else {
-        match prepare_linux(&target, &work) {
-            Ok(prepared) => Some(prepared),
-            Err(error) => {
-                eprintln!(
-                    "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
-                );
-                None
-            }
-        }
-    };
+    let linux = super::optional_linux(args.no_linux, || prepare_linux(&target, &work));
 
     let mut rows = Vec::new();
     for machine in machines {

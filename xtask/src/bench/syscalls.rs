@@ -100,18 +100,12 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     let programs = guest::build_test_programs(&target)?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
-    let machines = if args.machine.is_empty() {
-        Machine::ALL.to_vec()
-    } else {
-        args.machine.clone()
-    };
+    let machines = super::chosen_machines(&args.machine);
     let work = target.join("bench").join("syscalls-work");
     let data = work.join("data");
     let ours_bundle = write_bundle(&work, &programs.syscall_bench)?;
-    let linux = if args.no_linux {
-        None
-    } else {
-        match linux_guest::prepare(&target).and_then(|guest| {
+    let linux = super::optional_linux(args.no_linux, || {
+        linux_guest::prepare(&target).and_then(|guest| {
             let initramfs = work.join("linux-initramfs.cpio");
             linux_guest::write_initramfs(
                 &guest,
@@ -119,16 +113,8 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
                 &initramfs,
             )?;
             Ok((guest, initramfs))
-        }) {
-            Ok(prepared) => Some(prepared),
-            Err(error) => {
-                eprintln!(
-                    "xtask: the Linux guest is unavailable, reporting our figures alone: {error:#}"
-                );
-                None
-            }
-        }
-    };
+        })
+    });
 
     let mut rows = Vec::new();
     for machine in machines {
