@@ -301,6 +301,7 @@ impl OpenFile {
             .flags()
             .intersects(MountFlags::NOATIME | MountFlags::RDONLY)
             || self.flags().contains(OpenFlags::NOATIME)
+            || self.location.mount.fs().stamps_atime_itself()
         {
             return;
         }

@@ -41,6 +41,11 @@ pub trait FileSystem: Send + Sync {
     fn cache_policy(&self) -> CachePolicy {
         CachePolicy::Exclusive
     }
+    /// Whether the filesystem keeps access times itself (a 9p server's host does, under
+    /// its own relatime rules), so the VFS must not spend a `getattr` per read on it.
+    fn stamps_atime_itself(&self) -> bool {
+        false
+    }
 }
 
 /// What kind of object `Inode::create` makes. One method for `creat`, `mkdir`, `mknod` and

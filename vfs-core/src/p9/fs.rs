@@ -124,4 +124,8 @@ impl FileSystem for P9FileSystem {
     fn cache_policy(&self) -> CachePolicy {
         self.mount.policy
     }
+
+    fn stamps_atime_itself(&self) -> bool {
+        true
+    }
 }
