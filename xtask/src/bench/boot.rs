@@ -249,17 +249,24 @@ fn measure_linux(
     runs: u32,
 ) -> Result<Option<Stats>> {
     let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, Vec::new());
-    let mut samples = Vec::new();
-    for index in 1..=runs {
-        let run = linux_guest::boot(&invocation, LINUX_TIMEOUT)?;
-        let init_ms = run.init_at.map_or(f64::NAN, |at| at.as_secs_f64() * 1e3);
-        eprintln!(
-            "xtask: bench boot {machine} linux {index}/{runs} … /init at {init_ms:.0} ms, wall {:.0} ms",
-            run.wall.as_secs_f64() * 1e3
-        );
-        samples.push(init_ms);
-    }
-    Ok(Stats::of(&samples))
+    let boots = super::sample_runs(
+        &format!("boot {machine} linux"),
+        runs,
+        |_| linux_guest::boot(&invocation, LINUX_TIMEOUT),
+        |run| {
+            format!(
+                "/init at {:.0} ms, wall {:.0} ms",
+                init_ms(run),
+                run.wall.as_secs_f64() * 1e3
+            )
+        },
+    )?;
+    Ok(Stats::of(&boots.iter().map(init_ms).collect::<Vec<_>>()))
+}
+
+/// When the Linux guest's `/init` started, in ms; NaN when it never said.
+fn init_ms(run: &linux_guest::GuestRun) -> f64 {
+    run.init_at.map_or(f64::NAN, |at| at.as_secs_f64() * 1e3)
 }
 
 #[derive(Debug, Clone, Copy)]

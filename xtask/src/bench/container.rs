@@ -133,15 +133,17 @@ pub fn bench(args: ContainerBenchArgs) -> Result<()> {
     let mut bars = Vec::new();
     for machine in machines {
         for (name, bundle) in &bundles {
-            let mut samples = Vec::new();
-            for index in 1..=args.runs {
-                let sample = boot(&kernel, bundle, machine, accel)?;
-                eprintln!(
-                    "xtask: bench container {machine} {name} {index}/{} … init at {:.1} ms, namespace {:.2} ms, wall {:.0} ms",
-                    args.runs, sample.init_started, sample.namespace, sample.wall
-                );
-                samples.push(sample);
-            }
+            let samples = super::sample_runs(
+                &format!("container {machine} {name}"),
+                args.runs,
+                |_| boot(&kernel, bundle, machine, accel),
+                |sample| {
+                    format!(
+                        "init at {:.1} ms, namespace {:.2} ms, wall {:.0} ms",
+                        sample.init_started, sample.namespace, sample.wall
+                    )
+                },
+            )?;
             let stats =
                 |pick: fn(&Sample) -> f64| Stats::of(&samples.iter().map(pick).collect::<Vec<_>>());
             let (init, namespace, wall) = (

@@ -79,3 +79,20 @@ fn optional_linux<T>(no_linux: bool, prepare: impl FnOnce() -> Result<T>) -> Opt
         })
         .ok()
 }
+
+/// `runs` samples of one arm of a benchmark (`label`, e.g. "9p q35 ours"), each announced
+/// with its `summary` as it lands so a long benchmark shows progress.
+fn sample_runs<T>(
+    label: &str,
+    runs: u32,
+    mut run: impl FnMut(u32) -> Result<T>,
+    summary: impl Fn(&T) -> String,
+) -> Result<Vec<T>> {
+    (1..=runs)
+        .map(|index| {
+            let sample = run(index)?;
+            eprintln!("xtask: bench {label} {index}/{runs} … {}", summary(&sample));
+            Ok(sample)
+        })
+        .collect()
+}

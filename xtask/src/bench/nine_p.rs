@@ -87,34 +87,31 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
 
     let mut rows = Vec::new();
     for machine in machines {
-        let mut ours = Vec::new();
-        for index in 1..=args.runs {
-            let dir = fresh_dir(&work, &format!("{machine}-ours-{index}"))?;
-            let figures = run_ours(&kernel, &dir, machine, accel);
-            let _ = std::fs::remove_dir_all(&dir);
-            let figures = figures?;
-            eprintln!(
-                "xtask: bench 9p {machine} ours {index}/{} … {}",
-                args.runs,
-                summary(&figures)
-            );
-            ours.push(figures);
-        }
-        let mut theirs = Vec::new();
-        if let Some((guest, initramfs)) = &linux {
-            for index in 1..=args.runs {
-                let dir = fresh_dir(&work, &format!("{machine}-linux-{index}"))?;
-                let figures = run_linux(guest, initramfs, &dir, machine, accel);
+        let ours = super::sample_runs(
+            &format!("9p {machine} ours"),
+            args.runs,
+            |index| {
+                let dir = fresh_dir(&work, &format!("{machine}-ours-{index}"))?;
+                let figures = run_ours(&kernel, &dir, machine, accel);
                 let _ = std::fs::remove_dir_all(&dir);
-                let figures = figures?;
-                eprintln!(
-                    "xtask: bench 9p {machine} linux {index}/{} … {}",
-                    args.runs,
-                    summary(&figures)
-                );
-                theirs.push(figures);
-            }
-        }
+                figures
+            },
+            summary,
+        )?;
+        let theirs = match &linux {
+            Some((guest, initramfs)) => super::sample_runs(
+                &format!("9p {machine} linux"),
+                args.runs,
+                |index| {
+                    let dir = fresh_dir(&work, &format!("{machine}-linux-{index}"))?;
+                    let figures = run_linux(guest, initramfs, &dir, machine, accel);
+                    let _ = std::fs::remove_dir_all(&dir);
+                    figures
+                },
+                summary,
+            )?,
+            None => Vec::new(),
+        };
         for &(key, label, unit) in METRICS {
             let stats = |runs: &[Figures]| {
                 Stats::of(

@@ -118,28 +118,21 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
 
     let mut rows = Vec::new();
     for machine in machines {
-        let mut ours = Vec::new();
-        for index in 1..=args.runs {
-            let lines = run_ours(&kernel, &ours_bundle, machine, accel)?;
-            eprintln!(
-                "xtask: bench syscalls {machine} ours {index}/{} … {}",
+        let ours = super::sample_runs(
+            &format!("syscalls {machine} ours"),
+            args.runs,
+            |_| run_ours(&kernel, &ours_bundle, machine, accel),
+            |lines| summary(lines),
+        )?;
+        let theirs = match &linux {
+            Some((guest, initramfs)) => super::sample_runs(
+                &format!("syscalls {machine} linux"),
                 args.runs,
-                summary(&lines)
-            );
-            ours.push(lines);
-        }
-        let mut theirs = Vec::new();
-        if let Some((guest, initramfs)) = &linux {
-            for index in 1..=args.runs {
-                let lines = run_linux(guest, initramfs, &data, machine, accel)?;
-                eprintln!(
-                    "xtask: bench syscalls {machine} linux {index}/{} … {}",
-                    args.runs,
-                    summary(&lines)
-                );
-                theirs.push(lines);
-            }
-        }
+                |_| run_linux(guest, initramfs, &data, machine, accel),
+                |lines| summary(lines),
+            )?,
+            None => Vec::new(),
+        };
         for operation in operations() {
             let stats = |runs: &[Vec<(String, f64)>], key: &Option<String>| {
                 key.as_ref().and_then(|key| {
