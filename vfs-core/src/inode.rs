@@ -42,7 +42,9 @@ pub trait FileSystem: Send + Sync {
         CachePolicy::Exclusive
     }
     /// Whether the filesystem keeps access times itself (a 9p server's host does, under
-    /// its own relatime rules), so the VFS must not spend a `getattr` per read on it.
+    /// its own relatime rules), so the VFS skips its relatime `getattr` on reads from a
+    /// mount of it. Under an overlay the overlay's mount decides; the inode's
+    /// `setattr(access_only)` must then still ignore the stamp (as `P9Inode`'s does).
     fn stamps_atime_itself(&self) -> bool {
         false
     }

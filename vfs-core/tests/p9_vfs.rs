@@ -137,6 +137,31 @@ fn shared_mounts_see_host_changes_and_exclusive_mounts_trust_their_cache() {
     fixture.finish();
 }
 
+/// The host stamps a 9p file's atime when the server reads it, so reading through a shared
+/// mount costs one `Tread` and nothing more: no `Tgetattr` to apply relatime, no `Tsetattr`.
+#[test]
+fn reads_leave_atime_to_the_host() {
+    const TGETATTR: u8 = 24;
+    const TSETATTR: u8 = 26;
+    const TREAD: u8 = 116;
+    let fixture = Fixture::new(CachePolicy::Revalidate);
+    fs::write(fixture.host("data"), b"0123456789").unwrap();
+    let ctx = context(&fixture);
+    let file = ctx.open(At::Cwd, b"/data", OpenFlags::RDONLY, 0).unwrap();
+    let before = |code| fixture.channel.requests_of(code);
+    let (getattrs, setattrs, reads) = (before(TGETATTR), before(TSETATTR), before(TREAD));
+    let mut buf = [0u8; 4];
+    for offset in 0..5u64 {
+        assert_eq!(file.read_at(offset, &mut buf).unwrap(), 4);
+    }
+    assert_eq!(fixture.channel.requests_of(TREAD) - reads, 5);
+    assert_eq!(fixture.channel.requests_of(TGETATTR), getattrs);
+    assert_eq!(fixture.channel.requests_of(TSETATTR), setattrs);
+    drop(file);
+    tear_down(ctx);
+    fixture.finish();
+}
+
 #[test]
 fn open_files_keep_working_and_release_their_fids() {
     let fixture = Fixture::new(CachePolicy::Exclusive);

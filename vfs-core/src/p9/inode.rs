@@ -328,6 +328,8 @@ impl Inode for P9Inode {
         if change.access_only {
             // The host stamps atime itself when the server reads for us (under its own
             // relatime/noatime rules); a round trip per read to repeat that buys nothing.
+            // Reached only through an overlay: on a 9p mount the VFS does not ask
+            // (`P9FileSystem::stamps_atime_itself`).
             return Ok(());
         }
         let Some(fields) = setattr_fields(change) else {
