@@ -310,18 +310,7 @@ fn prepare_linux(target: &Path, work: &Path) -> Result<(LinuxGuest, PathBuf)> {
     let bench = "/sbin/syscall-bench";
     let contents = InitramfsContents {
         programs: vec![(bench.to_owned(), program)],
-        mounts: vec![
-            GuestMount {
-                tag: "m0".into(),
-                mount_point: "/data".into(),
-                cache: "none".into(),
-            },
-            GuestMount {
-                tag: "m1".into(),
-                mount_point: "/data-loose".into(),
-                cache: "loose".into(),
-            },
-        ],
+        mounts: GuestMount::uncached_and_loose(),
         load_modules: true,
         commands: vec![
             format!("{bench} write-throughput /data/bench.bin {FILE_BYTES}"),

@@ -359,18 +359,7 @@ fn linux_contents(program: &Path) -> InitramfsContents {
     InitramfsContents {
         programs: vec![(PROGRAM.to_owned(), program.to_owned())],
         files: vec![(ROOT_FILE.to_owned(), b"bench\n".to_vec())],
-        mounts: vec![
-            GuestMount {
-                tag: "m0".into(),
-                mount_point: "/data".into(),
-                cache: "none".into(),
-            },
-            GuestMount {
-                tag: "m1".into(),
-                mount_point: "/data-loose".into(),
-                cache: "loose".into(),
-            },
-        ],
+        mounts: GuestMount::uncached_and_loose(),
         load_modules: true,
         commands: vec![command.join(" ")],
     }

@@ -342,6 +342,22 @@ pub struct GuestMount {
     pub cache: String,
 }
 
+impl GuestMount {
+    /// The comparison the 9p benchmarks draw: the host directory behind tags `m0` and `m1`
+    /// at `/data` uncached (`cache=none`, as our shared policy) and at `/data-loose` with
+    /// Linux's fastest cache (`cache=loose`, as our exclusive policy).
+    pub fn uncached_and_loose() -> Vec<GuestMount> {
+        [("m0", "/data", "none"), ("m1", "/data-loose", "loose")]
+            .into_iter()
+            .map(|(tag, mount_point, cache)| GuestMount {
+                tag: tag.into(),
+                mount_point: mount_point.into(),
+                cache: cache.into(),
+            })
+            .collect()
+    }
+}
+
 /// What one initramfs holds besides busybox and the modules.
 #[derive(Debug, Default)]
 pub struct InitramfsContents {
