@@ -26,9 +26,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
-        Command::Build(args) => {
+        Command::Build(args) => setup::for_build().and_then(|()| {
             cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0)
-        }
+        }),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
         Command::Bench(args) => bench::bench(args),

@@ -19,7 +19,7 @@ use crate::setup;
 pub const RUNTIME_FAILURE: u8 = 125;
 
 pub fn run(args: RunArgs) -> Result<u8> {
-    setup::ensure_qemu()?;
+    setup::for_run()?;
     // The bundle first: a spec the guest would refuse stops here, before a build or QEMU.
     let bundle = load_bundle(&args)?;
     let kernel = cargo::build_kernel(Profile::from_debug_flag(args.build.debug))?;

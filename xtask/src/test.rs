@@ -11,10 +11,11 @@ use crate::qemu;
 use crate::setup;
 
 pub fn test(args: TestArgs) -> Result<u8> {
+    setup::for_test()?;
+    eprintln!("xtask: {}", qemu::version()?);
     if !args.boot_only {
         cargo::host_tests()?;
     }
-    setup::ensure_qemu()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
     let fixtures = cargo::target_dir()?.join("xtask").join("boot-tests");

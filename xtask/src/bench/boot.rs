@@ -34,7 +34,7 @@ struct MachineResult {
 }
 
 pub fn bench(args: BootBenchArgs) -> Result<()> {
-    setup::ensure_qemu()?;
+    setup::for_bench()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
     let target = cargo::target_dir()?;

@@ -107,7 +107,7 @@ fn namespace_built(console: &str) -> Option<(usize, f64)> {
 }
 
 pub fn bench(args: ContainerBenchArgs) -> Result<()> {
-    setup::ensure_qemu()?;
+    setup::for_bench()?;
     let target = cargo::target_dir()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let init = guest::build_init(&target)?;

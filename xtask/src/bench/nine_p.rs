@@ -74,7 +74,7 @@ const METRICS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
-    setup::ensure_qemu()?;
+    setup::for_bench()?;
     let target = cargo::target_dir()?;
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);

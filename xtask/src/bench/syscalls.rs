@@ -95,7 +95,7 @@ fn program_args() -> Vec<String> {
 }
 
 pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
-    setup::ensure_qemu()?;
+    setup::for_bench()?;
     let target = cargo::target_dir()?;
     let programs = guest::build_test_programs(&target)?;
     let kernel = cargo::build_kernel(Profile::Release)?;

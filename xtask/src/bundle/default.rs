@@ -40,7 +40,7 @@ pub fn default_rootfs_files(init: &Path) -> Vec<RootfsFile> {
             required: true,
         },
         RootfsFile {
-            host: "/bin/busybox".into(),
+            host: crate::setup::BUSYBOX.into(),
             guest: "bin/busybox",
             required: false,
         },

@@ -14,6 +14,20 @@ pub use memory::MemorySize;
 
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
 
+/// The first line of `qemu-system-x86_64 --version`, for logs (CI prints it before tests).
+pub fn version() -> anyhow::Result<String> {
+    use anyhow::Context;
+    let output = Command::new(QEMU_BINARY)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("running {QEMU_BINARY} --version"))?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .unwrap_or("QEMU (no version line)")
+        .to_owned())
+}
+
 /// Resolves `--accel` on this host, saying on stderr why `auto` fell back to TCG.
 pub fn choose_accel(request: AccelRequest) -> Accel {
     let decision = decide_accel(request, &crate::host::cpuinfo(), &crate::host::kvm_device());

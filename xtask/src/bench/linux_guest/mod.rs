@@ -407,7 +407,7 @@ pub fn write_initramfs(
     path: &Path,
 ) -> Result<()> {
     use cpio::Entry;
-    let busybox = std::fs::read("/bin/busybox")
+    let busybox = std::fs::read(crate::setup::BUSYBOX)
         .context("reading /bin/busybox (apt-get install busybox-static)")?;
     let mut entries = Vec::new();
     let mut dirs: Vec<String> = [

@@ -130,7 +130,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         std::fs::create_dir_all(rootfs.join(dir))
             .with_context(|| format!("creating {dir} in {}", rootfs.display()))?;
     }
-    let busybox = std::fs::read("/bin/busybox")
+    let busybox = std::fs::read(crate::setup::BUSYBOX)
         .context("reading the host's /bin/busybox (apt-get install busybox-static)")?;
     write_file(&rootfs.join("bin/busybox"), &busybox, 0o755)?;
     for (name, program) in [

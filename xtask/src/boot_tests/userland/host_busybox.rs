@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use super::fixtures::{ENV, Fixtures, TREE_IN_GUEST};
 
-pub const BUSYBOX: &str = "/bin/busybox";
+pub use crate::setup::BUSYBOX;
 
 /// The output of `busybox ARGS` run on the host. An argument that is an absolute path is
 /// a guest path: the host gets the file behind it (`/data/…` in the test tree, anything

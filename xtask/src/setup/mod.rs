@@ -1,0 +1,47 @@
+//! Making a fresh machine ready before anything builds or boots: the pinned Rust toolchain
+//! with every target and component `rust-toolchain.toml` names, and the host packages each
+//! command needs (QEMU, Debian's busybox-static, …).
+//!
+//! Why here and not in CI: the README's two commands are the contract. A new user on a
+//! fresh Debian machine runs `cargo xtask run` or `cargo xtask test` and nothing else, so
+//! each command sets up what it needs, prints a line for every step that takes time, and
+//! names the exact command to run where it cannot act itself (not root, not Debian, no
+//! rustup). `.ci/run` calls `cargo xtask test` alone, so every CI run proves this path.
+
+mod packages;
+mod toolchain;
+
+use anyhow::Result;
+
+pub use packages::{BUSYBOX, HostPackage, ensure_packages};
+pub use toolchain::ensure_toolchain;
+
+/// What `cargo xtask run` needs: the toolchain and QEMU. Debian's busybox-static is
+/// optional for it (the default bundle leaves `/bin/busybox` out with a note).
+pub fn for_run() -> Result<()> {
+    ensure_toolchain()?;
+    ensure_packages(&[HostPackage::Qemu])
+}
+
+/// What `cargo xtask build` needs: the toolchain alone.
+pub fn for_build() -> Result<()> {
+    ensure_toolchain()
+}
+
+/// What `cargo xtask test` needs: the toolchain, QEMU, and the static busybox the
+/// userland boot tests run in the sandbox and on the host to compare their output.
+pub fn for_test() -> Result<()> {
+    ensure_toolchain()?;
+    ensure_packages(&[HostPackage::Qemu, HostPackage::BusyboxStatic])
+}
+
+/// What `cargo xtask bench` needs: as `test`, plus `xz` to unpack the Linux guest's kernel
+/// (the reference the figures are compared with).
+pub fn for_bench() -> Result<()> {
+    ensure_toolchain()?;
+    ensure_packages(&[
+        HostPackage::Qemu,
+        HostPackage::BusyboxStatic,
+        HostPackage::Xz,
+    ])
+}
