@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 
-use crate::arch::cpu::read_tsc;
+use arch::cpu::read_tsc;
 
 /// Used when neither the command line nor CPUID names the TSC frequency.
 const ASSUMED_TSC_KHZ: u64 = 1_000_000;

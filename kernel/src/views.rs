@@ -21,7 +21,7 @@ struct KernelSystem;
 
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
-        let (total, free) = crate::mm::setup::memory_totals();
+        let (total, free) = arch::memory::memory_totals();
         MemoryInfo {
             total,
             free,
@@ -31,7 +31,24 @@ impl SystemView for KernelSystem {
     }
 
     fn cpu(&self) -> CpuInfo {
-        crate::arch::cpu::describe()
+        let cpu = arch::cpu::describe();
+        CpuInfo {
+            vendor_id: cpu.vendor_id,
+            family: cpu.family,
+            model: cpu.model,
+            model_name: cpu.model_name,
+            stepping: cpu.stepping,
+            microcode: None,
+            khz: crate::timeline::tsc_khz(),
+            cache_size_kb: None,
+            cpuid_level: cpu.cpuid_level,
+            flags: cpu.flags,
+            bugs: Vec::new(),
+            clflush_size: cpu.clflush_size,
+            cache_alignment: cpu.clflush_size,
+            physical_address_bits: cpu.physical_address_bits,
+            virtual_address_bits: cpu.virtual_address_bits,
+        }
     }
 
     fn uptime_ns(&self) -> u64 {

@@ -23,7 +23,7 @@ mod running {
 
     use super::fd_table::FdTable;
     pub use super::signal::{Signal, SignalState};
-    use crate::arch::user::{UserContext, UserExit};
+    use arch::user::{UserContext, UserExit};
     use crate::mm::address_space::{Access, AddressSpace, FaultError};
 
     /// Real, effective and saved user and group ids, and the supplementary groups. The
