@@ -26,6 +26,16 @@ pub fn run(test: SelfTest, boot: BootInfo, devices: &Devices) -> ! {
         SelfTest::Virtio => exit(virtio_report(devices)),
         SelfTest::NineP => exit(crate::nine_p_check::check(devices)),
         SelfTest::NinePBench => exit(crate::nine_p_check::bench(devices)),
+        SelfTest::Dma => match arch::dma::check_dma_failure_is_an_error() {
+            Ok(()) => {
+                print_line(format_args!("test dma: ok"));
+                exit(0)
+            }
+            Err(why) => {
+                print_line(format_args!("test dma: FAILED, {why}"));
+                exit(1)
+            }
+        },
         SelfTest::BootInfo => {
             print_boot_info(&boot);
             exit(0)
