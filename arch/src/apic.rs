@@ -37,7 +37,9 @@ fn write(register: usize, value: u32) {
 }
 
 fn read(register: usize) -> u32 {
-    REGISTERS.get().map_or(0, |registers| registers.read_u32(register))
+    REGISTERS
+        .get()
+        .map_or(0, |registers| registers.read_u32(register))
 }
 
 /// Enables the APIC and starts the periodic timer. `tsc_khz` calibrates it; without it

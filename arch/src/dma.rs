@@ -68,9 +68,8 @@ unsafe impl Hal for KernelHal {
     unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
         // The kernel maps command-line and microvm windows before probing them (a bad one is
         // skipped there); what reaches here unchecked is a PCI BAR the firmware assigned.
-        let region = MmioRegion::map(paddr, size as u64).unwrap_or_else(|error| {
-            panic!("cannot map device registers at {paddr:#x}: {error}")
-        });
+        let region = MmioRegion::map(paddr, size as u64)
+            .unwrap_or_else(|error| panic!("cannot map device registers at {paddr:#x}: {error}"));
         NonNull::new(region.virt() as *mut u8).expect("the MMIO window is never at address 0")
     }
 

@@ -109,7 +109,10 @@ fn free_ranges(boot: &BootInfo) -> Result<RangeSet, MemoryError> {
         let start = module.start / PAGE * PAGE;
         free.remove(
             start,
-            module.start.saturating_add(module.len).next_multiple_of(PAGE),
+            module
+                .start
+                .saturating_add(module.len)
+                .next_multiple_of(PAGE),
         )?;
     }
     if free.total() == 0 {

@@ -492,7 +492,10 @@ impl UserPageTable {
         if start >= end {
             return Vec::new();
         }
-        self.frames.range(start..end).map(|(&page, _)| page).collect()
+        self.frames
+            .range(start..end)
+            .map(|(&page, _)| page)
+            .collect()
     }
 
     /// Makes this address space the CPU's current one.

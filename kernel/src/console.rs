@@ -5,9 +5,9 @@
 
 use core::fmt::{self, Write};
 
+use arch::serial::SerialPort;
 use log::{LevelFilter, Log, Metadata, Record};
 use spin::Mutex;
-use arch::serial::SerialPort;
 
 use crate::timeline;
 

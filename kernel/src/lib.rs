@@ -20,6 +20,15 @@
 //! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
 //!   things start in).
 //!
+//! Global state and its locks (all spin locks; the kernel runs on one CPU and never sleeps
+//! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
+//! `views::CURRENT` and each published snapshot's mutex, `random::GENERATOR`,
+//! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, and the `Once`
+//! `fs::proc::REGISTERED` (set once, then read without a lock). Nesting, outermost first:
+//! `PHASES` → `CONSOLE` (timeline); `CURRENT` → a snapshot (views); every other lock is a
+//! leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
+//! (see `arch`). A panic or fault report never waits for `CONSOLE` (it uses a second handle).
+//!
 //! Why a library: the modules that are pure logic (command-line options, the container
 //! spec and mount plan, ELF parsing, VMAs, proc's files) build for the host too and are
 //! unit-tested there with `cargo test -p kernel --lib`; the modules that need the machine

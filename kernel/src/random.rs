@@ -15,8 +15,8 @@ pub fn init(host_entropy: &[u8]) {
         seed[index % 32] ^= byte;
     }
     for chunk in seed.chunks_mut(8) {
-        let mixed = arch::cpu::hardware_random().unwrap_or(0)
-            ^ arch::cpu::read_tsc().rotate_left(17);
+        let mixed =
+            arch::cpu::hardware_random().unwrap_or(0) ^ arch::cpu::read_tsc().rotate_left(17);
         for (byte, source) in chunk.iter_mut().zip(mixed.to_le_bytes()) {
             *byte ^= source;
         }

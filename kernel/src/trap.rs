@@ -5,9 +5,9 @@
 //! only ends a `hlt`; any CPU exception in the kernel is a bug or a deliberate test (`test=`):
 //! report the state and power off with a status naming the kind.
 
-use arch::trap::{TrapFrame, page_fault_address};
 use crate::console::print_line;
 use crate::exit::{KernelFailure, fail};
+use arch::trap::{TrapFrame, page_fault_address};
 
 const PAGE_FAULT: u64 = 14;
 const DOUBLE_FAULT: u64 = 8;

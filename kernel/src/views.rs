@@ -5,6 +5,10 @@
 //! `/proc/self/fd`), when the kernel holds the process mutably; so the process publishes
 //! a snapshot of what proc shows at the points where it changes (exec, and the calls that
 //! change descriptors, directory, identity or name) instead of being read directly.
+//!
+//! Locks: `CURRENT` (spin: the published snapshot) → a snapshot's own mutex ([`publish`]
+//! replaces the contents under both). proc's readers clone the `Arc` out of `CURRENT` and
+//! release it before locking the snapshot, and no vfs-core lock is held across either.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

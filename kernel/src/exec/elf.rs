@@ -3,8 +3,8 @@
 //! executable. Parsing is the `object` crate's checked reader, so a malformed file gives an
 //! error, never a panic.
 
-use vfs_core::PAGE_SIZE;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use object::elf::{self, FileHeader64, ProgramHeader64};
 use object::read::elf::{FileHeader, ProgramHeader};

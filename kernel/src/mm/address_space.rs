@@ -7,9 +7,9 @@
 //! pages in on the way. A bad user pointer is therefore `EFAULT`, never a kernel page fault,
 //! whatever the pointer.
 
-use vfs_core::PAGE_SIZE;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::{Errno, Inode};
 

@@ -7,9 +7,9 @@
 //! replaces it (`MAP_FIXED`), unmapping or protecting part of an area splits it, and
 //! `mprotect` of a range with holes fails with `ENOMEM` without changing anything.
 
-use vfs_core::PAGE_SIZE;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 /// The top of the user half (exclusive): the canonical-address limit on x86_64.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;

@@ -1,23 +1,23 @@
 //! `execve`: replace a process's image with an executable file (a static ELF, or a `#!`
 //! script whose interpreter is one), as Linux's `load_elf_binary` and `load_script` do.
 
-use vfs_core::PAGE_SIZE;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
 use vfs_core::{At, Errno, FileType, Inode, MountFlags};
 
 use super::Process;
-use arch::user::UserContext;
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
 use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
-use crate::mm::vma::{Protection};
+use crate::mm::vma::Protection;
+use arch::user::UserContext;
 
 /// Highest stack address (exclusive): the top page of the user half is left unmapped.
 pub const STACK_TOP: u64 = 0x7fff_ffff_f000;

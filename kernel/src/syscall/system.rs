@@ -1,5 +1,8 @@
 //! System-wide and process-control calls: `execve`, `uname` and host names, resource
 //! limits, random numbers, CPU affinity, `sysinfo`, `arch_prctl`, `prctl`, `futex`.
+//!
+//! Locks: `HOSTNAME` and `DOMAINNAME` (spin), each taken alone and released before the other
+//! (`uname` copies one, then the other); `random`'s generator is taken alone too.
 
 use alloc::vec::Vec;
 

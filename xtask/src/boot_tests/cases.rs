@@ -123,7 +123,10 @@ fn unmappable_mmio_case(accel: Accel, shares: &TestShares) -> Case {
             "device skipped",
         ]))
         .expect(Line(&["virtio_mmio.device=512@0x100000:5", "overlaps RAM"]))
-        .expect(Line(&["virtio_mmio.device=1024M@0xc0000000:5", "bad register window size"]))
+        .expect(Line(&[
+            "virtio_mmio.device=1024M@0xc0000000:5",
+            "bad register window size",
+        ]))
         .expect(Line(&["virtio-mmio at 0xfeb00e02", "4-byte aligned"]))
         .expect(Line(&["virtio: 9p tag=rootfs msize=", "version=9P2000.L"]))
         .expect(Line(&["virtio: 1 9p device(s)"]))

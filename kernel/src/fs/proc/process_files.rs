@@ -2,10 +2,10 @@
 //! formats (`proc_pid_status`, `do_task_stat`, `proc_pid_statm`), as pure functions of a
 //! [`ProcessView`].
 
-use vfs_core::PAGE_SIZE;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use vfs_core::PAGE_SIZE;
 
 use super::view::ProcessView;
 

@@ -16,13 +16,12 @@ pub use tree::{
     Accept, Body, Directory, Entry, FIRST_COOKIE, FixedDir, Generate, InoCounter, Node,
 };
 
-use vfs_core::PAGE_SIZE;
 use alloc::string::String;
 use alloc::sync::Arc;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::attr::NAME_MAX;
 use vfs_core::{CachePolicy, ClockRef, Errno, FileSystem, Inode, Result, StatFs};
-
 
 /// How one kind of synthetic filesystem presents itself and refuses writes.
 #[derive(Clone, Debug)]
