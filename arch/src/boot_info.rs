@@ -81,12 +81,11 @@ impl BootModule {
     /// The module's bytes, read through the direct map; `None` before [`crate::memory::init`]
     /// has made the direct map live (or for a range that wraps around).
     pub fn bytes(&self) -> Option<&'static [u8]> {
-        let end = self.start.checked_add(self.len)?;
+        self.start.checked_add(self.len)?;
         if !crate::paging::direct_map_live() {
             return None;
         }
         let len = usize::try_from(self.len).ok()?;
-        let _ = end;
         let virt = crate::paging::phys_to_virt(self.start) as *const u8;
         // SAFETY: the range is a boot module the boot layer reported (this type is built from its list alone); `memory::init` mapped it in the direct map (it includes the modules) and never hands its frames to an allocator, so nothing writes it for the kernel's lifetime.
         Some(unsafe { core::slice::from_raw_parts(virt, len) })
