@@ -8,6 +8,9 @@
 //! so nothing in it may fail loudly: problems are recorded in [`BootInfo::problem`] for the
 //! kernel to report.
 #![no_std]
+// A host build (for the unit tests and doctests of the crates above) has no entry code, so
+// the start-info parser it would call is unused there.
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
 mod boot_info;
 mod pvh;
@@ -25,7 +28,6 @@ pub use pvh::{ImageRange, KERNEL_VIRTUAL_BASE, KernelImage, early_identity_limit
 #[macro_export]
 macro_rules! entry_point {
     ($path:path) => {
-        #[allow(unsafe_code)]
         #[unsafe(export_name = "__boot_kernel_main")]
         fn __boot_kernel_main(info: &'static $crate::BootInfo) -> ! {
             let kernel_main: fn(&'static $crate::BootInfo) -> ! = $path;

@@ -10,6 +10,7 @@
 //! modules and the stub itself live there) and the low 2 GiB again at
 //! [`KERNEL_VIRTUAL_BASE`]. The kernel replaces them with its own tables once it can allocate.
 
+#[cfg(target_os = "none")]
 use crate::boot_info::BootInfo;
 
 /// Where the kernel image is linked: physical address + this.
@@ -22,6 +23,9 @@ pub const fn early_identity_limit() -> u64 {
     EARLY_IDENTITY_LIMIT
 }
 
+// The entry code exists only in the kernel image: a host build of the crates above (their
+// unit tests and doctests) has types and constants but nothing to enter.
+#[cfg(target_os = "none")]
 core::arch::global_asm!(
     r#"
     .section .note.Xen, "a", @note
@@ -149,13 +153,16 @@ boot_stack_top:
 );
 
 /// The one [`BootInfo`]; written once by [`boot_rust_entry`] before the kernel runs.
+#[cfg(target_os = "none")]
 static mut BOOT_INFO: BootInfo = BootInfo::empty();
 
+#[cfg(target_os = "none")]
 unsafe extern "Rust" {
     /// Defined by the kernel through [`entry_point!`](crate::entry_point).
     fn __boot_kernel_main(info: &'static BootInfo) -> !;
 }
 
+#[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 extern "C" fn boot_rust_entry(start_info: u64, entry_tsc: u64) -> ! {
     // SAFETY: this runs once, on the only CPU, before any other code can see BOOT_INFO; after it, BOOT_INFO is only ever shared immutably.

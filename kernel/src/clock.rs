@@ -29,10 +29,10 @@ pub fn to_timespec(ns: i64) -> Timespec {
 /// Waits `ns` nanoseconds: halted between timer ticks while a whole tick remains (so a
 /// sleeping sandbox costs the host nothing), then spinning to the exact moment.
 pub fn spin_for(ns: i64) {
-    let tick_ns = (1_000_000_000 / crate::arch::apic::TICK_HZ) as i64;
+    let tick_ns = (1_000_000_000 / arch::apic::TICK_HZ) as i64;
     let until = monotonic_ns().saturating_add(ns);
-    while crate::arch::apic::timer_running() && until - monotonic_ns() > tick_ns {
-        crate::arch::apic::wait_for_interrupt();
+    while arch::apic::timer_running() && until - monotonic_ns() > tick_ns {
+        arch::apic::wait_for_interrupt();
     }
     while monotonic_ns() < until {
         core::hint::spin_loop();

@@ -5,9 +5,9 @@
 
 use core::fmt::{self, Write};
 
+use arch::serial::SerialPort;
 use log::{LevelFilter, Log, Metadata, Record};
 use spin::Mutex;
-use uart_16550::SerialPort;
 
 use crate::timeline;
 
@@ -16,7 +16,7 @@ static LOGGER: ConsoleLogger = ConsoleLogger;
 
 /// Opens COM1 and installs the logger (level `warn` until the command line says otherwise).
 pub fn init() {
-    *CONSOLE.lock() = Some(crate::arch::serial::open_com1());
+    *CONSOLE.lock() = Some(arch::serial::open_com1());
     // Fails only if a logger is already set, which would be a second init: keep the first.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(LevelFilter::Warn);
@@ -33,9 +33,9 @@ pub fn print_line(args: fmt::Arguments<'_>) {
     match CONSOLE.try_lock() {
         Some(mut console) => match console.as_mut() {
             Some(port) => write_line(port, args),
-            None => write_line(&mut crate::arch::serial::emergency_com1(), args),
+            None => write_line(&mut arch::serial::emergency_com1(), args),
         },
-        None => write_line(&mut crate::arch::serial::emergency_com1(), args),
+        None => write_line(&mut arch::serial::emergency_com1(), args),
     }
 }
 

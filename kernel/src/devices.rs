@@ -8,7 +8,8 @@ use drivers::virtio::{self, MICROVM_SLOTS, MmioSlot};
 use drivers::virtio_9p::Virtio9pChannel;
 use virtio_drivers::transport::DeviceType;
 
-use crate::arch::dma::KernelHal;
+use arch::dma::KernelHal;
+use arch::mmio::MmioRegion;
 
 pub type NinePChannel = Virtio9pChannel<KernelHal>;
 
@@ -30,10 +31,22 @@ impl Devices {
 }
 
 pub fn discover(cmdline: &[u8]) -> Devices {
-    let mut slots: Vec<MmioSlot> = MICROVM_SLOTS.to_vec();
-    slots.extend(
-        crate::options::virtio_mmio_devices(cmdline).filter_map(virtio::parse_cmdline_device),
-    );
+    let mut slots: Vec<MmioSlot> = MICROVM_SLOTS.into_iter().filter(mappable).collect();
+    for value in crate::options::virtio_mmio_devices(cmdline) {
+        match virtio::parse_cmdline_device(value) {
+            Some(slot) => match MmioRegion::map(slot.phys, slot.size as u64) {
+                Ok(_) => slots.push(slot),
+                Err(error) => log::warn!(
+                    target: "virtio",
+                    "virtio_mmio.device={value}: cannot map its registers ({error}); device skipped"
+                ),
+            },
+            None => log::warn!(
+                target: "virtio",
+                "virtio_mmio.device={value}: not SIZE@ADDR[:IRQ]; device skipped"
+            ),
+        }
+    }
     let mut found = virtio::discover::<KernelHal>(&slots);
     let mut nine_p = Vec::new();
     for transport in virtio::take_devices(&mut found, DeviceType::_9P) {
@@ -46,4 +59,16 @@ pub fn discover(cmdline: &[u8]) -> Devices {
         }
     }
     Devices { nine_p }
+}
+
+/// Whether a fixed (microvm) slot's registers can be mapped: checked and mapped here, before
+/// a driver sees the address, because `virtio_drivers::Hal` cannot report a failure.
+fn mappable(slot: &MmioSlot) -> bool {
+    match MmioRegion::map(slot.phys, slot.size as u64) {
+        Ok(_) => true,
+        Err(error) => {
+            log::debug!(target: "virtio", "virtio-mmio slot at {:#x} skipped: {error}", slot.phys);
+            false
+        }
+    }
 }

@@ -38,7 +38,7 @@ impl fmt::Display for KernelFailure {
 pub fn exit(status: u8) -> ! {
     crate::timeline::flush();
     crate::console::print_line(format_args!("sandbox: exit status {status}"));
-    crate::arch::power::power_off(status)
+    arch::power::power_off(status)
 }
 
 /// Ends the run because the kernel itself failed.

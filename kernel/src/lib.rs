@@ -1,16 +1,40 @@
-//! The sandbox kernel: from the boot layer's hand-off to a running system.
+//! The sandbox kernel: from the boot layer's hand-off to a running container.
 //!
-//! Layers, bottom up: `arch` (the only unsafe code: CPU tables, paging, heap, ports),
-//! `console` + `timeline` (what the kernel says and when), `mm` (physical memory),
-//! `devices` (virtio), `trap` (what a CPU exception means), and [`start`] (the order
-//! things start in).
+//! The machine is below this crate, in `arch` (CPU tables, paging, physical memory and the
+//! heap, traps, user mode, device memory), which is where all `unsafe` lives; this crate
+//! forbids it and uses `arch`'s safe API only.
 //!
-//! Why a library: the modules that are pure logic (command-line options, physical range
-//! bookkeeping, the frame allocator) build for the host too and are unit-tested there with
-//! `cargo test -p kernel --lib`; the modules that need the machine build only for
-//! `target_os = "none"`. `src/main.rs` is just the entry point.
+//! Modules, bottom up:
+//! - plain data and encodings: [`abi`] (Linux structure layouts), [`options`] (the kernel
+//!   command line);
+//! - what the kernel says and when: `console`, `timeline`, `clock` (monotonic and real
+//!   time), `random` (`getrandom`), `exit` (power off with a status), `panic`;
+//! - `trap` (what a trap in kernel mode means), `devices` (the virtio devices found at boot);
+//! - [`mm`] (a process's areas and address space), [`exec`] (ELF, `#!`, the initial stack),
+//!   [`fs`] (proc, sys, dev, devpts over vfs-core), `views` (what `/proc` shows of the
+//!   kernel and the process);
+//! - [`process`] (a running program and the loop that runs it in user mode), `syscall` (the
+//!   Linux system-call layer, which takes the process);
+//! - [`container`] (OCI spec → mount plan → namespace and init process), `sandbox` (the run,
+//!   from spec to exit status);
+//! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
+//!   things start in).
+//!
+//! Global state and its locks (all spin locks; the kernel runs on one CPU and never sleeps
+//! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
+//! `views::CURRENT` and each published snapshot's mutex, `random::GENERATOR`,
+//! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, and the `Once`
+//! `fs::proc::REGISTERED` (set once, then read without a lock). Nesting, outermost first:
+//! `PHASES` → `CONSOLE` (timeline); `CURRENT` → a snapshot (views); every other lock is a
+//! leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
+//! (see `arch`). A panic or fault report never waits for `CONSOLE` (it uses a second handle).
+//!
+//! Why a library: the modules that are pure logic (command-line options, the container
+//! spec and mount plan, ELF parsing, VMAs, proc's files) build for the host too and are
+//! unit-tested there with `cargo test -p kernel --lib`; the modules that need the machine
+//! build only for `target_os = "none"`. `src/main.rs` is just the entry point.
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 
@@ -22,9 +46,6 @@ pub mod mm;
 pub mod options;
 pub mod process;
 
-#[cfg(target_os = "none")]
-#[allow(unsafe_code)]
-mod arch;
 #[cfg(target_os = "none")]
 mod clock;
 #[cfg(target_os = "none")]
@@ -53,15 +74,15 @@ mod trap;
 mod views;
 
 #[cfg(target_os = "none")]
-pub use boot::entry_point;
+pub use arch::entry_point;
 
-/// The kernel's entry, called by the boot layer (see `src/main.rs`).
+/// The kernel's entry, called by the boot layer through `arch` (see `src/main.rs`).
 #[cfg(target_os = "none")]
-pub fn start(boot: &'static boot::BootInfo) -> ! {
+pub fn start(boot: arch::BootInfo) -> ! {
     use crate::exit::{KernelFailure, exit};
     use crate::options::Options;
 
-    timeline::start(boot.entry_tsc);
+    timeline::start(boot.entry_tsc());
     timeline::phase("boot stub");
     console::init();
     let options = match Options::parse(boot.cmdline_bytes()) {
@@ -75,13 +96,13 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
     timeline::set_tsc_khz(options.tsc_khz.or_else(arch::cpu::tsc_khz_from_cpuid));
     clock::set_realtime_at_boot(options.wallclock_ns.unwrap_or(0));
     timeline::phase("console");
-    if let Some(problem) = boot.problem {
+    if let Some(problem) = boot.problem() {
         log::warn!(target: "boot", "{problem}");
     }
 
-    arch::init_cpu();
+    arch::init_cpu(trap::handle);
     timeline::phase("cpu tables");
-    let memory = match mm::setup::init(boot) {
+    let memory = match arch::memory::init(&boot, &mut timeline::phase) {
         Ok(memory) => memory,
         Err(error) => {
             console::print_line(format_args!("memory: {error}"));
@@ -105,9 +126,9 @@ pub fn start(boot: &'static boot::BootInfo) -> ! {
         timeline::flush();
         selftest::run(test, boot, &devices);
     }
-    match boot.modules().first() {
+    match boot.modules().next() {
         Some(spec) => sandbox::run(
-            arch::paging::boot_module_bytes(spec),
+            spec.bytes().unwrap_or_default(),
             boot.cmdline_bytes(),
             &options,
             &devices,

@@ -21,6 +21,8 @@ pub enum SelfTest {
     Virtio,
     NineP,
     NinePBench,
+    /// A DMA request the frame allocator cannot meet fails as an error, not a panic.
+    Dma,
 }
 
 impl SelfTest {
@@ -34,6 +36,7 @@ impl SelfTest {
         ("virtio", SelfTest::Virtio),
         ("9p", SelfTest::NineP),
         ("9p-bench", SelfTest::NinePBench),
+        ("dma", SelfTest::Dma),
     ];
 }
 

@@ -10,7 +10,7 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 fn panic(info: &core::panic::PanicInfo) -> ! {
     if PANICKING.swap(true, Ordering::Relaxed) {
         // A panic while reporting a panic: say nothing more that could panic again.
-        crate::arch::power::power_off(KernelFailure::Panic as u8);
+        arch::power::power_off(KernelFailure::Panic as u8);
     }
     crate::console::print_line(format_args!("kernel panic: {info}"));
     fail(KernelFailure::Panic)

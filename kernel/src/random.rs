@@ -15,8 +15,8 @@ pub fn init(host_entropy: &[u8]) {
         seed[index % 32] ^= byte;
     }
     for chunk in seed.chunks_mut(8) {
-        let mixed = crate::arch::cpu::hardware_random().unwrap_or(0)
-            ^ crate::arch::cpu::read_tsc().rotate_left(17);
+        let mixed =
+            arch::cpu::hardware_random().unwrap_or(0) ^ arch::cpu::read_tsc().rotate_left(17);
         for (byte, source) in chunk.iter_mut().zip(mixed.to_le_bytes()) {
             *byte ^= source;
         }
@@ -27,6 +27,6 @@ pub fn init(host_entropy: &[u8]) {
 pub fn fill(buf: &mut [u8]) {
     let mut generator = GENERATOR.lock();
     let generator =
-        generator.get_or_insert_with(|| ChaCha20Rng::seed_from_u64(crate::arch::cpu::read_tsc()));
+        generator.get_or_insert_with(|| ChaCha20Rng::seed_from_u64(arch::cpu::read_tsc()));
     generator.fill_bytes(buf);
 }

@@ -74,7 +74,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
     }
 
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
-        let (total, _) = crate::mm::setup::memory_totals();
+        let (total, _) = arch::memory::memory_totals();
         let mut converted = vfs_tmpfs_options(options);
         // Linux's default tmpfs size: half of RAM.
         converted.size = converted.size.or(Some(total / 2));

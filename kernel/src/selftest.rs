@@ -4,21 +4,20 @@
 
 use alloc::vec::Vec;
 
-use boot::BootInfo;
+use arch::BootInfo;
 
-use crate::arch;
 use crate::console::print_line;
 use crate::devices::Devices;
 use crate::exit::exit;
 use crate::options::SelfTest;
 use vfs_core::p9::Channel;
 
-pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
+pub fn run(test: SelfTest, boot: BootInfo, devices: &Devices) -> ! {
     match test {
         SelfTest::PageFault => arch::selftest::trigger_page_fault(),
         SelfTest::DoubleFault => arch::selftest::trigger_double_fault(),
         SelfTest::Breakpoint => {
-            x86_64::instructions::interrupts::int3();
+            arch::selftest::breakpoint();
             print_line(format_args!("test int3: FAILED, the breakpoint returned"));
             exit(1)
         }
@@ -27,8 +26,18 @@ pub fn run(test: SelfTest, boot: &BootInfo, devices: &Devices) -> ! {
         SelfTest::Virtio => exit(virtio_report(devices)),
         SelfTest::NineP => exit(crate::nine_p_check::check(devices)),
         SelfTest::NinePBench => exit(crate::nine_p_check::bench(devices)),
+        SelfTest::Dma => match arch::dma::check_dma_failure_is_an_error() {
+            Ok(()) => {
+                print_line(format_args!("test dma: ok"));
+                exit(0)
+            }
+            Err(why) => {
+                print_line(format_args!("test dma: FAILED, {why}"));
+                exit(1)
+            }
+        },
         SelfTest::BootInfo => {
-            print_boot_info(boot);
+            print_boot_info(&boot);
             exit(0)
         }
     }
@@ -41,8 +50,8 @@ fn print_boot_info(boot: &BootInfo) {
         crc32fast::hash(cmdline),
         cmdline.len()
     ));
-    for (index, module) in boot.modules().iter().enumerate() {
-        let bytes = arch::paging::boot_module_bytes(module);
+    for (index, module) in boot.modules().enumerate() {
+        let bytes = module.bytes().unwrap_or_default();
         print_line(format_args!(
             "bootinfo: module {index} crc32={:08x} len={}",
             crc32fast::hash(bytes),
@@ -59,7 +68,7 @@ fn print_boot_info(boot: &BootInfo) {
     }
     print_line(format_args!(
         "bootinfo: usable-memory-kib={}",
-        crate::mm::setup::usable_bytes(boot) / 1024
+        arch::memory::usable_bytes(boot) / 1024
     ));
 }
 

@@ -3,13 +3,16 @@
 //! Phases are recorded as raw TSC values and printed only when the kernel is ready, so the
 //! cost of printing them (slow on an emulated UART) does not show up in the timeline it
 //! prints. `[  0.000812] ready` is the line a benchmark reads.
+//!
+//! Locks: `PHASES` (spin), then the console's `CONSOLE` while [`flush`] prints with it held.
+//! Nothing takes `PHASES` while holding `CONSOLE` (a log line reads only the atomics here).
 
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 
-use crate::arch::cpu::read_tsc;
+use arch::cpu::read_tsc;
 
 /// Used when neither the command line nor CPUID names the TSC frequency.
 const ASSUMED_TSC_KHZ: u64 = 1_000_000;

@@ -1,10 +1,13 @@
-//! What a trap means. For now every trap is a CPU exception in the kernel, which is a bug or
-//! a deliberate test: report the state and power off with a status naming the kind.
-//! (User-mode faults become signals once tasks exist.)
+//! What a trap in kernel mode means (the handler `arch::init_cpu` is given). Traps from user
+//! mode never come here: they return from `arch::user::UserContext::execute` to the process
+//! layer, which resolves page faults (demand paging) and turns the rest into signals (fatal for now:
+//! user signal handlers are not delivered yet). A timer or spurious interrupt
+//! only ends a `hlt`; any CPU exception in the kernel is a bug or a deliberate test (`test=`):
+//! report the state and power off with a status naming the kind.
 
-use crate::arch::trap::{TrapFrame, page_fault_address};
 use crate::console::print_line;
 use crate::exit::{KernelFailure, fail};
+use arch::trap::{TrapFrame, page_fault_address};
 
 const PAGE_FAULT: u64 = 14;
 const DOUBLE_FAULT: u64 = 8;

@@ -5,6 +5,10 @@
 //! `/proc/self/fd`), when the kernel holds the process mutably; so the process publishes
 //! a snapshot of what proc shows at the points where it changes (exec, and the calls that
 //! change descriptors, directory, identity or name) instead of being read directly.
+//!
+//! Locks: `CURRENT` (spin: the published snapshot) → a snapshot's own mutex ([`publish`]
+//! replaces the contents under both). proc's readers clone the `Arc` out of `CURRENT` and
+//! release it before locking the snapshot, and no vfs-core lock is held across either.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -21,7 +25,7 @@ struct KernelSystem;
 
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
-        let (total, free) = crate::mm::setup::memory_totals();
+        let (total, free) = arch::memory::memory_totals();
         MemoryInfo {
             total,
             free,
@@ -31,7 +35,24 @@ impl SystemView for KernelSystem {
     }
 
     fn cpu(&self) -> CpuInfo {
-        crate::arch::cpu::describe()
+        let cpu = arch::cpu::describe();
+        CpuInfo {
+            vendor_id: cpu.vendor_id,
+            family: cpu.family,
+            model: cpu.model,
+            model_name: cpu.model_name,
+            stepping: cpu.stepping,
+            microcode: None,
+            khz: crate::timeline::tsc_khz(),
+            cache_size_kb: None,
+            cpuid_level: cpu.cpuid_level,
+            flags: cpu.flags,
+            bugs: Vec::new(),
+            clflush_size: cpu.clflush_size,
+            cache_alignment: cpu.clflush_size,
+            physical_address_bits: cpu.physical_address_bits,
+            virtual_address_bits: cpu.virtual_address_bits,
+        }
     }
 
     fn uptime_ns(&self) -> u64 {

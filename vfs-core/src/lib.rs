@@ -62,3 +62,14 @@ pub use time::{Clock, ClockRef, ManualClock, Timespec};
 pub use vfs::{At, FsContext};
 
 pub use errno::{Errno, Result};
+
+/// The size of a page: of memory the kernel maps (`arch`'s frames, a process's areas), of a
+/// ramfs/tmpfs file's data blocks, and the block size `statfs` reports. The one definition in
+/// the workspace.
+///
+/// Why here: vfs-core is the bottom crate every other one depends on (the kernel, `arch`,
+/// `drivers`), portable and host-tested, and it needs the value itself (ramfs pages), while it
+/// must not depend on `arch` (which is `unsafe` and machine-bound). So `arch` takes it from
+/// here rather than the other way round. A `usize` because it sizes buffers; address
+/// arithmetic in `u64` converts with `PAGE_SIZE as u64` (lossless on every target we build).
+pub const PAGE_SIZE: usize = 4096;

@@ -71,6 +71,21 @@ pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
     let mut found = Vec::new();
     for slot in sorted {
         if slot.size < core::mem::size_of::<VirtIOHeader>() {
+            log::warn!(
+                "virtio-mmio at {:#x}: {} bytes cannot hold the registers; skipped",
+                slot.phys,
+                slot.size
+            );
+            continue;
+        }
+        if !slot
+            .phys
+            .is_multiple_of(core::mem::align_of::<VirtIOHeader>() as u64)
+        {
+            log::warn!(
+                "virtio-mmio at {:#x}: registers must be 4-byte aligned; skipped",
+                slot.phys
+            );
             continue;
         }
         // SAFETY: the slot is a device-register window the VMM advertises (or microvm's fixed window); `mmio_phys_to_virt` maps it uncached for the kernel's lifetime.

@@ -4,13 +4,14 @@
 //! error, never a panic.
 
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use object::elf::{self, FileHeader64, ProgramHeader64};
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Endianness, LittleEndian};
 
 use super::ExecError;
-use crate::mm::vma::{PAGE_SIZE, Protection, USER_END};
+use crate::mm::vma::{Protection, USER_END};
 
 /// Offsets in `e_ident`.
 const EI_CLASS: usize = 4;
@@ -37,7 +38,7 @@ pub struct Segment {
 impl Segment {
     /// The first page of the segment and the file offset that lands on it.
     pub fn page_start(&self) -> (u64, u64) {
-        let skew = self.vaddr % PAGE_SIZE;
+        let skew = self.vaddr % PAGE_SIZE as u64;
         (self.vaddr - skew, self.file_offset - skew)
     }
 }
@@ -179,12 +180,12 @@ fn load_segment(
             "segment data past the end of the file",
         ));
     }
-    if vaddr % PAGE_SIZE != offset % PAGE_SIZE {
+    if vaddr % PAGE_SIZE as u64 != offset % PAGE_SIZE as u64 {
         return Err(ExecError::Malformed(
             "segment address and file offset disagree modulo the page size",
         ));
     }
-    if mem_end > USER_END || vaddr < PAGE_SIZE {
+    if mem_end > USER_END || vaddr < PAGE_SIZE as u64 {
         return Err(ExecError::Malformed(
             "segment outside the user address range",
         ));

@@ -25,7 +25,7 @@ use vfs_core::{ClockRef, Errno, FileSystem};
 pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     if fs_type == "tmpfs" {
-        let (total, _) = crate::mm::setup::memory_totals();
+        let (total, _) = arch::memory::memory_totals();
         let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
         return Ok(vfs_core::tmpfs::new_tmpfs(
             &options,

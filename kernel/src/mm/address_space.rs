@@ -7,15 +7,15 @@
 //! pages in on the way. A bad user pointer is therefore `EFAULT`, never a kernel page fault,
 //! whatever the pointer.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::{Errno, Inode};
 
-use super::vma::{Backing, PAGE_SIZE, Protection, USER_END, VmaError, VmaSet};
-use crate::arch::frame::Frame;
-use crate::arch::paging::{UserAccess, UserPageTable};
+use super::vma::{Backing, Protection, USER_END, VmaError, VmaSet};
+use arch::frame::Frame;
+use arch::paging::{UserAccess, UserPageTable};
 
 /// What fills an area's pages.
 #[derive(Clone)]
@@ -109,9 +109,9 @@ pub const MMAP_TOP: u64 = 0x7fff_f000_0000;
 pub const MMAP_BOTTOM: u64 = 0x1_0000;
 
 pub struct AddressSpace {
+    /// The page tables, which own the frames of the pages touched so far.
     table: UserPageTable,
     areas: VmaSet<PageSource>,
-    pages: BTreeMap<u64, Frame>,
     /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
     brk_start: u64,
     brk: u64,
@@ -134,7 +134,6 @@ impl AddressSpace {
         Ok(Self {
             table,
             areas: VmaSet::new(),
-            pages: BTreeMap::new(),
             brk_start: 0,
             brk: 0,
         })
@@ -150,14 +149,8 @@ impl AddressSpace {
 
     /// Drops the pages of `[start, end)`: unmaps them and frees their frames.
     fn drop_pages(&mut self, start: u64, end: u64) {
-        let doomed: Vec<u64> = self
-            .pages
-            .range(start..end)
-            .map(|(&page, _)| page)
-            .collect();
-        for page in doomed {
-            self.table.unmap(page);
-            self.pages.remove(&page);
+        for page in self.table.pages_in(start, end) {
+            drop(self.table.unmap(page));
         }
     }
 
@@ -197,7 +190,7 @@ impl AddressSpace {
         source: PageSource,
     ) -> Result<u64, Errno> {
         let hint_free = hint >= MMAP_BOTTOM
-            && hint.is_multiple_of(PAGE_SIZE)
+            && hint.is_multiple_of(PAGE_SIZE as u64)
             && hint
                 .checked_add(len)
                 .is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
@@ -230,15 +223,10 @@ impl AddressSpace {
     pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
         self.areas.protect(start, len, protection)?;
         let access = user_access(protection);
-        let pages: Vec<u64> = self
-            .pages
-            .range(start..start + len)
-            .map(|(&page, _)| page)
-            .collect();
-        for page in pages {
+        for page in self.table.pages_in(start, start.saturating_add(len)) {
             if protection.is_empty() {
                 // PROT_NONE: no access at all, so the page must not be mapped; keep the frame.
-                self.table.unmap(page);
+                self.table.hide(page);
             } else {
                 self.table.protect(page, access);
             }
@@ -248,7 +236,7 @@ impl AddressSpace {
 
     /// Sets up the program break right after the loaded image.
     pub fn set_brk_start(&mut self, start: u64) {
-        let start = start.next_multiple_of(PAGE_SIZE);
+        let start = start.next_multiple_of(PAGE_SIZE as u64);
         self.brk_start = start;
         self.brk = start;
     }
@@ -258,8 +246,8 @@ impl AddressSpace {
         if requested < self.brk_start {
             return self.brk;
         }
-        let old_end = self.brk.next_multiple_of(PAGE_SIZE);
-        let new_end = requested.next_multiple_of(PAGE_SIZE);
+        let old_end = self.brk.next_multiple_of(PAGE_SIZE as u64);
+        let new_end = requested.next_multiple_of(PAGE_SIZE as u64);
         let moved = if new_end > old_end {
             !self.areas.overlaps(old_end, new_end)
                 && self
@@ -288,7 +276,7 @@ impl AddressSpace {
     /// The frame behind the page holding `address`, filled and mapped if it was not yet,
     /// after checking the area allows `access`.
     fn page_for(&mut self, address: u64, access: Access) -> Result<&mut Frame, FaultError> {
-        let page = address & !(PAGE_SIZE - 1);
+        let page = address & !(PAGE_SIZE as u64 - 1);
         let area = self.areas.find(address).ok_or(FaultError::Segv)?;
         let needed = match access {
             Access::Read => Protection::READ,
@@ -300,7 +288,7 @@ impl AddressSpace {
         if !area.protection.contains(needed) && !readable_anyway {
             return Err(FaultError::Segv);
         }
-        if !self.pages.contains_key(&page) {
+        if !self.table.holds(page) {
             let (area_start, area_end, rights, backing) =
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
@@ -319,15 +307,13 @@ impl AddressSpace {
                 }
             }
         }
-        self.pages.get_mut(&page).ok_or(FaultError::Segv)
+        self.table.frame_mut(page).ok_or(FaultError::Segv)
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
         self.table
-            .map(page, frame.phys(), user_access(rights))
-            .map_err(|_| FaultError::OutOfMemory)?;
-        self.pages.insert(page, frame);
-        Ok(())
+            .map(page, frame, user_access(rights))
+            .map_err(|_| FaultError::OutOfMemory)
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
@@ -344,12 +330,12 @@ impl AddressSpace {
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
-        let mut window_end = page + PAGE_SIZE;
+        let mut window_end = page + PAGE_SIZE as u64;
         while window_end < area_end
-            && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE
-            && !self.pages.contains_key(&window_end)
+            && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE as u64
+            && !self.table.holds(window_end)
         {
-            window_end += PAGE_SIZE;
+            window_end += PAGE_SIZE as u64;
         }
         let into_area = page - area_start;
         let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
@@ -369,11 +355,11 @@ impl AddressSpace {
             let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
             let start = (at - page) as usize;
             if start < filled {
-                let end = (start + PAGE_SIZE as usize).min(filled);
+                let end = (start + PAGE_SIZE).min(filled);
                 frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
             }
             self.install(at, frame, rights)?;
-            at += PAGE_SIZE;
+            at += PAGE_SIZE as u64;
         }
         Ok(())
     }
@@ -381,13 +367,10 @@ impl AddressSpace {
     /// Maps an already-filled page again with its area's current rights: the fix for a
     /// fault on a present page whose page-table entry lags behind its area.
     pub fn refresh_mapping(&mut self, address: u64) {
-        let page = address & !(PAGE_SIZE - 1);
-        let (Some(area), Some(frame)) = (self.areas.find(address), self.pages.get(&page)) else {
-            return;
-        };
-        let _ = self
-            .table
-            .map(page, frame.phys(), user_access(area.protection));
+        let page = address & !(PAGE_SIZE as u64 - 1);
+        if let Some(area) = self.areas.find(address) {
+            self.table.protect(page, user_access(area.protection));
+        }
     }
 
     /// Linux's `access_ok` and then some: `[address, address + len)` lies below the top of
@@ -395,7 +378,7 @@ impl AddressSpace {
     /// the length) and inside areas that allow `access`. Checked before a system call has
     /// side effects, so a bad buffer fails it with `EFAULT` before, say, a file offset moves.
     pub fn check_range(&self, address: u64, len: u64, access: Access) -> Result<(), Errno> {
-        const TASK_SIZE: u64 = USER_END - PAGE_SIZE;
+        const TASK_SIZE: u64 = USER_END - PAGE_SIZE as u64;
         let end = address.checked_add(len).ok_or(Errno::EFAULT)?;
         if end > TASK_SIZE {
             return Err(Errno::EFAULT);
@@ -421,8 +404,8 @@ impl AddressSpace {
         let mut done = 0;
         while done < buf.len() {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
-            let in_page = (at % PAGE_SIZE) as usize;
-            let chunk = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
+            let in_page = (at % PAGE_SIZE as u64) as usize;
+            let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
             let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
             buf[done..done + chunk].copy_from_slice(&frame.bytes()[in_page..in_page + chunk]);
             done += chunk;
@@ -435,8 +418,8 @@ impl AddressSpace {
         let mut done = 0;
         while done < data.len() {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
-            let in_page = (at % PAGE_SIZE) as usize;
-            let chunk = (PAGE_SIZE as usize - in_page).min(data.len() - done);
+            let in_page = (at % PAGE_SIZE as u64) as usize;
+            let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
             let frame = self
                 .page_for(at, Access::Write)
                 .map_err(|_| Errno::EFAULT)?;
@@ -452,7 +435,7 @@ impl AddressSpace {
         let mut out = Vec::new();
         let mut at = address;
         loop {
-            let in_page = (at % PAGE_SIZE) as usize;
+            let in_page = (at % PAGE_SIZE as u64) as usize;
             let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
             let bytes = &frame.bytes()[in_page..];
             match bytes.iter().position(|&b| b == 0) {
@@ -470,7 +453,7 @@ impl AddressSpace {
                 return Err(Errno::ENAMETOOLONG);
             }
             at = at
-                .checked_add((PAGE_SIZE as usize - in_page) as u64)
+                .checked_add((PAGE_SIZE - in_page) as u64)
                 .ok_or(Errno::EFAULT)?;
         }
     }

@@ -1,14 +1,10 @@
-//! mm: physical memory. [`setup`] reads the boot memory map, builds the kernel's page tables,
-//! gives the heap its first span and hands every remaining free frame to the frame allocator.
+//! mm: a process's virtual memory. [`vma`] is the portable bookkeeping of its areas;
+//! [`address_space`] joins it to the page tables and frames `arch` owns (physical memory,
+//! the frame allocator and the heap live in `arch::memory`).
 //!
-//! Lock order: heap (arch::heap) → frame allocator (`setup::FRAMES`) → page tables
-//! (arch::paging). Nothing holding a later lock may take an earlier one, which is why the
-//! frame allocator never allocates from the heap after boot.
+//! Locks: none of its own. An address space is reached through its process (`&mut`); the
+//! locks it takes inside `arch` are the frame allocator's (a leaf: see `arch`'s lock order).
 
 #[cfg(target_os = "none")]
 pub mod address_space;
-pub mod frame;
-pub mod regions;
-#[cfg(target_os = "none")]
-pub(crate) mod setup;
 pub mod vma;

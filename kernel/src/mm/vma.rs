@@ -9,8 +9,8 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
-pub const PAGE_SIZE: u64 = 4096;
 /// The top of the user half (exclusive): the canonical-address limit on x86_64.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 
@@ -70,8 +70,8 @@ impl<B: Backing> Default for VmaSet<B> {
 fn check_range(start: u64, len: u64) -> Result<u64, VmaError> {
     let end = start.checked_add(len).ok_or(VmaError::InvalidRange)?;
     if len == 0
-        || !start.is_multiple_of(PAGE_SIZE)
-        || !len.is_multiple_of(PAGE_SIZE)
+        || !start.is_multiple_of(PAGE_SIZE as u64)
+        || !len.is_multiple_of(PAGE_SIZE as u64)
         || end > USER_END
     {
         return Err(VmaError::InvalidRange);
@@ -239,7 +239,7 @@ impl<B: Backing> VmaSet<B> {
     /// The highest free range of `len` bytes that ends at or below `below` and starts at or
     /// above `above` (mmap's top-down placement).
     pub fn find_free(&self, len: u64, above: u64, below: u64) -> Result<u64, VmaError> {
-        if len == 0 || !len.is_multiple_of(PAGE_SIZE) {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE as u64) {
             return Err(VmaError::InvalidRange);
         }
         let mut ceiling = below;
@@ -286,7 +286,7 @@ mod tests {
         }
     }
 
-    const P: u64 = PAGE_SIZE;
+    const P: u64 = PAGE_SIZE as u64;
     const RW: Protection = Protection::READ.union(Protection::WRITE);
     const R: Protection = Protection::READ;
 

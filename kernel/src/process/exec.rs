@@ -5,18 +5,19 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
 use vfs_core::{At, Errno, FileType, Inode, MountFlags};
 
 use super::Process;
-use crate::arch::user::UserContext;
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
 use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
-use crate::mm::vma::{PAGE_SIZE, Protection};
+use crate::mm::vma::Protection;
+use arch::user::UserContext;
 
 /// Highest stack address (exclusive): the top page of the user half is left unmapped.
 pub const STACK_TOP: u64 = 0x7fff_ffff_f000;
@@ -153,11 +154,11 @@ fn load(
         let (page_start, page_offset) = segment.page_start();
         let file_end = segment.vaddr + segment.file_size;
         let file_area_end = if segment.file_size > 0 {
-            file_end.next_multiple_of(PAGE_SIZE)
+            file_end.next_multiple_of(PAGE_SIZE as u64)
         } else {
             page_start
         };
-        let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE);
+        let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE as u64);
         if file_area_end > page_start {
             let source = PageSource::File {
                 inode: inode.clone(),
@@ -199,7 +200,7 @@ fn load(
         (auxv::AT_PHDR, image.phdr_address),
         (auxv::AT_PHENT, u64::from(image.phdr_entry_size)),
         (auxv::AT_PHNUM, u64::from(image.phdr_count)),
-        (auxv::AT_PAGESZ, PAGE_SIZE),
+        (auxv::AT_PAGESZ, PAGE_SIZE as u64),
         (auxv::AT_BASE, 0),
         (auxv::AT_FLAGS, 0),
         (auxv::AT_ENTRY, image.entry),
@@ -207,7 +208,7 @@ fn load(
         (auxv::AT_EUID, u64::from(ids.euid)),
         (auxv::AT_GID, u64::from(ids.gid)),
         (auxv::AT_EGID, u64::from(ids.egid)),
-        (auxv::AT_HWCAP, crate::arch::cpu::hardware_capabilities()),
+        (auxv::AT_HWCAP, arch::cpu::hardware_capabilities()),
         (auxv::AT_HWCAP2, 0),
         (auxv::AT_CLKTCK, 100),
         (auxv::AT_SECURE, 0),

@@ -23,8 +23,8 @@ mod running {
 
     use super::fd_table::FdTable;
     pub use super::signal::{Signal, SignalState};
-    use crate::arch::user::{UserContext, UserExit};
     use crate::mm::address_space::{Access, AddressSpace, FaultError};
+    use arch::user::{UserContext, UserExit};
 
     /// Real, effective and saved user and group ids, and the supplementary groups. The
     /// filesystem checks use the effective ids (Linux's fsuid follows euid).

@@ -1,10 +1,11 @@
 //! Memory system calls: `brk`, `mmap`, `munmap`, `mprotect`, `madvise`.
 
+use vfs_core::PAGE_SIZE;
 use vfs_core::{Errno, FileType};
 
 use super::SysResult;
 use crate::mm::address_space::PageSource;
-use crate::mm::vma::{PAGE_SIZE, Protection, USER_END};
+use crate::mm::vma::{Protection, USER_END};
 use crate::process::Process;
 
 const MAP_SHARED: u64 = 0x1;
@@ -30,7 +31,7 @@ fn page_length(len: u64) -> Result<u64, Errno> {
     if len == 0 {
         return Err(Errno::EINVAL);
     }
-    len.checked_next_multiple_of(PAGE_SIZE)
+    len.checked_next_multiple_of(PAGE_SIZE as u64)
         .filter(|&len| len <= USER_END)
         .ok_or(Errno::ENOMEM)
 }
@@ -46,7 +47,7 @@ pub fn mmap(
 ) -> SysResult {
     let len = page_length(len)?;
     let rights = protection(prot)?;
-    if !offset.is_multiple_of(PAGE_SIZE) {
+    if !offset.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
     let source = if flags & MAP_ANONYMOUS != 0 {
@@ -79,16 +80,16 @@ pub fn mmap(
         return p.mm.map_no_replace(address, len, rights, source);
     }
     if flags & MAP_FIXED != 0 {
-        if !address.is_multiple_of(PAGE_SIZE) {
+        if !address.is_multiple_of(PAGE_SIZE as u64) {
             return Err(Errno::EINVAL);
         }
         return p.mm.map_fixed(address, len, rights, source);
     }
-    p.mm.map_anywhere(address & !(PAGE_SIZE - 1), len, rights, source)
+    p.mm.map_anywhere(address & !(PAGE_SIZE as u64 - 1), len, rights, source)
 }
 
 pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
-    if !address.is_multiple_of(PAGE_SIZE) {
+    if !address.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
     let len = page_length(len).map_err(|_| Errno::EINVAL)?;
@@ -98,7 +99,7 @@ pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
 pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult {
     const PROT_GROWSDOWN: u64 = 0x0100_0000;
     const PROT_GROWSUP: u64 = 0x0200_0000;
-    if !address.is_multiple_of(PAGE_SIZE) {
+    if !address.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
     if len == 0 {
@@ -113,7 +114,7 @@ pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult
 /// zeros, which dropping the pages gives.
 pub fn madvise(p: &mut Process, address: u64, len: u64, advice: u64) -> SysResult {
     const MADV_DONTNEED: u64 = 4;
-    if !address.is_multiple_of(PAGE_SIZE) {
+    if !address.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED && len > 0 {

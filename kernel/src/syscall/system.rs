@@ -1,5 +1,8 @@
 //! System-wide and process-control calls: `execve`, `uname` and host names, resource
 //! limits, random numbers, CPU affinity, `sysinfo`, `arch_prctl`, `prctl`, `futex`.
+//!
+//! Locks: `HOSTNAME` and `DOMAINNAME` (spin), each taken alone and released before the other
+//! (`uname` copies one, then the other); `random`'s generator is taken alone too.
 
 use alloc::vec::Vec;
 
@@ -168,7 +171,7 @@ pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> 
 
 pub fn sysinfo(p: &mut Process, address: u64) -> SysResult {
     let uptime = crate::clock::monotonic_ns() / 1_000_000_000;
-    let (total, free) = crate::mm::setup::memory_totals();
+    let (total, free) = arch::memory::memory_totals();
     let mut out = Encoder::with_capacity(112);
     out.i64(uptime).u64(0).u64(0).u64(0); // uptime, loads[3]
     out.u64(total).u64(free).u64(0).u64(0).u64(0).u64(0); // totalram freeram sharedram bufferram totalswap freeswap

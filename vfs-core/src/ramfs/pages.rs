@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
 
-pub const PAGE_SIZE: usize = 4096;
+pub use crate::PAGE_SIZE;
 const PAGE: u64 = PAGE_SIZE as u64;
 
 /// A file's bytes: its size and the pages that hold data.

@@ -81,6 +81,14 @@ pub fn cases(accel: Accel, module: &TestModule, shares: &TestShares) -> Vec<Case
             .expect(Line(&["virtio_mmio.device", "SIZE@ADDRESS"]))
             .expect(Status(BAD_CMDLINE)),
     ]);
+    cases.push(
+        microvm("dma-exhausted")
+            .options("test=dma")
+            .expect(Line(&["no memory for", "DMA pages"]))
+            .expect(Line(&["test dma: ok"]))
+            .expect(Status(0)),
+    );
+    cases.push(unmappable_mmio_case(accel, shares));
     cases.extend(Machine::ALL.map(|machine| virtio_case(machine, accel, shares)));
     cases.extend(Machine::ALL.map(|machine| bundle_case(machine, accel, shares)));
     cases
@@ -95,6 +103,33 @@ fn virtio_case(machine: Machine, accel: Accel, shares: &TestShares) -> Case {
         .expect(Line(&["virtio: 9p tag=rootfs msize=", "version=9P2000.L"]))
         .expect(Line(&["virtio: 9p tag=m0 msize=", "version=9P2000.L"]))
         .expect(Line(&["virtio: 2 9p device(s)"]))
+        .expect(Status(0))
+}
+
+/// `virtio_mmio.device=` entries whose registers cannot be mapped (past the physical address
+/// space, on RAM, too large, misaligned) are each reported and skipped: the boot goes on and
+/// the real device is still found.
+fn unmappable_mmio_case(accel: Accel, shares: &TestShares) -> Case {
+    Case::new("virtio-mmio-unmappable", Machine::Microvm, accel)
+        .options(
+            "test=virtio virtio_mmio.device=4K@0xfffffffffffff000:5 \
+             virtio_mmio.device=512@0x100000:5 virtio_mmio.device=1024M@0xc0000000:5 \
+             virtio_mmio.device=512@0xfeb00e02:5",
+        )
+        .share("rootfs", &shares.root)
+        .expect(Line(&[
+            "virtio_mmio.device=4K@0xfffffffffffff000:5",
+            "outside device-register address space",
+            "device skipped",
+        ]))
+        .expect(Line(&["virtio_mmio.device=512@0x100000:5", "overlaps RAM"]))
+        .expect(Line(&[
+            "virtio_mmio.device=1024M@0xc0000000:5",
+            "bad register window size",
+        ]))
+        .expect(Line(&["virtio-mmio at 0xfeb00e02", "4-byte aligned"]))
+        .expect(Line(&["virtio: 9p tag=rootfs msize=", "version=9P2000.L"]))
+        .expect(Line(&["virtio: 1 9p device(s)"]))
         .expect(Status(0))
 }
 

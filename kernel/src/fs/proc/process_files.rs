@@ -5,10 +5,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use vfs_core::PAGE_SIZE;
 
 use super::view::ProcessView;
 
-const PAGE_SIZE: u64 = 4096;
 /// `CAP_LAST_CAP` 40 in Linux 6.1: the full capability set is 41 bits.
 const ALL_CAPABILITIES: u64 = (1 << 41) - 1;
 /// `SIGCHLD`, the signal a process's parent gets when it ends.
@@ -145,7 +145,7 @@ pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
         process.session(),
         process.threads(),
         memory.virtual_size,
-        memory.resident / PAGE_SIZE,
+        memory.resident / PAGE_SIZE as u64,
     );
     let _ = writeln!(
         text,
@@ -164,8 +164,8 @@ pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
     let memory = process.memory();
     alloc::format!(
         "{} {} 0 0 0 0 0\n",
-        memory.virtual_size / PAGE_SIZE,
-        memory.resident / PAGE_SIZE
+        memory.virtual_size / PAGE_SIZE as u64,
+        memory.resident / PAGE_SIZE as u64
     )
     .into_bytes()
 }

@@ -18,12 +18,10 @@ pub use tree::{
 
 use alloc::string::String;
 use alloc::sync::Arc;
+use vfs_core::PAGE_SIZE;
 
 use vfs_core::attr::NAME_MAX;
 use vfs_core::{CachePolicy, ClockRef, Errno, FileSystem, Inode, Result, StatFs};
-
-/// `PAGE_SIZE`, the block size `simple_statfs` reports for these filesystems.
-const PAGE_SIZE: u64 = 4096;
 
 /// How one kind of synthetic filesystem presents itself and refuses writes.
 #[derive(Clone, Debug)]
@@ -98,9 +96,9 @@ impl FileSystem for SyntheticFs {
     fn statfs(&self) -> Result<StatFs> {
         Ok(StatFs {
             fs_type: self.shared.rules.magic,
-            block_size: PAGE_SIZE,
+            block_size: PAGE_SIZE as u64,
             name_max: NAME_MAX as u64,
-            fragment_size: PAGE_SIZE,
+            fragment_size: PAGE_SIZE as u64,
             ..StatFs::default()
         })
     }

@@ -8,35 +8,32 @@ use core::alloc::Layout;
 
 use talc::{OomHandler, Span, Talc, Talck};
 
+use crate::PAGE_SIZE;
+
 /// Smallest amount the heap grows by, so a burst of small allocations costs few claims.
 const MIN_GROWTH: usize = 2 << 20;
-
-/// Supplies physical memory when the heap is full: `(bytes) -> Some(physical start)` of a
-/// contiguous, 4 KiB-aligned run of at least that many bytes.
-static GROW_SOURCE: spin::Once<fn(usize) -> Option<u64>> = spin::Once::new();
 
 pub struct GrowFromFrames;
 
 impl OomHandler for GrowFromFrames {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let source = GROW_SOURCE.get().ok_or(())?;
-        let wanted = (layout.size() + layout.align() + 4096)
+        let wanted = (layout.size() + layout.align() + PAGE_SIZE)
             .max(MIN_GROWTH)
-            .next_multiple_of(4096);
-        let phys = source(wanted).ok_or(())?;
-        let start = super::paging::phys_to_virt(phys) as *mut u8;
+            .next_multiple_of(PAGE_SIZE);
+        let phys = crate::memory::allocate_contiguous(wanted / PAGE_SIZE).ok_or(())?;
+        let start = crate::paging::phys_to_virt(phys) as *mut u8;
         // SAFETY: the frame allocator gave us `wanted` bytes of RAM exclusively and for good; the direct map reaches them.
         unsafe { talc.claim(Span::from_base_size(start, wanted)) }.map(|_| ())
     }
 }
 
-#[global_allocator]
+#[cfg_attr(target_os = "none", global_allocator)]
 static HEAP: Talck<spin::Mutex<()>, GrowFromFrames> = Talc::new(GrowFromFrames).lock();
 
-/// Gives the heap its first span and the hook it grows from.
-pub fn init(phys_start: u64, len: usize, grow: fn(usize) -> Option<u64>) -> Result<(), ()> {
-    GROW_SOURCE.call_once(|| grow);
-    let start = super::paging::phys_to_virt(phys_start) as *mut u8;
+/// Gives the heap its first span: `[phys_start, phys_start + len)`, carved out of free RAM by
+/// [`crate::memory::init`] for the heap alone.
+pub(crate) fn init(phys_start: u64, len: usize) -> Result<(), ()> {
+    let start = crate::paging::phys_to_virt(phys_start) as *mut u8;
     // SAFETY: the memory manager carved [phys_start, +len) out of RAM for the heap alone; the direct map reaches it.
     unsafe { HEAP.lock().claim(Span::from_base_size(start, len)) }.map(|_| ())
 }

@@ -1,6 +1,6 @@
 //! The 16550 UART on COM1: the console every VMM we target provides.
 
-use uart_16550::SerialPort;
+pub use uart_16550::SerialPort;
 
 const COM1: u16 = 0x3f8;
 

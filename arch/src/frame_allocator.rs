@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-pub const FRAME_SIZE: u64 = 4096;
+use crate::PAGE;
 
 pub struct FrameAllocator {
     first_frame: u64,
@@ -21,8 +21,8 @@ pub struct FrameAllocator {
 impl FrameAllocator {
     /// An allocator for frames in `[start, end)` with none of them free yet.
     pub fn new(start: u64, end: u64) -> Self {
-        let first_frame = start / FRAME_SIZE;
-        let frames = end.div_ceil(FRAME_SIZE).saturating_sub(first_frame);
+        let first_frame = start / PAGE;
+        let frames = end.div_ceil(PAGE).saturating_sub(first_frame);
         Self {
             first_frame,
             frame_count: frames,
@@ -39,8 +39,8 @@ impl FrameAllocator {
     /// Hands the whole frames inside `[start, end)` to the allocator. Whole words at a time:
     /// with 4 GiB of RAM this runs over a million frames at boot.
     pub fn add_free_range(&mut self, start: u64, end: u64) {
-        let first = start.div_ceil(FRAME_SIZE).max(self.first_frame);
-        let last = (end / FRAME_SIZE).min(self.first_frame + self.frame_count);
+        let first = start.div_ceil(PAGE).max(self.first_frame);
+        let last = (end / PAGE).min(self.first_frame + self.frame_count);
         let mut frame = first;
         while frame < last {
             let index = frame - self.first_frame;
@@ -72,7 +72,7 @@ impl FrameAllocator {
         self.free_bits[word] &= !(1 << bit);
         self.free_frames -= 1;
         self.next_word = word;
-        Some((self.first_frame + word as u64 * 64 + bit) * FRAME_SIZE)
+        Some((self.first_frame + word as u64 * 64 + bit) * PAGE)
     }
 
     /// `count` physically contiguous frames; the address of the first.
@@ -93,7 +93,7 @@ impl FrameAllocator {
                         self.free_bits[(taken / 64) as usize] &= !(1 << (taken % 64));
                     }
                     self.free_frames -= count;
-                    return Some((self.first_frame + run_start) * FRAME_SIZE);
+                    return Some((self.first_frame + run_start) * PAGE);
                 }
             } else {
                 run_len = 0;
@@ -104,7 +104,7 @@ impl FrameAllocator {
 
     /// Returns `count` frames starting at `phys`, as `allocate_contiguous` gave them.
     pub fn free_contiguous(&mut self, phys: u64, count: u64) {
-        self.add_free_range(phys, phys + count * FRAME_SIZE);
+        self.add_free_range(phys, phys + count * PAGE);
     }
 }
 
@@ -125,11 +125,11 @@ mod tests {
     #[test]
     fn ranges_spanning_many_words_are_counted_exactly() {
         let mut frames = FrameAllocator::new(0, 64 << 20);
-        frames.add_free_range(3 * FRAME_SIZE, 1000 * FRAME_SIZE);
+        frames.add_free_range(3 * PAGE, 1000 * PAGE);
         assert_eq!(frames.free_frames(), 997);
         let mut seen = Vec::new();
         while let Some(frame) = frames.allocate() {
-            seen.push(frame / FRAME_SIZE);
+            seen.push(frame / PAGE);
         }
         assert_eq!(seen, (3..1000).collect::<Vec<_>>());
     }
@@ -137,21 +137,21 @@ mod tests {
     #[test]
     fn contiguous_runs_skip_holes_and_return_to_the_pool() {
         let mut frames = FrameAllocator::new(0, 1 << 20);
-        frames.add_free_range(0, 4 * FRAME_SIZE);
-        frames.add_free_range(10 * FRAME_SIZE, 20 * FRAME_SIZE);
-        assert_eq!(frames.allocate_contiguous(8), Some(10 * FRAME_SIZE));
+        frames.add_free_range(0, 4 * PAGE);
+        frames.add_free_range(10 * PAGE, 20 * PAGE);
+        assert_eq!(frames.allocate_contiguous(8), Some(10 * PAGE));
         assert_eq!(frames.allocate_contiguous(8), None);
         assert_eq!(frames.free_frames(), 6);
-        frames.free_contiguous(10 * FRAME_SIZE, 8);
+        frames.free_contiguous(10 * PAGE, 8);
         assert_eq!(frames.free_frames(), 14);
-        assert_eq!(frames.allocate_contiguous(10), Some(10 * FRAME_SIZE));
+        assert_eq!(frames.allocate_contiguous(10), Some(10 * PAGE));
     }
 
     #[test]
     #[should_panic(expected = "freed twice")]
     fn a_double_free_is_caught() {
         let mut frames = FrameAllocator::new(0, 1 << 20);
-        frames.add_free_range(0, 4 * FRAME_SIZE);
+        frames.add_free_range(0, 4 * PAGE);
         frames.free_contiguous(0, 1);
     }
 

@@ -5,9 +5,10 @@
 //! xAPIC mode through its MMIO page, which every VMM we target provides (microvm and q35,
 //! TCG and KVM). Periodic mode at [`TICK_HZ`]; the count is calibrated against the TSC.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
+use spin::Once;
 use x86_64::registers::model_specific::Msr;
+
+use crate::mmio::MmioRegion;
 
 use super::trap::{SPURIOUS_VECTOR, TIMER_VECTOR};
 
@@ -26,21 +27,19 @@ const DIVIDE_BY_16: u32 = 0b0011;
 const PERIODIC: u32 = 1 << 17;
 const MASKED: u32 = 1 << 16;
 
-/// Virtual address of the APIC's registers, 0 before [`init`].
-static REGISTERS: AtomicU64 = AtomicU64::new(0);
+/// The APIC's register page, once [`init`] mapped it.
+static REGISTERS: Once<MmioRegion> = Once::new();
 
 fn write(register: usize, value: u32) {
-    let base = REGISTERS.load(Ordering::Relaxed);
-    if base != 0 {
-        // SAFETY: `base` maps the APIC page uncached (set in `init`); registers are 32-bit at 16-byte strides inside it.
-        unsafe { core::ptr::write_volatile((base as usize + register) as *mut u32, value) };
+    if let Some(registers) = REGISTERS.get() {
+        registers.write_u32(register, value);
     }
 }
 
 fn read(register: usize) -> u32 {
-    let base = REGISTERS.load(Ordering::Relaxed);
-    // SAFETY: as in `write`.
-    unsafe { core::ptr::read_volatile((base as usize + register) as *const u32) }
+    REGISTERS
+        .get()
+        .map_or(0, |registers| registers.read_u32(register))
 }
 
 /// Enables the APIC and starts the periodic timer. `tsc_khz` calibrates it; without it
@@ -60,8 +59,8 @@ pub fn init(tsc_khz: Option<u64>) -> Result<(), &'static str> {
         msr.write(value);
         value & 0x000f_ffff_ffff_f000
     };
-    let base = super::paging::map_mmio(base_phys, 4096).map_err(|_| "cannot map the APIC")?;
-    REGISTERS.store(base, Ordering::Relaxed);
+    let registers = MmioRegion::map(base_phys, crate::PAGE).map_err(|_| "cannot map the APIC")?;
+    REGISTERS.call_once(|| registers);
     write(SPURIOUS_REGISTER, 0x100 | u32::from(SPURIOUS_VECTOR));
     write(TIMER_DIVIDE, DIVIDE_BY_16);
 
@@ -85,7 +84,7 @@ pub fn end_of_interrupt() {
 
 /// Whether the timer runs (so `hlt` is sure to end).
 pub fn timer_running() -> bool {
-    REGISTERS.load(Ordering::Relaxed) != 0
+    REGISTERS.get().is_some()
 }
 
 /// Sleeps until the next interrupt: interrupts on, `hlt`, interrupts off again.

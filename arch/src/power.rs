@@ -21,9 +21,8 @@ pub fn power_off(status: u8) -> ! {
         Port::<u32>::new(DEBUG_EXIT_PORT).write(u32::from(status));
         Port::<u16>::new(Q35_PM1A_CONTROL_PORT).write(Q35_SLEEP_S5);
     }
-    if let Ok(register) = super::paging::map_mmio(MICROVM_GED_SLEEP_CONTROL, 1) {
-        // SAFETY: `map_mmio` mapped the register uncached; a byte write is the GED protocol.
-        unsafe { core::ptr::write_volatile(register as *mut u8, MICROVM_SLEEP_S5) };
+    if let Ok(register) = crate::mmio::MmioRegion::map(MICROVM_GED_SLEEP_CONTROL, 1) {
+        register.write_u8(0, MICROVM_SLEEP_S5); // a byte write is the GED protocol
     }
     super::cpu::halt_forever()
 }

@@ -198,8 +198,36 @@ fn cpuid(leaf: u32) -> [u32; 4] {
     [r.eax, r.ebx, r.ecx, r.edx]
 }
 
+/// What CPUID says about the CPU, in the terms `/proc/cpuinfo` uses.
+#[derive(Clone, Debug)]
+pub struct CpuDescription {
+    /// `GenuineIntel`, `AuthenticAMD`.
+    pub vendor_id: alloc::vec::Vec<u8>,
+    pub family: u32,
+    pub model: u32,
+    /// The brand string, trimmed.
+    pub model_name: alloc::vec::Vec<u8>,
+    pub stepping: u32,
+    /// Highest standard CPUID leaf.
+    pub cpuid_level: u32,
+    /// Linux's names of the CPU's features, in Linux's order.
+    pub flags: alloc::vec::Vec<&'static str>,
+    pub clflush_size: u32,
+    pub physical_address_bits: u32,
+    pub virtual_address_bits: u32,
+}
+
+/// The CPU's physical address width (CPUID 0x8000_0008), 36 when it does not say.
+pub fn physical_address_bits() -> u32 {
+    if cpuid(0x8000_0000)[0] >= 0x8000_0008 {
+        cpuid(0x8000_0008)[0] & 0xff
+    } else {
+        36
+    }
+}
+
 /// The CPU as `/proc/cpuinfo` describes it.
-pub fn describe() -> crate::fs::proc::CpuInfo {
+pub fn describe() -> CpuDescription {
     let max_leaf = cpuid(0)[0];
     let max_extended = cpuid(0x8000_0000)[0];
     let vendor = cpuid(0);
@@ -252,20 +280,15 @@ pub fn describe() -> crate::fs::proc::CpuInfo {
         0x3024
     };
     let clflush = ((cpuid(1)[1] >> 8) & 0xff) * 8;
-    crate::fs::proc::CpuInfo {
+    CpuDescription {
         vendor_id,
         family,
         model,
         model_name: trimmed,
         stepping: signature & 0xf,
-        microcode: None,
-        khz: crate::timeline::tsc_khz(),
-        cache_size_kb: None,
         cpuid_level: max_leaf,
         flags,
-        bugs: alloc::vec::Vec::new(),
         clflush_size: clflush,
-        cache_alignment: clflush,
         physical_address_bits: address_bits & 0xff,
         virtual_address_bits: (address_bits >> 8) & 0xff,
     }

@@ -4,6 +4,11 @@
 /// An address in the kernel half that nothing maps (between the direct map and MMIO windows).
 const UNMAPPED: u64 = 0xffff_a000_dead_0000;
 
+/// `int3`: the breakpoint exception, which the kernel's trap handler reports.
+pub fn breakpoint() {
+    x86_64::instructions::interrupts::int3();
+}
+
 pub fn trigger_page_fault() -> ! {
     // SAFETY: the read faults by design; the page-fault handler powers the machine off.
     let value = unsafe { core::ptr::read_volatile(UNMAPPED as *const u64) };

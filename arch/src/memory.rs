@@ -1,20 +1,35 @@
-//! Physical memory at boot: the memory map in, page tables, heap and frame allocator out.
+//! Physical memory, owned by `arch`: the boot memory map in; the kernel's page tables, the
+//! heap and the frame allocator out. The kernel above sees none of it as addresses: it gets
+//! [`crate::frame::Frame`]s, heap allocations and the summary below.
+//!
+//! Lock order: the heap → [`FRAMES`] (the heap's grow hook); the kernel-table lock → [`FRAMES`]
+//! (MMIO mappings). [`FRAMES`] is a leaf: nothing allocates from the heap while holding it.
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use boot::{BootInfo, MemoryKind};
+use boot::MemoryKind;
 use spin::{Mutex, Once};
 
-use super::frame::{FRAME_SIZE, FrameAllocator};
-use super::regions::{RangeSet, TooManyRanges};
-use crate::arch::{heap, paging};
+use crate::PAGE;
+use crate::boot_info::BootInfo;
+use crate::frame_allocator::FrameAllocator;
+use crate::regions::{RangeSet, TooManyRanges};
+use crate::{heap, paging};
 
 const LOW_MEMORY_END: u64 = 1 << 20;
 const LARGE_PAGE: u64 = 2 << 20;
 /// The first heap span: enough for boot; the heap grows from the frame allocator after.
 const INITIAL_HEAP_MAX: u64 = 8 << 20;
 
+/// The frame allocator: every frame of RAM not in the image, the modules, low memory, the
+/// page tables or the heap's spans.
 static FRAMES: Once<Mutex<FrameAllocator>> = Once::new();
+/// The physical ranges the direct map covers (RAM and the modules, widened to 2 MiB): what
+/// an MMIO mapping must never alias.
+static DIRECT_MAPPED: Once<RangeSet> = Once::new();
+static TOTAL_USABLE: AtomicU64 = AtomicU64::new(0);
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug)]
 pub enum MemoryError {
@@ -22,6 +37,8 @@ pub enum MemoryError {
     TooManyRanges(TooManyRanges),
     Paging(paging::PagingError),
     NoRoomForHeap,
+    /// [`init`] ran before.
+    AlreadyInitialised,
 }
 
 impl fmt::Display for MemoryError {
@@ -31,6 +48,7 @@ impl fmt::Display for MemoryError {
             Self::TooManyRanges(error) => write!(f, "{error}"),
             Self::Paging(error) => write!(f, "cannot build the kernel page tables: {error:?}"),
             Self::NoRoomForHeap => write!(f, "no room for the kernel heap"),
+            Self::AlreadyInitialised => write!(f, "memory set up twice"),
         }
     }
 }
@@ -80,18 +98,21 @@ fn free_ranges(boot: &BootInfo) -> Result<RangeSet, MemoryError> {
         .iter()
         .filter(|r| r.kind == MemoryKind::Usable)
     {
-        let start = region.start.next_multiple_of(FRAME_SIZE);
-        let end = region.end() / FRAME_SIZE * FRAME_SIZE;
+        let start = region.start.next_multiple_of(PAGE);
+        let end = region.end() / PAGE * PAGE;
         free.insert(start, end)?;
     }
     free.remove(0, LOW_MEMORY_END)?;
     let (image_start, image_end) = boot::kernel_image().phys_range();
     free.remove(image_start, image_end)?;
-    for module in boot.modules() {
-        let start = module.start / FRAME_SIZE * FRAME_SIZE;
+    for module in boot.raw().modules() {
+        let start = module.start / PAGE * PAGE;
         free.remove(
             start,
-            (module.start + module.len).next_multiple_of(FRAME_SIZE),
+            module
+                .start
+                .saturating_add(module.len)
+                .next_multiple_of(PAGE),
         )?;
     }
     if free.total() == 0 {
@@ -114,7 +135,11 @@ fn direct_map_ranges(boot: &BootInfo) -> Result<RangeSet, MemoryError> {
         .iter()
         .filter(|r| ram_kinds.contains(&r.kind))
         .map(|r| (r.start, r.end()));
-    let modules = boot.modules().iter().map(|m| (m.start, m.start + m.len));
+    let modules = boot
+        .raw()
+        .modules()
+        .iter()
+        .map(|m| (m.start, m.start.saturating_add(m.len)));
     for (start, end) in regions.chain(modules) {
         ram.insert(
             start / LARGE_PAGE * LARGE_PAGE,
@@ -124,25 +149,34 @@ fn direct_map_ranges(boot: &BootInfo) -> Result<RangeSet, MemoryError> {
     Ok(ram)
 }
 
-pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
+/// Sets up physical memory once: builds and loads the kernel's page tables, gives the heap
+/// its first span and the rest of RAM to the frame allocator. `phase` is called with the
+/// name of each step as it ends ("page tables", "heap"), for the boot timeline.
+pub fn init(
+    boot: &BootInfo,
+    phase: &mut dyn FnMut(&'static str),
+) -> Result<MemorySummary, MemoryError> {
+    if STARTED.swap(true, Ordering::AcqRel) {
+        return Err(MemoryError::AlreadyInitialised);
+    }
     let mut free = free_ranges(boot)?;
     let ram = direct_map_ranges(boot)?;
 
     let mut take_table_frame = || {
-        free.take(FRAME_SIZE, FRAME_SIZE)
+        free.take(PAGE, PAGE)
             .filter(|&frame| frame < boot::early_identity_limit())
     };
     paging::switch_to_kernel_tables(&boot::kernel_image(), ram.as_slice(), &mut take_table_frame)
         .map_err(MemoryError::Paging)?;
-    crate::timeline::phase("page tables");
+    DIRECT_MAPPED.call_once(|| ram.clone());
+    phase("page tables");
 
-    let heap_bytes = (free.total() / 4).min(INITIAL_HEAP_MAX) / FRAME_SIZE * FRAME_SIZE;
+    let heap_bytes = (free.total() / 4).min(INITIAL_HEAP_MAX) / PAGE * PAGE;
     let heap_start = free
-        .take(heap_bytes, FRAME_SIZE)
+        .take(heap_bytes, PAGE)
         .ok_or(MemoryError::NoRoomForHeap)?;
-    heap::init(heap_start, heap_bytes as usize, grow_heap)
-        .map_err(|()| MemoryError::NoRoomForHeap)?;
-    crate::timeline::phase("heap");
+    heap::init(heap_start, heap_bytes as usize).map_err(|()| MemoryError::NoRoomForHeap)?;
+    phase("heap");
 
     let ranges = free.as_slice();
     let (lowest, highest) = (
@@ -155,20 +189,8 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
     }
     let free_frames = frames.free_frames();
     FRAMES.call_once(|| Mutex::new(frames));
-    crate::arch::frame::set_source(crate::arch::frame::FrameSource {
-        allocate: allocate_frame,
-        free: free_frame,
-    });
-    crate::arch::dma::init(crate::arch::dma::DmaFrames {
-        allocate_contiguous: |pages| FRAMES.get()?.lock().allocate_contiguous(pages as u64),
-        free_contiguous: |phys, pages| {
-            if let Some(frames) = FRAMES.get() {
-                frames.lock().free_contiguous(phys, pages as u64);
-            }
-        },
-    });
 
-    TOTAL_USABLE.store(usable_bytes(boot), core::sync::atomic::Ordering::Relaxed);
+    TOTAL_USABLE.store(usable_bytes(boot), Ordering::Relaxed);
     Ok(MemorySummary {
         usable_bytes: usable_bytes(boot),
         direct_map_bytes: ram.total(),
@@ -177,30 +199,41 @@ pub fn init(boot: &BootInfo) -> Result<MemorySummary, MemoryError> {
     })
 }
 
-fn allocate_frame() -> Option<u64> {
+/// One free frame (physical address), for [`crate::frame::Frame`] and page tables.
+pub(crate) fn allocate_frame() -> Option<u64> {
     FRAMES.get()?.lock().allocate()
 }
 
-fn free_frame(phys: u64) {
+/// Returns a frame [`allocate_frame`] gave.
+pub(crate) fn free_frame(phys: u64) {
     if let Some(frames) = FRAMES.get() {
         frames.lock().free_contiguous(phys, 1);
     }
 }
 
-fn grow_heap(bytes: usize) -> Option<u64> {
-    FRAMES
-        .get()?
-        .lock()
-        .allocate_contiguous((bytes as u64).div_ceil(FRAME_SIZE))
+/// `pages` physically contiguous free frames (the heap's growth, DMA memory).
+pub(crate) fn allocate_contiguous(pages: usize) -> Option<u64> {
+    FRAMES.get()?.lock().allocate_contiguous(pages as u64)
+}
+
+/// Returns frames [`allocate_contiguous`] gave.
+pub(crate) fn free_contiguous(phys: u64, pages: usize) {
+    if let Some(frames) = FRAMES.get() {
+        frames.lock().free_contiguous(phys, pages as u64);
+    }
+}
+
+/// Whether `[start, end)` touches memory the direct map covers (RAM, modules).
+pub(crate) fn overlaps_direct_map(start: u64, end: u64) -> bool {
+    DIRECT_MAPPED.get().is_some_and(|ram| {
+        ram.as_slice()
+            .iter()
+            .any(|&(ram_start, ram_end)| start < ram_end && ram_start < end)
+    })
 }
 
 /// Total and free RAM in bytes, for `sysinfo` and `/proc/meminfo`.
 pub fn memory_totals() -> (u64, u64) {
-    let free = FRAMES.get().map_or(0, |frames| frames.lock().free_frames()) * FRAME_SIZE;
-    (
-        TOTAL_USABLE.load(core::sync::atomic::Ordering::Relaxed),
-        free,
-    )
+    let free = FRAMES.get().map_or(0, |frames| frames.lock().free_frames()) * PAGE;
+    (TOTAL_USABLE.load(Ordering::Relaxed), free)
 }
-
-static TOTAL_USABLE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);

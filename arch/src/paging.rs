@@ -13,6 +13,8 @@
 //! below 4 GiB is identity mapped; table frames are reached through whichever map is live
 //! ([`phys_to_virt`]).
 
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use boot::KernelImage;
@@ -21,9 +23,12 @@ use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
 use x86_64::{PhysAddr, VirtAddr};
 
+use crate::PAGE;
+use crate::frame::Frame;
+use crate::memory::{allocate_frame, free_frame};
+
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
-const FRAME: u64 = 4096;
 const KERNEL_TABLE_FLAGS: Flags = Flags::PRESENT.union(Flags::WRITABLE);
 const USER_TABLE_FLAGS: Flags = Flags::PRESENT
     .union(Flags::WRITABLE)
@@ -45,11 +50,18 @@ pub enum PagingError {
     Conflict(u64),
     /// A physical address the live map cannot reach.
     Unreachable(u64),
+    /// Not the start of a page in the user half (user page tables map nothing else).
+    NotUserPage(u64),
 }
 
 /// The virtual address at which a physical address can be read right now.
-pub fn phys_to_virt(phys: u64) -> u64 {
+pub(crate) fn phys_to_virt(phys: u64) -> u64 {
     phys + PHYS_OFFSET.load(Ordering::Relaxed)
+}
+
+/// Whether the kernel's own tables, with the direct map of all RAM, are live.
+pub(crate) fn direct_map_live() -> bool {
+    KERNEL_PML4.load(Ordering::Relaxed) != 0
 }
 
 #[derive(Clone, Copy)]
@@ -62,7 +74,7 @@ enum PageSize {
 impl PageSize {
     const fn bytes(self) -> u64 {
         match self {
-            Self::Small => FRAME,
+            Self::Small => PAGE,
             Self::Large => LARGE,
             Self::Huge => HUGE,
         }
@@ -174,17 +186,17 @@ impl Mapper<'_> {
 /// Builds the kernel's tables (direct map of `ram`, the image, no identity map) and makes
 /// them live. `ram` ranges must be 2 MiB aligned; `allocate_frame` must return frames the
 /// boot identity map reaches (below 4 GiB).
-pub fn switch_to_kernel_tables(
+pub(crate) fn switch_to_kernel_tables(
     image: &KernelImage,
     ram: &[(u64, u64)],
     allocate_frame: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<(), PagingError> {
-    let no_execute = if super::cpu::has_no_execute() {
+    let no_execute = if crate::cpu::has_no_execute() {
         Flags::NO_EXECUTE
     } else {
         Flags::empty()
     };
-    let huge_ok = super::cpu::has_gigabyte_pages();
+    let huge_ok = crate::cpu::has_gigabyte_pages();
     let mut mapper = Mapper {
         pml4: 0,
         allocate_frame,
@@ -213,7 +225,7 @@ pub fn switch_to_kernel_tables(
                     flags,
                 )?;
             }
-            virt += FRAME;
+            virt += PAGE;
         }
     }
 
@@ -235,15 +247,16 @@ pub fn switch_to_kernel_tables(
 }
 
 /// Maps device registers `[phys, phys + len)` uncached and returns the virtual address of
-/// `phys`. Mapping the same registers twice is fine.
-pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
+/// `phys`. Mapping the same registers twice is fine. Callers check the range first
+/// ([`crate::mmio::MmioRegion::map`]): not RAM, inside the MMIO window.
+pub(crate) fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
     let pml4 = KERNEL_PML4.load(Ordering::Relaxed);
     if pml4 == 0 {
         return Err(PagingError::Unreachable(phys));
     }
     let _guard = TABLE_LOCK.lock();
-    let mut allocate = super::frame::allocate_raw;
-    let no_execute = if super::cpu::has_no_execute() {
+    let mut allocate = allocate_frame;
+    let no_execute = if crate::cpu::has_no_execute() {
         Flags::NO_EXECUTE
     } else {
         Flags::empty()
@@ -255,7 +268,7 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
         table_flags: KERNEL_TABLE_FLAGS,
     };
     let flags = Flags::WRITABLE | Flags::NO_CACHE | Flags::WRITE_THROUGH | no_execute;
-    let first = phys & !(FRAME - 1);
+    let first = phys & !(PAGE - 1);
     let mut page = first;
     while page < phys + len.max(1) {
         match mapper.map(MMIO_BASE + page, page, PageSize::Small, flags) {
@@ -263,20 +276,9 @@ pub fn map_mmio(phys: u64, len: u64) -> Result<u64, PagingError> {
             Err(PagingError::Conflict(_)) => {} // already mapped by an earlier call
             Err(other) => return Err(other),
         }
-        page += FRAME;
+        page += PAGE;
     }
     Ok(MMIO_BASE + phys)
-}
-
-/// The bytes of a boot module, read through the direct map.
-///
-/// Sound because the memory manager never hands a module's frames to an allocator, so
-/// nothing writes them while the kernel runs.
-pub fn boot_module_bytes(module: &boot::BootModule) -> &'static [u8] {
-    // SAFETY: see above; the range was mapped as RAM by `switch_to_kernel_tables` (modules lie in memory the VMM reported).
-    unsafe {
-        core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, module.len as usize)
-    }
 }
 
 bitflags::bitflags! {
@@ -290,17 +292,54 @@ bitflags::bitflags! {
 
 /// The page tables of one user address space: the user half its own, the kernel half shared
 /// with every other address space (the PML4's upper 256 entries are copied at creation and
-/// never change afterwards). Maps 4 KiB pages only; the caller owns the frames.
+/// never change afterwards). Maps 4 KiB pages only.
+///
+/// The table owns the frames it maps: [`UserPageTable::map`] takes a [`Frame`] by value and
+/// keeps it until the page is unmapped ([`UserPageTable::unmap`] hands it back after the
+/// entry is gone and the TLB flushed) or the table is dropped (after it stopped being live).
+/// So a frame user code can reach is never freed, and no safe code can map memory it does
+/// not own. The rule, checked by the compiler:
+///
+/// ```compile_fail,E0382
+/// use arch::frame::Frame;
+/// use arch::paging::{UserAccess, UserPageTable};
+///
+/// fn map_then_free(table: &mut UserPageTable, frame: Frame) {
+///     table.map(0x40_0000, frame, UserAccess::WRITE).unwrap();
+///     drop(frame); // error[E0382]: use of moved value: the table owns the frame now
+/// }
+/// ```
+///
+/// Getting the frame back means unmapping it first:
+///
+/// ```
+/// use arch::frame::Frame;
+/// use arch::paging::{UserAccess, UserPageTable};
+///
+/// fn map_then_free(table: &mut UserPageTable, frame: Frame) {
+///     table.map(0x40_0000, frame, UserAccess::WRITE).unwrap();
+///     let frame: Option<Frame> = table.unmap(0x40_0000); // no longer mapped
+///     drop(frame);
+/// }
+/// ```
 pub struct UserPageTable {
     pml4: u64,
+    /// Every user page this table holds, by virtual address, with its frame. A page may be
+    /// held but not present (see [`UserPageTable::hide`]).
+    frames: BTreeMap<u64, Frame>,
 }
 
 const KERNEL_HALF_FIRST_ENTRY: usize = 256;
+/// The end of the user half (exclusive): the canonical-address limit.
+const USER_END: u64 = 0x0000_8000_0000_0000;
 
 impl UserPageTable {
     pub fn new() -> Result<Self, PagingError> {
         let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
-        let mut allocate = super::frame::allocate_raw;
+        if kernel_pml4 == 0 {
+            return Err(PagingError::Unreachable(0));
+        }
+        let mut allocate = allocate_frame;
         let mut mapper = Mapper {
             pml4: kernel_pml4,
             allocate_frame: &mut allocate,
@@ -317,19 +356,17 @@ impl UserPageTable {
         for (i, entry) in kernel_half.into_iter().enumerate() {
             table[KERNEL_HALF_FIRST_ENTRY + i] = entry?;
         }
-        Ok(Self { pml4 })
+        Ok(Self {
+            pml4,
+            frames: BTreeMap::new(),
+        })
     }
 
     fn mapper<'a>(&self, allocate: &'a mut dyn FnMut() -> Option<u64>) -> Mapper<'a> {
-        let no_execute = if super::cpu::has_no_execute() {
-            Flags::NO_EXECUTE
-        } else {
-            Flags::empty()
-        };
         Mapper {
             pml4: self.pml4,
             allocate_frame: allocate,
-            no_execute,
+            no_execute: no_execute_flag(),
             table_flags: USER_TABLE_FLAGS,
         }
     }
@@ -345,21 +382,30 @@ impl UserPageTable {
         flags
     }
 
-    /// Maps the page at `virt` (a user address) to `phys`, replacing any earlier mapping.
-    pub fn map(&mut self, virt: u64, phys: u64, access: UserAccess) -> Result<(), PagingError> {
-        if virt >= DIRECT_MAP_BASE {
-            return Err(PagingError::Conflict(virt));
+    fn check_user_page(virt: u64) -> Result<(), PagingError> {
+        if virt >= USER_END || !virt.is_multiple_of(PAGE) {
+            return Err(PagingError::NotUserPage(virt));
         }
-        let mut allocate = super::frame::allocate_raw;
+        Ok(())
+    }
+
+    /// Maps the page at `virt` (a page-aligned user address) to `frame`, which the table
+    /// keeps; a frame mapped there before is unmapped and freed. On error the frame is freed
+    /// and nothing changes.
+    pub fn map(&mut self, virt: u64, frame: Frame, access: UserAccess) -> Result<(), PagingError> {
+        Self::check_user_page(virt)?;
+        let mut allocate = allocate_frame;
         let mut mapper = self.mapper(&mut allocate);
         let flags = Self::leaf_flags(access, mapper.no_execute);
         let table = mapper.walk_to(virt, 1)?;
         let entry = &mut mapper.table(table)?[((virt >> 12) & 511) as usize];
         let was_present = !entry.is_unused();
-        entry.set_addr(PhysAddr::new(phys), flags);
+        entry.set_addr(PhysAddr::new(frame.phys()), flags);
         if was_present {
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
         }
+        // The old frame (if any) is dropped only now, with no entry left pointing at it.
+        self.frames.insert(virt, frame);
         Ok(())
     }
 
@@ -385,30 +431,71 @@ impl UserPageTable {
         Some(&mut leaf_table[((virt >> 12) & 511) as usize])
     }
 
-    /// Removes the mapping of the page at `virt`; returns the frame it mapped.
-    pub fn unmap(&mut self, virt: u64) -> Option<u64> {
-        let entry = self.leaf(virt)?;
-        if entry.is_unused() {
-            return None;
-        }
-        let phys = entry.addr().as_u64();
-        entry.set_unused();
-        x86_64::instructions::tlb::flush(VirtAddr::new(virt));
-        Some(phys)
-    }
-
-    /// Changes what user code may do with an already mapped page.
-    pub fn protect(&mut self, virt: u64, access: UserAccess) {
-        let no_execute = if super::cpu::has_no_execute() {
-            Flags::NO_EXECUTE
-        } else {
-            Flags::empty()
-        };
+    /// Clears the entry for `virt` (if present) and flushes it from the TLB.
+    fn clear_entry(&mut self, virt: u64) {
         if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
-            let phys = entry.addr();
-            entry.set_addr(phys, Self::leaf_flags(access, no_execute));
+            entry.set_unused();
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
         }
+    }
+
+    /// Removes the page at `virt` and hands back its frame, which nothing maps any more.
+    pub fn unmap(&mut self, virt: u64) -> Option<Frame> {
+        let frame = self.frames.remove(&virt)?;
+        self.clear_entry(virt);
+        Some(frame)
+    }
+
+    /// Makes the page at `virt` inaccessible to user code (`PROT_NONE`) but keeps its frame
+    /// and contents; [`UserPageTable::protect`] makes it accessible again.
+    pub fn hide(&mut self, virt: u64) {
+        if self.frames.contains_key(&virt) {
+            self.clear_entry(virt);
+        }
+    }
+
+    /// Sets what user code may do with a page this table holds (present again if hidden).
+    pub fn protect(&mut self, virt: u64, access: UserAccess) {
+        let Some(phys) = self.frames.get(&virt).map(Frame::phys) else {
+            return;
+        };
+        let flags = Self::leaf_flags(access, no_execute_flag());
+        let mut allocate = allocate_frame;
+        let mut mapper = self.mapper(&mut allocate);
+        let Ok(table) = mapper.walk_to(virt, 1) else {
+            return; // tables exist for every held page: `map` made them
+        };
+        if let Ok(table) = mapper.table(table) {
+            table[((virt >> 12) & 511) as usize].set_addr(PhysAddr::new(phys), flags);
+            x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+        }
+    }
+
+    /// Whether the table holds a page at `virt`.
+    pub fn holds(&self, virt: u64) -> bool {
+        self.frames.contains_key(&virt)
+    }
+
+    /// The frame behind the page at `virt`.
+    pub fn frame(&self, virt: u64) -> Option<&Frame> {
+        self.frames.get(&virt)
+    }
+
+    /// The frame behind the page at `virt`, to write (user code is stopped while the kernel
+    /// runs, so this borrow is the only access).
+    pub fn frame_mut(&mut self, virt: u64) -> Option<&mut Frame> {
+        self.frames.get_mut(&virt)
+    }
+
+    /// The pages held in `[start, end)`, lowest first.
+    pub fn pages_in(&self, start: u64, end: u64) -> Vec<u64> {
+        if start >= end {
+            return Vec::new();
+        }
+        self.frames
+            .range(start..end)
+            .map(|(&page, _)| page)
+            .collect()
     }
 
     /// Makes this address space the CPU's current one.
@@ -426,8 +513,17 @@ impl UserPageTable {
     }
 }
 
+fn no_execute_flag() -> Flags {
+    if crate::cpu::has_no_execute() {
+        Flags::NO_EXECUTE
+    } else {
+        Flags::empty()
+    }
+}
+
 impl Drop for UserPageTable {
-    /// Frees the user half's table frames (not the pages they map: their owners free those).
+    /// Frees the user half's table frames; the mapped frames (the `frames` field) are freed
+    /// right after, when no table maps them and the CPU no longer uses these tables.
     /// Switches to the kernel's tables first if this address space is live.
     fn drop(&mut self) {
         let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
@@ -443,7 +539,7 @@ impl Drop for UserPageTable {
         }
         fn free_level(table: u64, level: u32) {
             if level > 1 {
-                let entries: alloc::vec::Vec<u64> = {
+                let entries: Vec<u64> = {
                     // SAFETY: a table frame of this address space, reached through the direct map.
                     let table = unsafe { &*(phys_to_virt(table) as *const PageTable) };
                     table
@@ -456,9 +552,9 @@ impl Drop for UserPageTable {
                     free_level(child, level - 1);
                 }
             }
-            super::frame::free_raw(table);
+            free_frame(table);
         }
-        let children: alloc::vec::Vec<u64> = {
+        let children: Vec<u64> = {
             // SAFETY: as above, for the PML4.
             let pml4 = unsafe { &*(phys_to_virt(self.pml4) as *const PageTable) };
             pml4.iter()
@@ -470,6 +566,6 @@ impl Drop for UserPageTable {
         for child in children {
             free_level(child, 3);
         }
-        super::frame::free_raw(self.pml4);
+        free_frame(self.pml4);
     }
 }

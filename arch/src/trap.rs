@@ -1,5 +1,7 @@
 //! Trap entry: the assembly that saves a trapped context into a [`TrapFrame`] and hands it to
-//! [`crate::trap::handle`], and the way back with `iretq`.
+//! the kernel's handler (given to [`crate::init_cpu`]), and the way back with `iretq`. A trap
+//! from user mode never reaches that handler: it returns from
+//! [`crate::user::UserContext::execute`] instead.
 //!
 //! One stub per vector pushes a uniform (error code, vector) pair, whether or not the CPU
 //! pushed an error code, so one common path and one Rust type describe every trap.
@@ -65,6 +67,14 @@ pub(super) fn stub_addresses() -> &'static [u64; EXCEPTION_VECTORS] {
     unsafe { &trap_stub_table }
 }
 
+/// What the kernel does with a trap in kernel mode.
+static HANDLER: spin::Once<fn(&mut TrapFrame)> = spin::Once::new();
+
+pub(crate) fn set_handler(handler: fn(&mut TrapFrame)) {
+    HANDLER.call_once(|| handler);
+}
+
+// SAFETY: `trap_dispatch` is called only by `trap_common` below, with a pointer to the frame it just pushed; no other symbol has this name.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     if frame.vector == u64::from(TIMER_VECTOR) {
@@ -73,7 +83,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     if frame.cs & 3 == 3 {
         super::user::trap_from_user(frame);
     }
-    crate::trap::handle(frame);
+    match HANDLER.get() {
+        Some(handler) => handler(frame),
+        // Before `init_cpu` no IDT of ours is loaded, so this cannot happen; stop quietly.
+        None => super::cpu::halt_forever(),
+    }
 }
 
 core::arch::global_asm!(

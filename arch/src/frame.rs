@@ -1,0 +1,58 @@
+//! Owned physical frames: a page of RAM the holder alone may read and write (through the
+//! direct map), returned to the frame allocator when dropped. User pages are frames, owned
+//! by the [`crate::paging::UserPageTable`] that maps them; sharing one between address spaces
+//! (copy-on-write, later) will be `Arc<Frame>`.
+
+use crate::PAGE_SIZE;
+use crate::memory::{allocate_frame, free_frame};
+use crate::paging::phys_to_virt;
+
+/// One page of RAM, owned. There is no way to make a `Frame` from an address: only the
+/// allocator hands them out, so two `Frame`s never share memory.
+#[derive(Debug)]
+pub struct Frame {
+    phys: u64,
+}
+
+impl Frame {
+    /// A new frame filled with zeros; `None` when memory is exhausted (or before
+    /// [`crate::memory::init`]).
+    pub fn new_zeroed() -> Option<Frame> {
+        let frame = Frame {
+            phys: allocate_frame()?,
+        };
+        // SAFETY: the frame was just allocated to us alone; the direct map reaches it (the allocator exists only once the direct map is live).
+        unsafe { core::ptr::write_bytes(frame.virt(), 0, PAGE_SIZE) };
+        Some(frame)
+    }
+
+    /// The frame's physical address (a number: nothing can be done with it outside `arch`).
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    fn virt(&self) -> *mut u8 {
+        phys_to_virt(self.phys) as *mut u8
+    }
+
+    /// The frame's bytes. Sound because a `Frame` owns its page: the only other writer is
+    /// user code, which never runs while the kernel holds this borrow (one CPU, and the
+    /// kernel runs with user mode stopped).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: see above; the direct map covers the frame for the kernel's lifetime.
+        unsafe { core::slice::from_raw_parts(self.virt(), PAGE_SIZE) }
+    }
+
+    /// The frame's bytes, writable. Same reasoning as [`Frame::bytes`]; `&mut self` keeps
+    /// kernel borrows exclusive.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, plus `&mut self` rules out other kernel borrows.
+        unsafe { core::slice::from_raw_parts_mut(self.virt(), PAGE_SIZE) }
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        free_frame(self.phys);
+    }
+}
