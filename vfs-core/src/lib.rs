@@ -14,15 +14,15 @@
 //! How the kernel uses it:
 //! ```
 //! use std::sync::Arc;
-//! use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+//! use vfs_core::tmpfs::TmpfsOptions;
 //! use vfs_core::*;
 //!
 //! let clock = Arc::new(ManualClock::new(Timespec::new(0, 0))); // the kernel passes its timer
-//! let root = new_tmpfs(&TmpfsOptions::parse("mode=755", 1 << 30)?, 1, clock.clone())?;
+//! let root = vfs_core::tmpfs::new(&TmpfsOptions::parse("mode=755")?, 1 << 30, 1, clock.clone())?;
 //! let ns = MountNamespace::new(root, "rootfs", MountFlags::empty(), clock.clone());
 //! let ctx = FsContext::new(ns.clone(), Credentials::root()); // one per task: cwd, root, umask, ids
 //! ctx.mkdir(At::Cwd, b"/tmp", 0o1777)?;
-//! ctx.mount(At::Cwd, b"/tmp", new_tmpfs(&TmpfsOptions::default(), 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
+//! ctx.mount(At::Cwd, b"/tmp", vfs_core::tmpfs::new(&TmpfsOptions::default(), 1 << 30, 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
 //! let file = ctx.open(At::Cwd, b"/tmp/x", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)?;
 //! file.write(b"hello")?;
 //! assert_eq!(ctx.stat(At::Cwd, b"/tmp/x", true)?.size, 5);

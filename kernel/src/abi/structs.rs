@@ -275,7 +275,10 @@ mod tests {
         let ns = |sec, nsec| decode_timespec_ns(&encode_timespec(sec, nsec));
         assert_eq!(ns(0, 0), Some(0));
         assert_eq!(ns(5, 999_999_999), Some(5_999_999_999));
-        assert_eq!(ns(i64::MAX / 1_000_000_000, 0), Some(9_223_372_036_000_000_000));
+        assert_eq!(
+            ns(i64::MAX / 1_000_000_000, 0),
+            Some(9_223_372_036_000_000_000)
+        );
         // Would overflow a plain `sec * 1e9 + nsec`: saturates instead.
         assert_eq!(ns(i64::MAX / 1_000_000_000 + 1, 0), Some(i64::MAX));
         assert_eq!(ns(i64::MAX, 999_999_999), Some(i64::MAX));

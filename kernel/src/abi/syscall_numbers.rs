@@ -400,7 +400,10 @@ syscalls! {
 const _: () = {
     let mut i = 1;
     while i < NAMES.len() {
-        assert!(NAMES[i - 1].0 < NAMES[i].0, "syscalls! rows must ascend by number");
+        assert!(
+            NAMES[i - 1].0 < NAMES[i].0,
+            "syscalls! rows must ascend by number"
+        );
         i += 1;
     }
 };
@@ -430,7 +433,10 @@ mod tests {
         assert_eq!(NAMES.len(), 362);
         assert_eq!(name(RT_SIGACTION), Some("rt_sigaction"));
         assert_eq!(name(PREAD64), Some("pread64"));
-        assert_eq!(name(SET_MEMPOLICY_HOME_NODE), Some("set_mempolicy_home_node"));
+        assert_eq!(
+            name(SET_MEMPOLICY_HOME_NODE),
+            Some("set_mempolicy_home_node")
+        );
         assert_eq!(name(NEWFSTATAT), Some("newfstatat"));
     }
 }

@@ -24,7 +24,7 @@ pub mod spec;
 
 pub use channel::{Channel, FileBind, check_channels};
 pub use error::{ExecError, FieldProblem, PlanError, SpecError};
-pub use mount_options::{MountFlags, PlanWarning, TmpfsOptions};
+pub use mount_options::PlanWarning;
 pub use options::{FileAccess, Overlay, SandboxOptions};
 pub use plan::{
     BindMount, Condition, MountKind, MountPlan, Origin, PlannedMount, RootPlan, compile,

@@ -26,9 +26,10 @@ pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     if fs_type == "tmpfs" {
         let (total, _) = crate::mm::setup::memory_totals();
-        let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
-        return Ok(vfs_core::tmpfs::new_tmpfs(
+        let options = vfs_core::tmpfs::TmpfsOptions::parse(data)?;
+        return Ok(vfs_core::tmpfs::new(
             &options,
+            total,
             anonymous_dev(),
             clock,
         )?);
