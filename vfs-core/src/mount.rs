@@ -82,6 +82,17 @@ impl Location {
     pub fn is_mount_root(&self) -> bool {
         Arc::ptr_eq(&self.dentry, &self.mount.root)
     }
+
+    /// `EXDEV` unless `other` is on the same mount: Linux refuses `link` and `rename`
+    /// across mounts, even two of one filesystem. (Inside one mount the filesystem makes
+    /// the same check on the inodes it is handed: [`crate::inode::same_fs`].)
+    pub fn check_same_mount(&self, other: &Location) -> Result<()> {
+        if Arc::ptr_eq(&self.mount, &other.mount) {
+            Ok(())
+        } else {
+            Err(Errno::EXDEV)
+        }
+    }
 }
 
 /// One mount: a filesystem (or a subtree of one, for a bind mount) attached at a place.

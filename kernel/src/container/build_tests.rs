@@ -6,7 +6,6 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::{
@@ -165,12 +164,6 @@ impl FileSystem for ReadOnlyFs {
 }
 
 impl Inode for ReadOnlyInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
     fn ino(&self) -> u64 {
         self.0.ino()
     }

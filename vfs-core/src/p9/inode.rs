@@ -17,15 +17,12 @@ use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
 use super::fs::Mount;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
-use crate::attr::{
-    DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode,
-};
+use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::errno::{Errno, Result};
-use crate::inode::{CachePolicy, Inode, NewNode, NodeKind};
+use crate::inode::{CachePolicy, Inode, NewNode, NodeKind, check_name, same_fs};
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::any::Any;
 use hashbrown::HashMap;
 use spin::Mutex;
 
@@ -257,16 +254,9 @@ impl P9Inode {
     }
 
     fn same_mount(&self, other: &Arc<dyn Inode>) -> Result<Arc<P9Inode>> {
-        let other = other
-            .clone()
-            .into_any()
-            .downcast::<P9Inode>()
-            .map_err(|_| Errno::EXDEV)?;
-        if Arc::ptr_eq(&other.mount, &self.mount) {
-            Ok(other)
-        } else {
-            Err(Errno::EXDEV)
-        }
+        same_fs(other, |node: &P9Inode| {
+            Arc::ptr_eq(&node.mount, &self.mount)
+        })
     }
 }
 
@@ -281,26 +271,8 @@ impl OpenFids {
 
 /// Names the server must never see: `.` and `..` would walk outside the object asked
 /// about (and `..` outside the export), `/` and NUL are not names at all.
-fn check_name(name: &[u8]) -> Result<()> {
-    if name.len() > NAME_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
-    {
-        return Err(Errno::EINVAL);
-    }
-    Ok(())
-}
 
 impl Inode for P9Inode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.ino
     }

@@ -4,7 +4,6 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 
 use spin::Mutex;
 use vfs_core::attr::NAME_MAX;
@@ -125,14 +124,6 @@ fn read_slice(data: &[u8], offset: u64, buf: &mut [u8]) -> usize {
 }
 
 impl Inode for SyntheticInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.node.ino
     }
