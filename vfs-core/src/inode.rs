@@ -131,6 +131,43 @@ pub fn same_fs_ref<'a, T: Inode>(
     }
 }
 
+/// The first entries of every directory's stream, as [`Inode::readdir`]'s contract has
+/// them: `.` at offset 0 and `..` at offset 1 (the next offset after them is
+/// [`FIRST_ENTRY_OFFSET`]). Every filesystem's `readdir` starts with this; it returns
+/// `Ok(false)` when `sink` had no room (stop there), `Ok(true)` to go on with the
+/// filesystem's own entries. `parent_ino` is asked only when `..` is due (9p walks for it).
+pub fn readdir_dots(
+    offset: u64,
+    ino: u64,
+    parent_ino: impl FnOnce() -> Result<u64>,
+    sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
+) -> Result<bool> {
+    if offset == 0
+        && !sink(DirEntry {
+            name: b".",
+            ino,
+            file_type: FileType::Directory,
+            next_offset: 1,
+        })
+    {
+        return Ok(false);
+    }
+    if offset <= 1
+        && !sink(DirEntry {
+            name: b"..",
+            ino: parent_ino()?,
+            file_type: FileType::Directory,
+            next_offset: FIRST_ENTRY_OFFSET,
+        })
+    {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The readdir offset of a directory's first entry after `.` and `..`.
+pub const FIRST_ENTRY_OFFSET: u64 = 2;
+
 /// One file, directory, symlink or special node: Linux's `inode` with its operations.
 ///
 /// Defaults return what Linux returns when an object does not support an operation

@@ -19,7 +19,9 @@ use super::fs::Mount;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::errno::{Errno, Result};
-use crate::inode::{CachePolicy, Inode, NewNode, NodeKind, check_name, same_fs};
+use crate::inode::{
+    CachePolicy, FIRST_ENTRY_OFFSET, Inode, NewNode, NodeKind, check_name, readdir_dots, same_fs,
+};
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -419,38 +421,23 @@ impl Inode for P9Inode {
     /// cookies shifted by 2 (QEMU's cookies are `telldir` positions, far from overflow).
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         self.require_directory()?;
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
+        // At a mount's root, `..` is the root itself: the host's parent is not ours.
+        let parent_ino = || {
+            if self.is_root {
+                return Ok(self.ino);
+            }
+            Ok(self
+                .fid
+                .walk(&[b".."])?
+                .1
+                .last()
+                .map_or(self.ino, |qid| qid.path))
+        };
+        if !readdir_dots(offset, self.ino, parent_ino, sink)? {
             return Ok(());
         }
-        if offset <= 1 {
-            // At a mount's root, `..` is the root itself: the host's parent is not ours.
-            let parent = if self.is_root {
-                self.ino
-            } else {
-                self.fid
-                    .walk(&[b".."])?
-                    .1
-                    .last()
-                    .map_or(self.ino, |qid| qid.path)
-            };
-            if !sink(DirEntry {
-                name: b"..",
-                ino: parent,
-                file_type: FileType::Directory,
-                next_offset: 2,
-            }) {
-                return Ok(());
-            }
-        }
         let fid = self.open_fid(Access::Read)?;
-        fid.readdir(offset.saturating_sub(2), &mut |entry| {
+        fid.readdir(offset.saturating_sub(FIRST_ENTRY_OFFSET), &mut |entry| {
             if entry.name == b"." || entry.name == b".." {
                 return true;
             }
@@ -458,7 +445,7 @@ impl Inode for P9Inode {
                 name: entry.name,
                 ino: entry.qid.path,
                 file_type: dirent_file_type(entry.kind, entry.qid.kind),
-                next_offset: entry.offset.saturating_add(2),
+                next_offset: entry.offset.saturating_add(FIRST_ENTRY_OFFSET),
             })
         })
     }

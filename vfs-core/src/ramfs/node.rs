@@ -7,7 +7,8 @@ use super::{Shared, blocks_for_pages};
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, TimeChange, mode};
 use crate::errno::{Errno, Result};
 use crate::inode::{
-    Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE, check_name, same_fs, same_fs_ref,
+    Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE, check_name, readdir_dots, same_fs,
+    same_fs_ref,
 };
 use crate::time::Timespec;
 use alloc::sync::Arc;
@@ -364,25 +365,8 @@ impl Inode for RamInode {
         let Body::Dir(entries) = &state.body else {
             return Err(Errno::ENOTDIR);
         };
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
-            return Ok(());
-        }
-        let parent_ino = self.parent_ino.load(Ordering::Relaxed);
-        if offset <= 1
-            && !sink(DirEntry {
-                name: b"..",
-                ino: parent_ino,
-                file_type: FileType::Directory,
-                next_offset: 2,
-            })
-        {
+        let parent_ino = || Ok(self.parent_ino.load(Ordering::Relaxed));
+        if !readdir_dots(offset, self.ino, parent_ino, sink)? {
             return Ok(());
         }
         if entries.dead {

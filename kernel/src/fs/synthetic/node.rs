@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 use vfs_core::attr::NAME_MAX;
+use vfs_core::inode::readdir_dots;
 use vfs_core::{
     DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr,
     Stat, Timespec,
@@ -216,24 +217,7 @@ impl Inode for SyntheticInode {
 
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         let directory = self.directory()?;
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.node.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
-            return Ok(());
-        }
-        if offset <= 1
-            && !sink(DirEntry {
-                name: b"..",
-                ino: self.parent_ino,
-                file_type: FileType::Directory,
-                next_offset: FIRST_COOKIE,
-            })
-        {
+        if !readdir_dots(offset, self.node.ino, || Ok(self.parent_ino), sink)? {
             return Ok(());
         }
         let mut entries = directory.entries();
