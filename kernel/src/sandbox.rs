@@ -57,7 +57,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
             ..P9MountOptions::default()
         };
         let fs: Arc<dyn FileSystem> =
-            P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
+            P9FileSystem::new(device, &options, crate::fs::anonymous_dev())?;
         crate::timeline::phase("9p attach");
         self.attached.lock().insert(tag, fs.clone());
         Ok(fs)

@@ -23,7 +23,7 @@ pub mod process;
 pub mod spec;
 
 pub use channel::{Channel, FileBind, check_channels};
-pub use error::{ExecError, FieldProblem, PlanError, SpecError};
+pub use error::{FieldProblem, PlanError, ResolveError, SpecError};
 pub use mount_options::PlanWarning;
 pub use options::{FileAccess, Overlay, SandboxOptions};
 pub use plan::{

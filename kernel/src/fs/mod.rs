@@ -49,10 +49,10 @@ pub fn make_kernel_fs(
         "proc" => {
             let sources = proc::registered().ok_or(Errno::ENODEV)?;
             proc::warn_unsupported_options(data);
-            Ok(proc::new_proc(sources, dev, clock))
+            Ok(proc::new(sources, dev, clock))
         }
-        "sysfs" => Ok(sysfs::new_sysfs(sysfs::ONE_CPU, dev, clock)),
-        "devpts" => Ok(devpts::new_devpts(
+        "sysfs" => Ok(sysfs::new(sysfs::ONE_CPU, dev, clock)),
+        "devpts" => Ok(devpts::new(
             &devpts::DevptsOptions::parse(data)?,
             dev,
             clock,

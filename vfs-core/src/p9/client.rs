@@ -11,12 +11,12 @@
 //!   number anyway, and if even that gets no answer the number is quarantined, never
 //!   reused, because the server may still hold it.
 
-use super::channel::Channel;
 use super::ids::IdPool;
 use super::message::{
     Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply,
     Request, SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
+use super::transport::Transport;
 use super::wire::Data;
 use crate::errno::{Errno, Result};
 use alloc::sync::Arc;
@@ -64,9 +64,9 @@ pub struct ClientStats {
     pub quarantined_fids: u64,
 }
 
-/// A connection to one 9P server over one [`Channel`], after version negotiation.
+/// A connection to one 9P server over one [`Transport`], after version negotiation.
 pub struct Client {
-    channel: Arc<dyn Channel>,
+    channel: Arc<dyn Transport>,
     msize: u32,
     tags: Mutex<IdPool>,
     fids: Mutex<IdPool>,
@@ -82,7 +82,7 @@ pub struct Client {
 impl Client {
     /// Negotiates the version and msize (the smallest of the channel's limit, the server's
     /// and [`MAX_MSIZE`]) and returns a client ready to attach.
-    pub fn connect(channel: Arc<dyn Channel>) -> Result<Arc<Client>> {
+    pub fn connect(channel: Arc<dyn Transport>) -> Result<Arc<Client>> {
         let proposed = channel.max_message_size().min(MAX_MSIZE);
         if proposed < MIN_MSIZE {
             return Err(Errno::EINVAL);

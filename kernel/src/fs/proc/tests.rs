@@ -186,7 +186,7 @@ fn world() -> World {
         system: Arc::new(FakeSystem),
         processes: processes.clone(),
     };
-    let fs = new_proc(sources, 3, crate::fs::testing::clock());
+    let fs = super::new(sources, 3, crate::fs::testing::clock());
     let context = mounted_at(
         "/proc",
         fs,

@@ -12,10 +12,10 @@
 //! also drops the cached attributes (link count, ctime) of the inode it named. Symlink
 //! targets never change and are cached on every mount.
 
+use super::Mount;
 use super::attr_cache::AttrCache;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
-use super::fs::Mount;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::errno::{Errno, Result};
