@@ -31,7 +31,30 @@
 //! ```
 //!
 //! Lock orders are documented where the locks live: `dentry.rs` (the VFS layers),
-//! `ramfs/mod.rs`, `overlay/mod.rs`, `file.rs`.
+//! `ramfs/mod.rs`, `overlay/mod.rs`, `p9/client.rs` (the 9p client), `file.rs`.
+//!
+//! # How a filesystem is laid out
+//!
+//! Every filesystem, here (ramfs, tmpfs, overlay, p9) and in the kernel crate (proc,
+//! sysfs, devpts, dev, synthetic), is a directory module with the same file names for the
+//! same roles:
+//! - `mod.rs`: the filesystem type (its [`FileSystem`] impl, or, for one that is another's
+//!   configuration — tmpfs and dev over ramfs, proc/sysfs/devpts over synthetic — just
+//!   what it configures), its options, and its constructor `new`. A constructor that can
+//!   fail returns `Result<_, Errno>` (`RamFs::new`, `tmpfs::new`, `OverlayFs::new`,
+//!   `P9FileSystem::new`); one that cannot returns the filesystem (`proc::new`,
+//!   `sysfs::new`, `devpts::new`, `SyntheticFs::new`). The module doc says the lock order
+//!   when the filesystem takes more than one lock;
+//! - `node.rs`: the [`Inode`] implementation;
+//! - `dir.rs`: directory contents and their listing;
+//! - `options.rs`: mount options, when they need more than a few lines;
+//! - other files named for their one job (`pages.rs`, `rename.rs`, `copy_up.rs`,
+//!   `client.rs`, `tree.rs`…), and `tests.rs` for unit tests kept out of line.
+//!
+//! What every filesystem does the same way is written once, in [`inode`]: names a
+//! directory may hold ([`inode::check_name`]), recognising its own inodes or `EXDEV`
+//! ([`inode::same_fs`], upcasting through `Any`, a supertrait of [`Inode`]), and the `.`
+//! and `..` that start every directory listing ([`inode::readdir_dots`]).
 #![no_std]
 #![forbid(unsafe_code)]
 

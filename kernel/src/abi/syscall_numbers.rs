@@ -1,5 +1,5 @@
 //! x86_64 Linux system call numbers (from `asm/unistd_64.h`), and their names for the
-//! "unimplemented system call" log line: one table, [`syscalls!`] makes both the
+//! "unimplemented system call" log line: one table, `syscalls!` makes both the
 //! constants (`READ`, `WRITE`, …) and [`name`]'s lookup (`"read"`, …) from it.
 #![allow(dead_code)]
 

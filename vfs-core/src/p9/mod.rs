@@ -14,6 +14,8 @@
 //!   `FileSystem` over one attached tree of a [`Client`]) and its constructor.
 //!
 //! The kernel makes a mount with [`P9FileSystem::new`] from the device's [`Transport`].
+//! Lock order: at the top of `client.rs` (every lock of the client and filesystem is a
+//! leaf).
 
 mod attr_cache;
 pub mod client;

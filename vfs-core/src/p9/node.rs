@@ -11,6 +11,10 @@
 //! remember which live inodes they handed out by name, so removing or renaming a name
 //! also drops the cached attributes (link count, ctime) of the inode it named. Symlink
 //! targets never change and are cached on every mount.
+//!
+//! Locks (`open`, `children`, `symlink_target`, and the attribute cache's) are leaves:
+//! never two at once, never across a request, never where a fid can drop. The whole
+//! order of the 9p client and filesystem is at the top of `client.rs`.
 
 use super::Mount;
 use super::attr_cache::AttrCache;
