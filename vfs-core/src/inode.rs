@@ -96,7 +96,9 @@ pub struct NewNode<'a> {
 
 /// A name a filesystem may store in a directory (the VFS's walk never hands it others,
 /// but `rename`/`link` callers and tests may): `ENAMETOOLONG` beyond `NAME_MAX`, `EINVAL`
-/// for an empty name, `.`, `..`, or one holding `/` or NUL.
+/// for an empty name, `.`, `..`, or one holding `/` or NUL. (A 9p server must never see
+/// those either: `.` and `..` would walk outside the object asked about, and `..` outside
+/// the export.)
 pub fn check_name(name: &[u8]) -> Result<()> {
     if name.len() > NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
@@ -120,10 +122,7 @@ pub fn same_fs<T: Inode>(other: &Arc<dyn Inode>, mine: impl FnOnce(&T) -> bool) 
 }
 
 /// [`same_fs`] without taking a reference.
-pub fn same_fs_ref<'a, T: Inode>(
-    other: &'a Arc<dyn Inode>,
-    mine: impl FnOnce(&T) -> bool,
-) -> Result<&'a T> {
+pub fn same_fs_ref<T: Inode>(other: &Arc<dyn Inode>, mine: impl FnOnce(&T) -> bool) -> Result<&T> {
     let any: &dyn Any = &**other;
     match any.downcast_ref::<T>() {
         Some(node) if mine(node) => Ok(node),

@@ -275,9 +275,6 @@ impl OpenFids {
     }
 }
 
-/// Names the server must never see: `.` and `..` would walk outside the object asked
-/// about (and `..` outside the export), `/` and NUL are not names at all.
-
 impl Inode for P9Inode {
     fn ino(&self) -> u64 {
         self.ino

@@ -30,7 +30,7 @@ pub fn new(
         root_mode: options.mode.unwrap_or(0o1777),
         root_uid: options.uid.unwrap_or(0),
         root_gid: options.gid.unwrap_or(0),
-        mount_options: options.to_mount_options(size, PAGE_SIZE as u64),
+        mount_options: options.mount_options(size, PAGE_SIZE as u64),
     };
     RamFs::new(config, dev, clock)
 }

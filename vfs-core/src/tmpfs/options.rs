@@ -141,7 +141,7 @@ impl TmpfsOptions {
 
     /// The options part of `/proc/self/mounts`, as `shmem_show_options` prints it, for a
     /// limit of `size` bytes.
-    pub(super) fn to_mount_options(&self, size: Option<u64>, page_size: u64) -> String {
+    pub(super) fn mount_options(&self, size: Option<u64>, page_size: u64) -> String {
         let mut parts: Vec<String> = Vec::new();
         if let Some(size) = size {
             parts.push(format!(
@@ -184,7 +184,7 @@ mod tests {
             }
         );
         assert_eq!(
-            options.to_mount_options(options.size_bytes(0), 4096),
+            options.mount_options(options.size_bytes(0), 4096),
             "size=65536k,nr_inodes=1024,mode=755,uid=1000,gid=100"
         );
         let half = TmpfsOptions::parse("size=50%").unwrap();
@@ -195,7 +195,7 @@ mod tests {
             None
         );
         let empty = TmpfsOptions::parse("").unwrap();
-        assert_eq!(empty.to_mount_options(None, 4096), "");
+        assert_eq!(empty.mount_options(None, 4096), "");
     }
 
     #[test]
