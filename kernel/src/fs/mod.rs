@@ -2,6 +2,9 @@
 //! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
 //! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers).
 //!
+//! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
+//! holds the filesystem and its constructor `new`, `node.rs` the inode.
+//!
 //! Everything here is portable and host-tested except what touches the machine: the
 //! drivers in `dev` and [`make`], which needs the kernel's memory totals and clock.
 
