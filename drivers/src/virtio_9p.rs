@@ -1,5 +1,5 @@
-//! A virtio-9p device as a 9P [`Channel`]: one request out, one reply back, over the
-//! device's single virtqueue.
+//! A virtio-9p device as a 9P [`P9Transport`] (the 9P client's transport trait, not a
+//! virtio transport): one request out, one reply back, over the device's single virtqueue.
 //!
 //! Each round trip holds the device lock from submit to reply, so callers are serialised
 //! and the virtqueue never holds more than one request.
@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 use vfs_core::errno::{Errno, Result};
-use vfs_core::p9::Channel;
+use vfs_core::p9::Transport as P9Transport;
 use virtio_drivers::Hal;
 use virtio_drivers::device::common::Feature;
 use virtio_drivers::queue::VirtQueue;
@@ -141,7 +141,7 @@ impl<H: Hal> Virtio9pChannel<H> {
     }
 }
 
-impl<H: Hal> Channel for Virtio9pChannel<H> {
+impl<H: Hal> P9Transport for Virtio9pChannel<H> {
     fn max_message_size(&self) -> u32 {
         MAX_MESSAGE_SIZE
     }

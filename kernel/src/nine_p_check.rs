@@ -32,7 +32,7 @@ fn mount(devices: &Devices, tag: &str, policy: CachePolicy) -> Result<FsContext,
         policy,
         ..P9MountOptions::default()
     };
-    let fs = P9FileSystem::mount(channel, &options, crate::fs::anonymous_dev())?;
+    let fs = P9FileSystem::new(channel, &options, crate::fs::anonymous_dev())?;
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     let ns = MountNamespace::new(fs, tag, MountFlags::empty(), clock);
     Ok(FsContext::new(ns, Credentials::root()))

@@ -18,11 +18,12 @@ use vfs_core::{At, CachePolicy, ClockRef, Credentials, Errno, FileSystem, FsCont
 
 use crate::console::print_line;
 use crate::container::build::{FilesystemSource, build, mounts_text};
-use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec, TmpfsOptions};
+use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec};
 use crate::devices::Devices;
 use crate::exit::exit;
 use crate::process::fd_table::FdTable;
 use crate::process::{Ids, Limits, Process, SignalState};
+use vfs_core::tmpfs::{TmpfsOptions, TmpfsSize};
 
 /// The kernel's filesystems for the builder: 9p shares by channel, and its own.
 struct KernelFilesystems<'a> {
@@ -30,17 +31,6 @@ struct KernelFilesystems<'a> {
     clock: ClockRef,
     /// Each channel is attached once, however many mounts read it.
     attached: Mutex<BTreeMap<String, Arc<dyn FileSystem>>>,
-}
-
-fn vfs_tmpfs_options(options: &TmpfsOptions) -> vfs_core::tmpfs::TmpfsOptions {
-    let mut converted = vfs_core::tmpfs::TmpfsOptions::default();
-    if let Some(mode) = options.mode {
-        converted.mode = mode;
-    }
-    converted.uid = options.uid.unwrap_or(0);
-    converted.gid = options.gid.unwrap_or(0);
-    converted.size = options.size.filter(|&size| size != 0);
-    converted
 }
 
 impl FilesystemSource for KernelFilesystems<'_> {
@@ -67,7 +57,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
             ..P9MountOptions::default()
         };
         let fs: Arc<dyn FileSystem> =
-            P9FileSystem::mount(device, &options, crate::fs::anonymous_dev())?;
+            P9FileSystem::new(device, &options, crate::fs::anonymous_dev())?;
         crate::timeline::phase("9p attach");
         self.attached.lock().insert(tag, fs.clone());
         Ok(fs)
@@ -75,11 +65,12 @@ impl FilesystemSource for KernelFilesystems<'_> {
 
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
         let (total, _) = arch::memory::memory_totals();
-        let mut converted = vfs_tmpfs_options(options);
+        let mut options = *options;
         // Linux's default tmpfs size: half of RAM.
-        converted.size = converted.size.or(Some(total / 2));
-        Ok(vfs_core::tmpfs::new_tmpfs(
-            &converted,
+        options.size = options.size.or(Some(TmpfsSize::PercentOfMemory(50)));
+        Ok(vfs_core::tmpfs::new(
+            &options,
+            total,
             crate::fs::anonymous_dev(),
             self.clock.clone(),
         )?)
@@ -93,7 +84,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
             mode: Some(root.mode & 0o7777),
             uid: Some(root.uid),
             gid: Some(root.gid),
-            size: None,
+            ..TmpfsOptions::default()
         };
         let upper = self.tmpfs(&like_lower)?;
         Ok(vfs_core::overlay::OverlayFs::new(

@@ -10,7 +10,7 @@ use crate::console::print_line;
 use crate::devices::Devices;
 use crate::exit::exit;
 use crate::options::SelfTest;
-use vfs_core::p9::Channel;
+use vfs_core::p9::Transport;
 
 pub fn run(test: SelfTest, boot: BootInfo, devices: &Devices) -> ! {
     match test {

@@ -8,13 +8,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 use vfs_core::overlay::OverlayFs;
-use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
+use vfs_core::tmpfs::TmpfsOptions;
 use vfs_core::*;
 
 const DEPTH8: &[u8] = b"/d1/d2/d3/d4/d5/d6/d7/d8";
 
 fn tmpfs(clock: &Arc<ManualClock>, dev: u64) -> Arc<dyn FileSystem> {
-    new_tmpfs(&TmpfsOptions::default(), dev, clock.clone()).unwrap()
+    vfs_core::tmpfs::new(&TmpfsOptions::default(), 1 << 30, dev, clock.clone()).unwrap()
 }
 
 fn world() -> FsContext {

@@ -6,7 +6,7 @@
 //! state demands (`ENOENT`, `EEXIST`, `ENOTEMPTY`, `ENOSPC`…); permission checks, mount
 //! flags, trailing slashes and symlink following are the VFS's job, done once above.
 
-use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs};
+use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, StatFs};
 use crate::errno::{Errno, Result};
 use crate::file::OpenFlags;
 use alloc::string::String;
@@ -94,16 +94,89 @@ pub struct NewNode<'a> {
     pub gid: u32,
 }
 
+/// A name a filesystem may store in a directory (the VFS's walk never hands it others,
+/// but `rename`/`link` callers and tests may): `ENAMETOOLONG` beyond `NAME_MAX`, `EINVAL`
+/// for an empty name, `.`, `..`, or one holding `/` or NUL. (A 9p server must never see
+/// those either: `.` and `..` would walk outside the object asked about, and `..` outside
+/// the export.)
+pub fn check_name(name: &[u8]) -> Result<()> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// `other` as this filesystem's own inode type `T`, when `mine` says it belongs to the
+/// same instance; `EXDEV` otherwise (another filesystem's, or another instance of this
+/// one): the one check `link` and `rename` make on the inode they are handed.
+pub fn same_fs<T: Inode>(other: &Arc<dyn Inode>, mine: impl FnOnce(&T) -> bool) -> Result<Arc<T>> {
+    let any: Arc<dyn Any + Send + Sync> = other.clone();
+    match any.downcast::<T>() {
+        Ok(node) if mine(&node) => Ok(node),
+        _ => Err(Errno::EXDEV),
+    }
+}
+
+/// [`same_fs`] without taking a reference.
+pub fn same_fs_ref<T: Inode>(other: &Arc<dyn Inode>, mine: impl FnOnce(&T) -> bool) -> Result<&T> {
+    let any: &dyn Any = &**other;
+    match any.downcast_ref::<T>() {
+        Some(node) if mine(node) => Ok(node),
+        _ => Err(Errno::EXDEV),
+    }
+}
+
+/// The first entries of every directory's stream, as [`Inode::readdir`]'s contract has
+/// them: `.` at offset 0 and `..` at offset 1 (the next offset after them is
+/// [`FIRST_ENTRY_OFFSET`]). Every filesystem's `readdir` starts with this; it returns
+/// `Ok(false)` when `sink` had no room (stop there), `Ok(true)` to go on with the
+/// filesystem's own entries. `parent_ino` is asked only when `..` is due (9p walks for it).
+pub fn readdir_dots(
+    offset: u64,
+    ino: u64,
+    parent_ino: impl FnOnce() -> Result<u64>,
+    sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
+) -> Result<bool> {
+    if offset == 0
+        && !sink(DirEntry {
+            name: b".",
+            ino,
+            file_type: FileType::Directory,
+            next_offset: 1,
+        })
+    {
+        return Ok(false);
+    }
+    if offset <= 1
+        && !sink(DirEntry {
+            name: b"..",
+            ino: parent_ino()?,
+            file_type: FileType::Directory,
+            next_offset: FIRST_ENTRY_OFFSET,
+        })
+    {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The readdir offset of a directory's first entry after `.` and `..`.
+pub const FIRST_ENTRY_OFFSET: u64 = 2;
+
 /// One file, directory, symlink or special node: Linux's `inode` with its operations.
 ///
 /// Defaults return what Linux returns when an object does not support an operation
 /// (a directory operation on a file gives `ENOTDIR`, reading a directory `EISDIR`), so a
 /// kernel filesystem implements only what it has.
-pub trait Inode: Send + Sync {
-    /// For a filesystem to recognise its own inodes in `link` and `rename`.
-    fn as_any(&self) -> &dyn Any;
-    /// The owning form of `as_any`, for a filesystem to keep its own node type (`link`).
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+///
+/// `Any` is a supertrait so a filesystem recognises its own inodes in `link` and `rename`
+/// by upcasting (`&dyn Inode` → `&dyn Any`, `Arc<dyn Inode>` → `Arc<dyn Any + Send +
+/// Sync>`): see [`same_fs`].
+pub trait Inode: Any + Send + Sync {
     fn ino(&self) -> u64;
     /// Never changes over an inode's life, so the walk asks it without a `getattr`.
     fn file_type(&self) -> FileType;

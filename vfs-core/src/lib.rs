@@ -14,15 +14,15 @@
 //! How the kernel uses it:
 //! ```
 //! use std::sync::Arc;
-//! use vfs_core::tmpfs::{new_tmpfs, TmpfsOptions};
+//! use vfs_core::tmpfs::TmpfsOptions;
 //! use vfs_core::*;
 //!
 //! let clock = Arc::new(ManualClock::new(Timespec::new(0, 0))); // the kernel passes its timer
-//! let root = new_tmpfs(&TmpfsOptions::parse("mode=755", 1 << 30)?, 1, clock.clone())?;
+//! let root = vfs_core::tmpfs::new(&TmpfsOptions::parse("mode=755")?, 1 << 30, 1, clock.clone())?;
 //! let ns = MountNamespace::new(root, "rootfs", MountFlags::empty(), clock.clone());
 //! let ctx = FsContext::new(ns.clone(), Credentials::root()); // one per task: cwd, root, umask, ids
 //! ctx.mkdir(At::Cwd, b"/tmp", 0o1777)?;
-//! ctx.mount(At::Cwd, b"/tmp", new_tmpfs(&TmpfsOptions::default(), 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
+//! ctx.mount(At::Cwd, b"/tmp", vfs_core::tmpfs::new(&TmpfsOptions::default(), 1 << 30, 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
 //! let file = ctx.open(At::Cwd, b"/tmp/x", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)?;
 //! file.write(b"hello")?;
 //! assert_eq!(ctx.stat(At::Cwd, b"/tmp/x", true)?.size, 5);
@@ -31,7 +31,30 @@
 //! ```
 //!
 //! Lock orders are documented where the locks live: `dentry.rs` (the VFS layers),
-//! `ramfs/mod.rs`, `overlay/mod.rs`, `file.rs`.
+//! `ramfs/mod.rs`, `overlay/mod.rs`, `p9/client.rs` (the 9p client), `file.rs`.
+//!
+//! # How a filesystem is laid out
+//!
+//! Every filesystem, here (ramfs, tmpfs, overlay, p9) and in the kernel crate (proc,
+//! sysfs, devpts, dev, synthetic), is a directory module with the same file names for the
+//! same roles:
+//! - `mod.rs`: the filesystem type (its [`FileSystem`] impl, or, for one that is another's
+//!   configuration — tmpfs and dev over ramfs, proc/sysfs/devpts over synthetic — just
+//!   what it configures), its options, and its constructor `new`. A constructor that can
+//!   fail returns `Result<_, Errno>` (`RamFs::new`, `tmpfs::new`, `OverlayFs::new`,
+//!   `P9FileSystem::new`); one that cannot returns the filesystem (`proc::new`,
+//!   `sysfs::new`, `devpts::new`, `SyntheticFs::new`). The module doc says the lock order
+//!   when the filesystem takes more than one lock;
+//! - `node.rs`: the [`Inode`] implementation;
+//! - `dir.rs`: directory contents and their listing;
+//! - `options.rs`: mount options, when they need more than a few lines;
+//! - other files named for their one job (`pages.rs`, `rename.rs`, `copy_up.rs`,
+//!   `client.rs`, `tree.rs`…), and `tests.rs` for unit tests kept out of line.
+//!
+//! What every filesystem does the same way is written once, in [`inode`]: names a
+//! directory may hold ([`inode::check_name`]), recognising its own inodes or `EXDEV`
+//! ([`inode::same_fs`], upcasting through `Any`, a supertrait of [`Inode`]), and the `.`
+//! and `..` that start every directory listing ([`inode::readdir_dots`]).
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -10,16 +10,19 @@ use crate::errno::{Errno, Result};
 use crate::file::DeviceRegistry;
 use crate::inode::FileSystem;
 use crate::time::ClockRef;
+use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use bitflags::bitflags;
+use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hashbrown::HashMap;
 use spin::{Mutex, RwLock};
 
 bitflags! {
-    /// Per-mount flags, with the `MS_*` values of `mount(2)`.
+    /// Per-mount flags, with the `MS_*` values of `mount(2)` (and `ST_*` of `statfs`): the
+    /// one set of mount flags, for the VFS, the container's mount plan and `mount(2)`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
     pub struct MountFlags: u32 {
         const RDONLY = 1;
@@ -28,6 +31,38 @@ bitflags! {
         const NOEXEC = 8;
         const NOATIME = 1 << 10;
         const NODIRATIME = 1 << 11;
+    }
+}
+
+impl MountFlags {
+    /// The per-mount flags among `mount(2)`'s `MS_*` argument; the others (`MS_BIND`,
+    /// `MS_REMOUNT`, `MS_REC`, …) say what to do, not what the mount is, and are dropped.
+    pub fn from_ms(flags: u64) -> MountFlags {
+        MountFlags::from_bits_truncate(flags as u32)
+    }
+}
+
+/// `ro` or `rw`, then the others in Linux's `show_vfsmnt` order (`rw,nosuid,noexec`);
+/// `/proc/self/mounts` adds `relatime` and the filesystem's options.
+impl fmt::Display for MountFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.contains(MountFlags::RDONLY) {
+            "ro"
+        } else {
+            "rw"
+        })?;
+        for (flag, name) in [
+            (MountFlags::NOSUID, ",nosuid"),
+            (MountFlags::NODEV, ",nodev"),
+            (MountFlags::NOEXEC, ",noexec"),
+            (MountFlags::NOATIME, ",noatime"),
+            (MountFlags::NODIRATIME, ",nodiratime"),
+        ] {
+            if self.contains(flag) {
+                f.write_str(name)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -46,6 +81,17 @@ impl Location {
 
     pub fn is_mount_root(&self) -> bool {
         Arc::ptr_eq(&self.dentry, &self.mount.root)
+    }
+
+    /// `EXDEV` unless `other` is on the same mount: Linux refuses `link` and `rename`
+    /// across mounts, even two of one filesystem. (Inside one mount the filesystem makes
+    /// the same check on the inodes it is handed: [`crate::inode::same_fs`].)
+    pub fn check_same_mount(&self, other: &Location) -> Result<()> {
+        if Arc::ptr_eq(&self.mount, &other.mount) {
+            Ok(())
+        } else {
+            Err(Errno::EXDEV)
+        }
     }
 }
 
@@ -400,22 +446,7 @@ impl MountNamespace {
 /// `rw,nosuid,nodev,noexec,relatime,<fs options>` in Linux's `show_vfsmnt` order.
 fn mount_options(mount: &Mount) -> String {
     let flags = mount.flags();
-    let mut options = String::from(if flags.contains(MountFlags::RDONLY) {
-        "ro"
-    } else {
-        "rw"
-    });
-    for (flag, name) in [
-        (MountFlags::NOSUID, ",nosuid"),
-        (MountFlags::NODEV, ",nodev"),
-        (MountFlags::NOEXEC, ",noexec"),
-        (MountFlags::NOATIME, ",noatime"),
-        (MountFlags::NODIRATIME, ",nodiratime"),
-    ] {
-        if flags.contains(flag) {
-            options.push_str(name);
-        }
-    }
+    let mut options = format!("{flags}");
     if !flags.contains(MountFlags::NOATIME) {
         options.push_str(",relatime");
     }
@@ -439,5 +470,34 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             ]),
             _ => out.push(byte),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn flags_display_in_show_vfsmnt_order() {
+        assert_eq!(MountFlags::empty().to_string(), "rw");
+        assert_eq!(
+            (MountFlags::RDONLY | MountFlags::NOSUID).to_string(),
+            "ro,nosuid"
+        );
+        assert_eq!(
+            (MountFlags::NOATIME | MountFlags::NOEXEC | MountFlags::NOSUID).to_string(),
+            "rw,nosuid,noexec,noatime"
+        );
+    }
+
+    #[test]
+    fn mount_2_flags_keep_the_per_mount_ones() {
+        const MS_BIND: u64 = 4096;
+        const MS_REMOUNT: u64 = 32;
+        assert_eq!(
+            MountFlags::from_ms(1 | 2 | 8 | 1024 | MS_BIND | MS_REMOUNT | (1 << 40)),
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NOATIME
+        );
     }
 }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use vfs_core::errno::{Errno, Result};
 use vfs_core::p9::client::{MAX_MSIZE, MIN_MSIZE};
 use vfs_core::p9::message::{Attr, Qid, Reply, Request};
-use vfs_core::p9::{Channel, Client};
+use vfs_core::p9::{Client, Transport};
 
 type Script = dyn Fn(&Request<'_>) -> Option<Vec<u8>> + Send + Sync;
 
@@ -44,7 +44,7 @@ impl ScriptedChannel {
     }
 }
 
-impl Channel for ScriptedChannel {
+impl Transport for ScriptedChannel {
     fn max_message_size(&self) -> u32 {
         self.max_message_size
     }

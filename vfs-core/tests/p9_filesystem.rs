@@ -763,8 +763,7 @@ fn fid_numbers_are_reused() {
         file.read_at(0, &mut [0; 1]).unwrap();
     }
     let file = root.lookup(b"f").unwrap();
-    let p9 = file
-        .as_any()
+    let p9 = (&*file as &dyn std::any::Any)
         .downcast_ref::<vfs_core::p9::P9Inode>()
         .unwrap();
     assert!(

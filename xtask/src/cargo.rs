@@ -15,6 +15,10 @@ pub const HOST_TESTED_CRATES: &[&str] = &["vfs-core", "drivers", "arch", "xtask"
 /// Crates whose library (not binary) is tested on the host: the kernel's binary needs the
 /// bare-metal target, its library's portable modules do not.
 pub const HOST_TESTED_LIBRARIES: &[&str] = &["kernel"];
+/// vfs-core's differential tests against the host's own tmpfs and overlayfs: `#[ignore]`d
+/// because they mount; [`host_tests`] runs them (`--include-ignored`) when it can mount
+/// both here, and otherwise says how many it skipped and why.
+pub const DIFFERENTIAL_TESTS: &[&str] = &["differential_tmpfs", "differential_overlay"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -111,6 +115,13 @@ pub fn host_tests() -> Result<()> {
     for krate in HOST_TESTED_CRATES {
         command.args(["-p", krate]);
     }
+    let skipped = match crate::host::can_mount_tmpfs_and_overlay() {
+        Ok(()) => {
+            command.args(["--", "--include-ignored"]);
+            None
+        }
+        Err(reason) => Some(reason),
+    };
     let mut libraries = cargo_command();
     libraries.args(["test", "--lib"]);
     for krate in HOST_TESTED_LIBRARIES {
@@ -126,5 +137,12 @@ pub fn host_tests() -> Result<()> {
         "xtask: host unit tests passed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    if let Some(reason) = skipped {
+        eprintln!(
+            "xtask: skipped: {} differential tests ({reason}): {}",
+            DIFFERENTIAL_TESTS.len(),
+            DIFFERENTIAL_TESTS.join(", ")
+        );
+    }
     Ok(())
 }

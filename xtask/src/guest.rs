@@ -21,6 +21,7 @@ pub struct TestPrograms {
     pub fs_test: PathBuf,
     pub null_deref: PathBuf,
     pub efault: PathBuf,
+    pub timeouts: PathBuf,
     pub syscall_bench: PathBuf,
 }
 
@@ -36,6 +37,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         fs_test: dir.join("fs-test"),
         null_deref: dir.join("null-deref"),
         efault: dir.join("efault"),
+        timeouts: dir.join("timeouts"),
         syscall_bench: dir.join("syscall-bench"),
     })
 }

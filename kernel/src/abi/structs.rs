@@ -117,10 +117,21 @@ pub fn encode_timespec(sec: i64, nsec: i64) -> Vec<u8> {
     out.finish()
 }
 
-/// A `struct timespec` from user memory: `EINVAL` for nanoseconds outside 0..1e9.
+/// A `struct timespec` from user memory: `None` (the caller's `EINVAL`) for nanoseconds
+/// outside 0..1e9.
 pub fn decode_timespec(bytes: &[u8]) -> Option<(i64, i64)> {
     let (sec, nsec) = (read_u64(bytes, 0) as i64, read_u64(bytes, 8) as i64);
     (0..1_000_000_000).contains(&nsec).then_some((sec, nsec))
+}
+
+/// The one reader of a user's `struct timespec` duration or deadline (`nanosleep`,
+/// `clock_nanosleep`, `futex`, `ppoll`), in nanoseconds. `None` (the caller's `EINVAL`) for
+/// what Linux's `timespec64_valid` refuses: a negative `tv_sec`, or `tv_nsec` outside
+/// 0..1e9. A `tv_sec` too large for i64 nanoseconds saturates to `i64::MAX` (292 years:
+/// forever, for a timeout) instead of overflowing.
+pub fn decode_timespec_ns(bytes: &[u8]) -> Option<i64> {
+    let (sec, nsec) = decode_timespec(bytes)?;
+    (sec >= 0).then(|| sec.saturating_mul(1_000_000_000).saturating_add(nsec))
 }
 
 /// `struct utsname`: six 65-byte NUL-padded fields.
@@ -257,5 +268,25 @@ mod tests {
         );
         assert_eq!(decode_timespec(&encode_timespec(5, 1_000_000_000)), None);
         assert_eq!(decode_timespec(&encode_timespec(5, -1)), None);
+    }
+
+    #[test]
+    fn timespec_durations_saturate_and_refuse_what_linux_refuses() {
+        let ns = |sec, nsec| decode_timespec_ns(&encode_timespec(sec, nsec));
+        assert_eq!(ns(0, 0), Some(0));
+        assert_eq!(ns(5, 999_999_999), Some(5_999_999_999));
+        assert_eq!(
+            ns(i64::MAX / 1_000_000_000, 0),
+            Some(9_223_372_036_000_000_000)
+        );
+        // Would overflow a plain `sec * 1e9 + nsec`: saturates instead.
+        assert_eq!(ns(i64::MAX / 1_000_000_000 + 1, 0), Some(i64::MAX));
+        assert_eq!(ns(i64::MAX, 999_999_999), Some(i64::MAX));
+        // Linux's `timespec64_valid`: EINVAL.
+        assert_eq!(ns(-1, 0), None);
+        assert_eq!(ns(i64::MIN, 0), None);
+        assert_eq!(ns(0, -1), None);
+        assert_eq!(ns(0, 1_000_000_000), None);
+        assert_eq!(ns(0, i64::MAX), None);
     }
 }

@@ -18,14 +18,14 @@ use core::fmt;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::{
-    At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location,
+    At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location, MountFlags,
     MountNamespace,
 };
 
 use super::channel::Channel;
-use super::mount_options::{MountFlags, TmpfsOptions};
 use super::options::FileAccess;
 use super::plan::{Condition, MountKind, MountPlan, PlannedMount};
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// Where the builder gets each filesystem it mounts.
 pub trait FilesystemSource {
@@ -65,21 +65,6 @@ impl fmt::Display for BuildError {
     }
 }
 
-fn vfs_flags(flags: MountFlags) -> vfs_core::MountFlags {
-    let mut out = vfs_core::MountFlags::empty();
-    for (from, to) in [
-        (MountFlags::READONLY, vfs_core::MountFlags::RDONLY),
-        (MountFlags::NOATIME, vfs_core::MountFlags::NOATIME),
-        (MountFlags::NOEXEC, vfs_core::MountFlags::NOEXEC),
-        (MountFlags::NOSUID, vfs_core::MountFlags::NOSUID),
-    ] {
-        if flags.contains(from) {
-            out |= to;
-        }
-    }
-    out
-}
-
 /// A filesystem whose root is a directory inside another filesystem: the lower layer of a
 /// synthetic mount-point overlay laid over that directory.
 struct Subtree {
@@ -110,7 +95,7 @@ struct Builder<'a> {
     ns: Arc<MountNamespace>,
     context: FsContext,
     /// Mounts to make read-only once everything is mounted, with their final flags.
-    finish_flags: Vec<(Arc<vfs_core::Mount>, vfs_core::MountFlags)>,
+    finish_flags: Vec<(Arc<vfs_core::Mount>, MountFlags)>,
 }
 
 /// Builds the namespace the plan describes.
@@ -148,16 +133,11 @@ pub fn build(
         (lower, plan.root.channel.tag())
     };
     let root_flags = if plan.root.readonly {
-        vfs_core::MountFlags::RDONLY
+        MountFlags::RDONLY
     } else {
-        vfs_core::MountFlags::empty()
+        MountFlags::empty()
     };
-    let ns = MountNamespace::new(
-        root_fs,
-        &root_source,
-        vfs_core::MountFlags::empty(),
-        source.clock(),
-    );
+    let ns = MountNamespace::new(root_fs, &root_source, MountFlags::empty(), source.clock());
     let context = FsContext::new(ns.clone(), Credentials::root());
     let mut builder = Builder {
         source,
@@ -238,10 +218,10 @@ impl Builder<'_> {
         let at = self
             .mount_point(&planned.destination, wants_file)
             .map_err(|errno| self.error(planned, errno, "cannot make the mount point"))?;
-        let final_flags = vfs_flags(planned.flags);
+        let final_flags = planned.flags;
         // Mounted writable; read-only ones are switched over at the end, so mount points for
         // later mounts can still be made inside them.
-        let building_flags = final_flags - vfs_core::MountFlags::RDONLY;
+        let building_flags = final_flags - MountFlags::RDONLY;
         let mount = match filesystem {
             Mountable::Fresh(fs) => self.ns.mount(&at, fs, &source_name, building_flags),
             Mountable::Bind(location) => self.ns.bind(&at, &location, building_flags),
@@ -284,12 +264,8 @@ impl Builder<'_> {
                 let tag = bind.channel.tag();
                 if let Some(file) = &bind.file {
                     // The share is the file's directory; the mount is the file in it.
-                    let staging = MountNamespace::new(
-                        share,
-                        &tag,
-                        vfs_core::MountFlags::empty(),
-                        self.source.clock(),
-                    );
+                    let staging =
+                        MountNamespace::new(share, &tag, MountFlags::empty(), self.source.clock());
                     let staging_context = FsContext::new(staging.clone(), Credentials::root());
                     let location = staging_context.resolve(At::Cwd, file.as_bytes(), false)?;
                     return Ok(Some((Mountable::Bind(location), tag)));
@@ -315,11 +291,8 @@ impl Builder<'_> {
                     return Ok(None);
                 };
                 if location.dentry.positive()?.file_type() == FileType::Directory {
-                    let options = TmpfsOptions {
-                        size: Some(0),
-                        ..TmpfsOptions::default()
-                    };
-                    fresh(self.source.tmpfs(&options)?, "tmpfs")
+                    // runc's: no options, so the default size.
+                    fresh(self.source.tmpfs(&TmpfsOptions::default())?, "tmpfs")
                 } else {
                     let null = self.resolve("/dev/null")?;
                     Ok(Some((Mountable::Bind(null), String::new())))
@@ -411,8 +384,8 @@ impl Builder<'_> {
             root: at.dentry.positive()?.clone(),
         });
         let overlay = self.source.overlay(lower)?;
-        let flags = at.mount.flags() - vfs_core::MountFlags::RDONLY;
-        let final_flags = at.mount.flags() | vfs_core::MountFlags::RDONLY;
+        let flags = at.mount.flags() - MountFlags::RDONLY;
+        let final_flags = at.mount.flags() | MountFlags::RDONLY;
         let mount = self.ns.mount(&at, overlay, "none", flags)?;
         self.finish_flags.push((mount, final_flags));
         Ok(())

@@ -6,7 +6,6 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::{
@@ -17,10 +16,10 @@ use vfs_core::{
 use crate::container::FileBind;
 use crate::container::build::{FilesystemSource, build, mounts_text};
 use crate::container::channel::Channel;
-use crate::container::mount_options::TmpfsOptions;
 use crate::container::options::{FileAccess, SandboxOptions};
 use crate::container::plan::compile;
 use crate::container::spec::Spec;
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// What a share holds before the boot: directories (ending in `/`), files, and symlinks
 /// (`name -> target`).
@@ -33,7 +32,13 @@ struct StandIns {
 }
 
 fn tmpfs(clock: &ClockRef) -> Arc<dyn FileSystem> {
-    vfs_core::tmpfs::new_tmpfs(&vfs_core::tmpfs::TmpfsOptions::default(), 0, clock.clone()).unwrap()
+    vfs_core::tmpfs::new(
+        &vfs_core::tmpfs::TmpfsOptions::default(),
+        1 << 30,
+        0,
+        clock.clone(),
+    )
+    .unwrap()
 }
 
 fn populate(fs: Arc<dyn FileSystem>, clock: &ClockRef, tree: Tree) -> Arc<dyn FileSystem> {
@@ -105,13 +110,9 @@ impl FilesystemSource for StandIns {
         Ok(fs)
     }
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
-        let mut converted = vfs_core::tmpfs::TmpfsOptions::default();
-        converted.mode = options.mode.unwrap_or(0o1777);
-        converted.uid = options.uid.unwrap_or(0);
-        converted.gid = options.gid.unwrap_or(0);
-        converted.size = options.size.filter(|&s| s != 0);
-        Ok(vfs_core::tmpfs::new_tmpfs(
-            &converted,
+        Ok(vfs_core::tmpfs::new(
+            options,
+            1 << 30,
             0,
             self.clock.clone(),
         )?)
@@ -163,12 +164,6 @@ impl FileSystem for ReadOnlyFs {
 }
 
 impl Inode for ReadOnlyInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
     fn ino(&self) -> u64 {
         self.0.ino()
     }

@@ -14,6 +14,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use vfs_core::attr::NAME_MAX;
+
 use super::error::PlanError;
 use super::plan::MountPlan;
 
@@ -96,9 +98,6 @@ pub struct FileBind {
     /// One path component: not empty, not `.` or `..`, no `/` or NUL.
     pub name: String,
 }
-
-/// Linux's `NAME_MAX`: longer names cannot be files.
-const NAME_MAX: usize = 255;
 
 impl FileBind {
     pub const EXPECTED: &'static str = "m<i>:NAME (NAME percent-encoded, one path component)";

@@ -3,7 +3,7 @@
 //!
 //! Sits at the bottom of `container`: `spec`, `plan` and `process` return these types; the
 //! kernel prints their `Display` as one console line and powers off with
-//! [`SpecError::exit_status`] / [`PlanError::exit_status`] / [`ExecError::exit_status`].
+//! [`SpecError::exit_status`] / [`PlanError::exit_status`] / [`ResolveError::exit_status`].
 //!
 //! # Exit statuses
 //!
@@ -199,7 +199,7 @@ impl fmt::Display for PlanError {
 
 /// `process.args[0]` could not be turned into a file to execute.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecError {
+pub enum ResolveError {
     /// A bare name, and `process.env` has no `PATH` to search.
     NoPath {
         name: String,
@@ -213,26 +213,26 @@ pub enum ExecError {
     },
 }
 
-impl ExecError {
+impl ResolveError {
     pub fn exit_status(&self) -> u8 {
         match self {
-            ExecError::NoPath { .. } | ExecError::NotFound { .. } => EXEC_NOT_FOUND,
-            ExecError::IsDirectory { .. } => EXEC_NOT_EXECUTABLE,
+            ResolveError::NoPath { .. } | ResolveError::NotFound { .. } => EXEC_NOT_FOUND,
+            ResolveError::IsDirectory { .. } => EXEC_NOT_EXECUTABLE,
         }
     }
 }
 
-impl fmt::Display for ExecError {
+impl fmt::Display for ResolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecError::NoPath { name } => {
+            ResolveError::NoPath { name } => {
                 write!(
                     f,
                     "process.env: no PATH to search for process.args[0] {name:?}"
                 )
             }
-            ExecError::NotFound { name } => write!(f, "process.args[0]: {name:?} not found"),
-            ExecError::IsDirectory { path } => {
+            ResolveError::NotFound { name } => write!(f, "process.args[0]: {name:?} not found"),
+            ResolveError::IsDirectory { path } => {
                 write!(f, "process.args[0]: {path:?} is a directory")
             }
         }

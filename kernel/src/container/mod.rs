@@ -1,16 +1,18 @@
-//! The container: from the OCI spec handed in at boot to the plan the kernel builds the
-//! mount namespace and starts the init from.
+//! The container: from the OCI spec handed in at boot to the mount namespace and the plan
+//! the kernel starts the init from.
 //!
 //! Portable and host-tested (`cargo test -p kernel --lib`); no unsafe, no hardware. Layers,
 //! bottom up: `error` (what can go wrong, exit statuses), `path` (lexical path clean-up),
 //! `options` (sandbox options), `spec` (the JSON model and its checks), `mount_options`
-//! (option strings → flags), `channel` (9p channel rule), `process` (the init's identity
-//! and `args[0]` lookup), `plan` (the compiler). The builder that applies a plan to a
-//! vfs-core namespace sits above this module and is not part of it.
+//! (a spec mount's option strings → vfs-core's `MountFlags` and tmpfs's `TmpfsOptions`),
+//! `channel` (9p channel rule), `process` (the init's identity and `args[0]` lookup),
+//! `plan` (the compiler), and on top `build` (the builder: applies a plan to a vfs-core
+//! namespace, taking each filesystem from a [`build::FilesystemSource`] that the kernel
+//! backs with virtio-9p and its own filesystems, the host tests with tmpfs stand-ins).
 //!
 //! At boot: [`Spec::parse`] the initrd → [`compile`] with the command line's
 //! [`SandboxOptions`] and [`FileBind`]s → [`check_channels`] against the 9p devices found →
-//! build → [`ProcessPlan::resolve`] → exec.
+//! [`build::build`] → [`ProcessPlan::resolve`] → exec.
 
 pub mod build;
 pub mod channel;
@@ -23,8 +25,8 @@ pub mod process;
 pub mod spec;
 
 pub use channel::{Channel, FileBind, check_channels};
-pub use error::{ExecError, FieldProblem, PlanError, SpecError};
-pub use mount_options::{MountFlags, PlanWarning, TmpfsOptions};
+pub use error::{FieldProblem, PlanError, ResolveError, SpecError};
+pub use mount_options::PlanWarning;
 pub use options::{FileAccess, Overlay, SandboxOptions};
 pub use plan::{
     BindMount, Condition, MountKind, MountPlan, Origin, PlannedMount, RootPlan, compile,

@@ -11,31 +11,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use bitflags::bitflags;
+use vfs_core::MountFlags;
+use vfs_core::tmpfs::TmpfsOptions;
 
 use super::error::{FieldProblem, SpecError};
-
-bitflags! {
-    /// Per-mount flags the namespace enforces.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    pub struct MountFlags: u8 {
-        const READONLY = 1 << 0;
-        const NOATIME = 1 << 1;
-        const NOEXEC = 1 << 2;
-        const NOSUID = 1 << 3;
-    }
-}
-
-/// tmpfs's own options (also the `dev` filesystem's, which is a tmpfs with device nodes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TmpfsOptions {
-    /// Permission bits of the root directory (≤ 0o7777).
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// Bytes.
-    pub size: Option<u64>,
-}
 
 /// Something in the spec the sandbox does not do, said once at boot and otherwise ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,8 +76,8 @@ pub fn parse(
         let field = || format!("{field}[{index}]");
         let flags = &mut parsed.flags;
         match option.as_str() {
-            "ro" => flags.insert(MountFlags::READONLY),
-            "rw" => flags.remove(MountFlags::READONLY),
+            "ro" => flags.insert(MountFlags::RDONLY),
+            "rw" => flags.remove(MountFlags::RDONLY),
             "noatime" => flags.insert(MountFlags::NOATIME),
             "atime" => flags.remove(MountFlags::NOATIME),
             "noexec" => flags.insert(MountFlags::NOEXEC),
@@ -135,79 +114,32 @@ pub fn parse(
     Ok(parsed)
 }
 
-/// Stores one `key=value`; `Ok(false)` for a key tmpfs does not take, `Err(expected)` for a
-/// value it cannot read.
+/// Stores one `key=value` of the four the spec may give (DESIGN rule 3) with tmpfs's own
+/// parser; `Ok(false)` for another key (warned about and dropped), `Err(expected)` for a
+/// value it cannot read. Stricter than `mount(2)` on `mode`: a mode beyond 7777 is refused
+/// rather than masked, as a spec that says it means something we would not do.
 fn read_tmpfs_option(
     tmpfs: &mut TmpfsOptions,
     key: &str,
     value: &str,
 ) -> Result<bool, &'static str> {
-    match key {
-        "mode" => {
-            let mode = u32::from_str_radix(value, 8)
-                .ok()
-                .filter(|mode| *mode <= 0o7777);
-            tmpfs.mode = Some(mode.ok_or("mode=OCTAL, at most 7777")?);
-        }
-        "uid" => tmpfs.uid = Some(value.parse().map_err(|_| "uid=NUMBER")?),
-        "gid" => tmpfs.gid = Some(value.parse().map_err(|_| "gid=NUMBER")?),
-        "size" => {
-            tmpfs.size =
-                Some(parse_size(value).ok_or("size=BYTES with an optional k, m or g suffix")?)
-        }
+    let expected = match key {
+        "mode" => "mode=OCTAL, at most 7777",
+        "uid" => "uid=NUMBER",
+        "gid" => "gid=NUMBER",
+        "size" => "size=BYTES with an optional k, m, g, t, p or e suffix, or N% of memory",
         _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-/// `65536k` → 67108864. Suffixes are binary and case-blind, as tmpfs reads them.
-fn parse_size(value: &str) -> Option<u64> {
-    let (digits, shift) = match value.as_bytes().last()?.to_ascii_lowercase() {
-        b'k' => (&value[..value.len() - 1], 10),
-        b'm' => (&value[..value.len() - 1], 20),
-        b'g' => (&value[..value.len() - 1], 30),
-        _ => (value, 0),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    if key == "mode" && !u32::from_str_radix(value, 8).is_ok_and(|mode| mode <= 0o7777) {
+        return Err(expected);
     }
-    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
-}
-
-impl TmpfsOptions {
-    /// `/tmp`'s: world-writable with the sticky bit.
-    pub fn tmp() -> TmpfsOptions {
-        TmpfsOptions {
-            mode: Some(0o1777),
-            ..TmpfsOptions::default()
-        }
-    }
-}
-
-/// Linux's `/proc/mounts` style: `ro` or `rw`, then the others (`rw,nosuid`).
-impl fmt::Display for MountFlags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.contains(MountFlags::READONLY) {
-            "ro"
-        } else {
-            "rw"
-        })?;
-        for (flag, name) in [
-            (MountFlags::NOATIME, "noatime"),
-            (MountFlags::NOEXEC, "noexec"),
-            (MountFlags::NOSUID, "nosuid"),
-        ] {
-            if self.contains(flag) {
-                write!(f, ",{name}")?;
-            }
-        }
-        Ok(())
-    }
+    tmpfs.set(key, value).map_err(|_| expected)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vfs_core::tmpfs::TmpfsSize;
 
     fn strings(options: &[&str]) -> Vec<String> {
         options.iter().map(|option| (*option).to_owned()).collect()
@@ -228,7 +160,10 @@ mod tests {
             &["ro", "noatime", "noexec", "nosuid", "bind", "rbind"],
             DataOptions::None,
         );
-        assert_eq!(parsed.unwrap().flags, MountFlags::all());
+        assert_eq!(
+            parsed.unwrap().flags,
+            MountFlags::RDONLY | MountFlags::NOATIME | MountFlags::NOEXEC | MountFlags::NOSUID
+        );
         assert!(warnings.is_empty());
         let (parsed, _) = read(
             &["ro", "noatime", "noexec", "rw", "atime", "exec"],
@@ -240,7 +175,7 @@ mod tests {
     #[test]
     fn unknown_options_warn_with_their_field() {
         let (parsed, warnings) = read(&["ro", "strictatime", "mode=755"], DataOptions::None);
-        assert_eq!(parsed.unwrap().flags, MountFlags::READONLY);
+        assert_eq!(parsed.unwrap().flags, MountFlags::RDONLY);
         assert_eq!(
             warnings,
             [
@@ -281,25 +216,23 @@ mod tests {
                 mode: Some(0o1777),
                 uid: Some(1000),
                 gid: Some(5),
-                size: Some(64 << 20)
+                size: Some(TmpfsSize::Bytes(64 << 20)),
+                nr_inodes: None,
             }
         );
         assert_eq!(warnings.len(), 1, "nr_inodes is dropped with a warning");
     }
 
     #[test]
-    fn sizes() {
-        for (text, bytes) in [
-            ("0", Some(0)),
-            ("4096", Some(4096)),
-            ("1K", Some(1024)),
-            ("2m", Some(2 << 20)),
-            ("3G", Some(3 << 30)),
+    fn sizes_read_as_tmpfs_reads_them() {
+        for (option, size) in [
+            ("size=2m", TmpfsSize::Bytes(2 << 20)),
+            ("size=1t", TmpfsSize::Bytes(1 << 40)),
+            ("size=50%", TmpfsSize::PercentOfMemory(50)),
         ] {
-            assert_eq!(parse_size(text), bytes, "{text}");
-        }
-        for text in ["", "k", "1t", "-1", "1.5m", "50%", "99999999999999999999g"] {
-            assert_eq!(parse_size(text), None, "{text}");
+            let (parsed, warnings) = read(&[option], DataOptions::Tmpfs);
+            assert_eq!(parsed.unwrap().tmpfs.size, Some(size), "{option}");
+            assert!(warnings.is_empty());
         }
     }
 
@@ -318,15 +251,5 @@ mod tests {
             assert_eq!(error.field_name(), Some("mounts[2].options[1]"), "{option}");
             assert!(error.to_string().contains(option), "{error}");
         }
-    }
-
-    #[test]
-    fn flags_display() {
-        assert_eq!(MountFlags::empty().to_string(), "rw");
-        assert_eq!(
-            (MountFlags::READONLY | MountFlags::NOSUID).to_string(),
-            "ro,nosuid"
-        );
-        assert_eq!(MountFlags::NOEXEC.to_string(), "rw,noexec");
     }
 }

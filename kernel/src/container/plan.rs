@@ -27,10 +27,12 @@ use alloc::vec::Vec;
 
 use super::channel::{Channel, FileBind};
 use super::error::PlanError;
-use super::mount_options::{self, DataOptions, MountFlags, PlanWarning, TmpfsOptions};
+use super::mount_options::{self, DataOptions, PlanWarning};
 use super::options::{FileAccess, Overlay, SandboxOptions};
 use super::process::ProcessPlan;
 use super::spec::{Mount, Spec};
+use vfs_core::MountFlags;
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// Everything the builder and the init need, in the order to do it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,7 +219,7 @@ fn plan_bind(
         DataOptions::None,
         warnings,
     )?;
-    let writable = !parsed.flags.contains(MountFlags::READONLY);
+    let writable = !parsed.flags.contains(MountFlags::RDONLY);
     let bind = BindMount {
         channel,
         file: file_binds
@@ -344,7 +346,7 @@ fn path_rules(spec: &Spec) -> impl Iterator<Item = PlannedMount> + '_ {
         .map(|(path, kind, origin)| PlannedMount {
             destination: path.clone(),
             kind,
-            flags: MountFlags::READONLY,
+            flags: MountFlags::RDONLY,
             condition: Condition::IfExists,
             origin,
         })

@@ -8,7 +8,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::error::ExecError;
+use super::error::ResolveError;
 use super::path::join;
 use super::spec::{DEFAULT_UMASK, Process};
 
@@ -42,7 +42,10 @@ impl ProcessPlan {
     }
 
     /// [`resolve_executable`] for this process's `args[0]`, `cwd` and `env`.
-    pub fn resolve(&self, exists: impl Fn(&str) -> Option<FileKind>) -> Result<String, ExecError> {
+    pub fn resolve(
+        &self,
+        exists: impl Fn(&str) -> Option<FileKind>,
+    ) -> Result<String, ResolveError> {
         resolve_executable(&self.args[0], &self.cwd, &self.env, exists)
     }
 }
@@ -66,14 +69,14 @@ pub fn resolve_executable(
     cwd: &str,
     env: &[String],
     exists: impl Fn(&str) -> Option<FileKind>,
-) -> Result<String, ExecError> {
+) -> Result<String, ResolveError> {
     let candidates: Vec<String> = if args0.starts_with('/') {
         Vec::from([args0.to_owned()])
     } else if args0.contains('/') {
         Vec::from([join(cwd, args0)])
     } else {
         let search = env.iter().find_map(|entry| entry.strip_prefix("PATH="));
-        let search = search.ok_or_else(|| ExecError::NoPath {
+        let search = search.ok_or_else(|| ResolveError::NoPath {
             name: args0.to_owned(),
         })?;
         search
@@ -95,8 +98,8 @@ pub fn resolve_executable(
         }
     }
     Err(match directory {
-        Some(path) => ExecError::IsDirectory { path },
-        None => ExecError::NotFound {
+        Some(path) => ResolveError::IsDirectory { path },
+        None => ResolveError::NotFound {
             name: args0.to_owned(),
         },
     })
@@ -127,7 +130,12 @@ mod tests {
     fn resolution_table() {
         let path = env(&["HOME=/root", "PATH=/usr/bin:/bin", "PATH=/nowhere"]);
         // args[0], cwd, env, and what it resolves to.
-        type Case<'a> = (&'a str, &'a str, &'a [String], Result<&'a str, ExecError>);
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            &'a [String],
+            Result<&'a str, ResolveError>,
+        );
         let cases: &[Case] = &[
             ("/sbin/init", "/", &path, Ok("/sbin/init")),
             ("/sbin/init", "/", &[], Ok("/sbin/init")),
@@ -135,7 +143,7 @@ mod tests {
                 "/missing",
                 "/",
                 &path,
-                Err(ExecError::NotFound {
+                Err(ResolveError::NotFound {
                     name: "/missing".into(),
                 }),
             ),
@@ -143,7 +151,7 @@ mod tests {
                 "/opt",
                 "/",
                 &path,
-                Err(ExecError::IsDirectory {
+                Err(ResolveError::IsDirectory {
                     path: "/opt".into(),
                 }),
             ),
@@ -153,7 +161,7 @@ mod tests {
                 "bin/run",
                 "/",
                 &[],
-                Err(ExecError::NotFound {
+                Err(ResolveError::NotFound {
                     name: "bin/run".into(),
                 }),
             ),
@@ -164,7 +172,7 @@ mod tests {
                 "lib",
                 "/",
                 &path,
-                Err(ExecError::IsDirectory {
+                Err(ResolveError::IsDirectory {
                     path: "/usr/bin/lib".into(),
                 }),
             ),
@@ -172,7 +180,7 @@ mod tests {
                 "nope",
                 "/",
                 &path,
-                Err(ExecError::NotFound {
+                Err(ResolveError::NotFound {
                     name: "nope".into(),
                 }),
             ),
@@ -180,7 +188,7 @@ mod tests {
                 "sh",
                 "/",
                 &env(&["HOME=/"]),
-                Err(ExecError::NoPath { name: "sh".into() }),
+                Err(ResolveError::NoPath { name: "sh".into() }),
             ),
             // Empty element is cwd; relative elements are taken from cwd.
             ("local", "/work", &env(&["PATH=/bin:"]), Ok("/work/local")),
@@ -189,7 +197,7 @@ mod tests {
                 "dir",
                 "/work",
                 &env(&["PATH="]),
-                Err(ExecError::IsDirectory {
+                Err(ResolveError::IsDirectory {
                     path: "/work/dir".into(),
                 }),
             ),
@@ -206,18 +214,18 @@ mod tests {
 
     #[test]
     fn statuses_and_messages() {
-        let not_found = ExecError::NotFound {
+        let not_found = ResolveError::NotFound {
             name: "nope".into(),
         };
         assert_eq!(not_found.exit_status(), EXEC_NOT_FOUND);
-        let no_path = ExecError::NoPath { name: "sh".into() };
+        let no_path = ResolveError::NoPath { name: "sh".into() };
         assert_eq!(no_path.exit_status(), EXEC_NOT_FOUND);
         assert!(
             no_path.to_string().starts_with("process.env: "),
             "{no_path}"
         );
         assert_eq!(
-            ExecError::IsDirectory {
+            ResolveError::IsDirectory {
                 path: "/opt".into()
             }
             .exit_status(),

@@ -10,7 +10,7 @@ use object::elf::{self, FileHeader64, ProgramHeader64};
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Endianness, LittleEndian};
 
-use super::ExecError;
+use super::ExecFormatError;
 use crate::mm::vma::{Protection, USER_END};
 
 /// Offsets in `e_ident`.
@@ -71,38 +71,38 @@ pub fn parse(
     header_bytes: &[u8],
     program_headers: &[u8],
     file_size: u64,
-) -> Result<ElfImage, ExecError> {
+) -> Result<ElfImage, ExecFormatError> {
     if header_bytes.get(..4) != Some(&elf::ELFMAG[..]) {
-        return Err(ExecError::NotExecutableFormat);
+        return Err(ExecFormatError::NotExecutableFormat);
     }
     match header_bytes.get(EI_CLASS) {
         Some(&elf::ELFCLASS64) => {}
-        _ => return Err(ExecError::WrongArchitecture("not a 64-bit ELF")),
+        _ => return Err(ExecFormatError::WrongArchitecture("not a 64-bit ELF")),
     }
     if header_bytes.get(EI_DATA) != Some(&elf::ELFDATA2LSB) {
-        return Err(ExecError::WrongArchitecture("not little-endian"));
+        return Err(ExecFormatError::WrongArchitecture("not little-endian"));
     }
     let header = FileHeader64::<LittleEndian>::parse(header_bytes)
-        .map_err(|_| ExecError::Malformed("truncated header"))?;
+        .map_err(|_| ExecFormatError::Malformed("truncated header"))?;
     let endian = LittleEndian;
     if header.e_machine(endian) != elf::EM_X86_64 {
-        return Err(ExecError::WrongArchitecture("not x86_64"));
+        return Err(ExecFormatError::WrongArchitecture("not x86_64"));
     }
     let kind = header.e_type(endian);
     let load_bias = match kind {
         elf::ET_EXEC => 0,
         elf::ET_DYN => PIE_LOAD_BASE,
-        _ => return Err(ExecError::NotExecutableFormat),
+        _ => return Err(ExecFormatError::NotExecutableFormat),
     };
     let entry_size = header.e_phentsize(endian);
     if usize::from(entry_size) != core::mem::size_of::<ProgramHeader64<LittleEndian>>() {
-        return Err(ExecError::Malformed("unexpected program header size"));
+        return Err(ExecFormatError::Malformed("unexpected program header size"));
     }
     let count = usize::from(header.e_phnum(endian));
     let table: &[ProgramHeader64<LittleEndian>] =
         object::pod::slice_from_bytes(program_headers, count)
             .map(|(table, _)| table)
-            .map_err(|_| ExecError::Malformed("program header table outside the file"))?;
+            .map_err(|_| ExecFormatError::Malformed("program header table outside the file"))?;
 
     let mut segments = Vec::new();
     let mut executable_stack = false;
@@ -110,7 +110,7 @@ pub fn parse(
     let phoff = header.e_phoff(endian);
     for ph in table {
         match ph.p_type(endian) {
-            elf::PT_INTERP => return Err(ExecError::NeedsInterpreter),
+            elf::PT_INTERP => return Err(ExecFormatError::NeedsInterpreter),
             elf::PT_GNU_STACK => executable_stack = ph.p_flags(endian) & elf::PF_X != 0,
             elf::PT_PHDR => phdr_address = Some(ph.p_vaddr(endian)),
             elf::PT_LOAD => segments.push(load_segment(ph, endian, load_bias, file_size)?),
@@ -118,7 +118,7 @@ pub fn parse(
         }
     }
     if segments.is_empty() {
-        return Err(ExecError::Malformed("no loadable segment"));
+        return Err(ExecFormatError::Malformed("no loadable segment"));
     }
     // Without PT_PHDR, the headers are wherever the segment holding file offset e_phoff is.
     let phdr_address = match phdr_address {
@@ -128,18 +128,20 @@ pub fn parse(
             .find(|s| phoff >= s.file_offset && phoff < s.file_offset + s.file_size)
             .map(|s| s.vaddr + (phoff - s.file_offset)),
     }
-    .ok_or(ExecError::Malformed(
+    .ok_or(ExecFormatError::Malformed(
         "program headers are not in a loaded segment",
     ))?;
     let entry = header
         .e_entry(endian)
         .checked_add(load_bias)
-        .ok_or(ExecError::Malformed("entry point overflows"))?;
+        .ok_or(ExecFormatError::Malformed("entry point overflows"))?;
     if !segments
         .iter()
         .any(|s| entry >= s.vaddr && entry < s.vaddr + s.mem_size)
     {
-        return Err(ExecError::Malformed("entry point outside every segment"));
+        return Err(ExecFormatError::Malformed(
+            "entry point outside every segment",
+        ));
     }
     Ok(ElfImage {
         entry,
@@ -157,18 +159,18 @@ fn load_segment(
     endian: LittleEndian,
     bias: u64,
     file_size: u64,
-) -> Result<Segment, ExecError> {
+) -> Result<Segment, ExecFormatError> {
     let vaddr = ph
         .p_vaddr(endian)
         .checked_add(bias)
-        .ok_or(ExecError::Malformed("segment address overflows"))?;
+        .ok_or(ExecFormatError::Malformed("segment address overflows"))?;
     let (mem_size, file_bytes, offset) =
         (ph.p_memsz(endian), ph.p_filesz(endian), ph.p_offset(endian));
     let mem_end = vaddr
         .checked_add(mem_size)
-        .ok_or(ExecError::Malformed("segment size overflows"))?;
+        .ok_or(ExecFormatError::Malformed("segment size overflows"))?;
     if file_bytes > mem_size {
-        return Err(ExecError::Malformed(
+        return Err(ExecFormatError::Malformed(
             "segment has more file bytes than memory",
         ));
     }
@@ -176,17 +178,17 @@ fn load_segment(
         .checked_add(file_bytes)
         .is_none_or(|end| end > file_size)
     {
-        return Err(ExecError::Malformed(
+        return Err(ExecFormatError::Malformed(
             "segment data past the end of the file",
         ));
     }
     if vaddr % PAGE_SIZE as u64 != offset % PAGE_SIZE as u64 {
-        return Err(ExecError::Malformed(
+        return Err(ExecFormatError::Malformed(
             "segment address and file offset disagree modulo the page size",
         ));
     }
     if mem_end > USER_END || vaddr < PAGE_SIZE as u64 {
-        return Err(ExecError::Malformed(
+        return Err(ExecFormatError::Malformed(
             "segment outside the user address range",
         ));
     }
@@ -275,7 +277,7 @@ mod tests {
             }
             out
         }
-        fn parse(&self, file_size: u64) -> Result<ElfImage, ExecError> {
+        fn parse(&self, file_size: u64) -> Result<ElfImage, ExecFormatError> {
             let bytes = self.bytes();
             parse(&bytes, &bytes[64..], file_size)
         }
@@ -360,33 +362,39 @@ mod tests {
     fn wrong_formats_are_named() {
         assert_eq!(
             parse(b"#!/bin/sh\n", b"", 10),
-            Err(ExecError::NotExecutableFormat)
+            Err(ExecFormatError::NotExecutableFormat)
         );
-        assert_eq!(parse(b"", b"", 0), Err(ExecError::NotExecutableFormat));
+        assert_eq!(
+            parse(b"", b"", 0),
+            Err(ExecFormatError::NotExecutableFormat)
+        );
         let mut arm = static_exec();
         arm.machine = elf::EM_AARCH64;
         assert!(matches!(
             arm.parse(0x4000),
-            Err(ExecError::WrongArchitecture(_))
+            Err(ExecFormatError::WrongArchitecture(_))
         ));
         let mut bytes = static_exec().bytes();
         bytes[EI_CLASS] = elf::ELFCLASS32;
         assert!(matches!(
             parse(&bytes, &bytes[64..], 0x4000),
-            Err(ExecError::WrongArchitecture(_))
+            Err(ExecFormatError::WrongArchitecture(_))
         ));
         let mut relocatable = static_exec();
         relocatable.kind = elf::ET_REL;
         assert_eq!(
             relocatable.parse(0x4000),
-            Err(ExecError::NotExecutableFormat)
+            Err(ExecFormatError::NotExecutableFormat)
         );
     }
 
     #[test]
     fn dynamic_executables_are_refused() {
         let builder = static_exec().segment(elf::PT_INTERP, elf::PF_R, 0x200, 0x400200, 0x1c, 0x1c);
-        assert_eq!(builder.parse(0x4000), Err(ExecError::NeedsInterpreter));
+        assert_eq!(
+            builder.parse(0x4000),
+            Err(ExecFormatError::NeedsInterpreter)
+        );
     }
 
     #[test]
@@ -394,11 +402,14 @@ mod tests {
         // Segment data past the end of the file.
         assert!(matches!(
             static_exec().parse(0x3000),
-            Err(ExecError::Malformed(_))
+            Err(ExecFormatError::Malformed(_))
         ));
         // File bytes larger than memory.
         let bad = Builder::new().segment(elf::PT_LOAD, elf::PF_R, 0, 0x400000, 0x2000, 0x1000);
-        assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
+        assert!(matches!(
+            bad.parse(0x4000),
+            Err(ExecFormatError::Malformed(_))
+        ));
         // Misaligned offset versus address.
         let bad = Builder::new().segment(
             elf::PT_LOAD,
@@ -408,16 +419,22 @@ mod tests {
             0x100,
             0x100,
         );
-        assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
+        assert!(matches!(
+            bad.parse(0x4000),
+            Err(ExecFormatError::Malformed(_))
+        ));
         // Entry outside every segment.
         let mut bad = static_exec();
         bad.entry = 0x900000;
-        assert!(matches!(bad.parse(0x4000), Err(ExecError::Malformed(_))));
+        assert!(matches!(
+            bad.parse(0x4000),
+            Err(ExecFormatError::Malformed(_))
+        ));
         // Program header table cut short.
         let bytes = static_exec().bytes();
         assert!(matches!(
             parse(&bytes, &bytes[64..100], 0x4000),
-            Err(ExecError::Malformed(_))
+            Err(ExecFormatError::Malformed(_))
         ));
         // Every truncation of a valid header is handled.
         for cut in 0..bytes.len() {

@@ -9,7 +9,7 @@ pub mod stack;
 
 /// Why a file cannot be executed, with the status a shell gives for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExecError {
+pub enum ExecFormatError {
     /// Not an ELF file and not a `#!` script (`ENOEXEC`).
     NotExecutableFormat,
     /// ELF, but not for this machine: 32-bit, big-endian, or another architecture.
@@ -20,14 +20,14 @@ pub enum ExecError {
     Malformed(&'static str),
 }
 
-impl ExecError {
+impl ExecFormatError {
     /// The errno `execve` reports.
     pub fn errno(&self) -> vfs_core::Errno {
         vfs_core::Errno::ENOEXEC
     }
 }
 
-impl core::fmt::Display for ExecError {
+impl core::fmt::Display for ExecFormatError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::NotExecutableFormat => {

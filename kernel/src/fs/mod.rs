@@ -2,6 +2,9 @@
 //! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
 //! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers).
 //!
+//! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
+//! holds the filesystem and its constructor `new`, `node.rs` the inode.
+//!
 //! Everything here is portable and host-tested except what touches the machine: the
 //! drivers in `dev` and [`make`], which needs the kernel's memory totals and clock.
 
@@ -26,9 +29,10 @@ pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     if fs_type == "tmpfs" {
         let (total, _) = arch::memory::memory_totals();
-        let options = vfs_core::tmpfs::TmpfsOptions::parse(data, total)?;
-        return Ok(vfs_core::tmpfs::new_tmpfs(
+        let options = vfs_core::tmpfs::TmpfsOptions::parse(data)?;
+        return Ok(vfs_core::tmpfs::new(
             &options,
+            total,
             anonymous_dev(),
             clock,
         )?);
@@ -48,10 +52,10 @@ pub fn make_kernel_fs(
         "proc" => {
             let sources = proc::registered().ok_or(Errno::ENODEV)?;
             proc::warn_unsupported_options(data);
-            Ok(proc::new_proc(sources, dev, clock))
+            Ok(proc::new(sources, dev, clock))
         }
-        "sysfs" => Ok(sysfs::new_sysfs(sysfs::ONE_CPU, dev, clock)),
-        "devpts" => Ok(devpts::new_devpts(
+        "sysfs" => Ok(sysfs::new(sysfs::ONE_CPU, dev, clock)),
+        "devpts" => Ok(devpts::new(
             &devpts::DevptsOptions::parse(data)?,
             dev,
             clock,

@@ -14,7 +14,7 @@ use vfs_core::{At, Errno, FileType, Inode, MountFlags};
 use super::Process;
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
 use crate::exec::stack::{self, StackRequest, auxv};
-use crate::exec::{ExecError, script};
+use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
 use arch::user::UserContext;
@@ -30,7 +30,7 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 #[derive(Debug)]
 pub enum ExecFailure {
     Errno(Errno),
-    Format(ExecError),
+    Format(ExecFormatError),
 }
 
 impl From<Errno> for ExecFailure {
@@ -123,20 +123,21 @@ pub fn exec(
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
 
-fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecError> {
-    let (phoff, phsize) = elf::program_header_range(head).ok_or(ExecError::NotExecutableFormat)?;
+fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecFormatError> {
+    let (phoff, phsize) =
+        elf::program_header_range(head).ok_or(ExecFormatError::NotExecutableFormat)?;
     let end = phoff
         .checked_add(phsize)
-        .ok_or(ExecError::Malformed("program header table overflows"))?;
+        .ok_or(ExecFormatError::Malformed("program header table overflows"))?;
     if end <= head.len() as u64 {
         return elf::parse(head, &head[phoff as usize..], size);
     }
     if phsize > 64 * 1024 {
-        return Err(ExecError::Malformed("program header table too large"));
+        return Err(ExecFormatError::Malformed("program header table too large"));
     }
     let mut table = vec![0u8; phsize as usize];
     let read = read_exact_at(inode, phoff, &mut table)
-        .map_err(|_| ExecError::Malformed("cannot read program headers"))?;
+        .map_err(|_| ExecFormatError::Malformed("cannot read program headers"))?;
     elf::parse(head, &table[..read], size)
 }
 

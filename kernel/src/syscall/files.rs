@@ -425,11 +425,7 @@ pub fn ppoll(
     let timeout_ms = if timeout == 0 {
         -1
     } else {
-        let (sec, nsec) = abi::decode_timespec(&read_in(p, timeout, 16)?).ok_or(Errno::EINVAL)?;
-        if sec < 0 {
-            return Err(Errno::EINVAL);
-        }
-        sec * 1000 + nsec / 1_000_000
+        super::time::read_timespec_ns(p, timeout)? / 1_000_000
     };
     poll(p, fds, count, timeout_ms)
 }

@@ -319,30 +319,9 @@ pub fn umask(p: &mut Process, mask: u64) -> SysResult {
     Ok(u64::from(old))
 }
 
-const MS_RDONLY: u64 = 1;
-const MS_NOSUID: u64 = 2;
-const MS_NODEV: u64 = 4;
-const MS_NOEXEC: u64 = 8;
 const MS_REMOUNT: u64 = 32;
-const MS_NOATIME: u64 = 1024;
 const MS_BIND: u64 = 4096;
 const MS_REC: u64 = 16384;
-
-fn mount_flags(flags: u64) -> MountFlags {
-    let mut out = MountFlags::empty();
-    for (bit, flag) in [
-        (MS_RDONLY, MountFlags::RDONLY),
-        (MS_NOSUID, MountFlags::NOSUID),
-        (MS_NODEV, MountFlags::NODEV),
-        (MS_NOEXEC, MountFlags::NOEXEC),
-        (MS_NOATIME, MountFlags::NOATIME),
-    ] {
-        if flags & bit != 0 {
-            out |= flag;
-        }
-    }
-    out
-}
 
 /// `mount(2)`, root only: bind mounts, and new instances of the filesystems the kernel
 /// can make (`tmpfs`, `proc`, `sysfs`…; see `crate::fs::make`).
@@ -360,7 +339,8 @@ pub fn mount(
     let target = read_path(p, target)?;
     let location = p.fs.resolve(At::Cwd, &target, true)?;
     if flags & MS_REMOUNT != 0 {
-        p.fs.ns.set_flags(&location.mount, mount_flags(flags));
+        p.fs.ns
+            .set_flags(&location.mount, MountFlags::from_ms(flags));
         return Ok(0);
     }
     if flags & MS_BIND != 0 {
@@ -368,7 +348,13 @@ pub fn mount(
         let _recursive = flags & MS_REC != 0;
         return p
             .fs
-            .bind_mount(At::Cwd, &source, At::Cwd, &target, mount_flags(flags))
+            .bind_mount(
+                At::Cwd,
+                &source,
+                At::Cwd,
+                &target,
+                MountFlags::from_ms(flags),
+            )
             .map(|_| 0);
     }
     let fs_type = read_path(p, fs_type)?;
@@ -386,8 +372,14 @@ pub fn mount(
     let fs_type = core::str::from_utf8(&fs_type).map_err(|_| Errno::ENODEV)?;
     let filesystem = crate::fs::make(fs_type, data)?;
     let source = core::str::from_utf8(&source).unwrap_or("none");
-    p.fs.mount(At::Cwd, &target, filesystem, source, mount_flags(flags))
-        .map(|_| 0)
+    p.fs.mount(
+        At::Cwd,
+        &target,
+        filesystem,
+        source,
+        MountFlags::from_ms(flags),
+    )
+    .map(|_| 0)
 }
 
 pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {

@@ -250,21 +250,26 @@ pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -
     match op & FUTEX_CMD_MASK {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            // Linux reads and checks the timeout before the word: a bad one is `EINVAL`
+            // (or `EFAULT`) even when the word has changed.
+            let deadline_or_duration = if timeout == 0 {
+                None
+            } else {
+                Some(super::time::read_timespec_ns(p, timeout)?)
+            };
             let mut word = [0u8; 4];
             p.mm.read(address, &mut word)?;
             if u32::from_le_bytes(word) != value as u32 {
                 return Err(Errno::EAGAIN);
             }
-            if timeout == 0 {
+            let Some(deadline_or_duration) = deadline_or_duration else {
                 log::warn!(target: "syscall", "futex wait with no other thread to wake it");
                 return Err(Errno::EDEADLK);
-            }
-            let (sec, nsec) =
-                abi::decode_timespec(&read_in(p, timeout, 16)?).ok_or(Errno::EINVAL)?;
+            };
             let wait = if op & FUTEX_CMD_MASK == FUTEX_WAIT_BITSET {
-                sec * 1_000_000_000 + nsec - crate::clock::monotonic_ns()
+                deadline_or_duration.saturating_sub(crate::clock::monotonic_ns())
             } else {
-                sec * 1_000_000_000 + nsec
+                deadline_or_duration
             };
             crate::clock::spin_for(wait.max(0));
             Err(Errno::ETIMEDOUT)

@@ -77,16 +77,16 @@ pub fn time(p: &mut Process, address: u64) -> SysResult {
     Ok(seconds as u64)
 }
 
-fn read_duration(p: &mut Process, address: u64) -> Result<i64, Errno> {
-    let (sec, nsec) = abi::decode_timespec(&read_in(p, address, 16)?).ok_or(Errno::EINVAL)?;
-    if sec < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(sec.saturating_mul(1_000_000_000).saturating_add(nsec))
+/// A user's `struct timespec` duration or deadline in nanoseconds, for every system call
+/// that takes one (`nanosleep`, `clock_nanosleep`, `futex`, `ppoll`): `EFAULT` for a bad
+/// pointer, `EINVAL` as Linux's `timespec64_valid`, saturating rather than overflowing
+/// (see [`abi::decode_timespec_ns`]).
+pub(super) fn read_timespec_ns(p: &mut Process, address: u64) -> Result<i64, Errno> {
+    abi::decode_timespec_ns(&read_in(p, address, 16)?).ok_or(Errno::EINVAL)
 }
 
 pub fn nanosleep(p: &mut Process, request: u64, _remaining: u64) -> SysResult {
-    let ns = read_duration(p, request)?;
+    let ns = read_timespec_ns(p, request)?;
     clock::spin_for(ns);
     Ok(0)
 }
@@ -102,7 +102,7 @@ pub fn clock_nanosleep(
         return Err(Errno::EINVAL);
     }
     let start = now(clock_id)?;
-    let ns = read_duration(p, request)?;
+    let ns = read_timespec_ns(p, request)?;
     let wait = if flags & TIMER_ABSTIME != 0 {
         ns - start
     } else {

@@ -11,8 +11,8 @@
 //! own locks. Lookups and reads do not take `op_lock`.
 
 mod copy_up;
+mod dir;
 mod node;
-mod readdir;
 
 pub use node::OverlayInode;
 

@@ -6,10 +6,9 @@ use super::{OPAQUE_XATTR, ORIGIN_XATTR, Shared, is_opaque, is_whiteout, layer_in
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat};
 use crate::errno::{Errno, Result};
 use crate::file::OpenFlags;
-use crate::inode::{Inode, NewNode, NodeKind};
+use crate::inode::{Inode, NewNode, NodeKind, same_fs};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::any::Any;
 use hashbrown::HashMap;
 use spin::Mutex;
 
@@ -275,16 +274,9 @@ impl OverlayInode {
     }
 
     fn downcast(&self, other: &Arc<dyn Inode>) -> Result<Arc<OverlayInode>> {
-        let other = other
-            .clone()
-            .into_any()
-            .downcast::<OverlayInode>()
-            .map_err(|_| Errno::EXDEV)?;
-        if Arc::ptr_eq(&other.shared, &self.shared) {
-            Ok(other)
-        } else {
-            Err(Errno::EXDEV)
-        }
+        same_fs(other, |node: &OverlayInode| {
+            Arc::ptr_eq(&node.shared, &self.shared)
+        })
     }
 
     fn this(&self) -> Result<Arc<OverlayInode>> {
@@ -305,14 +297,6 @@ impl OverlayInode {
 }
 
 impl Inode for OverlayInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.ino
     }

@@ -1,6 +1,6 @@
 //! The 9P2000.L client: version/msize negotiation, one tag per request in flight, fids as
 //! owned handles that clunk themselves, and reads, writes and directory reads split to fit
-//! msize. It knows messages, not files: `fs.rs` and `inode.rs` build the filesystem on it.
+//! msize. It knows messages, not files: `mod.rs` and `node.rs` build the filesystem on it.
 //!
 //! Fid rules, so the server never accumulates fids we forgot:
 //! - a fid number becomes a [`Fid`] only once the server confirmed it (attach, a complete
@@ -10,13 +10,24 @@
 //! - when we cannot tell (the transport failed, the reply was malformed) we clunk the
 //!   number anyway, and if even that gets no answer the number is quarantined, never
 //!   reused, because the server may still hold it.
+//!
+//! Lock order of the 9p client and filesystem (this file, `node.rs`, `attr_cache.rs`):
+//! every lock is a leaf, taken, used and released without taking another lock and without
+//! sending a request. Here: `tags`, `fids`, `buffers` (each taken on its own, around a
+//! request, never across it). In `node.rs`: an inode's `open`, `children` and
+//! `symlink_target`; in `attr_cache.rs`: the cache's `state`. Below all of them, a round
+//! trip takes the transport's own lock (the virtio-9p device lock, from submit to reply),
+//! always with none of these held. Above them, the VFS may hold its own locks (see
+//! `dentry.rs`) when it calls into the filesystem. Because a [`Fid`] clunks itself when
+//! dropped (a round trip), no lock here may be held where a `Fid`, or an inode owning one,
+//! can drop: an `Option<Arc<Fid>>` is only filled while locked, never overwritten.
 
-use super::channel::Channel;
 use super::ids::IdPool;
 use super::message::{
     Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply,
     Request, SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
+use super::transport::Transport;
 use super::wire::Data;
 use crate::errno::{Errno, Result};
 use alloc::sync::Arc;
@@ -64,9 +75,9 @@ pub struct ClientStats {
     pub quarantined_fids: u64,
 }
 
-/// A connection to one 9P server over one [`Channel`], after version negotiation.
+/// A connection to one 9P server over one [`Transport`], after version negotiation.
 pub struct Client {
-    channel: Arc<dyn Channel>,
+    channel: Arc<dyn Transport>,
     msize: u32,
     tags: Mutex<IdPool>,
     fids: Mutex<IdPool>,
@@ -82,7 +93,7 @@ pub struct Client {
 impl Client {
     /// Negotiates the version and msize (the smallest of the channel's limit, the server's
     /// and [`MAX_MSIZE`]) and returns a client ready to attach.
-    pub fn connect(channel: Arc<dyn Channel>) -> Result<Arc<Client>> {
+    pub fn connect(channel: Arc<dyn Transport>) -> Result<Arc<Client>> {
         let proposed = channel.max_message_size().min(MAX_MSIZE);
         if proposed < MIN_MSIZE {
             return Err(Errno::EINVAL);

@@ -6,11 +6,13 @@ use super::pages::{PAGE_SIZE, Pages};
 use super::{Shared, blocks_for_pages};
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, TimeChange, mode};
 use crate::errno::{Errno, Result};
-use crate::inode::{Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE};
+use crate::inode::{
+    Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE, check_name, readdir_dots, same_fs,
+    same_fs_ref,
+};
 use crate::time::Timespec;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::{Mutex, MutexGuard};
 
@@ -158,34 +160,15 @@ impl RamInode {
 
     /// Our own node behind a trait object, or `EXDEV` for another filesystem's.
     pub(super) fn ours<'a>(&self, other: &'a Arc<dyn Inode>) -> Result<&'a RamInode> {
-        match other.as_any().downcast_ref::<RamInode>() {
-            Some(node) if Arc::ptr_eq(&node.shared, &self.shared) => Ok(node),
-            _ => Err(Errno::EXDEV),
-        }
+        same_fs_ref(other, |node: &RamInode| {
+            Arc::ptr_eq(&node.shared, &self.shared)
+        })
     }
 
     fn ours_arc(&self, other: &Arc<dyn Inode>) -> Result<Arc<RamInode>> {
-        self.ours(other)?;
-        other
-            .clone()
-            .into_any()
-            .downcast::<RamInode>()
-            .map_err(|_| Errno::EXDEV)
-    }
-
-    pub(super) fn check_name(name: &[u8]) -> Result<()> {
-        if name.len() > NAME_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
-        if name.is_empty()
-            || name == b"."
-            || name == b".."
-            || name.contains(&b'/')
-            || name.contains(&0)
-        {
-            return Err(Errno::EINVAL);
-        }
-        Ok(())
+        same_fs(other, |node: &RamInode| {
+            Arc::ptr_eq(&node.shared, &self.shared)
+        })
     }
 
     fn lookup_node(&self, name: &[u8]) -> Result<Arc<RamInode>> {
@@ -198,14 +181,6 @@ impl RamInode {
 }
 
 impl Inode for RamInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.ino
     }
@@ -293,7 +268,7 @@ impl Inode for RamInode {
     }
 
     fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
-        Self::check_name(name)?;
+        check_name(name)?;
         let mut state = self.lock();
         let entries = state.dir()?;
         if entries.get(name).is_some() {
@@ -309,7 +284,7 @@ impl Inode for RamInode {
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<()> {
-        Self::check_name(name)?;
+        check_name(name)?;
         let target = self.ours_arc(target)?;
         if target.file_type == FileType::Directory {
             return Err(Errno::EPERM);
@@ -390,25 +365,8 @@ impl Inode for RamInode {
         let Body::Dir(entries) = &state.body else {
             return Err(Errno::ENOTDIR);
         };
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
-            return Ok(());
-        }
-        let parent_ino = self.parent_ino.load(Ordering::Relaxed);
-        if offset <= 1
-            && !sink(DirEntry {
-                name: b"..",
-                ino: parent_ino,
-                file_type: FileType::Directory,
-                next_offset: 2,
-            })
-        {
+        let parent_ino = || Ok(self.parent_ino.load(Ordering::Relaxed));
+        if !readdir_dots(offset, self.ino, parent_ino, sink)? {
             return Ok(());
         }
         if entries.dead {

@@ -5,7 +5,7 @@
 use super::node::{Body, NodeState, RamInode};
 use crate::attr::{FileType, RenameFlags};
 use crate::errno::{Errno, Result};
-use crate::inode::Inode;
+use crate::inode::{Inode, check_name};
 use crate::time::Timespec;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ impl RamInode {
         flags: RenameFlags,
     ) -> Result<()> {
         let new_parent = self.ours(new_parent)?;
-        Self::check_name(new_name)?;
+        check_name(new_name)?;
         let now = self.shared.now();
         let outcome = if core::ptr::eq(self, new_parent) {
             let mut state = self.lock();

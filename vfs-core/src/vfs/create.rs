@@ -124,9 +124,7 @@ impl FsContext {
         let source = self.resolve(old_at, old_path, follow)?;
         let source_inode = source.dentry.positive()?.clone();
         self.create_with(new_at, new_path, false, |locked, name| {
-            if !Arc::ptr_eq(&locked.dir.mount, &source.mount) {
-                return Err(Errno::EXDEV);
-            }
+            locked.dir.check_same_mount(&source)?;
             permission::check_hardlink(&self.cred, &source_inode.getattr()?)?;
             self.may_create_in(locked.inode()?)?;
             if source_inode.file_type() == FileType::Directory {

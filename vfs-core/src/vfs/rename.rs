@@ -20,9 +20,7 @@ impl FsContext {
         let mut walk = Walk::new(self);
         let old_parent = walk.parent(&self.start(old_at), old_path)?;
         let new_parent = walk.parent(&self.start(new_at), new_path)?;
-        if !Arc::ptr_eq(&old_parent.dir.mount, &new_parent.dir.mount) {
-            return Err(Errno::EXDEV);
-        }
+        old_parent.dir.check_same_mount(&new_parent.dir)?;
         let Last::Name(old_name) = old_parent.last else {
             return Err(Errno::EBUSY);
         };

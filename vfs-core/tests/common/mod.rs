@@ -5,7 +5,7 @@
 pub mod oracle;
 
 use std::sync::Arc;
-use vfs_core::tmpfs::{TmpfsOptions, new_tmpfs};
+use vfs_core::tmpfs::TmpfsOptions;
 use vfs_core::*;
 
 pub struct World {
@@ -16,11 +16,12 @@ pub struct World {
 
 pub fn world() -> World {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-    let fs = new_tmpfs(
+    let fs = vfs_core::tmpfs::new(
         &TmpfsOptions {
-            mode: 0o755,
+            mode: Some(0o755),
             ..TmpfsOptions::default()
         },
+        1 << 30,
         1,
         clock.clone(),
     )
@@ -48,8 +49,9 @@ impl World {
 }
 
 pub fn tmpfs(clock: &Arc<ManualClock>, dev: u64, options: &str) -> Arc<dyn FileSystem> {
-    new_tmpfs(
-        &TmpfsOptions::parse(options, 1 << 30).unwrap(),
+    vfs_core::tmpfs::new(
+        &TmpfsOptions::parse(options).unwrap(),
+        1 << 30,
         dev,
         clock.clone(),
     )

@@ -1,4 +1,4 @@
-//! A `Channel` to Google's `p9` server running in-process over a temp directory, which
+//! A `Transport` to Google's `p9` server running in-process over a temp directory, which
 //! also keeps the books the tests check: which fids the server holds (to prove the client
 //! leaks none) and which host path each fid names.
 //!
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use vfs_core::errno::{Errno, Result};
 use vfs_core::inode::{CachePolicy, FileSystem};
 use vfs_core::p9::message::{Qid, Reply, Request};
-use vfs_core::p9::{Channel, P9FileSystem, P9MountOptions};
+use vfs_core::p9::{P9FileSystem, P9MountOptions, Transport};
 
 pub struct ServerChannel {
     server: Mutex<p9::Server>,
@@ -192,7 +192,7 @@ impl ServerChannel {
     }
 }
 
-impl Channel for ServerChannel {
+impl Transport for ServerChannel {
     fn max_message_size(&self) -> u32 {
         self.max_message_size
     }
@@ -265,7 +265,7 @@ impl Fixture {
             policy,
             ..P9MountOptions::default()
         };
-        let fs = P9FileSystem::mount(channel.clone(), &options, 0x900).unwrap();
+        let fs = P9FileSystem::new(channel.clone(), &options, 0x900).unwrap();
         Fixture { dir, channel, fs }
     }
 

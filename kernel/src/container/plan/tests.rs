@@ -39,11 +39,13 @@ fn describe_tmpfs(tmpfs: &TmpfsOptions) -> String {
     for (name, value) in [
         ("uid", tmpfs.uid.map(u64::from)),
         ("gid", tmpfs.gid.map(u64::from)),
-        ("size", tmpfs.size),
     ] {
         if let Some(value) = value {
             parts.push(format!("{name}={value}"));
         }
+    }
+    if let Some(size) = tmpfs.size {
+        parts.push(format!("size={size}"));
     }
     parts.join(",")
 }
@@ -205,7 +207,7 @@ fn cases() -> Vec<Case> {
                 {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}
             ]"#,
         )
-        .mounts(&["/sys sysfs rw", "/tmp tmpfs(mode=1777) rw if-missing-or-empty", "/dev dev(mode=755,size=67108864) rw,nosuid", "/proc proc rw", "/dev/pts devpts rw,noexec,nosuid"])
+        .mounts(&["/sys sysfs rw", "/tmp tmpfs(mode=1777) rw if-missing-or-empty", "/dev dev(mode=755,size=67108864) rw,nosuid", "/proc proc rw", "/dev/pts devpts rw,nosuid,noexec"])
         .warnings(&["options[1]: option \"strictatime\"", "options[2]: option \"newinstance\"", "\"ptmxmode=0666\"", "\"mode=0620\"", "\"gid=5\""]),
         case(
             "types: tmpfs options, none → sysfs, devtmpfs → dev, unknown skipped",

@@ -8,7 +8,7 @@
 //! - one directory per process (`process_dir.rs`, texts in `process_files.rs`).
 //!
 //! The kernel registers its views once with [`register`]; `mount -t proc` then makes
-//! instances through `crate::fs::make`. Tests build instances with [`new_proc`].
+//! instances through `crate::fs::make`. Tests build instances with [`new`].
 
 mod process_dir;
 mod process_files;
@@ -74,7 +74,7 @@ pub fn warn_unsupported_options(data: &str) {
 const PID_COOKIES: u64 = 1 << 32;
 
 /// A new proc instance over `sources`.
-pub fn new_proc(sources: ProcSources, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
+pub fn new(sources: ProcSources, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
     let rules = Rules {
         fs_type: "proc",
         magic: PROC_SUPER_MAGIC,

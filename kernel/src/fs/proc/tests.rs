@@ -186,7 +186,7 @@ fn world() -> World {
         system: Arc::new(FakeSystem),
         processes: processes.clone(),
     };
-    let fs = new_proc(sources, 3, crate::fs::testing::clock());
+    let fs = super::new(sources, 3, crate::fs::testing::clock());
     let context = mounted_at(
         "/proc",
         fs,
@@ -305,8 +305,9 @@ fn proc_self_links_to_the_current_pid_and_mounts_to_self_mounts() {
 #[test]
 fn proc_mounts_shows_the_namespace_table_in_linux_format() {
     let world = world();
-    let tmpfs = vfs_core::tmpfs::new_tmpfs(
-        &vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m", 1 << 30).unwrap(),
+    let tmpfs = vfs_core::tmpfs::new(
+        &vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m").unwrap(),
+        1 << 30,
         8,
         crate::fs::testing::clock(),
     )

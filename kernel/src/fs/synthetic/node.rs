@@ -4,10 +4,10 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
 
 use spin::Mutex;
 use vfs_core::attr::NAME_MAX;
+use vfs_core::inode::readdir_dots;
 use vfs_core::{
     DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr,
     Stat, Timespec,
@@ -125,14 +125,6 @@ fn read_slice(data: &[u8], offset: u64, buf: &mut [u8]) -> usize {
 }
 
 impl Inode for SyntheticInode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.node.ino
     }
@@ -225,24 +217,7 @@ impl Inode for SyntheticInode {
 
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         let directory = self.directory()?;
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.node.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
-            return Ok(());
-        }
-        if offset <= 1
-            && !sink(DirEntry {
-                name: b"..",
-                ino: self.parent_ino,
-                file_type: FileType::Directory,
-                next_offset: FIRST_COOKIE,
-            })
-        {
+        if !readdir_dots(offset, self.node.ino, || Ok(self.parent_ino), sink)? {
             return Ok(());
         }
         let mut entries = directory.entries();

@@ -17,7 +17,7 @@ pub type Generate = dyn Fn() -> Result<Vec<u8>> + Send + Sync;
 pub type Accept = dyn Fn(u64, &[u8]) -> Result<usize> + Send + Sync;
 
 /// Offsets 0 and 1 of every directory are `.` and `..`; children's cookies start here.
-pub const FIRST_COOKIE: u64 = 2;
+pub const FIRST_COOKIE: u64 = vfs_core::inode::FIRST_ENTRY_OFFSET;
 
 /// What a node is.
 #[derive(Clone)]

@@ -137,6 +137,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("fs-test", &programs.fs_test),
         ("null-deref", &programs.null_deref),
         ("efault", &programs.efault),
+        ("timeouts", &programs.timeouts),
         ("syscall-bench", &programs.syscall_bench),
     ] {
         let bytes =

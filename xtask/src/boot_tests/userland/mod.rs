@@ -1,6 +1,6 @@
 //! Boot tests with a real userland: busybox applets as the container's init, compared with
 //! the same applet on the host over the same files; the test programs of
-//! `xtask/guest-tests` (fs-test, null-deref, efault, syscall-bench); the default bundle's
+//! `xtask/guest-tests` (fs-test, null-deref, efault, timeouts, syscall-bench); the default bundle's
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
 //! seen from the host afterwards.
 //!

@@ -29,7 +29,7 @@ pub fn cpu_list(count: u32) -> String {
 }
 
 /// A new sysfs instance for a machine with `cpus` CPUs.
-pub fn new_sysfs(cpus: u32, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
+pub fn new(cpus: u32, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
     let rules = Rules {
         fs_type: "sysfs",
         magic: SYSFS_MAGIC,
@@ -119,7 +119,7 @@ mod tests {
     fn sys() -> FsContext {
         mounted_at(
             "/sys",
-            new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()),
+            new(ONE_CPU, 9, crate::fs::testing::clock()),
             MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
         )
     }
@@ -144,7 +144,7 @@ mod tests {
         assert_eq!(cpu_list(4), "0-3\n");
         let context = mounted_at(
             "/sys",
-            new_sysfs(2, 9, crate::fs::testing::clock()),
+            new(2, 9, crate::fs::testing::clock()),
             MountFlags::empty(),
         );
         assert_eq!(
@@ -229,7 +229,7 @@ mod tests {
     fn read_only_mount_reports_erofs_first_as_dockers_sys_does() {
         let context = mounted_at(
             "/sys",
-            new_sysfs(ONE_CPU, 9, crate::fs::testing::clock()),
+            new(ONE_CPU, 9, crate::fs::testing::clock()),
             MountFlags::RDONLY,
         );
         assert_eq!(

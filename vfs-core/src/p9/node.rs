@@ -11,21 +11,24 @@
 //! remember which live inodes they handed out by name, so removing or renaming a name
 //! also drops the cached attributes (link count, ctime) of the inode it named. Symlink
 //! targets never change and are cached on every mount.
+//!
+//! Locks (`open`, `children`, `symlink_target`, and the attribute cache's) are leaves:
+//! never two at once, never across a request, never where a fid can drop. The whole
+//! order of the 9p client and filesystem is at the top of `client.rs`.
 
+use super::Mount;
 use super::attr_cache::AttrCache;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
-use super::fs::Mount;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
-use crate::attr::{
-    DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode,
-};
+use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::errno::{Errno, Result};
-use crate::inode::{CachePolicy, Inode, NewNode, NodeKind};
+use crate::inode::{
+    CachePolicy, FIRST_ENTRY_OFFSET, Inode, NewNode, NodeKind, check_name, readdir_dots, same_fs,
+};
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::any::Any;
 use hashbrown::HashMap;
 use spin::Mutex;
 
@@ -257,16 +260,9 @@ impl P9Inode {
     }
 
     fn same_mount(&self, other: &Arc<dyn Inode>) -> Result<Arc<P9Inode>> {
-        let other = other
-            .clone()
-            .into_any()
-            .downcast::<P9Inode>()
-            .map_err(|_| Errno::EXDEV)?;
-        if Arc::ptr_eq(&other.mount, &self.mount) {
-            Ok(other)
-        } else {
-            Err(Errno::EXDEV)
-        }
+        same_fs(other, |node: &P9Inode| {
+            Arc::ptr_eq(&node.mount, &self.mount)
+        })
     }
 }
 
@@ -279,28 +275,7 @@ impl OpenFids {
     }
 }
 
-/// Names the server must never see: `.` and `..` would walk outside the object asked
-/// about (and `..` outside the export), `/` and NUL are not names at all.
-fn check_name(name: &[u8]) -> Result<()> {
-    if name.len() > NAME_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
-    {
-        return Err(Errno::EINVAL);
-    }
-    Ok(())
-}
-
 impl Inode for P9Inode {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-
     fn ino(&self) -> u64 {
         self.ino
     }
@@ -447,38 +422,23 @@ impl Inode for P9Inode {
     /// cookies shifted by 2 (QEMU's cookies are `telldir` positions, far from overflow).
     fn readdir(&self, offset: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> Result<()> {
         self.require_directory()?;
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.ino,
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
+        // At a mount's root, `..` is the root itself: the host's parent is not ours.
+        let parent_ino = || {
+            if self.is_root {
+                return Ok(self.ino);
+            }
+            Ok(self
+                .fid
+                .walk(&[b".."])?
+                .1
+                .last()
+                .map_or(self.ino, |qid| qid.path))
+        };
+        if !readdir_dots(offset, self.ino, parent_ino, sink)? {
             return Ok(());
         }
-        if offset <= 1 {
-            // At a mount's root, `..` is the root itself: the host's parent is not ours.
-            let parent = if self.is_root {
-                self.ino
-            } else {
-                self.fid
-                    .walk(&[b".."])?
-                    .1
-                    .last()
-                    .map_or(self.ino, |qid| qid.path)
-            };
-            if !sink(DirEntry {
-                name: b"..",
-                ino: parent,
-                file_type: FileType::Directory,
-                next_offset: 2,
-            }) {
-                return Ok(());
-            }
-        }
         let fid = self.open_fid(Access::Read)?;
-        fid.readdir(offset.saturating_sub(2), &mut |entry| {
+        fid.readdir(offset.saturating_sub(FIRST_ENTRY_OFFSET), &mut |entry| {
             if entry.name == b"." || entry.name == b".." {
                 return true;
             }
@@ -486,7 +446,7 @@ impl Inode for P9Inode {
                 name: entry.name,
                 ino: entry.qid.path,
                 file_type: dirent_file_type(entry.kind, entry.qid.kind),
-                next_offset: entry.offset.saturating_add(2),
+                next_offset: entry.offset.saturating_add(FIRST_ENTRY_OFFSET),
             })
         })
     }

@@ -99,7 +99,7 @@ fn parse_number(text: &str, radix: u32) -> Result<u32> {
 
 /// A new devpts instance: the root (0755) holding `ptmx`, a root-owned character node
 /// 5:2 with `ptmxmode`'s permissions.
-pub fn new_devpts(options: &DevptsOptions, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
+pub fn new(options: &DevptsOptions, dev: u64, clock: ClockRef) -> Arc<dyn FileSystem> {
     let rules = Rules {
         fs_type: "devpts",
         magic: DEVPTS_SUPER_MAGIC,
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn ptmx_is_char_5_2_with_ptmxmode_and_root_owned() {
-        let fs = new_devpts(
+        let fs = new(
             &DevptsOptions::parse(DOCKER).unwrap(),
             7,
             crate::fs::testing::clock(),
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn default_ptmx_is_mode_0000_like_linux() {
-        let fs = new_devpts(&DevptsOptions::default(), 7, crate::fs::testing::clock());
+        let fs = new(&DevptsOptions::default(), 7, crate::fs::testing::clock());
         let context = mounted_at("/pts", fs, MountFlags::empty());
         assert_eq!(
             context.stat(At::Cwd, b"/pts/ptmx", false).unwrap().mode,
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn statfs_and_mounts_line_identify_devpts() {
-        let fs = new_devpts(
+        let fs = new(
             &DevptsOptions::parse(DOCKER).unwrap(),
             7,
             crate::fs::testing::clock(),

@@ -13,7 +13,7 @@ use super::node::OverlayInode;
 use super::{ORIGIN_XATTR, is_whiteout, layer_ino};
 use crate::attr::{DirEntry, FileType};
 use crate::errno::{Errno, Result};
-use crate::inode::Inode;
+use crate::inode::{Inode, readdir_dots};
 use alloc::vec::Vec;
 use hashbrown::HashSet;
 
@@ -111,24 +111,7 @@ impl OverlayInode {
             return Err(Errno::ENOTDIR);
         }
         let entries = self.merged_entries(self.is_merged_dir())?;
-        if offset == 0
-            && !sink(DirEntry {
-                name: b".",
-                ino: self.ino(),
-                file_type: FileType::Directory,
-                next_offset: 1,
-            })
-        {
-            return Ok(());
-        }
-        if offset <= 1
-            && !sink(DirEntry {
-                name: b"..",
-                ino: self.parent_ino(),
-                file_type: FileType::Directory,
-                next_offset: 2,
-            })
-        {
+        if !readdir_dots(offset, self.ino(), || Ok(self.parent_ino()), sink)? {
             return Ok(());
         }
         let start = entries.partition_point(|entry| entry.key < offset);

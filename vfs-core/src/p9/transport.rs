@@ -5,7 +5,7 @@
 use crate::errno::Result;
 
 /// One 9P transport: a virtio-9p device in the kernel, a socket to a server in tests.
-pub trait Channel: Send + Sync {
+pub trait Transport: Send + Sync {
     /// Largest message (request or reply) the transport can carry; the client negotiates
     /// msize no larger than this.
     fn max_message_size(&self) -> u32;
