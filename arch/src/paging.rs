@@ -13,6 +13,7 @@
 //! below 4 GiB is identity mapped; table frames are reached through whichever map is live
 //! ([`phys_to_virt`]).
 
+use alloc::sync::Arc;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -315,18 +316,23 @@ bitflags::bitflags! {
 /// ```
 /// use arch::frame::Frame;
 /// use arch::paging::{UserAccess, UserPageTable};
+/// use std::sync::Arc;
 ///
 /// fn map_then_free(table: &mut UserPageTable, frame: Frame) {
 ///     table.map(0x40_0000, frame, UserAccess::WRITE).unwrap();
-///     let frame: Option<Frame> = table.unmap(0x40_0000); // no longer mapped
+///     let frame: Option<Arc<Frame>> = table.unmap(0x40_0000); // no longer mapped
 ///     drop(frame);
 /// }
 /// ```
+///
+/// Several tables may map one frame (`fork`'s copy-on-write, shared mappings): each holds an
+/// `Arc`, and the kernel writes a frame ([`UserPageTable::frame_mut`]) only while one table
+/// alone holds it.
 pub struct UserPageTable {
     pml4: u64,
     /// Every user page this table holds, by virtual address, with its frame. A page may be
     /// held but not present (see [`UserPageTable::hide`]).
-    frames: BTreeMap<u64, Frame>,
+    frames: BTreeMap<u64, Arc<Frame>>,
 }
 
 const KERNEL_HALF_FIRST_ENTRY: usize = 256;
@@ -393,6 +399,17 @@ impl UserPageTable {
     /// keeps; a frame mapped there before is unmapped and freed. On error the frame is freed
     /// and nothing changes.
     pub fn map(&mut self, virt: u64, frame: Frame, access: UserAccess) -> Result<(), PagingError> {
+        self.map_shared(virt, Arc::new(frame), access)
+    }
+
+    /// [`UserPageTable::map`] for a frame other tables may hold too (copy-on-write after
+    /// `fork`: map it without [`UserAccess::WRITE`] in each).
+    pub fn map_shared(
+        &mut self,
+        virt: u64,
+        frame: Arc<Frame>,
+        access: UserAccess,
+    ) -> Result<(), PagingError> {
         Self::check_user_page(virt)?;
         let mut allocate = allocate_frame;
         let mut mapper = self.mapper(&mut allocate);
@@ -440,7 +457,7 @@ impl UserPageTable {
     }
 
     /// Removes the page at `virt` and hands back its frame, which nothing maps any more.
-    pub fn unmap(&mut self, virt: u64) -> Option<Frame> {
+    pub fn unmap(&mut self, virt: u64) -> Option<Arc<Frame>> {
         let frame = self.frames.remove(&virt)?;
         self.clear_entry(virt);
         Some(frame)
@@ -456,7 +473,7 @@ impl UserPageTable {
 
     /// Sets what user code may do with a page this table holds (present again if hidden).
     pub fn protect(&mut self, virt: u64, access: UserAccess) {
-        let Some(phys) = self.frames.get(&virt).map(Frame::phys) else {
+        let Some(phys) = self.frames.get(&virt).map(|frame| frame.phys()) else {
             return;
         };
         let flags = Self::leaf_flags(access, no_execute_flag());
@@ -478,13 +495,26 @@ impl UserPageTable {
 
     /// The frame behind the page at `virt`.
     pub fn frame(&self, virt: u64) -> Option<&Frame> {
-        self.frames.get(&virt)
+        self.frames.get(&virt).map(|frame| &**frame)
+    }
+
+    /// Another handle on the frame behind `virt`, to map it in a second table.
+    pub fn share(&self, virt: u64) -> Option<Arc<Frame>> {
+        self.frames.get(&virt).cloned()
+    }
+
+    /// Whether another table (or the kernel) holds the frame behind `virt` too.
+    pub fn is_shared(&self, virt: u64) -> bool {
+        self.frames
+            .get(&virt)
+            .is_some_and(|frame| Arc::strong_count(frame) > 1)
     }
 
     /// The frame behind the page at `virt`, to write (user code is stopped while the kernel
-    /// runs, so this borrow is the only access).
+    /// runs, so this borrow is the only access); `None` while it is shared
+    /// ([`UserPageTable::is_shared`]): copy it first.
     pub fn frame_mut(&mut self, virt: u64) -> Option<&mut Frame> {
-        self.frames.get_mut(&virt)
+        self.frames.get_mut(&virt).and_then(Arc::get_mut)
     }
 
     /// The pages held in `[start, end)`, lowest first.

@@ -67,6 +67,8 @@ mod selftest;
 #[cfg(target_os = "none")]
 mod syscall;
 #[cfg(target_os = "none")]
+mod task;
+#[cfg(target_os = "none")]
 mod timeline;
 #[cfg(target_os = "none")]
 mod trap;

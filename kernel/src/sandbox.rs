@@ -200,6 +200,7 @@ pub fn run(
         }
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.ns.mounts().len());
+    crate::task::lifecycle::register_init();
     let termination = crate::process::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())

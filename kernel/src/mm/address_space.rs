@@ -268,14 +268,67 @@ impl AddressSpace {
         self.brk
     }
 
-    /// Resolves a fault at `address`: fills the page if the area allows the access.
+    /// Resolves a fault at `address`: fills the page if the area allows the access, and on
+    /// a write gives this address space its own copy of a page `fork` left shared.
     pub fn handle_fault(&mut self, address: u64, access: Access) -> Result<(), FaultError> {
-        self.page_for(address, access).map(|_| ())
+        let page = self.page_for(address, access)?;
+        if access == Access::Write {
+            self.own_page(page)?;
+        }
+        Ok(())
     }
 
-    /// The frame behind the page holding `address`, filled and mapped if it was not yet,
-    /// after checking the area allows `access`.
-    fn page_for(&mut self, address: u64, access: Access) -> Result<&mut Frame, FaultError> {
+    /// A copy of this address space for `fork`: the same areas, and every page shared
+    /// copy-on-write (mapped without write access in both until one of them writes it), so
+    /// no data page is copied now.
+    pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
+        let mut child = AddressSpace::new()?;
+        child.areas = self.areas.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        let areas: Vec<(u64, u64, Protection)> = self
+            .areas
+            .iter()
+            .map(|area| (area.start, area.end, area.protection))
+            .collect();
+        for (start, end, protection) in areas {
+            let read_only = user_access(protection) - UserAccess::WRITE;
+            for page in self.table.pages_in(start, end) {
+                let Some(frame) = self.table.share(page) else {
+                    continue;
+                };
+                child
+                    .table
+                    .map_shared(page, frame, read_only)
+                    .map_err(|_| Errno::ENOMEM)?;
+                if protection.is_empty() {
+                    child.table.hide(page);
+                } else if protection.contains(Protection::WRITE) {
+                    self.table.protect(page, read_only);
+                }
+            }
+        }
+        Ok(child)
+    }
+
+    /// Makes the page at `page` (held, in a writable area) this address space's alone and
+    /// writable: copies it if another address space still shares it.
+    fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
+        let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
+        if self.table.is_shared(page) {
+            let mut copy = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            let original = self.table.frame(page).ok_or(FaultError::Segv)?;
+            copy.bytes_mut().copy_from_slice(original.bytes());
+            self.install(page, copy, rights)?;
+        } else {
+            self.table.protect(page, user_access(rights));
+        }
+        self.table.frame_mut(page).ok_or(FaultError::Segv)
+    }
+
+    /// The page (address) holding `address`, filled and mapped if it was not yet, after
+    /// checking the area allows `access`.
+    fn page_for(&mut self, address: u64, access: Access) -> Result<u64, FaultError> {
         let page = address & !(PAGE_SIZE as u64 - 1);
         let area = self.areas.find(address).ok_or(FaultError::Segv)?;
         let needed = match access {
@@ -307,7 +360,7 @@ impl AddressSpace {
                 }
             }
         }
-        self.table.frame_mut(page).ok_or(FaultError::Segv)
+        Ok(page)
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
@@ -406,7 +459,8 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
-            let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            let frame = self.table.frame(page).ok_or(Errno::EFAULT)?;
             buf[done..done + chunk].copy_from_slice(&frame.bytes()[in_page..in_page + chunk]);
             done += chunk;
         }
@@ -420,9 +474,10 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
-            let frame = self
+            let page = self
                 .page_for(at, Access::Write)
                 .map_err(|_| Errno::EFAULT)?;
+            let frame = self.own_page(page).map_err(|_| Errno::EFAULT)?;
             frame.bytes_mut()[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
             done += chunk;
         }
@@ -436,7 +491,8 @@ impl AddressSpace {
         let mut at = address;
         loop {
             let in_page = (at % PAGE_SIZE as u64) as usize;
-            let frame = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
+            let frame = self.table.frame(page).ok_or(Errno::EFAULT)?;
             let bytes = &frame.bytes()[in_page..];
             match bytes.iter().position(|&b| b == 0) {
                 Some(nul) => {

@@ -230,6 +230,7 @@ fn load(
     mm.write(initial.sp, &initial.image)?;
 
     process.mm = mm;
+    arch::thread::reset_fpu();
     process.context = UserContext {
         rip: image.entry,
         rsp: initial.sp,

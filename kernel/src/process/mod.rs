@@ -140,6 +140,9 @@ mod running {
                     if let Some(signal) = process.pending_termination {
                         return Termination::Killed(signal);
                     }
+                    if let Some(signal) = take_fatal_signal(process) {
+                        return Termination::Killed(signal);
+                    }
                 }
                 UserExit::Exception {
                     vector,
@@ -172,9 +175,22 @@ mod running {
                         return Termination::Killed(signal as u8);
                     }
                 }
-                UserExit::Interrupt { .. } => last_fault = None,
+                UserExit::Interrupt { .. } => {
+                    last_fault = None;
+                    crate::task::scheduler::tick();
+                    if let Some(signal) = take_fatal_signal(process) {
+                        return Termination::Killed(signal);
+                    }
+                }
             }
         }
+    }
+
+    /// A signal another process sent that ends this one by its default action (others are
+    /// dropped until handlers are delivered).
+    fn take_fatal_signal(process: &Process) -> Option<u8> {
+        let signal = crate::task::lifecycle::take_pending_signal(process.pid)?;
+        process.signals.terminates(u64::from(signal)).then_some(signal)
     }
 
     /// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is

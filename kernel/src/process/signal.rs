@@ -38,6 +38,7 @@ pub struct SigAction {
     pub mask: u64,
 }
 
+#[derive(Clone)]
 pub struct SignalState {
     pub actions: [SigAction; SIGNAL_COUNT],
     pub blocked: u64,

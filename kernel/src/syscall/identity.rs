@@ -136,24 +136,3 @@ pub fn setgroups(p: &mut Process, size: u64, address: u64) -> SysResult {
     p.sync_credentials();
     Ok(0)
 }
-
-/// `getpgid`/`getsid`: the one process leads its own group and session.
-pub fn getpgid(p: &mut Process, pid: u64) -> SysResult {
-    if pid == 0 || pid == u64::from(p.pid) {
-        Ok(u64::from(p.pid))
-    } else {
-        Err(Errno::ESRCH)
-    }
-}
-
-pub fn setpgid(p: &mut Process, pid: u64, group: u64) -> SysResult {
-    let me = u64::from(p.pid);
-    if pid != 0 && pid != me {
-        return Err(Errno::ESRCH);
-    }
-    if group == 0 || group == me {
-        Ok(0)
-    } else {
-        Err(Errno::EPERM)
-    }
-}

@@ -10,6 +10,7 @@ mod files;
 mod identity;
 mod memory;
 mod paths;
+mod process;
 mod signals;
 mod system;
 mod time;
@@ -71,7 +72,10 @@ pub fn dispatch(p: &mut Process) -> Flow {
         nr::EXIT_GROUP => return Flow::Exit(Termination::Exited(a[0] as u8)),
         nr::EXECVE => match system::execve(p, a[0], a[1], a[2]) {
             // On success the registers are the new image's: nothing to return into.
-            Ok(()) => return Flow::Continue,
+            Ok(()) => {
+                crate::task::lifecycle::exec_done(p.pid);
+                return Flow::Continue;
+            }
             Err(errno) => Err(errno),
         },
         _ => call(p, number, a),
@@ -160,11 +164,18 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
 
         nr::GETPID => Ok(u64::from(p.pid)),
         nr::GETTID => Ok(u64::from(p.pid)),
-        nr::GETPPID => Ok(u64::from(p.parent_pid)),
-        nr::GETPGRP => Ok(u64::from(p.pid)),
-        nr::GETPGID | nr::GETSID => identity::getpgid(p, a[0]),
-        nr::SETPGID => identity::setpgid(p, a[0], a[1]),
-        nr::SETSID => Err(Errno::EPERM), // init already leads its session
+        nr::GETPPID => process::getppid(p),
+        nr::GETPGRP => process::getpgid(p, 0),
+        nr::GETPGID => process::getpgid(p, a[0]),
+        nr::GETSID => process::getsid(p, a[0]),
+        nr::SETPGID => process::setpgid(p, a[0], a[1]),
+        nr::SETSID => process::setsid(p),
+        nr::FORK => process::fork(p),
+        nr::VFORK => process::vfork(p),
+        nr::CLONE => process::clone(p, a),
+        nr::CLONE3 => process::clone3(p, a[0], a[1]),
+        nr::WAIT4 => process::wait4(p, a[0], a[1], a[2], a[3]),
+        nr::WAITID => process::waitid(p, a[0], a[1], a[2], a[3]),
         nr::GETUID => Ok(u64::from(p.ids.uid)),
         nr::GETEUID => Ok(u64::from(p.ids.euid)),
         nr::GETGID => Ok(u64::from(p.ids.gid)),
@@ -196,7 +207,10 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::SETRLIMIT => system::prlimit64(p, 0, a[0], a[1], 0),
         nr::GETRANDOM => system::getrandom(p, a[0], a[1], a[2]),
         nr::SCHED_GETAFFINITY => system::sched_getaffinity(p, a[0], a[1], a[2]),
-        nr::SCHED_YIELD => Ok(0),
+        nr::SCHED_YIELD => {
+            crate::task::scheduler::yield_now();
+            Ok(0)
+        }
         nr::SYSINFO => system::sysinfo(p, a[0]),
         nr::ARCH_PRCTL => system::arch_prctl(p, a[0], a[1]),
         nr::SET_TID_ADDRESS => {
@@ -207,7 +221,6 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::PRCTL => system::prctl(p, a[0], a[1]),
         nr::FUTEX => system::futex(p, a[0], a[1], a[2], a[3]),
         nr::RSEQ => Err(Errno::ENOSYS),
-        nr::WAIT4 | nr::WAITID => Err(Errno::ECHILD),
 
         nr::CLOCK_GETTIME => time::clock_gettime(p, a[0], a[1]),
         nr::CLOCK_GETRES => time::clock_getres(p, a[0], a[1]),

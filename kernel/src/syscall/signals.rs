@@ -110,17 +110,21 @@ pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
     } else {
         (a[0] as i32, a[1])
     };
-    let me = p.pid as i32;
-    if pid != me && pid != 0 && pid != -1 {
-        return Err(Errno::ESRCH);
-    }
-    if signal == 0 {
-        return Ok(0);
-    }
-    if !SignalState::valid(signal) {
+    if signal != 0 && !SignalState::valid(signal) {
         return Err(Errno::EINVAL);
     }
-    if p.signals.terminates(signal) {
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    let targets = crate::task::lifecycle::kill_targets(p.pid, pid);
+    let includes_me = pid == -1 || targets.contains(&p.pid);
+    if targets.is_empty() && !includes_me {
+        return Err(Errno::ESRCH);
+    }
+    for target in targets.into_iter().filter(|&target| target != p.pid) {
+        crate::task::lifecycle::signal_process(target, signal as u8)?;
+    }
+    if includes_me && signal != 0 && p.signals.terminates(signal) {
         p.pending_termination = Some(signal as u8);
     }
     Ok(0)

@@ -87,7 +87,8 @@ pub(super) fn read_timespec_ns(p: &mut Process, address: u64) -> Result<i64, Err
 
 pub fn nanosleep(p: &mut Process, request: u64, _remaining: u64) -> SysResult {
     let ns = read_timespec_ns(p, request)?;
-    clock::spin_for(ns);
+    let me = p.pid;
+    crate::task::scheduler::sleep_for(ns, &|| crate::task::lifecycle::has_pending_signal(me));
     Ok(0)
 }
 
@@ -108,6 +109,7 @@ pub fn clock_nanosleep(
     } else {
         ns
     };
-    clock::spin_for(wait.max(0));
+    let me = p.pid;
+    crate::task::scheduler::sleep_for(wait, &|| crate::task::lifecycle::has_pending_signal(me));
     Ok(0)
 }

@@ -1,0 +1,200 @@
+//! Kernel threads: a kernel stack, the registers a suspended thread left behind, and its
+//! user program's FPU registers; and the one operation the scheduler above needs, "run that
+//! thread now" ([`switch_to`]).
+//!
+//! Why here: switching stacks is the one thing that cannot be written in safe Rust, and its
+//! soundness rests on a rule no caller could check: a stack is freed only when no CPU runs on
+//! it. This module keeps that rule itself. The running thread is always held by the CPU
+//! ([`current`] hands out clones), and the thread a CPU leaves is dropped only after the CPU
+//! stands on the next thread's stack, so the last `Arc` of an ended thread frees its stack
+//! from elsewhere. The policy (which thread runs next, wait queues, time slices) is the
+//! kernel's, above.
+//!
+//! Interrupts are off whenever the kernel runs (entries mask IF; only the idle loop's `hlt`
+//! opens them), so a switch is never interrupted. One CPU today: the per-CPU slots are one
+//! static, reached only through [`CpuSlots`], which becomes per-CPU data with SMP.
+//!
+//! Lock order: `CpuSlots::current` → a thread's `fpu` (a leaf); `entry` is taken alone.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use spin::Mutex;
+
+use crate::fpu::FpuState;
+
+/// Each thread's kernel stack. System calls walk paths and parse ELF files on it; 64 KiB is
+/// Linux's 16 KiB with room for Rust's larger frames.
+pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
+
+type Entry = Box<dyn FnOnce() + Send>;
+
+/// What a thread does when its entry returns: the scheduler's "end me and run another"
+/// (set once by the kernel; it never returns, and never switches back to the ended thread).
+static ON_RETURN: spin::Once<fn() -> !> = spin::Once::new();
+
+/// Sets what a thread whose entry returned does next (see [`ON_RETURN`]).
+pub fn set_on_return(end: fn() -> !) {
+    ON_RETURN.call_once(|| end);
+}
+
+pub struct Thread {
+    id: usize,
+    /// `None` for the boot thread, which runs on the boot stack.
+    #[allow(dead_code, reason = "held, never read: the thread runs on it")]
+    stack: Option<Vec<u128>>,
+    /// The stack pointer a suspended thread resumes from (callee-saved registers and the
+    /// return address are on its stack).
+    saved_rsp: AtomicU64,
+    fpu: Mutex<FpuState>,
+    /// What a new thread runs first; taken when it starts.
+    entry: Mutex<Option<Entry>>,
+}
+
+impl core::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Thread").field("id", &self.id).finish()
+    }
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl Thread {
+    /// A new thread that will run `entry` on its own stack the first time it is switched
+    /// to; when `entry` returns, the thread ends through [`set_on_return`]'s function. `fpu` is its user program's starting registers ([`FpuState::initial`] for a new
+    /// program, [`FpuState::of_this_cpu`] for a `fork`). `None` when memory is short.
+    pub fn new(entry: impl FnOnce() + Send + 'static, fpu: FpuState) -> Option<Arc<Thread>> {
+        let words = KERNEL_STACK_SIZE / core::mem::size_of::<u128>();
+        let mut stack = Vec::new();
+        stack.try_reserve_exact(words).ok()?;
+        stack.resize(words, 0u128);
+        // The first switch pops six callee-saved registers (zeros) and returns into the
+        // trampoline, whose address is the stack's last word; it then stands at the very top,
+        // 16-byte aligned, so its `call` gives the entry the ABI's alignment.
+        let top = stack.as_ptr() as u64 + KERNEL_STACK_SIZE as u64;
+        let rsp = top - 7 * 8;
+        let last = stack.len() - 1;
+        // x86_64 is little-endian: the last u128's upper half is the stack's last u64.
+        stack[last] = u128::from(thread_trampoline as *const () as u64) << 64;
+        Some(Arc::new(Thread {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            stack: Some(stack),
+            saved_rsp: AtomicU64::new(rsp),
+            fpu: Mutex::new(fpu),
+            entry: Mutex::new(Some(Box::new(entry))),
+        }))
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+/// What the CPU runs now, and the thread it just left (dropped once off its stack).
+struct CpuSlots {
+    current: Mutex<Option<Arc<Thread>>>,
+    previous: Mutex<Option<Arc<Thread>>>,
+}
+
+static CPU: CpuSlots = CpuSlots {
+    current: Mutex::new(None),
+    previous: Mutex::new(None),
+};
+
+/// The running thread. The first call makes the boot context a thread of its own (the
+/// scheduler's idle thread), so every context the kernel runs in is one.
+pub fn current() -> Arc<Thread> {
+    let mut current = CPU.current.lock();
+    current
+        .get_or_insert_with(|| {
+            Arc::new(Thread {
+                id: 0,
+                stack: None,
+                saved_rsp: AtomicU64::new(0),
+                fpu: Mutex::new(FpuState::initial()),
+                entry: Mutex::new(None),
+            })
+        })
+        .clone()
+}
+
+/// Suspends the running thread and runs `next` until some thread switches back to this
+/// one; returns then. Switching to the running thread returns at once.
+pub fn switch_to(next: Arc<Thread>) {
+    let me = current();
+    if Arc::ptr_eq(&me, &next) {
+        return;
+    }
+    me.fpu.lock().save();
+    let from = me.saved_rsp.as_ptr();
+    let to = next.saved_rsp.load(Ordering::Relaxed);
+    *CPU.previous.lock() = CPU.current.lock().replace(next);
+    drop(me);
+    // SAFETY: `from` points into a thread the CPU slots keep alive (`previous` until the next thread has left our stack, then whoever resumes us holds it); `to` is a stack pointer saved by this function or laid out by `Thread::new`, on a stack kept alive by `current`, which now holds `next`. Interrupts are off, so nothing runs between the two halves.
+    unsafe { context_switch(from, to) };
+    resumed();
+}
+
+/// Every thread's first steps after a switch lands on it: its FPU registers back, and the
+/// thread it replaced released (now that no CPU runs on that one's stack).
+fn resumed() {
+    let me = CPU.current.lock().clone().expect("a switch sets the current thread");
+    me.fpu.lock().restore();
+    let previous = CPU.previous.lock().take();
+    drop(previous);
+}
+
+/// Where a new thread's first switch returns to: runs its entry, which never returns.
+extern "C" fn thread_start() -> ! {
+    resumed();
+    let me = current();
+    let entry = me.entry.lock().take().expect("a new thread has its entry");
+    drop(me);
+    entry();
+    let end = ON_RETURN.get().expect("the scheduler sets set_on_return before it starts threads");
+    end()
+}
+
+unsafe extern "C" {
+    /// Saves the callee-saved registers on the current stack and its pointer in `*from`,
+    /// then loads `to` and pops the registers saved there.
+    fn context_switch(from: *mut u64, to: u64);
+    fn thread_trampoline() -> !;
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text.thread, "ax"
+    .global context_switch
+context_switch:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+    .global thread_trampoline
+thread_trampoline:
+    call {start}
+    ud2
+"#,
+    start = sym thread_start,
+);
+
+/// Gives the running thread's user program the FPU/SIMD registers a new program starts
+/// with (`execve`), as Linux does.
+pub fn reset_fpu() {
+    FpuState::initial().restore();
+}

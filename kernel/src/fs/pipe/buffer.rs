@@ -1,0 +1,215 @@
+//! The bytes inside a pipe and Linux's rules for moving them: capacity in pages, writes of
+//! up to `PIPE_BUF` bytes that land whole or not at all, and `O_DIRECT` packet mode.
+//!
+//! Pure bookkeeping, host-tested: whether a caller blocks, gets `EAGAIN`, `EPIPE` or end of
+//! file is decided one layer up ([`super`]), from what these methods report.
+
+use alloc::collections::VecDeque;
+
+use vfs_core::{Errno, PAGE_SIZE};
+
+/// Writes of at most this many bytes are atomic (POSIX `PIPE_BUF`, Linux's page).
+pub const PIPE_BUF: usize = 4096;
+/// A new pipe holds 16 pages, as Linux's.
+pub const DEFAULT_CAPACITY: usize = 16 * PAGE_SIZE;
+/// `/proc/sys/fs/pipe-max-size`: the most an unprivileged `F_SETPIPE_SZ` may ask for.
+pub const MAX_UNPRIVILEGED_CAPACITY: usize = 1 << 20;
+/// The most anyone may ask for: Linux caps `F_SETPIPE_SZ` at `INT_MAX`'s power of two; we
+/// cap it where the memory budget would refuse long before.
+pub const MAX_CAPACITY: usize = 1 << 28;
+
+#[derive(Debug)]
+pub struct PipeBuffer {
+    bytes: VecDeque<u8>,
+    capacity: usize,
+    /// `O_DIRECT` (packet mode): the length of each packet still in `bytes`, oldest first.
+    packets: Option<VecDeque<usize>>,
+}
+
+impl Default for PipeBuffer {
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl PipeBuffer {
+    pub fn new(packet_mode: bool) -> PipeBuffer {
+        PipeBuffer {
+            bytes: VecDeque::new(),
+            capacity: DEFAULT_CAPACITY,
+            packets: packet_mode.then(VecDeque::new),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn space(&self) -> usize {
+        self.capacity - self.bytes.len()
+    }
+
+    pub fn is_packet_mode(&self) -> bool {
+        self.packets.is_some()
+    }
+
+    /// `F_SETPIPE_SZ`: rounds `requested` up to a power-of-two number of pages (at least
+    /// one), as Linux does; `EPERM` past the unprivileged limit without privilege, `EINVAL`
+    /// past the absolute one, `EBUSY` if the pipe holds more than the new size.
+    pub fn set_capacity(&mut self, requested: usize, privileged: bool) -> Result<usize, Errno> {
+        if requested > MAX_CAPACITY {
+            return Err(Errno::EINVAL);
+        }
+        let pages = requested.div_ceil(PAGE_SIZE).max(1).next_power_of_two();
+        let capacity = pages * PAGE_SIZE;
+        if capacity > MAX_UNPRIVILEGED_CAPACITY && !privileged {
+            return Err(Errno::EPERM);
+        }
+        if capacity < self.bytes.len() {
+            return Err(Errno::EBUSY);
+        }
+        self.capacity = capacity;
+        Ok(capacity)
+    }
+
+    /// Whether a write of `len` bytes may move anything now: an atomic one (≤ `PIPE_BUF`)
+    /// needs room for all of it, a larger one room for one byte.
+    pub fn can_write(&self, len: usize) -> bool {
+        if len <= PIPE_BUF {
+            self.space() >= len
+        } else {
+            self.space() > 0
+        }
+    }
+
+    /// Appends as much of `data` as fits (all of it or nothing when `data.len() <=
+    /// PIPE_BUF`); returns how many bytes were taken. In packet mode each `PIPE_BUF` slice
+    /// becomes a packet of its own.
+    pub fn write(&mut self, data: &[u8]) -> usize {
+        if !self.can_write(data.len()) {
+            return 0;
+        }
+        let taken = data.len().min(self.space());
+        self.bytes.extend(&data[..taken]);
+        if let Some(packets) = &mut self.packets {
+            let mut rest = taken;
+            while rest > 0 {
+                let packet = rest.min(PIPE_BUF);
+                packets.push_back(packet);
+                rest -= packet;
+            }
+        }
+        taken
+    }
+
+    /// Moves up to `out.len()` bytes out; in packet mode one packet at most, whose bytes
+    /// beyond `out.len()` are dropped (Linux's `O_DIRECT` read). Returns how many landed.
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        let (take, discard) = match &mut self.packets {
+            Some(packets) => match packets.pop_front() {
+                Some(packet) => (packet.min(out.len()), packet.saturating_sub(out.len())),
+                None => (0, 0),
+            },
+            None => (self.bytes.len().min(out.len()), 0),
+        };
+        for (slot, byte) in out.iter_mut().zip(self.bytes.drain(..take)) {
+            *slot = byte;
+        }
+        self.bytes.drain(..discard);
+        take
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_come_out_in_order_across_reads() {
+        let mut pipe = PipeBuffer::default();
+        assert_eq!(pipe.write(b"hello "), 6);
+        assert_eq!(pipe.write(b"world"), 5);
+        let mut out = [0u8; 4];
+        assert_eq!(pipe.read(&mut out), 4);
+        assert_eq!(&out, b"hell");
+        let mut rest = [0u8; 64];
+        assert_eq!(pipe.read(&mut rest), 7);
+        assert_eq!(&rest[..7], b"o world");
+        assert!(pipe.is_empty());
+        assert_eq!(pipe.read(&mut rest), 0);
+    }
+
+    #[test]
+    fn an_atomic_write_lands_whole_or_not_at_all() {
+        let mut pipe = PipeBuffer::default();
+        let filler = vec![1u8; DEFAULT_CAPACITY - 100];
+        assert_eq!(pipe.write(&filler), filler.len());
+        assert!(!pipe.can_write(101));
+        assert_eq!(pipe.write(&[2u8; 101]), 0, "101 bytes ≤ PIPE_BUF do not fit in 100");
+        assert_eq!(pipe.write(&[2u8; 100]), 100);
+        assert_eq!(pipe.space(), 0);
+    }
+
+    #[test]
+    fn a_large_write_takes_what_fits() {
+        let mut pipe = PipeBuffer::default();
+        assert_eq!(pipe.write(&[0u8; 10]), 10);
+        let big = vec![7u8; DEFAULT_CAPACITY];
+        assert!(pipe.can_write(big.len()));
+        assert_eq!(pipe.write(&big), DEFAULT_CAPACITY - 10);
+        assert!(!pipe.can_write(PIPE_BUF + 1));
+    }
+
+    #[test]
+    fn capacity_rounds_to_power_of_two_pages() {
+        let mut pipe = PipeBuffer::default();
+        assert_eq!(pipe.capacity(), 65536);
+        assert_eq!(pipe.set_capacity(0, false), Ok(4096));
+        assert_eq!(pipe.set_capacity(4097, false), Ok(8192));
+        assert_eq!(pipe.set_capacity(3 * 4096, false), Ok(16384));
+        assert_eq!(pipe.set_capacity(1 << 20, false), Ok(1 << 20));
+        assert_eq!(pipe.set_capacity((1 << 20) + 1, false), Err(Errno::EPERM));
+        assert_eq!(pipe.set_capacity((1 << 20) + 1, true), Ok(2 << 20));
+        assert_eq!(pipe.set_capacity(usize::MAX, true), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn shrinking_below_the_held_bytes_is_busy() {
+        let mut pipe = PipeBuffer::default();
+        pipe.write(&[0u8; 5000]);
+        assert_eq!(pipe.set_capacity(4096, false), Err(Errno::EBUSY));
+        assert_eq!(pipe.set_capacity(8192, false), Ok(8192));
+        assert_eq!(pipe.space(), 8192 - 5000);
+    }
+
+    #[test]
+    fn packet_mode_reads_one_packet_and_drops_its_tail() {
+        let mut pipe = PipeBuffer::new(true);
+        pipe.write(b"first");
+        pipe.write(b"second");
+        let mut out = [0u8; 64];
+        assert_eq!(pipe.read(&mut out), 5);
+        assert_eq!(&out[..5], b"first");
+        let mut small = [0u8; 3];
+        assert_eq!(pipe.read(&mut small), 3);
+        assert_eq!(&small, b"sec");
+        assert!(pipe.is_empty(), "the rest of the packet is discarded");
+    }
+
+    #[test]
+    fn packet_mode_splits_large_writes_at_pipe_buf() {
+        let mut pipe = PipeBuffer::new(true);
+        assert_eq!(pipe.write(&vec![9u8; PIPE_BUF + 10]), PIPE_BUF + 10);
+        let mut out = vec![0u8; 2 * PIPE_BUF];
+        assert_eq!(pipe.read(&mut out), PIPE_BUF);
+        assert_eq!(pipe.read(&mut out), 10);
+    }
+}

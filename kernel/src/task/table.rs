@@ -1,0 +1,161 @@
+//! The process table: every process's pid, parent, group, session and state, shared by
+//! all of them (a process's own [`crate::process::Process`] is private to its thread).
+//!
+//! A process that ends stays here as a zombie, holding its status, until its parent reaps
+//! it with `wait4`/`waitid`; its children pass to the init (pid 1), which reaps orphans.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use arch::thread::Thread;
+use spin::Mutex;
+
+use super::WaitQueue;
+use crate::process::Termination;
+
+/// The container's init, every orphan's new parent.
+pub const INIT_PID: u32 = 1;
+/// Linux's default `pid_max`; pids are handed out upward and wrap past it.
+const PID_MAX: u32 = 32768;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Zombie(Termination),
+}
+
+pub struct Entry {
+    pub parent: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    pub state: State,
+    /// A signal another process sent (`kill`), to act on at its next chance.
+    pub pending_signal: Option<u8>,
+    /// Its children's exits (the parent's `wait4` sleeps here).
+    pub child_events: Arc<WaitQueue>,
+    /// Set while a `vfork` child has neither exec'd nor exited; its parent sleeps on
+    /// `vfork_done` until then.
+    pub vfork_parent_waiting: bool,
+    pub vfork_done: Arc<WaitQueue>,
+    /// The kernel thread running it, woken when a signal arrives so a blocked call sees it.
+    pub thread: Option<Arc<Thread>>,
+}
+
+pub struct Table {
+    entries: BTreeMap<u32, Entry>,
+    last_pid: u32,
+}
+
+pub static TABLE: Mutex<Table> = Mutex::new(Table {
+    entries: BTreeMap::new(),
+    last_pid: 0,
+});
+
+impl Table {
+    pub fn get(&self, pid: u32) -> Option<&Entry> {
+        self.entries.get(&pid)
+    }
+
+    pub fn get_mut(&mut self, pid: u32) -> Option<&mut Entry> {
+        self.entries.get_mut(&pid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Adds a running process under `parent` (in its group and session); `None` when every
+    /// pid is taken.
+    pub fn insert(&mut self, parent: u32, pgid: u32, sid: u32) -> Option<u32> {
+        let pid = self.free_pid()?;
+        self.insert_with_pid(pid, parent, pgid, sid);
+        Some(pid)
+    }
+
+    /// Adds the init, or another process whose pid is already decided.
+    pub fn insert_with_pid(&mut self, pid: u32, parent: u32, pgid: u32, sid: u32) {
+        self.entries.insert(
+            pid,
+            Entry {
+                parent,
+                pgid,
+                sid,
+                state: State::Running,
+                pending_signal: None,
+                child_events: Arc::new(WaitQueue::new()),
+                vfork_parent_waiting: false,
+                vfork_done: Arc::new(WaitQueue::new()),
+                thread: None,
+            },
+        );
+        self.last_pid = self.last_pid.max(pid);
+    }
+
+    fn free_pid(&mut self) -> Option<u32> {
+        let mut candidate = self.last_pid;
+        for _ in 0..PID_MAX {
+            candidate = if candidate + 1 >= PID_MAX {
+                2
+            } else {
+                candidate + 1
+            };
+            if !self.entries.contains_key(&candidate) {
+                self.last_pid = candidate;
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// The children of `parent`, with their state.
+    pub fn children(&self, parent: u32) -> Vec<(u32, u32, State)> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.parent == parent)
+            .map(|(&pid, entry)| (pid, entry.pgid, entry.state))
+            .collect()
+    }
+
+    /// Pids of the running processes (for `kill(-1)` and process groups).
+    pub fn running(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.state == State::Running)
+            .map(|(&pid, entry)| (pid, entry))
+    }
+
+    /// Records that `pid` ended: it becomes a zombie, its children pass to the init.
+    /// Returns the queues to wake (its parent's and, for adopted zombies, the init's).
+    pub fn mark_exited(&mut self, pid: u32, termination: Termination) -> Vec<Arc<WaitQueue>> {
+        let mut to_wake = Vec::new();
+        let mut adopted_zombie = false;
+        for (&child, entry) in self.entries.iter_mut() {
+            if entry.parent == pid && child != pid {
+                entry.parent = INIT_PID;
+                adopted_zombie |= matches!(entry.state, State::Zombie(_));
+            }
+        }
+        if adopted_zombie {
+            if let Some(init) = self.entries.get(&INIT_PID) {
+                to_wake.push(init.child_events.clone());
+            }
+        }
+        let Some(entry) = self.entries.get_mut(&pid) else {
+            return to_wake;
+        };
+        entry.state = State::Zombie(termination);
+        entry.thread = None;
+        to_wake.push(entry.vfork_done.clone());
+        let parent = entry.parent;
+        if let Some(parent) = self.entries.get(&parent) {
+            to_wake.push(parent.child_events.clone());
+        }
+        to_wake
+    }
+
+    /// Removes a reaped zombie.
+    pub fn remove(&mut self, pid: u32) {
+        self.entries.remove(&pid);
+    }
+}
