@@ -101,3 +101,19 @@ impl FpuState {
         }
     }
 }
+
+impl FpuState {
+    /// The x87/SSE part in FXSAVE's 512-byte layout (the first 512 bytes of an XSAVE area
+    /// are the same), for the `fpstate` of a signal frame.
+    pub fn legacy_image(&self) -> [u8; LEGACY_AREA] {
+        let mut image = [0u8; LEGACY_AREA];
+        image.copy_from_slice(&self.buffer[self.offset..self.offset + LEGACY_AREA]);
+        image
+    }
+
+    /// Loads these registers into the CPU for the running thread's program (the end of a
+    /// signal handler: the registers from before it).
+    pub fn load(&self) {
+        self.restore();
+    }
+}

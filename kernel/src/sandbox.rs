@@ -262,6 +262,7 @@ fn init_process(
         robust_list: (0, 0),
         name: Vec::new(),
         pending_termination: None,
+        signal_fpu: Vec::new(),
         argv: Vec::new(),
         envp: Vec::new(),
         exe: Vec::new(),

@@ -6,6 +6,8 @@
 //! and the scheduler a matter of choosing which one calls [`run`] next.
 
 #[cfg(target_os = "none")]
+pub mod deliver;
+#[cfg(target_os = "none")]
 pub mod exec;
 pub mod fd_table;
 #[cfg(target_os = "none")]
@@ -78,6 +80,9 @@ mod running {
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
+        /// The FPU registers of the code each running signal handler interrupted,
+        /// innermost last ([`super::deliver`]).
+        pub signal_fpu: Vec<arch::fpu::FpuState>,
         /// What the running image was started with (`/proc/self/cmdline`, `environ`, `exe`).
         pub argv: Vec<Vec<u8>>,
         pub envp: Vec<Vec<u8>>,
@@ -137,11 +142,14 @@ mod running {
                     if crate::syscall::changes_what_proc_shows(number) {
                         crate::views::publish(process);
                     }
-                    if let Some(signal) = process.pending_termination {
-                        return Termination::Killed(signal);
-                    }
-                    if let Some(signal) = take_fatal_signal(process) {
-                        return Termination::Killed(signal);
+                    // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
+                    // registers of its own, which are not a call's result.
+                    let returned = (number != crate::abi::syscall_numbers::RT_SIGRETURN)
+                        .then_some(number);
+                    if let Some(termination) =
+                        super::deliver::deliver_pending(process, returned)
+                    {
+                        return termination;
                     }
                 }
                 UserExit::Exception {
@@ -165,6 +173,20 @@ mod running {
                     if let Some(signal) =
                         stuck.or_else(|| handle_exception(process, vector, error, address))
                     {
+                        // A handler may catch a fault's signal (not an out-of-memory kill,
+                        // not a fault repeating on the same instruction).
+                        if stuck.is_none() && signal != Signal::SIGKILL {
+                            let Some(termination) = super::deliver::deliver_fault(
+                                process,
+                                signal as u8,
+                                address,
+                            ) else {
+                                last_fault = None;
+                                continue;
+                            };
+                            log::info!(target: "process", "pid {} ended by {termination:?}: {} at rip={:#x} address={address:#x}", process.pid, exception_name(vector), process.context.rip);
+                            return termination;
+                        }
                         log::info!(
                             target: "process",
                             "pid {} killed by {signal:?}: {} at rip={:#x} address={address:#x}",
@@ -178,19 +200,12 @@ mod running {
                 UserExit::Interrupt { .. } => {
                     last_fault = None;
                     crate::task::scheduler::tick();
-                    if let Some(signal) = take_fatal_signal(process) {
-                        return Termination::Killed(signal);
+                    if let Some(termination) = super::deliver::deliver_pending(process, None) {
+                        return termination;
                     }
                 }
             }
         }
-    }
-
-    /// A signal another process sent that ends this one by its default action (others are
-    /// dropped until handlers are delivered).
-    fn take_fatal_signal(process: &Process) -> Option<u8> {
-        let signal = crate::task::lifecycle::take_pending_signal(process.pid)?;
-        process.signals.terminates(u64::from(signal)).then_some(signal)
     }
 
     /// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is

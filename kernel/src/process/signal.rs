@@ -1,6 +1,7 @@
-//! Signals, as far as a single process needs them today: the numbers, the dispositions
-//! `rt_sigaction` records, the blocked mask and the alternate stack. Delivery to user
-//! handlers comes with multiple processes; until then a fault's signal is fatal.
+//! Signals: the numbers, the dispositions `rt_sigaction` records, the blocked mask, the
+//! alternate stack, the signals waiting to be delivered with their `siginfo`, and what
+//! each one does by default. Delivery (the frame on the user stack, `rt_sigreturn`) is
+//! [`super::deliver`].
 
 /// Linux's signal numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,12 +39,101 @@ pub struct SigAction {
     pub mask: u64,
 }
 
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_SIGINFO: u64 = 0x4;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SIGCHLD: u8 = 17;
+
+/// `si_code` values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const SEGV_MAPERR: i32 = 1;
+
+/// What a pending signal carries to a `SA_SIGINFO` handler (`siginfo_t`'s fields that the
+/// signals sent here use).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub signo: u8,
+    pub code: i32,
+    /// The sender (`kill`) or the child (`SIGCHLD`).
+    pub pid: u32,
+    pub uid: u32,
+    /// `SIGCHLD`: the exit code or the signal.
+    pub status: i32,
+    /// Faults: the address.
+    pub addr: u64,
+}
+
+impl SigInfo {
+    pub fn user(signo: u8, pid: u32, uid: u32) -> SigInfo {
+        SigInfo {
+            signo,
+            code: SI_USER,
+            pid,
+            uid,
+            ..SigInfo::default()
+        }
+    }
+
+    /// Linux's 128-byte `siginfo_t` for x86_64.
+    pub fn encode(&self) -> [u8; 128] {
+        let mut out = [0u8; 128];
+        out[0..4].copy_from_slice(&i32::from(self.signo).to_le_bytes());
+        out[8..12].copy_from_slice(&self.code.to_le_bytes());
+        let is_fault = matches!(self.signo, 4 | 7 | 8 | 11) && self.code > 0;
+        if is_fault {
+            out[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            out[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            out[20..24].copy_from_slice(&self.uid.to_le_bytes());
+            out[24..28].copy_from_slice(&self.status.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// What a signal does when its action is `SIG_DFL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    /// Terminate with a core dump (reported as a kill by that signal).
+    Core,
+    Ignore,
+    /// Stop (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`).
+    Stop,
+    Continue,
+}
+
+pub fn default_action(signo: u8) -> DefaultAction {
+    match signo {
+        3 | 4 | 5 | 6 | 7 | 8 | 11 | 24 | 25 | 31 => DefaultAction::Core,
+        17 | 23 | 28 => DefaultAction::Ignore,
+        18 => DefaultAction::Continue,
+        19..=22 => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+pub const fn bit(signo: u8) -> u64 {
+    1u64 << (signo - 1)
+}
+
 #[derive(Clone)]
 pub struct SignalState {
     pub actions: [SigAction; SIGNAL_COUNT],
     pub blocked: u64,
     /// `sigaltstack`: base, flags, size.
     pub alt_stack: (u64, u32, u64),
+    /// Signals raised and not yet delivered (one each, as Linux queues standard signals).
+    pub pending: alloc::vec::Vec<SigInfo>,
+    /// The mask to restore when the handler `rt_sigsuspend` woke for returns.
+    pub saved_mask: Option<u64>,
 }
 
 impl Default for SignalState {
@@ -52,6 +142,8 @@ impl Default for SignalState {
             actions: [SigAction::default(); SIGNAL_COUNT],
             blocked: 0,
             alt_stack: (0, SS_DISABLE, 0),
+            pending: alloc::vec::Vec::new(),
+            saved_mask: None,
         }
     }
 }
@@ -96,6 +188,58 @@ impl SignalState {
             && !blocked
             && self.actions[number as usize - 1].handler == SIG_DFL
             && !NOT_FATAL.contains(&number)
+    }
+
+    /// Queues `info` unless its signal is ignored (a pending standard signal is not queued
+    /// twice).
+    pub fn raise(&mut self, info: SigInfo) {
+        if !Self::valid(u64::from(info.signo)) || self.ignores(info.signo) {
+            return;
+        }
+        if !self.pending.iter().any(|pending| pending.signo == info.signo) {
+            self.pending.push(info);
+        }
+    }
+
+    /// Whether a signal sent now would be dropped: `SIG_IGN`, or a default of ignoring.
+    pub fn ignores(&self, signo: u8) -> bool {
+        let handler = self.actions[usize::from(signo) - 1].handler;
+        signo != 9
+            && (handler == SIG_IGN
+                || (handler == SIG_DFL && default_action(signo) == DefaultAction::Ignore))
+    }
+
+    /// Signals with a handler of the program's, as a mask.
+    pub fn handled_mask(&self) -> u64 {
+        (1..=SIGNAL_COUNT as u8)
+            .filter(|&signo| self.actions[usize::from(signo) - 1].handler > SIG_IGN)
+            .fold(0, |mask, signo| mask | bit(signo))
+    }
+
+    /// Signals dropped when sent, as a mask.
+    pub fn ignored_mask(&self) -> u64 {
+        (1..=SIGNAL_COUNT as u8)
+            .filter(|&signo| self.ignores(signo))
+            .fold(0, |mask, signo| mask | bit(signo))
+    }
+
+    /// The next pending signal not blocked (the lowest number first, as Linux), taken.
+    pub fn take_deliverable(&mut self) -> Option<SigInfo> {
+        let blocked = self.blocked;
+        let index = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, info)| info.signo == 9 || blocked & bit(info.signo) == 0)
+            .min_by_key(|(_, info)| info.signo)
+            .map(|(index, _)| index)?;
+        Some(self.pending.remove(index))
+    }
+
+    pub fn has_deliverable(&self) -> bool {
+        self.pending
+            .iter()
+            .any(|info| info.signo == 9 || self.blocked & bit(info.signo) == 0)
     }
 
     /// At `execve`: handled signals go back to their default action.

@@ -70,6 +70,12 @@ pub fn dispatch(p: &mut Process) -> Flow {
     let result = match number {
         nr::EXIT => return Flow::Exit(Termination::Exited(a[0] as u8)),
         nr::EXIT_GROUP => return Flow::Exit(Termination::Exited(a[0] as u8)),
+        nr::RT_SIGRETURN => {
+            return match crate::process::deliver::sigreturn(p) {
+                Some(termination) => Flow::Exit(termination),
+                None => Flow::Continue,
+            };
+        }
         nr::EXECVE => match system::execve(p, a[0], a[1], a[2]) {
             // On success the registers are the new image's: nothing to return into.
             Ok(()) => {
@@ -233,6 +239,9 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::RT_SIGPROCMASK => signals::rt_sigprocmask(p, a[0], a[1], a[2], a[3]),
         nr::SIGALTSTACK => signals::sigaltstack(p, a[0], a[1]),
         nr::KILL | nr::TGKILL | nr::TKILL => signals::kill(p, number, a),
+        nr::RT_SIGSUSPEND => signals::rt_sigsuspend(p, a[0], a[1]),
+        nr::PAUSE => signals::pause(p),
+        nr::RT_SIGPENDING => signals::rt_sigpending(p, a[0], a[1]),
 
         _ => unimplemented(number),
     }

@@ -6,7 +6,7 @@ use vfs_core::Errno;
 
 use super::{SysResult, read_in, write_out};
 use crate::abi::{Encoder, read_u64};
-use crate::process::signal::{SS_DISABLE, SigAction};
+use crate::process::signal::{SS_DISABLE, SigAction, SigInfo};
 use crate::process::{Process, SignalState};
 
 const SIGSET_SIZE: u64 = 8;
@@ -121,11 +121,70 @@ pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
     if targets.is_empty() && !includes_me {
         return Err(Errno::ESRCH);
     }
+    let info = SigInfo::user(signal as u8, p.pid, p.ids.uid);
     for target in targets.into_iter().filter(|&target| target != p.pid) {
-        crate::task::lifecycle::signal_process(target, signal as u8)?;
+        crate::task::lifecycle::signal_process(target, info)?;
     }
-    if includes_me && signal != 0 && p.signals.terminates(signal) {
-        p.pending_termination = Some(signal as u8);
+    if includes_me && signal != 0 {
+        // A signal to itself whose default action ends it does so on the way out of this
+        // call (so `abort()` in the init gives 134, as the init's own signals do on Linux);
+        // a handled or blocked one waits for delivery.
+        if p.signals.terminates(signal) {
+            p.pending_termination = Some(signal as u8);
+        } else {
+            p.signals.raise(info);
+        }
     }
+    Ok(0)
+}
+
+/// `rt_sigsuspend`: waits with `mask` blocked until a signal arrives that the process
+/// handles (or that ends it); always `EINTR`, with the old mask restored after the handler.
+pub fn rt_sigsuspend(p: &mut Process, mask: u64, sigset_size: u64) -> SysResult {
+    if sigset_size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = read_u64(&read_in(p, mask, 8)?, 0);
+    p.signals.saved_mask = Some(p.signals.blocked);
+    p.signals.apply_mask(2, mask)?;
+    wait_for_signal(p);
+    Err(Errno::EINTR)
+}
+
+/// `pause`: waits until a signal is delivered; always `EINTR`.
+pub fn pause(p: &mut Process) -> SysResult {
+    wait_for_signal(p);
+    Err(Errno::EINTR)
+}
+
+fn wait_for_signal(p: &mut Process) {
+    use crate::task::{lifecycle, scheduler};
+    lifecycle::publish_signal_state(p.pid, &p.signals);
+    loop {
+        for info in lifecycle::take_pending_signals(p.pid) {
+            p.signals.raise(info);
+        }
+        if p.signals.has_deliverable() || p.pending_termination.is_some() {
+            return;
+        }
+        // `Table::send` wakes this thread when a signal comes.
+        scheduler::block();
+    }
+}
+
+/// `rt_sigpending`: the signals raised while blocked.
+pub fn rt_sigpending(p: &mut Process, set: u64, sigset_size: u64) -> SysResult {
+    if sigset_size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    for info in crate::task::lifecycle::take_pending_signals(p.pid) {
+        p.signals.raise(info);
+    }
+    let pending = p
+        .signals
+        .pending
+        .iter()
+        .fold(0u64, |mask, info| mask | crate::process::signal::bit(info.signo));
+    write_out(p, set, &(pending & p.signals.blocked).to_le_bytes())?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ use vfs_core::Errno;
 
 use super::table::{INIT_PID, State, TABLE};
 use super::{WaitQueue, scheduler};
+use crate::process::signal::{SigInfo, SignalState};
 use crate::process::{Process, Termination};
 
 // clone(2) flags.
@@ -152,6 +153,10 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     };
     if let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.thread = Some(thread.clone());
+        entry.exit_signal = (request.flags & CSIGNAL) as u8;
+        entry.blocked = p.signals.blocked;
+        entry.ignored = p.signals.ignored_mask();
+        entry.handled = p.signals.handled_mask();
     }
     scheduler::spawn(thread);
     if vfork {
@@ -194,7 +199,11 @@ fn make_child(
         files: p.files.clone(),
         context,
         ids: p.ids.clone(),
-        signals: p.signals.clone(),
+        signals: SignalState {
+            pending: Vec::new(),
+            saved_mask: None,
+            ..p.signals.clone()
+        },
         limits: p.limits.clone(),
         clear_child_tid: if request.flags & CLONE_CHILD_CLEARTID != 0 {
             request.child_tid
@@ -204,6 +213,7 @@ fn make_child(
         robust_list: (0, 0),
         name: p.name.clone(),
         pending_termination: None,
+        signal_fpu: Vec::new(),
         argv: p.argv.clone(),
         envp: p.envp.clone(),
         exe: p.exe.clone(),
@@ -355,19 +365,19 @@ pub fn wait_child(
     }
 }
 
-/// `kill` of another process: records the signal for it to act on (its default action
-/// ends it; handlers are delivered with the signals issue). The init ignores signals from
-/// inside the container, as Linux's init does for those it has no handler for.
-pub fn signal_process(target: u32, signal: u8) -> Result<(), Errno> {
+/// `kill` of another process: queues the signal for it (its thread acts on it on the
+/// way back to user mode). The init gets only the signals it has handlers for (and never
+/// `SIGKILL`/`SIGSTOP` from inside), as Linux's init.
+pub fn signal_process(target: u32, info: SigInfo) -> Result<(), Errno> {
     let mut table = TABLE.lock();
-    let entry = table.get_mut(target).ok_or(Errno::ESRCH)?;
-    if signal == 0 || target == INIT_PID || entry.state != State::Running {
+    let entry = table.get(target).ok_or(Errno::ESRCH)?;
+    if info.signo == 0 || entry.state != State::Running {
         return Ok(());
     }
-    entry.pending_signal.get_or_insert(signal);
-    if let Some(thread) = &entry.thread {
-        scheduler::wake(thread);
+    if target == INIT_PID && entry.handled & crate::process::signal::bit(info.signo) == 0 {
+        return Ok(());
     }
+    table.send(target, info);
     Ok(())
 }
 
@@ -397,15 +407,31 @@ pub fn kill_targets(me: u32, pid: i32) -> Vec<u32> {
     }
 }
 
-/// A signal another process sent this one, taken (once).
-pub fn take_pending_signal(pid: u32) -> Option<u8> {
-    TABLE.lock().get_mut(pid)?.pending_signal.take()
-}
-
-/// Whether another process sent this one a signal it has not acted on yet.
-pub fn has_pending_signal(pid: u32) -> bool {
+/// The signals other processes sent this one, taken.
+pub fn take_pending_signals(pid: u32) -> Vec<SigInfo> {
     TABLE
         .lock()
-        .get(pid)
-        .is_some_and(|entry| entry.pending_signal.is_some())
+        .get_mut(pid)
+        .map(|entry| core::mem::take(&mut entry.pending))
+        .unwrap_or_default()
+}
+
+/// Whether another process sent this one a signal it does not block: a blocked call
+/// gives up (`EINTR`) when this turns true.
+pub fn has_pending_signal(pid: u32) -> bool {
+    TABLE.lock().get(pid).is_some_and(|entry| {
+        entry
+            .pending
+            .iter()
+            .any(|info| info.signo == 9 || entry.blocked & crate::process::signal::bit(info.signo) == 0)
+    })
+}
+
+/// Tells the table what senders and blocked calls need of the process's signal state.
+pub fn publish_signal_state(pid: u32, signals: &SignalState) {
+    if let Some(entry) = TABLE.lock().get_mut(pid) {
+        entry.blocked = signals.blocked;
+        entry.ignored = signals.ignored_mask();
+        entry.handled = signals.handled_mask();
+    }
 }

@@ -13,6 +13,7 @@ use spin::Mutex;
 
 use super::WaitQueue;
 use crate::process::Termination;
+use crate::process::signal::{CLD_EXITED, CLD_KILLED, SigInfo, bit};
 
 /// The container's init, every orphan's new parent.
 pub const INIT_PID: u32 = 1;
@@ -30,8 +31,16 @@ pub struct Entry {
     pub pgid: u32,
     pub sid: u32,
     pub state: State,
-    /// A signal another process sent (`kill`), to act on at its next chance.
-    pub pending_signal: Option<u8>,
+    /// Signals other processes sent (`kill`, `SIGCHLD`), moved into the process's own
+    /// pending set at its next return to user mode.
+    pub pending: Vec<SigInfo>,
+    /// Mirrors of the process's signal state that senders and blocked calls need: the
+    /// blocked mask, the signals it drops, the signals it has handlers for.
+    pub blocked: u64,
+    pub ignored: u64,
+    pub handled: u64,
+    /// The signal its parent gets when it ends (`clone`'s low byte; `SIGCHLD` for `fork`).
+    pub exit_signal: u8,
     /// Its children's exits (the parent's `wait4` sleeps here).
     pub child_events: Arc<WaitQueue>,
     /// Set while a `vfork` child has neither exec'd nor exited; its parent sleeps on
@@ -82,7 +91,11 @@ impl Table {
                 pgid,
                 sid,
                 state: State::Running,
-                pending_signal: None,
+                pending: Vec::new(),
+                blocked: 0,
+                ignored: crate::process::signal::bit(17) | crate::process::signal::bit(23) | crate::process::signal::bit(28),
+                handled: 0,
+                exit_signal: crate::process::signal::SIGCHLD,
                 child_events: Arc::new(WaitQueue::new()),
                 vfork_parent_waiting: false,
                 vfork_done: Arc::new(WaitQueue::new()),
@@ -146,12 +159,45 @@ impl Table {
         };
         entry.state = State::Zombie(termination);
         entry.thread = None;
+        entry.pending.clear();
         to_wake.push(entry.vfork_done.clone());
-        let parent = entry.parent;
+        let (parent, exit_signal) = (entry.parent, entry.exit_signal);
+        let (code, status) = match termination {
+            Termination::Exited(code) => (CLD_EXITED, i32::from(code)),
+            Termination::Killed(signal) => (CLD_KILLED, i32::from(signal)),
+        };
+        let info = SigInfo {
+            signo: exit_signal,
+            code,
+            pid,
+            status,
+            ..SigInfo::default()
+        };
         if let Some(parent) = self.entries.get(&parent) {
             to_wake.push(parent.child_events.clone());
         }
+        if exit_signal != 0 {
+            self.send(parent, info);
+        }
         to_wake
+    }
+
+    /// Queues a signal for a running process (dropped if it ignores it) and wakes its
+    /// thread, so a blocked call can see it. Returns whether it was queued.
+    pub fn send(&mut self, pid: u32, info: SigInfo) -> bool {
+        let Some(entry) = self.entries.get_mut(&pid) else {
+            return false;
+        };
+        if entry.state != State::Running || (info.signo != 9 && entry.ignored & bit(info.signo) != 0) {
+            return false;
+        }
+        if !entry.pending.iter().any(|pending| pending.signo == info.signo) {
+            entry.pending.push(info);
+        }
+        if let Some(thread) = &entry.thread {
+            super::scheduler::wake(thread);
+        }
+        true
     }
 
     /// Removes a reaped zombie.

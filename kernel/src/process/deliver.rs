@@ -1,0 +1,269 @@
+//! Signal delivery: on the way back to user mode, a pending signal the process does not
+//! block either takes its default action or runs the program's handler, on a frame laid
+//! out as Linux's `rt_sigframe` (so `SA_SIGINFO` handlers read `siginfo_t` and `ucontext_t`
+//! where libc expects them); `rt_sigreturn` takes the frame back down.
+//!
+//! The FPU/SIMD registers of the interrupted code are kept on the kernel side
+//! ([`Process::signal_fpu`]) and restored from there, not from user memory: a program can
+//! read the `fpstate` the frame carries, but what it writes there is not loaded (an XRSTOR
+//! of arbitrary bytes can fault in the kernel).
+
+use arch::fpu::FpuState;
+use vfs_core::Errno;
+
+use super::signal::{
+    DefaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SIG_DFL, SIG_IGN, SS_DISABLE,
+    SigAction, SigInfo, bit, default_action,
+};
+use super::{Process, Termination};
+use crate::abi::syscall_numbers as nr;
+use crate::task::lifecycle;
+
+/// `struct rt_sigframe`: the return address (`sa_restorer`), `struct ucontext`, `siginfo`.
+const UCONTEXT_OFFSET: u64 = 8;
+const UCONTEXT_SIZE: u64 = 304;
+const SIGINFO_OFFSET: u64 = UCONTEXT_OFFSET + UCONTEXT_SIZE;
+const FRAME_SIZE: u64 = SIGINFO_OFFSET + 128;
+/// Inside `struct ucontext`: `uc_stack` at 16, `uc_mcontext` at 40, `uc_sigmask` at 296.
+const UC_STACK: usize = 16;
+const UC_MCONTEXT: usize = 40;
+const UC_SIGMASK: usize = 296;
+const UC_SIGCONTEXT_SS: u64 = 2;
+const UC_STRICT_RESTORE_SS: u64 = 4;
+/// The x86_64 red zone below the stack pointer that a handler's frame must not overwrite.
+const RED_ZONE: u64 = 128;
+const FXSAVE_SIZE: u64 = 512;
+const SS_ONSTACK: u32 = 1;
+const USER_CS: u64 = 0x23;
+const USER_SS: u64 = 0x1b;
+/// Interrupted frames whose FPU state is kept; a program that leaves handlers by
+/// `longjmp` never returns through `rt_sigreturn`, so older ones are dropped.
+const MAX_NESTED_FRAMES: usize = 32;
+
+/// Calls that a signal interrupts and that `SA_RESTART` (or an ignored signal) restarts.
+fn restartable(number: u64) -> bool {
+    matches!(
+        number,
+        nr::READ | nr::WRITE | nr::READV | nr::WRITEV | nr::PREAD64 | nr::PWRITE64 | nr::WAIT4
+            | nr::WAITID | nr::OPEN | nr::OPENAT | nr::FUTEX | nr::FLOCK | nr::FCNTL
+    )
+}
+
+/// What the run loop does after a system call (`syscall` names it) or an interrupt:
+/// `Some` when a signal ends the process.
+pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Termination> {
+    if let Some(signal) = p.pending_termination {
+        return Some(Termination::Killed(signal));
+    }
+    for info in lifecycle::take_pending_signals(p.pid) {
+        p.signals.raise(info);
+    }
+    let interrupted = syscall.filter(|_| p.context.rax as i64 == -i64::from(Errno::EINTR.0));
+    let mut handled = false;
+    while let Some(info) = p.signals.take_deliverable() {
+        let action = p.signals.actions[usize::from(info.signo) - 1];
+        match action.handler {
+            SIG_IGN => {}
+            SIG_DFL => match default_action(info.signo) {
+                DefaultAction::Terminate | DefaultAction::Core => {
+                    return Some(Termination::Killed(info.signo));
+                }
+                // Stopping and continuing need job control; until then both are ignored.
+                DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
+            },
+            _ => {
+                if let Some(number) = interrupted {
+                    if action.flags & SA_RESTART != 0 && restartable(number) {
+                        restart(p, number);
+                    }
+                }
+                if push_frame(p, info, action).is_err() {
+                    return Some(Termination::Killed(11));
+                }
+                handled = true;
+                break;
+            }
+        }
+    }
+    if !handled {
+        if let Some(saved) = p.signals.saved_mask.take() {
+            p.signals.blocked = saved;
+        }
+        // Nothing ran in between: the interrupted call goes on as if nothing happened.
+        if let Some(number) = interrupted.filter(|&number| restartable(number)) {
+            if !p.signals.has_deliverable() && p.signals.pending.is_empty() {
+                restart(p, number);
+            }
+        }
+    }
+    lifecycle::publish_signal_state(p.pid, &p.signals);
+    None
+}
+
+/// A fault's signal (`SIGSEGV` at `address`…): to the program's handler if it has one and
+/// does not block it, else the end of the process.
+pub fn deliver_fault(p: &mut Process, signo: u8, address: u64) -> Option<Termination> {
+    let action = p.signals.actions[usize::from(signo) - 1];
+    let blocked = p.signals.blocked & bit(signo) != 0;
+    if action.handler == SIG_DFL || action.handler == SIG_IGN || blocked {
+        return Some(Termination::Killed(signo));
+    }
+    let info = SigInfo {
+        signo,
+        code: super::signal::SEGV_MAPERR,
+        addr: address,
+        ..SigInfo::default()
+    };
+    match push_frame(p, info, action) {
+        Ok(()) => None,
+        Err(_) => Some(Termination::Killed(11)),
+    }
+}
+
+/// Back to the `syscall` instruction, with the call's number in `rax` again.
+fn restart(p: &mut Process, number: u64) {
+    p.context.rip -= 2;
+    p.context.rax = number;
+}
+
+/// Lays out the frame and points the registers at the handler.
+fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), Errno> {
+    let (alt_base, alt_flags, alt_size) = p.signals.alt_stack;
+    let context = p.context.clone();
+    let on_alt_stack = alt_flags & SS_DISABLE == 0
+        && (alt_base..alt_base.saturating_add(alt_size)).contains(&context.rsp);
+    let mut sp = context.rsp.wrapping_sub(RED_ZONE);
+    if action.flags & SA_ONSTACK != 0 && alt_flags & SS_DISABLE == 0 && !on_alt_stack {
+        sp = alt_base.wrapping_add(alt_size);
+    }
+    let fpu = FpuState::of_this_cpu();
+    let fpstate = (sp.wrapping_sub(FXSAVE_SIZE)) & !63;
+    let frame = ((fpstate.wrapping_sub(FRAME_SIZE)) & !15).wrapping_sub(8);
+    p.mm.write(fpstate, &fpu.legacy_image())?;
+
+    let mut uc = [0u8; UCONTEXT_SIZE as usize];
+    let mut put = |offset: usize, value: u64| {
+        uc[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+    };
+    put(0, UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
+    put(UC_STACK, alt_base);
+    let stack_flags = if alt_flags & SS_DISABLE != 0 {
+        u64::from(SS_DISABLE)
+    } else if on_alt_stack {
+        u64::from(SS_ONSTACK)
+    } else {
+        0
+    };
+    put(UC_STACK + 8, stack_flags);
+    put(UC_STACK + 16, alt_size);
+    let registers = [
+        context.r8,
+        context.r9,
+        context.r10,
+        context.r11,
+        context.r12,
+        context.r13,
+        context.r14,
+        context.r15,
+        context.rdi,
+        context.rsi,
+        context.rbp,
+        context.rbx,
+        context.rdx,
+        context.rax,
+        context.rcx,
+        context.rsp,
+        context.rip,
+        context.rflags,
+        USER_CS | (USER_SS << 48),
+        context.trap_error,
+        context.trap_vector,
+        p.signals.blocked,
+        context.fault_address,
+        fpstate,
+    ];
+    for (index, value) in registers.into_iter().enumerate() {
+        put(UC_MCONTEXT + index * 8, value);
+    }
+    let old_mask = p.signals.saved_mask.take().unwrap_or(p.signals.blocked);
+    put(UC_SIGMASK, old_mask);
+
+    let mut image = alloc::vec![0u8; (FRAME_SIZE) as usize];
+    image[0..8].copy_from_slice(&action.restorer.to_le_bytes());
+    image[UCONTEXT_OFFSET as usize..SIGINFO_OFFSET as usize].copy_from_slice(&uc);
+    image[SIGINFO_OFFSET as usize..].copy_from_slice(&info.encode());
+    p.mm.write(frame, &image)?;
+
+    if p.signal_fpu.len() == MAX_NESTED_FRAMES {
+        p.signal_fpu.remove(0);
+    }
+    p.signal_fpu.push(fpu);
+    let index = usize::from(info.signo) - 1;
+    p.signals.blocked |= action.mask;
+    if action.flags & SA_NODEFER == 0 {
+        p.signals.blocked |= bit(info.signo);
+    }
+    p.signals.blocked &= !(bit(9) | bit(19));
+    if action.flags & SA_RESETHAND != 0 {
+        p.signals.actions[index] = SigAction::default();
+    }
+    p.context.rip = action.handler;
+    p.context.rsp = frame;
+    p.context.rdi = u64::from(info.signo);
+    p.context.rsi = frame + SIGINFO_OFFSET;
+    p.context.rdx = frame + UCONTEXT_OFFSET;
+    p.context.rax = 0;
+    // The handler starts with a clear direction flag and no single-stepping, as on Linux.
+    p.context.rflags &= !((1 << 10) | (1 << 8));
+    arch::thread::reset_fpu();
+    Ok(())
+}
+
+/// `rt_sigreturn`: the registers, mask and alternate stack from the frame the handler
+/// returned through. A frame that cannot be read, or that would resume at a kernel or
+/// non-canonical address, ends the process with `SIGSEGV`, as Linux does.
+pub fn sigreturn(p: &mut Process) -> Option<Termination> {
+    let uc_address = p.context.rsp.wrapping_sub(8).wrapping_add(UCONTEXT_OFFSET);
+    let mut uc = [0u8; UCONTEXT_SIZE as usize];
+    if p.mm.read(uc_address, &mut uc).is_err() {
+        return Some(Termination::Killed(11));
+    }
+    let get = |offset: usize| u64::from_le_bytes(uc[offset..offset + 8].try_into().unwrap_or([0; 8]));
+    let register = |index: usize| get(UC_MCONTEXT + index * 8);
+    let rip = register(16);
+    if rip >= crate::mm::vma::USER_END {
+        return Some(Termination::Killed(11));
+    }
+    let context = &mut p.context;
+    context.r8 = register(0);
+    context.r9 = register(1);
+    context.r10 = register(2);
+    context.r11 = register(3);
+    context.r12 = register(4);
+    context.r13 = register(5);
+    context.r14 = register(6);
+    context.r15 = register(7);
+    context.rdi = register(8);
+    context.rsi = register(9);
+    context.rbp = register(10);
+    context.rbx = register(11);
+    context.rdx = register(12);
+    context.rax = register(13);
+    context.rcx = register(14);
+    context.rsp = register(15);
+    context.rip = rip;
+    context.rflags = register(17);
+    p.signals.blocked = get(UC_SIGMASK) & !(bit(9) | bit(19));
+    let (base, flags, size) = (get(UC_STACK), get(UC_STACK + 8) as u32, get(UC_STACK + 16));
+    if flags & SS_DISABLE != 0 {
+        p.signals.alt_stack = (0, SS_DISABLE, 0);
+    } else if size >= 2048 {
+        p.signals.alt_stack = (base, flags & !SS_ONSTACK, size);
+    }
+    match p.signal_fpu.pop() {
+        Some(fpu) => fpu.load(),
+        None => arch::thread::reset_fpu(),
+    }
+    lifecycle::publish_signal_state(p.pid, &p.signals);
+    None
+}
