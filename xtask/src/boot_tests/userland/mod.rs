@@ -2,9 +2,8 @@
 //! the same applet on the host over the same files; the test programs of
 //! `xtask/guest-tests` (fs-test, null-deref, efault, timeouts, syscall-bench); the default bundle's
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
-//! seen from the host afterwards.
-//!
-//! One boot per command: the kernel has no fork yet, so not even `sh -c 'a; b'` runs.
+//! seen from the host afterwards; busybox `sh` scripts that start processes and signal
+//! them, compared with the host.
 
 mod applets;
 mod bad_bundles;
@@ -12,6 +11,7 @@ mod fixtures;
 mod host_busybox;
 mod namespace;
 mod programs;
+mod shell;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +45,7 @@ pub fn cases(
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
     cases.extend(namespace::cases(&builder)?);
+    cases.extend(shell::cases(&builder)?);
     Ok(cases)
 }
 

@@ -42,6 +42,12 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    let (case, _) = builder.run("processes", &["/sbin/processes"])?;
+    cases.push(
+        case.expect(Line(&["processes: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run("timeouts", &["/sbin/timeouts"])?;
     cases.push(
         case.expect(Line(&["timeouts: ", " passed, 0 failed"]))

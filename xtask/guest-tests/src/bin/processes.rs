@@ -1,0 +1,386 @@
+//! `processes`: fork, exec, wait and signal delivery as a program sees them, each answer
+//! Linux's: copy-on-write after `fork` (64 MiB touched, no data page copied until written,
+//! memory back after the child ends), `SA_SIGINFO` fields of a `kill` and of `SIGCHLD`, a
+//! handler interrupted by another, `sigaltstack`, SIMD registers kept across a handler,
+//! `EINTR` versus `SA_RESTART` for a blocked `waitpid`, a fault caught by a handler, kills
+//! by default action, orphans passed to the init, process groups, `waitid`, `ECHILD`.
+//!
+//! Meant to run as the container's init (pid 1: orphans come back to it). One line per
+//! check (`ok`/`FAIL`), then `processes: N passed, M failed`; exit 0 only if all passed.
+//! Runs on the host too (as a child, orphans then go elsewhere: that check is skipped).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+static LAST_SIGNO: AtomicI32 = AtomicI32::new(0);
+static LAST_CODE: AtomicI32 = AtomicI32::new(0);
+static LAST_PID: AtomicI32 = AtomicI32::new(0);
+static LAST_STATUS: AtomicI32 = AtomicI32::new(0);
+static LAST_STACK: AtomicU64 = AtomicU64::new(0);
+static ORDER: AtomicUsize = AtomicUsize::new(0);
+static TRACE: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
+
+struct Report {
+    passed: usize,
+    failed: usize,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, ok: bool, detail: String) {
+        if ok {
+            self.passed += 1;
+            println!("ok   {name}");
+        } else {
+            self.failed += 1;
+            println!("FAIL {name}: {detail}");
+        }
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+extern "C" fn record_info(signo: i32, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let info = unsafe { &*info };
+    LAST_SIGNO.store(signo, Ordering::SeqCst);
+    LAST_CODE.store(info.si_code, Ordering::SeqCst);
+    // SAFETY: si_pid/si_status are valid union members for kill and SIGCHLD.
+    unsafe {
+        LAST_PID.store(info.si_pid(), Ordering::SeqCst);
+        LAST_STATUS.store(info.si_status(), Ordering::SeqCst);
+    }
+    let local = 0u8;
+    LAST_STACK.store(&local as *const u8 as u64, Ordering::SeqCst);
+}
+
+extern "C" fn trace(signo: i32) {
+    let at = ORDER.fetch_add(1, Ordering::SeqCst);
+    if at < TRACE.len() {
+        TRACE[at].store(signo, Ordering::SeqCst);
+    }
+    if signo == libc::SIGUSR1 {
+        // SAFETY: raising a signal from a handler is async-signal-safe.
+        unsafe { libc::raise(libc::SIGUSR2) };
+        let at = ORDER.fetch_add(1, Ordering::SeqCst);
+        if at < TRACE.len() {
+            TRACE[at].store(-signo, Ordering::SeqCst);
+        }
+    }
+}
+
+extern "C" fn clobber_simd(_signo: i32) {
+    // SAFETY: writes xmm0 only; the handler's caller-saved registers are the kernel's to restore.
+    unsafe { std::arch::asm!("pcmpeqd xmm0, xmm0", out("xmm0") _) };
+}
+
+extern "C" fn exit_from_handler(_signo: i32) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(0) };
+}
+
+extern "C" fn nothing(_signo: i32) {}
+
+fn install(signo: i32, handler: usize, flags: i32) {
+    // SAFETY: a zeroed sigaction with a handler and flags is a valid argument.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler;
+        action.sa_flags = flags;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signo, &action, std::ptr::null_mut());
+    }
+}
+
+fn mem_free_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("MemFree:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|value| value.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn fork() -> i32 {
+    // SAFETY: the child only calls async-signal-safe functions and _exit.
+    unsafe { libc::fork() }
+}
+
+fn wait_for(pid: i32) -> (i32, i32) {
+    let mut status = 0;
+    // SAFETY: status is a live out-parameter.
+    let got = unsafe { libc::waitpid(pid, &mut status, 0) };
+    (got, status)
+}
+
+fn child_exit(code: i32) -> ! {
+    // SAFETY: ends the child without running the parent's atexit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+fn copy_on_write(report: &mut Report) {
+    const SIZE: usize = 64 << 20;
+    let mut memory = vec![1u8; SIZE];
+    let before = mem_free_kib();
+    let pid = fork();
+    if pid == 0 {
+        let after_fork = mem_free_kib();
+        let same = memory.iter().step_by(4096).all(|&b| b == 1);
+        // Less than 4 MiB gone: page tables and a kernel stack, no copied data pages.
+        let no_copy = before == 0 || before.saturating_sub(after_fork) < 4096;
+        for page in memory.chunks_mut(4096) {
+            page[0] = 2;
+        }
+        child_exit(if same && no_copy { 0 } else if same { 2 } else { 3 });
+    }
+    let (_, status) = wait_for(pid);
+    let code = libc::WEXITSTATUS(status);
+    report.check("fork copies no data page (child sees the parent's 64 MiB, memory barely moves)", code == 0, format!("child status {code} (2: pages copied at fork, 3: wrong data)"));
+    let kept = memory.iter().step_by(4096).all(|&b| b == 1);
+    report.check("the child's writes stay in the child", kept, "parent saw a 2".into());
+    let after = mem_free_kib();
+    // SAFETY: plain system call.
+    if unsafe { libc::getpid() } == 1 {
+        report.check("memory comes back after the child ends", before == 0 || after + 2048 >= before, format!("MemFree {before} KiB before, {after} KiB after"));
+    } else {
+        println!("skip memory comes back (not the init: other processes move MemFree here)");
+    }
+    drop(memory);
+}
+
+fn siginfo_of_kill(report: &mut Report) {
+    install(libc::SIGUSR1, record_info as *const () as usize, libc::SA_SIGINFO);
+    // SAFETY: plain system calls.
+    let (me, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+    unsafe { libc::kill(me, libc::SIGUSR1) };
+    let ok = LAST_SIGNO.load(Ordering::SeqCst) == libc::SIGUSR1
+        && LAST_CODE.load(Ordering::SeqCst) == libc::SI_USER
+        && LAST_PID.load(Ordering::SeqCst) == me;
+    report.check("kill(self, SIGUSR1): SA_SIGINFO handler sees si_signo, SI_USER, si_pid", ok, format!("signo {} code {} pid {} (me {me}, uid {uid})", LAST_SIGNO.load(Ordering::SeqCst), LAST_CODE.load(Ordering::SeqCst), LAST_PID.load(Ordering::SeqCst)));
+}
+
+fn sigchld_info(report: &mut Report) {
+    install(libc::SIGCHLD, record_info as *const () as usize, libc::SA_SIGINFO);
+    LAST_SIGNO.store(0, Ordering::SeqCst);
+    // SAFETY: a sigset on the stack; blocking SIGCHLD until sigsuspend avoids a lost wake-up.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGCHLD);
+        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+        let pid = fork();
+        if pid == 0 {
+            child_exit(42);
+        }
+        while LAST_SIGNO.load(Ordering::SeqCst) != libc::SIGCHLD {
+            libc::sigsuspend(&old);
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        let ok = LAST_CODE.load(Ordering::SeqCst) == libc::CLD_EXITED
+            && LAST_PID.load(Ordering::SeqCst) == pid
+            && LAST_STATUS.load(Ordering::SeqCst) == 42;
+        report.check("SIGCHLD through sigsuspend: CLD_EXITED, si_pid, si_status 42", ok, format!("code {} pid {} (child {pid}) status {}", LAST_CODE.load(Ordering::SeqCst), LAST_PID.load(Ordering::SeqCst), LAST_STATUS.load(Ordering::SeqCst)));
+        let (got, status) = wait_for(pid);
+        report.check("waitpid after SIGCHLD: the child, exit status 42", got == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 42, format!("got {got} status {status:#x}"));
+    }
+    install(libc::SIGCHLD, libc::SIG_DFL, 0);
+}
+
+fn nested_handlers(report: &mut Report) {
+    ORDER.store(0, Ordering::SeqCst);
+    install(libc::SIGUSR1, trace as *const () as usize, 0);
+    install(libc::SIGUSR2, trace as *const () as usize, 0);
+    // SAFETY: plain system call.
+    unsafe { libc::raise(libc::SIGUSR1) };
+    let seen: Vec<i32> = TRACE.iter().take(ORDER.load(Ordering::SeqCst)).map(|t| t.load(Ordering::SeqCst)).collect();
+    report.check("a handler interrupted by another: USR1, USR2, USR1 ends", seen == [libc::SIGUSR1, libc::SIGUSR2, -libc::SIGUSR1], format!("{seen:?}"));
+}
+
+fn alternate_stack(report: &mut Report) {
+    let mut stack = vec![0u8; 64 * 1024];
+    let base = stack.as_mut_ptr() as u64;
+    // SAFETY: the stack outlives the handler's use of it (restored below).
+    unsafe {
+        let ss = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
+        libc::sigaltstack(&ss, std::ptr::null_mut());
+    }
+    install(libc::SIGUSR1, record_info as *const () as usize, libc::SA_SIGINFO | libc::SA_ONSTACK);
+    // SAFETY: plain system calls.
+    unsafe { libc::raise(libc::SIGUSR1) };
+    let at = LAST_STACK.load(Ordering::SeqCst);
+    report.check("SA_ONSTACK: the handler runs on the sigaltstack", (base..base + stack.len() as u64).contains(&at), format!("handler local at {at:#x}, stack {base:#x}+64K"));
+    // SAFETY: disabling the alternate stack before freeing it.
+    unsafe {
+        let ss = libc::stack_t { ss_sp: std::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+        libc::sigaltstack(&ss, std::ptr::null_mut());
+    }
+}
+
+fn simd_preserved(report: &mut Report) {
+    install(libc::SIGUSR2, clobber_simd as *const () as usize, 0);
+    let me = std::process::id() as i64;
+    let before: u64 = 0x1234_5678_9abc_def0;
+    let after: u64;
+    // SAFETY: xmm0 carries a value across the kill system call, whose handler clobbers xmm0;
+    // the kernel must give the interrupted code its registers back.
+    unsafe {
+        std::arch::asm!(
+            "movq xmm0, {value}",
+            "syscall",
+            "movq {out}, xmm0",
+            value = in(reg) before,
+            out = lateout(reg) after,
+            inlateout("rax") libc::SYS_kill => _,
+            in("rdi") me,
+            in("rsi") libc::SIGUSR2 as i64,
+            out("rcx") _, out("r11") _, out("xmm0") _,
+        );
+    }
+    report.check("SIMD registers survive a signal handler", after == before, format!("xmm0 {after:#x}"));
+}
+
+fn eintr_and_restart(report: &mut Report) {
+    for (flags, name) in [(0, "without SA_RESTART a blocked waitpid gives EINTR"), (libc::SA_RESTART, "with SA_RESTART a blocked waitpid goes on")] {
+        install(libc::SIGUSR1, nothing as *const () as usize, flags);
+        // SAFETY: plain system calls.
+        let parent = unsafe { libc::getpid() };
+        let pid = fork();
+        if pid == 0 {
+            // SAFETY: plain system calls in the child.
+            unsafe {
+                libc::usleep(200_000);
+                libc::kill(parent, libc::SIGUSR1);
+                libc::usleep(200_000);
+            }
+            child_exit(0);
+        }
+        let mut status = 0;
+        // SAFETY: status is a live out-parameter.
+        let got = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let err = errno();
+        if flags == 0 {
+            report.check(name, got == -1 && err == libc::EINTR, format!("waitpid {got}, errno {err}"));
+            wait_for(pid);
+        } else {
+            report.check(name, got == pid, format!("waitpid {got}, errno {err}"));
+        }
+    }
+}
+
+fn fault_handler(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        install(libc::SIGSEGV, exit_from_handler as *const () as usize, 0);
+        // SAFETY: deliberately faults; the handler ends the child.
+        unsafe { std::ptr::read_volatile(8 as *const u8) };
+        child_exit(1);
+    }
+    let (_, status) = wait_for(pid);
+    report.check("a SIGSEGV handler catches a fault", libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, format!("status {status:#x}"));
+}
+
+fn default_kill(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system call.
+        unsafe { libc::pause() };
+        child_exit(1);
+    }
+    // SAFETY: plain system calls.
+    unsafe {
+        libc::usleep(50_000);
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let (got, status) = wait_for(pid);
+    report.check("SIGTERM's default action ends a paused child", got == pid && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM, format!("status {status:#x}"));
+}
+
+fn orphans(report: &mut Report) {
+    // SAFETY: plain system call.
+    if unsafe { libc::getpid() } != 1 {
+        println!("skip orphans pass to the init (not pid 1 here)");
+        return;
+    }
+    let pid = fork();
+    if pid == 0 {
+        let grandchild = fork();
+        if grandchild == 0 {
+            // SAFETY: plain system calls.
+            unsafe { libc::usleep(100_000) };
+            child_exit(if unsafe { libc::getppid() } == 1 { 0 } else { 1 });
+        }
+        child_exit(0);
+    }
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let mut status = 0;
+        // SAFETY: status is a live out-parameter.
+        let got = unsafe { libc::waitpid(-1, &mut status, 0) };
+        codes.push((got > 0, libc::WEXITSTATUS(status)));
+    }
+    report.check("an orphan passes to the init, which reaps it", codes == [(true, 0), (true, 0)], format!("{codes:?}"));
+}
+
+fn groups_and_waitid(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system calls.
+        unsafe {
+            libc::setpgid(0, 0);
+            libc::usleep(100_000);
+        }
+        child_exit(5);
+    }
+    // SAFETY: plain system calls.
+    unsafe { libc::setpgid(pid, pid) };
+    let group = unsafe { libc::getpgid(pid) };
+    report.check("setpgid puts a child in its own group", group == pid, format!("getpgid {group}"));
+    // SAFETY: a zeroed siginfo is a valid out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let early = unsafe { libc::waitid(libc::P_PID, pid as u32, &mut info, libc::WEXITED | libc::WNOHANG) };
+    let early_pid = unsafe { info.si_pid() };
+    report.check("waitid WNOHANG before the child ends: 0 and si_pid 0", early == 0 && early_pid == 0, format!("{early}, si_pid {early_pid}"));
+    let done = unsafe { libc::waitid(libc::P_PGID, pid as u32, &mut info, libc::WEXITED) };
+    let (got_pid, got_status) = unsafe { (info.si_pid(), info.si_status()) };
+    report.check("waitid P_PGID: CLD_EXITED with the child's pid and status", done == 0 && got_pid == pid && got_status == 5 && info.si_code == libc::CLD_EXITED, format!("{done}, pid {got_pid}, status {got_status}, code {}", info.si_code));
+    let none = unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) };
+    let err = errno();
+    report.check("waitpid with no children: ECHILD", none == -1 && err == libc::ECHILD, format!("{none}, errno {err}"));
+}
+
+fn exec_in_child(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        let path = c"/bin/busybox";
+        let args = [path.as_ptr(), c"false".as_ptr(), std::ptr::null()];
+        let env = [std::ptr::null()];
+        // SAFETY: NUL-terminated arrays of C strings that live until exec.
+        unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
+        child_exit(99);
+    }
+    let (_, status) = wait_for(pid);
+    report.check("fork + execve busybox false: status 1", libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1, format!("status {status:#x}"));
+}
+
+fn main() -> ExitCode {
+    let mut report = Report { passed: 0, failed: 0 };
+    copy_on_write(&mut report);
+    siginfo_of_kill(&mut report);
+    sigchld_info(&mut report);
+    nested_handlers(&mut report);
+    alternate_stack(&mut report);
+    simd_preserved(&mut report);
+    eintr_and_restart(&mut report);
+    fault_handler(&mut report);
+    default_kill(&mut report);
+    orphans(&mut report);
+    groups_and_waitid(&mut report);
+    exec_in_child(&mut report);
+    println!("processes: {} passed, {} failed", report.passed, report.failed);
+    if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
