@@ -56,8 +56,8 @@ pub mod paging;
 pub mod power;
 mod regions;
 pub mod selftest;
-pub mod thread;
 pub mod serial;
+pub mod thread;
 pub mod trap;
 pub mod user;
 

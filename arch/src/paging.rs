@@ -13,8 +13,8 @@
 //! below 4 GiB is identity mapped; table frames are reached through whichever map is live
 //! ([`phys_to_virt`]).
 
-use alloc::sync::Arc;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 

@@ -51,6 +51,9 @@ pub struct Thread {
     fpu: Mutex<FpuState>,
     /// What a new thread runs first; taken when it starts.
     entry: Mutex<Option<Entry>>,
+    /// Nanoseconds the scheduler above reports this thread spent off the CPU (switched
+    /// away or idle), for CPU-time accounting.
+    off_cpu_ns: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -84,11 +87,21 @@ impl Thread {
             saved_rsp: AtomicU64::new(rsp),
             fpu: Mutex::new(fpu),
             entry: Mutex::new(Some(Box::new(entry))),
+            off_cpu_ns: AtomicU64::new(0),
         }))
     }
 
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// Adds to the time this thread spent off the CPU (see `off_cpu_ns`).
+    pub fn add_off_cpu_ns(&self, ns: u64) {
+        self.off_cpu_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    pub fn off_cpu_ns(&self) -> u64 {
+        self.off_cpu_ns.load(Ordering::Relaxed)
     }
 }
 
@@ -115,6 +128,7 @@ pub fn current() -> Arc<Thread> {
                 saved_rsp: AtomicU64::new(0),
                 fpu: Mutex::new(FpuState::initial()),
                 entry: Mutex::new(None),
+                off_cpu_ns: AtomicU64::new(0),
             })
         })
         .clone()
@@ -140,7 +154,11 @@ pub fn switch_to(next: Arc<Thread>) {
 /// Every thread's first steps after a switch lands on it: its FPU registers back, and the
 /// thread it replaced released (now that no CPU runs on that one's stack).
 fn resumed() {
-    let me = CPU.current.lock().clone().expect("a switch sets the current thread");
+    let me = CPU
+        .current
+        .lock()
+        .clone()
+        .expect("a switch sets the current thread");
     me.fpu.lock().restore();
     let previous = CPU.previous.lock().take();
     drop(previous);
@@ -153,7 +171,9 @@ extern "C" fn thread_start() -> ! {
     let entry = me.entry.lock().take().expect("a new thread has its entry");
     drop(me);
     entry();
-    let end = ON_RETURN.get().expect("the scheduler sets set_on_return before it starts threads");
+    let end = ON_RETURN
+        .get()
+        .expect("the scheduler sets set_on_return before it starts threads");
     end()
 }
 

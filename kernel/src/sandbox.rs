@@ -263,6 +263,8 @@ fn init_process(
         name: Vec::new(),
         pending_termination: None,
         signal_fpu: Vec::new(),
+        started_ns: crate::clock::monotonic_ns(),
+        user_ns: 0,
         argv: Vec::new(),
         envp: Vec::new(),
         exe: Vec::new(),

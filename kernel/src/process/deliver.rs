@@ -44,8 +44,19 @@ const MAX_NESTED_FRAMES: usize = 32;
 fn restartable(number: u64) -> bool {
     matches!(
         number,
-        nr::READ | nr::WRITE | nr::READV | nr::WRITEV | nr::PREAD64 | nr::PWRITE64 | nr::WAIT4
-            | nr::WAITID | nr::OPEN | nr::OPENAT | nr::FUTEX | nr::FLOCK | nr::FCNTL
+        nr::READ
+            | nr::WRITE
+            | nr::READV
+            | nr::WRITEV
+            | nr::PREAD64
+            | nr::PWRITE64
+            | nr::WAIT4
+            | nr::WAITID
+            | nr::OPEN
+            | nr::OPENAT
+            | nr::FUTEX
+            | nr::FLOCK
+            | nr::FCNTL
     )
 }
 
@@ -68,8 +79,13 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
                 DefaultAction::Terminate | DefaultAction::Core => {
                     return Some(Termination::Killed(info.signo));
                 }
-                // Stopping and continuing need job control; until then both are ignored.
-                DefaultAction::Ignore | DefaultAction::Stop | DefaultAction::Continue => {}
+                DefaultAction::Stop => {
+                    lifecycle::stop_current(p.pid, info.signo);
+                    for info in lifecycle::take_pending_signals(p.pid) {
+                        p.signals.raise(info);
+                    }
+                }
+                DefaultAction::Ignore | DefaultAction::Continue => {}
             },
             _ => {
                 if let Some(number) = interrupted {
@@ -228,7 +244,8 @@ pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     if p.mm.read(uc_address, &mut uc).is_err() {
         return Some(Termination::Killed(11));
     }
-    let get = |offset: usize| u64::from_le_bytes(uc[offset..offset + 8].try_into().unwrap_or([0; 8]));
+    let get =
+        |offset: usize| u64::from_le_bytes(uc[offset..offset + 8].try_into().unwrap_or([0; 8]));
     let register = |index: usize| get(UC_MCONTEXT + index * 8);
     let rip = register(16);
     if rip >= crate::mm::vma::USER_END {

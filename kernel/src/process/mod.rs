@@ -83,6 +83,10 @@ mod running {
         /// The FPU registers of the code each running signal handler interrupted,
         /// innermost last ([`super::deliver`]).
         pub signal_fpu: Vec<arch::fpu::FpuState>,
+        /// When its thread started running it (monotonic ns), and the time it has spent
+        /// in user mode since: CPU-time accounting (`getrusage`, `times`).
+        pub started_ns: i64,
+        pub user_ns: u64,
         /// What the running image was started with (`/proc/self/cmdline`, `environ`, `exe`).
         pub argv: Vec<Vec<u8>>,
         pub envp: Vec<Vec<u8>>,
@@ -132,7 +136,10 @@ mod running {
         let mut repeats = 0;
         loop {
             process.mm.activate();
-            match process.context.execute() {
+            let entered = crate::clock::monotonic_ns();
+            let exit = process.context.execute();
+            process.user_ns += (crate::clock::monotonic_ns() - entered).max(0) as u64;
+            match exit {
                 UserExit::Syscall => {
                     last_fault = None;
                     let number = process.context.rax;
@@ -144,11 +151,9 @@ mod running {
                     }
                     // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                     // registers of its own, which are not a call's result.
-                    let returned = (number != crate::abi::syscall_numbers::RT_SIGRETURN)
-                        .then_some(number);
-                    if let Some(termination) =
-                        super::deliver::deliver_pending(process, returned)
-                    {
+                    let returned =
+                        (number != crate::abi::syscall_numbers::RT_SIGRETURN).then_some(number);
+                    if let Some(termination) = super::deliver::deliver_pending(process, returned) {
                         return termination;
                     }
                 }
@@ -176,11 +181,9 @@ mod running {
                         // A handler may catch a fault's signal (not an out-of-memory kill,
                         // not a fault repeating on the same instruction).
                         if stuck.is_none() && signal != Signal::SIGKILL {
-                            let Some(termination) = super::deliver::deliver_fault(
-                                process,
-                                signal as u8,
-                                address,
-                            ) else {
+                            let Some(termination) =
+                                super::deliver::deliver_fault(process, signal as u8, address)
+                            else {
                                 last_fault = None;
                                 continue;
                             };

@@ -53,6 +53,9 @@ pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
 pub const SEGV_MAPERR: i32 = 1;
 
 /// What a pending signal carries to a `SA_SIGINFO` handler (`siginfo_t`'s fields that the
@@ -196,7 +199,11 @@ impl SignalState {
         if !Self::valid(u64::from(info.signo)) || self.ignores(info.signo) {
             return;
         }
-        if !self.pending.iter().any(|pending| pending.signo == info.signo) {
+        if !self
+            .pending
+            .iter()
+            .any(|pending| pending.signo == info.signo)
+        {
             self.pending.push(info);
         }
     }

@@ -180,11 +180,9 @@ pub fn rt_sigpending(p: &mut Process, set: u64, sigset_size: u64) -> SysResult {
     for info in crate::task::lifecycle::take_pending_signals(p.pid) {
         p.signals.raise(info);
     }
-    let pending = p
-        .signals
-        .pending
-        .iter()
-        .fold(0u64, |mask, info| mask | crate::process::signal::bit(info.signo));
+    let pending = p.signals.pending.iter().fold(0u64, |mask, info| {
+        mask | crate::process::signal::bit(info.signo)
+    });
     write_out(p, set, &(pending & p.signals.blocked).to_le_bytes())?;
     Ok(0)
 }

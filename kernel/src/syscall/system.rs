@@ -215,6 +215,8 @@ pub fn prctl(p: &mut Process, option: u64, argument: u64) -> SysResult {
     const PR_GET_NAME: u64 = 16;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
     match option {
         PR_SET_NAME => {
             let mut name = read_in(p, argument, 16)?;
@@ -227,6 +229,14 @@ pub fn prctl(p: &mut Process, option: u64, argument: u64) -> SysResult {
             let mut name = p.name.clone();
             name.resize(16, 0);
             write_out(p, argument, &name).map(|()| 0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            crate::task::lifecycle::set_subreaper(p.pid, argument != 0);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let value = u32::from(crate::task::lifecycle::is_subreaper(p.pid));
+            write_out(p, argument, &value.to_le_bytes()).map(|()| 0)
         }
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE | PR_SET_PDEATHSIG | PR_SET_NO_NEW_PRIVS => Ok(0),

@@ -7,7 +7,7 @@ use arch::fpu::FpuState;
 use arch::thread::Thread;
 use vfs_core::Errno;
 
-use super::table::{INIT_PID, State, TABLE};
+use super::table::{CpuTime, INIT_PID, JobEvent, State, TABLE};
 use super::{WaitQueue, scheduler};
 use crate::process::signal::{SigInfo, SignalState};
 use crate::process::{Process, Termination};
@@ -32,7 +32,14 @@ const CLONE_UNTRACED: u64 = 0x800000;
 const CLONE_CHILD_SETTID: u64 = 0x1000000;
 /// The namespace flags (`CLONE_NEWNS` … `CLONE_NEWNET`, `CLONE_NEWCGROUP`, `CLONE_NEWTIME`
 /// as `0x80`): a container in this sandbox cannot make namespaces.
-const CLONE_NAMESPACES: u64 = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x80;
+const CLONE_NAMESPACES: u64 = 0x0002_0000
+    | 0x0200_0000
+    | 0x0400_0000
+    | 0x0800_0000
+    | 0x1000_0000
+    | 0x2000_0000
+    | 0x4000_0000
+    | 0x80;
 /// Flags this kernel takes for a new process (the rest are threads, issue-by-issue).
 const PROCESS_FLAGS: u64 = CSIGNAL
     | CLONE_FS
@@ -214,6 +221,8 @@ fn make_child(
         name: p.name.clone(),
         pending_termination: None,
         signal_fpu: Vec::new(),
+        started_ns: crate::clock::monotonic_ns(),
+        user_ns: 0,
         argv: p.argv.clone(),
         envp: p.envp.clone(),
         exe: p.exe.clone(),
@@ -231,11 +240,23 @@ fn run_child(mut process: Process) {
 pub fn exit(mut process: Process, termination: Termination) {
     let pid = process.pid;
     if process.clear_child_tid != 0 {
-        let _ = process.mm.write(process.clear_child_tid, &0u32.to_le_bytes());
+        let _ = process
+            .mm
+            .write(process.clear_child_tid, &0u32.to_le_bytes());
     }
     log::debug!(target: "task", "pid {pid} ended: {termination:?}");
+    let cpu = cpu_time(&process);
+    const RLIMIT_CORE: usize = 4;
+    let core_dumped = match termination {
+        Termination::Killed(signal) => {
+            crate::process::signal::default_action(signal)
+                == crate::process::signal::DefaultAction::Core
+                && process.limits.values[RLIMIT_CORE].0 > 0
+        }
+        Termination::Exited(_) => false,
+    };
     drop(process);
-    let to_wake = TABLE.lock().mark_exited(pid, termination);
+    let to_wake = TABLE.lock().mark_exited(pid, termination, cpu, core_dumped);
     for queue in to_wake {
         queue.wake_all();
     }
@@ -298,16 +319,31 @@ const WNOTHREAD: u64 = 0x2000_0000;
 const WALL: u64 = 0x4000_0000;
 const WCLONE: u64 = 0x8000_0000;
 
+/// What `wait` reports of a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildEvent {
+    Ended(Termination),
+    /// Stopped by this signal (`WUNTRACED`).
+    Stopped(u8),
+    /// Continued by `SIGCONT` (`WCONTINUED`).
+    Continued,
+}
+
 /// A reaped (or, with `WNOWAIT`, observed) child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reaped {
     pub pid: u32,
-    pub termination: Termination,
+    pub event: ChildEvent,
+    /// The CPU time an ended child and its reaped descendants used.
+    pub cpu: CpuTime,
+    /// An ended child's death dumped core (the wait status's core flag).
+    pub core_dumped: bool,
 }
 
-/// The core of `wait4` and `waitid`: a child of `me` that `target` names and that has
-/// ended (reported with `WEXITED`, which `wait4` always sets); `Ok(None)` with `WNOHANG` when none has yet; `ECHILD` when there is no such child.
-/// Stopped and continued children come with signal delivery (none are reported yet).
+/// The core of `wait4` and `waitid`: an event of a child of `me` that `target` names: its
+/// end (with `WEXITED`, which `wait4` always sets; the zombie is reaped unless `WNOWAIT`),
+/// a stop (`WUNTRACED`) or a continue (`WCONTINUED`). `Ok(None)` with `WNOHANG` when there
+/// is none yet; `ECHILD` when there is no such child; `EINTR` when a signal comes first.
 pub fn wait_child(
     me: u32,
     target: WaitFor,
@@ -335,15 +371,44 @@ pub fn wait_child(
             if children.is_empty() {
                 return Err(Errno::ECHILD);
             }
-            let ended = children.iter().find_map(|&(pid, _, state)| match state {
-                State::Zombie(termination) if options & WEXITED != 0 => {
-                    Some(Reaped { pid, termination })
-                }
-                _ => None,
+            let found = children.iter().find_map(|&(pid, _, state)| {
+                let event = match (state, table.get(pid).and_then(|entry| entry.unreported)) {
+                    (State::Zombie(termination), _) if options & WEXITED != 0 => {
+                        ChildEvent::Ended(termination)
+                    }
+                    (State::Running, Some(JobEvent::Stopped(signo)))
+                        if options & WUNTRACED != 0 =>
+                    {
+                        ChildEvent::Stopped(signo)
+                    }
+                    (State::Running, Some(JobEvent::Continued)) if options & WCONTINUED != 0 => {
+                        ChildEvent::Continued
+                    }
+                    _ => return None,
+                };
+                let cpu = table
+                    .get(pid)
+                    .filter(|_| matches!(event, ChildEvent::Ended(_)))
+                    .map(|child| child.own_cpu.add(child.children_cpu))
+                    .unwrap_or_default();
+                let core_dumped = table.get(pid).is_some_and(|child| child.core_dumped);
+                Some(Reaped {
+                    pid,
+                    event,
+                    cpu,
+                    core_dumped,
+                })
             });
-            if let Some(reaped) = ended {
+            if let Some(reaped) = found {
                 if options & WNOWAIT == 0 {
-                    table.remove(reaped.pid);
+                    if let ChildEvent::Ended(_) = reaped.event {
+                        if let Some(entry) = table.get_mut(me) {
+                            entry.children_cpu = entry.children_cpu.add(reaped.cpu);
+                        }
+                        table.remove(reaped.pid);
+                    } else if let Some(child) = table.get_mut(reaped.pid) {
+                        child.unreported = None;
+                    }
                 }
                 return Ok(Some(reaped));
             }
@@ -363,6 +428,104 @@ pub fn wait_child(
             return Err(Errno::EINTR);
         }
     }
+}
+
+/// A stop signal's default action: the process stops (its parent hears of it) until a
+/// `SIGCONT` or a `SIGKILL` comes. Returns when it may run again.
+pub fn stop_current(pid: u32, signo: u8) {
+    let parent_queue = TABLE.lock().set_stopped(pid, signo);
+    if let Some(queue) = parent_queue {
+        queue.wake_all();
+    }
+    loop {
+        {
+            let table = TABLE.lock();
+            let Some(entry) = table.get(pid) else {
+                return;
+            };
+            let killed = entry.pending.iter().any(|info| info.signo == 9);
+            if !entry.stopped || killed {
+                return;
+            }
+        }
+        // `Table::send` wakes this thread for every signal; SIGCONT clears `stopped`.
+        scheduler::block();
+    }
+}
+
+/// The earliest armed real timer of any process (`i64::MAX`: none), so the scheduler's
+/// frequent check costs one load.
+static NEXT_ALARM: core::sync::atomic::AtomicI64 = core::sync::atomic::AtomicI64::new(i64::MAX);
+
+/// Sends `SIGALRM` to the processes whose real timer expired by `now`.
+pub fn fire_alarms(now: i64) {
+    use core::sync::atomic::Ordering;
+    if NEXT_ALARM.load(Ordering::Relaxed) > now {
+        return;
+    }
+    let next = TABLE.lock().fire_alarms(now).unwrap_or(i64::MAX);
+    NEXT_ALARM.store(next, Ordering::Relaxed);
+}
+
+/// `setitimer(ITIMER_REAL)`/`alarm`: arms (or with `value_ns` 0, disarms) the real timer of
+/// `pid`; returns the previous (remaining, interval) in ns.
+pub fn set_alarm(pid: u32, value_ns: i64, interval_ns: i64) -> (i64, i64) {
+    use core::sync::atomic::Ordering;
+    let now = crate::clock::monotonic_ns();
+    let mut table = TABLE.lock();
+    let Some(entry) = table.get_mut(pid) else {
+        return (0, 0);
+    };
+    let previous = entry
+        .alarm
+        .map_or((0, 0), |(at, interval)| ((at - now).max(1), interval));
+    entry.alarm = (value_ns > 0).then(|| (now.saturating_add(value_ns), interval_ns.max(0)));
+    if let Some((at, _)) = entry.alarm {
+        NEXT_ALARM.fetch_min(at, Ordering::Relaxed);
+    }
+    previous
+}
+
+/// `getitimer(ITIMER_REAL)`: the remaining time and interval, in ns.
+pub fn get_alarm(pid: u32) -> (i64, i64) {
+    let now = crate::clock::monotonic_ns();
+    TABLE
+        .lock()
+        .get(pid)
+        .and_then(|entry| entry.alarm)
+        .map_or((0, 0), |(at, interval)| ((at - now).max(1), interval))
+}
+
+/// The CPU time `process` has used: time in user mode as its run loop measured it, and
+/// the rest of its thread's time on the CPU as system time.
+pub fn cpu_time(process: &Process) -> CpuTime {
+    let alive = (crate::clock::monotonic_ns() - process.started_ns).max(0) as u64;
+    let off_cpu = arch::thread::current().off_cpu_ns();
+    let on_cpu = alive.saturating_sub(off_cpu);
+    CpuTime {
+        user_ns: process.user_ns.min(on_cpu),
+        system_ns: on_cpu.saturating_sub(process.user_ns),
+    }
+}
+
+/// CPU time of the reaped children of `pid` and of theirs.
+pub fn children_cpu_time(pid: u32) -> CpuTime {
+    TABLE
+        .lock()
+        .get(pid)
+        .map(|entry| entry.children_cpu)
+        .unwrap_or_default()
+}
+
+/// `PR_SET_CHILD_SUBREAPER` / `PR_GET_CHILD_SUBREAPER`.
+pub fn set_subreaper(pid: u32, on: bool) {
+    if let Some(entry) = TABLE.lock().get_mut(pid) {
+        entry.subreaper = on;
+    }
+}
+
+pub fn is_subreaper(pid: u32) -> bool {
+    TABLE.lock().get(pid).is_some_and(|entry| entry.subreaper)
 }
 
 /// `kill` of another process: queues the signal for it (its thread acts on it on the
@@ -420,10 +583,9 @@ pub fn take_pending_signals(pid: u32) -> Vec<SigInfo> {
 /// gives up (`EINTR`) when this turns true.
 pub fn has_pending_signal(pid: u32) -> bool {
     TABLE.lock().get(pid).is_some_and(|entry| {
-        entry
-            .pending
-            .iter()
-            .any(|info| info.signo == 9 || entry.blocked & crate::process::signal::bit(info.signo) == 0)
+        entry.pending.iter().any(|info| {
+            info.signo == 9 || entry.blocked & crate::process::signal::bit(info.signo) == 0
+        })
     })
 }
 

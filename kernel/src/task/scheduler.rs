@@ -40,14 +40,24 @@ pub fn yield_now() {
     wake_expired_sleepers();
     let next = RUN_QUEUE.lock().pop_front();
     if let Some(next) = next {
-        wake(&thread::current());
+        let me = thread::current();
+        wake(&me);
+        let left = crate::clock::monotonic_ns();
         thread::switch_to(next);
+        me.add_off_cpu_ns((crate::clock::monotonic_ns() - left).max(0) as u64);
     }
 }
 
 /// Suspends the running thread until someone [`wake`]s it (the caller must have made
 /// itself findable first). Halts the CPU while nothing at all is runnable.
 pub fn block() {
+    let left = crate::clock::monotonic_ns();
+    block_inner();
+    let off = (crate::clock::monotonic_ns() - left).max(0) as u64;
+    thread::current().add_off_cpu_ns(off);
+}
+
+fn block_inner() {
     loop {
         wake_expired_sleepers();
         let next = RUN_QUEUE.lock().pop_front();
@@ -86,6 +96,7 @@ pub fn sleep_for(ns: i64, interrupted: &dyn Fn() -> bool) {
 
 fn wake_expired_sleepers() {
     let now = crate::clock::monotonic_ns();
+    super::lifecycle::fire_alarms(now);
     let mut sleepers = SLEEPERS.lock();
     if sleepers.is_empty() {
         return;

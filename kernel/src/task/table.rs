@@ -13,7 +13,7 @@ use spin::Mutex;
 
 use super::WaitQueue;
 use crate::process::Termination;
-use crate::process::signal::{CLD_EXITED, CLD_KILLED, SigInfo, bit};
+use crate::process::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED, SigInfo, bit};
 
 /// The container's init, every orphan's new parent.
 pub const INIT_PID: u32 = 1;
@@ -49,6 +49,45 @@ pub struct Entry {
     pub vfork_done: Arc<WaitQueue>,
     /// The kernel thread running it, woken when a signal arrives so a blocked call sees it.
     pub thread: Option<Arc<Thread>>,
+    /// Stopped by a stop signal (`SIGSTOP`, `SIGTSTP`…) until a `SIGCONT`.
+    pub stopped: bool,
+    /// A stop or continue its parent has not yet seen through `wait` (`WUNTRACED`,
+    /// `WCONTINUED`).
+    pub unreported: Option<JobEvent>,
+    /// `PR_SET_CHILD_SUBREAPER`: orphans below it come to it rather than to the init.
+    pub subreaper: bool,
+    /// CPU time (ns) of its reaped children and theirs, for `getrusage(RUSAGE_CHILDREN)`
+    /// and `times`; and its own, filled in when it ends.
+    pub children_cpu: CpuTime,
+    pub own_cpu: CpuTime,
+    /// `ITIMER_REAL`/`alarm`: the next expiry (monotonic ns) and the interval after it.
+    pub alarm: Option<(i64, i64)>,
+    /// It ended by a signal that dumps core, with a core size limit that allowed one (the
+    /// sandbox writes no file; the wait status carries the flag as Linux's would).
+    pub core_dumped: bool,
+}
+
+/// A stop or a continue of a child, as `wait` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    Stopped(u8),
+    Continued,
+}
+
+/// User and system CPU time, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    pub user_ns: u64,
+    pub system_ns: u64,
+}
+
+impl CpuTime {
+    pub fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user_ns: self.user_ns + other.user_ns,
+            system_ns: self.system_ns + other.system_ns,
+        }
+    }
 }
 
 pub struct Table {
@@ -93,13 +132,22 @@ impl Table {
                 state: State::Running,
                 pending: Vec::new(),
                 blocked: 0,
-                ignored: crate::process::signal::bit(17) | crate::process::signal::bit(23) | crate::process::signal::bit(28),
+                ignored: crate::process::signal::bit(17)
+                    | crate::process::signal::bit(23)
+                    | crate::process::signal::bit(28),
                 handled: 0,
                 exit_signal: crate::process::signal::SIGCHLD,
                 child_events: Arc::new(WaitQueue::new()),
                 vfork_parent_waiting: false,
                 vfork_done: Arc::new(WaitQueue::new()),
                 thread: None,
+                stopped: false,
+                unreported: None,
+                subreaper: false,
+                children_cpu: CpuTime::default(),
+                own_cpu: CpuTime::default(),
+                alarm: None,
+                core_dumped: false,
             },
         );
         self.last_pid = self.last_pid.max(pid);
@@ -138,20 +186,42 @@ impl Table {
             .map(|(&pid, entry)| (pid, entry))
     }
 
-    /// Records that `pid` ended: it becomes a zombie, its children pass to the init.
-    /// Returns the queues to wake (its parent's and, for adopted zombies, the init's).
-    pub fn mark_exited(&mut self, pid: u32, termination: Termination) -> Vec<Arc<WaitQueue>> {
+    /// Who adopts the orphans of `pid`: its nearest living ancestor that is a subreaper,
+    /// else the init.
+    fn reaper_for(&self, pid: u32) -> u32 {
+        let mut at = self.entries.get(&pid).map_or(0, |entry| entry.parent);
+        for _ in 0..self.entries.len() {
+            match self.entries.get(&at) {
+                Some(entry) if entry.subreaper && entry.state == State::Running => return at,
+                Some(entry) if at != INIT_PID => at = entry.parent,
+                _ => break,
+            }
+        }
+        INIT_PID
+    }
+
+    /// Records that `pid` ended (having used `cpu`): it becomes a zombie, its children
+    /// pass to a subreaper or the init. Returns the queues to wake (its parent's and, for
+    /// adopted zombies, the adopter's).
+    pub fn mark_exited(
+        &mut self,
+        pid: u32,
+        termination: Termination,
+        cpu: CpuTime,
+        core_dumped: bool,
+    ) -> Vec<Arc<WaitQueue>> {
         let mut to_wake = Vec::new();
         let mut adopted_zombie = false;
+        let reaper = self.reaper_for(pid);
         for (&child, entry) in self.entries.iter_mut() {
             if entry.parent == pid && child != pid {
-                entry.parent = INIT_PID;
+                entry.parent = reaper;
                 adopted_zombie |= matches!(entry.state, State::Zombie(_));
             }
         }
         if adopted_zombie {
-            if let Some(init) = self.entries.get(&INIT_PID) {
-                to_wake.push(init.child_events.clone());
+            if let Some(adopter) = self.entries.get(&reaper) {
+                to_wake.push(adopter.child_events.clone());
             }
         }
         let Some(entry) = self.entries.get_mut(&pid) else {
@@ -160,10 +230,14 @@ impl Table {
         entry.state = State::Zombie(termination);
         entry.thread = None;
         entry.pending.clear();
+        entry.alarm = None;
+        entry.own_cpu = cpu;
+        entry.core_dumped = core_dumped;
         to_wake.push(entry.vfork_done.clone());
         let (parent, exit_signal) = (entry.parent, entry.exit_signal);
         let (code, status) = match termination {
             Termination::Exited(code) => (CLD_EXITED, i32::from(code)),
+            Termination::Killed(signal) if core_dumped => (CLD_DUMPED, i32::from(signal)),
             Termination::Killed(signal) => (CLD_KILLED, i32::from(signal)),
         };
         let info = SigInfo {
@@ -188,16 +262,111 @@ impl Table {
         let Some(entry) = self.entries.get_mut(&pid) else {
             return false;
         };
-        if entry.state != State::Running || (info.signo != 9 && entry.ignored & bit(info.signo) != 0) {
+        if entry.state != State::Running
+            || (info.signo != 9 && entry.ignored & bit(info.signo) != 0)
+        {
             return false;
         }
-        if !entry.pending.iter().any(|pending| pending.signo == info.signo) {
+        const SIGCONT: u8 = 18;
+        const STOP_SIGNALS: [u8; 4] = [19, 20, 21, 22];
+        // A continue and a stop cancel each other's pending signals, as on Linux.
+        if info.signo == SIGCONT {
+            entry
+                .pending
+                .retain(|pending| !STOP_SIGNALS.contains(&pending.signo));
+        } else if STOP_SIGNALS.contains(&info.signo) {
+            entry.pending.retain(|pending| pending.signo != SIGCONT);
+        }
+        if !entry
+            .pending
+            .iter()
+            .any(|pending| pending.signo == info.signo)
+        {
             entry.pending.push(info);
         }
         if let Some(thread) = &entry.thread {
             super::scheduler::wake(thread);
         }
+        let continues = info.signo == SIGCONT && entry.stopped;
+        if continues {
+            self.set_continued(pid);
+        }
         true
+    }
+
+    /// `pid` stopped by `signo`: its parent may see it (`WUNTRACED`) and gets `SIGCHLD`.
+    pub fn set_stopped(&mut self, pid: u32, signo: u8) -> Option<Arc<WaitQueue>> {
+        let entry = self.entries.get_mut(&pid)?;
+        entry.stopped = true;
+        entry.unreported = Some(JobEvent::Stopped(signo));
+        let parent = entry.parent;
+        let info = SigInfo {
+            signo: crate::process::signal::SIGCHLD,
+            code: crate::process::signal::CLD_STOPPED,
+            pid,
+            status: i32::from(signo),
+            ..SigInfo::default()
+        };
+        self.send(parent, info);
+        self.entries
+            .get(&parent)
+            .map(|entry| entry.child_events.clone())
+    }
+
+    /// `pid` continued: its parent may see it (`WCONTINUED`) and gets `SIGCHLD`.
+    fn set_continued(&mut self, pid: u32) {
+        let Some(entry) = self.entries.get_mut(&pid) else {
+            return;
+        };
+        entry.stopped = false;
+        entry.unreported = Some(JobEvent::Continued);
+        let parent = entry.parent;
+        let info = SigInfo {
+            signo: crate::process::signal::SIGCHLD,
+            code: crate::process::signal::CLD_CONTINUED,
+            pid,
+            status: 18,
+            ..SigInfo::default()
+        };
+        self.send(parent, info);
+        if let Some(parent) = self.entries.get(&parent) {
+            parent.child_events.wake_all();
+        }
+    }
+
+    /// Sends `SIGALRM` to every process whose real timer expired by `now`, re-arming
+    /// interval timers; returns the earliest expiry still armed.
+    pub fn fire_alarms(&mut self, now: i64) -> Option<i64> {
+        let due: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.alarm.is_some_and(|(at, _)| at <= now))
+            .map(|(&pid, _)| pid)
+            .collect();
+        for pid in due {
+            let Some(entry) = self.entries.get_mut(&pid) else {
+                continue;
+            };
+            entry.alarm = match entry.alarm {
+                Some((at, interval)) if interval > 0 => {
+                    let missed = (now - at) / interval + 1;
+                    Some((at + missed * interval, interval))
+                }
+                _ => None,
+            };
+            self.send(
+                pid,
+                SigInfo {
+                    signo: 14,
+                    code: crate::process::signal::SI_KERNEL,
+                    ..SigInfo::default()
+                },
+            );
+        }
+        self.entries
+            .values()
+            .filter_map(|entry| entry.alarm.map(|(at, _)| at))
+            .min()
     }
 
     /// Removes a reaped zombie.

@@ -353,6 +353,98 @@ fn groups_and_waitid(report: &mut Report) {
     report.check("waitpid with no children: ECHILD", none == -1 && err == libc::ECHILD, format!("{none}, errno {err}"));
 }
 
+fn stop_and_continue(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        loop {
+            // SAFETY: plain system call.
+            unsafe { libc::pause() };
+        }
+    }
+    let mut status = 0;
+    // SAFETY: plain system calls with live out-parameters.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+        let got = libc::waitpid(pid, &mut status, libc::WUNTRACED);
+        report.check("SIGSTOP: waitpid(WUNTRACED) sees the stop", got == pid && libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGSTOP, format!("{got}, status {status:#x}"));
+        libc::kill(pid, libc::SIGCONT);
+        let got = libc::waitpid(pid, &mut status, libc::WCONTINUED);
+        report.check("SIGCONT: waitpid(WCONTINUED) sees the continue", got == pid && libc::WIFCONTINUED(status), format!("{got}, status {status:#x}"));
+        libc::kill(pid, libc::SIGKILL);
+        let got = libc::waitpid(pid, &mut status, 0);
+        report.check("SIGKILL after a continue ends it", got == pid && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, format!("{got}, status {status:#x}"));
+    }
+    // With the default core size limit of 0 no core is dumped, so no core flag; with a
+    // limit, the flag (the sandbox writes no core file, so only there is this run: on the
+    // host it would write one).
+    // SAFETY: plain system call.
+    let in_sandbox = unsafe { libc::getpid() } == 1;
+    for core_limit in [0, 1 << 20] {
+        if core_limit > 0 && !in_sandbox {
+            println!("skip the core flag with a core limit (would write a core file here)");
+            continue;
+        }
+        let pid = fork();
+        if pid == 0 {
+            let limit = libc::rlimit { rlim_cur: core_limit, rlim_max: libc::RLIM_INFINITY };
+            // SAFETY: deliberately faults after setting the limit; SIGSEGV dumps core.
+            unsafe {
+                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+                std::ptr::read_volatile(8 as *const u8);
+            }
+            child_exit(1);
+        }
+        let (_, status) = wait_for(pid);
+        let want_core = core_limit > 0;
+        report.check(&format!("SIGSEGV death, core limit {core_limit}: core flag {want_core}"), libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV && libc::WCOREDUMP(status) == want_core, format!("status {status:#x}"));
+    }
+}
+
+extern "C" fn alarm_rang(_signo: i32) {
+    ORDER.store(99, Ordering::SeqCst);
+}
+
+fn alarm_and_times(report: &mut Report) {
+    install(libc::SIGALRM, alarm_rang as *const () as usize, 0);
+    ORDER.store(0, Ordering::SeqCst);
+    // SAFETY: plain system calls with live arguments.
+    unsafe {
+        let timer = libc::itimerval {
+            it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+            it_value: libc::timeval { tv_sec: 0, tv_usec: 100_000 },
+        };
+        libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+        while ORDER.load(Ordering::SeqCst) != 99 {
+            libc::pause();
+        }
+    }
+    report.check("setitimer(ITIMER_REAL) delivers SIGALRM to a paused process", true, String::new());
+    // SAFETY: plain system call.
+    let left = unsafe { libc::alarm(100) };
+    let previous = unsafe { libc::alarm(0) };
+    report.check("alarm returns the seconds left of the previous one", left == 0 && previous == 100, format!("{left}, {previous}"));
+    let pid = fork();
+    if pid == 0 {
+        // Spin on the CPU for 100 ms of wall time, in user mode.
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_mul(3).wrapping_add(1));
+        }
+        child_exit(0);
+    }
+    wait_for(pid);
+    // SAFETY: a zeroed rusage is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let child_cpu_ms = usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000 + usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000;
+    report.check("getrusage(RUSAGE_CHILDREN) counts a child's 100 ms of spinning", child_cpu_ms >= 50, format!("{child_cpu_ms} ms"));
+    // SAFETY: a zeroed tms is a valid out-parameter.
+    let mut tms: libc::tms = unsafe { std::mem::zeroed() };
+    let ticks = unsafe { libc::times(&mut tms) };
+    report.check("times: children's ticks and a clock that runs", ticks > 0 && tms.tms_cutime + tms.tms_cstime >= 5, format!("ticks {ticks}, cutime {} cstime {}", tms.tms_cutime, tms.tms_cstime));
+}
+
 fn exec_in_child(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -381,6 +473,8 @@ fn main() -> ExitCode {
     orphans(&mut report);
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
+    stop_and_continue(&mut report);
+    alarm_and_times(&mut report);
     println!("processes: {} passed, {} failed", report.passed, report.failed);
     if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
