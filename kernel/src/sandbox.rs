@@ -200,7 +200,7 @@ pub fn run(
         }
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.ns.mounts().len());
-    crate::task::lifecycle::register_init();
+    crate::task::lifecycle::register_init(plan.process.pids_limit);
     let termination = crate::process::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
@@ -269,6 +269,14 @@ fn init_process(
         envp: Vec::new(),
         exe: Vec::new(),
     };
+    for limit in &spec.rlimits {
+        process.limits.values[limit.resource] = (limit.soft, limit.hard);
+    }
+    if let Some(&(soft, _)) = process.limits.values.get(7) {
+        process
+            .files
+            .set_limit(soft.min(usize::MAX as u64) as usize);
+    }
     process.sync_credentials();
     Ok(process)
 }

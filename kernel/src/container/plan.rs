@@ -200,7 +200,7 @@ pub fn compile(
         root,
         mounts,
         warnings,
-        process: ProcessPlan::from_spec(&spec.process),
+        process: ProcessPlan::from_spec(&spec.process, spec.linux.pids_limit),
         hostname: spec.hostname.clone(),
     })
 }

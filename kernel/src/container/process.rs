@@ -25,10 +25,14 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: u32,
     pub terminal: bool,
+    /// `process.rlimits`: applied to the init, inherited by everything it starts.
+    pub rlimits: Vec<crate::container::spec::Rlimit>,
+    /// `linux.resources.pids.limit`: processes at most, for the whole container.
+    pub pids_limit: Option<u64>,
 }
 
 impl ProcessPlan {
-    pub fn from_spec(process: &Process) -> ProcessPlan {
+    pub fn from_spec(process: &Process, pids_limit: Option<u64>) -> ProcessPlan {
         ProcessPlan {
             args: process.args.clone(),
             env: process.env.clone(),
@@ -38,6 +42,8 @@ impl ProcessPlan {
             additional_gids: process.user.additional_gids.clone(),
             umask: process.user.umask.unwrap_or(DEFAULT_UMASK),
             terminal: process.terminal,
+            rlimits: process.rlimits.clone(),
+            pids_limit,
         }
     }
 

@@ -74,7 +74,37 @@ pub struct Process {
     pub cwd: String,
     pub user: User,
     pub terminal: bool,
+    /// `process.rlimits`, checked: a known `RLIMIT_*` each, soft ≤ hard, no repeats.
+    pub rlimits: Vec<Rlimit>,
 }
+
+/// One `process.rlimits` entry: `RLIMIT_*` by its Linux number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: usize,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Linux's resource names, by number.
+pub const RLIMIT_NAMES: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -92,6 +122,9 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     /// Normalised; each is hidden.
     pub masked_paths: Vec<String>,
+    /// `linux.resources.pids.limit`: the most processes the container may have at once;
+    /// `None` when absent or not positive (no limit, as runc reads 0 and -1).
+    pub pids_limit: Option<u64>,
 }
 
 /// The JSON's shape: everything the sandbox requires is optional here so that its absence
@@ -145,6 +178,27 @@ mod raw {
         pub user: User,
         #[serde(default)]
         pub terminal: bool,
+        #[serde(default)]
+        pub rlimits: Vec<Rlimit>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Rlimit {
+        #[serde(rename = "type")]
+        pub resource: Option<String>,
+        pub hard: Option<u64>,
+        pub soft: Option<u64>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Resources {
+        pub pids: Option<Pids>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Pids {
+        pub limit: i64,
     }
 
     #[derive(Deserialize, Default)]
@@ -152,6 +206,7 @@ mod raw {
     pub struct Linux {
         pub readonly_paths: Vec<String>,
         pub masked_paths: Vec<String>,
+        pub resources: Resources,
     }
 }
 
@@ -179,6 +234,13 @@ impl Spec {
         let linux = Linux {
             readonly_paths: check_paths("linux.readonlyPaths", raw.linux.readonly_paths)?,
             masked_paths: check_paths("linux.maskedPaths", raw.linux.masked_paths)?,
+            pids_limit: raw
+                .linux
+                .resources
+                .pids
+                .map(|pids| pids.limit)
+                .filter(|&limit| limit > 0)
+                .map(|limit| limit as u64),
         };
         Ok(Spec {
             oci_version,
@@ -322,13 +384,45 @@ fn check_process(process: Option<raw::Process>) -> Result<Process, SpecError> {
             "permission bits within 0o777",
         ));
     }
+    let rlimits = check_rlimits(process.rlimits)?;
     Ok(Process {
         args: process.args,
         env: process.env,
         cwd,
         user: process.user,
         terminal: process.terminal,
+        rlimits,
     })
+}
+
+fn check_rlimits(raw: Vec<raw::Rlimit>) -> Result<Vec<Rlimit>, SpecError> {
+    let mut rlimits: Vec<Rlimit> = Vec::new();
+    for (index, limit) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("process.rlimits[{index}].{name}");
+        let name = limit.resource.ok_or_else(|| missing(&field("type")))?;
+        let resource = RLIMIT_NAMES
+            .iter()
+            .position(|known| *known == name)
+            .ok_or_else(|| bad_value(field("type"), &name, "an RLIMIT_* name Linux knows"))?;
+        let hard = limit.hard.ok_or_else(|| missing(&field("hard")))?;
+        let soft = limit.soft.ok_or_else(|| missing(&field("soft")))?;
+        if soft > hard {
+            return Err(bad_value(
+                field("soft"),
+                &format!("{soft}"),
+                "at most the hard limit",
+            ));
+        }
+        if rlimits.iter().any(|earlier| earlier.resource == resource) {
+            return Err(bad_value(field("type"), &name, "each resource once"));
+        }
+        rlimits.push(Rlimit {
+            resource,
+            soft,
+            hard,
+        });
+    }
+    Ok(rlimits)
 }
 
 #[cfg(test)]
@@ -572,6 +666,32 @@ mod tests {
                 "escapes",
             ),
             ("[]".into(), "spec", "expected struct"),
+            (
+                process(
+                    r#"{"args": ["a"], "rlimits": [{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}]}"#,
+                ),
+                "process.rlimits[0].type",
+                "RLIMIT_",
+            ),
+            (
+                process(
+                    r#"{"args": ["a"], "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 20}]}"#,
+                ),
+                "process.rlimits[0].soft",
+                "at most the hard limit",
+            ),
+            (
+                process(r#"{"args": ["a"], "rlimits": [{"type": "RLIMIT_CORE", "soft": 1}]}"#),
+                "process.rlimits[0].hard",
+                "missing",
+            ),
+            (
+                process(
+                    r#"{"args": ["a"], "rlimits": [{"type": "RLIMIT_CORE", "hard": 1, "soft": 1}, {"type": "RLIMIT_CORE", "hard": 2, "soft": 2}]}"#,
+                ),
+                "process.rlimits[1].type",
+                "each resource once",
+            ),
         ];
         for (json, field, words) in cases {
             let error = error_of(&json);
@@ -583,6 +703,44 @@ mod tests {
                 "{json}: {message:?} lacks {words:?}"
             );
             assert_eq!(error.exit_status(), crate::container::error::INVALID_SPEC);
+        }
+    }
+
+    #[test]
+    fn rlimits_and_the_pids_limit_are_read() {
+        let json = with(
+            "process",
+            r#"{"args": ["a"], "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024}, {"type": "RLIMIT_NPROC", "hard": 64, "soft": 32}]}"#,
+        );
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["linux"] = serde_json::from_str(
+            r#"{"resources": {"pids": {"limit": 100}, "memory": {"limit": 1}}}"#,
+        )
+        .unwrap();
+        let spec = Spec::parse(value.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            spec.process.rlimits,
+            [
+                Rlimit {
+                    resource: 7,
+                    soft: 1024,
+                    hard: 2048
+                },
+                Rlimit {
+                    resource: 6,
+                    soft: 32,
+                    hard: 64
+                },
+            ]
+        );
+        assert_eq!(spec.linux.pids_limit, Some(100));
+        for unlimited in ["0", "-1"] {
+            value["linux"]["resources"]["pids"]["limit"] = serde_json::from_str(unlimited).unwrap();
+            let spec = Spec::parse(value.to_string().as_bytes()).unwrap();
+            assert_eq!(
+                spec.linux.pids_limit, None,
+                "limit {unlimited} means none, as runc"
+            );
         }
     }
 }

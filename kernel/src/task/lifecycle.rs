@@ -111,10 +111,12 @@ impl CloneRequest {
     }
 }
 
-/// Registers the init (pid 1) and starts the scheduler's bookkeeping.
-pub fn register_init() {
+/// Registers the init (pid 1) and starts the scheduler's bookkeeping; `pids_limit` is the
+/// spec's `linux.resources.pids.limit`.
+pub fn register_init(pids_limit: Option<u64>) {
     scheduler::init();
     let mut table = TABLE.lock();
+    table.pids_limit = pids_limit;
     table.insert_with_pid(INIT_PID, 0, INIT_PID, INIT_PID);
     if let Some(init) = table.get_mut(INIT_PID) {
         init.thread = Some(arch::thread::current());
@@ -128,7 +130,12 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     let nproc_limit = p.limits.values[6].0;
     let (pid, parent_pid) = {
         let mut table = TABLE.lock();
-        if table.len() as u64 >= nproc_limit && p.ids.euid != 0 || table.len() >= MAX_PROCESSES {
+        let processes = table.len() as u64;
+        let over_pids_limit = table.pids_limit.is_some_and(|limit| processes >= limit);
+        if (processes >= nproc_limit && p.ids.euid != 0)
+            || over_pids_limit
+            || table.len() >= max_processes()
+        {
             return Err(Errno::EAGAIN);
         }
         let me = table.get(p.pid).ok_or(Errno::ESRCH)?;
@@ -172,9 +179,15 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     Ok(u64::from(pid))
 }
 
-/// Processes at most, whatever the limits say: each holds a 64 KiB kernel stack and page
-/// tables, so this bounds a fork bomb's kernel memory.
-const MAX_PROCESSES: usize = 4096;
+/// Processes at most, whatever the limits say: each holds a 64 KiB kernel stack, page
+/// tables and bookkeeping (about 128 KiB before it touches anything), so a fork bomb gets
+/// `EAGAIN` while half the memory is still free, never the kernel's heap exhausted.
+fn max_processes() -> usize {
+    const PER_PROCESS: u64 = 256 * 1024;
+    const CEILING: usize = 4096;
+    let (total, _) = arch::memory::memory_totals();
+    ((total / PER_PROCESS) as usize).clamp(16, CEILING)
+}
 
 fn make_child(
     p: &mut Process,

@@ -93,11 +93,15 @@ impl CpuTime {
 pub struct Table {
     entries: BTreeMap<u32, Entry>,
     last_pid: u32,
+    /// The spec's `linux.resources.pids.limit`: processes (zombies included, as the pids
+    /// cgroup counts them) at most.
+    pub pids_limit: Option<u64>,
 }
 
 pub static TABLE: Mutex<Table> = Mutex::new(Table {
     entries: BTreeMap::new(),
     last_pid: 0,
+    pids_limit: None,
 });
 
 impl Table {

@@ -459,6 +459,46 @@ fn exec_in_child(report: &mut Report) {
     report.check("fork + execve busybox false: status 1", libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1, format!("status {status:#x}"));
 }
 
+/// Forks paused children until `fork` refuses (`EAGAIN`), then ends them all: the
+/// kernel must refuse before it runs out of memory, and stay usable.
+fn fork_until_refused(report: &mut Report) {
+    // SAFETY: plain system call.
+    if unsafe { libc::getpid() } != 1 {
+        println!("skip fork until refused (only inside the sandbox: the host's limit is the host's)");
+        return;
+    }
+    let mut children = Vec::new();
+    let refused = loop {
+        let pid = fork();
+        if pid == 0 {
+            loop {
+                // SAFETY: plain system call.
+                unsafe { libc::pause() };
+            }
+        }
+        if pid < 0 {
+            break errno();
+        }
+        children.push(pid);
+        if children.len() > 100_000 {
+            break 0;
+        }
+    };
+    let started = children.len();
+    for &pid in &children {
+        // SAFETY: plain system call.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let reaped = children.iter().filter(|&&pid| wait_for(pid).0 == pid).count();
+    report.check("fork until refused: EAGAIN, then every child killed and reaped", refused == libc::EAGAIN && reaped == started && started > 10, format!("{started} started, errno {refused}, {reaped} reaped"));
+    let pid = fork();
+    if pid == 0 {
+        child_exit(0);
+    }
+    let (got, _) = wait_for(pid);
+    report.check("fork works again afterwards", got == pid, format!("{got}"));
+}
+
 fn main() -> ExitCode {
     let mut report = Report { passed: 0, failed: 0 };
     copy_on_write(&mut report);
@@ -475,6 +515,7 @@ fn main() -> ExitCode {
     exec_in_child(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
+    fork_until_refused(&mut report);
     println!("processes: {} passed, {} failed", report.passed, report.failed);
     if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

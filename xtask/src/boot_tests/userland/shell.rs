@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::host_busybox::{BUSYBOX, expected_output};
 use super::{Builder, output};
 use crate::boot_tests::Case;
-use crate::boot_tests::checks::Check::Status;
+use crate::boot_tests::checks::Check::{Status, Text};
 
 const SCRIPTS: &[(&str, &str)] = &[
     (
@@ -47,6 +47,27 @@ trap 'echo exit trap ran' EXIT
 ];
 
 pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
+    let mut cases = compared_with_host(builder)?;
+    cases.push(pids_limit(builder)?);
+    Ok(cases)
+}
+
+/// `linux.resources.pids.limit` of 6: the shell, a subshell and four jobs fit; the fifth
+/// fork is refused (`EAGAIN`: busybox says "can't fork" and the subshell gives up with 2),
+/// and the shell itself still forks afterwards.
+fn pids_limit(builder: &Builder<'_>) -> Result<Case> {
+    let script = r#"(for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait); echo "subshell: $?"; sh -c 'exit 4'; echo "after the jobs: $?""#;
+    let mut spec = builder.fixtures.spec(&[BUSYBOX, "sh", "-c", script]);
+    spec["linux"] = serde_json::json!({"resources": {"pids": {"limit": 6}}});
+    let (case, _) = builder.with_spec("sh-pids-limit", spec)?;
+    Ok(case
+        .expect(Text("can't fork".into()))
+        .expect(Text("subshell: 2".into()))
+        .expect(Text("after the jobs: 4".into()))
+        .expect(Status(0)))
+}
+
+fn compared_with_host(builder: &Builder<'_>) -> Result<Vec<Case>> {
     SCRIPTS
         .iter()
         .map(|(name, script)| {
