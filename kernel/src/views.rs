@@ -1,15 +1,17 @@
-//! What `/proc` shows, from the kernel's side: the system ([`KernelSystem`]) and the
-//! running process ([`ProcessSnapshot`]).
+//! What `/proc` shows, from the kernel's side: the system ([`KernelSystem`]) and each
+//! process ([`ProcessSnapshot`]).
 //!
-//! proc reads its views while a system call of the process is running (a `read` of
-//! `/proc/self/fd`), when the kernel holds the process mutably; so the process publishes
-//! a snapshot of what proc shows at the points where it changes (exec, and the calls that
-//! change descriptors, directory, identity or name) instead of being read directly.
+//! A process's `Process` belongs to its own kernel thread, so a process publishes a
+//! snapshot of what proc shows of it at the points where that changes (fork, exec, and
+//! the calls that change descriptors, directory, identity or name); what the task table
+//! knows (parent, group, session, state) is read live from it.
 //!
-//! Locks: `CURRENT` (spin: the published snapshot) → a snapshot's own mutex ([`publish`]
-//! replaces the contents under both). proc's readers clone the `Arc` out of `CURRENT` and
-//! release it before locking the snapshot, and no vfs-core lock is held across either.
+//! Locks: `SNAPSHOTS` (spin: the published snapshots by pid) → a snapshot's own mutex
+//! ([`publish`] replaces the contents under both). proc's readers clone an `Arc` out of
+//! `SNAPSHOTS` and release it before locking the snapshot or the task table; no vfs-core
+//! lock is held across any of them.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -17,7 +19,8 @@ use spin::Mutex;
 use vfs_core::{Location, MountNamespace};
 
 use crate::fs::proc::{
-    self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessView, SystemView,
+    self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessSource, ProcessState,
+    ProcessView, SystemView,
 };
 use crate::process::Process;
 
@@ -79,7 +82,6 @@ impl SystemView for KernelSystem {
 /// What proc shows of one process, as last published.
 struct Snapshot {
     pid: u32,
-    parent_pid: u32,
     comm: Vec<u8>,
     cmdline: Vec<u8>,
     environ: Vec<u8>,
@@ -99,7 +101,11 @@ impl ProcessView for ProcessSnapshot {
         self.0.lock().pid
     }
     fn parent_pid(&self) -> u32 {
-        self.0.lock().parent_pid
+        // The init's parent is outside the container: 0, as Linux shows it there.
+        match self.pid() {
+            1 => 0,
+            pid => crate::task::lifecycle::parent_of(pid),
+        }
     }
     fn comm(&self) -> Vec<u8> {
         self.0.lock().comm.clone()
@@ -125,6 +131,24 @@ impl ProcessView for ProcessSnapshot {
     fn umask(&self) -> u32 {
         self.0.lock().umask
     }
+    fn state(&self) -> ProcessState {
+        use crate::task::lifecycle::{ProcessRunState, run_state};
+        let pid = self.pid();
+        match run_state(pid) {
+            ProcessRunState::Zombie => ProcessState::Zombie,
+            ProcessRunState::Stopped => ProcessState::Stopped,
+            ProcessRunState::Running if crate::task::lifecycle::current_pid() == Some(pid) => {
+                ProcessState::Running
+            }
+            ProcessRunState::Running => ProcessState::Sleeping,
+        }
+    }
+    fn process_group(&self) -> u32 {
+        crate::task::lifecycle::group_and_session(self.pid()).0
+    }
+    fn session(&self) -> u32 {
+        crate::task::lifecycle::group_and_session(self.pid()).1
+    }
     fn mounts(&self) -> Vec<u8> {
         let (namespace, root) = {
             let snapshot = self.0.lock();
@@ -134,20 +158,37 @@ impl ProcessView for ProcessSnapshot {
     }
 }
 
-static CURRENT: Mutex<Option<Arc<ProcessSnapshot>>> = Mutex::new(None);
+static SNAPSHOTS: Mutex<BTreeMap<u32, Arc<ProcessSnapshot>>> = Mutex::new(BTreeMap::new());
+
+/// The processes for proc: snapshots by pid, the caller found through the task table.
+struct Processes;
+
+impl ProcessSource for Processes {
+    fn current(&self) -> Option<Arc<dyn ProcessView>> {
+        self.process(crate::task::lifecycle::current_pid()?)
+    }
+
+    fn process(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
+        let snapshot = SNAPSHOTS.lock().get(&pid).cloned()?;
+        Some(snapshot as Arc<dyn ProcessView>)
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        SNAPSHOTS.lock().keys().copied().collect()
+    }
+}
 
 /// Registers the views with proc; call once before the container's namespace is built.
 pub fn register() {
-    let current = || {
-        CURRENT
-            .lock()
-            .clone()
-            .map(|view| view as Arc<dyn ProcessView>)
-    };
     proc::register(ProcSources {
         system: Arc::new(KernelSystem),
-        processes: Arc::new(current),
+        processes: Arc::new(Processes),
     });
+}
+
+/// A reaped process leaves `/proc`.
+pub fn forget(pid: u32) {
+    SNAPSHOTS.lock().remove(&pid);
 }
 
 fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
@@ -179,7 +220,6 @@ pub fn publish(process: &Process) {
     let ids = &process.ids;
     let snapshot = Snapshot {
         pid: process.pid,
-        parent_pid: process.parent_pid,
         comm: process.name.clone(),
         cmdline: nul_joined(&process.argv),
         environ: nul_joined(&process.envp),
@@ -195,9 +235,11 @@ pub fn publish(process: &Process) {
         namespace: process.fs.ns.clone(),
         root: process.fs.root.clone(),
     };
-    let mut current = CURRENT.lock();
-    match current.as_ref() {
-        Some(view) if view.pid() == process.pid => *view.0.lock() = snapshot,
-        _ => *current = Some(Arc::new(ProcessSnapshot(Mutex::new(snapshot)))),
+    let mut snapshots = SNAPSHOTS.lock();
+    match snapshots.get(&process.pid) {
+        Some(view) => *view.0.lock() = snapshot,
+        None => {
+            snapshots.insert(process.pid, Arc::new(ProcessSnapshot(Mutex::new(snapshot))));
+        }
     }
 }

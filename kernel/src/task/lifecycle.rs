@@ -155,6 +155,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             return Err(errno);
         }
     };
+    crate::views::publish(&child);
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork {
         if let Some(entry) = TABLE.lock().get_mut(pid) {
@@ -419,6 +420,8 @@ pub fn wait_child(
                             entry.children_cpu = entry.children_cpu.add(reaped.cpu);
                         }
                         table.remove(reaped.pid);
+                        drop(table);
+                        crate::views::forget(reaped.pid);
                     } else if let Some(child) = table.get_mut(reaped.pid) {
                         child.unreported = None;
                     }
@@ -609,4 +612,43 @@ pub fn publish_signal_state(pid: u32, signals: &SignalState) {
         entry.ignored = signals.ignored_mask();
         entry.handled = signals.handled_mask();
     }
+}
+
+/// What `/proc/<pid>/stat` shows as the state, from the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessRunState {
+    Running,
+    Stopped,
+    Zombie,
+}
+
+pub fn run_state(pid: u32) -> ProcessRunState {
+    match TABLE.lock().get(pid) {
+        Some(entry) if matches!(entry.state, State::Zombie(_)) => ProcessRunState::Zombie,
+        Some(entry) if entry.stopped => ProcessRunState::Stopped,
+        Some(_) => ProcessRunState::Running,
+        None => ProcessRunState::Zombie,
+    }
+}
+
+pub fn group_and_session(pid: u32) -> (u32, u32) {
+    TABLE
+        .lock()
+        .get(pid)
+        .map_or((pid, pid), |entry| (entry.pgid, entry.sid))
+}
+
+/// The pid of the process whose kernel thread is running (none in the idle context).
+pub fn current_pid() -> Option<u32> {
+    let me = arch::thread::current();
+    TABLE
+        .lock()
+        .running()
+        .find(|(_, entry)| {
+            entry
+                .thread
+                .as_ref()
+                .is_some_and(|thread| alloc::sync::Arc::ptr_eq(thread, &me))
+        })
+        .map(|(pid, _)| pid)
 }
