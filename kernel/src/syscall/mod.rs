@@ -76,7 +76,11 @@ pub fn dispatch(p: &mut Process) -> Flow {
                 None => Flow::Continue,
             };
         }
-        nr::EXECVE => match system::execve(p, a[0], a[1], a[2]) {
+        nr::EXECVE | nr::EXECVEAT => match if number == nr::EXECVE {
+            system::execve(p, a[0], a[1], a[2])
+        } else {
+            system::execveat(p, a[0] as i32, a[1], a[2], a[3], a[4])
+        } {
             // On success the registers are the new image's: nothing to return into.
             Ok(()) => {
                 crate::task::lifecycle::exec_done(p.pid);

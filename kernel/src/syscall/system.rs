@@ -34,6 +34,51 @@ pub fn hostname() -> Vec<u8> {
 
 pub fn execve(p: &mut Process, path: u64, argv: u64, envp: u64) -> Result<(), Errno> {
     let path = read_path(p, path)?;
+    execve_path(p, path, argv, envp)
+}
+
+/// `execveat`: the program is `path` relative to `dirfd`, or with `AT_EMPTY_PATH` and an
+/// empty path the file `dirfd` is open on; `AT_SYMLINK_NOFOLLOW` refuses a final symlink
+/// (`ELOOP`). The program is run by its absolute path in the namespace (what
+/// `/proc/self/exe` then shows).
+pub fn execveat(
+    p: &mut Process,
+    dirfd: i32,
+    path: u64,
+    argv: u64,
+    envp: u64,
+    flags: u64,
+) -> Result<(), Errno> {
+    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = if path == 0 && flags & AT_EMPTY_PATH != 0 {
+        Vec::new()
+    } else {
+        read_path(p, path)?
+    };
+    let location = if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        p.files.get(dirfd)?.location().clone()
+    } else if path.starts_with(b"/") && flags & AT_SYMLINK_NOFOLLOW == 0 {
+        return execve_path(p, path, argv, envp);
+    } else {
+        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+        let location = super::with_at(p, dirfd, |at| p.fs.resolve(at, &path, follow))?;
+        if location.dentry.positive()?.file_type() == vfs_core::FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        location
+    };
+    let absolute = vfs_core::path::absolute_path(&location, &p.fs.root).ok_or(Errno::ENOENT)?;
+    execve_path(p, absolute, argv, envp)
+}
+
+fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(), Errno> {
     let argv = read_string_array(p, argv)?;
     let envp = read_string_array(p, envp)?;
     crate::process::exec::exec(p, &path, argv, envp).map_err(|failure| failure.errno())

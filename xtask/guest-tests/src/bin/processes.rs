@@ -353,6 +353,29 @@ fn groups_and_waitid(report: &mut Report) {
     report.check("waitpid with no children: ECHILD", none == -1 && err == libc::ECHILD, format!("{none}, errno {err}"));
 }
 
+fn exec_at(report: &mut Report) {
+    for (name, empty_path) in [("execveat(dirfd /bin, \"busybox\") runs it", false), ("execveat(fd, \"\", AT_EMPTY_PATH) runs the open file", true)] {
+        let pid = fork();
+        if pid == 0 {
+            let args = [c"busybox".as_ptr(), c"false".as_ptr(), std::ptr::null()];
+            let env: [*const libc::c_char; 1] = [std::ptr::null()];
+            // SAFETY: NUL-terminated C strings and arrays that live until exec.
+            unsafe {
+                if empty_path {
+                    let fd = libc::open(c"/bin/busybox".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    libc::syscall(libc::SYS_execveat, fd, c"".as_ptr(), args.as_ptr(), env.as_ptr(), libc::AT_EMPTY_PATH);
+                } else {
+                    let dir = libc::open(c"/bin".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+                    libc::syscall(libc::SYS_execveat, dir, c"busybox".as_ptr(), args.as_ptr(), env.as_ptr(), 0);
+                }
+            }
+            child_exit(99);
+        }
+        let (_, status) = wait_for(pid);
+        report.check(name, libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 1, format!("status {status:#x}"));
+    }
+}
+
 fn stop_and_continue(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -513,6 +536,7 @@ fn main() -> ExitCode {
     orphans(&mut report);
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
+    exec_at(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
     fork_until_refused(&mut report);
