@@ -522,8 +522,43 @@ fn fork_until_refused(report: &mut Report) {
     report.check("fork works again afterwards", got == pid, format!("{got}"));
 }
 
+/// `processes --spawns N`: N sequential fork + exec + wait of `busybox true`; the free
+/// memory after them must be what it was after the first hundred (no leak per process).
+fn spawns(report: &mut Report, count: usize) {
+    let spawn = || {
+        let pid = fork();
+        if pid == 0 {
+            let args = [c"busybox".as_ptr(), c"true".as_ptr(), std::ptr::null()];
+            let env: [*const libc::c_char; 1] = [std::ptr::null()];
+            // SAFETY: NUL-terminated C strings and arrays that live until exec.
+            unsafe { libc::execve(c"/bin/busybox".as_ptr(), args.as_ptr(), env.as_ptr()) };
+            child_exit(99);
+        }
+        let (_, status) = wait_for(pid);
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    };
+    let warmup = 100.min(count);
+    let mut failures = (0..warmup).filter(|_| !spawn()).count();
+    let before = mem_free_kib();
+    failures += (warmup..count).filter(|_| !spawn()).count();
+    let after = mem_free_kib();
+    report.check(&format!("{count} sequential fork + exec + wait all succeed"), failures == 0, format!("{failures} failed"));
+    // SAFETY: plain system call.
+    if unsafe { libc::getpid() } == 1 {
+        report.check("free memory is flat across them (within 256 KiB)", after + 256 >= before, format!("MemFree {before} KiB after {warmup}, {after} KiB after {count}"));
+    }
+}
+
 fn main() -> ExitCode {
     let mut report = Report { passed: 0, failed: 0 };
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, count] = args.as_slice() {
+        if flag == "--spawns" {
+            spawns(&mut report, count.parse().unwrap_or(10_000));
+            println!("processes: {} passed, {} failed", report.passed, report.failed);
+            return if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        }
+    }
     copy_on_write(&mut report);
     siginfo_of_kill(&mut report);
     sigchld_info(&mut report);

@@ -48,6 +48,15 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    let (case, _) = builder.run(
+        "processes-500-spawns",
+        &["/sbin/processes", "--spawns", "500"],
+    )?;
+    cases.push(
+        case.expect(Line(&["processes: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run("timeouts", &["/sbin/timeouts"])?;
     cases.push(
         case.expect(Line(&["timeouts: ", " passed, 0 failed"]))
