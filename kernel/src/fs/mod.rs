@@ -9,6 +9,7 @@
 //! drivers in `dev` and [`make`], which needs the kernel's memory totals and clock.
 
 pub mod dev;
+pub mod pipe;
 pub mod devpts;
 pub mod proc;
 pub mod synthetic;

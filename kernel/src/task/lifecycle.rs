@@ -409,3 +409,19 @@ pub fn has_pending_signal(pid: u32) -> bool {
         .get(pid)
         .is_some_and(|entry| entry.pending_signal.is_some())
 }
+
+/// The pid of the process the running kernel thread serves (`None` on a thread that
+/// serves none). A blocking call that is not handed its process asks this.
+pub fn current_pid() -> Option<u32> {
+    let me = arch::thread::current();
+    TABLE
+        .lock()
+        .running()
+        .find(|(_, entry)| {
+            entry
+                .thread
+                .as_ref()
+                .is_some_and(|thread| alloc::sync::Arc::ptr_eq(thread, &me))
+        })
+        .map(|(pid, _)| pid)
+}
