@@ -11,6 +11,7 @@ mod bad_bundles;
 mod fixtures;
 mod host_busybox;
 mod namespace;
+mod pipes;
 mod programs;
 pub mod snapshot;
 
@@ -45,6 +46,7 @@ pub fn cases(
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
     cases.extend(namespace::cases(&builder)?);
+    cases.extend(pipes::cases(&builder)?);
     Ok(cases)
 }
 
