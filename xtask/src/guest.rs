@@ -22,6 +22,7 @@ pub struct TestPrograms {
     pub null_deref: PathBuf,
     pub efault: PathBuf,
     pub timeouts: PathBuf,
+    pub pipes: PathBuf,
     pub syscall_bench: PathBuf,
 }
 
@@ -38,6 +39,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         null_deref: dir.join("null-deref"),
         efault: dir.join("efault"),
         timeouts: dir.join("timeouts"),
+        pipes: dir.join("pipes"),
         syscall_bench: dir.join("syscall-bench"),
     })
 }

@@ -138,6 +138,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("null-deref", &programs.null_deref),
         ("efault", &programs.efault),
         ("timeouts", &programs.timeouts),
+        ("pipes", &programs.pipes),
         ("syscall-bench", &programs.syscall_bench),
     ] {
         let bytes =
