@@ -137,6 +137,9 @@ fn main() -> ExitCode {
     unsafe { libc::fstat(r, &mut stat) };
     checks.push(("fstat: S_IFIFO", i64::from(stat.st_mode & libc::S_IFMT), i64::from(libc::S_IFIFO)));
     checks.push(("fstat: mode 0600", i64::from(stat.st_mode & 0o777), 0o600));
+    let link = std::fs::read_link(format!("/proc/self/fd/{r}")).map(|target| target.into_os_string());
+    let expected = std::ffi::OsString::from(format!("pipe:[{}]", stat.st_ino));
+    checks.push(("/proc/self/fd link is pipe:[ino]", i64::from(link.ok() == Some(expected)), 1));
     checks.push(("drain", read(r, 20000).0, 8192));
     close(w);
     checks.push(("EOF after the writer closed", read(r, 10).0, 0));
