@@ -3,10 +3,10 @@
 //! a unique number and a type (`fstat` of a pipe shows `S_IFIFO`), reachable only through
 //! the open files made on it ([`crate::OpenFile::anonymous`]); it goes when they close.
 
+use crate::dentry::Dentry;
 use crate::errno::Result;
 use crate::inode::{FileSystem, Inode, NewNode};
 use crate::mount::{Location, Mount};
-use crate::dentry::Dentry;
 use crate::ramfs::RamFs;
 use crate::time::ClockRef;
 use alloc::format;

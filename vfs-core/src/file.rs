@@ -84,8 +84,12 @@ pub trait DeviceFile: Any + Send + Sync {
 /// the same pipe. Opening a device node (or FIFO) with no driver is `ENXIO`, as on Linux.
 /// `open` may block (a FIFO's open waits for the other end): no lock is held across it.
 pub trait DeviceRegistry: Send + Sync {
-    fn open(&self, file_type: FileType, stat: &Stat, flags: OpenFlags)
-    -> Result<Arc<dyn DeviceFile>>;
+    fn open(
+        &self,
+        file_type: FileType,
+        stat: &Stat,
+        flags: OpenFlags,
+    ) -> Result<Arc<dyn DeviceFile>>;
 }
 
 /// An open file description. Several descriptors (after `dup` or `fork`) share one, so

@@ -469,7 +469,11 @@ fn device_files_run_without_the_offset_lock_and_see_current_flags() {
 #[test]
 fn anonymous_files_have_a_type_an_inode_and_no_name() {
     use std::sync::Arc;
-    let fs = anon::AnonFs::new("pipefs", 77, Arc::new(ManualClock::new(Timespec::new(1, 0))));
+    let fs = anon::AnonFs::new(
+        "pipefs",
+        77,
+        Arc::new(ManualClock::new(Timespec::new(1, 0))),
+    );
     let node = NewNode {
         kind: NodeKind::Fifo,
         perm: 0o600,
@@ -483,7 +487,11 @@ fn anonymous_files_have_a_type_an_inode_and_no_name() {
     let writer = OpenFile::anonymous(one, cred.clone(), OpenFlags::WRONLY, None).unwrap();
     let (a, b) = (reader.stat().unwrap(), writer.stat().unwrap());
     assert_eq!(a.mode, attr::mode::S_IFIFO | 0o600);
-    assert_eq!((a.ino, a.dev, a.uid), (b.ino, 77, 1000), "both ends share one inode");
+    assert_eq!(
+        (a.ino, a.dev, a.uid),
+        (b.ino, 77, 1000),
+        "both ends share one inode"
+    );
     assert_ne!(two.dentry.positive().unwrap().ino(), a.ino);
     assert!(fs.contains(reader.location()));
     let w = world();

@@ -9,8 +9,8 @@
 //! drivers in `dev` and [`make`], which needs the kernel's memory totals and clock.
 
 pub mod dev;
-pub mod pipe;
 pub mod devpts;
+pub mod pipe;
 pub mod proc;
 pub mod synthetic;
 pub mod sysfs;

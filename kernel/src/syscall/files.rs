@@ -290,7 +290,8 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             }
             // The argument is an `unsigned int`; privilege is `CAP_SYS_RESOURCE` (root).
             let requested = usize::try_from(argument as u32).map_err(|_| Errno::EINVAL)?;
-            end.set_capacity(requested, p.ids.euid == 0).map(|size| size as u64)
+            end.set_capacity(requested, p.ids.euid == 0)
+                .map(|size| size as u64)
         }
         _ => Err(Errno::EINVAL),
     }
@@ -584,12 +585,7 @@ const SELECT_EXCEPT: u16 = POLLPRI;
 /// `select` and `pselect6` with a deadline: the three descriptor sets are read, replaced
 /// by the ready descriptors, and the count of set bits returned. A set descriptor that is
 /// not open is `EBADF`.
-fn select_deadline(
-    p: &mut Process,
-    nfds: u64,
-    sets: [u64; 3],
-    deadline: Option<i64>,
-) -> SysResult {
+fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<i64>) -> SysResult {
     let nfds = i32::try_from(nfds as i64).map_err(|_| Errno::EINVAL)?;
     if nfds < 0 {
         return Err(Errno::EINVAL);
@@ -606,11 +602,18 @@ fn select_deadline(
     let mut watched: Vec<(usize, Arc<OpenFile>)> = Vec::new();
     for fd in 0..nfds {
         if bits.iter().any(|set| is_set(set, fd)) {
-            watched.push((fd, p.files.get(fd as i32).map_err(|_| Errno::EBADF)?.clone()));
+            watched.push((
+                fd,
+                p.files.get(fd as i32).map_err(|_| Errno::EBADF)?.clone(),
+            ));
         }
     }
     let files: Vec<Arc<OpenFile>> = watched.iter().map(|(_, file)| file.clone()).collect();
-    let mut out: [Vec<u8>; 3] = [vec![0; bits[0].len()], vec![0; bits[1].len()], vec![0; bits[2].len()]];
+    let mut out: [Vec<u8>; 3] = [
+        vec![0; bits[0].len()],
+        vec![0; bits[1].len()],
+        vec![0; bits[2].len()],
+    ];
     let result = wait_ready(p.pid, &files, deadline, || {
         let mut ready = 0;
         for set in out.iter_mut() {
@@ -618,7 +621,10 @@ fn select_deadline(
         }
         for (fd, file) in &watched {
             let mask = readiness(file);
-            for (which, wanted) in [SELECT_READ, SELECT_WRITE, SELECT_EXCEPT].into_iter().enumerate() {
+            for (which, wanted) in [SELECT_READ, SELECT_WRITE, SELECT_EXCEPT]
+                .into_iter()
+                .enumerate()
+            {
                 if is_set(&bits[which], *fd) && mask & wanted != 0 {
                     out[which][fd / 8] |= 1 << (fd % 8);
                     ready += 1;
@@ -646,7 +652,10 @@ pub fn select(p: &mut Process, nfds: u64, sets: [u64; 3], timeout: u64) -> SysRe
         if sec < 0 || !(0..1_000_000).contains(&usec) {
             return Err(Errno::EINVAL);
         }
-        deadline_after(Some(sec.saturating_mul(1_000_000_000).saturating_add(usec * 1000)))
+        deadline_after(Some(
+            sec.saturating_mul(1_000_000_000)
+                .saturating_add(usec * 1000),
+        ))
     };
     let result = select_deadline(p, nfds, sets, deadline);
     if timeout != 0 {

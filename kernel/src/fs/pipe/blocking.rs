@@ -107,7 +107,11 @@ impl Pipe {
             let written = {
                 let mut state = self.state.lock();
                 if state.readers == 0 {
-                    return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
                 }
                 state.buffer.write(&data[done..])
             };
@@ -119,7 +123,11 @@ impl Pipe {
                 return Ok(done);
             }
             if flags.contains(OpenFlags::NONBLOCK) {
-                return if done > 0 { Ok(done) } else { Err(Errno::EAGAIN) };
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
             }
             if let Err(errno) = self.sleep() {
                 return if done > 0 { Ok(done) } else { Err(errno) };
@@ -289,8 +297,7 @@ pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, 
     let status = flags & (OpenFlags::NONBLOCK | OpenFlags::DIRECT);
     let read_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, true, false));
     let write_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, false, true));
-    let reader =
-        OpenFile::anonymous(location.clone(), cred.clone(), status, Some(read_end))?;
+    let reader = OpenFile::anonymous(location.clone(), cred.clone(), status, Some(read_end))?;
     let writer = OpenFile::anonymous(
         location,
         cred.clone(),

@@ -157,7 +157,11 @@ mod tests {
         let filler = vec![1u8; DEFAULT_CAPACITY - 100];
         assert_eq!(pipe.write(&filler), filler.len());
         assert!(!pipe.can_write(101));
-        assert_eq!(pipe.write(&[2u8; 101]), 0, "101 bytes ≤ PIPE_BUF do not fit in 100");
+        assert_eq!(
+            pipe.write(&[2u8; 101]),
+            0,
+            "101 bytes ≤ PIPE_BUF do not fit in 100"
+        );
         assert_eq!(pipe.write(&[2u8; 100]), 100);
         assert_eq!(pipe.space(), 0);
     }

@@ -15,14 +15,22 @@ use libc::c_int;
 
 /// The raw result: the value, or `-errno`.
 fn raw(result: i64) -> i64 {
-    if result < 0 { -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)) } else { result }
+    if result < 0 {
+        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        result
+    }
 }
 
 fn pipe2(flags: c_int) -> Result<(c_int, c_int), i64> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: `fds` has room for the two descriptors.
     let result = raw(i64::from(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) }));
-    if result < 0 { Err(result) } else { Ok((fds[0], fds[1])) }
+    if result < 0 {
+        Err(result)
+    } else {
+        Ok((fds[0], fds[1]))
+    }
 }
 
 fn read(fd: c_int, len: usize) -> (i64, Vec<u8>) {
@@ -50,10 +58,18 @@ fn close(fd: c_int) {
 
 /// `revents` of one descriptor, or `-errno`.
 fn poll(fd: c_int, events: i16, timeout_ms: c_int) -> i64 {
-    let mut entry = libc::pollfd { fd, events, revents: 0 };
+    let mut entry = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
     // SAFETY: one live entry.
     let result = raw(i64::from(unsafe { libc::poll(&mut entry, 1, timeout_ms) }));
-    if result < 0 { result } else { i64::from(entry.revents) }
+    if result < 0 {
+        result
+    } else {
+        i64::from(entry.revents)
+    }
 }
 
 /// `select` for reading one descriptor: its result.
@@ -62,8 +78,17 @@ fn select_read(fd: c_int, timeout_ms: i64) -> i64 {
     unsafe {
         let mut set: libc::fd_set = std::mem::zeroed();
         libc::FD_SET(fd, &mut set);
-        let mut timeout = libc::timeval { tv_sec: timeout_ms / 1000, tv_usec: (timeout_ms % 1000) * 1000 };
-        raw(i64::from(libc::select(fd + 1, &mut set, std::ptr::null_mut(), std::ptr::null_mut(), &mut timeout)))
+        let mut timeout = libc::timeval {
+            tv_sec: timeout_ms / 1000,
+            tv_usec: (timeout_ms % 1000) * 1000,
+        };
+        raw(i64::from(libc::select(
+            fd + 1,
+            &mut set,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut timeout,
+        )))
     }
 }
 
@@ -105,24 +130,56 @@ fn main() -> ExitCode {
         -i64::from(libc::ESPIPE),
         -i64::from(libc::ENXIO),
     );
-    let (pollin, pollout, pollerr, pollhup) =
-        (i64::from(libc::POLLIN), i64::from(libc::POLLOUT), i64::from(libc::POLLERR), i64::from(libc::POLLHUP));
+    let (pollin, pollout, pollerr, pollhup) = (
+        i64::from(libc::POLLIN),
+        i64::from(libc::POLLOUT),
+        i64::from(libc::POLLERR),
+        i64::from(libc::POLLHUP),
+    );
 
-    checks.push(("pipe2(O_APPEND) is refused", pipe2(libc::O_APPEND).err().unwrap_or(0), einval));
+    checks.push((
+        "pipe2(O_APPEND) is refused",
+        pipe2(libc::O_APPEND).err().unwrap_or(0),
+        einval,
+    ));
     let (r, w) = pipe2(libc::O_CLOEXEC | libc::O_NONBLOCK).expect("pipe2");
-    checks.push(("pipe2(O_CLOEXEC): FD_CLOEXEC", fcntl(r, libc::F_GETFD, 0), 1));
-    checks.push(("read end flags", fcntl(r, libc::F_GETFL, 0) & 0o4003, i64::from(libc::O_NONBLOCK)));
-    checks.push(("write end flags", fcntl(w, libc::F_GETFL, 0) & 0o4003, i64::from(libc::O_NONBLOCK | libc::O_WRONLY)));
+    checks.push((
+        "pipe2(O_CLOEXEC): FD_CLOEXEC",
+        fcntl(r, libc::F_GETFD, 0),
+        1,
+    ));
+    checks.push((
+        "read end flags",
+        fcntl(r, libc::F_GETFL, 0) & 0o4003,
+        i64::from(libc::O_NONBLOCK),
+    ));
+    checks.push((
+        "write end flags",
+        fcntl(w, libc::F_GETFL, 0) & 0o4003,
+        i64::from(libc::O_NONBLOCK | libc::O_WRONLY),
+    ));
     checks.push(("empty non-blocking read", read(r, 10).0, eagain));
     checks.push(("F_GETPIPE_SZ", fcntl(r, libc::F_GETPIPE_SZ, 0), 65536));
-    checks.push(("F_SETPIPE_SZ 5000", fcntl(w, libc::F_SETPIPE_SZ, 5000), 8192));
+    checks.push((
+        "F_SETPIPE_SZ 5000",
+        fcntl(w, libc::F_SETPIPE_SZ, 5000),
+        8192,
+    ));
     checks.push(("F_GETPIPE_SZ after", fcntl(r, libc::F_GETPIPE_SZ, 0), 8192));
     let root = open("/", libc::O_RDONLY);
-    checks.push(("F_GETPIPE_SZ on a directory", fcntl(root as c_int, libc::F_GETPIPE_SZ, 0), ebadf));
+    checks.push((
+        "F_GETPIPE_SZ on a directory",
+        fcntl(root as c_int, libc::F_GETPIPE_SZ, 0),
+        ebadf,
+    ));
     close(root as c_int);
     checks.push(("poll write end, empty", poll(w, libc::POLLOUT, 0), pollout));
     checks.push(("poll read end, empty", poll(r, libc::POLLIN, 0), 0));
-    checks.push(("non-blocking write takes what fits", write(w, &[1u8; 10000]), 8192));
+    checks.push((
+        "non-blocking write takes what fits",
+        write(w, &[1u8; 10000]),
+        8192,
+    ));
     checks.push(("full: write 1 byte", write(w, b"x"), eagain));
     let mut waiting: c_int = 0;
     // SAFETY: `waiting` is live.
@@ -131,32 +188,61 @@ fn main() -> ExitCode {
     checks.push(("poll write end, full", poll(w, libc::POLLOUT, 0), 0));
     checks.push(("poll read end, data", poll(r, libc::POLLIN, 0), pollin));
     // SAFETY: lseek takes no pointers.
-    checks.push(("lseek", raw(unsafe { libc::lseek(r, 0, libc::SEEK_CUR) }), espipe));
+    checks.push((
+        "lseek",
+        raw(unsafe { libc::lseek(r, 0, libc::SEEK_CUR) }),
+        espipe,
+    ));
     // SAFETY: `stat` is live.
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
     unsafe { libc::fstat(r, &mut stat) };
-    checks.push(("fstat: S_IFIFO", i64::from(stat.st_mode & libc::S_IFMT), i64::from(libc::S_IFIFO)));
+    checks.push((
+        "fstat: S_IFIFO",
+        i64::from(stat.st_mode & libc::S_IFMT),
+        i64::from(libc::S_IFIFO),
+    ));
     checks.push(("fstat: mode 0600", i64::from(stat.st_mode & 0o777), 0o600));
-    let link = std::fs::read_link(format!("/proc/self/fd/{r}")).map(|target| target.into_os_string());
+    let link =
+        std::fs::read_link(format!("/proc/self/fd/{r}")).map(|target| target.into_os_string());
     let expected = std::ffi::OsString::from(format!("pipe:[{}]", stat.st_ino));
-    checks.push(("/proc/self/fd link is pipe:[ino]", i64::from(link.ok() == Some(expected)), 1));
+    checks.push((
+        "/proc/self/fd link is pipe:[ino]",
+        i64::from(link.ok() == Some(expected)),
+        1,
+    ));
     checks.push(("drain", read(r, 20000).0, 8192));
     close(w);
     checks.push(("EOF after the writer closed", read(r, 10).0, 0));
-    checks.push(("poll read end, no writer", poll(r, libc::POLLIN, 0), pollhup));
+    checks.push((
+        "poll read end, no writer",
+        poll(r, libc::POLLIN, 0),
+        pollhup,
+    ));
     close(r);
 
     // Atomic writes: up to PIPE_BUF all or nothing.
     let (r, w) = pipe2(libc::O_NONBLOCK).expect("pipe2");
     fcntl(w, libc::F_SETPIPE_SZ, 4096);
     write(w, &[0u8; 100]);
-    checks.push(("PIPE_BUF write without room", write(w, &[0u8; 4096]), eagain));
+    checks.push((
+        "PIPE_BUF write without room",
+        write(w, &[0u8; 4096]),
+        eagain,
+    ));
     checks.push(("write that fits", write(w, &[0u8; 3996]), 3996));
     close(r);
     // SAFETY: ignoring SIGPIPE for this process.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    checks.push(("write with no reader, SIGPIPE ignored", write(w, b"x"), epipe));
-    checks.push(("poll write end, no reader", poll(w, libc::POLLOUT, 0), pollerr));
+    checks.push((
+        "write with no reader, SIGPIPE ignored",
+        write(w, b"x"),
+        epipe,
+    ));
+    checks.push((
+        "poll write end, no reader",
+        poll(w, libc::POLLOUT, 0),
+        pollerr,
+    ));
     close(w);
 
     // Packets.
@@ -173,7 +259,11 @@ fn main() -> ExitCode {
     let (r, w) = pipe2(0).expect("pipe2");
     let start = Instant::now();
     checks.push(("poll times out", poll(r, libc::POLLIN, 50), 0));
-    checks.push(("poll waited its timeout", i64::from(start.elapsed() >= Duration::from_millis(45)), 1));
+    checks.push((
+        "poll waited its timeout",
+        i64::from(start.elapsed() >= Duration::from_millis(45)),
+        1,
+    ));
     checks.push(("select times out", select_read(r, 30), 0));
     let child = fork();
     if child == 0 {
@@ -200,7 +290,11 @@ fn main() -> ExitCode {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child, libc::SIGTERM) };
     let status = wait(child);
-    checks.push(("blocked reader killed by SIGTERM", i64::from(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM), 1));
+    checks.push((
+        "blocked reader killed by SIGTERM",
+        i64::from(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM),
+        1,
+    ));
     close(r);
     close(w);
 
@@ -209,18 +303,38 @@ fn main() -> ExitCode {
     let path = format!("{dir}/pipes-fifo-{}", std::process::id());
     let c_path = CString::new(path.clone()).unwrap();
     // SAFETY: `c_path` is a live C string.
-    checks.push(("mkfifo", raw(i64::from(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) })), 0));
-    checks.push(("non-blocking write open, no reader", open(&path, libc::O_WRONLY | libc::O_NONBLOCK), enxio));
+    checks.push((
+        "mkfifo",
+        raw(i64::from(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) })),
+        0,
+    ));
+    checks.push((
+        "non-blocking write open, no reader",
+        open(&path, libc::O_WRONLY | libc::O_NONBLOCK),
+        enxio,
+    ));
     let reader = open(&path, libc::O_RDONLY | libc::O_NONBLOCK);
     checks.push(("non-blocking read open", i64::from(reader >= 0), 1));
-    checks.push(("poll FIFO reader, no writer yet", poll(reader as c_int, libc::POLLIN, 0), 0));
+    checks.push((
+        "poll FIFO reader, no writer yet",
+        poll(reader as c_int, libc::POLLIN, 0),
+        0,
+    ));
     checks.push(("read FIFO, no writer yet", read(reader as c_int, 10).0, 0));
     let writer = open(&path, libc::O_WRONLY | libc::O_NONBLOCK);
-    checks.push(("non-blocking write open, with reader", i64::from(writer >= 0), 1));
+    checks.push((
+        "non-blocking write open, with reader",
+        i64::from(writer >= 0),
+        1,
+    ));
     write(writer as c_int, b"z");
     checks.push(("FIFO carries a byte", read(reader as c_int, 10).0, 1));
     close(writer as c_int);
-    checks.push(("poll FIFO reader, writer gone", poll(reader as c_int, libc::POLLIN, 0), pollhup));
+    checks.push((
+        "poll FIFO reader, writer gone",
+        poll(reader as c_int, libc::POLLIN, 0),
+        pollhup,
+    ));
     close(reader as c_int);
     let child = fork();
     if child == 0 {
@@ -247,5 +361,9 @@ fn main() -> ExitCode {
         }
     }
     println!("pipes: {passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

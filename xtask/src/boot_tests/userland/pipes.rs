@@ -38,7 +38,11 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         ),
     ] {
         let expected = expected_output(builder.fixtures, &["sh", "-c", script])?;
-        cases.push(shell(builder, name, script)?.expect(output(expected)).expect(Status(0)));
+        cases.push(
+            shell(builder, name, script)?
+                .expect(output(expected))
+                .expect(Status(0)),
+        );
     }
     let sha = format!("{}  -\n", sha256_hex(&big_file_bytes()));
     cases.push(
