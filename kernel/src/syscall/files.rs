@@ -164,7 +164,7 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let mut total = 0;
     for (base, len) in vectors {
         // A pipe gives what it has once it has given something: no sleeping for more.
-        if total > 0 && pipe.is_some_and(|end| end.len() == 0) {
+        if total > 0 && pipe.is_some_and(|end| end.waiting() == 0) {
             break;
         }
         let got = read_into_user(p, base, len, once, |_, chunk| file.read(chunk));
@@ -317,7 +317,7 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         _ => {}
     }
     if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
-        let waiting = end.len() as i32;
+        let waiting = end.waiting() as i32;
         return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
     }
     let stat = file.stat()?;

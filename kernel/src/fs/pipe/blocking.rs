@@ -203,7 +203,7 @@ impl PipeEnd {
     }
 
     /// `FIONREAD`: bytes waiting.
-    pub fn len(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         self.pipe.state.lock().buffer.len()
     }
 
