@@ -211,7 +211,11 @@ pub fn publish(process: &Process) {
             let flags = file.flags();
             Some(OpenFd {
                 fd,
-                target: path_of(file.location()),
+                target: if crate::fs::pipe::is_anonymous_pipe(file) {
+                    alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes()
+                } else {
+                    path_of(file.location())
+                },
                 readable: flags.readable(),
                 writable: flags.writable(),
             })

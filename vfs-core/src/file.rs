@@ -13,6 +13,7 @@ use crate::mount::{Location, MountFlags};
 use crate::permission;
 use alloc::sync::Arc;
 use bitflags::bitflags;
+use core::any::Any;
 use spin::Mutex;
 
 bitflags! {
@@ -66,17 +67,29 @@ pub enum Whence {
     Hole,
 }
 
-/// Operations for a device node's open file, supplied by the kernel's driver.
-pub trait DeviceFile: Send + Sync {
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize>;
-    fn write(&self, offset: u64, buf: &[u8]) -> Result<usize>;
+/// Operations for a device-like open file (a device node, a FIFO, a pipe end), supplied by
+/// the kernel. `flags` are the description's status flags *now* (`O_NONBLOCK` may change
+/// through `fcntl(F_SETFL)` after the open).
+///
+/// No lock of the description is held across these calls (Linux serialises the offset for
+/// regular files and directories only), so an implementation may block. It is `Any` so the
+/// kernel can find its own type behind an open file (`poll` on a pipe end).
+pub trait DeviceFile: Any + Send + Sync {
+    fn read(&self, offset: u64, buf: &mut [u8], flags: OpenFlags) -> Result<usize>;
+    fn write(&self, offset: u64, buf: &[u8], flags: OpenFlags) -> Result<usize>;
 }
 
-/// The kernel's table of drivers, keyed by node type and device number. Opening a device
-/// node (or FIFO) with no driver is `ENXIO`, as on Linux.
+/// The kernel's table of drivers, keyed by node type and device number (`stat.rdev`); a
+/// FIFO is known by its inode (`stat.dev`, `stat.ino`), so every opener of one node meets
+/// the same pipe. Opening a device node (or FIFO) with no driver is `ENXIO`, as on Linux.
+/// `open` may block (a FIFO's open waits for the other end): no lock is held across it.
 pub trait DeviceRegistry: Send + Sync {
-    fn open(&self, file_type: FileType, rdev: u64, flags: OpenFlags)
-    -> Result<Arc<dyn DeviceFile>>;
+    fn open(
+        &self,
+        file_type: FileType,
+        stat: &Stat,
+        flags: OpenFlags,
+    ) -> Result<Arc<dyn DeviceFile>>;
 }
 
 /// An open file description. Several descriptors (after `dup` or `fork`) share one, so
@@ -92,6 +105,18 @@ pub struct OpenFile {
 }
 
 impl OpenFile {
+    /// A description of a file with no name (a pipe end, in the kernel's pipefs: see
+    /// [`crate::anon::AnonFs`]) or of any location the caller has already checked: no
+    /// permission check, no `on_open`.
+    pub fn anonymous(
+        location: Location,
+        opener: Credentials,
+        flags: OpenFlags,
+        device: Option<Arc<dyn DeviceFile>>,
+    ) -> Result<Arc<OpenFile>> {
+        Ok(Arc::new(OpenFile::new(location, opener, flags, device)?))
+    }
+
     pub(crate) fn new(
         location: Location,
         opener: Credentials,
@@ -133,6 +158,11 @@ impl OpenFile {
         *self.position.lock()
     }
 
+    /// The driver behind a device-like file (device node, FIFO, pipe end), if any.
+    pub fn device(&self) -> Option<&Arc<dyn DeviceFile>> {
+        self.device.as_ref()
+    }
+
     fn check_readable(&self) -> Result<()> {
         if !self.flags().readable() {
             return Err(Errno::EBADF);
@@ -151,9 +181,16 @@ impl OpenFile {
         }
     }
 
-    /// `read`: from the shared offset, which advances by what was read.
+    /// `read`: from the shared offset, which advances by what was read. A device-like
+    /// file is read without holding the offset's lock (its read may block: another
+    /// process sharing the description must not spin on the lock meanwhile).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         self.check_readable()?;
+        if self.device.is_some() {
+            let read = self.read_inner(self.position(), buf)?;
+            *self.position.lock() += read as u64;
+            return Ok(read);
+        }
         let mut position = self.position.lock();
         let read = self.read_inner(*position, buf)?;
         *position += read as u64;
@@ -168,7 +205,7 @@ impl OpenFile {
 
     fn read_inner(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let read = match &self.device {
-            Some(device) => device.read(offset, buf)?,
+            Some(device) => device.read(offset, buf, self.flags())?,
             None => self.inode.read_at(offset, buf)?,
         };
         self.touch_atime();
@@ -179,6 +216,12 @@ impl OpenFile {
     /// other writers through this description).
     pub fn write(&self, buf: &[u8]) -> Result<usize> {
         self.check_writable()?;
+        if self.device.is_some() {
+            // As for `read`: no lock held across a device's write, which may block.
+            let (_, written) = self.write_inner(Some(self.position()), buf)?;
+            *self.position.lock() += written as u64;
+            return Ok(written);
+        }
         let mut position = self.position.lock();
         let (offset, written) =
             self.write_inner(Some(*position).filter(|_| !self.appending()), buf)?;
@@ -207,7 +250,7 @@ impl OpenFile {
         match (&self.device, offset) {
             (Some(device), offset) => {
                 let offset = offset.unwrap_or(0);
-                Ok((offset, device.write(offset, buf)?))
+                Ok((offset, device.write(offset, buf, self.flags())?))
             }
             (None, offset) if buf.is_empty() => Ok((offset.unwrap_or(0), 0)),
             (None, Some(offset)) => {

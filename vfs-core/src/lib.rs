@@ -60,6 +60,7 @@
 
 extern crate alloc;
 
+pub mod anon;
 pub mod attr;
 pub mod cred;
 pub mod dentry;

@@ -136,6 +136,21 @@ impl Mount {
         &self.clock
     }
 
+    /// A mount in no namespace (Linux's `kern_mount`): the home of files with no name, such
+    /// as pipes ([`crate::anon::AnonFs`]). Its id is 0, which no namespace hands out.
+    pub fn detached(fs: Arc<dyn FileSystem>, source: &str, clock: ClockRef) -> Arc<Mount> {
+        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        Arc::new(Mount {
+            id: 0,
+            fs,
+            root,
+            mountpoint: Mutex::new(None),
+            flags: AtomicU32::new(0),
+            source: String::from(source),
+            clock,
+        })
+    }
+
     /// `mnt_want_write`: `EROFS` on a read-only mount.
     pub fn check_writable(&self) -> Result<()> {
         if self.flags().contains(MountFlags::RDONLY) {

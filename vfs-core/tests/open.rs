@@ -258,11 +258,11 @@ fn device_nodes_open_through_the_kernels_registry() {
     use std::sync::Arc;
     struct Zero;
     impl DeviceFile for Zero {
-        fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+        fn read(&self, _offset: u64, buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
             buf.fill(0);
             Ok(buf.len())
         }
-        fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+        fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
             Ok(buf.len())
         }
     }
@@ -271,10 +271,10 @@ fn device_nodes_open_through_the_kernels_registry() {
         fn open(
             &self,
             file_type: FileType,
-            rdev: u64,
+            stat: &Stat,
             _flags: OpenFlags,
         ) -> Result<Arc<dyn DeviceFile>> {
-            if file_type == FileType::CharDevice && rdev == attr::make_dev(1, 5) {
+            if file_type == FileType::CharDevice && stat.rdev == attr::make_dev(1, 5) {
                 Ok(Arc::new(Zero))
             } else {
                 Err(Errno::ENXIO)
@@ -411,4 +411,90 @@ fn an_empty_append_leaves_the_offset_alone() {
     assert_eq!(file.position(), 3);
     file.write(b"x").unwrap();
     assert_eq!(file.position(), 11);
+}
+
+/// A device whose read and write look back at their own description: through its offset
+/// (which must not be locked meanwhile: a blocking pipe read holding it would make another
+/// process sharing the description spin forever) and its status flags, as they are now.
+#[test]
+fn device_files_run_without_the_offset_lock_and_see_current_flags() {
+    use std::sync::{Arc, Mutex, Weak};
+    #[derive(Default)]
+    struct Reentrant {
+        file: Mutex<Weak<OpenFile>>,
+        seen: Mutex<Vec<(u64, bool)>>,
+    }
+    impl Reentrant {
+        fn look(&self, flags: OpenFlags) {
+            let file = self.file.lock().unwrap().upgrade().unwrap();
+            // `seek` takes the offset lock: a hang here means read/write still hold it.
+            let position = file.seek(0, Whence::Current).unwrap();
+            self.seen
+                .lock()
+                .unwrap()
+                .push((position, flags.contains(OpenFlags::NONBLOCK)));
+        }
+    }
+    impl DeviceFile for Reentrant {
+        fn read(&self, _offset: u64, buf: &mut [u8], flags: OpenFlags) -> Result<usize> {
+            self.look(flags);
+            Ok(buf.len())
+        }
+        fn write(&self, _offset: u64, buf: &[u8], flags: OpenFlags) -> Result<usize> {
+            self.look(flags);
+            Ok(buf.len())
+        }
+    }
+    struct Registry(Arc<Reentrant>);
+    impl DeviceRegistry for Registry {
+        fn open(&self, _: FileType, _: &Stat, _: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+            Ok(self.0.clone())
+        }
+    }
+    let w = world();
+    let device = Arc::new(Reentrant::default());
+    w.ns.set_device_registry(Arc::new(Registry(device.clone())));
+    w.ctx
+        .mknod(At::Cwd, b"/fifo", attr::mode::S_IFIFO | 0o666, 0)
+        .unwrap();
+    let file = w.ctx.open(At::Cwd, b"/fifo", RW, 0).unwrap();
+    *device.file.lock().unwrap() = Arc::downgrade(&file);
+    assert_eq!(file.read(&mut [0u8; 3]).unwrap(), 3);
+    file.set_status_flags(OpenFlags::NONBLOCK);
+    assert_eq!(file.write(b"abcd").unwrap(), 4);
+    assert_eq!(*device.seen.lock().unwrap(), [(0, false), (3, true)]);
+    assert_eq!(file.position(), 7);
+}
+
+#[test]
+fn anonymous_files_have_a_type_an_inode_and_no_name() {
+    use std::sync::Arc;
+    let fs = anon::AnonFs::new(
+        "pipefs",
+        77,
+        Arc::new(ManualClock::new(Timespec::new(1, 0))),
+    );
+    let node = NewNode {
+        kind: NodeKind::Fifo,
+        perm: 0o600,
+        uid: 1000,
+        gid: 1000,
+    };
+    let one = fs.new_location(&node).unwrap();
+    let two = fs.new_location(&node).unwrap();
+    let cred = Credentials::root();
+    let reader = OpenFile::anonymous(one.clone(), cred.clone(), OpenFlags::RDONLY, None).unwrap();
+    let writer = OpenFile::anonymous(one, cred.clone(), OpenFlags::WRONLY, None).unwrap();
+    let (a, b) = (reader.stat().unwrap(), writer.stat().unwrap());
+    assert_eq!(a.mode, attr::mode::S_IFIFO | 0o600);
+    assert_eq!(
+        (a.ino, a.dev, a.uid),
+        (b.ino, 77, 1000),
+        "both ends share one inode"
+    );
+    assert_ne!(two.dentry.positive().unwrap().ino(), a.ino);
+    assert!(fs.contains(reader.location()));
+    let w = world();
+    let elsewhere = w.ctx.open(At::Cwd, b"/", OpenFlags::RDONLY, 0).unwrap();
+    assert!(!fs.contains(elsewhere.location()));
 }

@@ -23,6 +23,7 @@ pub struct TestPrograms {
     pub efault: PathBuf,
     pub timeouts: PathBuf,
     pub processes: PathBuf,
+    pub pipes: PathBuf,
     pub syscall_bench: PathBuf,
 }
 
@@ -40,6 +41,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         efault: dir.join("efault"),
         timeouts: dir.join("timeouts"),
         processes: dir.join("processes"),
+        pipes: dir.join("pipes"),
         syscall_bench: dir.join("syscall-bench"),
     })
 }

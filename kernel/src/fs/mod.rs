@@ -1,6 +1,7 @@
 //! The kernel's own filesystems, built on vfs-core's `FileSystem`/`Inode` traits:
 //! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
-//! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers).
+//! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers); and
+//! `pipe` (pipes and FIFOs: the buffer host-tested, the blocking ends on the target).
 //!
 //! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
 //! holds the filesystem and its constructor `new`, `node.rs` the inode.
@@ -10,6 +11,7 @@
 
 pub mod dev;
 pub mod devpts;
+pub mod pipe;
 pub mod proc;
 pub mod synthetic;
 pub mod sysfs;

@@ -24,11 +24,13 @@ fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
     p.files.get(fd).cloned()
 }
 
-/// Reads from `file` into user memory at `buf` in chunks; stops at a short read.
+/// Reads from `file` into user memory at `buf` in chunks; stops at a short read, and
+/// after the first chunk when `once` (a pipe must not block again once it gave data).
 fn read_into_user(
     p: &mut Process,
     buf: u64,
     count: u64,
+    once: bool,
     mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>,
 ) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
@@ -44,7 +46,7 @@ fn read_into_user(
         };
         p.mm.write(buf + done, &bounce[..got])?;
         done += got as u64;
-        if got < want {
+        if got < want || once {
             break;
         }
     }
@@ -78,26 +80,55 @@ fn write_from_user(
 
 pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
-    read_into_user(p, buf, count, |_, chunk| file.read(chunk))
+    let once = file.device().is_some();
+    read_into_user(p, buf, count, once, |_, chunk| file.read(chunk))
 }
 
 pub fn write(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
-    write_from_user(p, buf, count, |_, chunk| file.write(chunk))
+    let result = write_from_user(p, buf, count, |_, chunk| file.write(chunk));
+    broken_pipe(p, result)
+}
+
+/// A write to a pipe with no reader left: `EPIPE`, and `SIGPIPE` for the writer, delivered
+/// on the call's way out (its default action ends the writer, status 141 from a shell; a
+/// handler runs; an ignored one is dropped). The init is spared the default action, as
+/// Linux spares a namespace's init a signal it has no handler for.
+fn broken_pipe(p: &mut Process, result: SysResult) -> SysResult {
+    const SIGPIPE: u8 = 13;
+    if result == Err(Errno::EPIPE) {
+        let handled = p.signals.handled_mask() & crate::process::signal::bit(SIGPIPE) != 0;
+        if p.pid != crate::task::table::INIT_PID || handled {
+            let info = crate::process::signal::SigInfo::user(SIGPIPE, p.pid, p.ids.uid);
+            p.signals.raise(info);
+        }
+    }
+    result
+}
+
+/// `pread`/`pwrite` and `lseek` on a pipe or FIFO: `ESPIPE`.
+fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
+    if file.inode().file_type() == FileType::Fifo {
+        Err(Errno::ESPIPE)
+    } else {
+        Ok(())
+    }
 }
 
 pub fn pread(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
     let file = file(p, fd)?;
+    check_seekable(&file)?;
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    read_into_user(p, buf, count, |done, chunk| {
+    read_into_user(p, buf, count, false, |done, chunk| {
         file.read_at(offset + done, chunk)
     })
 }
 
 pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
     let file = file(p, fd)?;
+    check_seekable(&file)?;
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -129,9 +160,15 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     for &(base, len) in &vectors {
         p.mm.check_range(base, len, Access::Write)?;
     }
+    let once = file.device().is_some();
+    let pipe = crate::fs::pipe::pipe_end(&file);
     let mut total = 0;
     for (base, len) in vectors {
-        let got = read_into_user(p, base, len, |_, chunk| file.read(chunk));
+        // A pipe gives what it has once it has given something: no sleeping for more.
+        if total > 0 && pipe.is_some_and(|end| end.waiting() == 0) {
+            break;
+        }
+        let got = read_into_user(p, base, len, once, |_, chunk| file.read(chunk));
         match got {
             Ok(got) => {
                 total += got;
@@ -161,7 +198,7 @@ pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
                     break;
                 }
             }
-            Err(errno) if total == 0 => return Err(errno),
+            Err(errno) if total == 0 => return broken_pipe(p, Err(errno)),
             Err(_) => break,
         }
     }
@@ -176,6 +213,7 @@ pub fn lseek(p: &mut Process, fd: i32, offset: u64, whence: u64) -> SysResult {
         2 => Whence::End,
         _ => return Err(Errno::EINVAL),
     };
+    check_seekable(&file)?;
     if file.inode().file_type() == FileType::CharDevice {
         return Ok(0); // character devices ignore the offset, as the console does on Linux
     }
@@ -211,6 +249,8 @@ const F_GETLK: u64 = 5;
 const F_SETLK: u64 = 6;
 const F_SETLKW: u64 = 7;
 const F_DUPFD_CLOEXEC: u64 = 1030;
+const F_SETPIPE_SZ: u64 = 1031;
+const F_GETPIPE_SZ: u64 = 1032;
 const FD_CLOEXEC: u64 = 1;
 
 pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult {
@@ -244,6 +284,16 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             write_out(p, argument, &lock).map(|()| 0)
         }
         F_SETLK | F_SETLKW => Ok(0),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => {
+            let end = crate::fs::pipe::pipe_end(&file).ok_or(Errno::EBADF)?;
+            if command == F_GETPIPE_SZ {
+                return Ok(end.capacity() as u64);
+            }
+            // The argument is an `unsigned int`; privilege is `CAP_SYS_RESOURCE` (root).
+            let requested = usize::try_from(argument as u32).map_err(|_| Errno::EINVAL)?;
+            end.set_capacity(requested, p.ids.euid == 0)
+                .map(|size| size as u64)
+        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -266,6 +316,10 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         FIOCLEX => return p.files.set_close_on_exec(fd, true).map(|()| 0),
         FIONCLEX => return p.files.set_close_on_exec(fd, false).map(|()| 0),
         _ => {}
+    }
+    if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
+        let waiting = end.waiting() as i32;
+        return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
     }
     let stat = file.stat()?;
     let terminal =
@@ -370,42 +424,137 @@ pub(super) fn futimens(
         .map(|()| 0)
 }
 
-const POLLIN: u16 = 0x1;
-const POLLOUT: u16 = 0x4;
-const POLLNVAL: u16 = 0x20;
+use crate::fs::pipe::{
+    POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, pipe_end,
+};
 
-/// `poll`: files and the console are always ready (reads never block in this kernel), so
-/// this reports readiness at once; with nothing ready it sleeps out the timeout.
-pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult {
+/// What a file is ready for, as `poll` bits: a pipe end asks its pipe; regular files,
+/// directories and the other devices never block here, so they are always ready.
+fn readiness(file: &OpenFile) -> u16 {
+    match pipe_end(file) {
+        Some(end) => end.poll(),
+        None => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+    }
+}
+
+/// The waiting half of `poll` and `select`: runs `scan` (which counts what is ready now)
+/// until it finds something, the monotonic `deadline` passes (`None`: never), or a signal
+/// arrives (`EINTR`). Sleeps on every pipe among `files` and on the clock in between.
+fn wait_ready(
+    pid: u32,
+    files: &[Arc<OpenFile>],
+    deadline: Option<i64>,
+    mut scan: impl FnMut() -> u64,
+) -> SysResult {
+    loop {
+        let ready = scan();
+        if ready > 0 {
+            return Ok(ready);
+        }
+        if deadline.is_some_and(|deadline| crate::clock::monotonic_ns() >= deadline) {
+            return Ok(0);
+        }
+        if crate::task::lifecycle::has_pending_signal(pid) {
+            return Err(Errno::EINTR);
+        }
+        let queues: Vec<_> = files
+            .iter()
+            .filter_map(|file| pipe_end(file))
+            .map(|end| end.queue())
+            .collect();
+        for queue in &queues {
+            queue.prepare();
+        }
+        match deadline {
+            Some(deadline) => crate::task::scheduler::sleep_until(deadline),
+            None => crate::task::scheduler::block(),
+        }
+        for queue in &queues {
+            queue.cancel();
+        }
+    }
+}
+
+/// A deadline `ns` from now; `None` (wait for ever) for a negative `ns`.
+fn deadline_after(ns: Option<i64>) -> Option<i64> {
+    ns.map(|ns| crate::clock::monotonic_ns().saturating_add(ns))
+}
+
+/// What is left of a deadline, for the calls that write the remaining time back.
+fn remaining(deadline: i64) -> i64 {
+    (deadline - crate::clock::monotonic_ns()).max(0)
+}
+
+/// `poll`: each entry's `revents` is what its file is ready for among `events`, plus
+/// `POLLERR`/`POLLHUP` always and `POLLNVAL` for a descriptor that is not open.
+fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -> SysResult {
     if count > p.files.limit() as u64 {
         return Err(Errno::EINVAL);
     }
     p.mm.check_range(fds, count * 8, Access::Write)?;
     let mut raw = read_in(p, fds, count as usize * 8)?;
-    let mut ready = 0;
-    for entry in raw.chunks_mut(8) {
-        let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
-        let events = u16::from_le_bytes([entry[4], entry[5]]);
-        let revents = if fd < 0 {
-            0
-        } else {
-            match p.files.get(fd) {
-                Ok(_) => events & (POLLIN | POLLOUT),
-                Err(_) => POLLNVAL,
+    let entries: Vec<(Option<Arc<OpenFile>>, i32, u16)> = raw
+        .chunks(8)
+        .map(|entry| {
+            let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            let events = u16::from_le_bytes([entry[4], entry[5]]);
+            let file = (fd >= 0).then(|| p.files.get(fd).ok().cloned()).flatten();
+            (file, fd, events)
+        })
+        .collect();
+    let files: Vec<Arc<OpenFile>> = entries.iter().filter_map(|e| e.0.clone()).collect();
+    let result = wait_ready(p.pid, &files, deadline, || {
+        let mut ready = 0;
+        for (entry, (file, fd, events)) in raw.chunks_mut(8).zip(&entries) {
+            let revents = match file {
+                _ if *fd < 0 => 0,
+                Some(file) => readiness(file) & (events | POLLERR | POLLHUP),
+                None => POLLNVAL,
+            };
+            entry[6..8].copy_from_slice(&revents.to_le_bytes());
+            if revents != 0 {
+                ready += 1;
             }
-        };
-        entry[6..8].copy_from_slice(&revents.to_le_bytes());
-        if revents != 0 {
-            ready += 1;
         }
-    }
-    if ready == 0 && timeout_ms > 0 {
-        crate::clock::spin_for(timeout_ms * 1_000_000);
-    }
-    if count > 0 {
+        ready
+    });
+    if count > 0 && result.is_ok() {
         write_out(p, fds, &raw)?;
     }
-    Ok(ready)
+    result
+}
+
+pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult {
+    let ns = (timeout_ms >= 0).then(|| timeout_ms.saturating_mul(1_000_000));
+    poll_deadline(p, fds, count, deadline_after(ns))
+}
+
+/// The signal mask argument of `ppoll`/`pselect6` is checked and read; masks take effect
+/// with signal delivery.
+fn check_sigmask(p: &mut Process, sigmask: u64, sigset_size: u64) -> Result<(), Errno> {
+    if sigmask != 0 {
+        if sigset_size != 8 {
+            return Err(Errno::EINVAL);
+        }
+        read_in(p, sigmask, 8)?;
+    }
+    Ok(())
+}
+
+/// Writes the time left back into a user `timespec` (`usec`: a `timeval`), as Linux does.
+fn write_remaining(p: &mut Process, address: u64, deadline: Option<i64>, usec: bool) {
+    if let Some(deadline) = deadline {
+        let left = remaining(deadline);
+        let fraction = if usec {
+            (left % 1_000_000_000) / 1000
+        } else {
+            left % 1_000_000_000
+        };
+        let mut out = Vec::with_capacity(16);
+        out.extend_from_slice(&(left / 1_000_000_000).to_le_bytes());
+        out.extend_from_slice(&fraction.to_le_bytes());
+        let _ = write_out(p, address, &out);
+    }
 }
 
 pub fn ppoll(
@@ -416,16 +565,157 @@ pub fn ppoll(
     sigmask: u64,
     sigset_size: u64,
 ) -> SysResult {
-    if sigmask != 0 {
-        if sigset_size != 8 {
+    check_sigmask(p, sigmask, sigset_size)?;
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        deadline_after(Some(super::time::read_timespec_ns(p, timeout)?))
+    };
+    let result = poll_deadline(p, fds, count, deadline);
+    if timeout != 0 {
+        write_remaining(p, timeout, deadline, false);
+    }
+    result
+}
+
+/// `select`'s sets as `poll` sees them (Linux's `POLLIN_SET`, `POLLOUT_SET`, `POLLEX_SET`).
+const SELECT_READ: u16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+const SELECT_WRITE: u16 = POLLOUT | POLLWRNORM | POLLERR;
+const SELECT_EXCEPT: u16 = POLLPRI;
+
+/// `select` and `pselect6` with a deadline: the three descriptor sets are read, replaced
+/// by the ready descriptors, and the count of set bits returned. A set descriptor that is
+/// not open is `EBADF`.
+fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<i64>) -> SysResult {
+    let nfds = i32::try_from(nfds as i64).map_err(|_| Errno::EINVAL)?;
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = (nfds as usize).min(p.files.limit());
+    let bytes = nfds.div_ceil(64) * 8;
+    let mut bits: [Vec<u8>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for (set, address) in bits.iter_mut().zip(sets) {
+        if address != 0 {
+            *set = read_in(p, address, bytes)?;
+        }
+    }
+    let is_set = |set: &[u8], fd: usize| !set.is_empty() && set[fd / 8] & (1 << (fd % 8)) != 0;
+    let mut watched: Vec<(usize, Arc<OpenFile>)> = Vec::new();
+    for fd in 0..nfds {
+        if bits.iter().any(|set| is_set(set, fd)) {
+            watched.push((
+                fd,
+                p.files.get(fd as i32).map_err(|_| Errno::EBADF)?.clone(),
+            ));
+        }
+    }
+    let files: Vec<Arc<OpenFile>> = watched.iter().map(|(_, file)| file.clone()).collect();
+    let mut out: [Vec<u8>; 3] = [
+        vec![0; bits[0].len()],
+        vec![0; bits[1].len()],
+        vec![0; bits[2].len()],
+    ];
+    let result = wait_ready(p.pid, &files, deadline, || {
+        let mut ready = 0;
+        for set in out.iter_mut() {
+            set.fill(0);
+        }
+        for (fd, file) in &watched {
+            let mask = readiness(file);
+            for (which, wanted) in [SELECT_READ, SELECT_WRITE, SELECT_EXCEPT]
+                .into_iter()
+                .enumerate()
+            {
+                if is_set(&bits[which], *fd) && mask & wanted != 0 {
+                    out[which][fd / 8] |= 1 << (fd % 8);
+                    ready += 1;
+                }
+            }
+        }
+        ready
+    });
+    if result.is_ok() {
+        for (set, address) in out.iter().zip(sets) {
+            if address != 0 {
+                write_out(p, address, set)?;
+            }
+        }
+    }
+    result
+}
+
+pub fn select(p: &mut Process, nfds: u64, sets: [u64; 3], timeout: u64) -> SysResult {
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let raw = read_in(p, timeout, 16)?;
+        let (sec, usec) = (read_u64(&raw, 0) as i64, read_u64(&raw, 8) as i64);
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
             return Err(Errno::EINVAL);
         }
-        read_in(p, sigmask, 8)?;
-    }
-    let timeout_ms = if timeout == 0 {
-        -1
-    } else {
-        super::time::read_timespec_ns(p, timeout)? / 1_000_000
+        deadline_after(Some(
+            sec.saturating_mul(1_000_000_000)
+                .saturating_add(usec * 1000),
+        ))
     };
-    poll(p, fds, count, timeout_ms)
+    let result = select_deadline(p, nfds, sets, deadline);
+    if timeout != 0 {
+        write_remaining(p, timeout, deadline, true);
+    }
+    result
+}
+
+/// `pselect6`: a `timespec`, and a sixth argument pointing at `{ sigset pointer, size }`.
+pub fn pselect6(
+    p: &mut Process,
+    nfds: u64,
+    sets: [u64; 3],
+    timeout: u64,
+    sigmask: u64,
+) -> SysResult {
+    if sigmask != 0 {
+        let raw = read_in(p, sigmask, 16)?;
+        check_sigmask(p, read_u64(&raw, 0), read_u64(&raw, 8))?;
+    }
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        deadline_after(Some(super::time::read_timespec_ns(p, timeout)?))
+    };
+    let result = select_deadline(p, nfds, sets, deadline);
+    if timeout != 0 {
+        write_remaining(p, timeout, deadline, false);
+    }
+    result
+}
+
+/// `pipe` and `pipe2`: a new pipe's read and write descriptors, stored as two `int`s at
+/// `fds`. Flags: `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (packet mode); others `EINVAL`.
+pub fn pipe2(p: &mut Process, fds: u64, flags: u64) -> SysResult {
+    let allowed = OpenFlags::CLOEXEC | OpenFlags::NONBLOCK | OpenFlags::DIRECT;
+    let flags = u32::try_from(flags)
+        .ok()
+        .and_then(OpenFlags::from_bits)
+        .filter(|flags| allowed.contains(*flags))
+        .ok_or(Errno::EINVAL)?;
+    p.mm.check_range(fds, 8, Access::Write)?;
+    let (reader, writer) = crate::fs::pipe::new_pipe(&p.fs.cred, flags)?;
+    let close_on_exec = flags.contains(OpenFlags::CLOEXEC);
+    let read_fd = p.files.insert(reader, close_on_exec)?;
+    let write_fd = match p.files.insert(writer, close_on_exec) {
+        Ok(fd) => fd,
+        Err(errno) => {
+            let _ = p.files.remove(read_fd);
+            return Err(errno);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&read_fd.to_le_bytes());
+    out[4..].copy_from_slice(&write_fd.to_le_bytes());
+    if let Err(errno) = write_out(p, fds, &out) {
+        let _ = p.files.remove(read_fd);
+        let _ = p.files.remove(write_fd);
+        return Err(errno);
+    }
+    Ok(0)
 }

@@ -38,6 +38,8 @@ pub fn changes_what_proc_shows(number: u64) -> bool {
             | nr::DUP
             | nr::DUP2
             | nr::DUP3
+            | nr::PIPE
+            | nr::PIPE2
             | nr::FCNTL
             | nr::CHDIR
             | nr::FCHDIR
@@ -124,6 +126,10 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::FCHDIR => files::fchdir(p, fd),
         nr::POLL => files::poll(p, a[0], a[1], a[2] as i32 as i64),
         nr::PPOLL => files::ppoll(p, a[0], a[1], a[2], a[3], a[4]),
+        nr::SELECT => files::select(p, a[0], [a[1], a[2], a[3]], a[4]),
+        nr::PSELECT6 => files::pselect6(p, a[0], [a[1], a[2], a[3]], a[4], a[5]),
+        nr::PIPE => files::pipe2(p, a[0], 0),
+        nr::PIPE2 => files::pipe2(p, a[0], a[1]),
 
         nr::OPEN => paths::openat(p, AT_FDCWD, a[0], a[1], a[2]),
         nr::OPENAT => paths::openat(p, fd, a[1], a[2], a[3]),

@@ -638,7 +638,8 @@ pub fn group_and_session(pid: u32) -> (u32, u32) {
         .map_or((pid, pid), |entry| (entry.pgid, entry.sid))
 }
 
-/// The pid of the process whose kernel thread is running (none in the idle context).
+/// The pid of the process the running kernel thread serves (`None` on a thread that
+/// serves none). A blocking call that is not handed its process asks this.
 pub fn current_pid() -> Option<u32> {
     let me = arch::thread::current();
     TABLE

@@ -62,9 +62,9 @@ impl FsContext {
         }
         let device = match file_type {
             FileType::CharDevice | FileType::BlockDevice | FileType::Fifo => {
-                let rdev = inode.getattr()?.rdev;
+                let stat = inode.getattr()?;
                 let registry = self.ns.device_registry().ok_or(Errno::ENXIO)?;
-                Some(registry.open(file_type, rdev, flags)?)
+                Some(registry.open(file_type, &stat, flags)?)
             }
             FileType::Socket => return Err(Errno::ENXIO),
             _ => None,

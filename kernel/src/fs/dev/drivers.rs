@@ -6,27 +6,27 @@
 use alloc::sync::Arc;
 
 use vfs_core::file::{DeviceFile, DeviceRegistry};
-use vfs_core::{Errno, FileType, OpenFlags, Result};
+use vfs_core::{Errno, FileType, OpenFlags, Result, Stat};
 
 use super::{CONSOLE, FULL, NULL, RANDOM, TTY, URANDOM, ZERO};
 
 struct Null;
 impl DeviceFile for Null {
-    fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+    fn read(&self, _offset: u64, _buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
         Ok(0)
     }
-    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+    fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
         Ok(buf.len())
     }
 }
 
 struct Zero;
 impl DeviceFile for Zero {
-    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+    fn read(&self, _offset: u64, buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
         buf.fill(0);
         Ok(buf.len())
     }
-    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+    fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
         Ok(buf.len())
     }
 }
@@ -34,22 +34,22 @@ impl DeviceFile for Zero {
 /// `/dev/full`: reads zeros, every write fails with `ENOSPC`.
 struct Full;
 impl DeviceFile for Full {
-    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+    fn read(&self, _offset: u64, buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
         buf.fill(0);
         Ok(buf.len())
     }
-    fn write(&self, _offset: u64, _buf: &[u8]) -> Result<usize> {
+    fn write(&self, _offset: u64, _buf: &[u8], _flags: OpenFlags) -> Result<usize> {
         Err(Errno::ENOSPC)
     }
 }
 
 struct Random;
 impl DeviceFile for Random {
-    fn read(&self, _offset: u64, buf: &mut [u8]) -> Result<usize> {
+    fn read(&self, _offset: u64, buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
         crate::random::fill(buf);
         Ok(buf.len())
     }
-    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+    fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
         Ok(buf.len())
     }
 }
@@ -59,10 +59,10 @@ impl DeviceFile for Random {
 /// runs without an interactive terminal.
 struct Console;
 impl DeviceFile for Console {
-    fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
+    fn read(&self, _offset: u64, _buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
         Ok(0)
     }
-    fn write(&self, _offset: u64, buf: &[u8]) -> Result<usize> {
+    fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
         crate::console::write_bytes(buf);
         Ok(buf.len())
     }
@@ -75,13 +75,16 @@ impl DeviceRegistry for Devices {
     fn open(
         &self,
         file_type: FileType,
-        rdev: u64,
-        _flags: OpenFlags,
+        stat: &Stat,
+        flags: OpenFlags,
     ) -> Result<Arc<dyn DeviceFile>> {
+        if file_type == FileType::Fifo {
+            return crate::fs::pipe::open_fifo(stat, flags);
+        }
         if file_type != FileType::CharDevice {
             return Err(Errno::ENXIO);
         }
-        Ok(match rdev {
+        Ok(match stat.rdev {
             NULL => Arc::new(Null),
             ZERO => Arc::new(Zero),
             FULL => Arc::new(Full),

@@ -113,6 +113,10 @@ impl PipeBuffer {
     /// Moves up to `out.len()` bytes out; in packet mode one packet at most, whose bytes
     /// beyond `out.len()` are dropped (Linux's `O_DIRECT` read). Returns how many landed.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
+        // A read of nothing moves nothing, not even a packet (Linux returns before looking).
+        if out.is_empty() {
+            return 0;
+        }
         let (take, discard) = match &mut self.packets {
             Some(packets) => match packets.pop_front() {
                 Some(packet) => (packet.min(out.len()), packet.saturating_sub(out.len())),
@@ -153,7 +157,11 @@ mod tests {
         let filler = vec![1u8; DEFAULT_CAPACITY - 100];
         assert_eq!(pipe.write(&filler), filler.len());
         assert!(!pipe.can_write(101));
-        assert_eq!(pipe.write(&[2u8; 101]), 0, "101 bytes ≤ PIPE_BUF do not fit in 100");
+        assert_eq!(
+            pipe.write(&[2u8; 101]),
+            0,
+            "101 bytes ≤ PIPE_BUF do not fit in 100"
+        );
         assert_eq!(pipe.write(&[2u8; 100]), 100);
         assert_eq!(pipe.space(), 0);
     }
@@ -202,6 +210,16 @@ mod tests {
         assert_eq!(pipe.read(&mut small), 3);
         assert_eq!(&small, b"sec");
         assert!(pipe.is_empty(), "the rest of the packet is discarded");
+    }
+
+    #[test]
+    fn an_empty_read_leaves_packets_alone() {
+        let mut pipe = PipeBuffer::new(true);
+        pipe.write(b"kept");
+        assert_eq!(pipe.read(&mut []), 0);
+        let mut out = [0u8; 8];
+        assert_eq!(pipe.read(&mut out), 4);
+        assert_eq!(&out[..4], b"kept");
     }
 
     #[test]

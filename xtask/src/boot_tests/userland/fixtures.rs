@@ -139,6 +139,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("efault", &programs.efault),
         ("timeouts", &programs.timeouts),
         ("processes", &programs.processes),
+        ("pipes", &programs.pipes),
         ("syscall-bench", &programs.syscall_bench),
     ] {
         let bytes =

@@ -10,6 +10,7 @@ mod bad_bundles;
 mod fixtures;
 mod host_busybox;
 mod namespace;
+mod pipes;
 mod programs;
 mod shell;
 pub mod snapshot;
@@ -46,6 +47,7 @@ pub fn cases(
     cases.extend(bad_bundles::cases(&builder)?);
     cases.extend(namespace::cases(&builder)?);
     cases.extend(shell::cases(&builder)?);
+    cases.extend(pipes::cases(&builder)?);
     Ok(cases)
 }
 

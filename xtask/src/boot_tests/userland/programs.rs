@@ -63,6 +63,12 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    let (case, _) = builder.run("pipes", &["/sbin/pipes", "/tmp"])?;
+    cases.push(
+        case.expect(Line(&["pipes: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run(
         "syscall-bench",
         &[

@@ -1,0 +1,361 @@
+//! The pipe as processes meet it: reads that sleep while it is empty and a writer exists,
+//! writes that sleep while it is full and a reader exists, end of file, `EPIPE`, `EAGAIN`
+//! for non-blocking ends, `EINTR` when a signal arrives, and FIFO opens that wait for the
+//! other side.
+//!
+//! Every change to a pipe (bytes in or out, an end opened or closed, a new size) wakes
+//! everything sleeping on its one queue: readers, writers, openers and `poll`; each checks
+//! its condition again. No spin lock is held while a thread sleeps.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use core::any::Any;
+
+use spin::{Mutex, Once};
+use vfs_core::anon::AnonFs;
+use vfs_core::file::DeviceFile;
+use vfs_core::{Credentials, Errno, NewNode, NodeKind, OpenFile, OpenFlags, Result, Stat};
+
+use super::buffer::{PIPE_BUF, PipeBuffer};
+use crate::task::{WaitQueue, lifecycle, scheduler};
+
+pub const POLLIN: u16 = 0x1;
+pub const POLLPRI: u16 = 0x2;
+pub const POLLOUT: u16 = 0x4;
+pub const POLLERR: u16 = 0x8;
+pub const POLLHUP: u16 = 0x10;
+pub const POLLNVAL: u16 = 0x20;
+pub const POLLRDNORM: u16 = 0x40;
+pub const POLLWRNORM: u16 = 0x100;
+
+struct State {
+    buffer: PipeBuffer,
+    readers: usize,
+    writers: usize,
+    /// How many times a reader / a writer has opened it (Linux's `r_counter`,
+    /// `w_counter`): a FIFO open waits for the other's count to move.
+    reader_opens: u64,
+    writer_opens: u64,
+}
+
+pub struct Pipe {
+    state: Mutex<State>,
+    events: WaitQueue,
+}
+
+impl Pipe {
+    fn new(packet_mode: bool) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State {
+                buffer: PipeBuffer::new(packet_mode),
+                readers: 0,
+                writers: 0,
+                reader_opens: 0,
+                writer_opens: 0,
+            }),
+            events: WaitQueue::new(),
+        })
+    }
+
+    /// Sleeps until the pipe changes (the caller saw its condition unmet and holds no
+    /// lock); `EINTR` if a signal is pending, before sleeping or on waking.
+    fn sleep(&self) -> Result<()> {
+        if interrupted() {
+            return Err(Errno::EINTR);
+        }
+        self.events.prepare();
+        scheduler::block();
+        self.events.cancel();
+        if interrupted() {
+            return Err(Errno::EINTR);
+        }
+        Ok(())
+    }
+
+    fn read(&self, out: &mut [u8], flags: OpenFlags) -> Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            {
+                let mut state = self.state.lock();
+                let read = state.buffer.read(out);
+                if read > 0 {
+                    drop(state);
+                    self.events.wake_all();
+                    return Ok(read);
+                }
+                if state.writers == 0 {
+                    return Ok(0);
+                }
+            }
+            if flags.contains(OpenFlags::NONBLOCK) {
+                return Err(Errno::EAGAIN);
+            }
+            self.sleep()?;
+        }
+    }
+
+    /// Writes all of `data` (blocking) or what fits (non-blocking; all or nothing up to
+    /// `PIPE_BUF`). `EPIPE` with no reader left: the caller raises `SIGPIPE`.
+    fn write(&self, data: &[u8], flags: OpenFlags) -> Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let mut done = 0;
+        loop {
+            let written = {
+                let mut state = self.state.lock();
+                if state.readers == 0 {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                state.buffer.write(&data[done..])
+            };
+            if written > 0 {
+                self.events.wake_all();
+            }
+            done += written;
+            if done == data.len() {
+                return Ok(done);
+            }
+            if flags.contains(OpenFlags::NONBLOCK) {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            if let Err(errno) = self.sleep() {
+                return if done > 0 { Ok(done) } else { Err(errno) };
+            }
+        }
+    }
+}
+
+/// Whether a signal waits for the running process (its blocking call gives up).
+fn interrupted() -> bool {
+    lifecycle::current_pid().is_some_and(lifecycle::has_pending_signal)
+}
+
+/// One open end of a pipe (both, for a FIFO opened `O_RDWR`): the `DeviceFile` behind
+/// the open file. Closing the last description drops it, and the pipe learns the end left.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    reads: bool,
+    writes: bool,
+    /// For a FIFO read end opened non-blocking with no writer, the writers' open count
+    /// then (Linux's `f_version`), else 0: it sees no `POLLHUP` until a writer has come.
+    writer_opens_at_open: u64,
+}
+
+impl PipeEnd {
+    fn open(pipe: &Arc<Pipe>, reads: bool, writes: bool) -> PipeEnd {
+        {
+            let mut state = pipe.state.lock();
+            if reads {
+                state.readers += 1;
+                state.reader_opens += 1;
+            }
+            if writes {
+                state.writers += 1;
+                state.writer_opens += 1;
+            }
+        }
+        pipe.events.wake_all();
+        PipeEnd {
+            pipe: pipe.clone(),
+            reads,
+            writes,
+            writer_opens_at_open: 0,
+        }
+    }
+
+    /// What `poll` reports for this end (Linux's `pipe_poll`).
+    pub fn poll(&self) -> u16 {
+        let state = self.pipe.state.lock();
+        let mut mask = 0;
+        if self.reads {
+            if !state.buffer.is_empty() {
+                mask |= POLLIN | POLLRDNORM;
+            }
+            if state.writers == 0 && state.writer_opens != self.writer_opens_at_open {
+                mask |= POLLHUP;
+            }
+        }
+        if self.writes {
+            if state.buffer.space() >= PIPE_BUF.min(state.buffer.capacity()) {
+                mask |= POLLOUT | POLLWRNORM;
+            }
+            if state.readers == 0 {
+                mask |= POLLERR;
+            }
+        }
+        mask
+    }
+
+    /// The queue a `poll` on this end sleeps on.
+    pub fn queue(&self) -> &WaitQueue {
+        &self.pipe.events
+    }
+
+    /// `FIONREAD`: bytes waiting.
+    pub fn waiting(&self) -> usize {
+        self.pipe.state.lock().buffer.len()
+    }
+
+    /// `F_GETPIPE_SZ`.
+    pub fn capacity(&self) -> usize {
+        self.pipe.state.lock().buffer.capacity()
+    }
+
+    /// `F_SETPIPE_SZ`: the new capacity.
+    pub fn set_capacity(&self, requested: usize, privileged: bool) -> Result<usize> {
+        let capacity = self
+            .pipe
+            .state
+            .lock()
+            .buffer
+            .set_capacity(requested, privileged)?;
+        self.pipe.events.wake_all();
+        Ok(capacity)
+    }
+
+    /// Sleeps until the other side's open count moves past `seen` (a FIFO open waiting
+    /// for its partner). `EINTR` on a signal.
+    fn wait_for_partner(&self, partner_opens: impl Fn(&State) -> u64, seen: u64) -> Result<()> {
+        loop {
+            if partner_opens(&self.pipe.state.lock()) != seen {
+                return Ok(());
+            }
+            self.pipe.sleep()?;
+        }
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        {
+            let mut state = self.pipe.state.lock();
+            if self.reads {
+                state.readers -= 1;
+            }
+            if self.writes {
+                state.writers -= 1;
+            }
+        }
+        self.pipe.events.wake_all();
+    }
+}
+
+impl DeviceFile for PipeEnd {
+    fn read(&self, _offset: u64, buf: &mut [u8], flags: OpenFlags) -> Result<usize> {
+        self.pipe.read(buf, flags)
+    }
+
+    fn write(&self, _offset: u64, buf: &[u8], flags: OpenFlags) -> Result<usize> {
+        self.pipe.write(buf, flags)
+    }
+}
+
+/// The pipe end behind an open file, if it is one.
+pub fn pipe_end(file: &OpenFile) -> Option<&PipeEnd> {
+    let device: &dyn Any = &**file.device()?;
+    device.downcast_ref::<PipeEnd>()
+}
+
+static PIPEFS: Once<AnonFs> = Once::new();
+
+fn pipefs() -> &'static AnonFs {
+    PIPEFS.call_once(|| {
+        AnonFs::new(
+            "pipefs",
+            crate::fs::anonymous_dev(),
+            Arc::new(crate::clock::RealTimeClock),
+        )
+    })
+}
+
+/// Whether `file` is an end of a `pipe2` pipe (`/proc/self/fd` shows `pipe:[ino]`).
+pub fn is_anonymous_pipe(file: &OpenFile) -> bool {
+    PIPEFS.get().is_some_and(|fs| fs.contains(file.location()))
+}
+
+/// `pipe2`: a new pipe's read and write ends. `flags` may hold `O_NONBLOCK` and `O_DIRECT`
+/// (packet mode); both ends share one inode in pipefs, owned by `cred`, mode 0600.
+pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, Arc<OpenFile>)> {
+    let location = pipefs().new_location(&NewNode {
+        kind: NodeKind::Fifo,
+        perm: 0o600,
+        uid: cred.uid,
+        gid: cred.gid,
+    })?;
+    let pipe = Pipe::new(flags.contains(OpenFlags::DIRECT));
+    let status = flags & (OpenFlags::NONBLOCK | OpenFlags::DIRECT);
+    let read_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, true, false));
+    let write_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, false, true));
+    let reader = OpenFile::anonymous(location.clone(), cred.clone(), status, Some(read_end))?;
+    let writer = OpenFile::anonymous(
+        location,
+        cred.clone(),
+        OpenFlags::WRONLY | status,
+        Some(write_end),
+    )?;
+    Ok((reader, writer))
+}
+
+/// The pipe of each FIFO inode with an open end, by (`st_dev`, `st_ino`).
+static FIFOS: Mutex<BTreeMap<(u64, u64), Weak<Pipe>>> = Mutex::new(BTreeMap::new());
+
+/// Opening a FIFO node: every opener of one inode shares one pipe (its bytes go when the
+/// last end closes). A read-only open waits for a writer and a write-only open for a
+/// reader, unless `O_NONBLOCK` (then a writer with no reader is `ENXIO`); `O_RDWR` never
+/// waits.
+pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+    let pipe = {
+        let mut fifos = FIFOS.lock();
+        let key = (stat.dev, stat.ino);
+        match fifos.get(&key).and_then(Weak::upgrade) {
+            Some(pipe) => pipe,
+            None => {
+                fifos.retain(|_, pipe| pipe.strong_count() > 0);
+                let pipe = Pipe::new(false);
+                fifos.insert(key, Arc::downgrade(&pipe));
+                pipe
+            }
+        }
+    };
+    let (reads, writes) = (flags.readable(), flags.writable());
+    let nonblock = flags.contains(OpenFlags::NONBLOCK);
+    if writes && !reads && nonblock && pipe.state.lock().readers == 0 {
+        return Err(Errno::ENXIO);
+    }
+    let mut end = PipeEnd::open(&pipe, reads, writes);
+    if nonblock && reads && !writes {
+        let state = pipe.state.lock();
+        if state.writers == 0 {
+            end.writer_opens_at_open = state.writer_opens;
+        }
+    }
+    if !nonblock && reads != writes {
+        let (partner_present, seen) = {
+            let state = pipe.state.lock();
+            if reads {
+                (state.writers > 0, state.writer_opens)
+            } else {
+                (state.readers > 0, state.reader_opens)
+            }
+        };
+        if !partner_present {
+            if reads {
+                end.wait_for_partner(|state| state.writer_opens, seen)?;
+            } else {
+                end.wait_for_partner(|state| state.reader_opens, seen)?;
+            }
+        }
+    }
+    Ok(Arc::new(end))
+}
