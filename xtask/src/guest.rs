@@ -24,6 +24,7 @@ pub struct TestPrograms {
     pub timeouts: PathBuf,
     pub processes: PathBuf,
     pub syscall_bench: PathBuf,
+    pub process_bench: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -41,6 +42,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         timeouts: dir.join("timeouts"),
         processes: dir.join("processes"),
         syscall_bench: dir.join("syscall-bench"),
+        process_bench: dir.join("process-bench"),
     })
 }
 
