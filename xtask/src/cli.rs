@@ -211,6 +211,9 @@ pub enum Bench {
     /// Container start: PVH entry → init and the namespace build, for the default bundle and
     /// one with 100 mounts (`--no-linux` has no effect: there is no Linux side).
     Container(CompareBenchArgs),
+    /// fork+exit+wait, fork+exec+wait, pipe round trip and pipe throughput: our sandbox
+    /// against a Linux guest, with the aims (times ≤ half Linux's, throughput ≥ 2×).
+    Processes(CompareBenchArgs),
 }
 
 /// A benchmark run on both our kernel and a Linux guest.

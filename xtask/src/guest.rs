@@ -25,6 +25,7 @@ pub struct TestPrograms {
     pub processes: PathBuf,
     pub pipes: PathBuf,
     pub syscall_bench: PathBuf,
+    pub process_bench: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -43,6 +44,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         processes: dir.join("processes"),
         pipes: dir.join("pipes"),
         syscall_bench: dir.join("syscall-bench"),
+        process_bench: dir.join("process-bench"),
     })
 }
 

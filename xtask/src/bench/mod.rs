@@ -5,6 +5,7 @@ mod container;
 mod floor_kernel;
 mod linux_guest;
 mod nine_p;
+mod processes;
 mod report;
 mod syscalls;
 
@@ -20,6 +21,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Syscalls(args) => syscalls::bench(args),
         Bench::NineP(args) => nine_p::bench(args),
         Bench::Container(args) => container::bench(args),
+        Bench::Processes(args) => processes::bench(args),
     }?;
     Ok(0)
 }
