@@ -12,6 +12,7 @@ use super::{SysResult, read_in, write_out};
 use crate::abi::{self, read_u64};
 use crate::mm::address_space::Access;
 use crate::process::Process;
+use crate::task::terminal;
 
 /// Largest single transfer, as Linux's `MAX_RW_COUNT` (2 GiB less a page).
 const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -305,6 +306,9 @@ const TCSETSF: u64 = 0x5404;
 const TIOCGPGRP: u64 = 0x540f;
 const TIOCSPGRP: u64 = 0x5410;
 const TIOCGWINSZ: u64 = 0x5413;
+const TIOCSCTTY: u64 = 0x540e;
+const TIOCNOTTY: u64 = 0x5422;
+const TIOCGSID: u64 = 0x5429;
 const TIOCSWINSZ: u64 = 0x5414;
 const FIONREAD: u64 = 0x541b;
 const FIOCLEX: u64 = 0x5451;
@@ -332,8 +336,21 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         TCSETS | TCSETSW | TCSETSF => read_in(p, argument, 36).map(|_| 0),
         TIOCGWINSZ => write_out(p, argument, &abi::encode_winsize(24, 80)).map(|()| 0),
         TIOCSWINSZ => read_in(p, argument, 8).map(|_| 0),
-        TIOCGPGRP => write_out(p, argument, &(p.pid as i32).to_le_bytes()).map(|()| 0),
-        TIOCSPGRP => read_in(p, argument, 4).map(|_| 0),
+        TIOCGPGRP => {
+            let group = terminal::foreground_group(p.pid)?;
+            write_out(p, argument, &(group as i32).to_le_bytes()).map(|()| 0)
+        }
+        TIOCSPGRP => {
+            let raw = read_in(p, argument, 4)?;
+            let group = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            terminal::set_foreground_group(p.pid, group).map(|()| 0)
+        }
+        TIOCGSID => {
+            let session = terminal::session(p.pid)?;
+            write_out(p, argument, &(session as i32).to_le_bytes()).map(|()| 0)
+        }
+        TIOCSCTTY => terminal::make_controlling(p.pid, argument == 1, p.ids.euid == 0).map(|()| 0),
+        TIOCNOTTY => terminal::give_up(p.pid).map(|()| 0),
         FIONREAD => write_out(p, argument, &0i32.to_le_bytes()).map(|()| 0),
         _ => Err(Errno::ENOTTY),
     }

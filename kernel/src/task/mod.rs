@@ -22,6 +22,7 @@
 pub mod lifecycle;
 pub mod scheduler;
 pub mod table;
+pub mod terminal;
 pub mod wait_queue;
 
 pub use wait_queue::WaitQueue;

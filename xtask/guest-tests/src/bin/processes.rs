@@ -353,6 +353,35 @@ fn groups_and_waitid(report: &mut Report) {
     report.check("waitpid with no children: ECHILD", none == -1 && err == libc::ECHILD, format!("{none}, errno {err}"));
 }
 
+/// The console is the init session's controlling terminal: a shell's job control moves a
+/// child's group to the foreground and back.
+fn terminal_job_control(report: &mut Report) {
+    // SAFETY: plain system calls.
+    if unsafe { libc::isatty(0) } == 0 || unsafe { libc::getpid() } != 1 {
+        println!("skip terminal job control (stdin is not the init's console here)");
+        return;
+    }
+    // SAFETY: plain system calls on fd 0, the console.
+    unsafe {
+        let me = libc::getpgrp();
+        report.check("tcgetpgrp on the console: the init's group", libc::tcgetpgrp(0) == me, format!("{}", libc::tcgetpgrp(0)));
+        report.check("tcgetsid on the console: the init's session", libc::tcgetsid(0) == libc::getsid(0), format!("{}", libc::tcgetsid(0)));
+        let pid = fork();
+        if pid == 0 {
+            libc::setpgid(0, 0);
+            libc::usleep(200_000);
+            child_exit(0);
+        }
+        libc::setpgid(pid, pid);
+        let moved = libc::tcsetpgrp(0, pid) == 0 && libc::tcgetpgrp(0) == pid;
+        let back = libc::tcsetpgrp(0, me) == 0 && libc::tcgetpgrp(0) == me;
+        let missing = libc::tcsetpgrp(0, 31_999);
+        let err = errno();
+        report.check("tcsetpgrp moves a child's group to the foreground and back; a missing group is ESRCH", moved && back && missing == -1 && err == libc::ESRCH, format!("{moved} {back} {missing} {err}"));
+        wait_for(pid);
+    }
+}
+
 fn exec_at(report: &mut Report) {
     for (name, empty_path) in [("execveat(dirfd /bin, \"busybox\") runs it", false), ("execveat(fd, \"\", AT_EMPTY_PATH) runs the open file", true)] {
         let pid = fork();
@@ -572,6 +601,7 @@ fn main() -> ExitCode {
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
     exec_at(&mut report);
+    terminal_job_control(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
     fork_until_refused(&mut report);
