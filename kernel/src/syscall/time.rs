@@ -85,10 +85,28 @@ pub(super) fn read_timespec_ns(p: &mut Process, address: u64) -> Result<i64, Err
     abi::decode_timespec_ns(&read_in(p, address, 16)?).ok_or(Errno::EINVAL)
 }
 
-pub fn nanosleep(p: &mut Process, request: u64, _remaining: u64) -> SysResult {
+pub fn nanosleep(p: &mut Process, request: u64, remaining: u64) -> SysResult {
     let ns = read_timespec_ns(p, request)?;
+    sleep_interruptibly(p, ns, remaining)
+}
+
+/// Sleeps `ns`; a signal for the process ends the sleep early with `EINTR` and the time
+/// left written to `remaining` (if not NULL), as `nanosleep` and relative
+/// `clock_nanosleep` do.
+fn sleep_interruptibly(p: &mut Process, ns: i64, remaining: u64) -> SysResult {
     let me = p.pid;
+    let deadline = clock::monotonic_ns().saturating_add(ns.max(0));
     crate::task::scheduler::sleep_for(ns, &|| crate::task::lifecycle::has_pending_signal(me));
+    let left = deadline - clock::monotonic_ns();
+    if left > 0 && crate::task::lifecycle::has_pending_signal(me) {
+        if remaining != 0 {
+            let mut out = [0u8; 16];
+            out[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
+            out[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
+            write_out(p, remaining, &out)?;
+        }
+        return Err(Errno::EINTR);
+    }
     Ok(0)
 }
 
@@ -97,7 +115,7 @@ pub fn clock_nanosleep(
     clock_id: u64,
     flags: u64,
     request: u64,
-    _remaining: u64,
+    remaining: u64,
 ) -> SysResult {
     if clock_id == CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
@@ -109,7 +127,11 @@ pub fn clock_nanosleep(
     } else {
         ns
     };
-    let me = p.pid;
-    crate::task::scheduler::sleep_for(wait, &|| crate::task::lifecycle::has_pending_signal(me));
-    Ok(0)
+    // An absolute sleep reports no remaining time when interrupted, as Linux.
+    let remaining = if flags & TIMER_ABSTIME != 0 {
+        0
+    } else {
+        remaining
+    };
+    sleep_interruptibly(p, wait, remaining)
 }

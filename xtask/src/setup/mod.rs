@@ -13,7 +13,7 @@ mod toolchain;
 
 use anyhow::Result;
 
-pub use packages::{BUSYBOX, HostPackage, ensure_packages};
+pub use packages::{BASH_STATIC, BUSYBOX, HostPackage, ensure_packages};
 pub use toolchain::ensure_toolchain;
 
 /// What `cargo xtask run` needs: the toolchain and QEMU. Debian's busybox-static is
@@ -28,11 +28,15 @@ pub fn for_build() -> Result<()> {
     ensure_toolchain()
 }
 
-/// What `cargo xtask test` needs: the toolchain, QEMU, and the static busybox the
+/// What `cargo xtask test` needs: the toolchain, QEMU, and the static busybox and bash the
 /// userland boot tests run in the sandbox and on the host to compare their output.
 pub fn for_test() -> Result<()> {
     ensure_toolchain()?;
-    ensure_packages(&[HostPackage::Qemu, HostPackage::BusyboxStatic])
+    ensure_packages(&[
+        HostPackage::Qemu,
+        HostPackage::BusyboxStatic,
+        HostPackage::BashStatic,
+    ])
 }
 
 /// What `cargo xtask bench` needs: as `test`, plus `xz` to unpack the Linux guest's kernel

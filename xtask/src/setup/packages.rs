@@ -12,6 +12,8 @@ use crate::qemu::QEMU_BINARY;
 
 /// The static busybox the userland boot tests and the Linux guest's initramfs use.
 pub const BUSYBOX: &str = "/bin/busybox";
+/// Debian's static bash, which the userland boot tests run in the sandbox and on the host.
+pub const BASH_STATIC: &str = "/bin/bash-static";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostPackage {
@@ -23,6 +25,8 @@ pub enum HostPackage {
     BusyboxStatic,
     /// `xz` unpacks the Linux guest's kernel for the benchmarks' reference figures.
     Xz,
+    /// `/bin/bash-static`: a second real shell for the process tests.
+    BashStatic,
 }
 
 impl HostPackage {
@@ -31,6 +35,7 @@ impl HostPackage {
             HostPackage::Qemu => "qemu-system-x86",
             HostPackage::BusyboxStatic => "busybox-static",
             HostPackage::Xz => "xz-utils",
+            HostPackage::BashStatic => "bash-static",
         }
     }
 
@@ -39,6 +44,7 @@ impl HostPackage {
             HostPackage::Qemu => "QEMU boots the kernel",
             HostPackage::BusyboxStatic => "a static /bin/busybox for the userland tests",
             HostPackage::Xz => "xz unpacks the Linux guest's kernel",
+            HostPackage::BashStatic => "a static bash for the process tests",
         }
     }
 
@@ -47,6 +53,7 @@ impl HostPackage {
             HostPackage::Qemu => host::find_in_path(QEMU_BINARY).is_some(),
             HostPackage::BusyboxStatic => is_static_elf(Path::new(BUSYBOX)),
             HostPackage::Xz => host::find_in_path("xz").is_some(),
+            HostPackage::BashStatic => is_static_elf(Path::new(BASH_STATIC)),
         }
     }
 }

@@ -272,6 +272,28 @@ fn eintr_and_restart(report: &mut Report) {
     }
 }
 
+fn interrupted_sleep(report: &mut Report) {
+    install(libc::SIGUSR1, nothing as *const () as usize, libc::SA_RESTART);
+    // SAFETY: plain system calls.
+    let parent = unsafe { libc::getpid() };
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        unsafe {
+            libc::usleep(100_000);
+            libc::kill(parent, libc::SIGUSR1);
+        }
+        child_exit(0);
+    }
+    let request = libc::timespec { tv_sec: 5, tv_nsec: 0 };
+    let mut left = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: live arguments.
+    let result = unsafe { libc::nanosleep(&request, &mut left) };
+    let err = errno();
+    wait_for(pid);
+    report.check("nanosleep interrupted by a handled signal: EINTR (even with SA_RESTART) and the time left", result == -1 && err == libc::EINTR && left.tv_sec >= 3 && left.tv_sec <= 5, format!("{result}, errno {err}, left {}s", left.tv_sec));
+}
+
 fn fault_handler(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -595,6 +617,7 @@ fn main() -> ExitCode {
     alternate_stack(&mut report);
     simd_preserved(&mut report);
     eintr_and_restart(&mut report);
+    interrupted_sleep(&mut report);
     fault_handler(&mut report);
     default_kill(&mut report);
     orphans(&mut report);

@@ -133,6 +133,15 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
     let busybox = std::fs::read(crate::setup::BUSYBOX)
         .context("reading the host's /bin/busybox (apt-get install busybox-static)")?;
     write_file(&rootfs.join("bin/busybox"), &busybox, 0o755)?;
+    // `tar -z` runs `gzip` from PATH, as an external program: busybox's applet by its name.
+    let gzip = rootfs.join("bin/gzip");
+    if std::fs::symlink_metadata(&gzip).is_err() {
+        std::os::unix::fs::symlink("busybox", &gzip)
+            .with_context(|| format!("linking {}", gzip.display()))?;
+    }
+    let bash = std::fs::read(crate::setup::BASH_STATIC)
+        .context("reading the host's /bin/bash-static (apt-get install bash-static)")?;
+    write_file(&rootfs.join("bin/bash"), &bash, 0o755)?;
     for (name, program) in [
         ("fs-test", &programs.fs_test),
         ("null-deref", &programs.null_deref),

@@ -14,6 +14,11 @@ pub use crate::setup::BUSYBOX;
 /// else in the root filesystem), and those host paths in the output turn back into
 /// guest paths.
 pub fn expected_output(fixtures: &Fixtures, args: &[&str]) -> Result<String> {
+    expected_output_of(BUSYBOX, fixtures, args)
+}
+
+/// [`expected_output`] of another static program of the host's (`/bin/bash-static`).
+pub fn expected_output_of(program: &str, fixtures: &Fixtures, args: &[&str]) -> Result<String> {
     let host_args: Vec<String> = args
         .iter()
         .map(|arg| match arg.starts_with('/') {
@@ -21,16 +26,16 @@ pub fn expected_output(fixtures: &Fixtures, args: &[&str]) -> Result<String> {
             false => (*arg).to_owned(),
         })
         .collect();
-    let output = Command::new(BUSYBOX)
+    let output = Command::new(program)
         .args(&host_args)
         .env_clear()
         .envs(ENV.iter().filter_map(|pair| pair.split_once('=')))
         .current_dir(Path::new("/"))
         .output()
-        .with_context(|| format!("running {BUSYBOX} {host_args:?} on the host"))?;
+        .with_context(|| format!("running {program} {host_args:?} on the host"))?;
     if !output.status.success() {
         bail!(
-            "{BUSYBOX} {host_args:?} on the host: {} ({})",
+            "{program} {host_args:?} on the host: {} ({})",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );

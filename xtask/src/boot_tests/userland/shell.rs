@@ -6,10 +6,11 @@
 
 use anyhow::Result;
 
-use super::host_busybox::{BUSYBOX, expected_output};
+use super::host_busybox::{BUSYBOX, expected_output, expected_output_of};
 use super::{Builder, output};
 use crate::boot_tests::Case;
 use crate::boot_tests::checks::Check::{Status, Text};
+use crate::setup::BASH_STATIC;
 
 const SCRIPTS: &[(&str, &str)] = &[
     (
@@ -44,11 +45,46 @@ sh -c 'kill -KILL $$'; echo "self kill: $?"
 trap 'echo exit trap ran' EXIT
 "#,
     ),
+    (
+        // Tools that start processes of their own: tar's gzip filter (tar runs `gzip` from
+        // PATH: the test root has it as a link to busybox), xargs, timeout. Every tool is
+        // named as a busybox applet so the host runs the same code.
+        "sh-tools",
+        r#"exec 2>/dev/null
+d=/tmp/sh-tools-$$; rm -rf $d; mkdir -p $d/src/sub; cd $d
+echo alpha > src/a.txt; echo beta > src/sub/b.txt; busybox seq 1 1000 > src/numbers
+busybox tar -czf archive.tgz src && mkdir out && busybox tar -xzf archive.tgz -C out && busybox cmp src/numbers out/src/numbers && echo "tar round trip ok"
+busybox find src -type f | busybox sort | busybox xargs busybox cat | busybox wc -l
+busybox find src -name '*.txt' | busybox sort | busybox xargs busybox grep -l beta
+echo one two three | busybox xargs -n 1 echo item
+busybox timeout 1 busybox sleep 5; echo "timeout status $?"
+cd /; rm -rf $d
+"#,
+    ),
 ];
+
+/// Debian's `bash-static` (as `/bin/bash` in the sandbox): functions, pipelines, command
+/// substitution, here-documents and here-strings, `wait -n`, a job's status. Tools are
+/// named as busybox applets: the sandbox's root has no others.
+const BASH_SCRIPT: &str = r#"f() { echo "f got $1"; return 3; }
+f arg; echo "f status $?"
+x=$(echo sub | busybox tr a-z A-Z); echo "cmdsub $x"
+busybox cat <<END
+heredoc with $x
+END
+read -r w rest <<< "here string"; echo "read $w / $rest"
+echo a b c | while read -r one others; do echo "$one|$others"; done
+busybox sleep 0.3 & busybox sleep 0.1 & wait -n; echo "wait -n $?"; wait
+(exit 5) & wait $!; echo "job status $?"
+for i in 1 2 3; do echo $i; done | busybox sort -r | busybox tr '\n' ' '; echo
+"#;
 
 pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let mut cases = compared_with_host(builder)?;
     cases.push(pids_limit(builder)?);
+    let expected = expected_output_of(BASH_STATIC, builder.fixtures, &["-c", BASH_SCRIPT])?;
+    let (case, _) = builder.run("bash-script", &["/bin/bash", "-c", BASH_SCRIPT])?;
+    cases.push(case.expect(output(expected)).expect(Status(0)));
     Ok(cases)
 }
 
