@@ -88,10 +88,11 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
                 DefaultAction::Ignore | DefaultAction::Continue => {}
             },
             _ => {
-                if let Some(number) = interrupted {
-                    if action.flags & SA_RESTART != 0 && restartable(number) {
-                        restart(p, number);
-                    }
+                if let Some(number) = interrupted
+                    && action.flags & SA_RESTART != 0
+                    && restartable(number)
+                {
+                    restart(p, number);
                 }
                 if push_frame(p, info, action).is_err() {
                     return Some(Termination::Killed(11));
@@ -106,10 +107,11 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
             p.signals.blocked = saved;
         }
         // Nothing ran in between: the interrupted call goes on as if nothing happened.
-        if let Some(number) = interrupted.filter(|&number| restartable(number)) {
-            if !p.signals.has_deliverable() && p.signals.pending.is_empty() {
-                restart(p, number);
-            }
+        if let Some(number) = interrupted.filter(|&number| restartable(number))
+            && !p.signals.has_deliverable()
+            && p.signals.pending.is_empty()
+        {
+            restart(p, number);
         }
     }
     lifecycle::publish_signal_state(p.pid, &p.signals);

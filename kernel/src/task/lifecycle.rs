@@ -157,10 +157,8 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     };
     crate::views::publish(&child);
     let vfork = request.flags & CLONE_VFORK != 0;
-    if vfork {
-        if let Some(entry) = TABLE.lock().get_mut(pid) {
-            entry.vfork_parent_waiting = true;
-        }
+    if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
+        entry.vfork_parent_waiting = true;
     }
     let Some(thread) = Thread::new(move || run_child(child), FpuState::of_this_cpu()) else {
         TABLE.lock().remove(pid);

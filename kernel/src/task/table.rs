@@ -223,10 +223,8 @@ impl Table {
                 adopted_zombie |= matches!(entry.state, State::Zombie(_));
             }
         }
-        if adopted_zombie {
-            if let Some(adopter) = self.entries.get(&reaper) {
-                to_wake.push(adopter.child_events.clone());
-            }
+        if adopted_zombie && let Some(adopter) = self.entries.get(&reaper) {
+            to_wake.push(adopter.child_events.clone());
         }
         let Some(entry) = self.entries.get_mut(&pid) else {
             return to_wake;
