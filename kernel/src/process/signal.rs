@@ -193,10 +193,15 @@ impl SignalState {
             && !NOT_FATAL.contains(&number)
     }
 
-    /// Queues `info` unless its signal is ignored (a pending standard signal is not queued
-    /// twice).
+    /// Queues `info` unless its signal is ignored and not blocked (a blocked one is kept:
+    /// its handler may change before it is unblocked, and `sigtimedwait` takes it); a
+    /// pending standard signal is not queued twice.
     pub fn raise(&mut self, info: SigInfo) {
-        if !Self::valid(u64::from(info.signo)) || self.ignores(info.signo) {
+        if !Self::valid(u64::from(info.signo)) {
+            return;
+        }
+        let blocked = self.blocked & bit(info.signo) != 0;
+        if self.ignores(info.signo) && !blocked {
             return;
         }
         if !self

@@ -257,6 +257,9 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::RT_SIGSUSPEND => signals::rt_sigsuspend(p, a[0], a[1]),
         nr::PAUSE => signals::pause(p),
         nr::RT_SIGPENDING => signals::rt_sigpending(p, a[0], a[1]),
+        nr::RT_SIGTIMEDWAIT => signals::rt_sigtimedwait(p, a[0], a[1], a[2], a[3]),
+        nr::RT_SIGQUEUEINFO => signals::rt_sigqueueinfo(p, a[0], a[1], a[2]),
+        nr::RT_TGSIGQUEUEINFO => signals::rt_sigqueueinfo(p, a[0], a[2], a[3]),
 
         _ => unimplemented(number),
     }

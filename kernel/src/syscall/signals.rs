@@ -186,3 +186,90 @@ pub fn rt_sigpending(p: &mut Process, set: u64, sigset_size: u64) -> SysResult {
     write_out(p, set, &(pending & p.signals.blocked).to_le_bytes())?;
     Ok(0)
 }
+
+/// `rt_sigtimedwait`: takes a pending signal of `set` (normally blocked by the caller) and
+/// returns its number, with its `siginfo` if asked; waits for one until `timeout` (none:
+/// for ever). `EAGAIN` at the timeout; `EINTR` when a signal outside `set` is delivered
+/// first.
+pub fn rt_sigtimedwait(
+    p: &mut Process,
+    set: u64,
+    info: u64,
+    timeout: u64,
+    sigset_size: u64,
+) -> SysResult {
+    use crate::process::signal::bit;
+    use crate::task::{lifecycle, scheduler};
+    if sigset_size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    // SIGKILL and SIGSTOP cannot be waited for.
+    let wanted = read_u64(&read_in(p, set, 8)?, 0) & !(bit(9) | bit(19));
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let ns = super::time::read_timespec_ns(p, timeout)?;
+        Some(crate::clock::monotonic_ns().saturating_add(ns))
+    };
+    lifecycle::publish_signal_state(p.pid, &p.signals);
+    loop {
+        for queued in lifecycle::take_pending_signals(p.pid) {
+            p.signals.raise(queued);
+        }
+        if let Some(index) = p
+            .signals
+            .pending
+            .iter()
+            .position(|pending| wanted & bit(pending.signo) != 0)
+        {
+            let taken = p.signals.pending.remove(index);
+            if info != 0 {
+                write_out(p, info, &taken.encode())?;
+            }
+            return Ok(u64::from(taken.signo));
+        }
+        if p.signals.has_deliverable() || p.pending_termination.is_some() {
+            return Err(Errno::EINTR);
+        }
+        match deadline {
+            Some(deadline) if crate::clock::monotonic_ns() >= deadline => {
+                return Err(Errno::EAGAIN);
+            }
+            Some(deadline) => scheduler::sleep_until(deadline),
+            // `Table::send` wakes this thread when a signal comes.
+            None => scheduler::block(),
+        }
+    }
+}
+
+/// `rt_sigqueueinfo`/`rt_tgsigqueueinfo`: a signal with the caller's `siginfo` (its
+/// `si_code` must be negative, as from `sigqueue`, unless sent to itself; `si_value`'s
+/// low 32 bits travel in the field `sival_int` reads).
+pub fn rt_sigqueueinfo(p: &mut Process, pid: u64, signal: u64, info: u64) -> SysResult {
+    if !SignalState::valid(signal) {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_in(p, info, 128)?;
+    let code = i32::from_le_bytes([raw[8], raw[9], raw[10], raw[11]]);
+    let target = pid as i32;
+    if target <= 0 {
+        return Err(Errno::ESRCH);
+    }
+    let target = target as u32;
+    if code >= 0 && target != p.pid {
+        return Err(Errno::EPERM);
+    }
+    let queued = SigInfo {
+        signo: signal as u8,
+        code,
+        pid: p.pid,
+        uid: p.ids.uid,
+        status: i32::from_le_bytes([raw[24], raw[25], raw[26], raw[27]]),
+        addr: 0,
+    };
+    if target == p.pid {
+        p.signals.raise(queued);
+        return Ok(0);
+    }
+    crate::task::lifecycle::signal_process(target, queued).map(|()| 0)
+}

@@ -264,9 +264,12 @@ impl Table {
         let Some(entry) = self.entries.get_mut(&pid) else {
             return false;
         };
-        if entry.state != State::Running
-            || (info.signo != 9 && entry.ignored & bit(info.signo) != 0)
-        {
+        // Blocked signals are never dropped: the handler may change before they are
+        // unblocked (Linux's `sig_ignored`), and `sigtimedwait` takes them.
+        let dropped = info.signo != 9
+            && entry.ignored & bit(info.signo) != 0
+            && entry.blocked & bit(info.signo) == 0;
+        if entry.state != State::Running || dropped {
             return false;
         }
         const SIGCONT: u8 = 18;

@@ -294,6 +294,41 @@ fn interrupted_sleep(report: &mut Report) {
     report.check("nanosleep interrupted by a handled signal: EINTR (even with SA_RESTART) and the time left", result == -1 && err == libc::EINTR && left.tv_sec >= 3 && left.tv_sec <= 5, format!("{result}, errno {err}, left {}s", left.tv_sec));
 }
 
+fn waiting_for_signals(report: &mut Report) {
+    // SAFETY: sigsets on the stack and plain system calls with live arguments.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signo in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD] {
+            libc::sigaddset(&mut set, signo);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        libc::kill(libc::getpid(), libc::SIGUSR1);
+        let got = libc::sigtimedwait(&set, &mut info, &zero);
+        report.check("sigtimedwait takes a pending blocked SIGUSR1 (SI_USER)", got == libc::SIGUSR1 && info.si_code == libc::SI_USER, format!("{got}, code {}", info.si_code));
+        let short = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        let got = libc::sigtimedwait(&set, &mut info, &short);
+        let err = errno();
+        report.check("sigtimedwait with nothing pending: EAGAIN at the timeout", got == -1 && err == libc::EAGAIN, format!("{got}, errno {err}"));
+        let value = libc::sigval { sival_ptr: 42 as *mut libc::c_void };
+        libc::sigqueue(libc::getpid(), libc::SIGUSR2, value);
+        let got = libc::sigtimedwait(&set, &mut info, &zero);
+        let carried = info.si_value().sival_ptr as usize as u32;
+        report.check("sigqueue: SI_QUEUE and the value arrive", got == libc::SIGUSR2 && info.si_code == libc::SI_QUEUE && carried == 42, format!("{got}, code {}, value {carried}", info.si_code));
+        let pid = fork();
+        if pid == 0 {
+            child_exit(7);
+        }
+        let got = libc::sigtimedwait(&set, &mut info, std::ptr::null());
+        report.check("sigtimedwait for a blocked SIGCHLD with its default (ignore) action", got == libc::SIGCHLD && info.si_pid() == pid && info.si_status() == 7, format!("{got}, pid {} status {}", info.si_pid(), info.si_status()));
+        wait_for(pid);
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
 fn fault_handler(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -618,6 +653,7 @@ fn main() -> ExitCode {
     simd_preserved(&mut report);
     eintr_and_restart(&mut report);
     interrupted_sleep(&mut report);
+    waiting_for_signals(&mut report);
     fault_handler(&mut report);
     default_kill(&mut report);
     orphans(&mut report);
