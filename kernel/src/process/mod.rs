@@ -9,6 +9,7 @@
 pub mod deliver;
 #[cfg(target_os = "none")]
 pub mod exec;
+pub mod caps;
 pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod signal;
