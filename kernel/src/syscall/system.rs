@@ -274,9 +274,14 @@ fn read_cap_header(p: &mut Process, header: u64) -> Result<(usize, i32), Errno> 
 }
 
 /// `capget`: the effective, permitted and inheritable sets of the caller (pid 0 or its
-/// own) or of another process; a NULL data pointer only checks the version.
+/// own) or of another process; a NULL data pointer only asks for the version: 0 even
+/// for an unknown one, with the preferred version written back (how libcap and busybox
+/// probe).
 pub fn capget(p: &mut Process, header: u64, data: u64) -> SysResult {
-    let (words, pid) = read_cap_header(p, header)?;
+    let (words, pid) = match read_cap_header(p, header) {
+        Err(Errno::EINVAL) if data == 0 => return Ok(0),
+        other => other?,
+    };
     if pid < 0 {
         return Err(Errno::EINVAL);
     }

@@ -326,7 +326,8 @@ fn capability_cases(
             "/bin/busybox".to_string(),
             "sh".to_string(),
             "-c".to_string(),
-            command.to_string(),
+            // su runs the user's shell by path: give the image a /bin/sh.
+            format!("/bin/busybox ln -s busybox /bin/sh; {command}"),
         ]
     };
     let run_su = |name: &str, command: &str| -> Result<Case> {
