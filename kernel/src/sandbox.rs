@@ -201,6 +201,7 @@ pub fn run(
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit);
+    crate::task::lifecycle::publish_credentials(&process);
     let termination = crate::process::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
@@ -256,6 +257,15 @@ fn init_process(
         files,
         context: Default::default(),
         ids,
+        caps: crate::process::caps::Capabilities {
+            bounding: spec.capabilities.bounding,
+            effective: spec.capabilities.effective,
+            permitted: spec.capabilities.permitted,
+            inheritable: spec.capabilities.inheritable,
+            ambient: spec.capabilities.ambient,
+            securebits: 0,
+            no_new_privs: spec.no_new_privileges,
+        },
         signals: SignalState::default(),
         limits: Limits::default(),
         clear_child_tid: 0,

@@ -366,7 +366,7 @@ impl OpenFile {
 
 /// Drops setuid/setgid before a non-privileged modification, as Linux's `file_remove_privs`.
 fn drop_privileges_on_modify(cred: &Credentials, inode: &Arc<dyn Inode>) -> Result<()> {
-    if cred.is_privileged() {
+    if cred.has_cap(crate::cred::cap::FSETID) {
         return Ok(());
     }
     match permission::bits_after_modification(cred, &inode.getattr()?) {
@@ -380,7 +380,7 @@ fn drop_privileges_on_modify(cred: &Credentials, inode: &Arc<dyn Inode>) -> Resu
 
 /// Truncation as `do_truncate` does it: privileges dropped in the same attribute change.
 pub(crate) fn truncate_inode(cred: &Credentials, inode: &Arc<dyn Inode>, size: u64) -> Result<()> {
-    let mode = if cred.is_privileged() {
+    let mode = if cred.has_cap(crate::cred::cap::FSETID) {
         None
     } else {
         permission::bits_after_modification(cred, &inode.getattr()?)

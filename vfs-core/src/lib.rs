@@ -78,7 +78,7 @@ pub mod tmpfs;
 pub mod vfs;
 
 pub use attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs, TimeChange};
-pub use cred::Credentials;
+pub use cred::{Credentials, cap};
 pub use file::{DeviceFile, DeviceRegistry, OpenFile, OpenFlags, Whence};
 pub use inode::{CachePolicy, FileSystem, Inode, NewNode, NodeKind};
 pub use mount::{Location, Mount, MountFlags, MountNamespace};

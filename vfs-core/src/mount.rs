@@ -16,7 +16,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use bitflags::bitflags;
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use hashbrown::HashMap;
 use spin::{Mutex, RwLock};
 
@@ -103,9 +103,20 @@ pub struct Mount {
     /// Where it is attached; `None` for the namespace root and for detached mounts.
     mountpoint: Mutex<Option<Location>>,
     flags: AtomicU32,
+    /// Linux's `MNT_LOCKED` with `MNT_LOCK_READONLY`/`NODEV`/`NOSUID`/`NOEXEC`/`ATIME`:
+    /// set on the mounts the container's spec made read-only or masked, which nobody
+    /// inside may unmount or loosen ([`MountNamespace::lock`]).
+    locked: AtomicBool,
     source: String,
     clock: ClockRef,
 }
+
+/// The flags a locked mount keeps: none may be cleared, and the atime ones not changed.
+const LOCKABLE: MountFlags = MountFlags::RDONLY
+    .union(MountFlags::NOSUID)
+    .union(MountFlags::NODEV)
+    .union(MountFlags::NOEXEC);
+const ATIME_FLAGS: MountFlags = MountFlags::NOATIME.union(MountFlags::NODIRATIME);
 
 impl Mount {
     pub fn id(&self) -> u64 {
@@ -132,6 +143,11 @@ impl Mount {
         self.mountpoint.lock().clone()
     }
 
+    /// Whether the mount is locked ([`MountNamespace::lock`]).
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Acquire)
+    }
+
     pub fn clock(&self) -> &ClockRef {
         &self.clock
     }
@@ -146,6 +162,7 @@ impl Mount {
             root,
             mountpoint: Mutex::new(None),
             flags: AtomicU32::new(0),
+            locked: AtomicBool::new(false),
             source: String::from(source),
             clock,
         })
@@ -203,6 +220,7 @@ impl MountNamespace {
             root: root_dentry,
             mountpoint: Mutex::new(None),
             flags: AtomicU32::new(flags.bits()),
+            locked: AtomicBool::new(false),
             source: String::from(source),
             clock: clock.clone(),
         });
@@ -298,7 +316,13 @@ impl MountNamespace {
     }
 
     /// A bind mount: the subtree at `source` (any location) appears at `at` too.
+    ///
+    /// `EINVAL` when a locked mount sits on the source mount: a non-recursive bind would
+    /// show what the locked mount covers (Linux's `has_locked_children`).
     pub fn bind(&self, at: &Location, source: &Location, flags: MountFlags) -> Result<Arc<Mount>> {
+        if self.has_locked_below(&source.mount) {
+            return Err(Errno::EINVAL);
+        }
         let name = String::from(source.mount.source());
         self.attach(
             at,
@@ -333,6 +357,7 @@ impl MountNamespace {
             root,
             mountpoint: Mutex::new(Some(at.clone())),
             flags: AtomicU32::new(flags.bits()),
+            locked: AtomicBool::new(false),
             source: String::from(source),
             clock: self.clock.clone(),
         });
@@ -351,14 +376,25 @@ impl MountNamespace {
     /// Detaches the mount whose root is `at`. `EINVAL` if `at` is not a mount root,
     /// `EBUSY` for the namespace root, a mount with mounts below it, or (unless `lazy`,
     /// `MNT_DETACH`) one still in use by open files or working directories.
+    ///
+    /// A locked mount ([`MountNamespace::lock`]) is `EINVAL`, as Linux answers for
+    /// `MNT_LOCKED`; so is a lazy unmount of a mount with a locked mount anywhere below
+    /// it (stricter than Linux, which detaches the locked mounts along with it: here the
+    /// parent stays, so the locked mount can never be taken away with it).
     pub fn unmount(&self, at: Location, lazy: bool) -> Result<()> {
         if !at.is_mount_root() {
             return Err(Errno::EINVAL);
         }
         let mount = at.mount.clone();
         drop(at);
+        if mount.is_locked() {
+            return Err(Errno::EINVAL);
+        }
         if Arc::ptr_eq(&mount, &self.root) {
             return Err(Errno::EBUSY);
+        }
+        if lazy && self.has_locked_below(&mount) {
+            return Err(Errno::EINVAL);
         }
         let mut table = self.table.write();
         let has_children = table.in_order.iter().any(|other| {
@@ -410,6 +446,52 @@ impl MountNamespace {
             table.in_order.retain(|other| !Arc::ptr_eq(other, &child));
             self.detach_below(table, &child);
         }
+    }
+
+    /// Locks `mount` as Linux locks the mounts a less privileged namespace inherits: it
+    /// cannot be unmounted (`EINVAL`), its flags cannot be loosened by a remount
+    /// (`EPERM`), and it cannot be uncovered by a bind of its parent mount (`EINVAL`).
+    /// The kernel's own [`MountNamespace::set_flags`] is not bound by it.
+    pub fn lock(&self, mount: &Mount) {
+        mount.locked.store(true, Ordering::Release);
+    }
+
+    /// `mount(2)` with `MS_REMOUNT`: the mount's new flags. On a locked mount none of
+    /// `ro`, `nosuid`, `nodev`, `noexec` may be cleared nor the atime flags changed
+    /// (`EPERM`, Linux's `can_change_locked_flags`); adding a flag is allowed.
+    pub fn remount(&self, mount: &Mount, flags: MountFlags) -> Result<()> {
+        if mount.is_locked() {
+            let old = mount.flags();
+            let cleared = (old & LOCKABLE) - flags;
+            if !cleared.is_empty() || (old & ATIME_FLAGS) != (flags & ATIME_FLAGS) {
+                return Err(Errno::EPERM);
+            }
+        }
+        self.set_flags(mount, flags);
+        Ok(())
+    }
+
+    /// Whether any mount below `parent` (its children, their children…) is locked.
+    fn has_locked_below(&self, parent: &Arc<Mount>) -> bool {
+        let table = self.table.read();
+        // Iterative: a container shapes the mount tree.
+        let mut pending: Vec<Arc<Mount>> = alloc::vec![parent.clone()];
+        while let Some(current) = pending.pop() {
+            for other in &table.in_order {
+                let is_child = other
+                    .mountpoint
+                    .lock()
+                    .as_ref()
+                    .is_some_and(|point| Arc::ptr_eq(&point.mount, &current));
+                if is_child {
+                    if other.is_locked() {
+                        return true;
+                    }
+                    pending.push(other.clone());
+                }
+            }
+        }
+        false
     }
 
     /// Changes a mount's flags (`MS_REMOUNT|MS_BIND`): how the namespace builder makes a

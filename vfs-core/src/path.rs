@@ -184,8 +184,13 @@ pub fn may_search(cred: &Credentials, dir: &Location) -> Result<()> {
     if inode.file_type() != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
-    // Root may search every directory; skipping getattr keeps its walks cheap.
-    if cred.is_privileged() {
+    // CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH may search every directory; skipping
+    // getattr keeps such walks cheap.
+    if cred.caps
+        & (crate::cred::cap::bit(crate::cred::cap::DAC_OVERRIDE)
+            | crate::cred::cap::bit(crate::cred::cap::DAC_READ_SEARCH))
+        != 0
+    {
         return Ok(());
     }
     check_access(cred, &inode.getattr()?, Access::EXEC)

@@ -3,7 +3,7 @@
 //! of credentials and a `Stat`, so every filesystem gets the same answers.
 
 use crate::attr::{Stat, mode};
-use crate::cred::Credentials;
+use crate::cred::{Credentials, cap};
 use crate::errno::{Errno, Result};
 use bitflags::bitflags;
 
@@ -17,9 +17,10 @@ bitflags! {
     }
 }
 
-/// `generic_permission`: the owner, group or other class bits decide; root passes read
-/// and write always, and execute on a directory or on a file with any execute bit
-/// (`CAP_DAC_OVERRIDE`).
+/// `generic_permission`: the owner, group or other class bits decide; `CAP_DAC_OVERRIDE`
+/// passes read and write always, and execute on a directory or on a file with any
+/// execute bit; `CAP_DAC_READ_SEARCH` passes reading any file and reading or searching
+/// any directory.
 pub fn check_access(cred: &Credentials, stat: &Stat, wanted: Access) -> Result<()> {
     let class_bits = if cred.uid == stat.uid {
         stat.mode >> 6
@@ -31,9 +32,17 @@ pub fn check_access(cred: &Credentials, stat: &Stat, wanted: Access) -> Result<(
     if class_bits & wanted.bits() == wanted.bits() {
         return Ok(());
     }
-    if cred.is_privileged()
+    if cred.has_cap(cap::DAC_OVERRIDE)
         && (!wanted.contains(Access::EXEC) || stat.is_dir() || stat.mode & 0o111 != 0)
     {
+        return Ok(());
+    }
+    let read_search = if stat.is_dir() {
+        !wanted.contains(Access::WRITE)
+    } else {
+        wanted == Access::READ
+    };
+    if read_search && cred.has_cap(cap::DAC_READ_SEARCH) {
         return Ok(());
     }
     Err(Errno::EACCES)
@@ -41,16 +50,16 @@ pub fn check_access(cred: &Credentials, stat: &Stat, wanted: Access) -> Result<(
 
 /// Whether the caller may act as the owner (`inode_owner_or_capable`: `CAP_FOWNER`).
 pub fn is_owner_or_privileged(cred: &Credentials, stat: &Stat) -> bool {
-    cred.uid == stat.uid || cred.is_privileged()
+    cred.uid == stat.uid || cred.has_cap(cap::FOWNER)
 }
 
 /// The sticky-directory rule of `may_delete`: in a directory with `S_ISVTX`, only the
-/// entry's owner, the directory's owner or root may remove or rename the entry.
+/// entry's owner, the directory's owner or a holder of `CAP_FOWNER` may remove or rename the entry.
 pub fn check_sticky(cred: &Credentials, dir: &Stat, victim: &Stat) -> Result<()> {
     if dir.mode & mode::S_ISVTX == 0
         || cred.uid == victim.uid
         || cred.uid == dir.uid
-        || cred.is_privileged()
+        || cred.has_cap(cap::FOWNER)
     {
         Ok(())
     } else {
@@ -80,20 +89,20 @@ pub fn check_hardlink(cred: &Credentials, source: &Stat) -> Result<()> {
     }
 }
 
-/// `chmod`: only the owner or root; a non-root caller outside the file's group loses
-/// the setgid bit (`setattr_prepare`).
+/// `chmod`: only the owner or `CAP_FOWNER`; a caller outside the file's group without
+/// `CAP_FSETID` loses the setgid bit (`setattr_prepare`).
 pub fn chmod_bits(cred: &Credentials, stat: &Stat, requested: u32) -> Result<u32> {
     if !is_owner_or_privileged(cred, stat) {
         return Err(Errno::EPERM);
     }
     let mut bits = requested & mode::S_IALLUGO;
-    if !cred.is_privileged() && !cred.in_group(stat.gid) {
+    if !cred.has_cap(cap::FSETID) && !cred.in_group(stat.gid) {
         bits &= !mode::S_ISGID;
     }
     Ok(bits)
 }
 
-/// `chown_ok`/`chgrp_ok`: changing the owner needs root; the owner may change the group
+/// `chown_ok`/`chgrp_ok`: changing the owner needs `CAP_CHOWN`; the owner may change the group
 /// to one of their own groups. Returns the permission bits after Linux's clearing of
 /// setuid/setgid on a non-directory, if they change.
 pub fn chown_check(
@@ -103,9 +112,10 @@ pub fn chown_check(
     gid: Option<u32>,
 ) -> Result<Option<u32>> {
     let uid_ok =
-        uid.is_none_or(|uid| cred.is_privileged() || (uid == stat.uid && cred.uid == stat.uid));
+        uid.is_none_or(|uid| cred.has_cap(cap::CHOWN) || (uid == stat.uid && cred.uid == stat.uid));
     let gid_ok = gid.is_none_or(|gid| {
-        cred.is_privileged() || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid)))
+        cred.has_cap(cap::CHOWN)
+            || (cred.uid == stat.uid && (gid == stat.gid || cred.in_group(gid)))
     });
     if !uid_ok || !gid_ok {
         return Err(Errno::EPERM);
@@ -116,7 +126,7 @@ pub fn chown_check(
     let mut bits = stat.permission_bits() & !mode::S_ISUID;
     if stat.mode & mode::S_ISGID != 0
         && (stat.mode & mode::S_IXGRP != 0
-            || !(cred.is_privileged() || cred.in_group(gid.unwrap_or(stat.gid))))
+            || !(cred.has_cap(cap::FSETID) || cred.in_group(gid.unwrap_or(stat.gid))))
     {
         bits &= !mode::S_ISGID;
     }
@@ -156,7 +166,7 @@ pub fn check_open_existing_in_sticky(
 /// someone without `CAP_FSETID` drops setuid, and setgid when group-execute is set.
 /// Returns the new permission bits when something must go.
 pub fn bits_after_modification(cred: &Credentials, stat: &Stat) -> Option<u32> {
-    if cred.is_privileged() || stat.mode & mode::S_IFMT != mode::S_IFREG {
+    if cred.has_cap(cap::FSETID) || stat.mode & mode::S_IFMT != mode::S_IFREG {
         return None;
     }
     let mut bits = stat.permission_bits() & !mode::S_ISUID;
@@ -191,7 +201,7 @@ pub fn new_node_owner(cred: &Credentials, parent: &Stat, perm: u32, is_dir: bool
         perm |= mode::S_ISGID;
     } else if perm & (mode::S_ISGID | mode::S_IXGRP) == (mode::S_ISGID | mode::S_IXGRP)
         && !cred.in_group(gid)
-        && !cred.is_privileged()
+        && !cred.has_cap(cap::FSETID)
     {
         perm &= !mode::S_ISGID;
     }
@@ -331,6 +341,73 @@ mod tests {
             new_node_owner(&user, &stat(mode::S_IFDIR | 0o755, 0, 50), 0o644, false),
             (0o644, 1000)
         );
+    }
+
+    /// Root without capabilities is an ordinary user to the permission checks.
+    fn bare_root() -> Credentials {
+        Credentials {
+            caps: 0,
+            ..Credentials::root()
+        }
+    }
+
+    fn with_caps(caps: &[u32]) -> Credentials {
+        Credentials {
+            caps: caps.iter().fold(0, |set, &c| set | cap::bit(c)),
+            ..Credentials::root()
+        }
+    }
+
+    #[test]
+    fn uid_0_without_capabilities_gets_no_override() {
+        let theirs = stat(mode::S_IFREG | 0o600, 5, 5);
+        assert_eq!(check_access(&bare_root(), &theirs, Access::READ), Err(Errno::EACCES));
+        assert_eq!(
+            chown_check(&bare_root(), &theirs, Some(0), None),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(chmod_bits(&bare_root(), &theirs, 0o644), Err(Errno::EPERM));
+        assert_eq!(check_set_times(&bare_root(), &theirs, false), Err(Errno::EPERM));
+        let tmp = stat(mode::S_IFDIR | 0o1777, 7, 7);
+        assert_eq!(check_sticky(&bare_root(), &tmp, &theirs), Err(Errno::EPERM));
+        // Docker's default set (no CAP_DAC_READ_SEARCH) still overrides via DAC_OVERRIDE.
+        assert_eq!(
+            check_access(&with_caps(&[cap::DAC_OVERRIDE]), &theirs, Access::WRITE),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn each_capability_grants_only_its_own_override() {
+        let theirs = stat(mode::S_IFREG | 0o6700, 5, 5);
+        let dir = stat(mode::S_IFDIR | 0o700, 5, 5);
+        let read_search = with_caps(&[cap::DAC_READ_SEARCH]);
+        assert_eq!(check_access(&read_search, &theirs, Access::READ), Ok(()));
+        assert_eq!(
+            check_access(&read_search, &theirs, Access::WRITE),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            check_access(&read_search, &dir, Access::READ | Access::EXEC),
+            Ok(())
+        );
+        assert_eq!(
+            check_access(&read_search, &dir, Access::WRITE),
+            Err(Errno::EACCES)
+        );
+        let chown = with_caps(&[cap::CHOWN]);
+        assert!(chown_check(&chown, &stat(mode::S_IFREG | 0o644, 5, 5), Some(7), Some(7)).is_ok());
+        // CAP_CHOWN without CAP_FOWNER cannot clear the setuid bit of a foreign file.
+        assert_eq!(chown_check(&chown, &theirs, Some(7), None), Err(Errno::EPERM));
+        let fowner = with_caps(&[cap::FOWNER]);
+        assert_eq!(chown_check(&fowner, &theirs, Some(7), None), Err(Errno::EPERM));
+        assert_eq!(chmod_bits(&fowner, &theirs, 0o2755), Ok(0o755));
+        assert_eq!(
+            chmod_bits(&with_caps(&[cap::FOWNER, cap::FSETID]), &theirs, 0o2755),
+            Ok(0o2755)
+        );
+        assert_eq!(bits_after_modification(&fowner, &theirs), Some(0o2700));
+        assert_eq!(bits_after_modification(&with_caps(&[cap::FSETID]), &theirs), None);
     }
 
     #[test]

@@ -465,3 +465,77 @@ fn pruning_the_dentry_cache_keeps_what_is_in_use() {
         "pruned names come back from the filesystem"
     );
 }
+
+#[test]
+fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/proc", 0o755).unwrap();
+    let parent = w
+        .ctx
+        .mount(At::Cwd, b"/proc", tmpfs(&w.clock, 2, ""), "proc", MountFlags::empty())
+        .unwrap();
+    w.ctx.mkdir(At::Cwd, b"/proc/sys", 0o755).unwrap();
+    let locked = w
+        .ctx
+        .mount(
+            At::Cwd,
+            b"/proc/sys",
+            tmpfs(&w.clock, 3, ""),
+            "proc",
+            MountFlags::RDONLY | MountFlags::NOSUID,
+        )
+        .unwrap();
+    w.ns.lock(&locked);
+    // Not even a holder of every capability (the kernel's own Credentials::root).
+    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc/sys", false), Err(Errno::EINVAL));
+    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc/sys", true), Err(Errno::EINVAL));
+    // The parent: busy, and lazily it would take the locked mount with it.
+    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc", false), Err(Errno::EBUSY));
+    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc", true), Err(Errno::EINVAL));
+    // Remounts may add flags but not clear a locked one.
+    assert_eq!(w.ns.remount(&locked, MountFlags::NOSUID), Err(Errno::EPERM));
+    assert_eq!(w.ns.remount(&locked, MountFlags::RDONLY), Err(Errno::EPERM));
+    assert_eq!(
+        w.ns.remount(&locked, MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOATIME),
+        Err(Errno::EPERM)
+    );
+    assert_eq!(
+        w.ns.remount(&locked, MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOEXEC),
+        Ok(())
+    );
+    assert_eq!(w.ns.remount(&parent, MountFlags::RDONLY), Ok(()));
+    assert_eq!(w.ns.remount(&parent, MountFlags::empty()), Ok(()));
+    // A (non-recursive) bind of the parent would show what the locked mount covers.
+    w.ctx.mkdir(At::Cwd, b"/view", 0o755).unwrap();
+    assert_eq!(
+        err(w.ctx.bind_mount(At::Cwd, b"/proc", At::Cwd, b"/view", MountFlags::empty())),
+        Errno::EINVAL
+    );
+    // Binding the locked mount itself (read-only as it is) is fine.
+    assert!(
+        w.ctx
+            .bind_mount(At::Cwd, b"/proc/sys", At::Cwd, b"/view", MountFlags::RDONLY)
+            .is_ok()
+    );
+    assert!(locked.is_locked() && !parent.is_locked());
+}
+
+#[test]
+fn mount_calls_need_cap_sys_admin_not_uid_0() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
+    let mut bare = w.ctx.clone();
+    bare.cred.caps = 0;
+    assert_eq!(
+        err(bare.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty())),
+        Errno::EPERM
+    );
+    bare.cred.caps = cap::bit(cap::SYS_ADMIN);
+    bare.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty())
+        .unwrap();
+    bare.cred.caps = cap::ALL & !cap::bit(cap::SYS_ADMIN);
+    assert_eq!(bare.unmount(At::Cwd, b"/m", false), Err(Errno::EPERM));
+    assert_eq!(bare.chroot(At::Cwd, b"/m"), Ok(()));
+    bare.cred.caps = 0;
+    assert_eq!(bare.chroot(At::Cwd, b"/"), Err(Errno::EPERM));
+}

@@ -95,7 +95,8 @@ struct Builder<'a> {
     ns: Arc<MountNamespace>,
     context: FsContext,
     /// Mounts to make read-only once everything is mounted, with their final flags.
-    finish_flags: Vec<(Arc<vfs_core::Mount>, MountFlags)>,
+    /// Each mount's final flags, and whether to lock it.
+    finish_flags: Vec<(Arc<vfs_core::Mount>, MountFlags, bool)>,
 }
 
 /// Builds the namespace the plan describes.
@@ -146,7 +147,9 @@ pub fn build(
         finish_flags: Vec::new(),
     };
     let root_mount = ns.root().mount.clone();
-    builder.finish_flags.push((root_mount, root_flags));
+    builder
+        .finish_flags
+        .push((root_mount, root_flags, plan.root.readonly));
     for planned in &plan.mounts {
         let started = source.clock().now();
         builder.apply(planned)?;
@@ -155,8 +158,14 @@ pub fn build(
             + (i64::from(took.nsec) - i64::from(started.nsec)) / 1000;
         log::debug!(target: "namespace", "{} took {micros} us", planned.destination);
     }
-    for (mount, flags) in &builder.finish_flags {
+    // The spec's read-only and masked mounts are locked, as Linux locks the mounts a
+    // less privileged namespace inherits: not even CAP_SYS_ADMIN inside can unmount them
+    // or make them writable.
+    for (mount, flags, lock) in &builder.finish_flags {
         ns.set_flags(mount, *flags);
+        if *lock {
+            ns.lock(mount);
+        }
     }
     Ok(ns)
 }
@@ -227,7 +236,9 @@ impl Builder<'_> {
             Mountable::Bind(location) => self.ns.bind(&at, &location, building_flags),
         }
         .map_err(|errno| self.error(planned, errno, "cannot mount at"))?;
-        self.finish_flags.push((mount, final_flags));
+        let lock = final_flags.contains(MountFlags::RDONLY)
+            || matches!(planned.kind, crate::container::plan::MountKind::Mask);
+        self.finish_flags.push((mount, final_flags, lock));
         Ok(())
     }
 
@@ -387,7 +398,7 @@ impl Builder<'_> {
         let flags = at.mount.flags() - MountFlags::RDONLY;
         let final_flags = at.mount.flags() | MountFlags::RDONLY;
         let mount = self.ns.mount(&at, overlay, "none", flags)?;
-        self.finish_flags.push((mount, final_flags));
+        self.finish_flags.push((mount, final_flags, true));
         Ok(())
     }
 }

@@ -29,6 +29,11 @@ pub struct ProcessPlan {
     pub rlimits: Vec<crate::container::spec::Rlimit>,
     /// `linux.resources.pids.limit`: processes at most, for the whole container.
     pub pids_limit: Option<u64>,
+    /// `process.capabilities`, or every set empty when the spec has none: what runc
+    /// gives then (it clears all five sets), so a spec is never more privileged than it
+    /// says. Docker, podman and containerd always write the member.
+    pub capabilities: crate::container::spec::CapabilitySets,
+    pub no_new_privileges: bool,
 }
 
 impl ProcessPlan {
@@ -44,6 +49,8 @@ impl ProcessPlan {
             terminal: process.terminal,
             rlimits: process.rlimits.clone(),
             pids_limit,
+            capabilities: process.capabilities.unwrap_or_default(),
+            no_new_privileges: process.no_new_privileges,
         }
     }
 

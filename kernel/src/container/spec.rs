@@ -76,6 +76,21 @@ pub struct Process {
     pub terminal: bool,
     /// `process.rlimits`, checked: a known `RLIMIT_*` each, soft ≤ hard, no repeats.
     pub rlimits: Vec<Rlimit>,
+    /// `process.capabilities`, each set as a bit per `CAP_*` number; `None` when the spec
+    /// has no such member (the init then gets no capabilities at all, as runc gives).
+    pub capabilities: Option<CapabilitySets>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privileges: bool,
+}
+
+/// `process.capabilities`: the five sets, as bits per `CAP_*` number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapabilitySets {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
 }
 
 /// One `process.rlimits` entry: `RLIMIT_*` by its Linux number.
@@ -180,6 +195,19 @@ mod raw {
         pub terminal: bool,
         #[serde(default)]
         pub rlimits: Vec<Rlimit>,
+        pub capabilities: Option<Capabilities>,
+        #[serde(default, rename = "noNewPrivileges")]
+        pub no_new_privileges: bool,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    pub struct Capabilities {
+        pub bounding: Vec<String>,
+        pub effective: Vec<String>,
+        pub permitted: Vec<String>,
+        pub inheritable: Vec<String>,
+        pub ambient: Vec<String>,
     }
 
     #[derive(Deserialize)]
@@ -385,6 +413,7 @@ fn check_process(process: Option<raw::Process>) -> Result<Process, SpecError> {
         ));
     }
     let rlimits = check_rlimits(process.rlimits)?;
+    let capabilities = process.capabilities.map(check_capabilities).transpose()?;
     Ok(Process {
         args: process.args,
         env: process.env,
@@ -392,6 +421,34 @@ fn check_process(process: Option<raw::Process>) -> Result<Process, SpecError> {
         user: process.user,
         terminal: process.terminal,
         rlimits,
+        capabilities,
+        no_new_privileges: process.no_new_privileges,
+    })
+}
+
+/// Each set's names must be `CAP_*` names Linux knows (runc only warns and drops an
+/// unknown one; a typo here would silently change what the container may do).
+fn check_capabilities(raw: raw::Capabilities) -> Result<CapabilitySets, SpecError> {
+    let set = |name: &str, names: Vec<String>| -> Result<u64, SpecError> {
+        let mut bits = 0u64;
+        for (index, capability) in names.iter().enumerate() {
+            let number = vfs_core::cap::by_name(capability).ok_or_else(|| {
+                bad_value(
+                    format!("process.capabilities.{name}[{index}]"),
+                    capability,
+                    "a CAP_* name Linux knows",
+                )
+            })?;
+            bits |= vfs_core::cap::bit(number);
+        }
+        Ok(bits)
+    };
+    Ok(CapabilitySets {
+        bounding: set("bounding", raw.bounding)?,
+        effective: set("effective", raw.effective)?,
+        permitted: set("permitted", raw.permitted)?,
+        inheritable: set("inheritable", raw.inheritable)?,
+        ambient: set("ambient", raw.ambient)?,
     })
 }
 
@@ -692,6 +749,28 @@ mod tests {
                 "process.rlimits[1].type",
                 "each resource once",
             ),
+            (
+                process(
+                    r#"{"args": ["a"], "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL", "CAP_NOPE"]}}"#,
+                ),
+                "process.capabilities.permitted[1]",
+                "CAP_NOPE",
+            ),
+            (
+                process(r#"{"args": ["a"], "capabilities": {"ambient": ["kill"]}}"#),
+                "process.capabilities.ambient[0]",
+                "a CAP_* name Linux knows",
+            ),
+            (
+                process(r#"{"args": ["a"], "capabilities": {"effective": "CAP_KILL"}}"#),
+                "process.capabilities.effective",
+                "expected a sequence",
+            ),
+            (
+                process(r#"{"args": ["a"], "noNewPrivileges": "yes"}"#),
+                "process.noNewPrivileges",
+                "expected a boolean",
+            ),
         ];
         for (json, field, words) in cases {
             let error = error_of(&json);
@@ -704,6 +783,33 @@ mod tests {
             );
             assert_eq!(error.exit_status(), crate::container::error::INVALID_SPEC);
         }
+    }
+
+    #[test]
+    fn capabilities_and_no_new_privileges_are_read() {
+        let spec = Spec::parse(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(spec.process.capabilities, None);
+        assert!(!spec.process.no_new_privileges);
+        let json = with(
+            "process",
+            r#"{"args": ["a"], "noNewPrivileges": true, "capabilities": {"bounding": ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": [], "ambient": ["CAP_KILL"]}}"#,
+        );
+        let spec = Spec::parse(json.as_bytes()).unwrap();
+        assert!(spec.process.no_new_privileges);
+        assert_eq!(
+            spec.process.capabilities,
+            Some(CapabilitySets {
+                bounding: 1 | 1 << 21 | 1 << 40,
+                effective: 1 << 5,
+                permitted: 1 << 5,
+                inheritable: 0,
+                ambient: 1 << 5,
+            })
+        );
+        // A member with no sets: every set empty (not the same as no member).
+        let json = with("process", r#"{"args": ["a"], "capabilities": {}}"#);
+        let spec = Spec::parse(json.as_bytes()).unwrap();
+        assert_eq!(spec.process.capabilities, Some(CapabilitySets::default()));
     }
 
     #[test]

@@ -239,6 +239,10 @@ fn load(
     };
     process.files.close_on_exec_all();
     process.signals.reset_on_exec();
+    // The capability transition of an execve of a file without file capabilities (the
+    // init's own exec too, as runc's init execs it after setting the spec's sets).
+    process.caps.exec(process.ids.uid, process.ids.euid);
+    process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     process.name = name[..name.len().min(15)].to_vec();
@@ -251,6 +255,7 @@ fn load(
         .and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root))
         .unwrap_or_else(|| path.to_vec());
     crate::views::publish(process);
+    crate::task::lifecycle::publish_credentials(process);
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod deliver;
 #[cfg(target_os = "none")]
 pub mod exec;
+pub mod caps;
 pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod signal;
@@ -70,6 +71,8 @@ mod running {
         pub files: FdTable<Arc<OpenFile>>,
         pub context: UserContext,
         pub ids: Ids,
+        /// Capability sets, securebits and `no_new_privs` ([`super::caps`]).
+        pub caps: super::caps::Capabilities,
         pub signals: SignalState,
         pub limits: Limits,
         /// `set_tid_address`: cleared (and futex-woken) when the thread exits.
@@ -112,11 +115,17 @@ mod running {
     }
 
     impl Process {
-        /// Keeps the filesystem identity in step with the effective ids.
+        /// Keeps the filesystem identity in step with the effective ids and capabilities.
         pub fn sync_credentials(&mut self) {
             self.fs.cred.uid = self.ids.euid;
             self.fs.cred.gid = self.ids.egid;
             self.fs.cred.groups = self.ids.groups.clone();
+            self.fs.cred.caps = self.caps.effective;
+        }
+
+        /// `capable(cap)`: whether the effective set holds `cap`.
+        pub fn capable(&self, cap: u32) -> bool {
+            self.caps.has(cap)
         }
     }
 

@@ -292,7 +292,7 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             }
             // The argument is an `unsigned int`; privilege is `CAP_SYS_RESOURCE` (root).
             let requested = usize::try_from(argument as u32).map_err(|_| Errno::EINVAL)?;
-            end.set_capacity(requested, p.ids.euid == 0)
+            end.set_capacity(requested, p.capable(vfs_core::cap::SYS_RESOURCE))
                 .map(|size| size as u64)
         }
         _ => Err(Errno::EINVAL),
@@ -349,7 +349,7 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
             let session = terminal::session(p.pid)?;
             write_out(p, argument, &(session as i32).to_le_bytes()).map(|()| 0)
         }
-        TIOCSCTTY => terminal::make_controlling(p.pid, argument == 1, p.ids.euid == 0).map(|()| 0),
+        TIOCSCTTY => terminal::make_controlling(p.pid, argument == 1, p.capable(vfs_core::cap::SYS_ADMIN)).map(|()| 0),
         TIOCNOTTY => terminal::give_up(p.pid).map(|()| 0),
         FIONREAD => write_out(p, argument, &0i32.to_le_bytes()).map(|()| 0),
         _ => Err(Errno::ENOTTY),

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use vfs_core::Errno;
+use vfs_core::{Errno, cap};
 
 use super::{SysResult, read_in, write_out};
 use crate::process::Process;
@@ -74,20 +74,19 @@ fn set_ids(
 }
 
 pub fn setresuid(p: &mut Process, real: u64, effective: u64, saved: u64, call: Call) -> SysResult {
-    let privileged = p.ids.euid == 0;
-    let [uid, euid, suid] = set_ids(
-        [p.ids.uid, p.ids.euid, p.ids.suid],
-        [real, effective, saved],
-        privileged,
-        call,
-    )?;
-    (p.ids.uid, p.ids.euid, p.ids.suid) = (uid, euid, suid);
+    let privileged = p.capable(cap::SETUID);
+    let old = [p.ids.uid, p.ids.euid, p.ids.suid];
+    let new = set_ids(old, [real, effective, saved], privileged, call)?;
+    [p.ids.uid, p.ids.euid, p.ids.suid] = new;
+    // Leaving uid 0 drops the capabilities (capabilities(7), "Effect of user ID changes").
+    p.caps.after_setuid(old, new);
     p.sync_credentials();
+    crate::task::lifecycle::publish_credentials(p);
     Ok(0)
 }
 
 pub fn setresgid(p: &mut Process, real: u64, effective: u64, saved: u64, call: Call) -> SysResult {
-    let privileged = p.ids.euid == 0;
+    let privileged = p.capable(cap::SETGID);
     let [gid, egid, sgid] = set_ids(
         [p.ids.gid, p.ids.egid, p.ids.sgid],
         [real, effective, saved],
@@ -122,7 +121,7 @@ pub fn getgroups(p: &mut Process, size: u64, address: u64) -> SysResult {
 }
 
 pub fn setgroups(p: &mut Process, size: u64, address: u64) -> SysResult {
-    if p.ids.euid != 0 {
+    if !p.capable(cap::SETGID) {
         return Err(Errno::EPERM);
     }
     if size > NGROUPS_MAX {

@@ -46,6 +46,7 @@ pub fn changes_what_proc_shows(number: u64) -> bool {
             | nr::CHROOT
             | nr::UMASK
             | nr::PRCTL
+            | nr::CAPSET
             | nr::SETUID
             | nr::SETGID
             | nr::SETREUID
@@ -239,7 +240,9 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
             Ok(u64::from(p.pid))
         }
         nr::SET_ROBUST_LIST => system::set_robust_list(p, a[0], a[1]),
-        nr::PRCTL => system::prctl(p, a[0], a[1]),
+        nr::PRCTL => system::prctl(p, a[0], [a[1], a[2], a[3], a[4]]),
+        nr::CAPGET => system::capget(p, a[0], a[1]),
+        nr::CAPSET => system::capset(p, a[0], a[1]),
         nr::FUTEX => system::futex(p, a[0], a[1], a[2], a[3]),
         nr::RSEQ => Err(Errno::ENOSYS),
 

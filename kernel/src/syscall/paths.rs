@@ -182,6 +182,11 @@ pub fn faccessat(p: &mut Process, dirfd: i32, path: u64, mode: u64, flags: u64) 
     if flags & AT_EACCESS == 0 {
         context.cred.uid = p.ids.uid;
         context.cred.gid = p.ids.gid;
+        // `access_override_creds`: a real uid 0 checks with its permitted set, any
+        // other real uid with no capabilities.
+        if p.caps.securebits & crate::process::caps::securebits::NO_SETUID_FIXUP == 0 {
+            context.cred.caps = if p.ids.uid == 0 { p.caps.permitted } else { 0 };
+        }
     }
     let start = super::start_of(p, dirfd)?;
     let at = start.as_ref().map_or(At::Cwd, At::Dir);
@@ -323,7 +328,7 @@ const MS_REMOUNT: u64 = 32;
 const MS_BIND: u64 = 4096;
 const MS_REC: u64 = 16384;
 
-/// `mount(2)`, root only: bind mounts, and new instances of the filesystems the kernel
+/// `mount(2)`, with `CAP_SYS_ADMIN` only: bind mounts, and new instances of the filesystems the kernel
 /// can make (`tmpfs`, `proc`, `sysfs`…; see `crate::fs::make`).
 pub fn mount(
     p: &mut Process,
@@ -333,14 +338,18 @@ pub fn mount(
     flags: u64,
     data: u64,
 ) -> SysResult {
-    if p.ids.euid != 0 {
+    if !p.capable(vfs_core::cap::SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let target = read_path(p, target)?;
     let location = p.fs.resolve(At::Cwd, &target, true)?;
     if flags & MS_REMOUNT != 0 {
+        if !location.is_mount_root() {
+            return Err(Errno::EINVAL);
+        }
+        // A locked mount (read-only or masked by the spec) keeps its flags: EPERM.
         p.fs.ns
-            .set_flags(&location.mount, MountFlags::from_ms(flags));
+            .remount(&location.mount, MountFlags::from_ms(flags))?;
         return Ok(0);
     }
     if flags & MS_BIND != 0 {
@@ -387,7 +396,7 @@ pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
     const MNT_DETACH: u64 = 2;
     const MNT_EXPIRE: u64 = 4;
     const UMOUNT_NOFOLLOW: u64 = 8;
-    if p.ids.euid != 0 {
+    if !p.capable(vfs_core::cap::SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0

@@ -122,8 +122,26 @@ pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESRCH);
     }
     let info = SigInfo::user(signal as u8, p.pid, p.ids.uid);
+    let sender = crate::task::lifecycle::Sender {
+        pid: p.pid,
+        uid: p.ids.uid,
+        euid: p.ids.euid,
+        cap_kill: p.capable(vfs_core::cap::KILL),
+    };
+    // Linux: a group or broadcast kill succeeds if any target took the signal; otherwise
+    // the last error (EPERM when none could be signalled).
+    let mut delivered = includes_me;
+    let mut last_error = None;
     for target in targets.into_iter().filter(|&target| target != p.pid) {
-        crate::task::lifecycle::signal_process(target, info)?;
+        match crate::task::lifecycle::signal_process(target, info, sender) {
+            Ok(()) => delivered = true,
+            Err(errno) => last_error = Some(errno),
+        }
+    }
+    if let Some(errno) = last_error
+        && !delivered
+    {
+        return Err(errno);
     }
     if includes_me && signal != 0 {
         // A signal to itself whose default action ends it does so on the way out of this

@@ -127,7 +127,7 @@ pub fn uname(p: &mut Process, address: u64) -> SysResult {
 }
 
 fn read_name(p: &mut Process, address: u64, len: u64) -> Result<Vec<u8>, Errno> {
-    if p.ids.euid != 0 {
+    if !p.capable(vfs_core::cap::SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     if len > HOST_NAME_MAX {
@@ -164,7 +164,7 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         if current > maximum {
             return Err(Errno::EINVAL);
         }
-        if maximum > previous.1 && p.ids.euid != 0 {
+        if maximum > previous.1 && !p.capable(vfs_core::cap::SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
         p.limits.values[index] = (current, maximum);
@@ -252,17 +252,150 @@ pub fn set_robust_list(p: &mut Process, head: u64, len: u64) -> SysResult {
     Ok(0)
 }
 
-pub fn prctl(p: &mut Process, option: u64, argument: u64) -> SysResult {
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// The header of `capget`/`capset`: the words per set its version has (1 for version 1,
+/// 2 for versions 2 and 3) and the pid. An unknown version is `EINVAL`, with version 3
+/// written back as the one the kernel prefers (what libcap probes with).
+fn read_cap_header(p: &mut Process, header: u64) -> Result<(usize, i32), Errno> {
+    let raw = read_in(p, header, 8)?;
+    let version = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let pid = i32::from_le_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    match version {
+        CAP_V1 => Ok((1, pid)),
+        CAP_V2 | CAP_V3 => Ok((2, pid)),
+        _ => {
+            write_out(p, header, &CAP_V3.to_le_bytes())?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// `capget`: the effective, permitted and inheritable sets of the caller (pid 0 or its
+/// own) or of another process; a NULL data pointer only asks for the version: 0 even
+/// for an unknown one, with the preferred version written back (how libcap and busybox
+/// probe).
+pub fn capget(p: &mut Process, header: u64, data: u64) -> SysResult {
+    let (words, pid) = match read_cap_header(p, header) {
+        Err(Errno::EINVAL) if data == 0 => return Ok(0),
+        other => other?,
+    };
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (effective, permitted, inheritable) = if pid == 0 || pid as u32 == p.pid {
+        (p.caps.effective, p.caps.permitted, p.caps.inheritable)
+    } else {
+        let theirs = crate::task::lifecycle::credentials_of(pid as u32)?;
+        (theirs.effective, theirs.permitted, theirs.inheritable)
+    };
+    if data == 0 {
+        return Ok(0);
+    }
+    let mut out = Vec::with_capacity(12 * words);
+    for word in 0..words {
+        for set in [effective, permitted, inheritable] {
+            out.extend_from_slice(&((set >> (32 * word)) as u32).to_le_bytes());
+        }
+    }
+    write_out(p, data, &out).map(|()| 0)
+}
+
+/// `capset`: only on the caller itself (`EPERM` for another pid), by Linux's rules
+/// ([`crate::process::caps::Capabilities::capset`]).
+pub fn capset(p: &mut Process, header: u64, data: u64) -> SysResult {
+    let (words, pid) = read_cap_header(p, header)?;
+    if pid != 0 && pid as u32 != p.pid {
+        return Err(Errno::EPERM);
+    }
+    let raw = read_in(p, data, 12 * words)?;
+    let mut sets = [0u64; 3];
+    for word in 0..words {
+        for (index, set) in sets.iter_mut().enumerate() {
+            let at = word * 12 + index * 4;
+            let value = u32::from_le_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+            *set |= u64::from(value) << (32 * word);
+        }
+    }
+    let [effective, permitted, inheritable] = sets;
+    p.caps.capset(effective, permitted, inheritable)?;
+    p.sync_credentials();
+    crate::task::lifecycle::publish_credentials(p);
+    Ok(0)
+}
+
+pub fn prctl(p: &mut Process, option: u64, args: [u64; 4]) -> SysResult {
+    use crate::process::caps::AmbientOp;
     const PR_SET_PDEATHSIG: u64 = 1;
     const PR_GET_DUMPABLE: u64 = 3;
     const PR_SET_DUMPABLE: u64 = 4;
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
     const PR_SET_NAME: u64 = 15;
     const PR_GET_NAME: u64 = 16;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_GET_SECUREBITS: u64 = 27;
+    const PR_SET_SECUREBITS: u64 = 28;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
     const PR_SET_CHILD_SUBREAPER: u64 = 36;
     const PR_GET_CHILD_SUBREAPER: u64 = 37;
+    const PR_CAP_AMBIENT: u64 = 47;
+    let argument = args[0];
+    let changed = |p: &mut Process| {
+        p.sync_credentials();
+        crate::task::lifecycle::publish_credentials(p);
+        Ok(0)
+    };
     match option {
+        PR_CAPBSET_READ => p.caps.bounding_has(argument).map(u64::from),
+        PR_CAPBSET_DROP => {
+            p.caps.drop_bounding(argument)?;
+            changed(p)
+        }
+        PR_CAP_AMBIENT => {
+            let op = match argument {
+                1 => AmbientOp::IsSet,
+                2 => AmbientOp::Raise,
+                3 => AmbientOp::Lower,
+                4 => AmbientOp::ClearAll,
+                _ => return Err(Errno::EINVAL),
+            };
+            if args[2] != 0 || args[3] != 0 || (op == AmbientOp::ClearAll && args[1] != 0) {
+                return Err(Errno::EINVAL);
+            }
+            let answer = p.caps.ambient(op, args[1])?;
+            changed(p)?;
+            Ok(answer)
+        }
+        PR_GET_KEEPCAPS => Ok(u64::from(
+            p.caps.securebits & crate::process::caps::securebits::KEEP_CAPS != 0,
+        )),
+        PR_SET_KEEPCAPS => {
+            p.caps.set_keep_caps(argument)?;
+            Ok(0)
+        }
+        PR_GET_SECUREBITS => Ok(u64::from(p.caps.securebits)),
+        PR_SET_SECUREBITS => {
+            p.caps.set_securebits(argument)?;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if argument != 1 || args[1..].iter().any(|&a| a != 0) {
+                return Err(Errno::EINVAL);
+            }
+            p.caps.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            if args.iter().any(|&a| a != 0) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(p.caps.no_new_privs))
+        }
         PR_SET_NAME => {
             let mut name = read_in(p, argument, 16)?;
             let end = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
@@ -284,8 +417,7 @@ pub fn prctl(p: &mut Process, option: u64, argument: u64) -> SysResult {
             write_out(p, argument, &value.to_le_bytes()).map(|()| 0)
         }
         PR_GET_DUMPABLE => Ok(1),
-        PR_SET_DUMPABLE | PR_SET_PDEATHSIG | PR_SET_NO_NEW_PRIVS => Ok(0),
-        PR_GET_NO_NEW_PRIVS => Ok(0),
+        PR_SET_DUMPABLE | PR_SET_PDEATHSIG => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -132,7 +132,8 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let mut table = TABLE.lock();
         let processes = table.len() as u64;
         let over_pids_limit = table.pids_limit.is_some_and(|limit| processes >= limit);
-        if (processes >= nproc_limit && p.ids.euid != 0)
+        let exempt = p.capable(vfs_core::cap::SYS_RESOURCE) || p.capable(vfs_core::cap::SYS_ADMIN);
+        if (processes >= nproc_limit && !exempt)
             || over_pids_limit
             || table.len() >= max_processes()
         {
@@ -156,6 +157,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         }
     };
     crate::views::publish(&child);
+    publish_credentials(&child);
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.vfork_parent_waiting = true;
@@ -218,6 +220,7 @@ fn make_child(
         files: p.files.clone(),
         context,
         ids: p.ids.clone(),
+        caps: p.caps,
         signals: SignalState {
             pending: Vec::new(),
             saved_mask: None,
@@ -542,11 +545,62 @@ pub fn is_subreaper(pid: u32) -> bool {
     TABLE.lock().get(pid).is_some_and(|entry| entry.subreaper)
 }
 
+/// Mirrors `process`'s ids and capability sets into the task table, where `kill` and
+/// `capget` of other processes read them.
+pub fn publish_credentials(process: &crate::process::Process) {
+    if let Some(entry) = TABLE.lock().get_mut(process.pid) {
+        entry.credentials = super::table::PublishedCredentials {
+            uid: process.ids.uid,
+            euid: process.ids.euid,
+            suid: process.ids.suid,
+            effective: process.caps.effective,
+            permitted: process.caps.permitted,
+            inheritable: process.caps.inheritable,
+        };
+    }
+}
+
+/// The published identity of `pid` (`ESRCH` if there is none).
+pub fn credentials_of(pid: u32) -> Result<super::table::PublishedCredentials, Errno> {
+    TABLE
+        .lock()
+        .get(pid)
+        .filter(|entry| entry.state == State::Running)
+        .map(|entry| entry.credentials)
+        .ok_or(Errno::ESRCH)
+}
+
+/// Who sends a signal, for `kill`'s permission check (`kill_ok_by_cred`).
+#[derive(Clone, Copy, Debug)]
+pub struct Sender {
+    pub pid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub cap_kill: bool,
+}
+
 /// `kill` of another process: queues the signal for it (its thread acts on it on the
 /// way back to user mode). The init gets only the signals it has handlers for (and never
 /// `SIGKILL`/`SIGSTOP` from inside), as Linux's init.
-pub fn signal_process(target: u32, info: SigInfo) -> Result<(), Errno> {
+///
+/// `EPERM` (checked for signal 0 too) unless the sender holds `CAP_KILL`, its real or
+/// effective uid is the target's real or saved uid, or it sends `SIGCONT` within its
+/// session (Linux's `check_kill_permission`).
+pub fn signal_process(target: u32, info: SigInfo, sender: Sender) -> Result<(), Errno> {
+    const SIGCONT: u8 = 18;
     let mut table = TABLE.lock();
+    let entry = table.get(target).ok_or(Errno::ESRCH)?;
+    if entry.state == State::Running && target != sender.pid && !sender.cap_kill {
+        let theirs = entry.credentials;
+        let same_user = [sender.uid, sender.euid]
+            .iter()
+            .any(|id| *id == theirs.uid || *id == theirs.suid);
+        let same_session = info.signo == SIGCONT
+            && table.get(sender.pid).is_some_and(|me| me.sid == entry.sid);
+        if !same_user && !same_session {
+            return Err(Errno::EPERM);
+        }
+    }
     let entry = table.get(target).ok_or(Errno::ESRCH)?;
     if info.signo == 0 || entry.state != State::Running {
         return Ok(());

@@ -65,6 +65,20 @@ pub struct Entry {
     /// It ended by a signal that dumps core, with a core size limit that allowed one (the
     /// sandbox writes no file; the wait status carries the flag as Linux's would).
     pub core_dumped: bool,
+    /// What other processes need of its identity: `kill`'s permission check and `capget`
+    /// of another pid. Published by the process when it changes.
+    pub credentials: PublishedCredentials,
+}
+
+/// A mirror of a process's ids and capability sets, kept in the task table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishedCredentials {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
 }
 
 /// A stop or a continue of a child, as `wait` reports it.
@@ -152,6 +166,7 @@ impl Table {
                 own_cpu: CpuTime::default(),
                 alarm: None,
                 core_dumped: false,
+                credentials: PublishedCredentials::default(),
             },
         );
         self.last_pid = self.last_pid.max(pid);

@@ -42,7 +42,7 @@ impl FsContext {
     ) -> Result<Arc<Dentry>> {
         let dir = locked.inode()?.clone();
         self.may_create_in(&dir)?;
-        if matches!(kind, NodeKind::Device { .. }) && !self.cred.is_privileged() {
+        if matches!(kind, NodeKind::Device { .. }) && !self.cred.has_cap(crate::cred::cap::MKNOD) {
             return Err(Errno::EPERM);
         }
         let (perm, gid) = permission::new_node_owner(

@@ -152,7 +152,7 @@ impl FsContext {
     pub fn chroot(&mut self, at: At<'_>, path: &[u8]) -> Result<()> {
         let location = self.resolve(at, path, true)?;
         crate::path::may_search(&self.cred, &location)?;
-        if !self.cred.is_privileged() {
+        if !self.cred.has_cap(crate::cred::cap::SYS_CHROOT) {
             return Err(Errno::EPERM);
         }
         self.root = location;
@@ -176,7 +176,7 @@ impl FsContext {
         source: &str,
         flags: MountFlags,
     ) -> Result<Arc<Mount>> {
-        if !self.cred.is_privileged() {
+        if !self.cred.has_cap(crate::cred::cap::SYS_ADMIN) {
             return Err(Errno::EPERM);
         }
         let location = self.resolve(at, path, true)?;
@@ -192,7 +192,7 @@ impl FsContext {
         path: &[u8],
         flags: MountFlags,
     ) -> Result<Arc<Mount>> {
-        if !self.cred.is_privileged() {
+        if !self.cred.has_cap(crate::cred::cap::SYS_ADMIN) {
             return Err(Errno::EPERM);
         }
         let source = self.resolve(source_at, source, true)?;
@@ -202,7 +202,7 @@ impl FsContext {
 
     /// `umount2`; `lazy` is `MNT_DETACH`.
     pub fn unmount(&self, at: At<'_>, path: &[u8], lazy: bool) -> Result<()> {
-        if !self.cred.is_privileged() {
+        if !self.cred.has_cap(crate::cred::cap::SYS_ADMIN) {
             return Err(Errno::EPERM);
         }
         let location = self.resolve(at, path, true)?;

@@ -108,7 +108,7 @@ impl FsContext {
             };
             self.may_delete(&new_dir_inode, &target, target_wants_dir)?;
         }
-        if !same_dir && !self.cred.is_privileged() {
+        if !same_dir {
             if source_is_dir {
                 check_access(&self.cred, &source_inode.getattr()?, Access::WRITE)?;
             }

@@ -10,7 +10,6 @@ use vfs_core::PAGE_SIZE;
 use super::view::ProcessView;
 
 /// `CAP_LAST_CAP` 40 in Linux 6.1: the full capability set is 41 bits.
-const ALL_CAPABILITIES: u64 = (1 << 41) - 1;
 /// `SIGCHLD`, the signal a process's parent gets when it ends.
 const EXIT_SIGNAL: u32 = 17;
 /// `PF_RANDOMIZE`: address-space randomisation, the one task flag a user process shows.
@@ -111,13 +110,13 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
         "SigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
         signals.pending, 0, signals.blocked, signals.ignored, signals.caught
     );
-    let capabilities = if euid == 0 { ALL_CAPABILITIES } else { 0 };
+    let [inheritable, permitted, effective, bounding, ambient] = ids.caps;
     let _ = write!(
         text,
-        "CapInh:\t{:016x}\nCapPrm:\t{capabilities:016x}\nCapEff:\t{capabilities:016x}\nCapBnd:\t{ALL_CAPABILITIES:016x}\nCapAmb:\t{:016x}\n",
-        0, 0
+        "CapInh:\t{inheritable:016x}\nCapPrm:\t{permitted:016x}\nCapEff:\t{effective:016x}\nCapBnd:\t{bounding:016x}\nCapAmb:\t{ambient:016x}\nNoNewPrivs:\t{}\n",
+        u8::from(ids.no_new_privs)
     );
-    text.push_str("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+    text.push_str("Seccomp:\t0\nSeccomp_filters:\t0\n");
     text.push_str(
         "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n",
     );

@@ -133,6 +133,8 @@ impl ProcessView for FakeProcess {
             uid: [1000, 1000, 1000, 1000],
             gid: [1000, 1000, 1000, 1000],
             groups: vec![10, 1000],
+            caps: [0, 0, 0, vfs_core::cap::ALL, 0],
+            no_new_privs: false,
         }
     }
     fn mounts(&self) -> Vec<u8> {

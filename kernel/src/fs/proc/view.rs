@@ -175,15 +175,23 @@ pub struct ProcessIds {
     pub uid: [u32; 4],
     pub gid: [u32; 4],
     pub groups: Vec<u32>,
+    /// Capability sets as `/proc/<pid>/status` lists them: inheritable, permitted,
+    /// effective, bounding, ambient.
+    pub caps: [u64; 5],
+    pub no_new_privs: bool,
 }
 
 impl ProcessIds {
     /// Every id the same, no supplementary groups.
     pub fn single(uid: u32, gid: u32) -> ProcessIds {
+        let all = vfs_core::cap::ALL;
+        let held = if uid == 0 { all } else { 0 };
         ProcessIds {
             uid: [uid; 4],
             gid: [gid; 4],
             groups: Vec::new(),
+            caps: [0, held, held, all, 0],
+            no_new_privs: false,
         }
     }
 

@@ -15,6 +15,39 @@ use serde_json::{Value, json};
 use crate::guest::TestPrograms;
 
 pub const HOSTNAME: &str = "boxy";
+/// Docker's default capability set, as `docker run` writes it into a spec (bounding,
+/// effective and permitted): the kernel gives a spec without `process.capabilities` no
+/// capabilities at all, as runc does.
+pub const DOCKER_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// `process.capabilities` with `caps` in bounding, effective and permitted (as Docker
+/// writes them; `--cap-add` adds to all three).
+pub fn capabilities(caps: &[&str]) -> Value {
+    json!({"bounding": caps, "effective": caps, "permitted": caps})
+}
+
+/// Docker's default set plus `extra` (`docker run --cap-add`).
+pub fn docker_caps_with(extra: &[&str]) -> Value {
+    let mut caps: Vec<&str> = DOCKER_CAPS.to_vec();
+    caps.extend_from_slice(extra);
+    capabilities(&caps)
+}
+
 pub const ENV: &[&str] = &["PATH=/sbin:/bin", "HOME=/root", "TZ=UTC", "LANG=C"];
 /// Where the test tree appears inside the sandbox, and the case's writable bind mount.
 pub const TREE_IN_GUEST: &str = "/data";
@@ -69,7 +102,8 @@ impl Fixtures {
             "ociVersion": "1.0.2",
             "root": {"path": self.rootfs},
             "hostname": HOSTNAME,
-            "process": {"args": args, "env": ENV, "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "process": {"args": args, "env": ENV, "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "capabilities": docker_caps_with(&[])},
             "mounts": [
                 {"destination": TREE_IN_GUEST, "type": "bind", "source": self.tree, "options": ["rbind", "ro"]},
                 {"destination": RW_IN_GUEST, "type": "bind", "source": "rw", "options": ["rbind", "rw"]}

@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
+use super::fixtures::{capabilities, docker_caps_with};
 use super::{Builder, output};
 use crate::boot_tests::Case;
 use crate::boot_tests::checks::Check::{Line, Status, Text, TextsInOrder};
@@ -150,23 +151,27 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         cases.push(case);
     }
 
-    // mount(2) and umount2(2) from inside the container, root only.
-    let (case, _) = builder.run(
-        "ns-mount-syscall",
-        &[
-            "/bin/busybox",
-            "mount",
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m,mode=700",
-            "scratch",
-            "/root",
-        ],
-    )?;
-    cases.push(case.expect(Status(0)));
-    let (case, _) = builder.run("ns-umount-syscall", &["/bin/busybox", "umount", "/tmp"])?;
-    cases.push(case.expect(Status(0)));
+    // mount(2) and umount2(2) from inside the container: with CAP_SYS_ADMIN
+    // (`docker run --cap-add SYS_ADMIN`).
+    let sys_admin = |args: &[&str]| {
+        let mut spec = builder.fixtures.spec(args);
+        spec["process"]["capabilities"] = docker_caps_with(&["CAP_SYS_ADMIN"]);
+        spec
+    };
+    let spec = sys_admin(&[
+        "/bin/busybox",
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m,mode=700",
+        "scratch",
+        "/root",
+    ]);
+    cases.push(builder.with_spec("ns-mount-syscall", spec)?.0.expect(Status(0)));
+    let spec = sys_admin(&["/bin/busybox", "umount", "/tmp"]);
+    cases.push(builder.with_spec("ns-umount-syscall", spec)?.0.expect(Status(0)));
+    cases.extend(capability_cases(builder, &sys_admin)?);
     let mut spec =
         builder
             .fixtures
@@ -217,6 +222,146 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
             .raw_spec("ns-bad-option-value", &with_mounts(bad_option))?
             .expect(Line(&["mounts[0].options[0]"]))
             .expect(Status(INVALID_SPEC_FIELD)),
+    );
+    Ok(cases)
+}
+
+/// Capabilities (issue 12, point 6): Docker's default set cannot mount; with
+/// CAP_SYS_ADMIN the spec's read-only and masked mounts are still locked; the sets the
+/// spec gives, and how `su` (setgid/setuid) and exec change them; permission checks
+/// between uids.
+fn capability_cases(
+    builder: &Builder<'_>,
+    sys_admin: &dyn Fn(&[&str]) -> Value,
+) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    let docker = |name: &str, args: &[&str]| builder.run(name, args).map(|(case, _)| case);
+    cases.push(
+        docker(
+            "caps-default-mount-eperm",
+            &["/bin/busybox", "mount", "-t", "tmpfs", "scratch", "/root"],
+        )?
+        .expect(Line(&["mount", "permission denied"]))
+        .expect(Status(1)),
+    );
+    cases.push(
+        docker("caps-default-umount-eperm", &["/bin/busybox", "umount", "/tmp"])?
+            .expect(Line(&["umount", "Operation not permitted"]))
+            .expect(Status(1)),
+    );
+    let linux = json!({"maskedPaths": ["/data/sub"], "readonlyPaths": ["/rw"]});
+    for (name, args, words) in [
+        (
+            "caps-sysadmin-umount-readonly-path",
+            vec!["/bin/busybox", "umount", "/rw"],
+            &["umount", "Invalid argument"][..],
+        ),
+        (
+            "caps-sysadmin-umount-masked-path",
+            vec!["/bin/busybox", "umount", "-l", "/data/sub"],
+            &["umount", "Invalid argument"][..],
+        ),
+        (
+            "caps-sysadmin-remount-ro-mount-rw",
+            vec!["/bin/busybox", "mount", "-o", "remount,rw", "/data"],
+            &["mount", "permission denied"][..],
+        ),
+    ] {
+        let mut spec = sys_admin(&args);
+        spec["linux"] = linux.clone();
+        cases.push(
+            builder
+                .with_spec(name, spec)?
+                .0
+                .expect(Line(words))
+                .expect(Status(1)),
+        );
+    }
+    // The spec's sets as capget and prctl report them (busybox `setpriv -d`).
+    let mut spec = builder.fixtures.spec(&["/bin/busybox", "setpriv", "-d"]);
+    spec["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID"],
+        "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"]});
+    spec["process"]["noNewPrivileges"] = json!(true);
+    cases.push(
+        builder
+            .with_spec("caps-setpriv-dump", spec)?
+            .0
+            .expect(Line(&["no_new_privs: 1"]))
+            .expect(Line(&["Inheritable capabilities: kill"]))
+            .expect(Line(&["Capability bounding set: chown,kill,setuid"]))
+            .expect(Status(0)),
+    );
+    // uid 0's exec: permitted and effective become the bounding set.
+    let status = ["/bin/busybox", "grep", "^Cap[PEB]", "/proc/self/status"];
+    let mut spec = builder.fixtures.spec(&status);
+    spec["process"]["capabilities"] = json!({"bounding": ["CAP_CHOWN", "CAP_KILL"]});
+    cases.push(
+        builder
+            .with_spec("caps-root-exec-gets-bounding", spec)?
+            .0
+            .expect(output(
+                "CapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n",
+            ))
+            .expect(Status(0)),
+    );
+    // uid 1000: only ambient capabilities survive exec.
+    let mut spec = builder.fixtures.spec(&status);
+    spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    spec["process"]["capabilities"] = capabilities(&["CAP_KILL", "CAP_CHOWN"]);
+    spec["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+    spec["process"]["capabilities"]["ambient"] = json!(["CAP_KILL"]);
+    cases.push(
+        builder
+            .with_spec("caps-uid1000-keeps-ambient", spec)?
+            .0
+            .expect(output(
+                "CapPrm:\t0000000000000020\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000021\n",
+            ))
+            .expect(Status(0)),
+    );
+    // su (setgroups, setgid, setuid to 1000) drops permitted and effective.
+    let su = |command: &str| {
+        vec![
+            "/bin/busybox".to_string(),
+            "sh".to_string(),
+            "-c".to_string(),
+            // su runs the user's shell by path: give the image a /bin/sh.
+            format!("/bin/busybox ln -s busybox /bin/sh; {command}"),
+        ]
+    };
+    let run_su = |name: &str, command: &str| -> Result<Case> {
+        let args = su(command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(name, &args)
+    };
+    cases.push(
+        run_su(
+            "caps-setuid-drops-caps",
+            "su -s /bin/sh -c 'grep ^Cap[PEB] /proc/self/status' tester",
+        )?
+        .expect(output(
+            "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n",
+        ))
+        .expect(Status(0)),
+    );
+    cases.push(
+        run_su(
+            "caps-uid1000-cannot-kill-root",
+            "sleep 20 & su -s /bin/sh -c \"kill $!\" tester; echo status=$?; kill $!",
+        )?
+        .expect(Line(&["kill", "Operation not permitted"]))
+        .expect(Line(&["status=1"]))
+        .expect(Status(0)),
+    );
+    cases.push(
+        run_su(
+            "caps-uid1000-cannot-chown",
+            "touch /tmp/f && su -s /bin/sh -c 'chown 1000 /tmp/f' tester; echo status=$?",
+        )?
+        .expect(Line(&["chown", "Operation not permitted"]))
+        .expect(Line(&["status=1"]))
+        .expect(Status(0)),
     );
     Ok(cases)
 }
