@@ -289,5 +289,11 @@ pub fn rt_sigqueueinfo(p: &mut Process, pid: u64, signal: u64, info: u64) -> Sys
         p.signals.raise(queued);
         return Ok(0);
     }
-    crate::task::lifecycle::signal_process(target, queued).map(|()| 0)
+    let sender = crate::task::lifecycle::Sender {
+        pid: p.pid,
+        uid: p.ids.uid,
+        euid: p.ids.euid,
+        cap_kill: p.capable(vfs_core::cap::KILL),
+    };
+    crate::task::lifecycle::signal_process(target, queued, sender).map(|()| 0)
 }
