@@ -252,7 +252,13 @@ impl Dentry {
             **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
         if still_there {
             self.unlinked.store(true, Ordering::Release);
-            self.children.lock().take_all();
+            // Every level below, with a work list: a cached child holds its parent, so
+            // dropping only this level's names would leak the deeper ones.
+            let mut below = self.children.lock().take_all();
+            while let Some(dentry) = below.pop() {
+                let children = dentry.children.lock().take_all();
+                below.extend(children);
+            }
         }
     }
 
@@ -273,21 +279,66 @@ impl Dentry {
     /// `shrink_dcache_parent`). Returns whether anything below had to stay.
     ///
     /// Each level is locked alone (the children are copied out first), so pruning never
-    /// holds a parent's and a child's lock together, which rename could invert.
+    /// holds a parent's and a child's lock together, which rename could invert. The walk
+    /// is depth-first with an explicit stack, never recursion: a container shapes the
+    /// tree, and a 100,000-deep one must not overflow the kernel stack.
     pub fn prune(&self) -> bool {
-        let children: Vec<(Arc<[u8]>, Arc<Dentry>)> = self
-            .children
+        struct Frame {
+            /// `None` for `self`, where the walk started.
+            dir: Option<Arc<Dentry>>,
+            /// The name `dir` has in the directory of the frame below it.
+            name: Option<Arc<[u8]>>,
+            pending: Vec<(Arc<[u8]>, Arc<Dentry>)>,
+            candidates: Vec<Arc<[u8]>>,
+        }
+        let mut stack = alloc::vec![Frame {
+            dir: None,
+            name: None,
+            pending: self.children_snapshot(),
+            candidates: Vec::new(),
+        }];
+        loop {
+            let Some(top) = stack.last_mut() else {
+                return false;
+            };
+            if let Some((name, child)) = top.pending.pop() {
+                let pending = child.children_snapshot();
+                stack.push(Frame {
+                    dir: Some(child),
+                    name: Some(name),
+                    pending,
+                    candidates: Vec::new(),
+                });
+                continue;
+            }
+            let Some(frame) = stack.pop() else {
+                return false;
+            };
+            let dir: &Dentry = frame.dir.as_deref().unwrap_or(self);
+            let busy = dir.forget_unused(frame.candidates);
+            let removable = !busy && !dir.is_mount_point();
+            match (stack.last_mut(), frame.name) {
+                (Some(parent), Some(name)) => {
+                    if removable {
+                        parent.candidates.push(name);
+                    }
+                }
+                _ => return busy,
+            }
+        }
+    }
+
+    fn children_snapshot(&self) -> Vec<(Arc<[u8]>, Arc<Dentry>)> {
+        self.children
             .lock()
             .map
             .iter()
             .map(|(name, child)| (name.clone(), child.clone()))
-            .collect();
-        let mut candidates = Vec::new();
-        for (name, child) in children {
-            if !child.prune() && !child.is_mount_point() {
-                candidates.push(name);
-            }
-        }
+            .collect()
+    }
+
+    /// Drops the `candidates` nothing else holds; returns whether any child is left.
+    fn forget_unused(&self, candidates: Vec<Arc<[u8]>>) -> bool {
         let mut guard = self.children.lock();
         for name in candidates {
             // Only the map's own reference left: a cached child of it would hold its
@@ -305,5 +356,22 @@ impl Dentry {
 
     pub fn cached_children(&self) -> usize {
         self.children.lock().len()
+    }
+}
+
+/// Releasing a dentry can release its parent (a name displaced from its directory keeps
+/// its parent alive alone), and that one its own parent, as deep as the tree: the chain
+/// is unwound here with a work list instead of nested drops.
+impl Drop for Dentry {
+    fn drop(&mut self) {
+        let mut release: Vec<Arc<Dentry>> = self.children.get_mut().take_all();
+        release.extend(self.parent.get_mut().take());
+        while let Some(dentry) = release.pop() {
+            if let Some(mut last) = Arc::into_inner(dentry) {
+                release.extend(last.children.get_mut().take_all());
+                release.extend(last.parent.get_mut().take());
+                // `last` drops here with no parent and no children: no nesting.
+            }
+        }
     }
 }
