@@ -194,10 +194,7 @@ pub fn may_search(cred: &Credentials, dir: &Location) -> Result<()> {
 /// The path of `location` as seen from `root` (`d_path`), or `None` if it is not
 /// below `root` (another chroot's mount, a detached mount).
 pub fn absolute_path(location: &Location, root: &Location) -> Option<Vec<u8>> {
-    match bounded_path(location, root, usize::MAX) {
-        Ok(path) => path,
-        Err(_) => None,
-    }
+    bounded_path(location, root, usize::MAX).unwrap_or_default()
 }
 
 /// `d_path` into a buffer of `PATH_MAX` bytes, as `/proc/<pid>/fd/N`, `/proc/<pid>/cwd`

@@ -146,8 +146,10 @@ mod running {
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
                     }
-                    if crate::syscall::changes_what_proc_shows(number) {
-                        crate::views::publish(process);
+                    if crate::syscall::changes_what_proc_shows(number)
+                        || process.files.has_changes()
+                    {
+                        crate::views::publish_changes(process);
                     }
                     // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                     // registers of its own, which are not a call's result.

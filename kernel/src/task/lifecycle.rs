@@ -148,14 +148,14 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let pid = table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?;
         (pid, parent_pid)
     };
-    let child = match make_child(p, pid, parent_pid, request) {
+    let mut child = match make_child(p, pid, parent_pid, request) {
         Ok(child) => child,
         Err(errno) => {
             TABLE.lock().remove(pid);
             return Err(errno);
         }
     };
-    crate::views::publish(&child);
+    crate::views::publish(&mut child);
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.vfork_parent_waiting = true;
