@@ -278,80 +278,42 @@ impl Dentry {
     /// working directory, mount or cached descendant holds them (Linux's
     /// `shrink_dcache_parent`). Returns whether anything below had to stay.
     ///
-    /// Each level is locked alone (the children are copied out first), so pruning never
-    /// holds a parent's and a child's lock together, which rename could invert. The walk
-    /// is depth-first with an explicit stack, never recursion: a container shapes the
-    /// tree, and a 100,000-deep one must not overflow the kernel stack.
+    /// No recursion (a container shapes the tree; a 100,000-deep one must not overflow
+    /// the kernel stack) and one pointer of memory per cached name: the names below are
+    /// listed parents first, then taken back children first, each dropped from its
+    /// parent if unused. One directory is locked at a time, so pruning never holds a
+    /// parent's and a child's lock together, which rename could invert.
     pub fn prune(&self) -> bool {
-        struct Frame {
-            /// `None` for `self`, where the walk started.
-            dir: Option<Arc<Dentry>>,
-            /// The name `dir` has in the directory of the frame below it.
-            name: Option<Arc<[u8]>>,
-            pending: Vec<(Arc<[u8]>, Arc<Dentry>)>,
-            candidates: Vec<Arc<[u8]>>,
+        let mut below: Vec<Arc<Dentry>> = Vec::new();
+        let mut to_list: Vec<Arc<Dentry>> = self.children.lock().map.values().cloned().collect();
+        while let Some(dentry) = to_list.pop() {
+            to_list.extend(dentry.children.lock().map.values().cloned());
+            below.push(dentry);
         }
-        let mut stack = alloc::vec![Frame {
-            dir: None,
-            name: None,
-            pending: self.children_snapshot(),
-            candidates: Vec::new(),
-        }];
-        loop {
-            let Some(top) = stack.last_mut() else {
-                return false;
-            };
-            if let Some((name, child)) = top.pending.pop() {
-                let pending = child.children_snapshot();
-                stack.push(Frame {
-                    dir: Some(child),
-                    name: Some(name),
-                    pending,
-                    candidates: Vec::new(),
-                });
+        drop(to_list);
+        while let Some(dentry) = below.pop() {
+            // Every descendant was listed after it and has been dealt with already.
+            let unused = dentry.children.lock().is_empty() && !dentry.is_mount_point();
+            let Some(parent) = dentry.parent().filter(|_| unused) else {
                 continue;
-            }
-            let Some(frame) = stack.pop() else {
-                return false;
             };
-            let dir: &Dentry = frame.dir.as_deref().unwrap_or(self);
-            let busy = dir.forget_unused(frame.candidates);
-            let removable = !busy && !dir.is_mount_point();
-            match (stack.last_mut(), frame.name) {
-                (Some(parent), Some(name)) => {
-                    if removable {
-                        parent.candidates.push(name);
-                    }
-                }
-                _ => return busy,
-            }
-        }
-    }
-
-    fn children_snapshot(&self) -> Vec<(Arc<[u8]>, Arc<Dentry>)> {
-        self.children
-            .lock()
-            .map
-            .iter()
-            .map(|(name, child)| (name.clone(), child.clone()))
-            .collect()
-    }
-
-    /// Drops the `candidates` nothing else holds; returns whether any child is left.
-    fn forget_unused(&self, candidates: Vec<Arc<[u8]>>) -> bool {
-        let mut guard = self.children.lock();
-        for name in candidates {
-            // Only the map's own reference left: a cached child of it would hold its
-            // parent pointer, a user a `Location`.
-            if guard
+            let name = dentry.name();
+            let mut siblings = parent.children.lock();
+            // Only the map's reference and ours: no open file, working directory or
+            // cached child holds it.
+            if siblings
                 .map
                 .get(&name)
-                .is_some_and(|child| Arc::strong_count(child) == 1)
+                .is_some_and(|cached| Arc::ptr_eq(cached, &dentry))
+                && Arc::strong_count(&dentry) == 2
             {
-                guard.remove(&name);
+                siblings.remove(&name);
             }
+            drop(siblings);
+            drop(parent);
+            // `dentry` goes here, releasing only its pointer to `parent`.
         }
-        !guard.is_empty()
+        !self.children.lock().is_empty()
     }
 
     pub fn cached_children(&self) -> usize {
