@@ -1,7 +1,7 @@
 //! `containment [--depth N] [DIR]`: what a hostile container tries against the kernel
 //! (issue 12), each answer compared with Linux's:
-//! - a tree N directories deep (default 100,000; the boot test passes 20,000 to keep
-//!   the run short under TCG) on a tmpfs mounted with mount(2) at DIR/deep (default
+//! - a tree N directories deep (default and in the boot test: 100,000) on a tmpfs
+//!   mounted with mount(2) at DIR/deep (default
 //!   `/tmp`): getcwd, `/proc/self/cwd` and `/proc/self/fd/N` there are `ENAMETOOLONG`, the
 //!   deepest entry is reached by relative walks, then `umount` and, on a second tree,
 //!   `rm -r`-style removal; the kernel must survive (its stack once overflowed at ~600);
