@@ -72,6 +72,10 @@ pub enum UserExit {
 const USER_SS: u16 = 0x1b;
 const USER_CS: u16 = 0x23;
 const EXIT_SYSCALL: u64 = 0;
+/// The first address past the user half (non-canonical up to the kernel half).
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// `#GP`.
+const GENERAL_PROTECTION: u64 = 13;
 const EXIT_TRAP: u64 = 1;
 
 /// Reserved bit 1 and IF: user code always runs interruptible, so the kernel's timer can
@@ -93,6 +97,21 @@ impl UserContext {
             | RFlags::ALIGNMENT_CHECK
             | RFlags::ID;
         self.rflags = (self.rflags & allowed.bits()) | ALWAYS_SET_RFLAGS;
+        // The one check of where user mode resumes, whatever set `rip` (a `syscall` from
+        // the last page, `rt_sigreturn`, `ptrace`-like changes): `iretq` to a
+        // non-canonical address faults in kernel mode, so none is attempted. Like Linux's
+        // bad-`iret` fixup, the thread gets the general-protection fault (`SIGSEGV`) it
+        // would have taken in user mode; kernel-half addresses are refused the same way.
+        if self.rip >= USER_END {
+            self.trap_vector = GENERAL_PROTECTION;
+            self.trap_error = 0;
+            self.fault_address = 0;
+            return UserExit::Exception {
+                vector: GENERAL_PROTECTION as u8,
+                error: 0,
+                address: 0,
+            };
+        }
         FsBase::write(VirtAddr::try_new(self.fs_base).unwrap_or(VirtAddr::zero()));
         // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
         KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));

@@ -6,17 +6,25 @@
 //! the calls that change descriptors, directory, identity or name); what the task table
 //! knows (parent, group, session, state) is read live from it.
 //!
+//! Publishing costs what the call changed, never what the process holds: the snapshot
+//! keeps weak references to the open files (`Weak<OpenFile>`) and the working directory's
+//! location, updated descriptor by descriptor from the table's change record
+//! ([`FdTable::take_changes`](crate::process::fd_table::FdTable::take_changes)); paths
+//! are built only when `/proc/<pid>/fd/N` or `cwd` is read, and one longer than
+//! `PATH_MAX` is not built at all (`ENAMETOOLONG`, as Linux's `d_path` gives there).
+//! The command line and environment are copied at fork and exec only.
+//!
 //! Locks: `SNAPSHOTS` (spin: the published snapshots by pid) → a snapshot's own mutex
 //! ([`publish`] replaces the contents under both). proc's readers clone an `Arc` out of
 //! `SNAPSHOTS` and release it before locking the snapshot or the task table; no vfs-core
 //! lock is held across any of them.
 
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use spin::Mutex;
-use vfs_core::{Location, MountNamespace};
+use vfs_core::{Errno, Location, MountNamespace, OpenFile};
 
 use crate::fs::proc::{
     self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessSource, ProcessState,
@@ -85,9 +93,11 @@ struct Snapshot {
     comm: Vec<u8>,
     cmdline: Vec<u8>,
     environ: Vec<u8>,
-    cwd: Vec<u8>,
+    cwd: Location,
     exe: Vec<u8>,
-    fds: Vec<OpenFd>,
+    /// Weak: a snapshot must never keep a file open (a pipe's writer, say) after the
+    /// process closed it or ended.
+    fds: BTreeMap<i32, Weak<OpenFile>>,
     ids: ProcessIds,
     umask: u32,
     namespace: Arc<MountNamespace>,
@@ -95,6 +105,17 @@ struct Snapshot {
 }
 
 pub struct ProcessSnapshot(Mutex<Snapshot>);
+
+impl ProcessSnapshot {
+    /// `d_path` of `location` from the process's root, into `PATH_MAX`.
+    fn path_of(&self, location: impl FnOnce(&Snapshot) -> Location) -> Result<Vec<u8>, Errno> {
+        let (location, root) = {
+            let snapshot = self.0.lock();
+            (location(&snapshot), snapshot.root.clone())
+        };
+        Ok(vfs_core::path::absolute_path_max(&location, &root)?.unwrap_or_else(|| b"/".to_vec()))
+    }
+}
 
 impl ProcessView for ProcessSnapshot {
     fn pid(&self) -> u32 {
@@ -117,13 +138,44 @@ impl ProcessView for ProcessSnapshot {
         self.0.lock().environ.clone()
     }
     fn cwd(&self) -> Vec<u8> {
-        self.0.lock().cwd.clone()
+        self.cwd_target().unwrap_or_default()
+    }
+    fn cwd_target(&self) -> Result<Vec<u8>, Errno> {
+        self.path_of(|snapshot| snapshot.cwd.clone())
     }
     fn exe(&self) -> Vec<u8> {
         self.0.lock().exe.clone()
     }
     fn fds(&self) -> Vec<OpenFd> {
-        self.0.lock().fds.clone()
+        self.0
+            .lock()
+            .fds
+            .iter()
+            .filter_map(|(&fd, file)| {
+                let flags = file.upgrade()?.flags();
+                Some(OpenFd {
+                    fd,
+                    readable: flags.readable(),
+                    writable: flags.writable(),
+                })
+            })
+            .collect()
+    }
+    fn fd_target(&self, fd: i32) -> Result<Vec<u8>, Errno> {
+        let (file, root) = {
+            let snapshot = self.0.lock();
+            let file = snapshot
+                .fds
+                .get(&fd)
+                .and_then(Weak::upgrade)
+                .ok_or(Errno::ENOENT)?;
+            (file, snapshot.root.clone())
+        };
+        if crate::fs::pipe::is_anonymous_pipe(&file) {
+            return Ok(alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes());
+        }
+        Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
+            .unwrap_or_else(|| b"/".to_vec()))
     }
     fn ids(&self) -> ProcessIds {
         self.0.lock().ids.clone()
@@ -198,60 +250,91 @@ fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
         .collect()
 }
 
-/// Publishes what proc shows of `process` now.
-pub fn publish(process: &Process) {
-    let path_of = |location: &Location| {
-        vfs_core::path::absolute_path(location, &process.fs.root).unwrap_or_else(|| b"/".to_vec())
-    };
-    let fds = process
-        .files
-        .descriptors()
-        .filter_map(|fd| {
-            let file = process.files.get(fd).ok()?;
-            let flags = file.flags();
-            Some(OpenFd {
-                fd,
-                target: if crate::fs::pipe::is_anonymous_pipe(file) {
-                    alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes()
-                } else {
-                    path_of(file.location())
-                },
-                readable: flags.readable(),
-                writable: flags.writable(),
-            })
-        })
-        .collect();
-    let ids = &process.ids;
+/// Publishes everything proc shows of `process` (at fork and exec).
+pub fn publish(process: &mut Process) {
     let snapshot = Snapshot {
         pid: process.pid,
         comm: process.name.clone(),
         cmdline: nul_joined(&process.argv),
         environ: nul_joined(&process.envp),
-        cwd: path_of(&process.fs.cwd),
+        cwd: process.fs.cwd.clone(),
         exe: process.exe.clone(),
-        fds,
-        ids: ProcessIds {
-            uid: [ids.uid, ids.euid, ids.suid, ids.euid],
-            gid: [ids.gid, ids.egid, ids.sgid, ids.egid],
-            groups: ids.groups.clone(),
-            caps: [
-                process.caps.inheritable,
-                process.caps.permitted,
-                process.caps.effective,
-                process.caps.bounding,
-                process.caps.ambient,
-            ],
-            no_new_privs: process.caps.no_new_privs,
-        },
+        fds: BTreeMap::new(),
+        ids: process_ids(process),
         umask: process.fs.umask,
         namespace: process.fs.ns.clone(),
         root: process.fs.root.clone(),
     };
-    let mut snapshots = SNAPSHOTS.lock();
-    match snapshots.get(&process.pid) {
-        Some(view) => *view.0.lock() = snapshot,
+    let view = {
+        let mut snapshots = SNAPSHOTS.lock();
+        match snapshots.get(&process.pid) {
+            Some(view) => {
+                *view.0.lock() = snapshot;
+                view.clone()
+            }
+            None => {
+                let view = Arc::new(ProcessSnapshot(Mutex::new(snapshot)));
+                snapshots.insert(process.pid, view.clone());
+                view
+            }
+        }
+    };
+    process.files.take_changes();
+    let fds = all_files(process);
+    view.0.lock().fds = fds;
+}
+
+fn all_files(process: &Process) -> BTreeMap<i32, Weak<OpenFile>> {
+    process
+        .files
+        .descriptors()
+        .filter_map(|fd| Some((fd, Arc::downgrade(process.files.get(fd).ok()?))))
+        .collect()
+}
+
+/// The ids and capability sets `/proc/<pid>/status` shows.
+fn process_ids(process: &Process) -> ProcessIds {
+    let ids = &process.ids;
+    ProcessIds {
+        uid: [ids.uid, ids.euid, ids.suid, ids.euid],
+        gid: [ids.gid, ids.egid, ids.sgid, ids.egid],
+        groups: ids.groups.clone(),
+        caps: [
+            process.caps.inheritable,
+            process.caps.permitted,
+            process.caps.effective,
+            process.caps.bounding,
+            process.caps.ambient,
+        ],
+        no_new_privs: process.caps.no_new_privs,
+    }
+}
+
+/// After a call that may change descriptors, directory, identity, name or umask: the
+/// descriptors the call touched, and the small fields. Nothing here grows with the
+/// number of open files or the length of any path.
+pub fn publish_changes(process: &mut Process) {
+    let Some(view) = SNAPSHOTS.lock().get(&process.pid).cloned() else {
+        return publish(process);
+    };
+    let changes = process.files.take_changes();
+    let all = changes.all.then(|| all_files(process));
+    let ids = process_ids(process);
+    let mut snapshot = view.0.lock();
+    match all {
+        Some(all) => snapshot.fds = all,
         None => {
-            snapshots.insert(process.pid, Arc::new(ProcessSnapshot(Mutex::new(snapshot))));
+            for fd in changes.fds {
+                match process.files.get(fd) {
+                    Ok(file) => snapshot.fds.insert(fd, Arc::downgrade(file)),
+                    Err(_) => snapshot.fds.remove(&fd),
+                };
+            }
         }
     }
+    snapshot.comm.clone_from(&process.name);
+    snapshot.cwd = process.fs.cwd.clone();
+    snapshot.root = process.fs.root.clone();
+    snapshot.umask = process.fs.umask;
+    snapshot.ids = ids;
 }

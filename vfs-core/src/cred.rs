@@ -104,7 +104,10 @@ pub mod cap {
 
     /// A capability by its `CAP_*` name.
     pub fn by_name(name: &str) -> Option<u32> {
-        NAMES.iter().position(|known| *known == name).map(|n| n as u32)
+        NAMES
+            .iter()
+            .position(|known| *known == name)
+            .map(|n| n as u32)
     }
 }
 

@@ -252,7 +252,13 @@ impl Dentry {
             **self.name.lock() == *name && self.parent().is_some_and(|p| Arc::ptr_eq(&p, parent));
         if still_there {
             self.unlinked.store(true, Ordering::Release);
-            self.children.lock().take_all();
+            // Every level below, with a work list: a cached child holds its parent, so
+            // dropping only this level's names would leak the deeper ones.
+            let mut below = self.children.lock().take_all();
+            while let Some(dentry) = below.pop() {
+                let children = dentry.children.lock().take_all();
+                below.extend(children);
+            }
         }
     }
 
@@ -272,38 +278,62 @@ impl Dentry {
     /// working directory, mount or cached descendant holds them (Linux's
     /// `shrink_dcache_parent`). Returns whether anything below had to stay.
     ///
-    /// Each level is locked alone (the children are copied out first), so pruning never
-    /// holds a parent's and a child's lock together, which rename could invert.
+    /// No recursion (a container shapes the tree; a 100,000-deep one must not overflow
+    /// the kernel stack) and one pointer of memory per cached name: the names below are
+    /// listed parents first, then taken back children first, each dropped from its
+    /// parent if unused. One directory is locked at a time, so pruning never holds a
+    /// parent's and a child's lock together, which rename could invert.
     pub fn prune(&self) -> bool {
-        let children: Vec<(Arc<[u8]>, Arc<Dentry>)> = self
-            .children
-            .lock()
-            .map
-            .iter()
-            .map(|(name, child)| (name.clone(), child.clone()))
-            .collect();
-        let mut candidates = Vec::new();
-        for (name, child) in children {
-            if !child.prune() && !child.is_mount_point() {
-                candidates.push(name);
-            }
+        let mut below: Vec<Arc<Dentry>> = Vec::new();
+        let mut to_list: Vec<Arc<Dentry>> = self.children.lock().map.values().cloned().collect();
+        while let Some(dentry) = to_list.pop() {
+            to_list.extend(dentry.children.lock().map.values().cloned());
+            below.push(dentry);
         }
-        let mut guard = self.children.lock();
-        for name in candidates {
-            // Only the map's own reference left: a cached child of it would hold its
-            // parent pointer, a user a `Location`.
-            if guard
+        drop(to_list);
+        while let Some(dentry) = below.pop() {
+            // Every descendant was listed after it and has been dealt with already.
+            let unused = dentry.children.lock().is_empty() && !dentry.is_mount_point();
+            let Some(parent) = dentry.parent().filter(|_| unused) else {
+                continue;
+            };
+            let name = dentry.name();
+            let mut siblings = parent.children.lock();
+            // Only the map's reference and ours: no open file, working directory or
+            // cached child holds it.
+            if siblings
                 .map
                 .get(&name)
-                .is_some_and(|child| Arc::strong_count(child) == 1)
+                .is_some_and(|cached| Arc::ptr_eq(cached, &dentry))
+                && Arc::strong_count(&dentry) == 2
             {
-                guard.remove(&name);
+                siblings.remove(&name);
             }
+            drop(siblings);
+            drop(parent);
+            // `dentry` goes here, releasing only its pointer to `parent`.
         }
-        !guard.is_empty()
+        !self.children.lock().is_empty()
     }
 
     pub fn cached_children(&self) -> usize {
         self.children.lock().len()
+    }
+}
+
+/// Releasing a dentry can release its parent (a name displaced from its directory keeps
+/// its parent alive alone), and that one its own parent, as deep as the tree: the chain
+/// is unwound here with a work list instead of nested drops.
+impl Drop for Dentry {
+    fn drop(&mut self) {
+        let mut release: Vec<Arc<Dentry>> = self.children.get_mut().take_all();
+        release.extend(self.parent.get_mut().take());
+        while let Some(dentry) = release.pop() {
+            if let Some(mut last) = Arc::into_inner(dentry) {
+                release.extend(last.children.get_mut().take_all());
+                release.extend(last.parent.get_mut().take());
+                // `last` drops here with no parent and no children: no nesting.
+            }
+        }
     }
 }

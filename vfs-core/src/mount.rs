@@ -425,26 +425,30 @@ impl MountNamespace {
         Ok(())
     }
 
-    fn detach_below(&self, table: &mut Table, parent: &Arc<Mount>) {
-        let children: Vec<Arc<Mount>> = table
-            .in_order
-            .iter()
-            .filter(|other| {
-                other
-                    .mountpoint
-                    .lock()
-                    .as_ref()
-                    .is_some_and(|point| Arc::ptr_eq(&point.mount, parent))
-            })
-            .cloned()
-            .collect();
-        for child in children {
-            if let Some(point) = child.mountpoint.lock().take() {
-                table.on.remove(&dentry_key(&point.mount, &point.dentry));
-                point.dentry.remove_mount();
+    /// Detaches every mount below `top`, however deep the mount tree (a work list).
+    fn detach_below(&self, table: &mut Table, top: &Arc<Mount>) {
+        let mut parents = alloc::vec![top.clone()];
+        while let Some(parent) = parents.pop() {
+            let children: Vec<Arc<Mount>> = table
+                .in_order
+                .iter()
+                .filter(|other| {
+                    other
+                        .mountpoint
+                        .lock()
+                        .as_ref()
+                        .is_some_and(|point| Arc::ptr_eq(&point.mount, &parent))
+                })
+                .cloned()
+                .collect();
+            for child in children {
+                if let Some(point) = child.mountpoint.lock().take() {
+                    table.on.remove(&dentry_key(&point.mount, &point.dentry));
+                    point.dentry.remove_mount();
+                }
+                table.in_order.retain(|other| !Arc::ptr_eq(other, &child));
+                parents.push(child);
             }
-            table.in_order.retain(|other| !Arc::ptr_eq(other, &child));
-            self.detach_below(table, &child);
         }
     }
 

@@ -199,27 +199,50 @@ pub fn may_search(cred: &Credentials, dir: &Location) -> Result<()> {
 /// The path of `location` as seen from `root` (`d_path`), or `None` if it is not
 /// below `root` (another chroot's mount, a detached mount).
 pub fn absolute_path(location: &Location, root: &Location) -> Option<Vec<u8>> {
+    bounded_path(location, root, usize::MAX).unwrap_or_default()
+}
+
+/// `d_path` into a buffer of `PATH_MAX` bytes, as `/proc/<pid>/fd/N`, `/proc/<pid>/cwd`
+/// and `getcwd` use it: `ENAMETOOLONG` when the path and its NUL do not fit, found
+/// while walking up, so a path far deeper than that costs no more than `PATH_MAX` does.
+pub fn absolute_path_max(location: &Location, root: &Location) -> Result<Option<Vec<u8>>> {
+    bounded_path(location, root, PATH_MAX)
+}
+
+fn bounded_path(location: &Location, root: &Location, max: usize) -> Result<Option<Vec<u8>>> {
     let mut names: Vec<Arc<[u8]>> = Vec::new();
+    // The NUL.
+    let mut length = 1usize;
     let mut here = location.clone();
     while !here.same_as(root) {
         if here.is_mount_root() {
-            here = here.mount.mountpoint()?;
+            match here.mount.mountpoint() {
+                Some(point) => here = point,
+                None => return Ok(None),
+            }
             continue;
         }
-        let parent = here.dentry.parent()?;
-        names.push(here.dentry.name());
+        let Some(parent) = here.dentry.parent() else {
+            return Ok(None);
+        };
+        let name = here.dentry.name();
+        length = length.saturating_add(name.len() + 1);
+        if length > max {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        names.push(name);
         here = Location {
             mount: here.mount,
             dentry: parent,
         };
     }
     if names.is_empty() {
-        return Some(alloc::vec![b'/']);
+        return Ok(Some(alloc::vec![b'/']));
     }
-    let mut path = Vec::new();
+    let mut path = Vec::with_capacity(length);
     for name in names.iter().rev() {
         path.push(b'/');
         path.extend_from_slice(name);
     }
-    Some(path)
+    Ok(Some(path))
 }

@@ -361,13 +361,19 @@ mod tests {
     #[test]
     fn uid_0_without_capabilities_gets_no_override() {
         let theirs = stat(mode::S_IFREG | 0o600, 5, 5);
-        assert_eq!(check_access(&bare_root(), &theirs, Access::READ), Err(Errno::EACCES));
+        assert_eq!(
+            check_access(&bare_root(), &theirs, Access::READ),
+            Err(Errno::EACCES)
+        );
         assert_eq!(
             chown_check(&bare_root(), &theirs, Some(0), None),
             Err(Errno::EPERM)
         );
         assert_eq!(chmod_bits(&bare_root(), &theirs, 0o644), Err(Errno::EPERM));
-        assert_eq!(check_set_times(&bare_root(), &theirs, false), Err(Errno::EPERM));
+        assert_eq!(
+            check_set_times(&bare_root(), &theirs, false),
+            Err(Errno::EPERM)
+        );
         let tmp = stat(mode::S_IFDIR | 0o1777, 7, 7);
         assert_eq!(check_sticky(&bare_root(), &tmp, &theirs), Err(Errno::EPERM));
         // Docker's default set (no CAP_DAC_READ_SEARCH) still overrides via DAC_OVERRIDE.
@@ -398,16 +404,25 @@ mod tests {
         let chown = with_caps(&[cap::CHOWN]);
         assert!(chown_check(&chown, &stat(mode::S_IFREG | 0o644, 5, 5), Some(7), Some(7)).is_ok());
         // CAP_CHOWN without CAP_FOWNER cannot clear the setuid bit of a foreign file.
-        assert_eq!(chown_check(&chown, &theirs, Some(7), None), Err(Errno::EPERM));
+        assert_eq!(
+            chown_check(&chown, &theirs, Some(7), None),
+            Err(Errno::EPERM)
+        );
         let fowner = with_caps(&[cap::FOWNER]);
-        assert_eq!(chown_check(&fowner, &theirs, Some(7), None), Err(Errno::EPERM));
+        assert_eq!(
+            chown_check(&fowner, &theirs, Some(7), None),
+            Err(Errno::EPERM)
+        );
         assert_eq!(chmod_bits(&fowner, &theirs, 0o2755), Ok(0o755));
         assert_eq!(
             chmod_bits(&with_caps(&[cap::FOWNER, cap::FSETID]), &theirs, 0o2755),
             Ok(0o2755)
         );
         assert_eq!(bits_after_modification(&fowner, &theirs), Some(0o2700));
-        assert_eq!(bits_after_modification(&with_caps(&[cap::FSETID]), &theirs), None);
+        assert_eq!(
+            bits_after_modification(&with_caps(&[cap::FSETID]), &theirs),
+            None
+        );
     }
 
     #[test]

@@ -472,7 +472,13 @@ fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
     w.ctx.mkdir(At::Cwd, b"/proc", 0o755).unwrap();
     let parent = w
         .ctx
-        .mount(At::Cwd, b"/proc", tmpfs(&w.clock, 2, ""), "proc", MountFlags::empty())
+        .mount(
+            At::Cwd,
+            b"/proc",
+            tmpfs(&w.clock, 2, ""),
+            "proc",
+            MountFlags::empty(),
+        )
         .unwrap();
     w.ctx.mkdir(At::Cwd, b"/proc/sys", 0o755).unwrap();
     let locked = w
@@ -487,8 +493,14 @@ fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
         .unwrap();
     w.ns.lock(&locked);
     // Not even a holder of every capability (the kernel's own Credentials::root).
-    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc/sys", false), Err(Errno::EINVAL));
-    assert_eq!(w.ctx.unmount(At::Cwd, b"/proc/sys", true), Err(Errno::EINVAL));
+    assert_eq!(
+        w.ctx.unmount(At::Cwd, b"/proc/sys", false),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        w.ctx.unmount(At::Cwd, b"/proc/sys", true),
+        Err(Errno::EINVAL)
+    );
     // The parent: busy, and lazily it would take the locked mount with it.
     assert_eq!(w.ctx.unmount(At::Cwd, b"/proc", false), Err(Errno::EBUSY));
     assert_eq!(w.ctx.unmount(At::Cwd, b"/proc", true), Err(Errno::EINVAL));
@@ -496,11 +508,17 @@ fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
     assert_eq!(w.ns.remount(&locked, MountFlags::NOSUID), Err(Errno::EPERM));
     assert_eq!(w.ns.remount(&locked, MountFlags::RDONLY), Err(Errno::EPERM));
     assert_eq!(
-        w.ns.remount(&locked, MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOATIME),
+        w.ns.remount(
+            &locked,
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOATIME
+        ),
         Err(Errno::EPERM)
     );
     assert_eq!(
-        w.ns.remount(&locked, MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOEXEC),
+        w.ns.remount(
+            &locked,
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NOEXEC
+        ),
         Ok(())
     );
     assert_eq!(w.ns.remount(&parent, MountFlags::RDONLY), Ok(()));
@@ -508,7 +526,9 @@ fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
     // A (non-recursive) bind of the parent would show what the locked mount covers.
     w.ctx.mkdir(At::Cwd, b"/view", 0o755).unwrap();
     assert_eq!(
-        err(w.ctx.bind_mount(At::Cwd, b"/proc", At::Cwd, b"/view", MountFlags::empty())),
+        err(w
+            .ctx
+            .bind_mount(At::Cwd, b"/proc", At::Cwd, b"/view", MountFlags::empty())),
         Errno::EINVAL
     );
     // Binding the locked mount itself (read-only as it is) is fine.
@@ -527,12 +547,24 @@ fn mount_calls_need_cap_sys_admin_not_uid_0() {
     let mut bare = w.ctx.clone();
     bare.cred.caps = 0;
     assert_eq!(
-        err(bare.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty())),
+        err(bare.mount(
+            At::Cwd,
+            b"/m",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::empty()
+        )),
         Errno::EPERM
     );
     bare.cred.caps = cap::bit(cap::SYS_ADMIN);
-    bare.mount(At::Cwd, b"/m", tmpfs(&w.clock, 2, ""), "tmpfs", MountFlags::empty())
-        .unwrap();
+    bare.mount(
+        At::Cwd,
+        b"/m",
+        tmpfs(&w.clock, 2, ""),
+        "tmpfs",
+        MountFlags::empty(),
+    )
+    .unwrap();
     bare.cred.caps = cap::ALL & !cap::bit(cap::SYS_ADMIN);
     assert_eq!(bare.unmount(At::Cwd, b"/m", false), Err(Errno::EPERM));
     assert_eq!(bare.chroot(At::Cwd, b"/m"), Ok(()));

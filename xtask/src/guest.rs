@@ -24,6 +24,7 @@ pub struct TestPrograms {
     pub timeouts: PathBuf,
     pub processes: PathBuf,
     pub pipes: PathBuf,
+    pub containment: PathBuf,
     pub syscall_bench: PathBuf,
     pub process_bench: PathBuf,
 }
@@ -43,6 +44,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         timeouts: dir.join("timeouts"),
         processes: dir.join("processes"),
         pipes: dir.join("pipes"),
+        containment: dir.join("containment"),
         syscall_bench: dir.join("syscall-bench"),
         process_bench: dir.join("process-bench"),
     })

@@ -462,13 +462,21 @@ fn masked_and_readonly_paths_apply_only_where_they_exist() {
 
 #[test]
 fn readonly_masked_and_ro_mounts_are_locked_and_nothing_else() {
-    let source = StandIns::new(&["secret/", "etc/", "etc/shadow", "conf/", "scratch/"], true);
+    let source = StandIns::new(
+        &["secret/", "etc/", "etc/shadow", "conf/", "scratch/"],
+        true,
+    );
     let spec = spec(
         r#""root": {"path": "rootfs", "readonly": true}, "mounts": [{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}, {"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}], "linux": {"maskedPaths": ["/secret", "/etc/shadow"], "readonlyPaths": ["/conf"]}"#,
     );
     let ns = built(&spec, SandboxOptions::default(), &[], &source);
     let context = FsContext::new(ns.clone(), Credentials::root());
-    let mount_at = |path: &str| context.resolve(At::Cwd, path.as_bytes(), true).unwrap().mount;
+    let mount_at = |path: &str| {
+        context
+            .resolve(At::Cwd, path.as_bytes(), true)
+            .unwrap()
+            .mount
+    };
     for path in ["/", "/secret", "/etc/shadow", "/conf", "/ro"] {
         assert!(mount_at(path).is_locked(), "{path} should be locked");
     }
@@ -476,8 +484,14 @@ fn readonly_masked_and_ro_mounts_are_locked_and_nothing_else() {
         assert!(!mount_at(path).is_locked(), "{path} should not be locked");
     }
     // Even the kernel's own all-capabilities identity cannot undo them.
-    assert_eq!(context.unmount(At::Cwd, b"/conf", false), Err(Errno::EINVAL));
-    assert_eq!(context.unmount(At::Cwd, b"/secret", true), Err(Errno::EINVAL));
+    assert_eq!(
+        context.unmount(At::Cwd, b"/conf", false),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        context.unmount(At::Cwd, b"/secret", true),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(
         ns.remount(&mount_at("/ro"), vfs_core::MountFlags::empty()),
         Err(Errno::EPERM)

@@ -13,7 +13,7 @@ use vfs_core::PAGE_SIZE;
 
 use vfs_core::{Errno, Inode};
 
-use super::vma::{Backing, Protection, USER_END, VmaError, VmaSet};
+use super::vma::{Backing, Protection, TASK_SIZE, VmaError, VmaSet};
 use arch::frame::Frame;
 use arch::paging::{UserAccess, UserPageTable};
 
@@ -193,7 +193,7 @@ impl AddressSpace {
             && hint.is_multiple_of(PAGE_SIZE as u64)
             && hint
                 .checked_add(len)
-                .is_some_and(|end| end <= USER_END && !self.areas.overlaps(hint, end));
+                .is_some_and(|end| end <= TASK_SIZE && !self.areas.overlaps(hint, end));
         let start = if hint_free {
             hint
         } else {
@@ -242,12 +242,19 @@ impl AddressSpace {
     }
 
     /// `brk(2)`: moves the break if it can and returns the (possibly unchanged) break.
+    /// A break below its start, or past the top of the user half (`brk(-1)`, which must
+    /// not wrap to 0), changes nothing, as on Linux.
     pub fn set_brk(&mut self, requested: u64) -> u64 {
         if requested < self.brk_start {
             return self.brk;
         }
         let old_end = self.brk.next_multiple_of(PAGE_SIZE as u64);
-        let new_end = requested.next_multiple_of(PAGE_SIZE as u64);
+        let Some(new_end) = requested
+            .checked_next_multiple_of(PAGE_SIZE as u64)
+            .filter(|&end| end <= TASK_SIZE)
+        else {
+            return self.brk;
+        };
         let moved = if new_end > old_end {
             !self.areas.overlaps(old_end, new_end)
                 && self
@@ -431,7 +438,6 @@ impl AddressSpace {
     /// the length) and inside areas that allow `access`. Checked before a system call has
     /// side effects, so a bad buffer fails it with `EFAULT` before, say, a file offset moves.
     pub fn check_range(&self, address: u64, len: u64, access: Access) -> Result<(), Errno> {
-        const TASK_SIZE: u64 = USER_END - PAGE_SIZE as u64;
         let end = address.checked_add(len).ok_or(Errno::EFAULT)?;
         if end > TASK_SIZE {
             return Err(Errno::EFAULT);

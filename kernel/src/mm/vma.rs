@@ -13,6 +13,9 @@ use vfs_core::PAGE_SIZE;
 
 /// The top of the user half (exclusive): the canonical-address limit on x86_64.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// Linux's `TASK_SIZE`: the last page below [`USER_END`] is never mapped, so no
+/// instruction can end at (and no `syscall` return to) the non-canonical `USER_END`.
+pub const TASK_SIZE: u64 = USER_END - PAGE_SIZE as u64;
 
 bitflags::bitflags! {
     /// Access rights of an area (`PROT_*`).
@@ -72,7 +75,7 @@ fn check_range(start: u64, len: u64) -> Result<u64, VmaError> {
     if len == 0
         || !start.is_multiple_of(PAGE_SIZE as u64)
         || !len.is_multiple_of(PAGE_SIZE as u64)
-        || end > USER_END
+        || end > TASK_SIZE
     {
         return Err(VmaError::InvalidRange);
     }
@@ -306,6 +309,11 @@ mod tests {
             set.map(USER_END - P, 2 * P, R, f.clone()),
             Err(VmaError::InvalidRange)
         );
+        assert_eq!(
+            set.map(TASK_SIZE, P, R, f.clone()),
+            Err(VmaError::InvalidRange)
+        );
+        assert!(set.map(TASK_SIZE - P, P, R, f.clone()).is_ok());
         assert_eq!(
             set.map(u64::MAX - P + 1, P, R, f),
             Err(VmaError::InvalidRange)

@@ -121,9 +121,17 @@ impl Capabilities {
     /// or within inheritable and bounding, the permitted set grows, or the effective set
     /// is not within the new permitted set. Ambient keeps only what stays permitted and
     /// inheritable.
-    pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
-        let (effective, permitted, inheritable) =
-            (effective & cap::ALL, permitted & cap::ALL, inheritable & cap::ALL);
+    pub fn capset(
+        &mut self,
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    ) -> Result<(), Errno> {
+        let (effective, permitted, inheritable) = (
+            effective & cap::ALL,
+            permitted & cap::ALL,
+            inheritable & cap::ALL,
+        );
         if !self.has(cap::SETPCAP) && inheritable & !(self.inheritable | self.permitted) != 0 {
             return Err(Errno::EPERM);
         }
@@ -189,10 +197,7 @@ impl Capabilities {
         let old = self.securebits;
         let locks = old & 0xaa;
         let locked_flags = locks >> 1;
-        if !self.has(cap::SETPCAP)
-            || (bits ^ old) & locked_flags != 0
-            || old & locks & !bits != 0
-        {
+        if !self.has(cap::SETPCAP) || (bits ^ old) & locked_flags != 0 || old & locks & !bits != 0 {
             return Err(Errno::EPERM);
         }
         self.securebits = bits;
@@ -225,7 +230,13 @@ mod tests {
     }
 
     fn docker() -> Capabilities {
-        let default = set(&[cap::CHOWN, cap::DAC_OVERRIDE, cap::KILL, cap::SETUID, cap::SETPCAP]);
+        let default = set(&[
+            cap::CHOWN,
+            cap::DAC_OVERRIDE,
+            cap::KILL,
+            cap::SETUID,
+            cap::SETPCAP,
+        ]);
         Capabilities {
             bounding: default,
             effective: default,
@@ -259,7 +270,10 @@ mod tests {
             ..docker()
         };
         caps.exec(0, 0);
-        assert_eq!((caps.permitted, caps.effective), (bit(cap::KILL), bit(cap::KILL)));
+        assert_eq!(
+            (caps.permitted, caps.effective),
+            (bit(cap::KILL), bit(cap::KILL))
+        );
         let mut caps = Capabilities {
             securebits: securebits::NOROOT,
             ..docker()
@@ -272,7 +286,8 @@ mod tests {
     fn a_non_root_exec_keeps_only_ambient() {
         let mut caps = docker();
         caps.inheritable = bit(cap::KILL);
-        caps.ambient(AmbientOp::Raise, u64::from(cap::KILL)).unwrap();
+        caps.ambient(AmbientOp::Raise, u64::from(cap::KILL))
+            .unwrap();
         caps.exec(1000, 1000);
         assert_eq!(caps.permitted, bit(cap::KILL));
         assert_eq!(caps.effective, bit(cap::KILL));
@@ -305,7 +320,10 @@ mod tests {
         assert_eq!(caps.capset(bit(cap::KILL), 0, 0), Err(Errno::EPERM));
         assert_eq!(caps.capset(bit(cap::KILL), bit(cap::KILL), 0), Ok(()));
         // Inheritable beyond permitted without CAP_SETPCAP (now dropped): EPERM.
-        assert_eq!(caps.capset(0, bit(cap::KILL), bit(cap::CHOWN)), Err(Errno::EPERM));
+        assert_eq!(
+            caps.capset(0, bit(cap::KILL), bit(cap::CHOWN)),
+            Err(Errno::EPERM)
+        );
         assert_eq!(caps.capset(0, bit(cap::KILL), bit(cap::KILL)), Ok(()));
     }
 
@@ -322,14 +340,19 @@ mod tests {
         );
         caps.effective &= !bit(cap::SETPCAP);
         assert_eq!(caps.drop_bounding(u64::from(cap::CHOWN)), Err(Errno::EPERM));
-        assert_eq!(caps.set_securebits(u64::from(securebits::NOROOT)), Err(Errno::EPERM));
+        assert_eq!(
+            caps.set_securebits(u64::from(securebits::NOROOT)),
+            Err(Errno::EPERM)
+        );
     }
 
     #[test]
     fn locked_securebits_stay() {
         let mut caps = docker();
-        caps.set_securebits(u64::from(securebits::KEEP_CAPS | securebits::KEEP_CAPS_LOCKED))
-            .unwrap();
+        caps.set_securebits(u64::from(
+            securebits::KEEP_CAPS | securebits::KEEP_CAPS_LOCKED,
+        ))
+        .unwrap();
         assert_eq!(caps.set_keep_caps(0), Err(Errno::EPERM));
         assert_eq!(caps.set_securebits(0), Err(Errno::EPERM));
         caps.exec(0, 0);

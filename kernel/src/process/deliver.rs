@@ -238,8 +238,9 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
 }
 
 /// `rt_sigreturn`: the registers, mask and alternate stack from the frame the handler
-/// returned through. A frame that cannot be read, or that would resume at a kernel or
-/// non-canonical address, ends the process with `SIGSEGV`, as Linux does.
+/// returned through. A frame that cannot be read ends the process with `SIGSEGV`; one
+/// that would resume at a kernel or non-canonical address gets `SIGSEGV` on the way
+/// back to user mode (`UserContext::execute`), as Linux's bad-`iret` fixup gives it.
 pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     let uc_address = p.context.rsp.wrapping_sub(8).wrapping_add(UCONTEXT_OFFSET);
     let mut uc = [0u8; UCONTEXT_SIZE as usize];
@@ -249,10 +250,9 @@ pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     let get =
         |offset: usize| u64::from_le_bytes(uc[offset..offset + 8].try_into().unwrap_or([0; 8]));
     let register = |index: usize| get(UC_MCONTEXT + index * 8);
+    // A `rip` in the kernel half or non-canonical is refused where every return to
+    // user mode is checked (`arch::user::UserContext::execute`): `SIGSEGV`.
     let rip = register(16);
-    if rip >= crate::mm::vma::USER_END {
-        return Some(Termination::Killed(11));
-    }
     let context = &mut p.context;
     context.r8 = register(0);
     context.r9 = register(1);

@@ -5,11 +5,11 @@
 //! process owns is in [`Process`], nothing in globals, so `fork` is a matter of cloning it
 //! and the scheduler a matter of choosing which one calls [`run`] next.
 
+pub mod caps;
 #[cfg(target_os = "none")]
 pub mod deliver;
 #[cfg(target_os = "none")]
 pub mod exec;
-pub mod caps;
 pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod signal;
@@ -155,8 +155,10 @@ mod running {
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
                     }
-                    if crate::syscall::changes_what_proc_shows(number) {
-                        crate::views::publish(process);
+                    if crate::syscall::changes_what_proc_shows(number)
+                        || process.files.has_changes()
+                    {
+                        crate::views::publish_changes(process);
                     }
                     // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                     // registers of its own, which are not a call's result.

@@ -349,7 +349,10 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
             let session = terminal::session(p.pid)?;
             write_out(p, argument, &(session as i32).to_le_bytes()).map(|()| 0)
         }
-        TIOCSCTTY => terminal::make_controlling(p.pid, argument == 1, p.capable(vfs_core::cap::SYS_ADMIN)).map(|()| 0),
+        TIOCSCTTY => {
+            terminal::make_controlling(p.pid, argument == 1, p.capable(vfs_core::cap::SYS_ADMIN))
+                .map(|()| 0)
+        }
         TIOCNOTTY => terminal::give_up(p.pid).map(|()| 0),
         FIONREAD => write_out(p, argument, &0i32.to_le_bytes()).map(|()| 0),
         _ => Err(Errno::ENOTTY),

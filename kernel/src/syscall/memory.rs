@@ -5,7 +5,7 @@ use vfs_core::{Errno, FileType};
 
 use super::SysResult;
 use crate::mm::address_space::PageSource;
-use crate::mm::vma::{Protection, USER_END};
+use crate::mm::vma::{Protection, TASK_SIZE};
 use crate::process::Process;
 
 const MAP_SHARED: u64 = 0x1;
@@ -32,7 +32,7 @@ fn page_length(len: u64) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     len.checked_next_multiple_of(PAGE_SIZE as u64)
-        .filter(|&len| len <= USER_END)
+        .filter(|&len| len <= TASK_SIZE)
         .ok_or(Errno::ENOMEM)
 }
 
@@ -75,6 +75,11 @@ pub fn mmap(
         MAP_SHARED | MAP_SHARED_VALIDATE if !rights.contains(Protection::WRITE) => {}
         MAP_SHARED | MAP_SHARED_VALIDATE => return Err(Errno::ENODEV),
         _ => return Err(Errno::EINVAL),
+    }
+    // `get_unmapped_area`: a fixed range must end at or below `TASK_SIZE` (the last page
+    // of the user half is never mapped), `ENOMEM` otherwise, before alignment is checked.
+    if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 && address > TASK_SIZE - len {
+        return Err(Errno::ENOMEM);
     }
     if flags & MAP_FIXED_NOREPLACE != 0 {
         return p.mm.map_no_replace(address, len, rights, source);

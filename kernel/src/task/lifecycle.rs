@@ -149,14 +149,14 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let pid = table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?;
         (pid, parent_pid)
     };
-    let child = match make_child(p, pid, parent_pid, request) {
+    let mut child = match make_child(p, pid, parent_pid, request) {
         Ok(child) => child,
         Err(errno) => {
             TABLE.lock().remove(pid);
             return Err(errno);
         }
     };
-    crate::views::publish(&child);
+    crate::views::publish(&mut child);
     publish_credentials(&child);
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
@@ -595,8 +595,8 @@ pub fn signal_process(target: u32, info: SigInfo, sender: Sender) -> Result<(), 
         let same_user = [sender.uid, sender.euid]
             .iter()
             .any(|id| *id == theirs.uid || *id == theirs.suid);
-        let same_session = info.signo == SIGCONT
-            && table.get(sender.pid).is_some_and(|me| me.sid == entry.sid);
+        let same_session =
+            info.signo == SIGCONT && table.get(sender.pid).is_some_and(|me| me.sid == entry.sid);
         if !same_user && !same_session {
             return Err(Errno::EPERM);
         }

@@ -16,8 +16,33 @@ impl OverlayInode {
         if let Some(upper) = self.upper() {
             return Ok(upper);
         }
+        // The ancestors still without an upper object, nearest first: gathered and copied
+        // up top-down in a loop, never by recursion, however deep the lower tree is.
+        let mut missing = alloc::vec![self.clone()];
+        loop {
+            let (parent, _) = missing
+                .last()
+                .and_then(|node| node.parent_and_name())
+                .ok_or(Errno::EIO)?;
+            if parent.upper().is_some() {
+                break;
+            }
+            missing.push(parent);
+        }
+        let mut upper = None;
+        while let Some(node) = missing.pop() {
+            upper = Some(node.copy_up_one()?);
+        }
+        upper.ok_or(Errno::EIO)
+    }
+
+    /// Copies this object up; its parent already has its upper object.
+    fn copy_up_one(self: &Arc<Self>) -> Result<Arc<dyn Inode>> {
+        if let Some(upper) = self.upper() {
+            return Ok(upper);
+        }
         let (parent, name) = self.parent_and_name().ok_or(Errno::EIO)?;
-        let parent_upper = parent.copy_up_locked()?;
+        let parent_upper = parent.upper().ok_or(Errno::EIO)?;
         let lower = self.top_lower().ok_or(Errno::EIO)?;
         let stat = lower.getattr()?;
         let target;

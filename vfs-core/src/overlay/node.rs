@@ -35,6 +35,17 @@ pub struct OverlayInode {
     children: Mutex<HashMap<Arc<[u8]>, Weak<OverlayInode>>>,
 }
 
+/// Each object holds its parent: releasing the last holder of a deep object can release
+/// its whole chain of ancestors, unwound here in a loop instead of nested drops.
+impl Drop for OverlayInode {
+    fn drop(&mut self) {
+        let mut parent = self.parent.get_mut().take();
+        while let Some((node, _)) = parent {
+            parent = Arc::into_inner(node).and_then(|mut last| last.parent.get_mut().take());
+        }
+    }
+}
+
 impl OverlayInode {
     pub(crate) fn new_root(
         shared: &Arc<Shared>,

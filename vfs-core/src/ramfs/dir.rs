@@ -58,6 +58,12 @@ impl DirEntries {
         self.by_name.insert(name, (cookie, node));
     }
 
+    /// Empties the directory, handing back its nodes (each held here once less).
+    pub fn take_all(&mut self) -> alloc::vec::Vec<Arc<RamInode>> {
+        self.by_cookie.clear();
+        self.by_name.drain().map(|(_, (_, node))| node).collect()
+    }
+
     pub fn remove(&mut self, name: &[u8]) -> Option<Arc<RamInode>> {
         let (cookie, node) = self.by_name.remove(name)?;
         self.by_cookie.remove(&cookie);

@@ -84,6 +84,19 @@ impl Drop for RamInode {
         };
         self.shared.release_pages(pages);
         self.shared.release_inode();
+        // A directory's nodes go with it, and theirs with them: a work list rather than
+        // nested drops, so a 100,000-deep tree does not overflow the kernel stack.
+        let mut release = match &mut state.body {
+            Body::Dir(entries) => entries.take_all(),
+            _ => return,
+        };
+        while let Some(node) = release.pop() {
+            if let Some(mut last) = Arc::into_inner(node)
+                && let Body::Dir(entries) = &mut last.state.get_mut().body
+            {
+                release.extend(entries.take_all());
+            }
+        }
     }
 }
 

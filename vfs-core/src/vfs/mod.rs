@@ -13,7 +13,7 @@ use crate::errno::{Errno, Result};
 use crate::file::{OpenFile, OpenFlags};
 use crate::inode::{FileSystem, Inode, NewNode, NodeKind};
 use crate::mount::{Location, Mount, MountFlags, MountNamespace};
-use crate::path::{Last, Walk, absolute_path};
+use crate::path::{Last, Walk};
 use crate::permission::{self, Access, check_access};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -159,12 +159,13 @@ impl FsContext {
         Ok(())
     }
 
-    /// `getcwd`: `ENOENT` when the working directory was removed or is not below the root.
+    /// `getcwd`: `ENOENT` when the working directory was removed or is not below the root,
+    /// `ENAMETOOLONG` when its path does not fit in `PATH_MAX` (Linux's page).
     pub fn getcwd(&self) -> Result<Vec<u8>> {
         if self.cwd.dentry.is_unlinked() {
             return Err(Errno::ENOENT);
         }
-        absolute_path(&self.cwd, &self.root).ok_or(Errno::ENOENT)
+        crate::path::absolute_path_max(&self.cwd, &self.root)?.ok_or(Errno::ENOENT)
     }
 
     /// `mount(2)` of a new filesystem instance at `path` (privileged).

@@ -38,6 +38,7 @@ pub fn parse_number(name: &[u8]) -> Option<u32> {
 }
 
 type Render = fn(&dyn ProcessView) -> Vec<u8>;
+type LinkRender = fn(&dyn ProcessView) -> Result<Vec<u8>>;
 
 /// The files and links of `/proc/<pid>/`: name, mode, contents. Files are owned by the
 /// process; `environ` is private to it, as on Linux.
@@ -55,10 +56,10 @@ const FILES: &[(&str, u32, Render)] = &[
     ("mounts", 0o444, |process| process.mounts()),
 ];
 
-const LINKS: &[(&str, Render)] = &[
-    ("cwd", |process| process.cwd()),
-    ("root", |process| process.root()),
-    ("exe", |process| process.exe()),
+const LINKS: &[(&str, LinkRender)] = &[
+    ("cwd", |process| process.cwd_target()),
+    ("root", |process| Ok(process.root())),
+    ("exe", |process| Ok(process.exe())),
 ];
 
 /// The node of `/proc/<pid>`, owned by the process's effective ids.
@@ -114,7 +115,7 @@ impl ProcessDir {
         for &(name, render) in LINKS {
             let source = self.source.clone();
             let link = Node::symlink(next_ino(), move || {
-                Ok(render(&*find(&*source, pid, Errno::ENOENT)?))
+                render(&*find(&*source, pid, Errno::ENOENT)?)
             });
             children = children.with(name, link.owned_by(uid, gid));
         }
@@ -146,15 +147,7 @@ struct FdDir {
 impl FdDir {
     fn link(&self, open: &OpenFd, owner: (u32, u32)) -> Node {
         let (pid, fd, source) = (self.pid, open.fd, self.source.clone());
-        let target = move || {
-            let process = find(&*source, pid, Errno::ENOENT)?;
-            process
-                .fds()
-                .into_iter()
-                .find(|open| open.fd == fd)
-                .map(|open| open.target)
-                .ok_or(Errno::ENOENT)
-        };
+        let target = move || find(&*source, pid, Errno::ENOENT)?.fd_target(fd);
         // `proc_fd_link`'s mode: read gives r-x, write gives -wx, for the owner only.
         let perm = if open.readable { 0o500 } else { 0 } | if open.writable { 0o300 } else { 0 };
         let mut node = Node::symlink(

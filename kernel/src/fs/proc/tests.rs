@@ -77,15 +77,24 @@ fn test_cpu() -> CpuInfo {
 }
 
 /// A process whose descriptors and mount table the test controls.
+/// A descriptor of the fake process, with the path its link shows.
+#[derive(Clone)]
+struct FakeFd {
+    fd: i32,
+    target: Vec<u8>,
+    readable: bool,
+    writable: bool,
+}
+
 struct FakeProcess {
     pid: u32,
-    fds: Mutex<Vec<OpenFd>>,
+    fds: Mutex<Vec<FakeFd>>,
     namespace: Mutex<Option<(Arc<MountNamespace>, Location)>>,
 }
 
 impl FakeProcess {
     fn new(pid: u32) -> Arc<FakeProcess> {
-        let console = |fd, readable, writable| OpenFd {
+        let console = |fd, readable, writable| FakeFd {
             fd,
             target: b"/dev/console".to_vec(),
             readable,
@@ -126,7 +135,23 @@ impl ProcessView for FakeProcess {
         b"/bin/busybox".to_vec()
     }
     fn fds(&self) -> Vec<OpenFd> {
-        self.fds.lock().clone()
+        self.fds
+            .lock()
+            .iter()
+            .map(|open| OpenFd {
+                fd: open.fd,
+                readable: open.readable,
+                writable: open.writable,
+            })
+            .collect()
+    }
+    fn fd_target(&self, fd: i32) -> Result<Vec<u8>, Errno> {
+        self.fds
+            .lock()
+            .iter()
+            .find(|open| open.fd == fd)
+            .map(|open| open.target.clone())
+            .ok_or(Errno::ENOENT)
     }
     fn ids(&self) -> ProcessIds {
         ProcessIds {
@@ -350,7 +375,7 @@ fn proc_mounts_shows_the_namespace_table_in_linux_format() {
 #[test]
 fn fd_directory_lists_descriptors_as_symlinks_to_their_paths() {
     let world = world();
-    world.init.fds.lock().push(OpenFd {
+    world.init.fds.lock().push(FakeFd {
         fd: 5,
         target: b"/etc/passwd".to_vec(),
         readable: true,
@@ -430,7 +455,7 @@ fn closed_and_new_descriptors_show_at_once() {
         world.context.readlink(At::Cwd, b"/proc/self/fd/2"),
         Err(Errno::ENOENT)
     );
-    world.init.fds.lock().push(OpenFd {
+    world.init.fds.lock().push(FakeFd {
         fd: 2,
         target: b"/etc/passwd".to_vec(),
         readable: true,

@@ -5,6 +5,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use vfs_core::Errno;
 
 /// The running system, for `/proc/meminfo`, `cpuinfo`, `uptime`, `version`, `stat`,
 /// `loadavg` and `/proc/sys/kernel`.
@@ -123,8 +124,17 @@ pub trait ProcessView: Send + Sync {
     fn root(&self) -> Vec<u8> {
         b"/".to_vec()
     }
+    /// What `/proc/<pid>/cwd` reads: [`cwd`](Self::cwd), or `ENAMETOOLONG` for a path
+    /// longer than `PATH_MAX`.
+    fn cwd_target(&self) -> Result<Vec<u8>, Errno> {
+        Ok(self.cwd())
+    }
     /// The open descriptors, in any order.
     fn fds(&self) -> Vec<OpenFd>;
+    /// What `/proc/<pid>/fd/N` reads, built when read: the open file's path
+    /// (`ENAMETOOLONG` past `PATH_MAX`, as Linux's `d_path`) or `pipe:[ino]`; `ENOENT`
+    /// once `fd` is closed.
+    fn fd_target(&self, fd: i32) -> Result<Vec<u8>, Errno>;
     fn ids(&self) -> ProcessIds;
     /// The mount table as seen from this process's root: vfs-core's
     /// `MountNamespace::proc_mounts(&fs_context.root)`.
@@ -159,12 +169,11 @@ pub trait ProcessView: Send + Sync {
     }
 }
 
-/// One open descriptor: its number, the path `readlink` shows (`/dev/console`,
-/// `pipe:[12]`), and its access mode, which sets the link's permissions as on Linux.
+/// One open descriptor: its number and its access mode, which sets the link's
+/// permissions as on Linux (its path is [`ProcessView::fd_target`], built on demand).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenFd {
     pub fd: i32,
-    pub target: Vec<u8>,
     pub readable: bool,
     pub writable: bool,
 }

@@ -168,9 +168,19 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         "scratch",
         "/root",
     ]);
-    cases.push(builder.with_spec("ns-mount-syscall", spec)?.0.expect(Status(0)));
+    cases.push(
+        builder
+            .with_spec("ns-mount-syscall", spec)?
+            .0
+            .expect(Status(0)),
+    );
     let spec = sys_admin(&["/bin/busybox", "umount", "/tmp"]);
-    cases.push(builder.with_spec("ns-umount-syscall", spec)?.0.expect(Status(0)));
+    cases.push(
+        builder
+            .with_spec("ns-umount-syscall", spec)?
+            .0
+            .expect(Status(0)),
+    );
     cases.extend(capability_cases(builder, &sys_admin)?);
     let mut spec =
         builder
@@ -245,9 +255,12 @@ fn capability_cases(
         .expect(Status(1)),
     );
     cases.push(
-        docker("caps-default-umount-eperm", &["/bin/busybox", "umount", "/tmp"])?
-            .expect(Line(&["umount", "Operation not permitted"]))
-            .expect(Status(1)),
+        docker(
+            "caps-default-umount-eperm",
+            &["/bin/busybox", "umount", "/tmp"],
+        )?
+        .expect(Line(&["umount", "Operation not permitted"]))
+        .expect(Status(1)),
     );
     let linux = json!({"maskedPaths": ["/data/sub"], "readonlyPaths": ["/rw"]});
     for (name, args, words) in [

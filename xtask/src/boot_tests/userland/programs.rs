@@ -67,6 +67,17 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    // Issue 12: the issue's 100,000-deep tree (about 15 s under TCG), brk(-1), the top
+    // of the user half, /proc/self/fd amplification.
+    let (case, _) = builder.run(
+        "containment",
+        &["/sbin/containment", "--depth", "100000", "/tmp"],
+    )?;
+    cases.push(
+        case.expect(Line(&["containment: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run("pipes", &["/sbin/pipes", "/tmp"])?;
     cases.push(
         case.expect(Line(&["pipes: ", " passed, 0 failed"]))
