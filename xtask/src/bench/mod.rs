@@ -58,6 +58,52 @@ fn boot_cleanly(
     Ok((outcome, context))
 }
 
+/// Writes `spec` as `work/config.json` and loads the bundle as `cargo xtask run --bundle`
+/// does (the benchmarks' own bundles: a root with the benchmark program, maybe a bind).
+fn load_bench_bundle(
+    work: &std::path::Path,
+    spec: &serde_json::Value,
+) -> Result<crate::bundle::Bundle> {
+    use anyhow::Context;
+    std::fs::write(work.join("config.json"), serde_json::to_vec_pretty(spec)?)
+        .context("writing config.json")?;
+    Ok(crate::bundle::load(
+        work,
+        &kernel::container::SandboxOptions::default(),
+        &[],
+        &work.join("scratch"),
+    )?)
+}
+
+/// Boots `bundle` once with `log=warn` through [`boot_cleanly`]; the outcome and its
+/// description for parse errors.
+fn boot_bundle(
+    kernel: &std::path::Path,
+    bundle: &crate::bundle::Bundle,
+    (machine, accel, memory): (
+        crate::qemu::Machine,
+        crate::qemu::Accel,
+        crate::qemu::MemorySize,
+    ),
+    timeout: Duration,
+) -> Result<(crate::launch::Outcome, String)> {
+    use crate::cmdline::{kernel_cmdline, with_sandbox_options};
+    use crate::host;
+    let invocation = crate::qemu::Invocation {
+        machine,
+        accel,
+        memory,
+        kernel: kernel.to_owned(),
+        cmdline: kernel_cmdline(
+            &with_sandbox_options("", &[("log", "warn".to_owned())]),
+            host::tsc_khz(&host::cpuinfo()),
+        ),
+        initrd: Some(bundle.spec_file.clone()),
+        shares: bundle.shares.clone(),
+    };
+    boot_cleanly(&invocation, timeout, &format!("our sandbox on {machine}"))
+}
+
 /// The machines `--machine` names, or all of them when it names none.
 fn chosen_machines(requested: &[crate::qemu::Machine]) -> Vec<crate::qemu::Machine> {
     if requested.is_empty() {

@@ -17,7 +17,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use kernel::container::SandboxOptions;
 use serde_json::json;
 
 use super::linux_guest::{self, InitramfsContents, LinuxGuest};
@@ -25,10 +24,9 @@ use super::report::{self, Bar, Stats, Table};
 use crate::bundle;
 use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
-use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::guest;
 use crate::host;
-use crate::qemu::{self, Accel, Invocation, Machine, MemorySize};
+use crate::qemu::{self, Accel, Machine, MemorySize};
 use crate::setup;
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
@@ -527,14 +525,7 @@ fn write_bundle(work: &Path, program: &Path) -> Result<bundle::Bundle> {
         "process": {"args": program_args(), "env": ["PATH=/sbin:/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
         "mounts": []
     });
-    std::fs::write(work.join("config.json"), serde_json::to_vec_pretty(&spec)?)
-        .context("writing config.json")?;
-    Ok(bundle::load(
-        work,
-        &SandboxOptions::default(),
-        &[],
-        &work.join("scratch"),
-    )?)
+    super::load_bench_bundle(work, &spec)
 }
 
 fn run_ours(
@@ -543,20 +534,7 @@ fn run_ours(
     machine: Machine,
     accel: Accel,
 ) -> Result<Vec<(String, Figure)>> {
-    let invocation = Invocation {
-        machine,
-        accel,
-        memory: MEMORY,
-        kernel: kernel.to_owned(),
-        cmdline: kernel_cmdline(
-            &with_sandbox_options("", &[("log", "warn".to_owned())]),
-            host::tsc_khz(&host::cpuinfo()),
-        ),
-        initrd: Some(bundle.spec_file.clone()),
-        shares: bundle.shares.clone(),
-    };
-    let (outcome, context) =
-        super::boot_cleanly(&invocation, TIMEOUT, &format!("our sandbox on {machine}"))?;
+    let (outcome, context) = super::boot_bundle(kernel, bundle, (machine, accel, MEMORY), TIMEOUT)?;
     parse_bench_lines(&outcome.console).context(context)
 }
 

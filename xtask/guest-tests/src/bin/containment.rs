@@ -16,28 +16,13 @@
 
 use std::ffi::CString;
 use std::process::ExitCode;
+
+#[path = "../report.rs"]
+mod report;
+use report::{Report, errno};
 use std::time::Instant;
 
-struct Report {
-    passed: u32,
-    failed: u32,
-}
 
-impl Report {
-    fn check(&mut self, name: &str, ok: bool, detail: impl std::fmt::Display) {
-        if ok {
-            self.passed += 1;
-            println!("ok   {name}");
-        } else {
-            self.failed += 1;
-            println!("FAIL {name}: {detail}");
-        }
-    }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
 
 fn c(path: &str) -> CString {
     CString::new(path).unwrap()
@@ -328,11 +313,10 @@ fn main() -> ExitCode {
             base = arg;
         }
     }
-    let mut report = Report { passed: 0, failed: 0 };
+    let mut report = Report::default();
     brk_minus_one(&mut report);
     top_of_user_half(&mut report);
     proc_fd_amplification(&mut report, &base);
     deep_tree(&mut report, &base, depth);
-    println!("containment: {} passed, {} failed", report.passed, report.failed);
-    if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    report.finish("containment")
 }

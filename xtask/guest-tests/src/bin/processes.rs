@@ -10,6 +10,10 @@
 //! Runs on the host too (as a child, orphans then go elsewhere: that check is skipped).
 
 use std::process::ExitCode;
+
+#[path = "../report.rs"]
+mod report;
+use report::{Report, errno};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 
 static LAST_SIGNO: AtomicI32 = AtomicI32::new(0);
@@ -20,26 +24,7 @@ static LAST_STACK: AtomicU64 = AtomicU64::new(0);
 static ORDER: AtomicUsize = AtomicUsize::new(0);
 static TRACE: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
 
-struct Report {
-    passed: usize,
-    failed: usize,
-}
 
-impl Report {
-    fn check(&mut self, name: &str, ok: bool, detail: String) {
-        if ok {
-            self.passed += 1;
-            println!("ok   {name}");
-        } else {
-            self.failed += 1;
-            println!("FAIL {name}: {detail}");
-        }
-    }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
 
 extern "C" fn record_info(signo: i32, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
@@ -141,7 +126,7 @@ fn copy_on_write(report: &mut Report) {
     let code = libc::WEXITSTATUS(status);
     report.check("fork copies no data page (child sees the parent's 64 MiB, memory barely moves)", code == 0, format!("child status {code} (2: pages copied at fork, 3: wrong data)"));
     let kept = memory.iter().step_by(4096).all(|&b| b == 1);
-    report.check("the child's writes stay in the child", kept, "parent saw a 2".into());
+    report.check("the child's writes stay in the child", kept, "parent saw a 2");
     let after = mem_free_kib();
     // SAFETY: plain system call.
     if unsafe { libc::getpid() } == 1 {
@@ -527,7 +512,7 @@ fn alarm_and_times(report: &mut Report) {
             libc::pause();
         }
     }
-    report.check("setitimer(ITIMER_REAL) delivers SIGALRM to a paused process", true, String::new());
+    report.check("setitimer(ITIMER_REAL) delivers SIGALRM to a paused process", true, "");
     // SAFETY: plain system call.
     let left = unsafe { libc::alarm(100) };
     let previous = unsafe { libc::alarm(0) };
@@ -636,13 +621,12 @@ fn spawns(report: &mut Report, count: usize) {
 }
 
 fn main() -> ExitCode {
-    let mut report = Report { passed: 0, failed: 0 };
+    let mut report = Report::default();
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, count] = args.as_slice() {
         if flag == "--spawns" {
             spawns(&mut report, count.parse().unwrap_or(10_000));
-            println!("processes: {} passed, {} failed", report.passed, report.failed);
-            return if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+            return report.finish("processes");
         }
     }
     copy_on_write(&mut report);
@@ -664,6 +648,5 @@ fn main() -> ExitCode {
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
     fork_until_refused(&mut report);
-    println!("processes: {} passed, {} failed", report.passed, report.failed);
-    if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    report.finish("processes")
 }
