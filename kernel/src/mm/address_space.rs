@@ -93,7 +93,7 @@ impl From<VmaError> for Errno {
     fn from(error: VmaError) -> Self {
         match error {
             VmaError::InvalidRange => Errno::EINVAL,
-            VmaError::NotMapped | VmaError::NoSpace => Errno::ENOMEM,
+            VmaError::NotMapped | VmaError::NoSpace | VmaError::TooManyAreas => Errno::ENOMEM,
             VmaError::Occupied => Errno::EEXIST,
         }
     }

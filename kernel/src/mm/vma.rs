@@ -54,7 +54,14 @@ pub enum VmaError {
     Occupied,
     /// No free range large enough (`ENOMEM`).
     NoSpace,
+    /// The change would take the set past [`MAX_MAP_COUNT`] areas (`ENOMEM`).
+    TooManyAreas,
 }
+
+/// Areas one address space may have, as Linux's default `vm.max_map_count`: each area is
+/// kernel memory a program can make by the page (`mprotect` of every other page), so it is
+/// capped before the heap is.
+pub const MAX_MAP_COUNT: usize = 65530;
 
 /// The areas of one address space, keyed by start address.
 #[derive(Clone, Debug)]
@@ -115,6 +122,7 @@ impl<B: Backing> VmaSet<B> {
         backing: B,
     ) -> Result<Vec<(u64, u64)>, VmaError> {
         let end = check_range(start, len)?;
+        self.check_room(start, end, 1)?;
         let removed = self.unmap(start, len)?;
         self.areas.insert(
             start,
@@ -140,6 +148,7 @@ impl<B: Backing> VmaSet<B> {
         if self.overlaps(start, end) {
             return Err(VmaError::Occupied);
         }
+        self.check_room(start, end, 1)?;
         self.areas.insert(
             start,
             Vma {
@@ -150,6 +159,27 @@ impl<B: Backing> VmaSet<B> {
             },
         );
         Ok(())
+    }
+
+    /// Refuses a change that may add `new` areas (splits at `start` and `end`, plus new
+    /// mappings) when that could pass [`MAX_MAP_COUNT`], before anything changes.
+    fn check_room(&self, start: u64, end: u64, new: usize) -> Result<(), VmaError> {
+        let splits = [start, end]
+            .iter()
+            .filter(|&&at| self.find(at).is_some_and(|area| area.start != at))
+            .count();
+        if self.areas.len() + splits + new > MAX_MAP_COUNT {
+            return Err(VmaError::TooManyAreas);
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.areas.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty()
     }
 
     /// Splits the area containing `at` (if any, and if `at` is inside it) into two.
@@ -176,6 +206,7 @@ impl<B: Backing> VmaSet<B> {
     /// Linux). Returns the removed ranges.
     pub fn unmap(&mut self, start: u64, len: u64) -> Result<Vec<(u64, u64)>, VmaError> {
         let end = check_range(start, len)?;
+        self.check_room(start, end, 0)?;
         self.split_at(start);
         self.split_at(end);
         let inside: Vec<u64> = self.areas.range(start..end).map(|(&key, _)| key).collect();
@@ -199,6 +230,7 @@ impl<B: Backing> VmaSet<B> {
             let area = self.find(cursor).ok_or(VmaError::NotMapped)?;
             cursor = area.end;
         }
+        self.check_room(start, end, 0)?;
         self.split_at(start);
         self.split_at(end);
         for (_, area) in self.areas.range_mut(start..end) {
@@ -432,5 +464,32 @@ mod tests {
             set.find_free(P + 1, 0, 100 * P),
             Err(VmaError::InvalidRange)
         );
+    }
+
+    #[test]
+    fn areas_stop_at_max_map_count() {
+        let mut set: VmaSet<Fake> = VmaSet::new();
+        let pages = (MAX_MAP_COUNT as u64 + 10) * 2;
+        set.map(0x10_0000, pages * P, R, Fake { id: 1, offset: 0 })
+            .unwrap();
+        // mprotect every other page: each call splits one area into up to three.
+        let mut refused_at = None;
+        for index in 0..pages / 2 {
+            let at = 0x10_0000 + (2 * index + 1) * P;
+            if let Err(error) = set.protect(at, P, RW) {
+                assert_eq!(error, VmaError::TooManyAreas);
+                refused_at = Some(index);
+                break;
+            }
+        }
+        assert!(refused_at.is_some(), "the cap must be reached");
+        assert!(set.len() <= MAX_MAP_COUNT, "{} areas", set.len());
+        // What already exists stays usable: unmapping a whole area adds none.
+        let first = set
+            .iter()
+            .next()
+            .map(|area| (area.start, area.end))
+            .unwrap();
+        assert!(set.unmap(first.0, first.1 - first.0).is_ok());
     }
 }

@@ -302,6 +302,35 @@ fn proc_fd_amplification(report: &mut Report, base: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `mprotect` of every other page of a large mapping makes one area per page: past
+/// `vm.max_map_count` (65530) the call is `ENOMEM`, before the kernel's heap runs dry, and
+/// the program goes on.
+fn many_areas(report: &mut Report) {
+    const PAGE: usize = 4096;
+    let pages = 140_000usize;
+    // SAFETY: a fresh anonymous mapping, never touched; unmapped below.
+    let base = unsafe {
+        libc::mmap(std::ptr::null_mut(), pages * PAGE, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    if base == libc::MAP_FAILED {
+        report.check("many areas: the mapping", false, errno());
+        return;
+    }
+    let mut refused = None;
+    for index in (1..pages).step_by(2) {
+        // SAFETY: a page inside the mapping made above.
+        let result = unsafe { libc::mprotect(base.cast::<u8>().add(index * PAGE).cast(), PAGE, libc::PROT_READ | libc::PROT_WRITE) };
+        if result != 0 {
+            refused = Some((index, errno()));
+            break;
+        }
+    }
+    // SAFETY: the whole mapping made above.
+    let unmapped = unsafe { libc::munmap(base, pages * PAGE) };
+    let ok = matches!(refused, Some((index, libc::ENOMEM)) if index > 60_000) && unmapped == 0;
+    report.check("mprotect of every other page: ENOMEM past vm.max_map_count, then munmap of it all", ok, format!("{refused:?}, munmap {unmapped}"));
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut depth = 100_000usize;
@@ -315,6 +344,7 @@ fn main() -> ExitCode {
     }
     let mut report = Report::default();
     brk_minus_one(&mut report);
+    many_areas(&mut report);
     top_of_user_half(&mut report);
     proc_fd_amplification(&mut report, &base);
     deep_tree(&mut report, &base, depth);
