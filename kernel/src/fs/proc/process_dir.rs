@@ -1,4 +1,5 @@
-//! proc, middle: `/proc/<pid>/` and its `fd/` directory. Every node holds only the pid
+//! proc, middle: `/proc/<pid>/`, its `fd/` directory and `task/<tid>/` (one thread per
+//! process today: the same files again, as Linux's thread directory shows them). Every node holds only the pid
 //! and the [`ProcessSource`], and asks for the process again when read, so a node that
 //! outlives its process answers `ESRCH` (files) or `ENOENT` (links) as Linux's do.
 //!
@@ -18,6 +19,8 @@ use crate::fs::synthetic::{Directory, Entry, FIRST_COOKIE, FixedDir, Node};
 
 const FD_SLOTS: u64 = 0x1_0000;
 const DIR_SLOT: u64 = 0;
+/// Set in the slots of the nodes under `task/<tid>/`, so they differ from the process's.
+const THREAD_SLOTS: u64 = 1 << 31;
 
 /// The inode number of node `slot` of process `pid`.
 pub fn process_ino(pid: u32, slot: u64) -> u64 {
@@ -71,6 +74,7 @@ pub fn process_node(pid: u32, view: &dyn ProcessView, source: &Arc<dyn ProcessSo
         ProcessDir {
             pid,
             source: source.clone(),
+            thread: false,
         },
     )
     .owned_by(ids.effective_uid(), ids.effective_gid())
@@ -80,10 +84,12 @@ fn find(source: &dyn ProcessSource, pid: u32, gone: Errno) -> Result<Arc<dyn Pro
     source.process(pid).ok_or(gone)
 }
 
-/// `/proc/<pid>/`: `fd/`, then [`FILES`], then [`LINKS`].
+/// `/proc/<pid>/`: `fd/`, then [`FILES`], then [`LINKS`], then `task/`; or, with
+/// `thread`, `/proc/<pid>/task/<tid>/`, the same without `task/`.
 struct ProcessDir {
     pid: u32,
     source: Arc<dyn ProcessSource>,
+    thread: bool,
 }
 
 impl ProcessDir {
@@ -91,10 +97,11 @@ impl ProcessDir {
         let ids = view.ids();
         let (uid, gid) = (ids.effective_uid(), ids.effective_gid());
         let pid = self.pid;
+        let flag = if self.thread { THREAD_SLOTS } else { 0 };
         let mut slot = DIR_SLOT;
         let mut next_ino = || {
             slot += 1;
-            process_ino(pid, slot)
+            process_ino(pid, slot | flag)
         };
         let fd_dir = Node::directory(
             next_ino(),
@@ -102,6 +109,7 @@ impl ProcessDir {
             FdDir {
                 pid,
                 source: self.source.clone(),
+                flag,
             },
         );
         let mut children = FixedDir::new().with("fd", fd_dir.owned_by(uid, gid));
@@ -119,7 +127,62 @@ impl ProcessDir {
             });
             children = children.with(name, link.owned_by(uid, gid));
         }
+        if !self.thread {
+            let task = Node::directory(
+                next_ino(),
+                0o555,
+                TaskDir {
+                    pid,
+                    source: self.source.clone(),
+                },
+            );
+            children = children.with("task", task.owned_by(uid, gid));
+        }
         children
+    }
+}
+
+/// `/proc/<pid>/task/`: one directory per thread, named by its tid; a process has one
+/// thread today, whose tid is the pid.
+struct TaskDir {
+    pid: u32,
+    source: Arc<dyn ProcessSource>,
+}
+
+impl TaskDir {
+    fn thread_node(&self, view: &dyn ProcessView) -> Node {
+        let ids = view.ids();
+        Node::directory(
+            process_ino(self.pid, THREAD_SLOTS | DIR_SLOT),
+            0o555,
+            ProcessDir {
+                pid: self.pid,
+                source: self.source.clone(),
+                thread: true,
+            },
+        )
+        .owned_by(ids.effective_uid(), ids.effective_gid())
+    }
+}
+
+impl Directory for TaskDir {
+    fn entries(&self) -> Vec<Entry> {
+        let Some(view) = self.source.process(self.pid) else {
+            return Vec::new();
+        };
+        alloc::vec![Entry {
+            name: format!("{}", self.pid).into_bytes(),
+            cookie: FIRST_COOKIE + u64::from(self.pid),
+            node: self.thread_node(&*view),
+        }]
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<Node> {
+        if parse_number(name)? != self.pid {
+            return None;
+        }
+        let view = self.source.process(self.pid)?;
+        Some(self.thread_node(&*view))
     }
 }
 
@@ -142,6 +205,8 @@ impl Directory for ProcessDir {
 struct FdDir {
     pid: u32,
     source: Arc<dyn ProcessSource>,
+    /// [`THREAD_SLOTS`] under `task/<tid>/`, else 0.
+    flag: u64,
 }
 
 impl FdDir {
@@ -151,7 +216,7 @@ impl FdDir {
         // `proc_fd_link`'s mode: read gives r-x, write gives -wx, for the owner only.
         let perm = if open.readable { 0o500 } else { 0 } | if open.writable { 0o300 } else { 0 };
         let mut node = Node::symlink(
-            process_ino(pid, FD_SLOTS + u64::from(fd.unsigned_abs())),
+            process_ino(pid, (FD_SLOTS + u64::from(fd.unsigned_abs())) | self.flag),
             target,
         )
         .owned_by(owner.0, owner.1);

@@ -758,3 +758,68 @@ fn make_builds_registered_proc_sysfs_and_devpts() {
         Some(Errno::ENODEV)
     );
 }
+
+#[test]
+fn task_holds_the_one_thread_with_the_same_files() {
+    let world = world();
+    let mut names = Vec::new();
+    let dir = world
+        .context
+        .open(
+            At::Cwd,
+            b"/proc/1/task",
+            OpenFlags::RDONLY | OpenFlags::DIRECTORY,
+            0,
+        )
+        .unwrap();
+    dir.read_dir(&mut |entry| {
+        names.push(entry.name.to_vec());
+        true
+    })
+    .unwrap();
+    assert_eq!(names, [b".".to_vec(), b"..".to_vec(), b"1".to_vec()]);
+    let read = |path: &[u8]| {
+        let file = world
+            .context
+            .open(At::Cwd, path, OpenFlags::RDONLY, 0)
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = file.read(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    assert_eq!(read(b"/proc/1/task/1/status"), read(b"/proc/1/status"));
+    assert_eq!(
+        world
+            .context
+            .readlink(At::Cwd, b"/proc/1/task/1/fd/2")
+            .unwrap(),
+        b"/dev/console"
+    );
+    let process = world
+        .context
+        .stat(At::Cwd, b"/proc/1/status", false)
+        .unwrap();
+    let thread = world
+        .context
+        .stat(At::Cwd, b"/proc/1/task/1/status", false)
+        .unwrap();
+    assert_ne!(
+        process.ino, thread.ino,
+        "each node has its own inode number"
+    );
+    assert_eq!(
+        world
+            .context
+            .stat(At::Cwd, b"/proc/1/task/2", false)
+            .map(|_| ()),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        world
+            .context
+            .stat(At::Cwd, b"/proc/1/task/1/task", false)
+            .map(|_| ()),
+        Err(Errno::ENOENT)
+    );
+}
