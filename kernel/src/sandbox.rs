@@ -250,7 +250,6 @@ fn init_process(
     }
     let mut process = Process {
         pid: 1,
-        parent_pid: 0,
         mm: crate::mm::address_space::AddressSpace::new()
             .map_err(|errno| ("address space", errno))?,
         fs,

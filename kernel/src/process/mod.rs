@@ -65,7 +65,6 @@ mod running {
 
     pub struct Process {
         pub pid: u32,
-        pub parent_pid: u32,
         pub mm: AddressSpace,
         pub fs: FsContext,
         pub files: FdTable<Arc<OpenFile>>,

@@ -128,7 +128,7 @@ pub fn register_init(pids_limit: Option<u64>) {
 pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errno> {
     request.check()?;
     let nproc_limit = p.limits.values[6].0;
-    let (pid, parent_pid) = {
+    let pid = {
         let mut table = TABLE.lock();
         let processes = table.len() as u64;
         let over_pids_limit = table.pids_limit.is_some_and(|limit| processes >= limit);
@@ -146,10 +146,9 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         } else {
             p.pid
         };
-        let pid = table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?;
-        (pid, parent_pid)
+        table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
     };
-    let mut child = match make_child(p, pid, parent_pid, request) {
+    let mut child = match make_child(p, pid, request) {
         Ok(child) => child,
         Err(errno) => {
             TABLE.lock().remove(pid);
@@ -190,12 +189,7 @@ fn max_processes() -> usize {
     ((total / PER_PROCESS) as usize).clamp(16, CEILING)
 }
 
-fn make_child(
-    p: &mut Process,
-    pid: u32,
-    parent_pid: u32,
-    request: CloneRequest,
-) -> Result<Process, Errno> {
+fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Process, Errno> {
     if request.flags & CLONE_PARENT_SETTID != 0 {
         // Written before the copy, so parent and child both see it (as with CLONE_VM).
         p.mm.write(request.parent_tid, &pid.to_le_bytes())?;
@@ -214,7 +208,6 @@ fn make_child(
     }
     Ok(Process {
         pid,
-        parent_pid,
         mm,
         fs: p.fs.clone(),
         files: p.files.clone(),
