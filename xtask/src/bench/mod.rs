@@ -128,6 +128,19 @@ fn optional_linux<T>(no_linux: bool, prepare: impl FnOnce() -> Result<T>) -> Opt
         .ok()
 }
 
+/// The Linux guest and, written for it under `work`, an initramfs holding `contents`: what
+/// a benchmark that runs one static program in both guests compares against.
+fn linux_with_initramfs(
+    target: &std::path::Path,
+    work: &std::path::Path,
+    contents: &linux_guest::InitramfsContents,
+) -> Result<(linux_guest::LinuxGuest, std::path::PathBuf)> {
+    let guest = linux_guest::prepare(target)?;
+    let initramfs = work.join("linux-initramfs.cpio");
+    linux_guest::write_initramfs(&guest, contents, &initramfs)?;
+    Ok((guest, initramfs))
+}
+
 /// `runs` samples of one arm of a benchmark (`label`, e.g. "9p q35 ours"), each announced
 /// with its `summary` as it lands so a long benchmark shows progress.
 fn sample_runs<T>(

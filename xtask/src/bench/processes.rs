@@ -413,15 +413,7 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     let work = target.join("bench").join("processes-work");
     let ours_bundle = write_bundle(&work, &programs.process_bench)?;
     let linux = super::optional_linux(args.no_linux, || {
-        linux_guest::prepare(&target).and_then(|guest| {
-            let initramfs = work.join("linux-initramfs.cpio");
-            linux_guest::write_initramfs(
-                &guest,
-                &linux_contents(&programs.process_bench),
-                &initramfs,
-            )?;
-            Ok((guest, initramfs))
-        })
+        super::linux_with_initramfs(&target, &work, &linux_contents(&programs.process_bench))
     });
 
     let mut rows = Vec::new();

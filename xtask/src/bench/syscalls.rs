@@ -103,15 +103,7 @@ pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
     let data = work.join("data");
     let ours_bundle = write_bundle(&work, &programs.syscall_bench)?;
     let linux = super::optional_linux(args.no_linux, || {
-        linux_guest::prepare(&target).and_then(|guest| {
-            let initramfs = work.join("linux-initramfs.cpio");
-            linux_guest::write_initramfs(
-                &guest,
-                &linux_contents(&programs.syscall_bench),
-                &initramfs,
-            )?;
-            Ok((guest, initramfs))
-        })
+        super::linux_with_initramfs(&target, &work, &linux_contents(&programs.syscall_bench))
     });
 
     let mut rows = Vec::new();
