@@ -27,6 +27,8 @@ pub enum Command {
     Test(TestArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+    /// Fuzzing (`fuzz syscalls`: random system calls against the kernel).
+    Fuzz(crate::fuzz::FuzzArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]

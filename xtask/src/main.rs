@@ -8,9 +8,11 @@ mod cli;
 mod cmdline;
 mod console;
 mod digest;
+mod fuzz;
 mod guest;
 mod host;
 mod launch;
+mod one_program;
 mod qemu;
 mod run;
 mod setup;
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Fuzz(args) => fuzz::fuzz(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
