@@ -17,6 +17,7 @@ use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
+use crate::task::shared::{Image, shared};
 use arch::user::UserContext;
 
 /// Highest stack address (exclusive): the top page of the user half is left unmapped.
@@ -81,7 +82,9 @@ fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
 /// mount that allows exec.
 fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-    let file = process.fs.open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
+    let file = process
+        .fs_context()
+        .open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
     if file.inode().file_type() != FileType::Regular {
         return Err(Errno::EACCES);
     }
@@ -89,7 +92,7 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Err
         return Err(Errno::EACCES);
     }
     let stat = file.stat()?;
-    vfs_core::permission::check_access(&process.fs.cred, &stat, FileAccess::EXEC)?;
+    vfs_core::permission::check_access(&process.fs.lock().cred, &stat, FileAccess::EXEC)?;
     Ok(file.inode().clone())
 }
 
@@ -229,7 +232,12 @@ fn load(
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
 
-    process.mm = mm;
+    // The new image has an address space and a descriptor table of its own, whoever
+    // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
+    // the files too, so close-on-exec closes nothing of theirs.
+    process.mm = shared(mm);
+    let files = process.files.lock().clone();
+    process.files = shared(files);
     arch::thread::reset_fpu();
     process.context = UserContext {
         rip: image.entry,
@@ -237,7 +245,7 @@ fn load(
         rflags: 0x202,
         ..UserContext::default()
     };
-    process.files.close_on_exec_all();
+    process.files.lock().close_on_exec_all();
     process.signals.reset_on_exec();
     // The capability transition of an execve of a file without file capabilities (the
     // init's own exec too, as runc's init execs it after setting the spec's sets).
@@ -245,17 +253,19 @@ fn load(
     process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    process.name = name[..name.len().min(15)].to_vec();
-    process.argv = argv.to_vec();
-    process.envp = envp.to_vec();
-    process.exe = process
-        .fs
+    let fs = process.fs_context();
+    let exe = fs
         .resolve(At::Cwd, path, true)
         .ok()
-        .and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root))
+        .and_then(|l| vfs_core::path::absolute_path(&l, &fs.root))
         .unwrap_or_else(|| path.to_vec());
-    crate::views::publish(process);
-    crate::task::lifecycle::publish_credentials(process);
+    process.task.set_image(Image {
+        name: name[..name.len().min(15)].to_vec(),
+        exe,
+        args: initial.args.clone(),
+        env: initial.env.clone(),
+    });
+    process.publish_parts();
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())
 }

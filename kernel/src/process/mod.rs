@@ -22,11 +22,11 @@ mod running {
     use alloc::sync::Arc;
     use alloc::vec::Vec;
 
-    use vfs_core::{FsContext, OpenFile};
+    use vfs_core::FsContext;
 
-    use super::fd_table::FdTable;
     pub use super::signal::{Signal, SignalState};
     use crate::mm::address_space::{Access, AddressSpace, FaultError};
+    use crate::task::shared::{Files, Shared, Task};
     use arch::user::{UserContext, UserExit};
 
     /// Real, effective and saved user and group ids, and the supplementary groups. The
@@ -63,11 +63,15 @@ mod running {
         }
     }
 
+    /// A running process as its own kernel thread holds it: registers and what only this
+    /// thread touches, and handles to the parts it shares ([`Task`]: the half that others
+    /// reach). A part is locked for one operation at a time (see [`crate::task::shared`]).
     pub struct Process {
         pub pid: u32,
-        pub mm: AddressSpace,
-        pub fs: FsContext,
-        pub files: FdTable<Arc<OpenFile>>,
+        pub task: Arc<Task>,
+        pub mm: Shared<AddressSpace>,
+        pub fs: Shared<FsContext>,
+        pub files: Shared<Files>,
         pub context: UserContext,
         pub ids: Ids,
         /// Capability sets, securebits and `no_new_privs` ([`super::caps`]).
@@ -77,8 +81,6 @@ mod running {
         /// `set_tid_address`: cleared (and futex-woken) when the thread exits.
         pub clear_child_tid: u64,
         pub robust_list: (u64, u64),
-        /// The name `/proc/self/comm` shows: the executable's file name, as Linux sets it.
-        pub name: Vec<u8>,
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
@@ -89,10 +91,6 @@ mod running {
         /// in user mode since: CPU-time accounting (`getrusage`, `times`).
         pub started_ns: i64,
         pub user_ns: u64,
-        /// What the running image was started with (`/proc/self/cmdline`, `environ`, `exe`).
-        pub argv: Vec<Vec<u8>>,
-        pub envp: Vec<Vec<u8>>,
-        pub exe: Vec<u8>,
     }
 
     /// How a process ended, as `wait` and a shell report it.
@@ -114,12 +112,36 @@ mod running {
     }
 
     impl Process {
-        /// Keeps the filesystem identity in step with the effective ids and capabilities.
+        /// After the ids or capabilities changed: the filesystem identity follows the
+        /// effective ids and capabilities, and the task shows the new identity to others
+        /// (`kill`'s permission check, `capget` of this pid, `/proc/<pid>/status`).
         pub fn sync_credentials(&mut self) {
-            self.fs.cred.uid = self.ids.euid;
-            self.fs.cred.gid = self.ids.egid;
-            self.fs.cred.groups = self.ids.groups.clone();
-            self.fs.cred.caps = self.caps.effective;
+            {
+                let mut fs = self.fs.lock();
+                fs.cred.uid = self.ids.euid;
+                fs.cred.gid = self.ids.egid;
+                fs.cred.groups = self.ids.groups.clone();
+                fs.cred.caps = self.caps.effective;
+            }
+            self.task.set_identity(crate::task::shared::Identity {
+                ids: self.ids.clone(),
+                caps: self.caps,
+            });
+        }
+
+        /// The fs context as it is now, for a path walk. A walk must not hold the lock:
+        /// it may read this process's own `/proc/self/cwd`, and opening a FIFO blocks.
+        pub fn fs_context(&self) -> FsContext {
+            self.fs.lock().clone()
+        }
+
+        /// Points the task at this thread's parts (after exec replaced the address space).
+        pub fn publish_parts(&self) {
+            self.task.set_parts(crate::task::shared::Parts {
+                mm: Some(self.mm.clone()),
+                files: Some(self.files.clone()),
+                fs: Some(self.fs.clone()),
+            });
         }
 
         /// `capable(cap)`: whether the effective set holds `cap`.
@@ -143,7 +165,7 @@ mod running {
         let mut last_fault = None;
         let mut repeats = 0;
         loop {
-            process.mm.activate();
+            process.mm.lock().activate();
             let entered = crate::clock::monotonic_ns();
             let exit = process.context.execute();
             process.user_ns += (crate::clock::monotonic_ns() - entered).max(0) as u64;
@@ -153,11 +175,6 @@ mod running {
                     let number = process.context.rax;
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
-                    }
-                    if crate::syscall::changes_what_proc_shows(number)
-                        || process.files.has_changes()
-                    {
-                        crate::views::publish_changes(process);
                     }
                     // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                     // registers of its own, which are not a call's result.
@@ -181,7 +198,7 @@ mod running {
                     };
                     last_fault = this_fault;
                     if repeats == 1 {
-                        process.mm.refresh_mapping(address);
+                        process.mm.lock().refresh_mapping(address);
                         continue;
                     }
                     let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
@@ -239,7 +256,8 @@ mod running {
                 } else {
                     Access::Read
                 };
-                match process.mm.handle_fault(address, access) {
+                let result = process.mm.lock().handle_fault(address, access);
+                match result {
                     Ok(()) => return None,
                     Err(FaultError::Segv) => Signal::SIGSEGV,
                     Err(FaultError::Bus) => Signal::SIGBUS,

@@ -28,6 +28,7 @@
 
 pub mod lifecycle;
 pub mod scheduler;
+pub mod shared;
 pub mod table;
 pub mod terminal;
 pub mod wait_queue;
