@@ -204,7 +204,7 @@ pub fn run(
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
-    let termination = crate::process::run(&mut process);
+    let termination = crate::task::run::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
 }

@@ -19,9 +19,11 @@ use vfs_core::{Errno, Location};
 
 use crate::exec::stack::MAX_STRINGS;
 use crate::fs::proc::{
-    self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessMemory, ProcessSource,
-    ProcessState, ProcessView, SystemView,
+    self, CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessMemory,
+    ProcessSource, ProcessState, ProcessView, SystemView,
 };
+use crate::mm::address_space::PageSource;
+use crate::mm::vma::Protection;
 use crate::task::shared::Task;
 
 struct KernelSystem;
@@ -209,6 +211,87 @@ impl ProcessView for Task {
     }
     fn session(&self) -> u32 {
         crate::task::lifecycle::group_and_session(Task::pid(self)).1
+    }
+    fn maps(&self) -> Vec<MapArea> {
+        let Some(mm) = self.parts().mm else {
+            return Vec::new();
+        };
+        // The areas are copied out under the lock; the files' names and attributes are
+        // looked up after it is released (a 9p `getattr` may be a round trip).
+        let (areas, (brk_start, brk), start_stack) = {
+            let mm = mm.lock();
+            let areas: Vec<_> = mm
+                .areas()
+                .map(|area| (area.start, area.end, area.protection, area.backing.clone()))
+                .collect();
+            (areas, mm.brk_range(), mm.start_stack())
+        };
+        let root = directories(self).map(|(_, root)| root);
+        areas
+            .into_iter()
+            .map(|(start, end, protection, backing)| {
+                let mut area = MapArea {
+                    start,
+                    end,
+                    read: protection.contains(Protection::READ),
+                    write: protection.contains(Protection::WRITE),
+                    execute: protection.contains(Protection::EXEC),
+                    ..MapArea::default()
+                };
+                match backing {
+                    PageSource::File {
+                        inode,
+                        location,
+                        offset,
+                        ..
+                    } => {
+                        area.offset = offset;
+                        area.ino = inode.ino();
+                        area.device = inode.getattr().map_or(0, |stat| stat.dev);
+                        area.name = root
+                            .as_ref()
+                            .and_then(|root| {
+                                vfs_core::path::absolute_path_max(&location, root).ok()?
+                            })
+                            .unwrap_or_default();
+                    }
+                    PageSource::Anonymous
+                        if start <= brk && end >= brk_start && brk > brk_start =>
+                    {
+                        area.name = b"[heap]".to_vec();
+                    }
+                    PageSource::Anonymous if start <= start_stack && end >= start_stack => {
+                        area.name = b"[stack]".to_vec();
+                    }
+                    PageSource::Anonymous => {}
+                }
+                area
+            })
+            .collect()
+    }
+    fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
+        const O_CLOEXEC: u32 = 0o2_000_000;
+        const O_LARGEFILE: u32 = 0o100_000;
+        let files = self.parts().files.ok_or(Errno::ENOENT)?;
+        let (file, close_on_exec) = {
+            let files = files.lock();
+            let file = files.get(fd).map_err(|_| Errno::ENOENT)?.clone();
+            (file, files.close_on_exec(fd).unwrap_or(false))
+        };
+        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes are made without it.
+        let mut flags = file.flags().bits();
+        if !crate::fs::pipe::is_anonymous_pipe(&file) {
+            flags |= O_LARGEFILE;
+        }
+        if close_on_exec {
+            flags |= O_CLOEXEC;
+        }
+        Ok(FdInfo {
+            position: file.position(),
+            flags,
+            mount_id: file.location().mount.id(),
+            ino: file.inode().ino(),
+        })
     }
     fn mounts(&self) -> Vec<u8> {
         let Some(fs) = self.parts().fs else {

@@ -9,7 +9,7 @@ use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
-use vfs_core::{At, Errno, FileType, Inode, MountFlags};
+use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
 
 use super::Process;
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
@@ -81,7 +81,7 @@ fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize
 
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
 /// mount that allows exec.
-fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+fn open_executable(process: &Process, path: &[u8]) -> Result<(Arc<dyn Inode>, Location), Errno> {
     let file = process
         .fs_context()
         .open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
@@ -93,7 +93,7 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Err
     }
     let stat = file.stat()?;
     vfs_core::permission::check_access(&process.fs.lock().cred, &stat, FileAccess::EXEC)?;
-    Ok(file.inode().clone())
+    Ok((file.inode().clone(), file.location().clone()))
 }
 
 /// Replaces `process`'s image with the program at `path`.
@@ -105,7 +105,7 @@ pub fn exec(
 ) -> Result<(), ExecFailure> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
-        let inode = open_executable(process, &path)?;
+        let (inode, location) = open_executable(process, &path)?;
         let size = inode.getattr()?.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
         let head_len = read_exact_at(&*inode, 0, &mut head)?;
@@ -121,7 +121,7 @@ pub fn exec(
             continue;
         }
         let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
-        return load(process, inode, &image, &path, &argv, &envp);
+        return load(process, inode, location, &image, &path, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
@@ -147,6 +147,7 @@ fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, Exec
 fn load(
     process: &mut Process,
     inode: Arc<dyn Inode>,
+    location: Location,
     image: &ElfImage,
     path: &[u8],
     argv: &[Vec<u8>],
@@ -166,6 +167,7 @@ fn load(
         if file_area_end > page_start {
             let source = PageSource::File {
                 inode: inode.clone(),
+                location: location.clone(),
                 offset: page_offset,
                 file_bytes: file_end - page_start,
             };
@@ -231,6 +233,7 @@ fn load(
     };
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
+    mm.set_start_stack(initial.sp);
 
     // The new image has an address space and a descriptor table of its own, whoever
     // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares

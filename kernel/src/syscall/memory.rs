@@ -63,6 +63,7 @@ pub fn mmap(
         let size = file.stat()?.size;
         PageSource::File {
             inode: file.inode().clone(),
+            location: file.location().clone(),
             offset,
             file_bytes: size.saturating_sub(offset),
         }

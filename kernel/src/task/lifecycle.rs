@@ -268,7 +268,7 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
 
 /// A child's kernel thread: its run loop, then its exit.
 fn run_child(mut process: Process) {
-    let termination = crate::process::run(&mut process);
+    let termination = crate::task::run::run(&mut process);
     exit(process, termination);
 }
 
