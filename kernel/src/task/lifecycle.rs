@@ -133,8 +133,13 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let mut table = TABLE.lock();
         let processes = table.len() as u64;
         let over_pids_limit = table.pids_limit.is_some_and(|limit| processes >= limit);
-        let exempt = p.capable(vfs_core::cap::SYS_RESOURCE) || p.capable(vfs_core::cap::SYS_ADMIN);
-        if (processes >= nproc_limit && !exempt)
+        // `RLIMIT_NPROC` counts the processes of the caller's real user (zombies too, until
+        // reaped); root and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN pass it, as
+        // Linux's `copy_process` lets them.
+        let exempt = p.ids.uid == 0
+            || p.capable(vfs_core::cap::SYS_RESOURCE)
+            || p.capable(vfs_core::cap::SYS_ADMIN);
+        if (!exempt && table.processes_of_user(p.ids.uid) >= nproc_limit)
             || over_pids_limit
             || table.len() >= max_processes()
         {

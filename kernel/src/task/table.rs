@@ -187,6 +187,15 @@ impl Table {
             .collect()
     }
 
+    /// How many processes (zombies included) have `uid` as their real user id.
+    pub fn processes_of_user(&self, uid: u32) -> u64 {
+        self.entries
+            .values()
+            .filter_map(|entry| entry.task.as_ref())
+            .filter(|task| task.with_identity(|identity| identity.ids.uid == uid))
+            .count() as u64
+    }
+
     pub fn pids_with_tasks(&self) -> Vec<u32> {
         self.entries
             .iter()

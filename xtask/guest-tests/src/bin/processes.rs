@@ -656,6 +656,48 @@ fn shared_parts(report: &mut Report) {
     }
 }
 
+/// `RLIMIT_NPROC` counts the processes of the caller's real user: a uid-1000 process with
+/// a limit of 3 (and one process of its own) forks twice, then gets `EAGAIN`.
+fn nproc_per_user(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system calls in the child; it exits with what it saw.
+        unsafe {
+            if libc::setgid(1000) != 0 || libc::setuid(1000) != 0 {
+                child_exit(100);
+            }
+            let limit = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
+            libc::setrlimit(libc::RLIMIT_NPROC, &limit);
+            let mut children = Vec::new();
+            let mut refused = 0;
+            for _ in 0..10 {
+                let child = libc::fork();
+                if child == 0 {
+                    libc::pause();
+                    libc::_exit(0);
+                }
+                if child < 0 {
+                    refused = errno();
+                    break;
+                }
+                children.push(child);
+            }
+            for &child in &children {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, std::ptr::null_mut(), 0);
+            }
+            child_exit(if refused == libc::EAGAIN { children.len() as i32 } else { 99 });
+        }
+    }
+    let (_, status) = wait_for(pid);
+    let code = libc::WEXITSTATUS(status);
+    if code == 100 {
+        println!("skip RLIMIT_NPROC per user (cannot become uid 1000 here)");
+        return;
+    }
+    report.check("RLIMIT_NPROC 3 for uid 1000: two forks, then EAGAIN", code == 2, format!("{code} forks before EAGAIN (99: another error)"));
+}
+
 /// `/proc/self/maps`, `fdinfo/N` and `cmdline`, read from the live process.
 fn proc_of_self(report: &mut Report) {
     const LEN: usize = 3 * 4096;
@@ -713,6 +755,7 @@ fn main() -> ExitCode {
     exec_at(&mut report);
     shared_parts(&mut report);
     proc_of_self(&mut report);
+    nproc_per_user(&mut report);
     terminal_job_control(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
