@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use vfs_core::PAGE_SIZE;
 
-use vfs_core::{Errno, Inode};
+use vfs_core::{Errno, Inode, Location};
 
 use super::vma::{Backing, Protection, TASK_SIZE, VmaError, VmaSet};
 use arch::frame::Frame;
@@ -25,6 +25,8 @@ pub enum PageSource {
     /// last file page, or a mapping past the end of a file).
     File {
         inode: Arc<dyn Inode>,
+        /// Where the file was opened (the name `/proc/<pid>/maps` shows).
+        location: Location,
         offset: u64,
         file_bytes: u64,
     },
@@ -36,10 +38,12 @@ impl Backing for PageSource {
             Self::Anonymous => Self::Anonymous,
             Self::File {
                 inode,
+                location,
                 offset,
                 file_bytes,
             } => Self::File {
                 inode: inode.clone(),
+                location: location.clone(),
                 offset: offset + bytes,
                 file_bytes: file_bytes.saturating_sub(bytes),
             },
@@ -54,11 +58,13 @@ impl Backing for PageSource {
                     inode: a,
                     offset: a_offset,
                     file_bytes: a_bytes,
+                    ..
                 },
                 Self::File {
                     inode: b,
                     offset: b_offset,
                     file_bytes: b_bytes,
+                    ..
                 },
             ) => {
                 Arc::ptr_eq(a, b)
@@ -115,6 +121,9 @@ pub struct AddressSpace {
     /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
     brk_start: u64,
     brk: u64,
+    /// Where exec left the stack pointer (Linux's `start_stack`): `/proc/<pid>/maps`
+    /// names the area holding it `[stack]`.
+    start_stack: u64,
 }
 
 fn user_access(protection: Protection) -> UserAccess {
@@ -136,6 +145,7 @@ impl AddressSpace {
             areas: VmaSet::new(),
             brk_start: 0,
             brk: 0,
+            start_stack: 0,
         })
     }
 
@@ -234,6 +244,19 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The program break's start and current end.
+    pub fn brk_range(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
+    }
+
+    pub fn set_start_stack(&mut self, address: u64) {
+        self.start_stack = address;
+    }
+
+    pub fn start_stack(&self) -> u64 {
+        self.start_stack
+    }
+
     /// Sets up the program break right after the loaded image.
     pub fn set_brk_start(&mut self, start: u64) {
         let start = start.next_multiple_of(PAGE_SIZE as u64);
@@ -293,6 +316,7 @@ impl AddressSpace {
         child.areas = self.areas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
+        child.start_stack = self.start_stack;
         let areas: Vec<(u64, u64, Protection)> = self
             .areas
             .iter()
@@ -360,6 +384,7 @@ impl AddressSpace {
                     inode,
                     offset,
                     file_bytes,
+                    ..
                 } => {
                     self.fill_from_file(
                         page, area_start, area_end, rights, &*inode, offset, file_bytes,

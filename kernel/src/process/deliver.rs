@@ -157,7 +157,7 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     let fpu = FpuState::of_this_cpu();
     let fpstate = (sp.wrapping_sub(FXSAVE_SIZE)) & !63;
     let frame = ((fpstate.wrapping_sub(FRAME_SIZE)) & !15).wrapping_sub(8);
-    p.mm.write(fpstate, &fpu.legacy_image())?;
+    p.mm.lock().write(fpstate, &fpu.legacy_image())?;
 
     let mut uc = [0u8; UCONTEXT_SIZE as usize];
     let mut put = |offset: usize, value: u64| {
@@ -210,7 +210,7 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     image[0..8].copy_from_slice(&action.restorer.to_le_bytes());
     image[UCONTEXT_OFFSET as usize..SIGINFO_OFFSET as usize].copy_from_slice(&uc);
     image[SIGINFO_OFFSET as usize..].copy_from_slice(&info.encode());
-    p.mm.write(frame, &image)?;
+    p.mm.lock().write(frame, &image)?;
 
     if p.signal_fpu.len() == MAX_NESTED_FRAMES {
         p.signal_fpu.remove(0);
@@ -244,7 +244,7 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
 pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     let uc_address = p.context.rsp.wrapping_sub(8).wrapping_add(UCONTEXT_OFFSET);
     let mut uc = [0u8; UCONTEXT_SIZE as usize];
-    if p.mm.read(uc_address, &mut uc).is_err() {
+    if p.mm.lock().read(uc_address, &mut uc).is_err() {
         return Some(Termination::Killed(11));
     }
     let get =

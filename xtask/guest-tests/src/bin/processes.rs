@@ -620,6 +620,115 @@ fn spawns(report: &mut Report, count: usize) {
     }
 }
 
+static VFORK_WRITE: AtomicI32 = AtomicI32::new(0);
+
+/// What `clone` shares: a vfork child runs in its parent's memory, a `CLONE_FILES` child
+/// in its descriptor table.
+fn shared_parts(report: &mut Report) {
+    // SAFETY: the vfork child writes one atomic and calls _exit, touching nothing else
+    // (musl's vfork keeps its return address in a register, so the parent's stack is
+    // intact; libc deprecates it for Rust code that does more in the child).
+    #[allow(deprecated)]
+    let pid = unsafe { libc::vfork() };
+    if pid == 0 {
+        VFORK_WRITE.store(42, Ordering::SeqCst);
+        child_exit(0);
+    }
+    wait_for(pid);
+    report.check("vfork: the child runs in the parent's memory (its write is seen)", VFORK_WRITE.load(Ordering::SeqCst) == 42, format!("{}", VFORK_WRITE.load(Ordering::SeqCst)));
+
+    // SAFETY: clone without CLONE_VM and without a new stack is a fork that shares the
+    // descriptor table; the child only opens a file and calls _exit.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::SIGCHLD, 0, 0, 0, 0) } as i32;
+    if pid == 0 {
+        // SAFETY: a NUL-terminated path.
+        let fd = unsafe { libc::open(c"/proc/self/cmdline".as_ptr(), libc::O_RDONLY) };
+        child_exit(fd.clamp(0, 255));
+    }
+    let (_, status) = wait_for(pid);
+    let fd = libc::WEXITSTATUS(status);
+    // SAFETY: F_GETFD on a descriptor number.
+    let open_here = fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    report.check("clone(CLONE_FILES): the child's open is in the parent's table", open_here, format!("child opened {fd}"));
+    if open_here {
+        // SAFETY: closing the descriptor the child opened.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// `RLIMIT_NPROC` counts the processes of the caller's real user: a uid-1000 process with
+/// a limit of 3 (and one process of its own) forks twice, then gets `EAGAIN`.
+fn nproc_per_user(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system calls in the child; it exits with what it saw.
+        unsafe {
+            if libc::setgid(1000) != 0 || libc::setuid(1000) != 0 {
+                child_exit(100);
+            }
+            let limit = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
+            libc::setrlimit(libc::RLIMIT_NPROC, &limit);
+            let mut children = Vec::new();
+            let mut refused = 0;
+            for _ in 0..10 {
+                let child = libc::fork();
+                if child == 0 {
+                    libc::pause();
+                    libc::_exit(0);
+                }
+                if child < 0 {
+                    refused = errno();
+                    break;
+                }
+                children.push(child);
+            }
+            for &child in &children {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, std::ptr::null_mut(), 0);
+            }
+            child_exit(if refused == libc::EAGAIN { children.len() as i32 } else { 99 });
+        }
+    }
+    let (_, status) = wait_for(pid);
+    let code = libc::WEXITSTATUS(status);
+    if code == 100 {
+        println!("skip RLIMIT_NPROC per user (cannot become uid 1000 here)");
+        return;
+    }
+    report.check("RLIMIT_NPROC 3 for uid 1000: two forks, then EAGAIN", code == 2, format!("{code} forks before EAGAIN (99: another error)"));
+}
+
+/// `/proc/self/maps`, `fdinfo/N` and `cmdline`, read from the live process.
+fn proc_of_self(report: &mut Report) {
+    const LEN: usize = 3 * 4096;
+    // SAFETY: an anonymous private read-only mapping.
+    let area = unsafe { libc::mmap(std::ptr::null_mut(), LEN, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) } as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let wanted = format!("{:08x}-{:08x} r--p 00000000 00:00 0 ", area, area + LEN);
+    report.check("maps: a new anonymous mapping, in Linux's format", maps.lines().any(|line| line == wanted), format!("no line {wanted:?}"));
+    report.check("maps: the stack is named [stack]", maps.lines().any(|line| line.ends_with(" [stack]") && line.contains(" rw-p ")), "no [stack] line");
+    let exe = std::fs::read_link("/proc/self/exe").map(|path| path.display().to_string()).unwrap_or_default();
+    let exe_line = maps.lines().find(|line| line.ends_with(&format!(" {exe}")) && line.contains("r-xp"));
+    let name_at_73 = exe_line.is_some_and(|line| line.len() == 73 + exe.len() && line.as_bytes()[72] == b' ');
+    report.check("maps: the program's code is r-xp and named by its path at column 73", !exe.is_empty() && name_at_73, format!("exe {exe}: {exe_line:?}"));
+    // SAFETY: unmapping what was mapped above.
+    unsafe { libc::munmap(area as *mut libc::c_void, LEN) };
+
+    use std::io::{Seek, SeekFrom};
+    use std::os::fd::AsRawFd;
+    let mut file = std::fs::File::open("/proc/self/status").expect("open status");
+    let _ = file.seek(SeekFrom::Start(100));
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap_or_default();
+    let head: Vec<&str> = info.lines().take(2).collect();
+    report.check("fdinfo: position and flags (O_RDONLY|O_LARGEFILE|O_CLOEXEC)", head == ["pos:\t100", "flags:\t02100000"], format!("{head:?}"));
+    let mount_id = info.lines().find_map(|line| line.strip_prefix("mnt_id:\t")).and_then(|id| id.parse::<u64>().ok());
+    report.check("fdinfo: mnt_id and ino lines", mount_id.is_some() && info.lines().any(|line| line.starts_with("ino:\t")), info.clone());
+
+    let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+    let expected: Vec<u8> = std::env::args().flat_map(|arg| arg.into_bytes().into_iter().chain([0])).collect();
+    report.check("cmdline: the arguments, each NUL-ended", cmdline == expected, format!("{:?}", String::from_utf8_lossy(&cmdline)));
+}
+
 fn main() -> ExitCode {
     let mut report = Report::default();
     let args: Vec<String> = std::env::args().collect();
@@ -644,6 +753,9 @@ fn main() -> ExitCode {
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
     exec_at(&mut report);
+    shared_parts(&mut report);
+    proc_of_self(&mut report);
+    nproc_per_user(&mut report);
     terminal_job_control(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);
