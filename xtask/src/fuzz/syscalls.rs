@@ -41,6 +41,9 @@ pub struct SyscallFuzzArgs {
     /// follows).
     #[arg(long)]
     pub trace_from: Option<u64>,
+    /// Print each call's successes and errors at the end.
+    #[arg(long)]
+    pub stats: bool,
     /// Guest memory.
     #[arg(long, default_value = "256M")]
     pub memory: MemorySize,
@@ -66,6 +69,9 @@ pub fn program_args(args: &SyscallFuzzArgs, seed: u64) -> Vec<String> {
         "--per-worker".to_owned(),
         args.per_worker.to_string(),
     ];
+    if args.stats {
+        words.push("--stats".to_owned());
+    }
     if let Some(from) = args.trace_from {
         words.extend(["--trace-from".to_owned(), from.to_string()]);
     }

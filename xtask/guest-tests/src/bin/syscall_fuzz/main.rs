@@ -1,5 +1,5 @@
 //! `syscall-fuzz [--calls N] [--seed S] [--from I] [--per-worker K] [--watchdog-secs W]
-//! [--trace-from I]`: random system calls with random and mutated arguments, run as the
+//! [--trace-from I] [--stats]`: random system calls with random and mutated arguments, run as the
 //! container's init (issue 12). The kernel must survive them all: the run ends with this
 //! program's own exit status, 0 when no call misbehaved.
 //!
@@ -36,7 +36,7 @@ pub fn errno() -> i32 {
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "syscall-fuzz: {problem}\nusage: syscall-fuzz [--calls N] [--seed S] [--from I] \
-         [--per-worker K] [--watchdog-secs W] [--trace-from I]"
+         [--per-worker K] [--watchdog-secs W] [--trace-from I] [--stats]"
     );
     ExitCode::from(2)
 }
@@ -64,9 +64,14 @@ fn main() -> ExitCode {
         watchdog: Duration::from_secs(10),
         trace_from: None,
     };
+    let mut stats = false;
     let mut seed = None;
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
+        if flag == "--stats" {
+            stats = true;
+            continue;
+        }
         let Some(value) = words.next().as_deref().and_then(parse_number) else {
             return usage(&format!("{flag} needs a number"));
         };
@@ -110,6 +115,30 @@ fn main() -> ExitCode {
             .map(|(how, count)| format!("{how}: {count}"))
             .collect();
         println!("syscall-fuzz: workers ended early by {}", causes.join(", "));
+    }
+    let totals = summary
+        .outcomes
+        .values()
+        .fold([0u64; 3], |mut sum, counts| {
+            sum.iter_mut()
+                .zip(counts)
+                .for_each(|(sum, count)| *sum += count);
+            sum
+        });
+    let all = totals.iter().sum::<u64>().max(1) as f64;
+    println!(
+        "syscall-fuzz: outcomes (workers that finished): {:.1}% succeeded, {:.1}% ENOSYS, {:.1}% other errors",
+        100.0 * totals[0] as f64 / all,
+        100.0 * totals[1] as f64 / all,
+        100.0 * totals[2] as f64 / all
+    );
+    if stats {
+        for (number, [ok, enosys, other]) in &summary.outcomes {
+            println!(
+                "syscall-fuzz: stats {} ok={ok} enosys={enosys} errors={other}",
+                table::name(*number)
+            );
+        }
     }
     for finding in &summary.findings {
         println!("syscall-fuzz: finding: {finding}");

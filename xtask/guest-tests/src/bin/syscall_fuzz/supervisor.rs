@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::layout::{CONSOLE_FD, PROGRESS_FD};
-use crate::worker::{self, MESSAGE_LEN, TAG_CALL, TAG_DONE, TAG_FINDING};
+use crate::worker::{self, MESSAGE_LEN, STATS_SLOTS, TAG_CALL, TAG_DONE, TAG_FINDING, TAG_STATS};
 
 /// The playgrounds the workers make and the supervisor clears between them.
 const PLAYGROUNDS: &[&str] = &["/tmp/fuzz", "/rw/fuzz", "/root/fuzz"];
@@ -32,6 +32,9 @@ pub struct Summary {
     pub deaths: u64,
     pub deaths_by: BTreeMap<String, u64>,
     pub findings: Vec<String>,
+    /// Per call number, over the workers that finished their chunk: successes, ENOSYS,
+    /// other errors.
+    pub outcomes: BTreeMap<u64, [u64; 3]>,
 }
 
 /// How one worker ended.
@@ -59,7 +62,14 @@ pub fn run(options: &Options) -> Summary {
         clear_playgrounds();
         let chunk_end = (next + options.per_worker).min(end);
         summary.workers += 1;
-        let (outcome, findings) = run_worker(options, next, chunk_end);
+        let (outcome, findings, outcomes) = run_worker(options, next, chunk_end);
+        for (number, counts) in outcomes {
+            let total = summary.outcomes.entry(number).or_default();
+            total
+                .iter_mut()
+                .zip(counts)
+                .for_each(|(sum, count)| *sum += count);
+        }
         summary.findings.extend(
             findings.into_iter().map(|index| {
                 format!("call #{index} returned a value Linux never gives (line above)")
@@ -118,12 +128,15 @@ pub fn run(options: &Options) -> Summary {
     summary
 }
 
-fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>) {
+type Outcomes = Vec<(u64, [u64; 3])>;
+
+fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>, Outcomes) {
     let mut pipe = [0i32; 2];
     // SAFETY: `pipe` has room for both ends.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return (
             End::SetupFailed(format!("pipe2: errno {}", crate::errno())),
+            Vec::new(),
             Vec::new(),
         );
     }
@@ -151,6 +164,7 @@ fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>) {
         unsafe { libc::close(read_end) };
         return (
             End::SetupFailed(format!("fork: errno {}", crate::errno())),
+            Vec::new(),
             Vec::new(),
         );
     }
@@ -184,8 +198,9 @@ fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>) {
         libc::close(read_end);
     }
     let findings = follower.findings.clone();
+    let outcomes = std::mem::take(&mut follower.outcomes);
     if let Some((last, state)) = killed_for_hang {
-        return (End::Hung { last, state }, findings);
+        return (End::Hung { last, state }, findings, outcomes);
     }
     let end_state = if follower.done {
         End::Completed
@@ -201,7 +216,7 @@ fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>) {
     } else {
         End::SetupFailed(describe_status(status))
     };
-    (end_state, findings)
+    (end_state, findings, outcomes)
 }
 
 /// The progress messages read so far.
@@ -211,6 +226,7 @@ struct Follower {
     /// The index and number of the call last started.
     last_call: Option<(u64, u64)>,
     findings: Vec<u64>,
+    outcomes: Outcomes,
     done: bool,
 }
 
@@ -241,6 +257,10 @@ impl Follower {
                 TAG_CALL => self.last_call = Some((index, tag >> 32)),
                 TAG_FINDING => self.findings.push(index),
                 TAG_DONE => self.done = true,
+                TAG_STATS if (tag >> 32) < STATS_SLOTS as u64 => self.outcomes.push((
+                    tag >> 32,
+                    [index >> 32, index >> 16 & 0xffff, index & 0xffff],
+                )),
                 _ => {}
             }
         }

@@ -28,6 +28,14 @@ use crate::table::{self, FORBIDDEN, Ret, SPAWNING, SPECS, Spec};
 pub const TAG_CALL: u64 = 0x5346_0001;
 pub const TAG_FINDING: u64 = 0x5346_0002;
 pub const TAG_DONE: u64 = 0x5346_0003;
+/// A call's outcomes in this worker: detail = number, index = ok << 32 | ENOSYS << 16 | other
+/// errors (each saturating).
+pub const TAG_STATS: u64 = 0x5346_0004;
+/// Numbers at or above this share the last slot of the statistics.
+pub const STATS_SLOTS: usize = 512;
+/// The worker sends its statistics this often (and at its end), so a worker that dies
+/// loses at most this many calls' worth.
+const STATS_EVERY: u64 = 1000;
 pub const MESSAGE_LEN: usize = 16;
 
 /// The worker's exit status when it can no longer report (its progress pipe is gone).
@@ -49,12 +57,9 @@ const KEPT_SIGNALS: &[c_int] = &[
     libc::SIGPIPE,
     libc::SIGXFSZ,
 ];
-/// Signals left at their default action at the start: the ones that cannot be caught and
-/// those a fault raises (a handler would return into the fault forever). Every other
-/// signal, real-time ones included, gets a no-op handler (calls may change them later).
-const DEFAULT_AT_START: &[c_int] = &[
-    libc::SIGKILL,
-    libc::SIGSTOP,
+/// Signals a fault raises: their handler ignores them when sent (`kill`, `tgkill`,
+/// `rt_sigqueueinfo`: `si_code <= 0`) and lets a real fault end the worker.
+const FAULT_SIGNALS: &[c_int] = &[
     libc::SIGSEGV,
     libc::SIGBUS,
     libc::SIGILL,
@@ -113,6 +118,8 @@ struct Worker {
     brk: u64,
     fs_base: u64,
     long_paths: Vec<Vec<u8>>,
+    /// Per call number (low 32 bits, capped): successes, ENOSYS, other errors.
+    outcomes: Vec<[u16; 3]>,
 }
 
 pub fn run(config: Config) -> ! {
@@ -125,6 +132,7 @@ pub fn run(config: Config) -> ! {
         brk: 0,
         fs_base: 0,
         long_paths: long_paths(),
+        outcomes: vec![[0; 3]; STATS_SLOTS],
     };
     if !worker.setup() {
         exit(EXIT_SETUP_FAILED);
@@ -144,6 +152,10 @@ pub fn run(config: Config) -> ! {
             syscall6(call.number, call.args)
         };
         worker.after(&call, ret);
+        worker.count(&call, ret);
+        if (index + 1 - worker.config.start) % STATS_EVERY == 0 {
+            worker.send_stats();
+        }
         if let Some(reason) = check(&call, ret) {
             console(&format!(
                 "syscall-fuzz: FINDING call #{index} {} = {ret:#x}: {reason}\n",
@@ -152,6 +164,7 @@ pub fn run(config: Config) -> ! {
             send(TAG_FINDING, index);
         }
     }
+    worker.send_stats();
     send(TAG_DONE, worker.config.end);
     exit(0)
 }
@@ -245,8 +258,11 @@ impl Worker {
             [0x1003, &raw mut fs as u64, 0, 0, 0, 0],
         );
         self.fs_base = fs;
+        // Every signal but SIGKILL and SIGSTOP gets a handler (the calls may change them).
         for signal in 1..=64 {
-            if !DEFAULT_AT_START.contains(&signal) {
+            if FAULT_SIGNALS.contains(&signal) {
+                set_fault_handler(signal);
+            } else if signal != libc::SIGKILL && signal != libc::SIGSTOP {
                 set_handler(signal);
             }
         }
@@ -358,6 +374,28 @@ impl Worker {
         }
         if touches_signals(number) {
             restore_signals(matches!(number, libc::SYS_setitimer | libc::SYS_alarm));
+        }
+    }
+
+    fn count(&mut self, call: &Call, ret: u64) {
+        let slot = (call.number as u32 as usize).min(STATS_SLOTS - 1);
+        let kind = match ret as i64 {
+            -38 => 1,
+            -4095..=-1 => 2,
+            _ => 0,
+        };
+        let counter = &mut self.outcomes[slot][kind];
+        *counter = counter.saturating_add(1);
+    }
+
+    fn send_stats(&mut self) {
+        for (number, counts) in self.outcomes.iter_mut().enumerate() {
+            if counts.iter().any(|&count| count > 0) {
+                let packed =
+                    u64::from(counts[0]) << 32 | u64::from(counts[1]) << 16 | u64::from(counts[2]);
+                send(TAG_STATS | (number as u64) << 32, packed);
+                *counts = [0; 3];
+            }
         }
     }
 
@@ -520,6 +558,38 @@ fn set_handler(signal: c_int) {
         libc::SYS_rt_sigaction as u64,
         [signal as u64, action.as_ptr() as u64, 0, 8, 0, 0],
     );
+}
+
+/// The handler of [`FAULT_SIGNALS`] (`SA_SIGINFO`, `SA_NODEFER` so a fault inside it
+/// is not blocked): a sent signal is ignored; a fault resets the action to the default,
+/// and the faulting instruction runs again and ends the worker.
+fn set_fault_handler(signal: c_int) {
+    let flags = 0x0400_0000 | libc::SA_SIGINFO as u64 | libc::SA_NODEFER as u64;
+    let action: [u64; 4] = [fault_handler as *const () as u64, flags, raw::restorer(), 0];
+    syscall6(
+        libc::SYS_rt_sigaction as u64,
+        [signal as u64, action.as_ptr() as u64, 0, 8, 0, 0],
+    );
+}
+
+extern "C" fn fault_handler(
+    signal: c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a siginfo for an SA_SIGINFO handler; only its code is read.
+    let code = if info.is_null() {
+        1
+    } else {
+        unsafe { (*info).si_code }
+    };
+    if code > 0 {
+        let default: [u64; 4] = [0, 0, 0, 0];
+        syscall6(
+            libc::SYS_rt_sigaction as u64,
+            [signal as u64, default.as_ptr() as u64, 0, 8, 0, 0],
+        );
+    }
 }
 
 /// Handlers for the kept signals, SIGALRM unblocked, and (when `rearm`, or when it is
