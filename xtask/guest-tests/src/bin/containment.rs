@@ -408,6 +408,51 @@ fn handler_without_restorer(report: &mut Report) {
     );
 }
 
+/// As the init (pid 1), signals it has no handler for never reach it, whoever sends
+/// them: a child made with `CLONE_PARENT` asking for exit signal 32 (Linux gives it its
+/// creator's exit signal, SIGCHLD, so a plain `waitpid` reaps it), and the init's own
+/// alarm. Either once ended the sandbox (found by syscall-fuzz: status 160 = signal 32).
+fn init_ignores_unhandled_signals(report: &mut Report) {
+    if std::process::id() != 1 {
+        println!("# not the init: its signal checks are skipped");
+        return;
+    }
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // The new process is the init's child, not ours; both leave at once.
+        unsafe {
+            libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_long | 32, 0usize, 0usize, 0usize, 0usize);
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let mut sibling_status = -1;
+    let started = Instant::now();
+    while started.elapsed().as_secs() < 10 {
+        let reaped = unsafe { libc::waitpid(-1, &mut sibling_status, libc::WNOHANG) };
+        if reaped > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    report.check(
+        "the init survives a CLONE_PARENT child asking for exit signal 32, and reaps it with a plain waitpid",
+        libc::WIFEXITED(status) && sibling_status == 0,
+        format!("child {status:#x}, sibling {sibling_status:#x}"),
+    );
+    let timer = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval { tv_sec: 0, tv_usec: 20_000 },
+    };
+    unsafe {
+        libc::signal(libc::SIGALRM, libc::SIG_DFL);
+        libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    report.check("the init outlives its own alarm, with no handler for it", true, "");
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut depth = 100_000usize;
@@ -426,6 +471,7 @@ fn main() -> ExitCode {
     faulting_handler(&mut report, false);
     faulting_handler(&mut report, true);
     handler_without_restorer(&mut report);
+    init_ignores_unhandled_signals(&mut report);
     proc_fd_amplification(&mut report, &base);
     deep_tree(&mut report, &base, depth);
     report.finish("containment")
