@@ -102,6 +102,20 @@ impl Call {
         format!("{}({})", self.name(), args.join(", "))
     }
 
+    /// For a trace: the first words of each argument slot a pointer argument names.
+    fn slot_words(&self) -> String {
+        let mut text = String::new();
+        for (index, &arg) in self.args.iter().enumerate() {
+            let slot = SCRATCH_BASE + index as u64 * SLOT_SIZE;
+            if arg == slot {
+                // SAFETY: the slot is inside the scratch area, mapped read-write.
+                let words = unsafe { std::ptr::read_unaligned(slot as *const [u64; 4]) };
+                text.push_str(&format!(" [arg{index}: {words:x?}]"));
+            }
+        }
+        text
+    }
+
     /// The call's number as the kernel reads it (Linux takes `eax`, sign-extended).
     fn low_number(&self) -> i64 {
         self.number as u32 as i32 as i64
@@ -142,8 +156,9 @@ pub fn run(config: Config) -> ! {
         send(TAG_CALL | (call.number & 0xffff_ffff) << 32, index);
         if worker.config.trace_from.is_some_and(|from| index >= from) {
             console(&format!(
-                "syscall-fuzz: call #{index} {}\n",
-                call.describe()
+                "syscall-fuzz: call #{index} {}{}\n",
+                call.describe(),
+                call.slot_words()
             ));
         }
         let ret = if SPAWNING.contains(&call.low_number()) {
@@ -592,11 +607,15 @@ extern "C" fn fault_handler(
     }
 }
 
-/// Handlers for the kept signals, SIGALRM unblocked, and (when `rearm`, or when it is
+/// Handlers for the kept signals and the fault signals, SIGALRM unblocked, and (when `rearm`, or when it is
 /// not running) the periodic alarm.
 fn restore_signals(rearm: bool) {
     for &signal in KEPT_SIGNALS {
         set_handler(signal);
+    }
+    // A fuzzed fault handler that returns into its fault loops forever, on Linux too.
+    for &signal in FAULT_SIGNALS {
+        set_fault_handler(signal);
     }
     // SAFETY: signal-mask and timer calls on the worker itself, with local structures.
     unsafe {
