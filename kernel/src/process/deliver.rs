@@ -12,8 +12,8 @@ use arch::fpu::FpuState;
 use vfs_core::Errno;
 
 use super::signal::{
-    DefaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SIG_DFL,
-    SIG_IGN, SS_DISABLE, SigAction, SigInfo, bit, default_action,
+    DefaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SIG_DFL, SIG_IGN,
+    SS_DISABLE, SigAction, SigInfo, bit, default_action,
 };
 use super::{Process, Termination};
 use crate::abi::syscall_numbers as nr;
