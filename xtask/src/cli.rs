@@ -171,7 +171,7 @@ impl FileAccessArg {
 }
 
 impl LogArg {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             LogArg::Off => "off",
             LogArg::Error => "error",

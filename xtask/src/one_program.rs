@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::bundle::{self, Bundle};
+use crate::cli::LogArg;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
 use crate::host;
@@ -92,7 +93,7 @@ pub enum RunEnd {
 pub fn boot_live(
     kernel: &Path,
     bundle: &Bundle,
-    (accel, memory): (Accel, MemorySize),
+    (accel, memory, log): (Accel, MemorySize, LogArg),
     idle_limit: Duration,
 ) -> Result<(RunEnd, Outcome)> {
     let invocation = Invocation {
@@ -101,7 +102,7 @@ pub fn boot_live(
         memory,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
-            &with_sandbox_options("", &[("log", "warn".to_owned())]),
+            &with_sandbox_options("", &[("log", log.name().to_owned())]),
             host::tsc_khz(&host::cpuinfo()),
         ),
         initrd: Some(bundle.spec_file.clone()),

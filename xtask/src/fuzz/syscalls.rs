@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::cargo::{self, Profile};
-use crate::cli::AccelArgs;
+use crate::cli::{AccelArgs, LogArg};
 use crate::guest;
 use crate::one_program::{self, Program, RunEnd};
 use crate::qemu::{self, MemorySize};
@@ -47,6 +47,9 @@ pub struct SyscallFuzzArgs {
     /// Guest memory.
     #[arg(long, default_value = "256M")]
     pub memory: MemorySize,
+    /// Kernel log level (`trace` logs every system call: for replaying a finding).
+    #[arg(long, value_enum, default_value_t = LogArg::Warn)]
+    pub log: LogArg,
 }
 
 fn parse_seed(text: &str) -> Result<u64, String> {
@@ -99,7 +102,7 @@ pub fn fuzz(args: SyscallFuzzArgs) -> Result<u8> {
     );
     let started = Instant::now();
     let (end, outcome) =
-        one_program::boot_live(&kernel, &bundle, (accel, args.memory), IDLE_LIMIT)?;
+        one_program::boot_live(&kernel, &bundle, (accel, args.memory, args.log), IDLE_LIMIT)?;
     let wall = started.elapsed().as_secs_f64();
     let last_call = last_announced_call(&outcome.console);
     let panicked = outcome
