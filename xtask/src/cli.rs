@@ -29,6 +29,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Fuzzing (`fuzz syscalls`: random system calls against the kernel).
     Fuzz(crate::fuzz::FuzzArgs),
+    /// The kernel under steady load for N minutes; free memory and 9p fids must stay flat.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]

@@ -28,6 +28,7 @@ pub struct TestPrograms {
     pub syscall_bench: PathBuf,
     pub process_bench: PathBuf,
     pub syscall_fuzz: PathBuf,
+    pub soak: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -49,6 +50,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         syscall_bench: dir.join("syscall-bench"),
         process_bench: dir.join("process-bench"),
         syscall_fuzz: dir.join("syscall-fuzz"),
+        soak: dir.join("soak"),
     })
 }
 
