@@ -80,7 +80,7 @@ pub fn run(options: &Options) -> Summary {
             End::Died { last, how } => {
                 summary.deaths += 1;
                 if summary.deaths <= u64::from(DEATHS_DESCRIBED) {
-                    println!("syscall-fuzz: worker ended at call #{last} ({how})");
+                    println!("syscall-fuzz: worker from #{next} ended at call #{last} ({how})");
                 }
                 let cause = how.split(" in ").next().unwrap_or(&how).to_owned();
                 *summary.deaths_by.entry(cause).or_default() += 1;
@@ -88,8 +88,11 @@ pub fn run(options: &Options) -> Summary {
             }
             End::Hung { last, state } => {
                 let finding = format!(
-                    "call #{last} did not return within {} s despite SIGALRM every 10 ms (worker {state})",
-                    options.watchdog.as_secs()
+                    "call #{last} did not return within {} s despite SIGALRM every 10 ms \
+                     (worker {state}; replay: --seed {:#x} --from {next} --calls {} --trace-from {last})",
+                    options.watchdog.as_secs(),
+                    options.seed,
+                    last + 1 - next
                 );
                 println!("syscall-fuzz: FINDING {finding}");
                 summary.findings.push(finding);

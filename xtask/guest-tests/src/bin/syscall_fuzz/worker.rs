@@ -173,8 +173,11 @@ pub fn run(config: Config) -> ! {
         }
         if let Some(reason) = check(&call, ret) {
             console(&format!(
-                "syscall-fuzz: FINDING call #{index} {} = {ret:#x}: {reason}\n",
-                call.describe()
+                "syscall-fuzz: FINDING call #{index} {} = {ret:#x}: {reason} (replay: --seed {:#x} --from {} --calls {})\n",
+                call.describe(),
+                worker.config.seed,
+                worker.config.start,
+                index + 1 - worker.config.start
             ));
             send(TAG_FINDING, index);
         }
