@@ -106,9 +106,10 @@ pub struct Spec {
     pub ret: Ret,
 }
 
-/// Calls that end the process or the sandbox, or replace the program: never made, not
-/// even as a random number. Their behaviour under attack is the boot tests' business
-/// (`containment` for `rt_sigreturn`, `processes` for `exit` and `execve`).
+/// Calls that end the process or the sandbox, or replace the program, and those that
+/// could reach into the supervisor (pid 1, same user): never made, not even as a random
+/// number. Their behaviour under attack is the boot tests' business (`containment` for
+/// `rt_sigreturn`, `processes` for `exit` and `execve`).
 pub const FORBIDDEN: &[i64] = &[
     SYS_exit,
     SYS_exit_group,
@@ -118,6 +119,8 @@ pub const FORBIDDEN: &[i64] = &[
     SYS_reboot,
     SYS_kexec_load,
     SYS_kexec_file_load,
+    SYS_ptrace,
+    SYS_process_vm_writev,
 ];
 
 /// Calls that may start a process: made through [`crate::raw::spawning_syscall6`].
