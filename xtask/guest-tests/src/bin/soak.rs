@@ -111,14 +111,17 @@ fn spawns(soak: &mut Soak) {
             soak.fail("fork", errno());
             continue;
         }
-        if let Ok(status) = wait(pid).map_err(|error| soak.fail("fork + exit", error)) {
-            if status != 7 {
-                soak.fail("fork + exit", format!("status {status}"));
-            }
+        match wait(pid) {
+            Ok(7) => {}
+            Ok(status) => soak.fail("fork + exit", format!("status {status}")),
+            Err(error) => soak.fail("fork + exit", error),
         }
     }
     for _ in 0..2 {
-        match std::process::Command::new("/sbin/soak").arg("--exit").status() {
+        match std::process::Command::new("/sbin/soak")
+            .arg("--exit")
+            .status()
+        {
             Ok(status) if status.success() => {}
             other => soak.fail("spawn /sbin/soak --exit", format!("{other:?}")),
         }
@@ -172,14 +175,20 @@ fn pipes(soak: &mut Soak) {
             break;
         }
         let mut part = vec![0u8; chunk.len()];
-        if soak.check("pipe read", reader.read_exact(&mut part)).is_none() {
+        if soak
+            .check("pipe read", reader.read_exact(&mut part))
+            .is_none()
+        {
             break;
         }
         back.extend_from_slice(&part);
     }
     drop(writer);
     if back != data {
-        soak.fail("pipe round trip", format!("{} of {} bytes back intact", back.len(), data.len()));
+        soak.fail(
+            "pipe round trip",
+            format!("{} of {} bytes back intact", back.len(), data.len()),
+        );
     }
     drop(reader);
     if pid > 0 {
@@ -191,7 +200,13 @@ fn pipes(soak: &mut Soak) {
 fn file_work(soak: &mut Soak, dir: &str) {
     let base = format!("{dir}/soak");
     let _ = std::fs::remove_dir_all(&base);
-    if soak.check(&format!("mkdir {base}"), std::fs::create_dir_all(format!("{base}/a/b"))).is_none() {
+    if soak
+        .check(
+            &format!("mkdir {base}"),
+            std::fs::create_dir_all(format!("{base}/a/b")),
+        )
+        .is_none()
+    {
         return;
     }
     let data: Vec<u8> = (0..64 * 1024).map(|i| (i % 253) as u8).collect();
@@ -200,7 +215,10 @@ fn file_work(soak: &mut Soak, dir: &str) {
         soak.check(&format!("write {path}"), std::fs::write(&path, &data));
         match std::fs::read(&path) {
             Ok(bytes) if bytes == data => {}
-            other => soak.fail(&format!("read back {path}"), format!("{:?}", other.map(|b| b.len()))),
+            other => soak.fail(
+                &format!("read back {path}"),
+                format!("{:?}", other.map(|b| b.len())),
+            ),
         }
         let renamed = format!("{base}/a/b/moved{index}");
         soak.check(&format!("rename {path}"), std::fs::rename(&path, &renamed));
@@ -213,31 +231,55 @@ fn file_work(soak: &mut Soak, dir: &str) {
     soak.check(&format!("rm -r {base}"), std::fs::remove_dir_all(&base));
 }
 
-fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), std::io::Error> {
+fn mount(
+    source: &str,
+    target: &str,
+    fstype: &str,
+    flags: libc::c_ulong,
+) -> Result<(), std::io::Error> {
     // SAFETY: NUL-terminated strings that live across the call.
     let result = unsafe {
-        libc::mount(c(source).as_ptr(), c(target).as_ptr(), c(fstype).as_ptr(), flags, std::ptr::null())
+        libc::mount(
+            c(source).as_ptr(),
+            c(target).as_ptr(),
+            c(fstype).as_ptr(),
+            flags,
+            std::ptr::null(),
+        )
     };
     if result == 0 { Ok(()) } else { Err(errno()) }
 }
 
 fn umount(target: &str) -> Result<(), std::io::Error> {
     // SAFETY: a NUL-terminated path.
-    if unsafe { libc::umount2(c(target).as_ptr(), 0) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::umount2(c(target).as_ptr(), 0) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 /// A tmpfs mounted, used and unmounted; a bind mount of the 9p scratch made and unmade.
 fn mounts(soak: &mut Soak) {
     let point = "/tmp/soak-mount";
     let _ = std::fs::create_dir_all(point);
-    if soak.check("mount tmpfs", mount("tmpfs", point, "tmpfs", 0)).is_some() {
-        soak.check("write on the mounted tmpfs", std::fs::write(format!("{point}/f"), vec![1u8; 4 * MIB]));
+    if soak
+        .check("mount tmpfs", mount("tmpfs", point, "tmpfs", 0))
+        .is_some()
+    {
+        soak.check(
+            "write on the mounted tmpfs",
+            std::fs::write(format!("{point}/f"), vec![1u8; 4 * MIB]),
+        );
         soak.check("umount tmpfs", umount(point));
     }
     let source = "/rw/soak-bind";
     let _ = std::fs::create_dir_all(source);
     let _ = std::fs::write(format!("{source}/seen"), b"through the bind\n");
-    if soak.check("bind mount", mount(source, point, "", libc::MS_BIND)).is_some() {
+    if soak
+        .check("bind mount", mount(source, point, "", libc::MS_BIND))
+        .is_some()
+    {
         match std::fs::read(format!("{point}/seen")) {
             Ok(bytes) if bytes == b"through the bind\n" => {}
             other => soak.fail("read through the bind mount", format!("{other:?}")),
@@ -252,7 +294,14 @@ fn memory_pressure(soak: &mut Soak) {
     let len = 32 * MIB;
     // SAFETY: a fresh private anonymous mapping, unmapped below.
     let area = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
     };
     if area == libc::MAP_FAILED {
         soak.fail("mmap 32 MiB", errno());
@@ -266,7 +315,10 @@ fn memory_pressure(soak: &mut Soak) {
         }
     }
     let path = "/tmp/soak-big";
-    soak.check("write 16 MiB on tmpfs", std::fs::write(path, vec![5u8; 16 * MIB]));
+    soak.check(
+        "write 16 MiB on tmpfs",
+        std::fs::write(path, vec![5u8; 16 * MIB]),
+    );
     soak.check("remove the 16 MiB file", std::fs::remove_file(path));
 }
 
@@ -316,5 +368,9 @@ fn main() -> ExitCode {
     }
     soak.sample(rounds);
     println!("soak: done rounds={rounds} errors={}", soak.errors);
-    if soak.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if soak.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

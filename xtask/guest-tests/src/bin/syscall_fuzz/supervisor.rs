@@ -321,7 +321,7 @@ fn signal_name(signal: i32) -> String {
     names
         .iter()
         .find(|(number, _)| *number == signal)
-        .map_or_else(|| format!("signal {signal}"), |(_, name)| format!("{name}"))
+        .map_or_else(|| format!("signal {signal}"), |(_, name)| name.to_string())
 }
 
 /// The state letter of `/proc/PID/stat` (R, S, T, Z…), for a hang's report.

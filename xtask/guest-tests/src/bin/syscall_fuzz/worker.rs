@@ -168,7 +168,7 @@ pub fn run(config: Config) -> ! {
         };
         worker.after(&call, ret);
         worker.count(&call, ret);
-        if (index + 1 - worker.config.start) % STATS_EVERY == 0 {
+        if (index + 1 - worker.config.start).is_multiple_of(STATS_EVERY) {
             worker.send_stats();
         }
         if let Some(reason) = check(&call, ret) {
@@ -729,7 +729,7 @@ pub fn check(call: &Call, ret: u64) -> Option<String> {
         Ret::AtMost(index) => ret <= call.args[index],
         Ret::NonNegative => signed >= 0,
         Ret::Pid => signed > 0 && signed < 4_194_304,
-        Ret::Mapping => ret % PAGE == 0 && ret < 0x7fff_ffff_f000,
+        Ret::Mapping => ret.is_multiple_of(PAGE) && ret < 0x7fff_ffff_f000,
         Ret::Any => true,
     };
     (!ok).then(|| format!("not a successful return of {} ({:?})", spec.name, spec.ret))
