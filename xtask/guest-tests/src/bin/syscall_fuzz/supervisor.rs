@@ -184,7 +184,12 @@ fn run_worker(options: &Options, start: u64, end: u64) -> (End, Vec<u64>, Outcom
         }
         if killed_for_hang.is_none() && last_heard.elapsed() > options.watchdog {
             let (last, number) = follower.last_call.unwrap_or((start, 0));
-            let state = format!("{}, in {}", process_state(pid), crate::table::name(number));
+            let state = format!(
+                "{}, in {}, {}",
+                process_state(pid),
+                crate::table::name(number),
+                signal_state(pid)
+            );
             // SAFETY: kills the worker, which is our child.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             killed_for_hang = Some((last, state));
@@ -336,6 +341,21 @@ fn process_state(pid: i32) -> String {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The signal lines of `/proc/PID/status` (pending, blocked, ignored, caught), for a
+/// hang's report.
+fn signal_state(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|status| {
+            status
+                .lines()
+                .filter(|line| line.starts_with("Sig") || line.starts_with("ShdPnd"))
+                .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|error| format!("no /proc/{pid}/status: {error}"))
 }
 
 /// Unmounts whatever the workers mounted in the playgrounds (deepest first, detached),
