@@ -229,6 +229,73 @@ fn simd_preserved(report: &mut Report) {
     report.check("SIMD registers survive a signal handler", after == before, format!("xmm0 {after:#x}"));
 }
 
+static FRAME_HAD_XSTATE: AtomicI32 = AtomicI32::new(0);
+
+/// Edits the interrupted code's xmm0 in the frame: `rt_sigreturn` must load it.
+extern "C" fn edit_frame_xmm0(_signo: i32, _info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    const UC_FP_XSTATE: u64 = 1;
+    const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+    // SAFETY: an SA_SIGINFO handler's third argument is the frame's ucontext, whose
+    // fpregs point at the frame's fpstate (512 bytes at least).
+    unsafe {
+        // musl's mcontext_t hides `fpregs` after the 23 general registers; xmm0 sits at
+        // byte 160 of the FXSAVE layout, the XSAVE magic at byte 464.
+        let uc = &mut *(uc as *mut libc::ucontext_t);
+        let fpregs = *(uc.uc_mcontext.gregs.as_ptr().add(23) as *const *mut u8);
+        let magic = *(fpregs.add(464) as *const u32);
+        let xstate = uc.uc_flags & UC_FP_XSTATE != 0 && magic == FP_XSTATE_MAGIC1;
+        FRAME_HAD_XSTATE.store(i32::from(xstate), Ordering::SeqCst);
+        *(fpregs.add(160) as *mut u64) = 0x0bad_cafe_feed_f00d;
+    }
+}
+
+/// Writes reserved bits into the frame's MXCSR and XSAVE header: a restore of that would
+/// fault, so `rt_sigreturn` must refuse it (`SIGSEGV`), never try it.
+extern "C" fn poison_frame_fpstate(_signo: i32, _info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: as in edit_frame_xmm0; byte 24 is MXCSR, 512 the XSAVE header's XSTATE_BV.
+    unsafe {
+        let uc = &mut *(uc as *mut libc::ucontext_t);
+        let fpregs = *(uc.uc_mcontext.gregs.as_ptr().add(23) as *const *mut u8);
+        *(fpregs.add(24) as *mut u32) = 0xffff_ffff;
+        *(fpregs.add(512) as *mut u64) = u64::MAX;
+    }
+}
+
+fn frame_fp_state(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        install(libc::SIGUSR2, poison_frame_fpstate as *const () as usize, libc::SA_SIGINFO);
+        // Rust's runtime catches SIGSEGV (stack-overflow detection) and would swallow the
+        // one Linux sends for a bad frame: the default action here.
+        install(libc::SIGSEGV, libc::SIG_DFL, 0);
+        // SAFETY: plain system calls in the child.
+        unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+        child_exit(0);
+    }
+    let (_, status) = wait_for(pid);
+    report.check("rt_sigreturn of a frame whose FP state would fault: SIGSEGV", libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV, format!("status {status:#x}"));
+
+    install(libc::SIGUSR2, edit_frame_xmm0 as *const () as usize, libc::SA_SIGINFO);
+    let me = std::process::id() as i64;
+    let after: u64;
+    // SAFETY: as in simd_preserved: xmm0 across a kill whose handler edits the frame.
+    unsafe {
+        std::arch::asm!(
+            "movq xmm0, {value}",
+            "syscall",
+            "movq {out}, xmm0",
+            value = in(reg) 1u64,
+            out = lateout(reg) after,
+            inlateout("rax") libc::SYS_kill => _,
+            in("rdi") me,
+            in("rsi") libc::SIGUSR2 as i64,
+            out("rcx") _, out("r11") _, out("xmm0") _,
+        );
+    }
+    report.check("the frame's fpstate is XSAVE's, with UC_FP_XSTATE and FP_XSTATE_MAGIC1", FRAME_HAD_XSTATE.load(Ordering::SeqCst) == 1, "no XSAVE magic in the frame");
+    report.check("a handler's edit of xmm0 in the frame is loaded by rt_sigreturn", after == 0x0bad_cafe_feed_f00d, format!("xmm0 {after:#x}"));
+}
+
 fn eintr_and_restart(report: &mut Report) {
     for (flags, name) in [(0, "without SA_RESTART a blocked waitpid gives EINTR"), (libc::SA_RESTART, "with SA_RESTART a blocked waitpid goes on")] {
         install(libc::SIGUSR1, nothing as *const () as usize, flags);
@@ -744,6 +811,7 @@ fn main() -> ExitCode {
     nested_handlers(&mut report);
     alternate_stack(&mut report);
     simd_preserved(&mut report);
+    frame_fp_state(&mut report);
     eintr_and_restart(&mut report);
     interrupted_sleep(&mut report);
     waiting_for_signals(&mut report);
