@@ -106,7 +106,9 @@ pub fn exec(
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let (inode, location) = open_executable(process, &path)?;
-        let size = inode.getattr()?.size;
+        let stat = inode.getattr()?;
+        crate::mm::page_cache::check_version(&inode, &stat);
+        let size = stat.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
         let head_len = read_exact_at(&*inode, 0, &mut head)?;
         head.truncate(head_len);

@@ -687,6 +687,65 @@ fn spawns(report: &mut Report, count: usize) {
     }
 }
 
+/// The first byte of `path` through a fresh private mapping.
+fn first_mapped_byte(path: &str) -> u8 {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return 0;
+    };
+    // SAFETY: a private read-only mapping of an open file, read once and unmapped.
+    unsafe {
+        let at = libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0);
+        if at == libc::MAP_FAILED {
+            return 0;
+        }
+        let byte = *(at as *const u8);
+        libc::munmap(at, 8192);
+        byte
+    }
+}
+
+fn run_status(path: &str) -> i32 {
+    let pid = fork();
+    if pid == 0 {
+        let path = std::ffi::CString::new(path).unwrap_or_default();
+        let args = [c"true".as_ptr(), std::ptr::null()];
+        let env: [*const libc::c_char; 1] = [std::ptr::null()];
+        // SAFETY: NUL-terminated strings and arrays that live until exec.
+        unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
+        child_exit(99);
+    }
+    let (_, status) = wait_for(pid);
+    libc::WEXITSTATUS(status)
+}
+
+/// Mappings and exec see a file as it is now, whatever was mapped or run from it before
+/// (the page cache drops what a write or a truncate made stale).
+fn file_changes_reach_mappings(report: &mut Report) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = "/tmp/page-cache-check";
+    let _ = std::fs::write(path, vec![b'a'; 8192]);
+    let first = first_mapped_byte(path);
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = file.write_all(b"b");
+    }
+    let rewritten = first_mapped_byte(path);
+    let _ = std::fs::write(path, vec![b'c'; 8192]);
+    let truncated = first_mapped_byte(path);
+    report.check("a file rewritten in place, then truncated and written: each new mapping sees it", [first, rewritten, truncated] == *b"abc", format!("{:?}", String::from_utf8_lossy(&[first, rewritten, truncated])));
+
+    let program = "/tmp/page-cache-program";
+    let copied = std::fs::copy("/bin/busybox", program).is_ok();
+    let _ = std::fs::set_permissions(program, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+    let before = run_status(program);
+    let _ = std::fs::write(program, b"#!/bin/busybox sh\nexit 7\n");
+    let after = run_status(program);
+    report.check("exec of a program, then of a script written over it: the script runs", copied && before == 0 && after == 7, format!("copied {copied}, statuses {before} then {after}"));
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(program);
+}
+
 static VFORK_WRITE: AtomicI32 = AtomicI32::new(0);
 
 /// What `clone` shares: a vfork child runs in its parent's memory, a `CLONE_FILES` child
@@ -823,6 +882,7 @@ fn main() -> ExitCode {
     exec_at(&mut report);
     shared_parts(&mut report);
     proc_of_self(&mut report);
+    file_changes_reach_mappings(&mut report);
     nproc_per_user(&mut report);
     terminal_job_control(&mut report);
     stop_and_continue(&mut report);
