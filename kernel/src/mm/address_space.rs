@@ -439,7 +439,7 @@ impl AddressSpace {
         let file_page = |at: u64| {
             let into_area = at - area_start;
             let position = offset + into_area;
-            (position % page_size == 0 && into_area + page_size <= file_bytes)
+            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
                 .then_some(position / page_size)
         };
         let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
