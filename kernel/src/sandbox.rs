@@ -290,7 +290,6 @@ fn init_process(
         clear_child_tid: 0,
         robust_list: (0, 0),
         pending_termination: None,
-        signal_fpu: Vec::new(),
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
     };

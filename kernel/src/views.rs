@@ -31,10 +31,14 @@ struct KernelSystem;
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
         let (total, free) = arch::memory::memory_totals();
+        // Cached file pages can be read again, so they count as available (an upper
+        // bound: pages also mapped by a program are not freed by dropping the cache).
+        let cached = crate::mm::page_cache::cached_pages() as u64 * vfs_core::PAGE_SIZE as u64;
         MemoryInfo {
             total,
             free,
-            available: free,
+            available: free + cached,
+            cached,
             ..MemoryInfo::default()
         }
     }

@@ -126,6 +126,17 @@ pub struct AddressSpace {
     start_stack: u64,
 }
 
+/// A zeroed frame for a user page; when memory runs out, the page cache's pages go first
+/// (they can be read again), and only then is the fault an out-of-memory one.
+fn new_frame() -> Result<Frame, FaultError> {
+    Frame::new_zeroed()
+        .or_else(|| {
+            super::page_cache::reclaim();
+            Frame::new_zeroed()
+        })
+        .ok_or(FaultError::OutOfMemory)
+}
+
 fn user_access(protection: Protection) -> UserAccess {
     let mut access = UserAccess::empty();
     if protection.contains(Protection::WRITE) {
@@ -347,7 +358,7 @@ impl AddressSpace {
     fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
         let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
         if self.table.is_shared(page) {
-            let mut copy = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            let mut copy = new_frame()?;
             let original = self.table.frame(page).ok_or(FaultError::Segv)?;
             copy.bytes_mut().copy_from_slice(original.bytes());
             self.install(page, copy, rights)?;
@@ -377,7 +388,7 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
-                    let frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+                    let frame = new_frame()?;
                     self.install(page, frame, rights)?;
                 }
                 PageSource::File {
@@ -387,7 +398,7 @@ impl AddressSpace {
                     ..
                 } => {
                     self.fill_from_file(
-                        page, area_start, area_end, rights, &*inode, offset, file_bytes,
+                        page, area_start, area_end, rights, &inode, offset, file_bytes,
                     )?;
                 }
             }
@@ -402,8 +413,9 @@ impl AddressSpace {
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file with one read: a program touching its code
-    /// page by page then costs one request per window, not one per page.
+    /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
+    /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
+    /// program touching its code page by page costs one request per window at most.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
         &mut self,
@@ -411,7 +423,7 @@ impl AddressSpace {
         area_start: u64,
         area_end: u64,
         rights: Protection,
-        inode: &dyn Inode,
+        inode: &Arc<dyn Inode>,
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
@@ -422,29 +434,61 @@ impl AddressSpace {
         {
             window_end += PAGE_SIZE as u64;
         }
-        let into_area = page - area_start;
-        let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
-        let mut data = alloc::vec![0u8; wanted];
-        let mut filled = 0;
-        while filled < wanted {
-            let read = inode
-                .read_at(offset + into_area + filled as u64, &mut data[filled..])
-                .map_err(|_| FaultError::Bus)?;
-            if read == 0 {
-                break; // the file is shorter than the mapping: the rest reads as zeros
+        // The file page behind `at`, when `at` maps a whole, page-aligned page of the file.
+        let page_size = PAGE_SIZE as u64;
+        let file_page = |at: u64| {
+            let into_area = at - area_start;
+            let position = offset + into_area;
+            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
+                .then_some(position / page_size)
+        };
+        let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
+        let cached: Vec<Option<Arc<Frame>>> = pages
+            .iter()
+            .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
+            .collect();
+        let data = if cached.iter().any(Option::is_none) {
+            let into_area = page - area_start;
+            let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
+            let mut data = alloc::vec![0u8; wanted];
+            let mut filled = 0;
+            while filled < wanted {
+                let read = inode
+                    .read_at(offset + into_area + filled as u64, &mut data[filled..])
+                    .map_err(|_| FaultError::Bus)?;
+                if read == 0 {
+                    break; // the file is shorter than the mapping: the rest reads as zeros
+                }
+                filled += read;
             }
-            filled += read;
-        }
-        let mut at = page;
-        while at < window_end {
-            let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            data.truncate(filled);
+            data
+        } else {
+            Vec::new()
+        };
+        let shared_access = user_access(rights) - UserAccess::WRITE;
+        for (&at, cached) in pages.iter().zip(cached) {
+            if let Some(frame) = cached {
+                self.table
+                    .map_shared(at, frame, shared_access)
+                    .map_err(|_| FaultError::OutOfMemory)?;
+                continue;
+            }
+            let mut frame = new_frame()?;
             let start = (at - page) as usize;
-            if start < filled {
-                let end = (start + PAGE_SIZE).min(filled);
+            if start < data.len() {
+                let end = (start + PAGE_SIZE).min(data.len());
                 frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
             }
-            self.install(at, frame, rights)?;
-            at += PAGE_SIZE as u64;
+            match file_page(at).filter(|_| data.len() >= start + PAGE_SIZE) {
+                Some(index) => {
+                    let frame = super::page_cache::insert(inode, index, frame);
+                    self.table
+                        .map_shared(at, frame, shared_access)
+                        .map_err(|_| FaultError::OutOfMemory)?;
+                }
+                None => self.install(at, frame, rights)?,
+            }
         }
         Ok(())
     }

@@ -86,9 +86,6 @@ mod running {
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
-        /// The FPU registers of the code each running signal handler interrupted,
-        /// innermost last ([`super::deliver`]).
-        pub signal_fpu: Vec<arch::fpu::FpuState>,
         /// When its thread started running it (monotonic ns), and the time it has spent
         /// in user mode since: CPU-time accounting (`getrusage`, `times`).
         pub started_ns: i64,

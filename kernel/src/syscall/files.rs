@@ -88,7 +88,15 @@ pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
 pub fn write(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
     let result = write_from_user(p, buf, count, |_, chunk| file.write(chunk));
+    changed(&file);
     broken_pipe(p, result)
+}
+
+/// After a write or truncate of a regular file: its cached pages are stale.
+fn changed(file: &OpenFile) {
+    if file.inode().file_type() == FileType::Regular {
+        crate::mm::page_cache::forget(file.inode());
+    }
 }
 
 /// A write to a pipe with no reader left: `EPIPE`, and `SIGPIPE` for the writer, delivered
@@ -133,9 +141,11 @@ pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> Sy
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    write_from_user(p, buf, count, |done, chunk| {
+    let result = write_from_user(p, buf, count, |done, chunk| {
         file.write_at(offset + done, chunk)
-    })
+    });
+    changed(&file);
+    result
 }
 
 /// The `struct iovec` array of readv/writev.
@@ -186,6 +196,7 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
 
 pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    changed(&file);
     let vectors = iovecs(p, address, count)?;
     for &(base, len) in &vectors {
         p.mm.lock().check_range(base, len, Access::Read)?;
@@ -401,7 +412,10 @@ pub fn ftruncate(p: &mut Process, fd: i32, length: u64) -> SysResult {
     if (length as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    file(p, fd)?.truncate(length).map(|()| 0)
+    let file = file(p, fd)?;
+    let result = file.truncate(length);
+    changed(&file);
+    result.map(|()| 0)
 }
 
 pub fn fstatfs(p: &mut Process, fd: i32, address: u64) -> SysResult {

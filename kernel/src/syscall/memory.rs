@@ -60,7 +60,9 @@ pub fn mmap(
         if file.inode().file_type() != FileType::Regular {
             return Err(Errno::ENODEV);
         }
-        let size = file.stat()?.size;
+        let stat = file.stat()?;
+        crate::mm::page_cache::check_version(file.inode(), &stat);
+        let size = stat.size;
         PageSource::File {
             inode: file.inode().clone(),
             location: file.location().clone(),

@@ -273,7 +273,6 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
         },
         robust_list: (0, 0),
         pending_termination: None,
-        signal_fpu: Vec::new(),
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
     })

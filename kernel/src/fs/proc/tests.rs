@@ -903,3 +903,30 @@ fn fdinfo_lists_each_descriptor_and_shows_offset_flags_mount_and_inode() {
         .unwrap();
     assert_eq!(info.mode & 0o777, 0o400);
 }
+
+#[test]
+fn dentries_of_ended_processes_do_not_pile_up_in_the_cache() {
+    let world = world();
+    // 5,000 processes, each reading its own /proc/self/exe once and then ending (what a
+    // shell running programs does): the proc root must not keep a dentry per pid.
+    for pid in 2..5002 {
+        let process = FakeProcess::new(pid);
+        world.processes.all.lock().push(process);
+        *world.processes.current.lock() = Some(pid);
+        world.context.readlink(At::Cwd, b"/proc/self/exe").unwrap();
+        world
+            .processes
+            .all
+            .lock()
+            .retain(|process| process.pid != pid);
+    }
+    *world.processes.current.lock() = Some(1);
+    let root = world.context.resolve(At::Cwd, b"/proc", true).unwrap();
+    let cached = root.dentry.cached_children();
+    assert!(cached < 200, "{cached} dentries cached under /proc");
+    // What is alive still resolves, and a mount point inside proc would stay cached.
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/1/exe").unwrap(),
+        b"/bin/busybox"
+    );
+}
