@@ -56,16 +56,15 @@ pub struct Context<'a> {
     pub child: i32,
 }
 
-/// Addresses that are never the worker's own memory: NULL and low pages, the top of the
-/// user half (its last page is never mapped), the first non-canonical addresses, the
-/// kernel's half, the page after the scratch area.
+/// Addresses that are never the worker's own memory: NULL and low pages, the last page of
+/// the user half (never mapped; the page below it is the worker's stack), the first
+/// non-canonical addresses, the kernel's half, the page after the scratch area.
 pub const BAD_ADDRESSES: &[u64] = &[
     0,
     1,
     0x1000,
     0xfff,
     0x10000,
-    0x7fff_ffff_e000,
     0x7fff_ffff_f000,
     0x7fff_ffff_fff8,
     0x7fff_ffff_ffff,

@@ -491,9 +491,10 @@ fn neutralise(call: &mut Call, pid: i32) {
                 }
             }
         }
-        // A wait with SIGALRM blocked would wait forever (on Linux too).
-        libc::SYS_rt_sigsuspend => unblock_alarm_in(a[0]),
-        libc::SYS_ppoll => unblock_alarm_in(a[3]),
+        // A wait with SIGALRM blocked would wait forever (on Linux too): its mask is the
+        // scratch slot's, SIGALRM cleared, when it would be arena memory of any content.
+        libc::SYS_rt_sigsuspend => unblock_alarm_in(&mut a[0], 0),
+        libc::SYS_ppoll => unblock_alarm_in(&mut a[3], 3),
         // The supervisor's limits are not the worker's to lower.
         libc::SYS_prlimit64 if a[0] as i32 == 1 => a[0] = pid as u64,
         libc::SYS_mmap
@@ -517,8 +518,14 @@ fn neutralise(call: &mut Call, pid: i32) {
     }
 }
 
-/// Clears SIGALRM in the signal set at `address` when that is the worker's scratch.
-fn unblock_alarm_in(address: u64) {
+/// Clears SIGALRM in the signal set at `*address` when that is the worker's scratch; an
+/// arena address becomes argument `slot`'s scratch slot first. Other addresses are never
+/// the worker's memory (`args::BAD_ADDRESSES`): the call fails with `EFAULT`.
+fn unblock_alarm_in(address: &mut u64, slot: u64) {
+    if in_arena(*address) {
+        *address = SCRATCH_BASE + slot * SLOT_SIZE;
+    }
+    let address = *address;
     if (SCRATCH_BASE..SCRATCH_END - 8).contains(&address) {
         // SAFETY: inside the scratch area, mapped read-write.
         unsafe {
