@@ -78,8 +78,7 @@ pub fn parse_file(
     file_size: u64,
     read_at: impl FnOnce(u64, &mut [u8]) -> Option<usize>,
 ) -> Result<ElfImage, ExecFormatError> {
-    let (phoff, phsize) =
-        program_header_range(head).ok_or(ExecFormatError::NotExecutableFormat)?;
+    let (phoff, phsize) = program_header_range(head).ok_or(ExecFormatError::NotExecutableFormat)?;
     let end = phoff
         .checked_add(phsize)
         .ok_or(ExecFormatError::Malformed("program header table overflows"))?;

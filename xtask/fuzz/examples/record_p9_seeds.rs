@@ -200,6 +200,10 @@ fn main() {
             std::fs::write(reply_dir.join(digest(reply)), reply).unwrap();
         }
         std::fs::write(client_dir.join(name), &seed).unwrap();
-        println!("{name}: {} exchanges, {} bytes", exchanges.len(), seed.len());
+        println!(
+            "{name}: {} exchanges, {} bytes",
+            exchanges.len(),
+            seed.len()
+        );
     }
 }

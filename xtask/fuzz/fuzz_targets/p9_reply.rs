@@ -9,7 +9,9 @@ use vfs_core::p9::message::{Dirents, Reply, Request, encode_dirents};
 fuzz_target!(|data: &[u8]| {
     if let Ok((tag, reply)) = Reply::decode(data) {
         let mut again = Vec::new();
-        reply.encode(tag, &mut again).expect("a decoded reply encodes");
+        reply
+            .encode(tag, &mut again)
+            .expect("a decoded reply encodes");
         assert_eq!(again, data, "{reply:?}");
         if let Reply::Readdir { data: payload } = reply {
             let entries: Vec<_> = Dirents::new(payload.0).collect();
@@ -23,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as a T-message (what a test server decodes).
     if let Ok((tag, request)) = Request::decode(data) {
         let mut again = Vec::new();
-        request.encode(tag, &mut again).expect("a decoded request encodes");
+        request
+            .encode(tag, &mut again)
+            .expect("a decoded request encodes");
         assert_eq!(again, data, "{request:?}");
     }
 });

@@ -15,13 +15,21 @@ fuzz_target!(|data: &[u8]| {
     // What exec relies on: a non-empty interpreter path without blanks or a newline, and
     // an argument that is trimmed, both from the first line within Linux's limit.
     assert!(!shebang.interpreter.is_empty());
-    assert!(!shebang.interpreter.iter().any(|b| is_blank(b) || *b == b'\n'));
+    assert!(
+        !shebang
+            .interpreter
+            .iter()
+            .any(|b| is_blank(b) || *b == b'\n')
+    );
     if let Some(argument) = shebang.argument {
         assert!(!argument.is_empty() && !argument.contains(&b'\n'));
         assert!(!is_blank(&argument[0]) && !is_blank(&argument[argument.len() - 1]));
     }
     let line_end = head.len().min(MAX_LINE);
-    for part in [Some(shebang.interpreter), shebang.argument].into_iter().flatten() {
+    for part in [Some(shebang.interpreter), shebang.argument]
+        .into_iter()
+        .flatten()
+    {
         let offset = part.as_ptr() as usize - head.as_ptr() as usize;
         assert!(offset + part.len() <= line_end);
     }

@@ -79,7 +79,11 @@ fn compile_and_check(spec: &Spec, options: &SandboxOptions, binds: &[FileBind], 
     container::check_channels(&plan, &tags).expect("a plan accepts its own channels");
     assert!(container::check_channels(&plan, &tags[1..]).is_err());
     for mount in &plan.mounts {
-        assert!(mount.destination.starts_with('/'), "{:?}", mount.destination);
+        assert!(
+            mount.destination.starts_with('/'),
+            "{:?}",
+            mount.destination
+        );
         if let MountKind::Bind(bind) = &mount.kind {
             assert!(channels.contains(&bind.channel));
         }
