@@ -416,7 +416,7 @@ impl Output {
     }
 }
 
-/// `#4232521	DONE   cov: 39 ft: 145 corp: 104/3042b lim: 4096 exec/s: 705420 rss: 27Mb`
+/// `#4232521 DONE   cov: 39 ft: 145 corp: 104/3042b lim: 4096 exec/s: 705420 rss: 27Mb`
 fn parse_status(line: &str) -> Option<Status> {
     let rest = line.strip_prefix('#')?;
     let (count, rest) = rest.split_once(|c: char| c.is_ascii_whitespace())?;
