@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use vfs_core::PAGE_SIZE;
 
-use vfs_core::{Errno, Inode};
+use vfs_core::{Errno, Inode, Location};
 
 use super::vma::{Backing, Protection, TASK_SIZE, VmaError, VmaSet};
 use arch::frame::Frame;
@@ -25,6 +25,8 @@ pub enum PageSource {
     /// last file page, or a mapping past the end of a file).
     File {
         inode: Arc<dyn Inode>,
+        /// Where the file was opened (the name `/proc/<pid>/maps` shows).
+        location: Location,
         offset: u64,
         file_bytes: u64,
     },
@@ -36,10 +38,12 @@ impl Backing for PageSource {
             Self::Anonymous => Self::Anonymous,
             Self::File {
                 inode,
+                location,
                 offset,
                 file_bytes,
             } => Self::File {
                 inode: inode.clone(),
+                location: location.clone(),
                 offset: offset + bytes,
                 file_bytes: file_bytes.saturating_sub(bytes),
             },
@@ -54,11 +58,13 @@ impl Backing for PageSource {
                     inode: a,
                     offset: a_offset,
                     file_bytes: a_bytes,
+                    ..
                 },
                 Self::File {
                     inode: b,
                     offset: b_offset,
                     file_bytes: b_bytes,
+                    ..
                 },
             ) => {
                 Arc::ptr_eq(a, b)
@@ -115,6 +121,20 @@ pub struct AddressSpace {
     /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
     brk_start: u64,
     brk: u64,
+    /// Where exec left the stack pointer (Linux's `start_stack`): `/proc/<pid>/maps`
+    /// names the area holding it `[stack]`.
+    start_stack: u64,
+}
+
+/// A zeroed frame for a user page; when memory runs out, the page cache's pages go first
+/// (they can be read again), and only then is the fault an out-of-memory one.
+fn new_frame() -> Result<Frame, FaultError> {
+    Frame::new_zeroed()
+        .or_else(|| {
+            super::page_cache::reclaim();
+            Frame::new_zeroed()
+        })
+        .ok_or(FaultError::OutOfMemory)
 }
 
 fn user_access(protection: Protection) -> UserAccess {
@@ -136,6 +156,7 @@ impl AddressSpace {
             areas: VmaSet::new(),
             brk_start: 0,
             brk: 0,
+            start_stack: 0,
         })
     }
 
@@ -234,6 +255,19 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The program break's start and current end.
+    pub fn brk_range(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
+    }
+
+    pub fn set_start_stack(&mut self, address: u64) {
+        self.start_stack = address;
+    }
+
+    pub fn start_stack(&self) -> u64 {
+        self.start_stack
+    }
+
     /// Sets up the program break right after the loaded image.
     pub fn set_brk_start(&mut self, start: u64) {
         let start = start.next_multiple_of(PAGE_SIZE as u64);
@@ -293,6 +327,7 @@ impl AddressSpace {
         child.areas = self.areas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
+        child.start_stack = self.start_stack;
         let areas: Vec<(u64, u64, Protection)> = self
             .areas
             .iter()
@@ -323,7 +358,7 @@ impl AddressSpace {
     fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
         let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
         if self.table.is_shared(page) {
-            let mut copy = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            let mut copy = new_frame()?;
             let original = self.table.frame(page).ok_or(FaultError::Segv)?;
             copy.bytes_mut().copy_from_slice(original.bytes());
             self.install(page, copy, rights)?;
@@ -353,16 +388,17 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
-                    let frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+                    let frame = new_frame()?;
                     self.install(page, frame, rights)?;
                 }
                 PageSource::File {
                     inode,
                     offset,
                     file_bytes,
+                    ..
                 } => {
                     self.fill_from_file(
-                        page, area_start, area_end, rights, &*inode, offset, file_bytes,
+                        page, area_start, area_end, rights, &inode, offset, file_bytes,
                     )?;
                 }
             }
@@ -377,8 +413,9 @@ impl AddressSpace {
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file with one read: a program touching its code
-    /// page by page then costs one request per window, not one per page.
+    /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
+    /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
+    /// program touching its code page by page costs one request per window at most.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
         &mut self,
@@ -386,7 +423,7 @@ impl AddressSpace {
         area_start: u64,
         area_end: u64,
         rights: Protection,
-        inode: &dyn Inode,
+        inode: &Arc<dyn Inode>,
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
@@ -397,29 +434,61 @@ impl AddressSpace {
         {
             window_end += PAGE_SIZE as u64;
         }
-        let into_area = page - area_start;
-        let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
-        let mut data = alloc::vec![0u8; wanted];
-        let mut filled = 0;
-        while filled < wanted {
-            let read = inode
-                .read_at(offset + into_area + filled as u64, &mut data[filled..])
-                .map_err(|_| FaultError::Bus)?;
-            if read == 0 {
-                break; // the file is shorter than the mapping: the rest reads as zeros
+        // The file page behind `at`, when `at` maps a whole, page-aligned page of the file.
+        let page_size = PAGE_SIZE as u64;
+        let file_page = |at: u64| {
+            let into_area = at - area_start;
+            let position = offset + into_area;
+            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
+                .then_some(position / page_size)
+        };
+        let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
+        let cached: Vec<Option<Arc<Frame>>> = pages
+            .iter()
+            .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
+            .collect();
+        let data = if cached.iter().any(Option::is_none) {
+            let into_area = page - area_start;
+            let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
+            let mut data = alloc::vec![0u8; wanted];
+            let mut filled = 0;
+            while filled < wanted {
+                let read = inode
+                    .read_at(offset + into_area + filled as u64, &mut data[filled..])
+                    .map_err(|_| FaultError::Bus)?;
+                if read == 0 {
+                    break; // the file is shorter than the mapping: the rest reads as zeros
+                }
+                filled += read;
             }
-            filled += read;
-        }
-        let mut at = page;
-        while at < window_end {
-            let mut frame = Frame::new_zeroed().ok_or(FaultError::OutOfMemory)?;
+            data.truncate(filled);
+            data
+        } else {
+            Vec::new()
+        };
+        let shared_access = user_access(rights) - UserAccess::WRITE;
+        for (&at, cached) in pages.iter().zip(cached) {
+            if let Some(frame) = cached {
+                self.table
+                    .map_shared(at, frame, shared_access)
+                    .map_err(|_| FaultError::OutOfMemory)?;
+                continue;
+            }
+            let mut frame = new_frame()?;
             let start = (at - page) as usize;
-            if start < filled {
-                let end = (start + PAGE_SIZE).min(filled);
+            if start < data.len() {
+                let end = (start + PAGE_SIZE).min(data.len());
                 frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
             }
-            self.install(at, frame, rights)?;
-            at += PAGE_SIZE as u64;
+            match file_page(at).filter(|_| data.len() >= start + PAGE_SIZE) {
+                Some(index) => {
+                    let frame = super::page_cache::insert(inode, index, frame);
+                    self.table
+                        .map_shared(at, frame, shared_access)
+                        .map_err(|_| FaultError::OutOfMemory)?;
+                }
+                None => self.install(at, frame, rights)?,
+            }
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
-use vfs_core::{At, Errno, FileType, Inode, MountFlags};
+use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
 
 use super::Process;
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
@@ -17,6 +17,7 @@ use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
+use crate::task::shared::{Image, shared};
 use arch::user::UserContext;
 
 /// Highest stack address (exclusive): the top page of the user half is left unmapped.
@@ -80,8 +81,10 @@ fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize
 
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
 /// mount that allows exec.
-fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-    let file = process.fs.open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
+fn open_executable(process: &Process, path: &[u8]) -> Result<(Arc<dyn Inode>, Location), Errno> {
+    let file = process
+        .fs_context()
+        .open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
     if file.inode().file_type() != FileType::Regular {
         return Err(Errno::EACCES);
     }
@@ -89,8 +92,8 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Err
         return Err(Errno::EACCES);
     }
     let stat = file.stat()?;
-    vfs_core::permission::check_access(&process.fs.cred, &stat, FileAccess::EXEC)?;
-    Ok(file.inode().clone())
+    vfs_core::permission::check_access(&process.fs.lock().cred, &stat, FileAccess::EXEC)?;
+    Ok((file.inode().clone(), file.location().clone()))
 }
 
 /// Replaces `process`'s image with the program at `path`.
@@ -102,8 +105,10 @@ pub fn exec(
 ) -> Result<(), ExecFailure> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
-        let inode = open_executable(process, &path)?;
-        let size = inode.getattr()?.size;
+        let (inode, location) = open_executable(process, &path)?;
+        let stat = inode.getattr()?;
+        crate::mm::page_cache::check_version(&inode, &stat);
+        let size = stat.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
         let head_len = read_exact_at(&*inode, 0, &mut head)?;
         head.truncate(head_len);
@@ -118,7 +123,7 @@ pub fn exec(
             continue;
         }
         let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
-        return load(process, inode, &image, &path, &argv, &envp);
+        return load(process, inode, location, &image, &path, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
@@ -132,6 +137,7 @@ fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, Exec
 fn load(
     process: &mut Process,
     inode: Arc<dyn Inode>,
+    location: Location,
     image: &ElfImage,
     path: &[u8],
     argv: &[Vec<u8>],
@@ -151,6 +157,7 @@ fn load(
         if file_area_end > page_start {
             let source = PageSource::File {
                 inode: inode.clone(),
+                location: location.clone(),
                 offset: page_offset,
                 file_bytes: file_end - page_start,
             };
@@ -216,8 +223,14 @@ fn load(
     };
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
+    mm.set_start_stack(initial.sp);
 
-    process.mm = mm;
+    // The new image has an address space and a descriptor table of its own, whoever
+    // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
+    // the files too, so close-on-exec closes nothing of theirs.
+    process.mm = shared(mm);
+    let files = process.files.lock().clone();
+    process.files = shared(files);
     arch::thread::reset_fpu();
     process.context = UserContext {
         rip: image.entry,
@@ -225,7 +238,7 @@ fn load(
         rflags: 0x202,
         ..UserContext::default()
     };
-    process.files.close_on_exec_all();
+    process.files.lock().close_on_exec_all();
     process.signals.reset_on_exec();
     // The capability transition of an execve of a file without file capabilities (the
     // init's own exec too, as runc's init execs it after setting the spec's sets).
@@ -233,17 +246,19 @@ fn load(
     process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    process.name = name[..name.len().min(15)].to_vec();
-    process.argv = argv.to_vec();
-    process.envp = envp.to_vec();
-    process.exe = process
-        .fs
+    let fs = process.fs_context();
+    let exe = fs
         .resolve(At::Cwd, path, true)
         .ok()
-        .and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root))
+        .and_then(|l| vfs_core::path::absolute_path(&l, &fs.root))
         .unwrap_or_else(|| path.to_vec());
-    crate::views::publish(process);
-    crate::task::lifecycle::publish_credentials(process);
+    process.task.set_image(Image {
+        name: name[..name.len().min(15)].to_vec(),
+        exe,
+        args: initial.args.clone(),
+        env: initial.env.clone(),
+    });
+    process.publish_parts();
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())
 }

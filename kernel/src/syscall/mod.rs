@@ -26,37 +26,6 @@ use crate::process::{Flow, Process, Termination};
 
 pub use system::{RELEASE, VERSION, hostname, set_hostname};
 
-/// Whether a call may change what `/proc/self` shows (descriptors, directory, identity,
-/// name, umask), so the process publishes a new snapshot after it.
-pub fn changes_what_proc_shows(number: u64) -> bool {
-    matches!(
-        number,
-        nr::OPEN
-            | nr::OPENAT
-            | nr::CREAT
-            | nr::CLOSE
-            | nr::DUP
-            | nr::DUP2
-            | nr::DUP3
-            | nr::PIPE
-            | nr::PIPE2
-            | nr::FCNTL
-            | nr::CHDIR
-            | nr::FCHDIR
-            | nr::CHROOT
-            | nr::UMASK
-            | nr::PRCTL
-            | nr::CAPSET
-            | nr::SETUID
-            | nr::SETGID
-            | nr::SETREUID
-            | nr::SETREGID
-            | nr::SETRESUID
-            | nr::SETRESGID
-            | nr::SETGROUPS
-    )
-}
-
 pub type SysResult = Result<u64, Errno>;
 
 /// `AT_FDCWD`: a relative path starts at the working directory.
@@ -281,7 +250,7 @@ pub(super) fn read_path(p: &mut Process, address: u64) -> Result<Vec<u8>, Errno>
     if address == 0 {
         return Err(Errno::EFAULT);
     }
-    p.mm.read_c_string(address, PATH_MAX - 1)
+    p.mm.lock().read_c_string(address, PATH_MAX - 1)
 }
 
 /// Where a `*at` call's relative path starts: the working directory or a directory fd.
@@ -289,7 +258,7 @@ pub(super) fn start_of(p: &Process, dirfd: i32) -> Result<Option<Location>, Errn
     if dirfd == AT_FDCWD {
         return Ok(None);
     }
-    Ok(Some(p.files.get(dirfd)?.location().clone()))
+    Ok(Some(p.files.lock().get(dirfd)?.location().clone()))
 }
 
 /// Runs `f` with the `At` for `dirfd` (the location must outlive the borrow).
@@ -309,7 +278,7 @@ pub(super) fn write_out(p: &mut Process, address: u64, bytes: &[u8]) -> Result<(
     if address == 0 {
         return Err(Errno::EFAULT);
     }
-    p.mm.write(address, bytes)
+    p.mm.lock().write(address, bytes)
 }
 
 /// Reads `len` bytes of user memory.
@@ -318,6 +287,6 @@ pub(super) fn read_in(p: &mut Process, address: u64, len: usize) -> Result<Vec<u
         return Err(Errno::EFAULT);
     }
     let mut buf = alloc::vec![0u8; len];
-    p.mm.read(address, &mut buf)?;
+    p.mm.lock().read(address, &mut buf)?;
     Ok(buf)
 }
