@@ -20,7 +20,7 @@ use vfs_core::{Errno, Location};
 use crate::exec::stack::MAX_STRINGS;
 use crate::fs::proc::{
     self, CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessMemory,
-    ProcessSource, ProcessState, ProcessView, SystemView,
+    ProcessSource, ProcessState, ProcessView, SignalMasks, SystemView,
 };
 use crate::mm::address_space::PageSource;
 use crate::mm::vma::Protection;
@@ -205,6 +205,16 @@ impl ProcessView for Task {
             virtual_size,
             peak_virtual_size: virtual_size,
             ..ProcessMemory::default()
+        }
+    }
+    fn signals(&self) -> SignalMasks {
+        let [pending, blocked, ignored, caught] =
+            crate::task::lifecycle::signal_masks(Task::pid(self)).unwrap_or_default();
+        SignalMasks {
+            pending,
+            blocked,
+            ignored,
+            caught,
         }
     }
     fn start_time_ns(&self) -> u64 {

@@ -74,7 +74,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
     let interrupted = syscall.filter(|_| p.context.rax as i64 == -i64::from(Errno::EINTR.0));
     let mut handled = false;
     while let Some(info) = p.signals.take_deliverable() {
-        let action = p.signals.actions[usize::from(info.signo) - 1];
+        let action = p.signals.action(info.signo);
         match action.handler {
             SIG_IGN => {}
             SIG_DFL => match default_action(info.signo) {
@@ -123,7 +123,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
 /// A fault's signal (`SIGSEGV` at `address`…): to the program's handler if it has one and
 /// does not block it, else the end of the process.
 pub fn deliver_fault(p: &mut Process, signo: u8, address: u64) -> Option<Termination> {
-    let action = p.signals.actions[usize::from(signo) - 1];
+    let action = p.signals.action(signo);
     let blocked = p.signals.blocked & bit(signo) != 0;
     if action.handler == SIG_DFL || action.handler == SIG_IGN || blocked {
         return Some(Termination::Killed(signo));
@@ -219,14 +219,13 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     image[SIGINFO_OFFSET as usize..].copy_from_slice(&info.encode());
     p.mm.lock().write(frame, &image)?;
 
-    let index = usize::from(info.signo) - 1;
     p.signals.blocked |= action.mask;
     if action.flags & SA_NODEFER == 0 {
         p.signals.blocked |= bit(info.signo);
     }
     p.signals.blocked &= !(bit(9) | bit(19));
     if action.flags & SA_RESETHAND != 0 {
-        p.signals.actions[index] = SigAction::default();
+        p.signals.set_action(info.signo, SigAction::default());
     }
     p.context.rip = action.handler;
     p.context.rsp = frame;

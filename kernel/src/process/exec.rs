@@ -12,6 +12,7 @@ use vfs_core::permission::Access as FileAccess;
 use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
 
 use super::Process;
+use super::caps::{FILE_CAPABILITIES_XATTR, FileCapabilities};
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
 use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecFormatError, script};
@@ -123,7 +124,13 @@ pub fn exec(
             continue;
         }
         let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
-        return load(process, inode, location, &image, &path, &argv, &envp);
+        let credentials = exec_credentials(process, &inode, &location, &stat)?;
+        let executable = Executable {
+            inode,
+            location,
+            credentials,
+        };
+        return load(process, &executable, &image, &path, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
@@ -134,10 +141,59 @@ fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, Exec
     })
 }
 
-fn load(
-    process: &mut Process,
+/// The program exec runs: its file, and the identity the process takes with it.
+struct Executable {
     inode: Arc<dyn Inode>,
     location: Location,
+    credentials: ExecCredentials,
+}
+
+/// Who the process is after exec: the effective ids a set-user-ID or set-group-ID file
+/// gives, and the file's capabilities.
+struct ExecCredentials {
+    euid: u32,
+    egid: u32,
+    file_capabilities: Option<FileCapabilities>,
+}
+
+/// Linux's `bprm_fill_uid` and `get_file_caps`: a set-user-ID file makes the effective
+/// uid its owner's, a set-group-ID one (with group execute) the effective gid its group's,
+/// and `security.capability` gives capabilities; none of it on a `nosuid` mount, and the
+/// set-id bits not under `no_new_privs`. A capability attribute Linux would refuse fails
+/// the exec with `EINVAL`, as there.
+fn exec_credentials(
+    process: &Process,
+    inode: &Arc<dyn Inode>,
+    location: &Location,
+    stat: &vfs_core::attr::Stat,
+) -> Result<ExecCredentials, Errno> {
+    use vfs_core::attr::mode::{S_ISGID, S_ISUID, S_IXGRP};
+    let mut credentials = ExecCredentials {
+        euid: process.ids.euid,
+        egid: process.ids.egid,
+        file_capabilities: None,
+    };
+    if location.mount.flags().contains(MountFlags::NOSUID) {
+        return Ok(credentials);
+    }
+    if !process.caps.no_new_privs {
+        if stat.mode & S_ISUID != 0 {
+            credentials.euid = stat.uid;
+        }
+        if stat.mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP {
+            credentials.egid = stat.gid;
+        }
+    }
+    credentials.file_capabilities = match inode.get_xattr(FILE_CAPABILITIES_XATTR) {
+        Ok(value) => Some(FileCapabilities::parse(&value).ok_or(Errno::EINVAL)?),
+        Err(_) => None, // no attribute (ENODATA), or a filesystem without them
+    };
+    Ok(credentials)
+}
+
+fn load(
+    process: &mut Process,
+    executable: &Executable,
     image: &ElfImage,
     path: &[u8],
     argv: &[Vec<u8>],
@@ -156,8 +212,8 @@ fn load(
         let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE as u64);
         if file_area_end > page_start {
             let source = PageSource::File {
-                inode: inode.clone(),
-                location: location.clone(),
+                inode: executable.inode.clone(),
+                location: executable.location.clone(),
                 offset: page_offset,
                 file_bytes: file_end - page_start,
             };
@@ -191,7 +247,31 @@ fn load(
         PageSource::Anonymous,
     )?;
 
-    let ids = &process.ids;
+    // The identity the new image runs with (Linux's `cap_bprm_creds_from_file`): the
+    // saved ids follow the effective ones, and a set-id or capability-raising exec is
+    // marked secure (`AT_SECURE`: the dynamic loader then ignores `LD_*` variables).
+    let credentials = &executable.credentials;
+    let setid = credentials.euid != process.ids.euid || credentials.egid != process.ids.egid;
+    let mut caps = process.caps;
+    caps.exec_file(
+        process.ids.uid,
+        credentials.euid,
+        credentials.file_capabilities.as_ref(),
+        setid,
+    );
+    let raised = credentials
+        .file_capabilities
+        .is_some_and(|file| file.effective)
+        || caps.permitted & !process.caps.permitted != 0;
+    let secure = setid
+        || credentials.euid != process.ids.uid
+        || credentials.egid != process.ids.gid
+        || (process.ids.uid != 0 && raised);
+    let mut ids = process.ids.clone();
+    ids.euid = credentials.euid;
+    ids.suid = credentials.euid;
+    ids.egid = credentials.egid;
+    ids.sgid = credentials.egid;
     let aux = [
         (auxv::AT_PHDR, image.phdr_address),
         (auxv::AT_PHENT, u64::from(image.phdr_entry_size)),
@@ -207,7 +287,7 @@ fn load(
         (auxv::AT_HWCAP, arch::cpu::hardware_capabilities()),
         (auxv::AT_HWCAP2, 0),
         (auxv::AT_CLKTCK, 100),
-        (auxv::AT_SECURE, 0),
+        (auxv::AT_SECURE, u64::from(secure)),
     ];
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
@@ -240,9 +320,10 @@ fn load(
     };
     process.files.lock().close_on_exec_all();
     process.signals.reset_on_exec();
-    // The capability transition of an execve of a file without file capabilities (the
-    // init's own exec too, as runc's init execs it after setting the spec's sets).
-    process.caps.exec(process.ids.uid, process.ids.euid);
+    // The capability and id transition computed above (the init's own exec too, as runc's
+    // init execs it after setting the spec's sets).
+    process.caps = caps;
+    process.ids = ids;
     process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);

@@ -14,6 +14,7 @@ mod process;
 mod signals;
 mod system;
 mod time;
+mod xattr;
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -27,6 +28,24 @@ use crate::process::{Flow, Process, Termination};
 pub use system::{RELEASE, VERSION, hostname, set_hostname};
 
 pub type SysResult = Result<u64, Errno>;
+
+/// Which file an xattr call names: a path (its `l` form does not follow a final
+/// symlink) or a descriptor (its `f` form).
+fn xattr_target(number: u64, first: u64) -> xattr::Target {
+    match number {
+        nr::FSETXATTR | nr::FGETXATTR | nr::FLISTXATTR | nr::FREMOVEXATTR => {
+            xattr::Target::Descriptor(first as i32)
+        }
+        nr::LSETXATTR | nr::LGETXATTR | nr::LLISTXATTR | nr::LREMOVEXATTR => xattr::Target::Path {
+            address: first,
+            follow: false,
+        },
+        _ => xattr::Target::Path {
+            address: first,
+            follow: true,
+        },
+    }
+}
 
 /// `AT_FDCWD`: a relative path starts at the working directory.
 const AT_FDCWD: i32 = -100;
@@ -108,6 +127,18 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::LSTAT => paths::fstatat(p, AT_FDCWD, a[0], a[1], paths::AT_SYMLINK_NOFOLLOW),
         nr::NEWFSTATAT => paths::fstatat(p, fd, a[1], a[2], a[3]),
         nr::STATX => paths::statx(p, fd, a[1], a[2], a[3], a[4]),
+        nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR => {
+            xattr::set(p, xattr_target(number, a[0]), a[1], a[2], a[3], a[4])
+        }
+        nr::GETXATTR | nr::LGETXATTR | nr::FGETXATTR => {
+            xattr::get(p, xattr_target(number, a[0]), a[1], a[2], a[3])
+        }
+        nr::LISTXATTR | nr::LLISTXATTR | nr::FLISTXATTR => {
+            xattr::list(p, xattr_target(number, a[0]), a[1], a[2])
+        }
+        nr::REMOVEXATTR | nr::LREMOVEXATTR | nr::FREMOVEXATTR => {
+            xattr::remove(p, xattr_target(number, a[0]), a[1])
+        }
         nr::MKDIR => paths::mkdirat(p, AT_FDCWD, a[0], a[1]),
         nr::MKDIRAT => paths::mkdirat(p, fd, a[1], a[2]),
         nr::MKNOD => paths::mknodat(p, AT_FDCWD, a[0], a[1], a[2]),

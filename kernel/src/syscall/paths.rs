@@ -397,6 +397,17 @@ pub fn mount(
     let data = core::str::from_utf8(&data).map_err(|_| Errno::EINVAL)?;
     let fs_type = core::str::from_utf8(&fs_type).map_err(|_| Errno::ENODEV)?;
     let filesystem = crate::fs::make(fs_type, data)?;
+    // A fresh proc or sysfs would show what the spec's masked and read-only paths hide
+    // (Linux's `mount_too_revealing` for a namespace that inherited locked mounts).
+    let whole_system = matches!(filesystem.fs_type(), "proc" | "sysfs");
+    if whole_system
+        && p.fs
+            .lock()
+            .ns
+            .mount_too_revealing(filesystem.fs_type(), MountFlags::from_ms(flags))
+    {
+        return Err(Errno::EPERM);
+    }
     let source = core::str::from_utf8(&source).unwrap_or("none");
     p.fs_context()
         .mount(

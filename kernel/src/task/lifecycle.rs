@@ -252,11 +252,7 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
         context,
         ids: p.ids.clone(),
         caps: p.caps,
-        signals: SignalState {
-            pending: Vec::new(),
-            saved_mask: None,
-            ..p.signals.clone()
-        },
+        signals: p.signals.for_child(request.flags & CLONE_SIGHAND != 0),
         limits: p.limits.clone(),
         clear_child_tid: if request.flags & CLONE_CHILD_CLEARTID != 0 {
             request.child_tid
@@ -697,6 +693,17 @@ pub fn run_state(pid: u32) -> ProcessRunState {
         Some(_) => ProcessRunState::Running,
         None => ProcessRunState::Zombie,
     }
+}
+
+/// The signal masks of `pid` as others see them (`/proc/<pid>/status`): pending (sent,
+/// not yet taken by its thread), blocked, ignored, caught.
+pub fn signal_masks(pid: u32) -> Option<[u64; 4]> {
+    let table = TABLE.lock();
+    let entry = table.get(pid)?;
+    let pending = entry.pending.iter().fold(0, |mask, info| {
+        mask | crate::process::signal::bit(info.signo)
+    });
+    Some([pending, entry.blocked, entry.ignored, entry.handled])
 }
 
 /// The task of `pid`, zombies' included (`/proc` lists a process until it is reaped).

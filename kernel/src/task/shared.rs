@@ -9,9 +9,11 @@
 //! (exec gives a new address space; exit lets them all go) through [`Task::set_parts`],
 //! as Linux's `task_lock` guards `task->mm` and `task->files`.
 //!
-//! What is not shared stays with the thread: registers, the FPU state of running signal
-//! handlers, the signal state (senders reach it through the task table's mirrors until
-//! threads split it into shared handlers and per-thread masks).
+//! The signal handlers are such a part too (`CLONE_SIGHAND`: Linux's `sighand_struct`),
+//! held in the thread's [`SignalState`](crate::process::signal::SignalState). What is
+//! the thread's own stays with it, as in Linux's `task_struct`: registers, the blocked
+//! mask, pending signals and the alternate stack; other processes reach those through
+//! the task table (a sent signal is queued there, the masks are mirrored there).
 //!
 //! Lock order: `table::TABLE` → `Task::identity`; `Task::parts` and `Task::image` are
 //! leaves: a reader clones the handle it needs out of [`Parts`], releases `parts`, then

@@ -687,6 +687,173 @@ fn spawns(report: &mut Report, count: usize) {
     }
 }
 
+/// After `fork`, `mprotect(PROT_READ|PROT_WRITE)` of a page both share must not make it
+/// writable in place: the parent's write after it stays the parent's.
+fn mprotect_after_fork(report: &mut Report) {
+    // SAFETY: an anonymous private mapping, a pipe, and plain system calls; the child
+    // reads the page after the parent wrote and exits with what it saw.
+    unsafe {
+        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+        *page = 1;
+        let mut pipe = [0i32; 2];
+        libc::pipe(pipe.as_mut_ptr());
+        let pid = fork();
+        if pid == 0 {
+            let mut byte = 0u8;
+            libc::read(pipe[0], &mut byte as *mut u8 as *mut libc::c_void, 1);
+            child_exit(i32::from(*page));
+        }
+        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE);
+        *page = 2;
+        libc::write(pipe[1], b"x".as_ptr() as *const libc::c_void, 1);
+        let (_, status) = wait_for(pid);
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+        libc::munmap(page as *mut libc::c_void, 4096);
+        report.check("mprotect RW of a copy-on-write page after fork: the parent's write stays its own", libc::WEXITSTATUS(status) == 1, format!("child saw {}", libc::WEXITSTATUS(status)));
+    }
+}
+
+/// `--ids`: what exec made of the caller (real and effective uid, AT_SECURE, the
+/// effective capability set), one line on standard output.
+fn print_ids() {
+    let cap_eff = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status.lines().find_map(|line| line.strip_prefix("CapEff:\t").map(str::to_owned)))
+        .unwrap_or_default();
+    // SAFETY: plain queries.
+    let (uid, euid, secure) = unsafe { (libc::getuid(), libc::geteuid(), libc::getauxval(libc::AT_SECURE)) };
+    println!("ids {uid} {euid} {secure} {cap_eff}");
+}
+
+/// Runs `program --ids` in a child that first calls `prepare`, and returns its line.
+fn ids_after_exec(program: &str, prepare: impl FnOnce()) -> String {
+    let mut pipe = [0i32; 2];
+    // SAFETY: a pipe for the child's standard output.
+    unsafe { libc::pipe(pipe.as_mut_ptr()) };
+    let pid = fork();
+    if pid == 0 {
+        prepare();
+        let path = std::ffi::CString::new(program).unwrap_or_default();
+        let args = [path.as_ptr(), c"--ids".as_ptr(), std::ptr::null()];
+        let env: [*const libc::c_char; 1] = [std::ptr::null()];
+        // SAFETY: the pipe's write end becomes stdout; C strings live until exec.
+        unsafe {
+            libc::dup2(pipe[1], 1);
+            libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr());
+        }
+        child_exit(99);
+    }
+    // SAFETY: the parent keeps the read end only.
+    unsafe { libc::close(pipe[1]) };
+    let mut output = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: reading into a live buffer.
+        let got = unsafe { libc::read(pipe[0], buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if got <= 0 {
+            break;
+        }
+        output.extend_from_slice(&buf[..got as usize]);
+    }
+    // SAFETY: closing our descriptor.
+    unsafe { libc::close(pipe[0]) };
+    wait_for(pid);
+    String::from_utf8_lossy(&output).trim().to_owned()
+}
+
+fn become_user_1000() {
+    // SAFETY: plain system calls in the child.
+    unsafe {
+        libc::setgid(1000);
+        libc::setuid(1000);
+    }
+}
+
+/// A set-user-ID program runs with its owner's effective uid (saved too, `AT_SECURE` set),
+/// not under `no_new_privs`; a file's `security.capability` gives its capabilities.
+fn set_id_exec(report: &mut Report) {
+    use std::os::unix::fs::MetadataExt;
+    let program = "/sbin/processes-setuid";
+    let Ok(meta) = std::fs::metadata(program) else {
+        println!("skip set-user-ID exec (no {program} here)");
+        return;
+    };
+    // SAFETY: plain query.
+    if unsafe { libc::getuid() } != 0 {
+        println!("skip set-user-ID exec (not root here)");
+        return;
+    }
+    let owner = meta.uid();
+    let secure = u32::from(owner != 1000);
+    let got = ids_after_exec(program, become_user_1000);
+    report.check("exec of a set-user-ID file: the owner's effective uid, AT_SECURE", got.starts_with(&format!("ids 1000 {owner} {secure} ")), got.clone());
+    let got = ids_after_exec(program, || {
+        // SAFETY: plain system call in the child.
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        become_user_1000();
+    });
+    report.check("no_new_privs: the set-user-ID bit is ignored", got.starts_with("ids 1000 1000 0 "), got);
+
+    // setcap cap_net_raw+ep on a copy (CAP_NET_RAW is 13): revision 2 of vfs_cap_data.
+    let copy = "/tmp/processes-fcaps";
+    let mut value = Vec::new();
+    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+        value.extend_from_slice(&word.to_le_bytes());
+    }
+    let copied = std::fs::copy("/sbin/processes", copy).is_ok();
+    let path = std::ffi::CString::new(copy).unwrap_or_default();
+    // SAFETY: a NUL-terminated path and name and a live value buffer.
+    let set = unsafe { libc::setxattr(path.as_ptr(), c"security.capability".as_ptr(), value.as_ptr() as *const libc::c_void, value.len(), 0) };
+    let nosuid_tmp = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default().lines().any(|line| line.split(' ').nth(1) == Some("/tmp") && line.contains("nosuid"));
+    if !copied || set != 0 || nosuid_tmp {
+        println!("skip file capabilities (copy {copied}, setxattr {set} errno {}, /tmp nosuid {nosuid_tmp})", errno());
+    } else {
+        let got = ids_after_exec(copy, become_user_1000);
+        report.check("file capabilities: cap_net_raw+ep gives a uid-1000 process CapEff 0x2000", got == "ids 1000 1000 1 0000000000002000", got);
+    }
+    let _ = std::fs::remove_file(copy);
+}
+
+/// Extended attributes as Linux answers them on a file in /tmp.
+fn extended_attributes(report: &mut Report) {
+    let path = c"/tmp/xattr-check";
+    let _ = std::fs::write("/tmp/xattr-check", b"x");
+    // SAFETY: NUL-terminated names and live buffers throughout.
+    unsafe {
+        let set = |name: &std::ffi::CStr, value: &[u8], flags: i32| {
+            if libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr() as *const libc::c_void, value.len(), flags) == 0 { 0 } else { errno() }
+        };
+        let results = [
+            set(c"user.colour", b"blue", 0),
+            set(c"user.colour", b"red", libc::XATTR_CREATE),
+            set(c"user.shape", b"round", libc::XATTR_REPLACE),
+            set(c"bogus.name", b"1", 0),
+        ];
+        let size = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), std::ptr::null_mut(), 0);
+        let mut small = [0u8; 2];
+        let too_small = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), small.as_mut_ptr() as *mut libc::c_void, 2);
+        let too_small_errno = errno();
+        let mut value = [0u8; 16];
+        let got = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), value.as_mut_ptr() as *mut libc::c_void, 16);
+        let mut names = [0u8; 256];
+        let listed = libc::listxattr(path.as_ptr(), names.as_mut_ptr() as *mut libc::c_char, 256);
+        let names = &names[..listed.max(0) as usize];
+        let has_colour = names.split(|&b| b == 0).any(|name| name == b"user.colour");
+        let removed = libc::removexattr(path.as_ptr(), c"user.colour".as_ptr());
+        let after = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), std::ptr::null_mut(), 0);
+        let after_errno = errno();
+        let ok = results == [0, libc::EEXIST, libc::ENODATA, libc::EOPNOTSUPP]
+            && size == 4
+            && too_small == -1 && too_small_errno == libc::ERANGE
+            && got == 4 && &value[..4] == b"blue"
+            && has_colour && removed == 0
+            && after == -1 && after_errno == libc::ENODATA;
+        report.check("xattrs: set/create/replace, size query, ERANGE, list, remove, unknown namespace", ok, format!("{results:?} size {size} small {too_small}/{too_small_errno} got {got} listed {listed} removed {removed} after {after}/{after_errno}"));
+    }
+    let _ = std::fs::remove_file("/tmp/xattr-check");
+}
+
 /// The first byte of `path` through a fresh private mapping.
 fn first_mapped_byte(path: &str) -> u8 {
     use std::os::fd::AsRawFd;
@@ -858,6 +1025,12 @@ fn proc_of_self(report: &mut Report) {
 fn main() -> ExitCode {
     let mut report = Report::default();
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag] = args.as_slice()
+        && flag == "--ids"
+    {
+        print_ids();
+        return ExitCode::SUCCESS;
+    }
     if let [_, flag, count] = args.as_slice() {
         if flag == "--spawns" {
             spawns(&mut report, count.parse().unwrap_or(10_000));
@@ -883,6 +1056,9 @@ fn main() -> ExitCode {
     shared_parts(&mut report);
     proc_of_self(&mut report);
     file_changes_reach_mappings(&mut report);
+    mprotect_after_fork(&mut report);
+    set_id_exec(&mut report);
+    extended_attributes(&mut report);
     nproc_per_user(&mut report);
     terminal_job_control(&mut report);
     stop_and_continue(&mut report);
