@@ -27,8 +27,9 @@ pub enum Command {
     Test(TestArgs),
     /// Benchmarks.
     Bench(BenchArgs),
-    /// Fuzzing (`fuzz syscalls`: random system calls against the kernel).
-    Fuzz(crate::fuzz::FuzzArgs),
+    /// Fuzzing: coverage-guided (libFuzzer) of the kernel's parsers and the 9p client, and
+    /// `syscalls`: random system calls from a guest program run as the init.
+    Fuzz(FuzzArgs),
     /// The kernel under steady load for N minutes; free memory and 9p fids must stay flat.
     Soak(crate::soak::SoakArgs),
 }
@@ -197,6 +198,33 @@ pub struct TestArgs {
     pub boot_only: bool,
 }
 
+/// `cargo xtask fuzz TARGET [--seconds N]`; exit status 3 when an input fails.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// The target to fuzz (`--list` names them).
+    #[arg(required_unless_present = "list")]
+    pub target: Option<String>,
+    /// List the targets and what each one feeds to which code.
+    #[arg(long, conflicts_with = "target")]
+    pub list: bool,
+    /// How long to fuzz.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: u64,
+    /// Stop after this many executions (if that comes before `--seconds`).
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Run the target once on this input (a reproducer the fuzzer saved) instead of fuzzing.
+    #[arg(long, conflicts_with_all = ["seconds", "runs"])]
+    pub reproduce: Option<PathBuf>,
+    /// Further libFuzzer flags (after `--`), e.g. `-- -seed=1 -only_ascii=1`.
+    #[arg(last = true)]
+    pub libfuzzer_args: Vec<String>,
+    /// The `syscalls` target's options (`--seconds`, `--runs`, `--reproduce` are
+    /// libFuzzer's).
+    #[command(flatten, next_help_heading = "The syscalls target")]
+    pub syscalls: crate::fuzz::SyscallFuzzArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -283,6 +311,23 @@ mod tests {
         assert_eq!(run.sandbox.sandbox_options(), SandboxOptions::default());
         assert_eq!(run.sandbox.log, LogArg::Warn);
         assert!(run.bundle.is_none() && run.args.is_empty());
+    }
+
+    #[test]
+    fn fuzz_takes_a_target_or_list() {
+        let cli = Cli::parse_from(["xtask", "fuzz", "spec", "--seconds", "30", "--", "-seed=1"]);
+        let Command::Fuzz(fuzz) = cli.command else {
+            panic!("not fuzz")
+        };
+        assert_eq!(fuzz.target.as_deref(), Some("spec"));
+        assert_eq!((fuzz.seconds, fuzz.runs), (30, None));
+        assert_eq!(fuzz.libfuzzer_args, ["-seed=1"]);
+        let Command::Fuzz(list) = Cli::parse_from(["xtask", "fuzz", "--list"]).command else {
+            panic!("not fuzz")
+        };
+        assert!(list.list && list.target.is_none());
+        assert!(Cli::try_parse_from(["xtask", "fuzz"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "elf", "--seconds", "0"]).is_err());
     }
 
     #[test]
