@@ -167,7 +167,7 @@ pub fn smoke() -> SmokeSummary {
         let outcome = Paths::new(target.name).and_then(|paths| {
             libfuzzer::run(
                 target.name,
-                &libfuzzer_target,
+                libfuzzer_target,
                 &bin_dir,
                 &paths,
                 budget,
