@@ -18,7 +18,7 @@ fn fresh_vfs(options: &str) -> FsContext {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
     let fs = vfs_core::tmpfs::new(
         &TmpfsOptions::parse(options).unwrap(),
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         1,
         clock.clone(),
     )
@@ -50,7 +50,7 @@ fn tmpfs_matches_the_host_tmpfs() {
         ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
         let inner = vfs_core::tmpfs::new(
             &TmpfsOptions::parse(OPTIONS).unwrap(),
-            1 << 30,
+            &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
             2,
             ctx.ns.clock().clone(),
         )

@@ -7,4 +7,5 @@
 
 #[cfg(target_os = "none")]
 pub mod address_space;
+pub mod budget;
 pub mod vma;

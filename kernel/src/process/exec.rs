@@ -229,6 +229,8 @@ fn load(
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
 
+    // The process's page count (what the OOM killer weighs) carries over to the new image.
+    mm.take_resident_counter(&process.mm);
     process.mm = mm;
     arch::thread::reset_fpu();
     process.context = UserContext {

@@ -154,6 +154,7 @@ mod running {
                     if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                         return termination;
                     }
+                    crate::task::oom::reclaim_after_refusals(process);
                     if crate::syscall::changes_what_proc_shows(number)
                         || process.files.has_changes()
                     {
@@ -185,9 +186,19 @@ mod running {
                         continue;
                     }
                     let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
-                    if let Some(signal) =
-                        stuck.or_else(|| handle_exception(process, vector, error, address))
-                    {
+                    let raised = match stuck {
+                        Some(signal) => Some(signal),
+                        None => match handle_exception(process, vector, error, address) {
+                            Handled::Resolved => None,
+                            Handled::Raise(signal) => Some(signal),
+                            Handled::Retry => {
+                                // Memory was freed for it: the same fault again is news.
+                                last_fault = None;
+                                None
+                            }
+                        },
+                    };
+                    if let Some(signal) = raised {
                         // A handler may catch a fault's signal (not an out-of-memory kill,
                         // not a fault repeating on the same instruction).
                         if stuck.is_none() && signal != Signal::SIGKILL {
@@ -221,14 +232,17 @@ mod running {
         }
     }
 
-    /// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is
-    /// fatal while user signal handlers are not delivered.
-    fn handle_exception(
-        process: &mut Process,
-        vector: u8,
-        error: u64,
-        address: u64,
-    ) -> Option<Signal> {
+    /// What became of an exception.
+    enum Handled {
+        Resolved,
+        /// Out of memory, and the OOM killer freed some: run the instruction again.
+        Retry,
+        Raise(Signal),
+    }
+
+    /// Resolves a fault if it can (demand paging, the OOM killer); otherwise the signal it
+    /// raises.
+    fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Handled {
         const PAGE_FAULT: u8 = 14;
         let signal = match vector {
             PAGE_FAULT => {
@@ -240,10 +254,15 @@ mod running {
                     Access::Read
                 };
                 match process.mm.handle_fault(address, access) {
-                    Ok(()) => return None,
+                    Ok(()) => return Handled::Resolved,
                     Err(FaultError::Segv) => Signal::SIGSEGV,
                     Err(FaultError::Bus) => Signal::SIGBUS,
-                    Err(FaultError::OutOfMemory) => Signal::SIGKILL,
+                    Err(FaultError::OutOfMemory) => {
+                        match crate::task::oom::out_of_memory(process) {
+                            crate::task::oom::Verdict::Retry => return Handled::Retry,
+                            crate::task::oom::Verdict::KillSelf => Signal::SIGKILL,
+                        }
+                    }
                 }
             }
             0 | 16 | 19 => Signal::SIGFPE, // divide error, x87 and SIMD floating point
@@ -252,7 +271,7 @@ mod running {
             17 => Signal::SIGBUS, // alignment check
             _ => Signal::SIGSEGV, // #GP, #SS, #NP and the rest
         };
-        Some(signal)
+        Handled::Raise(signal)
     }
 
     fn exception_name(vector: u8) -> &'static str {

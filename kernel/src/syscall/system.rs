@@ -149,6 +149,7 @@ pub fn setdomainname(p: &mut Process, address: u64, len: u64) -> SysResult {
 }
 
 pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    use crate::process::fd_table::NR_OPEN;
     const RLIMIT_NOFILE: usize = 7;
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
@@ -167,9 +168,13 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         if maximum > previous.1 && !p.capable(vfs_core::cap::SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
+        // No descriptor limit past `fs.nr_open`, whoever asks (Linux's `do_prlimit`).
+        if index == RLIMIT_NOFILE && maximum > NR_OPEN {
+            return Err(Errno::EPERM);
+        }
         p.limits.values[index] = (current, maximum);
         if index == RLIMIT_NOFILE {
-            p.files.set_limit(current.min(1 << 20) as usize);
+            p.files.set_limit(current as usize);
         }
     }
     if old != 0 {

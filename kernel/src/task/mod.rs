@@ -27,6 +27,7 @@
 //! [`Process`]: crate::process::Process
 
 pub mod lifecycle;
+pub mod oom;
 pub mod scheduler;
 pub mod table;
 pub mod terminal;

@@ -7,6 +7,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::AtomicU64;
 
 use arch::thread::Thread;
 use spin::Mutex;
@@ -68,6 +69,9 @@ pub struct Entry {
     /// What other processes need of its identity: `kill`'s permission check and `capget`
     /// of another pid. Published by the process when it changes.
     pub credentials: PublishedCredentials,
+    /// Pages its address space holds, kept up to date by the address space itself: what
+    /// the OOM killer weighs ([`super::oom`]).
+    pub resident_pages: Arc<AtomicU64>,
 }
 
 /// A mirror of a process's ids and capability sets, kept in the task table.
@@ -167,6 +171,7 @@ impl Table {
                 alarm: None,
                 core_dumped: false,
                 credentials: PublishedCredentials::default(),
+                resident_pages: Arc::new(AtomicU64::new(0)),
             },
         );
         self.last_pid = self.last_pid.max(pid);
