@@ -19,7 +19,8 @@ const MIN_GROWTH: usize = 2 << 20;
 /// It is called with the heap locked, so it must not allocate, and it must not return.
 static ON_EXHAUSTED: Once<fn(usize) -> !> = Once::new();
 /// Whether [`ON_EXHAUSTED`] still applies (the boot is not over).
-static EXHAUSTION_FATAL: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static EXHAUSTION_FATAL: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 /// Until [`exhaustion_is_an_error`], a request the heap cannot grow for calls `hook` with
 /// its size instead of failing (the kernel's "out of memory during boot").
@@ -43,7 +44,12 @@ impl OomHandler for GrowFromFrames {
         // frames scattered by user pages must not make a small request fail.
         let grown = [needed.max(MIN_GROWTH), needed]
             .into_iter()
-            .find_map(|bytes| Some((crate::memory::allocate_contiguous(bytes / PAGE_SIZE)?, bytes)));
+            .find_map(|bytes| {
+                Some((
+                    crate::memory::allocate_contiguous(bytes / PAGE_SIZE)?,
+                    bytes,
+                ))
+            });
         let Some((phys, bytes)) = grown else {
             if EXHAUSTION_FATAL.load(core::sync::atomic::Ordering::Acquire)
                 && let Some(hook) = ON_EXHAUSTED.get()

@@ -159,7 +159,9 @@ pub fn start(boot: arch::BootInfo) -> ! {
             plan.reserve / 1024
         ),
         Err(too_little) => {
-            console::print_line(format_args!("memory: out of memory during boot: {too_little}"));
+            console::print_line(format_args!(
+                "memory: out of memory during boot: {too_little}"
+            ));
             exit::fail(KernelFailure::OutOfMemory);
         }
     }

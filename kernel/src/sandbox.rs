@@ -202,7 +202,9 @@ pub fn run(
             plan.reserve / 1024
         ),
         Err(too_little) => {
-            print_line(format_args!("memory: out of memory during boot: {too_little}"));
+            print_line(format_args!(
+                "memory: out of memory during boot: {too_little}"
+            ));
             crate::exit::fail(crate::exit::KernelFailure::OutOfMemory);
         }
     }

@@ -36,7 +36,9 @@ struct KernelSystem;
 
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
-        let (total, free) = arch::memory::memory_totals();
+        let (total, _) = arch::memory::memory_totals();
+        // What the container may still take: its budget's room (never more than is free).
+        let free = crate::mm::budget::available_to_container();
         MemoryInfo {
             total,
             free,

@@ -209,7 +209,8 @@ impl MemoryBudget {
         let taken = self
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.limit())
+                used.checked_add(bytes)
+                    .filter(|&total| total <= self.limit())
             });
         match taken {
             Ok(_) => {

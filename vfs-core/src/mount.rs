@@ -387,9 +387,7 @@ impl MountNamespace {
         if self.table.read().in_order.len() >= MOUNT_MAX {
             return Err(Errno::ENOSPC);
         }
-        let charge = self
-            .budget
-            .charge(MOUNT_COST + heap_cost(source.len()))?;
+        let charge = self.budget.charge(MOUNT_COST + heap_cost(source.len()))?;
         let mount = Arc::new(Mount {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             fs,

@@ -486,8 +486,8 @@ impl AddressSpace {
         let mut room = super::budget::budget()
             .charge(USER_PAGE_COST + PAGE_ROOM)
             .map_err(|_| FaultError::OutOfMemory)?;
-        let frame = Frame::new_zeroed_charged(room.split(USER_PAGE_COST))
-            .ok_or(FaultError::OutOfMemory)?;
+        let frame =
+            Frame::new_zeroed_charged(room.split(USER_PAGE_COST)).ok_or(FaultError::OutOfMemory)?;
         Ok((frame, room))
     }
 

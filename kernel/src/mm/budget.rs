@@ -31,7 +31,9 @@ pub fn reserve_for(total_ram: u64) -> u64 {
 pub const MIN_CONTAINER_MEMORY: u64 = 2 << 20;
 
 /// What the budget can be on a machine with `total_ram` bytes of which `free` are still
-/// free after boot, or what is missing.
+/// free after boot (`heap_free` of them inside the heap, where user pages cannot go: the
+/// reserve is at least that, so frames never run out before the budget), or what is
+/// missing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BudgetPlan {
     pub free: u64,
@@ -61,8 +63,8 @@ impl core::fmt::Display for TooLittleMemory {
     }
 }
 
-pub fn plan(total_ram: u64, free: u64) -> Result<BudgetPlan, TooLittleMemory> {
-    let reserve = reserve_for(total_ram);
+pub fn plan(total_ram: u64, free: u64, heap_free: u64) -> Result<BudgetPlan, TooLittleMemory> {
+    let reserve = reserve_for(total_ram).max(heap_free);
     let needed = reserve + MIN_CONTAINER_MEMORY;
     if free < needed {
         return Err(TooLittleMemory {
@@ -90,19 +92,18 @@ mod machine {
 
     use super::{BUDGET, BudgetPlan, TooLittleMemory, budget};
 
-    /// RAM free now: free frames and the heap's free space.
-    fn free_now() -> (u64, u64) {
+    /// What the budget can be with what is free now (free frames, the heap's free space).
+    fn plan_now() -> Result<BudgetPlan, TooLittleMemory> {
         let (total, free_frames) = arch::memory::memory_totals();
-        (total, free_frames + arch::heap::stats().available_bytes as u64)
+        let heap_free = arch::heap::stats().available_bytes as u64;
+        super::plan(total, free_frames + heap_free, heap_free)
     }
 
     /// Makes the budget from what is free now, before the container's namespace is built.
     pub fn init() -> Result<BudgetPlan, TooLittleMemory> {
-        let (total, free) = free_now();
-        let plan = super::plan(total, free)?;
-        BUDGET.call_once(|| {
-            MemoryBudget::with_pages(plan.limit, Arc::new(arch::frame::FramePages))
-        });
+        let plan = plan_now()?;
+        BUDGET
+            .call_once(|| MemoryBudget::with_pages(plan.limit, Arc::new(arch::frame::FramePages)));
         Ok(plan)
     }
 
@@ -110,12 +111,18 @@ mod machine {
     /// container holds already plus what is free, less the reserve. What the kernel took
     /// for itself meanwhile (9p buffers, the init's records) is then out of the budget.
     pub fn settle() -> Result<BudgetPlan, TooLittleMemory> {
-        let (total, free) = free_now();
         let budget = budget();
-        let mut plan = super::plan(total, free)?;
+        let mut plan = plan_now()?;
         plan.limit += budget.used();
         budget.set_limit(plan.limit);
         Ok(plan)
+    }
+
+    /// Bytes the container may still take (`MemFree`/`MemAvailable`, `sysinfo`'s
+    /// `freeram`): the budget's room, never more than the frames free.
+    pub fn available_to_container() -> u64 {
+        let (_, free_frames) = arch::memory::memory_totals();
+        budget().available().min(free_frames)
     }
 
     /// What a tmpfs is made on: the machine's RAM and the budget.
@@ -143,13 +150,16 @@ mod tests {
 
     #[test]
     fn the_budget_is_what_is_free_less_the_reserve() {
-        let plan = plan(128 * MIB, 115 * MIB + 100).unwrap();
-        assert_eq!((plan.reserve, plan.limit), (8 * MIB, 107 * MIB));
+        let large = plan(128 * MIB, 115 * MIB + 100, MIB).unwrap();
+        assert_eq!((large.reserve, large.limit), (8 * MIB, 107 * MIB));
+        // The heap's free space is reserve whatever the share of RAM says.
+        let small = plan(32 * MIB, 20 * MIB, 5 * MIB).unwrap();
+        assert_eq!((small.reserve, small.limit), (5 * MIB, 15 * MIB));
     }
 
     #[test]
     fn too_little_ram_says_how_much_is_missing() {
-        let error = plan(4 * MIB, 2 * MIB).unwrap_err();
+        let error = plan(4 * MIB, 2 * MIB, 0).unwrap_err();
         assert_eq!(error.needed, 4 * MIB);
         assert_eq!(
             error.to_string(),

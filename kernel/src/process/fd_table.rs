@@ -13,8 +13,8 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use vfs_core::budget::{Charge, MemoryBudget, heap_cost};
 use vfs_core::Errno;
+use vfs_core::budget::{Charge, MemoryBudget, heap_cost};
 
 /// Linux's default soft `RLIMIT_NOFILE`.
 pub const DEFAULT_MAX_FILES: usize = 1024;

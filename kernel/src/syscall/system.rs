@@ -221,7 +221,8 @@ pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> 
 
 pub fn sysinfo(p: &mut Process, address: u64) -> SysResult {
     let uptime = crate::clock::monotonic_ns() / 1_000_000_000;
-    let (total, free) = arch::memory::memory_totals();
+    let (total, _) = arch::memory::memory_totals();
+    let free = crate::mm::budget::available_to_container();
     let mut out = Encoder::with_capacity(112);
     out.i64(uptime).u64(0).u64(0).u64(0); // uptime, loads[3]
     out.u64(total).u64(free).u64(0).u64(0).u64(0).u64(0); // totalram freeram sharedram bufferram totalswap freeswap

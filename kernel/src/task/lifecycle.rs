@@ -196,9 +196,8 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
 /// What a process costs the kernel besides its memory: its kernel stack, its thread, its
 /// `Process` and table entry, the snapshot `/proc` reads, and the working memory its
 /// system calls may hold without charging it.
-const PROCESS_COST: u64 = arch::thread::KERNEL_STACK_SIZE as u64
-    + 16 * 1024
-    + crate::syscall::PREPAID_SCRATCH as u64;
+const PROCESS_COST: u64 =
+    arch::thread::KERNEL_STACK_SIZE as u64 + 16 * 1024 + crate::syscall::PREPAID_SCRATCH as u64;
 
 /// Processes at most, whatever the limits say: each holds a 64 KiB kernel stack, page
 /// tables and bookkeeping (about 128 KiB before it touches anything), so a fork bomb gets

@@ -53,6 +53,9 @@ pub(super) struct NodeState {
 
 /// What a node costs the budget before anything is stored in it.
 const NODE_COST: u64 = heap_cost(core::mem::size_of::<RamInode>());
+/// What a directory costs besides: the first node of its ordered map (a whole B-tree node
+/// for one entry) and the first table of its hash map.
+const DIRECTORY_COST: u64 = 640;
 
 /// What an extended attribute costs the budget: its name, its value and its slot.
 fn xattr_cost(name: &[u8], value: &[u8]) -> u64 {
@@ -143,13 +146,14 @@ impl RamInode {
         {
             return Err(Errno::ENAMETOOLONG);
         }
-        let target_cost = match node.kind {
+        let body_cost = match node.kind {
             NodeKind::Symlink { target } => heap_cost(target.len()),
+            NodeKind::Directory => DIRECTORY_COST,
             _ => 0,
         };
         let charge = shared
             .budget
-            .charge(NODE_COST + target_cost)
+            .charge(NODE_COST + body_cost)
             .map_err(OverBudget::no_space)?;
         shared.reserve_inode()?;
         let budget = &shared.budget;

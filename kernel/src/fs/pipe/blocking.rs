@@ -47,10 +47,7 @@ impl Pipe {
     fn new(packet_mode: bool) -> Arc<Pipe> {
         Arc::new(Pipe {
             state: Mutex::new(State {
-                buffer: PipeBuffer::new(
-                    packet_mode,
-                    crate::mm::budget::budget().empty_charge(),
-                ),
+                buffer: PipeBuffer::new(packet_mode, crate::mm::budget::budget().empty_charge()),
                 readers: 0,
                 writers: 0,
                 reader_opens: 0,

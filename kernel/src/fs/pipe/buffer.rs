@@ -79,9 +79,7 @@ impl PipeBuffer {
             return Ok(());
         }
         // Double, as a vector would, but never past the pipe's capacity.
-        let grow = |needed: usize, have: usize| {
-            needed.max(have * 2).min(self.capacity.max(needed))
-        };
+        let grow = |needed: usize, have: usize| needed.max(have * 2).min(self.capacity.max(needed));
         let bytes_target = grow(bytes_needed, self.bytes.capacity());
         let packets_target = if self.packets.is_some() {
             grow(packets_needed, packets_capacity)
@@ -91,9 +89,14 @@ impl PipeBuffer {
         let cost = (bytes_target + packets_target * PACKET_COST) as u64;
         self.charge.resize(cost.max(self.held()))?;
         let bytes_len = self.bytes.len();
-        let reserved = self.bytes.try_reserve_exact(bytes_target - bytes_len).is_ok()
+        let reserved = self
+            .bytes
+            .try_reserve_exact(bytes_target - bytes_len)
+            .is_ok()
             && self.packets.as_mut().is_none_or(|packets| {
-                packets.try_reserve_exact(packets_target - packets_len).is_ok()
+                packets
+                    .try_reserve_exact(packets_target - packets_len)
+                    .is_ok()
             });
         // Charge what the allocator really holds now.
         let held = self.held();
@@ -326,7 +329,10 @@ mod tests {
     #[test]
     fn packet_mode_splits_large_writes_at_pipe_buf() {
         let mut pipe = PipeBuffer::new(true, MemoryBudget::unlimited().empty_charge());
-        assert_eq!(pipe.write(&vec![9u8; PIPE_BUF + 10]).unwrap(), PIPE_BUF + 10);
+        assert_eq!(
+            pipe.write(&vec![9u8; PIPE_BUF + 10]).unwrap(),
+            PIPE_BUF + 10
+        );
         let mut out = vec![0u8; 2 * PIPE_BUF];
         assert_eq!(pipe.read(&mut out), PIPE_BUF);
         assert_eq!(pipe.read(&mut out), 10);
