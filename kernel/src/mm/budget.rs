@@ -119,10 +119,12 @@ mod machine {
     }
 
     /// Bytes the container may still take (`MemFree`/`MemAvailable`, `sysinfo`'s
-    /// `freeram`): the budget's room, never more than the frames free.
+    /// `freeram`): the budget's room, never more than the frames free and the heap's free
+    /// space (which it gives back as frames are needed).
     pub fn available_to_container() -> u64 {
         let (_, free_frames) = arch::memory::memory_totals();
-        budget().available().min(free_frames)
+        let heap_free = arch::heap::stats().available_bytes as u64;
+        budget().available().min(free_frames + heap_free)
     }
 
     /// What a tmpfs is made on: the machine's RAM and the budget.
