@@ -233,6 +233,11 @@ fn tmp_then_root(report: &mut Report, total: u64, fillable: bool) {
     // Memory is full: give it back before anything else (printing included) needs some.
     unlink("/tmp/fill");
     unlink("/fill");
+    println!(
+        "# /tmp took {} KiB (errno {tmp_why}), then the root {} KiB (errno {root_why})",
+        in_tmp >> 10,
+        in_root >> 10
+    );
     report.check(
         "/tmp filled: ENOSPC at its own limit",
         tmp_why == libc::ENOSPC && in_tmp == tmp.f_bavail * PAGE,
@@ -379,6 +384,8 @@ fn touch_all_then_write(report: &mut Report) {
         unsafe { libc::_exit(why) };
     }
     let status = wait_for(pid);
+    let written = std::fs::metadata("/tmp/after-touch").map_or(0, |meta| meta.len());
+    println!("# with memory full, {written} bytes of the 64 KiB landed in /tmp before the error");
     unlink("/tmp/after-touch");
     report.check(
         name,
@@ -497,6 +504,7 @@ fn pipes_until_refused(report: &mut Report) {
     }
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) };
     let after = meminfo("MemAvailable").unwrap_or(0);
+    println!("# {made} pipes of 64 KiB, then errno {why}");
     report.check(
         "pipes filled until the kernel refuses: ENOMEM (memory) or EMFILE (descriptors)",
         why == libc::ENOMEM || why == libc::EMFILE,
