@@ -102,13 +102,146 @@ impl FpuState {
     }
 }
 
+/// Linux's `struct _fpx_sw_bytes`, in the software-reserved bytes 464..512 of the FXSAVE
+/// area of a signal frame's `fpstate`: `magic1`, `extended_size` (the XSAVE area plus the
+/// trailing `MAGIC2`), `xfeatures` (XCR0), `xstate_size` (the XSAVE area).
+const SW_BYTES: usize = 464;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+/// The XSAVE header after the legacy area: `XSTATE_BV`, `XCOMP_BV`, then 48 reserved bytes.
+const XSAVE_HEADER: usize = LEGACY_AREA;
+const XSAVE_HEADER_SIZE: usize = 64;
+/// `XSTATE_BV` bits of the x87 and SSE components: what a legacy (FXSAVE-only) frame holds.
+const LEGACY_COMPONENTS: u64 = 0b11;
+/// MXCSR's writable bits when FXSAVE reports a mask of 0 (Intel SDM 11.6.6).
+const MXCSR_MASK_DEFAULT: u32 = 0xffbf;
+
+fn enabled_components() -> u64 {
+    x86_64::registers::xcontrol::XCr0::read_raw()
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    u64::from(read_u32(bytes, at)) | (u64::from(read_u32(bytes, at + 4)) << 32)
+}
+
+/// Whether the user half of a signal frame carries XSAVE state (`UC_FP_XSTATE`).
+pub fn signal_frame_has_xstate() -> bool {
+    has_xsave()
+}
+
 impl FpuState {
-    /// The x87/SSE part in FXSAVE's 512-byte layout (the first 512 bytes of an XSAVE area
-    /// are the same), for the `fpstate` of a signal frame.
-    pub fn legacy_image(&self) -> [u8; LEGACY_AREA] {
-        let mut image = [0u8; LEGACY_AREA];
-        image.copy_from_slice(&self.buffer[self.offset..self.offset + LEGACY_AREA]);
+    /// What a signal frame's `fpstate` holds, as Linux lays it out: the XSAVE area with
+    /// `_fpx_sw_bytes` filled in and `FP_XSTATE_MAGIC2` after it; FXSAVE's 512 bytes on a
+    /// CPU without XSAVE.
+    pub fn signal_frame_image(&self) -> Vec<u8> {
+        let area = &self.buffer[self.offset..self.offset + self.len];
+        let mut image = area.to_vec();
+        if has_xsave() {
+            let put = |image: &mut Vec<u8>, at: usize, bytes: &[u8]| {
+                image[at..at + bytes.len()].copy_from_slice(bytes);
+            };
+            image[SW_BYTES..LEGACY_AREA].fill(0);
+            put(&mut image, SW_BYTES, &FP_XSTATE_MAGIC1.to_le_bytes());
+            put(
+                &mut image,
+                SW_BYTES + 4,
+                &(self.len as u32 + 4).to_le_bytes(),
+            );
+            put(
+                &mut image,
+                SW_BYTES + 8,
+                &enabled_components().to_le_bytes(),
+            );
+            put(&mut image, SW_BYTES + 16, &(self.len as u32).to_le_bytes());
+            image.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+        }
         image
+    }
+
+    /// How many bytes [`signal_frame_image`](Self::signal_frame_image) gives.
+    pub fn signal_frame_size() -> usize {
+        area_size() + if has_xsave() { 4 } else { 0 }
+    }
+
+    /// Takes back the registers a signal frame's `fpstate` holds (`rt_sigreturn`), which
+    /// the program may have changed. `legacy` is its first 512 bytes; `extended`, read
+    /// only when `legacy` announces it ([`extended_size`](Self::extended_size)), the whole
+    /// area with `MAGIC2`. A frame without the XSAVE magic is a legacy one: x87 and SSE
+    /// from it, the other components at their initial values, as Linux restores it.
+    ///
+    /// `None` for an image XRSTOR or FXRSTOR would fault on (reserved MXCSR bits, state
+    /// components XCR0 does not enable, a compacted or non-zero reserved header): Linux
+    /// answers such a frame with `SIGSEGV`, and the kernel must never execute a faulting
+    /// restore.
+    pub fn from_signal_frame(legacy: &[u8], extended: Option<&[u8]>) -> Option<FpuState> {
+        if legacy.len() < LEGACY_AREA {
+            return None;
+        }
+        let mask = match read_u32(legacy, MXCSR_OFFSET + 4) {
+            0 => MXCSR_MASK_DEFAULT,
+            mask => mask,
+        };
+        if read_u32(legacy, MXCSR_OFFSET) & !mask != 0 {
+            return None;
+        }
+        let mut state = FpuState::initial();
+        let len = state.len;
+        match extended {
+            Some(image) if has_xsave() => {
+                if image.len() != len + 4
+                    || image[..LEGACY_AREA] != legacy[..LEGACY_AREA]
+                    || read_u32(image, len) != FP_XSTATE_MAGIC2
+                {
+                    return None;
+                }
+                let header = &image[XSAVE_HEADER..XSAVE_HEADER + XSAVE_HEADER_SIZE];
+                let components = read_u64(header, 0);
+                if components & !enabled_components() != 0
+                    || read_u64(header, 8) != 0
+                    || header[16..].iter().any(|&byte| byte != 0)
+                {
+                    return None;
+                }
+                state.area_mut().copy_from_slice(&image[..len]);
+            }
+            Some(_) => return None,
+            None => {
+                let area = state.area_mut();
+                area[..LEGACY_AREA].copy_from_slice(&legacy[..LEGACY_AREA]);
+                if has_xsave() {
+                    area[XSAVE_HEADER..XSAVE_HEADER + XSAVE_HEADER_SIZE].fill(0);
+                    area[XSAVE_HEADER..XSAVE_HEADER + 8]
+                        .copy_from_slice(&LEGACY_COMPONENTS.to_le_bytes());
+                }
+            }
+        }
+        // The software bytes are the kernel's note to itself, not register state.
+        state.area_mut()[SW_BYTES..LEGACY_AREA].fill(0);
+        Some(state)
+    }
+
+    /// How many bytes of extended state a frame's legacy part announces (`extended_size`
+    /// of its `_fpx_sw_bytes`), or `None` for a legacy frame. A size other than this CPU's
+    /// is an invalid frame (`Some(0)`).
+    pub fn extended_size(legacy: &[u8]) -> Option<usize> {
+        if !has_xsave()
+            || legacy.len() < LEGACY_AREA
+            || read_u32(legacy, SW_BYTES) != FP_XSTATE_MAGIC1
+        {
+            return None;
+        }
+        let expected = area_size();
+        let extended = read_u32(legacy, SW_BYTES + 4) as usize;
+        let xstate = read_u32(legacy, SW_BYTES + 16) as usize;
+        Some(if extended == expected + 4 && xstate == expected {
+            extended
+        } else {
+            0
+        })
     }
 
     /// Loads these registers into the CPU for the running thread's program (the end of a

@@ -497,8 +497,16 @@ impl UserPageTable {
 
     /// Sets what user code may do with a page this table holds (present again if hidden).
     pub fn protect(&mut self, virt: u64, access: UserAccess) {
-        let Some(phys) = self.frames.get(&virt).map(|frame| frame.phys()) else {
+        let Some(frame) = self.frames.get(&virt) else {
             return;
+        };
+        let phys = frame.phys();
+        // A frame another table (or the kernel's page cache) holds too is never writable
+        // through this one: a write must fault, so the owner copies it first.
+        let access = if Arc::strong_count(frame) > 1 {
+            access - UserAccess::WRITE
+        } else {
+            access
         };
         let flags = Self::leaf_flags(access, no_execute_flag());
         let mut allocate = allocate_frame;

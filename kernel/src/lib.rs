@@ -12,11 +12,11 @@
 //! - `trap` (what a trap in kernel mode means), `devices` (the virtio devices found at boot);
 //! - [`mm`] (a process's areas and address space), [`exec`] (ELF, `#!`, the initial stack),
 //!   [`fs`] (proc, sys, dev, devpts over vfs-core), `views` (what `/proc` shows of the
-//!   kernel and the process);
-//! - `task` (the scheduler, wait queues, the process table; fork, exit, wait, kill, the
-//!   console's foreground group), [`process`] (a running program, the loop that runs it in
-//!   user mode, signal delivery), `syscall` (the Linux system-call layer, which takes the
-//!   process);
+//!   kernel and of each task, read live);
+//! - [`process`] (a running program as its thread holds it, signal delivery, exec),
+//!   `syscall` (the Linux system-call layer, which takes the process), `task` (the shared
+//!   task object, the run loop above the system calls, the scheduler, wait queues, the
+//!   process table; fork, exit, wait, kill, the console's foreground group);
 //! - [`container`] (OCI spec → mount plan → namespace and init process), `sandbox` (the run,
 //!   from spec to exit status);
 //! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
@@ -24,13 +24,14 @@
 //!
 //! Global state and its locks (all spin locks; the kernel runs on one CPU and never sleeps
 //! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
-//! `views::SNAPSHOTS` and each published snapshot's mutex, `random::GENERATOR`,
+//! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
 //! `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
 //! SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`
 //! `fs::proc::REGISTERED` (set once, then read without a lock). Nesting, outermost first:
-//! `PHASES` → `CONSOLE` (timeline); `SNAPSHOTS` → a snapshot (views); `TABLE` → a wait
-//! queue → `RUN_QUEUE` → `SLEEPERS` (task); every other lock is a leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
+//! `PHASES` → `CONSOLE` (timeline); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
+//! `TABLE` → a task's identity (task; a task's parts are leaves); every other lock is a
+//! leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
 //! (see `arch`). A panic or fault report never waits for `CONSOLE` (it uses a second handle).
 //!
 //! Why a library: the modules that are pure logic (command-line options, the container

@@ -23,6 +23,8 @@ use crate::devices::Devices;
 use crate::exit::exit;
 use crate::process::fd_table::FdTable;
 use crate::process::{Ids, Limits, Process, SignalState};
+use crate::task::shared::{Identity, Image, Parts, Task, shared};
+use crate::task::table::INIT_PID;
 use vfs_core::tmpfs::TmpfsOptions;
 
 /// The kernel's filesystems for the builder: 9p shares by channel, and its own.
@@ -170,7 +172,7 @@ pub fn run(
     });
     let path = plan
         .process
-        .resolve(|path| lookup_kind(&process.fs, path))
+        .resolve(|path| lookup_kind(&process.fs_context(), path))
         .unwrap_or_else(|error| {
             print_line(format_args!("sandbox: {error}"));
             exit(error.exit_status())
@@ -213,15 +215,15 @@ pub fn run(
     crate::timeline::flush();
     log::info!(target: "sandbox", "init {path} started; {} 9p requests so far", devices.nine_p_requests());
     if log::log_enabled!(target: "sandbox", log::Level::Info) {
-        for line in mounts_text(&process.fs.ns).lines() {
+        let namespace = process.fs.lock().ns.clone();
+        for line in mounts_text(&namespace).lines() {
             log::info!(target: "mounts", "{line}");
         }
     }
-    log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.ns.mounts().len());
-    crate::task::lifecycle::register_init(plan.process.pids_limit);
-    crate::task::oom::track(&mut process);
-    crate::task::lifecycle::publish_credentials(&process);
-    let termination = crate::process::run(&mut process);
+    log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
+    crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
+    crate::task::oom::track(&process);
+    let termination = crate::task::run::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
 }
@@ -267,42 +269,55 @@ fn init_process(
             .insert(console.clone(), false)
             .map_err(|errno| ("/dev/console", errno))?;
     }
+    let caps = crate::process::caps::Capabilities {
+        bounding: spec.capabilities.bounding,
+        effective: spec.capabilities.effective,
+        permitted: spec.capabilities.permitted,
+        inheritable: spec.capabilities.inheritable,
+        ambient: spec.capabilities.ambient,
+        securebits: 0,
+        no_new_privs: spec.no_new_privileges,
+    };
+    let mm = shared(
+        crate::mm::address_space::AddressSpace::new().map_err(|errno| ("address space", errno))?,
+    );
+    let (fs, files) = (shared(fs), shared(files));
+    let task = Task::new(
+        INIT_PID,
+        Parts {
+            mm: Some(mm.clone()),
+            files: Some(files.clone()),
+            fs: Some(fs.clone()),
+        },
+        Image::default(),
+        Identity {
+            ids: ids.clone(),
+            caps,
+        },
+    );
     let mut process = Process {
-        pid: 1,
-        mm: crate::mm::address_space::AddressSpace::new()
-            .map_err(|errno| ("address space", errno))?,
+        pid: INIT_PID,
+        task,
+        mm,
         fs,
         files,
         context: Default::default(),
         ids,
-        caps: crate::process::caps::Capabilities {
-            bounding: spec.capabilities.bounding,
-            effective: spec.capabilities.effective,
-            permitted: spec.capabilities.permitted,
-            inheritable: spec.capabilities.inheritable,
-            ambient: spec.capabilities.ambient,
-            securebits: 0,
-            no_new_privs: spec.no_new_privileges,
-        },
+        caps,
         signals: SignalState::default(),
         limits: Limits::default(),
         clear_child_tid: 0,
         robust_list: (0, 0),
-        name: Vec::new(),
         pending_termination: None,
-        signal_fpu: Vec::new(),
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
-        argv: Vec::new(),
-        envp: Vec::new(),
-        exe: Vec::new(),
     };
     for limit in &spec.rlimits {
         process.limits.values[limit.resource] = (limit.soft, limit.hard);
     }
     if let Some(&(soft, _)) = process.limits.values.get(7) {
         let ceiling = crate::process::fd_table::NR_OPEN;
-        process.files.set_limit(soft.min(ceiling) as usize);
+        process.files.lock().set_limit(soft.min(ceiling) as usize);
     }
     process.sync_credentials();
     Ok(process)

@@ -1,48 +1,46 @@
 //! What `/proc` shows, from the kernel's side: the system ([`KernelSystem`]) and each
-//! process ([`ProcessSnapshot`]).
+//! process (its [`Task`]).
 //!
-//! A process's `Process` belongs to its own kernel thread, so a process publishes a
-//! snapshot of what proc shows of it at the points where that changes (fork, exec, and
-//! the calls that change descriptors, directory, identity or name); what the task table
-//! knows (parent, group, session, state) is read live from it.
+//! Everything is read when `/proc` is read, from the live objects: the task table for
+//! parent, group, session and state; the task's parts for descriptors, directories,
+//! memory and the argument strings (read from the process's own memory, as Linux does).
+//! Nothing is published per system call. Paths are built only when `/proc/<pid>/fd/N`
+//! or `cwd` is read, and one longer than `PATH_MAX` is not built at all (`ENAMETOOLONG`,
+//! as Linux's `d_path` gives there).
 //!
-//! Publishing costs what the call changed, never what the process holds: the snapshot
-//! keeps weak references to the open files (`Weak<OpenFile>`) and the working directory's
-//! location, updated descriptor by descriptor from the table's change record
-//! ([`FdTable::take_changes`](crate::process::fd_table::FdTable::take_changes)); paths
-//! are built only when `/proc/<pid>/fd/N` or `cwd` is read, and one longer than
-//! `PATH_MAX` is not built at all (`ENAMETOOLONG`, as Linux's `d_path` gives there).
-//! The command line and environment are copied at fork and exec only.
-//!
-//! Locks: `SNAPSHOTS` (spin: the published snapshots by pid) → a snapshot's own mutex
-//! ([`publish`] replaces the contents under both). proc's readers clone an `Arc` out of
-//! `SNAPSHOTS` and release it before locking the snapshot or the task table; no vfs-core
-//! lock is held across any of them.
+//! Locks: the task table is released before a task's locks are taken, and a task's part
+//! is locked only for the one read (see [`crate::task::shared`]); no vfs-core lock is
+//! held across any of them.
 
-use alloc::collections::BTreeMap;
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use spin::Mutex;
-use vfs_core::{Errno, Location, MountNamespace, OpenFile};
+use vfs_core::{Errno, Location};
 
+use crate::exec::stack::MAX_STRINGS;
 use crate::fs::proc::{
-    self, CpuInfo, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessSource, ProcessState,
-    ProcessView, SystemView,
+    self, CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcSources, ProcessIds, ProcessMemory,
+    ProcessSource, ProcessState, ProcessView, SignalMasks, SystemView,
 };
-use crate::process::Process;
+use crate::mm::address_space::PageSource;
+use crate::mm::vma::Protection;
+use crate::task::shared::Task;
 
 struct KernelSystem;
 
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
         let (total, _) = arch::memory::memory_totals();
-        // What the container may still take: its budget's room (never more than is free).
+        // Free is what the container may still take: its budget's room.
         let free = crate::mm::budget::available_to_container();
+        // Cached file pages can be read again, so they count as available (an upper
+        // bound: pages also mapped by a program are not freed by dropping the cache).
+        let cached = crate::mm::page_cache::cached_pages() as u64 * vfs_core::PAGE_SIZE as u64;
         MemoryInfo {
             total,
             free,
-            available: free,
+            available: free + cached,
+            cached,
             ..MemoryInfo::default()
         }
     }
@@ -89,72 +87,63 @@ impl SystemView for KernelSystem {
     }
 }
 
-/// What proc shows of one process, as last published.
-struct Snapshot {
-    pid: u32,
-    comm: Vec<u8>,
-    cmdline: Vec<u8>,
-    environ: Vec<u8>,
-    cwd: Location,
-    exe: Vec<u8>,
-    /// Weak: a snapshot must never keep a file open (a pipe's writer, say) after the
-    /// process closed it or ended.
-    fds: BTreeMap<i32, Weak<OpenFile>>,
-    ids: ProcessIds,
-    umask: u32,
-    namespace: Arc<MountNamespace>,
-    root: Location,
-}
-
-pub struct ProcessSnapshot(Mutex<Snapshot>);
-
-impl ProcessSnapshot {
-    /// `d_path` of `location` from the process's root, into `PATH_MAX`.
-    fn path_of(&self, location: impl FnOnce(&Snapshot) -> Location) -> Result<Vec<u8>, Errno> {
-        let (location, root) = {
-            let snapshot = self.0.lock();
-            (location(&snapshot), snapshot.root.clone())
-        };
-        Ok(vfs_core::path::absolute_path_max(&location, &root)?.unwrap_or_else(|| b"/".to_vec()))
-    }
-}
-
-impl ProcessView for ProcessSnapshot {
+/// What proc shows of a process, read from its task when proc asks: nothing is kept up
+/// to date per system call. A part is looked up through the task's handles and locked
+/// for the one read ([`crate::task::shared`]'s lock rules); an ended process (a zombie)
+/// has no parts and shows empty contents, as Linux's zombies do.
+impl ProcessView for Task {
     fn pid(&self) -> u32 {
-        self.0.lock().pid
+        Task::pid(self)
     }
     fn parent_pid(&self) -> u32 {
         // The init's parent is outside the container: 0, as Linux shows it there.
-        match self.pid() {
+        match Task::pid(self) {
             1 => 0,
             pid => crate::task::lifecycle::parent_of(pid),
         }
     }
     fn comm(&self) -> Vec<u8> {
-        self.0.lock().comm.clone()
+        self.image().name
     }
     fn cmdline(&self) -> Vec<u8> {
-        self.0.lock().cmdline.clone()
+        read_strings(self, self.image().args)
     }
     fn environ(&self) -> Vec<u8> {
-        self.0.lock().environ.clone()
+        read_strings(self, self.image().env)
     }
     fn cwd(&self) -> Vec<u8> {
         self.cwd_target().unwrap_or_default()
     }
     fn cwd_target(&self) -> Result<Vec<u8>, Errno> {
-        self.path_of(|snapshot| snapshot.cwd.clone())
+        let (cwd, root) = directories(self).ok_or(Errno::ENOENT)?;
+        Ok(vfs_core::path::absolute_path_max(&cwd, &root)?.unwrap_or_else(|| b"/".to_vec()))
+    }
+    fn root(&self) -> Vec<u8> {
+        // The root's path in the namespace: `/` unless the process called `chroot`.
+        let Some(fs) = self.parts().fs else {
+            return b"/".to_vec();
+        };
+        let (root, top) = {
+            let fs = fs.lock();
+            (fs.root.clone(), fs.ns.root())
+        };
+        vfs_core::path::absolute_path_max(&root, &top)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| b"/".to_vec())
     }
     fn exe(&self) -> Vec<u8> {
-        self.0.lock().exe.clone()
+        self.image().exe
     }
     fn fds(&self) -> Vec<OpenFd> {
-        self.0
-            .lock()
-            .fds
-            .iter()
-            .filter_map(|(&fd, file)| {
-                let flags = file.upgrade()?.flags();
+        let Some(files) = self.parts().files else {
+            return Vec::new();
+        };
+        let files = files.lock();
+        files
+            .descriptors()
+            .filter_map(|fd| {
+                let flags = files.get(fd).ok()?.flags();
                 Some(OpenFd {
                     fd,
                     readable: flags.readable(),
@@ -164,30 +153,42 @@ impl ProcessView for ProcessSnapshot {
             .collect()
     }
     fn fd_target(&self, fd: i32) -> Result<Vec<u8>, Errno> {
-        let (file, root) = {
-            let snapshot = self.0.lock();
-            let file = snapshot
-                .fds
-                .get(&fd)
-                .and_then(Weak::upgrade)
-                .ok_or(Errno::ENOENT)?;
-            (file, snapshot.root.clone())
-        };
+        let parts = self.parts();
+        let file = parts
+            .files
+            .and_then(|files| files.lock().get(fd).ok().cloned())
+            .ok_or(Errno::ENOENT)?;
         if crate::fs::pipe::is_anonymous_pipe(&file) {
             return Ok(alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes());
         }
+        let (_, root) = directories(self).ok_or(Errno::ENOENT)?;
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
     }
     fn ids(&self) -> ProcessIds {
-        self.0.lock().ids.clone()
+        self.with_identity(|identity| {
+            let (ids, caps) = (&identity.ids, &identity.caps);
+            ProcessIds {
+                uid: [ids.uid, ids.euid, ids.suid, ids.euid],
+                gid: [ids.gid, ids.egid, ids.sgid, ids.egid],
+                groups: ids.groups.clone(),
+                caps: [
+                    caps.inheritable,
+                    caps.permitted,
+                    caps.effective,
+                    caps.bounding,
+                    caps.ambient,
+                ],
+                no_new_privs: caps.no_new_privs,
+            }
+        })
     }
     fn umask(&self) -> u32 {
-        self.0.lock().umask
+        self.parts().fs.map_or(0o022, |fs| fs.lock().umask)
     }
     fn state(&self) -> ProcessState {
         use crate::task::lifecycle::{ProcessRunState, run_state};
-        let pid = self.pid();
+        let pid = Task::pid(self);
         match run_state(pid) {
             ProcessRunState::Zombie => ProcessState::Zombie,
             ProcessRunState::Stopped => ProcessState::Stopped,
@@ -197,24 +198,151 @@ impl ProcessView for ProcessSnapshot {
             ProcessRunState::Running => ProcessState::Sleeping,
         }
     }
+    fn memory(&self) -> ProcessMemory {
+        let Some(mm) = self.parts().mm else {
+            return ProcessMemory::default();
+        };
+        let virtual_size = mm.lock().areas().map(|area| area.end - area.start).sum();
+        ProcessMemory {
+            virtual_size,
+            peak_virtual_size: virtual_size,
+            ..ProcessMemory::default()
+        }
+    }
+    fn signals(&self) -> SignalMasks {
+        let [pending, blocked, ignored, caught] =
+            crate::task::lifecycle::signal_masks(Task::pid(self)).unwrap_or_default();
+        SignalMasks {
+            pending,
+            blocked,
+            ignored,
+            caught,
+        }
+    }
+    fn start_time_ns(&self) -> u64 {
+        self.started_ns().max(0) as u64
+    }
     fn process_group(&self) -> u32 {
-        crate::task::lifecycle::group_and_session(self.pid()).0
+        crate::task::lifecycle::group_and_session(Task::pid(self)).0
     }
     fn session(&self) -> u32 {
-        crate::task::lifecycle::group_and_session(self.pid()).1
+        crate::task::lifecycle::group_and_session(Task::pid(self)).1
+    }
+    fn maps(&self) -> Vec<MapArea> {
+        let Some(mm) = self.parts().mm else {
+            return Vec::new();
+        };
+        // The areas are copied out under the lock; the files' names and attributes are
+        // looked up after it is released (a 9p `getattr` may be a round trip).
+        let (areas, (brk_start, brk), start_stack) = {
+            let mm = mm.lock();
+            let areas: Vec<_> = mm
+                .areas()
+                .map(|area| (area.start, area.end, area.protection, area.backing.clone()))
+                .collect();
+            (areas, mm.brk_range(), mm.start_stack())
+        };
+        let root = directories(self).map(|(_, root)| root);
+        areas
+            .into_iter()
+            .map(|(start, end, protection, backing)| {
+                let mut area = MapArea {
+                    start,
+                    end,
+                    read: protection.contains(Protection::READ),
+                    write: protection.contains(Protection::WRITE),
+                    execute: protection.contains(Protection::EXEC),
+                    ..MapArea::default()
+                };
+                match backing {
+                    PageSource::File {
+                        inode,
+                        location,
+                        offset,
+                        ..
+                    } => {
+                        area.offset = offset;
+                        area.ino = inode.ino();
+                        area.device = inode.getattr().map_or(0, |stat| stat.dev);
+                        area.name = root
+                            .as_ref()
+                            .and_then(|root| {
+                                vfs_core::path::absolute_path_max(&location, root).ok()?
+                            })
+                            .unwrap_or_default();
+                    }
+                    PageSource::Anonymous
+                        if start <= brk && end >= brk_start && brk > brk_start =>
+                    {
+                        area.name = b"[heap]".to_vec();
+                    }
+                    PageSource::Anonymous if start <= start_stack && end >= start_stack => {
+                        area.name = b"[stack]".to_vec();
+                    }
+                    PageSource::Anonymous => {}
+                }
+                area
+            })
+            .collect()
+    }
+    fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
+        const O_CLOEXEC: u32 = 0o2_000_000;
+        const O_LARGEFILE: u32 = 0o100_000;
+        let files = self.parts().files.ok_or(Errno::ENOENT)?;
+        let (file, close_on_exec) = {
+            let files = files.lock();
+            let file = files.get(fd).map_err(|_| Errno::ENOENT)?.clone();
+            (file, files.close_on_exec(fd).unwrap_or(false))
+        };
+        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes are made without it.
+        let mut flags = file.flags().bits();
+        if !crate::fs::pipe::is_anonymous_pipe(&file) {
+            flags |= O_LARGEFILE;
+        }
+        if close_on_exec {
+            flags |= O_CLOEXEC;
+        }
+        Ok(FdInfo {
+            position: file.position(),
+            flags,
+            mount_id: file.location().mount.id(),
+            ino: file.inode().ino(),
+        })
     }
     fn mounts(&self) -> Vec<u8> {
+        let Some(fs) = self.parts().fs else {
+            return Vec::new();
+        };
         let (namespace, root) = {
-            let snapshot = self.0.lock();
-            (snapshot.namespace.clone(), snapshot.root.clone())
+            let fs = fs.lock();
+            (fs.ns.clone(), fs.root.clone())
         };
         namespace.proc_mounts(&root)
     }
 }
 
-static SNAPSHOTS: Mutex<BTreeMap<u32, Arc<ProcessSnapshot>>> = Mutex::new(BTreeMap::new());
+/// The working directory and root of `task`, if it has not ended.
+fn directories(task: &Task) -> Option<(Location, Location)> {
+    let fs = task.parts().fs?;
+    let fs = fs.lock();
+    Some((fs.cwd.clone(), fs.root.clone()))
+}
 
-/// The processes for proc: snapshots by pid, the caller found through the task table.
+/// The bytes of `range` in `task`'s memory (its argument or environment strings); empty
+/// once it has ended or if the memory is gone (unmapped by the program).
+fn read_strings(task: &Task, range: core::ops::Range<u64>) -> Vec<u8> {
+    let Some(mm) = task.parts().mm else {
+        return Vec::new();
+    };
+    let len = (range.end.saturating_sub(range.start) as usize).min(MAX_STRINGS);
+    let mut bytes = alloc::vec![0u8; len];
+    match mm.lock().read(range.start, &mut bytes) {
+        Ok(()) => bytes,
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The processes for proc: the task table's tasks, the caller found through it.
 struct Processes;
 
 impl ProcessSource for Processes {
@@ -223,12 +351,12 @@ impl ProcessSource for Processes {
     }
 
     fn process(&self, pid: u32) -> Option<Arc<dyn ProcessView>> {
-        let snapshot = SNAPSHOTS.lock().get(&pid).cloned()?;
-        Some(snapshot as Arc<dyn ProcessView>)
+        let task = crate::task::lifecycle::task_of(pid)?;
+        Some(task as Arc<dyn ProcessView>)
     }
 
     fn pids(&self) -> Vec<u32> {
-        SNAPSHOTS.lock().keys().copied().collect()
+        crate::task::lifecycle::pids()
     }
 }
 
@@ -238,105 +366,4 @@ pub fn register() {
         system: Arc::new(KernelSystem),
         processes: Arc::new(Processes),
     });
-}
-
-/// A reaped process leaves `/proc`.
-pub fn forget(pid: u32) {
-    SNAPSHOTS.lock().remove(&pid);
-}
-
-fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
-    strings
-        .iter()
-        .flat_map(|s| s.iter().copied().chain([0]))
-        .collect()
-}
-
-/// Publishes everything proc shows of `process` (at fork and exec).
-pub fn publish(process: &mut Process) {
-    let snapshot = Snapshot {
-        pid: process.pid,
-        comm: process.name.clone(),
-        cmdline: nul_joined(&process.argv),
-        environ: nul_joined(&process.envp),
-        cwd: process.fs.cwd.clone(),
-        exe: process.exe.clone(),
-        fds: BTreeMap::new(),
-        ids: process_ids(process),
-        umask: process.fs.umask,
-        namespace: process.fs.ns.clone(),
-        root: process.fs.root.clone(),
-    };
-    let view = {
-        let mut snapshots = SNAPSHOTS.lock();
-        match snapshots.get(&process.pid) {
-            Some(view) => {
-                *view.0.lock() = snapshot;
-                view.clone()
-            }
-            None => {
-                let view = Arc::new(ProcessSnapshot(Mutex::new(snapshot)));
-                snapshots.insert(process.pid, view.clone());
-                view
-            }
-        }
-    };
-    process.files.take_changes();
-    let fds = all_files(process);
-    view.0.lock().fds = fds;
-}
-
-fn all_files(process: &Process) -> BTreeMap<i32, Weak<OpenFile>> {
-    process
-        .files
-        .descriptors()
-        .filter_map(|fd| Some((fd, Arc::downgrade(process.files.get(fd).ok()?))))
-        .collect()
-}
-
-/// The ids and capability sets `/proc/<pid>/status` shows.
-fn process_ids(process: &Process) -> ProcessIds {
-    let ids = &process.ids;
-    ProcessIds {
-        uid: [ids.uid, ids.euid, ids.suid, ids.euid],
-        gid: [ids.gid, ids.egid, ids.sgid, ids.egid],
-        groups: ids.groups.clone(),
-        caps: [
-            process.caps.inheritable,
-            process.caps.permitted,
-            process.caps.effective,
-            process.caps.bounding,
-            process.caps.ambient,
-        ],
-        no_new_privs: process.caps.no_new_privs,
-    }
-}
-
-/// After a call that may change descriptors, directory, identity, name or umask: the
-/// descriptors the call touched, and the small fields. Nothing here grows with the
-/// number of open files or the length of any path.
-pub fn publish_changes(process: &mut Process) {
-    let Some(view) = SNAPSHOTS.lock().get(&process.pid).cloned() else {
-        return publish(process);
-    };
-    let changes = process.files.take_changes();
-    let all = changes.all.then(|| all_files(process));
-    let ids = process_ids(process);
-    let mut snapshot = view.0.lock();
-    match all {
-        Some(all) => snapshot.fds = all,
-        None => {
-            for fd in changes.fds {
-                match process.files.get(fd) {
-                    Ok(file) => snapshot.fds.insert(fd, Arc::downgrade(file)),
-                    Err(_) => snapshot.fds.remove(&fd),
-                };
-            }
-        }
-    }
-    snapshot.comm.clone_from(&process.name);
-    snapshot.cwd = process.fs.cwd.clone();
-    snapshot.root = process.fs.root.clone();
-    snapshot.umask = process.fs.umask;
-    snapshot.ids = ids;
 }

@@ -19,7 +19,7 @@ use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use hashbrown::HashMap;
 use spin::{Mutex, MutexGuard};
 
@@ -37,6 +37,9 @@ pub struct Dentry {
     /// `d_unlinked`, which makes `getcwd` fail.
     unlinked: AtomicBool,
     policy: CachePolicy,
+    /// For a revalidating filesystem: the number of cached children at which the next
+    /// walk through this directory sweeps out the unused ones ([`Dentry::lookup_child`]).
+    sweep_at: AtomicUsize,
     /// [`dentry_cost`] of its name (a leaf lock, like `name`).
     charge: Mutex<Charge>,
 }
@@ -49,6 +52,13 @@ pub const DENTRY_COST: u64 = heap_cost(core::mem::size_of::<Dentry>()) + 64 + 38
 fn dentry_cost(name: &[u8]) -> u64 {
     DENTRY_COST + heap_cost(name.len())
 }
+
+/// A revalidating directory (proc, shared 9p) asks its filesystem on every walk, so an
+/// unused cached child saves nothing but memory; names that come and go (`/proc/<pid>` of
+/// every process that ever ran, files the host deleted) would pile up without a sweep.
+/// Sweeps run when the cached children reach this many, or twice what the last sweep
+/// left, so their cost is spread over the lookups that grew the cache.
+const SWEEP_MIN: usize = 64;
 
 /// Most negative entries one directory keeps. A container probing random names (a
 /// `PATH` search, a hostile loop) would otherwise grow kernel memory without bound;
@@ -131,6 +141,7 @@ impl Dentry {
             mounts: AtomicU32::new(0),
             unlinked: AtomicBool::new(false),
             policy,
+            sweep_at: AtomicUsize::new(SWEEP_MIN),
         })
     }
 
@@ -149,6 +160,7 @@ impl Dentry {
             mounts: AtomicU32::new(0),
             unlinked: AtomicBool::new(false),
             policy: parent.policy,
+            sweep_at: AtomicUsize::new(SWEEP_MIN),
         })
     }
 
@@ -201,9 +213,25 @@ impl Dentry {
     /// The child dentry for `name`, positive or negative, from the cache or the
     /// filesystem. Errors other than `ENOENT` (`EACCES` from a remote, `EIO`…) are
     /// returned and not cached.
+    ///
+    /// In a revalidating filesystem, a directory whose cache has grown sweeps out the
+    /// children nobody uses (see [`SWEEP_MIN`]); in-use ones and mount points stay, so
+    /// identity holds for everything that can observe it.
     pub fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
-        let mut children = self.children.lock();
-        self.lookup_locked(&mut children, name)
+        let (child, crowded) = {
+            let mut children = self.children.lock();
+            let child = self.lookup_locked(&mut children, name);
+            let crowded = self.policy == CachePolicy::Revalidate
+                && children.len() >= self.sweep_at.load(Ordering::Relaxed);
+            (child, crowded)
+        };
+        if crowded {
+            self.prune();
+            let left = self.children.lock().len();
+            self.sweep_at
+                .store((2 * left).max(SWEEP_MIN), Ordering::Relaxed);
+        }
+        child
     }
 
     /// `lookup_child` with this directory's children already locked by the caller.

@@ -513,6 +513,32 @@ impl MountNamespace {
         Ok(())
     }
 
+    /// Linux's `mount_too_revealing` for a new instance of a filesystem that shows the
+    /// whole system (proc, sysfs): allowed only if a mount of that type is already fully
+    /// visible here — mounted at its filesystem's root, with no locked mount on it (a
+    /// masked or read-only path of the spec would be uncovered in the new instance), and
+    /// not locked read-only when `flags` ask for read-write. Otherwise the new mount would
+    /// show what the spec hid: `EPERM` for the caller.
+    pub fn mount_too_revealing(&self, fs_type: &str, flags: MountFlags) -> bool {
+        let mounts = self.mounts();
+        let visible = mounts.iter().any(|mount| {
+            mount.fs.fs_type() == fs_type
+                && mount.root.parent().is_none()
+                && !(mount.is_locked()
+                    && mount.flags().contains(MountFlags::RDONLY)
+                    && !flags.contains(MountFlags::RDONLY))
+                && !mounts.iter().any(|child| {
+                    child.is_locked()
+                        && child
+                            .mountpoint
+                            .lock()
+                            .as_ref()
+                            .is_some_and(|point| Arc::ptr_eq(&point.mount, mount))
+                })
+        });
+        !visible
+    }
+
     /// Whether any mount below `parent` (its children, their children…) is locked.
     fn has_locked_below(&self, parent: &Arc<Mount>) -> bool {
         let table = self.table.read();

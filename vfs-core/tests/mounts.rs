@@ -541,6 +541,33 @@ fn locked_mounts_cannot_be_unmounted_loosened_or_uncovered() {
 }
 
 #[test]
+fn a_new_instance_is_too_revealing_only_when_every_visible_one_hides_something() {
+    let w = world();
+    // The root (a tmpfs, mounted at its own root, nothing locked on it) is fully visible.
+    assert!(!w.ns.mount_too_revealing("tmpfs", MountFlags::empty()));
+    assert!(
+        w.ns.mount_too_revealing("sysfs", MountFlags::empty()),
+        "none mounted"
+    );
+    // A locked read-only tmpfs on the root: the root now hides something, and the new
+    // mount is visible only to read-only requests.
+    w.ctx.mkdir(At::Cwd, b"/hidden", 0o755).unwrap();
+    let locked = w
+        .ctx
+        .mount(
+            At::Cwd,
+            b"/hidden",
+            tmpfs(&w.clock, 2, ""),
+            "tmpfs",
+            MountFlags::RDONLY,
+        )
+        .unwrap();
+    w.ns.lock(&locked);
+    assert!(w.ns.mount_too_revealing("tmpfs", MountFlags::empty()));
+    assert!(!w.ns.mount_too_revealing("tmpfs", MountFlags::RDONLY));
+}
+
+#[test]
 fn mount_calls_need_cap_sys_admin_not_uid_0() {
     let w = world();
     w.ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();

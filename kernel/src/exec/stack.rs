@@ -54,6 +54,10 @@ pub struct InitialStack {
     pub sp: u64,
     /// The bytes of `[sp, top)`.
     pub image: Vec<u8>,
+    /// Where the argument strings and the environment strings lie, each string with its
+    /// NUL (Linux's `arg_start..arg_end`, `env_start..env_end`: `/proc/<pid>/cmdline`).
+    pub args: core::ops::Range<u64>,
+    pub env: core::ops::Range<u64>,
 }
 
 /// `E2BIG`: the strings do not fit.
@@ -136,7 +140,14 @@ pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
         put_word(key);
         put_word(value);
     }
-    Ok(InitialStack { sp, image })
+    let env_start = envp_at.first().copied().unwrap_or(execfn_at);
+    let args_start = argv_at.first().copied().unwrap_or(env_start);
+    Ok(InitialStack {
+        sp,
+        image,
+        args: args_start..env_start,
+        env: env_start..execfn_at,
+    })
 }
 
 #[cfg(test)]
@@ -169,6 +180,17 @@ mod tests {
             aux: &[(auxv::AT_PAGESZ, 4096), (auxv::AT_ENTRY, 0x401000)],
         })
         .unwrap()
+    }
+
+    #[test]
+    fn the_argument_and_environment_ranges_hold_the_strings_nul_ended() {
+        let stack = build_example();
+        let bytes = |range: &core::ops::Range<u64>| {
+            let start = (range.start - stack.sp) as usize;
+            stack.image[start..start + (range.end - range.start) as usize].to_vec()
+        };
+        assert_eq!(bytes(&stack.args), b"/bin/busybox\0ls\0-la\0");
+        assert_eq!(bytes(&stack.env), b"PATH=/bin\0HOME=/root\0");
     }
 
     #[test]

@@ -8,11 +8,11 @@
 //! whatever the pointer.
 //!
 //! Memory: every user page is charged to the kernel's budget by its frame (once, however
-//! many address spaces share it copy-on-write); the areas, the page-table frames and each
-//! mapping's place in the table are charged here. An area the budget refuses is `ENOMEM`;
-//! a page it refuses is [`FaultError::OutOfMemory`], which the run loop takes to the OOM
-//! killer. The pages held are counted where the OOM killer can read them
-//! ([`AddressSpace::count_resident_in`]).
+//! many address spaces or the page cache share it); the areas, the page-table frames and
+//! each mapping's place in the table are charged here. An area the budget refuses is
+//! `ENOMEM`; a page it refuses, once the page cache has let go of its pages, is
+//! [`FaultError::OutOfMemory`], which the run loop takes to the OOM killer. The pages held
+//! are counted where the OOM killer can read them ([`AddressSpace::count_resident_in`]).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use vfs_core::PAGE_SIZE;
 
 use vfs_core::budget::{Charge, heap_cost};
-use vfs_core::{Errno, Inode};
+use vfs_core::{Errno, Inode, Location};
 
 use super::vma::{Backing, Protection, TASK_SIZE, Vma, VmaError, VmaSet};
 use arch::frame::Frame;
@@ -46,6 +46,8 @@ pub enum PageSource {
     /// last file page, or a mapping past the end of a file).
     File {
         inode: Arc<dyn Inode>,
+        /// Where the file was opened (the name `/proc/<pid>/maps` shows).
+        location: Location,
         offset: u64,
         file_bytes: u64,
     },
@@ -57,10 +59,12 @@ impl Backing for PageSource {
             Self::Anonymous => Self::Anonymous,
             Self::File {
                 inode,
+                location,
                 offset,
                 file_bytes,
             } => Self::File {
                 inode: inode.clone(),
+                location: location.clone(),
                 offset: offset + bytes,
                 file_bytes: file_bytes.saturating_sub(bytes),
             },
@@ -75,11 +79,13 @@ impl Backing for PageSource {
                     inode: a,
                     offset: a_offset,
                     file_bytes: a_bytes,
+                    ..
                 },
                 Self::File {
                     inode: b,
                     offset: b_offset,
                     file_bytes: b_bytes,
+                    ..
                 },
             ) => {
                 Arc::ptr_eq(a, b)
@@ -136,12 +142,35 @@ pub struct AddressSpace {
     /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
     brk_start: u64,
     brk: u64,
+    /// Where exec left the stack pointer (Linux's `start_stack`): `/proc/<pid>/maps`
+    /// names the area holding it `[stack]`.
+    start_stack: u64,
     /// [`AREA_COST`] for each area.
     area_charge: Charge,
     /// The table frames and [`MAPPING_COST`] for each page held.
     mapping_charge: Charge,
     /// Pages held, where the OOM killer reads them.
     resident: Arc<AtomicU64>,
+}
+
+/// A zeroed frame for a user page, charged to the budget, with the room its mapping may
+/// take held beside it until it is installed. When memory runs out (the budget's or the
+/// frames), the page cache's pages go first (they can be read again), and only then is
+/// the fault an out-of-memory one.
+fn new_frame() -> Result<(Frame, Charge), FaultError> {
+    let attempt = || {
+        let mut room = super::budget::budget()
+            .charge(USER_PAGE_COST + PAGE_ROOM)
+            .ok()?;
+        let frame = Frame::new_zeroed_charged(room.split(USER_PAGE_COST))?;
+        Some((frame, room))
+    };
+    attempt()
+        .or_else(|| {
+            super::page_cache::reclaim();
+            attempt()
+        })
+        .ok_or(FaultError::OutOfMemory)
 }
 
 fn user_access(protection: Protection) -> UserAccess {
@@ -164,6 +193,7 @@ impl AddressSpace {
             areas: VmaSet::new(),
             brk_start: 0,
             brk: 0,
+            start_stack: 0,
             area_charge: super::budget::budget().empty_charge(),
             mapping_charge,
             resident: Arc::new(AtomicU64::new(0)),
@@ -175,16 +205,6 @@ impl AddressSpace {
     pub fn count_resident_in(&mut self, counter: Arc<AtomicU64>) {
         counter.store(self.table.page_count() as u64, Ordering::Relaxed);
         self.resident = counter;
-    }
-
-    /// Counts in the counter `other` counts in (an `execve` replacing `other`).
-    pub fn take_resident_counter(&mut self, other: &AddressSpace) {
-        self.count_resident_in(other.resident.clone());
-    }
-
-    /// Pages held now.
-    pub fn resident_pages(&self) -> u64 {
-        self.table.page_count() as u64
     }
 
     /// Brings the mapping charge and the resident count in line with the table. Never
@@ -327,6 +347,19 @@ impl AddressSpace {
         })
     }
 
+    /// The program break's start and current end.
+    pub fn brk_range(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
+    }
+
+    pub fn set_start_stack(&mut self, address: u64) {
+        self.start_stack = address;
+    }
+
+    pub fn start_stack(&self) -> u64 {
+        self.start_stack
+    }
+
     /// Sets up the program break right after the loaded image.
     pub fn set_brk_start(&mut self, start: u64) {
         let start = start.next_multiple_of(PAGE_SIZE as u64);
@@ -398,6 +431,7 @@ impl AddressSpace {
         child.areas = self.areas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
+        child.start_stack = self.start_stack;
         let areas: Vec<(u64, u64, Protection)> = self
             .areas
             .iter()
@@ -432,7 +466,7 @@ impl AddressSpace {
     fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
         let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
         if self.table.is_shared(page) {
-            let (mut copy, _room) = Self::new_frame()?;
+            let (mut copy, _room) = new_frame()?;
             let original = self.table.frame(page).ok_or(FaultError::Segv)?;
             copy.bytes_mut().copy_from_slice(original.bytes());
             self.install(page, copy, rights)?;
@@ -462,33 +496,22 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
-                    let (frame, _room) = Self::new_frame()?;
+                    let (frame, _room) = new_frame()?;
                     self.install(page, frame, rights)?;
                 }
                 PageSource::File {
                     inode,
                     offset,
                     file_bytes,
+                    ..
                 } => {
                     self.fill_from_file(
-                        page, area_start, area_end, rights, &*inode, offset, file_bytes,
+                        page, area_start, area_end, rights, &inode, offset, file_bytes,
                     )?;
                 }
             }
         }
         Ok(page)
-    }
-
-    /// A zeroed frame for a user page, charged to the budget, with the room its mapping
-    /// may take held beside it until it is installed. `OutOfMemory` when the budget or the
-    /// frame allocator has none.
-    fn new_frame() -> Result<(Frame, Charge), FaultError> {
-        let mut room = super::budget::budget()
-            .charge(USER_PAGE_COST + PAGE_ROOM)
-            .map_err(|_| FaultError::OutOfMemory)?;
-        let frame =
-            Frame::new_zeroed_charged(room.split(USER_PAGE_COST)).ok_or(FaultError::OutOfMemory)?;
-        Ok((frame, room))
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
@@ -501,8 +524,9 @@ impl AddressSpace {
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file with one read: a program touching its code
-    /// page by page then costs one request per window, not one per page.
+    /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
+    /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
+    /// program touching its code page by page costs one request per window at most.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
         &mut self,
@@ -510,7 +534,26 @@ impl AddressSpace {
         area_start: u64,
         area_end: u64,
         rights: Protection,
-        inode: &dyn Inode,
+        inode: &Arc<dyn Inode>,
+        offset: u64,
+        file_bytes: u64,
+    ) -> Result<(), FaultError> {
+        let filled = self.fill_window(
+            page, area_start, area_end, rights, inode, offset, file_bytes,
+        );
+        // Pages mapped from the page cache cost their places in the table too.
+        self.sync_pages();
+        filled
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fill_window(
+        &mut self,
+        page: u64,
+        area_start: u64,
+        area_end: u64,
+        rights: Protection,
+        inode: &Arc<dyn Inode>,
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
@@ -521,29 +564,61 @@ impl AddressSpace {
         {
             window_end += PAGE_SIZE as u64;
         }
-        let into_area = page - area_start;
-        let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
-        let mut data = alloc::vec![0u8; wanted];
-        let mut filled = 0;
-        while filled < wanted {
-            let read = inode
-                .read_at(offset + into_area + filled as u64, &mut data[filled..])
-                .map_err(|_| FaultError::Bus)?;
-            if read == 0 {
-                break; // the file is shorter than the mapping: the rest reads as zeros
+        // The file page behind `at`, when `at` maps a whole, page-aligned page of the file.
+        let page_size = PAGE_SIZE as u64;
+        let file_page = |at: u64| {
+            let into_area = at - area_start;
+            let position = offset + into_area;
+            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
+                .then_some(position / page_size)
+        };
+        let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
+        let cached: Vec<Option<Arc<Frame>>> = pages
+            .iter()
+            .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
+            .collect();
+        let data = if cached.iter().any(Option::is_none) {
+            let into_area = page - area_start;
+            let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
+            let mut data = alloc::vec![0u8; wanted];
+            let mut filled = 0;
+            while filled < wanted {
+                let read = inode
+                    .read_at(offset + into_area + filled as u64, &mut data[filled..])
+                    .map_err(|_| FaultError::Bus)?;
+                if read == 0 {
+                    break; // the file is shorter than the mapping: the rest reads as zeros
+                }
+                filled += read;
             }
-            filled += read;
-        }
-        let mut at = page;
-        while at < window_end {
-            let (mut frame, _room) = Self::new_frame()?;
+            data.truncate(filled);
+            data
+        } else {
+            Vec::new()
+        };
+        let shared_access = user_access(rights) - UserAccess::WRITE;
+        for (&at, cached) in pages.iter().zip(cached) {
+            if let Some(frame) = cached {
+                self.table
+                    .map_shared(at, frame, shared_access)
+                    .map_err(|_| FaultError::OutOfMemory)?;
+                continue;
+            }
+            let (mut frame, _room) = new_frame()?;
             let start = (at - page) as usize;
-            if start < filled {
-                let end = (start + PAGE_SIZE).min(filled);
+            if start < data.len() {
+                let end = (start + PAGE_SIZE).min(data.len());
                 frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
             }
-            self.install(at, frame, rights)?;
-            at += PAGE_SIZE as u64;
+            match file_page(at).filter(|_| data.len() >= start + PAGE_SIZE) {
+                Some(index) => {
+                    let frame = super::page_cache::insert(inode, index, frame);
+                    self.table
+                        .map_shared(at, frame, shared_access)
+                        .map_err(|_| FaultError::OutOfMemory)?;
+                }
+                None => self.install(at, frame, rights)?,
+            }
         }
         Ok(())
     }

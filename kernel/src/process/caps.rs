@@ -34,6 +34,53 @@ pub struct Capabilities {
     pub no_new_privs: bool,
 }
 
+/// A file's capabilities: its `security.capability` extended attribute (Linux's
+/// `vfs_cap_data`, revisions 1 to 3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileCapabilities {
+    pub permitted: u64,
+    pub inheritable: u64,
+    /// `VFS_CAP_FLAGS_EFFECTIVE`: P'(effective) = P'(permitted) after exec.
+    pub effective: bool,
+}
+
+/// The extended attribute that holds them.
+pub const FILE_CAPABILITIES_XATTR: &[u8] = b"security.capability";
+
+impl FileCapabilities {
+    /// Decodes `vfs_cap_data`; `None` for a value Linux would refuse (an unknown revision
+    /// or a size that does not match it), which makes the exec fail with `EPERM` there.
+    /// A revision-3 value's root id is the namespace root's (0) here: the sandbox has one
+    /// user namespace.
+    pub fn parse(value: &[u8]) -> Option<FileCapabilities> {
+        const REVISION_MASK: u32 = 0xff00_0000;
+        const FLAGS_EFFECTIVE: u32 = 0x0000_0001;
+        let word = |index: usize| -> Option<u32> {
+            let bytes = value.get(index * 4..index * 4 + 4)?;
+            Some(u32::from_le_bytes(bytes.try_into().ok()?))
+        };
+        let magic = word(0)?;
+        let (words, size) = match magic & REVISION_MASK {
+            0x0100_0000 => (1, 12),
+            0x0200_0000 => (2, 20),
+            0x0300_0000 => (2, 24),
+            _ => return None,
+        };
+        if value.len() != size || (size == 24 && word(5)? != 0) {
+            return None;
+        }
+        let mut capabilities = FileCapabilities {
+            effective: magic & FLAGS_EFFECTIVE != 0,
+            ..FileCapabilities::default()
+        };
+        for index in 0..words {
+            capabilities.permitted |= u64::from(word(1 + 2 * index)?) << (32 * index);
+            capabilities.inheritable |= u64::from(word(2 + 2 * index)?) << (32 * index);
+        }
+        Some(capabilities)
+    }
+}
+
 /// `PR_CAP_AMBIENT`'s operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AmbientOp {
@@ -77,18 +124,45 @@ impl Capabilities {
     /// `no_new_privs` nothing is gained: P'(permitted) is capped by P(permitted).
     /// `SECBIT_KEEP_CAPS` is cleared.
     pub fn exec(&mut self, ruid: u32, euid: u32) {
+        self.exec_file(ruid, euid, None, false);
+    }
+
+    /// [`exec`](Self::exec) of a file that may carry capabilities (`security.capability`)
+    /// or have made the process set-id (`setid`: the effective uid or gid changed), as
+    /// Linux's `cap_bprm_creds_from_file`. `euid` is the effective uid after the file's
+    /// set-user-ID bit. The file's sets give P'(permitted) = (F(permitted) & bounding) |
+    /// (F(inheritable) & P(inheritable)) and its effective bit P'(effective); a root
+    /// process is given the full sets unless the file has capabilities and is set-user-ID
+    /// root run by another user (Linux's `handle_privileged_root`). File capabilities or
+    /// a set-id exec clear the ambient set.
+    pub fn exec_file(
+        &mut self,
+        ruid: u32,
+        euid: u32,
+        file: Option<&FileCapabilities>,
+        setid: bool,
+    ) {
+        let mut permitted = file.map_or(0, |file| {
+            (file.permitted & self.bounding) | (file.inheritable & self.inheritable)
+        });
+        let mut effective = file.is_some_and(|file| file.effective);
         let root_rules = self.securebits & securebits::NOROOT == 0;
-        let mut permitted = self.ambient;
-        let mut effective = false;
-        if root_rules && (euid == 0 || ruid == 0) {
-            permitted |= self.bounding | self.inheritable;
-            effective = euid == 0;
+        let setuid_root_with_file_caps = file.is_some() && euid == 0 && ruid != 0;
+        if root_rules && (euid == 0 || ruid == 0) && !setuid_root_with_file_caps {
+            permitted = self.bounding | self.inheritable;
+            effective |= euid == 0;
         }
+        let ambient = if file.is_some() || setid {
+            0
+        } else {
+            self.ambient
+        };
+        permitted |= ambient;
         // Gaining permitted capabilities is what `no_new_privs` refuses.
         if self.no_new_privs && permitted & !self.permitted != 0 {
             permitted &= self.permitted;
         }
-        self.ambient &= permitted;
+        self.ambient = ambient & permitted;
         self.permitted = permitted;
         self.effective = if effective { permitted } else { self.ambient };
         self.securebits &= !securebits::KEEP_CAPS;
@@ -357,5 +431,106 @@ mod tests {
         assert_eq!(caps.set_securebits(0), Err(Errno::EPERM));
         caps.exec(0, 0);
         assert_eq!(caps.securebits, securebits::KEEP_CAPS_LOCKED);
+    }
+
+    #[test]
+    fn file_capabilities_decode_revisions_1_to_3_and_refuse_the_rest() {
+        // setcap cap_net_raw,cap_sys_time+ep: permitted bits 13 and 25, effective.
+        let mut v2 = alloc::vec::Vec::new();
+        for word in [0x0200_0001u32, (1 << 13) | (1 << 25), 0, 0, 0] {
+            v2.extend_from_slice(&word.to_le_bytes());
+        }
+        assert_eq!(
+            FileCapabilities::parse(&v2),
+            Some(FileCapabilities {
+                permitted: (1 << 13) | (1 << 25),
+                inheritable: 0,
+                effective: true
+            })
+        );
+        let mut v3 = v2.clone();
+        v3[3] = 0x03;
+        v3.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(FileCapabilities::parse(&v3), FileCapabilities::parse(&v2));
+        let mut other_root = v3.clone();
+        other_root[20] = 1;
+        assert_eq!(FileCapabilities::parse(&other_root), None);
+        assert_eq!(FileCapabilities::parse(&v2[..16]), None, "short");
+        let mut unknown = v2.clone();
+        unknown[3] = 0x04;
+        assert_eq!(FileCapabilities::parse(&unknown), None);
+    }
+
+    #[test]
+    fn file_capabilities_raise_an_unprivileged_process_and_clear_ambient() {
+        let mut caps = Capabilities {
+            bounding: vfs_core::cap::ALL,
+            inheritable: 1 << 10,
+            permitted: 1 << 10,
+            ambient: 1 << 10,
+            ..Capabilities::default()
+        };
+        let file = FileCapabilities {
+            permitted: 1 << 13,
+            inheritable: 0,
+            effective: true,
+        };
+        caps.exec_file(1000, 1000, Some(&file), false);
+        assert_eq!(
+            (caps.permitted, caps.effective, caps.ambient),
+            (1 << 13, 1 << 13, 0)
+        );
+        // Without the effective bit, permitted only.
+        let mut caps = Capabilities {
+            bounding: vfs_core::cap::ALL,
+            ..Capabilities::default()
+        };
+        caps.exec_file(
+            1000,
+            1000,
+            Some(&FileCapabilities {
+                effective: false,
+                ..file
+            }),
+            false,
+        );
+        assert_eq!((caps.permitted, caps.effective), (1 << 13, 0));
+        // The bounding set limits what the file grants; no_new_privs refuses the gain.
+        let mut caps = Capabilities::default();
+        caps.exec_file(1000, 1000, Some(&file), false);
+        assert_eq!(caps.permitted, 0);
+        let mut caps = Capabilities {
+            bounding: vfs_core::cap::ALL,
+            no_new_privs: true,
+            ..Capabilities::default()
+        };
+        caps.exec_file(1000, 1000, Some(&file), false);
+        assert_eq!(caps.permitted, 0);
+    }
+
+    #[test]
+    fn a_set_user_id_root_program_run_by_a_user_gets_roots_sets_and_no_ambient() {
+        let mut caps = Capabilities {
+            bounding: vfs_core::cap::ALL,
+            ambient: 0,
+            ..Capabilities::default()
+        };
+        caps.exec_file(1000, 0, None, true);
+        assert_eq!(
+            (caps.permitted, caps.effective),
+            (vfs_core::cap::ALL, vfs_core::cap::ALL)
+        );
+        // A set-user-ID root file with file capabilities run by a user: the file's sets only.
+        let mut caps = Capabilities {
+            bounding: vfs_core::cap::ALL,
+            ..Capabilities::default()
+        };
+        let file = FileCapabilities {
+            permitted: 1 << 13,
+            inheritable: 0,
+            effective: true,
+        };
+        caps.exec_file(1000, 0, Some(&file), true);
+        assert_eq!(caps.permitted, 1 << 13);
     }
 }

@@ -3,10 +3,11 @@
 //! out as Linux's `rt_sigframe` (so `SA_SIGINFO` handlers read `siginfo_t` and `ucontext_t`
 //! where libc expects them); `rt_sigreturn` takes the frame back down.
 //!
-//! The FPU/SIMD registers of the interrupted code are kept on the kernel side
-//! ([`Process::signal_fpu`]) and restored from there, not from user memory: a program can
-//! read the `fpstate` the frame carries, but what it writes there is not loaded (an XRSTOR
-//! of arbitrary bytes can fault in the kernel).
+//! The FPU/SIMD registers of the interrupted code travel in the frame, as Linux's: the
+//! XSAVE area with its `_fpx_sw_bytes` and `FP_XSTATE_MAGIC2` (`UC_FP_XSTATE`), and
+//! `rt_sigreturn` loads what the frame holds then, edits included. `arch` checks the
+//! image before it is loaded ([`FpuState::from_signal_frame`]): a frame XRSTOR would
+//! fault on ends the process with `SIGSEGV`, as Linux's does.
 
 use arch::fpu::FpuState;
 use vfs_core::Errno;
@@ -28,17 +29,18 @@ const FRAME_SIZE: u64 = SIGINFO_OFFSET + 128;
 const UC_STACK: usize = 16;
 const UC_MCONTEXT: usize = 40;
 const UC_SIGMASK: usize = 296;
+const UC_FP_XSTATE: u64 = 1;
 const UC_SIGCONTEXT_SS: u64 = 2;
 const UC_STRICT_RESTORE_SS: u64 = 4;
 /// The x86_64 red zone below the stack pointer that a handler's frame must not overwrite.
 const RED_ZONE: u64 = 128;
-const FXSAVE_SIZE: u64 = 512;
+/// The legacy (FXSAVE) part of a frame's `fpstate`, read first at `rt_sigreturn`.
+const FXSAVE_SIZE: usize = 512;
+/// `fpstate` in `uc_mcontext` (the last of its 24 words).
+const MCONTEXT_FPSTATE: usize = 23;
 const SS_ONSTACK: u32 = 1;
 const USER_CS: u64 = 0x23;
 const USER_SS: u64 = 0x1b;
-/// Interrupted frames whose FPU state is kept; a program that leaves handlers by
-/// `longjmp` never returns through `rt_sigreturn`, so older ones are dropped.
-const MAX_NESTED_FRAMES: usize = 32;
 
 /// Calls that a signal interrupts and that `SA_RESTART` (or an ignored signal) restarts.
 fn restartable(number: u64) -> bool {
@@ -72,7 +74,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
     let interrupted = syscall.filter(|_| p.context.rax as i64 == -i64::from(Errno::EINTR.0));
     let mut handled = false;
     while let Some(info) = p.signals.take_deliverable() {
-        let action = p.signals.actions[usize::from(info.signo) - 1];
+        let action = p.signals.action(info.signo);
         match action.handler {
             SIG_IGN => {}
             SIG_DFL => match default_action(info.signo) {
@@ -121,7 +123,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
 /// A fault's signal (`SIGSEGV` at `address`…): to the program's handler if it has one and
 /// does not block it, else the end of the process.
 pub fn deliver_fault(p: &mut Process, signo: u8, address: u64) -> Option<Termination> {
-    let action = p.signals.actions[usize::from(signo) - 1];
+    let action = p.signals.action(signo);
     let blocked = p.signals.blocked & bit(signo) != 0;
     if action.handler == SIG_DFL || action.handler == SIG_IGN || blocked {
         return Some(Termination::Killed(signo));
@@ -154,16 +156,21 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     if action.flags & SA_ONSTACK != 0 && alt_flags & SS_DISABLE == 0 && !on_alt_stack {
         sp = alt_base.wrapping_add(alt_size);
     }
-    let fpu = FpuState::of_this_cpu();
-    let fpstate = (sp.wrapping_sub(FXSAVE_SIZE)) & !63;
+    let fpu_image = FpuState::of_this_cpu().signal_frame_image();
+    let fpstate = (sp.wrapping_sub(fpu_image.len() as u64)) & !63;
     let frame = ((fpstate.wrapping_sub(FRAME_SIZE)) & !15).wrapping_sub(8);
-    p.mm.write(fpstate, &fpu.legacy_image())?;
+    p.mm.lock().write(fpstate, &fpu_image)?;
 
     let mut uc = [0u8; UCONTEXT_SIZE as usize];
     let mut put = |offset: usize, value: u64| {
         uc[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
     };
-    put(0, UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
+    let xstate = if arch::fpu::signal_frame_has_xstate() {
+        UC_FP_XSTATE
+    } else {
+        0
+    };
+    put(0, xstate | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
     put(UC_STACK, alt_base);
     let stack_flags = if alt_flags & SS_DISABLE != 0 {
         u64::from(SS_DISABLE)
@@ -210,20 +217,15 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     image[0..8].copy_from_slice(&action.restorer.to_le_bytes());
     image[UCONTEXT_OFFSET as usize..SIGINFO_OFFSET as usize].copy_from_slice(&uc);
     image[SIGINFO_OFFSET as usize..].copy_from_slice(&info.encode());
-    p.mm.write(frame, &image)?;
+    p.mm.lock().write(frame, &image)?;
 
-    if p.signal_fpu.len() == MAX_NESTED_FRAMES {
-        p.signal_fpu.remove(0);
-    }
-    p.signal_fpu.push(fpu);
-    let index = usize::from(info.signo) - 1;
     p.signals.blocked |= action.mask;
     if action.flags & SA_NODEFER == 0 {
         p.signals.blocked |= bit(info.signo);
     }
     p.signals.blocked &= !(bit(9) | bit(19));
     if action.flags & SA_RESETHAND != 0 {
-        p.signals.actions[index] = SigAction::default();
+        p.signals.set_action(info.signo, SigAction::default());
     }
     p.context.rip = action.handler;
     p.context.rsp = frame;
@@ -244,7 +246,7 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
 pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     let uc_address = p.context.rsp.wrapping_sub(8).wrapping_add(UCONTEXT_OFFSET);
     let mut uc = [0u8; UCONTEXT_SIZE as usize];
-    if p.mm.read(uc_address, &mut uc).is_err() {
+    if p.mm.lock().read(uc_address, &mut uc).is_err() {
         return Some(Termination::Killed(11));
     }
     let get =
@@ -279,10 +281,31 @@ pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     } else if size >= 2048 {
         p.signals.alt_stack = (base, flags & !SS_ONSTACK, size);
     }
-    match p.signal_fpu.pop() {
-        Some(fpu) => fpu.load(),
-        None => arch::thread::reset_fpu(),
-    }
     lifecycle::publish_signal_state(p.pid, &p.signals);
+    match register(MCONTEXT_FPSTATE) {
+        // No FPU state in the frame: the registers start afresh, as Linux's `fpu__clear`.
+        0 => arch::thread::reset_fpu(),
+        fpstate => match frame_fpu(p, fpstate) {
+            Some(fpu) => fpu.load(),
+            None => return Some(Termination::Killed(11)),
+        },
+    }
     None
+}
+
+/// The FPU state at `fpstate` in the program's memory, checked by `arch`; `None` when it
+/// cannot be read or would not load.
+fn frame_fpu(p: &mut Process, fpstate: u64) -> Option<FpuState> {
+    let mut legacy = [0u8; FXSAVE_SIZE];
+    p.mm.lock().read(fpstate, &mut legacy).ok()?;
+    let extended = match FpuState::extended_size(&legacy) {
+        None => None,
+        Some(0) => return None,
+        Some(size) => {
+            let mut image = alloc::vec![0u8; size];
+            p.mm.lock().read(fpstate, &mut image).ok()?;
+            Some(image)
+        }
+    };
+    FpuState::from_signal_frame(&legacy, extended.as_deref())
 }

@@ -9,14 +9,16 @@ use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
-use vfs_core::{At, Errno, FileType, Inode, MountFlags};
+use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
 
 use super::Process;
+use super::caps::{FILE_CAPABILITIES_XATTR, FileCapabilities};
 use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
 use crate::exec::stack::{self, StackRequest, auxv};
 use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
+use crate::task::shared::{Image, shared};
 use arch::user::UserContext;
 
 /// Highest stack address (exclusive): the top page of the user half is left unmapped.
@@ -80,8 +82,10 @@ fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize
 
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
 /// mount that allows exec.
-fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-    let file = process.fs.open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
+fn open_executable(process: &Process, path: &[u8]) -> Result<(Arc<dyn Inode>, Location), Errno> {
+    let file = process
+        .fs_context()
+        .open(At::Cwd, path, OpenFlags::RDONLY, 0)?;
     if file.inode().file_type() != FileType::Regular {
         return Err(Errno::EACCES);
     }
@@ -89,8 +93,8 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<Arc<dyn Inode>, Err
         return Err(Errno::EACCES);
     }
     let stat = file.stat()?;
-    vfs_core::permission::check_access(&process.fs.cred, &stat, FileAccess::EXEC)?;
-    Ok(file.inode().clone())
+    vfs_core::permission::check_access(&process.fs.lock().cred, &stat, FileAccess::EXEC)?;
+    Ok((file.inode().clone(), file.location().clone()))
 }
 
 /// Replaces `process`'s image with the program at `path`.
@@ -102,8 +106,10 @@ pub fn exec(
 ) -> Result<(), ExecFailure> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
-        let inode = open_executable(process, &path)?;
-        let size = inode.getattr()?.size;
+        let (inode, location) = open_executable(process, &path)?;
+        let stat = inode.getattr()?;
+        crate::mm::page_cache::check_version(&inode, &stat);
+        let size = stat.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
         let head_len = read_exact_at(&*inode, 0, &mut head)?;
         head.truncate(head_len);
@@ -118,7 +124,13 @@ pub fn exec(
             continue;
         }
         let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
-        return load(process, inode, &image, &path, &argv, &envp);
+        let credentials = exec_credentials(process, &inode, &location, &stat)?;
+        let executable = Executable {
+            inode,
+            location,
+            credentials,
+        };
+        return load(process, &executable, &image, &path, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
@@ -141,9 +153,59 @@ fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, Exec
     elf::parse(head, &table[..read], size)
 }
 
+/// The program exec runs: its file, and the identity the process takes with it.
+struct Executable {
+    inode: Arc<dyn Inode>,
+    location: Location,
+    credentials: ExecCredentials,
+}
+
+/// Who the process is after exec: the effective ids a set-user-ID or set-group-ID file
+/// gives, and the file's capabilities.
+struct ExecCredentials {
+    euid: u32,
+    egid: u32,
+    file_capabilities: Option<FileCapabilities>,
+}
+
+/// Linux's `bprm_fill_uid` and `get_file_caps`: a set-user-ID file makes the effective
+/// uid its owner's, a set-group-ID one (with group execute) the effective gid its group's,
+/// and `security.capability` gives capabilities; none of it on a `nosuid` mount, and the
+/// set-id bits not under `no_new_privs`. A capability attribute Linux would refuse fails
+/// the exec with `EINVAL`, as there.
+fn exec_credentials(
+    process: &Process,
+    inode: &Arc<dyn Inode>,
+    location: &Location,
+    stat: &vfs_core::attr::Stat,
+) -> Result<ExecCredentials, Errno> {
+    use vfs_core::attr::mode::{S_ISGID, S_ISUID, S_IXGRP};
+    let mut credentials = ExecCredentials {
+        euid: process.ids.euid,
+        egid: process.ids.egid,
+        file_capabilities: None,
+    };
+    if location.mount.flags().contains(MountFlags::NOSUID) {
+        return Ok(credentials);
+    }
+    if !process.caps.no_new_privs {
+        if stat.mode & S_ISUID != 0 {
+            credentials.euid = stat.uid;
+        }
+        if stat.mode & (S_ISGID | S_IXGRP) == S_ISGID | S_IXGRP {
+            credentials.egid = stat.gid;
+        }
+    }
+    credentials.file_capabilities = match inode.get_xattr(FILE_CAPABILITIES_XATTR) {
+        Ok(value) => Some(FileCapabilities::parse(&value).ok_or(Errno::EINVAL)?),
+        Err(_) => None, // no attribute (ENODATA), or a filesystem without them
+    };
+    Ok(credentials)
+}
+
 fn load(
     process: &mut Process,
-    inode: Arc<dyn Inode>,
+    executable: &Executable,
     image: &ElfImage,
     path: &[u8],
     argv: &[Vec<u8>],
@@ -162,7 +224,8 @@ fn load(
         let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE as u64);
         if file_area_end > page_start {
             let source = PageSource::File {
-                inode: inode.clone(),
+                inode: executable.inode.clone(),
+                location: executable.location.clone(),
                 offset: page_offset,
                 file_bytes: file_end - page_start,
             };
@@ -196,7 +259,31 @@ fn load(
         PageSource::Anonymous,
     )?;
 
-    let ids = &process.ids;
+    // The identity the new image runs with (Linux's `cap_bprm_creds_from_file`): the
+    // saved ids follow the effective ones, and a set-id or capability-raising exec is
+    // marked secure (`AT_SECURE`: the dynamic loader then ignores `LD_*` variables).
+    let credentials = &executable.credentials;
+    let setid = credentials.euid != process.ids.euid || credentials.egid != process.ids.egid;
+    let mut caps = process.caps;
+    caps.exec_file(
+        process.ids.uid,
+        credentials.euid,
+        credentials.file_capabilities.as_ref(),
+        setid,
+    );
+    let raised = credentials
+        .file_capabilities
+        .is_some_and(|file| file.effective)
+        || caps.permitted & !process.caps.permitted != 0;
+    let secure = setid
+        || credentials.euid != process.ids.uid
+        || credentials.egid != process.ids.gid
+        || (process.ids.uid != 0 && raised);
+    let mut ids = process.ids.clone();
+    ids.euid = credentials.euid;
+    ids.suid = credentials.euid;
+    ids.egid = credentials.egid;
+    ids.sgid = credentials.egid;
     let aux = [
         (auxv::AT_PHDR, image.phdr_address),
         (auxv::AT_PHENT, u64::from(image.phdr_entry_size)),
@@ -212,7 +299,7 @@ fn load(
         (auxv::AT_HWCAP, arch::cpu::hardware_capabilities()),
         (auxv::AT_HWCAP2, 0),
         (auxv::AT_CLKTCK, 100),
-        (auxv::AT_SECURE, 0),
+        (auxv::AT_SECURE, u64::from(secure)),
     ];
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
@@ -228,10 +315,18 @@ fn load(
     };
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
+    mm.set_start_stack(initial.sp);
 
-    // The process's page count (what the OOM killer weighs) carries over to the new image.
-    mm.take_resident_counter(&process.mm);
-    process.mm = mm;
+    // The new image has an address space and a descriptor table of its own, whoever
+    // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
+    // the files too, so close-on-exec closes nothing of theirs. The process's page count
+    // (what the OOM killer weighs) follows it to the new image.
+    let files = process.files.lock().try_clone()?;
+    if let Some(counter) = crate::task::oom::counter_of(process.pid) {
+        mm.count_resident_in(counter);
+    }
+    process.mm = shared(mm);
+    process.files = shared(files);
     arch::thread::reset_fpu();
     process.context = UserContext {
         rip: image.entry,
@@ -239,25 +334,28 @@ fn load(
         rflags: 0x202,
         ..UserContext::default()
     };
-    process.files.close_on_exec_all();
+    process.files.lock().close_on_exec_all();
     process.signals.reset_on_exec();
-    // The capability transition of an execve of a file without file capabilities (the
-    // init's own exec too, as runc's init execs it after setting the spec's sets).
-    process.caps.exec(process.ids.uid, process.ids.euid);
+    // The capability and id transition computed above (the init's own exec too, as runc's
+    // init execs it after setting the spec's sets).
+    process.caps = caps;
+    process.ids = ids;
     process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    process.name = name[..name.len().min(15)].to_vec();
-    process.argv = argv.to_vec();
-    process.envp = envp.to_vec();
-    process.exe = process
-        .fs
+    let fs = process.fs_context();
+    let exe = fs
         .resolve(At::Cwd, path, true)
         .ok()
-        .and_then(|l| vfs_core::path::absolute_path(&l, &process.fs.root))
+        .and_then(|l| vfs_core::path::absolute_path(&l, &fs.root))
         .unwrap_or_else(|| path.to_vec());
-    crate::views::publish(process);
-    crate::task::lifecycle::publish_credentials(process);
+    process.task.set_image(Image {
+        name: name[..name.len().min(15)].to_vec(),
+        exe,
+        args: initial.args.clone(),
+        env: initial.env.clone(),
+    });
+    process.publish_parts();
     log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
     Ok(())
 }

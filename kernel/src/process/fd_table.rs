@@ -18,8 +18,6 @@ use vfs_core::budget::{Charge, MemoryBudget, heap_cost};
 
 /// Linux's default soft `RLIMIT_NOFILE`.
 pub const DEFAULT_MAX_FILES: usize = 1024;
-/// Linux's default hard `RLIMIT_NOFILE`.
-pub const DEFAULT_MAX_FILES_HARD: usize = 4096;
 /// Linux's `fs.nr_open`: the highest any `RLIMIT_NOFILE` may be set to.
 pub const NR_OPEN: u64 = 1 << 20;
 
@@ -39,22 +37,9 @@ struct Entry<F> {
 pub struct FdTable<F> {
     entries: Vec<Option<Entry<F>>>,
     limit: usize,
-    changes: FdChanges,
     /// [`SLOT_COST`] for each slot and [`FILE_COST`] for each open descriptor.
     charge: Charge,
 }
-
-/// The descriptors installed or closed since [`FdTable::take_changes`]: what `/proc`'s
-/// snapshot must refresh, so its cost follows the calls made, not the files open.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FdChanges {
-    /// Too many to list (or `execve` closed a set): refresh every descriptor.
-    pub all: bool,
-    pub fds: Vec<i32>,
-}
-
-/// Past this many listed changes, [`FdChanges::all`] stands for them.
-const MAX_LISTED_CHANGES: usize = 64;
 
 impl<F: Clone> Default for FdTable<F> {
     fn default() -> Self {
@@ -72,10 +57,6 @@ impl<F: Clone> FdTable<F> {
         Self {
             entries: Vec::new(),
             limit: DEFAULT_MAX_FILES,
-            changes: FdChanges {
-                all: true,
-                fds: Vec::new(),
-            },
             charge: budget.empty_charge(),
         }
     }
@@ -86,7 +67,6 @@ impl<F: Clone> FdTable<F> {
         Ok(Self {
             entries: self.entries.clone(),
             limit: self.limit,
-            changes: self.changes.clone(),
             charge,
         })
     }
@@ -101,28 +81,6 @@ impl<F: Clone> FdTable<F> {
 
     pub fn limit(&self) -> usize {
         self.limit
-    }
-
-    /// Whether anything changed since [`take_changes`](Self::take_changes).
-    pub fn has_changes(&self) -> bool {
-        self.changes.all || !self.changes.fds.is_empty()
-    }
-
-    /// What changed since the last call, and starts a new record.
-    pub fn take_changes(&mut self) -> FdChanges {
-        core::mem::take(&mut self.changes)
-    }
-
-    fn changed(&mut self, index: usize) {
-        if self.changes.all {
-            return;
-        }
-        if self.changes.fds.len() >= MAX_LISTED_CHANGES {
-            self.changes.all = true;
-            self.changes.fds = Vec::new();
-        } else {
-            self.changes.fds.push(index as i32);
-        }
     }
 
     /// Changes `RLIMIT_NOFILE`; open descriptors above it stay open, as on Linux.
@@ -183,7 +141,6 @@ impl<F: Clone> FdTable<F> {
             file,
             close_on_exec,
         });
-        self.changed(index);
         Ok(())
     }
 
@@ -202,7 +159,6 @@ impl<F: Clone> FdTable<F> {
             .get_mut(index)
             .and_then(Option::take)
             .ok_or(Errno::EBADF)?;
-        self.changed(index);
         let slots_before = self.entries.len();
         while self.entries.last().is_some_and(Option::is_none) {
             self.entries.pop();
@@ -256,7 +212,6 @@ impl<F: Clone> FdTable<F> {
 
     /// Closes every close-on-exec descriptor (at `execve`).
     pub fn close_on_exec_all(&mut self) {
-        self.changes.all = true;
         let before = self.open_count();
         for slot in &mut self.entries {
             if slot.as_ref().is_some_and(|entry| entry.close_on_exec) {
@@ -284,31 +239,6 @@ impl<F: Clone> FdTable<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn changes_name_the_descriptors_touched_then_start_over() {
-        let mut table = FdTable::new();
-        assert!(table.take_changes().all, "a new table is all news");
-        let a = table.insert("a", false).unwrap();
-        let b = table.insert("b", false).unwrap();
-        table.duplicate_to(a, 7, false, false).unwrap();
-        table.remove(b).unwrap();
-        assert_eq!(
-            table.take_changes(),
-            FdChanges {
-                all: false,
-                fds: alloc::vec![a, b, 7, b]
-            }
-        );
-        assert_eq!(table.take_changes(), FdChanges::default());
-        for _ in 0..100 {
-            let fd = table.insert("x", false).unwrap();
-            table.remove(fd).unwrap();
-        }
-        assert!(table.take_changes().all, "too many to list");
-        table.close_on_exec_all();
-        assert!(table.take_changes().all);
-    }
 
     #[test]
     fn new_descriptors_take_the_lowest_free_number() {

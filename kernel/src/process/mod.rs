@@ -1,9 +1,11 @@
-//! process: a running program: its address space, files, identity and registers, and the
-//! loop that runs it in user mode and serves its system calls and faults.
+//! process: a running program as its own thread holds it: registers, identity, signal
+//! state and limits ([`Process`]), with handles to the parts it may share with others
+//! (address space, descriptor table, fs context: [`crate::task::shared`]); how signals are
+//! delivered ([`deliver`]), how a program is loaded ([`exec`]), the descriptor table
+//! ([`fd_table`]) and capabilities ([`caps`]).
 //!
-//! One process today (the container's init). The types are built for more: everything a
-//! process owns is in [`Process`], nothing in globals, so `fork` is a matter of cloning it
-//! and the scheduler a matter of choosing which one calls [`run`] next.
+//! The loop that runs a process is in the task layer ([`crate::task::run`]), above the
+//! system-call families, which take `&mut Process`.
 
 pub mod caps;
 #[cfg(target_os = "none")]
@@ -22,12 +24,12 @@ mod running {
     use alloc::sync::Arc;
     use alloc::vec::Vec;
 
-    use vfs_core::{FsContext, OpenFile};
+    use vfs_core::FsContext;
 
-    use super::fd_table::FdTable;
     pub use super::signal::{Signal, SignalState};
-    use crate::mm::address_space::{Access, AddressSpace, FaultError};
-    use arch::user::{UserContext, UserExit};
+    use crate::mm::address_space::AddressSpace;
+    use crate::task::shared::{Files, Shared, Task};
+    use arch::user::UserContext;
 
     /// Real, effective and saved user and group ids, and the supplementary groups. The
     /// filesystem checks use the effective ids (Linux's fsuid follows euid).
@@ -63,11 +65,15 @@ mod running {
         }
     }
 
+    /// A running process as its own kernel thread holds it: registers and what only this
+    /// thread touches, and handles to the parts it shares ([`Task`]: the half that others
+    /// reach). A part is locked for one operation at a time (see [`crate::task::shared`]).
     pub struct Process {
         pub pid: u32,
-        pub mm: AddressSpace,
-        pub fs: FsContext,
-        pub files: FdTable<Arc<OpenFile>>,
+        pub task: Arc<Task>,
+        pub mm: Shared<AddressSpace>,
+        pub fs: Shared<FsContext>,
+        pub files: Shared<Files>,
         pub context: UserContext,
         pub ids: Ids,
         /// Capability sets, securebits and `no_new_privs` ([`super::caps`]).
@@ -77,22 +83,13 @@ mod running {
         /// `set_tid_address`: cleared (and futex-woken) when the thread exits.
         pub clear_child_tid: u64,
         pub robust_list: (u64, u64),
-        /// The name `/proc/self/comm` shows: the executable's file name, as Linux sets it.
-        pub name: Vec<u8>,
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
-        /// The FPU registers of the code each running signal handler interrupted,
-        /// innermost last ([`super::deliver`]).
-        pub signal_fpu: Vec<arch::fpu::FpuState>,
         /// When its thread started running it (monotonic ns), and the time it has spent
         /// in user mode since: CPU-time accounting (`getrusage`, `times`).
         pub started_ns: i64,
         pub user_ns: u64,
-        /// What the running image was started with (`/proc/self/cmdline`, `environ`, `exe`).
-        pub argv: Vec<Vec<u8>>,
-        pub envp: Vec<Vec<u8>>,
-        pub exe: Vec<u8>,
     }
 
     /// How a process ended, as `wait` and a shell report it.
@@ -114,12 +111,36 @@ mod running {
     }
 
     impl Process {
-        /// Keeps the filesystem identity in step with the effective ids and capabilities.
+        /// After the ids or capabilities changed: the filesystem identity follows the
+        /// effective ids and capabilities, and the task shows the new identity to others
+        /// (`kill`'s permission check, `capget` of this pid, `/proc/<pid>/status`).
         pub fn sync_credentials(&mut self) {
-            self.fs.cred.uid = self.ids.euid;
-            self.fs.cred.gid = self.ids.egid;
-            self.fs.cred.groups = self.ids.groups.clone();
-            self.fs.cred.caps = self.caps.effective;
+            {
+                let mut fs = self.fs.lock();
+                fs.cred.uid = self.ids.euid;
+                fs.cred.gid = self.ids.egid;
+                fs.cred.groups = self.ids.groups.clone();
+                fs.cred.caps = self.caps.effective;
+            }
+            self.task.set_identity(crate::task::shared::Identity {
+                ids: self.ids.clone(),
+                caps: self.caps,
+            });
+        }
+
+        /// The fs context as it is now, for a path walk. A walk must not hold the lock:
+        /// it may read this process's own `/proc/self/cwd`, and opening a FIFO blocks.
+        pub fn fs_context(&self) -> FsContext {
+            self.fs.lock().clone()
+        }
+
+        /// Points the task at this thread's parts (after exec replaced the address space).
+        pub fn publish_parts(&self) {
+            self.task.set_parts(crate::task::shared::Parts {
+                mm: Some(self.mm.clone()),
+                files: Some(self.files.clone()),
+                fs: Some(self.fs.clone()),
+            });
         }
 
         /// `capable(cap)`: whether the effective set holds `cap`.
@@ -132,156 +153,5 @@ mod running {
     pub enum Flow {
         Continue,
         Exit(Termination),
-    }
-
-    /// Runs `process` until it ends.
-    pub fn run(process: &mut Process) -> Termination {
-        // The same fault (instruction, address, error) twice in a row with nothing between
-        // means the page tables disagree with the areas: the mapping is refreshed once;
-        // a third time it is the program's fault. Any system call or interrupt in between
-        // resets this (the program may have unmapped and mapped the page again).
-        let mut last_fault = None;
-        let mut repeats = 0;
-        loop {
-            process.mm.activate();
-            let entered = crate::clock::monotonic_ns();
-            let exit = process.context.execute();
-            process.user_ns += (crate::clock::monotonic_ns() - entered).max(0) as u64;
-            match exit {
-                UserExit::Syscall => {
-                    last_fault = None;
-                    let number = process.context.rax;
-                    if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
-                        return termination;
-                    }
-                    crate::task::oom::reclaim_after_refusals(process);
-                    if crate::syscall::changes_what_proc_shows(number)
-                        || process.files.has_changes()
-                    {
-                        crate::views::publish_changes(process);
-                    }
-                    // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
-                    // registers of its own, which are not a call's result.
-                    let returned =
-                        (number != crate::abi::syscall_numbers::RT_SIGRETURN).then_some(number);
-                    if let Some(termination) = super::deliver::deliver_pending(process, returned) {
-                        return termination;
-                    }
-                }
-                UserExit::Exception {
-                    vector,
-                    error,
-                    address,
-                } => {
-                    log::trace!(target: "process", "exception {vector} error={error:#x} address={address:#x} rip={:#x}", process.context.rip);
-                    let this_fault = Some((process.context.rip, address, error));
-                    repeats = if vector == 14 && this_fault == last_fault {
-                        repeats + 1
-                    } else {
-                        0
-                    };
-                    last_fault = this_fault;
-                    if repeats == 1 {
-                        process.mm.refresh_mapping(address);
-                        continue;
-                    }
-                    let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
-                    let raised = match stuck {
-                        Some(signal) => Some(signal),
-                        None => match handle_exception(process, vector, error, address) {
-                            Handled::Resolved => None,
-                            Handled::Raise(signal) => Some(signal),
-                            Handled::Retry => {
-                                // Memory was freed for it: the same fault again is news.
-                                last_fault = None;
-                                None
-                            }
-                        },
-                    };
-                    if let Some(signal) = raised {
-                        // A handler may catch a fault's signal (not an out-of-memory kill,
-                        // not a fault repeating on the same instruction).
-                        if stuck.is_none() && signal != Signal::SIGKILL {
-                            let Some(termination) =
-                                super::deliver::deliver_fault(process, signal as u8, address)
-                            else {
-                                last_fault = None;
-                                continue;
-                            };
-                            log::info!(target: "process", "pid {} ended by {termination:?}: {} at rip={:#x} address={address:#x}", process.pid, exception_name(vector), process.context.rip);
-                            return termination;
-                        }
-                        log::info!(
-                            target: "process",
-                            "pid {} killed by {signal:?}: {} at rip={:#x} address={address:#x}",
-                            process.pid,
-                            exception_name(vector),
-                            process.context.rip
-                        );
-                        return Termination::Killed(signal as u8);
-                    }
-                }
-                UserExit::Interrupt { .. } => {
-                    last_fault = None;
-                    crate::task::scheduler::tick();
-                    if let Some(termination) = super::deliver::deliver_pending(process, None) {
-                        return termination;
-                    }
-                }
-            }
-        }
-    }
-
-    /// What became of an exception.
-    enum Handled {
-        Resolved,
-        /// Out of memory, and the OOM killer freed some: run the instruction again.
-        Retry,
-        Raise(Signal),
-    }
-
-    /// Resolves a fault if it can (demand paging, the OOM killer); otherwise the signal it
-    /// raises.
-    fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Handled {
-        const PAGE_FAULT: u8 = 14;
-        let signal = match vector {
-            PAGE_FAULT => {
-                let access = if error & 0x10 != 0 {
-                    Access::Execute
-                } else if error & 0x2 != 0 {
-                    Access::Write
-                } else {
-                    Access::Read
-                };
-                match process.mm.handle_fault(address, access) {
-                    Ok(()) => return Handled::Resolved,
-                    Err(FaultError::Segv) => Signal::SIGSEGV,
-                    Err(FaultError::Bus) => Signal::SIGBUS,
-                    Err(FaultError::OutOfMemory) => {
-                        match crate::task::oom::out_of_memory(process) {
-                            crate::task::oom::Verdict::Retry => return Handled::Retry,
-                            crate::task::oom::Verdict::KillSelf => Signal::SIGKILL,
-                        }
-                    }
-                }
-            }
-            0 | 16 | 19 => Signal::SIGFPE, // divide error, x87 and SIMD floating point
-            1 | 3 => Signal::SIGTRAP,
-            6 => Signal::SIGILL,
-            17 => Signal::SIGBUS, // alignment check
-            _ => Signal::SIGSEGV, // #GP, #SS, #NP and the rest
-        };
-        Handled::Raise(signal)
-    }
-
-    fn exception_name(vector: u8) -> &'static str {
-        match vector {
-            0 => "divide error",
-            3 => "breakpoint",
-            6 => "invalid opcode",
-            13 => "general protection fault",
-            14 => "page fault",
-            _ => "CPU exception",
-        }
     }
 }

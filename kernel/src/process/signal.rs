@@ -123,13 +123,38 @@ pub fn default_action(signo: u8) -> DefaultAction {
     }
 }
 
+/// Whether `action` drops signal `signo`: `SIG_IGN`, or `SIG_DFL` with a default of
+/// ignoring (never `SIGKILL`).
+fn ignored(action: &SigAction, signo: u8) -> bool {
+    signo != 9
+        && (action.handler == SIG_IGN
+            || (action.handler == SIG_DFL && default_action(signo) == DefaultAction::Ignore))
+}
+
 pub const fn bit(signo: u8) -> u64 {
     1u64 << (signo - 1)
 }
 
-#[derive(Clone)]
-pub struct SignalState {
+/// What each signal does: Linux's `sighand_struct`, the part `clone` shares with
+/// `CLONE_SIGHAND` (threads) and copies otherwise; `execve` gives the process its own.
+#[derive(Clone, Copy)]
+pub struct Handlers {
     pub actions: [SigAction; SIGNAL_COUNT],
+}
+
+impl Default for Handlers {
+    fn default() -> Self {
+        Handlers {
+            actions: [SigAction::default(); SIGNAL_COUNT],
+        }
+    }
+}
+
+/// A thread's signal state: the handlers (shared, locked one operation at a time) and
+/// what is the thread's own, as in Linux's `task_struct`: the blocked mask, the pending
+/// signals, the alternate stack, the mask `rt_sigsuspend` saved.
+pub struct SignalState {
+    pub handlers: crate::task::shared::Shared<Handlers>,
     pub blocked: u64,
     /// `sigaltstack`: base, flags, size.
     pub alt_stack: (u64, u32, u64),
@@ -142,7 +167,7 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         Self {
-            actions: [SigAction::default(); SIGNAL_COUNT],
+            handlers: crate::task::shared::shared(Handlers::default()),
             blocked: 0,
             alt_stack: (0, SS_DISABLE, 0),
             pending: alloc::vec::Vec::new(),
@@ -189,7 +214,7 @@ impl SignalState {
         let blocked = self.blocked & (1 << (number - 1)) != 0;
         Self::valid(number)
             && !blocked
-            && self.actions[number as usize - 1].handler == SIG_DFL
+            && self.action(number as u8).handler == SIG_DFL
             && !NOT_FATAL.contains(&number)
     }
 
@@ -213,26 +238,52 @@ impl SignalState {
         }
     }
 
+    /// The action of signal `signo` (1..=64).
+    pub fn action(&self, signo: u8) -> SigAction {
+        self.handlers.lock().actions[usize::from(signo) - 1]
+    }
+
+    pub fn set_action(&self, signo: u8, action: SigAction) {
+        self.handlers.lock().actions[usize::from(signo) - 1] = action;
+    }
+
     /// Whether a signal sent now would be dropped: `SIG_IGN`, or a default of ignoring.
     pub fn ignores(&self, signo: u8) -> bool {
-        let handler = self.actions[usize::from(signo) - 1].handler;
-        signo != 9
-            && (handler == SIG_IGN
-                || (handler == SIG_DFL && default_action(signo) == DefaultAction::Ignore))
+        ignored(&self.action(signo), signo)
     }
 
     /// Signals with a handler of the program's, as a mask.
     pub fn handled_mask(&self) -> u64 {
+        let handlers = self.handlers.lock();
         (1..=SIGNAL_COUNT as u8)
-            .filter(|&signo| self.actions[usize::from(signo) - 1].handler > SIG_IGN)
+            .filter(|&signo| handlers.actions[usize::from(signo) - 1].handler > SIG_IGN)
             .fold(0, |mask, signo| mask | bit(signo))
     }
 
     /// Signals dropped when sent, as a mask.
     pub fn ignored_mask(&self) -> u64 {
+        let handlers = self.handlers.lock();
         (1..=SIGNAL_COUNT as u8)
-            .filter(|&signo| self.ignores(signo))
+            .filter(|&signo| ignored(&handlers.actions[usize::from(signo) - 1], signo))
             .fold(0, |mask, signo| mask | bit(signo))
+    }
+
+    /// The state a new process starts with (`fork`): a copy of the handlers (or the same
+    /// ones, `share`d, for `CLONE_SIGHAND`), the same mask and alternate stack, nothing
+    /// pending.
+    pub fn for_child(&self, share: bool) -> SignalState {
+        let handlers = if share {
+            self.handlers.clone()
+        } else {
+            crate::task::shared::shared(*self.handlers.lock())
+        };
+        SignalState {
+            handlers,
+            blocked: self.blocked,
+            alt_stack: self.alt_stack,
+            pending: alloc::vec::Vec::new(),
+            saved_mask: None,
+        }
     }
 
     /// The next pending signal not blocked (the lowest number first, as Linux), taken.
@@ -254,14 +305,17 @@ impl SignalState {
             .any(|info| info.signo == 9 || self.blocked & bit(info.signo) == 0)
     }
 
-    /// At `execve`: handled signals go back to their default action.
+    /// At `execve`: handled signals go back to their default action, in handlers of the
+    /// process's own (Linux's `unshare_sighand`: a sharer keeps its handlers).
     pub fn reset_on_exec(&mut self) {
         const SIG_IGN: u64 = 1;
-        for action in &mut self.actions {
+        let mut handlers = *self.handlers.lock();
+        for action in &mut handlers.actions {
             if action.handler != SIG_IGN {
                 *action = SigAction::default();
             }
         }
+        self.handlers = crate::task::shared::shared(handlers);
         self.alt_stack = (0, SS_DISABLE, 0);
     }
 }

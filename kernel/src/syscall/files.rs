@@ -22,7 +22,7 @@ const CHUNK: usize = 512 * 1024;
 const IOV_MAX: u64 = 1024;
 
 fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-    p.files.get(fd).cloned()
+    p.files.lock().get(fd).cloned()
 }
 
 /// Reads from `file` into user memory at `buf` in chunks; stops at a short read, and
@@ -35,7 +35,7 @@ fn read_into_user(
     mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>,
 ) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
-    p.mm.check_range(buf, count, Access::Write)?;
+    p.mm.lock().check_range(buf, count, Access::Write)?;
     // Charged past the prepaid part: a blocked reader holds it, and every process may be one.
     let (bounce_len, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
     let mut bounce = vec![0u8; bounce_len];
@@ -47,7 +47,7 @@ fn read_into_user(
             Err(errno) if done == 0 => return Err(errno),
             Err(_) => break,
         };
-        p.mm.write(buf + done, &bounce[..got])?;
+        p.mm.lock().write(buf + done, &bounce[..got])?;
         done += got as u64;
         if got < want || once {
             break;
@@ -63,7 +63,7 @@ fn write_from_user(
     mut write: impl FnMut(u64, &[u8]) -> Result<usize, Errno>,
 ) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
-    p.mm.check_range(buf, count, Access::Read)?;
+    p.mm.lock().check_range(buf, count, Access::Read)?;
     // Charged past the prepaid part: a blocked writer holds it, and every process may be one.
     let (chunk, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
     let mut done = 0u64;
@@ -92,7 +92,15 @@ pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
 pub fn write(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
     let result = write_from_user(p, buf, count, |_, chunk| file.write(chunk));
+    changed(&file);
     broken_pipe(p, result)
+}
+
+/// After a write or truncate of a regular file: its cached pages are stale.
+fn changed(file: &OpenFile) {
+    if file.inode().file_type() == FileType::Regular {
+        crate::mm::page_cache::forget(file.inode());
+    }
 }
 
 /// A write to a pipe with no reader left: `EPIPE`, and `SIGPIPE` for the writer, delivered
@@ -137,9 +145,11 @@ pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> Sy
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    write_from_user(p, buf, count, |done, chunk| {
+    let result = write_from_user(p, buf, count, |done, chunk| {
         file.write_at(offset + done, chunk)
-    })
+    });
+    changed(&file);
+    result
 }
 
 /// The `struct iovec` array of readv/writev.
@@ -147,7 +157,7 @@ fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, 
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    p.mm.check_range(address, count * 16, Access::Read)?;
+    p.mm.lock().check_range(address, count * 16, Access::Read)?;
     let raw = read_in(p, address, count as usize * 16)?;
     let vectors: Vec<(u64, u64)> = raw
         .chunks(16)
@@ -163,7 +173,7 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
     let vectors = iovecs(p, address, count)?;
     for &(base, len) in &vectors {
-        p.mm.check_range(base, len, Access::Write)?;
+        p.mm.lock().check_range(base, len, Access::Write)?;
     }
     let once = file.device().is_some();
     let pipe = crate::fs::pipe::pipe_end(&file);
@@ -190,9 +200,10 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
 
 pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    changed(&file);
     let vectors = iovecs(p, address, count)?;
     for &(base, len) in &vectors {
-        p.mm.check_range(base, len, Access::Read)?;
+        p.mm.lock().check_range(base, len, Access::Read)?;
     }
     let mut total = 0;
     for (base, len) in vectors {
@@ -226,12 +237,12 @@ pub fn lseek(p: &mut Process, fd: i32, offset: u64, whence: u64) -> SysResult {
 }
 
 pub fn close(p: &mut Process, fd: i32) -> SysResult {
-    p.files.remove(fd).map(|_| 0)
+    p.files.lock().remove(fd).map(|_| 0)
 }
 
 pub fn dup(p: &mut Process, fd: i32) -> SysResult {
     let file = file(p, fd)?;
-    p.files.insert(file, false).map(|fd| fd as u64)
+    p.files.lock().insert(file, false).map(|fd| fd as u64)
 }
 
 pub fn dup3(p: &mut Process, old: i32, new: i32, flags: u64, is_dup3: bool) -> SysResult {
@@ -241,6 +252,7 @@ pub fn dup3(p: &mut Process, old: i32, new: i32, flags: u64, is_dup3: bool) -> S
         _ => return Err(Errno::EINVAL),
     };
     p.files
+        .lock()
         .duplicate_to(old, new, close_on_exec, is_dup3)
         .map(|fd| fd as u64)
 }
@@ -264,16 +276,18 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let minimum = usize::try_from(argument as i32).map_err(|_| Errno::EINVAL)?;
             p.files
+                .lock()
                 .insert_from(minimum, file, command == F_DUPFD_CLOEXEC)
                 .map(|fd| fd as u64)
         }
-        F_GETFD => Ok(if p.files.close_on_exec(fd)? {
+        F_GETFD => Ok(if p.files.lock().close_on_exec(fd)? {
             FD_CLOEXEC
         } else {
             0
         }),
         F_SETFD => p
             .files
+            .lock()
             .set_close_on_exec(fd, argument & FD_CLOEXEC != 0)
             .map(|()| 0),
         F_GETFL => Ok(u64::from(file.flags().bits())),
@@ -321,8 +335,8 @@ const FIONCLEX: u64 = 0x5450;
 pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult {
     let file = file(p, fd)?;
     match request {
-        FIOCLEX => return p.files.set_close_on_exec(fd, true).map(|()| 0),
-        FIONCLEX => return p.files.set_close_on_exec(fd, false).map(|()| 0),
+        FIOCLEX => return p.files.lock().set_close_on_exec(fd, true).map(|()| 0),
+        FIONCLEX => return p.files.lock().set_close_on_exec(fd, false).map(|()| 0),
         _ => {}
     }
     if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
@@ -369,7 +383,8 @@ pub fn getdents64(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     let capacity = count.min(MAX_RW_COUNT) as usize;
-    p.mm.check_range(buf, capacity as u64, Access::Write)?;
+    p.mm.lock()
+        .check_range(buf, capacity as u64, Access::Write)?;
     let mut out: Vec<u8> = Vec::new();
     let mut too_small = false;
     file.read_dir(&mut |entry| {
@@ -401,7 +416,10 @@ pub fn ftruncate(p: &mut Process, fd: i32, length: u64) -> SysResult {
     if (length as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    file(p, fd)?.truncate(length).map(|()| 0)
+    let file = file(p, fd)?;
+    let result = file.truncate(length);
+    changed(&file);
+    result.map(|()| 0)
 }
 
 pub fn fstatfs(p: &mut Process, fd: i32, address: u64) -> SysResult {
@@ -418,12 +436,15 @@ pub fn fstatfs(p: &mut Process, fd: i32, address: u64) -> SysResult {
 
 pub fn fchmod(p: &mut Process, fd: i32, mode: u64) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.chmod_location(&location, mode as u32).map(|()| 0)
+    p.fs_context()
+        .chmod_location(&location, mode as u32)
+        .map(|()| 0)
 }
 
 pub fn fchown(p: &mut Process, fd: i32, uid: u64, gid: u64) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.chown_location(&location, owner_id(uid), owner_id(gid))
+    p.fs_context()
+        .chown_location(&location, owner_id(uid), owner_id(gid))
         .map(|()| 0)
 }
 
@@ -434,7 +455,10 @@ pub(super) fn owner_id(value: u64) -> Option<u32> {
 
 pub fn fchdir(p: &mut Process, fd: i32) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.chdir(vfs_core::At::Dir(&location), b".").map(|()| 0)
+    let mut fs = p.fs_context();
+    fs.chdir(vfs_core::At::Dir(&location), b".")?;
+    p.fs.lock().cwd = fs.cwd;
+    Ok(0)
 }
 
 /// `utimensat` on an open file (`AT_EMPTY_PATH` or a NULL path).
@@ -444,7 +468,8 @@ pub(super) fn futimens(
     times: (Option<TimeChange>, Option<TimeChange>),
 ) -> SysResult {
     let location = file(p, fd)?.location().clone();
-    p.fs.utimens_location(&location, times.0, times.1)
+    p.fs_context()
+        .utimens_location(&location, times.0, times.1)
         .map(|()| 0)
 }
 
@@ -512,10 +537,10 @@ fn remaining(deadline: i64) -> i64 {
 /// `poll`: each entry's `revents` is what its file is ready for among `events`, plus
 /// `POLLERR`/`POLLHUP` always and `POLLNVAL` for a descriptor that is not open.
 fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -> SysResult {
-    if count > p.files.limit() as u64 {
+    if count > p.files.lock().limit() as u64 {
         return Err(Errno::EINVAL);
     }
-    p.mm.check_range(fds, count * 8, Access::Write)?;
+    p.mm.lock().check_range(fds, count * 8, Access::Write)?;
     // The entries and the files watched, held while it sleeps.
     let _scratch = super::scratch(count as usize * 48)?;
     let mut raw = read_in(p, fds, count as usize * 8)?;
@@ -524,7 +549,9 @@ fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -
         .map(|entry| {
             let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
             let events = u16::from_le_bytes([entry[4], entry[5]]);
-            let file = (fd >= 0).then(|| p.files.get(fd).ok().cloned()).flatten();
+            let file = (fd >= 0)
+                .then(|| p.files.lock().get(fd).ok().cloned())
+                .flatten();
             (file, fd, events)
         })
         .collect();
@@ -617,7 +644,7 @@ fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<
     if nfds < 0 {
         return Err(Errno::EINVAL);
     }
-    let nfds = (nfds as usize).min(p.files.limit());
+    let nfds = (nfds as usize).min(p.files.lock().limit());
     let bytes = nfds.div_ceil(64) * 8;
     // The sets and the files watched, held while it sleeps.
     let _scratch = super::scratch(6 * bytes + nfds * 24)?;
@@ -633,7 +660,11 @@ fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<
         if bits.iter().any(|set| is_set(set, fd)) {
             watched.push((
                 fd,
-                p.files.get(fd as i32).map_err(|_| Errno::EBADF)?.clone(),
+                p.files
+                    .lock()
+                    .get(fd as i32)
+                    .map_err(|_| Errno::EBADF)?
+                    .clone(),
             ));
         }
     }
@@ -726,23 +757,27 @@ pub fn pipe2(p: &mut Process, fds: u64, flags: u64) -> SysResult {
         .and_then(OpenFlags::from_bits)
         .filter(|flags| allowed.contains(*flags))
         .ok_or(Errno::EINVAL)?;
-    p.mm.check_range(fds, 8, Access::Write)?;
-    let (reader, writer) = crate::fs::pipe::new_pipe(&p.fs.cred, flags)?;
+    p.mm.lock().check_range(fds, 8, Access::Write)?;
+    let (reader, writer) = crate::fs::pipe::new_pipe(&p.fs.lock().cred, flags)?;
     let close_on_exec = flags.contains(OpenFlags::CLOEXEC);
-    let read_fd = p.files.insert(reader, close_on_exec)?;
-    let write_fd = match p.files.insert(writer, close_on_exec) {
-        Ok(fd) => fd,
-        Err(errno) => {
-            let _ = p.files.remove(read_fd);
-            return Err(errno);
+    let (read_fd, write_fd) = {
+        let mut files = p.files.lock();
+        let read_fd = files.insert(reader, close_on_exec)?;
+        match files.insert(writer, close_on_exec) {
+            Ok(write_fd) => (read_fd, write_fd),
+            Err(errno) => {
+                let _ = files.remove(read_fd);
+                return Err(errno);
+            }
         }
     };
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&read_fd.to_le_bytes());
     out[4..].copy_from_slice(&write_fd.to_le_bytes());
     if let Err(errno) = write_out(p, fds, &out) {
-        let _ = p.files.remove(read_fd);
-        let _ = p.files.remove(write_fd);
+        let mut files = p.files.lock();
+        let _ = files.remove(read_fd);
+        let _ = files.remove(write_fd);
         return Err(errno);
     }
     Ok(0)

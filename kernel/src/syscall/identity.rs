@@ -81,7 +81,6 @@ pub fn setresuid(p: &mut Process, real: u64, effective: u64, saved: u64, call: C
     // Leaving uid 0 drops the capabilities (capabilities(7), "Effect of user ID changes").
     p.caps.after_setuid(old, new);
     p.sync_credentials();
-    crate::task::lifecycle::publish_credentials(p);
     Ok(0)
 }
 

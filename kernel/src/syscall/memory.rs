@@ -17,7 +17,7 @@ const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const PROT_ALL: u64 = 0x7;
 
 pub fn brk(p: &mut Process, address: u64) -> SysResult {
-    Ok(p.mm.set_brk(address))
+    Ok(p.mm.lock().set_brk(address))
 }
 
 fn protection(prot: u64) -> Result<Protection, Errno> {
@@ -53,16 +53,19 @@ pub fn mmap(
     let source = if flags & MAP_ANONYMOUS != 0 {
         PageSource::Anonymous
     } else {
-        let file = p.files.get(fd)?.clone();
+        let file = p.files.lock().get(fd)?.clone();
         if !file.flags().readable() {
             return Err(Errno::EACCES);
         }
         if file.inode().file_type() != FileType::Regular {
             return Err(Errno::ENODEV);
         }
-        let size = file.stat()?.size;
+        let stat = file.stat()?;
+        crate::mm::page_cache::check_version(file.inode(), &stat);
+        let size = stat.size;
         PageSource::File {
             inode: file.inode().clone(),
+            location: file.location().clone(),
             offset,
             file_bytes: size.saturating_sub(offset),
         }
@@ -82,15 +85,16 @@ pub fn mmap(
         return Err(Errno::ENOMEM);
     }
     if flags & MAP_FIXED_NOREPLACE != 0 {
-        return p.mm.map_no_replace(address, len, rights, source);
+        return p.mm.lock().map_no_replace(address, len, rights, source);
     }
     if flags & MAP_FIXED != 0 {
         if !address.is_multiple_of(PAGE_SIZE as u64) {
             return Err(Errno::EINVAL);
         }
-        return p.mm.map_fixed(address, len, rights, source);
+        return p.mm.lock().map_fixed(address, len, rights, source);
     }
-    p.mm.map_anywhere(address & !(PAGE_SIZE as u64 - 1), len, rights, source)
+    p.mm.lock()
+        .map_anywhere(address & !(PAGE_SIZE as u64 - 1), len, rights, source)
 }
 
 pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
@@ -98,7 +102,7 @@ pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let len = page_length(len).map_err(|_| Errno::EINVAL)?;
-    p.mm.unmap(address, len).map(|()| 0)
+    p.mm.lock().unmap(address, len).map(|()| 0)
 }
 
 pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult {
@@ -112,7 +116,7 @@ pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult
     }
     let rights = protection(prot & !(PROT_GROWSDOWN | PROT_GROWSUP))?;
     let len = page_length(len)?;
-    p.mm.protect(address, len, rights).map(|()| 0)
+    p.mm.lock().protect(address, len, rights).map(|()| 0)
 }
 
 /// `madvise`: advice only; `MADV_DONTNEED` on private anonymous memory must read back as
@@ -123,7 +127,7 @@ pub fn madvise(p: &mut Process, address: u64, len: u64, advice: u64) -> SysResul
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED && len > 0 {
-        p.mm.discard(address, page_length(len)?)?;
+        p.mm.lock().discard(address, page_length(len)?)?;
     }
     Ok(0)
 }

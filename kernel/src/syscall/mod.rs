@@ -14,6 +14,7 @@ mod process;
 mod signals;
 mod system;
 mod time;
+mod xattr;
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
@@ -26,38 +27,25 @@ use crate::process::{Flow, Process, Termination};
 
 pub use system::{RELEASE, VERSION, hostname, set_hostname};
 
-/// Whether a call may change what `/proc/self` shows (descriptors, directory, identity,
-/// name, umask), so the process publishes a new snapshot after it.
-pub fn changes_what_proc_shows(number: u64) -> bool {
-    matches!(
-        number,
-        nr::OPEN
-            | nr::OPENAT
-            | nr::CREAT
-            | nr::CLOSE
-            | nr::DUP
-            | nr::DUP2
-            | nr::DUP3
-            | nr::PIPE
-            | nr::PIPE2
-            | nr::FCNTL
-            | nr::CHDIR
-            | nr::FCHDIR
-            | nr::CHROOT
-            | nr::UMASK
-            | nr::PRCTL
-            | nr::CAPSET
-            | nr::SETUID
-            | nr::SETGID
-            | nr::SETREUID
-            | nr::SETREGID
-            | nr::SETRESUID
-            | nr::SETRESGID
-            | nr::SETGROUPS
-    )
-}
-
 pub type SysResult = Result<u64, Errno>;
+
+/// Which file an xattr call names: a path (its `l` form does not follow a final
+/// symlink) or a descriptor (its `f` form).
+fn xattr_target(number: u64, first: u64) -> xattr::Target {
+    match number {
+        nr::FSETXATTR | nr::FGETXATTR | nr::FLISTXATTR | nr::FREMOVEXATTR => {
+            xattr::Target::Descriptor(first as i32)
+        }
+        nr::LSETXATTR | nr::LGETXATTR | nr::LLISTXATTR | nr::LREMOVEXATTR => xattr::Target::Path {
+            address: first,
+            follow: false,
+        },
+        _ => xattr::Target::Path {
+            address: first,
+            follow: true,
+        },
+    }
+}
 
 /// `AT_FDCWD`: a relative path starts at the working directory.
 const AT_FDCWD: i32 = -100;
@@ -139,6 +127,18 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::LSTAT => paths::fstatat(p, AT_FDCWD, a[0], a[1], paths::AT_SYMLINK_NOFOLLOW),
         nr::NEWFSTATAT => paths::fstatat(p, fd, a[1], a[2], a[3]),
         nr::STATX => paths::statx(p, fd, a[1], a[2], a[3], a[4]),
+        nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR => {
+            xattr::set(p, xattr_target(number, a[0]), a[1], a[2], a[3], a[4])
+        }
+        nr::GETXATTR | nr::LGETXATTR | nr::FGETXATTR => {
+            xattr::get(p, xattr_target(number, a[0]), a[1], a[2], a[3])
+        }
+        nr::LISTXATTR | nr::LLISTXATTR | nr::FLISTXATTR => {
+            xattr::list(p, xattr_target(number, a[0]), a[1], a[2])
+        }
+        nr::REMOVEXATTR | nr::LREMOVEXATTR | nr::FREMOVEXATTR => {
+            xattr::remove(p, xattr_target(number, a[0]), a[1])
+        }
         nr::MKDIR => paths::mkdirat(p, AT_FDCWD, a[0], a[1]),
         nr::MKDIRAT => paths::mkdirat(p, fd, a[1], a[2]),
         nr::MKNOD => paths::mknodat(p, AT_FDCWD, a[0], a[1], a[2]),
@@ -281,7 +281,7 @@ pub(super) fn read_path(p: &mut Process, address: u64) -> Result<Vec<u8>, Errno>
     if address == 0 {
         return Err(Errno::EFAULT);
     }
-    p.mm.read_c_string(address, PATH_MAX - 1)
+    p.mm.lock().read_c_string(address, PATH_MAX - 1)
 }
 
 /// Where a `*at` call's relative path starts: the working directory or a directory fd.
@@ -289,7 +289,7 @@ pub(super) fn start_of(p: &Process, dirfd: i32) -> Result<Option<Location>, Errn
     if dirfd == AT_FDCWD {
         return Ok(None);
     }
-    Ok(Some(p.files.get(dirfd)?.location().clone()))
+    Ok(Some(p.files.lock().get(dirfd)?.location().clone()))
 }
 
 /// Runs `f` with the `At` for `dirfd` (the location must outlive the borrow).
@@ -309,7 +309,7 @@ pub(super) fn write_out(p: &mut Process, address: u64, bytes: &[u8]) -> Result<(
     if address == 0 {
         return Err(Errno::EFAULT);
     }
-    p.mm.write(address, bytes)
+    p.mm.lock().write(address, bytes)
 }
 
 /// Working memory a call may use without charging it: every process's charge includes
@@ -342,6 +342,6 @@ pub(super) fn read_in(p: &mut Process, address: u64, len: usize) -> Result<Vec<u
         return Err(Errno::EFAULT);
     }
     let mut buf = alloc::vec![0u8; len];
-    p.mm.read(address, &mut buf)?;
+    p.mm.lock().read(address, &mut buf)?;
     Ok(buf)
 }

@@ -44,9 +44,9 @@ fn target(p: &mut Process, address: u64, flags: u64) -> Result<Target, Errno> {
 fn locate(p: &mut Process, dirfd: i32, address: u64, flags: u64) -> Result<Location, Errno> {
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     match target(p, address, flags)? {
-        Target::Descriptor if dirfd == -100 => Ok(p.fs.cwd.clone()),
-        Target::Descriptor => Ok(p.files.get(dirfd)?.location().clone()),
-        Target::Path(path) => with_at(p, dirfd, |at| p.fs.resolve(at, &path, follow)),
+        Target::Descriptor if dirfd == -100 => Ok(p.fs.lock().cwd.clone()),
+        Target::Descriptor => Ok(p.files.lock().get(dirfd)?.location().clone()),
+        Target::Path(path) => with_at(p, dirfd, |at| p.fs_context().resolve(at, &path, follow)),
     }
 }
 
@@ -56,8 +56,11 @@ pub fn openat(p: &mut Process, dirfd: i32, path: u64, flags: u64, mode: u64) -> 
         return Err(Errno::ENOENT);
     }
     let flags = OpenFlags::from_bits_truncate(flags as u32);
-    let file = with_at(p, dirfd, |at| p.fs.open(at, &path, flags, mode as u32))?;
+    let file = with_at(p, dirfd, |at| {
+        p.fs_context().open(at, &path, flags, mode as u32)
+    })?;
     p.files
+        .lock()
         .insert(file, flags.contains(OpenFlags::CLOEXEC))
         .map(|fd| fd as u64)
 }
@@ -91,7 +94,7 @@ pub fn statx(
 
 pub fn mkdirat(p: &mut Process, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let path = read_path(p, path)?;
-    with_at(p, dirfd, |at| p.fs.mkdir(at, &path, mode as u32)).map(|()| 0)
+    with_at(p, dirfd, |at| p.fs_context().mkdir(at, &path, mode as u32)).map(|()| 0)
 }
 
 pub fn mknodat(p: &mut Process, dirfd: i32, path: u64, mode: u64, device: u64) -> SysResult {
@@ -101,7 +104,7 @@ pub fn mknodat(p: &mut Process, dirfd: i32, path: u64, mode: u64, device: u64) -
     } else {
         mode as u32
     };
-    with_at(p, dirfd, |at| p.fs.mknod(at, &path, mode, device)).map(|()| 0)
+    with_at(p, dirfd, |at| p.fs_context().mknod(at, &path, mode, device)).map(|()| 0)
 }
 
 pub fn unlinkat(p: &mut Process, dirfd: i32, path: u64, flags: u64) -> SysResult {
@@ -110,9 +113,9 @@ pub fn unlinkat(p: &mut Process, dirfd: i32, path: u64, flags: u64) -> SysResult
     }
     let path = read_path(p, path)?;
     if flags & AT_REMOVEDIR != 0 {
-        with_at(p, dirfd, |at| p.fs.rmdir(at, &path)).map(|()| 0)
+        with_at(p, dirfd, |at| p.fs_context().rmdir(at, &path)).map(|()| 0)
     } else {
-        with_at(p, dirfd, |at| p.fs.unlink(at, &path)).map(|()| 0)
+        with_at(p, dirfd, |at| p.fs_context().unlink(at, &path)).map(|()| 0)
     }
 }
 
@@ -130,7 +133,9 @@ pub fn renameat2(
     let new_start = super::start_of(p, new_dirfd)?;
     let old_at = old_start.as_ref().map_or(At::Cwd, At::Dir);
     let new_at = new_start.as_ref().map_or(At::Cwd, At::Dir);
-    p.fs.rename(old_at, &old, new_at, &new, flags).map(|()| 0)
+    p.fs_context()
+        .rename(old_at, &old, new_at, &new, flags)
+        .map(|()| 0)
 }
 
 pub fn linkat(
@@ -149,7 +154,8 @@ pub fn linkat(
     let new_start = super::start_of(p, new_dirfd)?;
     let old_at = old_start.as_ref().map_or(At::Cwd, At::Dir);
     let new_at = new_start.as_ref().map_or(At::Cwd, At::Dir);
-    p.fs.link(old_at, &old, new_at, &new, flags & AT_SYMLINK_FOLLOW != 0)
+    p.fs_context()
+        .link(old_at, &old, new_at, &new, flags & AT_SYMLINK_FOLLOW != 0)
         .map(|()| 0)
 }
 
@@ -158,7 +164,7 @@ pub fn symlinkat(p: &mut Process, target: u64, dirfd: i32, path: u64) -> SysResu
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    with_at(p, dirfd, |at| p.fs.symlink(&target, at, &path)).map(|()| 0)
+    with_at(p, dirfd, |at| p.fs_context().symlink(&target, at, &path)).map(|()| 0)
 }
 
 pub fn readlinkat(p: &mut Process, dirfd: i32, path: u64, buf: u64, size: u64) -> SysResult {
@@ -166,7 +172,7 @@ pub fn readlinkat(p: &mut Process, dirfd: i32, path: u64, buf: u64, size: u64) -
         return Err(Errno::EINVAL);
     }
     let path = read_path(p, path)?;
-    let target = with_at(p, dirfd, |at| p.fs.readlink(at, &path))?;
+    let target = with_at(p, dirfd, |at| p.fs_context().readlink(at, &path))?;
     let kept = &target[..target.len().min(size as usize)];
     write_out(p, buf, kept)?;
     Ok(kept.len() as u64)
@@ -178,7 +184,7 @@ pub fn faccessat(p: &mut Process, dirfd: i32, path: u64, mode: u64, flags: u64) 
     }
     let path = read_path(p, path)?;
     // access(2) checks with the real ids unless AT_EACCESS asks for the effective ones.
-    let mut context = p.fs.clone();
+    let mut context = p.fs_context();
     if flags & AT_EACCESS == 0 {
         context.cred.uid = p.ids.uid;
         context.cred.gid = p.ids.gid;
@@ -201,7 +207,7 @@ pub fn faccessat(p: &mut Process, dirfd: i32, path: u64, mode: u64, flags: u64) 
 
 pub fn fchmodat(p: &mut Process, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let path = read_path(p, path)?;
-    with_at(p, dirfd, |at| p.fs.chmod(at, &path, mode as u32)).map(|()| 0)
+    with_at(p, dirfd, |at| p.fs_context().chmod(at, &path, mode as u32)).map(|()| 0)
 }
 
 pub fn fchownat(
@@ -216,12 +222,13 @@ pub fn fchownat(
         return Err(Errno::EINVAL);
     }
     let location = locate(p, dirfd, path, flags)?;
-    p.fs.chown_location(
-        &location,
-        super::files::owner_id(uid),
-        super::files::owner_id(gid),
-    )
-    .map(|()| 0)
+    p.fs_context()
+        .chown_location(
+            &location,
+            super::files::owner_id(uid),
+            super::files::owner_id(gid),
+        )
+        .map(|()| 0)
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -261,7 +268,9 @@ pub fn utimensat(p: &mut Process, dirfd: i32, path: u64, times: u64, flags: u64)
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    p.fs.utimens_location(&location, atime, mtime).map(|()| 0)
+    p.fs_context()
+        .utimens_location(&location, atime, mtime)
+        .map(|()| 0)
 }
 
 pub fn truncate(p: &mut Process, path: u64, length: u64) -> SysResult {
@@ -269,7 +278,7 @@ pub fn truncate(p: &mut Process, path: u64, length: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let path = read_path(p, path)?;
-    p.fs.truncate(At::Cwd, &path, length).map(|()| 0)
+    p.fs_context().truncate(At::Cwd, &path, length).map(|()| 0)
 }
 
 /// `statfs` of the filesystem holding `location`, with the mount's flags.
@@ -288,7 +297,7 @@ pub fn statfs_of(location: &Location) -> Result<StatFs, Errno> {
 
 pub fn statfs(p: &mut Process, path: u64, address: u64) -> SysResult {
     let path = read_path(p, path)?;
-    let location = p.fs.resolve(At::Cwd, &path, true)?;
+    let location = p.fs_context().resolve(At::Cwd, &path, true)?;
     let stats = statfs_of(&location)?;
     write_out(
         p,
@@ -299,7 +308,7 @@ pub fn statfs(p: &mut Process, path: u64, address: u64) -> SysResult {
 }
 
 pub fn getcwd(p: &mut Process, buf: u64, size: u64) -> SysResult {
-    let mut cwd = p.fs.getcwd()?;
+    let mut cwd = p.fs_context().getcwd()?;
     cwd.push(0);
     if (size as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -310,17 +319,24 @@ pub fn getcwd(p: &mut Process, buf: u64, size: u64) -> SysResult {
 
 pub fn chdir(p: &mut Process, path: u64) -> SysResult {
     let path = read_path(p, path)?;
-    p.fs.chdir(At::Cwd, &path).map(|()| 0)
+    let mut fs = p.fs_context();
+    fs.chdir(At::Cwd, &path)?;
+    p.fs.lock().cwd = fs.cwd;
+    Ok(0)
 }
 
 pub fn chroot(p: &mut Process, path: u64) -> SysResult {
     let path = read_path(p, path)?;
-    p.fs.chroot(At::Cwd, &path).map(|()| 0)
+    let mut fs = p.fs_context();
+    fs.chroot(At::Cwd, &path)?;
+    p.fs.lock().root = fs.root;
+    Ok(0)
 }
 
 pub fn umask(p: &mut Process, mask: u64) -> SysResult {
-    let old = p.fs.umask;
-    p.fs.umask = mask as u32 & 0o777;
+    let mut fs = p.fs.lock();
+    let old = fs.umask;
+    fs.umask = mask as u32 & 0o777;
     Ok(u64::from(old))
 }
 
@@ -342,13 +358,14 @@ pub fn mount(
         return Err(Errno::EPERM);
     }
     let target = read_path(p, target)?;
-    let location = p.fs.resolve(At::Cwd, &target, true)?;
+    let location = p.fs_context().resolve(At::Cwd, &target, true)?;
     if flags & MS_REMOUNT != 0 {
         if !location.is_mount_root() {
             return Err(Errno::EINVAL);
         }
         // A locked mount (read-only or masked by the spec) keeps its flags: EPERM.
-        p.fs.ns
+        p.fs.lock()
+            .ns
             .remount(&location.mount, MountFlags::from_ms(flags))?;
         return Ok(0);
     }
@@ -356,7 +373,7 @@ pub fn mount(
         let source = read_path(p, source)?;
         let _recursive = flags & MS_REC != 0;
         return p
-            .fs
+            .fs_context()
             .bind_mount(
                 At::Cwd,
                 &source,
@@ -375,20 +392,32 @@ pub fn mount(
     let data = if data == 0 {
         Vec::new()
     } else {
-        p.mm.read_c_string(data, 4095)?
+        p.mm.lock().read_c_string(data, 4095)?
     };
     let data = core::str::from_utf8(&data).map_err(|_| Errno::EINVAL)?;
     let fs_type = core::str::from_utf8(&fs_type).map_err(|_| Errno::ENODEV)?;
     let filesystem = crate::fs::make(fs_type, data)?;
+    // A fresh proc or sysfs would show what the spec's masked and read-only paths hide
+    // (Linux's `mount_too_revealing` for a namespace that inherited locked mounts).
+    let whole_system = matches!(filesystem.fs_type(), "proc" | "sysfs");
+    if whole_system
+        && p.fs
+            .lock()
+            .ns
+            .mount_too_revealing(filesystem.fs_type(), MountFlags::from_ms(flags))
+    {
+        return Err(Errno::EPERM);
+    }
     let source = core::str::from_utf8(&source).unwrap_or("none");
-    p.fs.mount(
-        At::Cwd,
-        &target,
-        filesystem,
-        source,
-        MountFlags::from_ms(flags),
-    )
-    .map(|_| 0)
+    p.fs_context()
+        .mount(
+            At::Cwd,
+            &target,
+            filesystem,
+            source,
+            MountFlags::from_ms(flags),
+        )
+        .map(|_| 0)
 }
 
 pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
@@ -405,6 +434,7 @@ pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let target = read_path(p, target)?;
-    p.fs.unmount(At::Cwd, &target, flags & MNT_DETACH != 0)
+    p.fs_context()
+        .unmount(At::Cwd, &target, flags & MNT_DETACH != 0)
         .map(|()| 0)
 }

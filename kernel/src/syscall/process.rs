@@ -40,7 +40,7 @@ pub fn clone3(p: &mut Process, args: u64, size: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let mut bytes = alloc::vec![0u8; size as usize];
-    p.mm.read(args, &mut bytes)?;
+    p.mm.lock().read(args, &mut bytes)?;
     // Fields past what we know must be zero (Linux's check for newer callers).
     if bytes
         .get(KNOWN as usize..)
@@ -111,7 +111,8 @@ pub fn wait4(p: &mut Process, pid: u64, status: u64, options: u64, rusage: u64) 
         return Err(Errno::EINVAL); // waitid's options, not wait4's
     }
     if status != 0 {
-        p.mm.check_range(status, 4, crate::mm::address_space::Access::Write)?;
+        p.mm.lock()
+            .check_range(status, 4, crate::mm::address_space::Access::Write)?;
     }
     let me = p.pid;
     let reaped = lifecycle::wait_child(me, target, options | WEXITED, &|| {
@@ -127,10 +128,11 @@ pub fn wait4(p: &mut Process, pid: u64, status: u64, options: u64, rusage: u64) 
         return Ok(0);
     };
     if status != 0 {
-        p.mm.write(status, &wait_status(event, core_dumped).to_le_bytes())?;
+        p.mm.lock()
+            .write(status, &wait_status(event, core_dumped).to_le_bytes())?;
     }
     if rusage != 0 {
-        p.mm.write(rusage, &encode_rusage(cpu))?;
+        p.mm.lock().write(rusage, &encode_rusage(cpu))?;
     }
     Ok(u64::from(pid))
 }
@@ -172,7 +174,7 @@ pub fn waitid(p: &mut Process, id_type: u64, id: u64, info: u64, options: u64) -
     }
     // With WNOHANG and nothing to report, Linux clears the whole siginfo (si_pid 0).
     let _ = options & WNOHANG;
-    p.mm.write(info, &siginfo)?;
+    p.mm.lock().write(info, &siginfo)?;
     Ok(0)
 }
 
@@ -274,7 +276,7 @@ pub fn getrusage(p: &mut Process, who: u64, usage: u64) -> SysResult {
         RUSAGE_CHILDREN => lifecycle::children_cpu_time(p.pid),
         _ => return Err(Errno::EINVAL),
     };
-    p.mm.write(usage, &encode_rusage(cpu))?;
+    p.mm.lock().write(usage, &encode_rusage(cpu))?;
     Ok(0)
 }
 
@@ -296,7 +298,7 @@ pub fn times(p: &mut Process, buffer: u64) -> SysResult {
         {
             out[index * 8..index * 8 + 8].copy_from_slice(&(ns / NS_PER_TICK).to_le_bytes());
         }
-        p.mm.write(buffer, &out)?;
+        p.mm.lock().write(buffer, &out)?;
     }
     Ok(crate::clock::monotonic_ns().max(0) as u64 / NS_PER_TICK)
 }
@@ -334,12 +336,12 @@ pub fn setitimer(p: &mut Process, which: u64, new: u64, old: u64) -> SysResult {
         (0, 0)
     } else {
         let mut raw = [0u8; 32];
-        p.mm.read(new, &mut raw)?;
+        p.mm.lock().read(new, &mut raw)?;
         (decode_timeval(&raw[..16])?, decode_timeval(&raw[16..])?)
     };
     let previous = lifecycle::set_alarm(p.pid, value, interval);
     if old != 0 {
-        p.mm.write(old, &encode_itimerval(previous))?;
+        p.mm.lock().write(old, &encode_itimerval(previous))?;
     }
     Ok(0)
 }
@@ -349,7 +351,7 @@ pub fn getitimer(p: &mut Process, which: u64, current: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let now = lifecycle::get_alarm(p.pid);
-    p.mm.write(current, &encode_itimerval(now))?;
+    p.mm.lock().write(current, &encode_itimerval(now))?;
     Ok(0)
 }
 

@@ -24,16 +24,18 @@ pub fn rt_sigaction(
     if new != 0 && !SignalState::changeable(signal) {
         return Err(Errno::EINVAL);
     }
-    let index = signal as usize - 1;
-    let previous = p.signals.actions[index];
+    let previous = p.signals.action(signal as u8);
     if new != 0 {
         let raw = read_in(p, new, 32)?;
-        p.signals.actions[index] = SigAction {
-            handler: read_u64(&raw, 0),
-            flags: read_u64(&raw, 8),
-            restorer: read_u64(&raw, 16),
-            mask: read_u64(&raw, 24),
-        };
+        p.signals.set_action(
+            signal as u8,
+            SigAction {
+                handler: read_u64(&raw, 0),
+                flags: read_u64(&raw, 8),
+                restorer: read_u64(&raw, 16),
+                mask: read_u64(&raw, 24),
+            },
+        );
     }
     if old != 0 {
         let mut out = Encoder::with_capacity(32);

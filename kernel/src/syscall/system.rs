@@ -63,18 +63,19 @@ pub fn execveat(
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        p.files.get(dirfd)?.location().clone()
+        p.files.lock().get(dirfd)?.location().clone()
     } else if path.starts_with(b"/") && flags & AT_SYMLINK_NOFOLLOW == 0 {
         return execve_path(p, path, argv, envp);
     } else {
         let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-        let location = super::with_at(p, dirfd, |at| p.fs.resolve(at, &path, follow))?;
+        let location = super::with_at(p, dirfd, |at| p.fs_context().resolve(at, &path, follow))?;
         if location.dentry.positive()?.file_type() == vfs_core::FileType::Symlink {
             return Err(Errno::ELOOP);
         }
         location
     };
-    let absolute = vfs_core::path::absolute_path(&location, &p.fs.root).ok_or(Errno::ENOENT)?;
+    let absolute =
+        vfs_core::path::absolute_path(&location, &p.fs.lock().root).ok_or(Errno::ENOENT)?;
     execve_path(p, absolute, argv, envp)
 }
 
@@ -93,12 +94,13 @@ fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errn
     }
     let mut total = 0;
     for index in 0..MAX_STRINGS {
-        let pointer = p.mm.read_u64(address + index as u64 * 8)?;
+        let pointer = p.mm.lock().read_u64(address + index as u64 * 8)?;
         if pointer == 0 {
             break;
         }
         let string =
-            p.mm.read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
+            p.mm.lock()
+                .read_c_string(pointer, crate::exec::stack::MAX_STRINGS)?;
         // Each string costs its bytes, its NUL and its pointer on the new stack: counting
         // the pointer too bounds the number of (even empty) strings, and so the kernel
         // memory this takes.
@@ -174,7 +176,7 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         }
         p.limits.values[index] = (current, maximum);
         if index == RLIMIT_NOFILE {
-            p.files.set_limit(current as usize);
+            p.files.lock().set_limit(current as usize);
         }
     }
     if old != 0 {
@@ -195,7 +197,8 @@ pub fn getrandom(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResu
     // Like Linux, one call returns at most 32 MiB; it is produced a page at a time so the
     // kernel's memory use does not follow the caller's request.
     let len = len.min(32 << 20);
-    p.mm.check_range(address, len, crate::mm::address_space::Access::Write)?;
+    p.mm.lock()
+        .check_range(address, len, crate::mm::address_space::Access::Write)?;
     let mut chunk = [0u8; 4096];
     let mut done = 0;
     while done < len {
@@ -295,7 +298,11 @@ pub fn capget(p: &mut Process, header: u64, data: u64) -> SysResult {
         (p.caps.effective, p.caps.permitted, p.caps.inheritable)
     } else {
         let theirs = crate::task::lifecycle::credentials_of(pid as u32)?;
-        (theirs.effective, theirs.permitted, theirs.inheritable)
+        (
+            theirs.caps.effective,
+            theirs.caps.permitted,
+            theirs.caps.inheritable,
+        )
     };
     if data == 0 {
         return Ok(0);
@@ -328,7 +335,6 @@ pub fn capset(p: &mut Process, header: u64, data: u64) -> SysResult {
     let [effective, permitted, inheritable] = sets;
     p.caps.capset(effective, permitted, inheritable)?;
     p.sync_credentials();
-    crate::task::lifecycle::publish_credentials(p);
     Ok(0)
 }
 
@@ -353,7 +359,6 @@ pub fn prctl(p: &mut Process, option: u64, args: [u64; 4]) -> SysResult {
     let argument = args[0];
     let changed = |p: &mut Process| {
         p.sync_credentials();
-        crate::task::lifecycle::publish_credentials(p);
         Ok(0)
     };
     match option {
@@ -406,11 +411,11 @@ pub fn prctl(p: &mut Process, option: u64, args: [u64; 4]) -> SysResult {
             let mut name = read_in(p, argument, 16)?;
             let end = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
             name.truncate(end);
-            p.name = name;
+            p.task.set_name(name);
             Ok(0)
         }
         PR_GET_NAME => {
-            let mut name = p.name.clone();
+            let mut name = p.task.image().name;
             name.resize(16, 0);
             write_out(p, argument, &name).map(|()| 0)
         }
@@ -451,7 +456,7 @@ pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -
                 Some(super::time::read_timespec_ns(p, timeout)?)
             };
             let mut word = [0u8; 4];
-            p.mm.read(address, &mut word)?;
+            p.mm.lock().read(address, &mut word)?;
             if u32::from_le_bytes(word) != value as u32 {
                 return Err(Errno::EAGAIN);
             }

@@ -7,6 +7,7 @@ use arch::fpu::FpuState;
 use arch::thread::Thread;
 use vfs_core::Errno;
 
+use super::shared::{Identity, Parts, Task, shared};
 use super::table::{CpuTime, INIT_PID, JobEvent, State, TABLE};
 use super::{WaitQueue, scheduler};
 use crate::process::signal::{SigInfo, SignalState};
@@ -97,11 +98,10 @@ impl CloneRequest {
         if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
             return Err(Errno::EINVAL);
         }
-        // Threads (an address space shared while both run) come with the threads issue;
-        // a vfork child runs alone while its parent waits, so a copy serves it.
-        if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0
-            || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0)
-        {
+        // Threads (a thread group with shared signal handlers) come with the threads
+        // issue; a process that shares its parent's memory (`CLONE_VM`, vfork's too) is
+        // served here.
+        if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 {
             return Err(Errno::ENOSYS);
         }
         if flags & !PROCESS_FLAGS != 0 {
@@ -113,13 +113,14 @@ impl CloneRequest {
 
 /// Registers the init (pid 1) and starts the scheduler's bookkeeping; `pids_limit` is the
 /// spec's `linux.resources.pids.limit`.
-pub fn register_init(pids_limit: Option<u64>) {
+pub fn register_init(pids_limit: Option<u64>, task: alloc::sync::Arc<Task>) {
     scheduler::init();
     let mut table = TABLE.lock();
     table.pids_limit = pids_limit;
     table.insert_with_pid(INIT_PID, 0, INIT_PID, INIT_PID);
     if let Some(init) = table.get_mut(INIT_PID) {
         init.thread = Some(arch::thread::current());
+        init.task = Some(task);
     }
 }
 
@@ -132,8 +133,13 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let mut table = TABLE.lock();
         let processes = table.len() as u64;
         let over_pids_limit = table.pids_limit.is_some_and(|limit| processes >= limit);
-        let exempt = p.capable(vfs_core::cap::SYS_RESOURCE) || p.capable(vfs_core::cap::SYS_ADMIN);
-        if (processes >= nproc_limit && !exempt)
+        // `RLIMIT_NPROC` counts the processes of the caller's real user (zombies too, until
+        // reaped); root and holders of CAP_SYS_RESOURCE or CAP_SYS_ADMIN pass it, as
+        // Linux's `copy_process` lets them.
+        let exempt = p.ids.uid == 0
+            || p.capable(vfs_core::cap::SYS_RESOURCE)
+            || p.capable(vfs_core::cap::SYS_ADMIN);
+        if (!exempt && table.processes_of_user(p.ids.uid) >= nproc_limit)
             || over_pids_limit
             || table.len() >= max_processes()
         {
@@ -157,20 +163,21 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             return Err(Errno::ENOMEM);
         }
     };
-    let mut child = match make_child(p, pid, request) {
+    let child = match make_child(p, pid, request) {
         Ok(child) => child,
         Err(errno) => {
             TABLE.lock().remove(pid);
             return Err(errno);
         }
     };
-    super::oom::track(&mut child);
-    crate::views::publish(&mut child);
-    publish_credentials(&child);
+    if request.flags & CLONE_VM == 0 {
+        super::oom::track(&child);
+    }
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.vfork_parent_waiting = true;
     }
+    let task = child.task.clone();
     let run = move || {
         let _kernel_part = kernel_part;
         run_child(child);
@@ -181,6 +188,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     };
     if let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.thread = Some(thread.clone());
+        entry.task = Some(task);
         entry.exit_signal = (request.flags & CSIGNAL) as u8;
         entry.blocked = p.signals.blocked;
         entry.ignored = p.signals.ignored_mask();
@@ -212,12 +220,30 @@ fn max_processes() -> usize {
 fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Process, Errno> {
     if request.flags & CLONE_PARENT_SETTID != 0 {
         // Written before the copy, so parent and child both see it (as with CLONE_VM).
-        p.mm.write(request.parent_tid, &pid.to_le_bytes())?;
+        p.mm.lock().write(request.parent_tid, &pid.to_le_bytes())?;
     }
-    let mut mm = p.mm.fork()?;
-    if request.flags & CLONE_CHILD_SETTID != 0 {
-        mm.write(request.child_tid, &pid.to_le_bytes())?;
-    }
+    let mm = if request.flags & CLONE_VM != 0 {
+        if request.flags & CLONE_CHILD_SETTID != 0 {
+            p.mm.lock().write(request.child_tid, &pid.to_le_bytes())?;
+        }
+        p.mm.clone()
+    } else {
+        let mut mm = p.mm.lock().fork()?;
+        if request.flags & CLONE_CHILD_SETTID != 0 {
+            mm.write(request.child_tid, &pid.to_le_bytes())?;
+        }
+        shared(mm)
+    };
+    let files = if request.flags & CLONE_FILES != 0 {
+        p.files.clone()
+    } else {
+        shared(p.files.lock().try_clone()?)
+    };
+    let fs = if request.flags & CLONE_FS != 0 {
+        p.fs.clone()
+    } else {
+        shared(p.fs_context())
+    };
     let mut context = p.context.clone();
     context.rax = 0;
     if request.stack != 0 {
@@ -226,19 +252,29 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
     if request.flags & CLONE_SETTLS != 0 {
         context.fs_base = request.tls;
     }
+    let task = Task::new(
+        pid,
+        Parts {
+            mm: Some(mm.clone()),
+            files: Some(files.clone()),
+            fs: Some(fs.clone()),
+        },
+        p.task.image(),
+        Identity {
+            ids: p.ids.clone(),
+            caps: p.caps,
+        },
+    );
     Ok(Process {
         pid,
+        task,
         mm,
-        fs: p.fs.clone(),
-        files: p.files.try_clone()?,
+        fs,
+        files,
         context,
         ids: p.ids.clone(),
         caps: p.caps,
-        signals: SignalState {
-            pending: Vec::new(),
-            saved_mask: None,
-            ..p.signals.clone()
-        },
+        signals: p.signals.for_child(request.flags & CLONE_SIGHAND != 0),
         limits: p.limits.clone(),
         clear_child_tid: if request.flags & CLONE_CHILD_CLEARTID != 0 {
             request.child_tid
@@ -246,30 +282,26 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
             0
         },
         robust_list: (0, 0),
-        name: p.name.clone(),
         pending_termination: None,
-        signal_fpu: Vec::new(),
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
-        argv: p.argv.clone(),
-        envp: p.envp.clone(),
-        exe: p.exe.clone(),
     })
 }
 
 /// A child's kernel thread: its run loop, then its exit.
 fn run_child(mut process: Process) {
-    let termination = crate::process::run(&mut process);
+    let termination = crate::task::run::run(&mut process);
     exit(process, termination);
 }
 
 /// Ends `process`: its memory and files go now (so a pipe's reader sees end of file), its
 /// status stays in the table for its parent.
-pub fn exit(mut process: Process, termination: Termination) {
+pub fn exit(process: Process, termination: Termination) {
     let pid = process.pid;
     if process.clear_child_tid != 0 {
         let _ = process
             .mm
+            .lock()
             .write(process.clear_child_tid, &0u32.to_le_bytes());
     }
     log::debug!(target: "task", "pid {pid} ended: {termination:?}");
@@ -283,6 +315,8 @@ pub fn exit(mut process: Process, termination: Termination) {
         }
         Termination::Exited(_) => false,
     };
+    // A zombie holds no memory or files: the task lets go of its parts with the thread.
+    process.task.set_parts(Parts::default());
     drop(process);
     let to_wake = TABLE.lock().mark_exited(pid, termination, cpu, core_dumped);
     for queue in to_wake {
@@ -434,8 +468,6 @@ pub fn wait_child(
                             entry.children_cpu = entry.children_cpu.add(reaped.cpu);
                         }
                         table.remove(reaped.pid);
-                        drop(table);
-                        crate::views::forget(reaped.pid);
                     } else if let Some(child) = table.get_mut(reaped.pid) {
                         child.unreported = None;
                     }
@@ -558,28 +590,14 @@ pub fn is_subreaper(pid: u32) -> bool {
     TABLE.lock().get(pid).is_some_and(|entry| entry.subreaper)
 }
 
-/// Mirrors `process`'s ids and capability sets into the task table, where `kill` and
-/// `capget` of other processes read them.
-pub fn publish_credentials(process: &crate::process::Process) {
-    if let Some(entry) = TABLE.lock().get_mut(process.pid) {
-        entry.credentials = super::table::PublishedCredentials {
-            uid: process.ids.uid,
-            euid: process.ids.euid,
-            suid: process.ids.suid,
-            effective: process.caps.effective,
-            permitted: process.caps.permitted,
-            inheritable: process.caps.inheritable,
-        };
-    }
-}
-
-/// The published identity of `pid` (`ESRCH` if there is none).
-pub fn credentials_of(pid: u32) -> Result<super::table::PublishedCredentials, Errno> {
+/// The identity of `pid` as its task shows it (`ESRCH` if there is none, or it has ended).
+pub fn credentials_of(pid: u32) -> Result<Identity, Errno> {
     TABLE
         .lock()
         .get(pid)
         .filter(|entry| entry.state == State::Running)
-        .map(|entry| entry.credentials)
+        .and_then(|entry| entry.task.as_ref())
+        .map(|task| task.identity())
         .ok_or(Errno::ESRCH)
 }
 
@@ -604,10 +622,13 @@ pub fn signal_process(target: u32, info: SigInfo, sender: Sender) -> Result<(), 
     let mut table = TABLE.lock();
     let entry = table.get(target).ok_or(Errno::ESRCH)?;
     if entry.state == State::Running && target != sender.pid && !sender.cap_kill {
-        let theirs = entry.credentials;
-        let same_user = [sender.uid, sender.euid]
-            .iter()
-            .any(|id| *id == theirs.uid || *id == theirs.suid);
+        let same_user = entry.task.as_ref().is_some_and(|task| {
+            task.with_identity(|theirs| {
+                [sender.uid, sender.euid]
+                    .iter()
+                    .any(|id| *id == theirs.ids.uid || *id == theirs.ids.suid)
+            })
+        });
         let same_session =
             info.signo == SIGCONT && table.get(sender.pid).is_some_and(|me| me.sid == entry.sid);
         if !same_user && !same_session {
@@ -694,6 +715,27 @@ pub fn run_state(pid: u32) -> ProcessRunState {
         Some(_) => ProcessRunState::Running,
         None => ProcessRunState::Zombie,
     }
+}
+
+/// The signal masks of `pid` as others see them (`/proc/<pid>/status`): pending (sent,
+/// not yet taken by its thread), blocked, ignored, caught.
+pub fn signal_masks(pid: u32) -> Option<[u64; 4]> {
+    let table = TABLE.lock();
+    let entry = table.get(pid)?;
+    let pending = entry.pending.iter().fold(0, |mask, info| {
+        mask | crate::process::signal::bit(info.signo)
+    });
+    Some([pending, entry.blocked, entry.ignored, entry.handled])
+}
+
+/// The task of `pid`, zombies' included (`/proc` lists a process until it is reaped).
+pub fn task_of(pid: u32) -> Option<alloc::sync::Arc<Task>> {
+    TABLE.lock().get(pid)?.task.clone()
+}
+
+/// Every pid with a task, in order (`/proc`'s directory listing).
+pub fn pids() -> Vec<u32> {
+    TABLE.lock().pids_with_tasks()
 }
 
 pub fn group_and_session(pid: u32) -> (u32, u32) {

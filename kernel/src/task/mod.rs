@@ -5,30 +5,32 @@
 //! on them: `fork`/`vfork`/`clone`, `exit`, `wait4`/`waitid`, `kill`, stop and continue.
 //!
 //! Where it sits: above `arch::thread` (stacks and the switch itself) and `mm` (copy-on-write
-//! address spaces), below the system-call layer, which calls in here. Each process runs its
-//! run loop ([`crate::process::run`]) on its own kernel thread and owns its [`Process`]
-//! there; what other processes need to see of it (state, parent, exit status, a pending
-//! kill) lives in the shared [`table`].
+//! address spaces), and above the system-call layer: each process's kernel thread runs
+//! [`run::run`], which calls the system-call families. A process is two halves: what its
+//! thread alone touches ([`crate::process::Process`]: registers, signal state) and the
+//! shared [`shared::Task`] that others reach (`/proc`, `kill`), whose parts (address
+//! space, files, fs context) `clone` shares or copies by its flags. What others must see
+//! of a process's life (state, parent, exit status, a pending kill) lives in [`table`].
 //!
-//! One CPU, and interrupts stay off whenever the kernel runs, so a thread is never
-//! preempted inside the kernel: it gives the CPU up when it blocks, ends, or returns to user
-//! mode after its time slice (the APIC timer's tick brings it back to the kernel).
+//! One CPU today, and interrupts stay off whenever the kernel runs, so a thread is never
+//! preempted inside the kernel: it gives the CPU up when it blocks, ends, or returns to
+//! user mode after its time slice (the APIC timer's tick brings it back to the kernel).
+//! Nothing relies on that for correctness of shared state: every shared part has its
+//! own lock, taken for one operation and never across a block, as SMP will need.
 //!
 //! Lock order (spin locks, never held across a switch): `table::TABLE` →
-//! `terminal::CONSOLE`; `table::TABLE` → a `WaitQueue`'s list → `scheduler::RUN_QUEUE` →
-//! `scheduler::SLEEPERS`. The thread slots inside `arch::thread` are below all of them.
-//! The scheduler takes `TABLE` only with none of its own locks held (to fire alarms).
-//!
-//! Why a process is not (yet) an `Arc` with a lock per part: with one thread per process,
-//! the `Process` is owned by its thread and needs no lock; what others must see of it is
-//! in the table. Threads (`CLONE_VM`) make the address space, files and signal handlers
-//! shared, and that is when those parts move behind `Arc`s.
-//!
-//! [`Process`]: crate::process::Process
+//! `terminal::CONSOLE`; `table::TABLE` → a task's identity; `table::TABLE` → a
+//! `WaitQueue`'s list → `scheduler::RUN_QUEUE` → `scheduler::SLEEPERS`. A task's parts
+//! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
+//! another lock of this list, nor one another. The thread slots inside `arch::thread` are
+//! below all of them. The scheduler takes `TABLE` only with none of its own locks held (to
+//! fire alarms).
 
 pub mod lifecycle;
 pub mod oom;
+pub mod run;
 pub mod scheduler;
+pub mod shared;
 pub mod table;
 pub mod terminal;
 pub mod wait_queue;

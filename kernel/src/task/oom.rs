@@ -7,6 +7,7 @@
 //!
 //! Locks: `TABLE` only, for the choice and the kill; the reclaim runs with none held.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -47,7 +48,8 @@ pub fn reclaim_after_refusals(p: &Process) {
     }
     RECLAIMED_AT_REFUSALS.store(refusals, Ordering::Relaxed);
     LAST_RECLAIM_NS.store(now, Ordering::Relaxed);
-    p.fs.ns.prune_dentries();
+    let namespace = p.fs.lock().ns.clone();
+    namespace.prune_dentries();
 }
 
 /// The running process whose address space holds the most pages; the lowest pid among
@@ -66,7 +68,8 @@ pub fn largest(table: &Table) -> Option<(u32, u64)> {
 pub fn out_of_memory(p: &mut Process) -> Verdict {
     let budget = crate::mm::budget::budget();
     let before = budget.used();
-    p.fs.ns.prune_dentries();
+    let namespace = p.fs.lock().ns.clone();
+    namespace.prune_dentries();
     let freed = before.saturating_sub(budget.used());
     if freed >= 2 * vfs_core::PAGE_SIZE as u64 {
         log::info!(target: "oom", "pid {}: reclaimed {freed} bytes of cached names", p.pid);
@@ -107,13 +110,18 @@ pub fn out_of_memory(p: &mut Process) -> Verdict {
     Verdict::KillSelf
 }
 
-/// From now on `p`'s address space counts its pages where [`largest`] weighs them.
-pub fn track(p: &mut Process) {
-    let counter = TABLE
+/// Where the OOM killer reads the pages `pid` holds.
+pub fn counter_of(pid: u32) -> Option<Arc<AtomicU64>> {
+    TABLE
         .lock()
-        .get(p.pid)
-        .map(|entry| entry.resident_pages.clone());
-    if let Some(counter) = counter {
-        p.mm.count_resident_in(counter);
+        .get(pid)
+        .map(|entry| entry.resident_pages.clone())
+}
+
+/// From now on `p`'s address space (its own, not one it shares) counts its pages where
+/// [`largest`] weighs them.
+pub fn track(p: &Process) {
+    if let Some(counter) = counter_of(p.pid) {
+        p.mm.lock().count_resident_in(counter);
     }
 }

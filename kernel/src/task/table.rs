@@ -13,6 +13,7 @@ use arch::thread::Thread;
 use spin::Mutex;
 
 use super::WaitQueue;
+use super::shared::Task;
 use crate::process::Termination;
 use crate::process::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED, SigInfo, bit};
 
@@ -66,23 +67,12 @@ pub struct Entry {
     /// It ended by a signal that dumps core, with a core size limit that allowed one (the
     /// sandbox writes no file; the wait status carries the flag as Linux's would).
     pub core_dumped: bool,
-    /// What other processes need of its identity: `kill`'s permission check and `capget`
-    /// of another pid. Published by the process when it changes.
-    pub credentials: PublishedCredentials,
+    /// The shared half of the process (`/proc`, `kill`'s permission check, `capget`):
+    /// set once its first thread exists.
+    pub task: Option<Arc<Task>>,
     /// Pages its address space holds, kept up to date by the address space itself: what
-    /// the OOM killer weighs ([`super::oom`]).
+    /// the OOM killer weighs ([`super::oom`]), read without the address space's lock.
     pub resident_pages: Arc<AtomicU64>,
-}
-
-/// A mirror of a process's ids and capability sets, kept in the task table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PublishedCredentials {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub effective: u64,
-    pub permitted: u64,
-    pub inheritable: u64,
 }
 
 /// A stop or a continue of a child, as `wait` reports it.
@@ -170,7 +160,7 @@ impl Table {
                 own_cpu: CpuTime::default(),
                 alarm: None,
                 core_dumped: false,
-                credentials: PublishedCredentials::default(),
+                task: None,
                 resident_pages: Arc::new(AtomicU64::new(0)),
             },
         );
@@ -199,6 +189,23 @@ impl Table {
             .iter()
             .filter(|(_, entry)| entry.parent == parent)
             .map(|(&pid, entry)| (pid, entry.pgid, entry.state))
+            .collect()
+    }
+
+    /// How many processes (zombies included) have `uid` as their real user id.
+    pub fn processes_of_user(&self, uid: u32) -> u64 {
+        self.entries
+            .values()
+            .filter_map(|entry| entry.task.as_ref())
+            .filter(|task| task.with_identity(|identity| identity.ids.uid == uid))
+            .count() as u64
+    }
+
+    pub fn pids_with_tasks(&self) -> Vec<u32> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.task.is_some())
+            .map(|(&pid, _)| pid)
             .collect()
     }
 

@@ -40,6 +40,9 @@ pub struct Case {
     /// Fails today because of a kernel bug or gap (said here): reported as a known failure,
     /// not counted as failed; kept so it shows the day it passes.
     known_failure: Option<&'static str>,
+    /// How long it may run before it counts as hung ([`CASE_TIMEOUT`] unless a case that
+    /// does a lot on purpose says more).
+    timeout: Duration,
 }
 
 /// Host facts every case's command line shares.
@@ -62,7 +65,7 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
         let invocation = case.invocation(host);
         let options = LaunchOptions {
             echo: Echo::Quiet,
-            timeout: Some(CASE_TIMEOUT),
+            timeout: Some(case.timeout),
             inherit_stdin: false,
         };
         let position = format!("{}/{}", index + 1, cases.len());
@@ -157,7 +160,14 @@ impl Case {
             shares: Vec::new(),
             checks: Vec::new(),
             known_failure: None,
+            timeout: CASE_TIMEOUT,
         }
+    }
+
+    /// A case that runs long on purpose (thousands of processes, deep trees under TCG).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     fn memory(mut self, memory: MemorySize) -> Self {
@@ -228,7 +238,7 @@ impl Case {
     fn failures(&self, invocation: &Invocation, outcome: &Outcome) -> Vec<String> {
         let timeout = outcome
             .timed_out
-            .then(|| format!("timed out after {} s", CASE_TIMEOUT.as_secs()));
+            .then(|| format!("timed out after {} s", self.timeout.as_secs()));
         let checks = self
             .checks
             .iter()

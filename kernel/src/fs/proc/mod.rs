@@ -21,8 +21,8 @@ mod tests;
 
 pub use system_files::FILESYSTEMS;
 pub use view::{
-    CpuInfo, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource, ProcessState,
-    ProcessView, SignalMasks, SystemView,
+    CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource,
+    ProcessState, ProcessView, SignalMasks, SystemView,
 };
 
 use alloc::format;

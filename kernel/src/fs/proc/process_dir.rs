@@ -1,4 +1,4 @@
-//! proc, middle: `/proc/<pid>/`, its `fd/` directory and `task/<tid>/` (one thread per
+//! proc, middle: `/proc/<pid>/`, its `fd/` and `fdinfo/` directories and `task/<tid>/` (one thread per
 //! process today: the same files again, as Linux's thread directory shows them). Every node holds only the pid
 //! and the [`ProcessSource`], and asks for the process again when read, so a node that
 //! outlives its process answers `ESRCH` (files) or `ENOENT` (links) as Linux's do.
@@ -18,6 +18,9 @@ use super::view::{OpenFd, ProcessSource, ProcessView};
 use crate::fs::synthetic::{Directory, Entry, FIRST_COOKIE, FixedDir, Node};
 
 const FD_SLOTS: u64 = 0x1_0000;
+/// `fdinfo/N`'s slots: above every descriptor's `fd/N` slot (descriptors stay below
+/// 2^30, far past `RLIMIT_NOFILE`'s ceiling).
+const FDINFO_SLOTS: u64 = 0x4000_0000;
 const DIR_SLOT: u64 = 0;
 /// Set in the slots of the nodes under `task/<tid>/`, so they differ from the process's.
 const THREAD_SLOTS: u64 = 1 << 31;
@@ -57,6 +60,7 @@ const FILES: &[(&str, u32, Render)] = &[
     ("stat", 0o444, process_files::stat),
     ("statm", 0o444, process_files::statm),
     ("mounts", 0o444, |process| process.mounts()),
+    ("maps", 0o444, process_files::maps),
 ];
 
 const LINKS: &[(&str, LinkRender)] = &[
@@ -112,7 +116,18 @@ impl ProcessDir {
                 flag,
             },
         );
-        let mut children = FixedDir::new().with("fd", fd_dir.owned_by(uid, gid));
+        let fdinfo_dir = Node::directory(
+            next_ino(),
+            0o500,
+            FdInfoDir {
+                pid,
+                source: self.source.clone(),
+                flag,
+            },
+        );
+        let mut children = FixedDir::new()
+            .with("fd", fd_dir.owned_by(uid, gid))
+            .with("fdinfo", fdinfo_dir.owned_by(uid, gid));
         for &(name, perm, render) in FILES {
             let source = self.source.clone();
             let file = Node::file(next_ino(), perm, move || {
@@ -253,5 +268,60 @@ impl Directory for FdDir {
         let ids = process.ids();
         let open = process.fds().into_iter().find(|open| open.fd == fd)?;
         Some(self.link(&open, (ids.effective_uid(), ids.effective_gid())))
+    }
+}
+
+/// `/proc/<pid>/fdinfo/`: one file per open descriptor, readable by the owner
+/// ([`process_files::fd_info`]), read when opened.
+struct FdInfoDir {
+    pid: u32,
+    source: Arc<dyn ProcessSource>,
+    flag: u64,
+}
+
+impl FdInfoDir {
+    fn file(&self, fd: i32, owner: (u32, u32)) -> Node {
+        let (pid, source) = (self.pid, self.source.clone());
+        let ino = process_ino(
+            pid,
+            (FDINFO_SLOTS + u64::from(fd.unsigned_abs())) | self.flag,
+        );
+        Node::file(ino, 0o400, move || {
+            let info = find(&*source, pid, Errno::ESRCH)?.fd_info(fd)?;
+            Ok(process_files::fd_info(&info))
+        })
+        .owned_by(owner.0, owner.1)
+    }
+}
+
+impl Directory for FdInfoDir {
+    fn entries(&self) -> Vec<Entry> {
+        let Some(process) = self.source.process(self.pid) else {
+            return Vec::new();
+        };
+        let ids = process.ids();
+        let owner = (ids.effective_uid(), ids.effective_gid());
+        let mut fds: Vec<i32> = process
+            .fds()
+            .into_iter()
+            .map(|open| open.fd)
+            .filter(|fd| *fd >= 0)
+            .collect();
+        fds.sort_unstable();
+        fds.into_iter()
+            .map(|fd| Entry {
+                name: format!("{fd}").into_bytes(),
+                cookie: FIRST_COOKIE + fd as u64,
+                node: self.file(fd, owner),
+            })
+            .collect()
+    }
+
+    fn lookup(&self, name: &[u8]) -> Option<Node> {
+        let fd = i32::try_from(parse_number(name)?).ok()?;
+        let process = self.source.process(self.pid)?;
+        process.fds().into_iter().find(|open| open.fd == fd)?;
+        let ids = process.ids();
+        Some(self.file(fd, (ids.effective_uid(), ids.effective_gid())))
     }
 }

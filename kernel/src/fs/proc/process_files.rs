@@ -1,13 +1,13 @@
-//! proc, middle: the texts of `/proc/<pid>/status`, `stat` and `statm` in Linux 6.1's
-//! formats (`proc_pid_status`, `do_task_stat`, `proc_pid_statm`), as pure functions of a
-//! [`ProcessView`].
+//! proc, middle: the texts of `/proc/<pid>/status`, `stat`, `statm`, `maps` and
+//! `fdinfo/N` in Linux 6.1's formats (`proc_pid_status`, `do_task_stat`,
+//! `proc_pid_statm`, `show_map_vma`, `seq_show`), as pure functions of a [`ProcessView`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use vfs_core::PAGE_SIZE;
 
-use super::view::ProcessView;
+use super::view::{FdInfo, MapArea, ProcessView};
 
 /// `CAP_LAST_CAP` 40 in Linux 6.1: the full capability set is 41 bits.
 /// `SIGCHLD`, the signal a process's parent gets when it ends.
@@ -165,6 +165,59 @@ pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
         "{} {} 0 0 0 0 0\n",
         memory.virtual_size / PAGE_SIZE as u64,
         memory.resident / PAGE_SIZE as u64
+    )
+    .into_bytes()
+}
+
+/// `/proc/<pid>/maps`: `start-end perms offset major:minor inode`, then, for a named
+/// area, spaces to column 73 and the name (`show_map_vma`'s `seq_pad`).
+pub fn maps(process: &dyn ProcessView) -> Vec<u8> {
+    let mut text = String::new();
+    for area in process.maps() {
+        map_line(&mut text, &area);
+    }
+    text.into_bytes()
+}
+
+fn map_line(text: &mut String, area: &MapArea) {
+    // Linux's `MAJOR`/`MINOR` of a `dev_t` as `new_encode_dev` lays it out in `st_dev`.
+    let major = ((area.device >> 8) & 0xfff) | ((area.device >> 32) & !0xfff);
+    let minor = (area.device & 0xff) | ((area.device >> 12) & !0xff);
+    let flag = |on: bool, letter: char| if on { letter } else { '-' };
+    let line_start = text.len();
+    let _ = write!(
+        text,
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        area.start,
+        area.end,
+        flag(area.read, 'r'),
+        flag(area.write, 'w'),
+        flag(area.execute, 'x'),
+        if area.shared { 's' } else { 'p' },
+        area.offset,
+        major,
+        minor,
+        area.ino,
+    );
+    if !area.name.is_empty() {
+        const NAME_COLUMN: usize = 25 + 6 * 8 - 1;
+        while text.len() - line_start < NAME_COLUMN {
+            text.push(' ');
+        }
+        text.push(' ');
+        text.push_str(&String::from_utf8_lossy(&area.name));
+    }
+    text.push('\n');
+}
+
+/// `/proc/<pid>/fdinfo/N`.
+pub fn fd_info(info: &FdInfo) -> Vec<u8> {
+    alloc::format!(
+        "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n",
+        info.position,
+        info.flags,
+        info.mount_id,
+        info.ino
     )
     .into_bytes()
 }

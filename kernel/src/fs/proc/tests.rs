@@ -162,6 +162,48 @@ impl ProcessView for FakeProcess {
             no_new_privs: false,
         }
     }
+    fn maps(&self) -> Vec<MapArea> {
+        vec![
+            MapArea {
+                start: 0x40_0000,
+                end: 0x45_2000,
+                read: true,
+                execute: true,
+                device: 0x802,
+                ino: 173_521,
+                name: b"/usr/bin/dbus-daemon".to_vec(),
+                ..MapArea::default()
+            },
+            MapArea {
+                start: 0x7f2c_4f4c_3000,
+                end: 0x7f2c_4f4c_8000,
+                read: true,
+                write: true,
+                ..MapArea::default()
+            },
+            MapArea {
+                start: 0x7ffd_5e5a_0000,
+                end: 0x7ffd_5e5c_1000,
+                read: true,
+                write: true,
+                name: b"[stack]".to_vec(),
+                ..MapArea::default()
+            },
+        ]
+    }
+    fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
+        self.fds
+            .lock()
+            .iter()
+            .find(|open| open.fd == fd)
+            .map(|open| FdInfo {
+                position: 12,
+                flags: 0o100002 | if open.writable { 0o2_000_000 } else { 0 },
+                mount_id: 26,
+                ino: 4242,
+            })
+            .ok_or(Errno::ENOENT)
+    }
     fn mounts(&self) -> Vec<u8> {
         match &*self.namespace.lock() {
             Some((namespace, root)) => namespace.proc_mounts(root),
@@ -821,5 +863,70 @@ fn task_holds_the_one_thread_with_the_same_files() {
             .stat(At::Cwd, b"/proc/1/task/1/task", false)
             .map(|_| ()),
         Err(Errno::ENOENT)
+    );
+}
+
+#[test]
+fn maps_lines_are_in_linuxs_format_with_names_at_column_73() {
+    let world = world();
+    // The first and last lines as Linux 6.1 prints them (`show_map_vma`).
+    assert_eq!(
+        read_text(&world.context, "/proc/self/maps"),
+        "00400000-00452000 r-xp 00000000 08:02 173521                             /usr/bin/dbus-daemon\n\
+         7f2c4f4c3000-7f2c4f4c8000 rw-p 00000000 00:00 0 \n\
+         7ffd5e5a0000-7ffd5e5c1000 rw-p 00000000 00:00 0                          [stack]\n"
+    );
+}
+
+#[test]
+fn fdinfo_lists_each_descriptor_and_shows_offset_flags_mount_and_inode() {
+    let world = world();
+    let names: Vec<String> = list_dir(&world.context, "/proc/1/fdinfo")
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(names, [".", "..", "0", "1", "2"]);
+    assert_eq!(
+        read_text(&world.context, "/proc/1/fdinfo/1"),
+        "pos:\t12\nflags:\t02100002\nmnt_id:\t26\nino:\t4242\n"
+    );
+    assert_eq!(
+        world
+            .context
+            .stat(At::Cwd, b"/proc/1/fdinfo/7", false)
+            .err(),
+        Some(Errno::ENOENT)
+    );
+    let info = world
+        .context
+        .stat(At::Cwd, b"/proc/1/fdinfo/0", false)
+        .unwrap();
+    assert_eq!(info.mode & 0o777, 0o400);
+}
+
+#[test]
+fn dentries_of_ended_processes_do_not_pile_up_in_the_cache() {
+    let world = world();
+    // 5,000 processes, each reading its own /proc/self/exe once and then ending (what a
+    // shell running programs does): the proc root must not keep a dentry per pid.
+    for pid in 2..5002 {
+        let process = FakeProcess::new(pid);
+        world.processes.all.lock().push(process);
+        *world.processes.current.lock() = Some(pid);
+        world.context.readlink(At::Cwd, b"/proc/self/exe").unwrap();
+        world
+            .processes
+            .all
+            .lock()
+            .retain(|process| process.pid != pid);
+    }
+    *world.processes.current.lock() = Some(1);
+    let root = world.context.resolve(At::Cwd, b"/proc", true).unwrap();
+    let cached = root.dentry.cached_children();
+    assert!(cached < 200, "{cached} dentries cached under /proc");
+    // What is alive still resolves, and a mount point inside proc would stay cached.
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/1/exe").unwrap(),
+        b"/bin/busybox"
     );
 }

@@ -167,6 +167,43 @@ pub trait ProcessView: Send + Sync {
     fn signals(&self) -> SignalMasks {
         SignalMasks::default()
     }
+    /// The areas of its memory, lowest first (`/proc/<pid>/maps`); none once it ended.
+    fn maps(&self) -> Vec<MapArea> {
+        Vec::new()
+    }
+    /// What `/proc/<pid>/fdinfo/N` shows of descriptor `fd` (`ENOENT` once it is closed).
+    fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
+        let _ = fd;
+        Err(Errno::ENOENT)
+    }
+}
+
+/// One area of a process's memory, as a line of `/proc/<pid>/maps`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapArea {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+    pub shared: bool,
+    /// Offset into the file, for a file's area.
+    pub offset: u64,
+    /// The file's device (`st_dev`) and inode number; 0 for anonymous memory.
+    pub device: u64,
+    pub ino: u64,
+    /// The file's path, `[heap]`, `[stack]`, or empty.
+    pub name: Vec<u8>,
+}
+
+/// An open descriptor's `fdinfo`: its offset, open flags (with `O_CLOEXEC` when the
+/// descriptor has it), mount id and inode number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdInfo {
+    pub position: u64,
+    pub flags: u32,
+    pub mount_id: u64,
+    pub ino: u64,
 }
 
 /// One open descriptor: its number and its access mode, which sets the link's

@@ -229,6 +229,73 @@ fn simd_preserved(report: &mut Report) {
     report.check("SIMD registers survive a signal handler", after == before, format!("xmm0 {after:#x}"));
 }
 
+static FRAME_HAD_XSTATE: AtomicI32 = AtomicI32::new(0);
+
+/// Edits the interrupted code's xmm0 in the frame: `rt_sigreturn` must load it.
+extern "C" fn edit_frame_xmm0(_signo: i32, _info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    const UC_FP_XSTATE: u64 = 1;
+    const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+    // SAFETY: an SA_SIGINFO handler's third argument is the frame's ucontext, whose
+    // fpregs point at the frame's fpstate (512 bytes at least).
+    unsafe {
+        // musl's mcontext_t hides `fpregs` after the 23 general registers; xmm0 sits at
+        // byte 160 of the FXSAVE layout, the XSAVE magic at byte 464.
+        let uc = &mut *(uc as *mut libc::ucontext_t);
+        let fpregs = *(uc.uc_mcontext.gregs.as_ptr().add(23) as *const *mut u8);
+        let magic = *(fpregs.add(464) as *const u32);
+        let xstate = uc.uc_flags & UC_FP_XSTATE != 0 && magic == FP_XSTATE_MAGIC1;
+        FRAME_HAD_XSTATE.store(i32::from(xstate), Ordering::SeqCst);
+        *(fpregs.add(160) as *mut u64) = 0x0bad_cafe_feed_f00d;
+    }
+}
+
+/// Writes reserved bits into the frame's MXCSR and XSAVE header: a restore of that would
+/// fault, so `rt_sigreturn` must refuse it (`SIGSEGV`), never try it.
+extern "C" fn poison_frame_fpstate(_signo: i32, _info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: as in edit_frame_xmm0; byte 24 is MXCSR, 512 the XSAVE header's XSTATE_BV.
+    unsafe {
+        let uc = &mut *(uc as *mut libc::ucontext_t);
+        let fpregs = *(uc.uc_mcontext.gregs.as_ptr().add(23) as *const *mut u8);
+        *(fpregs.add(24) as *mut u32) = 0xffff_ffff;
+        *(fpregs.add(512) as *mut u64) = u64::MAX;
+    }
+}
+
+fn frame_fp_state(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        install(libc::SIGUSR2, poison_frame_fpstate as *const () as usize, libc::SA_SIGINFO);
+        // Rust's runtime catches SIGSEGV (stack-overflow detection) and would swallow the
+        // one Linux sends for a bad frame: the default action here.
+        install(libc::SIGSEGV, libc::SIG_DFL, 0);
+        // SAFETY: plain system calls in the child.
+        unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+        child_exit(0);
+    }
+    let (_, status) = wait_for(pid);
+    report.check("rt_sigreturn of a frame whose FP state would fault: SIGSEGV", libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV, format!("status {status:#x}"));
+
+    install(libc::SIGUSR2, edit_frame_xmm0 as *const () as usize, libc::SA_SIGINFO);
+    let me = std::process::id() as i64;
+    let after: u64;
+    // SAFETY: as in simd_preserved: xmm0 across a kill whose handler edits the frame.
+    unsafe {
+        std::arch::asm!(
+            "movq xmm0, {value}",
+            "syscall",
+            "movq {out}, xmm0",
+            value = in(reg) 1u64,
+            out = lateout(reg) after,
+            inlateout("rax") libc::SYS_kill => _,
+            in("rdi") me,
+            in("rsi") libc::SIGUSR2 as i64,
+            out("rcx") _, out("r11") _, out("xmm0") _,
+        );
+    }
+    report.check("the frame's fpstate is XSAVE's, with UC_FP_XSTATE and FP_XSTATE_MAGIC1", FRAME_HAD_XSTATE.load(Ordering::SeqCst) == 1, "no XSAVE magic in the frame");
+    report.check("a handler's edit of xmm0 in the frame is loaded by rt_sigreturn", after == 0x0bad_cafe_feed_f00d, format!("xmm0 {after:#x}"));
+}
+
 fn eintr_and_restart(report: &mut Report) {
     for (flags, name) in [(0, "without SA_RESTART a blocked waitpid gives EINTR"), (libc::SA_RESTART, "with SA_RESTART a blocked waitpid goes on")] {
         install(libc::SIGUSR1, nothing as *const () as usize, flags);
@@ -620,9 +687,350 @@ fn spawns(report: &mut Report, count: usize) {
     }
 }
 
+/// After `fork`, `mprotect(PROT_READ|PROT_WRITE)` of a page both share must not make it
+/// writable in place: the parent's write after it stays the parent's.
+fn mprotect_after_fork(report: &mut Report) {
+    // SAFETY: an anonymous private mapping, a pipe, and plain system calls; the child
+    // reads the page after the parent wrote and exits with what it saw.
+    unsafe {
+        let page = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) as *mut u8;
+        *page = 1;
+        let mut pipe = [0i32; 2];
+        libc::pipe(pipe.as_mut_ptr());
+        let pid = fork();
+        if pid == 0 {
+            let mut byte = 0u8;
+            libc::read(pipe[0], &mut byte as *mut u8 as *mut libc::c_void, 1);
+            child_exit(i32::from(*page));
+        }
+        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE);
+        *page = 2;
+        libc::write(pipe[1], b"x".as_ptr() as *const libc::c_void, 1);
+        let (_, status) = wait_for(pid);
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+        libc::munmap(page as *mut libc::c_void, 4096);
+        report.check("mprotect RW of a copy-on-write page after fork: the parent's write stays its own", libc::WEXITSTATUS(status) == 1, format!("child saw {}", libc::WEXITSTATUS(status)));
+    }
+}
+
+/// `--ids`: what exec made of the caller (real and effective uid, AT_SECURE, the
+/// effective capability set), one line on standard output.
+fn print_ids() {
+    let cap_eff = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| status.lines().find_map(|line| line.strip_prefix("CapEff:\t").map(str::to_owned)))
+        .unwrap_or_default();
+    // SAFETY: plain queries.
+    let (uid, euid, secure) = unsafe { (libc::getuid(), libc::geteuid(), libc::getauxval(libc::AT_SECURE)) };
+    println!("ids {uid} {euid} {secure} {cap_eff}");
+}
+
+/// Runs `program --ids` in a child that first calls `prepare`, and returns its line.
+fn ids_after_exec(program: &str, prepare: impl FnOnce()) -> String {
+    let mut pipe = [0i32; 2];
+    // SAFETY: a pipe for the child's standard output.
+    unsafe { libc::pipe(pipe.as_mut_ptr()) };
+    let pid = fork();
+    if pid == 0 {
+        prepare();
+        let path = std::ffi::CString::new(program).unwrap_or_default();
+        let args = [path.as_ptr(), c"--ids".as_ptr(), std::ptr::null()];
+        let env: [*const libc::c_char; 1] = [std::ptr::null()];
+        // SAFETY: the pipe's write end becomes stdout; C strings live until exec.
+        unsafe {
+            libc::dup2(pipe[1], 1);
+            libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr());
+        }
+        child_exit(99);
+    }
+    // SAFETY: the parent keeps the read end only.
+    unsafe { libc::close(pipe[1]) };
+    let mut output = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: reading into a live buffer.
+        let got = unsafe { libc::read(pipe[0], buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if got <= 0 {
+            break;
+        }
+        output.extend_from_slice(&buf[..got as usize]);
+    }
+    // SAFETY: closing our descriptor.
+    unsafe { libc::close(pipe[0]) };
+    wait_for(pid);
+    String::from_utf8_lossy(&output).trim().to_owned()
+}
+
+fn become_user_1000() {
+    // SAFETY: plain system calls in the child.
+    unsafe {
+        libc::setgid(1000);
+        libc::setuid(1000);
+    }
+}
+
+/// A set-user-ID program runs with its owner's effective uid (saved too, `AT_SECURE` set),
+/// not under `no_new_privs`; a file's `security.capability` gives its capabilities.
+fn set_id_exec(report: &mut Report) {
+    use std::os::unix::fs::MetadataExt;
+    let program = "/sbin/processes-setuid";
+    let Ok(meta) = std::fs::metadata(program) else {
+        println!("skip set-user-ID exec (no {program} here)");
+        return;
+    };
+    // SAFETY: plain query.
+    if unsafe { libc::getuid() } != 0 {
+        println!("skip set-user-ID exec (not root here)");
+        return;
+    }
+    let owner = meta.uid();
+    let secure = u32::from(owner != 1000);
+    let got = ids_after_exec(program, become_user_1000);
+    report.check("exec of a set-user-ID file: the owner's effective uid, AT_SECURE", got.starts_with(&format!("ids 1000 {owner} {secure} ")), got.clone());
+    let got = ids_after_exec(program, || {
+        // SAFETY: plain system call in the child.
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        become_user_1000();
+    });
+    report.check("no_new_privs: the set-user-ID bit is ignored", got.starts_with("ids 1000 1000 0 "), got);
+
+    // setcap cap_net_raw+ep on a copy (CAP_NET_RAW is 13): revision 2 of vfs_cap_data.
+    let copy = "/tmp/processes-fcaps";
+    let mut value = Vec::new();
+    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+        value.extend_from_slice(&word.to_le_bytes());
+    }
+    let copied = std::fs::copy("/sbin/processes", copy).is_ok();
+    let path = std::ffi::CString::new(copy).unwrap_or_default();
+    // SAFETY: a NUL-terminated path and name and a live value buffer.
+    let set = unsafe { libc::setxattr(path.as_ptr(), c"security.capability".as_ptr(), value.as_ptr() as *const libc::c_void, value.len(), 0) };
+    let nosuid_tmp = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default().lines().any(|line| line.split(' ').nth(1) == Some("/tmp") && line.contains("nosuid"));
+    if !copied || set != 0 || nosuid_tmp {
+        println!("skip file capabilities (copy {copied}, setxattr {set} errno {}, /tmp nosuid {nosuid_tmp})", errno());
+    } else {
+        let got = ids_after_exec(copy, become_user_1000);
+        report.check("file capabilities: cap_net_raw+ep gives a uid-1000 process CapEff 0x2000", got == "ids 1000 1000 1 0000000000002000", got);
+    }
+    let _ = std::fs::remove_file(copy);
+}
+
+/// Extended attributes as Linux answers them on a file in /tmp.
+fn extended_attributes(report: &mut Report) {
+    let path = c"/tmp/xattr-check";
+    let _ = std::fs::write("/tmp/xattr-check", b"x");
+    // SAFETY: NUL-terminated names and live buffers throughout.
+    unsafe {
+        let set = |name: &std::ffi::CStr, value: &[u8], flags: i32| {
+            if libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr() as *const libc::c_void, value.len(), flags) == 0 { 0 } else { errno() }
+        };
+        let results = [
+            set(c"user.colour", b"blue", 0),
+            set(c"user.colour", b"red", libc::XATTR_CREATE),
+            set(c"user.shape", b"round", libc::XATTR_REPLACE),
+            set(c"bogus.name", b"1", 0),
+        ];
+        let size = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), std::ptr::null_mut(), 0);
+        let mut small = [0u8; 2];
+        let too_small = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), small.as_mut_ptr() as *mut libc::c_void, 2);
+        let too_small_errno = errno();
+        let mut value = [0u8; 16];
+        let got = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), value.as_mut_ptr() as *mut libc::c_void, 16);
+        let mut names = [0u8; 256];
+        let listed = libc::listxattr(path.as_ptr(), names.as_mut_ptr() as *mut libc::c_char, 256);
+        let names = &names[..listed.max(0) as usize];
+        let has_colour = names.split(|&b| b == 0).any(|name| name == b"user.colour");
+        let removed = libc::removexattr(path.as_ptr(), c"user.colour".as_ptr());
+        let after = libc::getxattr(path.as_ptr(), c"user.colour".as_ptr(), std::ptr::null_mut(), 0);
+        let after_errno = errno();
+        let ok = results == [0, libc::EEXIST, libc::ENODATA, libc::EOPNOTSUPP]
+            && size == 4
+            && too_small == -1 && too_small_errno == libc::ERANGE
+            && got == 4 && &value[..4] == b"blue"
+            && has_colour && removed == 0
+            && after == -1 && after_errno == libc::ENODATA;
+        report.check("xattrs: set/create/replace, size query, ERANGE, list, remove, unknown namespace", ok, format!("{results:?} size {size} small {too_small}/{too_small_errno} got {got} listed {listed} removed {removed} after {after}/{after_errno}"));
+    }
+    let _ = std::fs::remove_file("/tmp/xattr-check");
+}
+
+/// The first byte of `path` through a fresh private mapping.
+fn first_mapped_byte(path: &str) -> u8 {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return 0;
+    };
+    // SAFETY: a private read-only mapping of an open file, read once and unmapped.
+    unsafe {
+        let at = libc::mmap(std::ptr::null_mut(), 8192, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0);
+        if at == libc::MAP_FAILED {
+            return 0;
+        }
+        let byte = *(at as *const u8);
+        libc::munmap(at, 8192);
+        byte
+    }
+}
+
+fn run_status(path: &str) -> i32 {
+    let pid = fork();
+    if pid == 0 {
+        let path = std::ffi::CString::new(path).unwrap_or_default();
+        let args = [c"true".as_ptr(), std::ptr::null()];
+        let env: [*const libc::c_char; 1] = [std::ptr::null()];
+        // SAFETY: NUL-terminated strings and arrays that live until exec.
+        unsafe { libc::execve(path.as_ptr(), args.as_ptr(), env.as_ptr()) };
+        child_exit(99);
+    }
+    let (_, status) = wait_for(pid);
+    libc::WEXITSTATUS(status)
+}
+
+/// Mappings and exec see a file as it is now, whatever was mapped or run from it before
+/// (the page cache drops what a write or a truncate made stale).
+fn file_changes_reach_mappings(report: &mut Report) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = "/tmp/page-cache-check";
+    let _ = std::fs::write(path, vec![b'a'; 8192]);
+    let first = first_mapped_byte(path);
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.seek(SeekFrom::Start(0));
+        let _ = file.write_all(b"b");
+    }
+    let rewritten = first_mapped_byte(path);
+    let _ = std::fs::write(path, vec![b'c'; 8192]);
+    let truncated = first_mapped_byte(path);
+    report.check("a file rewritten in place, then truncated and written: each new mapping sees it", [first, rewritten, truncated] == *b"abc", format!("{:?}", String::from_utf8_lossy(&[first, rewritten, truncated])));
+
+    let program = "/tmp/page-cache-program";
+    let copied = std::fs::copy("/bin/busybox", program).is_ok();
+    let _ = std::fs::set_permissions(program, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+    let before = run_status(program);
+    let _ = std::fs::write(program, b"#!/bin/busybox sh\nexit 7\n");
+    let after = run_status(program);
+    report.check("exec of a program, then of a script written over it: the script runs", copied && before == 0 && after == 7, format!("copied {copied}, statuses {before} then {after}"));
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(program);
+}
+
+static VFORK_WRITE: AtomicI32 = AtomicI32::new(0);
+
+/// What `clone` shares: a vfork child runs in its parent's memory, a `CLONE_FILES` child
+/// in its descriptor table.
+fn shared_parts(report: &mut Report) {
+    // SAFETY: the vfork child writes one atomic and calls _exit, touching nothing else
+    // (musl's vfork keeps its return address in a register, so the parent's stack is
+    // intact; libc deprecates it for Rust code that does more in the child).
+    #[allow(deprecated)]
+    let pid = unsafe { libc::vfork() };
+    if pid == 0 {
+        VFORK_WRITE.store(42, Ordering::SeqCst);
+        child_exit(0);
+    }
+    wait_for(pid);
+    report.check("vfork: the child runs in the parent's memory (its write is seen)", VFORK_WRITE.load(Ordering::SeqCst) == 42, format!("{}", VFORK_WRITE.load(Ordering::SeqCst)));
+
+    // SAFETY: clone without CLONE_VM and without a new stack is a fork that shares the
+    // descriptor table; the child only opens a file and calls _exit.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::CLONE_FILES | libc::SIGCHLD, 0, 0, 0, 0) } as i32;
+    if pid == 0 {
+        // SAFETY: a NUL-terminated path.
+        let fd = unsafe { libc::open(c"/proc/self/cmdline".as_ptr(), libc::O_RDONLY) };
+        child_exit(fd.clamp(0, 255));
+    }
+    let (_, status) = wait_for(pid);
+    let fd = libc::WEXITSTATUS(status);
+    // SAFETY: F_GETFD on a descriptor number.
+    let open_here = fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    report.check("clone(CLONE_FILES): the child's open is in the parent's table", open_here, format!("child opened {fd}"));
+    if open_here {
+        // SAFETY: closing the descriptor the child opened.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// `RLIMIT_NPROC` counts the processes of the caller's real user: a uid-1000 process with
+/// a limit of 3 (and one process of its own) forks twice, then gets `EAGAIN`.
+fn nproc_per_user(report: &mut Report) {
+    let pid = fork();
+    if pid == 0 {
+        // SAFETY: plain system calls in the child; it exits with what it saw.
+        unsafe {
+            if libc::setgid(1000) != 0 || libc::setuid(1000) != 0 {
+                child_exit(100);
+            }
+            let limit = libc::rlimit { rlim_cur: 3, rlim_max: 3 };
+            libc::setrlimit(libc::RLIMIT_NPROC, &limit);
+            let mut children = Vec::new();
+            let mut refused = 0;
+            for _ in 0..10 {
+                let child = libc::fork();
+                if child == 0 {
+                    libc::pause();
+                    libc::_exit(0);
+                }
+                if child < 0 {
+                    refused = errno();
+                    break;
+                }
+                children.push(child);
+            }
+            for &child in &children {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, std::ptr::null_mut(), 0);
+            }
+            child_exit(if refused == libc::EAGAIN { children.len() as i32 } else { 99 });
+        }
+    }
+    let (_, status) = wait_for(pid);
+    let code = libc::WEXITSTATUS(status);
+    if code == 100 {
+        println!("skip RLIMIT_NPROC per user (cannot become uid 1000 here)");
+        return;
+    }
+    report.check("RLIMIT_NPROC 3 for uid 1000: two forks, then EAGAIN", code == 2, format!("{code} forks before EAGAIN (99: another error)"));
+}
+
+/// `/proc/self/maps`, `fdinfo/N` and `cmdline`, read from the live process.
+fn proc_of_self(report: &mut Report) {
+    const LEN: usize = 3 * 4096;
+    // SAFETY: an anonymous private read-only mapping.
+    let area = unsafe { libc::mmap(std::ptr::null_mut(), LEN, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) } as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let wanted = format!("{:08x}-{:08x} r--p 00000000 00:00 0 ", area, area + LEN);
+    report.check("maps: a new anonymous mapping, in Linux's format", maps.lines().any(|line| line == wanted), format!("no line {wanted:?}"));
+    report.check("maps: the stack is named [stack]", maps.lines().any(|line| line.ends_with(" [stack]") && line.contains(" rw-p ")), "no [stack] line");
+    let exe = std::fs::read_link("/proc/self/exe").map(|path| path.display().to_string()).unwrap_or_default();
+    let exe_line = maps.lines().find(|line| line.ends_with(&format!(" {exe}")) && line.contains("r-xp"));
+    let name_at_73 = exe_line.is_some_and(|line| line.len() == 73 + exe.len() && line.as_bytes()[72] == b' ');
+    report.check("maps: the program's code is r-xp and named by its path at column 73", !exe.is_empty() && name_at_73, format!("exe {exe}: {exe_line:?}"));
+    // SAFETY: unmapping what was mapped above.
+    unsafe { libc::munmap(area as *mut libc::c_void, LEN) };
+
+    use std::io::{Seek, SeekFrom};
+    use std::os::fd::AsRawFd;
+    let mut file = std::fs::File::open("/proc/self/status").expect("open status");
+    let _ = file.seek(SeekFrom::Start(100));
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap_or_default();
+    let head: Vec<&str> = info.lines().take(2).collect();
+    report.check("fdinfo: position and flags (O_RDONLY|O_LARGEFILE|O_CLOEXEC)", head == ["pos:\t100", "flags:\t02100000"], format!("{head:?}"));
+    let mount_id = info.lines().find_map(|line| line.strip_prefix("mnt_id:\t")).and_then(|id| id.parse::<u64>().ok());
+    report.check("fdinfo: mnt_id and ino lines", mount_id.is_some() && info.lines().any(|line| line.starts_with("ino:\t")), info.clone());
+
+    let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+    let expected: Vec<u8> = std::env::args().flat_map(|arg| arg.into_bytes().into_iter().chain([0])).collect();
+    report.check("cmdline: the arguments, each NUL-ended", cmdline == expected, format!("{:?}", String::from_utf8_lossy(&cmdline)));
+}
+
 fn main() -> ExitCode {
     let mut report = Report::default();
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag] = args.as_slice()
+        && flag == "--ids"
+    {
+        print_ids();
+        return ExitCode::SUCCESS;
+    }
     if let [_, flag, count] = args.as_slice() {
         if flag == "--spawns" {
             spawns(&mut report, count.parse().unwrap_or(10_000));
@@ -635,6 +1043,7 @@ fn main() -> ExitCode {
     nested_handlers(&mut report);
     alternate_stack(&mut report);
     simd_preserved(&mut report);
+    frame_fp_state(&mut report);
     eintr_and_restart(&mut report);
     interrupted_sleep(&mut report);
     waiting_for_signals(&mut report);
@@ -644,6 +1053,13 @@ fn main() -> ExitCode {
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
     exec_at(&mut report);
+    shared_parts(&mut report);
+    proc_of_self(&mut report);
+    file_changes_reach_mappings(&mut report);
+    mprotect_after_fork(&mut report);
+    set_id_exec(&mut report);
+    extended_attributes(&mut report);
+    nproc_per_user(&mut report);
     terminal_job_control(&mut report);
     stop_and_continue(&mut report);
     alarm_and_times(&mut report);

@@ -190,6 +190,11 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
         write_file(&rootfs.join("sbin").join(name), &bytes, 0o755)?;
     }
+    // A set-user-ID copy (owned by whoever runs the tests; the guest compares with the
+    // owner it sees): exec must give its owner's effective uid.
+    let setuid = std::fs::read(&programs.processes)
+        .with_context(|| format!("reading {}", programs.processes.display()))?;
+    write_file(&rootfs.join("sbin/processes-setuid"), &setuid, 0o4755)?;
     write_file(&rootfs.join("etc/passwd"), PASSWD.as_bytes(), 0o644)?;
     write_file(&rootfs.join("etc/group"), GROUP.as_bytes(), 0o644)?;
     write_file(

@@ -290,6 +290,31 @@ fn capability_cases(
                 .expect(Status(1)),
         );
     }
+    // A fresh proc would uncover the spec's read-only /proc/sys: EPERM even with
+    // CAP_SYS_ADMIN (Linux's mount_too_revealing); with nothing hidden it mounts.
+    let mut spec = sys_admin(&["/bin/busybox", "mount", "-t", "proc", "proc", "/root"]);
+    spec["linux"] = json!({"readonlyPaths": ["/proc/sys"]});
+    cases.push(
+        builder
+            .with_spec("caps-sysadmin-mount-proc-too-revealing", spec)?
+            .0
+            .expect(Line(&["mount", "permission denied"]))
+            .expect(Status(1)),
+    );
+    let mut spec = sys_admin(&[
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "mount -t proc proc /root && cat /root/self/comm",
+    ]);
+    spec["linux"] = json!({});
+    cases.push(
+        builder
+            .with_spec("caps-sysadmin-mount-proc-nothing-hidden", spec)?
+            .0
+            .expect(Line(&["cat"]))
+            .expect(Status(0)),
+    );
     // The spec's sets as capget and prctl report them (busybox `setpriv -d`).
     let mut spec = builder.fixtures.spec(&["/bin/busybox", "setpriv", "-d"]);
     spec["process"]["capabilities"] = json!({
