@@ -14,7 +14,11 @@
 //! allocator's and the containing map's overhead, see [`heap_cost`]), kept on the high
 //! side: the reserve absorbs the error.
 //!
-//! No locks: the counters are atomics, so charging is allowed under any other lock.
+//! No locks: the counters are atomics, so charging is allowed under any other lock. A
+//! refused charge first asks the reclaimer ([`MemoryBudget::set_reclaimer`]) to give back
+//! what can be had again (the kernel's page cache) and tries once more: the reclaimer
+//! therefore runs under whatever locks the charging code holds, and must take none of
+//! theirs (it must not charge, nor touch a filesystem's or a process's locks).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -51,6 +55,8 @@ pub trait PageSource: Send + Sync {
 /// The budget. Shared (`Arc`) by everything that charges it.
 pub struct MemoryBudget {
     pages: Option<Arc<dyn PageSource>>,
+    /// Drops what can be had again and says how many bytes of charges that gave back.
+    reclaimer: spin::Once<fn() -> u64>,
     limit: AtomicU64,
     used: AtomicU64,
     /// The highest `used` seen, for reports.
@@ -106,6 +112,7 @@ impl MemoryBudget {
     fn build(limit: u64, pages: Option<Arc<dyn PageSource>>) -> Arc<MemoryBudget> {
         Arc::new(MemoryBudget {
             pages,
+            reclaimer: spin::Once::new(),
             limit: AtomicU64::new(limit),
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -120,6 +127,17 @@ impl MemoryBudget {
 
     pub fn limit(&self) -> u64 {
         self.limit.load(Ordering::Acquire)
+    }
+
+    /// Sets what a refused charge asks to give memory back before it is refused for good
+    /// (once; see the module's note on locks).
+    pub fn set_reclaimer(&self, reclaim: fn() -> u64) {
+        self.reclaimer.call_once(|| reclaim);
+    }
+
+    /// Asks the reclaimer for memory: whether it gave any back.
+    fn reclaimed(&self) -> bool {
+        self.reclaimer.get().is_some_and(|reclaim| reclaim() > 0)
     }
 
     /// Moves the limit (the kernel settles it once its start-up memory is known). Charges
@@ -167,14 +185,10 @@ impl MemoryBudget {
     /// short at the limit, as on a filesystem that fills up.
     pub fn charge_up_to(self: &Arc<Self>, bytes: u64, unit: u64) -> Charge {
         let unit = unit.max(1);
-        let mut granted = 0;
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                let room = self.limit().saturating_sub(used);
-                granted = bytes.min(room) / unit * unit;
-                Some(used + granted)
-            });
+        let mut granted = self.take_up_to(bytes, unit);
+        if granted < bytes && self.reclaimed() {
+            granted += self.take_up_to(bytes - granted, unit);
+        }
         if granted < bytes {
             self.refusals.fetch_add(1, Ordering::Relaxed);
         }
@@ -205,22 +219,35 @@ impl MemoryBudget {
         }
     }
 
-    fn take(&self, bytes: u64) -> Result<(), OverBudget> {
-        let taken = self
+    /// Takes whole `unit`s of `bytes` as fit: how many bytes.
+    fn take_up_to(&self, bytes: u64, unit: u64) -> u64 {
+        let mut granted = 0;
+        let _ = self
             .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                let room = self.limit().saturating_sub(used);
+                granted = bytes.min(room) / unit * unit;
+                Some(used + granted)
+            });
+        granted
+    }
+
+    fn take_once(&self, bytes: u64) -> bool {
+        self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(bytes)
                     .filter(|&total| total <= self.limit())
-            });
-        match taken {
-            Ok(_) => {
-                self.note_peak();
-                Ok(())
-            }
-            Err(_) => {
-                self.refusals.fetch_add(1, Ordering::Relaxed);
-                Err(OverBudget)
-            }
+            })
+            .is_ok()
+    }
+
+    fn take(&self, bytes: u64) -> Result<(), OverBudget> {
+        if self.take_once(bytes) || (self.reclaimed() && self.take_once(bytes)) {
+            self.note_peak();
+            Ok(())
+        } else {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+            Err(OverBudget)
         }
     }
 
@@ -388,6 +415,27 @@ mod tests {
         assert_eq!((here.used(), there.used()), (30, 0));
         drop(charge);
         assert_eq!(here.used(), 0);
+    }
+
+    #[test]
+    fn a_refused_charge_asks_the_reclaimer_first() {
+        use core::sync::atomic::AtomicU64;
+        static CACHED: spin::Mutex<Option<Charge>> = spin::Mutex::new(None);
+        static ASKED: AtomicU64 = AtomicU64::new(0);
+        fn drop_cache() -> u64 {
+            ASKED.fetch_add(1, Ordering::Relaxed);
+            CACHED.lock().take().map_or(0, |cache| cache.bytes())
+        }
+        let budget = MemoryBudget::new(100);
+        budget.set_reclaimer(drop_cache);
+        *CACHED.lock() = Some(budget.charge(70).unwrap());
+        let first = budget.charge(50).unwrap();
+        assert_eq!((ASKED.load(Ordering::Relaxed), budget.used()), (1, 50));
+        // Nothing left to drop: refused, having asked once more.
+        assert_eq!(budget.charge(60).unwrap_err(), OverBudget);
+        assert_eq!(ASKED.load(Ordering::Relaxed), 2);
+        assert_eq!(budget.charge_up_to(60, 10).bytes(), 50);
+        drop(first);
     }
 
     #[test]

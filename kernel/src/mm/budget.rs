@@ -102,9 +102,21 @@ mod machine {
     /// Makes the budget from what is free now, before the container's namespace is built.
     pub fn init() -> Result<BudgetPlan, TooLittleMemory> {
         let plan = plan_now()?;
-        BUDGET
+        let budget = BUDGET
             .call_once(|| MemoryBudget::with_pages(plan.limit, Arc::new(arch::frame::FramePages)));
+        budget.set_reclaimer(drop_page_cache);
         Ok(plan)
+    }
+
+    /// The budget's reclaimer: the page cache's pages can be read again, so a charge the
+    /// budget would refuse takes them first. Safe under any lock a charging caller holds:
+    /// it takes only the cache's own (a leaf nobody charges under) and the frame
+    /// allocator's. Returns the bytes the cached pages were charged (those still mapped
+    /// by a process stay charged to their frames until unmapped).
+    fn drop_page_cache() -> u64 {
+        let pages = crate::mm::page_cache::cached_pages() as u64;
+        crate::mm::page_cache::reclaim();
+        pages * vfs_core::PAGE_SIZE as u64
     }
 
     /// Settles the budget once the boot is over (namespace built, init loaded): what the
