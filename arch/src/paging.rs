@@ -425,16 +425,17 @@ impl UserPageTable {
         access: UserAccess,
     ) -> Result<(), PagingError> {
         Self::check_user_page(virt)?;
+        let flags = Self::leaf_flags(access, no_execute_flag());
+        // The tables down to the page, counting the frames made for them.
         let mut made = 0;
-        let mut allocate = || {
-            let frame = allocate_frame();
-            made += usize::from(frame.is_some());
-            frame
+        let walked = {
+            let mut allocate = || {
+                let frame = allocate_frame();
+                made += usize::from(frame.is_some());
+                frame
+            };
+            self.mapper(&mut allocate).walk_to(virt, 1)
         };
-        let mut mapper = self.mapper(&mut allocate);
-        let flags = Self::leaf_flags(access, mapper.no_execute);
-        let walked = mapper.walk_to(virt, 1);
-        drop(mapper);
         self.table_frames += made;
         let table = walked?;
         let mut no_allocation = || None;

@@ -1,9 +1,11 @@
 //! The OOM killer: what happens when a process needs a page and neither the memory budget
-//! nor the frame allocator has one. First what the kernel can rebuild goes (the dentry
-//! cache: names nothing uses, with the overlay and 9p objects behind them); if that was
-//! not enough, the process holding the most pages is killed with `SIGKILL`, as Linux's
-//! OOM killer picks its victim by resident pages. The kernel itself is never the one to
-//! fail. The init is killed like any other process: the sandbox then ends with 137.
+//! nor the frame allocator has one, though the page cache has already let go of its pages
+//! (the budget's reclaimer, and the address space's retry). Then what else the kernel can
+//! rebuild goes (the dentry cache: names nothing uses, with the overlay and 9p objects
+//! behind them); if that was not enough, the process holding the most pages is killed with
+//! `SIGKILL`, as Linux's OOM killer picks its victim by resident pages. The kernel itself
+//! is never the one to fail. The init is killed like any other process: the sandbox then
+//! ends with 137.
 //!
 //! Locks: `TABLE` only, for the choice and the kill; the reclaim runs with none held.
 
