@@ -1,6 +1,6 @@
 //! `containment [--depth N] [DIR]`: what a hostile container tries against the kernel
-//! (issue 12), each answer compared with Linux's (`--memory` and `--exhaust`: the memory
-//! limits instead, see `memory.rs`):
+//! (issue 12), each answer compared with Linux's (`--memory [--only CASE]` and
+//! `--exhaust`: the memory limits instead, see `memory.rs`):
 //! - a tree N directories deep (default and in the boot test: 100,000) on a tmpfs
 //!   mounted with mount(2) at DIR/deep (default
 //!   `/tmp`): getcwd, `/proc/self/cwd` and `/proc/self/fd/N` there are `ENAMETOOLONG`, the
@@ -362,17 +362,19 @@ fn main() -> ExitCode {
     let mut depth = 100_000usize;
     let mut base = String::from("/tmp");
     let mut memory_only = false;
+    let mut only = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--depth" => depth = args.next().and_then(|n| n.parse().ok()).unwrap_or(depth),
             "--memory" => memory_only = true,
+            "--only" => only = args.next().filter(|name| memory::CASES.contains(&name.as_str())),
             "--exhaust" => memory::exhaust(),
             _ => base = arg,
         }
     }
     let mut report = Report::default();
     if memory_only {
-        memory::run(&mut report, &base);
+        memory::run(&mut report, &base, only.as_deref());
         return report.finish("containment");
     }
     brk_minus_one(&mut report);

@@ -136,7 +136,19 @@ fn touch_forever(base: *mut u8, len: u64, stride: u64) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-pub fn run(report: &mut Report, base: &str) {
+/// The checks by name, for `--only NAME` (one case at a time, say on a kernel that does
+/// not survive the others).
+pub const CASES: &[&str] = &[
+    "defaults",
+    "tmp-then-root",
+    "files",
+    "touch-then-write",
+    "oom",
+    "page-tables",
+    "pipes",
+];
+
+pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
     let total = meminfo("MemTotal").unwrap_or(0);
     println!(
         "# {} KiB of RAM, {} KiB available",
@@ -144,27 +156,45 @@ pub fn run(report: &mut Report, base: &str) {
         meminfo("MemAvailable").unwrap_or(0) / 1024
     );
     let fillable = total <= MAX_FILLABLE;
-    tmpfs_defaults(report, base, total, fillable);
-    tmp_then_root(report, total, fillable);
-    many_files(report);
-    if !fillable {
-        for name in [
+    let wanted = |name: &str| only.is_none_or(|only| only == name);
+    if wanted("defaults") {
+        tmpfs_defaults(report, base, total, fillable);
+    }
+    if wanted("tmp-then-root") {
+        tmp_then_root(report, total, fillable);
+    }
+    if wanted("files") {
+        many_files(report);
+    }
+    let filling: [(&str, &str, &dyn Fn(&mut Report)); 4] = [
+        (
+            "touch-then-write",
             "memory full of touched pages, then a 64 KiB write to /tmp",
-            "OOM kill of the largest process",
+            &touch_all_then_write,
+        ),
+        ("oom", "OOM kill of the largest process", &|report| {
+            oom_kills_the_largest(report, total)
+        }),
+        (
+            "page-tables",
             "OOM kill of a process made of page tables",
-            "pipes filled until refused",
-        ] {
+            &page_tables,
+        ),
+        ("pipes", "pipes filled until refused", &pipes_until_refused),
+    ];
+    for (case, name, check) in filling {
+        if !wanted(case) {
+            continue;
+        }
+        if fillable {
+            check(report);
+        } else {
             report.skip(
                 name,
                 format!("{} MiB of RAM is too much to fill here", total >> 20),
             );
         }
-        return;
     }
-    touch_all_then_write(report);
-    oom_kills_the_largest(report, total);
-    page_tables(report);
-    pipes_until_refused(report);
 }
 
 fn tmpfs_defaults(report: &mut Report, base: &str, total: u64, fillable: bool) {
