@@ -10,7 +10,6 @@
 //! Locks: `TABLE` only, for the choice and the kill; the reclaim runs with none held.
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::table::{State, TABLE, Table};
@@ -57,12 +56,10 @@ pub fn reclaim_after_refusals(p: &Process) {
 /// The running process whose address space holds the most pages; the lowest pid among
 /// equals.
 pub fn largest(table: &Table) -> Option<(u32, u64)> {
-    let mut weighed: Vec<(u32, u64)> = table
+    table
         .running()
         .map(|(pid, entry)| (pid, entry.resident_pages.load(Ordering::Relaxed)))
-        .collect();
-    weighed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    weighed.first().copied()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
 }
 
 /// `p` could not get a page. Reclaims, or kills the largest process; says whether `p`
