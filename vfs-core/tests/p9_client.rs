@@ -437,3 +437,44 @@ proptest! {
         prop_assert_eq!(stats.live_fids, 0);
     }
 }
+
+/// Found by `cargo xtask fuzz p9-client`: a getattr reply naming another object (another
+/// qid path, another type) changed what `stat` said the inode was. As in Linux, an inode
+/// keeps its number and type; the permission bits and the rest come from the server.
+#[test]
+fn getattr_keeps_the_inodes_number_and_type() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use vfs_core::FileType;
+    use vfs_core::inode::{CachePolicy, FileSystem};
+    use vfs_core::p9::{P9FileSystem, P9MountOptions};
+
+    let getattrs = AtomicU32::new(0);
+    let channel = ScriptedChannel::new(MAX_MSIZE, move |request| match request {
+        Request::GetAttr { .. } if getattrs.fetch_add(1, Ordering::Relaxed) > 0 => Some(framed(
+            0,
+            Reply::GetAttr {
+                attr: Attr {
+                    valid: 0x7ff,
+                    qid: Qid {
+                        kind: 0,
+                        version: 0,
+                        path: 99,
+                    },
+                    mode: 0o100640,
+                    ..Attr::default()
+                },
+            },
+        )),
+        _ => Some(good_reply(request)),
+    });
+    let options = P9MountOptions {
+        policy: CachePolicy::Revalidate,
+        ..P9MountOptions::default()
+    };
+    let fs = P9FileSystem::new(channel, &options, 5).unwrap();
+    let root = fs.root();
+    let stat = root.getattr().unwrap();
+    assert_eq!(stat.ino, root.ino());
+    assert_eq!(stat.file_type(), Some(FileType::Directory));
+    assert_eq!(stat.mode & 0o7777, 0o640);
+}

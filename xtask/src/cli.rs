@@ -27,6 +27,8 @@ pub enum Command {
     Test(TestArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+    /// Coverage-guided fuzzing of the kernel's parsers and the 9p client (libFuzzer).
+    Fuzz(FuzzArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]
@@ -193,6 +195,29 @@ pub struct TestArgs {
     pub boot_only: bool,
 }
 
+/// `cargo xtask fuzz TARGET [--seconds N]`; exit status 3 when an input fails.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// The target to fuzz (`--list` names them).
+    #[arg(required_unless_present = "list")]
+    pub target: Option<String>,
+    /// List the targets and what each one feeds to which code.
+    #[arg(long, conflicts_with = "target")]
+    pub list: bool,
+    /// How long to fuzz.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: u64,
+    /// Stop after this many executions (if that comes before `--seconds`).
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Run the target once on this input (a reproducer the fuzzer saved) instead of fuzzing.
+    #[arg(long, conflicts_with_all = ["seconds", "runs"])]
+    pub reproduce: Option<PathBuf>,
+    /// Further libFuzzer flags (after `--`), e.g. `-- -seed=1 -only_ascii=1`.
+    #[arg(last = true)]
+    pub libfuzzer_args: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(subcommand)]
@@ -279,6 +304,23 @@ mod tests {
         assert_eq!(run.sandbox.sandbox_options(), SandboxOptions::default());
         assert_eq!(run.sandbox.log, LogArg::Warn);
         assert!(run.bundle.is_none() && run.args.is_empty());
+    }
+
+    #[test]
+    fn fuzz_takes_a_target_or_list() {
+        let cli = Cli::parse_from(["xtask", "fuzz", "spec", "--seconds", "30", "--", "-seed=1"]);
+        let Command::Fuzz(fuzz) = cli.command else {
+            panic!("not fuzz")
+        };
+        assert_eq!(fuzz.target.as_deref(), Some("spec"));
+        assert_eq!((fuzz.seconds, fuzz.runs), (30, None));
+        assert_eq!(fuzz.libfuzzer_args, ["-seed=1"]);
+        let Command::Fuzz(list) = Cli::parse_from(["xtask", "fuzz", "--list"]).command else {
+            panic!("not fuzz")
+        };
+        assert!(list.list && list.target.is_none());
+        assert!(Cli::try_parse_from(["xtask", "fuzz"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "elf", "--seconds", "0"]).is_err());
     }
 
     #[test]

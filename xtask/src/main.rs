@@ -8,6 +8,7 @@ mod cli;
 mod cmdline;
 mod console;
 mod digest;
+mod fuzz;
 mod guest;
 mod host;
 mod launch;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Fuzz(args) => fuzz::fuzz(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

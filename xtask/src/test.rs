@@ -1,10 +1,11 @@
-//! `cargo xtask test`: host unit tests, then boot tests.
+//! `cargo xtask test`: host unit tests, a short run of every fuzz target, then boot tests.
 
 use anyhow::Result;
 
 use crate::boot_tests::{self, Host};
 use crate::cargo::{self, Profile};
 use crate::cli::TestArgs;
+use crate::fuzz;
 use crate::guest;
 use crate::host;
 use crate::qemu;
@@ -13,8 +14,11 @@ use crate::setup;
 pub fn test(args: TestArgs) -> Result<u8> {
     setup::for_test()?;
     eprintln!("xtask: {}", qemu::version()?);
+    let mut fuzz_failed = Vec::new();
     if !args.boot_only {
         cargo::host_tests()?;
+        eprintln!("xtask: fuzz targets, {} s each…", fuzz::SMOKE_SECONDS);
+        fuzz_failed = fuzz::smoke().failed;
     }
     let kernel = cargo::build_kernel(Profile::Release)?;
     let accel = qemu::choose_accel(args.accel.accel);
@@ -36,5 +40,12 @@ pub fn test(args: TestArgs) -> Result<u8> {
         tsc_khz: host::tsc_khz(&host::cpuinfo()),
     };
     let summary = boot_tests::run_cases(&cases, host);
-    Ok(if summary.failed.is_empty() { 0 } else { 1 })
+    if !fuzz_failed.is_empty() {
+        println!("xtask: failed fuzz targets: {}", fuzz_failed.join(", "));
+    }
+    Ok(if summary.failed.is_empty() && fuzz_failed.is_empty() {
+        0
+    } else {
+        1
+    })
 }

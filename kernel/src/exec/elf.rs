@@ -65,6 +65,35 @@ pub fn program_header_range(header_bytes: &[u8]) -> Option<(u64, u64)> {
     Some((header.e_phoff(endian), size))
 }
 
+/// The largest program header table exec reads past [`HEADER_READ_SIZE`] (a sane table is
+/// a few hundred bytes; this bounds what a hostile file can make the kernel allocate).
+pub const MAX_PROGRAM_HEADER_TABLE: u64 = 64 * 1024;
+
+/// Parses an executable of `file_size` bytes whose first bytes are `head` (as many as
+/// [`HEADER_READ_SIZE`], fewer if the file is shorter). A program header table that lies
+/// past `head` is fetched with `read_at(offset, buffer)`, which returns how many bytes it
+/// read or `None` when the file cannot be read.
+pub fn parse_file(
+    head: &[u8],
+    file_size: u64,
+    read_at: impl FnOnce(u64, &mut [u8]) -> Option<usize>,
+) -> Result<ElfImage, ExecFormatError> {
+    let (phoff, phsize) = program_header_range(head).ok_or(ExecFormatError::NotExecutableFormat)?;
+    let end = phoff
+        .checked_add(phsize)
+        .ok_or(ExecFormatError::Malformed("program header table overflows"))?;
+    if end <= head.len() as u64 {
+        return parse(head, &head[phoff as usize..], file_size);
+    }
+    if phsize > MAX_PROGRAM_HEADER_TABLE {
+        return Err(ExecFormatError::Malformed("program header table too large"));
+    }
+    let mut table = alloc::vec![0u8; phsize as usize];
+    let read = read_at(phoff, &mut table)
+        .ok_or(ExecFormatError::Malformed("cannot read program headers"))?;
+    parse(head, &table[..read.min(table.len())], file_size)
+}
+
 /// Parses the header (`header_bytes` starts at file offset 0) and the program header table
 /// (`program_headers`: the bytes at `e_phoff`, at least `e_phnum * e_phentsize` long).
 pub fn parse(

@@ -136,21 +136,9 @@ pub fn exec(
 }
 
 fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecFormatError> {
-    let (phoff, phsize) =
-        elf::program_header_range(head).ok_or(ExecFormatError::NotExecutableFormat)?;
-    let end = phoff
-        .checked_add(phsize)
-        .ok_or(ExecFormatError::Malformed("program header table overflows"))?;
-    if end <= head.len() as u64 {
-        return elf::parse(head, &head[phoff as usize..], size);
-    }
-    if phsize > 64 * 1024 {
-        return Err(ExecFormatError::Malformed("program header table too large"));
-    }
-    let mut table = vec![0u8; phsize as usize];
-    let read = read_exact_at(inode, phoff, &mut table)
-        .map_err(|_| ExecFormatError::Malformed("cannot read program headers"))?;
-    elf::parse(head, &table[..read], size)
+    elf::parse_file(head, size, |offset, table| {
+        read_exact_at(inode, offset, table).ok()
+    })
 }
 
 /// The program exec runs: its file, and the identity the process takes with it.

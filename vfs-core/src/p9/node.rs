@@ -292,7 +292,12 @@ impl Inode for P9Inode {
             Ok(stat) => return Ok(stat),
             Err(ticket) => ticket,
         };
-        let stat = stat_from_attr(&self.fid.getattr(getattr_mask::ALL)?, self.mount.dev)?;
+        let mut stat = stat_from_attr(&self.fid.getattr(getattr_mask::ALL)?, self.mount.dev)?;
+        // A server may answer for whatever sits at the fid's path now (QEMU's local backend
+        // keeps paths, and the host may have replaced the file) or just lie. As in Linux's
+        // v9fs, an inode keeps its number and type for life and takes the rest from the reply.
+        stat.ino = self.ino;
+        stat.mode = self.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
         if self.exclusive() {
             self.attrs.fill(ticket, stat);
         }

@@ -49,3 +49,9 @@ pub fn for_bench() -> Result<()> {
         HostPackage::Xz,
     ])
 }
+
+/// What `cargo xtask fuzz` needs: the toolchain and a C++ compiler for libFuzzer.
+pub fn for_fuzz() -> Result<()> {
+    ensure_toolchain()?;
+    ensure_packages(&[HostPackage::CxxCompiler])
+}

@@ -27,6 +27,9 @@ pub enum HostPackage {
     Xz,
     /// `/bin/bash-static`: a second real shell for the process tests.
     BashStatic,
+    /// A C++ compiler: `libfuzzer-sys` builds libFuzzer from its C++ sources for the fuzz
+    /// targets (`cargo xtask fuzz`).
+    CxxCompiler,
 }
 
 impl HostPackage {
@@ -36,6 +39,7 @@ impl HostPackage {
             HostPackage::BusyboxStatic => "busybox-static",
             HostPackage::Xz => "xz-utils",
             HostPackage::BashStatic => "bash-static",
+            HostPackage::CxxCompiler => "g++",
         }
     }
 
@@ -45,6 +49,7 @@ impl HostPackage {
             HostPackage::BusyboxStatic => "a static /bin/busybox for the userland tests",
             HostPackage::Xz => "xz unpacks the Linux guest's kernel",
             HostPackage::BashStatic => "a static bash for the process tests",
+            HostPackage::CxxCompiler => "a C++ compiler builds libFuzzer for the fuzz targets",
         }
     }
 
@@ -54,6 +59,11 @@ impl HostPackage {
             HostPackage::BusyboxStatic => is_static_elf(Path::new(BUSYBOX)),
             HostPackage::Xz => host::find_in_path("xz").is_some(),
             HostPackage::BashStatic => is_static_elf(Path::new(BASH_STATIC)),
+            // The `cc` crate's default C++ compiler on Linux, or the one CXX names.
+            HostPackage::CxxCompiler => std::env::var_os("CXX").map_or_else(
+                || host::find_in_path("c++").is_some(),
+                |cxx| !cxx.is_empty(),
+            ),
         }
     }
 }
