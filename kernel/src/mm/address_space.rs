@@ -505,9 +505,12 @@ impl AddressSpace {
                     file_bytes,
                     ..
                 } => {
-                    self.fill_from_file(
+                    let filled = self.fill_from_file(
                         page, area_start, area_end, rights, &inode, offset, file_bytes,
-                    )?;
+                    );
+                    // Pages mapped from the page cache cost their places in the table too.
+                    self.sync_pages();
+                    filled?;
                 }
             }
         }
@@ -529,25 +532,6 @@ impl AddressSpace {
     /// program touching its code page by page costs one request per window at most.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
-        &mut self,
-        page: u64,
-        area_start: u64,
-        area_end: u64,
-        rights: Protection,
-        inode: &Arc<dyn Inode>,
-        offset: u64,
-        file_bytes: u64,
-    ) -> Result<(), FaultError> {
-        let filled = self.fill_window(
-            page, area_start, area_end, rights, inode, offset, file_bytes,
-        );
-        // Pages mapped from the page cache cost their places in the table too.
-        self.sync_pages();
-        filled
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fill_window(
         &mut self,
         page: u64,
         area_start: u64,
