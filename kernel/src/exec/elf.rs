@@ -470,4 +470,34 @@ mod tests {
             let _ = parse(&bytes[..cut], &bytes[64.min(cut)..cut], 0x4000);
         }
     }
+
+    /// `parse_file` takes the program headers from the head when they are in it and reads
+    /// them otherwise; a table it cannot read, or an oversized one, is refused.
+    #[test]
+    fn parse_file_reads_a_table_past_the_head() {
+        let bytes = static_exec().bytes();
+        let file_size = 0x4000;
+        let whole = parse_file(&bytes, file_size, |_, _| panic!("all in the head")).unwrap();
+        assert_eq!(whole, static_exec().parse(file_size).unwrap());
+        let mut reads = Vec::new();
+        let split = parse_file(&bytes[..64], file_size, |offset, table| {
+            reads.push((offset, table.len()));
+            let part = &bytes[offset as usize..][..table.len()];
+            table.copy_from_slice(part);
+            Some(table.len())
+        })
+        .unwrap();
+        assert_eq!(split, whole);
+        assert_eq!(reads, [(64, static_exec().headers.len() * 56)]);
+        assert_eq!(
+            parse_file(&bytes[..64], file_size, |_, _| None),
+            Err(ExecFormatError::Malformed("cannot read program headers"))
+        );
+        let mut huge = bytes[..64].to_vec();
+        huge[56..58].copy_from_slice(&u16::MAX.to_le_bytes()); // e_phnum
+        assert_eq!(
+            parse_file(&huge, file_size, |_, _| unreachable!()),
+            Err(ExecFormatError::Malformed("program header table too large"))
+        );
+    }
 }
