@@ -27,8 +27,11 @@ pub enum Command {
     Test(TestArgs),
     /// Benchmarks.
     Bench(BenchArgs),
-    /// Coverage-guided fuzzing of the kernel's parsers and the 9p client (libFuzzer).
+    /// Fuzzing: coverage-guided (libFuzzer) of the kernel's parsers and the 9p client, and
+    /// `syscalls`: random system calls from a guest program run as the init.
     Fuzz(FuzzArgs),
+    /// The kernel under steady load for N minutes; free memory and 9p fids must stay flat.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]
@@ -171,7 +174,7 @@ impl FileAccessArg {
 }
 
 impl LogArg {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             LogArg::Off => "off",
             LogArg::Error => "error",
@@ -216,6 +219,10 @@ pub struct FuzzArgs {
     /// Further libFuzzer flags (after `--`), e.g. `-- -seed=1 -only_ascii=1`.
     #[arg(last = true)]
     pub libfuzzer_args: Vec<String>,
+    /// The `syscalls` target's options (`--seconds`, `--runs`, `--reproduce` are
+    /// libFuzzer's).
+    #[command(flatten, next_help_heading = "The syscalls target")]
+    pub syscalls: crate::fuzz::SyscallFuzzArgs,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,8 @@ pub struct TestPrograms {
     pub containment: PathBuf,
     pub syscall_bench: PathBuf,
     pub process_bench: PathBuf,
+    pub syscall_fuzz: PathBuf,
+    pub soak: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -47,6 +49,8 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         containment: dir.join("containment"),
         syscall_bench: dir.join("syscall-bench"),
         process_bench: dir.join("process-bench"),
+        syscall_fuzz: dir.join("syscall-fuzz"),
+        soak: dir.join("soak"),
     })
 }
 

@@ -59,6 +59,16 @@ impl Outcome {
 const POLL_INTERVAL: Duration = Duration::from_micros(250);
 
 pub fn launch(invocation: &Invocation, options: LaunchOptions) -> Result<Outcome, LaunchError> {
+    launch_with_idle_limit(invocation, options, None)
+}
+
+/// As [`launch`], and QEMU is also killed (`timed_out`) when the console has been silent
+/// for `idle_limit`: how a long run (a fuzzer, a soak) tells a hung kernel from a slow one.
+pub fn launch_with_idle_limit(
+    invocation: &Invocation,
+    options: LaunchOptions,
+    idle_limit: Option<Duration>,
+) -> Result<Outcome, LaunchError> {
     let mut command = invocation.command();
     command
         .stdin(if options.inherit_stdin {
@@ -81,8 +91,12 @@ pub fn launch(invocation: &Invocation, options: LaunchOptions) -> Result<Outcome
         live.then(|| Box::new(io::stderr()) as _),
     );
 
-    let (status, timed_out) =
-        wait_with_timeout(&mut child, options.timeout).map_err(LaunchError::Wait)?;
+    let (status, timed_out) = wait_with_timeout(
+        &mut child,
+        options.timeout,
+        idle_limit.map(|limit| (limit, &*console.last_output)),
+    )
+    .map_err(LaunchError::Wait)?;
     let wall = started.elapsed();
     let outcome = Outcome {
         console: console.finish(),
@@ -122,13 +136,21 @@ fn is_start_failure(outcome: &Outcome) -> bool {
 fn wait_with_timeout(
     child: &mut Child,
     timeout: Option<Duration>,
+    idle: Option<(Duration, &Mutex<Instant>)>,
 ) -> io::Result<(std::process::ExitStatus, bool)> {
     let deadline = timeout.map(|limit| Instant::now() + limit);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok((status, false));
         }
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        let silent_too_long = idle.is_some_and(|(limit, last_output)| {
+            last_output
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .elapsed()
+                >= limit
+        });
+        if silent_too_long || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             // Already exited between the two checks is fine: kill then reports an error.
             let _ = child.kill();
             return Ok((child.wait()?, true));
@@ -139,6 +161,8 @@ fn wait_with_timeout(
 
 struct Capture {
     buffer: Arc<Mutex<Vec<u8>>>,
+    /// When the source last gave bytes (or the capture started).
+    last_output: Arc<Mutex<Instant>>,
     reader: JoinHandle<()>,
 }
 
@@ -162,6 +186,8 @@ fn capture(
 ) -> Capture {
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&buffer);
+    let last_output = Arc::new(Mutex::new(Instant::now()));
+    let heard = Arc::clone(&last_output);
     let reader = thread::spawn(move || {
         let mut chunk = [0u8; 4096];
         while let Ok(count @ 1..) = source.read(&mut chunk) {
@@ -172,7 +198,12 @@ fn capture(
             sink.lock()
                 .unwrap_or_else(|poison| poison.into_inner())
                 .extend_from_slice(&chunk[..count]);
+            *heard.lock().unwrap_or_else(|poison| poison.into_inner()) = Instant::now();
         }
     });
-    Capture { buffer, reader }
+    Capture {
+        buffer,
+        last_output,
+        reader,
+    }
 }

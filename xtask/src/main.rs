@@ -12,9 +12,11 @@ mod fuzz;
 mod guest;
 mod host;
 mod launch;
+mod one_program;
 mod qemu;
 mod run;
 mod setup;
+mod soak;
 mod test;
 
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test::test(args),
         Command::Bench(args) => bench::bench(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Soak(args) => soak::soak(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

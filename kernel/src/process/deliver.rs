@@ -13,8 +13,8 @@ use arch::fpu::FpuState;
 use vfs_core::Errno;
 
 use super::signal::{
-    DefaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SIG_DFL, SIG_IGN, SS_DISABLE,
-    SigAction, SigInfo, bit, default_action,
+    DefaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SIG_DFL, SIG_IGN,
+    SS_DISABLE, SigAction, SigInfo, bit, default_action,
 };
 use super::{Process, Termination};
 use crate::abi::syscall_numbers as nr;
@@ -146,8 +146,14 @@ fn restart(p: &mut Process, number: u64) {
     p.context.rax = number;
 }
 
-/// Lays out the frame and points the registers at the handler.
+/// Lays out the frame and points the registers at the handler. A handler without
+/// `SA_RESTORER` has nothing to return through: `EFAULT`, as Linux's x86_64 frame setup
+/// (the caller ends the process with `SIGSEGV`; a handler that returned to where it
+/// faulted would fault again forever).
 fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), Errno> {
+    if action.flags & SA_RESTORER == 0 {
+        return Err(Errno::EFAULT);
+    }
     let (alt_base, alt_flags, alt_size) = p.signals.alt_stack;
     let context = p.context.clone();
     let on_alt_stack = alt_flags & SS_DISABLE == 0

@@ -42,6 +42,9 @@ pub struct SigAction {
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 pub const SA_SIGINFO: u64 = 0x4;
+/// The handler returns through `sa_restorer`; on x86_64 a handler without it cannot be
+/// given a frame (Linux's `__setup_rt_frame`), and the process gets `SIGSEGV`.
+pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;

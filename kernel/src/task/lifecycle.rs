@@ -129,6 +129,7 @@ pub fn register_init(pids_limit: Option<u64>, task: alloc::sync::Arc<Task>) {
 pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errno> {
     request.check()?;
     let nproc_limit = p.limits.values[6].0;
+    let exit_signal;
     let pid = {
         let mut table = TABLE.lock();
         let processes = table.len() as u64;
@@ -147,6 +148,13 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         }
         let me = table.get(p.pid).ok_or(Errno::ESRCH)?;
         let (pgid, sid, my_parent) = (me.pgid, me.sid, me.parent);
+        // A sibling (`CLONE_PARENT`) tells the parent of its end with the caller's own
+        // exit signal, not one of its choosing (Linux's `copy_process`).
+        exit_signal = if request.flags & CLONE_PARENT != 0 {
+            me.exit_signal
+        } else {
+            (request.flags & CSIGNAL) as u8
+        };
         let parent_pid = if request.flags & CLONE_PARENT != 0 {
             my_parent
         } else {
@@ -189,7 +197,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     if let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.thread = Some(thread.clone());
         entry.task = Some(task);
-        entry.exit_signal = (request.flags & CSIGNAL) as u8;
+        entry.exit_signal = exit_signal;
         entry.blocked = p.signals.blocked;
         entry.ignored = p.signals.ignored_mask();
         entry.handled = p.signals.handled_mask();

@@ -291,6 +291,15 @@ impl Table {
         let Some(entry) = self.entries.get_mut(&pid) else {
             return false;
         };
+        // The init gets only the signals it has handlers for, whoever sends them: a
+        // child's exit signal, its own alarm, a kill (Linux's `SIGNAL_UNKILLABLE`). A
+        // blocked one is kept, as below: `sigtimedwait` may take it.
+        if pid == INIT_PID
+            && entry.handled & bit(info.signo) == 0
+            && entry.blocked & bit(info.signo) == 0
+        {
+            return false;
+        }
         // Blocked signals are never dropped: the handler may change before they are
         // unblocked (Linux's `sig_ignored`), and `sigtimedwait` takes them.
         let dropped = info.signo != 9

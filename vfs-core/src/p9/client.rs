@@ -62,6 +62,29 @@ impl Failure {
     }
 }
 
+/// Fids the servers hold for every client together: what the kernel shows at
+/// `/sys/kernel/debug/9p/fids`, so a long run can watch it stay flat.
+static FIDS_OF_ALL_CLIENTS: AtomicU64 = AtomicU64::new(0);
+/// Fid numbers every client gave up on (see [`ClientStats::quarantined_fids`]).
+static QUARANTINED_OF_ALL_CLIENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Fid counts over every [`Client`] of this kernel (each client's own are in
+/// [`ClientStats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllClientsFids {
+    /// Fids the servers hold for us right now.
+    pub in_use: u64,
+    /// Fid numbers abandoned because a server may still hold them.
+    pub quarantined: u64,
+}
+
+pub fn all_clients_fids() -> AllClientsFids {
+    AllClientsFids {
+        in_use: FIDS_OF_ALL_CLIENTS.load(Ordering::Relaxed),
+        quarantined: QUARANTINED_OF_ALL_CLIENTS.load(Ordering::Relaxed),
+    }
+}
+
 /// Counters for tests, benchmarks and the kernel's log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
@@ -350,6 +373,7 @@ impl Client {
         match self.exchange(&request(id), accept) {
             Ok(Some(value)) => {
                 self.live_fids.fetch_add(1, Ordering::Relaxed);
+                FIDS_OF_ALL_CLIENTS.fetch_add(1, Ordering::Relaxed);
                 Ok((
                     Fid {
                         client: self.clone(),
@@ -377,6 +401,7 @@ impl Client {
     /// says a clunk always releases the fid.
     fn clunk(&self, id: u32) {
         self.live_fids.fetch_sub(1, Ordering::Relaxed);
+        FIDS_OF_ALL_CLIENTS.fetch_sub(1, Ordering::Relaxed);
         match self.exchange(&Request::Clunk { fid: id }, |_| Ok(())) {
             Ok(()) => self.fids.lock().release(id),
             Err(Failure::Server(errno)) => {
@@ -399,6 +424,7 @@ impl Client {
 
     fn quarantine(&self, id: u32, errno: Errno) {
         self.quarantined_fids.fetch_add(1, Ordering::Relaxed);
+        QUARANTINED_OF_ALL_CLIENTS.fetch_add(1, Ordering::Relaxed);
         log::warn!("9p: fid {id} abandoned after a failed clunk: {errno}");
     }
 

@@ -26,7 +26,7 @@ mod node;
 pub mod transport;
 pub mod wire;
 
-pub use client::{ClientStats, Fid};
+pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
 pub use node::P9Inode;
 pub use transport::Transport;
 

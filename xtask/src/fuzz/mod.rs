@@ -2,12 +2,14 @@
 //! what a container or a host hands the kernel (the spec and its mount plan, ELF files and
 //! `#!` lines, 9p replies), and the short run of every target `cargo xtask test` makes.
 //!
-//! The targets are the `xtask/fuzz` crate's binaries (see its README); [`targets`] lists
-//! them, [`libfuzzer`] builds and runs them. Working corpora, findings and logs go under
+//! The targets are the `xtask/fuzz` crate's binaries (see its README) and `syscalls`, the
+//! guest program `syscall-fuzz` run as a sandbox's init ([`syscalls`]); [`targets`] lists
+//! them, [`libfuzzer`] builds and runs the libFuzzer ones. Working corpora, findings and logs go under
 //! `TARGET_DIR/fuzz/`. Exit status: 0 when nothing was found, [`FOUND`] when an input
 //! crashed, hung or ran out of memory (its path is printed), 1 when fuzzing could not run.
 
 mod libfuzzer;
+mod syscalls;
 mod targets;
 
 use anyhow::{Result, bail};
@@ -16,6 +18,8 @@ use crate::cli::FuzzArgs;
 use crate::setup;
 use libfuzzer::{Budget, Paths, Report, Verbosity};
 use targets::{Engine, TARGETS, Target};
+
+pub use syscalls::SyscallFuzzArgs;
 
 /// Exit status when the fuzzer found an input that fails.
 pub const FOUND: u8 = 3;
@@ -34,9 +38,15 @@ pub fn fuzz(args: FuzzArgs) -> Result<u8> {
         print_list();
         bail!("no fuzz target `{name}`");
     };
-    setup::for_fuzz()?;
     match target.engine {
+        Engine::GuestSyscalls => {
+            if args.reproduce.is_some() {
+                bail!("`syscalls` replays with --seed S --from I --calls N, not --reproduce");
+            }
+            syscalls::fuzz(args.syscalls)
+        }
         Engine::LibFuzzer(libfuzzer_target) => {
+            setup::for_fuzz()?;
             let paths = Paths::new(target.name)?;
             let bin_dir = libfuzzer::build(&libfuzzer::build_dir()?)?;
             if let Some(input) = &args.reproduce {
@@ -117,12 +127,14 @@ pub struct SmokeSummary {
     pub skipped: Vec<String>,
 }
 
-/// Runs every target for [`SMOKE_SECONDS`]: a finding fails the test suite; a machine
-/// that cannot build libFuzzer (no C++ compiler, not root to install one) skips them.
+/// Runs every libFuzzer target for [`SMOKE_SECONDS`]: a finding fails the test suite; a
+/// machine that cannot build libFuzzer (no C++ compiler, not root to install one) skips
+/// them. (`syscalls` has its own boot test.)
 pub fn smoke() -> SmokeSummary {
     let mut summary = SmokeSummary::default();
+    let smoked: Vec<(&Target, targets::LibFuzzerTarget)> = targets::libfuzzer_targets().collect();
     let skip_all = |summary: &mut SmokeSummary, reason: &str| {
-        for target in TARGETS {
+        for (target, _) in &smoked {
             println!("xtask: fuzz {} … SKIPPED ({reason})", target.name);
             summary.skipped.push(target.name.to_owned());
         }
@@ -139,16 +151,15 @@ pub fn smoke() -> SmokeSummary {
         Ok(dir) => dir,
         Err(error) => {
             // The tools are there, so this is the code's fault: every target fails.
-            for target in TARGETS {
+            for (target, _) in &smoked {
                 println!("xtask: fuzz {} … FAILED: {error:#}", target.name);
                 summary.failed.push(target.name.to_owned());
             }
             return summary;
         }
     };
-    for (index, target) in TARGETS.iter().enumerate() {
-        let position = format!("{}/{}", index + 1, TARGETS.len());
-        let Engine::LibFuzzer(libfuzzer_target) = target.engine;
+    for (index, (target, libfuzzer_target)) in smoked.iter().enumerate() {
+        let position = format!("{}/{}", index + 1, smoked.len());
         let budget = Budget {
             seconds: SMOKE_SECONDS,
             runs: None,

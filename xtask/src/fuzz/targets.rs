@@ -19,6 +19,8 @@ pub struct Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     LibFuzzer(LibFuzzerTarget),
+    /// The guest program `syscall-fuzz` as a sandbox's init (`super::syscalls`).
+    GuestSyscalls,
 }
 
 /// A `[[bin]]` of `xtask/fuzz` built around `libfuzzer_sys::fuzz_target!`.
@@ -79,7 +81,20 @@ pub const TARGETS: &[Target] = &[
             max_len: 32 * 1024,
         }),
     },
+    Target {
+        name: "syscalls",
+        about: "random system calls (seeded) from a guest program run as the init → the whole kernel under QEMU (--calls N --seed S)",
+        engine: Engine::GuestSyscalls,
+    },
 ];
+
+/// The libFuzzer targets, with their binaries.
+pub fn libfuzzer_targets() -> impl Iterator<Item = (&'static Target, LibFuzzerTarget)> {
+    TARGETS.iter().filter_map(|target| match target.engine {
+        Engine::LibFuzzer(libfuzzer) => Some((target, libfuzzer)),
+        Engine::GuestSyscalls => None,
+    })
+}
 
 pub fn find(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|target| target.name == name)
@@ -109,8 +124,7 @@ mod tests {
     #[test]
     fn targets_match_the_fuzz_crate() {
         let manifest = std::fs::read_to_string(fuzz_crate().join("Cargo.toml")).unwrap();
-        for target in TARGETS {
-            let Engine::LibFuzzer(libfuzzer) = target.engine;
+        for (target, libfuzzer) in libfuzzer_targets() {
             assert!(
                 manifest.contains(&format!("name = \"{}\"", libfuzzer.bin)),
                 "{} is not a [[bin]] of xtask/fuzz",

@@ -105,8 +105,26 @@ fn kernel(inos: &mut InoCounter) -> Node {
         )
         .with("hpage_pmd_size", attribute(inos, "2097152\n"));
     let mm = FixedDir::new().with("transparent_hugepage", directory(inos, hugepages));
-    let kernel = FixedDir::new().with("mm", directory(inos, mm));
+    let kernel = FixedDir::new()
+        .with("debug", debug(inos))
+        .with("mm", directory(inos, mm));
     directory(inos, kernel)
+}
+
+/// `kernel/debug` (where Linux mounts debugfs): this kernel's own debugging facts, read
+/// live. `9p/fids`: fids the 9p servers hold for the sandbox now; `9p/quarantined_fids`:
+/// fid numbers given up on after a failed clunk. A long run watches both stay flat.
+fn debug(inos: &mut InoCounter) -> Node {
+    let count = |inos: &mut InoCounter, read: fn(vfs_core::p9::AllClientsFids) -> u64| {
+        Node::file(inos.allocate(), ATTRIBUTE_MODE, move || {
+            Ok(format!("{}\n", read(vfs_core::p9::all_clients_fids())).into_bytes())
+        })
+    };
+    let nine_p = FixedDir::new()
+        .with("fids", count(inos, |fids| fids.in_use))
+        .with("quarantined_fids", count(inos, |fids| fids.quarantined));
+    let nine_p = directory(inos, nine_p);
+    directory(inos, FixedDir::new().with("9p", nine_p))
 }
 
 #[cfg(test)]
@@ -172,6 +190,25 @@ mod tests {
         assert_eq!(names(&context, "/sys/fs/cgroup"), [".", ".."]);
         let root = context.stat(At::Cwd, b"/sys", true).unwrap();
         assert_eq!((root.mode, root.nlink, root.uid), (0o040755, 12, 0));
+    }
+
+    #[test]
+    fn debug_shows_the_9p_fid_counts() {
+        let context = sys();
+        assert_eq!(
+            names(&context, "/sys/kernel/debug/9p"),
+            [".", "..", "fids", "quarantined_fids"]
+        );
+        let fids = vfs_core::p9::all_clients_fids();
+        assert_eq!(
+            read_text(&context, "/sys/kernel/debug/9p/quarantined_fids"),
+            format!("{}\n", fids.quarantined)
+        );
+        let text = read_text(&context, "/sys/kernel/debug/9p/fids");
+        assert!(
+            text.ends_with('\n') && text.trim().parse::<u64>().is_ok(),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -185,6 +185,8 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("pipes", &programs.pipes),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
+        ("syscall-fuzz", &programs.syscall_fuzz),
+        ("soak", &programs.soak),
     ] {
         let bytes =
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;

@@ -28,6 +28,7 @@ use crate::bundle;
 use crate::guest::TestPrograms;
 use crate::qemu::{Accel, Machine};
 use fixtures::Fixtures;
+pub use fixtures::docker_caps_with;
 
 /// Every userland case; their files go under `fixtures_dir/userland`.
 pub fn cases(

@@ -92,6 +92,37 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     );
     cases.extend(memory_limits(builder)?);
 
+    // Issue 12: 30,000 random calls with a fixed seed (about 10 s under TCG); the sandbox
+    // must end with the fuzzer's own status, 0: no call misbehaved, the kernel still works.
+    let mut spec =
+        builder
+            .fixtures
+            .spec(&["/sbin/syscall-fuzz", "--calls", "30000", "--seed", "0x5eed"]);
+    spec["process"]["capabilities"] = super::fixtures::docker_caps_with(&["CAP_SYS_ADMIN"]);
+    let (case, _) = builder.with_spec("syscall-fuzz", spec)?;
+    cases.push(
+        case.expect(Line(&["syscall-fuzz: seed=0x5eed calls=30000"]))
+            .expect(Line(&["syscall-fuzz: done calls=30000 ", " findings=0"]))
+            .expect(Line(&[
+                "syscall-fuzz: ok after the run, fork, wait and a file on tmpfs still work",
+            ]))
+            .expect(Status(0)),
+    );
+
+    // A short soak: every kind of work of `cargo xtask soak` for 20 s, without an error
+    // (the trend of memory and fids is `cargo xtask soak`'s to judge, over minutes).
+    let mut spec =
+        builder
+            .fixtures
+            .spec(&["/sbin/soak", "--seconds", "20", "--interval-secs", "5"]);
+    spec["process"]["capabilities"] = super::fixtures::docker_caps_with(&["CAP_SYS_ADMIN"]);
+    let (case, _) = builder.with_spec("soak-20s", spec)?;
+    cases.push(
+        case.expect(Line(&["soak: sample seconds=", " fids="]))
+            .expect(Line(&["soak: done rounds=", " errors=0"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run("pipes", &["/sbin/pipes", "/tmp"])?;
     cases.push(
         case.expect(Line(&["pipes: ", " passed, 0 failed"]))

@@ -357,6 +357,128 @@ fn many_areas(report: &mut Report) {
     report.check("mprotect of every other page: ENOMEM past vm.max_map_count, then munmap of it all", ok, format!("{refused:?}, munmap {unmapped}"));
 }
 
+/// A child whose SIGSEGV handler is a non-canonical address, with `SA_NODEFER` (so the
+/// fault at the handler is not blocked) and maybe `SA_ONSTACK`, touches NULL. Each
+/// delivery faults again and pushes another frame; Linux kills it with SIGSEGV once a
+/// frame no longer fits (the stack limit, or the bottom of the alternate stack). The
+/// kernel once delivered forever, the child spinning at the handler's address.
+fn faulting_handler(report: &mut Report, on_alt_stack: bool) {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut flags = libc::SA_NODEFER | libc::SA_SIGINFO;
+        if on_alt_stack {
+            let stack = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
+            let alt = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
+            unsafe { libc::sigaltstack(&alt, std::ptr::null_mut()) };
+            flags |= libc::SA_ONSTACK;
+        }
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = 0xe372_33d6_440b_65e1;
+            action.sa_flags = flags;
+            libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut());
+            std::ptr::write_volatile(std::ptr::null_mut::<u8>(), 1);
+            libc::_exit(0);
+        }
+    }
+    let started = Instant::now();
+    let mut status = 0;
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+        if started.elapsed().as_secs() >= 60 {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            status = -1;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let stack = if on_alt_stack { "the alternate stack" } else { "the stack" };
+    report.check(
+        &format!("a SIGSEGV handler at a non-canonical address, SA_NODEFER, on {stack}: killed by SIGSEGV"),
+        status != -1 && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV,
+        if status == -1 { "still running after 60 s".to_owned() } else { format!("status {status:#x}") },
+    );
+}
+
+extern "C" fn do_nothing(_: i32) {}
+
+// An `rt_sigreturn` trampoline: a restorer that works, so only the missing flag can end
+// the process.
+std::arch::global_asm!(".globl containment_restorer", "containment_restorer:", "mov eax, 15", "syscall", "ud2");
+unsafe extern "C" {
+    fn containment_restorer();
+}
+
+/// A handler installed without `SA_RESTORER` (raw `rt_sigaction`: libc always adds it):
+/// on x86_64 the kernel has no return path for it, and the signal's arrival ends the
+/// process with SIGSEGV. The kernel once returned through the restorer field anyway, and
+/// a fault handler so installed returned into its fault forever (found by syscall-fuzz).
+fn handler_without_restorer(report: &mut Report) {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let action: [u64; 4] = [do_nothing as *const () as u64, 0, containment_restorer as *const () as u64, 0];
+        unsafe {
+            // Rust's runtime catches SIGSEGV (stack overflows); the forced one must kill.
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            libc::syscall(libc::SYS_rt_sigaction, libc::SIGUSR1, action.as_ptr(), 0usize, 8usize);
+            libc::kill(libc::getpid(), libc::SIGUSR1);
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    report.check(
+        "a handler without SA_RESTORER: killed by SIGSEGV when its signal arrives",
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV,
+        format!("status {status:#x}"),
+    );
+}
+
+/// As the init (pid 1), signals it has no handler for never reach it, whoever sends
+/// them: a child made with `CLONE_PARENT` asking for exit signal 32 (Linux gives it its
+/// creator's exit signal, SIGCHLD, so a plain `waitpid` reaps it), and the init's own
+/// alarm. Either once ended the sandbox (found by syscall-fuzz: status 160 = signal 32).
+fn init_ignores_unhandled_signals(report: &mut Report) {
+    if std::process::id() != 1 {
+        println!("# not the init: its signal checks are skipped");
+        return;
+    }
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // The new process is the init's child, not ours; both leave at once.
+        unsafe {
+            libc::syscall(libc::SYS_clone, libc::CLONE_PARENT as libc::c_long | 32, 0usize, 0usize, 0usize, 0usize);
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let mut sibling_status = -1;
+    let started = Instant::now();
+    while started.elapsed().as_secs() < 10 {
+        let reaped = unsafe { libc::waitpid(-1, &mut sibling_status, libc::WNOHANG) };
+        if reaped > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    report.check(
+        "the init survives a CLONE_PARENT child asking for exit signal 32, and reaps it with a plain waitpid",
+        libc::WIFEXITED(status) && sibling_status == 0,
+        format!("child {status:#x}, sibling {sibling_status:#x}"),
+    );
+    let timer = libc::itimerval {
+        it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 },
+        it_value: libc::timeval { tv_sec: 0, tv_usec: 20_000 },
+    };
+    unsafe {
+        libc::signal(libc::SIGALRM, libc::SIG_DFL);
+        libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    report.check("the init outlives its own alarm, with no handler for it", true, "");
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut depth = 100_000usize;
@@ -380,6 +502,10 @@ fn main() -> ExitCode {
     brk_minus_one(&mut report);
     many_areas(&mut report);
     top_of_user_half(&mut report);
+    faulting_handler(&mut report, false);
+    faulting_handler(&mut report, true);
+    handler_without_restorer(&mut report);
+    init_ignores_unhandled_signals(&mut report);
     proc_fd_amplification(&mut report, &base);
     deep_tree(&mut report, &base, depth);
     report.finish("containment")
