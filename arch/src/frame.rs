@@ -3,6 +3,8 @@
 //! by the [`crate::paging::UserPageTable`] that maps them; sharing one between address spaces
 //! (copy-on-write, later) will be `Arc<Frame>`.
 
+use vfs_core::budget::Charge;
+
 use crate::PAGE_SIZE;
 use crate::memory::{allocate_frame, free_frame};
 use crate::paging::phys_to_virt;
@@ -12,14 +14,28 @@ use crate::paging::phys_to_virt;
 #[derive(Debug)]
 pub struct Frame {
     phys: u64,
+    /// What the page costs the memory budget, given back with the frame: a user page
+    /// shared copy-on-write by several address spaces is charged once, to its frame.
+    _charge: Option<Charge>,
 }
 
 impl Frame {
     /// A new frame filled with zeros; `None` when memory is exhausted (or before
     /// [`crate::memory::init`]).
     pub fn new_zeroed() -> Option<Frame> {
+        Self::zeroed(None)
+    }
+
+    /// [`Frame::new_zeroed`] for a page charged to the memory budget: the frame holds
+    /// `charge` until it is freed.
+    pub fn new_zeroed_charged(charge: Charge) -> Option<Frame> {
+        Self::zeroed(Some(charge))
+    }
+
+    fn zeroed(charge: Option<Charge>) -> Option<Frame> {
         let frame = Frame {
             phys: allocate_frame()?,
+            _charge: charge,
         };
         // SAFETY: the frame was just allocated to us alone; the direct map reaches it (the allocator exists only once the direct map is live).
         unsafe { core::ptr::write_bytes(frame.virt(), 0, PAGE_SIZE) };
@@ -54,5 +70,26 @@ impl Frame {
 impl Drop for Frame {
     fn drop(&mut self) {
         free_frame(self.phys);
+    }
+}
+
+/// A frame holds a page of a tmpfs file's data (vfs-core's page source), so file data
+/// lives in frames that return to the pool when the file shrinks.
+impl vfs_core::budget::FilePage for Frame {
+    fn bytes(&self) -> &[u8] {
+        Frame::bytes(self)
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        Frame::bytes_mut(self)
+    }
+}
+
+/// The frame allocator as vfs-core's source of file pages.
+pub struct FramePages;
+
+impl vfs_core::budget::PageSource for FramePages {
+    fn allocate(&self) -> Option<alloc::boxed::Box<dyn vfs_core::budget::FilePage>> {
+        Some(alloc::boxed::Box::new(Frame::new_zeroed()?))
     }
 }

@@ -4,6 +4,11 @@
 //! Why a bitmap: its size is fixed at boot (no allocation while allocating, which the heap's
 //! grow hook relies on), contiguous runs for the heap are a scan away, and a double free is
 //! caught by the bit already being set.
+//!
+//! Single frames (user pages, file pages, page tables) are taken from the top of memory
+//! down, contiguous runs (the heap's growth, DMA) from the bottom up: pages freed one by one
+//! in any order then leave their holes up there, and the runs the heap needs stay whole
+//! below.
 
 use alloc::vec::Vec;
 
@@ -14,7 +19,8 @@ pub struct FrameAllocator {
     frame_count: u64,
     free_bits: Vec<u64>,
     free_frames: u64,
-    /// Word to start the next search at: allocation is mostly ascending.
+    /// Word to start the next single-frame search at, downwards: no word above it has a
+    /// free frame unless one was freed since (which moves it back up).
     next_word: usize,
 }
 
@@ -28,7 +34,7 @@ impl FrameAllocator {
             frame_count: frames,
             free_bits: alloc::vec![0; frames.div_ceil(64) as usize],
             free_frames: 0,
-            next_word: 0,
+            next_word: (frames.div_ceil(64) as usize).saturating_sub(1),
         }
     }
 
@@ -57,18 +63,17 @@ impl FrameAllocator {
             );
             self.free_bits[word] |= mask;
             self.free_frames += count;
+            self.next_word = self.next_word.max(word);
             frame += count;
         }
-        self.next_word = 0;
     }
 
-    /// One frame's physical address.
+    /// One frame's physical address: the highest free one.
     pub fn allocate(&mut self) -> Option<u64> {
-        let words = self.free_bits.len();
-        let word = (self.next_word..words)
-            .chain(0..self.next_word)
+        let word = (0..=self.next_word.min(self.free_bits.len().checked_sub(1)?))
+            .rev()
             .find(|&w| self.free_bits[w] != 0)?;
-        let bit = u64::from(self.free_bits[word].trailing_zeros());
+        let bit = 63 - u64::from(self.free_bits[word].leading_zeros());
         self.free_bits[word] &= !(1 << bit);
         self.free_frames -= 1;
         self.next_word = word;
@@ -117,8 +122,8 @@ mod tests {
         let mut frames = FrameAllocator::new(0x10_0000, 0x20_0000);
         frames.add_free_range(0x10_0800, 0x10_3800); // 0x101000 and 0x102000 only
         assert_eq!(frames.free_frames(), 2);
-        assert_eq!(frames.allocate(), Some(0x10_1000));
         assert_eq!(frames.allocate(), Some(0x10_2000));
+        assert_eq!(frames.allocate(), Some(0x10_1000));
         assert_eq!(frames.allocate(), None);
     }
 
@@ -131,7 +136,21 @@ mod tests {
         while let Some(frame) = frames.allocate() {
             seen.push(frame / PAGE);
         }
-        assert_eq!(seen, (3..1000).collect::<Vec<_>>());
+        assert_eq!(seen, (3..1000).rev().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn single_frames_come_from_the_top_and_leave_the_bottom_whole() {
+        let mut frames = FrameAllocator::new(0, 1 << 20);
+        frames.add_free_range(0, 256 * PAGE);
+        let singles: Vec<u64> = (0..100).filter_map(|_| frames.allocate()).collect();
+        // Free every other one: holes up top, where no run is needed.
+        for frame in singles.iter().step_by(2) {
+            frames.free_contiguous(*frame, 1);
+        }
+        assert_eq!(frames.allocate_contiguous(150), Some(0));
+        // A frame freed high up is the next one handed out.
+        assert_eq!(frames.allocate(), Some(singles[0]));
     }
 
     #[test]

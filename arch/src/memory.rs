@@ -2,8 +2,10 @@
 //! heap and the frame allocator out. The kernel above sees none of it as addresses: it gets
 //! [`crate::frame::Frame`]s, heap allocations and the summary below.
 //!
-//! Lock order: the heap → [`FRAMES`] (the heap's grow hook); the kernel-table lock → [`FRAMES`]
-//! (MMIO mappings). [`FRAMES`] is a leaf: nothing allocates from the heap while holding it.
+//! Lock order: the heap → [`FRAMES`] (the heap's grow hook and its release of free pages);
+//! the kernel-table lock → [`FRAMES`] (MMIO mappings), and → the heap when a frame for a
+//! table makes the heap give pages back. [`FRAMES`] is a leaf: nothing allocates from the
+//! heap, or releases into it, while holding it.
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -199,9 +201,17 @@ pub fn init(
     })
 }
 
-/// One free frame (physical address), for [`crate::frame::Frame`] and page tables.
+/// One free frame (physical address), for [`crate::frame::Frame`] and page tables. With
+/// none free, the heap is asked for the pages it holds free first.
 pub(crate) fn allocate_frame() -> Option<u64> {
-    FRAMES.get()?.lock().allocate()
+    let frames = FRAMES.get()?;
+    if let Some(frame) = frames.lock().allocate() {
+        return Some(frame);
+    }
+    if heap::release_free_memory() == 0 {
+        return None;
+    }
+    frames.lock().allocate()
 }
 
 /// Returns a frame [`allocate_frame`] gave.

@@ -333,6 +333,9 @@ pub struct UserPageTable {
     /// Every user page this table holds, by virtual address, with its frame. A page may be
     /// held but not present (see [`UserPageTable::hide`]).
     frames: BTreeMap<u64, Arc<Frame>>,
+    /// Frames holding the user half's tables (the PML4 included): what the tables
+    /// themselves cost, for the memory budget above.
+    table_frames: usize,
 }
 
 const KERNEL_HALF_FIRST_ENTRY: usize = 256;
@@ -365,7 +368,18 @@ impl UserPageTable {
         Ok(Self {
             pml4,
             frames: BTreeMap::new(),
+            table_frames: 1,
         })
+    }
+
+    /// Pages held (mapped or hidden): the address space's resident set.
+    pub fn page_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Frames the user half's tables take, the PML4 included.
+    pub fn table_frame_count(&self) -> usize {
+        self.table_frames
     }
 
     fn mapper<'a>(&self, allocate: &'a mut dyn FnMut() -> Option<u64>) -> Mapper<'a> {
@@ -411,10 +425,21 @@ impl UserPageTable {
         access: UserAccess,
     ) -> Result<(), PagingError> {
         Self::check_user_page(virt)?;
-        let mut allocate = allocate_frame;
-        let mut mapper = self.mapper(&mut allocate);
-        let flags = Self::leaf_flags(access, mapper.no_execute);
-        let table = mapper.walk_to(virt, 1)?;
+        let flags = Self::leaf_flags(access, no_execute_flag());
+        // The tables down to the page, counting the frames made for them.
+        let mut made = 0;
+        let walked = {
+            let mut allocate = || {
+                let frame = allocate_frame();
+                made += usize::from(frame.is_some());
+                frame
+            };
+            self.mapper(&mut allocate).walk_to(virt, 1)
+        };
+        self.table_frames += made;
+        let table = walked?;
+        let mut no_allocation = || None;
+        let mut mapper = self.mapper(&mut no_allocation);
         let entry = &mut mapper.table(table)?[((virt >> 12) & 511) as usize];
         let was_present = !entry.is_unused();
         entry.set_addr(PhysAddr::new(frame.phys()), flags);

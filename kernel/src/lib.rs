@@ -27,8 +27,9 @@
 //! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
 //! `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
-//! SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`
-//! `fs::proc::REGISTERED` (set once, then read without a lock). Nesting, outermost first:
+//! SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`s
+//! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
+//! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
 //! `PHASES` → `CONSOLE` (timeline); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
 //! `TABLE` → a task's identity (task; a task's parts are leaves); every other lock is a
 //! leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
@@ -83,6 +84,21 @@ mod views;
 #[cfg(target_os = "none")]
 pub use arch::entry_point;
 
+/// The heap could not grow for `size` bytes before the container started: too little RAM
+/// for the kernel itself. Called with the heap locked: prints and powers off, allocating
+/// nothing.
+#[cfg(target_os = "none")]
+fn boot_out_of_memory(size: usize) -> ! {
+    let (total, free) = arch::memory::memory_totals();
+    console::print_line(format_args!(
+        "memory: out of memory during boot: no room for {size} more bytes of kernel heap \
+         ({} KiB of RAM, {} KiB free)",
+        total / 1024,
+        free / 1024
+    ));
+    exit::fail(exit::KernelFailure::OutOfMemory)
+}
+
 /// The kernel's entry, called by the boot layer through `arch` (see `src/main.rs`).
 #[cfg(target_os = "none")]
 pub fn start(boot: arch::BootInfo) -> ! {
@@ -116,6 +132,9 @@ pub fn start(boot: arch::BootInfo) -> ! {
             exit::fail(KernelFailure::OutOfMemory);
         }
     };
+    // Until the container's init starts, a heap that cannot grow means the machine has too
+    // little RAM for the kernel: say so and end with the README's status.
+    arch::heap::on_exhaustion_during_boot(boot_out_of_memory);
     timeline::phase("memory");
     // Ready: CPU, memory and console are up. What follows is the sandbox's start-up (the
     // timer user code needs, the devices the container needs), timed as phases of its own.
@@ -132,6 +151,21 @@ pub fn start(boot: arch::BootInfo) -> ! {
     if let Some(test) = options.test {
         timeline::flush();
         selftest::run(test, boot, &devices);
+    }
+    match mm::budget::init() {
+        Ok(plan) => log::info!(
+            target: "memory",
+            "budget {} KiB for the container: {} KiB free after boot, {} KiB kept in reserve",
+            plan.limit / 1024,
+            plan.free / 1024,
+            plan.reserve / 1024
+        ),
+        Err(too_little) => {
+            console::print_line(format_args!(
+                "memory: out of memory during boot: {too_little}"
+            ));
+            exit::fail(KernelFailure::OutOfMemory);
+        }
     }
     match boot.modules().next() {
         Some(spec) => sandbox::run(

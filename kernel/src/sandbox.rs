@@ -25,7 +25,7 @@ use crate::process::fd_table::FdTable;
 use crate::process::{Ids, Limits, Process, SignalState};
 use crate::task::shared::{Identity, Image, Parts, Task, shared};
 use crate::task::table::INIT_PID;
-use vfs_core::tmpfs::{TmpfsOptions, TmpfsSize};
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// The kernel's filesystems for the builder: 9p shares by channel, and its own.
 struct KernelFilesystems<'a> {
@@ -66,13 +66,9 @@ impl FilesystemSource for KernelFilesystems<'_> {
     }
 
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
-        let (total, _) = arch::memory::memory_totals();
-        let mut options = *options;
-        // Linux's default tmpfs size: half of RAM.
-        options.size = options.size.or(Some(TmpfsSize::PercentOfMemory(50)));
         Ok(vfs_core::tmpfs::new(
-            &options,
-            total,
+            options,
+            &crate::mm::budget::tmpfs_memory(),
             crate::fs::anonymous_dev(),
             self.clock.clone(),
         )?)
@@ -119,6 +115,10 @@ impl FilesystemSource for KernelFilesystems<'_> {
 
     fn clock(&self) -> ClockRef {
         self.clock.clone()
+    }
+
+    fn budget(&self) -> Arc<vfs_core::MemoryBudget> {
+        crate::mm::budget::budget().clone()
     }
 }
 
@@ -193,6 +193,24 @@ pub fn run(
         print_line(format_args!("sandbox: cannot execute {path}: {failure}"));
         exit(failure.shell_status());
     }
+    // The boot is over: the budget is what is left, and from here on the heap running dry
+    // is not the machine's size.
+    match crate::mm::budget::settle() {
+        Ok(plan) => log::info!(
+            target: "memory",
+            "budget settled at {} KiB: {} KiB free once booted, {} KiB kept in reserve",
+            plan.limit / 1024,
+            plan.free / 1024,
+            plan.reserve / 1024
+        ),
+        Err(too_little) => {
+            print_line(format_args!(
+                "memory: out of memory during boot: {too_little}"
+            ));
+            crate::exit::fail(crate::exit::KernelFailure::OutOfMemory);
+        }
+    }
+    arch::heap::exhaustion_is_an_error();
     crate::timeline::phase("init started");
     crate::timeline::flush();
     log::info!(target: "sandbox", "init {path} started; {} 9p requests so far", devices.nine_p_requests());
@@ -204,6 +222,7 @@ pub fn run(
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
+    crate::task::oom::track(&process);
     let termination = crate::task::run::run(&mut process);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
@@ -241,7 +260,7 @@ fn init_process(
         sgid: spec.gid,
         groups: spec.additional_gids.clone(),
     };
-    let mut files = FdTable::new();
+    let mut files = FdTable::with_budget(crate::mm::budget::budget());
     let console = fs
         .open(At::Cwd, b"/dev/console", OpenFlags::RDWR, 0)
         .map_err(|errno| ("/dev/console", errno))?;
@@ -297,10 +316,8 @@ fn init_process(
         process.limits.values[limit.resource] = (limit.soft, limit.hard);
     }
     if let Some(&(soft, _)) = process.limits.values.get(7) {
-        process
-            .files
-            .lock()
-            .set_limit(soft.min(usize::MAX as u64) as usize);
+        let ceiling = crate::process::fd_table::NR_OPEN;
+        process.files.lock().set_limit(soft.min(ceiling) as usize);
     }
     process.sync_credentials();
     Ok(process)

@@ -30,7 +30,9 @@ struct KernelSystem;
 
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
-        let (total, free) = arch::memory::memory_totals();
+        let (total, _) = arch::memory::memory_totals();
+        // Free is what the container may still take: its budget's room.
+        let free = crate::mm::budget::available_to_container();
         // Cached file pages can be read again, so they count as available (an upper
         // bound: pages also mapped by a program are not freed by dropping the cache).
         let cached = crate::mm::page_cache::cached_pages() as u64 * vfs_core::PAGE_SIZE as u64;

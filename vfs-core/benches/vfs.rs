@@ -14,7 +14,13 @@ use vfs_core::*;
 const DEPTH8: &[u8] = b"/d1/d2/d3/d4/d5/d6/d7/d8";
 
 fn tmpfs(clock: &Arc<ManualClock>, dev: u64) -> Arc<dyn FileSystem> {
-    vfs_core::tmpfs::new(&TmpfsOptions::default(), 1 << 30, dev, clock.clone()).unwrap()
+    vfs_core::tmpfs::new(
+        &TmpfsOptions::default(),
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
+        dev,
+        clock.clone(),
+    )
+    .unwrap()
 }
 
 fn world() -> FsContext {

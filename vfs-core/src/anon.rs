@@ -39,7 +39,7 @@ impl AnonFs {
         root.unlink(name.as_bytes())?;
         Ok(Location {
             mount: self.mount.clone(),
-            dentry: Dentry::new_root(inode, self.fs.cache_policy()),
+            dentry: Dentry::new_root(inode, self.fs.cache_policy(), &self.mount.root().budget()),
         })
     }
 

@@ -1,5 +1,7 @@
 //! Layer 3: the dentry cache, names bound to inodes (or to nothing: negative entries),
-//! forming the tree the path walk moves through and mounts attach to.
+//! forming the tree the path walk moves through and mounts attach to. Every cached name
+//! is charged to the memory budget ([`DENTRY_COST`]); a lookup the budget refuses is
+//! `ENOMEM`, and [`Dentry::prune`] gives back the names nothing uses.
 //!
 //! Lock order for the VFS layers (outermost first):
 //! 1. `MountNamespace::rename_lock` (renames only, so two renames never lock the
@@ -12,6 +14,7 @@
 //! 5. the filesystem's own locks (see `ramfs/mod.rs`).
 
 use crate::attr::NAME_MAX;
+use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode};
 use alloc::sync::Arc;
@@ -37,6 +40,17 @@ pub struct Dentry {
     /// For a revalidating filesystem: the number of cached children at which the next
     /// walk through this directory sweeps out the unused ones ([`Dentry::lookup_child`]).
     sweep_at: AtomicUsize,
+    /// [`dentry_cost`] of its name (a leaf lock, like `name`).
+    charge: Mutex<Charge>,
+}
+
+/// What a cached name costs besides its bytes: the dentry, its slot in the parent's map,
+/// and the filesystem's object for the name (an overlay or 9p inode lives as long as its
+/// name is cached; ramfs charges its own nodes, so for tmpfs this errs high).
+pub const DENTRY_COST: u64 = heap_cost(core::mem::size_of::<Dentry>()) + 64 + 384;
+
+fn dentry_cost(name: &[u8]) -> u64 {
+    DENTRY_COST + heap_cost(name.len())
 }
 
 /// A revalidating directory (proc, shared 9p) asks its filesystem on every walk, so an
@@ -111,9 +125,15 @@ impl Children {
 pub type ChildrenGuard<'a> = MutexGuard<'a, Children>;
 
 impl Dentry {
-    /// The root dentry of a filesystem (or of a bind mount's subtree, which reuses one).
-    pub fn new_root(inode: Arc<dyn Inode>, policy: CachePolicy) -> Arc<Dentry> {
+    /// The root dentry of a filesystem (or of a bind mount's subtree, which reuses one);
+    /// it and every name cached below it are charged to `budget`.
+    pub fn new_root(
+        inode: Arc<dyn Inode>,
+        policy: CachePolicy,
+        budget: &Arc<MemoryBudget>,
+    ) -> Arc<Dentry> {
         Arc::new(Dentry {
+            charge: Mutex::new(budget.charge_anyway(dentry_cost(b"/"))),
             inode: Some(inode),
             name: Mutex::new(Arc::from(&b"/"[..])),
             parent: Mutex::new(None),
@@ -129,8 +149,10 @@ impl Dentry {
         parent: &Arc<Dentry>,
         name: Arc<[u8]>,
         inode: Option<Arc<dyn Inode>>,
+        charge: Charge,
     ) -> Arc<Dentry> {
         Arc::new(Dentry {
+            charge: Mutex::new(charge),
             inode,
             name: Mutex::new(name),
             parent: Mutex::new(Some(parent.clone())),
@@ -140,6 +162,11 @@ impl Dentry {
             policy: parent.policy,
             sweep_at: AtomicUsize::new(SWEEP_MIN),
         })
+    }
+
+    /// The budget its names are charged to.
+    pub fn budget(&self) -> Arc<MemoryBudget> {
+        self.charge.lock().budget().clone()
     }
 
     pub fn inode(&self) -> Option<&Arc<dyn Inode>> {
@@ -236,19 +263,33 @@ impl Dentry {
         {
             return Ok(cached.clone());
         }
-        Ok(self.bind_locked(children, name, found))
+        let charge = self.budget().charge(dentry_cost(name))?;
+        Ok(self.bind_charged(children, name, found, charge))
     }
 
     /// Records what `name` now names (after a create, unlink or rename), replacing any
-    /// cached dentry; the old one lives on for whoever still holds it.
+    /// cached dentry; the old one lives on for whoever still holds it. The new name is
+    /// charged whatever the budget says: the change it records is already made (and the
+    /// name it replaces, charged at lookup, is usually given back at once).
     pub fn bind_locked(
         self: &Arc<Self>,
         children: &mut ChildrenGuard<'_>,
         name: &[u8],
         inode: Option<Arc<dyn Inode>>,
     ) -> Arc<Dentry> {
+        let charge = self.budget().charge_anyway(dentry_cost(name));
+        self.bind_charged(children, name, inode, charge)
+    }
+
+    fn bind_charged(
+        self: &Arc<Self>,
+        children: &mut ChildrenGuard<'_>,
+        name: &[u8],
+        inode: Option<Arc<dyn Inode>>,
+        charge: Charge,
+    ) -> Arc<Dentry> {
         let name: Arc<[u8]> = Arc::from(name);
-        let dentry = Dentry::new_child(self, name.clone(), inode);
+        let dentry = Dentry::new_child(self, name.clone(), inode, charge);
         if let Some(old) = children.insert(name.clone(), dentry.clone()) {
             old.detach_if_replaced(self, &name);
         }
@@ -265,7 +306,12 @@ impl Dentry {
     ) {
         let name: Arc<[u8]> = Arc::from(name);
         *dentry.parent.lock() = Some(self.clone());
-        *dentry.name.lock() = name.clone();
+        let old_name = core::mem::replace(&mut *dentry.name.lock(), name.clone());
+        // A rename can lengthen the name: the charge follows it (never refused, as above).
+        let mut charge = dentry.charge.lock();
+        charge.shrink(dentry_cost(&old_name));
+        charge.grow_anyway(dentry_cost(&name));
+        drop(charge);
         if let Some(old) = children.insert(name.clone(), dentry) {
             old.detach_if_replaced(self, &name);
         }

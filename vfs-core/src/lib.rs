@@ -1,7 +1,8 @@
 //! vfs-core: the sandbox's virtual file system, portable and host-tested.
 //!
 //! Layers, bottom up (each module's first line says where it sits):
-//! 0. [`errno`], [`time`], [`cred`], [`attr`]: plain data shared by everything;
+//! 0. [`errno`], [`time`], [`cred`], [`attr`]: plain data shared by everything; [`budget`]:
+//!    the memory budget everything a container makes the kernel hold is charged to;
 //! 1. [`inode`]: the [`FileSystem`]/[`Inode`] traits every filesystem implements
 //!    (object-safe: `Arc<dyn FileSystem>`, `Arc<dyn Inode>`);
 //! 2. filesystems: [`ramfs`], [`tmpfs`], [`overlay`], `p9` (and, in the kernel crate,
@@ -14,19 +15,22 @@
 //! How the kernel uses it:
 //! ```
 //! use std::sync::Arc;
-//! use vfs_core::tmpfs::TmpfsOptions;
+//! use vfs_core::tmpfs::{TmpfsMemory, TmpfsOptions};
 //! use vfs_core::*;
 //!
 //! let clock = Arc::new(ManualClock::new(Timespec::new(0, 0))); // the kernel passes its timer
-//! let root = vfs_core::tmpfs::new(&TmpfsOptions::parse("mode=755")?, 1 << 30, 1, clock.clone())?;
-//! let ns = MountNamespace::new(root, "rootfs", MountFlags::empty(), clock.clone());
+//! // 1 GiB of RAM, 512 MiB of it for the container: the kernel passes guest RAM and its budget
+//! let memory = TmpfsMemory { total: 1 << 30, budget: MemoryBudget::new(512 << 20) };
+//! let root = vfs_core::tmpfs::new(&TmpfsOptions::parse("mode=755")?, &memory, 1, clock.clone())?;
+//! let ns = MountNamespace::with_budget(root, "rootfs", MountFlags::empty(), clock.clone(), memory.budget.clone());
 //! let ctx = FsContext::new(ns.clone(), Credentials::root()); // one per task: cwd, root, umask, ids
 //! ctx.mkdir(At::Cwd, b"/tmp", 0o1777)?;
-//! ctx.mount(At::Cwd, b"/tmp", vfs_core::tmpfs::new(&TmpfsOptions::default(), 1 << 30, 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
+//! ctx.mount(At::Cwd, b"/tmp", vfs_core::tmpfs::new(&TmpfsOptions::default(), &memory, 2, clock)?, "tmpfs", MountFlags::NOSUID)?;
 //! let file = ctx.open(At::Cwd, b"/tmp/x", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)?;
 //! file.write(b"hello")?;
 //! assert_eq!(ctx.stat(At::Cwd, b"/tmp/x", true)?.size, 5);
 //! assert!(String::from_utf8(ns.proc_mounts(&ctx.root)).unwrap().contains("tmpfs /tmp tmpfs rw,nosuid,relatime 0 0"));
+//! assert!(memory.budget.used() > 0); // the nodes, the name and the page are charged
 //! # Ok::<(), Errno>(())
 //! ```
 //!
@@ -62,6 +66,7 @@ extern crate alloc;
 
 pub mod anon;
 pub mod attr;
+pub mod budget;
 pub mod cred;
 pub mod dentry;
 pub mod errno;
@@ -78,6 +83,7 @@ pub mod tmpfs;
 pub mod vfs;
 
 pub use attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs, TimeChange};
+pub use budget::{Charge, MemoryBudget, OverBudget};
 pub use cred::{Credentials, cap};
 pub use file::{DeviceFile, DeviceRegistry, OpenFile, OpenFlags, Whence};
 pub use inode::{CachePolicy, FileSystem, Inode, NewNode, NodeKind};

@@ -5,6 +5,7 @@
 //! filesystems (never held across a filesystem call).
 
 use crate::attr::FileType;
+use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::dentry::Dentry;
 use crate::errno::{Errno, Result};
 use crate::file::DeviceRegistry;
@@ -109,7 +110,16 @@ pub struct Mount {
     locked: AtomicBool,
     source: String,
     clock: ClockRef,
+    /// [`MOUNT_COST`] and its source's bytes, charged to the namespace's budget.
+    _charge: Charge,
 }
+
+/// What a mount costs the budget besides its source's name: the mount, its place in the
+/// table's list and map, and the entry `/proc/self/mounts` prints for it.
+const MOUNT_COST: u64 = heap_cost(core::mem::size_of::<Mount>()) + 256;
+
+/// Linux's default `fs.mount-max`: mounts one namespace may hold; one more is `ENOSPC`.
+pub const MOUNT_MAX: usize = 100_000;
 
 /// The flags a locked mount keeps: none may be cleared, and the atime ones not changed.
 const LOCKABLE: MountFlags = MountFlags::RDONLY
@@ -155,7 +165,8 @@ impl Mount {
     /// A mount in no namespace (Linux's `kern_mount`): the home of files with no name, such
     /// as pipes ([`crate::anon::AnonFs`]). Its id is 0, which no namespace hands out.
     pub fn detached(fs: Arc<dyn FileSystem>, source: &str, clock: ClockRef) -> Arc<Mount> {
-        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        let budget = MemoryBudget::unlimited();
+        let root = Dentry::new_root(fs.root(), fs.cache_policy(), &budget);
         Arc::new(Mount {
             id: 0,
             fs,
@@ -165,6 +176,7 @@ impl Mount {
             locked: AtomicBool::new(false),
             source: String::from(source),
             clock,
+            _charge: budget.empty_charge(),
         })
     }
 
@@ -195,6 +207,8 @@ pub struct MountNamespace {
     pub(crate) rename_lock: Mutex<()>,
     /// Root dentry of each filesystem instance mounted here, by the instance's address.
     fs_roots: Mutex<HashMap<usize, Weak<Dentry>>>,
+    /// What the names cached here are charged to.
+    budget: Arc<MemoryBudget>,
 }
 
 fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
@@ -202,13 +216,25 @@ fn dentry_key(mount: &Mount, dentry: &Arc<Dentry>) -> (u64, usize) {
 }
 
 impl MountNamespace {
+    /// A namespace whose cached names cost nothing (tests, host tools).
     pub fn new(
         root_fs: Arc<dyn FileSystem>,
         source: &str,
         flags: MountFlags,
         clock: ClockRef,
     ) -> Arc<MountNamespace> {
-        let root_dentry = Dentry::new_root(root_fs.root(), root_fs.cache_policy());
+        Self::with_budget(root_fs, source, flags, clock, MemoryBudget::unlimited())
+    }
+
+    /// A namespace whose cached names are charged to `budget`.
+    pub fn with_budget(
+        root_fs: Arc<dyn FileSystem>,
+        source: &str,
+        flags: MountFlags,
+        clock: ClockRef,
+        budget: Arc<MemoryBudget>,
+    ) -> Arc<MountNamespace> {
+        let root_dentry = Dentry::new_root(root_fs.root(), root_fs.cache_policy(), &budget);
         let mut fs_roots = HashMap::new();
         fs_roots.insert(
             Arc::as_ptr(&root_fs) as *const () as usize,
@@ -223,6 +249,7 @@ impl MountNamespace {
             locked: AtomicBool::new(false),
             source: String::from(source),
             clock: clock.clone(),
+            _charge: budget.charge_anyway(MOUNT_COST),
         });
         Arc::new(MountNamespace {
             table: RwLock::new(Table {
@@ -235,7 +262,13 @@ impl MountNamespace {
             devices: RwLock::new(None),
             rename_lock: Mutex::new(()),
             fs_roots: Mutex::new(fs_roots),
+            budget,
         })
+    }
+
+    /// What the names cached here are charged to.
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
     }
 
     pub fn root(&self) -> Location {
@@ -303,7 +336,7 @@ impl MountNamespace {
             return root;
         }
         roots.retain(|_, root| root.strong_count() > 0);
-        let root = Dentry::new_root(fs.root(), fs.cache_policy());
+        let root = Dentry::new_root(fs.root(), fs.cache_policy(), &self.budget);
         roots.insert(key, Arc::downgrade(&root));
         root
     }
@@ -351,6 +384,10 @@ impl MountNamespace {
             (false, true) => return Err(Errno::ENOTDIR),
             _ => {}
         }
+        if self.table.read().in_order.len() >= MOUNT_MAX {
+            return Err(Errno::ENOSPC);
+        }
+        let charge = self.budget.charge(MOUNT_COST + heap_cost(source.len()))?;
         let mount = Arc::new(Mount {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             fs,
@@ -360,6 +397,7 @@ impl MountNamespace {
             locked: AtomicBool::new(false),
             source: String::from(source),
             clock: self.clock.clone(),
+            _charge: charge,
         });
         let mut table = self.table.write();
         let key = dentry_key(&at.mount, &at.dentry);

@@ -69,7 +69,7 @@ fn tmpfs_fs(clock: &Arc<ManualClock>, dev: u64) -> Arc<dyn FileSystem> {
             mode: Some(0o755),
             ..TmpfsOptions::default()
         },
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         dev,
         clock.clone(),
     )

@@ -18,7 +18,7 @@ fn fresh_vfs(options: &str) -> FsContext {
     let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
     let fs = vfs_core::tmpfs::new(
         &TmpfsOptions::parse(options).unwrap(),
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         1,
         clock.clone(),
     )
@@ -50,7 +50,7 @@ fn tmpfs_matches_the_host_tmpfs() {
         ctx.mkdir(At::Cwd, b"/m", 0o755).unwrap();
         let inner = vfs_core::tmpfs::new(
             &TmpfsOptions::parse(OPTIONS).unwrap(),
-            1 << 30,
+            &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
             2,
             ctx.ns.clock().clone(),
         )
@@ -121,4 +121,57 @@ fn tmpfs_matches_the_host_tmpfs() {
         enospc.get() > 20,
         "the space phase must actually run out of space"
     );
+    limits_match_the_host_defaults();
+}
+
+/// Linux's defaults (half of RAM, as many inodes as half of RAM has pages) and how
+/// `/proc/self/mounts` shows the limits, against a host tmpfs mounted with each option
+/// string: our tmpfs made on a machine of the host's RAM must say the same.
+fn limits_match_the_host_defaults() {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kb: u64 = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal in /proc/meminfo");
+    let memory = vfs_core::tmpfs::TmpfsMemory::unbudgeted(total_kb * 1024);
+    for options in [
+        "",
+        "size=0",
+        "nr_inodes=0",
+        "size=50%",
+        "size=1m,nr_inodes=100",
+        "mode=700",
+    ] {
+        let host = HostMount::new("tmpfs", options).expect("mount tmpfs");
+        let mut host_statfs: libc::statfs = unsafe { std::mem::zeroed() };
+        let path = std::ffi::CString::new(host.dir.path().to_str().unwrap()).unwrap();
+        unsafe { libc::statfs(path.as_ptr(), &mut host_statfs) };
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let line = mounts
+            .lines()
+            .find(|line| line.split(' ').nth(1) == host.dir.path().to_str())
+            .expect("the host mount in /proc/self/mounts");
+        let linux_options = line
+            .split(' ')
+            .nth(3)
+            .unwrap()
+            .trim_start_matches("rw,relatime");
+        let clock = Arc::new(ManualClock::new(Timespec::new(0, 0)));
+        let ours = vfs_core::tmpfs::new(&TmpfsOptions::parse(options).unwrap(), &memory, 9, clock)
+            .unwrap();
+        let statfs = ours.statfs().unwrap();
+        assert_eq!(
+            (statfs.blocks, statfs.files),
+            (host_statfs.f_blocks, host_statfs.f_files),
+            "limits of a tmpfs mounted with {options:?}"
+        );
+        let ours_options = ours.mount_options();
+        let ours_options = if ours_options.is_empty() {
+            String::new()
+        } else {
+            format!(",{ours_options}")
+        };
+        assert_eq!(ours_options, linux_options, "mount options of {options:?}");
+    }
 }

@@ -18,8 +18,8 @@ use core::fmt;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::{
-    At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location, MountFlags,
-    MountNamespace,
+    At, ClockRef, Credentials, Errno, FileSystem, FileType, FsContext, Inode, Location,
+    MemoryBudget, MountFlags, MountNamespace,
 };
 
 use super::channel::Channel;
@@ -44,6 +44,10 @@ pub trait FilesystemSource {
     /// A tmpfs holding the standard device nodes.
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno>;
     fn clock(&self) -> ClockRef;
+    /// What the namespace's cached names are charged to (by default nothing refuses).
+    fn budget(&self) -> Arc<MemoryBudget> {
+        MemoryBudget::unlimited()
+    }
 }
 
 /// A mount that could not be made: the destination, the spec field it came from, why.
@@ -138,7 +142,13 @@ pub fn build(
     } else {
         MountFlags::empty()
     };
-    let ns = MountNamespace::new(root_fs, &root_source, MountFlags::empty(), source.clock());
+    let ns = MountNamespace::with_budget(
+        root_fs,
+        &root_source,
+        MountFlags::empty(),
+        source.clock(),
+        source.budget(),
+    );
     let context = FsContext::new(ns.clone(), Credentials::root());
     let mut builder = Builder {
         source,

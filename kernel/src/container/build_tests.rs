@@ -34,7 +34,7 @@ struct StandIns {
 fn tmpfs(clock: &ClockRef) -> Arc<dyn FileSystem> {
     vfs_core::tmpfs::new(
         &vfs_core::tmpfs::TmpfsOptions::default(),
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         0,
         clock.clone(),
     )
@@ -112,7 +112,7 @@ impl FilesystemSource for StandIns {
     fn tmpfs(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
         Ok(vfs_core::tmpfs::new(
             options,
-            1 << 30,
+            &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
             0,
             self.clock.clone(),
         )?)

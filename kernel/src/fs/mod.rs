@@ -30,11 +30,10 @@ use vfs_core::{ClockRef, Errno, FileSystem};
 pub fn make(fs_type: &str, data: &str) -> Result<Arc<dyn FileSystem>, Errno> {
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     if fs_type == "tmpfs" {
-        let (total, _) = arch::memory::memory_totals();
         let options = vfs_core::tmpfs::TmpfsOptions::parse(data)?;
         return Ok(vfs_core::tmpfs::new(
             &options,
-            total,
+            &crate::mm::budget::tmpfs_memory(),
             anonymous_dev(),
             clock,
         )?);

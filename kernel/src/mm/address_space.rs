@@ -6,16 +6,37 @@
 //! [`AddressSpace::write`], which translate through the frames this struct owns and fault
 //! pages in on the way. A bad user pointer is therefore `EFAULT`, never a kernel page fault,
 //! whatever the pointer.
+//!
+//! Memory: every user page is charged to the kernel's budget by its frame (once, however
+//! many address spaces or the page cache share it); the areas, the page-table frames and
+//! each mapping's place in the table are charged here. An area the budget refuses is
+//! `ENOMEM`; a page it refuses, once the page cache has let go of its pages, is
+//! [`FaultError::OutOfMemory`], which the run loop takes to the OOM killer. The pages held
+//! are counted where the OOM killer can read them ([`AddressSpace::count_resident_in`]).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use vfs_core::PAGE_SIZE;
 
+use vfs_core::budget::{Charge, heap_cost};
 use vfs_core::{Errno, Inode, Location};
 
-use super::vma::{Backing, Protection, TASK_SIZE, VmaError, VmaSet};
+use super::vma::{Backing, Protection, TASK_SIZE, Vma, VmaError, VmaSet};
 use arch::frame::Frame;
 use arch::paging::{UserAccess, UserPageTable};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+/// What a user page costs the budget: the frame and its shared handle.
+const USER_PAGE_COST: u64 = PAGE + heap_cost(core::mem::size_of::<Frame>() + 16);
+/// What one mapping of a page costs besides the page: its slot in the table's map.
+const MAPPING_COST: u64 = 48;
+/// What an area costs: the area and its slot in the set.
+const AREA_COST: u64 = heap_cost(core::mem::size_of::<Vma<PageSource>>()) + 48;
+/// The most areas one change adds: two splits and the new area.
+const AREAS_ONE_CHANGE_ADDS: u64 = 3;
+/// Room a new page may need besides itself: its mapping and three new table frames.
+const PAGE_ROOM: u64 = MAPPING_COST + 3 * PAGE;
 
 /// What fills an area's pages.
 #[derive(Clone)]
@@ -124,15 +145,30 @@ pub struct AddressSpace {
     /// Where exec left the stack pointer (Linux's `start_stack`): `/proc/<pid>/maps`
     /// names the area holding it `[stack]`.
     start_stack: u64,
+    /// [`AREA_COST`] for each area.
+    area_charge: Charge,
+    /// The table frames and [`MAPPING_COST`] for each page held.
+    mapping_charge: Charge,
+    /// Pages held, where the OOM killer reads them.
+    resident: Arc<AtomicU64>,
 }
 
-/// A zeroed frame for a user page; when memory runs out, the page cache's pages go first
-/// (they can be read again), and only then is the fault an out-of-memory one.
-fn new_frame() -> Result<Frame, FaultError> {
-    Frame::new_zeroed()
+/// A zeroed frame for a user page, charged to the budget, with the room its mapping may
+/// take held beside it until it is installed. When memory runs out (the budget's or the
+/// frames), the page cache's pages go first (they can be read again), and only then is
+/// the fault an out-of-memory one.
+fn new_frame() -> Result<(Frame, Charge), FaultError> {
+    let attempt = || {
+        let mut room = super::budget::budget()
+            .charge(USER_PAGE_COST + PAGE_ROOM)
+            .ok()?;
+        let frame = Frame::new_zeroed_charged(room.split(USER_PAGE_COST))?;
+        Some((frame, room))
+    };
+    attempt()
         .or_else(|| {
             super::page_cache::reclaim();
-            Frame::new_zeroed()
+            attempt()
         })
         .ok_or(FaultError::OutOfMemory)
 }
@@ -150,6 +186,7 @@ fn user_access(protection: Protection) -> UserAccess {
 
 impl AddressSpace {
     pub fn new() -> Result<Self, Errno> {
+        let mapping_charge = super::budget::budget().charge(PAGE)?;
         let table = UserPageTable::new().map_err(|_| Errno::ENOMEM)?;
         Ok(Self {
             table,
@@ -157,7 +194,50 @@ impl AddressSpace {
             brk_start: 0,
             brk: 0,
             start_stack: 0,
+            area_charge: super::budget::budget().empty_charge(),
+            mapping_charge,
+            resident: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// From now on the pages held are counted in `counter` (the process's, in the task
+    /// table), which this address space keeps up to date.
+    pub fn count_resident_in(&mut self, counter: Arc<AtomicU64>) {
+        counter.store(self.table.page_count() as u64, Ordering::Relaxed);
+        self.resident = counter;
+    }
+
+    /// Brings the mapping charge and the resident count in line with the table. Never
+    /// refused: the memory is taken already, checked against the budget beforehand.
+    fn sync_pages(&mut self) {
+        let pages = self.table.page_count() as u64;
+        self.resident.store(pages, Ordering::Relaxed);
+        let wanted = self.table.table_frame_count() as u64 * PAGE + pages * MAPPING_COST;
+        fit(&mut self.mapping_charge, wanted);
+    }
+
+    /// Makes sure the budget has room for the areas one change may add: `ENOMEM` if not.
+    fn room_for_areas(&mut self) -> Result<(), Errno> {
+        let wanted = (self.areas.len() as u64 + AREAS_ONE_CHANGE_ADDS) * AREA_COST;
+        self.area_charge.resize(wanted).map_err(|_| Errno::ENOMEM)
+    }
+
+    /// Charges exactly the areas there are.
+    fn sync_areas(&mut self) {
+        fit(&mut self.area_charge, self.areas.len() as u64 * AREA_COST);
+    }
+
+    /// Runs a change of the areas with the budget's room for it checked first and the
+    /// charge fitted after, whatever the change did.
+    fn change_areas<T>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        self.room_for_areas()?;
+        let result = change(self);
+        self.sync_areas();
+        self.sync_pages();
+        result
     }
 
     pub fn activate(&self) {
@@ -184,9 +264,11 @@ impl AddressSpace {
         source: PageSource,
     ) -> Result<u64, Errno> {
         let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
-        self.drop_pages(start, end);
-        self.areas.map(start, len, protection, source)?;
-        Ok(start)
+        self.change_areas(|this| {
+            this.drop_pages(start, end);
+            this.areas.map(start, len, protection, source)?;
+            Ok(start)
+        })
     }
 
     /// `mmap` with `MAP_FIXED_NOREPLACE`.
@@ -197,8 +279,10 @@ impl AddressSpace {
         protection: Protection,
         source: PageSource,
     ) -> Result<u64, Errno> {
-        self.areas.map_no_replace(start, len, protection, source)?;
-        Ok(start)
+        self.change_areas(|this| {
+            this.areas.map_no_replace(start, len, protection, source)?;
+            Ok(start)
+        })
     }
 
     /// `mmap` without `MAP_FIXED`: at `hint` if that range is free, else the highest free
@@ -221,16 +305,20 @@ impl AddressSpace {
             self.areas
                 .find_free(len, MMAP_BOTTOM.max(self.brk), MMAP_TOP)?
         };
-        self.areas.map(start, len, protection, source)?;
-        Ok(start)
+        self.change_areas(|this| {
+            this.areas.map(start, len, protection, source)?;
+            Ok(start)
+        })
     }
 
     pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
-        let removed = self.areas.unmap(start, len)?;
-        for (from, to) in removed {
-            self.drop_pages(from, to);
-        }
-        Ok(())
+        self.change_areas(|this| {
+            let removed = this.areas.unmap(start, len)?;
+            for (from, to) in removed {
+                this.drop_pages(from, to);
+            }
+            Ok(())
+        })
     }
 
     /// `MADV_DONTNEED`: drops the pages of `[start, start + len)` so they refill from their
@@ -238,21 +326,25 @@ impl AddressSpace {
     pub fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
         self.drop_pages(start, end);
+        self.sync_pages();
         Ok(())
     }
 
     pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
-        self.areas.protect(start, len, protection)?;
-        let access = user_access(protection);
-        for page in self.table.pages_in(start, start.saturating_add(len)) {
-            if protection.is_empty() {
-                // PROT_NONE: no access at all, so the page must not be mapped; keep the frame.
-                self.table.hide(page);
-            } else {
-                self.table.protect(page, access);
+        self.change_areas(|this| {
+            this.areas.protect(start, len, protection)?;
+            let access = user_access(protection);
+            for page in this.table.pages_in(start, start.saturating_add(len)) {
+                if protection.is_empty() {
+                    // PROT_NONE: no access at all, so the page must not be mapped; keep the
+                    // frame.
+                    this.table.hide(page);
+                } else {
+                    this.table.protect(page, access);
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The program break's start and current end.
@@ -292,13 +384,16 @@ impl AddressSpace {
         let moved = if new_end > old_end {
             !self.areas.overlaps(old_end, new_end)
                 && self
-                    .areas
-                    .map(
-                        old_end,
-                        new_end - old_end,
-                        Protection::READ | Protection::WRITE,
-                        PageSource::Anonymous,
-                    )
+                    .change_areas(|this| {
+                        this.areas
+                            .map(
+                                old_end,
+                                new_end - old_end,
+                                Protection::READ | Protection::WRITE,
+                                PageSource::Anonymous,
+                            )
+                            .map_err(Errno::from)
+                    })
                     .is_ok()
         } else {
             new_end == old_end || self.unmap(new_end, old_end - new_end).is_ok()
@@ -324,6 +419,15 @@ impl AddressSpace {
     /// no data page is copied now.
     pub fn fork(&mut self) -> Result<AddressSpace, Errno> {
         let mut child = AddressSpace::new()?;
+        // The same areas and as many mappings and tables: checked against the budget
+        // before anything is copied. The pages themselves are shared, charged once.
+        child
+            .area_charge
+            .grow(self.area_charge.bytes())
+            .map_err(|_| Errno::ENOMEM)?;
+        let mut room = super::budget::budget()
+            .charge(self.mapping_charge.bytes())
+            .map_err(|_| Errno::ENOMEM)?;
         child.areas = self.areas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
@@ -350,6 +454,10 @@ impl AddressSpace {
                 }
             }
         }
+        child.sync_areas();
+        // The child's own charge takes over from the room set aside for it.
+        room.shrink(u64::MAX);
+        child.sync_pages();
         Ok(child)
     }
 
@@ -358,7 +466,7 @@ impl AddressSpace {
     fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
         let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
         if self.table.is_shared(page) {
-            let mut copy = new_frame()?;
+            let (mut copy, _room) = new_frame()?;
             let original = self.table.frame(page).ok_or(FaultError::Segv)?;
             copy.bytes_mut().copy_from_slice(original.bytes());
             self.install(page, copy, rights)?;
@@ -388,7 +496,7 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
-                    let frame = new_frame()?;
+                    let (frame, _room) = new_frame()?;
                     self.install(page, frame, rights)?;
                 }
                 PageSource::File {
@@ -397,9 +505,12 @@ impl AddressSpace {
                     file_bytes,
                     ..
                 } => {
-                    self.fill_from_file(
+                    let filled = self.fill_from_file(
                         page, area_start, area_end, rights, &inode, offset, file_bytes,
-                    )?;
+                    );
+                    // Pages mapped from the page cache cost their places in the table too.
+                    self.sync_pages();
+                    filled?;
                 }
             }
         }
@@ -407,9 +518,12 @@ impl AddressSpace {
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
-        self.table
+        let mapped = self
+            .table
             .map(page, frame, user_access(rights))
-            .map_err(|_| FaultError::OutOfMemory)
+            .map_err(|_| FaultError::OutOfMemory);
+        self.sync_pages();
+        mapped
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
@@ -474,7 +588,7 @@ impl AddressSpace {
                     .map_err(|_| FaultError::OutOfMemory)?;
                 continue;
             }
-            let mut frame = new_frame()?;
+            let (mut frame, _room) = new_frame()?;
             let start = (at - page) as usize;
             if start < data.len() {
                 let end = (start + PAGE_SIZE).min(data.len());
@@ -593,5 +707,15 @@ impl AddressSpace {
         let mut bytes = [0; 8];
         self.read(address, &mut bytes)?;
         Ok(u64::from_le_bytes(bytes))
+    }
+}
+
+/// Makes `charge` hold exactly `bytes`, growing past the budget if it must (the memory
+/// it stands for is taken already).
+fn fit(charge: &mut Charge, bytes: u64) {
+    if bytes > charge.bytes() {
+        charge.grow_anyway(bytes - charge.bytes());
+    } else {
+        charge.shrink(charge.bytes() - bytes);
     }
 }

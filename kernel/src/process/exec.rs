@@ -307,9 +307,13 @@ fn load(
 
     // The new image has an address space and a descriptor table of its own, whoever
     // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
-    // the files too, so close-on-exec closes nothing of theirs.
+    // the files too, so close-on-exec closes nothing of theirs. The process's page count
+    // (what the OOM killer weighs) follows it to the new image.
+    let files = process.files.lock().try_clone()?;
+    if let Some(counter) = crate::task::oom::counter_of(process.pid) {
+        mm.count_resident_in(counter);
+    }
     process.mm = shared(mm);
-    let files = process.files.lock().clone();
     process.files = shared(files);
     arch::thread::reset_fpu();
     process.context = UserContext {

@@ -4,13 +4,29 @@
 //! Linux rules kept: a new descriptor is the lowest free one; `RLIMIT_NOFILE` bounds them
 //! (`EMFILE`, or `EBADF`/`EINVAL` for an explicit target past it, as dup2/fcntl do);
 //! `dup2(fd, fd)` checks `fd` and does nothing; `dup3(fd, fd)` is `EINVAL`.
+//!
+//! The table is charged to the memory budget: a slot for every descriptor number up to
+//! the highest in use, and an open file description for every descriptor (a `dup` shares
+//! one: this errs high). A descriptor the budget refuses is `ENOMEM`, as Linux's
+//! `expand_files` failing; a `fork` that cannot copy the table is `ENOMEM` too.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use vfs_core::Errno;
+use vfs_core::budget::{Charge, MemoryBudget, heap_cost};
 
 /// Linux's default soft `RLIMIT_NOFILE`.
 pub const DEFAULT_MAX_FILES: usize = 1024;
+/// Linux's `fs.nr_open`: the highest any `RLIMIT_NOFILE` may be set to.
+pub const NR_OPEN: u64 = 1 << 20;
+
+/// What a descriptor number costs while the table reaches it: its slot, twice over for
+/// the vector's spare capacity.
+const SLOT_COST: u64 = 32;
+/// What an open descriptor costs besides its slot: an open file description and what it
+/// holds (Linux charges `struct file` to the container's memory too).
+const FILE_COST: u64 = heap_cost(256);
 
 #[derive(Clone)]
 struct Entry<F> {
@@ -18,24 +34,49 @@ struct Entry<F> {
     close_on_exec: bool,
 }
 
-#[derive(Clone)]
 pub struct FdTable<F> {
     entries: Vec<Option<Entry<F>>>,
     limit: usize,
+    /// [`SLOT_COST`] for each slot and [`FILE_COST`] for each open descriptor.
+    charge: Charge,
 }
 
 impl<F: Clone> Default for FdTable<F> {
     fn default() -> Self {
-        Self {
-            entries: Vec::new(),
-            limit: DEFAULT_MAX_FILES,
-        }
+        Self::with_budget(&MemoryBudget::unlimited())
     }
 }
 
 impl<F: Clone> FdTable<F> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table charged to `budget`.
+    pub fn with_budget(budget: &Arc<MemoryBudget>) -> Self {
+        Self {
+            entries: Vec::new(),
+            limit: DEFAULT_MAX_FILES,
+            charge: budget.empty_charge(),
+        }
+    }
+
+    /// A copy for `fork`, charged like this one: `ENOMEM` if the budget has no room.
+    pub fn try_clone(&self) -> Result<Self, Errno> {
+        let charge = self.charge.budget().charge(self.charge.bytes())?;
+        Ok(Self {
+            entries: self.entries.clone(),
+            limit: self.limit,
+            charge,
+        })
+    }
+
+    fn cost(slots: usize, open: usize) -> u64 {
+        slots as u64 * SLOT_COST + open as u64 * FILE_COST
+    }
+
+    fn open_count(&self) -> usize {
+        self.entries.iter().filter(|slot| slot.is_some()).count()
     }
 
     pub fn limit(&self) -> usize {
@@ -69,7 +110,7 @@ impl<F: Clone> FdTable<F> {
         let free = (minimum..self.limit)
             .find(|&index| self.entries.get(index).is_none_or(Option::is_none))
             .ok_or(Errno::EMFILE)?;
-        self.place(free, file, close_on_exec);
+        self.place(free, file, close_on_exec)?;
         Ok(free as i32)
     }
 
@@ -83,7 +124,16 @@ impl<F: Clone> FdTable<F> {
         })
     }
 
-    fn place(&mut self, index: usize, file: F, close_on_exec: bool) {
+    /// Puts `file` at `index`, charging the slots the table grows by and the descriptor
+    /// if `index` was free; `ENOMEM` (nothing changed) if the budget refuses.
+    fn place(&mut self, index: usize, file: F, close_on_exec: bool) -> Result<(), Errno> {
+        let new_slots = (index + 1).saturating_sub(self.entries.len());
+        let new_open = usize::from(self.entries.get(index).is_none_or(Option::is_none));
+        self.charge.grow(Self::cost(new_slots, new_open))?;
+        if new_slots > 0 && self.entries.try_reserve(new_slots).is_err() {
+            self.charge.shrink(Self::cost(new_slots, new_open));
+            return Err(Errno::ENOMEM);
+        }
         if self.entries.len() <= index {
             self.entries.resize_with(index + 1, || None);
         }
@@ -91,6 +141,14 @@ impl<F: Clone> FdTable<F> {
             file,
             close_on_exec,
         });
+        Ok(())
+    }
+
+    /// Gives back what the slots beyond the last descriptor and `closed` descriptors cost,
+    /// after they went.
+    fn released(&mut self, slots_before: usize, closed: usize) {
+        let slots_gone = slots_before - self.entries.len();
+        self.charge.shrink(Self::cost(slots_gone, closed));
     }
 
     /// `close`: the file that was there (dropping it may close the description).
@@ -101,9 +159,14 @@ impl<F: Clone> FdTable<F> {
             .get_mut(index)
             .and_then(Option::take)
             .ok_or(Errno::EBADF)?;
+        let slots_before = self.entries.len();
         while self.entries.last().is_some_and(Option::is_none) {
             self.entries.pop();
         }
+        if self.entries.len() * 4 < self.entries.capacity() {
+            self.entries.shrink_to(self.entries.len() * 2);
+        }
+        self.released(slots_before, 1);
         Ok(entry.file)
     }
 
@@ -123,7 +186,7 @@ impl<F: Clone> FdTable<F> {
             .ok()
             .filter(|&index| index < self.limit)
             .ok_or(Errno::EBADF)?;
-        self.place(index, file, close_on_exec);
+        self.place(index, file, close_on_exec)?;
         Ok(new)
     }
 
@@ -149,11 +212,18 @@ impl<F: Clone> FdTable<F> {
 
     /// Closes every close-on-exec descriptor (at `execve`).
     pub fn close_on_exec_all(&mut self) {
+        let before = self.open_count();
         for slot in &mut self.entries {
             if slot.as_ref().is_some_and(|entry| entry.close_on_exec) {
                 *slot = None;
             }
         }
+        let closed = before - self.open_count();
+        let slots_before = self.entries.len();
+        while self.entries.last().is_some_and(Option::is_none) {
+            self.entries.pop();
+        }
+        self.released(slots_before, closed);
     }
 
     /// Descriptors in use, lowest first.
@@ -212,6 +282,42 @@ mod tests {
         table.insert("b", false).unwrap();
         assert_eq!(table.insert("c", false), Err(Errno::EMFILE));
         assert_eq!(table.insert_from(5, "c", false), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn descriptors_are_charged_and_given_back() {
+        let budget = MemoryBudget::new(1 << 20);
+        let mut table = FdTable::with_budget(&budget);
+        table.set_limit(100_000);
+        let fd = table.insert("a", false).unwrap();
+        assert_eq!(budget.used(), SLOT_COST + FILE_COST);
+        // A descriptor far up costs every slot below it: past the budget, ENOMEM and
+        // nothing changed.
+        assert_eq!(
+            table.duplicate_to(fd, 90_000, false, false),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(table.descriptors().collect::<Vec<_>>(), [0]);
+        table.duplicate_to(fd, 1000, false, false).unwrap();
+        assert_eq!(budget.used(), 1001 * SLOT_COST + 2 * FILE_COST);
+        let copy = table.try_clone().unwrap();
+        assert_eq!(budget.used(), 2 * (1001 * SLOT_COST + 2 * FILE_COST));
+        drop(copy);
+        table.set_close_on_exec(1000, true).unwrap();
+        table.close_on_exec_all();
+        assert_eq!(budget.used(), SLOT_COST + FILE_COST);
+        table.remove(0).unwrap();
+        assert_eq!(budget.used(), 0);
+        // Filling the budget by opening gives ENOMEM, not a full heap.
+        let mut opened = 0;
+        let refused = loop {
+            match table.insert("f", false) {
+                Ok(_) => opened += 1,
+                Err(errno) => break errno,
+            }
+        };
+        assert_eq!(refused, Errno::ENOMEM);
+        assert_eq!(opened, (1 << 20) / (SLOT_COST + FILE_COST));
     }
 
     #[test]

@@ -36,7 +36,9 @@ fn read_into_user(
 ) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
     p.mm.lock().check_range(buf, count, Access::Write)?;
-    let mut bounce = vec![0u8; (count as usize).min(CHUNK)];
+    // Charged past the prepaid part: a blocked reader holds it, and every process may be one.
+    let (bounce_len, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
+    let mut bounce = vec![0u8; bounce_len];
     let mut done = 0u64;
     while done < count {
         let want = ((count - done) as usize).min(bounce.len());
@@ -62,9 +64,11 @@ fn write_from_user(
 ) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
     p.mm.lock().check_range(buf, count, Access::Read)?;
+    // Charged past the prepaid part: a blocked writer holds it, and every process may be one.
+    let (chunk, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
     let mut done = 0u64;
     while done < count {
-        let want = ((count - done) as usize).min(CHUNK);
+        let want = ((count - done) as usize).min(chunk);
         let data = read_in(p, buf + done, want)?;
         let written = match write(done, &data) {
             Ok(written) => written,
@@ -537,6 +541,8 @@ fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -
         return Err(Errno::EINVAL);
     }
     p.mm.lock().check_range(fds, count * 8, Access::Write)?;
+    // The entries and the files watched, held while it sleeps.
+    let _scratch = super::scratch(count as usize * 48)?;
     let mut raw = read_in(p, fds, count as usize * 8)?;
     let entries: Vec<(Option<Arc<OpenFile>>, i32, u16)> = raw
         .chunks(8)
@@ -640,6 +646,8 @@ fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<
     }
     let nfds = (nfds as usize).min(p.files.lock().limit());
     let bytes = nfds.div_ceil(64) * 8;
+    // The sets and the files watched, held while it sleeps.
+    let _scratch = super::scratch(6 * bytes + nfds * 24)?;
     let mut bits: [Vec<u8>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for (set, address) in bits.iter_mut().zip(sets) {
         if address != 0 {

@@ -312,6 +312,30 @@ pub(super) fn write_out(p: &mut Process, address: u64, bytes: &[u8]) -> Result<(
     p.mm.lock().write(address, bytes)
 }
 
+/// Working memory a call may use without charging it: every process's charge includes
+/// this much ([`crate::task::lifecycle`]'s process cost), as a call that sleeps holds its
+/// buffers and every process may be sleeping.
+pub const PREPAID_SCRATCH: usize = 64 * 1024;
+
+/// Charges `bytes` of a call's working memory to the budget, as long as the charge is
+/// held, past what every process has paid for already: `ENOMEM` when the budget has no
+/// room.
+pub(super) fn scratch(bytes: usize) -> Result<Option<vfs_core::Charge>, Errno> {
+    if bytes <= PREPAID_SCRATCH {
+        return Ok(None);
+    }
+    Ok(Some(crate::mm::budget::budget().charge(bytes as u64)?))
+}
+
+/// A bounce buffer of `wanted` bytes if the budget has room for it, else the prepaid
+/// size: the size to use, and its charge.
+pub(super) fn bounce_size(wanted: usize) -> (usize, Option<vfs_core::Charge>) {
+    match scratch(wanted) {
+        Ok(charge) => (wanted, charge),
+        Err(_) => (PREPAID_SCRATCH, None),
+    }
+}
+
 /// Reads `len` bytes of user memory.
 pub(super) fn read_in(p: &mut Process, address: u64, len: usize) -> Result<Vec<u8>, Errno> {
     if address == 0 && len > 0 {

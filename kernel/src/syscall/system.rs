@@ -151,6 +151,7 @@ pub fn setdomainname(p: &mut Process, address: u64, len: u64) -> SysResult {
 }
 
 pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+    use crate::process::fd_table::NR_OPEN;
     const RLIMIT_NOFILE: usize = 7;
     if pid != 0 && pid != u64::from(p.pid) {
         return Err(Errno::ESRCH);
@@ -169,9 +170,13 @@ pub fn prlimit64(p: &mut Process, pid: u64, resource: u64, new: u64, old: u64) -
         if maximum > previous.1 && !p.capable(vfs_core::cap::SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
+        // No descriptor limit past `fs.nr_open`, whoever asks (Linux's `do_prlimit`).
+        if index == RLIMIT_NOFILE && maximum > NR_OPEN {
+            return Err(Errno::EPERM);
+        }
         p.limits.values[index] = (current, maximum);
         if index == RLIMIT_NOFILE {
-            p.files.lock().set_limit(current.min(1 << 20) as usize);
+            p.files.lock().set_limit(current as usize);
         }
     }
     if old != 0 {
@@ -219,7 +224,8 @@ pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> 
 
 pub fn sysinfo(p: &mut Process, address: u64) -> SysResult {
     let uptime = crate::clock::monotonic_ns() / 1_000_000_000;
-    let (total, free) = arch::memory::memory_totals();
+    let (total, _) = arch::memory::memory_totals();
+    let free = crate::mm::budget::available_to_container();
     let mut out = Encoder::with_capacity(112);
     out.i64(uptime).u64(0).u64(0).u64(0); // uptime, loads[3]
     out.u64(total).u64(free).u64(0).u64(0).u64(0).u64(0); // totalram freeram sharedram bufferram totalswap freeswap

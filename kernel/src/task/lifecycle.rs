@@ -162,6 +162,15 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         };
         table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
     };
+    // The kernel's own part of a process (its kernel stack, thread and records), held by
+    // its thread until it ends.
+    let kernel_part = match crate::mm::budget::budget().charge(PROCESS_COST) {
+        Ok(charge) => charge,
+        Err(_) => {
+            TABLE.lock().remove(pid);
+            return Err(Errno::ENOMEM);
+        }
+    };
     let child = match make_child(p, pid, request) {
         Ok(child) => child,
         Err(errno) => {
@@ -169,12 +178,19 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             return Err(errno);
         }
     };
+    if request.flags & CLONE_VM == 0 {
+        super::oom::track(&child);
+    }
     let vfork = request.flags & CLONE_VFORK != 0;
     if vfork && let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.vfork_parent_waiting = true;
     }
     let task = child.task.clone();
-    let Some(thread) = Thread::new(move || run_child(child), FpuState::of_this_cpu()) else {
+    let run = move || {
+        let _kernel_part = kernel_part;
+        run_child(child);
+    };
+    let Some(thread) = Thread::new(run, FpuState::of_this_cpu()) else {
         TABLE.lock().remove(pid);
         return Err(Errno::ENOMEM);
     };
@@ -192,6 +208,12 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
     }
     Ok(u64::from(pid))
 }
+
+/// What a process costs the kernel besides its memory: its kernel stack, its thread, its
+/// `Process` and table entry, the snapshot `/proc` reads, and the working memory its
+/// system calls may hold without charging it.
+const PROCESS_COST: u64 =
+    arch::thread::KERNEL_STACK_SIZE as u64 + 16 * 1024 + crate::syscall::PREPAID_SCRATCH as u64;
 
 /// Processes at most, whatever the limits say: each holds a 64 KiB kernel stack, page
 /// tables and bookkeeping (about 128 KiB before it touches anything), so a fork bomb gets
@@ -223,7 +245,7 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
     let files = if request.flags & CLONE_FILES != 0 {
         p.files.clone()
     } else {
-        shared(p.files.lock().clone())
+        shared(p.files.lock().try_clone()?)
     };
     let fs = if request.flags & CLONE_FS != 0 {
         p.fs.clone()

@@ -27,6 +27,7 @@
 //! fire alarms).
 
 pub mod lifecycle;
+pub mod oom;
 pub mod run;
 pub mod scheduler;
 pub mod shared;

@@ -32,6 +32,7 @@ pub fn run(process: &mut Process) -> Termination {
                 if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
                     return termination;
                 }
+                super::oom::reclaim_after_refusals(process);
                 // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                 // registers of its own, which are not a call's result.
                 let returned =
@@ -58,9 +59,19 @@ pub fn run(process: &mut Process) -> Termination {
                     continue;
                 }
                 let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
-                if let Some(signal) =
-                    stuck.or_else(|| handle_exception(process, vector, error, address))
-                {
+                let raised = match stuck {
+                    Some(signal) => Some(signal),
+                    None => match handle_exception(process, vector, error, address) {
+                        Handled::Resolved => None,
+                        Handled::Raise(signal) => Some(signal),
+                        Handled::Retry => {
+                            // Memory was freed for it: the same fault again is news.
+                            last_fault = None;
+                            None
+                        }
+                    },
+                };
+                if let Some(signal) = raised {
                     // A handler may catch a fault's signal (not an out-of-memory kill,
                     // not a fault repeating on the same instruction).
                     if stuck.is_none() && signal != Signal::SIGKILL {
@@ -94,9 +105,17 @@ pub fn run(process: &mut Process) -> Termination {
     }
 }
 
-/// Resolves a fault if it can (demand paging); otherwise the signal it raises, which is
-/// fatal while user signal handlers are not delivered.
-fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Option<Signal> {
+/// What became of an exception.
+enum Handled {
+    Resolved,
+    /// Out of memory, and the OOM killer freed some: run the instruction again.
+    Retry,
+    Raise(Signal),
+}
+
+/// Resolves a fault if it can (demand paging, the OOM killer); otherwise the signal it
+/// raises.
+fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Handled {
     const PAGE_FAULT: u8 = 14;
     let signal = match vector {
         PAGE_FAULT => {
@@ -109,10 +128,15 @@ fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64)
             };
             let result = process.mm.lock().handle_fault(address, access);
             match result {
-                Ok(()) => return None,
+                Ok(()) => return Handled::Resolved,
                 Err(FaultError::Segv) => Signal::SIGSEGV,
                 Err(FaultError::Bus) => Signal::SIGBUS,
-                Err(FaultError::OutOfMemory) => Signal::SIGKILL,
+                // The address space's lock is free again here: the OOM killer may look
+                // at every process.
+                Err(FaultError::OutOfMemory) => match super::oom::out_of_memory(process) {
+                    super::oom::Verdict::Retry => return Handled::Retry,
+                    super::oom::Verdict::KillSelf => Signal::SIGKILL,
+                },
             }
         }
         0 | 16 | 19 => Signal::SIGFPE, // divide error, x87 and SIMD floating point
@@ -121,7 +145,7 @@ fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64)
         17 => Signal::SIGBUS, // alignment check
         _ => Signal::SIGSEGV, // #GP, #SS, #NP and the rest
     };
-    Some(signal)
+    Handled::Raise(signal)
 }
 
 fn exception_name(vector: u8) -> &'static str {

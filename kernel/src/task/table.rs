@@ -7,6 +7,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::AtomicU64;
 
 use arch::thread::Thread;
 use spin::Mutex;
@@ -69,6 +70,9 @@ pub struct Entry {
     /// The shared half of the process (`/proc`, `kill`'s permission check, `capget`):
     /// set once its first thread exists.
     pub task: Option<Arc<Task>>,
+    /// Pages its address space holds, kept up to date by the address space itself: what
+    /// the OOM killer weighs ([`super::oom`]), read without the address space's lock.
+    pub resident_pages: Arc<AtomicU64>,
 }
 
 /// A stop or a continue of a child, as `wait` reports it.
@@ -157,6 +161,7 @@ impl Table {
                 alarm: None,
                 core_dumped: false,
                 task: None,
+                resident_pages: Arc::new(AtomicU64::new(0)),
             },
         );
         self.last_pid = self.last_pid.max(pid);

@@ -1,7 +1,9 @@
 //! ramfs, bottom: a directory's entries, findable by name in O(1) and listable in a
 //! stable order from any offset in O(log n), so cost stays flat as a directory grows.
+//! Each entry is charged to the memory budget while it is here.
 
 use super::node::RamInode;
+use crate::budget::{Charge, OverBudget, heap_cost};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use hashbrown::HashMap;
@@ -20,20 +22,28 @@ pub struct DirEntries {
     next_cookie: u64,
     /// Set by rmdir: a removed directory accepts no new entries (Linux's `IS_DEADDIR`).
     pub dead: bool,
+    /// [`entry_cost`] of every entry.
+    charge: Charge,
 }
 
-impl Default for DirEntries {
-    fn default() -> Self {
+/// What an entry costs the budget: its name (one allocation the two maps share) and a slot
+/// in each map.
+pub fn entry_cost(name: &[u8]) -> u64 {
+    heap_cost(name.len()) + 96
+}
+
+impl DirEntries {
+    /// An empty directory whose entries will be charged to `charge`'s budget.
+    pub fn new(charge: Charge) -> DirEntries {
         DirEntries {
             by_name: HashMap::new(),
             by_cookie: BTreeMap::new(),
             next_cookie: FIRST_COOKIE,
             dead: false,
+            charge,
         }
     }
-}
 
-impl DirEntries {
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
@@ -50,7 +60,21 @@ impl DirEntries {
         self.by_name.get(name).map(|(_, node)| node)
     }
 
-    pub fn insert(&mut self, name: &[u8], node: Arc<RamInode>) {
+    /// Adds an entry, charging it first.
+    pub fn insert(&mut self, name: &[u8], node: Arc<RamInode>) -> Result<(), OverBudget> {
+        self.charge.grow(entry_cost(name))?;
+        self.place(name, node);
+        Ok(())
+    }
+
+    /// Adds an entry whatever the budget says: for a rename, which moves an entry that
+    /// was charged where it came from (given back there).
+    pub fn insert_anyway(&mut self, name: &[u8], node: Arc<RamInode>) {
+        self.charge.grow_anyway(entry_cost(name));
+        self.place(name, node);
+    }
+
+    fn place(&mut self, name: &[u8], node: Arc<RamInode>) {
         let name: Arc<[u8]> = Arc::from(name);
         let cookie = self.next_cookie;
         self.next_cookie += 1;
@@ -60,6 +84,7 @@ impl DirEntries {
 
     /// Empties the directory, handing back its nodes (each held here once less).
     pub fn take_all(&mut self) -> alloc::vec::Vec<Arc<RamInode>> {
+        self.charge.shrink(u64::MAX);
         self.by_cookie.clear();
         self.by_name.drain().map(|(_, (_, node))| node).collect()
     }
@@ -67,6 +92,7 @@ impl DirEntries {
     pub fn remove(&mut self, name: &[u8]) -> Option<Arc<RamInode>> {
         let (cookie, node) = self.by_name.remove(name)?;
         self.by_cookie.remove(&cookie);
+        self.charge.shrink(entry_cost(name));
         Some(node)
     }
 

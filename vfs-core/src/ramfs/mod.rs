@@ -9,7 +9,8 @@
 //! 3. a child's `RamInode::state` (the victim of rmdir/rename, the target of link);
 //!    no code holds a child's lock and then asks for its parent's.
 //!
-//! Space and inode accounting are atomics, taken under any of these.
+//! Space and inode accounting are atomics, taken under any of these; so is the memory
+//! budget every node, entry and page is charged to.
 
 mod dir;
 mod node;
@@ -20,6 +21,7 @@ pub use node::RamInode;
 pub use pages::PAGE_SIZE;
 
 use crate::attr::{NAME_MAX, StatFs, fs_magic};
+use crate::budget::MemoryBudget;
 use crate::errno::{Errno, Result};
 use crate::inode::{FileSystem, Inode};
 use crate::time::ClockRef;
@@ -46,6 +48,9 @@ pub struct RamFsConfig {
     pub root_gid: u32,
     /// Text for `/proc/self/mounts` after the generic flags.
     pub mount_options: String,
+    /// What every node, directory entry and page of data is charged to, besides the
+    /// limits above: the kernel's one budget for all of a container's memory.
+    pub budget: Arc<MemoryBudget>,
 }
 
 impl Default for RamFsConfig {
@@ -58,6 +63,7 @@ impl Default for RamFsConfig {
             root_uid: 0,
             root_gid: 0,
             mount_options: String::new(),
+            budget: MemoryBudget::unlimited(),
         }
     }
 }
@@ -70,6 +76,7 @@ pub(crate) struct Shared {
     used_pages: AtomicU64,
     used_inodes: AtomicU64,
     rename_lock: spin::Mutex<()>,
+    budget: Arc<MemoryBudget>,
 }
 
 impl Shared {
@@ -143,6 +150,7 @@ impl RamFs {
             used_pages: AtomicU64::new(0),
             used_inodes: AtomicU64::new(0),
             rename_lock: spin::Mutex::new(()),
+            budget: config.budget.clone(),
         });
         let root = RamInode::new_root(&shared, config.root_mode, config.root_uid, config.root_gid)?;
         Ok(Arc::new(RamFs {

@@ -5,6 +5,7 @@ use super::dir::DirEntries;
 use super::pages::{PAGE_SIZE, Pages};
 use super::{Shared, blocks_for_pages};
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, TimeChange, mode};
+use crate::budget::{Charge, OverBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{
     Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE, check_name, readdir_dots, same_fs,
@@ -45,6 +46,20 @@ pub(super) enum Body {
 pub(super) struct NodeState {
     pub(super) meta: Meta,
     pub(super) body: Body,
+    /// The node itself, a symlink's target and the extended attributes, charged to the
+    /// budget (a directory's entries and a file's pages carry charges of their own).
+    charge: Charge,
+}
+
+/// What a node costs the budget before anything is stored in it.
+const NODE_COST: u64 = heap_cost(core::mem::size_of::<RamInode>());
+/// What a directory costs besides: the first node of its ordered map (a whole B-tree node
+/// for one entry) and the first table of its hash map.
+const DIRECTORY_COST: u64 = 640;
+
+/// What an extended attribute costs the budget: its name, its value and its slot.
+fn xattr_cost(name: &[u8], value: &[u8]) -> u64 {
+    heap_cost(name.len()) + heap_cost(value.len()) + 48
 }
 
 impl NodeState {
@@ -131,10 +146,20 @@ impl RamInode {
         {
             return Err(Errno::ENAMETOOLONG);
         }
+        let body_cost = match node.kind {
+            NodeKind::Symlink { target } => heap_cost(target.len()),
+            NodeKind::Directory => DIRECTORY_COST,
+            _ => 0,
+        };
+        let charge = shared
+            .budget
+            .charge(NODE_COST + body_cost)
+            .map_err(OverBudget::no_space)?;
         shared.reserve_inode()?;
+        let budget = &shared.budget;
         let (body, nlink, rdev) = match node.kind {
-            NodeKind::Regular => (Body::File(Pages::default()), 1, 0),
-            NodeKind::Directory => (Body::Dir(DirEntries::default()), 2, 0),
+            NodeKind::Regular => (Body::File(Pages::new(budget.empty_charge())), 1, 0),
+            NodeKind::Directory => (Body::Dir(DirEntries::new(budget.empty_charge())), 2, 0),
             NodeKind::Symlink { target } => {
                 if target.len() >= SHORT_SYMLINK_LEN && shared.reserve_pages_up_to(1) == 0 {
                     shared.release_inode();
@@ -163,7 +188,7 @@ impl RamInode {
             file_type: node.kind.file_type(),
             parent_ino: AtomicU64::new(parent_ino),
             shared: shared.clone(),
-            state: Mutex::new(NodeState { meta, body }),
+            state: Mutex::new(NodeState { meta, body, charge }),
         }))
     }
 
@@ -288,7 +313,10 @@ impl Inode for RamInode {
             return Err(Errno::EEXIST);
         }
         let child = Self::new_node(&self.shared, node, self.ino)?;
-        entries.insert(name, child.clone());
+        // Refused, the child goes again at once, giving back its inode and charge.
+        entries
+            .insert(name, child.clone())
+            .map_err(OverBudget::no_space)?;
         if node.kind == NodeKind::Directory {
             state.meta.nlink += 1;
         }
@@ -314,7 +342,10 @@ impl Inode for RamInode {
         }
         // tmpfs charges every extra name against nr_inodes (shmem_link).
         self.shared.reserve_inode()?;
-        entries.insert(name, target.clone());
+        if let Err(refused) = entries.insert(name, target.clone()) {
+            self.shared.release_inode();
+            return Err(refused.no_space());
+        }
         target_state.meta.nlink += 1;
         target_state.meta.ctime = now;
         drop(target_state);
@@ -448,12 +479,26 @@ impl Inode for RamInode {
         }
         let now = self.shared.now();
         let mut state = self.lock();
+        let state = &mut *state;
         let xattrs = &mut state.meta.xattrs;
         match xattrs.iter_mut().find(|(key, _)| key == name) {
             Some(_) if flags & XATTR_CREATE != 0 => return Err(Errno::EEXIST),
-            Some((_, existing)) => *existing = value.to_vec(),
+            Some((_, existing)) => {
+                state
+                    .charge
+                    .grow(xattr_cost(name, value))
+                    .map_err(OverBudget::no_space)?;
+                state.charge.shrink(xattr_cost(name, existing));
+                *existing = value.to_vec();
+            }
             None if flags & XATTR_REPLACE != 0 => return Err(Errno::ENODATA),
-            None => xattrs.push((name.to_vec(), value.to_vec())),
+            None => {
+                state
+                    .charge
+                    .grow(xattr_cost(name, value))
+                    .map_err(OverBudget::no_space)?;
+                xattrs.push((name.to_vec(), value.to_vec()));
+            }
         }
         state.meta.ctime = now;
         Ok(())
@@ -462,11 +507,15 @@ impl Inode for RamInode {
     fn remove_xattr(&self, name: &[u8]) -> Result<()> {
         let now = self.shared.now();
         let mut state = self.lock();
-        let before = state.meta.xattrs.len();
-        state.meta.xattrs.retain(|(key, _)| key != name);
-        if state.meta.xattrs.len() == before {
-            return Err(Errno::ENODATA);
-        }
+        let state = &mut *state;
+        let index = state
+            .meta
+            .xattrs
+            .iter()
+            .position(|(key, _)| key == name)
+            .ok_or(Errno::ENODATA)?;
+        let (key, value) = state.meta.xattrs.remove(index);
+        state.charge.shrink(xattr_cost(&key, &value));
         state.meta.ctime = now;
         Ok(())
     }
@@ -534,9 +583,9 @@ impl RamInode {
         };
         let needed = pages.pages_needed(offset, buf.len());
         let granted = self.shared.reserve_pages_up_to(needed);
-        let written = pages.write(offset, buf, granted);
+        let (written, added) = pages.write(offset, buf, granted);
+        self.shared.release_pages(granted - added);
         if written == 0 {
-            self.shared.release_pages(granted);
             return Err(Errno::ENOSPC);
         }
         state.touch_modified(now);

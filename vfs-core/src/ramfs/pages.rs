@@ -1,23 +1,40 @@
 //! ramfs, bottom: the sparse page store behind a regular file's data.
 //!
 //! Pages exist only where something was written, so holes cost nothing and read as
-//! zeros, and `st_blocks` counts exactly the pages present, as Linux's tmpfs does.
+//! zeros, and `st_blocks` counts exactly the pages present, as Linux's tmpfs does. Each
+//! page is charged to the memory budget before it is taken from the budget's page source,
+//! and given back when the file shrinks or goes.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
 
+use crate::budget::{Charge, FilePage};
+
 pub use crate::PAGE_SIZE;
 const PAGE: u64 = PAGE_SIZE as u64;
 
+/// What one page of file data costs the budget: the page and its place in the page map.
+pub const PAGE_COST: u64 = PAGE + 64;
+
 /// A file's bytes: its size and the pages that hold data.
-#[derive(Default)]
 pub struct Pages {
     pub size: u64,
-    pages: BTreeMap<u64, Box<[u8; PAGE_SIZE]>>,
+    pages: BTreeMap<u64, Box<dyn FilePage>>,
+    /// `PAGE_COST` for each page held.
+    charge: Charge,
 }
 
 impl Pages {
+    /// An empty file whose pages will be charged to `charge`'s budget.
+    pub fn new(charge: Charge) -> Pages {
+        Pages {
+            size: 0,
+            pages: BTreeMap::new(),
+            charge,
+        }
+    }
+
     pub fn page_count(&self) -> u64 {
         self.pages.len() as u64
     }
@@ -33,7 +50,9 @@ impl Pages {
             let in_page = (pos % PAGE) as usize;
             let n = (PAGE_SIZE - in_page).min(len - done);
             match self.pages.get(&(pos / PAGE)) {
-                Some(page) => buf[done..done + n].copy_from_slice(&page[in_page..in_page + n]),
+                Some(page) => {
+                    buf[done..done + n].copy_from_slice(&page.bytes()[in_page..in_page + n])
+                }
                 None => buf[done..done + n].fill(0),
             }
             done += n;
@@ -53,10 +72,13 @@ impl Pages {
             .count() as u64
     }
 
-    /// Writes `buf` at `offset`, allocating at most `page_budget` new pages; returns the
-    /// bytes written, which stop short at the first page the budget does not cover.
-    pub fn write(&mut self, offset: u64, buf: &[u8], mut page_budget: u64) -> usize {
+    /// Writes `buf` at `offset`, adding at most `page_limit` new pages (the filesystem's
+    /// own limit), each charged to the budget first; returns the bytes written and the
+    /// pages added. The write stops short at the first page the limit, the budget or the
+    /// page source does not cover.
+    pub fn write(&mut self, offset: u64, buf: &[u8], mut page_limit: u64) -> (usize, u64) {
         let mut done = 0;
+        let mut added = 0;
         while done < buf.len() {
             let pos = offset + done as u64;
             let index = pos / PAGE;
@@ -64,19 +86,27 @@ impl Pages {
             let n = (PAGE_SIZE - in_page).min(buf.len() - done);
             let page = match self.pages.entry(index) {
                 Entry::Occupied(page) => page.into_mut(),
-                Entry::Vacant(_) if page_budget == 0 => break,
+                Entry::Vacant(_) if page_limit == 0 => break,
                 Entry::Vacant(slot) => {
-                    page_budget -= 1;
-                    slot.insert(Box::new([0u8; PAGE_SIZE]))
+                    if self.charge.grow(PAGE_COST).is_err() {
+                        break;
+                    }
+                    let Some(page) = self.charge.budget().allocate_page() else {
+                        self.charge.shrink(PAGE_COST);
+                        break;
+                    };
+                    page_limit -= 1;
+                    added += 1;
+                    slot.insert(page)
                 }
             };
-            page[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
+            page.bytes_mut()[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
             done += n;
         }
         if done > 0 {
             self.size = self.size.max(offset + done as u64);
         }
-        done
+        (done, added)
     }
 
     /// Sets the size; returns how many pages were freed. Shrinking zeroes the tail of the
@@ -90,11 +120,13 @@ impl Pages {
             if tail != 0
                 && let Some(page) = self.pages.get_mut(&(size / PAGE))
             {
-                page[tail..].fill(0);
+                page.bytes_mut()[tail..].fill(0);
             }
         }
         self.size = size;
-        before - self.page_count()
+        let freed = before - self.page_count();
+        self.charge.shrink(freed * PAGE_COST);
+        freed
     }
 
     /// First byte at or after `offset` inside an allocated page (`SEEK_DATA`).
@@ -124,11 +156,16 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::MemoryBudget;
+
+    fn unlimited() -> Pages {
+        Pages::new(MemoryBudget::unlimited().empty_charge())
+    }
 
     #[test]
     fn holes_read_as_zeros_and_allocate_nothing() {
-        let mut pages = Pages::default();
-        assert_eq!(pages.write(3 * PAGE + 10, b"abc", u64::MAX), 3);
+        let mut pages = unlimited();
+        assert_eq!(pages.write(3 * PAGE + 10, b"abc", u64::MAX), (3, 1));
         assert_eq!(pages.size, 3 * PAGE + 13);
         assert_eq!(pages.page_count(), 1);
         let mut buf = [1u8; 20];
@@ -140,21 +177,40 @@ mod tests {
     }
 
     #[test]
-    fn write_stops_at_page_budget() {
-        let mut pages = Pages::default();
+    fn write_stops_at_page_limit() {
+        let mut pages = unlimited();
         assert_eq!(
             pages.write(100, &[7u8; 3 * PAGE_SIZE], 2),
-            2 * PAGE_SIZE - 100
+            (2 * PAGE_SIZE - 100, 2)
         );
         assert_eq!(pages.page_count(), 2);
         // A write that gets no page at all leaves the size alone (tmpfs ENOSPC).
-        assert_eq!(pages.write(10 * PAGE, b"x", 0), 0);
+        assert_eq!(pages.write(10 * PAGE, b"x", 0), (0, 0));
         assert_eq!(pages.size, 2 * PAGE);
     }
 
     #[test]
+    fn pages_are_charged_and_given_back() {
+        let budget = MemoryBudget::new(2 * PAGE_COST + 10);
+        let mut pages = Pages::new(budget.empty_charge());
+        assert_eq!(
+            pages.write(0, &[1u8; 3 * PAGE_SIZE], u64::MAX),
+            (2 * PAGE_SIZE, 2),
+            "the budget covers two pages"
+        );
+        assert_eq!(budget.used(), 2 * PAGE_COST);
+        // Rewriting a page already held costs nothing.
+        assert_eq!(pages.write(10, b"again", u64::MAX), (5, 0));
+        assert_eq!(pages.truncate(PAGE + 1), 0);
+        assert_eq!(pages.truncate(PAGE), 1);
+        assert_eq!(budget.used(), PAGE_COST);
+        drop(pages);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
     fn truncate_zeroes_the_cut_tail() {
-        let mut pages = Pages::default();
+        let mut pages = unlimited();
         pages.write(0, &[9u8; 100], u64::MAX);
         assert_eq!(pages.truncate(10), 0);
         pages.truncate(100);

@@ -162,7 +162,7 @@ fn rename_locked(
     let victim = match &target {
         Some(_) => new_dir!().dir()?.replace(new_name, source.clone()),
         None => {
-            new_dir!().dir()?.insert(new_name, source.clone());
+            new_dir!().dir()?.insert_anyway(new_name, source.clone());
             None
         }
     };

@@ -79,9 +79,9 @@ pub fn memparse(text: &str) -> Result<u64> {
         .ok_or(Errno::EINVAL)
 }
 
-/// tmpfs's options; `None` is "not given", which leaves the choice to whoever makes the
-/// instance (`mode` 01777, uid and gid 0; no size limit for `mount(2)`, half of memory for
-/// the container's mounts, as runtimes give). `size=0` and `nr_inodes=0` are given, and
+/// tmpfs's options; `None` is "not given": `mode` 01777, uid and gid 0, and Linux's
+/// default limits (half of memory, and as many inodes as half of memory has pages), for
+/// `mount(2)` and the container's mounts alike. `size=0` and `nr_inodes=0` are given, and
 /// mean unlimited, as on Linux.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TmpfsOptions {
@@ -132,24 +132,20 @@ impl TmpfsOptions {
         Ok(true)
     }
 
-    /// The size limit in bytes, `None` for unlimited (not given, or 0).
-    pub fn size_bytes(&self, total_memory: u64) -> Option<u64> {
-        self.size
-            .map(|size| size.bytes(total_memory))
-            .filter(|&bytes| bytes != 0)
-    }
-
-    /// The options part of `/proc/self/mounts`, as `shmem_show_options` prints it, for a
-    /// limit of `size` bytes.
-    pub(super) fn mount_options(&self, size: Option<u64>, page_size: u64) -> String {
+    /// The options part of `/proc/self/mounts`, as `shmem_show_options` prints it: the
+    /// limits (`max_pages` pages, `max_inodes`) only where they differ from the defaults
+    /// (`None` where they are the default), then the root's mode and owner.
+    pub(super) fn mount_options(
+        &self,
+        max_pages: Option<u64>,
+        max_inodes: Option<u64>,
+        page_size: u64,
+    ) -> String {
         let mut parts: Vec<String> = Vec::new();
-        if let Some(size) = size {
-            parts.push(format!(
-                "size={}k",
-                size.div_ceil(page_size) * (page_size / 1024)
-            ));
+        if let Some(pages) = max_pages {
+            parts.push(format!("size={}k", pages * (page_size / 1024)));
         }
-        if let Some(count) = self.nr_inodes.filter(|&count| count != 0) {
+        if let Some(count) = max_inodes {
             parts.push(format!("nr_inodes={count}"));
         }
         if let Some(mode) = self.mode.filter(|&mode| mode != 0o1777) {
@@ -184,18 +180,14 @@ mod tests {
             }
         );
         assert_eq!(
-            options.mount_options(options.size_bytes(0), 4096),
+            options.mount_options(Some(16384), Some(1024), 4096),
             "size=65536k,nr_inodes=1024,mode=755,uid=1000,gid=100"
         );
         let half = TmpfsOptions::parse("size=50%").unwrap();
         assert_eq!(half.size, Some(TmpfsSize::PercentOfMemory(50)));
-        assert_eq!(half.size_bytes(1000), Some(500));
-        assert_eq!(
-            TmpfsOptions::parse("size=0").unwrap().size_bytes(1000),
-            None
-        );
+        assert_eq!(half.size.unwrap().bytes(1000), 500);
         let empty = TmpfsOptions::parse("").unwrap();
-        assert_eq!(empty.mount_options(None, 4096), "");
+        assert_eq!(empty.mount_options(None, None, 4096), "");
     }
 
     #[test]

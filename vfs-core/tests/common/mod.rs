@@ -21,7 +21,7 @@ pub fn world() -> World {
             mode: Some(0o755),
             ..TmpfsOptions::default()
         },
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         1,
         clock.clone(),
     )
@@ -51,7 +51,7 @@ impl World {
 pub fn tmpfs(clock: &Arc<ManualClock>, dev: u64, options: &str) -> Arc<dyn FileSystem> {
     vfs_core::tmpfs::new(
         &TmpfsOptions::parse(options).unwrap(),
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         dev,
         clock.clone(),
     )

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 pub struct Report {
     pub passed: u32,
     pub failed: u32,
+    pub skipped: u32,
 }
 
 impl Report {
@@ -21,9 +22,24 @@ impl Report {
         }
     }
 
+    /// A check that cannot run here (no privilege, too much memory to fill): said, and
+    /// counted apart, never as passed.
+    #[allow(dead_code, reason = "not every program has checks that may not run")]
+    pub fn skip(&mut self, name: &str, why: impl std::fmt::Display) {
+        self.skipped += 1;
+        println!("SKIP {name}: {why}");
+    }
+
     /// Prints the summary line for `program` and gives the exit status.
     pub fn finish(&self, program: &str) -> ExitCode {
-        println!("{program}: {} passed, {} failed", self.passed, self.failed);
+        if self.skipped > 0 {
+            println!(
+                "{program}: {} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.skipped
+            );
+        } else {
+            println!("{program}: {} passed, {} failed", self.passed, self.failed);
+        }
         if self.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 }

@@ -9,6 +9,7 @@ const BAD_CMDLINE: u8 = 120;
 const PAGE_FAULT: u8 = 122;
 const DOUBLE_FAULT: u8 = 123;
 const CPU_EXCEPTION: u8 = 124;
+const OUT_OF_MEMORY: u8 = 121;
 const KERNEL_PANIC: u8 = 125;
 
 /// `accel` is the suite's accelerator. Plain boots always run under TCG too, the one
@@ -52,6 +53,19 @@ pub fn cases(accel: Accel, module: &TestModule, shares: &TestShares) -> Vec<Case
                 memory,
             })
     }));
+
+    // Too little RAM for the kernel and a container: not a panic but the README's status,
+    // with a message saying how much there is and how much it takes.
+    cases.push(
+        microvm("memory-6M-too-little")
+            .memory(MemorySize::from_mib(6))
+            .expect(Line(&[
+                "memory: out of memory during boot: ",
+                " KiB of RAM, ",
+                " KiB in reserve and a container needs ",
+            ]))
+            .expect(Status(OUT_OF_MEMORY)),
+    );
 
     cases.extend([
         microvm("heap")

@@ -47,7 +47,7 @@ impl Pipe {
     fn new(packet_mode: bool) -> Arc<Pipe> {
         Arc::new(Pipe {
             state: Mutex::new(State {
-                buffer: PipeBuffer::new(packet_mode),
+                buffer: PipeBuffer::new(packet_mode, crate::mm::budget::budget().empty_charge()),
                 readers: 0,
                 writers: 0,
                 reader_opens: 0,
@@ -113,7 +113,11 @@ impl Pipe {
                         Err(Errno::EPIPE)
                     };
                 }
-                state.buffer.write(&data[done..])
+                match state.buffer.write(&data[done..]) {
+                    Ok(written) => written,
+                    Err(errno) if done == 0 => return Err(errno),
+                    Err(_) => return Ok(done),
+                }
             };
             if written > 0 {
                 self.events.wake_all();

@@ -3,9 +3,15 @@
 //!
 //! Pure bookkeeping, host-tested: whether a caller blocks, gets `EAGAIN`, `EPIPE` or end of
 //! file is decided one layer up ([`super`]), from what these methods report.
+//!
+//! The bytes held are charged to the memory budget as the buffer grows to hold them (up
+//! to the capacity, at most 256 MiB with privilege); a write the budget refuses room for
+//! moves nothing and is `ENOMEM`, as Linux's `pipe_write` when it cannot get a page. A
+//! drained buffer larger than a default pipe's gives its memory back.
 
 use alloc::collections::VecDeque;
 
+use vfs_core::budget::{Charge, MemoryBudget};
 use vfs_core::{Errno, PAGE_SIZE};
 
 /// Writes of at most this many bytes are atomic (POSIX `PIPE_BUF`, Linux's page).
@@ -24,20 +30,92 @@ pub struct PipeBuffer {
     capacity: usize,
     /// `O_DIRECT` (packet mode): the length of each packet still in `bytes`, oldest first.
     packets: Option<VecDeque<usize>>,
+    /// What `bytes` (and `packets`) take from the heap.
+    charge: Charge,
 }
+
+/// What each packet's length costs in packet mode.
+const PACKET_COST: usize = core::mem::size_of::<usize>();
 
 impl Default for PipeBuffer {
     fn default() -> Self {
-        Self::new(false)
+        Self::new(false, MemoryBudget::unlimited().empty_charge())
     }
 }
 
 impl PipeBuffer {
-    pub fn new(packet_mode: bool) -> PipeBuffer {
+    /// An empty pipe whose bytes will be charged to `charge`'s budget.
+    pub fn new(packet_mode: bool, charge: Charge) -> PipeBuffer {
         PipeBuffer {
             bytes: VecDeque::new(),
             capacity: DEFAULT_CAPACITY,
             packets: packet_mode.then(VecDeque::new),
+            charge,
+        }
+    }
+
+    /// Heap bytes the buffer holds now.
+    fn held(&self) -> u64 {
+        let packets = self
+            .packets
+            .as_ref()
+            .map_or(0, |packets| packets.capacity() * PACKET_COST);
+        (self.bytes.capacity() + packets) as u64
+    }
+
+    /// Makes room for `more` bytes (and their packets) within the budget; `ENOMEM` if it
+    /// refuses, with nothing changed.
+    fn make_room(&mut self, more: usize) -> Result<(), Errno> {
+        let bytes_needed = self.bytes.len() + more;
+        let (packets_len, packets_capacity) = self
+            .packets
+            .as_ref()
+            .map_or((0, 0), |packets| (packets.len(), packets.capacity()));
+        let packets_needed = match self.packets {
+            Some(_) => packets_len + more.div_ceil(PIPE_BUF),
+            None => 0,
+        };
+        if bytes_needed <= self.bytes.capacity() && packets_needed <= packets_capacity {
+            return Ok(());
+        }
+        // Double, as a vector would, but never past the pipe's capacity.
+        let grow = |needed: usize, have: usize| needed.max(have * 2).min(self.capacity.max(needed));
+        let bytes_target = grow(bytes_needed, self.bytes.capacity());
+        let packets_target = if self.packets.is_some() {
+            grow(packets_needed, packets_capacity)
+        } else {
+            0
+        };
+        let cost = (bytes_target + packets_target * PACKET_COST) as u64;
+        self.charge.resize(cost.max(self.held()))?;
+        let bytes_len = self.bytes.len();
+        let reserved = self
+            .bytes
+            .try_reserve_exact(bytes_target - bytes_len)
+            .is_ok()
+            && self.packets.as_mut().is_none_or(|packets| {
+                packets
+                    .try_reserve_exact(packets_target - packets_len)
+                    .is_ok()
+            });
+        // Charge what the allocator really holds now.
+        let held = self.held();
+        if held > self.charge.bytes() {
+            self.charge.grow_anyway(held - self.charge.bytes());
+        } else {
+            self.charge.shrink(self.charge.bytes() - held);
+        }
+        if reserved { Ok(()) } else { Err(Errno::ENOMEM) }
+    }
+
+    /// Gives back a drained buffer's memory past a default pipe's.
+    fn release_if_drained(&mut self) {
+        if self.bytes.is_empty() && self.held() > DEFAULT_CAPACITY as u64 {
+            self.bytes = VecDeque::new();
+            if let Some(packets) = &mut self.packets {
+                *packets = VecDeque::new();
+            }
+            self.charge.shrink(u64::MAX);
         }
     }
 
@@ -92,12 +170,13 @@ impl PipeBuffer {
 
     /// Appends as much of `data` as fits (all of it or nothing when `data.len() <=
     /// PIPE_BUF`); returns how many bytes were taken. In packet mode each `PIPE_BUF` slice
-    /// becomes a packet of its own.
-    pub fn write(&mut self, data: &[u8]) -> usize {
+    /// becomes a packet of its own. `ENOMEM` when the budget has no room for the bytes.
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
         if !self.can_write(data.len()) {
-            return 0;
+            return Ok(0);
         }
         let taken = data.len().min(self.space());
+        self.make_room(taken)?;
         self.bytes.extend(&data[..taken]);
         if let Some(packets) = &mut self.packets {
             let mut rest = taken;
@@ -107,7 +186,7 @@ impl PipeBuffer {
                 rest -= packet;
             }
         }
-        taken
+        Ok(taken)
     }
 
     /// Moves up to `out.len()` bytes out; in packet mode one packet at most, whose bytes
@@ -128,6 +207,7 @@ impl PipeBuffer {
             *slot = byte;
         }
         self.bytes.drain(..discard);
+        self.release_if_drained();
         take
     }
 }
@@ -139,8 +219,8 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order_across_reads() {
         let mut pipe = PipeBuffer::default();
-        assert_eq!(pipe.write(b"hello "), 6);
-        assert_eq!(pipe.write(b"world"), 5);
+        assert_eq!(pipe.write(b"hello ").unwrap(), 6);
+        assert_eq!(pipe.write(b"world").unwrap(), 5);
         let mut out = [0u8; 4];
         assert_eq!(pipe.read(&mut out), 4);
         assert_eq!(&out, b"hell");
@@ -155,24 +235,24 @@ mod tests {
     fn an_atomic_write_lands_whole_or_not_at_all() {
         let mut pipe = PipeBuffer::default();
         let filler = vec![1u8; DEFAULT_CAPACITY - 100];
-        assert_eq!(pipe.write(&filler), filler.len());
+        assert_eq!(pipe.write(&filler).unwrap(), filler.len());
         assert!(!pipe.can_write(101));
         assert_eq!(
-            pipe.write(&[2u8; 101]),
+            pipe.write(&[2u8; 101]).unwrap(),
             0,
             "101 bytes ≤ PIPE_BUF do not fit in 100"
         );
-        assert_eq!(pipe.write(&[2u8; 100]), 100);
+        assert_eq!(pipe.write(&[2u8; 100]).unwrap(), 100);
         assert_eq!(pipe.space(), 0);
     }
 
     #[test]
     fn a_large_write_takes_what_fits() {
         let mut pipe = PipeBuffer::default();
-        assert_eq!(pipe.write(&[0u8; 10]), 10);
+        assert_eq!(pipe.write(&[0u8; 10]).unwrap(), 10);
         let big = vec![7u8; DEFAULT_CAPACITY];
         assert!(pipe.can_write(big.len()));
-        assert_eq!(pipe.write(&big), DEFAULT_CAPACITY - 10);
+        assert_eq!(pipe.write(&big).unwrap(), DEFAULT_CAPACITY - 10);
         assert!(!pipe.can_write(PIPE_BUF + 1));
     }
 
@@ -192,7 +272,7 @@ mod tests {
     #[test]
     fn shrinking_below_the_held_bytes_is_busy() {
         let mut pipe = PipeBuffer::default();
-        pipe.write(&[0u8; 5000]);
+        pipe.write(&[0u8; 5000]).unwrap();
         assert_eq!(pipe.set_capacity(4096, false), Err(Errno::EBUSY));
         assert_eq!(pipe.set_capacity(8192, false), Ok(8192));
         assert_eq!(pipe.space(), 8192 - 5000);
@@ -200,9 +280,9 @@ mod tests {
 
     #[test]
     fn packet_mode_reads_one_packet_and_drops_its_tail() {
-        let mut pipe = PipeBuffer::new(true);
-        pipe.write(b"first");
-        pipe.write(b"second");
+        let mut pipe = PipeBuffer::new(true, MemoryBudget::unlimited().empty_charge());
+        pipe.write(b"first").unwrap();
+        pipe.write(b"second").unwrap();
         let mut out = [0u8; 64];
         assert_eq!(pipe.read(&mut out), 5);
         assert_eq!(&out[..5], b"first");
@@ -214,8 +294,8 @@ mod tests {
 
     #[test]
     fn an_empty_read_leaves_packets_alone() {
-        let mut pipe = PipeBuffer::new(true);
-        pipe.write(b"kept");
+        let mut pipe = PipeBuffer::new(true, MemoryBudget::unlimited().empty_charge());
+        pipe.write(b"kept").unwrap();
         assert_eq!(pipe.read(&mut []), 0);
         let mut out = [0u8; 8];
         assert_eq!(pipe.read(&mut out), 4);
@@ -223,9 +303,36 @@ mod tests {
     }
 
     #[test]
+    fn bytes_are_charged_while_held_and_refused_past_the_budget() {
+        let budget = MemoryBudget::new(300_000);
+        let mut pipe = PipeBuffer::new(false, budget.empty_charge());
+        assert_eq!(pipe.write(&[1u8; 10]).unwrap(), 10);
+        let first = budget.used();
+        assert!((10..=2 * PIPE_BUF as u64).contains(&first), "{first}");
+        assert_eq!(pipe.write(&vec![2u8; 60_000]).unwrap(), 60_000);
+        assert!(budget.used() >= 60_010 && budget.used() <= 2 * DEFAULT_CAPACITY as u64);
+        let mut out = vec![0u8; 70_000];
+        assert_eq!(pipe.read(&mut out), 60_010);
+        assert!(budget.used() <= DEFAULT_CAPACITY as u64 + PIPE_BUF as u64);
+        // A larger pipe than the budget allows: the write that needs more is ENOMEM.
+        pipe.set_capacity(1 << 20, false).unwrap();
+        let hog = budget.charge(budget.available() - 1000).unwrap();
+        assert_eq!(pipe.write(&vec![3u8; 200_000]), Err(Errno::ENOMEM));
+        drop(hog);
+        assert_eq!(pipe.write(&vec![3u8; 200_000]).unwrap(), 200_000);
+        assert_eq!(pipe.read(&mut vec![0u8; 1 << 20]), 200_000);
+        assert!(budget.used() <= DEFAULT_CAPACITY as u64 + PIPE_BUF as u64);
+        drop(pipe);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
     fn packet_mode_splits_large_writes_at_pipe_buf() {
-        let mut pipe = PipeBuffer::new(true);
-        assert_eq!(pipe.write(&vec![9u8; PIPE_BUF + 10]), PIPE_BUF + 10);
+        let mut pipe = PipeBuffer::new(true, MemoryBudget::unlimited().empty_charge());
+        assert_eq!(
+            pipe.write(&vec![9u8; PIPE_BUF + 10]).unwrap(),
+            PIPE_BUF + 10
+        );
         let mut out = vec![0u8; 2 * PIPE_BUF];
         assert_eq!(pipe.read(&mut out), PIPE_BUF);
         assert_eq!(pipe.read(&mut out), 10);

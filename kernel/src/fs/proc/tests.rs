@@ -376,7 +376,7 @@ fn proc_mounts_shows_the_namespace_table_in_linux_format() {
     let world = world();
     let tmpfs = vfs_core::tmpfs::new(
         &vfs_core::tmpfs::TmpfsOptions::parse("mode=1777,size=64m").unwrap(),
-        1 << 30,
+        &vfs_core::tmpfs::TmpfsMemory::unbudgeted(1 << 30),
         8,
         crate::fs::testing::clock(),
     )

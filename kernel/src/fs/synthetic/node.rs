@@ -39,6 +39,9 @@ pub struct SyntheticInode {
 struct Continuation {
     resumes_at: u64,
     text: Arc<Vec<u8>>,
+    /// The text is kept (in an inode the dentry cache may keep) until another read:
+    /// charged to the memory budget meanwhile.
+    _charge: vfs_core::Charge,
 }
 
 impl SyntheticInode {
@@ -81,15 +84,22 @@ impl SyntheticInode {
     fn read_generated(&self, generate: &Generate, offset: u64, buf: &mut [u8]) -> Result<usize> {
         // The lock is not held while generating: generators call into the kernel.
         let previous = self.continuation.lock().take();
-        let text = match previous {
-            Some(previous) if previous.resumes_at == offset && offset != 0 => previous.text,
-            _ => Arc::new(generate()?),
+        let (text, charge) = match previous {
+            Some(previous) if previous.resumes_at == offset && offset != 0 => {
+                (previous.text, previous._charge)
+            }
+            _ => {
+                let text = generate()?;
+                let charge = crate::mm::budget::budget().charge(text.capacity() as u64)?;
+                (Arc::new(text), charge)
+            }
         };
         let count = read_slice(&text, offset, buf);
         if count > 0 {
             *self.continuation.lock() = Some(Continuation {
                 resumes_at: offset + count as u64,
                 text,
+                _charge: charge,
             });
         }
         Ok(count)

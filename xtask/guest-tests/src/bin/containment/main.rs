@@ -1,5 +1,6 @@
 //! `containment [--depth N] [DIR]`: what a hostile container tries against the kernel
-//! (issue 12), each answer compared with Linux's:
+//! (issue 12), each answer compared with Linux's (`--memory [--only CASE]` and
+//! `--exhaust`: the memory limits instead, see `memory.rs`):
 //! - a tree N directories deep (default and in the boot test: 100,000) on a tmpfs
 //!   mounted with mount(2) at DIR/deep (default
 //!   `/tmp`): getcwd, `/proc/self/cwd` and `/proc/self/fd/N` there are `ENAMETOOLONG`, the
@@ -8,8 +9,9 @@
 //! - `brk(-1)` returns the current break and changes nothing;
 //! - no mapping reaches the last page of the user half; `rt_sigreturn` to a
 //!   non-canonical `rip` ends the process with `SIGSEGV`;
-//! - `/proc/self/fd` with a 100 KiB deep path, hundreds of `dup`s and thousands of open
-//!   files: opening and closing them all finishes.
+//! - `/proc/self/fd` with a 100 KiB deep path, hundreds of `dup`s and 20,000 open files
+//!   (when `RLIMIT_NOFILE` allows): opening and closing them all finishes; a descriptor
+//!   at the top of the limit; no limit past `fs.nr_open` (`EPERM`).
 //!
 //! Without the privilege to mount (the host as a user), the trees are built in DIR itself.
 //! One line per check (`ok`/`FAIL`), then `containment: N passed, M failed`.
@@ -17,8 +19,9 @@
 use std::ffi::CString;
 use std::process::ExitCode;
 
-#[path = "../report.rs"]
+#[path = "../../report.rs"]
 mod report;
+mod memory;
 use report::{Report, errno};
 use std::time::Instant;
 
@@ -267,10 +270,10 @@ fn proc_fd_amplification(report: &mut Report, base: &str) {
     }
     chdir("/");
     println!("# deep path with dups: {:?}", started.elapsed());
-    // Thousands of open files.
+    // 20,000 open files, beside the few already open.
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    let wanted = 20_000u64.min(limit.rlim_max);
+    let wanted = 20_064u64.min(limit.rlim_max);
     limit.rlim_cur = wanted;
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
     let file = format!("{dir}/f");
@@ -300,6 +303,29 @@ fn proc_fd_amplification(report: &mut Report, base: &str) {
     report.check("a closed descriptor's link is gone: ENOENT", link == Err(libc::ENOENT), format!("{link:?}"));
     // Tidy up the deep path.
     let _ = std::fs::remove_dir_all(&dir);
+    descriptor_limits(report);
+}
+
+/// Linux's `fs.nr_open`: no `RLIMIT_NOFILE` above it, even for root.
+const NR_OPEN: u64 = 1 << 20;
+
+fn descriptor_limits(report: &mut Report) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    let saved = limit;
+    let past = libc::rlimit { rlim_cur: NR_OPEN + 1, rlim_max: NR_OPEN + 1 };
+    let refused = raw(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &past) } as i64);
+    report.check("RLIMIT_NOFILE past fs.nr_open: EPERM", refused == -i64::from(libc::EPERM), refused);
+    // The highest descriptor the limit allows: the table grows to it (and is charged).
+    limit.rlim_cur = limit.rlim_max.min(NR_OPEN);
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    let top = limit.rlim_cur as i32 - 1;
+    let got = raw(unsafe { libc::dup2(1, top) } as i64);
+    report.check(&format!("dup2 to descriptor {top}, the top of the limit"), got == i64::from(top), got);
+    close(got);
+    let over = raw(unsafe { libc::dup2(1, top + 1) } as i64);
+    report.check("dup2 past the limit: EBADF", over == -i64::from(libc::EBADF), over);
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &saved) };
 }
 
 /// `mprotect` of every other page of a large mapping makes one area per page: past
@@ -457,14 +483,22 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut depth = 100_000usize;
     let mut base = String::from("/tmp");
+    let mut memory_only = false;
+    let mut only = None;
     while let Some(arg) = args.next() {
-        if arg == "--depth" {
-            depth = args.next().and_then(|n| n.parse().ok()).unwrap_or(depth);
-        } else {
-            base = arg;
+        match arg.as_str() {
+            "--depth" => depth = args.next().and_then(|n| n.parse().ok()).unwrap_or(depth),
+            "--memory" => memory_only = true,
+            "--only" => only = args.next().filter(|name| memory::CASES.contains(&name.as_str())),
+            "--exhaust" => memory::exhaust(),
+            _ => base = arg,
         }
     }
     let mut report = Report::default();
+    if memory_only {
+        memory::run(&mut report, &base, only.as_deref());
+        return report.finish("containment");
+    }
     brk_minus_one(&mut report);
     many_areas(&mut report);
     top_of_user_half(&mut report);
