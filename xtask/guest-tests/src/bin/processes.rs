@@ -211,24 +211,8 @@ fn alternate_stack(report: &mut Report) {
 
 fn simd_preserved(report: &mut Report) {
     install(libc::SIGUSR2, clobber_simd as *const () as usize, 0);
-    let me = std::process::id() as i64;
     let before: u64 = 0x1234_5678_9abc_def0;
-    let after: u64;
-    // SAFETY: xmm0 carries a value across the kill system call, whose handler clobbers xmm0;
-    // the kernel must give the interrupted code its registers back.
-    unsafe {
-        std::arch::asm!(
-            "movq xmm0, {value}",
-            "syscall",
-            "movq {out}, xmm0",
-            value = in(reg) before,
-            out = lateout(reg) after,
-            inlateout("rax") libc::SYS_kill => _,
-            in("rdi") me,
-            in("rsi") libc::SIGUSR2 as i64,
-            out("rcx") _, out("r11") _, out("xmm0") _,
-        );
-    }
+    let after = xmm0_across_kill(before, libc::SIGUSR2);
     report.check("SIMD registers survive a signal handler", after == before, format!("xmm0 {after:#x}"));
 }
 
@@ -279,24 +263,32 @@ fn frame_fp_state(report: &mut Report) {
     report.check("rt_sigreturn of a frame whose FP state would fault: SIGSEGV", libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV, format!("status {status:#x}"));
 
     install(libc::SIGUSR2, edit_frame_xmm0 as *const () as usize, libc::SA_SIGINFO);
+    let after = xmm0_across_kill(1, libc::SIGUSR2);
+    report.check("the frame's fpstate is XSAVE's, with UC_FP_XSTATE and FP_XSTATE_MAGIC1", FRAME_HAD_XSTATE.load(Ordering::SeqCst) == 1, "no XSAVE magic in the frame");
+    report.check("a handler's edit of xmm0 in the frame is loaded by rt_sigreturn", after == 0x0bad_cafe_feed_f00d, format!("xmm0 {after:#x}"));
+}
+
+/// Puts `value` in xmm0, sends `signal` to this process with a raw `kill` (its handler
+/// runs on the way back from the call), and returns what xmm0 holds after it: the
+/// interrupted code's registers as `rt_sigreturn` gave them back.
+fn xmm0_across_kill(value: u64, signal: i32) -> u64 {
     let me = std::process::id() as i64;
     let after: u64;
-    // SAFETY: as in simd_preserved: xmm0 across a kill whose handler edits the frame.
+    // SAFETY: xmm0 carries a value across the kill system call; nothing else is touched.
     unsafe {
         std::arch::asm!(
             "movq xmm0, {value}",
             "syscall",
             "movq {out}, xmm0",
-            value = in(reg) 1u64,
+            value = in(reg) value,
             out = lateout(reg) after,
             inlateout("rax") libc::SYS_kill => _,
             in("rdi") me,
-            in("rsi") libc::SIGUSR2 as i64,
+            in("rsi") signal as i64,
             out("rcx") _, out("r11") _, out("xmm0") _,
         );
     }
-    report.check("the frame's fpstate is XSAVE's, with UC_FP_XSTATE and FP_XSTATE_MAGIC1", FRAME_HAD_XSTATE.load(Ordering::SeqCst) == 1, "no XSAVE magic in the frame");
-    report.check("a handler's edit of xmm0 in the frame is loaded by rt_sigreturn", after == 0x0bad_cafe_feed_f00d, format!("xmm0 {after:#x}"));
+    after
 }
 
 fn eintr_and_restart(report: &mut Report) {
