@@ -25,6 +25,26 @@ pub struct LaunchOptions {
     pub inherit_stdin: bool,
 }
 
+impl LaunchOptions {
+    /// A boot a person watches (`run`, `fuzz syscalls`, `soak`): the console echoed as it
+    /// comes, no time limit; `inherit_stdin` hands the terminal to the guest.
+    pub fn live(inherit_stdin: bool) -> LaunchOptions {
+        LaunchOptions {
+            echo: Echo::Live,
+            timeout: None,
+            inherit_stdin,
+        }
+    }
+}
+
+/// The line a watched boot starts with: machine, accelerator, memory, command line.
+pub fn announce(invocation: &Invocation) {
+    eprintln!(
+        "xtask: booting {} ({}, {}): {}",
+        invocation.machine, invocation.accel, invocation.memory, invocation.cmdline
+    );
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error("could not start {QEMU_BINARY}: {0}")]

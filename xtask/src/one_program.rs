@@ -14,7 +14,7 @@ use crate::cli::LogArg;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
 use crate::host;
-use crate::launch::{self, Echo, LaunchOptions, Outcome};
+use crate::launch::{self, LaunchOptions, Outcome};
 use crate::qemu::{Accel, Invocation, Machine, MemorySize};
 
 pub struct Program<'a> {
@@ -108,15 +108,8 @@ pub fn boot_live(
         initrd: Some(bundle.spec_file.clone()),
         shares: bundle.shares.clone(),
     };
-    eprintln!(
-        "xtask: booting {} ({}, {}): {}",
-        invocation.machine, invocation.accel, invocation.memory, invocation.cmdline
-    );
-    let options = LaunchOptions {
-        echo: Echo::Live,
-        timeout: None,
-        inherit_stdin: false,
-    };
+    launch::announce(&invocation);
+    let options = LaunchOptions::live(false);
     let outcome = launch::launch_with_idle_limit(&invocation, options, Some(idle_limit))?;
     let end = match outcome.exit_status() {
         ExitStatus::Reported(code) if !outcome.timed_out => RunEnd::Exited(code),

@@ -11,7 +11,7 @@ use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
 use crate::guest;
 use crate::host;
-use crate::launch::{self, Echo, LaunchOptions};
+use crate::launch::{self, LaunchOptions};
 use crate::qemu::{self, Invocation};
 use crate::setup;
 
@@ -53,15 +53,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
         initrd,
         shares,
     };
-    eprintln!(
-        "xtask: booting {} ({}, {}): {}",
-        invocation.machine, invocation.accel, invocation.memory, invocation.cmdline
-    );
-    let options = LaunchOptions {
-        echo: Echo::Live,
-        timeout: None,
-        inherit_stdin: true,
-    };
+    launch::announce(&invocation);
+    let options = LaunchOptions::live(true);
     let outcome = launch::launch(&invocation, options)?;
     Ok(match outcome.exit_status() {
         ExitStatus::Reported(code) => code,
