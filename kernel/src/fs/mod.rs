@@ -12,6 +12,8 @@
 pub mod dev;
 pub mod devpts;
 pub mod pipe;
+#[cfg(target_os = "none")]
+pub mod poll;
 pub mod proc;
 pub mod synthetic;
 pub mod sysfs;

@@ -473,22 +473,15 @@ pub(super) fn futimens(
         .map(|()| 0)
 }
 
-use crate::fs::pipe::{
-    POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, pipe_end,
+use crate::fs::poll::{
+    POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI, POLLRDNORM, POLLWRNORM, pollable,
+    readiness,
 };
-
-/// What a file is ready for, as `poll` bits: a pipe end asks its pipe; regular files,
-/// directories and the other devices never block here, so they are always ready.
-fn readiness(file: &OpenFile) -> u16 {
-    match pipe_end(file) {
-        Some(end) => end.poll(),
-        None => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
-    }
-}
 
 /// The waiting half of `poll` and `select`: runs `scan` (which counts what is ready now)
 /// until it finds something, the monotonic `deadline` passes (`None`: never), or a signal
-/// arrives (`EINTR`). Sleeps on every pipe among `files` and on the clock in between.
+/// arrives (`EINTR`). Sleeps on every pollable file among `files` and on the clock in
+/// between.
 fn wait_ready(
     pid: u32,
     files: &[Arc<OpenFile>],
@@ -508,8 +501,8 @@ fn wait_ready(
         }
         let queues: Vec<_> = files
             .iter()
-            .filter_map(|file| pipe_end(file))
-            .map(|end| end.queue())
+            .filter_map(|file| pollable(file))
+            .map(|file| file.wait_queue())
             .collect();
         for queue in &queues {
             queue.prepare();

@@ -3,24 +3,42 @@
 //! The waiting side checks its condition, [`WaitQueue::prepare`]s, then
 //! [`super::scheduler::block`]s, and checks again when it wakes (a wake-up is a hint, not a
 //! promise: another thread may have taken the data first).
+//!
+//! Besides sleeping threads, a queue has *watchers* that stay registered across wake-ups
+//! (an epoll instance watching a file: Linux's `ep_poll_callback` on the file's wait
+//! queue). Each [`WaitQueue::wake_all`] also counts a new *generation*: an edge-triggered
+//! watcher reports a file again only when the generation moved since it last did.
+//!
+//! Lock order: a queue's lists are leaves; watchers are notified after the lists' locks
+//! are released, so a watcher may wake other queues (a nested epoll).
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use arch::thread::{self, Thread};
 use spin::Mutex;
 
 use super::scheduler;
 
+/// Something told of every wake-up of a queue it watches, until it is dropped.
+pub trait Watcher: Send + Sync {
+    fn notify(&self);
+}
+
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Arc<Thread>>>,
+    watchers: Mutex<Vec<Weak<dyn Watcher>>>,
+    generation: AtomicU64,
 }
 
 impl WaitQueue {
     pub const fn new() -> WaitQueue {
         WaitQueue {
             waiters: Mutex::new(Vec::new()),
+            watchers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -41,11 +59,54 @@ impl WaitQueue {
             .retain(|waiter| !Arc::ptr_eq(waiter, &me));
     }
 
-    /// Makes every waiting thread runnable.
+    /// Makes every waiting thread runnable and tells every watcher.
     pub fn wake_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let waiters = core::mem::take(&mut *self.waiters.lock());
         for waiter in &waiters {
             scheduler::wake(waiter);
         }
+        let watchers: Vec<Arc<dyn Watcher>> = {
+            let mut list = self.watchers.lock();
+            list.retain(|watcher| watcher.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        for watcher in watchers {
+            watcher.notify();
+        }
+    }
+
+    /// Makes at most one waiting thread runnable (the oldest); whether there was one.
+    /// Watchers are not told: this is for hand-offs to exactly one sleeper.
+    pub fn wake_one(&self) -> bool {
+        let first = {
+            let mut waiters = self.waiters.lock();
+            (!waiters.is_empty()).then(|| waiters.remove(0))
+        };
+        match first {
+            Some(waiter) => {
+                scheduler::wake(&waiter);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many wake-ups the queue has had.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Registers `watcher` until it is dropped or [`WaitQueue::unwatch`]ed.
+    pub fn watch(&self, watcher: Weak<dyn Watcher>) {
+        let mut list = self.watchers.lock();
+        list.retain(|watcher| watcher.strong_count() > 0);
+        list.push(watcher);
+    }
+
+    pub fn unwatch(&self, watcher: &Weak<dyn Watcher>) {
+        self.watchers
+            .lock()
+            .retain(|other| other.strong_count() > 0 && !Weak::ptr_eq(other, watcher));
     }
 }

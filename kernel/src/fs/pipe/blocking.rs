@@ -19,14 +19,7 @@ use vfs_core::{Credentials, Errno, NewNode, NodeKind, OpenFile, OpenFlags, Resul
 use super::buffer::{PIPE_BUF, PipeBuffer};
 use crate::task::{WaitQueue, lifecycle, scheduler};
 
-pub const POLLIN: u16 = 0x1;
-pub const POLLPRI: u16 = 0x2;
-pub const POLLOUT: u16 = 0x4;
-pub const POLLERR: u16 = 0x8;
-pub const POLLHUP: u16 = 0x10;
-pub const POLLNVAL: u16 = 0x20;
-pub const POLLRDNORM: u16 = 0x40;
-pub const POLLWRNORM: u16 = 0x100;
+use crate::fs::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, Pollable};
 
 struct State {
     buffer: PipeBuffer,
@@ -179,7 +172,7 @@ impl PipeEnd {
     }
 
     /// What `poll` reports for this end (Linux's `pipe_poll`).
-    pub fn poll(&self) -> u16 {
+    fn readiness(&self) -> u16 {
         let state = self.pipe.state.lock();
         let mut mask = 0;
         if self.reads {
@@ -201,10 +194,6 @@ impl PipeEnd {
         mask
     }
 
-    /// The queue a `poll` on this end sleeps on.
-    pub fn queue(&self) -> &WaitQueue {
-        &self.pipe.events
-    }
 
     /// `FIONREAD`: bytes waiting.
     pub fn waiting(&self) -> usize {
@@ -362,4 +351,14 @@ pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
         }
     }
     Ok(Arc::new(end))
+}
+
+impl Pollable for PipeEnd {
+    fn poll(&self) -> u16 {
+        self.readiness()
+    }
+
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.pipe.events
+    }
 }
