@@ -192,7 +192,7 @@ impl ProcessView for Task {
         match run_state(pid) {
             ProcessRunState::Zombie => ProcessState::Zombie,
             ProcessRunState::Stopped => ProcessState::Stopped,
-            ProcessRunState::Running if crate::task::lifecycle::current_pid() == Some(pid) => {
+            ProcessRunState::Running if crate::task::lifecycle::current_tid() == Some(pid) => {
                 ProcessState::Running
             }
             ProcessRunState::Running => ProcessState::Sleeping,
@@ -210,7 +210,7 @@ impl ProcessView for Task {
         }
     }
     fn signals(&self) -> SignalMasks {
-        let [pending, blocked, ignored, caught] =
+        let [pending, _shared, blocked, ignored, caught] =
             crate::task::lifecycle::signal_masks(Task::pid(self)).unwrap_or_default();
         SignalMasks {
             pending,

@@ -114,9 +114,9 @@ pub fn wait4(p: &mut Process, pid: u64, status: u64, options: u64, rusage: u64) 
         p.mm.lock()
             .check_range(status, 4, crate::mm::address_space::Access::Write)?;
     }
-    let me = p.pid;
+    let (me, tid) = (p.pid, p.tid);
     let reaped = lifecycle::wait_child(me, target, options | WEXITED, &|| {
-        lifecycle::has_pending_signal(me)
+        lifecycle::has_pending_signal(tid)
     })?;
     let Some(Reaped {
         pid,
@@ -151,8 +151,8 @@ pub fn waitid(p: &mut Process, id_type: u64, id: u64, info: u64, options: u64) -
     if options & (WEXITED | lifecycle::WUNTRACED | lifecycle::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
-    let me = p.pid;
-    let reaped = lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(me))?;
+    let (me, tid) = (p.pid, p.tid);
+    let reaped = lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(tid))?;
     if info == 0 {
         return Ok(0);
     }

@@ -94,7 +94,7 @@ pub fn nanosleep(p: &mut Process, request: u64, remaining: u64) -> SysResult {
 /// left written to `remaining` (if not NULL), as `nanosleep` and relative
 /// `clock_nanosleep` do.
 fn sleep_interruptibly(p: &mut Process, ns: i64, remaining: u64) -> SysResult {
-    let me = p.pid;
+    let me = p.tid;
     let deadline = clock::monotonic_ns().saturating_add(ns.max(0));
     crate::task::scheduler::sleep_for(ns, &|| crate::task::lifecycle::has_pending_signal(me));
     let left = deadline - clock::monotonic_ns();
