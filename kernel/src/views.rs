@@ -95,9 +95,16 @@ impl ProcessView for Task {
     fn pid(&self) -> u32 {
         Task::pid(self)
     }
+    fn tgid(&self) -> u32 {
+        crate::task::lifecycle::tgid_of(Task::pid(self)).unwrap_or(Task::pid(self))
+    }
+    fn threads(&self) -> u32 {
+        let count = crate::task::lifecycle::threads_of(ProcessView::tgid(self)).len();
+        u32::try_from(count.max(1)).unwrap_or(u32::MAX)
+    }
     fn parent_pid(&self) -> u32 {
         // The init's parent is outside the container: 0, as Linux shows it there.
-        match Task::pid(self) {
+        match ProcessView::tgid(self) {
             1 => 0,
             pid => crate::task::lifecycle::parent_of(pid),
         }
@@ -357,6 +364,14 @@ impl ProcessSource for Processes {
 
     fn pids(&self) -> Vec<u32> {
         crate::task::lifecycle::pids()
+    }
+
+    fn threads(&self, pid: u32) -> Vec<u32> {
+        crate::task::lifecycle::threads_of(pid)
+    }
+
+    fn current_tid(&self) -> Option<u32> {
+        crate::task::lifecycle::current_tid()
     }
 }
 

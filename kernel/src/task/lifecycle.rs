@@ -1028,6 +1028,11 @@ pub fn current_pid() -> Option<u32> {
     TABLE.lock().tgid_of(tid)
 }
 
+/// The process thread `tid` belongs to.
+pub fn tgid_of(tid: u32) -> Option<u32> {
+    TABLE.lock().tgid_of(tid)
+}
+
 /// The threads of process `pid` that still run (`/proc/<pid>/task`).
 pub fn threads_of(pid: u32) -> Vec<u32> {
     TABLE.lock().threads_of(pid)
