@@ -265,14 +265,15 @@ fn encode_rusage(cpu: CpuTime) -> [u8; 144] {
     out
 }
 
-/// `getrusage`: `RUSAGE_SELF` (and `RUSAGE_THREAD`, the same with one thread) or
+/// `getrusage`: `RUSAGE_SELF` (the process), `RUSAGE_THREAD` (the caller's thread) or
 /// `RUSAGE_CHILDREN` (reaped descendants).
 pub fn getrusage(p: &mut Process, who: u64, usage: u64) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
     let cpu = match who as i32 {
-        RUSAGE_SELF | RUSAGE_THREAD => lifecycle::cpu_time(p),
+        RUSAGE_SELF => lifecycle::process_cpu_time(p),
+        RUSAGE_THREAD => lifecycle::cpu_time(p),
         RUSAGE_CHILDREN => lifecycle::children_cpu_time(p.pid),
         _ => return Err(Errno::EINVAL),
     };
@@ -283,7 +284,7 @@ pub fn getrusage(p: &mut Process, who: u64, usage: u64) -> SysResult {
 /// `times`: the four CPU times in clock ticks (`USER_HZ` 100), and ticks since boot.
 pub fn times(p: &mut Process, buffer: u64) -> SysResult {
     const NS_PER_TICK: u64 = 10_000_000;
-    let own = lifecycle::cpu_time(p);
+    let own = lifecycle::process_cpu_time(p);
     let children = lifecycle::children_cpu_time(p.pid);
     if buffer != 0 {
         let mut out = [0u8; 32];

@@ -485,11 +485,16 @@ pub fn end_other_threads(process: &mut Process) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The parent of a `vfork` child sleeps until the child has exec'd or ended.
+/// The parent of a `vfork` child sleeps until the child has exec'd or ended, or the
+/// parent's own process ends.
 fn wait_for_vfork_child(pid: u32) {
+    let me = current_tid().unwrap_or(0);
     loop {
         let queue = {
             let table = TABLE.lock();
+            if table.get(me).is_some_and(|entry| entry.must_end) {
+                return;
+            }
             match table.get(pid) {
                 Some(entry) if entry.vfork_parent_waiting && entry.state == State::Running => {
                     let queue = entry.vfork_done.clone();
@@ -739,6 +744,18 @@ pub fn cpu_time(process: &Process) -> CpuTime {
         user_ns: process.user_ns.min(on_cpu),
         system_ns: on_cpu.saturating_sub(process.user_ns),
     }
+}
+
+/// The CPU time of the caller's whole process: its own thread's, and what its ended
+/// threads left in the leader's entry (other running threads' time is not counted until
+/// they end).
+pub fn process_cpu_time(process: &Process) -> CpuTime {
+    let ended = TABLE
+        .lock()
+        .get(process.pid)
+        .map(|leader| leader.own_cpu)
+        .unwrap_or_default();
+    cpu_time(process).add(ended)
 }
 
 /// CPU time of the reaped children of `pid` and of theirs.
