@@ -294,7 +294,15 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         context,
         ids: p.ids.clone(),
         caps: p.caps,
-        signals: p.signals.for_child(request.flags & CLONE_SIGHAND != 0),
+        signals: {
+            let mut signals = p.signals.for_child(request.flags & CLONE_SIGHAND != 0);
+            // A child that shares the memory (a thread) must not share the alternate stack
+            // too; a vfork child may, its parent waits (Linux's `sas_ss_reset`).
+            if request.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM {
+                signals.alt_stack = (0, crate::process::signal::SS_DISABLE, 0);
+            }
+            signals
+        },
         limits: p.limits.clone(),
         clear_child_tid: if request.flags & CLONE_CHILD_CLEARTID != 0 {
             request.child_tid
