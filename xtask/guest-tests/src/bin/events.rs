@@ -721,7 +721,13 @@ fn signalfd(report: &mut Report) {
         bad == err(libc::EINVAL),
         describe(bad),
     );
+    // Whatever no signalfd read (a kernel without it) is discarded, not delivered: SIG_IGN
+    // drops pending signals, then the defaults come back.
+    sys::disposition(libc::SIGUSR1, libc::SIG_IGN);
+    sys::disposition(libc::SIGCHLD, libc::SIG_IGN);
     sys::mask(libc::SIG_UNBLOCK, &[libc::SIGUSR1, libc::SIGCHLD]);
+    sys::disposition(libc::SIGUSR1, libc::SIG_DFL);
+    sys::disposition(libc::SIGCHLD, libc::SIG_DFL);
 }
 
 fn memfd_create(name: &std::ffi::CStr, flags: u32) -> i64 {

@@ -776,11 +776,21 @@ fn thread_signals(report: &mut Report) {
     );
 }
 
+/// `thread::spawn` in a forked child: a failure ends the child with 90 rather than
+/// panicking (the panic would unwind into the parent's checks, copied into the child).
+fn spawn_in_child<T: Send + 'static>(
+    body: impl FnOnce() -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .spawn(body)
+        .unwrap_or_else(|_| sys::child_exit(90))
+}
+
 fn exits(report: &mut Report) {
     // exit_group from a second thread while the main one sleeps.
     let pid = sys::fork();
     if pid == 0 {
-        thread::spawn(|| {
+        spawn_in_child(|| {
             thread::sleep(Duration::from_millis(10));
             sys::child_exit(7)
         });
@@ -798,7 +808,7 @@ fn exits(report: &mut Report) {
     // other thread, whose exit_group gives the status.
     let pid = sys::fork();
     if pid == 0 {
-        thread::spawn(|| {
+        spawn_in_child(|| {
             thread::sleep(Duration::from_millis(50));
             sys::child_exit(9)
         });
@@ -836,9 +846,9 @@ fn exec_from_thread(report: &mut Report, busybox: &str) {
         sys::close(fds[0]);
         sys::close(fds[1]);
         for _ in 0..2 {
-            thread::spawn(|| thread::sleep(Duration::from_secs(60)));
+            spawn_in_child(|| thread::sleep(Duration::from_secs(60)));
         }
-        let execer = thread::spawn(move || {
+        let execer = spawn_in_child(move || {
             let argv = [
                 c"sh".as_ptr(),
                 c"-c".as_ptr(),
@@ -907,6 +917,28 @@ fn exec_from_thread(report: &mut Report, busybox: &str) {
     );
 }
 
+/// Runs one group of checks; a panic inside it (say `thread::spawn` failing on a kernel
+/// without threads) fails that group with its message and lets the next groups run.
+fn section(report: &mut Report, name: &str, body: impl FnOnce(&mut Report)) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(report)));
+    if let Err(payload) = result {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| {
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+            })
+            .unwrap_or_default();
+        report.check(
+            &format!("{name}: ran to the end"),
+            false,
+            format!("panicked: {message}"),
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let busybox = match args.as_slice() {
@@ -914,17 +946,19 @@ fn main() -> ExitCode {
         _ => "/bin/busybox".to_owned(),
     };
     let mut report = Report::default();
-    identity(&mut report);
-    mutex_total(&mut report);
-    condvar(&mut report);
-    barrier(&mut report);
-    channels(&mut report);
-    rwlock(&mut report);
-    thread_locals(&mut report);
-    park_and_scope(&mut report);
-    futex_calls(&mut report);
-    thread_signals(&mut report);
-    exits(&mut report);
-    exec_from_thread(&mut report, &busybox);
+    section(&mut report, "identity", identity);
+    section(&mut report, "Mutex", mutex_total);
+    section(&mut report, "Condvar", condvar);
+    section(&mut report, "Barrier", barrier);
+    section(&mut report, "mpsc", channels);
+    section(&mut report, "RwLock", rwlock);
+    section(&mut report, "thread_local!", thread_locals);
+    section(&mut report, "park and scoped threads", park_and_scope);
+    section(&mut report, "futex", futex_calls);
+    section(&mut report, "signals to threads", thread_signals);
+    section(&mut report, "exits", exits);
+    section(&mut report, "exec from a thread", |report| {
+        exec_from_thread(report, &busybox)
+    });
     report.finish("threads")
 }
