@@ -887,6 +887,12 @@ fn memfd(report: &mut Report) {
         unsafe { libc::pread(plain, through_fd.as_mut_ptr().cast(), 1, 100) };
         report.check("a memfd mapping shared across fork: the child's store seen in the mapping and through the file", exited_with(&waited, 0) && seen == 77 && through_fd == [77], format!("{seen} {through_fd:?}, child {}", describe_wait(&waited)));
         munmap(map, PAGE);
+    } else {
+        report.check(
+            "a memfd mapping shared across fork: mmap",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
     close(plain);
     let long = std::ffi::CString::new(vec![b'n'; 250]).unwrap_or_default();
@@ -1093,6 +1099,12 @@ fn mremap_checks(report: &mut Report) {
                     format!("{moved:?} (target {target:?})"),
                 );
                 munmap(target, 2 * PAGE);
+            } else {
+                report.check(
+                    "MREMAP_FIXED: mmap of the target",
+                    false,
+                    "could not be set up: the call it needs failed",
+                );
             }
         }
         Err(error) => report.check("mremap MAYMOVE 4 -> 64 pages", false, describe(error)),
@@ -1134,6 +1146,12 @@ fn mremap_checks(report: &mut Report) {
             }
             Err(error) => report.check("mremap of a shared memfd mapping", false, describe(error)),
         }
+    } else {
+        report.check(
+            "a shared memfd mapping grown with mremap: mmap",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
     close(fd);
 }

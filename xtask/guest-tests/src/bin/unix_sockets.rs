@@ -259,6 +259,12 @@ fn stream_pairs(report: &mut Report) {
             describe(ignored),
         );
         close(a);
+    } else {
+        report.check(
+            "SIGPIPE and EPIPE: socketpair(SOCK_STREAM)",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
 
     if let Ok((a, b)) = socketpair(libc::SOCK_STREAM | libc::SOCK_NONBLOCK) {
@@ -287,6 +293,12 @@ fn stream_pairs(report: &mut Report) {
         );
         close(a);
         close(b);
+    } else {
+        report.check(
+            "non-blocking stream: socketpair(SOCK_NONBLOCK)",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
 }
 
@@ -352,6 +364,12 @@ fn datagrams(report: &mut Report) {
             ),
         );
         close(b);
+    } else {
+        report.check(
+            "seqpacket pair: socketpair(SOCK_SEQPACKET)",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
 }
 
@@ -546,6 +564,12 @@ fn credentials(report: &mut Report, dir: &Path) {
         );
         close(a);
         close(b);
+    } else {
+        report.check(
+            "SO_PEERCRED of a socketpair: socketpair",
+            false,
+            "could not be set up: the call it needs failed",
+        );
     }
     let path = dir.join("unix-sockets.cred");
     let _ = std::fs::remove_file(&path);
