@@ -378,6 +378,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_skipped_case_is_neither_booted_nor_passed() {
+        let case = Case::new("needs-a-compiler", Machine::Microvm, Accel::Tcg)
+            .skipped("cc not found (apt-get install cc)".to_owned());
+        // No kernel at this path: a boot would fail, so a pass or failure would show.
+        let host = Host {
+            kernel: Path::new("/nonexistent/kernel"),
+            tsc_khz: None,
+        };
+        let summary = run_cases(&[case], host);
+        assert_eq!(summary.passed, 0);
+        assert!(summary.failed.is_empty());
+        assert_eq!(summary.skipped, ["microvm-needs-a-compiler"]);
+    }
+
+    #[test]
     fn test_module_is_unaligned_and_stable() {
         let bytes = test_module_bytes();
         assert_eq!(bytes.len() % 4, 3);
