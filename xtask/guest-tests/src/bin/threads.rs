@@ -262,8 +262,7 @@ fn channels(report: &mut Report) {
     let (sender, receiver) = mpsc::sync_channel::<u64>(0);
     let rendezvous = thread::spawn(move || {
         (1..=100)
-            .map(|value| sender.send(value).is_ok())
-            .all(|ok| ok)
+            .all(|value| sender.send(value).is_ok())
     });
     let sum: u64 = receiver.iter().sum();
     let sent = rendezvous.join().unwrap_or(false);

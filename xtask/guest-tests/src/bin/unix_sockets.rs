@@ -111,11 +111,10 @@ fn name_of(addr: &sockaddr_un, len: socklen_t) -> Vec<u8> {
         .iter()
         .map(|&byte| byte as u8)
         .collect();
-    if name.first() != Some(&0) {
-        if let Some(nul) = name.iter().position(|&byte| byte == 0) {
+    if name.first() != Some(&0)
+        && let Some(nul) = name.iter().position(|&byte| byte == 0) {
             name.truncate(nul);
         }
-    }
     name
 }
 
