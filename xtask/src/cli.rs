@@ -246,6 +246,9 @@ pub enum Bench {
     /// fork+exit+wait, fork+exec+wait, pipe round trip and pipe throughput: our sandbox
     /// against a Linux guest, with the aims (times ≤ half Linux's, throughput ≥ 2×).
     Processes(CompareBenchArgs),
+    /// pthread_create+join, futex and eventfd+epoll round trips between threads, Unix socket
+    /// round trip and throughput: our sandbox against a Linux guest, with `processes`' aims.
+    Threads(CompareBenchArgs),
 }
 
 /// A benchmark run on both our kernel and a Linux guest.

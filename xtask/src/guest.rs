@@ -1,7 +1,10 @@
 //! Static Linux programs for the guest, built for x86_64-unknown-linux-musl: the default
 //! bundle's init (`qemu/bundle/init`) and the boot tests' programs (`xtask/guest-tests`).
 //! Each is its own cargo workspace (the root one builds for the host and the kernel
-//! target); they share `TARGET/guest` as their target directory.
+//! target); they share `TARGET/guest` as their target directory. The thread tests' C and
+//! Go programs are built by `native`.
+
+pub mod native;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +32,11 @@ pub struct TestPrograms {
     pub process_bench: PathBuf,
     pub syscall_fuzz: PathBuf,
     pub soak: PathBuf,
+    pub threads: PathBuf,
+    pub tokio_check: PathBuf,
+    pub unix_sockets: PathBuf,
+    pub events: PathBuf,
+    pub thread_bench: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -51,6 +59,11 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         process_bench: dir.join("process-bench"),
         syscall_fuzz: dir.join("syscall-fuzz"),
         soak: dir.join("soak"),
+        threads: dir.join("threads"),
+        tokio_check: dir.join("tokio-check"),
+        unix_sockets: dir.join("unix-sockets"),
+        events: dir.join("events"),
+        thread_bench: dir.join("thread-bench"),
     })
 }
 

@@ -30,8 +30,9 @@ pub fn test(args: TestArgs) -> Result<u8> {
     let target = cargo::target_dir()?;
     let init = guest::build_init(&target)?;
     let programs = guest::build_test_programs(&target)?;
+    let native = guest::native::build_native_programs(&target)?;
     all.extend(boot_tests::userland_cases(
-        accel, &fixtures, &programs, &init,
+        accel, &fixtures, &programs, &native, &init,
     )?);
     let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());

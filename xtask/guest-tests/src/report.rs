@@ -45,6 +45,7 @@ impl Report {
 }
 
 /// The `errno` of the last failed call.
+#[allow(dead_code, reason = "some programs read errno through their own helpers")]
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }

@@ -8,6 +8,7 @@ mod nine_p;
 mod processes;
 mod report;
 mod syscalls;
+mod threads;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::NineP(args) => nine_p::bench(args),
         Bench::Container(args) => container::bench(args),
         Bench::Processes(args) => processes::bench(args),
+        Bench::Threads(args) => threads::bench(args),
     }?;
     Ok(0)
 }

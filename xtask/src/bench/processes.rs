@@ -39,7 +39,7 @@ const EXEC_ARG0: &str = "true";
 
 /// Which way is better, and the aim for ours / Linux.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Aim {
+pub(super) enum Aim {
     /// A time: ours / Linux at most this.
     AtMost(f64),
     /// A throughput: ours / Linux at least this.
@@ -62,14 +62,14 @@ impl Aim {
     }
 }
 
-struct Case {
-    label: &'static str,
+pub(super) struct Case {
+    pub(super) label: &'static str,
     /// The key of the program's `bench` line (its name, plus `path=` when it has one).
-    key: String,
-    unit: &'static str,
+    pub(super) key: String,
+    pub(super) unit: &'static str,
     /// The program's figure (`ns=`, or `mib_per_s=` for throughput) in `unit`.
-    scale: f64,
-    aim: Aim,
+    pub(super) scale: f64,
+    pub(super) aim: Aim,
 }
 
 fn cases() -> Vec<Case> {
@@ -171,7 +171,7 @@ pub fn parse_bench_lines(console: &str) -> Result<Vec<(String, Figure)>> {
 
 /// One side's figure over the boots.
 #[derive(Debug, Clone, PartialEq)]
-enum Cell {
+pub(super) enum Cell {
     Measured(Stats),
     Unavailable(String),
     /// No boot reported it (or the side was not run).
@@ -181,7 +181,7 @@ enum Cell {
 impl Cell {
     /// From every boot's lines: the measured values (scaled) when any boot measured it,
     /// else the first reason it was unavailable.
-    fn of(runs: &[Vec<(String, Figure)>], case: &Case) -> Cell {
+    pub(super) fn of(runs: &[Vec<(String, Figure)>], case: &Case) -> Cell {
         let figures: Vec<&Figure> = runs
             .iter()
             .filter_map(|lines| lines.iter().find(|(key, _)| *key == case.key))
@@ -206,7 +206,7 @@ impl Cell {
             .unwrap_or(Cell::Missing)
     }
 
-    fn describe(&self, unit: &str) -> String {
+    pub(super) fn describe(&self, unit: &str) -> String {
         match self {
             Cell::Measured(stats) => stats.describe(unit),
             Cell::Unavailable(why) => format!("n/a ({})", why.replacen(':', ": ", 1)),
@@ -214,7 +214,7 @@ impl Cell {
         }
     }
 
-    fn stats(&self) -> Option<Stats> {
+    pub(super) fn stats(&self) -> Option<Stats> {
         match self {
             Cell::Measured(stats) => Some(*stats),
             _ => None,
@@ -259,11 +259,11 @@ impl Verdict {
     }
 }
 
-struct Row {
-    machine: Machine,
-    case: Case,
-    ours: Cell,
-    linux: Cell,
+pub(super) struct Row {
+    pub(super) machine: Machine,
+    pub(super) case: Case,
+    pub(super) ours: Cell,
+    pub(super) linux: Cell,
 }
 
 impl Row {
@@ -281,7 +281,7 @@ impl Row {
     }
 }
 
-fn table(rows: &[Row]) -> Table {
+pub(super) fn table(rows: &[Row]) -> Table {
     Table {
         columns: [
             "machine",
@@ -312,7 +312,7 @@ fn table(rows: &[Row]) -> Table {
 }
 
 /// One sentence per machine: which aims this run's figures meet.
-fn aims_summary(rows: &[Row]) -> String {
+pub(super) fn aims_summary(rows: &[Row]) -> String {
     let mut machines: Vec<Machine> = Vec::new();
     for row in rows {
         if !machines.contains(&row.machine) {
@@ -353,7 +353,7 @@ fn aims_summary(rows: &[Row]) -> String {
 
 /// A figure as µs per operation for the chart: times as they are, throughput as the time
 /// one 64 KiB write takes (62500 / MiB/s), which swaps its min and max.
-fn chart_micros(case: &Case, stats: Stats) -> Stats {
+pub(super) fn chart_micros(case: &Case, stats: Stats) -> Stats {
     match (case.aim, case.unit) {
         (Aim::AtLeast(_), _) => {
             let per_chunk = |mib_per_s: f64| 1e6 / 16.0 / mib_per_s;

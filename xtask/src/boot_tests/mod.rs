@@ -41,6 +41,9 @@ pub struct Case {
     /// Fails today because of a kernel bug or gap (said here): reported as a known failure,
     /// not counted as failed; kept so it shows the day it passes.
     known_failure: Option<&'static str>,
+    /// Cannot run on this host (a compiler its program needs is missing: said here): not
+    /// booted, reported skipped, counted neither passed nor failed.
+    skip: Option<String>,
     /// How long it may run before it counts as hung ([`CASE_TIMEOUT`] unless a case that
     /// does a lot on purpose says more).
     timeout: Duration,
@@ -58,18 +61,27 @@ pub struct Summary {
     pub passed: usize,
     pub failed: Vec<String>,
     pub known_failures: Vec<String>,
+    pub skipped: Vec<String>,
 }
 
 pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
     let mut summary = Summary::default();
     for (index, case) in cases.iter().enumerate() {
+        let position = format!("{}/{}", index + 1, cases.len());
+        if let Some(why) = &case.skip {
+            summary.skipped.push(case.name.clone());
+            println!(
+                "xtask: boot test {position} {} … SKIPPED ({why})",
+                case.name
+            );
+            continue;
+        }
         let invocation = case.invocation(host);
         let options = LaunchOptions {
             echo: Echo::Quiet,
             timeout: Some(case.timeout),
             inherit_stdin: false,
         };
-        let position = format!("{}/{}", index + 1, cases.len());
         let outcome = launch::launch(&invocation, options);
         let failures = match &outcome {
             Err(error) => vec![error.to_string()],
@@ -121,8 +133,15 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
             summary.known_failures.join(", ")
         );
     }
+    if !summary.skipped.is_empty() {
+        println!("xtask: skipped boot tests: {}", summary.skipped.join(", "));
+    }
+    let skipped = match summary.skipped.len() {
+        0 => String::new(),
+        count => format!(", {count} skipped"),
+    };
     println!(
-        "boot-tests: {} passed, {} failed, {} known failures",
+        "boot-tests: {} passed, {} failed, {} known failures{skipped}",
         summary.passed,
         summary.failed.len(),
         summary.known_failures.len()
@@ -161,6 +180,7 @@ impl Case {
             shares: Vec::new(),
             checks: Vec::new(),
             known_failure: None,
+            skip: None,
             timeout: CASE_TIMEOUT,
         }
     }
@@ -216,6 +236,12 @@ impl Case {
     /// Marks the case as failing today for a reason outside the test (see `known_failure`).
     pub(crate) fn known_failure(mut self, why: &'static str) -> Self {
         self.known_failure = Some(why);
+        self
+    }
+
+    /// Marks the case as one this host cannot run (see `skip`).
+    pub(crate) fn skipped(mut self, why: String) -> Self {
+        self.skip = Some(why);
         self
     }
 
@@ -350,6 +376,21 @@ fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skipped_case_is_neither_booted_nor_passed() {
+        let case = Case::new("needs-a-compiler", Machine::Microvm, Accel::Tcg)
+            .skipped("cc not found (apt-get install cc)".to_owned());
+        // No kernel at this path: a boot would fail, so a pass or failure would show.
+        let host = Host {
+            kernel: Path::new("/nonexistent/kernel"),
+            tsc_khz: None,
+        };
+        let summary = run_cases(&[case], host);
+        assert_eq!(summary.passed, 0);
+        assert!(summary.failed.is_empty());
+        assert_eq!(summary.skipped, ["microvm-needs-a-compiler"]);
+    }
 
     #[test]
     fn test_module_is_unaligned_and_stable() {

@@ -14,6 +14,9 @@ use crate::qemu::QEMU_BINARY;
 pub const BUSYBOX: &str = "/bin/busybox";
 /// Debian's static bash, which the userland boot tests run in the sandbox and on the host.
 pub const BASH_STATIC: &str = "/bin/bash-static";
+/// The Go toolchain's command and musl's C compiler wrapper, looked up in `PATH`.
+pub const GO: &str = "go";
+pub const MUSL_GCC: &str = "musl-gcc";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostPackage {
@@ -30,6 +33,10 @@ pub enum HostPackage {
     /// A C++ compiler: `libfuzzer-sys` builds libFuzzer from its C++ sources for the fuzz
     /// targets (`cargo xtask fuzz`).
     CxxCompiler,
+    /// `go` (Debian's golang-go): builds the static Go program of the thread tests.
+    Go,
+    /// `musl-gcc` (Debian's musl-tools): builds the static C programs of the thread tests.
+    MuslTools,
 }
 
 impl HostPackage {
@@ -40,6 +47,8 @@ impl HostPackage {
             HostPackage::Xz => "xz-utils",
             HostPackage::BashStatic => "bash-static",
             HostPackage::CxxCompiler => "g++",
+            HostPackage::Go => "golang-go",
+            HostPackage::MuslTools => "musl-tools",
         }
     }
 
@@ -50,6 +59,8 @@ impl HostPackage {
             HostPackage::Xz => "xz unpacks the Linux guest's kernel",
             HostPackage::BashStatic => "a static bash for the process tests",
             HostPackage::CxxCompiler => "a C++ compiler builds libFuzzer for the fuzz targets",
+            HostPackage::Go => "go builds the Go program of the thread tests",
+            HostPackage::MuslTools => "musl-gcc builds the C programs of the thread tests",
         }
     }
 
@@ -64,6 +75,8 @@ impl HostPackage {
                 || host::find_in_path("c++").is_some(),
                 |cxx| !cxx.is_empty(),
             ),
+            HostPackage::Go => host::find_in_path(GO).is_some(),
+            HostPackage::MuslTools => host::find_in_path(MUSL_GCC).is_some(),
         }
     }
 }

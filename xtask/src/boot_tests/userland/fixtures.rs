@@ -187,6 +187,10 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),
         ("soak", &programs.soak),
+        ("threads", &programs.threads),
+        ("tokio-check", &programs.tokio_check),
+        ("unix-sockets", &programs.unix_sockets),
+        ("events", &programs.events),
     ] {
         let bytes =
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;

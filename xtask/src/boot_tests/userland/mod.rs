@@ -3,7 +3,8 @@
 //! `xtask/guest-tests` (fs-test, null-deref, efault, timeouts, syscall-bench); the default bundle's
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
-//! them, compared with the host.
+//! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
+//! and Go (`threads`).
 
 mod applets;
 mod bad_bundles;
@@ -14,6 +15,7 @@ mod pipes;
 mod programs;
 mod shell;
 pub mod snapshot;
+mod threads;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,7 @@ use super::checks::Check;
 use super::container_checks::ContainerCheck;
 use crate::bundle;
 use crate::guest::TestPrograms;
+use crate::guest::native::NativePrograms;
 use crate::qemu::{Accel, Machine};
 use fixtures::Fixtures;
 pub use fixtures::docker_caps_with;
@@ -35,6 +38,7 @@ pub fn cases(
     accel: Accel,
     fixtures_dir: &Path,
     programs: &TestPrograms,
+    native: &NativePrograms,
     init: &Path,
 ) -> Result<Vec<Case>> {
     let dir = fixtures_dir.join("userland");
@@ -49,6 +53,7 @@ pub fn cases(
     cases.extend(namespace::cases(&builder)?);
     cases.extend(shell::cases(&builder)?);
     cases.extend(pipes::cases(&builder)?);
+    cases.extend(threads::cases(&builder, native)?);
     Ok(cases)
 }
 

@@ -1,0 +1,331 @@
+//! `cargo xtask bench threads`: what a thread, a futex wake-up, an event-loop wake-up and a
+//! Unix socket cost in our sandbox and under a Linux guest on the same QEMU machine and
+//! accelerator, measured by the same static program (`thread-bench` from
+//! `xtask/guest-tests`): `pthread_create`+`pthread_join`, a futex wake/wait round trip
+//! between two threads, an eventfd + `epoll_wait` round trip between two threads, a 1-byte
+//! round trip over a Unix stream socket between two processes, and Unix socket throughput in
+//! 64 KiB writes.
+//!
+//! Ours: a bundle whose init *is* `thread-bench` (9p root, memory overlay). Linux: the
+//! program from a busybox initramfs. A case whose system call the kernel lacks prints
+//! `unavailable=CALL:ERRNO` and shows as "n/a (CALL: ERRNO)", so the benchmark runs before
+//! and after the kernel has threads. The table, aims and chart are `bench processes`'s, with
+//! its aims (each time at most half of Linux's, the throughput at least twice Linux's).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::linux_guest::{self, InitramfsContents, LinuxGuest};
+use super::processes::{
+    Aim, Case, Cell, Figure, Row, aims_summary, chart_micros, parse_bench_lines, table,
+};
+use super::report::{self, Bar};
+use crate::bundle;
+use crate::cargo::{self, Profile};
+use crate::cli::CompareBenchArgs;
+use crate::guest;
+use crate::host;
+use crate::qemu::{self, Accel, Machine, MemorySize};
+use crate::setup;
+
+const MEMORY: MemorySize = MemorySize::from_mib(256);
+const TIMEOUT: Duration = Duration::from_secs(300);
+/// Wall time per measurement inside the guest (the program also caps the iterations).
+const BUDGET_MS: u32 = 1000;
+const PROGRAM: &str = "/sbin/thread-bench";
+/// The one throughput case (its figure is MiB/s, not ns).
+const THROUGHPUT_KEY: &str = "unix-throughput";
+
+fn cases() -> Vec<Case> {
+    let time = |label, key: &str| Case {
+        label,
+        key: key.to_owned(),
+        unit: "µs",
+        scale: 1e-3,
+        aim: Aim::AtMost(0.5),
+    };
+    vec![
+        time("pthread_create + pthread_join", "thread-create-join"),
+        time(
+            "futex wake/wait round trip, two threads",
+            "futex-round-trip",
+        ),
+        time(
+            "eventfd + epoll_wait round trip, two threads",
+            "eventfd-epoll-round-trip",
+        ),
+        time(
+            "Unix socket round trip, 1 byte, two processes",
+            "unix-round-trip",
+        ),
+        Case {
+            label: "Unix socket throughput, 64 KiB writes",
+            key: THROUGHPUT_KEY.to_owned(),
+            unit: "MiB/s",
+            scale: 1.0,
+            aim: Aim::AtLeast(2.0),
+        },
+    ]
+}
+
+fn program_args() -> Vec<String> {
+    [PROGRAM, "--budget-ms", &BUDGET_MS.to_string()]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn chart_bars(rows: &[Row]) -> Vec<Bar> {
+    let mut bars = Vec::new();
+    for row in rows {
+        let label = match row.case.aim {
+            Aim::AtLeast(_) => "Unix socket, per 64 KiB write",
+            Aim::AtMost(_) => row.case.label.split(',').next().unwrap_or(row.case.label),
+        };
+        for (side, cell) in [("ours", &row.ours), ("Linux", &row.linux)] {
+            if let Some(stats) = cell.stats() {
+                bars.push(Bar {
+                    label: format!("{} {label}: {side}", row.machine),
+                    stats: chart_micros(&row.case, stats),
+                });
+            }
+        }
+    }
+    bars
+}
+
+fn summary(lines: &[(String, Figure)]) -> String {
+    lines
+        .iter()
+        .map(|(key, figure)| match figure {
+            Figure::Value(value) if key == THROUGHPUT_KEY => format!("{key} {value:.1} MiB/s"),
+            Figure::Value(value) => format!("{key} {:.1} µs", value / 1e3),
+            Figure::Unavailable(why) => format!("{key} unavailable ({why})"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn bench(args: CompareBenchArgs) -> Result<()> {
+    setup::for_bench()?;
+    let target = cargo::target_dir()?;
+    let programs = guest::build_test_programs(&target)?;
+    let kernel = cargo::build_kernel(Profile::Release)?;
+    let accel = qemu::choose_accel(args.accel.accel);
+    let machines = super::chosen_machines(&args.machine);
+    let work = target.join("bench").join("threads-work");
+    let ours_bundle = write_bundle(&work, &programs.thread_bench)?;
+    let linux = super::optional_linux(args.no_linux, || {
+        super::linux_with_initramfs(&target, &work, &linux_contents(&programs.thread_bench))
+    });
+
+    let mut rows = Vec::new();
+    for machine in machines {
+        let ours = super::sample_runs(
+            &format!("threads {machine} ours"),
+            args.runs,
+            |_| run_ours(&kernel, &ours_bundle, machine, accel),
+            |lines| summary(lines),
+        )?;
+        let theirs = match &linux {
+            Some((guest, initramfs)) => super::sample_runs(
+                &format!("threads {machine} linux"),
+                args.runs,
+                |_| run_linux(guest, initramfs, machine, accel),
+                |lines| summary(lines),
+            )?,
+            None => Vec::new(),
+        };
+        for case in cases() {
+            rows.push(Row {
+                machine,
+                ours: Cell::of(&ours, &case),
+                linux: Cell::of(&theirs, &case),
+                case,
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+
+    let title = format!(
+        "Thread, futex, event and Unix socket cost, accel {accel}, {} boots per figure: median (min–max)",
+        args.runs
+    );
+    let table = table(&rows);
+    let aims = aims_summary(&rows);
+    println!(
+        "\n{title}\n\n{}\nAims (this run's medians):\n{aims}",
+        table.markdown()
+    );
+    let linux_note = match &linux {
+        Some((guest, _)) => format!(
+            "Linux is Debian's `{}` (PVH `vmlinux`, busybox initramfs holding the program, \
+             kernel command line `{}`), on the same machine, accelerator and memory \
+             ({MEMORY}), 1 vCPU, as our sandbox has.",
+            guest.package,
+            linux_guest::cmdline(accel, host::tsc_khz(&host::cpuinfo()))
+        ),
+        None => "The Linux guest was unavailable (see the run's stderr): our figures alone, \
+                 and no aim is judged."
+            .to_owned(),
+    };
+    let markdown = format!(
+        "# {title}\n\n{}\n\
+         Aims (those of `bench processes`: each time at most half of Linux's, the throughput \
+         at least twice Linux's), judged from this run's medians only:\n\n{aims}\n\n\
+         Each boot runs `{}` once, as our container's init and from the Linux guest's `/init`. \
+         A time is the mean over as many operations as fit in {BUDGET_MS} ms (after one \
+         warm-up, capped at 20000 thread creations and 200000 round trips); the throughput \
+         counts the bytes a forked child read from 64 KiB writes over {BUDGET_MS} ms, the \
+         clock stopping when it answers with its count. The two round trips between threads \
+         hand a turn back and forth: a futex word with FUTEX_WAKE/FUTEX_WAIT, or two eventfds \
+         each watched by its own epoll instance. \"n/a (CALL: ERRNO)\": the kernel does not \
+         have that call yet. {linux_note} The chart puts every figure in µs per operation \
+         (the throughput as the time of one 64 KiB write, 62500 / MiB/s). The machine is \
+         shared with other builds, so figures are noisy: read the medians.\n",
+        table.markdown(),
+        program_args().join(" ")
+    );
+    let dir = target.join("bench");
+    report::write(&dir.join("threads.md"), &markdown)?;
+    report::write(
+        &dir.join("threads.svg"),
+        &report::svg_log_bar_chart(&title, "µs", &chart_bars(&rows)),
+    )?;
+    eprintln!(
+        "xtask: wrote {} and threads.svg",
+        dir.join("threads.md").display()
+    );
+    Ok(())
+}
+
+/// The bundle: `rootfs/` with the program as `/sbin/thread-bench` and the usual mount points.
+fn write_bundle(work: &Path, program: &Path) -> Result<bundle::Bundle> {
+    if work.exists() {
+        std::fs::remove_dir_all(work).with_context(|| format!("clearing {}", work.display()))?;
+    }
+    let rootfs = work.join("rootfs");
+    for dir in ["dev", "proc", "sys", "etc", "sbin", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir}"))?;
+    }
+    std::fs::copy(program, rootfs.join("sbin/thread-bench"))
+        .with_context(|| format!("copying {}", program.display()))?;
+    let spec = json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {"args": program_args(), "env": ["PATH=/sbin:/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+        "mounts": []
+    });
+    super::load_bench_bundle(work, &spec)
+}
+
+fn run_ours(
+    kernel: &Path,
+    bundle: &bundle::Bundle,
+    machine: Machine,
+    accel: Accel,
+) -> Result<Vec<(String, Figure)>> {
+    let (outcome, context) = super::boot_bundle(kernel, bundle, (machine, accel, MEMORY), TIMEOUT)?;
+    parse_bench_lines(&outcome.console).context(context)
+}
+
+fn linux_contents(program: &Path) -> InitramfsContents {
+    InitramfsContents {
+        programs: vec![(PROGRAM.to_owned(), program.to_owned())],
+        commands: vec![program_args().join(" ")],
+        ..InitramfsContents::default()
+    }
+}
+
+fn run_linux(
+    guest: &LinuxGuest,
+    initramfs: &Path,
+    machine: Machine,
+    accel: Accel,
+) -> Result<Vec<(String, Figure)>> {
+    let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, Vec::new());
+    let run = linux_guest::boot(&invocation, TIMEOUT)?;
+    parse_bench_lines(&run.console)
+        .with_context(|| format!("Linux guest on {machine}:\n{}", run.console))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_key_is_what_the_program_prints() {
+        // The `bench NAME` lines of xtask/guest-tests/src/bin/thread_bench.rs.
+        let source = std::fs::read_to_string(
+            crate::cargo::workspace_root().join("xtask/guest-tests/src/bin/thread_bench.rs"),
+        )
+        .unwrap();
+        for case in cases() {
+            assert!(
+                source.contains(&format!("\"{}\"", case.key))
+                    || source.contains(&format!("\"bench {} ", case.key)),
+                "thread-bench prints no `bench {}` line",
+                case.key
+            );
+        }
+        assert_eq!(cases().len(), 5);
+    }
+
+    #[test]
+    fn thread_bench_lines_parse_including_unavailable_calls() {
+        let console = "bench thread-create-join unavailable=pthread_create:EAGAIN\n\
+            bench futex-round-trip ns=14900 iterations=60000\n\
+            bench eventfd-epoll-round-trip unavailable=eventfd:ENOSYS\n\
+            bench unix-round-trip ns=84600 iterations=11000\n\
+            bench unix-throughput bytes=123731968 ns=1000000000 mib_per_s=118.0\n";
+        let runs = vec![parse_bench_lines(console).unwrap()];
+        let cells: Vec<String> = cases()
+            .iter()
+            .map(|case| Cell::of(&runs, case).describe(case.unit))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                "n/a (pthread_create: EAGAIN)",
+                "14.9 µs (14.9–14.9)",
+                "n/a (eventfd: ENOSYS)",
+                "84.6 µs (84.6–84.6)",
+                "118 MiB/s (118–118)",
+            ]
+        );
+        assert_eq!(
+            summary(&runs[0]),
+            "thread-create-join unavailable (pthread_create:EAGAIN), futex-round-trip 14.9 µs, \
+             eventfd-epoll-round-trip unavailable (eventfd:ENOSYS), unix-round-trip 84.6 µs, \
+             unix-throughput 118.0 MiB/s"
+        );
+    }
+
+    #[test]
+    fn the_chart_shows_throughput_per_write() {
+        let rows: Vec<Row> = cases()
+            .into_iter()
+            .map(|case| Row {
+                machine: Machine::ALL[0],
+                ours: Cell::Measured(super::super::report::Stats {
+                    median: 125.0,
+                    min: 125.0,
+                    max: 125.0,
+                }),
+                linux: Cell::Missing,
+                case,
+            })
+            .collect();
+        let bars = chart_bars(&rows);
+        assert_eq!(bars.len(), 5);
+        assert!(
+            bars[4]
+                .label
+                .ends_with("Unix socket, per 64 KiB write: ours")
+        );
+        assert_eq!(bars[4].stats.median, 500.0);
+        assert_eq!(bars[0].stats.median, 125.0);
+    }
+}
