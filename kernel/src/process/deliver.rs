@@ -87,6 +87,9 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
         let action = p.signals.action(info.signo);
         match action.handler {
             SIG_IGN => {}
+            // The init takes no default action but for SIGKILL and SIGSTOP, even of a
+            // signal queued while blocked (Linux's `SIGNAL_UNKILLABLE` in `get_signal`).
+            SIG_DFL if p.pid == crate::task::table::INIT_PID && !matches!(info.signo, 9 | 19) => {}
             SIG_DFL => match default_action(info.signo) {
                 DefaultAction::Terminate | DefaultAction::Core => {
                     return Some(Ending::Group(Termination::Killed(info.signo)));
