@@ -328,6 +328,7 @@ impl Table {
         if let Some(thread) = &entry.thread {
             super::scheduler::wake(thread);
         }
+        crate::fs::event::signal_source::sent();
         let continues = info.signo == SIGCONT && entry.stopped;
         if continues {
             self.set_continued(pid);
