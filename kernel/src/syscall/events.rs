@@ -137,6 +137,8 @@ pub fn epoll_ctl(p: &mut Process, epfd: u64, op: u64, fd: u64, event: u64) -> Sy
     };
     let epoll_file = usable_file(p, epfd)?;
     let target = usable_file(p, fd)?;
+    // A signalfd added is polled for the caller's signals as they are now.
+    signal_source::publish(p);
     if !can_poll(&target) {
         return Err(Errno::EPERM);
     }

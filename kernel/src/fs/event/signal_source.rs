@@ -58,19 +58,27 @@ pub fn mask_changed() {
 }
 
 /// Shows `p`'s own pending signals to [`pending`], before a wait that may poll a
-/// signalfd.
+/// signalfd. A signal the process raised itself since it last published (a `kill` of
+/// itself, a `SIGPIPE`) did not pass through `Table::send`: it counts as [`sent`] now.
 pub fn publish(p: &Process) {
     let mask = p
         .signals
         .pending
         .iter()
         .fold(0u64, |mask, info| mask | bit(info.signo));
-    let mut published = PUBLISHED.lock();
-    published.retain(|_, (task, _)| task.strong_count() > 0);
-    if mask == 0 {
-        published.remove(&p.pid);
-    } else {
-        published.insert(p.pid, (Arc::downgrade(&p.task), mask));
+    let before = {
+        let mut published = PUBLISHED.lock();
+        published.retain(|_, (task, _)| task.strong_count() > 0);
+        let before = published.get(&p.pid).map_or(0, |(_, mask)| *mask);
+        if mask == 0 {
+            published.remove(&p.pid);
+        } else {
+            published.insert(p.pid, (Arc::downgrade(&p.task), mask));
+        }
+        before
+    };
+    if mask & !before != 0 {
+        sent();
     }
 }
 

@@ -2190,6 +2190,15 @@ fn signalfd(report: &mut Report) {
     wait_child(child);
     read(fd, 128);
     check(report, "signalfd+epoll: taken: 0", wait(epfd, 4, 0).0, 0);
+    kill(me, libc::SIGUSR2);
+    check_u64(report, "signalfd+epoll: a signal the process sent itself", wait_one(epfd, 1000).1, 55);
+    read(fd, 128);
+    // Pending before it was added: reported at once.
+    ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
+    kill(me, libc::SIGUSR2);
+    add(epfd, fd, EPOLLIN | EPOLLET, 56);
+    check_u64(report, "signalfd+epoll: pending when added", wait_one(epfd, 0).1, 56);
+    read(fd, 128);
     signalfd4(chld, bit(libc::SIGCHLD), libc::SFD_NONBLOCK);
     read(chld, 128);
     close(chld);
