@@ -134,12 +134,13 @@ impl Epoll {
     ) -> Result<()> {
         let key = key(fd, file);
         let mut gone = Vec::new();
+        // Charged first, with no lock held (the budget may reclaim the page cache).
+        let charge = crate::mm::budget::budget().charge(ITEM_COST)?;
         let item = {
             let _nesting = NESTING.lock();
             if let Some(child) = Epoll::of(file) {
                 self.check_nesting(child)?;
             }
-            let charge = crate::mm::budget::budget().charge(ITEM_COST)?;
             let item = Arc::new(Item {
                 key,
                 epoll: Arc::downgrade(self),
