@@ -168,6 +168,9 @@ impl ProcessView for Task {
         if crate::fs::pipe::is_anonymous_pipe(&file) {
             return Ok(alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes());
         }
+        if let Some(name) = crate::fs::event::anon_name(&file) {
+            return Ok(alloc::format!("anon_inode:{name}").into_bytes());
+        }
         let (_, root) = directories(self).ok_or(Errno::ENOENT)?;
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
@@ -301,19 +304,22 @@ impl ProcessView for Task {
             let file = files.get(fd).map_err(|_| Errno::ENOENT)?.clone();
             (file, files.close_on_exec(fd).unwrap_or(false))
         };
-        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes are made without it.
+        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes and event files are
+        // made without it, and an event file has no position.
+        let event_file = crate::fs::event::is_event_file(&file);
         let mut flags = file.flags().bits();
-        if !crate::fs::pipe::is_anonymous_pipe(&file) {
+        if !crate::fs::pipe::is_anonymous_pipe(&file) && !event_file {
             flags |= O_LARGEFILE;
         }
         if close_on_exec {
             flags |= O_CLOEXEC;
         }
         Ok(FdInfo {
-            position: file.position(),
+            position: if event_file { 0 } else { file.position() },
             flags,
             mount_id: file.location().mount.id(),
             ino: file.inode().ino(),
+            extra: crate::fs::event::fdinfo(&file),
         })
     }
     fn mounts(&self) -> Vec<u8> {

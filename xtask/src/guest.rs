@@ -27,6 +27,7 @@ pub struct TestPrograms {
     pub timeouts: PathBuf,
     pub processes: PathBuf,
     pub pipes: PathBuf,
+    pub events: PathBuf,
     pub containment: PathBuf,
     pub syscall_bench: PathBuf,
     pub process_bench: PathBuf,
@@ -35,7 +36,7 @@ pub struct TestPrograms {
     pub threads: PathBuf,
     pub tokio_check: PathBuf,
     pub unix_sockets: PathBuf,
-    pub events: PathBuf,
+    pub runtime_calls: PathBuf,
     pub thread_bench: PathBuf,
 }
 
@@ -54,6 +55,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         timeouts: dir.join("timeouts"),
         processes: dir.join("processes"),
         pipes: dir.join("pipes"),
+        events: dir.join("events"),
         containment: dir.join("containment"),
         syscall_bench: dir.join("syscall-bench"),
         process_bench: dir.join("process-bench"),
@@ -62,7 +64,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         threads: dir.join("threads"),
         tokio_check: dir.join("tokio-check"),
         unix_sockets: dir.join("unix-sockets"),
-        events: dir.join("events"),
+        runtime_calls: dir.join("runtime-calls"),
         thread_bench: dir.join("thread-bench"),
     })
 }

@@ -1,7 +1,9 @@
 //! The kernel's own filesystems, built on vfs-core's `FileSystem`/`Inode` traits:
 //! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
 //! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers); and
-//! `pipe` (pipes and FIFOs: the buffer host-tested, the blocking ends on the target).
+//! `pipe` (pipes and FIFOs: the buffer host-tested, the blocking ends on the target);
+//! `event` (epoll, eventfd, timerfd, signalfd: their rules host-tested, the files on the
+//! target).
 //!
 //! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
 //! holds the filesystem and its constructor `new`, `node.rs` the inode.
@@ -11,6 +13,7 @@
 
 pub mod dev;
 pub mod devpts;
+pub mod event;
 pub mod pipe;
 #[cfg(target_os = "none")]
 pub mod poll;

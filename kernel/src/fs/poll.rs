@@ -42,6 +42,18 @@ pub fn pollable(file: &OpenFile) -> Option<&dyn Pollable> {
     if let Some(end) = device.downcast_ref::<crate::fs::pipe::PipeEnd>() {
         return Some(end);
     }
+    if let Some(epoll) = device.downcast_ref::<crate::fs::event::epoll::EpollFile>() {
+        return Some(epoll);
+    }
+    if let Some(eventfd) = device.downcast_ref::<crate::fs::event::eventfd::EventFd>() {
+        return Some(eventfd);
+    }
+    if let Some(timerfd) = device.downcast_ref::<crate::fs::event::timerfd::TimerFd>() {
+        return Some(timerfd);
+    }
+    if let Some(signalfd) = device.downcast_ref::<crate::fs::event::signalfd::SignalFd>() {
+        return Some(signalfd);
+    }
     None
 }
 

@@ -85,6 +85,9 @@ fn write_from_user(
 
 pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    if crate::fs::event::signalfd::signalfd_of(&file).is_some() {
+        return read_signalfd(p, &file, &[(buf, count)]);
+    }
     let once = file.device().is_some();
     read_into_user(p, buf, count, once, |_, chunk| file.read(chunk))
 }
@@ -119,6 +122,35 @@ fn broken_pipe(p: &mut Process, result: SysResult) -> SysResult {
     result
 }
 
+/// A signalfd read into the buffers `vectors` (`read`, `readv`): it needs the reader's
+/// signal state, so it is served here rather than by the file.
+fn read_signalfd(p: &mut Process, file: &OpenFile, vectors: &[(u64, u64)]) -> SysResult {
+    let total = vectors
+        .iter()
+        .fold(0u64, |total, &(_, len)| total.saturating_add(len))
+        .min(MAX_RW_COUNT);
+    let records = super::events::read_signalfd(p, file, total)?;
+    let mut done = 0;
+    for &(base, len) in vectors {
+        if done == records.len() {
+            break;
+        }
+        let part = (len as usize).min(records.len() - done);
+        write_out(p, base, &records[done..done + part])?;
+        done += part;
+    }
+    Ok(done as u64)
+}
+
+/// `pread`/`pwrite` on a file that has no position (a pipe, a FIFO, an event file:
+/// Linux's `FMODE_PREAD` missing): `ESPIPE`.
+fn check_positional(file: &OpenFile) -> Result<(), Errno> {
+    if crate::fs::event::is_event_file(file) {
+        return Err(Errno::ESPIPE);
+    }
+    check_seekable(file)
+}
+
 /// `pread`/`pwrite` and `lseek` on a pipe or FIFO: `ESPIPE`.
 fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
     if file.inode().file_type() == FileType::Fifo {
@@ -130,7 +162,7 @@ fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
 
 pub fn pread(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
     let file = file(p, fd)?;
-    check_seekable(&file)?;
+    check_positional(&file)?;
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -141,7 +173,7 @@ pub fn pread(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> Sys
 
 pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
     let file = file(p, fd)?;
-    check_seekable(&file)?;
+    check_positional(&file)?;
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -174,6 +206,9 @@ pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let vectors = iovecs(p, address, count)?;
     for &(base, len) in &vectors {
         p.mm.lock().check_range(base, len, Access::Write)?;
+    }
+    if crate::fs::event::signalfd::signalfd_of(&file).is_some() {
+        return read_signalfd(p, &file, &vectors);
     }
     let once = file.device().is_some();
     let pipe = crate::fs::pipe::pipe_end(&file);
@@ -329,6 +364,7 @@ const TIOCNOTTY: u64 = 0x5422;
 const TIOCGSID: u64 = 0x5429;
 const TIOCSWINSZ: u64 = 0x5414;
 const FIONREAD: u64 = 0x541b;
+const FIONBIO: u64 = 0x5421;
 const FIOCLEX: u64 = 0x5451;
 const FIONCLEX: u64 = 0x5450;
 
@@ -337,6 +373,23 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
     match request {
         FIOCLEX => return p.files.lock().set_close_on_exec(fd, true).map(|()| 0),
         FIONCLEX => return p.files.lock().set_close_on_exec(fd, false).map(|()| 0),
+        // Any file: sets or clears `O_NONBLOCK` on the description (`ioctl_fionbio`).
+        FIONBIO => {
+            let raw = read_in(p, argument, 4)?;
+            let flags = file.flags();
+            file.set_status_flags(if raw != [0; 4] {
+                flags | OpenFlags::NONBLOCK
+            } else {
+                flags - OpenFlags::NONBLOCK
+            });
+            return Ok(0);
+        }
+        // A regular file: the bytes between the offset and the end (negative past it).
+        FIONREAD if file.inode().file_type() == FileType::Regular => {
+            let size = file.stat()?.size as i64;
+            let waiting = (size - file.position() as i64) as i32;
+            return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
+        }
         _ => {}
     }
     if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
@@ -480,15 +533,18 @@ use crate::fs::poll::{
 
 /// The waiting half of `poll` and `select`: runs `scan` (which counts what is ready now)
 /// until it finds something, the monotonic `deadline` passes (`None`: never), or a signal
-/// arrives (`EINTR`). Sleeps on every pollable file among `files` and on the clock in
-/// between.
+/// arrives (`EINTR`; `own_signal`: the process raised one itself that it does not block).
+/// Sleeps on every pollable file among `files` and on the clock in between.
 fn wait_ready(
-    pid: u32,
+    tid: u32,
+    own_signal: bool,
     files: &[Arc<OpenFile>],
     deadline: Option<i64>,
     mut scan: impl FnMut() -> u64,
 ) -> SysResult {
     loop {
+        // An epoll among the files may watch a signalfd: signals sent tell it now.
+        crate::fs::event::signal_source::flush();
         let ready = scan();
         if ready > 0 {
             return Ok(ready);
@@ -496,7 +552,7 @@ fn wait_ready(
         if deadline.is_some_and(|deadline| crate::clock::monotonic_ns() >= deadline) {
             return Ok(0);
         }
-        if crate::task::lifecycle::has_pending_signal(pid) {
+        if own_signal || crate::task::lifecycle::has_pending_signal(tid) {
             return Err(Errno::EINTR);
         }
         let queues: Vec<_> = files
@@ -549,7 +605,9 @@ fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -
         })
         .collect();
     let files: Vec<Arc<OpenFile>> = entries.iter().filter_map(|e| e.0.clone()).collect();
-    let result = wait_ready(p.tid, &files, deadline, || {
+    crate::fs::event::signal_source::publish(p);
+    let own_signal = p.signals.has_deliverable() || p.pending_termination.is_some();
+    let result = wait_ready(p.tid, own_signal, &files, deadline, || {
         let mut ready = 0;
         for (entry, (file, fd, events)) in raw.chunks_mut(8).zip(&entries) {
             let revents = match file {
@@ -573,18 +631,6 @@ fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -
 pub fn poll(p: &mut Process, fds: u64, count: u64, timeout_ms: i64) -> SysResult {
     let ns = (timeout_ms >= 0).then(|| timeout_ms.saturating_mul(1_000_000));
     poll_deadline(p, fds, count, deadline_after(ns))
-}
-
-/// The signal mask argument of `ppoll`/`pselect6` is checked and read; masks take effect
-/// with signal delivery.
-fn check_sigmask(p: &mut Process, sigmask: u64, sigset_size: u64) -> Result<(), Errno> {
-    if sigmask != 0 {
-        if sigset_size != 8 {
-            return Err(Errno::EINVAL);
-        }
-        read_in(p, sigmask, 8)?;
-    }
-    Ok(())
 }
 
 /// Writes the time left back into a user `timespec` (`usec`: a `timeval`), as Linux does.
@@ -611,13 +657,15 @@ pub fn ppoll(
     sigmask: u64,
     sigset_size: u64,
 ) -> SysResult {
-    check_sigmask(p, sigmask, sigset_size)?;
     let deadline = if timeout == 0 {
         None
     } else {
         deadline_after(Some(super::time::read_timespec_ns(p, timeout)?))
     };
-    let result = poll_deadline(p, fds, count, deadline);
+    // The mask holds for the wait (`set_user_sigmask`).
+    let result = super::events::with_sigmask(p, sigmask, sigset_size, |p| {
+        poll_deadline(p, fds, count, deadline)
+    });
     if timeout != 0 {
         write_remaining(p, timeout, deadline, false);
     }
@@ -667,7 +715,9 @@ fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<
         vec![0; bits[1].len()],
         vec![0; bits[2].len()],
     ];
-    let result = wait_ready(p.tid, &files, deadline, || {
+    crate::fs::event::signal_source::publish(p);
+    let own_signal = p.signals.has_deliverable() || p.pending_termination.is_some();
+    let result = wait_ready(p.tid, own_signal, &files, deadline, || {
         let mut ready = 0;
         for set in out.iter_mut() {
             set.fill(0);
@@ -725,16 +775,21 @@ pub fn pselect6(
     timeout: u64,
     sigmask: u64,
 ) -> SysResult {
-    if sigmask != 0 {
+    let (mask, mask_size) = if sigmask != 0 {
         let raw = read_in(p, sigmask, 16)?;
-        check_sigmask(p, read_u64(&raw, 0), read_u64(&raw, 8))?;
-    }
+        (read_u64(&raw, 0), read_u64(&raw, 8))
+    } else {
+        (0, 0)
+    };
     let deadline = if timeout == 0 {
         None
     } else {
         deadline_after(Some(super::time::read_timespec_ns(p, timeout)?))
     };
-    let result = select_deadline(p, nfds, sets, deadline);
+    // The mask holds for the wait (`set_user_sigmask`).
+    let result = super::events::with_sigmask(p, mask, mask_size, |p| {
+        select_deadline(p, nfds, sets, deadline)
+    });
     if timeout != 0 {
         write_remaining(p, timeout, deadline, false);
     }

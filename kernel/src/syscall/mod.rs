@@ -2,10 +2,11 @@
 //! process, and puts the result (or `-errno`) back in `rax`.
 //!
 //! Families live in their own files (`files`, `paths`, `memory`, `identity`, `system`,
-//! `time`, `signals`); each handler takes the process and its raw arguments and returns
+//! `time`, `signals`, `events`); each handler takes the process and its raw arguments and returns
 //! `Result<u64, Errno>`. User memory is touched only through the process's address space
 //! (`Process::mm`), so every bad pointer is `EFAULT`.
 
+mod events;
 mod files;
 mod identity;
 mod memory;
@@ -120,6 +121,20 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::PSELECT6 => files::pselect6(p, a[0], [a[1], a[2], a[3]], a[4], a[5]),
         nr::PIPE => files::pipe2(p, a[0], 0),
         nr::PIPE2 => files::pipe2(p, a[0], a[1]),
+
+        nr::EPOLL_CREATE => events::epoll_create(p, a[0]),
+        nr::EPOLL_CREATE1 => events::epoll_create1(p, a[0]),
+        nr::EPOLL_CTL => events::epoll_ctl(p, a[0], a[1], a[2], a[3]),
+        nr::EPOLL_WAIT => events::epoll_wait(p, a[0], a[1], a[2], a[3]),
+        nr::EPOLL_PWAIT => events::epoll_pwait(p, a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::EPOLL_PWAIT2 => events::epoll_pwait2(p, a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::EVENTFD => events::eventfd2(p, a[0], 0),
+        nr::EVENTFD2 => events::eventfd2(p, a[0], a[1]),
+        nr::TIMERFD_CREATE => events::timerfd_create(p, a[0], a[1]),
+        nr::TIMERFD_SETTIME => events::timerfd_settime(p, a[0], a[1], a[2], a[3]),
+        nr::TIMERFD_GETTIME => events::timerfd_gettime(p, a[0], a[1]),
+        nr::SIGNALFD => events::signalfd4(p, a[0], a[1], a[2], 0),
+        nr::SIGNALFD4 => events::signalfd4(p, a[0], a[1], a[2], a[3]),
 
         nr::OPEN => paths::openat(p, AT_FDCWD, a[0], a[1], a[2]),
         nr::OPENAT => paths::openat(p, fd, a[1], a[2], a[3]),

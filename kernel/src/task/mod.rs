@@ -33,7 +33,7 @@
 //! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
 //! another lock of this list, nor one another. The thread slots inside `arch::thread` are
 //! below all of them. The scheduler takes `TABLE` only with none of its own locks held (to
-//! fire alarms).
+//! fire alarms, and [`timers`]' list, a leaf, likewise).
 
 pub mod lifecycle;
 pub mod oom;
@@ -42,6 +42,7 @@ pub mod scheduler;
 pub mod shared;
 pub mod table;
 pub mod terminal;
+pub mod timers;
 pub mod wait_queue;
 
 pub use wait_queue::WaitQueue;

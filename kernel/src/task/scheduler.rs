@@ -97,6 +97,7 @@ pub fn sleep_for(ns: i64, interrupted: &dyn Fn() -> bool) {
 fn wake_expired_sleepers() {
     let now = crate::clock::monotonic_ns();
     super::lifecycle::fire_alarms(now);
+    super::timers::fire(now);
     let mut sleepers = SLEEPERS.lock();
     if sleepers.is_empty() {
         return;

@@ -380,6 +380,7 @@ impl Table {
             return true;
         }
         queue_signal(&mut leader.shared_pending, info);
+        crate::fs::event::signal_source::sent();
         let continues = info.signo == SIGCONT && leader.stopped;
         // The thread to wake: one that does not block it (the leader first, as Linux's
         // `complete_signal`), or any, so a `sigtimedwait` for it sees it.
@@ -430,6 +431,7 @@ impl Table {
         if let Some(thread) = &entry.thread {
             super::scheduler::wake(thread);
         }
+        crate::fs::event::signal_source::sent();
         if info.signo == SIGCONT && stopped {
             self.set_continued(tgid);
             for other in self.threads_of(tgid) {

@@ -214,11 +214,12 @@ fn map_line(text: &mut String, area: &MapArea) {
 /// `/proc/<pid>/fdinfo/N`.
 pub fn fd_info(info: &FdInfo) -> Vec<u8> {
     alloc::format!(
-        "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n",
+        "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t{}\nino:\t{}\n{}",
         info.position,
         info.flags,
         info.mount_id,
-        info.ino
+        info.ino,
+        info.extra
     )
     .into_bytes()
 }

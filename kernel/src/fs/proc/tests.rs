@@ -201,6 +201,7 @@ impl ProcessView for FakeProcess {
                 flags: 0o100002 | if open.writable { 0o2_000_000 } else { 0 },
                 mount_id: 26,
                 ino: 4242,
+                extra: String::new(),
             })
             .ok_or(Errno::ENOENT)
     }

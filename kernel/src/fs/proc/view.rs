@@ -3,6 +3,7 @@
 //! is target-only); it asks these views, afresh on every read, so what a reader sees is
 //! the state at that moment. Every method returns owned data and must not block.
 
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use vfs_core::Errno;
@@ -211,13 +212,15 @@ pub struct MapArea {
 }
 
 /// An open descriptor's `fdinfo`: its offset, open flags (with `O_CLOEXEC` when the
-/// descriptor has it), mount id and inode number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// descriptor has it), mount id and inode number, and the lines its kind of file adds
+/// (an eventfd's count, an epoll's items…).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FdInfo {
     pub position: u64,
     pub flags: u32,
     pub mount_id: u64,
     pub ino: u64,
+    pub extra: String,
 }
 
 /// One open descriptor: its number and its access mode, which sets the link's

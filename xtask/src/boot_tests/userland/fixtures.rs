@@ -183,6 +183,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("timeouts", &programs.timeouts),
         ("processes", &programs.processes),
         ("pipes", &programs.pipes),
+        ("events", &programs.events),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),
@@ -190,7 +191,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("threads", &programs.threads),
         ("tokio-check", &programs.tokio_check),
         ("unix-sockets", &programs.unix_sockets),
-        ("events", &programs.events),
+        ("runtime-calls", &programs.runtime_calls),
     ] {
         let bytes =
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;

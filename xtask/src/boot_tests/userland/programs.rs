@@ -129,6 +129,13 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    // Issue 13's event loops: epoll, eventfd, timerfd, signalfd, as Linux answers.
+    let (case, _) = builder.run("events", &["/sbin/events", "/tmp"])?;
+    cases.push(
+        case.expect(Line(&["events: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run(
         "syscall-bench",
         &[

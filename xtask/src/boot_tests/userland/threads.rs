@@ -2,7 +2,7 @@
 //! programs that use them. Rust (`threads`: std threads and sync primitives; `tokio-check`:
 //! a multi-thread tokio runtime with a `UnixListener`), C (`pthreads`, musl), Go (`go-check`,
 //! whose output must equal the same binary's on the host), and the system-call checks
-//! `unix-sockets` (with the 100 MiB stream) and `events` (epoll, eventfd, timerfd, signalfd,
+//! `unix-sockets` (with the 100 MiB stream) and `runtime-calls` (epoll, eventfd, timerfd, signalfd,
 //! memfd, shared mappings, mremap). Each program checks its own answers and ends with
 //! `NAME: N passed, M failed`.
 //!
@@ -58,9 +58,9 @@ const RUST_PROGRAMS: &[Program] = &[
         300,
     ),
     (
-        "events",
-        &["/sbin/events"],
-        &["events: ", " passed, 0 failed"],
+        "runtime-calls",
+        &["/sbin/runtime-calls"],
+        &["runtime-calls: ", " passed, 0 failed"],
         None,
         180,
     ),
