@@ -11,8 +11,8 @@
 //!   time), `random` (`getrandom`), `exit` (power off with a status), `panic`;
 //! - `trap` (what a trap in kernel mode means), `devices` (the virtio devices found at boot);
 //! - [`mm`] (a process's areas and address space), [`exec`] (ELF, `#!`, the initial stack),
-//!   [`fs`] (proc, sys, dev, devpts over vfs-core), `views` (what `/proc` shows of the
-//!   kernel and of each task, read live);
+//!   [`fs`] (proc, sys, dev, devpts over vfs-core), [`net`] (Unix sockets), `views` (what
+//!   `/proc` shows of the kernel and of each task, read live);
 //! - [`process`] (a running program as its thread holds it, signal delivery, exec),
 //!   `syscall` (the Linux system-call layer, which takes the process), `task` (the shared
 //!   task object, the run loop above the system calls, the scheduler, wait queues, the
@@ -49,6 +49,7 @@ pub mod container;
 pub mod exec;
 pub mod fs;
 pub mod mm;
+pub mod net;
 pub mod options;
 pub mod process;
 
