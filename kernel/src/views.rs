@@ -161,6 +161,9 @@ impl ProcessView for Task {
         if crate::fs::pipe::is_anonymous_pipe(&file) {
             return Ok(alloc::format!("pipe:[{}]", file.inode().ino()).into_bytes());
         }
+        if crate::net::unix::is_socket_file(&file) {
+            return Ok(alloc::format!("socket:[{}]", file.inode().ino()).into_bytes());
+        }
         let (_, root) = directories(self).ok_or(Errno::ENOENT)?;
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
@@ -294,9 +297,10 @@ impl ProcessView for Task {
             let file = files.get(fd).map_err(|_| Errno::ENOENT)?.clone();
             (file, files.close_on_exec(fd).unwrap_or(false))
         };
-        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes are made without it.
+        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes and sockets are made
+        // without it.
         let mut flags = file.flags().bits();
-        if !crate::fs::pipe::is_anonymous_pipe(&file) {
+        if !crate::fs::pipe::is_anonymous_pipe(&file) && !crate::net::unix::is_socket_file(&file) {
             flags |= O_LARGEFILE;
         }
         if close_on_exec {

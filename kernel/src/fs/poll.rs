@@ -42,6 +42,9 @@ pub fn pollable(file: &OpenFile) -> Option<&dyn Pollable> {
     if let Some(end) = device.downcast_ref::<crate::fs::pipe::PipeEnd>() {
         return Some(end);
     }
+    if let Some(socket) = device.downcast_ref::<crate::net::unix::SocketFile>() {
+        return Some(socket);
+    }
     None
 }
 

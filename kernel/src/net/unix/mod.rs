@@ -23,3 +23,21 @@ pub mod control;
 pub mod options;
 pub mod queue;
 pub mod registry;
+
+#[cfg(target_os = "none")]
+mod datagram;
+#[cfg(target_os = "none")]
+mod file;
+#[cfg(target_os = "none")]
+mod inflight;
+#[cfg(target_os = "none")]
+mod socket;
+#[cfg(target_os = "none")]
+mod stream;
+
+#[cfg(target_os = "none")]
+pub use file::{is_socket_file, new_socket_file, socket_of, SocketFile};
+#[cfg(target_os = "none")]
+pub use inflight::InFlight;
+#[cfg(target_os = "none")]
+pub use socket::{Caller, Kind, Received, Receiving, Sending, Socket};
