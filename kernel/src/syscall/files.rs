@@ -361,10 +361,10 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         }
         _ => {}
     }
-    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
-        if let Some(result) = super::sockets::ioctl(p, &socket, request, argument) {
-            return result;
-        }
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned()
+        && let Some(result) = super::sockets::ioctl(p, &socket, request, argument)
+    {
+        return result;
     }
     if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
         let waiting = end.waiting() as i32;

@@ -258,7 +258,10 @@ impl Gather<'_> {
             let take = available.min((n - out.len()) as u64) as usize;
             let start = out.len();
             out.resize(start + take, 0);
-            self.p.mm.lock().read(base + self.offset, &mut out[start..])?;
+            self.p
+                .mm
+                .lock()
+                .read(base + self.offset, &mut out[start..])?;
             self.offset += take as u64;
         }
         Ok(out)
@@ -328,10 +331,10 @@ fn check_claim(p: &Process, claim: Ucred) -> Result<Ucred, Errno> {
     }
     let ids = &p.ids;
     let pid_ok = claim.pid == p.pid || p.capable(vfs_core::cap::SYS_ADMIN);
-    let uid_ok = [ids.uid, ids.euid, ids.suid].contains(&claim.uid)
-        || p.capable(vfs_core::cap::SETUID);
-    let gid_ok = [ids.gid, ids.egid, ids.sgid].contains(&claim.gid)
-        || p.capable(vfs_core::cap::SETGID);
+    let uid_ok =
+        [ids.uid, ids.euid, ids.suid].contains(&claim.uid) || p.capable(vfs_core::cap::SETUID);
+    let gid_ok =
+        [ids.gid, ids.egid, ids.sgid].contains(&claim.gid) || p.capable(vfs_core::cap::SETGID);
     if !(pid_ok && uid_ok && gid_ok) {
         return Err(Errno::EPERM);
     }
@@ -374,8 +377,8 @@ fn send_common(
         _ => None,
     };
     let len = vectors.iter().map(|&(_, len)| len).sum::<u64>() as usize;
-    let nonblock = outgoing.flags & MSG_DONTWAIT != 0
-        || file.flags().contains(vfs_core::OpenFlags::NONBLOCK);
+    let nonblock =
+        outgoing.flags & MSG_DONTWAIT != 0 || file.flags().contains(vfs_core::OpenFlags::NONBLOCK);
     let result = {
         let mut gather = Gather {
             p,
@@ -555,13 +558,7 @@ fn sendmsg_one(
     }
     let control = read_in(p, header.control, header.control_len as usize)?;
     let total: u64 = vectors.iter().map(|&(_, len)| len).sum();
-    let sent = send_common(
-        p,
-        file,
-        socket,
-        &vectors,
-        Outgoing { to, control, flags },
-    )?;
+    let sent = send_common(p, file, socket, &vectors, Outgoing { to, control, flags })?;
     Ok((sent, sent < total))
 }
 
@@ -627,9 +624,11 @@ pub fn sendmmsg(p: &mut Process, fd: i32, vector: u64, count: u64, flags: u64) -
         let entry = vector + done * MMSGHDR_LEN as u64;
         match sendmsg_one(p, &file, &socket, entry, flags as u32) {
             Ok((sent, short)) => {
-                if let Err(errno) =
-                    write_out(p, entry + MMSG_LEN_OFFSET as u64, &(sent as u32).to_le_bytes())
-                {
+                if let Err(errno) = write_out(
+                    p,
+                    entry + MMSG_LEN_OFFSET as u64,
+                    &(sent as u32).to_le_bytes(),
+                ) {
                     error = Some(errno);
                     break;
                 }
@@ -679,9 +678,11 @@ pub fn recvmmsg(
         let entry = vector + done * MMSGHDR_LEN as u64;
         match recvmsg_one(p, &file, &socket, entry, flags & !MSG_WAITFORONE) {
             Ok(len) => {
-                if let Err(errno) =
-                    write_out(p, entry + MMSG_LEN_OFFSET as u64, &(len as u32).to_le_bytes())
-                {
+                if let Err(errno) = write_out(
+                    p,
+                    entry + MMSG_LEN_OFFSET as u64,
+                    &(len as u32).to_le_bytes(),
+                ) {
                     error = Some(errno);
                     break;
                 }
@@ -719,7 +720,13 @@ pub fn recvmmsg(
 }
 
 /// `read` of a socket: a receive with no flags (`0` at once for an empty buffer).
-pub(super) fn read(p: &mut Process, file: &OpenFile, socket: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
+pub(super) fn read(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &Arc<Socket>,
+    buf: u64,
+    count: u64,
+) -> SysResult {
     readv(p, file, socket, &[(buf, count.min(MAX_RW_COUNT))])
 }
 
@@ -758,7 +765,12 @@ pub(super) fn writev(
 }
 
 /// `FIONREAD`/`SIOCINQ` and `SIOCOUTQ` on a socket; `None` for other requests.
-pub(super) fn ioctl(p: &mut Process, socket: &Socket, request: u64, argument: u64) -> Option<SysResult> {
+pub(super) fn ioctl(
+    p: &mut Process,
+    socket: &Socket,
+    request: u64,
+    argument: u64,
+) -> Option<SysResult> {
     const FIONREAD: u64 = 0x541b;
     const SIOCOUTQ: u64 = 0x5411;
     let amount = match request {
@@ -767,7 +779,12 @@ pub(super) fn ioctl(p: &mut Process, socket: &Socket, request: u64, argument: u6
         _ => return None,
     };
     Some(amount.and_then(|amount| {
-        write_out(p, argument, &(amount.min(i32::MAX as usize) as i32).to_le_bytes()).map(|()| 0)
+        write_out(
+            p,
+            argument,
+            &(amount.min(i32::MAX as usize) as i32).to_le_bytes(),
+        )
+        .map(|()| 0)
     }))
 }
 

@@ -67,10 +67,10 @@ pub(super) fn connect(
         }
     };
     socket.events.wake_all();
-    if let Some(old) = old {
-        if !new.as_ref().is_some_and(|new| Arc::ptr_eq(new, &old)) {
-            disconnected(socket, &old);
-        }
+    if let Some(old) = old
+        && !new.as_ref().is_some_and(|new| Arc::ptr_eq(new, &old))
+    {
+        disconnected(socket, &old);
     }
     Ok(())
 }
@@ -275,17 +275,17 @@ pub(super) fn receive(
             if let Some(errno) = state.error.take() {
                 return Err(errno);
             }
-            if receiving.peek {
-                if let Some(front) = state.queue.front() {
-                    let data = front.data();
-                    break Taken {
-                        data: data[..data.len().min(receiving.len)].to_vec(),
-                        full_len: data.len(),
-                        from: front.from.clone(),
-                        credentials: front.credentials,
-                        files: front.files.as_ref().map(InFlight::duplicate),
-                    };
-                }
+            if receiving.peek
+                && let Some(front) = state.queue.front()
+            {
+                let data = front.data();
+                break Taken {
+                    data: data[..data.len().min(receiving.len)].to_vec(),
+                    full_len: data.len(),
+                    from: front.from.clone(),
+                    credentials: front.credentials,
+                    files: front.files.as_ref().map(InFlight::duplicate),
+                };
             }
             (
                 state.shutdown_read,

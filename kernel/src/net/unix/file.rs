@@ -36,7 +36,10 @@ impl Drop for SocketFile {
 fn current_caller() -> Caller {
     let pid = crate::task::lifecycle::current_pid().unwrap_or(0);
     let identity = crate::task::lifecycle::credentials_of(pid).ok();
-    let ids = identity.as_ref().map(|identity| identity.ids.clone()).unwrap_or_default();
+    let ids = identity
+        .as_ref()
+        .map(|identity| identity.ids.clone())
+        .unwrap_or_default();
     Caller {
         pid,
         uid: ids.uid,

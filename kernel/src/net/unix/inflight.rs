@@ -226,10 +226,10 @@ fn unreachable_messages() -> Vec<Queued> {
     }
     let mut garbage = Vec::new();
     for (key, (file, _)) in &candidates {
-        if !alive.contains(key) {
-            if let Some(socket) = socket_of(file) {
-                socket.purge_for_collector(&mut garbage);
-            }
+        if !alive.contains(key)
+            && let Some(socket) = socket_of(file)
+        {
+            socket.purge_for_collector(&mut garbage);
         }
     }
     garbage

@@ -36,7 +36,7 @@ mod socket;
 mod stream;
 
 #[cfg(target_os = "none")]
-pub use file::{is_socket_file, new_socket_file, socket_of, SocketFile};
+pub use file::{SocketFile, is_socket_file, new_socket_file, socket_of};
 #[cfg(target_os = "none")]
 pub use inflight::InFlight;
 #[cfg(target_os = "none")]

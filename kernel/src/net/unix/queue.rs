@@ -89,6 +89,16 @@ impl<X> Default for StreamCursor<X> {
     }
 }
 
+/// One stretch of a stream read: from `skip` bytes in (a peek going on), at most `max`
+/// bytes, copying rather than taking (`peek`), with `SO_PASSCRED` on (`passcred`).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamRead {
+    pub skip: usize,
+    pub max: usize,
+    pub peek: bool,
+    pub passcred: bool,
+}
+
 #[derive(Debug)]
 pub struct ReceiveQueue<F, T> {
     messages: VecDeque<Message<F, T>>,
@@ -149,7 +159,7 @@ impl<F, T> ReceiveQueue<F, T> {
 
     /// Linux's `unix_stream_read_generic`, one stretch of it: reads (or with `peek`,
     /// copies from `skip` bytes in) up to `max` bytes across messages, and at least looks
-    /// at the first message even for `max == 0`. With `passcred` the first message's
+    /// at the first message even for `max == 0` ([`StreamRead`]). With `passcred` the first message's
     /// credentials are noted and a message with other ones ends the read; a message
     /// with descriptors hands them to `cursor` through `attach` (a read takes them, a
     /// peek copies them) and ends the read after it. Fully read messages go to `spent`,
@@ -157,13 +167,16 @@ impl<F, T> ReceiveQueue<F, T> {
     pub fn read_stream<X>(
         &mut self,
         cursor: &mut StreamCursor<X>,
-        skip: usize,
-        max: usize,
-        peek: bool,
-        passcred: bool,
+        how: StreamRead,
         spent: &mut Vec<Message<F, T>>,
         mut attach: impl FnMut(&mut Option<F>) -> Option<X>,
     ) -> Vec<u8> {
+        let StreamRead {
+            skip,
+            max,
+            peek,
+            passcred,
+        } = how;
         let mut out = Vec::new();
         let mut index = 0;
         let mut skip = skip;
@@ -245,6 +258,15 @@ mod tests {
         Message::new(bytes.to_vec(), credentials, files, None, ())
     }
 
+    fn peek(skip: usize, max: usize) -> StreamRead {
+        StreamRead {
+            skip,
+            max,
+            peek: true,
+            passcred: false,
+        }
+    }
+
     fn read(
         queue: &mut Queue,
         cursor: &mut StreamCursor<Vec<i32>>,
@@ -252,9 +274,13 @@ mod tests {
         passcred: bool,
     ) -> Vec<u8> {
         let mut spent = Vec::new();
-        queue.read_stream(cursor, 0, max, false, passcred, &mut spent, |files| {
-            files.take()
-        })
+        let how = StreamRead {
+            skip: 0,
+            max,
+            peek: false,
+            passcred,
+        };
+        queue.read_stream(cursor, how, &mut spent, |files| files.take())
     }
 
     #[test]
@@ -279,10 +305,10 @@ mod tests {
         queue.push(message(b"def", 1, None));
         let mut spent = Vec::new();
         let mut cursor = StreamCursor::default();
-        let peeked = queue.read_stream(&mut cursor, 0, 100, true, false, &mut spent, |f| f.clone());
+        let peeked = queue.read_stream(&mut cursor, peek(0, 100), &mut spent, |f| f.clone());
         assert_eq!(peeked, b"abcdef");
         let mut cursor = StreamCursor::default();
-        let peeked = queue.read_stream(&mut cursor, 4, 100, true, false, &mut spent, |f| f.clone());
+        let peeked = queue.read_stream(&mut cursor, peek(4, 100), &mut spent, |f| f.clone());
         assert_eq!(peeked, b"ef");
         assert_eq!(queue.unread(), 6);
         assert!(spent.is_empty());
@@ -350,7 +376,7 @@ mod tests {
         queue.push(message(b"b", 1, None));
         let mut spent = Vec::new();
         let mut cursor = StreamCursor::default();
-        let peeked = queue.read_stream(&mut cursor, 0, 10, true, false, &mut spent, |f| f.clone());
+        let peeked = queue.read_stream(&mut cursor, peek(0, 10), &mut spent, |f| f.clone());
         assert_eq!(peeked, b"a");
         assert_eq!(cursor.files, Some(vec![4]));
         assert_eq!(

@@ -590,7 +590,7 @@ impl Socket {
     /// this side had unread data or was never accepted), waiting connections are closed,
     /// and the queued messages are dropped outside every lock.
     pub(super) fn release(self: &Arc<Self>) {
-        let (peer, pending, purged, unread, embryo, node) = {
+        let (peer, pending, purged, unread, embryo, node, room_waiters) = {
             let mut state = self.state.lock();
             state.dead = true;
             state.shutdown_read = true;
@@ -605,23 +605,28 @@ impl Socket {
                 unread,
                 !state.accepted,
                 state.node.take(),
+                core::mem::take(&mut state.room_waiters),
             )
         };
         NAMES.lock().release(self);
         drop(node);
         self.events.wake_all();
-        if let Some(peer) = peer {
-            if self.kind.is_connection_based() {
-                {
-                    let mut theirs = peer.state.lock();
-                    theirs.shutdown_read = true;
-                    theirs.shutdown_write = true;
-                    if unread || embryo {
-                        theirs.error = Some(Errno::ECONNRESET);
-                    }
+        // Senders polling for room here may go on: their next send finds it closed.
+        for waiter in room_waiters.iter().filter_map(Weak::upgrade) {
+            waiter.events.wake_all();
+        }
+        if let Some(peer) = peer
+            && self.kind.is_connection_based()
+        {
+            {
+                let mut theirs = peer.state.lock();
+                theirs.shutdown_read = true;
+                theirs.shutdown_write = true;
+                if unread || embryo {
+                    theirs.error = Some(Errno::ECONNRESET);
                 }
-                peer.events.wake_all();
             }
+            peer.events.wake_all();
         }
         for connection in pending {
             connection.release();
@@ -684,7 +689,10 @@ impl Socket {
             return Err(Errno::EINVAL);
         }
         Ok(match self.kind {
-            Kind::Datagram => state.queue.front().map_or(0, |message| message.data().len()),
+            Kind::Datagram => state
+                .queue
+                .front()
+                .map_or(0, |message| message.data().len()),
             _ => state.queue.unread(),
         })
     }
@@ -723,10 +731,11 @@ impl Socket {
             (mask, self.writable(&state), state.peer.clone())
         };
         let mut writable = writable;
-        if writable && self.kind != Kind::Stream {
-            if let Some(peer) = &peer {
-                writable = !peer.full_for(self);
-            }
+        if writable
+            && self.kind != Kind::Stream
+            && let Some(peer) = &peer
+        {
+            writable = !peer.full_for(self);
         }
         if writable {
             mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
@@ -751,7 +760,9 @@ impl Socket {
             .iter()
             .any(|waiter| core::ptr::eq(waiter.as_ptr(), Arc::as_ptr(sender)))
         {
-            state.room_waiters.retain(|waiter| waiter.strong_count() > 0);
+            state
+                .room_waiters
+                .retain(|waiter| waiter.strong_count() > 0);
             state.room_waiters.push(Arc::downgrade(sender));
         }
         true
@@ -778,12 +789,20 @@ impl Socket {
     pub(super) fn in_flight_here(&self, found: &mut dyn FnMut(&InFlight)) {
         let pending: Vec<Arc<Socket>> = {
             let state = self.state.lock();
-            state.queue.iter().filter_map(|m| m.files.as_ref()).for_each(&mut *found);
+            state
+                .queue
+                .iter()
+                .filter_map(|m| m.files.as_ref())
+                .for_each(&mut *found);
             state.pending.iter().cloned().collect()
         };
         for connection in &pending {
             let state = connection.state.lock();
-            state.queue.iter().filter_map(|m| m.files.as_ref()).for_each(&mut *found);
+            state
+                .queue
+                .iter()
+                .filter_map(|m| m.files.as_ref())
+                .for_each(&mut *found);
         }
     }
 
@@ -805,7 +824,11 @@ impl Socket {
 /// path is looked up as `connect` does (symlinks followed, write permission on the node:
 /// `EACCES`); a node that is not a socket, or that no socket is bound to, is
 /// `ECONNREFUSED`, as is an abstract name nobody holds; another type is `EPROTOTYPE`.
-pub(super) fn find(kind: Kind, address: &UnixAddress, fs: &FsContext) -> Result<Arc<Socket>, Errno> {
+pub(super) fn find(
+    kind: Kind,
+    address: &UnixAddress,
+    fs: &FsContext,
+) -> Result<Arc<Socket>, Errno> {
     match address {
         UnixAddress::Abstract(name) => NAMES
             .lock()

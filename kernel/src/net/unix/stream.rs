@@ -17,7 +17,7 @@ use vfs_core::{Errno, OpenFile};
 
 use super::control::Ucred;
 use super::inflight::InFlight;
-use super::queue::{Message, StreamCursor};
+use super::queue::{Message, StreamCursor, StreamRead};
 use super::socket::{Account, Caller, Patience, Phase, Received, Receiving, Sending, Socket};
 
 /// Linux's largest stream message: a page's head and 32 KiB of fragments.
@@ -87,10 +87,9 @@ pub(super) fn send(
                 return partial(sent, errno);
             }
         };
-        let size = (sending.len - sent)
-            .min((sndbuf >> 1).saturating_sub(64))
-            .min(MAX_SEGMENT)
-            .max(1);
+        // At most half the send buffer (so two are in flight), never nothing.
+        let segment = (sndbuf >> 1).saturating_sub(64).clamp(1, MAX_SEGMENT);
+        let size = (sending.len - sent).min(segment);
         let account = match Account::new(socket, size) {
             Ok(account) => account,
             Err(errno) => return partial(sent, errno),
@@ -189,21 +188,21 @@ pub(super) fn receive(
             } else {
                 let max = (receiving.len - copied).min(READ_CHUNK);
                 let skip = if peek { copied } else { 0 };
-                let chunk = state.queue.read_stream(
-                    &mut cursor,
+                let how = StreamRead {
                     skip,
                     max,
                     peek,
                     passcred,
-                    &mut spent,
-                    |files| {
+                };
+                let chunk = state
+                    .queue
+                    .read_stream(&mut cursor, how, &mut spent, |files| {
                         if peek {
                             files.as_ref().map(InFlight::duplicate)
                         } else {
                             files.take().map(InFlight::land)
                         }
-                    },
-                );
+                    });
                 Step::Data(chunk, max)
             }
         };
@@ -211,14 +210,14 @@ pub(super) fn receive(
         drop(spent);
         match step {
             Step::Data(chunk, max) => {
-                if !chunk.is_empty() {
-                    if let Err(errno) = (receiving.sink)(&chunk) {
-                        return if copied > 0 {
-                            Ok(finish(cursor, copied, passcred))
-                        } else {
-                            Err(errno)
-                        };
-                    }
+                if !chunk.is_empty()
+                    && let Err(errno) = (receiving.sink)(&chunk)
+                {
+                    return if copied > 0 {
+                        Ok(finish(cursor, copied, passcred))
+                    } else {
+                        Err(errno)
+                    };
                 }
                 copied += chunk.len();
                 if cursor.stop || copied >= receiving.len || (peek && chunk.len() < max) {
@@ -256,7 +255,7 @@ pub(super) fn receive(
 /// The result of a read: with `SO_PASSCRED` the credentials of what was read (pid 0 and
 /// root's ids when nothing was, as Linux's zeroed `scm_cookie`).
 fn finish(cursor: StreamCursor<Vec<Arc<OpenFile>>>, copied: usize, passcred: bool) -> Received {
-    let credentials = passcred.then(|| match cursor.credentials {
+    let credentials = passcred.then_some(match cursor.credentials {
         Some(Some(credentials)) => credentials,
         Some(None) => Ucred::NONE,
         None => Ucred {

@@ -1089,7 +1089,7 @@ fn rights(report: &mut Report) {
     close(r);
     // 253 at most per message.
     let (spare_r, spare_w) = pipe();
-    let many: Vec<c_int> = vec![spare_r; 254];
+    let many = [spare_r; 254];
     check(report, "254 descriptors: EINVAL", send_with(a, b"f", &many, None, 0), neg(libc::EINVAL));
     check(report, "253 descriptors", send_with(a, b"f", &many[..253], None, 0), 1);
     let got = recv_with(b, 10, 2048, 0);
