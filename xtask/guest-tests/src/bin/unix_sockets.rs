@@ -1219,6 +1219,83 @@ fn readiness(report: &mut Report) {
     close(client);
 }
 
+/// A raw system call, for arguments libc's wrappers would not pass.
+fn syscall(number: libc::c_long, args: [u64; 6]) -> i64 {
+    // SAFETY: the arguments are what the test means to pass, bad pointers included: the
+    // kernel must refuse them.
+    raw(unsafe { libc::syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]) })
+}
+
+/// Bad pointers, lengths and descriptors: each call refuses them with Linux's errno.
+fn robustness(report: &mut Report) {
+    let (a, b) = pair(libc::SOCK_DGRAM);
+    let (r, w) = pipe();
+    let bad = 8u64; // an unmapped page
+    let (fd, bfd) = (a as u64, b as u64);
+    check(report, "sendmsg(NULL msghdr): EFAULT", syscall(libc::SYS_sendmsg, [fd, 0, 0, 0, 0, 0]), neg(libc::EFAULT));
+    check(report, "recvmsg(bad msghdr): EFAULT", syscall(libc::SYS_recvmsg, [bfd, bad, 0, 0, 0, 0]), neg(libc::EFAULT));
+    let data = *b"payload!";
+    let mut control = [0u8; 64];
+    let mut name = [0u8; 16];
+    // One sendmsg with a header built from these fields (and one iovec).
+    let mut sendmsg = |base: u64, len: usize, count: usize, control: u64, control_len: usize, namelen: u32| {
+        let mut iov = libc::iovec { iov_base: base as *mut c_void, iov_len: len };
+        // SAFETY: zeroed, then filled; the pointers are what the check means to pass.
+        let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+        header.msg_iov = &mut iov;
+        header.msg_iovlen = count as _;
+        header.msg_control = control as *mut c_void;
+        header.msg_controllen = control_len as _;
+        if namelen != 0 {
+            header.msg_name = name.as_mut_ptr().cast();
+            header.msg_namelen = namelen;
+        }
+        let at = &header as *const libc::msghdr as u64;
+        let result = syscall(libc::SYS_sendmsg, [fd, at, 0, 0, 0, 0]);
+        std::hint::black_box((&iov, &header));
+        result
+    };
+    let good = data.as_ptr() as u64;
+    check(report, "sendmsg, 1025 iovecs: EMSGSIZE", sendmsg(good, 8, 1025, 0, 0, 0), neg(libc::EMSGSIZE));
+    check(report, "sendmsg, a negative iov_len: EINVAL", sendmsg(good, usize::MAX, 1, 0, 0, 0), neg(libc::EINVAL));
+    check(report, "sendmsg, a bad buffer: EFAULT", sendmsg(bad, 8, 1, 0, 0, 0), neg(libc::EFAULT));
+    check(report, "sendmsg, bad control: EFAULT", sendmsg(good, 8, 1, bad, 16, 0), neg(libc::EFAULT));
+    let control_at = control.as_mut_ptr() as u64;
+    check(report, "sendmsg, 1 MiB of control: ENOBUFS", sendmsg(good, 8, 1, control_at, 1 << 20, 0), neg(libc::ENOBUFS));
+    control[..8].copy_from_slice(&8u64.to_ne_bytes());
+    let short = std::hint::black_box(control);
+    check(report, "sendmsg, cmsg_len under a header: EINVAL", sendmsg(good, 8, 1, short.as_ptr() as u64, 32, 0), neg(libc::EINVAL));
+    control[..8].copy_from_slice(&40u64.to_ne_bytes());
+    let long = std::hint::black_box(control);
+    check(report, "sendmsg, cmsg_len past the buffer: EINVAL", sendmsg(good, 8, 1, long.as_ptr() as u64, 32, 0), neg(libc::EINVAL));
+    check(report, "sendmsg, a negative msg_namelen: EINVAL", sendmsg(good, 8, 1, 0, 0, u32::MAX), neg(libc::EINVAL));
+    check(report, "sendto, bad data: EFAULT", syscall(libc::SYS_sendto, [fd, bad, 8, 0, 0, 0]), neg(libc::EFAULT));
+    check(report, "recvfrom, bad buffer: EFAULT", {
+        send(b, b"x", 0);
+        syscall(libc::SYS_recvfrom, [fd, bad, 8, 0, 0, 0])
+    }, neg(libc::EFAULT));
+    recv(a, 8, libc::MSG_DONTWAIT);
+    check(report, "bind, NULL address: EFAULT", syscall(libc::SYS_bind, [fd, 0, 10, 0, 0, 0]), neg(libc::EFAULT));
+    check(report, "bind, addrlen 200: EINVAL", syscall(libc::SYS_bind, [fd, name.as_ptr() as u64, 200, 0, 0, 0]), neg(libc::EINVAL));
+    check(report, "connect, addrlen -1: EINVAL", syscall(libc::SYS_connect, [fd, name.as_ptr() as u64, u32::MAX as u64, 0, 0, 0]), neg(libc::EINVAL));
+    check(report, "getsockname, NULL length: EFAULT", syscall(libc::SYS_getsockname, [fd, name.as_mut_ptr() as u64, 0, 0, 0, 0]), neg(libc::EFAULT));
+    let mut len: socklen_t = u32::MAX;
+    check(report, "getsockname, length -1: EINVAL", syscall(libc::SYS_getsockname, [fd, name.as_mut_ptr() as u64, &mut len as *mut socklen_t as u64, 0, 0, 0]), neg(libc::EINVAL));
+    check(report, "getsockopt, NULL length: EFAULT", syscall(libc::SYS_getsockopt, [fd, libc::SOL_SOCKET as u64, libc::SO_TYPE as u64, name.as_mut_ptr() as u64, 0, 0]), neg(libc::EFAULT));
+    check(report, "getsockopt, length -1: EINVAL", syscall(libc::SYS_getsockopt, [fd, libc::SOL_SOCKET as u64, libc::SO_TYPE as u64, name.as_mut_ptr() as u64, &mut len as *mut socklen_t as u64, 0]), neg(libc::EINVAL));
+    check(report, "setsockopt, length -1: EINVAL", syscall(libc::SYS_setsockopt, [fd, libc::SOL_SOCKET as u64, libc::SO_PASSCRED as u64, name.as_ptr() as u64, u32::MAX as u64, 0]), neg(libc::EINVAL));
+    check(report, "setsockopt, bad value: EFAULT", syscall(libc::SYS_setsockopt, [fd, libc::SOL_SOCKET as u64, libc::SO_PASSCRED as u64, bad, 4, 0]), neg(libc::EFAULT));
+    check(report, "socketpair, NULL result: EFAULT", syscall(libc::SYS_socketpair, [libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0, 0, 0, 0]), neg(libc::EFAULT));
+    for (number, name) in [(libc::SYS_listen, "listen"), (libc::SYS_shutdown, "shutdown"), (libc::SYS_getpeername, "getpeername")] {
+        check(report, &format!("{name} on a pipe: ENOTSOCK"), syscall(number, [r as u64, 0, 0, 0, 0, 0]), neg(libc::ENOTSOCK));
+        check(report, &format!("{name} on a closed descriptor: EBADF"), syscall(number, [9999, 0, 0, 0, 0, 0]), neg(libc::EBADF));
+    }
+    check(report, "sendmmsg, bad vector: EFAULT", syscall(libc::SYS_sendmmsg, [fd, bad, 2, 0, 0, 0]), neg(libc::EFAULT));
+    for fd in [a, b, r, w] {
+        close(fd);
+    }
+}
+
 /// 100 MiB from a child to the parent over a stream, checked by a checksum of every byte.
 fn big_stream(report: &mut Report) {
     const TOTAL: usize = 100 << 20;
@@ -1326,6 +1403,7 @@ fn main() -> ExitCode {
     credentials(&mut report);
     rights(&mut report);
     readiness(&mut report);
+    robustness(&mut report);
     big_stream(&mut report);
     report.finish("unix-sockets")
 }
