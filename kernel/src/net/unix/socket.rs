@@ -537,8 +537,10 @@ impl Socket {
             }
             Patience::new(nonblock, state.options.rcvtimeo_us)
         };
+        // Linux's `skb_recv_datagram`: one that may not wait is `EAGAIN` even once shut
+        // down; one that may wait learns of the shutdown (`EINVAL`).
         let (connection, passcred) = loop {
-            {
+            let shut = {
                 let mut state = self.state.lock();
                 if let Some(error) = state.error.take() {
                     return Err(error);
@@ -546,12 +548,13 @@ impl Socket {
                 if let Some(connection) = state.pending.pop_front() {
                     break (connection, state.options.passcred);
                 }
-                if state.shutdown_read {
-                    return Err(Errno::EINVAL);
-                }
-            }
+                state.shutdown_read
+            };
             if patience.exhausted() {
                 return Err(Errno::EAGAIN);
+            }
+            if shut {
+                return Err(Errno::EINVAL);
             }
             patience.sleep(&self.events, caller.pid)?;
         };
