@@ -163,7 +163,9 @@ impl<F, T> ReceiveQueue<F, T> {
     /// credentials are noted and a message with other ones ends the read; a message
     /// with descriptors hands them to `cursor` through `attach` (a read takes them, a
     /// peek copies them) and ends the read after it. Fully read messages go to `spent`,
-    /// to be dropped once the socket's lock is released. Returns the bytes.
+    /// to be dropped once the socket's lock is released. A message read whole from its
+    /// start is handed over as it is, not copied, and ends the stretch: the caller asks
+    /// again while it wants more. Returns the bytes.
     pub fn read_stream<X>(
         &mut self,
         cursor: &mut StreamCursor<X>,
@@ -203,7 +205,8 @@ impl<F, T> ReceiveQueue<F, T> {
             }
             let start = message.consumed + skip;
             let take = (message.remaining() - skip).min(max - out.len());
-            if out.is_empty() && start == 0 && take == message.data.len() && !peek {
+            let moved = out.is_empty() && start == 0 && take == message.data.len() && !peek;
+            if moved {
                 out = core::mem::take(&mut message.data);
                 message.consumed = 0;
             } else {
@@ -233,6 +236,10 @@ impl<F, T> ReceiveQueue<F, T> {
                 }
                 if cursor.files.is_some() {
                     cursor.stop = true;
+                }
+                if moved {
+                    // Handed over whole, uncopied: the caller asks again for more.
+                    break;
                 }
             }
             if out.len() >= max {
@@ -273,14 +280,54 @@ mod tests {
         max: usize,
         passcred: bool,
     ) -> Vec<u8> {
+        // As the socket's read does: stretches until `max`, an empty queue or a stop.
+        let mut out = Vec::new();
+        loop {
+            let mut spent = Vec::new();
+            let how = StreamRead {
+                skip: 0,
+                max: max - out.len(),
+                peek: false,
+                passcred,
+            };
+            let was_empty = queue.is_empty();
+            let chunk = queue.read_stream(cursor, how, &mut spent, |files| files.take());
+            out.extend_from_slice(&chunk);
+            if cursor.stop || out.len() >= max || was_empty || chunk.is_empty() {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn a_whole_message_is_handed_over_alone() {
+        let mut queue = Queue::default();
+        queue.push(message(b"first", 1, None));
+        queue.push(message(b"second", 1, None));
         let mut spent = Vec::new();
         let how = StreamRead {
             skip: 0,
-            max,
+            max: 100,
             peek: false,
-            passcred,
+            passcred: false,
         };
-        queue.read_stream(cursor, how, &mut spent, |files| files.take())
+        let mut cursor = StreamCursor::default();
+        let chunk = queue.read_stream(&mut cursor, how, &mut spent, |f| f.take());
+        assert_eq!(chunk, b"first");
+        assert_eq!(spent.len(), 1);
+        // Once partly read, the rest of a message is copied, and the next follows.
+        let mut cursor = StreamCursor::default();
+        let how = StreamRead { max: 2, ..how };
+        assert_eq!(
+            queue.read_stream(&mut cursor, how, &mut spent, |f| f.take()),
+            b"se"
+        );
+        let how = StreamRead { max: 100, ..how };
+        queue.push(message(b"third", 1, None));
+        assert_eq!(
+            queue.read_stream(&mut cursor, how, &mut spent, |f| f.take()),
+            b"condthird"
+        );
     }
 
     #[test]

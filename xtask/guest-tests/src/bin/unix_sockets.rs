@@ -1367,9 +1367,58 @@ fn big_stream(report: &mut Report) {
     close(b);
 }
 
+/// `--bench MIB`: the raw throughput of a stream socket between two processes, and of a
+/// pipe for comparison (64 KiB writes, 128 KiB reads); no checks.
+fn bench(mib: usize) -> ExitCode {
+    for (kind, (reader, writer)) in [("unix-stream", pair(libc::SOCK_STREAM)), ("pipe", {
+        let (r, w) = pipe();
+        (r, w)
+    })] {
+        let child = fork();
+        if child == 0 {
+            close(reader);
+            let block = vec![0x5au8; 1 << 16];
+            for _ in 0..mib * 16 {
+                let mut at = 0;
+                while at < block.len() {
+                    let sent = write(writer, &block[at..]);
+                    if sent <= 0 {
+                        child_exit(1);
+                    }
+                    at += sent as usize;
+                }
+            }
+            child_exit(0);
+        }
+        close(writer);
+        let start = Instant::now();
+        let mut buf = vec![0u8; 1 << 17];
+        let mut total = 0usize;
+        loop {
+            // SAFETY: `buf` is live.
+            let got = unsafe { libc::read(reader, buf.as_mut_ptr().cast(), buf.len()) };
+            if got <= 0 {
+                break;
+            }
+            total += got as usize;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        wait(child);
+        close(reader);
+        println!(
+            "bench {kind} bytes={total} seconds={elapsed:.3} mib_per_s={:.1}",
+            total as f64 / (1 << 20) as f64 / elapsed
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let mut report = Report::default();
     let mut dirs: Vec<String> = std::env::args().skip(1).collect();
+    if dirs.first().map(String::as_str) == Some("--bench") {
+        return bench(dirs.get(1).and_then(|mib| mib.parse().ok()).unwrap_or(100));
+    }
     if dirs.is_empty() {
         dirs.push("/tmp".to_owned());
     }
