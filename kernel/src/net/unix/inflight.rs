@@ -24,14 +24,22 @@ use super::socket::{Caller, Queued};
 struct Table {
     /// Unix socket files in flight, by address: the file, and how many messages hold it.
     sockets: BTreeMap<usize, (Weak<OpenFile>, usize)>,
+    /// The sum of those counts (Linux's `unix_tot_inflight`).
+    total: usize,
     /// Descriptors in flight per sending user (Linux's `user->unix_inflight`).
     per_user: BTreeMap<u32, usize>,
 }
 
 static TABLE: Mutex<Table> = Mutex::new(Table {
     sockets: BTreeMap::new(),
+    total: 0,
     per_user: BTreeMap::new(),
 });
+
+/// Linux's `UNIX_INFLIGHT_TRIGGER_GC`: past this many sockets in flight, a send with
+/// descriptors collects first. Closing a socket collects too, but a cycle's own sockets
+/// are never closed (their files stay in flight): this bounds what cycles can pile up.
+const COLLECT_PAST: usize = 16000;
 
 fn key(file: &Arc<OpenFile>) -> usize {
     Arc::as_ptr(file) as *const () as usize
@@ -52,6 +60,9 @@ impl InFlight {
             !caller.unbounded_in_flight
                 && TABLE.lock().per_user.get(&caller.uid).copied().unwrap_or(0) > caller.fd_limit
         };
+        if TABLE.lock().total > COLLECT_PAST {
+            collect();
+        }
         if over() {
             collect();
             if over() {
@@ -66,6 +77,7 @@ impl InFlight {
                 .entry(key(file))
                 .or_insert_with(|| (Arc::downgrade(file), 0))
                 .1 += 1;
+            table.total += 1;
         }
         Ok(InFlight {
             files,
@@ -113,6 +125,7 @@ fn unregister(files: &[Arc<OpenFile>], uid: u32) {
             if entry.1 == 0 {
                 table.sockets.remove(&key);
             }
+            table.total -= 1;
         }
     }
 }
