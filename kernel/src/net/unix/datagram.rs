@@ -10,6 +10,9 @@
 //! closed peer is `ECONNREFUSED` once (the socket is then unconnected). A
 //! sequenced-packet socket is a connection: it ignores the address, and a closed or shut
 //! peer is `EPIPE` without `SIGPIPE`, as on Linux.
+//!
+//! Lock order: `connect` holds both sockets' locks, taken in address order
+//! (`lock_pair`); a send holds the receiver's alone, then (its peer gone) its own alone.
 
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;

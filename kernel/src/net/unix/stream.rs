@@ -8,6 +8,9 @@
 //! A write to a peer that is gone or shut down for reading is `EPIPE` (the system call
 //! raises `SIGPIPE` unless `MSG_NOSIGNAL`); an unconnected socket is `ENOTCONN` to send
 //! and `EINVAL` to read, as on Linux.
+//!
+//! Locks: one socket's at a time (the sender's to check its buffer, then the peer's to
+//! queue); nothing is dropped or woken under one.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

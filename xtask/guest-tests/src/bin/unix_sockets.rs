@@ -1020,6 +1020,29 @@ fn stream_pairs(report: &mut Report) {
         waited >= Duration::from_millis(90) && waited < Duration::from_secs(5),
         format!("{waited:?}"),
     );
+    // SO_SNDTIMEO: a blocking send into a full socket stops after the timeout, with what
+    // it sent, then EAGAIN.
+    check(
+        report,
+        "SO_SNDTIMEO 100 ms",
+        setsockopt_bytes(a, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeout),
+        0,
+    );
+    let big = vec![1u8; 4 << 20];
+    let sent = send(a, &big, 0);
+    report.check(
+        "send into a full socket returns what it sent",
+        sent > 0 && sent < big.len() as i64,
+        sent,
+    );
+    let start = Instant::now();
+    check(report, "then times out: EAGAIN", send(a, &big, 0), neg(libc::EAGAIN));
+    let waited = start.elapsed();
+    report.check(
+        "after the send timeout",
+        waited >= Duration::from_millis(90) && waited < Duration::from_secs(5),
+        format!("{waited:?}"),
+    );
     close(a);
     close(b);
 }
