@@ -171,6 +171,9 @@ impl ProcessView for Task {
         if let Some(name) = crate::fs::event::anon_name(&file) {
             return Ok(alloc::format!("anon_inode:{name}").into_bytes());
         }
+        if crate::net::unix::is_socket_file(&file) {
+            return Ok(alloc::format!("socket:[{}]", file.inode().ino()).into_bytes());
+        }
         let (_, root) = directories(self).ok_or(Errno::ENOENT)?;
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
@@ -304,11 +307,14 @@ impl ProcessView for Task {
             let file = files.get(fd).map_err(|_| Errno::ENOENT)?.clone();
             (file, files.close_on_exec(fd).unwrap_or(false))
         };
-        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes and event files are
-        // made without it, and an event file has no position.
+        // Linux opens every file with `O_LARGEFILE` on 64-bit; pipes, sockets and event
+        // files are made without it, and an event file has no position.
         let event_file = crate::fs::event::is_event_file(&file);
         let mut flags = file.flags().bits();
-        if !crate::fs::pipe::is_anonymous_pipe(&file) && !event_file {
+        if !crate::fs::pipe::is_anonymous_pipe(&file)
+            && !event_file
+            && !crate::net::unix::is_socket_file(&file)
+        {
             flags |= O_LARGEFILE;
         }
         if close_on_exec {

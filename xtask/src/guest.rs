@@ -28,6 +28,7 @@ pub struct TestPrograms {
     pub processes: PathBuf,
     pub pipes: PathBuf,
     pub events: PathBuf,
+    pub unix_sockets: PathBuf,
     pub containment: PathBuf,
     pub syscall_bench: PathBuf,
     pub process_bench: PathBuf,
@@ -35,7 +36,7 @@ pub struct TestPrograms {
     pub soak: PathBuf,
     pub threads: PathBuf,
     pub tokio_check: PathBuf,
-    pub unix_sockets: PathBuf,
+    pub unix_socket_workloads: PathBuf,
     pub runtime_calls: PathBuf,
     pub thread_bench: PathBuf,
 }
@@ -56,6 +57,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         processes: dir.join("processes"),
         pipes: dir.join("pipes"),
         events: dir.join("events"),
+        unix_sockets: dir.join("unix-sockets"),
         containment: dir.join("containment"),
         syscall_bench: dir.join("syscall-bench"),
         process_bench: dir.join("process-bench"),
@@ -63,7 +65,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         soak: dir.join("soak"),
         threads: dir.join("threads"),
         tokio_check: dir.join("tokio-check"),
-        unix_sockets: dir.join("unix-sockets"),
+        unix_socket_workloads: dir.join("unix-socket-workloads"),
         runtime_calls: dir.join("runtime-calls"),
         thread_bench: dir.join("thread-bench"),
     })

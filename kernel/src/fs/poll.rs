@@ -54,6 +54,9 @@ pub fn pollable(file: &OpenFile) -> Option<&dyn Pollable> {
     if let Some(signalfd) = device.downcast_ref::<crate::fs::event::signalfd::SignalFd>() {
         return Some(signalfd);
     }
+    if let Some(socket) = device.downcast_ref::<crate::net::unix::SocketFile>() {
+        return Some(socket);
+    }
     None
 }
 

@@ -88,12 +88,18 @@ pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     if crate::fs::event::signalfd::signalfd_of(&file).is_some() {
         return read_signalfd(p, &file, &[(buf, count)]);
     }
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
+        return super::sockets::read(p, &file, &socket, buf, count);
+    }
     let once = file.device().is_some();
     read_into_user(p, buf, count, once, |_, chunk| file.read(chunk))
 }
 
 pub fn write(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
+        return super::sockets::writev(p, &file, &socket, &[(buf, count.min(MAX_RW_COUNT))]);
+    }
     let result = write_from_user(p, buf, count, |_, chunk| file.write(chunk));
     changed(&file);
     broken_pipe(p, result)
@@ -110,7 +116,7 @@ fn changed(file: &OpenFile) {
 /// on the call's way out (its default action ends the writer, status 141 from a shell; a
 /// handler runs; an ignored one is dropped). The init is spared the default action, as
 /// Linux spares a namespace's init a signal it has no handler for.
-fn broken_pipe(p: &mut Process, result: SysResult) -> SysResult {
+pub(super) fn broken_pipe(p: &mut Process, result: SysResult) -> SysResult {
     const SIGPIPE: u8 = 13;
     if result == Err(Errno::EPIPE) {
         let handled = p.signals.handled_mask() & crate::process::signal::bit(SIGPIPE) != 0;
@@ -151,9 +157,9 @@ fn check_positional(file: &OpenFile) -> Result<(), Errno> {
     check_seekable(file)
 }
 
-/// `pread`/`pwrite` and `lseek` on a pipe or FIFO: `ESPIPE`.
+/// `pread`/`pwrite` and `lseek` on a pipe, FIFO or socket: `ESPIPE`.
 fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
-    if file.inode().file_type() == FileType::Fifo {
+    if matches!(file.inode().file_type(), FileType::Fifo | FileType::Socket) {
         Err(Errno::ESPIPE)
     } else {
         Ok(())
@@ -204,6 +210,9 @@ fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, 
 pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
     let vectors = iovecs(p, address, count)?;
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
+        return super::sockets::readv(p, &file, &socket, &vectors);
+    }
     for &(base, len) in &vectors {
         p.mm.lock().check_range(base, len, Access::Write)?;
     }
@@ -237,6 +246,9 @@ pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
     let file = file(p, fd)?;
     changed(&file);
     let vectors = iovecs(p, address, count)?;
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
+        return super::sockets::writev(p, &file, &socket, &vectors);
+    }
     for &(base, len) in &vectors {
         p.mm.lock().check_range(base, len, Access::Read)?;
     }
@@ -373,15 +385,13 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
     match request {
         FIOCLEX => return p.files.lock().set_close_on_exec(fd, true).map(|()| 0),
         FIONCLEX => return p.files.lock().set_close_on_exec(fd, false).map(|()| 0),
-        // Any file: sets or clears `O_NONBLOCK` on the description (`ioctl_fionbio`).
+        // Any file: `O_NONBLOCK` on or off (Linux's `ioctl_fionbio`).
         FIONBIO => {
             let raw = read_in(p, argument, 4)?;
-            let flags = file.flags();
-            file.set_status_flags(if raw != [0; 4] {
-                flags | OpenFlags::NONBLOCK
-            } else {
-                flags - OpenFlags::NONBLOCK
-            });
+            let on = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) != 0;
+            let mut flags = file.flags();
+            flags.set(OpenFlags::NONBLOCK, on);
+            file.set_status_flags(flags);
             return Ok(0);
         }
         // A regular file: the bytes between the offset and the end (negative past it).
@@ -391,6 +401,11 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
             return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
         }
         _ => {}
+    }
+    if let Some(socket) = crate::net::unix::socket_of(&file).cloned()
+        && let Some(result) = super::sockets::ioctl(p, &socket, request, argument)
+    {
+        return result;
     }
     if let (FIONREAD, Some(end)) = (request, crate::fs::pipe::pipe_end(&file)) {
         let waiting = end.waiting() as i32;

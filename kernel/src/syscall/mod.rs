@@ -2,7 +2,7 @@
 //! process, and puts the result (or `-errno`) back in `rax`.
 //!
 //! Families live in their own files (`files`, `paths`, `memory`, `identity`, `system`,
-//! `time`, `signals`, `events`); each handler takes the process and its raw arguments and returns
+//! `time`, `signals`, `events`, `sockets`); each handler takes the process and its raw arguments and returns
 //! `Result<u64, Errno>`. User memory is touched only through the process's address space
 //! (`Process::mm`), so every bad pointer is `EFAULT`.
 
@@ -14,6 +14,7 @@ mod paths;
 mod process;
 mod scheduling;
 mod signals;
+mod sockets;
 mod system;
 mod time;
 mod xattr;
@@ -290,6 +291,25 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::RT_SIGTIMEDWAIT => signals::rt_sigtimedwait(p, a[0], a[1], a[2], a[3]),
         nr::RT_SIGQUEUEINFO => signals::rt_sigqueueinfo(p, a[0], a[1], a[2]),
         nr::RT_TGSIGQUEUEINFO => signals::rt_sigqueueinfo(p, a[0], a[2], a[3]),
+
+        nr::SOCKET => sockets::socket(p, a[0], a[1], a[2]),
+        nr::SOCKETPAIR => sockets::socketpair(p, a[0], a[1], a[2], a[3]),
+        nr::BIND => sockets::bind(p, fd, a[1], a[2]),
+        nr::LISTEN => sockets::listen(p, fd, a[1]),
+        nr::ACCEPT => sockets::accept4(p, fd, a[1], a[2], 0),
+        nr::ACCEPT4 => sockets::accept4(p, fd, a[1], a[2], a[3]),
+        nr::CONNECT => sockets::connect(p, fd, a[1], a[2]),
+        nr::GETSOCKNAME => sockets::name(p, fd, a[1], a[2], false),
+        nr::GETPEERNAME => sockets::name(p, fd, a[1], a[2], true),
+        nr::SENDTO => sockets::sendto(p, fd, a[1], a[2], a[3], a[4], a[5]),
+        nr::RECVFROM => sockets::recvfrom(p, fd, a[1], a[2], a[3], a[4], a[5]),
+        nr::SENDMSG => sockets::sendmsg(p, fd, a[1], a[2]),
+        nr::RECVMSG => sockets::recvmsg(p, fd, a[1], a[2]),
+        nr::SENDMMSG => sockets::sendmmsg(p, fd, a[1], a[2], a[3]),
+        nr::RECVMMSG => sockets::recvmmsg(p, fd, a[1], a[2], a[3], a[4]),
+        nr::SHUTDOWN => sockets::shutdown(p, fd, a[1]),
+        nr::SETSOCKOPT => sockets::setsockopt(p, fd, a[1], a[2], a[3], a[4]),
+        nr::GETSOCKOPT => sockets::getsockopt(p, fd, a[1], a[2], a[3], a[4]),
 
         _ => unimplemented(number),
     }

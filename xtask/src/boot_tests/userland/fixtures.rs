@@ -184,13 +184,14 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("processes", &programs.processes),
         ("pipes", &programs.pipes),
         ("events", &programs.events),
+        ("unix-sockets", &programs.unix_sockets),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),
         ("soak", &programs.soak),
         ("threads", &programs.threads),
         ("tokio-check", &programs.tokio_check),
-        ("unix-sockets", &programs.unix_sockets),
+        ("unix-socket-workloads", &programs.unix_socket_workloads),
         ("runtime-calls", &programs.runtime_calls),
     ] {
         let bytes =

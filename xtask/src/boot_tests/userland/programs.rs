@@ -135,6 +135,17 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
         case.expect(Line(&["events: ", " passed, 0 failed"]))
             .expect(Status(0)),
     );
+    // Issue 13: Unix sockets. Path names on the tmpfs at /tmp and on the overlay root;
+    // on the 9p bind mount at /rw only tried, and what happens printed.
+    let (case, _) = builder.run(
+        "unix-sockets",
+        &["/sbin/unix-sockets", "/tmp", "/root", "report:/rw"],
+    )?;
+    cases.push(
+        case.expect(Line(&["unix-sockets: ", " passed, 0 failed"]))
+            .expect(Status(0))
+            .timeout(std::time::Duration::from_secs(300)),
+    );
 
     let (case, _) = builder.run(
         "syscall-bench",

@@ -2,7 +2,7 @@
 //! programs that use them. Rust (`threads`: std threads and sync primitives; `tokio-check`:
 //! a multi-thread tokio runtime with a `UnixListener`), C (`pthreads`, musl), Go (`go-check`,
 //! whose output must equal the same binary's on the host), and the system-call checks
-//! `unix-sockets` (with the 100 MiB stream) and `runtime-calls` (epoll, eventfd, timerfd, signalfd,
+//! `unix-socket-workloads` (with the 100 MiB stream) and `runtime-calls` (epoll, eventfd, timerfd, signalfd,
 //! memfd, shared mappings, mremap). Each program checks its own answers and ends with
 //! `NAME: N passed, M failed`.
 //!
@@ -50,9 +50,9 @@ const RUST_PROGRAMS: &[Program] = &[
         300,
     ),
     (
-        "unix-sockets",
-        &["/sbin/unix-sockets", "--stream-mib", "100", SCRATCH],
-        &["unix-sockets: ", " passed, 0 failed"],
+        "unix-socket-workloads",
+        &["/sbin/unix-socket-workloads", "--stream-mib", "100", SCRATCH],
+        &["unix-socket-workloads: ", " passed, 0 failed"],
         // The 100 MiB stream must have been checked whole, not merely ended.
         Some(&["ok   a 100 MiB stream from a forked child: every byte, the same checksum"]),
         300,
