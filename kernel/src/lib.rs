@@ -10,7 +10,8 @@
 //! - what the kernel says and when: `console`, `timeline`, `clock` (monotonic and real
 //!   time), `random` (`getrandom`), `exit` (power off with a status), `panic`;
 //! - `trap` (what a trap in kernel mode means), `devices` (the virtio devices found at boot);
-//! - [`mm`] (a process's areas and address space), [`exec`] (ELF, `#!`, the initial stack),
+//! - [`mm`] (a process's areas and address space), [`futex`] (futex commands, the wait
+//!   table and the robust-list walk, portable), [`exec`] (ELF, `#!`, the initial stack),
 //!   [`fs`] (proc, sys, dev, devpts over vfs-core), `views` (what `/proc` shows of the
 //!   kernel and of each task, read live);
 //! - [`process`] (a running program as its thread holds it, signal delivery, exec),
@@ -48,6 +49,7 @@ pub mod abi;
 pub mod container;
 pub mod exec;
 pub mod fs;
+pub mod futex;
 pub mod mm;
 pub mod options;
 pub mod process;
