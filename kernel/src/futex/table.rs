@@ -9,7 +9,7 @@
 //! a wake reached returns 0 whatever else (a timeout, a signal) happened meanwhile.
 //!
 //! Generic over the thread handle `T` handed back to be made runnable and over a pin `P`
-//! each waiter holds on what its key names (a frame, an inode), so the key's identity
+//! each waiter holds on what its key names (an inode), so the key's identity
 //! cannot be reused while a waiter sleeps on it.
 //!
 //! Bounded by the threads: each thread waits on at most [`super::op::FUTEX_WAITV_MAX`]
@@ -28,17 +28,16 @@ pub enum Space {
     /// or a private file page after copy-on-write): Linux keys it by address space and
     /// address too, but apart from private futexes (`FUT_OFF_MMSHARED`).
     MmShared(usize),
-    /// A shared futex on a file page: the inode (its identity) and the file offset.
+    /// A shared futex on a file's page (shared memory is a file too, as Linux's shmem):
+    /// the inode (its identity) and the offset in the file.
     Inode(usize),
-    /// A shared futex on a page of shared memory: the frame's physical address.
-    Frame(u64),
 }
 
 /// A futex: where its word is, as every process that can reach it names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
     pub space: Space,
-    /// The address (private spaces), the file offset, or the offset in the frame.
+    /// The address (address-space keys) or the offset in the file.
     pub offset: u64,
 }
 

@@ -306,12 +306,7 @@ fn run_child(mut process: Process) {
 /// status stays in the table for its parent.
 pub fn exit(process: Process, termination: Termination) {
     let pid = process.pid;
-    if process.clear_child_tid != 0 {
-        let _ = process
-            .mm
-            .lock()
-            .write(process.clear_child_tid, &0u32.to_le_bytes());
-    }
+    super::futex::release_at_exit(&process);
     log::debug!(target: "task", "pid {pid} ended: {termination:?}");
     let cpu = cpu_time(&process);
     const RLIMIT_CORE: usize = 4;

@@ -18,7 +18,8 @@
 //! Nothing relies on that for correctness of shared state: every shared part has its
 //! own lock, taken for one operation and never across a block, as SMP will need.
 //!
-//! Lock order (spin locks, never held across a switch): `table::TABLE` →
+//! Lock order (spin locks, never held across a switch): `futex::FUTEXES` → an address
+//! space (a leaf otherwise; see [`futex`]); `table::TABLE` →
 //! `terminal::CONSOLE`; `table::TABLE` → a task's identity; `table::TABLE` → a
 //! `WaitQueue`'s list → `scheduler::RUN_QUEUE` → `scheduler::SLEEPERS`. A task's parts
 //! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
@@ -26,6 +27,7 @@
 //! below all of them. The scheduler takes `TABLE` only with none of its own locks held (to
 //! fire alarms).
 
+pub mod futex;
 pub mod lifecycle;
 pub mod oom;
 pub mod run;
