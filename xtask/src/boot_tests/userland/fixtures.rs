@@ -183,6 +183,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("timeouts", &programs.timeouts),
         ("processes", &programs.processes),
         ("pipes", &programs.pipes),
+        ("futex", &programs.futex),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),

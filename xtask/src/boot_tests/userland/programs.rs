@@ -129,6 +129,14 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    // Issue 13: futexes between processes sharing memory (CLONE_VM children, fork
+    // children on a file mapping or MAP_SHARED memory), robust lists, clear_child_tid.
+    let (case, _) = builder.run("futex", &["/sbin/futex", "/tmp"])?;
+    cases.push(
+        case.expect(Line(&["futex: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run(
         "syscall-bench",
         &[
