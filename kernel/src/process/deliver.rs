@@ -95,8 +95,9 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
             },
             _ => {
                 if let Some(number) = interrupted
-                    && action.flags & SA_RESTART != 0
-                    && restartable(number, &p.context)
+                    && ((action.flags & SA_RESTART != 0 && restartable(number, &p.context))
+                        || (number == nr::FUTEX
+                            && crate::syscall::futex_restarts_always(p.context.rsi)))
                 {
                     restart(p, number);
                 }

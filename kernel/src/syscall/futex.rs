@@ -90,7 +90,7 @@ pub fn futex(
                 return Err(Errno::EINVAL);
             }
             let futex = Futex::at(&mm, address, op.private)?;
-            Ok(table::wake(&futex, op::wake_limit(value), bitset) as u64)
+            table::wake(&futex, op::wake_limit(value), bitset).map(|n| n as u64)
         }
         Command::Requeue | Command::CmpRequeue => {
             let (wake, requeue) = op::requeue_counts(value, value2)?;
@@ -107,23 +107,51 @@ pub fn futex(
             table::wake_op(&mm, &first, &second, limit, limit2, WakeOp::decode(value3))
                 .map(|n| n as u64)
         }
-        Command::LockPi
-        | Command::LockPi2
-        | Command::TrylockPi
-        | Command::UnlockPi
-        | Command::WaitRequeuePi
-        | Command::CmpRequeuePi => Err(Errno::ENOSYS),
+        Command::LockPi | Command::LockPi2 | Command::TrylockPi => {
+            let futex = Futex::at(&mm, address, op.private)?;
+            let try_only = op.command == Command::TrylockPi;
+            table::lock_pi(&mm, p.pid, &futex, deadline, try_only).map(|()| 0)
+        }
+        Command::UnlockPi => {
+            let futex = Futex::at(&mm, address, op.private)?;
+            table::unlock_pi(&mm, p.pid, &futex).map(|()| 0)
+        }
+        Command::WaitRequeuePi => {
+            if address == address2 {
+                return Err(Errno::EINVAL);
+            }
+            let target = Futex::at(&mm, address2, op.private)?;
+            let futex = Futex::at(&mm, address, op.private)?;
+            table::wait_requeue_pi(&mm, p.pid, &futex, &target, value, deadline).map(|()| 0)
+        }
+        Command::CmpRequeuePi => {
+            let (wake, requeue) = op::requeue_counts(value, value2)?;
+            if wake != 1 {
+                return Err(Errno::EINVAL);
+            }
+            let from = Futex::at(&mm, address, op.private)?;
+            let to = Futex::at(&mm, address2, op.private)?;
+            table::cmp_requeue_pi(&mm, &from, &to, requeue, value3).map(|n| n as u64)
+        }
     }
 }
 
 /// Whether a `futex` call that a signal interrupted (`EINTR`) is restarted after a
 /// handler with `SA_RESTART` (or when no handler ran), by Linux's rules: a wait without
 /// a timeout returns `-ERESTARTSYS` (restarted), one with a timeout
-/// `-ERESTART_RESTARTBLOCK` (`EINTR` after a handler).
+/// `-ERESTART_RESTARTBLOCK` (`EINTR` after a handler); see also [`restarts_always`].
 pub fn restartable(op: u64, timeout: u64) -> bool {
-    let op = op as u32;
-    matches!(Op::decode(op).map(|op| op.command), Ok(Command::Wait | Command::WaitBitset))
-        && timeout == 0
+    let command = Op::decode(op as u32).map(|op| op.command);
+    matches!(command, Ok(Command::Wait | Command::WaitBitset)) && timeout == 0
+        || restarts_always(op)
+}
+
+/// Whether a `futex` call that a signal interrupted is restarted whatever the handler's
+/// flags (Linux's `-ERESTARTNOINTR`): taking a PI lock, and waiting to be requeued onto
+/// one (its deadline is absolute, so the restarted call keeps it).
+pub fn restarts_always(op: u64) -> bool {
+    let command = Op::decode(op as u32).map(|op| op.command);
+    matches!(command, Ok(Command::LockPi | Command::LockPi2 | Command::WaitRequeuePi))
 }
 
 /// `futex_waitv(waiters, nr_futexes, flags, timeout, clockid)`: waits on up to 128

@@ -26,7 +26,7 @@ use vfs_core::{At, Errno, Location};
 use crate::abi::syscall_numbers as nr;
 use crate::process::{Flow, Process, Termination};
 
-pub use futex::restartable as futex_restartable;
+pub use futex::{restartable as futex_restartable, restarts_always as futex_restarts_always};
 pub use system::{RELEASE, VERSION, hostname, set_hostname};
 
 pub type SysResult = Result<u64, Errno>;

@@ -4,7 +4,9 @@
 //! `INT_MAX`, 0), `EAGAIN`, relative and absolute timeouts on both clocks, `EINTR` and
 //! `SA_RESTART`, bitsets, private versus shared keys, requeue and cmp-requeue counts,
 //! `FUTEX_WAKE_OP`'s operations and comparisons, `futex_waitv`, robust lists (owner died
-//! when a holder dies) and `get_robust_list`, the `clear_child_tid` wake.
+//! when a holder dies) and `get_robust_list`, the `clear_child_tid` wake, PI locks
+//! (hand-off on unlock and on the owner's end, `EDEADLK`, `ESRCH`, timeouts) and
+//! requeue-PI.
 //!
 //! A waiter's sleep is observed, never guessed with a delay: `FUTEX_REQUEUE` of a futex
 //! onto itself moves (and counts) its waiters without waking them.
@@ -28,8 +30,14 @@ const FUTEX_WAKE: i64 = 1;
 const FUTEX_REQUEUE: i64 = 3;
 const FUTEX_CMP_REQUEUE: i64 = 4;
 const FUTEX_WAKE_OP: i64 = 5;
+const FUTEX_LOCK_PI: i64 = 6;
+const FUTEX_UNLOCK_PI: i64 = 7;
+const FUTEX_TRYLOCK_PI: i64 = 8;
 const FUTEX_WAIT_BITSET: i64 = 9;
 const FUTEX_WAKE_BITSET: i64 = 10;
+const FUTEX_WAIT_REQUEUE_PI: i64 = 11;
+const FUTEX_CMP_REQUEUE_PI: i64 = 12;
+const FUTEX_LOCK_PI2: i64 = 13;
 const PRIVATE: i64 = 128;
 const CLOCK_REALTIME_FLAG: i64 = 256;
 const ANY: u32 = u32::MAX;
@@ -44,6 +52,7 @@ const EFAULT: i64 = -(libc::EFAULT as i64);
 const ENOSYS: i64 = -(libc::ENOSYS as i64);
 const ESRCH: i64 = -(libc::ESRCH as i64);
 const EPERM: i64 = -(libc::EPERM as i64);
+const EDEADLK: i64 = -(libc::EDEADLK as i64);
 const ETIMEDOUT: i64 = -(libc::ETIMEDOUT as i64);
 
 /// A system call without libc's `errno` (the children share the parent's thread
@@ -128,6 +137,9 @@ struct Job {
     extra: usize,
     count: usize,
     result: AtomicI64,
+    /// A second result (an unlock after a lock) and a word seen in between.
+    result2: AtomicI64,
+    observed: AtomicU32,
     done: AtomicU32,
 }
 
@@ -142,6 +154,20 @@ const JOB_SIGNAL_THEN_WAKE: u32 = 4;
 const JOB_ROBUST: u32 = 5;
 /// End once the parent sleeps on `word` (shared): the clear_child_tid wake.
 const JOB_EXIT_WHEN_WAITED: u32 = 6;
+/// Take the PI lock at `word` (FUTEX_LOCK_PI), note the word, mark done (1), wait until
+/// the word at `extra` is nonzero, unlock, mark done (2).
+const JOB_PI_HOLD: u32 = 7;
+/// Register the robust list at `extra` (if any), take the PI lock at `word` with
+/// FUTEX_TRYLOCK_PI, mark done, and end holding it once a waiter marked the word.
+const JOB_PI_TAKE_AND_DIE: u32 = 8;
+/// FUTEX_WAIT_REQUEUE_PI on `word` (expecting `value`) towards the PI futex at `extra`;
+/// note that word once it returns, unlock it, mark done.
+const JOB_REQUEUE_PI: u32 = 9;
+
+fn mark_done(job: &Job, value: u32) {
+    job.done.store(value, Ordering::SeqCst);
+    futex(addr(&job.done), FUTEX_WAKE, i32::MAX as u32, 0, 0, 0);
+}
 
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: the parent passes a leaked (never freed) Job.
@@ -186,6 +212,44 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             return 0;
         }
         JOB_EXIT_WHEN_WAITED => i64::from(!await_waiters(word, 0, 1)),
+        JOB_PI_HOLD => {
+            let lock = futex(word, FUTEX_LOCK_PI | PRIVATE, 0, 0, 0, 0);
+            // SAFETY: `word` is the parent's live futex word.
+            let seen = unsafe { &*(job.word as *const AtomicU32) }.load(Ordering::SeqCst);
+            job.observed.store(seen, Ordering::SeqCst);
+            job.result.store(lock, Ordering::SeqCst);
+            mark_done(job, 1);
+            // SAFETY: `extra` is the parent's live release word.
+            let release = unsafe { &*(job.extra as *const AtomicU32) };
+            while release.load(Ordering::SeqCst) == 0 {
+                futex(addr(release), FUTEX_WAIT | PRIVATE, 0, 0, 0, 0);
+            }
+            job.result2.store(futex(word, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0), Ordering::SeqCst);
+            mark_done(job, 2);
+            return 0;
+        }
+        JOB_PI_TAKE_AND_DIE => {
+            if job.extra != 0 {
+                sys(libc::SYS_set_robust_list, [job.extra as u64, 24, 0, 0, 0, 0]);
+            }
+            job.result.store(futex(word, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0), Ordering::SeqCst);
+            mark_done(job, 1);
+            // SAFETY: `word` is the parent's live futex word.
+            let lock = unsafe { &*(job.word as *const AtomicU32) };
+            let start = Instant::now();
+            while lock.load(Ordering::SeqCst) & FUTEX_WAITERS == 0 && start.elapsed() < Duration::from_secs(5) {
+                pause_ms(1);
+            }
+            return 0;
+        }
+        JOB_REQUEUE_PI => {
+            let r = futex(word, FUTEX_WAIT_REQUEUE_PI | PRIVATE, job.value, 0, job.extra as u64, 0);
+            // SAFETY: `extra` is the parent's live PI futex word.
+            let mutex = unsafe { &*(job.extra as *const AtomicU32) };
+            job.observed.store(mutex.load(Ordering::SeqCst), Ordering::SeqCst);
+            job.result2.store(futex(job.extra as u64, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0), Ordering::SeqCst);
+            r
+        }
         _ => -1,
     };
     job.result.store(result, Ordering::SeqCst);
@@ -742,6 +806,150 @@ fn across_fork(report: &mut Report, dir: &str) {
     report.check("MAP_SHARED|MAP_ANONYMOUS: a fork child's shared wait is woken by the parent's wake", ready && r == 1 && status == 0, format!("ready {ready}, wake {r}, status {status:#x}"));
 }
 
+fn await_done(job: &Job, value: u32) -> bool {
+    let start = Instant::now();
+    while job.done.load(Ordering::SeqCst) < value {
+        if start.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        let timeout = ms(100);
+        futex(addr(&job.done), FUTEX_WAIT, job.done.load(Ordering::SeqCst), &timeout as *const _ as u64, 0, 0);
+    }
+    true
+}
+
+/// Waits (up to 5 s) until a PI waiter marked the word.
+fn await_waiters_bit(word: &AtomicU32) -> bool {
+    let start = Instant::now();
+    while word.load(Ordering::SeqCst) & FUTEX_WAITERS == 0 {
+        if start.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        pause_ms(1);
+    }
+    true
+}
+
+fn pi(report: &mut Report) {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as u32;
+    let lock = leaked_word(0);
+    let l = addr(lock);
+    let r = futex(l, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("trylock_pi of a free lock: 0, the word is our tid", r == 0 && lock.load(Ordering::SeqCst) == me, format!("{r}, word {:#x}", lock.load(Ordering::SeqCst)));
+    let r = futex(l, FUTEX_LOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("lock_pi of a lock we own: EDEADLK", r == EDEADLK, r);
+    let r = futex(l, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("trylock_pi of a lock we own: EDEADLK", r == EDEADLK, r);
+    let r = futex(l, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("unlock_pi with nobody waiting: 0, the word 0", r == 0 && lock.load(Ordering::SeqCst) == 0, r);
+    let r = futex(l, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("unlock_pi of a lock we do not own: EPERM", r == EPERM, r);
+    lock.store(0x3fff_fff0, Ordering::SeqCst);
+    let r = futex(l, FUTEX_LOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("lock_pi of a lock whose owner does not exist: ESRCH, FUTEX_WAITERS set", r == ESRCH && lock.load(Ordering::SeqCst) == 0x3fff_fff0 | FUTEX_WAITERS, format!("{r}, word {:#x}", lock.load(Ordering::SeqCst)));
+    lock.store(0, Ordering::SeqCst);
+    let r = futex(l, FUTEX_LOCK_PI | PRIVATE | CLOCK_REALTIME_FLAG, 0, 0, 0, 0);
+    report.check("lock_pi with FUTEX_CLOCK_REALTIME: ENOSYS", r == ENOSYS, r);
+    let r = futex(l, FUTEX_LOCK_PI2 | PRIVATE | CLOCK_REALTIME_FLAG, 0, 0, 0, 0);
+    report.check("lock_pi2 (FUTEX_CLOCK_REALTIME allowed) of a free lock: 0", r == 0 && lock.load(Ordering::SeqCst) == me, r);
+    futex(l, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+
+    // Hand-off: we hold it, a child blocks in lock_pi, our unlock makes it the owner.
+    futex(l, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    let release = leaked_word(0);
+    let job = leak(Job { kind: JOB_PI_HOLD, word: l as usize, extra: addr(release) as usize, ..Job::default() });
+    let pid = spawn(job, 0, std::ptr::null_mut());
+    let waiting = await_waiters_bit(lock);
+    report.check("lock_pi of a held lock: the waiter marks the word FUTEX_WAITERS", waiting && lock.load(Ordering::SeqCst) == me | FUTEX_WAITERS, format!("{:#x}", lock.load(Ordering::SeqCst)));
+    let r = futex(l, FUTEX_WAKE | PRIVATE, 1, 0, 0, 0);
+    report.check("a plain wake meeting a PI waiter: EINVAL", r == EINVAL, r);
+    let r = futex(l, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    let handed = await_done(job, 1);
+    let child = pid as u32;
+    report.check("unlock_pi hands the lock to the waiter: its lock_pi returns 0, the word its tid | FUTEX_WAITERS", r == 0 && handed && job.result.load(Ordering::SeqCst) == 0 && job.observed.load(Ordering::SeqCst) == child | FUTEX_WAITERS, format!("unlock {r}, lock {}, word {:#x}", job.result.load(Ordering::SeqCst), job.observed.load(Ordering::SeqCst)));
+    let r = futex(l, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0);
+    report.check("trylock_pi of a lock another holds: EAGAIN", r == EAGAIN, r);
+    for (name, op, clock, flag) in [("lock_pi (CLOCK_REALTIME)", FUTEX_LOCK_PI, libc::CLOCK_REALTIME, 0), ("lock_pi2 (CLOCK_MONOTONIC)", FUTEX_LOCK_PI2, libc::CLOCK_MONOTONIC, 0)] {
+        let deadline = plus_ms(now(clock), 30);
+        let r = futex(l, op | PRIVATE | flag, 0, &deadline as *const _ as u64, 0, 0);
+        report.check(&format!("{name} of a held lock, absolute deadline: ETIMEDOUT"), r == ETIMEDOUT, r);
+    }
+    release.store(1, Ordering::SeqCst);
+    wake(release, PRIVATE, 1);
+    let unlocked = await_done(job, 2);
+    reap(pid);
+    report.check("the new owner's unlock_pi: 0, the word 0", unlocked && job.result2.load(Ordering::SeqCst) == 0 && lock.load(Ordering::SeqCst) == 0, format!("{}, word {:#x}", job.result2.load(Ordering::SeqCst), lock.load(Ordering::SeqCst)));
+
+    // The owner dies holding it: the oldest waiter gets it (robust: with OWNER_DIED).
+    for robust in [false, true] {
+        let name = if robust { "robust " } else { "" };
+        let node: &'static RobustLock = leak_lock();
+        let head_at = if robust {
+            let head = Box::leak(Box::new(RobustHead { next: 0, futex_offset: 8, pending: 0 }));
+            let head_at = head as *const RobustHead as u64;
+            head.next = (node as *const RobustLock as u64) | 1; // a PI lock
+            // SAFETY: the node is leaked and only this thread writes its link now.
+            unsafe { (*(node as *const RobustLock as *mut RobustLock)).next = head_at };
+            head_at
+        } else {
+            0
+        };
+        let job = leak(Job { kind: JOB_PI_TAKE_AND_DIE, word: addr(&node.word) as usize, extra: head_at as usize, ..Job::default() });
+        let pid = spawn(job, 0, std::ptr::null_mut());
+        await_done(job, 1);
+        let r = futex(addr(&node.word), FUTEX_LOCK_PI | PRIVATE, 0, 0, 0, 0);
+        let status = reap(pid);
+        let word = node.word.load(Ordering::SeqCst);
+        // Robust or not, the new owner learns that the owner died (Linux's
+        // fixup_pi_state_owner sets FUTEX_OWNER_DIED when the PI state has no owner).
+        let expected = FUTEX_OWNER_DIED | FUTEX_WAITERS | me;
+        report.check(&format!("a {name}PI lock whose owner dies goes to its waiter (0, word {expected:#x})"), job.result.load(Ordering::SeqCst) == 0 && r == 0 && word == expected && status == 0, format!("{r}, word {word:#x}"));
+        let r = futex(addr(&node.word), FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+        report.check(&format!("then unlock_pi of the {name}lock: 0"), r == 0 && node.word.load(Ordering::SeqCst) == 0, r);
+    }
+
+    // Requeue-PI: a condition variable's waiter moved onto a PI mutex.
+    let cond = leaked_word(0);
+    let mutex = leaked_word(0);
+    let (c, m) = (addr(cond), addr(mutex));
+    let r = futex(c, FUTEX_WAIT_REQUEUE_PI | PRIVATE, 0, 0, c, 0);
+    report.check("wait_requeue_pi onto itself: EINVAL", r == EINVAL, r);
+    let r = futex(c, FUTEX_WAIT_REQUEUE_PI | PRIVATE, 1, 0, m, 0);
+    report.check("wait_requeue_pi, the word differs: EAGAIN", r == EAGAIN, r);
+    let r = futex(c, FUTEX_CMP_REQUEUE_PI | PRIVATE, 2, 0, m, 0);
+    report.check("cmp_requeue_pi waking 2: EINVAL", r == EINVAL, r);
+    let r = futex(c, FUTEX_CMP_REQUEUE_PI | PRIVATE, 1, 0, c, 0);
+    report.check("cmp_requeue_pi onto itself: EINVAL", r == EINVAL, r);
+    let r = futex(c, FUTEX_CMP_REQUEUE_PI | PRIVATE, 1, 0, m, 5);
+    report.check("cmp_requeue_pi, *uaddr != val3: EAGAIN", r == EAGAIN, r);
+    for held in [false, true] {
+        let name = if held { "held" } else { "free" };
+        if held {
+            futex(m, FUTEX_TRYLOCK_PI | PRIVATE, 0, 0, 0, 0);
+        }
+        let job = leak(Job { kind: JOB_REQUEUE_PI, word: c as usize, value: 0, extra: m as usize, ..Job::default() });
+        let pid = spawn(job, 0, std::ptr::null_mut());
+        // A plain wake meets the requeue-PI waiter: EINVAL once it sleeps.
+        let start = Instant::now();
+        while futex(c, FUTEX_WAKE | PRIVATE, 1, 0, 0, 0) != EINVAL && start.elapsed() < Duration::from_secs(5) {
+            pause_ms(1);
+        }
+        let r = futex(c, FUTEX_CMP_REQUEUE_PI | PRIVATE, 1, 0, m, 0);
+        report.check(&format!("cmp_requeue_pi onto a {name} mutex: 1"), r == 1, r);
+        if held {
+            let word = mutex.load(Ordering::SeqCst);
+            report.check("the held mutex now has a waiter: our tid | FUTEX_WAITERS", word == me | FUTEX_WAITERS, format!("{word:#x}"));
+            let r = futex(m, FUTEX_UNLOCK_PI | PRIVATE, 0, 0, 0, 0);
+            report.check("unlock_pi hands the mutex to the requeued waiter", r == 0, r);
+        }
+        let status = reap(pid);
+        let expected = if held { pid as u32 | FUTEX_WAITERS } else { pid as u32 };
+        let (got, seen, unlock) = (job.result.load(Ordering::SeqCst), job.observed.load(Ordering::SeqCst), job.result2.load(Ordering::SeqCst));
+        report.check(&format!("wait_requeue_pi ({name} mutex) returns 0 owning it (word {expected:#x}), then unlocks"), got == 0 && seen == expected && unlock == 0 && status == 0 && mutex.load(Ordering::SeqCst) == 0, format!("{got}, word {seen:#x}, unlock {unlock}"));
+    }
+}
+
 fn main() -> ExitCode {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp".to_string());
     let mut report = Report::default();
@@ -755,6 +963,7 @@ fn main() -> ExitCode {
     signals(&mut report);
     robust(&mut report);
     clear_tid(&mut report);
+    pi(&mut report);
     across_fork(&mut report, &dir);
     report.finish("futex")
 }
