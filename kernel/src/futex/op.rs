@@ -100,7 +100,11 @@ impl Op {
     pub fn decode(op: u32) -> Result<Op, Errno> {
         let realtime = op & FUTEX_CLOCK_REALTIME != 0;
         let cmd = op & FUTEX_CMD_MASK;
-        if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2)
+        if realtime
+            && !matches!(
+                cmd,
+                FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2
+            )
         {
             return Err(Errno::ENOSYS);
         }
@@ -285,9 +289,18 @@ mod tests {
         assert_eq!(Op::decode(FUTEX_WAKE).unwrap().command, Command::Wake);
         assert!(!Op::decode(FUTEX_WAKE).unwrap().private);
         // CLOCK_REALTIME only with the commands that take an absolute timeout.
-        assert_eq!(Op::decode(FUTEX_WAIT | FUTEX_CLOCK_REALTIME), Err(Errno::ENOSYS));
-        assert_eq!(Op::decode(FUTEX_WAKE | FUTEX_CLOCK_REALTIME), Err(Errno::ENOSYS));
-        assert_eq!(Op::decode(FUTEX_LOCK_PI | FUTEX_CLOCK_REALTIME), Err(Errno::ENOSYS));
+        assert_eq!(
+            Op::decode(FUTEX_WAIT | FUTEX_CLOCK_REALTIME),
+            Err(Errno::ENOSYS)
+        );
+        assert_eq!(
+            Op::decode(FUTEX_WAKE | FUTEX_CLOCK_REALTIME),
+            Err(Errno::ENOSYS)
+        );
+        assert_eq!(
+            Op::decode(FUTEX_LOCK_PI | FUTEX_CLOCK_REALTIME),
+            Err(Errno::ENOSYS)
+        );
         for cmd in [FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2] {
             assert!(Op::decode(cmd | FUTEX_CLOCK_REALTIME).unwrap().realtime);
         }
@@ -321,7 +334,14 @@ mod tests {
             Op::timeout_kind(FUTEX_LOCK_PI2),
             Some(TimeoutKind::Absolute(Clock::Monotonic))
         );
-        for cmd in [FUTEX_WAKE, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, FUTEX_UNLOCK_PI, FUTEX_TRYLOCK_PI] {
+        for cmd in [
+            FUTEX_WAKE,
+            FUTEX_REQUEUE,
+            FUTEX_CMP_REQUEUE,
+            FUTEX_WAKE_OP,
+            FUTEX_UNLOCK_PI,
+            FUTEX_TRYLOCK_PI,
+        ] {
             assert_eq!(Op::timeout_kind(cmd), None, "{cmd}");
         }
     }
@@ -334,7 +354,10 @@ mod tests {
         assert_eq!(wake_limit(i32::MAX as u32), i32::MAX as usize);
         assert_eq!(wake_limit(0x8000_0000), 1); // INT_MIN
         assert_eq!(requeue_counts(0, 0), Ok((0, 0)));
-        assert_eq!(requeue_counts(1, i32::MAX as u32), Ok((1, i32::MAX as usize)));
+        assert_eq!(
+            requeue_counts(1, i32::MAX as u32),
+            Ok((1, i32::MAX as usize))
+        );
         assert_eq!(requeue_counts(u32::MAX, 0), Err(Errno::EINVAL));
         assert_eq!(requeue_counts(0, 0x8000_0000), Err(Errno::EINVAL));
     }
@@ -408,17 +431,29 @@ mod tests {
         );
         assert!(!decode_waitv_entry(&waitv(7, 0x1000, 2, 0)).unwrap().private);
         for size in [0, 1, 3] {
-            assert_eq!(decode_waitv_entry(&waitv(0, 0, size, 0)), Err(Errno::EINVAL));
+            assert_eq!(
+                decode_waitv_entry(&waitv(0, 0, size, 0)),
+                Err(Errno::EINVAL)
+            );
         }
-        assert_eq!(decode_waitv_entry(&waitv(0, 0, 2 | 4, 0)), Err(Errno::EINVAL));
+        assert_eq!(
+            decode_waitv_entry(&waitv(0, 0, 2 | 4, 0)),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(decode_waitv_entry(&waitv(0, 0, 2, 1)), Err(Errno::EINVAL));
-        assert_eq!(decode_waitv_entry(&waitv(1 << 32, 0, 2, 0)), Err(Errno::EINVAL));
+        assert_eq!(
+            decode_waitv_entry(&waitv(1 << 32, 0, 2, 0)),
+            Err(Errno::EINVAL)
+        );
     }
 
     #[test]
     fn owner_died_word() {
         assert_eq!(owner_died(1234), FUTEX_OWNER_DIED);
-        assert_eq!(owner_died(FUTEX_WAITERS | 1234), FUTEX_WAITERS | FUTEX_OWNER_DIED);
+        assert_eq!(
+            owner_died(FUTEX_WAITERS | 1234),
+            FUTEX_WAITERS | FUTEX_OWNER_DIED
+        );
         assert_eq!(owner_died(FUTEX_OWNER_DIED | 5), FUTEX_OWNER_DIED);
     }
 }

@@ -165,7 +165,11 @@ mod tests {
     #[test]
     fn marks_owned_locks_and_wakes_where_waiters_sleep() {
         let mut memory = list(
-            &[(0x2000, 42), (0x3000, 42 | FUTEX_WAITERS), (0x4000, 7 | FUTEX_WAITERS)],
+            &[
+                (0x2000, 42),
+                (0x3000, 42 | FUTEX_WAITERS),
+                (0x4000, 7 | FUTEX_WAITERS),
+            ],
             0,
         );
         exit_robust_list(&mut memory, HEAD, 42);

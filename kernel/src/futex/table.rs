@@ -261,7 +261,13 @@ impl<T: Clone, P> WaitTable<T, P> {
         (woken, count, result)
     }
 
-    fn append(&mut self, to: Key, entries: Vec<Entry<T, P>>, kind: Kind, pin: &mut impl FnMut() -> P) {
+    fn append(
+        &mut self,
+        to: Key,
+        entries: Vec<Entry<T, P>>,
+        kind: Kind,
+        pin: &mut impl FnMut() -> P,
+    ) {
         if entries.is_empty() {
             return;
         }
@@ -496,7 +502,7 @@ mod tests {
     fn requeued_waiter_finishes_from_its_new_queue() {
         let mut table = WaitTable::new();
         let id = plain(&mut table, 0, ANY, 1);
-        table.requeue(key(0), key(4), 0, 1, || ());
+        assert_eq!(table.requeue(key(0), key(4), 0, 1, || ()).1, 1);
         assert_eq!(table.finish(id), None);
         assert_eq!(table.waiting(key(4)), 0);
         assert!(table.is_empty());

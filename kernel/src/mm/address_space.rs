@@ -719,7 +719,9 @@ impl AddressSpace {
     /// by the address space and address. Faults the page in for reading; `EFAULT` if it
     /// cannot be read. The caller checked alignment and the user half.
     pub fn futex_page(&mut self, address: u64) -> Result<FutexPage, Errno> {
-        let page = self.page_for(address, Access::Read).map_err(|_| Errno::EFAULT)?;
+        let page = self
+            .page_for(address, Access::Read)
+            .map_err(|_| Errno::EFAULT)?;
         let area = self.areas.find(address).ok_or(Errno::EFAULT)?;
         let PageSource::File { inode, offset, .. } = &area.backing else {
             return Ok(FutexPage::Private);

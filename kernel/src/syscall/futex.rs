@@ -10,8 +10,8 @@ use vfs_core::Errno;
 
 use super::{SysResult, read_in, write_out};
 use crate::futex::op::{
-    self, BITSET_MATCH_ANY, Clock, Command, FUTEX_WAITV_MAX, Op, TimeoutKind,
-    WAITV_ENTRY_SIZE, WakeOp,
+    self, BITSET_MATCH_ANY, Clock, Command, FUTEX_WAITV_MAX, Op, TimeoutKind, WAITV_ENTRY_SIZE,
+    WakeOp,
 };
 use crate::futex::robust::ROBUST_LIST_HEAD_SIZE;
 use crate::process::Process;
@@ -151,7 +151,10 @@ pub fn restartable(op: u64, timeout: u64) -> bool {
 /// one (its deadline is absolute, so the restarted call keeps it).
 pub fn restarts_always(op: u64) -> bool {
     let command = Op::decode(op as u32).map(|op| op.command);
-    matches!(command, Ok(Command::LockPi | Command::LockPi2 | Command::WaitRequeuePi))
+    matches!(
+        command,
+        Ok(Command::LockPi | Command::LockPi2 | Command::WaitRequeuePi)
+    )
 }
 
 /// `futex_waitv(waiters, nr_futexes, flags, timeout, clockid)`: waits on up to 128
@@ -185,9 +188,7 @@ pub fn futex_waitv(
     };
     // At most 128 entries of 24 bytes: within the working memory every process has paid
     // for (`PREPAID_SCRATCH`), as are the waits and their table entries.
-    let bytes = count
-        .checked_mul(WAITV_ENTRY_SIZE)
-        .ok_or(Errno::EINVAL)?;
+    let bytes = count.checked_mul(WAITV_ENTRY_SIZE).ok_or(Errno::EINVAL)?;
     let raw = read_in(p, waiters, bytes)?;
     let mut entries = Vec::with_capacity(count);
     for chunk in raw.chunks_exact(WAITV_ENTRY_SIZE) {
@@ -233,8 +234,12 @@ pub fn get_robust_list(p: &mut Process, pid: u64, head_out: u64, len_out: u64) -
             .ok_or(Errno::ESRCH)?;
         let allowed = task.with_identity(|theirs| {
             let (me, them) = (&p.ids, &theirs.ids);
-            [them.uid, them.euid, them.suid].iter().all(|&id| id == me.uid)
-                && [them.gid, them.egid, them.sgid].iter().all(|&id| id == me.gid)
+            [them.uid, them.euid, them.suid]
+                .iter()
+                .all(|&id| id == me.uid)
+                && [them.gid, them.egid, them.sgid]
+                    .iter()
+                    .all(|&id| id == me.gid)
         }) || p.capable(vfs_core::cap::SYS_PTRACE);
         if !allowed {
             return Err(Errno::EPERM);

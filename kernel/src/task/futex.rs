@@ -41,7 +41,10 @@ use crate::mm::vma::TASK_SIZE;
 
 /// What a waiter holds on to while it waits, so its key's identity stays its own.
 #[derive(Clone)]
-#[allow(dead_code, reason = "held, never read: the handle keeps the object alive")]
+#[allow(
+    dead_code,
+    reason = "held, never read: the handle keeps the object alive"
+)]
 pub enum Pin {
     /// The address space of an address-space key.
     Mm(Shared<AddressSpace>),
@@ -133,7 +136,11 @@ fn wake_threads(sleepers: Vec<Sleeper>) -> usize {
 /// Sleeps until the entries' outcome, the deadline, or a signal for `pid`, whichever the
 /// thread sees first when it runs; takes the entries out of the table and says what
 /// ended the wait: the last entry reached and how, or why none was.
-fn sleep_on(ids: &[EntryId], pid: u32, deadline: Option<i64>) -> Result<(usize, Outcome), NotWoken> {
+fn sleep_on(
+    ids: &[EntryId],
+    pid: u32,
+    deadline: Option<i64>,
+) -> Result<(usize, Outcome), NotWoken> {
     // `why` is what ended the wait if nothing reached an entry (checked again below).
     let why = loop {
         if ids.iter().any(|&id| FUTEXES.lock().outcome(id).is_some()) {
@@ -371,7 +378,14 @@ pub fn lock_pi(
             mm: mm.clone(),
             pi_word: futex.address,
         };
-        table.enqueue(futex.key, BITSET_MATCH_ANY, pid, Kind::Pi, sleeper, futex.pin.clone())
+        table.enqueue(
+            futex.key,
+            BITSET_MATCH_ANY,
+            pid,
+            Kind::Pi,
+            sleeper,
+            futex.pin.clone(),
+        )
     };
     match sleep_on(&[id], pid, deadline) {
         Ok(_) => Ok(()),
@@ -432,7 +446,14 @@ pub fn wait_requeue_pi(
             pi_word: target.address,
         };
         let kind = Kind::RequeuePi { target: target.key };
-        let id = table.enqueue(futex.key, BITSET_MATCH_ANY, pid, kind, sleeper, futex.pin.clone());
+        let id = table.enqueue(
+            futex.key,
+            BITSET_MATCH_ANY,
+            pid,
+            kind,
+            sleeper,
+            futex.pin.clone(),
+        );
         let word = read_word(mm, futex.address);
         if word != Ok(expected) {
             table.finish(id);
@@ -491,7 +512,11 @@ pub fn cmp_requeue_pi(
                 return Err(errno);
             }
         };
-        let limit = if acquired { requeue } else { requeue.saturating_add(1) };
+        let limit = if acquired {
+            requeue
+        } else {
+            requeue.saturating_add(1)
+        };
         let (woken, moved) = table.requeue_pi(from.key, to.key, acquired, limit, || to.pin.clone());
         if acquired && moved > 0 {
             table.set_pi_owner(to.key, top);

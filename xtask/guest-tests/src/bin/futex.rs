@@ -568,7 +568,7 @@ struct Waitv {
 }
 
 fn waitv(report: &mut Report) {
-    let words: Vec<&'static AtomicU32> = (0..3).map(|i| leaked_word(i)).collect();
+    let words: Vec<&'static AtomicU32> = (0..3).map(leaked_word).collect();
     let vector: &'static [Waitv] = Box::leak(
         words.iter().enumerate().map(|(i, word)| Waitv { val: i as u64, uaddr: addr(word), flags: 2 | 128, reserved: 0 }).collect::<Vec<_>>().into_boxed_slice(),
     );
