@@ -196,9 +196,10 @@ pub fn wait(
     deadline: Option<i64>,
 ) -> Result<Result<usize, NotWoken>, Errno> {
     // Each word is read once before the table is locked, which faults its page in: the
-    // read under the lock then finds it resident.
+    // read under the lock then finds it resident. Errors are for that read to report, in
+    // order (an earlier word that differs is `EAGAIN` before a later one's `EFAULT`).
     for wait in waits {
-        read_word(mm, wait.futex.address)?;
+        let _ = read_word(mm, wait.futex.address);
     }
     let sleeper = Sleeper {
         thread: thread::current(),
