@@ -723,8 +723,10 @@ impl AddressSpace {
             .page_for(address, Access::Read)
             .map_err(|_| Errno::EFAULT)?;
         let area = self.areas.find(address).ok_or(Errno::EFAULT)?;
-        let PageSource::File { inode, offset, .. } = &area.backing else {
-            return Ok(FutexPage::Private);
+        // Every kind of backing is decided here (a new one must say how it is keyed).
+        let (inode, offset) = match &area.backing {
+            PageSource::Anonymous => return Ok(FutexPage::Private),
+            PageSource::File { inode, offset, .. } => (inode, offset),
         };
         let file_offset = offset + (page - area.start);
         // A private mapping's page is the file's until written: then it is a copy.
