@@ -27,11 +27,12 @@
 //! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
 //! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
-//! `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
+//! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
 //! SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`s
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
-//! `PHASES` → `CONSOLE` (timeline); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
+//! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`
+//! (futexes); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
 //! `TABLE` → a task's identity (task; a task's parts are leaves); every other lock is a
 //! leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
 //! (see `arch`). A panic or fault report never waits for `CONSOLE` (it uses a second handle).
