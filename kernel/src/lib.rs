@@ -27,8 +27,8 @@
 //! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
 //! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
-//! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
-//! SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`s
+//! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`,
+//! `task::scheduler::{RUN_QUEUE, SLEEPERS}` and each wait queue's list (their order is written in `task`), and the `Once`s
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
 //! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`

@@ -2,7 +2,8 @@
 //! queues (how a thread sleeps until something happens), the process table (who is whose
 //! parent, group and session, who has ended and with what status, which signals other
 //! processes sent, real-time alarms), the console's foreground group, the futex table
-//! ([`futex`]), and the calls built on them: `fork`/`vfork`/`clone`, `exit`, `wait4`/`waitid`, `kill`, stop and continue.
+//! ([`futex`]), and the calls built on them: `fork`/`vfork`/`clone`, `exit`,
+//! `wait4`/`waitid`, `kill`, stop and continue.
 //!
 //! Where it sits: above `arch::thread` (stacks and the switch itself) and `mm` (copy-on-write
 //! address spaces), and above the system-call layer: each process's kernel thread runs
