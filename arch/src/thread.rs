@@ -19,7 +19,7 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Mutex;
 
@@ -54,6 +54,9 @@ pub struct Thread {
     /// Nanoseconds the scheduler above reports this thread spent off the CPU (switched
     /// away or idle), for CPU-time accounting.
     off_cpu_ns: AtomicU64,
+    /// Whom the layer above runs on this thread (the task id of a user thread; 0: none),
+    /// so "who is running" costs a load rather than a search.
+    owner: AtomicU32,
 }
 
 impl core::fmt::Debug for Thread {
@@ -88,6 +91,7 @@ impl Thread {
             fpu: Mutex::new(fpu),
             entry: Mutex::new(Some(Box::new(entry))),
             off_cpu_ns: AtomicU64::new(0),
+            owner: AtomicU32::new(0),
         }))
     }
 
@@ -102,6 +106,15 @@ impl Thread {
 
     pub fn off_cpu_ns(&self) -> u64 {
         self.off_cpu_ns.load(Ordering::Relaxed)
+    }
+
+    /// Records whom the layer above runs on this thread (see `owner`).
+    pub fn set_owner(&self, owner: u32) {
+        self.owner.store(owner, Ordering::Relaxed);
+    }
+
+    pub fn owner(&self) -> u32 {
+        self.owner.load(Ordering::Relaxed)
     }
 }
 
@@ -129,6 +142,7 @@ pub fn current() -> Arc<Thread> {
                 fpu: Mutex::new(FpuState::initial()),
                 entry: Mutex::new(None),
                 off_cpu_ns: AtomicU64::new(0),
+                owner: AtomicU32::new(0),
             })
         })
         .clone()

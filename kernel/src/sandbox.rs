@@ -223,7 +223,8 @@ pub fn run(
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
     crate::task::oom::track(&process);
-    let termination = crate::task::run::run(&mut process);
+    let ending = crate::task::run::run(&mut process);
+    let termination = crate::task::lifecycle::end_init(process, ending);
     log::info!(target: "sandbox", "init ended: {termination:?}");
     exit(termination.shell_status())
 }
@@ -297,6 +298,7 @@ fn init_process(
     );
     let mut process = Process {
         pid: INIT_PID,
+        tid: INIT_PID,
         task,
         mm,
         fs,

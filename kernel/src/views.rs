@@ -95,9 +95,16 @@ impl ProcessView for Task {
     fn pid(&self) -> u32 {
         Task::pid(self)
     }
+    fn tgid(&self) -> u32 {
+        crate::task::lifecycle::tgid_of(Task::pid(self)).unwrap_or(Task::pid(self))
+    }
+    fn threads(&self) -> u32 {
+        let count = crate::task::lifecycle::threads_of(ProcessView::tgid(self)).len();
+        u32::try_from(count.max(1)).unwrap_or(u32::MAX)
+    }
     fn parent_pid(&self) -> u32 {
         // The init's parent is outside the container: 0, as Linux shows it there.
-        match Task::pid(self) {
+        match ProcessView::tgid(self) {
             1 => 0,
             pid => crate::task::lifecycle::parent_of(pid),
         }
@@ -192,7 +199,7 @@ impl ProcessView for Task {
         match run_state(pid) {
             ProcessRunState::Zombie => ProcessState::Zombie,
             ProcessRunState::Stopped => ProcessState::Stopped,
-            ProcessRunState::Running if crate::task::lifecycle::current_pid() == Some(pid) => {
+            ProcessRunState::Running if crate::task::lifecycle::current_tid() == Some(pid) => {
                 ProcessState::Running
             }
             ProcessRunState::Running => ProcessState::Sleeping,
@@ -210,7 +217,7 @@ impl ProcessView for Task {
         }
     }
     fn signals(&self) -> SignalMasks {
-        let [pending, blocked, ignored, caught] =
+        let [pending, _shared, blocked, ignored, caught] =
             crate::task::lifecycle::signal_masks(Task::pid(self)).unwrap_or_default();
         SignalMasks {
             pending,
@@ -357,6 +364,14 @@ impl ProcessSource for Processes {
 
     fn pids(&self) -> Vec<u32> {
         crate::task::lifecycle::pids()
+    }
+
+    fn threads(&self, pid: u32) -> Vec<u32> {
+        crate::task::lifecycle::threads_of(pid)
+    }
+
+    fn current_tid(&self) -> Option<u32> {
+        crate::task::lifecycle::current_tid()
     }
 }
 

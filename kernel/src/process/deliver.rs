@@ -18,7 +18,7 @@ use super::signal::{
 };
 use super::{Process, Termination};
 use crate::abi::syscall_numbers as nr;
-use crate::task::lifecycle;
+use crate::task::lifecycle::{self, Ending};
 
 /// `struct rt_sigframe`: the return address (`sa_restorer`), `struct ucontext`, `siginfo`.
 const UCONTEXT_OFFSET: u64 = 8;
@@ -67,12 +67,22 @@ fn restartable(number: u64, context: &arch::user::UserContext) -> bool {
 }
 
 /// What the run loop does after a system call (`syscall` names it) or an interrupt:
-/// `Some` when a signal ends the process.
-pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Termination> {
+/// `Some` when a signal ends the process, or the thread must end (its process is ending,
+/// or another thread exec'd).
+pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> {
     if let Some(signal) = p.pending_termination {
-        return Some(Termination::Killed(signal));
+        return Some(Ending::Group(Termination::Killed(signal)));
     }
-    for info in lifecycle::take_pending_signals(p.pid) {
+    if lifecycle::must_end(p.tid) {
+        return Some(Ending::Thread(0));
+    }
+    if lifecycle::group_stopped(p.pid) {
+        lifecycle::park_while_stopped(p.tid, p.pid);
+        if lifecycle::must_end(p.tid) {
+            return Some(Ending::Thread(0));
+        }
+    }
+    for info in lifecycle::take_pending_signals(p.tid, !p.signals.blocked) {
         p.signals.raise(info);
     }
     let interrupted = syscall.filter(|_| p.context.rax as i64 == -i64::from(Errno::EINTR.0));
@@ -83,11 +93,14 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
             SIG_IGN => {}
             SIG_DFL => match default_action(info.signo) {
                 DefaultAction::Terminate | DefaultAction::Core => {
-                    return Some(Termination::Killed(info.signo));
+                    return Some(Ending::Group(Termination::Killed(info.signo)));
                 }
                 DefaultAction::Stop => {
-                    lifecycle::stop_current(p.pid, info.signo);
-                    for info in lifecycle::take_pending_signals(p.pid) {
+                    lifecycle::stop_current(p.tid, p.pid, info.signo);
+                    if lifecycle::must_end(p.tid) {
+                        return Some(Ending::Thread(0));
+                    }
+                    for info in lifecycle::take_pending_signals(p.tid, !p.signals.blocked) {
                         p.signals.raise(info);
                     }
                 }
@@ -102,7 +115,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
                     restart(p, number);
                 }
                 if push_frame(p, info, action).is_err() {
-                    return Some(Termination::Killed(11));
+                    return Some(Ending::Group(Termination::Killed(11)));
                 }
                 handled = true;
                 break;
@@ -121,7 +134,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Terminat
             restart(p, number);
         }
     }
-    lifecycle::publish_signal_state(p.pid, &p.signals);
+    lifecycle::publish_signal_state(p.tid, &p.signals);
     None
 }
 
@@ -292,7 +305,7 @@ pub fn sigreturn(p: &mut Process) -> Option<Termination> {
     } else if size >= 2048 {
         p.signals.alt_stack = (base, flags & !SS_ONSTACK, size);
     }
-    lifecycle::publish_signal_state(p.pid, &p.signals);
+    lifecycle::publish_signal_state(p.tid, &p.signals);
     match register(MCONTEXT_FPSTATE) {
         // No FPU state in the frame: the registers start afresh, as Linux's `fpu__clear`.
         0 => arch::thread::reset_fpu(),

@@ -305,6 +305,9 @@ fn load(
     mm.write(initial.sp, &initial.image)?;
     mm.set_start_stack(initial.sp);
 
+    // The point of no return: the other threads of the process end first, and a thread
+    // that is not the leader takes the process's id (Linux's `de_thread`).
+    crate::task::lifecycle::end_other_threads(process)?;
     // The new image has an address space and a descriptor table of its own, whoever
     // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
     // the files too, so close-on-exec closes nothing of theirs. The process's page count

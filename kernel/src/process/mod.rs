@@ -69,7 +69,11 @@ mod running {
     /// thread touches, and handles to the parts it shares ([`Task`]: the half that others
     /// reach). A part is locked for one operation at a time (see [`crate::task::shared`]).
     pub struct Process {
+        /// The process id (the thread group's: Linux's tgid), what `getpid` returns.
         pub pid: u32,
+        /// This thread's id (`gettid`), the key of its entry in the task table; the pid
+        /// for a process's first thread.
+        pub tid: u32,
         pub task: Arc<Task>,
         pub mm: Shared<AddressSpace>,
         pub fs: Shared<FsContext>,
@@ -152,6 +156,9 @@ mod running {
     /// What the system call layer tells the run loop after a call.
     pub enum Flow {
         Continue,
+        /// The whole process ends (`exit_group`, a fatal signal).
         Exit(Termination),
+        /// This thread ends (`exit`); the process goes on while others run.
+        ExitThread(u8),
     }
 }

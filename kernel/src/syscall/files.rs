@@ -549,7 +549,7 @@ fn poll_deadline(p: &mut Process, fds: u64, count: u64, deadline: Option<i64>) -
         })
         .collect();
     let files: Vec<Arc<OpenFile>> = entries.iter().filter_map(|e| e.0.clone()).collect();
-    let result = wait_ready(p.pid, &files, deadline, || {
+    let result = wait_ready(p.tid, &files, deadline, || {
         let mut ready = 0;
         for (entry, (file, fd, events)) in raw.chunks_mut(8).zip(&entries) {
             let revents = match file {
@@ -667,7 +667,7 @@ fn select_deadline(p: &mut Process, nfds: u64, sets: [u64; 3], deadline: Option<
         vec![0; bits[1].len()],
         vec![0; bits[2].len()],
     ];
-    let result = wait_ready(p.pid, &files, deadline, || {
+    let result = wait_ready(p.tid, &files, deadline, || {
         let mut ready = 0;
         for set in out.iter_mut() {
             set.fill(0);

@@ -78,7 +78,7 @@ pub fn futex(
                 expected: value,
                 bitset,
             }];
-            wait_result(table::wait(&mm, p.pid, &waits, deadline)?).map(|_| 0)
+            wait_result(table::wait(&mm, p.tid, &waits, deadline)?).map(|_| 0)
         }
         Command::Wake | Command::WakeBitset => {
             let bitset = if op.command == Command::Wake {
@@ -110,11 +110,11 @@ pub fn futex(
         Command::LockPi | Command::LockPi2 | Command::TrylockPi => {
             let futex = Futex::at(&mm, address, op.private)?;
             let try_only = op.command == Command::TrylockPi;
-            table::lock_pi(&mm, p.pid, &futex, deadline, try_only).map(|()| 0)
+            table::lock_pi(&mm, p.tid, &futex, deadline, try_only).map(|()| 0)
         }
         Command::UnlockPi => {
             let futex = Futex::at(&mm, address, op.private)?;
-            table::unlock_pi(&mm, p.pid, &futex).map(|()| 0)
+            table::unlock_pi(&mm, p.tid, &futex).map(|()| 0)
         }
         Command::WaitRequeuePi => {
             if address == address2 {
@@ -122,7 +122,7 @@ pub fn futex(
             }
             let target = Futex::at(&mm, address2, op.private)?;
             let futex = Futex::at(&mm, address, op.private)?;
-            table::wait_requeue_pi(&mm, p.pid, &futex, &target, value, deadline).map(|()| 0)
+            table::wait_requeue_pi(&mm, p.tid, &futex, &target, value, deadline).map(|()| 0)
         }
         Command::CmpRequeuePi => {
             let (wake, requeue) = op::requeue_counts(value, value2)?;
@@ -205,7 +205,7 @@ pub fn futex_waitv(
             bitset: BITSET_MATCH_ANY,
         });
     }
-    wait_result(table::wait(&mm, p.pid, &waits, deadline)?)
+    wait_result(table::wait(&mm, p.tid, &waits, deadline)?)
 }
 
 /// `set_robust_list(head, len)`: only the one head size Linux knows is accepted; the
@@ -219,16 +219,17 @@ pub fn set_robust_list(p: &mut Process, head: u64, len: u64) -> SysResult {
     Ok(0)
 }
 
-/// `get_robust_list(pid, head_ptr, len_ptr)`: the head `pid` (0: the caller) registered.
-/// Another process's needs Linux's `ptrace_may_access` read check: the caller's real uid
-/// is the target's real, effective and saved uid and its real gid likewise, or it holds
-/// `CAP_SYS_PTRACE` (`EPERM` otherwise); an unknown pid is `ESRCH`.
-pub fn get_robust_list(p: &mut Process, pid: u64, head_out: u64, len_out: u64) -> SysResult {
-    let pid = pid as i32;
-    let head = if pid == 0 || pid as u32 == p.pid {
+/// `get_robust_list(tid, head_ptr, len_ptr)`: the head thread `tid` (0: the caller)
+/// registered. Another thread's needs Linux's `ptrace_may_access` read check: the
+/// caller's real uid is the target's real, effective and saved uid and its real gid
+/// likewise, or it holds `CAP_SYS_PTRACE` (`EPERM` otherwise; a thread of the caller's
+/// own process has its credentials, so it passes); an unknown tid is `ESRCH`.
+pub fn get_robust_list(p: &mut Process, tid: u64, head_out: u64, len_out: u64) -> SysResult {
+    let tid = tid as i32;
+    let head = if tid == 0 || tid as u32 == p.tid {
         p.robust_list.0
     } else {
-        let task = u32::try_from(pid)
+        let task = u32::try_from(tid)
             .ok()
             .and_then(crate::task::lifecycle::task_of)
             .ok_or(Errno::ESRCH)?;

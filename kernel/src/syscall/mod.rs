@@ -12,6 +12,7 @@ mod identity;
 mod memory;
 mod paths;
 mod process;
+mod scheduling;
 mod signals;
 mod system;
 mod time;
@@ -61,7 +62,7 @@ pub fn dispatch(p: &mut Process) -> Flow {
     let c = &p.context;
     let (number, a) = (c.rax, [c.rdi, c.rsi, c.rdx, c.r10, c.r8, c.r9]);
     let result = match number {
-        nr::EXIT => return Flow::Exit(Termination::Exited(a[0] as u8)),
+        nr::EXIT => return Flow::ExitThread(a[0] as u8),
         nr::EXIT_GROUP => return Flow::Exit(Termination::Exited(a[0] as u8)),
         nr::RT_SIGRETURN => {
             return match crate::process::deliver::sigreturn(p) {
@@ -182,7 +183,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::MADVISE => memory::madvise(p, a[0], a[1], a[2]),
 
         nr::GETPID => Ok(u64::from(p.pid)),
-        nr::GETTID => Ok(u64::from(p.pid)),
+        nr::GETTID => Ok(u64::from(p.tid)),
         nr::GETPPID => process::getppid(p),
         nr::GETPGRP => process::getpgid(p, 0),
         nr::GETPGID => process::getpgid(p, a[0]),
@@ -230,7 +231,16 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::GETRLIMIT => system::prlimit64(p, 0, a[0], 0, a[1]),
         nr::SETRLIMIT => system::prlimit64(p, 0, a[0], a[1], 0),
         nr::GETRANDOM => system::getrandom(p, a[0], a[1], a[2]),
-        nr::SCHED_GETAFFINITY => system::sched_getaffinity(p, a[0], a[1], a[2]),
+        nr::SCHED_GETAFFINITY => scheduling::sched_getaffinity(p, a[0], a[1], a[2]),
+        nr::SCHED_SETAFFINITY => scheduling::sched_setaffinity(p, a[0], a[1], a[2]),
+        nr::GETCPU => scheduling::getcpu(p, a[0], a[1]),
+        nr::SCHED_GETSCHEDULER => scheduling::sched_getscheduler(p, a[0]),
+        nr::SCHED_GETPARAM => scheduling::sched_getparam(p, a[0], a[1]),
+        nr::SCHED_SETSCHEDULER => scheduling::sched_setscheduler(p, a[0], Some(a[1]), a[2]),
+        nr::SCHED_SETPARAM => scheduling::sched_setscheduler(p, a[0], None, a[1]),
+        nr::SCHED_GET_PRIORITY_MAX => scheduling::sched_get_priority_max(a[0]),
+        nr::SCHED_GET_PRIORITY_MIN => scheduling::sched_get_priority_min(a[0]),
+        nr::SCHED_RR_GET_INTERVAL => scheduling::sched_rr_get_interval(p, a[0], a[1]),
         nr::SCHED_YIELD => {
             crate::task::scheduler::yield_now();
             Ok(0)
@@ -239,7 +249,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::ARCH_PRCTL => system::arch_prctl(p, a[0], a[1]),
         nr::SET_TID_ADDRESS => {
             p.clear_child_tid = a[0];
-            Ok(u64::from(p.pid))
+            Ok(u64::from(p.tid))
         }
         nr::SET_ROBUST_LIST => futex::set_robust_list(p, a[0], a[1]),
         nr::GET_ROBUST_LIST => futex::get_robust_list(p, a[0], a[1], a[2]),
@@ -260,7 +270,9 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::RT_SIGACTION => signals::rt_sigaction(p, a[0], a[1], a[2], a[3]),
         nr::RT_SIGPROCMASK => signals::rt_sigprocmask(p, a[0], a[1], a[2], a[3]),
         nr::SIGALTSTACK => signals::sigaltstack(p, a[0], a[1]),
-        nr::KILL | nr::TGKILL | nr::TKILL => signals::kill(p, number, a),
+        nr::KILL => signals::kill(p, a[0] as i32, a[1]),
+        nr::TKILL => signals::tgkill(p, None, a[0] as i32, a[1]),
+        nr::TGKILL => signals::tgkill(p, Some(a[0] as i32), a[1] as i32, a[2]),
         nr::RT_SIGSUSPEND => signals::rt_sigsuspend(p, a[0], a[1]),
         nr::PAUSE => signals::pause(p),
         nr::RT_SIGPENDING => signals::rt_sigpending(p, a[0], a[1]),

@@ -114,9 +114,9 @@ pub fn wait4(p: &mut Process, pid: u64, status: u64, options: u64, rusage: u64) 
         p.mm.lock()
             .check_range(status, 4, crate::mm::address_space::Access::Write)?;
     }
-    let me = p.pid;
+    let (me, tid) = (p.pid, p.tid);
     let reaped = lifecycle::wait_child(me, target, options | WEXITED, &|| {
-        lifecycle::has_pending_signal(me)
+        lifecycle::has_pending_signal(tid)
     })?;
     let Some(Reaped {
         pid,
@@ -151,8 +151,8 @@ pub fn waitid(p: &mut Process, id_type: u64, id: u64, info: u64, options: u64) -
     if options & (WEXITED | lifecycle::WUNTRACED | lifecycle::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
-    let me = p.pid;
-    let reaped = lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(me))?;
+    let (me, tid) = (p.pid, p.tid);
+    let reaped = lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(tid))?;
     if info == 0 {
         return Ok(0);
     }
@@ -265,14 +265,15 @@ fn encode_rusage(cpu: CpuTime) -> [u8; 144] {
     out
 }
 
-/// `getrusage`: `RUSAGE_SELF` (and `RUSAGE_THREAD`, the same with one thread) or
+/// `getrusage`: `RUSAGE_SELF` (the process), `RUSAGE_THREAD` (the caller's thread) or
 /// `RUSAGE_CHILDREN` (reaped descendants).
 pub fn getrusage(p: &mut Process, who: u64, usage: u64) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
     let cpu = match who as i32 {
-        RUSAGE_SELF | RUSAGE_THREAD => lifecycle::cpu_time(p),
+        RUSAGE_SELF => lifecycle::process_cpu_time(p),
+        RUSAGE_THREAD => lifecycle::cpu_time(p),
         RUSAGE_CHILDREN => lifecycle::children_cpu_time(p.pid),
         _ => return Err(Errno::EINVAL),
     };
@@ -283,7 +284,7 @@ pub fn getrusage(p: &mut Process, who: u64, usage: u64) -> SysResult {
 /// `times`: the four CPU times in clock ticks (`USER_HZ` 100), and ticks since boot.
 pub fn times(p: &mut Process, buffer: u64) -> SysResult {
     const NS_PER_TICK: u64 = 10_000_000;
-    let own = lifecycle::cpu_time(p);
+    let own = lifecycle::process_cpu_time(p);
     let children = lifecycle::children_cpu_time(p.pid);
     if buffer != 0 {
         let mut out = [0u8; 32];

@@ -101,17 +101,10 @@ pub fn sigaltstack(p: &mut Process, new: u64, old: u64) -> SysResult {
     Ok(0)
 }
 
-/// `kill`/`tkill`/`tgkill` aimed at this process: signal 0 checks it exists; a signal
-/// whose default action terminates ends the process when the call returns (so `abort()`
-/// gives 134 as on Linux); an ignored, blocked or handled one is accepted (user handlers
-/// run once delivery exists).
-pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
-    use crate::abi::syscall_numbers::TGKILL;
-    let (pid, signal) = if number == TGKILL {
-        (a[1] as i32, a[2])
-    } else {
-        (a[0] as i32, a[1])
-    };
+/// `kill`: a signal for processes (one, a group, or all). To the caller's own process, a
+/// signal whose default action ends it does so on the way out of this call (so `abort()`
+/// gives 134 as on Linux); an ignored, blocked or handled one is delivered as usual.
+pub fn kill(p: &mut Process, pid: i32, signal: u64) -> SysResult {
     if signal != 0 && !SignalState::valid(signal) {
         return Err(Errno::EINVAL);
     }
@@ -119,17 +112,12 @@ pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESRCH);
     }
     let targets = crate::task::lifecycle::kill_targets(p.pid, pid);
-    let includes_me = pid == -1 || targets.contains(&p.pid);
+    let includes_me = pid == -1 || targets.contains(&p.pid) || pid == p.tid as i32;
     if targets.is_empty() && !includes_me {
         return Err(Errno::ESRCH);
     }
     let info = SigInfo::user(signal as u8, p.pid, p.ids.uid);
-    let sender = crate::task::lifecycle::Sender {
-        pid: p.pid,
-        uid: p.ids.uid,
-        euid: p.ids.euid,
-        cap_kill: p.capable(vfs_core::cap::KILL),
-    };
+    let sender = sender(p);
     // Linux: a group or broadcast kill succeeds if any target took the signal; otherwise
     // the last error (EPERM when none could be signalled).
     let mut delivered = includes_me;
@@ -146,16 +134,65 @@ pub fn kill(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         return Err(errno);
     }
     if includes_me && signal != 0 {
-        // A signal to itself whose default action ends it does so on the way out of this
-        // call (so `abort()` in the init gives 134, as the init's own signals do on Linux);
-        // a handled or blocked one waits for delivery.
-        if p.signals.terminates(signal) {
-            p.pending_termination = Some(signal as u8);
-        } else {
-            p.signals.raise(info);
-        }
+        raise_in_self(p, info, None)?;
     }
     Ok(0)
+}
+
+/// `tkill` (`tgid` None) and `tgkill`: a signal for one thread.
+pub fn tgkill(p: &mut Process, tgid: Option<i32>, tid: i32, signal: u64) -> SysResult {
+    if signal != 0 && !SignalState::valid(signal) {
+        return Err(Errno::EINVAL);
+    }
+    if tid <= 0 || tgid.is_some_and(|tgid| tgid <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    let info = SigInfo {
+        code: SI_TKILL,
+        ..SigInfo::user(signal as u8, p.pid, p.ids.uid)
+    };
+    if tid as u32 == p.tid && tgid.is_none_or(|tgid| tgid as u32 == p.pid) {
+        if signal != 0 {
+            raise_in_self(p, info, Some(p.tid))?;
+        }
+        return Ok(0);
+    }
+    let sender = sender(p);
+    let tgid = tgid.map(|tgid| tgid as u32);
+    let info = if signal == 0 {
+        SigInfo { signo: 0, ..info }
+    } else {
+        info
+    };
+    crate::task::lifecycle::signal_thread(tgid, tid as u32, info, sender).map(|()| 0)
+}
+
+/// `si_code` of a signal from `tkill`/`tgkill`.
+const SI_TKILL: i32 = -6;
+
+fn sender(p: &Process) -> crate::task::lifecycle::Sender {
+    crate::task::lifecycle::Sender {
+        pid: p.tid,
+        uid: p.ids.uid,
+        euid: p.ids.euid,
+        cap_kill: p.capable(vfs_core::cap::KILL),
+    }
+}
+
+/// A signal from the caller to its own thread (`thread`) or process: a fatal one ends the
+/// process as the call returns; others wait for delivery in this thread, or, when this
+/// thread blocks a process-directed one, go to the process for another thread to take.
+fn raise_in_self(p: &mut Process, info: SigInfo, thread: Option<u32>) -> Result<(), Errno> {
+    let signal = u64::from(info.signo);
+    let blocked = p.signals.blocked & crate::process::signal::bit(info.signo) != 0;
+    if p.signals.terminates(signal) {
+        p.pending_termination = Some(info.signo);
+    } else if blocked && thread.is_none() {
+        crate::task::lifecycle::signal_process(p.pid, info, sender(p))?;
+    } else {
+        p.signals.raise(info);
+    }
+    Ok(())
 }
 
 /// `rt_sigsuspend`: waits with `mask` blocked until a signal arrives that the process
@@ -179,12 +216,15 @@ pub fn pause(p: &mut Process) -> SysResult {
 
 fn wait_for_signal(p: &mut Process) {
     use crate::task::{lifecycle, scheduler};
-    lifecycle::publish_signal_state(p.pid, &p.signals);
+    lifecycle::publish_signal_state(p.tid, &p.signals);
     loop {
-        for info in lifecycle::take_pending_signals(p.pid) {
+        for info in lifecycle::take_pending_signals(p.tid, !p.signals.blocked) {
             p.signals.raise(info);
         }
-        if p.signals.has_deliverable() || p.pending_termination.is_some() {
+        if p.signals.has_deliverable()
+            || p.pending_termination.is_some()
+            || lifecycle::must_end(p.tid)
+        {
             return;
         }
         // `Table::send` wakes this thread when a signal comes.
@@ -197,12 +237,11 @@ pub fn rt_sigpending(p: &mut Process, set: u64, sigset_size: u64) -> SysResult {
     if sigset_size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    for info in crate::task::lifecycle::take_pending_signals(p.pid) {
-        p.signals.raise(info);
-    }
-    let pending = p.signals.pending.iter().fold(0u64, |mask, info| {
+    let own = p.signals.pending.iter().fold(0u64, |mask, info| {
         mask | crate::process::signal::bit(info.signo)
     });
+    let pending = own | crate::task::lifecycle::thread_pending_mask(p.tid)
+        | crate::task::lifecycle::process_pending_mask(p.tid);
     write_out(p, set, &(pending & p.signals.blocked).to_le_bytes())?;
     Ok(0)
 }
@@ -231,9 +270,9 @@ pub fn rt_sigtimedwait(
         let ns = super::time::read_timespec_ns(p, timeout)?;
         Some(crate::clock::monotonic_ns().saturating_add(ns))
     };
-    lifecycle::publish_signal_state(p.pid, &p.signals);
+    lifecycle::publish_signal_state(p.tid, &p.signals);
     loop {
-        for queued in lifecycle::take_pending_signals(p.pid) {
+        for queued in lifecycle::take_pending_signals(p.tid, !p.signals.blocked | wanted) {
             p.signals.raise(queued);
         }
         if let Some(index) = p
@@ -248,7 +287,10 @@ pub fn rt_sigtimedwait(
             }
             return Ok(u64::from(taken.signo));
         }
-        if p.signals.has_deliverable() || p.pending_termination.is_some() {
+        if p.signals.has_deliverable()
+            || p.pending_termination.is_some()
+            || lifecycle::must_end(p.tid)
+        {
             return Err(Errno::EINTR);
         }
         match deadline {
@@ -291,11 +333,5 @@ pub fn rt_sigqueueinfo(p: &mut Process, pid: u64, signal: u64, info: u64) -> Sys
         p.signals.raise(queued);
         return Ok(0);
     }
-    let sender = crate::task::lifecycle::Sender {
-        pid: p.pid,
-        uid: p.ids.uid,
-        euid: p.ids.euid,
-        cap_kill: p.capable(vfs_core::cap::KILL),
-    };
-    crate::task::lifecycle::signal_process(target, queued, sender).map(|()| 0)
+    crate::task::lifecycle::signal_process(target, queued, sender(p)).map(|()| 0)
 }

@@ -216,18 +216,6 @@ pub fn getrandom(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResu
     Ok(len)
 }
 
-/// One CPU: the mask has bit 0 set, in as many bytes as a `cpumask` takes (8).
-pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> SysResult {
-    if pid != 0 && pid != u64::from(p.pid) {
-        return Err(Errno::ESRCH);
-    }
-    if size < 8 || !size.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    write_out(p, address, &1u64.to_le_bytes())?;
-    Ok(8)
-}
-
 pub fn sysinfo(p: &mut Process, address: u64) -> SysResult {
     let uptime = crate::clock::monotonic_ns() / 1_000_000_000;
     let (total, _) = arch::memory::memory_totals();

@@ -17,23 +17,23 @@ const CLOCK_MONOTONIC_COARSE: u64 = 6;
 const CLOCK_BOOTTIME: u64 = 7;
 const TIMER_ABSTIME: u64 = 1;
 
-/// Nanoseconds on `clock`; `EINVAL` for a clock that does not exist.
-fn now(clock_id: u64) -> Result<i64, Errno> {
+/// Nanoseconds on `clock`; `EINVAL` for a clock that does not exist. The CPU-time clocks
+/// are the caller's (its thread's, or its process's: every thread's, ended ones too).
+fn now(p: &Process, clock_id: u64) -> Result<i64, Errno> {
+    let ns = |cpu: crate::task::table::CpuTime| (cpu.user_ns + cpu.system_ns) as i64;
     match clock_id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(clock::realtime_ns()),
-        // One process that never sleeps off-CPU: its CPU time is the time since boot.
-        CLOCK_MONOTONIC
-        | CLOCK_MONOTONIC_RAW
-        | CLOCK_MONOTONIC_COARSE
-        | CLOCK_BOOTTIME
-        | CLOCK_PROCESS_CPUTIME_ID
-        | CLOCK_THREAD_CPUTIME_ID => Ok(clock::monotonic_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
+            Ok(clock::monotonic_ns())
+        }
+        CLOCK_PROCESS_CPUTIME_ID => Ok(ns(crate::task::lifecycle::process_cpu_time(p))),
+        CLOCK_THREAD_CPUTIME_ID => Ok(ns(crate::task::lifecycle::cpu_time(p))),
         _ => Err(Errno::EINVAL),
     }
 }
 
 pub fn clock_gettime(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
-    let ns = now(clock_id)?;
+    let ns = now(p, clock_id)?;
     write_out(
         p,
         address,
@@ -43,7 +43,7 @@ pub fn clock_gettime(p: &mut Process, clock_id: u64, address: u64) -> SysResult 
 }
 
 pub fn clock_getres(p: &mut Process, clock_id: u64, address: u64) -> SysResult {
-    now(clock_id)?;
+    now(p, clock_id)?;
     if address == 0 {
         return Ok(0);
     }
@@ -94,7 +94,7 @@ pub fn nanosleep(p: &mut Process, request: u64, remaining: u64) -> SysResult {
 /// left written to `remaining` (if not NULL), as `nanosleep` and relative
 /// `clock_nanosleep` do.
 fn sleep_interruptibly(p: &mut Process, ns: i64, remaining: u64) -> SysResult {
-    let me = p.pid;
+    let me = p.tid;
     let deadline = clock::monotonic_ns().saturating_add(ns.max(0));
     crate::task::scheduler::sleep_for(ns, &|| crate::task::lifecycle::has_pending_signal(me));
     let left = deadline - clock::monotonic_ns();
@@ -120,7 +120,7 @@ pub fn clock_nanosleep(
     if clock_id == CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
-    let start = now(clock_id)?;
+    let start = now(p, clock_id)?;
     let ns = read_timespec_ns(p, request)?;
     let wait = if flags & TIMER_ABSTIME != 0 {
         ns - start

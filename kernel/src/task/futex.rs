@@ -133,12 +133,12 @@ fn wake_threads(sleepers: Vec<Sleeper>) -> usize {
     sleepers.len()
 }
 
-/// Sleeps until the entries' outcome, the deadline, or a signal for `pid`, whichever the
+/// Sleeps until the entries' outcome, the deadline, or a signal for thread `tid`, whichever the
 /// thread sees first when it runs; takes the entries out of the table and says what
 /// ended the wait: the last entry reached and how, or why none was.
 fn sleep_on(
     ids: &[EntryId],
-    pid: u32,
+    tid: u32,
     deadline: Option<i64>,
 ) -> Result<(usize, Outcome), NotWoken> {
     // `why` is what ended the wait if nothing reached an entry (checked again below).
@@ -149,7 +149,7 @@ fn sleep_on(
         if deadline.is_some_and(|deadline| crate::clock::monotonic_ns() >= deadline) {
             break NotWoken::TimedOut;
         }
-        if super::lifecycle::has_pending_signal(pid) {
+        if super::lifecycle::has_pending_signal(tid) {
             break NotWoken::Interrupted;
         }
         match deadline {
@@ -186,12 +186,12 @@ pub enum NotWoken {
 
 /// Sleeps on every futex of `waits` (one, but for `futex_waitv`) until one of them is
 /// woken (its index: the last woken, as Linux's `futex_unqueue_multiple`), the monotonic
-/// clock reaches `deadline`, or a signal is pending for `pid`. A word that no longer
+/// clock reaches `deadline`, or a signal is pending for the thread `tid`. A word that no longer
 /// holds its expected value when the waiter queues is `EAGAIN` at once; one that cannot
 /// be read is `EFAULT`.
 pub fn wait(
     mm: &Shared<AddressSpace>,
-    pid: u32,
+    tid: u32,
     waits: &[WaitOn],
     deadline: Option<i64>,
 ) -> Result<Result<usize, NotWoken>, Errno> {
@@ -213,7 +213,7 @@ pub fn wait(
             ids.push(table.enqueue(
                 wait.futex.key,
                 wait.bitset,
-                pid,
+                tid,
                 Kind::Plain,
                 sleeper.clone(),
                 wait.futex.pin.clone(),
@@ -228,7 +228,7 @@ pub fn wait(
         }
         ids
     };
-    Ok(sleep_on(&ids, pid, deadline).map(|(index, _)| index))
+    Ok(sleep_on(&ids, tid, deadline).map(|(index, _)| index))
 }
 
 /// Wakes up to `limit` waiters of `futex` whose bitset meets `bitset`: how many.
@@ -297,7 +297,7 @@ pub fn wake_op(
 
 /// Whether the thread `tid` lives (a PI owner that has ended cannot hand its lock on).
 fn alive(tid: u32) -> bool {
-    super::lifecycle::credentials_of(tid).is_ok()
+    super::lifecycle::credentials_of_thread(tid).is_ok()
 }
 
 /// What taking a PI futex's lock found.
@@ -352,12 +352,12 @@ fn attach(
 }
 
 /// `FUTEX_LOCK_PI`/`FUTEX_LOCK_PI2` (and `FUTEX_TRYLOCK_PI` with `try_only`): takes the
-/// PI lock of `futex` for `pid`, sleeping until its owner hands it over, the deadline
+/// PI lock of `futex` for the thread `tid`, sleeping until its owner hands it over, the deadline
 /// passes (`ETIMEDOUT`) or a signal comes (`EINTR`, which the call restarts).
 /// `FUTEX_TRYLOCK_PI` on a held lock is `EAGAIN`.
 pub fn lock_pi(
     mm: &Shared<AddressSpace>,
-    pid: u32,
+    tid: u32,
     futex: &Futex,
     deadline: Option<i64>,
     try_only: bool,
@@ -365,7 +365,7 @@ pub fn lock_pi(
     read_word(mm, futex.address)?;
     let id = {
         let mut table = FUTEXES.lock();
-        let attached = attach(&mut table, mm, futex, pid, false);
+        let attached = attach(&mut table, mm, futex, tid, false);
         let owned_by_other = matches!(attached?, Attach::Owned);
         if !owned_by_other {
             return Ok(());
@@ -382,28 +382,28 @@ pub fn lock_pi(
         table.enqueue(
             futex.key,
             BITSET_MATCH_ANY,
-            pid,
+            tid,
             Kind::Pi,
             sleeper,
             futex.pin.clone(),
         )
     };
-    match sleep_on(&[id], pid, deadline) {
+    match sleep_on(&[id], tid, deadline) {
         Ok(_) => Ok(()),
         Err(NotWoken::TimedOut) => Err(Errno::ETIMEDOUT),
         Err(_) => Err(Errno::EINTR),
     }
 }
 
-/// `FUTEX_UNLOCK_PI`: `pid` gives up the PI lock of `futex`. With waiters, the oldest
+/// `FUTEX_UNLOCK_PI`: `tid` gives up the PI lock of `futex`. With waiters, the oldest
 /// becomes the owner (the word: its id and `FUTEX_WAITERS`); without, the word is 0.
-/// `EPERM` if the word does not name `pid`; `EINVAL` if the kernel's owner is another.
-pub fn unlock_pi(mm: &Shared<AddressSpace>, pid: u32, futex: &Futex) -> Result<(), Errno> {
+/// `EPERM` if the word does not name `tid`; `EINVAL` if the kernel's owner is another.
+pub fn unlock_pi(mm: &Shared<AddressSpace>, tid: u32, futex: &Futex) -> Result<(), Errno> {
     read_word(mm, futex.address)?;
     let new_owner = {
         let mut table = FUTEXES.lock();
         let word = read_word(mm, futex.address)?;
-        if word & FUTEX_TID_MASK != pid {
+        if word & FUTEX_TID_MASK != tid {
             return Err(Errno::EPERM);
         }
         // Writable? (Nothing may change if the word cannot take the new owner.)
@@ -412,7 +412,7 @@ pub fn unlock_pi(mm: &Shared<AddressSpace>, pid: u32, futex: &Futex) -> Result<(
             write_word(mm, futex.address, 0)?;
             return Ok(());
         }
-        if table.pi_owner(futex.key) != Some(pid) {
+        if table.pi_owner(futex.key) != Some(tid) {
             return Err(Errno::EINVAL);
         }
         let next = table.hand_off(futex.key).ok_or(Errno::EINVAL)?;
@@ -429,7 +429,7 @@ pub fn unlock_pi(mm: &Shared<AddressSpace>, pid: u32, futex: &Futex) -> Result<(
 /// `EAGAIN`, as Linux.
 pub fn wait_requeue_pi(
     mm: &Shared<AddressSpace>,
-    pid: u32,
+    tid: u32,
     futex: &Futex,
     target: &Futex,
     expected: u32,
@@ -450,7 +450,7 @@ pub fn wait_requeue_pi(
         let id = table.enqueue(
             futex.key,
             BITSET_MATCH_ANY,
-            pid,
+            tid,
             kind,
             sleeper,
             futex.pin.clone(),
@@ -465,7 +465,7 @@ pub fn wait_requeue_pi(
     loop {
         let requeued = FUTEXES.lock().kind(id) == Some(Kind::Pi);
         let timed_out = deadline.is_some_and(|deadline| crate::clock::monotonic_ns() >= deadline);
-        let signalled = super::lifecycle::has_pending_signal(pid);
+        let signalled = super::lifecycle::has_pending_signal(tid);
         if FUTEXES.lock().outcome(id).is_some() || timed_out || signalled {
             return match (FUTEXES.lock().finish(id), timed_out) {
                 (Some(_), _) => Ok(()),
@@ -603,9 +603,9 @@ pub fn clear_child_tid(mm: &Shared<AddressSpace>, address: u64) {
 /// `mm_release`): its robust list, the PI locks it still owns, then its
 /// `clear_child_tid`.
 pub fn release_at_exit(process: &crate::process::Process) {
-    exit_robust_list(&process.mm, process.robust_list.0, process.pid);
+    exit_robust_list(&process.mm, process.robust_list.0, process.tid);
     process.task.set_robust_list(0);
-    exit_pi_locks(process.pid);
+    exit_pi_locks(process.tid);
     clear_child_tid(&process.mm, process.clear_child_tid);
 }
 
@@ -618,8 +618,10 @@ pub fn release_at_exec(
     robust_list: u64,
     clear_child_tid_address: u64,
 ) {
-    exit_robust_list(old_mm, robust_list, process.pid);
-    exit_pi_locks(process.pid);
+    // The thread id after the exec (a thread that execs takes its process's id first,
+    // as in Linux's `de_thread` before `exec_mm_release`).
+    exit_robust_list(old_mm, robust_list, process.tid);
+    exit_pi_locks(process.tid);
     clear_child_tid(old_mm, clear_child_tid_address);
     process.robust_list = (0, 0);
     process.task.set_robust_list(0);

@@ -41,8 +41,10 @@ const CLONE_NAMESPACES: u64 = 0x0002_0000
     | 0x2000_0000
     | 0x4000_0000
     | 0x80;
-/// Flags this kernel takes for a new process (the rest are threads, issue-by-issue).
-const PROCESS_FLAGS: u64 = CSIGNAL
+/// Flags this kernel takes.
+const ACCEPTED_FLAGS: u64 = CSIGNAL
+    | CLONE_SIGHAND
+    | CLONE_THREAD
     | CLONE_FS
     | CLONE_FILES
     | CLONE_PTRACE
@@ -98,13 +100,7 @@ impl CloneRequest {
         if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
             return Err(Errno::EINVAL);
         }
-        // Threads (a thread group with shared signal handlers) come with the threads
-        // issue; a process that shares its parent's memory (`CLONE_VM`, vfork's too) is
-        // served here.
-        if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 {
-            return Err(Errno::ENOSYS);
-        }
-        if flags & !PROCESS_FLAGS != 0 {
+        if flags & !ACCEPTED_FLAGS != 0 {
             return Err(Errno::EINVAL);
         }
         Ok(())
@@ -119,15 +115,17 @@ pub fn register_init(pids_limit: Option<u64>, task: alloc::sync::Arc<Task>) {
     table.pids_limit = pids_limit;
     table.insert_with_pid(INIT_PID, 0, INIT_PID, INIT_PID);
     if let Some(init) = table.get_mut(INIT_PID) {
+        arch::thread::current().set_owner(INIT_PID);
         init.thread = Some(arch::thread::current());
         init.task = Some(task);
     }
 }
 
-/// `fork`, `vfork`, and `clone`/`clone3` for a new process: returns the child's pid in the
-/// parent; the child returns 0 from the same call.
+/// `fork`, `vfork`, and `clone`/`clone3` for a new process or thread: returns the child's
+/// pid (a thread's tid) in the parent; the child returns 0 from the same call.
 pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errno> {
     request.check()?;
+    let is_thread = request.flags & CLONE_THREAD != 0;
     let nproc_limit = p.limits.values[6].0;
     let exit_signal;
     let pid = {
@@ -148,6 +146,14 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         }
         let me = table.get(p.pid).ok_or(Errno::ESRCH)?;
         let (pgid, sid, my_parent) = (me.pgid, me.sid, me.parent);
+        if me.group_exit.is_some() {
+            // The process is ending: no new thread or child may escape that.
+            return Err(Errno::EAGAIN);
+        }
+        if is_thread {
+            exit_signal = 0;
+            table.insert_thread(p.pid).ok_or(Errno::EAGAIN)?
+        } else {
         // A sibling (`CLONE_PARENT`) tells the parent of its end with the caller's own
         // exit signal, not one of its choosing (Linux's `copy_process`).
         exit_signal = if request.flags & CLONE_PARENT != 0 {
@@ -161,6 +167,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             p.pid
         };
         table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
+        }
     };
     // The kernel's own part of a process (its kernel stack, thread and records), held by
     // its thread until it ends.
@@ -194,6 +201,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         TABLE.lock().remove(pid);
         return Err(Errno::ENOMEM);
     };
+    thread.set_owner(pid);
     if let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.thread = Some(thread.clone());
         entry.task = Some(task);
@@ -225,7 +233,9 @@ fn max_processes() -> usize {
     ((total / PER_PROCESS) as usize).clamp(16, CEILING)
 }
 
-fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Process, Errno> {
+/// The new thread's `Process`; `tid` is its id (its pid, unless it is a thread).
+fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Process, Errno> {
+    let pid = tid;
     if request.flags & CLONE_PARENT_SETTID != 0 {
         // Written before the copy, so parent and child both see it (as with CLONE_VM).
         p.mm.lock().write(request.parent_tid, &pid.to_le_bytes())?;
@@ -273,8 +283,10 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
             caps: p.caps,
         },
     );
+    let is_thread = request.flags & CLONE_THREAD != 0;
     Ok(Process {
-        pid,
+        pid: if is_thread { p.pid } else { tid },
+        tid,
         task,
         mm,
         fs,
@@ -282,7 +294,15 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
         context,
         ids: p.ids.clone(),
         caps: p.caps,
-        signals: p.signals.for_child(request.flags & CLONE_SIGHAND != 0),
+        signals: {
+            let mut signals = p.signals.for_child(request.flags & CLONE_SIGHAND != 0);
+            // A child that shares the memory (a thread) must not share the alternate stack
+            // too; a vfork child may, its parent waits (Linux's `sas_ss_reset`).
+            if request.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM {
+                signals.alt_stack = (0, crate::process::signal::SS_DISABLE, 0);
+            }
+            signals
+        },
         limits: p.limits.clone(),
         clear_child_tid: if request.flags & CLONE_CHILD_CLEARTID != 0 {
             request.child_tid
@@ -298,40 +318,186 @@ fn make_child(p: &mut Process, pid: u32, request: CloneRequest) -> Result<Proces
 
 /// A child's kernel thread: its run loop, then its exit.
 fn run_child(mut process: Process) {
-    let termination = crate::task::run::run(&mut process);
-    exit(process, termination);
+    let ending = crate::task::run::run(&mut process);
+    exit(process, ending);
 }
 
-/// Ends `process`: its memory and files go now (so a pipe's reader sees end of file), its
-/// status stays in the table for its parent.
-pub fn exit(process: Process, termination: Termination) {
-    let pid = process.pid;
-    super::futex::release_at_exit(&process);
-    log::debug!(target: "task", "pid {pid} ended: {termination:?}");
+/// How a thread ends: by itself (`exit`: its group goes on, unless it was the last), or
+/// with its whole process (`exit_group`, a fatal signal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Thread(u8),
+    Group(Termination),
+}
+
+/// Ends the thread that runs `process`: its memory and files go once no thread holds
+/// them (so a pipe's reader sees end of file). The last thread of a process leaves its
+/// status in the table for the parent.
+pub fn exit(process: Process, ending: Ending) {
+    let (tid, tgid) = (process.tid, process.pid);
+    if let Ending::Group(termination) = ending {
+        TABLE.lock().end_group(tgid, tid, Some(termination));
+    }
+    thread_cleanup(&process);
+    log::debug!(target: "task", "tid {tid} of pid {tgid} ended: {ending:?}");
     let cpu = cpu_time(&process);
     const RLIMIT_CORE: usize = 4;
+    let core_limit = process.limits.values[RLIMIT_CORE].0;
+    let own_task = process.task.clone();
+    drop(process);
+    // The thread is gone: a non-leader's entry goes with it; the leader's stays for the
+    // process. The process ends with its last thread.
+    let (last, leader_task, group_exit, exits) = {
+        let mut table = TABLE.lock();
+        if let Some(entry) = table.get_mut(tid) {
+            entry.alive = false;
+            entry.thread = None;
+            entry.pending.clear();
+        }
+        if tid != tgid {
+            table.remove(tid);
+        }
+        let Some(leader) = table.get_mut(tgid) else {
+            return;
+        };
+        leader.own_cpu = leader.own_cpu.add(cpu);
+        let (leader_task, group_exit, exits) = (
+            leader.task.clone(),
+            leader.group_exit,
+            leader.thread_exits.clone(),
+        );
+        (table.threads_of(tgid).is_empty(), leader_task, group_exit, exits)
+    };
+    if tid != tgid {
+        own_task.set_parts(Parts::default());
+    }
+    if !last {
+        exits.wake_all();
+        return;
+    }
+    let termination = match (group_exit, ending) {
+        (Some(termination), _) | (None, Ending::Group(termination)) => termination,
+        (None, Ending::Thread(code)) => Termination::Exited(code),
+    };
     let core_dumped = match termination {
         Termination::Killed(signal) => {
             crate::process::signal::default_action(signal)
                 == crate::process::signal::DefaultAction::Core
-                && process.limits.values[RLIMIT_CORE].0 > 0
+                && core_limit > 0
         }
         Termination::Exited(_) => false,
     };
-    // A zombie holds no memory or files: the task lets go of its parts with the thread.
-    process.task.set_parts(Parts::default());
-    drop(process);
-    let to_wake = TABLE.lock().mark_exited(pid, termination, cpu, core_dumped);
+    // A zombie holds no memory or files.
+    if let Some(task) = leader_task {
+        task.set_parts(Parts::default());
+    }
+    let to_wake = TABLE
+        .lock()
+        .mark_exited(tgid, termination, CpuTime::default(), core_dumped);
     for queue in to_wake {
         queue.wake_all();
     }
+    exits.wake_all();
 }
 
-/// The parent of a `vfork` child sleeps until the child has exec'd or ended.
-fn wait_for_vfork_child(pid: u32) {
+/// The init's first thread ended with `ending`: ends it as any thread, then waits until
+/// the init process itself has ended (its other threads may go on) and returns how.
+pub fn end_init(process: Process, ending: Ending) -> Termination {
+    exit(process, ending);
     loop {
         let queue = {
             let table = TABLE.lock();
+            let Some(init) = table.get(INIT_PID) else {
+                return Termination::Exited(0);
+            };
+            if let State::Zombie(termination) = init.state {
+                return termination;
+            }
+            init.thread_exits.prepare();
+            init.thread_exits.clone()
+        };
+        scheduler::block();
+        queue.cancel();
+    }
+}
+
+/// What a thread's end does to its memory for the threads that share it: the robust
+/// futexes it held are marked (`FUTEX_OWNER_DIED`), and its `clear_child_tid` word is
+/// zeroed and woken (`pthread_join` waits on it).
+fn thread_cleanup(process: &Process) {
+    super::futex::release_at_exit(process);
+}
+
+/// `execve` in a process with several threads: the others end first, and the caller
+/// becomes the leader if it was not (Linux's `de_thread`). `EINTR`-like `EAGAIN` if the
+/// process is ending anyway.
+pub fn end_other_threads(process: &mut Process) -> Result<(), Errno> {
+    let (tid, tgid) = (process.tid, process.pid);
+    loop {
+        let queue = {
+            let mut table = TABLE.lock();
+            let ending = table
+                .get(tgid)
+                .is_some_and(|leader| leader.group_exit.is_some())
+                || table.get(tid).is_some_and(|entry| entry.must_end);
+            if ending {
+                return Err(Errno::EAGAIN);
+            }
+            let others: Vec<u32> = table
+                .threads_of(tgid)
+                .into_iter()
+                .filter(|&other| other != tid)
+                .collect();
+            if others.is_empty() {
+                break;
+            }
+            table.end_group(tgid, tid, None);
+            let queue = table.get(tgid).map(|leader| leader.thread_exits.clone());
+            if let Some(queue) = &queue {
+                queue.prepare();
+            }
+            queue
+        };
+        scheduler::block();
+        if let Some(queue) = queue {
+            queue.cancel();
+        }
+    }
+    if tid == tgid {
+        return Ok(());
+    }
+    // Take over the leader's entry: the process keeps its id, its parent, its children.
+    let mut table = TABLE.lock();
+    let (pending, thread) = match table.get_mut(tid) {
+        Some(entry) => (core::mem::take(&mut entry.pending), entry.thread.take()),
+        None => (Vec::new(), None),
+    };
+    table.remove(tid);
+    let leader = table.get_mut(tgid).ok_or(Errno::ESRCH)?;
+    leader.alive = true;
+    leader.must_end = false;
+    leader.pending = pending;
+    leader.thread = thread;
+    leader.blocked = process.signals.blocked;
+    if let Some(task) = leader.task.clone() {
+        process.task = task;
+    }
+    drop(table);
+    arch::thread::current().set_owner(tgid);
+    process.tid = tgid;
+    Ok(())
+}
+
+/// The parent of a `vfork` child sleeps until the child has exec'd or ended, or the
+/// parent's own process ends.
+fn wait_for_vfork_child(pid: u32) {
+    let me = current_tid().unwrap_or(0);
+    loop {
+        let queue = {
+            let table = TABLE.lock();
+            if table.get(me).is_some_and(|entry| entry.must_end) {
+                return;
+            }
             match table.get(pid) {
                 Some(entry) if entry.vfork_parent_waiting && entry.state == State::Running => {
                     let queue = entry.vfork_done.clone();
@@ -497,23 +663,33 @@ pub fn wait_child(
 
 /// A stop signal's default action: the process stops (its parent hears of it) until a
 /// `SIGCONT` or a `SIGKILL` comes. Returns when it may run again.
-pub fn stop_current(pid: u32, signo: u8) {
-    let parent_queue = TABLE.lock().set_stopped(pid, signo);
+pub fn stop_current(tid: u32, tgid: u32, signo: u8) {
+    let parent_queue = TABLE.lock().set_stopped(tgid, signo);
     if let Some(queue) = parent_queue {
         queue.wake_all();
     }
+    park_while_stopped(tid, tgid);
+}
+
+/// Whether the process is stopped: each of its threads parks on its way to user mode.
+pub fn group_stopped(tgid: u32) -> bool {
+    TABLE.lock().get(tgid).is_some_and(|leader| leader.stopped)
+}
+
+/// Sleeps while the process `tgid` is stopped, unless this thread must end.
+pub fn park_while_stopped(tid: u32, tgid: u32) {
     loop {
         {
             let table = TABLE.lock();
-            let Some(entry) = table.get(pid) else {
+            let Some(leader) = table.get(tgid) else {
                 return;
             };
-            let killed = entry.pending.iter().any(|info| info.signo == 9);
-            if !entry.stopped || killed {
+            let must_end = table.get(tid).is_none_or(|entry| entry.must_end);
+            if !leader.stopped || must_end {
                 return;
             }
         }
-        // `Table::send` wakes this thread for every signal; SIGCONT clears `stopped`.
+        // `Table::send` wakes the threads for a `SIGCONT`, and `end_group` for a kill.
         scheduler::block();
     }
 }
@@ -573,6 +749,18 @@ pub fn cpu_time(process: &Process) -> CpuTime {
     }
 }
 
+/// The CPU time of the caller's whole process: its own thread's, and what its ended
+/// threads left in the leader's entry (other running threads' time is not counted until
+/// they end).
+pub fn process_cpu_time(process: &Process) -> CpuTime {
+    let ended = TABLE
+        .lock()
+        .get(process.pid)
+        .map(|leader| leader.own_cpu)
+        .unwrap_or_default();
+    cpu_time(process).add(ended)
+}
+
 /// CPU time of the reaped children of `pid` and of theirs.
 pub fn children_cpu_time(pid: u32) -> CpuTime {
     TABLE
@@ -604,6 +792,17 @@ pub fn credentials_of(pid: u32) -> Result<Identity, Errno> {
         .ok_or(Errno::ESRCH)
 }
 
+/// The identity of thread `tid` (`ESRCH` if it does not run).
+pub fn credentials_of_thread(tid: u32) -> Result<Identity, Errno> {
+    TABLE
+        .lock()
+        .get(tid)
+        .filter(|entry| entry.alive)
+        .and_then(|entry| entry.task.as_ref())
+        .map(|task| task.identity())
+        .ok_or(Errno::ESRCH)
+}
+
 /// Who sends a signal, for `kill`'s permission check (`kill_ok_by_cred`).
 #[derive(Clone, Copy, Debug)]
 pub struct Sender {
@@ -621,10 +820,24 @@ pub struct Sender {
 /// effective uid is the target's real or saved uid, or it sends `SIGCONT` within its
 /// session (Linux's `check_kill_permission`).
 pub fn signal_process(target: u32, info: SigInfo, sender: Sender) -> Result<(), Errno> {
+    signal_process_checked(target, info, sender, |table| {
+        table.send(target, info);
+    })
+}
+
+/// `kill`'s checks on the process `target`, then `send` under the table's lock.
+fn signal_process_checked(
+    target: u32,
+    info: SigInfo,
+    sender: Sender,
+    send: impl FnOnce(&mut super::table::Table),
+) -> Result<(), Errno> {
     const SIGCONT: u8 = 18;
     let mut table = TABLE.lock();
     let entry = table.get(target).ok_or(Errno::ESRCH)?;
-    if entry.state == State::Running && target != sender.pid && !sender.cap_kill {
+    let sender_tgid = table.tgid_of(sender.pid).unwrap_or(sender.pid);
+    let target_tgid = entry.tgid;
+    if entry.state == State::Running && target_tgid != sender_tgid && !sender.cap_kill {
         let same_user = entry.task.as_ref().is_some_and(|task| {
             task.with_identity(|theirs| {
                 [sender.uid, sender.euid]
@@ -642,10 +855,13 @@ pub fn signal_process(target: u32, info: SigInfo, sender: Sender) -> Result<(), 
     if info.signo == 0 || entry.state != State::Running {
         return Ok(());
     }
-    if target == INIT_PID && entry.handled & crate::process::signal::bit(info.signo) == 0 {
+    let handled = table
+        .get(target_tgid)
+        .is_some_and(|leader| leader.handled & crate::process::signal::bit(info.signo) != 0);
+    if target_tgid == INIT_PID && !handled {
         return Ok(());
     }
-    table.send(target, info);
+    send(&mut table);
     Ok(())
 }
 
@@ -675,31 +891,90 @@ pub fn kill_targets(me: u32, pid: i32) -> Vec<u32> {
     }
 }
 
-/// The signals other processes sent this one, taken.
-pub fn take_pending_signals(pid: u32) -> Vec<SigInfo> {
-    TABLE
-        .lock()
-        .get_mut(pid)
-        .map(|entry| core::mem::take(&mut entry.pending))
-        .unwrap_or_default()
+/// The signals sent to this thread, and those sent to its process that `accept` names
+/// (those it does not block; and those `sigtimedwait` waits for), taken.
+pub fn take_pending_signals(tid: u32, accept: u64) -> Vec<SigInfo> {
+    use crate::process::signal::bit;
+    let mut table = TABLE.lock();
+    let Some(entry) = table.get_mut(tid) else {
+        return Vec::new();
+    };
+    let mut taken = core::mem::take(&mut entry.pending);
+    let tgid = entry.tgid;
+    if let Some(leader) = table.get_mut(tgid) {
+        leader.shared_pending.retain(|info| {
+            let take = info.signo == 9 || accept & bit(info.signo) != 0;
+            if take {
+                taken.push(*info);
+            }
+            !take
+        });
+    }
+    taken
 }
 
-/// Whether another process sent this one a signal it does not block: a blocked call
-/// gives up (`EINTR`) when this turns true.
-pub fn has_pending_signal(pid: u32) -> bool {
-    TABLE.lock().get(pid).is_some_and(|entry| {
-        entry.pending.iter().any(|info| {
-            info.signo == 9 || entry.blocked & crate::process::signal::bit(info.signo) == 0
+/// The signals sent to thread `tid` alone and not yet taken by it.
+pub fn thread_pending_mask(tid: u32) -> u64 {
+    TABLE.lock().get(tid).map_or(0, |entry| {
+        entry.pending.iter().fold(0, |mask, info| {
+            mask | crate::process::signal::bit(info.signo)
         })
     })
 }
 
-/// Tells the table what senders and blocked calls need of the process's signal state.
-pub fn publish_signal_state(pid: u32, signals: &SignalState) {
-    if let Some(entry) = TABLE.lock().get_mut(pid) {
-        entry.blocked = signals.blocked;
-        entry.ignored = signals.ignored_mask();
-        entry.handled = signals.handled_mask();
+/// The signals sent to the process of `tid` and not yet taken by any of its threads.
+pub fn process_pending_mask(tid: u32) -> u64 {
+    let table = TABLE.lock();
+    let Some(tgid) = table.tgid_of(tid) else {
+        return 0;
+    };
+    table.get(tgid).map_or(0, |leader| {
+        leader.shared_pending.iter().fold(0, |mask, info| {
+            mask | crate::process::signal::bit(info.signo)
+        })
+    })
+}
+
+/// Whether this thread has a signal it does not block waiting (sent to it or to its
+/// process), or must end: a blocked call gives up (`EINTR`) when this turns true.
+pub fn has_pending_signal(tid: u32) -> bool {
+    use crate::process::signal::bit;
+    let table = TABLE.lock();
+    let Some(entry) = table.get(tid) else {
+        return false;
+    };
+    let wanted = |info: &SigInfo| info.signo == 9 || entry.blocked & bit(info.signo) == 0;
+    entry.must_end
+        || entry.pending.iter().any(wanted)
+        || table
+            .get(entry.tgid)
+            .is_some_and(|leader| leader.shared_pending.iter().any(wanted))
+}
+
+/// Whether this thread must end (its process is exiting, or another thread exec'd).
+pub fn must_end(tid: u32) -> bool {
+    TABLE.lock().get(tid).is_none_or(|entry| entry.must_end)
+}
+
+/// Tells the table what senders and blocked calls need of the thread's signal state.
+pub fn publish_signal_state(tid: u32, signals: &SignalState) {
+    let (blocked, ignored, handled) = (
+        signals.blocked,
+        signals.ignored_mask(),
+        signals.handled_mask(),
+    );
+    let mut table = TABLE.lock();
+    let Some(entry) = table.get_mut(tid) else {
+        return;
+    };
+    entry.blocked = blocked;
+    let tgid = entry.tgid;
+    // The handlers are the group's: the leader's entry is what senders look at.
+    for id in [tid, tgid] {
+        if let Some(entry) = table.get_mut(id) {
+            entry.ignored = ignored;
+            entry.handled = handled;
+        }
     }
 }
 
@@ -720,15 +995,27 @@ pub fn run_state(pid: u32) -> ProcessRunState {
     }
 }
 
-/// The signal masks of `pid` as others see them (`/proc/<pid>/status`): pending (sent,
-/// not yet taken by its thread), blocked, ignored, caught.
-pub fn signal_masks(pid: u32) -> Option<[u64; 4]> {
+/// The signal masks of thread `tid` as others see them (`/proc/<pid>/status`): pending
+/// for it alone (sent, not yet taken by its thread), pending for its process (`ShdPnd`),
+/// blocked, ignored, caught.
+pub fn signal_masks(tid: u32) -> Option<[u64; 5]> {
     let table = TABLE.lock();
-    let entry = table.get(pid)?;
-    let pending = entry.pending.iter().fold(0, |mask, info| {
-        mask | crate::process::signal::bit(info.signo)
-    });
-    Some([pending, entry.blocked, entry.ignored, entry.handled])
+    let entry = table.get(tid)?;
+    let mask_of = |queue: &[SigInfo]| {
+        queue.iter().fold(0, |mask, info| {
+            mask | crate::process::signal::bit(info.signo)
+        })
+    };
+    let shared = table
+        .get(entry.tgid)
+        .map_or(0, |leader| mask_of(&leader.shared_pending));
+    Some([
+        mask_of(&entry.pending),
+        shared,
+        entry.blocked,
+        entry.ignored,
+        entry.handled,
+    ])
 }
 
 /// The task of `pid`, zombies' included (`/proc` lists a process until it is reaped).
@@ -748,18 +1035,47 @@ pub fn group_and_session(pid: u32) -> (u32, u32) {
         .map_or((pid, pid), |entry| (entry.pgid, entry.sid))
 }
 
-/// The pid of the process the running kernel thread serves (`None` on a thread that
-/// serves none). A blocking call that is not handed its process asks this.
+/// The thread id the running kernel thread serves (`None` on a thread that serves none).
+/// A blocking call that is not handed its process asks this.
+pub fn current_tid() -> Option<u32> {
+    let owner = arch::thread::current().owner();
+    (owner != 0).then_some(owner)
+}
+
+/// The process the running kernel thread serves (`/proc/self`).
 pub fn current_pid() -> Option<u32> {
-    let me = arch::thread::current();
-    TABLE
-        .lock()
-        .running()
-        .find(|(_, entry)| {
-            entry
-                .thread
-                .as_ref()
-                .is_some_and(|thread| alloc::sync::Arc::ptr_eq(thread, &me))
-        })
-        .map(|(pid, _)| pid)
+    let tid = current_tid()?;
+    TABLE.lock().tgid_of(tid)
+}
+
+/// The process thread `tid` belongs to.
+pub fn tgid_of(tid: u32) -> Option<u32> {
+    TABLE.lock().tgid_of(tid)
+}
+
+/// The threads of process `pid` that still run (`/proc/<pid>/task`).
+pub fn threads_of(pid: u32) -> Vec<u32> {
+    TABLE.lock().threads_of(pid)
+}
+
+/// `tgkill`/`tkill`: a signal for one thread (of process `tgid`, if given). `ESRCH` when
+/// there is no such thread; the permission check is `kill`'s.
+pub fn signal_thread(
+    tgid: Option<u32>,
+    tid: u32,
+    info: SigInfo,
+    sender: Sender,
+) -> Result<(), Errno> {
+    let target_process = {
+        let table = TABLE.lock();
+        let entry = table.get(tid).filter(|entry| entry.alive).ok_or(Errno::ESRCH)?;
+        if tgid.is_some_and(|tgid| tgid != entry.tgid) {
+            return Err(Errno::ESRCH);
+        }
+        entry.tgid
+    };
+    // The permission check and the init's protection are the process's.
+    signal_process_checked(target_process, info, sender, |table| {
+        table.send_to_thread(tid, info);
+    })
 }

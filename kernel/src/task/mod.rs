@@ -10,8 +10,17 @@
 //! [`run::run`], which calls the system-call families. A process is two halves: what its
 //! thread alone touches ([`crate::process::Process`]: registers, signal state) and the
 //! shared [`shared::Task`] that others reach (`/proc`, `kill`), whose parts (address
-//! space, files, fs context) `clone` shares or copies by its flags. What others must see
-//! of a process's life (state, parent, exit status, a pending kill) lives in [`table`].
+//! space, files, fs context, signal handlers) `clone` shares or copies by its flags. What
+//! others must see of a process's life (state, parent, exit status, a pending kill) lives
+//! in [`table`].
+//!
+//! Threads: each thread is a kernel thread with its own `Process` (registers, blocked
+//! mask, own pending signals) and its own table entry, keyed by its tid; `CLONE_THREAD`
+//! makes it a member of the caller's process (thread group), whose leader's entry holds
+//! what is the process's: its pid, parent, children, exit status, the signals sent to it.
+//! `exit` ends one thread, `exit_group` and fatal signals all of them (each is asked to
+//! end and does so at its next return towards user mode, or from any blocked call, which
+//! sees that as a pending signal); the last one to end makes the process a zombie.
 //!
 //! One CPU today, and interrupts stay off whenever the kernel runs, so a thread is never
 //! preempted inside the kernel: it gives the CPU up when it blocks, ends, or returns to

@@ -9,11 +9,12 @@
 
 use crate::mm::address_space::{Access, FaultError};
 use crate::process::deliver;
+use super::lifecycle::Ending;
 use crate::process::{Flow, Process, Signal, Termination};
 use arch::user::UserExit;
 
-/// Runs `process` until it ends.
-pub fn run(process: &mut Process) -> Termination {
+/// Runs `process` until its thread ends, alone or with its whole process.
+pub fn run(process: &mut Process) -> Ending {
     // The same fault (instruction, address, error) twice in a row with nothing between
     // means the page tables disagree with the areas: the mapping is refreshed once;
     // a third time it is the program's fault. Any system call or interrupt in between
@@ -29,16 +30,18 @@ pub fn run(process: &mut Process) -> Termination {
             UserExit::Syscall => {
                 last_fault = None;
                 let number = process.context.rax;
-                if let Flow::Exit(termination) = crate::syscall::dispatch(process) {
-                    return termination;
+                match crate::syscall::dispatch(process) {
+                    Flow::Continue => {}
+                    Flow::Exit(termination) => return Ending::Group(termination),
+                    Flow::ExitThread(code) => return Ending::Thread(code),
                 }
                 super::oom::reclaim_after_refusals(process);
                 // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                 // registers of its own, which are not a call's result.
                 let returned =
                     (number != crate::abi::syscall_numbers::RT_SIGRETURN).then_some(number);
-                if let Some(termination) = deliver::deliver_pending(process, returned) {
-                    return termination;
+                if let Some(ending) = deliver::deliver_pending(process, returned) {
+                    return ending;
                 }
             }
             UserExit::Exception {
@@ -82,7 +85,7 @@ pub fn run(process: &mut Process) -> Termination {
                             continue;
                         };
                         log::info!(target: "process", "pid {} ended by {termination:?}: {} at rip={:#x} address={address:#x}", process.pid, exception_name(vector), process.context.rip);
-                        return termination;
+                        return Ending::Group(termination);
                     }
                     log::info!(
                         target: "process",
@@ -91,14 +94,14 @@ pub fn run(process: &mut Process) -> Termination {
                         exception_name(vector),
                         process.context.rip
                     );
-                    return Termination::Killed(signal as u8);
+                    return Ending::Group(Termination::Killed(signal as u8));
                 }
             }
             UserExit::Interrupt { .. } => {
                 last_fault = None;
                 crate::task::scheduler::tick();
-                if let Some(termination) = deliver::deliver_pending(process, None) {
-                    return termination;
+                if let Some(ending) = deliver::deliver_pending(process, None) {
+                    return ending;
                 }
             }
         }

@@ -3,6 +3,14 @@
 //!
 //! A process that ends stays here as a zombie, holding its status, until its parent reaps
 //! it with `wait4`/`waitid`; its children pass to the init (pid 1), which reaps orphans.
+//!
+//! Threads: every thread has an entry, keyed by its thread id; a process (a thread group)
+//! is its leader's entry, whose tid is the process id (Linux's tgid). What belongs to the
+//! process — parent, group, session, exit status, children's events, the real timer, a stop
+//! of the whole group, the signals sent to the process — is kept in the leader's entry
+//! even after the leader's own thread has ended, until the last thread of the group ends.
+//! What belongs to a thread — its kernel thread, its blocked mask, the signals sent to it
+//! alone (`tgkill`) — is in each thread's entry.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -29,15 +37,33 @@ pub enum State {
 }
 
 pub struct Entry {
+    /// The process (thread group) this thread belongs to: its leader's tid.
+    pub tgid: u32,
+    /// Its kernel thread still runs (a leader's entry outlives its thread while other
+    /// threads of the group run).
+    pub alive: bool,
+    /// `sched_setscheduler`'s policy and priority, reported back (`SCHED_OTHER`, 0 first).
+    pub sched_policy: (u64, u32),
+    /// The thread must end: its group is exiting (`exit_group`, a fatal signal), or another
+    /// thread of it is exec'ing.
+    pub must_end: bool,
     pub parent: u32,
     pub pgid: u32,
     pub sid: u32,
     pub state: State,
-    /// Signals other processes sent (`kill`, `SIGCHLD`), moved into the process's own
+    /// Signals sent to this thread alone (`tgkill`, its own faults), moved into its own
     /// pending set at its next return to user mode.
     pub pending: Vec<SigInfo>,
-    /// Mirrors of the process's signal state that senders and blocked calls need: the
-    /// blocked mask, the signals it drops, the signals it has handlers for.
+    /// Leader only: signals sent to the process (`kill`, `SIGCHLD`), taken by whichever of
+    /// its threads does not block them first (Linux's `signal->shared_pending`).
+    pub shared_pending: Vec<SigInfo>,
+    /// Leader only: how the group ends, set by the first `exit_group` or fatal signal.
+    pub group_exit: Option<Termination>,
+    /// Leader only: woken whenever one of its threads ends (an exec waits for the others).
+    pub thread_exits: Arc<WaitQueue>,
+    /// Mirrors of the thread's signal state that senders and blocked calls need: the
+    /// blocked mask, the signals it drops, the signals it has handlers for (the last two
+    /// are the group's: its threads share their handlers).
     pub blocked: u64,
     pub ignored: u64,
     pub handled: u64,
@@ -138,11 +164,18 @@ impl Table {
         self.entries.insert(
             pid,
             Entry {
+                tgid: pid,
+                alive: true,
+                sched_policy: (0, 0),
+                must_end: false,
                 parent,
                 pgid,
                 sid,
                 state: State::Running,
                 pending: Vec::new(),
+                shared_pending: Vec::new(),
+                group_exit: None,
+                thread_exits: Arc::new(WaitQueue::new()),
                 blocked: 0,
                 ignored: crate::process::signal::bit(17)
                     | crate::process::signal::bit(23)
@@ -167,6 +200,36 @@ impl Table {
         self.last_pid = self.last_pid.max(pid);
     }
 
+    /// Adds a thread to the process `tgid` (`clone(CLONE_THREAD)`); `None` when every id is
+    /// taken or the process is gone.
+    pub fn insert_thread(&mut self, tgid: u32) -> Option<u32> {
+        let (parent, pgid, sid) = {
+            let leader = self.entries.get(&tgid)?;
+            (leader.parent, leader.pgid, leader.sid)
+        };
+        let tid = self.free_pid()?;
+        self.insert_with_pid(tid, parent, pgid, sid);
+        if let Some(entry) = self.entries.get_mut(&tid) {
+            entry.tgid = tgid;
+            entry.exit_signal = 0;
+        }
+        Some(tid)
+    }
+
+    /// The thread ids of the process `tgid` whose threads still run, leader first.
+    pub fn threads_of(&self, tgid: u32) -> Vec<u32> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.tgid == tgid && entry.alive)
+            .map(|(&tid, _)| tid)
+            .collect()
+    }
+
+    /// The process a thread belongs to.
+    pub fn tgid_of(&self, tid: u32) -> Option<u32> {
+        self.entries.get(&tid).map(|entry| entry.tgid)
+    }
+
     fn free_pid(&mut self) -> Option<u32> {
         let mut candidate = self.last_pid;
         for _ in 0..PID_MAX {
@@ -187,7 +250,7 @@ impl Table {
     pub fn children(&self, parent: u32) -> Vec<(u32, u32, State)> {
         self.entries
             .iter()
-            .filter(|(_, entry)| entry.parent == parent)
+            .filter(|(pid, entry)| entry.parent == parent && entry.tgid == **pid)
             .map(|(&pid, entry)| (pid, entry.pgid, entry.state))
             .collect()
     }
@@ -201,19 +264,21 @@ impl Table {
             .count() as u64
     }
 
+    /// Processes (thread group leaders) with a task, in order: what `/proc` lists.
     pub fn pids_with_tasks(&self) -> Vec<u32> {
         self.entries
             .iter()
-            .filter(|(_, entry)| entry.task.is_some())
+            .filter(|(pid, entry)| entry.task.is_some() && entry.tgid == **pid)
             .map(|(&pid, _)| pid)
             .collect()
     }
 
-    /// Pids of the running processes (for `kill(-1)` and process groups).
+    /// Pids of the running processes (for `kill(-1)` and process groups): their leaders'
+    /// entries.
     pub fn running(&self) -> impl Iterator<Item = (u32, &Entry)> {
         self.entries
             .iter()
-            .filter(|(_, entry)| entry.state == State::Running)
+            .filter(|(pid, entry)| entry.state == State::Running && entry.tgid == **pid)
             .map(|(&pid, entry)| (pid, entry))
     }
 
@@ -245,7 +310,7 @@ impl Table {
         let mut adopted_zombie = false;
         let reaper = self.reaper_for(pid);
         for (&child, entry) in self.entries.iter_mut() {
-            if entry.parent == pid && child != pid {
+            if entry.parent == pid && child != pid && entry.tgid != pid {
                 entry.parent = reaper;
                 adopted_zombie |= matches!(entry.state, State::Zombie(_));
             }
@@ -258,9 +323,11 @@ impl Table {
         };
         entry.state = State::Zombie(termination);
         entry.thread = None;
+        entry.alive = false;
         entry.pending.clear();
+        entry.shared_pending.clear();
         entry.alarm = None;
-        entry.own_cpu = cpu;
+        entry.own_cpu = entry.own_cpu.add(cpu);
         entry.core_dumped = core_dumped;
         to_wake.push(entry.vfork_done.clone());
         let (parent, exit_signal) = (entry.parent, entry.exit_signal);
@@ -285,54 +352,114 @@ impl Table {
         to_wake
     }
 
-    /// Queues a signal for a running process (dropped if it ignores it) and wakes its
-    /// thread, so a blocked call can see it. Returns whether it was queued.
+    /// Queues a signal for a running process (dropped if it ignores it) and wakes one of
+    /// its threads that does not block it, so a blocked call can see it. `pid` may name
+    /// any thread of the process (`kill` of a thread id signals its process, as Linux's).
+    /// Returns whether it was queued.
     pub fn send(&mut self, pid: u32, info: SigInfo) -> bool {
-        let Some(entry) = self.entries.get_mut(&pid) else {
+        let Some(tgid) = self.tgid_of(pid) else {
             return false;
         };
-        // The init gets only the signals it has handlers for, whoever sends them: a
-        // child's exit signal, its own alarm, a kill (Linux's `SIGNAL_UNKILLABLE`). A
-        // blocked one is kept, as below: `sigtimedwait` may take it.
-        if pid == INIT_PID
-            && entry.handled & bit(info.signo) == 0
-            && entry.blocked & bit(info.signo) == 0
-        {
+        let threads = self.threads_of(tgid);
+        let blocked_by_all = !threads.is_empty()
+            && threads.iter().all(|tid| {
+                self.entries
+                    .get(tid)
+                    .is_some_and(|entry| entry.blocked & bit(info.signo) != 0)
+            });
+        let Some(leader) = self.entries.get_mut(&tgid) else {
+            return false;
+        };
+        if !admits(leader, info, blocked_by_all) {
             return false;
         }
-        // Blocked signals are never dropped: the handler may change before they are
-        // unblocked (Linux's `sig_ignored`), and `sigtimedwait` takes them.
-        let dropped = info.signo != 9
-            && entry.ignored & bit(info.signo) != 0
-            && entry.blocked & bit(info.signo) == 0;
-        if entry.state != State::Running || dropped {
-            return false;
+        if info.signo == 9 {
+            // Nothing catches it: every thread ends now, wherever it waits.
+            leader.stopped = false;
+            self.end_group(tgid, 0, Some(Termination::Killed(9)));
+            return true;
         }
-        const SIGCONT: u8 = 18;
-        const STOP_SIGNALS: [u8; 4] = [19, 20, 21, 22];
-        // A continue and a stop cancel each other's pending signals, as on Linux.
-        if info.signo == SIGCONT {
-            entry
-                .pending
-                .retain(|pending| !STOP_SIGNALS.contains(&pending.signo));
-        } else if STOP_SIGNALS.contains(&info.signo) {
-            entry.pending.retain(|pending| pending.signo != SIGCONT);
-        }
-        if !entry
-            .pending
+        queue_signal(&mut leader.shared_pending, info);
+        let continues = info.signo == SIGCONT && leader.stopped;
+        // The thread to wake: one that does not block it (the leader first, as Linux's
+        // `complete_signal`), or any, so a `sigtimedwait` for it sees it.
+        let chosen = threads
             .iter()
-            .any(|pending| pending.signo == info.signo)
-        {
-            entry.pending.push(info);
+            .find(|tid| {
+                self.entries
+                    .get(tid)
+                    .is_some_and(|entry| info.signo == 9 || entry.blocked & bit(info.signo) == 0)
+            })
+            .or(threads.first());
+        if let Some(thread) = chosen.and_then(|tid| self.entries.get(tid)?.thread.clone()) {
+            super::scheduler::wake(&thread);
         }
+        if continues {
+            self.set_continued(tgid);
+            for tid in threads {
+                if let Some(thread) = self.entries.get(&tid).and_then(|entry| entry.thread.clone()) {
+                    super::scheduler::wake(&thread);
+                }
+            }
+        }
+        true
+    }
+
+    /// Queues a signal for one thread (`tgkill`, `tkill`) and wakes it. Returns whether it
+    /// was queued.
+    pub fn send_to_thread(&mut self, tid: u32, info: SigInfo) -> bool {
+        let Some(entry) = self.entries.get_mut(&tid) else {
+            return false;
+        };
+        if !entry.alive {
+            return false;
+        }
+        let blocked = entry.blocked & bit(info.signo) != 0;
+        let tgid = entry.tgid;
+        let Some(leader) = self.entries.get(&tgid) else {
+            return false;
+        };
+        if !admits(leader, info, blocked) {
+            return false;
+        }
+        let stopped = leader.stopped;
+        let Some(entry) = self.entries.get_mut(&tid) else {
+            return false;
+        };
+        queue_signal(&mut entry.pending, info);
         if let Some(thread) = &entry.thread {
             super::scheduler::wake(thread);
         }
-        let continues = info.signo == SIGCONT && entry.stopped;
-        if continues {
-            self.set_continued(pid);
+        if info.signo == SIGCONT && stopped {
+            self.set_continued(tgid);
+            for other in self.threads_of(tgid) {
+                if let Some(thread) = self.entries.get(&other).and_then(|entry| entry.thread.clone()) {
+                    super::scheduler::wake(&thread);
+                }
+            }
         }
         true
+    }
+
+    /// Asks every thread of `tgid` but `except` to end, and wakes them (a blocked call
+    /// sees it as a pending signal). The first caller's `termination` is the group's.
+    pub fn end_group(&mut self, tgid: u32, except: u32, termination: Option<Termination>) {
+        if let Some(leader) = self.entries.get_mut(&tgid)
+            && leader.group_exit.is_none()
+        {
+            leader.group_exit = termination;
+        }
+        for tid in self.threads_of(tgid) {
+            if tid == except {
+                continue;
+            }
+            if let Some(entry) = self.entries.get_mut(&tid) {
+                entry.must_end = true;
+                if let Some(thread) = &entry.thread {
+                    super::scheduler::wake(thread);
+                }
+            }
+        }
     }
 
     /// `pid` stopped by `signo`: its parent may see it (`WUNTRACED`) and gets `SIGCHLD`.
@@ -410,8 +537,40 @@ impl Table {
             .min()
     }
 
-    /// Removes a reaped zombie.
+    /// Removes a reaped zombie, or an ended thread that is not its group's leader.
     pub fn remove(&mut self, pid: u32) {
         self.entries.remove(&pid);
+    }
+}
+
+const SIGCONT: u8 = 18;
+const STOP_SIGNALS: [u8; 4] = [19, 20, 21, 22];
+
+/// Whether the process whose leader is `leader` takes `info` at all: the init only the
+/// signals it has handlers for, whoever sends them (Linux's `SIGNAL_UNKILLABLE`; a
+/// blocked one is kept: `sigtimedwait` may take it); nobody an ignored one, unless
+/// `blocked` (the handler may change before it is unblocked: Linux's `sig_ignored`).
+fn admits(leader: &Entry, info: SigInfo, blocked: bool) -> bool {
+    if leader.tgid == INIT_PID && leader.handled & bit(info.signo) == 0 && !blocked {
+        return false;
+    }
+    let dropped = info.signo != 9 && leader.ignored & bit(info.signo) != 0 && !blocked;
+    leader.state == State::Running && !dropped
+}
+
+/// Adds `info` to a pending queue: a continue and a stop cancel each other's pending
+/// signals, as on Linux; a standard signal already pending is not queued twice, a
+/// real-time one is (up to a bound: Linux's `RLIMIT_SIGPENDING` is per user).
+fn queue_signal(pending: &mut Vec<SigInfo>, info: SigInfo) {
+    const MAX_QUEUED: usize = 1024;
+    const SIGRTMIN: u8 = 32;
+    if info.signo == SIGCONT {
+        pending.retain(|pending| !STOP_SIGNALS.contains(&pending.signo));
+    } else if STOP_SIGNALS.contains(&info.signo) {
+        pending.retain(|pending| pending.signo != SIGCONT);
+    }
+    let already = pending.iter().any(|pending| pending.signo == info.signo);
+    if (info.signo >= SIGRTMIN || !already) && pending.len() < MAX_QUEUED {
+        pending.push(info);
     }
 }

@@ -135,7 +135,7 @@ impl Pipe {
 
 /// Whether a signal waits for the running process (its blocking call gives up).
 fn interrupted() -> bool {
-    lifecycle::current_pid().is_some_and(lifecycle::has_pending_signal)
+    lifecycle::current_tid().is_some_and(lifecycle::has_pending_signal)
 }
 
 /// One open end of a pipe (both, for a FIFO opened `O_RDWR`): the `DeviceFile` behind

@@ -4,7 +4,7 @@
 //!
 //! - system files (`system_files.rs`): `meminfo`, `cpuinfo`, `uptime`, `version`,
 //!   `filesystems`, `loadavg`, `stat`; `sys/` (`sys.rs`);
-//! - `self` (a link to the reader's pid), `mounts` (a link to `self/mounts`);
+//! - `self` (a link to the reader's pid), `thread-self` (to its `<pid>/task/<tid>`), `mounts` (a link to `self/mounts`);
 //! - one directory per process (`process_dir.rs`, texts in `process_files.rs`).
 //!
 //! The kernel registers its views once with [`register`]; `mount -t proc` then makes
@@ -119,8 +119,15 @@ fn fixed_entries(inos: &mut InoCounter, sources: &ProcSources) -> FixedDir {
             .map(|process| format!("{}", process.pid()).into_bytes())
             .ok_or(Errno::ENOENT)
     };
+    let processes = sources.processes.clone();
+    let current_thread = move || {
+        let process = processes.current().ok_or(Errno::ENOENT)?;
+        let tid = processes.current_tid().unwrap_or(process.pid());
+        Ok(format!("{}/task/{tid}", process.pid()).into_bytes())
+    };
     FixedDir::new()
         .with("self", Node::symlink(inos.allocate(), current_pid))
+        .with("thread-self", Node::symlink(inos.allocate(), current_thread))
         .with(
             "mounts",
             Node::symlink(inos.allocate(), || Ok(b"self/mounts".to_vec())),

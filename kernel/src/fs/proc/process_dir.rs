@@ -1,5 +1,5 @@
-//! proc, middle: `/proc/<pid>/`, its `fd/` and `fdinfo/` directories and `task/<tid>/` (one thread per
-//! process today: the same files again, as Linux's thread directory shows them). Every node holds only the pid
+//! proc, middle: `/proc/<pid>/`, its `fd/` and `fdinfo/` directories and `task/<tid>/` (each
+//! thread of the process: the same files again, of that thread). Every node holds only the pid
 //! and the [`ProcessSource`], and asks for the process again when read, so a node that
 //! outlives its process answers `ESRCH` (files) or `ENOENT` (links) as Linux's do.
 //!
@@ -157,21 +157,22 @@ impl ProcessDir {
     }
 }
 
-/// `/proc/<pid>/task/`: one directory per thread, named by its tid; a process has one
-/// thread today, whose tid is the pid.
+/// `/proc/<pid>/task/`: one directory per thread, named by its tid (the first thread's
+/// tid is the pid).
 struct TaskDir {
     pid: u32,
     source: Arc<dyn ProcessSource>,
 }
 
 impl TaskDir {
-    fn thread_node(&self, view: &dyn ProcessView) -> Node {
+    /// `task/<tid>/`: the thread's own view, its nodes numbered by its tid.
+    fn thread_node(&self, tid: u32, view: &dyn ProcessView) -> Node {
         let ids = view.ids();
         Node::directory(
-            process_ino(self.pid, THREAD_SLOTS | DIR_SLOT),
+            process_ino(tid, THREAD_SLOTS | DIR_SLOT),
             0o555,
             ProcessDir {
-                pid: self.pid,
+                pid: tid,
                 source: self.source.clone(),
                 thread: true,
             },
@@ -182,22 +183,27 @@ impl TaskDir {
 
 impl Directory for TaskDir {
     fn entries(&self) -> Vec<Entry> {
-        let Some(view) = self.source.process(self.pid) else {
-            return Vec::new();
-        };
-        alloc::vec![Entry {
-            name: format!("{}", self.pid).into_bytes(),
-            cookie: FIRST_COOKIE + u64::from(self.pid),
-            node: self.thread_node(&*view),
-        }]
+        let mut tids = self.source.threads(self.pid);
+        tids.sort_unstable();
+        tids.into_iter()
+            .filter_map(|tid| {
+                let view = self.source.process(tid)?;
+                Some(Entry {
+                    name: format!("{tid}").into_bytes(),
+                    cookie: FIRST_COOKIE + u64::from(tid),
+                    node: self.thread_node(tid, &*view),
+                })
+            })
+            .collect()
     }
 
     fn lookup(&self, name: &[u8]) -> Option<Node> {
-        if parse_number(name)? != self.pid {
+        let tid = parse_number(name)?;
+        if !self.source.threads(self.pid).contains(&tid) {
             return None;
         }
-        let view = self.source.process(self.pid)?;
-        Some(self.thread_node(&*view))
+        let view = self.source.process(tid)?;
+        Some(self.thread_node(tid, &*view))
     }
 }
 

@@ -54,7 +54,8 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
     );
     let _ = write!(
         text,
-        "Tgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n",
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n",
+        process.tgid(),
         process.parent_pid()
     );
     let [uid, euid, suid, fsuid] = ids.uid;

@@ -93,6 +93,15 @@ pub trait ProcessSource: Send + Sync {
             .into_iter()
             .collect()
     }
+    /// The thread making the current system call (its tid); the default: the process's.
+    fn current_tid(&self) -> Option<u32> {
+        self.current().map(|process| process.pid())
+    }
+    /// The thread ids of process `pid` (`/proc/<pid>/task/`); each is found as
+    /// [`ProcessSource::process`] of its tid. The default: one thread, the process.
+    fn threads(&self, pid: u32) -> Vec<u32> {
+        self.process(pid).map(|_| pid).into_iter().collect()
+    }
 }
 
 /// A closure returning the current process's view is a whole source for a kernel with
@@ -109,7 +118,12 @@ where
 /// One process as `/proc/<pid>` shows it. The optional methods have defaults that are
 /// true of a freshly started single-threaded process.
 pub trait ProcessView: Send + Sync {
+    /// Its id: a process's pid, or a thread's tid (`/proc/<pid>/task/<tid>`).
     fn pid(&self) -> u32;
+    /// The process it belongs to (`Tgid:`): itself unless it is a thread of another.
+    fn tgid(&self) -> u32 {
+        self.pid()
+    }
     /// 0 for the container's init (its parent is outside the namespace).
     fn parent_pid(&self) -> u32;
     /// The command name (`comm`): the executable's base name, at most 15 bytes.
