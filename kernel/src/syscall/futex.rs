@@ -20,14 +20,13 @@ use crate::task::futex::{self as table, Futex, NotWoken, WaitOn};
 /// A deadline on the monotonic clock for a timeout of `kind` read from `address`.
 fn deadline(p: &mut Process, address: u64, kind: TimeoutKind) -> Result<i64, Errno> {
     let ns = super::time::read_timespec_ns(p, address)?;
-    let now = crate::clock::monotonic_ns();
     Ok(match kind {
-        TimeoutKind::Relative => now.saturating_add(ns),
+        TimeoutKind::Relative => crate::clock::monotonic_ns().saturating_add(ns),
         TimeoutKind::Absolute(Clock::Monotonic) => ns,
         // The real-time clock is the monotonic one plus a fixed offset (it cannot be
-        // set here), so its deadline converts once.
+        // set here), so its deadline converts once, exactly.
         TimeoutKind::Absolute(Clock::Realtime) => {
-            ns.saturating_sub(crate::clock::realtime_ns() - now)
+            ns.saturating_sub(crate::clock::realtime_offset_ns())
         }
     })
 }

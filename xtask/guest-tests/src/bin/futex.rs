@@ -411,11 +411,9 @@ fn timeouts(report: &mut Report) {
         let start = Instant::now();
         let r = futex(w, FUTEX_WAIT_BITSET | PRIVATE | flag, 0, &deadline as *const _ as u64, 0, ANY);
         let took = start.elapsed();
-        let reached = {
-            let at = now(clock);
-            (at.tv_sec, at.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec)
-        };
-        report.check(&format!("wait_bitset: absolute deadline on {name}: ETIMEDOUT at the deadline"), r == ETIMEDOUT && reached && took < Duration::from_secs(5), format!("{r} after {took:?}"));
+        let at = now(clock);
+        let reached = (at.tv_sec, at.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec);
+        report.check(&format!("wait_bitset: absolute deadline on {name}: ETIMEDOUT at the deadline"), r == ETIMEDOUT && reached && took < Duration::from_secs(5), format!("{r} after {took:?}, deadline {}.{:09}, returned at {}.{:09}", deadline.tv_sec, deadline.tv_nsec, at.tv_sec, at.tv_nsec));
         let past = libc::timespec { tv_sec: 1, tv_nsec: 0 };
         let r = futex(w, FUTEX_WAIT_BITSET | PRIVATE | flag, 0, &past as *const _ as u64, 0, ANY);
         report.check(&format!("wait_bitset: deadline in the past on {name}: ETIMEDOUT"), r == ETIMEDOUT, r);
@@ -950,6 +948,92 @@ fn pi(report: &mut Report) {
     }
 }
 
+/// Real threads (std's, over `clone(CLONE_THREAD)`): libc's mutexes, condition variables
+/// and `join` are futexes, private ones, and `join` waits on `clear_child_tid`.
+fn threads(report: &mut Report) {
+    use std::sync::{Arc, Condvar, Mutex};
+    let counter = Arc::new(Mutex::new(0u64));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2000 {
+                    *counter.lock().unwrap() += 1;
+                    std::thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    let joined = handles.into_iter().all(|handle| handle.join().is_ok());
+    let total = *counter.lock().unwrap();
+    report.check("threads: a contended mutex counts 4 x 2000, every thread joined", joined && total == 8000, total);
+
+    // A ping-pong over a condition variable: each side sleeps until the other's turn.
+    let state = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let other = state.clone();
+    let ponger = std::thread::spawn(move || {
+        let (lock, turn) = &*other;
+        for round in 0..200u32 {
+            let mut value = lock.lock().unwrap();
+            while *value != round * 2 + 1 {
+                value = turn.wait(value).unwrap();
+            }
+            *value += 1;
+            turn.notify_all();
+        }
+    });
+    let (lock, turn) = &*state;
+    let mut completed = true;
+    for round in 0..200u32 {
+        let mut value = lock.lock().unwrap();
+        while *value != round * 2 {
+            let (next, timeout) = turn.wait_timeout(value, Duration::from_secs(5)).unwrap();
+            value = next;
+            if timeout.timed_out() {
+                completed = false;
+                break;
+            }
+        }
+        if !completed {
+            break;
+        }
+        *value += 1;
+        turn.notify_all();
+    }
+    drop(lock.lock());
+    let joined = completed && ponger.join().is_ok();
+    report.check("threads: 200 condition-variable round trips", joined && *lock.lock().unwrap() == 400, *lock.lock().unwrap());
+
+    // A robust lock held by a thread that ends: the waiter learns the owner died.
+    let head: &'static mut RobustHead = Box::leak(Box::new(RobustHead { next: 0, futex_offset: 8, pending: 0 }));
+    let node = leak_lock();
+    let head_at = head as *const RobustHead as u64;
+    head.next = node as *const RobustLock as u64;
+    // SAFETY: the node is leaked and only this thread writes its link now.
+    unsafe { (*(node as *const RobustLock as *mut RobustLock)).next = head_at };
+    let ready = Arc::new(AtomicU32::new(0));
+    let ready2 = ready.clone();
+    let holder = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u32;
+        node.word.store(tid | FUTEX_WAITERS, Ordering::SeqCst);
+        // The thread's own list (std/musl keep none of their own for this thread).
+        let set = sys(libc::SYS_set_robust_list, [head_at, 24, 0, 0, 0, 0]);
+        ready2.store(if set == 0 { tid } else { u32::MAX }, Ordering::SeqCst);
+        futex(addr(&ready2), FUTEX_WAKE | PRIVATE, 1, 0, 0, 0);
+        // Ends (holding the lock) once the main thread sleeps on it.
+        await_waiters(addr(&node.word), 0, 1);
+    });
+    while ready.load(Ordering::SeqCst) == 0 {
+        futex(addr(&ready), FUTEX_WAIT | PRIVATE, 0, 0, 0, 0);
+    }
+    let tid = ready.load(Ordering::SeqCst);
+    let r = futex(addr(&node.word), FUTEX_WAIT, tid | FUTEX_WAITERS, 0, 0, 0);
+    let joined = holder.join().is_ok();
+    let value = node.word.load(Ordering::SeqCst);
+    report.check("threads: a thread ending with a robust lock: the waiter is woken, FUTEX_OWNER_DIED", tid != u32::MAX && r == 0 && joined && value == FUTEX_OWNER_DIED | FUTEX_WAITERS, format!("{r}, word {value:#x}"));
+}
+
 fn main() -> ExitCode {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "/tmp".to_string());
     let mut report = Report::default();
@@ -964,6 +1048,7 @@ fn main() -> ExitCode {
     robust(&mut report);
     clear_tid(&mut report);
     pi(&mut report);
+    threads(&mut report);
     across_fork(&mut report, &dir);
     report.finish("futex")
 }
