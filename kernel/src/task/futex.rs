@@ -67,7 +67,7 @@ static FUTEXES: Mutex<WaitTable<Sleeper, Pin>> = Mutex::new(WaitTable::new());
 /// the caller's memory.
 #[derive(Clone)]
 pub struct Futex {
-    pub key: Key,
+    key: Key,
     pin: Pin,
     address: u64,
 }
@@ -133,9 +133,9 @@ fn wake_threads(sleepers: Vec<Sleeper>) -> usize {
     sleepers.len()
 }
 
-/// Sleeps until the entries' outcome, the deadline, or a signal for thread `tid`, whichever the
-/// thread sees first when it runs; takes the entries out of the table and says what
-/// ended the wait: the last entry reached and how, or why none was.
+/// Sleeps until the entries' outcome, the deadline, or a signal for thread `tid`,
+/// whichever the thread sees first when it runs; takes the entries out of the table and
+/// says what ended the wait: the last entry reached and how, or why none was.
 fn sleep_on(
     ids: &[EntryId],
     tid: u32,
