@@ -10,7 +10,8 @@
 //! - what the kernel says and when: `console`, `timeline`, `clock` (monotonic and real
 //!   time), `random` (`getrandom`), `exit` (power off with a status), `panic`;
 //! - `trap` (what a trap in kernel mode means), `devices` (the virtio devices found at boot);
-//! - [`mm`] (a process's areas and address space), [`exec`] (ELF, `#!`, the initial stack),
+//! - [`mm`] (a process's areas and address space), [`futex`] (futex commands, the wait
+//!   table and the robust-list walk, portable), [`exec`] (ELF, `#!`, the initial stack),
 //!   [`fs`] (proc, sys, dev, devpts over vfs-core), [`net`] (Unix sockets), `views` (what
 //!   `/proc` shows of the kernel and of each task, read live);
 //! - [`process`] (a running program as its thread holds it, signal delivery, exec),
@@ -26,13 +27,14 @@
 //! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
 //! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
-//! `task::table::TABLE`, `task::terminal::CONSOLE`, `task::scheduler::{RUN_QUEUE,
-//! SLEEPERS}` and each wait queue's list (their order is written in `task`), the Unix
-//! sockets' name table, in-flight table and deferred drops with each socket's state
-//! (their order is written in `net::unix`), and the `Once`s
+//! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`,
+//! `task::scheduler::{RUN_QUEUE, SLEEPERS}` and each wait queue's list (their order is
+//! written in `task`), the Unix sockets' name table, in-flight table and deferred drops
+//! with each socket's state (their order is written in `net::unix`), and the `Once`s
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
-//! `PHASES` → `CONSOLE` (timeline); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
+//! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`
+//! (futexes); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
 //! `TABLE` → a task's identity (task; a task's parts are leaves); a socket's state → another
 //! socket's state → the name table or the in-flight table (`net::unix`); every other lock
 //! is a leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
@@ -51,6 +53,7 @@ pub mod abi;
 pub mod container;
 pub mod exec;
 pub mod fs;
+pub mod futex;
 pub mod mm;
 pub mod net;
 pub mod options;

@@ -97,6 +97,15 @@ impl Backing for PageSource {
     }
 }
 
+/// What a shared futex's word lives in ([`AddressSpace::futex_page`]).
+pub enum FutexPage {
+    /// A page only this address space maps (its copy-on-write sharers have their own
+    /// futexes): keyed by the address space and the address.
+    Private,
+    /// A page of `inode`, `offset` bytes into the file.
+    File { inode: Arc<dyn Inode>, offset: u64 },
+}
+
 /// How user code touched a page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -701,6 +710,38 @@ impl AddressSpace {
                 .checked_add((PAGE_SIZE - in_page) as u64)
                 .ok_or(Errno::EFAULT)?;
         }
+    }
+
+    /// What a shared futex (no `FUTEX_PRIVATE_FLAG`) at `address` is keyed by, as Linux's
+    /// `get_futex_key`: a page of a file (shared memory is a file too) by the file and
+    /// offset, so every process that maps it finds the same futex; a page private to
+    /// this address space (anonymous memory, a private file page once copied on write)
+    /// by the address space and address. Faults the page in for reading; `EFAULT` if it
+    /// cannot be read. The caller checked alignment and the user half.
+    pub fn futex_page(&mut self, address: u64) -> Result<FutexPage, Errno> {
+        let page = self
+            .page_for(address, Access::Read)
+            .map_err(|_| Errno::EFAULT)?;
+        let area = self.areas.find(address).ok_or(Errno::EFAULT)?;
+        // Every kind of backing is decided here (a new one must say how it is keyed).
+        let (inode, offset) = match &area.backing {
+            PageSource::Anonymous => return Ok(FutexPage::Private),
+            PageSource::File { inode, offset, .. } => (inode, offset),
+        };
+        let file_offset = offset + (page - area.start);
+        // A private mapping's page is the file's until written: then it is a copy.
+        let is_files = file_offset.is_multiple_of(PAGE)
+            && super::page_cache::lookup(inode, file_offset / PAGE)
+                .zip(self.table.share(page))
+                .is_some_and(|(cached, mapped)| Arc::ptr_eq(&cached, &mapped));
+        Ok(if is_files {
+            FutexPage::File {
+                inode: inode.clone(),
+                offset: file_offset + address % PAGE,
+            }
+        } else {
+            FutexPage::Private
+        })
     }
 
     pub fn read_u64(&mut self, address: u64) -> Result<u64, Errno> {

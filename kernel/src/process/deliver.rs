@@ -42,8 +42,12 @@ const SS_ONSTACK: u32 = 1;
 const USER_CS: u64 = 0x23;
 const USER_SS: u64 = 0x1b;
 
-/// Calls that a signal interrupts and that `SA_RESTART` (or an ignored signal) restarts.
-fn restartable(number: u64) -> bool {
+/// Calls that a signal interrupts and that `SA_RESTART` (or an ignored signal) restarts
+/// (`futex` by its command and timeout, still in the call's registers).
+fn restartable(number: u64, context: &arch::user::UserContext) -> bool {
+    if number == nr::FUTEX {
+        return crate::syscall::futex_restartable(context.rsi, context.r10);
+    }
     matches!(
         number,
         nr::READ
@@ -56,7 +60,7 @@ fn restartable(number: u64) -> bool {
             | nr::WAITID
             | nr::OPEN
             | nr::OPENAT
-            | nr::FUTEX
+            | nr::FUTEX_WAITV
             | nr::FLOCK
             | nr::FCNTL
     )
@@ -107,8 +111,9 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
             },
             _ => {
                 if let Some(number) = interrupted
-                    && action.flags & SA_RESTART != 0
-                    && restartable(number)
+                    && ((action.flags & SA_RESTART != 0 && restartable(number, &p.context))
+                        || (number == nr::FUTEX
+                            && crate::syscall::futex_restarts_always(p.context.rsi)))
                 {
                     restart(p, number);
                 }
@@ -125,7 +130,7 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
             p.signals.blocked = saved;
         }
         // Nothing ran in between: the interrupted call goes on as if nothing happened.
-        if let Some(number) = interrupted.filter(|&number| restartable(number))
+        if let Some(number) = interrupted.filter(|&number| restartable(number, &p.context))
             && !p.signals.has_deliverable()
             && p.signals.pending.is_empty()
         {

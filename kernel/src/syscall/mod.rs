@@ -2,12 +2,13 @@
 //! process, and puts the result (or `-errno`) back in `rax`.
 //!
 //! Families live in their own files (`files`, `paths`, `memory`, `identity`, `system`,
-//! `time`, `signals`, `events`, `sockets`); each handler takes the process and its raw arguments and returns
+//! `time`, `signals`, `events`, `sockets`, `futex`); each handler takes the process and its raw arguments and returns
 //! `Result<u64, Errno>`. User memory is touched only through the process's address space
 //! (`Process::mm`), so every bad pointer is `EFAULT`.
 
 mod events;
 mod files;
+mod futex;
 mod identity;
 mod memory;
 mod paths;
@@ -28,6 +29,7 @@ use vfs_core::{At, Errno, Location};
 use crate::abi::syscall_numbers as nr;
 use crate::process::{Flow, Process, Termination};
 
+pub use futex::{restartable as futex_restartable, restarts_always as futex_restarts_always};
 pub use system::{RELEASE, VERSION, hostname, set_hostname};
 
 pub type SysResult = Result<u64, Errno>;
@@ -265,11 +267,13 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
             p.clear_child_tid = a[0];
             Ok(u64::from(p.tid))
         }
-        nr::SET_ROBUST_LIST => system::set_robust_list(p, a[0], a[1]),
+        nr::SET_ROBUST_LIST => futex::set_robust_list(p, a[0], a[1]),
+        nr::GET_ROBUST_LIST => futex::get_robust_list(p, a[0], a[1], a[2]),
         nr::PRCTL => system::prctl(p, a[0], [a[1], a[2], a[3], a[4]]),
         nr::CAPGET => system::capget(p, a[0], a[1]),
         nr::CAPSET => system::capset(p, a[0], a[1]),
-        nr::FUTEX => system::futex(p, a[0], a[1], a[2], a[3]),
+        nr::FUTEX => futex::futex(p, a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::FUTEX_WAITV => futex::futex_waitv(p, a[0], a[1], a[2], a[3], a[4]),
         nr::RSEQ => Err(Errno::ENOSYS),
 
         nr::CLOCK_GETTIME => time::clock_gettime(p, a[0], a[1]),

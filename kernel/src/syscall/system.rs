@@ -1,5 +1,5 @@
 //! System-wide and process-control calls: `execve`, `uname` and host names, resource
-//! limits, random numbers, CPU affinity, `sysinfo`, `arch_prctl`, `prctl`, `futex`.
+//! limits, random numbers, CPU affinity, `sysinfo`, `arch_prctl`, `prctl`.
 //!
 //! Locks: `HOSTNAME` and `DOMAINNAME` (spin), each taken alone and released before the other
 //! (`uname` copies one, then the other); `random`'s generator is taken alone too.
@@ -82,7 +82,13 @@ pub fn execveat(
 fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(), Errno> {
     let argv = read_string_array(p, argv)?;
     let envp = read_string_array(p, envp)?;
-    crate::process::exec::exec(p, &path, argv, envp).map_err(|failure| failure.errno())
+    // What the old image leaves behind for futexes (its robust list, `clear_child_tid`)
+    // is released in its memory once the exec has succeeded, as Linux's
+    // `exec_mm_release`.
+    let (old_mm, robust_list, clear_child_tid) = (p.mm.clone(), p.robust_list.0, p.clear_child_tid);
+    crate::process::exec::exec(p, &path, argv, envp).map_err(|failure| failure.errno())?;
+    crate::task::futex::release_at_exec(p, &old_mm, robust_list, clear_child_tid);
+    Ok(())
 }
 
 /// A NULL-terminated array of string pointers (argv, envp); NULL itself is an empty array.
@@ -237,15 +243,6 @@ pub fn arch_prctl(p: &mut Process, code: u64, address: u64) -> SysResult {
         ARCH_GET_GS => write_out(p, address, &p.context.gs_base.to_le_bytes())?,
         _ => return Err(Errno::EINVAL),
     }
-    Ok(0)
-}
-
-pub fn set_robust_list(p: &mut Process, head: u64, len: u64) -> SysResult {
-    const ROBUST_LIST_HEAD_SIZE: u64 = 24;
-    if len != ROBUST_LIST_HEAD_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    p.robust_list = (head, len);
     Ok(0)
 }
 
@@ -418,48 +415,5 @@ pub fn prctl(p: &mut Process, option: u64, args: [u64; 4]) -> SysResult {
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE | PR_SET_PDEATHSIG => Ok(0),
         _ => Err(Errno::EINVAL),
-    }
-}
-
-/// `futex` for one thread: WAKE finds nobody to wake; WAIT on a word that no longer holds
-/// the expected value is `EAGAIN`, and a WAIT that would block can only end by its timeout
-/// (no other thread exists to wake it).
-pub fn futex(p: &mut Process, address: u64, op: u64, value: u64, timeout: u64) -> SysResult {
-    const FUTEX_WAIT: u64 = 0;
-    const FUTEX_WAKE: u64 = 1;
-    const FUTEX_WAIT_BITSET: u64 = 9;
-    const FUTEX_WAKE_BITSET: u64 = 10;
-    const FUTEX_CMD_MASK: u64 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
-    if !address.is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
-    match op & FUTEX_CMD_MASK {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            // Linux reads and checks the timeout before the word: a bad one is `EINVAL`
-            // (or `EFAULT`) even when the word has changed.
-            let deadline_or_duration = if timeout == 0 {
-                None
-            } else {
-                Some(super::time::read_timespec_ns(p, timeout)?)
-            };
-            let mut word = [0u8; 4];
-            p.mm.lock().read(address, &mut word)?;
-            if u32::from_le_bytes(word) != value as u32 {
-                return Err(Errno::EAGAIN);
-            }
-            let Some(deadline_or_duration) = deadline_or_duration else {
-                log::warn!(target: "syscall", "futex wait with no other thread to wake it");
-                return Err(Errno::EDEADLK);
-            };
-            let wait = if op & FUTEX_CMD_MASK == FUTEX_WAIT_BITSET {
-                deadline_or_duration.saturating_sub(crate::clock::monotonic_ns())
-            } else {
-                deadline_or_duration
-            };
-            crate::clock::spin_for(wait.max(0));
-            Err(Errno::ETIMEDOUT)
-        }
-        _ => Err(Errno::ENOSYS),
     }
 }

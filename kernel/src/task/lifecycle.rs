@@ -425,12 +425,7 @@ pub fn end_init(process: Process, ending: Ending) -> Termination {
 /// futexes it held are marked (`FUTEX_OWNER_DIED`), and its `clear_child_tid` word is
 /// zeroed and woken (`pthread_join` waits on it).
 fn thread_cleanup(process: &Process) {
-    if process.clear_child_tid != 0 {
-        let _ = process
-            .mm
-            .lock()
-            .write(process.clear_child_tid, &0u32.to_le_bytes());
-    }
+    super::futex::release_at_exit(process);
 }
 
 /// `execve` in a process with several threads: the others end first, and the caller

@@ -1,8 +1,9 @@
 //! task: more than one program at a time. The scheduler (which kernel thread runs), wait
 //! queues (how a thread sleeps until something happens), the process table (who is whose
 //! parent, group and session, who has ended and with what status, which signals other
-//! processes sent, real-time alarms), the console's foreground group, and the calls built
-//! on them: `fork`/`vfork`/`clone`, `exit`, `wait4`/`waitid`, `kill`, stop and continue.
+//! processes sent, real-time alarms), the console's foreground group, the futex table
+//! ([`futex`]), and the calls built on them: `fork`/`vfork`/`clone`, `exit`,
+//! `wait4`/`waitid`, `kill`, stop and continue.
 //!
 //! Where it sits: above `arch::thread` (stacks and the switch itself) and `mm` (copy-on-write
 //! address spaces), and above the system-call layer: each process's kernel thread runs
@@ -27,7 +28,8 @@
 //! Nothing relies on that for correctness of shared state: every shared part has its
 //! own lock, taken for one operation and never across a block, as SMP will need.
 //!
-//! Lock order (spin locks, never held across a switch): `table::TABLE` →
+//! Lock order (spin locks, never held across a switch): `futex::FUTEXES` → an address
+//! space, `futex::FUTEXES` → `table::TABLE` (see [`futex`]); `table::TABLE` →
 //! `terminal::CONSOLE`; `table::TABLE` → a task's identity; `table::TABLE` → a
 //! `WaitQueue`'s list → `scheduler::RUN_QUEUE` → `scheduler::SLEEPERS`. A task's parts
 //! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
@@ -35,6 +37,7 @@
 //! below all of them. The scheduler takes `TABLE` only with none of its own locks held (to
 //! fire alarms, and [`timers`]' list, a leaf, likewise).
 
+pub mod futex;
 pub mod lifecycle;
 pub mod oom;
 pub mod run;

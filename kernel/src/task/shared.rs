@@ -24,6 +24,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 use vfs_core::{FsContext, OpenFile};
@@ -78,6 +79,9 @@ pub struct Task {
     parts: Mutex<Parts>,
     image: Mutex<Image>,
     identity: Mutex<Identity>,
+    /// The robust futex list head its thread registered (`set_robust_list`), which
+    /// `get_robust_list` of this pid reads.
+    robust_list: AtomicU64,
 }
 
 impl Task {
@@ -88,6 +92,7 @@ impl Task {
             parts: Mutex::new(parts),
             image: Mutex::new(image),
             identity: Mutex::new(identity),
+            robust_list: AtomicU64::new(0),
         })
     }
 
@@ -132,5 +137,13 @@ impl Task {
 
     pub fn set_identity(&self, identity: Identity) {
         *self.identity.lock() = identity;
+    }
+
+    pub fn robust_list(&self) -> u64 {
+        self.robust_list.load(Ordering::Relaxed)
+    }
+
+    pub fn set_robust_list(&self, head: u64) {
+        self.robust_list.store(head, Ordering::Relaxed);
     }
 }

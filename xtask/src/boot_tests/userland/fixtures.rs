@@ -185,6 +185,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("pipes", &programs.pipes),
         ("events", &programs.events),
         ("unix-sockets", &programs.unix_sockets),
+        ("futex", &programs.futex),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),

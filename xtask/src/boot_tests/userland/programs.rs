@@ -146,6 +146,13 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0))
             .timeout(std::time::Duration::from_secs(300)),
     );
+    // Issue 13: futexes between processes sharing memory (CLONE_VM children, fork
+    // children on a file mapping or MAP_SHARED memory), robust lists, clear_child_tid.
+    let (case, _) = builder.run("futex", &["/sbin/futex", "/tmp"])?;
+    cases.push(
+        case.expect(Line(&["futex: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
 
     let (case, _) = builder.run(
         "syscall-bench",
