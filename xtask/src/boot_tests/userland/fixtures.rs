@@ -183,6 +183,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("timeouts", &programs.timeouts),
         ("processes", &programs.processes),
         ("pipes", &programs.pipes),
+        ("shared-memory", &programs.shared_memory),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),

@@ -129,6 +129,14 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    // Issue 13's shared memory: MAP_SHARED|MAP_ANONYMOUS across fork, memfd and seals,
+    // a /dev/shm file mapped by two processes, mremap, madvise.
+    let (case, _) = builder.run("shared-memory", &["/sbin/shared-memory"])?;
+    cases.push(
+        case.expect(Line(&["shared-memory: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+
     let (case, _) = builder.run(
         "syscall-bench",
         &[
