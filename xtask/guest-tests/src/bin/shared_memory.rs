@@ -820,8 +820,72 @@ fn madvise_checks(report: &mut Report) {
     unmap(shared, 2 * PAGE);
 }
 
+/// With `--dev-shm-size KIB`, `/dev/shm` is a tmpfs mount of that size (a container
+/// runtime's `--shm-size`): its pages, written or touched through a mapping, stop there:
+/// `ENOSPC` for `write`, `SIGBUS` for a mapping (Linux's shmem fault).
+fn dev_shm_limit(report: &mut Report, kib: usize) {
+    // SAFETY: a zeroed statfs is a valid buffer; the path is NUL-terminated.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let found = unsafe { libc::statfs(c"/dev/shm".as_ptr(), &mut stat) };
+    let size = stat.f_blocks as usize * stat.f_bsize as usize;
+    report.check(
+        "/dev/shm: a tmpfs mount of the size asked",
+        found == 0 && stat.f_type as i64 == libc::TMPFS_MAGIC as i64 && size == kib * 1024,
+        format!("statfs {found}, type {:#x}, {size} bytes", stat.f_type),
+    );
+    let path = c"/dev/shm/limit";
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+            0o600,
+        )
+    };
+    let len = 2 * kib * 1024;
+    if fd < 0 || truncate_fd(fd, len as i64).is_err() {
+        report.check(
+            "/dev/shm: a file past the mount's size can be made sparse",
+            false,
+            errno(),
+        );
+        return;
+    }
+    let at = map(0, len, RW, libc::MAP_SHARED, fd, 0).expect("mmap");
+    let pages = kib * 1024 / PAGE;
+    let status = in_child(|| {
+        for page in 0..pages {
+            write_at(at, page * PAGE, 1);
+        }
+        // One page more than the filesystem holds.
+        write_at(at, pages * PAGE, 1);
+        0
+    });
+    report.check(
+        "/dev/shm: touching a page past the mount's size through a mapping is SIGBUS",
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGBUS,
+        describe(status),
+    );
+    report.check(
+        "/dev/shm: the full mount refuses write() with ENOSPC",
+        pwrite(fd, b"x", (pages * PAGE) as i64) == Err(libc::ENOSPC),
+        format!("{:?}", pwrite(fd, b"x", (pages * PAGE) as i64)),
+    );
+    unmap(at, len);
+    close(fd);
+    // SAFETY: a NUL-terminated path.
+    unsafe { libc::unlink(path.as_ptr()) };
+}
+
 fn main() -> ExitCode {
     let mut report = Report::default();
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, kib] = args.as_slice()
+        && flag == "--dev-shm-size"
+    {
+        dev_shm_limit(&mut report, kib.parse().expect("--dev-shm-size KIB"));
+    }
     shared_anonymous(&mut report);
     memfd_checks(&mut report);
     seal_checks(&mut report);
