@@ -1,5 +1,7 @@
 //! `mremap`: an area shrunk, grown in place, or moved with its pages, in the order of
-//! Linux's `mm/mremap.c` so that each case meets the same errno. The syscall layer checks
+//! Linux's `mm/mremap.c` (as rewritten in 6.16: the area at the old address is looked up
+//! first, so even a shrink of nothing mapped is `EFAULT`) so that each case meets the
+//! same errno. The syscall layer checks
 //! the flags and aligns the lengths; this takes it from there, on an [`AddressSpace`].
 //!
 //! A move carries the pages over as they are (their page-table entries change address;
@@ -7,12 +9,10 @@
 //! mapping's page stays the file's. With `MREMAP_DONTUNMAP` the old area stays, empty:
 //! anonymous memory reads zeros there again, a file's mapping refills from the file.
 
-use vfs_core::{Errno, PAGE_SIZE};
+use vfs_core::Errno;
 
 use super::address_space::{AddressSpace, MMAP_BOTTOM, MMAP_TOP, PageSource, user_access};
-use super::vma::{AreaFlags, Backing, MAX_MAP_COUNT, Protection, TASK_SIZE};
-
-const PAGE: u64 = PAGE_SIZE as u64;
+use super::vma::{AreaFlags, Backing, MAX_MAP_COUNT, Protection, TASK_SIZE, Vma};
 
 /// `mremap`'s flags, checked for consistency by the caller (`MREMAP_FIXED` and
 /// `MREMAP_DONTUNMAP` imply `MREMAP_MAYMOVE`).
@@ -32,10 +32,24 @@ struct Source {
     backing: PageSource,
 }
 
+impl Source {
+    fn of(area: &Vma<PageSource>) -> Source {
+        Source {
+            start: area.start,
+            end: area.end,
+            protection: area.protection,
+            flags: area.flags,
+            backing: area.backing.clone(),
+        }
+    }
+}
+
 impl AddressSpace {
-    /// `mremap(old, old_len, new_len, flags, new_addr)` with `old` page aligned and both
-    /// lengths page multiples (`new_len` not 0; `old_len` 0 asks for a second mapping of
-    /// a shared area). Returns the new address.
+    /// `mremap(old, old_len, new_len, flags, new_addr)` after the syscall's checks of its
+    /// arguments alone (Linux's `check_mremap_params`: flags, alignment, the new range's
+    /// bounds, and for a move to `new_addr` its alignment and that it misses the old
+    /// range): `old` page aligned, both lengths page multiples (`new_len` not 0; `old_len`
+    /// 0 asks for a second mapping of a shared area). Returns the new address.
     pub fn remap(
         &mut self,
         old: u64,
@@ -44,18 +58,28 @@ impl AddressSpace {
         flags: RemapFlags,
         new_addr: u64,
     ) -> Result<u64, Errno> {
-        if flags.fixed || flags.dont_unmap {
+        let to_new_address = flags.fixed || flags.dont_unmap;
+        // A move may split two areas and add one: refused early near the cap, before
+        // anything is unmapped.
+        if to_new_address && self.areas.len() + 2 >= MAX_MAP_COUNT - 3 {
+            return Err(Errno::ENOMEM);
+        }
+        let area = self.areas.find(old).ok_or(Errno::EFAULT)?;
+        if new_len > old_len || to_new_address {
+            Self::check_resize(area, old, old_len, new_len)?;
+        }
+        if to_new_address {
             return self.remap_to(old, old_len, new_len, flags, new_addr);
         }
-        // Shrinking always works, mapped or not: it is an munmap of the tail.
-        if old_len >= new_len {
-            if old_len > new_len {
-                let tail = old.checked_add(new_len).ok_or(Errno::EINVAL)?;
-                self.unmap(tail, old_len - new_len)?;
-            }
+        if new_len == old_len {
             return Ok(old);
         }
-        let source = self.resize_source(old, old_len, new_len)?;
+        // Shrinking is an munmap of the tail, wherever the tail lies.
+        if new_len < old_len {
+            self.unmap(old + new_len, old_len - new_len)?;
+            return Ok(old);
+        }
+        let source = Source::of(area);
         // Reaching the end of its area, it may grow into free space behind it.
         if old + old_len == source.end
             && let Some(new_end) = old.checked_add(new_len).filter(|&end| end <= TASK_SIZE)
@@ -82,7 +106,8 @@ impl AddressSpace {
     }
 
     /// Linux's `mremap_to`: `MREMAP_FIXED` (to exactly `new_addr`, replacing what is
-    /// there) or `MREMAP_DONTUNMAP` (`new_addr` a hint), always a move.
+    /// there) or `MREMAP_DONTUNMAP` (`new_addr` a hint), always a move; a shrink first
+    /// unmaps the old range's tail.
     fn remap_to(
         &mut self,
         old: u64,
@@ -91,26 +116,15 @@ impl AddressSpace {
         flags: RemapFlags,
         new_addr: u64,
     ) -> Result<u64, Errno> {
-        if !new_addr.is_multiple_of(PAGE) || new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len {
-            return Err(Errno::EINVAL);
-        }
-        // The two ranges may not overlap.
-        if old.saturating_add(old_len) > new_addr && new_addr + new_len > old {
-            return Err(Errno::EINVAL);
-        }
-        // A move may split two areas and add one: refused early near the cap.
-        if self.areas.len() + 2 >= MAX_MAP_COUNT - 3 {
-            return Err(Errno::ENOMEM);
-        }
         if flags.fixed {
             self.unmap(new_addr, new_len)?;
+            self.areas.find(old).ok_or(Errno::EFAULT)?;
         }
         if old_len > new_len {
-            let tail = old.checked_add(new_len).ok_or(Errno::EINVAL)?;
-            self.unmap(tail, old_len - new_len)?;
+            self.unmap(old + new_len, old_len - new_len)?;
             old_len = new_len;
         }
-        let source = self.resize_source(old, old_len, new_len)?;
+        let source = Source::of(self.areas.find(old).ok_or(Errno::EFAULT)?);
         let destination = if flags.fixed {
             new_addr
         } else {
@@ -126,31 +140,33 @@ impl AddressSpace {
         )
     }
 
-    /// Linux's `vma_to_resize`: the area holding `old`, which must hold the whole old
-    /// range (`EFAULT` otherwise); a second mapping (`old_len` 0) only of a shared one.
-    fn resize_source(&self, old: u64, old_len: u64, new_len: u64) -> Result<Source, Errno> {
-        let area = self.areas.find(old).ok_or(Errno::EFAULT)?;
-        if old_len > area.end - old {
-            return Err(Errno::EFAULT);
-        }
+    /// Linux's `remap_is_valid`, for a range that grows or moves: the area holding `old`
+    /// must hold the whole old range (of a shrink, what stays: `EFAULT` otherwise); a
+    /// second mapping (`old_len` 0) only of a shared area; the file offset it would
+    /// reach must not wrap.
+    fn check_resize(
+        area: &Vma<PageSource>,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+    ) -> Result<(), Errno> {
         if old_len == 0 && !area.backing.is_shared() {
             return Err(Errno::EINVAL);
         }
-        // The file offset the grown area would reach must not wrap.
-        if let Some(mapping) = area.backing.shared_mapping()
+        // A shrink may cross areas in the part it unmaps: only what stays must fit.
+        let checked = old_len.min(new_len);
+        if checked > area.end - old {
+            return Err(Errno::EFAULT);
+        }
+        if new_len != checked
+            && let Some(mapping) = area.backing.shared_mapping()
             && (mapping.offset + (old - area.start))
                 .checked_add(new_len)
                 .is_none()
         {
             return Err(Errno::EINVAL);
         }
-        Ok(Source {
-            start: area.start,
-            end: area.end,
-            protection: area.protection,
-            flags: area.flags,
-            backing: area.backing.clone(),
-        })
+        Ok(())
     }
 
     /// A free range of `len` bytes: at `hint` if that is free, else the highest below
@@ -180,6 +196,10 @@ impl AddressSpace {
         source: &Source,
         keep_old: bool,
     ) -> Result<u64, Errno> {
+        // Unmapping the old range may split an area in three.
+        if self.areas.len() >= MAX_MAP_COUNT - 3 {
+            return Err(Errno::ENOMEM);
+        }
         let backing = source.backing.advanced_by(old - source.start);
         let protection = source.protection;
         self.change_areas(|this| {

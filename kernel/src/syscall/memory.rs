@@ -211,8 +211,8 @@ pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult
     p.mm.lock().protect(address, len, rights).map(|()| 0)
 }
 
-/// `mremap(old, old_len, new_len, flags, new_addr)`: the argument checks of Linux's
-/// `mremap` syscall; the rest is `AddressSpace::remap`.
+/// `mremap(old, old_len, new_len, flags, new_addr)`: the checks of the arguments alone,
+/// in the order of Linux's `check_mremap_params`; the rest is `AddressSpace::remap`.
 pub fn mremap(
     p: &mut Process,
     old: u64,
@@ -224,7 +224,16 @@ pub fn mremap(
     const MREMAP_MAYMOVE: u64 = 1;
     const MREMAP_FIXED: u64 = 2;
     const MREMAP_DONTUNMAP: u64 = 4;
-    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+    // `PAGE_ALIGN`, which wraps: a length within a page of the top is 0.
+    let align = |len: u64| len.wrapping_add(PAGE - 1) & !(PAGE - 1);
+    let (old_len, new_len) = (align(old_len), align(new_len));
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || !old.is_multiple_of(PAGE)
+        || new_len == 0
+        // The new range must fit below `TASK_SIZE`, whether or not it is asked for.
+        || new_len > TASK_SIZE
+        || new_addr > TASK_SIZE - new_len
+    {
         return Err(Errno::EINVAL);
     }
     let flags = RemapFlags {
@@ -232,21 +241,17 @@ pub fn mremap(
         fixed: flags & MREMAP_FIXED != 0,
         dont_unmap: flags & MREMAP_DONTUNMAP != 0,
     };
-    if flags.fixed && !flags.may_move {
-        return Err(Errno::EINVAL);
-    }
-    // `MREMAP_DONTUNMAP` is always a move, and never a resize (compared before rounding).
-    if flags.dont_unmap && (!flags.may_move || old_len != new_len) {
-        return Err(Errno::EINVAL);
-    }
-    if !old.is_multiple_of(PAGE) {
-        return Err(Errno::EINVAL);
-    }
-    // `PAGE_ALIGN`, which wraps: a length within a page of the top is 0.
-    let align = |len: u64| len.wrapping_add(PAGE - 1) & !(PAGE - 1);
-    let (old_len, new_len) = (align(old_len), align(new_len));
-    if new_len == 0 {
-        return Err(Errno::EINVAL);
+    if flags.fixed || flags.dont_unmap {
+        // A move to `new_addr` (a hint for `MREMAP_DONTUNMAP` alone) needs it aligned,
+        // permission to move, no resize with `MREMAP_DONTUNMAP`, and no overlap.
+        let overlaps = old.wrapping_add(old_len) > new_addr && new_addr + new_len > old;
+        if !new_addr.is_multiple_of(PAGE)
+            || !flags.may_move
+            || (flags.dont_unmap && old_len != new_len)
+            || overlaps
+        {
+            return Err(Errno::EINVAL);
+        }
     }
     p.mm.lock().remap(old, old_len, new_len, flags, new_addr)
 }

@@ -609,10 +609,11 @@ fn mremap_checks(report: &mut Report) {
         format!("{bad_flags:?} {fixed_alone:?} {dontunmap_resize:?} {unaligned:?}"),
     );
     let unmapped = remap(target, PAGE, 2 * PAGE, libc::MREMAP_MAYMOVE, 0);
+    let unmapped_shrink = remap(target, 2 * PAGE, PAGE, 0, 0);
     report.check(
-        "mremap: growing an unmapped range is EFAULT",
-        unmapped == Err(libc::EFAULT),
-        format!("{unmapped:?}"),
+        "mremap: growing or shrinking an unmapped range is EFAULT",
+        unmapped == Err(libc::EFAULT) && unmapped_shrink == Err(libc::EFAULT),
+        format!("{unmapped:?} / {unmapped_shrink:?}"),
     );
     let area = anon(2 * PAGE, libc::MAP_PRIVATE);
     let overlap = remap(
