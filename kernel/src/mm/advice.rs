@@ -5,9 +5,10 @@
 //!
 //! The hints about access patterns, page merging, huge pages, core dumps and reclaim
 //! (`MADV_NORMAL`, `RANDOM`, `SEQUENTIAL`, `WILLNEED`, `MERGEABLE`, `UNMERGEABLE`,
-//! `HUGEPAGE`, `NOHUGEPAGE`, `DONTDUMP`, `DODUMP`, `COLD`, `PAGEOUT`, `COLLAPSE`) are
-//! accepted and change nothing here: there is no read-ahead, no page merging, no huge
-//! page, no core dump and no swap for them to steer.
+//! `HUGEPAGE`, `NOHUGEPAGE`, `DONTDUMP`, `DODUMP`, `COLD`, `PAGEOUT`) are accepted and
+//! change nothing here: there is no read-ahead, no page merging, no huge page, no core
+//! dump and no swap for them to steer. `MADV_COLLAPSE` is `EINVAL` on every area, as
+//! Linux answers where transparent huge pages are off.
 
 #[cfg(target_os = "none")]
 use alloc::{sync::Arc, vec::Vec};
@@ -41,11 +42,14 @@ pub enum Advice {
     Populate {
         write: bool,
     },
+    /// `MADV_COLLAPSE`: no area can be made of huge pages here.
+    Collapse,
 }
 
 impl Advice {
-    /// Linux's advice number, as a kernel with KSM, transparent huge pages and no memory
-    /// failure injection accepts it (`madvise_behavior_valid`); `None` is `EINVAL`.
+    /// Linux's advice number, as a kernel with KSM, transparent huge pages (set to
+    /// `never`) and no memory failure injection accepts it (`madvise_behavior_valid`);
+    /// `None` is `EINVAL`.
     pub fn from_linux(advice: u64) -> Option<Advice> {
         Some(match advice {
             // NORMAL, RANDOM, SEQUENTIAL, WILLNEED
@@ -63,8 +67,7 @@ impl Advice {
             20 | 21 => Advice::Hint,
             22 => Advice::Populate { write: false },
             23 => Advice::Populate { write: true },
-            // COLLAPSE
-            25 => Advice::Hint,
+            25 => Advice::Collapse,
             _ => return None,
         })
     }
@@ -118,6 +121,7 @@ impl AddressSpace {
         let anonymous = matches!(backing, PageSource::Anonymous);
         match advice {
             Advice::Hint => Ok(()),
+            Advice::Collapse => Err(Errno::EINVAL),
             Advice::DontNeed => {
                 self.drop_pages(start, end);
                 self.sync_pages();

@@ -19,6 +19,8 @@ use report::{Report, errno};
 
 const PAGE: usize = 4096;
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
+/// Not in the libc crate: `<asm-generic/mman-common.h>`'s number.
+const MADV_COLLAPSE: i32 = 25;
 
 /// `mmap`, `Err(errno)` for `MAP_FAILED`.
 fn map(
@@ -719,6 +721,7 @@ fn madvise_checks(report: &mut Report) {
     report.check(
         "madvise: unknown advice EINVAL, a range with a hole ENOMEM, unaligned EINVAL",
         advise(private, PAGE, 7) == libc::EINVAL
+            && advise(private, PAGE, MADV_COLLAPSE) == libc::EINVAL
             && advise(private, PAGE, 1000) == libc::EINVAL
             && advise(hole, 3 * PAGE, libc::MADV_NORMAL) == libc::ENOMEM
             && advise(unsafe { private.add(1) }, PAGE, libc::MADV_NORMAL) == libc::EINVAL,
