@@ -13,7 +13,8 @@
 //! whatever the pointer.
 //!
 //! Memory: every user page is charged to the kernel's budget by its frame (once, however
-//! many address spaces or the page cache share it); the areas, the page-table frames and
+//! many address spaces or the page cache share it; a file's page by the file that holds
+//! it, as tmpfs data); the areas, the page-table frames and
 //! each mapping's place in the table are charged here. An area the budget refuses is
 //! `ENOMEM`; a page it refuses, once the page cache has let go of its pages, is
 //! [`FaultError::OutOfMemory`], which the run loop takes to the OOM killer. The pages held
