@@ -882,13 +882,68 @@ fn dev_shm_limit(report: &mut Report, kib: usize) {
     unsafe { libc::unlink(path.as_ptr()) };
 }
 
+/// `MemTotal` from `/proc/meminfo`, in bytes.
+fn mem_total() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// With `--exhaust-shared` (for a small machine: it touches all of its memory): shared
+/// anonymous pages are charged like private ones, so a child touching more of them than
+/// there is memory is ended by the OOM killer (`SIGKILL`), and once it is gone, with the
+/// last mapping of its pages, shared memory works again.
+fn exhaust_shared(report: &mut Report) {
+    let Some(total) = mem_total() else {
+        report.check("shared memory past all of memory", false, "no MemTotal");
+        return;
+    };
+    let len = total.next_multiple_of(PAGE);
+    let status = in_child(|| {
+        let Ok(at) = map(0, len, RW, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) else {
+            return 1;
+        };
+        for offset in (0..len).step_by(PAGE) {
+            write_at(at, offset, 1);
+        }
+        0
+    });
+    report.check(
+        "shared anonymous memory past all of memory: the toucher is OOM-killed (SIGKILL)",
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        describe(status),
+    );
+    let shared = anon(64 * PAGE, libc::MAP_SHARED);
+    let status = in_child(|| {
+        for offset in (0..64 * PAGE).step_by(PAGE) {
+            write_at(shared, offset, 7);
+        }
+        0
+    });
+    report.check(
+        "shared anonymous memory works again afterwards",
+        exited_ok(status)
+            && (0..64 * PAGE)
+                .step_by(PAGE)
+                .all(|at| read_at(shared, at) == 7),
+        describe(status),
+    );
+    unmap(shared, 64 * PAGE);
+}
+
 fn main() -> ExitCode {
     let mut report = Report::default();
     let args: Vec<String> = std::env::args().collect();
-    if let [_, flag, kib] = args.as_slice()
-        && flag == "--dev-shm-size"
-    {
-        dev_shm_limit(&mut report, kib.parse().expect("--dev-shm-size KIB"));
+    match args.as_slice() {
+        [_, flag, kib] if flag == "--dev-shm-size" => {
+            dev_shm_limit(&mut report, kib.parse().expect("--dev-shm-size KIB"));
+        }
+        [_, flag] if flag == "--exhaust-shared" => {
+            exhaust_shared(&mut report);
+            return report.finish("shared-memory");
+        }
+        _ => {}
     }
     shared_anonymous(&mut report);
     memfd_checks(&mut report);

@@ -156,6 +156,20 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
         .expect(Line(&["shared-memory: ", " passed, 0 failed"]))
         .expect(Status(0)),
     );
+    // Shared pages are charged like private ones: touching more than there is memory
+    // ends in the OOM killer, and the memory comes back.
+    let (case, _) = builder.run(
+        "shared-memory-oom",
+        &["/sbin/shared-memory", "--exhaust-shared"],
+    )?;
+    cases.push(
+        case.memory(MemorySize::from_mib(128))
+            .expect(Line(&[
+                "ok   shared anonymous memory past all of memory: the toucher is OOM-killed",
+            ]))
+            .expect(Line(&["shared-memory: 2 passed, 0 failed"]))
+            .expect(Status(0)),
+    );
 
     let (case, _) = builder.run(
         "syscall-bench",
