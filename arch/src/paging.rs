@@ -359,11 +359,6 @@ impl UserPage {
             UserPage::File { shared, .. } => !shared,
         }
     }
-
-    /// Whether this is the same frame as `other`'s.
-    pub fn same_frame(&self, other: &UserPage) -> bool {
-        self.phys() == other.phys()
-    }
 }
 
 pub struct UserPageTable {

@@ -49,11 +49,6 @@ impl MappingWriter {
         live.fetch_add(1, Ordering::AcqRel);
         MappingWriter { live: live.clone() }
     }
-
-    /// Whether `other` writes the same file.
-    pub fn same_file(&self, other: &MappingWriter) -> bool {
-        Arc::ptr_eq(&self.live, &other.live)
-    }
 }
 
 impl Clone for MappingWriter {
@@ -91,7 +86,6 @@ mod tests {
         let first = MappingWriter::new(&live);
         let split = first.clone();
         assert_eq!(live_writers(&live), 2);
-        assert!(first.same_file(&split));
         drop(first);
         assert_eq!(live_writers(&live), 1);
         drop(split);
