@@ -25,7 +25,7 @@ use x86_64::structures::paging::{PageTable, PageTableFlags as Flags, PhysFrame};
 use x86_64::{PhysAddr, VirtAddr};
 
 use crate::PAGE;
-use crate::frame::Frame;
+use crate::frame::{Frame, SharedFrame};
 use crate::memory::{allocate_frame, free_frame};
 
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
@@ -315,24 +315,57 @@ bitflags::bitflags! {
 ///
 /// ```
 /// use arch::frame::Frame;
-/// use arch::paging::{UserAccess, UserPageTable};
-/// use std::sync::Arc;
+/// use arch::paging::{UserAccess, UserPage, UserPageTable};
 ///
 /// fn map_then_free(table: &mut UserPageTable, frame: Frame) {
 ///     table.map(0x40_0000, frame, UserAccess::WRITE).unwrap();
-///     let frame: Option<Arc<Frame>> = table.unmap(0x40_0000); // no longer mapped
-///     drop(frame);
+///     let page: Option<UserPage> = table.unmap(0x40_0000); // no longer mapped
+///     drop(page);
 /// }
 /// ```
 ///
-/// Several tables may map one frame (`fork`'s copy-on-write, shared mappings): each holds an
-/// `Arc`, and the kernel writes a frame ([`UserPageTable::frame_mut`]) only while one table
-/// alone holds it.
+/// Several tables may map one frame (`fork`'s copy-on-write): each holds an `Arc`, and the
+/// kernel writes a frame ([`UserPageTable::frame_mut`]) only while one table alone holds
+/// it. A file's page ([`UserPage::File`]) is held by the file too: writable only through a
+/// shared mapping of it, and then written by copying ([`UserPageTable::write`]).
+/// What a table holds at one user page.
+#[derive(Clone, Debug)]
+pub enum UserPage {
+    /// Anonymous memory or a private copy: this address space's, copy-on-write while
+    /// another table (or the kernel's page cache) holds the frame too.
+    Private(Arc<Frame>),
+    /// A page of a file's data. `shared`: a `MAP_SHARED` mapping, writable as its area
+    /// allows, stores reaching the file; otherwise a `MAP_PRIVATE` view, never writable
+    /// (a write copies it into a [`UserPage::Private`] first).
+    File {
+        frame: Arc<SharedFrame>,
+        shared: bool,
+    },
+}
+
+impl UserPage {
+    fn phys(&self) -> u64 {
+        match self {
+            UserPage::Private(frame) => frame.phys(),
+            UserPage::File { frame, .. } => frame.phys(),
+        }
+    }
+
+    /// Whether a write must copy the page first (a frame another holder has, or a file's
+    /// page seen privately).
+    fn copy_on_write(&self) -> bool {
+        match self {
+            UserPage::Private(frame) => Arc::strong_count(frame) > 1,
+            UserPage::File { shared, .. } => !shared,
+        }
+    }
+}
+
 pub struct UserPageTable {
     pml4: u64,
-    /// Every user page this table holds, by virtual address, with its frame. A page may be
-    /// held but not present (see [`UserPageTable::hide`]).
-    frames: BTreeMap<u64, Arc<Frame>>,
+    /// Every user page this table holds, by virtual address. A page may be held but not
+    /// present (see [`UserPageTable::hide`]).
+    frames: BTreeMap<u64, UserPage>,
     /// Frames holding the user half's tables (the PML4 included): what the tables
     /// themselves cost, for the memory budget above.
     table_frames: usize,
@@ -417,14 +450,31 @@ impl UserPageTable {
     }
 
     /// [`UserPageTable::map`] for a frame other tables may hold too (copy-on-write after
-    /// `fork`: map it without [`UserAccess::WRITE`] in each).
+    /// `fork`: it is mapped without [`UserAccess::WRITE`] while shared).
     pub fn map_shared(
         &mut self,
         virt: u64,
         frame: Arc<Frame>,
         access: UserAccess,
     ) -> Result<(), PagingError> {
+        self.map_page(virt, UserPage::Private(frame), access)
+    }
+
+    /// Maps `page` at `virt` with at most `access`: write access only where a write need
+    /// not copy first (see [`UserPage`]). A page mapped there before is unmapped and
+    /// dropped; on error nothing changes.
+    pub fn map_page(
+        &mut self,
+        virt: u64,
+        page: UserPage,
+        access: UserAccess,
+    ) -> Result<(), PagingError> {
         Self::check_user_page(virt)?;
+        let access = if page.copy_on_write() {
+            access - UserAccess::WRITE
+        } else {
+            access
+        };
         let flags = Self::leaf_flags(access, no_execute_flag());
         // The tables down to the page, counting the frames made for them.
         let mut made = 0;
@@ -442,12 +492,12 @@ impl UserPageTable {
         let mut mapper = self.mapper(&mut no_allocation);
         let entry = &mut mapper.table(table)?[((virt >> 12) & 511) as usize];
         let was_present = !entry.is_unused();
-        entry.set_addr(PhysAddr::new(frame.phys()), flags);
+        entry.set_addr(PhysAddr::new(page.phys()), flags);
         if was_present {
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
         }
-        // The old frame (if any) is dropped only now, with no entry left pointing at it.
-        self.frames.insert(virt, frame);
+        // The old page (if any) is dropped only now, with no entry left pointing at it.
+        self.frames.insert(virt, page);
         Ok(())
     }
 
@@ -481,8 +531,8 @@ impl UserPageTable {
         }
     }
 
-    /// Removes the page at `virt` and hands back its frame, which nothing maps any more.
-    pub fn unmap(&mut self, virt: u64) -> Option<Arc<Frame>> {
+    /// Removes the page at `virt` and hands it back; this table no longer maps it.
+    pub fn unmap(&mut self, virt: u64) -> Option<UserPage> {
         let frame = self.frames.remove(&virt)?;
         self.clear_entry(virt);
         Some(frame)
@@ -498,13 +548,14 @@ impl UserPageTable {
 
     /// Sets what user code may do with a page this table holds (present again if hidden).
     pub fn protect(&mut self, virt: u64, access: UserAccess) {
-        let Some(frame) = self.frames.get(&virt) else {
+        let Some(page) = self.frames.get(&virt) else {
             return;
         };
-        let phys = frame.phys();
-        // A frame another table (or the kernel's page cache) holds too is never writable
-        // through this one: a write must fault, so the owner copies it first.
-        let access = if Arc::strong_count(frame) > 1 {
+        let phys = page.phys();
+        // A frame another table (or the kernel's page cache) holds too, or a file's page
+        // seen privately, is never writable through this one: a write must fault, so the
+        // owner copies it first. A shared mapping of a file's page writes the file.
+        let access = if page.copy_on_write() {
             access - UserAccess::WRITE
         } else {
             access
@@ -526,28 +577,69 @@ impl UserPageTable {
         self.frames.contains_key(&virt)
     }
 
-    /// The frame behind the page at `virt`.
-    pub fn frame(&self, virt: u64) -> Option<&Frame> {
-        self.frames.get(&virt).map(|frame| &**frame)
-    }
-
-    /// Another handle on the frame behind `virt`, to map it in a second table.
-    pub fn share(&self, virt: u64) -> Option<Arc<Frame>> {
+    /// What the table holds at `virt` (another handle on it: to map it in a second table
+    /// for `fork`, or at another address for `mremap`).
+    pub fn page(&self, virt: u64) -> Option<UserPage> {
         self.frames.get(&virt).cloned()
     }
 
-    /// Whether another table (or the kernel) holds the frame behind `virt` too.
+    /// Whether a write to the page at `virt` must copy it first: its frame is held
+    /// elsewhere too (`fork`, the page cache) or it is a file's page mapped privately.
     pub fn is_shared(&self, virt: u64) -> bool {
-        self.frames
-            .get(&virt)
-            .is_some_and(|frame| Arc::strong_count(frame) > 1)
+        self.frames.get(&virt).is_some_and(UserPage::copy_on_write)
     }
 
-    /// The frame behind the page at `virt`, to write (user code is stopped while the kernel
-    /// runs, so this borrow is the only access); `None` while it is shared
-    /// ([`UserPageTable::is_shared`]): copy it first.
+    /// The frame behind a private page at `virt`, to write (user code is stopped while the
+    /// kernel runs, so this borrow is the only access); `None` while it is shared
+    /// ([`UserPageTable::is_shared`]: copy it first) or a file's page.
     pub fn frame_mut(&mut self, virt: u64) -> Option<&mut Frame> {
-        self.frames.get_mut(&virt).and_then(Arc::get_mut)
+        match self.frames.get_mut(&virt)? {
+            UserPage::Private(frame) => Arc::get_mut(frame),
+            UserPage::File { .. } => None,
+        }
+    }
+
+    /// Copies bytes of the page at `virt` from `offset` into `buf`; false if no page is
+    /// held there.
+    pub fn read(&self, virt: u64, offset: usize, buf: &mut [u8]) -> bool {
+        match self.frames.get(&virt) {
+            Some(UserPage::Private(frame)) => {
+                let offset = offset.min(PAGE as usize);
+                let len = buf.len().min(PAGE as usize - offset);
+                buf[..len].copy_from_slice(&frame.bytes()[offset..offset + len]);
+                true
+            }
+            Some(UserPage::File { frame, .. }) => {
+                frame.read(offset, buf);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Copies `data` into the page at `virt` at `offset`: a private page this table alone
+    /// holds, or a file's page mapped shared. False otherwise (not held, or it must be
+    /// copied first).
+    pub fn write(&mut self, virt: u64, offset: usize, data: &[u8]) -> bool {
+        match self.frames.get_mut(&virt) {
+            Some(UserPage::Private(frame)) => match Arc::get_mut(frame) {
+                Some(frame) => {
+                    let offset = offset.min(PAGE as usize);
+                    let len = data.len().min(PAGE as usize - offset);
+                    frame.bytes_mut()[offset..offset + len].copy_from_slice(&data[..len]);
+                    true
+                }
+                None => false,
+            },
+            Some(UserPage::File {
+                frame,
+                shared: true,
+            }) => {
+                frame.write(offset, data);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The pages held in `[start, end)`, lowest first.

@@ -174,6 +174,9 @@ impl ProcessView for Task {
         if crate::net::unix::is_socket_file(&file) {
             return Ok(alloc::format!("socket:[{}]", file.inode().ino()).into_bytes());
         }
+        if let Some(name) = crate::fs::shmem::display_name(file.location()) {
+            return Ok(name);
+        }
         let (_, root) = directories(self).ok_or(Errno::ENOENT)?;
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
@@ -281,6 +284,20 @@ impl ProcessView for Task {
                             .as_ref()
                             .and_then(|root| {
                                 vfs_core::path::absolute_path_max(&location, root).ok()?
+                            })
+                            .unwrap_or_default();
+                    }
+                    PageSource::Shared(mapping) => {
+                        area.offset = mapping.offset;
+                        area.shared = mapping.shared;
+                        area.ino = mapping.inode.ino();
+                        area.device = mapping.inode.getattr().map_or(0, |stat| stat.dev);
+                        area.name = crate::fs::shmem::display_name(&mapping.location)
+                            .or_else(|| {
+                                root.as_ref().and_then(|root| {
+                                    vfs_core::path::absolute_path_max(&mapping.location, root)
+                                        .ok()?
+                                })
                             })
                             .unwrap_or_default();
                     }

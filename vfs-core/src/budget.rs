@@ -20,36 +20,64 @@
 //! therefore runs under whatever locks the charging code holds, and must take none of
 //! theirs (it must not charge, nor touch a filesystem's or a process's locks).
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
+use core::any::Any;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::errno::Errno;
 
-/// One page of a file's data, wherever it lives.
-pub trait FilePage: Send + Sync {
-    /// Its `PAGE_SIZE` bytes.
-    fn bytes(&self) -> &[u8];
-    fn bytes_mut(&mut self) -> &mut [u8];
+/// One page of a file's data, wherever it lives. Shared (`Arc`): tmpfs is Linux's shmem, so
+/// a file's page is also what a shared mapping of the file maps (see [`crate::mapping`]).
+/// It is therefore read and written by copying through `&self`, never borrowed: user code
+/// may write it through a mapping at any moment. `Any` lets the kernel recognise its own
+/// page type (a frame it can map) behind the trait object.
+pub trait FilePage: Any + Send + Sync {
+    /// Copies the page's bytes from `offset` into `buf` (`offset + buf.len()` is at most
+    /// `PAGE_SIZE`).
+    fn read(&self, offset: usize, buf: &mut [u8]);
+    /// Copies `data` into the page at `offset`.
+    fn write(&self, offset: usize, data: &[u8]);
+    /// Zeroes `len` bytes from `offset`.
+    fn zero(&self, offset: usize, len: usize);
 }
 
-impl FilePage for [u8; crate::PAGE_SIZE] {
-    fn bytes(&self) -> &[u8] {
-        self
+/// A page on the heap: file data where the budget has no page source (host tests, host
+/// tools). The lock makes the copies through `&self` sound.
+pub struct HeapPage(spin::Mutex<[u8; crate::PAGE_SIZE]>);
+
+impl HeapPage {
+    pub fn new() -> HeapPage {
+        HeapPage(spin::Mutex::new([0; crate::PAGE_SIZE]))
+    }
+}
+
+impl Default for HeapPage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FilePage for HeapPage {
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.0.lock()[offset..offset + buf.len()]);
     }
 
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        self
+    fn write(&self, offset: usize, data: &[u8]) {
+        self.0.lock()[offset..offset + data.len()].copy_from_slice(data);
+    }
+
+    fn zero(&self, offset: usize, len: usize) {
+        self.0.lock()[offset..offset + len].fill(0);
     }
 }
 
 /// Where pages of file data come from. The kernel gives its frame allocator, so file data
-/// sits in whole frames that go back to the pool for user pages when a file shrinks (the
-/// heap keeps whatever it grew to); without one, pages are heap boxes.
+/// sits in whole frames that address spaces can map and that go back to the pool when a
+/// file shrinks; without one, pages are [`HeapPage`]s.
 pub trait PageSource: Send + Sync {
     /// A zeroed page, or `None` when memory is exhausted.
-    fn allocate(&self) -> Option<Box<dyn FilePage>>;
+    fn allocate(&self) -> Option<Arc<dyn FilePage>>;
 }
 
 /// The budget. Shared (`Arc`) by everything that charges it.
@@ -160,10 +188,10 @@ impl MemoryBudget {
 
     /// A zeroed page for file data (charge it first): from the page source, else the heap.
     /// `None` when memory is exhausted.
-    pub fn allocate_page(&self) -> Option<Box<dyn FilePage>> {
+    pub fn allocate_page(&self) -> Option<Arc<dyn FilePage>> {
         match &self.pages {
             Some(source) => source.allocate(),
-            None => Some(Box::new([0u8; crate::PAGE_SIZE])),
+            None => Some(Arc::new(HeapPage::new())),
         }
     }
 

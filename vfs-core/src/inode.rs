@@ -7,8 +7,10 @@
 //! flags, trailing slashes and symlink following are the VFS's job, done once above.
 
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, StatFs};
+use crate::budget::FilePage;
 use crate::errno::{Errno, Result};
 use crate::file::OpenFlags;
+use crate::mapping::MappingWriter;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -276,6 +278,43 @@ pub trait Inode: Any + Send + Sync {
         } else {
             Err(Errno::ENXIO)
         }
+    }
+
+    /// The inode that holds this one's data when another does (an overlay file copied
+    /// up: its upper file), so a mapping shares that file's pages; `None`: this one.
+    fn data_inode(&self) -> Option<Arc<dyn Inode>> {
+        None
+    }
+    /// Whether mappings share this file's pages ([`Inode::mapped_page`]): tmpfs files,
+    /// Linux's shmem (see [`crate::mapping`]). Other files are copied into private pages,
+    /// and a writable `MAP_SHARED` mapping of them is `ENODEV`.
+    fn shares_pages(&self) -> bool {
+        false
+    }
+    /// The file's page at page `index` for a mapping: made (zeroed) when missing and
+    /// `create`, else `None` for a hole. `ENXIO` when the page lies wholly past the end
+    /// of the file (the access is a `SIGBUS`), `ENOSPC` when the filesystem is full (also
+    /// `SIGBUS`, as Linux's shmem), `ENOMEM` when memory is.
+    fn mapped_page(&self, _index: u64, _create: bool) -> Result<Option<Arc<dyn FilePage>>> {
+        Err(Errno::ENODEV)
+    }
+    /// Counts a new shared mapping that may write the file; `EPERM` if it is sealed
+    /// against writes.
+    fn writable_mapping(&self) -> Result<MappingWriter> {
+        Err(Errno::ENODEV)
+    }
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`: `[offset, offset + len)`
+    /// reads as zeros after, its whole pages freed (`madvise(MADV_REMOVE)` uses it).
+    fn punch_hole(&self, _offset: u64, _len: u64) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// `fcntl(F_GET_SEALS)`: `EINVAL` for a file that cannot be sealed.
+    fn seals(&self) -> Result<u32> {
+        Err(Errno::EINVAL)
+    }
+    /// `fcntl(F_ADD_SEALS)`, the descriptor's write access checked by the caller.
+    fn add_seals(&self, _seals: u32) -> Result<()> {
+        Err(Errno::EINVAL)
     }
 
     /// Extended attributes (`trusted.*`, `user.*`, …); overlay keeps its whiteout and

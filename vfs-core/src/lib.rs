@@ -4,7 +4,8 @@
 //! 0. [`errno`], [`time`], [`cred`], [`attr`]: plain data shared by everything; [`budget`]:
 //!    the memory budget everything a container makes the kernel hold is charged to;
 //! 1. [`inode`]: the [`FileSystem`]/[`Inode`] traits every filesystem implements
-//!    (object-safe: `Arc<dyn FileSystem>`, `Arc<dyn Inode>`);
+//!    (object-safe: `Arc<dyn FileSystem>`, `Arc<dyn Inode>`), and [`mapping`]: what a
+//!    file whose pages mappings share offers (seals, writable-mapping counts);
 //! 2. filesystems: [`ramfs`], [`tmpfs`], [`overlay`], `p9` (and, in the kernel crate,
 //!    proc, sys, dev);
 //! 3. [`permission`], [`dentry`], [`mount`]: Linux's access rules, the cache of names,
@@ -72,6 +73,7 @@ pub mod dentry;
 pub mod errno;
 pub mod file;
 pub mod inode;
+pub mod mapping;
 pub mod mount;
 pub mod overlay;
 pub mod p9;

@@ -165,7 +165,17 @@ impl Mount {
     /// A mount in no namespace (Linux's `kern_mount`): the home of files with no name, such
     /// as pipes ([`crate::anon::AnonFs`]). Its id is 0, which no namespace hands out.
     pub fn detached(fs: Arc<dyn FileSystem>, source: &str, clock: ClockRef) -> Arc<Mount> {
-        let budget = MemoryBudget::unlimited();
+        Self::detached_charged(fs, source, clock, MemoryBudget::unlimited())
+    }
+
+    /// [`Mount::detached`] whose names are charged to `budget` (a container makes as many
+    /// of them as it likes: the kernel's unnamed tmpfs for `memfd_create`).
+    pub fn detached_charged(
+        fs: Arc<dyn FileSystem>,
+        source: &str,
+        clock: ClockRef,
+        budget: Arc<MemoryBudget>,
+    ) -> Arc<Mount> {
         let root = Dentry::new_root(fs.root(), fs.cache_policy(), &budget);
         Arc::new(Mount {
             id: 0,

@@ -1,9 +1,10 @@
 //! The kernel's own filesystems, built on vfs-core's `FileSystem`/`Inode` traits:
 //! `synthetic` (generated read-only trees, the engine of the rest), `proc`, `sysfs`,
-//! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers); and
+//! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers);
 //! `pipe` (pipes and FIFOs: the buffer host-tested, the blocking ends on the target);
 //! `event` (epoll, eventfd, timerfd, signalfd: their rules host-tested, the files on the
-//! target).
+//! target); and `shmem` (the unnamed tmpfs behind `memfd_create` and shared anonymous
+//! memory).
 //!
 //! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
 //! holds the filesystem and its constructor `new`, `node.rs` the inode.
@@ -18,6 +19,7 @@ pub mod pipe;
 #[cfg(target_os = "none")]
 pub mod poll;
 pub mod proc;
+pub mod shmem;
 pub mod synthetic;
 pub mod sysfs;
 

@@ -1,6 +1,11 @@
 //! A process's address space: its areas ([`VmaSet`]), the frames behind the pages touched so
 //! far, and the page tables that map them. Pages are filled on first touch (demand paging):
-//! zeros for anonymous memory, file bytes for file-backed areas.
+//! zeros for anonymous memory, file bytes for file-backed areas, and for a file whose pages
+//! mappings share (tmpfs, `memfd`, shared anonymous memory: [`PageSource::Shared`]) the
+//! file's own page, writable through a `MAP_SHARED` area and copied on the first write
+//! through a `MAP_PRIVATE` one. `fork` shares private pages copy-on-write and `MAP_SHARED`
+//! ones as they are, and honours `MADV_DONTFORK` and `MADV_WIPEONFORK`. `mremap` is in
+//! [`super::remap`], `madvise` in [`super::advice`].
 //!
 //! The kernel reads and writes user memory only through [`AddressSpace::read`] and
 //! [`AddressSpace::write`], which translate through the frames this struct owns and fault
@@ -8,7 +13,8 @@
 //! whatever the pointer.
 //!
 //! Memory: every user page is charged to the kernel's budget by its frame (once, however
-//! many address spaces or the page cache share it); the areas, the page-table frames and
+//! many address spaces or the page cache share it; a file's page by the file that holds
+//! it, as tmpfs data); the areas, the page-table frames and
 //! each mapping's place in the table are charged here. An area the budget refuses is
 //! `ENOMEM`; a page it refuses, once the page cache has let go of its pages, is
 //! [`FaultError::OutOfMemory`], which the run loop takes to the OOM killer. The pages held
@@ -16,15 +22,17 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 use vfs_core::PAGE_SIZE;
 
 use vfs_core::budget::{Charge, heap_cost};
+use vfs_core::mapping::MappingWriter;
 use vfs_core::{Errno, Inode, Location};
 
-use super::vma::{Backing, Protection, TASK_SIZE, Vma, VmaError, VmaSet};
-use arch::frame::Frame;
-use arch::paging::{UserAccess, UserPageTable};
+use super::vma::{AreaFlags, Backing, Protection, TASK_SIZE, Vma, VmaError, VmaSet};
+use arch::frame::{Frame, SharedFrame};
+use arch::paging::{UserAccess, UserPage, UserPageTable};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// What a user page costs the budget: the frame and its shared handle.
@@ -43,7 +51,9 @@ const PAGE_ROOM: u64 = MAPPING_COST + 3 * PAGE;
 pub enum PageSource {
     Anonymous,
     /// `file_bytes` bytes of `inode` from `offset`, then zeros (the tail of an ELF segment's
-    /// last file page, or a mapping past the end of a file).
+    /// last file page, or a mapping past the end of a file), copied into pages of the
+    /// area's own (whole file pages through the page cache). Files whose pages cannot be
+    /// shared (9p) are mapped this way.
     File {
         inode: Arc<dyn Inode>,
         /// Where the file was opened (the name `/proc/<pid>/maps` shows).
@@ -51,6 +61,49 @@ pub enum PageSource {
         offset: u64,
         file_bytes: u64,
     },
+    /// The pages of a file that shares them with its mappings.
+    Shared(SharedMapping),
+}
+
+/// An area over a file whose pages mappings share (`Inode::shares_pages`: tmpfs, `memfd`,
+/// shared anonymous memory, which is an unnamed tmpfs file).
+#[derive(Clone)]
+pub struct SharedMapping {
+    /// The file holding the data (an overlay file's upper file).
+    pub inode: Arc<dyn Inode>,
+    /// The name `/proc/<pid>/maps` shows.
+    pub location: Location,
+    /// Byte offset into the file of the area's first page (page aligned).
+    pub offset: u64,
+    /// `MAP_SHARED`: the file's pages themselves, writable as the area allows.
+    /// Otherwise `MAP_PRIVATE`: mapped read-only, copied on the first write.
+    pub shared: bool,
+    /// For a `MAP_SHARED` area of a file opened for writing: the file counts it
+    /// (`F_SEAL_WRITE` waits for none), and `mprotect` may make it writable. Without it
+    /// a shared area never becomes writable (`EACCES`), as Linux's `VM_MAYWRITE`.
+    pub writer: Option<MappingWriter>,
+}
+
+impl SharedMapping {
+    /// Whether the area may be made writable (`VM_MAYWRITE`).
+    pub fn may_write(&self) -> bool {
+        !self.shared || self.writer.is_some()
+    }
+}
+
+impl PageSource {
+    /// A `MAP_SHARED` mapping of a file's own pages (`VM_SHARED`).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, PageSource::Shared(mapping) if mapping.shared)
+    }
+
+    /// The shared-pages mapping behind the area, if it is one.
+    pub fn shared_mapping(&self) -> Option<&SharedMapping> {
+        match self {
+            PageSource::Shared(mapping) => Some(mapping),
+            _ => None,
+        }
+    }
 }
 
 impl Backing for PageSource {
@@ -68,6 +121,10 @@ impl Backing for PageSource {
                 offset: offset + bytes,
                 file_bytes: file_bytes.saturating_sub(bytes),
             },
+            Self::Shared(mapping) => Self::Shared(SharedMapping {
+                offset: mapping.offset + bytes,
+                ..mapping.clone()
+            }),
         }
     }
 
@@ -91,6 +148,12 @@ impl Backing for PageSource {
                 Arc::ptr_eq(a, b)
                     && a_offset + bytes == *b_offset
                     && a_bytes.saturating_sub(bytes) == *b_bytes
+            }
+            (Self::Shared(a), Self::Shared(b)) => {
+                Arc::ptr_eq(&a.inode, &b.inode)
+                    && a.shared == b.shared
+                    && a.writer.is_some() == b.writer.is_some()
+                    && a.offset + bytes == b.offset
             }
             _ => false,
         }
@@ -146,11 +209,11 @@ pub const MMAP_BOTTOM: u64 = 0x1_0000;
 
 pub struct AddressSpace {
     /// The page tables, which own the frames of the pages touched so far.
-    table: UserPageTable,
-    areas: VmaSet<PageSource>,
+    pub(super) table: UserPageTable,
+    pub(super) areas: VmaSet<PageSource>,
     /// The program break: `brk_start` is the end of the data segment, `brk` the current end.
     brk_start: u64,
-    brk: u64,
+    pub(super) brk: u64,
     /// Where exec left the stack pointer (Linux's `start_stack`): `/proc/<pid>/maps`
     /// names the area holding it `[stack]`.
     start_stack: u64,
@@ -166,7 +229,7 @@ pub struct AddressSpace {
 /// take held beside it until it is installed. When memory runs out (the budget's or the
 /// frames), the page cache's pages go first (they can be read again), and only then is
 /// the fault an out-of-memory one.
-fn new_frame() -> Result<(Frame, Charge), FaultError> {
+pub(super) fn new_frame() -> Result<(Frame, Charge), FaultError> {
     let attempt = || {
         let mut room = super::budget::budget()
             .charge(USER_PAGE_COST + PAGE_ROOM)
@@ -182,7 +245,7 @@ fn new_frame() -> Result<(Frame, Charge), FaultError> {
         .ok_or(FaultError::OutOfMemory)
 }
 
-fn user_access(protection: Protection) -> UserAccess {
+pub(super) fn user_access(protection: Protection) -> UserAccess {
     let mut access = UserAccess::empty();
     if protection.contains(Protection::WRITE) {
         access |= UserAccess::WRITE;
@@ -218,7 +281,7 @@ impl AddressSpace {
 
     /// Brings the mapping charge and the resident count in line with the table. Never
     /// refused: the memory is taken already, checked against the budget beforehand.
-    fn sync_pages(&mut self) {
+    pub(super) fn sync_pages(&mut self) {
         let pages = self.table.page_count() as u64;
         self.resident.store(pages, Ordering::Relaxed);
         let wanted = self.table.table_frame_count() as u64 * PAGE + pages * MAPPING_COST;
@@ -238,7 +301,7 @@ impl AddressSpace {
 
     /// Runs a change of the areas with the budget's room for it checked first and the
     /// charge fitted after, whatever the change did.
-    fn change_areas<T>(
+    pub(super) fn change_areas<T>(
         &mut self,
         change: impl FnOnce(&mut Self) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
@@ -257,8 +320,9 @@ impl AddressSpace {
         self.areas.iter()
     }
 
-    /// Drops the pages of `[start, end)`: unmaps them and frees their frames.
-    fn drop_pages(&mut self, start: u64, end: u64) {
+    /// Drops the pages of `[start, end)`: unmaps them and frees their frames (a file's
+    /// page stays with the file).
+    pub(super) fn drop_pages(&mut self, start: u64, end: u64) {
         for page in self.table.pages_in(start, end) {
             drop(self.table.unmap(page));
         }
@@ -340,6 +404,23 @@ impl AddressSpace {
     }
 
     pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        // In address order, as Linux's `mprotect` meets them: a hole is `ENOMEM`, a shared
+        // area of a file it may not write (opened read-only, or sealed) `EACCES`.
+        if protection.contains(Protection::WRITE) {
+            let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+            let mut cursor = start;
+            while cursor < end {
+                let area = self.areas.find(cursor).ok_or(Errno::ENOMEM)?;
+                if area
+                    .backing
+                    .shared_mapping()
+                    .is_some_and(|mapping| !mapping.may_write())
+                {
+                    return Err(Errno::EACCES);
+                }
+                cursor = area.end;
+            }
+        }
         self.change_areas(|this| {
             this.areas.protect(start, len, protection)?;
             let access = user_access(protection);
@@ -441,24 +522,36 @@ impl AddressSpace {
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child.start_stack = self.start_stack;
-        let areas: Vec<(u64, u64, Protection)> = self
+        let areas: Vec<(u64, u64, Protection, AreaFlags)> = self
             .areas
             .iter()
-            .map(|area| (area.start, area.end, area.protection))
+            .map(|area| (area.start, area.end, area.protection, area.flags))
             .collect();
-        for (start, end, protection) in areas {
-            let read_only = user_access(protection) - UserAccess::WRITE;
+        for (start, end, protection, flags) in areas {
+            if flags.contains(AreaFlags::DONT_FORK) {
+                // Unmapping a whole area never splits one: it cannot be refused.
+                child.areas.unmap(start, end - start)?;
+                continue;
+            }
+            if flags.contains(AreaFlags::WIPE_ON_FORK) {
+                continue; // the child's area starts empty: zeros on its first touch
+            }
+            let access = user_access(protection);
+            let read_only = access - UserAccess::WRITE;
             for page in self.table.pages_in(start, end) {
-                let Some(frame) = self.table.share(page) else {
+                let Some(held) = self.table.page(page) else {
                     continue;
                 };
+                // A shared mapping's page stays one page for both; any other is shared
+                // copy-on-write, read-only in both until one of them writes it.
+                let shared = matches!(held, UserPage::File { shared: true, .. });
                 child
                     .table
-                    .map_shared(page, frame, read_only)
+                    .map_page(page, held, if shared { access } else { read_only })
                     .map_err(|_| Errno::ENOMEM)?;
                 if protection.is_empty() {
                     child.table.hide(page);
-                } else if protection.contains(Protection::WRITE) {
+                } else if !shared && protection.contains(Protection::WRITE) {
                     self.table.protect(page, read_only);
                 }
             }
@@ -470,19 +563,21 @@ impl AddressSpace {
         Ok(child)
     }
 
-    /// Makes the page at `page` (held, in a writable area) this address space's alone and
-    /// writable: copies it if another address space still shares it.
-    fn own_page(&mut self, page: u64) -> Result<&mut Frame, FaultError> {
+    /// Makes the page at `page` (held, in a writable area) writable: copies it first if
+    /// another address space still shares it or it is a file's page seen privately; a
+    /// shared mapping's page is written in place.
+    fn own_page(&mut self, page: u64) -> Result<(), FaultError> {
         let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
         if self.table.is_shared(page) {
             let (mut copy, _room) = new_frame()?;
-            let original = self.table.frame(page).ok_or(FaultError::Segv)?;
-            copy.bytes_mut().copy_from_slice(original.bytes());
+            if !self.table.read(page, 0, copy.bytes_mut()) {
+                return Err(FaultError::Segv);
+            }
             self.install(page, copy, rights)?;
         } else {
             self.table.protect(page, user_access(rights));
         }
-        self.table.frame_mut(page).ok_or(FaultError::Segv)
+        Ok(())
     }
 
     /// The page (address) holding `address`, filled and mapped if it was not yet, after
@@ -521,9 +616,77 @@ impl AddressSpace {
                     self.sync_pages();
                     filled?;
                 }
+                PageSource::Shared(mapping) => {
+                    let index = (mapping.offset + (page - area_start)) / PAGE;
+                    self.fill_shared(page, rights, &mapping, index)?;
+                }
             }
         }
         Ok(page)
+    }
+
+    /// Maps the file's page `index` at `page`: writable through a shared area (as its
+    /// rights allow), read-only through a private one. A hole gets its page in the file
+    /// either way (Linux's `shmem_fault`), so a private mapping sees later writes to the
+    /// file until it writes the page itself.
+    fn fill_shared(
+        &mut self,
+        page: u64,
+        rights: Protection,
+        mapping: &SharedMapping,
+        index: u64,
+    ) -> Result<(), FaultError> {
+        match file_page(&mapping.inode, index, true)? {
+            Some(frame) => {
+                let held = UserPage::File {
+                    frame,
+                    shared: mapping.shared,
+                };
+                let mapped = self
+                    .table
+                    .map_page(page, held, user_access(rights))
+                    .map_err(|_| FaultError::OutOfMemory);
+                self.sync_pages();
+                mapped
+            }
+            None => {
+                let (frame, _room) = new_frame()?;
+                self.install(page, frame, rights)
+            }
+        }
+    }
+
+    /// A file lost pages (truncated, a hole punched): drops the pages this address space
+    /// maps from it that are no longer the file's (and, past its new end, private copies
+    /// too), so the next touch finds what the file holds now: zeros for a hole, `SIGBUS`
+    /// past the end. Linux's `unmap_mapping_range`.
+    pub fn forget_file_pages(&mut self, inode: &Arc<dyn Inode>) {
+        let areas: Vec<(u64, u64, u64)> = self
+            .areas
+            .iter()
+            .filter_map(|area| {
+                let mapping = area.backing.shared_mapping()?;
+                Arc::ptr_eq(&mapping.inode, inode).then_some((area.start, area.end, mapping.offset))
+            })
+            .collect();
+        for (start, end, offset) in areas {
+            for page in self.table.pages_in(start, end) {
+                let index = (offset + (page - start)) / PAGE;
+                let keep = match (self.table.page(page), inode.mapped_page(index, false)) {
+                    (None, _) => true,
+                    (Some(_), Err(_)) => false,
+                    (Some(UserPage::File { frame, .. }), Ok(Some(current))) => {
+                        Arc::as_ptr(&frame).cast::<()>() == Arc::as_ptr(&current).cast::<()>()
+                    }
+                    (Some(UserPage::File { .. }), Ok(None)) => false,
+                    (Some(UserPage::Private(_)), Ok(_)) => true,
+                };
+                if !keep {
+                    drop(self.table.unmap(page));
+                }
+            }
+        }
+        self.sync_pages();
     }
 
     fn install(&mut self, page: u64, frame: Frame, rights: Protection) -> Result<(), FaultError> {
@@ -658,8 +821,9 @@ impl AddressSpace {
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
             let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
-            let frame = self.table.frame(page).ok_or(Errno::EFAULT)?;
-            buf[done..done + chunk].copy_from_slice(&frame.bytes()[in_page..in_page + chunk]);
+            if !self.table.read(page, in_page, &mut buf[done..done + chunk]) {
+                return Err(Errno::EFAULT);
+            }
             done += chunk;
         }
         Ok(())
@@ -675,8 +839,10 @@ impl AddressSpace {
             let page = self
                 .page_for(at, Access::Write)
                 .map_err(|_| Errno::EFAULT)?;
-            let frame = self.own_page(page).map_err(|_| Errno::EFAULT)?;
-            frame.bytes_mut()[in_page..in_page + chunk].copy_from_slice(&data[done..done + chunk]);
+            self.own_page(page).map_err(|_| Errno::EFAULT)?;
+            if !self.table.write(page, in_page, &data[done..done + chunk]) {
+                return Err(Errno::EFAULT);
+            }
             done += chunk;
         }
         Ok(())
@@ -685,30 +851,34 @@ impl AddressSpace {
     /// A NUL-terminated string from user memory, without its NUL; `ENAMETOOLONG` past
     /// `max` bytes.
     pub fn read_c_string(&mut self, address: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        // Read a piece at a time: the page may be a file's that a shared mapping writes,
+        // which the kernel only copies, never borrows.
+        const PIECE: usize = 256;
         let mut out = Vec::new();
         let mut at = address;
         loop {
             let in_page = (at % PAGE_SIZE as u64) as usize;
+            let len = PIECE.min(PAGE_SIZE - in_page);
             let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
-            let frame = self.table.frame(page).ok_or(Errno::EFAULT)?;
-            let bytes = &frame.bytes()[in_page..];
-            match bytes.iter().position(|&b| b == 0) {
+            let mut piece = [0u8; PIECE];
+            if !self.table.read(page, in_page, &mut piece[..len]) {
+                return Err(Errno::EFAULT);
+            }
+            match piece[..len].iter().position(|&b| b == 0) {
                 Some(nul) => {
-                    out.extend_from_slice(&bytes[..nul]);
+                    out.extend_from_slice(&piece[..nul]);
                     return if out.len() > max {
                         Err(Errno::ENAMETOOLONG)
                     } else {
                         Ok(out)
                     };
                 }
-                None => out.extend_from_slice(bytes),
+                None => out.extend_from_slice(&piece[..len]),
             }
             if out.len() > max {
                 return Err(Errno::ENAMETOOLONG);
             }
-            at = at
-                .checked_add((PAGE_SIZE - in_page) as u64)
-                .ok_or(Errno::EFAULT)?;
+            at = at.checked_add(len as u64).ok_or(Errno::EFAULT)?;
         }
     }
 
@@ -724,16 +894,29 @@ impl AddressSpace {
             .map_err(|_| Errno::EFAULT)?;
         let area = self.areas.find(address).ok_or(Errno::EFAULT)?;
         // Every kind of backing is decided here (a new one must say how it is keyed).
-        let (inode, offset) = match &area.backing {
+        let mapped = self.table.page(page);
+        let (inode, file_offset, is_files) = match &area.backing {
             PageSource::Anonymous => return Ok(FutexPage::Private),
-            PageSource::File { inode, offset, .. } => (inode, offset),
+            // A shared mapping (shared anonymous memory too: an unnamed tmpfs file) is the
+            // file's pages; a private one is until written, then a copy.
+            PageSource::Shared(mapping) => {
+                let file_offset = mapping.offset + (page - area.start);
+                let is_files = mapping.shared
+                    || matches!(mapped, Some(arch::paging::UserPage::File { .. }));
+                (&mapping.inode, file_offset, is_files)
+            }
+            // A private mapping's page is the page cache's until written: then a copy.
+            PageSource::File { inode, offset, .. } => {
+                let file_offset = offset + (page - area.start);
+                let is_files = file_offset.is_multiple_of(PAGE)
+                    && super::page_cache::lookup(inode, file_offset / PAGE)
+                        .zip(mapped)
+                        .is_some_and(|(cached, mapped)| {
+                            matches!(mapped, arch::paging::UserPage::Private(frame) if Arc::ptr_eq(&cached, &frame))
+                        });
+                (inode, file_offset, is_files)
+            }
         };
-        let file_offset = offset + (page - area.start);
-        // A private mapping's page is the file's until written: then it is a copy.
-        let is_files = file_offset.is_multiple_of(PAGE)
-            && super::page_cache::lookup(inode, file_offset / PAGE)
-                .zip(self.table.share(page))
-                .is_some_and(|(cached, mapped)| Arc::ptr_eq(&cached, &mapped));
         Ok(if is_files {
             FutexPage::File {
                 inode: inode.clone(),
@@ -748,6 +931,36 @@ impl AddressSpace {
         let mut bytes = [0; 8];
         self.read(address, &mut bytes)?;
         Ok(u64::from_le_bytes(bytes))
+    }
+}
+
+/// The file's page `index` as a frame to map, made if missing and `create` (else `None`
+/// for a hole). Past the end of the file, or on a full filesystem, the access is a
+/// `SIGBUS` (Linux's shmem); out of memory, once the page cache has let go, the OOM path.
+fn file_page(
+    inode: &Arc<dyn Inode>,
+    index: u64,
+    create: bool,
+) -> Result<Option<Arc<SharedFrame>>, FaultError> {
+    let found = match inode.mapped_page(index, create) {
+        Err(Errno::ENOMEM) => {
+            super::page_cache::reclaim();
+            inode.mapped_page(index, create)
+        }
+        other => other,
+    };
+    match found {
+        Ok(Some(page)) => {
+            let page: Arc<dyn Any + Send + Sync> = page;
+            // Every page source the kernel gives a budget is the frame allocator's; a
+            // heap page (a filesystem made without it) cannot be mapped.
+            page.downcast::<SharedFrame>()
+                .map(Some)
+                .map_err(|_| FaultError::Bus)
+        }
+        Ok(None) => Ok(None),
+        Err(Errno::ENOMEM) => Err(FaultError::OutOfMemory),
+        Err(_) => Err(FaultError::Bus),
     }
 }
 

@@ -5,7 +5,9 @@
 //!
 //! Semantics follow Linux's `mmap`/`munmap`/`mprotect`: mapping over an existing range
 //! replaces it (`MAP_FIXED`), unmapping or protecting part of an area splits it, and
-//! `mprotect` of a range with holes fails with `ENOMEM` without changing anything.
+//! `mprotect` of a range with holes fails with `ENOMEM` without changing anything. Like
+//! Linux's `vma_merge`, a new area joins the neighbours it continues (same rights, flags
+//! and backing), so `mremap` of a range mapped in several calls finds one area.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -27,6 +29,18 @@ bitflags::bitflags! {
     }
 }
 
+bitflags::bitflags! {
+    /// What `madvise` set on an area that changes what the kernel does with it (Linux's
+    /// `VM_DONTCOPY` and `VM_WIPEONFORK`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct AreaFlags: u32 {
+        /// `MADV_DONTFORK`: a child of `fork` does not get the area.
+        const DONT_FORK = 1;
+        /// `MADV_WIPEONFORK`: a child of `fork` gets the area empty (zeros).
+        const WIPE_ON_FORK = 2;
+    }
+}
+
 /// What fills an area's pages.
 pub trait Backing: Clone {
     /// The backing of the part of an area that starts `bytes` into it (for splitting).
@@ -41,6 +55,7 @@ pub struct Vma<B> {
     pub start: u64,
     pub end: u64,
     pub protection: Protection,
+    pub flags: AreaFlags,
     pub backing: B,
 }
 
@@ -121,6 +136,19 @@ impl<B: Backing> VmaSet<B> {
         protection: Protection,
         backing: B,
     ) -> Result<Vec<(u64, u64)>, VmaError> {
+        self.map_area(start, len, protection, AreaFlags::empty(), backing)
+    }
+
+    /// [`VmaSet::map`] with the area's flags given (an area `mremap` moves or grows keeps
+    /// its own).
+    pub fn map_area(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        flags: AreaFlags,
+        backing: B,
+    ) -> Result<Vec<(u64, u64)>, VmaError> {
         let end = check_range(start, len)?;
         self.check_room(start, end, 1)?;
         let removed = self.unmap(start, len)?;
@@ -130,9 +158,11 @@ impl<B: Backing> VmaSet<B> {
                 start,
                 end,
                 protection,
+                flags,
                 backing,
             },
         );
+        self.merge_around(start, end);
         Ok(removed)
     }
 
@@ -155,9 +185,11 @@ impl<B: Backing> VmaSet<B> {
                 start,
                 end,
                 protection,
+                flags: AreaFlags::empty(),
                 backing,
             },
         );
+        self.merge_around(start, end);
         Ok(())
     }
 
@@ -194,6 +226,7 @@ impl<B: Backing> VmaSet<B> {
             start: at,
             end: area.end,
             protection: area.protection,
+            flags: area.flags,
             backing: area.backing.advanced_by(at - area.start),
         };
         if let Some(head) = self.areas.get_mut(&area.start) {
@@ -240,6 +273,45 @@ impl<B: Backing> VmaSet<B> {
         Ok(())
     }
 
+    /// Whether every page of `[start, end)` lies in some area.
+    pub fn covers(&self, start: u64, end: u64) -> bool {
+        let mut cursor = start;
+        while cursor < end {
+            match self.find(cursor) {
+                Some(area) => cursor = area.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The areas overlapping `[start, end)`, lowest first.
+    pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma<B>> {
+        let first = self.find(start).map_or(start, |area| area.start);
+        self.areas.range(first..end).map(|(_, area)| area)
+    }
+
+    /// Changes the flags of the mapped parts of `[start, start + len)` (`madvise`), with
+    /// splits at the ends and merges after; holes are left alone (the caller reports
+    /// them).
+    pub fn set_flags(
+        &mut self,
+        start: u64,
+        len: u64,
+        set: AreaFlags,
+        clear: AreaFlags,
+    ) -> Result<(), VmaError> {
+        let end = check_range(start, len)?;
+        self.check_room(start, end, 0)?;
+        self.split_at(start);
+        self.split_at(end);
+        for (_, area) in self.areas.range_mut(start..end) {
+            area.flags = (area.flags - clear) | set;
+        }
+        self.merge_around(start, end);
+        Ok(())
+    }
+
     /// Joins neighbours in and around `[start, end)` that became one area again (same
     /// protection, continuous backing), so repeated mprotect calls do not fragment the set.
     fn merge_around(&mut self, start: u64, end: u64) {
@@ -255,6 +327,7 @@ impl<B: Backing> VmaSet<B> {
                 let (prev, this) = (&self.areas[&prev_key], &self.areas[&key]);
                 prev.end == this.start
                     && prev.protection == this.protection
+                    && prev.flags == this.flags
                     && prev
                         .backing
                         .continues_into(prev.end - prev.start, &this.backing)
@@ -464,6 +537,92 @@ mod tests {
             set.find_free(P + 1, 0, 100 * P),
             Err(VmaError::InvalidRange)
         );
+    }
+
+    #[test]
+    fn a_new_area_joins_the_neighbours_it_continues() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(
+            12 * P,
+            2 * P,
+            RW,
+            Fake {
+                id: 1,
+                offset: 2 * P,
+            },
+        )
+        .unwrap();
+        assert_eq!(layout(&set), vec![(10, 14, RW, 0)]);
+        // Below it, continuing into it: one area again.
+        set.map_no_replace(
+            8 * P,
+            2 * P,
+            RW,
+            Fake {
+                id: 1,
+                offset: 100 * P,
+            },
+        )
+        .unwrap();
+        assert_eq!(set.len(), 2, "offsets that do not continue stay apart");
+        // Other rights stay apart too.
+        set.map(
+            14 * P,
+            P,
+            R,
+            Fake {
+                id: 1,
+                offset: 4 * P,
+            },
+        )
+        .unwrap();
+        assert_eq!(set.len(), 3);
+    }
+
+    #[test]
+    fn flags_split_areas_and_keep_them_apart_until_equal_again() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 6 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.set_flags(12 * P, 2 * P, AreaFlags::WIPE_ON_FORK, AreaFlags::empty())
+            .unwrap();
+        let flags: Vec<_> = set
+            .iter()
+            .map(|a| (a.start / P, a.end / P, a.flags))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                (10, 12, AreaFlags::empty()),
+                (12, 14, AreaFlags::WIPE_ON_FORK),
+                (14, 16, AreaFlags::empty())
+            ]
+        );
+        // mprotect of the whole range does not merge areas whose flags differ.
+        set.protect(10 * P, 6 * P, R).unwrap();
+        assert_eq!(set.len(), 3);
+        set.set_flags(10 * P, 6 * P, AreaFlags::empty(), AreaFlags::WIPE_ON_FORK)
+            .unwrap();
+        assert_eq!(layout(&set), vec![(10, 16, R, 0)]);
+    }
+
+    #[test]
+    fn covers_and_overlapping_see_holes() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(13 * P, 2 * P, R, Fake { id: 2, offset: 0 })
+            .unwrap();
+        assert!(set.covers(10 * P, 12 * P));
+        assert!(set.covers(11 * P, 12 * P));
+        assert!(!set.covers(10 * P, 14 * P));
+        let seen: Vec<_> = set
+            .overlapping(11 * P, 14 * P)
+            .map(|a| a.start / P)
+            .collect();
+        assert_eq!(seen, vec![10, 13]);
     }
 
     #[test]

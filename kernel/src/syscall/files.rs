@@ -315,6 +315,8 @@ const F_SETLKW: u64 = 7;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const F_SETPIPE_SZ: u64 = 1031;
 const F_GETPIPE_SZ: u64 = 1032;
+const F_ADD_SEALS: u64 = 1033;
+const F_GET_SEALS: u64 = 1034;
 const FD_CLOEXEC: u64 = 1;
 
 pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult {
@@ -360,6 +362,20 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             end.set_capacity(requested, p.capable(vfs_core::cap::SYS_RESOURCE))
                 .map(|size| size as u64)
         }
+        // File seals (memfd and tmpfs files): Linux's `memfd_add_seals` checks the
+        // descriptor's write access, then the seal bits, then whether the file can be
+        // sealed at all; the argument is an `unsigned int`.
+        F_ADD_SEALS => {
+            if !file.flags().writable() {
+                return Err(Errno::EPERM);
+            }
+            let seals = argument as u32;
+            if seals & !vfs_core::mapping::seal::ALL != 0 {
+                return Err(Errno::EINVAL);
+            }
+            file.inode().add_seals(seals).map(|()| 0)
+        }
+        F_GET_SEALS => file.inode().seals().map(u64::from),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -485,8 +501,13 @@ pub fn ftruncate(p: &mut Process, fd: i32, length: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let file = file(p, fd)?;
+    let before = file.stat().map_or(0, |stat| stat.size);
     let result = file.truncate(length);
     changed(&file);
+    // Pages cut off the end leave the mappings that hold them.
+    if result.is_ok() && length < before {
+        super::memory::file_pages_changed(file.inode());
+    }
     result.map(|()| 0)
 }
 

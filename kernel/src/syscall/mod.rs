@@ -197,6 +197,8 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::MUNMAP => memory::munmap(p, a[0], a[1]),
         nr::MPROTECT => memory::mprotect(p, a[0], a[1], a[2]),
         nr::MADVISE => memory::madvise(p, a[0], a[1], a[2]),
+        nr::MREMAP => memory::mremap(p, a[0], a[1], a[2], a[3], a[4]),
+        nr::MEMFD_CREATE => memory::memfd_create(p, a[0], a[1]),
 
         nr::GETPID => Ok(u64::from(p.pid)),
         nr::GETTID => Ok(u64::from(p.tid)),

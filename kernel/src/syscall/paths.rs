@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access;
-use vfs_core::{At, Errno, Location, MountFlags, RenameFlags, StatFs, TimeChange};
+use vfs_core::{At, Errno, FileType, Location, MountFlags, RenameFlags, StatFs, TimeChange};
 
 use super::{SysResult, read_in, read_path, with_at, write_out};
 use crate::abi;
@@ -59,6 +59,10 @@ pub fn openat(p: &mut Process, dirfd: i32, path: u64, flags: u64, mode: u64) -> 
     let file = with_at(p, dirfd, |at| {
         p.fs_context().open(at, &path, flags, mode as u32)
     })?;
+    // `O_TRUNC` emptied a file that mappings may hold pages of.
+    if flags.contains(OpenFlags::TRUNC) && file.inode().file_type() == FileType::Regular {
+        super::memory::file_pages_changed(file.inode());
+    }
     p.files
         .lock()
         .insert(file, flags.contains(OpenFlags::CLOEXEC))
@@ -278,7 +282,13 @@ pub fn truncate(p: &mut Process, path: u64, length: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let path = read_path(p, path)?;
-    p.fs_context().truncate(At::Cwd, &path, length).map(|()| 0)
+    let context = p.fs_context();
+    context.truncate(At::Cwd, &path, length)?;
+    // Pages cut off the end leave the mappings that hold them.
+    if let Ok(location) = context.resolve(At::Cwd, &path, true) {
+        super::memory::file_pages_changed(location.dentry.positive()?);
+    }
+    Ok(0)
 }
 
 /// `statfs` of the filesystem holding `location`, with the mount's flags.

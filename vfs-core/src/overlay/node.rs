@@ -406,6 +406,13 @@ impl Inode for OverlayInode {
         self.real()?.read_at(offset, buf)
     }
 
+    /// A copied-up file's data is its upper file's: a mapping shares those pages (a file
+    /// opened for writing is copied up at open, so a writable shared mapping always
+    /// finds it; one still in a lower layer is mapped as the lower's copy).
+    fn data_inode(&self) -> Option<Arc<dyn Inode>> {
+        self.upper().filter(|_| self.file_type == FileType::Regular)
+    }
+
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         self.with_upper(|upper| upper.write_at(offset, buf))
     }

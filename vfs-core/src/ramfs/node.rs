@@ -5,12 +5,13 @@ use super::dir::DirEntries;
 use super::pages::{PAGE_SIZE, Pages};
 use super::{Shared, blocks_for_pages};
 use crate::attr::{DirEntry, FileType, NAME_MAX, RenameFlags, SetAttr, Stat, TimeChange, mode};
-use crate::budget::{Charge, OverBudget, heap_cost};
+use crate::budget::{Charge, FilePage, OverBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{
     Inode, NewNode, NodeKind, XATTR_CREATE, XATTR_REPLACE, check_name, readdir_dots, same_fs,
     same_fs_ref,
 };
+use crate::mapping::{MappingWriter, seal};
 use crate::time::Timespec;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -260,6 +261,19 @@ impl Inode for RamInode {
     fn setattr(&self, change: &SetAttr) -> Result<()> {
         let now = self.shared.now();
         let mut state = self.lock();
+        if let Body::File(pages) = &state.body {
+            if let Some(size) = change.size {
+                pages.check_resize_seals(size)?;
+            }
+            // `F_SEAL_EXEC`: the execute bits stay as they are.
+            if pages.seals & seal::EXEC != 0
+                && change
+                    .mode
+                    .is_some_and(|perm| (perm ^ state.meta.perm) & 0o111 != 0)
+            {
+                return Err(Errno::EPERM);
+            }
+        }
         if let Some(size) = change.size {
             let Body::File(pages) = &mut state.body else {
                 return Err(if self.file_type == FileType::Directory {
@@ -538,9 +552,86 @@ impl Inode for RamInode {
     fn append(&self, buf: &[u8]) -> Result<(u64, usize)> {
         self.write_locked(&mut self.lock(), None, buf)
     }
+
+    fn shares_pages(&self) -> bool {
+        self.file_type == FileType::Regular
+    }
+
+    fn mapped_page(&self, index: u64, create: bool) -> Result<Option<Arc<dyn FilePage>>> {
+        let mut state = self.lock();
+        let Body::File(pages) = &mut state.body else {
+            return Err(Errno::ENODEV);
+        };
+        if !pages.holds_index(index) {
+            return Err(Errno::ENXIO);
+        }
+        if let Some(page) = pages.page(index) {
+            return Ok(Some(page));
+        }
+        if !create {
+            return Ok(None);
+        }
+        // A page a mapping adds counts against the filesystem's size like a written one.
+        if self.shared.reserve_pages_up_to(1) == 0 {
+            return Err(Errno::ENOSPC);
+        }
+        pages.add_zeroed(index).map(Some).inspect_err(|_| {
+            self.shared.release_pages(1);
+        })
+    }
+
+    fn writable_mapping(&self) -> Result<MappingWriter> {
+        match &mut self.lock().body {
+            Body::File(pages) => pages.writable_mapping(),
+            _ => Err(Errno::ENODEV),
+        }
+    }
+
+    fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let Body::File(pages) = &mut state.body else {
+            return Err(if self.file_type == FileType::Directory {
+                Errno::EISDIR
+            } else {
+                Errno::ENODEV
+            });
+        };
+        if pages.seals & seal::ANY_WRITE != 0 {
+            return Err(Errno::EPERM);
+        }
+        let freed = pages.punch(offset, offset.saturating_add(len));
+        self.shared.release_pages(freed);
+        state.touch_modified(now);
+        Ok(())
+    }
+
+    fn seals(&self) -> Result<u32> {
+        match &self.lock().body {
+            Body::File(pages) => Ok(pages.seals),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn add_seals(&self, seals: u32) -> Result<()> {
+        let mut state = self.lock();
+        let perm = state.meta.perm;
+        match &mut state.body {
+            Body::File(pages) => pages.add_seals(seals, perm),
+            _ => Err(Errno::EINVAL),
+        }
+    }
 }
 
 impl RamInode {
+    /// Replaces a regular file's seals: `memfd_create` allows sealing
+    /// (`MFD_ALLOW_SEALING`) or starts with `F_SEAL_EXEC` (`MFD_NOEXEC_SEAL`) this way.
+    pub fn set_seals(&self, seals: u32) {
+        if let Body::File(pages) = &mut self.lock().body {
+            pages.seals = seals & seal::ALL;
+        }
+    }
+
     /// One name fewer for a non-directory (unlink, or rename onto it). tmpfs charged
     /// every extra name as an inode (`shmem_link`), so all but the last give one back.
     pub(super) fn drop_link(&self, now: Timespec) {
@@ -581,6 +672,7 @@ impl RamInode {
                 Errno::EINVAL
             });
         };
+        pages.check_write_seals(offset, buf.len() as u64)?;
         let needed = pages.pages_needed(offset, buf.len());
         let granted = self.shared.reserve_pages_up_to(needed);
         let (written, added) = pages.write(offset, buf, granted);

@@ -1,28 +1,43 @@
 //! ramfs, bottom: the sparse page store behind a regular file's data.
 //!
-//! Pages exist only where something was written, so holes cost nothing and read as
-//! zeros, and `st_blocks` counts exactly the pages present, as Linux's tmpfs does. Each
-//! page is charged to the memory budget before it is taken from the budget's page source,
-//! and given back when the file shrinks or goes.
+//! Pages exist only where something was written (or a shared mapping touched), so holes
+//! cost nothing and read as zeros, and `st_blocks` counts exactly the pages present, as
+//! Linux's tmpfs does. Each page is charged to the memory budget before it is taken from
+//! the budget's page source, and given back when the file shrinks or goes. The pages are
+//! shared (`Arc`): a mapping of the file maps them (see [`crate::mapping`]), so a page
+//! cut off by a truncate lives on in the mappings that still hold it until the kernel
+//! unmaps it there.
+//!
+//! The file's seals and its count of writable shared mappings live here too: both are
+//! about the data.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
+use alloc::sync::Arc;
+use core::sync::atomic::AtomicU64;
 
 use crate::budget::{Charge, FilePage};
+use crate::errno::Errno;
+use crate::mapping::{MappingWriter, seal};
 
 pub use crate::PAGE_SIZE;
 const PAGE: u64 = PAGE_SIZE as u64;
 
-/// What one page of file data costs the budget: the page and its place in the page map.
-pub const PAGE_COST: u64 = PAGE + 64;
+/// What one page of file data costs the budget: the page, its shared handle (the `Arc`'s
+/// counts, and a heap page's lock or a frame's record) and its place in the page map.
+pub const PAGE_COST: u64 = PAGE + 96;
 
 /// A file's bytes: its size and the pages that hold data.
 pub struct Pages {
     pub size: u64,
-    pages: BTreeMap<u64, Box<dyn FilePage>>,
+    pages: BTreeMap<u64, Arc<dyn FilePage>>,
     /// `PAGE_COST` for each page held.
     charge: Charge,
+    /// `F_SEAL_*`: a tmpfs file starts sealed against seals (`F_SEAL_SEAL`), as Linux's
+    /// shmem files do; `memfd_create(MFD_ALLOW_SEALING)` clears that.
+    pub seals: u32,
+    /// Live shared mappings that may write the file, made on the first one.
+    writers: Option<Arc<AtomicU64>>,
 }
 
 impl Pages {
@@ -32,7 +47,115 @@ impl Pages {
             size: 0,
             pages: BTreeMap::new(),
             charge,
+            seals: seal::SEAL,
+            writers: None,
         }
+    }
+
+    /// The page at `index`, if one holds data.
+    pub fn page(&self, index: u64) -> Option<Arc<dyn FilePage>> {
+        self.pages.get(&index).cloned()
+    }
+
+    /// Whether page `index` starts before the end of the file.
+    pub fn holds_index(&self, index: u64) -> bool {
+        index < self.size.div_ceil(PAGE)
+    }
+
+    /// A zeroed page at `index` (which must be missing), charged first: `ENOMEM` when
+    /// the budget or the page source refuses.
+    pub fn add_zeroed(&mut self, index: u64) -> Result<Arc<dyn FilePage>, Errno> {
+        self.charge.grow(PAGE_COST).map_err(|_| Errno::ENOMEM)?;
+        let Some(page) = self.charge.budget().allocate_page() else {
+            self.charge.shrink(PAGE_COST);
+            return Err(Errno::ENOMEM);
+        };
+        self.pages.insert(index, page.clone());
+        Ok(page)
+    }
+
+    /// Counts a new shared mapping that may write; `EPERM` when sealed against writes.
+    pub fn writable_mapping(&mut self) -> Result<MappingWriter, Errno> {
+        if self.seals & seal::ANY_WRITE != 0 {
+            return Err(Errno::EPERM);
+        }
+        Ok(MappingWriter::new(
+            self.writers.get_or_insert_with(Default::default),
+        ))
+    }
+
+    /// `F_ADD_SEALS` as Linux's `memfd_add_seals` orders its checks, `perm` being the
+    /// file's permission bits (`F_SEAL_EXEC` on an executable file implies the write
+    /// seals, checked against writable mappings like `F_SEAL_WRITE` itself).
+    pub fn add_seals(&mut self, mut seals: u32, perm: u32) -> Result<(), Errno> {
+        if seals & !seal::ALL != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.seals & seal::SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & seal::EXEC != 0 && perm & 0o111 != 0 {
+            seals |= seal::SHRINK | seal::GROW | seal::WRITE | seal::FUTURE_WRITE;
+        }
+        let writers = self
+            .writers
+            .as_deref()
+            .map_or(0, crate::mapping::live_writers);
+        if seals & seal::WRITE != 0 && self.seals & seal::WRITE == 0 && writers > 0 {
+            return Err(Errno::EBUSY);
+        }
+        self.seals |= seals;
+        Ok(())
+    }
+
+    /// Whether a write of `len` bytes at `offset` is allowed by the seals (`EPERM`).
+    pub fn check_write_seals(&self, offset: u64, len: u64) -> Result<(), Errno> {
+        let grows = offset.saturating_add(len) > self.size;
+        if self.seals & seal::ANY_WRITE != 0 || (self.seals & seal::GROW != 0 && grows) {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    /// Whether a change of size to `size` is allowed by the seals (`EPERM`).
+    pub fn check_resize_seals(&self, size: u64) -> Result<(), Errno> {
+        if (size < self.size && self.seals & seal::SHRINK != 0)
+            || (size > self.size && self.seals & seal::GROW != 0)
+        {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    /// Frees the data of `[start, end)`: whole pages go, the parts of pages at either
+    /// edge are zeroed; the size stays. Returns how many pages were freed.
+    pub fn punch(&mut self, start: u64, end: u64) -> u64 {
+        let end = end.min(self.size);
+        if start >= end {
+            return 0;
+        }
+        let first_whole = start.div_ceil(PAGE);
+        let past_whole = end / PAGE;
+        for (edge_start, edge_end) in [
+            (start, end.min(first_whole * PAGE)),
+            ((past_whole * PAGE).max(start), end),
+        ] {
+            if edge_start < edge_end
+                && let Some(page) = self.pages.get(&(edge_start / PAGE))
+            {
+                let in_page = (edge_start % PAGE) as usize;
+                page.zero(in_page, (edge_end - edge_start) as usize);
+            }
+        }
+        let before = self.page_count();
+        if first_whole < past_whole {
+            let mut tail = self.pages.split_off(&first_whole);
+            let mut after = tail.split_off(&past_whole);
+            self.pages.append(&mut after);
+        }
+        let freed = before - self.page_count();
+        self.charge.shrink(freed * PAGE_COST);
+        freed
     }
 
     pub fn page_count(&self) -> u64 {
@@ -50,9 +173,7 @@ impl Pages {
             let in_page = (pos % PAGE) as usize;
             let n = (PAGE_SIZE - in_page).min(len - done);
             match self.pages.get(&(pos / PAGE)) {
-                Some(page) => {
-                    buf[done..done + n].copy_from_slice(&page.bytes()[in_page..in_page + n])
-                }
+                Some(page) => page.read(in_page, &mut buf[done..done + n]),
                 None => buf[done..done + n].fill(0),
             }
             done += n;
@@ -100,7 +221,7 @@ impl Pages {
                     slot.insert(page)
                 }
             };
-            page.bytes_mut()[in_page..in_page + n].copy_from_slice(&buf[done..done + n]);
+            page.write(in_page, &buf[done..done + n]);
             done += n;
         }
         if done > 0 {
@@ -118,9 +239,9 @@ impl Pages {
             let _ = self.pages.split_off(&first_gone);
             let tail = (size % PAGE) as usize;
             if tail != 0
-                && let Some(page) = self.pages.get_mut(&(size / PAGE))
+                && let Some(page) = self.pages.get(&(size / PAGE))
             {
-                page.bytes_mut()[tail..].fill(0);
+                page.zero(tail, PAGE_SIZE - tail);
             }
         }
         self.size = size;

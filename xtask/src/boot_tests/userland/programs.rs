@@ -153,6 +153,47 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
         case.expect(Line(&["futex: ", " passed, 0 failed"]))
             .expect(Status(0)),
     );
+    // Issue 13's shared memory: MAP_SHARED|MAP_ANONYMOUS across fork, memfd and seals,
+    // a /dev/shm file mapped by two processes, mremap, madvise.
+    let (case, _) = builder.run("shared-memory", &["/sbin/shared-memory"])?;
+    cases.push(
+        case.expect(Line(&["shared-memory: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
+    // The same with /dev/shm mounted as Docker's spec mounts it (`--shm-size=256k`): the
+    // spec's tmpfs holds shared pages, up to its size (SIGBUS past it through a mapping).
+    let mut spec = builder
+        .fixtures
+        .spec(&["/sbin/shared-memory", "--dev-shm-size", "256"]);
+    spec["mounts"]
+        .as_array_mut()
+        .expect("the fixture spec has mounts")
+        .push(serde_json::json!({
+            "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=256k"]
+        }));
+    let (case, _) = builder.with_spec("shared-memory-docker-dev-shm", spec)?;
+    cases.push(
+        case.expect(Line(&[
+            "ok   /dev/shm: touching a page past the mount's size through a mapping is SIGBUS",
+        ]))
+        .expect(Line(&["shared-memory: ", " passed, 0 failed"]))
+        .expect(Status(0)),
+    );
+    // Shared pages are charged like private ones: touching more than there is memory
+    // ends in the OOM killer, and the memory comes back.
+    let (case, _) = builder.run(
+        "shared-memory-oom",
+        &["/sbin/shared-memory", "--exhaust-shared"],
+    )?;
+    cases.push(
+        case.memory(MemorySize::from_mib(128))
+            .expect(Line(&[
+                "ok   shared anonymous memory past all of memory: the toucher is OOM-killed",
+            ]))
+            .expect(Line(&["shared-memory: 2 passed, 0 failed"]))
+            .expect(Status(0)),
+    );
 
     let (case, _) = builder.run(
         "syscall-bench",
