@@ -855,12 +855,7 @@ fn signal_process_checked(
     if info.signo == 0 || entry.state != State::Running {
         return Ok(());
     }
-    let handled = table
-        .get(target_tgid)
-        .is_some_and(|leader| leader.handled & crate::process::signal::bit(info.signo) != 0);
-    if target_tgid == INIT_PID && !handled {
-        return Ok(());
-    }
+    // What the init takes (only what it handles or blocks) is the table's `send` rule.
     send(&mut table);
     Ok(())
 }
