@@ -73,17 +73,22 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
     if let Some(signal) = p.pending_termination {
         return Some(Ending::Group(Termination::Killed(signal)));
     }
-    if lifecycle::must_end(p.tid) {
+    // One look at the table on the way out of every call: most of the time nothing came.
+    let arrivals = lifecycle::arrivals(p.tid, !p.signals.blocked);
+    if arrivals.must_end {
         return Some(Ending::Thread(0));
     }
-    if lifecycle::group_stopped(p.pid) {
+    for info in arrivals.signals {
+        p.signals.raise(info);
+    }
+    if arrivals.stopped {
         lifecycle::park_while_stopped(p.tid, p.pid);
         if lifecycle::must_end(p.tid) {
             return Some(Ending::Thread(0));
         }
-    }
-    for info in lifecycle::take_pending_signals(p.tid, !p.signals.blocked) {
-        p.signals.raise(info);
+        for info in lifecycle::take_pending_signals(p.tid, !p.signals.blocked) {
+            p.signals.raise(info);
+        }
     }
     let interrupted = syscall.filter(|_| p.context.rax as i64 == -i64::from(Errno::EINTR.0));
     let mut handled = false;
@@ -137,8 +142,17 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
             restart(p, number);
         }
     }
-    lifecycle::publish_signal_state(p.tid, &p.signals);
+    publish_if_changed(p);
     None
+}
+
+/// Shows the task table this thread's signal state if it changed since it last did.
+fn publish_if_changed(p: &mut Process) {
+    let now = p.signals.publication();
+    if p.signals.published != Some(now) {
+        lifecycle::publish_signal_state(p.tid, &p.signals);
+        p.signals.published = Some(now);
+    }
 }
 
 /// A fault's signal (`SIGSEGV` at `address`…): to the program's handler if it has one and

@@ -143,15 +143,23 @@ pub const fn bit(signo: u8) -> u64 {
 #[derive(Clone, Copy)]
 pub struct Handlers {
     pub actions: [SigAction; SIGNAL_COUNT],
+    /// How many times an action changed: whether the masks the task table mirrors are
+    /// stale is one comparison, not a scan of every action.
+    pub changes: u64,
 }
 
 impl Default for Handlers {
     fn default() -> Self {
         Handlers {
             actions: [SigAction::default(); SIGNAL_COUNT],
+            changes: 0,
         }
     }
 }
+
+/// What the task table last saw of a thread's signal state: its blocked mask, and which
+/// handlers (by address) after how many changes.
+pub type Publication = (u64, usize, u64);
 
 /// A thread's signal state: the handlers (shared, locked one operation at a time) and
 /// what is the thread's own, as in Linux's `task_struct`: the blocked mask, the pending
@@ -165,6 +173,8 @@ pub struct SignalState {
     pub pending: alloc::vec::Vec<SigInfo>,
     /// The mask to restore when the handler `rt_sigsuspend` woke for returns.
     pub saved_mask: Option<u64>,
+    /// What was last published to the task table (`None`: nothing yet).
+    pub published: Option<Publication>,
 }
 
 impl Default for SignalState {
@@ -175,6 +185,7 @@ impl Default for SignalState {
             alt_stack: (0, SS_DISABLE, 0),
             pending: alloc::vec::Vec::new(),
             saved_mask: None,
+            published: None,
         }
     }
 }
@@ -247,7 +258,19 @@ impl SignalState {
     }
 
     pub fn set_action(&self, signo: u8, action: SigAction) {
-        self.handlers.lock().actions[usize::from(signo) - 1] = action;
+        let mut handlers = self.handlers.lock();
+        handlers.actions[usize::from(signo) - 1] = action;
+        handlers.changes += 1;
+    }
+
+    /// What the task table should show of this state now (see [`Publication`]).
+    pub fn publication(&self) -> Publication {
+        let changes = self.handlers.lock().changes;
+        (
+            self.blocked,
+            alloc::sync::Arc::as_ptr(&self.handlers) as usize,
+            changes,
+        )
     }
 
     /// Whether a signal sent now would be dropped: `SIG_IGN`, or a default of ignoring.
@@ -286,6 +309,7 @@ impl SignalState {
             alt_stack: self.alt_stack,
             pending: alloc::vec::Vec::new(),
             saved_mask: None,
+            published: None,
         }
     }
 

@@ -671,11 +671,6 @@ pub fn stop_current(tid: u32, tgid: u32, signo: u8) {
     park_while_stopped(tid, tgid);
 }
 
-/// Whether the process is stopped: each of its threads parks on its way to user mode.
-pub fn group_stopped(tgid: u32) -> bool {
-    TABLE.lock().get(tgid).is_some_and(|leader| leader.stopped)
-}
-
 /// Sleeps while the process `tgid` is stopped, unless this thread must end.
 pub fn park_while_stopped(tid: u32, tgid: u32) {
     loop {
@@ -915,6 +910,52 @@ pub fn thread_pending_mask(tid: u32) -> u64 {
             mask | crate::process::signal::bit(info.signo)
         })
     })
+}
+
+/// What a thread finds on its way back to user mode ([`arrivals`]).
+pub struct Arrivals {
+    /// It must end (its process is ending, or another thread exec'd).
+    pub must_end: bool,
+    /// Its process is stopped: it parks.
+    pub stopped: bool,
+    /// The signals [`take_pending_signals`] takes.
+    pub signals: Vec<SigInfo>,
+}
+
+/// Everything a thread checks on its way back to user mode, under one lock of the table:
+/// whether it must end, whether its process is stopped, and the signals for it that
+/// `accept` names (as [`take_pending_signals`]).
+pub fn arrivals(tid: u32, accept: u64) -> Arrivals {
+    use crate::process::signal::bit;
+    let mut table = TABLE.lock();
+    let Some(entry) = table.get_mut(tid) else {
+        return Arrivals {
+            must_end: true,
+            stopped: false,
+            signals: Vec::new(),
+        };
+    };
+    let must_end = entry.must_end;
+    let mut signals = core::mem::take(&mut entry.pending);
+    let tgid = entry.tgid;
+    let mut stopped = false;
+    if let Some(leader) = table.get_mut(tgid) {
+        stopped = leader.stopped;
+        if !leader.shared_pending.is_empty() {
+            leader.shared_pending.retain(|info| {
+                let take = info.signo == 9 || accept & bit(info.signo) != 0;
+                if take {
+                    signals.push(*info);
+                }
+                !take
+            });
+        }
+    }
+    Arrivals {
+        must_end,
+        stopped,
+        signals,
+    }
 }
 
 /// The signals sent to the process of `tid` and not yet taken by any of its threads.
