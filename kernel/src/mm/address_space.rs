@@ -901,8 +901,8 @@ impl AddressSpace {
             // file's pages; a private one is until written, then a copy.
             PageSource::Shared(mapping) => {
                 let file_offset = mapping.offset + (page - area.start);
-                let is_files = mapping.shared
-                    || matches!(mapped, Some(arch::paging::UserPage::File { .. }));
+                let is_files =
+                    mapping.shared || matches!(mapped, Some(arch::paging::UserPage::File { .. }));
                 (&mapping.inode, file_offset, is_files)
             }
             // A private mapping's page is the page cache's until written: then a copy.

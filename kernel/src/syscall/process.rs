@@ -152,7 +152,8 @@ pub fn waitid(p: &mut Process, id_type: u64, id: u64, info: u64, options: u64) -
         return Err(Errno::EINVAL);
     }
     let (me, tid) = (p.pid, p.tid);
-    let reaped = lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(tid))?;
+    let reaped =
+        lifecycle::wait_child(me, target, options, &|| lifecycle::has_pending_signal(tid))?;
     if info == 0 {
         return Ok(0);
     }

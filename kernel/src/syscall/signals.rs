@@ -240,7 +240,8 @@ pub fn rt_sigpending(p: &mut Process, set: u64, sigset_size: u64) -> SysResult {
     let own = p.signals.pending.iter().fold(0u64, |mask, info| {
         mask | crate::process::signal::bit(info.signo)
     });
-    let pending = own | crate::task::lifecycle::thread_pending_mask(p.tid)
+    let pending = own
+        | crate::task::lifecycle::thread_pending_mask(p.tid)
         | crate::task::lifecycle::process_pending_mask(p.tid);
     write_out(p, set, &(pending & p.signals.blocked).to_le_bytes())?;
     Ok(0)

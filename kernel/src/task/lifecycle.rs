@@ -154,19 +154,19 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             exit_signal = 0;
             table.insert_thread(p.pid).ok_or(Errno::EAGAIN)?
         } else {
-        // A sibling (`CLONE_PARENT`) tells the parent of its end with the caller's own
-        // exit signal, not one of its choosing (Linux's `copy_process`).
-        exit_signal = if request.flags & CLONE_PARENT != 0 {
-            me.exit_signal
-        } else {
-            (request.flags & CSIGNAL) as u8
-        };
-        let parent_pid = if request.flags & CLONE_PARENT != 0 {
-            my_parent
-        } else {
-            p.pid
-        };
-        table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
+            // A sibling (`CLONE_PARENT`) tells the parent of its end with the caller's own
+            // exit signal, not one of its choosing (Linux's `copy_process`).
+            exit_signal = if request.flags & CLONE_PARENT != 0 {
+                me.exit_signal
+            } else {
+                (request.flags & CSIGNAL) as u8
+            };
+            let parent_pid = if request.flags & CLONE_PARENT != 0 {
+                my_parent
+            } else {
+                p.pid
+            };
+            table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
         }
     };
     // The kernel's own part of a process (its kernel stack, thread and records), held by
@@ -366,7 +366,12 @@ pub fn exit(process: Process, ending: Ending) {
             leader.group_exit,
             leader.thread_exits.clone(),
         );
-        (table.threads_of(tgid).is_empty(), leader_task, group_exit, exits)
+        (
+            table.threads_of(tgid).is_empty(),
+            leader_task,
+            group_exit,
+            exits,
+        )
     };
     if tid != tgid {
         own_task.set_parts(Parts::default());
@@ -1104,7 +1109,10 @@ pub fn signal_thread(
 ) -> Result<(), Errno> {
     let target_process = {
         let table = TABLE.lock();
-        let entry = table.get(tid).filter(|entry| entry.alive).ok_or(Errno::ESRCH)?;
+        let entry = table
+            .get(tid)
+            .filter(|entry| entry.alive)
+            .ok_or(Errno::ESRCH)?;
         if tgid.is_some_and(|tgid| tgid != entry.tgid) {
             return Err(Errno::ESRCH);
         }

@@ -7,9 +7,9 @@
 //! the task's life ([`super::lifecycle`] starts a child's thread on [`run`] and ends it
 //! with `exit`).
 
+use super::lifecycle::Ending;
 use crate::mm::address_space::{Access, FaultError};
 use crate::process::deliver;
-use super::lifecycle::Ending;
 use crate::process::{Flow, Process, Signal, Termination};
 use arch::user::UserExit;
 

@@ -398,7 +398,11 @@ impl Table {
         if continues {
             self.set_continued(tgid);
             for tid in threads {
-                if let Some(thread) = self.entries.get(&tid).and_then(|entry| entry.thread.clone()) {
+                if let Some(thread) = self
+                    .entries
+                    .get(&tid)
+                    .and_then(|entry| entry.thread.clone())
+                {
                     super::scheduler::wake(&thread);
                 }
             }
@@ -435,7 +439,11 @@ impl Table {
         if info.signo == SIGCONT && stopped {
             self.set_continued(tgid);
             for other in self.threads_of(tgid) {
-                if let Some(thread) = self.entries.get(&other).and_then(|entry| entry.thread.clone()) {
+                if let Some(thread) = self
+                    .entries
+                    .get(&other)
+                    .and_then(|entry| entry.thread.clone())
+                {
                     super::scheduler::wake(&thread);
                 }
             }

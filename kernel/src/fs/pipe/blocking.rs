@@ -194,7 +194,6 @@ impl PipeEnd {
         mask
     }
 
-
     /// `FIONREAD`: bytes waiting.
     pub fn waiting(&self) -> usize {
         self.pipe.state.lock().buffer.len()

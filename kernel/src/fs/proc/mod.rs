@@ -127,7 +127,10 @@ fn fixed_entries(inos: &mut InoCounter, sources: &ProcSources) -> FixedDir {
     };
     FixedDir::new()
         .with("self", Node::symlink(inos.allocate(), current_pid))
-        .with("thread-self", Node::symlink(inos.allocate(), current_thread))
+        .with(
+            "thread-self",
+            Node::symlink(inos.allocate(), current_thread),
+        )
         .with(
             "mounts",
             Node::symlink(inos.allocate(), || Ok(b"self/mounts".to_vec())),

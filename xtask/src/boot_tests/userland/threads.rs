@@ -51,7 +51,12 @@ const RUST_PROGRAMS: &[Program] = &[
     ),
     (
         "unix-socket-workloads",
-        &["/sbin/unix-socket-workloads", "--stream-mib", "100", SCRATCH],
+        &[
+            "/sbin/unix-socket-workloads",
+            "--stream-mib",
+            "100",
+            SCRATCH,
+        ],
         &["unix-socket-workloads: ", " passed, 0 failed"],
         // The 100 MiB stream must have been checked whole, not merely ended.
         Some(&["ok   a 100 MiB stream from a forked child: every byte, the same checksum"]),
