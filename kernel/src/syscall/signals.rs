@@ -112,7 +112,9 @@ pub fn kill(p: &mut Process, pid: i32, signal: u64) -> SysResult {
         return Err(Errno::ESRCH);
     }
     let targets = crate::task::lifecycle::kill_targets(p.pid, pid);
-    let includes_me = pid == -1 || targets.contains(&p.pid) || pid == p.tid as i32;
+    // `kill(-1)` reaches every process but the init and the caller's own (Linux's
+    // `kill_something_info`); a group or a pid may name the caller.
+    let includes_me = targets.contains(&p.pid) || pid == p.tid as i32;
     if targets.is_empty() && !includes_me {
         return Err(Errno::ESRCH);
     }
