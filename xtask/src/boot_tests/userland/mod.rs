@@ -47,13 +47,17 @@ pub fn cases(
         fixtures: &fixtures,
         accel,
     };
+    // Made first, run last: making them installs the C and Go programs in the shared root
+    // and runs go-check on the host over its /tmp, and the cases below that check the
+    // root is left unchanged take their snapshot of it when they are made.
+    let thread_cases = threads::cases(&builder, native)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
     cases.extend(namespace::cases(&builder)?);
     cases.extend(shell::cases(&builder)?);
     cases.extend(pipes::cases(&builder)?);
-    cases.extend(threads::cases(&builder, native)?);
+    cases.extend(thread_cases);
     Ok(cases)
 }
 
