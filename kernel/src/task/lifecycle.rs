@@ -435,7 +435,8 @@ fn thread_cleanup(process: &Process) {
 
 /// `execve` in a process with several threads: the others end first, and the caller
 /// becomes the leader if it was not (Linux's `de_thread`). `EAGAIN` if the process is
-/// ending anyway (another thread called `exit_group`, or a fatal signal came): the caller ends too.
+/// ending anyway (another thread called `exit_group`, or a fatal signal came): the
+/// caller ends with it on its way out of `execve`.
 pub fn end_other_threads(process: &mut Process) -> Result<(), Errno> {
     let (tid, tgid) = (process.tid, process.pid);
     loop {
