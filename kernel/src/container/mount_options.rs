@@ -2,7 +2,9 @@
 //!
 //! Sits under `plan` (DESIGN "Mount namespace" rules 3 and 4): `ro`, `rw`, `noatime`,
 //! `noexec`, `nosuid` are honoured; `bind`, `rbind`, `atime`, `exec` accepted; for tmpfs-like
-//! filesystems `mode`, `uid`, `gid`, `size` are read; anything else becomes a
+//! filesystems `mode`, `uid`, `gid`, `size`, `nr_inodes` are read (runc hands them to the
+//! kernel's tmpfs as mount data, so a spec that limits inodes expects the limit); anything
+//! else becomes a
 //! [`PlanWarning`] and is ignored. A data option the sandbox reads but cannot understand
 //! (`mode=9`) is an error naming it: honouring it wrongly would be worse than stopping.
 
@@ -114,7 +116,7 @@ pub fn parse(
     Ok(parsed)
 }
 
-/// Stores one `key=value` of the four the spec may give (DESIGN rule 3) with tmpfs's own
+/// Stores one `key=value` of the five the spec may give (DESIGN rule 3) with tmpfs's own
 /// parser; `Ok(false)` for another key (warned about and dropped), `Err(expected)` for a
 /// value it cannot read. Stricter than `mount(2)` on `mode`: a mode beyond 7777 is refused
 /// rather than masked, as a spec that says it means something we would not do.
@@ -128,6 +130,7 @@ fn read_tmpfs_option(
         "uid" => "uid=NUMBER",
         "gid" => "gid=NUMBER",
         "size" => "size=BYTES with an optional k, m, g, t, p or e suffix, or N% of memory",
+        "nr_inodes" => "nr_inodes=COUNT with an optional k, m, g, t, p or e suffix",
         _ => return Ok(false),
     };
     if key == "mode" && !u32::from_str_radix(value, 8).is_ok_and(|mode| mode <= 0o7777) {
@@ -217,10 +220,10 @@ mod tests {
                 uid: Some(1000),
                 gid: Some(5),
                 size: Some(TmpfsSize::Bytes(64 << 20)),
-                nr_inodes: None,
+                nr_inodes: Some(5),
             }
         );
-        assert_eq!(warnings.len(), 1, "nr_inodes is dropped with a warning");
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]
@@ -245,6 +248,7 @@ mod tests {
             "uid=x",
             "gid=-1",
             "size=lots",
+            "nr_inodes=5%",
         ] {
             let (parsed, _) = read(&["ro", option], DataOptions::Tmpfs);
             let error = parsed.unwrap_err();
