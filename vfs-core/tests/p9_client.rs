@@ -478,3 +478,47 @@ fn getattr_keeps_the_inodes_number_and_type() {
     assert_eq!(stat.file_type(), Some(FileType::Directory));
     assert_eq!(stat.mode & 0o7777, 0o640);
 }
+
+/// A hostile server whose directory cookies go 1 → 2 → 3 → 1 … would make a read of the
+/// whole directory (an overlay merge, an emptiness check) go on forever; the client sees
+/// the cycle and stops with `EIO` after a bounded number of replies.
+#[test]
+fn directory_cookies_that_cycle_end_the_read_with_eio() {
+    let (channel, client) = connect(|request| match request {
+        Request::Readdir { offset, .. } => {
+            let next = offset % 3 + 1;
+            let mut data = Vec::new();
+            vfs_core::p9::message::encode_dirents(
+                &[vfs_core::p9::message::Dirent {
+                    qid: Qid::default(),
+                    offset: next,
+                    kind: 8,
+                    name: b"again",
+                }],
+                &mut data,
+            )
+            .unwrap();
+            Some(framed(
+                0,
+                Reply::Readdir {
+                    data: vfs_core::p9::wire::Data(&data),
+                },
+            ))
+        }
+        _ => Some(good_reply(request)),
+    });
+    let (root, _) = client.attach(b"root", b"", 0).unwrap();
+    let mut entries = 0;
+    let result = root.readdir(0, &mut |_| {
+        entries += 1;
+        true
+    });
+    assert_eq!(result, Err(Errno::EIO));
+    assert!(entries < 16, "{entries} entries before the cycle was seen");
+    let readdirs = channel
+        .log()
+        .iter()
+        .filter(|(_, kind, _)| *kind == 40)
+        .count();
+    assert!(readdirs < 16, "{readdirs} Treaddir requests");
+}

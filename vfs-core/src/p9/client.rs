@@ -603,6 +603,7 @@ impl Fid {
     ) -> Result<()> {
         let count = self.client.max_read_payload() as u32;
         let mut offset = offset;
+        let mut cycle = CookieCycle::new(offset);
         loop {
             let next = self.client.call(
                 &Request::Readdir {
@@ -634,7 +635,10 @@ impl Fid {
                 },
             )?;
             match next {
-                Some(next) => offset = next,
+                Some(next) => {
+                    cycle.step(next)?;
+                    offset = next;
+                }
                 None => return Ok(()),
             }
         }
@@ -757,5 +761,71 @@ fn reply_qid(reply: Reply<'_>) -> Result<Qid> {
     match reply {
         Reply::Mkdir { qid } | Reply::Mknod { qid } | Reply::Symlink { qid } => Ok(qid),
         _ => Err(Errno::EIO),
+    }
+}
+
+/// Watches the cookies one directory read follows for a cycle (A → B → A) that a broken or
+/// hostile server could return, which would otherwise make a whole-directory read (an
+/// overlay merge, an emptiness check) loop and grow memory forever. Brent's algorithm:
+/// constant memory, and a cycle is seen within twice its length in extra replies.
+struct CookieCycle {
+    mark: u64,
+    steps: u64,
+    power: u64,
+}
+
+impl CookieCycle {
+    fn new(start: u64) -> CookieCycle {
+        CookieCycle {
+            mark: start,
+            steps: 0,
+            power: 1,
+        }
+    }
+
+    /// The next cookie the read goes on from; `EIO` once the sequence has come back.
+    fn step(&mut self, cookie: u64) -> Result<()> {
+        if cookie == self.mark {
+            log::warn!("9p: the server's directory cookies form a cycle; read stopped");
+            return Err(Errno::EIO);
+        }
+        self.steps += 1;
+        if self.steps == self.power {
+            self.mark = cookie;
+            self.power = self.power.saturating_mul(2);
+            self.steps = 0;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod cookie_cycle_tests {
+    use super::*;
+
+    fn first_error(start: u64, cookies: impl Iterator<Item = u64>) -> Option<usize> {
+        let mut cycle = CookieCycle::new(start);
+        cookies
+            .enumerate()
+            .find_map(|(index, cookie)| cycle.step(cookie).err().map(|_| index))
+    }
+
+    #[test]
+    fn a_rising_sequence_is_never_a_cycle() {
+        assert_eq!(first_error(0, 1..100_000), None);
+    }
+
+    #[test]
+    fn a_cycle_back_to_the_start_or_midway_is_seen_within_twice_its_length() {
+        for length in 1..40u64 {
+            // 0, 1, ..., length - 1, then back to 0 forever.
+            let cookies = (1..).map(move |index| index % length);
+            let seen = first_error(0, cookies).unwrap();
+            assert!(seen as u64 <= 3 * length + 2, "length {length}: {seen}");
+            // A tail of 5 before a cycle of `length` among later cookies.
+            let cookies =
+                (1..).map(move |index: u64| if index < 5 { index } else { 5 + index % length });
+            assert!(first_error(0, cookies).is_some(), "tail, length {length}");
+        }
     }
 }
