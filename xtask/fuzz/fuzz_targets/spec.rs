@@ -1,6 +1,8 @@
 //! The container spec parser and the mount plan compiler (`kernel::container`): the bytes
 //! of boot module 0 (an OCI `config.json`), compiled under every sandbox option and with
-//! the host's `bind_file=` notes, as the kernel does at boot.
+//! the host's `bind_file=` notes, as the kernel does at boot; each plan that compiles is
+//! then built (`container::build`) over tmpfs stand-ins for the shares, which must end in
+//! a namespace or a `BuildError`, never a panic.
 #![no_main]
 
 use std::fmt::Write as _;
@@ -9,6 +11,7 @@ use kernel::container::{
     self, Channel, FileAccess, FileBind, FileKind, MountKind, Overlay, SandboxOptions, Spec,
 };
 use libfuzzer_sys::fuzz_target;
+use sandbox_fuzz::stand_ins::StandIns;
 
 const OVERLAYS: [Overlay; 3] = [Overlay::None, Overlay::Root, Overlay::All];
 const ACCESSES: [FileAccess; 2] = [FileAccess::Exclusive, FileAccess::Shared];
@@ -71,6 +74,15 @@ fn compile_and_check(spec: &Spec, options: &SandboxOptions, binds: &[FileBind], 
     };
     for warning in &plan.warnings {
         let _ = write!(text, "{warning}");
+    }
+    match container::build::build(&plan, &StandIns::default()) {
+        Ok(ns) => {
+            let table = container::build::mounts_text(&ns);
+            assert!(table.lines().count() >= 1, "a namespace has its root mount");
+        }
+        Err(error) => {
+            let _ = write!(text, "{error}");
+        }
     }
     // A plan's own channels are exactly what it asks for, and a missing one is refused.
     let channels = plan.channels();

@@ -1,4 +1,5 @@
-//! What the fuzz targets share: the scripted 9p session of the `p9-client` target.
+//! What the fuzz targets share: the scripted 9p session of the `p9-client` target, and the
+//! [`stand_ins`] filesystems the `spec` target builds namespaces from.
 //!
 //! A `p9-client` input is a script: a few header bytes, the filesystem operations to run,
 //! then the server's replies, one per request, in the order the client sends them. The
@@ -17,6 +18,8 @@
 //! reply; otherwise the body follows a header made for the request being answered (size,
 //! tag, and type: the request's plus one, or `Rlerror` with [`frame::LERROR`]), so mutated
 //! inputs reach past the framing checks.
+
+pub mod stand_ins;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
