@@ -122,8 +122,10 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
                 {
                     restart(p, number);
                 }
-                if push_frame(p, info, action).is_err() {
-                    return Some(Ending::Group(Termination::Killed(11)));
+                if push_frame(p, info, action).is_err()
+                    && let Some(ending) = frame_failed(p, info.signo)
+                {
+                    return Some(Ending::Group(ending));
                 }
                 handled = true;
                 break;
@@ -172,6 +174,29 @@ pub fn deliver_fault(p: &mut Process, signo: u8, address: u64) -> Option<Termina
     match push_frame(p, info, action) {
         Ok(()) => None,
         Err(_) => Some(Termination::Killed(11)),
+    }
+}
+
+/// A handler's frame could not be written (a bad or full stack, no `SA_RESTORER`): Linux's
+/// `force_sigsegv`. For any signal but `SIGSEGV`, a `SIGSEGV` (`SI_KERNEL`) goes to the
+/// program's own `SIGSEGV` handler when it has one it does not block, as a program that
+/// catches stack overflow on an alternate stack expects; otherwise, or when the frame that
+/// failed was already `SIGSEGV`'s, the process ends with `SIGSEGV`.
+fn frame_failed(p: &mut Process, failed: u8) -> Option<Termination> {
+    const SIGSEGV: u8 = 11;
+    let action = p.signals.action(SIGSEGV);
+    let blocked = p.signals.blocked & bit(SIGSEGV) != 0;
+    if failed == SIGSEGV || action.handler == SIG_DFL || action.handler == SIG_IGN || blocked {
+        return Some(Termination::Killed(SIGSEGV));
+    }
+    let info = SigInfo {
+        signo: SIGSEGV,
+        code: super::signal::SI_KERNEL,
+        ..SigInfo::default()
+    };
+    match push_frame(p, info, action) {
+        Ok(()) => None,
+        Err(_) => Some(Termination::Killed(SIGSEGV)),
     }
 }
 

@@ -388,6 +388,50 @@ fn fault_handler(report: &mut Report) {
     report.check("a SIGSEGV handler catches a fault", libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, format!("status {status:#x}"));
 }
 
+extern "C" fn exit_with_segv_code(_signo: i32, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers; _exit is async-signal-safe.
+    unsafe { libc::_exit(if (*info).si_code == libc::SI_KERNEL { 3 } else { 4 }) };
+}
+
+/// A signal whose frame cannot be written (the stack pointer is garbage) becomes a
+/// `SIGSEGV` (`SI_KERNEL`) for the program's own handler on its alternate stack, as Linux's
+/// `force_sigsegv`; without such a handler the process dies of `SIGSEGV`.
+fn frame_on_a_bad_stack(report: &mut Report) {
+    for with_handler in [true, false] {
+        let pid = fork();
+        if pid == 0 {
+            let stack = vec![0u8; 64 * 1024].leak();
+            // SAFETY: the alternate stack is leaked, so it outlives every handler.
+            unsafe {
+                let ss = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
+                libc::sigaltstack(&ss, std::ptr::null_mut());
+            }
+            // Without ours, SIG_DFL: Rust's runtime has its own SIGSEGV handler installed.
+            let handler = if with_handler { exit_with_segv_code as *const () as usize } else { libc::SIG_DFL };
+            install(libc::SIGSEGV, handler, libc::SA_SIGINFO | libc::SA_ONSTACK);
+            install(libc::SIGUSR1, nothing as *const () as usize, 0);
+            // SAFETY: an empty mask, so SIGUSR1 (blocked by an earlier check) arrives.
+            unsafe {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            }
+            // SAFETY: the stack pointer is made unusable, then kill(self, SIGUSR1) is made
+            // with the raw instruction; the handler's frame cannot be pushed, and nothing
+            // after the call runs (the process ends in a handler or by the signal).
+            unsafe {
+                std::arch::asm!("mov rsp, {bad}", "syscall", "ud2", bad = in(reg) 0x1000u64, in("rax") libc::SYS_kill, in("rdi") libc::getpid(), in("rsi") libc::SIGUSR1, options(noreturn));
+            }
+        }
+        let (_, status) = wait_for(pid);
+        if with_handler {
+            report.check("a frame that cannot be pushed: SIGSEGV (SI_KERNEL) to the handler on the alternate stack", libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 3, format!("status {status:#x}"));
+        } else {
+            report.check("a frame that cannot be pushed, no SIGSEGV handler: killed by SIGSEGV", libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV, format!("status {status:#x}"));
+        }
+    }
+}
+
 fn default_kill(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -1043,6 +1087,7 @@ fn main() -> ExitCode {
     interrupted_sleep(&mut report);
     waiting_for_signals(&mut report);
     fault_handler(&mut report);
+    frame_on_a_bad_stack(&mut report);
     default_kill(&mut report);
     orphans(&mut report);
     groups_and_waitid(&mut report);
