@@ -271,7 +271,12 @@ impl ProcessView for Task {
                     && area.start < brk_start
                     && brk_start < area.end;
                 if heap_inside {
-                    areas.push((area.start, brk_start, area.protection, PageSource::Anonymous));
+                    areas.push((
+                        area.start,
+                        brk_start,
+                        area.protection,
+                        PageSource::Anonymous,
+                    ));
                     areas.push((brk_start, area.end, area.protection, PageSource::Anonymous));
                 } else {
                     areas.push((area.start, area.end, area.protection, area.backing.clone()));
