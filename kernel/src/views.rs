@@ -318,6 +318,12 @@ impl ProcessView for Task {
                             .unwrap_or_default();
                     }
                     PageSource::Shared(mapping) => {
+                        // The vDSO's areas: named, private, of no file (Linux's
+                        // special mappings).
+                        if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
+                            area.name = name.to_vec();
+                            return area;
+                        }
                         area.offset = mapping.offset;
                         area.shared = mapping.shared;
                         area.ino = mapping.inode.ino();

@@ -394,6 +394,8 @@ fn load(
         Some(interpreter) => Some(map_interpreter(&mut mm, interpreter)?),
         None => None,
     };
+    // After the interpreter, as Linux's `arch_setup_additional_pages`.
+    let vdso = super::vdso::map(&mut mm)?;
     // The interpreter runs first, and starts the program itself.
     let entry = interpreter_image
         .as_ref()
@@ -425,7 +427,7 @@ fn load(
     ids.egid = credentials.egid;
     ids.sgid = credentials.egid;
     let aux = auxv::vector(&AuxInput {
-        vdso: None,
+        vdso: Some(vdso),
         min_signal_stack: auxv::min_signal_stack_size(
             arch::fpu::FpuState::signal_frame_size() as u64
         ),

@@ -13,7 +13,8 @@
  * load address, mapped from the interpreter's file; AT_EXECFN, AT_PLATFORM, AT_PAGESZ,
  * AT_UID, AT_SECURE, AT_RANDOM; /proc/self/exe is the program; every /proc/self/maps line
  * is in Linux's format; the program's text, libc's text, the heap, the stack are where
- * maps says.
+ * maps says; the vDSO (found by its own symbol tables, as musl and Go find it) is where
+ * AT_SYSINFO_EHDR says and its clock functions agree with the system calls.
  *
  * `dynamic --direct` is the same program started as the interpreter's argument
  * (`ld.so PROGRAM --direct`): the kernel then ran the interpreter as the program, so
@@ -23,6 +24,7 @@
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -31,7 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char _start[];
@@ -217,6 +222,184 @@ static const char *program_interpreter(unsigned long *bias)
 	return interp;
 }
 
+/*
+ * A function of the vDSO by name, version LINUX_2.6, found as musl and Go find it: the
+ * image at AT_SYSINFO_EHDR, its PT_LOAD and PT_DYNAMIC, DT_HASH's symbol count, the
+ * symbol's version from DT_VERSYM and DT_VERDEF.
+ */
+static void *vdso_symbol(const char *name)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	if (!base)
+		return NULL;
+	const Elf64_Ehdr *header = (const Elf64_Ehdr *)base;
+	const Elf64_Phdr *phdr = (const Elf64_Phdr *)(base + header->e_phoff);
+	unsigned long bias = 0;
+	const Elf64_Dyn *dynamic = NULL;
+	for (int i = 0; i < header->e_phnum; i++) {
+		if (phdr[i].p_type == PT_LOAD)
+			bias = base + phdr[i].p_offset - phdr[i].p_vaddr;
+		else if (phdr[i].p_type == PT_DYNAMIC)
+			dynamic = (const Elf64_Dyn *)(base + phdr[i].p_offset);
+	}
+	if (!dynamic)
+		return NULL;
+	const char *strings = NULL;
+	const Elf64_Sym *symbols = NULL;
+	const Elf64_Word *hash = NULL;
+	const Elf64_Half *versym = NULL;
+	const Elf64_Verdef *verdef = NULL;
+	for (; dynamic->d_tag != DT_NULL; dynamic++) {
+		unsigned long pointer = bias + dynamic->d_un.d_ptr;
+		switch (dynamic->d_tag) {
+		case DT_STRTAB: strings = (const char *)pointer; break;
+		case DT_SYMTAB: symbols = (const Elf64_Sym *)pointer; break;
+		case DT_HASH: hash = (const Elf64_Word *)pointer; break;
+		case DT_VERSYM: versym = (const Elf64_Half *)pointer; break;
+		case DT_VERDEF: verdef = (const Elf64_Verdef *)pointer; break;
+		}
+	}
+	if (!strings || !symbols || !hash)
+		return NULL;
+	for (Elf64_Word i = 0; i < hash[1]; i++) {
+		const Elf64_Sym *symbol = &symbols[i];
+		if (ELF64_ST_TYPE(symbol->st_info) != STT_FUNC || symbol->st_shndx == SHN_UNDEF ||
+		    strcmp(strings + symbol->st_name, name) != 0)
+			continue;
+		if (versym && verdef) {
+			Elf64_Half index = versym[i] & 0x7fff;
+			const Elf64_Verdef *definition = verdef;
+			int named = 0;
+			for (;;) {
+				if (!(definition->vd_flags & VER_FLG_BASE) &&
+				    (definition->vd_ndx & 0x7fff) == index) {
+					const Elf64_Verdaux *aux =
+						(const Elf64_Verdaux *)((const char *)definition + definition->vd_aux);
+					named = strcmp(strings + aux->vda_name, "LINUX_2.6") == 0;
+					break;
+				}
+				if (!definition->vd_next)
+					break;
+				definition = (const Elf64_Verdef *)((const char *)definition + definition->vd_next);
+			}
+			if (!named)
+				continue;
+		}
+		return (void *)(bias + symbol->st_value);
+	}
+	return NULL;
+}
+
+static long long nanos_of(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/*
+ * The vDSO: where AT_SYSINFO_EHDR says, named in maps, its data page below it; its
+ * functions give what the system calls give, read between two of them.
+ */
+static void check_vdso(void)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	const struct area *image = area_of(base);
+	check(base && image && strcmp(image->path, "[vdso]") == 0 && image->start == base &&
+		      strcmp(image->perms, "r-xp") == 0,
+	      "AT_SYSINFO_EHDR is the start of [vdso], r-xp", "%#lx in %s", base,
+	      image ? image->path : "nothing");
+	const struct area *data = NULL;
+	for (int i = 0; i < area_count; i++)
+		if (strcmp(areas[i].path, "[vvar]") == 0)
+			data = &areas[i];
+	check(data && image && data->end <= image->start && image->start - data->end < 65536 &&
+		      strcmp(data->perms, "r--p") == 0,
+	      "[vvar] is read-only, just below [vdso]", "%s",
+	      data ? data->perms : "no [vvar]");
+	if (data) {
+		int refused = mprotect((void *)data->start, 4096, PROT_READ | PROT_WRITE);
+		printf("mprotect([vvar], PROT_WRITE): %s\n", refused ? strerror(errno) : "allowed");
+	}
+
+	int (*vdso_clock_gettime)(clockid_t, struct timespec *) = vdso_symbol("__vdso_clock_gettime");
+	int (*vdso_gettimeofday)(struct timeval *, void *) = vdso_symbol("__vdso_gettimeofday");
+	time_t (*vdso_time)(time_t *) = vdso_symbol("__vdso_time");
+	int (*vdso_getcpu)(unsigned *, unsigned *, void *) = vdso_symbol("__vdso_getcpu");
+	int (*vdso_clock_getres)(clockid_t, struct timespec *) = vdso_symbol("__vdso_clock_getres");
+	check(vdso_clock_gettime && vdso_gettimeofday && vdso_time && vdso_getcpu &&
+		      vdso_clock_getres && area_of((unsigned long)vdso_clock_gettime) == image,
+	      "the vDSO exports its functions as LINUX_2.6", "clock_gettime %p",
+	      (void *)vdso_clock_gettime);
+	if (!vdso_clock_gettime || !vdso_gettimeofday || !vdso_time || !vdso_getcpu ||
+	    !vdso_clock_getres)
+		return;
+
+	static const struct {
+		clockid_t id;
+		const char *name;
+	} clocks[] = {
+		{ CLOCK_REALTIME, "CLOCK_REALTIME" },
+		{ CLOCK_MONOTONIC, "CLOCK_MONOTONIC" },
+		{ CLOCK_MONOTONIC_RAW, "CLOCK_MONOTONIC_RAW" },
+		{ CLOCK_BOOTTIME, "CLOCK_BOOTTIME" },
+	};
+	for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+		struct timespec before, during, after;
+		syscall(SYS_clock_gettime, clocks[i].id, &before);
+		int result = vdso_clock_gettime(clocks[i].id, &during);
+		syscall(SYS_clock_gettime, clocks[i].id, &after);
+		char what[96];
+		snprintf(what, sizeof what, "vDSO clock_gettime(%s) lies between two system calls",
+			 clocks[i].name);
+		check(result == 0 && nanos_of(&before) <= nanos_of(&during) &&
+			      nanos_of(&during) <= nanos_of(&after) && during.tv_nsec >= 0 &&
+			      during.tv_nsec < 1000000000,
+		      what, "%lld <= %lld <= %lld", nanos_of(&before), nanos_of(&during),
+		      nanos_of(&after));
+	}
+	struct timespec cpu_time;
+	check(vdso_clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu_time) == 0 && nanos_of(&cpu_time) > 0,
+	      "vDSO clock_gettime(CLOCK_PROCESS_CPUTIME_ID) answers (by the system call)", "");
+	struct timespec ignored;
+	check(vdso_clock_gettime(1000, &ignored) == -EINVAL,
+	      "vDSO clock_gettime of an unknown clock is -EINVAL", "");
+	struct timespec resolution = { -1, -1 }, syscall_resolution = { -2, -2 };
+	syscall(SYS_clock_getres, CLOCK_MONOTONIC, &syscall_resolution);
+	check(vdso_clock_getres(CLOCK_MONOTONIC, &resolution) == 0 &&
+		      resolution.tv_sec == syscall_resolution.tv_sec &&
+		      resolution.tv_nsec == syscall_resolution.tv_nsec,
+	      "vDSO clock_getres(CLOCK_MONOTONIC) is the system call's", "%ld.%09ld",
+	      (long)resolution.tv_sec, resolution.tv_nsec);
+
+	struct timeval tv_before, tv_during, tv_after;
+	syscall(SYS_gettimeofday, &tv_before, NULL);
+	int result = vdso_gettimeofday(&tv_during, NULL);
+	syscall(SYS_gettimeofday, &tv_after, NULL);
+	long long before_us = tv_before.tv_sec * 1000000LL + tv_before.tv_usec;
+	long long during_us = tv_during.tv_sec * 1000000LL + tv_during.tv_usec;
+	long long after_us = tv_after.tv_sec * 1000000LL + tv_after.tv_usec;
+	check(result == 0 && before_us <= during_us && during_us <= after_us,
+	      "vDSO gettimeofday lies between two system calls", "%lld <= %lld <= %lld", before_us,
+	      during_us, after_us);
+	time_t t_before = syscall(SYS_time, NULL), t_stored = 0;
+	time_t t_during = vdso_time(&t_stored);
+	time_t t_after = syscall(SYS_time, NULL);
+	check(t_before <= t_during && t_during <= t_after && t_stored == t_during,
+	      "vDSO time lies between two system calls, and is stored", "%ld", (long)t_during);
+	unsigned cpu = 12345, node = 12345;
+	check(vdso_getcpu(&cpu, &node, NULL) == 0 && cpu < (unsigned)sysconf(_SC_NPROCESSORS_CONF) &&
+		      node == 0,
+	      "vDSO getcpu gives a processor there is, node 0", "cpu %u node %u", cpu, node);
+
+	/* What the C library's own calls read (through the vDSO where they use it). */
+	struct timespec libc_before, libc_after;
+	clock_gettime(CLOCK_MONOTONIC, &libc_before);
+	for (volatile int spin = 0; spin < 100000; spin++)
+		;
+	clock_gettime(CLOCK_MONOTONIC, &libc_after);
+	check(nanos_of(&libc_after) > nanos_of(&libc_before),
+	      "the C library's clock_gettime(CLOCK_MONOTONIC) moves forward", "");
+}
+
 static int compare_strings(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -379,6 +562,9 @@ int main(int argc, char **argv)
 	const struct area *stack = area_of((unsigned long)&local);
 	check(stack && strcmp(stack->path, "[stack]") == 0, "a local variable is in [stack]", "%s",
 	      stack ? stack->path : "nothing");
+
+	read_maps();
+	check_vdso();
 
 	printf("dynamic: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
