@@ -66,14 +66,24 @@ pub fn set_tsc_khz(khz: Option<u64>) {
     TSC_KHZ.store(khz.unwrap_or(0), Ordering::Relaxed);
 }
 
-fn stamp_of(tsc: u64) -> Stamp {
+/// The clock's scale: the TSC at entry (time 0) and the TSC-to-nanoseconds factor, in
+/// the fixed point the vDSO computes with too ([`crate::exec::vdso::cycles_to_nanos`]), so
+/// the time a program reads in user mode is the kernel's to the nanosecond.
+pub fn tsc_scale() -> (u64, u64) {
     let khz = match TSC_KHZ.load(Ordering::Relaxed) {
         0 => ASSUMED_TSC_KHZ,
         khz => khz,
     };
-    let cycles = tsc.saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    (
+        ENTRY_TSC.load(Ordering::Relaxed),
+        crate::exec::vdso::mult_for_khz(khz),
+    )
+}
+
+fn stamp_of(tsc: u64) -> Stamp {
+    let (entry, mult) = tsc_scale();
     Stamp {
-        nanos: (u128::from(cycles) * 1_000_000 / u128::from(khz)) as u64,
+        nanos: crate::exec::vdso::cycles_to_nanos(tsc.saturating_sub(entry), mult),
     }
 }
 

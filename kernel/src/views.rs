@@ -66,6 +66,10 @@ impl SystemView for KernelSystem {
         }
     }
 
+    fn cpu_count(&self) -> u32 {
+        crate::fs::sysfs::ONE_CPU
+    }
+
     fn uptime_ns(&self) -> u64 {
         crate::clock::monotonic_ns() as u64
     }
@@ -117,6 +121,14 @@ impl ProcessView for Task {
     }
     fn environ(&self) -> Vec<u8> {
         read_strings(self, self.image().env)
+    }
+    fn auxv(&self) -> Vec<u8> {
+        // A zombie has no address space, and Linux shows it no vector.
+        let auxv = self.image().auxv;
+        if self.parts().mm.is_none() || auxv.is_empty() {
+            return Vec::new();
+        }
+        crate::exec::auxv::to_bytes(&auxv)
     }
     fn cwd(&self) -> Vec<u8> {
         self.cwd_target().unwrap_or_default()
@@ -252,11 +264,29 @@ impl ProcessView for Task {
         // looked up after it is released (a 9p `getattr` may be a round trip).
         let (areas, (brk_start, brk), start_stack) = {
             let mm = mm.lock();
-            let areas: Vec<_> = mm
-                .areas()
-                .map(|area| (area.start, area.end, area.protection, area.backing.clone()))
-                .collect();
-            (areas, mm.brk_range(), mm.start_stack())
+            let (brk_start, brk) = mm.brk_range();
+            let mut areas = Vec::new();
+            for area in mm.areas() {
+                // The break's memory joins an anonymous area that ends where it starts
+                // (a program's bss) into one area here; Linux keeps them apart, the
+                // heap alone named `[heap]`, and so does this listing.
+                let heap_inside = matches!(area.backing, PageSource::Anonymous)
+                    && brk > brk_start
+                    && area.start < brk_start
+                    && brk_start < area.end;
+                if heap_inside {
+                    areas.push((
+                        area.start,
+                        brk_start,
+                        area.protection,
+                        PageSource::Anonymous,
+                    ));
+                    areas.push((brk_start, area.end, area.protection, PageSource::Anonymous));
+                } else {
+                    areas.push((area.start, area.end, area.protection, area.backing.clone()));
+                }
+            }
+            (areas, (brk_start, brk), mm.start_stack())
         };
         let root = directories(self).map(|(_, root)| root);
         areas
@@ -288,6 +318,12 @@ impl ProcessView for Task {
                             .unwrap_or_default();
                     }
                     PageSource::Shared(mapping) => {
+                        // The vDSO's areas: named, private, of no file (Linux's
+                        // special mappings).
+                        if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
+                            area.name = name.to_vec();
+                            return area;
+                        }
                         area.offset = mapping.offset;
                         area.shared = mapping.shared;
                         area.ino = mapping.inode.ino();
@@ -301,9 +337,8 @@ impl ProcessView for Task {
                             })
                             .unwrap_or_default();
                     }
-                    PageSource::Anonymous
-                        if start <= brk && end >= brk_start && brk > brk_start =>
-                    {
+                    // Linux's `vma_is_initial_heap`.
+                    PageSource::Anonymous if start < brk && end > brk_start => {
                         area.name = b"[heap]".to_vec();
                     }
                     PageSource::Anonymous if start <= start_stack && end >= start_stack => {

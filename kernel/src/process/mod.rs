@@ -1,8 +1,8 @@
 //! process: a running program as its own thread holds it: registers, identity, signal
 //! state and limits ([`Process`]), with handles to the parts it may share with others
 //! (address space, descriptor table, fs context: [`crate::task::shared`]); how signals are
-//! delivered ([`deliver`]), how a program is loaded ([`exec`]), the descriptor table
-//! ([`fd_table`]) and capabilities ([`caps`]).
+//! delivered ([`deliver`]), how a program is loaded ([`exec`]) with the vDSO ([`vdso`]),
+//! the descriptor table ([`fd_table`]) and capabilities ([`caps`]).
 //!
 //! The loop that runs a process is in the task layer ([`crate::task::run`]), above the
 //! system-call families, which take `&mut Process`.
@@ -15,6 +15,8 @@ pub mod exec;
 pub mod fd_table;
 #[cfg(target_os = "none")]
 pub mod signal;
+#[cfg(target_os = "none")]
+pub mod vdso;
 
 #[cfg(target_os = "none")]
 pub use running::*;

@@ -128,6 +128,9 @@ impl ProcessView for FakeProcess {
     fn environ(&self) -> Vec<u8> {
         b"PATH=/bin\0HOME=/root\0".to_vec()
     }
+    fn auxv(&self) -> Vec<u8> {
+        crate::exec::auxv::to_bytes(&[(6, 4096), (7, 0x7fff_f000_0000), (0, 0)])
+    }
     fn cwd(&self) -> Vec<u8> {
         b"/work".to_vec()
     }
@@ -300,13 +303,48 @@ fn meminfo_lines_use_linux_layout_label_15_value_8_kb() {
 
 #[test]
 fn cpuinfo_has_linux_x86_fields_for_processor_0() {
-    let text = String::from_utf8(system_files::cpuinfo(&test_cpu())).unwrap();
+    let text = String::from_utf8(system_files::cpuinfo(&test_cpu(), 1)).unwrap();
     let expected = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Intel(R) Xeon(R) CPU @ 3.00GHz\n\
         stepping\t: 7\nmicrocode\t: 0x1\ncpu MHz\t\t: 2999.998\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\n\
         cpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\nfpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n\
         flags\t\t: fpu vme de pse tsc\nbugs\t\t:\nbogomips\t: 5999.99\nclflush size\t: 64\ncache_alignment\t: 64\n\
         address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n";
     assert_eq!(text, expected);
+}
+
+/// Several processors: a block each, numbered, each its own core of one package, as
+/// Python's and glibc's parsers count them (`processor` lines, blank-line separated).
+#[test]
+fn cpuinfo_has_a_block_per_processor() {
+    let text = String::from_utf8(system_files::cpuinfo(&test_cpu(), 2)).unwrap();
+    let blocks: Vec<&str> = text
+        .split("\n\n")
+        .filter(|block| !block.is_empty())
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    for (index, block) in blocks.iter().enumerate() {
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    (key.trim_end() == name).then(|| value.trim().to_owned())
+                })
+                .unwrap()
+        };
+        assert_eq!(field("processor"), index.to_string());
+        assert_eq!(field("core id"), index.to_string());
+        assert_eq!(field("apicid"), index.to_string());
+        assert_eq!(field("siblings"), "2");
+        assert_eq!(field("cpu cores"), "2");
+        assert_eq!(field("flags"), "fpu vme de pse tsc");
+    }
+    assert!(text.ends_with("power management:\n\n"));
+    // No count at all still describes the one processor there is.
+    assert_eq!(
+        system_files::cpuinfo(&test_cpu(), 0),
+        system_files::cpuinfo(&test_cpu(), 1)
+    );
 }
 
 #[test]
@@ -546,6 +584,21 @@ fn cwd_exe_root_are_links_and_cmdline_environ_comm_are_linux_texts() {
         (environ.mode, environ.uid, environ.size),
         (0o100400, 1000, 0)
     );
+}
+
+/// `/proc/<pid>/auxv`: the pairs as native words with `AT_NULL` last, readable by the
+/// owner only (Linux's `S_IRUSR`).
+#[test]
+fn auxv_is_the_binary_vector_for_the_owner_only() {
+    let world = world();
+    let bytes = read_file(&world.context, "/proc/self/auxv").unwrap();
+    let words: Vec<u64> = bytes
+        .chunks(8)
+        .map(|word| u64::from_le_bytes(word.try_into().unwrap()))
+        .collect();
+    assert_eq!(words, [6, 4096, 7, 0x7fff_f000_0000, 0, 0]);
+    let auxv = world.context.stat(At::Cwd, b"/proc/1/auxv", false).unwrap();
+    assert_eq!((auxv.mode, auxv.uid), (0o100400, 1000));
 }
 
 #[test]
