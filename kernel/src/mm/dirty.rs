@@ -27,8 +27,8 @@ use alloc::vec::Vec;
 use arch::paging::{UserAccess, UserPage};
 use vfs_core::{Errno, Inode, PAGE_SIZE};
 
-use super::address_space::{AddressSpace, FaultError, PageSource, SharedMapping, user_access};
-use super::vma::{Protection, TASK_SIZE};
+use super::address_space::{AddressSpace, FaultError, SharedMapping, user_access};
+use super::vma::Protection;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -133,51 +133,38 @@ impl AddressSpace {
             .collect()
     }
 
-    /// `msync(start, end - start, flags)`'s walk over the areas, in the order of Linux's
-    /// `msync`: the shared file mappings to write back (all but for `MS_INVALIDATE`
-    /// alone; Linux writes only for `MS_SYNC` and leaves `MS_ASYNC` to its flusher, which
-    /// this kernel does not have), and the error the call ends with once they are
-    /// written: `ENOMEM` when the range has holes (at once for `MS_ASYNC` alone, as
-    /// Linux). `start` is page aligned and `end` past it, both checked by the caller.
+    /// `msync(start, end - start, flags)`'s areas ([`super::vma::VmaSet::sync_walk`], in
+    /// the order of Linux's `msync`): the shared file mappings to write back (all but for
+    /// `MS_INVALIDATE` alone; Linux writes only for `MS_SYNC` and leaves `MS_ASYNC` to its
+    /// flusher, which this kernel does not have), and the error the call ends with once
+    /// they are written: `ENOMEM` when the range has holes (at the first one for
+    /// `MS_ASYNC` alone, as Linux). `start` is page aligned and `end` past it, both
+    /// checked by the caller.
     pub fn msync_ranges(
         &self,
         start: u64,
         end: u64,
         flags: u64,
     ) -> (Vec<FileRange>, Option<Errno>) {
-        let mut ranges = Vec::new();
-        let mut unmapped = false;
-        let mut cursor = start;
-        loop {
-            let Some(area) = self.areas.overlapping(cursor, TASK_SIZE).next() else {
-                return (ranges, Some(Errno::ENOMEM));
-            };
-            if cursor < area.start {
-                if flags == MS_ASYNC {
-                    return (ranges, Some(Errno::ENOMEM));
-                }
-                cursor = area.start;
-                if cursor >= end {
-                    return (ranges, Some(Errno::ENOMEM));
-                }
-                unmapped = true;
-            }
-            let piece_end = end.min(area.end);
-            if let PageSource::Shared(mapping) = &area.backing
-                && mapping.shared
-                && flags != MS_INVALIDATE
-            {
-                ranges.push(FileRange {
+        let walk = self.areas.sync_walk(start, end, flags == MS_ASYNC);
+        let ranges = walk
+            .pieces
+            .iter()
+            .filter(|_| flags != MS_INVALIDATE)
+            .filter_map(|&(from, to)| {
+                let area = self.areas.find(from)?;
+                let mapping = area
+                    .backing
+                    .shared_mapping()
+                    .filter(|mapping| mapping.shared)?;
+                Some(FileRange {
                     inode: mapping.inode.clone(),
-                    first: (mapping.offset + (cursor - area.start)) / PAGE,
-                    last: (mapping.offset + (piece_end - area.start)) / PAGE - 1,
-                });
-            }
-            cursor = area.end;
-            if cursor >= end {
-                return (ranges, unmapped.then_some(Errno::ENOMEM));
-            }
-        }
+                    first: (mapping.offset + (from - area.start)) / PAGE,
+                    last: (mapping.offset + (to - area.start)) / PAGE - 1,
+                })
+            })
+            .collect();
+        (ranges, walk.hole.then_some(Errno::ENOMEM))
     }
 }
 

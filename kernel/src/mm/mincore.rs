@@ -26,8 +26,11 @@ impl AddressSpace {
                 return false;
             };
             let run_end = area.end.min(page.saturating_add(left as u64 * PAGE));
+            // The pages held, in one walk of the table rather than a lookup per page.
+            let held = self.table.pages_in(page, run_end);
+            let mut held = held.iter().peekable();
             while page < run_end {
-                let resident = self.table.holds(page) || {
+                let resident = held.next_if(|&&at| at == page).is_some() || {
                     let into = page - area.start;
                     match &area.backing {
                         PageSource::Anonymous => false,

@@ -507,9 +507,12 @@ pub fn sync() -> SysResult {
     Ok(0)
 }
 
-/// `syncfs(fd)`: as `sync`, for a valid descriptor (`EBADF` otherwise).
+/// `syncfs(fd)`: as `sync`, for a valid descriptor (`EBADF` otherwise, an `O_PATH` one
+/// too, as Linux's `fdget` refuses it).
 pub fn syncfs(p: &mut Process, fd: i32) -> SysResult {
-    file(p, fd)?;
+    if file(p, fd)?.flags().contains(OpenFlags::PATH) {
+        return Err(Errno::EBADF);
+    }
     crate::mm::writeback::sync_all();
     Ok(0)
 }

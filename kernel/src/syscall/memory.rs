@@ -425,6 +425,10 @@ pub fn memfd_create(p: &mut Process, name: u64, flags: u64) -> SysResult {
 /// A file lost pages (truncated, a hole punched): every address space drops the pages
 /// it maps from the file that are no longer the file's, so the next touch sees the file
 /// as it is now. Called with no lock held: the address spaces are locked one at a time.
+/// Every call that takes pages away from a file (`ftruncate`, `truncate`, `O_TRUNC`,
+/// `MADV_REMOVE`, and `fallocate`'s hole punching or range collapsing) calls it after
+/// the filesystem changed the file; the filesystem keeps its own page cache right itself
+/// (see `vfs_core::page_cache`).
 pub fn file_pages_changed(inode: &Arc<dyn Inode>) {
     let data = inode.data_inode().unwrap_or_else(|| inode.clone());
     if !data.shares_pages() && data.page_cache().is_none() {

@@ -261,6 +261,15 @@ fn coherence(report: &mut Report, dir: &str) {
         exited_ok(status) && bytes(at, 200, 14) == b"from the child" && pread(other, 14, 200) == b"from the child",
         format!("{}; parent reads {:?}", describe(status), String::from_utf8_lossy(&bytes(at, 200, 14))),
     );
+    // A second mapping from a page into the file: the same page as the first's second.
+    let second = map(0, PAGE, RW, libc::MAP_SHARED, fd, PAGE as i64).expect("mmap at an offset");
+    fill(second, 40, b"second mapping");
+    report.check(
+        &format!("{dir}: two mappings at different offsets share the file's page"),
+        bytes(at, PAGE + 40, 14) == b"second mapping" && pread(other, 14, PAGE + 40) == b"second mapping" && bytes(second, 5, 8) == b"page two",
+        format!("{:?}", String::from_utf8_lossy(&bytes(at, PAGE + 40, 14))),
+    );
+    let _ = unmap(second, PAGE);
     let synced = msync(at as usize, 2 * PAGE, libc::MS_SYNC);
     let status = exec_expect(&path, PAGE + 5, "page two");
     report.check(&format!("{dir}: msync(MS_SYNC) succeeds and the bytes stay"), synced.is_ok() && exited_ok(status), format!("{synced:?}, {}", describe(status)));
