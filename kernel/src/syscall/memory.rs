@@ -253,6 +253,8 @@ fn write_back_ranges(ranges: &[FileRange]) {
 /// range written back (`MS_SYNC` also syncs the file, as `vfs_fsync_range`), then
 /// `ENOMEM` if the range had holes.
 pub fn msync(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResult {
+    // `flags` is an `int`: the upper half of the register is not looked at.
+    let flags = u64::from(flags as u32);
     if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
         || !address.is_multiple_of(PAGE)
         || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
@@ -266,17 +268,20 @@ pub fn msync(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResult {
     }
     let (ranges, error) = p.mm.lock().msync_ranges(address, end, flags);
     for range in &ranges {
-        crate::mm::writeback::write_back(&range.inode, range.first, range.last)?;
-        if flags & MS_SYNC != 0 {
-            let data = range
-                .inode
-                .data_inode()
-                .unwrap_or_else(|| range.inode.clone());
-            if let Some(cache) = data.page_cache() {
-                cache.take_error()?;
-            }
-            data.fsync()?;
+        let written = crate::mm::writeback::write_back(&range.inode, range.first, range.last);
+        if flags & MS_SYNC == 0 {
+            written?;
+            continue;
         }
+        // As `fsync`: with any write-back error of the file not yet reported (this one's
+        // too, reported once).
+        let data = range
+            .inode
+            .data_inode()
+            .unwrap_or_else(|| range.inode.clone());
+        let earlier = data.page_cache().map_or(Ok(()), |cache| cache.take_error());
+        written.and(earlier)?;
+        data.fsync()?;
     }
     error.map_or(Ok(0), Err)
 }
