@@ -38,20 +38,39 @@ use report::{Report, errno};
 const PAGE: usize = 4096;
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
-fn map(addr: usize, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> Result<*mut u8, i32> {
+fn map(
+    addr: usize,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    offset: i64,
+) -> Result<*mut u8, i32> {
     // SAFETY: mmap with these arguments only creates or replaces mappings this program owns.
     let at = unsafe { libc::mmap(addr as *mut libc::c_void, len, prot, flags, fd, offset) };
-    if at == libc::MAP_FAILED { Err(errno()) } else { Ok(at.cast()) }
+    if at == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(at.cast())
+    }
 }
 
 fn unmap(at: *mut u8, len: usize) -> Result<(), i32> {
     // SAFETY: unmapping memory this program mapped and no longer uses.
-    if unsafe { libc::munmap(at.cast(), len) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::munmap(at.cast(), len) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 fn msync(at: usize, len: usize, flags: i32) -> Result<(), i32> {
     // SAFETY: msync only reads the page tables of the given range (or fails).
-    if unsafe { libc::msync(at as *mut libc::c_void, len, flags) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::msync(at as *mut libc::c_void, len, flags) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 /// `mincore` into a vector of `pages` bytes.
@@ -68,18 +87,30 @@ fn mincore(at: usize, len: usize, pages: usize) -> Result<Vec<u8>, i32> {
 /// `mincore` with a raw vector address (for the error checks).
 fn mincore_raw(at: usize, len: usize, vec: usize) -> Result<(), i32> {
     // SAFETY: the kernel checks `vec`; a bad one is EFAULT, not a crash.
-    if unsafe { libc::syscall(libc::SYS_mincore, at, len, vec) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::syscall(libc::SYS_mincore, at, len, vec) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 fn remap(old: *mut u8, old_len: usize, new_len: usize, flags: i32) -> Result<*mut u8, i32> {
     // SAFETY: mremap moves or resizes mappings this program owns.
     let at = unsafe { libc::syscall(libc::SYS_mremap, old, old_len, new_len, flags, 0usize) };
-    if at == -1 { Err(errno()) } else { Ok(at as *mut u8) }
+    if at == -1 {
+        Err(errno())
+    } else {
+        Ok(at as *mut u8)
+    }
 }
 
 fn advise(at: *mut u8, len: usize, advice: i32) -> Result<(), i32> {
     // SAFETY: advice about this program's own mappings.
-    if unsafe { libc::madvise(at.cast(), len, advice) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::madvise(at.cast(), len, advice) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 fn read_at(at: *mut u8, offset: usize) -> u8 {
@@ -93,7 +124,9 @@ fn write_at(at: *mut u8, offset: usize, value: u8) {
 }
 
 fn bytes(at: *mut u8, offset: usize, len: usize) -> Vec<u8> {
-    (offset..offset + len).map(|at_offset| read_at(at, at_offset)).collect()
+    (offset..offset + len)
+        .map(|at_offset| read_at(at, at_offset))
+        .collect()
 }
 
 fn fill(at: *mut u8, offset: usize, data: &[u8]) {
@@ -111,15 +144,24 @@ fn open(path: &str, flags: i32) -> Result<i32, i32> {
 
 /// A new file at `path` holding `contents`, open for reading and writing.
 fn create(path: &str, contents: &[u8]) -> i32 {
-    let fd = open(path, libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC).unwrap_or_else(|e| panic!("creating {path}: errno {e}"));
-    assert_eq!(pwrite(fd, contents, 0), Ok(contents.len()), "writing {path}");
+    let fd = open(path, libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC)
+        .unwrap_or_else(|e| panic!("creating {path}: errno {e}"));
+    assert_eq!(
+        pwrite(fd, contents, 0),
+        Ok(contents.len()),
+        "writing {path}"
+    );
     fd
 }
 
 fn pwrite(fd: i32, data: &[u8], offset: usize) -> Result<usize, i32> {
     // SAFETY: data is a valid buffer.
     let written = unsafe { libc::pwrite(fd, data.as_ptr().cast(), data.len(), offset as i64) };
-    if written < 0 { Err(errno()) } else { Ok(written as usize) }
+    if written < 0 {
+        Err(errno())
+    } else {
+        Ok(written as usize)
+    }
 }
 
 fn pread(fd: i32, len: usize, offset: usize) -> Vec<u8> {
@@ -132,12 +174,20 @@ fn pread(fd: i32, len: usize, offset: usize) -> Vec<u8> {
 
 fn truncate_fd(fd: i32, len: usize) -> Result<(), i32> {
     // SAFETY: ftruncate on a descriptor this program owns.
-    if unsafe { libc::ftruncate(fd, len as i64) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::ftruncate(fd, len as i64) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 fn fsync(fd: i32) -> Result<(), i32> {
     // SAFETY: fsync on a descriptor this program owns.
-    if unsafe { libc::fsync(fd) } == 0 { Ok(()) } else { Err(errno()) }
+    if unsafe { libc::fsync(fd) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
 }
 
 fn size_of(fd: i32) -> i64 {
@@ -227,7 +277,10 @@ fn expect_mode(args: &[String]) -> ExitCode {
     if seen == text.as_bytes() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("file-mappings --expect: {path} holds {:?} at {offset}, not {text:?}", String::from_utf8_lossy(&seen));
+        eprintln!(
+            "file-mappings --expect: {path} holds {:?} at {offset}, not {text:?}",
+            String::from_utf8_lossy(&seen)
+        );
         ExitCode::from(1)
     }
 }
@@ -250,7 +303,11 @@ fn coherence(report: &mut Report, dir: &str) {
         format!("{:?}", String::from_utf8_lossy(&pread(other, 26, 100))),
     );
     let status = exec_expect(&path, 100, "stored through the mapping");
-    report.check(&format!("{dir}: an exec'd process reads the stored bytes with read()"), exited_ok(status), describe(status));
+    report.check(
+        &format!("{dir}: an exec'd process reads the stored bytes with read()"),
+        exited_ok(status),
+        describe(status),
+    );
     let status = in_child(|| {
         let inherited = bytes(at, PAGE + 5, 8) == b"page two";
         fill(at, 200, b"from the child");
@@ -258,21 +315,33 @@ fn coherence(report: &mut Report, dir: &str) {
     });
     report.check(
         &format!("{dir}: a forked child shares the mapping both ways"),
-        exited_ok(status) && bytes(at, 200, 14) == b"from the child" && pread(other, 14, 200) == b"from the child",
-        format!("{}; parent reads {:?}", describe(status), String::from_utf8_lossy(&bytes(at, 200, 14))),
+        exited_ok(status)
+            && bytes(at, 200, 14) == b"from the child"
+            && pread(other, 14, 200) == b"from the child",
+        format!(
+            "{}; parent reads {:?}",
+            describe(status),
+            String::from_utf8_lossy(&bytes(at, 200, 14))
+        ),
     );
     // A second mapping from a page into the file: the same page as the first's second.
     let second = map(0, PAGE, RW, libc::MAP_SHARED, fd, PAGE as i64).expect("mmap at an offset");
     fill(second, 40, b"second mapping");
     report.check(
         &format!("{dir}: two mappings at different offsets share the file's page"),
-        bytes(at, PAGE + 40, 14) == b"second mapping" && pread(other, 14, PAGE + 40) == b"second mapping" && bytes(second, 5, 8) == b"page two",
+        bytes(at, PAGE + 40, 14) == b"second mapping"
+            && pread(other, 14, PAGE + 40) == b"second mapping"
+            && bytes(second, 5, 8) == b"page two",
         format!("{:?}", String::from_utf8_lossy(&bytes(at, PAGE + 40, 14))),
     );
     let _ = unmap(second, PAGE);
     let synced = msync(at as usize, 2 * PAGE, libc::MS_SYNC);
     let status = exec_expect(&path, PAGE + 5, "page two");
-    report.check(&format!("{dir}: msync(MS_SYNC) succeeds and the bytes stay"), synced.is_ok() && exited_ok(status), format!("{synced:?}, {}", describe(status)));
+    report.check(
+        &format!("{dir}: msync(MS_SYNC) succeeds and the bytes stay"),
+        synced.is_ok() && exited_ok(status),
+        format!("{synced:?}, {}", describe(status)),
+    );
     // Written back, the pages are clean: the next stores must be seen all the same, the
     // parent's and a child's.
     fill(at, 100, b"STORED AGAIN");
@@ -282,8 +351,14 @@ fn coherence(report: &mut Report, dir: &str) {
     });
     report.check(
         &format!("{dir}: stores after msync, the parent's and a forked child's, are read() too"),
-        exited_ok(status) && pread(other, 12, 100) == b"STORED AGAIN" && pread(other, 8, PAGE + 5) == b"PAGE TWO",
-        format!("{:?} {:?}", String::from_utf8_lossy(&pread(other, 12, 100)), String::from_utf8_lossy(&pread(other, 8, PAGE + 5))),
+        exited_ok(status)
+            && pread(other, 12, 100) == b"STORED AGAIN"
+            && pread(other, 8, PAGE + 5) == b"PAGE TWO",
+        format!(
+            "{:?} {:?}",
+            String::from_utf8_lossy(&pread(other, 12, 100)),
+            String::from_utf8_lossy(&pread(other, 8, PAGE + 5))
+        ),
     );
     let _ = unmap(at, 2 * PAGE);
     close(other);
@@ -303,7 +378,13 @@ fn descriptor_writes(report: &mut Report, dir: &str) {
         format!("{:?}", String::from_utf8_lossy(&bytes(at, 50, 7))),
     );
     let parts = [b"wri".as_slice(), b"tev".as_slice()];
-    let iov: Vec<libc::iovec> = parts.iter().map(|part| libc::iovec { iov_base: part.as_ptr() as *mut _, iov_len: part.len() }).collect();
+    let iov: Vec<libc::iovec> = parts
+        .iter()
+        .map(|part| libc::iovec {
+            iov_base: part.as_ptr() as *mut _,
+            iov_len: part.len(),
+        })
+        .collect();
     // SAFETY: the iovecs point at live buffers; the offset is set first.
     let written = unsafe {
         libc::lseek(fd, (PAGE + 10) as i64, libc::SEEK_SET);
@@ -312,14 +393,19 @@ fn descriptor_writes(report: &mut Report, dir: &str) {
     report.check(
         &format!("{dir}: writev() reaches the mapping"),
         written == 6 && bytes(at, PAGE + 10, 6) == b"writev",
-        format!("{written}, {:?}", String::from_utf8_lossy(&bytes(at, PAGE + 10, 6))),
+        format!(
+            "{written}, {:?}",
+            String::from_utf8_lossy(&bytes(at, PAGE + 10, 6))
+        ),
     );
     // Grown by ftruncate: the new page reads zeros and takes stores.
     let grown = truncate_fd(fd, 3 * PAGE);
     let zeros = bytes(at, 2 * PAGE, 16) == vec![0; 16];
     fill(at, 2 * PAGE + 1, b"grown");
     report.check(
-        &format!("{dir}: ftruncate() growing the file: the new page reads zeros, a store there is read()"),
+        &format!(
+            "{dir}: ftruncate() growing the file: the new page reads zeros, a store there is read()"
+        ),
         grown.is_ok() && zeros && pread(fd, 5, 2 * PAGE + 1) == b"grown",
         format!("{grown:?}, zeros {zeros}"),
     );
@@ -336,12 +422,20 @@ fn persisted(report: &mut Report, dir: &str) {
         let done = match file.how {
             How::Exit => {
                 let status = in_child(|| {
-                    let Ok(fd) = open(&path, libc::O_RDWR) else { return 3 };
-                    let Ok(at) = map(0, len, RW, libc::MAP_SHARED, fd, 0) else { return 4 };
+                    let Ok(fd) = open(&path, libc::O_RDWR) else {
+                        return 3;
+                    };
+                    let Ok(at) = map(0, len, RW, libc::MAP_SHARED, fd, 0) else {
+                        return 4;
+                    };
                     store_all(at, file);
                     0 // no msync, no munmap: the exit writes back
                 });
-                if exited_ok(status) { Ok(()) } else { Err(status) }
+                if exited_ok(status) {
+                    Ok(())
+                } else {
+                    Err(status)
+                }
             }
             How::StoreAfterMsync => {
                 let at = shared(fd, len);
@@ -357,8 +451,12 @@ fn persisted(report: &mut Report, dir: &str) {
                 let at = shared(fd, len);
                 store_all(at, file);
                 match how {
-                    How::MsyncSync => msync(at as usize, len, libc::MS_SYNC).and_then(|()| unmap(at, len)),
-                    How::MsyncAsync => msync(at as usize, len, libc::MS_ASYNC).and_then(|()| unmap(at, len)),
+                    How::MsyncSync => {
+                        msync(at as usize, len, libc::MS_SYNC).and_then(|()| unmap(at, len))
+                    }
+                    How::MsyncAsync => {
+                        msync(at as usize, len, libc::MS_ASYNC).and_then(|()| unmap(at, len))
+                    }
                     How::Munmap => unmap(at, len),
                     // The mapping stays until the program ends.
                     How::Fsync => fsync(fd),
@@ -369,7 +467,10 @@ fn persisted(report: &mut Report, dir: &str) {
         let expected = persist::expected(file);
         let seen = pread(fd, file.size + 100, 0);
         report.check(
-            &format!("{dir}/{}: written back ({:?}), read() gives the stores, the size unchanged", file.name, file.how),
+            &format!(
+                "{dir}/{}: written back ({:?}), read() gives the stores, the size unchanged",
+                file.name, file.how
+            ),
             done.is_ok() && seen == expected && size_of(fd) == file.size as i64,
             format!("{done:?}, {} bytes read, size {}", seen.len(), size_of(fd)),
         );
@@ -392,7 +493,11 @@ fn end_of_file(report: &mut Report, dir: &str) {
         let _ = read_at(at, PAGE);
         0
     });
-    report.check(&format!("{dir}: touching a mapped page wholly past the end is SIGBUS"), killed_by(status, libc::SIGBUS), describe(status));
+    report.check(
+        &format!("{dir}: touching a mapped page wholly past the end is SIGBUS"),
+        killed_by(status, libc::SIGBUS),
+        describe(status),
+    );
     write_at(at, 99, b'Z');
     write_at(at, 150, b'Q');
     let synced = msync(at as usize, PAGE, libc::MS_SYNC);
@@ -423,13 +528,17 @@ fn end_of_file(report: &mut Report, dir: &str) {
     );
     report.check(
         &format!("{dir}: the last page still maps, zeros past the new end"),
-        read_at(at, 0) == b't' && read_at(at, PAGE + 9) == b't' && bytes(at, PAGE + 20, 4) == vec![0; 4],
+        read_at(at, 0) == b't'
+            && read_at(at, PAGE + 9) == b't'
+            && bytes(at, PAGE + 20, 4) == vec![0; 4],
         format!("{:?}", bytes(at, PAGE + 20, 4)),
     );
     let grown = truncate_fd(other, 3 * PAGE);
     report.check(
         &format!("{dir}: grown again, the cut page reads zeros through the old mapping"),
-        grown.is_ok() && bytes(at, 2 * PAGE, 7) == vec![0; 7] && pread(fd, 7, 2 * PAGE) == vec![0; 7],
+        grown.is_ok()
+            && bytes(at, 2 * PAGE, 7) == vec![0; 7]
+            && pread(fd, 7, 2 * PAGE) == vec![0; 7],
         format!("{:?}", bytes(at, 2 * PAGE, 7)),
     );
     let _ = unmap(at, 3 * PAGE);
@@ -444,7 +553,14 @@ fn remap_and_advice(report: &mut Report, dir: &str) {
     let at = shared(fd, PAGE);
     fill(at, 0, b"before");
     // A mapping right after it keeps the growth from happening in place.
-    let blocker = map(at as usize + PAGE, PAGE, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE, -1, 0);
+    let blocker = map(
+        at as usize + PAGE,
+        PAGE,
+        libc::PROT_READ,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+        -1,
+        0,
+    );
     let moved = remap(at, PAGE, 2 * PAGE, libc::MREMAP_MAYMOVE);
     let ok = match moved {
         Ok(new) => {
@@ -455,7 +571,13 @@ fn remap_and_advice(report: &mut Report, dir: &str) {
         }
         Err(_) => false,
     };
-    report.check(&format!("{dir}: mremap moves a shared file mapping with its bytes; stores after reach the file"), ok, format!("{moved:?}"));
+    report.check(
+        &format!(
+            "{dir}: mremap moves a shared file mapping with its bytes; stores after reach the file"
+        ),
+        ok,
+        format!("{moved:?}"),
+    );
     if let Ok(blocker) = blocker {
         let _ = unmap(blocker, PAGE);
     }
@@ -478,9 +600,18 @@ fn remap_and_advice(report: &mut Report, dir: &str) {
     write_at(private, 0, b'X');
     let _ = pwrite(fd, b"Q", 1);
     report.check(
-        &format!("{dir}: MAP_PRIVATE copies on write: the file and a shared mapping keep their bytes"),
-        read_at(private, 0) == b'X' && read_at(private, 1) == b'r' && pread(fd, 2, 0) == b"fQ" && bytes(view, 0, 2) == b"fQ",
-        format!("private {:?}, file {:?}", String::from_utf8_lossy(&bytes(private, 0, 2)), String::from_utf8_lossy(&pread(fd, 2, 0))),
+        &format!(
+            "{dir}: MAP_PRIVATE copies on write: the file and a shared mapping keep their bytes"
+        ),
+        read_at(private, 0) == b'X'
+            && read_at(private, 1) == b'r'
+            && pread(fd, 2, 0) == b"fQ"
+            && bytes(view, 0, 2) == b"fQ",
+        format!(
+            "private {:?}, file {:?}",
+            String::from_utf8_lossy(&bytes(private, 0, 2)),
+            String::from_utf8_lossy(&pread(fd, 2, 0))
+        ),
     );
     let moved = remap(private, 2 * PAGE, 3 * PAGE, libc::MREMAP_MAYMOVE);
     report.check(
@@ -499,17 +630,34 @@ fn remap_and_advice(report: &mut Report, dir: &str) {
 fn residency(report: &mut Report, dir: &str) {
     let path = format!("{dir}/resident");
     let fd = create(&path, &vec![b'm'; 4 * PAGE]);
-    let at = map(0, 4 * PAGE, libc::PROT_READ, libc::MAP_SHARED | libc::MAP_POPULATE, fd, 0);
+    let at = map(
+        0,
+        4 * PAGE,
+        libc::PROT_READ,
+        libc::MAP_SHARED | libc::MAP_POPULATE,
+        fd,
+        0,
+    );
     let seen = at.map(|at| mincore(at as usize, 4 * PAGE, 4));
     report.check(
-        &format!("{dir}: MAP_POPULATE of a shared file mapping: mincore reports every page resident"),
+        &format!(
+            "{dir}: MAP_POPULATE of a shared file mapping: mincore reports every page resident"
+        ),
         matches!(&seen, Ok(Ok(vec)) if vec == &[1, 1, 1, 1]),
         format!("{seen:?}"),
     );
     if let Ok(at) = at {
         let _ = unmap(at, 4 * PAGE);
     }
-    let at = map(0, 4 * PAGE, RW, libc::MAP_PRIVATE | libc::MAP_POPULATE, fd, 0).expect("private populate");
+    let at = map(
+        0,
+        4 * PAGE,
+        RW,
+        libc::MAP_PRIVATE | libc::MAP_POPULATE,
+        fd,
+        0,
+    )
+    .expect("private populate");
     let seen = mincore(at as usize, 4 * PAGE, 4);
     report.check(
         &format!("{dir}: MAP_POPULATE of a private writable file mapping: every page resident, the file unchanged"),
@@ -550,7 +698,8 @@ fn dev_zero(report: &mut Report) {
     let fd = open("/dev/zero", libc::O_RDWR).expect("/dev/zero");
     let shared_zero = map(0, 2 * PAGE, RW, libc::MAP_SHARED, fd, 0).expect("MAP_SHARED /dev/zero");
     let private_zero = map(0, PAGE, RW, libc::MAP_PRIVATE, fd, 0).expect("MAP_PRIVATE /dev/zero");
-    let zeros = bytes(shared_zero, 0, 64) == vec![0; 64] && bytes(private_zero, 0, 64) == vec![0; 64];
+    let zeros =
+        bytes(shared_zero, 0, 64) == vec![0; 64] && bytes(private_zero, 0, 64) == vec![0; 64];
     fill(shared_zero, 0, b"parent");
     let status = in_child(|| {
         let seen = bytes(shared_zero, 0, 6) == b"parent";
@@ -563,7 +712,11 @@ fn dev_zero(report: &mut Report) {
         zeros && exited_ok(status) && bytes(shared_zero, PAGE + 3, 14) == b"from the child",
         format!("zeros {zeros}, {}", describe(status)),
     );
-    report.check("/dev/zero MAP_PRIVATE: the child's store stays its own", read_at(private_zero, 0) == 0, read_at(private_zero, 0));
+    report.check(
+        "/dev/zero MAP_PRIVATE: the child's store stays its own",
+        read_at(private_zero, 0) == 0,
+        read_at(private_zero, 0),
+    );
     let _ = unmap(shared_zero, 2 * PAGE);
     let _ = unmap(private_zero, PAGE);
     close(fd);
@@ -574,7 +727,11 @@ fn anonymous(report: &mut Report) {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
     let populated = map(0, 8 * PAGE, RW, flags | libc::MAP_POPULATE, -1, 0).expect("populate");
     let seen = mincore(populated as usize, 8 * PAGE, 8);
-    report.check("MAP_POPULATE: every anonymous page resident at once", seen == Ok(vec![1; 8]), format!("{seen:?}"));
+    report.check(
+        "MAP_POPULATE: every anonymous page resident at once",
+        seen == Ok(vec![1; 8]),
+        format!("{seen:?}"),
+    );
     let _ = unmap(populated, 8 * PAGE);
     let lazy = map(0, 8 * PAGE, RW, flags, -1, 0).expect("anonymous");
     let untouched = mincore(lazy as usize, 8 * PAGE, 8);
@@ -587,7 +744,11 @@ fn anonymous(report: &mut Report) {
     );
     // A length that is not a page multiple counts the partial page.
     let partial = mincore(lazy as usize, 3 * PAGE + 1, 4);
-    report.check("mincore: a partial last page is counted", partial == Ok(vec![0, 0, 0, 1]), format!("{partial:?}"));
+    report.check(
+        "mincore: a partial last page is counted",
+        partial == Ok(vec![0, 0, 0, 1]),
+        format!("{partial:?}"),
+    );
     let _ = unmap(lazy, 8 * PAGE);
     let noreserve = map(0, 4 * PAGE, RW, flags | libc::MAP_NORESERVE, -1, 0);
     let ok = noreserve.is_ok_and(|at| {
@@ -639,10 +800,15 @@ fn errors(report: &mut Report) {
     );
     report.check(
         "mincore: a vector nobody mapped or in the kernel's half is EFAULT",
-        mincore_raw(at, PAGE, at + PAGE) == Err(libc::EFAULT) && mincore_raw(at, PAGE, 0xffff_8000_0000_0000) == Err(libc::EFAULT),
+        mincore_raw(at, PAGE, at + PAGE) == Err(libc::EFAULT)
+            && mincore_raw(at, PAGE, 0xffff_8000_0000_0000) == Err(libc::EFAULT),
         format!("{:?}", mincore_raw(at, PAGE, at + PAGE)),
     );
-    report.check("mincore: a zero length is fine", mincore_raw(at, 0, vec_at).is_ok(), format!("{:?}", mincore_raw(at, 0, vec_at)));
+    report.check(
+        "mincore: a zero length is fine",
+        mincore_raw(at, 0, vec_at).is_ok(),
+        format!("{:?}", mincore_raw(at, 0, vec_at)),
+    );
     let _ = unmap(at as *mut u8, 3 * PAGE);
 }
 
@@ -657,7 +823,11 @@ fn pressure(report: &mut Report, dir: &str, mib: usize) {
     let grown = truncate_fd(fd, len);
     let at = map(0, len, RW, libc::MAP_SHARED, fd, 0);
     let Ok(at) = at else {
-        report.check(&format!("{path}: {mib} MiB mapped shared"), false, format!("{grown:?}, {at:?}"));
+        report.check(
+            &format!("{path}: {mib} MiB mapped shared"),
+            false,
+            format!("{grown:?}, {at:?}"),
+        );
         return;
     };
     let pages = len / PAGE;
@@ -671,14 +841,24 @@ fn pressure(report: &mut Report, dir: &str, mib: usize) {
     let mut chunk = vec![0u8; 1 << 20];
     for first in (0..pages).step_by(chunk.len() / PAGE) {
         // SAFETY: chunk is a valid buffer of its length.
-        let read = unsafe { libc::pread(fd, chunk.as_mut_ptr().cast(), chunk.len(), (first * PAGE) as i64) };
+        let read = unsafe {
+            libc::pread(
+                fd,
+                chunk.as_mut_ptr().cast(),
+                chunk.len(),
+                (first * PAGE) as i64,
+            )
+        };
         if read != chunk.len() as isize {
             wrong.push(format!("read {read} at page {first}"));
             break;
         }
         for (at_page, bytes) in chunk.chunks(PAGE).enumerate() {
             let mark = ((first + at_page) as u32).to_le_bytes();
-            if bytes[..4] != mark || bytes[PAGE - 4..] != mark || bytes[4..PAGE - 4].iter().any(|&b| b != 0) {
+            if bytes[..4] != mark
+                || bytes[PAGE - 4..] != mark
+                || bytes[4..PAGE - 4].iter().any(|&b| b != 0)
+            {
                 wrong.push(format!("page {}", first + at_page));
             }
         }
