@@ -56,6 +56,8 @@ impl FilesystemSource for KernelFilesystems<'_> {
         };
         let options = P9MountOptions {
             policy,
+            // The files' page caches (for MAP_SHARED) take frames, charged to the budget.
+            page_budget: Some(crate::mm::budget::budget()),
             ..P9MountOptions::default()
         };
         let fs: Arc<dyn FileSystem> =
@@ -226,6 +228,9 @@ pub fn run(
     let ending = crate::task::run::run(&mut process);
     let termination = crate::task::lifecycle::end_init(process, ending);
     log::info!(target: "sandbox", "init ended: {termination:?}");
+    // What shared mappings stored and nobody wrote back yet reaches the host's files
+    // before the machine goes.
+    crate::mm::writeback::sync_all();
     exit(termination.shell_status())
 }
 

@@ -35,7 +35,9 @@ impl SystemView for KernelSystem {
         let free = crate::mm::budget::available_to_container();
         // Cached file pages can be read again, so they count as available (an upper
         // bound: pages also mapped by a program are not freed by dropping the cache).
-        let cached = crate::mm::page_cache::cached_pages() as u64 * vfs_core::PAGE_SIZE as u64;
+        let cached = (crate::mm::page_cache::cached_pages() + crate::mm::writeback::cached_pages())
+            as u64
+            * vfs_core::PAGE_SIZE as u64;
         MemoryInfo {
             total,
             free,

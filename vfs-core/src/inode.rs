@@ -11,6 +11,7 @@ use crate::budget::FilePage;
 use crate::errno::{Errno, Result};
 use crate::file::OpenFlags;
 use crate::mapping::MappingWriter;
+use crate::page_cache::{DirtyPage, PageCache};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -286,13 +287,15 @@ pub trait Inode: Any + Send + Sync {
         None
     }
     /// Whether mappings share this file's pages ([`Inode::mapped_page`]): tmpfs files,
-    /// Linux's shmem (see [`crate::mapping`]). Other files are copied into private pages,
-    /// and a writable `MAP_SHARED` mapping of them is `ENODEV`.
+    /// Linux's shmem (see [`crate::mapping`]). Other files are copied into private pages
+    /// for `MAP_PRIVATE`; `MAP_SHARED` maps their [`Inode::page_cache`] if they have one,
+    /// and a writable `MAP_SHARED` mapping of a file with neither is `ENODEV`.
     fn shares_pages(&self) -> bool {
         false
     }
-    /// The file's page at page `index` for a mapping: made (zeroed) when missing and
-    /// `create`, else `None` for a hole. `ENXIO` when the page lies wholly past the end
+    /// The file's page at page `index` for a mapping: made (zeroed, or for a file with a
+    /// page cache read from the file) when missing and `create`, else `None` for a hole
+    /// (for a page cache: a page not cached). `ENXIO` when the page lies wholly past the end
     /// of the file (the access is a `SIGBUS`), `ENOSPC` when the filesystem is full (also
     /// `SIGBUS`, as Linux's shmem), `ENOMEM` when memory is.
     fn mapped_page(&self, _index: u64, _create: bool) -> Result<Option<Arc<dyn FilePage>>> {
@@ -307,6 +310,21 @@ pub trait Inode: Any + Send + Sync {
     /// reads as zeros after, its whole pages freed (`madvise(MADV_REMOVE)` uses it).
     fn punch_hole(&self, _offset: u64, _len: u64) -> Result<()> {
         Err(Errno::EOPNOTSUPP)
+    }
+    /// The page cache of a file whose data lives elsewhere (9p): `MAP_SHARED` mappings
+    /// map its pages (through [`Inode::mapped_page`] and [`Inode::writable_mapping`]),
+    /// and what they store is written back with [`Inode::write_back`]. The filesystem
+    /// keeps it coherent with its own reads, writes and size changes (see
+    /// [`crate::page_cache`]). `None`: no such cache (a tmpfs file's pages are the file
+    /// itself, [`Inode::shares_pages`]; other files are copied into private pages).
+    fn page_cache(&self) -> Option<&PageCache> {
+        None
+    }
+    /// Writes pages taken dirty from [`Inode::page_cache`] back to where the file's data
+    /// lives, none of it past the file's end (a store through a mapping never extends a
+    /// file). The error is also kept for the next `fsync`.
+    fn write_back(&self, _pages: &[DirtyPage]) -> Result<()> {
+        Ok(())
     }
     /// `fcntl(F_GET_SEALS)`: `EINVAL` for a file that cannot be sealed.
     fn seals(&self) -> Result<u32> {

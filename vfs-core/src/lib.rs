@@ -5,7 +5,9 @@
 //!    the memory budget everything a container makes the kernel hold is charged to;
 //! 1. [`inode`]: the [`FileSystem`]/[`Inode`] traits every filesystem implements
 //!    (object-safe: `Arc<dyn FileSystem>`, `Arc<dyn Inode>`), and [`mapping`]: what a
-//!    file whose pages mappings share offers (seals, writable-mapping counts);
+//!    file whose pages mappings share offers (seals, writable-mapping counts), and
+//!    [`page_cache`]: the cached pages of a file whose data lives elsewhere (9p), which
+//!    shared mappings map and which are written back;
 //! 2. filesystems: [`ramfs`], [`tmpfs`], [`overlay`], `p9` (and, in the kernel crate,
 //!    proc, sys, dev);
 //! 3. [`permission`], [`dentry`], [`mount`]: Linux's access rules, the cache of names,
@@ -77,6 +79,7 @@ pub mod mapping;
 pub mod mount;
 pub mod overlay;
 pub mod p9;
+pub mod page_cache;
 pub mod path;
 pub mod permission;
 pub mod ramfs;

@@ -9,7 +9,8 @@
 //! shared mappings that may write the file ([`MappingWriter`]), which `F_SEAL_WRITE`
 //! needs to be zero (Linux's `i_mmap_writable`). The [`crate::Inode`] methods that use
 //! them are `shares_pages`, `mapped_page`, `writable_mapping`, `punch_hole`, `seals` and
-//! `add_seals`.
+//! `add_seals`. A file whose data lives elsewhere (9p) gives shared mappings the pages of
+//! its page cache instead, written back later: see [`crate::page_cache`].
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -3,8 +3,11 @@
 //! zeros for anonymous memory, file bytes for file-backed areas, and for a file whose pages
 //! mappings share (tmpfs, `memfd`, shared anonymous memory: [`PageSource::Shared`]) the
 //! file's own page, writable through a `MAP_SHARED` area and copied on the first write
-//! through a `MAP_PRIVATE` one. `fork` shares private pages copy-on-write and `MAP_SHARED`
-//! ones as they are, and honours `MADV_DONTFORK` and `MADV_WIPEONFORK`. `mremap` is in
+//! through a `MAP_PRIVATE` one; for a file whose data lives elsewhere (9p), `MAP_SHARED`
+//! maps the pages of its page cache, write-protected until a store marks them dirty
+//! ([`super::dirty`]) and written back later ([`super::writeback`]). `fork` shares
+//! private pages copy-on-write and `MAP_SHARED` ones as they are, and honours
+//! `MADV_DONTFORK` and `MADV_WIPEONFORK`. `mremap` is in
 //! [`super::remap`], `madvise` in [`super::advice`].
 //!
 //! The kernel reads and writes user memory only through [`AddressSpace::read`] and
@@ -66,7 +69,8 @@ pub enum PageSource {
 }
 
 /// An area over a file whose pages mappings share (`Inode::shares_pages`: tmpfs, `memfd`,
-/// shared anonymous memory, which is an unnamed tmpfs file).
+/// shared anonymous memory, which is an unnamed tmpfs file), or a `MAP_SHARED` area over
+/// a file's page cache (`Inode::page_cache`: 9p), whose stores are written back.
 #[derive(Clone)]
 pub struct SharedMapping {
     /// The file holding the data (an overlay file's upper file).
@@ -88,6 +92,13 @@ impl SharedMapping {
     /// Whether the area may be made writable (`VM_MAYWRITE`).
     pub fn may_write(&self) -> bool {
         !self.shared || self.writer.is_some()
+    }
+
+    /// Whether stores through the area must be written back to the file: a `MAP_SHARED`
+    /// mapping of a file with a page cache of its own (9p), whose pages are mapped
+    /// read-only until a write fault marks them dirty (see [`super::dirty`]).
+    pub fn writes_back(&self) -> bool {
+        self.shared && self.inode.page_cache().is_some()
     }
 }
 
@@ -423,13 +434,13 @@ impl AddressSpace {
         }
         self.change_areas(|this| {
             this.areas.protect(start, len, protection)?;
-            let access = user_access(protection);
             for page in this.table.pages_in(start, start.saturating_add(len)) {
                 if protection.is_empty() {
                     // PROT_NONE: no access at all, so the page must not be mapped; keep the
                     // frame.
                     this.table.hide(page);
                 } else {
+                    let access = this.resting_access(page);
                     this.table.protect(page, access);
                 }
             }
@@ -504,6 +515,34 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// `MAP_POPULATE`: faults the pages of `[start, start + len)` in now (Linux's
+    /// `mm_populate`): for writing where a write would copy (a private writable area),
+    /// else for reading. Stops at the first page that cannot be had (past a file's end,
+    /// no memory, `PROT_NONE`) and leaves the mapping as it is: populating never fails
+    /// the `mmap`.
+    pub fn populate(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        let mut page = start;
+        while page < end {
+            let Some(area) = self.areas.find(page) else {
+                break;
+            };
+            if area.protection.is_empty() {
+                break;
+            }
+            let access = if !area.backing.is_shared() && area.protection.contains(Protection::WRITE)
+            {
+                Access::Write
+            } else {
+                Access::Read
+            };
+            if self.handle_fault(page, access).is_err() {
+                break;
+            }
+            page += PAGE;
+        }
+    }
+
     /// A copy of this address space for `fork`: the same areas, and every page shared
     /// copy-on-write (mapped without write access in both until one of them writes it), so
     /// no data page is copied now.
@@ -522,12 +561,24 @@ impl AddressSpace {
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child.start_stack = self.start_stack;
-        let areas: Vec<(u64, u64, Protection, AreaFlags)> = self
+        let areas: Vec<(u64, u64, Protection, AreaFlags, bool)> = self
             .areas
             .iter()
-            .map(|area| (area.start, area.end, area.protection, area.flags))
+            .map(|area| {
+                let writes_back = area
+                    .backing
+                    .shared_mapping()
+                    .is_some_and(SharedMapping::writes_back);
+                (
+                    area.start,
+                    area.end,
+                    area.protection,
+                    area.flags,
+                    writes_back,
+                )
+            })
             .collect();
-        for (start, end, protection, flags) in areas {
+        for (start, end, protection, flags, writes_back) in areas {
             if flags.contains(AreaFlags::DONT_FORK) {
                 // Unmapping a whole area never splits one: it cannot be refused.
                 child.areas.unmap(start, end - start)?;
@@ -543,11 +594,18 @@ impl AddressSpace {
                     continue;
                 };
                 // A shared mapping's page stays one page for both; any other is shared
-                // copy-on-write, read-only in both until one of them writes it.
+                // copy-on-write, read-only in both until one of them writes it. A page
+                // that writes back starts read-only in the child: its store must fault
+                // to mark the page dirty.
                 let shared = matches!(held, UserPage::File { shared: true, .. });
+                let child_access = if shared && !writes_back {
+                    access
+                } else {
+                    read_only
+                };
                 child
                     .table
-                    .map_page(page, held, if shared { access } else { read_only })
+                    .map_page(page, held, child_access)
                     .map_err(|_| Errno::ENOMEM)?;
                 if protection.is_empty() {
                     child.table.hide(page);
@@ -567,7 +625,18 @@ impl AddressSpace {
     /// another address space still shares it or it is a file's page seen privately; a
     /// shared mapping's page is written in place.
     fn own_page(&mut self, page: u64) -> Result<(), FaultError> {
-        let rights = self.areas.find(page).ok_or(FaultError::Segv)?.protection;
+        let area = self.areas.find(page).ok_or(FaultError::Segv)?;
+        let rights = area.protection;
+        let written_back = area
+            .backing
+            .shared_mapping()
+            .filter(|mapping| mapping.writes_back())
+            .map(|mapping| {
+                (
+                    mapping.clone(),
+                    (mapping.offset + (page - area.start)) / PAGE,
+                )
+            });
         if self.table.is_shared(page) {
             let (mut copy, _room) = new_frame()?;
             if !self.table.read(page, 0, copy.bytes_mut()) {
@@ -575,6 +644,9 @@ impl AddressSpace {
             }
             self.install(page, copy, rights)?;
         } else {
+            if let Some((mapping, index)) = written_back {
+                self.mark_dirty(page, rights, &mapping, index)?;
+            }
             self.table.protect(page, user_access(rights));
         }
         Ok(())
@@ -626,10 +698,11 @@ impl AddressSpace {
     }
 
     /// Maps the file's page `index` at `page`: writable through a shared area (as its
-    /// rights allow), read-only through a private one. A hole gets its page in the file
-    /// either way (Linux's `shmem_fault`), so a private mapping sees later writes to the
-    /// file until it writes the page itself.
-    fn fill_shared(
+    /// rights allow; read-only while clean if it writes back, see [`super::dirty`]),
+    /// read-only through a private one. A hole gets its page in the file either way
+    /// (Linux's `shmem_fault`), so a private mapping sees later writes to the file until
+    /// it writes the page itself.
+    pub(super) fn fill_shared(
         &mut self,
         page: u64,
         rights: Protection,
@@ -642,9 +715,13 @@ impl AddressSpace {
                     frame,
                     shared: mapping.shared,
                 };
+                let mut access = user_access(rights);
+                if mapping.writes_back() {
+                    access -= UserAccess::WRITE;
+                }
                 let mapped = self
                     .table
-                    .map_page(page, held, user_access(rights))
+                    .map_page(page, held, access)
                     .map_err(|_| FaultError::OutOfMemory);
                 self.sync_pages();
                 mapped
@@ -783,8 +860,22 @@ impl AddressSpace {
     /// fault on a present page whose page-table entry lags behind its area.
     pub fn refresh_mapping(&mut self, address: u64) {
         let page = address & !(PAGE_SIZE as u64 - 1);
-        if let Some(area) = self.areas.find(address) {
-            self.table.protect(page, user_access(area.protection));
+        if self.areas.find(address).is_some() {
+            self.table.protect(page, self.resting_access(page));
+        }
+    }
+
+    /// What the page at `page` (in an area) may be mapped with when nothing says it is
+    /// dirty: its area's rights, less write access for a page that writes back (a store
+    /// must fault first, to mark it dirty: [`super::dirty`]).
+    pub(super) fn resting_access(&self, page: u64) -> UserAccess {
+        let Some(area) = self.areas.find(page) else {
+            return UserAccess::empty();
+        };
+        let access = user_access(area.protection);
+        match area.backing.shared_mapping() {
+            Some(mapping) if mapping.writes_back() => access - UserAccess::WRITE,
+            _ => access,
         }
     }
 

@@ -112,11 +112,12 @@ mod machine {
     /// budget would refuse takes them first. Safe under any lock a charging caller holds:
     /// it takes only the cache's own (a leaf nobody charges under) and the frame
     /// allocator's. Returns the bytes the cached pages were charged (those still mapped
-    /// by a process stay charged to their frames until unmapped).
+    /// by a process stay charged to their frames until unmapped). The files' own page
+    /// caches (9p's) give up their clean pages nothing maps, only ever `try_lock`ing.
     fn drop_page_cache() -> u64 {
         let pages = crate::mm::page_cache::cached_pages() as u64;
         crate::mm::page_cache::reclaim();
-        pages * vfs_core::PAGE_SIZE as u64
+        pages * vfs_core::PAGE_SIZE as u64 + crate::mm::writeback::drop_clean_unmapped()
     }
 
     /// Settles the budget once the boot is over (namespace built, init loaded): what the

@@ -6,13 +6,15 @@
 //!
 //! A move carries the pages over as they are (their page-table entries change address;
 //! no data is copied): a private page stays copy-on-write with whoever shares it, a shared
-//! mapping's page stays the file's. With `MREMAP_DONTUNMAP` the old area stays, empty:
+//! mapping's page stays the file's (read-only for a file whose pages write back, so the
+//! next store marks it dirty). With `MREMAP_DONTUNMAP` the old area stays, empty:
 //! anonymous memory reads zeros there again, a file's mapping refills from the file.
 
 use vfs_core::Errno;
 
 use super::address_space::{AddressSpace, MMAP_BOTTOM, MMAP_TOP, PageSource, user_access};
 use super::vma::{AreaFlags, Backing, MAX_MAP_COUNT, Protection, TASK_SIZE, Vma};
+use arch::paging::UserAccess;
 
 /// `mremap`'s flags, checked for consistency by the caller (`MREMAP_FIXED` and
 /// `MREMAP_DONTUNMAP` imply `MREMAP_MAYMOVE`).
@@ -201,12 +203,20 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         let backing = source.backing.advanced_by(old - source.start);
+        let backing_writes_back = backing
+            .shared_mapping()
+            .is_some_and(super::address_space::SharedMapping::writes_back);
         let protection = source.protection;
         self.change_areas(|this| {
             this.drop_pages(destination, destination + new_len);
             this.areas
                 .map_area(destination, new_len, protection, source.flags, backing)?;
-            let access = user_access(protection);
+            // A page that writes back moves read-only: its next store must fault to mark
+            // it dirty (it may be clean now).
+            let mut access = user_access(protection);
+            if backing_writes_back {
+                access -= UserAccess::WRITE;
+            }
             for page in this.table.pages_in(old, old + old_len) {
                 let Some(held) = this.table.unmap(page) else {
                     continue;

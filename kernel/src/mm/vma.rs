@@ -73,6 +73,15 @@ pub enum VmaError {
     TooManyAreas,
 }
 
+/// What [`VmaSet::sync_walk`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncWalk {
+    /// `[start, end)` of each area's part of the range, lowest first.
+    pub pieces: Vec<(u64, u64)>,
+    /// The range was not wholly mapped.
+    pub hole: bool,
+}
+
 /// Areas one address space may have, as Linux's default `vm.max_map_count`: each area is
 /// kernel memory a program can make by the page (`mprotect` of every other page), so it is
 /// capped before the heap is.
@@ -342,6 +351,36 @@ impl<B: Backing> VmaSet<B> {
                 _ => previous = Some(key),
             }
         }
+    }
+
+    /// `msync`'s walk over `[start, end)` (`start < end`), as Linux's `msync` visits the
+    /// areas: the pieces of areas in the range, lowest first, and whether the range had a
+    /// hole (the call's `ENOMEM`). With `stop_at_hole` (`MS_ASYNC` alone) the walk ends at
+    /// the first hole; otherwise it goes on past holes. A range reaching past the last
+    /// area has a hole.
+    pub fn sync_walk(&self, start: u64, end: u64, stop_at_hole: bool) -> SyncWalk {
+        let mut walk = SyncWalk::default();
+        let mut cursor = start;
+        while cursor < end {
+            let Some(area) = self
+                .overlapping(cursor, u64::MAX)
+                .find(|area| area.end > cursor)
+            else {
+                walk.hole = true;
+                break;
+            };
+            if cursor < area.start {
+                walk.hole = true;
+                if stop_at_hole || area.start >= end {
+                    break;
+                }
+                cursor = area.start;
+            }
+            let piece_end = end.min(area.end);
+            walk.pieces.push((cursor, piece_end));
+            cursor = piece_end;
+        }
+        walk
     }
 
     /// The highest free range of `len` bytes that ends at or below `below` and starts at or
@@ -623,6 +662,34 @@ mod tests {
             .map(|a| a.start / P)
             .collect();
         assert_eq!(seen, vec![10, 13]);
+    }
+
+    #[test]
+    fn msync_walks_areas_past_holes_unless_asked_to_stop() {
+        let mut set = VmaSet::new();
+        set.map(10 * P, 2 * P, RW, Fake { id: 1, offset: 0 })
+            .unwrap();
+        set.map(13 * P, 2 * P, R, Fake { id: 2, offset: 0 })
+            .unwrap();
+        let whole = set.sync_walk(10 * P, 12 * P, false);
+        assert_eq!(whole.pieces, vec![(10 * P, 12 * P)]);
+        assert!(!whole.hole);
+        // Over the hole at 12: both sides, and the hole reported.
+        let across = set.sync_walk(11 * P, 14 * P, false);
+        assert_eq!(across.pieces, vec![(11 * P, 12 * P), (13 * P, 14 * P)]);
+        assert!(across.hole);
+        // MS_ASYNC alone stops at the hole.
+        let stopped = set.sync_walk(11 * P, 14 * P, true);
+        assert_eq!(stopped.pieces, vec![(11 * P, 12 * P)]);
+        assert!(stopped.hole);
+        // Past the last area, and wholly inside a hole.
+        let past = set.sync_walk(14 * P, 20 * P, false);
+        assert_eq!(past.pieces, vec![(14 * P, 15 * P)]);
+        assert!(past.hole);
+        let inside = set.sync_walk(12 * P, 13 * P, false);
+        assert!(inside.pieces.is_empty() && inside.hole);
+        let before_all = set.sync_walk(P, 2 * P, false);
+        assert!(before_all.pieces.is_empty() && before_all.hole);
     }
 
     #[test]

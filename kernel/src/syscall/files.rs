@@ -492,8 +492,29 @@ pub fn fstat(p: &mut Process, fd: i32, address: u64) -> SysResult {
     write_out(p, address, &abi::encode_stat(&stat)).map(|()| 0)
 }
 
+/// `fsync`/`fdatasync`: first what shared mappings stored in the file is written back
+/// (with any earlier write-back error of the file), then the file's own sync.
 pub fn fsync(p: &mut Process, fd: i32) -> SysResult {
-    file(p, fd)?.inode().fsync().map(|()| 0)
+    let file = file(p, fd)?;
+    crate::mm::writeback::sync_file(file.inode())?;
+    file.inode().fsync().map(|()| 0)
+}
+
+/// `sync`: every file's pages that shared mappings stored go back to their files (the
+/// files themselves write through: there is nothing else to flush). Never fails.
+pub fn sync() -> SysResult {
+    crate::mm::writeback::sync_all();
+    Ok(0)
+}
+
+/// `syncfs(fd)`: as `sync`, for a valid descriptor (`EBADF` otherwise, an `O_PATH` one
+/// too, as Linux's `fdget` refuses it).
+pub fn syncfs(p: &mut Process, fd: i32) -> SysResult {
+    if file(p, fd)?.flags().contains(OpenFlags::PATH) {
+        return Err(Errno::EBADF);
+    }
+    crate::mm::writeback::sync_all();
+    Ok(0)
 }
 
 pub fn ftruncate(p: &mut Process, fd: i32, length: u64) -> SysResult {

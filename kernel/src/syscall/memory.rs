@@ -1,9 +1,12 @@
-//! Memory system calls: `brk`, `mmap`, `munmap`, `mprotect`, `mremap`, `madvise`, and
-//! `memfd_create` (a file whose reason to be is `mmap`).
+//! Memory system calls: `brk`, `mmap`, `munmap`, `mprotect`, `mremap`, `madvise`,
+//! `msync`, `mincore`, and `memfd_create` (a file whose reason to be is `mmap`).
 //!
 //! Shared memory: a `MAP_SHARED` mapping of a file whose pages can be shared (every tmpfs,
 //! so `/dev/shm` and `shm_open`; `memfd_create`'s files; the unnamed file behind
 //! `MAP_SHARED | MAP_ANONYMOUS`) maps the file's own pages, which `fork` leaves shared.
+//! A `MAP_SHARED` mapping of a file whose data lives elsewhere but that has a page cache
+//! (9p) maps the cache's pages, and what it stores is written back (`crate::mm::dirty`,
+//! `crate::mm::writeback`): on `msync`, `munmap`, `fsync`, exit and memory pressure.
 //! When a file loses pages (a truncate, `MADV_REMOVE`), every address space drops the
 //! ones it still maps ([`file_pages_changed`]), as Linux's `unmap_mapping_range`.
 
@@ -17,6 +20,7 @@ use super::SysResult;
 use crate::fs::shmem::{MEMFD_NAME_MAX, MemfdPlan};
 use crate::mm::address_space::{PageSource, SharedMapping};
 use crate::mm::advice::Advice;
+use crate::mm::dirty::{FileRange, MS_ASYNC, MS_INVALIDATE, MS_SYNC};
 use crate::mm::remap::RemapFlags;
 use crate::mm::vma::{Protection, TASK_SIZE};
 use crate::process::Process;
@@ -26,6 +30,9 @@ const MAP_PRIVATE: u64 = 0x2;
 const MAP_SHARED_VALIDATE: u64 = 0x3;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_LOCKED: u64 = 0x2000;
+const MAP_POPULATE: u64 = 0x8000;
+const MAP_NONBLOCK: u64 = 0x10000;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const PROT_ALL: u64 = 0x7;
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -84,17 +91,28 @@ pub fn mmap(
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 && address > TASK_SIZE - len {
         return Err(Errno::ENOMEM);
     }
-    if flags & MAP_FIXED_NOREPLACE != 0 {
-        return p.mm.lock().map_no_replace(address, len, rights, source);
-    }
-    if flags & MAP_FIXED != 0 {
+    let mapped = if flags & MAP_FIXED_NOREPLACE != 0 {
+        p.mm.lock().map_no_replace(address, len, rights, source)?
+    } else if flags & MAP_FIXED != 0 {
         if !address.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
-        return p.mm.lock().map_fixed(address, len, rights, source);
+        // What it replaces is unmapped: written back as `munmap` would.
+        let replaced = p.mm.lock().written_back_in(address, address + len);
+        let mapped = p.mm.lock().map_fixed(address, len, rights, source)?;
+        write_back_ranges(&replaced);
+        mapped
+    } else {
+        p.mm.lock()
+            .map_anywhere(address & !(PAGE - 1), len, rights, source)?
+    };
+    // `MAP_POPULATE` (without `MAP_NONBLOCK`) and `MAP_LOCKED` fault the pages in now,
+    // as Linux's `mm_populate`: for writing only where a write would copy (a private
+    // writable mapping), and the mapping stands whatever the faults say.
+    if flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE || flags & MAP_LOCKED != 0 {
+        p.mm.lock().populate(mapped, len);
     }
-    p.mm.lock()
-        .map_anywhere(address & !(PAGE - 1), len, rights, source)
+    Ok(mapped)
 }
 
 /// Anonymous memory: private, or shared (`MAP_SHARED`: an unnamed tmpfs file of the
@@ -125,7 +143,10 @@ fn fs_ids(p: &Process) -> (u32, u32) {
 /// A file mapping, with Linux's `do_mmap` checks in its order: a shared writable mapping
 /// needs the file open for writing and a private one reading (`EACCES`); `/dev/zero` is
 /// anonymous memory; other non-regular files cannot be mapped (`ENODEV`). A file whose
-/// pages can be shared maps them; another (9p) is copied, and shared writable is `ENODEV`.
+/// pages can be shared maps them; a file with a page cache (9p) maps its cached pages
+/// shared and copies them for a private mapping; another is copied, and shared writable
+/// is `ENODEV`. An overlay file opened for writing was copied up at `open`, so a writable
+/// shared mapping of it always maps its upper file.
 fn file_source(
     p: &Process,
     file: &Arc<OpenFile>,
@@ -156,6 +177,23 @@ fn file_source(
         return Err(Errno::EOVERFLOW);
     }
     let data = inode.data_inode().unwrap_or_else(|| inode.clone());
+    // A file whose data lives elsewhere (9p) gives a shared mapping the pages of its page
+    // cache, whose stores are written back; a private one copies, as below.
+    if shared && data.page_cache().is_some() {
+        let writer = if writable_fd {
+            Some(data.writable_mapping()?)
+        } else {
+            None
+        };
+        crate::mm::writeback::note_cached(&data);
+        return Ok(PageSource::Shared(SharedMapping {
+            inode: data,
+            location: file.location().clone(),
+            offset,
+            shared,
+            writer,
+        }));
+    }
     if data.shares_pages() {
         // Through a descriptor open for writing, a shared mapping may write (now or after
         // an mprotect) and is counted against `F_SEAL_WRITE`; sealed, only a read-only
@@ -174,8 +212,8 @@ fn file_source(
             writer,
         }));
     }
-    // Writing through a shared mapping of a file copied into private pages would need
-    // write-back, which this kernel does not do.
+    // Writing through a shared mapping of a file copied into private pages would need a
+    // page cache to write back from, which the file does not have (a kernel file).
     if shared && rights.contains(Protection::WRITE) {
         return Err(Errno::ENODEV);
     }
@@ -189,12 +227,97 @@ fn file_source(
     })
 }
 
+/// `munmap`: what the range's shared mappings stored is written back once it is
+/// unmapped (an error there is the file's, for its next `fsync`, as Linux reports it).
 pub fn munmap(p: &mut Process, address: u64, len: u64) -> SysResult {
     if !address.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let len = page_length(len).map_err(|_| Errno::EINVAL)?;
-    p.mm.lock().unmap(address, len).map(|()| 0)
+    let end = address.checked_add(len).ok_or(Errno::EINVAL)?;
+    let unmapped = p.mm.lock().written_back_in(address, end);
+    p.mm.lock().unmap(address, len)?;
+    write_back_ranges(&unmapped);
+    Ok(0)
+}
+
+/// Writes back `ranges` (with no lock held); errors stay with their files.
+fn write_back_ranges(ranges: &[FileRange]) {
+    for range in ranges {
+        let _ = crate::mm::writeback::write_back(&range.inode, range.first, range.last);
+    }
+}
+
+/// `msync(address, len, flags)`: Linux's checks in its order (flags, alignment, both
+/// `MS_ASYNC` and `MS_SYNC`, a range that wraps), then each shared file mapping of the
+/// range written back (`MS_SYNC` also syncs the file, as `vfs_fsync_range`), then
+/// `ENOMEM` if the range had holes.
+pub fn msync(p: &mut Process, address: u64, len: u64, flags: u64) -> SysResult {
+    // `flags` is an `int`: the upper half of the register is not looked at.
+    let flags = u64::from(flags as u32);
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || !address.is_multiple_of(PAGE)
+        || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.wrapping_add(PAGE - 1) & !(PAGE - 1);
+    let end = address.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end == address {
+        return Ok(0);
+    }
+    let (ranges, error) = p.mm.lock().msync_ranges(address, end, flags);
+    for range in &ranges {
+        let written = crate::mm::writeback::write_back(&range.inode, range.first, range.last);
+        if flags & MS_SYNC == 0 {
+            written?;
+            continue;
+        }
+        // As `fsync`: with any write-back error of the file not yet reported (this one's
+        // too, reported once).
+        let data = range
+            .inode
+            .data_inode()
+            .unwrap_or_else(|| range.inode.clone());
+        let earlier = data.page_cache().map_or(Ok(()), |cache| cache.take_error());
+        written.and(earlier)?;
+        data.fsync()?;
+    }
+    error.map_or(Ok(0), Err)
+}
+
+/// `mincore(address, len, vec)`: Linux's checks in its order (alignment `EINVAL`, a range
+/// past the user half `ENOMEM`, a vector past it `EFAULT`), then one byte per page, 1 if
+/// resident, written a chunk at a time; a page no area holds ends the call with `ENOMEM`
+/// (after the bytes before it were written).
+pub fn mincore(p: &mut Process, address: u64, len: u64, vec: u64) -> SysResult {
+    /// Pages answered per chunk (Linux's: one page of bytes).
+    const CHUNK: u64 = PAGE;
+    if !address.is_multiple_of(PAGE) {
+        return Err(Errno::EINVAL);
+    }
+    if address.checked_add(len).is_none_or(|end| end > TASK_SIZE) {
+        return Err(Errno::ENOMEM);
+    }
+    let pages = len.div_ceil(PAGE);
+    if vec.checked_add(pages).is_none_or(|end| end > TASK_SIZE) {
+        return Err(Errno::EFAULT);
+    }
+    let mut done = 0;
+    let mut answers = Vec::new();
+    while done < pages {
+        let count = (pages - done).min(CHUNK);
+        answers.clear();
+        let whole =
+            p.mm.lock()
+                .residency(address + done * PAGE, count as usize, &mut answers);
+        p.mm.lock().write(vec + done, &answers)?;
+        if !whole {
+            return Err(Errno::ENOMEM);
+        }
+        done += count;
+    }
+    Ok(0)
 }
 
 pub fn mprotect(p: &mut Process, address: u64, len: u64, prot: u64) -> SysResult {
@@ -307,30 +430,16 @@ pub fn memfd_create(p: &mut Process, name: u64, flags: u64) -> SysResult {
 /// A file lost pages (truncated, a hole punched): every address space drops the pages
 /// it maps from the file that are no longer the file's, so the next touch sees the file
 /// as it is now. Called with no lock held: the address spaces are locked one at a time.
+/// Every call that takes pages away from a file (`ftruncate`, `truncate`, `O_TRUNC`,
+/// `MADV_REMOVE`, and `fallocate`'s hole punching or range collapsing) calls it after
+/// the filesystem changed the file; the filesystem keeps its own page cache right itself
+/// (see `vfs_core::page_cache`).
 pub fn file_pages_changed(inode: &Arc<dyn Inode>) {
     let data = inode.data_inode().unwrap_or_else(|| inode.clone());
-    if !data.shares_pages() {
+    if !data.shares_pages() && data.page_cache().is_none() {
         return;
     }
-    let tasks: Vec<_> = {
-        let table = crate::task::table::TABLE.lock();
-        table
-            .pids_with_tasks()
-            .into_iter()
-            .filter_map(|pid| table.get(pid).and_then(|entry| entry.task.clone()))
-            .collect()
-    };
-    let mut seen: Vec<*const ()> = Vec::new();
-    for task in tasks {
-        let Some(mm) = task.parts().mm else {
-            continue;
-        };
-        // Threads share one address space: visit it once.
-        let key = Arc::as_ptr(&mm).cast::<()>();
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
+    for mm in crate::mm::writeback::address_spaces() {
         mm.lock().forget_file_pages(&data);
     }
 }

@@ -113,6 +113,8 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::GETDENTS64 => files::getdents64(p, fd, a[1], a[2]),
         nr::FSTAT => files::fstat(p, fd, a[1]),
         nr::FSYNC | nr::FDATASYNC => files::fsync(p, fd),
+        nr::SYNC => files::sync(),
+        nr::SYNCFS => files::syncfs(p, fd),
         nr::FTRUNCATE => files::ftruncate(p, fd, a[1]),
         nr::FSTATFS => files::fstatfs(p, fd, a[1]),
         nr::FCHMOD => files::fchmod(p, fd, a[1]),
@@ -199,6 +201,8 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::MADVISE => memory::madvise(p, a[0], a[1], a[2]),
         nr::MREMAP => memory::mremap(p, a[0], a[1], a[2], a[3], a[4]),
         nr::MEMFD_CREATE => memory::memfd_create(p, a[0], a[1]),
+        nr::MSYNC => memory::msync(p, a[0], a[1], a[2]),
+        nr::MINCORE => memory::mincore(p, a[0], a[1], a[2]),
 
         nr::GETPID => Ok(u64::from(p.pid)),
         nr::GETTID => Ok(u64::from(p.tid)),

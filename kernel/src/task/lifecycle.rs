@@ -396,6 +396,9 @@ pub fn exit(process: Process, ending: Ending) {
     if let Some(task) = leader_task {
         task.set_parts(Parts::default());
     }
+    // What its shared file mappings stored reaches the files before the parent can see
+    // it ended.
+    crate::mm::writeback::write_back_pending();
     let to_wake = TABLE
         .lock()
         .mark_exited(tgid, termination, CpuTime::default(), core_dumped);

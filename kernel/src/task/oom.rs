@@ -1,8 +1,9 @@
 //! The OOM killer: what happens when a process needs a page and neither the memory budget
 //! nor the frame allocator has one, though the page cache has already let go of its pages
 //! (the budget's reclaimer, and the address space's retry). Then what else the kernel can
-//! rebuild goes (the dentry cache: names nothing uses, with the overlay and 9p objects
-//! behind them); if that was not enough, the process holding the most pages is killed with
+//! rebuild goes (the files' cached pages, written back first and unmapped from every
+//! process; the dentry cache: names nothing uses, with the overlay and 9p objects behind
+//! them); if that was not enough, the process holding the most pages is killed with
 //! `SIGKILL`, as Linux's OOM killer picks its victim by resident pages. The kernel itself
 //! is never the one to fail. The init is killed like any other process: the sandbox then
 //! ends with 137.
@@ -67,11 +68,14 @@ pub fn largest(table: &Table) -> Option<(u32, u64)> {
 pub fn out_of_memory(p: &mut Process) -> Verdict {
     let budget = crate::mm::budget::budget();
     let before = budget.used();
+    // Files' cached pages first: dirty ones written back, then every clean one dropped,
+    // even those mappings hold (they are read again when touched).
+    crate::mm::writeback::evict();
     let namespace = p.fs.lock().ns.clone();
     namespace.prune_dentries();
     let freed = before.saturating_sub(budget.used());
     if freed >= 2 * vfs_core::PAGE_SIZE as u64 {
-        log::info!(target: "oom", "pid {}: reclaimed {freed} bytes of cached names", p.pid);
+        log::info!(target: "oom", "pid {}: reclaimed {freed} bytes of cached pages and names", p.pid);
         return Verdict::Retry;
     }
     let Some((victim, pages)) = largest(&TABLE.lock()) else {

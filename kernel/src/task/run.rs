@@ -36,6 +36,8 @@ pub fn run(process: &mut Process) -> Ending {
                     Flow::ExitThread(code) => return Ending::Thread(code),
                 }
                 super::oom::reclaim_after_refusals(process);
+                // What an address space that went (exec) left dirty goes to its files.
+                crate::mm::writeback::write_back_pending();
                 // A call that returned `EINTR` may be restarted; `rt_sigreturn` put back
                 // registers of its own, which are not a call's result.
                 let returned =

@@ -10,6 +10,8 @@
 //!   msize;
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
+//! - `pages`: a regular file's page cache (for `MAP_SHARED`), kept coherent with its
+//!   reads, writes and truncations, and written back;
 //! - `node`: the `Inode` implementation; this file: the `FileSystem` (a 9p mount: the
 //!   `FileSystem` over one attached tree of a [`Client`]) and its constructor.
 //!
@@ -23,6 +25,7 @@ mod convert;
 mod ids;
 pub mod message;
 mod node;
+mod pages;
 pub mod transport;
 pub mod wire;
 
@@ -31,6 +34,7 @@ pub use node::P9Inode;
 pub use transport::Transport;
 
 use crate::attr::{FileType, StatFs};
+use crate::budget::MemoryBudget;
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, FileSystem, Inode};
 use alloc::format;
@@ -52,6 +56,11 @@ pub struct P9MountOptions<'a> {
     /// attributes and, in the VFS, dentries are cached); `Revalidate` for `shared` (every
     /// lookup and getattr asks the server, so host changes show up).
     pub policy: CachePolicy,
+    /// The budget the files' page caches (what `MAP_SHARED` mappings map, see
+    /// [`crate::page_cache`]) charge and take their pages from: the kernel's, whose pages
+    /// are frames it can map. `None`: a budget that never refuses, with heap pages (host
+    /// tools and tests).
+    pub page_budget: Option<&'a Arc<MemoryBudget>>,
 }
 
 impl Default for P9MountOptions<'_> {
@@ -61,6 +70,7 @@ impl Default for P9MountOptions<'_> {
             uname: b"root",
             uid: 0,
             policy: CachePolicy::Exclusive,
+            page_budget: None,
         }
     }
 }
@@ -72,6 +82,8 @@ pub(crate) struct Mount {
     pub(crate) dev: u64,
     /// Bumped by every link, unlink and rename (see `attr_cache`).
     pub(crate) links: core::sync::atomic::AtomicU64,
+    /// What the files' page caches are charged to.
+    pub(crate) page_budget: Arc<MemoryBudget>,
 }
 
 pub struct P9FileSystem {
@@ -103,6 +115,10 @@ impl P9FileSystem {
             policy: options.policy,
             dev,
             links: core::sync::atomic::AtomicU64::new(0),
+            page_budget: options
+                .page_budget
+                .cloned()
+                .unwrap_or_else(MemoryBudget::unlimited),
         });
         let root = P9Inode::new(&mount, fid, &attr, true)?;
         if root.file_type() != FileType::Directory {

@@ -12,7 +12,12 @@
 //! also drops the cached attributes (link count, ctime) of the inode it named. Symlink
 //! targets never change and are cached on every mount.
 //!
-//! Locks (`open`, `children`, `symlink_target`, and the attribute cache's) are leaves:
+//! A regular file also has a page cache for `MAP_SHARED` mappings (`pages.rs`), kept
+//! coherent here: reads see what mappings stored, writes and truncations reach the
+//! cached pages.
+//!
+//! Locks (`open`, `children`, `symlink_target`, the attribute cache's and the page
+//! cache's) are leaves:
 //! never two at once, never across a request, never where a fid can drop. The whole
 //! order of the 9p client and filesystem is at the top of `client.rs`.
 
@@ -22,10 +27,13 @@ use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
+use crate::budget::FilePage;
 use crate::errno::{Errno, Result};
 use crate::inode::{
     CachePolicy, FIRST_ENTRY_OFFSET, Inode, NewNode, NodeKind, check_name, readdir_dots, same_fs,
 };
+use crate::mapping::MappingWriter;
+use crate::page_cache::{DirtyPage, PageCache};
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -40,20 +48,23 @@ struct OpenFids {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(super) enum Access {
     Read,
     Write,
 }
 
 pub struct P9Inode {
-    mount: Arc<Mount>,
+    pub(super) mount: Arc<Mount>,
     /// Walked, never opened: 9P forbids walking from an open fid.
     fid: Fid,
     ino: u64,
     file_type: FileType,
     is_root: bool,
-    attrs: AttrCache,
+    pub(super) attrs: AttrCache,
     open: Mutex<OpenFids>,
+    /// A regular file's pages for `MAP_SHARED` mappings (see `pages.rs`), made when
+    /// first asked for: most files are never mapped.
+    pub(super) cache: spin::Once<Box<PageCache>>,
     symlink_target: Mutex<Option<Vec<u8>>>,
     /// Exclusive mounts: name → inode handed out, for invalidation on unlink and rename.
     children: Mutex<Children>,
@@ -84,6 +95,7 @@ impl P9Inode {
             is_root,
             attrs: AttrCache::default(),
             open: Mutex::new(OpenFids::default()),
+            cache: spin::Once::new(),
             symlink_target: Mutex::new(None),
             children: Mutex::new(Children::default()),
         };
@@ -157,7 +169,7 @@ impl P9Inode {
     }
 
     /// The opened fid for `access`, opening one on first use.
-    fn open_fid(&self, access: Access) -> Result<Arc<Fid>> {
+    pub(super) fn open_fid(&self, access: Access) -> Result<Arc<Fid>> {
         if let Some(fid) = self.open.lock().slot(access) {
             return Ok(fid.clone());
         }
@@ -318,9 +330,18 @@ impl Inode for P9Inode {
         if change.size.is_some() && self.file_type == FileType::Directory {
             return Err(Errno::EISDIR);
         }
+        let size_before = match change.size {
+            Some(_) => self.size_for_cache()?,
+            None => None,
+        };
         let result = self.fid.setattr(&fields);
         // Even a failed setattr may have applied part of the change on the server.
         self.attrs.invalidate();
+        if let (Some(cache), Some(old), Some(new), Ok(())) =
+            (self.cache.get(), size_before, change.size, &result)
+        {
+            cache.resized(old, new);
+        }
         result
     }
 
@@ -468,24 +489,55 @@ impl Inode for P9Inode {
         Ok(target)
     }
 
+    /// What the host holds, with what shared mappings stored and did not write back yet
+    /// laid over it (see `pages.rs`).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         match self.file_type {
-            FileType::Regular => self.open_fid(Access::Read)?.read_at(offset, buf),
+            FileType::Regular => {
+                let read = self.open_fid(Access::Read)?.read_at(offset, buf)?;
+                if let Some(cache) = self.cache.get() {
+                    cache.read_over(offset, &mut buf[..read]);
+                }
+                Ok(read)
+            }
             FileType::Directory => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
     }
 
+    /// Written through to the host, and into the pages shared mappings hold.
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize> {
         match self.file_type {
             FileType::Regular => {
+                let size_before = self.size_for_cache()?;
                 let result = self.open_fid(Access::Write)?.write_at(offset, buf);
                 self.attrs.invalidate();
+                if let (Some(cache), Some(size_before), Ok(written)) =
+                    (self.cache.get(), size_before, &result)
+                {
+                    cache.written(offset, &buf[..*written], size_before);
+                }
                 result
             }
             FileType::Directory => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn page_cache(&self) -> Option<&PageCache> {
+        self.cache_made()
+    }
+
+    fn mapped_page(&self, index: u64, create: bool) -> Result<Option<Arc<dyn FilePage>>> {
+        self.cached_page(index, create)
+    }
+
+    fn writable_mapping(&self) -> Result<MappingWriter> {
+        Ok(self.cache_made().ok_or(Errno::ENODEV)?.writable_mapping())
+    }
+
+    fn write_back(&self, pages: &[DirtyPage]) -> Result<()> {
+        self.write_back_pages(pages)
     }
 
     /// Syncs through whichever fid is open (the server needs an open file); with none

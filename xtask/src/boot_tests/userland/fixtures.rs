@@ -187,6 +187,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("unix-sockets", &programs.unix_sockets),
         ("futex", &programs.futex),
         ("shared-memory", &programs.shared_memory),
+        ("file-mappings", &programs.file_mappings),
         ("containment", &programs.containment),
         ("syscall-bench", &programs.syscall_bench),
         ("syscall-fuzz", &programs.syscall_fuzz),

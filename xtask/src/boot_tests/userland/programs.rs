@@ -7,7 +7,8 @@ use kernel::container::SandboxOptions;
 
 use super::{Builder, output};
 use crate::boot_tests::Case;
-use crate::boot_tests::checks::Check::{Line, Status};
+use crate::boot_tests::checks::Check::{self, Line, Status};
+use crate::boot_tests::container_checks::{ContainerCheck, HostState};
 use crate::bundle;
 use crate::qemu::MemorySize;
 
@@ -195,6 +196,23 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
             .expect(Status(0)),
     );
 
+    cases.push(file_mappings(builder)?);
+    // A 9p file larger than memory stored through one shared mapping: the kernel writes
+    // pages back and drops them under pressure, and every store reaches the host.
+    let (case, _) = builder.run(
+        "file-mappings-pressure",
+        &["/sbin/file-mappings", "--pressure", "/rw", "160"],
+    )?;
+    cases.push(
+        case.memory(MemorySize::from_mib(128))
+            .expect(Line(&[
+                "ok   /rw/pressure: 160 MiB stored through one shared mapping",
+            ]))
+            .expect(Line(&["file-mappings: 1 passed, 0 failed"]))
+            .expect(Status(0))
+            .timeout(std::time::Duration::from_secs(600)),
+    );
+
     let (case, _) = builder.run(
         "syscall-bench",
         &[
@@ -215,6 +233,51 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
     );
     cases.push(default_init(builder, dir, init)?);
     Ok(cases)
+}
+
+/// The files `file-mappings` leaves behind, as both sides agree on them.
+#[path = "../../../guest-tests/src/bin/file_mappings/persist.rs"]
+#[allow(
+    dead_code,
+    reason = "the host checks the files' names and contents, not how they were written"
+)]
+mod file_mappings_persist;
+
+/// Issue 14's file mappings: `file-mappings` on tmpfs (`/tmp`), the overlay root
+/// (`/root`, and a lower-layer file mapped shared for writing) and the 9p bind mount
+/// (`/rw`); then on the host, the files it changed only through shared mappings on `/rw`
+/// hold what it stored (written back by `msync`, `munmap`, `fsync`, an exit) and no byte
+/// past their ends.
+fn file_mappings(builder: &Builder<'_>) -> Result<Case> {
+    let (case, rw) = builder.run(
+        "file-mappings",
+        &[
+            "/sbin/file-mappings",
+            "--lower",
+            "/etc/group",
+            "/tmp",
+            "/root",
+            "/rw",
+        ],
+    )?;
+    let mut case = case
+        .expect(Line(&[
+            "ok   /rw: a store through MAP_SHARED is what read()",
+        ]))
+        .expect(Line(&[
+            "ok   /etc/group: a lower file opened for writing maps shared",
+        ]))
+        .expect(Line(&["file-mappings: ", " passed, 0 failed"]))
+        .expect(Status(0));
+    for file in file_mappings_persist::PERSISTED {
+        case = case.expect(Check::Container(ContainerCheck::HostPath {
+            path: rw.join(file.name),
+            state: HostState::File {
+                contents: file_mappings_persist::expected(file),
+            },
+        }));
+    }
+    Ok(case)
 }
 
 /// Docker's `--ulimit nofile` default, which every container it starts gets.
