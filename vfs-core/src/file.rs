@@ -64,10 +64,10 @@ pub mod falloc {
     pub const ZERO_RANGE: u32 = 0x10;
     pub const INSERT_RANGE: u32 = 0x20;
     pub const UNSHARE_RANGE: u32 = 0x40;
-    /// Every mode Linux 6.1 knows (`FALLOC_FL_SUPPORTED_MASK`).
+    /// Every mode Linux 6.1 takes (`FALLOC_FL_SUPPORTED_MASK`: `NO_HIDE_STALE` is
+    /// reserved, refused like an unknown bit).
     pub const KNOWN: u32 = KEEP_SIZE
         | PUNCH_HOLE
-        | NO_HIDE_STALE
         | COLLAPSE_RANGE
         | ZERO_RANGE
         | INSERT_RANGE
