@@ -66,16 +66,9 @@ pub mod falloc {
     pub const UNSHARE_RANGE: u32 = 0x40;
     /// Every mode Linux 6.1 takes (`FALLOC_FL_SUPPORTED_MASK`: `NO_HIDE_STALE` is
     /// reserved, refused like an unknown bit).
-    pub const KNOWN: u32 = KEEP_SIZE
-        | PUNCH_HOLE
-        | COLLAPSE_RANGE
-        | ZERO_RANGE
-        | INSERT_RANGE
-        | UNSHARE_RANGE;
+    pub const KNOWN: u32 =
+        KEEP_SIZE | PUNCH_HOLE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE;
 }
-
-/// The largest file any of our filesystems holds (`MAX_LFS_FILESIZE`, every `s_maxbytes`).
-const MAX_FILE_SIZE: i64 = i64::MAX;
 
 /// `lseek` origins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,10 +306,9 @@ impl OpenFile {
             FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::ENODEV),
         }
-        if offset
-            .checked_add(len)
-            .is_none_or(|end| end > MAX_FILE_SIZE)
-        {
+        // Past the largest file: every `s_maxbytes` here is `MAX_LFS_FILESIZE`, `i64::MAX`,
+        // so that is an end that does not fit an `i64`.
+        if offset.checked_add(len).is_none() {
             return Err(Errno::EFBIG);
         }
         let (offset, len) = (offset as u64, len as u64);

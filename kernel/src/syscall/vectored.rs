@@ -23,13 +23,16 @@ use crate::abi::io_args::{self, Place, RwFlags, place_of};
 use crate::mm::address_space::Access;
 use crate::process::Process;
 
+/// A call's buffers: (address, length) pairs.
+pub(super) type Vectors = Vec<(u64, u64)>;
+
 /// `UIO_MAXIOV`: more buffers in one call is `EINVAL`.
 pub(super) const IOV_MAX: u64 = 1024;
 
 /// The `struct iovec` array at `address`, as Linux's `import_iovec` takes it: `EINVAL`
 /// past [`IOV_MAX`] or for a length negative as an `ssize_t`, `EFAULT` if the array is
 /// unreadable; the total clamped to `MAX_RW_COUNT` ([`io_args::clamp_iovecs`]).
-pub(super) fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vectors, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -90,7 +93,7 @@ fn open_and_vectors(
     address: u64,
     count: u64,
     place: Place,
-) -> Result<(Arc<OpenFile>, Vec<(u64, u64)>), Errno> {
+) -> Result<(Arc<OpenFile>, Vectors), Errno> {
     let file = files::file(p, fd)?;
     if place != Place::Position {
         files::check_positional(&file)?;

@@ -49,7 +49,11 @@ impl FsKind {
         let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
         let path = os::cstring(path);
         // SAFETY: a NUL-terminated path and a live `statfs`.
-        assert_eq!(unsafe { libc::statfs(path.as_ptr(), &mut stat) }, 0, "statfs");
+        assert_eq!(
+            unsafe { libc::statfs(path.as_ptr(), &mut stat) },
+            0,
+            "statfs"
+        );
         match stat.f_type as i64 {
             TMPFS_MAGIC => FsKind::Tmpfs,
             OVERLAYFS_SUPER_MAGIC => FsKind::Overlay,
@@ -88,7 +92,8 @@ impl Ctx {
     /// Checks that `got` is `want`.
     pub fn eq<T: PartialEq + Debug>(&mut self, name: &str, got: T, want: T) {
         let ok = got == want;
-        self.report.check(name, ok, format!("got {got:?}, want {want:?}"));
+        self.report
+            .check(name, ok, format!("got {got:?}, want {want:?}"));
     }
 
     pub fn check(&mut self, name: &str, ok: bool, detail: impl std::fmt::Display) {
@@ -135,7 +140,11 @@ fn main() -> ExitCode {
     let kind = FsKind::of(&dir);
     let sandbox = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .is_ok_and(|release| release.trim().ends_with("-sandbox"));
-    println!("# {} is {kind:?}{}", base.display(), if sandbox { " (sandbox)" } else { "" });
+    println!(
+        "# {} is {kind:?}{}",
+        base.display(),
+        if sandbox { " (sandbox)" } else { "" }
+    );
     let mut ctx = Ctx {
         dir: dir.clone(),
         kind,
@@ -152,7 +161,11 @@ fn main() -> ExitCode {
     transfer::run(&mut ctx);
     handles::run(&mut ctx);
     if let Err(error) = std::fs::remove_dir_all(&dir) {
-        ctx.check("cleanup", false, format!("remove_dir_all {}: {error}", dir.display()));
+        ctx.check(
+            "cleanup",
+            false,
+            format!("remove_dir_all {}: {error}", dir.display()),
+        );
     }
     if let Some(other) = &ctx.other {
         let _ = std::fs::remove_dir_all(other);

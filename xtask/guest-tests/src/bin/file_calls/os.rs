@@ -11,7 +11,8 @@ use libc::{c_int, c_long};
 pub fn sys(number: c_long, args: [u64; 6]) -> i64 {
     // SAFETY: each caller passes arguments valid for `number` (live buffers, lengths
     // within them); invalid ones are exactly what some checks ask the kernel to refuse.
-    let result = unsafe { libc::syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]) };
+    let result =
+        unsafe { libc::syscall(number, args[0], args[1], args[2], args[3], args[4], args[5]) };
     if result < 0 {
         -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
@@ -25,7 +26,17 @@ pub fn cstring(path: &Path) -> CString {
 
 pub fn open(path: &Path, flags: c_int, mode: u32) -> i64 {
     let path = cstring(path);
-    sys(libc::SYS_openat, [libc::AT_FDCWD as u64, path.as_ptr() as u64, flags as u64, u64::from(mode), 0, 0])
+    sys(
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as u64,
+            path.as_ptr() as u64,
+            flags as u64,
+            u64::from(mode),
+            0,
+            0,
+        ],
+    )
 }
 
 /// Opens `path` or panics: a check's setup, not what it checks.
@@ -40,12 +51,32 @@ pub fn close(fd: c_int) {
 }
 
 pub fn pwrite(fd: c_int, data: &[u8], offset: i64) -> i64 {
-    sys(libc::SYS_pwrite64, [fd as u64, data.as_ptr() as u64, data.len() as u64, offset as u64, 0, 0])
+    sys(
+        libc::SYS_pwrite64,
+        [
+            fd as u64,
+            data.as_ptr() as u64,
+            data.len() as u64,
+            offset as u64,
+            0,
+            0,
+        ],
+    )
 }
 
 pub fn pread(fd: c_int, len: usize, offset: i64) -> Result<Vec<u8>, i64> {
     let mut buf = vec![0u8; len];
-    let got = sys(libc::SYS_pread64, [fd as u64, buf.as_mut_ptr() as u64, len as u64, offset as u64, 0, 0]);
+    let got = sys(
+        libc::SYS_pread64,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            len as u64,
+            offset as u64,
+            0,
+            0,
+        ],
+    );
     if got < 0 {
         return Err(got);
     }
@@ -54,12 +85,18 @@ pub fn pread(fd: c_int, len: usize, offset: i64) -> Result<Vec<u8>, i64> {
 }
 
 pub fn write(fd: c_int, data: &[u8]) -> i64 {
-    sys(libc::SYS_write, [fd as u64, data.as_ptr() as u64, data.len() as u64, 0, 0, 0])
+    sys(
+        libc::SYS_write,
+        [fd as u64, data.as_ptr() as u64, data.len() as u64, 0, 0, 0],
+    )
 }
 
 pub fn read(fd: c_int, len: usize) -> Result<Vec<u8>, i64> {
     let mut buf = vec![0u8; len];
-    let got = sys(libc::SYS_read, [fd as u64, buf.as_mut_ptr() as u64, len as u64, 0, 0, 0]);
+    let got = sys(
+        libc::SYS_read,
+        [fd as u64, buf.as_mut_ptr() as u64, len as u64, 0, 0, 0],
+    );
     if got < 0 {
         return Err(got);
     }
@@ -68,7 +105,10 @@ pub fn read(fd: c_int, len: usize) -> Result<Vec<u8>, i64> {
 }
 
 pub fn lseek(fd: c_int, offset: i64, whence: c_int) -> i64 {
-    sys(libc::SYS_lseek, [fd as u64, offset as u64, whence as u64, 0, 0, 0])
+    sys(
+        libc::SYS_lseek,
+        [fd as u64, offset as u64, whence as u64, 0, 0, 0],
+    )
 }
 
 pub fn position(fd: c_int) -> i64 {
@@ -78,7 +118,10 @@ pub fn position(fd: c_int) -> i64 {
 pub fn fstat(fd: c_int) -> libc::stat {
     // SAFETY: an all-zero `stat` is valid; the kernel fills it.
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    let result = sys(libc::SYS_fstat, [fd as u64, &mut stat as *mut _ as u64, 0, 0, 0, 0]);
+    let result = sys(
+        libc::SYS_fstat,
+        [fd as u64, &mut stat as *mut _ as u64, 0, 0, 0, 0],
+    );
     assert_eq!(result, 0, "fstat {fd}");
     stat
 }
@@ -89,7 +132,10 @@ pub fn size(fd: c_int) -> i64 {
 
 pub fn pipe(flags: c_int) -> (c_int, c_int) {
     let mut fds = [0 as c_int; 2];
-    let result = sys(libc::SYS_pipe2, [fds.as_mut_ptr() as u64, flags as u64, 0, 0, 0, 0]);
+    let result = sys(
+        libc::SYS_pipe2,
+        [fds.as_mut_ptr() as u64, flags as u64, 0, 0, 0, 0],
+    );
     assert_eq!(result, 0, "pipe2");
     (fds[0], fds[1])
 }
@@ -98,14 +144,24 @@ pub fn socketpair() -> (c_int, c_int) {
     let mut fds = [0 as c_int; 2];
     let result = sys(
         libc::SYS_socketpair,
-        [libc::AF_UNIX as u64, (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as u64, 0, fds.as_mut_ptr() as u64, 0, 0],
+        [
+            libc::AF_UNIX as u64,
+            (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as u64,
+            0,
+            fds.as_mut_ptr() as u64,
+            0,
+            0,
+        ],
     );
     assert_eq!(result, 0, "socketpair");
     (fds[0], fds[1])
 }
 
 pub fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> i64 {
-    sys(libc::SYS_fallocate, [fd as u64, mode as u64, offset as u64, len as u64, 0, 0])
+    sys(
+        libc::SYS_fallocate,
+        [fd as u64, mode as u64, offset as u64, len as u64, 0, 0],
+    )
 }
 
 /// `struct iovec`s over `buffers`, for the `*v` calls.
@@ -139,7 +195,10 @@ pub fn pattern(start: u64, len: usize) -> Vec<u8> {
 
 /// Writes `data` at 0 into a fresh file `name` in `dir`; returns it open read-write.
 pub fn file_with(dir: &Path, name: &str, data: &[u8]) -> c_int {
-    let fd = must_open(&dir.join(name), libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC);
+    let fd = must_open(
+        &dir.join(name),
+        libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+    );
     if !data.is_empty() {
         assert_eq!(pwrite(fd, data, 0), data.len() as i64, "writing {name}");
     }
