@@ -9,6 +9,7 @@
 mod applets;
 mod bad_bundles;
 mod fixtures;
+mod fsx;
 mod host_busybox;
 mod namespace;
 mod pipes;
@@ -51,6 +52,7 @@ pub fn cases(
     // and runs go-check on the host over its /tmp, and the cases below that check the
     // root is left unchanged take their snapshot of it when they are made.
     let thread_cases = threads::cases(&builder, native)?;
+    let fsx_case = fsx::case(&builder, &native.fsx)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -58,6 +60,7 @@ pub fn cases(
     cases.extend(shell::cases(&builder)?);
     cases.extend(pipes::cases(&builder)?);
     cases.extend(thread_cases);
+    cases.push(fsx_case);
     Ok(cases)
 }
 
