@@ -55,6 +55,21 @@ impl OpenFlags {
     }
 }
 
+/// `fallocate(2)` modes, as `<linux/falloc.h>` numbers them.
+pub mod falloc {
+    pub const KEEP_SIZE: u32 = 0x01;
+    pub const PUNCH_HOLE: u32 = 0x02;
+    pub const NO_HIDE_STALE: u32 = 0x04;
+    pub const COLLAPSE_RANGE: u32 = 0x08;
+    pub const ZERO_RANGE: u32 = 0x10;
+    pub const INSERT_RANGE: u32 = 0x20;
+    pub const UNSHARE_RANGE: u32 = 0x40;
+    /// Every mode Linux 6.1 takes (`FALLOC_FL_SUPPORTED_MASK`: `NO_HIDE_STALE` is
+    /// reserved, refused like an unknown bit).
+    pub const KNOWN: u32 =
+        KEEP_SIZE | PUNCH_HOLE | COLLAPSE_RANGE | ZERO_RANGE | INSERT_RANGE | UNSHARE_RANGE;
+}
+
 /// `lseek` origins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Whence {
@@ -238,6 +253,70 @@ impl OpenFile {
         Ok(self
             .write_inner(Some(offset).filter(|_| !self.appending()), buf)?
             .1)
+    }
+
+    /// A write at the end whatever the offset and `O_APPEND` say (`pwritev2` with
+    /// `RWF_APPEND`); with `move_position`, the shared offset then points past the data,
+    /// as after a `write`. A device-like file is written as by `write`.
+    pub fn append(&self, buf: &[u8], move_position: bool) -> Result<usize> {
+        self.check_writable()?;
+        if self.device.is_some() {
+            return self.write(buf);
+        }
+        if !move_position {
+            return Ok(self.write_inner(None, buf)?.1);
+        }
+        let mut position = self.position.lock();
+        let (offset, written) = self.write_inner(None, buf)?;
+        if written > 0 {
+            *position = offset + written as u64;
+        }
+        Ok(written)
+    }
+
+    /// `fallocate(2)` with Linux's checks in `vfs_fallocate`'s order: the range
+    /// (`EINVAL`), the mode's combinations (`EOPNOTSUPP`, `EINVAL`), the descriptor's
+    /// write access (`EBADF`), the file's type (`ESPIPE` for a FIFO, `EISDIR`, `ENODEV`
+    /// for anything not regular), the end past the largest file (`EFBIG`); then the
+    /// filesystem: allocation ([`Inode::allocate`]) and hole punching
+    /// ([`Inode::punch_hole`]) are the modes tmpfs has, every other one is
+    /// `EOPNOTSUPP`.
+    pub fn allocate(&self, mode: u32, offset: i64, len: i64) -> Result<()> {
+        use falloc::*;
+        if offset < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if mode & !KNOWN != 0
+            || mode & (PUNCH_HOLE | ZERO_RANGE) == PUNCH_HOLE | ZERO_RANGE
+            || (mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0)
+        {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let exclusive = |flag: u32, allowed: u32| mode & flag != 0 && mode & !allowed != 0;
+        if exclusive(COLLAPSE_RANGE, COLLAPSE_RANGE)
+            || exclusive(INSERT_RANGE, INSERT_RANGE)
+            || exclusive(UNSHARE_RANGE, UNSHARE_RANGE | KEEP_SIZE)
+        {
+            return Err(Errno::EINVAL);
+        }
+        self.check_writable()?;
+        match self.inode.file_type() {
+            FileType::Regular if self.device.is_none() => {}
+            FileType::Fifo => return Err(Errno::ESPIPE),
+            FileType::Directory => return Err(Errno::EISDIR),
+            _ => return Err(Errno::ENODEV),
+        }
+        // Past the largest file: every `s_maxbytes` here is `MAX_LFS_FILESIZE`, `i64::MAX`,
+        // so that is an end that does not fit an `i64`.
+        if offset.checked_add(len).is_none() {
+            return Err(Errno::EFBIG);
+        }
+        let (offset, len) = (offset as u64, len as u64);
+        match mode {
+            0 | KEEP_SIZE => self.inode.allocate(offset, len, mode == KEEP_SIZE),
+            m if m == PUNCH_HOLE | KEEP_SIZE => self.inode.punch_hole(offset, len),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
     }
 
     fn appending(&self) -> bool {

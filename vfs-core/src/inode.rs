@@ -326,6 +326,15 @@ pub trait Inode: Any + Send + Sync {
     fn write_back(&self, _pages: &[DirtyPage]) -> Result<()> {
         Ok(())
     }
+    /// `fallocate` modes 0 and `FALLOC_FL_KEEP_SIZE`: `[offset, offset + len)` gets its
+    /// backing store now, so writes there cannot fail for want of space later; it still
+    /// reads as zeros where nothing was written, and the size grows to `offset + len`
+    /// unless `keep_size`. The caller has checked the arguments (`len > 0`, the end within
+    /// `i64::MAX`) and the descriptor ([`crate::OpenFile::allocate`]). A filesystem
+    /// without it says `EOPNOTSUPP`, as Linux's 9p does.
+    fn allocate(&self, _offset: u64, _len: u64, _keep_size: bool) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// `fcntl(F_GET_SEALS)`: `EINVAL` for a file that cannot be sealed.
     fn seals(&self) -> Result<u32> {
         Err(Errno::EINVAL)

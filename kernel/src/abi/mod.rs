@@ -3,6 +3,7 @@
 //! Pure encoding and decoding, host-tested against the sizes and offsets glibc and musl use,
 //! so the syscall layer only moves bytes in and out of user memory.
 
+pub mod io_args;
 mod structs;
 pub mod syscall_numbers;
 

@@ -15,19 +15,17 @@ use crate::process::Process;
 use crate::task::terminal;
 
 /// Largest single transfer, as Linux's `MAX_RW_COUNT` (2 GiB less a page).
-const MAX_RW_COUNT: u64 = 0x7fff_f000;
+pub(super) use crate::abi::io_args::MAX_RW_COUNT;
 /// Bounce buffer size for copying between user memory and files.
-const CHUNK: usize = 512 * 1024;
-/// `IOV_MAX`.
-const IOV_MAX: u64 = 1024;
+pub(super) const CHUNK: usize = 512 * 1024;
 
-fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+pub(super) fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
     p.files.lock().get(fd).cloned()
 }
 
 /// Reads from `file` into user memory at `buf` in chunks; stops at a short read, and
 /// after the first chunk when `once` (a pipe must not block again once it gave data).
-fn read_into_user(
+pub(super) fn read_into_user(
     p: &mut Process,
     buf: u64,
     count: u64,
@@ -56,7 +54,7 @@ fn read_into_user(
     Ok(done)
 }
 
-fn write_from_user(
+pub(super) fn write_from_user(
     p: &mut Process,
     buf: u64,
     count: u64,
@@ -106,7 +104,7 @@ pub fn write(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
 }
 
 /// After a write or truncate of a regular file: its cached pages are stale.
-fn changed(file: &OpenFile) {
+pub(super) fn changed(file: &OpenFile) {
     if file.inode().file_type() == FileType::Regular {
         crate::mm::page_cache::forget(file.inode());
     }
@@ -130,7 +128,7 @@ pub(super) fn broken_pipe(p: &mut Process, result: SysResult) -> SysResult {
 
 /// A signalfd read into the buffers `vectors` (`read`, `readv`): it needs the reader's
 /// signal state, so it is served here rather than by the file.
-fn read_signalfd(p: &mut Process, file: &OpenFile, vectors: &[(u64, u64)]) -> SysResult {
+pub(super) fn read_signalfd(p: &mut Process, file: &OpenFile, vectors: &[(u64, u64)]) -> SysResult {
     let total = vectors
         .iter()
         .fold(0u64, |total, &(_, len)| total.saturating_add(len))
@@ -150,7 +148,7 @@ fn read_signalfd(p: &mut Process, file: &OpenFile, vectors: &[(u64, u64)]) -> Sy
 
 /// `pread`/`pwrite` on a file that has no position (a pipe, a FIFO, an event file:
 /// Linux's `FMODE_PREAD` missing): `ESPIPE`.
-fn check_positional(file: &OpenFile) -> Result<(), Errno> {
+pub(super) fn check_positional(file: &OpenFile) -> Result<(), Errno> {
     if crate::fs::event::is_event_file(file) {
         return Err(Errno::ESPIPE);
     }
@@ -158,7 +156,7 @@ fn check_positional(file: &OpenFile) -> Result<(), Errno> {
 }
 
 /// `pread`/`pwrite` and `lseek` on a pipe, FIFO or socket: `ESPIPE`.
-fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
+pub(super) fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
     if matches!(file.inode().file_type(), FileType::Fifo | FileType::Socket) {
         Err(Errno::ESPIPE)
     } else {
@@ -167,105 +165,28 @@ fn check_seekable(file: &OpenFile) -> Result<(), Errno> {
 }
 
 pub fn pread(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
-    let file = file(p, fd)?;
-    check_positional(&file)?;
+    // `ksys_pread64`: the offset before the descriptor.
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
+    let file = file(p, fd)?;
+    check_positional(&file)?;
     read_into_user(p, buf, count, false, |done, chunk| {
         file.read_at(offset + done, chunk)
     })
 }
 
 pub fn pwrite(p: &mut Process, fd: i32, buf: u64, count: u64, offset: u64) -> SysResult {
-    let file = file(p, fd)?;
-    check_positional(&file)?;
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
+    let file = file(p, fd)?;
+    check_positional(&file)?;
     let result = write_from_user(p, buf, count, |done, chunk| {
         file.write_at(offset + done, chunk)
     });
     changed(&file);
     result
-}
-
-/// The `struct iovec` array of readv/writev.
-fn iovecs(p: &mut Process, address: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
-    if count > IOV_MAX {
-        return Err(Errno::EINVAL);
-    }
-    p.mm.lock().check_range(address, count * 16, Access::Read)?;
-    let raw = read_in(p, address, count as usize * 16)?;
-    let vectors: Vec<(u64, u64)> = raw
-        .chunks(16)
-        .map(|v| (read_u64(v, 0), read_u64(v, 8)))
-        .collect();
-    if vectors.iter().any(|&(_, len)| (len as i64) < 0) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(vectors)
-}
-
-pub fn readv(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
-    let file = file(p, fd)?;
-    let vectors = iovecs(p, address, count)?;
-    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
-        return super::sockets::readv(p, &file, &socket, &vectors);
-    }
-    for &(base, len) in &vectors {
-        p.mm.lock().check_range(base, len, Access::Write)?;
-    }
-    if crate::fs::event::signalfd::signalfd_of(&file).is_some() {
-        return read_signalfd(p, &file, &vectors);
-    }
-    let once = file.device().is_some();
-    let pipe = crate::fs::pipe::pipe_end(&file);
-    let mut total = 0;
-    for (base, len) in vectors {
-        // A pipe gives what it has once it has given something: no sleeping for more.
-        if total > 0 && pipe.is_some_and(|end| end.waiting() == 0) {
-            break;
-        }
-        let got = read_into_user(p, base, len, once, |_, chunk| file.read(chunk));
-        match got {
-            Ok(got) => {
-                total += got;
-                if got < len {
-                    break;
-                }
-            }
-            Err(errno) if total == 0 => return Err(errno),
-            Err(_) => break,
-        }
-    }
-    Ok(total)
-}
-
-pub fn writev(p: &mut Process, fd: i32, address: u64, count: u64) -> SysResult {
-    let file = file(p, fd)?;
-    changed(&file);
-    let vectors = iovecs(p, address, count)?;
-    if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
-        return super::sockets::writev(p, &file, &socket, &vectors);
-    }
-    for &(base, len) in &vectors {
-        p.mm.lock().check_range(base, len, Access::Read)?;
-    }
-    let mut total = 0;
-    for (base, len) in vectors {
-        match write_from_user(p, base, len, |_, chunk| file.write(chunk)) {
-            Ok(written) => {
-                total += written;
-                if written < len {
-                    break;
-                }
-            }
-            Err(errno) if total == 0 => return broken_pipe(p, Err(errno)),
-            Err(_) => break,
-        }
-    }
-    Ok(total)
 }
 
 pub fn lseek(p: &mut Process, fd: i32, offset: u64, whence: u64) -> SysResult {
@@ -274,6 +195,8 @@ pub fn lseek(p: &mut Process, fd: i32, offset: u64, whence: u64) -> SysResult {
         0 => Whence::Set,
         1 => Whence::Current,
         2 => Whence::End,
+        3 => Whence::Data,
+        4 => Whence::Hole,
         _ => return Err(Errno::EINVAL),
     };
     check_seekable(&file)?;
@@ -490,31 +413,6 @@ pub fn getdents64(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {
 pub fn fstat(p: &mut Process, fd: i32, address: u64) -> SysResult {
     let stat = file(p, fd)?.stat()?;
     write_out(p, address, &abi::encode_stat(&stat)).map(|()| 0)
-}
-
-/// `fsync`/`fdatasync`: first what shared mappings stored in the file is written back
-/// (with any earlier write-back error of the file), then the file's own sync.
-pub fn fsync(p: &mut Process, fd: i32) -> SysResult {
-    let file = file(p, fd)?;
-    crate::mm::writeback::sync_file(file.inode())?;
-    file.inode().fsync().map(|()| 0)
-}
-
-/// `sync`: every file's pages that shared mappings stored go back to their files (the
-/// files themselves write through: there is nothing else to flush). Never fails.
-pub fn sync() -> SysResult {
-    crate::mm::writeback::sync_all();
-    Ok(0)
-}
-
-/// `syncfs(fd)`: as `sync`, for a valid descriptor (`EBADF` otherwise, an `O_PATH` one
-/// too, as Linux's `fdget` refuses it).
-pub fn syncfs(p: &mut Process, fd: i32) -> SysResult {
-    if file(p, fd)?.flags().contains(OpenFlags::PATH) {
-        return Err(Errno::EBADF);
-    }
-    crate::mm::writeback::sync_all();
-    Ok(0)
 }
 
 pub fn ftruncate(p: &mut Process, fd: i32, length: u64) -> SysResult {

@@ -4,7 +4,9 @@
 //! Families live in their own files (`files`, `paths`, `memory`, `identity`, `system`,
 //! `time`, `signals`, `events`, `sockets`, `futex`); each handler takes the process and its raw arguments and returns
 //! `Result<u64, Errno>`. User memory is touched only through the process's address space
-//! (`Process::mm`), so every bad pointer is `EFAULT`.
+//! (`Process::mm`), so every bad pointer is `EFAULT`. Vectored I/O is `vectored`'s,
+//! transfers between descriptors (`sendfile`, `splice`, …) `transfer`'s, `fallocate` and
+//! the sync calls `storage`'s.
 
 mod events;
 mod files;
@@ -16,8 +18,11 @@ mod process;
 mod scheduling;
 mod signals;
 mod sockets;
+mod storage;
 mod system;
 mod time;
+mod transfer;
+mod vectored;
 mod xattr;
 
 use alloc::collections::BTreeSet;
@@ -99,8 +104,25 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
     match number {
         nr::READ => files::read(p, fd, a[1], a[2]),
         nr::WRITE => files::write(p, fd, a[1], a[2]),
-        nr::READV => files::readv(p, fd, a[1], a[2]),
-        nr::WRITEV => files::writev(p, fd, a[1], a[2]),
+        nr::READV => vectored::readv(p, fd, a[1], a[2]),
+        nr::WRITEV => vectored::writev(p, fd, a[1], a[2]),
+        nr::PREADV => vectored::preadv(p, fd, a[1], a[2], a[3]),
+        nr::PWRITEV => vectored::pwritev(p, fd, a[1], a[2], a[3]),
+        nr::PREADV2 => vectored::preadv2(p, fd, a[1], a[2], a[3], a[5]),
+        nr::PWRITEV2 => vectored::pwritev2(p, fd, a[1], a[2], a[3], a[5]),
+        nr::SENDFILE => transfer::sendfile(p, fd, a[1] as i32, a[2], a[3]),
+        nr::SPLICE => transfer::splice(p, fd, a[1], a[2] as i32, a[3], a[4], a[5]),
+        nr::TEE => transfer::tee(p, fd, a[1] as i32, a[2], a[3]),
+        nr::VMSPLICE => transfer::vmsplice(p, fd, a[1], a[2], a[3]),
+        nr::COPY_FILE_RANGE => {
+            transfer::copy_file_range(p, fd, a[1], a[2] as i32, a[3], a[4], a[5])
+        }
+        nr::FALLOCATE => storage::fallocate(p, fd, a[1], a[2], a[3]),
+        nr::SYNC_FILE_RANGE => storage::sync_file_range(p, fd, a[1], a[2], a[3]),
+        nr::SYNCFS => storage::syncfs(p, fd),
+        nr::SYNC => storage::sync(),
+        nr::NAME_TO_HANDLE_AT => paths::name_to_handle_at(p, fd, a[1], a[2], a[3], a[4]),
+        nr::OPEN_BY_HANDLE_AT => paths::open_by_handle_at(p, fd, a[1], a[2]),
         nr::PREAD64 => files::pread(p, fd, a[1], a[2], a[3]),
         nr::PWRITE64 => files::pwrite(p, fd, a[1], a[2], a[3]),
         nr::LSEEK => files::lseek(p, fd, a[1], a[2]),
@@ -112,9 +134,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::IOCTL => files::ioctl(p, fd, a[1], a[2]),
         nr::GETDENTS64 => files::getdents64(p, fd, a[1], a[2]),
         nr::FSTAT => files::fstat(p, fd, a[1]),
-        nr::FSYNC | nr::FDATASYNC => files::fsync(p, fd),
-        nr::SYNC => files::sync(),
-        nr::SYNCFS => files::syncfs(p, fd),
+        nr::FSYNC | nr::FDATASYNC => storage::fsync(p, fd),
         nr::FTRUNCATE => files::ftruncate(p, fd, a[1]),
         nr::FSTATFS => files::fstatfs(p, fd, a[1]),
         nr::FCHMOD => files::fchmod(p, fd, a[1]),

@@ -448,3 +448,51 @@ pub fn umount2(p: &mut Process, target: u64, flags: u64) -> SysResult {
         .unmount(At::Cwd, &target, flags & MNT_DETACH != 0)
         .map(|()| 0)
 }
+
+/// `name_to_handle_at(dirfd, path, handle, mount_id, flags)`: the flags (`EINVAL`) and
+/// the path are checked as Linux checks them; then `EOPNOTSUPP`, Linux's answer for a
+/// filesystem with no export operations, which none of ours has (no handle could be
+/// opened again: see `open_by_handle_at`).
+pub fn name_to_handle_at(
+    p: &mut Process,
+    dirfd: i32,
+    path: u64,
+    _handle: u64,
+    _mount_id: u64,
+    flags: u64,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = if flags & AT_SYMLINK_FOLLOW != 0 {
+        0
+    } else {
+        AT_SYMLINK_NOFOLLOW
+    };
+    locate(p, dirfd, path, follow | (flags & AT_EMPTY_PATH))?;
+    Err(Errno::EOPNOTSUPP)
+}
+
+/// `MAX_HANDLE_SZ`: the longest `f_handle` `open_by_handle_at` reads.
+const MAX_HANDLE_SZ: u32 = 128;
+
+/// `open_by_handle_at(mount_fd, handle, flags)`, as Linux's `handle_to_path` orders its
+/// checks: `CAP_DAC_READ_SEARCH` (`EPERM`), the `struct file_handle` (`EFAULT`, and
+/// `EINVAL` for a `handle_bytes` of 0 or past `MAX_HANDLE_SZ`), the mount descriptor
+/// (`EBADF`); then `ESTALE`, what `exportfs_decode_fh` says on a filesystem without export
+/// operations: no handle names a file here.
+pub fn open_by_handle_at(p: &mut Process, mount_fd: i32, handle: u64, _flags: u64) -> SysResult {
+    if !p.capable(vfs_core::cap::DAC_READ_SEARCH) {
+        return Err(Errno::EPERM);
+    }
+    let header = read_in(p, handle, 8)?;
+    let bytes = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    if bytes == 0 || bytes > MAX_HANDLE_SZ {
+        return Err(Errno::EINVAL);
+    }
+    read_in(p, handle + 8, bytes as usize)?;
+    if mount_fd != -100 {
+        p.files.lock().get(mount_fd)?;
+    }
+    Err(Errno::ESTALE)
+}

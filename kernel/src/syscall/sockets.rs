@@ -765,6 +765,113 @@ pub(super) fn writev(
     send_common(p, file, socket, vectors, outgoing)
 }
 
+/// `readv`/`preadv2` with `RWF_NOWAIT`: a receive with `MSG_DONTWAIT`.
+pub(super) fn readv_nowait(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &Arc<Socket>,
+    vectors: &[(u64, u64)],
+) -> SysResult {
+    for &(base, len) in vectors {
+        p.mm.lock().check_range(base, len, Access::Write)?;
+    }
+    if vectors.iter().all(|&(_, len)| len == 0) {
+        return Ok(0);
+    }
+    receive_common(p, file, socket, vectors, MSG_DONTWAIT).map(|received| received.copied as u64)
+}
+
+/// `pwritev2` with `RWF_NOWAIT`: a send with `MSG_DONTWAIT`.
+pub(super) fn writev_nowait(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &Arc<Socket>,
+    vectors: &[(u64, u64)],
+) -> SysResult {
+    for &(base, len) in vectors {
+        p.mm.lock().check_range(base, len, Access::Read)?;
+    }
+    let outgoing = Outgoing {
+        to: None,
+        control: Vec::new(),
+        flags: MSG_DONTWAIT,
+    };
+    send_common(p, file, socket, vectors, outgoing)
+}
+
+/// Kernel bytes out through a socket (`sendfile`, `splice` from a pipe): as `write`,
+/// without waiting when the file is `O_NONBLOCK` or `nonblock`; `SIGPIPE` on a stream's
+/// `EPIPE`, as Linux's `sock_sendpage` raises it.
+pub(super) fn send_bytes(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &Arc<Socket>,
+    data: &[u8],
+    nonblock: bool,
+) -> SysResult {
+    let caller = caller(p);
+    let mut offset = 0;
+    let mut source = |n: usize| -> Result<Vec<u8>, Errno> {
+        let part = data.get(offset..offset + n).ok_or(Errno::EFAULT)?.to_vec();
+        offset += n;
+        Ok(part)
+    };
+    let result = socket
+        .send(
+            Sending {
+                len: data.len(),
+                source: &mut source,
+                files: None,
+                credentials: None,
+                to: None,
+                nonblock: nonblock || file.flags().contains(vfs_core::OpenFlags::NONBLOCK),
+                oob: false,
+            },
+            None,
+            &caller,
+        )
+        .map(|sent| sent as u64);
+    if socket.kind() == Kind::Stream {
+        return super::files::broken_pipe(p, result);
+    }
+    result
+}
+
+/// Up to `out.len()` bytes received into a kernel buffer (`splice` from a socket): as
+/// `read`, without waiting when the file is `O_NONBLOCK` or `nonblock`. Returns the bytes
+/// landed.
+pub(super) fn receive_bytes(
+    p: &mut Process,
+    file: &OpenFile,
+    socket: &Arc<Socket>,
+    out: &mut [u8],
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    let caller = caller(p);
+    let len = out.len();
+    let mut landed = 0;
+    let mut sink = |bytes: &[u8]| -> Result<(), Errno> {
+        let slot = out
+            .get_mut(landed..landed + bytes.len())
+            .ok_or(Errno::EFAULT)?;
+        slot.copy_from_slice(bytes);
+        landed += bytes.len();
+        Ok(())
+    };
+    socket.receive(
+        Receiving {
+            len,
+            peek: false,
+            wait_all: false,
+            nonblock: nonblock || file.flags().contains(vfs_core::OpenFlags::NONBLOCK),
+            oob: false,
+            sink: &mut sink,
+        },
+        &caller,
+    )?;
+    Ok(landed)
+}
+
 /// `FIONREAD`/`SIOCINQ` and `SIOCOUTQ` on a socket; `None` for other requests.
 pub(super) fn ioctl(
     p: &mut Process,

@@ -421,6 +421,16 @@ impl Inode for OverlayInode {
         self.with_upper(|upper| upper.append(buf))
     }
 
+    /// `fallocate` changes the data: on the upper file, copied up first (a file opened
+    /// for writing already is), as Linux's `ovl_fallocate`.
+    fn allocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()> {
+        self.with_upper(|upper| upper.allocate(offset, len, keep_size))
+    }
+
+    fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
+        self.with_upper(|upper| upper.punch_hole(offset, len))
+    }
+
     fn seek_data(&self, offset: u64) -> Result<u64> {
         self.real()?.seek_data(offset)
     }

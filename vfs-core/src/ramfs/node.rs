@@ -566,6 +566,7 @@ impl Inode for RamInode {
             return Err(Errno::ENXIO);
         }
         if let Some(page) = pages.page(index) {
+            pages.mark_written(index);
             return Ok(Some(page));
         }
         if !create {
@@ -603,6 +604,46 @@ impl Inode for RamInode {
         let freed = pages.punch(offset, offset.saturating_add(len));
         self.shared.release_pages(freed);
         state.touch_modified(now);
+        Ok(())
+    }
+
+    /// As Linux's `shmem_fallocate` for modes 0 and `FALLOC_FL_KEEP_SIZE`: `EPERM` under
+    /// `F_SEAL_GROW` if the range reaches past the end (whether or not the size is kept),
+    /// `ENOSPC` when the filesystem's limit or the budget cannot cover every missing page
+    /// (then nothing is kept), the size moved only when not `keep_size`, the change time
+    /// stamped.
+    fn allocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()> {
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= MAX_FILE_SIZE)
+            .ok_or(Errno::EFBIG)?;
+        let now = self.shared.now();
+        let mut state = self.lock();
+        let Body::File(pages) = &mut state.body else {
+            return Err(if self.file_type == FileType::Directory {
+                Errno::EISDIR
+            } else {
+                Errno::ENODEV
+            });
+        };
+        if pages.seals & seal::GROW != 0 && end > pages.size {
+            return Err(Errno::EPERM);
+        }
+        let (first, past) = (offset / PAGE_SIZE as u64, end.div_ceil(PAGE_SIZE as u64));
+        let missing = pages.missing(first, past);
+        let granted = self.shared.reserve_pages_up_to(missing);
+        if granted < missing {
+            self.shared.release_pages(granted);
+            return Err(Errno::ENOSPC);
+        }
+        if let Err(errno) = pages.allocate(first, past) {
+            self.shared.release_pages(missing);
+            return Err(errno);
+        }
+        if !keep_size && end > pages.size {
+            pages.size = end;
+        }
+        state.meta.ctime = now;
         Ok(())
     }
 

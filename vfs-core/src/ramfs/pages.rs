@@ -8,11 +8,15 @@
 //! cut off by a truncate lives on in the mappings that still hold it until the kernel
 //! unmaps it there.
 //!
+//! `fallocate` adds pages too (Linux's `shmem_fallocate`): zeroed, charged like the rest,
+//! and *unwritten* until a write or a mapping touches them, so `SEEK_DATA`/`SEEK_HOLE` pass
+//! over them as Linux's shmem passes over a fallocated folio that is not up to date.
+//!
 //! The file's seals and its count of writable shared mappings live here too: both are
 //! about the data.
 
-use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::sync::Arc;
 use core::sync::atomic::AtomicU64;
 
@@ -31,6 +35,9 @@ pub const PAGE_COST: u64 = PAGE + 96;
 pub struct Pages {
     pub size: u64,
     pages: BTreeMap<u64, Arc<dyn FilePage>>,
+    /// Pages `fallocate` added that nothing has written or mapped yet: held (and counted
+    /// in `st_blocks`) but holes to `SEEK_DATA`. Their entries ride on `PAGE_COST`.
+    unwritten: BTreeSet<u64>,
     /// `PAGE_COST` for each page held.
     charge: Charge,
     /// `F_SEAL_*`: a tmpfs file starts sealed against seals (`F_SEAL_SEAL`), as Linux's
@@ -46,6 +53,7 @@ impl Pages {
         Pages {
             size: 0,
             pages: BTreeMap::new(),
+            unwritten: BTreeSet::new(),
             charge,
             seals: seal::SEAL,
             writers: None,
@@ -55,6 +63,12 @@ impl Pages {
     /// The page at `index`, if one holds data.
     pub fn page(&self, index: u64) -> Option<Arc<dyn FilePage>> {
         self.pages.get(&index).cloned()
+    }
+
+    /// A mapping maps page `index`: what it shows is data from now on (Linux's shmem
+    /// marks a fallocated folio up to date when it is faulted in).
+    pub fn mark_written(&mut self, index: u64) {
+        self.unwritten.remove(&index);
     }
 
     /// Whether page `index` starts before the end of the file.
@@ -128,9 +142,10 @@ impl Pages {
     }
 
     /// Frees the data of `[start, end)`: whole pages go, the parts of pages at either
-    /// edge are zeroed; the size stays. Returns how many pages were freed.
+    /// edge are zeroed; the size stays. Pages past the end (`fallocate` with
+    /// `FALLOC_FL_KEEP_SIZE`) go too, as Linux's `shmem_truncate_range` takes them.
+    /// Returns how many pages were freed.
     pub fn punch(&mut self, start: u64, end: u64) -> u64 {
-        let end = end.min(self.size);
         if start >= end {
             return 0;
         }
@@ -152,6 +167,9 @@ impl Pages {
             let mut tail = self.pages.split_off(&first_whole);
             let mut after = tail.split_off(&past_whole);
             self.pages.append(&mut after);
+            let mut tail = self.unwritten.split_off(&first_whole);
+            let mut after = tail.split_off(&past_whole);
+            self.unwritten.append(&mut after);
         }
         let freed = before - self.page_count();
         self.charge.shrink(freed * PAGE_COST);
@@ -222,6 +240,7 @@ impl Pages {
                 }
             };
             page.write(in_page, &buf[done..done + n]);
+            self.unwritten.remove(&index);
             done += n;
         }
         if done > 0 {
@@ -231,12 +250,15 @@ impl Pages {
     }
 
     /// Sets the size; returns how many pages were freed. Shrinking zeroes the tail of the
-    /// last partial page so that growing again later reads zeros there.
+    /// last partial page so that growing again later reads zeros there. Any size not
+    /// above the old one also drops pages past it that `FALLOC_FL_KEEP_SIZE` added (as
+    /// Linux's `shmem_setattr`); growing keeps them.
     pub fn truncate(&mut self, size: u64) -> u64 {
         let before = self.page_count();
-        if size < self.size {
+        if size <= self.size {
             let first_gone = size.div_ceil(PAGE);
             let _ = self.pages.split_off(&first_gone);
+            let _ = self.unwritten.split_off(&first_gone);
             let tail = (size % PAGE) as usize;
             if tail != 0
                 && let Some(page) = self.pages.get(&(size / PAGE))
@@ -250,23 +272,68 @@ impl Pages {
         freed
     }
 
-    /// First byte at or after `offset` inside an allocated page (`SEEK_DATA`).
+    /// First byte at or after `offset` inside a page holding data (`SEEK_DATA`): pages
+    /// never written, fallocated ones included, are holes.
     pub fn next_data(&self, offset: u64) -> Option<u64> {
         if offset >= self.size {
             return None;
         }
-        let (&index, _) = self.pages.range(offset / PAGE..).next()?;
+        let index = self
+            .pages
+            .range(offset / PAGE..)
+            .map(|(&index, _)| index)
+            .find(|index| !self.unwritten.contains(index))?;
         let start = (index * PAGE).max(offset);
         (start < self.size).then_some(start)
     }
 
-    /// First byte at or after `offset` not inside an allocated page, or the size (`SEEK_HOLE`).
+    /// First byte at or after `offset` not inside a page holding data, or the size
+    /// (`SEEK_HOLE`).
     pub fn next_hole(&self, offset: u64) -> u64 {
         let mut index = offset / PAGE;
-        while self.pages.contains_key(&index) {
+        while self.pages.contains_key(&index) && !self.unwritten.contains(&index) {
             index += 1;
         }
         (index * PAGE).max(offset).min(self.size)
+    }
+
+    /// How many of pages `first..past` are not held.
+    pub fn missing(&self, first: u64, past: u64) -> u64 {
+        (past - first) - self.pages.range(first..past).count() as u64
+    }
+
+    /// `fallocate` of pages `first..past`, as Linux's `shmem_fallocate`: each missing page
+    /// is charged, taken from the page source and kept as unwritten; a page an earlier
+    /// `fallocate` left unwritten becomes data as this one passes it (Linux initialises it,
+    /// lest a failure here undo the earlier call's promise). When a page cannot be had
+    /// (`ENOSPC` past the budget, `ENOMEM` when the page source is dry) the pages this call
+    /// added go again and nothing else changed. Returns the pages added. The filesystem's
+    /// own page limit is the caller's to reserve, for [`Pages::missing`] pages.
+    pub fn allocate(&mut self, first: u64, past: u64) -> Result<u64, Errno> {
+        let missing = self.missing(first, past);
+        let cost = missing.checked_mul(PAGE_COST).ok_or(Errno::ENOSPC)?;
+        self.charge.grow(cost).map_err(|_| Errno::ENOSPC)?;
+        for index in first..past {
+            if self.pages.contains_key(&index) {
+                self.unwritten.remove(&index);
+                continue;
+            }
+            let Some(page) = self.charge.budget().allocate_page() else {
+                // The unwritten pages below `index` are exactly this call's: the earlier
+                // ones were made data on the way.
+                let added: alloc::vec::Vec<u64> =
+                    self.unwritten.range(first..index).copied().collect();
+                for index in added {
+                    self.unwritten.remove(&index);
+                    self.pages.remove(&index);
+                }
+                self.charge.shrink(cost);
+                return Err(Errno::ENOMEM);
+            };
+            self.pages.insert(index, page);
+            self.unwritten.insert(index);
+        }
+        Ok(missing)
     }
 
     pub fn clear(&mut self) -> u64 {
@@ -326,6 +393,36 @@ mod tests {
         assert_eq!(pages.truncate(PAGE), 1);
         assert_eq!(budget.used(), PAGE_COST);
         drop(pages);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn fallocated_pages_are_held_but_read_as_holes_until_written() {
+        let budget = MemoryBudget::new(4 * PAGE_COST);
+        let mut pages = Pages::new(budget.empty_charge());
+        pages.size = 3 * PAGE;
+        assert_eq!(pages.allocate(0, 3), Ok(3));
+        assert_eq!(pages.page_count(), 3);
+        assert_eq!(budget.used(), 3 * PAGE_COST);
+        assert_eq!(pages.next_data(0), None);
+        assert_eq!(pages.next_hole(0), 0);
+        pages.write(PAGE + 1, b"x", u64::MAX);
+        assert_eq!(pages.next_data(0), Some(PAGE));
+        assert_eq!(pages.next_hole(PAGE), 2 * PAGE);
+        // A second fallocate over them makes the earlier ones data.
+        assert_eq!(pages.allocate(0, 1), Ok(0));
+        assert_eq!(pages.next_data(0), Some(0));
+        // Past the budget: nothing this call added stays, the charge comes back.
+        pages.size = 10 * PAGE;
+        assert_eq!(pages.allocate(3, 10), Err(Errno::ENOSPC));
+        assert_eq!(pages.page_count(), 3);
+        assert_eq!(budget.used(), 3 * PAGE_COST);
+        assert_eq!(pages.missing(0, 10), 7);
+        // Punching and truncating forget the unwritten marks with the pages.
+        assert_eq!(pages.allocate(3, 4), Ok(1));
+        assert_eq!(pages.punch(3 * PAGE, 4 * PAGE), 1);
+        assert_eq!(pages.next_hole(3 * PAGE), 3 * PAGE);
+        pages.clear();
         assert_eq!(budget.used(), 0);
     }
 

@@ -47,6 +47,8 @@ pub struct NativePrograms {
     pub dynamic_musl: Native,
     /// `c/exits.c` linked with each of [`BAD_INTERPRETERS`]' interpreters, by name.
     pub bad_interpreters: Vec<(&'static str, Native)>,
+    /// xfstests' `fsx` (issue 14), from the checkout `XFSTESTS_SRC` names.
+    pub fsx: Native,
 }
 
 /// Programs whose interpreter (`PT_INTERP`) exec cannot use: the program's name and its
@@ -73,7 +75,85 @@ pub fn build_native_programs(target_dir: &Path) -> Result<NativePrograms> {
         dynamic_glibc: build_dynamic(&out, GCC, "gcc", "dynamic-glibc")?,
         dynamic_musl: build_dynamic(&out, MUSL_GCC, "musl-tools", "dynamic-musl")?,
         bad_interpreters,
+        fsx: build_fsx(&out)?,
     })
+}
+
+/// Shims for building `fsx` against musl: a `config.h` and a prelude header.
+const FSX_SHIMS: &str = "xtask/guest-tests/fsx";
+/// The environment variable naming an xfstests checkout.
+pub const XFSTESTS_SRC: &str = "XFSTESTS_SRC";
+
+/// xfstests' `fsx`, the file-operation exerciser (random reads, writes, truncates,
+/// `fallocate`, hole punching, `copy_file_range`, mapped reads, checked against a model
+/// of the file after every step). Its source is GPL-2.0 and stays out of this repository:
+/// it is built from the xfstests checkout that `XFSTESTS_SRC` names (`ltp/fsx.c`,
+/// `src/global.h`, `src/statx.h`), with `musl-gcc -static`, our shims in
+/// `xtask/guest-tests/fsx` in place of what xfstests' configure makes, and the host's
+/// Linux UAPI headers (`linux/*.h`, which musl does not ship). Without the checkout or
+/// the headers the program is skipped, saying which; a build that fails is an error.
+fn build_fsx(out: &Path) -> Result<Native> {
+    if let Some(why) = missing(MUSL_GCC, "musl-tools") {
+        return Ok(Native::Skipped(why));
+    }
+    let Some(source) = std::env::var_os(XFSTESTS_SRC).map(PathBuf::from) else {
+        return Ok(Native::Skipped(format!(
+            "{XFSTESTS_SRC} not set (fsx is built from an xfstests checkout it names)"
+        )));
+    };
+    let fsx_c = source.join("ltp/fsx.c");
+    if !fsx_c.is_file() || !source.join("src/global.h").is_file() {
+        return Ok(Native::Skipped(format!(
+            "{} has no ltp/fsx.c and src/global.h (is {XFSTESTS_SRC} an xfstests checkout?)",
+            source.display()
+        )));
+    }
+    // musl-gcc searches only musl's headers: the kernel's UAPI ones come in through a
+    // directory of links to the host's.
+    let uapi = Path::new("/usr/include");
+    let arch_asm = uapi.join("x86_64-linux-gnu/asm");
+    if !uapi.join("linux/falloc.h").is_file() || !arch_asm.is_dir() {
+        return Ok(Native::Skipped(
+            "Linux UAPI headers not found (apt-get install linux-libc-dev)".to_owned(),
+        ));
+    }
+    let headers = out.join("fsx-uapi");
+    std::fs::create_dir_all(&headers).with_context(|| format!("creating {}", headers.display()))?;
+    for (name, target) in [
+        ("linux", uapi.join("linux")),
+        ("asm-generic", uapi.join("asm-generic")),
+        ("asm", arch_asm),
+    ] {
+        let link = headers.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(&target, &link)
+                .with_context(|| format!("linking {}", link.display()))?;
+        }
+    }
+    let shims = workspace_root().join(FSX_SHIMS);
+    let binary = out.join("fsx");
+    let mut command = Command::new(MUSL_GCC);
+    command
+        .args([
+            "-static",
+            "-O2",
+            "-D_GNU_SOURCE",
+            "-DFALLOCATE",
+            "-DHAVE_COPY_FILE_RANGE",
+        ])
+        .arg("-I")
+        .arg(&shims)
+        .arg("-I")
+        .arg(source.join("src"))
+        .arg("-isystem")
+        .arg(&headers)
+        .arg("-include")
+        .arg(shims.join("prelude.h"))
+        .arg("-o")
+        .arg(&binary)
+        .arg(&fsx_c);
+    run(command, &format!("{MUSL_GCC} {}", fsx_c.display()))?;
+    Ok(Native::Built(binary))
 }
 
 /// Why `tool` cannot be used, naming the Debian package that has it; `None` when it is in `PATH`.
@@ -297,5 +377,7 @@ mod tests {
         assert!(root.join(C_SOURCES).join("exits.c").is_file());
         assert!(root.join(GO_MODULE).join("go.mod").is_file());
         assert!(root.join(GO_MODULE).join("main.go").is_file());
+        assert!(root.join(FSX_SHIMS).join("config.h").is_file());
+        assert!(root.join(FSX_SHIMS).join("prelude.h").is_file());
     }
 }

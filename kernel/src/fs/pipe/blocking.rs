@@ -228,6 +228,98 @@ impl PipeEnd {
     }
 }
 
+/// What `splice`, `tee`, `vmsplice` and `sendfile` do with a pipe: they wait as Linux's
+/// `splice` waits (`ipipe_prep`, `wait_for_space`), then move bytes without sleeping, so
+/// that no lock of the pipe is held while the other end of the transfer (a file, a
+/// socket) is read or written.
+impl PipeEnd {
+    /// Waits for bytes: `true` once there are some, `false` when there are none and no
+    /// writer is left (end of file); `EAGAIN` if `nonblock`, `EINTR` on a signal.
+    pub fn wait_readable(&self, nonblock: bool) -> Result<bool> {
+        loop {
+            {
+                let state = self.pipe.state.lock();
+                if !state.buffer.is_empty() {
+                    return Ok(true);
+                }
+                if state.writers == 0 {
+                    return Ok(false);
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.pipe.sleep()?;
+        }
+    }
+
+    /// Waits for room: `EPIPE` with no reader (the caller raises `SIGPIPE`), `EAGAIN` if
+    /// `nonblock`, `EINTR` on a signal.
+    pub fn wait_writable(&self, nonblock: bool) -> Result<()> {
+        loop {
+            {
+                let state = self.pipe.state.lock();
+                if state.readers == 0 {
+                    return Err(Errno::EPIPE);
+                }
+                if state.buffer.space() > 0 {
+                    return Ok(());
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.pipe.sleep()?;
+        }
+    }
+
+    /// Moves up to `out.len()` bytes out without waiting (from one packet in packet
+    /// mode, whose rest stays).
+    pub fn take(&self, out: &mut [u8]) -> usize {
+        let taken = self.pipe.state.lock().buffer.take(out);
+        if taken > 0 {
+            self.pipe.events.wake_all();
+        }
+        taken
+    }
+
+    /// Copies up to `out.len()` bytes without taking them (`tee`).
+    pub fn peek(&self, out: &mut [u8]) -> usize {
+        self.pipe.state.lock().buffer.peek(out)
+    }
+
+    /// Puts back in front what [`PipeEnd::take`] gave and the destination refused.
+    pub fn unread(&self, data: &[u8]) -> Result<()> {
+        self.pipe.state.lock().buffer.unread(data)?;
+        self.pipe.events.wake_all();
+        Ok(())
+    }
+
+    /// Appends all of `data`, even past the capacity (see [`PipeBuffer::push`]); `EPIPE`
+    /// with no reader, `ENOMEM` when the budget refuses.
+    pub fn push(&self, data: &[u8]) -> Result<()> {
+        {
+            let mut state = self.pipe.state.lock();
+            if state.readers == 0 {
+                return Err(Errno::EPIPE);
+            }
+            state.buffer.push(data)?;
+        }
+        self.pipe.events.wake_all();
+        Ok(())
+    }
+
+    /// Bytes that fit now.
+    pub fn room(&self) -> usize {
+        self.pipe.state.lock().buffer.space()
+    }
+
+    /// Whether `other` is an end of the same pipe (`splice` and `tee` refuse that).
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
+}
+
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         {

@@ -132,7 +132,7 @@ impl PipeBuffer {
     }
 
     pub fn space(&self) -> usize {
-        self.capacity - self.bytes.len()
+        self.capacity.saturating_sub(self.bytes.len())
     }
 
     pub fn is_packet_mode(&self) -> bool {
@@ -187,6 +187,68 @@ impl PipeBuffer {
             }
         }
         Ok(taken)
+    }
+
+    /// Copies up to `out.len()` bytes from the front without taking them (`tee`).
+    pub fn peek(&self, out: &mut [u8]) -> usize {
+        let n = self.bytes.len().min(out.len());
+        for (slot, byte) in out.iter_mut().zip(self.bytes.range(..n)) {
+            *slot = *byte;
+        }
+        n
+    }
+
+    /// Moves up to `out.len()` bytes out for a `splice`: in packet mode from the first
+    /// packet only, and what does not fit stays in it (Linux's splice shortens a pipe
+    /// buffer it takes part of, where `read` drops the rest of a packet).
+    pub fn take(&mut self, out: &mut [u8]) -> usize {
+        let available = match &self.packets {
+            Some(packets) => packets.front().copied().unwrap_or(0),
+            None => self.bytes.len(),
+        };
+        let take = available.min(out.len());
+        for (slot, byte) in out.iter_mut().zip(self.bytes.drain(..take)) {
+            *slot = byte;
+        }
+        if let Some(packets) = &mut self.packets
+            && let Some(front) = packets.front_mut()
+        {
+            *front -= take;
+            if *front == 0 {
+                packets.pop_front();
+            }
+        }
+        self.release_if_drained();
+        take
+    }
+
+    /// Appends all of `data` whatever room is left: bytes a `splice` already took from
+    /// their source after it saw room here, which another writer may have filled since
+    /// (they must not be lost). Packets as [`PipeBuffer::write`] cuts them. `ENOMEM` when
+    /// the budget has no room, with nothing appended.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), Errno> {
+        self.make_room(data.len())?;
+        self.bytes.extend(data);
+        if let Some(packets) = &mut self.packets {
+            packets.extend(data.chunks(PIPE_BUF).map(<[u8]>::len));
+        }
+        Ok(())
+    }
+
+    /// Puts `data` back in front (what a `splice` took but its destination refused), as
+    /// one packet in packet mode. `ENOMEM` when the budget has no room.
+    pub fn unread(&mut self, data: &[u8]) -> Result<(), Errno> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.make_room(data.len())?;
+        for &byte in data.iter().rev() {
+            self.bytes.push_front(byte);
+        }
+        if let Some(packets) = &mut self.packets {
+            packets.push_front(data.len());
+        }
+        Ok(())
     }
 
     /// Moves up to `out.len()` bytes out; in packet mode one packet at most, whose bytes
@@ -324,6 +386,41 @@ mod tests {
         assert!(budget.used() <= DEFAULT_CAPACITY as u64 + PIPE_BUF as u64);
         drop(pipe);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn peek_push_and_unread_keep_the_order() {
+        let mut pipe = PipeBuffer::default();
+        pipe.write(b"abcdef").unwrap();
+        let mut out = [0u8; 4];
+        assert_eq!(pipe.peek(&mut out), 4);
+        assert_eq!(&out, b"abcd");
+        assert_eq!(pipe.len(), 6, "peeking takes nothing");
+        // Past the capacity: a splice's bytes are never dropped.
+        pipe.push(&vec![b'z'; DEFAULT_CAPACITY]).unwrap();
+        assert_eq!(pipe.len(), DEFAULT_CAPACITY + 6);
+        assert_eq!(pipe.space(), 0);
+        let mut first = [0u8; 3];
+        assert_eq!(pipe.read(&mut first), 3);
+        pipe.unread(&first[1..]).unwrap();
+        let mut again = [0u8; 5];
+        assert_eq!(pipe.read(&mut again), 5);
+        assert_eq!(&again, b"bcdef");
+    }
+
+    #[test]
+    fn a_splice_takes_part_of_a_packet_and_leaves_the_rest() {
+        let mut pipe = PipeBuffer::new(true, MemoryBudget::unlimited().empty_charge());
+        pipe.write(b"first").unwrap();
+        pipe.write(b"second").unwrap();
+        let mut out = [0u8; 3];
+        assert_eq!(pipe.take(&mut out), 3);
+        assert_eq!(&out, b"fir");
+        let mut rest = [0u8; 10];
+        assert_eq!(pipe.take(&mut rest), 2, "one packet at a time");
+        assert_eq!(&rest[..2], b"st");
+        assert_eq!(pipe.read(&mut rest), 6);
+        assert_eq!(&rest[..6], b"second");
     }
 
     #[test]

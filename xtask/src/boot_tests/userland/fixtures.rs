@@ -196,6 +196,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("tokio-check", &programs.tokio_check),
         ("unix-socket-workloads", &programs.unix_socket_workloads),
         ("runtime-calls", &programs.runtime_calls),
+        ("file-calls", &programs.file_calls),
     ] {
         let bytes =
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;

@@ -10,6 +10,7 @@ mod applets;
 mod bad_bundles;
 mod dynamic;
 mod fixtures;
+mod fsx;
 mod host_busybox;
 mod namespace;
 mod pipes;
@@ -54,6 +55,7 @@ pub fn cases(
     let thread_cases = threads::cases(&builder, native)?;
     // The same for issue 14's dynamically linked programs and their libraries.
     let dynamic_cases = dynamic::cases(&builder, native)?;
+    let fsx_case = fsx::case(&builder, &native.fsx)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -62,6 +64,7 @@ pub fn cases(
     cases.extend(pipes::cases(&builder)?);
     cases.extend(thread_cases);
     cases.extend(dynamic_cases);
+    cases.push(fsx_case);
     Ok(cases)
 }
 

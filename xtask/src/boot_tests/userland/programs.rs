@@ -31,6 +31,25 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
                 .expect(Status(0)),
         );
     }
+    // Issue 14's file calls (preadv2, SEEK_DATA, fallocate, copy_file_range, sendfile,
+    // splice, tee, …) on each kind of filesystem, with another filesystem for EXDEV; on
+    // the overlay also from a lower file that was never copied up.
+    for (name, args) in [
+        ("file-calls-tmpfs", &["/tmp", "--other", "/rw"][..]),
+        (
+            "file-calls-overlay",
+            &["/root", "--other", "/tmp", "--lower-file", "/etc/passwd"][..],
+        ),
+        ("file-calls-9p", &["/rw", "--other", "/tmp"][..]),
+    ] {
+        let mut argv = vec!["/sbin/file-calls"];
+        argv.extend_from_slice(args);
+        let (case, _) = builder.run(name, &argv)?;
+        cases.push(
+            case.expect(Line(&["file-calls: ", " passed, 0 failed"]))
+                .expect(Status(0)),
+        );
+    }
     let (case, _) = builder.run("null-deref", &["/sbin/null-deref"])?;
     cases.push(
         case.expect(output("null-deref: reading address 0\n"))

@@ -129,7 +129,7 @@ fn case(builder: &Builder<'_>, program: &Program) -> Result<Case> {
 }
 
 /// Copies a C or Go program into the shared root's `/sbin`.
-fn install(builder: &Builder<'_>, program: &std::path::Path, name: &str) -> Result<()> {
+pub(super) fn install(builder: &Builder<'_>, program: &std::path::Path, name: &str) -> Result<()> {
     let bytes = std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
     write_file(
         &builder.fixtures.rootfs.join("sbin").join(name),
