@@ -1,5 +1,6 @@
 //! The ELF loader's parser (`kernel::exec::elf`): a whole file, read the way `execve` reads
-//! it (the first page, then the program header table if it lies further on).
+//! it (the first page, then the program header table if it lies further on), as a program
+//! or as an interpreter, then placed where exec would put it.
 #![no_main]
 
 use kernel::exec::elf::{self, HEADER_READ_SIZE};
@@ -16,7 +17,27 @@ fuzz_target!(|file: &[u8]| {
         buffer[..bytes.len()].copy_from_slice(bytes);
         Some(bytes.len())
     };
-    let Ok(image) = elf::parse_file(head, size, read_at) else {
+    // Read as a program, or (the first byte's low bit) as the interpreter a PT_INTERP names.
+    let role = if file.first().is_some_and(|byte| byte & 1 == 1) {
+        elf::Role::Interpreter
+    } else {
+        elf::Role::Program
+    };
+    let Ok(headers) = elf::parse_file(head, size, role, read_at) else {
+        return;
+    };
+    let bias = match role {
+        elf::Role::Program => headers.program_bias(),
+        // Where exec places an interpreter: the mmap area's top, less its span.
+        elf::Role::Interpreter => match headers.span() {
+            Some((_, length)) => {
+                headers.interpreter_bias(0x7fff_f000_0000u64.saturating_sub(length))
+            }
+            None => return,
+        },
+    };
+    // `place` checks the layout; only what it accepts is loaded.
+    let Ok(image) = headers.place(bias) else {
         return;
     };
     // What the kernel's loader (`process::exec::load`) computes without checking.
