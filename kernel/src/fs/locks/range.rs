@@ -122,7 +122,7 @@ impl Flock {
         self.set_l_type(kind.l_type());
         self.raw[2..4].copy_from_slice(&SEEK_SET.to_le_bytes());
         self.raw[8..16].copy_from_slice(&(span.start as i64).to_le_bytes());
-        self.raw[16..24].copy_from_slice(&(span.len() as i64).to_le_bytes());
+        self.raw[16..24].copy_from_slice(&(span.l_len() as i64).to_le_bytes());
         self.raw[24..28].copy_from_slice(&pid.to_le_bytes());
     }
 }
@@ -149,7 +149,7 @@ impl Span {
     }
 
     /// `l_len` for it: 0 when it runs to the end.
-    pub fn len(&self) -> u64 {
+    pub fn l_len(&self) -> u64 {
         if self.end == OFFSET_MAX {
             0
         } else {
@@ -419,8 +419,8 @@ mod tests {
 
     #[test]
     fn span_lengths() {
-        assert_eq!(Span { start: 3, end: 3 }.len(), 1);
-        assert_eq!(Span { start: 40, end: 49 }.len(), 10);
-        assert_eq!(Span::from(9).len(), 0);
+        assert_eq!(Span { start: 3, end: 3 }.l_len(), 1);
+        assert_eq!(Span { start: 40, end: 49 }.l_len(), 10);
+        assert_eq!(Span::from(9).l_len(), 0);
     }
 }

@@ -576,7 +576,7 @@ impl<T: Clone> LockTable<T> {
                 ));
             }
         }
-        lines.sort_by(|a, b| b.0.cmp(&a.0));
+        lines.sort_by_key(|(serial, _)| core::cmp::Reverse(*serial));
         lines.into_iter().map(|(_, line)| line).collect()
     }
 
