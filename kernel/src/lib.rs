@@ -30,7 +30,10 @@
 //! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`,
 //! `task::scheduler::{RUN_QUEUE, SLEEPERS}` and each wait queue's list (their order is
 //! written in `task`), the Unix sockets' name table, in-flight table and deferred drops
-//! with each socket's state (their order is written in `net::unix`), and the `Once`s
+//! with each socket's state (their order is written in `net::unix`), the file-lock table
+//! `fs::locks::LOCKS` (taken under a descriptor table's lock when a description's last
+//! reference drops there; under it only the budget's atomics: sleepers are woken after
+//! it is released), and the `Once`s
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
 //! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`

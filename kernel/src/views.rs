@@ -91,6 +91,10 @@ impl SystemView for KernelSystem {
     fn version(&self) -> Vec<u8> {
         crate::syscall::VERSION.to_vec()
     }
+
+    fn file_locks(&self) -> Vec<crate::fs::locks::table::LockLine> {
+        crate::fs::locks::lines()
+    }
 }
 
 /// What proc shows of a process, read from its task when proc asks: nothing is kept up

@@ -11,6 +11,7 @@ use crate::errno::{Errno, Result};
 use crate::inode::Inode;
 use crate::mount::{Location, MountFlags};
 use crate::permission;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use bitflags::bitflags;
 use core::any::Any;
@@ -117,6 +118,10 @@ pub struct OpenFile {
     flags: Mutex<OpenFlags>,
     position: Mutex<u64>,
     device: Option<Arc<dyn DeviceFile>>,
+    /// The kernel's state for the locks owned by this description (OFD and `flock`
+    /// locks): attached at the first such lock, dropped with the description, which is
+    /// how its last close releases them (Linux's `locks_remove_file` in `__fput`).
+    lock_state: spin::Once<Box<dyn Any + Send + Sync>>,
 }
 
 impl OpenFile {
@@ -146,7 +151,17 @@ impl OpenFile {
             flags: Mutex::new(flags),
             position: Mutex::new(0),
             device,
+            lock_state: spin::Once::new(),
         })
+    }
+
+    /// The kernel's lock state of this description, attached by `init` on first use
+    /// (see the field); dropped only with the description.
+    pub fn lock_state(
+        &self,
+        init: impl FnOnce() -> Box<dyn Any + Send + Sync>,
+    ) -> &(dyn Any + Send + Sync) {
+        &**self.lock_state.call_once(init)
     }
 
     pub fn location(&self) -> &Location {

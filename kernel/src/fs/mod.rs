@@ -3,8 +3,9 @@
 //! `devpts`, and `dev` (the container's `/dev` tree and, on the target, its drivers);
 //! `pipe` (pipes and FIFOs: the buffer host-tested, the blocking ends on the target);
 //! `event` (epoll, eventfd, timerfd, signalfd: their rules host-tested, the files on the
-//! target); and `shmem` (the unnamed tmpfs behind `memfd_create` and shared anonymous
-//! memory).
+//! target); `shmem` (the unnamed tmpfs behind `memfd_create` and shared anonymous
+//! memory); and `locks` (`fcntl` record locks and `flock`: their rules host-tested, the
+//! sleeping on the target).
 //!
 //! Each is laid out as vfs-core's crate doc says ("How a filesystem is laid out"): `mod.rs`
 //! holds the filesystem and its constructor `new`, `node.rs` the inode.
@@ -15,6 +16,7 @@
 pub mod dev;
 pub mod devpts;
 pub mod event;
+pub mod locks;
 pub mod pipe;
 #[cfg(target_os = "none")]
 pub mod poll;

@@ -17,7 +17,7 @@ use vfs_core::PAGE_SIZE;
 
 use vfs_core::file::OpenFlags;
 use vfs_core::permission::Access as FileAccess;
-use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
+use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags, OpenFile};
 
 use super::Process;
 use super::caps::{FILE_CAPABILITIES_XATTR, FileCapabilities};
@@ -469,7 +469,9 @@ fn load(
     // shared the old ones (a vfork parent, a `CLONE_FILES` sibling): Linux's exec unshares
     // the files too, so close-on-exec closes nothing of theirs. The process's page count
     // (what the OOM killer weighs) follows it to the new image.
-    let files = process.files.lock().try_clone()?;
+    let mut files = process.files.lock().try_clone()?;
+    // POSIX record locks survive exec: the new table owns them now.
+    files.set_lock_owner(process.files.lock().take_lock_owner());
     if let Some(counter) = crate::task::oom::counter_of(process.pid) {
         mm.count_resident_in(counter);
     }
@@ -482,7 +484,25 @@ fn load(
         rflags: 0x202,
         ..UserContext::default()
     };
+    // The close-on-exec descriptors close as `close` would: their files' record locks
+    // go (POSIX's rule).
+    let lock_owner = process.files.lock().lock_owner();
+    let closing: Vec<Arc<OpenFile>> = match lock_owner {
+        Some(_) => {
+            let files = process.files.lock();
+            files
+                .descriptors()
+                .filter(|&fd| files.close_on_exec(fd) == Ok(true))
+                .filter_map(|fd| files.get(fd).ok().cloned())
+                .collect()
+        }
+        None => Vec::new(),
+    };
     process.files.lock().close_on_exec_all();
+    for file in &closing {
+        crate::fs::locks::descriptor_closed(lock_owner, file);
+    }
+    drop(closing);
     process.signals.reset_on_exec();
     // The capability and id transition computed above (the init's own exec too, as runc's
     // init execs it after setting the spec's sets).

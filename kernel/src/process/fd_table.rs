@@ -16,6 +16,8 @@ use alloc::vec::Vec;
 use vfs_core::Errno;
 use vfs_core::budget::{Charge, MemoryBudget, heap_cost};
 
+use crate::fs::locks::OwnerToken;
+
 /// Linux's default soft `RLIMIT_NOFILE`.
 pub const DEFAULT_MAX_FILES: usize = 1024;
 /// Linux's `fs.nr_open`: the highest any `RLIMIT_NOFILE` may be set to.
@@ -39,6 +41,10 @@ pub struct FdTable<F> {
     limit: usize,
     /// [`SLOT_COST`] for each slot and [`FILE_COST`] for each open descriptor.
     charge: Charge,
+    /// The owner of the POSIX record locks taken through this table (Linux's
+    /// `files_struct` as a lock's `fl_owner`): made at the first lock, not copied by
+    /// `fork` (a child inherits no POSIX locks); its drop with the table releases them.
+    lock_owner: Option<OwnerToken>,
 }
 
 impl<F: Clone> Default for FdTable<F> {
@@ -58,6 +64,7 @@ impl<F: Clone> FdTable<F> {
             entries: Vec::new(),
             limit: DEFAULT_MAX_FILES,
             charge: budget.empty_charge(),
+            lock_owner: None,
         }
     }
 
@@ -68,7 +75,28 @@ impl<F: Clone> FdTable<F> {
             entries: self.entries.clone(),
             limit: self.limit,
             charge,
+            lock_owner: None,
         })
+    }
+
+    /// The id of this table's POSIX lock owner, if it ever locked.
+    pub fn lock_owner(&self) -> Option<u64> {
+        self.lock_owner.as_ref().map(OwnerToken::id)
+    }
+
+    /// The id of this table's POSIX lock owner, made by `make` if it has none yet.
+    pub fn lock_owner_or_insert_with(&mut self, make: impl FnOnce() -> OwnerToken) -> u64 {
+        self.lock_owner.get_or_insert_with(make).id()
+    }
+
+    /// Hands the lock owner on (to the table `execve` replaces this one with: POSIX
+    /// locks survive exec).
+    pub fn take_lock_owner(&mut self) -> Option<OwnerToken> {
+        self.lock_owner.take()
+    }
+
+    pub fn set_lock_owner(&mut self, owner: Option<OwnerToken>) {
+        self.lock_owner = owner;
     }
 
     fn cost(slots: usize, open: usize) -> u64 {
@@ -318,6 +346,32 @@ mod tests {
         };
         assert_eq!(refused, Errno::ENOMEM);
         assert_eq!(opened, (1 << 20) / (SLOT_COST + FILE_COST));
+    }
+
+    #[test]
+    fn the_lock_owner_is_made_once_not_forked_and_handed_on() {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static RELEASED: AtomicU64 = AtomicU64::new(0);
+        let release = |id| RELEASED.store(id, Ordering::SeqCst);
+        let mut table: FdTable<&str> = FdTable::new();
+        assert_eq!(table.lock_owner(), None);
+        let id = table.lock_owner_or_insert_with(|| OwnerToken::new(release));
+        assert_eq!(
+            table.lock_owner_or_insert_with(|| OwnerToken::new(release)),
+            id
+        );
+        assert_eq!(table.lock_owner(), Some(id));
+        // A fork's copy owns nothing: no POSIX lock is inherited.
+        assert_eq!(table.try_clone().unwrap().lock_owner(), None);
+        // Exec's new table takes the owner over; the old one's end releases nothing.
+        let mut next: FdTable<&str> = FdTable::new();
+        next.set_lock_owner(table.take_lock_owner());
+        drop(table);
+        assert_eq!(RELEASED.load(Ordering::SeqCst), 0);
+        assert_eq!(next.lock_owner(), Some(id));
+        // The table's end releases its locks.
+        drop(next);
+        assert_eq!(RELEASED.load(Ordering::SeqCst), id);
     }
 
     #[test]

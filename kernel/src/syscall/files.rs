@@ -207,7 +207,13 @@ pub fn lseek(p: &mut Process, fd: i32, offset: u64, whence: u64) -> SysResult {
 }
 
 pub fn close(p: &mut Process, fd: i32) -> SysResult {
-    p.files.lock().remove(fd).map(|_| 0)
+    let (file, lock_owner) = {
+        let mut files = p.files.lock();
+        (files.remove(fd)?, files.lock_owner())
+    };
+    // POSIX's rule: any close of the file releases the process's record locks on it.
+    crate::fs::locks::descriptor_closed(lock_owner, &file);
+    Ok(0)
 }
 
 pub fn dup(p: &mut Process, fd: i32) -> SysResult {
@@ -221,10 +227,21 @@ pub fn dup3(p: &mut Process, old: i32, new: i32, flags: u64, is_dup3: bool) -> S
         f if f == u64::from(OpenFlags::CLOEXEC.bits()) => true,
         _ => return Err(Errno::EINVAL),
     };
-    p.files
-        .lock()
-        .duplicate_to(old, new, close_on_exec, is_dup3)
-        .map(|fd| fd as u64)
+    let (replaced, lock_owner) = {
+        let mut files = p.files.lock();
+        let replaced = if old != new {
+            files.get(new).ok().cloned()
+        } else {
+            None
+        };
+        files.duplicate_to(old, new, close_on_exec, is_dup3)?;
+        (replaced, files.lock_owner())
+    };
+    // The descriptor `new` held is closed: its file's record locks go (POSIX's rule).
+    if let Some(replaced) = replaced {
+        crate::fs::locks::descriptor_closed(lock_owner, &replaced);
+    }
+    Ok(new as u64)
 }
 
 const F_DUPFD: u64 = 0;
@@ -232,9 +249,6 @@ const F_GETFD: u64 = 1;
 const F_SETFD: u64 = 2;
 const F_GETFL: u64 = 3;
 const F_SETFL: u64 = 4;
-const F_GETLK: u64 = 5;
-const F_SETLK: u64 = 6;
-const F_SETLKW: u64 = 7;
 const F_DUPFD_CLOEXEC: u64 = 1030;
 const F_SETPIPE_SZ: u64 = 1031;
 const F_GETPIPE_SZ: u64 = 1032;
@@ -267,14 +281,9 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             file.set_status_flags(OpenFlags::from_bits_truncate(argument as u32));
             Ok(0)
         }
-        // One process: no other lock holder can exist, so every lock is granted.
-        F_GETLK => {
-            const F_UNLCK: u16 = 2;
-            let mut lock = read_in(p, argument, 32)?;
-            lock[..2].copy_from_slice(&F_UNLCK.to_le_bytes());
-            write_out(p, argument, &lock).map(|()| 0)
+        command if super::locks::is_lock_command(command) => {
+            super::locks::fcntl(p, fd, &file, command, argument)
         }
-        F_SETLK | F_SETLKW => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => {
             let end = crate::fs::pipe::pipe_end(&file).ok_or(Errno::EBADF)?;
             if command == F_GETPIPE_SZ {

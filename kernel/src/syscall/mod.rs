@@ -12,6 +12,7 @@ mod events;
 mod files;
 mod futex;
 mod identity;
+mod locks;
 mod memory;
 mod paths;
 mod process;
@@ -131,6 +132,7 @@ fn call(p: &mut Process, number: u64, a: [u64; 6]) -> SysResult {
         nr::DUP2 => files::dup3(p, fd, a[1] as i32, 0, false),
         nr::DUP3 => files::dup3(p, fd, a[1] as i32, a[2], true),
         nr::FCNTL => files::fcntl(p, fd, a[1], a[2]),
+        nr::FLOCK => locks::flock(p, fd, a[1]),
         nr::IOCTL => files::ioctl(p, fd, a[1], a[2]),
         nr::GETDENTS64 => files::getdents64(p, fd, a[1], a[2]),
         nr::FSTAT => files::fstat(p, fd, a[1]),

@@ -3,7 +3,8 @@
 //! generated on every read:
 //!
 //! - system files (`system_files.rs`): `meminfo`, `cpuinfo`, `uptime`, `version`,
-//!   `filesystems`, `loadavg`, `stat`; `sys/` (`sys.rs`);
+//!   `filesystems`, `loadavg`, `stat`; `locks` (`crate::fs::locks::proc_locks`); `sys/`
+//!   (`sys.rs`);
 //! - `self` (a link to the reader's pid), `thread-self` (to its `<pid>/task/<tid>`), `mounts` (a link to `self/mounts`);
 //! - one directory per process (`process_dir.rs`, texts in `process_files.rs`).
 //!
@@ -173,6 +174,13 @@ fn fixed_entries(inos: &mut InoCounter, sources: &ProcSources) -> FixedDir {
             counted_file(inos, |system, pids| system_files::stat(system, pids.len())),
         )
         .with("sys", sys::sys_tree(inos, &sources.system))
+        // Last, so the entries before keep their inode numbers.
+        .with(
+            "locks",
+            system_file(inos, |system| {
+                crate::fs::locks::proc_locks::render(&system.file_locks())
+            }),
+        )
 }
 
 /// `/proc` itself: the fixed entries, then one directory per process.

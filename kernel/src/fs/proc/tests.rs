@@ -14,6 +14,8 @@ use vfs_core::{At, Errno, FileType, FsContext, Location, MountFlags, MountNamesp
 use super::process_dir::{parse_number, process_ino};
 use super::system_files;
 use super::*;
+use crate::fs::locks::range::{Kind, Span};
+use crate::fs::locks::table::{Class, FileKey, LockLine};
 use crate::fs::testing::{list_dir, mounted_at, names, read_file, read_text};
 
 const MIB: u64 = 1024 * 1024;
@@ -53,6 +55,18 @@ impl SystemView for FakeSystem {
     }
     fn version(&self) -> Vec<u8> {
         b"#1 SMP PREEMPT_DYNAMIC sandbox kernel".to_vec()
+    }
+    fn file_locks(&self) -> Vec<LockLine> {
+        vec![LockLine {
+            class: Class::Posix,
+            kind: Kind::Write,
+            pid: 7,
+            file: FileKey {
+                dev: vfs_core::attr::make_dev(0, 0x21),
+                ino: 12,
+            },
+            span: Span { start: 0, end: 99 },
+        }]
     }
 }
 
@@ -371,6 +385,15 @@ fn filesystems_lists_nodev_types() {
     assert_eq!(
         read_text(&world.context, "/proc/filesystems"),
         "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevpts\nnodev\tramfs\nnodev\t9p\nnodev\toverlay\n"
+    );
+}
+
+#[test]
+fn locks_lists_the_held_locks() {
+    let world = world();
+    assert_eq!(
+        read_text(&world.context, "/proc/locks"),
+        "1: POSIX  ADVISORY  WRITE 7 00:21:12 0 99\n"
     );
 }
 

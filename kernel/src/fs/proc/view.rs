@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use vfs_core::Errno;
 
 /// The running system, for `/proc/meminfo`, `cpuinfo`, `uptime`, `version`, `stat`,
-/// `loadavg` and `/proc/sys/kernel`.
+/// `loadavg`, `locks` and `/proc/sys/kernel`.
 pub trait SystemView: Send + Sync {
     fn memory(&self) -> MemoryInfo;
     /// The CPU as `cpuinfo` describes it (every processor is the same model).
@@ -32,6 +32,8 @@ pub trait SystemView: Send + Sync {
     fn release(&self) -> Vec<u8>;
     /// `uname -v`, e.g. `#1 SMP PREEMPT_DYNAMIC …`.
     fn version(&self) -> Vec<u8>;
+    /// Every file lock held, newest first (`/proc/locks`).
+    fn file_locks(&self) -> Vec<crate::fs::locks::table::LockLine>;
     /// Load averages over 1, 5 and 15 minutes, in hundredths; none by default.
     fn load_average_centis(&self) -> [u64; 3] {
         [0; 3]

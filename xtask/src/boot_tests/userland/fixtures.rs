@@ -186,6 +186,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("events", &programs.events),
         ("unix-sockets", &programs.unix_sockets),
         ("futex", &programs.futex),
+        ("file-locks", &programs.file_locks),
         ("shared-memory", &programs.shared_memory),
         ("file-mappings", &programs.file_mappings),
         ("containment", &programs.containment),

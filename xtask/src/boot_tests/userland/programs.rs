@@ -173,6 +173,37 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
         case.expect(Line(&["futex: ", " passed, 0 failed"]))
             .expect(Status(0)),
     );
+    // Issue 14: file locks (fcntl POSIX and OFD record locks, flock) between processes,
+    // on the tmpfs at /tmp, the overlay root and the 9p bind mount at /rw;
+    // CAP_SYS_ADMIN for the bind mount that shows one file under two paths.
+    // /etc/group is a file of the overlay's lower layer: opened for writing, it is copied
+    // up (into memory; the host's stays untouched) while another process holds a lock.
+    // At the end, /proc/locks must be empty: nothing leaked in the kernel's table.
+    let mut spec = builder.fixtures.spec(&[
+        "/sbin/file-locks",
+        "--no-locks-left",
+        "copy-up=/etc/group",
+        "/tmp",
+        "/root",
+        "/rw",
+    ]);
+    spec["process"]["capabilities"] = super::fixtures::docker_caps_with(&["CAP_SYS_ADMIN"]);
+    let (case, _) = builder.with_spec("file-locks", spec)?;
+    cases.push(
+        case.expect(Line(&[
+            "ok   /etc/group: a lock holds across the file's copy-up",
+        ]))
+        .expect(Line(&["ok   /tmp: a hard link is the same file"]))
+        .expect(Line(&["ok   /root: a hard link is the same file"]))
+        .expect(Line(&["ok   /rw: a hard link is the same file"]))
+        .expect(Line(&["ok   /tmp: a bind mount is the same file"]))
+        .expect(Line(&["ok   /rw: a bind mount is the same file"]))
+        .expect(Line(&["ok   /tmp: execve keeps POSIX locks"]))
+        .expect(Line(&["ok   /tmp: 2000 separate ranges"]))
+        .expect(Line(&["ok   /proc/locks is empty once"]))
+        .expect(Line(&["file-locks: ", " passed, 0 failed"]))
+        .expect(Status(0)),
+    );
     // Issue 13's shared memory: MAP_SHARED|MAP_ANONYMOUS across fork, memfd and seals,
     // a /dev/shm file mapped by two processes, mremap, madvise.
     let (case, _) = builder.run("shared-memory", &["/sbin/shared-memory"])?;
