@@ -32,6 +32,8 @@ pub enum Command {
     Fuzz(FuzzArgs),
     /// The kernel under steady load for N minutes; free memory and 9p fids must stay flat.
     Soak(crate::soak::SoakArgs),
+    /// A distribution's root filesystem as an OCI bundle (`rootfs debian DIR`).
+    Rootfs(crate::rootfs::RootfsArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]
