@@ -8,6 +8,7 @@
 
 mod applets;
 mod bad_bundles;
+mod debian;
 mod fixtures;
 mod host_busybox;
 mod namespace;
@@ -30,6 +31,7 @@ use crate::bundle;
 use crate::guest::TestPrograms;
 use crate::guest::native::NativePrograms;
 use crate::qemu::{Accel, Machine};
+pub use debian::cases as debian_cases;
 use fixtures::Fixtures;
 pub use fixtures::docker_caps_with;
 
