@@ -1,6 +1,7 @@
 //! `cargo xtask bench …`: one submodule per benchmark, sharing the report writers.
 
 mod boot;
+mod compare;
 mod container;
 mod floor_kernel;
 mod linux_guest;
