@@ -41,6 +41,7 @@ pub struct TestPrograms {
     pub unix_socket_workloads: PathBuf,
     pub runtime_calls: PathBuf,
     pub thread_bench: PathBuf,
+    pub exec_bench: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -72,6 +73,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         unix_socket_workloads: dir.join("unix-socket-workloads"),
         runtime_calls: dir.join("runtime-calls"),
         thread_bench: dir.join("thread-bench"),
+        exec_bench: dir.join("exec-bench"),
     })
 }
 

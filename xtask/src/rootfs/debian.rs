@@ -22,6 +22,8 @@ use crate::setup::{HostPackage, ensure_packages};
 pub const SUITE: &str = "bookworm";
 /// Essential packages and apt, nothing else: the smallest tree that still has dpkg and apt.
 pub const VARIANT: &str = "minbase";
+/// What the Debian boot tests and `bench images` add to minbase: one tree for both.
+pub const TEST_PACKAGES: &[&str] = &["python3", "sqlite3"];
 /// What the cache directory's name starts with.
 const CACHE_PREFIX: &str = "debian";
 
@@ -36,10 +38,10 @@ pub struct DebianTree {
 
 impl DebianTree {
     /// The packages sorted and without repeats, so the same set is the same tree.
-    pub fn new(include: &[String]) -> Self {
+    pub fn new<S: AsRef<str>>(include: &[S]) -> Self {
         let mut include: Vec<String> = include
             .iter()
-            .map(|name| name.trim().to_owned())
+            .map(|name| name.as_ref().trim().to_owned())
             .filter(|name| !name.is_empty())
             .collect();
         include.sort();
@@ -195,8 +197,7 @@ mod tests {
     use super::*;
 
     fn tree(include: &[&str]) -> DebianTree {
-        let include: Vec<String> = include.iter().map(|s| (*s).to_owned()).collect();
-        DebianTree::new(&include)
+        DebianTree::new(include)
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Boot tests on a real distribution: Debian bookworm minbase with python3 and sqlite3
-//! (built by `cargo xtask rootfs`' code with mmdebstrap, cached under `TARGET/rootfs/`, so
-//! only the first run downloads), booted as the container's root with its own dynamically
-//! linked `/bin/bash` as the init. Each case runs one script of `scripts` and must print
+//! ([`TEST_PACKAGES`], built by `cargo xtask rootfs`' code with mmdebstrap, cached under
+//! `TARGET/rootfs/`, so only the first run downloads), booted as the container's root with
+//! its own dynamically linked `/bin/bash` as the init. Each case runs one script of `scripts` and must print
 //! exactly what the same script prints on the host in a chroot into the same tree
 //! (`host_chroot`), after the normalisation the scripts' doc lists, and end with status 0.
 //!
@@ -26,11 +26,10 @@ use crate::boot_tests::checks::Check::{self, Status};
 use crate::boot_tests::container_checks::{ContainerCheck, Normalise, normalise};
 use crate::bundle;
 use crate::qemu::{Accel, Machine, MemorySize};
+use crate::rootfs::debian::TEST_PACKAGES;
 use crate::rootfs::{DebianTree, cached_tree};
 use host_chroot::HostRun;
 
-/// What the tree holds beyond minbase.
-pub const PACKAGES: &[&str] = &["python3", "sqlite3"];
 const HOSTNAME: &str = "debian-box";
 /// A container's usual environment (Docker's PATH), a UTF-8 locale glibc has built in.
 const ENV: &[&str] = &[
@@ -101,8 +100,7 @@ pub fn cases(
             return Ok(Vec::new());
         }
     }
-    let packages: Vec<String> = PACKAGES.iter().map(|name| (*name).to_owned()).collect();
-    let tree = match cached_tree(target, &DebianTree::new(&packages)) {
+    let tree = match cached_tree(target, &DebianTree::new(TEST_PACKAGES)) {
         Ok(tree) => tree,
         Err(error) => {
             let why = format!("no Debian root filesystem: {error}");
