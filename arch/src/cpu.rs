@@ -53,6 +53,18 @@ pub fn hardware_capabilities() -> u64 {
     u64::from(core::arch::x86_64::__cpuid(1).edx)
 }
 
+/// `AT_HWCAP2` on x86_64: `HWCAP2_FSGSBASE` (bit 1) when user code may use the
+/// `RDFSBASE` family (CR4.FSGSBASE set), as Linux reports it; nothing else applies here
+/// (`HWCAP2_RING3MWAIT` is a Xeon Phi feature this kernel never enables).
+pub fn hardware_capabilities2() -> u64 {
+    const HWCAP2_FSGSBASE: u64 = 1 << 1;
+    if Cr4::read().contains(Cr4Flags::FSGSBASE) {
+        HWCAP2_FSGSBASE
+    } else {
+        0
+    }
+}
+
 /// Whether the CPU can map 1 GiB pages (the direct map uses them when it can).
 pub fn has_gigabyte_pages() -> bool {
     CpuId::new()

@@ -118,6 +118,14 @@ impl ProcessView for Task {
     fn environ(&self) -> Vec<u8> {
         read_strings(self, self.image().env)
     }
+    fn auxv(&self) -> Vec<u8> {
+        // A zombie has no address space, and Linux shows it no vector.
+        let auxv = self.image().auxv;
+        if self.parts().mm.is_none() || auxv.is_empty() {
+            return Vec::new();
+        }
+        crate::exec::auxv::to_bytes(&auxv)
+    }
     fn cwd(&self) -> Vec<u8> {
         self.cwd_target().unwrap_or_default()
     }
@@ -252,11 +260,24 @@ impl ProcessView for Task {
         // looked up after it is released (a 9p `getattr` may be a round trip).
         let (areas, (brk_start, brk), start_stack) = {
             let mm = mm.lock();
-            let areas: Vec<_> = mm
-                .areas()
-                .map(|area| (area.start, area.end, area.protection, area.backing.clone()))
-                .collect();
-            (areas, mm.brk_range(), mm.start_stack())
+            let (brk_start, brk) = mm.brk_range();
+            let mut areas = Vec::new();
+            for area in mm.areas() {
+                // The break's memory joins an anonymous area that ends where it starts
+                // (a program's bss) into one area here; Linux keeps them apart, the
+                // heap alone named `[heap]`, and so does this listing.
+                let heap_inside = matches!(area.backing, PageSource::Anonymous)
+                    && brk > brk_start
+                    && area.start < brk_start
+                    && brk_start < area.end;
+                if heap_inside {
+                    areas.push((area.start, brk_start, area.protection, PageSource::Anonymous));
+                    areas.push((brk_start, area.end, area.protection, PageSource::Anonymous));
+                } else {
+                    areas.push((area.start, area.end, area.protection, area.backing.clone()));
+                }
+            }
+            (areas, (brk_start, brk), mm.start_stack())
         };
         let root = directories(self).map(|(_, root)| root);
         areas
@@ -301,9 +322,8 @@ impl ProcessView for Task {
                             })
                             .unwrap_or_default();
                     }
-                    PageSource::Anonymous
-                        if start <= brk && end >= brk_start && brk > brk_start =>
-                    {
+                    // Linux's `vma_is_initial_heap`.
+                    PageSource::Anonymous if start < brk && end > brk_start => {
                         area.name = b"[heap]".to_vec();
                     }
                     PageSource::Anonymous if start <= start_stack && end >= start_stack => {

@@ -7,28 +7,8 @@
 
 use alloc::vec::Vec;
 
-/// Auxiliary vector keys (`<linux/auxvec.h>`).
-pub mod auxv {
-    pub const AT_NULL: u64 = 0;
-    pub const AT_PHDR: u64 = 3;
-    pub const AT_PHENT: u64 = 4;
-    pub const AT_PHNUM: u64 = 5;
-    pub const AT_PAGESZ: u64 = 6;
-    pub const AT_BASE: u64 = 7;
-    pub const AT_FLAGS: u64 = 8;
-    pub const AT_ENTRY: u64 = 9;
-    pub const AT_UID: u64 = 11;
-    pub const AT_EUID: u64 = 12;
-    pub const AT_GID: u64 = 13;
-    pub const AT_EGID: u64 = 14;
-    pub const AT_PLATFORM: u64 = 15;
-    pub const AT_HWCAP: u64 = 16;
-    pub const AT_CLKTCK: u64 = 17;
-    pub const AT_SECURE: u64 = 23;
-    pub const AT_RANDOM: u64 = 25;
-    pub const AT_HWCAP2: u64 = 26;
-    pub const AT_EXECFN: u64 = 31;
-}
+/// The keys, where the stack's users have always found them.
+pub use super::auxv;
 
 /// Most bytes of argument and environment strings accepted (Linux allows a quarter of the
 /// stack limit; with the default 8 MiB stack that is 2 MiB).
@@ -43,8 +23,10 @@ pub struct StackRequest<'a> {
     /// The path exec was given.
     pub execfn: &'a [u8],
     pub random: [u8; 16],
-    /// Every auxv entry except the three that point into the stack (AT_PLATFORM,
-    /// AT_RANDOM, AT_EXECFN), which this module adds.
+    /// The auxiliary vector in its order ([`auxv::vector`]), without `AT_NULL`. The
+    /// entries that point into the stack (`AT_PLATFORM`, `AT_RANDOM`, `AT_EXECFN`) get
+    /// their addresses here, wherever they are in the list; one that is missing is added
+    /// at the end.
     pub aux: &'a [(u64, u64)],
 }
 
@@ -58,6 +40,8 @@ pub struct InitialStack {
     /// NUL (Linux's `arg_start..arg_end`, `env_start..env_end`: `/proc/<pid>/cmdline`).
     pub args: core::ops::Range<u64>,
     pub env: core::ops::Range<u64>,
+    /// The auxiliary vector as written, `AT_NULL` last (`/proc/<pid>/auxv`).
+    pub auxv: Vec<(u64, u64)>,
 }
 
 /// `E2BIG`: the strings do not fit.
@@ -109,12 +93,17 @@ pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
     let random_at = place(&request.random, false);
 
     let mut aux: Vec<(u64, u64)> = request.aux.to_vec();
-    aux.extend([
-        (auxv::AT_PLATFORM, platform_at),
+    for (key, at) in [
         (auxv::AT_RANDOM, random_at),
         (auxv::AT_EXECFN, execfn_at),
-        (auxv::AT_NULL, 0),
-    ]);
+        (auxv::AT_PLATFORM, platform_at),
+    ] {
+        match aux.iter_mut().find(|(k, _)| *k == key) {
+            Some(pair) => pair.1 = at,
+            None => aux.push((key, at)),
+        }
+    }
+    aux.push((auxv::AT_NULL, 0));
     let words = 1 + (argv_at.len() + 1) + (envp_at.len() + 1) + 2 * aux.len();
     let sp = (random_at - words as u64 * 8) & !15;
 
@@ -136,7 +125,7 @@ pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
     put_word(argv_at.len() as u64);
     argv_at.iter().chain(&[0]).for_each(|&p| put_word(p));
     envp_at.iter().chain(&[0]).for_each(|&p| put_word(p));
-    for (key, value) in aux {
+    for &(key, value) in &aux {
         put_word(key);
         put_word(value);
     }
@@ -147,6 +136,7 @@ pub fn build(request: &StackRequest<'_>) -> Result<InitialStack, TooBig> {
         image,
         args: args_start..env_start,
         env: env_start..execfn_at,
+        auxv: aux,
     })
 }
 
@@ -234,6 +224,46 @@ mod tests {
         let random = find(auxv::AT_RANDOM);
         assert_eq!(&stack.image[(random - sp) as usize..][..16], &[7; 16]);
         assert_eq!(aux.last(), Some(&(auxv::AT_NULL, 0)));
+    }
+
+    /// The whole vector of an exec, in Linux's order: the stack holds it in that order,
+    /// with the three addresses filled in, and the returned copy is what is on the stack.
+    #[test]
+    fn a_full_vector_keeps_its_order_and_gets_its_addresses() {
+        let input = auxv::AuxInput {
+            phdr: 0x5555_5555_4040,
+            phent: 56,
+            phnum: 13,
+            entry: 0x5555_5555_5000,
+            base: 0x7fff_efff_0000,
+            min_signal_stack: 1760,
+            ..auxv::AuxInput::default()
+        };
+        let pairs = auxv::vector(&input);
+        let stack = build(&StackRequest {
+            top: TOP,
+            argv: &[b"/bin/true"],
+            envp: &[],
+            execfn: b"/bin/true",
+            random: [9; 16],
+            aux: &pairs,
+        })
+        .unwrap();
+        let keys: Vec<u64> = stack.auxv.iter().map(|&(key, _)| key).collect();
+        let mut expected: Vec<u64> = pairs.iter().map(|&(key, _)| key).collect();
+        expected.push(auxv::AT_NULL);
+        assert_eq!(keys, expected);
+        // argc, argv[0], NULL, envp's NULL, then the pairs.
+        let mut at = stack.sp + 8 * 4;
+        for &(key, value) in &stack.auxv {
+            assert_eq!((word(&stack, at), word(&stack, at + 8)), (key, value));
+            at += 16;
+        }
+        let find = |key| stack.auxv.iter().find(|(k, _)| *k == key).unwrap().1;
+        assert_eq!(c_string(&stack, find(auxv::AT_EXECFN)), b"/bin/true");
+        assert_eq!(c_string(&stack, find(auxv::AT_PLATFORM)), b"x86_64");
+        assert_eq!(&stack.image[(find(auxv::AT_RANDOM) - stack.sp) as usize..][..16], &[9; 16]);
+        assert_eq!(find(auxv::AT_BASE), 0x7fff_efff_0000);
     }
 
     #[test]

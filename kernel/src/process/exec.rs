@@ -1,5 +1,13 @@
-//! `execve`: replace a process's image with an executable file (a static ELF, or a `#!`
-//! script whose interpreter is one), as Linux's `load_elf_binary` and `load_script` do.
+//! `execve`: replace a process's image with an executable file (an ELF program, static or
+//! dynamically linked, or a `#!` script whose interpreter is one), as Linux's
+//! `load_elf_binary` and `load_script` do.
+//!
+//! A dynamically linked program names its interpreter (`PT_INTERP`, e.g.
+//! `/lib64/ld-linux-x86-64.so.2`): the interpreter is opened in the caller's mount
+//! namespace with its root and working directory, as the program was, mapped below the
+//! stack where `mmap` would put it, and run first; the program's own headers and entry go
+//! to it in the auxiliary vector (`AT_PHDR`, `AT_ENTRY`, `AT_BASE` the interpreter's base).
+//! Segments are file mappings, so their pages come from the page cache.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -13,8 +21,9 @@ use vfs_core::{At, Errno, FileType, Inode, Location, MountFlags};
 
 use super::Process;
 use super::caps::{FILE_CAPABILITIES_XATTR, FileCapabilities};
-use crate::exec::elf::{self, ElfImage, HEADER_READ_SIZE};
-use crate::exec::stack::{self, StackRequest, auxv};
+use crate::exec::auxv::{self, AuxInput};
+use crate::exec::elf::{self, ElfHeaders, ElfImage, HEADER_READ_SIZE, Role};
+use crate::exec::stack::{self, StackRequest};
 use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
@@ -41,6 +50,9 @@ impl From<Errno> for ExecFailure {
     }
 }
 
+/// `SIGSEGV`: what a process dies of when its exec fails past the point of no return.
+const SIGSEGV: u8 = 11;
+
 impl ExecFailure {
     pub fn errno(&self) -> Errno {
         match self {
@@ -49,9 +61,25 @@ impl ExecFailure {
         }
     }
 
+    /// Linux meets this failure past its point of no return (`begin_new_exec`): the old
+    /// image is gone and the process is killed with [`fatal_signal`](Self::fatal_signal)
+    /// instead of `execve` returning.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ExecFailure::Format(error) if error.is_fatal())
+    }
+
+    /// The signal a fatal failure kills the process with.
+    pub fn fatal_signal(&self) -> u8 {
+        SIGSEGV
+    }
+
     /// The status a shell gives when it cannot run a command: 127 when the file is not
-    /// there, 126 when it is there but cannot be executed.
+    /// there, 126 when it is there but cannot be executed; a process killed by its exec
+    /// ends as killed by `SIGSEGV` (128 + 11).
     pub fn shell_status(&self) -> u8 {
+        if self.is_fatal() {
+            return 128 + SIGSEGV;
+        }
         match self.errno() {
             Errno::ENOENT | Errno::ENOTDIR => 127,
             _ => 126,
@@ -71,7 +99,7 @@ impl core::fmt::Display for ExecFailure {
 fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut filled = 0;
     while filled < buf.len() {
-        let read = inode.read_at(offset + filled as u64, &mut buf[filled..])?;
+        let read = inode.read_at(offset.saturating_add(filled as u64), &mut buf[filled..])?;
         if read == 0 {
             break;
         }
@@ -104,6 +132,9 @@ pub fn exec(
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<(), ExecFailure> {
+    // `AT_EXECFN` is the name `execve` was given, a script's own rather than its
+    // interpreter's (Linux's `bprm->exec`).
+    let execfn = path.to_vec();
     let mut path = path.to_vec();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let (inode, location) = open_executable(process, &path)?;
@@ -123,28 +154,100 @@ pub fn exec(
             path = shebang.interpreter.to_vec();
             continue;
         }
-        let image = parse_elf(&*inode, &head, size).map_err(ExecFailure::Format)?;
+        let headers = parse_elf(&*inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
+        let interpreter = match headers.interpreter {
+            Some(reference) => Some(open_interpreter(process, &*inode, reference)?),
+            None => None,
+        };
         let credentials = exec_credentials(process, &inode, &location, &stat)?;
         let executable = Executable {
-            inode,
-            location,
+            file: MappedFile { inode, location },
+            headers,
+            interpreter,
             credentials,
         };
-        return load(process, &executable, &image, &path, &argv, &envp);
+        let names = Names {
+            path: &path,
+            execfn: &execfn,
+        };
+        return load(process, &executable, names, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
 
-fn parse_elf(inode: &dyn Inode, head: &[u8], size: u64) -> Result<ElfImage, ExecFormatError> {
-    elf::parse_file(head, size, |offset, table| {
+fn parse_elf(
+    inode: &dyn Inode,
+    head: &[u8],
+    size: u64,
+    role: Role,
+) -> Result<ElfHeaders, ExecFormatError> {
+    elf::parse_file(head, size, role, |offset, table| {
         read_exact_at(inode, offset, table).ok()
     })
 }
 
-/// The program exec runs: its file, and the identity the process takes with it.
-struct Executable {
+/// The interpreter a program's `PT_INTERP` names, opened and its headers read, with
+/// Linux's errors: the path read whole from the program (`EIO` if the file ends first)
+/// and NUL-terminated (`ENOEXEC`), the file opened as an executable is (`ENOENT`,
+/// `EACCES`…), its header read whole (`EIO`) and an ELF for this machine with usable
+/// program headers (`ELIBBAD`).
+fn open_interpreter(
+    process: &Process,
+    program: &dyn Inode,
+    reference: elf::InterpreterRef,
+) -> Result<Interpreter, ExecFailure> {
+    // At most `PATH_MAX` bytes: `parse` checked the size.
+    let mut bytes = vec![0u8; reference.size as usize];
+    if read_exact_at(program, reference.offset, &mut bytes)? < bytes.len() {
+        return Err(ExecFailure::Format(ExecFormatError::Truncated(
+            "the PT_INTERP path lies past the end of the file",
+        )));
+    }
+    let name = elf::interpreter_path(&bytes).map_err(ExecFailure::Format)?;
+    if name.is_empty() {
+        return Err(ExecFailure::Errno(Errno::ENOENT));
+    }
+    let (inode, location) = open_executable(process, name)?;
+    let stat = inode.getattr()?;
+    crate::mm::page_cache::check_version(&inode, &stat);
+    let mut head = vec![0u8; HEADER_READ_SIZE];
+    let head_len = read_exact_at(&*inode, 0, &mut head)?;
+    head.truncate(head_len);
+    let headers =
+        parse_elf(&*inode, &head, stat.size, Role::Interpreter).map_err(ExecFailure::Format)?;
+    log::debug!(target: "exec", "interpreter {}", String::from_utf8_lossy(name));
+    Ok(Interpreter {
+        file: MappedFile { inode, location },
+        headers,
+    })
+}
+
+/// A file whose segments are mapped: its inode, and where it was opened (the name
+/// `/proc/<pid>/maps` shows).
+struct MappedFile {
     inode: Arc<dyn Inode>,
     location: Location,
+}
+
+/// A program's interpreter, opened and its headers read.
+struct Interpreter {
+    file: MappedFile,
+    headers: ElfHeaders,
+}
+
+/// The names of one exec: the file run (for `/proc/<pid>/exe` and `comm`), and the name
+/// `execve` was given (`AT_EXECFN`; a script's, where `path` is its interpreter's).
+struct Names<'a> {
+    path: &'a [u8],
+    execfn: &'a [u8],
+}
+
+/// The program exec runs: its file and headers, its interpreter if it names one, and
+/// the identity the process takes with it.
+struct Executable {
+    file: MappedFile,
+    headers: ElfHeaders,
+    interpreter: Option<Interpreter>,
     credentials: ExecCredentials,
 }
 
@@ -191,16 +294,9 @@ fn exec_credentials(
     Ok(credentials)
 }
 
-fn load(
-    process: &mut Process,
-    executable: &Executable,
-    image: &ElfImage,
-    path: &[u8],
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
-) -> Result<(), ExecFailure> {
-    let mut mm = AddressSpace::new()?;
-    let mut image_end = 0;
+/// Maps `image`'s segments from `file`: the file's pages for the bytes the file holds
+/// (the last page's tail zeroed), anonymous zeros past them up to the memory size.
+fn map_segments(mm: &mut AddressSpace, file: &MappedFile, image: &ElfImage) -> Result<(), Errno> {
     for segment in &image.segments {
         let (page_start, page_offset) = segment.page_start();
         let file_end = segment.vaddr + segment.file_size;
@@ -212,8 +308,8 @@ fn load(
         let memory_end = (segment.vaddr + segment.mem_size).next_multiple_of(PAGE_SIZE as u64);
         if file_area_end > page_start {
             let source = PageSource::File {
-                inode: executable.inode.clone(),
-                location: executable.location.clone(),
+                inode: file.inode.clone(),
+                location: file.location.clone(),
                 offset: page_offset,
                 file_bytes: file_end - page_start,
             };
@@ -232,9 +328,56 @@ fn load(
                 PageSource::Anonymous,
             )?;
         }
-        image_end = image_end.max(memory_end);
     }
-    mm.set_brk_start(image_end);
+    Ok(())
+}
+
+/// Places and maps the interpreter: an `ET_DYN` one where `mmap` would put its whole
+/// span (the highest free range below the mmap base, as Linux's `load_elf_interp` maps
+/// it with no address), an `ET_EXEC` one at its own addresses. Returns its image.
+fn map_interpreter(
+    mm: &mut AddressSpace,
+    interpreter: &Interpreter,
+) -> Result<ElfImage, ExecFailure> {
+    let headers = &interpreter.headers;
+    let (_, span) = headers
+        .span()
+        .ok_or(ExecFailure::Format(ExecFormatError::BadLayout(
+            "the interpreter has no loadable segment",
+        )))?;
+    let start = match headers.kind {
+        elf::Kind::SharedObject => {
+            // Found as `mmap` finds room, and let go at once: the segments take it.
+            let start = mm.map_anywhere(0, span, Protection::empty(), PageSource::Anonymous)?;
+            mm.unmap(start, span)?;
+            start
+        }
+        elf::Kind::Executable => 0,
+    };
+    let image = headers
+        .place(headers.interpreter_bias(start))
+        .map_err(ExecFailure::Format)?;
+    map_segments(mm, &interpreter.file, &image)?;
+    Ok(image)
+}
+
+fn load(
+    process: &mut Process,
+    executable: &Executable,
+    names: Names<'_>,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+) -> Result<(), ExecFailure> {
+    let path = names.path;
+    let image = executable
+        .headers
+        .place(executable.headers.program_bias())
+        .map_err(ExecFailure::Format)?;
+    let mut mm = AddressSpace::new()?;
+    map_segments(&mut mm, &executable.file, &image)?;
+    // The break starts right after the program (not its interpreter), as Linux's does
+    // with randomization off.
+    mm.set_brk_start(image.memory_end());
 
     let mut stack_rights = Protection::READ | Protection::WRITE;
     if image.executable_stack {
@@ -246,6 +389,14 @@ fn load(
         stack_rights,
         PageSource::Anonymous,
     )?;
+    let interpreter_image = match &executable.interpreter {
+        Some(interpreter) => Some(map_interpreter(&mut mm, interpreter)?),
+        None => None,
+    };
+    // The interpreter runs first, and starts the program itself.
+    let entry = interpreter_image
+        .as_ref()
+        .map_or(image.entry, |interp| interp.entry);
 
     // The identity the new image runs with (Linux's `cap_bprm_creds_from_file`): the
     // saved ids follow the effective ones, and a set-id or capability-raising exec is
@@ -272,23 +423,24 @@ fn load(
     ids.suid = credentials.euid;
     ids.egid = credentials.egid;
     ids.sgid = credentials.egid;
-    let aux = [
-        (auxv::AT_PHDR, image.phdr_address),
-        (auxv::AT_PHENT, u64::from(image.phdr_entry_size)),
-        (auxv::AT_PHNUM, u64::from(image.phdr_count)),
-        (auxv::AT_PAGESZ, PAGE_SIZE as u64),
-        (auxv::AT_BASE, 0),
-        (auxv::AT_FLAGS, 0),
-        (auxv::AT_ENTRY, image.entry),
-        (auxv::AT_UID, u64::from(ids.uid)),
-        (auxv::AT_EUID, u64::from(ids.euid)),
-        (auxv::AT_GID, u64::from(ids.gid)),
-        (auxv::AT_EGID, u64::from(ids.egid)),
-        (auxv::AT_HWCAP, arch::cpu::hardware_capabilities()),
-        (auxv::AT_HWCAP2, 0),
-        (auxv::AT_CLKTCK, 100),
-        (auxv::AT_SECURE, u64::from(secure)),
-    ];
+    let aux = auxv::vector(&AuxInput {
+        vdso: None,
+        min_signal_stack: auxv::min_signal_stack_size(
+            arch::fpu::FpuState::signal_frame_size() as u64,
+        ),
+        hwcap: arch::cpu::hardware_capabilities(),
+        hwcap2: arch::cpu::hardware_capabilities2(),
+        phdr: image.phdr_address,
+        phent: u64::from(image.phdr_entry_size),
+        phnum: u64::from(image.phdr_count),
+        entry: image.entry,
+        base: interpreter_image.as_ref().map_or(0, |interp| interp.load_bias),
+        uid: ids.uid,
+        euid: ids.euid,
+        gid: ids.gid,
+        egid: ids.egid,
+        secure,
+    });
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
     let argv_slices: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
@@ -297,7 +449,7 @@ fn load(
         top: STACK_TOP,
         argv: &argv_slices,
         envp: &envp_slices,
-        execfn: path,
+        execfn: names.execfn,
         random,
         aux: &aux,
     };
@@ -320,7 +472,7 @@ fn load(
     process.files = shared(files);
     arch::thread::reset_fpu();
     process.context = UserContext {
-        rip: image.entry,
+        rip: entry,
         rsp: initial.sp,
         rflags: 0x202,
         ..UserContext::default()
@@ -345,8 +497,9 @@ fn load(
         exe,
         args: initial.args.clone(),
         env: initial.env.clone(),
+        auxv: initial.auxv.into(),
     });
     process.publish_parts();
-    log::debug!(target: "exec", "{} entry={:#x} sp={:#x}", String::from_utf8_lossy(path), image.entry, initial.sp);
+    log::debug!(target: "exec", "{} entry={entry:#x} sp={:#x}", String::from_utf8_lossy(path), initial.sp);
     Ok(())
 }

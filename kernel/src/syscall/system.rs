@@ -86,7 +86,17 @@ fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(
     // is released in its memory once the exec has succeeded, as Linux's
     // `exec_mm_release`.
     let (old_mm, robust_list, clear_child_tid) = (p.mm.clone(), p.robust_list.0, p.clear_child_tid);
-    crate::process::exec::exec(p, &path, argv, envp).map_err(|failure| failure.errno())?;
+    match crate::process::exec::exec(p, &path, argv, envp) {
+        Ok(()) => {}
+        // Linux's loader meets this past its point of no return, where `execve` can no
+        // longer fail: the process is killed (on the way back to user mode).
+        Err(failure) if failure.is_fatal() => {
+            log::info!(target: "exec", "pid {}: {}: {failure}", p.pid, alloc::string::String::from_utf8_lossy(&path));
+            p.pending_termination = Some(failure.fatal_signal());
+            return Ok(());
+        }
+        Err(failure) => return Err(failure.errno()),
+    }
     crate::task::futex::release_at_exec(p, &old_mm, robust_list, clear_child_tid);
     Ok(())
 }

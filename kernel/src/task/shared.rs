@@ -63,6 +63,9 @@ pub struct Image {
     /// is (Linux reads `mm->arg_start..arg_end` too).
     pub args: Range<u64>,
     pub env: Range<u64>,
+    /// The auxiliary vector exec wrote on the stack, `AT_NULL` last (`/proc/<pid>/auxv`,
+    /// Linux's `mm->saved_auxv`); shared, as the image is copied on every read.
+    pub auxv: Arc<[(u64, u64)]>,
 }
 
 /// Who a task is: its ids and capability sets, as its thread last set them.

@@ -50,6 +50,7 @@ type LinkRender = fn(&dyn ProcessView) -> Result<Vec<u8>>;
 /// process; `environ` is private to it, as on Linux.
 const FILES: &[(&str, u32, Render)] = &[
     ("environ", 0o400, |process| process.environ()),
+    ("auxv", 0o400, |process| process.auxv()),
     ("status", 0o444, process_files::status),
     ("comm", 0o444, |process| {
         let mut comm = process.comm();

@@ -128,6 +128,9 @@ impl ProcessView for FakeProcess {
     fn environ(&self) -> Vec<u8> {
         b"PATH=/bin\0HOME=/root\0".to_vec()
     }
+    fn auxv(&self) -> Vec<u8> {
+        crate::exec::auxv::to_bytes(&[(6, 4096), (7, 0x7fff_f000_0000), (0, 0)])
+    }
     fn cwd(&self) -> Vec<u8> {
         b"/work".to_vec()
     }
@@ -546,6 +549,21 @@ fn cwd_exe_root_are_links_and_cmdline_environ_comm_are_linux_texts() {
         (environ.mode, environ.uid, environ.size),
         (0o100400, 1000, 0)
     );
+}
+
+/// `/proc/<pid>/auxv`: the pairs as native words with `AT_NULL` last, readable by the
+/// owner only (Linux's `S_IRUSR`).
+#[test]
+fn auxv_is_the_binary_vector_for_the_owner_only() {
+    let world = world();
+    let bytes = read_file(&world.context, "/proc/self/auxv").unwrap();
+    let words: Vec<u64> = bytes
+        .chunks(8)
+        .map(|word| u64::from_le_bytes(word.try_into().unwrap()))
+        .collect();
+    assert_eq!(words, [6, 4096, 7, 0x7fff_f000_0000, 0, 0]);
+    let auxv = world.context.stat(At::Cwd, b"/proc/1/auxv", false).unwrap();
+    assert_eq!((auxv.mode, auxv.uid), (0o100400, 1000));
 }
 
 #[test]

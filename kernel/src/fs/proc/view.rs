@@ -133,6 +133,11 @@ pub trait ProcessView: Send + Sync {
     fn cmdline(&self) -> Vec<u8>;
     /// The environment strings, each ending in NUL.
     fn environ(&self) -> Vec<u8>;
+    /// The auxiliary vector its exec wrote, as `/proc/<pid>/auxv` shows it: the pairs as
+    /// little-endian words, `AT_NULL` included; empty for a process that has none.
+    fn auxv(&self) -> Vec<u8> {
+        Vec::new()
+    }
     /// Absolute paths of the working directory, the executable and the root.
     fn cwd(&self) -> Vec<u8>;
     fn exe(&self) -> Vec<u8>;
