@@ -271,7 +271,12 @@ impl ProcessView for Task {
                     && area.start < brk_start
                     && brk_start < area.end;
                 if heap_inside {
-                    areas.push((area.start, brk_start, area.protection, PageSource::Anonymous));
+                    areas.push((
+                        area.start,
+                        brk_start,
+                        area.protection,
+                        PageSource::Anonymous,
+                    ));
                     areas.push((brk_start, area.end, area.protection, PageSource::Anonymous));
                 } else {
                     areas.push((area.start, area.end, area.protection, area.backing.clone()));
@@ -374,6 +379,16 @@ impl ProcessView for Task {
             (fs.ns.clone(), fs.root.clone())
         };
         namespace.proc_mounts(&root)
+    }
+    fn mountinfo(&self) -> Vec<u8> {
+        let Some(fs) = self.parts().fs else {
+            return Vec::new();
+        };
+        let (namespace, root) = {
+            let fs = fs.lock();
+            (fs.ns.clone(), fs.root.clone())
+        };
+        namespace.proc_mountinfo(&root)
     }
 }
 
