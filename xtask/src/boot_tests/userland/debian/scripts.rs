@@ -10,7 +10,9 @@
 //! construction (the host side runs in a UTS namespace with the sandbox's).
 
 /// Coreutils in pipelines and command substitutions, `/etc/os-release`, dpkg and apt,
-/// perl, gzip and tar round trips through `/tmp`.
+/// perl, gzip and tar round trips through `/tmp`; identity through NSS (`id`, `getent`),
+/// what tools read in `/proc`, file times set and copied, links, modes, renames, `split`,
+/// `xargs -P`, `timeout`.
 pub const COREUTILS: &str = r#"exec 2>&1
 set -o pipefail
 echo "== os-release"; cat /etc/os-release
@@ -47,11 +49,30 @@ mkdir $d/out; tar -C $d/out -xzf $d/src.tgz; diff -r $d/src $d/out/src && echo "
 (cd $d/out/src && find . -type f | sort | xargs sha256sum)
 tar -C /usr/share -cf - doc/bash doc/dpkg | tar -tf - | sort | sha256sum
 rm -rf $d; ls /tmp | wc -l
+echo "== identity"
+id; whoami; getent passwd root bin | cut -d: -f1,6; getent group root; hostname; uname -s -m -o
+echo "== /proc"
+readlink /proc/self/exe; cut -d' ' -f2,3 /proc/self/stat; cat /proc/self/comm
+head -1 /proc/meminfo | cut -d: -f1; awk '{ print NF }' /proc/loadavg; cat /proc/sys/kernel/ostype
+test -r /proc/self/mountinfo && echo "mountinfo readable"; grep -c ' / ' /proc/self/mounts
+echo "== files"
+cd /tmp; mkdir -p tree/sub; touch -d '2020-01-02 03:04:05' tree/sub/f; stat -c '%y %n' tree/sub/f
+cp -a tree copy; stat -c '%Y %a %n' copy/sub/f; ln -s sub/f tree/link; readlink tree/link; stat -L -c %s tree/link
+chmod 640 tree/sub/f; stat -c '%A' tree/sub/f; mv tree/sub/f tree/sub/g; ls tree/sub; rm -r tree copy; ls /tmp
+echo hello | tee /tmp/t1 | base64; base64 -d <<< aGVsbG8K; od -An -tx1 /tmp/t1; cksum /tmp/t1
+seq 1 25000 > /tmp/n; (cd /tmp && split -l 10000 n part- && wc -l part-* && cat part-* | cmp - n && echo "split joins"); rm /tmp/n /tmp/part-* /tmp/t1
+find /etc -maxdepth 1 -name '*.conf' | sort | head -5; find /usr/share/doc -type f -name copyright | wc -l
+seq 1 20 | xargs -P 4 -n 1 sh -c 'echo $(( $0 * $0 ))' | sort -n | tr '\n' ' '; echo
+timeout 5 sleep 0.1; echo "timeout $?"; timeout 0.2 sleep 5; echo "timeout $?"
+seq 100000 -1 1 | sort -n | tail -1; seq 1 3000 | paste -sd+ | bc 2>/dev/null || seq 1 3000 | awk '{ s += $1 } END { print s }'
 echo "== done"
 "#;
 
 /// Python: `json`, `hashlib`, `sqlite3` (in memory), `threading` (a lock, a queue, a
-/// condition) and `subprocess` (pipes, a shell pipeline, a missing program, a timeout).
+/// condition) and `subprocess` (pipes, a shell pipeline, a missing program, a timeout);
+/// then extension modules and `dlopen` (`zlib`, `decimal`, `ssl`, `ctypes`), `zoneinfo`,
+/// `tempfile` and `shutil`, a socket pair, `select`, an interval timer's signal, and
+/// `multiprocessing` (a fork pool, a semaphore-backed lock and shared memory value).
 /// `-u`: the sandbox's stdout is the console, the host's a pipe; unbuffered, both write
 /// in the same order.
 pub const PYTHON: &str = r#"exec 2>&1
@@ -107,6 +128,48 @@ try:
 except FileNotFoundError as error:
     print("missing program", error.errno, error.strerror)
 print("timeout", subprocess.run(["sleep", "0.1"], timeout=60).returncode)
+'
+echo "python status $?"
+python3 -u -c '
+import ctypes, decimal, multiprocessing, os, select, shutil, signal, socket, ssl, tempfile, time, zlib
+from zoneinfo import ZoneInfo
+import datetime
+print("zlib", zlib.crc32(zlib.decompress(zlib.compress(b"abc" * 10000, 9))), len(zlib.compress(b"abc" * 10000, 9)))
+print("decimal", decimal.Decimal(1) / decimal.Decimal(7))
+print("ssl", ssl.OPENSSL_VERSION.split()[0], ssl.HAS_TLSv1_3)
+libc = ctypes.CDLL("libc.so.6")
+print("ctypes", libc.abs(-42), libc.strlen(b"sandbox"))
+print("zoneinfo", datetime.datetime(2024, 7, 1, 12, tzinfo=datetime.timezone.utc).astimezone(ZoneInfo("Europe/Paris")).isoformat())
+with tempfile.TemporaryDirectory(dir="/tmp") as scratch:
+    os.makedirs(os.path.join(scratch, "a/b"))
+    with open(os.path.join(scratch, "a/b/f"), "w") as f:
+        f.write("x" * 5000)
+    shutil.copytree(os.path.join(scratch, "a"), os.path.join(scratch, "c"))
+    print("copytree", sorted(os.listdir(os.path.join(scratch, "c/b"))), os.path.getsize(os.path.join(scratch, "c/b/f")))
+    print("walk", sorted(len(files) for _, _, files in os.walk(scratch)))
+a, b = socket.socketpair()
+a.sendall(b"ping"); print("socketpair", b.recv(4))
+r, w = os.pipe()
+os.write(w, b"x"); print("select", select.select([r], [], [], 5)[0] == [r])
+got = []
+signal.signal(signal.SIGALRM, lambda signum, frame: got.append(signum))
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+time.sleep(0.5)
+print("alarm", got)
+def square(n):
+    return n * n
+if __name__ == "__main__":
+    with multiprocessing.Pool(2) as pool:
+        print("pool", pool.map(square, range(8)))
+    lock = multiprocessing.Lock(); value = multiprocessing.Value("i", 0)
+    def add(lock, value):
+        for _ in range(100):
+            with lock:
+                value.value += 1
+    procs = [multiprocessing.Process(target=add, args=(lock, value)) for _ in range(3)]
+    for p in procs: p.start()
+    for p in procs: p.join()
+    print("shared value", value.value, [p.exitcode for p in procs])
 '
 echo "python status $?"
 "#;
