@@ -205,6 +205,29 @@ const FEATURE_NAMES: &[(u32, usize, u32, &str)] = &[
     (7, 1, 29, "sha_ni"),
 ];
 
+/// Whether a feature the CPU has is one user code may use here: Linux leaves out of
+/// `/proc/cpuinfo` what it has not enabled, so a program that reads the flags does not
+/// try an instruction that faults. State components need their XCR0 bit (AVX's YMM state,
+/// AVX-512's opmask and ZMM state), `fsgsbase` needs CR4.FSGSBASE.
+fn usable_by_user_code(name: &str) -> bool {
+    use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
+    let xcr0 = || {
+        if Cr4::read().contains(Cr4Flags::OSXSAVE) {
+            XCr0::read()
+        } else {
+            XCr0Flags::empty()
+        }
+    };
+    match name {
+        "avx" | "avx2" | "fma" | "f16c" => xcr0().contains(XCr0Flags::AVX),
+        name if name.starts_with("avx512") => xcr0().contains(
+            XCr0Flags::AVX | XCr0Flags::OPMASK | XCr0Flags::ZMM_HI256 | XCr0Flags::HI16_ZMM,
+        ),
+        "fsgsbase" => Cr4::read().contains(Cr4Flags::FSGSBASE),
+        _ => true,
+    }
+}
+
 fn cpuid(leaf: u32) -> [u32; 4] {
     let r = core::arch::x86_64::__cpuid_count(leaf, 0);
     [r.eax, r.ebx, r.ecx, r.edx]
@@ -285,6 +308,7 @@ pub fn describe() -> CpuDescription {
         })
         .filter(|&&(leaf, register, bit, _)| cpuid(leaf)[register] & (1 << bit) != 0)
         .map(|&(_, _, _, name)| name)
+        .filter(|name| usable_by_user_code(name))
         .collect();
     let address_bits = if max_extended >= 0x8000_0008 {
         cpuid(0x8000_0008)[0]

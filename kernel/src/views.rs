@@ -66,6 +66,10 @@ impl SystemView for KernelSystem {
         }
     }
 
+    fn cpu_count(&self) -> u32 {
+        crate::fs::sysfs::ONE_CPU
+    }
+
     fn uptime_ns(&self) -> u64 {
         crate::clock::monotonic_ns() as u64
     }

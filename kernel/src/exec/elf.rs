@@ -173,7 +173,9 @@ pub fn parse_file(
 ) -> Result<ElfHeaders, ExecFormatError> {
     let checks = Checks { role };
     if role == Role::Interpreter && head.len() < ELF_HEADER_SIZE {
-        return Err(ExecFormatError::Truncated("the interpreter is shorter than an ELF header"));
+        return Err(ExecFormatError::Truncated(
+            "the interpreter is shorter than an ELF header",
+        ));
     }
     let Some((phoff, phsize)) = program_header_range(head) else {
         // Not even a header: say why, as `parse` would.
@@ -353,7 +355,11 @@ impl ElfHeaders {
     /// lowest page and its length (Linux's `total_mapping_size`, rounded up to a page).
     /// `None` without a loadable segment or for a span that overflows.
     pub fn span(&self) -> Option<(u64, u64)> {
-        let start = self.loads.iter().map(|load| load.vaddr & !(PAGE - 1)).min()?;
+        let start = self
+            .loads
+            .iter()
+            .map(|load| load.vaddr & !(PAGE - 1))
+            .min()?;
         let mut end = 0u64;
         for load in &self.loads {
             end = end.max(load.vaddr.checked_add(load.mem_size)?);
@@ -388,9 +394,7 @@ impl ElfHeaders {
         let phdr_address = self
             .loads
             .iter()
-            .find(|load| {
-                self.phoff >= load.offset && self.phoff - load.offset < load.file_size
-            })
+            .find(|load| self.phoff >= load.offset && self.phoff - load.offset < load.file_size)
             .map_or(bias, |load| {
                 (self.phoff - load.offset)
                     .wrapping_add(load.vaddr)
@@ -426,8 +430,7 @@ impl ElfHeaders {
         let vaddr = load.vaddr.wrapping_add(bias);
         // Linux's check: an address past the user range, or a size that would take
         // the segment (or the break after it) past it.
-        if vaddr >= TASK_SIZE || load.mem_size > TASK_SIZE || TASK_SIZE - load.mem_size < vaddr
-        {
+        if vaddr >= TASK_SIZE || load.mem_size > TASK_SIZE || TASK_SIZE - load.mem_size < vaddr {
             return Err(ExecFormatError::BadLayout(
                 "segment outside the user address range",
             ));
@@ -592,10 +595,31 @@ mod tests {
     fn dynamic_pie(interp_size: u64) -> Builder {
         let mut builder = Builder::new()
             .segment(elf::PT_PHDR, elf::PF_R, 64, 64, 5 * 56, 5 * 56)
-            .segment(elf::PT_INTERP, elf::PF_R, 0x318, 0x318, interp_size, interp_size)
+            .segment(
+                elf::PT_INTERP,
+                elf::PF_R,
+                0x318,
+                0x318,
+                interp_size,
+                interp_size,
+            )
             .segment(elf::PT_LOAD, elf::PF_R, 0, 0, 0x1000, 0x1000)
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0x1000, 0x1000, 0x800, 0x800)
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_W, 0x2000, 0x3000, 0x100, 0x2000);
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0x1000,
+                0x1000,
+                0x800,
+                0x800,
+            )
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_W,
+                0x2000,
+                0x3000,
+                0x100,
+                0x2000,
+            );
         builder.kind = elf::ET_DYN;
         builder.entry = 0x1040;
         builder
@@ -640,7 +664,15 @@ mod tests {
     #[test]
     fn a_pie_base_follows_its_segment_alignment() {
         let mut builder = Builder::new()
-            .aligned(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0, 0, 0x2000, 0x2000, 0x20_0000)
+            .aligned(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0,
+                0,
+                0x2000,
+                0x2000,
+                0x20_0000,
+            )
             .aligned(elf::PT_LOAD, elf::PF_R, 0x2000, 0x20_2000, 0x10, 0x10, 3);
         builder.kind = elf::ET_DYN;
         builder.entry = 0x100;
@@ -657,8 +689,22 @@ mod tests {
     #[test]
     fn executable_stack_flag_is_read() {
         let builder = Builder::new()
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0, 0x400000, 0x2000, 0x2000)
-            .segment(elf::PT_GNU_STACK, elf::PF_R | elf::PF_W | elf::PF_X, 0, 0, 0, 0);
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0,
+                0x400000,
+                0x2000,
+                0x2000,
+            )
+            .segment(
+                elf::PT_GNU_STACK,
+                elf::PF_R | elf::PF_W | elf::PF_X,
+                0,
+                0,
+                0,
+                0,
+            );
         assert!(builder.parse(0x2000).unwrap().executable_stack);
     }
 
@@ -690,7 +736,10 @@ mod tests {
             relocatable.parse(0x4000),
             Err(ExecFormatError::NotExecutableFormat)
         );
-        assert_eq!(ExecFormatError::NotExecutableFormat.errno(), vfs_core::Errno::ENOEXEC);
+        assert_eq!(
+            ExecFormatError::NotExecutableFormat.errno(),
+            vfs_core::Errno::ENOEXEC
+        );
     }
 
     /// A program's PT_INTERP is found where the file says, and the program is placed at
@@ -721,14 +770,26 @@ mod tests {
     #[test]
     fn bad_interpreter_paths_are_enoexec() {
         for size in [0, 1, PATH_MAX + 1, u64::MAX] {
-            let error = dynamic_pie(size).headers_as(0x3000, Role::Program).unwrap_err();
-            assert!(matches!(error, ExecFormatError::Malformed(_)), "{size}: {error:?}");
+            let error = dynamic_pie(size)
+                .headers_as(0x3000, Role::Program)
+                .unwrap_err();
+            assert!(
+                matches!(error, ExecFormatError::Malformed(_)),
+                "{size}: {error:?}"
+            );
             assert_eq!(error.errno(), vfs_core::Errno::ENOEXEC);
         }
-        assert!(dynamic_pie(PATH_MAX).headers_as(0x3000, Role::Program).is_ok());
+        assert!(
+            dynamic_pie(PATH_MAX)
+                .headers_as(0x3000, Role::Program)
+                .is_ok()
+        );
         let unterminated = interpreter_path(b"/lib/ld-musl-x86_64.so.1").unwrap_err();
         assert_eq!(unterminated.errno(), vfs_core::Errno::ENOEXEC);
-        assert_eq!(interpreter_path(b"/lib/ld.so\0junk\0"), Ok(&b"/lib/ld.so"[..]));
+        assert_eq!(
+            interpreter_path(b"/lib/ld.so\0junk\0"),
+            Ok(&b"/lib/ld.so"[..])
+        );
         assert_eq!(interpreter_path(b"\0\0"), Ok(&b""[..]));
         assert!(interpreter_path(b"").is_err());
     }
@@ -736,8 +797,7 @@ mod tests {
     /// Only the first PT_INTERP counts, as in Linux.
     #[test]
     fn the_first_pt_interp_is_the_one() {
-        let builder =
-            dynamic_pie(28).segment(elf::PT_INTERP, elf::PF_R, 0x900, 0x900, 1, 1);
+        let builder = dynamic_pie(28).segment(elf::PT_INTERP, elf::PF_R, 0x900, 0x900, 1, 1);
         let headers = builder.headers_as(0x3000, Role::Program).unwrap();
         assert_eq!(headers.interpreter.unwrap().offset, 0x318);
     }
@@ -828,7 +888,14 @@ mod tests {
         };
         // Huge p_memsz, at a fixed address and in a PIE.
         fatal(
-            Builder::new().segment(elf::PT_LOAD, elf::PF_R, 0, 0x400000, 0x100, u64::MAX - 0x1000),
+            Builder::new().segment(
+                elf::PT_LOAD,
+                elf::PF_R,
+                0,
+                0x400000,
+                0x100,
+                u64::MAX - 0x1000,
+            ),
             0x1000,
         );
         fatal(
@@ -841,7 +908,14 @@ mod tests {
         fatal(pie, 0x1000);
         // An address past the user range.
         fatal(
-            Builder::new().segment(elf::PT_LOAD, elf::PF_R, 0, 0xffff_8000_0000_0000, 0x100, 0x100),
+            Builder::new().segment(
+                elf::PT_LOAD,
+                elf::PF_R,
+                0,
+                0xffff_8000_0000_0000,
+                0x100,
+                0x100,
+            ),
             0x1000,
         );
         // File bytes larger than memory.
@@ -853,7 +927,14 @@ mod tests {
         fatal(static_exec(), 0x3000);
         // Misaligned offset versus address.
         fatal(
-            Builder::new().segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0x10, 0x401000, 0x100, 0x100),
+            Builder::new().segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0x10,
+                0x401000,
+                0x100,
+                0x100,
+            ),
             0x4000,
         );
         // Entry outside every segment.
@@ -865,8 +946,22 @@ mod tests {
         fatal(only_stack, 0x1000);
         // Overlapping segments are mapped in order, as Linux's MAP_FIXED does.
         let overlapping = Builder::new()
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_X, 0, 0x401000, 0x2000, 0x2000)
-            .segment(elf::PT_LOAD, elf::PF_R | elf::PF_W, 0x1000, 0x402000, 0x1000, 0x3000);
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_X,
+                0,
+                0x401000,
+                0x2000,
+                0x2000,
+            )
+            .segment(
+                elf::PT_LOAD,
+                elf::PF_R | elf::PF_W,
+                0x1000,
+                0x402000,
+                0x1000,
+                0x3000,
+            );
         assert_eq!(overlapping.parse(0x3000).unwrap().segments.len(), 2);
     }
 

@@ -262,7 +262,10 @@ mod tests {
         let find = |key| stack.auxv.iter().find(|(k, _)| *k == key).unwrap().1;
         assert_eq!(c_string(&stack, find(auxv::AT_EXECFN)), b"/bin/true");
         assert_eq!(c_string(&stack, find(auxv::AT_PLATFORM)), b"x86_64");
-        assert_eq!(&stack.image[(find(auxv::AT_RANDOM) - stack.sp) as usize..][..16], &[9; 16]);
+        assert_eq!(
+            &stack.image[(find(auxv::AT_RANDOM) - stack.sp) as usize..][..16],
+            &[9; 16]
+        );
         assert_eq!(find(auxv::AT_BASE), 0x7fff_efff_0000);
     }
 

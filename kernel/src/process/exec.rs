@@ -154,7 +154,8 @@ pub fn exec(
             path = shebang.interpreter.to_vec();
             continue;
         }
-        let headers = parse_elf(&*inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
+        let headers =
+            parse_elf(&*inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
         let interpreter = match headers.interpreter {
             Some(reference) => Some(open_interpreter(process, &*inode, reference)?),
             None => None,
@@ -426,7 +427,7 @@ fn load(
     let aux = auxv::vector(&AuxInput {
         vdso: None,
         min_signal_stack: auxv::min_signal_stack_size(
-            arch::fpu::FpuState::signal_frame_size() as u64,
+            arch::fpu::FpuState::signal_frame_size() as u64
         ),
         hwcap: arch::cpu::hardware_capabilities(),
         hwcap2: arch::cpu::hardware_capabilities2(),
@@ -434,7 +435,9 @@ fn load(
         phent: u64::from(image.phdr_entry_size),
         phnum: u64::from(image.phdr_count),
         entry: image.entry,
-        base: interpreter_image.as_ref().map_or(0, |interp| interp.load_bias),
+        base: interpreter_image
+            .as_ref()
+            .map_or(0, |interp| interp.load_bias),
         uid: ids.uid,
         euid: ids.euid,
         gid: ids.gid,

@@ -6,7 +6,7 @@
  * /lib/ld-musl-x86_64.so.1); both run in the sandbox with their libraries copied into the
  * root at the paths the host has them, and on the host, where the output must be the same.
  *
- * It prints its arguments (argv[0] by its base name) and environment, then one line per
+ * It prints its arguments (argv[0] by its base name) and environment (sorted), then one line per
  * check (`ok`/`FAIL`) and `dynamic: N passed, M failed`; exit status 0 only if every check
  * passed. Checks: /proc/self/auxv holds the pairs getauxval() gives; AT_PHDR is the
  * program's own program headers and AT_ENTRY its _start; AT_BASE is the interpreter's
@@ -217,6 +217,11 @@ static const char *program_interpreter(unsigned long *bias)
 	return interp;
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int main(int argc, char **argv)
 {
 	int direct = argc > 1 && strcmp(argv[argc - 1], "--direct") == 0;
@@ -225,8 +230,16 @@ int main(int argc, char **argv)
 	printf("argv[0]: %s\n", base_name(argv[0]));
 	for (int i = 1; i < argc; i++)
 		printf("argv[%d]: %s\n", i, argv[i]);
-	for (char **variable = environ; *variable; variable++)
-		printf("env: %s\n", *variable);
+	/* Sorted: the host's test runner sets the environment in its own order. */
+	size_t variables = 0;
+	while (environ[variables])
+		variables++;
+	char **sorted = malloc((variables + 1) * sizeof *sorted);
+	memcpy(sorted, environ, (variables + 1) * sizeof *sorted);
+	qsort(sorted, variables, sizeof *sorted, compare_strings);
+	for (size_t i = 0; i < variables; i++)
+		printf("env: %s\n", sorted[i]);
+	free(sorted);
 
 	unsigned long bias;
 	const char *interp = program_interpreter(&bias);

@@ -1,6 +1,10 @@
 //! The thread tests' programs written in C and Go (issue 13: "Go, Rust async and pthread
 //! programs run"), built from `xtask/guest-tests/c` with `musl-gcc -static` and from
-//! `xtask/guest-tests/go` with `go build` (`CGO_ENABLED=0`: static) into `TARGET/guest/native`.
+//! `xtask/guest-tests/go` with `go build` (`CGO_ENABLED=0`: static) into `TARGET/guest/native`;
+//! and the dynamic-loading tests' programs (issue 14), dynamically linked: `c/dynamic.c`
+//! with `gcc` against glibc and with `musl-gcc` against musl's shared libc, and `c/exits.c`
+//! linked with interpreters that are missing or bad. [`needed_files`] lists what a
+//! dynamically linked program needs copied into a root to run there.
 //!
 //! The compilers are host tools that `setup::for_test` installs where it may. Where one is
 //! still missing the program is [`Native::Skipped`] with the reason, and its boot test is
@@ -16,6 +20,9 @@ use anyhow::{Context, Result, bail};
 use crate::cargo::workspace_root;
 use crate::host;
 use crate::setup::{GO, MUSL_GCC};
+
+/// The host's C compiler, for programs linked against the host's glibc.
+const GCC: &str = "gcc";
 
 const C_SOURCES: &str = "xtask/guest-tests/c";
 const GO_MODULE: &str = "xtask/guest-tests/go";
@@ -35,15 +42,37 @@ pub struct NativePrograms {
     pub pthreads: Native,
     /// `go/`: goroutines, timers, os/exec, os/signal and Unix sockets under Go's runtime.
     pub go_check: Native,
+    /// `c/dynamic.c`, dynamically linked against glibc (`gcc`) and musl (`musl-gcc`).
+    pub dynamic_glibc: Native,
+    pub dynamic_musl: Native,
+    /// `c/exits.c` linked with each of [`BAD_INTERPRETERS`]' interpreters, by name.
+    pub bad_interpreters: Vec<(&'static str, Native)>,
 }
+
+/// Programs whose interpreter (`PT_INTERP`) exec cannot use: the program's name and its
+/// interpreter's path. Relative paths are opened from the working directory, as Linux
+/// opens them: the boot test puts the bad interpreters beside the programs and runs them
+/// from there.
+pub const BAD_INTERPRETERS: &[(&str, &str)] = &[
+    ("interp-missing", "/lib/ld-missing-x86-64.so.2"),
+    ("interp-not-elf", "./not-an-interpreter"),
+    ("interp-short", "./short-interpreter"),
+];
 
 /// Builds both into `TARGET/guest/native`.
 pub fn build_native_programs(target_dir: &Path) -> Result<NativePrograms> {
     let out = target_dir.join("guest").join("native");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let mut bad_interpreters = Vec::new();
+    for &(name, interpreter) in BAD_INTERPRETERS {
+        bad_interpreters.push((name, build_with_interpreter(&out, name, interpreter)?));
+    }
     Ok(NativePrograms {
         pthreads: build_c(&out, "pthreads")?,
         go_check: build_go(target_dir, &out, "go-check")?,
+        dynamic_glibc: build_dynamic(&out, GCC, "gcc", "dynamic-glibc")?,
+        dynamic_musl: build_dynamic(&out, MUSL_GCC, "musl-tools", "dynamic-musl")?,
+        bad_interpreters,
     })
 }
 
@@ -71,6 +100,98 @@ fn build_c(out: &Path, name: &str) -> Result<Native> {
         .arg(&source);
     run(command, &format!("{MUSL_GCC} {}", source.display()))?;
     Ok(Native::Built(binary))
+}
+
+/// `COMPILER -O2` of `c/dynamic.c` into `out/NAME`, dynamically linked (a PIE, as both
+/// compilers make by default on Debian).
+fn build_dynamic(out: &Path, compiler: &str, package: &str, name: &str) -> Result<Native> {
+    if let Some(why) = missing(compiler, package) {
+        return Ok(Native::Skipped(why));
+    }
+    let source = workspace_root().join(C_SOURCES).join("dynamic.c");
+    let binary = out.join(name);
+    let mut command = Command::new(compiler);
+    command
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&binary)
+        .arg(&source);
+    run(command, &format!("{compiler} {}", source.display()))?;
+    Ok(Native::Built(binary))
+}
+
+/// `gcc` of `c/exits.c` into `out/NAME`, with `interpreter` as its `PT_INTERP`.
+fn build_with_interpreter(out: &Path, name: &str, interpreter: &str) -> Result<Native> {
+    if let Some(why) = missing(GCC, "gcc") {
+        return Ok(Native::Skipped(why));
+    }
+    let source = workspace_root().join(C_SOURCES).join("exits.c");
+    let binary = out.join(name);
+    let mut command = Command::new(GCC);
+    command
+        .args(["-O2", "-Wall", "-Wextra", "-Werror"])
+        .arg(format!("-Wl,--dynamic-linker={interpreter}"))
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source);
+    run(
+        command,
+        &format!("{GCC} {} for {interpreter}", source.display()),
+    )?;
+    Ok(Native::Built(binary))
+}
+
+/// The host files a dynamically linked `program` needs: its interpreter and the shared
+/// libraries it loads, as `ldd` finds them. `ldd` is the interpreter run with `--list`;
+/// that is asked directly, so a musl program is listed by musl's loader (glibc's `ldd`
+/// cannot list it). The kernel's vDSO (`linux-vdso.so.1`, no path) is not a file.
+pub fn needed_files(program: &Path) -> Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;
+    let interpreter = interpreter_of(&bytes)
+        .with_context(|| format!("{} names no interpreter (PT_INTERP)", program.display()))?;
+    let output = Command::new(&interpreter)
+        .arg("--list")
+        .arg(program)
+        .output()
+        .with_context(|| format!("running {interpreter} --list {}", program.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{interpreter} --list {}: {} ({})",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(parse_library_list(
+        &String::from_utf8_lossy(&output.stdout),
+        &interpreter,
+    ))
+}
+
+/// The path a 64-bit ELF's `PT_INTERP` names, without its NUL.
+fn interpreter_of(bytes: &[u8]) -> Option<String> {
+    use object::elf::{FileHeader64, PT_INTERP};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = FileHeader64::<object::Endianness>::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let headers = header.program_headers(endian, bytes).ok()?;
+    let interp = headers.iter().find(|ph| ph.p_type(endian) == PT_INTERP)?;
+    let path = interp.data(endian, bytes).ok()?;
+    let path = path.split(|&b| b == 0).next()?;
+    Some(String::from_utf8_lossy(path).into_owned())
+}
+
+/// The paths in a loader's `--list` output (`ldd`'s format: `NAME => PATH (ADDRESS)` or
+/// `PATH (ADDRESS)`), the interpreter first, each once.
+fn parse_library_list(text: &str, interpreter: &str) -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from(interpreter)];
+    for line in text.lines() {
+        let entry = line.split_once("=>").map_or(line, |(_, path)| path).trim();
+        let path = entry.split(" (").next().unwrap_or(entry).trim();
+        if path.starts_with('/') && !paths.iter().any(|known| known == Path::new(path)) {
+            paths.push(PathBuf::from(path));
+        }
+    }
+    paths
 }
 
 /// `go build` of the module in `go/` into `out/NAME`: static (`CGO_ENABLED=0`), offline
@@ -136,10 +257,44 @@ mod tests {
         );
     }
 
+    /// glibc's and musl's `--list` output, as `ldd` prints it.
+    #[test]
+    fn library_lists_give_each_path_once_interpreter_first() {
+        let glibc = "\tlinux-vdso.so.1 (0x00007ffd4f3f2000)\n\
+                     \tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f5c1d200000)\n\
+                     \t/lib64/ld-linux-x86-64.so.2 (0x00007f5c1d42e000)\n";
+        assert_eq!(
+            parse_library_list(glibc, "/lib64/ld-linux-x86-64.so.2"),
+            [
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")
+            ]
+        );
+        let musl = "\t/lib/ld-musl-x86_64.so.1 (0x7f7e6cdfa000)\n\
+                    \tlibc.so => /lib/ld-musl-x86_64.so.1 (0x7f7e6cdfa000)\n";
+        assert_eq!(
+            parse_library_list(musl, "/lib/ld-musl-x86_64.so.1"),
+            [PathBuf::from("/lib/ld-musl-x86_64.so.1")]
+        );
+    }
+
+    /// The test binary itself is a dynamically linked host program: its interpreter is a
+    /// path; a non-ELF names none.
+    #[test]
+    fn the_interpreter_is_read_from_pt_interp() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        if let Some(path) = interpreter_of(&me) {
+            assert!(path.starts_with('/') && !path.contains('\0'), "{path:?}");
+        }
+        assert_eq!(interpreter_of(b"#!/bin/sh\n"), None);
+    }
+
     #[test]
     fn the_sources_are_where_the_builder_looks() {
         let root = workspace_root();
         assert!(root.join(C_SOURCES).join("pthreads.c").is_file());
+        assert!(root.join(C_SOURCES).join("dynamic.c").is_file());
+        assert!(root.join(C_SOURCES).join("exits.c").is_file());
         assert!(root.join(GO_MODULE).join("go.mod").is_file());
         assert!(root.join(GO_MODULE).join("main.go").is_file());
     }

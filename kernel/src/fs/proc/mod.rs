@@ -141,7 +141,9 @@ fn fixed_entries(inos: &mut InoCounter, sources: &ProcSources) -> FixedDir {
         )
         .with(
             "cpuinfo",
-            system_file(inos, |system| system_files::cpuinfo(&system.cpu())),
+            system_file(inos, |system| {
+                system_files::cpuinfo(&system.cpu(), system.cpu_count())
+            }),
         )
         .with(
             "uptime",

@@ -104,12 +104,21 @@ pub fn meminfo(memory: &MemoryInfo) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// `/proc/cpuinfo` for processor 0, field by field as x86's `show_cpuinfo`.
-pub fn cpuinfo(cpu: &CpuInfo) -> Vec<u8> {
+/// `/proc/cpuinfo`: one block per processor (`count` of them, all `cpu`'s model, each its
+/// own core of one package), field by field as x86's `show_cpuinfo` prints them, a blank
+/// line after each.
+pub fn cpuinfo(cpu: &CpuInfo, count: u32) -> Vec<u8> {
     let mut text = String::new();
+    for processor in 0..count.max(1) {
+        processor_block(&mut text, cpu, processor, count.max(1));
+    }
+    text.into_bytes()
+}
+
+fn processor_block(text: &mut String, cpu: &CpuInfo, processor: u32, count: u32) {
     let _ = write!(
         text,
-        "processor\t: 0\nvendor_id\t: {}\ncpu family\t: {}\nmodel\t\t: {}\nmodel name\t: {}\nstepping\t: {}\n",
+        "processor\t: {processor}\nvendor_id\t: {}\ncpu family\t: {}\nmodel\t\t: {}\nmodel name\t: {}\nstepping\t: {}\n",
         String::from_utf8_lossy(&cpu.vendor_id),
         cpu.family,
         cpu.model,
@@ -125,7 +134,10 @@ pub fn cpuinfo(cpu: &CpuInfo) -> Vec<u8> {
     if let Some(cache) = cpu.cache_size_kb {
         let _ = writeln!(text, "cache size\t: {cache} KB");
     }
-    text.push_str("physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\n");
+    let _ = write!(
+        text,
+        "physical id\t: 0\nsiblings\t: {count}\ncore id\t\t: {processor}\ncpu cores\t: {count}\napicid\t\t: {processor}\ninitial apicid\t: {processor}\n"
+    );
     let _ = write!(
         text,
         "fpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: {}\nwp\t\t: yes\n",
@@ -153,7 +165,6 @@ pub fn cpuinfo(cpu: &CpuInfo) -> Vec<u8> {
         cpu.physical_address_bits,
         cpu.virtual_address_bits
     );
-    text.into_bytes()
 }
 
 /// Seconds and hundredths, as `uptime_proc_show` prints a duration.

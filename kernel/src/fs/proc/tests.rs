@@ -309,13 +309,48 @@ fn meminfo_lines_use_linux_layout_label_15_value_8_kb() {
 
 #[test]
 fn cpuinfo_has_linux_x86_fields_for_processor_0() {
-    let text = String::from_utf8(system_files::cpuinfo(&test_cpu())).unwrap();
+    let text = String::from_utf8(system_files::cpuinfo(&test_cpu(), 1)).unwrap();
     let expected = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Intel(R) Xeon(R) CPU @ 3.00GHz\n\
         stepping\t: 7\nmicrocode\t: 0x1\ncpu MHz\t\t: 2999.998\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\n\
         cpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\nfpu\t\t: yes\nfpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n\
         flags\t\t: fpu vme de pse tsc\nbugs\t\t:\nbogomips\t: 5999.99\nclflush size\t: 64\ncache_alignment\t: 64\n\
         address sizes\t: 40 bits physical, 48 bits virtual\npower management:\n\n";
     assert_eq!(text, expected);
+}
+
+/// Several processors: a block each, numbered, each its own core of one package, as
+/// Python's and glibc's parsers count them (`processor` lines, blank-line separated).
+#[test]
+fn cpuinfo_has_a_block_per_processor() {
+    let text = String::from_utf8(system_files::cpuinfo(&test_cpu(), 2)).unwrap();
+    let blocks: Vec<&str> = text
+        .split("\n\n")
+        .filter(|block| !block.is_empty())
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    for (index, block) in blocks.iter().enumerate() {
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    (key.trim_end() == name).then(|| value.trim().to_owned())
+                })
+                .unwrap()
+        };
+        assert_eq!(field("processor"), index.to_string());
+        assert_eq!(field("core id"), index.to_string());
+        assert_eq!(field("apicid"), index.to_string());
+        assert_eq!(field("siblings"), "2");
+        assert_eq!(field("cpu cores"), "2");
+        assert_eq!(field("flags"), "fpu vme de pse tsc");
+    }
+    assert!(text.ends_with("power management:\n\n"));
+    // No count at all still describes the one processor there is.
+    assert_eq!(
+        system_files::cpuinfo(&test_cpu(), 0),
+        system_files::cpuinfo(&test_cpu(), 1)
+    );
 }
 
 #[test]

@@ -12,8 +12,12 @@ use vfs_core::Errno;
 /// `loadavg` and `/proc/sys/kernel`.
 pub trait SystemView: Send + Sync {
     fn memory(&self) -> MemoryInfo;
-    /// The (one) CPU as `cpuinfo` describes it.
+    /// The CPU as `cpuinfo` describes it (every processor is the same model).
     fn cpu(&self) -> CpuInfo;
+    /// How many processors the tasks run on: `cpuinfo` has a block for each.
+    fn cpu_count(&self) -> u32 {
+        1
+    }
     /// Nanoseconds since boot (`CLOCK_BOOTTIME`).
     fn uptime_ns(&self) -> u64;
     /// Nanoseconds the CPU spent idle since boot; by default all of it.

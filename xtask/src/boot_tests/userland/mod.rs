@@ -4,11 +4,12 @@
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
-//! and Go (`threads`).
+//! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`).
 
 mod applets;
 mod bad_bundles;
 mod debian;
+mod dynamic;
 mod fixtures;
 mod host_busybox;
 mod namespace;
@@ -53,6 +54,8 @@ pub fn cases(
     // and runs go-check on the host over its /tmp, and the cases below that check the
     // root is left unchanged take their snapshot of it when they are made.
     let thread_cases = threads::cases(&builder, native)?;
+    // The same for issue 14's dynamically linked programs and their libraries.
+    let dynamic_cases = dynamic::cases(&builder, native)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -60,6 +63,7 @@ pub fn cases(
     cases.extend(shell::cases(&builder)?);
     cases.extend(pipes::cases(&builder)?);
     cases.extend(thread_cases);
+    cases.extend(dynamic_cases);
     Ok(cases)
 }
 
