@@ -396,6 +396,16 @@ impl ProcessView for Task {
         };
         namespace.proc_mounts(&root)
     }
+    fn mountinfo(&self) -> Vec<u8> {
+        let Some(fs) = self.parts().fs else {
+            return Vec::new();
+        };
+        let (namespace, root) = {
+            let fs = fs.lock();
+            (fs.ns.clone(), fs.root.clone())
+        };
+        namespace.proc_mountinfo(&root)
+    }
 }
 
 /// The working directory and root of `task`, if it has not ended.

@@ -616,15 +616,90 @@ impl MountNamespace {
         }
         text
     }
+
+    /// The text of `/proc/<pid>/mountinfo` as seen from `root`, Linux's `show_mountinfo`:
+    /// `ID PARENT MAJOR:MINOR ROOT POINT PER-MOUNT-OPTIONS - FSTYPE SOURCE SUPER-OPTIONS`,
+    /// ROOT being the mount's root within its filesystem (`/`, or a bind mount's
+    /// directory), no optional fields (every mount is private), and the superblock's
+    /// options `rw` or `ro` (the mount's, as gVisor writes them: the sandbox's
+    /// filesystems keep no read-only state of their own) and the filesystem's options.
+    /// A mount with no mount point (the namespace's root) is its own parent, as Linux
+    /// shows the root of a namespace.
+    pub fn proc_mountinfo(&self, root: &Location) -> Vec<u8> {
+        let mut text = Vec::new();
+        for mount in self.mounts() {
+            let mount_root = Location {
+                mount: mount.clone(),
+                dentry: mount.root.clone(),
+            };
+            let Some(path) = crate::path::absolute_path(&mount_root, root) else {
+                continue;
+            };
+            let parent = mount.mountpoint().map_or(mount.id, |point| point.mount.id);
+            let dev = mount.fs.dev();
+            let head = format!(
+                "{} {parent} {}:{} ",
+                mount.id,
+                crate::attr::dev_major(dev),
+                crate::attr::dev_minor(dev)
+            );
+            text.extend_from_slice(head.as_bytes());
+            write_escaped(&mut text, &root_in_filesystem(&mount.root));
+            text.push(b' ');
+            write_escaped(&mut text, &path);
+            text.push(b' ');
+            text.extend_from_slice(per_mount_options(&mount).as_bytes());
+            text.extend_from_slice(b" - ");
+            write_escaped(&mut text, mount.fs.fs_type().as_bytes());
+            text.push(b' ');
+            write_escaped(&mut text, mount.source.as_bytes());
+            text.push(b' ');
+            let read_only = mount.flags().contains(MountFlags::RDONLY);
+            text.extend_from_slice(if read_only { b"ro" } else { b"rw" });
+            let fs_options = mount.fs.mount_options();
+            if !fs_options.is_empty() {
+                text.push(b',');
+                text.extend_from_slice(fs_options.as_bytes());
+            }
+            text.push(b'\n');
+        }
+        text
+    }
 }
 
-/// `rw,nosuid,nodev,noexec,relatime,<fs options>` in Linux's `show_vfsmnt` order.
-fn mount_options(mount: &Mount) -> String {
+/// The path of `dentry` from its filesystem's root (`/` for the root itself): a mount's
+/// root field in `mountinfo`. Walks parents, which a filesystem's tree bounds, not mounts.
+fn root_in_filesystem(dentry: &Arc<Dentry>) -> Vec<u8> {
+    let mut names: Vec<Arc<[u8]>> = Vec::new();
+    let mut here = dentry.clone();
+    while let Some(parent) = here.parent() {
+        names.push(here.name());
+        here = parent;
+    }
+    if names.is_empty() {
+        return b"/".to_vec();
+    }
+    let mut path = Vec::new();
+    for name in names.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(name);
+    }
+    path
+}
+
+/// `rw,nosuid,nodev,noexec,relatime` in Linux's `show_vfsmnt` order: the mount's own flags.
+fn per_mount_options(mount: &Mount) -> String {
     let flags = mount.flags();
     let mut options = format!("{flags}");
     if !flags.contains(MountFlags::NOATIME) {
         options.push_str(",relatime");
     }
+    options
+}
+
+/// `rw,nosuid,nodev,noexec,relatime,<fs options>` in Linux's `show_vfsmnt` order.
+fn mount_options(mount: &Mount) -> String {
+    let mut options = per_mount_options(mount);
     let fs_options = mount.fs.mount_options();
     if !fs_options.is_empty() {
         options.push(',');

@@ -598,3 +598,51 @@ fn mount_calls_need_cap_sys_admin_not_uid_0() {
     bare.cred.caps = 0;
     assert_eq!(bare.chroot(At::Cwd, b"/"), Err(Errno::EPERM));
 }
+
+/// `/proc/<pid>/mountinfo`: Linux's fields, each mount's parent, the filesystem's device
+/// numbers, a bind mount's root within its filesystem, the per-mount and superblock
+/// options apart.
+#[test]
+fn proc_mountinfo_lists_ids_parents_devices_and_roots() {
+    let w = world();
+    w.ctx.mkdir(At::Cwd, b"/tmp", 0o755).unwrap();
+    w.ctx.mkdir(At::Cwd, b"/my dir", 0o755).unwrap();
+    let tmp = w
+        .ctx
+        .mount(
+            At::Cwd,
+            b"/tmp",
+            tmpfs(&w.clock, attr::make_dev(0, 34), "size=64m,mode=1777"),
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+        )
+        .unwrap();
+    w.ctx.mkdir(At::Cwd, b"/tmp/sub", 0o755).unwrap();
+    w.ctx.mkdir(At::Cwd, b"/tmp/sub/deeper", 0o755).unwrap();
+    let source = w.ctx.resolve(At::Cwd, b"/tmp/sub/deeper", true).unwrap();
+    let at = w.ctx.resolve(At::Cwd, b"/my dir", true).unwrap();
+    let bound = w.ns.bind(&at, &source, MountFlags::RDONLY).unwrap();
+    let root_id = w.ctx.root.mount.id();
+    let text = String::from_utf8(w.ns.proc_mountinfo(&w.ctx.root)).unwrap();
+    let root_dev = w.ctx.stat(At::Cwd, b"/", true).unwrap().dev;
+    assert_eq!(
+        text,
+        format!(
+            "{root_id} {root_id} {}:{} / / rw,relatime - tmpfs rootfs rw,mode=755\n\
+             {tmp} {root_id} 0:34 / /tmp rw,nosuid,nodev,relatime - tmpfs tmpfs rw,size=65536k\n\
+             {bound} {root_id} 0:34 /sub/deeper /my\\040dir ro,relatime - tmpfs tmpfs ro,size=65536k\n",
+            attr::dev_major(root_dev),
+            attr::dev_minor(root_dev),
+            tmp = tmp.id(),
+            bound = bound.id(),
+        )
+    );
+    // From a root inside /tmp, only what is below it shows, with paths from there.
+    let inner = w.ctx.resolve(At::Cwd, b"/tmp", true).unwrap();
+    let seen = String::from_utf8(w.ns.proc_mountinfo(&inner)).unwrap();
+    assert_eq!(seen.lines().count(), 1, "{seen}");
+    assert!(
+        seen.contains(" / / rw,nosuid,nodev,relatime - tmpfs"),
+        "{seen}"
+    );
+}

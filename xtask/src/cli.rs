@@ -32,6 +32,8 @@ pub enum Command {
     Fuzz(FuzzArgs),
     /// The kernel under steady load for N minutes; free memory and 9p fids must stay flat.
     Soak(crate::soak::SoakArgs),
+    /// A distribution's root filesystem as an OCI bundle (`rootfs debian DIR`).
+    Rootfs(crate::rootfs::RootfsArgs),
 }
 
 #[derive(Debug, Clone, Copy, Args)]
@@ -249,6 +251,9 @@ pub enum Bench {
     /// pthread_create+join, futex and eventfd+epoll round trips between threads, Unix socket
     /// round trip and throughput: our sandbox against a Linux guest, with `processes`' aims.
     Threads(CompareBenchArgs),
+    /// Debian programs (python3 -c pass, ls -la /usr/bin, bash -c true) on a Debian root
+    /// over 9p: our sandbox against a Linux guest, first run and warm runs.
+    Images(CompareBenchArgs),
 }
 
 /// A benchmark run on both our kernel and a Linux guest.

@@ -44,6 +44,7 @@ pub struct TestPrograms {
     pub runtime_calls: PathBuf,
     pub thread_bench: PathBuf,
     pub file_calls: PathBuf,
+    pub exec_bench: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -78,6 +79,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         runtime_calls: dir.join("runtime-calls"),
         thread_bench: dir.join("thread-bench"),
         file_calls: dir.join("file-calls"),
+        exec_bench: dir.join("exec-bench"),
     })
 }
 

@@ -14,6 +14,7 @@ mod host;
 mod launch;
 mod one_program;
 mod qemu;
+mod rootfs;
 mod run;
 mod setup;
 mod soak;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Soak(args) => soak::soak(args),
+        Command::Rootfs(args) => rootfs::rootfs(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -34,6 +34,12 @@ pub fn test(args: TestArgs) -> Result<u8> {
     all.extend(boot_tests::userland_cases(
         accel, &fixtures, &programs, &native, &init,
     )?);
+    all.extend(boot_tests::debian_cases(
+        accel,
+        &fixtures,
+        &target,
+        args.filter.as_deref(),
+    )?);
     let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {

@@ -1,8 +1,10 @@
 //! `cargo xtask bench …`: one submodule per benchmark, sharing the report writers.
 
 mod boot;
+mod compare;
 mod container;
 mod floor_kernel;
+mod images;
 mod linux_guest;
 mod nine_p;
 mod processes;
@@ -24,6 +26,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Container(args) => container::bench(args),
         Bench::Processes(args) => processes::bench(args),
         Bench::Threads(args) => threads::bench(args),
+        Bench::Images(args) => images::bench(args),
     }?;
     Ok(0)
 }

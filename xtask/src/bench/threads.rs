@@ -12,23 +12,18 @@
 //! and after the kernel has threads. The table and chart are `bench processes`'s; the aims are
 //! the threads issue's (each time at most half of Linux's, the throughput at least Linux's).
 
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use serde_json::json;
+use anyhow::Result;
 
-use super::linux_guest::{self, InitramfsContents, LinuxGuest};
-use super::processes::{
-    Aim, Case, Cell, Figure, Row, aims_summary, chart_micros, parse_bench_lines, table,
-};
-use super::report::{self, Bar};
-use crate::bundle;
+use super::compare::{self, Aim, Case};
+use super::linux_guest;
+use super::report;
 use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
 use crate::guest;
 use crate::host;
-use crate::qemu::{self, Accel, Machine, MemorySize};
+use crate::qemu::{self, MemorySize};
 use crate::setup;
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
@@ -38,15 +33,11 @@ const BUDGET_MS: u32 = 1000;
 const PROGRAM: &str = "/sbin/thread-bench";
 /// The one throughput case (its figure is MiB/s, not ns).
 const THROUGHPUT_KEY: &str = "unix-throughput";
+/// The chart's label for it (as the time of one write).
+const THROUGHPUT_LABEL: &str = "Unix socket, per 64 KiB write";
 
 fn cases() -> Vec<Case> {
-    let time = |label, key: &str| Case {
-        label,
-        key: key.to_owned(),
-        unit: "µs",
-        scale: 1e-3,
-        aim: Aim::AtMost(0.5),
-    };
+    let time = |label, key: &str| Case::micros(label, key, Some(Aim::AtMost(0.5)));
     vec![
         time("pthread_create + pthread_join", "thread-create-join"),
         time(
@@ -66,7 +57,7 @@ fn cases() -> Vec<Case> {
             key: THROUGHPUT_KEY.to_owned(),
             unit: "MiB/s",
             scale: 1.0,
-            aim: Aim::AtLeast(1.0),
+            aim: Some(Aim::AtLeast(1.0)),
         },
     ]
 }
@@ -77,37 +68,6 @@ fn program_args() -> Vec<String> {
         .to_vec()
 }
 
-fn chart_bars(rows: &[Row]) -> Vec<Bar> {
-    let mut bars = Vec::new();
-    for row in rows {
-        let label = match row.case.aim {
-            Aim::AtLeast(_) => "Unix socket, per 64 KiB write",
-            Aim::AtMost(_) => row.case.label.split(',').next().unwrap_or(row.case.label),
-        };
-        for (side, cell) in [("ours", &row.ours), ("Linux", &row.linux)] {
-            if let Some(stats) = cell.stats() {
-                bars.push(Bar {
-                    label: format!("{} {label}: {side}", row.machine),
-                    stats: chart_micros(&row.case, stats),
-                });
-            }
-        }
-    }
-    bars
-}
-
-fn summary(lines: &[(String, Figure)]) -> String {
-    lines
-        .iter()
-        .map(|(key, figure)| match figure {
-            Figure::Value(value) if key == THROUGHPUT_KEY => format!("{key} {value:.1} MiB/s"),
-            Figure::Value(value) => format!("{key} {:.1} µs", value / 1e3),
-            Figure::Unavailable(why) => format!("{key} unavailable ({why})"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
     setup::for_bench()?;
     let target = cargo::target_dir()?;
@@ -116,45 +76,32 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     let accel = qemu::choose_accel(args.accel.accel);
     let machines = super::chosen_machines(&args.machine);
     let work = target.join("bench").join("threads-work");
-    let ours_bundle = write_bundle(&work, &programs.thread_bench)?;
+    let ours_bundle =
+        compare::program_bundle(&work, &[(&programs.thread_bench, PROGRAM)], &program_args())?;
     let linux = super::optional_linux(args.no_linux, || {
-        super::linux_with_initramfs(&target, &work, &linux_contents(&programs.thread_bench))
+        let contents = compare::program_initramfs(PROGRAM, &programs.thread_bench, &program_args());
+        super::linux_with_initramfs(&target, &work, &contents)
     });
-
-    let mut rows = Vec::new();
-    for machine in machines {
-        let ours = super::sample_runs(
-            &format!("threads {machine} ours"),
-            args.runs,
-            |_| run_ours(&kernel, &ours_bundle, machine, accel),
-            |lines| summary(lines),
-        )?;
-        let theirs = match &linux {
-            Some((guest, initramfs)) => super::sample_runs(
-                &format!("threads {machine} linux"),
-                args.runs,
-                |_| run_linux(guest, initramfs, machine, accel),
-                |lines| summary(lines),
-            )?,
-            None => Vec::new(),
-        };
-        for case in cases() {
-            rows.push(Row {
-                machine,
-                ours: Cell::of(&ours, &case),
-                linux: Cell::of(&theirs, &case),
-                case,
-            });
-        }
-    }
+    let sides = compare::Sides {
+        name: "threads",
+        runs: args.runs,
+        ours: |machine| compare::run_ours(&kernel, &ours_bundle, (machine, accel, MEMORY), TIMEOUT),
+        linux: linux.as_ref().map(|(guest, initramfs)| {
+            move |machine| {
+                compare::run_linux(guest, initramfs, &[], (machine, accel, MEMORY), TIMEOUT)
+            }
+        }),
+        throughput_key: Some(THROUGHPUT_KEY),
+    };
+    let rows = compare::measure(&machines, cases, sides)?;
     let _ = std::fs::remove_dir_all(&work);
 
     let title = format!(
         "Thread, futex, event and Unix socket cost, accel {accel}, {} boots per figure: median (min–max)",
         args.runs
     );
-    let table = table(&rows);
-    let aims = aims_summary(&rows);
+    let table = compare::table(&rows);
+    let aims = compare::aims_summary(&rows);
     println!(
         "\n{title}\n\n{}\nAims (this run's medians):\n{aims}",
         table.markdown()
@@ -192,7 +139,7 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     report::write(&dir.join("threads.md"), &markdown)?;
     report::write(
         &dir.join("threads.svg"),
-        &report::svg_log_bar_chart(&title, "µs", &chart_bars(&rows)),
+        &report::svg_log_bar_chart(&title, "µs", &compare::chart_bars(&rows, THROUGHPUT_LABEL)),
     )?;
     eprintln!(
         "xtask: wrote {} and threads.svg",
@@ -201,59 +148,11 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The bundle: `rootfs/` with the program as `/sbin/thread-bench` and the usual mount points.
-fn write_bundle(work: &Path, program: &Path) -> Result<bundle::Bundle> {
-    if work.exists() {
-        std::fs::remove_dir_all(work).with_context(|| format!("clearing {}", work.display()))?;
-    }
-    let rootfs = work.join("rootfs");
-    for dir in ["dev", "proc", "sys", "etc", "sbin", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(dir)).with_context(|| format!("creating {dir}"))?;
-    }
-    std::fs::copy(program, rootfs.join("sbin/thread-bench"))
-        .with_context(|| format!("copying {}", program.display()))?;
-    let spec = json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
-        "process": {"args": program_args(), "env": ["PATH=/sbin:/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
-        "mounts": []
-    });
-    super::load_bench_bundle(work, &spec)
-}
-
-fn run_ours(
-    kernel: &Path,
-    bundle: &bundle::Bundle,
-    machine: Machine,
-    accel: Accel,
-) -> Result<Vec<(String, Figure)>> {
-    let (outcome, context) = super::boot_bundle(kernel, bundle, (machine, accel, MEMORY), TIMEOUT)?;
-    parse_bench_lines(&outcome.console).context(context)
-}
-
-fn linux_contents(program: &Path) -> InitramfsContents {
-    InitramfsContents {
-        programs: vec![(PROGRAM.to_owned(), program.to_owned())],
-        commands: vec![program_args().join(" ")],
-        ..InitramfsContents::default()
-    }
-}
-
-fn run_linux(
-    guest: &LinuxGuest,
-    initramfs: &Path,
-    machine: Machine,
-    accel: Accel,
-) -> Result<Vec<(String, Figure)>> {
-    let invocation = linux_guest::invocation(guest, machine, accel, MEMORY, initramfs, Vec::new());
-    let run = linux_guest::boot(&invocation, TIMEOUT)?;
-    parse_bench_lines(&run.console)
-        .with_context(|| format!("Linux guest on {machine}:\n{}", run.console))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::compare::{Cell, Row, parse_bench_lines, summary};
+    use crate::qemu::Machine;
 
     #[test]
     fn every_case_key_is_what_the_program_prints() {
@@ -296,7 +195,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            summary(&runs[0]),
+            summary(&runs[0], Some(THROUGHPUT_KEY)),
             "thread-create-join unavailable (pthread_create:EAGAIN), futex-round-trip 14.9 µs, \
              eventfd-epoll-round-trip unavailable (eventfd:ENOSYS), unix-round-trip 84.6 µs, \
              unix-throughput 118.0 MiB/s"
@@ -318,7 +217,7 @@ mod tests {
                 case,
             })
             .collect();
-        let bars = chart_bars(&rows);
+        let bars = compare::chart_bars(&rows, THROUGHPUT_LABEL);
         assert_eq!(bars.len(), 5);
         assert!(
             bars[4]

@@ -9,6 +9,12 @@ use super::userland::snapshot::TreeSnapshot;
 pub enum ContainerCheck {
     /// The container's output is exactly this.
     Output(String),
+    /// The container's output, after `rules` made what must differ between two runs equal,
+    /// is exactly `expected` (a host run's output under the same rules).
+    OutputNormalised {
+        expected: String,
+        rules: Vec<Normalise>,
+    },
     /// The container's output has exactly these lines, in any order (readdir order is not
     /// something the sandbox promises to keep).
     OutputUnordered(String),
@@ -19,6 +25,50 @@ pub enum ContainerCheck {
     HostPath { path: PathBuf, state: HostState },
     /// After the boot, the host tree is byte for byte what it was before.
     HostTreeUnchanged(TreeSnapshot),
+}
+
+/// Something two runs of the same commands cannot agree on, made equal on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalise {
+    /// A line `PREFIX<seconds since the epoch>` (`date +%s`): the clock when it ran. It
+    /// must be within a day of the host's clock when checked; it then reads `PREFIX<now>`.
+    /// A line that fails that is left as it is, so the comparison fails on it.
+    EpochSeconds(&'static str),
+}
+
+/// How far the sandbox's clock may be from the host's (it is set from the host's at boot).
+const CLOCK_SLACK_SECONDS: u64 = 24 * 3600;
+
+/// `text` with every rule applied to every line.
+pub fn normalise(text: &str, rules: &[Normalise]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    text.split_inclusive('\n')
+        .map(|line| {
+            rules
+                .iter()
+                .find_map(|rule| rule.apply(line, now))
+                .unwrap_or_else(|| line.to_owned())
+        })
+        .collect()
+}
+
+impl Normalise {
+    /// The line rewritten, or `None` when the rule does not take it.
+    fn apply(self, line: &str, now: u64) -> Option<String> {
+        match self {
+            Normalise::EpochSeconds(prefix) => {
+                let (body, end) = match line.strip_suffix('\n') {
+                    Some(body) => (body, "\n"),
+                    None => (line, ""),
+                };
+                let seconds: u64 = body.strip_prefix(prefix)?.trim().parse().ok()?;
+                (seconds.abs_diff(now) <= CLOCK_SLACK_SECONDS)
+                    .then(|| format!("{prefix}<now>{end}"))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +107,17 @@ impl ContainerCheck {
             ContainerCheck::Output(expected) => Err(format!(
                 "container output {output:?}, expected {expected:?}"
             )),
+            ContainerCheck::OutputNormalised { expected, rules } => {
+                let got = normalise(&output, rules);
+                if got == *expected {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "container output (normalised: {rules:?}) differs from the host's: {}",
+                        first_difference(&got, expected)
+                    ))
+                }
+            }
             ContainerCheck::OutputUnordered(expected) => {
                 let mut got: Vec<&str> = output.lines().collect();
                 let mut wanted: Vec<&str> = expected.lines().collect();
@@ -105,6 +166,26 @@ impl ContainerCheck {
     }
 }
 
+/// Where two long outputs part, for a failure message a person can read: the first line
+/// that differs (numbered) and the line counts; the whole output is in the console dump.
+fn first_difference(got: &str, expected: &str) -> String {
+    let (got_lines, expected_lines): (Vec<&str>, Vec<&str>) =
+        (got.lines().collect(), expected.lines().collect());
+    let index = got_lines
+        .iter()
+        .zip(&expected_lines)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got_lines.len().min(expected_lines.len()));
+    format!(
+        "line {}: sandbox {:?}, host {:?} ({} lines against {})",
+        index + 1,
+        got_lines.get(index).copied().unwrap_or("<end>"),
+        expected_lines.get(index).copied().unwrap_or("<end>"),
+        got_lines.len(),
+        expected_lines.len()
+    )
+}
+
 /// device, mount point, type, and the first option (`ro` or `rw`).
 fn mount_fields(line: &str) -> [String; 4] {
     let mut fields = line.split(' ');
@@ -136,6 +217,33 @@ mod tests {
         let console =
             "[  0.001234] WARN  spec: ignored\nhello\n[x] not a log line\nsandbox: exit status 0\n";
         assert_eq!(container_output(console), "hello\n[x] not a log line\n");
+    }
+
+    #[test]
+    fn epoch_lines_near_now_are_made_equal_and_others_left() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let rules = [Normalise::EpochSeconds("date: ")];
+        let text = format!("a\ndate: {}\ndate: 0\ndate: soon\nb date: {now}\n", now - 5);
+        assert_eq!(
+            normalise(&text, &rules),
+            format!("a\ndate: <now>\ndate: 0\ndate: soon\nb date: {now}\n")
+        );
+        assert_eq!(normalise("date: 1", &[]), "date: 1");
+    }
+
+    #[test]
+    fn the_first_difference_is_named() {
+        assert_eq!(
+            first_difference("a\nb\n", "a\nc\nd\n"),
+            "line 2: sandbox \"b\", host \"c\" (2 lines against 3)"
+        );
+        assert_eq!(
+            first_difference("a\n", "a\nd\n"),
+            "line 2: sandbox \"<end>\", host \"d\" (1 lines against 2)"
+        );
     }
 
     #[test]

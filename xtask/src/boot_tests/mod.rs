@@ -22,6 +22,7 @@ pub use cases::{cases, filtered};
 use checks::Check;
 pub use nine_p::cases as nine_p_cases;
 pub use userland::cases as userland_cases;
+pub use userland::debian_cases;
 pub use userland::docker_caps_with;
 
 /// Generous: a case boots in well under a second under TCG; a hang must still end.

@@ -37,6 +37,9 @@ pub enum HostPackage {
     Go,
     /// `musl-gcc` (Debian's musl-tools): builds the static C programs of the thread tests.
     MuslTools,
+    /// `mmdebstrap`: builds the Debian root filesystems (`cargo xtask rootfs debian`, the
+    /// Debian boot tests, `bench images`).
+    Mmdebstrap,
 }
 
 impl HostPackage {
@@ -49,6 +52,7 @@ impl HostPackage {
             HostPackage::CxxCompiler => "g++",
             HostPackage::Go => "golang-go",
             HostPackage::MuslTools => "musl-tools",
+            HostPackage::Mmdebstrap => "mmdebstrap",
         }
     }
 
@@ -61,6 +65,7 @@ impl HostPackage {
             HostPackage::CxxCompiler => "a C++ compiler builds libFuzzer for the fuzz targets",
             HostPackage::Go => "go builds the Go program of the thread tests",
             HostPackage::MuslTools => "musl-gcc builds the C programs of the thread tests",
+            HostPackage::Mmdebstrap => "mmdebstrap builds Debian root filesystems",
         }
     }
 
@@ -77,6 +82,7 @@ impl HostPackage {
             ),
             HostPackage::Go => host::find_in_path(GO).is_some(),
             HostPackage::MuslTools => host::find_in_path(MUSL_GCC).is_some(),
+            HostPackage::Mmdebstrap => host::find_in_path("mmdebstrap").is_some(),
         }
     }
 }

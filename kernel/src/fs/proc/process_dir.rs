@@ -61,6 +61,7 @@ const FILES: &[(&str, u32, Render)] = &[
     ("stat", 0o444, process_files::stat),
     ("statm", 0o444, process_files::statm),
     ("mounts", 0o444, |process| process.mounts()),
+    ("mountinfo", 0o444, |process| process.mountinfo()),
     ("maps", 0o444, process_files::maps),
 ];
 

@@ -228,6 +228,12 @@ impl ProcessView for FakeProcess {
             None => Vec::new(),
         }
     }
+    fn mountinfo(&self) -> Vec<u8> {
+        match &*self.namespace.lock() {
+            Some((namespace, root)) => namespace.proc_mountinfo(root),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// The processes, and which one is "current".
@@ -474,6 +480,27 @@ fn proc_mounts_shows_the_namespace_table_in_linux_format() {
         read_file(&world.context, "/proc/1/mounts").unwrap(),
         mounts.as_bytes()
     );
+    // mountinfo: the same mounts, each with its id, its parent's and the per-mount and
+    // superblock options apart.
+    let info = read_text(&world.context, "/proc/self/mountinfo");
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 3, "{info}");
+    assert!(
+        lines[0].ends_with(" / / rw,relatime - ramfs rootfs rw"),
+        "{info}"
+    );
+    assert!(
+        lines[1].ends_with(" / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw"),
+        "{info}"
+    );
+    assert!(
+        lines[2].contains(" / /tmp rw,nosuid,nodev,relatime - tmpfs tmpfs rw,"),
+        "{info}"
+    );
+    let root_id = lines[0].split(' ').next().unwrap();
+    for line in &lines {
+        assert_eq!(line.split(' ').nth(1), Some(root_id), "{info}");
+    }
 }
 
 #[test]

@@ -165,6 +165,8 @@ pub trait ProcessView: Send + Sync {
     /// The mount table as seen from this process's root: vfs-core's
     /// `MountNamespace::proc_mounts(&fs_context.root)`.
     fn mounts(&self) -> Vec<u8>;
+    /// The same table in `mountinfo`'s format: `MountNamespace::proc_mountinfo`.
+    fn mountinfo(&self) -> Vec<u8>;
 
     fn state(&self) -> ProcessState {
         ProcessState::Running

@@ -26,23 +26,30 @@ pub fn expected_output_of(program: &str, fixtures: &Fixtures, args: &[&str]) -> 
             false => (*arg).to_owned(),
         })
         .collect();
-    let output = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(&host_args)
         .env_clear()
         .envs(ENV.iter().filter_map(|pair| pair.split_once('=')))
-        .current_dir(Path::new("/"))
+        .current_dir(Path::new("/"));
+    let stdout = host_stdout(command, &format!("{program} {host_args:?}"))?;
+    let tree = fixtures.tree.to_string_lossy().into_owned();
+    let rootfs = fixtures.rootfs.to_string_lossy().into_owned();
+    Ok(stdout.replace(&tree, TREE_IN_GUEST).replace(&rootfs, ""))
+}
+
+/// What `command` prints on stdout when run on the host, which must succeed (its status
+/// and stderr in the error otherwise): the output a boot test expects of the sandbox.
+pub fn host_stdout(mut command: Command, what: &str) -> Result<String> {
+    let output = command
         .output()
-        .with_context(|| format!("running {program} {host_args:?} on the host"))?;
+        .with_context(|| format!("running {what} on the host"))?;
     if !output.status.success() {
         bail!(
-            "{program} {host_args:?} on the host: {} ({})",
+            "{what} on the host: {} ({})",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let tree = fixtures.tree.to_string_lossy().into_owned();
-    let rootfs = fixtures.rootfs.to_string_lossy().into_owned();
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .replace(&tree, TREE_IN_GUEST)
-        .replace(&rootfs, ""))
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -8,6 +8,7 @@
 
 mod applets;
 mod bad_bundles;
+mod debian;
 mod dynamic;
 mod fixtures;
 mod fsx;
@@ -32,6 +33,7 @@ use crate::bundle;
 use crate::guest::TestPrograms;
 use crate::guest::native::NativePrograms;
 use crate::qemu::{Accel, Machine};
+pub use debian::cases as debian_cases;
 use fixtures::Fixtures;
 pub use fixtures::docker_caps_with;
 
