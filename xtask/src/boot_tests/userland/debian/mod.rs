@@ -45,10 +45,6 @@ const MEMORY: MemorySize = MemorySize::from_mib(256);
 /// Dynamic loading of every program from 9p under TCG: seconds per script, not minutes.
 const TIMEOUT: Duration = Duration::from_secs(240);
 /// Why the WAL case fails today (a known failure until it passes).
-const WAL_GAPS: &str = "fcntl record locks are granted unchecked (the last writer to close \
-    deletes the -wal and -shm a reader still holds: branch locks) and a writable MAP_SHARED \
-    of a 9p file is ENODEV (sqlite's -shm on /rw: disk I/O error; branch filemap)";
-
 /// One boot: its name, its script, what to normalise, and whether the database it leaves
 /// in the writable bind mount must be the host run's byte for byte.
 struct Script {
@@ -80,7 +76,7 @@ const SCRIPTS: &[Script] = &[
         script: scripts::SQLITE_WAL,
         rules: &[],
         compare_rw: Some("wal.db"),
-        known_failure: Some(WAL_GAPS),
+        known_failure: None,
     },
 ];
 
