@@ -44,7 +44,6 @@ const RW_IN_GUEST: &str = "/rw";
 const MEMORY: MemorySize = MemorySize::from_mib(256);
 /// Dynamic loading of every program from 9p under TCG: seconds per script, not minutes.
 const TIMEOUT: Duration = Duration::from_secs(240);
-/// Why the WAL case fails today (a known failure until it passes).
 /// One boot: its name, its script, what to normalise, and whether the database it leaves
 /// in the writable bind mount must be the host run's byte for byte.
 struct Script {
