@@ -58,6 +58,7 @@ pub mod mm;
 pub mod net;
 pub mod options;
 pub mod process;
+pub mod tty;
 
 #[cfg(target_os = "none")]
 mod clock;
