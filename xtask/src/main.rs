@@ -17,6 +17,7 @@ mod qemu;
 mod run;
 mod setup;
 mod soak;
+mod stdio;
 mod test;
 
 use std::process::ExitCode;

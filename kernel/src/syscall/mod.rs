@@ -18,6 +18,7 @@ mod signals;
 mod sockets;
 mod system;
 mod time;
+mod tty;
 mod xattr;
 
 use alloc::collections::BTreeSet;

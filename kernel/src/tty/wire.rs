@@ -8,6 +8,9 @@
 //! `u16`s; `ff 48` (`H`) is a hang-up. Everything else is data. An unknown escape is
 //! dropped with the byte after it.
 //!
+//! The host waits for the kernel's [`READY_LINE`] on its console before it sends anything:
+//! programming the port (enabling its FIFO) drops a byte that came earlier.
+//!
 //! Portable: the kernel decodes ([`Decoder`]) and `xtask` encodes ([`encode_data`],
 //! [`winsize`], [`END_OF_INPUT`], [`HANG_UP`]) with this one module.
 
@@ -17,6 +20,10 @@ const ESCAPE: u8 = 0xff;
 const END: u8 = b'E';
 const WINSIZE: u8 = b'W';
 const HANGUP: u8 = b'H';
+
+/// The line the kernel prints on its console once COM2 takes input: the host sends
+/// nothing before it, since the port's setup drops what it holds.
+pub const READY_LINE: &str = "sandbox: stdio ready";
 
 /// The host's input has ended.
 pub const END_OF_INPUT: [u8; 2] = [ESCAPE, END];
@@ -67,8 +74,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    pub fn new() -> Decoder {
-        Decoder::default()
+    pub const fn new() -> Decoder {
+        Decoder { state: State::Data }
     }
 
     pub fn push(&mut self, byte: u8) -> Option<Item> {
