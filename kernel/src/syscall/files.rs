@@ -385,6 +385,9 @@ const FIOCLEX: u64 = 0x5451;
 const FIONCLEX: u64 = 0x5450;
 
 pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult {
+    // The request is an `unsigned int` (libc's `ioctl(int, int, …)` sign-extends one
+    // with the top bit set, such as `TIOCGPTN`).
+    let request = request & 0xffff_ffff;
     let file = file(p, fd)?;
     match request {
         FIOCLEX => return p.files.lock().set_close_on_exec(fd, true).map(|()| 0),

@@ -35,6 +35,8 @@ pub struct NativePrograms {
     pub pthreads: Native,
     /// `go/`: goroutines, timers, os/exec, os/signal and Unix sockets under Go's runtime.
     pub go_check: Native,
+    /// `c/pty-check.c`: pseudo-terminals and job control (the terminal issue's C program).
+    pub pty_check: Native,
 }
 
 /// Builds both into `TARGET/guest/native`.
@@ -44,6 +46,7 @@ pub fn build_native_programs(target_dir: &Path) -> Result<NativePrograms> {
     Ok(NativePrograms {
         pthreads: build_c(&out, "pthreads")?,
         go_check: build_go(target_dir, &out, "go-check")?,
+        pty_check: build_c(&out, "pty-check")?,
     })
 }
 

@@ -17,6 +17,7 @@ pub const BASH_STATIC: &str = "/bin/bash-static";
 /// The Go toolchain's command and musl's C compiler wrapper, looked up in `PATH`.
 pub const GO: &str = "go";
 pub const MUSL_GCC: &str = "musl-gcc";
+pub const TMUX: &str = "tmux";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostPackage {
@@ -37,6 +38,8 @@ pub enum HostPackage {
     Go,
     /// `musl-gcc` (Debian's musl-tools): builds the static C programs of the thread tests.
     MuslTools,
+    /// `tmux`: the terminal the interactive boot test types into (`cargo xtask run -it`).
+    Tmux,
 }
 
 impl HostPackage {
@@ -49,6 +52,7 @@ impl HostPackage {
             HostPackage::CxxCompiler => "g++",
             HostPackage::Go => "golang-go",
             HostPackage::MuslTools => "musl-tools",
+            HostPackage::Tmux => "tmux",
         }
     }
 
@@ -61,6 +65,7 @@ impl HostPackage {
             HostPackage::CxxCompiler => "a C++ compiler builds libFuzzer for the fuzz targets",
             HostPackage::Go => "go builds the Go program of the thread tests",
             HostPackage::MuslTools => "musl-gcc builds the C programs of the thread tests",
+            HostPackage::Tmux => "tmux is the terminal of the interactive shell test",
         }
     }
 
@@ -77,6 +82,7 @@ impl HostPackage {
             ),
             HostPackage::Go => host::find_in_path(GO).is_some(),
             HostPackage::MuslTools => host::find_in_path(MUSL_GCC).is_some(),
+            HostPackage::Tmux => host::find_in_path(TMUX).is_some(),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
-//! and Go (`threads`).
+//! and Go (`threads`); issue 15's terminals (`terminals`: a C pty program, and
+//! `cargo xtask run` driven with piped streams and in a tmux terminal).
 
 mod applets;
 mod bad_bundles;
@@ -15,6 +16,7 @@ mod pipes;
 mod programs;
 mod shell;
 pub mod snapshot;
+mod terminals;
 mod threads;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +53,7 @@ pub fn cases(
     // and runs go-check on the host over its /tmp, and the cases below that check the
     // root is left unchanged take their snapshot of it when they are made.
     let thread_cases = threads::cases(&builder, native)?;
+    let terminal_cases = terminals::cases(&builder, native)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -58,6 +61,7 @@ pub fn cases(
     cases.extend(shell::cases(&builder)?);
     cases.extend(pipes::cases(&builder)?);
     cases.extend(thread_cases);
+    cases.extend(terminal_cases);
     Ok(cases)
 }
 
