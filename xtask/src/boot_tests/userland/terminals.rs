@@ -360,9 +360,12 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
     if !text.starts_with("xtask-exit=3\n") {
         return Err(format!("xtask's status was not 3: {text}"));
     }
-    let restored = [" icanon", " echo ", " isig", " opost"]
+    let settings: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .collect();
+    let restored = ["icanon", "echo", "isig", "opost"]
         .iter()
-        .all(|setting| text.contains(setting));
+        .all(|setting| settings.contains(setting));
     if !restored {
         return Err(format!("the terminal was not put back in its own mode: {text}"));
     }
