@@ -25,6 +25,7 @@ use crate::process::{Ids, Limits, Process, SignalState};
 use crate::task::shared::{Identity, Image, Parts, Task, shared};
 use crate::task::table::INIT_PID;
 use vfs_core::tmpfs::TmpfsOptions;
+use crate::fs::devpts::DevptsOptions;
 
 /// The kernel's filesystems for the builder: 9p shares by channel, and its own.
 struct KernelFilesystems<'a> {
@@ -100,8 +101,12 @@ impl FilesystemSource for KernelFilesystems<'_> {
         crate::fs::make("sysfs", "")
     }
 
-    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    fn devpts(&self, options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
+        Ok(crate::fs::devpts::new(
+            options,
+            crate::fs::anonymous_dev(),
+            self.clock.clone(),
+        ))
     }
 
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {

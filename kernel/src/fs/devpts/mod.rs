@@ -71,25 +71,45 @@ impl DevptsOptions {
     pub fn parse(data: &str) -> Result<DevptsOptions> {
         let mut options = DevptsOptions::default();
         for option in data.split(',').filter(|option| !option.is_empty()) {
-            let (key, value) = option
-                .split_once('=')
-                .map_or((option, None), |(key, value)| (key, Some(value)));
-            match (key, value) {
-                ("newinstance", None) => {}
-                ("uid", Some(value)) => options.uid = Some(parse_number(value, 10)?),
-                ("gid", Some(value)) => options.gid = Some(parse_number(value, 10)?),
-                ("mode", Some(value)) => options.mode = parse_number(value, 8)? & 0o7777,
-                ("ptmxmode", Some(value)) => options.ptmx_mode = parse_number(value, 8)? & 0o7777,
-                ("max", Some(value)) => {
-                    options.max = parse_number(value, 10)?;
-                    if options.max > PTY_MAX {
-                        return Err(Errno::EINVAL);
-                    }
-                }
-                _ => log::warn!(target: "devpts", "ignoring unsupported mount option {option:?}"),
+            if !options.set(option)? {
+                log::warn!(target: "devpts", "ignoring unsupported mount option {option:?}");
             }
         }
         Ok(options)
+    }
+
+    /// What Docker and runc mount: `newinstance,ptmxmode=0666,mode=0620,gid=5` (the
+    /// sandbox's `/dev/pts` when the spec has none).
+    pub fn docker() -> DevptsOptions {
+        DevptsOptions {
+            gid: Some(5),
+            mode: 0o620,
+            ptmx_mode: 0o666,
+            ..DevptsOptions::default()
+        }
+    }
+
+    /// Reads one `key=value` (or bare `key`) option; `Ok(false)` for one devpts does not
+    /// know, `Err(EINVAL)` for a bad value.
+    pub fn set(&mut self, option: &str) -> Result<bool> {
+        let (key, value) = option
+            .split_once('=')
+            .map_or((option, None), |(key, value)| (key, Some(value)));
+        match (key, value) {
+            ("newinstance", None) => {}
+            ("uid", Some(value)) => self.uid = Some(parse_number(value, 10)?),
+            ("gid", Some(value)) => self.gid = Some(parse_number(value, 10)?),
+            ("mode", Some(value)) => self.mode = parse_number(value, 8)? & 0o7777,
+            ("ptmxmode", Some(value)) => self.ptmx_mode = parse_number(value, 8)? & 0o7777,
+            ("max", Some(value)) => {
+                self.max = parse_number(value, 10)?;
+                if self.max > PTY_MAX {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// The filesystem's part of its `/proc/self/mounts` line, as `devpts_show_options`
@@ -316,6 +336,7 @@ mod tests {
     #[test]
     fn docker_options_parse_and_show_as_linux_shows_them() {
         let options = DevptsOptions::parse(DOCKER).unwrap();
+        assert_eq!(options, DevptsOptions::docker());
         assert_eq!(
             options,
             DevptsOptions {
