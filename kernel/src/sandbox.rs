@@ -20,12 +20,12 @@ use crate::container::build::{FilesystemSource, build, mounts_text};
 use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec};
 use crate::devices::Devices;
 use crate::exit::exit;
+use crate::fs::devpts::DevptsOptions;
 use crate::process::fd_table::FdTable;
 use crate::process::{Ids, Limits, Process, SignalState};
 use crate::task::shared::{Identity, Image, Parts, Task, shared};
 use crate::task::table::INIT_PID;
 use vfs_core::tmpfs::TmpfsOptions;
-use crate::fs::devpts::DevptsOptions;
 
 /// The kernel's filesystems for the builder: 9p shares by channel, and its own.
 struct KernelFilesystems<'a> {
@@ -171,9 +171,11 @@ pub fn run(
     let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
 
     let spec_process = &plan.process;
-    if let Err(why) =
-        crate::tty::console::setup(options.stdio, spec_process.terminal, spec_process.console_size)
-    {
+    if let Err(why) = crate::tty::console::setup(
+        options.stdio,
+        spec_process.terminal,
+        spec_process.console_size,
+    ) {
         print_line(format_args!("sandbox: {why}"));
         exit(container::error::MOUNT_FAILED)
     }

@@ -12,9 +12,9 @@ use crate::console::ExitStatus;
 use crate::guest;
 use crate::host;
 use crate::launch;
-use crate::stdio::{self, Streams};
 use crate::qemu::{self, Invocation};
 use crate::setup;
+use crate::stdio::{self, Streams};
 
 /// Docker's status for "the runtime failed", as opposed to the container's own status.
 pub const RUNTIME_FAILURE: u8 = 125;

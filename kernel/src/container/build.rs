@@ -25,8 +25,8 @@ use vfs_core::{
 use super::channel::Channel;
 use super::options::FileAccess;
 use super::plan::{Condition, MountKind, MountPlan, PlannedMount};
-use vfs_core::tmpfs::TmpfsOptions;
 use crate::fs::devpts::DevptsOptions;
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// Where the builder gets each filesystem it mounts.
 pub trait FilesystemSource {

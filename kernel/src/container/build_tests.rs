@@ -19,8 +19,8 @@ use crate::container::channel::Channel;
 use crate::container::options::{FileAccess, SandboxOptions};
 use crate::container::plan::compile;
 use crate::container::spec::Spec;
-use vfs_core::tmpfs::TmpfsOptions;
 use crate::fs::devpts::DevptsOptions;
+use vfs_core::tmpfs::TmpfsOptions;
 
 /// What a share holds before the boot: directories (ending in `/`), files, and symlinks
 /// (`name -> target`).

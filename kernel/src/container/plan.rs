@@ -282,13 +282,15 @@ fn plan_filesystem(
         data,
         warnings,
     )?;
-    Ok(kind_of(parsed.tmpfs, parsed.devpts).map(|kind| PlannedMount {
-        destination: mount.destination.clone(),
-        kind,
-        flags: parsed.flags,
-        condition: Condition::Always,
-        origin: Origin::Spec { index },
-    }))
+    Ok(
+        kind_of(parsed.tmpfs, parsed.devpts).map(|kind| PlannedMount {
+            destination: mount.destination.clone(),
+            kind,
+            flags: parsed.flags,
+            condition: Condition::Always,
+            origin: Origin::Spec { index },
+        }),
+    )
 }
 
 /// Rule 2, for the destinations the spec's (supported) mounts leave open.
@@ -306,7 +308,11 @@ fn mandatory_mounts(from_spec: &[PlannedMount]) -> Vec<PlannedMount> {
             MountKind::Dev(TmpfsOptions::default()),
             Condition::Always,
         ),
-        ("/dev/pts", MountKind::Devpts(DevptsOptions::docker()), Condition::Always),
+        (
+            "/dev/pts",
+            MountKind::Devpts(DevptsOptions::docker()),
+            Condition::Always,
+        ),
         (
             "/tmp",
             MountKind::Tmpfs(TmpfsOptions::tmp()),

@@ -49,9 +49,7 @@ impl ProcessPlan {
             additional_gids: process.user.additional_gids.clone(),
             umask: process.user.umask.unwrap_or(DEFAULT_UMASK),
             terminal: process.terminal,
-            console_size: process
-                .console_size
-                .map(|size| (size.height, size.width)),
+            console_size: process.console_size.map(|size| (size.height, size.width)),
             rlimits: process.rlimits.clone(),
             pids_limit,
             capabilities: process.capabilities.unwrap_or_default(),

@@ -104,8 +104,9 @@ pub(super) fn ioctl(
         TCGETS => write_out(p, argument, &termios(&terminal).encode()).map(|()| 0),
         TCGETS2 => write_out(p, argument, &termios(&terminal).encode2()).map(|()| 0),
         TCGETA => write_out(p, argument, &termios(&terminal).encode_termio()).map(|()| 0),
-        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 | TCSETA | TCSETAW
-        | TCSETAF => set_termios(p, &terminal, request, argument),
+        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 | TCSETA | TCSETAW | TCSETAF => {
+            set_termios(p, &terminal, request, argument)
+        }
         TCSBRK | TCSBRKP | TIOCSBRK => {
             session::check_change(&terminal, SIGTTOU)?;
             // Every byte sent first; a pseudo-terminal (and the console, one to the
@@ -147,8 +148,7 @@ pub(super) fn ioctl(
         }
         TIOCSCTTY => {
             let readable = file.flags().readable();
-            session::make_controlling(&terminal, readable, argument as i32 == 1, admin)
-                .map(|()| 0)
+            session::make_controlling(&terminal, readable, argument as i32 == 1, admin).map(|()| 0)
         }
         TIOCNOTTY if master => Err(Errno::ENOTTY),
         TIOCNOTTY => session::give_up(&terminal, p.ids.uid).map(|()| 0),
@@ -309,7 +309,11 @@ fn flow(terminal: &Terminal, master: bool, argument: u64) -> SysResult {
             TCOOFF => state.ldisc.output_off(),
             TCOON => state.ldisc.output_on(),
             _ => {
-                let index = if argument == TCIOFF { cc::VSTOP } else { cc::VSTART };
+                let index = if argument == TCIOFF {
+                    cc::VSTOP
+                } else {
+                    cc::VSTART
+                };
                 if let Some(byte) = state.ldisc.termios().control(index) {
                     terminal.send_char(&mut state, byte);
                 }

@@ -63,7 +63,11 @@ const DEFAULT_SIZE: Winsize = Winsize {
 
 /// Sets the console up for `stdio` and the spec's `terminal`/`consoleSize`. `Err` names
 /// a port the host promised and the machine lacks.
-pub fn setup(stdio: Stdio, terminal: bool, size: Option<(u16, u16)>) -> core::result::Result<(), &'static str> {
+pub fn setup(
+    stdio: Stdio,
+    terminal: bool,
+    size: Option<(u16, u16)>,
+) -> core::result::Result<(), &'static str> {
     STDIO.call_once(|| stdio);
     let winsize = size.map_or(DEFAULT_SIZE, |(rows, cols)| Winsize {
         rows,
@@ -76,8 +80,7 @@ pub fn setup(stdio: Stdio, terminal: bool, size: Option<(u16, u16)>) -> core::re
         }
         Stdio::Ports => {
             *DATA_PORT.lock() = Some(arch::serial::open(Com::Com2).ok_or("stdio=ports: no COM2")?);
-            *ERROR_PORT.lock() =
-                Some(arch::serial::open(Com::Com3).ok_or("stdio=ports: no COM3")?);
+            *ERROR_PORT.lock() = Some(arch::serial::open(Com::Com3).ok_or("stdio=ports: no COM3")?);
             CONSOLE.call_once(|| Terminal::new_console(write_data, !terminal, winsize));
             if !terminal {
                 STDIN.call_once(|| Arc::new(InputStream::new()));
@@ -153,7 +156,12 @@ pub fn poll_input() {
     deliver(console, stdin, to_terminal, data);
 }
 
-fn deliver(console: &Arc<Terminal>, stdin: Option<&Arc<InputStream>>, to_terminal: bool, data: Vec<u8>) {
+fn deliver(
+    console: &Arc<Terminal>,
+    stdin: Option<&Arc<InputStream>>,
+    to_terminal: bool,
+    data: Vec<u8>,
+) {
     if data.is_empty() {
         return;
     }
@@ -211,7 +219,8 @@ pub fn init_stdio(fs: &FsContext, terminal: bool) -> Result<[Arc<OpenFile>; 3]> 
     if terminal {
         // The console itself, as the runtime's pseudo-terminal, at `/dev/console`.
         let location = fs.resolve(At::Cwd, b"/dev/console", true)?;
-        let device: Arc<dyn DeviceFile> = Arc::new(TtyFile::new(console.clone(), Side::Slave, false));
+        let device: Arc<dyn DeviceFile> =
+            Arc::new(TtyFile::new(console.clone(), Side::Slave, false));
         let file = OpenFile::anonymous(location, fs.cred.clone(), OpenFlags::RDWR, Some(device))?;
         return Ok([file.clone(), file.clone(), file]);
     }
@@ -221,9 +230,21 @@ pub fn init_stdio(fs: &FsContext, terminal: bool) -> Result<[Arc<OpenFile>; 3]> 
         OpenFile::anonymous(location, cred.clone(), flags, Some(device))
     };
     Ok([
-        stream(&fs.cred, OpenFlags::RDONLY, Arc::new(StdinFile(stdin.clone())))?,
-        stream(&fs.cred, OpenFlags::WRONLY, Arc::new(PortWriter(write_data)))?,
-        stream(&fs.cred, OpenFlags::WRONLY, Arc::new(PortWriter(write_error)))?,
+        stream(
+            &fs.cred,
+            OpenFlags::RDONLY,
+            Arc::new(StdinFile(stdin.clone())),
+        )?,
+        stream(
+            &fs.cred,
+            OpenFlags::WRONLY,
+            Arc::new(PortWriter(write_data)),
+        )?,
+        stream(
+            &fs.cred,
+            OpenFlags::WRONLY,
+            Arc::new(PortWriter(write_error)),
+        )?,
     ])
 }
 

@@ -67,9 +67,9 @@ pub struct Member {
 /// a container's, which Linux does not skip.)
 pub fn is_orphaned(pgrp: u32, members: impl IntoIterator<Item = Member>) -> bool {
     !members.into_iter().any(|member| {
-        member
-            .parent
-            .is_some_and(|(parent_pgrp, parent_sid)| parent_pgrp != pgrp && parent_sid == member.sid)
+        member.parent.is_some_and(|(parent_pgrp, parent_sid)| {
+            parent_pgrp != pgrp && parent_sid == member.sid
+        })
     })
 }
 

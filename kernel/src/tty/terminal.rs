@@ -345,7 +345,12 @@ impl Terminal {
 
     /// A read on the slave side or the console (`n_tty_read`), after the job-control
     /// check: at most one line in canonical mode; otherwise by `VMIN` and `VTIME`.
-    pub fn read(&self, opened: u64, max: usize, nonblock: bool) -> Result<(Vec<u8>, Vec<GroupSignal>)> {
+    pub fn read(
+        &self,
+        opened: u64,
+        max: usize,
+        nonblock: bool,
+    ) -> Result<(Vec<u8>, Vec<GroupSignal>)> {
         let mut out = Vec::new();
         let mut signals = Vec::new();
         if max == 0 {
@@ -572,7 +577,11 @@ impl Terminal {
             // Signals raised so far go now: the reader they stop may be the one to wait for.
             super::session::send_group_signals(core::mem::take(&mut signals));
             if let Err(errno) = self.wait(nonblock, None) {
-                return if done > 0 { Ok((done, signals)) } else { Err(errno) };
+                return if done > 0 {
+                    Ok((done, signals))
+                } else {
+                    Err(errno)
+                };
             }
         }
     }

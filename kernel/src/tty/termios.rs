@@ -258,7 +258,8 @@ impl Termios {
     /// (`user_termio_to_kernel_termios`).
     pub fn with_termio(&self, bytes: &[u8; TERMIO_SIZE]) -> Termios {
         let low = |old: u32, index: usize| {
-            (old & 0xffff_0000) | u32::from(u16::from_le_bytes([bytes[index * 2], bytes[index * 2 + 1]]))
+            (old & 0xffff_0000)
+                | u32::from(u16::from_le_bytes([bytes[index * 2], bytes[index * 2 + 1]]))
         };
         let mut cc = self.cc;
         cc[..NCC].copy_from_slice(&bytes[9..9 + NCC]);
@@ -378,7 +379,10 @@ mod tests {
         let bytes = termios.encode();
         assert_eq!(bytes.len(), 36);
         assert_eq!(&bytes[..4], &0o2400u32.to_le_bytes());
-        assert_eq!(Termios::master_default().with_termios(&bytes).lflag, termios.lflag);
+        assert_eq!(
+            Termios::master_default().with_termios(&bytes).lflag,
+            termios.lflag
+        );
         let two = termios.encode2();
         assert_eq!(&two[36..], &[0x00, 0x96, 0, 0, 0x00, 0x96, 0, 0]);
         assert_eq!(Termios::master_default().with_termios2(&two), termios);

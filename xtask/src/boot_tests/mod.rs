@@ -102,7 +102,10 @@ pub fn run_cases(cases: &[Case], host: Host<'_>) -> Summary {
             let wall = started.elapsed().as_secs_f64();
             if failures.is_empty() {
                 summary.passed += 1;
-                println!("xtask: boot test {position} {} … ok ({wall:.2} s)", case.name);
+                println!(
+                    "xtask: boot test {position} {} … ok ({wall:.2} s)",
+                    case.name
+                );
             } else {
                 summary.failed.push(case.name.clone());
                 println!(

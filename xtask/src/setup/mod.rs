@@ -46,7 +46,9 @@ pub fn for_test() -> Result<()> {
         );
     }
     if let Err(error) = ensure_packages(&[HostPackage::Tmux]) {
-        eprintln!("xtask: {error:#}\nxtask: the interactive terminal test will be reported skipped");
+        eprintln!(
+            "xtask: {error:#}\nxtask: the interactive terminal test will be reported skipped"
+        );
     }
     Ok(())
 }

@@ -47,10 +47,7 @@ pub const KERNEL_OPTION: (&str, &str) = ("stdio", "ports");
 /// PC's; the kernel polls them and takes no interrupt).
 pub fn qemu_args(data: &Path, errors: &Path) -> Vec<OsString> {
     let mut args = Vec::new();
-    for (id, path, iobase, irq) in [
-        ("stdio", data, "0x2f8", 3),
-        ("stderr", errors, "0x3e8", 4),
-    ] {
+    for (id, path, iobase, irq) in [("stdio", data, "0x2f8", 3), ("stderr", errors, "0x3e8", 4)] {
         let mut chardev = OsString::from(format!("socket,id={id},path="));
         chardev.push(path.as_os_str().to_string_lossy().replace(',', ",,"));
         args.extend([
@@ -112,9 +109,8 @@ pub fn launch(invocation: &Invocation, streams: Streams, scratch: &Path) -> Resu
         Some(Box::new(raw::CrLf::new(io::stderr())) as _),
     );
     // QEMU connects to both while it starts; if it fails first, there is nobody to wait for.
-    let connected = accept(&data_listener, &mut child).and_then(|data| {
-        accept(&errors_listener, &mut child).map(|errors| (data, errors))
-    });
+    let connected = accept(&data_listener, &mut child)
+        .and_then(|data| accept(&errors_listener, &mut child).map(|errors| (data, errors)));
     let _ = std::fs::remove_dir_all(&dir);
     let mut relays = Vec::new();
     if let Some((data, errors)) = connected {
@@ -228,7 +224,11 @@ fn copy_out(mut from: UnixStream, mut to: impl Write + Send + 'static) -> JoinHa
     thread::spawn(move || {
         let mut chunk = [0u8; 4096];
         while let Ok(count @ 1..) = from.read(&mut chunk) {
-            if to.write_all(&chunk[..count]).and_then(|()| to.flush()).is_err() {
+            if to
+                .write_all(&chunk[..count])
+                .and_then(|()| to.flush())
+                .is_err()
+            {
                 break;
             }
         }

@@ -470,11 +470,14 @@ mod tests {
 
     #[test]
     fn a_terminal_node_takes_chmod_and_chown() {
-        let (instance, fs) = new_instance(&DevptsOptions::default(), 11, crate::fs::testing::clock());
+        let (instance, fs) =
+            new_instance(&DevptsOptions::default(), 11, crate::fs::testing::clock());
         let context = mounted_at("/pts", fs, MountFlags::empty());
         instance.allocate(0, 0).unwrap();
         context.chmod(At::Cwd, b"/pts/0", 0o620).unwrap();
-        context.chown(At::Cwd, b"/pts/0", Some(7), Some(5), true).unwrap();
+        context
+            .chown(At::Cwd, b"/pts/0", Some(7), Some(5), true)
+            .unwrap();
         let stat = context.stat(At::Cwd, b"/pts/0", false).unwrap();
         assert_eq!((stat.mode, stat.uid, stat.gid), (0o020620, 7, 5));
         // ptmx stays as the mount made it.

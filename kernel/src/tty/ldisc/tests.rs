@@ -102,7 +102,10 @@ fn werase_takes_the_last_word_and_the_blanks_after_it() {
     let (echo, _) = feed(&mut ldisc, b"one two  \x17\n");
     assert_eq!(ldisc.read(100), b"one \n");
     assert_eq!(&echo[..9], b"one two  ");
-    assert_eq!(&echo[9..], b"\x08 \x08\x08 \x08\x08 \x08\x08 \x08\x08 \x08\r\n");
+    assert_eq!(
+        &echo[9..],
+        b"\x08 \x08\x08 \x08\x08 \x08\x08 \x08\x08 \x08\r\n"
+    );
 }
 
 #[test]
@@ -272,7 +275,10 @@ fn stop_and_start_characters_control_output() {
     assert!(ldisc.is_stopped());
     assert_eq!(ldisc.take_events(), event::STOPPED);
     feed(&mut ldisc, b"x");
-    assert!(ldisc.is_stopped(), "without IXANY other keys do not restart");
+    assert!(
+        ldisc.is_stopped(),
+        "without IXANY other keys do not restart"
+    );
     feed(&mut ldisc, b"\x11");
     assert!(!ldisc.is_stopped());
     assert_eq!(ldisc.take_events(), event::STARTED);

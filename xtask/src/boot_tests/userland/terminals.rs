@@ -44,8 +44,12 @@ pub fn cases(builder: &Builder<'_>, native: &NativePrograms) -> Result<Vec<Case>
             )?;
             let (case, _) = builder.run("pty-check", &["/sbin/pty-check", "/bin/busybox"])?;
             case.expect(Line(&["pty-check: ", " passed, 0 failed"]))
-                .expect(Line(&["ok   ^C ends the foreground group (sh and its sleep) with SIGINT"]))
-                .expect(Line(&["ok   canonical editing: abc^H^Hd\\n reads as ad\\n"]))
+                .expect(Line(&[
+                    "ok   ^C ends the foreground group (sh and its sleep) with SIGINT",
+                ]))
+                .expect(Line(&[
+                    "ok   canonical editing: abc^H^Hd\\n reads as ad\\n",
+                ]))
                 .expect(Status(0))
                 .timeout(Duration::from_secs(300))
         }
@@ -58,7 +62,13 @@ pub fn cases(builder: &Builder<'_>, native: &NativePrograms) -> Result<Vec<Case>
             .new_case("run-stdin-pipe")
             .driven_by(HostDriver::new(move |case, _| {
                 // `echo hello | cargo xtask run -i -- cat`.
-                let output = match xtask_run(case, &bundle, &["-i"], &["/bin/busybox", "cat"], Some(b"hello\n")) {
+                let output = match xtask_run(
+                    case,
+                    &bundle,
+                    &["-i"],
+                    &["/bin/busybox", "cat"],
+                    Some(b"hello\n"),
+                ) {
                     Ok(output) => output,
                     Err(error) => return vec![error],
                 };
@@ -80,7 +90,13 @@ pub fn cases(builder: &Builder<'_>, native: &NativePrograms) -> Result<Vec<Case>
             .driven_by(HostDriver::new(move |case, _| {
                 // Without -i the container's stdin is at end of file at once.
                 let script = "echo out; echo err >&2; cat; echo \"cat ended $?\"";
-                let output = match xtask_run(case, &bundle, &[], &["/bin/busybox", "sh", "-c", script], None) {
+                let output = match xtask_run(
+                    case,
+                    &bundle,
+                    &[],
+                    &["/bin/busybox", "sh", "-c", script],
+                    None,
+                ) {
                     Ok(output) => output,
                     Err(error) => return vec![error],
                 };
@@ -92,8 +108,12 @@ pub fn cases(builder: &Builder<'_>, native: &NativePrograms) -> Result<Vec<Case>
                     ));
                 }
                 let stderr = String::from_utf8_lossy(&output.stderr);
-                if !stderr.lines().any(|line| line == "err") || stderr.lines().any(|line| line == "out") {
-                    failures.push(format!("stderr has no line \"err\" or has \"out\": {stderr:?}"));
+                if !stderr.lines().any(|line| line == "err")
+                    || stderr.lines().any(|line| line == "out")
+                {
+                    failures.push(format!(
+                        "stderr has no line \"err\" or has \"out\": {stderr:?}"
+                    ));
                 }
                 // The kernel's lines are on stderr, never in the container's stdout.
                 if !stderr.contains("sandbox: exit status 0") {
@@ -168,7 +188,10 @@ fn xtask_run(
         Ok(Err(error)) => Err(format!("waiting for xtask run: {error}")),
         Err(_) => {
             let _ = Command::new("kill").arg(pid.to_string()).status();
-            Err(format!("xtask run still running after {} s", RUN_TIMEOUT.as_secs()))
+            Err(format!(
+                "xtask run still running after {} s",
+                RUN_TIMEOUT.as_secs()
+            ))
         }
     }
 }
@@ -212,17 +235,34 @@ impl Terminal {
     }
 
     fn key(&self, key: &str) -> Result<(), String> {
-        self.tmux(&["send-keys", "-t", &self.session, key]).map(drop)
+        self.tmux(&["send-keys", "-t", &self.session, key])
+            .map(drop)
     }
 
     /// The pane's lines (and its history), wrapped lines joined, trailing blanks cut.
     fn lines(&self) -> Result<Vec<String>, String> {
-        let text = self.tmux(&["capture-pane", "-p", "-J", "-S", "-2000", "-t", &self.session])?;
-        Ok(text.lines().map(|line| line.trim_end().to_owned()).collect())
+        let text = self.tmux(&[
+            "capture-pane",
+            "-p",
+            "-J",
+            "-S",
+            "-2000",
+            "-t",
+            &self.session,
+        ])?;
+        Ok(text
+            .lines()
+            .map(|line| line.trim_end().to_owned())
+            .collect())
     }
 
     /// Waits until at least `count` lines satisfy `wanted`.
-    fn wait_for(&self, what: &str, count: usize, wanted: impl Fn(&str) -> bool) -> Result<(), String> {
+    fn wait_for(
+        &self,
+        what: &str,
+        count: usize,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let lines = self.lines()?;
@@ -282,7 +322,17 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
         session: format!("xtask-tty-{}", std::process::id()),
     };
     terminal.tmux(&[
-        "new-session", "-d", "-s", &terminal.session, "-x", "80", "-y", "24", "sh", "-c", &command,
+        "new-session",
+        "-d",
+        "-s",
+        &terminal.session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "sh",
+        "-c",
+        &command,
     ])?;
     let prompt = |line: &str| line == "/ #";
     terminal.wait_for("prompt \"/ #\"", 1, prompt)?;
@@ -313,7 +363,9 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
     terminal.line("fg")?;
     std::thread::sleep(Duration::from_secs(2));
     terminal.key("C-z")?;
-    terminal.wait_for("a stopped job", 1, |line| line.contains("Stopped") && line.contains("sleep 100"))?;
+    terminal.wait_for("a stopped job", 1, |line| {
+        line.contains("Stopped") && line.contains("sleep 100")
+    })?;
     terminal.line("bg")?;
     terminal.line("jobs")?;
     terminal.wait_for("the job running again", 2, running)?;
@@ -332,7 +384,8 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
     terminal.line(":wq")?;
     terminal.line("echo after-vi")?;
     terminal.wait_line("after-vi")?;
-    let saved = std::fs::read(&note).map_err(|error| format!("reading {}: {error}", note.display()))?;
+    let saved =
+        std::fs::read(&note).map_err(|error| format!("reading {}: {error}", note.display()))?;
     if saved != b"hello from vi\n" {
         return Err(format!(
             "vi saved {:?}, expected \"hello from vi\\n\"",
@@ -340,7 +393,15 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
         ));
     }
 
-    terminal.tmux(&["resize-window", "-t", &terminal.session, "-x", "100", "-y", "30"])?;
+    terminal.tmux(&[
+        "resize-window",
+        "-t",
+        &terminal.session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+    ])?;
     std::thread::sleep(Duration::from_secs(2));
     terminal.line("stty size")?;
     terminal.wait_line("30 100")?;
@@ -353,7 +414,10 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
             break text;
         }
         if Instant::now() >= deadline {
-            return Err(format!("xtask did not end after `exit 3`; {}:\n{text}", after.display()));
+            return Err(format!(
+                "xtask did not end after `exit 3`; {}:\n{text}",
+                after.display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     };
@@ -367,7 +431,9 @@ fn tmux_steps(case: &Case, bundle: &Path) -> Result<(), String> {
         .iter()
         .all(|setting| settings.contains(setting));
     if !restored {
-        return Err(format!("the terminal was not put back in its own mode: {text}"));
+        return Err(format!(
+            "the terminal was not put back in its own mode: {text}"
+        ));
     }
     Ok(())
 }
