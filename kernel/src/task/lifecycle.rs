@@ -398,6 +398,7 @@ pub fn exit(process: Process, ending: Ending) {
     };
     // A session leader's end takes the session's controlling terminal from it.
     crate::tty::session::process_ended(tgid);
+    let groups_at_risk = crate::tty::session::groups_at_risk(tgid);
     // A zombie holds no memory or files.
     if let Some(task) = leader_task {
         task.set_parts(Parts::default());
@@ -408,6 +409,7 @@ pub fn exit(process: Process, ending: Ending) {
     for queue in to_wake {
         queue.wake_all();
     }
+    crate::tty::session::hang_up_orphaned(groups_at_risk);
     exits.wake_all();
 }
 

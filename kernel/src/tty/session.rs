@@ -353,6 +353,40 @@ pub fn process_ended(pid: u32) {
     clear_session(&mut table, pid);
 }
 
+/// Before process `pid` ends: the groups its end may orphan (its own, its children's)
+/// that are not orphaned now (`kill_orphaned_pgrp`'s candidates).
+pub fn groups_at_risk(pid: u32) -> Vec<u32> {
+    let table = TABLE.lock();
+    let Some(process) = table.get(pid) else {
+        return Vec::new();
+    };
+    let mut groups = alloc::vec![process.pgid];
+    for (_, pgid, _) in table.children(pid) {
+        if !groups.contains(&pgid) {
+            groups.push(pgid);
+        }
+    }
+    groups.retain(|&pgrp| !orphaned(&table, pgrp));
+    groups
+}
+
+/// After a process ended (a zombie now, its children passed on): each group of `groups`
+/// that its end orphaned and that has a stopped member gets `SIGHUP` and `SIGCONT`, so
+/// no job stays stopped with nobody left to continue it (POSIX; Linux's
+/// `kill_orphaned_pgrp`).
+pub fn hang_up_orphaned(groups: Vec<u32>) {
+    let mut table = TABLE.lock();
+    for pgrp in groups {
+        let stopped = table
+            .running()
+            .any(|(_, entry)| entry.pgid == pgrp && entry.stopped);
+        if stopped && orphaned(&table, pgrp) {
+            signal_group(&mut table, pgrp, from_terminal(SIGHUP));
+            signal_group(&mut table, pgrp, from_terminal(SIGCONT));
+        }
+    }
+}
+
 /// The console as the init's controlling terminal, with the init's group in the
 /// foreground (as the container's process gets its terminal from the runtime).
 pub fn give_to_init(terminal: &Terminal) {

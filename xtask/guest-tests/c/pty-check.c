@@ -465,6 +465,41 @@ static void job_control(void) {
     check("/dev/tty without a controlling terminal: ENXIO", WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %x (here: %d errno %d)", status, no_tty, no_tty_errno);
 }
 
+/* A stopped job whose group its parent's exit orphans gets SIGHUP and SIGCONT (POSIX). */
+static void orphaned_stopped_job(void) {
+    int report[2];
+    pipe(report);
+    pid_t parent = fork();
+    if (parent == 0) {
+        close(report[0]);
+        setsid();
+        pid_t job = fork();
+        if (job == 0) {
+            setpgid(0, 0);
+            raise(SIGSTOP);
+            _exit(0);
+        }
+        setpgid(job, job);
+        int status;
+        if (waitpid(job, &status, WUNTRACED) != job || !WIFSTOPPED(status)) _exit(1);
+        char note[32];
+        int n = snprintf(note, sizeof note, "%d\n", job);
+        write(report[1], note, (size_t)n);
+        _exit(0);
+    }
+    close(report[1]);
+    char note[32] = "";
+    read(report[0], note, sizeof note - 1);
+    close(report[0]);
+    pid_t job = atoi(note);
+    int status = 0;
+    wait_for(parent, &status, 0, 10000);
+    int job_status = 0;
+    pid_t ended = job > 0 ? wait_for(job, &job_status, 0, 10000) : -1;
+    check("a stopped job orphaned by its parent's exit gets SIGHUP", ended == job && WIFSIGNALED(job_status) && WTERMSIG(job_status) == SIGHUP,
+          "job %d ended %d status %x", job, ended, job_status);
+}
+
 static volatile sig_atomic_t got_winch, got_hup;
 static void on_winch(int signo) { (void)signo; got_winch = 1; }
 static void on_hup(int signo) { (void)signo; got_hup = 1; }
@@ -553,6 +588,7 @@ int main(int argc, char **argv) {
     packet_mode();
     shell_and_interrupt();
     job_control();
+    orphaned_stopped_job();
     resize_and_hangup();
     printf("pty-check: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
