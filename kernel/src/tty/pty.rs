@@ -17,9 +17,11 @@ use super::terminal::{Kind, OUTPUT_MAX, PENDING_MAX, Terminal};
 use crate::fs::devpts::{self, Instance};
 use crate::task::lifecycle;
 
-/// What a pair may hold, charged when it is made: its two queues, the line
-/// discipline's input (two bytes a slot) and held echoes.
-const PAIR_COST: u64 = (OUTPUT_MAX + PENDING_MAX + 2 * super::ldisc::INPUT_MAX + 4096) as u64;
+/// What a pair may hold, charged when it is made: its two queues (the output one with
+/// room for echoes, each queue's capacity a power of two), the line discipline's input
+/// (two bytes a slot), held echoes, and the objects themselves.
+const PAIR_COST: u64 =
+    (2 * OUTPUT_MAX + PENDING_MAX + 2 * super::ldisc::INPUT_MAX + 2 * 4096 + 1024) as u64;
 
 /// The running process's effective ids and whether it holds `CAP_SYS_ADMIN`.
 fn opener() -> (u32, u32, bool) {
