@@ -17,7 +17,9 @@
 //! - [`process`] (a running program as its thread holds it, signal delivery, exec),
 //!   `syscall` (the Linux system-call layer, which takes the process), `task` (the shared
 //!   task object, the run loop above the system calls, the scheduler, wait queues, the
-//!   process table; fork, exit, wait, kill, the console's foreground group);
+//!   process table; fork, exit, wait, kill);
+//! - [`tty`] (terminals: the line discipline, pseudo-terminals, the console, job control;
+//!   its rules portable, its objects on the target);
 //! - [`container`] (OCI spec → mount plan → namespace and init process), `sandbox` (the run,
 //!   from spec to exit status);
 //! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
@@ -27,7 +29,7 @@
 //! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
 //! `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
-//! `task::futex::FUTEXES`, `task::table::TABLE`, `task::terminal::CONSOLE`,
+//! `task::futex::FUTEXES`, `task::table::TABLE`, the terminals' (`tty`),
 //! `task::scheduler::{RUN_QUEUE, SLEEPERS}` and each wait queue's list (their order is
 //! written in `task`), the Unix sockets' name table, in-flight table and deferred drops
 //! with each socket's state (their order is written in `net::unix`), the file-lock table
@@ -37,7 +39,8 @@
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
 //! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`
-//! (futexes); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`,
+//! (futexes); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`, `TABLE` → a terminal's
+//! state → the console's port (`tty`),
 //! `TABLE` → a task's identity (task; a task's parts are leaves); a socket's state → another
 //! socket's state → the name table or the in-flight table (`net::unix`); every other lock
 //! is a leaf. Any of them may allocate, so all come before `arch`'s heap → frame-allocator order
@@ -61,6 +64,7 @@ pub mod mm;
 pub mod net;
 pub mod options;
 pub mod process;
+pub mod tty;
 
 #[cfg(target_os = "none")]
 mod clock;

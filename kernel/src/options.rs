@@ -40,6 +40,18 @@ impl SelfTest {
     ];
 }
 
+/// Where the container's standard streams go (`stdio=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stdio {
+    /// The kernel's console (COM1) carries them with the kernel's own lines, and nothing
+    /// is ever typed: what the boot tests read.
+    #[default]
+    Console,
+    /// Their own serial ports, as `cargo xtask run` gives them: COM2 carries the input
+    /// (framed by `tty::wire`) and the output (the terminal, or stdout), COM3 stderr.
+    Ports,
+}
+
 /// Borrows from the command line: it is parsed before the heap exists.
 #[derive(Clone, Copy, Debug)]
 pub struct Options<'a> {
@@ -56,6 +68,8 @@ pub struct Options<'a> {
     pub wallclock_ns: Option<i64>,
     /// `entropy=`: hex bytes from the host's random source, mixed into the kernel's.
     pub entropy: Option<&'a str>,
+    /// `stdio=console|ports`.
+    pub stdio: Stdio,
 }
 
 #[derive(Debug)]
@@ -77,7 +91,7 @@ impl fmt::Display for OptionError<'_> {
             Self::Unknown(option) => write!(
                 f,
                 "unknown option `{option}` (known: log, test, tsc_khz, overlay, file_access, \
-                 file_access_mounts, cid, wallclock, entropy, bind_file, virtio_mmio.device)"
+                 file_access_mounts, cid, wallclock, entropy, stdio, bind_file, virtio_mmio.device)"
             ),
             Self::MissingValue(option) => {
                 write!(f, "option `{option}` needs a value (`{option}=...`)")
@@ -107,6 +121,7 @@ impl<'a> Options<'a> {
             cid: None,
             wallclock_ns: None,
             entropy: None,
+            stdio: Stdio::Console,
         };
         for word in text.split_ascii_whitespace() {
             let (option, value) = word
@@ -163,6 +178,13 @@ impl<'a> Options<'a> {
                         return Err(bad("up to 64 bytes as hex digits"));
                     }
                     options.entropy = Some(value);
+                }
+                "stdio" => {
+                    options.stdio = match value {
+                        "console" => Stdio::Console,
+                        "ports" => Stdio::Ports,
+                        _ => return Err(bad("console|ports")),
+                    }
                 }
                 // Written by the host, not a person: channel m<i> shares a bind-mounted
                 // file's directory (see `container::channel`); read by `file_binds`.
@@ -251,6 +273,13 @@ mod tests {
         assert_eq!(options.log, LevelFilter::Warn);
         assert_eq!(options.test, None);
         assert_eq!(options.tsc_khz, None);
+    }
+
+    #[test]
+    fn stdio_goes_to_the_console_unless_ports_are_named() {
+        assert_eq!(Options::parse(b"").unwrap().stdio, Stdio::Console);
+        assert_eq!(Options::parse(b"stdio=ports").unwrap().stdio, Stdio::Ports);
+        assert!(Options::parse(b"stdio=com2").is_err());
     }
 
     #[test]

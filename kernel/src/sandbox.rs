@@ -12,7 +12,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use spin::Mutex;
-use vfs_core::file::OpenFlags;
 use vfs_core::p9::{P9FileSystem, P9MountOptions};
 use vfs_core::{At, CachePolicy, ClockRef, Credentials, Errno, FileSystem, FsContext};
 
@@ -21,6 +20,7 @@ use crate::container::build::{FilesystemSource, build, mounts_text};
 use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec};
 use crate::devices::Devices;
 use crate::exit::exit;
+use crate::fs::devpts::DevptsOptions;
 use crate::process::fd_table::FdTable;
 use crate::process::{Ids, Limits, Process, SignalState};
 use crate::task::shared::{Identity, Image, Parts, Task, shared};
@@ -103,8 +103,12 @@ impl FilesystemSource for KernelFilesystems<'_> {
         crate::fs::make("sysfs", "")
     }
 
-    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    fn devpts(&self, options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
+        Ok(crate::fs::devpts::new(
+            options,
+            crate::fs::anonymous_dev(),
+            self.clock.clone(),
+        ))
     }
 
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
@@ -168,6 +172,15 @@ pub fn run(
     }
     let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
 
+    let spec_process = &plan.process;
+    if let Err(why) = crate::tty::console::setup(
+        options.stdio,
+        spec_process.terminal,
+        spec_process.console_size,
+    ) {
+        print_line(format_args!("sandbox: {why}"));
+        exit(container::error::MOUNT_FAILED)
+    }
     let mut process = init_process(&plan, ns).unwrap_or_else(|(what, errno)| {
         print_line(format_args!("sandbox: {what}: {errno:?}"));
         exit(container::error::MOUNT_FAILED)
@@ -224,6 +237,7 @@ pub fn run(
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
+    crate::tty::console::attach_init(plan.process.terminal);
     crate::task::oom::track(&process);
     let ending = crate::task::run::run(&mut process);
     let termination = crate::task::lifecycle::end_init(process, ending);
@@ -245,8 +259,9 @@ fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
     })
 }
 
-/// The init before exec: identity, working directory (made if missing), umask, and the
-/// console on descriptors 0, 1 and 2.
+/// The init before exec: identity, working directory (made if missing), umask, and its
+/// standard streams on descriptors 0, 1 and 2 (the console, or the host's streams: see
+/// `tty::console`).
 fn init_process(
     plan: &MountPlan,
     ns: Arc<vfs_core::MountNamespace>,
@@ -267,12 +282,11 @@ fn init_process(
         groups: spec.additional_gids.clone(),
     };
     let mut files = FdTable::with_budget(crate::mm::budget::budget());
-    let console = fs
-        .open(At::Cwd, b"/dev/console", OpenFlags::RDWR, 0)
+    let stdio = crate::tty::console::init_stdio(&fs, spec.terminal)
         .map_err(|errno| ("/dev/console", errno))?;
-    for _ in 0..3 {
+    for file in stdio {
         files
-            .insert(console.clone(), false)
+            .insert(file, false)
             .map_err(|errno| ("/dev/console", errno))?;
     }
     let caps = crate::process::caps::Capabilities {

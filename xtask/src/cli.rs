@@ -74,6 +74,14 @@ pub struct RunArgs {
     pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    /// Keep stdin open and pass it to the container (`docker run -i`); without it the
+    /// container's stdin is at end of file.
+    #[arg(short = 'i', long, conflicts_with = "initrd")]
+    pub interactive: bool,
+    /// Give the container a terminal (`docker run -t`: the spec's `process.terminal`);
+    /// with `-i` the host terminal is put in raw mode and its size follows along.
+    #[arg(short = 't', long, conflicts_with = "initrd")]
+    pub tty: bool,
     /// The container's arguments, replacing the spec's `process.args` (after `--`).
     #[arg(last = true, conflicts_with = "initrd")]
     pub args: Vec<String>,

@@ -61,6 +61,7 @@ pub enum LaunchError {
 
 #[derive(Debug)]
 pub struct Outcome {
+    /// The console's text, line ends as `\n`.
     pub console: String,
     pub stderr: String,
     /// None when QEMU died from a signal (including our own kill on timeout).
@@ -119,7 +120,9 @@ pub fn launch_with_idle_limit(
     .map_err(LaunchError::Wait)?;
     let wall = started.elapsed();
     let outcome = Outcome {
-        console: console.finish(),
+        // The container writes to the console through a terminal, whose `ONLCR` ends
+        // each line with `\r\n` (as a Linux console's does): read back as text lines.
+        console: console.finish().replace("\r\n", "\n"),
         stderr: stderr.finish(),
         qemu_code: status.code(),
         wall,
@@ -179,7 +182,7 @@ fn wait_with_timeout(
     }
 }
 
-struct Capture {
+pub(crate) struct Capture {
     buffer: Arc<Mutex<Vec<u8>>>,
     /// When the source last gave bytes (or the capture started).
     last_output: Arc<Mutex<Instant>>,
@@ -187,7 +190,7 @@ struct Capture {
 }
 
 impl Capture {
-    fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         // The pipe closes when QEMU exits, so the reader ends on its own.
         let _ = self.reader.join();
         let bytes = std::mem::take(
@@ -200,7 +203,7 @@ impl Capture {
     }
 }
 
-fn capture(
+pub(crate) fn capture(
     mut source: impl Read + Send + 'static,
     mut echo: Option<Box<dyn Write + Send>>,
 ) -> Capture {

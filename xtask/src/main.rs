@@ -18,6 +18,7 @@ mod rootfs;
 mod run;
 mod setup;
 mod soak;
+mod stdio;
 mod test;
 
 use std::process::ExitCode;

@@ -4,16 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::bundle::{self, Bundle};
+use crate::bundle::{self, Bundle, Overrides};
 use crate::cargo::{self, Profile};
 use crate::cli::RunArgs;
 use crate::cmdline::{kernel_cmdline, with_sandbox_options};
 use crate::console::ExitStatus;
 use crate::guest;
 use crate::host;
-use crate::launch::{self, LaunchOptions};
+use crate::launch;
 use crate::qemu::{self, Invocation};
 use crate::setup;
+use crate::stdio::{self, Streams};
 
 /// Docker's status for "the runtime failed", as opposed to the container's own status.
 pub const RUNTIME_FAILURE: u8 = 125;
@@ -29,6 +30,9 @@ pub fn run(args: RunArgs) -> Result<u8> {
         .into_iter()
         .map(|(key, value)| (key, value.to_owned()))
         .collect();
+    // The container's streams on ports of their own, apart from the kernel's lines.
+    let (key, value) = stdio::KERNEL_OPTION;
+    sandbox.push((key, value.to_owned()));
     let (initrd, shares) = match bundle {
         Some(bundle) => {
             sandbox.extend(
@@ -54,8 +58,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
         shares,
     };
     launch::announce(&invocation);
-    let options = LaunchOptions::live(true);
-    let outcome = launch::launch(&invocation, options)?;
+    let streams = Streams {
+        interactive: args.interactive,
+        tty: args.tty,
+    };
+    let outcome = stdio::launch(&invocation, streams, &cargo::target_dir()?.join("xtask"))?;
     Ok(match outcome.exit_status() {
         ExitStatus::Reported(code) => code,
         ExitStatus::FromDebugExit(code) => {
@@ -92,10 +99,16 @@ fn load_bundle(args: &RunArgs) -> Result<Option<Bundle>> {
             dir
         }
     };
-    let loaded = bundle::load(
+    // `-t` is `docker run -t`: the spec gets a terminal, the size of ours if we have one.
+    let overrides = Overrides {
+        args: &args.args,
+        terminal: args.tty.then_some(true),
+        console_size: args.tty.then(stdio::terminal_size).flatten(),
+    };
+    let loaded = bundle::load_with(
         &dir,
         &args.sandbox.sandbox_options(),
-        &args.args,
+        &overrides,
         &target.join("xtask").join("run"),
     )?;
     loaded

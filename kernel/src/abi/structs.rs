@@ -144,30 +144,6 @@ pub fn encode_utsname(fields: [&[u8]; 6]) -> Vec<u8> {
     out.finish()
 }
 
-/// The console's `struct termios` (36 bytes) as `TCGETS` reports a cooked terminal:
-/// ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD|HUPCL, ISIG|ICANON|ECHO…, with Linux's
-/// default control characters.
-pub fn encode_default_termios() -> Vec<u8> {
-    const CONTROL_CHARS: [u8; 19] = [
-        3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-    ];
-    let mut out = Encoder::with_capacity(36);
-    out.u32(0o2400)
-        .u32(0o5)
-        .u32(0o2277)
-        .u32(0o105073)
-        .u8(0)
-        .bytes(&CONTROL_CHARS);
-    out.finish()
-}
-
-/// `struct winsize`: rows, columns and two unused pixel sizes.
-pub fn encode_winsize(rows: u16, columns: u16) -> Vec<u8> {
-    let mut out = Encoder::with_capacity(8);
-    out.u16(rows).u16(columns).u16(0).u16(0);
-    out.finish()
-}
-
 /// `struct rlimit`: current and maximum.
 pub fn encode_rlimit(current: u64, maximum: u64) -> Vec<u8> {
     let mut out = Encoder::with_capacity(16);
@@ -256,8 +232,6 @@ mod tests {
         let uts = encode_utsname([b"Linux", b"box", b"6.1", b"#1", b"x86_64", b"(none)"]);
         assert_eq!(uts.len(), 390);
         assert_eq!(&uts[65..69], b"box\0");
-        assert_eq!(encode_default_termios().len(), 36);
-        assert_eq!(encode_winsize(24, 80), [24, 0, 80, 0, 0, 0, 0, 0]);
     }
 
     #[test]

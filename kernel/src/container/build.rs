@@ -25,6 +25,7 @@ use vfs_core::{
 use super::channel::Channel;
 use super::options::FileAccess;
 use super::plan::{Condition, MountKind, MountPlan, PlannedMount};
+use crate::fs::devpts::DevptsOptions;
 use vfs_core::tmpfs::TmpfsOptions;
 
 /// Where the builder gets each filesystem it mounts.
@@ -40,7 +41,7 @@ pub trait FilesystemSource {
     fn overlay(&self, lower: Arc<dyn FileSystem>) -> Result<Arc<dyn FileSystem>, Errno>;
     fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno>;
     fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno>;
-    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno>;
+    fn devpts(&self, options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno>;
     /// A tmpfs holding the standard device nodes.
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno>;
     fn clock(&self) -> ClockRef;
@@ -301,7 +302,7 @@ impl Builder<'_> {
             MountKind::Tmpfs(options) => fresh(self.source.tmpfs(options)?, "tmpfs"),
             MountKind::Proc => fresh(self.source.proc()?, "proc"),
             MountKind::Sysfs => fresh(self.source.sysfs()?, "sysfs"),
-            MountKind::Devpts => fresh(self.source.devpts()?, "devpts"),
+            MountKind::Devpts(options) => fresh(self.source.devpts(options)?, "devpts"),
             MountKind::Dev(options) => fresh(self.source.dev(options)?, "dev"),
             MountKind::ReadonlyRebind => match existing {
                 Some(location) => Ok(Some((Mountable::Bind(location.clone()), String::new()))),

@@ -19,6 +19,7 @@ use crate::container::channel::Channel;
 use crate::container::options::{FileAccess, SandboxOptions};
 use crate::container::plan::compile;
 use crate::container::spec::Spec;
+use crate::fs::devpts::DevptsOptions;
 use vfs_core::tmpfs::TmpfsOptions;
 
 /// What a share holds before the boot: directories (ending in `/`), files, and symlinks
@@ -131,7 +132,7 @@ impl FilesystemSource for StandIns {
     fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno> {
         self.tmpfs(&TmpfsOptions::default())
     }
-    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
+    fn devpts(&self, _options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
         self.tmpfs(&TmpfsOptions::default())
     }
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {

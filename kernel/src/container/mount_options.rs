@@ -17,6 +17,7 @@ use vfs_core::MountFlags;
 use vfs_core::tmpfs::TmpfsOptions;
 
 use super::error::{FieldProblem, SpecError};
+use crate::fs::devpts::DevptsOptions;
 
 /// Something in the spec the sandbox does not do, said once at boot and otherwise ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +57,9 @@ impl fmt::Display for PlanWarning {
 pub enum DataOptions {
     None,
     Tmpfs,
+    /// devpts's: `newinstance`, `ptmxmode`, `mode`, `uid`, `gid`, `max` (runc hands them
+    /// to the kernel's devpts).
+    Devpts,
 }
 
 /// A mount's options, read.
@@ -63,6 +67,9 @@ pub enum DataOptions {
 pub struct ParsedOptions {
     pub flags: MountFlags,
     pub tmpfs: TmpfsOptions,
+    /// Linux's defaults unless the options say otherwise (`ptmxmode=000`: a devpts
+    /// mounted without `ptmxmode` has an unusable `ptmx`, as on Linux).
+    pub devpts: DevptsOptions,
 }
 
 /// Reads `options`, the JSON field `field` (e.g. `mounts[2].options`); later options win
@@ -91,7 +98,18 @@ pub fn parse(
                 let tmpfs_option = option
                     .split_once('=')
                     .filter(|_| data == DataOptions::Tmpfs);
-                let read = match tmpfs_option {
+                let devpts_option = (data == DataOptions::Devpts).then_some(option.as_str());
+                let read = match (tmpfs_option, devpts_option) {
+                    (_, Some(option)) => parsed.devpts.set(option).map_err(|_| {
+                        SpecError::field(
+                            field(),
+                            FieldProblem::BadValue {
+                                value: option.into(),
+                                expected: "ptmxmode=OCTAL, mode=OCTAL, uid=NUMBER, gid=NUMBER or max=NUMBER",
+                            },
+                        )
+                    })?,
+                    (tmpfs_option, None) => match tmpfs_option {
                     Some((key, value)) => read_tmpfs_option(&mut parsed.tmpfs, key, value)
                         .map_err(|expected| {
                             SpecError::field(
@@ -103,6 +121,7 @@ pub fn parse(
                             )
                         })?,
                     None => false,
+                    },
                 };
                 if !read {
                     warnings.push(PlanWarning::IgnoredOption {

@@ -34,6 +34,8 @@ use super::spec::{Mount, Spec};
 use vfs_core::MountFlags;
 use vfs_core::tmpfs::TmpfsOptions;
 
+use crate::fs::devpts::DevptsOptions;
+
 /// Everything the builder and the init need, in the order to do it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountPlan {
@@ -74,7 +76,9 @@ pub enum MountKind {
     Tmpfs(TmpfsOptions),
     Proc,
     Sysfs,
-    Devpts,
+    /// With its data options (`ptmxmode`, `mode`, `uid`, `gid`, `max`): the spec's, or
+    /// Docker's when the spec has no devpts mount.
+    Devpts(DevptsOptions),
     /// A tmpfs holding the device nodes.
     Dev(TmpfsOptions),
     /// `linux.readonlyPaths`: what is already at the destination, bound onto itself read-only.
@@ -251,19 +255,20 @@ fn plan_filesystem(
     };
     let data = match mount_type {
         "tmpfs" | "dev" | "devtmpfs" => DataOptions::Tmpfs,
+        "devpts" => DataOptions::Devpts,
         _ => DataOptions::None,
     };
-    let kind_of = |tmpfs| {
+    let kind_of = |tmpfs, devpts: DevptsOptions| {
         Some(match mount_type {
             "tmpfs" => MountKind::Tmpfs(tmpfs),
             "proc" => MountKind::Proc,
             "sysfs" | "none" => MountKind::Sysfs,
-            "devpts" => MountKind::Devpts,
+            "devpts" => MountKind::Devpts(devpts),
             "dev" | "devtmpfs" => MountKind::Dev(tmpfs),
             _ => return None,
         })
     };
-    if kind_of(TmpfsOptions::default()).is_none() {
+    if kind_of(TmpfsOptions::default(), DevptsOptions::default()).is_none() {
         warnings.push(PlanWarning::UnknownType {
             field: format!("mounts[{index}].type"),
             mount_type: mount.mount_type.clone(),
@@ -277,13 +282,15 @@ fn plan_filesystem(
         data,
         warnings,
     )?;
-    Ok(kind_of(parsed.tmpfs).map(|kind| PlannedMount {
-        destination: mount.destination.clone(),
-        kind,
-        flags: parsed.flags,
-        condition: Condition::Always,
-        origin: Origin::Spec { index },
-    }))
+    Ok(
+        kind_of(parsed.tmpfs, parsed.devpts).map(|kind| PlannedMount {
+            destination: mount.destination.clone(),
+            kind,
+            flags: parsed.flags,
+            condition: Condition::Always,
+            origin: Origin::Spec { index },
+        }),
+    )
 }
 
 /// Rule 2, for the destinations the spec's (supported) mounts leave open.
@@ -301,7 +308,11 @@ fn mandatory_mounts(from_spec: &[PlannedMount]) -> Vec<PlannedMount> {
             MountKind::Dev(TmpfsOptions::default()),
             Condition::Always,
         ),
-        ("/dev/pts", MountKind::Devpts, Condition::Always),
+        (
+            "/dev/pts",
+            MountKind::Devpts(DevptsOptions::docker()),
+            Condition::Always,
+        ),
         (
             "/tmp",
             MountKind::Tmpfs(TmpfsOptions::tmp()),

@@ -25,6 +25,8 @@ pub struct ProcessPlan {
     pub additional_gids: Vec<u32>,
     pub umask: u32,
     pub terminal: bool,
+    /// `process.consoleSize` (rows, columns), with `terminal` only.
+    pub console_size: Option<(u16, u16)>,
     /// `process.rlimits`: applied to the init, inherited by everything it starts.
     pub rlimits: Vec<crate::container::spec::Rlimit>,
     /// `linux.resources.pids.limit`: processes at most, for the whole container.
@@ -47,6 +49,7 @@ impl ProcessPlan {
             additional_gids: process.user.additional_gids.clone(),
             umask: process.user.umask.unwrap_or(DEFAULT_UMASK),
             terminal: process.terminal,
+            console_size: process.console_size.map(|size| (size.height, size.width)),
             rlimits: process.rlimits.clone(),
             pids_limit,
             capabilities: process.capabilities.unwrap_or_default(),

@@ -74,6 +74,9 @@ pub struct Process {
     pub cwd: String,
     pub user: User,
     pub terminal: bool,
+    /// `process.consoleSize`: the terminal's rows and columns at start (runc sets them on
+    /// the container's pseudo-terminal); only with `terminal`.
+    pub console_size: Option<ConsoleSize>,
     /// `process.rlimits`, checked: a known `RLIMIT_*` each, soft ≤ hard, no repeats.
     pub rlimits: Vec<Rlimit>,
     /// `process.capabilities`, each set as a bit per `CAP_*` number; `None` when the spec
@@ -81,6 +84,13 @@ pub struct Process {
     pub capabilities: Option<CapabilitySets>,
     /// `process.noNewPrivileges`.
     pub no_new_privileges: bool,
+}
+
+/// `process.consoleSize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct ConsoleSize {
+    pub height: u16,
+    pub width: u16,
 }
 
 /// `process.capabilities`: the five sets, as bits per `CAP_*` number.
@@ -193,6 +203,8 @@ mod raw {
         pub user: User,
         #[serde(default)]
         pub terminal: bool,
+        #[serde(rename = "consoleSize")]
+        pub console_size: Option<super::ConsoleSize>,
         #[serde(default)]
         pub rlimits: Vec<Rlimit>,
         pub capabilities: Option<Capabilities>,
@@ -420,6 +432,7 @@ fn check_process(process: Option<raw::Process>) -> Result<Process, SpecError> {
         cwd,
         user: process.user,
         terminal: process.terminal,
+        console_size: process.console_size.filter(|_| process.terminal),
         rlimits,
         capabilities,
         no_new_privileges: process.no_new_privileges,
@@ -529,6 +542,7 @@ mod tests {
             ],
             "process": {
                 "terminal": true,
+                "consoleSize": {"height": 50, "width": 132},
                 "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 63},
                 "args": ["sh", "-c", "true"],
                 "env": ["PATH=/bin"],
@@ -560,6 +574,13 @@ mod tests {
             }
         );
         assert!(spec.process.terminal);
+        assert_eq!(
+            spec.process.console_size,
+            Some(ConsoleSize {
+                height: 50,
+                width: 132
+            })
+        );
         assert_eq!(spec.hostname.as_deref(), Some("box"));
         assert_eq!(spec.linux.readonly_paths, ["/proc/sys"]);
         assert_eq!(spec.linux.masked_paths, ["/proc/kcore"]);

@@ -57,6 +57,12 @@ pub fn pollable(file: &OpenFile) -> Option<&dyn Pollable> {
     if let Some(socket) = device.downcast_ref::<crate::net::unix::SocketFile>() {
         return Some(socket);
     }
+    if let Some(terminal) = device.downcast_ref::<crate::tty::file::TtyFile>() {
+        return Some(terminal);
+    }
+    if let Some(stdin) = device.downcast_ref::<crate::tty::console::StdinFile>() {
+        return Some(stdin);
+    }
     None
 }
 

@@ -58,6 +58,7 @@ fn restartable(number: u64, context: &arch::user::UserContext) -> bool {
             | nr::PWRITE64
             | nr::WAIT4
             | nr::WAITID
+            | nr::IOCTL
             | nr::OPEN
             | nr::OPENAT
             | nr::FUTEX_WAITV

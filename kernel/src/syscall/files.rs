@@ -12,7 +12,6 @@ use super::{SysResult, read_in, write_out};
 use crate::abi::{self, read_u64};
 use crate::mm::address_space::Access;
 use crate::process::Process;
-use crate::task::terminal;
 
 /// Largest single transfer, as Linux's `MAX_RW_COUNT` (2 GiB less a page).
 pub(super) use crate::abi::io_args::MAX_RW_COUNT;
@@ -312,23 +311,15 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
     }
 }
 
-const TCGETS: u64 = 0x5401;
-const TCSETS: u64 = 0x5402;
-const TCSETSW: u64 = 0x5403;
-const TCSETSF: u64 = 0x5404;
-const TIOCGPGRP: u64 = 0x540f;
-const TIOCSPGRP: u64 = 0x5410;
-const TIOCGWINSZ: u64 = 0x5413;
-const TIOCSCTTY: u64 = 0x540e;
-const TIOCNOTTY: u64 = 0x5422;
-const TIOCGSID: u64 = 0x5429;
-const TIOCSWINSZ: u64 = 0x5414;
 const FIONREAD: u64 = 0x541b;
 const FIONBIO: u64 = 0x5421;
 const FIOCLEX: u64 = 0x5451;
 const FIONCLEX: u64 = 0x5450;
 
 pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult {
+    // The request is an `unsigned int` (libc's `ioctl(int, int, …)` sign-extends one
+    // with the top bit set, such as `TIOCGPTN`).
+    let request = request & 0xffff_ffff;
     let file = file(p, fd)?;
     match request {
         FIOCLEX => return p.files.lock().set_close_on_exec(fd, true).map(|()| 0),
@@ -359,37 +350,13 @@ pub fn ioctl(p: &mut Process, fd: i32, request: u64, argument: u64) -> SysResult
         let waiting = end.waiting() as i32;
         return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
     }
-    let stat = file.stat()?;
-    let terminal =
-        stat.file_type() == Some(FileType::CharDevice) && crate::fs::dev::is_terminal(stat.rdev);
-    if !terminal {
-        return Err(Errno::ENOTTY);
+    if let (FIONREAD, Some(stdin)) = (request, crate::tty::console::stdin_file(&file)) {
+        let waiting = stdin.waiting() as i32;
+        return write_out(p, argument, &waiting.to_le_bytes()).map(|()| 0);
     }
-    match request {
-        TCGETS => write_out(p, argument, &abi::encode_default_termios()).map(|()| 0),
-        TCSETS | TCSETSW | TCSETSF => read_in(p, argument, 36).map(|_| 0),
-        TIOCGWINSZ => write_out(p, argument, &abi::encode_winsize(24, 80)).map(|()| 0),
-        TIOCSWINSZ => read_in(p, argument, 8).map(|_| 0),
-        TIOCGPGRP => {
-            let group = terminal::foreground_group(p.pid)?;
-            write_out(p, argument, &(group as i32).to_le_bytes()).map(|()| 0)
-        }
-        TIOCSPGRP => {
-            let raw = read_in(p, argument, 4)?;
-            let group = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
-            terminal::set_foreground_group(p.pid, group).map(|()| 0)
-        }
-        TIOCGSID => {
-            let session = terminal::session(p.pid)?;
-            write_out(p, argument, &(session as i32).to_le_bytes()).map(|()| 0)
-        }
-        TIOCSCTTY => {
-            terminal::make_controlling(p.pid, argument == 1, p.capable(vfs_core::cap::SYS_ADMIN))
-                .map(|()| 0)
-        }
-        TIOCNOTTY => terminal::give_up(p.pid).map(|()| 0),
-        FIONREAD => write_out(p, argument, &0i32.to_le_bytes()).map(|()| 0),
-        _ => Err(Errno::ENOTTY),
+    match crate::tty::file::tty_file(&file) {
+        Some(tty) => super::tty::ioctl(p, &file, tty, request, argument),
+        None => Err(Errno::ENOTTY),
     }
 }
 

@@ -24,6 +24,7 @@ mod system;
 mod time;
 mod transfer;
 mod vectored;
+mod tty;
 mod xattr;
 
 use alloc::collections::BTreeSet;

@@ -248,6 +248,8 @@ pub fn setsid(p: &mut Process) -> SysResult {
     let entry = table.get_mut(me).ok_or(Errno::ESRCH)?;
     entry.sid = me;
     entry.pgid = me;
+    // A new session has no controlling terminal (`proc_clear_tty`).
+    entry.ctty = 0;
     Ok(u64::from(me))
 }
 

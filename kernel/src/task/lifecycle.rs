@@ -145,7 +145,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             return Err(Errno::EAGAIN);
         }
         let me = table.get(p.pid).ok_or(Errno::ESRCH)?;
-        let (pgid, sid, my_parent) = (me.pgid, me.sid, me.parent);
+        let (pgid, sid, my_parent, ctty) = (me.pgid, me.sid, me.parent, me.ctty);
         if me.group_exit.is_some() {
             // The process is ending: no new thread or child may escape that.
             return Err(Errno::EAGAIN);
@@ -166,7 +166,11 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
             } else {
                 p.pid
             };
-            table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?
+            let pid = table.insert(parent_pid, pgid, sid).ok_or(Errno::EAGAIN)?;
+            if let Some(child) = table.get_mut(pid) {
+                child.ctty = ctty;
+            }
+            pid
         }
     };
     // The kernel's own part of a process (its kernel stack, thread and records), held by
@@ -392,6 +396,9 @@ pub fn exit(process: Process, ending: Ending) {
         }
         Termination::Exited(_) => false,
     };
+    // A session leader's end takes the session's controlling terminal from it.
+    crate::tty::session::process_ended(tgid);
+    let groups_at_risk = crate::tty::session::groups_at_risk(tgid);
     // A zombie holds no memory or files.
     if let Some(task) = leader_task {
         task.set_parts(Parts::default());
@@ -405,6 +412,7 @@ pub fn exit(process: Process, ending: Ending) {
     for queue in to_wake {
         queue.wake_all();
     }
+    crate::tty::session::hang_up_orphaned(groups_at_risk);
     exits.wake_all();
 }
 

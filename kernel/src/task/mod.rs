@@ -1,7 +1,7 @@
 //! task: more than one program at a time. The scheduler (which kernel thread runs), wait
 //! queues (how a thread sleeps until something happens), the process table (who is whose
 //! parent, group and session, who has ended and with what status, which signals other
-//! processes sent, real-time alarms), the console's foreground group, the futex table
+//! processes sent, real-time alarms, each process's controlling terminal), the futex table
 //! ([`futex`]), and the calls built on them: `fork`/`vfork`/`clone`, `exit`,
 //! `wait4`/`waitid`, `kill`, stop and continue.
 //!
@@ -29,8 +29,8 @@
 //! own lock, taken for one operation and never across a block, as SMP will need.
 //!
 //! Lock order (spin locks, never held across a switch): `futex::FUTEXES` → an address
-//! space, `futex::FUTEXES` → `table::TABLE` (see [`futex`]); `table::TABLE` →
-//! `terminal::CONSOLE`; `table::TABLE` → a task's identity; `table::TABLE` → a
+//! space, `futex::FUTEXES` → `table::TABLE` (see [`futex`]); `table::TABLE` → a
+//! terminal's locks (see `crate::tty`); `table::TABLE` → a task's identity; `table::TABLE` → a
 //! `WaitQueue`'s list → `scheduler::RUN_QUEUE` → `scheduler::SLEEPERS`. A task's parts
 //! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
 //! another lock of this list, nor one another. The thread slots inside `arch::thread` are
@@ -44,7 +44,6 @@ pub mod run;
 pub mod scheduler;
 pub mod shared;
 pub mod table;
-pub mod terminal;
 pub mod timers;
 pub mod wait_queue;
 

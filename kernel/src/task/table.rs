@@ -50,6 +50,9 @@ pub struct Entry {
     pub parent: u32,
     pub pgid: u32,
     pub sid: u32,
+    /// Leader only: the id of its controlling terminal (`signal->tty`; 0: none), which
+    /// `fork` passes on and `setsid` drops (see `crate::tty::session`).
+    pub ctty: u64,
     pub state: State,
     /// Signals sent to this thread alone (`tgkill`, its own faults), moved into its own
     /// pending set at its next return to user mode.
@@ -171,6 +174,7 @@ impl Table {
                 parent,
                 pgid,
                 sid,
+                ctty: 0,
                 state: State::Running,
                 pending: Vec::new(),
                 shared_pending: Vec::new(),

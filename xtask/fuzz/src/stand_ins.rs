@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use kernel::container::build::FilesystemSource;
 use kernel::container::{Channel, FileAccess};
+use kernel::fs::devpts::DevptsOptions;
 use vfs_core::tmpfs::{TmpfsMemory, TmpfsOptions};
 use vfs_core::{
     At, ClockRef, Credentials, Errno, FileSystem, FsContext, ManualClock, MountFlags,
@@ -114,7 +115,7 @@ impl FilesystemSource for StandIns {
     fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno> {
         self.tmpfs(&TmpfsOptions::default())
     }
-    fn devpts(&self) -> Result<Arc<dyn FileSystem>, Errno> {
+    fn devpts(&self, _options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
         self.tmpfs(&TmpfsOptions::default())
     }
     fn dev(&self, options: &TmpfsOptions) -> Result<Arc<dyn FileSystem>, Errno> {

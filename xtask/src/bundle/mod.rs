@@ -42,14 +42,49 @@ pub fn load(
     args: &[String],
     scratch: &Path,
 ) -> Result<Bundle, BundleError> {
+    load_with(
+        dir,
+        options,
+        &Overrides {
+            args,
+            ..Overrides::default()
+        },
+        scratch,
+    )
+}
+
+/// What `cargo xtask run` changes in a bundle's spec, as `docker run` writes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    /// `process.args` (when not empty).
+    pub args: &'a [String],
+    /// `process.terminal` (`-t`).
+    pub terminal: Option<bool>,
+    /// `process.consoleSize` (rows, columns): the host terminal's.
+    pub console_size: Option<(u16, u16)>,
+}
+
+impl Overrides<'_> {
+    fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.terminal.is_none() && self.console_size.is_none()
+    }
+}
+
+/// [`load`] with the spec changed by `overrides` (written to `scratch/config.json`).
+pub fn load_with(
+    dir: &Path,
+    options: &SandboxOptions,
+    overrides: &Overrides<'_>,
+    scratch: &Path,
+) -> Result<Bundle, BundleError> {
     let config = dir.join("config.json");
     let mut bytes = std::fs::read(&config).map_err(|source| BundleError::Read {
         path: config.clone(),
         source,
     })?;
     let mut spec_file = config.clone();
-    if !args.is_empty() {
-        bytes = with_args(&config, &bytes, args)?;
+    if !overrides.is_empty() {
+        bytes = with_overrides(&config, &bytes, overrides)?;
         spec_file = scratch.join("config.json");
         std::fs::create_dir_all(scratch)
             .and_then(|()| std::fs::write(&spec_file, &bytes))
@@ -90,8 +125,12 @@ fn oci_spec_reads(bytes: &[u8]) -> Result<(), String> {
         .map_err(|error| format!("{}: {}", error.path(), error.inner()))
 }
 
-/// The spec with `process.args` replaced. Shapes are checked afterwards by `Spec::parse`.
-fn with_args(config: &Path, bytes: &[u8], args: &[String]) -> Result<Vec<u8>, BundleError> {
+/// The spec with `overrides` applied. Shapes are checked afterwards by `Spec::parse`.
+fn with_overrides(
+    config: &Path,
+    bytes: &[u8],
+    overrides: &Overrides<'_>,
+) -> Result<Vec<u8>, BundleError> {
     let spec_error = |error| BundleError::Spec {
         config: config.to_owned(),
         error,
@@ -99,7 +138,15 @@ fn with_args(config: &Path, bytes: &[u8], args: &[String]) -> Result<Vec<u8>, Bu
     // Parse with the kernel first so a broken spec is reported the same way with or without args.
     Spec::parse(bytes).map_err(spec_error)?;
     let mut value = json_value(config, bytes)?;
-    value["process"]["args"] = Value::from(args.to_vec());
+    if !overrides.args.is_empty() {
+        value["process"]["args"] = Value::from(overrides.args.to_vec());
+    }
+    if let Some(terminal) = overrides.terminal {
+        value["process"]["terminal"] = Value::from(terminal);
+    }
+    if let Some((rows, cols)) = overrides.console_size {
+        value["process"]["consoleSize"] = serde_json::json!({"height": rows, "width": cols});
+    }
     serde_json::to_vec_pretty(&value).map_err(|error| spec_error(malformed(&error)))
 }
 

@@ -49,6 +49,8 @@ pub struct NativePrograms {
     pub bad_interpreters: Vec<(&'static str, Native)>,
     /// xfstests' `fsx` (issue 14), from the checkout `XFSTESTS_SRC` names.
     pub fsx: Native,
+    /// `c/pty-check.c`: pseudo-terminals and job control (the terminal issue's C program).
+    pub pty_check: Native,
 }
 
 /// Programs whose interpreter (`PT_INTERP`) exec cannot use: the program's name and its
@@ -76,6 +78,7 @@ pub fn build_native_programs(target_dir: &Path) -> Result<NativePrograms> {
         dynamic_musl: build_dynamic(&out, MUSL_GCC, "musl-tools", "dynamic-musl")?,
         bad_interpreters,
         fsx: build_fsx(&out)?,
+        pty_check: build_c(&out, "pty-check")?,
     })
 }
 

@@ -13,7 +13,7 @@ mod toolchain;
 
 use anyhow::Result;
 
-pub use packages::{BASH_STATIC, BUSYBOX, GO, HostPackage, MUSL_GCC, ensure_packages};
+pub use packages::{BASH_STATIC, BUSYBOX, GO, HostPackage, MUSL_GCC, TMUX, ensure_packages};
 pub use toolchain::ensure_toolchain;
 
 /// What `cargo xtask run` needs: the toolchain and QEMU. Debian's busybox-static is
@@ -31,7 +31,8 @@ pub fn for_build() -> Result<()> {
 /// What `cargo xtask test` needs: the toolchain, QEMU, and the static busybox and bash the
 /// userland boot tests run in the sandbox and on the host to compare their output. It also
 /// wants Go and musl-gcc for the thread tests' Go and C programs; where they cannot be
-/// installed, those boot tests are reported skipped (see `guest::native`).
+/// installed, those boot tests are reported skipped (see `guest::native`); likewise tmux,
+/// the terminal of the interactive shell test.
 pub fn for_test() -> Result<()> {
     ensure_toolchain()?;
     ensure_packages(&[
@@ -42,6 +43,11 @@ pub fn for_test() -> Result<()> {
     if let Err(error) = ensure_packages(&[HostPackage::Go, HostPackage::MuslTools]) {
         eprintln!(
             "xtask: {error:#}\nxtask: the boot tests built from Go and C sources will be reported skipped"
+        );
+    }
+    if let Err(error) = ensure_packages(&[HostPackage::Tmux]) {
+        eprintln!(
+            "xtask: {error:#}\nxtask: the interactive terminal test will be reported skipped"
         );
     }
     Ok(())

@@ -17,6 +17,7 @@ pub const BASH_STATIC: &str = "/bin/bash-static";
 /// The Go toolchain's command and musl's C compiler wrapper, looked up in `PATH`.
 pub const GO: &str = "go";
 pub const MUSL_GCC: &str = "musl-gcc";
+pub const TMUX: &str = "tmux";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostPackage {
@@ -40,6 +41,8 @@ pub enum HostPackage {
     /// `mmdebstrap`: builds the Debian root filesystems (`cargo xtask rootfs debian`, the
     /// Debian boot tests, `bench images`).
     Mmdebstrap,
+    /// `tmux`: the terminal the interactive boot test types into (`cargo xtask run -it`).
+    Tmux,
 }
 
 impl HostPackage {
@@ -53,6 +56,7 @@ impl HostPackage {
             HostPackage::Go => "golang-go",
             HostPackage::MuslTools => "musl-tools",
             HostPackage::Mmdebstrap => "mmdebstrap",
+            HostPackage::Tmux => "tmux",
         }
     }
 
@@ -66,6 +70,7 @@ impl HostPackage {
             HostPackage::Go => "go builds the Go program of the thread tests",
             HostPackage::MuslTools => "musl-gcc builds the C programs of the thread tests",
             HostPackage::Mmdebstrap => "mmdebstrap builds Debian root filesystems",
+            HostPackage::Tmux => "tmux is the terminal of the interactive shell test",
         }
     }
 
@@ -83,6 +88,7 @@ impl HostPackage {
             HostPackage::Go => host::find_in_path(GO).is_some(),
             HostPackage::MuslTools => host::find_in_path(MUSL_GCC).is_some(),
             HostPackage::Mmdebstrap => host::find_in_path("mmdebstrap").is_some(),
+            HostPackage::Tmux => host::find_in_path(TMUX).is_some(),
         }
     }
 }

@@ -69,7 +69,11 @@ fn describe_kind(kind: &MountKind) -> String {
         MountKind::Dev(tmpfs) => format!("dev({})", describe_tmpfs(tmpfs)),
         MountKind::Proc => "proc".into(),
         MountKind::Sysfs => "sysfs".into(),
-        MountKind::Devpts => "devpts".into(),
+        // Docker's options (the mandatory mount's) go unsaid.
+        MountKind::Devpts(options) if *options == crate::fs::devpts::DevptsOptions::docker() => {
+            "devpts".into()
+        }
+        MountKind::Devpts(options) => format!("devpts({})", options.to_mount_options()),
         MountKind::ReadonlyRebind => "ro-rebind".into(),
         MountKind::Mask => "mask".into(),
     }
@@ -211,7 +215,13 @@ fn cases() -> Vec<Case> {
             ]"#,
         )
         .mounts(&["/sys sysfs rw", "/tmp tmpfs(mode=1777) rw if-missing-or-empty", "/dev dev(mode=755,size=67108864) rw,nosuid", "/proc proc rw", "/dev/pts devpts rw,nosuid,noexec"])
-        .warnings(&["options[1]: option \"strictatime\"", "options[2]: option \"newinstance\"", "\"ptmxmode=0666\"", "\"mode=0620\"", "\"gid=5\""]),
+        .warnings(&["options[1]: option \"strictatime\""]),
+        case(
+            "types: a devpts's own options are its data (a missing ptmxmode is Linux's 000)",
+            r#""mounts": [{"destination": "/dev/pts", "type": "devpts", "options": ["mode=0600", "uid=7", "max=16", "bogus"]}]"#,
+        )
+        .mounts(&["/sys sysfs rw", "/dev dev() rw", "/tmp tmpfs(mode=1777) rw if-missing-or-empty", "/proc proc rw", "/dev/pts devpts(uid=7,mode=600,ptmxmode=000,max=16) rw"])
+        .warnings(&["options[3]: option \"bogus\""]),
         case(
             "types: tmpfs options, none → sysfs, devtmpfs → dev, unknown skipped",
             r#""mounts": [

@@ -1,5 +1,6 @@
 //! `/dev`, bottom: the drivers behind the device numbers of [`super`] (built for the
-//! bare-metal target only: the console and the random generator are hardware-backed).
+//! bare-metal target only: the random generator is hardware-backed, and the terminals
+//! are the terminal layer's, `crate::tty`).
 //!
 //! Opening a device node asks the namespace's [`DeviceRegistry`], which is [`Devices`] here.
 
@@ -8,7 +9,7 @@ use alloc::sync::Arc;
 use vfs_core::file::{DeviceFile, DeviceRegistry};
 use vfs_core::{Errno, FileType, OpenFlags, Result, Stat};
 
-use super::{CONSOLE, FULL, NULL, RANDOM, TTY, URANDOM, ZERO};
+use super::{FULL, NULL, RANDOM, URANDOM, ZERO};
 
 struct Null;
 impl DeviceFile for Null {
@@ -54,20 +55,6 @@ impl DeviceFile for Random {
     }
 }
 
-/// The console (and `/dev/tty`, the controlling terminal, which is the console here).
-/// Output goes to the serial port; input reads as end of file, since the sandbox's init
-/// runs without an interactive terminal.
-struct Console;
-impl DeviceFile for Console {
-    fn read(&self, _offset: u64, _buf: &mut [u8], _flags: OpenFlags) -> Result<usize> {
-        Ok(0)
-    }
-    fn write(&self, _offset: u64, buf: &[u8], _flags: OpenFlags) -> Result<usize> {
-        crate::console::write_bytes(buf);
-        Ok(buf.len())
-    }
-}
-
 /// The kernel's device drivers, by number.
 pub struct Devices;
 
@@ -84,12 +71,15 @@ impl DeviceRegistry for Devices {
         if file_type != FileType::CharDevice {
             return Err(Errno::ENXIO);
         }
+        // The terminals: `/dev/tty`, `/dev/console`, `ptmx` and `/dev/pts/N`.
+        if let Some(opened) = crate::tty::open(stat, flags) {
+            return opened;
+        }
         Ok(match stat.rdev {
             NULL => Arc::new(Null),
             ZERO => Arc::new(Zero),
             FULL => Arc::new(Full),
             RANDOM | URANDOM => Arc::new(Random),
-            TTY | CONSOLE => Arc::new(Console),
             _ => return Err(Errno::ENXIO),
         })
     }

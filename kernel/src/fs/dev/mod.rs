@@ -53,11 +53,6 @@ pub const SYMLINKS: &[(&str, &str)] = &[
 /// for POSIX shared memory, as Docker makes it).
 pub const DIRECTORIES: &[(&str, u32)] = &[("pts", 0o755), ("shm", 0o1777)];
 
-/// Whether a device number is a terminal (for `isatty`'s `TCGETS`).
-pub fn is_terminal(rdev: u64) -> bool {
-    matches!(rdev, TTY | CONSOLE)
-}
-
 /// Fills a fresh filesystem (the container's `/dev` tmpfs) with [`NODES`], [`SYMLINKS`]
 /// and [`DIRECTORIES`], owned by root with exactly the listed modes.
 ///
@@ -152,11 +147,5 @@ mod tests {
         let fs: Arc<dyn FileSystem> = RamFs::new_default(make_dev(0, 41), clock.clone());
         populate(&fs, &clock).unwrap();
         assert_eq!(populate(&fs, &clock), Err(Errno::EEXIST));
-    }
-
-    #[test]
-    fn only_the_console_and_tty_are_terminals() {
-        assert!(is_terminal(CONSOLE) && is_terminal(TTY));
-        assert!(!is_terminal(NULL) && !is_terminal(PTMX));
     }
 }

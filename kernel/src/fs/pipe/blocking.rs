@@ -368,6 +368,18 @@ pub fn is_anonymous_pipe(file: &OpenFile) -> bool {
     PIPEFS.get().is_some_and(|fs| fs.contains(file.location()))
 }
 
+/// A nameless FIFO node in pipefs for a stream that is a pipe to the program but not one
+/// of these pipes: the container's standard streams when the host's runtime holds the
+/// other end (`tty::console`), shown as `pipe:[ino]` as Docker's are.
+pub fn new_pipefs_location(cred: &Credentials) -> Result<vfs_core::Location> {
+    pipefs().new_location(&NewNode {
+        kind: NodeKind::Fifo,
+        perm: 0o600,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
+}
+
 /// `pipe2`: a new pipe's read and write ends. `flags` may hold `O_NONBLOCK` and `O_DIRECT`
 /// (packet mode); both ends share one inode in pipefs, owned by `cred`, mode 0600.
 pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, Arc<OpenFile>)> {

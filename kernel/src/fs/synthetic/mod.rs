@@ -13,7 +13,8 @@ mod tree;
 
 pub use node::SyntheticInode;
 pub use tree::{
-    Accept, Body, Directory, Entry, FIRST_COOKIE, FixedDir, Generate, InoCounter, Node,
+    Accept, Attributes, Body, Directory, Entry, FIRST_COOKIE, FixedDir, Generate, InoCounter,
+    LiveAttributes, Node,
 };
 
 use alloc::string::String;

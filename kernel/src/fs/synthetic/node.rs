@@ -10,11 +10,11 @@ use vfs_core::attr::NAME_MAX;
 use vfs_core::inode::readdir_dots;
 use vfs_core::{
     DirEntry, Errno, FileType, Inode, NewNode, NodeKind, OpenFlags, RenameFlags, Result, SetAttr,
-    Stat, Timespec,
+    Stat, TimeChange, Timespec,
 };
 
 use super::Shared;
-use super::tree::{Body, Directory, FIRST_COOKIE, Generate, Node};
+use super::tree::{Attributes, Body, Directory, FIRST_COOKIE, Generate, Node};
 
 /// One instantiated node. Instantiating is cheap (the body is shared), and a node looked
 /// up twice is two `SyntheticInode`s with the same inode number, which is all the dentry
@@ -150,20 +150,29 @@ impl Inode for SyntheticInode {
             Body::Device { rdev, .. } => (0, *rdev),
             Body::Directory(_) | Body::Symlink(_) => (0, 0),
         };
+        let live = self.node.live.as_ref().map(|live| *live.lock());
+        let attributes = live.unwrap_or(Attributes {
+            perm: self.node.perm,
+            uid: self.node.uid,
+            gid: self.node.gid,
+            atime: self.born,
+            mtime: self.born,
+            ctime: self.born,
+        });
         Ok(Stat {
             dev: self.shared.dev,
             ino: self.node.ino,
-            mode: self.file_type().mode_bits() | self.node.perm,
+            mode: self.file_type().mode_bits() | attributes.perm,
             nlink: self.link_count(),
-            uid: self.node.uid,
-            gid: self.node.gid,
+            uid: attributes.uid,
+            gid: attributes.gid,
             rdev,
             size,
             blksize: rules.block_size,
             blocks: 0,
-            atime: self.born,
-            mtime: self.born,
-            ctime: self.born,
+            atime: attributes.atime,
+            mtime: attributes.mtime,
+            ctime: attributes.ctime,
             btime: self.born,
         })
     }
@@ -171,6 +180,35 @@ impl Inode for SyntheticInode {
     /// Truncation (`> /proc/...` opens with `O_TRUNC`) and atime updates are accepted and
     /// change nothing, as on Linux's proc; ownership, mode and time changes are refused.
     fn setattr(&self, change: &SetAttr) -> Result<()> {
+        if let Some(live) = &self.node.live {
+            // The VFS has checked the caller may make the change (`chmod_bits`,
+            // `chown_check`); a size change of a device node means nothing.
+            let now = self.shared.clock.now();
+            let time = |change: TimeChange| match change {
+                TimeChange::Now => now,
+                TimeChange::At(at) => at,
+            };
+            let mut attributes = live.lock();
+            if let Some(mode) = change.mode {
+                attributes.perm = mode & 0o7777;
+            }
+            if let Some(uid) = change.uid {
+                attributes.uid = uid;
+            }
+            if let Some(gid) = change.gid {
+                attributes.gid = gid;
+            }
+            if let Some(atime) = change.atime {
+                attributes.atime = time(atime);
+            }
+            if let Some(mtime) = change.mtime {
+                attributes.mtime = time(mtime);
+            }
+            if !change.access_only {
+                attributes.ctime = change.ctime.unwrap_or(now);
+            }
+            return Ok(());
+        }
         let harmless = SetAttr {
             size: change.size,
             atime: change.atime,

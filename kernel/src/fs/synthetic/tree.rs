@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use vfs_core::{FileType, Result};
+use vfs_core::{FileType, Result, Timespec};
 
 /// Produces a file's contents or a symlink's target, afresh on every read, so what a
 /// reader sees is the state of the system at that moment (Linux's `seq_file` show).
@@ -44,6 +44,23 @@ pub struct Node {
     pub uid: u32,
     pub gid: u32,
     pub body: Body,
+    /// Attributes a program may change (devpts's terminals take `chmod`, `chown` and
+    /// `utimensat`, as Linux's devpts inodes do); `None`: fixed, from the fields above.
+    pub live: Option<Arc<LiveAttributes>>,
+}
+
+/// A node's changeable attributes, shared by every instantiation of the node.
+pub type LiveAttributes = spin::Mutex<Attributes>;
+
+/// Permission bits, owner and times of a node with [`LiveAttributes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
 }
 
 impl Node {
@@ -54,6 +71,7 @@ impl Node {
             uid: 0,
             gid: 0,
             body: Body::Directory(Arc::new(directory)),
+            live: None,
         }
     }
 
@@ -72,6 +90,7 @@ impl Node {
                 read: Arc::new(read),
                 write: None,
             },
+            live: None,
         }
     }
 
@@ -89,6 +108,7 @@ impl Node {
             uid: 0,
             gid: 0,
             body: Body::Symlink(Arc::new(target)),
+            live: None,
         }
     }
 
@@ -99,7 +119,15 @@ impl Node {
             uid: 0,
             gid: 0,
             body: Body::Device { file_type, rdev },
+            live: None,
         }
+    }
+
+    /// The node's permissions, owner and times are `live`'s from now on, and `chmod`,
+    /// `chown` and `utimensat` change them there.
+    pub fn with_live_attributes(mut self, live: Arc<LiveAttributes>) -> Node {
+        self.live = Some(live);
+        self
     }
 
     pub fn owned_by(mut self, uid: u32, gid: u32) -> Node {

@@ -522,9 +522,17 @@ fn terminal_job_control(report: &mut Report) {
         }
         libc::setpgid(pid, pid);
         let moved = libc::tcsetpgrp(0, pid) == 0 && libc::tcgetpgrp(0) == pid;
+        // Now in the background, the init takes the terminal back as a shell does: with
+        // SIGTTOU blocked (else, its group being orphaned, Linux refuses with ENOTTY).
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut ttou);
+        libc::sigaddset(&mut ttou, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut old);
         let back = libc::tcsetpgrp(0, me) == 0 && libc::tcgetpgrp(0) == me;
         let missing = libc::tcsetpgrp(0, 31_999);
         let err = errno();
+        libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         report.check("tcsetpgrp moves a child's group to the foreground and back; a missing group is ESRCH", moved && back && missing == -1 && err == libc::ESRCH, format!("{moved} {back} {missing} {err}"));
         wait_for(pid);
     }

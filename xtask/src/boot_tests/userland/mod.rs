@@ -4,7 +4,8 @@
 //! init; bad specs and bad inits with their exit statuses; the overlay and bind mounts
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
-//! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`).
+//! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`); issue 15's terminals (`terminals`: a C pty program, and
+//! `cargo xtask run` driven with piped streams and in a tmux terminal).
 
 mod applets;
 mod bad_bundles;
@@ -18,6 +19,7 @@ mod pipes;
 mod programs;
 mod shell;
 pub mod snapshot;
+mod terminals;
 mod threads;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +60,7 @@ pub fn cases(
     // The same for issue 14's dynamically linked programs and their libraries.
     let dynamic_cases = dynamic::cases(&builder, native)?;
     let fsx_case = fsx::case(&builder, &native.fsx)?;
+    let terminal_cases = terminals::cases(&builder, native)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -67,6 +70,7 @@ pub fn cases(
     cases.extend(thread_cases);
     cases.extend(dynamic_cases);
     cases.push(fsx_case);
+    cases.extend(terminal_cases);
     Ok(cases)
 }
 
