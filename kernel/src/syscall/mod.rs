@@ -23,8 +23,8 @@ mod storage;
 mod system;
 mod time;
 mod transfer;
-mod vectored;
 mod tty;
+mod vectored;
 mod xattr;
 
 use alloc::collections::BTreeSet;
