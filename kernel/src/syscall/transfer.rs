@@ -523,6 +523,12 @@ fn file_to_endpoint(
         if written < got {
             break Ok(moved);
         }
+        // A device that gave less than asked (a terminal's line, up to `^D`) has nothing
+        // more ready: what it gave is the answer, as `read` would be, rather than a sleep
+        // for more that would swallow the next end-of-file.
+        if matches!(from, Endpoint::Device) && got < want {
+            break Ok(moved);
+        }
     };
     if matches!(to, Endpoint::File) {
         files::changed(output);
