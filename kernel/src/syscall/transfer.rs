@@ -520,13 +520,11 @@ fn file_to_endpoint(
         moved += written as u64;
         pos += written as u64;
         out_pos += written as u64;
-        if written < got {
-            break Ok(moved);
-        }
-        // A device that gave less than asked (a terminal's line, up to `^D`) has nothing
-        // more ready: what it gave is the answer, as `read` would be, rather than a sleep
-        // for more that would swallow the next end-of-file.
-        if matches!(from, Endpoint::Device) && got < want {
+        // The output took part of a chunk, or a device gave less than asked (a terminal's
+        // line, up to `^D`, which a sleep for more would swallow): what moved is the
+        // answer. A file's short chunk goes on to the read that finds its end.
+        let device_gave_less = got < want && !matches!(from, Endpoint::File);
+        if written < got || device_gave_less {
             break Ok(moved);
         }
     };

@@ -102,6 +102,55 @@ fn open_and_vectors(
     Ok((file, vectors))
 }
 
+/// Which way a call moves bytes: a read fills the caller's buffers, a write empties them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Read,
+    Write,
+}
+
+/// What both directions check before moving a byte, in Linux's order: the descriptor (and
+/// `ESPIPE` for a positioned call), the array, the descriptor's access (`EBADF`), then
+/// `None` when no byte is asked for (the call returns 0 without looking at the flags),
+/// then the flags.
+fn prepare(
+    p: &mut Process,
+    fd: i32,
+    address: u64,
+    count: u64,
+    place: Place,
+    raw_flags: u64,
+    direction: Direction,
+) -> Result<Option<(Arc<OpenFile>, Vectors, RwFlags)>, Errno> {
+    let (file, vectors) = open_and_vectors(p, fd, address, count, place)?;
+    let allowed = match direction {
+        Direction::Read => file.flags().readable(),
+        Direction::Write => file.flags().writable(),
+    };
+    if !allowed {
+        return Err(Errno::EBADF);
+    }
+    if vectors.iter().all(|&(_, len)| len == 0) {
+        return Ok(None);
+    }
+    let flags = flags_for(&file, raw_flags)?;
+    Ok(Some((file, vectors, flags)))
+}
+
+/// Every buffer is mapped for the access the call makes of it (`EFAULT` before any byte
+/// moves).
+fn check_buffers(p: &mut Process, vectors: &Vectors, direction: Direction) -> Result<(), Errno> {
+    let access = match direction {
+        Direction::Read => Access::Write,
+        Direction::Write => Access::Read,
+    };
+    let mm = p.mm.lock();
+    for &(base, len) in vectors {
+        mm.check_range(base, len, access)?;
+    }
+    Ok(())
+}
+
 /// The flags, once the call is known to move something; `RWF_NOWAIT` only where a call
 /// can avoid sleeping (pipes and sockets).
 fn flags_for(file: &OpenFile, raw: u64) -> Result<RwFlags, Errno> {
@@ -122,14 +171,11 @@ fn read_vectored(
     place: Place,
     raw_flags: u64,
 ) -> SysResult {
-    let (file, vectors) = open_and_vectors(p, fd, address, count, place)?;
-    if !file.flags().readable() {
-        return Err(Errno::EBADF);
-    }
-    if vectors.iter().all(|&(_, len)| len == 0) {
+    let Some((file, vectors, flags)) =
+        prepare(p, fd, address, count, place, raw_flags, Direction::Read)?
+    else {
         return Ok(0);
-    }
-    let flags = flags_for(&file, raw_flags)?;
+    };
     if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
         return if flags.nowait {
             super::sockets::readv_nowait(p, &file, &socket, &vectors)
@@ -137,9 +183,7 @@ fn read_vectored(
             super::sockets::readv(p, &file, &socket, &vectors)
         };
     }
-    for &(base, len) in &vectors {
-        p.mm.lock().check_range(base, len, Access::Write)?;
-    }
+    check_buffers(p, &vectors, Direction::Read)?;
     if crate::fs::event::signalfd::signalfd_of(&file).is_some() {
         return files::read_signalfd(p, &file, &vectors);
     }
@@ -178,14 +222,11 @@ fn write_vectored(
     place: Place,
     raw_flags: u64,
 ) -> SysResult {
-    let (file, vectors) = open_and_vectors(p, fd, address, count, place)?;
-    if !file.flags().writable() {
-        return Err(Errno::EBADF);
-    }
-    if vectors.iter().all(|&(_, len)| len == 0) {
+    let Some((file, vectors, flags)) =
+        prepare(p, fd, address, count, place, raw_flags, Direction::Write)?
+    else {
         return Ok(0);
-    }
-    let flags = flags_for(&file, raw_flags)?;
+    };
     if let Some(socket) = crate::net::unix::socket_of(&file).cloned() {
         return if flags.nowait {
             super::sockets::writev_nowait(p, &file, &socket, &vectors)
@@ -193,9 +234,7 @@ fn write_vectored(
             super::sockets::writev(p, &file, &socket, &vectors)
         };
     }
-    for &(base, len) in &vectors {
-        p.mm.lock().check_range(base, len, Access::Read)?;
-    }
+    check_buffers(p, &vectors, Direction::Write)?;
     let mut total = 0;
     let mut result = Ok(0);
     for (base, len) in vectors {
