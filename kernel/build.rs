@@ -1,9 +1,17 @@
 //! Links the kernel with the layout the boot stub expects (boot/linker.ld), and builds the
-//! vDSO (kernel/vdso): its source compiled alone for `x86_64-unknown-none` into an object,
-//! linked by the toolchain's rust-lld into the shared object `OUT_DIR/vdso.so`, which the
-//! kernel includes (`kernel/src/vdso.rs`).
+//! vDSO (kernel/vdso): its source compiled alone into an object, linked by the toolchain's
+//! rust-lld into the shared object `OUT_DIR/vdso.so`, which the kernel includes
+//! (`kernel/src/exec/vdso.rs`).
+//!
+//! The vDSO is compiled for `x86_64-unknown-linux-gnu`, the Linux user-mode target it
+//! runs as, whose `core` every x86_64 Linux toolchain has: `xtask` links this crate for
+//! the host, so this script runs before `cargo xtask` can add `x86_64-unknown-none` on a
+//! fresh machine, and must not need it.
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Always installed beside an x86_64 Linux host's toolchain (see the module comment).
+const VDSO_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
@@ -36,7 +44,7 @@ fn build_vdso(dir: &Path) {
             "vdso",
         ])
         .arg(format!("--emit=obj={}", object.display()))
-        .args(["--target", "x86_64-unknown-none"])
+        .args(["--target", VDSO_TARGET])
         .args([
             "-C",
             "opt-level=2",

@@ -6,8 +6,9 @@
 //!
 //! Where it sits: below the C library, beside the kernel. It is built by the kernel's
 //! build script (`kernel/build.rs`): this file compiled alone by rustc for
-//! `x86_64-unknown-none` into an object, then linked by rust-lld with `vdso.lds` and
-//! `vdso.map` into `vdso.so`, which the kernel includes. It must be position independent
+//! `x86_64-unknown-linux-gnu` (the user-mode target it runs as) into an object, then
+//! linked by rust-lld with `vdso.lds` and `vdso.map` into `vdso.so`, which the kernel
+//! includes. It must be position independent
 //! with no relocations at all (it is mapped read-only wherever the kernel finds room), so
 //! it calls nothing outside itself: a call into `core` that was not inlined fails the link.
 //!
