@@ -1,0 +1,1 @@
+//! One sandbox VM and the control channel to the kernel inside it.
