@@ -154,6 +154,10 @@ pub fn run(
         exit(error.exit_status());
     }
     crate::views::register();
+    if let Some(hostname) = &plan.hostname {
+        crate::syscall::set_hostname(hostname.as_bytes());
+    }
+    crate::views::apply_sysctl(&plan.sysctl);
     let clock: ClockRef = Arc::new(crate::clock::RealTimeClock);
     let source = KernelFilesystems {
         devices,
@@ -167,9 +171,6 @@ pub fn run(
     });
     crate::timeline::phase("namespace");
     ns.set_device_registry(Arc::new(crate::fs::dev::Devices));
-    if let Some(hostname) = &plan.hostname {
-        crate::syscall::set_hostname(hostname.as_bytes());
-    }
     let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
 
     let spec_process = &plan.process;

@@ -28,6 +28,24 @@ use crate::task::shared::Task;
 
 struct KernelSystem;
 
+/// The spec's `linux.sysctl`, set once before the namespace (and its `/proc`) is built.
+static SYSCTL: spin::Once<Vec<crate::container::spec::Sysctl>> = spin::Once::new();
+
+/// Applies the spec's `linux.sysctl`: `/proc/sys` shows each key (proc is built after
+/// this), and `kernel.hostname`/`kernel.domainname` set the UTS names, after the spec's
+/// `hostname` as runc writes them.
+pub fn apply_sysctl(settings: &[crate::container::spec::Sysctl]) {
+    SYSCTL.call_once(|| settings.to_vec());
+    for setting in settings {
+        let names: Vec<&str> = setting.path().collect();
+        match names[..] {
+            ["kernel", "hostname"] => crate::syscall::set_hostname(setting.value.as_bytes()),
+            ["kernel", "domainname"] => crate::syscall::set_domainname(setting.value.as_bytes()),
+            _ => {}
+        }
+    }
+}
+
 impl SystemView for KernelSystem {
     fn memory(&self) -> MemoryInfo {
         let (total, _) = arch::memory::memory_totals();
@@ -82,6 +100,14 @@ impl SystemView for KernelSystem {
 
     fn hostname(&self) -> Vec<u8> {
         crate::syscall::hostname()
+    }
+
+    fn domainname(&self) -> Vec<u8> {
+        crate::syscall::domainname()
+    }
+
+    fn sysctl(&self) -> Vec<crate::container::spec::Sysctl> {
+        SYSCTL.get().cloned().unwrap_or_default()
     }
 
     fn release(&self) -> Vec<u8> {

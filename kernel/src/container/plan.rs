@@ -30,7 +30,7 @@ use super::error::PlanError;
 use super::mount_options::{self, DataOptions, PlanWarning};
 use super::options::{FileAccess, Overlay, SandboxOptions};
 use super::process::ProcessPlan;
-use super::spec::{Mount, Spec};
+use super::spec::{Mount, Spec, Sysctl};
 use vfs_core::MountFlags;
 use vfs_core::tmpfs::TmpfsOptions;
 
@@ -46,6 +46,8 @@ pub struct MountPlan {
     pub warnings: Vec<PlanWarning>,
     pub process: ProcessPlan,
     pub hostname: Option<String>,
+    /// `linux.sysctl`, for `/proc/sys` and the UTS names.
+    pub sysctl: Vec<Sysctl>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +208,7 @@ pub fn compile(
         warnings,
         process: ProcessPlan::from_spec(&spec.process, spec.linux.pids_limit),
         hostname: spec.hostname.clone(),
+        sysctl: spec.linux.sysctl.clone(),
     })
 }
 

@@ -150,6 +150,30 @@ pub struct Linux {
     /// `linux.resources.pids.limit`: the most processes the container may have at once;
     /// `None` when absent or not positive (no limit, as runc reads 0 and -1).
     pub pids_limit: Option<u64>,
+    /// `linux.sysctl`, sorted by key: what `/proc/sys` shows at each key's path
+    /// (`kernel.hostname` and `kernel.domainname` set the UTS names themselves).
+    pub sysctl: Vec<Sysctl>,
+}
+
+/// One `linux.sysctl` entry, checked: a key of names, a one-line value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysctl {
+    /// As written: `net.ipv4.ping_group_range`, or with `/` between the names.
+    pub key: String,
+    /// Without the trailing whitespace a write to `/proc/sys` ignores.
+    pub value: String,
+}
+
+/// The longest sysctl value we take: a page, what one write to `/proc/sys` takes.
+const SYSCTL_VALUE_MAX: usize = 4096;
+
+impl Sysctl {
+    /// The names from `/proc/sys` down, as sysctl(8) splits a key: at `/` when it has one
+    /// (then a `.` belongs to a name, as in an interface called `eth0.1`), else at `.`.
+    pub fn path(&self) -> impl Iterator<Item = &str> {
+        let separator = if self.key.contains('/') { '/' } else { '.' };
+        self.key.split(separator)
+    }
 }
 
 /// The JSON's shape: everything the sandbox requires is optional here so that its absence
@@ -247,6 +271,7 @@ mod raw {
         pub readonly_paths: Vec<String>,
         pub masked_paths: Vec<String>,
         pub resources: Resources,
+        pub sysctl: alloc::collections::BTreeMap<String, String>,
     }
 }
 
@@ -281,6 +306,7 @@ impl Spec {
                 .map(|pids| pids.limit)
                 .filter(|&limit| limit > 0)
                 .map(|limit| limit as u64),
+            sysctl: check_sysctl(raw.linux.sysctl)?,
         };
         Ok(Spec {
             oci_version,
@@ -335,6 +361,43 @@ fn json_error(error: serde_json::Error, field: Option<String>) -> SpecError {
             message,
         },
     }
+}
+
+fn check_sysctl(
+    raw: alloc::collections::BTreeMap<String, String>,
+) -> Result<Vec<Sysctl>, SpecError> {
+    raw.into_iter()
+        .map(|(key, value)| {
+            let field = format!("linux.sysctl[{key:?}]");
+            let entry = Sysctl {
+                key,
+                value: value.trim_end().to_owned(),
+            };
+            let name_ok = |name: &str| {
+                !name.is_empty()
+                    && name != "."
+                    && name != ".."
+                    && name
+                        .bytes()
+                        .all(|byte| byte.is_ascii_alphanumeric() || b"_-.:+@".contains(&byte))
+            };
+            if !entry.path().all(name_ok) {
+                return Err(bad_value(
+                    field,
+                    &entry.key,
+                    "names of letters, digits, '_' and '-' joined by '.' or '/'",
+                ));
+            }
+            if entry.value.len() > SYSCTL_VALUE_MAX || entry.value.contains('\n') {
+                return Err(bad_value(
+                    field,
+                    &entry.value,
+                    "one line of at most 4096 bytes",
+                ));
+            }
+            Ok(entry)
+        })
+        .collect()
 }
 
 fn missing(field: &str) -> SpecError {
@@ -743,6 +806,26 @@ mod tests {
                 "linux.maskedPaths[0]",
                 "escapes",
             ),
+            (
+                with("linux", r#"{"sysctl": {"net..ipv4": "1"}}"#),
+                "linux.sysctl[\"net..ipv4\"]",
+                "joined by '.' or '/'",
+            ),
+            (
+                with("linux", r#"{"sysctl": {"kernel/../x": "1"}}"#),
+                "linux.sysctl[\"kernel/../x\"]",
+                "joined by '.' or '/'",
+            ),
+            (
+                with("linux", r#"{"sysctl": {"kernel.msgmax": "1\n2"}}"#),
+                "linux.sysctl[\"kernel.msgmax\"]",
+                "one line",
+            ),
+            (
+                with("linux", r#"{"sysctl": {"kernel.msgmax": 8192}}"#),
+                "linux.sysctl.kernel.msgmax",
+                "expected a string",
+            ),
             ("[]".into(), "spec", "expected struct"),
             (
                 process(
@@ -804,6 +887,28 @@ mod tests {
             );
             assert_eq!(error.exit_status(), crate::container::error::INVALID_SPEC);
         }
+    }
+
+    #[test]
+    fn sysctl_keys_split_as_sysctl_8_splits_them() {
+        let json = with(
+            "linux",
+            r#"{"sysctl": {"net.ipv4.ping_group_range": "0 0\n", "net/ipv4/conf/eth0.1/rp_filter": "2"}}"#,
+        );
+        let spec = Spec::parse(json.as_bytes()).unwrap();
+        let paths: Vec<(Vec<&str>, &str)> = spec
+            .linux
+            .sysctl
+            .iter()
+            .map(|setting| (setting.path().collect(), setting.value.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                (vec!["net", "ipv4", "ping_group_range"], "0 0"),
+                (vec!["net", "ipv4", "conf", "eth0.1", "rp_filter"], "2"),
+            ]
+        );
     }
 
     #[test]

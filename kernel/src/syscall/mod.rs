@@ -37,7 +37,7 @@ use crate::abi::syscall_numbers as nr;
 use crate::process::{Flow, Process, Termination};
 
 pub use futex::{restartable as futex_restartable, restarts_always as futex_restarts_always};
-pub use system::{RELEASE, VERSION, hostname, set_hostname};
+pub use system::{RELEASE, VERSION, domainname, hostname, set_domainname, set_hostname};
 
 pub type SysResult = Result<u64, Errno>;
 

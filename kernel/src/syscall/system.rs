@@ -32,6 +32,14 @@ pub fn hostname() -> Vec<u8> {
     HOSTNAME.lock().clone()
 }
 
+pub fn set_domainname(name: &[u8]) {
+    *DOMAINNAME.lock() = name[..name.len().min(HOST_NAME_MAX as usize)].to_vec();
+}
+
+pub fn domainname() -> Vec<u8> {
+    DOMAINNAME.lock().clone()
+}
+
 pub fn execve(p: &mut Process, path: u64, argv: u64, envp: u64) -> Result<(), Errno> {
     let path = read_path(p, path)?;
     execve_path(p, path, argv, envp)

@@ -271,12 +271,16 @@ struct World {
 /// Pid 1 (current) in a namespace with proc on `/proc` (nosuid,nodev,noexec, as Docker
 /// mounts it) and a file `/etc/passwd`.
 fn world() -> World {
+    world_of(Arc::new(FakeSystem))
+}
+
+fn world_of(system: Arc<dyn SystemView>) -> World {
     let processes = Arc::new(FakeProcesses::default());
     let init = FakeProcess::new(1);
     processes.all.lock().push(init.clone());
     *processes.current.lock() = Some(1);
     let sources = ProcSources {
-        system: Arc::new(FakeSystem),
+        system,
         processes: processes.clone(),
     };
     let fs = super::new(sources, 3, crate::fs::testing::clock());
@@ -400,6 +404,65 @@ fn locks_lists_the_held_locks() {
     assert_eq!(
         read_text(&world.context, "/proc/locks"),
         "1: POSIX  ADVISORY  WRITE 7 00:21:12 0 99\n"
+    );
+}
+
+/// A system whose spec set `linux.sysctl`.
+struct SystemWithSysctl(Vec<crate::container::spec::Sysctl>);
+
+impl SystemView for SystemWithSysctl {
+    fn memory(&self) -> MemoryInfo {
+        FakeSystem.memory()
+    }
+    fn cpu(&self) -> CpuInfo {
+        test_cpu()
+    }
+    fn uptime_ns(&self) -> u64 {
+        FakeSystem.uptime_ns()
+    }
+    fn boot_time_secs(&self) -> u64 {
+        FakeSystem.boot_time_secs()
+    }
+    fn hostname(&self) -> Vec<u8> {
+        FakeSystem.hostname()
+    }
+    fn release(&self) -> Vec<u8> {
+        FakeSystem.release()
+    }
+    fn version(&self) -> Vec<u8> {
+        FakeSystem.version()
+    }
+    fn file_locks(&self) -> Vec<LockLine> {
+        Vec::new()
+    }
+    fn sysctl(&self) -> Vec<crate::container::spec::Sysctl> {
+        self.0.clone()
+    }
+}
+
+#[test]
+fn proc_sys_shows_the_spec_sysctl_settings() {
+    let setting = |key: &str, value: &str| crate::container::spec::Sysctl {
+        key: key.into(),
+        value: value.into(),
+    };
+    let world = world_of(Arc::new(SystemWithSysctl(vec![
+        setting("net.ipv4.ping_group_range", "0 0"),
+        setting("vm.overcommit_memory", "2"),
+        setting("kernel.hostname", "from-sysctl"),
+        setting("kernel/osrelease/x", "through a file"),
+        setting("vm", "a directory"),
+    ])));
+    let read = |path: &str| read_text(&world.context, path);
+    assert_eq!(read("/proc/sys/net/ipv4/ping_group_range"), "0 0\n");
+    assert_eq!(read("/proc/sys/vm/overcommit_memory"), "2\n");
+    assert_eq!(read("/proc/sys/vm/max_map_count"), "65530\n");
+    // The UTS names stay live: the kernel set them from the spec.
+    assert_eq!(read("/proc/sys/kernel/hostname"), "sandbox-host\n");
+    assert_eq!(read("/proc/sys/kernel/osrelease"), "6.1.0-sandbox\n");
+    assert_eq!(
+        names(&world.context, "/proc/sys"),
+        [".", "..", "fs", "kernel", "vm", "net"]
     );
 }
 

@@ -28,6 +28,14 @@ pub trait SystemView: Send + Sync {
     fn boot_time_secs(&self) -> u64;
     /// The UTS host name (`uname -n`).
     fn hostname(&self) -> Vec<u8>;
+    /// The UTS domain name (`setdomainname`); none by default.
+    fn domainname(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// The spec's `linux.sysctl`, for `/proc/sys`; none by default.
+    fn sysctl(&self) -> Vec<crate::container::spec::Sysctl> {
+        Vec::new()
+    }
     /// `uname -r`, e.g. `6.1.0-sandbox`.
     fn release(&self) -> Vec<u8>;
     /// `uname -v`, e.g. `#1 SMP PREEMPT_DYNAMIC …`.
