@@ -88,8 +88,12 @@ pub fn execveat(
 }
 
 fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(), Errno> {
-    let argv = read_string_array(p, argv)?;
-    let envp = read_string_array(p, envp)?;
+    // The copies live until the new stack holds them, across the program's reads from
+    // 9p where other processes run: many execs at once must meet the budget (ENOMEM),
+    // not the end of the heap. Dropped at the end of the call.
+    let mut charge = crate::mm::budget::budget().empty_charge();
+    let argv = read_string_array(p, argv, &mut charge)?;
+    let envp = read_string_array(p, envp, &mut charge)?;
     // What the old image leaves behind for futexes (its robust list, `clear_child_tid`)
     // is released in its memory once the exec has succeeded, as Linux's
     // `exec_mm_release`.
@@ -110,7 +114,12 @@ fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(
 }
 
 /// A NULL-terminated array of string pointers (argv, envp); NULL itself is an empty array.
-fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errno> {
+/// Each string's kernel copy is charged to `charge` as it is made.
+fn read_string_array(
+    p: &mut Process,
+    address: u64,
+    charge: &mut vfs_core::budget::Charge,
+) -> Result<Vec<Vec<u8>>, Errno> {
     const MAX_STRINGS: usize = 0x7fff_ffff;
     let mut strings = Vec::new();
     if address == 0 {
@@ -132,6 +141,8 @@ fn read_string_array(p: &mut Process, address: u64) -> Result<Vec<Vec<u8>>, Errn
         if total > crate::exec::stack::MAX_STRINGS {
             return Err(Errno::E2BIG);
         }
+        // The copy's allocation and its slot in the array.
+        charge.grow((string.capacity() + core::mem::size_of::<Vec<u8>>()) as u64)?;
         strings.push(string);
     }
     Ok(strings)
