@@ -350,6 +350,8 @@ const MEMORY_CHECKS: &[&[&str]] = &[
     &["ok   a smaller process lives on"],
     &["ok   a process made of page tables (a page every 2 MiB of 1 TiB): OOM-killed (SIGKILL)"],
     &["ok   pipes filled until the kernel refuses: ENOMEM (memory) or EMFILE (descriptors)"],
+    &["ok   48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM"],
+    &["ok   after them, their memory is back"],
 ];
 
 /// Issue 12's memory budget: every way a container makes the kernel hold memory reaches

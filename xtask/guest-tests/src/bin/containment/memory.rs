@@ -7,7 +7,9 @@
 //! - all memory taken by touched anonymous pages, then 64 KiB written to `/tmp`: `ENOSPC`;
 //! - a process touching more than all memory is OOM-killed (`SIGKILL`), a small one lives;
 //! - page tables (a page touched every 2 MiB of a 1 TiB mapping): OOM-killed too;
-//! - pipes filled until the kernel refuses (`ENOMEM`, or `EMFILE` at the descriptor limit).
+//! - pipes filled until the kernel refuses (`ENOMEM`, or `EMFILE` at the descriptor limit);
+//! - 48 processes `execve` at once with 2 MiB of arguments each (the kernel copies them
+//!   while the program loads): each runs or gets `ENOMEM`, and the memory comes back.
 //!
 //! `containment --exhaust` touches memory until the kernel kills it: as the init, the
 //! sandbox then ends with 137.
@@ -146,6 +148,7 @@ pub const CASES: &[&str] = &[
     "oom",
     "page-tables",
     "pipes",
+    "exec-args",
 ];
 
 pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
@@ -182,6 +185,9 @@ pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
         ),
         ("pipes", "pipes filled until refused", &pipes_until_refused),
     ];
+    if wanted("exec-args") {
+        exec_with_huge_arguments(report);
+    }
     for (case, name, check) in filling {
         if !wanted(case) {
             continue;
@@ -542,6 +548,67 @@ fn pipes_until_refused(report: &mut Report) {
     );
     report.check(
         "closed, their memory is back",
+        after + (1 << 20) >= before,
+        format!("{} KiB available, {} before", after / 1024, before / 1024),
+    );
+}
+
+/// Many processes exec with the most arguments Linux takes (2 MiB of strings and
+/// pointers each, shared with the parent copy-on-write, so only the kernel's copies cost).
+fn exec_with_huge_arguments(report: &mut Report) {
+    const PROCESSES: usize = 48;
+    const STRINGS: usize = 999;
+    const LENGTH: usize = 2000;
+    let before = meminfo("MemAvailable").unwrap_or(0);
+    let text: Vec<std::ffi::CString> = (0..STRINGS)
+        .map(|index| std::ffi::CString::new(vec![b'a' + (index % 26) as u8; LENGTH]).unwrap())
+        .collect();
+    // This program again, told to end at once (`--exit`).
+    let program = c("/proc/self/exe");
+    let exit_flag = c("--exit");
+    let mut argv: Vec<*const libc::c_char> = vec![program.as_ptr(), exit_flag.as_ptr()];
+    argv.extend(text.iter().map(|string| string.as_ptr()));
+    argv.push(std::ptr::null());
+    let environment: [*const libc::c_char; 1] = [std::ptr::null()];
+    let children: Vec<i32> = (0..PROCESSES)
+        .map(|_| match fork() {
+            0 => unsafe {
+                libc::execve(program.as_ptr(), argv.as_ptr(), environment.as_ptr());
+                libc::_exit(100 + errno())
+            },
+            pid => pid,
+        })
+        .collect();
+    let mut ran = 0;
+    let mut refused = 0;
+    let mut other = Vec::new();
+    for pid in children {
+        let status = wait_for(pid);
+        match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
+            Some(0) => ran += 1,
+            Some(code) if code == 100 + libc::ENOMEM => refused += 1,
+            _ => other.push(status),
+        }
+    }
+    drop((argv, text));
+    let after = meminfo("MemAvailable").unwrap_or(0);
+    println!("# {ran} execs with 2 MiB of arguments ran, {refused} got ENOMEM");
+    report.check(
+        "48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM",
+        other.is_empty() && ran > 0,
+        format!("{ran} ran, {refused} ENOMEM, other wait statuses {other:?}"),
+    );
+    let total = meminfo("MemTotal").unwrap_or(0);
+    if total > MAX_FILLABLE {
+        // A big host's MemAvailable moves by megabytes with its other work.
+        report.skip(
+            "after them, their memory is back",
+            format!("{} MiB of RAM: too busy a figure to compare", total >> 20),
+        );
+        return;
+    }
+    report.check(
+        "after them, their memory is back",
         after + (1 << 20) >= before,
         format!("{} KiB available, {} before", after / 1024, before / 1024),
     );
