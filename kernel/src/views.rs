@@ -225,6 +225,18 @@ impl ProcessView for Task {
         Ok(vfs_core::path::absolute_path_max(file.location(), &root)?
             .unwrap_or_else(|| b"/".to_vec()))
     }
+    fn fd_location(&self, fd: i32) -> Result<Location, Errno> {
+        let parts = self.parts();
+        let file = parts
+            .files
+            .and_then(|files| files.lock().get(fd).ok().cloned())
+            .ok_or(Errno::ENOENT)?;
+        // A socket has no node to open again: Linux's open of it is `ENXIO`.
+        if crate::net::unix::is_socket_file(&file) {
+            return Err(Errno::ENXIO);
+        }
+        Ok(file.location().clone())
+    }
     fn ids(&self) -> ProcessIds {
         self.with_identity(|identity| {
             let (ids, caps) = (&identity.ids, &identity.caps);

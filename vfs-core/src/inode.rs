@@ -229,6 +229,12 @@ pub trait Inode: Any + Send + Sync {
     fn readlink(&self) -> Result<Vec<u8>> {
         Err(Errno::EINVAL)
     }
+    /// For a magic link (Linux's `/proc/<pid>/fd/N`): where following it leads, the open
+    /// file's own place, whatever its text says (`pipe:[N]`, a deleted file, a file
+    /// outside the caller's root). `None` for an ordinary symlink, followed by its text.
+    fn link_destination(&self) -> Option<Result<crate::mount::Location>> {
+        None
+    }
     /// Bytes at `offset`; fewer than asked at end of file; holes read as zeros.
     fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize> {
         Err(if self.file_type() == FileType::Directory {

@@ -99,6 +99,10 @@ impl<'c> Walk<'c> {
         let child = dir.dentry.lookup_child(name)?;
         let inode = child.positive()?;
         if follow && inode.file_type() == FileType::Symlink {
+            if let Some(destination) = inode.link_destination() {
+                self.follow_link_budget()?;
+                return destination;
+            }
             let target = inode.readlink()?;
             return self.follow_link(dir, &target);
         }

@@ -226,7 +226,7 @@ pub fn init_stdio(fs: &FsContext, terminal: bool) -> Result<[Arc<OpenFile>; 3]> 
     }
     let stdin = STDIN.get().ok_or(Errno::ENXIO)?;
     let stream = |cred: &Credentials, flags: OpenFlags, device: Arc<dyn DeviceFile>| {
-        let location = crate::fs::pipe::new_pipefs_location(cred)?;
+        let location = crate::fs::pipe::new_pipefs_stream(cred, &device)?;
         OpenFile::anonymous(location, cred.clone(), flags, Some(device))
     };
     Ok([

@@ -133,6 +133,11 @@ impl FsContext {
                         });
                         return Ok((location, false, Some(parent.dir.clone())));
                     }
+                    if let Some(destination) = inode.link_destination() {
+                        drop(locked);
+                        walk.follow_link_budget()?;
+                        return Ok((destination?, false, None));
+                    }
                     let target = inode.readlink()?;
                     drop(locked);
                     walk.follow_link_budget()?;

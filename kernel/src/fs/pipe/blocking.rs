@@ -370,8 +370,58 @@ pub fn is_anonymous_pipe(file: &OpenFile) -> bool {
 
 /// A nameless FIFO node in pipefs for a stream that is a pipe to the program but not one
 /// of these pipes: the container's standard streams when the host's runtime holds the
-/// other end (`tty::console`), shown as `pipe:[ino]` as Docker's are.
-pub fn new_pipefs_location(cred: &Credentials) -> Result<vfs_core::Location> {
+/// other end (`tty::console`), shown as `pipe:[ino]` as Docker's are. Opening the node
+/// again (`/dev/stdout`, `/proc/self/fd/1`) gives `device` again.
+pub fn new_pipefs_stream(
+    cred: &Credentials,
+    device: &Arc<dyn DeviceFile>,
+) -> Result<vfs_core::Location> {
+    let location = new_pipefs_node(cred)?;
+    remember(&location, Reopen::Stream(Arc::downgrade(device)))?;
+    Ok(location)
+}
+
+/// What opening a pipefs node again gives (`/proc/<pid>/fd/N` is a magic link to it).
+enum Reopen {
+    /// A new end of this `pipe2` pipe.
+    Pipe(Weak<Pipe>),
+    /// This stream itself.
+    Stream(Weak<dyn DeviceFile>),
+}
+
+impl Reopen {
+    fn alive(&self) -> bool {
+        match self {
+            Reopen::Pipe(pipe) => pipe.strong_count() > 0,
+            Reopen::Stream(stream) => stream.strong_count() > 0,
+        }
+    }
+}
+
+/// The pipefs nodes with an open file, by (`st_dev`, `st_ino`).
+static PIPEFS_NODES: Mutex<BTreeMap<(u64, u64), Reopen>> = Mutex::new(BTreeMap::new());
+
+fn remember(location: &vfs_core::Location, reopen: Reopen) -> Result<()> {
+    let key = node_key(location)?;
+    let mut nodes = PIPEFS_NODES.lock();
+    nodes.retain(|_, node| node.alive());
+    nodes.insert(key, reopen);
+    Ok(())
+}
+
+/// Opening a pipefs node again: a pipe's new end never waits for the other side and is
+/// never `ENXIO` (Linux's `fifo_open` with `is_pipe`); a stream is shared.
+fn reopen(stat: &Stat, reads: bool, writes: bool) -> Option<Arc<dyn DeviceFile>> {
+    match PIPEFS_NODES.lock().get(&(stat.dev, stat.ino))? {
+        Reopen::Pipe(pipe) => {
+            let pipe = pipe.upgrade()?;
+            Some(Arc::new(PipeEnd::open(&pipe, reads, writes)))
+        }
+        Reopen::Stream(stream) => stream.upgrade(),
+    }
+}
+
+fn new_pipefs_node(cred: &Credentials) -> Result<vfs_core::Location> {
     pipefs().new_location(&NewNode {
         kind: NodeKind::Fifo,
         perm: 0o600,
@@ -380,16 +430,18 @@ pub fn new_pipefs_location(cred: &Credentials) -> Result<vfs_core::Location> {
     })
 }
 
+/// What FIFO opens know a node by: (`st_dev`, `st_ino`).
+fn node_key(location: &vfs_core::Location) -> Result<(u64, u64)> {
+    let stat = location.dentry.positive()?.getattr()?;
+    Ok((stat.dev, stat.ino))
+}
+
 /// `pipe2`: a new pipe's read and write ends. `flags` may hold `O_NONBLOCK` and `O_DIRECT`
 /// (packet mode); both ends share one inode in pipefs, owned by `cred`, mode 0600.
 pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, Arc<OpenFile>)> {
-    let location = pipefs().new_location(&NewNode {
-        kind: NodeKind::Fifo,
-        perm: 0o600,
-        uid: cred.uid,
-        gid: cred.gid,
-    })?;
+    let location = new_pipefs_node(cred)?;
     let pipe = Pipe::new(flags.contains(OpenFlags::DIRECT));
+    remember(&location, Reopen::Pipe(Arc::downgrade(&pipe)))?;
     let status = flags & (OpenFlags::NONBLOCK | OpenFlags::DIRECT);
     let read_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, true, false));
     let write_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, false, true));
@@ -411,6 +463,10 @@ static FIFOS: Mutex<BTreeMap<(u64, u64), Weak<Pipe>>> = Mutex::new(BTreeMap::new
 /// reader, unless `O_NONBLOCK` (then a writer with no reader is `ENXIO`); `O_RDWR` never
 /// waits.
 pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
+    let (reads, writes) = (flags.readable(), flags.writable());
+    if let Some(end) = reopen(stat, reads, writes) {
+        return Ok(end);
+    }
     let pipe = {
         let mut fifos = FIFOS.lock();
         let key = (stat.dev, stat.ino);
@@ -424,7 +480,6 @@ pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
             }
         }
     };
-    let (reads, writes) = (flags.readable(), flags.writable());
     let nonblock = flags.contains(OpenFlags::NONBLOCK);
     if writes && !reads && nonblock && pipe.state.lock().readers == 0 {
         return Err(Errno::ENXIO);

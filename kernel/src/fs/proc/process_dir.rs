@@ -235,12 +235,15 @@ struct FdDir {
 impl FdDir {
     fn link(&self, open: &OpenFd, owner: (u32, u32)) -> Node {
         let (pid, fd, source) = (self.pid, open.fd, self.source.clone());
-        let target = move || find(&*source, pid, Errno::ENOENT)?.fd_target(fd);
+        let text_source = source.clone();
+        let target = move || find(&*text_source, pid, Errno::ENOENT)?.fd_target(fd);
+        let destination = move || find(&*source, pid, Errno::ENOENT)?.fd_location(fd);
         // `proc_fd_link`'s mode: read gives r-x, write gives -wx, for the owner only.
         let perm = if open.readable { 0o500 } else { 0 } | if open.writable { 0o300 } else { 0 };
-        let mut node = Node::symlink(
+        let mut node = Node::magic_link(
             process_ino(pid, (FD_SLOTS + u64::from(fd.unsigned_abs())) | self.flag),
             target,
+            destination,
         )
         .owned_by(owner.0, owner.1);
         node.perm = perm;

@@ -98,6 +98,8 @@ struct FakeFd {
     target: Vec<u8>,
     readable: bool,
     writable: bool,
+    /// Where the open file is, when the test says; else its target resolved as a path.
+    location: Option<Location>,
 }
 
 struct FakeProcess {
@@ -113,6 +115,7 @@ impl FakeProcess {
             target: b"/dev/console".to_vec(),
             readable,
             writable,
+            location: None,
         };
         Arc::new(FakeProcess {
             pid,
@@ -169,6 +172,20 @@ impl ProcessView for FakeProcess {
             .find(|open| open.fd == fd)
             .map(|open| open.target.clone())
             .ok_or(Errno::ENOENT)
+    }
+    fn fd_location(&self, fd: i32) -> Result<Location, Errno> {
+        let (target, location) = self
+            .fds
+            .lock()
+            .iter()
+            .find(|open| open.fd == fd)
+            .map(|open| (open.target.clone(), open.location.clone()))
+            .ok_or(Errno::ENOENT)?;
+        if let Some(location) = location {
+            return Ok(location);
+        }
+        let (ns, _) = self.namespace.lock().clone().ok_or(Errno::ENOENT)?;
+        FsContext::new(ns, vfs_core::Credentials::root()).resolve(At::Cwd, &target, true)
     }
     fn ids(&self) -> ProcessIds {
         ProcessIds {
@@ -567,6 +584,40 @@ fn proc_mounts_shows_the_namespace_table_in_linux_format() {
 }
 
 #[test]
+fn fd_links_lead_to_the_open_file_whatever_their_text() {
+    let world = world();
+    let passwd = world
+        .context
+        .resolve(At::Cwd, b"/etc/passwd", true)
+        .unwrap();
+    world.init.fds.lock().push(FakeFd {
+        fd: 9,
+        target: b"pipe:[77]".to_vec(),
+        readable: true,
+        writable: false,
+        location: Some(passwd),
+    });
+    assert_eq!(
+        world.context.readlink(At::Cwd, b"/proc/self/fd/9").unwrap(),
+        b"pipe:[77]"
+    );
+    // The text names nothing; following goes to the file, even once it is unlinked.
+    world.context.unlink(At::Cwd, b"/etc/passwd").unwrap();
+    assert_eq!(
+        read_text(&world.context, "/proc/self/fd/9"),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    // Not followed with O_NOFOLLOW: the link itself.
+    assert_eq!(
+        world
+            .context
+            .open(At::Cwd, b"/proc/self/fd/9", OpenFlags::NOFOLLOW, 0)
+            .err(),
+        Some(Errno::ELOOP)
+    );
+}
+
+#[test]
 fn fd_directory_lists_descriptors_as_symlinks_to_their_paths() {
     let world = world();
     world.init.fds.lock().push(FakeFd {
@@ -574,6 +625,7 @@ fn fd_directory_lists_descriptors_as_symlinks_to_their_paths() {
         target: b"/etc/passwd".to_vec(),
         readable: true,
         writable: false,
+        location: None,
     });
     let listing = list_dir(&world.context, "/proc/self/fd");
     let entries: Vec<(&str, FileType)> = listing
@@ -654,6 +706,7 @@ fn closed_and_new_descriptors_show_at_once() {
         target: b"/etc/passwd".to_vec(),
         readable: true,
         writable: true,
+        location: None,
     });
     assert_eq!(
         world.context.readlink(At::Cwd, b"/proc/self/fd/2").unwrap(),

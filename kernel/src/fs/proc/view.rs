@@ -169,6 +169,8 @@ pub trait ProcessView: Send + Sync {
     /// (`ENAMETOOLONG` past `PATH_MAX`, as Linux's `d_path`) or `pipe:[ino]`; `ENOENT`
     /// once `fd` is closed.
     fn fd_target(&self, fd: i32) -> Result<Vec<u8>, Errno>;
+    /// Where descriptor `fd`'s open file is: what following `/proc/<pid>/fd/N` reaches.
+    fn fd_location(&self, fd: i32) -> Result<vfs_core::Location, Errno>;
     fn ids(&self) -> ProcessIds;
     /// The mount table as seen from this process's root: vfs-core's
     /// `MountNamespace::proc_mounts(&fs_context.root)`.

@@ -148,7 +148,7 @@ impl Inode for SyntheticInode {
         let (size, rdev) = match &self.node.body {
             Body::File { .. } => (rules.file_size, 0),
             Body::Device { rdev, .. } => (0, *rdev),
-            Body::Directory(_) | Body::Symlink(_) => (0, 0),
+            Body::Directory(_) | Body::Symlink(_) | Body::MagicLink { .. } => (0, 0),
         };
         let live = self.node.live.as_ref().map(|live| *live.lock());
         let attributes = live.unwrap_or(Attributes {
@@ -289,8 +289,15 @@ impl Inode for SyntheticInode {
 
     fn readlink(&self) -> Result<Vec<u8>> {
         match &self.node.body {
-            Body::Symlink(target) => target(),
+            Body::Symlink(target) | Body::MagicLink { text: target, .. } => target(),
             _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn link_destination(&self) -> Option<Result<vfs_core::Location>> {
+        match &self.node.body {
+            Body::MagicLink { destination, .. } => Some(destination()),
+            _ => None,
         }
     }
 

@@ -13,6 +13,9 @@ use vfs_core::{FileType, Result, Timespec};
 /// reader sees is the state of the system at that moment (Linux's `seq_file` show).
 pub type Generate = dyn Fn() -> Result<Vec<u8>> + Send + Sync;
 
+/// Where a magic link leads (see [`Body::MagicLink`]).
+pub type Destination = dyn Fn() -> Result<vfs_core::Location> + Send + Sync;
+
 /// Takes a write to a file at `offset`; returns how many bytes it took.
 pub type Accept = dyn Fn(u64, &[u8]) -> Result<usize> + Send + Sync;
 
@@ -28,6 +31,13 @@ pub enum Body {
         write: Option<Arc<Accept>>,
     },
     Symlink(Arc<Generate>),
+    /// A link that reads as `text` but is followed to `destination`'s place itself, as
+    /// Linux's `/proc/<pid>/fd/N`: a pipe (`pipe:[N]`), a deleted file or one outside
+    /// the reader's root are reached all the same.
+    MagicLink {
+        text: Arc<Generate>,
+        destination: Arc<Destination>,
+    },
     Device {
         file_type: FileType,
         rdev: u64,
@@ -112,6 +122,20 @@ impl Node {
         }
     }
 
+    pub fn magic_link(
+        ino: u64,
+        text: impl Fn() -> Result<Vec<u8>> + Send + Sync + 'static,
+        destination: impl Fn() -> Result<vfs_core::Location> + Send + Sync + 'static,
+    ) -> Node {
+        Node {
+            body: Body::MagicLink {
+                text: Arc::new(text),
+                destination: Arc::new(destination),
+            },
+            ..Node::symlink(ino, || Ok(Vec::new()))
+        }
+    }
+
     pub fn device(ino: u64, perm: u32, file_type: FileType, rdev: u64) -> Node {
         Node {
             ino,
@@ -152,7 +176,7 @@ impl Node {
         match &self.body {
             Body::Directory(_) => FileType::Directory,
             Body::File { .. } => FileType::Regular,
-            Body::Symlink(_) => FileType::Symlink,
+            Body::Symlink(_) | Body::MagicLink { .. } => FileType::Symlink,
             Body::Device { file_type, .. } => *file_type,
         }
     }

@@ -106,12 +106,35 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
             .expect(Status(0)),
         mount_table(builder)?,
         id(builder)?,
+        reopened_descriptors(builder)?,
     ]);
     cases.extend(writes(builder)?);
     Ok(cases)
 }
 
 /// `busybox ARGS` with the usual spec; also the host directory behind `/rw`.
+/// `/dev/stdin`, `/dev/stdout` and `/proc/self/fd/N` open what the descriptor has open,
+/// as Linux's magic links do: a pipe's other end, a file already deleted. Images point
+/// their logs at `/dev/stdout`, and shells read `/dev/stdin`.
+fn reopened_descriptors(builder: &Builder<'_>) -> Result<Case> {
+    let script = "echo piped | cat /dev/stdin; \
+        x=$(echo via-dev-stdout > /dev/stdout); echo \"subst: $x\"; \
+        echo fd-reopen | cat /proc/self/fd/0; \
+        echo kept > /tmp/doomed; exec 3</tmp/doomed; rm /tmp/doomed; \
+        echo \"deleted: $(cat /proc/self/fd/3)\"; \
+        (echo -n a; sleep 0.1; echo b) | (read -r line < /dev/stdin; echo \"read: $line\")";
+    Ok(
+        applet(builder, "busybox-reopen-stdio", &["sh", "-c", script])?
+            .0
+            .expect(Line(&["piped"]))
+            .expect(Line(&["subst: via-dev-stdout"]))
+            .expect(Line(&["fd-reopen"]))
+            .expect(Line(&["deleted: kept"]))
+            .expect(Line(&["read: ab"]))
+            .expect(Status(0)),
+    )
+}
+
 fn applet(builder: &Builder<'_>, name: &str, args: &[&str]) -> Result<(Case, PathBuf)> {
     let mut full = vec![BUSYBOX];
     full.extend_from_slice(args);
