@@ -51,7 +51,7 @@ pub enum Target {
 }
 
 /// An output stream of a process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stream {
     /// Standard output, or the terminal's output for a process with a terminal.
     Stdout,
