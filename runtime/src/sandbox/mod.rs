@@ -32,6 +32,7 @@ use kernel::control::wire::{self, INIT, Reply, Request, Status, Stream};
 use crate::bundle::BundleError;
 
 pub use crate::qemu::AccelRequest as Accel;
+pub use log::LevelFilter;
 
 /// What to boot and how.
 #[derive(Debug)]
@@ -50,7 +51,7 @@ pub struct LaunchConfig {
     /// streams.
     pub kernel_log: PathBuf,
     /// The kernel's `log=`.
-    pub log_level: log::LevelFilter,
+    pub log_level: LevelFilter,
     /// The container init's streams.
     pub init_stdio: ProcessStdio,
 }
