@@ -26,6 +26,6 @@ mod service;
 mod streams;
 
 #[cfg(target_os = "none")]
-pub use service::{hold_until_start, init, init_ended, init_stdio};
-#[cfg(target_os = "none")]
 pub use channel::poll;
+#[cfg(target_os = "none")]
+pub use service::{hold_until_start, init, init_ended, init_stdio};

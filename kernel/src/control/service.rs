@@ -197,9 +197,7 @@ fn serve() {
 fn answer(request: Request) -> Reply {
     let done = |result: Result<(), Errno>| match result {
         Ok(()) => Reply::Done,
-        Err(errno) => Reply::Failed {
-            errno: errno.0,
-        },
+        Err(errno) => Reply::Failed { errno: errno.0 },
     };
     match request {
         Request::Start => {

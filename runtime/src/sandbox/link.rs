@@ -18,9 +18,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 
-use kernel::control::wire::{
-    Decoder, GuestMessage, HostMessage, Reply, Request, Status, Stream,
-};
+use kernel::control::wire::{Decoder, GuestMessage, HostMessage, Reply, Request, Status, Stream};
 
 /// What the reader learnt so far.
 #[derive(Default)]
@@ -63,7 +61,9 @@ impl Link {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Waits until `until` holds for the state (checked at once and on every change).

@@ -222,8 +222,8 @@ impl Sandbox {
         process: &oci_spec::runtime::Process,
         stdio: ProcessStdio,
     ) -> Result<ExecId, SandboxError> {
-        let json =
-            serde_json::to_vec(process).map_err(|error| SandboxError::Channel(error.to_string()))?;
+        let json = serde_json::to_vec(process)
+            .map_err(|error| SandboxError::Channel(error.to_string()))?;
         let id = self.next_exec.fetch_add(1, Ordering::Relaxed);
         let input = self.plumb(id, stdio).map_err(SandboxError::Launch)?;
         let reply = self.link.request(Request::Exec { id, process: json });

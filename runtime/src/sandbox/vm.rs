@@ -67,7 +67,10 @@ fn memory_mib(config: &LaunchConfig, spec: &serde_json::Value) -> u64 {
 
 /// The QEMU command line for `config`, with the control port on a socket chardev that
 /// connects to `socket`.
-fn invocation(config: &LaunchConfig, scratch: &Path) -> Result<(Invocation, Vec<OsString>), SandboxError> {
+fn invocation(
+    config: &LaunchConfig,
+    scratch: &Path,
+) -> Result<(Invocation, Vec<OsString>), SandboxError> {
     let loaded = bundle::load(&config.bundle, &SandboxOptions::default(), &[], scratch)?;
     for warning in &loaded.warnings {
         log::warn!("{warning}");
@@ -176,7 +179,9 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Sand
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                stream.set_nonblocking(false).map_err(SandboxError::Launch)?;
+                stream
+                    .set_nonblocking(false)
+                    .map_err(SandboxError::Launch)?;
                 return Ok(stream);
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

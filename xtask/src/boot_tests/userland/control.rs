@@ -12,6 +12,8 @@
 //! - `control-exec`: exec into the running container with its own streams and status
 //!   (5), a missing command (127 and the kernel's message), `pids` with the exec'd
 //!   process in it, pause/resume (the init echoes nothing while paused, all of it after).
+//! - `control-launch-error`: a bundle whose command is missing fails `launch` with the
+//!   kernel's status (127) and message, as `runc create` reports it.
 //! - `control-terminal`: the init on a terminal, `stty size` before and after a resize,
 //!   and an exec'd process with a terminal of its own and its `consoleSize`.
 
@@ -39,16 +41,29 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
-    let specs: [(&str, Value, Driver); 5] = [
+    let specs: [(&str, Value, Driver); 6] = [
+        (
+            "control-launch-error",
+            builder.fixtures.spec(&["no-such-init"]),
+            launch_error,
+        ),
         (
             "control-lifecycle",
             with_args(
                 builder,
-                &["sh", "-c", "echo started > /rw/marker; echo out; echo err >&2; exit 7"],
+                &[
+                    "sh",
+                    "-c",
+                    "echo started > /rw/marker; echo out; echo err >&2; exit 7",
+                ],
             ),
             lifecycle,
         ),
-        ("control-stdin", with_args(builder, &["sha256sum"]), stdin_piped),
+        (
+            "control-stdin",
+            with_args(builder, &["sha256sum"]),
+            stdin_piped,
+        ),
         (
             "control-signals",
             with_args(
@@ -65,7 +80,10 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         (
             "control-terminal",
             {
-                let mut spec = with_args(builder, &["sh", "-c", "stty size; read line; stty size"]);
+                let mut spec = with_args(
+                    builder,
+                    &["sh", "-c", "stty size; read line; stty size; read line"],
+                );
                 spec["process"]["terminal"] = true.into();
                 spec["process"]["consoleSize"] = serde_json::json!({"height": 24, "width": 80});
                 spec
@@ -78,16 +96,12 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         let config = dir.join("config.json");
         std::fs::write(&config, serde_json::to_vec_pretty(&spec)?)
             .with_context(|| format!("writing {}", config.display()))?;
-        cases.push(
-            builder
-                .new_case(name)
-                .driven_by(HostDriver::new(move |case, host| {
-                    match driver(&Boot::new(case, host, &dir)) {
-                        Ok(failures) => failures,
-                        Err(error) => vec![format!("{error:#}")],
-                    }
-                })),
-        );
+        cases.push(builder.new_case(name).driven_by(HostDriver::new(
+            move |case, host| match driver(&Boot::new(case, host, &dir)) {
+                Ok(failures) => failures,
+                Err(error) => vec![format!("{error:#}")],
+            },
+        )));
     }
     Ok(cases)
 }
@@ -199,7 +213,14 @@ impl Collected {
 
 /// Pipes for a process without a terminal: (its stdio, our stdin writer, its stdout, its
 /// stderr).
-fn pipes(with_stdin: bool) -> Result<(ProcessStdio, Option<std::io::PipeWriter>, Collected, Collected)> {
+fn pipes(
+    with_stdin: bool,
+) -> Result<(
+    ProcessStdio,
+    Option<std::io::PipeWriter>,
+    Collected,
+    Collected,
+)> {
     let (out_r, out_w) = std::io::pipe()?;
     let (err_r, err_w) = std::io::pipe()?;
     let (stdin, writer) = if with_stdin {
@@ -226,7 +247,12 @@ fn expect(failures: &mut Vec<String>, what: &str, ok: bool) {
     }
 }
 
-fn expect_status(failures: &mut Vec<String>, what: &str, got: Result<ExitStatus, SandboxError>, wanted: ExitStatus) {
+fn expect_status(
+    failures: &mut Vec<String>,
+    what: &str,
+    got: Result<ExitStatus, SandboxError>,
+    wanted: ExitStatus,
+) {
     match got {
         Ok(status) if status == wanted => {}
         other => failures.push(format!("{what}: {other:?}, expected {wanted:?}")),
@@ -255,14 +281,39 @@ fn lifecycle(boot: &Boot) -> Result<Vec<String>> {
     let sandbox = boot.launch(stdio)?;
     // Held: a round trip to the guest, and still nothing of the init has run.
     let pids = sandbox.pids()?;
-    expect(&mut failures, &format!("pids before start are {pids:?}, expected [1]"), pids == [1]);
-    expect(&mut failures, "the init ran before start (its marker exists)", !marker.exists());
+    expect(
+        &mut failures,
+        &format!("pids before start are {pids:?}, expected [1]"),
+        pids == [1],
+    );
+    expect(
+        &mut failures,
+        "the init ran before start (its marker exists)",
+        !marker.exists(),
+    );
     sandbox.start()?;
-    expect_status(&mut failures, "the init", sandbox.wait(), ExitStatus::Code(7));
+    expect_status(
+        &mut failures,
+        "the init",
+        sandbox.wait(),
+        ExitStatus::Code(7),
+    );
     let (out, err) = (stdout.finish(), stderr.finish());
-    expect(&mut failures, &format!("stdout {out:?}, expected \"out\\n\""), out == "out\n");
-    expect(&mut failures, &format!("stderr {err:?}, expected \"err\\n\""), err == "err\n");
-    expect(&mut failures, "the init's marker is missing after it ran", marker.exists());
+    expect(
+        &mut failures,
+        &format!("stdout {out:?}, expected \"out\\n\""),
+        out == "out\n",
+    );
+    expect(
+        &mut failures,
+        &format!("stderr {err:?}, expected \"err\\n\""),
+        err == "err\n",
+    );
+    expect(
+        &mut failures,
+        "the init's marker is missing after it ran",
+        marker.exists(),
+    );
     let log = std::fs::read_to_string(boot.kernel_log()).unwrap_or_default();
     expect(
         &mut failures,
@@ -295,11 +346,26 @@ fn stdin_piped(boot: &Boot) -> Result<Vec<String>> {
     sandbox.start()?;
     let mut writer = writer.context("no stdin writer")?;
     let feeder = thread::spawn(move || writer.write_all(&data));
-    expect_status(&mut failures, "sha256sum", sandbox.wait(), ExitStatus::Code(0));
-    let fed = feeder.join().map_err(|_| anyhow::anyhow!("the feeder panicked"))?;
-    expect(&mut failures, &format!("writing stdin: {fed:?}"), fed.is_ok());
+    expect_status(
+        &mut failures,
+        "sha256sum",
+        sandbox.wait(),
+        ExitStatus::Code(0),
+    );
+    let fed = feeder
+        .join()
+        .map_err(|_| anyhow::anyhow!("the feeder panicked"))?;
+    expect(
+        &mut failures,
+        &format!("writing stdin: {fed:?}"),
+        fed.is_ok(),
+    );
     let (out, err) = (stdout.finish(), stderr.finish());
-    expect(&mut failures, &format!("sha256sum printed {out:?}, expected {expected:?}"), out == expected);
+    expect(
+        &mut failures,
+        &format!("sha256sum printed {out:?}, expected {expected:?}"),
+        out == expected,
+    );
     expect(&mut failures, &format!("stderr {err:?}"), err.is_empty());
     Ok(failures)
 }
@@ -310,10 +376,17 @@ fn signals(boot: &Boot) -> Result<Vec<String>> {
     let sandbox = boot.launch(stdio)?;
     sandbox.start()?;
     if !stdout.wait_for("ready\n") {
-        return Ok(vec![format!("the init never said ready: {:?}", stdout.text())]);
+        return Ok(vec![format!(
+            "the init never said ready: {:?}",
+            stdout.text()
+        )]);
     }
     sandbox.signal(Target::Init, 10)?;
-    expect(&mut failures, &format!("SIGUSR1 did not reach the trap: {:?}", stdout.text()), stdout.wait_for("got USR1\n"));
+    expect(
+        &mut failures,
+        &format!("SIGUSR1 did not reach the trap: {:?}", stdout.text()),
+        stdout.wait_for("got USR1\n"),
+    );
     // An exec'd process killed from the host: 128 + 9.
     let (stdio, _, _, _) = pipes(false)?;
     let id = sandbox.exec(&process(&["/bin/busybox", "sleep", "1000"], None)?, stdio)?;
@@ -326,7 +399,12 @@ fn signals(boot: &Boot) -> Result<Vec<String>> {
     );
     // The init untrapped for SIGTERM ignores it as a namespace's init does; SIGKILL ends it.
     sandbox.signal(Target::Init, 9)?;
-    expect_status(&mut failures, "the init", sandbox.wait(), ExitStatus::Signal(9));
+    expect_status(
+        &mut failures,
+        "the init",
+        sandbox.wait(),
+        ExitStatus::Signal(9),
+    );
     Ok(failures)
 }
 
@@ -343,26 +421,52 @@ fn exec(boot: &Boot) -> Result<Vec<String>> {
     // Its own streams and status.
     let (stdio, _, out, err) = pipes(false)?;
     let script = "echo exec-out; echo exec-err >&2; exit 5";
-    let id = sandbox.exec(&process(&["/bin/busybox", "sh", "-c", script], None)?, stdio)?;
-    expect_status(&mut failures, "the exec'd sh", sandbox.wait_exec(id), ExitStatus::Code(5));
+    let id = sandbox.exec(
+        &process(&["/bin/busybox", "sh", "-c", script], None)?,
+        stdio,
+    )?;
+    expect_status(
+        &mut failures,
+        "the exec'd sh",
+        sandbox.wait_exec(id),
+        ExitStatus::Code(5),
+    );
     let (o, e) = (out.finish(), err.finish());
-    expect(&mut failures, &format!("exec stdout {o:?}"), o == "exec-out\n");
-    expect(&mut failures, &format!("exec stderr {e:?}"), e == "exec-err\n");
+    expect(
+        &mut failures,
+        &format!("exec stdout {o:?}"),
+        o == "exec-out\n",
+    );
+    expect(
+        &mut failures,
+        &format!("exec stderr {e:?}"),
+        e == "exec-err\n",
+    );
     // A missing command.
     let (stdio, _, _, _) = pipes(false)?;
     match sandbox.exec(&process(&["no-such-command"], None)?, stdio) {
-        Err(SandboxError::Exec { status: 127, message }) => expect(
+        Err(SandboxError::Exec {
+            status: 127,
+            message,
+        }) => expect(
             &mut failures,
             &format!("the 127's message does not name the command: {message}"),
             message.contains("no-such-command"),
         ),
-        other => failures.push(format!("exec of a missing command: {other:?}, expected status 127")),
+        other => failures.push(format!(
+            "exec of a missing command: {other:?}, expected status 127"
+        )),
     }
     // pids: the init and an exec'd sleep.
     let (stdio, _, _, _) = pipes(false)?;
-    let sleeper: ExecId = sandbox.exec(&process(&["/bin/busybox", "sleep", "1000"], None)?, stdio)?;
+    let sleeper: ExecId =
+        sandbox.exec(&process(&["/bin/busybox", "sleep", "1000"], None)?, stdio)?;
     let pids = sandbox.pids()?;
-    expect(&mut failures, &format!("pids {pids:?}: expected pid 1 and the sleep"), pids.len() == 2 && pids[0] == 1);
+    expect(
+        &mut failures,
+        &format!("pids {pids:?}: expected pid 1 and the sleep"),
+        pids.len() == 2 && pids[0] == 1,
+    );
     sandbox.signal(Target::Exec(sleeper), 9)?;
     let _ = sandbox.wait_exec(sleeper);
     // Paused, the init takes no input; every round trip to the guest gives it the chance.
@@ -371,9 +475,17 @@ fn exec(boot: &Boot) -> Result<Vec<String>> {
     for _ in 0..20 {
         sandbox.pids()?;
     }
-    expect(&mut failures, &format!("cat ran while paused: {:?}", stdout.text()), !stdout.text().contains("two"));
+    expect(
+        &mut failures,
+        &format!("cat ran while paused: {:?}", stdout.text()),
+        !stdout.text().contains("two"),
+    );
     sandbox.resume()?;
-    expect(&mut failures, &format!("cat did not go on after resume: {:?}", stdout.text()), stdout.wait_for("two\n"));
+    expect(
+        &mut failures,
+        &format!("cat did not go on after resume: {:?}", stdout.text()),
+        stdout.wait_for("two\n"),
+    );
     drop(writer);
     expect_status(&mut failures, "cat", sandbox.wait(), ExitStatus::Code(0));
     Ok(failures)
@@ -386,22 +498,74 @@ fn terminal(boot: &Boot) -> Result<Vec<String>> {
     let mut keys = ours;
     let sandbox = boot.launch(ProcessStdio::Terminal { io: theirs.into() })?;
     sandbox.start()?;
-    expect(&mut failures, &format!("stty size before: {:?}", output.text()), output.wait_for("24 80"));
+    expect(
+        &mut failures,
+        &format!("stty size before: {:?}", output.text()),
+        output.wait_for("24 80"),
+    );
     // Resized before the line that lets the script go on: the reply means the guest has it.
-    sandbox.resize(Target::Init, 50, 132)?;
+    if let Err(error) = sandbox.resize(Target::Init, 50, 132) {
+        failures.push(format!(
+            "resize: {error}; the terminal showed {:?}",
+            output.text()
+        ));
+        return Ok(failures);
+    }
     keys.write_all(b"\n")?;
-    expect(&mut failures, &format!("stty size after the resize: {:?}", output.text()), output.wait_for("50 132"));
+    expect(
+        &mut failures,
+        &format!("stty size after the resize: {:?}", output.text()),
+        output.wait_for("50 132"),
+    );
     // An exec'd process with a terminal of its own.
     let (ours, theirs) = UnixStream::pair()?;
     let exec_output = Collected::from(ours);
     let id = sandbox.exec(
-        &process(&["/bin/busybox", "sh", "-c", "stty size; tty"], Some((33, 99)))?,
+        &process(
+            &["/bin/busybox", "sh", "-c", "stty size; tty"],
+            Some((33, 99)),
+        )?,
         ProcessStdio::Terminal { io: theirs.into() },
     )?;
-    expect_status(&mut failures, "the exec'd stty", sandbox.wait_exec(id), ExitStatus::Code(0));
+    expect_status(
+        &mut failures,
+        "the exec'd stty",
+        sandbox.wait_exec(id),
+        ExitStatus::Code(0),
+    );
     let seen = exec_output.wait_for("/dev/pts/");
     let text = exec_output.text();
-    expect(&mut failures, &format!("exec'd terminal: {text:?}"), seen && text.contains("33 99"));
-    expect_status(&mut failures, "the init", sandbox.wait(), ExitStatus::Code(0));
+    expect(
+        &mut failures,
+        &format!("exec'd terminal: {text:?}"),
+        seen && text.contains("33 99"),
+    );
+    keys.write_all(b"\n")?;
+    expect_status(
+        &mut failures,
+        "the init",
+        sandbox.wait(),
+        ExitStatus::Code(0),
+    );
     Ok(failures)
+}
+
+fn launch_error(boot: &Boot) -> Result<Vec<String>> {
+    let (stdio, _, _, _) = pipes(false)?;
+    Ok(
+        match boot
+            .launch(stdio)
+            .map_err(|error| error.downcast::<SandboxError>())
+        {
+            Err(Ok(SandboxError::Guest {
+                status: 127,
+                message,
+            })) if message.contains("no-such-init") => Vec::new(),
+            Err(Ok(other)) => vec![format!(
+                "launch: {other:?}, expected status 127 naming the command"
+            )],
+            Err(Err(other)) => vec![format!("launch: {other:#}")],
+            Ok(_) => vec!["launch succeeded with a missing command".to_owned()],
+        },
+    )
 }
