@@ -152,9 +152,12 @@ impl Boot {
     }
 }
 
+/// What came so far and whether the stream ended, and its change.
+type Received = (Mutex<(Vec<u8>, bool)>, Condvar);
+
 /// A stream the host reads as it comes, for waiting on what a program printed.
 #[derive(Clone)]
-struct Collected(Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>);
+struct Collected(Arc<Received>);
 
 impl Collected {
     fn from(mut from: impl Read + Send + 'static) -> Collected {
