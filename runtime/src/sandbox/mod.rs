@@ -412,3 +412,6 @@ impl Drop for Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

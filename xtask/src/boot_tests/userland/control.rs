@@ -10,7 +10,7 @@
 //! - `control-signals`: `SIGUSR1` reaching a shell's `trap` in the init; an exec'd `sleep`
 //!   killed by `SIGKILL` (137); the init ended by `SIGKILL` (137).
 //! - `control-exec`: exec into the running container with its own streams and status
-//!   (5), a missing command (127 and the kernel's message), `pids` with the exec'd
+//!   (5), its user and working directory from the process object, a missing command (127 and the kernel's message), `pids` with the exec'd
 //!   process in it, pause/resume (the init echoes nothing while paused, all of it after).
 //! - `control-launch-error`: a bundle whose command is missing fails `launch` with the
 //!   kernel's status (127) and message, as `runc create` reports it.
@@ -444,6 +444,26 @@ fn exec(boot: &Boot) -> Result<Vec<String>> {
         &mut failures,
         &format!("exec stderr {e:?}"),
         e == "exec-err\n",
+    );
+    // The process object's identity and working directory (made if missing), PATH lookup.
+    let (stdio, _, out, _) = pipes(false)?;
+    let mut who = process(&["sh", "-c", "id -u; id -g; pwd"], None)?;
+    who.set_cwd("/tmp/exec-cwd".into());
+    who.set_user(serde_json::from_value(
+        serde_json::json!({"uid": 1000, "gid": 1001}),
+    )?);
+    let id = sandbox.exec(&who, stdio)?;
+    expect_status(
+        &mut failures,
+        "the exec'd id",
+        sandbox.wait_exec(id),
+        ExitStatus::Code(0),
+    );
+    let o = out.finish();
+    expect(
+        &mut failures,
+        &format!("exec'd as {o:?}, expected uid 1000, gid 1001 in /tmp/exec-cwd"),
+        o == "1000\n1001\n/tmp/exec-cwd\n",
     );
     // A missing command.
     let (stdio, _, _, _) = pipes(false)?;
