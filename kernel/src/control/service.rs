@@ -4,8 +4,8 @@
 //!
 //! The init's start: once its namespace is built and its program loaded, the boot thread
 //! (the init's own) says `Created` and waits; the service thread releases it on `Start`.
-//! Signals that come meanwhile wait for it as for any process (`SIGKILL` ends it before
-//! its first instruction).
+//! Signals that come meanwhile wait for it as for any process; `SIGKILL` ends it there,
+//! unstarted (runc's `kill` of a created container), before its first instruction.
 //!
 //! The init's end: every other process is killed (its pid namespace goes, as under
 //! runc), the init's streams are read to their end (every writer gone), its status goes
@@ -89,9 +89,11 @@ pub fn hold_until_start(process: &mut Process) -> Option<Ending> {
         }
     }
     send(&GuestMessage::Created { pid: INIT_PID });
-    while !STARTED.load(Ordering::SeqCst) {
+    // A `SIGKILL` while held ends the init unstarted (its sender wakes this thread).
+    let released = || STARTED.load(Ordering::SeqCst) || lifecycle::must_end(INIT_PID);
+    while !released() {
         START_EVENTS.prepare();
-        if !STARTED.load(Ordering::SeqCst) {
+        if !released() {
             scheduler::block();
         }
         START_EVENTS.cancel();

@@ -5,6 +5,8 @@
 //! - `control-lifecycle`: the init held until `start` (its marker file absent, only pid 1
 //!   listed), stdout and stderr apart with no kernel line in either, exit status 7, the
 //!   kernel's log in its own file.
+//! - `control-kill-held`: `SIGKILL` to an init held before `start` ends it unstarted
+//!   (137, its marker never written); `start` then finds the sandbox ended.
 //! - `control-stdin`: 1 MiB of pseudo-random bytes piped through `sha256sum`, the digest
 //!   the host's; the credits keep both ends bounded.
 //! - `control-signals`: `SIGUSR1` reaching a shell's `trap` in the init; an exec'd `sleep`
@@ -41,7 +43,12 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
-    let specs: [(&str, Value, Driver); 6] = [
+    let specs: [(&str, Value, Driver); 7] = [
+        (
+            "control-kill-held",
+            with_args(builder, &["sh", "-c", "echo started > /rw/marker"]),
+            kill_held,
+        ),
         (
             "control-launch-error",
             builder.fixtures.spec(&["no-such-init"]),
@@ -447,7 +454,7 @@ fn exec(boot: &Boot) -> Result<Vec<String>> {
     );
     // The process object's identity and working directory (made if missing), PATH lookup.
     let (stdio, _, out, _) = pipes(false)?;
-    let mut who = process(&["sh", "-c", "id -u; id -g; pwd"], None)?;
+    let mut who = process(&["busybox", "sh", "-c", "id -u; id -g; pwd"], None)?;
     who.set_cwd("/tmp/exec-cwd".into());
     who.set_user(serde_json::from_value(
         serde_json::json!({"uid": 1000, "gid": 1001}),
@@ -591,4 +598,36 @@ fn launch_error(boot: &Boot) -> Result<Vec<String>> {
             Ok(_) => vec!["launch succeeded with a missing command".to_owned()],
         },
     )
+}
+
+fn kill_held(boot: &Boot) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    let marker = boot.bundle.join("rw/marker");
+    let _ = std::fs::remove_file(&marker);
+    let (stdio, _, stdout, _) = pipes(false)?;
+    let sandbox = boot.launch(stdio)?;
+    sandbox.signal(Target::Init, 9)?;
+    expect_status(
+        &mut failures,
+        "the held init",
+        sandbox.wait(),
+        ExitStatus::Signal(9),
+    );
+    expect(
+        &mut failures,
+        "the killed init ran (its marker exists)",
+        !marker.exists(),
+    );
+    expect(
+        &mut failures,
+        &format!("the killed init printed {:?}", stdout.text()),
+        stdout.finish().is_empty(),
+    );
+    let start = sandbox.start();
+    expect(
+        &mut failures,
+        &format!("start after the end: {start:?}, expected Ended"),
+        matches!(start, Err(SandboxError::Ended)),
+    );
+    Ok(failures)
 }
