@@ -7,8 +7,9 @@
 //!   kernel's log in its own file.
 //! - `control-kill-held`: `SIGKILL` to an init held before `start` ends it unstarted
 //!   (137, its marker never written); `start` then finds the sandbox ended.
-//! - `control-stdin`: 1 MiB of pseudo-random bytes piped through `sha256sum`, the digest
-//!   the host's; the credits keep both ends bounded.
+//! - `control-stdin`: 1 MiB of pseudo-random bytes piped through `tee /tmp/copy |
+//!   sha256sum`: the digest on stdout is the host's, and the copy comes back whole on
+//!   stderr; the credits keep both ends bounded both ways.
 //! - `control-signals`: `SIGUSR1` reaching a shell's `trap` in the init; an exec'd `sleep`
 //!   killed by `SIGKILL` (137); the init ended by `SIGKILL` (137).
 //! - `control-exec`: exec into the running container with its own streams and status
@@ -68,7 +69,14 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
         ),
         (
             "control-stdin",
-            with_args(builder, &["sha256sum"]),
+            with_args(
+                builder,
+                &[
+                    "sh",
+                    "-c",
+                    "busybox tee /tmp/copy | busybox sha256sum; busybox cat /tmp/copy >&2",
+                ],
+            ),
             stdin_piped,
         ),
         (
@@ -186,6 +194,10 @@ impl Collected {
             }
         });
         collected
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        self.0.0.lock().unwrap().0.clone()
     }
 
     fn text(&self) -> String {
@@ -352,6 +364,7 @@ fn stdin_piped(boot: &Boot) -> Result<Vec<String>> {
         data.extend_from_slice(&x.to_le_bytes());
     }
     let expected = format!("{:x}  -\n", sha2::Sha256::digest(&data));
+    let sent = data.clone();
     let sandbox = boot.launch(stdio)?;
     sandbox.start()?;
     let mut writer = writer.context("no stdin writer")?;
@@ -370,13 +383,23 @@ fn stdin_piped(boot: &Boot) -> Result<Vec<String>> {
         &format!("writing stdin: {fed:?}"),
         fed.is_ok(),
     );
-    let (out, err) = (stdout.finish(), stderr.finish());
+    let out = stdout.finish();
     expect(
         &mut failures,
         &format!("sha256sum printed {out:?}, expected {expected:?}"),
         out == expected,
     );
-    expect(&mut failures, &format!("stderr {err:?}"), err.is_empty());
+    stderr.finish();
+    let echoed = stderr.bytes();
+    expect(
+        &mut failures,
+        &format!(
+            "stderr brought back {} bytes, not the 1 MiB sent: {:?}",
+            echoed.len(),
+            String::from_utf8_lossy(&echoed[..echoed.len().min(200)])
+        ),
+        echoed == sent,
+    );
     Ok(failures)
 }
 
