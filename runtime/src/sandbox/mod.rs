@@ -133,6 +133,10 @@ pub enum SandboxError {
     NoSuchExec(u32),
     #[error("resize needs one process, not Target::All")]
     NotOneProcess,
+    /// The streams given do not fit the process: a terminal for a process without
+    /// `terminal`, or streams for one with it.
+    #[error("the process's `terminal` is {terminal} but its stdio is {given}")]
+    StdioMismatch { terminal: bool, given: &'static str },
     /// The sandbox ended before the request could be answered.
     #[error("the sandbox has ended")]
     Ended,
@@ -155,6 +159,13 @@ impl Sandbox {
     /// loaded but not started — or the kernel's error (its message and status: 127 for a
     /// missing command, 110-113 for spec and mount problems).
     pub fn launch(config: LaunchConfig) -> Result<Sandbox, SandboxError> {
+        let spec = config.bundle.join("config.json");
+        let spec: serde_json::Value = std::fs::read(&spec)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
+        check_stdio(terminal, &config.init_stdio)?;
         let vm = vm::start(&config)?;
         let control = vm.control.try_clone().map_err(SandboxError::Launch)?;
         let (link, _reader) = link::Link::start(control).map_err(SandboxError::Launch)?;
@@ -222,6 +233,7 @@ impl Sandbox {
         process: &oci_spec::runtime::Process,
         stdio: ProcessStdio,
     ) -> Result<ExecId, SandboxError> {
+        check_stdio(process.terminal().unwrap_or(false), &stdio)?;
         let json = serde_json::to_vec(process)
             .map_err(|error| SandboxError::Channel(error.to_string()))?;
         let id = self.next_exec.fetch_add(1, Ordering::Relaxed);
@@ -396,6 +408,16 @@ impl Sandbox {
             None => Err(SandboxError::Ended),
         }
     }
+}
+
+/// The kernel gives a process with `terminal` one stream both ways, and three without.
+fn check_stdio(terminal: bool, stdio: &ProcessStdio) -> Result<(), SandboxError> {
+    let given = match stdio {
+        ProcessStdio::Streams { .. } if terminal => "streams",
+        ProcessStdio::Terminal { .. } if !terminal => "a terminal",
+        _ => return Ok(()),
+    };
+    Err(SandboxError::StdioMismatch { terminal, given })
 }
 
 fn unexpected(reply: Reply) -> SandboxError {

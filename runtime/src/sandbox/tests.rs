@@ -157,3 +157,26 @@ fn a_sandbox_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<super::Sandbox>();
 }
+
+#[test]
+fn stdio_must_fit_the_processs_terminal() {
+    use super::{ProcessStdio, SandboxError, check_stdio};
+    let (a, b) = UnixStream::pair().unwrap();
+    let terminal = ProcessStdio::Terminal { io: a.into() };
+    assert!(check_stdio(true, &terminal).is_ok());
+    assert!(matches!(
+        check_stdio(false, &terminal),
+        Err(SandboxError::StdioMismatch {
+            terminal: false,
+            ..
+        })
+    ));
+    let (out, err) = (b.try_clone().unwrap(), b);
+    let streams = ProcessStdio::Streams {
+        stdin: None,
+        stdout: out.into(),
+        stderr: err.into(),
+    };
+    assert!(check_stdio(false, &streams).is_ok());
+    assert!(check_stdio(true, &streams).is_err());
+}
