@@ -11,8 +11,8 @@
 //! runc), the init's streams are read to their end (every writer gone), its status goes
 //! to the host, and the kernel powers off as in every mode.
 //!
-//! Lock order: `PROCESSES` → a stream's state (`streams`); the channel's locks are
-//! leaves taken with neither held.
+//! Lock order: `PROCESSES` is a leaf (a process's entry is cloned out before its streams
+//! are touched); the channel's locks are leaves taken with nothing else held.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;

@@ -129,8 +129,6 @@ pub enum SandboxError {
     /// The kernel refused a request with this errno (`ESRCH`: no such process).
     #[error("{request} refused: errno {errno}")]
     Refused { request: &'static str, errno: i32 },
-    #[error("no exec'd process {0}")]
-    NoSuchExec(u32),
     #[error("resize needs one process, not Target::All")]
     NotOneProcess,
     /// The streams given do not fit the process: a terminal for a process without
