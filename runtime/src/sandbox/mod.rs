@@ -146,6 +146,8 @@ pub struct Sandbox {
     vmm_pid: u32,
     link: Arc<link::Link>,
     next_exec: AtomicU32,
+    /// The exec ids whose process started.
+    started: Mutex<std::collections::HashSet<u32>>,
     /// The output writers of each process, joined before its status is returned.
     outputs: Mutex<HashMap<u32, Vec<JoinHandle<()>>>>,
     /// The init's status once `wait` saw it.
@@ -173,6 +175,7 @@ impl Sandbox {
             vmm_pid,
             link,
             next_exec: AtomicU32::new(1),
+            started: Mutex::new(std::collections::HashSet::new()),
             outputs: Mutex::new(HashMap::new()),
             ended: Mutex::new(None),
         };
@@ -239,6 +242,10 @@ impl Sandbox {
         let reply = self.link.request(Request::Exec { id, process: json });
         match reply {
             Some(Reply::ExecStarted { .. }) => {
+                self.started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id);
                 pumps::input(&self.link, id, input).map_err(SandboxError::Launch)?;
                 Ok(ExecId(id))
             }
@@ -288,8 +295,20 @@ impl Sandbox {
     }
 
     /// The status of an exec'd process, once it ended and its output reached its fds.
-    /// [`SandboxError::Ended`] if the sandbox ended without one.
+    /// [`SandboxError::Ended`] if the sandbox ended without one; `Refused` with `ESRCH`
+    /// for an id no exec started.
     pub fn wait_exec(&self, id: ExecId) -> Result<ExitStatus, SandboxError> {
+        let known = self
+            .started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id.0);
+        if !known {
+            return Err(SandboxError::Refused {
+                request: "wait_exec",
+                errno: 3,
+            });
+        }
         let status = self
             .link
             .wait_for(|state| match state.statuses.get(&id.0) {
