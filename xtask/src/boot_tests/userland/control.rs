@@ -11,7 +11,8 @@
 //!   sha256sum`: the digest on stdout is the host's, and the copy comes back whole on
 //!   stderr; the credits keep both ends bounded both ways.
 //! - `control-signals`: `SIGUSR1` reaching a shell's `trap` in the init; an exec'd `sleep`
-//!   killed by `SIGKILL` (137); the init ended by `SIGKILL` (137).
+//!   killed by `SIGKILL` (137); `SIGTERM` ignored by the untrapped init (Linux's rule for
+//!   a namespace's init signalled from outside); `SIGKILL` to all ending it (137).
 //! - `control-exec`: exec into the running container with its own streams and status
 //!   (5), its user and working directory from the process object, a missing command (127 and the kernel's message), `pids` with the exec'd
 //!   process in it, pause/resume (the init echoes nothing while paused, all of it after).
@@ -430,8 +431,16 @@ fn signals(boot: &Boot) -> Result<Vec<String>> {
         &format!("the exec'd sleep: {status:?}, expected 137"),
         matches!(status, Ok(status) if status.code() == 137),
     );
-    // The init untrapped for SIGTERM ignores it as a namespace's init does; SIGKILL ends it.
-    sandbox.signal(Target::Init, 9)?;
+    // Untrapped, SIGTERM is ignored as a namespace's init ignores it from outside (the
+    // shell still answers the next SIGUSR1); SIGKILL to every process ends it.
+    sandbox.signal(Target::Init, 15)?;
+    sandbox.signal(Target::Init, 10)?;
+    expect(
+        &mut failures,
+        &format!("the init did not outlive SIGTERM: {:?}", stdout.text()),
+        stdout.wait_for("got USR1\ngot USR1\n"),
+    );
+    sandbox.signal(Target::All, 9)?;
     expect_status(
         &mut failures,
         "the init",
