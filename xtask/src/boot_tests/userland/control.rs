@@ -14,7 +14,8 @@
 //!   killed by `SIGKILL` (137); `SIGTERM` ignored by the untrapped init (Linux's rule for
 //!   a namespace's init signalled from outside); `SIGKILL` to all ending it (137).
 //! - `control-exec`: exec into the running container with its own streams and status
-//!   (5), its user and working directory from the process object, a missing command (127 and the kernel's message), `pids` with the exec'd
+//!   (5), its user and working directory from the process object, a directory (126), a
+//!   missing command (127 and the kernel's message), `pids` with the exec'd
 //!   process in it, pause/resume (the init echoes nothing while paused, all of it after).
 //! - `control-launch-error`: a bundle whose command is missing fails `launch` with the
 //!   kernel's status (127) and message, as `runc create` reports it.
@@ -517,6 +518,14 @@ fn exec(boot: &Boot) -> Result<Vec<String>> {
         ),
         other => failures.push(format!(
             "exec of a missing command: {other:?}, expected status 127"
+        )),
+    }
+    // Something that is not a program: 126, as a shell says.
+    let (stdio, _, _, _) = pipes(false)?;
+    match sandbox.exec(&process(&["/tmp"], None)?, stdio) {
+        Err(SandboxError::Exec { status: 126, .. }) => {}
+        other => failures.push(format!(
+            "exec of a directory: {other:?}, expected status 126"
         )),
     }
     // pids: the init and an exec'd sleep.
