@@ -6,8 +6,10 @@
 //! - `wire`: integers, strings, data and lists on the wire, decoded without panics;
 //! - `message`: every T- and R-message the filesystem uses, framed;
 //! - `ids`: tag and fid numbers, reused;
-//! - `client`: version/msize negotiation, tags, self-clunking fids, requests split to fit
-//!   msize;
+//! - `client`: version/msize negotiation, self-clunking fids (also walked, asked and
+//!   clunked in batches), requests split to fit msize;
+//! - `queue`: tags, and requests outstanding together, their replies taken as they come
+//!   (an interrupted one flushed);
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
 //! - `pages`: a regular file's page cache (for `MAP_SHARED`), kept coherent with its
@@ -26,12 +28,13 @@ mod ids;
 pub mod message;
 mod node;
 mod pages;
+mod queue;
 pub mod transport;
 pub mod wire;
 
 pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
 pub use node::P9Inode;
-pub use transport::Transport;
+pub use transport::{Completion, Exchange, Ticket, Transport};
 
 use crate::attr::{FileType, StatFs};
 use crate::budget::MemoryBudget;

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod queued;
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io::Cursor;
@@ -259,13 +261,33 @@ impl Fixture {
     }
 
     pub fn with(policy: CachePolicy, max_message_size: u32, emulate_nodes: bool) -> Fixture {
+        Fixture::over(policy, max_message_size, emulate_nodes, |channel| channel)
+    }
+
+    /// Mounted over the [`queued::QueuedChannel`] in front of the server (returned too).
+    pub fn queued(policy: CachePolicy) -> (Fixture, Arc<queued::QueuedChannel>) {
+        let mut queue = None;
+        let fixture = Fixture::over(policy, MSIZE_LIMIT, true, |channel| {
+            let made = queued::QueuedChannel::new(channel);
+            queue = Some(made.clone());
+            made
+        });
+        (fixture, queue.unwrap())
+    }
+
+    fn over(
+        policy: CachePolicy,
+        max_message_size: u32,
+        emulate_nodes: bool,
+        transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
+    ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let channel = ServerChannel::new(dir.path(), max_message_size, emulate_nodes);
         let options = P9MountOptions {
             policy,
             ..P9MountOptions::default()
         };
-        let fs = P9FileSystem::new(channel.clone(), &options, 0x900).unwrap();
+        let fs = P9FileSystem::new(transport(channel.clone()), &options, 0x900).unwrap();
         Fixture { dir, channel, fs }
     }
 
@@ -288,6 +310,7 @@ impl Fixture {
         assert_eq!(stats.live_fids, 0);
         assert_eq!(stats.clunk_errors, 0);
         assert_eq!(stats.quarantined_fids, 0);
+        assert_eq!(stats.tags_in_use, 0, "tags leaked");
     }
 
     /// Fids held with only the root inode alive: what every test returns to.
