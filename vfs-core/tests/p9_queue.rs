@@ -42,7 +42,7 @@ fn replies_taken_out_of_order_reach_their_own_requests() {
     queue.set(|knobs| knobs.reverse = true);
     let names = populate(&fixture, 100);
     let client = fixture.fs.client().clone();
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
     let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
     let walked: Vec<_> = client
         .walk_each(root, &refs)
@@ -72,7 +72,7 @@ fn a_missing_name_fails_only_its_own_slot_of_a_batch() {
     queue.set(|knobs| knobs.reverse = true);
     populate(&fixture, 3);
     let client = fixture.fs.client().clone();
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
     let results = client.walk_each(root, &[b"f0", b"missing", b"f2"]);
     assert!(results[0].is_ok() && results[2].is_ok());
     assert_eq!(results[1].as_ref().err(), Some(&Errno::ENOENT));
@@ -86,7 +86,7 @@ fn a_reply_with_an_unknown_tag_is_eio_and_leaks_nothing() {
     let (fixture, queue) = setup();
     populate(&fixture, 4);
     let client = fixture.fs.client().clone();
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
 
     queue.set(|knobs| knobs.wrong_tag_for = Some(TWALK));
     assert_eq!(root.walk(&[b"f1"]).err(), Some(Errno::EIO));
@@ -115,7 +115,7 @@ fn an_interrupted_request_the_server_dropped_is_eintr_and_made_nothing() {
     let (fixture, queue) = setup();
     populate(&fixture, 2);
     let client = fixture.fs.client().clone();
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
 
     queue.set(|knobs| knobs.interrupt = Some(TGETATTR));
     assert_eq!(root.getattr(getattr_mask::BASIC).err(), Some(Errno::EINTR));
@@ -136,7 +136,7 @@ fn an_interrupted_request_answered_before_its_flush_keeps_its_result() {
     let (fixture, queue) = setup();
     populate(&fixture, 2);
     let client = fixture.fs.client().clone();
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
     queue.set(|knobs| {
         knobs.interrupt = Some(TWALK);
         knobs.answer_flushed = true;
