@@ -65,6 +65,9 @@ pub struct P9Inode {
     /// Where the path fid is walked from while there is none: the parent and the name.
     origin: Mutex<Option<Origin>>,
     ino: u64,
+    /// Exclusive mounts: the parent directory's inode number, for `..` in a directory
+    /// read (0: not known, walked for). Moves with a rename.
+    parent_ino: core::sync::atomic::AtomicU64,
     file_type: FileType,
     is_root: bool,
     pub(super) attrs: AttrCache,
@@ -151,6 +154,7 @@ impl P9Inode {
             fid: spin::Once::new(),
             origin: Mutex::new(origin),
             ino,
+            parent_ino: core::sync::atomic::AtomicU64::new(0),
             file_type,
             is_root,
             attrs: AttrCache::default(),
@@ -245,6 +249,9 @@ impl P9Inode {
         if !self.exclusive() {
             return;
         }
+        child
+            .parent_ino
+            .store(self.ino, core::sync::atomic::Ordering::Relaxed);
         let mut children = self.children.lock();
         children.by_name.insert(name.into(), Arc::downgrade(child));
         if children.by_name.len() > 2 * children.swept_len.max(32) {
@@ -557,8 +564,9 @@ impl Inode for P9Inode {
             if self.is_root {
                 return Ok(self.ino);
             }
-            if let Some((parent, _)) = self.origin() {
-                return Ok(parent.ino);
+            let known = self.parent_ino.load(core::sync::atomic::Ordering::Relaxed);
+            if self.exclusive() && known != 0 {
+                return Ok(known);
             }
             Ok(self
                 .fid()?

@@ -19,6 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use vfs_core::budget::MemoryBudget;
 use vfs_core::errno::{Errno, Result};
 use vfs_core::inode::{CachePolicy, FileSystem};
 use vfs_core::p9::message::{Qid, Reply, Request};
@@ -275,16 +276,32 @@ impl Fixture {
         (fixture, queue.unwrap())
     }
 
+    /// Mounted with the listings and page caches charged to `budget`.
+    pub fn with_budget(policy: CachePolicy, budget: &Arc<MemoryBudget>) -> Fixture {
+        Fixture::over_with(policy, MSIZE_LIMIT, true, Some(budget), |channel| channel)
+    }
+
     fn over(
         policy: CachePolicy,
         max_message_size: u32,
         emulate_nodes: bool,
         transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
     ) -> Fixture {
+        Fixture::over_with(policy, max_message_size, emulate_nodes, None, transport)
+    }
+
+    fn over_with(
+        policy: CachePolicy,
+        max_message_size: u32,
+        emulate_nodes: bool,
+        budget: Option<&Arc<MemoryBudget>>,
+        transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
+    ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let channel = ServerChannel::new(dir.path(), max_message_size, emulate_nodes);
         let options = P9MountOptions {
             policy,
+            page_budget: budget,
             ..P9MountOptions::default()
         };
         let fs = P9FileSystem::new(transport(channel.clone()), &options, 0x900).unwrap();
