@@ -171,6 +171,11 @@ impl Client {
         self.msize
     }
 
+    /// Requests sent so far: what shared mounts stamp fetched attributes with.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),

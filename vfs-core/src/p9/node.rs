@@ -76,7 +76,8 @@ pub struct P9Inode {
     /// first asked for: most files are never mapped.
     pub(super) cache: spin::Once<Box<PageCache>>,
     symlink_target: Mutex<Option<Vec<u8>>>,
-    /// Exclusive mounts: name → inode handed out, for invalidation on unlink and rename.
+    /// Name → inode handed out: for invalidation on unlink and rename, for a shared
+    /// lookup to keep the inode it finds unchanged, for the listing to skip live ones.
     children: Mutex<Children>,
     /// Exclusive mounts, directories: the listing (see `listing.rs`), made on first read.
     pub(super) listing: spin::Once<Arc<Slot>>,
@@ -213,10 +214,26 @@ impl P9Inode {
     }
 
     /// The inode `name` names in this directory, fetched from the server.
+    /// Shared mounts: when it is still the same file, the inode already handed out for
+    /// `name` is kept (so the VFS's cached name stays valid), with the attributes just
+    /// fetched ready for the `getattr` that follows.
     fn walk_child(&self, name: &[u8]) -> Result<Arc<P9Inode>> {
         let (fid, _) = self.fid()?.walk(&[name])?;
         let attr = fid.getattr(getattr_mask::ALL)?;
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
+        if !self.exclusive() {
+            let stat = stat_from_attr(&attr, self.mount.dev)?;
+            let requests = self.mount.client.requests_sent();
+            if let Some(live) = self.live_child(name)
+                && live.ino == child.ino
+                && live.file_type == child.file_type
+            {
+                drop(child);
+                live.attrs.fill_fresh(stat, self.mount.client.requests_sent());
+                return Ok(live);
+            }
+            child.attrs.fill_fresh(stat, requests);
+        }
         self.remember_child(name, &child);
         Ok(child)
     }
@@ -246,9 +263,6 @@ impl P9Inode {
     }
 
     pub(super) fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
-        if !self.exclusive() {
-            return;
-        }
         child
             .parent_ino
             .store(self.ino, core::sync::atomic::Ordering::Relaxed);
@@ -397,6 +411,13 @@ impl Inode for P9Inode {
     }
 
     fn getattr(&self) -> Result<Stat> {
+        if !self.exclusive()
+            && let Some(stat) = self
+                .attrs
+                .take_fresh(self.mount.client.requests_sent())
+        {
+            return Ok(stat);
+        }
         let ticket = match self
             .attrs
             .get(self.mount.links.load(core::sync::atomic::Ordering::Acquire))

@@ -14,6 +14,7 @@ mod dynamic;
 mod fixtures;
 mod fsx;
 mod host_busybox;
+pub mod many_files;
 mod namespace;
 mod pipes;
 mod programs;
@@ -71,6 +72,7 @@ pub fn cases(
     cases.extend(dynamic_cases);
     cases.push(fsx_case);
     cases.extend(terminal_cases);
+    cases.extend(many_files::cases(&builder, &dir)?);
     Ok(cases)
 }
 
