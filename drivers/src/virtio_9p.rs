@@ -118,10 +118,11 @@ impl<H: Hal> Device<H> {
         self.next_ticket
     }
 
+    /// Tells the device there is work. Always: `VirtQueue::should_notify` compares ring
+    /// indices without wrapping, so once 16-bit `avail_idx` wraps past the device's
+    /// `avail_event` in the middle of a batch it says no, and the device would never look.
     fn notify(&mut self) {
-        if self.queue.should_notify() {
-            self.transport.notify(QUEUE);
-        }
+        self.transport.notify(QUEUE);
     }
 
     /// Puts an owned request on the queue (not notified yet).

@@ -33,8 +33,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use hashbrown::HashTable;
 use spin::Mutex;
 
-/// What one cached entry costs besides its name: the entry and its slot in the index.
-pub const ENTRY_COST: u64 = core::mem::size_of::<Entry>() as u64 + 8;
+/// What one cached entry costs besides its name: the entry, its slot in the index, and
+/// its attributes until a lookup takes them.
+pub const ENTRY_COST: u64 =
+    core::mem::size_of::<Entry>() as u64 + 8 + heap_cost(core::mem::size_of::<Stat>());
 
 /// One name of the directory, in the server's order.
 pub struct Entry {
@@ -43,8 +45,9 @@ pub struct Entry {
     pub cookie: u64,
     pub ino: u64,
     pub file_type: FileType,
-    /// Fetched by the prefetch; taken by the first lookup.
-    pub stat: Option<Stat>,
+    /// Fetched by the prefetch; taken by the first lookup (boxed: once taken, the entry
+    /// is small).
+    pub stat: Option<Box<Stat>>,
 }
 
 pub struct Listing {
@@ -125,7 +128,7 @@ impl Listing {
             return Found::Missing;
         };
         let entry = &mut self.entries[position];
-        let stat = entry.stat.take().filter(|_| fresh);
+        let stat = entry.stat.take().filter(|_| fresh).map(|stat| *stat);
         Found::Present {
             ino: entry.ino,
             file_type: entry.file_type,
@@ -255,7 +258,7 @@ impl P9Inode {
     /// made from the listing's entry); `ENOENT` for a name it lacks; `None` when there
     /// is no listing.
     pub(super) fn lookup_listed(&self, name: &[u8]) -> Result<Option<Arc<P9Inode>>> {
-        let Some(slot) = self.listing.get() else {
+        let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get()) else {
             return Ok(None);
         };
         let links = self.mount.links.load(Ordering::Acquire);
@@ -291,6 +294,7 @@ impl P9Inode {
         sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
     ) -> Result<bool> {
         let slot = self
+            .extra()
             .listing
             .call_once(|| Arc::new(Mutex::new(SlotState::default())))
             .clone();
@@ -375,7 +379,7 @@ impl P9Inode {
                     continue;
                 }
                 stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
-                entry.stat = Some(stat);
+                entry.stat = Some(Box::new(stat));
             }
         }
         Ok(())

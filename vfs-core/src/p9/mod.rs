@@ -36,6 +36,7 @@ pub mod transport;
 pub mod wire;
 
 pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
+pub use listing::ENTRY_COST as LISTING_ENTRY_COST;
 pub use node::P9Inode;
 pub use transport::{Completion, Exchange, Ticket, Transport};
 

@@ -71,6 +71,13 @@ pub struct P9Inode {
     file_type: FileType,
     is_root: bool,
     pub(super) attrs: AttrCache,
+    /// What only some inodes need (opened files, directories, symlinks, mapped files),
+    /// made on first use: most cached inodes are files only ever stat'ed, and stay small.
+    extra: spin::Once<Box<Extra>>,
+}
+
+#[derive(Default)]
+pub(super) struct Extra {
     open: Mutex<OpenFids>,
     /// A regular file's pages for `MAP_SHARED` mappings (see `pages.rs`), made when
     /// first asked for: most files are never mapped.
@@ -159,12 +166,16 @@ impl P9Inode {
             file_type,
             is_root,
             attrs: AttrCache::default(),
-            open: Mutex::new(OpenFids::default()),
-            cache: spin::Once::new(),
-            symlink_target: Mutex::new(None),
-            children: Mutex::new(Children::default()),
-            listing: spin::Once::new(),
+            extra: spin::Once::new(),
         })
+    }
+
+    pub(super) fn extra(&self) -> &Extra {
+        self.extra.call_once(|| Box::new(Extra::default()))
+    }
+
+    pub(super) fn extra_made(&self) -> Option<&Extra> {
+        self.extra.get().map(|extra| &**extra)
     }
 
     /// The fid for this file's path (walked now if it has none yet).
@@ -242,7 +253,7 @@ impl P9Inode {
     /// no longer holds.
     fn directory_changed(&self) {
         self.attrs.invalidate();
-        if let Some(slot) = self.listing.get() {
+        if let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get()) {
             let mut state = slot.lock();
             state.generation += 1;
             state.listing = None;
@@ -251,7 +262,7 @@ impl P9Inode {
 
     /// The live inode this directory handed out for `name`, if any (exclusive mounts).
     pub(super) fn live_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
-        self.children.lock().by_name.get(name)?.upgrade()
+        self.extra_made()?.children.lock().by_name.get(name)?.upgrade()
     }
 
     /// A name of some file went or came: any inode of the mount may be that file under
@@ -266,7 +277,7 @@ impl P9Inode {
         child
             .parent_ino
             .store(self.ino, core::sync::atomic::Ordering::Relaxed);
-        let mut children = self.children.lock();
+        let mut children = self.extra().children.lock();
         children.by_name.insert(name.into(), Arc::downgrade(child));
         if children.by_name.len() > 2 * children.swept_len.max(32) {
             children.by_name.retain(|_, child| child.strong_count() > 0);
@@ -277,21 +288,27 @@ impl P9Inode {
     /// Forgets `name`; the inode it named (if still alive) had its link count or ctime
     /// changed by the server, so its cached attributes go too.
     fn forget_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
-        let child = self.children.lock().by_name.remove(name)?.upgrade()?;
+        let child = self
+            .extra_made()?
+            .children
+            .lock()
+            .by_name
+            .remove(name)?
+            .upgrade()?;
         child.attrs.invalidate();
         Some(child)
     }
 
     /// The opened fid for `access`, opening one on first use.
     pub(super) fn open_fid(&self, access: Access) -> Result<Arc<Fid>> {
-        if let Some(fid) = self.open.lock().slot(access) {
+        if let Some(fid) = self.extra().open.lock().slot(access) {
             return Ok(fid.clone());
         }
         // Opened without the lock held (it is a round trip); a racing opener's fid wins
         // and ours is clunked when dropped.
         let (fid, readable, writable) = self.open_new_fid(access)?;
         let fid = Arc::new(fid);
-        let mut open = self.open.lock();
+        let mut open = self.extra().open.lock();
         if readable && open.read.is_none() {
             open.read = Some(fid.clone());
         }
@@ -459,7 +476,7 @@ impl Inode for P9Inode {
         // Even a failed setattr may have applied part of the change on the server.
         self.attrs.invalidate();
         if let (Some(cache), Some(old), Some(new), Ok(())) =
-            (self.cache.get(), size_before, change.size, &result)
+            (self.extra_made().and_then(|extra| extra.cache.get()), size_before, change.size, &result)
         {
             cache.resized(old, new);
         }
@@ -487,7 +504,7 @@ impl Inode for P9Inode {
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
         if let Some(opened) = opened {
             let opened = Arc::new(opened);
-            let mut open = child.open.lock();
+            let mut open = child.extra().open.lock();
             open.read = Some(opened.clone());
             open.write = Some(opened);
         }
@@ -622,11 +639,11 @@ impl Inode for P9Inode {
         if self.file_type != FileType::Symlink {
             return Err(Errno::EINVAL);
         }
-        if let Some(target) = self.symlink_target.lock().as_ref() {
+        if let Some(target) = self.extra().symlink_target.lock().as_ref() {
             return Ok(target.clone());
         }
         let target = self.fid()?.readlink()?;
-        *self.symlink_target.lock() = Some(target.clone());
+        *self.extra().symlink_target.lock() = Some(target.clone());
         Ok(target)
     }
 
@@ -636,7 +653,7 @@ impl Inode for P9Inode {
         match self.file_type {
             FileType::Regular => {
                 let read = self.open_fid(Access::Read)?.read_at(offset, buf)?;
-                if let Some(cache) = self.cache.get() {
+                if let Some(cache) = self.extra_made().and_then(|extra| extra.cache.get()) {
                     cache.read_over(offset, &mut buf[..read]);
                 }
                 Ok(read)
@@ -654,7 +671,7 @@ impl Inode for P9Inode {
                 let result = self.open_fid(Access::Write)?.write_at(offset, buf);
                 self.attrs.invalidate();
                 if let (Some(cache), Some(size_before), Ok(written)) =
-                    (self.cache.get(), size_before, &result)
+                    (self.extra_made().and_then(|extra| extra.cache.get()), size_before, &result)
                 {
                     cache.written(offset, &buf[..*written], size_before);
                 }
@@ -685,7 +702,7 @@ impl Inode for P9Inode {
     /// open, nothing was written through this inode that could still be unsynced.
     fn fsync(&self) -> Result<()> {
         let fid = {
-            let open = self.open.lock();
+            let open = self.extra().open.lock();
             open.write.clone().or_else(|| open.read.clone())
         };
         match fid {
