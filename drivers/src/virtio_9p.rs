@@ -198,7 +198,9 @@ impl<H: Hal> Device<H> {
                 // Another lender's chain: it takes it itself.
                 Some(Some(InFlight::Lent { .. })) => return lent_length,
                 _ => {
-                    log::warn!("virtio-9p: the device used descriptor {token}, which we never queued");
+                    log::warn!(
+                        "virtio-9p: the device used descriptor {token}, which we never queued"
+                    );
                     self.broken = true;
                     return lent_length;
                 }
@@ -411,8 +413,10 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
     /// Queues the whole batch, then notifies the device once. A full queue is made room
     /// in by taking finished requests off it (their callers find them in `done`).
     fn submit(&self, exchanges: Vec<Exchange>) -> Vec<Result<Ticket>> {
-        self.requests
-            .fetch_add(exchanges.len() as u64, core::sync::atomic::Ordering::Relaxed);
+        self.requests.fetch_add(
+            exchanges.len() as u64,
+            core::sync::atomic::Ordering::Relaxed,
+        );
         let mut tickets = Vec::with_capacity(exchanges.len());
         let mut device = self.device.lock();
         for exchange in exchanges {
@@ -461,9 +465,10 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
             if let Some(index) = device.done.iter().position(|(done, _)| *done == id) {
                 return Completion::Done(device.done.swap_remove(index).1);
             }
-            let queued = device.in_flight.iter().any(|slot| {
-                matches!(slot, Some(InFlight::Owned { ticket, .. }) if *ticket == id)
-            });
+            let queued = device
+                .in_flight
+                .iter()
+                .any(|slot| matches!(slot, Some(InFlight::Owned { ticket, .. }) if *ticket == id));
             if !queued || device.broken {
                 // A broken device's buffers stay with the queue: it may still write them.
                 return Completion::Failed(Errno::EIO);

@@ -94,7 +94,13 @@ fn check_stats(fixture: &Fixture, ctx: &FsContext, dir: &str, names: &[String]) 
         let host = fs::symlink_metadata(fixture.host(&format!("{dir}/{name}"))).unwrap();
         assert_eq!(
             (ours.ino, ours.size, ours.mode, ours.nlink, ours.mtime.sec),
-            (host.ino(), host.size(), host.mode(), host.nlink(), host.mtime()),
+            (
+                host.ino(),
+                host.size(),
+                host.mode(),
+                host.nlink(),
+                host.mtime()
+            ),
             "{path}"
         );
     }
@@ -112,19 +118,31 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
     assert_eq!(names, host_list(&fixture, "d"));
     let after_listing = requests(&fixture);
     check_stats(&fixture, &ctx, "d", &names);
-    assert_eq!(ctx.stat(At::Cwd, b"/d/missing", false).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/d/missing", false).err(),
+        Some(Errno::ENOENT)
+    );
     assert_eq!(list(&ctx, "/d"), names);
     assert_eq!(
         requests(&fixture),
         after_listing,
         "stats, a miss and a second read all answered from the listing"
     );
-    assert_eq!(fixture.channel.live_fids(), fixture.baseline() + 2, "the root's and /d's open fid");
+    assert_eq!(
+        fixture.channel.live_fids(),
+        fixture.baseline() + 2,
+        "the root's and /d's open fid"
+    );
 
     // What this kernel changes shows at once.
     drop(
-        ctx.open(At::Cwd, b"/d/new", OpenFlags::CREAT | OpenFlags::WRONLY, 0o644)
-            .unwrap(),
+        ctx.open(
+            At::Cwd,
+            b"/d/new",
+            OpenFlags::CREAT | OpenFlags::WRONLY,
+            0o644,
+        )
+        .unwrap(),
     );
     ctx.unlink(At::Cwd, b"/d/f0").unwrap();
     let names = list(&ctx, "/d");
@@ -135,7 +153,10 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
     // The exclusive rule: what the host adds to a directory the sandbox has read is not
     // seen (the sandbox owns the tree).
     fs::write(fixture.host("d/from-host"), b"late").unwrap();
-    assert_eq!(ctx.stat(At::Cwd, b"/d/from-host", false).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/d/from-host", false).err(),
+        Some(Errno::ENOENT)
+    );
 
     tear_down(ctx);
     fixture.finish();
@@ -152,7 +173,10 @@ fn a_shared_mount_sees_what_the_host_adds_after_a_listing() {
     assert_eq!(ctx.stat(At::Cwd, b"/d/from-host", false).unwrap().size, 4);
     assert!(list(&ctx, "/d").contains(&"from-host".to_owned()));
     fs::remove_file(fixture.host("d/f3")).unwrap();
-    assert_eq!(ctx.stat(At::Cwd, b"/d/f3", false).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/d/f3", false).err(),
+        Some(Errno::ENOENT)
+    );
     tear_down(ctx);
     fixture.finish();
 }
@@ -226,7 +250,11 @@ fn listings_the_budget_cannot_hold_are_evicted_and_answers_stay_right() {
             let names = list(&ctx, &format!("/{dir}"));
             assert_eq!(names, host_list(&fixture, dir));
             assert!(budget.used() <= budget.limit());
-            assert_eq!(ctx.stat(At::Cwd, format!("/{dir}/nope").as_bytes(), false).err(), Some(Errno::ENOENT));
+            assert_eq!(
+                ctx.stat(At::Cwd, format!("/{dir}/nope").as_bytes(), false)
+                    .err(),
+                Some(Errno::ENOENT)
+            );
         }
         // Stats after the lists: most listings were evicted by the later ones.
         for dir in ["a", "b", "c", "d"] {

@@ -26,8 +26,11 @@ fn names(count: usize) -> Vec<Vec<u8>> {
 fn populate(fixture: &Fixture, count: usize) -> Vec<Vec<u8>> {
     let names = names(count);
     for (size, name) in names.iter().enumerate() {
-        std::fs::write(fixture.host(std::str::from_utf8(name).unwrap()), vec![b'x'; size])
-            .unwrap();
+        std::fs::write(
+            fixture.host(std::str::from_utf8(name).unwrap()),
+            vec![b'x'; size],
+        )
+        .unwrap();
     }
     names
 }
@@ -49,7 +52,10 @@ fn replies_taken_out_of_order_reach_their_own_requests() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    assert!(queue.most_outstanding() > 1, "the walks were outstanding together");
+    assert!(
+        queue.most_outstanding() > 1,
+        "the walks were outstanding together"
+    );
     for ((_, qid), name) in walked.iter().zip(&names) {
         let host = std::fs::metadata(fixture.host(std::str::from_utf8(name).unwrap())).unwrap();
         assert_eq!(qid.path, host.ino(), "{name:?}");
@@ -91,7 +97,11 @@ fn a_reply_with_an_unknown_tag_is_eio_and_leaks_nothing() {
     queue.set(|knobs| knobs.wrong_tag_for = Some(TWALK));
     assert_eq!(root.walk(&[b"f1"]).err(), Some(Errno::EIO));
     let batch = client.walk_each(root, &[b"f1", b"f2"]);
-    assert!(batch.iter().all(|result| result.as_ref().err() == Some(&Errno::EIO)));
+    assert!(
+        batch
+            .iter()
+            .all(|result| result.as_ref().err() == Some(&Errno::EIO))
+    );
     drop(batch);
     // The server made those fids; the client clunked them, not knowing.
     assert_eq!(fixture.channel.live_fids(), fixture.baseline());
@@ -144,7 +154,11 @@ fn an_interrupted_request_answered_before_its_flush_keeps_its_result() {
     let (fid, qids) = root.walk(&[b"f1"]).unwrap();
     assert_eq!(qids.len(), 1);
     assert_eq!(fixture.channel.requests_of(TFLUSH), 1);
-    assert_eq!(fixture.channel.live_fids(), fixture.baseline() + 1, "the walk's fid is ours");
+    assert_eq!(
+        fixture.channel.live_fids(),
+        fixture.baseline() + 1,
+        "the walk's fid is ours"
+    );
     assert_eq!(fid.getattr(getattr_mask::BASIC).unwrap().size, 1);
     drop(fid);
     assert_eq!(client.stats().tags_in_use, 0);

@@ -23,11 +23,11 @@
 //! can drop: an `Option<Arc<Fid>>` is only filled while locked, never overwritten.
 
 use super::ids::IdPool;
-use super::queue::Buffers;
 use super::message::{
     Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply,
     Request, SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
+use super::queue::Buffers;
 use super::transport::Transport;
 use super::wire::Data;
 use crate::errno::{Errno, Result};
@@ -229,11 +229,9 @@ impl Client {
     ) -> core::result::Result<T, Failure> {
         let interruptible = !matches!(request, Request::Clunk { .. } | Request::Flush { .. });
         let mut on_reply = Some(on_reply);
-        self.exchange_all(
-            core::slice::from_ref(request),
-            interruptible,
-            |_, reply| (on_reply.take().ok_or(Errno::EIO)?)(reply),
-        )
+        self.exchange_all(core::slice::from_ref(request), interruptible, |_, reply| {
+            (on_reply.take().ok_or(Errno::EIO)?)(reply)
+        })
         .pop()
         .unwrap_or(Err(Failure::Protocol(Errno::EIO)))
     }

@@ -139,11 +139,7 @@ impl Listing {
     /// Hands the entries after the server cookie `cookie` (0: from the start) to `sink`
     /// until it returns false; `None` when no entry has that cookie (an offset the
     /// listing cannot place: the caller asks the server).
-    pub fn read_from(
-        &mut self,
-        cookie: u64,
-        sink: &mut dyn FnMut(&Entry) -> bool,
-    ) -> Option<()> {
+    pub fn read_from(&mut self, cookie: u64, sink: &mut dyn FnMut(&Entry) -> bool) -> Option<()> {
         self.used.store(true, Ordering::Relaxed);
         let start = if cookie == 0 {
             0
@@ -209,7 +205,12 @@ impl Listings {
 
     /// Charges `bytes` to `budget`, evicting other listings (second chance) while it is
     /// refused; `None` if even that does not make room.
-    pub fn charge(&self, budget: &Arc<MemoryBudget>, bytes: u64, keep: &Arc<Slot>) -> Option<Charge> {
+    pub fn charge(
+        &self,
+        budget: &Arc<MemoryBudget>,
+        bytes: u64,
+        keep: &Arc<Slot>,
+    ) -> Option<Charge> {
         if let Ok(charge) = budget.charge(bytes) {
             return Some(charge);
         }

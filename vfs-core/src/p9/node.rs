@@ -23,9 +23,9 @@
 
 use super::Mount;
 use super::attr_cache::AttrCache;
-use super::listing::Slot;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
+use super::listing::Slot;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::budget::FilePage;
@@ -240,7 +240,8 @@ impl P9Inode {
                 && live.file_type == child.file_type
             {
                 drop(child);
-                live.attrs.fill_fresh(stat, self.mount.client.requests_sent());
+                live.attrs
+                    .fill_fresh(stat, self.mount.client.requests_sent());
                 return Ok(live);
             }
             child.attrs.fill_fresh(stat, requests);
@@ -262,7 +263,12 @@ impl P9Inode {
 
     /// The live inode this directory handed out for `name`, if any (exclusive mounts).
     pub(super) fn live_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
-        self.extra_made()?.children.lock().by_name.get(name)?.upgrade()
+        self.extra_made()?
+            .children
+            .lock()
+            .by_name
+            .get(name)?
+            .upgrade()
     }
 
     /// A name of some file went or came: any inode of the mount may be that file under
@@ -429,9 +435,7 @@ impl Inode for P9Inode {
 
     fn getattr(&self) -> Result<Stat> {
         if !self.exclusive()
-            && let Some(stat) = self
-                .attrs
-                .take_fresh(self.mount.client.requests_sent())
+            && let Some(stat) = self.attrs.take_fresh(self.mount.client.requests_sent())
         {
             return Ok(stat);
         }
@@ -475,9 +479,12 @@ impl Inode for P9Inode {
         let result = self.fid()?.setattr(&fields);
         // Even a failed setattr may have applied part of the change on the server.
         self.attrs.invalidate();
-        if let (Some(cache), Some(old), Some(new), Ok(())) =
-            (self.extra_made().and_then(|extra| extra.cache.get()), size_before, change.size, &result)
-        {
+        if let (Some(cache), Some(old), Some(new), Ok(())) = (
+            self.extra_made().and_then(|extra| extra.cache.get()),
+            size_before,
+            change.size,
+            &result,
+        ) {
             cache.resized(old, new);
         }
         result
@@ -574,7 +581,8 @@ impl Inode for P9Inode {
                 Err(errno) => return Err(errno),
             }
         }
-        self.fid()?.renameat(old_name, new_parent.fid()?, new_name)?;
+        self.fid()?
+            .renameat(old_name, new_parent.fid()?, new_name)?;
         new_parent.forget_child(new_name);
         if let Some(moved) = self.forget_child(old_name) {
             new_parent.remember_child(new_name, &moved);
@@ -670,9 +678,11 @@ impl Inode for P9Inode {
                 let size_before = self.size_for_cache()?;
                 let result = self.open_fid(Access::Write)?.write_at(offset, buf);
                 self.attrs.invalidate();
-                if let (Some(cache), Some(size_before), Ok(written)) =
-                    (self.extra_made().and_then(|extra| extra.cache.get()), size_before, &result)
-                {
+                if let (Some(cache), Some(size_before), Ok(written)) = (
+                    self.extra_made().and_then(|extra| extra.cache.get()),
+                    size_before,
+                    &result,
+                ) {
                     cache.written(offset, &buf[..*written], size_before);
                 }
                 result

@@ -73,7 +73,10 @@ impl P9Inode {
 
     /// `Inode::write_back`: the pages to the host, up to the file's end there.
     pub(super) fn write_back_pages(&self, pages: &[DirtyPage]) -> Result<()> {
-        let cache = self.extra_made().and_then(|extra| extra.cache.get()).ok_or(Errno::ENODEV)?;
+        let cache = self
+            .extra_made()
+            .and_then(|extra| extra.cache.get())
+            .ok_or(Errno::ENODEV)?;
         if pages.is_empty() {
             return Ok(());
         }

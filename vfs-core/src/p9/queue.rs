@@ -15,8 +15,8 @@
 //! step, never across a wait (see `client.rs`).
 
 use super::client::{Client, Failure, errno_from_server};
-use super::message::Request;
 use super::message::Reply;
+use super::message::Request;
 use super::transport::{Completion, Exchange, Ticket};
 use crate::errno::Errno;
 use alloc::vec;

@@ -94,7 +94,10 @@ impl QueuedChannel {
             if let Ok((_, Request::Flush { old_tag })) = Request::decode(&exchange.request)
                 && let Some(original) = state.interrupted.remove(&old_tag)
             {
-                let at = state.queued.iter().position(|(queued, _)| *queued == original);
+                let at = state
+                    .queued
+                    .iter()
+                    .position(|(queued, _)| *queued == original);
                 let (_, mut flushed) = state.queued.remove(at.expect("still queued"));
                 if state.knobs.answer_flushed {
                     self.serve(state, &mut flushed);
