@@ -18,7 +18,11 @@
 //! The used ring hands chains back in order; one lent chain at its head waits for its
 //! lender, who is always waiting for it. Waiting polls the used ring between calls to a
 //! hook the kernel may set ([`set_wait_hook`]); the device lock is taken only to add or
-//! take chains, never across the wait.
+//! take chains, never across the wait. The kernel sets none today, so a wait spins: the
+//! VFS calls filesystems with spin locks held (a directory's children lock), and giving
+//! the CPU to another thread there could leave that thread spinning on the lock forever
+//! on a cooperative CPU. The overlap comes from batches instead (one caller, many
+//! requests outstanding); the device's interrupt is not used.
 //!
 //! Why not `virtio-drivers`' `VirtIO9p`: one request at a time, one reply buffer. The
 //! queue, transports and feature negotiation are still the crate's.

@@ -178,13 +178,10 @@ impl Client {
     fn prepare(&self, request: &Request<'_>) -> crate::errno::Result<(u16, Exchange)> {
         let tag = self.tags.lock().allocate().ok_or(Errno::EAGAIN)? as u16;
         let mut buffer = self.take_request_buffer();
-        let encoded = request.encode(tag, &mut buffer).and_then(|()| {
-            if buffer.len() > self.msize as usize {
-                Err(Errno::EMSGSIZE)
-            } else {
-                Ok(())
-            }
-        });
+        let mut encoded = request.encode(tag, &mut buffer);
+        if encoded.is_ok() && buffer.len() > self.msize as usize {
+            encoded = Err(Errno::EMSGSIZE);
+        }
         if let Err(errno) = encoded {
             self.give_back(buffer, Vec::new());
             self.tags.lock().release(u32::from(tag));
