@@ -224,6 +224,24 @@ struct Lent<'b, 'p> {
 }
 
 impl Lent<'_, '_> {
+    /// Hands the buffers to `use_them` as the queue takes them: the request (and its
+    /// tail), then the reply's header (and payload).
+    fn with_buffers<R>(
+        &mut self,
+        use_them: impl for<'x> FnOnce(&'x [&'x [u8]], &'x mut [&'x mut [u8]]) -> R,
+    ) -> R {
+        let both = [self.request, self.request_tail];
+        let inputs: &[&[u8]] = if self.request_tail.is_empty() {
+            &both[..1]
+        } else {
+            &both
+        };
+        match self.payload.as_deref_mut() {
+            Some(payload) => use_them(inputs, &mut [&mut *self.header, payload]),
+            None => use_them(inputs, &mut [&mut *self.header]),
+        }
+    }
+
     /// Queues the buffers; returns the token.
     ///
     /// # Safety
@@ -232,19 +250,8 @@ impl Lent<'_, '_> {
         &mut self,
         queue: &mut VirtQueue<H, QUEUE_SIZE>,
     ) -> core::result::Result<u16, virtio_drivers::Error> {
-        let both = [self.request, self.request_tail];
-        let inputs: &[&[u8]] = if self.request_tail.is_empty() {
-            &both[..1]
-        } else {
-            &both
-        };
         // SAFETY: the caller keeps the buffers until `pop`.
-        unsafe {
-            match self.payload.as_deref_mut() {
-                Some(payload) => queue.add(inputs, &mut [&mut *self.header, payload]),
-                None => queue.add(inputs, &mut [&mut *self.header]),
-            }
-        }
+        self.with_buffers(|inputs, outputs| unsafe { queue.add(inputs, outputs) })
     }
 
     /// # Safety
@@ -254,19 +261,8 @@ impl Lent<'_, '_> {
         queue: &mut VirtQueue<H, QUEUE_SIZE>,
         token: u16,
     ) -> core::result::Result<u32, virtio_drivers::Error> {
-        let both = [self.request, self.request_tail];
-        let inputs: &[&[u8]] = if self.request_tail.is_empty() {
-            &both[..1]
-        } else {
-            &both
-        };
         // SAFETY: the caller passes the token these buffers were queued under.
-        unsafe {
-            match self.payload.as_deref_mut() {
-                Some(payload) => queue.pop_used(token, inputs, &mut [&mut *self.header, payload]),
-                None => queue.pop_used(token, inputs, &mut [&mut *self.header]),
-            }
-        }
+        self.with_buffers(|inputs, outputs| unsafe { queue.pop_used(token, inputs, outputs) })
     }
 }
 

@@ -6,28 +6,22 @@
 //! charged to the mount's budget and evicted when it is short, without wrong answers.
 //! Every test ends with the server holding only the root fid.
 
+mod common;
 mod p9_harness;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::sync::Arc;
 
 use p9_harness::Fixture;
 use vfs_core::budget::MemoryBudget;
-use vfs_core::cred::Credentials;
 use vfs_core::errno::Errno;
 use vfs_core::file::OpenFlags;
-use vfs_core::inode::{CachePolicy, FileSystem};
-use vfs_core::mount::{MountFlags, MountNamespace};
-use vfs_core::time::{ManualClock, Timespec};
+use vfs_core::inode::CachePolicy;
 use vfs_core::vfs::{At, FsContext};
 
 fn context(fixture: &Fixture) -> FsContext {
-    let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-    let fs: Arc<dyn FileSystem> = fixture.fs.clone();
-    let ns = MountNamespace::new(fs, "rootfs", MountFlags::empty(), clock);
-    FsContext::new(ns, Credentials::root())
+    fixture.context()
 }
 
 fn tear_down(ctx: FsContext) {
@@ -46,34 +40,10 @@ fn populate(fixture: &Fixture, dir: &str, count: usize) {
     }
 }
 
+/// The names in `path` but `.` and `..`, sorted.
 fn list(ctx: &FsContext, path: &str) -> Vec<String> {
-    let dir = ctx
-        .open(
-            At::Cwd,
-            path.as_bytes(),
-            OpenFlags::RDONLY | OpenFlags::DIRECTORY,
-            0,
-        )
-        .unwrap();
-    let mut names = Vec::new();
-    loop {
-        let before = names.len();
-        dir.read_dir(&mut |entry| {
-            // A small buffer, as getdents gives: many calls, each going on from the last;
-            // an entry refused is handed out again by the next call.
-            if names.len() - before == 100 {
-                return false;
-            }
-            names.push(String::from_utf8(entry.name.to_vec()).unwrap());
-            true
-        })
-        .unwrap();
-        if names.len() == before {
-            break;
-        }
-    }
+    let mut names = common::list_dir(ctx, path);
     names.retain(|name| name != "." && name != "..");
-    names.sort();
     names
 }
 

@@ -338,6 +338,21 @@ impl Fixture {
     pub fn root(&self) -> Arc<dyn vfs_core::inode::Inode> {
         self.fs.root()
     }
+
+    /// A namespace with this mount as its root, for root.
+    pub fn context(&self) -> vfs_core::vfs::FsContext {
+        let clock = Arc::new(vfs_core::time::ManualClock::new(
+            vfs_core::time::Timespec::new(1_700_000_000, 0),
+        ));
+        let fs: Arc<dyn FileSystem> = self.fs.clone();
+        let ns = vfs_core::mount::MountNamespace::new(
+            fs,
+            "rootfs",
+            vfs_core::mount::MountFlags::empty(),
+            clock,
+        );
+        vfs_core::vfs::FsContext::new(ns, vfs_core::cred::Credentials::root())
+    }
 }
 
 pub fn is_root_user() -> bool {

@@ -254,7 +254,9 @@ pub fn bench(
          Each figure is busybox's `time -f %e` (10 ms resolution) in the guest; `du` and `ls` each \
          get their own mount of the host directory, so cold means no earlier command read it. \
          \"Budget held\" is the drop of `MemFree` (our kernel reports its memory budget there) over \
-         both commands, per file: dentries, inodes and listings as charged. The machine is shared \
+         all four commands, per cached entry (each file is cached once per mount, two mounts): \
+         dentries, inodes and listings as charged; the host test `p9_entry_memory` measures the \
+         heap bytes themselves. The machine is shared \
          with other builds: the figures are noisy.\n",
         table.markdown()
     );
