@@ -164,3 +164,31 @@ fn an_interrupted_request_answered_before_its_flush_keeps_its_result() {
     assert_eq!(client.stats().tags_in_use, 0);
     fixture.finish();
 }
+
+#[test]
+fn the_attribute_pipeline_answers_every_name_and_clunks_every_fid() {
+    let (fixture, queue) = setup();
+    queue.set(|knobs| knobs.reverse = true);
+    let mut names = populate(&fixture, 250);
+    names.insert(70, b"missing".to_vec());
+    let client = fixture.fs.client().clone();
+    let root = fixture.fs.root_inode().fid().unwrap();
+    let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    let attrs = client.getattr_names(root, &refs, getattr_mask::BASIC);
+    assert!(
+        queue.most_outstanding() > 32,
+        "walks, getattrs and clunks went together"
+    );
+    for (name, attr) in names.iter().zip(attrs) {
+        if name == b"missing" {
+            assert_eq!(attr.err(), Some(Errno::ENOENT));
+            continue;
+        }
+        let host = std::fs::metadata(fixture.host(std::str::from_utf8(name).unwrap())).unwrap();
+        let attr = attr.unwrap();
+        assert_eq!((attr.qid.path, attr.size), (host.ino(), host.size()));
+    }
+    assert_eq!(fixture.channel.live_fids(), fixture.baseline());
+    assert_eq!(client.stats().live_fids, fixture.baseline() as u64);
+    fixture.finish();
+}

@@ -39,6 +39,9 @@ use spin::Mutex;
 
 /// The protocol this client speaks.
 pub const VERSION: &[u8] = b"9P2000.L";
+/// Names one submission of [`Client::getattr_names`] walks (with as many getattrs and
+/// clunks beside them: three groups fill the queue's window).
+const PIPELINE_GROUP: usize = super::queue::WINDOW / 3;
 /// The largest msize the client proposes (what Linux's 9p clamps to, rounded up to a page).
 pub const MAX_MSIZE: u32 = 512 * 1024;
 /// The smallest msize worth using: a page of data per read plus headers.
@@ -414,6 +417,95 @@ impl Client {
         .into_iter()
         .map(|result| result.map_err(Failure::errno))
         .collect()
+    }
+
+    /// The attributes of each of `names` in the directory `dir`, through a pipeline: one
+    /// submission carries the walks of a group of names, the getattrs of the group walked
+    /// before and the clunks of the group before that, so each group costs one wait
+    /// instead of three. A missing name or a failed step is an error for its slot alone;
+    /// every fid made is clunked before this returns. Not interruptible (it holds fids
+    /// until its last submission).
+    pub fn getattr_names(
+        self: &Arc<Self>,
+        dir: &Fid,
+        names: &[&[u8]],
+        request_mask: u64,
+    ) -> Vec<Result<Attr>> {
+        enum Out {
+            Clunked,
+            Attr(Attr),
+            Walked(bool),
+        }
+        let mut results: Vec<Result<Attr>> = names.iter().map(|_| Err(Errno::EIO)).collect();
+        // (name index, fid) walked by the last submission: their getattrs go next.
+        let mut walked: Vec<(usize, u32)> = Vec::new();
+        // Fids asked for attributes by the last submission: their clunks go next.
+        let mut asked: Vec<u32> = Vec::new();
+        let mut next = 0;
+        loop {
+            let end = (next + PIPELINE_GROUP).min(names.len());
+            let mut walking = Vec::with_capacity(end - next);
+            for (index, slot) in results.iter_mut().enumerate().take(end).skip(next) {
+                match self.fids.lock().allocate() {
+                    Some(id) => walking.push((index, id)),
+                    None => *slot = Err(Errno::EMFILE),
+                }
+            }
+            next = end;
+            if walking.is_empty() && walked.is_empty() && asked.is_empty() {
+                if next >= names.len() {
+                    return results;
+                }
+                continue;
+            }
+            let clunks = asked.iter().map(|&fid| Request::Clunk { fid });
+            let getattrs = walked
+                .iter()
+                .map(|&(_, fid)| Request::GetAttr { fid, request_mask });
+            let walks = walking.iter().map(|&(index, new_fid)| Request::Walk {
+                fid: dir.id,
+                new_fid,
+                names: vec![names[index]],
+            });
+            let requests: Vec<Request<'_>> = clunks.chain(getattrs).chain(walks).collect();
+            self.live_fids
+                .fetch_sub(asked.len() as u64, Ordering::Relaxed);
+            FIDS_OF_ALL_CLIENTS.fetch_sub(asked.len() as u64, Ordering::Relaxed);
+            let mut outcomes = self
+                .exchange_all(&requests, false, |_, reply| match reply {
+                    Reply::Clunk {} => Ok(Out::Clunked),
+                    Reply::GetAttr { attr } => Ok(Out::Attr(attr)),
+                    Reply::Walk { qids } if qids.len() == 1 => Ok(Out::Walked(true)),
+                    Reply::Walk { qids } if qids.is_empty() => Ok(Out::Walked(false)),
+                    _ => Err(Errno::EIO),
+                })
+                .into_iter();
+            let mut outcome = || {
+                outcomes
+                    .next()
+                    .unwrap_or(Err(Failure::Protocol(Errno::EIO)))
+            };
+            for id in asked.drain(..) {
+                let clunked = outcome().map(|_| ());
+                self.settle_clunk(id, clunked);
+            }
+            for &(index, id) in &walked {
+                results[index] = match outcome() {
+                    Ok(Out::Attr(attr)) => Ok(attr),
+                    Ok(_) => Err(Errno::EIO),
+                    Err(failure) => Err(failure.errno()),
+                };
+                asked.push(id);
+            }
+            walked.clear();
+            for (index, id) in walking {
+                let made = outcome().map(|out| matches!(out, Out::Walked(true)).then_some(()));
+                match self.settle_new_fid(id, made) {
+                    Ok((fid, ())) => walked.push((index, fid.into_id())),
+                    Err(errno) => results[index] = Err(errno),
+                }
+            }
+        }
     }
 
     /// Clunks every fid, the clunks sent together.

@@ -1,6 +1,6 @@
 //! Exclusive mounts: a directory's listing, read whole the first time the directory is
-//! read from its start, with every entry's attributes fetched in batches (walk, getattr
-//! and clunk of [`WINDOW`] entries at a time, outstanding together: see `queue.rs`).
+//! read from its start, with every entry's attributes fetched in batches (walks, getattrs
+//! and clunks outstanding together, pipelined: see `Client::getattr_names`).
 //! Until this kernel changes the directory (which drops the listing), it answers
 //! `readdir`, lookups of names it lacks (`ENOENT`), and the first lookup of each entry
 //! with its attributes, without a round trip. The attributes move out of the listing into
@@ -16,11 +16,9 @@
 //! Locks: a directory's listing slot and the mount's list of listings are leaves, never
 //! held together (eviction takes one slot at a time, after letting go of the list).
 
-use super::client::Fid;
 use super::convert::stat_from_attr;
 use super::message::{Dirent, getattr_mask};
 use super::node::{Access, P9Inode};
-use super::queue::WINDOW;
 use crate::attr::{DirEntry, FileType, Stat, mode};
 use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::errno::{Errno, Result};
@@ -251,9 +249,6 @@ impl Listings {
     }
 }
 
-/// How many entries one prefetch batch fetches attributes for.
-const BATCH: usize = WINDOW;
-
 impl P9Inode {
     /// Exclusive mounts: what the listing says of `name` as an inode (a live one, or one
     /// made from the listing's entry); `ENOENT` for a name it lacks; `None` when there
@@ -345,43 +340,31 @@ impl P9Inode {
         Ok(Some(Listing::new(entries, links, charge)))
     }
 
-    /// Fetches the attributes of `entries` in batches: one walk per name, sent together,
-    /// then a getattr per walked fid, then their clunks. Entries a live inode already
+    /// Fetches the attributes of `entries` through the client's pipeline (walk, getattr,
+    /// clunk: see [`super::client::Client::getattr_names`]). Entries a live inode already
     /// stands for are skipped (its attributes are its own), and so are any the server
     /// answers oddly (they are fetched again when looked up).
     fn prefetch(&self, entries: &mut [Entry]) -> Result<()> {
         let dir = self.fid()?;
-        let client = dir.client().clone();
-        for chunk in entries.chunks_mut(BATCH) {
-            let wanted: Vec<usize> = (0..chunk.len())
-                .filter(|&at| self.live_child(&chunk[at].name).is_none())
-                .collect();
-            let names: Vec<&[u8]> = wanted.iter().map(|&at| &chunk[at].name[..]).collect();
-            let mut fids = Vec::with_capacity(names.len());
-            let mut walked_at = Vec::with_capacity(names.len());
-            for (&at, walked) in wanted.iter().zip(client.walk_each(dir, &names)) {
-                if let Ok((fid, _)) = walked {
-                    fids.push(fid);
-                    walked_at.push(at);
-                }
+        let wanted: Vec<usize> = (0..entries.len())
+            .filter(|&at| self.live_child(&entries[at].name).is_none())
+            .collect();
+        let names: Vec<&[u8]> = wanted.iter().map(|&at| &entries[at].name[..]).collect();
+        let attrs = dir
+            .client()
+            .clone()
+            .getattr_names(dir, &names, getattr_mask::ALL);
+        drop(names);
+        for (at, attr) in wanted.into_iter().zip(attrs) {
+            let entry = &mut entries[at];
+            let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev)) else {
+                continue;
+            };
+            if stat.ino != entry.ino || stat.file_type() != Some(entry.file_type) {
+                continue;
             }
-            drop(names);
-            let refs: Vec<&Fid> = fids.iter().collect();
-            let attrs = client.getattr_each(&refs, getattr_mask::ALL);
-            drop(refs);
-            client.clunk_each(fids);
-            for (at, attr) in walked_at.into_iter().zip(attrs) {
-                let entry = &mut chunk[at];
-                let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev))
-                else {
-                    continue;
-                };
-                if stat.ino != entry.ino || stat.file_type() != Some(entry.file_type) {
-                    continue;
-                }
-                stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
-                entry.stat = Some(Box::new(stat));
-            }
+            stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
+            entry.stat = Some(Box::new(stat));
         }
         Ok(())
     }

@@ -24,13 +24,13 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 /// Most requests one batch keeps outstanding at once: enough to keep a server's worker
-/// threads busy; well under the virtio-9p queue and QEMU's 128 requests per device.
-pub const WINDOW: usize = 32;
+/// threads busy; under the virtio-9p queue and QEMU's 128 requests per device.
+pub const WINDOW: usize = 96;
 /// Reply room for every request whose reply is bounded: the largest is a 16-name `Rwalk`
 /// (9 + 16 × 13 bytes); `Rgetattr` is 160.
 const SMALL_REPLY: usize = 256;
-const POOLED_REQUESTS: usize = 2 * WINDOW;
-const POOLED_SMALL: usize = 2 * WINDOW;
+const POOLED_REQUESTS: usize = WINDOW;
+const POOLED_SMALL: usize = WINDOW;
 /// Replies that may be as large as msize (reads, directory reads) hold half a megabyte
 /// each: only a few are kept.
 const POOLED_LARGE: usize = 4;
