@@ -70,7 +70,7 @@ fn path_costs(c: &mut Criterion) {
 
 fn round_trip(c: &mut Criterion) {
     let fixture = Fixture::new(CachePolicy::Revalidate);
-    let root = fixture.fs.root_inode().fid();
+    let root = fixture.fs.root_inode().fid().unwrap();
     c.bench_function("p9/one round trip (Tgetattr)", |b| {
         b.iter(|| {
             let request = Request::GetAttr {

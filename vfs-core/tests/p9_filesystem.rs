@@ -740,7 +740,7 @@ fn failed_operations_leave_no_fid_behind() {
             );
         }
         // A walk that fails part way (the p9 server answers with the qids it got).
-        let client_fid = f.fs.root_inode().fid();
+        let client_fid = f.fs.root_inode().fid().unwrap();
         assert_eq!(
             client_fid.walk(&[b"f", b"below-a-file"]).err(),
             Some(Errno::ENOENT)
@@ -767,9 +767,9 @@ fn fid_numbers_are_reused() {
         .downcast_ref::<vfs_core::p9::P9Inode>()
         .unwrap();
     assert!(
-        p9.fid().id() < 8,
+        p9.fid().unwrap().id() < 8,
         "fid {} after 1000 lookups",
-        p9.fid().id()
+        p9.fid().unwrap().id()
     );
     drop(file);
     drop(root);
@@ -786,7 +786,7 @@ fn walks_longer_than_sixteen_names_are_split() {
     }
     fs::create_dir_all(&path).unwrap();
     let refs: Vec<&[u8]> = names.iter().map(|n| &n[..]).collect();
-    let (fid, qids) = f.fs.root_inode().fid().walk(&refs).unwrap();
+    let (fid, qids) = f.fs.root_inode().fid().unwrap().walk(&refs).unwrap();
     assert_eq!(qids.len(), 40);
     assert_eq!(qids[39].path, fs::metadata(&path).unwrap().ino());
     assert_eq!(f.channel.requests_of(110), 3);

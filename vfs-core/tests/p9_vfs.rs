@@ -6,23 +6,16 @@ mod common;
 mod p9_harness;
 
 use std::fs;
-use std::sync::Arc;
 
 use p9_harness::Fixture;
 use vfs_core::attr::RenameFlags;
-use vfs_core::cred::Credentials;
 use vfs_core::errno::Errno;
 use vfs_core::file::OpenFlags;
-use vfs_core::inode::{CachePolicy, FileSystem};
-use vfs_core::mount::{MountFlags, MountNamespace};
-use vfs_core::time::{ManualClock, Timespec};
+use vfs_core::inode::CachePolicy;
 use vfs_core::vfs::{At, FsContext};
 
 fn context(fixture: &Fixture) -> FsContext {
-    let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
-    let fs: Arc<dyn FileSystem> = fixture.fs.clone();
-    let ns = MountNamespace::new(fs, "rootfs", MountFlags::empty(), clock);
-    FsContext::new(ns, Credentials::root())
+    fixture.context()
 }
 
 /// Drops a namespace and its cached dentries. Dentries and their parents reference each

@@ -2,6 +2,10 @@
 //! lock held (a round trip can be slow); a generation number makes sure a fetch that raced
 //! with a change (write, setattr, link…) does not store what it saw before the change.
 //!
+//! Shared mounts keep nothing, except for one moment: the attributes a lookup fetched are
+//! handed to the `getattr` that follows it (a `stat` walks, then asks for attributes), as
+//! long as no other request went over the connection in between ([`AttrCache::fill_fresh`]).
+//!
 //! A second, mount-wide number (`links`, bumped by link, unlink and rename) retires every
 //! inode's cache at once: a file reached by two names is two inode objects here (a fid
 //! is tied to the name it was walked through), so a change to one name's link count
@@ -21,6 +25,8 @@ struct State {
     /// The mount's `links` number when `stat` was fetched.
     links: u64,
     stat: Option<Stat>,
+    /// Shared mounts: the connection's request count just after `stat` was fetched.
+    fresh_at: u64,
 }
 
 /// Proof of when a fetch started, to hand back to [`AttrCache::fill`].
@@ -45,6 +51,21 @@ impl AttrCache {
             state.stat = Some(stat);
             state.links = ticket.1;
         }
+    }
+
+    /// Shared mounts: `stat`, fetched when the connection had sent `requests` requests.
+    pub fn fill_fresh(&self, stat: Stat, requests: u64) {
+        let mut state = self.state.lock();
+        state.stat = Some(stat);
+        state.fresh_at = requests;
+    }
+
+    /// Shared mounts: the attributes of [`AttrCache::fill_fresh`], once, if the connection
+    /// has sent nothing since (its count is still `requests`).
+    pub fn take_fresh(&self, requests: u64) -> Option<Stat> {
+        let mut state = self.state.lock();
+        let stat = state.stat.take()?;
+        (state.fresh_at == requests).then_some(stat)
     }
 
     /// Forgets the attributes after a change the server made to them.
@@ -89,6 +110,17 @@ mod tests {
         let ticket = cache.get(0).unwrap_err();
         cache.fill(ticket, stat(2));
         assert_eq!(cache.get(0).map(|s| s.size), Ok(2));
+    }
+
+    #[test]
+    fn fresh_attributes_serve_once_and_only_with_no_request_in_between() {
+        let cache = AttrCache::default();
+        cache.fill_fresh(stat(5), 10);
+        assert_eq!(cache.take_fresh(10).map(|s| s.size), Some(5));
+        assert_eq!(cache.take_fresh(10), None);
+        cache.fill_fresh(stat(6), 10);
+        assert_eq!(cache.take_fresh(11), None);
+        assert_eq!(cache.take_fresh(10), None, "a stale one is dropped");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::message::{
     Attr, Dirent, Dirents, FsStats, MAX_WALK_NAMES, NOFID, NOTAG, Qid, READ_REPLY_OVERHEAD, Reply,
     Request, SetAttrFields, WRITE_REQUEST_OVERHEAD,
 };
+use super::queue::Buffers;
 use super::transport::Transport;
 use super::wire::Data;
 use crate::errno::{Errno, Result};
@@ -38,15 +39,16 @@ use spin::Mutex;
 
 /// The protocol this client speaks.
 pub const VERSION: &[u8] = b"9P2000.L";
+/// Names one submission of [`Client::getattr_names`] walks (with as many getattrs and
+/// clunks beside them: three groups fill the queue's window).
+const PIPELINE_GROUP: usize = super::queue::WINDOW / 3;
 /// The largest msize the client proposes (what Linux's 9p clamps to, rounded up to a page).
 pub const MAX_MSIZE: u32 = 512 * 1024;
 /// The smallest msize worth using: a page of data per read plus headers.
 pub const MIN_MSIZE: u32 = 4096 + 64;
-/// How many request/reply buffer pairs are kept for reuse between calls.
-const POOLED_BUFFERS: usize = 4;
 
 /// Why an exchange failed, as far as fid bookkeeping cares.
-enum Failure {
+pub(super) enum Failure {
     /// The server answered `Rlerror`: the request took no effect on fids.
     Server(Errno),
     /// No usable answer (transport error, malformed or mismatched reply): the server's
@@ -55,7 +57,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn errno(self) -> Errno {
+    pub(super) fn errno(self) -> Errno {
         match self {
             Failure::Server(errno) | Failure::Protocol(errno) => errno,
         }
@@ -96,18 +98,27 @@ pub struct ClientStats {
     pub clunk_errors: u64,
     /// Fid numbers given up on because the server may still hold them.
     pub quarantined_fids: u64,
+    /// Replies that were unusable: another request's tag, malformed, of the wrong type.
+    pub bad_replies: u64,
+    /// Requests flushed (`Tflush`) because their wait was interrupted.
+    pub flushes: u64,
+    /// Tags held by requests on their way (and by any the transport lost).
+    pub tags_in_use: u64,
 }
 
 /// A connection to one 9P server over one [`Transport`], after version negotiation.
 pub struct Client {
-    channel: Arc<dyn Transport>,
-    msize: u32,
-    tags: Mutex<IdPool>,
+    pub(super) channel: Arc<dyn Transport>,
+    pub(super) msize: u32,
+    pub(super) tags: Mutex<IdPool>,
     fids: Mutex<IdPool>,
-    /// (request, reply) buffers, reused so a call does not allocate and zero up to half a
-    /// megabyte each time; there are only as many as calls ever ran at once.
-    buffers: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
-    requests: AtomicU64,
+    /// Buffers reused between requests (see `queue.rs`).
+    pub(super) buffers: Mutex<Buffers>,
+    pub(super) requests: AtomicU64,
+    /// Replies that named another request's tag, or came back malformed.
+    pub(super) bad_replies: AtomicU64,
+    /// Requests flushed after an interrupted wait.
+    pub(super) flushes: AtomicU64,
     live_fids: AtomicU64,
     clunk_errors: AtomicU64,
     quarantined_fids: AtomicU64,
@@ -148,8 +159,10 @@ impl Client {
             msize,
             tags: Mutex::new(IdPool::new(NOTAG as u32)),
             fids: Mutex::new(IdPool::new(NOFID)),
-            buffers: Mutex::new(Vec::new()),
+            buffers: Mutex::new(Buffers::default()),
             requests: AtomicU64::new(0),
+            bad_replies: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
             live_fids: AtomicU64::new(0),
             clunk_errors: AtomicU64::new(0),
             quarantined_fids: AtomicU64::new(0),
@@ -161,12 +174,20 @@ impl Client {
         self.msize
     }
 
+    /// Requests sent so far: what shared mounts stamp fetched attributes with.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),
             live_fids: self.live_fids.load(Ordering::Relaxed),
             clunk_errors: self.clunk_errors.load(Ordering::Relaxed),
             quarantined_fids: self.quarantined_fids.load(Ordering::Relaxed),
+            bad_replies: self.bad_replies.load(Ordering::Relaxed),
+            flushes: self.flushes.load(Ordering::Relaxed),
+            tags_in_use: u64::from(self.tags.lock().in_use()),
         }
     }
 
@@ -192,13 +213,6 @@ impl Client {
         )
     }
 
-    /// Asks the server to abandon the request tagged `old_tag`. With a synchronous channel
-    /// nothing is ever outstanding, so the kernel uses this only after a transport gave up
-    /// on a request it may yet deliver.
-    pub fn flush(&self, old_tag: u16) -> Result<()> {
-        self.call(&Request::Flush { old_tag }, |_| Ok(()))
-    }
-
     /// Sends `request` and hands its success reply (already checked to be the matching
     /// R-message) to `on_reply`; `Rlerror` becomes its errno. Requests that create fids
     /// (attach, walk, xattrwalk) belong to [`Client::attach`] and the [`Fid`] methods,
@@ -216,56 +230,13 @@ impl Client {
         request: &Request<'_>,
         on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
     ) -> core::result::Result<T, Failure> {
-        let tag = self
-            .tags
-            .lock()
-            .allocate()
-            .ok_or(Failure::Server(Errno::EAGAIN))?;
-        let (mut request_buf, mut reply_buf) = self.take_buffers();
-        let result = self.exchange_with(
-            tag as u16,
-            request,
-            &mut request_buf,
-            &mut reply_buf,
-            on_reply,
-        );
-        self.return_buffers(request_buf, reply_buf);
-        self.tags.lock().release(tag);
-        result
-    }
-
-    fn exchange_with<T>(
-        &self,
-        tag: u16,
-        request: &Request<'_>,
-        request_buf: &mut Vec<u8>,
-        reply_buf: &mut [u8],
-        on_reply: impl FnOnce(Reply<'_>) -> Result<T>,
-    ) -> core::result::Result<T, Failure> {
-        // An unencodable or oversized request never leaves: the server saw nothing.
-        request.encode(tag, request_buf).map_err(Failure::Server)?;
-        if request_buf.len() > self.msize as usize {
-            return Err(Failure::Server(Errno::EMSGSIZE));
-        }
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let length = self
-            .channel
-            .round_trip(request_buf, reply_buf)
-            .map_err(Failure::Protocol)?;
-        let bytes = reply_buf
-            .get(..length)
-            .ok_or(Failure::Protocol(Errno::EIO))?;
-        let (reply_tag, reply) = Reply::decode(bytes).map_err(Failure::Protocol)?;
-        if reply_tag != tag {
-            return Err(Failure::Protocol(Errno::EIO));
-        }
-        if let Reply::Lerror { errno } = reply {
-            return Err(Failure::Server(errno_from_server(errno)));
-        }
-        if reply.type_code() != request.type_code().wrapping_add(1) {
-            return Err(Failure::Protocol(Errno::EIO));
-        }
-        on_reply(reply).map_err(Failure::Protocol)
+        let interruptible = !matches!(request, Request::Clunk { .. } | Request::Flush { .. });
+        let mut on_reply = Some(on_reply);
+        self.exchange_all(core::slice::from_ref(request), interruptible, |_, reply| {
+            (on_reply.take().ok_or(Errno::EIO)?)(reply)
+        })
+        .pop()
+        .unwrap_or(Err(Failure::Protocol(Errno::EIO)))
     }
 
     /// `Tread` with the reply's data written by the transport straight into `target`
@@ -277,7 +248,7 @@ impl Client {
         const RREAD: u8 = 117;
         const FIXED: usize = 11;
         let tag = self.tags.lock().allocate().ok_or(Errno::EAGAIN)? as u16;
-        let (mut request_buf, reply_buf) = self.take_buffers();
+        let mut request_buf = self.take_request_buffer();
         let result = (|| {
             Request::Read {
                 fid,
@@ -304,7 +275,7 @@ impl Client {
                 _ => Err(Errno::EIO),
             }
         })();
-        self.return_buffers(request_buf, reply_buf);
+        self.give_back(request_buf, Vec::new());
         self.tags.lock().release(u32::from(tag));
         result
     }
@@ -327,7 +298,7 @@ impl Client {
         header[7..11].copy_from_slice(&fid.to_le_bytes());
         header[11..19].copy_from_slice(&offset.to_le_bytes());
         header[19..23].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        let (request_buf, mut reply_buf) = self.take_buffers();
+        let mut reply_buf = self.take_reply_buffer(false);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
             let length = self
@@ -341,25 +312,9 @@ impl Client {
                 _ => Err(Errno::EIO),
             }
         })();
-        self.return_buffers(request_buf, reply_buf);
+        self.give_back(Vec::new(), reply_buf);
         self.tags.lock().release(u32::from(tag));
         result
-    }
-
-    fn take_buffers(&self) -> (Vec<u8>, Vec<u8>) {
-        // The request buffer grows to what requests need (most are tiny, writes up to
-        // msize); the reply buffer must hold any reply the server may send.
-        self.buffers
-            .lock()
-            .pop()
-            .unwrap_or_else(|| (Vec::new(), vec![0u8; self.msize as usize]))
-    }
-
-    fn return_buffers(&self, request: Vec<u8>, reply: Vec<u8>) {
-        let mut pool = self.buffers.lock();
-        if pool.len() < POOLED_BUFFERS {
-            pool.push((request, reply));
-        }
     }
 
     /// Runs a request that creates a fid: `accept` returns `Some` when the server made it
@@ -370,7 +325,17 @@ impl Client {
         accept: impl FnOnce(Reply<'_>) -> Result<Option<T>>,
     ) -> Result<(Fid, T)> {
         let id = self.fids.lock().allocate().ok_or(Errno::EMFILE)?;
-        match self.exchange(&request(id), accept) {
+        let outcome = self.exchange(&request(id), accept);
+        self.settle_new_fid(id, outcome)
+    }
+
+    /// The fid books after a request that may have made fid `id`.
+    fn settle_new_fid<T>(
+        self: &Arc<Self>,
+        id: u32,
+        outcome: core::result::Result<Option<T>, Failure>,
+    ) -> Result<(Fid, T)> {
+        match outcome {
             Ok(Some(value)) => {
                 self.live_fids.fetch_add(1, Ordering::Relaxed);
                 FIDS_OF_ALL_CLIENTS.fetch_add(1, Ordering::Relaxed);
@@ -397,12 +362,176 @@ impl Client {
         }
     }
 
+    /// One new fid per name, each walked one step from `dir`, the walks sent together
+    /// and their replies taken as they come: a missing name is `ENOENT` for its slot
+    /// alone. What a directory listing's prefetch uses.
+    pub fn walk_each(self: &Arc<Self>, dir: &Fid, names: &[&[u8]]) -> Vec<Result<(Fid, Qid)>> {
+        let mut ids = Vec::with_capacity(names.len());
+        for _ in names {
+            ids.push(self.fids.lock().allocate());
+        }
+        let requests: Vec<Request<'_>> = names
+            .iter()
+            .zip(&ids)
+            .filter_map(|(name, id)| {
+                id.map(|new_fid| Request::Walk {
+                    fid: dir.id,
+                    new_fid,
+                    names: vec![*name],
+                })
+            })
+            .collect();
+        let mut outcomes = self
+            .exchange_all(&requests, true, |_, reply| match reply {
+                Reply::Walk { qids } if qids.len() == 1 => Ok(Some(qids[0])),
+                Reply::Walk { qids } if qids.is_empty() => Ok(None),
+                _ => Err(Errno::EIO),
+            })
+            .into_iter();
+        ids.into_iter()
+            .map(|id| match id {
+                Some(id) => {
+                    let outcome = outcomes
+                        .next()
+                        .unwrap_or(Err(Failure::Protocol(Errno::EIO)));
+                    self.settle_new_fid(id, outcome)
+                }
+                None => Err(Errno::EMFILE),
+            })
+            .collect()
+    }
+
+    /// The attributes of every fid, asked together.
+    pub fn getattr_each(&self, fids: &[&Fid], request_mask: u64) -> Vec<Result<Attr>> {
+        let requests: Vec<Request<'_>> = fids
+            .iter()
+            .map(|fid| Request::GetAttr {
+                fid: fid.id,
+                request_mask,
+            })
+            .collect();
+        self.exchange_all(&requests, true, |_, reply| match reply {
+            Reply::GetAttr { attr } => Ok(attr),
+            _ => Err(Errno::EIO),
+        })
+        .into_iter()
+        .map(|result| result.map_err(Failure::errno))
+        .collect()
+    }
+
+    /// The attributes of each of `names` in the directory `dir`, through a pipeline: one
+    /// submission carries the walks of a group of names, the getattrs of the group walked
+    /// before and the clunks of the group before that, so each group costs one wait
+    /// instead of three. A missing name or a failed step is an error for its slot alone;
+    /// every fid made is clunked before this returns. Not interruptible (it holds fids
+    /// until its last submission).
+    pub fn getattr_names(
+        self: &Arc<Self>,
+        dir: &Fid,
+        names: &[&[u8]],
+        request_mask: u64,
+    ) -> Vec<Result<Attr>> {
+        enum Out {
+            Clunked,
+            Attr(Attr),
+            Walked(bool),
+        }
+        let mut results: Vec<Result<Attr>> = names.iter().map(|_| Err(Errno::EIO)).collect();
+        // (name index, fid) walked by the last submission: their getattrs go next.
+        let mut walked: Vec<(usize, u32)> = Vec::new();
+        // Fids asked for attributes by the last submission: their clunks go next.
+        let mut asked: Vec<u32> = Vec::new();
+        let mut next = 0;
+        loop {
+            let end = (next + PIPELINE_GROUP).min(names.len());
+            let mut walking = Vec::with_capacity(end - next);
+            for (index, slot) in results.iter_mut().enumerate().take(end).skip(next) {
+                match self.fids.lock().allocate() {
+                    Some(id) => walking.push((index, id)),
+                    None => *slot = Err(Errno::EMFILE),
+                }
+            }
+            next = end;
+            if walking.is_empty() && walked.is_empty() && asked.is_empty() {
+                if next >= names.len() {
+                    return results;
+                }
+                continue;
+            }
+            let clunks = asked.iter().map(|&fid| Request::Clunk { fid });
+            let getattrs = walked
+                .iter()
+                .map(|&(_, fid)| Request::GetAttr { fid, request_mask });
+            let walks = walking.iter().map(|&(index, new_fid)| Request::Walk {
+                fid: dir.id,
+                new_fid,
+                names: vec![names[index]],
+            });
+            let requests: Vec<Request<'_>> = clunks.chain(getattrs).chain(walks).collect();
+            self.live_fids
+                .fetch_sub(asked.len() as u64, Ordering::Relaxed);
+            FIDS_OF_ALL_CLIENTS.fetch_sub(asked.len() as u64, Ordering::Relaxed);
+            let mut outcomes = self
+                .exchange_all(&requests, false, |_, reply| match reply {
+                    Reply::Clunk {} => Ok(Out::Clunked),
+                    Reply::GetAttr { attr } => Ok(Out::Attr(attr)),
+                    Reply::Walk { qids } if qids.len() == 1 => Ok(Out::Walked(true)),
+                    Reply::Walk { qids } if qids.is_empty() => Ok(Out::Walked(false)),
+                    _ => Err(Errno::EIO),
+                })
+                .into_iter();
+            let mut outcome = || {
+                outcomes
+                    .next()
+                    .unwrap_or(Err(Failure::Protocol(Errno::EIO)))
+            };
+            for id in asked.drain(..) {
+                let clunked = outcome().map(|_| ());
+                self.settle_clunk(id, clunked);
+            }
+            for &(index, id) in &walked {
+                results[index] = match outcome() {
+                    Ok(Out::Attr(attr)) => Ok(attr),
+                    Ok(_) => Err(Errno::EIO),
+                    Err(failure) => Err(failure.errno()),
+                };
+                asked.push(id);
+            }
+            walked.clear();
+            for (index, id) in walking {
+                let made = outcome().map(|out| matches!(out, Out::Walked(true)).then_some(()));
+                match self.settle_new_fid(id, made) {
+                    Ok((fid, ())) => walked.push((index, fid.into_id())),
+                    Err(errno) => results[index] = Err(errno),
+                }
+            }
+        }
+    }
+
+    /// Clunks every fid, the clunks sent together.
+    pub fn clunk_each(&self, fids: Vec<Fid>) {
+        let ids: Vec<u32> = fids.into_iter().map(Fid::into_id).collect();
+        self.live_fids
+            .fetch_sub(ids.len() as u64, Ordering::Relaxed);
+        FIDS_OF_ALL_CLIENTS.fetch_sub(ids.len() as u64, Ordering::Relaxed);
+        let requests: Vec<Request<'_>> = ids.iter().map(|&fid| Request::Clunk { fid }).collect();
+        let outcomes = self.exchange_all(&requests, false, |_, _| Ok(()));
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
+            self.settle_clunk(id, outcome);
+        }
+    }
+
     /// Clunks a fid the server holds; the number is free again whatever the answer, as 9P
     /// says a clunk always releases the fid.
     fn clunk(&self, id: u32) {
         self.live_fids.fetch_sub(1, Ordering::Relaxed);
         FIDS_OF_ALL_CLIENTS.fetch_sub(1, Ordering::Relaxed);
-        match self.exchange(&Request::Clunk { fid: id }, |_| Ok(())) {
+        let outcome = self.exchange(&Request::Clunk { fid: id }, |_| Ok(()));
+        self.settle_clunk(id, outcome);
+    }
+
+    fn settle_clunk(&self, id: u32, outcome: core::result::Result<(), Failure>) {
+        match outcome {
             Ok(()) => self.fids.lock().release(id),
             Err(Failure::Server(errno)) => {
                 self.clunk_errors.fetch_add(1, Ordering::Relaxed);
@@ -439,7 +568,7 @@ impl Client {
 }
 
 /// Linux's errno from an `Rlerror`; a value outside Linux's range is a broken reply.
-fn errno_from_server(errno: u32) -> Errno {
+pub(super) fn errno_from_server(errno: u32) -> Errno {
     match i32::try_from(errno) {
         Ok(value @ 1..=4095) => Errno(value),
         _ => Errno::EIO,
@@ -461,11 +590,18 @@ impl core::fmt::Debug for Fid {
 
 impl Drop for Fid {
     fn drop(&mut self) {
-        self.client.clunk(self.id);
+        if self.id != NOFID {
+            self.client.clunk(self.id);
+        }
     }
 }
 
 impl Fid {
+    /// The number, no longer clunked when this handle drops: the caller clunks it.
+    fn into_id(mut self) -> u32 {
+        core::mem::replace(&mut self.id, NOFID)
+    }
+
     pub fn id(&self) -> u32 {
         self.id
     }

@@ -31,6 +31,11 @@ impl IdPool {
         Some(self.next_unused - 1)
     }
 
+    /// Ids handed out and not given back.
+    pub fn in_use(&self) -> u32 {
+        self.next_unused - self.released.len() as u32
+    }
+
     pub fn release(&mut self, id: u32) {
         self.released.push(id);
     }

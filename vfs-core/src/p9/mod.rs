@@ -6,10 +6,14 @@
 //! - `wire`: integers, strings, data and lists on the wire, decoded without panics;
 //! - `message`: every T- and R-message the filesystem uses, framed;
 //! - `ids`: tag and fid numbers, reused;
-//! - `client`: version/msize negotiation, tags, self-clunking fids, requests split to fit
-//!   msize;
+//! - `client`: version/msize negotiation, self-clunking fids (also walked, asked and
+//!   clunked in batches), requests split to fit msize;
+//! - `queue`: tags, and requests outstanding together, their replies taken as they come
+//!   (an interrupted one flushed);
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
+//! - `listing`: an exclusive mount's directory listings, their entries' attributes
+//!   prefetched in batches, evicted least-recently-used under memory pressure;
 //! - `pages`: a regular file's page cache (for `MAP_SHARED`), kept coherent with its
 //!   reads, writes and truncations, and written back;
 //! - `node`: the `Inode` implementation; this file: the `FileSystem` (a 9p mount: the
@@ -23,15 +27,18 @@ mod attr_cache;
 pub mod client;
 mod convert;
 mod ids;
+mod listing;
 pub mod message;
 mod node;
 mod pages;
+mod queue;
 pub mod transport;
 pub mod wire;
 
 pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
+pub use listing::ENTRY_COST as LISTING_ENTRY_COST;
 pub use node::P9Inode;
-pub use transport::Transport;
+pub use transport::{Completion, Exchange, Ticket, Transport};
 
 use crate::attr::{FileType, StatFs};
 use crate::budget::MemoryBudget;
@@ -82,8 +89,10 @@ pub(crate) struct Mount {
     pub(crate) dev: u64,
     /// Bumped by every link, unlink and rename (see `attr_cache`).
     pub(crate) links: core::sync::atomic::AtomicU64,
-    /// What the files' page caches are charged to.
+    /// What the files' page caches and the directories' listings are charged to.
     pub(crate) page_budget: Arc<MemoryBudget>,
+    /// Every directory listing, for eviction.
+    pub(crate) listings: listing::Listings,
 }
 
 pub struct P9FileSystem {
@@ -119,6 +128,7 @@ impl P9FileSystem {
                 .page_budget
                 .cloned()
                 .unwrap_or_else(MemoryBudget::unlimited),
+            listings: listing::Listings::default(),
         });
         let root = P9Inode::new(&mount, fid, &attr, true)?;
         if root.file_type() != FileType::Directory {
@@ -150,7 +160,7 @@ impl FileSystem for P9FileSystem {
     }
 
     fn statfs(&self) -> Result<StatFs> {
-        Ok(statfs_from_stats(&self.root.fid().statfs()?))
+        Ok(statfs_from_stats(&self.root.fid()?.statfs()?))
     }
 
     fn mount_options(&self) -> String {

@@ -25,6 +25,7 @@ use super::Mount;
 use super::attr_cache::AttrCache;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
+use super::listing::Slot;
 use super::message::{AT_REMOVEDIR, Attr, SetAttrFields, getattr_mask, open_flags, setattr_mask};
 use crate::attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, dev_major, dev_minor, mode};
 use crate::budget::FilePage;
@@ -48,26 +49,51 @@ struct OpenFids {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Access {
+pub enum Access {
     Read,
     Write,
 }
 
 pub struct P9Inode {
     pub(super) mount: Arc<Mount>,
-    /// Walked, never opened: 9P forbids walking from an open fid.
-    fid: Fid,
+    /// This inode, for the children that walk from it.
+    pub(super) me: Weak<P9Inode>,
+    /// The fid for this file's path, walked when first needed (a file known from its
+    /// directory's listing has none until then). Never opened: 9P forbids walking from
+    /// an open fid.
+    fid: spin::Once<Fid>,
+    /// Where the path fid is walked from while there is none: the parent and the name.
+    origin: Mutex<Option<Origin>>,
     ino: u64,
+    /// Exclusive mounts: the parent directory's inode number, for `..` in a directory
+    /// read (0: not known, walked for). Moves with a rename.
+    parent_ino: core::sync::atomic::AtomicU64,
     file_type: FileType,
     is_root: bool,
     pub(super) attrs: AttrCache,
+    /// What only some inodes need (opened files, directories, symlinks, mapped files),
+    /// made on first use: most cached inodes are files only ever stat'ed, and stay small.
+    extra: spin::Once<Box<Extra>>,
+}
+
+#[derive(Default)]
+pub(super) struct Extra {
     open: Mutex<OpenFids>,
     /// A regular file's pages for `MAP_SHARED` mappings (see `pages.rs`), made when
     /// first asked for: most files are never mapped.
     pub(super) cache: spin::Once<Box<PageCache>>,
     symlink_target: Mutex<Option<Vec<u8>>>,
-    /// Exclusive mounts: name → inode handed out, for invalidation on unlink and rename.
+    /// Name → inode handed out: for invalidation on unlink and rename, for a shared
+    /// lookup to keep the inode it finds unchanged, for the listing to skip live ones.
     children: Mutex<Children>,
+    /// Exclusive mounts, directories: the listing (see `listing.rs`), made on first read.
+    pub(super) listing: spin::Once<Arc<Slot>>,
+}
+
+/// A path fid's starting point: the parent directory and the name in it.
+struct Origin {
+    parent: Arc<P9Inode>,
+    name: Box<[u8]>,
 }
 
 #[derive(Default)]
@@ -87,18 +113,8 @@ impl P9Inode {
     ) -> Result<Arc<P9Inode>> {
         let stat = stat_from_attr(attr, mount.dev)?;
         let file_type = stat.file_type().ok_or(Errno::EIO)?;
-        let inode = P9Inode {
-            mount: mount.clone(),
-            fid,
-            ino: attr.qid.path,
-            file_type,
-            is_root,
-            attrs: AttrCache::default(),
-            open: Mutex::new(OpenFids::default()),
-            cache: spin::Once::new(),
-            symlink_target: Mutex::new(None),
-            children: Mutex::new(Children::default()),
-        };
+        let inode = P9Inode::make(mount, attr.qid.path, file_type, is_root, None);
+        let _ = inode.fid.call_once(|| fid);
         if mount.policy == CachePolicy::Exclusive
             && let Err(ticket) = inode
                 .attrs
@@ -106,12 +122,94 @@ impl P9Inode {
         {
             inode.attrs.fill(ticket, stat);
         }
-        Ok(Arc::new(inode))
+        Ok(inode)
     }
 
-    /// The fid for this file's path (for tools and tests that speak 9P directly).
-    pub fn fid(&self) -> &Fid {
-        &self.fid
+    /// A file known from its directory's listing: no fid yet (walked from `parent` when
+    /// needed), with the attributes the listing fetched if it still had them.
+    pub(super) fn listed(
+        parent: Arc<P9Inode>,
+        name: &[u8],
+        ino: u64,
+        file_type: FileType,
+        stat: Option<Stat>,
+        links: u64,
+    ) -> Arc<P9Inode> {
+        let mount = parent.mount.clone();
+        let origin = Origin {
+            parent,
+            name: name.into(),
+        };
+        let inode = P9Inode::make(&mount, ino, file_type, false, Some(origin));
+        if let Some(stat) = stat
+            && let Err(ticket) = inode.attrs.get(links)
+        {
+            inode.attrs.fill(ticket, stat);
+        }
+        inode
+    }
+
+    fn make(
+        mount: &Arc<Mount>,
+        ino: u64,
+        file_type: FileType,
+        is_root: bool,
+        origin: Option<Origin>,
+    ) -> Arc<P9Inode> {
+        Arc::new_cyclic(|me| P9Inode {
+            mount: mount.clone(),
+            me: me.clone(),
+            fid: spin::Once::new(),
+            origin: Mutex::new(origin),
+            ino,
+            parent_ino: core::sync::atomic::AtomicU64::new(0),
+            file_type,
+            is_root,
+            attrs: AttrCache::default(),
+            extra: spin::Once::new(),
+        })
+    }
+
+    pub(super) fn extra(&self) -> &Extra {
+        self.extra.call_once(|| Box::new(Extra::default()))
+    }
+
+    pub(super) fn extra_made(&self) -> Option<&Extra> {
+        self.extra.get().map(|extra| &**extra)
+    }
+
+    /// The fid for this file's path (walked now if it has none yet).
+    pub fn fid(&self) -> Result<&Fid> {
+        self.fid.try_call_once(|| self.walk_from_origin())
+    }
+
+    /// A new fid for this file's path: one multi-name walk (split per 16 names) from the
+    /// nearest ancestor holding a fid, found going up without recursion.
+    fn walk_from_origin(&self) -> Result<Fid> {
+        let (mut from, name) = self.origin().ok_or(Errno::EIO)?;
+        let mut names = alloc::vec![name];
+        while from.fid.get().is_none() {
+            let (parent, name) = from.origin().ok_or(Errno::EIO)?;
+            names.push(name);
+            from = parent;
+        }
+        names.reverse();
+        let path: Vec<&[u8]> = names.iter().map(|name| &name[..]).collect();
+        let (fid, qids) = from.fid()?.walk(&path)?;
+        // Exclusive mounts: only this kernel renames, and a rename moves the origin with
+        // the file; anything else found there is the server's inconsistency.
+        if qids.last().is_some_and(|qid| qid.path != self.ino) {
+            return Err(Errno::ESTALE);
+        }
+        *self.origin.lock() = None;
+        Ok(fid)
+    }
+
+    fn origin(&self) -> Option<(Arc<P9Inode>, Box<[u8]>)> {
+        self.origin
+            .lock()
+            .as_ref()
+            .map(|origin| (origin.parent.clone(), origin.name.clone()))
     }
 
     fn exclusive(&self) -> bool {
@@ -127,17 +225,50 @@ impl P9Inode {
     }
 
     /// The inode `name` names in this directory, fetched from the server.
+    /// Shared mounts: when it is still the same file, the inode already handed out for
+    /// `name` is kept (so the VFS's cached name stays valid), with the attributes just
+    /// fetched ready for the `getattr` that follows.
     fn walk_child(&self, name: &[u8]) -> Result<Arc<P9Inode>> {
-        let (fid, _) = self.fid.walk(&[name])?;
+        let (fid, _) = self.fid()?.walk(&[name])?;
         let attr = fid.getattr(getattr_mask::ALL)?;
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
+        if !self.exclusive() {
+            let stat = stat_from_attr(&attr, self.mount.dev)?;
+            let requests = self.mount.client.requests_sent();
+            if let Some(live) = self.live_child(name)
+                && live.ino == child.ino
+                && live.file_type == child.file_type
+            {
+                drop(child);
+                live.attrs
+                    .fill_fresh(stat, self.mount.client.requests_sent());
+                return Ok(live);
+            }
+            child.attrs.fill_fresh(stat, requests);
+        }
         self.remember_child(name, &child);
         Ok(child)
     }
 
-    /// Attributes of the directory changed (entries, link count, times).
+    /// Attributes of the directory changed (entries, link count, times), and its listing
+    /// no longer holds.
     fn directory_changed(&self) {
         self.attrs.invalidate();
+        if let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get()) {
+            let mut state = slot.lock();
+            state.generation += 1;
+            state.listing = None;
+        }
+    }
+
+    /// The live inode this directory handed out for `name`, if any (exclusive mounts).
+    pub(super) fn live_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
+        self.extra_made()?
+            .children
+            .lock()
+            .by_name
+            .get(name)?
+            .upgrade()
     }
 
     /// A name of some file went or came: any inode of the mount may be that file under
@@ -148,11 +279,11 @@ impl P9Inode {
             .fetch_add(1, core::sync::atomic::Ordering::AcqRel);
     }
 
-    fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
-        if !self.exclusive() {
-            return;
-        }
-        let mut children = self.children.lock();
+    pub(super) fn remember_child(&self, name: &[u8], child: &Arc<P9Inode>) {
+        child
+            .parent_ino
+            .store(self.ino, core::sync::atomic::Ordering::Relaxed);
+        let mut children = self.extra().children.lock();
         children.by_name.insert(name.into(), Arc::downgrade(child));
         if children.by_name.len() > 2 * children.swept_len.max(32) {
             children.by_name.retain(|_, child| child.strong_count() > 0);
@@ -163,21 +294,27 @@ impl P9Inode {
     /// Forgets `name`; the inode it named (if still alive) had its link count or ctime
     /// changed by the server, so its cached attributes go too.
     fn forget_child(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
-        let child = self.children.lock().by_name.remove(name)?.upgrade()?;
+        let child = self
+            .extra_made()?
+            .children
+            .lock()
+            .by_name
+            .remove(name)?
+            .upgrade()?;
         child.attrs.invalidate();
         Some(child)
     }
 
     /// The opened fid for `access`, opening one on first use.
     pub(super) fn open_fid(&self, access: Access) -> Result<Arc<Fid>> {
-        if let Some(fid) = self.open.lock().slot(access) {
+        if let Some(fid) = self.extra().open.lock().slot(access) {
             return Ok(fid.clone());
         }
         // Opened without the lock held (it is a round trip); a racing opener's fid wins
         // and ours is clunked when dropped.
         let (fid, readable, writable) = self.open_new_fid(access)?;
         let fid = Arc::new(fid);
-        let mut open = self.open.lock();
+        let mut open = self.extra().open.lock();
         if readable && open.read.is_none() {
             open.read = Some(fid.clone());
         }
@@ -190,7 +327,7 @@ impl P9Inode {
     /// A new fid opened read-write if the server allows it (so one fid serves both ways),
     /// else just for `access`. Returns `(fid, readable, writable)`.
     fn open_new_fid(&self, access: Access) -> Result<(Fid, bool, bool)> {
-        let (fid, _) = self.fid.walk(&[])?;
+        let (fid, _) = self.fid()?.walk(&[])?;
         if self.file_type == FileType::Directory {
             fid.lopen(open_flags::RDONLY | open_flags::DIRECTORY)?;
             return Ok((fid, true, false));
@@ -242,17 +379,17 @@ impl P9Inode {
         let perm = node.perm & mode::S_IALLUGO;
         match node.kind {
             NodeKind::Regular => {
-                let (fid, _) = self.fid.walk(&[])?;
+                let (fid, _) = self.fid()?.walk(&[])?;
                 fid.lcreate(name, open_flags::RDWR, perm, node.gid)?;
                 return Ok(Some(fid));
             }
-            NodeKind::Directory => self.fid.mkdir(name, perm, node.gid)?,
-            NodeKind::Symlink { target } => self.fid.symlink(name, target, node.gid)?,
+            NodeKind::Directory => self.fid()?.mkdir(name, perm, node.gid)?,
+            NodeKind::Symlink { target } => self.fid()?.symlink(name, target, node.gid)?,
             NodeKind::Device { file_type, rdev } => {
                 if !file_type.is_device() {
                     return Err(Errno::EINVAL);
                 }
-                self.fid.mknod(
+                self.fid()?.mknod(
                     name,
                     file_type.mode_bits() | perm,
                     dev_major(rdev),
@@ -260,7 +397,7 @@ impl P9Inode {
                     node.gid,
                 )?
             }
-            NodeKind::Fifo | NodeKind::Socket => self.fid.mknod(
+            NodeKind::Fifo | NodeKind::Socket => self.fid()?.mknod(
                 name,
                 node.kind.file_type().mode_bits() | perm,
                 0,
@@ -297,6 +434,11 @@ impl Inode for P9Inode {
     }
 
     fn getattr(&self) -> Result<Stat> {
+        if !self.exclusive()
+            && let Some(stat) = self.attrs.take_fresh(self.mount.client.requests_sent())
+        {
+            return Ok(stat);
+        }
         let ticket = match self
             .attrs
             .get(self.mount.links.load(core::sync::atomic::Ordering::Acquire))
@@ -304,7 +446,7 @@ impl Inode for P9Inode {
             Ok(stat) => return Ok(stat),
             Err(ticket) => ticket,
         };
-        let mut stat = stat_from_attr(&self.fid.getattr(getattr_mask::ALL)?, self.mount.dev)?;
+        let mut stat = stat_from_attr(&self.fid()?.getattr(getattr_mask::ALL)?, self.mount.dev)?;
         // A server may answer for whatever sits at the fid's path now (QEMU's local backend
         // keeps paths, and the host may have replaced the file) or just lie. As in Linux's
         // v9fs, an inode keeps its number and type for life and takes the rest from the reply.
@@ -334,12 +476,15 @@ impl Inode for P9Inode {
             Some(_) => self.size_for_cache()?,
             None => None,
         };
-        let result = self.fid.setattr(&fields);
+        let result = self.fid()?.setattr(&fields);
         // Even a failed setattr may have applied part of the change on the server.
         self.attrs.invalidate();
-        if let (Some(cache), Some(old), Some(new), Ok(())) =
-            (self.cache.get(), size_before, change.size, &result)
-        {
+        if let (Some(cache), Some(old), Some(new), Ok(())) = (
+            self.extra_made().and_then(|extra| extra.cache.get()),
+            size_before,
+            change.size,
+            &result,
+        ) {
             cache.resized(old, new);
         }
         result
@@ -348,6 +493,11 @@ impl Inode for P9Inode {
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
         self.require_directory()?;
         check_name(name)?;
+        if self.exclusive()
+            && let Some(child) = self.lookup_listed(name)?
+        {
+            return Ok(child);
+        }
         Ok(self.walk_child(name)?)
     }
 
@@ -356,12 +506,12 @@ impl Inode for P9Inode {
         check_name(name)?;
         let opened = self.make_object(name, node)?;
         self.directory_changed();
-        let (fid, _) = self.fid.walk(&[name])?;
+        let (fid, _) = self.fid()?.walk(&[name])?;
         let attr = self.fix_owner(&fid, fid.getattr(getattr_mask::ALL)?, node)?;
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
         if let Some(opened) = opened {
             let opened = Arc::new(opened);
-            let mut open = child.open.lock();
+            let mut open = child.extra().open.lock();
             open.read = Some(opened.clone());
             open.write = Some(opened);
         }
@@ -376,7 +526,7 @@ impl Inode for P9Inode {
         if target.file_type == FileType::Directory {
             return Err(Errno::EPERM);
         }
-        self.fid.link(&target.fid, name)?;
+        self.fid()?.link(target.fid()?, name)?;
         target.attrs.invalidate();
         self.directory_changed();
         self.links_changed();
@@ -388,7 +538,7 @@ impl Inode for P9Inode {
     fn unlink(&self, name: &[u8]) -> Result<()> {
         self.require_directory()?;
         check_name(name)?;
-        self.fid.unlinkat(name, 0)?;
+        self.fid()?.unlinkat(name, 0)?;
         self.forget_child(name);
         self.directory_changed();
         self.links_changed();
@@ -398,7 +548,7 @@ impl Inode for P9Inode {
     fn rmdir(&self, name: &[u8]) -> Result<()> {
         self.require_directory()?;
         check_name(name)?;
-        self.fid.unlinkat(name, AT_REMOVEDIR)?;
+        self.fid()?.unlinkat(name, AT_REMOVEDIR)?;
         self.forget_child(name);
         self.directory_changed();
         self.links_changed();
@@ -425,16 +575,23 @@ impl Inode for P9Inode {
             return Err(Errno::EINVAL);
         }
         if flags.contains(RenameFlags::NOREPLACE) {
-            match new_parent.fid.walk(&[new_name]) {
+            match new_parent.fid()?.walk(&[new_name]) {
                 Ok(_) => return Err(Errno::EEXIST),
                 Err(Errno::ENOENT) => {}
                 Err(errno) => return Err(errno),
             }
         }
-        self.fid.renameat(old_name, &new_parent.fid, new_name)?;
+        self.fid()?
+            .renameat(old_name, new_parent.fid()?, new_name)?;
         new_parent.forget_child(new_name);
         if let Some(moved) = self.forget_child(old_name) {
             new_parent.remember_child(new_name, &moved);
+            // A file with no path fid yet walks from where it is now.
+            let mut origin = moved.origin.lock();
+            if let Some(origin) = origin.as_mut() {
+                origin.parent = new_parent.clone();
+                origin.name = new_name.into();
+            }
         }
         self.directory_changed();
         new_parent.directory_changed();
@@ -453,14 +610,23 @@ impl Inode for P9Inode {
             if self.is_root {
                 return Ok(self.ino);
             }
+            let known = self.parent_ino.load(core::sync::atomic::Ordering::Relaxed);
+            if self.exclusive() && known != 0 {
+                return Ok(known);
+            }
             Ok(self
-                .fid
+                .fid()?
                 .walk(&[b".."])?
                 .1
                 .last()
                 .map_or(self.ino, |qid| qid.path))
         };
         if !readdir_dots(offset, self.ino, parent_ino, sink)? {
+            return Ok(());
+        }
+        if self.exclusive()
+            && self.readdir_listed(offset.saturating_sub(FIRST_ENTRY_OFFSET), sink)?
+        {
             return Ok(());
         }
         let fid = self.open_fid(Access::Read)?;
@@ -481,11 +647,11 @@ impl Inode for P9Inode {
         if self.file_type != FileType::Symlink {
             return Err(Errno::EINVAL);
         }
-        if let Some(target) = self.symlink_target.lock().as_ref() {
+        if let Some(target) = self.extra().symlink_target.lock().as_ref() {
             return Ok(target.clone());
         }
-        let target = self.fid.readlink()?;
-        *self.symlink_target.lock() = Some(target.clone());
+        let target = self.fid()?.readlink()?;
+        *self.extra().symlink_target.lock() = Some(target.clone());
         Ok(target)
     }
 
@@ -495,7 +661,7 @@ impl Inode for P9Inode {
         match self.file_type {
             FileType::Regular => {
                 let read = self.open_fid(Access::Read)?.read_at(offset, buf)?;
-                if let Some(cache) = self.cache.get() {
+                if let Some(cache) = self.extra_made().and_then(|extra| extra.cache.get()) {
                     cache.read_over(offset, &mut buf[..read]);
                 }
                 Ok(read)
@@ -512,9 +678,11 @@ impl Inode for P9Inode {
                 let size_before = self.size_for_cache()?;
                 let result = self.open_fid(Access::Write)?.write_at(offset, buf);
                 self.attrs.invalidate();
-                if let (Some(cache), Some(size_before), Ok(written)) =
-                    (self.cache.get(), size_before, &result)
-                {
+                if let (Some(cache), Some(size_before), Ok(written)) = (
+                    self.extra_made().and_then(|extra| extra.cache.get()),
+                    size_before,
+                    &result,
+                ) {
                     cache.written(offset, &buf[..*written], size_before);
                 }
                 result
@@ -544,7 +712,7 @@ impl Inode for P9Inode {
     /// open, nothing was written through this inode that could still be unsynced.
     fn fsync(&self) -> Result<()> {
         let fid = {
-            let open = self.open.lock();
+            let open = self.extra().open.lock();
             open.write.clone().or_else(|| open.read.clone())
         };
         match fid {

@@ -26,6 +26,7 @@ impl P9Inode {
     pub(super) fn cache_made(&self) -> Option<&PageCache> {
         (self.file_type() == FileType::Regular).then(|| {
             &**self
+                .extra()
                 .cache
                 .call_once(|| Box::new(PageCache::new(self.mount.page_budget.clone())))
         })
@@ -34,7 +35,7 @@ impl P9Inode {
     /// The file's size before a change of its data or size, when the cache needs it to
     /// keep its pages right (it holds some); `None` when it holds none.
     pub(super) fn size_for_cache(&self) -> Result<Option<u64>> {
-        match self.cache.get() {
+        match self.extra_made().and_then(|extra| extra.cache.get()) {
             Some(cache) if !cache.is_empty() => Ok(Some(self.getattr()?.size)),
             _ => Ok(None),
         }
@@ -72,7 +73,10 @@ impl P9Inode {
 
     /// `Inode::write_back`: the pages to the host, up to the file's end there.
     pub(super) fn write_back_pages(&self, pages: &[DirtyPage]) -> Result<()> {
-        let cache = self.cache.get().ok_or(Errno::ENODEV)?;
+        let cache = self
+            .extra_made()
+            .and_then(|extra| extra.cache.get())
+            .ok_or(Errno::ENODEV)?;
         if pages.is_empty() {
             return Ok(());
         }

@@ -101,11 +101,22 @@ pub fn list_dir(ctx: &FsContext, path: &str) -> Vec<String> {
         )
         .unwrap();
     let mut names = Vec::new();
-    dir.read_dir(&mut |entry| {
-        names.push(String::from_utf8_lossy(entry.name).into_owned());
-        true
-    })
-    .unwrap();
+    // A small buffer at a time, as getdents reads: many calls, each going on from the
+    // last; an entry refused is handed out again by the next call.
+    loop {
+        let before = names.len();
+        dir.read_dir(&mut |entry| {
+            if names.len() - before == 100 {
+                return false;
+            }
+            names.push(String::from_utf8_lossy(entry.name).into_owned());
+            true
+        })
+        .unwrap();
+        if names.len() == before {
+            break;
+        }
+    }
     names.sort();
     names
 }

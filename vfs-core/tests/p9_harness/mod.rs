@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod queued;
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io::Cursor;
@@ -17,6 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use vfs_core::budget::MemoryBudget;
 use vfs_core::errno::{Errno, Result};
 use vfs_core::inode::{CachePolicy, FileSystem};
 use vfs_core::p9::message::{Qid, Reply, Request};
@@ -259,13 +262,49 @@ impl Fixture {
     }
 
     pub fn with(policy: CachePolicy, max_message_size: u32, emulate_nodes: bool) -> Fixture {
+        Fixture::over(policy, max_message_size, emulate_nodes, |channel| channel)
+    }
+
+    /// Mounted over the [`queued::QueuedChannel`] in front of the server (returned too).
+    pub fn queued(policy: CachePolicy) -> (Fixture, Arc<queued::QueuedChannel>) {
+        let mut queue = None;
+        let fixture = Fixture::over(policy, MSIZE_LIMIT, true, |channel| {
+            let made = queued::QueuedChannel::new(channel);
+            queue = Some(made.clone());
+            made
+        });
+        (fixture, queue.unwrap())
+    }
+
+    /// Mounted with the listings and page caches charged to `budget`.
+    pub fn with_budget(policy: CachePolicy, budget: &Arc<MemoryBudget>) -> Fixture {
+        Fixture::over_with(policy, MSIZE_LIMIT, true, Some(budget), |channel| channel)
+    }
+
+    fn over(
+        policy: CachePolicy,
+        max_message_size: u32,
+        emulate_nodes: bool,
+        transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
+    ) -> Fixture {
+        Fixture::over_with(policy, max_message_size, emulate_nodes, None, transport)
+    }
+
+    fn over_with(
+        policy: CachePolicy,
+        max_message_size: u32,
+        emulate_nodes: bool,
+        budget: Option<&Arc<MemoryBudget>>,
+        transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
+    ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let channel = ServerChannel::new(dir.path(), max_message_size, emulate_nodes);
         let options = P9MountOptions {
             policy,
+            page_budget: budget,
             ..P9MountOptions::default()
         };
-        let fs = P9FileSystem::new(channel.clone(), &options, 0x900).unwrap();
+        let fs = P9FileSystem::new(transport(channel.clone()), &options, 0x900).unwrap();
         Fixture { dir, channel, fs }
     }
 
@@ -288,6 +327,7 @@ impl Fixture {
         assert_eq!(stats.live_fids, 0);
         assert_eq!(stats.clunk_errors, 0);
         assert_eq!(stats.quarantined_fids, 0);
+        assert_eq!(stats.tags_in_use, 0, "tags leaked");
     }
 
     /// Fids held with only the root inode alive: what every test returns to.
@@ -297,6 +337,21 @@ impl Fixture {
 
     pub fn root(&self) -> Arc<dyn vfs_core::inode::Inode> {
         self.fs.root()
+    }
+
+    /// A namespace with this mount as its root, for root.
+    pub fn context(&self) -> vfs_core::vfs::FsContext {
+        let clock = Arc::new(vfs_core::time::ManualClock::new(
+            vfs_core::time::Timespec::new(1_700_000_000, 0),
+        ));
+        let fs: Arc<dyn FileSystem> = self.fs.clone();
+        let ns = vfs_core::mount::MountNamespace::new(
+            fs,
+            "rootfs",
+            vfs_core::mount::MountFlags::empty(),
+            clock,
+        );
+        vfs_core::vfs::FsContext::new(ns, vfs_core::cred::Credentials::root())
     }
 }
 

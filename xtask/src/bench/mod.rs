@@ -7,6 +7,7 @@ mod floor_kernel;
 mod images;
 mod linux_guest;
 mod nine_p;
+mod nine_p_many;
 mod processes;
 mod report;
 mod syscalls;

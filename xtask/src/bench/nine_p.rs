@@ -10,6 +10,8 @@
 //! (`cache=loose`, at `/data-loose`); `syscall-bench write-throughput`/`read-throughput` do
 //! the 256 MiB file in 512 KiB write(2)/read(2) calls (the kernel clamps msize to 512000),
 //! and `syscall-bench` stats the same depth-4 path on both mounts.
+//!
+//! Then `nine_p_many.rs`: `du -s` and `ls -l` of 40,000 files, both guests, both modes.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -133,7 +135,11 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
             });
         }
     }
+    // Issue 18's many-files comparison (microvm only), before the work directory goes.
+    let many =
+        super::nine_p_many::bench(&kernel, &target, &work, accel, args.runs, linux.is_some());
     let _ = std::fs::remove_dir_all(&work);
+    let many = many?;
 
     let title = format!(
         "virtio-9p, accel {accel}, {} boots per figure: median (min–max)",
@@ -160,7 +166,7 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
          msize 512 KiB and {MEMORY} of memory; each boot gets a fresh host directory under \
          `target/bench/9p-work`, deleted afterwards. For MiB/s a ratio above 1 means ours is \
          faster; for ns, below 1. {linux_note} The machine is shared with other builds, so \
-         figures are noisy: read the medians.\n",
+         figures are noisy: read the medians.\n\n{many}",
         table.markdown()
     );
     let dir = target.join("bench");

@@ -5,7 +5,7 @@ mod cases;
 mod checks;
 mod container_checks;
 mod nine_p;
-mod userland;
+pub(crate) mod userland;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

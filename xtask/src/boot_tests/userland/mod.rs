@@ -16,6 +16,7 @@ mod dynamic;
 mod fixtures;
 mod fsx;
 mod host_busybox;
+pub mod many_files;
 mod namespace;
 mod pipes;
 mod programs;
@@ -74,6 +75,7 @@ pub fn cases(
     cases.push(fsx_case);
     cases.extend(terminal_cases);
     cases.extend(control::cases(&builder)?);
+    cases.extend(many_files::cases(&builder, &dir)?);
     Ok(cases)
 }
 

@@ -1,0 +1,384 @@
+//! Exclusive mounts: a directory's listing, read whole the first time the directory is
+//! read from its start, with every entry's attributes fetched in batches (walks, getattrs
+//! and clunks outstanding together, pipelined: see `Client::getattr_names`).
+//! Until this kernel changes the directory (which drops the listing), it answers
+//! `readdir`, lookups of names it lacks (`ENOENT`), and the first lookup of each entry
+//! with its attributes, without a round trip. The attributes move out of the listing into
+//! the inode the lookup makes, so a listing never holds attributes an inode could have
+//! changed since; they are also ignored once a link count anywhere on the mount may have
+//! changed (the mount's `links` number, as in `attr_cache.rs`).
+//!
+//! Memory: a listing is charged to the mount's budget, [`ENTRY_COST`] per entry plus its
+//! name. When a new listing does not fit, others are evicted in least-recently-used order
+//! (second chance: a listing used since the last pass is passed over once); one that still
+//! does not fit is not kept, and the directory is read from the server as before.
+//!
+//! Locks: a directory's listing slot and the mount's list of listings are leaves, never
+//! held together (eviction takes one slot at a time, after letting go of the list).
+
+use super::convert::stat_from_attr;
+use super::message::{Dirent, getattr_mask};
+use super::node::{Access, P9Inode};
+use crate::attr::{DirEntry, FileType, Stat, mode};
+use crate::budget::{Charge, MemoryBudget, heap_cost};
+use crate::errno::{Errno, Result};
+use crate::inode::{FIRST_ENTRY_OFFSET, Inode};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use hashbrown::HashTable;
+use spin::Mutex;
+
+/// What one cached entry costs besides its name: the entry, its slot in the index, and
+/// its attributes until a lookup takes them.
+pub const ENTRY_COST: u64 =
+    core::mem::size_of::<Entry>() as u64 + 8 + heap_cost(core::mem::size_of::<Stat>());
+
+/// One name of the directory, in the server's order.
+pub struct Entry {
+    pub name: Box<[u8]>,
+    /// The server's cookie for reading on after this entry.
+    pub cookie: u64,
+    pub ino: u64,
+    pub file_type: FileType,
+    /// Fetched by the prefetch; taken by the first lookup (boxed: once taken, the entry
+    /// is small).
+    pub stat: Option<Box<Stat>>,
+}
+
+pub struct Listing {
+    entries: Vec<Entry>,
+    /// Positions in `entries`, hashed by name.
+    index: HashTable<u32>,
+    /// The mount's `links` number when the attributes were fetched.
+    links: u64,
+    /// Where the last `readdir` stopped: the next one usually goes on from there.
+    resume: usize,
+    used: AtomicBool,
+    _charge: Charge,
+}
+
+/// What a listing says about a name.
+pub enum Found {
+    Missing,
+    /// There, with its attributes if the listing still had them.
+    Present {
+        ino: u64,
+        file_type: FileType,
+        stat: Option<Stat>,
+    },
+}
+
+fn hash(name: &[u8]) -> u64 {
+    // FNV-1a: names come from the server, and a listing lives only as long as the
+    // directory is unchanged, so a simple hash does.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in name {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// What a listing of `entries` costs.
+pub fn cost(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|entry| ENTRY_COST + heap_cost(entry.name.len()))
+        .sum::<u64>()
+        + heap_cost(0)
+}
+
+impl Listing {
+    /// A listing of `entries` (names without `.` and `..`), charged as `charge`.
+    pub fn new(entries: Vec<Entry>, links: u64, charge: Charge) -> Listing {
+        let mut index = HashTable::with_capacity(entries.len());
+        for (position, entry) in entries.iter().enumerate() {
+            index.insert_unique(hash(&entry.name), position as u32, |&at| {
+                hash(&entries[at as usize].name)
+            });
+        }
+        Listing {
+            entries,
+            index,
+            links,
+            resume: 0,
+            used: AtomicBool::new(true),
+            _charge: charge,
+        }
+    }
+
+    fn position(&self, name: &[u8]) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(hash(name), |&at| &*entries[at as usize].name == name)
+            .map(|&at| at as usize)
+    }
+
+    /// What the listing knows of `name`; attributes are handed out once, and only while
+    /// the mount's `links` number is still `links`.
+    pub fn lookup(&mut self, name: &[u8], links: u64) -> Found {
+        self.used.store(true, Ordering::Relaxed);
+        let fresh = self.links == links;
+        let Some(position) = self.position(name) else {
+            return Found::Missing;
+        };
+        let entry = &mut self.entries[position];
+        let stat = entry.stat.take().filter(|_| fresh).map(|stat| *stat);
+        Found::Present {
+            ino: entry.ino,
+            file_type: entry.file_type,
+            stat,
+        }
+    }
+
+    /// Hands the entries after the server cookie `cookie` (0: from the start) to `sink`
+    /// until it returns false; `None` when no entry has that cookie (an offset the
+    /// listing cannot place: the caller asks the server).
+    pub fn read_from(&mut self, cookie: u64, sink: &mut dyn FnMut(&Entry) -> bool) -> Option<()> {
+        self.used.store(true, Ordering::Relaxed);
+        let start = if cookie == 0 {
+            0
+        } else if self.resume > 0
+            && self
+                .entries
+                .get(self.resume - 1)
+                .is_some_and(|entry| entry.cookie == cookie)
+        {
+            self.resume
+        } else {
+            self.entries
+                .iter()
+                .position(|entry| entry.cookie == cookie)?
+                + 1
+        };
+        let mut next = start;
+        for entry in &self.entries[start..] {
+            if !sink(entry) {
+                break;
+            }
+            next += 1;
+        }
+        self.resume = next;
+        Some(())
+    }
+}
+
+/// An entry for a name the server listed (not `.` or `..`).
+pub fn entry_of(dirent: &Dirent<'_>) -> Entry {
+    Entry {
+        name: dirent.name.into(),
+        cookie: dirent.offset,
+        ino: dirent.qid.path,
+        file_type: super::convert::dirent_file_type(dirent.kind, dirent.qid.kind),
+        stat: None,
+    }
+}
+
+/// A directory's listing slot.
+pub type Slot = Mutex<SlotState>;
+
+#[derive(Default)]
+pub struct SlotState {
+    /// Bumped by every change this kernel makes to the directory, so a listing read
+    /// while one happened is not kept.
+    pub generation: u64,
+    pub listing: Option<Listing>,
+}
+
+/// The listings of one mount, oldest first, for eviction.
+#[derive(Default)]
+pub struct Listings {
+    slots: Mutex<VecDeque<Weak<Slot>>>,
+}
+
+impl Listings {
+    pub fn register(&self, slot: &Arc<Slot>) {
+        let mut slots = self.slots.lock();
+        slots.retain(|slot| slot.strong_count() > 0);
+        slots.push_back(Arc::downgrade(slot));
+    }
+
+    /// Charges `bytes` to `budget`, evicting other listings (second chance) while it is
+    /// refused; `None` if even that does not make room.
+    pub fn charge(
+        &self,
+        budget: &Arc<MemoryBudget>,
+        bytes: u64,
+        keep: &Arc<Slot>,
+    ) -> Option<Charge> {
+        if let Ok(charge) = budget.charge(bytes) {
+            return Some(charge);
+        }
+        // Two passes at most: the first may only clear the "used" marks.
+        let mut turns = 2 * self.slots.lock().len();
+        while turns > 0 {
+            turns -= 1;
+            let Some(candidate) = self.slots.lock().pop_front() else {
+                break;
+            };
+            let Some(slot) = candidate.upgrade() else {
+                continue;
+            };
+            if Arc::ptr_eq(&slot, keep) {
+                self.slots.lock().push_back(candidate);
+                continue;
+            }
+            let evicted = {
+                let mut state = slot.lock();
+                match state.listing.as_ref() {
+                    Some(current) if current.used.swap(false, Ordering::Relaxed) => false,
+                    Some(_) => {
+                        state.listing = None;
+                        true
+                    }
+                    None => true,
+                }
+            };
+            if !evicted {
+                self.slots.lock().push_back(candidate);
+                continue;
+            }
+            if let Ok(charge) = budget.charge(bytes) {
+                return Some(charge);
+            }
+        }
+        None
+    }
+}
+
+impl P9Inode {
+    /// Exclusive mounts: what the listing says of `name` as an inode (a live one, or one
+    /// made from the listing's entry); `ENOENT` for a name it lacks; `None` when there
+    /// is no listing.
+    pub(super) fn lookup_listed(&self, name: &[u8]) -> Result<Option<Arc<P9Inode>>> {
+        let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get()) else {
+            return Ok(None);
+        };
+        let links = self.mount.links.load(Ordering::Acquire);
+        let found = match slot.lock().listing.as_mut() {
+            Some(listing) => listing.lookup(name, links),
+            None => return Ok(None),
+        };
+        match found {
+            Found::Missing => Err(Errno::ENOENT),
+            Found::Present {
+                ino,
+                file_type,
+                stat,
+            } => {
+                if let Some(live) = self.live_child(name)
+                    && live.ino() == ino
+                {
+                    return Ok(Some(live));
+                }
+                let parent = self.me.upgrade().ok_or(Errno::EIO)?;
+                let child = P9Inode::listed(parent, name, ino, file_type, stat, links);
+                self.remember_child(name, &child);
+                Ok(Some(child))
+            }
+        }
+    }
+
+    /// Exclusive mounts: serves `readdir` from the listing (reading it first when the
+    /// read starts at the beginning); `false` when the caller must ask the server.
+    pub(super) fn readdir_listed(
+        &self,
+        cookie: u64,
+        sink: &mut dyn FnMut(DirEntry<'_>) -> bool,
+    ) -> Result<bool> {
+        let slot = self
+            .extra()
+            .listing
+            .call_once(|| Arc::new(Mutex::new(SlotState::default())))
+            .clone();
+        let generation = {
+            let mut state = slot.lock();
+            if let Some(listing) = state.listing.as_mut() {
+                return Ok(serve(listing, cookie, sink));
+            }
+            state.generation
+        };
+        if cookie != 0 {
+            return Ok(false);
+        }
+        let Some(listing) = self.read_listing(&slot)? else {
+            return Ok(false);
+        };
+        let mut state = slot.lock();
+        if state.generation != generation {
+            return Ok(false);
+        }
+        let served = serve(state.listing.insert(listing), cookie, sink);
+        drop(state);
+        self.mount.listings.register(&slot);
+        Ok(served)
+    }
+
+    /// The whole directory from the server, its entries' attributes prefetched; `None`
+    /// when the budget has no room for it.
+    fn read_listing(&self, slot: &Arc<Slot>) -> Result<Option<Listing>> {
+        let links = self.mount.links.load(Ordering::Acquire);
+        let mut entries = Vec::new();
+        self.open_fid(Access::Read)?.readdir(0, &mut |dirent| {
+            if dirent.name != b"." && dirent.name != b".." {
+                entries.push(entry_of(dirent));
+            }
+            true
+        })?;
+        let bytes = cost(&entries);
+        let Some(charge) = self
+            .mount
+            .listings
+            .charge(&self.mount.page_budget, bytes, slot)
+        else {
+            return Ok(None);
+        };
+        self.prefetch(&mut entries)?;
+        Ok(Some(Listing::new(entries, links, charge)))
+    }
+
+    /// Fetches the attributes of `entries` through the client's pipeline (walk, getattr,
+    /// clunk: see [`super::client::Client::getattr_names`]). Entries a live inode already
+    /// stands for are skipped (its attributes are its own), and so are any the server
+    /// answers oddly (they are fetched again when looked up).
+    fn prefetch(&self, entries: &mut [Entry]) -> Result<()> {
+        let dir = self.fid()?;
+        let wanted: Vec<usize> = (0..entries.len())
+            .filter(|&at| self.live_child(&entries[at].name).is_none())
+            .collect();
+        let names: Vec<&[u8]> = wanted.iter().map(|&at| &entries[at].name[..]).collect();
+        let attrs = dir
+            .client()
+            .clone()
+            .getattr_names(dir, &names, getattr_mask::ALL);
+        drop(names);
+        for (at, attr) in wanted.into_iter().zip(attrs) {
+            let entry = &mut entries[at];
+            let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev)) else {
+                continue;
+            };
+            if stat.ino != entry.ino || stat.file_type() != Some(entry.file_type) {
+                continue;
+            }
+            stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
+            entry.stat = Some(Box::new(stat));
+        }
+        Ok(())
+    }
+}
+
+fn serve(listing: &mut Listing, cookie: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> bool {
+    listing
+        .read_from(cookie, &mut |entry| {
+            sink(DirEntry {
+                name: &entry.name,
+                ino: entry.ino,
+                file_type: entry.file_type,
+                next_offset: entry.cookie.saturating_add(FIRST_ENTRY_OFFSET),
+            })
+        })
+        .is_some()
+}
