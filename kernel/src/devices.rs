@@ -1,21 +1,26 @@
-//! The devices the sandbox uses, found once at boot: today the virtio-9p shares, each with
-//! its mount tag.
+//! The devices the sandbox uses, found once at boot: the virtio-9p shares, each with its
+//! mount tag, and the virtio-console port of the host's control channel (`stdio=control`).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use drivers::virtio::{self, MICROVM_SLOTS, MmioSlot};
 use drivers::virtio_9p::Virtio9pChannel;
-use virtio_drivers::transport::DeviceType;
+use virtio_drivers::device::console::VirtIOConsole;
+use virtio_drivers::transport::{DeviceType, SomeTransport};
 
 use arch::dma::KernelHal;
 use arch::mmio::MmioRegion;
 
 pub type NinePChannel = Virtio9pChannel<KernelHal>;
+/// The control channel's port: port 0 of a virtio-console device (`virtconsole`).
+pub type ControlPort = VirtIOConsole<KernelHal, SomeTransport<'static>>;
 
 pub struct Devices {
     /// The 9p shares in discovery order (MMIO by address, then PCI).
     pub nine_p: Vec<Arc<NinePChannel>>,
+    /// The first virtio-console device, until the control channel takes it.
+    pub control: spin::Mutex<Option<ControlPort>>,
 }
 
 impl Devices {
@@ -58,7 +63,20 @@ pub fn discover(cmdline: &[u8]) -> Devices {
             Err(error) => log::warn!("virtio-9p: device failed to start: {error}"),
         }
     }
-    Devices { nine_p }
+    let control = virtio::take_devices(&mut found, DeviceType::Console)
+        .into_iter()
+        .next()
+        .and_then(|transport| match VirtIOConsole::new(transport) {
+            Ok(port) => Some(port),
+            Err(error) => {
+                log::warn!("virtio-console: device failed to start: {error}");
+                None
+            }
+        });
+    Devices {
+        nine_p,
+        control: spin::Mutex::new(control),
+    }
 }
 
 /// Whether a fixed (microvm) slot's registers can be mapped: checked and mapped here, before

@@ -57,6 +57,7 @@ extern crate alloc;
 
 pub mod abi;
 pub mod container;
+pub mod control;
 pub mod exec;
 pub mod fs;
 pub mod futex;

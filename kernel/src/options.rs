@@ -50,6 +50,9 @@ pub enum Stdio {
     /// Their own serial ports, as `cargo xtask run` gives them: COM2 carries the input
     /// (framed by `tty::wire`) and the output (the terminal, or stdout), COM3 stderr.
     Ports,
+    /// The host runtime's control channel (`control`): a virtio-console port carries
+    /// the lifecycle, signals, exec and every process's streams, each apart.
+    Control,
 }
 
 /// Borrows from the command line: it is parsed before the heap exists.
@@ -68,7 +71,7 @@ pub struct Options<'a> {
     pub wallclock_ns: Option<i64>,
     /// `entropy=`: hex bytes from the host's random source, mixed into the kernel's.
     pub entropy: Option<&'a str>,
-    /// `stdio=console|ports`.
+    /// `stdio=console|ports|control`.
     pub stdio: Stdio,
 }
 
@@ -183,7 +186,8 @@ impl<'a> Options<'a> {
                     options.stdio = match value {
                         "console" => Stdio::Console,
                         "ports" => Stdio::Ports,
-                        _ => return Err(bad("console|ports")),
+                        "control" => Stdio::Control,
+                        _ => return Err(bad("console|ports|control")),
                     }
                 }
                 // Written by the host, not a person: channel m<i> shares a bind-mounted
@@ -279,6 +283,10 @@ mod tests {
     fn stdio_goes_to_the_console_unless_ports_are_named() {
         assert_eq!(Options::parse(b"").unwrap().stdio, Stdio::Console);
         assert_eq!(Options::parse(b"stdio=ports").unwrap().stdio, Stdio::Ports);
+        assert_eq!(
+            Options::parse(b"stdio=control").unwrap().stdio,
+            Stdio::Control
+        );
         assert!(Options::parse(b"stdio=com2").is_err());
     }
 

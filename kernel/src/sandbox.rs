@@ -136,6 +136,11 @@ pub fn run(
     devices: &Devices,
 ) -> ! {
     let started = crate::clock::monotonic_ns();
+    let control = options.stdio == crate::options::Stdio::Control;
+    if control && let Err(why) = crate::control::init(devices) {
+        print_line(format_args!("sandbox: {why}"));
+        exit(container::error::MOUNT_FAILED)
+    }
     let spec = Spec::parse(spec_bytes).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: spec: {error}"));
         exit(error.exit_status())
@@ -173,15 +178,22 @@ pub fn run(
     let elapsed_us = (crate::clock::monotonic_ns() - started) / 1000;
 
     let spec_process = &plan.process;
+    // Under the host's control channel the console stays the kernel's (what a program
+    // writes to `/dev/console` joins the kernel's log, never a container stream).
+    let console_stdio = if control {
+        crate::options::Stdio::Console
+    } else {
+        options.stdio
+    };
     if let Err(why) = crate::tty::console::setup(
-        options.stdio,
+        console_stdio,
         spec_process.terminal,
         spec_process.console_size,
     ) {
         print_line(format_args!("sandbox: {why}"));
         exit(container::error::MOUNT_FAILED)
     }
-    let mut process = init_process(&plan, ns).unwrap_or_else(|(what, errno)| {
+    let mut process = init_process(&plan, ns, control).unwrap_or_else(|(what, errno)| {
         print_line(format_args!("sandbox: {what}: {errno:?}"));
         exit(container::error::MOUNT_FAILED)
     });
@@ -237,11 +249,22 @@ pub fn run(
     }
     log::info!(target: "sandbox", "namespace built: {} mounts in {elapsed_us} us", process.fs.lock().ns.mounts().len());
     crate::task::lifecycle::register_init(plan.process.pids_limit, process.task.clone());
-    crate::tty::console::attach_init(plan.process.terminal);
     crate::task::oom::track(&process);
-    let ending = crate::task::run::run(&mut process);
+    let ending = if control {
+        // Held until the host says start; a signal meanwhile may end it unstarted.
+        match crate::control::hold_until_start(&mut process) {
+            Some(ending) => ending,
+            None => crate::task::run::run(&mut process),
+        }
+    } else {
+        crate::tty::console::attach_init(plan.process.terminal);
+        crate::task::run::run(&mut process)
+    };
     let termination = crate::task::lifecycle::end_init(process, ending);
     log::info!(target: "sandbox", "init ended: {termination:?}");
+    if control {
+        crate::control::init_ended(termination);
+    }
     // What shared mappings stored and nobody wrote back yet reaches the host's files
     // before the machine goes.
     crate::mm::writeback::sync_all();
@@ -249,7 +272,7 @@ pub fn run(
 }
 
 /// What exec's path lookup sees at `path` (symlinks followed, as execve does).
-fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
+pub(crate) fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
     let location = fs.resolve(At::Cwd, path.as_bytes(), true).ok()?;
     let kind = location.dentry.positive().ok()?.file_type();
     Some(if kind == vfs_core::FileType::Directory {
@@ -261,12 +284,31 @@ fn lookup_kind(fs: &FsContext, path: &str) -> Option<FileKind> {
 
 /// The init before exec: identity, working directory (made if missing), umask, and its
 /// standard streams on descriptors 0, 1 and 2 (the console, or the host's streams: see
-/// `tty::console`).
+/// `tty::console` and `control`).
 fn init_process(
     plan: &MountPlan,
     ns: Arc<vfs_core::MountNamespace>,
+    control: bool,
 ) -> Result<Process, (&'static str, Errno)> {
     let spec = &plan.process;
+    new_process(INIT_PID, spec, ns, |fs| {
+        if control {
+            crate::control::init_stdio(fs, spec.terminal, spec.console_size)
+        } else {
+            crate::tty::console::init_stdio(fs, spec.terminal)
+        }
+    })
+}
+
+/// A process `pid` of the container before exec, as `spec` describes it, in the mount
+/// namespace `ns`, its descriptors 0-2 from `stdio` (opened in its context): the init,
+/// or a process the host's runtime starts in the running container (`control`).
+pub(crate) fn new_process(
+    pid: u32,
+    spec: &crate::container::ProcessPlan,
+    ns: Arc<vfs_core::MountNamespace>,
+    stdio: impl FnOnce(&FsContext) -> Result<[Arc<vfs_core::OpenFile>; 3], Errno>,
+) -> Result<Process, (&'static str, Errno)> {
     let mut fs = FsContext::new(ns, Credentials::root());
     make_directories(&fs, &spec.cwd).map_err(|errno| ("process.cwd", errno))?;
     fs.chdir(At::Cwd, spec.cwd.as_bytes())
@@ -282,8 +324,7 @@ fn init_process(
         groups: spec.additional_gids.clone(),
     };
     let mut files = FdTable::with_budget(crate::mm::budget::budget());
-    let stdio = crate::tty::console::init_stdio(&fs, spec.terminal)
-        .map_err(|errno| ("/dev/console", errno))?;
+    let stdio = stdio(&fs).map_err(|errno| ("/dev/console", errno))?;
     for file in stdio {
         files
             .insert(file, false)
@@ -303,7 +344,7 @@ fn init_process(
     );
     let (fs, files) = (shared(fs), shared(files));
     let task = Task::new(
-        INIT_PID,
+        pid,
         Parts {
             mm: Some(mm.clone()),
             files: Some(files.clone()),
@@ -316,8 +357,8 @@ fn init_process(
         },
     );
     let mut process = Process {
-        pid: INIT_PID,
-        tid: INIT_PID,
+        pid,
+        tid: pid,
         task,
         mm,
         fs,

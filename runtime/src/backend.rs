@@ -1,10 +1,107 @@
-//! The monitor's sandbox: [`crate::vm::Vm`] implemented by [`crate::sandbox::Sandbox`].
+//! The monitor's sandbox: [`crate::vm::Vm`] implemented by [`crate::sandbox::Sandbox`] (a
+//! plain mapping of types and errors).
 
-use crate::vm::{LaunchRequest, Vm, VmError};
+use oci_spec::runtime::Process;
 
-/// Boots a sandbox for the monitor.
-pub fn launch(_request: LaunchRequest) -> Result<Box<dyn Vm>, VmError> {
-    Err(VmError::new(
-        "the sandbox library (runtime/src/sandbox) is not merged into this build yet",
-    ))
+use crate::sandbox::{
+    Accel, ExecId, ExitStatus, LaunchConfig, ProcessStdio, Sandbox, SandboxError,
+    Target as SandboxTarget,
+};
+use crate::vm::{Exit, LaunchRequest, Stdio, Target, Vm, VmError};
+
+/// Boots a sandbox for the monitor: QEMU with our kernel, up to "init loaded".
+pub fn launch(request: LaunchRequest) -> Result<Box<dyn Vm>, VmError> {
+    let config = LaunchConfig {
+        kernel: request.kernel,
+        bundle: request.bundle,
+        memory_mib: request.memory_mib,
+        cpus: 1,
+        accel: Accel::Auto,
+        kernel_log: request.kernel_log,
+        log_level: request.log_level,
+        init_stdio: stdio(request.stdio),
+    };
+    Ok(Box::new(Sandbox::launch(config).map_err(error)?))
+}
+
+fn stdio(stdio: Stdio) -> ProcessStdio {
+    match stdio {
+        Stdio::Streams {
+            stdin,
+            stdout,
+            stderr,
+        } => ProcessStdio::Streams {
+            stdin,
+            stdout,
+            stderr,
+        },
+        Stdio::Terminal { io } => ProcessStdio::Terminal { io },
+    }
+}
+
+fn target(target: Target) -> SandboxTarget {
+    match target {
+        Target::Init => SandboxTarget::Init,
+        Target::All => SandboxTarget::All,
+        Target::Exec(id) => SandboxTarget::Exec(ExecId(id)),
+    }
+}
+
+fn exit(status: ExitStatus) -> Exit {
+    match status {
+        ExitStatus::Code(code) => Exit::Code(code),
+        ExitStatus::Signal(signal) => Exit::Signal(signal),
+    }
+}
+
+/// The kernel's own message and status where it gave them (podman maps 126/127 by words).
+fn error(error: SandboxError) -> VmError {
+    match error {
+        SandboxError::Guest { status, message } => VmError {
+            message,
+            status: Some(status),
+        },
+        SandboxError::Exec { status, message } => VmError {
+            message,
+            status: Some(i32::from(status)),
+        },
+        other => VmError::new(other.to_string()),
+    }
+}
+
+impl Vm for Sandbox {
+    fn vmm_pid(&self) -> u32 {
+        Sandbox::vmm_pid(self)
+    }
+    fn start(&self) -> Result<(), VmError> {
+        Sandbox::start(self).map_err(error)
+    }
+    fn signal(&self, to: Target, signal: i32) -> Result<(), VmError> {
+        Sandbox::signal(self, target(to), signal).map_err(error)
+    }
+    fn exec(&self, process: &Process, io: Stdio) -> Result<u32, VmError> {
+        Sandbox::exec(self, process, stdio(io))
+            .map(|id| id.0)
+            .map_err(error)
+    }
+    fn resize(&self, to: Target, rows: u16, cols: u16) -> Result<(), VmError> {
+        Sandbox::resize(self, target(to), rows, cols).map_err(error)
+    }
+    fn pause(&self) -> Result<(), VmError> {
+        Sandbox::pause(self).map_err(error)
+    }
+    fn resume(&self) -> Result<(), VmError> {
+        Sandbox::resume(self).map_err(error)
+    }
+    fn pids(&self) -> Result<Vec<u32>, VmError> {
+        Sandbox::pids(self).map_err(error)
+    }
+    fn wait_exec(&self, id: u32) -> Result<Exit, VmError> {
+        Sandbox::wait_exec(self, ExecId(id))
+            .map(exit)
+            .map_err(error)
+    }
+    fn wait(&self) -> Result<Exit, VmError> {
+        Sandbox::wait(self).map(exit).map_err(error)
+    }
 }

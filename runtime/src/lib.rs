@@ -5,6 +5,8 @@
 //! - [`sandbox`]: one VM and the channel to its kernel — launch to the point where the
 //!   namespace is built and the init is loaded, then start, signals, exec, stdio, exit
 //!   status (the channel helper's library).
+//! - [`qemu`], [`bundle`], [`cmdline`]: how a bundle becomes a QEMU command line (shared
+//!   with `xtask`, which boots the kernel the same way for its runs, tests and benchmarks).
 //! - [`cli`] and [`commands`]: runc's command line; [`state`]: the state under `--root` and
 //!   its locking; [`monitor`]: the process `create` leaves, whose exit status is the
 //!   container's, serving the other commands over [`protocol`]; [`console`]: ptys and the
@@ -13,7 +15,9 @@
 //!   [`backend`] implements it with [`sandbox::Sandbox`].
 
 pub mod backend;
+pub mod bundle;
 pub mod cli;
+pub mod cmdline;
 pub mod commands;
 pub mod console;
 pub mod error;
@@ -22,6 +26,7 @@ pub mod kernel_path;
 pub mod logging;
 pub mod monitor;
 pub mod protocol;
+pub mod qemu;
 pub mod rfc3339;
 pub mod sandbox;
 pub mod signals;

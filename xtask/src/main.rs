@@ -5,7 +5,7 @@ mod boot_tests;
 mod bundle;
 mod cargo;
 mod cli;
-mod cmdline;
+use sandbox_runtime::cmdline;
 mod console;
 mod digest;
 mod fuzz;

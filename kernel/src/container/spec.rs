@@ -293,6 +293,18 @@ impl Spec {
     }
 }
 
+impl Process {
+    /// Parses and checks a `process` object on its own (what a runtime's `exec` passes:
+    /// `runc exec --process FILE`), with the spec's rules and field names
+    /// (`process.args`).
+    pub fn parse(bytes: &[u8]) -> Result<Process, SpecError> {
+        let raw: raw::Process = serde_json::from_slice(bytes).map_err(|error| {
+            json_error(error, Some("process".to_owned()))
+        })?;
+        check_process(Some(raw))
+    }
+}
+
 fn deserialize(bytes: &[u8]) -> Result<raw::Spec, SpecError> {
     // A loader may pad a module to a page with zeros; they are not part of the spec.
     let end = bytes
@@ -510,6 +522,24 @@ mod tests {
 
     fn error_of(json: &str) -> SpecError {
         Spec::parse(json.as_bytes()).expect_err(json)
+    }
+
+    #[test]
+    fn a_process_object_parses_alone_with_the_specs_rules() {
+        let process = Process::parse(
+            br#"{"args":["sh","-c","id"],"env":["PATH=/bin"],"cwd":"/tmp/","terminal":true,
+                "consoleSize":{"height":30,"width":100},"user":{"uid":1000,"gid":100}}"#,
+        )
+        .unwrap();
+        assert_eq!(process.args, ["sh", "-c", "id"]);
+        assert_eq!(process.cwd, "/tmp");
+        assert_eq!((process.user.uid, process.user.gid), (1000, 100));
+        assert!(process.terminal);
+        assert_eq!(process.console_size.map(|size| size.height), Some(30));
+        let error = Process::parse(br#"{"args":[]}"#).unwrap_err();
+        assert!(error.to_string().contains("process.args"), "{error}");
+        assert!(Process::parse(br#"{"args":"sh"}"#).is_err());
+        assert!(Process::parse(b"not json").is_err());
     }
 
     #[test]

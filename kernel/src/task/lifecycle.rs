@@ -419,22 +419,51 @@ pub fn exit(process: Process, ending: Ending) {
 /// The init's first thread ended with `ending`: ends it as any thread, then waits until
 /// the init process itself has ended (its other threads may go on) and returns how.
 pub fn end_init(process: Process, ending: Ending) -> Termination {
+    end_and_wait(process, ending)
+}
+
+/// A process's first thread ended with `ending` (the init's, or a process the host
+/// exec'd, whose status the kernel reports): ends it as any thread, then waits until the
+/// process itself has ended and returns how. The zombie stays for its reaper.
+pub fn end_and_wait(process: Process, ending: Ending) -> Termination {
+    let pid = process.pid;
     exit(process, ending);
     loop {
         let queue = {
             let table = TABLE.lock();
-            let Some(init) = table.get(INIT_PID) else {
+            let Some(entry) = table.get(pid) else {
                 return Termination::Exited(0);
             };
-            if let State::Zombie(termination) = init.state {
+            if let State::Zombie(termination) = entry.state {
                 return termination;
             }
-            init.thread_exits.prepare();
-            init.thread_exits.clone()
+            entry.thread_exits.prepare();
+            entry.thread_exits.clone()
         };
         scheduler::block();
         queue.cancel();
     }
+}
+
+/// A signal from the host's runtime (outside the container) for the process `pid`: as
+/// `kill` by a holder of `CAP_KILL` from an ancestor pid namespace — the init takes only
+/// what it handles, and `SIGKILL` and `SIGSTOP` (Linux's rule for a namespace's init).
+/// `ESRCH` if no such process runs.
+pub fn signal_from_host(pid: u32, signo: u8) -> Result<(), Errno> {
+    let mut table = TABLE.lock();
+    let entry = table.get(pid).ok_or(Errno::ESRCH)?;
+    if entry.state != State::Running {
+        return Err(Errno::ESRCH);
+    }
+    if signo != 0 {
+        table.send_from(pid, SigInfo::user(signo, 0, 0), true);
+    }
+    Ok(())
+}
+
+/// The pids of the processes that have not ended, in order (a runtime's `ps`).
+pub fn live_pids() -> Vec<u32> {
+    TABLE.lock().running().map(|(pid, _)| pid).collect()
 }
 
 /// What a thread's end does to its memory for the threads that share it: the robust

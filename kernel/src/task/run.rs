@@ -22,6 +22,8 @@ pub fn run(process: &mut Process) -> Ending {
     let mut last_fault = None;
     let mut repeats = 0;
     loop {
+        // A paused container's threads wait here (the host's `pause`).
+        crate::control::freeze::checkpoint();
         process.mm.lock().activate();
         let entered = crate::clock::monotonic_ns();
         let exit = process.context.execute();

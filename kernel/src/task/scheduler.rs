@@ -97,6 +97,7 @@ pub fn sleep_for(ns: i64, interrupted: &dyn Fn() -> bool) {
 fn wake_expired_sleepers() {
     // The console's input has no interrupt: its port is looked at here, every tick.
     crate::tty::console::poll_input();
+    crate::control::poll();
     let now = crate::clock::monotonic_ns();
     super::lifecycle::fire_alarms(now);
     super::timers::fire(now);

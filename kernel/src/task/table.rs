@@ -361,6 +361,13 @@ impl Table {
     /// any thread of the process (`kill` of a thread id signals its process, as Linux's).
     /// Returns whether it was queued.
     pub fn send(&mut self, pid: u32, info: SigInfo) -> bool {
+        self.send_from(pid, info, false)
+    }
+
+    /// [`Table::send`], for a signal from outside the container when `outside` (the
+    /// host's runtime, in Linux's terms an ancestor pid namespace): the init then takes
+    /// `SIGKILL` and `SIGSTOP` too, as Linux forces them on a namespace's init from above.
+    pub fn send_from(&mut self, pid: u32, info: SigInfo, outside: bool) -> bool {
         let Some(tgid) = self.tgid_of(pid) else {
             return false;
         };
@@ -374,7 +381,7 @@ impl Table {
         let Some(leader) = self.entries.get_mut(&tgid) else {
             return false;
         };
-        if !admits(leader, info, blocked_by_all) {
+        if !admits(leader, info, blocked_by_all, outside) {
             return false;
         }
         if info.signo == 9 {
@@ -428,7 +435,7 @@ impl Table {
         let Some(leader) = self.entries.get(&tgid) else {
             return false;
         };
-        if !admits(leader, info, blocked) {
+        if !admits(leader, info, blocked, false) {
             return false;
         }
         let stopped = leader.stopped;
@@ -564,8 +571,9 @@ const STOP_SIGNALS: [u8; 4] = [19, 20, 21, 22];
 /// signals it has handlers for, whoever sends them (Linux's `SIGNAL_UNKILLABLE`; a
 /// blocked one is kept: `sigtimedwait` may take it); nobody an ignored one, unless
 /// `blocked` (the handler may change before it is unblocked: Linux's `sig_ignored`).
-fn admits(leader: &Entry, info: SigInfo, blocked: bool) -> bool {
-    if leader.tgid == INIT_PID && leader.handled & bit(info.signo) == 0 && !blocked {
+fn admits(leader: &Entry, info: SigInfo, blocked: bool, outside: bool) -> bool {
+    let forced = outside && matches!(info.signo, 9 | 19);
+    if leader.tgid == INIT_PID && leader.handled & bit(info.signo) == 0 && !blocked && !forced {
         return false;
     }
     let dropped = info.signo != 9 && leader.ignored & bit(info.signo) != 0 && !blocked;

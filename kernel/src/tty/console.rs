@@ -75,7 +75,8 @@ pub fn setup(
         ..Winsize::default()
     });
     match stdio {
-        Stdio::Console => {
+        // Under `control` the container's streams are elsewhere (`crate::control`).
+        Stdio::Console | Stdio::Control => {
             CONSOLE.call_once(|| Terminal::new_console(crate::console::write_bytes, true, winsize));
         }
         Stdio::Ports => {

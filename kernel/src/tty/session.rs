@@ -390,12 +390,17 @@ pub fn hang_up_orphaned(groups: Vec<u32>) {
 /// The console as the init's controlling terminal, with the init's group in the
 /// foreground (as the container's process gets its terminal from the runtime).
 pub fn give_to_init(terminal: &Terminal) {
-    use crate::task::table::INIT_PID;
+    give_to(crate::task::table::INIT_PID, terminal);
+}
+
+/// Makes `terminal` the controlling terminal of the session `pid` leads, its group the
+/// foreground (a process the host's runtime started with a terminal, as the init).
+pub fn give_to(pid: u32, terminal: &Terminal) {
     let mut table = TABLE.lock();
-    if let Some(init) = table.get_mut(INIT_PID) {
-        init.ctty = terminal.id();
+    if let Some(leader) = table.get_mut(pid) {
+        leader.ctty = terminal.id();
         let mut state = terminal.lock();
-        state.session = init.sid;
-        state.pgrp = init.pgid;
+        state.session = leader.sid;
+        state.pgrp = leader.pgid;
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::BundleError;
+use super::BundleError;
 use crate::cargo::workspace_root;
 
 /// Relative to the workspace root.

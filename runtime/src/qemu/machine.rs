@@ -41,6 +41,15 @@ impl Machine {
             Machine::Q35 => "virtio-9p-pci",
         }
     }
+
+    /// The virtio-serial (virtio-console) device model on this machine's transport: the
+    /// runtime's control channel is its port 0.
+    pub fn serial_device(self) -> &'static str {
+        match self {
+            Machine::Microvm => "virtio-serial-device",
+            Machine::Q35 => "virtio-serial-pci",
+        }
+    }
 }
 
 impl fmt::Display for Machine {
