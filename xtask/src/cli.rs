@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the kernel ELF for x86_64-unknown-none.
+    /// Build the kernel ELF for x86_64-unknown-none and the OCI runtime (`sandbox-runtime`).
     Build(BuildArgs),
     /// Build the kernel and boot it; exits with the sandbox's exit status.
     Run(RunArgs),

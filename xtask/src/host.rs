@@ -4,7 +4,6 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-
 pub use sandbox_runtime::qemu::host::{cpuinfo, tsc_khz};
 
 pub fn is_root() -> bool {

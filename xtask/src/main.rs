@@ -32,7 +32,9 @@ fn main() -> ExitCode {
     let is_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
         Command::Build(args) => setup::for_build().and_then(|()| {
-            cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0)
+            let profile = cargo::Profile::from_debug_flag(args.debug);
+            cargo::build_kernel(profile)?;
+            cargo::build_runtime(profile).map(|_| 0)
         }),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
