@@ -12,6 +12,7 @@ mod fuzz;
 mod guest;
 mod host;
 mod launch;
+mod oci;
 mod one_program;
 mod qemu;
 mod rootfs;

@@ -40,6 +40,8 @@ pub fn test(args: TestArgs) -> Result<u8> {
         &target,
         args.filter.as_deref(),
     )?);
+    let runtime = cargo::build_runtime(Profile::Release)?;
+    all.extend(boot_tests::runtime_cases(accel, &fixtures, &runtime)?);
     let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {
