@@ -9,6 +9,7 @@ mod linux_guest;
 mod nine_p;
 mod processes;
 mod report;
+mod runtime;
 mod syscalls;
 mod threads;
 
@@ -27,6 +28,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Processes(args) => processes::bench(args),
         Bench::Threads(args) => threads::bench(args),
         Bench::Images(args) => images::bench(args),
+        Bench::Runtime(args) => runtime::bench(args),
     }?;
     Ok(0)
 }
