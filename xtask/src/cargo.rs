@@ -105,9 +105,9 @@ pub fn build_kernel(profile: Profile) -> Result<PathBuf> {
 /// The OCI runtime's package and binary (issue 16).
 pub const RUNTIME_PACKAGE: &str = "sandbox-runtime";
 
-/// Builds `sandbox-runtime` for the host with the kernel's profile, so its rule for finding
-/// the kernel (`TARGET/x86_64-unknown-none/PROFILE/kernel` from `TARGET/PROFILE/`) finds the
-/// one built beside it; returns the binary's path.
+/// Builds `sandbox-runtime` for the host (`TARGET/PROFILE/sandbox-runtime`); its rule for
+/// finding the kernel looks in `TARGET/x86_64-unknown-none/{release,debug}/kernel`, so it
+/// finds the one `build_kernel` made beside it. Returns the binary's path.
 pub fn build_runtime(profile: Profile) -> Result<PathBuf> {
     let label = profile.output_dir();
     eprintln!("xtask: building {RUNTIME_PACKAGE} ({label})…");
