@@ -1,12 +1,9 @@
-//! The monitor's sandbox: [`crate::vm::Vm`] implemented by [`crate::sandbox::Sandbox`] (a
-//! plain mapping of types and errors).
+//! The monitor's sandbox: [`crate::vm::Vm`] implemented by [`crate::sandbox::Sandbox`] (its
+//! errors mapped to the kernel's message and status).
 
 use oci_spec::runtime::Process;
 
-use crate::sandbox::{
-    Accel, ExecId, ExitStatus, LaunchConfig, ProcessStdio, Sandbox, SandboxError,
-    Target as SandboxTarget,
-};
+use crate::sandbox::{Accel, ExecId, LaunchConfig, Sandbox, SandboxError};
 use crate::vm::{Exit, LaunchRequest, Stdio, Target, Vm, VmError};
 
 /// Boots a sandbox for the monitor: QEMU with our kernel, up to "init loaded".
@@ -19,39 +16,9 @@ pub fn launch(request: LaunchRequest) -> Result<Box<dyn Vm>, VmError> {
         accel: Accel::Auto,
         kernel_log: request.kernel_log,
         log_level: request.log_level,
-        init_stdio: stdio(request.stdio),
+        init_stdio: request.stdio,
     };
     Ok(Box::new(Sandbox::launch(config).map_err(error)?))
-}
-
-fn stdio(stdio: Stdio) -> ProcessStdio {
-    match stdio {
-        Stdio::Streams {
-            stdin,
-            stdout,
-            stderr,
-        } => ProcessStdio::Streams {
-            stdin,
-            stdout,
-            stderr,
-        },
-        Stdio::Terminal { io } => ProcessStdio::Terminal { io },
-    }
-}
-
-fn target(target: Target) -> SandboxTarget {
-    match target {
-        Target::Init => SandboxTarget::Init,
-        Target::All => SandboxTarget::All,
-        Target::Exec(id) => SandboxTarget::Exec(ExecId(id)),
-    }
-}
-
-fn exit(status: ExitStatus) -> Exit {
-    match status {
-        ExitStatus::Code(code) => Exit::Code(code),
-        ExitStatus::Signal(signal) => Exit::Signal(signal),
-    }
 }
 
 /// The kernel's own message and status where it gave them (podman maps 126/127 by words).
@@ -77,15 +44,15 @@ impl Vm for Sandbox {
         Sandbox::start(self).map_err(error)
     }
     fn signal(&self, to: Target, signal: i32) -> Result<(), VmError> {
-        Sandbox::signal(self, target(to), signal).map_err(error)
+        Sandbox::signal(self, to, signal).map_err(error)
     }
     fn exec(&self, process: &Process, io: Stdio) -> Result<u32, VmError> {
-        Sandbox::exec(self, process, stdio(io))
+        Sandbox::exec(self, process, io)
             .map(|id| id.0)
             .map_err(error)
     }
     fn resize(&self, to: Target, rows: u16, cols: u16) -> Result<(), VmError> {
-        Sandbox::resize(self, target(to), rows, cols).map_err(error)
+        Sandbox::resize(self, to, rows, cols).map_err(error)
     }
     fn pause(&self) -> Result<(), VmError> {
         Sandbox::pause(self).map_err(error)
@@ -102,6 +69,6 @@ impl Vm for Sandbox {
             .map_err(error)
     }
     fn wait(&self) -> Result<Exit, VmError> {
-        Sandbox::wait(self).map(exit).map_err(error)
+        Sandbox::wait(self).map_err(error)
     }
 }

@@ -11,7 +11,8 @@
 //!   its locking; [`monitor`]: the process `create` leaves, whose exit status is the
 //!   container's, serving the other commands over [`protocol`]; [`console`]: ptys and the
 //!   console socket; [`hooks`], [`spec`], [`logging`], [`kernel_path`].
-//! - [`vm`]: what the monitor needs of a sandbox, as a trait (tests drive a fake);
+//! - [`vm`]: what the monitor needs of a sandbox, as a trait over the sandbox's types (tests
+//!   drive a fake);
 //!   [`backend`] implements it with [`sandbox::Sandbox`].
 
 pub mod backend;

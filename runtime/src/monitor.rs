@@ -22,7 +22,7 @@ use crate::console;
 use crate::error::{Context, Result, RuntimeError};
 use crate::protocol::{self, Reply, Request};
 use crate::state::{self, HostProcess, Status};
-use crate::vm::{LaunchRequest, Launcher, Stdio, Target, Vm, VmError};
+use crate::vm::{ExecId, LaunchRequest, Launcher, Stdio, Target, Vm, VmError};
 
 /// The status `create`'s caller sees when the sandbox ended without one (QEMU died): docker's
 /// "the runtime failed", as `cargo xtask run` uses.
@@ -274,7 +274,7 @@ impl Monitor {
                     return error_reply("container not running".to_owned(), None);
                 }
                 let target = match (exec, all) {
-                    (Some(exec), _) => Target::Exec(exec),
+                    (Some(exec), _) => Target::Exec(ExecId(exec)),
                     (None, true) => Target::All,
                     (None, false) => Target::Init,
                 };
@@ -306,7 +306,7 @@ impl Monitor {
                 }
             }
             Request::Resize { exec, rows, cols } => {
-                let target = exec.map_or(Target::Init, Target::Exec);
+                let target = exec.map_or(Target::Init, |exec| Target::Exec(ExecId(exec)));
                 reply_unit(self.vm.resize(target, rows, cols))
             }
             Request::Pids => match self.vm.pids() {

@@ -1,55 +1,15 @@
 //! What the monitor needs of a running sandbox, as a trait: the real one is
 //! [`crate::sandbox::Sandbox`] (QEMU and the control channel to our kernel, the channel
 //! helper's library; `backend.rs` adapts it), and the monitor's unit tests drive a fake.
-//! The types mirror the sandbox API's so the adapter is a plain mapping.
+//! It speaks the sandbox's own types; only the errors are its own.
 
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::Process;
 
-/// Whom a signal or a resize is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// The container's init (pid 1 in the guest).
-    Init,
-    /// Every process of the container (`kill --all`).
-    All,
-    /// A process `exec` started.
-    Exec(u32),
-}
-
-/// A process's streams on the host.
-#[derive(Debug)]
-pub enum Stdio {
-    /// fd 0 reads `stdin` until end of file (None: at once), fds 1 and 2 write `stdout` and
-    /// `stderr`, kept apart.
-    Streams {
-        stdin: Option<OwnedFd>,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
-    /// `process.terminal`: a guest terminal whose bytes are pumped to and from `io` (a host
-    /// pty's slave in raw mode).
-    Terminal { io: OwnedFd },
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(u8),
-    Signal(u8),
-}
-
-impl Exit {
-    /// The wait status a shell reports: the code, or 128 + the signal.
-    pub fn code(self) -> i32 {
-        match self {
-            Exit::Code(code) => i32::from(code),
-            Exit::Signal(signal) => 128 + i32::from(signal),
-        }
-    }
-}
+/// The sandbox's own types: whom a signal or resize is for, a process's streams, how it
+/// ended.
+pub use crate::sandbox::{ExecId, ExitStatus as Exit, ProcessStdio as Stdio, Target};
 
 /// A sandbox's failure: its message, and the status a shell would give when the guest
 /// said (127: not found, 126: not executable).
