@@ -21,7 +21,8 @@
 //! - [`tty`] (terminals: the line discipline, pseudo-terminals, the console, job control;
 //!   its rules portable, its objects on the target);
 //! - [`container`] (OCI spec → mount plan → namespace and init process), `sandbox` (the run,
-//!   from spec to exit status);
+//!   from spec to exit status), [`control`] (the host runtime's channel, `stdio=control`:
+//!   the init held until started, signals, exec, each process's streams, pause, statuses);
 //! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
 //!   things start in).
 //!

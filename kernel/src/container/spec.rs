@@ -298,9 +298,8 @@ impl Process {
     /// `runc exec --process FILE`), with the spec's rules and field names
     /// (`process.args`).
     pub fn parse(bytes: &[u8]) -> Result<Process, SpecError> {
-        let raw: raw::Process = serde_json::from_slice(bytes).map_err(|error| {
-            json_error(error, Some("process".to_owned()))
-        })?;
+        let raw: raw::Process = serde_json::from_slice(bytes)
+            .map_err(|error| json_error(error, Some("process".to_owned())))?;
         check_process(Some(raw))
     }
 }

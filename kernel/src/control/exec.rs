@@ -19,8 +19,8 @@ use super::streams::{self, Plumbing, Pumps};
 use crate::container::ProcessPlan;
 use crate::container::spec::Process as ProcessSpec;
 use crate::process::Process;
-use crate::task::table::{INIT_PID, TABLE};
 use crate::task::lifecycle;
+use crate::task::table::{INIT_PID, TABLE};
 
 /// What a failed exec reports: the status a shell gives (126, 127, or the spec's) and
 /// the kernel's message.
@@ -97,7 +97,11 @@ fn load(pid: u32, plan: &ProcessPlan) -> Result<(Process, Plumbing), Failure> {
     let path = plan
         .resolve(|path| crate::sandbox::lookup_kind(&process.fs_context(), path))
         .map_err(|error| (error.exit_status(), format!("{error}")))?;
-    let argv: Vec<Vec<u8>> = plan.args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+    let argv: Vec<Vec<u8>> = plan
+        .args
+        .iter()
+        .map(|arg| arg.as_bytes().to_vec())
+        .collect();
     let envp: Vec<Vec<u8>> = plan.env.iter().map(|var| var.as_bytes().to_vec()).collect();
     crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp).map_err(|failure| {
         (

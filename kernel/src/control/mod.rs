@@ -9,8 +9,9 @@
 //! `freeze` (pause/resume), `exec` (a process started in the running container), `service`
 //! (the thread that acts on the host's messages, and the init's start and end).
 //!
-//! Lock order: `service::PROCESSES` → a stream's state; `channel`'s port and inbox are
-//! leaves (a frame is sent with no other lock held).
+//! Lock order: every lock here is a leaf — `service::PROCESSES` (released before a
+//! process's streams are touched), each stream's state, `channel`'s port, decoder and
+//! inbox; a frame is sent with no other lock held.
 
 pub mod wire;
 
@@ -26,6 +27,6 @@ mod service;
 mod streams;
 
 #[cfg(target_os = "none")]
-pub use service::{hold_until_start, init, init_ended, init_stdio};
-#[cfg(target_os = "none")]
 pub use channel::poll;
+#[cfg(target_os = "none")]
+pub use service::{hold_until_start, init, init_ended, init_stdio};

@@ -4,15 +4,15 @@
 //!
 //! The init's start: once its namespace is built and its program loaded, the boot thread
 //! (the init's own) says `Created` and waits; the service thread releases it on `Start`.
-//! Signals that come meanwhile wait for it as for any process (`SIGKILL` ends it before
-//! its first instruction).
+//! Signals that come meanwhile wait for it as for any process; `SIGKILL` ends it there,
+//! unstarted (runc's `kill` of a created container), before its first instruction.
 //!
 //! The init's end: every other process is killed (its pid namespace goes, as under
 //! runc), the init's streams are read to their end (every writer gone), its status goes
 //! to the host, and the kernel powers off as in every mode.
 //!
-//! Lock order: `PROCESSES` → a stream's state (`streams`); the channel's locks are
-//! leaves taken with neither held.
+//! Lock order: `PROCESSES` is a leaf (a process's entry is cloned out before its streams
+//! are touched); the channel's locks are leaves taken with nothing else held.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -89,9 +89,11 @@ pub fn hold_until_start(process: &mut Process) -> Option<Ending> {
         }
     }
     send(&GuestMessage::Created { pid: INIT_PID });
-    while !STARTED.load(Ordering::SeqCst) {
+    // A `SIGKILL` while held ends the init unstarted (its sender wakes this thread).
+    let released = || STARTED.load(Ordering::SeqCst) || lifecycle::must_end(INIT_PID);
+    while !released() {
         START_EVENTS.prepare();
-        if !STARTED.load(Ordering::SeqCst) {
+        if !released() {
             scheduler::block();
         }
         START_EVENTS.cancel();
@@ -197,9 +199,7 @@ fn serve() {
 fn answer(request: Request) -> Reply {
     let done = |result: Result<(), Errno>| match result {
         Ok(()) => Reply::Done,
-        Err(errno) => Reply::Failed {
-            errno: errno.0,
-        },
+        Err(errno) => Reply::Failed { errno: errno.0 },
     };
     match request {
         Request::Start => {

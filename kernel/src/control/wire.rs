@@ -106,13 +106,25 @@ pub enum Request {
 /// Host → guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostMessage {
-    Request { seq: u32, request: Request },
+    Request {
+        seq: u32,
+        request: Request,
+    },
     /// Bytes for the standard input (or the terminal) of the process `id`.
-    Input { id: u32, data: Vec<u8> },
+    Input {
+        id: u32,
+        data: Vec<u8>,
+    },
     /// The host's input for `id` ended: the program reads end of file after what came.
-    InputEnd { id: u32 },
+    InputEnd {
+        id: u32,
+    },
     /// The host wrote `bytes` more of the stream: the guest may send that many more.
-    Credit { id: u32, stream: Stream, bytes: u32 },
+    Credit {
+        id: u32,
+        stream: Stream,
+        bytes: u32,
+    },
 }
 
 /// The guest's answer to a [`Request`].
@@ -120,12 +132,19 @@ pub enum HostMessage {
 pub enum Reply {
     Done,
     /// The request failed with this Linux errno (`ESRCH`: no such process, …).
-    Failed { errno: i32 },
+    Failed {
+        errno: i32,
+    },
     /// The exec'd process runs, with this guest pid.
-    ExecStarted { pid: u32 },
+    ExecStarted {
+        pid: u32,
+    },
     /// The exec failed before the program ran: the status a shell gives (126, 127) and
     /// the kernel's message.
-    ExecFailed { status: u8, message: String },
+    ExecFailed {
+        status: u8,
+        message: String,
+    },
     Pids(Vec<u32>),
 }
 
@@ -134,15 +153,33 @@ pub enum Reply {
 pub enum GuestMessage {
     /// The namespace is built and the init (guest pid `pid`) loaded, held until
     /// [`Request::Start`].
-    Created { pid: u32 },
-    Reply { seq: u32, reply: Reply },
-    Output { id: u32, stream: Stream, data: Vec<u8> },
+    Created {
+        pid: u32,
+    },
+    Reply {
+        seq: u32,
+        reply: Reply,
+    },
+    Output {
+        id: u32,
+        stream: Stream,
+        data: Vec<u8>,
+    },
     /// Nothing more will come on this stream.
-    OutputEnd { id: u32, stream: Stream },
+    OutputEnd {
+        id: u32,
+        stream: Stream,
+    },
     /// The program took `bytes` of its input: the host may send that many more.
-    InputCredit { id: u32, bytes: u32 },
+    InputCredit {
+        id: u32,
+        bytes: u32,
+    },
     /// The process `id` ended; its output streams ended before this.
-    Exited { id: u32, status: Status },
+    Exited {
+        id: u32,
+        status: Status,
+    },
 }
 
 /// What a frame that cannot be decoded is.
@@ -320,9 +357,7 @@ impl HostMessage {
                     };
                     Frame::new(SIGNAL).u32(*seq).u8(tag).u32(id).u8(*signal)
                 }
-                Request::Exec { id, process } => {
-                    Frame::new(EXEC).u32(*seq).u32(*id).bytes(process)
-                }
+                Request::Exec { id, process } => Frame::new(EXEC).u32(*seq).u32(*id).bytes(process),
                 Request::Resize { id, rows, cols } => {
                     Frame::new(RESIZE).u32(*seq).u32(*id).u16(*rows).u16(*cols)
                 }

@@ -113,6 +113,13 @@ impl Link {
         state.credits.remove(&id);
     }
 
+    /// Whether nothing more will be read for process `id` (its status came, or the
+    /// channel ended).
+    pub fn finished(&self, id: u32) -> bool {
+        let state = self.lock();
+        state.ended || state.statuses.contains_key(&id)
+    }
+
     /// Waits for input credit for process `id` and takes up to `want` bytes of it; `None`
     /// once the channel ended or the process's status came (nobody will read more).
     pub fn take_credit(&self, id: u32, want: usize) -> Option<usize> {

@@ -32,6 +32,7 @@ use kernel::control::wire::{self, INIT, Reply, Request, Status, Stream};
 use crate::bundle::BundleError;
 
 pub use crate::qemu::AccelRequest as Accel;
+pub use log::LevelFilter;
 
 /// What to boot and how.
 #[derive(Debug)]
@@ -50,7 +51,7 @@ pub struct LaunchConfig {
     /// streams.
     pub kernel_log: PathBuf,
     /// The kernel's `log=`.
-    pub log_level: log::LevelFilter,
+    pub log_level: LevelFilter,
     /// The container init's streams.
     pub init_stdio: ProcessStdio,
 }
@@ -128,10 +129,12 @@ pub enum SandboxError {
     /// The kernel refused a request with this errno (`ESRCH`: no such process).
     #[error("{request} refused: errno {errno}")]
     Refused { request: &'static str, errno: i32 },
-    #[error("no exec'd process {0}")]
-    NoSuchExec(u32),
     #[error("resize needs one process, not Target::All")]
     NotOneProcess,
+    /// The streams given do not fit the process: a terminal for a process without
+    /// `terminal`, or streams for one with it.
+    #[error("the process's `terminal` is {terminal} but its stdio is {given}")]
+    StdioMismatch { terminal: bool, given: &'static str },
     /// The sandbox ended before the request could be answered.
     #[error("the sandbox has ended")]
     Ended,
@@ -143,6 +146,8 @@ pub struct Sandbox {
     vmm_pid: u32,
     link: Arc<link::Link>,
     next_exec: AtomicU32,
+    /// The exec ids whose process started.
+    started: Mutex<std::collections::HashSet<u32>>,
     /// The output writers of each process, joined before its status is returned.
     outputs: Mutex<HashMap<u32, Vec<JoinHandle<()>>>>,
     /// The init's status once `wait` saw it.
@@ -154,6 +159,13 @@ impl Sandbox {
     /// loaded but not started — or the kernel's error (its message and status: 127 for a
     /// missing command, 110-113 for spec and mount problems).
     pub fn launch(config: LaunchConfig) -> Result<Sandbox, SandboxError> {
+        let spec = config.bundle.join("config.json");
+        let spec: serde_json::Value = std::fs::read(&spec)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
+        check_stdio(terminal, &config.init_stdio)?;
         let vm = vm::start(&config)?;
         let control = vm.control.try_clone().map_err(SandboxError::Launch)?;
         let (link, _reader) = link::Link::start(control).map_err(SandboxError::Launch)?;
@@ -163,6 +175,7 @@ impl Sandbox {
             vmm_pid,
             link,
             next_exec: AtomicU32::new(1),
+            started: Mutex::new(std::collections::HashSet::new()),
             outputs: Mutex::new(HashMap::new()),
             ended: Mutex::new(None),
         };
@@ -221,6 +234,7 @@ impl Sandbox {
         process: &oci_spec::runtime::Process,
         stdio: ProcessStdio,
     ) -> Result<ExecId, SandboxError> {
+        check_stdio(process.terminal().unwrap_or(false), &stdio)?;
         let json = serde_json::to_vec(process)
             .map_err(|error| SandboxError::Channel(error.to_string()))?;
         let id = self.next_exec.fetch_add(1, Ordering::Relaxed);
@@ -228,6 +242,10 @@ impl Sandbox {
         let reply = self.link.request(Request::Exec { id, process: json });
         match reply {
             Some(Reply::ExecStarted { .. }) => {
+                self.started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id);
                 pumps::input(&self.link, id, input).map_err(SandboxError::Launch)?;
                 Ok(ExecId(id))
             }
@@ -277,8 +295,20 @@ impl Sandbox {
     }
 
     /// The status of an exec'd process, once it ended and its output reached its fds.
-    /// [`SandboxError::Ended`] if the sandbox ended without one.
+    /// [`SandboxError::Ended`] if the sandbox ended without one; `Refused` with `ESRCH`
+    /// for an id no exec started.
     pub fn wait_exec(&self, id: ExecId) -> Result<ExitStatus, SandboxError> {
+        let known = self
+            .started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id.0);
+        if !known {
+            return Err(SandboxError::Refused {
+                request: "wait_exec",
+                errno: 3,
+            });
+        }
         let status = self
             .link
             .wait_for(|state| match state.statuses.get(&id.0) {
@@ -397,6 +427,16 @@ impl Sandbox {
     }
 }
 
+/// The kernel gives a process with `terminal` one stream both ways, and three without.
+fn check_stdio(terminal: bool, stdio: &ProcessStdio) -> Result<(), SandboxError> {
+    let given = match stdio {
+        ProcessStdio::Streams { .. } if terminal => "streams",
+        ProcessStdio::Terminal { .. } if !terminal => "a terminal",
+        _ => return Ok(()),
+    };
+    Err(SandboxError::StdioMismatch { terminal, given })
+}
+
 fn unexpected(reply: Reply) -> SandboxError {
     SandboxError::Channel(format!("unexpected reply {reply:?}"))
 }
@@ -411,3 +451,6 @@ impl Drop for Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -56,6 +56,13 @@ pub(super) fn input(link: &Arc<Link>, id: u32, from: Option<File>) -> std::io::R
         .spawn(move || {
             let mut chunk = vec![0u8; MAX_DATA];
             loop {
+                // Looked at now and then, so the thread (and its copy of the fd, which
+                // may be a terminal the caller waits to see closed) ends with the process.
+                match readable(&from) {
+                    Ok(false) if link.finished(id) => return,
+                    Ok(false) => continue,
+                    Ok(true) | Err(_) => {}
+                }
                 let count = match from.read(&mut chunk) {
                     Ok(0) => break,
                     Ok(count) => count,
@@ -78,4 +85,19 @@ pub(super) fn input(link: &Arc<Link>, id: u32, from: Option<File>) -> std::io::R
             link.send(&HostMessage::InputEnd { id });
         })?;
     Ok(())
+}
+
+/// Whether `file` has something to read (or its end), waiting a little.
+fn readable(file: &File) -> std::io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(file, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(ready) => Ok(ready > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }

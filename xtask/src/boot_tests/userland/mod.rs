@@ -5,10 +5,12 @@
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
 //! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`); issue 15's terminals (`terminals`: a C pty program, and
-//! `cargo xtask run` driven with piped streams and in a tmux terminal).
+//! `cargo xtask run` driven with piped streams and in a tmux terminal); issue 16's control
+//! channel driven through the runtime's `Sandbox` API (`control`).
 
 mod applets;
 mod bad_bundles;
+mod control;
 mod debian;
 mod dynamic;
 mod fixtures;
@@ -71,6 +73,7 @@ pub fn cases(
     cases.extend(dynamic_cases);
     cases.push(fsx_case);
     cases.extend(terminal_cases);
+    cases.extend(control::cases(&builder)?);
     Ok(cases)
 }
 
