@@ -64,9 +64,7 @@ impl Vm for Sandbox {
         Sandbox::pids(self).map_err(error)
     }
     fn wait_exec(&self, id: u32) -> Result<Exit, VmError> {
-        Sandbox::wait_exec(self, ExecId(id))
-            .map(exit)
-            .map_err(error)
+        Sandbox::wait_exec(self, ExecId(id)).map_err(error)
     }
     fn wait(&self) -> Result<Exit, VmError> {
         Sandbox::wait(self).map_err(error)
