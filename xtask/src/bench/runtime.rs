@@ -97,7 +97,7 @@ pub fn bench(args: RuntimeBenchArgs) -> Result<()> {
         ]);
         bars.push(Bar {
             label: (*name).to_owned(),
-            stats: stats.clone(),
+            stats: *stats,
         });
     }
     let aim = match (stats[0].as_ref(), runc_median) {
