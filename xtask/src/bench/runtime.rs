@@ -60,13 +60,30 @@ pub fn bench(args: RuntimeBenchArgs) -> Result<()> {
         ("runc", find(RUNC)?),
         ("crun", find(CRUN)?),
     ];
+    // A runtime that cannot run here at all (crun refuses this machine's hybrid cgroups) is
+    // reported with its error; ours and runc must run.
+    let mut unavailable: Vec<Option<String>> = Vec::new();
     for (name, path) in &runtimes {
-        let wall = podman_true(path, image)?;
-        eprintln!("xtask: bench runtime warm-up {name} … {wall:.0} ms");
+        match podman_true(path, image) {
+            Ok(wall) => {
+                eprintln!("xtask: bench runtime warm-up {name} … {wall:.0} ms");
+                unavailable.push(None);
+            }
+            Err(error) if *name == "crun" => {
+                eprintln!("xtask: bench runtime: {name} cannot run here: {error:#}");
+                unavailable.push(Some(format!("{error:#}")));
+            }
+            Err(error) => return Err(error),
+        }
     }
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); runtimes.len()];
     for index in 1..=args.runs {
-        for ((name, path), samples) in runtimes.iter().zip(&mut samples) {
+        for (((name, path), samples), unavailable) in
+            runtimes.iter().zip(&mut samples).zip(&unavailable)
+        {
+            if unavailable.is_some() {
+                continue;
+            }
             let wall = podman_true(path, image)?;
             eprintln!(
                 "xtask: bench runtime {name} {index}/{} … {wall:.0} ms",
@@ -80,8 +97,18 @@ pub fn bench(args: RuntimeBenchArgs) -> Result<()> {
     let runc_median = stats[1].as_ref().map(|stats| stats.median);
     let mut rows = Vec::new();
     let mut bars = Vec::new();
-    for ((name, _), stats) in runtimes.iter().zip(&stats) {
-        let Some(stats) = stats else { continue };
+    for (((name, _), stats), unavailable) in runtimes.iter().zip(&stats).zip(&unavailable) {
+        let Some(stats) = stats else {
+            let why = unavailable.as_deref().unwrap_or("no figure");
+            let why = why.lines().last().unwrap_or(why).replace('|', "/");
+            rows.push(vec![
+                (*name).to_owned(),
+                "—".to_owned(),
+                format!("n/a: {}", why.trim()),
+                "—".to_owned(),
+            ]);
+            continue;
+        };
         let ratio = runc_median.map_or("—".to_owned(), |runc| {
             format!("{:.2}", stats.median / runc)
         });
