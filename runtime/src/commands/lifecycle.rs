@@ -34,7 +34,10 @@ pub fn start(global: &Global, id: &str) -> Result<()> {
     let spec_path = container.path(state::SPEC_COPY);
     match std::fs::read(&spec_path).map(|bytes| spec::parse(&bytes)) {
         Ok(Ok(spec)) => {
-            let state = container.read()?.oci_state();
+            // runc hands the start hooks the state it read before the start: "created"
+            // (hooks written for runc read that).
+            let mut state = record.oci_state();
+            state["status"] = "created".into();
             hooks::run_all(&spec, HookKind::StartContainer, &state)?;
             hooks::run_all_warn(&spec, HookKind::Poststart, &state);
         }

@@ -2,7 +2,7 @@
 //! scenario is run under both and what a caller sees is compared — the container's exit
 //! status (waited for as a subreaper, as conmon and containerd's shim do), the pid file,
 //! the state JSON's keys and status at each step, the commands' own exit codes for the
-//! usual mistakes, and the `--log-format json` error line.
+//! usual mistakes, the `--log-format json` error line, and which hooks ran, told what.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,7 @@ pub fn check(setup: &Setup) -> Vec<String> {
             )),
         }
     }
+    failures.extend(hooks(&setup.runtime, &runc, &dir, &spec));
     let _ = rustix::process::set_child_subreaper(None);
     reap_orphans();
     failures.extend(mistakes(&setup.runtime, &runc, &dir, &spec));
@@ -237,6 +238,60 @@ fn wait_status(pid: i32) -> Option<i32> {
 /// Processes orphaned to us while we were a subreaper (runc's helpers) are reaped.
 fn reap_orphans() {
     while let Ok(Some(_)) = rustix::process::waitpid(None, WaitOptions::NOHANG) {}
+}
+
+/// `createRuntime`, `poststart` and `poststop` hooks (host programs that save the state
+/// they get on stdin): which ran, and the status and id each was told, as runc's.
+fn hooks(ours: &Path, runc: &Path, dir: &Path, spec: &Value) -> Vec<String> {
+    let out = dir.join("hooks-out");
+    let mut with_hooks = spec.clone();
+    let hook = |name: &str| {
+        serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("/bin/cat > {}/{name}", out.display())],
+            "timeout": 60,
+        })
+    };
+    with_hooks["hooks"] = serde_json::json!({
+        "createRuntime": [hook("createRuntime")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")],
+    });
+    let scenario = Scenario {
+        name: "hooks",
+        args: &["true"],
+        kill: None,
+    };
+    let mut seen = Vec::new();
+    for program in [ours, runc] {
+        let _ = std::fs::remove_dir_all(&out);
+        if let Err(error) = std::fs::create_dir_all(&out) {
+            return vec![error.to_string()];
+        }
+        if let Err(error) = run_scenario(program, &dir.join("hooks"), &with_hooks, &scenario) {
+            return vec![format!("hooks under {}: {error}", program.display())];
+        }
+        let ran: Vec<(String, String, String)> = ["createRuntime", "poststart", "poststop"]
+            .iter()
+            .map(|name| {
+                let state: Value = std::fs::read(out.join(name))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .unwrap_or(Value::Null);
+                (
+                    (*name).to_owned(),
+                    state["status"].as_str().unwrap_or("not run").to_owned(),
+                    state["id"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect();
+        seen.push(ran);
+    }
+    if seen[0] == seen[1] {
+        Vec::new()
+    } else {
+        vec![format!("hooks: ours {:?}, runc's {:?}", seen[0], seen[1])]
+    }
 }
 
 /// The usual mistakes' exit codes, and the JSON log line an error leaves.
