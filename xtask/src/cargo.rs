@@ -11,7 +11,7 @@ pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
 /// Crates whose unit tests run on the host. `boot` has nothing to test there; `arch` builds
 /// on the host for its portable unit tests (range set, frame allocator) and its doctests,
 /// among them the `compile_fail` one for the frame-ownership rule (`arch::paging`).
-pub const HOST_TESTED_CRATES: &[&str] = &["vfs-core", "drivers", "arch", "xtask"];
+pub const HOST_TESTED_CRATES: &[&str] = &["vfs-core", "drivers", "arch", "xtask", RUNTIME_PACKAGE];
 /// Crates whose library (not binary) is tested on the host: the kernel's binary needs the
 /// bare-metal target, its library's portable modules do not.
 pub const HOST_TESTED_LIBRARIES: &[&str] = &["kernel"];
@@ -100,6 +100,40 @@ pub fn build_kernel(profile: Profile) -> Result<PathBuf> {
         started.elapsed().as_secs_f64()
     );
     Ok(kernel)
+}
+
+/// The OCI runtime's package and binary (issue 16).
+pub const RUNTIME_PACKAGE: &str = "sandbox-runtime";
+
+/// Builds `sandbox-runtime` for the host (`TARGET/PROFILE/sandbox-runtime`); its rule for
+/// finding the kernel looks in `TARGET/x86_64-unknown-none/{release,debug}/kernel`, so it
+/// finds the one `build_kernel` made beside it. Returns the binary's path.
+pub fn build_runtime(profile: Profile) -> Result<PathBuf> {
+    let label = profile.output_dir();
+    eprintln!("xtask: building {RUNTIME_PACKAGE} ({label})…");
+    let started = Instant::now();
+    let mut command = cargo_command();
+    command.args(["build", "-p", RUNTIME_PACKAGE, "--bin", RUNTIME_PACKAGE]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("{RUNTIME_PACKAGE} build failed ({status})");
+    }
+    let binary = target_dir()?.join(label).join(RUNTIME_PACKAGE);
+    if !binary.is_file() {
+        bail!(
+            "cargo built {RUNTIME_PACKAGE} but {} is missing",
+            binary.display()
+        );
+    }
+    eprintln!(
+        "xtask: built {} in {:.1} s",
+        binary.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(binary)
 }
 
 /// Runs the host unit tests of the portable crates with their output streaming through.

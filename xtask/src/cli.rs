@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the kernel ELF for x86_64-unknown-none.
+    /// Build the kernel ELF for x86_64-unknown-none and the OCI runtime (`sandbox-runtime`).
     Build(BuildArgs),
     /// Build the kernel and boot it; exits with the sandbox's exit status.
     Run(RunArgs),
@@ -262,6 +262,16 @@ pub enum Bench {
     /// Debian programs (python3 -c pass, ls -la /usr/bin, bash -c true) on a Debian root
     /// over 9p: our sandbox against a Linux guest, first run and warm runs.
     Images(CompareBenchArgs),
+    /// `podman run --rm --network none IMAGE true` with sandbox-runtime, runc and crun as
+    /// podman's runtime, side by side (needs root, podman, runc, crun).
+    Runtime(RuntimeBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimeBenchArgs {
+    /// `podman run`s per runtime (after one warm-up each).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
 }
 
 /// A benchmark run on both our kernel and a Linux guest.

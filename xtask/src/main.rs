@@ -12,6 +12,7 @@ mod fuzz;
 mod guest;
 mod host;
 mod launch;
+mod oci;
 mod one_program;
 mod qemu;
 mod rootfs;
@@ -32,7 +33,9 @@ fn main() -> ExitCode {
     let is_run = matches!(cli.command, Command::Run(_));
     let result = match cli.command {
         Command::Build(args) => setup::for_build().and_then(|()| {
-            cargo::build_kernel(cargo::Profile::from_debug_flag(args.debug)).map(|_| 0)
+            let profile = cargo::Profile::from_debug_flag(args.debug);
+            cargo::build_kernel(profile)?;
+            cargo::build_runtime(profile).map(|_| 0)
         }),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),

@@ -40,6 +40,10 @@ pub fn test(args: TestArgs) -> Result<u8> {
         &target,
         args.filter.as_deref(),
     )?);
+    // A dev build: nothing here times the runtime, and it finds the release kernel (its rule
+    // tries `TARGET/x86_64-unknown-none/release/kernel` first).
+    let runtime = cargo::build_runtime(Profile::Debug)?;
+    all.extend(boot_tests::runtime_cases(accel, &fixtures, &runtime)?);
     let cases = boot_tests::filtered(all, args.filter.as_deref());
     eprintln!("xtask: {} boot tests ({accel})…", cases.len());
     let host = Host {

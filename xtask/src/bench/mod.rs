@@ -10,6 +10,7 @@ mod nine_p;
 mod nine_p_many;
 mod processes;
 mod report;
+mod runtime;
 mod syscalls;
 mod threads;
 
@@ -28,6 +29,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Processes(args) => processes::bench(args),
         Bench::Threads(args) => threads::bench(args),
         Bench::Images(args) => images::bench(args),
+        Bench::Runtime(args) => runtime::bench(args),
     }?;
     Ok(0)
 }

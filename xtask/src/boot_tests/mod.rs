@@ -5,6 +5,7 @@ mod cases;
 mod checks;
 mod container_checks;
 mod nine_p;
+mod runtime;
 pub(crate) mod userland;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::qemu::{Accel, Invocation, Machine, MemorySize, Share};
 pub use cases::{cases, filtered};
 use checks::Check;
 pub use nine_p::cases as nine_p_cases;
+pub use runtime::cases as runtime_cases;
 pub use userland::cases as userland_cases;
 pub use userland::debian_cases;
 pub use userland::docker_caps_with;

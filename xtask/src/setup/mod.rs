@@ -13,7 +13,10 @@ mod toolchain;
 
 use anyhow::Result;
 
-pub use packages::{BASH_STATIC, BUSYBOX, GO, HostPackage, MUSL_GCC, TMUX, ensure_packages};
+pub use packages::{
+    BASH_STATIC, BUSYBOX, CONTAINERD, CRUN, CTR, GO, HostPackage, MUSL_GCC, PODMAN, RUNC, TMUX,
+    ensure_packages,
+};
 pub use toolchain::ensure_toolchain;
 
 /// What `cargo xtask run` needs: the toolchain and QEMU. Debian's busybox-static is
@@ -50,8 +53,20 @@ pub fn for_test() -> Result<()> {
             "xtask: {error:#}\nxtask: the interactive terminal test will be reported skipped"
         );
     }
+    if let Err(error) = ensure_packages(&CONTAINER_TOOLS) {
+        eprintln!("xtask: {error:#}\nxtask: the OCI runtime's tests will be reported skipped");
+    }
     Ok(())
 }
+
+/// podman, containerd, runc and crun: what the OCI runtime's tests and bench drive it with
+/// and compare it to (skipped, with the reason, where they cannot be installed).
+pub const CONTAINER_TOOLS: [HostPackage; 4] = [
+    HostPackage::Podman,
+    HostPackage::Containerd,
+    HostPackage::Runc,
+    HostPackage::Crun,
+];
 
 /// What `cargo xtask bench` needs: as `test`, plus `xz` to unpack the Linux guest's kernel
 /// (the reference the figures are compared with).

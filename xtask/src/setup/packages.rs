@@ -18,6 +18,12 @@ pub const BASH_STATIC: &str = "/bin/bash-static";
 pub const GO: &str = "go";
 pub const MUSL_GCC: &str = "musl-gcc";
 pub const TMUX: &str = "tmux";
+/// The container tools of the runtime's tests and bench, looked up in `PATH`.
+pub const PODMAN: &str = "podman";
+pub const CONTAINERD: &str = "containerd";
+pub const CTR: &str = "ctr";
+pub const RUNC: &str = "runc";
+pub const CRUN: &str = "crun";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostPackage {
@@ -43,6 +49,13 @@ pub enum HostPackage {
     Mmdebstrap,
     /// `tmux`: the terminal the interactive boot test types into (`cargo xtask run -it`).
     Tmux,
+    /// The container tools the runtime's tests drive `sandbox-runtime` with (issue 16):
+    /// podman (with conmon), containerd (with `ctr` and its runc shim), and runc and crun,
+    /// the runtimes its answers and speed are compared with.
+    Podman,
+    Containerd,
+    Runc,
+    Crun,
 }
 
 impl HostPackage {
@@ -57,6 +70,10 @@ impl HostPackage {
             HostPackage::MuslTools => "musl-tools",
             HostPackage::Mmdebstrap => "mmdebstrap",
             HostPackage::Tmux => "tmux",
+            HostPackage::Podman => "podman",
+            HostPackage::Containerd => "containerd",
+            HostPackage::Runc => "runc",
+            HostPackage::Crun => "crun",
         }
     }
 
@@ -71,6 +88,12 @@ impl HostPackage {
             HostPackage::MuslTools => "musl-gcc builds the C programs of the thread tests",
             HostPackage::Mmdebstrap => "mmdebstrap builds Debian root filesystems",
             HostPackage::Tmux => "tmux is the terminal of the interactive shell test",
+            HostPackage::Podman => "podman runs containers with the OCI runtime in its tests",
+            HostPackage::Containerd => {
+                "containerd runs containers with the OCI runtime in its tests"
+            }
+            HostPackage::Runc => "runc is the OCI runtime's reference in its tests and bench",
+            HostPackage::Crun => "crun is compared with the OCI runtime in its bench",
         }
     }
 
@@ -89,6 +112,12 @@ impl HostPackage {
             HostPackage::MuslTools => host::find_in_path(MUSL_GCC).is_some(),
             HostPackage::Mmdebstrap => host::find_in_path("mmdebstrap").is_some(),
             HostPackage::Tmux => host::find_in_path(TMUX).is_some(),
+            HostPackage::Podman => host::find_in_path(PODMAN).is_some(),
+            HostPackage::Containerd => {
+                host::find_in_path(CONTAINERD).is_some() && host::find_in_path(CTR).is_some()
+            }
+            HostPackage::Runc => host::find_in_path(RUNC).is_some(),
+            HostPackage::Crun => host::find_in_path(CRUN).is_some(),
         }
     }
 }

@@ -14,10 +14,8 @@
 //!   resized, and the terminal back in its own mode afterwards. Without tmux (not
 //!   installable here) that case is reported skipped.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -164,36 +162,8 @@ fn xtask_run(
         .arg("--bundle")
         .arg(bundle)
         .arg("--")
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .map_err(|error| format!("starting xtask run: {error}"))?;
-    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let _ = pipe.write_all(bytes);
-    }
-    let pid = child.id();
-    let (done_tx, done_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done_tx.send(child.wait_with_output());
-    });
-    match done_rx.recv_timeout(RUN_TIMEOUT.max(case.time_limit())) {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(error)) => Err(format!("waiting for xtask run: {error}")),
-        Err(_) => {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            Err(format!(
-                "xtask run still running after {} s",
-                RUN_TIMEOUT.as_secs()
-            ))
-        }
-    }
+        .args(args);
+    crate::oci::run(&mut command, stdin, RUN_TIMEOUT.max(case.time_limit()))
 }
 
 fn expect_status(output: &Output, status: i32) -> Vec<String> {
