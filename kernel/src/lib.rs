@@ -157,6 +157,16 @@ pub fn start(boot: arch::BootInfo) -> ! {
         log::warn!(target: "timer", "no timer interrupts ({why}): a spinning program keeps the CPU");
     }
     timeline::phase("timer");
+    task::scheduler::init();
+    let cpus = arch::smp::start_application_processors(
+        boot.rsdp(),
+        timeline::tsc_khz(),
+        arch::percpu::MAX_CPUS,
+        task::scheduler::run_application_processor,
+    );
+    fs::sysfs::set_cpu_count(cpus as u32);
+    log::info!(target: "smp", "{cpus} CPUs online");
+    timeline::phase("cpus");
     random::init(&options::decode_hex(options.entropy.unwrap_or("")));
     let devices = devices::discover(boot.cmdline_bytes());
     timeline::phase("devices");

@@ -98,6 +98,7 @@ fn boot_bundle(
         machine,
         accel,
         memory,
+        cpus: 1,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &[("log", "warn".to_owned())]),

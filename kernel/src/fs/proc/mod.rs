@@ -22,7 +22,7 @@ mod tests;
 
 pub use system_files::FILESYSTEMS;
 pub use view::{
-    CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource,
+    CpuInfo, CpuTimes, FdInfo, MapArea, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource,
     ProcessState, ProcessView, SignalMasks, SystemView,
 };
 
