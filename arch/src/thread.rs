@@ -75,6 +75,9 @@ pub struct Thread {
     pub last_cpu: AtomicU32,
     /// The CPUs this thread may run on (bit `i`: CPU `i`).
     pub affinity: AtomicU64,
+    /// The kernel's wait-queue epoch when this thread last got ready to wait (its meaning
+    /// is the wait queues').
+    pub wait_epoch: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -114,6 +117,7 @@ impl Thread {
             sched_state: AtomicU8::new(0),
             last_cpu: AtomicU32::new(percpu::cpu_index() as u32),
             affinity: AtomicU64::new(u64::MAX),
+            wait_epoch: AtomicU64::new(u64::MAX),
         }))
     }
 
@@ -165,6 +169,7 @@ pub fn current() -> Arc<Thread> {
                 sched_state: AtomicU8::new(0),
                 last_cpu: AtomicU32::new(cpu.index() as u32),
                 affinity: AtomicU64::new(u64::MAX),
+                wait_epoch: AtomicU64::new(u64::MAX),
             })
         })
         .clone()

@@ -5,7 +5,8 @@
 //! seen from the host afterwards; busybox `sh` scripts that start processes and signal
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
 //! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`); issue 15's terminals (`terminals`: a C pty program, and
-//! `cargo xtask run` driven with piped streams and in a tmux terminal).
+//! `cargo xtask run` driven with piped streams and in a tmux terminal); issue 17's
+//! several-CPU cases (`smp`).
 
 mod applets;
 mod bad_bundles;
@@ -18,6 +19,7 @@ mod namespace;
 mod pipes;
 mod programs;
 mod shell;
+mod smp;
 pub mod snapshot;
 mod terminals;
 mod threads;
@@ -61,6 +63,7 @@ pub fn cases(
     let dynamic_cases = dynamic::cases(&builder, native)?;
     let fsx_case = fsx::case(&builder, &native.fsx)?;
     let terminal_cases = terminals::cases(&builder, native)?;
+    let smp_cases = smp::cases(&builder, &thread_cases)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -71,6 +74,7 @@ pub fn cases(
     cases.extend(dynamic_cases);
     cases.push(fsx_case);
     cases.extend(terminal_cases);
+    cases.extend(smp_cases);
     Ok(cases)
 }
 
