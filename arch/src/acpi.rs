@@ -39,11 +39,15 @@ fn copy_phys(phys: u64, len: usize) -> Option<Vec<u8>> {
 }
 
 fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        bytes.get(offset..offset + 4)?.try_into().ok()?,
+    ))
 }
 
 fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(offset..offset + 8)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        bytes.get(offset..offset + 8)?.try_into().ok()?,
+    ))
 }
 
 fn checksum_ok(bytes: &[u8]) -> bool {
@@ -94,7 +98,9 @@ fn find_rsdp() -> Option<u64> {
 
 /// The MADT, found from the RSDP.
 fn madt(rsdp: Option<u64>) -> Option<Vec<u8>> {
-    let (_, rsdt, xsdt) = rsdp.and_then(rsdp_at).or_else(|| find_rsdp().and_then(rsdp_at))?;
+    let (_, rsdt, xsdt) = rsdp
+        .and_then(rsdp_at)
+        .or_else(|| find_rsdp().and_then(rsdp_at))?;
     let (root, entry_size) = if xsdt != 0 {
         (table(xsdt)?, 8)
     } else {

@@ -43,8 +43,8 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use crate::PAGE;
 use crate::frame::{Frame, SharedFrame};
-use crate::percpu;
 use crate::memory::{allocate_frame, free_frame};
+use crate::percpu;
 
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
@@ -316,7 +316,8 @@ pub fn reap_retired() {
         let mut retired = RETIRED.lock();
         let mut free = Vec::new();
         retired.retain_mut(|(pml4, frames)| {
-            if loaded_elsewhere(*pml4) || percpu::this().loaded_cr3.load(Ordering::SeqCst) == *pml4 {
+            if loaded_elsewhere(*pml4) || percpu::this().loaded_cr3.load(Ordering::SeqCst) == *pml4
+            {
                 true
             } else {
                 free.push(core::mem::take(frames));
@@ -621,6 +622,30 @@ impl UserPageTable {
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
             self.shoot_down();
         }
+    }
+
+    /// Removes every page in `[start, end)` and hands them back, with one shoot-down for
+    /// all of them (`munmap` of a large range costs other CPUs one interruption, not one per
+    /// page); the pages are returned only after no CPU can reach them.
+    pub fn unmap_range(&mut self, start: u64, end: u64) -> Vec<UserPage> {
+        let pages = self.pages_in(start, end);
+        let mut removed = Vec::with_capacity(pages.len());
+        let mut cleared = false;
+        for virt in pages {
+            let Some(page) = self.frames.remove(&virt) else {
+                continue;
+            };
+            if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
+                entry.set_unused();
+                x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+                cleared = true;
+            }
+            removed.push(page);
+        }
+        if cleared {
+            self.shoot_down();
+        }
+        removed
     }
 
     /// Removes the page at `virt` and hands it back; this table no longer maps it.

@@ -96,7 +96,8 @@ impl CpuLocal {
 
     /// This block's place in [`CPUS`].
     pub(crate) fn index(&self) -> usize {
-        (self as *const CpuLocal as usize - CPUS.as_ptr() as usize) / core::mem::size_of::<CpuLocal>()
+        (self as *const CpuLocal as usize - CPUS.as_ptr() as usize)
+            / core::mem::size_of::<CpuLocal>()
     }
 }
 

@@ -167,8 +167,7 @@ pub fn start_application_processors(
         if online >= limit.min(MAX_CPUS) {
             break;
         }
-        let stack: &'static mut [u128] =
-            alloc::vec![0u128; AP_STACK_SIZE / 16].leak();
+        let stack: &'static mut [u128] = alloc::vec![0u128; AP_STACK_SIZE / 16].leak();
         let top = stack.as_ptr() as u64 + AP_STACK_SIZE as u64;
         AP_BOOT_STACK.store(top, Ordering::Relaxed);
         AP_BOOT_INDEX.store(online, Ordering::Relaxed);
@@ -196,7 +195,9 @@ fn copy_trampoline() -> bool {
     let end = &raw const ap_trampoline_end as u64;
     let efer_slot = &raw const ap_trampoline_efer as u64 - start;
     let len = (end - start) as usize;
-    if len > crate::PAGE as usize || !crate::memory::inside_direct_map(TRAMPOLINE, TRAMPOLINE + crate::PAGE) {
+    if len > crate::PAGE as usize
+        || !crate::memory::inside_direct_map(TRAMPOLINE, TRAMPOLINE + crate::PAGE)
+    {
         return false;
     }
     const LONG_MODE: u32 = 1 << 8;

@@ -162,9 +162,18 @@ mod tests {
     #[test]
     fn cpu_quota_becomes_a_vcpu_count() {
         let spec = |cpu: &str| format!(r#"{{"linux":{{"resources":{{"cpu":{cpu}}}}}}}"#);
-        assert_eq!(cpus_for_quota(spec(r#"{"quota":200000,"period":100000}"#).as_bytes()), Some(2));
-        assert_eq!(cpus_for_quota(spec(r#"{"quota":150000}"#).as_bytes()), Some(2));
-        assert_eq!(cpus_for_quota(spec(r#"{"quota":50000,"period":100000}"#).as_bytes()), Some(1));
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":200000,"period":100000}"#).as_bytes()),
+            Some(2)
+        );
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":150000}"#).as_bytes()),
+            Some(2)
+        );
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":50000,"period":100000}"#).as_bytes()),
+            Some(1)
+        );
         assert_eq!(cpus_for_quota(spec(r#"{"quota":-1}"#).as_bytes()), None);
         assert_eq!(cpus_for_quota(spec(r#"{"shares":1024}"#).as_bytes()), None);
         assert_eq!(cpus_for_quota(b"{}"), None);

@@ -334,9 +334,7 @@ impl AddressSpace {
     /// Drops the pages of `[start, end)`: unmaps them and frees their frames (a file's
     /// page stays with the file).
     pub(super) fn drop_pages(&mut self, start: u64, end: u64) {
-        for page in self.table.pages_in(start, end) {
-            drop(self.table.unmap(page));
-        }
+        drop(self.table.unmap_range(start, end));
     }
 
     /// `mmap` with `MAP_FIXED`: replaces anything in the range.

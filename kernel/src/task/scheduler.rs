@@ -287,8 +287,8 @@ pub fn block() {
 fn run_another() {
     wake_expired_sleepers();
     let (_, cpu) = this_cpu();
-    let next = take_next(true)
-        .unwrap_or_else(|| cpu.idle_thread.get().expect("cpu_up ran").clone());
+    let next =
+        take_next(true).unwrap_or_else(|| cpu.idle_thread.get().expect("cpu_up ran").clone());
     switch(next);
 }
 
@@ -372,9 +372,7 @@ fn wake_expired_sleepers() {
 /// The end of a thread: runs the others and never comes back; the thread's stack is freed
 /// by `arch` once the CPU has left it.
 pub fn end_current() -> ! {
-    thread::current()
-        .sched_state
-        .store(DEAD, Ordering::Release);
+    thread::current().sched_state.store(DEAD, Ordering::Release);
     run_another();
     unreachable!("nobody runs an ended thread")
 }

@@ -230,7 +230,12 @@ pub fn stat(system: &dyn SystemView, processes: usize) -> Vec<u8> {
     });
     let mut text = line("cpu ", total.0, total.1, total.2);
     for (index, cpu) in cpus.iter().enumerate() {
-        text += &line(&format!("cpu{index}"), cpu.user_ns, cpu.system_ns, cpu.idle_ns);
+        text += &line(
+            &format!("cpu{index}"),
+            cpu.user_ns,
+            cpu.system_ns,
+            cpu.idle_ns,
+        );
     }
     text += &format!(
         "intr 0\nctxt {}\nbtime {}\nprocesses {processes}\nprocs_running {}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",

@@ -189,10 +189,9 @@ fn parallelism(work: impl FnOnce()) -> (u64, u64) {
         .zip(&before)
         .map(|(a, b)| a.0.saturating_sub(b.0))
         .sum();
-    let elapsed = after
-        .first()
-        .zip(before.first())
-        .map_or(0, |(a, b)| (a.0 + a.1 + a.2).saturating_sub(b.0 + b.1 + b.2));
+    let elapsed = after.first().zip(before.first()).map_or(0, |(a, b)| {
+        (a.0 + a.1 + a.2).saturating_sub(b.0 + b.1 + b.2)
+    });
     (user, elapsed)
 }
 
@@ -231,7 +230,11 @@ fn scaling(report: &mut Report, cpus: usize) {
         report.check(
             &format!(
                 "two CPU-bound {what} get {} CPUs' worth of user time per elapsed time",
-                if cpus >= 2 { "more than 1.5" } else { "at most one" }
+                if cpus >= 2 {
+                    "more than 1.5"
+                } else {
+                    "at most one"
+                }
             ),
             ok,
             format!("{user} user ticks over {elapsed} elapsed ticks ({ratio:.2})"),
@@ -284,7 +287,10 @@ fn map_churn(report: &mut Report) {
                     let bytes = unsafe { std::slice::from_raw_parts_mut(region.cast::<u8>(), LEN) };
                     dirty += bytes.iter().filter(|&&b| b != 0).count();
                     bytes.fill((tag * 31 + round) as u8 | 1);
-                    dirty += bytes.iter().filter(|&&b| b != ((tag * 31 + round) as u8 | 1)).count();
+                    dirty += bytes
+                        .iter()
+                        .filter(|&&b| b != ((tag * 31 + round) as u8 | 1))
+                        .count();
                     // SAFETY: unmapping exactly what was mapped above.
                     unsafe { libc::munmap(region, LEN) };
                 }
@@ -338,7 +344,11 @@ fn fork_while_writing(report: &mut Report) {
     report.check(
         "fork while another thread writes: the child's copy never changes",
         results.iter().all(|waited| exited_with(waited, 0)),
-        results.iter().map(describe_wait).collect::<Vec<_>>().join(", "),
+        results
+            .iter()
+            .map(describe_wait)
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 }
 

@@ -26,15 +26,26 @@ const CPU_COUNTS: [u32; 3] = [1, 2, 4];
 const THREAD_PROGRAMS: [&str; 4] = ["threads", "tokio-check", "pthreads", "go-check"];
 
 /// A case on `machine` with `cpus` vCPUs running `args` with the usual spec.
-fn on(builder: &Builder<'_>, machine: Machine, cpus: u32, name: &str, args: &[&str]) -> Result<Case> {
+fn on(
+    builder: &Builder<'_>,
+    machine: Machine,
+    cpus: u32,
+    name: &str,
+    args: &[&str],
+) -> Result<Case> {
     let name = format!("{name}-{cpus}cpu");
     let dir = builder.fixtures.bundle_dir(&format!("{machine}-{name}"))?;
     let config = dir.join("config.json");
-    std::fs::write(&config, serde_json::to_vec_pretty(&builder.fixtures.spec(args))?)
-        .with_context(|| format!("writing {}", config.display()))?;
+    std::fs::write(
+        &config,
+        serde_json::to_vec_pretty(&builder.fixtures.spec(args))?,
+    )
+    .with_context(|| format!("writing {}", config.display()))?;
     let loaded = bundle::load(&dir, &SandboxOptions::default(), &[], &dir.join("scratch"))
         .with_context(|| format!("loading the bundle of boot test {name}"))?;
-    Ok(Case::new(&name, machine, builder.accel).bundle(&loaded).cpus(cpus))
+    Ok(Case::new(&name, machine, builder.accel)
+        .bundle(&loaded)
+        .cpus(cpus))
 }
 
 pub fn cases(builder: &Builder<'_>, thread_cases: &[Case]) -> Result<Vec<Case>> {
@@ -43,23 +54,43 @@ pub fn cases(builder: &Builder<'_>, thread_cases: &[Case]) -> Result<Vec<Case>> 
         for cpus in CPU_COUNTS {
             let count = cpus.to_string();
             cases.push(
-                on(builder, machine, cpus, "smp-check", &["/sbin/smp-check", &count])?
-                    .expect(Line(&["smp-check: ", " passed, 0 failed"]))
-                    .expect(Status(0))
-                    .timeout(Duration::from_secs(180)),
+                on(
+                    builder,
+                    machine,
+                    cpus,
+                    "smp-check",
+                    &["/sbin/smp-check", &count],
+                )?
+                .expect(Line(&["smp-check: ", " passed, 0 failed"]))
+                .expect(Status(0))
+                .timeout(Duration::from_secs(180)),
             );
             cases.push(
-                on(builder, machine, cpus, "busybox-nproc", &["/bin/busybox", "nproc"])?
-                    .expect(output(format!("{cpus}\n")))
-                    .expect(Status(0)),
+                on(
+                    builder,
+                    machine,
+                    cpus,
+                    "busybox-nproc",
+                    &["/bin/busybox", "nproc"],
+                )?
+                .expect(output(format!("{cpus}\n")))
+                .expect(Status(0)),
             );
         }
         cases.push(
-            on(builder, machine, 4, "smp-stress", &["/sbin/smp-check", "4", "--stress"])?
-                .expect(Line(&["smp-check: ", " passed, 0 failed"]))
-                .expect(Line(&["ok   mutex counter: 8 threads x 100000 give exactly 800000"]))
-                .expect(Status(0))
-                .timeout(Duration::from_secs(600)),
+            on(
+                builder,
+                machine,
+                4,
+                "smp-stress",
+                &["/sbin/smp-check", "4", "--stress"],
+            )?
+            .expect(Line(&["smp-check: ", " passed, 0 failed"]))
+            .expect(Line(&[
+                "ok   mutex counter: 8 threads x 100000 give exactly 800000",
+            ]))
+            .expect(Status(0))
+            .timeout(Duration::from_secs(600)),
         );
     }
     for program in THREAD_PROGRAMS {
