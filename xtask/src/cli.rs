@@ -266,6 +266,9 @@ pub enum Bench {
     /// pthread_create+join, futex and eventfd+epoll round trips between threads, Unix socket
     /// round trip and throughput: our sandbox against a Linux guest, with `processes`' aims.
     Threads(CompareBenchArgs),
+    /// Scaling over 1, 2 and 4 vCPUs of a CPU-bound parallel program and a fork+exec
+    /// storm: our sandbox against a Linux guest with the same vCPUs.
+    Smp(CompareBenchArgs),
     /// Debian programs (python3 -c pass, ls -la /usr/bin, bash -c true) on a Debian root
     /// over 9p: our sandbox against a Linux guest, first run and warm runs.
     Images(CompareBenchArgs),

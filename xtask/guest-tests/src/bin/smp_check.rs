@@ -16,6 +16,12 @@
 //! different CPUs; a fork storm from four threads at once.
 //!
 //! One line per check (`ok`/`FAIL`), then `smp-check: N passed, M failed`.
+//!
+//! `smp-check --bench WORKERS` (for `cargo xtask bench smp`, in our sandbox and in a Linux
+//! guest alike): a fixed amount of arithmetic split over WORKERS threads (`bench
+//! parallel-burn ns=…`, the wall time of the whole), and WORKERS processes each doing
+//! fork + exec of this program (`--noop`, which exits at once) + wait (`bench
+//! fork-exec-storm ns=…`, the wall time of the whole storm).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -454,8 +460,79 @@ fn fork_storm(report: &mut Report) {
     );
 }
 
+/// Total rounds of `burn` the parallel benchmark splits over its workers.
+const BENCH_ROUNDS: u64 = 2_000_000_000;
+/// fork + exec + wait per worker in the storm.
+const STORM_EACH: usize = 40;
+
+fn now_ns() -> u128 {
+    sys::monotonic_ns()
+}
+
+fn bench(workers: usize, program: &str) -> ExitCode {
+    let workers = workers.max(1);
+    let started = now_ns();
+    let handles: Vec<_> = (0..workers)
+        .map(|_| thread::spawn(move || burn(BENCH_ROUNDS / workers as u64)))
+        .collect();
+    for handle in handles {
+        let _ = handle.join();
+    }
+    println!("bench parallel-burn ns={} iterations=1", now_ns() - started);
+
+    let Ok(program) = std::ffi::CString::new(program) else {
+        return ExitCode::from(2);
+    };
+    let noop = c"--noop";
+    let started = now_ns();
+    let children: Vec<i32> = (0..workers)
+        .map(|_| {
+            let pid = fork();
+            if pid == 0 {
+                let mut failed = 0;
+                for _ in 0..STORM_EACH {
+                    let child = fork();
+                    if child == 0 {
+                        let argv = [program.as_ptr(), noop.as_ptr(), std::ptr::null()];
+                        // SAFETY: argv is a null-terminated array of C strings that outlive the call.
+                        unsafe { libc::execv(program.as_ptr(), argv.as_ptr()) };
+                        child_exit(127);
+                    }
+                    if !exited_with(&wait_with_deadline(child, CHILD_DEADLINE), 0) {
+                        failed += 1;
+                    }
+                }
+                child_exit(if failed == 0 { 0 } else { 1 });
+            }
+            pid
+        })
+        .collect();
+    let mut ok = true;
+    for pid in children {
+        ok &= exited_with(&wait_with_deadline(pid, CHILD_DEADLINE), 0);
+    }
+    let elapsed = now_ns() - started;
+    if ok {
+        println!(
+            "bench fork-exec-storm ns={elapsed} iterations={}",
+            workers * STORM_EACH
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("bench fork-exec-storm unavailable=execve:EIO");
+        ExitCode::FAILURE
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--noop") {
+        return ExitCode::SUCCESS;
+    }
+    if args.get(1).map(String::as_str) == Some("--bench") {
+        let workers = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+        return bench(workers, &args[0]);
+    }
     let Some(cpus) = args.get(1).and_then(|count| count.parse::<usize>().ok()) else {
         eprintln!("usage: smp-check CPUS [--stress]");
         return ExitCode::from(2);
