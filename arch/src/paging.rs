@@ -449,6 +449,10 @@ pub struct UserPageTable {
     pml4: u64,
     /// Bumped by every change that takes a right away (see the module's notes on SMP).
     generation: AtomicU64,
+    /// Inside a [`Batch`]: shoot-downs that free no frame wait for the batch's end.
+    batching: bool,
+    /// A shoot-down a batch put off.
+    pending: bool,
     /// Every user page this table holds, by virtual address. A page may be held but not
     /// present (see [`UserPageTable::hide`]).
     frames: BTreeMap<u64, UserPage>,
@@ -487,6 +491,8 @@ impl UserPageTable {
         Ok(Self {
             pml4,
             generation: AtomicU64::new(0),
+            batching: false,
+            pending: false,
             frames: BTreeMap::new(),
             table_frames: 1,
         })
@@ -584,8 +590,11 @@ impl UserPageTable {
         entry.set_addr(PhysAddr::new(page.phys()), flags);
         if was_present {
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
-            if moved || takes_away(old_flags, flags) {
+            if moved {
+                // The old frame goes below: no CPU may reach it by then.
                 self.shoot_down();
+            } else if takes_away(old_flags, flags) {
+                self.shoot_down_or_defer();
             }
         }
         // The old page (if any) is dropped only now, with no entry left pointing at it.
@@ -615,12 +624,17 @@ impl UserPageTable {
         Some(&mut leaf_table[((virt >> 12) & 511) as usize])
     }
 
-    /// Clears the entry for `virt` (if present) and flushes it from the TLB.
-    fn clear_entry(&mut self, virt: u64) {
+    /// Clears the entry for `virt` (if present) and flushes it from the TLB, here and (at
+    /// once, or at a batch's end when `keeps_frame`) on every other CPU.
+    fn clear_entry(&mut self, virt: u64, keeps_frame: bool) {
         if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
             entry.set_unused();
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
-            self.shoot_down();
+            if keeps_frame {
+                self.shoot_down_or_defer();
+            } else {
+                self.shoot_down();
+            }
         }
     }
 
@@ -651,7 +665,7 @@ impl UserPageTable {
     /// Removes the page at `virt` and hands it back; this table no longer maps it.
     pub fn unmap(&mut self, virt: u64) -> Option<UserPage> {
         let frame = self.frames.remove(&virt)?;
-        self.clear_entry(virt);
+        self.clear_entry(virt, false);
         Some(frame)
     }
 
@@ -659,7 +673,7 @@ impl UserPageTable {
     /// and contents; [`UserPageTable::protect`] makes it accessible again.
     pub fn hide(&mut self, virt: u64) {
         if self.frames.contains_key(&virt) {
-            self.clear_entry(virt);
+            self.clear_entry(virt, true);
         }
     }
 
@@ -690,7 +704,7 @@ impl UserPageTable {
             entry.set_addr(PhysAddr::new(phys), flags);
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
             if was_present && takes_away(old_flags, flags) {
-                self.shoot_down();
+                self.shoot_down_or_defer();
             }
         }
     }
@@ -798,11 +812,31 @@ impl UserPageTable {
         cpu.flushed_generation.store(generation, Ordering::Relaxed);
     }
 
+    /// Starts a batch of changes that free no frame ([`UserPageTable::protect`],
+    /// [`UserPageTable::hide`], a write-protecting [`UserPageTable::map_page`]): their
+    /// shoot-downs become one, when the batch ends (its guard drops, on every path out).
+    /// Changes that free a frame still shoot down at once. `fork` write-protecting a
+    /// parent's pages and `mprotect` of a range cost other CPUs one interruption.
+    pub fn batch(&mut self) -> Batch<'_> {
+        let outer = core::mem::replace(&mut self.batching, true);
+        Batch { table: self, outer }
+    }
+
+    /// [`Self::shoot_down`] now, or at the end of the batch this change is part of.
+    fn shoot_down_or_defer(&mut self) {
+        if self.batching {
+            self.pending = true;
+        } else {
+            self.shoot_down();
+        }
+    }
+
     /// Takes stale entries of this table out of every other CPU's user mode: bumps the
     /// generation, then kicks each CPU that announced this table and waits until it has
     /// left user mode (it flushes before it enters again). This CPU flushed the page
     /// itself; its own TLB stays current if it was.
-    fn shoot_down(&self) {
+    fn shoot_down(&mut self) {
+        self.pending = false;
         let before = self.generation.fetch_add(1, Ordering::SeqCst);
         let me = percpu::this();
         if me.loaded_cr3.load(Ordering::Relaxed) == self.pml4 {
@@ -837,6 +871,36 @@ fn no_execute_flag() -> Flags {
         Flags::NO_EXECUTE
     } else {
         Flags::empty()
+    }
+}
+
+/// A batch of changes to a [`UserPageTable`] (see [`UserPageTable::batch`]); the table
+/// through it.
+pub struct Batch<'a> {
+    table: &'a mut UserPageTable,
+    /// Whether a batch was open already (this one then ends with it).
+    outer: bool,
+}
+
+impl core::ops::Deref for Batch<'_> {
+    type Target = UserPageTable;
+    fn deref(&self) -> &UserPageTable {
+        self.table
+    }
+}
+
+impl core::ops::DerefMut for Batch<'_> {
+    fn deref_mut(&mut self) -> &mut UserPageTable {
+        self.table
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.table.batching = self.outer;
+        if !self.outer && self.table.pending {
+            self.table.shoot_down();
+        }
     }
 }
 
