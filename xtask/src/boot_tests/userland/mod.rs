@@ -63,7 +63,7 @@ pub fn cases(
     let dynamic_cases = dynamic::cases(&builder, native)?;
     let fsx_case = fsx::case(&builder, &native.fsx)?;
     let terminal_cases = terminals::cases(&builder, native)?;
-    let smp_cases = smp::cases(&builder, &thread_cases)?;
+    let smp_cases = smp::cases(&builder)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -75,6 +75,8 @@ pub fn cases(
     cases.push(fsx_case);
     cases.extend(terminal_cases);
     cases.extend(smp_cases);
+    let again = smp::again_at_4(&cases);
+    cases.extend(again);
     Ok(cases)
 }
 

@@ -3,8 +3,9 @@
 //! two CPU-bound threads and two processes get more than one CPU's worth of time on two
 //! or more, judged on `/proc/stat`) and busybox `nproc`; at 4 vCPUs its `--stress` part
 //! (map churn, fork while writing, the mutex counter, pipes across CPUs, a fork storm);
-//! and issue 13's thread programs (Rust threads, tokio, pthreads, Go) at 4 vCPUs, whose
-//! runtimes size themselves by the CPUs they see (tokio's workers, `GOMAXPROCS`).
+//! and, again at 4 vCPUs, issue 13's thread programs (Rust threads, tokio, pthreads, Go),
+//! whose runtimes size themselves by the CPUs they see (tokio's workers, `GOMAXPROCS`),
+//! and the process, pipe and FIFO cases.
 //!
 //! Several vCPUs run in parallel under TCG only with MTTCG, which QEMU 7.2 uses for x86
 //! guests by default. No check looks at the host's clock.
@@ -22,8 +23,18 @@ use kernel::container::SandboxOptions;
 
 /// The vCPU counts every machine boots with.
 const CPU_COUNTS: [u32; 3] = [1, 2, 4];
-/// The thread programs run again at 4 vCPUs (their cases are made by `threads`).
-const THREAD_PROGRAMS: [&str; 4] = ["threads", "tokio-check", "pthreads", "go-check"];
+/// Cases run again at 4 vCPUs: the thread programs (their cases are made by `threads`),
+/// whose runtimes size themselves by the CPUs they see, and process, pipe and FIFO cases
+/// whose partners then meet on different CPUs (a FIFO open once hung there).
+const AGAIN_AT_4: [&str; 7] = [
+    "threads",
+    "tokio-check",
+    "pthreads",
+    "go-check",
+    "processes",
+    "pipes",
+    "fifo-round-trip",
+];
 
 /// A case on `machine` with `cpus` vCPUs running `args` with the usual spec.
 fn on(
@@ -48,7 +59,21 @@ fn on(
         .cpus(cpus))
 }
 
-pub fn cases(builder: &Builder<'_>, thread_cases: &[Case]) -> Result<Vec<Case>> {
+/// The cases of `made` named in [`AGAIN_AT_4`], again with 4 vCPUs.
+pub fn again_at_4(made: &[Case]) -> Vec<Case> {
+    AGAIN_AT_4
+        .iter()
+        .filter_map(|program| {
+            let name = format!("{}-{program}", Machine::Microvm);
+            let case = made.iter().find(|case| case.name == name)?;
+            let mut case = case.clone().cpus(4);
+            case.name = format!("{name}-4cpu");
+            Some(case)
+        })
+        .collect()
+}
+
+pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     for machine in Machine::ALL {
         for cpus in CPU_COUNTS {
@@ -92,14 +117,6 @@ pub fn cases(builder: &Builder<'_>, thread_cases: &[Case]) -> Result<Vec<Case>> 
             .expect(Status(0))
             .timeout(Duration::from_secs(600)),
         );
-    }
-    for program in THREAD_PROGRAMS {
-        let name = format!("{}-{program}", Machine::Microvm);
-        if let Some(case) = thread_cases.iter().find(|case| case.name == name) {
-            let mut case = case.clone().cpus(4);
-            case.name = format!("{name}-4cpu");
-            cases.push(case);
-        }
     }
     Ok(cases)
 }
