@@ -35,8 +35,8 @@
 //! (`arch::paging`), a switch waits only for a thread's last CPU to leave its stack
 //! (`arch::thread`), and the scheduler never takes a thread that is still being left.
 //!
-//! Global state and its locks (all spin locks; no CPU sleeps holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
-//! `random::GENERATOR`,
+//! Global state and its locks (all spin locks; no CPU sleeps holding one):
+//! `console::CONSOLE` (the serial port), `timeline::PHASES`, `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
 //! `task::futex::FUTEXES`, `task::table::TABLE`, the terminals' (`tty`),
 //! `task::scheduler::{CPUS[i].queue, SLEEPERS}` and each wait queue's list (their order is

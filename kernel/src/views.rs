@@ -85,13 +85,6 @@ impl SystemView for KernelSystem {
 
     fn cpu_times(&self) -> Vec<crate::fs::proc::CpuTimes> {
         crate::task::scheduler::cpu_times()
-            .into_iter()
-            .map(|cpu| crate::fs::proc::CpuTimes {
-                user_ns: cpu.user_ns,
-                system_ns: cpu.system_ns,
-                idle_ns: cpu.idle_ns,
-            })
-            .collect()
     }
 
     fn context_switches(&self) -> u64 {

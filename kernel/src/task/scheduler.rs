@@ -34,6 +34,8 @@ use arch::percpu::{self, MAX_CPUS};
 use arch::thread::{self, Thread};
 use spin::{Mutex, Once};
 
+use crate::fs::proc::CpuTimes;
+
 const RUNNING: u8 = 0;
 const WOKEN: u8 = 1;
 const BLOCKED: u8 = 2;
@@ -388,15 +390,7 @@ pub fn account_user(ns: u64) {
     cpu.user_ns.fetch_add(ns, Ordering::Relaxed);
 }
 
-/// One CPU's times since it came up, in ns: (user, system, idle).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CpuTimes {
-    pub user_ns: u64,
-    pub system_ns: u64,
-    pub idle_ns: u64,
-}
-
-/// The times of every online CPU, by index.
+/// The times of every online CPU since it came up, by index.
 pub fn cpu_times() -> Vec<CpuTimes> {
     let now = crate::clock::monotonic_ns();
     (0..MAX_CPUS)
