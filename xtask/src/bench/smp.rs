@@ -1,7 +1,7 @@
 //! `cargo xtask bench smp`: how work scales over vCPUs in our sandbox and under a Linux
 //! guest on the same QEMU machine and accelerator, with the same static program
 //! (`smp-check --bench N` from `xtask/guest-tests`) at 1, 2 and 4 vCPUs: a fixed amount
-//! of arithmetic split over N threads, and N processes each doing 40 fork + exec + wait
+//! of arithmetic split over N threads, and 160 fork + exec + wait split over N processes
 //! (both timed whole, as wall time inside the guest). The scaling of a case at N vCPUs is
 //! its 1-vCPU time over its N-vCPU time; the issue's aim is ours at least Linux's.
 //!
@@ -163,7 +163,7 @@ pub fn bench(args: CompareBenchArgs) -> Result<()> {
          Scaling (1-vCPU time / N-vCPU time; the issue's aim: ours at least Linux's):\n\n{scaling}\n\
          Each boot runs `{PROGRAM} --bench N` with N = the vCPUs, as our container's init and \
          from the Linux guest's `/init`: 2·10⁹ rounds of integer arithmetic split over N \
-         threads, then N processes each doing 40 fork + exec (`{PROGRAM} --noop`) + wait; \
+         threads, then 160 fork + exec (`{PROGRAM} --noop`) + wait split over N processes; \
          each figure is the wall time of the whole. QEMU runs the vCPUs in parallel under \
          TCG with MTTCG, as far as the host's free cores allow: the machine is shared with \
          other builds, so read the medians and compare the two kernels, not absolute speed.\n",

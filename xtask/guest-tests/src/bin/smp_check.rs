@@ -20,8 +20,8 @@
 //!
 //! `smp-check --bench WORKERS` (for `cargo xtask bench smp`, in our sandbox and in a Linux
 //! guest alike): a fixed amount of arithmetic split over WORKERS threads (`bench
-//! parallel-burn ns=…`, the wall time of the whole), and WORKERS processes each doing
-//! fork + exec of this program (`--noop`, which exits at once) + wait (`bench
+//! parallel-burn ns=…`, the wall time of the whole), and 160 fork + exec of this program
+//! (`--noop`, which exits at once) + wait split over WORKERS processes (`bench
 //! fork-exec-storm ns=…`, the wall time of the whole storm).
 
 use std::process::ExitCode;
@@ -204,7 +204,9 @@ fn parallelism(work: impl FnOnce()) -> (u64, u64) {
 
 /// Two CPU-bound threads, or two processes, at once.
 fn two_threads(rounds: u64) {
-    let handles: Vec<_> = (0..2).map(|_| thread::spawn(move || burn(rounds))).collect();
+    let handles: Vec<_> = (0..2)
+        .map(|_| thread::spawn(move || burn(rounds)))
+        .collect();
     for handle in handles {
         let _ = handle.join();
     }
@@ -229,7 +231,11 @@ fn two_processes(rounds: u64) {
 /// Whether `ratio` (user time over elapsed time) shows what `cpus` CPUs should give two
 /// CPU-bound workers: clearly more than one CPU's worth on two or more, at most one on one.
 fn ratio_ok(cpus: usize, ratio: f64) -> bool {
-    if cpus >= 2 { ratio > 1.2 } else { ratio <= 1.05 }
+    if cpus >= 2 {
+        ratio > 1.2
+    } else {
+        ratio <= 1.05
+    }
 }
 
 fn scaling(report: &mut Report, cpus: usize) {
@@ -245,7 +251,9 @@ fn scaling(report: &mut Report, cpus: usize) {
         for _ in 0..3 {
             let (user, elapsed) = parallelism(|| work(ROUNDS));
             let ratio = user as f64 / elapsed.max(1) as f64;
-            tries.push(format!("{user} user ticks over {elapsed} elapsed ({ratio:.2})"));
+            tries.push(format!(
+                "{user} user ticks over {elapsed} elapsed ({ratio:.2})"
+            ));
             // Ticks are 10 ms: demand enough of them that the ratio means something.
             passed = elapsed >= 20 && ratio_ok(cpus, ratio);
             if passed || cpus < 2 {
@@ -477,8 +485,8 @@ fn fork_storm(report: &mut Report) {
 
 /// Total rounds of `burn` the parallel benchmark splits over its workers.
 const BENCH_ROUNDS: u64 = 2_000_000_000;
-/// fork + exec + wait per worker in the storm.
-const STORM_EACH: usize = 40;
+/// fork + exec + wait in the whole storm, split over the workers.
+const STORM_TOTAL: usize = 160;
 
 fn now_ns() -> u128 {
     sys::monotonic_ns()
@@ -499,13 +507,14 @@ fn bench(workers: usize, program: &str) -> ExitCode {
         return ExitCode::from(2);
     };
     let noop = c"--noop";
+    let each = STORM_TOTAL / workers;
     let started = now_ns();
     let children: Vec<i32> = (0..workers)
         .map(|_| {
             let pid = fork();
             if pid == 0 {
                 let mut failed = 0;
-                for _ in 0..STORM_EACH {
+                for _ in 0..each {
                     let child = fork();
                     if child == 0 {
                         let argv = [program.as_ptr(), noop.as_ptr(), std::ptr::null()];
@@ -530,7 +539,7 @@ fn bench(workers: usize, program: &str) -> ExitCode {
     if ok {
         println!(
             "bench fork-exec-storm ns={elapsed} iterations={}",
-            workers * STORM_EACH
+            workers * each
         );
         ExitCode::SUCCESS
     } else {
