@@ -40,19 +40,12 @@ impl Report {
         } else {
             println!("{program}: {} passed, {} failed", self.passed, self.failed);
         }
-        if self.failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+        if self.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 }
 
 /// The `errno` of the last failed call.
-#[allow(
-    dead_code,
-    reason = "some programs read errno through their own helpers"
-)]
+#[allow(dead_code, reason = "some programs read errno through their own helpers")]
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
