@@ -23,7 +23,10 @@
 //!
 //! Lock order (all spin locks; nothing here sleeps): the heap (`heap::HEAP`) → the frame
 //! allocator (`memory::FRAMES`, taken by the heap's grow hook); the kernel-table lock
-//! (`paging::TABLE_LOCK`, MMIO mappings) → the frame allocator. The frame allocator is a leaf:
+//! (`paging::TABLE_LOCK`, MMIO mappings) → the frame allocator; the retired user tables
+//! (`paging::RETIRED`) → the heap → the frame allocator; a CPU's thread slots
+//! (`percpu`) alone. No lock is held while waiting for another CPU (a TLB shoot-down waits
+//! only for CPUs in user mode, see `paging`). The frame allocator is a leaf:
 //! nothing is locked or allocated from the heap while it is held. The `Once` cells (GDT, IDT,
 //! the trap handler, the RAM map, the APIC registers) are written once at boot and read
 //! without locks after.
@@ -40,6 +43,7 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod apic;
 pub mod boot_info;
 pub mod cpu;
@@ -53,10 +57,12 @@ mod idt;
 pub mod memory;
 pub mod mmio;
 pub mod paging;
+pub mod percpu;
 pub mod power;
 mod regions;
 pub mod selftest;
 pub mod serial;
+pub mod smp;
 pub mod thread;
 pub mod trap;
 pub mod user;
@@ -68,16 +74,18 @@ pub use vfs_core::PAGE_SIZE;
 /// Page size for physical address arithmetic.
 const PAGE: u64 = PAGE_SIZE as u64;
 
-/// Loads the kernel's own GDT (with the TSS and its interrupt stacks) and IDT, and sets up
-/// `SYSCALL`. After this, traps in the kernel (CPU exceptions, the timer) call `handler`;
-/// traps from user mode return from [`user::UserContext::execute`] instead.
+/// Sets up the boot CPU: its per-CPU block (GS), the kernel's own GDT (with this CPU's TSS
+/// and interrupt stacks) and IDT, and `SYSCALL`. After this, traps in the kernel (CPU
+/// exceptions, the timer) call `handler`; traps from user mode return from
+/// [`user::UserContext::execute`] instead. The other CPUs do the same in [`smp`].
 pub fn init_cpu(handler: fn(&mut trap::TrapFrame)) {
     trap::set_handler(handler);
+    let cpu = percpu::install(0);
     cpu::enable_features();
     cpu::mask_legacy_pic();
-    gdt::load();
+    gdt::load(cpu);
     idt::load();
-    user::init();
+    user::init(cpu);
 }
 
 /// Declares the kernel's entry function: `fn(arch::BootInfo) -> !`.

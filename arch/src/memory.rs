@@ -242,6 +242,15 @@ pub(crate) fn overlaps_direct_map(start: u64, end: u64) -> bool {
     })
 }
 
+/// Whether the direct map covers all of `[start, end)`.
+pub(crate) fn inside_direct_map(start: u64, end: u64) -> bool {
+    DIRECT_MAPPED.get().is_some_and(|ram| {
+        ram.as_slice()
+            .iter()
+            .any(|&(ram_start, ram_end)| ram_start <= start && end <= ram_end)
+    })
+}
+
 /// Total and free RAM in bytes, for `sysinfo` and `/proc/meminfo`.
 pub fn memory_totals() -> (u64, u64) {
     let free = FRAMES.get().map_or(0, |frames| frames.lock().free_frames()) * PAGE;

@@ -12,6 +12,23 @@
 //! Before [`switch_to_kernel_tables`] the boot stub's tables are live and physical memory
 //! below 4 GiB is identity mapped; table frames are reached through whichever map is live
 //! ([`phys_to_virt`]).
+//!
+//! Several CPUs (Linux's TLB shoot-down, without waiting on CPUs in the kernel): the kernel
+//! never reads or writes user memory through user addresses (it goes through the frames, in
+//! the direct map), so a stale user TLB entry matters only to a CPU running user code.
+//! Every change that takes a right away (unmap, write-protect, a new frame at a mapped
+//! address) bumps the table's TLB generation; a CPU entering user mode ([`UserPageTable::activate`])
+//! announces the table it enters and flushes its TLB if the generation moved since it last
+//! did; and the change interrupts (kicks) every other CPU that announced this table and
+//! waits until each has left user mode. No CPU is waited for while it runs kernel code, so
+//! a CPU spinning on a lock the changing CPU holds can never deadlock it.
+//!
+//! A table's frames go back to the allocator only once no CPU's CR3 holds its PML4: a CPU
+//! may still stand on the tables of an address space whose last thread it ran
+//! ([`UserPageTable`]'s drop retires them; [`reap_retired`] frees them later).
+//!
+//! Lock order: `TABLE_LOCK` → the frame allocator; `RETIRED` → the frame allocator (and the
+//! heap, for its list). Neither is held while waiting for another CPU.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -27,6 +44,7 @@ use x86_64::{PhysAddr, VirtAddr};
 use crate::PAGE;
 use crate::frame::{Frame, SharedFrame};
 use crate::memory::{allocate_frame, free_frame};
+use crate::percpu;
 
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const MMIO_BASE: u64 = 0xffff_c000_0000_0000;
@@ -43,6 +61,8 @@ static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);
 static KERNEL_PML4: AtomicU64 = AtomicU64::new(0);
 /// Serialises changes to the live kernel tables (MMIO mappings).
 static TABLE_LOCK: Mutex<()> = Mutex::new(());
+/// Dropped user tables some CPU's CR3 still held: (PML4, every table frame).
+static RETIRED: Mutex<Vec<(u64, Vec<u64>)>> = Mutex::new(Vec::new());
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PagingError {
@@ -244,7 +264,71 @@ pub(crate) fn switch_to_kernel_tables(
     }
     PHYS_OFFSET.store(DIRECT_MAP_BASE, Ordering::Relaxed);
     KERNEL_PML4.store(pml4, Ordering::Relaxed);
+    note_kernel_tables_loaded();
     Ok(())
+}
+
+/// Physical address of the kernel's PML4 (0 before [`switch_to_kernel_tables`]).
+pub(crate) fn kernel_pml4() -> u64 {
+    KERNEL_PML4.load(Ordering::Relaxed)
+}
+
+/// Records that the running CPU's CR3 holds the kernel's tables (it just loaded them).
+pub(crate) fn note_kernel_tables_loaded() {
+    percpu::this()
+        .loaded_cr3
+        .store(kernel_pml4(), Ordering::SeqCst);
+}
+
+/// Puts the kernel's own tables in this CPU's CR3 (the idle loop, so no user address space
+/// stays pinned by an idle CPU), and frees retired tables no CPU holds any more.
+pub fn use_kernel_tables() {
+    let kernel = kernel_pml4();
+    let cpu = percpu::this();
+    if kernel != 0 && cpu.loaded_cr3.load(Ordering::Relaxed) != kernel {
+        // SAFETY: the kernel's tables map everything the kernel uses.
+        unsafe {
+            Cr3::write(
+                PhysFrame::containing_address(PhysAddr::new(kernel)),
+                Cr3Flags::empty(),
+            )
+        };
+        cpu.loaded_cr3.store(kernel, Ordering::SeqCst);
+    }
+    reap_retired();
+}
+
+/// Whether some CPU other than this one has `pml4` in its CR3.
+fn loaded_elsewhere(pml4: u64) -> bool {
+    let me = percpu::this().index();
+    percpu::CPUS
+        .iter()
+        .enumerate()
+        .any(|(index, cpu)| index != me && cpu.loaded_cr3.load(Ordering::SeqCst) == pml4)
+}
+
+/// Frees the retired tables that no CPU's CR3 holds any more.
+pub fn reap_retired() {
+    if RETIRED.lock().is_empty() {
+        return;
+    }
+    let free: Vec<Vec<u64>> = {
+        let mut retired = RETIRED.lock();
+        let mut free = Vec::new();
+        retired.retain_mut(|(pml4, frames)| {
+            if loaded_elsewhere(*pml4) || percpu::this().loaded_cr3.load(Ordering::SeqCst) == *pml4
+            {
+                true
+            } else {
+                free.push(core::mem::take(frames));
+                false
+            }
+        });
+        free
+    };
+    for frame in free.into_iter().flatten() {
+        free_frame(frame);
+    }
 }
 
 /// Maps device registers `[phys, phys + len)` uncached and returns the virtual address of
@@ -363,6 +447,12 @@ impl UserPage {
 
 pub struct UserPageTable {
     pml4: u64,
+    /// Bumped by every change that takes a right away (see the module's notes on SMP).
+    generation: AtomicU64,
+    /// Inside a [`Batch`]: shoot-downs that free no frame wait for the batch's end.
+    batching: bool,
+    /// A shoot-down a batch put off.
+    pending: bool,
     /// Every user page this table holds, by virtual address. A page may be held but not
     /// present (see [`UserPageTable::hide`]).
     frames: BTreeMap<u64, UserPage>,
@@ -400,6 +490,9 @@ impl UserPageTable {
         }
         Ok(Self {
             pml4,
+            generation: AtomicU64::new(0),
+            batching: false,
+            pending: false,
             frames: BTreeMap::new(),
             table_frames: 1,
         })
@@ -492,9 +585,17 @@ impl UserPageTable {
         let mut mapper = self.mapper(&mut no_allocation);
         let entry = &mut mapper.table(table)?[((virt >> 12) & 511) as usize];
         let was_present = !entry.is_unused();
+        let old_flags = entry.flags();
+        let moved = was_present && entry.addr().as_u64() != page.phys();
         entry.set_addr(PhysAddr::new(page.phys()), flags);
         if was_present {
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+            if moved {
+                // The old frame goes below: no CPU may reach it by then.
+                self.shoot_down();
+            } else if takes_away(old_flags, flags) {
+                self.shoot_down_or_defer();
+            }
         }
         // The old page (if any) is dropped only now, with no entry left pointing at it.
         self.frames.insert(virt, page);
@@ -523,18 +624,48 @@ impl UserPageTable {
         Some(&mut leaf_table[((virt >> 12) & 511) as usize])
     }
 
-    /// Clears the entry for `virt` (if present) and flushes it from the TLB.
-    fn clear_entry(&mut self, virt: u64) {
+    /// Clears the entry for `virt` (if present) and flushes it from the TLB, here and (at
+    /// once, or at a batch's end when `keeps_frame`) on every other CPU.
+    fn clear_entry(&mut self, virt: u64, keeps_frame: bool) {
         if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
             entry.set_unused();
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+            if keeps_frame {
+                self.shoot_down_or_defer();
+            } else {
+                self.shoot_down();
+            }
         }
+    }
+
+    /// Removes every page in `[start, end)` and hands them back, with one shoot-down for
+    /// all of them (`munmap` of a large range costs other CPUs one interruption, not one per
+    /// page); the pages are returned only after no CPU can reach them.
+    pub fn unmap_range(&mut self, start: u64, end: u64) -> Vec<UserPage> {
+        let pages = self.pages_in(start, end);
+        let mut removed = Vec::with_capacity(pages.len());
+        let mut cleared = false;
+        for virt in pages {
+            let Some(page) = self.frames.remove(&virt) else {
+                continue;
+            };
+            if let Some(entry) = self.leaf(virt).filter(|entry| !entry.is_unused()) {
+                entry.set_unused();
+                x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+                cleared = true;
+            }
+            removed.push(page);
+        }
+        if cleared {
+            self.shoot_down();
+        }
+        removed
     }
 
     /// Removes the page at `virt` and hands it back; this table no longer maps it.
     pub fn unmap(&mut self, virt: u64) -> Option<UserPage> {
         let frame = self.frames.remove(&virt)?;
-        self.clear_entry(virt);
+        self.clear_entry(virt, false);
         Some(frame)
     }
 
@@ -542,7 +673,7 @@ impl UserPageTable {
     /// and contents; [`UserPageTable::protect`] makes it accessible again.
     pub fn hide(&mut self, virt: u64) {
         if self.frames.contains_key(&virt) {
-            self.clear_entry(virt);
+            self.clear_entry(virt, true);
         }
     }
 
@@ -567,8 +698,14 @@ impl UserPageTable {
             return; // tables exist for every held page: `map` made them
         };
         if let Ok(table) = mapper.table(table) {
-            table[((virt >> 12) & 511) as usize].set_addr(PhysAddr::new(phys), flags);
+            let entry = &mut table[((virt >> 12) & 511) as usize];
+            let old_flags = entry.flags();
+            let was_present = !entry.is_unused();
+            entry.set_addr(PhysAddr::new(phys), flags);
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
+            if was_present && takes_away(old_flags, flags) {
+                self.shoot_down_or_defer();
+            }
         }
     }
 
@@ -653,17 +790,78 @@ impl UserPageTable {
             .collect()
     }
 
-    /// Makes this address space the CPU's current one.
+    /// Makes this address space the CPU's current one, for user code to run in next: the
+    /// CPU announces it (a shoot-down now waits for this CPU to leave user mode) and brings
+    /// its TLB up to the table's generation.
     pub fn activate(&self) {
+        let cpu = percpu::this();
+        cpu.user_pml4.store(self.pml4, Ordering::SeqCst);
+        let generation = self.generation.load(Ordering::SeqCst);
         let (current, _) = Cr3::read_raw();
-        if current.start_address().as_u64() != self.pml4 {
-            // SAFETY: the kernel half is shared with the kernel's own tables, so the code and data running now stay mapped across the switch.
+        let loaded = current.start_address().as_u64() == self.pml4;
+        if !loaded || cpu.flushed_generation.load(Ordering::Relaxed) != generation {
+            // SAFETY: the kernel half is shared with the kernel's own tables, so the code and data running now stay mapped across the switch (or the reload, which flushes the user half's TLB entries).
             unsafe {
                 Cr3::write(
                     PhysFrame::containing_address(PhysAddr::new(self.pml4)),
                     Cr3Flags::empty(),
                 )
             };
+            cpu.loaded_cr3.store(self.pml4, Ordering::SeqCst);
+        }
+        cpu.flushed_generation.store(generation, Ordering::Relaxed);
+    }
+
+    /// Starts a batch of changes that free no frame ([`UserPageTable::protect`],
+    /// [`UserPageTable::hide`], a write-protecting [`UserPageTable::map_page`]): their
+    /// shoot-downs become one, when the batch ends (its guard drops, on every path out).
+    /// Changes that free a frame still shoot down at once. `fork` write-protecting a
+    /// parent's pages and `mprotect` of a range cost other CPUs one interruption.
+    pub fn batch(&mut self) -> Batch<'_> {
+        let outer = core::mem::replace(&mut self.batching, true);
+        Batch { table: self, outer }
+    }
+
+    /// [`Self::shoot_down`] now, or at the end of the batch this change is part of.
+    fn shoot_down_or_defer(&mut self) {
+        if self.batching {
+            self.pending = true;
+        } else {
+            self.shoot_down();
+        }
+    }
+
+    /// Takes stale entries of this table out of every other CPU's user mode: bumps the
+    /// generation, then kicks each CPU that announced this table and waits until it has
+    /// left user mode (it flushes before it enters again). This CPU flushed the page
+    /// itself; its own TLB stays current if it was.
+    fn shoot_down(&mut self) {
+        self.pending = false;
+        let before = self.generation.fetch_add(1, Ordering::SeqCst);
+        let me = percpu::this();
+        if me.loaded_cr3.load(Ordering::Relaxed) == self.pml4 {
+            let _ = me.flushed_generation.compare_exchange(
+                before,
+                before + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        let mut waiting = [(usize::MAX, 0u64); percpu::MAX_CPUS];
+        for (index, cpu) in percpu::CPUS.iter().enumerate() {
+            if index == me.index() || cpu.user_pml4.load(Ordering::SeqCst) != self.pml4 {
+                continue;
+            }
+            waiting[index] = (index, cpu.user_exits.load(Ordering::SeqCst));
+            crate::apic::kick(cpu.apic_id.load(Ordering::Relaxed));
+        }
+        for &(index, exits) in waiting.iter().filter(|(index, _)| *index != usize::MAX) {
+            let cpu = &percpu::CPUS[index];
+            while cpu.user_pml4.load(Ordering::SeqCst) == self.pml4
+                && cpu.user_exits.load(Ordering::SeqCst) == exits
+            {
+                core::hint::spin_loop();
+            }
         }
     }
 }
@@ -676,10 +874,51 @@ fn no_execute_flag() -> Flags {
     }
 }
 
+/// A batch of changes to a [`UserPageTable`] (see [`UserPageTable::batch`]); the table
+/// through it.
+pub struct Batch<'a> {
+    table: &'a mut UserPageTable,
+    /// Whether a batch was open already (this one then ends with it).
+    outer: bool,
+}
+
+impl core::ops::Deref for Batch<'_> {
+    type Target = UserPageTable;
+    fn deref(&self) -> &UserPageTable {
+        self.table
+    }
+}
+
+impl core::ops::DerefMut for Batch<'_> {
+    fn deref_mut(&mut self) -> &mut UserPageTable {
+        self.table
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.table.batching = self.outer;
+        if !self.outer && self.table.pending {
+            self.table.shoot_down();
+        }
+    }
+}
+
+/// Whether going from `old` to `new` takes a right away (present, writable, executable),
+/// so other CPUs' cached entries must go.
+fn takes_away(old: Flags, new: Flags) -> bool {
+    let lost_write = old.contains(Flags::WRITABLE) && !new.contains(Flags::WRITABLE);
+    let lost_execute = !old.contains(Flags::NO_EXECUTE) && new.contains(Flags::NO_EXECUTE);
+    let lost_user = old.contains(Flags::USER_ACCESSIBLE) && !new.contains(Flags::USER_ACCESSIBLE);
+    lost_write || lost_execute || lost_user || !new.contains(Flags::PRESENT)
+}
+
 impl Drop for UserPageTable {
     /// Frees the user half's table frames; the mapped frames (the `frames` field) are freed
-    /// right after, when no table maps them and the CPU no longer uses these tables.
-    /// Switches to the kernel's tables first if this address space is live.
+    /// right after, when no table maps them and no CPU runs user code in these tables.
+    /// Switches to the kernel's tables first if this address space is live here; if another
+    /// CPU's CR3 still holds it (it ran this address space last and has not entered
+    /// another), the table frames are retired until it lets go ([`reap_retired`]).
     fn drop(&mut self) {
         let kernel_pml4 = KERNEL_PML4.load(Ordering::Relaxed);
         let (current, _) = Cr3::read_raw();
@@ -691,8 +930,11 @@ impl Drop for UserPageTable {
                     Cr3Flags::empty(),
                 )
             };
+            percpu::this()
+                .loaded_cr3
+                .store(kernel_pml4, Ordering::SeqCst);
         }
-        fn free_level(table: u64, level: u32) {
+        fn collect_level(table: u64, level: u32, frames: &mut Vec<u64>) {
             if level > 1 {
                 let entries: Vec<u64> = {
                     // SAFETY: a table frame of this address space, reached through the direct map.
@@ -704,10 +946,10 @@ impl Drop for UserPageTable {
                         .collect()
                 };
                 for child in entries {
-                    free_level(child, level - 1);
+                    collect_level(child, level - 1, frames);
                 }
             }
-            free_frame(table);
+            frames.push(table);
         }
         let children: Vec<u64> = {
             // SAFETY: as above, for the PML4.
@@ -718,9 +960,17 @@ impl Drop for UserPageTable {
                 .map(|e| e.addr().as_u64())
                 .collect()
         };
+        let mut frames = Vec::with_capacity(self.table_frames);
         for child in children {
-            free_level(child, 3);
+            collect_level(child, 3, &mut frames);
         }
-        free_frame(self.pml4);
+        frames.push(self.pml4);
+        if loaded_elsewhere(self.pml4) {
+            RETIRED.lock().push((self.pml4, frames));
+        } else {
+            for frame in frames {
+                free_frame(frame);
+            }
+        }
     }
 }

@@ -11,19 +11,29 @@
 //! kernel's, above.
 //!
 //! Interrupts are off whenever the kernel runs (entries mask IF; only the idle loop's `hlt`
-//! opens them), so a switch is never interrupted. One CPU today: the per-CPU slots are one
-//! static, reached only through [`CpuSlots`], which becomes per-CPU data with SMP.
+//! opens them), so a switch is never interrupted. Each CPU's slots (`current`, `previous`)
+//! are in its per-CPU block ([`crate::percpu`]).
 //!
-//! Lock order: `CpuSlots::current` → a thread's `fpu` (a leaf); `entry` is taken alone.
+//! Several CPUs: a thread may be picked by one CPU while another is still leaving it (it
+//! blocked there, and a waker queued it at once). Its `on_cpu` flag says a CPU still
+//! stands on its stack; [`switch_to`] waits for it to clear before loading the thread's
+//! registers, and a CPU clears it for the thread it left only once it stands on the next
+//! one's stack (in `resumed`). The scheduler's own per-thread state (whether it is
+//! running, queued or blocked, its last CPU and affinity) is kept here as plain atomics
+//! for the kernel's scheduler, which owns their meaning.
+//!
+//! Lock order: a CPU's `current` and `previous` are each taken alone; a thread's `fpu`
+//! and `entry` are leaves.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Mutex;
 
 use crate::fpu::FpuState;
+use crate::percpu;
 
 /// Each thread's kernel stack. System calls walk paths and parse ELF files on it; 64 KiB is
 /// Linux's 16 KiB with room for Rust's larger frames.
@@ -57,6 +67,17 @@ pub struct Thread {
     /// Whom the layer above runs on this thread (the task id of a user thread; 0: none),
     /// so "who is running" costs a load rather than a search.
     owner: AtomicU32,
+    /// A CPU stands on this thread's stack (runs it, or is still switching away from it).
+    on_cpu: AtomicBool,
+    /// The scheduler's state of this thread (its values are the scheduler's).
+    pub sched_state: AtomicU8,
+    /// The CPU that ran this thread last.
+    pub last_cpu: AtomicU32,
+    /// The CPUs this thread may run on (bit `i`: CPU `i`).
+    pub affinity: AtomicU64,
+    /// The kernel's wait-queue epoch when this thread last got ready to wait (its meaning
+    /// is the wait queues').
+    pub wait_epoch: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -92,6 +113,11 @@ impl Thread {
             entry: Mutex::new(Some(Box::new(entry))),
             off_cpu_ns: AtomicU64::new(0),
             owner: AtomicU32::new(0),
+            on_cpu: AtomicBool::new(false),
+            sched_state: AtomicU8::new(0),
+            last_cpu: AtomicU32::new(percpu::cpu_index() as u32),
+            affinity: AtomicU64::new(u64::MAX),
+            wait_epoch: AtomicU64::new(u64::MAX),
         }))
     }
 
@@ -116,23 +142,19 @@ impl Thread {
     pub fn owner(&self) -> u32 {
         self.owner.load(Ordering::Relaxed)
     }
+
+    /// Whether a CPU stands on this thread's stack (runs it, or is still leaving it).
+    pub fn is_on_cpu(&self) -> bool {
+        self.on_cpu.load(Ordering::Acquire)
+    }
 }
 
-/// What the CPU runs now, and the thread it just left (dropped once off its stack).
-struct CpuSlots {
-    current: Mutex<Option<Arc<Thread>>>,
-    previous: Mutex<Option<Arc<Thread>>>,
-}
-
-static CPU: CpuSlots = CpuSlots {
-    current: Mutex::new(None),
-    previous: Mutex::new(None),
-};
-
-/// The running thread. The first call makes the boot context a thread of its own (the
-/// scheduler's idle thread), so every context the kernel runs in is one.
+/// The running thread. The first call on a CPU makes its boot context a thread of its own
+/// (that CPU's first thread: the boot CPU's runs the kernel's start, the others' their
+/// idle loop), so every context the kernel runs in is one.
 pub fn current() -> Arc<Thread> {
-    let mut current = CPU.current.lock();
+    let cpu = percpu::this();
+    let mut current = cpu.current.lock();
     current
         .get_or_insert_with(|| {
             Arc::new(Thread {
@@ -143,24 +165,40 @@ pub fn current() -> Arc<Thread> {
                 entry: Mutex::new(None),
                 off_cpu_ns: AtomicU64::new(0),
                 owner: AtomicU32::new(0),
+                on_cpu: AtomicBool::new(true),
+                sched_state: AtomicU8::new(0),
+                last_cpu: AtomicU32::new(cpu.index() as u32),
+                affinity: AtomicU64::new(u64::MAX),
+                wait_epoch: AtomicU64::new(u64::MAX),
             })
         })
         .clone()
 }
 
 /// Suspends the running thread and runs `next` until some thread switches back to this
-/// one; returns then. Switching to the running thread returns at once.
+/// one; returns then. Switching to the running thread returns at once. If another CPU is
+/// still leaving `next`, waits until it has (a few instructions).
 pub fn switch_to(next: Arc<Thread>) {
     let me = current();
     if Arc::ptr_eq(&me, &next) {
         return;
     }
+    while next
+        .on_cpu
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+    next.last_cpu
+        .store(percpu::cpu_index() as u32, Ordering::Relaxed);
     me.fpu.lock().save();
     let from = me.saved_rsp.as_ptr();
-    let to = next.saved_rsp.load(Ordering::Relaxed);
-    *CPU.previous.lock() = CPU.current.lock().replace(next);
+    let to = next.saved_rsp.load(Ordering::Acquire);
+    let cpu = percpu::this();
+    *cpu.previous.lock() = cpu.current.lock().replace(next);
     drop(me);
-    // SAFETY: `from` points into a thread the CPU slots keep alive (`previous` until the next thread has left our stack, then whoever resumes us holds it); `to` is a stack pointer saved by this function or laid out by `Thread::new`, on a stack kept alive by `current`, which now holds `next`. Interrupts are off, so nothing runs between the two halves.
+    // SAFETY: `from` points into a thread this CPU's slots keep alive (`previous` until the next thread has left our stack, then whoever resumes us holds it); `to` is a stack pointer saved by this function (released by the `on_cpu` store that `resumed` makes on the CPU that saved it, acquired above) or laid out by `Thread::new`, on a stack kept alive by `current`, which now holds `next`. Interrupts are off, so nothing runs between the two halves.
     unsafe { context_switch(from, to) };
     resumed();
 }
@@ -168,14 +206,19 @@ pub fn switch_to(next: Arc<Thread>) {
 /// Every thread's first steps after a switch lands on it: its FPU registers back, and the
 /// thread it replaced released (now that no CPU runs on that one's stack).
 fn resumed() {
-    let me = CPU
+    let cpu = percpu::this();
+    let me = cpu
         .current
         .lock()
         .clone()
         .expect("a switch sets the current thread");
     me.fpu.lock().restore();
-    let previous = CPU.previous.lock().take();
-    drop(previous);
+    let previous = cpu.previous.lock().take();
+    if let Some(previous) = previous {
+        // Its registers are saved and no CPU stands on its stack: another CPU may run it.
+        previous.on_cpu.store(false, Ordering::Release);
+        drop(previous);
+    }
 }
 
 /// Where a new thread's first switch returns to: runs its entry, which never returns.

@@ -43,17 +43,23 @@ pub fn page_fault_address() -> u64 {
 pub const EXCEPTION_VECTORS: usize = 32;
 /// The local APIC timer's vector, the first after the exceptions.
 pub const TIMER_VECTOR: u8 = 32;
+/// The inter-processor "look at your state" interrupt: it ends a `hlt` (a thread was
+/// queued on an idle CPU) or takes a CPU out of user mode (a TLB shoot-down, a thread
+/// that must move). Its handler only acknowledges it; what to do is in shared state.
+pub const KICK_VECTOR: u8 = 33;
 /// The local APIC's spurious-interrupt vector (never acknowledged).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
-/// Entry stubs of the two interrupt vectors in use: the timer and the spurious vector.
-pub(super) fn interrupt_stubs() -> [(u8, u64); 2] {
+/// Entry stubs of the interrupt vectors in use: the timer, the kick and the spurious vector.
+pub(super) fn interrupt_stubs() -> [(u8, u64); 3] {
     unsafe extern "C" {
         fn trap_stub_timer();
+        fn trap_stub_kick();
         fn trap_stub_spurious();
     }
     [
         (TIMER_VECTOR, trap_stub_timer as *const () as u64),
+        (KICK_VECTOR, trap_stub_kick as *const () as u64),
         (SPURIOUS_VECTOR, trap_stub_spurious as *const () as u64),
     ]
 }
@@ -77,7 +83,7 @@ pub(crate) fn set_handler(handler: fn(&mut TrapFrame)) {
 // SAFETY: `trap_dispatch` is called only by `trap_common` below, with a pointer to the frame it just pushed; no other symbol has this name.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if frame.vector == u64::from(TIMER_VECTOR) {
+    if frame.vector == u64::from(TIMER_VECTOR) || frame.vector == u64::from(KICK_VECTOR) {
         super::apic::end_of_interrupt();
     }
     if frame.cs & 3 == 3 {
@@ -263,6 +269,11 @@ trap_stub_31:
 trap_stub_timer:
     push 0
     push 32
+    jmp trap_common
+    .global trap_stub_kick
+trap_stub_kick:
+    push 0
+    push 33
     jmp trap_common
     .global trap_stub_spurious
 trap_stub_spurious:

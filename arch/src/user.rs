@@ -17,12 +17,13 @@ use core::mem::offset_of;
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{
-    Efer, EferFlags, FsBase, GsBase, KernelGsBase, LStar, SFMask, Star,
+    Efer, EferFlags, FsBase, KernelGsBase, LStar, SFMask, Star,
 };
 use x86_64::registers::rflags::RFlags;
 
 use super::gdt;
 use super::trap::TrapFrame;
+use crate::percpu::{AsmBlock, CpuLocal};
 
 /// A user thread's registers while the kernel runs, plus why user mode was left.
 #[repr(C)]
@@ -103,6 +104,7 @@ impl UserContext {
         // bad-`iret` fixup, the thread gets the general-protection fault (`SIGSEGV`) it
         // would have taken in user mode; kernel-half addresses are refused the same way.
         if self.rip >= USER_END {
+            left_user_mode();
             self.trap_vector = GENERAL_PROTECTION;
             self.trap_error = 0;
             self.fault_address = 0;
@@ -117,6 +119,7 @@ impl UserContext {
         KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));
         // SAFETY: `user_execute` saves and restores every callee-saved register and returns on this stack; the context stays borrowed (and so alive) for the whole call.
         let reason = unsafe { user_execute(self) };
+        left_user_mode();
         if reason == EXIT_SYSCALL {
             UserExit::Syscall
         } else if self.trap_vector < 32 {
@@ -133,38 +136,26 @@ impl UserContext {
     }
 }
 
-/// The per-CPU block `GS` points at in kernel mode.
-#[repr(C)]
-struct CpuLocal {
-    /// Kernel stack pointer inside `execute`, to return to.
-    kernel_rsp: u64,
-    /// The context `execute` is running.
-    context: *mut UserContext,
-    /// The user's stack pointer between `SYSCALL` and saving it.
-    scratch: u64,
-    /// `&TSS.rsp0`.
-    tss_rsp0: *mut u64,
-}
-
-static mut CPU_LOCAL: CpuLocal = CpuLocal {
-    kernel_rsp: 0,
-    context: core::ptr::null_mut(),
-    scratch: 0,
-    tss_rsp0: core::ptr::null_mut(),
-};
-
 unsafe extern "C" {
     fn user_execute(context: *mut UserContext) -> u64;
     fn user_trap_return() -> !;
     fn syscall_entry();
 }
 
-/// Points GS at the per-CPU block and sets up `SYSCALL`/`SYSRET`.
-pub(super) fn init() {
-    let cpu_local = &raw mut CPU_LOCAL;
-    // SAFETY: runs once at boot on the only CPU, before any user code.
-    unsafe { (*cpu_local).tss_rsp0 = gdt::rsp0_slot() };
-    GsBase::write(VirtAddr::from_ptr(cpu_local));
+/// Out of user mode (or not entering it after all): a TLB shoot-down waiting for this CPU
+/// may go on (see [`crate::paging`]).
+fn left_user_mode() {
+    use core::sync::atomic::Ordering::SeqCst;
+    let cpu = crate::percpu::this();
+    cpu.user_pml4.store(0, SeqCst);
+    cpu.user_exits.fetch_add(1, SeqCst);
+}
+
+/// Sets up `SYSCALL`/`SYSRET` on the running CPU, whose GS already points at its block.
+pub(super) fn init(cpu: &'static CpuLocal) {
+    let asm = cpu.asm.get();
+    // SAFETY: runs once per CPU as it starts, before any user code; the block is this CPU's own.
+    unsafe { (*asm).tss_rsp0 = gdt::rsp0_slot(cpu) };
     KernelGsBase::write(VirtAddr::zero());
     let selectors = gdt::selectors();
     assert_eq!(
@@ -194,9 +185,9 @@ pub(super) fn init() {
 /// Called by the trap path for a trap that interrupted user mode: records it in the running
 /// context and returns from `execute`.
 pub(super) fn trap_from_user(frame: &TrapFrame) -> ! {
-    let cpu_local = &raw const CPU_LOCAL;
-    // SAFETY: user mode only runs inside `execute`, which set `context` to a live context that nothing else touches until `execute` returns.
-    let context = unsafe { &mut *(*cpu_local).context };
+    let asm = crate::percpu::this().asm.get();
+    // SAFETY: user mode only runs inside `execute`, which set this CPU's `context` to a live context that nothing else touches until `execute` returns.
+    let context = unsafe { &mut *(*asm).context };
     context.rax = frame.rax;
     context.rbx = frame.rbx;
     context.rcx = frame.rcx;
@@ -306,10 +297,10 @@ user_trap_return:
     pop rbx
     ret
 "#,
-    kernel_rsp = const offset_of!(CpuLocal, kernel_rsp),
-    context = const offset_of!(CpuLocal, context),
-    scratch = const offset_of!(CpuLocal, scratch),
-    tss_rsp0 = const offset_of!(CpuLocal, tss_rsp0),
+    kernel_rsp = const offset_of!(CpuLocal, asm) + offset_of!(AsmBlock, kernel_rsp),
+    context = const offset_of!(CpuLocal, asm) + offset_of!(AsmBlock, context),
+    scratch = const offset_of!(CpuLocal, asm) + offset_of!(AsmBlock, scratch),
+    tss_rsp0 = const offset_of!(CpuLocal, asm) + offset_of!(AsmBlock, tss_rsp0),
     user_ss = const USER_SS,
     user_cs = const USER_CS,
     exit_syscall = const EXIT_SYSCALL,

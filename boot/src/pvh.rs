@@ -105,6 +105,7 @@ pvh_start64:
 
     .section .boot.data, "aw"
     .p2align 12
+    .global boot_pml4
 boot_pml4:
     .quad boot_pdpt_low + 0x3
     .fill 510, 8, 0

@@ -26,12 +26,21 @@
 //! - `selftest` and `nine_p_check` (the boot tests' `test=` hooks), and [`start`] (the order
 //!   things start in).
 //!
-//! Global state and its locks (all spin locks; the kernel runs on one CPU and never sleeps
-//! holding one): `console::CONSOLE` (the serial port), `timeline::PHASES`,
-//! `random::GENERATOR`,
+//! Several CPUs (issue 17): every CPU the machine's ACPI tables list runs threads
+//! (`arch::smp` starts them, `task::scheduler` gives each a run queue). Kernel code runs with
+//! interrupts off on every CPU (only an idle CPU's `hlt` opens them) and a thread leaves a
+//! CPU only when it blocks, yields or ends, so no lock is ever taken by an interrupt
+//! handler (kernel-mode interrupts only acknowledge; the fault report uses its own console
+//! handle) and none needs to be interrupt-safe; spin locks serialise the CPUs. No lock is
+//! held while waiting for another CPU: a TLB shoot-down waits only for CPUs in user mode
+//! (`arch::paging`), a switch waits only for a thread's last CPU to leave its stack
+//! (`arch::thread`), and the scheduler never takes a thread that is still being left.
+//!
+//! Global state and its locks (all spin locks; no CPU sleeps holding one):
+//! `console::CONSOLE` (the serial port), `timeline::PHASES`, `random::GENERATOR`,
 //! `syscall::{UNIMPLEMENTED_SEEN, system::HOSTNAME, system::DOMAINNAME}`, the task layer's
 //! `task::futex::FUTEXES`, `task::table::TABLE`, the terminals' (`tty`),
-//! `task::scheduler::{RUN_QUEUE, SLEEPERS}` and each wait queue's list (their order is
+//! `task::scheduler::{CPUS[i].queue, SLEEPERS}` and each wait queue's list (their order is
 //! written in `task`), the Unix sockets' name table, in-flight table and deferred drops
 //! with each socket's state (their order is written in `net::unix`), the file-lock table
 //! `fs::locks::LOCKS` (taken under a descriptor table's lock when a description's last
@@ -40,7 +49,7 @@
 //! `fs::proc::REGISTERED` and `mm::budget::BUDGET` (set once, then read without a lock; the
 //! budget's counters are atomics, as are the OOM killer's reclaim marks in `task::oom`). Nesting, outermost first:
 //! `PHASES` → `CONSOLE` (timeline); `FUTEXES` → an address space, `FUTEXES` → `TABLE`
-//! (futexes); `TABLE` → a wait queue → `RUN_QUEUE` → `SLEEPERS`, `TABLE` → a terminal's
+//! (futexes); `TABLE` → a wait queue → a CPU's run queue → `SLEEPERS`, `TABLE` → a terminal's
 //! state → the console's port (`tty`),
 //! `TABLE` → a task's identity (task; a task's parts are leaves); a socket's state → another
 //! socket's state → the name table or the in-flight table (`net::unix`); every other lock
@@ -159,6 +168,16 @@ pub fn start(boot: arch::BootInfo) -> ! {
         log::warn!(target: "timer", "no timer interrupts ({why}): a spinning program keeps the CPU");
     }
     timeline::phase("timer");
+    task::scheduler::init();
+    let cpus = arch::smp::start_application_processors(
+        boot.rsdp(),
+        timeline::tsc_khz(),
+        arch::percpu::MAX_CPUS,
+        task::scheduler::run_application_processor,
+    );
+    fs::sysfs::set_cpu_count(cpus as u32);
+    log::info!(target: "smp", "{cpus} CPUs online");
+    timeline::phase("cpus");
     random::init(&options::decode_hex(options.entropy.unwrap_or("")));
     let devices = devices::discover(boot.cmdline_bytes());
     timeline::phase("devices");

@@ -87,11 +87,30 @@ impl SystemView for KernelSystem {
     }
 
     fn cpu_count(&self) -> u32 {
-        crate::fs::sysfs::ONE_CPU
+        crate::fs::sysfs::cpu_count()
     }
 
     fn uptime_ns(&self) -> u64 {
         crate::clock::monotonic_ns() as u64
+    }
+
+    fn idle_ns(&self) -> u64 {
+        crate::task::scheduler::cpu_times()
+            .iter()
+            .map(|cpu| cpu.idle_ns)
+            .sum()
+    }
+
+    fn cpu_times(&self) -> Vec<crate::fs::proc::CpuTimes> {
+        crate::task::scheduler::cpu_times()
+    }
+
+    fn context_switches(&self) -> u64 {
+        crate::task::scheduler::context_switches()
+    }
+
+    fn running_threads(&self) -> usize {
+        crate::task::scheduler::runnable_threads()
     }
 
     fn boot_time_secs(&self) -> u64 {

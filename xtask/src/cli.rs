@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Guest memory, QEMU syntax (`64M`, `4G`).
     #[arg(long, default_value = "128M")]
     pub memory: MemorySize,
+    /// vCPUs (`-smp`); by default the bundle spec's CPU quota
+    /// (`linux.resources.cpu.quota / period`, rounded up) when it has one, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub cpus: Option<u32>,
     /// Kernel command line options, e.g. "log=info test=heap"; they win over the sandbox
     /// flags below.
     #[arg(long, default_value = "")]
@@ -206,6 +210,9 @@ pub struct TestArgs {
     /// Skip the host unit tests (`cargo test`) and go straight to the boot tests.
     #[arg(long)]
     pub boot_only: bool,
+    /// vCPUs for every boot test that does not ask for its own number (`-smp`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub cpus: u32,
 }
 
 /// `cargo xtask fuzz TARGET [--seconds N]`; exit status 3 when an input fails.
@@ -259,6 +266,9 @@ pub enum Bench {
     /// pthread_create+join, futex and eventfd+epoll round trips between threads, Unix socket
     /// round trip and throughput: our sandbox against a Linux guest, with `processes`' aims.
     Threads(CompareBenchArgs),
+    /// Scaling over 1, 2 and 4 vCPUs of a CPU-bound parallel program and a fork+exec
+    /// storm: our sandbox against a Linux guest with the same vCPUs.
+    Smp(CompareBenchArgs),
     /// Debian programs (python3 -c pass, ls -la /usr/bin, bash -c true) on a Debian root
     /// over 9p: our sandbox against a Linux guest, first run and warm runs.
     Images(CompareBenchArgs),

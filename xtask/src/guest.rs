@@ -45,6 +45,7 @@ pub struct TestPrograms {
     pub thread_bench: PathBuf,
     pub file_calls: PathBuf,
     pub exec_bench: PathBuf,
+    pub smp_check: PathBuf,
 }
 
 /// Builds the default bundle's init; returns the path of the static binary.
@@ -80,6 +81,7 @@ pub fn build_test_programs(target_dir: &Path) -> Result<TestPrograms> {
         thread_bench: dir.join("thread-bench"),
         file_calls: dir.join("file-calls"),
         exec_bench: dir.join("exec-bench"),
+        smp_check: dir.join("smp-check"),
     })
 }
 

@@ -100,6 +100,7 @@ pub fn boot_live(
         machine: Machine::Microvm,
         accel,
         memory,
+        cpus: 1,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &[("log", log.name().to_owned())]),

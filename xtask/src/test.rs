@@ -49,6 +49,7 @@ pub fn test(args: TestArgs) -> Result<u8> {
     let host = Host {
         kernel: &kernel,
         tsc_khz: host::tsc_khz(&host::cpuinfo()),
+        cpus: args.cpus,
     };
     let summary = boot_tests::run_cases(&cases, host);
     if !fuzz_failed.is_empty() {

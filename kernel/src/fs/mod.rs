@@ -64,7 +64,7 @@ pub fn make_kernel_fs(
             proc::warn_unsupported_options(data);
             Ok(proc::new(sources, dev, clock))
         }
-        "sysfs" => Ok(sysfs::new(sysfs::ONE_CPU, dev, clock)),
+        "sysfs" => Ok(sysfs::new(sysfs::cpu_count(), dev, clock)),
         "devpts" => Ok(devpts::new(
             &devpts::DevptsOptions::parse(data)?,
             dev,

@@ -334,9 +334,7 @@ impl AddressSpace {
     /// Drops the pages of `[start, end)`: unmaps them and frees their frames (a file's
     /// page stays with the file).
     pub(super) fn drop_pages(&mut self, start: u64, end: u64) {
-        for page in self.table.pages_in(start, end) {
-            drop(self.table.unmap(page));
-        }
+        drop(self.table.unmap_range(start, end));
     }
 
     /// `mmap` with `MAP_FIXED`: replaces anything in the range.
@@ -434,14 +432,22 @@ impl AddressSpace {
         }
         self.change_areas(|this| {
             this.areas.protect(start, len, protection)?;
-            for page in this.table.pages_in(start, start.saturating_add(len)) {
-                if protection.is_empty() {
-                    // PROT_NONE: no access at all, so the page must not be mapped; keep the
-                    // frame.
-                    this.table.hide(page);
-                } else {
-                    let access = this.resting_access(page);
-                    this.table.protect(page, access);
+            // PROT_NONE: no access at all, so the page must not be mapped; keep the frame.
+            let changes: Vec<(u64, Option<UserAccess>)> = this
+                .table
+                .pages_in(start, start.saturating_add(len))
+                .into_iter()
+                .map(|page| {
+                    let access = (!protection.is_empty()).then(|| this.resting_access(page));
+                    (page, access)
+                })
+                .collect();
+            // One shoot-down for the range (see `UserPageTable::batch`).
+            let mut table = this.table.batch();
+            for (page, access) in changes {
+                match access {
+                    None => table.hide(page),
+                    Some(access) => table.protect(page, access),
                 }
             }
             Ok(())
@@ -578,6 +584,9 @@ impl AddressSpace {
                 )
             })
             .collect();
+        // The parent's pages lose write access as one batch: the other CPUs running its
+        // threads are interrupted once, not once per page.
+        let mut table = self.table.batch();
         for (start, end, protection, flags, writes_back) in areas {
             if flags.contains(AreaFlags::DONT_FORK) {
                 // Unmapping a whole area never splits one: it cannot be refused.
@@ -589,8 +598,8 @@ impl AddressSpace {
             }
             let access = user_access(protection);
             let read_only = access - UserAccess::WRITE;
-            for page in self.table.pages_in(start, end) {
-                let Some(held) = self.table.page(page) else {
+            for page in table.pages_in(start, end) {
+                let Some(held) = table.page(page) else {
                     continue;
                 };
                 // A shared mapping's page stays one page for both; any other is shared
@@ -610,10 +619,11 @@ impl AddressSpace {
                 if protection.is_empty() {
                     child.table.hide(page);
                 } else if !shared && protection.contains(Protection::WRITE) {
-                    self.table.protect(page, read_only);
+                    table.protect(page, read_only);
                 }
             }
         }
+        drop(table);
         child.sync_areas();
         // The child's own charge takes over from the room set aside for it.
         room.shrink(u64::MAX);

@@ -73,7 +73,7 @@ fn clock_data() -> VvarData {
         tsc_base,
         mult,
         realtime_offset_ns: crate::clock::realtime_offset_ns(),
-        cpu_count: crate::fs::sysfs::ONE_CPU,
+        cpu_count: crate::fs::sysfs::cpu_count(),
         reserved: 0,
     }
 }

@@ -1,8 +1,9 @@
-//! Scheduling calls as Linux answers them for a `SCHED_OTHER` system with one CPU:
-//! `sched_yield`, the affinity mask, `getcpu`, the policy and its parameters, the
-//! priority ranges and the round-robin interval. The policy a thread sets is recorded in
-//! its task table entry and reported back; this scheduler runs every thread the same
-//! way (one round-robin queue), which Linux permits for the normal policies.
+//! Scheduling calls as Linux answers them for a `SCHED_OTHER` system: `sched_yield`, the
+//! affinity mask (kept on the thread, honoured by the scheduler's placement), `getcpu`,
+//! the policy and its parameters, the priority ranges and the round-robin interval. The
+//! policy a thread sets is recorded in its task table entry and reported back; this
+//! scheduler runs every thread the same way (round-robin queues per CPU), which Linux
+//! permits for the normal policies.
 
 use vfs_core::Errno;
 
@@ -19,8 +20,15 @@ const SCHED_IDLE: u64 = 5;
 const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
 /// Bytes of the kernel's `cpumask` (what `sched_getaffinity` returns on success).
 const CPUMASK_BYTES: u64 = 8;
-/// The CPUs that exist: one.
-const ONLINE_CPUS: u64 = 1;
+/// The online CPUs as a mask.
+fn online_cpus() -> u64 {
+    arch::percpu::online_mask().max(1)
+}
+
+/// The kernel thread of `tid`, if it has one yet.
+fn thread_of(tid: u32) -> Option<alloc::sync::Arc<arch::thread::Thread>> {
+    TABLE.lock().get(tid).and_then(|entry| entry.thread.clone())
+}
 
 /// The thread `pid` names (0: the caller), which must exist.
 fn target(p: &Process, pid: u64) -> Result<u32, Errno> {
@@ -53,34 +61,51 @@ fn may_change(p: &Process, tid: u32) -> Result<(), Errno> {
     }
 }
 
+/// The thread's mask as Linux reports it: the CPUs it may run on that are online.
 pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> SysResult {
-    target(p, pid)?;
-    if size * 8 < ONLINE_CPUS || !size.is_multiple_of(8) {
+    let tid = target(p, pid)?;
+    let online = online_cpus();
+    let highest = u64::from(64 - online.leading_zeros());
+    if size * 8 < highest || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    write_out(p, address, &ONLINE_CPUS.to_le_bytes())?;
+    let mask = thread_of(tid).map_or(online, |thread| {
+        thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online
+    });
+    let mask = if mask == 0 { online } else { mask };
+    write_out(p, address, &mask.to_le_bytes())?;
     Ok(CPUMASK_BYTES)
 }
 
 /// The mask is read (a short one is padded with zeros, a long one's extra bytes ignored)
-/// and must name a CPU that exists; every thread runs on the one CPU anyway.
+/// and must name a CPU that is online; the thread moves off CPUs it leaves out at its next
+/// yield (the calling thread at once).
 pub fn sched_setaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> SysResult {
     let tid = target(p, pid)?;
     let bytes = read_in(p, address, size.min(CPUMASK_BYTES) as usize)?;
     let mut mask = [0u8; 8];
     mask[..bytes.len()].copy_from_slice(&bytes);
     may_change(p, tid)?;
-    if u64::from_le_bytes(mask) & ONLINE_CPUS == 0 {
+    let mask = u64::from_le_bytes(mask);
+    if mask & online_cpus() == 0 {
         return Err(Errno::EINVAL);
+    }
+    if let Some(thread) = thread_of(tid) {
+        crate::task::scheduler::set_affinity(&thread, mask);
+    }
+    if tid == p.tid && mask & (1 << arch::percpu::cpu_index()) == 0 {
+        crate::task::scheduler::yield_now();
     }
     Ok(0)
 }
 
-/// `getcpu`: CPU 0 on node 0 (the third argument is unused since Linux 2.6.24).
+/// `getcpu`: the CPU the caller runs on, node 0 (the third argument is unused since
+/// Linux 2.6.24).
 pub fn getcpu(p: &mut Process, cpu: u64, node: u64) -> SysResult {
-    for address in [cpu, node] {
+    let here = arch::percpu::cpu_index() as u32;
+    for (address, value) in [(cpu, here), (node, 0)] {
         if address != 0 {
-            write_out(p, address, &0u32.to_le_bytes())?;
+            write_out(p, address, &value.to_le_bytes())?;
         }
     }
     Ok(0)

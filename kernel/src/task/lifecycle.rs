@@ -206,6 +206,13 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         return Err(Errno::ENOMEM);
     };
     thread.set_owner(pid);
+    // The child may run where its parent may (Linux copies the affinity mask).
+    let parent_affinity = arch::thread::current()
+        .affinity
+        .load(core::sync::atomic::Ordering::Relaxed);
+    thread
+        .affinity
+        .store(parent_affinity, core::sync::atomic::Ordering::Relaxed);
     if let Some(entry) = TABLE.lock().get_mut(pid) {
         entry.thread = Some(thread.clone());
         entry.task = Some(task);

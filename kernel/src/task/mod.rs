@@ -22,16 +22,17 @@
 //! end and does so at its next return towards user mode, or from any blocked call, which
 //! sees that as a pending signal); the last one to end makes the process a zombie.
 //!
-//! One CPU today, and interrupts stay off whenever the kernel runs, so a thread is never
-//! preempted inside the kernel: it gives the CPU up when it blocks, ends, or returns to
+//! Several CPUs, and interrupts stay off whenever the kernel runs, so a thread is never
+//! preempted inside the kernel: it gives its CPU up when it blocks, ends, or returns to
 //! user mode after its time slice (the APIC timer's tick brings it back to the kernel).
-//! Nothing relies on that for correctness of shared state: every shared part has its
-//! own lock, taken for one operation and never across a block, as SMP will need.
+//! Threads of one process run on different CPUs at once; every shared part has its own
+//! lock, taken for one operation and never across a block, and a wake-up that comes
+//! between a thread making itself findable and its block is kept (see [`scheduler`]).
 //!
 //! Lock order (spin locks, never held across a switch): `futex::FUTEXES` → an address
 //! space, `futex::FUTEXES` → `table::TABLE` (see [`futex`]); `table::TABLE` → a
 //! terminal's locks (see `crate::tty`); `table::TABLE` → a task's identity; `table::TABLE` → a
-//! `WaitQueue`'s list → `scheduler::RUN_QUEUE` → `scheduler::SLEEPERS`. A task's parts
+//! `WaitQueue`'s list → a CPU's run queue (`scheduler`) → `scheduler::SLEEPERS`. A task's parts
 //! (`mm`, `files`, `fs`) and its `parts`/`image` locks are leaves: never held while taking
 //! another lock of this list, nor one another. The thread slots inside `arch::thread` are
 //! below all of them. The scheduler takes `TABLE` only with none of its own locks held (to

@@ -27,7 +27,9 @@ pub fn run(process: &mut Process) -> Ending {
         process.mm.lock().activate();
         let entered = crate::clock::monotonic_ns();
         let exit = process.context.execute();
-        process.user_ns += (crate::clock::monotonic_ns() - entered).max(0) as u64;
+        let user_ns = (crate::clock::monotonic_ns() - entered).max(0) as u64;
+        process.user_ns += user_ns;
+        crate::task::scheduler::account_user(user_ns);
         match exit {
             UserExit::Syscall => {
                 last_fault = None;

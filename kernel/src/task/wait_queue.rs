@@ -9,6 +9,15 @@
 //! queue). Each [`WaitQueue::wake_all`] also counts a new *generation*: an edge-triggered
 //! watcher reports a file again only when the generation moved since it last did.
 //!
+//! Several CPUs: most callers look at their condition *before* [`WaitQueue::prepare`], so a
+//! waker on another CPU may change the condition and wake the queue in between, before
+//! the thread is on it. Every wake-up counts a global epoch ([`WAKE_EPOCH`]), and a thread
+//! remembers the epoch of its last `prepare`; a `prepare` that finds the epoch moved since
+//! then (some queue was woken after the thread last got ready to wait, so perhaps after its
+//! check) makes the thread's next block return at once, and the caller looks again. A
+//! wake-up after the `prepare` finds the thread on the queue as before. The price is one
+//! more look at the condition when anything was woken meanwhile.
+//!
 //! Lock order: a queue's lists are leaves; watchers are notified after the lists' locks
 //! are released, so a watcher may wake other queues (a nested epoll).
 
@@ -20,6 +29,9 @@ use arch::thread::{self, Thread};
 use spin::Mutex;
 
 use super::scheduler;
+
+/// Wake-ups of any queue so far (see the module's notes).
+static WAKE_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// Something told of every wake-up of a queue it watches, until it is dropped.
 pub trait Watcher: Send + Sync {
@@ -45,9 +57,17 @@ impl WaitQueue {
     /// Puts the running thread on the queue; [`super::scheduler::block`] comes next.
     pub fn prepare(&self) {
         let me = thread::current();
-        let mut waiters = self.waiters.lock();
-        if !waiters.iter().any(|waiter| Arc::ptr_eq(waiter, &me)) {
-            waiters.push(me);
+        {
+            let mut waiters = self.waiters.lock();
+            if !waiters.iter().any(|waiter| Arc::ptr_eq(waiter, &me)) {
+                waiters.push(me.clone());
+            }
+        }
+        let now = WAKE_EPOCH.load(Ordering::SeqCst);
+        if me.wait_epoch.swap(now, Ordering::Relaxed) != now {
+            // Something was woken since this thread last got ready to wait: perhaps after
+            // the caller looked at its condition. Look again rather than sleep.
+            scheduler::wake(&me);
         }
     }
 
@@ -62,6 +82,7 @@ impl WaitQueue {
     /// Makes every waiting thread runnable and tells every watcher.
     pub fn wake_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
         let waiters = core::mem::take(&mut *self.waiters.lock());
         for waiter in &waiters {
             scheduler::wake(waiter);
@@ -79,6 +100,7 @@ impl WaitQueue {
     /// Makes at most one waiting thread runnable (the oldest); whether there was one.
     /// Watchers are not told: this is for hand-offs to exactly one sleeper.
     pub fn wake_one(&self) -> bool {
+        WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
         let first = {
             let mut waiters = self.waiters.lock();
             (!waiters.is_empty()).then(|| waiters.remove(0))

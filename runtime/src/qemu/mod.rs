@@ -61,6 +61,8 @@ pub struct Invocation {
     pub machine: Machine,
     pub accel: Accel,
     pub memory: MemorySize,
+    /// vCPUs (`-smp`); the kernel starts every one the machine's ACPI tables list.
+    pub cpus: u32,
     pub kernel: PathBuf,
     /// The exact kernel command line (`-append`).
     pub cmdline: String,
@@ -77,6 +79,9 @@ impl Invocation {
             ["-cpu", self.accel.cpu_model(), "-accel", self.accel.name()].map(OsString::from),
         );
         args.extend(["-m".into(), self.memory.to_string().into()]);
+        if self.cpus > 1 {
+            args.extend(["-smp".into(), self.cpus.to_string().into()]);
+        }
         args.extend(["-kernel".into(), self.kernel.clone().into_os_string()]);
         // QEMU omits an empty -append, and the kernel then sees no command line at all;
         // pass it always so "empty" is exact too.
@@ -130,6 +135,7 @@ mod tests {
             machine,
             accel,
             memory: MemorySize::from_mib(128),
+            cpus: 1,
             kernel: "target/kernel".into(),
             cmdline: "log=info tsc_khz=1000".into(),
             initrd: None,

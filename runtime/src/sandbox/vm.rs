@@ -96,6 +96,7 @@ fn invocation(
         machine,
         accel: decision.accel,
         memory: MemorySize::from_mib(memory_mib(config, &spec)),
+        cpus: config.cpus,
         kernel: config.kernel.clone(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &sandbox),
@@ -105,9 +106,6 @@ fn invocation(
         shares: loaded.shares,
     };
     let mut extra: Vec<OsString> = Vec::new();
-    if config.cpus > 1 {
-        extra.extend(["-smp".into(), config.cpus.to_string().into()]);
-    }
     extra.extend(["-device".into(), machine.serial_device().into()]);
     Ok((invocation, extra))
 }

@@ -55,6 +55,7 @@ pub fn bench(args: BootBenchArgs) -> Result<()> {
             machine,
             accel,
             memory: MEMORY,
+            cpus: 1,
             kernel: kernel.to_owned(),
             cmdline: kernel_cmdline(options, tsc_khz),
             initrd: None,

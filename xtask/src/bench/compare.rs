@@ -440,8 +440,35 @@ pub(super) fn run_ours(
     (machine, accel, memory): (Machine, Accel, MemorySize),
     timeout: Duration,
 ) -> Result<Lines> {
-    let (outcome, context) = super::boot_bundle(kernel, bundle, (machine, accel, memory), timeout)?;
+    run_ours_with_cpus(kernel, bundle, (machine, accel, memory), 1, timeout)
+}
+
+/// [`run_ours`] with `cpus` vCPUs.
+pub(super) fn run_ours_with_cpus(
+    kernel: &Path,
+    bundle: &Bundle,
+    machine: (Machine, Accel, MemorySize),
+    cpus: u32,
+    timeout: Duration,
+) -> Result<Lines> {
+    let (outcome, context) = super::boot_bundle_with_cpus(kernel, bundle, machine, cpus, timeout)?;
     parse_bench_lines(&outcome.console).context(context)
+}
+
+/// A boot of the Linux guest with `initramfs` and `cpus` vCPUs; its `bench` lines.
+pub(super) fn run_linux_with_cpus(
+    guest: &LinuxGuest,
+    initramfs: &Path,
+    (machine, accel, memory): (Machine, Accel, MemorySize),
+    cpus: u32,
+    timeout: Duration,
+) -> Result<Lines> {
+    let mut invocation =
+        linux_guest::invocation(guest, machine, accel, memory, initramfs, Vec::new());
+    invocation.cpus = cpus;
+    let run = linux_guest::boot(&invocation, timeout)?;
+    parse_bench_lines(&run.console)
+        .with_context(|| format!("Linux guest on {machine}:\n{}", run.console))
 }
 
 /// A boot of the Linux guest with `initramfs` and `shares`; its `bench` lines.

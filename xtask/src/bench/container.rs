@@ -70,6 +70,7 @@ fn boot(kernel: &Path, bundle: &Bundle, machine: Machine, accel: Accel) -> Resul
         machine,
         accel,
         memory: MEMORY,
+        cpus: 1,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &[("log", "info".to_owned())]),

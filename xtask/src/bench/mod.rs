@@ -11,6 +11,7 @@ mod nine_p_many;
 mod processes;
 mod report;
 mod runtime;
+mod smp;
 mod syscalls;
 mod threads;
 
@@ -30,6 +31,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Bench::Threads(args) => threads::bench(args),
         Bench::Images(args) => images::bench(args),
         Bench::Runtime(args) => runtime::bench(args),
+        Bench::Smp(args) => smp::bench(args),
     }?;
     Ok(0)
 }
@@ -95,12 +97,28 @@ fn boot_bundle(
     ),
     timeout: Duration,
 ) -> Result<(crate::launch::Outcome, String)> {
+    boot_bundle_with_cpus(kernel, bundle, (machine, accel, memory), 1, timeout)
+}
+
+/// [`boot_bundle`] with `cpus` vCPUs.
+fn boot_bundle_with_cpus(
+    kernel: &std::path::Path,
+    bundle: &crate::bundle::Bundle,
+    (machine, accel, memory): (
+        crate::qemu::Machine,
+        crate::qemu::Accel,
+        crate::qemu::MemorySize,
+    ),
+    cpus: u32,
+    timeout: Duration,
+) -> Result<(crate::launch::Outcome, String)> {
     use crate::cmdline::{kernel_cmdline, with_sandbox_options};
     use crate::host;
     let invocation = crate::qemu::Invocation {
         machine,
         accel,
         memory,
+        cpus,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &[("log", "warn".to_owned())]),

@@ -276,6 +276,7 @@ fn run_ours(kernel: &Path, dir: &Path, machine: Machine, accel: Accel) -> Result
         machine,
         accel,
         memory: MEMORY,
+        cpus: 1,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline("test=9p-bench", host::tsc_khz(&host::cpuinfo())),
         initrd: None,

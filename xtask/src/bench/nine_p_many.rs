@@ -84,6 +84,7 @@ fn run_ours(kernel: &Path, work: &Path, many: &Path, mode: &str, accel: Accel) -
         machine: MACHINE,
         accel,
         memory: MEMORY,
+        cpus: 1,
         kernel: kernel.to_owned(),
         cmdline: kernel_cmdline(
             &format!("file_access_mounts={mode} log=warn"),

@@ -37,6 +37,8 @@ pub struct Case {
     machine: Machine,
     accel: Accel,
     memory: MemorySize,
+    /// vCPUs the case boots with; `None`: the run's default ([`Host::cpus`]).
+    cpus: Option<u32>,
     /// Kernel options before xtask adds host facts such as `tsc_khz=`.
     options: String,
     initrd: Option<PathBuf>,
@@ -77,6 +79,8 @@ impl std::fmt::Debug for HostDriver {
 pub struct Host<'a> {
     pub kernel: &'a Path,
     pub tsc_khz: Option<u64>,
+    /// vCPUs for the cases that do not ask for a number (`cargo xtask test --cpus`).
+    pub cpus: u32,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +222,7 @@ impl Case {
             machine,
             accel,
             memory: MemorySize::from_mib(128),
+            cpus: None,
             options: String::new(),
             initrd: None,
             shares: Vec::new(),
@@ -237,6 +242,12 @@ impl Case {
 
     fn memory(mut self, memory: MemorySize) -> Self {
         self.memory = memory;
+        self
+    }
+
+    /// Boots the case with `cpus` vCPUs whatever the run's default.
+    pub(crate) fn cpus(mut self, cpus: u32) -> Self {
+        self.cpus = Some(cpus);
         self
     }
 
@@ -313,6 +324,7 @@ impl Case {
             machine: self.machine,
             accel: self.accel,
             memory: self.memory,
+            cpus: self.cpus.unwrap_or(host.cpus),
             kernel: host.kernel.to_owned(),
             cmdline: kernel_cmdline(&self.options, host.tsc_khz),
             initrd: self.initrd.clone(),
@@ -443,6 +455,7 @@ mod tests {
         let host = Host {
             kernel: Path::new("/nonexistent/kernel"),
             tsc_khz: None,
+            cpus: 1,
         };
         let summary = run_cases(&[case], host);
         assert_eq!(summary.passed, 0);

@@ -149,9 +149,20 @@ pub struct PipeEnd {
     writer_opens_at_open: u64,
 }
 
+/// The ends a pipe had right after an open counted itself: (readers, reader opens,
+/// writers, writer opens).
+type Counts = (usize, u64, usize, u64);
+
 impl PipeEnd {
     fn open(pipe: &Arc<Pipe>, reads: bool, writes: bool) -> PipeEnd {
-        {
+        Self::open_counted(pipe, reads, writes).0
+    }
+
+    /// [`PipeEnd::open`], and the counts as this open left them, read in the same breath:
+    /// a FIFO open decides whether to wait for its partner from these, so a partner on
+    /// another CPU that comes and goes in between is still seen to have come.
+    fn open_counted(pipe: &Arc<Pipe>, reads: bool, writes: bool) -> (PipeEnd, Counts) {
+        let counts = {
             let mut state = pipe.state.lock();
             if reads {
                 state.readers += 1;
@@ -161,14 +172,21 @@ impl PipeEnd {
                 state.writers += 1;
                 state.writer_opens += 1;
             }
-        }
+            (
+                state.readers,
+                state.reader_opens,
+                state.writers,
+                state.writer_opens,
+            )
+        };
         pipe.events.wake_all();
-        PipeEnd {
+        let end = PipeEnd {
             pipe: pipe.clone(),
             reads,
             writes,
             writer_opens_at_open: 0,
-        }
+        };
+        (end, counts)
     }
 
     /// What `poll` reports for this end (Linux's `pipe_poll`).
@@ -484,21 +502,16 @@ pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
     if writes && !reads && nonblock && pipe.state.lock().readers == 0 {
         return Err(Errno::ENXIO);
     }
-    let mut end = PipeEnd::open(&pipe, reads, writes);
-    if nonblock && reads && !writes {
-        let state = pipe.state.lock();
-        if state.writers == 0 {
-            end.writer_opens_at_open = state.writer_opens;
-        }
+    let (mut end, (readers, reader_opens, writers, writer_opens)) =
+        PipeEnd::open_counted(&pipe, reads, writes);
+    if nonblock && reads && !writes && writers == 0 {
+        end.writer_opens_at_open = writer_opens;
     }
     if !nonblock && reads != writes {
-        let (partner_present, seen) = {
-            let state = pipe.state.lock();
-            if reads {
-                (state.writers > 0, state.writer_opens)
-            } else {
-                (state.readers > 0, state.reader_opens)
-            }
+        let (partner_present, seen) = if reads {
+            (writers > 0, writer_opens)
+        } else {
+            (readers > 0, reader_opens)
         };
         if !partner_present {
             if reads {

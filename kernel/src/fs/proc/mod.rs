@@ -22,8 +22,8 @@ mod tests;
 
 pub use system_files::FILESYSTEMS;
 pub use view::{
-    CpuInfo, FdInfo, MapArea, MemoryInfo, OpenFd, ProcessIds, ProcessMemory, ProcessSource,
-    ProcessState, ProcessView, SignalMasks, SystemView,
+    CpuInfo, CpuTimes, FdInfo, MapArea, MemoryInfo, OpenFd, ProcessIds, ProcessMemory,
+    ProcessSource, ProcessState, ProcessView, SignalMasks, SystemView,
 };
 
 use alloc::format;

@@ -211,17 +211,37 @@ pub fn loadavg(centis: [u64; 3], running: usize, total: usize, last_pid: u32) ->
     format!("{one} {five} {fifteen} {running}/{total} {last_pid}\n").into_bytes()
 }
 
-/// `/proc/stat`: the aggregate and per-CPU time lines in `USER_HZ` ticks (busy time as
-/// user time), then the counters. `processes` is how many processes exist.
+/// `/proc/stat`: the aggregate and per-CPU time lines in `USER_HZ` ticks (user, nice,
+/// system, idle, then six columns this kernel has nothing for), then the counters.
+/// `processes` is how many processes exist.
 pub fn stat(system: &dyn SystemView, processes: usize) -> Vec<u8> {
     let ticks = |nanos: u64| nanos / (NANOS_PER_SEC / USER_HZ);
-    let idle_ns = system.idle_ns().min(system.uptime_ns());
-    let busy = ticks(system.uptime_ns() - idle_ns);
-    let idle = ticks(idle_ns);
-    let times = format!("{busy} 0 0 {idle} 0 0 0 0 0 0");
-    format!(
-        "cpu  {times}\ncpu0 {times}\nintr 0\nctxt 0\nbtime {}\nprocesses {processes}\nprocs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
-        system.boot_time_secs()
-    )
-    .into_bytes()
+    let line = |name: &str, user: u64, system: u64, idle: u64| {
+        format!(
+            "{name} {} 0 {} {} 0 0 0 0 0 0\n",
+            ticks(user),
+            ticks(system),
+            ticks(idle)
+        )
+    };
+    let cpus = system.cpu_times();
+    let total = cpus.iter().fold((0, 0, 0), |(u, s, i), cpu| {
+        (u + cpu.user_ns, s + cpu.system_ns, i + cpu.idle_ns)
+    });
+    let mut text = line("cpu ", total.0, total.1, total.2);
+    for (index, cpu) in cpus.iter().enumerate() {
+        text += &line(
+            &format!("cpu{index}"),
+            cpu.user_ns,
+            cpu.system_ns,
+            cpu.idle_ns,
+        );
+    }
+    text += &format!(
+        "intr 0\nctxt {}\nbtime {}\nprocesses {processes}\nprocs_running {}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+        system.context_switches(),
+        system.boot_time_secs(),
+        system.running_threads().max(1),
+    );
+    text.into_bytes()
 }

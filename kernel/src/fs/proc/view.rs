@@ -24,6 +24,24 @@ pub trait SystemView: Send + Sync {
     fn idle_ns(&self) -> u64 {
         self.uptime_ns()
     }
+    /// Each online CPU's time since boot, in ns, by CPU index (`/proc/stat`); by default
+    /// one CPU, busy (as user time) whenever it was not idle.
+    fn cpu_times(&self) -> Vec<CpuTimes> {
+        let idle_ns = self.idle_ns().min(self.uptime_ns());
+        alloc::vec![CpuTimes {
+            user_ns: self.uptime_ns() - idle_ns,
+            system_ns: 0,
+            idle_ns,
+        }]
+    }
+    /// Context switches since boot (`ctxt` in `/proc/stat`).
+    fn context_switches(&self) -> u64 {
+        0
+    }
+    /// Threads running or ready to run (`procs_running`).
+    fn running_threads(&self) -> usize {
+        1
+    }
     /// The real time of boot, seconds since the epoch (`btime` in `/proc/stat`).
     fn boot_time_secs(&self) -> u64;
     /// The UTS host name (`uname -n`).
@@ -46,6 +64,14 @@ pub trait SystemView: Send + Sync {
     fn load_average_centis(&self) -> [u64; 3] {
         [0; 3]
     }
+}
+
+/// One CPU's time since boot, in ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user_ns: u64,
+    pub system_ns: u64,
+    pub idle_ns: u64,
 }
 
 /// Memory figures in bytes (`/proc/meminfo` shows them in kB).

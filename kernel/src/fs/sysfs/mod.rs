@@ -17,6 +17,19 @@ use super::synthetic::{FixedDir, InoCounter, Node, Rules, SyntheticFs};
 /// The kernel runs its tasks on one CPU.
 pub const ONE_CPU: u32 = 1;
 
+/// CPUs the kernel runs on (set once the application processors are up).
+static ONLINE_CPUS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(ONE_CPU);
+
+/// Records how many CPUs run, for sysfs, proc and the vDSO data page.
+pub fn set_cpu_count(count: u32) {
+    ONLINE_CPUS.store(count.max(1), core::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many CPUs run.
+pub fn cpu_count() -> u32 {
+    ONLINE_CPUS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 const DIRECTORY_MODE: u32 = 0o755;
 const ATTRIBUTE_MODE: u32 = 0o444;
 

@@ -547,6 +547,7 @@ pub fn invocation(
         machine,
         accel,
         memory,
+        cpus: 1,
         kernel: guest.vmlinux.clone(),
         cmdline: cmdline(accel, crate::host::tsc_khz(&crate::host::cpuinfo())),
         initrd: Some(initramfs.to_owned()),

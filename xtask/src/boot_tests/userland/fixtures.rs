@@ -198,6 +198,7 @@ fn write_rootfs(rootfs: &Path, programs: &TestPrograms) -> Result<()> {
         ("unix-socket-workloads", &programs.unix_socket_workloads),
         ("runtime-calls", &programs.runtime_calls),
         ("file-calls", &programs.file_calls),
+        ("smp-check", &programs.smp_check),
     ] {
         let bytes =
             std::fs::read(program).with_context(|| format!("reading {}", program.display()))?;

@@ -6,7 +6,8 @@
 //! them, compared with the host; issue 13's thread, event and socket programs in Rust, C
 //! and Go (`threads`); issue 14's dynamically linked programs (`dynamic`); issue 15's terminals (`terminals`: a C pty program, and
 //! `cargo xtask run` driven with piped streams and in a tmux terminal); issue 16's control
-//! channel driven through the runtime's `Sandbox` API (`control`).
+//! channel driven through the runtime's `Sandbox` API (`control`); issue 17's
+//! several-CPU cases (`smp`).
 
 mod applets;
 mod bad_bundles;
@@ -21,6 +22,7 @@ mod namespace;
 mod pipes;
 mod programs;
 mod shell;
+mod smp;
 pub mod snapshot;
 mod terminals;
 mod threads;
@@ -64,6 +66,7 @@ pub fn cases(
     let dynamic_cases = dynamic::cases(&builder, native)?;
     let fsx_case = fsx::case(&builder, &native.fsx)?;
     let terminal_cases = terminals::cases(&builder, native)?;
+    let smp_cases = smp::cases(&builder)?;
     let mut cases = applets::cases(&builder)?;
     cases.extend(programs::cases(&builder, &dir, init)?);
     cases.extend(bad_bundles::cases(&builder)?);
@@ -74,6 +77,9 @@ pub fn cases(
     cases.extend(dynamic_cases);
     cases.push(fsx_case);
     cases.extend(terminal_cases);
+    cases.extend(smp_cases);
+    let again = smp::again_at_4(&cases);
+    cases.extend(again);
     cases.extend(control::cases(&builder)?);
     cases.extend(many_files::cases(&builder, &dir)?);
     Ok(cases)
