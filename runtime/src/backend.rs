@@ -12,7 +12,7 @@ pub fn launch(request: LaunchRequest) -> Result<Box<dyn Vm>, VmError> {
         kernel: request.kernel,
         bundle: request.bundle,
         memory_mib: request.memory_mib,
-        cpus: 1,
+        cpus: request.cpus,
         accel: Accel::Auto,
         kernel_log: request.kernel_log,
         log_level: request.log_level,

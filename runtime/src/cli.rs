@@ -81,6 +81,9 @@ pub struct MonitorArgs {
     pub kernel_path: PathBuf,
     #[arg(long)]
     pub memory_mib: Option<u64>,
+    /// vCPUs (from the spec's CPU quota).
+    #[arg(long, default_value_t = 1)]
+    pub cpus: u32,
     /// The inherited descriptor `create` reads our readiness from.
     #[arg(long)]
     pub ready_fd: i32,

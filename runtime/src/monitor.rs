@@ -47,6 +47,7 @@ pub struct MonitorConfig {
     pub terminal: bool,
     pub kernel: PathBuf,
     pub memory_mib: Option<u64>,
+    pub cpus: u32,
     pub kernel_log_level: log::LevelFilter,
 }
 
@@ -129,6 +130,7 @@ fn bring_up(
         kernel: config.kernel.clone(),
         bundle: config.bundle.clone(),
         memory_mib: config.memory_mib,
+        cpus: config.cpus,
         kernel_log: config.state_dir.join(state::KERNEL_LOG),
         log_level: config.kernel_log_level,
         stdio,

@@ -103,6 +103,22 @@ pub fn memory_mib(spec: &Spec) -> Option<u64> {
     Some(mib)
 }
 
+/// The vCPUs a spec's CPU quota asks for: `linux.resources.cpu.quota / period` rounded
+/// up (period 100 ms when unset, as runc's default), within 1–64; `None` when the spec sets
+/// no positive quota (`-1` is "no limit").
+pub fn cpus_for_quota(spec: &[u8]) -> Option<u32> {
+    let spec: serde_json::Value = serde_json::from_slice(spec).ok()?;
+    let cpu = spec.get("linux")?.get("resources")?.get("cpu")?;
+    let quota = cpu.get("quota")?.as_i64().filter(|&quota| quota > 0)?;
+    let period = cpu
+        .get("period")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|&period| period > 0)
+        .unwrap_or(100_000);
+    let cpus = (quota as u64).div_ceil(period);
+    Some(cpus.clamp(1, 64) as u32)
+}
+
 /// The spec's fields that mean nothing to a VM, as `path: why` lines (logged at debug).
 pub fn ignored_fields(spec: &Spec) -> Vec<String> {
     let mut ignored = Vec::new();
@@ -289,5 +305,25 @@ mod tests {
     fn a_spec_without_process_is_refused() {
         let error = parse(br#"{"ociVersion": "1.0.2"}"#).unwrap_err();
         assert!(error.contains("process"), "{error}");
+    }
+
+    #[test]
+    fn cpu_quota_becomes_a_vcpu_count() {
+        let spec = |cpu: &str| format!(r#"{{"linux":{{"resources":{{"cpu":{cpu}}}}}}}"#);
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":200000,"period":100000}"#).as_bytes()),
+            Some(2)
+        );
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":150000}"#).as_bytes()),
+            Some(2)
+        );
+        assert_eq!(
+            cpus_for_quota(spec(r#"{"quota":50000,"period":100000}"#).as_bytes()),
+            Some(1)
+        );
+        assert_eq!(cpus_for_quota(spec(r#"{"quota":-1}"#).as_bytes()), None);
+        assert_eq!(cpus_for_quota(spec(r#"{"shares":1024}"#).as_bytes()), None);
+        assert_eq!(cpus_for_quota(b"{}"), None);
     }
 }

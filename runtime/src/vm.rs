@@ -35,6 +35,7 @@ pub struct LaunchRequest {
     pub kernel: PathBuf,
     pub bundle: PathBuf,
     pub memory_mib: Option<u64>,
+    pub cpus: u32,
     /// The kernel's console: never the container's streams.
     pub kernel_log: PathBuf,
     pub log_level: log::LevelFilter,

@@ -19,22 +19,6 @@ use crate::stdio::{self, Streams};
 /// Docker's status for "the runtime failed", as opposed to the container's own status.
 pub const RUNTIME_FAILURE: u8 = 125;
 
-/// The vCPUs a spec's CPU quota asks for: `linux.resources.cpu.quota / period` rounded
-/// up (period 100 ms when unset, as runc's default), within 1–64; `None` when the spec sets
-/// no positive quota (`-1` is "no limit").
-pub fn cpus_for_quota(spec: &[u8]) -> Option<u32> {
-    let spec: serde_json::Value = serde_json::from_slice(spec).ok()?;
-    let cpu = spec.get("linux")?.get("resources")?.get("cpu")?;
-    let quota = cpu.get("quota")?.as_i64().filter(|&quota| quota > 0)?;
-    let period = cpu
-        .get("period")
-        .and_then(serde_json::Value::as_u64)
-        .filter(|&period| period > 0)
-        .unwrap_or(100_000);
-    let cpus = (quota as u64).div_ceil(period);
-    Some(cpus.clamp(1, 64) as u32)
-}
-
 pub fn run(args: RunArgs) -> Result<u8> {
     setup::for_run()?;
     // The bundle first: a spec the guest would refuse stops here, before a build or QEMU.
@@ -53,7 +37,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         bundle
             .as_ref()
             .and_then(|bundle| std::fs::read(&bundle.spec_file).ok())
-            .and_then(|spec| cpus_for_quota(&spec))
+            .and_then(|spec| sandbox_runtime::spec::cpus_for_quota(&spec))
             .unwrap_or(1)
     });
     let (initrd, shares) = match bundle {
@@ -153,29 +137,4 @@ pub fn describe_qemu_end(code: Option<i32>) -> String {
         || "killed by a signal".to_owned(),
         |code| format!("exit status {code}"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cpus_for_quota;
-
-    #[test]
-    fn cpu_quota_becomes_a_vcpu_count() {
-        let spec = |cpu: &str| format!(r#"{{"linux":{{"resources":{{"cpu":{cpu}}}}}}}"#);
-        assert_eq!(
-            cpus_for_quota(spec(r#"{"quota":200000,"period":100000}"#).as_bytes()),
-            Some(2)
-        );
-        assert_eq!(
-            cpus_for_quota(spec(r#"{"quota":150000}"#).as_bytes()),
-            Some(2)
-        );
-        assert_eq!(
-            cpus_for_quota(spec(r#"{"quota":50000,"period":100000}"#).as_bytes()),
-            Some(1)
-        );
-        assert_eq!(cpus_for_quota(spec(r#"{"quota":-1}"#).as_bytes()), None);
-        assert_eq!(cpus_for_quota(spec(r#"{"shares":1024}"#).as_bytes()), None);
-        assert_eq!(cpus_for_quota(b"{}"), None);
-    }
 }

@@ -98,6 +98,12 @@ fn bring_up(
     if let Some(mib) = spec::memory_mib(&bundle.spec) {
         monitor_args.extend(["--memory-mib".into(), mib.to_string().into()]);
     }
+    // `podman run --cpus N` sets a CPU quota: the VM gets that many vCPUs.
+    let config = std::fs::read(bundle.config_path())
+        .context(|| bundle.config_path().display().to_string())?;
+    if let Some(cpus) = spec::cpus_for_quota(&config) {
+        monitor_args.extend(["--cpus".into(), cpus.to_string().into()]);
+    }
     let program = bundle
         .spec
         .process()
@@ -156,6 +162,7 @@ pub fn monitor(global: &Global, args: MonitorArgs, launcher: Launcher) -> Result
         terminal: args.terminal,
         kernel: args.kernel_path,
         memory_mib: args.memory_mib,
+        cpus: args.cpus,
         kernel_log_level: if global.debug {
             log::LevelFilter::Info
         } else {

@@ -13,7 +13,7 @@ use crate::setup::{PODMAN, RUNC};
 /// Each check: its case name and what it does; failures are returned.
 pub type Check = fn(&Podman) -> Vec<String>;
 
-pub const CHECKS: [(&str, Check); 7] = [
+pub const CHECKS: [(&str, Check); 8] = [
     ("podman-streams", streams),
     ("podman-stdin", stdin),
     ("podman-tty", tty),
@@ -21,6 +21,7 @@ pub const CHECKS: [(&str, Check); 7] = [
     ("podman-kill-usr1", kill_usr1),
     ("podman-exec", exec),
     ("podman-missing-command", missing_command),
+    ("podman-cpus", cpus),
 ];
 
 #[derive(Debug, Clone)]
@@ -304,6 +305,26 @@ fn exec(podman: &Podman) -> Vec<String> {
     }
     podman.remove(&id);
     failures
+}
+
+/// `--cpus 2` (a CPU quota of two periods) gives the VM two vCPUs, and the container
+/// sees them (`nproc`, `/sys/devices/system/cpu/online`), the sysctls podman sets by
+/// default read back in `/proc/sys`, and `/dev/stdout` reaches the container's stdout.
+fn cpus(podman: &Podman) -> Vec<String> {
+    let script = "nproc; cat /sys/devices/system/cpu/online; \
+        cat /proc/sys/net/ipv4/ping_group_range; echo logged > /dev/stdout";
+    let args = podman.run_args(&["--rm", "--cpus", "2"], &["sh", "-c", script]);
+    match podman.run(&args, None) {
+        Ok(output) => {
+            let mut failures = Vec::new();
+            expect_status(&mut failures, "run --cpus 2", &output, 0);
+            if output.stdout != b"2\n0-1\n0 0\nlogged\n" {
+                failures.push(format!("run --cpus 2: {}", oci::describe(&output)));
+            }
+            failures
+        }
+        Err(error) => vec![error],
+    }
 }
 
 fn missing_command(podman: &Podman) -> Vec<String> {
