@@ -186,6 +186,7 @@ fn run_scenario(
         seen.steps.push((name.to_owned(), code, status));
         Ok(())
     };
+    let _cleanup = ForceDelete { program, dir, id };
     step(
         &mut seen,
         "create",
@@ -224,6 +225,20 @@ fn run_scenario(
     step(&mut seen, "start again", &["start", id])?;
     step(&mut seen, "delete", &["delete", id])?;
     Ok(seen)
+}
+
+/// Deletes the container however a scenario ends, so a check that fails half-way leaves
+/// no VM (or runc container) running; after the scenario's own `delete` it finds nothing.
+struct ForceDelete<'a> {
+    program: &'a Path,
+    dir: &'a Path,
+    id: &'a str,
+}
+
+impl Drop for ForceDelete<'_> {
+    fn drop(&mut self) {
+        let _ = runtime(self.program, self.dir, &["delete", "--force", self.id]);
+    }
 }
 
 /// The waiter's view of `pid`'s end: its code, or 128 + the signal.
