@@ -58,9 +58,12 @@ pub struct Case {
     driver: Option<HostDriver>,
 }
 
+/// What a host-driven case runs: its failures, none when it passed.
+type DriveCase = dyn Fn(&Case, Host<'_>) -> Vec<String> + Send + Sync;
+
 /// Runs a host-driven case: its failures, none when it passed.
 #[derive(Clone)]
-pub struct HostDriver(Arc<dyn Fn(&Case, Host<'_>) -> Vec<String> + Send + Sync>);
+pub struct HostDriver(Arc<DriveCase>);
 
 impl HostDriver {
     pub fn new(run: impl Fn(&Case, Host<'_>) -> Vec<String> + Send + Sync + 'static) -> Self {

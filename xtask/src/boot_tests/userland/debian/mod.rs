@@ -91,10 +91,10 @@ pub fn cases(
         .iter()
         .map(|script| Case::new(script.name, Machine::Microvm, accel))
         .collect();
-    if let Some(needle) = filter {
-        if !bare.iter().any(|case| case.name.contains(needle)) {
-            return Ok(Vec::new());
-        }
+    if let Some(needle) = filter
+        && !bare.iter().any(|case| case.name.contains(needle))
+    {
+        return Ok(Vec::new());
     }
     let tree = match cached_tree(target, &DebianTree::new(TEST_PACKAGES)) {
         Ok(tree) => tree,
