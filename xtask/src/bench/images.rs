@@ -28,14 +28,11 @@ use serde_json::json;
 use super::compare::{self, Case};
 use super::linux_guest::{self, GuestMount, InitramfsContents};
 use super::report;
-use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
-use crate::guest;
 use crate::host;
-use crate::qemu::{self, MemorySize, Share};
+use crate::qemu::{MemorySize, Share};
 use crate::rootfs::debian::TEST_PACKAGES;
 use crate::rootfs::{self, DebianTree};
-use crate::setup;
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -103,12 +100,13 @@ fn bench_args() -> Vec<String> {
 }
 
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
-    setup::for_bench()?;
-    let target = cargo::target_dir()?;
-    let programs = guest::build_test_programs(&target)?;
-    let kernel = cargo::build_kernel(Profile::Release)?;
-    let accel = qemu::choose_accel(args.accel.accel);
-    let machines = super::chosen_machines(&args.machine);
+    let super::Prepared {
+        target,
+        programs,
+        kernel,
+        accel,
+        machines,
+    } = super::prepare(args.accel.accel, &args.machine)?;
     let tree = rootfs::cached_tree(&target, &DebianTree::new(TEST_PACKAGES))
         .context("the Debian root filesystem the benchmark runs in")?;
     let work = target.join("bench").join("images-work");

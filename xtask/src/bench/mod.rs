@@ -131,6 +131,33 @@ fn boot_bundle_with_cpus(
 }
 
 /// The machines `--machine` names, or all of them when it names none.
+/// What every guest-program benchmark starts from: the host set up, the target dir, the
+/// guest programs and the release kernel built, the accelerator and the machines chosen.
+struct Prepared {
+    target: std::path::PathBuf,
+    programs: crate::guest::TestPrograms,
+    kernel: std::path::PathBuf,
+    accel: crate::qemu::Accel,
+    machines: Vec<crate::qemu::Machine>,
+}
+
+fn prepare(
+    accel: crate::qemu::AccelRequest,
+    machines: &[crate::qemu::Machine],
+) -> Result<Prepared> {
+    crate::setup::for_bench()?;
+    let target = crate::cargo::target_dir()?;
+    let programs = crate::guest::build_test_programs(&target)?;
+    let kernel = crate::cargo::build_kernel(crate::cargo::Profile::Release)?;
+    Ok(Prepared {
+        target,
+        programs,
+        kernel,
+        accel: crate::qemu::choose_accel(accel),
+        machines: chosen_machines(machines),
+    })
+}
+
 fn chosen_machines(requested: &[crate::qemu::Machine]) -> Vec<crate::qemu::Machine> {
     if requested.is_empty() {
         crate::qemu::Machine::ALL.to_vec()

@@ -15,11 +15,8 @@ use anyhow::Result;
 
 use super::compare::{self, Case, Cell, Row};
 use super::report;
-use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
-use crate::guest;
-use crate::qemu::{self, Machine, MemorySize};
-use crate::setup;
+use crate::qemu::{Machine, MemorySize};
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -104,12 +101,13 @@ fn scaling(rows: &[Row]) -> String {
 }
 
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
-    setup::for_bench()?;
-    let target = cargo::target_dir()?;
-    let programs = guest::build_test_programs(&target)?;
-    let kernel = cargo::build_kernel(Profile::Release)?;
-    let accel = qemu::choose_accel(args.accel.accel);
-    let machines = super::chosen_machines(&args.machine);
+    let super::Prepared {
+        target,
+        programs,
+        kernel,
+        accel,
+        machines,
+    } = super::prepare(args.accel.accel, &args.machine)?;
     let mut rows = Vec::new();
     for cpus in CPU_COUNTS {
         let work = target.join("bench").join(format!("smp-work-{cpus}"));

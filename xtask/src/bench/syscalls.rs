@@ -19,12 +19,9 @@ use serde_json::json;
 use super::linux_guest::{self, GuestMount, InitramfsContents, LinuxGuest};
 use super::report::{self, Bar, Stats, Table};
 use crate::bundle;
-use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs as SyscallsBenchArgs;
-use crate::guest;
 use crate::host;
-use crate::qemu::{self, Accel, Machine, MemorySize, Share};
-use crate::setup;
+use crate::qemu::{Accel, Machine, MemorySize, Share};
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -93,12 +90,13 @@ fn program_args() -> Vec<String> {
 }
 
 pub fn bench(args: SyscallsBenchArgs) -> Result<()> {
-    setup::for_bench()?;
-    let target = cargo::target_dir()?;
-    let programs = guest::build_test_programs(&target)?;
-    let kernel = cargo::build_kernel(Profile::Release)?;
-    let accel = qemu::choose_accel(args.accel.accel);
-    let machines = super::chosen_machines(&args.machine);
+    let super::Prepared {
+        target,
+        programs,
+        kernel,
+        accel,
+        machines,
+    } = super::prepare(args.accel.accel, &args.machine)?;
     let work = target.join("bench").join("syscalls-work");
     let data = work.join("data");
     let ours_bundle = write_bundle(&work, &programs.syscall_bench)?;

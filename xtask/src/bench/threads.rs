@@ -19,12 +19,9 @@ use anyhow::Result;
 use super::compare::{self, Aim, Case};
 use super::linux_guest;
 use super::report;
-use crate::cargo::{self, Profile};
 use crate::cli::CompareBenchArgs;
-use crate::guest;
 use crate::host;
-use crate::qemu::{self, MemorySize};
-use crate::setup;
+use crate::qemu::MemorySize;
 
 const MEMORY: MemorySize = MemorySize::from_mib(256);
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -69,12 +66,13 @@ fn program_args() -> Vec<String> {
 }
 
 pub fn bench(args: CompareBenchArgs) -> Result<()> {
-    setup::for_bench()?;
-    let target = cargo::target_dir()?;
-    let programs = guest::build_test_programs(&target)?;
-    let kernel = cargo::build_kernel(Profile::Release)?;
-    let accel = qemu::choose_accel(args.accel.accel);
-    let machines = super::chosen_machines(&args.machine);
+    let super::Prepared {
+        target,
+        programs,
+        kernel,
+        accel,
+        machines,
+    } = super::prepare(args.accel.accel, &args.machine)?;
     let work = target.join("bench").join("threads-work");
     let ours_bundle =
         compare::program_bundle(&work, &[(&programs.thread_bench, PROGRAM)], &program_args())?;
