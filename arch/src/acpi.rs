@@ -1,10 +1,12 @@
-//! The CPUs the machine has, from the ACPI MADT: the RSDP (from the PVH start info, or
-//! found where ACPI 1.0 says to look), its RSDT or XSDT, the table signed `APIC`, and its
-//! processor entries (local APIC and local x2APIC), enabled or online-capable.
+//! The CPUs and interrupt controllers the machine has, from the ACPI MADT: the RSDP (from
+//! the PVH start info, or found where ACPI 1.0 says to look), its RSDT or XSDT, the table
+//! signed `APIC`, and its entries: processors (local APIC and local x2APIC, enabled or
+//! online-capable), I/O APICs and ISA interrupt source overrides.
 //!
-//! Why our own few lines rather than a crate: this is the one table the kernel reads, for
-//! one list; every read is bounds-checked against the table's own length and copied out
-//! of firmware memory first, so a malformed table yields fewer CPUs, never a bad read.
+//! Why our own few lines rather than a crate: this is the one table the kernel reads;
+//! every read is bounds-checked against the table's own length and copied out of firmware
+//! memory first, so a malformed table yields fewer CPUs or no routed interrupts, never a
+//! bad read.
 
 use alloc::vec::Vec;
 
@@ -119,6 +121,22 @@ fn madt(rsdp: Option<u64>) -> Option<Vec<u8>> {
         .find(|table| table.get(..4) == Some(b"APIC"))
 }
 
+/// The MADT's interrupt-controller entries after its fixed header, as (type, bytes);
+/// iteration stops at the first entry whose length does not fit.
+fn madt_entries(madt: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut offset = SDT_HEADER + 8;
+    core::iter::from_fn(move || {
+        let (&kind, &len) = (madt.get(offset)?, madt.get(offset + 1)?);
+        let len = usize::from(len);
+        if len < 2 || offset + len > madt.len() {
+            return None;
+        }
+        let entry = &madt[offset..offset + len];
+        offset += len;
+        Some((kind, entry))
+    })
+}
+
 /// The local APIC ids of the processors the MADT lists as usable (enabled, or off but
 /// online-capable), in table order; empty when there is no MADT.
 pub fn processor_apic_ids(rsdp: Option<u64>) -> Vec<u32> {
@@ -130,16 +148,12 @@ pub fn processor_apic_ids(rsdp: Option<u64>) -> Vec<u32> {
         return Vec::new();
     };
     let mut ids = Vec::new();
-    let mut offset = SDT_HEADER + 8;
-    while let (Some(&kind), Some(&len)) = (madt.get(offset), madt.get(offset + 1)) {
-        let len = usize::from(len);
-        if len < 2 || offset + len > madt.len() {
-            break;
-        }
-        let entry = &madt[offset..offset + len];
+    for (kind, entry) in madt_entries(&madt) {
         let found = match kind {
-            LOCAL_APIC if len >= 8 => u32_at(entry, 4).map(|flags| (u32::from(entry[3]), flags)),
-            LOCAL_X2APIC if len >= 16 => u32_at(entry, 4).zip(u32_at(entry, 8)),
+            LOCAL_APIC if entry.len() >= 8 => {
+                u32_at(entry, 4).map(|flags| (u32::from(entry[3]), flags))
+            }
+            LOCAL_X2APIC if entry.len() >= 16 => u32_at(entry, 4).zip(u32_at(entry, 8)),
             _ => None,
         };
         if let Some((id, flags)) = found
@@ -148,7 +162,87 @@ pub fn processor_apic_ids(rsdp: Option<u64>) -> Vec<u32> {
         {
             ids.push(id);
         }
-        offset += len;
     }
     ids
+}
+
+/// An I/O APIC: where its registers are and the first global system interrupt it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoApicEntry {
+    pub address: u64,
+    pub gsi_base: u32,
+}
+
+/// How an ISA interrupt reaches the I/O APICs: its global system interrupt and signalling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsaRoute {
+    pub gsi: u32,
+    pub active_low: bool,
+    pub level_triggered: bool,
+}
+
+/// The machine's I/O APICs and where each ISA interrupt goes, from the MADT.
+#[derive(Clone, Debug, Default)]
+pub struct InterruptRouting {
+    pub io_apics: Vec<IoApicEntry>,
+    /// Source overrides, by ISA interrupt; an ISA interrupt without one is the GSI of
+    /// its own number, edge-triggered and active high (ACPI's "conforming" for ISA).
+    overrides: Vec<(u8, IsaRoute)>,
+}
+
+impl InterruptRouting {
+    pub fn isa(&self, irq: u8) -> IsaRoute {
+        self.overrides
+            .iter()
+            .find(|(source, _)| *source == irq)
+            .map_or(
+                IsaRoute {
+                    gsi: u32::from(irq),
+                    active_low: false,
+                    level_triggered: false,
+                },
+                |&(_, route)| route,
+            )
+    }
+}
+
+/// The I/O APICs and ISA interrupt source overrides the MADT lists; empty without one.
+pub fn interrupt_routing(rsdp: Option<u64>) -> InterruptRouting {
+    const IO_APIC: u8 = 1;
+    const SOURCE_OVERRIDE: u8 = 2;
+    const ISA_BUS: u8 = 0;
+    let mut routing = InterruptRouting::default();
+    let Some(madt) = madt(rsdp) else {
+        return routing;
+    };
+    for (kind, entry) in madt_entries(&madt) {
+        match kind {
+            IO_APIC if entry.len() >= 12 => {
+                if let (Some(address), Some(gsi_base)) = (u32_at(entry, 4), u32_at(entry, 8)) {
+                    routing.io_apics.push(IoApicEntry {
+                        address: u64::from(address),
+                        gsi_base,
+                    });
+                }
+            }
+            SOURCE_OVERRIDE if entry.len() >= 10 && entry[2] == ISA_BUS => {
+                let Some(gsi) = u32_at(entry, 4) else {
+                    continue;
+                };
+                let flags = u16::from_le_bytes([entry[8], entry[9]]);
+                // MPS INTI flags: polarity in bits 0-1, trigger mode in bits 2-3; 0b11 is
+                // "active low" / "level", anything else keeps ISA's defaults.
+                routing.overrides.push((
+                    entry[3],
+                    IsaRoute {
+                        gsi,
+                        active_low: flags & 0b11 == 0b11,
+                        level_triggered: (flags >> 2) & 0b11 == 0b11,
+                    },
+                ));
+            }
+            _ => {}
+        }
+    }
+    routing
 }

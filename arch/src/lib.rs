@@ -54,6 +54,7 @@ mod frame_allocator;
 mod gdt;
 pub mod heap;
 mod idt;
+pub mod ioapic;
 pub mod memory;
 pub mod mmio;
 pub mod paging;

@@ -47,19 +47,25 @@ pub const TIMER_VECTOR: u8 = 32;
 /// queued on an idle CPU) or takes a CPU out of user mode (a TLB shoot-down, a thread
 /// that must move). Its handler only acknowledges it; what to do is in shared state.
 pub const KICK_VECTOR: u8 = 33;
+/// A device line the I/O APIC routes (see [`crate::ioapic`]): like the kick, its handler
+/// only acknowledges it, and the kernel then looks at its devices.
+pub const DEVICE_VECTOR: u8 = 34;
 /// The local APIC's spurious-interrupt vector (never acknowledged).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 
-/// Entry stubs of the interrupt vectors in use: the timer, the kick and the spurious vector.
-pub(super) fn interrupt_stubs() -> [(u8, u64); 3] {
+/// Entry stubs of the interrupt vectors in use: the timer, the kick, device lines and the
+/// spurious vector.
+pub(super) fn interrupt_stubs() -> [(u8, u64); 4] {
     unsafe extern "C" {
         fn trap_stub_timer();
         fn trap_stub_kick();
+        fn trap_stub_device();
         fn trap_stub_spurious();
     }
     [
         (TIMER_VECTOR, trap_stub_timer as *const () as u64),
         (KICK_VECTOR, trap_stub_kick as *const () as u64),
+        (DEVICE_VECTOR, trap_stub_device as *const () as u64),
         (SPURIOUS_VECTOR, trap_stub_spurious as *const () as u64),
     ]
 }
@@ -83,7 +89,9 @@ pub(crate) fn set_handler(handler: fn(&mut TrapFrame)) {
 // SAFETY: `trap_dispatch` is called only by `trap_common` below, with a pointer to the frame it just pushed; no other symbol has this name.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if frame.vector == u64::from(TIMER_VECTOR) || frame.vector == u64::from(KICK_VECTOR) {
+    if u8::try_from(frame.vector)
+        .is_ok_and(|vector| [TIMER_VECTOR, KICK_VECTOR, DEVICE_VECTOR].contains(&vector))
+    {
         super::apic::end_of_interrupt();
     }
     if frame.cs & 3 == 3 {
@@ -274,6 +282,11 @@ trap_stub_timer:
 trap_stub_kick:
     push 0
     push 33
+    jmp trap_common
+    .global trap_stub_device
+trap_stub_device:
+    push 0
+    push 34
     jmp trap_common
     .global trap_stub_spurious
 trap_stub_spurious:

@@ -167,6 +167,10 @@ pub fn start(boot: arch::BootInfo) -> ! {
     if let Err(why) = arch::apic::init(timeline::tsc_khz()) {
         log::warn!(target: "timer", "no timer interrupts ({why}): a spinning program keeps the CPU");
     }
+    match arch::ioapic::init(boot.rsdp()) {
+        Ok(count) => log::debug!(target: "irq", "{count} I/O APIC(s)"),
+        Err(why) => log::info!(target: "irq", "device input polled on timer ticks only: {why}"),
+    }
     timeline::phase("timer");
     task::scheduler::init();
     let cpus = arch::smp::start_application_processors(

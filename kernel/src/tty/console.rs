@@ -14,9 +14,10 @@
 //!   says the input ended, 1 writes COM2, 2 writes COM3; the init has no controlling
 //!   terminal.
 //!
-//! Nothing raises an interrupt for input: the scheduler calls [`poll_input`] on every
-//! timer tick and idle pass, which takes what the port holds (its 16-byte FIFO; the host
-//! side waits while it is full).
+//! Input: COM2's receive interrupt (ISA line 3, through the I/O APIC) ends a halt or
+//! takes the CPU from user code, and the scheduler then calls [`poll_input`], as it does on
+//! every timer tick and idle pass: it takes what the port holds (its 16-byte FIFO; the host
+//! side waits while it is full). Without an I/O APIC the ticks alone poll, about 4 KB/s.
 //!
 //! Lock order: a terminal's state → `DATA_PORT` (output leaving); `DECODER`, `STDIN`'s
 //! queue and `ERROR_PORT` are leaves.
@@ -88,6 +89,10 @@ pub fn setup(
             }
             TO_TERMINAL.store(terminal, Ordering::Relaxed);
             INPUT_ON.store(true, Ordering::Relaxed);
+            const COM2_IRQ: u8 = 3;
+            if let Err(why) = arch::ioapic::route_isa_irq(COM2_IRQ) {
+                log::info!(target: "console", "COM2 input polled on timer ticks only: {why}");
+            }
             crate::console::print_line(format_args!("{}", super::wire::READY_LINE));
         }
     }

@@ -5,8 +5,9 @@
 //!   to its foreground group only, echo and canonical editing, raw mode, flow control,
 //!   packet mode, job control's `SIGTTIN`/`SIGTTOU`, `SIGWINCH`, the hang-up when the
 //!   master closes. It passes on the host's Linux too.
-//! - Three that drive `cargo xtask run` itself (this very xtask, as a child process), as
-//!   a person does: `echo hello | … run -i -- cat` prints hello; `… run -- sh -c 'echo
+//! - Four that drive `cargo xtask run` itself (this very xtask, as a child process), as
+//!   a person does: `echo hello | … run -i -- cat` prints hello; 256 KiB piped into
+//!   `sha256sum` arrive whole (many receive interrupts); `… run -- sh -c 'echo
 //!   out; echo err >&2'` keeps stdout and stderr apart (and apart from the kernel's
 //!   lines); and `… run -it -- sh` in a tmux terminal: a prompt, `echo hi`, `^C` to a
 //!   `sleep`, `cat` ended by `^D`, `jobs`/`fg`/`^Z`/`bg`, busybox `vi` saving a file the
@@ -74,6 +75,36 @@ pub fn cases(builder: &Builder<'_>, native: &NativePrograms) -> Result<Vec<Case>
                 if output.stdout != b"hello\n" {
                     failures.push(format!(
                         "stdout {:?}, expected \"hello\\n\"",
+                        String::from_utf8_lossy(&output.stdout)
+                    ));
+                }
+                failures
+            })),
+    );
+
+    // A stream of every byte value, far more than the serial port's FIFO holds: it comes
+    // in over many receive interrupts (and through the framing's escapes) intact.
+    let bundle = shell_bundle(builder, "run-stdin-pipe-256KiB")?;
+    cases.push(
+        builder
+            .new_case("run-stdin-pipe-256KiB")
+            .driven_by(HostDriver::new(move |case, _| {
+                let input = crate::boot_tests::pseudo_random_bytes(0x5eed_c0a2, 256 << 10);
+                let expected = format!("{}  -\n", crate::digest::sha256_hex(&input));
+                let output = match xtask_run(
+                    case,
+                    &bundle,
+                    &["-i"],
+                    &["/bin/busybox", "sha256sum"],
+                    Some(&input),
+                ) {
+                    Ok(output) => output,
+                    Err(error) => return vec![error],
+                };
+                let mut failures = expect_status(&output, 0);
+                if output.stdout != expected.as_bytes() {
+                    failures.push(format!(
+                        "stdout {:?}, expected {expected:?}",
                         String::from_utf8_lossy(&output.stdout)
                     ));
                 }
