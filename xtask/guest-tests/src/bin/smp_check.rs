@@ -18,6 +18,10 @@
 //!
 //! One line per check (`ok`/`FAIL`), then `smp-check: N passed, M failed`.
 //!
+//! `smp-check --storm ROUNDS`: the fork storm alone, ROUNDS times (a reproducer for races
+//! it once hit: a sibling's `fork` write-protecting a page between a thread's
+//! copy-on-write fault and its store retried).
+//!
 //! `smp-check --bench WORKERS` (for `cargo xtask bench smp`, in our sandbox and in a Linux
 //! guest alike): a fixed amount of arithmetic split over WORKERS threads (`bench
 //! parallel-burn ns=…`, the wall time of the whole), and 160 fork + exec of this program
@@ -552,6 +556,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--noop") {
         return ExitCode::SUCCESS;
+    }
+    if args.get(1).map(String::as_str) == Some("--storm") {
+        let rounds = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+        let mut report = Report::default();
+        for _ in 0..rounds {
+            fork_storm(&mut report);
+        }
+        return report.finish("smp-check");
     }
     if args.get(1).map(String::as_str) == Some("--bench") {
         let workers = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
