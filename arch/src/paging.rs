@@ -498,6 +498,14 @@ impl UserPageTable {
         })
     }
 
+    /// How many times a right was taken away from this table's pages so far (unmapped,
+    /// write-protected, replaced): a fault that comes again at an unchanged generation
+    /// met the same tables, one at a new generation may have met a change another thread
+    /// made in between (its `fork` write-protecting the page again, an `munmap`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// Pages held (mapped or hidden): the address space's resident set.
     pub fn page_count(&self) -> usize {
         self.frames.len()

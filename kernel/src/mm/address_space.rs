@@ -327,6 +327,13 @@ impl AddressSpace {
         self.table.activate();
     }
 
+    /// The page tables' generation ([`UserPageTable::generation`]): it moves whenever a
+    /// page loses a right, so the run loop can tell a fault that met the same tables
+    /// again from one that met another thread's change.
+    pub fn mapping_generation(&self) -> u64 {
+        self.table.generation()
+    }
+
     pub fn areas(&self) -> impl Iterator<Item = &super::vma::Vma<PageSource>> {
         self.areas.iter()
     }

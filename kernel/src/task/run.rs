@@ -18,8 +18,11 @@ pub fn run(process: &mut Process) -> Ending {
     // The same fault (instruction, address, error) twice in a row with nothing between
     // means the page tables disagree with the areas: the mapping is refreshed once;
     // a third time it is the program's fault. Any system call or interrupt in between
-    // resets this (the program may have unmapped and mapped the page again).
-    let mut last_fault = None;
+    // resets this (the program may have unmapped and mapped the page again), and so does
+    // a change another thread made to the tables meanwhile (their generation moved): on
+    // several CPUs a sibling's `fork` may write-protect a page again between the fault
+    // that made it writable and the store retried, which is progress, not a stuck fault.
+    let mut last_fault: Option<LastFault> = None;
     let mut repeats = 0;
     loop {
         // A paused container's threads wait here (the host's `pause`).
@@ -56,28 +59,37 @@ pub fn run(process: &mut Process) -> Ending {
                 address,
             } => {
                 log::trace!(target: "process", "exception {vector} error={error:#x} address={address:#x} rip={:#x}", process.context.rip);
-                let this_fault = Some((process.context.rip, address, error));
-                repeats = if vector == 14 && this_fault == last_fault {
-                    repeats + 1
-                } else {
-                    0
-                };
-                last_fault = this_fault;
+                let this_fault = (process.context.rip, address, error);
+                let again = vector == PAGE_FAULT
+                    && last_fault.is_some_and(|last| {
+                        last.fault == this_fault
+                            && last.generation == process.mm.lock().mapping_generation()
+                    });
+                repeats = if again { repeats + 1 } else { 0 };
+                last_fault = None;
                 if repeats == 1 {
-                    process.mm.lock().refresh_mapping(address);
+                    let mut mm = process.mm.lock();
+                    mm.refresh_mapping(address);
+                    last_fault = Some(LastFault {
+                        fault: this_fault,
+                        generation: mm.mapping_generation(),
+                    });
                     continue;
                 }
                 let stuck = (repeats > 1).then_some(Signal::SIGSEGV);
                 let raised = match stuck {
                     Some(signal) => Some(signal),
                     None => match handle_exception(process, vector, error, address) {
-                        Handled::Resolved => None,
-                        Handled::Raise(signal) => Some(signal),
-                        Handled::Retry => {
-                            // Memory was freed for it: the same fault again is news.
-                            last_fault = None;
+                        Handled::Resolved { generation } => {
+                            last_fault = Some(LastFault {
+                                fault: this_fault,
+                                generation,
+                            });
                             None
                         }
+                        Handled::Raise(signal) => Some(signal),
+                        // Memory was freed for it: the same fault again is news.
+                        Handled::Retry => None,
                     },
                 };
                 if let Some(signal) = raised {
@@ -87,7 +99,6 @@ pub fn run(process: &mut Process) -> Ending {
                         let Some(termination) =
                             deliver::deliver_fault(process, signal as u8, address)
                         else {
-                            last_fault = None;
                             continue;
                         };
                         log::info!(target: "process", "pid {} ended by {termination:?}: {} at rip={:#x} address={address:#x}", process.pid, exception_name(vector), process.context.rip);
@@ -114,9 +125,22 @@ pub fn run(process: &mut Process) -> Ending {
     }
 }
 
+/// The page fault a thread took last: (instruction, address, error code), and the page
+/// tables' generation once it was dealt with.
+#[derive(Clone, Copy)]
+struct LastFault {
+    fault: (u64, u64, u64),
+    generation: u64,
+}
+
+const PAGE_FAULT: u8 = 14;
+
 /// What became of an exception.
 enum Handled {
-    Resolved,
+    /// A page fault resolved; the tables' generation right after.
+    Resolved {
+        generation: u64,
+    },
     /// Out of memory, and the OOM killer freed some: run the instruction again.
     Retry,
     Raise(Signal),
@@ -125,7 +149,6 @@ enum Handled {
 /// Resolves a fault if it can (demand paging, the OOM killer); otherwise the signal it
 /// raises.
 fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64) -> Handled {
-    const PAGE_FAULT: u8 = 14;
     let signal = match vector {
         PAGE_FAULT => {
             let access = if error & 0x10 != 0 {
@@ -135,9 +158,15 @@ fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64)
             } else {
                 Access::Read
             };
-            let result = process.mm.lock().handle_fault(address, access);
+            let (result, generation) = {
+                let mut mm = process.mm.lock();
+                let result = mm.handle_fault(address, access);
+                (result, mm.mapping_generation())
+            };
             match result {
-                Ok(()) => return Handled::Resolved,
+                Ok(()) => {
+                    return Handled::Resolved { generation };
+                }
                 Err(FaultError::Segv) => Signal::SIGSEGV,
                 Err(FaultError::Bus) => Signal::SIGBUS,
                 // The address space's lock is free again here: the OOM killer may look
@@ -163,7 +192,7 @@ fn exception_name(vector: u8) -> &'static str {
         3 => "breakpoint",
         6 => "invalid opcode",
         13 => "general protection fault",
-        14 => "page fault",
+        PAGE_FAULT => "page fault",
         _ => "CPU exception",
     }
 }

@@ -13,8 +13,11 @@
 //! Placement ([`wake`]): the thread's last CPU if it is idle, else any idle CPU it may run
 //! on, else the allowed CPU with the shortest queue; an idle target is kicked out of `hlt`
 //! by an IPI. Balance: an idle CPU takes a thread from the longest queue it may run
-//! (each pass of its loop: at least every timer tick). A running thread yields at its
-//! tick only to its own CPU's queue, and moves when its affinity no longer allows its CPU.
+//! (each pass of its loop: at least every timer tick); and at each timer tick a busy CPU
+//! whose load (its queue and the running thread) is at least two above the least loaded
+//! CPU's gives that CPU its newest queued thread allowed there ([`balance`]), so busy
+//! CPUs even out too, not only idle ones. A running thread yields at its tick only to
+//! its own CPU's queue, and moves when its affinity no longer allows its CPU.
 //! A thread queued on one CPU while another still leaves it is safe: `arch::thread`
 //! waits for that CPU to be off its stack before running it.
 //!
@@ -382,7 +385,47 @@ pub fn end_current() -> ! {
 
 /// A timer tick reached the kernel while a program ran: its time slice is over.
 pub fn tick() {
+    balance();
     yield_now();
+}
+
+/// What CPU `index` has to run: its queue, and one more while it is not idle.
+fn load(index: usize) -> usize {
+    let cpu = &CPUS[index];
+    cpu.queue.lock().len() + usize::from(!cpu.idle.load(Ordering::SeqCst))
+}
+
+/// Evens out busy CPUs (see the module's notes): run by a CPU at its tick, with a
+/// program's thread running here. Moves at most one thread, the newest queued (the
+/// oldest are next here), and only where the difference is two or more, so a thread
+/// never bounces between two CPUs one apart.
+fn balance() {
+    let (here, cpu) = this_cpu();
+    let mine = cpu.queue.lock().len() + 1;
+    if mine < 2 {
+        return;
+    }
+    let Some((least, target)) = (0..MAX_CPUS)
+        .filter(|&index| index != here && percpu::is_online(index))
+        .map(|index| (load(index), index))
+        .min()
+    else {
+        return;
+    };
+    if mine < least + 2 {
+        return;
+    }
+    let moved = {
+        let mut queue = cpu.queue.lock();
+        queue
+            .iter()
+            .rposition(|thread| allowed(thread) & (1 << target) != 0)
+            .and_then(|position| queue.remove(position))
+    };
+    // Still `QUEUED`: off one queue and onto the other, one lock at a time.
+    if let Some(thread) = moved {
+        enqueue_on(target, thread);
+    }
 }
 
 /// Adds `ns` of user-mode time to the running CPU (the run loop measured it).

@@ -9,7 +9,9 @@
 //! per-CPU times, never on the program's own clock; up to three tries on several CPUs,
 //! since a busy host may not run the vCPUs in parallel).
 //!
-//! `--stress`: threads that `mmap`/touch/`munmap` while others read memory that stays
+//! `--stress`: 8 CPU-bound threads that start pinned to CPU 0 and then allow every CPU
+//! make even progress (busy CPUs balance their queues, not only idle ones steal); threads
+//! that `mmap`/touch/`munmap` while others read memory that stays
 //! (fresh anonymous memory must read zero: a stale TLB entry on another CPU writing into a
 //! freed frame would show); `fork` while another thread keeps writing (the child's copy
 //! must not change: the parent's write access must have been shot down on every CPU); a
@@ -17,6 +19,10 @@
 //! different CPUs; a fork storm from four threads at once.
 //!
 //! One line per check (`ok`/`FAIL`), then `smp-check: N passed, M failed`.
+//!
+//! `smp-check --storm ROUNDS`: the fork storm alone, ROUNDS times (a reproducer for races
+//! it once hit: a sibling's `fork` write-protecting a page between a thread's
+//! copy-on-write fault and its store retried).
 //!
 //! `smp-check --bench WORKERS` (for `cargo xtask bench smp`, in our sandbox and in a Linux
 //! guest alike): a fixed amount of arithmetic split over WORKERS threads (`bench
@@ -269,6 +275,61 @@ fn scaling(report: &mut Report, cpus: usize) {
             tries.join("; "),
         );
     }
+}
+
+/// Busy CPUs even out, not only idle ones: 8 CPU-bound threads start pinned to CPU 0 and
+/// then allow every CPU. Idle CPUs take one thread each at once; after that every CPU is
+/// busy, and without balancing between busy CPUs CPU 0 keeps five threads that each get
+/// a fifth of the time the others get. Judged on the threads' own progress (rounds of
+/// work done in the same window), never on the clock; up to three tries, as a busy host
+/// may starve one vCPU for a while.
+fn busy_balance(report: &mut Report, cpus: usize) {
+    const THREADS: usize = 8;
+    // Fairness is judged by the threads that progressed least and most: with balancing
+    // each CPU runs two of them, without it CPU 0's five get a fifth of the others' share.
+    const MOST_OVER_LEAST: f64 = 3.0;
+    let mut tries = Vec::new();
+    let mut passed = false;
+    for _ in 0..3 {
+        let progress: Arc<Vec<AtomicU64>> =
+            Arc::new((0..THREADS).map(|_| AtomicU64::new(0)).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Arc::new(Barrier::new(THREADS + 1));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|index| {
+                let (progress, stop, start) = (progress.clone(), stop.clone(), start.clone());
+                thread::spawn(move || {
+                    let pinned = pin_to(0);
+                    start.wait();
+                    let unpinned = unpin(cpus);
+                    while !stop.load(Ordering::Relaxed) {
+                        burn(200_000);
+                        progress[index].fetch_add(1, Ordering::Relaxed);
+                    }
+                    pinned && unpinned
+                })
+            })
+            .collect();
+        start.wait();
+        thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+        let affinity_ok = handles
+            .into_iter()
+            .all(|handle| handle.join().unwrap_or(false));
+        let done: Vec<u64> = progress.iter().map(|p| p.load(Ordering::Relaxed)).collect();
+        let least = done.iter().copied().min().unwrap_or(0);
+        let most = done.iter().copied().max().unwrap_or(0);
+        tries.push(format!("rounds per thread {done:?}"));
+        passed = affinity_ok && least > 0 && (most as f64) < MOST_OVER_LEAST * least as f64;
+        if passed {
+            break;
+        }
+    }
+    report.check(
+        "8 CPU-bound threads leaving a pin to CPU 0 even out over busy CPUs: the most progress is under 3x the least",
+        passed,
+        tries.join("; "),
+    );
 }
 
 fn map_churn(report: &mut Report) {
@@ -553,6 +614,14 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("--noop") {
         return ExitCode::SUCCESS;
     }
+    if args.get(1).map(String::as_str) == Some("--storm") {
+        let rounds = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+        let mut report = Report::default();
+        for _ in 0..rounds {
+            fork_storm(&mut report);
+        }
+        return report.finish("smp-check");
+    }
     if args.get(1).map(String::as_str) == Some("--bench") {
         let workers = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
         return bench(workers, &args[0]);
@@ -567,6 +636,9 @@ fn main() -> ExitCode {
     pinning(&mut report, cpus);
     scaling(&mut report, cpus);
     if stress {
+        if cpus >= 2 {
+            busy_balance(&mut report, cpus);
+        }
         map_churn(&mut report);
         fork_while_writing(&mut report);
         mutex_counter(&mut report);

@@ -115,11 +115,7 @@ pub fn cases(builder: &Builder<'_>) -> Result<Vec<Case>> {
                 "ok   mutex counter: 8 threads x 100000 give exactly 800000",
             ]))
             .expect(Status(0))
-            .timeout(Duration::from_secs(600))
-            .known_failure(
-                "intermittent: the fork storm at 4 vCPUs once ended smp-check with SIGSEGV \
-                 (status 139) in a clean-clone CI run; the SMP race is not found yet (issue 17)",
-            ),
+            .timeout(Duration::from_secs(600)),
         );
     }
     Ok(cases)
