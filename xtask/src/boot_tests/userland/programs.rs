@@ -345,13 +345,13 @@ const MEMORY_CHECKS: &[&[&str]] = &[
     &["ok   then the overlay root: ENOSPC once memory is full"],
     &["ok   the two together hold less than RAM"],
     &["ok   empty files with 200-byte names in /tmp: ENOSPC at the inode limit"],
+    &["ok   48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM"],
+    &["ok   after them, their memory is back"],
     &["ok   memory full of touched pages, then 64 KiB written to /tmp: ENOSPC"],
     &["ok   a process touching more than all of memory: OOM-killed (SIGKILL)"],
     &["ok   a smaller process lives on"],
     &["ok   a process made of page tables (a page every 2 MiB of 1 TiB): OOM-killed (SIGKILL)"],
     &["ok   pipes filled until the kernel refuses: ENOMEM (memory) or EMFILE (descriptors)"],
-    &["ok   48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM"],
-    &["ok   after them, their memory is back"],
 ];
 
 /// Issue 12's memory budget: every way a container makes the kernel hold memory reaches
