@@ -170,8 +170,9 @@ impl FrameAllocator {
 
     /// Whether `phys` is the first frame of a block [`Self::allocate_block`] gave.
     pub fn is_block(&self, phys: u64) -> bool {
-        self.index_of(phys)
-            .is_some_and(|index| self.block_starts[(index / 64) as usize] & (1 << (index % 64)) != 0)
+        self.index_of(phys).is_some_and(|index| {
+            self.block_starts[(index / 64) as usize] & (1 << (index % 64)) != 0
+        })
     }
 
     /// Returns the block of `count` frames at `phys` if it is one [`Self::allocate_block`]

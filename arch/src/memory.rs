@@ -250,7 +250,9 @@ pub(crate) fn allocate_block(pages: usize) -> Option<u64> {
 
 /// Whether `phys` starts a block [`allocate_block`] gave.
 pub(crate) fn is_block(phys: u64) -> bool {
-    FRAMES.get().is_some_and(|frames| frames.lock().is_block(phys))
+    FRAMES
+        .get()
+        .is_some_and(|frames| frames.lock().is_block(phys))
 }
 
 /// Returns the block of `pages` frames at `phys` if [`allocate_block`] gave it; `false`

@@ -32,15 +32,38 @@ struct KernelSystem;
 static SYSCTL: spin::Once<Vec<crate::container::spec::Sysctl>> = spin::Once::new();
 
 /// Applies the spec's `linux.sysctl`: `/proc/sys` shows each key (proc is built after
-/// this), and `kernel.hostname`/`kernel.domainname` set the UTS names, after the spec's
-/// `hostname` as runc writes them.
+/// this), `kernel.hostname`/`kernel.domainname` set the UTS names, after the spec's
+/// `hostname` as runc writes them, and `fs.pipe-user-pages-soft`/`-hard` the pipe user
+/// limits (a value that is not a number leaves the default, as Linux's write refuses it).
 pub fn apply_sysctl(settings: &[crate::container::spec::Sysctl]) {
     SYSCTL.call_once(|| settings.to_vec());
+    let pipes = &crate::fs::pipe::accounting::PIPE_USERS;
     for setting in settings {
         let names: Vec<&str> = setting.path().collect();
+        let number = || {
+            let parsed = setting.value.trim().parse::<u64>();
+            if parsed.is_err() {
+                log::warn!(
+                    "sysctl {}: {:?} is not a number",
+                    setting.key,
+                    setting.value
+                );
+            }
+            parsed.ok()
+        };
         match names[..] {
             ["kernel", "hostname"] => crate::syscall::set_hostname(setting.value.as_bytes()),
             ["kernel", "domainname"] => crate::syscall::set_domainname(setting.value.as_bytes()),
+            ["fs", "pipe-user-pages-soft"] => {
+                if let Some(soft) = number() {
+                    pipes.set_limits(soft, pipes.limits().1);
+                }
+            }
+            ["fs", "pipe-user-pages-hard"] => {
+                if let Some(hard) = number() {
+                    pipes.set_limits(pipes.limits().0, hard);
+                }
+            }
             _ => {}
         }
     }
@@ -61,6 +84,7 @@ impl SystemView for KernelSystem {
             free,
             available: free + cached,
             cached,
+            slab: arch::heap::stats().allocated_bytes as u64,
             ..MemoryInfo::default()
         }
     }

@@ -16,8 +16,8 @@ use arch::thread::Thread;
 
 use super::streams::{self, Plumbing, Pumps};
 use crate::container::ProcessPlan;
-use crate::exec::strings::Strings;
 use crate::container::spec::Process as ProcessSpec;
+use crate::exec::strings::Strings;
 use crate::process::Process;
 use crate::task::lifecycle;
 use crate::task::table::{INIT_PID, TABLE};

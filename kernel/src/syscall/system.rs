@@ -11,8 +11,8 @@ use vfs_core::Errno;
 
 use super::{SysResult, read_in, read_path, write_out};
 use crate::abi::{self, Encoder, read_u64};
-use crate::process::Process;
 use crate::exec::strings::Strings;
+use crate::process::Process;
 
 /// The UTS names the container sees (`uname -n`, `hostname`).
 static HOSTNAME: Mutex<Vec<u8>> = Mutex::new(Vec::new());

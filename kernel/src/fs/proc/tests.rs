@@ -945,6 +945,18 @@ fn proc_sys_kernel_gives_host_name_and_release() {
         read_text(&world.context, "/proc/sys/fs/nr_open"),
         "1048576\n"
     );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/fs/pipe-user-pages-soft"),
+        "16384\n"
+    );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/fs/pipe-user-pages-hard"),
+        "0\n"
+    );
+    assert_eq!(
+        read_text(&world.context, "/proc/sys/fs/pipe-max-size"),
+        "1048576\n"
+    );
 }
 
 #[test]

@@ -88,6 +88,8 @@ pub struct MemoryInfo {
     pub shmem: u64,
     pub swap_total: u64,
     pub swap_free: u64,
+    /// The kernel heap's objects (`Slab`, all unreclaimable): what its allocations hold.
+    pub slab: u64,
 }
 
 /// One processor as `/proc/cpuinfo` describes it (values from CPUID, supplied by the

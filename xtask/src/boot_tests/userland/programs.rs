@@ -148,6 +148,22 @@ pub fn cases(builder: &Builder<'_>, dir: &Path, init: &Path) -> Result<Vec<Case>
         case.expect(Line(&["pipes: ", " passed, 0 failed"]))
             .expect(Status(0)),
     );
+    // Issue 12: the per-user pipe limits, set low by `linux.sysctl`, met by uid 1000
+    // without CAP_SYS_RESOURCE or CAP_SYS_ADMIN (Docker's default set).
+    let mut spec = builder.fixtures.spec(&["/sbin/pipes", "--user-limits"]);
+    spec["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    spec["process"]["capabilities"] = super::fixtures::docker_caps_with(&[]);
+    spec["linux"]["sysctl"] = serde_json::json!({
+        "fs.pipe-user-pages-soft": "40",
+        "fs.pipe-user-pages-hard": "64",
+    });
+    let (case, _) = builder.with_spec("pipes-user-limits", spec)?;
+    cases.push(
+        case.expect(Line(&["# pipe-user-pages-soft=40 pipe-user-pages-hard=64"]))
+            .expect(Line(&["ok   past the hard limit: pipe2 is ENFILE"]))
+            .expect(Line(&["pipes: ", " passed, 0 failed"]))
+            .expect(Status(0)),
+    );
 
     // Issue 13's event loops: epoll, eventfd, timerfd, signalfd, as Linux answers.
     let (case, _) = builder.run("events", &["/sbin/events", "/tmp"])?;

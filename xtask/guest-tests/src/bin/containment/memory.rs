@@ -564,6 +564,7 @@ fn exec_with_huge_arguments(report: &mut Report) {
     const STRINGS: usize = 999;
     const LENGTH: usize = 2000;
     let before = meminfo("MemAvailable").unwrap_or(0);
+    let slab_before = meminfo("Slab").unwrap_or(0);
     let text: Vec<std::ffi::CString> = (0..STRINGS)
         .map(|index| std::ffi::CString::new(vec![b'a' + (index % 26) as u8; LENGTH]).unwrap())
         .collect();
@@ -583,6 +584,8 @@ fn exec_with_huge_arguments(report: &mut Report) {
             pid => pid,
         })
         .collect();
+    // While the children exec (some at least): the kernel's copies of their arguments.
+    let slab_during = meminfo("Slab").unwrap_or(0);
     let mut ran = 0;
     let mut refused = 0;
     let mut other = Vec::new();
@@ -596,11 +599,15 @@ fn exec_with_huge_arguments(report: &mut Report) {
     }
     drop((argv, text));
     let after = meminfo("MemAvailable").unwrap_or(0);
+    let slab_after = meminfo("Slab").unwrap_or(0);
     println!(
         "# {ran} execs with 2 MiB of arguments ran, {refused} got ENOMEM; {} KiB available \
-         before, {} KiB after",
+         before, {} KiB after; kernel heap (Slab) {} KiB before, {} KiB during, {} KiB after",
         before / 1024,
-        after / 1024
+        after / 1024,
+        slab_before / 1024,
+        slab_during / 1024,
+        slab_after / 1024
     );
     report.check(
         "48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM",
