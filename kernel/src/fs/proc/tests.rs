@@ -33,6 +33,7 @@ impl SystemView for FakeSystem {
             shmem: 50 * MIB,
             swap_total: 0,
             swap_free: 0,
+            slab: 2 * MIB,
         }
     }
     fn cpu(&self) -> CpuInfo {
@@ -336,6 +337,10 @@ fn meminfo_lines_use_linux_layout_label_15_value_8_kb() {
     assert!(lines.contains(&"SwapTotal:             0 kB"));
     assert!(lines.contains(&"SwapFree:              0 kB"));
     assert!(lines.contains(&"Shmem:             51200 kB"));
+    // The kernel heap is unreclaimable slab, and not anonymous memory.
+    assert!(lines.contains(&"Slab:               2048 kB"));
+    assert!(lines.contains(&"SUnreclaim:         2048 kB"));
+    assert!(lines.contains(&"AnonPages:         61440 kB"), "{text}");
     assert!(lines.contains(&"HardwareCorrupted:     0 kB"));
     assert!(lines.contains(&"HugePages_Total:       0"));
     assert!(lines.contains(&"Hugepagesize:       2048 kB"));
