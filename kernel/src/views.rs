@@ -343,16 +343,24 @@ impl ProcessView for Task {
     fn session(&self) -> u32 {
         crate::task::lifecycle::group_and_session(Task::pid(self)).1
     }
-    fn maps(&self) -> Vec<MapArea> {
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
         let Some(mm) = self.parts().mm else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
+        // What the copies below hold is charged as they grow, and they grow fallibly:
+        // 65530 areas named by long paths must meet the budget, not the heap's end.
+        let mut charge = crate::mm::budget::budget().empty_charge();
         // The areas are copied out under the lock; the files' names and attributes are
         // looked up after it is released (a 9p `getattr` may be a round trip).
         let (areas, (brk_start, brk), start_stack) = {
             let mm = mm.lock();
             let (brk_start, brk) = mm.brk_range();
+            // At most two entries an area (the break splits one).
+            let most = 2 * mm.areas().count();
+            charge
+                .grow((most * core::mem::size_of::<(u64, u64, Protection, PageSource)>()) as u64)?;
             let mut areas = Vec::new();
+            areas.try_reserve_exact(most).map_err(|_| Errno::ENOMEM)?;
             for area in mm.areas() {
                 // The break's memory joins an anonymous area that ends where it starts
                 // (a program's bss) into one area here; Linux keeps them apart, the
@@ -376,66 +384,72 @@ impl ProcessView for Task {
             (areas, (brk_start, brk), mm.start_stack())
         };
         let root = directories(self).map(|(_, root)| root);
-        areas
-            .into_iter()
-            .map(|(start, end, protection, backing)| {
-                let mut area = MapArea {
-                    start,
-                    end,
-                    read: protection.contains(Protection::READ),
-                    write: protection.contains(Protection::WRITE),
-                    execute: protection.contains(Protection::EXEC),
-                    ..MapArea::default()
-                };
-                match backing {
-                    PageSource::File {
-                        inode,
-                        location,
-                        offset,
-                        ..
-                    } => {
-                        area.offset = offset;
-                        area.ino = inode.ino();
-                        area.device = inode.getattr().map_or(0, |stat| stat.dev);
-                        area.name = root
-                            .as_ref()
-                            .and_then(|root| {
-                                vfs_core::path::absolute_path_max(&location, root).ok()?
-                            })
-                            .unwrap_or_default();
-                    }
-                    PageSource::Shared(mapping) => {
-                        // The vDSO's areas: named, private, of no file (Linux's
-                        // special mappings).
-                        if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
-                            area.name = name.to_vec();
-                            return area;
-                        }
-                        area.offset = mapping.offset;
-                        area.shared = mapping.shared;
-                        area.ino = mapping.inode.ino();
-                        area.device = mapping.inode.getattr().map_or(0, |stat| stat.dev);
-                        area.name = crate::fs::shmem::display_name(&mapping.location)
-                            .or_else(|| {
-                                root.as_ref().and_then(|root| {
-                                    vfs_core::path::absolute_path_max(&mapping.location, root)
-                                        .ok()?
-                                })
-                            })
-                            .unwrap_or_default();
-                    }
-                    // Linux's `vma_is_initial_heap`.
-                    PageSource::Anonymous if start < brk && end > brk_start => {
-                        area.name = b"[heap]".to_vec();
-                    }
-                    PageSource::Anonymous if start <= start_stack && end >= start_stack => {
-                        area.name = b"[stack]".to_vec();
-                    }
-                    PageSource::Anonymous => {}
+        charge.grow((areas.len() * core::mem::size_of::<MapArea>()) as u64)?;
+        let mut listed = Vec::new();
+        listed
+            .try_reserve_exact(areas.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        let described = areas.into_iter().map(|(start, end, protection, backing)| {
+            let mut area = MapArea {
+                start,
+                end,
+                read: protection.contains(Protection::READ),
+                write: protection.contains(Protection::WRITE),
+                execute: protection.contains(Protection::EXEC),
+                ..MapArea::default()
+            };
+            match backing {
+                PageSource::File {
+                    inode,
+                    location,
+                    offset,
+                    ..
+                } => {
+                    area.offset = offset;
+                    area.ino = inode.ino();
+                    area.device = inode.getattr().map_or(0, |stat| stat.dev);
+                    area.name = root
+                        .as_ref()
+                        .and_then(|root| vfs_core::path::absolute_path_max(&location, root).ok()?)
+                        .unwrap_or_default();
                 }
-                area
-            })
-            .collect()
+                PageSource::Shared(mapping) => {
+                    // The vDSO's areas: named, private, of no file (Linux's
+                    // special mappings).
+                    if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
+                        area.name = name.to_vec();
+                        return area;
+                    }
+                    area.offset = mapping.offset;
+                    area.shared = mapping.shared;
+                    area.ino = mapping.inode.ino();
+                    area.device = mapping.inode.getattr().map_or(0, |stat| stat.dev);
+                    area.name = crate::fs::shmem::display_name(&mapping.location)
+                        .or_else(|| {
+                            root.as_ref().and_then(|root| {
+                                vfs_core::path::absolute_path_max(&mapping.location, root).ok()?
+                            })
+                        })
+                        .unwrap_or_default();
+                }
+                // Linux's `vma_is_initial_heap`.
+                PageSource::Anonymous if start < brk && end > brk_start => {
+                    area.name = b"[heap]".to_vec();
+                }
+                PageSource::Anonymous if start <= start_stack && end >= start_stack => {
+                    area.name = b"[stack]".to_vec();
+                }
+                PageSource::Anonymous => {}
+            }
+            area
+        });
+        for area in described {
+            // A name is at most `PATH_MAX`: made before it is charged, within the
+            // working memory every call has paid for.
+            charge.grow(area.name.capacity() as u64)?;
+            listed.push(area);
+        }
+        Ok(listed)
     }
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
         const O_CLOEXEC: u32 = 0o2_000_000;

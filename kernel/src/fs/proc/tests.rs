@@ -197,8 +197,8 @@ impl ProcessView for FakeProcess {
             no_new_privs: false,
         }
     }
-    fn maps(&self) -> Vec<MapArea> {
-        vec![
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
+        Ok(vec![
             MapArea {
                 start: 0x40_0000,
                 end: 0x45_2000,
@@ -224,7 +224,7 @@ impl ProcessView for FakeProcess {
                 name: b"[stack]".to_vec(),
                 ..MapArea::default()
             },
-        ]
+        ])
     }
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
         self.fds

@@ -234,8 +234,10 @@ pub trait ProcessView: Send + Sync {
         SignalMasks::default()
     }
     /// The areas of its memory, lowest first (`/proc/<pid>/maps`); none once it ended.
-    fn maps(&self) -> Vec<MapArea> {
-        Vec::new()
+    /// `ENOMEM` when the memory budget cannot hold the list (a container can make it
+    /// 65530 areas, each named by a path of up to `PATH_MAX`).
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
+        Ok(Vec::new())
     }
     /// What `/proc/<pid>/fdinfo/N` shows of descriptor `fd` (`ENOENT` once it is closed).
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {

@@ -363,6 +363,7 @@ const MEMORY_CHECKS: &[&[&str]] = &[
     &["ok   empty files with 200-byte names in /tmp: ENOSPC at the inode limit"],
     &["ok   48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM"],
     &["ok   after them, their memory is back"],
+    &["ok   /proc/self/maps of 60000 areas named by 3800-byte paths: read whole or ENOMEM"],
     &["ok   memory full of touched pages, then 64 KiB written to /tmp: ENOSPC"],
     &["ok   a process touching more than all of memory: OOM-killed (SIGKILL)"],
     &["ok   a smaller process lives on"],
