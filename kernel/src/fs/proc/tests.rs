@@ -938,30 +938,17 @@ fn other_processes_appear_as_their_own_directories() {
 #[test]
 fn proc_sys_kernel_gives_host_name_and_release() {
     let world = world();
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/kernel/hostname"),
-        "sandbox-host\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/kernel/osrelease"),
-        "6.1.0-sandbox\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/fs/nr_open"),
-        "1048576\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/fs/pipe-user-pages-soft"),
-        "16384\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/fs/pipe-user-pages-hard"),
-        "0\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/fs/pipe-max-size"),
-        "1048576\n"
-    );
+    for (path, value) in [
+        ("/proc/sys/kernel/hostname", "sandbox-host\n"),
+        ("/proc/sys/kernel/osrelease", "6.1.0-sandbox\n"),
+        ("/proc/sys/fs/nr_open", "1048576\n"),
+        // Linux's pipe limits: no hard one, the soft one 16 pages for 1024 descriptors.
+        ("/proc/sys/fs/pipe-user-pages-soft", "16384\n"),
+        ("/proc/sys/fs/pipe-user-pages-hard", "0\n"),
+        ("/proc/sys/fs/pipe-max-size", "1048576\n"),
+    ] {
+        assert_eq!(read_text(&world.context, path), value, "{path}");
+    }
 }
 
 #[test]
