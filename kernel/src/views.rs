@@ -191,10 +191,10 @@ impl ProcessView for Task {
     fn comm(&self) -> Vec<u8> {
         self.image().name
     }
-    fn cmdline(&self) -> Vec<u8> {
+    fn cmdline(&self) -> Result<Vec<u8>, Errno> {
         read_strings(self, self.image().args)
     }
-    fn environ(&self) -> Vec<u8> {
+    fn environ(&self) -> Result<Vec<u8>, Errno> {
         read_strings(self, self.image().env)
     }
     fn auxv(&self) -> Vec<u8> {
@@ -512,15 +512,20 @@ fn directories(task: &Task) -> Option<(Location, Location)> {
 
 /// The bytes of `range` in `task`'s memory (its argument or environment strings); empty
 /// once it has ended or if the memory is gone (unmapped by the program).
-fn read_strings(task: &Task, range: core::ops::Range<u64>) -> Vec<u8> {
+/// The strings in `range` of the task's memory (its arguments or environment): charged to
+/// the budget while the copy is made, and allocated fallibly (`ENOMEM`).
+fn read_strings(task: &Task, range: core::ops::Range<u64>) -> Result<Vec<u8>, Errno> {
     let Some(mm) = task.parts().mm else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let len = (range.end.saturating_sub(range.start) as usize).min(MAX_STRINGS);
-    let mut bytes = alloc::vec![0u8; len];
+    let _charge = crate::mm::budget::budget().charge(len as u64)?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    bytes.resize(len, 0);
     match mm.lock().read(range.start, &mut bytes) {
-        Ok(()) => bytes,
-        Err(_) => Vec::new(),
+        Ok(()) => Ok(bytes),
+        Err(_) => Ok(Vec::new()),
     }
 }
 

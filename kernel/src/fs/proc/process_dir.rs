@@ -49,7 +49,7 @@ type LinkRender = fn(&dyn ProcessView) -> Result<Vec<u8>>;
 /// The files and links of `/proc/<pid>/`: name, mode, contents. Files are owned by the
 /// process; `environ` is private to it, as on Linux.
 const FILES: &[(&str, u32, Render)] = &[
-    ("environ", 0o400, |process| Ok(process.environ())),
+    ("environ", 0o400, |process| process.environ()),
     ("auxv", 0o400, |process| Ok(process.auxv())),
     ("status", 0o444, |process| {
         Ok(process_files::status(process))
@@ -59,7 +59,7 @@ const FILES: &[(&str, u32, Render)] = &[
         comm.push(b'\n');
         Ok(comm)
     }),
-    ("cmdline", 0o444, |process| Ok(process.cmdline())),
+    ("cmdline", 0o444, |process| process.cmdline()),
     ("stat", 0o444, |process| Ok(process_files::stat(process))),
     ("statm", 0o444, |process| Ok(process_files::statm(process))),
     ("mounts", 0o444, |process| Ok(process.mounts())),

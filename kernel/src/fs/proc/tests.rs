@@ -140,11 +140,11 @@ impl ProcessView for FakeProcess {
     fn comm(&self) -> Vec<u8> {
         b"sh".to_vec()
     }
-    fn cmdline(&self) -> Vec<u8> {
-        b"/bin/sh\0-c\0echo hi\0".to_vec()
+    fn cmdline(&self) -> Result<Vec<u8>, Errno> {
+        Ok(b"/bin/sh\0-c\0echo hi\0".to_vec())
     }
-    fn environ(&self) -> Vec<u8> {
-        b"PATH=/bin\0HOME=/root\0".to_vec()
+    fn environ(&self) -> Result<Vec<u8>, Errno> {
+        Ok(b"PATH=/bin\0HOME=/root\0".to_vec())
     }
     fn auxv(&self) -> Vec<u8> {
         crate::exec::auxv::to_bytes(&[(6, 4096), (7, 0x7fff_f000_0000), (0, 0)])

@@ -171,10 +171,11 @@ pub trait ProcessView: Send + Sync {
     fn parent_pid(&self) -> u32;
     /// The command name (`comm`): the executable's base name, at most 15 bytes.
     fn comm(&self) -> Vec<u8>;
-    /// The argument strings, each ending in NUL, as `/proc/<pid>/cmdline` shows them.
-    fn cmdline(&self) -> Vec<u8>;
-    /// The environment strings, each ending in NUL.
-    fn environ(&self) -> Vec<u8>;
+    /// The argument strings, each ending in NUL, as `/proc/<pid>/cmdline` shows them
+    /// (`ENOMEM` when the memory budget cannot hold their copy: up to `ARG_MAX`).
+    fn cmdline(&self) -> Result<Vec<u8>, Errno>;
+    /// The environment strings, each ending in NUL (`ENOMEM` as for `cmdline`).
+    fn environ(&self) -> Result<Vec<u8>, Errno>;
     /// The auxiliary vector its exec wrote, as `/proc/<pid>/auxv` shows it: the pairs as
     /// little-endian words, `AT_NULL` included; empty for a process that has none.
     fn auxv(&self) -> Vec<u8> {
