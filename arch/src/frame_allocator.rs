@@ -152,7 +152,7 @@ impl FrameAllocator {
     /// The bit index of the frame at `phys`, if the allocator covers it.
     fn index_of(&self, phys: u64) -> Option<u64> {
         let index = (phys / PAGE).checked_sub(self.first_frame)?;
-        (phys % PAGE == 0 && index < self.frame_count).then_some(index)
+        (phys.is_multiple_of(PAGE) && index < self.frame_count).then_some(index)
     }
 
     /// A block of `count` frames for the heap (one from the top as single frames are, a run
