@@ -9,6 +9,10 @@
 //! down, contiguous runs (the heap's growth, DMA) from the bottom up: pages freed one by one
 //! in any order then leave their holes up there, and the runs the heap needs stay whole
 //! below.
+//!
+//! The heap's large allocations are served straight from here as *blocks* (one frame or a
+//! run): a second bitmap marks the first frame of each, so the heap can tell, when such an
+//! allocation is freed, whether it came from here or from its own spans.
 
 use alloc::vec::Vec;
 
@@ -22,6 +26,11 @@ pub struct FrameAllocator {
     /// Word to start the next single-frame search at, downwards: no word above it has a
     /// free frame unless one was freed since (which moves it back up).
     next_word: usize,
+    /// Word to start the next run search at, upwards: no word below it has a free frame
+    /// unless one was freed since (which moves it back down).
+    low_word: usize,
+    /// One bit per frame, set on the first frame of a block ([`Self::allocate_block`]).
+    block_starts: Vec<u64>,
 }
 
 impl FrameAllocator {
@@ -35,6 +44,8 @@ impl FrameAllocator {
             free_bits: alloc::vec![0; frames.div_ceil(64) as usize],
             free_frames: 0,
             next_word: (frames.div_ceil(64) as usize).saturating_sub(1),
+            low_word: 0,
+            block_starts: alloc::vec![0; frames.div_ceil(64) as usize],
         }
     }
 
@@ -64,6 +75,7 @@ impl FrameAllocator {
             self.free_bits[word] |= mask;
             self.free_frames += count;
             self.next_word = self.next_word.max(word);
+            self.low_word = self.low_word.min(word);
             frame += count;
         }
     }
@@ -80,31 +92,99 @@ impl FrameAllocator {
         Some((self.first_frame + word as u64 * 64 + bit) * PAGE)
     }
 
-    /// `count` physically contiguous frames; the address of the first.
+    /// `count` physically contiguous frames; the address of the first (the lowest such
+    /// run). Whole words are skipped or taken at a time: the heap's large allocations
+    /// search here often.
     pub fn allocate_contiguous(&mut self, count: u64) -> Option<u64> {
-        let total = self.free_bits.len() as u64 * 64;
-        let is_free =
-            |bits: &[u64], index: u64| bits[(index / 64) as usize] & (1 << (index % 64)) != 0;
+        if count == 0 {
+            return None;
+        }
         let mut run_start = 0;
         let mut run_len = 0;
-        for index in 0..total {
-            if is_free(&self.free_bits, index) {
+        let mut empty_below = true;
+        let mut word = self.low_word;
+        while word < self.free_bits.len() {
+            let bits = self.free_bits[word];
+            if bits == 0 {
+                run_len = 0;
+                if empty_below {
+                    self.low_word = word + 1;
+                }
+                word += 1;
+                continue;
+            }
+            empty_below = false;
+            if bits == u64::MAX && run_len + 64 < count {
                 if run_len == 0 {
-                    run_start = index;
+                    run_start = word as u64 * 64;
+                }
+                run_len += 64;
+                word += 1;
+                continue;
+            }
+            for bit in 0..64 {
+                if bits & (1 << bit) == 0 {
+                    run_len = 0;
+                    continue;
+                }
+                if run_len == 0 {
+                    run_start = word as u64 * 64 + bit;
                 }
                 run_len += 1;
                 if run_len == count {
-                    for taken in run_start..run_start + count {
-                        self.free_bits[(taken / 64) as usize] &= !(1 << (taken % 64));
-                    }
-                    self.free_frames -= count;
+                    self.take(run_start, count);
                     return Some((self.first_frame + run_start) * PAGE);
                 }
-            } else {
-                run_len = 0;
             }
+            word += 1;
         }
         None
+    }
+
+    /// Marks the `count` free frames from index `start` taken.
+    fn take(&mut self, start: u64, count: u64) {
+        for taken in start..start + count {
+            self.free_bits[(taken / 64) as usize] &= !(1 << (taken % 64));
+        }
+        self.free_frames -= count;
+    }
+
+    /// The bit index of the frame at `phys`, if the allocator covers it.
+    fn index_of(&self, phys: u64) -> Option<u64> {
+        let index = (phys / PAGE).checked_sub(self.first_frame)?;
+        (phys.is_multiple_of(PAGE) && index < self.frame_count).then_some(index)
+    }
+
+    /// A block of `count` frames for the heap (one from the top as single frames are, a run
+    /// from the bottom as the heap's spans are), marked as a block: the address of its first.
+    pub fn allocate_block(&mut self, count: u64) -> Option<u64> {
+        let phys = if count == 1 {
+            self.allocate()?
+        } else {
+            self.allocate_contiguous(count)?
+        };
+        let index = phys / PAGE - self.first_frame;
+        self.block_starts[(index / 64) as usize] |= 1 << (index % 64);
+        Some(phys)
+    }
+
+    /// Whether `phys` is the first frame of a block [`Self::allocate_block`] gave.
+    pub fn is_block(&self, phys: u64) -> bool {
+        self.index_of(phys).is_some_and(|index| {
+            self.block_starts[(index / 64) as usize] & (1 << (index % 64)) != 0
+        })
+    }
+
+    /// Returns the block of `count` frames at `phys` if it is one [`Self::allocate_block`]
+    /// gave; `false` (nothing done) if it is not.
+    pub fn free_block(&mut self, phys: u64, count: u64) -> bool {
+        if !self.is_block(phys) {
+            return false;
+        }
+        let index = phys / PAGE - self.first_frame;
+        self.block_starts[(index / 64) as usize] &= !(1 << (index % 64));
+        self.free_contiguous(phys, count);
+        true
     }
 
     /// Returns `count` frames starting at `phys`, as `allocate_contiguous` gave them.
@@ -164,6 +244,40 @@ mod tests {
         frames.free_contiguous(10 * PAGE, 8);
         assert_eq!(frames.free_frames(), 14);
         assert_eq!(frames.allocate_contiguous(10), Some(10 * PAGE));
+    }
+
+    #[test]
+    fn runs_are_found_across_words_and_after_holes() {
+        let mut frames = FrameAllocator::new(0, 64 << 20);
+        frames.add_free_range(3 * PAGE, 70 * PAGE);
+        frames.add_free_range(100 * PAGE, 400 * PAGE);
+        assert_eq!(frames.allocate_contiguous(67), Some(3 * PAGE));
+        assert_eq!(frames.allocate_contiguous(200), Some(100 * PAGE));
+        // The words below are empty now: the next search starts above them.
+        assert_eq!(frames.allocate_contiguous(100), Some(300 * PAGE));
+        assert_eq!(frames.allocate_contiguous(1), None);
+        frames.free_contiguous(5 * PAGE, 2);
+        assert_eq!(frames.allocate_contiguous(2), Some(5 * PAGE));
+        assert_eq!(frames.free_frames(), 0);
+    }
+
+    #[test]
+    fn blocks_are_told_apart_from_other_frames() {
+        let mut frames = FrameAllocator::new(0, 1 << 20);
+        frames.add_free_range(0, 64 * PAGE);
+        let run = frames.allocate_block(4).unwrap();
+        let single = frames.allocate_block(1).unwrap();
+        let other = frames.allocate().unwrap();
+        assert_eq!((run, single), (0, 63 * PAGE));
+        assert!(frames.is_block(run) && frames.is_block(single));
+        assert!(!frames.is_block(run + PAGE) && !frames.is_block(other));
+        assert!(!frames.free_block(other, 1), "not a block: left alone");
+        assert!(!frames.free_block(1 << 30, 1), "outside the allocator");
+        assert_eq!(frames.free_frames(), 58);
+        assert!(frames.free_block(run, 4));
+        assert!(frames.free_block(single, 1));
+        assert!(!frames.is_block(run));
+        assert_eq!(frames.free_frames(), 63);
     }
 
     #[test]

@@ -1,13 +1,30 @@
-//! The kernel heap: `talc` over spans of the direct map, grown from the frame allocator when
-//! it runs dry, and giving whole free pages back to it when asked
-//! ([`release_free_memory`]): memory a container made the kernel hold (names, pipe
-//! buffers) and gave back must be usable for its pages again.
+//! The kernel heap, in two parts, so that memory a container made the kernel hold (argument
+//! copies, pipe buffers, names) and gave back is usable for its pages again:
+//! - *large* allocations (a page or more, aligned to at most a page) are blocks of frames
+//!   straight from the frame allocator, in the direct map, and go back to it whole the
+//!   moment they are freed: a burst of big buffers leaves nothing behind;
+//! - the rest is `talc` over spans of the direct map, grown from the frame allocator when
+//!   it runs dry, giving whole free pages at the ends of its spans back when asked
+//!   ([`release_free_memory`]; frames running short ask). Small objects are what stays
+//!   here, so a span's interior pages are held only by what lives in them.
+//!
+//! Why not one allocator that releases interior pages: talc cannot split a heap, and a
+//! page allocator for small objects (slabs) would put a page's worth of metadata traffic
+//! on every small allocation; large buffers are where the bursts are, and whole pages are
+//! their natural unit anyway.
+//!
+//! Telling the parts apart on free: the layout says whether an allocation is large; a
+//! large one is a block if the frame allocator marked its first frame as one. Large
+//! allocations made before the frame allocator exists (its own bitmaps) or when no run of
+//! frames was free come from talc, and are freed there.
 //!
 //! Lock order: the heap lock, then the frame allocator's lock (taken by the grow hook and
-//! by the release while the heap is locked). The frame allocator therefore must never
-//! allocate from the heap.
+//! by the release while the heap is locked). Blocks take the frame allocator's lock alone,
+//! never under the heap's. The frame allocator therefore must never allocate from the
+//! heap.
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Once;
 use talc::{OomHandler, Span, Talc, Talck};
@@ -123,14 +140,123 @@ impl OomHandler for GrowFromFrames {
     }
 }
 
-#[cfg_attr(target_os = "none", global_allocator)]
-static HEAP: Talck<spin::Mutex<()>, GrowFromFrames> = Talc::new(GrowFromFrames::new()).lock();
+/// The global allocator: blocks of frames for large allocations, talc for the rest.
+pub struct KernelHeap {
+    talc: Talck<spin::Mutex<()>, GrowFromFrames>,
+    /// Large allocations served as blocks, and the bytes their layouts asked for and the
+    /// bytes of their frames, for [`stats`].
+    blocks: AtomicUsize,
+    block_bytes: AtomicUsize,
+    block_frame_bytes: AtomicUsize,
+}
 
-/// Gives the frame allocator back every whole free page at the ends of the spans the heap
-/// grew into (whole spans when nothing in them is allocated). Returns the bytes given.
-/// What lies between two allocations in a span stays: talc cannot split a heap.
+/// Whether `layout` is a large allocation, served by a block of frames when one is free.
+fn is_large(layout: Layout) -> bool {
+    layout.size() >= PAGE_SIZE && layout.align() <= PAGE_SIZE
+}
+
+fn pages_of(size: usize) -> usize {
+    size.div_ceil(PAGE_SIZE)
+}
+
+impl KernelHeap {
+    /// A block of frames for the large `layout`, or null.
+    fn allocate_block(&self, layout: Layout) -> *mut u8 {
+        let pages = pages_of(layout.size());
+        let Some(phys) = crate::memory::allocate_block(pages) else {
+            return core::ptr::null_mut();
+        };
+        self.blocks.fetch_add(1, Ordering::Relaxed);
+        self.block_bytes.fetch_add(layout.size(), Ordering::Relaxed);
+        self.block_frame_bytes
+            .fetch_add(pages * PAGE_SIZE, Ordering::Relaxed);
+        crate::paging::phys_to_virt(phys) as *mut u8
+    }
+
+    /// Frees `ptr` if it is a block (of the large `layout`); `false` if talc holds it.
+    fn free_block(&self, ptr: *mut u8, layout: Layout) -> bool {
+        let pages = pages_of(layout.size());
+        if !crate::memory::free_block(phys_of(ptr), pages) {
+            return false;
+        }
+        self.blocks.fetch_sub(1, Ordering::Relaxed);
+        self.block_bytes.fetch_sub(layout.size(), Ordering::Relaxed);
+        self.block_frame_bytes
+            .fetch_sub(pages * PAGE_SIZE, Ordering::Relaxed);
+        true
+    }
+}
+
+/// The physical address of a heap pointer (the heap lives in the direct map).
+fn phys_of(ptr: *mut u8) -> u64 {
+    (ptr as u64).wrapping_sub(crate::paging::phys_to_virt(0))
+}
+
+// SAFETY: blocks are frames the frame allocator gave this allocation alone (marked as a
+// block until freed), reached through the direct map; everything else is talc's, whose
+// `GlobalAlloc` contract we pass on. A pointer goes back to the part that gave it: a large
+// layout's pointer is a block exactly when the frame allocator says its first frame starts
+// one, and talc never hands out a frame the frame allocator owns.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_large(layout) {
+            let block = self.allocate_block(layout);
+            if !block.is_null() {
+                return block;
+            }
+        }
+        // SAFETY: passed on from our caller.
+        unsafe { self.talc.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_large(layout) && self.free_block(ptr, layout) {
+            return;
+        }
+        // SAFETY: not a block, so talc gave it (with this layout, our caller says).
+        unsafe { self.talc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: our caller promises `new_size`, rounded up to the alignment, fits `isize`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let block = is_large(layout) && crate::memory::is_block(phys_of(ptr));
+        if block && is_large(new_layout) && pages_of(new_size) == pages_of(layout.size()) {
+            self.block_bytes.fetch_add(new_size, Ordering::Relaxed);
+            self.block_bytes.fetch_sub(layout.size(), Ordering::Relaxed);
+            return ptr;
+        }
+        if !block && !is_large(new_layout) {
+            // SAFETY: talc gave `ptr` with `layout`; passed on from our caller.
+            return unsafe { self.talc.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: `new_layout` has a non-zero size (our caller's promise).
+        let moved = unsafe { self.alloc(new_layout) };
+        if !moved.is_null() {
+            // SAFETY: both are live allocations of at least the bytes copied, distinct.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        moved
+    }
+}
+
+#[cfg_attr(target_os = "none", global_allocator)]
+static HEAP: KernelHeap = KernelHeap {
+    talc: Talc::new(GrowFromFrames::new()).lock(),
+    blocks: AtomicUsize::new(0),
+    block_bytes: AtomicUsize::new(0),
+    block_frame_bytes: AtomicUsize::new(0),
+};
+
+/// Gives the frame allocator back every whole free page at the ends of talc's spans (whole
+/// spans when nothing in them is allocated). Returns the bytes given. What lies between
+/// two small allocations in a span stays: talc cannot split a heap (large allocations,
+/// being blocks, never hold a span's pages).
 pub fn release_free_memory() -> usize {
-    release(&mut HEAP.lock())
+    release(&mut HEAP.talc.lock())
 }
 
 fn release(talc: &mut Talc<GrowFromFrames>) -> usize {
@@ -195,26 +321,34 @@ fn release(talc: &mut Talc<GrowFromFrames>) -> usize {
 pub(crate) fn init(phys_start: u64, len: usize) -> Result<(), ()> {
     let start = crate::paging::phys_to_virt(phys_start) as *mut u8;
     // SAFETY: the memory manager carved [phys_start, +len) out of RAM for the heap alone; the direct map reaches it.
-    unsafe { HEAP.lock().claim(Span::from_base_size(start, len)) }.map(|_| ())
+    unsafe { HEAP.talc.lock().claim(Span::from_base_size(start, len)) }.map(|_| ())
 }
 
-/// What the heap holds, for reports and the leak test.
+/// What the heap holds, for reports and the leak test: allocations and their bytes in
+/// both parts, the memory both hold (talc's spans, the blocks' frames), and what talc has
+/// free inside its spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeapStats {
     pub allocations: usize,
     pub allocated_bytes: usize,
     pub claimed_bytes: usize,
     pub available_bytes: usize,
+    /// Of `claimed_bytes`, the frames of large allocations.
+    pub block_bytes: usize,
 }
 
 pub fn stats() -> HeapStats {
-    let talc = HEAP.lock();
+    let talc = HEAP.talc.lock();
     let counters = talc.get_counters();
+    let blocks = HEAP.blocks.load(Ordering::Relaxed);
+    let block_bytes = HEAP.block_bytes.load(Ordering::Relaxed);
+    let block_frame_bytes = HEAP.block_frame_bytes.load(Ordering::Relaxed);
     HeapStats {
-        allocations: counters.allocation_count,
-        allocated_bytes: counters.allocated_bytes,
-        claimed_bytes: counters.claimed_bytes,
+        allocations: counters.allocation_count + blocks,
+        allocated_bytes: counters.allocated_bytes + block_bytes,
+        claimed_bytes: counters.claimed_bytes + block_frame_bytes,
         available_bytes: counters.available_bytes,
+        block_bytes: block_frame_bytes,
     }
 }
 

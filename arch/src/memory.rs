@@ -233,6 +233,36 @@ pub(crate) fn free_contiguous(phys: u64, pages: usize) {
     }
 }
 
+/// A block of `pages` frames for one of the heap's large allocations (physical address of
+/// the first); with no run that long free, the heap is asked for the pages it holds free
+/// first. `None` before [`init`] has made the frame allocator. Called without the heap
+/// locked.
+pub(crate) fn allocate_block(pages: usize) -> Option<u64> {
+    let frames = FRAMES.get()?;
+    if let Some(phys) = frames.lock().allocate_block(pages as u64) {
+        return Some(phys);
+    }
+    if heap::release_free_memory() == 0 {
+        return None;
+    }
+    frames.lock().allocate_block(pages as u64)
+}
+
+/// Whether `phys` starts a block [`allocate_block`] gave.
+pub(crate) fn is_block(phys: u64) -> bool {
+    FRAMES
+        .get()
+        .is_some_and(|frames| frames.lock().is_block(phys))
+}
+
+/// Returns the block of `pages` frames at `phys` if [`allocate_block`] gave it; `false`
+/// (nothing done) if not.
+pub(crate) fn free_block(phys: u64, pages: usize) -> bool {
+    FRAMES
+        .get()
+        .is_some_and(|frames| frames.lock().free_block(phys, pages as u64))
+}
+
 /// Whether `[start, end)` touches memory the direct map covers (RAM, modules).
 pub(crate) fn overlaps_direct_map(start: u64, end: u64) -> bool {
     DIRECT_MAPPED.get().is_some_and(|ram| {

@@ -19,6 +19,7 @@ use crate::console::print_line;
 use crate::container::build::{FilesystemSource, build, mounts_text};
 use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec};
 use crate::devices::Devices;
+use crate::exec::strings::Strings;
 use crate::exit::exit;
 use crate::fs::devpts::DevptsOptions;
 use crate::process::fd_table::FdTable;
@@ -205,18 +206,8 @@ pub fn run(
             print_line(format_args!("sandbox: {error}"));
             exit(error.exit_status())
         });
-    let argv: Vec<Vec<u8>> = plan
-        .process
-        .args
-        .iter()
-        .map(|arg| arg.as_bytes().to_vec())
-        .collect();
-    let envp: Vec<Vec<u8>> = plan
-        .process
-        .env
-        .iter()
-        .map(|var| var.as_bytes().to_vec())
-        .collect();
+    let argv: Strings = plan.process.args.iter().map(|arg| arg.as_bytes()).collect();
+    let envp: Strings = plan.process.env.iter().map(|var| var.as_bytes()).collect();
     if let Err(failure) = crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp) {
         print_line(format_args!("sandbox: cannot execute {path}: {failure}"));
         exit(failure.shell_status());

@@ -32,15 +32,38 @@ struct KernelSystem;
 static SYSCTL: spin::Once<Vec<crate::container::spec::Sysctl>> = spin::Once::new();
 
 /// Applies the spec's `linux.sysctl`: `/proc/sys` shows each key (proc is built after
-/// this), and `kernel.hostname`/`kernel.domainname` set the UTS names, after the spec's
-/// `hostname` as runc writes them.
+/// this), `kernel.hostname`/`kernel.domainname` set the UTS names, after the spec's
+/// `hostname` as runc writes them, and `fs.pipe-user-pages-soft`/`-hard` the pipe user
+/// limits (a value that is not a number leaves the default, as Linux's write refuses it).
 pub fn apply_sysctl(settings: &[crate::container::spec::Sysctl]) {
     SYSCTL.call_once(|| settings.to_vec());
+    let pipes = &crate::fs::pipe::accounting::PIPE_USERS;
     for setting in settings {
         let names: Vec<&str> = setting.path().collect();
+        let number = || {
+            let parsed = setting.value.trim().parse::<u64>();
+            if parsed.is_err() {
+                log::warn!(
+                    "sysctl {}: {:?} is not a number",
+                    setting.key,
+                    setting.value
+                );
+            }
+            parsed.ok()
+        };
         match names[..] {
             ["kernel", "hostname"] => crate::syscall::set_hostname(setting.value.as_bytes()),
             ["kernel", "domainname"] => crate::syscall::set_domainname(setting.value.as_bytes()),
+            ["fs", "pipe-user-pages-soft"] => {
+                if let Some(soft) = number() {
+                    pipes.set_limits(soft, pipes.limits().1);
+                }
+            }
+            ["fs", "pipe-user-pages-hard"] => {
+                if let Some(hard) = number() {
+                    pipes.set_limits(pipes.limits().0, hard);
+                }
+            }
             _ => {}
         }
     }
@@ -61,6 +84,7 @@ impl SystemView for KernelSystem {
             free,
             available: free + cached,
             cached,
+            slab: arch::heap::stats().allocated_bytes as u64,
             ..MemoryInfo::default()
         }
     }
@@ -167,10 +191,10 @@ impl ProcessView for Task {
     fn comm(&self) -> Vec<u8> {
         self.image().name
     }
-    fn cmdline(&self) -> Vec<u8> {
+    fn cmdline(&self) -> Result<Vec<u8>, Errno> {
         read_strings(self, self.image().args)
     }
-    fn environ(&self) -> Vec<u8> {
+    fn environ(&self) -> Result<Vec<u8>, Errno> {
         read_strings(self, self.image().env)
     }
     fn auxv(&self) -> Vec<u8> {
@@ -319,16 +343,24 @@ impl ProcessView for Task {
     fn session(&self) -> u32 {
         crate::task::lifecycle::group_and_session(Task::pid(self)).1
     }
-    fn maps(&self) -> Vec<MapArea> {
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
         let Some(mm) = self.parts().mm else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
+        // What the copies below hold is charged as they grow, and they grow fallibly:
+        // 65530 areas named by long paths must meet the budget, not the heap's end.
+        let mut charge = crate::mm::budget::budget().empty_charge();
         // The areas are copied out under the lock; the files' names and attributes are
         // looked up after it is released (a 9p `getattr` may be a round trip).
         let (areas, (brk_start, brk), start_stack) = {
             let mm = mm.lock();
             let (brk_start, brk) = mm.brk_range();
+            // At most two entries an area (the break splits one).
+            let most = 2 * mm.areas().count();
+            charge
+                .grow((most * core::mem::size_of::<(u64, u64, Protection, PageSource)>()) as u64)?;
             let mut areas = Vec::new();
+            areas.try_reserve_exact(most).map_err(|_| Errno::ENOMEM)?;
             for area in mm.areas() {
                 // The break's memory joins an anonymous area that ends where it starts
                 // (a program's bss) into one area here; Linux keeps them apart, the
@@ -352,66 +384,72 @@ impl ProcessView for Task {
             (areas, (brk_start, brk), mm.start_stack())
         };
         let root = directories(self).map(|(_, root)| root);
-        areas
-            .into_iter()
-            .map(|(start, end, protection, backing)| {
-                let mut area = MapArea {
-                    start,
-                    end,
-                    read: protection.contains(Protection::READ),
-                    write: protection.contains(Protection::WRITE),
-                    execute: protection.contains(Protection::EXEC),
-                    ..MapArea::default()
-                };
-                match backing {
-                    PageSource::File {
-                        inode,
-                        location,
-                        offset,
-                        ..
-                    } => {
-                        area.offset = offset;
-                        area.ino = inode.ino();
-                        area.device = inode.getattr().map_or(0, |stat| stat.dev);
-                        area.name = root
-                            .as_ref()
-                            .and_then(|root| {
-                                vfs_core::path::absolute_path_max(&location, root).ok()?
-                            })
-                            .unwrap_or_default();
-                    }
-                    PageSource::Shared(mapping) => {
-                        // The vDSO's areas: named, private, of no file (Linux's
-                        // special mappings).
-                        if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
-                            area.name = name.to_vec();
-                            return area;
-                        }
-                        area.offset = mapping.offset;
-                        area.shared = mapping.shared;
-                        area.ino = mapping.inode.ino();
-                        area.device = mapping.inode.getattr().map_or(0, |stat| stat.dev);
-                        area.name = crate::fs::shmem::display_name(&mapping.location)
-                            .or_else(|| {
-                                root.as_ref().and_then(|root| {
-                                    vfs_core::path::absolute_path_max(&mapping.location, root)
-                                        .ok()?
-                                })
-                            })
-                            .unwrap_or_default();
-                    }
-                    // Linux's `vma_is_initial_heap`.
-                    PageSource::Anonymous if start < brk && end > brk_start => {
-                        area.name = b"[heap]".to_vec();
-                    }
-                    PageSource::Anonymous if start <= start_stack && end >= start_stack => {
-                        area.name = b"[stack]".to_vec();
-                    }
-                    PageSource::Anonymous => {}
+        charge.grow((areas.len() * core::mem::size_of::<MapArea>()) as u64)?;
+        let mut listed = Vec::new();
+        listed
+            .try_reserve_exact(areas.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        let described = areas.into_iter().map(|(start, end, protection, backing)| {
+            let mut area = MapArea {
+                start,
+                end,
+                read: protection.contains(Protection::READ),
+                write: protection.contains(Protection::WRITE),
+                execute: protection.contains(Protection::EXEC),
+                ..MapArea::default()
+            };
+            match backing {
+                PageSource::File {
+                    inode,
+                    location,
+                    offset,
+                    ..
+                } => {
+                    area.offset = offset;
+                    area.ino = inode.ino();
+                    area.device = inode.getattr().map_or(0, |stat| stat.dev);
+                    area.name = root
+                        .as_ref()
+                        .and_then(|root| vfs_core::path::absolute_path_max(&location, root).ok()?)
+                        .unwrap_or_default();
                 }
-                area
-            })
-            .collect()
+                PageSource::Shared(mapping) => {
+                    // The vDSO's areas: named, private, of no file (Linux's
+                    // special mappings).
+                    if let Some(name) = crate::process::vdso::name_of(&mapping.inode) {
+                        area.name = name.to_vec();
+                        return area;
+                    }
+                    area.offset = mapping.offset;
+                    area.shared = mapping.shared;
+                    area.ino = mapping.inode.ino();
+                    area.device = mapping.inode.getattr().map_or(0, |stat| stat.dev);
+                    area.name = crate::fs::shmem::display_name(&mapping.location)
+                        .or_else(|| {
+                            root.as_ref().and_then(|root| {
+                                vfs_core::path::absolute_path_max(&mapping.location, root).ok()?
+                            })
+                        })
+                        .unwrap_or_default();
+                }
+                // Linux's `vma_is_initial_heap`.
+                PageSource::Anonymous if start < brk && end > brk_start => {
+                    area.name = b"[heap]".to_vec();
+                }
+                PageSource::Anonymous if start <= start_stack && end >= start_stack => {
+                    area.name = b"[stack]".to_vec();
+                }
+                PageSource::Anonymous => {}
+            }
+            area
+        });
+        for area in described {
+            // A name is at most `PATH_MAX`: made before it is charged, within the
+            // working memory every call has paid for.
+            charge.grow(area.name.capacity() as u64)?;
+            listed.push(area);
+        }
+        Ok(listed)
     }
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
         const O_CLOEXEC: u32 = 0o2_000_000;
@@ -474,15 +512,20 @@ fn directories(task: &Task) -> Option<(Location, Location)> {
 
 /// The bytes of `range` in `task`'s memory (its argument or environment strings); empty
 /// once it has ended or if the memory is gone (unmapped by the program).
-fn read_strings(task: &Task, range: core::ops::Range<u64>) -> Vec<u8> {
+/// The strings in `range` of the task's memory (its arguments or environment): charged to
+/// the budget while the copy is made, and allocated fallibly (`ENOMEM`).
+fn read_strings(task: &Task, range: core::ops::Range<u64>) -> Result<Vec<u8>, Errno> {
     let Some(mm) = task.parts().mm else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let len = (range.end.saturating_sub(range.start) as usize).min(MAX_STRINGS);
-    let mut bytes = alloc::vec![0u8; len];
+    let _charge = crate::mm::budget::budget().charge(len as u64)?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    bytes.resize(len, 0);
     match mm.lock().read(range.start, &mut bytes) {
-        Ok(()) => bytes,
-        Err(_) => Vec::new(),
+        Ok(()) => Ok(bytes),
+        Err(_) => Ok(Vec::new()),
     }
 }
 

@@ -10,7 +10,6 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use arch::fpu::FpuState;
 use arch::thread::Thread;
@@ -18,6 +17,7 @@ use arch::thread::Thread;
 use super::streams::{self, Plumbing, Pumps};
 use crate::container::ProcessPlan;
 use crate::container::spec::Process as ProcessSpec;
+use crate::exec::strings::Strings;
 use crate::process::Process;
 use crate::task::lifecycle;
 use crate::task::table::{INIT_PID, TABLE};
@@ -97,12 +97,8 @@ fn load(pid: u32, plan: &ProcessPlan) -> Result<(Process, Plumbing), Failure> {
     let path = plan
         .resolve(|path| crate::sandbox::lookup_kind(&process.fs_context(), path))
         .map_err(|error| (error.exit_status(), format!("{error}")))?;
-    let argv: Vec<Vec<u8>> = plan
-        .args
-        .iter()
-        .map(|arg| arg.as_bytes().to_vec())
-        .collect();
-    let envp: Vec<Vec<u8>> = plan.env.iter().map(|var| var.as_bytes().to_vec()).collect();
+    let argv: Strings = plan.args.iter().map(|arg| arg.as_bytes()).collect();
+    let envp: Strings = plan.env.iter().map(|var| var.as_bytes()).collect();
     crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp).map_err(|failure| {
         (
             failure.shell_status(),

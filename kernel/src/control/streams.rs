@@ -209,7 +209,8 @@ pub fn open(
             },
         ));
     }
-    let pipe = || crate::fs::pipe::new_pipe(&fs.cred, OpenFlags::empty());
+    // The kernel's own: charged to no user.
+    let pipe = || crate::fs::pipe::new_pipe(&fs.cred, OpenFlags::empty(), None);
     let (stdin, to_stdin) = pipe()?;
     let (from_stdout, stdout) = pipe()?;
     let (from_stderr, stderr) = pipe()?;

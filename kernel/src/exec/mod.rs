@@ -1,13 +1,15 @@
 //! exec: turning an executable file into a process image. The pure parts live here and are
 //! host-tested: reading ELF program headers and placing the segments ([`elf`]), `#!` lines
 //! ([`script`]), the auxiliary vector ([`auxv`]) and laying out the initial stack
-//! ([`stack`]), the vDSO image and its data page ([`vdso`]). Opening the files (the program and its `PT_INTERP` interpreter) and mapping
+//! ([`stack`]), the vDSO image and its data page ([`vdso`]), the argument strings'
+//! packed copy ([`strings`]). Opening the files (the program and its `PT_INTERP` interpreter) and mapping
 //! the image into an address space is the kernel's `process::exec`.
 
 pub mod auxv;
 pub mod elf;
 pub mod script;
 pub mod stack;
+pub mod strings;
 pub mod vdso;
 
 /// Why a file cannot be executed.

@@ -24,6 +24,7 @@ use super::caps::{FILE_CAPABILITIES_XATTR, FileCapabilities};
 use crate::exec::auxv::{self, AuxInput};
 use crate::exec::elf::{self, ElfHeaders, ElfImage, HEADER_READ_SIZE, Role};
 use crate::exec::stack::{self, StackRequest};
+use crate::exec::strings::Strings;
 use crate::exec::{ExecFormatError, script};
 use crate::mm::address_space::{AddressSpace, PageSource};
 use crate::mm::vma::Protection;
@@ -129,8 +130,8 @@ fn open_executable(process: &Process, path: &[u8]) -> Result<(Arc<dyn Inode>, Lo
 pub fn exec(
     process: &mut Process,
     path: &[u8],
-    mut argv: Vec<Vec<u8>>,
-    envp: Vec<Vec<u8>>,
+    mut argv: Strings,
+    envp: Strings,
 ) -> Result<(), ExecFailure> {
     // `AT_EXECFN` is the name `execve` was given, a script's own rather than its
     // interpreter's (Linux's `bprm->exec`).
@@ -146,11 +147,11 @@ pub fn exec(
         head.truncate(head_len);
         if let Some(shebang) = script::parse(&head) {
             // argv becomes: interpreter, [its argument], the script's path, argv[1..].
-            let mut new_argv = vec![shebang.interpreter.to_vec()];
-            new_argv.extend(shebang.argument.map(<[u8]>::to_vec));
-            new_argv.push(path.clone());
-            new_argv.extend(argv.into_iter().skip(1));
-            argv = new_argv;
+            argv = core::iter::once(shebang.interpreter)
+                .chain(shebang.argument)
+                .chain([&path[..]])
+                .chain(argv.iter().skip(1))
+                .collect();
             path = shebang.interpreter.to_vec();
             continue;
         }
@@ -366,8 +367,8 @@ fn load(
     process: &mut Process,
     executable: &Executable,
     names: Names<'_>,
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
+    argv: &Strings,
+    envp: &Strings,
 ) -> Result<(), ExecFailure> {
     let path = names.path;
     let image = executable
@@ -448,8 +449,8 @@ fn load(
     });
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
-    let argv_slices: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    let envp_slices: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let argv_slices: Vec<&[u8]> = argv.iter().collect();
+    let envp_slices: Vec<&[u8]> = envp.iter().collect();
     let request = StackRequest {
         top: STACK_TOP,
         argv: &argv_slices,

@@ -290,8 +290,12 @@ pub fn fcntl(p: &mut Process, fd: i32, command: u64, argument: u64) -> SysResult
             }
             // The argument is an `unsigned int`; privilege is `CAP_SYS_RESOURCE` (root).
             let requested = usize::try_from(argument as u32).map_err(|_| Errno::EINVAL)?;
-            end.set_capacity(requested, p.capable(vfs_core::cap::SYS_RESOURCE))
-                .map(|size| size as u64)
+            end.set_capacity(
+                requested,
+                p.capable(vfs_core::cap::SYS_RESOURCE),
+                pipe_owner(p),
+            )
+            .map(|size| size as u64)
         }
         // File seals (memfd and tmpfs files): Linux's `memfd_add_seals` checks the
         // descriptor's write access, then the seal bits, then whether the file can be
@@ -727,6 +731,15 @@ pub fn pselect6(
     result
 }
 
+/// `p` as the pipe user limits see it (`fs.pipe-user-pages-*`): its real uid, and
+/// whether it holds `CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`.
+fn pipe_owner(p: &Process) -> crate::fs::pipe::accounting::Owner {
+    crate::fs::pipe::accounting::Owner {
+        uid: p.ids.uid,
+        privileged: p.capable(vfs_core::cap::SYS_RESOURCE) || p.capable(vfs_core::cap::SYS_ADMIN),
+    }
+}
+
 /// `pipe` and `pipe2`: a new pipe's read and write descriptors, stored as two `int`s at
 /// `fds`. Flags: `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (packet mode); others `EINVAL`.
 pub fn pipe2(p: &mut Process, fds: u64, flags: u64) -> SysResult {
@@ -737,7 +750,8 @@ pub fn pipe2(p: &mut Process, fds: u64, flags: u64) -> SysResult {
         .filter(|flags| allowed.contains(*flags))
         .ok_or(Errno::EINVAL)?;
     p.mm.lock().check_range(fds, 8, Access::Write)?;
-    let (reader, writer) = crate::fs::pipe::new_pipe(&p.fs.lock().cred, flags)?;
+    let owner = pipe_owner(p);
+    let (reader, writer) = crate::fs::pipe::new_pipe(&p.fs.lock().cred, flags, Some(owner))?;
     let close_on_exec = flags.contains(OpenFlags::CLOEXEC);
     let (read_fd, write_fd) = {
         let mut files = p.files.lock();

@@ -11,6 +11,7 @@ use vfs_core::Errno;
 
 use super::{SysResult, read_in, read_path, write_out};
 use crate::abi::{self, Encoder, read_u64};
+use crate::exec::strings::Strings;
 use crate::process::Process;
 
 /// The UTS names the container sees (`uname -n`, `hostname`).
@@ -114,14 +115,15 @@ fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(
 }
 
 /// A NULL-terminated array of string pointers (argv, envp); NULL itself is an empty array.
-/// Each string's kernel copy is charged to `charge` as it is made.
+/// The kernel's copy is charged to `charge` (on top of what it held) as it grows.
 fn read_string_array(
     p: &mut Process,
     address: u64,
     charge: &mut vfs_core::budget::Charge,
-) -> Result<Vec<Vec<u8>>, Errno> {
+) -> Result<Strings, Errno> {
     const MAX_STRINGS: usize = 0x7fff_ffff;
-    let mut strings = Vec::new();
+    let mut strings = Strings::new();
+    let charged_before = charge.bytes();
     if address == 0 {
         return Ok(strings);
     }
@@ -141,9 +143,8 @@ fn read_string_array(
         if total > crate::exec::stack::MAX_STRINGS {
             return Err(Errno::E2BIG);
         }
-        // The copy's allocation and its slot in the array.
-        charge.grow((string.capacity() + core::mem::size_of::<Vec<u8>>()) as u64)?;
-        strings.push(string);
+        strings.try_push(&string).map_err(|_| Errno::ENOMEM)?;
+        charge.resize(charged_before + strings.heap_bytes() as u64)?;
     }
     Ok(strings)
 }

@@ -30,6 +30,7 @@ use super::message::{
 use super::queue::Buffers;
 use super::transport::Transport;
 use super::wire::Data;
+use crate::budget::MemoryBudget;
 use crate::errno::{Errno, Result};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -114,6 +115,9 @@ pub struct Client {
     fids: Mutex<IdPool>,
     /// Buffers reused between requests (see `queue.rs`).
     pub(super) buffers: Mutex<Buffers>,
+    /// What the buffers of exchanges are charged to (see `queue.rs`): the budget of the
+    /// mounts over this connection; one that never refuses until one is attached.
+    pub(super) budget: Mutex<Arc<MemoryBudget>>,
     pub(super) requests: AtomicU64,
     /// Replies that named another request's tag, or came back malformed.
     pub(super) bad_replies: AtomicU64,
@@ -154,12 +158,15 @@ impl Client {
             (NOTAG, Reply::Lerror { errno }) => return Err(errno_from_server(errno)),
             _ => return Err(Errno::EIO),
         };
+        // The version reply's room is the first pooled reply buffer.
+        reply.truncate(msize as usize);
         Ok(Arc::new(Client {
             channel,
             msize,
             tags: Mutex::new(IdPool::new(NOTAG as u32)),
             fids: Mutex::new(IdPool::new(NOFID)),
-            buffers: Mutex::new(Buffers::default()),
+            buffers: Mutex::new(Buffers::with_large_reply(reply)),
+            budget: Mutex::new(MemoryBudget::unlimited()),
             requests: AtomicU64::new(0),
             bad_replies: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
@@ -167,6 +174,11 @@ impl Client {
             clunk_errors: AtomicU64::new(0),
             quarantined_fids: AtomicU64::new(0),
         }))
+    }
+
+    /// Charges the buffers of later exchanges to `budget`.
+    pub fn charge_to(&self, budget: &Arc<MemoryBudget>) {
+        *self.budget.lock() = budget.clone();
     }
 
     /// The negotiated maximum message size.
@@ -298,7 +310,14 @@ impl Client {
         header[7..11].copy_from_slice(&fid.to_le_bytes());
         header[11..19].copy_from_slice(&offset.to_le_bytes());
         header[19..23].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        let mut reply_buf = self.take_reply_buffer(false);
+        // A small reply, never charged.
+        let mut reply_buf = match self.take_reply_buffer(false, &mut None) {
+            Ok(buffer) => buffer,
+            Err(errno) => {
+                self.tags.lock().release(u32::from(tag));
+                return Err(errno);
+            }
+        };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
             let length = self

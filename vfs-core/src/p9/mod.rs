@@ -117,6 +117,9 @@ impl P9FileSystem {
         options: &P9MountOptions<'_>,
         dev: u64,
     ) -> Result<Arc<P9FileSystem>> {
+        if let Some(budget) = options.page_budget {
+            client.charge_to(budget);
+        }
         let (fid, _) = client.attach(options.uname, options.aname, options.uid)?;
         let attr = fid.getattr(getattr_mask::ALL)?;
         let mount = Arc::new(Mount {

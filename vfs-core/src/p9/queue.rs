@@ -11,15 +11,25 @@
 //!   before it saw the flush took effect and keeps its reply (the caller sees its result
 //!   and the fid books stay right); one it dropped is `EINTR`, having done nothing.
 //!
-//! Locks: `tags` and `buffers` of the client, each a leaf taken and released around one
-//! step, never across a wait (see `client.rs`).
+//! Memory: the buffers of an exchange a container drives (a read's reply room of msize,
+//! a write's request as large as its data) are charged to the client's budget (the
+//! mount's, see [`Client::charge_to`]) before they are allocated, and allocated fallibly:
+//! many processes reading and writing 9p at once meet `ENOMEM`, not the end of the heap.
+//! The charge is held until the exchange is over. What the pools keep for reuse (a few
+//! reply buffers, the first of them the version exchange's, and small request buffers)
+//! is the kernel's own, bounded, and uncharged: one request at a time never charges
+//! anything. A large request buffer is not kept, so a burst of big writes leaves nothing
+//! behind.
+//!
+//! Locks: `tags`, `buffers` and `budget` of the client, each a leaf taken and released
+//! around one step, never across a wait (see `client.rs`).
 
 use super::client::{Client, Failure, errno_from_server};
 use super::message::Reply;
 use super::message::Request;
 use super::transport::{Completion, Exchange, Ticket};
+use crate::budget::Charge;
 use crate::errno::Errno;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -34,6 +44,11 @@ const POOLED_SMALL: usize = WINDOW;
 /// Replies that may be as large as msize (reads, directory reads) hold half a megabyte
 /// each: only a few are kept.
 const POOLED_LARGE: usize = 4;
+/// Request buffers up to this capacity are kept for reuse; larger ones (writes) are not.
+const POOLED_REQUEST_BYTES: usize = 4096;
+/// Room for a request's header and fields besides its data (the largest fixed part, a
+/// `Tsetattr`, is well under it; names are bounded by `NAME_MAX` and paths by the data).
+const REQUEST_HEADER_ROOM: usize = 512;
 
 /// Buffers kept for reuse, so a request neither allocates nor zeroes its reply room.
 #[derive(Default)]
@@ -43,11 +58,31 @@ pub struct Buffers {
     large: Vec<Vec<u8>>,
 }
 
+impl Buffers {
+    /// Pools holding `reply`, a reply buffer of msize bytes.
+    pub fn with_large_reply(reply: Vec<u8>) -> Buffers {
+        Buffers {
+            large: alloc::vec![reply],
+            ..Buffers::default()
+        }
+    }
+}
+
 /// A request the transport holds.
 struct Sent {
     tag: u16,
     type_code: u8,
     ticket: Ticket,
+    /// What its buffers cost the budget, until it is over.
+    _charge: Option<Charge>,
+}
+
+/// The bytes a request's encoding may take beyond a pooled buffer's: its data.
+fn request_data_len(request: &Request<'_>) -> usize {
+    match request {
+        Request::Write { data, .. } => data.0.len(),
+        _ => 0,
+    }
 }
 
 /// Whether a request's reply may need the whole msize.
@@ -61,12 +96,26 @@ fn needs_large_reply(request: &Request<'_>) -> bool {
     )
 }
 
+/// `size` zeroed bytes, or `ENOMEM` when the heap has no room.
+fn zeroed(size: usize) -> crate::errno::Result<Vec<u8>> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
+    buffer.resize(size, 0);
+    Ok(buffer)
+}
+
 impl Client {
     pub(super) fn take_request_buffer(&self) -> Vec<u8> {
         self.buffers.lock().requests.pop().unwrap_or_default()
     }
 
-    pub(super) fn take_reply_buffer(&self, large: bool) -> Vec<u8> {
+    /// Reply room: a pooled buffer, or a new one (of msize if `large`, charged to
+    /// `charge` first). `ENOMEM` when the budget or the heap has no room.
+    pub(super) fn take_reply_buffer(
+        &self,
+        large: bool,
+        charge: &mut Option<Charge>,
+    ) -> crate::errno::Result<Vec<u8>> {
         let pooled = {
             let mut buffers = self.buffers.lock();
             if large {
@@ -75,22 +124,33 @@ impl Client {
                 buffers.small.pop()
             }
         };
-        pooled.unwrap_or_else(|| {
-            vec![
-                0u8;
-                if large {
-                    self.msize as usize
-                } else {
-                    SMALL_REPLY
-                }
-            ]
-        })
+        if let Some(buffer) = pooled {
+            return Ok(buffer);
+        }
+        let size = if large {
+            self.charge_buffer(charge, self.msize as usize)?;
+            self.msize as usize
+        } else {
+            SMALL_REPLY
+        };
+        zeroed(size)
+    }
+
+    /// Adds `bytes` to `charge` (made on the client's budget if there is none yet).
+    fn charge_buffer(&self, charge: &mut Option<Charge>, bytes: usize) -> crate::errno::Result<()> {
+        match charge {
+            Some(charge) => charge.grow(bytes as u64)?,
+            None => *charge = Some(self.budget.lock().charge(bytes as u64)?),
+        }
+        Ok(())
     }
 
     /// Keeps buffers for later requests (an empty `Vec` is not kept).
     pub(super) fn give_back(&self, mut request: Vec<u8>, reply: Vec<u8>) {
         let mut buffers = self.buffers.lock();
-        if request.capacity() > 0 && buffers.requests.len() < POOLED_REQUESTS {
+        if (1..=POOLED_REQUEST_BYTES).contains(&request.capacity())
+            && buffers.requests.len() < POOLED_REQUESTS
+        {
             request.clear();
             buffers.requests.push(request);
         }
@@ -137,8 +197,8 @@ impl Client {
         let mut queued = Vec::with_capacity(requests.len());
         for request in requests {
             match self.prepare(request) {
-                Ok((tag, exchange)) => {
-                    queued.push((results.len(), tag, request.type_code()));
+                Ok((tag, exchange, charge)) => {
+                    queued.push((results.len(), tag, request.type_code(), charge));
                     exchanges.push(exchange);
                     results.push(None);
                 }
@@ -149,12 +209,13 @@ impl Client {
             .fetch_add(exchanges.len() as u64, Ordering::Relaxed);
         let tickets = self.channel.submit(exchanges);
         let mut tickets = tickets.into_iter();
-        for (index, tag, type_code) in queued {
+        for (index, tag, type_code, charge) in queued {
             results[index] = Some(match tickets.next() {
                 Some(Ok(ticket)) => Ok(Sent {
                     tag,
                     type_code,
                     ticket,
+                    _charge: charge,
                 }),
                 // Never queued: the server saw nothing.
                 Some(Err(errno)) => {
@@ -175,19 +236,43 @@ impl Client {
 
     /// A tag and the encoded request with room for its reply; an unencodable or
     /// oversized request never leaves.
-    fn prepare(&self, request: &Request<'_>) -> crate::errno::Result<(u16, Exchange)> {
-        let tag = self.tags.lock().allocate().ok_or(Errno::EAGAIN)? as u16;
+    fn prepare(
+        &self,
+        request: &Request<'_>,
+    ) -> crate::errno::Result<(u16, Exchange, Option<Charge>)> {
+        // The buffers first, charged: nothing is taken if the budget refuses.
+        let mut charge = None;
         let mut buffer = self.take_request_buffer();
+        let room = request_data_len(request) + REQUEST_HEADER_ROOM;
+        if room > buffer.capacity() {
+            // Small ones are the pool's (the kernel's own); a large write's is charged.
+            if room > POOLED_REQUEST_BYTES {
+                self.charge_buffer(&mut charge, room)?;
+            }
+            buffer.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
+        }
+        let reply = self.take_reply_buffer(needs_large_reply(request), &mut charge);
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(errno) => {
+                self.give_back(buffer, Vec::new());
+                return Err(errno);
+            }
+        };
+        let Some(tag) = self.tags.lock().allocate() else {
+            self.give_back(buffer, reply);
+            return Err(Errno::EAGAIN);
+        };
+        let tag = tag as u16;
         let mut encoded = request.encode(tag, &mut buffer);
         if encoded.is_ok() && buffer.len() > self.msize as usize {
             encoded = Err(Errno::EMSGSIZE);
         }
         if let Err(errno) = encoded {
-            self.give_back(buffer, Vec::new());
+            self.give_back(buffer, reply);
             self.tags.lock().release(u32::from(tag));
             return Err(errno);
         }
-        let reply = self.take_reply_buffer(needs_large_reply(request));
         Ok((
             tag,
             Exchange {
@@ -195,6 +280,7 @@ impl Client {
                 reply,
                 reply_len: 0,
             },
+            charge,
         ))
     }
 
@@ -274,4 +360,75 @@ fn check_reply<T>(
         return Err(Failure::Protocol(Errno::EIO));
     }
     on_reply(reply).map_err(Failure::Protocol)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::VERSION;
+    use super::super::message::NOTAG;
+    use super::super::transport::Transport;
+    use super::*;
+    use crate::budget::MemoryBudget;
+    use alloc::sync::Arc;
+
+    /// A server that only negotiates: enough to make a client and prepare requests.
+    struct VersionOnly;
+
+    impl Transport for VersionOnly {
+        fn max_message_size(&self) -> u32 {
+            64 * 1024
+        }
+
+        fn round_trip(&self, request: &[u8], reply: &mut [u8]) -> crate::errno::Result<usize> {
+            let Ok((NOTAG, Request::Version { msize, .. })) = Request::decode(request) else {
+                return Err(Errno::EIO);
+            };
+            let mut bytes = Vec::new();
+            Reply::Version {
+                msize,
+                version: VERSION,
+            }
+            .encode(NOTAG, &mut bytes)?;
+            reply[..bytes.len()].copy_from_slice(&bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    #[test]
+    fn reply_rooms_past_the_pooled_one_are_charged_and_refused_past_the_budget() {
+        let client = Client::connect(Arc::new(VersionOnly)).unwrap();
+        let msize = u64::from(client.msize());
+        let budget = MemoryBudget::new(msize + msize / 2);
+        client.charge_to(&budget);
+        let readdir = Request::Readdir {
+            fid: 1,
+            offset: 0,
+            count: 4096,
+        };
+        let (first_tag, first, first_charge) = client.prepare(&readdir).unwrap();
+        assert!(
+            first_charge.is_none(),
+            "the pooled reply room is the kernel's own"
+        );
+        assert_eq!(budget.used(), 0);
+        let (second_tag, second, second_charge) = client.prepare(&readdir).unwrap();
+        assert_eq!(second.reply.len() as u64, msize);
+        assert_eq!(budget.used(), msize, "a second one at once is charged");
+        assert_eq!(client.prepare(&readdir).err(), Some(Errno::ENOMEM));
+        assert_eq!(budget.used(), msize, "refused, it took nothing");
+        assert_eq!(client.stats().tags_in_use, 2, "nor a tag");
+        // Small requests meanwhile charge nothing.
+        let (small_tag, small, small_charge) = client.prepare(&Request::Clunk { fid: 1 }).unwrap();
+        assert!(small_charge.is_none());
+        for (tag, exchange) in [(first_tag, first), (second_tag, second), (small_tag, small)] {
+            client.give_back(exchange.request, exchange.reply);
+            client.tags.lock().release(u32::from(tag));
+        }
+        drop(second_charge);
+        assert_eq!(budget.used(), 0, "given back when the exchange is over");
+        // Both reply rooms are pooled now: two at once charge nothing.
+        let (_, _, charge) = client.prepare(&readdir).unwrap();
+        let (_, _, charge_too) = client.prepare(&readdir).unwrap();
+        assert!(charge.is_none() && charge_too.is_none());
+    }
 }

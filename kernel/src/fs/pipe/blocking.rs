@@ -16,6 +16,7 @@ use vfs_core::anon::AnonFs;
 use vfs_core::file::DeviceFile;
 use vfs_core::{Credentials, Errno, NewNode, NodeKind, OpenFile, OpenFlags, Result, Stat};
 
+use super::accounting::{Owner, PIPE_USERS, PipeAccount};
 use super::buffer::{PIPE_BUF, PipeBuffer};
 use crate::task::{WaitQueue, lifecycle, scheduler};
 
@@ -23,6 +24,8 @@ use crate::fs::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
 
 struct State {
     buffer: PipeBuffer,
+    /// Its pages on its maker's account (none for the kernel's own pipes).
+    account: Option<PipeAccount>,
     readers: usize,
     writers: usize,
     /// How many times a reader / a writer has opened it (Linux's `r_counter`,
@@ -37,17 +40,25 @@ pub struct Pipe {
 }
 
 impl Pipe {
-    fn new(packet_mode: bool) -> Arc<Pipe> {
-        Arc::new(Pipe {
+    /// A pipe made by `owner` (`None`: by the kernel, unaccounted): sixteen pages, fewer
+    /// past the owner's soft limit, `ENFILE` past the hard one.
+    fn new(packet_mode: bool, owner: Option<Owner>) -> Result<Arc<Pipe>> {
+        let mut buffer = PipeBuffer::new(packet_mode, crate::mm::budget::budget().empty_charge());
+        let account = owner.map(|owner| PIPE_USERS.open(owner)).transpose()?;
+        if let Some(account) = &account {
+            buffer.set_capacity(account.pages() as usize * vfs_core::PAGE_SIZE, true)?;
+        }
+        Ok(Arc::new(Pipe {
             state: Mutex::new(State {
-                buffer: PipeBuffer::new(packet_mode, crate::mm::budget::budget().empty_charge()),
+                buffer,
+                account,
                 readers: 0,
                 writers: 0,
                 reader_opens: 0,
                 writer_opens: 0,
             }),
             events: WaitQueue::new(),
-        })
+        }))
     }
 
     /// Sleeps until the pipe changes (the caller saw its condition unmet and holds no
@@ -222,14 +233,30 @@ impl PipeEnd {
         self.pipe.state.lock().buffer.capacity()
     }
 
-    /// `F_SETPIPE_SZ`: the new capacity.
-    pub fn set_capacity(&self, requested: usize, privileged: bool) -> Result<usize> {
-        let capacity = self
-            .pipe
-            .state
-            .lock()
-            .buffer
-            .set_capacity(requested, privileged)?;
+    /// `F_SETPIPE_SZ` by a caller who may (`resource`: `CAP_SYS_RESOURCE`) exceed
+    /// `pipe-max-size`, and is (`caller`) bound or not by the pipe user limits: the new
+    /// capacity. Errors in Linux's order: the size (`EINVAL`, `EPERM`), the maker's
+    /// account (`EPERM`), the bytes held (`EBUSY`, the account restored).
+    pub fn set_capacity(&self, requested: usize, resource: bool, caller: Owner) -> Result<usize> {
+        let capacity = {
+            let mut state = self.pipe.state.lock();
+            let capacity = PipeBuffer::capacity_for(requested, resource)?;
+            let pages = (capacity / vfs_core::PAGE_SIZE) as u64;
+            let before = state.account.as_ref().map(PipeAccount::pages);
+            if let Some(account) = &mut state.account {
+                account.resize(pages, caller.privileged)?;
+            }
+            match state.buffer.set_capacity(requested, resource) {
+                Ok(capacity) => capacity,
+                Err(errno) => {
+                    if let (Some(account), Some(before)) = (&mut state.account, before) {
+                        // Back to what it held: shrinking or equal, never refused.
+                        let _ = account.resize(before, true);
+                    }
+                    return Err(errno);
+                }
+            }
+        };
         self.pipe.events.wake_all();
         Ok(capacity)
     }
@@ -456,9 +483,14 @@ fn node_key(location: &vfs_core::Location) -> Result<(u64, u64)> {
 
 /// `pipe2`: a new pipe's read and write ends. `flags` may hold `O_NONBLOCK` and `O_DIRECT`
 /// (packet mode); both ends share one inode in pipefs, owned by `cred`, mode 0600.
-pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, Arc<OpenFile>)> {
+/// `owner` is who the pipe's pages are charged to (`None`: the kernel's own pipes).
+pub fn new_pipe(
+    cred: &Credentials,
+    flags: OpenFlags,
+    owner: Option<Owner>,
+) -> Result<(Arc<OpenFile>, Arc<OpenFile>)> {
+    let pipe = Pipe::new(flags.contains(OpenFlags::DIRECT), owner)?;
     let location = new_pipefs_node(cred)?;
-    let pipe = Pipe::new(flags.contains(OpenFlags::DIRECT));
     remember(&location, Reopen::Pipe(Arc::downgrade(&pipe)))?;
     let status = flags & (OpenFlags::NONBLOCK | OpenFlags::DIRECT);
     let read_end: Arc<dyn DeviceFile> = Arc::new(PipeEnd::open(&pipe, true, false));
@@ -471,6 +503,16 @@ pub fn new_pipe(cred: &Credentials, flags: OpenFlags) -> Result<(Arc<OpenFile>, 
         Some(write_end),
     )?;
     Ok((reader, writer))
+}
+
+/// The process running this call as a pipe's maker (`None` on a kernel thread).
+fn current_owner() -> Option<Owner> {
+    let task = lifecycle::task_of(lifecycle::current_pid()?)?;
+    Some(task.with_identity(|identity| Owner {
+        uid: identity.ids.uid,
+        privileged: identity.caps.has(vfs_core::cap::SYS_RESOURCE)
+            || identity.caps.has(vfs_core::cap::SYS_ADMIN),
+    }))
 }
 
 /// The pipe of each FIFO inode with an open end, by (`st_dev`, `st_ino`).
@@ -492,7 +534,7 @@ pub fn open_fifo(stat: &Stat, flags: OpenFlags) -> Result<Arc<dyn DeviceFile>> {
             Some(pipe) => pipe,
             None => {
                 fifos.retain(|_, pipe| pipe.strong_count() > 0);
-                let pipe = Pipe::new(false);
+                let pipe = Pipe::new(false, current_owner())?;
                 fifos.insert(key, Arc::downgrade(&pipe));
                 pipe
             }

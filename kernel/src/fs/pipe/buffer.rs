@@ -139,10 +139,10 @@ impl PipeBuffer {
         self.packets.is_some()
     }
 
-    /// `F_SETPIPE_SZ`: rounds `requested` up to a power-of-two number of pages (at least
-    /// one), as Linux does; `EPERM` past the unprivileged limit without privilege, `EINVAL`
-    /// past the absolute one, `EBUSY` if the pipe holds more than the new size.
-    pub fn set_capacity(&mut self, requested: usize, privileged: bool) -> Result<usize, Errno> {
+    /// `F_SETPIPE_SZ`'s size: `requested` rounded up to a power-of-two number of pages (at
+    /// least one), as Linux does; `EPERM` past the unprivileged limit without privilege,
+    /// `EINVAL` past the absolute one.
+    pub fn capacity_for(requested: usize, privileged: bool) -> Result<usize, Errno> {
         if requested > MAX_CAPACITY {
             return Err(Errno::EINVAL);
         }
@@ -151,6 +151,13 @@ impl PipeBuffer {
         if capacity > MAX_UNPRIVILEGED_CAPACITY && !privileged {
             return Err(Errno::EPERM);
         }
+        Ok(capacity)
+    }
+
+    /// `F_SETPIPE_SZ`: the capacity [`Self::capacity_for`] gives, `EBUSY` if the pipe
+    /// holds more than that.
+    pub fn set_capacity(&mut self, requested: usize, privileged: bool) -> Result<usize, Errno> {
+        let capacity = Self::capacity_for(requested, privileged)?;
         if capacity < self.bytes.len() {
             return Err(Errno::EBUSY);
         }

@@ -3,6 +3,7 @@
 //! sleeps on it), its open ends as `DeviceFile`s, `pipe2`'s nameless files in pipefs, and
 //! the registry that gives every opener of one FIFO inode the same pipe.
 
+pub mod accounting;
 #[cfg(target_os = "none")]
 mod blocking;
 pub mod buffer;

@@ -43,25 +43,27 @@ pub fn parse_number(name: &[u8]) -> Option<u32> {
     core::str::from_utf8(name).ok()?.parse().ok()
 }
 
-type Render = fn(&dyn ProcessView) -> Vec<u8>;
+type Render = fn(&dyn ProcessView) -> Result<Vec<u8>>;
 type LinkRender = fn(&dyn ProcessView) -> Result<Vec<u8>>;
 
 /// The files and links of `/proc/<pid>/`: name, mode, contents. Files are owned by the
 /// process; `environ` is private to it, as on Linux.
 const FILES: &[(&str, u32, Render)] = &[
     ("environ", 0o400, |process| process.environ()),
-    ("auxv", 0o400, |process| process.auxv()),
-    ("status", 0o444, process_files::status),
+    ("auxv", 0o400, |process| Ok(process.auxv())),
+    ("status", 0o444, |process| {
+        Ok(process_files::status(process))
+    }),
     ("comm", 0o444, |process| {
         let mut comm = process.comm();
         comm.push(b'\n');
-        comm
+        Ok(comm)
     }),
     ("cmdline", 0o444, |process| process.cmdline()),
-    ("stat", 0o444, process_files::stat),
-    ("statm", 0o444, process_files::statm),
-    ("mounts", 0o444, |process| process.mounts()),
-    ("mountinfo", 0o444, |process| process.mountinfo()),
+    ("stat", 0o444, |process| Ok(process_files::stat(process))),
+    ("statm", 0o444, |process| Ok(process_files::statm(process))),
+    ("mounts", 0o444, |process| Ok(process.mounts())),
+    ("mountinfo", 0o444, |process| Ok(process.mountinfo())),
     ("maps", 0o444, process_files::maps),
 ];
 
@@ -133,7 +135,7 @@ impl ProcessDir {
         for &(name, perm, render) in FILES {
             let source = self.source.clone();
             let file = Node::file(next_ino(), perm, move || {
-                Ok(render(&*find(&*source, pid, Errno::ESRCH)?))
+                render(&*find(&*source, pid, Errno::ESRCH)?)
             });
             children = children.with(name, file.owned_by(uid, gid));
         }

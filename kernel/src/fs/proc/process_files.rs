@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use vfs_core::PAGE_SIZE;
+use vfs_core::{Errno, PAGE_SIZE};
 
 use super::view::{FdInfo, MapArea, ProcessView};
 
@@ -172,12 +172,30 @@ pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
 
 /// `/proc/<pid>/maps`: `start-end perms offset major:minor inode`, then, for a named
 /// area, spaces to column 73 and the name (`show_map_vma`'s `seq_pad`).
-pub fn maps(process: &dyn ProcessView) -> Vec<u8> {
+///
+/// The list and the text are charged to the memory budget as they grow, and grown
+/// fallibly: the budget refusing (a container's 65530 areas of long paths) is `ENOMEM`,
+/// never the heap's end.
+pub fn maps(process: &dyn ProcessView) -> Result<Vec<u8>, Errno> {
+    let areas = process.maps()?;
+    let listed = areas.capacity() * core::mem::size_of::<MapArea>()
+        + areas.iter().map(|area| area.name.capacity()).sum::<usize>();
+    let mut charge = crate::mm::budget::budget().charge(listed as u64)?;
     let mut text = String::new();
-    for area in process.maps() {
-        map_line(&mut text, &area);
+    let mut line = String::new();
+    for area in &areas {
+        line.clear();
+        map_line(&mut line, area);
+        let needed = text.len() + line.len();
+        if needed > text.capacity() {
+            let capacity = needed.max(2 * text.capacity());
+            charge.resize((listed + capacity) as u64)?;
+            text.try_reserve_exact(capacity - text.len())
+                .map_err(|_| Errno::ENOMEM)?;
+        }
+        text.push_str(&line);
     }
-    text.into_bytes()
+    Ok(text.into_bytes())
 }
 
 fn map_line(text: &mut String, area: &MapArea) {

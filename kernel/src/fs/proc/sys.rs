@@ -71,6 +71,14 @@ fn system_value(
     }))
 }
 
+/// One of the pipe user limits in force (see [`crate::fs::pipe::accounting`]).
+fn pipe_limit(inos: &mut InoCounter, pick: fn((u64, u64)) -> u64) -> Item {
+    Item::Value(Node::file(inos.allocate(), VALUE_MODE, move || {
+        let limits = crate::fs::pipe::accounting::PIPE_USERS.limits();
+        Ok(alloc::format!("{}\n", pick(limits)).into_bytes())
+    }))
+}
+
 /// The `/proc/sys` directory node.
 pub fn sys_tree(inos: &mut InoCounter, system: &Arc<dyn SystemView>) -> Node {
     let kernel = Item::directory([
@@ -100,6 +108,15 @@ pub fn sys_tree(inos: &mut InoCounter, system: &Arc<dyn SystemView>) -> Node {
     let fs = Item::directory([
         ("file-max", value(inos, "9223372036854775807\n")),
         ("nr_open", value(inos, "1048576\n")),
+        (
+            "pipe-max-size",
+            value(
+                inos,
+                &alloc::format!("{}\n", crate::fs::pipe::buffer::MAX_UNPRIVILEGED_CAPACITY),
+            ),
+        ),
+        ("pipe-user-pages-hard", pipe_limit(inos, |(_, hard)| hard)),
+        ("pipe-user-pages-soft", pipe_limit(inos, |(soft, _)| soft)),
     ]);
     let vm = Item::directory([
         ("overcommit_memory", value(inos, "0\n")),

@@ -34,7 +34,8 @@ pub fn meminfo(memory: &MemoryInfo) -> Vec<u8> {
         .total
         .saturating_sub(memory.free)
         .saturating_sub(memory.buffers)
-        .saturating_sub(memory.cached);
+        .saturating_sub(memory.cached)
+        .saturating_sub(memory.slab);
     let commit_limit = memory.total / 2 + memory.swap_total;
     let mut text = String::new();
     for (label, bytes) in [
@@ -60,9 +61,9 @@ pub fn meminfo(memory: &MemoryInfo) -> Vec<u8> {
         ("Mapped:", 0),
         ("Shmem:", memory.shmem),
         ("KReclaimable:", 0),
-        ("Slab:", 0),
+        ("Slab:", memory.slab),
         ("SReclaimable:", 0),
-        ("SUnreclaim:", 0),
+        ("SUnreclaim:", memory.slab),
         ("KernelStack:", 0),
         ("PageTables:", 0),
         ("NFS_Unstable:", 0),

@@ -33,6 +33,7 @@ impl SystemView for FakeSystem {
             shmem: 50 * MIB,
             swap_total: 0,
             swap_free: 0,
+            slab: 2 * MIB,
         }
     }
     fn cpu(&self) -> CpuInfo {
@@ -139,11 +140,11 @@ impl ProcessView for FakeProcess {
     fn comm(&self) -> Vec<u8> {
         b"sh".to_vec()
     }
-    fn cmdline(&self) -> Vec<u8> {
-        b"/bin/sh\0-c\0echo hi\0".to_vec()
+    fn cmdline(&self) -> Result<Vec<u8>, Errno> {
+        Ok(b"/bin/sh\0-c\0echo hi\0".to_vec())
     }
-    fn environ(&self) -> Vec<u8> {
-        b"PATH=/bin\0HOME=/root\0".to_vec()
+    fn environ(&self) -> Result<Vec<u8>, Errno> {
+        Ok(b"PATH=/bin\0HOME=/root\0".to_vec())
     }
     fn auxv(&self) -> Vec<u8> {
         crate::exec::auxv::to_bytes(&[(6, 4096), (7, 0x7fff_f000_0000), (0, 0)])
@@ -196,8 +197,8 @@ impl ProcessView for FakeProcess {
             no_new_privs: false,
         }
     }
-    fn maps(&self) -> Vec<MapArea> {
-        vec![
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
+        Ok(vec![
             MapArea {
                 start: 0x40_0000,
                 end: 0x45_2000,
@@ -223,7 +224,7 @@ impl ProcessView for FakeProcess {
                 name: b"[stack]".to_vec(),
                 ..MapArea::default()
             },
-        ]
+        ])
     }
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {
         self.fds
@@ -336,6 +337,10 @@ fn meminfo_lines_use_linux_layout_label_15_value_8_kb() {
     assert!(lines.contains(&"SwapTotal:             0 kB"));
     assert!(lines.contains(&"SwapFree:              0 kB"));
     assert!(lines.contains(&"Shmem:             51200 kB"));
+    // The kernel heap is unreclaimable slab, and not anonymous memory.
+    assert!(lines.contains(&"Slab:               2048 kB"));
+    assert!(lines.contains(&"SUnreclaim:         2048 kB"));
+    assert!(lines.contains(&"AnonPages:         61440 kB"), "{text}");
     assert!(lines.contains(&"HardwareCorrupted:     0 kB"));
     assert!(lines.contains(&"HugePages_Total:       0"));
     assert!(lines.contains(&"Hugepagesize:       2048 kB"));
@@ -933,18 +938,17 @@ fn other_processes_appear_as_their_own_directories() {
 #[test]
 fn proc_sys_kernel_gives_host_name_and_release() {
     let world = world();
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/kernel/hostname"),
-        "sandbox-host\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/kernel/osrelease"),
-        "6.1.0-sandbox\n"
-    );
-    assert_eq!(
-        read_text(&world.context, "/proc/sys/fs/nr_open"),
-        "1048576\n"
-    );
+    for (path, value) in [
+        ("/proc/sys/kernel/hostname", "sandbox-host\n"),
+        ("/proc/sys/kernel/osrelease", "6.1.0-sandbox\n"),
+        ("/proc/sys/fs/nr_open", "1048576\n"),
+        // Linux's pipe limits: no hard one, the soft one 16 pages for 1024 descriptors.
+        ("/proc/sys/fs/pipe-user-pages-soft", "16384\n"),
+        ("/proc/sys/fs/pipe-user-pages-hard", "0\n"),
+        ("/proc/sys/fs/pipe-max-size", "1048576\n"),
+    ] {
+        assert_eq!(read_text(&world.context, path), value, "{path}");
+    }
 }
 
 #[test]

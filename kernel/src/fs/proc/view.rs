@@ -88,6 +88,8 @@ pub struct MemoryInfo {
     pub shmem: u64,
     pub swap_total: u64,
     pub swap_free: u64,
+    /// The kernel heap's objects (`Slab`, all unreclaimable): what its allocations hold.
+    pub slab: u64,
 }
 
 /// One processor as `/proc/cpuinfo` describes it (values from CPUID, supplied by the
@@ -169,10 +171,11 @@ pub trait ProcessView: Send + Sync {
     fn parent_pid(&self) -> u32;
     /// The command name (`comm`): the executable's base name, at most 15 bytes.
     fn comm(&self) -> Vec<u8>;
-    /// The argument strings, each ending in NUL, as `/proc/<pid>/cmdline` shows them.
-    fn cmdline(&self) -> Vec<u8>;
-    /// The environment strings, each ending in NUL.
-    fn environ(&self) -> Vec<u8>;
+    /// The argument strings, each ending in NUL, as `/proc/<pid>/cmdline` shows them
+    /// (`ENOMEM` when the memory budget cannot hold their copy: up to `ARG_MAX`).
+    fn cmdline(&self) -> Result<Vec<u8>, Errno>;
+    /// The environment strings, each ending in NUL (`ENOMEM` as for `cmdline`).
+    fn environ(&self) -> Result<Vec<u8>, Errno>;
     /// The auxiliary vector its exec wrote, as `/proc/<pid>/auxv` shows it: the pairs as
     /// little-endian words, `AT_NULL` included; empty for a process that has none.
     fn auxv(&self) -> Vec<u8> {
@@ -232,8 +235,10 @@ pub trait ProcessView: Send + Sync {
         SignalMasks::default()
     }
     /// The areas of its memory, lowest first (`/proc/<pid>/maps`); none once it ended.
-    fn maps(&self) -> Vec<MapArea> {
-        Vec::new()
+    /// `ENOMEM` when the memory budget cannot hold the list (a container can make it
+    /// 65530 areas, each named by a path of up to `PATH_MAX`).
+    fn maps(&self) -> Result<Vec<MapArea>, Errno> {
+        Ok(Vec::new())
     }
     /// What `/proc/<pid>/fdinfo/N` shows of descriptor `fd` (`ENOENT` once it is closed).
     fn fd_info(&self, fd: i32) -> Result<FdInfo, Errno> {

@@ -4,6 +4,11 @@
 //! `select` readiness and timeouts, a read woken by another process's write, a blocked
 //! reader killed by a signal, and FIFO opens (non-blocking `ENXIO`, blocking rendezvous).
 //!
+//! `pipes --user-limits`: the per-user pipe limits of `/proc/sys/fs/pipe-user-pages-soft`
+//! and `-hard` (set low by the test's spec) as an unprivileged process meets them: past the
+//! soft limit new pipes get two pages and `F_SETPIPE_SZ` cannot grow one (`EPERM`), past
+//! the hard limit `pipe2` is `ENFILE`, and closing pipes gives their pages back.
+//!
 //! One line per check (`ok`/`FAIL`), then `pipes: N passed, M failed`; exit status 0 only
 //! if everything matched. Runs on the host too, where the expectations are checked.
 
@@ -120,7 +125,101 @@ fn open(path: &str, flags: c_int) -> i64 {
     raw(i64::from(unsafe { libc::open(path.as_ptr(), flags) }))
 }
 
+/// A `/proc/sys/fs` number.
+fn sysctl(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/fs/{name}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `--user-limits`: see the module comment. Expects soft and hard limits of a few dozen
+/// pages and none of this user's pipes open.
+fn user_limits() -> ExitCode {
+    let (Some(soft), Some(hard)) = (sysctl("pipe-user-pages-soft"), sysctl("pipe-user-pages-hard"))
+    else {
+        println!("pipes: no /proc/sys/fs/pipe-user-pages-*");
+        return ExitCode::FAILURE;
+    };
+    println!("# pipe-user-pages-soft={soft} pipe-user-pages-hard={hard}");
+    if hard == 0 || soft == 0 || soft > hard || hard > 4096 {
+        println!("pipes: skipped, the limits must be small, soft under hard");
+        return ExitCode::FAILURE;
+    }
+    let eperm = -i64::from(libc::EPERM);
+    let mut checks: Vec<(&str, i64, i64)> = Vec::new();
+    let mut pipes = Vec::new();
+    // Full-size pipes while the account stays within the soft limit.
+    let mut held = 0;
+    while held + 16 <= soft {
+        let (r, w) = pipe2(0).expect("pipe2 under the soft limit");
+        checks.push(("under the soft limit: 16 pages", fcntl(r, libc::F_GETPIPE_SZ, 0), 65536));
+        pipes.push((r, w));
+        held += 16;
+    }
+    let (r, w) = pipe2(0).expect("pipe2 past the soft limit");
+    checks.push(("past the soft limit: 2 pages", fcntl(r, libc::F_GETPIPE_SZ, 0), 8192));
+    checks.push((
+        "past the soft limit: F_SETPIPE_SZ growing is EPERM",
+        fcntl(r, libc::F_SETPIPE_SZ, 65536),
+        eperm,
+    ));
+    checks.push(("and the pipe keeps its size", fcntl(r, libc::F_GETPIPE_SZ, 0), 8192));
+    checks.push((
+        "shrinking is allowed",
+        fcntl(w, libc::F_SETPIPE_SZ, 4096),
+        4096,
+    ));
+    pipes.push((r, w));
+    held += 1;
+    // Two pages each until the next would pass the hard limit.
+    while held + 2 <= hard {
+        match pipe2(0) {
+            Ok((r, w)) => {
+                if fcntl(r, libc::F_GETPIPE_SZ, 0) != 8192 {
+                    checks.push(("past the soft limit: every new pipe 2 pages", 0, 1));
+                }
+                pipes.push((r, w));
+                held += 2;
+            }
+            Err(errno) => {
+                checks.push(("pipe2 below the hard limit", errno, 0));
+                break;
+            }
+        }
+    }
+    println!("# {} pipes hold {held} pages", pipes.len());
+    checks.push((
+        "past the hard limit: pipe2 is ENFILE",
+        pipe2(0).err().unwrap_or(0),
+        -i64::from(libc::ENFILE),
+    ));
+    let (first_r, first_w) = pipes.remove(0);
+    checks.push((
+        "past the hard limit: F_SETPIPE_SZ growing is EPERM",
+        fcntl(first_r, libc::F_SETPIPE_SZ, 131072),
+        eperm,
+    ));
+    close(first_r);
+    close(first_w);
+    for (r, w) in pipes {
+        close(r);
+        close(w);
+    }
+    let again = pipe2(0);
+    checks.push((
+        "all closed: a new pipe has 16 pages again",
+        again.map_or_else(|errno| errno, |(r, _)| fcntl(r, libc::F_GETPIPE_SZ, 0)),
+        65536,
+    ));
+    report(checks)
+}
+
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--user-limits") {
+        return user_limits();
+    }
     let mut checks: Vec<(&str, i64, i64)> = Vec::new();
     let (eagain, ebadf, einval, epipe, espipe, enxio) = (
         -i64::from(libc::EAGAIN),
@@ -349,7 +448,11 @@ fn main() -> ExitCode {
     close(reader as c_int);
     // SAFETY: `c_path` is a live C string.
     unsafe { libc::unlink(c_path.as_ptr()) };
+    report(checks)
+}
 
+/// Prints each check and the totals: success only if every one matched Linux.
+fn report(checks: Vec<(&str, i64, i64)>) -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for (name, got, linux) in checks {
         if got == linux {

@@ -8,8 +8,11 @@
 //! - a process touching more than all memory is OOM-killed (`SIGKILL`), a small one lives;
 //! - page tables (a page touched every 2 MiB of a 1 TiB mapping): OOM-killed too;
 //! - pipes filled until the kernel refuses (`ENOMEM`, or `EMFILE` at the descriptor limit);
+//! - `/proc/self/maps` of 20,000 areas each named by a 3,800-byte path (76 MiB of text,
+//!   as much again for the names listed): read whole, or `ENOMEM` where the budget cannot hold it;
 //! - 48 processes `execve` at once with 2 MiB of arguments each (the kernel copies them
-//!   while the program loads): each runs or gets `ENOMEM`, and the memory comes back.
+//!   while the program loads): each runs or gets `ENOMEM`, and the memory comes back, to
+//!   the point that the checks filling memory after it still meet the budget's errno.
 //!
 //! `containment --exhaust` touches memory until the kernel kills it: as the init, the
 //! sandbox then ends with 137.
@@ -149,6 +152,7 @@ pub const CASES: &[&str] = &[
     "page-tables",
     "pipes",
     "exec-args",
+    "proc-maps",
 ];
 
 pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
@@ -168,6 +172,15 @@ pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
     }
     if wanted("files") {
         many_files(report);
+    }
+    // Before the checks that fill memory: the kernel's copies of the arguments (large
+    // heap blocks) go back to the frame allocator when the execs end, so the touched
+    // pages below must meet the budget (ENOSPC), not an empty frame allocator (OOM kill).
+    if wanted("exec-args") {
+        exec_with_huge_arguments(report);
+    }
+    if wanted("proc-maps") {
+        huge_proc_maps(report);
     }
     let filling: [(&str, &str, &dyn Fn(&mut Report)); 4] = [
         (
@@ -197,11 +210,6 @@ pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
                 format!("{} MiB of RAM is too much to fill here", total >> 20),
             );
         }
-    }
-    // Last: the kernel heap keeps what it grew to for the argument copies (it gives back
-    // only whole spans at its end), which the filling checks above must not inherit.
-    if wanted("exec-args") {
-        exec_with_huge_arguments(report);
     }
 }
 
@@ -562,6 +570,7 @@ fn exec_with_huge_arguments(report: &mut Report) {
     const STRINGS: usize = 999;
     const LENGTH: usize = 2000;
     let before = meminfo("MemAvailable").unwrap_or(0);
+    let slab_before = meminfo("Slab").unwrap_or(0);
     let text: Vec<std::ffi::CString> = (0..STRINGS)
         .map(|index| std::ffi::CString::new(vec![b'a' + (index % 26) as u8; LENGTH]).unwrap())
         .collect();
@@ -581,6 +590,8 @@ fn exec_with_huge_arguments(report: &mut Report) {
             pid => pid,
         })
         .collect();
+    // While the children exec (some at least): the kernel's copies of their arguments.
+    let slab_during = meminfo("Slab").unwrap_or(0);
     let mut ran = 0;
     let mut refused = 0;
     let mut other = Vec::new();
@@ -594,7 +605,16 @@ fn exec_with_huge_arguments(report: &mut Report) {
     }
     drop((argv, text));
     let after = meminfo("MemAvailable").unwrap_or(0);
-    println!("# {ran} execs with 2 MiB of arguments ran, {refused} got ENOMEM");
+    let slab_after = meminfo("Slab").unwrap_or(0);
+    println!(
+        "# {ran} execs with 2 MiB of arguments ran, {refused} got ENOMEM; {} KiB available \
+         before, {} KiB after; kernel heap (Slab) {} KiB before, {} KiB during, {} KiB after",
+        before / 1024,
+        after / 1024,
+        slab_before / 1024,
+        slab_during / 1024,
+        slab_after / 1024
+    );
     report.check(
         "48 execs at once with 2 MiB of arguments: each runs or gets ENOMEM",
         other.is_empty() && ran > 0,
@@ -613,6 +633,96 @@ fn exec_with_huge_arguments(report: &mut Report) {
         "after them, their memory is back",
         after + (1 << 20) >= before,
         format!("{} KiB available, {} before", after / 1024, before / 1024),
+    );
+}
+
+/// A child maps one file 20,000 times under a path of 3,800 bytes and reads its own
+/// `/proc/self/maps`: it exits 0 if it read every line, with the errno if a read failed.
+fn huge_proc_maps(report: &mut Report) {
+    // Twice 3,800 bytes an area (its name listed, then its line) passes a 128 MiB
+    // machine's budget well before 20,000.
+    const AREAS: usize = 20_000;
+    const LEVELS: usize = 15;
+    let name = "/proc/self/maps of 20000 areas named by 3800-byte paths: read whole or ENOMEM";
+    let pid = fork();
+    if pid == 0 {
+        let top = c("/tmp/long-paths");
+        unsafe { libc::mkdir(top.as_ptr(), 0o755) };
+        if unsafe { libc::chdir(top.as_ptr()) } != 0 {
+            unsafe { libc::_exit(100) };
+        }
+        for level in 0..LEVELS {
+            let part = c(&String::from_utf8(vec![b'a' + level as u8; 250]).unwrap());
+            unsafe { libc::mkdir(part.as_ptr(), 0o755) };
+            if unsafe { libc::chdir(part.as_ptr()) } != 0 {
+                unsafe { libc::_exit(101) };
+            }
+        }
+        let fd = super::open("file", libc::O_CREAT | libc::O_RDWR);
+        if fd < 0 || unsafe { libc::ftruncate(fd as i32, PAGE as i64) } != 0 {
+            unsafe { libc::_exit(102) };
+        }
+        let mut mapped = 0;
+        while mapped < AREAS {
+            let address = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    PAGE as usize,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd as i32,
+                    0,
+                )
+            };
+            if address == libc::MAP_FAILED {
+                break;
+            }
+            mapped += 1;
+        }
+        println!("# {mapped} areas of one file mapped");
+        let maps = c("/proc/self/maps");
+        let maps_fd = unsafe { libc::open(maps.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let mut buf = vec![0u8; 64 << 10];
+        let (mut lines, mut bytes) = (0usize, 0usize);
+        let why = loop {
+            let n = unsafe { libc::read(maps_fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                break errno();
+            }
+            if n == 0 {
+                break 0;
+            }
+            bytes += n as usize;
+            lines += buf[..n as usize].iter().filter(|&&b| b == b'\n').count();
+        };
+        println!("# read {lines} lines, {bytes} bytes of /proc/self/maps, then errno {why}");
+        unsafe { libc::_exit(if why == 0 && lines > mapped { 0 } else { why }) };
+    }
+    let status = wait_for(pid);
+    // The tree is the parent's to remove: the child ended without cleaning up.
+    let mut path = String::from("/tmp/long-paths");
+    let mut levels = Vec::new();
+    for level in 0..15u8 {
+        path.push('/');
+        path.push_str(&String::from_utf8(vec![b'a' + level; 250]).unwrap());
+        levels.push(path.clone());
+    }
+    let _ = std::env::set_current_dir("/");
+    unlink(&format!("{}/file", levels.last().unwrap()));
+    for dir in levels.iter().rev() {
+        // Relative steps keep each call's path short of PATH_MAX.
+        let (parent, leaf) = dir.rsplit_once('/').unwrap();
+        if std::env::set_current_dir(parent).is_ok() {
+            rmdir(leaf);
+        }
+    }
+    let _ = std::env::set_current_dir("/");
+    rmdir("/tmp/long-paths");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    report.check(
+        name,
+        code == Some(0) || code == Some(libc::ENOMEM),
+        format!("wait status {status:#x}"),
     );
 }
 
