@@ -68,6 +68,13 @@ impl AttrCache {
         (state.fresh_at == requests).then_some(stat)
     }
 
+    /// The cached attributes and the `links` number they date from, for an inode that is
+    /// going (no lock: it is the last holder).
+    pub fn cached_mut(&mut self) -> Option<(Stat, u64)> {
+        let state = self.state.get_mut();
+        state.stat.map(|stat| (stat, state.links))
+    }
+
     /// Forgets the attributes after a change the server made to them.
     pub fn invalidate(&self) {
         let mut state = self.state.lock();

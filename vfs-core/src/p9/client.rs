@@ -104,6 +104,9 @@ pub struct ClientStats {
     pub flushes: u64,
     /// Tags held by requests on their way (and by any the transport lost).
     pub tags_in_use: u64,
+    /// Groups of requests handed to the transport together: the waits a caller sat
+    /// through, as many requests as it kept outstanding at once counting as one.
+    pub submissions: u64,
 }
 
 /// A connection to one 9P server over one [`Transport`], after version negotiation.
@@ -115,6 +118,8 @@ pub struct Client {
     /// Buffers reused between requests (see `queue.rs`).
     pub(super) buffers: Mutex<Buffers>,
     pub(super) requests: AtomicU64,
+    /// See [`ClientStats::submissions`].
+    pub(super) submissions: AtomicU64,
     /// Replies that named another request's tag, or came back malformed.
     pub(super) bad_replies: AtomicU64,
     /// Requests flushed after an interrupted wait.
@@ -161,6 +166,7 @@ impl Client {
             fids: Mutex::new(IdPool::new(NOFID)),
             buffers: Mutex::new(Buffers::default()),
             requests: AtomicU64::new(0),
+            submissions: AtomicU64::new(0),
             bad_replies: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             live_fids: AtomicU64::new(0),
@@ -188,6 +194,7 @@ impl Client {
             bad_replies: self.bad_replies.load(Ordering::Relaxed),
             flushes: self.flushes.load(Ordering::Relaxed),
             tags_in_use: u64::from(self.tags.lock().in_use()),
+            submissions: self.submissions.load(Ordering::Relaxed),
         }
     }
 
@@ -257,6 +264,7 @@ impl Client {
             }
             .encode(tag, &mut request_buf)?;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            self.submissions.fetch_add(1, Ordering::Relaxed);
             let mut header = [0u8; FIXED];
             let length = self
                 .channel
@@ -300,6 +308,7 @@ impl Client {
         header[19..23].copy_from_slice(&(data.len() as u32).to_le_bytes());
         let mut reply_buf = self.take_reply_buffer(false);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.submissions.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
             let length = self
                 .channel
@@ -430,7 +439,7 @@ impl Client {
         dir: &Fid,
         names: &[&[u8]],
         request_mask: u64,
-    ) -> Vec<Result<Attr>> {
+    ) -> (Vec<Result<Attr>>, u64) {
         enum Out {
             Clunked,
             Attr(Attr),
@@ -442,6 +451,7 @@ impl Client {
         // Fids asked for attributes by the last submission: their clunks go next.
         let mut asked: Vec<u32> = Vec::new();
         let mut next = 0;
+        let mut sent = 0;
         loop {
             let end = (next + PIPELINE_GROUP).min(names.len());
             let mut walking = Vec::with_capacity(end - next);
@@ -454,7 +464,7 @@ impl Client {
             next = end;
             if walking.is_empty() && walked.is_empty() && asked.is_empty() {
                 if next >= names.len() {
-                    return results;
+                    return (results, sent);
                 }
                 continue;
             }
@@ -468,6 +478,7 @@ impl Client {
                 names: vec![names[index]],
             });
             let requests: Vec<Request<'_>> = clunks.chain(getattrs).chain(walks).collect();
+            sent += requests.len() as u64;
             self.live_fids
                 .fetch_sub(asked.len() as u64, Ordering::Relaxed);
             FIDS_OF_ALL_CLIENTS.fetch_sub(asked.len() as u64, Ordering::Relaxed);
