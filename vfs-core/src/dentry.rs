@@ -220,7 +220,26 @@ impl Dentry {
     /// In a revalidating filesystem, a directory whose cache has grown sweeps out the
     /// children nobody uses (see [`SWEEP_MIN`]); in-use ones and mount points stay, so
     /// identity holds for everything that can observe it.
+    ///
+    /// A lookup the budget refuses first gives back every unused name of this tree
+    /// ([`Dentry::prune`] from its top) and tries once more: cached names are the
+    /// memory to reclaim before a walk fails (Linux's dcache shrinker), and a walk
+    /// through a million names must not fail for the names it walked before.
     pub fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
+        match self.lookup_child_once(name) {
+            Err(Errno::ENOMEM) => {
+                let mut top = self.clone();
+                while let Some(parent) = top.parent() {
+                    top = parent;
+                }
+                top.prune();
+                self.lookup_child_once(name)
+            }
+            result => result,
+        }
+    }
+
+    fn lookup_child_once(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
         let (child, crowded) = {
             let mut children = self.children.lock();
             let child = self.lookup_locked(&mut children, name);
