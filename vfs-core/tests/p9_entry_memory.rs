@@ -6,11 +6,10 @@
 //! checks the aim of 256 bytes. Its own test binary: the counting allocator sees
 //! only this test.
 
+mod counting;
 mod p9_harness;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use p9_harness::Fixture;
 use vfs_core::cred::Credentials;
@@ -20,27 +19,8 @@ use vfs_core::mount::{MountFlags, MountNamespace};
 use vfs_core::time::{ManualClock, Timespec};
 use vfs_core::vfs::{At, FsContext};
 
-struct Counting;
-
-static HELD: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is kept.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const FILES: usize = 20_000;
 
@@ -60,7 +40,7 @@ fn bytes_per_cached_entry() {
     // The directory's own dentry, inode and fids first, so only the entries are counted.
     ctx.stat(At::Cwd, b"/d", false).unwrap();
     let names: Vec<String> = (0..FILES).map(|i| format!("/d/file-{i:05}")).collect();
-    let before = HELD.load(Ordering::Relaxed);
+    let before = counting::held();
     let dir = ctx
         .open(At::Cwd, b"/d", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
         .unwrap();
@@ -74,7 +54,7 @@ fn bytes_per_cached_entry() {
     for name in &names {
         ctx.stat(At::Cwd, name.as_bytes(), false).unwrap();
     }
-    let per_entry = (HELD.load(Ordering::Relaxed) - before) as f64 / FILES as f64;
+    let per_entry = (counting::held() - before) as f64 / FILES as f64;
     let requests = fixture.fs.client().stats().requests;
     for name in &names {
         let stat = ctx.stat(At::Cwd, name.as_bytes(), false).unwrap();

@@ -7,15 +7,15 @@
 //! against a cap far below what a million cached entries would take; the budget is never
 //! passed; and every fid is given back at the end.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
+mod counting;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use vfs_core::budget::MemoryBudget;
 use vfs_core::cred::Credentials;
 use vfs_core::errno::{Errno, Result};
-use vfs_core::file::OpenFlags;
 use vfs_core::inode::{CachePolicy, FileSystem};
 use vfs_core::mount::{MountFlags, MountNamespace};
 use vfs_core::p9::message::{Attr, Dirent, Qid, Reply, Request, encode_dirents, qid_kind};
@@ -24,27 +24,8 @@ use vfs_core::p9::{P9FileSystem, P9MountOptions, Transport};
 use vfs_core::time::{ManualClock, Timespec};
 use vfs_core::vfs::{At, FsContext};
 
-struct Counting;
-
-static HELD: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is kept.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const DIRS: u64 = 1000;
 const FILES: u64 = 1000;
@@ -250,32 +231,11 @@ impl Transport for TreeServer {
     }
 }
 
-fn read_names(ctx: &FsContext, path: &str) -> Vec<Vec<u8>> {
-    let dir = ctx
-        .open(
-            At::Cwd,
-            path.as_bytes(),
-            OpenFlags::RDONLY | OpenFlags::DIRECTORY,
-            0,
-        )
-        .unwrap();
-    let mut names = Vec::new();
-    loop {
-        let before = names.len();
-        dir.read_dir(&mut |entry| {
-            if names.len() - before == 200 {
-                return false;
-            }
-            if entry.name != b"." && entry.name != b".." {
-                names.push(entry.name.to_vec());
-            }
-            true
-        })
-        .unwrap();
-        if names.len() == before {
-            return names;
-        }
-    }
+/// A directory's names in order (read a page at a time, as `getdents` does).
+fn read_names(ctx: &FsContext, path: &str) -> Vec<String> {
+    let mut names = common::list_dir(ctx, path);
+    names.retain(|name| name != "." && name != "..");
+    names
 }
 
 #[test]
@@ -289,7 +249,7 @@ fn a_million_entries_are_walked_within_a_fixed_memory_cap() {
         page_budget: Some(&budget),
         ..P9MountOptions::default()
     };
-    let start = HELD.load(Ordering::Relaxed);
+    let start = counting::held();
     let fs = P9FileSystem::new(server.clone(), &options, 0x900).unwrap();
     let client = fs.client().clone();
     let root: Arc<dyn FileSystem> = fs;
@@ -302,12 +262,10 @@ fn a_million_entries_are_walked_within_a_fixed_memory_cap() {
     let mut files = 0u64;
     let mut peak = 0isize;
     for (d, dir) in dirs.iter().enumerate() {
-        let dir = String::from_utf8(dir.clone()).unwrap();
-        assert_eq!(dir, format!("d{d:03}"));
+        assert_eq!(dir, &format!("d{d:03}"));
         let names = read_names(&ctx, &format!("/{dir}"));
         assert_eq!(names.len() as u64, FILES, "{dir}");
         for (f, name) in names.iter().enumerate() {
-            let name = std::str::from_utf8(name).unwrap();
             let stat = ctx
                 .stat(At::Cwd, format!("/{dir}/{name}").as_bytes(), false)
                 .unwrap();
@@ -323,7 +281,7 @@ fn a_million_entries_are_walked_within_a_fixed_memory_cap() {
             files += 1;
         }
         assert!(budget.used() <= budget.limit());
-        let held = HELD.load(Ordering::Relaxed) - start;
+        let held = counting::held() - start;
         peak = peak.max(held);
         assert!(held < HEAP_CAP, "after {dir}: {held} bytes held");
     }

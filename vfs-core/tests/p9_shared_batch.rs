@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use p9_harness::Fixture;
-use vfs_core::file::OpenFlags;
+use vfs_core::file::{OpenFile, OpenFlags};
 use vfs_core::inode::CachePolicy;
 use vfs_core::time::{ClockRef, ManualClock, Timespec};
 use vfs_core::vfs::{At, FsContext};
@@ -49,18 +49,7 @@ fn read_and_stat(fixture: &Fixture, ctx: &FsContext, dir: &str, page: usize) -> 
         }
         for name in names.into_iter().filter(|name| name != "." && name != "..") {
             let ours = ctx.stat(At::Cwd, name.as_bytes(), false).unwrap();
-            let host = fs::symlink_metadata(fixture.host(&format!("{dir}/{name}"))).unwrap();
-            assert_eq!(
-                (ours.ino, ours.size, ours.mode, ours.nlink, ours.mtime.sec),
-                (
-                    host.ino(),
-                    host.size(),
-                    host.mode(),
-                    host.nlink(),
-                    host.mtime()
-                ),
-                "{name}"
-            );
+            fixture.assert_matches_host(&ours, &format!("{dir}/{name}"));
             seen.push(name);
         }
     }
@@ -72,6 +61,25 @@ fn tear_down(fixture: Fixture, mut ctx: FsContext) {
     ctx.ns.root().dentry.prune();
     drop(ctx);
     fixture.finish();
+}
+
+/// A context in `/d`, the directory open, and its names from one read.
+fn read_d(fixture: &Fixture) -> (FsContext, Arc<OpenFile>, Vec<Vec<u8>>) {
+    let mut ctx = fixture.context();
+    ctx.chdir(At::Cwd, b"/d").unwrap();
+    let handle = ctx
+        .open(At::Cwd, b".", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
+        .unwrap();
+    let mut names = Vec::new();
+    handle
+        .read_dir(&mut |entry| {
+            if entry.name != b"." && entry.name != b".." {
+                names.push(entry.name.to_vec());
+            }
+            true
+        })
+        .unwrap();
+    (ctx, handle, names)
 }
 
 fn waits(fixture: &Fixture) -> u64 {
@@ -101,20 +109,7 @@ fn a_read_then_stat_of_every_name_waits_a_few_times_per_batch() {
 fn a_batched_answer_goes_stale_with_any_request_and_serves_once() {
     let fixture = Fixture::new(CachePolicy::Revalidate);
     populate(&fixture, "d", 10);
-    let mut ctx = fixture.context();
-    ctx.chdir(At::Cwd, b"/d").unwrap();
-    let handle = ctx
-        .open(At::Cwd, b".", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
-        .unwrap();
-    let mut names = Vec::new();
-    handle
-        .read_dir(&mut |entry| {
-            if entry.name != b"." && entry.name != b".." {
-                names.push(entry.name.to_vec());
-            }
-            true
-        })
-        .unwrap();
+    let (ctx, handle, names) = read_d(&fixture);
     // The first lstat fetches the batch for the names after it too.
     ctx.stat(At::Cwd, &names[0], false).unwrap();
     let requests = fixture.fs.client().stats().requests;
@@ -154,20 +149,7 @@ fn a_batched_answer_older_than_its_lifetime_is_not_used() {
     let clock_ref: ClockRef = clock.clone();
     let fixture = Fixture::with_clock(CachePolicy::Revalidate, &clock_ref);
     populate(&fixture, "d", 10);
-    let mut ctx = fixture.context();
-    ctx.chdir(At::Cwd, b"/d").unwrap();
-    let handle = ctx
-        .open(At::Cwd, b".", OpenFlags::RDONLY | OpenFlags::DIRECTORY, 0)
-        .unwrap();
-    let mut names = Vec::new();
-    handle
-        .read_dir(&mut |entry| {
-            if entry.name != b"." && entry.name != b".." {
-                names.push(entry.name.to_vec());
-            }
-            true
-        })
-        .unwrap();
+    let (ctx, handle, names) = read_d(&fixture);
     ctx.stat(At::Cwd, &names[0], false).unwrap();
     let requests = fixture.fs.client().stats().requests;
     clock.advance_nanos(50_000_000);

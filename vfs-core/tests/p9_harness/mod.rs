@@ -330,6 +330,22 @@ impl Fixture {
         self.dir.path().join(relative)
     }
 
+    /// Checks what a `stat` said of `relative` against the host's `lstat` of it.
+    pub fn assert_matches_host(&self, ours: &vfs_core::attr::Stat, relative: &str) {
+        let host = std::fs::symlink_metadata(self.host(relative)).unwrap();
+        assert_eq!(
+            (ours.ino, ours.size, ours.mode, ours.nlink, ours.mtime.sec),
+            (
+                host.ino(),
+                host.size(),
+                host.mode(),
+                host.nlink(),
+                host.mtime()
+            ),
+            "{relative}"
+        );
+    }
+
     /// Unmounts and checks that the server holds no fid of ours any more and that no
     /// clunk failed: the fid-leak check every test ends with.
     pub fn finish(self) {
