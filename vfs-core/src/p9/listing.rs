@@ -24,7 +24,6 @@ use crate::attr::{DirEntry, FileType, Stat, mode};
 use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{FIRST_ENTRY_OFFSET, Inode};
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -34,9 +33,9 @@ use spin::Mutex;
 
 /// What one cached entry costs besides its name's bytes: the entry, its slot in the
 /// index (a `u32` and a control byte, at a load of at least a half), and its packed
-/// attributes while no live inode holds them.
+/// attributes' slot.
 pub const ENTRY_COST: u64 =
-    core::mem::size_of::<Entry>() as u64 + 10 + heap_cost(core::mem::size_of::<PackedStat>());
+    core::mem::size_of::<Entry>() as u64 + 10 + core::mem::size_of::<PackedStat>() as u64;
 
 /// One name of the directory, in the server's order. The name itself sits in the
 /// listing's one buffer of names (no allocation per name).
@@ -48,10 +47,11 @@ pub struct Entry {
     name_at: u32,
     name_len: u8,
     pub file_type: FileType,
-    /// The attributes, while no live inode holds them: fetched by the prefetch, taken by
-    /// a lookup, given back when the inode made from them goes (boxed: without them the
-    /// entry is small).
-    stat: Option<Box<PackedStat>>,
+    /// Whether the entry's slot in the listing's attributes holds them (no live inode
+    /// does): fetched by the prefetch, taken by a lookup, given back when the inode made
+    /// from them goes. Slots rather than boxes: a warm `du` takes and gives back every
+    /// entry's attributes, with no allocation.
+    has_stat: bool,
 }
 
 /// A directory's entries as read from the server, before they become a [`Listing`].
@@ -59,6 +59,7 @@ pub struct Entry {
 pub struct Entries {
     entries: Vec<Entry>,
     names: Vec<u8>,
+    stats: Vec<PackedStat>,
 }
 
 impl Entries {
@@ -78,8 +79,9 @@ impl Entries {
             name_at,
             name_len,
             file_type: super::convert::dirent_file_type(dirent.kind, dirent.qid.kind),
-            stat: None,
+            has_stat: false,
         });
+        self.stats.push(PackedStat::default());
     }
 
     pub fn name(&self, entry: &Entry) -> &[u8] {
@@ -88,7 +90,7 @@ impl Entries {
 
     /// What a listing of these entries costs.
     pub fn cost(&self) -> u64 {
-        self.entries.len() as u64 * ENTRY_COST + self.names.len() as u64 + 3 * heap_cost(0)
+        self.entries.len() as u64 * ENTRY_COST + self.names.len() as u64 + 4 * heap_cost(0)
     }
 }
 
@@ -100,6 +102,7 @@ fn name_in<'a>(names: &'a [u8], entry: &Entry) -> &'a [u8] {
 pub struct Listing {
     entries: Vec<Entry>,
     names: Vec<u8>,
+    stats: Vec<PackedStat>,
     /// Positions in `entries`, hashed by name.
     index: HashTable<u32>,
     /// The mount's `links` number when the attributes were fetched.
@@ -117,7 +120,7 @@ pub enum Found {
     Present {
         ino: u64,
         file_type: FileType,
-        stat: Option<Box<PackedStat>>,
+        stat: Option<PackedStat>,
     },
 }
 
@@ -138,9 +141,11 @@ impl Listing {
         let Entries {
             mut entries,
             mut names,
+            mut stats,
         } = entries;
         entries.shrink_to_fit();
         names.shrink_to_fit();
+        stats.shrink_to_fit();
         let mut index = HashTable::with_capacity(entries.len());
         for (position, entry) in entries.iter().enumerate() {
             index.insert_unique(hash(name_in(&names, entry)), position as u32, |&at| {
@@ -150,6 +155,7 @@ impl Listing {
         Listing {
             entries,
             names,
+            stats,
             index,
             links,
             resume: 0,
@@ -176,10 +182,11 @@ impl Listing {
             return Found::Missing;
         };
         let entry = &mut self.entries[position];
+        let stat = core::mem::take(&mut entry.has_stat).then(|| self.stats[position].clone());
         Found::Present {
             ino: entry.ino,
             file_type: entry.file_type,
-            stat: entry.stat.take().filter(|_| fresh),
+            stat: stat.filter(|_| fresh),
         }
     }
 
@@ -193,8 +200,9 @@ impl Listing {
             return;
         };
         let entry = &mut self.entries[position];
-        if entry.ino == ino && entry.stat.is_none() {
-            entry.stat = Some(Box::new(PackedStat::pack(stat)));
+        if entry.ino == ino && !entry.has_stat {
+            entry.has_stat = true;
+            self.stats[position] = PackedStat::pack(stat);
         }
     }
 
@@ -438,6 +446,7 @@ impl P9Inode {
         drop(names);
         for (at, attr) in wanted.into_iter().zip(attrs) {
             let entry = &mut entries.entries[at];
+            let slot = &mut entries.stats[at];
             let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev)) else {
                 continue;
             };
@@ -445,7 +454,8 @@ impl P9Inode {
                 continue;
             }
             stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
-            entry.stat = Some(Box::new(PackedStat::pack(&stat)));
+            entry.has_stat = true;
+            *slot = PackedStat::pack(&stat);
         }
         Ok(())
     }

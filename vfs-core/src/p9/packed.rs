@@ -7,6 +7,7 @@
 use crate::attr::Stat;
 use crate::time::Timespec;
 
+#[derive(Clone, Default)]
 pub struct PackedStat {
     size: u64,
     blocks: u64,
