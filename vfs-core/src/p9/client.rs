@@ -14,8 +14,11 @@
 //! Lock order of the 9p client and filesystem (this file, `node.rs`, `attr_cache.rs`):
 //! every lock is a leaf, taken, used and released without taking another lock and without
 //! sending a request. Here: `tags`, `fids`, `buffers` (each taken on its own, around a
-//! request, never across it). In `node.rs`: an inode's `open`, `children` and
-//! `symlink_target`; in `attr_cache.rs`: the cache's `state`. Below all of them, a round
+//! request, never across it). In `node.rs`: an inode's `open`, `children`, `origin` and
+//! `symlink_target`; in `attr_cache.rs`: the cache's `state`; in `listing.rs`: a
+//! directory's listing slot and the mount's list of them; in `batch.rs`: a directory's
+//! `recent`. An inode going away gives its attributes back to its directory's listing
+//! (taking that slot's lock alone). Below all of them, a round
 //! trip takes the transport's own lock (the virtio-9p device lock, from submit to reply),
 //! always with none of these held. Above them, the VFS may hold its own locks (see
 //! `dentry.rs`) when it calls into the filesystem. Because a [`Fid`] clunks itself when

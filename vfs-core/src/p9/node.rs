@@ -16,8 +16,8 @@
 //! coherent here: reads see what mappings stored, writes and truncations reach the
 //! cached pages.
 //!
-//! Locks (`open`, `children`, `symlink_target`, the attribute cache's and the page
-//! cache's) are leaves:
+//! Locks (`open`, `children`, `origin`, `symlink_target`, `recent`, the attribute
+//! cache's, the listing slot's and the page cache's) are leaves:
 //! never two at once, never across a request, never where a fid can drop. The whole
 //! order of the 9p client and filesystem is at the top of `client.rs`.
 
