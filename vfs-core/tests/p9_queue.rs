@@ -174,7 +174,7 @@ fn the_attribute_pipeline_answers_every_name_and_clunks_every_fid() {
     let client = fixture.fs.client().clone();
     let root = fixture.fs.root_inode().fid().unwrap();
     let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
-    let (attrs, _) = client.getattr_names(root, &refs, getattr_mask::BASIC);
+    let attrs = client.getattr_names(root, &refs, getattr_mask::BASIC);
     assert!(
         queue.most_outstanding() > 32,
         "walks, getattrs and clunks went together"

@@ -6,13 +6,15 @@
 //!
 //! Coherence: a batched answer is what a `getattr` sent when the batch was sent would
 //! have said. It is given out once (to one lookup of its name), only while this kernel
-//! has sent nothing else on the mount's connection since the batch (so nothing the
-//! container did or saw through this mount since can be newer than it: its own changes
-//! and its other reads all go over the connection), and, on a mount with a clock, for
-//! at most [`LIFETIME_NANOS`]. That is the rule `attr_cache.rs` already keeps for the
-//! attributes a lookup hands the `getattr` after it, widened from one name to a batch.
-//! A batch that went stale with answers unused halves the next one, and one used up
-//! doubles it, so traffic from other processes costs little wasted work.
+//! has sent no request on the mount's connection that may change anything on the server
+//! (a write, setattr, create, link, unlink, rename or truncating open: see
+//! `Request::changes_server`), so the container's own changes are always seen, and, on a
+//! mount with a clock, for at most [`LIFETIME_NANOS`], which bounds how late a change
+//! the host makes is seen (Linux's NFS client holds such answers for 3 s, `acregmin`).
+//! Reads in between do not retire a batch: the walk of every `lstat` asks the server
+//! about the directory itself (its permissions), so such a rule would retire each batch
+//! at once. A batch that went stale with answers unused halves the next one, and one
+//! used up doubles it, so interleaved changes cost little wasted work.
 //!
 //! Locks: the directory's `recent` slot is a leaf, never held across a request.
 
@@ -45,7 +47,7 @@ pub struct Recent {
     /// Attributes of the names from `batch_start` on, each taken once.
     batch: Vec<Option<Attr>>,
     batch_start: usize,
-    /// The connection's request count once the batch was in, and when it was sent.
+    /// The connection's count of changing requests when the batch was sent, and when.
     fresh_at: u64,
     sent_at: Option<Timespec>,
     /// Names the next batch asks about.
@@ -84,8 +86,8 @@ impl Recent {
         (0..self.ends.len()).find(|&at| self.name(at) == name)
     }
 
-    fn fresh(&self, requests: u64, now: Option<Timespec>) -> bool {
-        self.fresh_at == requests
+    fn fresh(&self, changes: u64, now: Option<Timespec>) -> bool {
+        self.fresh_at == changes
             && match (self.sent_at, now) {
                 (Some(sent), Some(now)) => {
                     let age = (now.sec - sent.sec)
@@ -99,11 +101,11 @@ impl Recent {
 
     /// The batched attributes of the name at `at`, once, if the batch is still fresh.
     /// A stale batch is dropped (and the next one made smaller if it went unused).
-    fn take(&mut self, at: usize, requests: u64, now: Option<Timespec>) -> Option<Attr> {
+    fn take(&mut self, at: usize, changes: u64, now: Option<Timespec>) -> Option<Attr> {
         if self.batch.is_empty() {
             return None;
         }
-        if !self.fresh(requests, now) {
+        if !self.fresh(changes, now) {
             if self.batch.iter().any(Option::is_some) {
                 self.size = (self.size / 2).max(1);
             }
@@ -162,7 +164,7 @@ impl P9Inode {
             let Some(at) = recent.position(name) else {
                 return Ok(None);
             };
-            if let Some(attr) = recent.take(at, client.requests_sent(), now()) {
+            if let Some(attr) = recent.take(at, client.changes_sent(), now()) {
                 drop(slot);
                 return self.adopt_batched(name, &attr).map(Some);
             }
@@ -177,21 +179,21 @@ impl P9Inode {
         };
         let dir: &Fid = self.fid()?;
         let sent_at = now();
-        let before = client.requests_sent();
+        let before = client.changes_sent();
         let wanted: Vec<&[u8]> = names.iter().map(|name| &name[..]).collect();
-        let (mut attrs, sent) = client.getattr_names(dir, &wanted, getattr_mask::ALL);
-        let after = client.requests_sent();
+        let mut attrs = client.getattr_names(dir, &wanted, getattr_mask::ALL);
+        let after = client.changes_sent();
         let first = core::mem::replace(&mut attrs[0], Err(Errno::EIO));
-        // Kept only if nothing else went over the connection while it was out: a request
-        // of another process could have changed what it answers for.
-        if after - before == sent && attrs.len() > 1 {
+        // Kept only if no change went over the connection while it was out: another
+        // process's write could have changed what it answers for.
+        if after == before && attrs.len() > 1 {
             let mut slot = extra.recent.lock();
             if let Some(recent) = slot.as_mut()
                 && recent.position(name) == Some(at)
             {
                 recent.batch = attrs.into_iter().map(Result::ok).collect();
                 recent.batch_start = at;
-                recent.fresh_at = after;
+                recent.fresh_at = before;
                 recent.sent_at = sent_at;
                 recent.cursor = at + 1;
             }
@@ -253,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn a_request_in_between_retires_the_batch() {
+    fn a_change_in_between_retires_the_batch() {
         let mut recent = recent(&[b"a", b"b"]);
         recent.batch = alloc::vec![Some(Attr::default()), Some(Attr::default())];
         recent.fresh_at = 3;

@@ -123,6 +123,8 @@ pub struct Client {
     pub(super) requests: AtomicU64,
     /// See [`ClientStats::submissions`].
     pub(super) submissions: AtomicU64,
+    /// Requests that may have changed something on the server ([`Request::changes_server`]).
+    pub(super) changes: AtomicU64,
     /// Replies that named another request's tag, or came back malformed.
     pub(super) bad_replies: AtomicU64,
     /// Requests flushed after an interrupted wait.
@@ -170,6 +172,7 @@ impl Client {
             buffers: Mutex::new(Buffers::default()),
             requests: AtomicU64::new(0),
             submissions: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
             bad_replies: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             live_fids: AtomicU64::new(0),
@@ -186,6 +189,11 @@ impl Client {
     /// Requests sent so far: what shared mounts stamp fetched attributes with.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far that may have changed something on the server.
+    pub fn changes_sent(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> ClientStats {
@@ -312,6 +320,8 @@ impl Client {
         let mut reply_buf = self.take_reply_buffer(false);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.submissions.fetch_add(1, Ordering::Relaxed);
+        // A write, sent apart from the queue.
+        self.changes.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
             let length = self
                 .channel
@@ -442,7 +452,7 @@ impl Client {
         dir: &Fid,
         names: &[&[u8]],
         request_mask: u64,
-    ) -> (Vec<Result<Attr>>, u64) {
+    ) -> Vec<Result<Attr>> {
         enum Out {
             Clunked,
             Attr(Attr),
@@ -454,7 +464,6 @@ impl Client {
         // Fids asked for attributes by the last submission: their clunks go next.
         let mut asked: Vec<u32> = Vec::new();
         let mut next = 0;
-        let mut sent = 0;
         loop {
             let end = (next + PIPELINE_GROUP).min(names.len());
             let mut walking = Vec::with_capacity(end - next);
@@ -467,7 +476,7 @@ impl Client {
             next = end;
             if walking.is_empty() && walked.is_empty() && asked.is_empty() {
                 if next >= names.len() {
-                    return (results, sent);
+                    return results;
                 }
                 continue;
             }
@@ -481,7 +490,6 @@ impl Client {
                 names: vec![names[index]],
             });
             let requests: Vec<Request<'_>> = clunks.chain(getattrs).chain(walks).collect();
-            sent += requests.len() as u64;
             self.live_fids
                 .fetch_sub(asked.len() as u64, Ordering::Relaxed);
             FIDS_OF_ALL_CLIENTS.fetch_sub(asked.len() as u64, Ordering::Relaxed);

@@ -439,7 +439,7 @@ impl P9Inode {
             .iter()
             .map(|&at| entries.name(&entries.entries[at]))
             .collect();
-        let (attrs, _) = dir
+        let attrs = dir
             .client()
             .clone()
             .getattr_names(dir, &names, getattr_mask::ALL);
