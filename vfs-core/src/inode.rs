@@ -184,6 +184,13 @@ pub trait Inode: Any + Send + Sync {
     /// Never changes over an inode's life, so the walk asks it without a `getattr`.
     fn file_type(&self) -> FileType;
     fn getattr(&self) -> Result<Stat>;
+    /// What a permission check on a walk through this directory reads (only `mode`,
+    /// `uid` and `gid`): `getattr`'s answer, or, where that is a round trip (a shared 9p
+    /// mount), the attributes as last fetched, as Linux's v9fs checks the inode's cached
+    /// mode without asking the server.
+    fn search_attrs(&self) -> Result<Stat> {
+        self.getattr()
+    }
     fn setattr(&self, _change: &SetAttr) -> Result<()> {
         Err(Errno::EPERM)
     }

@@ -176,3 +176,23 @@ fn a_batched_answer_older_than_its_lifetime_is_not_used() {
     drop(handle);
     tear_down(fixture, ctx);
 }
+
+#[test]
+fn a_walk_checks_search_permission_with_the_mode_its_lookup_fetched() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = Fixture::new(CachePolicy::Revalidate);
+    populate(&fixture, "d", 1);
+    let mut ctx = fixture.context();
+    ctx.cred = vfs_core::cred::Credentials::user(1000, 1000, &[]);
+    assert_eq!(ctx.stat(At::Cwd, b"/d/f0", false).unwrap().size, 0);
+    // The host takes search permission away: the next walk through /d looks /d up
+    // again, and its check uses what that lookup fetched.
+    fs::set_permissions(fixture.host("d"), fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/d/f0", false).err(),
+        Some(vfs_core::errno::Errno::EACCES)
+    );
+    fs::set_permissions(fixture.host("d"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(ctx.stat(At::Cwd, b"/d/f0", false).unwrap().size, 0);
+    tear_down(fixture, ctx);
+}

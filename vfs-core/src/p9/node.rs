@@ -510,8 +510,36 @@ impl Inode for P9Inode {
         stat.mode = self.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
         if self.exclusive() {
             self.attrs.fill(ticket, stat);
+        } else {
+            self.attrs.saw(&stat);
         }
         Ok(stat)
+    }
+
+    /// Shared mounts: the mode and owners as last fetched (every lookup fetches them),
+    /// so a walk through a directory costs no round trip for its permission check;
+    /// a change of them on the host is seen at the directory's next lookup or `stat`.
+    fn search_attrs(&self) -> Result<Stat> {
+        let Some((mode, uid, gid)) = self.attrs.seen().filter(|_| !self.exclusive()) else {
+            return self.getattr();
+        };
+        let never = crate::time::Timespec::default();
+        Ok(Stat {
+            dev: self.mount.dev,
+            ino: self.ino,
+            mode,
+            nlink: 0,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: 0,
+            blocks: 0,
+            atime: never,
+            mtime: never,
+            ctime: never,
+            btime: never,
+        })
     }
 
     fn setattr(&self, change: &SetAttr) -> Result<()> {
