@@ -59,6 +59,8 @@ impl FilesystemSource for KernelFilesystems<'_> {
             policy,
             // The files' page caches (for MAP_SHARED) take frames, charged to the budget.
             page_budget: Some(crate::mm::budget::budget()),
+            // Shared mounts: bounds the age of batched `lstat` answers (`p9/batch.rs`).
+            clock: Some(&self.clock),
             ..P9MountOptions::default()
         };
         let fs: Arc<dyn FileSystem> =

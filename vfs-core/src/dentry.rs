@@ -56,6 +56,9 @@ fn dentry_cost(name: &[u8]) -> u64 {
 /// A revalidating directory (proc, shared 9p) asks its filesystem on every walk, so an
 /// unused cached child saves nothing but memory; names that come and go (`/proc/<pid>` of
 /// every process that ever ran, files the host deleted) would pile up without a sweep.
+/// An exclusive directory sweeps too, but only the names its filesystem can give back
+/// without a round trip ([`crate::inode::Inode::forgettable`]), so a huge directory read
+/// once costs its filesystem's compact cache rather than a dentry and an inode per name.
 /// Sweeps run when the cached children reach this many, or twice what the last sweep
 /// left, so their cost is spread over the lookups that grew the cache.
 const SWEEP_MIN: usize = 64;
@@ -217,12 +220,36 @@ impl Dentry {
     /// In a revalidating filesystem, a directory whose cache has grown sweeps out the
     /// children nobody uses (see [`SWEEP_MIN`]); in-use ones and mount points stay, so
     /// identity holds for everything that can observe it.
+    ///
+    /// A lookup the budget refuses first gives back every unused name of this tree
+    /// ([`Dentry::prune`] from its top) and tries once more: cached names are the
+    /// memory to reclaim before a walk fails (Linux's dcache shrinker), and a walk
+    /// through a million names must not fail for the names it walked before.
     pub fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
+        match self.lookup_child_once(name) {
+            Err(Errno::ENOMEM) => {
+                let mut top = self.clone();
+                while let Some(parent) = top.parent() {
+                    top = parent;
+                }
+                top.prune();
+                self.lookup_child_once(name)
+            }
+            result => result,
+        }
+    }
+
+    fn lookup_child_once(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>> {
         let (child, crowded) = {
             let mut children = self.children.lock();
             let child = self.lookup_locked(&mut children, name);
-            let crowded = self.policy == CachePolicy::Revalidate
-                && children.len() >= self.sweep_at.load(Ordering::Relaxed);
+            let mut crowded = children.len() >= self.sweep_at.load(Ordering::Relaxed);
+            if crowded && self.policy == CachePolicy::Exclusive {
+                children.map.retain(|_, child| !child.forgettable());
+                self.sweep_at
+                    .store((2 * children.len()).max(SWEEP_MIN), Ordering::Relaxed);
+                crowded = false;
+            }
             (child, crowded)
         };
         if crowded {
@@ -334,6 +361,16 @@ impl Dentry {
                 below.extend(children);
             }
         }
+    }
+
+    /// An exclusive directory's sweep (under its children's lock, so the caller's map
+    /// reference is the only one): a positive name nothing else holds, with no mount on
+    /// it, whose inode can be had again from its filesystem's cache without cost
+    /// ([`Inode::forgettable`]; never a directory, so no cached children are lost).
+    fn forgettable(self: &Arc<Self>) -> bool {
+        Arc::strong_count(self) == 1
+            && !self.is_mount_point()
+            && self.inode.as_ref().is_some_and(|inode| inode.forgettable())
     }
 
     /// Whether `self` is `other` or lies below it, following parents within one tree.

@@ -184,6 +184,13 @@ pub trait Inode: Any + Send + Sync {
     /// Never changes over an inode's life, so the walk asks it without a `getattr`.
     fn file_type(&self) -> FileType;
     fn getattr(&self) -> Result<Stat>;
+    /// What a permission check on a walk through this directory reads (only `mode`,
+    /// `uid` and `gid`): `getattr`'s answer, or, where that is a round trip (a shared 9p
+    /// mount), the attributes as last fetched, as Linux's v9fs checks the inode's cached
+    /// mode without asking the server.
+    fn search_attrs(&self) -> Result<Stat> {
+        self.getattr()
+    }
     fn setattr(&self, _change: &SetAttr) -> Result<()> {
         Err(Errno::EPERM)
     }
@@ -317,6 +324,15 @@ pub trait Inode: Any + Send + Sync {
     fn punch_hole(&self, _offset: u64, _len: u64) -> Result<()> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// Whether forgetting this inode, once nothing but its cached name holds it, loses
+    /// nothing its directory cannot give back without a round trip (an exclusive 9p
+    /// file whose directory keeps a listing: see `p9/listing.rs`). A crowded directory
+    /// drops such names from the dentry cache, so a million cached entries cost their
+    /// listings' few bytes each rather than a dentry and an inode each.
+    fn forgettable(&self) -> bool {
+        false
+    }
+
     /// The page cache of a file whose data lives elsewhere (9p): `MAP_SHARED` mappings
     /// map its pages (through [`Inode::mapped_page`] and [`Inode::writable_mapping`]),
     /// and what they store is written back with [`Inode::write_back`]. The filesystem

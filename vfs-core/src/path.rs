@@ -197,7 +197,7 @@ pub fn may_search(cred: &Credentials, dir: &Location) -> Result<()> {
     {
         return Ok(());
     }
-    check_access(cred, &inode.getattr()?, Access::EXEC)
+    check_access(cred, &inode.search_attrs()?, Access::EXEC)
 }
 
 /// The path of `location` as seen from `root` (`d_path`), or `None` if it is not

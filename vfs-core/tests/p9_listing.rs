@@ -11,7 +11,6 @@ mod p9_harness;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 
 use p9_harness::Fixture;
 use vfs_core::budget::MemoryBudget;
@@ -61,18 +60,7 @@ fn check_stats(fixture: &Fixture, ctx: &FsContext, dir: &str, names: &[String]) 
     for name in names {
         let path = format!("/{dir}/{name}");
         let ours = ctx.stat(At::Cwd, path.as_bytes(), false).unwrap();
-        let host = fs::symlink_metadata(fixture.host(&format!("{dir}/{name}"))).unwrap();
-        assert_eq!(
-            (ours.ino, ours.size, ours.mode, ours.nlink, ours.mtime.sec),
-            (
-                host.ino(),
-                host.size(),
-                host.mode(),
-                host.nlink(),
-                host.mtime()
-            ),
-            "{path}"
-        );
+        fixture.assert_matches_host(&ours, &format!("{dir}/{name}"));
     }
 }
 

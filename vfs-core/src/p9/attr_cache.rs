@@ -27,6 +27,9 @@ struct State {
     stat: Option<Stat>,
     /// Shared mounts: the connection's request count just after `stat` was fetched.
     fresh_at: u64,
+    /// The mode, owner and group last fetched (mode 0: none yet), for permission checks
+    /// on shared mounts (see `Inode::search_attrs`).
+    seen: (u32, u32, u32),
 }
 
 /// Proof of when a fetch started, to hand back to [`AttrCache::fill`].
@@ -47,6 +50,7 @@ impl AttrCache {
     /// Stores fetched attributes unless something invalidated them since the ticket.
     pub fn fill(&self, ticket: FetchTicket, stat: Stat) {
         let mut state = self.state.lock();
+        state.seen = (stat.mode, stat.uid, stat.gid);
         if state.generation == ticket.0 {
             state.stat = Some(stat);
             state.links = ticket.1;
@@ -56,6 +60,7 @@ impl AttrCache {
     /// Shared mounts: `stat`, fetched when the connection had sent `requests` requests.
     pub fn fill_fresh(&self, stat: Stat, requests: u64) {
         let mut state = self.state.lock();
+        state.seen = (stat.mode, stat.uid, stat.gid);
         state.stat = Some(stat);
         state.fresh_at = requests;
     }
@@ -66,6 +71,24 @@ impl AttrCache {
         let mut state = self.state.lock();
         let stat = state.stat.take()?;
         (state.fresh_at == requests).then_some(stat)
+    }
+
+    /// The cached attributes and the `links` number they date from, for an inode that is
+    /// going (no lock: it is the last holder).
+    pub fn cached_mut(&mut self) -> Option<(Stat, u64)> {
+        let state = self.state.get_mut();
+        state.stat.map(|stat| (stat, state.links))
+    }
+
+    /// Notes attributes fetched and not kept (shared mounts), for [`AttrCache::seen`].
+    pub fn saw(&self, stat: &Stat) {
+        self.state.lock().seen = (stat.mode, stat.uid, stat.gid);
+    }
+
+    /// The mode, owner and group last fetched, if any.
+    pub fn seen(&self) -> Option<(u32, u32, u32)> {
+        let seen = self.state.lock().seen;
+        (seen.0 != 0).then_some(seen)
     }
 
     /// Forgets the attributes after a change the server made to them.

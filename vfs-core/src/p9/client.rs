@@ -14,8 +14,11 @@
 //! Lock order of the 9p client and filesystem (this file, `node.rs`, `attr_cache.rs`):
 //! every lock is a leaf, taken, used and released without taking another lock and without
 //! sending a request. Here: `tags`, `fids`, `buffers` (each taken on its own, around a
-//! request, never across it). In `node.rs`: an inode's `open`, `children` and
-//! `symlink_target`; in `attr_cache.rs`: the cache's `state`. Below all of them, a round
+//! request, never across it). In `node.rs`: an inode's `open`, `children`, `origin` and
+//! `symlink_target`; in `attr_cache.rs`: the cache's `state`; in `listing.rs`: a
+//! directory's listing slot and the mount's list of them; in `batch.rs`: a directory's
+//! `recent`. An inode going away gives its attributes back to its directory's listing
+//! (taking that slot's lock alone). Below all of them, a round
 //! trip takes the transport's own lock (the virtio-9p device lock, from submit to reply),
 //! always with none of these held. Above them, the VFS may hold its own locks (see
 //! `dentry.rs`) when it calls into the filesystem. Because a [`Fid`] clunks itself when
@@ -105,6 +108,9 @@ pub struct ClientStats {
     pub flushes: u64,
     /// Tags held by requests on their way (and by any the transport lost).
     pub tags_in_use: u64,
+    /// Groups of requests handed to the transport together: the waits a caller sat
+    /// through, as many requests as it kept outstanding at once counting as one.
+    pub submissions: u64,
 }
 
 /// A connection to one 9P server over one [`Transport`], after version negotiation.
@@ -119,6 +125,10 @@ pub struct Client {
     /// mounts over this connection; one that never refuses until one is attached.
     pub(super) budget: Mutex<Arc<MemoryBudget>>,
     pub(super) requests: AtomicU64,
+    /// See [`ClientStats::submissions`].
+    pub(super) submissions: AtomicU64,
+    /// Requests that may have changed something on the server ([`Request::changes_server`]).
+    pub(super) changes: AtomicU64,
     /// Replies that named another request's tag, or came back malformed.
     pub(super) bad_replies: AtomicU64,
     /// Requests flushed after an interrupted wait.
@@ -168,6 +178,8 @@ impl Client {
             buffers: Mutex::new(Buffers::with_large_reply(reply)),
             budget: Mutex::new(MemoryBudget::unlimited()),
             requests: AtomicU64::new(0),
+            submissions: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
             bad_replies: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             live_fids: AtomicU64::new(0),
@@ -191,6 +203,11 @@ impl Client {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Requests sent so far that may have changed something on the server.
+    pub fn changes_sent(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),
@@ -200,6 +217,7 @@ impl Client {
             bad_replies: self.bad_replies.load(Ordering::Relaxed),
             flushes: self.flushes.load(Ordering::Relaxed),
             tags_in_use: u64::from(self.tags.lock().in_use()),
+            submissions: self.submissions.load(Ordering::Relaxed),
         }
     }
 
@@ -269,6 +287,7 @@ impl Client {
             }
             .encode(tag, &mut request_buf)?;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            self.submissions.fetch_add(1, Ordering::Relaxed);
             let mut header = [0u8; FIXED];
             let length = self
                 .channel
@@ -319,6 +338,9 @@ impl Client {
             }
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.submissions.fetch_add(1, Ordering::Relaxed);
+        // A write, sent apart from the queue.
+        self.changes.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
             let length = self
                 .channel

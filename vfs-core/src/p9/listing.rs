@@ -19,11 +19,11 @@
 use super::convert::stat_from_attr;
 use super::message::{Dirent, getattr_mask};
 use super::node::{Access, P9Inode};
+use super::packed::PackedStat;
 use crate::attr::{DirEntry, FileType, Stat, mode};
 use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{FIRST_ENTRY_OFFSET, Inode};
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -31,25 +31,78 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use hashbrown::HashTable;
 use spin::Mutex;
 
-/// What one cached entry costs besides its name: the entry, its slot in the index, and
-/// its attributes until a lookup takes them.
+/// What one cached entry costs besides its name's bytes: the entry, its slot in the
+/// index (a `u32` and a control byte, at a load of at least a half), and its packed
+/// attributes' slot.
 pub const ENTRY_COST: u64 =
-    core::mem::size_of::<Entry>() as u64 + 8 + heap_cost(core::mem::size_of::<Stat>());
+    core::mem::size_of::<Entry>() as u64 + 10 + core::mem::size_of::<PackedStat>() as u64;
 
-/// One name of the directory, in the server's order.
+/// One name of the directory, in the server's order. The name itself sits in the
+/// listing's one buffer of names (no allocation per name).
 pub struct Entry {
-    pub name: Box<[u8]>,
     /// The server's cookie for reading on after this entry.
     pub cookie: u64,
     pub ino: u64,
+    /// Where the name starts in the listing's names.
+    name_at: u32,
+    name_len: u8,
     pub file_type: FileType,
-    /// Fetched by the prefetch; taken by the first lookup (boxed: once taken, the entry
-    /// is small).
-    pub stat: Option<Box<Stat>>,
+    /// Whether the entry's slot in the listing's attributes holds them (no live inode
+    /// does): fetched by the prefetch, taken by a lookup, given back when the inode made
+    /// from them goes. Slots rather than boxes: a warm `du` takes and gives back every
+    /// entry's attributes, with no allocation.
+    has_stat: bool,
+}
+
+/// A directory's entries as read from the server, before they become a [`Listing`].
+#[derive(Default)]
+pub struct Entries {
+    entries: Vec<Entry>,
+    names: Vec<u8>,
+    stats: Vec<PackedStat>,
+}
+
+impl Entries {
+    /// Adds a name the server listed (not `.` or `..`); names longer than `NAME_MAX` are
+    /// the server's error and are left out.
+    pub fn push(&mut self, dirent: &Dirent<'_>) {
+        let (Ok(name_at), Ok(name_len)) = (
+            u32::try_from(self.names.len()),
+            u8::try_from(dirent.name.len()),
+        ) else {
+            return;
+        };
+        self.names.extend_from_slice(dirent.name);
+        self.entries.push(Entry {
+            cookie: dirent.offset,
+            ino: dirent.qid.path,
+            name_at,
+            name_len,
+            file_type: super::convert::dirent_file_type(dirent.kind, dirent.qid.kind),
+            has_stat: false,
+        });
+        self.stats.push(PackedStat::default());
+    }
+
+    pub fn name(&self, entry: &Entry) -> &[u8] {
+        name_in(&self.names, entry)
+    }
+
+    /// What a listing of these entries costs.
+    pub fn cost(&self) -> u64 {
+        self.entries.len() as u64 * ENTRY_COST + self.names.len() as u64 + 4 * heap_cost(0)
+    }
+}
+
+fn name_in<'a>(names: &'a [u8], entry: &Entry) -> &'a [u8] {
+    let at = entry.name_at as usize;
+    &names[at..at + usize::from(entry.name_len)]
 }
 
 pub struct Listing {
     entries: Vec<Entry>,
+    names: Vec<u8>,
+    stats: Vec<PackedStat>,
     /// Positions in `entries`, hashed by name.
     index: HashTable<u32>,
     /// The mount's `links` number when the attributes were fetched.
@@ -67,7 +120,7 @@ pub enum Found {
     Present {
         ino: u64,
         file_type: FileType,
-        stat: Option<Stat>,
+        stat: Option<PackedStat>,
     },
 }
 
@@ -82,26 +135,27 @@ fn hash(name: &[u8]) -> u64 {
     hash
 }
 
-/// What a listing of `entries` costs.
-pub fn cost(entries: &[Entry]) -> u64 {
-    entries
-        .iter()
-        .map(|entry| ENTRY_COST + heap_cost(entry.name.len()))
-        .sum::<u64>()
-        + heap_cost(0)
-}
-
 impl Listing {
     /// A listing of `entries` (names without `.` and `..`), charged as `charge`.
-    pub fn new(entries: Vec<Entry>, links: u64, charge: Charge) -> Listing {
+    pub fn new(entries: Entries, links: u64, charge: Charge) -> Listing {
+        let Entries {
+            mut entries,
+            mut names,
+            mut stats,
+        } = entries;
+        entries.shrink_to_fit();
+        names.shrink_to_fit();
+        stats.shrink_to_fit();
         let mut index = HashTable::with_capacity(entries.len());
         for (position, entry) in entries.iter().enumerate() {
-            index.insert_unique(hash(&entry.name), position as u32, |&at| {
-                hash(&entries[at as usize].name)
+            index.insert_unique(hash(name_in(&names, entry)), position as u32, |&at| {
+                hash(name_in(&names, &entries[at as usize]))
             });
         }
         Listing {
             entries,
+            names,
+            stats,
             index,
             links,
             resume: 0,
@@ -111,14 +165,16 @@ impl Listing {
     }
 
     fn position(&self, name: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
+        let (entries, names) = (&self.entries, &self.names);
         self.index
-            .find(hash(name), |&at| &*entries[at as usize].name == name)
+            .find(hash(name), |&at| {
+                name_in(names, &entries[at as usize]) == name
+            })
             .map(|&at| at as usize)
     }
 
-    /// What the listing knows of `name`; attributes are handed out once, and only while
-    /// the mount's `links` number is still `links`.
+    /// What the listing knows of `name`; attributes are handed out once (until given
+    /// back), and only while the mount's `links` number is still `links`.
     pub fn lookup(&mut self, name: &[u8], links: u64) -> Found {
         self.used.store(true, Ordering::Relaxed);
         let fresh = self.links == links;
@@ -126,18 +182,38 @@ impl Listing {
             return Found::Missing;
         };
         let entry = &mut self.entries[position];
-        let stat = entry.stat.take().filter(|_| fresh).map(|stat| *stat);
+        let stat = core::mem::take(&mut entry.has_stat).then(|| self.stats[position].clone());
         Found::Present {
             ino: entry.ino,
             file_type: entry.file_type,
-            stat,
+            stat: stat.filter(|_| fresh),
+        }
+    }
+
+    /// Takes back the attributes of `name`'s inode `ino` as it goes, if they date from
+    /// this listing's `links` number (`stat_links`): the next lookup is served from them.
+    pub fn give_back(&mut self, name: &[u8], ino: u64, stat: &Stat, stat_links: u64) {
+        if stat_links != self.links {
+            return;
+        }
+        let Some(position) = self.position(name) else {
+            return;
+        };
+        let entry = &mut self.entries[position];
+        if entry.ino == ino && !entry.has_stat {
+            entry.has_stat = true;
+            self.stats[position] = PackedStat::pack(stat);
         }
     }
 
     /// Hands the entries after the server cookie `cookie` (0: from the start) to `sink`
     /// until it returns false; `None` when no entry has that cookie (an offset the
     /// listing cannot place: the caller asks the server).
-    pub fn read_from(&mut self, cookie: u64, sink: &mut dyn FnMut(&Entry) -> bool) -> Option<()> {
+    pub fn read_from(
+        &mut self,
+        cookie: u64,
+        sink: &mut dyn FnMut(&Entry, &[u8]) -> bool,
+    ) -> Option<()> {
         self.used.store(true, Ordering::Relaxed);
         let start = if cookie == 0 {
             0
@@ -156,24 +232,13 @@ impl Listing {
         };
         let mut next = start;
         for entry in &self.entries[start..] {
-            if !sink(entry) {
+            if !sink(entry, name_in(&self.names, entry)) {
                 break;
             }
             next += 1;
         }
         self.resume = next;
         Some(())
-    }
-}
-
-/// An entry for a name the server listed (not `.` or `..`).
-pub fn entry_of(dirent: &Dirent<'_>) -> Entry {
-    Entry {
-        name: dirent.name.into(),
-        cookie: dirent.offset,
-        ino: dirent.qid.path,
-        file_type: super::convert::dirent_file_type(dirent.kind, dirent.qid.kind),
-        stat: None,
     }
 }
 
@@ -275,10 +340,28 @@ impl P9Inode {
                     return Ok(Some(live));
                 }
                 let parent = self.me.upgrade().ok_or(Errno::EIO)?;
+                let stat = stat.map(|stat| stat.unpack(self.mount.dev, ino));
                 let child = P9Inode::listed(parent, name, ino, file_type, stat, links);
                 self.remember_child(name, &child);
                 Ok(Some(child))
             }
+        }
+    }
+
+    /// Exclusive mounts: whether this directory holds its listing now.
+    pub(super) fn has_listing(&self) -> bool {
+        self.extra_made()
+            .and_then(|extra| extra.listing.get())
+            .is_some_and(|slot| slot.lock().listing.is_some())
+    }
+
+    /// Exclusive mounts: the attributes of the inode `ino` that `name` made from the
+    /// listing, as that inode goes (see [`Listing::give_back`]).
+    pub(super) fn take_back(&self, name: &[u8], ino: u64, stat: &Stat, links: u64) {
+        if let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get())
+            && let Some(listing) = slot.lock().listing.as_mut()
+        {
+            listing.give_back(name, ino, stat, links);
         }
     }
 
@@ -321,14 +404,14 @@ impl P9Inode {
     /// when the budget has no room for it.
     fn read_listing(&self, slot: &Arc<Slot>) -> Result<Option<Listing>> {
         let links = self.mount.links.load(Ordering::Acquire);
-        let mut entries = Vec::new();
+        let mut entries = Entries::default();
         self.open_fid(Access::Read)?.readdir(0, &mut |dirent| {
             if dirent.name != b"." && dirent.name != b".." {
-                entries.push(entry_of(dirent));
+                entries.push(dirent);
             }
             true
         })?;
-        let bytes = cost(&entries);
+        let bytes = entries.cost();
         let Some(charge) = self
             .mount
             .listings
@@ -344,19 +427,26 @@ impl P9Inode {
     /// clunk: see [`super::client::Client::getattr_names`]). Entries a live inode already
     /// stands for are skipped (its attributes are its own), and so are any the server
     /// answers oddly (they are fetched again when looked up).
-    fn prefetch(&self, entries: &mut [Entry]) -> Result<()> {
+    fn prefetch(&self, entries: &mut Entries) -> Result<()> {
         let dir = self.fid()?;
-        let wanted: Vec<usize> = (0..entries.len())
-            .filter(|&at| self.live_child(&entries[at].name).is_none())
+        let wanted: Vec<usize> = (0..entries.entries.len())
+            .filter(|&at| {
+                self.live_child(entries.name(&entries.entries[at]))
+                    .is_none()
+            })
             .collect();
-        let names: Vec<&[u8]> = wanted.iter().map(|&at| &entries[at].name[..]).collect();
+        let names: Vec<&[u8]> = wanted
+            .iter()
+            .map(|&at| entries.name(&entries.entries[at]))
+            .collect();
         let attrs = dir
             .client()
             .clone()
             .getattr_names(dir, &names, getattr_mask::ALL);
         drop(names);
         for (at, attr) in wanted.into_iter().zip(attrs) {
-            let entry = &mut entries[at];
+            let entry = &mut entries.entries[at];
+            let slot = &mut entries.stats[at];
             let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev)) else {
                 continue;
             };
@@ -364,7 +454,8 @@ impl P9Inode {
                 continue;
             }
             stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
-            entry.stat = Some(Box::new(stat));
+            entry.has_stat = true;
+            *slot = PackedStat::pack(&stat);
         }
         Ok(())
     }
@@ -372,9 +463,9 @@ impl P9Inode {
 
 fn serve(listing: &mut Listing, cookie: u64, sink: &mut dyn FnMut(DirEntry<'_>) -> bool) -> bool {
     listing
-        .read_from(cookie, &mut |entry| {
+        .read_from(cookie, &mut |entry, name| {
             sink(DirEntry {
-                name: &entry.name,
+                name,
                 ino: entry.ino,
                 file_type: entry.file_type,
                 next_offset: entry.cookie.saturating_add(FIRST_ENTRY_OFFSET),

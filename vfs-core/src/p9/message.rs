@@ -123,6 +123,27 @@ pub mod open_flags {
     pub const DIRECTORY: u32 = 0o200000;
 }
 
+impl Request<'_> {
+    /// Whether the request may change what the server holds (a file's data or
+    /// attributes, a directory's names): what retires a shared mount's batched answers.
+    pub fn changes_server(&self) -> bool {
+        const O_TRUNC: u32 = 0o1000;
+        match self {
+            Request::SetAttr { .. }
+            | Request::Lcreate { .. }
+            | Request::Write { .. }
+            | Request::Mkdir { .. }
+            | Request::Mknod { .. }
+            | Request::Symlink { .. }
+            | Request::Link { .. }
+            | Request::UnlinkAt { .. }
+            | Request::RenameAt { .. } => true,
+            Request::Lopen { flags, .. } => flags & O_TRUNC != 0,
+            _ => false,
+        }
+    }
+}
+
 /// `Tunlinkat` flag for removing a directory (Linux's `AT_REMOVEDIR`).
 pub const AT_REMOVEDIR: u32 = 0x200;
 

@@ -24,12 +24,14 @@
 //! leaf).
 
 mod attr_cache;
+mod batch;
 pub mod client;
 mod convert;
 mod ids;
 mod listing;
 pub mod message;
 mod node;
+mod packed;
 mod pages;
 mod queue;
 pub mod transport;
@@ -44,6 +46,7 @@ use crate::attr::{FileType, StatFs};
 use crate::budget::MemoryBudget;
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, FileSystem, Inode};
+use crate::time::ClockRef;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -52,7 +55,7 @@ use convert::statfs_from_stats;
 use message::getattr_mask;
 
 /// How to attach a mount.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct P9MountOptions<'a> {
     /// The tree to attach on the server (QEMU ignores it; empty is the export's root).
     pub aname: &'a [u8],
@@ -68,6 +71,9 @@ pub struct P9MountOptions<'a> {
     /// are frames it can map. `None`: a budget that never refuses, with heap pages (host
     /// tools and tests).
     pub page_budget: Option<&'a Arc<MemoryBudget>>,
+    /// Shared mounts: bounds how long a batched answer to a directory read's `lstat`s
+    /// stays good (see `batch.rs`). `None`: only the connection's traffic bounds it.
+    pub clock: Option<&'a ClockRef>,
 }
 
 impl Default for P9MountOptions<'_> {
@@ -78,6 +84,7 @@ impl Default for P9MountOptions<'_> {
             uid: 0,
             policy: CachePolicy::Exclusive,
             page_budget: None,
+            clock: None,
         }
     }
 }
@@ -93,6 +100,8 @@ pub(crate) struct Mount {
     pub(crate) page_budget: Arc<MemoryBudget>,
     /// Every directory listing, for eviction.
     pub(crate) listings: listing::Listings,
+    /// See [`P9MountOptions::clock`].
+    pub(crate) clock: Option<ClockRef>,
 }
 
 pub struct P9FileSystem {
@@ -132,6 +141,7 @@ impl P9FileSystem {
                 .cloned()
                 .unwrap_or_else(MemoryBudget::unlimited),
             listings: listing::Listings::default(),
+            clock: options.clock.cloned(),
         });
         let root = P9Inode::new(&mount, fid, &attr, true)?;
         if root.file_type() != FileType::Directory {

@@ -16,13 +16,14 @@
 //! coherent here: reads see what mappings stored, writes and truncations reach the
 //! cached pages.
 //!
-//! Locks (`open`, `children`, `symlink_target`, the attribute cache's and the page
-//! cache's) are leaves:
+//! Locks (`open`, `children`, `origin`, `symlink_target`, `recent`, the attribute
+//! cache's, the listing slot's and the page cache's) are leaves:
 //! never two at once, never across a request, never where a fid can drop. The whole
 //! order of the 9p client and filesystem is at the top of `client.rs`.
 
 use super::Mount;
 use super::attr_cache::AttrCache;
+use super::batch::Recent;
 use super::client::Fid;
 use super::convert::{dirent_file_type, setattr_fields, stat_from_attr};
 use super::listing::Slot;
@@ -88,6 +89,9 @@ pub(super) struct Extra {
     children: Mutex<Children>,
     /// Exclusive mounts, directories: the listing (see `listing.rs`), made on first read.
     pub(super) listing: spin::Once<Arc<Slot>>,
+    /// Shared mounts, directories: the names the last read handed out and their batched
+    /// attributes (see `batch.rs`).
+    pub(super) recent: Mutex<Option<Box<Recent>>>,
 }
 
 /// A path fid's starting point: the parent directory and the name in it.
@@ -101,6 +105,25 @@ struct Children {
     by_name: HashMap<Box<[u8]>, Weak<P9Inode>>,
     /// Size after the last sweep of dead entries; the next sweep waits until it doubles.
     swept_len: usize,
+}
+
+/// Exclusive mounts: a file made from its directory's listing and never walked to gives
+/// its attributes back to the listing as it goes (see `listing.rs`), so forgetting it
+/// costs no round trip later.
+impl Drop for P9Inode {
+    fn drop(&mut self) {
+        if self.mount.policy != CachePolicy::Exclusive {
+            return;
+        }
+        let Some(origin) = self.origin.get_mut().take() else {
+            return;
+        };
+        if let Some((stat, links)) = self.attrs.cached_mut() {
+            origin
+                .parent
+                .take_back(&origin.name, self.ino, &stat, links);
+        }
+    }
 }
 
 impl P9Inode {
@@ -205,6 +228,13 @@ impl P9Inode {
         Ok(fid)
     }
 
+    fn origin_parent(&self) -> Option<Arc<P9Inode>> {
+        self.origin
+            .lock()
+            .as_ref()
+            .map(|origin| origin.parent.clone())
+    }
+
     fn origin(&self) -> Option<(Arc<P9Inode>, Box<[u8]>)> {
         self.origin
             .lock()
@@ -234,20 +264,34 @@ impl P9Inode {
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
         if !self.exclusive() {
             let stat = stat_from_attr(&attr, self.mount.dev)?;
-            let requests = self.mount.client.requests_sent();
-            if let Some(live) = self.live_child(name)
-                && live.ino == child.ino
-                && live.file_type == child.file_type
-            {
-                drop(child);
-                live.attrs
-                    .fill_fresh(stat, self.mount.client.requests_sent());
-                return Ok(live);
-            }
-            child.attrs.fill_fresh(stat, requests);
+            return Ok(self.adopt_shared(name, child, stat));
         }
         self.remember_child(name, &child);
         Ok(child)
+    }
+
+    /// Shared mounts: `child`, just found under `name` with attributes `stat`, or the
+    /// inode already handed out for `name` when it is still the same file; either way
+    /// with `stat` ready for the `getattr` that follows.
+    pub(super) fn adopt_shared(
+        &self,
+        name: &[u8],
+        child: Arc<P9Inode>,
+        stat: Stat,
+    ) -> Arc<P9Inode> {
+        let requests = self.mount.client.requests_sent();
+        if let Some(live) = self.live_child(name)
+            && live.ino == child.ino
+            && live.file_type == child.file_type
+        {
+            drop(child);
+            live.attrs
+                .fill_fresh(stat, self.mount.client.requests_sent());
+            return live;
+        }
+        child.attrs.fill_fresh(stat, requests);
+        self.remember_child(name, &child);
+        child
     }
 
     /// Attributes of the directory changed (entries, link count, times), and its listing
@@ -433,6 +477,18 @@ impl Inode for P9Inode {
         self.file_type
     }
 
+    /// A file only ever looked up or stat'ed (no fid walked, nothing opened, mapped or
+    /// read as a link) whose directory keeps its listing: its attributes go back there as
+    /// it goes, and the next lookup makes it again from them.
+    fn forgettable(&self) -> bool {
+        self.exclusive()
+            && self.file_type != FileType::Directory
+            && self.extra.get().is_none()
+            && self
+                .origin_parent()
+                .is_some_and(|parent| parent.has_listing())
+    }
+
     fn getattr(&self) -> Result<Stat> {
         if !self.exclusive()
             && let Some(stat) = self.attrs.take_fresh(self.mount.client.requests_sent())
@@ -454,8 +510,36 @@ impl Inode for P9Inode {
         stat.mode = self.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
         if self.exclusive() {
             self.attrs.fill(ticket, stat);
+        } else {
+            self.attrs.saw(&stat);
         }
         Ok(stat)
+    }
+
+    /// Shared mounts: the mode and owners as last fetched (every lookup fetches them),
+    /// so a walk through a directory costs no round trip for its permission check;
+    /// a change of them on the host is seen at the directory's next lookup or `stat`.
+    fn search_attrs(&self) -> Result<Stat> {
+        let Some((mode, uid, gid)) = self.attrs.seen().filter(|_| !self.exclusive()) else {
+            return self.getattr();
+        };
+        let never = crate::time::Timespec::default();
+        Ok(Stat {
+            dev: self.mount.dev,
+            ino: self.ino,
+            mode,
+            nlink: 0,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: 0,
+            blocks: 0,
+            atime: never,
+            mtime: never,
+            ctime: never,
+            btime: never,
+        })
     }
 
     fn setattr(&self, change: &SetAttr) -> Result<()> {
@@ -495,6 +579,11 @@ impl Inode for P9Inode {
         check_name(name)?;
         if self.exclusive()
             && let Some(child) = self.lookup_listed(name)?
+        {
+            return Ok(child);
+        }
+        if !self.exclusive()
+            && let Some(child) = self.lookup_batched(name)?
         {
             return Ok(child);
         }
@@ -630,17 +719,28 @@ impl Inode for P9Inode {
             return Ok(());
         }
         let fid = self.open_fid(Access::Read)?;
-        fid.readdir(offset.saturating_sub(FIRST_ENTRY_OFFSET), &mut |entry| {
-            if entry.name == b"." || entry.name == b".." {
-                return true;
-            }
-            sink(DirEntry {
-                name: entry.name,
-                ino: entry.qid.path,
-                file_type: dirent_file_type(entry.kind, entry.qid.kind),
-                next_offset: entry.offset.saturating_add(FIRST_ENTRY_OFFSET),
+        let mut read = |record: &mut dyn FnMut(&[u8])| {
+            fid.readdir(offset.saturating_sub(FIRST_ENTRY_OFFSET), &mut |entry| {
+                if entry.name == b"." || entry.name == b".." {
+                    return true;
+                }
+                let taken = sink(DirEntry {
+                    name: entry.name,
+                    ino: entry.qid.path,
+                    file_type: dirent_file_type(entry.kind, entry.qid.kind),
+                    next_offset: entry.offset.saturating_add(FIRST_ENTRY_OFFSET),
+                });
+                if taken {
+                    record(entry.name);
+                }
+                taken
             })
-        })
+        };
+        if self.exclusive() {
+            read(&mut |_| {})
+        } else {
+            self.record_read(read)
+        }
     }
 
     fn readlink(&self) -> Result<Vec<u8>> {

@@ -207,6 +207,14 @@ impl Client {
         }
         self.requests
             .fetch_add(exchanges.len() as u64, Ordering::Relaxed);
+        self.submissions.fetch_add(1, Ordering::Relaxed);
+        let changes = requests
+            .iter()
+            .filter(|request| request.changes_server())
+            .count();
+        if changes > 0 {
+            self.changes.fetch_add(changes as u64, Ordering::Relaxed);
+        }
         let tickets = self.channel.submit(exchanges);
         let mut tickets = tickets.into_iter();
         for (index, tag, type_code, charge) in queued {

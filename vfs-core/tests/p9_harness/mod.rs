@@ -278,7 +278,16 @@ impl Fixture {
 
     /// Mounted with the listings and page caches charged to `budget`.
     pub fn with_budget(policy: CachePolicy, budget: &Arc<MemoryBudget>) -> Fixture {
-        Fixture::over_with(policy, MSIZE_LIMIT, true, Some(budget), |channel| channel)
+        Fixture::over_with(policy, MSIZE_LIMIT, true, Some(budget), None, |channel| {
+            channel
+        })
+    }
+
+    /// Mounted with `clock` bounding how long batched attributes stay good.
+    pub fn with_clock(policy: CachePolicy, clock: &vfs_core::time::ClockRef) -> Fixture {
+        Fixture::over_with(policy, MSIZE_LIMIT, true, None, Some(clock), |channel| {
+            channel
+        })
     }
 
     fn over(
@@ -287,7 +296,14 @@ impl Fixture {
         emulate_nodes: bool,
         transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
     ) -> Fixture {
-        Fixture::over_with(policy, max_message_size, emulate_nodes, None, transport)
+        Fixture::over_with(
+            policy,
+            max_message_size,
+            emulate_nodes,
+            None,
+            None,
+            transport,
+        )
     }
 
     fn over_with(
@@ -295,6 +311,7 @@ impl Fixture {
         max_message_size: u32,
         emulate_nodes: bool,
         budget: Option<&Arc<MemoryBudget>>,
+        clock: Option<&vfs_core::time::ClockRef>,
         transport: impl FnOnce(Arc<ServerChannel>) -> Arc<dyn Transport>,
     ) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
@@ -302,6 +319,7 @@ impl Fixture {
         let options = P9MountOptions {
             policy,
             page_budget: budget,
+            clock,
             ..P9MountOptions::default()
         };
         let fs = P9FileSystem::new(transport(channel.clone()), &options, 0x900).unwrap();
@@ -310,6 +328,22 @@ impl Fixture {
 
     pub fn host(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
+    }
+
+    /// Checks what a `stat` said of `relative` against the host's `lstat` of it.
+    pub fn assert_matches_host(&self, ours: &vfs_core::attr::Stat, relative: &str) {
+        let host = std::fs::symlink_metadata(self.host(relative)).unwrap();
+        assert_eq!(
+            (ours.ino, ours.size, ours.mode, ours.nlink, ours.mtime.sec),
+            (
+                host.ino(),
+                host.size(),
+                host.mode(),
+                host.nlink(),
+                host.mtime()
+            ),
+            "{relative}"
+        );
     }
 
     /// Unmounts and checks that the server holds no fid of ours any more and that no
