@@ -144,18 +144,22 @@ pub fn run(
         print_line(format_args!("sandbox: {why}"));
         exit(container::error::MOUNT_FAILED)
     }
+    crate::timeline::phase("control port");
     let spec = Spec::parse(spec_bytes).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: spec: {error}"));
         exit(error.exit_status())
     });
+    crate::timeline::phase("spec parsed");
     let file_binds: Vec<_> = crate::options::file_binds(cmdline).collect();
     let plan = container::compile(&spec, &options.sandbox, &file_binds).unwrap_or_else(|error| {
         print_line(format_args!("sandbox: spec: {error}"));
         exit(error.exit_status())
     });
+    crate::timeline::phase("spec compiled");
     for warning in &plan.warnings {
         log::warn!(target: "sandbox", "{warning}");
     }
+    crate::timeline::phase("warnings");
     let tags: Vec<&str> = devices.nine_p.iter().map(|channel| channel.tag()).collect();
     if let Err(error) = container::check_channels(&plan, &tags) {
         print_line(format_args!("sandbox: {error}"));
@@ -197,10 +201,12 @@ pub fn run(
         print_line(format_args!("sandbox: {why}"));
         exit(container::error::MOUNT_FAILED)
     }
+    crate::timeline::phase("console set up");
     let mut process = init_process(&plan, ns, control).unwrap_or_else(|(what, errno)| {
         print_line(format_args!("sandbox: {what}: {errno:?}"));
         exit(container::error::MOUNT_FAILED)
     });
+    crate::timeline::phase("init process");
     let path = plan
         .process
         .resolve(|path| lookup_kind(&process.fs_context(), path))
@@ -210,10 +216,12 @@ pub fn run(
         });
     let argv: Strings = plan.process.args.iter().map(|arg| arg.as_bytes()).collect();
     let envp: Strings = plan.process.env.iter().map(|var| var.as_bytes()).collect();
+    crate::timeline::phase("path resolved");
     if let Err(failure) = crate::process::exec::exec(&mut process, path.as_bytes(), argv, envp) {
         print_line(format_args!("sandbox: cannot execute {path}: {failure}"));
         exit(failure.shell_status());
     }
+    crate::timeline::phase("exec");
     // The boot is over: the budget is what is left, and from here on the heap running dry
     // is not the machine's size.
     match crate::mm::budget::settle() {
@@ -254,14 +262,18 @@ pub fn run(
         crate::tty::console::attach_init(plan.process.terminal);
         crate::task::run::run(&mut process)
     };
+    crate::timeline::phase("init ran");
     let termination = crate::task::lifecycle::end_init(process, ending);
+    crate::timeline::phase("init ended");
     log::info!(target: "sandbox", "init ended: {termination:?}");
     if control {
         crate::control::init_ended(termination);
+        crate::timeline::phase("status sent");
     }
     // What shared mappings stored and nobody wrote back yet reaches the host's files
     // before the machine goes.
     crate::mm::writeback::sync_all();
+    crate::timeline::phase("synced");
     exit(termination.shell_status())
 }
 

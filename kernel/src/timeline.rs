@@ -123,6 +123,15 @@ pub fn flush() {
     }
     let phases = PHASES.lock();
     let from = PRINTED.swap(phases.len, Ordering::Relaxed);
+    if from == 0 {
+        // The guest TSC starts at 0 when the VMM starts the vCPU (QEMU's TCG and KVM
+        // both), so the entry's own TSC is the time the firmware and loader took.
+        let (entry, mult) = tsc_scale();
+        let micros = crate::exec::vdso::cycles_to_nanos(entry, mult) / 1000;
+        crate::console::print_line(format_args!(
+            "timeline: PVH entry {micros} us after the vCPU started"
+        ));
+    }
     for &(name, tsc) in &phases.entries[from.min(phases.len)..phases.len] {
         crate::console::print_line(format_args!("{} {name}", stamp_of(tsc)));
     }

@@ -70,6 +70,7 @@ pub fn run(config: MonitorConfig, mut ready: File, launcher: Launcher) -> i32 {
     match bring_up(&config, launcher) {
         Ok((monitor, listener, signals)) => {
             let _ = report(&mut ready, &Reply::Ok);
+            log::debug!("phase: monitor ready");
             drop(ready);
             let server = Arc::clone(&monitor);
             std::thread::spawn(move || server.serve(listener));
@@ -107,6 +108,7 @@ fn bring_up(
     config: &MonitorConfig,
     launcher: Launcher,
 ) -> Result<(Arc<Monitor>, UnixListener, SigSet)> {
+    log::debug!("phase: monitor started");
     let signals = block_signals()?;
     // A session of our own: a ^C at the caller's terminal is not for us, and a pty slave can
     // become our controlling terminal.
@@ -348,6 +350,7 @@ impl Monitor {
             };
             log::debug!("monitor: {request:?}");
             let reply = self.handle(request, fds);
+            log::debug!("monitor: replied {reply:?}");
             if let Err(error) = protocol::send(&stream, &reply, &[]) {
                 log::debug!("monitor socket: the caller left before the reply: {error}");
                 return;
@@ -383,6 +386,7 @@ impl Monitor {
                 NO_STATUS
             }
         };
+        log::debug!("phase: the sandbox ended ({code})");
         let mut status = self
             .status
             .lock()

@@ -98,6 +98,7 @@ pub fn hold_until_start(process: &mut Process) -> Option<Ending> {
         }
         START_EVENTS.cancel();
     }
+    crate::timeline::phase("started");
     crate::process::deliver::deliver_pending(process, None)
 }
 

@@ -21,6 +21,7 @@ use crate::state::{self, Container, HostProcess, Record, Status};
 use crate::vm::Launcher;
 
 pub fn create(global: &Global, args: &Create) -> Result<()> {
+    log::debug!("phase: create");
     state::check_id(&args.container_id)?;
     let bundle = Bundle::load(&args.bundle)?;
     for line in spec::ignored_fields(&bundle.spec) {
@@ -115,6 +116,7 @@ fn bring_up(
             RuntimeError::Guest { message, status } => guest_exec_error(message, status, &program),
             other => other,
         })?;
+    log::debug!("phase: create: the monitor is ready");
     // The monitor is our child, and so a descendant of our caller (conmon, the shim), which
     // waits for it; we never do.
     if let Some(pid_file) = &args.pid_file {
@@ -125,6 +127,7 @@ fn bring_up(
     hooks::run_all(&bundle.spec, HookKind::Prestart, &state)?;
     hooks::run_all(&bundle.spec, HookKind::CreateRuntime, &state)?;
     hooks::run_all(&bundle.spec, HookKind::CreateContainer, &state)?;
+    log::debug!("phase: create done");
     Ok(())
 }
 

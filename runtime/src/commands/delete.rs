@@ -21,6 +21,7 @@ use crate::state::{self, HostProcess, Lock, Record, Status};
 const GRACE: Duration = Duration::from_secs(2);
 
 pub fn delete(global: &Global, id: &str, force: bool) -> Result<()> {
+    log::debug!("phase: delete");
     let container = match global.root.lock(id, Lock::Exclusive) {
         Ok(container) => container,
         // runc: `delete --force` of a container that is not there succeeds.
@@ -41,6 +42,7 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<()> {
     }
     if status != Status::Stopped || record.vmm.is_alive() {
         tear_down(&container.dir, &record);
+        log::debug!("phase: delete: torn down");
     }
     let mut state = record.oci_state();
     state["status"] = "stopped".into();
@@ -49,7 +51,9 @@ pub fn delete(global: &Global, id: &str, force: bool) -> Result<()> {
         Ok(Ok(spec)) => hooks::run_all_warn(&spec, HookKind::Poststop, &state),
         _ => log::warn!("the container's spec copy is unreadable; poststop hooks not run"),
     }
-    container.remove()
+    let removed = container.remove();
+    log::debug!("phase: delete done");
+    removed
 }
 
 fn tear_down(dir: &std::path::Path, record: &Record) {

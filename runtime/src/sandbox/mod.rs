@@ -185,6 +185,7 @@ impl Sandbox {
         let created = sandbox
             .link
             .wait_for(|state| (state.created || state.ended).then_some(state.created));
+        log::debug!("phase: the kernel says the init is loaded (created: {created})");
         if !created {
             return Err(match sandbox.finish() {
                 Ok(status) => SandboxError::Guest {
@@ -336,6 +337,7 @@ impl Sandbox {
         let (qemu_status, facts) = {
             let mut vm = self.vm.lock().unwrap_or_else(|p| p.into_inner());
             let status = vm.child.wait();
+            log::debug!("phase: QEMU exited ({status:?})");
             for thread in vm.console_threads.drain(..) {
                 let _ = thread.join();
             }

@@ -12,7 +12,6 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use kernel::container::SandboxOptions;
 
@@ -87,7 +86,10 @@ fn invocation(
             .iter()
             .map(|bind| ("bind_file", bind.to_option_value())),
     );
-    let decision = qemu::decide_accel_here(config.accel);
+    // Read once: it is slow to produce on some hosts, and both the accelerator and the
+    // TSC frequency come from it.
+    let cpuinfo = qemu::host::cpuinfo();
+    let decision = qemu::decide_accel(config.accel, &cpuinfo, &qemu::host::kvm_device());
     if let Some(reason) = &decision.fallback_reason {
         log::info!("accel auto → tcg: {reason}");
     }
@@ -100,7 +102,7 @@ fn invocation(
         kernel: config.kernel.clone(),
         cmdline: kernel_cmdline(
             &with_sandbox_options("", &sandbox),
-            qemu::host::tsc_khz(&qemu::host::cpuinfo()),
+            qemu::host::tsc_khz(&cpuinfo),
         ),
         initrd: Some(loaded.spec_file),
         shares: loaded.shares,
@@ -144,6 +146,7 @@ fn start_in(config: &LaunchConfig, dir: &Path) -> Result<Vm, SandboxError> {
         .stderr(Stdio::piped());
     log::debug!("{}", invocation.shell_line());
     let mut child = command.spawn().map_err(SandboxError::Launch)?;
+    log::debug!("phase: QEMU spawned (pid {})", child.id());
     let console = Arc::new(Mutex::new(ConsoleFacts::default()));
     let log = Arc::new(Mutex::new(log));
     let mut console_threads = Vec::new();
@@ -154,7 +157,10 @@ fn start_in(config: &LaunchConfig, dir: &Path) -> Result<Vm, SandboxError> {
         console_threads.push(copy_console(stderr, log, None));
     }
     let control = match accept(&listener, &mut child) {
-        Ok(control) => control,
+        Ok(control) => {
+            log::debug!("phase: QEMU connected the control port");
+            control
+        }
         Err(error) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -169,11 +175,18 @@ fn start_in(config: &LaunchConfig, dir: &Path) -> Result<Vm, SandboxError> {
     })
 }
 
-/// The one connection QEMU makes to `listener`; an error if QEMU ended first.
+/// The one connection QEMU makes to `listener`; an error if QEMU ended first. Waits in
+/// `poll(2)`, so the connection is taken the moment it comes (a sleep between tries would
+/// add its length to every launch); QEMU's end is looked for between waits.
 fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, SandboxError> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
     listener
         .set_nonblocking(true)
         .map_err(SandboxError::Launch)?;
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 20_000_000,
+    };
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -188,7 +201,11 @@ fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, Sand
                         "QEMU ended before connecting its control port ({status})"
                     ))));
                 }
-                thread::sleep(Duration::from_millis(2));
+                let mut fds = [PollFd::new(listener, PollFlags::IN)];
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(error) => return Err(SandboxError::Launch(error.into())),
+                }
             }
             Err(error) => return Err(SandboxError::Launch(error)),
         }
