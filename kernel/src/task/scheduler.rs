@@ -348,7 +348,8 @@ pub fn sleep_for(ns: i64, interrupted: &dyn Fn() -> bool) {
 }
 
 fn wake_expired_sleepers() {
-    // The console's input has no interrupt: its port is looked at here, every tick.
+    // Device input is taken here, on every tick and after every device interrupt (which
+    // only ends a halt or user mode): the console's port and the control channel.
     crate::tty::console::poll_input();
     crate::control::poll();
     let now = crate::clock::monotonic_ns();

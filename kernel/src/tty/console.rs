@@ -52,6 +52,8 @@ static INPUT_ON: AtomicBool = AtomicBool::new(false);
 static TO_TERMINAL: AtomicBool = AtomicBool::new(false);
 static STDIN: Once<Arc<InputStream>> = Once::new();
 static STDIO: Once<Stdio> = Once::new();
+/// COM2's ISA interrupt line.
+const COM2_IRQ: u8 = 3;
 
 /// The window size a terminal starts with when the spec gives none: Linux's is all
 /// zeros, which full-screen programs cannot use; 24x80 is what they assume.
@@ -89,7 +91,6 @@ pub fn setup(
             }
             TO_TERMINAL.store(terminal, Ordering::Relaxed);
             INPUT_ON.store(true, Ordering::Relaxed);
-            const COM2_IRQ: u8 = 3;
             if let Err(why) = arch::ioapic::route_isa_irq(COM2_IRQ) {
                 log::info!(target: "console", "COM2 input polled on timer ticks only: {why}");
             }
