@@ -181,6 +181,14 @@ impl ProcessView for Task {
         let count = crate::task::lifecycle::threads_of(ProcessView::tgid(self)).len();
         u32::try_from(count.max(1)).unwrap_or(u32::MAX)
     }
+    fn cpu_masks(&self) -> (u64, u64) {
+        use crate::syscall::scheduling::{online_cpus, thread_of};
+        let online = online_cpus();
+        let allowed = thread_of(Task::pid(self)).map_or(online, |thread| {
+            thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online
+        });
+        (if allowed == 0 { online } else { allowed }, online)
+    }
     fn parent_pid(&self) -> u32 {
         // The init's parent is outside the container: 0, as Linux shows it there.
         match ProcessView::tgid(self) {
@@ -317,12 +325,35 @@ impl ProcessView for Task {
         let Some(mm) = self.parts().mm else {
             return ProcessMemory::default();
         };
-        let virtual_size = mm.lock().areas().map(|area| area.end - area.start).sum();
-        ProcessMemory {
-            virtual_size,
-            peak_virtual_size: virtual_size,
-            ..ProcessMemory::default()
+        let mm = mm.lock();
+        // Linux's `vm_stat_account` classes: the stack is the area exec left the stack
+        // pointer in (`VM_GROWSDOWN`), text and libraries are executable areas nobody
+        // writes, data the private writable ones.
+        let stack_pointer = mm.start_stack();
+        let mut memory = ProcessMemory::default();
+        let mut executable = 0;
+        for area in mm.areas() {
+            let size = area.end - area.start;
+            memory.virtual_size += size;
+            let writable = area.protection.contains(Protection::WRITE);
+            if (area.start..area.end).contains(&stack_pointer) {
+                memory.stack += size;
+            } else if writable && !area.backing.is_shared() {
+                memory.data += size;
+            } else if area.protection.contains(Protection::EXEC) && !writable {
+                executable += size;
+            }
         }
+        let (start_code, end_code) = mm.code_range();
+        let (pages, peak_pages, table_frames) = mm.page_counts();
+        let page = vfs_core::PAGE_SIZE as u64;
+        memory.text = end_code - start_code;
+        memory.libraries = executable.saturating_sub(memory.text);
+        memory.resident = pages * page;
+        memory.peak_resident = peak_pages * page;
+        memory.page_tables = table_frames * page;
+        memory.peak_virtual_size = memory.virtual_size;
+        memory
     }
     fn signals(&self) -> SignalMasks {
         let [pending, _shared, blocked, ignored, caught] =

@@ -1,7 +1,9 @@
 //! A spec mount's `options` → the flags the plan honours and the data options tmpfs takes.
 //!
 //! Sits under `plan` (DESIGN "Mount namespace" rules 3 and 4): `ro`, `rw`, `noatime`,
-//! `noexec`, `nosuid` are honoured; `bind`, `rbind`, `atime`, `exec` accepted; for tmpfs-like
+//! `noexec`, `nosuid`, `nodev`, `nodiratime` are honoured (`nodev` as Linux: device nodes
+//! on the mount cannot be opened); `bind`, `rbind`, `atime`, `exec`, `dev`, `diratime` and
+//! `relatime` (how atime is kept here anyway) accepted; for tmpfs-like
 //! filesystems `mode`, `uid`, `gid`, `size`, `nr_inodes` are read (runc hands them to the
 //! kernel's tmpfs as mount data, so a spec that limits inodes expects the limit); anything
 //! else becomes a
@@ -92,6 +94,13 @@ pub fn parse(
             "noexec" => flags.insert(MountFlags::NOEXEC),
             "exec" => flags.remove(MountFlags::NOEXEC),
             "nosuid" => flags.insert(MountFlags::NOSUID),
+            "suid" => flags.remove(MountFlags::NOSUID),
+            "nodev" => flags.insert(MountFlags::NODEV),
+            "dev" => flags.remove(MountFlags::NODEV),
+            "nodiratime" => flags.insert(MountFlags::NODIRATIME),
+            "diratime" => flags.remove(MountFlags::NODIRATIME),
+            // Linux's default, and how this kernel keeps atime: relatime clears noatime.
+            "relatime" => flags.remove(MountFlags::NOATIME),
             // The channel rule already made these a bind mount; nothing more to do.
             "bind" | "rbind" => {}
             _ => {
@@ -189,6 +198,24 @@ mod tests {
         assert!(warnings.is_empty());
         let (parsed, _) = read(
             &["ro", "noatime", "noexec", "rw", "atime", "exec"],
+            DataOptions::None,
+        );
+        assert_eq!(parsed.unwrap().flags, MountFlags::empty());
+    }
+
+    #[test]
+    fn device_and_directory_atime_flags_are_honoured() {
+        let (parsed, warnings) = read(
+            &["nodev", "nodiratime", "noatime", "relatime", "nosuid"],
+            DataOptions::None,
+        );
+        assert_eq!(
+            parsed.unwrap().flags,
+            MountFlags::NODEV | MountFlags::NODIRATIME | MountFlags::NOSUID
+        );
+        assert!(warnings.is_empty());
+        let (parsed, _) = read(
+            &["nodev", "nodiratime", "nosuid", "dev", "diratime", "suid"],
             DataOptions::None,
         );
         assert_eq!(parsed.unwrap().flags, MountFlags::empty());

@@ -141,6 +141,21 @@ pub struct ElfImage {
 }
 
 impl ElfImage {
+    /// The program's text as Linux's `load_elf_binary` records it (`start_code`,
+    /// `end_code`): from the lowest executable segment's page to the end of the highest
+    /// one's file bytes, rounded up to a page. `VmExe` in `/proc/<pid>/status`.
+    pub fn code_range(&self) -> (u64, u64) {
+        let executable = self
+            .segments
+            .iter()
+            .filter(|segment| segment.protection.contains(Protection::EXEC));
+        let start = executable.clone().map(|s| s.page_start().0).min();
+        let end = executable
+            .map(|s| (s.vaddr + s.file_size).next_multiple_of(PAGE))
+            .max();
+        start.zip(end).unwrap_or((0, 0))
+    }
+
     /// The end of the highest segment, rounded up to a page: where the program break
     /// starts after the program.
     pub fn memory_end(&self) -> u64 {

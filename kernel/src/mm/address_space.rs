@@ -234,6 +234,10 @@ pub struct AddressSpace {
     mapping_charge: Charge,
     /// Pages held, where the OOM killer reads them.
     resident: Arc<AtomicU64>,
+    /// The most pages held at once (`VmHWM`).
+    peak_resident: u64,
+    /// The program's text, `[start, end)` (Linux's `start_code`/`end_code`).
+    code_range: (u64, u64),
 }
 
 /// A zeroed frame for a user page, charged to the budget, with the room its mapping may
@@ -280,6 +284,8 @@ impl AddressSpace {
             area_charge: super::budget::budget().empty_charge(),
             mapping_charge,
             resident: Arc::new(AtomicU64::new(0)),
+            peak_resident: 0,
+            code_range: (0, 0),
         })
     }
 
@@ -295,6 +301,7 @@ impl AddressSpace {
     pub(super) fn sync_pages(&mut self) {
         let pages = self.table.page_count() as u64;
         self.resident.store(pages, Ordering::Relaxed);
+        self.peak_resident = self.peak_resident.max(pages);
         let wanted = self.table.table_frame_count() as u64 * PAGE + pages * MAPPING_COST;
         fit(&mut self.mapping_charge, wanted);
     }
@@ -470,6 +477,24 @@ impl AddressSpace {
         self.start_stack = address;
     }
 
+    pub fn set_code_range(&mut self, range: (u64, u64)) {
+        self.code_range = range;
+    }
+
+    pub fn code_range(&self) -> (u64, u64) {
+        self.code_range
+    }
+
+    /// Pages held now, the most held at once, and the page-table frames holding them.
+    pub fn page_counts(&self) -> (u64, u64, u64) {
+        let pages = self.table.page_count() as u64;
+        (
+            pages,
+            self.peak_resident.max(pages),
+            self.table.table_frame_count() as u64,
+        )
+    }
+
     pub fn start_stack(&self) -> u64 {
         self.start_stack
     }
@@ -574,6 +599,7 @@ impl AddressSpace {
         child.brk_start = self.brk_start;
         child.brk = self.brk;
         child.start_stack = self.start_stack;
+        child.code_range = self.code_range;
         let areas: Vec<(u64, u64, Protection, AreaFlags, bool)> = self
             .areas
             .iter()

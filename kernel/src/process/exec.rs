@@ -380,6 +380,7 @@ fn load(
     // The break starts right after the program (not its interpreter), as Linux's does
     // with randomization off.
     mm.set_brk_start(image.memory_end());
+    mm.set_code_range(image.code_range());
 
     let mut stack_rights = Protection::READ | Protection::WRITE;
     if image.executable_stack {

@@ -16,7 +16,7 @@ mod locks;
 mod memory;
 mod paths;
 mod process;
-mod scheduling;
+pub(crate) mod scheduling;
 mod signals;
 mod sockets;
 mod storage;

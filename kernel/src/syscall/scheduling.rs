@@ -21,12 +21,12 @@ const SCHED_RESET_ON_FORK: u64 = 0x4000_0000;
 /// Bytes of the kernel's `cpumask` (what `sched_getaffinity` returns on success).
 const CPUMASK_BYTES: u64 = 8;
 /// The online CPUs as a mask.
-fn online_cpus() -> u64 {
+pub(crate) fn online_cpus() -> u64 {
     arch::percpu::online_mask().max(1)
 }
 
 /// The kernel thread of `tid`, if it has one yet.
-fn thread_of(tid: u32) -> Option<alloc::sync::Arc<arch::thread::Thread>> {
+pub(crate) fn thread_of(tid: u32) -> Option<alloc::sync::Arc<arch::thread::Thread>> {
     TABLE.lock().get(tid).and_then(|entry| entry.thread.clone())
 }
 

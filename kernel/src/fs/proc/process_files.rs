@@ -85,16 +85,17 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
         ("VmSize:", memory.virtual_size),
         ("VmLck:", 0),
         ("VmPin:", 0),
-        ("VmHWM:", memory.resident),
+        ("VmHWM:", memory.peak_resident.max(memory.resident)),
         ("VmRSS:", memory.resident),
+        // Pages are not told apart by what fills them: all count as anonymous.
         ("RssAnon:", memory.resident),
         ("RssFile:", 0),
         ("RssShmem:", 0),
-        ("VmData:", 0),
-        ("VmStk:", 0),
-        ("VmExe:", 0),
-        ("VmLib:", 0),
-        ("VmPTE:", 0),
+        ("VmData:", memory.data),
+        ("VmStk:", memory.stack),
+        ("VmExe:", memory.text),
+        ("VmLib:", memory.libraries),
+        ("VmPTE:", memory.page_tables),
         ("VmSwap:", 0),
         ("HugetlbPages:", 0),
     ] {
@@ -118,11 +119,55 @@ pub fn status(process: &dyn ProcessView) -> Vec<u8> {
         u8::from(ids.no_new_privs)
     );
     text.push_str("Seccomp:\t0\nSeccomp_filters:\t0\n");
-    text.push_str(
-        "Cpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\nMems_allowed_list:\t0\n",
+    let (allowed, online) = process.cpu_masks();
+    let _ = write!(
+        text,
+        "Cpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t1\nMems_allowed_list:\t0\n",
+        cpu_mask_hex(allowed, online),
+        cpu_list(allowed)
     );
     text.push_str("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
     text.into_bytes()
+}
+
+/// A CPU mask as Linux's `%*pb` prints a `cpumask`: hex digits for as many CPUs as can
+/// be online (`nr_cpu_ids`, here the highest online CPU + 1), a comma between 32-bit
+/// groups.
+fn cpu_mask_hex(mask: u64, online: u64) -> String {
+    let cpus = (64 - online.leading_zeros()).max(1) as usize;
+    let digits = cpus.div_ceil(4);
+    let hex = alloc::format!("{mask:0digits$x}");
+    let hex = &hex[hex.len() - digits..];
+    let mut text = String::new();
+    for (index, digit) in hex.chars().enumerate() {
+        if index > 0 && (digits - index).is_multiple_of(8) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+/// A CPU mask as Linux's `%*pbl`: ranges, `0-3,5`.
+fn cpu_list(mask: u64) -> String {
+    let mut parts = Vec::new();
+    let mut cpu = 0;
+    while cpu < 64 {
+        if mask >> cpu & 1 == 0 {
+            cpu += 1;
+            continue;
+        }
+        let first = cpu;
+        while cpu < 64 && mask >> cpu & 1 == 1 {
+            cpu += 1;
+        }
+        parts.push(if cpu - 1 == first {
+            alloc::format!("{first}")
+        } else {
+            alloc::format!("{first}-{}", cpu - 1)
+        });
+    }
+    parts.join(",")
 }
 
 /// `/proc/<pid>/stat`: the 52 fields of `do_task_stat` on one line. Times are in
@@ -158,14 +203,18 @@ pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// `/proc/<pid>/statm`: size, resident, shared, text, lib, data, dirty, in pages; the
-/// kernel does not split its figures further, so the rest are 0.
+/// `/proc/<pid>/statm`: size, resident, shared, text, lib, data, dirty, in pages (as
+/// Linux's `task_statm`: `lib` is always 0 since 2.6, data counts the stack too); no
+/// resident page is counted as shared, as `RssFile`/`RssShmem` in `status`.
 pub fn statm(process: &dyn ProcessView) -> Vec<u8> {
     let memory = process.memory();
+    let pages = |bytes: u64| bytes / PAGE_SIZE as u64;
     alloc::format!(
-        "{} {} 0 0 0 0 0\n",
-        memory.virtual_size / PAGE_SIZE as u64,
-        memory.resident / PAGE_SIZE as u64
+        "{} {} 0 {} 0 {} 0\n",
+        pages(memory.virtual_size),
+        pages(memory.resident),
+        pages(memory.text),
+        pages(memory.data + memory.stack)
     )
     .into_bytes()
 }
@@ -240,4 +289,21 @@ pub fn fd_info(info: &FdInfo) -> Vec<u8> {
         info.extra
     )
     .into_bytes()
+}
+
+#[cfg(test)]
+mod cpu_mask_tests {
+    use super::{cpu_list, cpu_mask_hex};
+
+    #[test]
+    fn masks_print_as_linux_prints_a_cpumask() {
+        assert_eq!(cpu_mask_hex(1, 1), "1");
+        assert_eq!(cpu_mask_hex(0b1111, 0b1111), "f");
+        assert_eq!(cpu_mask_hex(0b0001, 0b1111), "1");
+        assert_eq!(cpu_mask_hex(1, 0xff), "01");
+        assert_eq!(cpu_mask_hex(0x1_0000_0001, (1 << 36) - 1), "1,00000001");
+        assert_eq!(cpu_list(0b1111), "0-3");
+        assert_eq!(cpu_list(0b101101), "0,2-3,5");
+        assert_eq!(cpu_list(1), "0");
+    }
 }

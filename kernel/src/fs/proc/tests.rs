@@ -134,6 +134,23 @@ impl ProcessView for FakeProcess {
     fn pid(&self) -> u32 {
         self.pid
     }
+    fn memory(&self) -> ProcessMemory {
+        const KIB: u64 = 1024;
+        ProcessMemory {
+            virtual_size: 2400 * KIB,
+            resident: 300 * KIB,
+            peak_resident: 400 * KIB,
+            peak_virtual_size: 2400 * KIB,
+            data: 1000 * KIB,
+            stack: 132 * KIB,
+            text: 40 * KIB,
+            libraries: 800 * KIB,
+            page_tables: 16 * KIB,
+        }
+    }
+    fn cpu_masks(&self) -> (u64, u64) {
+        (0b1010, 0b1111)
+    }
     fn parent_pid(&self) -> u32 {
         0
     }
@@ -793,7 +810,21 @@ fn status_has_linux_lines_with_tabs() {
     assert!(lines.contains(&"Gid:\t1000\t1000\t1000\t1000"));
     assert!(lines.contains(&"Groups:\t10 1000 "));
     assert!(lines.contains(&"FDSize:\t64"));
-    assert!(lines.contains(&"VmRSS:\t       0 kB"));
+    for line in [
+        "VmPeak:\t    2400 kB",
+        "VmSize:\t    2400 kB",
+        "VmHWM:\t     400 kB",
+        "VmRSS:\t     300 kB",
+        "VmData:\t    1000 kB",
+        "VmStk:\t     132 kB",
+        "VmExe:\t      40 kB",
+        "VmLib:\t     800 kB",
+        "VmPTE:\t      16 kB",
+        "Cpus_allowed:\ta",
+        "Cpus_allowed_list:\t1,3",
+    ] {
+        assert!(lines.contains(&line), "{line:?} in {status}");
+    }
     assert!(lines.contains(&"Threads:\t1"));
     assert!(lines.contains(&"CapEff:\t0000000000000000"));
 }
@@ -812,7 +843,7 @@ fn statm_counts_pages() {
     let world = world();
     assert_eq!(
         read_text(&world.context, "/proc/self/statm"),
-        "0 0 0 0 0 0 0\n"
+        "600 75 0 10 0 283 0\n"
     );
 }
 

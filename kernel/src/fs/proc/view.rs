@@ -216,6 +216,10 @@ pub trait ProcessView: Send + Sync {
     fn threads(&self) -> u32 {
         1
     }
+    /// The CPUs the thread may run on and the CPUs online, as masks.
+    fn cpu_masks(&self) -> (u64, u64) {
+        (1, 1)
+    }
     fn memory(&self) -> ProcessMemory {
         ProcessMemory::default()
     }
@@ -346,15 +350,27 @@ impl ProcessState {
     }
 }
 
-/// Address-space figures in bytes.
+/// Address-space figures in bytes, classed as Linux's `vm_stat_account` classes areas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessMemory {
     /// Mapped virtual memory (`VmSize`, `vsize`).
     pub virtual_size: u64,
     /// Resident memory (`VmRSS`, `rss` in pages).
     pub resident: u64,
+    /// The most resident memory so far (`VmHWM`).
+    pub peak_resident: u64,
     /// The highest `virtual_size` so far (`VmPeak`).
     pub peak_virtual_size: u64,
+    /// Private writable areas other than the stack (`VmData`).
+    pub data: u64,
+    /// The stack area (`VmStk`).
+    pub stack: u64,
+    /// The program's text (`VmExe`, `end_code - start_code`).
+    pub text: u64,
+    /// Executable, unwritable areas beyond the program's text (`VmLib`).
+    pub libraries: u64,
+    /// Page tables (`VmPTE`).
+    pub page_tables: u64,
 }
 
 /// Pending, blocked, ignored and caught signals.
