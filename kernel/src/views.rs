@@ -512,9 +512,9 @@ impl ProcessView for Task {
             extra: crate::fs::event::fdinfo(&file),
         })
     }
-    fn mounts(&self) -> Vec<u8> {
+    fn mounts(&self) -> Result<Vec<u8>, Errno> {
         let Some(fs) = self.parts().fs else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let (namespace, root) = {
             let fs = fs.lock();
@@ -522,9 +522,9 @@ impl ProcessView for Task {
         };
         namespace.proc_mounts(&root)
     }
-    fn mountinfo(&self) -> Vec<u8> {
+    fn mountinfo(&self) -> Result<Vec<u8>, Errno> {
         let Some(fs) = self.parts().fs else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let (namespace, root) = {
             let fs = fs.lock();

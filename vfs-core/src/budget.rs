@@ -21,6 +21,7 @@
 //! theirs (it must not charge, nor touch a filesystem's or a process's locks).
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -371,9 +372,67 @@ impl Drop for Charge {
     }
 }
 
+/// Bytes whose amount a container decides (a listing of its mounts, a `/proc` file),
+/// grown only as far as the budget lets them, and fallibly: `ENOMEM` when it refuses,
+/// never the heap's end. The charge goes with the buffer.
+pub struct ChargedBuffer {
+    bytes: Vec<u8>,
+    charge: Charge,
+}
+
+impl ChargedBuffer {
+    pub fn new(budget: &Arc<MemoryBudget>) -> ChargedBuffer {
+        ChargedBuffer {
+            bytes: Vec::new(),
+            charge: budget.empty_charge(),
+        }
+    }
+
+    /// Appends `data`, doubling the room (and its charge) when it runs out.
+    pub fn extend(&mut self, data: &[u8]) -> Result<(), Errno> {
+        let needed = self.bytes.len() + data.len();
+        if needed > self.bytes.capacity() {
+            let capacity = needed.max(2 * self.bytes.capacity());
+            self.charge.resize(capacity as u64)?;
+            self.bytes
+                .try_reserve_exact(capacity - self.bytes.len())
+                .map_err(|_| Errno::ENOMEM)?;
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The bytes, no longer charged: the caller charges what it keeps.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_charged_buffer_grows_within_the_budget_and_refuses_past_it() {
+        let budget = MemoryBudget::new(64);
+        let mut buffer = ChargedBuffer::new(&budget);
+        buffer.extend(&[1; 20]).unwrap();
+        buffer.extend(&[2; 20]).unwrap();
+        assert_eq!((buffer.len(), budget.used()), (40, 40));
+        assert_eq!(buffer.extend(&[3; 30]), Err(Errno::ENOMEM));
+        assert_eq!(buffer.len(), 40, "a refused extension adds nothing");
+        let bytes = buffer.into_bytes();
+        assert_eq!(bytes.len(), 40);
+        assert_eq!(budget.used(), 0, "the charge goes with the buffer");
+    }
 
     #[test]
     fn charges_are_refused_past_the_limit_and_given_back_when_dropped() {

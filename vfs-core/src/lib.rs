@@ -32,7 +32,7 @@
 //! let file = ctx.open(At::Cwd, b"/tmp/x", OpenFlags::CREAT | OpenFlags::RDWR, 0o644)?;
 //! file.write(b"hello")?;
 //! assert_eq!(ctx.stat(At::Cwd, b"/tmp/x", true)?.size, 5);
-//! assert!(String::from_utf8(ns.proc_mounts(&ctx.root)).unwrap().contains("tmpfs /tmp tmpfs rw,nosuid,relatime 0 0"));
+//! assert!(String::from_utf8(ns.proc_mounts(&ctx.root).unwrap()).unwrap().contains("tmpfs /tmp tmpfs rw,nosuid,relatime 0 0"));
 //! assert!(memory.budget.used() > 0); // the nodes, the name and the page are charged
 //! # Ok::<(), Errno>(())
 //! ```
@@ -88,7 +88,7 @@ pub mod tmpfs;
 pub mod vfs;
 
 pub use attr::{DirEntry, FileType, RenameFlags, SetAttr, Stat, StatFs, TimeChange};
-pub use budget::{Charge, MemoryBudget, OverBudget};
+pub use budget::{Charge, ChargedBuffer, MemoryBudget, OverBudget};
 pub use cred::{Credentials, cap};
 pub use file::{DeviceFile, DeviceRegistry, OpenFile, OpenFlags, Whence};
 pub use inode::{CachePolicy, FileSystem, Inode, NewNode, NodeKind};

@@ -5,7 +5,7 @@
 //! filesystems (never held across a filesystem call).
 
 use crate::attr::FileType;
-use crate::budget::{Charge, MemoryBudget, heap_cost};
+use crate::budget::{Charge, ChargedBuffer, MemoryBudget, heap_cost};
 use crate::dentry::Dentry;
 use crate::errno::{Errno, Result};
 use crate::file::DeviceRegistry;
@@ -594,27 +594,20 @@ impl MountNamespace {
     }
 
     /// The text of `/proc/self/mounts` as seen from `root` (the reader's root):
-    /// `source target fstype options 0 0`, with Linux's octal escapes.
-    pub fn proc_mounts(&self, root: &Location) -> Vec<u8> {
-        let mut text = Vec::new();
-        for mount in self.mounts() {
-            let mount_root = Location {
-                mount: mount.clone(),
-                dentry: mount.root.clone(),
-            };
-            let Some(path) = crate::path::absolute_path(&mount_root, root) else {
-                continue;
-            };
-            write_escaped(&mut text, mount.source.as_bytes());
+    /// `source target fstype options 0 0`, with Linux's octal escapes. Charged to the
+    /// budget as it grows (`ENOMEM` when it refuses): a container decides how many
+    /// mounts there are and how long their paths.
+    pub fn proc_mounts(&self, root: &Location) -> Result<Vec<u8>> {
+        self.mount_listing(root, |text, mount, path| {
+            write_escaped(text, mount.source.as_bytes());
             text.push(b' ');
-            write_escaped(&mut text, &path);
+            write_escaped(text, path);
             text.push(b' ');
-            write_escaped(&mut text, mount.fs.fs_type().as_bytes());
+            write_escaped(text, mount.fs.fs_type().as_bytes());
             text.push(b' ');
-            text.extend_from_slice(mount_options(&mount).as_bytes());
+            text.extend_from_slice(mount_options(mount).as_bytes());
             text.extend_from_slice(b" 0 0\n");
-        }
-        text
+        })
     }
 
     /// The text of `/proc/<pid>/mountinfo` as seen from `root`, Linux's `show_mountinfo`:
@@ -624,17 +617,9 @@ impl MountNamespace {
     /// options `rw` or `ro` (the mount's, as gVisor writes them: the sandbox's
     /// filesystems keep no read-only state of their own) and the filesystem's options.
     /// A mount with no mount point (the namespace's root) is its own parent, as Linux
-    /// shows the root of a namespace.
-    pub fn proc_mountinfo(&self, root: &Location) -> Vec<u8> {
-        let mut text = Vec::new();
-        for mount in self.mounts() {
-            let mount_root = Location {
-                mount: mount.clone(),
-                dentry: mount.root.clone(),
-            };
-            let Some(path) = crate::path::absolute_path(&mount_root, root) else {
-                continue;
-            };
+    /// shows the root of a namespace. Charged as [`Self::proc_mounts`].
+    pub fn proc_mountinfo(&self, root: &Location) -> Result<Vec<u8>> {
+        self.mount_listing(root, |text, mount, path| {
             let parent = mount.mountpoint().map_or(mount.id, |point| point.mount.id);
             let dev = mount.fs.dev();
             let head = format!(
@@ -644,15 +629,15 @@ impl MountNamespace {
                 crate::attr::dev_minor(dev)
             );
             text.extend_from_slice(head.as_bytes());
-            write_escaped(&mut text, &root_in_filesystem(&mount.root));
+            write_escaped(text, &root_in_filesystem(&mount.root));
             text.push(b' ');
-            write_escaped(&mut text, &path);
+            write_escaped(text, path);
             text.push(b' ');
-            text.extend_from_slice(per_mount_options(&mount).as_bytes());
+            text.extend_from_slice(per_mount_options(mount).as_bytes());
             text.extend_from_slice(b" - ");
-            write_escaped(&mut text, mount.fs.fs_type().as_bytes());
+            write_escaped(text, mount.fs.fs_type().as_bytes());
             text.push(b' ');
-            write_escaped(&mut text, mount.source.as_bytes());
+            write_escaped(text, mount.source.as_bytes());
             text.push(b' ');
             let read_only = mount.flags().contains(MountFlags::RDONLY);
             text.extend_from_slice(if read_only { b"ro" } else { b"rw" });
@@ -662,8 +647,31 @@ impl MountNamespace {
                 text.extend_from_slice(fs_options.as_bytes());
             }
             text.push(b'\n');
+        })
+    }
+
+    /// One line per mount visible from `root`, in mount order, each written by `line`
+    /// (given the mount and its path from `root`) and added to a charged buffer.
+    fn mount_listing(
+        &self,
+        root: &Location,
+        mut line: impl FnMut(&mut Vec<u8>, &Arc<Mount>, &[u8]),
+    ) -> Result<Vec<u8>> {
+        let mut text = ChargedBuffer::new(&self.budget);
+        let mut one = Vec::new();
+        for mount in self.mounts() {
+            let mount_root = Location {
+                mount: mount.clone(),
+                dentry: mount.root.clone(),
+            };
+            let Some(path) = crate::path::absolute_path(&mount_root, root) else {
+                continue;
+            };
+            one.clear();
+            line(&mut one, &mount, &path);
+            text.extend(&one)?;
         }
-        text
+        Ok(text.into_bytes())
     }
 }
 

@@ -151,7 +151,7 @@ fn tmpfs_defaults_are_linux_s_half_of_ram_and_its_pages_in_inodes() {
     let m = machine(16 * MIB, 64 * MIB);
     let statfs = m.ctx.statfs(At::Cwd, b"/tmp").unwrap();
     assert_eq!((statfs.blocks, statfs.files), (2048, 2048));
-    let mounts = String::from_utf8(m.ctx.ns.proc_mounts(&m.ctx.root)).unwrap();
+    let mounts = String::from_utf8(m.ctx.ns.proc_mounts(&m.ctx.root).unwrap()).unwrap();
     assert!(
         mounts.contains("tmpfs /tmp tmpfs rw,relatime 0 0"),
         "defaults are not shown, as on Linux: {mounts}"
@@ -187,7 +187,7 @@ fn limits_given_as_zero_are_off_and_shown() {
     m.ctx
         .mount(At::Cwd, b"/u", unlimited, "x", MountFlags::empty())
         .unwrap();
-    let mounts = String::from_utf8(m.ctx.ns.proc_mounts(&m.ctx.root)).unwrap();
+    let mounts = String::from_utf8(m.ctx.ns.proc_mounts(&m.ctx.root).unwrap()).unwrap();
     assert!(
         mounts.contains("x /u tmpfs rw,relatime,size=0k,nr_inodes=0 0 0"),
         "{mounts}"
@@ -262,4 +262,56 @@ fn extended_attributes_are_charged() {
     let before = m.memory.budget.used();
     inode.remove_xattr(b"user.0").unwrap();
     assert!(before - m.memory.budget.used() >= 65536);
+}
+
+#[test]
+fn mount_listings_are_charged_and_refused_with_enomem_past_the_budget() {
+    // Deep mount points whose listing would take more than what is left of the budget.
+    let m = machine(16 * MIB, 4 * MIB);
+    let mut path = String::from("/tmp");
+    for level in 0..15 {
+        path.push('/');
+        path.push_str(&format!("{level:0>250}"));
+        m.ctx.mkdir(At::Cwd, path.as_bytes(), 0o755).unwrap();
+    }
+    let mut mounted = 0;
+    while mounted < 2000 {
+        let point = format!("{path}/{mounted:0>50}");
+        let made = m
+            .ctx
+            .mkdir(At::Cwd, point.as_bytes(), 0o755)
+            .and_then(|()| {
+                let fs = RamFs::new_default(100 + mounted, m.clock.clone());
+                m.ctx
+                    .mount(At::Cwd, point.as_bytes(), fs, "m", MountFlags::empty())
+                    .map(|_| ())
+            });
+        if made.is_err() {
+            break;
+        }
+        mounted += 1;
+    }
+    assert!(mounted > 200, "{mounted} mounts made");
+    // Each line holds a 3.8 KiB path: what is left of the budget cannot hold them all.
+    let left = m.memory.budget.available();
+    assert!(
+        (mounted as u64) * 3800 > left,
+        "{mounted} mounts, {left} bytes left"
+    );
+    assert_eq!(m.ctx.ns.proc_mounts(&m.ctx.root), Err(Errno::ENOMEM));
+    assert_eq!(m.ctx.ns.proc_mountinfo(&m.ctx.root), Err(Errno::ENOMEM));
+    assert_eq!(
+        m.memory.budget.available(),
+        left,
+        "a refused listing keeps nothing"
+    );
+    // With room for it, the same listing is whole.
+    m.memory.budget.set_limit(64 * MIB);
+    let text = m.ctx.ns.proc_mounts(&m.ctx.root).unwrap();
+    assert_eq!(
+        text.split(|&byte| byte == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        mounted as usize + 3
+    );
 }

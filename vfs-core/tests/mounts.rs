@@ -28,7 +28,7 @@ fn proc_mounts_lists_in_linux_format_and_order() {
             MountFlags::RDONLY | MountFlags::NOEXEC | MountFlags::NOATIME,
         )
         .unwrap();
-    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root).unwrap()).unwrap();
     assert_eq!(
         text,
         "rootfs / tmpfs rw,relatime,mode=755 0 0\n\
@@ -194,7 +194,7 @@ fn mounts_stack_and_unmount_reveals_the_one_below() {
     assert_eq!(w.ctx.stat(At::Cwd, b"/m/..", true).unwrap().dev, 1);
     w.ctx.unmount(At::Cwd, b"/m", false).unwrap();
     assert_eq!(w.ctx.stat(At::Cwd, b"/m", true).unwrap().dev, 2);
-    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root).unwrap()).unwrap();
     assert!(
         text.contains("first /m tmpfs") && !text.contains("second"),
         "{text}"
@@ -327,7 +327,7 @@ fn mounts_inside_a_renamed_or_exchanged_directory_move_with_it() {
         .rename(At::Cwd, b"/b", At::Cwd, b"/c", RenameFlags::empty())
         .unwrap();
     assert_eq!(read_file(&w.ctx, "/c/m/f"), b"mounted");
-    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root).unwrap()).unwrap();
     assert!(text.contains("inner /c/m tmpfs"), "{text}");
 }
 
@@ -383,7 +383,7 @@ fn noatime_mounts_keep_atime_and_nodev_mounts_refuse_devices() {
         err(w.ctx.open(At::Cwd, b"/fast/null", OpenFlags::RDWR, 0)),
         Errno::EACCES
     );
-    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root)).unwrap();
+    let text = String::from_utf8(w.ns.proc_mounts(&w.ctx.root).unwrap()).unwrap();
     assert!(
         text.contains("tmpfs /fast tmpfs rw,nodev,noatime 0 0"),
         "{text}"
@@ -623,7 +623,7 @@ fn proc_mountinfo_lists_ids_parents_devices_and_roots() {
     let at = w.ctx.resolve(At::Cwd, b"/my dir", true).unwrap();
     let bound = w.ns.bind(&at, &source, MountFlags::RDONLY).unwrap();
     let root_id = w.ctx.root.mount.id();
-    let text = String::from_utf8(w.ns.proc_mountinfo(&w.ctx.root)).unwrap();
+    let text = String::from_utf8(w.ns.proc_mountinfo(&w.ctx.root).unwrap()).unwrap();
     let root_dev = w.ctx.stat(At::Cwd, b"/", true).unwrap().dev;
     assert_eq!(
         text,
@@ -639,7 +639,7 @@ fn proc_mountinfo_lists_ids_parents_devices_and_roots() {
     );
     // From a root inside /tmp, only what is below it shows, with paths from there.
     let inner = w.ctx.resolve(At::Cwd, b"/tmp", true).unwrap();
-    let seen = String::from_utf8(w.ns.proc_mountinfo(&inner)).unwrap();
+    let seen = String::from_utf8(w.ns.proc_mountinfo(&inner).unwrap()).unwrap();
     assert_eq!(seen.lines().count(), 1, "{seen}");
     assert!(
         seen.contains(" / / rw,nosuid,nodev,relatime - tmpfs"),

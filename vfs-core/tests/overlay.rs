@@ -298,7 +298,7 @@ fn create_over_existing_lower_name_is_eexist_and_statfs_is_overlay() {
         Errno::EEXIST
     );
     assert_eq!(l.merged.statfs(At::Cwd, b"/").unwrap().fs_type, 0x794c7630);
-    let text = String::from_utf8(l.merged.ns.proc_mounts(&l.merged.root)).unwrap();
+    let text = String::from_utf8(l.merged.ns.proc_mounts(&l.merged.root).unwrap()).unwrap();
     assert_eq!(
         text,
         "overlay / overlay rw,relatime,lowerdir=l,upperdir=u,workdir=w 0 0\n"

@@ -440,7 +440,7 @@ fn parent_of(path: &str) -> &str {
 
 /// Used by tests and the boot log: the table in `/proc/self/mounts` format.
 pub fn mounts_text(ns: &MountNamespace) -> String {
-    String::from_utf8_lossy(&ns.proc_mounts(&ns.root())).into_owned()
+    String::from_utf8_lossy(&ns.proc_mounts(&ns.root()).unwrap_or_default()).into_owned()
 }
 
 #[cfg(test)]

@@ -416,7 +416,7 @@ mod tests {
             context.statfs(At::Cwd, b"/dev/pts").unwrap().fs_type,
             0x1cd1
         );
-        let mounts = String::from_utf8(context.ns.proc_mounts(&context.root)).unwrap();
+        let mounts = String::from_utf8(context.ns.proc_mounts(&context.root).unwrap()).unwrap();
         assert!(
             mounts.contains(
                 "devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666 0 0\n"

@@ -62,8 +62,8 @@ const FILES: &[(&str, u32, Render)] = &[
     ("cmdline", 0o444, |process| process.cmdline()),
     ("stat", 0o444, |process| Ok(process_files::stat(process))),
     ("statm", 0o444, |process| Ok(process_files::statm(process))),
-    ("mounts", 0o444, |process| Ok(process.mounts())),
-    ("mountinfo", 0o444, |process| Ok(process.mountinfo())),
+    ("mounts", 0o444, |process| process.mounts()),
+    ("mountinfo", 0o444, |process| process.mountinfo()),
     ("maps", 0o444, process_files::maps),
 ];
 

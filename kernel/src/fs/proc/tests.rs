@@ -257,16 +257,16 @@ impl ProcessView for FakeProcess {
             })
             .ok_or(Errno::ENOENT)
     }
-    fn mounts(&self) -> Vec<u8> {
+    fn mounts(&self) -> Result<Vec<u8>, Errno> {
         match &*self.namespace.lock() {
             Some((namespace, root)) => namespace.proc_mounts(root),
-            None => Vec::new(),
+            None => Ok(Vec::new()),
         }
     }
-    fn mountinfo(&self) -> Vec<u8> {
+    fn mountinfo(&self) -> Result<Vec<u8>, Errno> {
         match &*self.namespace.lock() {
             Some((namespace, root)) => namespace.proc_mountinfo(root),
-            None => Vec::new(),
+            None => Ok(Vec::new()),
         }
     }
 }

@@ -202,10 +202,11 @@ pub trait ProcessView: Send + Sync {
     fn fd_location(&self, fd: i32) -> Result<vfs_core::Location, Errno>;
     fn ids(&self) -> ProcessIds;
     /// The mount table as seen from this process's root: vfs-core's
-    /// `MountNamespace::proc_mounts(&fs_context.root)`.
-    fn mounts(&self) -> Vec<u8>;
+    /// `MountNamespace::proc_mounts(&fs_context.root)` (`ENOMEM` when the budget cannot
+    /// hold the text).
+    fn mounts(&self) -> Result<Vec<u8>, Errno>;
     /// The same table in `mountinfo`'s format: `MountNamespace::proc_mountinfo`.
-    fn mountinfo(&self) -> Vec<u8>;
+    fn mountinfo(&self) -> Result<Vec<u8>, Errno>;
 
     fn state(&self) -> ProcessState {
         ProcessState::Running
