@@ -294,10 +294,7 @@ fn mount_listings_are_charged_and_refused_with_enomem_past_the_budget() {
     assert!(mounted > 200, "{mounted} mounts made");
     // Each line holds a 3.8 KiB path: what is left of the budget cannot hold them all.
     let left = m.memory.budget.available();
-    assert!(
-        (mounted as u64) * 3800 > left,
-        "{mounted} mounts, {left} bytes left"
-    );
+    assert!(mounted * 3800 > left, "{mounted} mounts, {left} bytes left");
     assert_eq!(m.ctx.ns.proc_mounts(&m.ctx.root), Err(Errno::ENOMEM));
     assert_eq!(m.ctx.ns.proc_mountinfo(&m.ctx.root), Err(Errno::ENOMEM));
     assert_eq!(
