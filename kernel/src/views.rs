@@ -59,6 +59,11 @@ pub fn apply_sysctl(settings: &[crate::container::spec::Sysctl]) {
                     pipes.set_limits(soft, pipes.limits().1);
                 }
             }
+            ["vm", "overcommit_memory"] => {
+                if let Some(mode) = number().and_then(|mode| u8::try_from(mode).ok()) {
+                    crate::mm::overcommit::set_mode(mode);
+                }
+            }
             ["fs", "pipe-user-pages-hard"] => {
                 if let Some(hard) = number() {
                     pipes.set_limits(pipes.limits().0, hard);

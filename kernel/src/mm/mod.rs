@@ -31,6 +31,7 @@ pub mod budget;
 pub mod dirty;
 #[cfg(target_os = "none")]
 pub mod mincore;
+pub mod overcommit;
 #[cfg(target_os = "none")]
 pub mod page_cache;
 #[cfg(target_os = "none")]

@@ -21,6 +21,7 @@ use crate::fs::shmem::{MEMFD_NAME_MAX, MemfdPlan};
 use crate::mm::address_space::{PageSource, SharedMapping};
 use crate::mm::advice::Advice;
 use crate::mm::dirty::{FileRange, MS_ASYNC, MS_INVALIDATE, MS_SYNC};
+use crate::mm::overcommit;
 use crate::mm::remap::RemapFlags;
 use crate::mm::vma::{Protection, TASK_SIZE};
 use crate::process::Process;
@@ -31,14 +32,22 @@ const MAP_SHARED_VALIDATE: u64 = 0x3;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_LOCKED: u64 = 0x2000;
+const MAP_NORESERVE: u64 = 0x4000;
 const MAP_POPULATE: u64 = 0x8000;
 const MAP_NONBLOCK: u64 = 0x10000;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const PROT_ALL: u64 = 0x7;
 const PAGE: u64 = PAGE_SIZE as u64;
 
+/// `brk`: a growth of more than all of RAM at once is refused as Linux's overcommit
+/// heuristic refuses it (the break stays where it is).
 pub fn brk(p: &mut Process, address: u64) -> SysResult {
-    Ok(p.mm.lock().set_brk(address))
+    let mut mm = p.mm.lock();
+    let growth = address.saturating_sub(mm.brk_range().1);
+    if !overcommit::may_commit(growth, arch::memory::memory_totals().0) {
+        return Ok(mm.brk_range().1);
+    }
+    Ok(mm.set_brk(address))
 }
 
 fn protection(prot: u64) -> Result<Protection, Errno> {
@@ -82,6 +91,17 @@ pub fn mmap(
         (MAP_SHARED, _) | (MAP_SHARED_VALIDATE, Some(_)) => true,
         _ => return Err(Errno::EINVAL),
     };
+    // Linux's `accountable_mapping` (and shared anonymous memory's `shmem_acct_size`):
+    // memory that only this mapping can hold is judged against RAM now.
+    let accountable = flags & MAP_NORESERVE == 0
+        && if shared {
+            file.is_none()
+        } else {
+            rights.contains(Protection::WRITE)
+        };
+    if accountable && !overcommit::may_commit(len, arch::memory::memory_totals().0) {
+        return Err(Errno::ENOMEM);
+    }
     let source = match file {
         None => anonymous_source(p, len, shared)?,
         Some(file) => file_source(p, &file, offset, len, rights, shared)?,

@@ -229,20 +229,14 @@ pub fn maps(process: &dyn ProcessView) -> Result<Vec<u8>, Errno> {
     let areas = process.maps()?;
     let listed = areas.capacity() * core::mem::size_of::<MapArea>()
         + areas.iter().map(|area| area.name.capacity()).sum::<usize>();
-    let mut charge = crate::mm::budget::budget().charge(listed as u64)?;
-    let mut text = String::new();
+    let budget = crate::mm::budget::budget();
+    let _list = budget.charge(listed as u64)?;
+    let mut text = vfs_core::ChargedBuffer::new(budget);
     let mut line = String::new();
     for area in &areas {
         line.clear();
         map_line(&mut line, area);
-        let needed = text.len() + line.len();
-        if needed > text.capacity() {
-            let capacity = needed.max(2 * text.capacity());
-            charge.resize((listed + capacity) as u64)?;
-            text.try_reserve_exact(capacity - text.len())
-                .map_err(|_| Errno::ENOMEM)?;
-        }
-        text.push_str(&line);
+        text.extend(line.as_bytes())?;
     }
     Ok(text.into_bytes())
 }

@@ -153,6 +153,7 @@ pub const CASES: &[&str] = &[
     "pipes",
     "exec-args",
     "proc-maps",
+    "overcommit",
 ];
 
 pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
@@ -181,6 +182,9 @@ pub fn run(report: &mut Report, base: &str, only: Option<&str>) {
     }
     if wanted("proc-maps") {
         huge_proc_maps(report);
+    }
+    if wanted("overcommit") {
+        obvious_overcommit(report, total);
     }
     let filling: [(&str, &str, &dyn Fn(&mut Report)); 4] = [
         (
@@ -437,6 +441,56 @@ fn touch_all_then_write(report: &mut Report) {
         name,
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == libc::ENOSPC,
         format!("wait status {status:#x}"),
+    );
+}
+
+/// `vm.overcommit_memory` 0 (Linux's default heuristic): one private writable mapping
+/// of more than all of RAM is `ENOMEM` at once; `MAP_NORESERVE`, a read-only mapping or
+/// one of RAM's size are made (their pages are charged only when touched).
+fn obvious_overcommit(report: &mut Report, total: u64) {
+    let attempt = |len: u64, prot: i32, extra: i32| {
+        let address = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len as usize,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
+                -1,
+                0,
+            )
+        };
+        if address == libc::MAP_FAILED {
+            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            unsafe { libc::munmap(address, len as usize) };
+            Ok(())
+        }
+    };
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let too_much = 2 * total;
+    let refused = attempt(too_much, rw, 0);
+    report.check(
+        "a private writable mapping of twice the RAM: ENOMEM (overcommit heuristic)",
+        refused == Err(libc::ENOMEM),
+        format!("{refused:?}"),
+    );
+    let made = [
+        attempt(too_much, rw, libc::MAP_NORESERVE),
+        attempt(too_much, libc::PROT_NONE, 0),
+        attempt(total, rw, 0),
+    ];
+    report.check(
+        "with MAP_NORESERVE, read-only, or of RAM's size: made",
+        made.iter().all(Result::is_ok),
+        format!("{made:?}"),
+    );
+    let brk_start = unsafe { libc::sbrk(0) } as u64;
+    let moved = unsafe { libc::brk((brk_start + too_much) as *mut libc::c_void) };
+    let after = unsafe { libc::sbrk(0) } as u64;
+    report.check(
+        "brk growing by twice the RAM: refused, the break stays",
+        moved != 0 && after == brk_start,
+        format!("brk returned {moved}, break {brk_start:#x} -> {after:#x}"),
     );
 }
 
