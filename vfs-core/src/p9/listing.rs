@@ -442,7 +442,7 @@ impl P9Inode {
         let attrs = dir
             .client()
             .clone()
-            .getattr_names(dir, &names, getattr_mask::ALL);
+            .getattr_names(dir, &names, getattr_mask::STAT);
         drop(names);
         for (at, attr) in wanted.into_iter().zip(attrs) {
             let entry = &mut entries.entries[at];

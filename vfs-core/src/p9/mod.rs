@@ -130,7 +130,7 @@ impl P9FileSystem {
             client.charge_to(budget);
         }
         let (fid, _) = client.attach(options.uname, options.aname, options.uid)?;
-        let attr = fid.getattr(getattr_mask::ALL)?;
+        let attr = fid.getattr(getattr_mask::STAT)?;
         let mount = Arc::new(Mount {
             client,
             policy: options.policy,
