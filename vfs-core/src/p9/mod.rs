@@ -10,6 +10,7 @@
 //!   clunked in batches), requests split to fit msize;
 //! - `queue`: tags, and requests outstanding together, their replies taken as they come
 //!   (an interrupted one flushed);
+//! - `counts`: requests sent by type and bytes read, over every client (a debug file);
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
 //! - `listing`: an exclusive mount's directory listings, their entries' attributes
@@ -27,6 +28,7 @@ mod attr_cache;
 mod batch;
 pub mod client;
 mod convert;
+pub mod counts;
 mod ids;
 mod listing;
 pub mod message;
