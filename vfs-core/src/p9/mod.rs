@@ -41,6 +41,10 @@ pub mod wire;
 
 pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
 pub use listing::ENTRY_COST as LISTING_ENTRY_COST;
+/// When an exclusive listing fetches its entries' attributes (see `listing.rs`).
+pub mod listing_scan {
+    pub use super::listing::{SCAN_RUN, scan_misses};
+}
 pub use node::P9Inode;
 pub use transport::{Completion, Exchange, Ticket, Transport};
 
