@@ -408,7 +408,7 @@ impl Client {
 
     /// One new fid per name, each walked one step from `dir`, the walks sent together
     /// and their replies taken as they come: a missing name is `ENOENT` for its slot
-    /// alone. What a directory listing's prefetch uses.
+    /// alone.
     pub fn walk_each(self: &Arc<Self>, dir: &Fid, names: &[&[u8]]) -> Vec<Result<(Fid, Qid)>> {
         let mut ids = Vec::with_capacity(names.len());
         for _ in names {

@@ -56,7 +56,7 @@ pub struct Entry {
     name_len: u8,
     pub file_type: FileType,
     /// Whether the entry's slot in the listing's attributes holds them (no live inode
-    /// does): fetched by the prefetch, taken by a lookup, given back when the inode made
+    /// does): fetched by a scan, taken by a lookup, given back when the inode made
     /// from them goes. Slots rather than boxes: a warm `du` takes and gives back every
     /// entry's attributes, with no allocation.
     has_stat: bool,
@@ -524,7 +524,7 @@ impl P9Inode {
         Ok(served)
     }
 
-    /// The whole directory from the server, its entries' attributes prefetched; `None`
+    /// The whole directory from the server (names, inode numbers, types); `None`
     /// when the budget has no room for it.
     fn read_listing(&self, slot: &Arc<Slot>) -> Result<Option<Listing>> {
         let links = self.mount.links.load(Ordering::Acquire);

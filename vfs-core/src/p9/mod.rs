@@ -14,7 +14,7 @@
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
 //! - `listing`: an exclusive mount's directory listings, their entries' attributes
-//!   prefetched in batches, evicted least-recently-used under memory pressure;
+//!   fetched in batches once lookups show a scan, evicted least-recently-used under memory pressure;
 //! - `pages`: a regular file's page cache (for `MAP_SHARED`), kept coherent with its
 //!   reads, writes and truncations, and written back;
 //! - `node`: the `Inode` implementation; this file: the `FileSystem` (a 9p mount: the
