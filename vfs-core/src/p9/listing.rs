@@ -5,7 +5,7 @@
 //!
 //! The entries' attributes are fetched when the lookups show a scan (what `ls -l`, `du`,
 //! `find -ls` and `tar` do): once [`SCAN_RUN`] lookups in a row came in the listing's
-//! order, or [`scan_misses`] lookups in any order needed attributes it lacked, the
+//! order (each at most [`SCAN_GAP`] names past the one before), or [`scan_misses`] lookups in any order needed attributes it lacked, the
 //! attributes of every entry still without them are fetched in batches (walks, getattrs
 //! and clunks outstanding together, pipelined: see `Client::getattr_names`), starting at
 //! the name looked up. Before that a lookup walks its own name, as a directory without a
@@ -213,7 +213,11 @@ impl Listing {
         let Some(at) = self.position(name) else {
             return wanted;
         };
-        let in_order = self.last_lookup.is_some_and(|last| last as usize + 1 == at);
+        // A little ahead of the last one counts as in order: names the VFS still caches
+        // (looked up before the directory was read) are not asked for again.
+        let in_order = self
+            .last_lookup
+            .is_some_and(|last| (last as usize + 1..=last as usize + SCAN_GAP).contains(&at));
         self.run = if in_order {
             self.run.saturating_add(1)
         } else {
@@ -317,6 +321,8 @@ impl Listing {
 
 /// Lookups in a row in the listing's order that show a scan.
 pub const SCAN_RUN: u32 = 4;
+/// How far past the last name looked up the next may be and still count as in order.
+const SCAN_GAP: usize = 8;
 
 /// Lookups in any order needing attributes that show a scan of a directory of `entries`
 /// names: a quarter of them, at least 8 and at most 64 (a sorted walk over a large
@@ -357,7 +363,7 @@ impl Wanted {
 
 /// Names one fetch of a scan asks about before storing what came back: bounds the
 /// memory the replies take (a reply's attributes are larger than their packed form).
-const SCAN_CHUNK: usize = 1024;
+const SCAN_CHUNK: usize = 4096;
 
 /// A directory's listing slot.
 pub type Slot = Mutex<SlotState>;
