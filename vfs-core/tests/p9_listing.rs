@@ -41,6 +41,13 @@ fn populate(fixture: &Fixture, dir: &str, count: usize) {
     }
 }
 
+/// The names in `path` but `.` and `..`, in the directory read's order.
+fn in_order(ctx: &FsContext, path: &str) -> Vec<String> {
+    let mut names = common::list_dir_in_order(ctx, path);
+    names.retain(|name| name != "." && name != "..");
+    names
+}
+
 /// The names in `path` but `.` and `..`, sorted.
 fn list(ctx: &FsContext, path: &str) -> Vec<String> {
     let mut names = common::list_dir(ctx, path);
@@ -138,33 +145,12 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
     fixture.finish();
 }
 
-/// The names of `path` in the order a directory read returns them.
-fn listing_order(ctx: &FsContext, path: &str) -> Vec<String> {
-    let dir = ctx
-        .open(
-            At::Cwd,
-            path.as_bytes(),
-            OpenFlags::RDONLY | OpenFlags::DIRECTORY,
-            0,
-        )
-        .unwrap();
-    let mut names = Vec::new();
-    dir.read_dir(&mut |entry| {
-        if entry.name != b"." && entry.name != b".." {
-            names.push(String::from_utf8(entry.name.to_vec()).unwrap());
-        }
-        true
-    })
-    .unwrap();
-    names
-}
-
 #[test]
 fn a_few_lookups_after_a_listing_walk_their_own_names_only() {
     let fixture = Fixture::new(CachePolicy::Exclusive);
     populate(&fixture, "d", 300);
     let ctx = context(&fixture);
-    let order = listing_order(&ctx, "/d");
+    let order = in_order(&ctx, "/d");
     assert_eq!(order.len(), 300);
     let before = requests(&fixture);
     // Against the listing's order (as a program opening the few names it wants does):
@@ -186,7 +172,7 @@ fn a_scan_in_the_listings_order_fetches_the_attributes_in_batches() {
     let fixture = Fixture::new(CachePolicy::Exclusive);
     populate(&fixture, "d", 1000);
     let ctx = context(&fixture);
-    let order = listing_order(&ctx, "/d");
+    let order = in_order(&ctx, "/d");
     let (requests_before, submissions_before) = {
         let stats = fixture.fs.client().stats();
         (stats.requests, stats.submissions)
