@@ -12,6 +12,7 @@ use p9_harness::{Fixture, is_root_user};
 use vfs_core::attr::{FileType, RenameFlags, SetAttr, TimeChange, fs_magic, make_dev, mode};
 use vfs_core::errno::Errno;
 use vfs_core::inode::{CachePolicy, FileSystem, Inode, NewNode, NodeKind, read_to_end};
+use vfs_core::p9::message::getattr_mask;
 use vfs_core::time::Timespec;
 
 const POLICIES: [CachePolicy; 2] = [CachePolicy::Exclusive, CachePolicy::Revalidate];
@@ -674,6 +675,37 @@ fn a_ten_thousand_entry_directory_lists_completely() {
     );
     drop(dir);
     f.finish();
+}
+
+/// QEMU's local backend answers a generation number by opening the file on the host and
+/// asking its filesystem: a stat never needs it, so no `Tgetattr` asks for it, on any path
+/// that fetches attributes (walk, listing prefetch, shared batch, create, the mount root).
+#[test]
+fn attribute_requests_never_ask_for_the_generation() {
+    for policy in [CachePolicy::Exclusive, CachePolicy::Revalidate] {
+        let f = Fixture::new(policy);
+        fs::create_dir(f.host("d")).unwrap();
+        for i in 0..10 {
+            fs::write(f.host(&format!("d/f{i}")), b"12").unwrap();
+        }
+        let dir = f.root().lookup(b"d").unwrap();
+        let listed = names(&dir);
+        for name in &listed[2..] {
+            let file = dir.lookup(name.as_bytes()).unwrap();
+            assert_eq!(file.getattr().unwrap().size, 2);
+        }
+        let made = dir.create(b"new", &node(NodeKind::Regular, 0o644)).unwrap();
+        assert_eq!(made.getattr().unwrap().size, 0);
+        let masks = f.channel.getattr_masks();
+        assert_ne!(masks & getattr_mask::BASIC, 0, "attributes were fetched");
+        assert_eq!(
+            masks & (getattr_mask::GEN | getattr_mask::DATA_VERSION),
+            0,
+            "{policy:?}: masks {masks:#x}"
+        );
+        drop((made, dir));
+        f.finish();
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Exclusive mounts answer from the guest once a directory has been read: stats of its
-//! entries, lookups of names it lacks and the directory read itself cost no request; a
+//! Exclusive mounts answer from the guest once a directory has been read: lookups of
+//! names it lacks and the directory read itself cost no request, and once a scan of its
+//! entries fetched their attributes (in batches), neither do their stats; a
 //! change this kernel makes is seen at once; a file the host adds behind an exclusive
 //! mount's back is not (the documented rule: `file_access=exclusive` means the sandbox
 //! owns the tree). Shared mounts ask the server every time and see it. Listings are
@@ -17,6 +18,7 @@ use vfs_core::budget::MemoryBudget;
 use vfs_core::errno::Errno;
 use vfs_core::file::OpenFlags;
 use vfs_core::inode::CachePolicy;
+use vfs_core::p9::listing_scan::{SCAN_RUN, scan_misses};
 use vfs_core::vfs::{At, FsContext};
 
 fn context(fixture: &Fixture) -> FsContext {
@@ -37,6 +39,13 @@ fn populate(fixture: &Fixture, dir: &str, count: usize) {
     for i in 0..count {
         fs::write(fixture.host(&format!("{dir}/f{i}")), vec![b'x'; i % 7]).unwrap();
     }
+}
+
+/// The names in `path` but `.` and `..`, in the directory read's order.
+fn in_order(ctx: &FsContext, path: &str) -> Vec<String> {
+    let mut names = common::list_dir_in_order(ctx, path);
+    names.retain(|name| name != "." && name != "..");
+    names
 }
 
 /// The names in `path` but `.` and `..`, sorted.
@@ -75,7 +84,6 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
     let names = list(&ctx, "/d");
     assert_eq!(names, host_list(&fixture, "d"));
     let after_listing = requests(&fixture);
-    check_stats(&fixture, &ctx, "d", &names);
     assert_eq!(
         ctx.stat(At::Cwd, b"/d/missing", false).err(),
         Some(Errno::ENOENT)
@@ -84,12 +92,29 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
     assert_eq!(
         requests(&fixture),
         after_listing,
-        "stats, a miss and a second read all answered from the listing"
+        "a miss and a second read answered from the listing"
     );
+    // Sorted order is not the listing's: single walks until the lookups show a scan, then
+    // the rest of the attributes in batches.
+    let submissions = fixture.fs.client().stats().submissions;
+    check_stats(&fixture, &ctx, "d", &names);
+    let walked = scan_misses(names.len()) as usize;
+    assert!(
+        fixture.fs.client().stats().submissions - submissions
+            <= (2 * walked + names.len() / 16) as u64,
+        "the scan's attributes came in batches"
+    );
+    let after_scan = requests(&fixture);
+    check_stats(&fixture, &ctx, "d", &names);
+    assert_eq!(list(&ctx, "/d"), names);
     assert_eq!(
-        fixture.channel.live_fids(),
-        fixture.baseline() + 2,
-        "the root's and /d's open fid"
+        requests(&fixture),
+        after_scan,
+        "stats after the scan and a third read answered from the listing"
+    );
+    assert!(
+        fixture.channel.live_fids() <= fixture.baseline() + 2 + walked,
+        "the root's and /d's open fid, and the fids of the names walked before the scan"
     );
 
     // What this kernel changes shows at once.
@@ -116,6 +141,59 @@ fn a_listed_directory_answers_stats_misses_and_reads_without_the_server() {
         Some(Errno::ENOENT)
     );
 
+    tear_down(ctx);
+    fixture.finish();
+}
+
+#[test]
+fn a_few_lookups_after_a_listing_walk_their_own_names_only() {
+    let fixture = Fixture::new(CachePolicy::Exclusive);
+    populate(&fixture, "d", 300);
+    let ctx = context(&fixture);
+    let order = in_order(&ctx, "/d");
+    assert_eq!(order.len(), 300);
+    let before = requests(&fixture);
+    // Against the listing's order (as a program opening the few names it wants does):
+    // each lookup walks its name and fetches its attributes, nothing more.
+    let few: Vec<&String> = order.iter().rev().step_by(37).collect();
+    check_stats(
+        &fixture,
+        &ctx,
+        "d",
+        &few.iter().map(|name| (*name).clone()).collect::<Vec<_>>(),
+    );
+    assert_eq!(requests(&fixture) - before, 2 * few.len() as u64);
+    tear_down(ctx);
+    fixture.finish();
+}
+
+#[test]
+fn a_scan_in_the_listings_order_fetches_the_attributes_in_batches() {
+    let fixture = Fixture::new(CachePolicy::Exclusive);
+    populate(&fixture, "d", 1000);
+    let ctx = context(&fixture);
+    let order = in_order(&ctx, "/d");
+    let (requests_before, submissions_before) = {
+        let stats = fixture.fs.client().stats();
+        (stats.requests, stats.submissions)
+    };
+    check_stats(&fixture, &ctx, "d", &order);
+    let stats = fixture.fs.client().stats();
+    let walked = SCAN_RUN as u64 - 1;
+    let batched = order.len() as u64 - walked;
+    assert_eq!(
+        stats.requests - requests_before,
+        2 * walked + 3 * batched,
+        "single walks until the lookups showed a scan, then walk, getattr and clunk for each"
+    );
+    assert!(
+        stats.submissions - submissions_before <= 2 * walked + batched / 16,
+        "{} submissions",
+        stats.submissions - submissions_before
+    );
+    let after = stats.requests;
+    check_stats(&fixture, &ctx, "d", &order);
+    assert_eq!(requests(&fixture), after, "then answered from the listing");
     tear_down(ctx);
     fixture.finish();
 }

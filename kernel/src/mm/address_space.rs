@@ -211,6 +211,12 @@ impl From<VmaError> for Errno {
 
 /// Pages a file-backed fault fills at once (64 KiB, Linux's `fault_around_bytes`).
 pub const FAULT_AROUND_PAGES: u64 = 16;
+/// Pages a file-backed fault that misses the page cache reads at once (256 KiB, one 9p
+/// request), the ones past the fault-around window kept in the page cache for the faults
+/// to come: Linux's mmap read-around (its v9fs reads up to msize per request). A
+/// program's text is touched a few pages here and there; reading it 64 KiB at a time
+/// cost a request per window (a cold `python3` made 260 reads for 5 MiB).
+pub const READ_AROUND_PAGES: u64 = 64;
 
 /// Where `mmap` without a hint places memory: below the stack, like Linux's
 /// `mmap_base` with the default 8 MiB stack limit plus a guard gap.
@@ -258,6 +264,13 @@ pub(super) fn new_frame() -> Result<(Frame, Charge), FaultError> {
             attempt()
         })
         .ok_or(FaultError::OutOfMemory)
+}
+
+/// A zeroed, charged frame for a page read ahead of need: none when the budget or the
+/// frames are short (nothing is reclaimed for a page nobody asked for).
+fn spare_frame() -> Option<Frame> {
+    let room = super::budget::budget().charge(USER_PAGE_COST).ok()?;
+    Frame::new_zeroed_charged(room)
 }
 
 pub(super) fn user_access(protection: Protection) -> UserAccess {
@@ -821,7 +834,10 @@ impl AddressSpace {
     /// Fills `page` and the missing pages after it in the same area (up to
     /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
     /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
-    /// program touching its code page by page costs one request per window at most.
+    /// program touching its code page by page costs one request per window at most. That
+    /// read goes on past the window (up to [`READ_AROUND_PAGES`], the area's end, or the
+    /// first page the cache holds) and the whole file pages past it go to the page cache
+    /// unmapped, for the next faults.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
         &mut self,
@@ -853,9 +869,19 @@ impl AddressSpace {
             .iter()
             .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
             .collect();
+        let mut read_end = window_end;
+        if cached.iter().any(Option::is_none) {
+            while read_end < area_end
+                && read_end - page < READ_AROUND_PAGES * page_size
+                && file_page(read_end)
+                    .is_some_and(|index| super::page_cache::lookup(inode, index).is_none())
+            {
+                read_end += page_size;
+            }
+        }
         let data = if cached.iter().any(Option::is_none) {
             let into_area = page - area_start;
-            let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
+            let wanted = file_bytes.saturating_sub(into_area).min(read_end - page) as usize;
             let mut data = alloc::vec![0u8; wanted];
             let mut filled = 0;
             while filled < wanted {
@@ -895,6 +921,19 @@ impl AddressSpace {
                 }
                 None => self.install(at, frame, rights)?,
             }
+        }
+        // Read ahead: whole file pages only, into the cache, mapped by no one yet.
+        for at in (window_end..read_end).step_by(PAGE_SIZE) {
+            let start = (at - page) as usize;
+            let (Some(index), Some(bytes)) = (file_page(at), data.get(start..start + PAGE_SIZE))
+            else {
+                break;
+            };
+            let Some(mut frame) = spare_frame() else {
+                break;
+            };
+            frame.bytes_mut().copy_from_slice(bytes);
+            drop(super::page_cache::insert(inode, index, frame));
         }
         Ok(())
     }

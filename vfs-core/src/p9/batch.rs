@@ -181,7 +181,7 @@ impl P9Inode {
         let sent_at = now();
         let before = client.changes_sent();
         let wanted: Vec<&[u8]> = names.iter().map(|name| &name[..]).collect();
-        let mut attrs = client.getattr_names(dir, &wanted, getattr_mask::ALL);
+        let mut attrs = client.getattr_names(dir, &wanted, getattr_mask::STAT);
         let after = client.changes_sent();
         let first = core::mem::replace(&mut attrs[0], Err(Errno::EIO));
         // Kept only if no change went over the connection while it was out: another

@@ -288,6 +288,7 @@ impl Client {
             .encode(tag, &mut request_buf)?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             self.submissions.fetch_add(1, Ordering::Relaxed);
+            super::counts::sent(RREAD - 1, 1);
             let mut header = [0u8; FIXED];
             let length = self
                 .channel
@@ -301,6 +302,7 @@ impl Client {
             match header[4] {
                 RLERROR if length == FIXED => Err(errno_from_server(field)),
                 RREAD if field as usize == length - FIXED && field as usize <= target.len() => {
+                    super::counts::read(field as usize);
                     Ok(field as usize)
                 }
                 _ => Err(Errno::EIO),
@@ -339,6 +341,7 @@ impl Client {
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.submissions.fetch_add(1, Ordering::Relaxed);
+        super::counts::sent(TWRITE, 1);
         // A write, sent apart from the queue.
         self.changes.fetch_add(1, Ordering::Relaxed);
         let result = (|| {
@@ -405,7 +408,7 @@ impl Client {
 
     /// One new fid per name, each walked one step from `dir`, the walks sent together
     /// and their replies taken as they come: a missing name is `ENOENT` for its slot
-    /// alone. What a directory listing's prefetch uses.
+    /// alone.
     pub fn walk_each(self: &Arc<Self>, dir: &Fid, names: &[&[u8]]) -> Vec<Result<(Fid, Qid)>> {
         let mut ids = Vec::with_capacity(names.len());
         for _ in names {

@@ -1,9 +1,17 @@
 //! Exclusive mounts: a directory's listing, read whole the first time the directory is
-//! read from its start, with every entry's attributes fetched in batches (walks, getattrs
-//! and clunks outstanding together, pipelined: see `Client::getattr_names`).
-//! Until this kernel changes the directory (which drops the listing), it answers
-//! `readdir`, lookups of names it lacks (`ENOENT`), and the first lookup of each entry
-//! with its attributes, without a round trip. The attributes move out of the listing into
+//! read from its start. Until this kernel changes the directory (which drops the
+//! listing), it answers `readdir`, lookups of names it lacks (`ENOENT`), and the first
+//! lookup of each entry whose attributes it holds, without a round trip.
+//!
+//! The entries' attributes are fetched when the lookups show a scan (what `ls -l`, `du`,
+//! `find -ls` and `tar` do): once [`SCAN_RUN`] lookups in a row came in the listing's
+//! order (each at most [`SCAN_GAP`] names past the one before), or [`scan_misses`] lookups in any order needed attributes it lacked, the
+//! attributes of every entry still without them are fetched in batches (walks, getattrs
+//! and clunks outstanding together, pipelined: see `Client::getattr_names`), starting at
+//! the name looked up. Before that a lookup walks its own name, as a directory without a
+//! listing does: a program that reads a directory and then opens a few of its names (a
+//! `PATH` search, Python's import system listing each `sys.path` directory) does not pay
+//! for the attributes of all the others. The attributes move out of the listing into
 //! the inode the lookup makes, so a listing never holds attributes an inode could have
 //! changed since; they are also ignored once a link count anywhere on the mount may have
 //! changed (the mount's `links` number, as in `attr_cache.rs`).
@@ -48,7 +56,7 @@ pub struct Entry {
     name_len: u8,
     pub file_type: FileType,
     /// Whether the entry's slot in the listing's attributes holds them (no live inode
-    /// does): fetched by the prefetch, taken by a lookup, given back when the inode made
+    /// does): fetched by a scan, taken by a lookup, given back when the inode made
     /// from them goes. Slots rather than boxes: a warm `du` takes and gives back every
     /// entry's attributes, with no allocation.
     has_stat: bool,
@@ -84,10 +92,6 @@ impl Entries {
         self.stats.push(PackedStat::default());
     }
 
-    pub fn name(&self, entry: &Entry) -> &[u8] {
-        name_in(&self.names, entry)
-    }
-
     /// What a listing of these entries costs.
     pub fn cost(&self) -> u64 {
         self.entries.len() as u64 * ENTRY_COST + self.names.len() as u64 + 4 * heap_cost(0)
@@ -109,6 +113,13 @@ pub struct Listing {
     links: u64,
     /// Where the last `readdir` stopped: the next one usually goes on from there.
     resume: usize,
+    /// Scan detection (see the module comment): the position of the last name looked up,
+    /// how many lookups in a row followed the listing's order, how many needed
+    /// attributes the listing lacked, and whether the rest were fetched already.
+    last_lookup: Option<u32>,
+    run: u32,
+    misses: u32,
+    fetched: bool,
     used: AtomicBool,
     _charge: Charge,
 }
@@ -159,6 +170,10 @@ impl Listing {
             index,
             links,
             resume: 0,
+            last_lookup: None,
+            run: 0,
+            misses: 0,
+            fetched: false,
             used: AtomicBool::new(true),
             _charge: charge,
         }
@@ -187,6 +202,68 @@ impl Listing {
             ino: entry.ino,
             file_type: entry.file_type,
             stat: stat.filter(|_| fresh),
+        }
+    }
+
+    /// Notes a lookup of `name`; when it shows a scan and `name` has no attributes here,
+    /// the names whose attributes to fetch now, starting with `name`'s (each once in the
+    /// listing's life). Empty when nothing is to be fetched.
+    pub fn scan_wanted(&mut self, name: &[u8]) -> Wanted {
+        let mut wanted = Wanted::default();
+        let Some(at) = self.position(name) else {
+            return wanted;
+        };
+        // A little ahead of the last one counts as in order: names the VFS still caches
+        // (looked up before the directory was read) are not asked for again.
+        let in_order = self
+            .last_lookup
+            .is_some_and(|last| (last as usize + 1..=last as usize + SCAN_GAP).contains(&at));
+        self.run = if in_order {
+            self.run.saturating_add(1)
+        } else {
+            1
+        };
+        self.last_lookup = Some(at as u32);
+        if self.fetched || self.entries[at].has_stat {
+            return wanted;
+        }
+        self.misses = self.misses.saturating_add(1);
+        if self.run < SCAN_RUN && self.misses < scan_misses(self.entries.len()) {
+            return wanted;
+        }
+        self.fetched = true;
+        let count = self.entries.len();
+        for position in (at..count).chain(0..at) {
+            let entry = &self.entries[position];
+            if !entry.has_stat {
+                wanted.push(position, name_in(&self.names, entry));
+            }
+        }
+        wanted
+    }
+
+    /// Stores attributes fetched for the entries at `fetched` (position, inode number,
+    /// type, attributes), fetched while the mount's `links` number was `links` throughout.
+    /// An entry no longer at its position (the listing was read again meanwhile) or
+    /// holding attributes already is left alone.
+    pub fn fill(&mut self, fetched: Vec<(usize, u64, FileType, PackedStat)>, links: u64) {
+        if links != self.links {
+            // What the listing holds dates from before a link count changed somewhere
+            // (`lookup` ignores it): start the listing's attributes afresh from these.
+            for entry in &mut self.entries {
+                entry.has_stat = false;
+            }
+            self.links = links;
+        }
+        for (position, ino, file_type, stat) in fetched {
+            if let Some(entry) = self.entries.get_mut(position)
+                && entry.ino == ino
+                && entry.file_type == file_type
+                && !entry.has_stat
+            {
+                entry.has_stat = true;
+                self.stats[position] = stat;
+            }
         }
     }
 
@@ -241,6 +318,52 @@ impl Listing {
         Some(())
     }
 }
+
+/// Lookups in a row in the listing's order that show a scan.
+pub const SCAN_RUN: u32 = 4;
+/// How far past the last name looked up the next may be and still count as in order.
+const SCAN_GAP: usize = 8;
+
+/// Lookups in any order needing attributes that show a scan of a directory of `entries`
+/// names: a quarter of them, at least 8 and at most 64 (a sorted walk over a large
+/// directory, whose order is not the listing's, pays for 64 single walks at most).
+pub fn scan_misses(entries: usize) -> u32 {
+    (entries / 4).clamp(8, 64) as u32
+}
+
+/// Names whose attributes a scan fetches, copied out of the listing (the fetch is done
+/// without its lock).
+#[derive(Default)]
+pub struct Wanted {
+    positions: Vec<usize>,
+    names: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Wanted {
+    fn push(&mut self, position: usize, name: &[u8]) {
+        self.positions.push(position);
+        self.names.extend_from_slice(name);
+        self.ends.push(self.names.len());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    /// `(position, name)` of each, in the order they were added.
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        let starts = core::iter::once(0).chain(self.ends.iter().copied());
+        self.positions
+            .iter()
+            .zip(starts.zip(self.ends.iter()))
+            .map(|(&position, (start, &end))| (position, &self.names[start..end]))
+    }
+}
+
+/// Names one fetch of a scan asks about before storing what came back: bounds the
+/// memory the replies take (a reply's attributes are larger than their packed form).
+const SCAN_CHUNK: usize = 4096;
 
 /// A directory's listing slot.
 pub type Slot = Mutex<SlotState>;
@@ -322,6 +445,13 @@ impl P9Inode {
         let Some(slot) = self.extra_made().and_then(|extra| extra.listing.get()) else {
             return Ok(None);
         };
+        let wanted = match slot.lock().listing.as_mut() {
+            Some(listing) => listing.scan_wanted(name),
+            None => return Ok(None),
+        };
+        if !wanted.is_empty() {
+            self.fetch_listed(slot, &wanted)?;
+        }
         let links = self.mount.links.load(Ordering::Acquire);
         let found = match slot.lock().listing.as_mut() {
             Some(listing) => listing.lookup(name, links),
@@ -400,7 +530,7 @@ impl P9Inode {
         Ok(served)
     }
 
-    /// The whole directory from the server, its entries' attributes prefetched; `None`
+    /// The whole directory from the server (names, inode numbers, types); `None`
     /// when the budget has no room for it.
     fn read_listing(&self, slot: &Arc<Slot>) -> Result<Option<Listing>> {
         let links = self.mount.links.load(Ordering::Acquire);
@@ -419,43 +549,50 @@ impl P9Inode {
         else {
             return Ok(None);
         };
-        self.prefetch(&mut entries)?;
         Ok(Some(Listing::new(entries, links, charge)))
     }
 
-    /// Fetches the attributes of `entries` through the client's pipeline (walk, getattr,
-    /// clunk: see [`super::client::Client::getattr_names`]). Entries a live inode already
-    /// stands for are skipped (its attributes are its own), and so are any the server
-    /// answers oddly (they are fetched again when looked up).
-    fn prefetch(&self, entries: &mut Entries) -> Result<()> {
+    /// Fetches the attributes of the `wanted` entries of this directory's listing through
+    /// the client's pipeline (walk, getattr, clunk: see
+    /// [`super::client::Client::getattr_names`]), a chunk at a time, and stores them in
+    /// the listing. Entries a live inode already stands for are skipped (its attributes
+    /// are its own), and so are any the server answers oddly (they are walked for when
+    /// looked up). What came back while a link count on the mount changed is dropped.
+    fn fetch_listed(&self, slot: &Arc<Slot>, wanted: &Wanted) -> Result<()> {
         let dir = self.fid()?;
-        let wanted: Vec<usize> = (0..entries.entries.len())
-            .filter(|&at| {
-                self.live_child(entries.name(&entries.entries[at]))
-                    .is_none()
-            })
-            .collect();
-        let names: Vec<&[u8]> = wanted
-            .iter()
-            .map(|&at| entries.name(&entries.entries[at]))
-            .collect();
-        let attrs = dir
-            .client()
-            .clone()
-            .getattr_names(dir, &names, getattr_mask::ALL);
-        drop(names);
-        for (at, attr) in wanted.into_iter().zip(attrs) {
-            let entry = &mut entries.entries[at];
-            let slot = &mut entries.stats[at];
-            let Ok(mut stat) = attr.and_then(|attr| stat_from_attr(&attr, self.mount.dev)) else {
-                continue;
-            };
-            if stat.ino != entry.ino || stat.file_type() != Some(entry.file_type) {
+        let client = dir.client().clone();
+        let mut chunk: Vec<(usize, &[u8])> = Vec::with_capacity(SCAN_CHUNK);
+        let mut entries = wanted.iter().peekable();
+        while entries.peek().is_some() {
+            chunk.clear();
+            chunk.extend(
+                entries
+                    .by_ref()
+                    .take(SCAN_CHUNK)
+                    .filter(|(_, name)| self.live_child(name).is_none()),
+            );
+            let links = self.mount.links.load(Ordering::Acquire);
+            let names: Vec<&[u8]> = chunk.iter().map(|&(_, name)| name).collect();
+            let attrs = client.getattr_names(dir, &names, getattr_mask::STAT);
+            let fetched: Vec<(usize, u64, FileType, PackedStat)> = chunk
+                .iter()
+                .zip(attrs)
+                .filter_map(|(&(position, _), attr)| {
+                    let mut stat = attr
+                        .and_then(|attr| stat_from_attr(&attr, self.mount.dev))
+                        .ok()?;
+                    let file_type = stat.file_type()?;
+                    stat.mode = file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
+                    Some((position, stat.ino, file_type, PackedStat::pack(&stat)))
+                })
+                .collect();
+            if self.mount.links.load(Ordering::Acquire) != links {
                 continue;
             }
-            stat.mode = entry.file_type.mode_bits() | (stat.mode & mode::S_IALLUGO);
-            entry.has_stat = true;
-            *slot = PackedStat::pack(&stat);
+            match slot.lock().listing.as_mut() {
+                Some(listing) => listing.fill(fetched, links),
+                None => return Ok(()),
+            }
         }
         Ok(())
     }

@@ -68,8 +68,17 @@ pub mod getattr_mask {
     pub const MODE: u64 = 0x1;
     /// Mode through blocks: what every 9P2000.L server fills in.
     pub const BASIC: u64 = 0x7ff;
+    pub const BTIME: u64 = 0x800;
+    /// The inode's generation number and the file's data version.
+    pub const GEN: u64 = 0x1000;
+    pub const DATA_VERSION: u64 = 0x2000;
     /// BASIC plus btime, generation and data version.
     pub const ALL: u64 = 0x3fff;
+    /// What a `stat`/`statx` needs: BASIC plus btime. Never the generation: QEMU's local
+    /// backend answers it by opening the file and asking the host's filesystem
+    /// (`FS_IOC_GETVERSION`, a second trip to its worker threads and three host system
+    /// calls per `Tgetattr`), and no Linux call reports it.
+    pub const STAT: u64 = BASIC | BTIME;
 }
 
 wire_struct! {

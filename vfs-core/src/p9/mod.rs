@@ -10,10 +10,11 @@
 //!   clunked in batches), requests split to fit msize;
 //! - `queue`: tags, and requests outstanding together, their replies taken as they come
 //!   (an interrupted one flushed);
+//! - `counts`: requests sent by type and bytes read, over every client (a debug file);
 //! - `convert`: 9P attributes ⇄ the VFS's `Stat`, `SetAttr`, `StatFs`;
 //! - `attr_cache`: cached attributes of an exclusive mount;
 //! - `listing`: an exclusive mount's directory listings, their entries' attributes
-//!   prefetched in batches, evicted least-recently-used under memory pressure;
+//!   fetched in batches once lookups show a scan, evicted least-recently-used under memory pressure;
 //! - `pages`: a regular file's page cache (for `MAP_SHARED`), kept coherent with its
 //!   reads, writes and truncations, and written back;
 //! - `node`: the `Inode` implementation; this file: the `FileSystem` (a 9p mount: the
@@ -27,6 +28,7 @@ mod attr_cache;
 mod batch;
 pub mod client;
 mod convert;
+pub mod counts;
 mod ids;
 mod listing;
 pub mod message;
@@ -39,6 +41,10 @@ pub mod wire;
 
 pub use client::{AllClientsFids, ClientStats, Fid, all_clients_fids};
 pub use listing::ENTRY_COST as LISTING_ENTRY_COST;
+/// When an exclusive listing fetches its entries' attributes (see `listing.rs`).
+pub mod listing_scan {
+    pub use super::listing::{SCAN_RUN, scan_misses};
+}
 pub use node::P9Inode;
 pub use transport::{Completion, Exchange, Ticket, Transport};
 
@@ -130,7 +136,7 @@ impl P9FileSystem {
             client.charge_to(budget);
         }
         let (fid, _) = client.attach(options.uname, options.aname, options.uid)?;
-        let attr = fid.getattr(getattr_mask::ALL)?;
+        let attr = fid.getattr(getattr_mask::STAT)?;
         let mount = Arc::new(Mount {
             client,
             policy: options.policy,

@@ -260,7 +260,7 @@ impl P9Inode {
     /// fetched ready for the `getattr` that follows.
     fn walk_child(&self, name: &[u8]) -> Result<Arc<P9Inode>> {
         let (fid, _) = self.fid()?.walk(&[name])?;
-        let attr = fid.getattr(getattr_mask::ALL)?;
+        let attr = fid.getattr(getattr_mask::STAT)?;
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
         if !self.exclusive() {
             let stat = stat_from_attr(&attr, self.mount.dev)?;
@@ -411,7 +411,7 @@ impl P9Inode {
             ..SetAttrFields::default()
         };
         match fid.setattr(&fields) {
-            Ok(()) => fid.getattr(getattr_mask::ALL),
+            Ok(()) => fid.getattr(getattr_mask::STAT),
             Err(Errno::EPERM | Errno::EACCES) => Ok(attr),
             Err(errno) => Err(errno),
         }
@@ -502,7 +502,7 @@ impl Inode for P9Inode {
             Ok(stat) => return Ok(stat),
             Err(ticket) => ticket,
         };
-        let mut stat = stat_from_attr(&self.fid()?.getattr(getattr_mask::ALL)?, self.mount.dev)?;
+        let mut stat = stat_from_attr(&self.fid()?.getattr(getattr_mask::STAT)?, self.mount.dev)?;
         // A server may answer for whatever sits at the fid's path now (QEMU's local backend
         // keeps paths, and the host may have replaced the file) or just lie. As in Linux's
         // v9fs, an inode keeps its number and type for life and takes the rest from the reply.
@@ -596,7 +596,7 @@ impl Inode for P9Inode {
         let opened = self.make_object(name, node)?;
         self.directory_changed();
         let (fid, _) = self.fid()?.walk(&[name])?;
-        let attr = self.fix_owner(&fid, fid.getattr(getattr_mask::ALL)?, node)?;
+        let attr = self.fix_owner(&fid, fid.getattr(getattr_mask::STAT)?, node)?;
         let child = P9Inode::new(&self.mount, fid, &attr, false)?;
         if let Some(opened) = opened {
             let opened = Arc::new(opened);

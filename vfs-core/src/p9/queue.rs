@@ -207,6 +207,9 @@ impl Client {
         }
         self.requests
             .fetch_add(exchanges.len() as u64, Ordering::Relaxed);
+        for &(_, _, type_code, _) in &queued {
+            super::counts::sent(type_code, 1);
+        }
         self.submissions.fetch_add(1, Ordering::Relaxed);
         let changes = requests
             .iter()

@@ -91,7 +91,8 @@ pub fn read_file(ctx: &FsContext, path: &str) -> Vec<u8> {
     }
 }
 
-pub fn list_dir(ctx: &FsContext, path: &str) -> Vec<String> {
+/// The names in `path` (with `.` and `..`) in the order the directory read returns them.
+pub fn list_dir_in_order(ctx: &FsContext, path: &str) -> Vec<String> {
     let dir = ctx
         .open(
             At::Cwd,
@@ -117,6 +118,12 @@ pub fn list_dir(ctx: &FsContext, path: &str) -> Vec<String> {
             break;
         }
     }
+    names
+}
+
+/// The names in `path` (with `.` and `..`), sorted.
+pub fn list_dir(ctx: &FsContext, path: &str) -> Vec<String> {
+    let mut names = list_dir_in_order(ctx, path);
     names.sort();
     names
 }

@@ -40,6 +40,8 @@ struct Books {
     paths: HashMap<u32, PathBuf>,
     root: PathBuf,
     requests_by_type: HashMap<u8, u64>,
+    /// Every `Tgetattr` request mask seen, or'ed together.
+    getattr_masks: u64,
 }
 
 impl ServerChannel {
@@ -72,6 +74,11 @@ impl ServerChannel {
             .get(&type_code)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// The union of the request masks of every `Tgetattr` sent.
+    pub fn getattr_masks(&self) -> u64 {
+        self.books.lock().unwrap().getattr_masks
     }
 
     pub fn refuse_chown(&self, refuse: bool) {
@@ -137,6 +144,9 @@ impl ServerChannel {
             .requests_by_type
             .entry(request.type_code())
             .or_default() += 1;
+        if let Request::GetAttr { request_mask, .. } = request {
+            books.getattr_masks |= request_mask;
+        }
         let succeeded = !matches!(reply, Reply::Lerror { .. });
         match request {
             Request::Version { .. } => {

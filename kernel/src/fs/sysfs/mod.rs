@@ -127,6 +127,8 @@ fn kernel(inos: &mut InoCounter) -> Node {
 /// `kernel/debug` (where Linux mounts debugfs): this kernel's own debugging facts, read
 /// live. `9p/fids`: fids the 9p servers hold for the sandbox now; `9p/quarantined_fids`:
 /// fid numbers given up on after a failed clunk. A long run watches both stay flat.
+/// `9p/requests`: requests sent so far by type and the bytes reads brought back (read it
+/// before and after a program to see what its start cost).
 fn debug(inos: &mut InoCounter) -> Node {
     let count = |inos: &mut InoCounter, read: fn(vfs_core::p9::AllClientsFids) -> u64| {
         Node::file(inos.allocate(), ATTRIBUTE_MODE, move || {
@@ -135,7 +137,13 @@ fn debug(inos: &mut InoCounter) -> Node {
     };
     let nine_p = FixedDir::new()
         .with("fids", count(inos, |fids| fids.in_use))
-        .with("quarantined_fids", count(inos, |fids| fids.quarantined));
+        .with("quarantined_fids", count(inos, |fids| fids.quarantined))
+        .with(
+            "requests",
+            Node::file(inos.allocate(), ATTRIBUTE_MODE, || {
+                Ok(vfs_core::p9::counts::report().into_bytes())
+            }),
+        );
     let nine_p = directory(inos, nine_p);
     directory(inos, FixedDir::new().with("9p", nine_p))
 }
@@ -210,7 +218,7 @@ mod tests {
         let context = sys();
         assert_eq!(
             names(&context, "/sys/kernel/debug/9p"),
-            [".", "..", "fids", "quarantined_fids"]
+            [".", "..", "fids", "quarantined_fids", "requests"]
         );
         let fids = vfs_core::p9::all_clients_fids();
         assert_eq!(
@@ -222,6 +230,17 @@ mod tests {
             text.ends_with('\n') && text.trim().parse::<u64>().is_ok(),
             "{text:?}"
         );
+        let requests = read_text(&context, "/sys/kernel/debug/9p/requests");
+        let keys: Vec<&str> = requests
+            .lines()
+            .map(|line| {
+                let (key, value) = line.split_once(' ').unwrap();
+                assert!(value.parse::<u64>().is_ok(), "{line:?}");
+                key
+            })
+            .collect();
+        assert_eq!(keys.first(), Some(&"walk"));
+        assert_eq!(keys[keys.len() - 3..], ["other", "total", "read_bytes"]);
     }
 
     #[test]
