@@ -39,8 +39,11 @@ struct KernelFilesystems<'a> {
     /// Each device is attached once (a second `Tversion` would end the first session),
     /// however many mounts and channels read it; by device tag, with the access the
     /// attach was made for.
-    attached: Mutex<BTreeMap<String, (FileAccess, Arc<dyn FileSystem>)>>,
+    attached: Mutex<BTreeMap<String, Attached>>,
 }
+
+/// A 9p device's filesystem and the access it was attached for.
+type Attached = (FileAccess, Arc<dyn FileSystem>);
 
 impl FilesystemSource for KernelFilesystems<'_> {
     fn nine_p(
