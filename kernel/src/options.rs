@@ -7,7 +7,7 @@ use core::fmt;
 
 use log::LevelFilter;
 
-use crate::container::{FileAccess, FileBind, Overlay, SandboxOptions};
+use crate::container::{FileAccess, FileBind, Overlay, SandboxOptions, ShareAlias};
 
 /// A deliberate failure or check the boot tests ask for (`test=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +94,8 @@ impl fmt::Display for OptionError<'_> {
             Self::Unknown(option) => write!(
                 f,
                 "unknown option `{option}` (known: log, test, tsc_khz, overlay, file_access, \
-                 file_access_mounts, cid, wallclock, entropy, stdio, bind_file, virtio_mmio.device)"
+                 file_access_mounts, cid, wallclock, entropy, stdio, bind_file, share_alias, \
+                 virtio_mmio.device)"
             ),
             Self::MissingValue(option) => {
                 write!(f, "option `{option}` needs a value (`{option}=...`)")
@@ -197,6 +198,13 @@ impl<'a> Options<'a> {
                         return Err(bad(FileBind::EXPECTED));
                     }
                 }
+                // Written by the host: channel m<i> reads m<j>'s device (both share one
+                // host directory; see `container::channel`); read by `share_aliases`.
+                SHARE_ALIAS => {
+                    if ShareAlias::parse(value).is_none() {
+                        return Err(bad(ShareAlias::EXPECTED));
+                    }
+                }
                 // Linux's syntax for virtio-mmio devices the VMM did not describe in ACPI
                 // (microvm with acpi=off, Firecracker); read by `devices`.
                 VIRTIO_MMIO_DEVICE => {
@@ -213,6 +221,7 @@ impl<'a> Options<'a> {
 
 const VIRTIO_MMIO_DEVICE: &str = "virtio_mmio.device";
 const BIND_FILE: &str = "bind_file";
+const SHARE_ALIAS: &str = "share_alias";
 const CID_EXPECTED: &str = "1-64 of A-Z a-z 0-9 _ . + -";
 
 /// runsc's rule for container ids, so a name that works there works here.
@@ -253,6 +262,11 @@ pub fn virtio_mmio_devices(cmdline: &[u8]) -> impl Iterator<Item = &str> {
 /// The host's `bind_file=` notes, for `container::compile` (needs the heap: names are decoded).
 pub fn file_binds(cmdline: &[u8]) -> impl Iterator<Item = FileBind> + '_ {
     values_of(cmdline, BIND_FILE).filter_map(FileBind::parse)
+}
+
+/// The host's `share_alias=` notes ([`Options::parse`] validated them).
+pub fn share_aliases(cmdline: &[u8]) -> impl Iterator<Item = ShareAlias> + '_ {
+    values_of(cmdline, SHARE_ALIAS).filter_map(ShareAlias::parse)
 }
 
 fn parse_level(value: &str) -> Option<LevelFilter> {
@@ -390,6 +404,32 @@ mod tests {
             (crate::container::Channel::Mount(2), "resolv.conf")
         );
         assert_eq!(binds[1].name, "a b");
+    }
+
+    #[test]
+    fn share_aliases_are_checked_and_listed() {
+        let line = b"share_alias=m2:m0 log=info share_alias=m3:m0";
+        assert!(Options::parse(line).is_ok());
+        let aliases: Vec<String> = share_aliases(line)
+            .map(|alias| alias.to_option_value())
+            .collect();
+        assert_eq!(aliases, ["m2:m0", "m3:m0"]);
+        for line in [
+            &b"share_alias=m1:m1"[..],
+            b"share_alias=rootfs:m0",
+            b"share_alias=m1",
+        ] {
+            assert!(
+                matches!(
+                    Options::parse(line).unwrap_err(),
+                    OptionError::BadValue {
+                        option: "share_alias",
+                        ..
+                    }
+                ),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@ use vfs_core::{At, CachePolicy, ClockRef, Credentials, Errno, FileSystem, FsCont
 
 use crate::console::print_line;
 use crate::container::build::{FilesystemSource, build, mounts_text};
-use crate::container::{self, Channel, FileAccess, FileKind, MountPlan, Spec};
+use crate::container::{
+    self, Channel, FileAccess, FileKind, MountPlan, ShareAlias, Spec, device_tag, tags_with_aliases,
+};
 use crate::devices::Devices;
 use crate::exec::strings::Strings;
 use crate::exit::exit;
@@ -32,9 +34,16 @@ use vfs_core::tmpfs::TmpfsOptions;
 struct KernelFilesystems<'a> {
     devices: &'a Devices,
     clock: ClockRef,
-    /// Each channel is attached once, however many mounts read it.
-    attached: Mutex<BTreeMap<String, Arc<dyn FileSystem>>>,
+    /// The host's `share_alias=` notes: channels that read another channel's device.
+    aliases: Vec<ShareAlias>,
+    /// Each device is attached once (a second `Tversion` would end the first session),
+    /// however many mounts and channels read it; by device tag, with the access the
+    /// attach was made for.
+    attached: Mutex<BTreeMap<String, Attached>>,
 }
+
+/// A 9p device's filesystem and the access it was attached for.
+type Attached = (FileAccess, Arc<dyn FileSystem>);
 
 impl FilesystemSource for KernelFilesystems<'_> {
     fn nine_p(
@@ -42,8 +51,14 @@ impl FilesystemSource for KernelFilesystems<'_> {
         channel: Channel,
         file_access: FileAccess,
     ) -> Result<Arc<dyn FileSystem>, Errno> {
-        let tag = channel.tag();
-        if let Some(fs) = self.attached.lock().get(&tag) {
+        let tag = device_tag(channel, &self.aliases);
+        if let Some((access, fs)) = self.attached.lock().get(&tag) {
+            if *access != file_access {
+                // Never from our runtime (it aliases bind mounts only, which all take
+                // `file_access_mounts`); a hand-written command line could ask it.
+                log::error!(target: "sandbox", "channel {channel} shares device `{tag}` but asks another file_access");
+                return Err(Errno::EINVAL);
+            }
             return Ok(fs.clone());
         }
         let device = self
@@ -66,7 +81,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
         let fs: Arc<dyn FileSystem> =
             P9FileSystem::new(device, &options, crate::fs::anonymous_dev())?;
         crate::timeline::phase("9p attach");
-        self.attached.lock().insert(tag, fs.clone());
+        self.attached.lock().insert(tag, (file_access, fs.clone()));
         Ok(fs)
     }
 
@@ -160,7 +175,10 @@ pub fn run(
         log::warn!(target: "sandbox", "{warning}");
     }
     crate::timeline::phase("warnings");
-    let tags: Vec<&str> = devices.nine_p.iter().map(|channel| channel.tag()).collect();
+    let aliases: Vec<ShareAlias> = crate::options::share_aliases(cmdline).collect();
+    let found: Vec<&str> = devices.nine_p.iter().map(|channel| channel.tag()).collect();
+    let tags = tags_with_aliases(&found, &aliases);
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     if let Err(error) = container::check_channels(&plan, &tags) {
         print_line(format_args!("sandbox: {error}"));
         exit(error.exit_status());
@@ -174,6 +192,7 @@ pub fn run(
     let source = KernelFilesystems {
         devices,
         clock,
+        aliases,
         attached: Mutex::new(BTreeMap::new()),
     };
     crate::timeline::phase("plan");

@@ -7,7 +7,10 @@
 //!
 //! Also here: `bind_file=m<i>:NAME`, the host's note that channel `m<i>` shares the
 //! *directory* of a bind-mounted file (QEMU can only share directories) and the file is
-//! `NAME` in it.
+//! `NAME` in it; and `share_alias=m<i>:m<j>`, the host's note that channel `m<i>` reads
+//! the device of `m<j>` because both share one host directory (podman binds
+//! `/etc/hosts`, `/etc/hostname` and `/run/.containerenv` from one): a device fewer for
+//! QEMU to make and the kernel to probe and attach on every start.
 
 use alloc::format;
 use alloc::string::String;
@@ -88,6 +91,53 @@ pub fn check_channels(plan: &MountPlan, found_tags: &[&str]) -> Result<(), PlanE
         });
     }
     Ok(())
+}
+
+/// `share_alias=m<i>:m<j>`: channel `m<i>` has no device of its own; it reads the one of
+/// `m<j>` (the root's device is never shared: its cache policy is its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShareAlias {
+    pub channel: Channel,
+    pub served_by: Channel,
+}
+
+impl ShareAlias {
+    pub const EXPECTED: &'static str = "m<i>:m<j> with i != j";
+
+    /// Reads one `share_alias=` value; `None` if it does not have the expected form.
+    pub fn parse(value: &str) -> Option<ShareAlias> {
+        let (channel, served_by) = value.split_once(':')?;
+        let mount = |tag| Channel::from_tag(tag).filter(|channel| *channel != Channel::Root);
+        let (channel, served_by) = (mount(channel)?, mount(served_by)?);
+        (channel != served_by).then_some(ShareAlias { channel, served_by })
+    }
+
+    /// The value's form on the command line (the host writes it, [`ShareAlias::parse`]
+    /// reads it).
+    pub fn to_option_value(&self) -> String {
+        format!("{}:{}", self.channel, self.served_by)
+    }
+}
+
+/// The mount tag of the device that serves `channel`: its own, unless an alias names another.
+pub fn device_tag(channel: Channel, aliases: &[ShareAlias]) -> String {
+    aliases
+        .iter()
+        .find(|alias| alias.channel == channel)
+        .map_or(channel, |alias| alias.served_by)
+        .tag()
+}
+
+/// The tags [`check_channels`] should see: the devices found, plus each aliased channel
+/// whose serving device was found (so an alias never hides a missing device).
+pub fn tags_with_aliases(found_tags: &[&str], aliases: &[ShareAlias]) -> Vec<String> {
+    let mut tags: Vec<String> = found_tags.iter().map(|tag| String::from(*tag)).collect();
+    for alias in aliases {
+        if found_tags.contains(&alias.served_by.tag().as_str()) {
+            tags.push(alias.channel.tag());
+        }
+    }
+    tags
 }
 
 /// `bind_file=m<i>:NAME`: channel `m<i>` shares the directory that holds the bind-mounted
@@ -208,5 +258,50 @@ mod tests {
         ] {
             assert_eq!(FileBind::parse(value), None, "{value}");
         }
+    }
+
+    #[test]
+    fn share_aliases_parse_and_round_trip() {
+        let alias = ShareAlias::parse("m2:m0").unwrap();
+        assert_eq!(
+            alias,
+            ShareAlias {
+                channel: Channel::Mount(2),
+                served_by: Channel::Mount(0)
+            }
+        );
+        assert_eq!(ShareAlias::parse(&alias.to_option_value()), Some(alias));
+        for bad in [
+            "m1:m1",
+            "rootfs:m0",
+            "m0:rootfs",
+            "m1",
+            "m1:",
+            ":m0",
+            "m01:m0",
+            "m1:m0:m2",
+        ] {
+            assert_eq!(ShareAlias::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn aliased_channels_read_their_servers_device() {
+        let aliases = [ShareAlias::parse("m2:m0").unwrap()];
+        assert_eq!(device_tag(Channel::Mount(2), &aliases), "m0");
+        assert_eq!(device_tag(Channel::Mount(1), &aliases), "m1");
+        assert_eq!(device_tag(Channel::Root, &aliases), "rootfs");
+    }
+
+    #[test]
+    fn an_alias_counts_as_found_only_with_its_device() {
+        let aliases = [
+            ShareAlias::parse("m2:m0").unwrap(),
+            ShareAlias::parse("m3:m9").unwrap(),
+        ];
+        assert_eq!(
+            tags_with_aliases(&["rootfs", "m0", "m1"], &aliases),
+            ["rootfs", "m0", "m1", "m2"]
+        );
     }
 }

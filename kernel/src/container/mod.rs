@@ -24,7 +24,7 @@ pub mod plan;
 pub mod process;
 pub mod spec;
 
-pub use channel::{Channel, FileBind, check_channels};
+pub use channel::{Channel, FileBind, ShareAlias, check_channels, device_tag, tags_with_aliases};
 pub use error::{FieldProblem, PlanError, ResolveError, SpecError};
 pub use mount_options::PlanWarning;
 pub use options::{FileAccess, Overlay, SandboxOptions};

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kernel::container::{Channel, FileBind};
+use kernel::container::{Channel, FileBind, ShareAlias};
 use serde_json::Value;
 
 use super::error::BundleError;
@@ -131,6 +131,33 @@ pub fn resolve(bundle: &Path, channels: &[SpecChannel]) -> Result<Shares, Bundle
         }
     }
     Ok(resolved)
+}
+
+/// One device for each host directory the bind mounts share alike: a bind-mount share
+/// with the same directory and read-only flag as an earlier one is dropped, and its
+/// channel reads that one's device (`share_alias=`). podman binds `/etc/hosts`,
+/// `/etc/hostname` and `/run/.containerenv` out of one directory, and every device is
+/// work on every start (QEMU makes it, the kernel probes and attaches it). The root's
+/// share stays its own: its cache policy (`file_access=`) may differ from the mounts'.
+pub fn share_devices(shares: Vec<Share>) -> (Vec<Share>, Vec<ShareAlias>) {
+    let mut kept: Vec<Share> = Vec::with_capacity(shares.len());
+    let mut aliases = Vec::new();
+    for share in shares {
+        let mount = |share: &Share| {
+            Channel::from_tag(&share.tag).filter(|channel| *channel != Channel::Root)
+        };
+        let alike = mount(&share).and_then(|channel| {
+            kept.iter()
+                .filter(|earlier| earlier.path == share.path && earlier.readonly == share.readonly)
+                .find_map(mount)
+                .map(|served_by| ShareAlias { channel, served_by })
+        });
+        match alike {
+            Some(alias) => aliases.push(alias),
+            None => kept.push(share),
+        }
+    }
+    (kept, aliases)
 }
 
 #[cfg(test)]
@@ -315,5 +342,27 @@ mod tests {
         let error = resolve(&dir, &[channel(Channel::Root, None, "no-root")]).unwrap_err();
         assert!(error.to_string().starts_with("root.path: "), "{error}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bind_mounts_of_one_directory_share_a_device() {
+        let share = |tag: &str, path: &str, readonly: bool| Share {
+            tag: tag.to_owned(),
+            path: path.into(),
+            readonly,
+        };
+        let (kept, aliases) = share_devices(vec![
+            share("rootfs", "/u", false),
+            share("m0", "/u", false),
+            share("m1", "/shm", false),
+            share("m2", "/u", false),
+            share("m3", "/u", true),
+            share("m4", "/u", false),
+        ]);
+        let tags: Vec<&str> = kept.iter().map(|share| share.tag.as_str()).collect();
+        // The root keeps its own device even with the same directory; read-only differs.
+        assert_eq!(tags, ["rootfs", "m0", "m1", "m3"]);
+        let aliases: Vec<String> = aliases.iter().map(ShareAlias::to_option_value).collect();
+        assert_eq!(aliases, ["m2:m0", "m4:m0"]);
     }
 }

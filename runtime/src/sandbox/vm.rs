@@ -1,7 +1,8 @@
 //! One QEMU process for a sandbox: its command line (the bundle's spec as the initrd, its
-//! 9p shares by the channel rule, the kernel in `stdio=control` mode, the control port),
-//! the socket its control port connects to, and its console (COM1, the kernel's log),
-//! copied to the log file and read for the kernel's last word.
+//! 9p shares by the channel rule, bind mounts of one directory on one device, the kernel
+//! in `stdio=control` mode, the control port), the socket its control port connects to,
+//! and its console (COM1, the kernel's log), copied to the log file and read for the
+//! kernel's last word.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -86,6 +87,12 @@ fn invocation(
             .iter()
             .map(|bind| ("bind_file", bind.to_option_value())),
     );
+    let (shares, aliases) = bundle::channels::share_devices(loaded.shares);
+    sandbox.extend(
+        aliases
+            .iter()
+            .map(|alias| ("share_alias", alias.to_option_value())),
+    );
     // Read once: it is slow to produce on some hosts, and both the accelerator and the
     // TSC frequency come from it.
     let cpuinfo = qemu::host::cpuinfo();
@@ -105,7 +112,7 @@ fn invocation(
             qemu::host::tsc_khz(&cpuinfo),
         ),
         initrd: Some(loaded.spec_file),
-        shares: loaded.shares,
+        shares,
     };
     let mut extra: Vec<OsString> = Vec::new();
     extra.extend(["-device".into(), machine.serial_device().into()]);
