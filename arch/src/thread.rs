@@ -64,6 +64,8 @@ pub struct Thread {
     /// Nanoseconds the scheduler above reports this thread spent off the CPU (switched
     /// away or idle), for CPU-time accounting.
     off_cpu_ns: AtomicU64,
+    /// Nanoseconds spent running user code (what the layer above measured).
+    user_ns: AtomicU64,
     /// Whom the layer above runs on this thread (the task id of a user thread; 0: none),
     /// so "who is running" costs a load rather than a search.
     owner: AtomicU32,
@@ -112,6 +114,7 @@ impl Thread {
             fpu: Mutex::new(fpu),
             entry: Mutex::new(Some(Box::new(entry))),
             off_cpu_ns: AtomicU64::new(0),
+            user_ns: AtomicU64::new(0),
             owner: AtomicU32::new(0),
             on_cpu: AtomicBool::new(false),
             sched_state: AtomicU8::new(0),
@@ -132,6 +135,15 @@ impl Thread {
 
     pub fn off_cpu_ns(&self) -> u64 {
         self.off_cpu_ns.load(Ordering::Relaxed)
+    }
+
+    /// Adds to the time this thread ran user code, which others may read (`/proc`).
+    pub fn add_user_ns(&self, ns: u64) {
+        self.user_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    pub fn user_ns(&self) -> u64 {
+        self.user_ns.load(Ordering::Relaxed)
     }
 
     /// Records whom the layer above runs on this thread (see `owner`).
@@ -164,6 +176,7 @@ pub fn current() -> Arc<Thread> {
                 fpu: Mutex::new(FpuState::initial()),
                 entry: Mutex::new(None),
                 off_cpu_ns: AtomicU64::new(0),
+                user_ns: AtomicU64::new(0),
                 owner: AtomicU32::new(0),
                 on_cpu: AtomicBool::new(true),
                 sched_state: AtomicU8::new(0),

@@ -186,6 +186,18 @@ impl ProcessView for Task {
         let count = crate::task::lifecycle::threads_of(ProcessView::tgid(self)).len();
         u32::try_from(count.max(1)).unwrap_or(u32::MAX)
     }
+    fn process_cpu_times(&self) -> [u64; 4] {
+        use crate::task::lifecycle::{children_cpu_time, cpu_time_of};
+        let tgid = ProcessView::tgid(self);
+        let own = cpu_time_of(tgid);
+        let children = children_cpu_time(tgid);
+        [
+            own.user_ns,
+            own.system_ns,
+            children.user_ns,
+            children.system_ns,
+        ]
+    }
     fn cpu_masks(&self) -> (u64, u64) {
         use crate::syscall::scheduling::{online_cpus, thread_of};
         let online = online_cpus();

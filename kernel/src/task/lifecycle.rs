@@ -809,6 +809,30 @@ pub fn process_cpu_time(process: &Process) -> CpuTime {
     cpu_time(process).add(ended)
 }
 
+/// The CPU time of process `tgid` as another process sees it (`/proc/<pid>/stat`): each
+/// live thread's user time as its run loop counted it, the rest of its time on the CPU
+/// as system time, and what its ended threads left in the leader's entry.
+pub fn cpu_time_of(tgid: u32) -> CpuTime {
+    let now = crate::clock::monotonic_ns();
+    let ended = TABLE
+        .lock()
+        .get(tgid)
+        .map(|leader| leader.own_cpu)
+        .unwrap_or_default();
+    threads_of(tgid)
+        .into_iter()
+        .filter_map(|tid| Some((task_of(tid)?, crate::syscall::scheduling::thread_of(tid)?)))
+        .fold(ended, |total, (task, thread)| {
+            let alive = (now - task.started_ns()).max(0) as u64;
+            let on_cpu = alive.saturating_sub(thread.off_cpu_ns());
+            let user_ns = thread.user_ns().min(on_cpu);
+            total.add(CpuTime {
+                user_ns,
+                system_ns: on_cpu - user_ns,
+            })
+        })
+}
+
 /// CPU time of the reaped children of `pid` and of theirs.
 pub fn children_cpu_time(pid: u32) -> CpuTime {
     TABLE

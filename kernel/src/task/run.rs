@@ -24,6 +24,8 @@ pub fn run(process: &mut Process) -> Ending {
     // that made it writable and the store retried, which is progress, not a stuck fault.
     let mut last_fault: Option<LastFault> = None;
     let mut repeats = 0;
+    // This loop runs on the thread's own kernel thread, for its whole life.
+    let thread = arch::thread::current();
     loop {
         // A paused container's threads wait here (the host's `pause`).
         crate::control::freeze::checkpoint();
@@ -32,6 +34,7 @@ pub fn run(process: &mut Process) -> Ending {
         let exit = process.context.execute();
         let user_ns = (crate::clock::monotonic_ns() - entered).max(0) as u64;
         process.user_ns += user_ns;
+        thread.add_user_ns(user_ns);
         crate::task::scheduler::account_user(user_ns);
         match exit {
             UserExit::Syscall => {

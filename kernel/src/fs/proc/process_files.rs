@@ -178,16 +178,23 @@ pub fn stat(process: &dyn ProcessView) -> Vec<u8> {
     let signals = process.signals();
     // `do_task_stat` shows only the classic 31 signals of each mask.
     let classic = |mask: u64| mask & 0x7fff_ffff;
-    let start_ticks = process.start_time_ns() / 10_000_000;
+    // `USER_HZ` (100) ticks, as `nsec_to_clock_t`.
+    let ticks = |ns: u64| ns / 10_000_000;
+    let start_ticks = ticks(process.start_time_ns());
+    let [user, system, children_user, children_system] = process.process_cpu_times();
     let mut text = String::new();
     let _ = write!(
         text,
-        "{} ({}) {letter} {} {} {} 0 -1 {TASK_FLAGS} 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} {NO_LIMIT} 0 0 0 0 0 ",
+        "{} ({}) {letter} {} {} {} 0 -1 {TASK_FLAGS} 0 0 0 0 {} {} {} {} 20 0 {} 0 {start_ticks} {} {} {NO_LIMIT} 0 0 0 0 0 ",
         process.pid(),
         String::from_utf8_lossy(&process.comm()),
         process.parent_pid(),
         process.process_group(),
         process.session(),
+        ticks(user),
+        ticks(system),
+        ticks(children_user),
+        ticks(children_system),
         process.threads(),
         memory.virtual_size,
         memory.resident / PAGE_SIZE as u64,

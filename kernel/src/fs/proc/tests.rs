@@ -151,6 +151,9 @@ impl ProcessView for FakeProcess {
     fn cpu_masks(&self) -> (u64, u64) {
         (0b1010, 0b1111)
     }
+    fn process_cpu_times(&self) -> [u64; 4] {
+        [15_000_000_000, 2_500_000_000, 0, 10_000_000]
+    }
     fn parent_pid(&self) -> u32 {
         0
     }
@@ -836,6 +839,12 @@ fn stat_is_one_line_of_52_fields_starting_pid_comm_state_ppid() {
     assert!(stat.starts_with("1 (sh) R 0 1 1 0 -1 "), "{stat}");
     assert!(stat.ends_with('\n') && stat.lines().count() == 1);
     assert_eq!(stat.split_whitespace().count(), 52, "{stat}");
+    let fields: Vec<&str> = stat.split_whitespace().collect();
+    assert_eq!(
+        fields[13..17],
+        ["1500", "250", "0", "1"],
+        "utime, stime, cutime, cstime in USER_HZ ticks: {stat}"
+    );
 }
 
 #[test]

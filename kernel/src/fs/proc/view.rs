@@ -217,6 +217,11 @@ pub trait ProcessView: Send + Sync {
     fn threads(&self) -> u32 {
         1
     }
+    /// CPU time in nanoseconds: the process's own `[user, system]` (all its threads'),
+    /// then its reaped children's.
+    fn process_cpu_times(&self) -> [u64; 4] {
+        [0; 4]
+    }
     /// The CPUs the thread may run on and the CPUs online, as masks.
     fn cpu_masks(&self) -> (u64, u64) {
         (1, 1)
