@@ -101,6 +101,7 @@ mod syscall;
 mod task;
 #[cfg(target_os = "none")]
 mod timeline;
+pub mod execprof;
 #[cfg(target_os = "none")]
 mod trap;
 #[cfg(target_os = "none")]

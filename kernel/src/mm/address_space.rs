@@ -523,7 +523,9 @@ impl AddressSpace {
     pub fn handle_fault(&mut self, address: u64, access: Access) -> Result<(), FaultError> {
         let page = self.page_for(address, access)?;
         if access == Access::Write {
+            let mut stamp = crate::execprof::now();
             self.own_page(page)?;
+            stamp.lap(13);
         }
         Ok(())
     }
@@ -689,8 +691,10 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
+                    let mut stamp = crate::execprof::now();
                     let (frame, _room) = new_frame()?;
                     self.install(page, frame, rights)?;
+                    stamp.lap(12);
                 }
                 PageSource::File {
                     inode,
@@ -698,9 +702,11 @@ impl AddressSpace {
                     file_bytes,
                     ..
                 } => {
+                    let mut stamp = crate::execprof::now();
                     let filled = self.fill_from_file(
                         page, area_start, area_end, rights, &inode, offset, file_bytes,
                     );
+                    stamp.lap(11);
                     // Pages mapped from the page cache cost their places in the table too.
                     self.sync_pages();
                     filled?;
@@ -793,9 +799,12 @@ impl AddressSpace {
     }
 
     /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
-    /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
-    /// program touching its code page by page costs one request per window at most.
+    /// [`FAULT_AROUND_PAGES`]) from the file's pages in the page cache
+    /// ([`super::page_cache`]): a page the area shows whole is the cached page itself,
+    /// mapped read-only and shared; one it shows in part (a segment's last page: file
+    /// bytes, then zeros) a private copy of the part. Pages the cache lacks are read
+    /// with one request for the window and kept, so a program touching its code page by
+    /// page costs one request per window at most, and nothing once it is cached.
     #[allow(clippy::too_many_arguments)]
     fn fill_from_file(
         &mut self,
@@ -807,68 +816,76 @@ impl AddressSpace {
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
-        let mut window_end = page + PAGE_SIZE as u64;
+        let mut window_end = page + PAGE;
         while window_end < area_end
-            && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE as u64
+            && window_end - page < FAULT_AROUND_PAGES * PAGE
             && !self.table.holds(window_end)
         {
-            window_end += PAGE_SIZE as u64;
+            window_end += PAGE;
         }
-        // The file page behind `at`, when `at` maps a whole, page-aligned page of the file.
-        let page_size = PAGE_SIZE as u64;
-        let file_page = |at: u64| {
-            let into_area = at - area_start;
-            let position = offset + into_area;
-            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
-                .then_some(position / page_size)
-        };
+        let into_area = page - area_start;
+        // The file's page behind the window's first page, when the area maps whole pages
+        // of the file (an ELF segment's and `mmap`'s offsets are page-aligned).
+        let first_index = (offset + into_area)
+            .is_multiple_of(PAGE)
+            .then_some((offset + into_area) / PAGE);
         let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
-        let cached: Vec<Option<Arc<Frame>>> = pages
+        // The bytes of the file the area shows in the page at `at`.
+        let shown = |at: u64| file_bytes.saturating_sub(at - area_start).min(PAGE) as usize;
+        let mut cached: Vec<Option<Arc<Frame>>> = pages
             .iter()
-            .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
+            .enumerate()
+            .map(|(n, &at)| {
+                let index = first_index? + n as u64;
+                (shown(at) > 0)
+                    .then(|| super::page_cache::lookup(inode, index))
+                    .flatten()
+            })
             .collect();
-        let data = if cached.iter().any(Option::is_none) {
-            let into_area = page - area_start;
-            let wanted = file_bytes.saturating_sub(into_area).min(window_end - page) as usize;
-            let mut data = alloc::vec![0u8; wanted];
-            let mut filled = 0;
-            while filled < wanted {
-                let read = inode
-                    .read_at(offset + into_area + filled as u64, &mut data[filled..])
-                    .map_err(|_| FaultError::Bus)?;
-                if read == 0 {
-                    break; // the file is shorter than the mapping: the rest reads as zeros
+        let mut data = Vec::new();
+        if pages
+            .iter()
+            .zip(&cached)
+            .any(|(&at, cached)| cached.is_none() && shown(at) > 0)
+        {
+            // Whole pages, past what the area shows, so that they can be kept.
+            let wanted = match first_index {
+                Some(_) => (window_end - page) as usize,
+                None => file_bytes.saturating_sub(into_area).min(window_end - page) as usize,
+            };
+            data = alloc::vec![0u8; wanted];
+            let filled = super::page_cache::read_file(&**inode, offset + into_area, &mut data)
+                .map_err(|_| FaultError::Bus)?;
+            if let Some(first) = first_index {
+                let kept = super::page_cache::keep_read_pages(inode, first, &data, filled);
+                for (slot, kept) in cached.iter_mut().zip(kept) {
+                    if slot.is_none() {
+                        *slot = kept;
+                    }
                 }
-                filled += read;
             }
+            // The file is shorter than the mapping: the rest reads as zeros.
             data.truncate(filled);
-            data
-        } else {
-            Vec::new()
-        };
+        }
         let shared_access = user_access(rights) - UserAccess::WRITE;
-        for (&at, cached) in pages.iter().zip(cached) {
-            if let Some(frame) = cached {
+        for (n, (&at, cached)) in pages.iter().zip(cached).enumerate() {
+            let shown = shown(at);
+            if let Some(frame) = cached.as_ref().filter(|_| shown == PAGE_SIZE) {
                 self.table
-                    .map_shared(at, frame, shared_access)
+                    .map_shared(at, frame.clone(), shared_access)
                     .map_err(|_| FaultError::OutOfMemory)?;
                 continue;
             }
             let (mut frame, _room) = new_frame()?;
-            let start = (at - page) as usize;
-            if start < data.len() {
-                let end = (start + PAGE_SIZE).min(data.len());
-                frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
-            }
-            match file_page(at).filter(|_| data.len() >= start + PAGE_SIZE) {
-                Some(index) => {
-                    let frame = super::page_cache::insert(inode, index, frame);
-                    self.table
-                        .map_shared(at, frame, shared_access)
-                        .map_err(|_| FaultError::OutOfMemory)?;
+            let source = match &cached {
+                Some(cached) => &cached.bytes()[..shown],
+                None => {
+                    let start = (n * PAGE_SIZE).min(data.len());
+                    &data[start..(start + shown).min(data.len())]
                 }
-                None => self.install(at, frame, rights)?,
-            }
+            };
+            frame.bytes_mut()[..source.len()].copy_from_slice(source);
+            self.install(at, frame, rights)?;
         }
         Ok(())
     }

@@ -97,16 +97,10 @@ impl core::fmt::Display for ExecFailure {
     }
 }
 
-fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let read = inode.read_at(offset.saturating_add(filled as u64), &mut buf[filled..])?;
-        if read == 0 {
-            break;
-        }
-        filled += read;
-    }
-    Ok(filled)
+/// Reads the executable's bytes at `offset` through the page cache (its version was
+/// checked when it was opened): a program run again costs no read of its file.
+fn read_exact_at(inode: &Arc<dyn Inode>, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    crate::mm::page_cache::read(inode, offset, buf)
 }
 
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
@@ -137,14 +131,16 @@ pub fn exec(
     // interpreter's (Linux's `bprm->exec`).
     let execfn = path.to_vec();
     let mut path = path.to_vec();
+    let mut stamp = crate::execprof::now();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let (inode, location) = open_executable(process, &path)?;
         let stat = inode.getattr()?;
         crate::mm::page_cache::check_version(&inode, &stat);
         let size = stat.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
-        let head_len = read_exact_at(&*inode, 0, &mut head)?;
+        let head_len = read_exact_at(&inode, 0, &mut head)?;
         head.truncate(head_len);
+        stamp.lap(1);
         if let Some(shebang) = script::parse(&head) {
             // argv becomes: interpreter, [its argument], the script's path, argv[1..].
             argv = core::iter::once(shebang.interpreter)
@@ -156,12 +152,14 @@ pub fn exec(
             continue;
         }
         let headers =
-            parse_elf(&*inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
+            parse_elf(&inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
         let interpreter = match headers.interpreter {
-            Some(reference) => Some(open_interpreter(process, &*inode, reference)?),
+            Some(reference) => Some(open_interpreter(process, &inode, reference)?),
             None => None,
         };
+        stamp.lap(2);
         let credentials = exec_credentials(process, &inode, &location, &stat)?;
+        stamp.lap(3);
         let executable = Executable {
             file: MappedFile { inode, location },
             headers,
@@ -172,13 +170,13 @@ pub fn exec(
             path: &path,
             execfn: &execfn,
         };
-        return load(process, &executable, names, &argv, &envp);
+        return load(process, &executable, names, &argv, &envp, &mut stamp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
 
 fn parse_elf(
-    inode: &dyn Inode,
+    inode: &Arc<dyn Inode>,
     head: &[u8],
     size: u64,
     role: Role,
@@ -195,7 +193,7 @@ fn parse_elf(
 /// program headers (`ELIBBAD`).
 fn open_interpreter(
     process: &Process,
-    program: &dyn Inode,
+    program: &Arc<dyn Inode>,
     reference: elf::InterpreterRef,
 ) -> Result<Interpreter, ExecFailure> {
     // At most `PATH_MAX` bytes: `parse` checked the size.
@@ -213,10 +211,10 @@ fn open_interpreter(
     let stat = inode.getattr()?;
     crate::mm::page_cache::check_version(&inode, &stat);
     let mut head = vec![0u8; HEADER_READ_SIZE];
-    let head_len = read_exact_at(&*inode, 0, &mut head)?;
+    let head_len = read_exact_at(&inode, 0, &mut head)?;
     head.truncate(head_len);
     let headers =
-        parse_elf(&*inode, &head, stat.size, Role::Interpreter).map_err(ExecFailure::Format)?;
+        parse_elf(&inode, &head, stat.size, Role::Interpreter).map_err(ExecFailure::Format)?;
     log::debug!(target: "exec", "interpreter {}", String::from_utf8_lossy(name));
     Ok(Interpreter {
         file: MappedFile { inode, location },
@@ -369,6 +367,7 @@ fn load(
     names: Names<'_>,
     argv: &Strings,
     envp: &Strings,
+    stamp: &mut crate::execprof::Stamp,
 ) -> Result<(), ExecFailure> {
     let path = names.path;
     let image = executable
@@ -401,6 +400,7 @@ fn load(
     let entry = interpreter_image
         .as_ref()
         .map_or(image.entry, |interp| interp.entry);
+    stamp.lap(4);
 
     // The identity the new image runs with (Linux's `cap_bprm_creds_from_file`): the
     // saved ids follow the effective ones, and a set-id or capability-raising exec is
@@ -462,6 +462,7 @@ fn load(
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
     mm.set_start_stack(initial.sp);
+    stamp.lap(5);
 
     // The point of no return: the other threads of the process end first, and a thread
     // that is not the leader takes the process's id (Linux's `de_thread`).
@@ -478,6 +479,7 @@ fn load(
     }
     process.mm = shared(mm);
     process.files = shared(files);
+    stamp.lap(6);
     arch::thread::reset_fpu();
     process.context = UserContext {
         rip: entry,
@@ -511,6 +513,7 @@ fn load(
     process.ids = ids;
     process.sync_credentials();
     process.clear_child_tid = 0;
+    stamp.lap(7);
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let fs = process.fs_context();
     let exe = fs
@@ -526,6 +529,7 @@ fn load(
         auxv: initial.auxv.into(),
     });
     process.publish_parts();
+    stamp.lap(8);
     log::debug!(target: "exec", "{} entry={entry:#x} sp={:#x}", String::from_utf8_lossy(path), initial.sp);
     Ok(())
 }
