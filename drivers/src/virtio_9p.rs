@@ -41,9 +41,6 @@ use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::{SomeTransport, Transport};
 
 const QUEUE: u16 = 0;
-/// PROFILE (temporary): requests over every channel.
-pub static PROFILE_REQUESTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
 /// QEMU's virtio-9p queue holds 128 requests (its `MAX_REQ`); with indirect descriptors
 /// each request takes one slot.
 const QUEUE_SIZE: usize = 128;
@@ -327,7 +324,6 @@ impl<H: Hal> Virtio9pChannel<H> {
         }
         self.requests
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        PROFILE_REQUESTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let room = lent.header.len() + lent.payload.as_ref().map_or(0, |payload| payload.len());
         loop {
             let mut device = self.device.lock();

@@ -36,7 +36,6 @@ impl fmt::Display for KernelFailure {
 
 /// Ends the run with `status` (the container's, or 0 for a kernel that had nothing to run).
 pub fn exit(status: u8) -> ! {
-    crate::execprof::print();
     crate::timeline::flush();
     crate::console::print_line(format_args!("sandbox: exit status {status}"));
     arch::power::power_off(status)

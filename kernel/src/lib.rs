@@ -101,7 +101,6 @@ mod syscall;
 mod task;
 #[cfg(target_os = "none")]
 mod timeline;
-pub mod execprof;
 #[cfg(target_os = "none")]
 mod trap;
 #[cfg(target_os = "none")]

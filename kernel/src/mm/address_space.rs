@@ -523,9 +523,7 @@ impl AddressSpace {
     pub fn handle_fault(&mut self, address: u64, access: Access) -> Result<(), FaultError> {
         let page = self.page_for(address, access)?;
         if access == Access::Write {
-            let mut stamp = crate::execprof::now();
             self.own_page(page)?;
-            stamp.lap(13);
         }
         Ok(())
     }
@@ -691,10 +689,8 @@ impl AddressSpace {
                 (area.start, area.end, area.protection, area.backing.clone());
             match backing {
                 PageSource::Anonymous => {
-                    let mut stamp = crate::execprof::now();
                     let (frame, _room) = new_frame()?;
                     self.install(page, frame, rights)?;
-                    stamp.lap(12);
                 }
                 PageSource::File {
                     inode,
@@ -702,11 +698,9 @@ impl AddressSpace {
                     file_bytes,
                     ..
                 } => {
-                    let mut stamp = crate::execprof::now();
                     let filled = self.fill_from_file(
                         page, area_start, area_end, rights, &inode, offset, file_bytes,
                     );
-                    stamp.lap(11);
                     // Pages mapped from the page cache cost their places in the table too.
                     self.sync_pages();
                     filled?;
@@ -798,8 +792,8 @@ impl AddressSpace {
         mapped
     }
 
-    /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file's pages in the page cache
+    /// Fills `page` and the missing pages next to it in the same area and the same
+    /// aligned window of [`FAULT_AROUND_PAGES`] from the file's pages in the page cache
     /// ([`super::page_cache`]): a page the area shows whole is the cached page itself,
     /// mapped read-only and shared; one it shows in part (a segment's last page: file
     /// bytes, then zeros) a private copy of the part. Pages the cache lacks are read
@@ -816,13 +810,20 @@ impl AddressSpace {
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
+        // The run of missing pages around `page` within its aligned window (Linux's
+        // `do_fault_around`): a program's code is touched backwards as well as forwards.
+        let window = FAULT_AROUND_PAGES * PAGE;
+        let window_start = (page - page % window).max(area_start);
+        let window_limit = (page - page % window + window).min(area_end);
+        let mut run_start = page;
+        while run_start > window_start && !self.table.holds(run_start - PAGE) {
+            run_start -= PAGE;
+        }
         let mut window_end = page + PAGE;
-        while window_end < area_end
-            && window_end - page < FAULT_AROUND_PAGES * PAGE
-            && !self.table.holds(window_end)
-        {
+        while window_end < window_limit && !self.table.holds(window_end) {
             window_end += PAGE;
         }
+        let page = run_start;
         let into_area = page - area_start;
         // The file's page behind the window's first page, when the area maps whole pages
         // of the file (an ELF segment's and `mmap`'s offsets are page-aligned).
@@ -832,16 +833,12 @@ impl AddressSpace {
         let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
         // The bytes of the file the area shows in the page at `at`.
         let shown = |at: u64| file_bytes.saturating_sub(at - area_start).min(PAGE) as usize;
-        let mut cached: Vec<Option<Arc<Frame>>> = pages
-            .iter()
-            .enumerate()
-            .map(|(n, &at)| {
-                let index = first_index? + n as u64;
-                (shown(at) > 0)
-                    .then(|| super::page_cache::lookup(inode, index))
-                    .flatten()
-            })
-            .collect();
+        let mut cached: Vec<Option<Arc<Frame>>> = match first_index {
+            Some(first) => {
+                super::page_cache::lookup_run(inode, first, pages.iter().map(|&at| shown(at) > 0))
+            }
+            None => alloc::vec![None; pages.len()],
+        };
         let mut data = Vec::new();
         if pages
             .iter()

@@ -136,6 +136,33 @@ pub fn lookup(inode: &Arc<dyn Inode>, index: u64) -> Option<Arc<Frame>> {
     file.pages.get(&index).cloned()
 }
 
+/// The cached pages of `inode` at `first`, `first + 1`, … for each of `wanted` that is
+/// true (`None` where it is false or not cached): one look at the cache for a whole
+/// fault-around window.
+pub fn lookup_run(
+    inode: &Arc<dyn Inode>,
+    first: u64,
+    wanted: impl Iterator<Item = bool>,
+) -> Vec<Option<Arc<Frame>>> {
+    let mut cache = CACHE.lock();
+    cache.clock += 1;
+    let clock = cache.clock;
+    let file = cache
+        .files
+        .get_mut(&key(inode))
+        .filter(|file| Weak::ptr_eq(&file.inode, &Arc::downgrade(inode)));
+    match file {
+        Some(file) => {
+            file.last_used = clock;
+            wanted
+                .zip(first..)
+                .map(|(wanted, index)| wanted.then(|| file.pages.get(&index).cloned()).flatten())
+                .collect()
+        }
+        None => wanted.map(|_| None).collect(),
+    }
+}
+
 /// The file's size when its cached pages' version was checked, if it has an entry.
 fn checked_size(inode: &Arc<dyn Inode>) -> Option<u64> {
     let cache = CACHE.lock();
@@ -169,8 +196,9 @@ pub fn read(inode: &Arc<dyn Inode>, offset: u64, buf: &mut [u8]) -> Result<usize
         return read_file(&**inode, offset, buf);
     }
     let (first, last) = (offset / PAGE, (end - 1) / PAGE);
-    let cached: Option<Vec<Arc<Frame>>> =
-        (first..=last).map(|index| lookup(inode, index)).collect();
+    let cached: Option<Vec<Arc<Frame>>> = lookup_run(inode, first, (first..=last).map(|_| true))
+        .into_iter()
+        .collect();
     let Some(frames) = cached else {
         let mut data = alloc::vec![0u8; ((last + 1 - first) * PAGE) as usize];
         let filled = read_file(&**inode, first * PAGE, &mut data)?;

@@ -131,7 +131,6 @@ pub fn exec(
     // interpreter's (Linux's `bprm->exec`).
     let execfn = path.to_vec();
     let mut path = path.to_vec();
-    let mut stamp = crate::execprof::now();
     for _ in 0..=MAX_SCRIPT_DEPTH {
         let (inode, location) = open_executable(process, &path)?;
         let stat = inode.getattr()?;
@@ -140,7 +139,6 @@ pub fn exec(
         let mut head = vec![0u8; HEADER_READ_SIZE];
         let head_len = read_exact_at(&inode, 0, &mut head)?;
         head.truncate(head_len);
-        stamp.lap(1);
         if let Some(shebang) = script::parse(&head) {
             // argv becomes: interpreter, [its argument], the script's path, argv[1..].
             argv = core::iter::once(shebang.interpreter)
@@ -151,15 +149,12 @@ pub fn exec(
             path = shebang.interpreter.to_vec();
             continue;
         }
-        let headers =
-            parse_elf(&inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
+        let headers = parse_elf(&inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
         let interpreter = match headers.interpreter {
             Some(reference) => Some(open_interpreter(process, &inode, reference)?),
             None => None,
         };
-        stamp.lap(2);
         let credentials = exec_credentials(process, &inode, &location, &stat)?;
-        stamp.lap(3);
         let executable = Executable {
             file: MappedFile { inode, location },
             headers,
@@ -170,7 +165,7 @@ pub fn exec(
             path: &path,
             execfn: &execfn,
         };
-        return load(process, &executable, names, &argv, &envp, &mut stamp);
+        return load(process, &executable, names, &argv, &envp);
     }
     Err(ExecFailure::Errno(Errno::ELOOP))
 }
@@ -367,7 +362,6 @@ fn load(
     names: Names<'_>,
     argv: &Strings,
     envp: &Strings,
-    stamp: &mut crate::execprof::Stamp,
 ) -> Result<(), ExecFailure> {
     let path = names.path;
     let image = executable
@@ -400,7 +394,6 @@ fn load(
     let entry = interpreter_image
         .as_ref()
         .map_or(image.entry, |interp| interp.entry);
-    stamp.lap(4);
 
     // The identity the new image runs with (Linux's `cap_bprm_creds_from_file`): the
     // saved ids follow the effective ones, and a set-id or capability-raising exec is
@@ -462,7 +455,6 @@ fn load(
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
     mm.write(initial.sp, &initial.image)?;
     mm.set_start_stack(initial.sp);
-    stamp.lap(5);
 
     // The point of no return: the other threads of the process end first, and a thread
     // that is not the leader takes the process's id (Linux's `de_thread`).
@@ -479,7 +471,6 @@ fn load(
     }
     process.mm = shared(mm);
     process.files = shared(files);
-    stamp.lap(6);
     arch::thread::reset_fpu();
     process.context = UserContext {
         rip: entry,
@@ -513,13 +504,10 @@ fn load(
     process.ids = ids;
     process.sync_credentials();
     process.clear_child_tid = 0;
-    stamp.lap(7);
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    let fs = process.fs_context();
-    let exe = fs
-        .resolve(At::Cwd, path, true)
-        .ok()
-        .and_then(|l| vfs_core::path::absolute_path(&l, &fs.root))
+    // The file opened above (its symlinks followed), named from the root: not a second
+    // walk of `path`.
+    let exe = vfs_core::path::absolute_path(&executable.file.location, &process.fs.lock().root)
         .unwrap_or_else(|| path.to_vec());
     process.task.set_image(Image {
         name: name[..name.len().min(15)].to_vec(),
@@ -529,7 +517,6 @@ fn load(
         auxv: initial.auxv.into(),
     });
     process.publish_parts();
-    stamp.lap(8);
     log::debug!(target: "exec", "{} entry={entry:#x} sp={:#x}", String::from_utf8_lossy(path), initial.sp);
     Ok(())
 }

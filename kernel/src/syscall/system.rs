@@ -92,12 +92,9 @@ fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(
     // The copies live until the new stack holds them, across the program's reads from
     // 9p where other processes run: many execs at once must meet the budget (ENOMEM),
     // not the end of the heap. Dropped at the end of the call.
-    let mut total = crate::execprof::now();
-    let mut stamp = crate::execprof::now();
     let mut charge = crate::mm::budget::budget().empty_charge();
     let argv = read_string_array(p, argv, &mut charge)?;
     let envp = read_string_array(p, envp, &mut charge)?;
-    stamp.lap(19);
     // What the old image leaves behind for futexes (its robust list, `clear_child_tid`)
     // is released in its memory once the exec has succeeded, as Linux's
     // `exec_mm_release`.
@@ -113,12 +110,7 @@ fn execve_path(p: &mut Process, path: Vec<u8>, argv: u64, envp: u64) -> Result<(
         }
         Err(failure) => return Err(failure.errno()),
     }
-    let mut stamp = crate::execprof::now();
     crate::task::futex::release_at_exec(p, &old_mm, robust_list, clear_child_tid);
-    stamp.lap(20);
-    drop(old_mm);
-    stamp.lap(9);
-    total.lap(0);
     Ok(())
 }
 

@@ -123,21 +123,7 @@ pub fn register_init(pids_limit: Option<u64>, task: alloc::sync::Arc<Task>) {
 
 /// `fork`, `vfork`, and `clone`/`clone3` for a new process or thread: returns the child's
 /// pid (a thread's tid) in the parent; the child returns 0 from the same call.
-struct ExitLap<'a>(&'a mut crate::execprof::Stamp);
-impl Drop for ExitLap<'_> {
-    fn drop(&mut self) {
-        self.0.lap(14);
-    }
-}
-
 pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errno> {
-    let mut total = crate::execprof::now();
-    let result = clone_process_inner(p, request);
-    total.lap(16);
-    result
-}
-
-fn clone_process_inner(p: &mut Process, request: CloneRequest) -> Result<u64, Errno> {
     request.check()?;
     let is_thread = request.flags & CLONE_THREAD != 0;
     let nproc_limit = p.limits.values[6].0;
@@ -271,9 +257,7 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         }
         p.mm.clone()
     } else {
-        let mut stamp = crate::execprof::now();
         let mut mm = p.mm.lock().fork()?;
-        stamp.lap(17);
         if request.flags & CLONE_CHILD_SETTID != 0 {
             mm.write(request.child_tid, &pid.to_le_bytes())?;
         }
@@ -361,8 +345,6 @@ pub enum Ending {
 /// them (so a pipe's reader sees end of file). The last thread of a process leaves its
 /// status in the table for the parent.
 pub fn exit(process: Process, ending: Ending) {
-    let mut total = crate::execprof::now();
-    let _lap = ExitLap(&mut total);
     let (tid, tgid) = (process.tid, process.pid);
     if let Ending::Group(termination) = ending {
         TABLE.lock().end_group(tgid, tid, Some(termination));
@@ -373,9 +355,7 @@ pub fn exit(process: Process, ending: Ending) {
     const RLIMIT_CORE: usize = 4;
     let core_limit = process.limits.values[RLIMIT_CORE].0;
     let own_task = process.task.clone();
-    let mut stamp = crate::execprof::now();
     drop(process);
-    stamp.lap(15);
     // The thread is gone: a non-leader's entry goes with it; the leader's stays for the
     // process. The process ends with its last thread.
     let (last, leader_task, group_exit, exits) = {

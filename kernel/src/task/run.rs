@@ -158,13 +158,11 @@ fn handle_exception(process: &mut Process, vector: u8, error: u64, address: u64)
             } else {
                 Access::Read
             };
-            let mut stamp = crate::execprof::now();
             let (result, generation) = {
                 let mut mm = process.mm.lock();
                 let result = mm.handle_fault(address, access);
                 (result, mm.mapping_generation())
             };
-            stamp.lap(10);
             match result {
                 Ok(()) => {
                     return Handled::Resolved { generation };
