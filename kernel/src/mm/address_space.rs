@@ -831,10 +831,13 @@ impl AddressSpace {
         mapped
     }
 
-    /// Fills `page` and the missing pages after it in the same area (up to
-    /// [`FAULT_AROUND_PAGES`]) from the file: whole pages of file data from the page cache
-    /// ([`super::page_cache`]), mapped read-only and shared; the rest with one read, so a
-    /// program touching its code page by page costs one request per window at most. That
+    /// Fills `page` and the missing pages next to it in the same area and the same
+    /// aligned window of [`FAULT_AROUND_PAGES`] from the file's pages in the page cache
+    /// ([`super::page_cache`]): a page the area shows whole is the cached page itself,
+    /// mapped read-only and shared; one it shows in part (a segment's last page: file
+    /// bytes, then zeros) a private copy of the part. Pages the cache lacks are read
+    /// with one request for the window and kept, so a program touching its code page by
+    /// page costs one request per window at most, and nothing once it is cached. That
     /// read goes on past the window (up to [`READ_AROUND_PAGES`], the area's end, or the
     /// first page the cache holds) and the whole file pages past it go to the page cache
     /// unmapped, for the next faults.
@@ -849,91 +852,111 @@ impl AddressSpace {
         offset: u64,
         file_bytes: u64,
     ) -> Result<(), FaultError> {
-        let mut window_end = page + PAGE_SIZE as u64;
-        while window_end < area_end
-            && window_end - page < FAULT_AROUND_PAGES * PAGE_SIZE as u64
-            && !self.table.holds(window_end)
-        {
-            window_end += PAGE_SIZE as u64;
+        // The run of missing pages around `page` within its aligned window (Linux's
+        // `do_fault_around`): a program's code is touched backwards as well as forwards.
+        let window = FAULT_AROUND_PAGES * PAGE;
+        let window_start = (page - page % window).max(area_start);
+        let window_limit = (page - page % window + window).min(area_end);
+        let mut run_start = page;
+        while run_start > window_start && !self.table.holds(run_start - PAGE) {
+            run_start -= PAGE;
         }
-        // The file page behind `at`, when `at` maps a whole, page-aligned page of the file.
-        let page_size = PAGE_SIZE as u64;
-        let file_page = |at: u64| {
-            let into_area = at - area_start;
-            let position = offset + into_area;
-            (position.is_multiple_of(page_size) && into_area + page_size <= file_bytes)
-                .then_some(position / page_size)
-        };
+        let mut window_end = page + PAGE;
+        while window_end < window_limit && !self.table.holds(window_end) {
+            window_end += PAGE;
+        }
+        let page = run_start;
+        let into_area = page - area_start;
+        // The file's page behind the window's first page, when the area maps whole pages
+        // of the file (an ELF segment's and `mmap`'s offsets are page-aligned).
+        let first_index = (offset + into_area)
+            .is_multiple_of(PAGE)
+            .then_some((offset + into_area) / PAGE);
         let pages: Vec<u64> = (page..window_end).step_by(PAGE_SIZE).collect();
-        let cached: Vec<Option<Arc<Frame>>> = pages
-            .iter()
-            .map(|&at| file_page(at).and_then(|index| super::page_cache::lookup(inode, index)))
-            .collect();
-        let mut read_end = window_end;
-        if cached.iter().any(Option::is_none) {
-            while read_end < area_end
-                && read_end - page < READ_AROUND_PAGES * page_size
-                && file_page(read_end)
-                    .is_some_and(|index| super::page_cache::lookup(inode, index).is_none())
-            {
-                read_end += page_size;
+        // The bytes of the file the area shows in the page at `at`.
+        let shown = |at: u64| file_bytes.saturating_sub(at - area_start).min(PAGE) as usize;
+        let mut cached: Vec<Option<Arc<Frame>>> = match first_index {
+            Some(first) => {
+                super::page_cache::lookup_run(inode, first, pages.iter().map(|&at| shown(at) > 0))
             }
-        }
-        let data = if cached.iter().any(Option::is_none) {
-            let into_area = page - area_start;
-            let wanted = file_bytes.saturating_sub(into_area).min(read_end - page) as usize;
-            let mut data = alloc::vec![0u8; wanted];
-            let mut filled = 0;
-            while filled < wanted {
-                let read = inode
-                    .read_at(offset + into_area + filled as u64, &mut data[filled..])
-                    .map_err(|_| FaultError::Bus)?;
-                if read == 0 {
-                    break; // the file is shorter than the mapping: the rest reads as zeros
-                }
-                filled += read;
-            }
-            data.truncate(filled);
-            data
-        } else {
-            Vec::new()
+            None => alloc::vec![None; pages.len()],
         };
+        let mut data = Vec::new();
+        if pages
+            .iter()
+            .zip(&cached)
+            .any(|(&at, cached)| cached.is_none() && shown(at) > 0)
+        {
+            // Read ahead past the window while the area shows whole pages of the file
+            // that the cache lacks.
+            let mut read_end = window_end;
+            if let Some(first) = first_index {
+                while read_end < area_end
+                    && read_end - page < READ_AROUND_PAGES * PAGE
+                    && shown(read_end) == PAGE_SIZE
+                    && super::page_cache::lookup(inode, first + (read_end - page) / PAGE)
+                        .is_none()
+                {
+                    read_end += PAGE;
+                }
+            }
+            // Whole pages, past what the area shows, so that they can be kept.
+            let wanted = match first_index {
+                Some(_) => (read_end - page) as usize,
+                None => file_bytes.saturating_sub(into_area).min(window_end - page) as usize,
+            };
+            data = alloc::vec![0u8; wanted];
+            let filled = super::page_cache::read_file(&**inode, offset + into_area, &mut data)
+                .map_err(|_| FaultError::Bus)?;
+            if let Some(first) = first_index {
+                let window_bytes = ((window_end - page) as usize).min(data.len());
+                let kept = super::page_cache::keep_read_pages(
+                    inode,
+                    first,
+                    &data[..window_bytes],
+                    filled.min(window_bytes),
+                );
+                for (slot, kept) in cached.iter_mut().zip(kept) {
+                    if slot.is_none() {
+                        *slot = kept;
+                    }
+                }
+                // The pages read ahead: whole ones only, into the cache, mapped by no
+                // one yet, and only while memory is to spare (nothing is reclaimed).
+                let ahead = first + (window_end - page) / PAGE;
+                for (n, bytes) in data[window_bytes..filled.max(window_bytes)]
+                    .chunks_exact(PAGE_SIZE)
+                    .enumerate()
+                {
+                    let Some(mut frame) = spare_frame() else {
+                        break;
+                    };
+                    frame.bytes_mut().copy_from_slice(bytes);
+                    drop(super::page_cache::insert(inode, ahead + n as u64, frame));
+                }
+            }
+            // The file is shorter than the mapping: the rest reads as zeros.
+            data.truncate(filled);
+        }
         let shared_access = user_access(rights) - UserAccess::WRITE;
-        for (&at, cached) in pages.iter().zip(cached) {
-            if let Some(frame) = cached {
+        for (n, (&at, cached)) in pages.iter().zip(cached).enumerate() {
+            let shown = shown(at);
+            if let Some(frame) = cached.as_ref().filter(|_| shown == PAGE_SIZE) {
                 self.table
-                    .map_shared(at, frame, shared_access)
+                    .map_shared(at, frame.clone(), shared_access)
                     .map_err(|_| FaultError::OutOfMemory)?;
                 continue;
             }
             let (mut frame, _room) = new_frame()?;
-            let start = (at - page) as usize;
-            if start < data.len() {
-                let end = (start + PAGE_SIZE).min(data.len());
-                frame.bytes_mut()[..end - start].copy_from_slice(&data[start..end]);
-            }
-            match file_page(at).filter(|_| data.len() >= start + PAGE_SIZE) {
-                Some(index) => {
-                    let frame = super::page_cache::insert(inode, index, frame);
-                    self.table
-                        .map_shared(at, frame, shared_access)
-                        .map_err(|_| FaultError::OutOfMemory)?;
+            let source = match &cached {
+                Some(cached) => &cached.bytes()[..shown],
+                None => {
+                    let start = (n * PAGE_SIZE).min(data.len());
+                    &data[start..(start + shown).min(data.len())]
                 }
-                None => self.install(at, frame, rights)?,
-            }
-        }
-        // Read ahead: whole file pages only, into the cache, mapped by no one yet.
-        for at in (window_end..read_end).step_by(PAGE_SIZE) {
-            let start = (at - page) as usize;
-            let (Some(index), Some(bytes)) = (file_page(at), data.get(start..start + PAGE_SIZE))
-            else {
-                break;
             };
-            let Some(mut frame) = spare_frame() else {
-                break;
-            };
-            frame.bytes_mut().copy_from_slice(bytes);
-            drop(super::page_cache::insert(inode, index, frame));
+            frame.bytes_mut()[..source.len()].copy_from_slice(source);
+            self.install(at, frame, rights)?;
         }
         Ok(())
     }

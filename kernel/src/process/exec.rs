@@ -97,16 +97,10 @@ impl core::fmt::Display for ExecFailure {
     }
 }
 
-fn read_exact_at(inode: &dyn Inode, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let read = inode.read_at(offset.saturating_add(filled as u64), &mut buf[filled..])?;
-        if read == 0 {
-            break;
-        }
-        filled += read;
-    }
-    Ok(filled)
+/// Reads the executable's bytes at `offset` through the page cache (its version was
+/// checked when it was opened): a program run again costs no read of its file.
+fn read_exact_at(inode: &Arc<dyn Inode>, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    crate::mm::page_cache::read(inode, offset, buf)
 }
 
 /// The executable file at `path`: opened, a regular file, executable by the caller, on a
@@ -143,7 +137,7 @@ pub fn exec(
         crate::mm::page_cache::check_version(&inode, &stat);
         let size = stat.size;
         let mut head = vec![0u8; HEADER_READ_SIZE];
-        let head_len = read_exact_at(&*inode, 0, &mut head)?;
+        let head_len = read_exact_at(&inode, 0, &mut head)?;
         head.truncate(head_len);
         if let Some(shebang) = script::parse(&head) {
             // argv becomes: interpreter, [its argument], the script's path, argv[1..].
@@ -155,10 +149,9 @@ pub fn exec(
             path = shebang.interpreter.to_vec();
             continue;
         }
-        let headers =
-            parse_elf(&*inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
+        let headers = parse_elf(&inode, &head, size, Role::Program).map_err(ExecFailure::Format)?;
         let interpreter = match headers.interpreter {
-            Some(reference) => Some(open_interpreter(process, &*inode, reference)?),
+            Some(reference) => Some(open_interpreter(process, &inode, reference)?),
             None => None,
         };
         let credentials = exec_credentials(process, &inode, &location, &stat)?;
@@ -178,7 +171,7 @@ pub fn exec(
 }
 
 fn parse_elf(
-    inode: &dyn Inode,
+    inode: &Arc<dyn Inode>,
     head: &[u8],
     size: u64,
     role: Role,
@@ -195,7 +188,7 @@ fn parse_elf(
 /// program headers (`ELIBBAD`).
 fn open_interpreter(
     process: &Process,
-    program: &dyn Inode,
+    program: &Arc<dyn Inode>,
     reference: elf::InterpreterRef,
 ) -> Result<Interpreter, ExecFailure> {
     // At most `PATH_MAX` bytes: `parse` checked the size.
@@ -213,10 +206,10 @@ fn open_interpreter(
     let stat = inode.getattr()?;
     crate::mm::page_cache::check_version(&inode, &stat);
     let mut head = vec![0u8; HEADER_READ_SIZE];
-    let head_len = read_exact_at(&*inode, 0, &mut head)?;
+    let head_len = read_exact_at(&inode, 0, &mut head)?;
     head.truncate(head_len);
     let headers =
-        parse_elf(&*inode, &head, stat.size, Role::Interpreter).map_err(ExecFailure::Format)?;
+        parse_elf(&inode, &head, stat.size, Role::Interpreter).map_err(ExecFailure::Format)?;
     log::debug!(target: "exec", "interpreter {}", String::from_utf8_lossy(name));
     Ok(Interpreter {
         file: MappedFile { inode, location },
@@ -513,11 +506,9 @@ fn load(
     process.sync_credentials();
     process.clear_child_tid = 0;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    let fs = process.fs_context();
-    let exe = fs
-        .resolve(At::Cwd, path, true)
-        .ok()
-        .and_then(|l| vfs_core::path::absolute_path(&l, &fs.root))
+    // The file opened above (its symlinks followed), named from the root: not a second
+    // walk of `path`.
+    let exe = vfs_core::path::absolute_path(&executable.file.location, &process.fs.lock().root)
         .unwrap_or_else(|| path.to_vec());
     process.task.set_image(Image {
         name: name[..name.len().min(15)].to_vec(),

@@ -561,6 +561,32 @@ fn exec_at(report: &mut Report) {
     }
 }
 
+/// As the end of [`file_changes_reach_mappings`], on the root (an overlay over 9p, whose
+/// programs the kernel keeps cached pages and headers of) and back again: a program run,
+/// rewritten as a script and then as the program again, runs what the file holds each
+/// time. Inside the sandbox only (the host's root is not ours to write).
+fn exec_after_rewrite(report: &mut Report) {
+    // SAFETY: plain system call.
+    if unsafe { libc::getpid() } != 1 {
+        println!("skip exec after a rewrite on the root (only inside the sandbox)");
+        return;
+    }
+    let program = "/rewritten-program";
+    let copied = std::fs::copy("/bin/busybox", program).is_ok();
+    let _ = std::fs::set_permissions(program, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+    let first = run_status(program);
+    let script = std::fs::write(program, b"#!/bin/busybox sh\nexit 7\n").is_ok();
+    let second = run_status(program);
+    let back = std::fs::copy("/bin/busybox", program).is_ok();
+    let third = run_status(program);
+    report.check(
+        "on the root: exec of a program, of a script written over it, of the program again",
+        copied && script && back && [first, second, third] == [0, 7, 0],
+        format!("written {copied} {script} {back}, statuses {first}, {second}, {third}"),
+    );
+    let _ = std::fs::remove_file(program);
+}
+
 fn stop_and_continue(report: &mut Report) {
     let pid = fork();
     if pid == 0 {
@@ -1101,6 +1127,7 @@ fn main() -> ExitCode {
     groups_and_waitid(&mut report);
     exec_in_child(&mut report);
     exec_at(&mut report);
+    exec_after_rewrite(&mut report);
     shared_parts(&mut report);
     proc_of_self(&mut report);
     file_changes_reach_mappings(&mut report);
