@@ -297,6 +297,31 @@ impl PipeBuffer {
 mod tests {
     use super::*;
 
+    /// The ring wraps: a read, a peek and a splice's take each copy from both of its
+    /// halves, in order.
+    #[test]
+    fn reads_across_the_ring_wrap_keep_the_order() {
+        let mut pipe = PipeBuffer::default();
+        let first: Vec<u8> = (0..DEFAULT_CAPACITY).map(|i| (i % 251) as u8).collect();
+        assert_eq!(pipe.write(&first).unwrap(), DEFAULT_CAPACITY);
+        let mut head = vec![0u8; 3 * PIPE_BUF];
+        assert_eq!(pipe.read(&mut head), head.len());
+        assert_eq!(head, first[..head.len()]);
+        let second: Vec<u8> = (0..2 * PIPE_BUF).map(|i| (i % 13) as u8).collect();
+        assert_eq!(pipe.write(&second).unwrap(), second.len());
+        let expected: Vec<u8> = first[head.len()..].iter().chain(&second).copied().collect();
+        let mut peeked = vec![0u8; expected.len()];
+        assert_eq!(pipe.peek(&mut peeked), expected.len());
+        assert_eq!(peeked, expected);
+        let mut taken = vec![0u8; 5];
+        assert_eq!(pipe.take(&mut taken), 5);
+        assert_eq!(taken, expected[..5]);
+        let mut rest = vec![0u8; DEFAULT_CAPACITY];
+        assert_eq!(pipe.read(&mut rest), expected.len() - 5);
+        assert_eq!(rest[..expected.len() - 5], expected[5..]);
+        assert!(pipe.is_empty());
+    }
+
     #[test]
     fn bytes_come_out_in_order_across_reads() {
         let mut pipe = PipeBuffer::default();
