@@ -709,6 +709,13 @@ impl UserPageTable {
             let entry = &mut table[((virt >> 12) & 511) as usize];
             let old_flags = entry.flags();
             let was_present = !entry.is_unused();
+            // Already so (the kernel's copy into a page it owns asks each time): no
+            // TLB entry can be stale, and under emulation a flush is not free.
+            // (The CPU's accessed and dirty bits are nobody's business here.)
+            let hardware = Flags::ACCESSED | Flags::DIRTY;
+            if was_present && old_flags - hardware == flags && entry.addr().as_u64() == phys {
+                return;
+            }
             entry.set_addr(PhysAddr::new(phys), flags);
             x86_64::instructions::tlb::flush(VirtAddr::new(virt));
             if was_present && takes_away(old_flags, flags) {

@@ -139,7 +139,12 @@ pub fn cpu_index() -> usize {
 pub(crate) fn set_online(cpu: &CpuLocal, apic_id: u32) {
     cpu.apic_id.store(apic_id, Ordering::Relaxed);
     cpu.online.store(true, Ordering::Release);
+    ONLINE.fetch_or(1 << cpu.index(), Ordering::Release);
 }
+
+/// The online CPUs' bits, kept beside each block's flag: the scheduler asks on every
+/// wake-up, and one load is cheaper than a walk over every block.
+static ONLINE: AtomicU64 = AtomicU64::new(0);
 
 /// Whether CPU `index` runs.
 pub fn is_online(index: usize) -> bool {
@@ -155,15 +160,10 @@ pub fn apic_id(index: usize) -> u32 {
 
 /// How many CPUs run.
 pub fn online_count() -> usize {
-    CPUS.iter()
-        .filter(|cpu| cpu.online.load(Ordering::Acquire))
-        .count()
+    online_mask().count_ones() as usize
 }
 
 /// The online CPUs as a mask (bit `i`: CPU `i`).
 pub fn online_mask() -> u64 {
-    CPUS.iter()
-        .enumerate()
-        .filter(|(_, cpu)| cpu.online.load(Ordering::Acquire))
-        .fold(0, |mask, (index, _)| mask | 1 << index)
+    ONLINE.load(Ordering::Acquire)
 }

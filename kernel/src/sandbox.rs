@@ -398,6 +398,7 @@ pub(crate) fn new_process(
         pending_termination: None,
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
+        scratch: alloc::vec::Vec::new(),
     };
     for limit in &spec.rlimits {
         process.limits.values[limit.resource] = (limit.soft, limit.hard);

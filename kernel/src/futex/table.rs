@@ -197,7 +197,8 @@ impl<T: Clone, P> WaitTable<T, P> {
         let Some(mut queue) = self.queues.remove(&key) else {
             return (woken, result);
         };
-        let mut kept = VecDeque::with_capacity(queue.len());
+        // Allocated only when someone stays: the common wake takes the one waiter.
+        let mut kept = VecDeque::new();
         while let Some(entry) = queue.pop_front() {
             // Linux looks at the kind before the bitset.
             if woken.len() >= limit || result.is_err() {

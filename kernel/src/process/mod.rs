@@ -96,6 +96,10 @@ mod running {
         /// in user mode since: CPU-time accounting (`getrusage`, `times`).
         pub started_ns: i64,
         pub user_ns: u64,
+        /// The bounce buffer of this thread's reads and writes, kept between calls (up
+        /// to `syscall::PREPAID_SCRATCH` bytes, which its charge already covers) so a
+        /// stream of 64 KiB transfers neither allocates nor zeroes one per call.
+        pub scratch: alloc::vec::Vec<u8>,
     }
 
     /// How a process ended, as `wait` and a shell report it.

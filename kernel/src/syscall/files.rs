@@ -22,6 +22,24 @@ pub(super) fn file(p: &Process, fd: i32) -> Result<Arc<OpenFile>, Errno> {
     p.files.lock().get(fd).cloned()
 }
 
+/// The thread's bounce buffer, at least `len` bytes: kept between calls and not zeroed
+/// again (what it held is this thread's own earlier transfer, and only the bytes a file
+/// reports it filled ever reach user memory). Give it back with [`return_bounce`].
+fn take_bounce(p: &mut Process, len: usize) -> Vec<u8> {
+    let mut bounce = core::mem::take(&mut p.scratch);
+    if bounce.len() < len {
+        bounce.resize(len, 0);
+    }
+    bounce
+}
+
+/// Keeps `bounce` for the thread's next transfer if its charge covers it.
+fn return_bounce(p: &mut Process, bounce: Vec<u8>) {
+    if bounce.len() <= super::PREPAID_SCRATCH {
+        p.scratch = bounce;
+    }
+}
+
 /// Reads from `file` into user memory at `buf` in chunks; stops at a short read, and
 /// after the first chunk when `once` (a pipe must not block again once it gave data).
 pub(super) fn read_into_user(
@@ -35,22 +53,27 @@ pub(super) fn read_into_user(
     p.mm.lock().check_range(buf, count, Access::Write)?;
     // Charged past the prepaid part: a blocked reader holds it, and every process may be one.
     let (bounce_len, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
-    let mut bounce = vec![0u8; bounce_len];
-    let mut done = 0u64;
-    while done < count {
-        let want = ((count - done) as usize).min(bounce.len());
-        let got = match read(done, &mut bounce[..want]) {
-            Ok(got) => got,
-            Err(errno) if done == 0 => return Err(errno),
-            Err(_) => break,
-        };
-        p.mm.lock().write(buf + done, &bounce[..got])?;
-        done += got as u64;
-        if got < want || once {
-            break;
+    let mut bounce = take_bounce(p, bounce_len);
+    let result = (|| {
+        let bounce = &mut bounce[..bounce_len];
+        let mut done = 0u64;
+        while done < count {
+            let want = ((count - done) as usize).min(bounce.len());
+            let got = match read(done, &mut bounce[..want]) {
+                Ok(got) => got,
+                Err(errno) if done == 0 => return Err(errno),
+                Err(_) => break,
+            };
+            p.mm.lock().write(buf + done, &bounce[..got])?;
+            done += got as u64;
+            if got < want || once {
+                break;
+            }
         }
-    }
-    Ok(done)
+        Ok(done)
+    })();
+    return_bounce(p, bounce);
+    result
 }
 
 pub(super) fn write_from_user(
@@ -63,21 +86,31 @@ pub(super) fn write_from_user(
     p.mm.lock().check_range(buf, count, Access::Read)?;
     // Charged past the prepaid part: a blocked writer holds it, and every process may be one.
     let (chunk, _bounce_charge) = super::bounce_size((count as usize).min(CHUNK));
-    let mut done = 0u64;
-    while done < count {
-        let want = ((count - done) as usize).min(chunk);
-        let data = read_in(p, buf + done, want)?;
-        let written = match write(done, &data) {
-            Ok(written) => written,
-            Err(errno) if done == 0 => return Err(errno),
-            Err(_) => break,
-        };
-        done += written as u64;
-        if written < want {
-            break;
+    let mut bounce = take_bounce(p, chunk);
+    let result = (|| {
+        // As `read_in`: nothing is read from the null page.
+        if buf == 0 && count > 0 {
+            return Err(Errno::EFAULT);
         }
-    }
-    Ok(done)
+        let mut done = 0u64;
+        while done < count {
+            let want = ((count - done) as usize).min(chunk);
+            let data = &mut bounce[..want];
+            p.mm.lock().read(buf + done, data)?;
+            let written = match write(done, data) {
+                Ok(written) => written,
+                Err(errno) if done == 0 => return Err(errno),
+                Err(_) => break,
+            };
+            done += written as u64;
+            if written < want {
+                break;
+            }
+        }
+        Ok(done)
+    })();
+    return_bounce(p, bounce);
+    result
 }
 
 pub fn read(p: &mut Process, fd: i32, buf: u64, count: u64) -> SysResult {

@@ -324,6 +324,7 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         pending_termination: None,
         started_ns: crate::clock::monotonic_ns(),
         user_ns: 0,
+        scratch: alloc::vec::Vec::new(),
     })
 }
 

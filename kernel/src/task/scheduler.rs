@@ -131,20 +131,36 @@ fn allowed(thread: &Thread) -> u64 {
     if mask == 0 { online } else { mask }
 }
 
-/// Where a woken thread goes (see the module's notes).
+/// The CPU indexes whose bits `mask` has, lowest first.
+fn cpus_in(mask: u64) -> impl Iterator<Item = usize> {
+    let mut rest = mask;
+    core::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let index = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        Some(index)
+    })
+}
+
+/// Where a woken thread goes (see the module's notes). It runs on every wake-up, so it
+/// looks only at the CPUs the thread may use, and at once when that is one CPU.
 fn place(thread: &Thread) -> usize {
     let allowed = allowed(thread);
+    if allowed.is_power_of_two() {
+        return allowed.trailing_zeros() as usize;
+    }
     let last = thread.last_cpu.load(Ordering::Relaxed) as usize;
     let ok = |index: usize| index < MAX_CPUS && allowed & (1 << index) != 0;
     if ok(last) && CPUS[last].idle.load(Ordering::SeqCst) {
         return last;
     }
-    let candidates = || (0..MAX_CPUS).filter(|&index| ok(index));
-    if let Some(idle) = candidates().find(|&index| CPUS[index].idle.load(Ordering::SeqCst)) {
+    if let Some(idle) = cpus_in(allowed).find(|&index| CPUS[index].idle.load(Ordering::SeqCst)) {
         return idle;
     }
     let (here, _) = this_cpu();
-    candidates()
+    cpus_in(allowed)
         .min_by_key(|&index| {
             let len = CPUS[index].queue.lock().len();
             // Ties go to the last CPU (its caches), then to this one.
@@ -223,8 +239,8 @@ fn take_next(steal: bool) -> Option<Arc<Thread>> {
 }
 
 fn steal_one(here: usize, me: &Arc<Thread>) -> Option<Arc<Thread>> {
-    let busiest = (0..MAX_CPUS)
-        .filter(|&index| index != here && percpu::is_online(index))
+    let busiest = cpus_in(percpu::online_mask())
+        .filter(|&index| index != here)
         .map(|index| (CPUS[index].queue.lock().len(), index))
         .filter(|&(len, _)| len > 0)
         .max()?;
@@ -406,8 +422,8 @@ fn balance() {
     if mine < 2 {
         return;
     }
-    let Some((least, target)) = (0..MAX_CPUS)
-        .filter(|&index| index != here && percpu::is_online(index))
+    let Some((least, target)) = cpus_in(percpu::online_mask())
+        .filter(|&index| index != here)
         .map(|index| (load(index), index))
         .min()
     else {
