@@ -894,8 +894,7 @@ impl AddressSpace {
                 while read_end < area_end
                     && read_end - page < READ_AROUND_PAGES * PAGE
                     && shown(read_end) == PAGE_SIZE
-                    && super::page_cache::lookup(inode, first + (read_end - page) / PAGE)
-                        .is_none()
+                    && super::page_cache::lookup(inode, first + (read_end - page) / PAGE).is_none()
                 {
                     read_end += PAGE;
                 }
