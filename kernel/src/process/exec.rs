@@ -454,7 +454,10 @@ fn load(
         aux: &aux,
     };
     let initial = stack::build(&request).map_err(|_| Errno::E2BIG)?;
-    mm.write(initial.sp, &initial.image)?;
+    // The new stack's area is the new image's own: the write can fail only for want of
+    // memory for its pages (Linux's `copy_strings` failing to get one), `ENOMEM`.
+    mm.write(initial.sp, &initial.image)
+        .map_err(|_| Errno::ENOMEM)?;
     mm.set_start_stack(initial.sp);
 
     // The point of no return: the other threads of the process end first, and a thread

@@ -143,6 +143,11 @@ fn read_string_array(
         if total > crate::exec::stack::MAX_STRINGS {
             return Err(Errno::E2BIG);
         }
+        // Charged before the heap grows (by as much as the growth may take: the buffers
+        // at most double, plus the string), so many execs at once meet the budget, not
+        // an empty frame allocator; then fitted to what the list holds.
+        let growth = strings.heap_bytes() + string.len() + 2 * core::mem::size_of::<usize>();
+        charge.resize(charged_before + (strings.heap_bytes() + growth) as u64)?;
         strings.try_push(&string).map_err(|_| Errno::ENOMEM)?;
         charge.resize(charged_before + strings.heap_bytes() as u64)?;
     }
