@@ -199,12 +199,8 @@ impl ProcessView for Task {
         ]
     }
     fn cpu_masks(&self) -> (u64, u64) {
-        use crate::syscall::scheduling::{online_cpus, thread_of};
-        let online = online_cpus();
-        let allowed = thread_of(Task::pid(self)).map_or(online, |thread| {
-            thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online
-        });
-        (if allowed == 0 { online } else { allowed }, online)
+        use crate::syscall::scheduling::{affinity_of, online_cpus};
+        (affinity_of(Task::pid(self)), online_cpus())
     }
     fn parent_pid(&self) -> u32 {
         // The init's parent is outside the container: 0, as Linux shows it there.

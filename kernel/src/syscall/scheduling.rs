@@ -30,6 +30,16 @@ pub(crate) fn thread_of(tid: u32) -> Option<alloc::sync::Arc<arch::thread::Threa
     TABLE.lock().get(tid).and_then(|entry| entry.thread.clone())
 }
 
+/// The CPUs thread `tid` may run on, as Linux reports them: those of its mask that are
+/// online (all online ones for a thread with no kernel thread yet).
+pub(crate) fn affinity_of(tid: u32) -> u64 {
+    let online = online_cpus();
+    let mask = thread_of(tid).map_or(online, |thread| {
+        thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online
+    });
+    if mask == 0 { online } else { mask }
+}
+
 /// The thread `pid` names (0: the caller), which must exist.
 fn target(p: &Process, pid: u64) -> Result<u32, Errno> {
     let pid = pid as i64 as i32;
@@ -69,11 +79,7 @@ pub fn sched_getaffinity(p: &mut Process, pid: u64, size: u64, address: u64) -> 
     if size * 8 < highest || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    let mask = thread_of(tid).map_or(online, |thread| {
-        thread.affinity.load(core::sync::atomic::Ordering::Relaxed) & online
-    });
-    let mask = if mask == 0 { online } else { mask };
-    write_out(p, address, &mask.to_le_bytes())?;
+    write_out(p, address, &affinity_of(tid).to_le_bytes())?;
     Ok(CPUMASK_BYTES)
 }
 
