@@ -397,7 +397,6 @@ pub(crate) fn new_process(
         robust_list: (0, 0),
         pending_termination: None,
         started_ns: crate::clock::monotonic_ns(),
-        user_ns: 0,
         scratch: alloc::vec::Vec::new(),
     };
     for limit in &spec.rlimits {

@@ -92,10 +92,9 @@ mod running {
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
-        /// When its thread started running it (monotonic ns), and the time it has spent
-        /// in user mode since: CPU-time accounting (`getrusage`, `times`).
+        /// When its thread started running it (monotonic ns): CPU-time accounting
+        /// (`getrusage`, `times`; the time in user mode is its kernel thread's count).
         pub started_ns: i64,
-        pub user_ns: u64,
         /// The bounce buffer of this thread's reads and writes, kept between calls (up
         /// to `syscall::PREPAID_SCRATCH` bytes, which its charge already covers) so a
         /// stream of 64 KiB transfers neither allocates nor zeroes one per call.

@@ -323,7 +323,6 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         robust_list: (0, 0),
         pending_termination: None,
         started_ns: crate::clock::monotonic_ns(),
-        user_ns: 0,
         scratch: alloc::vec::Vec::new(),
     })
 }
@@ -786,15 +785,25 @@ pub fn get_alarm(pid: u32) -> (i64, i64) {
         .map_or((0, 0), |(at, interval)| ((at - now).max(1), interval))
 }
 
-/// The CPU time `process` has used: time in user mode as its run loop measured it, and
-/// the rest of its thread's time on the CPU as system time.
+/// The CPU time `process` has used (see [`thread_cpu_time`]): it runs on the caller's
+/// kernel thread.
 pub fn cpu_time(process: &Process) -> CpuTime {
-    let alive = (crate::clock::monotonic_ns() - process.started_ns).max(0) as u64;
-    let off_cpu = arch::thread::current().off_cpu_ns();
-    let on_cpu = alive.saturating_sub(off_cpu);
+    thread_cpu_time(
+        crate::clock::monotonic_ns(),
+        process.started_ns,
+        &arch::thread::current(),
+    )
+}
+
+/// A thread's CPU time by `now`: time in user mode as its run loop measured it, and the
+/// rest of its time on the CPU since `started_ns` as system time.
+fn thread_cpu_time(now: i64, started_ns: i64, thread: &arch::thread::Thread) -> CpuTime {
+    let alive = (now - started_ns).max(0) as u64;
+    let on_cpu = alive.saturating_sub(thread.off_cpu_ns());
+    let user_ns = thread.user_ns().min(on_cpu);
     CpuTime {
-        user_ns: process.user_ns.min(on_cpu),
-        system_ns: on_cpu.saturating_sub(process.user_ns),
+        user_ns,
+        system_ns: on_cpu - user_ns,
     }
 }
 
@@ -824,13 +833,7 @@ pub fn cpu_time_of(tgid: u32) -> CpuTime {
         .into_iter()
         .filter_map(|tid| Some((task_of(tid)?, crate::syscall::scheduling::thread_of(tid)?)))
         .fold(ended, |total, (task, thread)| {
-            let alive = (now - task.started_ns()).max(0) as u64;
-            let on_cpu = alive.saturating_sub(thread.off_cpu_ns());
-            let user_ns = thread.user_ns().min(on_cpu);
-            total.add(CpuTime {
-                user_ns,
-                system_ns: on_cpu - user_ns,
-            })
+            total.add(thread_cpu_time(now, task.started_ns(), &thread))
         })
 }
 

@@ -33,7 +33,6 @@ pub fn run(process: &mut Process) -> Ending {
         let entered = crate::clock::monotonic_ns();
         let exit = process.context.execute();
         let user_ns = (crate::clock::monotonic_ns() - entered).max(0) as u64;
-        process.user_ns += user_ns;
         thread.add_user_ns(user_ns);
         crate::task::scheduler::account_user(user_ns);
         match exit {
