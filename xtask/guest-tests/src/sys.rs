@@ -122,6 +122,22 @@ pub fn wait_with_deadline(pid: i32, limit: Duration) -> Option<Result<c_int, i32
     }
 }
 
+/// Waits for `pid` in one blocking `waitpid` (again after `EINTR`), in the same shape as
+/// [`wait_with_deadline`]. For benchmarks: a sleep between polls would time the sleep.
+pub fn wait_blocking(pid: i32) -> Option<Result<c_int, i32>> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a live out-parameter.
+        let got = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if got == pid {
+            return Some(Ok(status));
+        }
+        if errno() != libc::EINTR {
+            return Some(Err(errno()));
+        }
+    }
+}
+
 /// A child's end as one word for a message: `exit 3`, `killed by 9`, or why it was not seen.
 pub fn describe_wait(waited: &Option<Result<c_int, i32>>) -> String {
     match waited {

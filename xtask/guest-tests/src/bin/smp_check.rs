@@ -41,7 +41,7 @@ mod report;
 #[path = "../sys.rs"]
 mod sys;
 use report::Report;
-use sys::{child_exit, describe_wait, exited_with, fork, wait_with_deadline};
+use sys::{child_exit, describe_wait, exited_with, fork, wait_blocking, wait_with_deadline};
 
 const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -583,7 +583,7 @@ fn bench(workers: usize, program: &str) -> ExitCode {
                         unsafe { libc::execv(program.as_ptr(), argv.as_ptr()) };
                         child_exit(127);
                     }
-                    if !exited_with(&wait_with_deadline(child, CHILD_DEADLINE), 0) {
+                    if !exited_with(&wait_blocking(child), 0) {
                         failed += 1;
                     }
                 }
@@ -594,7 +594,7 @@ fn bench(workers: usize, program: &str) -> ExitCode {
         .collect();
     let mut ok = true;
     for pid in children {
-        ok &= exited_with(&wait_with_deadline(pid, CHILD_DEADLINE), 0);
+        ok &= exited_with(&wait_blocking(pid), 0);
     }
     let elapsed = now_ns() - started;
     if ok {
