@@ -114,11 +114,15 @@ impl FilesystemSource for KernelFilesystems<'_> {
     }
 
     fn proc(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("proc", "")
+        let proc = crate::fs::make("proc", "");
+        crate::timeline::phase("proc made");
+        proc
     }
 
     fn sysfs(&self) -> Result<Arc<dyn FileSystem>, Errno> {
-        crate::fs::make("sysfs", "")
+        let sysfs = crate::fs::make("sysfs", "");
+        crate::timeline::phase("sysfs made");
+        sysfs
     }
 
     fn devpts(&self, options: &DevptsOptions) -> Result<Arc<dyn FileSystem>, Errno> {
@@ -134,6 +138,7 @@ impl FilesystemSource for KernelFilesystems<'_> {
         options.mode = options.mode.or(Some(0o755));
         let fs = self.tmpfs(&options)?;
         crate::fs::dev::populate(&fs, &self.clock)?;
+        crate::timeline::phase("dev made");
         Ok(fs)
     }
 

@@ -872,3 +872,43 @@ fn lookups_revalidate_on_shared_mounts_by_walking_again() {
     drop(root);
     f.finish();
 }
+
+/// Creating a name in a memory overlay over a 9p share that lacks it asks the share for
+/// the name once: the lookup that finds it absent also says no whiteout is needed (the
+/// runtime's file bind mount points are made this way at every boot, and each question
+/// to the host is a round trip).
+#[test]
+fn overlay_create_asks_the_9p_lower_for_a_missing_name_once() {
+    use vfs_core::overlay::OverlayFs;
+    use vfs_core::time::ManualClock;
+    use vfs_core::tmpfs::{TmpfsMemory, TmpfsOptions};
+    const TWALK: u8 = 110;
+    for policy in [CachePolicy::Exclusive, CachePolicy::Revalidate] {
+        let f = Fixture::new(policy);
+        fs::create_dir(f.host("etc")).unwrap();
+        let clock = Arc::new(ManualClock::new(Timespec::new(1_700_000_000, 0)));
+        let upper = vfs_core::tmpfs::new(
+            &TmpfsOptions::parse("mode=755").unwrap(),
+            &TmpfsMemory::unbudgeted(1 << 30),
+            9,
+            clock,
+        )
+        .unwrap();
+        let lower: Arc<dyn FileSystem> = f.fs.clone();
+        let overlay = OverlayFs::new(upper, vec![lower], 8, String::new()).unwrap();
+        let etc = overlay.root().lookup(b"etc").unwrap();
+        let walks = f.channel.requests_of(TWALK);
+        etc.create(b"hosts", &node(NodeKind::Regular, 0o644))
+            .unwrap();
+        assert_eq!(
+            f.channel.requests_of(TWALK) - walks,
+            1,
+            "{policy:?}: walks to create a name the lower lacks"
+        );
+        assert_eq!(names(&etc), [".", "..", "hosts"], "{policy:?}");
+        // The file is the upper layer's alone; the share never saw it.
+        assert!(!f.host("etc/hosts").exists());
+        drop((etc, overlay));
+        f.finish();
+    }
+}

@@ -18,6 +18,16 @@ pub(crate) type Lower = (usize, Arc<dyn Inode>);
 /// A parent directory and the name under it.
 type ParentLink = (Arc<OverlayInode>, Arc<[u8]>);
 
+/// What a directory's lookup of a name found.
+enum Looked {
+    Child(Arc<OverlayInode>),
+    /// Nothing shows the name; `lowers_searched`: every lower layer was asked (false when
+    /// a whiteout in the upper layer ended the lookup before them).
+    Absent {
+        lowers_searched: bool,
+    },
+}
+
 /// One object of the merged tree.
 pub struct OverlayInode {
     /// Itself, for operations that get `&self` but hand out `Arc`s (parent pointers).
@@ -169,15 +179,27 @@ impl OverlayInode {
 
     /// The merged child `name` of this directory.
     pub(crate) fn lookup_child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<OverlayInode>> {
+        match self.look_up(name)? {
+            Looked::Child(child) => Ok(child),
+            Looked::Absent { .. } => Err(Errno::ENOENT),
+        }
+    }
+
+    /// [`Self::lookup_child`], telling how an absence was found.
+    fn look_up(self: &Arc<Self>, name: &[u8]) -> Result<Looked> {
         if self.file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
         if let Some(child) = self.children.lock().get(name).and_then(Weak::upgrade) {
-            return Ok(child);
+            return Ok(Looked::Child(child));
         }
         let upper_child = match self.upper() {
             Some(dir) => match dir.lookup(name) {
-                Ok(child) if is_whiteout(&*child) => return Err(Errno::ENOENT),
+                Ok(child) if is_whiteout(&*child) => {
+                    return Ok(Looked::Absent {
+                        lowers_searched: false,
+                    });
+                }
                 Ok(child) => Some(child),
                 Err(Errno::ENOENT) => None,
                 Err(errno) => return Err(errno),
@@ -210,14 +232,24 @@ impl OverlayInode {
                 }
             }
         }
-        self.new_child(name, upper_child, lowers)
+        if upper_child.is_none() && lowers.is_empty() {
+            // Nothing in the upper layer, so every lower layer was asked (a whiteout
+            // among them ends the search just as `lower_has` would).
+            return Ok(Looked::Absent {
+                lowers_searched: search_lowers,
+            });
+        }
+        Ok(Looked::Child(self.new_child(name, upper_child, lowers)?))
     }
 
-    /// `EEXIST` if the merged directory shows `name`.
-    fn ensure_absent(self: &Arc<Self>, name: &[u8]) -> Result<()> {
-        match self.lookup_child(name) {
-            Ok(_) => Err(Errno::EEXIST),
-            Err(Errno::ENOENT) => Ok(()),
+    /// `EEXIST` if the merged directory shows `name`. Otherwise whether the lower layers
+    /// were asked and none has it, so [`Self::lower_has`] is known to be false without
+    /// asking again: on a 9p lower each question is a round trip to the host, and nothing
+    /// remembers an absence.
+    fn ensure_absent(self: &Arc<Self>, name: &[u8]) -> Result<bool> {
+        match self.look_up(name) {
+            Ok(Looked::Child(_)) => Err(Errno::EEXIST),
+            Ok(Looked::Absent { lowers_searched }) => Ok(lowers_searched),
             Err(errno) => Err(errno),
         }
     }
@@ -342,9 +374,10 @@ impl Inode for OverlayInode {
     fn create(&self, name: &[u8], node: &NewNode<'_>) -> Result<Arc<dyn Inode>> {
         let this = self.this()?;
         let _ops = self.shared.op_lock.lock();
-        this.ensure_absent(name)?;
+        let lowers_lack = this.ensure_absent(name)?;
         let upper_dir = this.copy_up_locked()?;
-        let hides_lower = Self::clear_whiteout(&upper_dir, name)? || this.lower_has(name)?;
+        let hides_lower =
+            Self::clear_whiteout(&upper_dir, name)? || (!lowers_lack && this.lower_has(name)?);
         let created = upper_dir.create(name, node)?;
         if node.kind == NodeKind::Directory && hides_lower {
             created.set_xattr(OPAQUE_XATTR, b"y", 0)?;
