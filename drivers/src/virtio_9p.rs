@@ -499,8 +499,8 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
         tickets
     }
 
-    /// Never interrupted: the wait hook does not look at signals, so `interruptible`
-    /// waits run to the reply as uninterruptible ones do (as before the hook slept).
+    /// Never interrupted: waits do not look at signals (no wait hook ever did), so an
+    /// `interruptible` wait runs to its reply as an uninterruptible one does.
     fn complete(&self, ticket: Ticket, _interruptible: bool) -> Completion {
         let Some(id) = ticket.id() else {
             return match ticket.into_done() {
