@@ -74,9 +74,14 @@ pub fn has_gigabyte_pages() -> bool {
 
 /// Whether the no-execute page bit exists (the boot stub enabled EFER.NXE if so).
 pub fn has_no_execute() -> bool {
-    CpuId::new()
-        .get_extended_processor_and_feature_identifiers()
-        .is_some_and(|f| f.has_execute_disable())
+    // Asked on every change of a user page's rights: `cpuid` is a VM exit under KVM and
+    // a helper call under TCG, and the answer never changes, so it is asked once.
+    static NO_EXECUTE: spin::Once<bool> = spin::Once::new();
+    *NO_EXECUTE.call_once(|| {
+        CpuId::new()
+            .get_extended_processor_and_feature_identifiers()
+            .is_some_and(|f| f.has_execute_disable())
+    })
 }
 
 /// Global pages (kernel mappings survive address-space switches) and SSE for user code.

@@ -2,9 +2,9 @@
 //! while every CPU halts or runs user code is taken at once rather than at the next timer
 //! tick.
 //!
-//! Every routed line raises the one [`DEVICE_VECTOR`]; its handler only acknowledges it
-//! (see [`crate::trap`]), and the kernel then looks at its devices as it does on every
-//! tick. Lines are edge-triggered as ISA's are, so a device left asserting (its data not
+//! Every routed line raises the one [`DEVICE_VECTOR`]; its handler acknowledges it and
+//! calls the kernel's device hook (see [`crate::trap`]), and the kernel then looks at its
+//! devices as it does on every tick. Lines are edge-triggered as ISA's are, so a device left asserting (its data not
 //! taken because the reader's buffer is full) raises nothing more; the kernel's tick-time
 //! poll is what takes that data later, which is why the poll stays.
 //!
@@ -107,5 +107,25 @@ pub fn route_isa_irq(irq: u8) -> Result<(), &'static str> {
         low |= ACTIVE_LOW;
     }
     io_apic.set_line(route.gsi, low, crate::apic::local_id());
+    Ok(())
+}
+
+/// Whether an I/O APIC serves global system interrupt `gsi`.
+pub fn serves(gsi: u32) -> bool {
+    IO_APICS.lock().iter().any(|io_apic| io_apic.serves(gsi))
+}
+
+/// Delivers global system interrupt `gsi` (a virtio-mmio slot's line, a PCI line in APIC
+/// mode) to this CPU as [`DEVICE_VECTOR`], edge-triggered and active high, as QEMU
+/// drives them. Edge, like [`route_isa_irq`]: whoever waits on the device acknowledges
+/// it before looking at it, so each new event is a new edge. `Err` if no I/O APIC
+/// serves it.
+pub fn route_gsi(gsi: u32) -> Result<(), &'static str> {
+    let io_apics = IO_APICS.lock();
+    let io_apic = io_apics
+        .iter()
+        .find(|io_apic| io_apic.serves(gsi))
+        .ok_or("no I/O APIC serves the line")?;
+    io_apic.set_line(gsi, u32::from(DEVICE_VECTOR), crate::apic::local_id());
     Ok(())
 }

@@ -774,15 +774,7 @@ impl UserPageTable {
     /// copied first).
     pub fn write(&mut self, virt: u64, offset: usize, data: &[u8]) -> bool {
         match self.frames.get_mut(&virt) {
-            Some(UserPage::Private(frame)) => match Arc::get_mut(frame) {
-                Some(frame) => {
-                    let offset = offset.min(PAGE as usize);
-                    let len = data.len().min(PAGE as usize - offset);
-                    frame.bytes_mut()[offset..offset + len].copy_from_slice(&data[..len]);
-                    true
-                }
-                None => false,
-            },
+            Some(UserPage::Private(frame)) => write_owned(frame, offset, data),
             Some(UserPage::File {
                 frame,
                 shared: true,
@@ -790,6 +782,16 @@ impl UserPageTable {
                 frame.write(offset, data);
                 true
             }
+            _ => false,
+        }
+    }
+
+    /// [`UserPageTable::write`] into a private page this table alone holds, and nothing
+    /// else (false for any other page): such a page needs no copy and no dirty mark
+    /// first, which the kernel's copy into user memory can then skip.
+    pub fn write_private(&mut self, virt: u64, offset: usize, data: &[u8]) -> bool {
+        match self.frames.get_mut(&virt) {
+            Some(UserPage::Private(frame)) => write_owned(frame, offset, data),
             _ => false,
         }
     }
@@ -879,6 +881,17 @@ impl UserPageTable {
             }
         }
     }
+}
+
+/// Copies `data` into a private frame at `offset` if no other table holds it.
+fn write_owned(frame: &mut Arc<Frame>, offset: usize, data: &[u8]) -> bool {
+    let Some(frame) = Arc::get_mut(frame) else {
+        return false;
+    };
+    let offset = offset.min(PAGE as usize);
+    let len = data.len().min(PAGE as usize - offset);
+    frame.bytes_mut()[offset..offset + len].copy_from_slice(&data[..len]);
+    true
 }
 
 fn no_execute_flag() -> Flags {

@@ -47,8 +47,9 @@ pub const TIMER_VECTOR: u8 = 32;
 /// queued on an idle CPU) or takes a CPU out of user mode (a TLB shoot-down, a thread
 /// that must move). Its handler only acknowledges it; what to do is in shared state.
 pub const KICK_VECTOR: u8 = 33;
-/// A device line the I/O APIC routes (see [`crate::ioapic`]): like the kick, its handler
-/// only acknowledges it, and the kernel then looks at its devices.
+/// A device line the I/O APIC routes (see [`crate::ioapic`]): its handler acknowledges
+/// it and calls the kernel's device hook ([`set_device_handler`]), which must take no
+/// lock (it may interrupt a `hlt` anywhere); the kernel then looks at its devices.
 pub const DEVICE_VECTOR: u8 = 34;
 /// The local APIC's spurious-interrupt vector (never acknowledged).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
@@ -86,6 +87,14 @@ pub(crate) fn set_handler(handler: fn(&mut TrapFrame)) {
     HANDLER.call_once(|| handler);
 }
 
+/// What the kernel does on a device interrupt, from user or kernel mode.
+static DEVICE_HANDLER: spin::Once<fn()> = spin::Once::new();
+
+/// Sets the device hook (once; later calls are ignored).
+pub fn set_device_handler(handler: fn()) {
+    DEVICE_HANDLER.call_once(|| handler);
+}
+
 // SAFETY: `trap_dispatch` is called only by `trap_common` below, with a pointer to the frame it just pushed; no other symbol has this name.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
@@ -96,6 +105,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             super::apic::timer_interrupt();
         }
         super::apic::end_of_interrupt();
+    }
+    if frame.vector == u64::from(DEVICE_VECTOR)
+        && let Some(handler) = DEVICE_HANDLER.get()
+    {
+        handler();
     }
     if frame.cs & 3 == 3 {
         super::user::trap_from_user(frame);

@@ -16,13 +16,23 @@
 //!   for it and never returns before: the device may write its buffers until then.
 //!
 //! The used ring hands chains back in order; one lent chain at its head waits for its
-//! lender, who is always waiting for it. Waiting polls the used ring between calls to a
-//! hook the kernel may set ([`set_wait_hook`]); the device lock is taken only to add or
-//! take chains, never across the wait. The kernel sets none today, so a wait spins: the
-//! VFS calls filesystems with spin locks held (a directory's children lock), and giving
-//! the CPU to another thread there could leave that thread spinning on the lock forever
-//! on a cooperative CPU. The overlap comes from batches instead (one caller, many
-//! requests outstanding); the device's interrupt is not used.
+//! lender, who is always waiting for it. The device lock is taken only to add or take
+//! chains, never across a wait. A wait first polls the used ring a little (a reply that
+//! is already on its way costs no interrupt), then, once the kernel has routed the
+//! device's interrupt ([`Virtio9pChannel::use_interrupts`]) and set a wait hook
+//! ([`set_wait_hook`]), halts its CPU until an interrupt instead of spinning: under TCG
+//! a spinning vCPU takes the host core QEMU's 9p workers need to answer. The waiting
+//! thread keeps its CPU (it is not switched away from): the VFS calls filesystems with
+//! spin locks held (a directory's children lock), and another thread run there could
+//! spin on that lock forever on a CPU that never preempts kernel code.
+//!
+//! Sleeping without losing a wake-up: the hook makes its CPU findable by the interrupt
+//! handler first, then calls back ([`Virtio9pChannel::ready`]), which acknowledges the
+//! device's interrupt and then looks at the used ring; only if nothing is there does the
+//! CPU halt (interrupts are off until the `hlt`). A reply the device adds after that
+//! look raises a new edge (the line was acknowledged), whose handler kicks every waiting
+//! CPU. Each wake-up looks at the ring again, and the timer's tick ends every halt, so a
+//! lost or late interrupt delays a request by one tick at most, never forever.
 //!
 //! Why not `virtio-drivers`' `VirtIO9p`: one request at a time, one reply buffer. The
 //! queue, transports and feature negotiation are still the crate's.
@@ -31,6 +41,8 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::{Mutex, Once};
 use vfs_core::errno::{Errno, Result};
@@ -67,32 +79,30 @@ struct Device<H: Hal> {
     broken: bool,
 }
 
-/// What a waiter calls between looks at the used ring; it returns whether an
-/// interruptible wait should end (a signal is pending). Without one, waits spin.
-pub type WaitHook = fn(interruptible: bool) -> bool;
+/// How a waiter sleeps until the device may have something for it: the hook makes the
+/// CPU wakeable by the device's interrupt, then calls `ready` and sleeps only if it says
+/// no. It returns on any interrupt (the waiter looks again). Without one, waits spin.
+pub type WaitHook = fn(ready: &dyn Fn() -> bool);
 
 static WAIT_HOOK: Once<WaitHook> = Once::new();
 
-/// Sets what waits do between polls (once; later calls are ignored).
+/// Sets how waits sleep (once; later calls are ignored).
 pub fn set_wait_hook(hook: WaitHook) {
     WAIT_HOOK.call_once(|| hook);
 }
 
-fn relax(interruptible: bool) -> bool {
-    match WAIT_HOOK.get() {
-        Some(hook) => hook(interruptible),
-        None => {
-            core::hint::spin_loop();
-            false
-        }
-    }
-}
+/// Looks at the used ring this many times before sleeping: under KVM a reply often comes
+/// within a few microseconds, sooner than an interrupt would be taken.
+const POLLS_BEFORE_SLEEP: u32 = 16;
 
 impl<H: Hal> Device<H> {
     fn new(
         mut transport: SomeTransport<'static>,
     ) -> core::result::Result<(Self, String), virtio_drivers::Error> {
-        let supported = Feature::RING_INDIRECT_DESC | Feature::RING_EVENT_IDX | Feature::VERSION_1;
+        // No event index: with it, the device interrupts only past the index the driver
+        // last popped, so a reply behind another lender's chain (not popped yet) would
+        // raise nothing and its waiter would sleep to the next tick.
+        let supported = Feature::RING_INDIRECT_DESC | Feature::VERSION_1;
         let features = transport.begin_init(supported);
         let queue = VirtQueue::new(
             &mut transport,
@@ -291,6 +301,8 @@ pub struct Virtio9pChannel<H: Hal> {
     device: Mutex<Device<H>>,
     tag: String,
     requests: core::sync::atomic::AtomicU64,
+    /// The device's interrupt reaches a CPU: waits may sleep.
+    interrupts: AtomicBool,
 }
 
 impl<H: Hal> Virtio9pChannel<H> {
@@ -303,7 +315,43 @@ impl<H: Hal> Virtio9pChannel<H> {
             device: Mutex::new(device),
             tag,
             requests: core::sync::atomic::AtomicU64::new(0),
+            interrupts: AtomicBool::new(false),
         })
+    }
+
+    /// The kernel routed the device's interrupt to a CPU whose handler wakes the waiters
+    /// the wait hook recorded: from now on waits sleep rather than spin.
+    pub fn use_interrupts(&self) {
+        self.interrupts.store(true, Ordering::Release);
+    }
+
+    /// Whether the used ring has something (or the device broke): acknowledges the
+    /// device's interrupt first, so a reply added after this look raises a new one.
+    fn ready(&self) -> bool {
+        let mut device = self.device.lock();
+        device.transport.ack_interrupt();
+        device.broken || device.queue.can_pop()
+    }
+
+    /// Waits until the used ring may hold something new: polls a little, then sleeps
+    /// through the hook when the interrupt is routed (see the module's notes).
+    fn wait(&self) {
+        let hook = WAIT_HOOK
+            .get()
+            .filter(|_| self.interrupts.load(Ordering::Acquire));
+        let Some(hook) = hook else {
+            core::hint::spin_loop();
+            return;
+        };
+        for _ in 0..POLLS_BEFORE_SLEEP {
+            let device = self.device.lock();
+            if device.broken || device.queue.can_pop() {
+                return;
+            }
+            drop(device);
+            core::hint::spin_loop();
+        }
+        hook(&|| self.ready());
     }
 
     /// Requests sent so far (for the boot log and benchmarks).
@@ -350,7 +398,7 @@ impl<H: Hal> Virtio9pChannel<H> {
                 }
             }
             drop(device);
-            relax(false);
+            self.wait();
         }
         // The buffers are the device's until reaped: wait without interruption, and even
         // a broken device is waited for (returning would free what it may still write).
@@ -365,7 +413,7 @@ impl<H: Hal> Virtio9pChannel<H> {
                 };
             }
             drop(device);
-            relax(false);
+            self.wait();
         }
     }
 }
@@ -436,7 +484,7 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
                         device.notify();
                         device.reap(None);
                         drop(device);
-                        relax(false);
+                        self.wait();
                         device = self.device.lock();
                     }
                     Err((_, error)) => {
@@ -451,7 +499,9 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
         tickets
     }
 
-    fn complete(&self, ticket: Ticket, interruptible: bool) -> Completion {
+    /// Never interrupted: waits do not look at signals (no wait hook ever did), so an
+    /// `interruptible` wait runs to its reply as an uninterruptible one does.
+    fn complete(&self, ticket: Ticket, _interruptible: bool) -> Completion {
         let Some(id) = ticket.id() else {
             return match ticket.into_done() {
                 Ok(Ok(exchange)) => Completion::Done(exchange),
@@ -474,9 +524,7 @@ impl<H: Hal> P9Transport for Virtio9pChannel<H> {
                 return Completion::Failed(Errno::EIO);
             }
             drop(device);
-            if relax(interruptible) {
-                return Completion::Interrupted(ticket);
-            }
+            self.wait();
         }
     }
 }

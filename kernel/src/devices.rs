@@ -1,10 +1,12 @@
 //! The devices the sandbox uses, found once at boot: the virtio-9p shares, each with its
-//! mount tag, and the virtio-console port of the host's control channel (`stdio=control`).
+//! mount tag and its interrupt routed (so waits for replies halt rather than spin, see
+//! [`crate::device_wait`]), and the virtio-console port of the host's control channel
+//! (`stdio=control`).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use drivers::virtio::{self, MICROVM_SLOTS, MmioSlot};
+use drivers::virtio::{self, InterruptLine, MICROVM_SLOTS, MmioSlot};
 use drivers::virtio_9p::Virtio9pChannel;
 use virtio_drivers::device::console::VirtIOConsole;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
@@ -54,9 +56,19 @@ pub fn discover(cmdline: &[u8]) -> Devices {
     }
     let mut found = virtio::discover::<KernelHal>(&slots);
     let mut nine_p = Vec::new();
-    for transport in virtio::take_devices(&mut found, DeviceType::_9P) {
-        match Virtio9pChannel::new(transport) {
+    arch::trap::set_device_handler(crate::device_wait::on_device_interrupt);
+    drivers::virtio_9p::set_wait_hook(crate::device_wait::wait);
+    for device in virtio::take_devices(&mut found, DeviceType::_9P) {
+        match Virtio9pChannel::new(device.transport) {
             Ok(channel) => {
+                match route(device.line) {
+                    Ok(()) => channel.use_interrupts(),
+                    Err(why) => log::info!(
+                        target: "virtio",
+                        "virtio-9p `{}`: replies polled ({why})",
+                        channel.tag()
+                    ),
+                }
                 log::info!("virtio-9p: share `{}`", channel.tag());
                 nine_p.push(Arc::new(channel));
             }
@@ -66,7 +78,7 @@ pub fn discover(cmdline: &[u8]) -> Devices {
     let control = virtio::take_devices(&mut found, DeviceType::Console)
         .into_iter()
         .next()
-        .and_then(|transport| match VirtIOConsole::new(transport) {
+        .and_then(|device| match VirtIOConsole::new(device.transport) {
             Ok(port) => Some(port),
             Err(error) => {
                 log::warn!("virtio-console: device failed to start: {error}");
@@ -76,6 +88,36 @@ pub fn discover(cmdline: &[u8]) -> Devices {
     Devices {
         nine_p,
         control: spin::Mutex::new(control),
+    }
+}
+
+/// microvm's virtio-mmio lines: from GSI 24 on its second I/O APIC (ACPI on, QEMU's
+/// default), else from GSI 5 on the first.
+const MICROVM_SECOND_IO_APIC_BASE: u32 = 24;
+const MICROVM_LEGACY_VIRTIO_BASE: u32 = 5;
+/// PCI INTx lines in APIC mode (q35's PIRQA–H).
+const PCI_FIRST_GSI: u32 = 16;
+const PCI_LAST_GSI: u32 = 23;
+
+/// Routes a device's interrupt line to this CPU through the I/O APIC.
+fn route(line: InterruptLine) -> core::result::Result<(), &'static str> {
+    match line {
+        InterruptLine::Gsi(gsi) => arch::ioapic::route_gsi(gsi),
+        InterruptLine::MicrovmSlot(slot) => {
+            let gsi = if arch::ioapic::serves(MICROVM_SECOND_IO_APIC_BASE) {
+                MICROVM_SECOND_IO_APIC_BASE + slot
+            } else {
+                MICROVM_LEGACY_VIRTIO_BASE + slot
+            };
+            arch::ioapic::route_gsi(gsi)
+        }
+        // Which PIRQ a slot's pin lands on is the chipset's routing (ACPI's `_PRT`, which
+        // takes an AML interpreter to read): every PCI line is routed instead. A line
+        // that is not the device's only makes a waiter look at its ring once more.
+        InterruptLine::PciPin { .. } => {
+            (PCI_FIRST_GSI..=PCI_LAST_GSI).try_for_each(arch::ioapic::route_gsi)
+        }
+        InterruptLine::Unknown => Err("its interrupt line is unknown"),
     }
 }
 

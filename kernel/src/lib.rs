@@ -82,6 +82,8 @@ mod clock;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod device_wait;
+#[cfg(target_os = "none")]
 mod devices;
 #[cfg(target_os = "none")]
 mod exit;

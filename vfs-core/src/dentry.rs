@@ -13,7 +13,7 @@
 //! 4. `Dentry::parent` / `Dentry::name`, leaf locks held for a copy only;
 //! 5. the filesystem's own locks (see `ramfs/mod.rs`).
 
-use crate::attr::NAME_MAX;
+use crate::attr::{FileType, NAME_MAX, Stat};
 use crate::budget::{Charge, MemoryBudget, heap_cost};
 use crate::errno::{Errno, Result};
 use crate::inode::{CachePolicy, Inode};
@@ -259,6 +259,25 @@ impl Dentry {
                 .store((2 * left).max(SWEEP_MIN), Ordering::Relaxed);
         }
         child
+    }
+
+    /// The attributes of child `name` when it has no cached dentry and an exclusive
+    /// filesystem holds them at hand ([`Inode::peek_child_stat`]): a `stat` that leaves
+    /// no dentry behind. `None` (look it up) for a cached name, a symlink to `follow`,
+    /// or anything the filesystem would have to ask about. Under the children lock, as
+    /// a lookup is, so a create cannot come between the look in the cache and the
+    /// filesystem's answer. An uncached name is never a mount point (mounts pin theirs).
+    pub fn peek_child_stat(&self, name: &[u8], follow: bool) -> Option<Stat> {
+        if self.policy != CachePolicy::Exclusive || name.len() > NAME_MAX {
+            return None;
+        }
+        let children = self.children.lock();
+        if children.get(name).is_some() {
+            return None;
+        }
+        let stat = self.inode.as_ref()?.peek_child_stat(name)?;
+        drop(children);
+        (!(follow && stat.file_type() == Some(FileType::Symlink))).then_some(stat)
     }
 
     /// `lookup_child` with this directory's children already locked by the caller.

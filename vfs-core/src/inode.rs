@@ -195,6 +195,14 @@ pub trait Inode: Any + Send + Sync {
         Err(Errno::EPERM)
     }
 
+    /// The attributes of the child called `name` when the filesystem holds them at hand
+    /// and a `getattr` of the inode [`Inode::lookup`] would make says the same: a `stat`
+    /// of a name with no cached dentry is then answered without making a dentry and an
+    /// inode only to forget them (`du` of an exclusive 9p directory). `None`: look it up.
+    fn peek_child_stat(&self, _name: &[u8]) -> Option<Stat> {
+        None
+    }
+
     /// The child called `name`; `ENOENT` when there is none.
     fn lookup(&self, _name: &[u8]) -> Result<Arc<dyn Inode>> {
         Err(Errno::ENOTDIR)

@@ -302,3 +302,57 @@ fn listings_the_budget_cannot_hold_are_evicted_and_answers_stay_right() {
     tear_down(ctx);
     fixture.finish();
 }
+
+#[test]
+fn stats_the_listing_answers_cache_no_names_and_say_what_a_lookup_says() {
+    let fixture = Fixture::new(CachePolicy::Exclusive);
+    populate(&fixture, "d", 200);
+    std::os::unix::fs::symlink("f1", fixture.host("d/link")).unwrap();
+    let ctx = context(&fixture);
+    let names = in_order(&ctx, "/d");
+    // In the listing's order: a scan, which fetches every entry's attributes.
+    check_stats(&fixture, &ctx, "d", &names);
+    let dir = ctx.resolve(At::Cwd, b"/d", true).unwrap();
+    dir.dentry.prune();
+    assert_eq!(dir.dentry.cached_children(), 0);
+
+    // The names looked up before the lookups showed a scan were walked, and their
+    // inodes hold attributes the listing never had; every later one is the listing's.
+    let listed = &names[SCAN_RUN as usize..];
+    let before = requests(&fixture);
+    check_stats(&fixture, &ctx, "d", listed);
+    assert_eq!(requests(&fixture), before, "answered from the listing");
+    assert_eq!(
+        dir.dentry.cached_children(),
+        0,
+        "no dentry made for a stat the listing answered"
+    );
+    // What a lookup and its inode's getattr say, field for field.
+    for name in [&listed[0], &listed[listed.len() - 1], "link"] {
+        let path = format!("/d/{name}");
+        let peeked = ctx.stat(At::Cwd, path.as_bytes(), false).unwrap();
+        let looked_up = ctx.resolve(At::Cwd, path.as_bytes(), false).unwrap();
+        assert_eq!(
+            peeked,
+            looked_up.dentry.positive().unwrap().getattr().unwrap()
+        );
+    }
+    dir.dentry.prune();
+    // A symlink followed goes through the lookup, to its target's attributes.
+    let followed = ctx.stat(At::Cwd, b"/d/link", true).unwrap();
+    fixture.assert_matches_host(&followed, "d/f1");
+    // A change this kernel makes shows at once, through the listing or past it.
+    ctx.truncate(At::Cwd, b"/d/f3", 1000).unwrap();
+    dir.dentry.prune();
+    assert_eq!(ctx.stat(At::Cwd, b"/d/f3", false).unwrap().size, 1000);
+    fixture.assert_matches_host(&ctx.stat(At::Cwd, b"/d/f3", false).unwrap(), "d/f3");
+    ctx.unlink(At::Cwd, b"/d/f4").unwrap();
+    dir.dentry.prune();
+    assert_eq!(
+        ctx.stat(At::Cwd, b"/d/f4", false).err(),
+        Some(Errno::ENOENT)
+    );
+    drop(dir);
+    tear_down(ctx);
+    fixture.finish();
+}

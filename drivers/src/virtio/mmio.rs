@@ -11,6 +11,8 @@ use core::ptr::NonNull;
 use virtio_drivers::Hal;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 
+use super::InterruptLine;
+
 const MICROVM_MMIO_BASE: u64 = 0xfeb0_0000;
 const MICROVM_SLOT_SIZE: usize = 0x200;
 const MICROVM_SLOT_COUNT: u64 = 24;
@@ -21,16 +23,23 @@ const VIRTIO_MAGIC: u32 = 0x7472_6976; // "virt"
 pub struct MmioSlot {
     pub phys: u64,
     pub size: usize,
+    /// The interrupt the command line named (`virtio_mmio.device=SIZE@ADDR:IRQ`).
+    pub irq: Option<u32>,
 }
 
 /// microvm's slots, lowest address first.
 pub const MICROVM_SLOTS: [MmioSlot; MICROVM_SLOT_COUNT as usize] = {
-    let mut slots = [MmioSlot { phys: 0, size: 0 }; MICROVM_SLOT_COUNT as usize];
+    let mut slots = [MmioSlot {
+        phys: 0,
+        size: 0,
+        irq: None,
+    }; MICROVM_SLOT_COUNT as usize];
     let mut i = 0;
     while i < slots.len() {
         slots[i] = MmioSlot {
             phys: MICROVM_MMIO_BASE + (i * MICROVM_SLOT_SIZE) as u64,
             size: MICROVM_SLOT_SIZE,
+            irq: None,
         };
         i += 1;
     }
@@ -41,7 +50,12 @@ pub const MICROVM_SLOTS: [MmioSlot; MICROVM_SLOT_COUNT as usize] = {
 /// K/M suffix, numbers decimal or 0x-hex, as Linux's `virtio_mmio` driver reads it.
 pub fn parse_cmdline_device(value: &str) -> Option<MmioSlot> {
     let (size, rest) = value.split_once('@')?;
-    let address = rest.split(':').next()?;
+    let mut fields = rest.split(':');
+    let address = fields.next()?;
+    let irq = match fields.next() {
+        Some(irq) => Some(u32::try_from(parse_number(irq)?).ok()?),
+        None => None,
+    };
     let (digits, scale) = match size.as_bytes().last()? {
         b'K' | b'k' => (&size[..size.len() - 1], 1024),
         b'M' | b'm' => (&size[..size.len() - 1], 1024 * 1024),
@@ -53,6 +67,7 @@ pub fn parse_cmdline_device(value: &str) -> Option<MmioSlot> {
     Some(MmioSlot {
         phys: parse_number(address)?,
         size,
+        irq,
     })
 }
 
@@ -63,8 +78,23 @@ fn parse_number(text: &str) -> Option<u64> {
     }
 }
 
-/// The slots that hold a virtio device, as transports.
-pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
+/// Where a slot's interrupt comes from: the command line's IRQ, else its place among
+/// microvm's slots (whose line the kernel knows from the machine's I/O APICs).
+fn interrupt_line(slot: &MmioSlot) -> InterruptLine {
+    if let Some(irq) = slot.irq {
+        return InterruptLine::Gsi(irq);
+    }
+    let offset = slot.phys.wrapping_sub(MICROVM_MMIO_BASE);
+    let index = offset / MICROVM_SLOT_SIZE as u64;
+    if offset.is_multiple_of(MICROVM_SLOT_SIZE as u64) && index < MICROVM_SLOT_COUNT {
+        InterruptLine::MicrovmSlot(index as u32)
+    } else {
+        InterruptLine::Unknown
+    }
+}
+
+/// The slots that hold a virtio device, as transports with their interrupt lines.
+pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<(MmioTransport<'static>, InterruptLine)> {
     let mut sorted: Vec<MmioSlot> = slots.to_vec();
     sorted.sort_by_key(|slot| slot.phys);
     sorted.dedup_by_key(|slot| slot.phys);
@@ -100,7 +130,7 @@ pub(super) fn probe<H: Hal>(slots: &[MmioSlot]) -> Vec<MmioTransport<'static>> {
         let header: NonNull<VirtIOHeader> = base.cast();
         // SAFETY: `header` is an aligned, mapped virtio-mmio window of `slot.size` bytes that stays mapped forever, and this is the only transport created for it (deduplicated).
         match unsafe { MmioTransport::new(header, slot.size) } {
-            Ok(transport) => found.push(transport),
+            Ok(transport) => found.push((transport, interrupt_line(&slot))),
             Err(error) => log::warn!("virtio-mmio at {:#x}: {error}", slot.phys),
         }
     }
@@ -117,28 +147,32 @@ mod tests {
             parse_cmdline_device("512@0xfeb00e00:12"),
             Some(MmioSlot {
                 phys: 0xfeb0_0e00,
-                size: 512
+                size: 512,
+                irq: Some(12),
             })
         );
         assert_eq!(
             parse_cmdline_device("4K@0xd0000000:5:3"),
             Some(MmioSlot {
                 phys: 0xd000_0000,
-                size: 4096
+                size: 4096,
+                irq: Some(5),
             })
         );
         assert_eq!(
             parse_cmdline_device("1M@4096"),
             Some(MmioSlot {
                 phys: 4096,
-                size: 1 << 20
+                size: 1 << 20,
+                irq: None,
             })
         );
         assert_eq!(
             parse_cmdline_device("0x200@0xfeb00000"),
             Some(MmioSlot {
                 phys: 0xfeb0_0000,
-                size: 512
+                size: 512,
+                irq: None,
             })
         );
     }
@@ -148,6 +182,39 @@ mod tests {
         for bad in ["", "512", "@0x1000", "512@", "x@0x10", "512@zz", "K@0x10"] {
             assert_eq!(parse_cmdline_device(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn interrupt_lines_come_from_the_command_line_or_the_slot() {
+        let slot = |phys, irq| MmioSlot {
+            phys,
+            size: 512,
+            irq,
+        };
+        assert_eq!(
+            interrupt_line(&slot(0xfeb0_0e00, Some(12))),
+            InterruptLine::Gsi(12)
+        );
+        assert_eq!(
+            interrupt_line(&slot(0xfeb0_0000, None)),
+            InterruptLine::MicrovmSlot(0)
+        );
+        assert_eq!(
+            interrupt_line(&slot(0xfeb0_2e00, None)),
+            InterruptLine::MicrovmSlot(23)
+        );
+        assert_eq!(
+            interrupt_line(&slot(0xfeb0_3000, None)),
+            InterruptLine::Unknown
+        );
+        assert_eq!(
+            interrupt_line(&slot(0xfeb0_0100, None)),
+            InterruptLine::Unknown
+        );
+        assert_eq!(
+            interrupt_line(&slot(0xd000_0000, None)),
+            InterruptLine::Unknown
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, P
 use virtio_drivers::transport::pci::virtio_device_type;
 use x86_64::instructions::port::Port;
 
+use super::InterruptLine;
+
 const CONFIG_ADDRESS: u16 = 0xcf8;
 const CONFIG_DATA: u16 = 0xcfc;
 
@@ -61,7 +63,21 @@ fn has_pci_bus() -> bool {
         != 0xffff
 }
 
-pub(super) fn probe<H: Hal>() -> Vec<PciTransport> {
+/// The configuration register holding the interrupt line (bits 0-7) and pin (8-15).
+const INTERRUPT_REGISTER: u8 = 0x3c;
+
+/// The INTx pin a function interrupts on (1 = INTA#), if any.
+fn interrupt_line(function: DeviceFunction) -> InterruptLine {
+    match (PortCam.read_word(function, INTERRUPT_REGISTER) >> 8) as u8 {
+        pin @ 1..=4 => InterruptLine::PciPin {
+            device: function.device,
+            pin,
+        },
+        _ => InterruptLine::Unknown,
+    }
+}
+
+pub(super) fn probe<H: Hal>() -> Vec<(PciTransport, InterruptLine)> {
     if !has_pci_bus() {
         return Vec::new();
     }
@@ -74,7 +90,7 @@ pub(super) fn probe<H: Hal>() -> Vec<PciTransport> {
     let mut found = Vec::new();
     for function in functions {
         match PciTransport::new::<H, _>(&mut root, function) {
-            Ok(transport) => found.push(transport),
+            Ok(transport) => found.push((transport, interrupt_line(function))),
             Err(error) => log::warn!("virtio-pci at {function}: {error}"),
         }
     }

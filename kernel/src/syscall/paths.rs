@@ -44,9 +44,17 @@ fn target(p: &mut Process, address: u64, flags: u64) -> Result<Target, Errno> {
 fn locate(p: &mut Process, dirfd: i32, address: u64, flags: u64) -> Result<Location, Errno> {
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     match target(p, address, flags)? {
-        Target::Descriptor if dirfd == -100 => Ok(p.fs.lock().cwd.clone()),
-        Target::Descriptor => Ok(p.files.lock().get(dirfd)?.location().clone()),
+        Target::Descriptor => locate_descriptor(p, dirfd),
         Target::Path(path) => with_at(p, dirfd, |at| p.fs_context().resolve(at, &path, follow)),
+    }
+}
+
+/// What `AT_EMPTY_PATH` names: the working directory or `dirfd`'s file.
+fn locate_descriptor(p: &Process, dirfd: i32) -> Result<Location, Errno> {
+    if dirfd == -100 {
+        Ok(p.fs.lock().cwd.clone())
+    } else {
+        Ok(p.files.lock().get(dirfd)?.location().clone())
     }
 }
 
@@ -73,8 +81,15 @@ pub fn fstatat(p: &mut Process, dirfd: i32, path: u64, address: u64, flags: u64)
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let location = locate(p, dirfd, path, flags)?;
-    let stat = location.dentry.positive()?.getattr()?;
+    let stat = match target(p, path, flags)? {
+        // A path goes through the context's `stat`, which answers a name an exclusive
+        // filesystem holds the attributes of without caching a dentry for it.
+        Target::Path(path) => {
+            let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+            with_at(p, dirfd, |at| p.fs_context().stat(at, &path, follow))?
+        }
+        Target::Descriptor => locate_descriptor(p, dirfd)?.dentry.positive()?.getattr()?,
+    };
     write_out(p, address, &abi::encode_stat(&stat)).map(|()| 0)
 }
 

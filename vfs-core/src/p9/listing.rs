@@ -205,6 +205,22 @@ impl Listing {
         }
     }
 
+    /// The attributes of `name` if the listing holds them and they are still good,
+    /// without handing them out (a `stat` that makes no inode): its inode number, and
+    /// the attributes as they would be unpacked into that inode.
+    pub fn peek(&self, name: &[u8], links: u64) -> Option<(u64, &PackedStat)> {
+        if self.links != links {
+            return None;
+        }
+        let position = self.position(name)?;
+        let entry = &self.entries[position];
+        if !entry.has_stat {
+            return None;
+        }
+        self.used.store(true, Ordering::Relaxed);
+        Some((entry.ino, &self.stats[position]))
+    }
+
     /// Notes a lookup of `name`; when it shows a scan and `name` has no attributes here,
     /// the names whose attributes to fetch now, starting with `name`'s (each once in the
     /// listing's life). Empty when nothing is to be fetched.
@@ -476,6 +492,19 @@ impl P9Inode {
                 Ok(Some(child))
             }
         }
+    }
+
+    /// Exclusive mounts: `name`'s attributes from the listing when no inode of it lives
+    /// (a live one's attributes are its own, and may be newer), without making one.
+    pub(super) fn peek_listed(&self, name: &[u8]) -> Option<Stat> {
+        let slot = self.extra_made()?.listing.get()?;
+        if self.live_child(name).is_some() {
+            return None;
+        }
+        let links = self.mount.links.load(Ordering::Acquire);
+        let state = slot.lock();
+        let (ino, stat) = state.listing.as_ref()?.peek(name, links)?;
+        Some(stat.unpack(self.mount.dev, ino))
     }
 
     /// Exclusive mounts: whether this directory holds its listing now.

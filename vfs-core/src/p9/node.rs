@@ -574,6 +574,13 @@ impl Inode for P9Inode {
         result
     }
 
+    fn peek_child_stat(&self, name: &[u8]) -> Option<Stat> {
+        if !self.exclusive() || self.file_type != FileType::Directory || check_name(name).is_err() {
+            return None;
+        }
+        self.peek_listed(name)
+    }
+
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
         self.require_directory()?;
         check_name(name)?;

@@ -93,9 +93,20 @@ impl FsContext {
         Walk::new(self).resolve(&self.start(at), path, follow)
     }
 
-    /// `stat`/`lstat`/`fstatat`.
+    /// `stat`/`lstat`/`fstatat`. A last name with no cached dentry whose attributes an
+    /// exclusive filesystem holds is answered from them ([`Dentry::peek_child_stat`]):
+    /// the walk up to it has checked search permission, and an uncached name is no
+    /// mount point, so the answer is the one a lookup and `getattr` would give.
     pub fn stat(&self, at: At<'_>, path: &[u8], follow: bool) -> Result<Stat> {
-        self.resolve(at, path, follow)?.dentry.positive()?.getattr()
+        let mut walk = Walk::new(self);
+        let parent = walk.parent(&self.start(at), path)?;
+        if let Last::Name(name) = parent.last
+            && !parent.trailing_slash
+            && let Some(stat) = parent.dir.dentry.peek_child_stat(name, follow)
+        {
+            return Ok(stat);
+        }
+        walk.last(parent, follow)?.dentry.positive()?.getattr()
     }
 
     /// `statfs`, with `f_flags` from the mount.
