@@ -1015,8 +1015,18 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let target = &mut buf[done..done + chunk];
+            // A page user code can read now needs no lookup (the common case: a system
+            // call's argument); anything else takes the fault path's checks.
+            if self
+                .table
+                .read_present(at - in_page as u64, in_page, target)
+            {
+                done += chunk;
+                continue;
+            }
             let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
-            if !self.table.read(page, in_page, &mut buf[done..done + chunk]) {
+            if !self.table.read(page, in_page, target) {
                 return Err(Errno::EFAULT);
             }
             done += chunk;
@@ -1031,6 +1041,15 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
+            // A page user code can store to now is the program's own already (copied on
+            // write, marked dirty): no lookup, as for a read.
+            if self
+                .table
+                .write_present(at - in_page as u64, in_page, &data[done..done + chunk])
+            {
+                done += chunk;
+                continue;
+            }
             let page = self
                 .page_for(at, Access::Write)
                 .map_err(|_| Errno::EFAULT)?;
