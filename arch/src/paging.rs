@@ -783,6 +783,12 @@ impl UserPageTable {
         Some(table)
     }
 
+    /// Whether user code could read (with `write`, also store to) the page at `virt`
+    /// (page-aligned) now, by its entries (see `user_frame`).
+    pub fn user_may(&self, virt: u64, write: bool) -> bool {
+        self.user_frame(virt, write).is_some()
+    }
+
     /// Copies from the page at `virt` (page-aligned), from `offset`, into `buf` (as much
     /// as the page holds) if user code could read it now (see `user_frame`); false
     /// otherwise, copying nothing.
