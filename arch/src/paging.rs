@@ -789,23 +789,31 @@ impl UserPageTable {
         self.user_frame(virt, write).is_some()
     }
 
+    /// Where the bytes from `offset` (at most `len`) of the page at `virt` (page-aligned)
+    /// are in the direct map, and how many the page holds, if user code could make the
+    /// access now (see `user_frame`).
+    fn user_bytes(
+        &self,
+        virt: u64,
+        offset: usize,
+        len: usize,
+        write: bool,
+    ) -> Option<(*mut u8, usize)> {
+        let phys = self.user_frame(virt, write)?;
+        let offset = offset.min(PAGE as usize);
+        let len = len.min(PAGE as usize - offset);
+        Some(((phys_to_virt(phys) as *mut u8).wrapping_add(offset), len))
+    }
+
     /// Copies from the page at `virt` (page-aligned), from `offset`, into `buf` (as much
     /// as the page holds) if user code could read it now (see `user_frame`); false
     /// otherwise, copying nothing.
     pub fn read_present(&self, virt: u64, offset: usize, buf: &mut [u8]) -> bool {
-        let Some(phys) = self.user_frame(virt, false) else {
+        let Some((bytes, len)) = self.user_bytes(virt, offset, buf.len(), false) else {
             return false;
         };
-        let offset = offset.min(PAGE as usize);
-        let len = buf.len().min(PAGE as usize - offset);
-        // SAFETY: the range lies inside the frame, reached through the direct map; a raw copy forms no reference to memory user code may be writing concurrently (as `SharedFrame::read`).
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                (phys_to_virt(phys) as *const u8).add(offset),
-                buf.as_mut_ptr(),
-                len,
-            )
-        };
+        // SAFETY: `user_bytes` gives `len` bytes inside the frame, reached through the direct map; a raw copy forms no reference to memory user code may be writing concurrently (as `SharedFrame::read`).
+        unsafe { core::ptr::copy_nonoverlapping(bytes, buf.as_mut_ptr(), len) };
         true
     }
 
@@ -813,19 +821,11 @@ impl UserPageTable {
     /// page holds) if user code could store to it now (see `user_frame`); false otherwise,
     /// writing nothing.
     pub fn write_present(&self, virt: u64, offset: usize, data: &[u8]) -> bool {
-        let Some(phys) = self.user_frame(virt, true) else {
+        let Some((bytes, len)) = self.user_bytes(virt, offset, data.len(), true) else {
             return false;
         };
-        let offset = offset.min(PAGE as usize);
-        let len = data.len().min(PAGE as usize - offset);
         // SAFETY: as in `read_present`: inside the frame, through the direct map, by raw copy, as every writer of a page user code may touch writes it.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                (phys_to_virt(phys) as *mut u8).add(offset),
-                len,
-            )
-        };
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), bytes, len) };
         true
     }
 
