@@ -243,14 +243,18 @@ user_execute:
     mov gs:[{context}], rdi
     mov rax, gs:[{tss_rsp0}]
     mov [rax], rsp
+    // ZF says which way (`sysret` is 0: IRETQ); nothing below up to the second branch
+    // (pushes and moves) changes the flags. SYSRET's way needs no frame, and its `rcx`
+    // and `r11` are the context's `rip` and `rflags` (the caller checked), so the same
+    // loads serve both ways.
     test rsi, rsi
     jnz 3f
-
     push {user_ss}
     push qword ptr [rdi + {rsp}]
     push qword ptr [rdi + {rflags}]
     push {user_cs}
     push qword ptr [rdi + {rip}]
+3:
     mov rax, [rdi + {rax}]
     mov rbx, [rdi + {rbx}]
     mov rcx, [rdi + {rcx}]
@@ -265,25 +269,11 @@ user_execute:
     mov r13, [rdi + {r13}]
     mov r14, [rdi + {r14}]
     mov r15, [rdi + {r15}]
+    jnz 4f
     mov rdi, [rdi + {rdi}]
     swapgs
     iretq
-
-3:
-    mov rcx, [rdi + {rip}]
-    mov r11, [rdi + {rflags}]
-    mov rax, [rdi + {rax}]
-    mov rbx, [rdi + {rbx}]
-    mov rdx, [rdi + {rdx}]
-    mov rsi, [rdi + {rsi}]
-    mov rbp, [rdi + {rbp}]
-    mov r8, [rdi + {r8}]
-    mov r9, [rdi + {r9}]
-    mov r10, [rdi + {r10}]
-    mov r12, [rdi + {r12}]
-    mov r13, [rdi + {r13}]
-    mov r14, [rdi + {r14}]
-    mov r15, [rdi + {r15}]
+4:
     mov rsp, [rdi + {rsp}]
     mov rdi, [rdi + {rdi}]
     swapgs
