@@ -53,6 +53,8 @@ const USER_TABLE_FLAGS: Flags = Flags::PRESENT
     .union(Flags::WRITABLE)
     .union(Flags::USER_ACCESSIBLE);
 const LARGE: u64 = 2 << 20;
+/// An entry's physical address bits (12 to 51).
+const ENTRY_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
 const HUGE: u64 = 1 << 30;
 
 /// Offset from a physical address to the virtual address that reaches it right now.
@@ -749,6 +751,82 @@ impl UserPageTable {
             UserPage::Private(frame) => Arc::get_mut(frame),
             UserPage::File { .. } => None,
         }
+    }
+
+    /// The frame (physical address) behind the page at `virt` when its entries let user
+    /// code read it, or with `write` also store to it. A system call's copy to or from user
+    /// memory asks this first: an entry that is present for user code is one the address
+    /// space above made so, where its area allows the access (a `PROT_NONE` page is
+    /// hidden, a copy-on-write or clean write-back page read-only), so the kernel may copy
+    /// as the program's own load or store would, through the direct map, without looking
+    /// the page up in the areas or in `frames`. `None` sends the caller the full way.
+    fn user_frame(&self, virt: u64, write: bool) -> Option<u64> {
+        let offset = PHYS_OFFSET.load(Ordering::Relaxed);
+        if virt >= USER_END || offset == 0 {
+            return None;
+        }
+        let mut needed = Flags::PRESENT | Flags::USER_ACCESSIBLE;
+        if write {
+            needed |= Flags::WRITABLE;
+        }
+        let mut table = self.pml4;
+        for level in (1..=4).rev() {
+            let index = ((virt >> (12 + 9 * (level - 1))) & 511) as usize;
+            // SAFETY: `table` is this address space's PML4 or a table frame its entries name (the tables are changed only through `&mut self`, which the caller's `&self` rules out), reached through the live direct map (`offset` is set); `index` < 512 stays inside the 4 KiB table; the entry is copied out, no reference kept.
+            let entry = unsafe { ((table + offset) as *const u64).add(index).read() };
+            let flags = Flags::from_bits_truncate(entry);
+            if !flags.contains(needed) || (level > 1 && flags.contains(Flags::HUGE_PAGE)) {
+                return None;
+            }
+            table = entry & ENTRY_ADDRESS;
+        }
+        Some(table)
+    }
+
+    /// Whether user code could read (with `write`, also store to) the page at `virt`
+    /// (page-aligned) now, by its entries (see `user_frame`).
+    pub fn user_may(&self, virt: u64, write: bool) -> bool {
+        self.user_frame(virt, write).is_some()
+    }
+
+    /// Where the bytes from `offset` (at most `len`) of the page at `virt` (page-aligned)
+    /// are in the direct map, and how many the page holds, if user code could make the
+    /// access now (see `user_frame`).
+    fn user_bytes(
+        &self,
+        virt: u64,
+        offset: usize,
+        len: usize,
+        write: bool,
+    ) -> Option<(*mut u8, usize)> {
+        let phys = self.user_frame(virt, write)?;
+        let offset = offset.min(PAGE as usize);
+        let len = len.min(PAGE as usize - offset);
+        Some(((phys_to_virt(phys) as *mut u8).wrapping_add(offset), len))
+    }
+
+    /// Copies from the page at `virt` (page-aligned), from `offset`, into `buf` (as much
+    /// as the page holds) if user code could read it now (see `user_frame`); false
+    /// otherwise, copying nothing.
+    pub fn read_present(&self, virt: u64, offset: usize, buf: &mut [u8]) -> bool {
+        let Some((bytes, len)) = self.user_bytes(virt, offset, buf.len(), false) else {
+            return false;
+        };
+        // SAFETY: `user_bytes` gives `len` bytes inside the frame, reached through the direct map; a raw copy forms no reference to memory user code may be writing concurrently (as `SharedFrame::read`).
+        unsafe { core::ptr::copy_nonoverlapping(bytes, buf.as_mut_ptr(), len) };
+        true
+    }
+
+    /// Copies `data` into the page at `virt` (page-aligned) at `offset` (as much as the
+    /// page holds) if user code could store to it now (see `user_frame`); false otherwise,
+    /// writing nothing.
+    pub fn write_present(&self, virt: u64, offset: usize, data: &[u8]) -> bool {
+        let Some((bytes, len)) = self.user_bytes(virt, offset, data.len(), true) else {
+            return false;
+        };
+        // SAFETY: as in `read_present`: inside the frame, through the direct map, by raw copy, as every writer of a page user code may touch writes it.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), bytes, len) };
+        true
     }
 
     /// Copies bytes of the page at `virt` from `offset` into `buf`; false if no page is

@@ -8,7 +8,8 @@
 //!
 //! Mechanics: `execute` saves the kernel's callee-saved registers and stack pointer in the
 //! per-CPU block (reached through GS), points the TSS's `rsp0` at the same stack, and
-//! `iretq`s to user mode. `SYSCALL` lands in `syscall_entry`, which stores the user registers
+//! enters user mode by `sysretq` when that restores the context exactly (`rcx` and `r11`
+//! hold `rip` and `rflags`: a system call's return), else by `iretq`. `SYSCALL` lands in `syscall_entry`, which stores the user registers
 //! straight into the context and returns from `execute`. A trap from user mode goes through
 //! the common trap path; [`trap_from_user`] copies its frame into the context and returns
 //! from `execute` the same way.
@@ -117,8 +118,16 @@ impl UserContext {
         FsBase::write(VirtAddr::try_new(self.fs_base).unwrap_or(VirtAddr::zero()));
         // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
         KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));
+        // `SYSRET` loads `rip` from `rcx` and `rflags` from `r11`: exact whenever the context
+        // already holds those (the return of every plain system call), and much cheaper to
+        // emulate than `IRETQ`, which reads its frame and two descriptors. `rip` is canonical
+        // (checked above), so it cannot fault in kernel mode; a single-step flag goes the
+        // `IRETQ` way, as in Linux.
+        let sysret = self.rcx == self.rip
+            && self.r11 == self.rflags
+            && self.rflags & RFlags::TRAP_FLAG.bits() == 0;
         // SAFETY: `user_execute` saves and restores every callee-saved register and returns on this stack; the context stays borrowed (and so alive) for the whole call.
-        let reason = unsafe { user_execute(self) };
+        let reason = unsafe { user_execute(self, u64::from(sysret)) };
         left_user_mode();
         if reason == EXIT_SYSCALL {
             UserExit::Syscall
@@ -137,7 +146,9 @@ impl UserContext {
 }
 
 unsafe extern "C" {
-    fn user_execute(context: *mut UserContext) -> u64;
+    /// Runs user code from `context`, entering by `SYSRET` when `sysret` is 1 (the
+    /// context's `rcx` and `r11` are its `rip` and `rflags`), else by `IRETQ`.
+    fn user_execute(context: *mut UserContext, sysret: u64) -> u64;
     fn user_trap_return() -> !;
     fn syscall_entry();
 }
@@ -232,12 +243,18 @@ user_execute:
     mov gs:[{context}], rdi
     mov rax, gs:[{tss_rsp0}]
     mov [rax], rsp
-
+    // ZF says which way (`sysret` is 0: IRETQ); nothing below up to the second branch
+    // (pushes and moves) changes the flags. SYSRET's way needs no frame, and its `rcx`
+    // and `r11` are the context's `rip` and `rflags` (the caller checked), so the same
+    // loads serve both ways.
+    test rsi, rsi
+    jnz 3f
     push {user_ss}
     push qword ptr [rdi + {rsp}]
     push qword ptr [rdi + {rflags}]
     push {user_cs}
     push qword ptr [rdi + {rip}]
+3:
     mov rax, [rdi + {rax}]
     mov rbx, [rdi + {rbx}]
     mov rcx, [rdi + {rcx}]
@@ -252,9 +269,15 @@ user_execute:
     mov r13, [rdi + {r13}]
     mov r14, [rdi + {r14}]
     mov r15, [rdi + {r15}]
+    jnz 4f
     mov rdi, [rdi + {rdi}]
     swapgs
     iretq
+4:
+    mov rsp, [rdi + {rsp}]
+    mov rdi, [rdi + {rdi}]
+    swapgs
+    sysretq
 
     .global syscall_entry
 syscall_entry:

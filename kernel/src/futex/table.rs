@@ -82,15 +82,27 @@ struct Entry<T, P> {
     _pin: P,
 }
 
+/// Where an unfinished entry is: on a queue, or taken off it by what reached it.
+#[derive(Clone, Copy)]
+enum Place {
+    Queued(Key),
+    Reached(Outcome),
+}
+
+/// The most entries an emptied queue's buffer may hold to be kept for the next queue.
+const SPARE_CAPACITY: usize = 16;
+
 pub struct WaitTable<T, P> {
     queues: BTreeMap<Key, VecDeque<Entry<T, P>>>,
-    /// Where each entry still waiting is queued.
-    queued_at: BTreeMap<EntryId, Key>,
-    /// Entries that a wake or a hand-off took off their queue, whose waiter has not
-    /// finished yet.
-    reached: BTreeMap<EntryId, Outcome>,
+    /// Each unfinished entry's place: the queue it waits on, or what reached it (a wake
+    /// or a hand-off took it off its queue; its waiter has not finished yet). One map, so
+    /// a wake changes an entry's place in one step.
+    places: BTreeMap<EntryId, Place>,
     /// The owner of each PI futex that has PI waiters.
     pi_owners: BTreeMap<Key, u32>,
+    /// An emptied queue's buffer (small ones only), for the next queue to start with: a
+    /// wait and its wake then allocate nothing.
+    spare: VecDeque<Entry<T, P>>,
     next_id: EntryId,
 }
 
@@ -111,9 +123,9 @@ impl<T: Clone, P> WaitTable<T, P> {
     pub const fn new() -> Self {
         WaitTable {
             queues: BTreeMap::new(),
-            queued_at: BTreeMap::new(),
-            reached: BTreeMap::new(),
+            places: BTreeMap::new(),
             pi_owners: BTreeMap::new(),
+            spare: VecDeque::new(),
             next_id: 0,
         }
     }
@@ -130,26 +142,45 @@ impl<T: Clone, P> WaitTable<T, P> {
     ) -> EntryId {
         let id = self.next_id;
         self.next_id += 1;
-        self.queues.entry(key).or_default().push_back(Entry {
-            id,
-            bitset,
-            tid,
-            kind,
-            sleeper,
-            _pin: pin,
-        });
-        self.queued_at.insert(id, key);
+        let spare = &mut self.spare;
+        self.queues
+            .entry(key)
+            .or_insert_with(|| core::mem::take(spare))
+            .push_back(Entry {
+                id,
+                bitset,
+                tid,
+                kind,
+                sleeper,
+                _pin: pin,
+            });
+        self.places.insert(id, Place::Queued(key));
         id
+    }
+
+    /// Keeps an emptied queue's buffer for the next queue, if it is small.
+    fn recycle(&mut self, queue: VecDeque<Entry<T, P>>) {
+        if queue.is_empty()
+            && queue.capacity() <= SPARE_CAPACITY
+            && queue.capacity() > self.spare.capacity()
+        {
+            self.spare = queue;
+        }
     }
 
     /// What reached the entry, if anything yet.
     pub fn outcome(&self, id: EntryId) -> Option<Outcome> {
-        self.reached.get(&id).copied()
+        match self.places.get(&id)? {
+            Place::Reached(outcome) => Some(*outcome),
+            Place::Queued(_) => None,
+        }
     }
 
     /// The kind of a waiting entry (a requeue-PI waiter becomes a PI one when moved).
     pub fn kind(&self, id: EntryId) -> Option<Kind> {
-        let key = self.queued_at.get(&id)?;
+        let Place::Queued(key) = self.places.get(&id)? else {
+            return None;
+        };
         self.queues
             .get(key)?
             .iter()
@@ -160,16 +191,16 @@ impl<T: Clone, P> WaitTable<T, P> {
     /// Takes the entry out of the table (its waiter is done waiting): what reached it
     /// first, if anything.
     pub fn finish(&mut self, id: EntryId) -> Option<Outcome> {
-        if let Some(outcome) = self.reached.remove(&id) {
-            return Some(outcome);
+        match self.places.remove(&id)? {
+            Place::Reached(outcome) => Some(outcome),
+            Place::Queued(key) => {
+                if let Some(queue) = self.queues.get_mut(&key) {
+                    queue.retain(|entry| entry.id != id);
+                    self.tidy(key);
+                }
+                None
+            }
         }
-        if let Some(key) = self.queued_at.remove(&id)
-            && let Some(queue) = self.queues.get_mut(&key)
-        {
-            queue.retain(|entry| entry.id != id);
-            self.tidy(key);
-        }
-        None
     }
 
     /// Drops an empty queue, and the owner record of a futex left without PI waiters.
@@ -178,14 +209,15 @@ impl<T: Clone, P> WaitTable<T, P> {
         if !queue.is_some_and(|queue| queue.iter().any(|entry| entry.kind == Kind::Pi)) {
             self.pi_owners.remove(&key);
         }
-        if queue.is_some_and(VecDeque::is_empty) {
-            self.queues.remove(&key);
+        if queue.is_some_and(VecDeque::is_empty)
+            && let Some(queue) = self.queues.remove(&key)
+        {
+            self.recycle(queue);
         }
     }
 
     fn reach(&mut self, entry: &Entry<T, P>, outcome: Outcome) {
-        self.queued_at.remove(&entry.id);
-        self.reached.insert(entry.id, outcome);
+        self.places.insert(entry.id, Place::Reached(outcome));
     }
 
     /// Wakes up to `limit` plain waiters on `key` whose bitset shares a bit with
@@ -193,15 +225,29 @@ impl<T: Clone, P> WaitTable<T, P> {
     /// kind stops the wake with `EINVAL` (those woken before it stay woken).
     pub fn wake(&mut self, key: Key, limit: usize, bitset: u32) -> (Vec<T>, Result<(), Errno>) {
         let mut woken = Vec::new();
+        let (_, result) = self.wake_each(key, limit, bitset, |sleeper| woken.push(sleeper));
+        (woken, result)
+    }
+
+    /// [`WaitTable::wake`] handing each sleeper to `woken` as it is taken off the queue
+    /// (nothing collected, nothing allocated): how many, and the result.
+    pub fn wake_each(
+        &mut self,
+        key: Key,
+        limit: usize,
+        bitset: u32,
+        mut woken: impl FnMut(T),
+    ) -> (usize, Result<(), Errno>) {
+        let mut count = 0;
         let mut result = Ok(());
         let Some(mut queue) = self.queues.remove(&key) else {
-            return (woken, result);
+            return (count, result);
         };
         // Allocated only when someone stays: the common wake takes the one waiter.
         let mut kept = VecDeque::new();
         while let Some(entry) = queue.pop_front() {
             // Linux looks at the kind before the bitset.
-            if woken.len() >= limit || result.is_err() {
+            if count >= limit || result.is_err() {
                 kept.push_back(entry);
             } else if entry.kind != Kind::Plain {
                 result = Err(Errno::EINVAL);
@@ -210,13 +256,15 @@ impl<T: Clone, P> WaitTable<T, P> {
                 kept.push_back(entry);
             } else {
                 self.reach(&entry, Outcome::Woken);
-                woken.push(entry.sleeper);
+                count += 1;
+                woken(entry.sleeper);
             }
         }
         if !kept.is_empty() {
             self.queues.insert(key, kept);
         }
-        (woken, result)
+        self.recycle(queue);
+        (count, result)
     }
 
     /// `FUTEX_REQUEUE`: wakes the first `wake` waiters on `from` (whatever their bitset)
@@ -254,7 +302,9 @@ impl<T: Clone, P> WaitTable<T, P> {
                 moved.push(entry);
             }
         }
-        if !queue.is_empty() {
+        if queue.is_empty() {
+            self.recycle(queue);
+        } else {
             self.queues.insert(from, queue);
         }
         let count = moved.len();
@@ -274,7 +324,7 @@ impl<T: Clone, P> WaitTable<T, P> {
         }
         let target = self.queues.entry(to).or_default();
         for entry in entries {
-            self.queued_at.insert(entry.id, to);
+            self.places.insert(entry.id, Place::Queued(to));
             target.push_back(Entry {
                 kind,
                 _pin: pin(),
@@ -389,7 +439,7 @@ impl<T: Clone, P> WaitTable<T, P> {
 
     /// Every entry in the table, waiting or reached and not yet finished.
     pub fn len(&self) -> usize {
-        self.queued_at.len() + self.reached.len()
+        self.places.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -471,6 +521,43 @@ mod tests {
         assert_eq!(table.finish(b), Some(Outcome::Woken));
         assert!(table.is_empty());
         assert_eq!(table.finish(a), None); // finishing twice is harmless
+    }
+
+    #[test]
+    fn wake_each_hands_over_in_order_and_emptied_queues_start_afresh() {
+        let mut table = WaitTable::new();
+        let first = plain(&mut table, 8, ANY, 1);
+        let mut woken = Vec::new();
+        assert_eq!(
+            table.wake_each(key(8), 1, ANY, |t| woken.push(t)),
+            (1, Ok(()))
+        );
+        assert_eq!(woken, [1]);
+        assert_eq!(table.waiting(key(8)), 0);
+        // The emptied queue's buffer now serves another key: it holds only its own.
+        let a = plain(&mut table, 16, ANY, 2);
+        let b = plain(&mut table, 16, ANY, 3);
+        assert_eq!(table.waiting(key(16)), 2);
+        assert_eq!(table.waiting(key(8)), 0);
+        woken.clear();
+        assert_eq!(
+            table.wake_each(key(16), 10, ANY, |t| woken.push(t)),
+            (2, Ok(()))
+        );
+        assert_eq!(woken, [2, 3]);
+        for id in [first, a, b] {
+            assert_eq!(table.finish(id), Some(Outcome::Woken));
+        }
+        assert!(table.is_empty());
+        // A waiter that leaves on its own empties its queue the same way.
+        let c = plain(&mut table, 24, ANY, 4);
+        assert_eq!(table.finish(c), None);
+        assert_eq!(table.waiting(key(24)), 0);
+        assert_eq!(
+            table.wake_each(key(24), 1, ANY, |_| unreachable!()),
+            (0, Ok(()))
+        );
+        assert!(table.is_empty());
     }
 
     #[test]

@@ -1001,6 +1001,9 @@ impl AddressSpace {
         if end > TASK_SIZE {
             return Err(Errno::EFAULT);
         }
+        if self.reachable_now(address, end, access) {
+            return Ok(());
+        }
         let mut at = address;
         while at < end {
             let area = self.areas.find(at).ok_or(Errno::EFAULT)?;
@@ -1017,6 +1020,28 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Whether user code could make `access` (a read or a write) to every page of the
+    /// short range `[address, end)` right now, by the page tables alone: a present entry
+    /// exists only where its area allows reading, a writable one only where it allows
+    /// writing (see `UserPageTable::read_present`). False sends [`Self::check_range`] to the
+    /// areas, which decide.
+    fn reachable_now(&self, address: u64, end: u64, access: Access) -> bool {
+        const MOST_PAGES: u64 = 2;
+        let page = PAGE_SIZE as u64;
+        let write = match access {
+            Access::Read => false,
+            Access::Write => true,
+            Access::Execute => return false,
+        };
+        let first = address & !(page - 1);
+        if end <= address || end - first > MOST_PAGES * page {
+            return false;
+        }
+        (first..end)
+            .step_by(PAGE_SIZE)
+            .all(|at| self.table.user_may(at, write))
+    }
+
     /// Copies user memory at `address` into `buf` (`copy_from_user`).
     pub fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mut done = 0;
@@ -1024,8 +1049,18 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(buf.len() - done);
+            let target = &mut buf[done..done + chunk];
+            // A page user code can read now needs no lookup (the common case: a system
+            // call's argument); anything else takes the fault path's checks.
+            if self
+                .table
+                .read_present(at - in_page as u64, in_page, target)
+            {
+                done += chunk;
+                continue;
+            }
             let page = self.page_for(at, Access::Read).map_err(|_| Errno::EFAULT)?;
-            if !self.table.read(page, in_page, &mut buf[done..done + chunk]) {
+            if !self.table.read(page, in_page, target) {
                 return Err(Errno::EFAULT);
             }
             done += chunk;
@@ -1040,6 +1075,15 @@ impl AddressSpace {
             let at = address.checked_add(done as u64).ok_or(Errno::EFAULT)?;
             let in_page = (at % PAGE_SIZE as u64) as usize;
             let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
+            // A page user code can store to now is the program's own already (copied on
+            // write, marked dirty): no lookup, as for a read.
+            if self
+                .table
+                .write_present(at - in_page as u64, in_page, &data[done..done + chunk])
+            {
+                done += chunk;
+                continue;
+            }
             let page = self
                 .page_for(at, Access::Write)
                 .map_err(|_| Errno::EFAULT)?;

@@ -33,7 +33,9 @@ use vfs_core::{Errno, Inode};
 
 use super::scheduler;
 use super::shared::Shared;
-use crate::futex::op::{BITSET_MATCH_ANY, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
+use crate::futex::op::{
+    BITSET_MATCH_ANY, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, FUTEX_WAITV_MAX,
+};
 use crate::futex::robust::{self, RobustMemory};
 use crate::futex::table::{EntryId, Key, Kind, Outcome, Space, WaitTable};
 use crate::mm::address_space::{AddressSpace, FutexPage};
@@ -126,6 +128,31 @@ fn write_word(mm: &Shared<AddressSpace>, address: u64, value: u32) -> Result<(),
     mm.lock().write(address, &value.to_le_bytes())
 }
 
+/// The sleepers a wake took off the table, to make runnable once `FUTEXES` is released:
+/// the first held inline, so the common wake of one thread allocates nothing.
+#[derive(Default)]
+struct Woken {
+    first: Option<Sleeper>,
+    rest: Vec<Sleeper>,
+}
+
+impl Woken {
+    fn push(&mut self, sleeper: Sleeper) {
+        match self.first {
+            None => self.first = Some(sleeper),
+            Some(_) => self.rest.push(sleeper),
+        }
+    }
+
+    /// Makes them runnable: how many.
+    fn wake(self) -> usize {
+        for sleeper in self.first.iter().chain(&self.rest) {
+            scheduler::wake(&sleeper.thread);
+        }
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
 fn wake_threads(sleepers: Vec<Sleeper>) -> usize {
     for sleeper in &sleepers {
         scheduler::wake(&sleeper.thread);
@@ -195,6 +222,10 @@ pub fn wait(
     waits: &[WaitOn],
     deadline: Option<i64>,
 ) -> Result<Result<usize, NotWoken>, Errno> {
+    // `futex_waitv`'s limit, as Linux checks it.
+    if waits.len() > FUTEX_WAITV_MAX {
+        return Err(Errno::EINVAL);
+    }
     // Each word is read once before the table is locked, which faults its page in: the
     // read under the lock then finds it resident. Errors are for that read to report, in
     // order (an earlier word that differs is `EAGAIN` before a later one's `EFAULT`).
@@ -206,36 +237,49 @@ pub fn wait(
         mm: mm.clone(),
         pi_word: 0,
     };
-    let ids: Vec<EntryId> = {
+    // The common wait on one futex keeps its entry's id on the stack (no allocation).
+    let mut one: [EntryId; 1] = [0];
+    let mut many = Vec::new();
+    let ids: &mut [EntryId] = if waits.len() == 1 {
+        &mut one
+    } else {
+        many.resize(waits.len(), 0);
+        &mut many
+    };
+    let ids: &[EntryId] = {
         let mut table = FUTEXES.lock();
-        let mut ids = Vec::with_capacity(waits.len());
+        let mut queued = 0;
         for wait in waits {
-            ids.push(table.enqueue(
+            ids[queued] = table.enqueue(
                 wait.futex.key,
                 wait.bitset,
                 tid,
                 Kind::Plain,
                 sleeper.clone(),
                 wait.futex.pin.clone(),
-            ));
+            );
+            queued += 1;
             let word = read_word(mm, wait.futex.address);
             if word != Ok(wait.expected) {
-                for &id in &ids {
+                for &id in &ids[..queued] {
                     table.finish(id);
                 }
                 return word.map(|_| Err(NotWoken::Changed));
             }
         }
-        ids
+        &ids[..queued]
     };
-    Ok(sleep_on(&ids, tid, deadline).map(|(index, _)| index))
+    Ok(sleep_on(ids, tid, deadline).map(|(index, _)| index))
 }
 
 /// Wakes up to `limit` waiters of `futex` whose bitset meets `bitset`: how many.
 /// `EINVAL` if a PI or requeue-PI waiter is met.
 pub fn wake(futex: &Futex, limit: usize, bitset: u32) -> Result<usize, Errno> {
-    let (woken, result) = FUTEXES.lock().wake(futex.key, limit, bitset);
-    let count = wake_threads(woken);
+    let mut woken = Woken::default();
+    let (_, result) = FUTEXES
+        .lock()
+        .wake_each(futex.key, limit, bitset, |sleeper| woken.push(sleeper));
+    let count = woken.wake();
     result.map(|()| count)
 }
 
@@ -283,15 +327,20 @@ pub fn wake_op(
         let old = read_word(mm, second.address)?;
         write_word(mm, second.address, op.apply(old)?)?;
         let compared = op.compare(old)?;
-        let (mut woken, mut result) = table.wake(first.key, limit, BITSET_MATCH_ANY);
+        let mut woken = Woken::default();
+        let (_, mut result) = table.wake_each(first.key, limit, BITSET_MATCH_ANY, |sleeper| {
+            woken.push(sleeper)
+        });
         if compared && result.is_ok() {
-            let (more, second_result) = table.wake(second.key, limit2, BITSET_MATCH_ANY);
-            woken.extend(more);
-            result = second_result;
+            result = table
+                .wake_each(second.key, limit2, BITSET_MATCH_ANY, |sleeper| {
+                    woken.push(sleeper)
+                })
+                .1;
         }
         (woken, result)
     };
-    let count = wake_threads(woken);
+    let count = woken.wake();
     result.map(|()| count)
 }
 

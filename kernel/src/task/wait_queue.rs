@@ -83,16 +83,30 @@ impl WaitQueue {
     pub fn wake_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         WAKE_EPOCH.fetch_add(1, Ordering::SeqCst);
-        let waiters = core::mem::take(&mut *self.waiters.lock());
+        let mut waiters = core::mem::take(&mut *self.waiters.lock());
         for waiter in &waiters {
             scheduler::wake(waiter);
         }
-        let watchers: Vec<Arc<dyn Watcher>> = {
+        if waiters.capacity() != 0 {
+            // The list's buffer goes back for the next waiter to use (a queue woken at
+            // every round trip would otherwise allocate it anew each time).
+            waiters.clear();
+            let mut list = self.waiters.lock();
+            if list.is_empty() {
+                *list = waiters;
+            }
+        }
+        // The first watcher held inline: the common queue has one (its epoll), and telling
+        // it allocates nothing.
+        let (first, rest) = {
             let mut list = self.watchers.lock();
             list.retain(|watcher| watcher.strong_count() > 0);
-            list.iter().filter_map(Weak::upgrade).collect()
+            let mut live = list.iter().filter_map(Weak::upgrade);
+            let first: Option<Arc<dyn Watcher>> = live.next();
+            let rest: Vec<Arc<dyn Watcher>> = live.collect();
+            (first, rest)
         };
-        for watcher in watchers {
+        for watcher in first.into_iter().chain(rest) {
             watcher.notify();
         }
     }

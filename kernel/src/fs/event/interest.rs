@@ -182,8 +182,12 @@ impl<K: Ord + Copy, T> Interest<K, T> {
     ) -> Vec<Event> {
         let mut events = Vec::new();
         let mut pending = core::mem::take(&mut self.ready);
-        let mut again = VecDeque::new();
-        while events.len() < max {
+        // Each item ready now is looked at once at most; a level-triggered one goes to the
+        // back, behind those not reached (as Linux splices), in the same queue (no second
+        // one to allocate).
+        let mut unseen = pending.len();
+        while events.len() < max && unseen > 0 {
+            unseen -= 1;
             let Some(key) = pending.pop_front() else {
                 break;
             };
@@ -209,11 +213,9 @@ impl<K: Ord + Copy, T> Interest<K, T> {
                 entry.events &= PRIVATE_BITS;
             } else if entry.events & EPOLLET == 0 {
                 entry.queued = true;
-                again.push_back(key);
+                pending.push_back(key);
             }
         }
-        // Not reached: back at the front, before what was re-queued, as Linux splices.
-        pending.append(&mut again);
         self.ready = pending;
         events
     }
