@@ -401,6 +401,7 @@ pub(crate) fn new_process(
         clear_child_tid: 0,
         robust_list: (0, 0),
         pending_termination: None,
+        quiet_since: None,
         started_ns: crate::clock::monotonic_ns(),
         scratch: alloc::vec::Vec::new(),
     };

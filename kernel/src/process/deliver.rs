@@ -74,8 +74,17 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
     if let Some(signal) = p.pending_termination {
         return Some(Ending::Group(Termination::Killed(signal)));
     }
-    // One look at the table on the way out of every call: most of the time nothing came.
-    let arrivals = lifecycle::arrivals(p.tid, !p.signals.blocked);
+    // One look at the table on the way out of every call, unless nothing came to it since
+    // the last look found nothing (most of the time).
+    let accept = !p.signals.blocked;
+    let generation = lifecycle::arrivals_generation();
+    let arrivals = if p.quiet_since == Some((p.tid, accept, generation)) {
+        lifecycle::Arrivals::default()
+    } else {
+        lifecycle::arrivals(p.tid, accept)
+    };
+    let quiet = !arrivals.must_end && !arrivals.stopped && arrivals.signals.is_empty();
+    p.quiet_since = quiet.then_some((p.tid, accept, generation));
     if arrivals.must_end {
         return Some(Ending::Thread(0));
     }

@@ -92,6 +92,10 @@ mod running {
         /// A signal sent to this process whose default action ends it, to act on when the
         /// current system call returns.
         pub pending_termination: Option<u8>,
+        /// (tid, accepted signals, [`crate::task::lifecycle::arrivals_generation`]) when
+        /// the table last had nothing for this thread: while all three hold, the way back
+        /// to user mode skips the table (`deliver::deliver_pending`).
+        pub quiet_since: Option<(u32, u64, u64)>,
         /// When its thread started running it (monotonic ns): CPU-time accounting
         /// (`getrusage`, `times`; the time in user mode is its kernel thread's count).
         pub started_ns: i64,

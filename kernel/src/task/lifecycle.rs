@@ -322,6 +322,7 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         },
         robust_list: (0, 0),
         pending_termination: None,
+        quiet_since: None,
         started_ns: crate::clock::monotonic_ns(),
         scratch: alloc::vec::Vec::new(),
     })
@@ -530,6 +531,7 @@ pub fn end_other_threads(process: &mut Process) -> Result<(), Errno> {
     leader.alive = true;
     leader.must_end = false;
     leader.pending = pending;
+    super::table::ARRIVALS.fetch_add(1, core::sync::atomic::Ordering::Release);
     leader.thread = thread;
     leader.blocked = process.signals.blocked;
     if let Some(task) = leader.task.clone() {
@@ -1002,6 +1004,7 @@ pub fn thread_pending_mask(tid: u32) -> u64 {
 }
 
 /// What a thread finds on its way back to user mode ([`arrivals`]).
+#[derive(Default)]
 pub struct Arrivals {
     /// It must end (its process is ending, or another thread exec'd).
     pub must_end: bool,
@@ -1014,6 +1017,12 @@ pub struct Arrivals {
 /// Everything a thread checks on its way back to user mode, under one lock of the table:
 /// whether it must end, whether its process is stopped, and the signals for it that
 /// `accept` names (as [`take_pending_signals`]).
+/// The table's arrivals count ([`super::table::ARRIVALS`]): read before [`arrivals`], so
+/// anything that comes after the look makes it differ.
+pub fn arrivals_generation() -> u64 {
+    super::table::ARRIVALS.load(core::sync::atomic::Ordering::Acquire)
+}
+
 pub fn arrivals(tid: u32, accept: u64) -> Arrivals {
     use crate::process::signal::bit;
     let mut table = TABLE.lock();

@@ -15,12 +15,23 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::AtomicU64;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use arch::thread::Thread;
 use spin::Mutex;
 
 use super::WaitQueue;
+
+/// Grows whenever the table gets something a thread must act on when it next returns to
+/// user mode: a signal for it or its process, an order to end, a stop. A thread that
+/// found nothing at some value need not look again until it changes (or its mask does):
+/// every return to user mode would otherwise take `TABLE`'s lock, which all CPUs share.
+/// Bumped under the lock, after the change and before the wake-up.
+pub static ARRIVALS: AtomicU64 = AtomicU64::new(0);
+
+fn note_arrival() {
+    ARRIVALS.fetch_add(1, Ordering::Release);
+}
 use super::shared::Task;
 use crate::process::Termination;
 use crate::process::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED, SigInfo, bit};
@@ -391,6 +402,7 @@ impl Table {
             return true;
         }
         queue_signal(&mut leader.shared_pending, info);
+        note_arrival();
         crate::fs::event::signal_source::sent();
         let continues = info.signo == SIGCONT && leader.stopped;
         // The thread to wake: one that does not block it (the leader first, as Linux's
@@ -443,6 +455,7 @@ impl Table {
             return false;
         };
         queue_signal(&mut entry.pending, info);
+        note_arrival();
         if let Some(thread) = &entry.thread {
             super::scheduler::wake(thread);
         }
@@ -476,6 +489,7 @@ impl Table {
             }
             if let Some(entry) = self.entries.get_mut(&tid) {
                 entry.must_end = true;
+                note_arrival();
                 if let Some(thread) = &entry.thread {
                     super::scheduler::wake(thread);
                 }
@@ -487,6 +501,7 @@ impl Table {
     pub fn set_stopped(&mut self, pid: u32, signo: u8) -> Option<Arc<WaitQueue>> {
         let entry = self.entries.get_mut(&pid)?;
         entry.stopped = true;
+        note_arrival();
         entry.unreported = Some(JobEvent::Stopped(signo));
         let parent = entry.parent;
         let info = SigInfo {
