@@ -531,7 +531,7 @@ pub fn end_other_threads(process: &mut Process) -> Result<(), Errno> {
     leader.alive = true;
     leader.must_end = false;
     leader.pending = pending;
-    super::table::ARRIVALS.fetch_add(1, core::sync::atomic::Ordering::Release);
+    super::table::note_arrival();
     leader.thread = thread;
     leader.blocked = process.signals.blocked;
     if let Some(task) = leader.task.clone() {

@@ -29,7 +29,7 @@ use super::WaitQueue;
 /// Bumped under the lock, after the change and before the wake-up.
 pub static ARRIVALS: AtomicU64 = AtomicU64::new(0);
 
-fn note_arrival() {
+pub(super) fn note_arrival() {
     ARRIVALS.fetch_add(1, Ordering::Release);
 }
 use super::shared::Task;

@@ -10,10 +10,10 @@
 //!   `epoll_wait` on its own eventfd, which the other writes;
 //! - `bench unix-round-trip ns=NS iterations=N`: one byte to a forked child over a Unix
 //!   stream socket pair and back;
-//! - `bench unix-throughput bytes=B ns=NS mib_per_s=X`: 64 KiB writes to a forked child that
-//!   reads until end of file and answers with the byte count it saw (the clock stops there);
 //! - `bench nanosleep-1ms ns=NS iterations=N`: a 1 ms `nanosleep`, how long it really takes
-//!   (a kernel that wakes sleepers only on its timer tick rounds it up to the tick).
+//!   (a kernel that wakes sleepers only on its timer tick rounds it up to the tick);
+//! - `bench unix-throughput bytes=B ns=NS mib_per_s=X`: 64 KiB writes to a forked child that
+//!   reads until end of file and answers with the byte count it saw (the clock stops there).
 //!
 //! Each runs one untimed warm-up, then until MS milliseconds (default 1000) are spent or its
 //! iteration cap is reached. When the call a case is built on fails at its first use (a
