@@ -6,19 +6,12 @@
 //! TCG and KVM). Periodic mode at [`TICK_HZ`]; the count is calibrated against the TSC once,
 //! on the boot CPU, and every other CPU's timer uses the same count.
 //!
-//! A deadline sooner than the next tick (a 1 ms `nanosleep`, a timerfd) would otherwise
-//! wait for that tick, 4 ms later: [`interrupt_within`] turns the CPU's timer into a
-//! one-shot for it, and the interrupt it brings puts the periodic beat back
-//! ([`timer_interrupt`]), so no path can leave a CPU without its tick.
-//!
 //! Every CPU sees its own local APIC at the same physical address, so the one mapping
 //! serves all of them. Inter-processor interrupts (the kick of [`kick`], and INIT/SIPI for
 //! [`crate::smp`]) go through this CPU's interrupt command register; the kernel runs with
 //! interrupts off, so nothing on this CPU interleaves two sends.
 
 use core::sync::atomic::{AtomicU32, Ordering};
-
-use crate::percpu;
 
 use spin::Once;
 use x86_64::registers::model_specific::Msr;
@@ -40,8 +33,6 @@ const TIMER_CURRENT_COUNT: usize = 0x390;
 const TIMER_DIVIDE: usize = 0x3e0;
 const DIVIDE_BY_16: u32 = 0b0011;
 const PERIODIC: u32 = 1 << 17;
-/// The LVT timer mode bits for one-shot (17–18 clear).
-const ONE_SHOT: u32 = 0;
 const MASKED: u32 = 1 << 16;
 const ID_REGISTER: usize = 0x20;
 const ICR_LOW: usize = 0x300;
@@ -154,47 +145,6 @@ pub fn init(tsc_khz: Option<u64>) -> Result<(), &'static str> {
     write(TIMER_LVT, PERIODIC | u32::from(TIMER_VECTOR));
     write(TIMER_INITIAL_COUNT, per_tick);
     Ok(())
-}
-
-/// Makes this CPU's next timer interrupt come no later than `delay_ns` from now (rounded
-/// up to the timer's resolution), for the caller's `deadline` (its own clock's name for
-/// that moment, which [`oneshot_deadline`] gives back until the interrupt comes). Meant
-/// for delays shorter than a tick: the periodic beat waits for the one-shot's interrupt
-/// and restarts from it, so a longer delay would stretch the time slice.
-pub fn interrupt_within(delay_ns: u64, deadline: i64) {
-    let per_tick = u64::from(PER_TICK.load(Ordering::Relaxed));
-    if per_tick == 0 {
-        return;
-    }
-    // Counts per ns are per_tick * TICK_HZ / 1e9; rounded up, plus one count, so the
-    // interrupt never comes before the deadline on the timer's own clock.
-    let counts =
-        (u128::from(delay_ns) * u128::from(per_tick * TICK_HZ)).div_ceil(1_000_000_000) + 1;
-    let counts = counts.clamp(1, u128::from(u32::MAX)) as u32;
-    percpu::this()
-        .timer_oneshot_for
-        .store(deadline, Ordering::Relaxed);
-    // Writing the initial count restarts the countdown in the LVT's (new) mode.
-    write(TIMER_LVT, ONE_SHOT | u32::from(TIMER_VECTOR));
-    write(TIMER_INITIAL_COUNT, counts);
-}
-
-/// The deadline this CPU's pending one-shot serves (`i64::MAX`: none; the periodic tick
-/// runs).
-pub fn oneshot_deadline() -> i64 {
-    percpu::this().timer_oneshot_for.load(Ordering::Relaxed)
-}
-
-/// The timer's interrupt reached this CPU: a one-shot's puts the periodic tick back.
-pub(crate) fn timer_interrupt() {
-    let cpu = percpu::this();
-    if cpu.timer_oneshot_for.load(Ordering::Relaxed) == i64::MAX {
-        return;
-    }
-    cpu.timer_oneshot_for.store(i64::MAX, Ordering::Relaxed);
-    let per_tick = PER_TICK.load(Ordering::Relaxed);
-    write(TIMER_LVT, PERIODIC | u32::from(TIMER_VECTOR));
-    write(TIMER_INITIAL_COUNT, per_tick);
 }
 
 pub fn end_of_interrupt() {

@@ -16,7 +16,7 @@
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::{Mutex, Once};
 use x86_64::VirtAddr;
@@ -66,9 +66,6 @@ pub(crate) struct CpuLocal {
     pub(crate) user_exits: AtomicU64,
     /// The TLB generation of the loaded user table this CPU's TLB reflects.
     pub(crate) flushed_generation: AtomicU64,
-    /// The deadline this CPU's APIC timer is a one-shot for (`i64::MAX`: periodic); see
-    /// [`crate::apic::interrupt_within`].
-    pub(crate) timer_oneshot_for: AtomicI64,
 }
 
 // SAFETY: the `UnsafeCell`s are per-CPU state: `asm` is written only by its own CPU (entry assembly and `init`), and `tss` by its own CPU or by the boot CPU before that CPU starts; everything else is atomics and locks.
@@ -94,7 +91,6 @@ impl CpuLocal {
             user_pml4: AtomicU64::new(0),
             user_exits: AtomicU64::new(0),
             flushed_generation: AtomicU64::new(0),
-            timer_oneshot_for: AtomicI64::new(i64::MAX),
         }
     }
 

@@ -101,9 +101,6 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     if u8::try_from(frame.vector)
         .is_ok_and(|vector| [TIMER_VECTOR, KICK_VECTOR, DEVICE_VECTOR].contains(&vector))
     {
-        if frame.vector == u64::from(TIMER_VECTOR) {
-            super::apic::timer_interrupt();
-        }
         super::apic::end_of_interrupt();
     }
     if frame.vector == u64::from(DEVICE_VECTOR)

@@ -748,11 +748,6 @@ pub fn park_while_stopped(tid: u32, tgid: u32) {
 /// frequent check costs one load.
 static NEXT_ALARM: core::sync::atomic::AtomicI64 = core::sync::atomic::AtomicI64::new(i64::MAX);
 
-/// The earliest armed real timer (`i64::MAX`: none).
-pub fn next_alarm() -> i64 {
-    NEXT_ALARM.load(core::sync::atomic::Ordering::Relaxed)
-}
-
 /// Sends `SIGALRM` to the processes whose real timer expired by `now`.
 pub fn fire_alarms(now: i64) {
     use core::sync::atomic::Ordering;
@@ -776,11 +771,8 @@ pub fn set_alarm(pid: u32, value_ns: i64, interval_ns: i64) -> (i64, i64) {
         .alarm
         .map_or((0, 0), |(at, interval)| ((at - now).max(1), interval));
     entry.alarm = (value_ns > 0).then(|| (now.saturating_add(value_ns), interval_ns.max(0)));
-    let armed = entry.alarm.map(|(at, _)| at);
-    drop(table);
-    if let Some(at) = armed {
+    if let Some((at, _)) = entry.alarm {
         NEXT_ALARM.fetch_min(at, Ordering::Relaxed);
-        scheduler::expect_deadline(at);
     }
     previous
 }

@@ -21,10 +21,6 @@
 //! A thread queued on one CPU while another still leaves it is safe: `arch::thread`
 //! waits for that CPU to be off its stack before running it.
 //!
-//! Timed wake-ups: sleepers, kernel timers and real-time alarms are checked on every tick
-//! and pass of the idle loop; one due before the next tick asks this CPU's timer for an
-//! interrupt at its time ([`expect_deadline`]), so a 1 ms sleep takes 1 ms, not a tick.
-//!
 //! CPU time per CPU (`/proc/stat`): user time as the run loop measures it, idle time as
 //! the idle loop halts; the rest of the time since the CPU came up is system time.
 //!
@@ -351,7 +347,6 @@ pub fn sleep_until(deadline_ns: i64) {
         return;
     }
     SLEEPERS.lock().push((deadline_ns, thread::current()));
-    expect_deadline(deadline_ns);
     block();
     let me = thread::current();
     SLEEPERS
@@ -376,42 +371,24 @@ fn wake_expired_sleepers() {
     let now = crate::clock::monotonic_ns();
     super::lifecycle::fire_alarms(now);
     super::timers::fire(now);
-    let mut next = super::timers::next_deadline().min(super::lifecycle::next_alarm());
     let due: Vec<Arc<Thread>> = {
         let mut sleepers = SLEEPERS.lock();
+        if sleepers.is_empty() {
+            return;
+        }
         let mut due = Vec::new();
         let mut index = 0;
         while index < sleepers.len() {
             if sleepers[index].0 <= now {
                 due.push(sleepers.swap_remove(index).1);
             } else {
-                next = next.min(sleepers[index].0);
                 index += 1;
             }
         }
         due
     };
-    // What is still to come (a one-shot that came early on the timer's clock, or a second
-    // deadline behind the one that just passed) gets its own interrupt.
-    expect_deadline(next);
     for thread in &due {
         wake(thread);
-    }
-}
-
-/// Timer ticks' period, in ns.
-const TICK_NS: i64 = (1_000_000_000 / arch::apic::TICK_HZ) as i64;
-
-/// Something is due at `deadline` (monotonic ns): when that is before this CPU's next tick
-/// could come, asks its timer for an interrupt then (see the module's notes). Any CPU's
-/// tick or idle pass serves any deadline; this CPU's interrupt only makes sure one comes.
-pub fn expect_deadline(deadline: i64) {
-    if deadline >= arch::apic::oneshot_deadline() {
-        return;
-    }
-    let delay = deadline.saturating_sub(crate::clock::monotonic_ns());
-    if delay > 0 && delay < TICK_NS {
-        arch::apic::interrupt_within(delay as u64, deadline);
     }
 }
 

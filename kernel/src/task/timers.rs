@@ -3,8 +3,7 @@
 //!
 //! The scheduler calls [`fire`] wherever it looks for expired sleepers: on every timer
 //! tick while a program runs, and on every pass of the idle loop, which the periodic APIC
-//! tick ends; a timer due before the next tick asks for an interrupt at its time
-//! (`scheduler::expect_deadline`), so it fires on time, as a sleeper wakes. Its check
+//! tick ends; so a timer fires within a tick of its time, as a sleeper wakes. Its check
 //! costs one load while nothing is due.
 //!
 //! Lock order: `TIMERS` is a leaf; an owner's `expire` runs after it is released, so it
@@ -39,13 +38,6 @@ pub fn arm(id: u64, deadline: i64, owner: Weak<dyn Expiry>) {
     let mut timers = TIMERS.lock();
     timers.insert((deadline, id), owner);
     NEXT.fetch_min(deadline, Ordering::Relaxed);
-    drop(timers);
-    super::scheduler::expect_deadline(deadline);
-}
-
-/// The earliest armed deadline (`i64::MAX`: none).
-pub fn next_deadline() -> i64 {
-    NEXT.load(Ordering::Relaxed)
 }
 
 /// Disarms timer `id` armed for `deadline` (nothing if it already fired).

@@ -56,9 +56,6 @@ fn cases() -> Vec<Case> {
             scale: 1.0,
             aim: Some(Aim::AtLeast(1.0)),
         },
-        // No aim of its own: how close a short sleep comes to its time (Linux's
-        // high-resolution timers), beside Linux's.
-        Case::micros("nanosleep 1 ms, wall time", "nanosleep-1ms", None),
     ]
 }
 
@@ -170,7 +167,7 @@ mod tests {
                 case.key
             );
         }
-        assert_eq!(cases().len(), 6);
+        assert_eq!(cases().len(), 5);
     }
 
     #[test]
@@ -179,8 +176,7 @@ mod tests {
             bench futex-round-trip ns=14900 iterations=60000\n\
             bench eventfd-epoll-round-trip unavailable=eventfd:ENOSYS\n\
             bench unix-round-trip ns=84600 iterations=11000\n\
-            bench unix-throughput bytes=123731968 ns=1000000000 mib_per_s=118.0\n\
-            bench nanosleep-1ms ns=1060000 iterations=200\n";
+            bench unix-throughput bytes=123731968 ns=1000000000 mib_per_s=118.0\n";
         let runs = vec![parse_bench_lines(console).unwrap()];
         let cells: Vec<String> = cases()
             .iter()
@@ -194,14 +190,13 @@ mod tests {
                 "n/a (eventfd: ENOSYS)",
                 "84.6 µs (84.6–84.6)",
                 "118 MiB/s (118–118)",
-                "1060 µs (1060–1060)",
             ]
         );
         assert_eq!(
             summary(&runs[0], Some(THROUGHPUT_KEY)),
             "thread-create-join unavailable (pthread_create:EAGAIN), futex-round-trip 14.9 µs, \
              eventfd-epoll-round-trip unavailable (eventfd:ENOSYS), unix-round-trip 84.6 µs, \
-             unix-throughput 118.0 MiB/s, nanosleep-1ms 1060.0 µs"
+             unix-throughput 118.0 MiB/s"
         );
     }
 
@@ -221,7 +216,7 @@ mod tests {
             })
             .collect();
         let bars = compare::chart_bars(&rows, THROUGHPUT_LABEL);
-        assert_eq!(bars.len(), 6);
+        assert_eq!(bars.len(), 5);
         assert!(
             bars[4]
                 .label

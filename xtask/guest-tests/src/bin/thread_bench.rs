@@ -1,6 +1,6 @@
 //! `thread-bench [--budget-ms MS]`: what threads, futexes, event descriptors and Unix sockets
 //! cost, measured inside the sandbox and under a Linux guest by the same static binary
-//! (`cargo xtask bench threads`). Six measurements, one line each:
+//! (`cargo xtask bench threads`). Five measurements, one line each:
 //!
 //! - `bench thread-create-join ns=NS iterations=N`: `pthread_create` of a thread that
 //!   returns at once, then `pthread_join`;
@@ -10,8 +10,6 @@
 //!   `epoll_wait` on its own eventfd, which the other writes;
 //! - `bench unix-round-trip ns=NS iterations=N`: one byte to a forked child over a Unix
 //!   stream socket pair and back;
-//! - `bench nanosleep-1ms ns=NS iterations=N`: a 1 ms `nanosleep`, how long it really takes
-//!   (a kernel that wakes sleepers only on its timer tick rounds it up to the tick);
 //! - `bench unix-throughput bytes=B ns=NS mib_per_s=X`: 64 KiB writes to a forked child that
 //!   reads until end of file and answers with the byte count it saw (the clock stops there).
 //!
@@ -30,7 +28,6 @@ use libc::c_int;
 const DEFAULT_BUDGET_MS: u64 = 1000;
 const CREATE_ITERATIONS: u64 = 20_000;
 const ROUND_TRIP_ITERATIONS: u64 = 200_000;
-const SLEEP_ITERATIONS: u64 = 200;
 const CHUNK: usize = 64 << 10;
 const THROUGHPUT_CAP_BYTES: u64 = 4 << 30;
 
@@ -144,24 +141,6 @@ fn thread_create_join(budget_ns: u128) -> Result<(f64, u64), Failure> {
     }
     Ok(timed(budget_ns, CREATE_ITERATIONS, || {
         create_join().map_err(|code| format!("pthread_create/join: {}", errno_name(code)))
-    })?)
-}
-
-fn nanosleep_1ms(budget_ns: u128) -> Result<(f64, u64), Failure> {
-    let one_ms = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 1_000_000,
-    };
-    // SAFETY: `one_ms` is a live timespec; no remainder asked for.
-    let sleep = || match unsafe { libc::nanosleep(&one_ms, std::ptr::null_mut()) } {
-        0 => Ok(()),
-        _ => Err(errno()),
-    };
-    if let Err(code) = sleep() {
-        return Err(Failure::Unavailable(format!("nanosleep:{}", errno_name(code))));
-    }
-    Ok(timed(budget_ns, SLEEP_ITERATIONS, || {
-        sleep().map_err(|code| format!("nanosleep: {}", errno_name(code)))
     })?)
 }
 
@@ -501,7 +480,6 @@ fn main() -> ExitCode {
     report("futex-round-trip", futex_round_trip(budget_ns));
     report("eventfd-epoll-round-trip", eventfd_epoll_round_trip(budget_ns));
     report("unix-round-trip", unix_round_trip(budget_ns));
-    report("nanosleep-1ms", nanosleep_1ms(budget_ns));
     match unix_throughput(budget_ns) {
         Ok((bytes, ns)) => {
             let mib_per_s = bytes as f64 / f64::from(1u32 << 20) / (ns.max(1) as f64 / 1e9);
