@@ -98,6 +98,7 @@ pub(super) fn enable_features() {
         });
     }
     enable_extended_state();
+    crate::fpu::settle_layout();
 }
 
 /// XSAVE-managed state for user code: x87 and SSE always, AVX when the CPU has it, so

@@ -18,21 +18,45 @@ const FCW_DEFAULT: u16 = 0x37f;
 const LEGACY_AREA: usize = 512;
 const ALIGN: usize = 64;
 
-fn has_xsave() -> bool {
-    use x86_64::registers::control::{Cr4, Cr4Flags};
-    Cr4::read().contains(Cr4Flags::OSXSAVE)
+/// What [`crate::cpu`] set up, the same on every CPU: whether XSAVE is on, and the bytes
+/// it needs for the components XCR0 enables. Asked once (CPUID and control-register reads
+/// are slow to emulate, and `fork` needs the size every time).
+struct AreaLayout {
+    xsave: bool,
+    size: usize,
 }
 
-/// Bytes XSAVE needs for the components XCR0 enables now.
+static LAYOUT: spin::Once<AreaLayout> = spin::Once::new();
+
+fn layout() -> &'static AreaLayout {
+    LAYOUT.call_once(|| {
+        use x86_64::registers::control::{Cr4, Cr4Flags};
+        let xsave = Cr4::read().contains(Cr4Flags::OSXSAVE);
+        let size = if xsave {
+            CpuId::new()
+                .get_extended_state_info()
+                .map(|info| info.xsave_area_size_enabled_features() as usize)
+                .unwrap_or(LEGACY_AREA)
+                .max(LEGACY_AREA + 64)
+        } else {
+            LEGACY_AREA
+        };
+        AreaLayout { xsave, size }
+    })
+}
+
+/// Fixes the layout from what the boot CPU enabled (called right after it did; every CPU
+/// enables the same).
+pub(crate) fn settle_layout() {
+    layout();
+}
+
+fn has_xsave() -> bool {
+    layout().xsave
+}
+
 fn area_size() -> usize {
-    if !has_xsave() {
-        return LEGACY_AREA;
-    }
-    CpuId::new()
-        .get_extended_state_info()
-        .map(|info| info.xsave_area_size_enabled_features() as usize)
-        .unwrap_or(LEGACY_AREA)
-        .max(LEGACY_AREA + 64)
+    layout().size
 }
 
 /// One thread's saved FPU/SIMD registers.
@@ -61,19 +85,11 @@ impl FpuState {
         state
     }
 
-    /// A copy of the registers the CPU holds right now (the running thread's, as `fork`
-    /// gives the child).
-    pub fn of_this_cpu() -> FpuState {
-        let mut state = FpuState::initial();
-        state.save();
-        state
-    }
-
     fn area_mut(&mut self) -> &mut [u8] {
         &mut self.buffer[self.offset..self.offset + self.len]
     }
 
-    /// Stores the CPU's registers here.
+    /// Stores the CPU's registers here. CR0.TS must be clear (see [`crate::fpu_switch`]).
     pub(crate) fn save(&mut self) {
         let area = self.area_mut().as_mut_ptr();
         if has_xsave() {
@@ -87,7 +103,7 @@ impl FpuState {
         }
     }
 
-    /// Loads the CPU's registers from here.
+    /// Loads the CPU's registers from here. CR0.TS must be clear.
     pub(crate) fn restore(&self) {
         let area = self.buffer[self.offset..self.offset + self.len].as_ptr();
         if has_xsave() {
@@ -243,10 +259,15 @@ impl FpuState {
             0
         })
     }
+}
 
-    /// Loads these registers into the CPU for the running thread's program (the end of a
-    /// signal handler: the registers from before it).
-    pub fn load(&self) {
-        self.restore();
+impl Clone for FpuState {
+    /// A copy in a buffer of its own, aligned anew (a plain copy of the buffer could land
+    /// at another offset from the 64-byte boundary).
+    fn clone(&self) -> FpuState {
+        let mut copy = FpuState::initial();
+        copy.area_mut()
+            .copy_from_slice(&self.buffer[self.offset..self.offset + self.len]);
+        copy
     }
 }

@@ -49,6 +49,7 @@ pub mod boot_info;
 pub mod cpu;
 pub mod dma;
 pub mod fpu;
+pub mod fpu_switch;
 pub mod frame;
 mod frame_allocator;
 mod gdt;

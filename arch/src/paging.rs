@@ -449,6 +449,10 @@ impl UserPage {
 
 pub struct UserPageTable {
     pml4: u64,
+    /// Names this address space for as long as the kernel runs (a PML4's frame is reused,
+    /// this never is): the FPU switching (`fpu_switch`) may leave registers a program
+    /// wrote readable only to code of the same address space.
+    space_id: u64,
     /// Bumped by every change that takes a right away (see the module's notes on SMP).
     generation: AtomicU64,
     /// Inside a [`Batch`]: shoot-downs that free no frame wait for the batch's end.
@@ -462,6 +466,9 @@ pub struct UserPageTable {
     /// themselves cost, for the memory budget above.
     table_frames: usize,
 }
+
+/// The next [`UserPageTable::space_id`]; 0 means "no address space" to the per-CPU state.
+static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
 const KERNEL_HALF_FIRST_ENTRY: usize = 256;
 /// The end of the user half (exclusive): the canonical-address limit.
@@ -492,6 +499,7 @@ impl UserPageTable {
         }
         Ok(Self {
             pml4,
+            space_id: NEXT_SPACE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             batching: false,
             pending: false,
@@ -891,6 +899,7 @@ impl UserPageTable {
     pub fn activate(&self) {
         let cpu = percpu::this();
         cpu.user_pml4.store(self.pml4, Ordering::SeqCst);
+        cpu.user_space.store(self.space_id, Ordering::Relaxed);
         let generation = self.generation.load(Ordering::SeqCst);
         let (current, _) = Cr3::read_raw();
         let loaded = current.start_address().as_u64() == self.pml4;

@@ -16,7 +16,7 @@
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use spin::{Mutex, Once};
 use x86_64::VirtAddr;
@@ -66,6 +66,14 @@ pub(crate) struct CpuLocal {
     pub(crate) user_exits: AtomicU64,
     /// The TLB generation of the loaded user table this CPU's TLB reflects.
     pub(crate) flushed_generation: AtomicU64,
+    /// The [`crate::paging::UserPageTable`] activated last (its space id; 0: none yet).
+    pub(crate) user_space: AtomicU64,
+    /// The id of the thread this CPU runs (`current`'s, without taking its lock).
+    pub(crate) current_id: AtomicUsize,
+    /// Whose FPU registers this CPU holds ([`crate::fpu_switch`]).
+    pub(crate) fpu: crate::fpu_switch::FpuRegisters,
+    /// The user FS and GS bases this CPU's MSRs hold, and for which thread ([`crate::user`]).
+    pub(crate) user_bases: crate::user::LoadedBases,
 }
 
 // SAFETY: the `UnsafeCell`s are per-CPU state: `asm` is written only by its own CPU (entry assembly and `init`), and `tss` by its own CPU or by the boot CPU before that CPU starts; everything else is atomics and locks.
@@ -91,6 +99,10 @@ impl CpuLocal {
             user_pml4: AtomicU64::new(0),
             user_exits: AtomicU64::new(0),
             flushed_generation: AtomicU64::new(0),
+            user_space: AtomicU64::new(0),
+            current_id: AtomicUsize::new(0),
+            fpu: crate::fpu_switch::FpuRegisters::new(),
+            user_bases: crate::user::LoadedBases::new(),
         }
     }
 

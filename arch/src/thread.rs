@@ -58,7 +58,13 @@ pub struct Thread {
     /// The stack pointer a suspended thread resumes from (callee-saved registers and the
     /// return address are on its stack).
     saved_rsp: AtomicU64,
-    fpu: Mutex<FpuState>,
+    /// Its user program's FPU registers while it does not run (see [`crate::fpu_switch`]).
+    pub(crate) fpu: Mutex<FpuState>,
+    /// Bumped whenever `fpu` gets new contents, so a CPU knows whether its registers still
+    /// match them.
+    pub(crate) fpu_version: AtomicU64,
+    /// Time slices in a row in which its program used the FPU.
+    pub(crate) fpu_streak: AtomicU32,
     /// What a new thread runs first; taken when it starts.
     entry: Mutex<Option<Entry>>,
     /// Nanoseconds the scheduler above reports this thread spent off the CPU (switched
@@ -93,7 +99,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 impl Thread {
     /// A new thread that will run `entry` on its own stack the first time it is switched
     /// to; when `entry` returns, the thread ends through [`set_on_return`]'s function. `fpu` is its user program's starting registers ([`FpuState::initial`] for a new
-    /// program, [`FpuState::of_this_cpu`] for a `fork`). `None` when memory is short.
+    /// program, [`crate::fpu_switch::current_state`] for a `fork`). `None` when memory is short.
     pub fn new(entry: impl FnOnce() + Send + 'static, fpu: FpuState) -> Option<Arc<Thread>> {
         let words = KERNEL_STACK_SIZE / core::mem::size_of::<u128>();
         let mut stack = Vec::new();
@@ -112,6 +118,8 @@ impl Thread {
             stack: Some(stack),
             saved_rsp: AtomicU64::new(rsp),
             fpu: Mutex::new(fpu),
+            fpu_version: AtomicU64::new(0),
+            fpu_streak: AtomicU32::new(0),
             entry: Mutex::new(Some(Box::new(entry))),
             off_cpu_ns: AtomicU64::new(0),
             user_ns: AtomicU64::new(0),
@@ -169,11 +177,15 @@ pub fn current() -> Arc<Thread> {
     let mut current = cpu.current.lock();
     current
         .get_or_insert_with(|| {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            cpu.current_id.store(id, Ordering::Relaxed);
             Arc::new(Thread {
-                id: 0,
+                id,
                 stack: None,
                 saved_rsp: AtomicU64::new(0),
                 fpu: Mutex::new(FpuState::initial()),
+                fpu_version: AtomicU64::new(0),
+                fpu_streak: AtomicU32::new(0),
                 entry: Mutex::new(None),
                 off_cpu_ns: AtomicU64::new(0),
                 user_ns: AtomicU64::new(0),
@@ -205,10 +217,12 @@ pub fn switch_to(next: Arc<Thread>) {
     }
     next.last_cpu
         .store(percpu::cpu_index() as u32, Ordering::Relaxed);
-    me.fpu.lock().save();
+    crate::fpu_switch::leave(&me);
     let from = me.saved_rsp.as_ptr();
     let to = next.saved_rsp.load(Ordering::Acquire);
     let cpu = percpu::this();
+    cpu.current_id.store(next.id, Ordering::Relaxed);
+    crate::user::forget_loaded_bases(cpu);
     *cpu.previous.lock() = cpu.current.lock().replace(next);
     drop(me);
     // SAFETY: `from` points into a thread this CPU's slots keep alive (`previous` until the next thread has left our stack, then whoever resumes us holds it); `to` is a stack pointer saved by this function (released by the `on_cpu` store that `resumed` makes on the CPU that saved it, acquired above) or laid out by `Thread::new`, on a stack kept alive by `current`, which now holds `next`. Interrupts are off, so nothing runs between the two halves.
@@ -216,16 +230,11 @@ pub fn switch_to(next: Arc<Thread>) {
     resumed();
 }
 
-/// Every thread's first steps after a switch lands on it: its FPU registers back, and the
-/// thread it replaced released (now that no CPU runs on that one's stack).
+/// Every thread's first steps after a switch lands on it: the thread it replaced released
+/// (now that no CPU runs on that one's stack). Its FPU registers come back on its way to
+/// user mode or at its first FPU instruction ([`crate::fpu_switch`]).
 fn resumed() {
     let cpu = percpu::this();
-    let me = cpu
-        .current
-        .lock()
-        .clone()
-        .expect("a switch sets the current thread");
-    me.fpu.lock().restore();
     let previous = cpu.previous.lock().take();
     if let Some(previous) = previous {
         // Its registers are saved and no CPU stands on its stack: another CPU may run it.
@@ -284,7 +293,7 @@ thread_trampoline:
 );
 
 /// Gives the running thread's user program the FPU/SIMD registers a new program starts
-/// with (`execve`), as Linux does.
+/// with (`execve`, a signal handler's start), as Linux does.
 pub fn reset_fpu() {
-    FpuState::initial().restore();
+    crate::fpu_switch::set_current_state(FpuState::initial());
 }

@@ -39,6 +39,9 @@ pub fn page_fault_address() -> u64 {
     x86_64::registers::control::Cr2::read_raw()
 }
 
+/// `#NM`: an FPU/SIMD instruction while CR0.TS is set.
+const DEVICE_NOT_AVAILABLE: u64 = 7;
+
 /// Number of exception vectors with a stub.
 pub const EXCEPTION_VECTORS: usize = 32;
 /// The local APIC timer's vector, the first after the exceptions.
@@ -109,6 +112,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         handler();
     }
     if frame.cs & 3 == 3 {
+        // A program's first FPU instruction in its time slice: its registers are loaded and
+        // the instruction runs again, without the kernel above hearing of it.
+        if frame.vector == DEVICE_NOT_AVAILABLE && super::fpu_switch::device_not_available() {
+            return;
+        }
         super::user::trap_from_user(frame);
     }
     match HANDLER.get() {

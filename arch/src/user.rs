@@ -15,6 +15,7 @@
 //! from `execute` the same way.
 
 use core::mem::offset_of;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{
@@ -115,9 +116,9 @@ impl UserContext {
                 address: 0,
             };
         }
-        FsBase::write(VirtAddr::try_new(self.fs_base).unwrap_or(VirtAddr::zero()));
-        // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
-        KernelGsBase::write(VirtAddr::try_new(self.gs_base).unwrap_or(VirtAddr::zero()));
+        let cpu = crate::percpu::this();
+        cpu.user_bases.load(cpu, self.fs_base, self.gs_base);
+        crate::fpu_switch::before_user_entry();
         // `SYSRET` loads `rip` from `rcx` and `rflags` from `r11`: exact whenever the context
         // already holds those (the return of every plain system call), and much cheaper to
         // emulate than `IRETQ`, which reads its frame and two descriptors. `rip` is canonical
@@ -155,6 +156,58 @@ unsafe extern "C" {
 
 /// Out of user mode (or not entering it after all): a TLB shoot-down waiting for this CPU
 /// may go on (see [`crate::paging`]).
+/// The user FS and GS bases a CPU's MSRs hold, and for which thread. Each `WRMSR` ends a
+/// translated block under TCG (QEMU then leaves its fast path), and a thread's bases
+/// change only by `arch_prctl`, a new thread or `execve`: a system call's return to the
+/// same thread with the same bases writes nothing.
+///
+/// Not kept across a switch, even to a thread with the same values: a program may have
+/// changed its base by loading a segment selector, which the kernel does not see, and
+/// that must not reach another thread. Within one thread it stays as the program left
+/// it, as on Linux, until the kernel sets a base again ([`forget_loaded_bases`]).
+pub(crate) struct LoadedBases {
+    thread: AtomicUsize,
+    fs: AtomicU64,
+    gs: AtomicU64,
+}
+
+impl LoadedBases {
+    pub(crate) const fn new() -> Self {
+        LoadedBases {
+            thread: AtomicUsize::new(0),
+            fs: AtomicU64::new(0),
+            gs: AtomicU64::new(0),
+        }
+    }
+
+    fn load(&self, cpu: &CpuLocal, fs: u64, gs: u64) {
+        let thread = cpu.current_id.load(Relaxed);
+        if self.thread.load(Relaxed) == thread
+            && self.fs.load(Relaxed) == fs
+            && self.gs.load(Relaxed) == gs
+        {
+            return;
+        }
+        FsBase::write(VirtAddr::try_new(fs).unwrap_or(VirtAddr::zero()));
+        // While the kernel runs, the user's GS base waits in KERNEL_GS_BASE for `swapgs`.
+        KernelGsBase::write(VirtAddr::try_new(gs).unwrap_or(VirtAddr::zero()));
+        self.thread.store(thread, Relaxed);
+        self.fs.store(fs, Relaxed);
+        self.gs.store(gs, Relaxed);
+    }
+}
+
+/// Makes the next entry to user mode on this CPU write the FS and GS bases from the
+/// context: after a switch, and when the kernel sets a base (`arch_prctl`) that may equal
+/// the last one written while the program has since changed the register itself.
+pub fn forget_loaded_bases_here() {
+    forget_loaded_bases(crate::percpu::this());
+}
+
+pub(crate) fn forget_loaded_bases(cpu: &CpuLocal) {
+    cpu.user_bases.thread.store(0, Relaxed);
+}
+
 fn left_user_mode() {
     use core::sync::atomic::Ordering::SeqCst;
     let cpu = crate::percpu::this();

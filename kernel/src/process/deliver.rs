@@ -232,7 +232,7 @@ fn push_frame(p: &mut Process, info: SigInfo, action: SigAction) -> Result<(), E
     if action.flags & SA_ONSTACK != 0 && alt_flags & SS_DISABLE == 0 && !on_alt_stack {
         sp = alt_base.wrapping_add(alt_size);
     }
-    let fpu_image = FpuState::of_this_cpu().signal_frame_image();
+    let fpu_image = arch::fpu_switch::current_state().signal_frame_image();
     let fpstate = (sp.wrapping_sub(fpu_image.len() as u64)) & !63;
     let frame = ((fpstate.wrapping_sub(FRAME_SIZE)) & !15).wrapping_sub(8);
     p.mm.lock().write(fpstate, &fpu_image)?;
@@ -362,7 +362,7 @@ pub fn sigreturn(p: &mut Process) -> Option<Termination> {
         // No FPU state in the frame: the registers start afresh, as Linux's `fpu__clear`.
         0 => arch::thread::reset_fpu(),
         fpstate => match frame_fpu(p, fpstate) {
-            Some(fpu) => fpu.load(),
+            Some(fpu) => arch::fpu_switch::set_current_state(fpu),
             None => return Some(Termination::Killed(11)),
         },
     }

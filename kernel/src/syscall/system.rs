@@ -271,8 +271,15 @@ pub fn arch_prctl(p: &mut Process, code: u64, address: u64) -> SysResult {
     const ARCH_GET_GS: u64 = 0x1004;
     let canonical = address < crate::mm::vma::USER_END;
     match code {
-        ARCH_SET_FS if canonical => p.context.fs_base = address,
-        ARCH_SET_GS if canonical => p.context.gs_base = address,
+        ARCH_SET_FS | ARCH_SET_GS if canonical => {
+            if code == ARCH_SET_FS {
+                p.context.fs_base = address;
+            } else {
+                p.context.gs_base = address;
+            }
+            // The program may have changed the register since the CPU last wrote it.
+            arch::user::forget_loaded_bases_here();
+        }
         ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
         ARCH_GET_FS => write_out(p, address, &p.context.fs_base.to_le_bytes())?,
         ARCH_GET_GS => write_out(p, address, &p.context.gs_base.to_le_bytes())?,

@@ -3,7 +3,6 @@
 
 use alloc::vec::Vec;
 
-use arch::fpu::FpuState;
 use arch::thread::Thread;
 use vfs_core::Errno;
 
@@ -201,7 +200,7 @@ pub fn clone_process(p: &mut Process, request: CloneRequest) -> Result<u64, Errn
         let _kernel_part = kernel_part;
         run_child(child);
     };
-    let Some(thread) = Thread::new(run, FpuState::of_this_cpu()) else {
+    let Some(thread) = Thread::new(run, arch::fpu_switch::current_state()) else {
         TABLE.lock().remove(pid);
         return Err(Errno::ENOMEM);
     };

@@ -6,7 +6,9 @@
 //! itself (`EAGAIN`, `ETIMEDOUT`, the exact number woken or requeued, `EINVAL`/`EFAULT`);
 //! thread ids; `tgkill` to one thread and a process-directed signal taken by the one thread
 //! that has it unblocked; `exit_group` from a thread, the leader leaving first, `execve`
-//! from a thread (the new image keeps the process id), a child spawned from a thread.
+//! from a thread (the new image keeps the process id), a child spawned from a thread; each
+//! thread's SIMD registers its own across switches, also while it leaves them untouched
+//! for a while and its siblings or another process use theirs.
 //!
 //! One line per check (`ok`/`FAIL`), then `threads: N passed, M failed`; exit status 0
 //! only if every check passed. Runs on the host too, where the expectations are checked.
@@ -260,10 +262,7 @@ fn channels(report: &mut Report) {
     );
 
     let (sender, receiver) = mpsc::sync_channel::<u64>(0);
-    let rendezvous = thread::spawn(move || {
-        (1..=100)
-            .all(|value| sender.send(value).is_ok())
-    });
+    let rendezvous = thread::spawn(move || (1..=100).all(|value| sender.send(value).is_ok()));
     let sum: u64 = receiver.iter().sum();
     let sent = rendezvous.join().unwrap_or(false);
     report.check(
@@ -916,6 +915,84 @@ fn exec_from_thread(report: &mut Report, busybox: &str) {
     );
 }
 
+/// Puts `value` in xmm7 and in the upper half of xmm15, makes `yields` raw `sched_yield`
+/// calls without touching a vector register, and returns what the two then hold. Nothing
+/// but the kernel's switching can change them meanwhile.
+fn simd_across_yields(value: u64, yields: u64) -> (u64, u64) {
+    let (low, high): (u64, u64);
+    // SAFETY: only xmm7, xmm15 and the registers a system call clobbers are written, all
+    // declared; the loop runs `yields` >= 1 times.
+    unsafe {
+        std::arch::asm!(
+            "movq xmm7, {value}",
+            "movq xmm15, {value}",
+            "pslldq xmm15, 8",
+            "2:",
+            "mov eax, 24",
+            "syscall",
+            "dec {yields}",
+            "jnz 2b",
+            "movq {low}, xmm7",
+            "psrldq xmm15, 8",
+            "movq {high}, xmm15",
+            value = in(reg) value,
+            yields = inout(reg) yields.max(1) => _,
+            low = out(reg) low,
+            high = out(reg) high,
+            out("rax") _, out("rcx") _, out("r11") _, out("xmm7") _, out("xmm15") _,
+        );
+    }
+    (low, high)
+}
+
+/// Threads and a forked process each keep their own vector registers while they switch
+/// back and forth, in rounds of many yields: rounds in which a thread leaves its registers
+/// alone while others write theirs (the kernel may then load them only when it next uses
+/// them) and rounds of one yield (every slice uses them).
+fn simd_registers(report: &mut Report) {
+    const THREADS: u64 = 4;
+    const ROUNDS: u64 = 300;
+    let check = |seed: u64| -> Option<String> {
+        for round in 0..ROUNDS {
+            let value = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ round;
+            let yields = if round % 3 == 0 { 1 } else { 1 + round % 7 };
+            let seen = simd_across_yields(value, yields);
+            if seen != (value, value) {
+                return Some(format!(
+                    "seed {seed} round {round}: wrote {value:#x}, read {seen:x?}"
+                ));
+            }
+        }
+        None
+    };
+    // SAFETY: fork in a process whose other threads are all joined; the child only runs
+    // the check and `_exit`s.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        let failed = check(99).is_some();
+        // SAFETY: ends the child at once, as after fork.
+        unsafe { libc::_exit(i32::from(failed)) };
+    }
+    let handles: Vec<_> = (0..THREADS)
+        .map(|seed| thread::spawn(move || check(seed + 1)))
+        .collect();
+    let errors: Vec<String> = handles
+        .into_iter()
+        .filter_map(|handle| handle.join().unwrap_or(Some("thread panicked".into())))
+        .collect();
+    report.check(
+        "each thread's SIMD registers stay its own across switches",
+        errors.is_empty(),
+        format!("{errors:?}"),
+    );
+    let status = sys::wait_with_deadline(child, CHILD_DEADLINE);
+    report.check(
+        "a forked process's SIMD registers stay its own beside its parent's threads",
+        child > 0 && exited_with(&status, 0),
+        format!("fork {child}, {}", describe_wait(&status)),
+    );
+}
+
 /// Runs one group of checks; a panic inside it (say `thread::spawn` failing on a kernel
 /// without threads) fails that group with its message and lets the next groups run.
 fn section(report: &mut Report, name: &str, body: impl FnOnce(&mut Report)) {
@@ -954,6 +1031,7 @@ fn main() -> ExitCode {
     section(&mut report, "thread_local!", thread_locals);
     section(&mut report, "park and scoped threads", park_and_scope);
     section(&mut report, "futex", futex_calls);
+    section(&mut report, "SIMD registers", simd_registers);
     section(&mut report, "signals to threads", thread_signals);
     section(&mut report, "exits", exits);
     section(&mut report, "exec from a thread", |report| {
