@@ -37,6 +37,7 @@ pub fn wait(ready: &dyn Fn() -> bool) {
 /// The device interrupt's hook: wakes every other CPU waiting for a device (this one is
 /// out of its `hlt` already).
 pub fn on_device_interrupt() {
+    crate::tty::console::note_input_may_wait();
     let mut others = WAITING.load(Ordering::SeqCst) & !(1u64 << percpu::cpu_index());
     while others != 0 {
         let cpu = others.trailing_zeros() as usize;

@@ -72,8 +72,13 @@ fn describe_page_fault(error: u64) -> (&'static str, &'static str, &'static str)
 }
 
 pub fn handle(frame: &mut TrapFrame) {
-    // The timer (acknowledged by the trap entry) and spurious interrupts only end a `hlt`.
+    // The timer (acknowledged by the trap entry) and spurious interrupts only end a `hlt`;
+    // a tick also has the idle loop look at the console's port (in case its line is not
+    // routed or an interrupt was lost).
     if frame.vector >= 32 {
+        if frame.vector == u64::from(arch::trap::TIMER_VECTOR) {
+            crate::tty::console::note_input_may_wait();
+        }
         return;
     }
     let name = exception_name(frame.vector);

@@ -402,6 +402,7 @@ pub fn end_current() -> ! {
 
 /// A timer tick reached the kernel while a program ran: its time slice is over.
 pub fn tick() {
+    crate::tty::console::note_input_may_wait();
     balance();
     yield_now();
 }

@@ -121,11 +121,25 @@ fn write_error(bytes: &[u8]) {
     write_to(&ERROR_PORT, bytes);
 }
 
+/// Whether COM2 may hold input no pass has looked at: set by any device interrupt (COM2's
+/// line is routed, see [`setup`]), every timer tick (in case that route is missing or an
+/// interrupt was lost), and a pass that found data or no room for it.
+static INPUT_MAY_WAIT: AtomicBool = AtomicBool::new(true);
+
+/// A device interrupt or a timer tick came: the next pass reads COM2. Takes no lock (it
+/// runs in the device interrupt's hook).
+pub fn note_input_may_wait() {
+    INPUT_MAY_WAIT.store(true, Ordering::Release);
+}
+
 /// Takes what COM2 holds, as far as its destination has room, and acts on it: bytes to
 /// the console's line discipline (its signals sent) or the init's standard input; the
 /// end of input, a window size, a hang-up.
+///
+/// The port is read only when something may be there ([`INPUT_MAY_WAIT`]): reading it
+/// takes QEMU's global lock under TCG, and the scheduler calls this on every pass.
 pub fn poll_input() {
-    if !INPUT_ON.load(Ordering::Relaxed) {
+    if !INPUT_ON.load(Ordering::Relaxed) || !INPUT_MAY_WAIT.swap(false, Ordering::AcqRel) {
         return;
     }
     let to_terminal = TO_TERMINAL.load(Ordering::Relaxed);
@@ -140,6 +154,9 @@ pub fn poll_input() {
             stdin.is_some_and(|stdin| stdin.has_room(data.len()))
         };
         if !room {
+            // The reader makes room later; the UART will not interrupt again for bytes it
+            // already holds, so the next pass looks.
+            INPUT_MAY_WAIT.store(true, Ordering::Release);
             break;
         }
         let Some(byte) = DATA_PORT
@@ -149,6 +166,10 @@ pub fn poll_input() {
         else {
             break;
         };
+        // More may follow at once (a paste, piped input): look again on the next pass
+        // rather than wait for the UART's interrupt, which comes only after its FIFO's
+        // trigger level or a pause.
+        INPUT_MAY_WAIT.store(true, Ordering::Release);
         let Some(item) = DECODER.lock().push(byte) else {
             continue;
         };
