@@ -147,9 +147,12 @@ pub(crate) fn before_user_entry() {
     if id != 0 && fpu.prepared_for.load(Relaxed) == id {
         return;
     }
-    // The CPU's first thread is made a thread (and given its id) on first demand.
-    let thread = crate::thread::current();
-    let thread = &*thread;
+    if id == 0 {
+        // The CPU's first thread is made a thread (and given its id) on first demand.
+        drop(crate::thread::current());
+    }
+    let current = cpu.current.lock();
+    let thread = current.as_ref().expect("made above");
     fpu.prepared_for.store(thread.id(), Relaxed);
     let space = cpu.user_space.load(Relaxed);
     if is_eager(thread.fpu_streak.load(Relaxed)) {

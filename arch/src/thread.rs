@@ -86,6 +86,9 @@ pub struct Thread {
     /// The kernel's wait-queue epoch when this thread last got ready to wait (its meaning
     /// is the wait queues').
     pub wait_epoch: AtomicU64,
+    /// The kernel's signal-arrival generation (plus one; 0: none) at which it last found
+    /// no signal waiting for this thread (its meaning is the kernel's task table's).
+    pub signal_quiet_at: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -129,6 +132,7 @@ impl Thread {
             last_cpu: AtomicU32::new(percpu::cpu_index() as u32),
             affinity: AtomicU64::new(u64::MAX),
             wait_epoch: AtomicU64::new(u64::MAX),
+            signal_quiet_at: AtomicU64::new(0),
         }))
     }
 
@@ -195,9 +199,16 @@ pub fn current() -> Arc<Thread> {
                 last_cpu: AtomicU32::new(cpu.index() as u32),
                 affinity: AtomicU64::new(u64::MAX),
                 wait_epoch: AtomicU64::new(u64::MAX),
+                signal_quiet_at: AtomicU64::new(0),
             })
         })
         .clone()
+}
+
+/// The running thread's id ([`Thread::id`]) without taking a reference to it: for "is this
+/// one the running thread" on hot paths. 0 before the CPU's first thread exists.
+pub fn current_id() -> usize {
+    percpu::this().current_id.load(Ordering::Relaxed)
 }
 
 /// Suspends the running thread and runs `next` until some thread switches back to this

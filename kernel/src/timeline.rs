@@ -20,6 +20,9 @@ const MAX_PHASES: usize = 128;
 
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+/// `mult_for_khz` of the frequency in use (0: not computed yet). Every clock read needs
+/// it, and it is a 128-bit division.
+static TSC_MULT: AtomicU64 = AtomicU64::new(0);
 static PHASES: Mutex<Phases> = Mutex::new(Phases {
     entries: [("", 0); MAX_PHASES],
     len: 0,
@@ -64,20 +67,26 @@ pub fn tsc_khz() -> Option<u64> {
 
 pub fn set_tsc_khz(khz: Option<u64>) {
     TSC_KHZ.store(khz.unwrap_or(0), Ordering::Relaxed);
+    TSC_MULT.store(0, Ordering::Relaxed);
 }
 
 /// The clock's scale: the TSC at entry (time 0) and the TSC-to-nanoseconds factor, in
 /// the fixed point the vDSO computes with too ([`crate::exec::vdso::cycles_to_nanos`]), so
 /// the time a program reads in user mode is the kernel's to the nanosecond.
 pub fn tsc_scale() -> (u64, u64) {
-    let khz = match TSC_KHZ.load(Ordering::Relaxed) {
-        0 => ASSUMED_TSC_KHZ,
-        khz => khz,
+    let mult = match TSC_MULT.load(Ordering::Relaxed) {
+        0 => {
+            let khz = match TSC_KHZ.load(Ordering::Relaxed) {
+                0 => ASSUMED_TSC_KHZ,
+                khz => khz,
+            };
+            let mult = crate::exec::vdso::mult_for_khz(khz);
+            TSC_MULT.store(mult, Ordering::Relaxed);
+            mult
+        }
+        mult => mult,
     };
-    (
-        ENTRY_TSC.load(Ordering::Relaxed),
-        crate::exec::vdso::mult_for_khz(khz),
-    )
+    (ENTRY_TSC.load(Ordering::Relaxed), mult)
 }
 
 fn stamp_of(tsc: u64) -> Stamp {

@@ -1,7 +1,9 @@
 //! The futex wait table: which threads sleep on which futex, oldest first, with the
 //! bitset each waits with, and who owns each priority-inheritance (PI) futex that has
 //! waiters. Linux's futex hash buckets and `futex_pi_state` (`kernel/futex/core.c`,
-//! `pi.c`), as ordered maps.
+//! `pi.c`), as hash maps (a wait and its wake then allocate nothing once the maps have
+//! grown; ordered maps made and freed a node for each). Their hasher's seed is chosen at
+//! boot, so a program cannot line its futex addresses up in one bucket.
 //!
 //! A waiter [`WaitTable::enqueue`]s, sleeps, and on waking [`WaitTable::finish`]es, which
 //! takes it off whatever queue it is still on and says what reached it first: a wake, or
@@ -22,13 +24,16 @@
 //! entries at once (one, but for `futex_waitv`), and every entry is removed before its
 //! thread returns to user mode; a PI owner is recorded only while its futex has waiters.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
 use alloc::vec::Vec;
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
 
 use vfs_core::Errno;
 
 /// What a futex key's address is relative to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Space {
     /// A `FUTEX_PRIVATE_FLAG` futex: the address space (its identity) and the address.
     Private(usize),
@@ -42,7 +47,7 @@ pub enum Space {
 }
 
 /// A futex: where its word is, as every process that can reach it names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     pub space: Space,
     /// The address (address-space keys) or the offset in the file.
@@ -93,13 +98,13 @@ enum Place {
 const SPARE_CAPACITY: usize = 16;
 
 pub struct WaitTable<T, P> {
-    queues: BTreeMap<Key, VecDeque<Entry<T, P>>>,
+    queues: HashMap<Key, VecDeque<Entry<T, P>>, FixedState>,
     /// Each unfinished entry's place: the queue it waits on, or what reached it (a wake
     /// or a hand-off took it off its queue; its waiter has not finished yet). One map, so
     /// a wake changes an entry's place in one step.
-    places: BTreeMap<EntryId, Place>,
+    places: HashMap<EntryId, Place, FixedState>,
     /// The owner of each PI futex that has PI waiters.
-    pi_owners: BTreeMap<Key, u32>,
+    pi_owners: HashMap<Key, u32, FixedState>,
     /// An emptied queue's buffer (small ones only), for the next queue to start with: a
     /// wait and its wake then allocate nothing.
     spare: VecDeque<Entry<T, P>>,
@@ -121,10 +126,15 @@ pub struct HandOff<T> {
 
 impl<T: Clone, P> WaitTable<T, P> {
     pub const fn new() -> Self {
+        Self::with_seed(0)
+    }
+
+    /// A table whose maps hash with `seed` (the kernel's is random).
+    pub const fn with_seed(seed: u64) -> Self {
         WaitTable {
-            queues: BTreeMap::new(),
-            places: BTreeMap::new(),
-            pi_owners: BTreeMap::new(),
+            queues: HashMap::with_hasher(FixedState::with_seed(seed)),
+            places: HashMap::with_hasher(FixedState::with_seed(seed)),
+            pi_owners: HashMap::with_hasher(FixedState::with_seed(seed)),
             spare: VecDeque::new(),
             next_id: 0,
         }

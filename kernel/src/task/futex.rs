@@ -63,7 +63,11 @@ pub struct Sleeper {
     pi_word: u64,
 }
 
-static FUTEXES: Mutex<WaitTable<Sleeper, Pin>> = Mutex::new(WaitTable::new());
+static FUTEXES: spin::Lazy<Mutex<WaitTable<Sleeper, Pin>>> = spin::Lazy::new(|| {
+    let mut seed = [0u8; 8];
+    crate::random::fill(&mut seed);
+    Mutex::new(WaitTable::with_seed(u64::from_le_bytes(seed)))
+});
 
 /// A futex as its caller names it: its key, what pins the key, and where its word is in
 /// the caller's memory.

@@ -1062,18 +1062,35 @@ pub fn process_pending_mask(tid: u32) -> u64 {
 
 /// Whether this thread has a signal it does not block waiting (sent to it or to its
 /// process), or must end: a blocked call gives up (`EINTR`) when this turns true.
+///
+/// Blocking calls ask this before every sleep. The answer "no" is remembered on the
+/// thread with the arrival generation ([`super::table::ARRIVALS`]) it was found at, and
+/// holds until that moves: every signal queued, order to end and unblocking of a signal
+/// bumps it ([`publish_signal_state`]), so the common case takes no lock all CPUs share.
 pub fn has_pending_signal(tid: u32) -> bool {
     use crate::process::signal::bit;
+    use core::sync::atomic::Ordering;
+    let me = arch::thread::current();
+    let asked_for_me = me.owner() == tid;
+    // Read before the table: an arrival after this read moves the generation past it.
+    let generation = arrivals_generation();
+    if asked_for_me && me.signal_quiet_at.load(Ordering::Relaxed) == generation + 1 {
+        return false;
+    }
     let table = TABLE.lock();
     let Some(entry) = table.get(tid) else {
         return false;
     };
     let wanted = |info: &SigInfo| info.signo == 9 || entry.blocked & bit(info.signo) == 0;
-    entry.must_end
+    let pending = entry.must_end
         || entry.pending.iter().any(wanted)
         || table
             .get(entry.tgid)
-            .is_some_and(|leader| leader.shared_pending.iter().any(wanted))
+            .is_some_and(|leader| leader.shared_pending.iter().any(wanted));
+    if asked_for_me && !pending {
+        me.signal_quiet_at.store(generation + 1, Ordering::Relaxed);
+    }
+    pending
 }
 
 /// Whether this thread must end (its process is exiting, or another thread exec'd).
@@ -1092,6 +1109,10 @@ pub fn publish_signal_state(tid: u32, signals: &SignalState) {
     let Some(entry) = table.get_mut(tid) else {
         return;
     };
+    // A signal unblocked may be one waiting: threads that found none must look again.
+    if entry.blocked & !blocked != 0 {
+        super::table::note_arrival();
+    }
     entry.blocked = blocked;
     let tgid = entry.tgid;
     // The handlers are the group's: the leader's entry is what senders look at.

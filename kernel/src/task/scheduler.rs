@@ -216,8 +216,8 @@ pub fn spawn(thread: Arc<Thread>) {
 /// Whether this CPU may start `thread` now: no other CPU still stands on its stack (it is
 /// queued while its last CPU leaves it; taking it then would make this CPU wait while
 /// standing on a thread some other CPU may be waiting for), or it is the running thread.
-fn ready_here(thread: &Arc<Thread>, me: &Arc<Thread>) -> bool {
-    !thread.is_on_cpu() || Arc::ptr_eq(thread, me)
+fn ready_here(thread: &Arc<Thread>, me: usize) -> bool {
+    !thread.is_on_cpu() || thread.id() == me
 }
 
 /// Takes a thread this CPU may run: its own queue's oldest ready one, else (when `steal`)
@@ -225,20 +225,20 @@ fn ready_here(thread: &Arc<Thread>, me: &Arc<Thread>) -> bool {
 /// returned.
 fn take_next(steal: bool) -> Option<Arc<Thread>> {
     let (here, cpu) = this_cpu();
-    let me = thread::current();
+    let me = thread::current_id();
     let own = {
         let mut queue = cpu.queue.lock();
         queue
             .iter()
-            .position(|thread| ready_here(thread, &me))
+            .position(|thread| ready_here(thread, me))
             .and_then(|position| queue.remove(position))
     };
-    let next = own.or_else(|| if steal { steal_one(here, &me) } else { None })?;
+    let next = own.or_else(|| if steal { steal_one(here, me) } else { None })?;
     next.sched_state.store(RUNNING, Ordering::Release);
     Some(next)
 }
 
-fn steal_one(here: usize, me: &Arc<Thread>) -> Option<Arc<Thread>> {
+fn steal_one(here: usize, me: usize) -> Option<Arc<Thread>> {
     let busiest = cpus_in(percpu::online_mask())
         .filter(|&index| index != here)
         .map(|index| (CPUS[index].queue.lock().len(), index))
