@@ -100,15 +100,65 @@ const SPARE_CAPACITY: usize = 16;
 pub struct WaitTable<T, P> {
     queues: HashMap<Key, VecDeque<Entry<T, P>>, FixedState>,
     /// Each unfinished entry's place: the queue it waits on, or what reached it (a wake
-    /// or a hand-off took it off its queue; its waiter has not finished yet). One map, so
-    /// a wake changes an entry's place in one step.
-    places: HashMap<EntryId, Place, FixedState>,
+    /// or a hand-off took it off its queue; its waiter has not finished yet). One slot per
+    /// entry, so a wake changes an entry's place in one step.
+    places: Places,
     /// The owner of each PI futex that has PI waiters.
     pi_owners: HashMap<Key, u32, FixedState>,
     /// An emptied queue's buffer (small ones only), for the next queue to start with: a
     /// wait and its wake then allocate nothing.
     spare: VecDeque<Entry<T, P>>,
-    next_id: EntryId,
+}
+
+/// The places of unfinished entries, by id. An id is a slot, given again once its entry
+/// is finished (only its waiter holds it, until then), so a lookup is an index rather
+/// than a hash; the slots never outnumber the most entries there ever were at once.
+struct Places {
+    slots: Vec<Option<Place>>,
+    free: Vec<EntryId>,
+    used: usize,
+}
+
+impl Places {
+    const fn new() -> Self {
+        Places {
+            slots: Vec::new(),
+            free: Vec::new(),
+            used: 0,
+        }
+    }
+
+    fn add(&mut self, place: Place) -> EntryId {
+        self.used += 1;
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(place);
+                id
+            }
+            None => {
+                self.slots.push(Some(place));
+                (self.slots.len() - 1) as EntryId
+            }
+        }
+    }
+
+    fn get(&self, id: EntryId) -> Option<&Place> {
+        self.slots.get(usize::try_from(id).ok()?)?.as_ref()
+    }
+
+    /// Moves an unfinished entry to `place`.
+    fn set(&mut self, id: EntryId, place: Place) {
+        if let Some(slot @ Some(_)) = self.slots.get_mut(id as usize) {
+            *slot = Some(place);
+        }
+    }
+
+    fn remove(&mut self, id: EntryId) -> Option<Place> {
+        let place = self.slots.get_mut(usize::try_from(id).ok()?)?.take()?;
+        self.used -= 1;
+        self.free.push(id);
+        Some(place)
+    }
 }
 
 impl<T: Clone, P> Default for WaitTable<T, P> {
@@ -133,10 +183,9 @@ impl<T: Clone, P> WaitTable<T, P> {
     pub const fn with_seed(seed: u64) -> Self {
         WaitTable {
             queues: HashMap::with_hasher(FixedState::with_seed(seed)),
-            places: HashMap::with_hasher(FixedState::with_seed(seed)),
+            places: Places::new(),
             pi_owners: HashMap::with_hasher(FixedState::with_seed(seed)),
             spare: VecDeque::new(),
-            next_id: 0,
         }
     }
 
@@ -150,8 +199,7 @@ impl<T: Clone, P> WaitTable<T, P> {
         sleeper: T,
         pin: P,
     ) -> EntryId {
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.places.add(Place::Queued(key));
         let spare = &mut self.spare;
         self.queues
             .entry(key)
@@ -164,7 +212,6 @@ impl<T: Clone, P> WaitTable<T, P> {
                 sleeper,
                 _pin: pin,
             });
-        self.places.insert(id, Place::Queued(key));
         id
     }
 
@@ -180,7 +227,7 @@ impl<T: Clone, P> WaitTable<T, P> {
 
     /// What reached the entry, if anything yet.
     pub fn outcome(&self, id: EntryId) -> Option<Outcome> {
-        match self.places.get(&id)? {
+        match self.places.get(id)? {
             Place::Reached(outcome) => Some(*outcome),
             Place::Queued(_) => None,
         }
@@ -188,7 +235,7 @@ impl<T: Clone, P> WaitTable<T, P> {
 
     /// The kind of a waiting entry (a requeue-PI waiter becomes a PI one when moved).
     pub fn kind(&self, id: EntryId) -> Option<Kind> {
-        let Place::Queued(key) = self.places.get(&id)? else {
+        let Place::Queued(key) = self.places.get(id)? else {
             return None;
         };
         self.queues
@@ -201,7 +248,7 @@ impl<T: Clone, P> WaitTable<T, P> {
     /// Takes the entry out of the table (its waiter is done waiting): what reached it
     /// first, if anything.
     pub fn finish(&mut self, id: EntryId) -> Option<Outcome> {
-        match self.places.remove(&id)? {
+        match self.places.remove(id)? {
             Place::Reached(outcome) => Some(outcome),
             Place::Queued(key) => {
                 if let Some(queue) = self.queues.get_mut(&key) {
@@ -227,7 +274,7 @@ impl<T: Clone, P> WaitTable<T, P> {
     }
 
     fn reach(&mut self, entry: &Entry<T, P>, outcome: Outcome) {
-        self.places.insert(entry.id, Place::Reached(outcome));
+        self.places.set(entry.id, Place::Reached(outcome));
     }
 
     /// Wakes up to `limit` plain waiters on `key` whose bitset shares a bit with
@@ -334,7 +381,7 @@ impl<T: Clone, P> WaitTable<T, P> {
         }
         let target = self.queues.entry(to).or_default();
         for entry in entries {
-            self.places.insert(entry.id, Place::Queued(to));
+            self.places.set(entry.id, Place::Queued(to));
             target.push_back(Entry {
                 kind,
                 _pin: pin(),
@@ -449,7 +496,7 @@ impl<T: Clone, P> WaitTable<T, P> {
 
     /// Every entry in the table, waiting or reached and not yet finished.
     pub fn len(&self) -> usize {
-        self.places.len()
+        self.places.used
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1068,6 +1068,17 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Copies user memory at `address` into `buf` (within one page) if user code could
+    /// read it right now, without faulting anything in: false otherwise (the caller
+    /// faults it in with [`AddressSpace::read`] where it may sleep, and tries again).
+    pub fn read_resident(&self, address: u64, buf: &mut [u8]) -> bool {
+        let in_page = (address % PAGE_SIZE as u64) as usize;
+        in_page + buf.len() <= PAGE_SIZE
+            && self
+                .table
+                .read_present(address - in_page as u64, in_page, buf)
+    }
+
     /// Copies `data` into user memory at `address` (`copy_to_user`).
     pub fn write(&mut self, address: u64, data: &[u8]) -> Result<(), Errno> {
         let mut done = 0;

@@ -230,12 +230,6 @@ pub fn wait(
     if waits.len() > FUTEX_WAITV_MAX {
         return Err(Errno::EINVAL);
     }
-    // Each word is read once before the table is locked, which faults its page in: the
-    // read under the lock then finds it resident. Errors are for that read to report, in
-    // order (an earlier word that differs is `EAGAIN` before a later one's `EFAULT`).
-    for wait in waits {
-        let _ = read_word(mm, wait.futex.address);
-    }
     let sleeper = Sleeper {
         thread: thread::current(),
         mm: mm.clone(),
@@ -250,9 +244,17 @@ pub fn wait(
         many.resize(waits.len(), 0);
         &mut many
     };
-    let ids: &[EntryId] = {
+    // Each word is read under the table's lock, after its entry is queued (a wake from
+    // then on finds it), only if its page is resident: a word whose page is not is faulted
+    // in with the lock released (that may sleep), and the queueing starts over once; the
+    // second time round any word is read whatever it takes, as it was just brought in.
+    // Errors come in order: an earlier word that differs is `EAGAIN` before a later one's
+    // `EFAULT`.
+    let mut faulted_in = false;
+    let ids: &[EntryId] = loop {
         let mut table = FUTEXES.lock();
         let mut queued = 0;
+        let mut absent = None;
         for wait in waits {
             ids[queued] = table.enqueue(
                 wait.futex.key,
@@ -263,7 +265,15 @@ pub fn wait(
                 wait.futex.pin.clone(),
             );
             queued += 1;
-            let word = read_word(mm, wait.futex.address);
+            let mut bytes = [0u8; 4];
+            let word = if mm.lock().read_resident(wait.futex.address, &mut bytes) {
+                Ok(u32::from_le_bytes(bytes))
+            } else if faulted_in {
+                read_word(mm, wait.futex.address)
+            } else {
+                absent = Some(wait.futex.address);
+                break;
+            };
             if word != Ok(wait.expected) {
                 for &id in &ids[..queued] {
                     table.finish(id);
@@ -271,7 +281,15 @@ pub fn wait(
                 return word.map(|_| Err(NotWoken::Changed));
             }
         }
-        &ids[..queued]
+        let Some(address) = absent else {
+            break &ids[..queued];
+        };
+        for &id in &ids[..queued] {
+            table.finish(id);
+        }
+        drop(table);
+        read_word(mm, address)?;
+        faulted_in = true;
     };
     Ok(sleep_on(ids, tid, deadline).map(|(index, _)| index))
 }

@@ -360,6 +360,23 @@ fn argument_checks(report: &mut Report) {
     report.check("wait: unmapped word: EFAULT", r == EFAULT, r);
     let r = futex(0x1000, FUTEX_WAKE | PRIVATE, 1, 0, 0, 0);
     report.check("private wake: unmapped word is not read: 0", r == 0, r);
+    // A word on pages never touched yet (the kernel brings each in, then reads it): one
+    // that differs from the expected 0, and one that times out as it holds it.
+    // SAFETY: a fresh anonymous mapping, unmapped below; only the kernel reads it.
+    let fresh = unsafe {
+        libc::mmap(std::ptr::null_mut(), 2 * 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+    };
+    if fresh != libc::MAP_FAILED {
+        let r = futex(fresh as u64, FUTEX_WAIT | PRIVATE, 1, 0, 0, 0);
+        report.check("wait: word on an untouched page differs (0 ≠ 1): EAGAIN", r == EAGAIN, r);
+        let short = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+        let r = futex(fresh as u64 + 4096, FUTEX_WAIT | PRIVATE, 0, &short as *const _ as u64, 0, 0);
+        report.check("wait: word on an untouched page holds 0: ETIMEDOUT", r == ETIMEDOUT, r);
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(fresh, 2 * 4096) };
+    } else {
+        report.check("mmap of two fresh pages", false, "MAP_FAILED");
+    }
     let r = futex(0x1000, FUTEX_WAKE, 1, 0, 0, 0);
     report.check("shared wake: unmapped word: EFAULT", r == EFAULT, r);
     let r = futex(0xffff_ffff_ffff_f000, FUTEX_WAKE | PRIVATE, 1, 0, 0, 0);
