@@ -404,6 +404,7 @@ pub(crate) fn new_process(
         quiet_since: None,
         started_ns: crate::clock::monotonic_ns(),
         scratch: alloc::vec::Vec::new(),
+        epoll_harvest: Default::default(),
     };
     for limit in &spec.rlimits {
         process.limits.values[limit.resource] = (limit.soft, limit.hard);

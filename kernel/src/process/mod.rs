@@ -103,6 +103,8 @@ mod running {
         /// to `syscall::PREPAID_SCRATCH` bytes, which its charge already covers) so a
         /// stream of 64 KiB transfers neither allocates nor zeroes one per call.
         pub scratch: alloc::vec::Vec<u8>,
+        /// `epoll_wait`'s buffers, kept between calls (see [`crate::fs::event::epoll::Harvest`]).
+        pub epoll_harvest: crate::fs::event::epoll::Harvest,
     }
 
     /// How a process ended, as `wait` and a shell report it.

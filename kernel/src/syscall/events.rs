@@ -11,8 +11,9 @@ use vfs_core::{Errno, FileType, OpenFile, OpenFlags};
 
 use super::{SysResult, read_in, write_out};
 use crate::abi::{Encoder, decode_timespec_ns, read_u32, read_u64};
-use crate::fs::event::epoll::Epoll;
+use crate::fs::event::epoll::{Epoll, Harvest};
 use crate::fs::event::eventfd::{EFD_SEMAPHORE, EventFd};
+use crate::fs::event::interest::Event;
 use crate::fs::event::interest::{EPOLLEXCLUSIVE, EPOLLWAKEUP, EXCLUSIVE_OK_BITS};
 use crate::fs::event::signal_source;
 use crate::fs::event::signalfd::{self, SignalFd};
@@ -234,14 +235,31 @@ fn wait(p: &mut Process, epfd: i32, events: u64, max: i32, deadline: Option<i64>
     let file = usable_file(p, epfd)?;
     let epoll = Epoll::of(&file).ok_or(Errno::EINVAL)?;
     signal_source::publish(p);
-    let ready = loop {
+    let mut harvest = core::mem::take(&mut p.epoll_harvest);
+    let result = harvest_events(p, epoll, max as usize, deadline, &mut harvest)
+        .and_then(|()| write_events(p, events, &harvest.events));
+    harvest.keep_small();
+    p.epoll_harvest = harvest;
+    result
+}
+
+/// Waits until `epoll` has events (into `harvest`), the deadline passes (none) or a
+/// signal comes (`EINTR`).
+fn harvest_events(
+    p: &mut Process,
+    epoll: &Epoll,
+    max: usize,
+    deadline: Option<i64>,
+    harvest: &mut Harvest,
+) -> Result<(), Errno> {
+    loop {
         signal_source::flush();
-        let ready = epoll.collect(max as usize);
-        if !ready.is_empty() {
-            break ready;
+        epoll.collect(max, harvest);
+        if !harvest.events.is_empty() {
+            return Ok(());
         }
         if deadline.is_some_and(|deadline| crate::clock::monotonic_ns() >= deadline) {
-            return Ok(0);
+            return Ok(());
         }
         if interrupted(p) {
             return Err(Errno::EINTR);
@@ -252,12 +270,23 @@ fn wait(p: &mut Process, epfd: i32, events: u64, max: i32, deadline: Option<i64>
             None => scheduler::block(),
         }
         epoll.queue().cancel();
-    };
-    let mut out = Encoder::with_capacity(ready.len() * EPOLL_EVENT_SIZE as usize);
-    for event in &ready {
-        out.u32(event.events).u64(event.data);
     }
-    write_out(p, events, &out.finish())?;
+}
+
+/// Copies `ready` out as `struct epoll_event`s (packed on x86_64: `u32` events, `u64`
+/// data) in chunks through a stack buffer: how many.
+fn write_events(p: &mut Process, address: u64, ready: &[Event]) -> SysResult {
+    const CHUNK: usize = 32;
+    let size = EPOLL_EVENT_SIZE as usize;
+    let mut bytes = [0u8; CHUNK * EPOLL_EVENT_SIZE as usize];
+    for (index, chunk) in ready.chunks(CHUNK).enumerate() {
+        for (slot, event) in bytes.chunks_exact_mut(size).zip(chunk) {
+            slot[..4].copy_from_slice(&event.events.to_le_bytes());
+            slot[4..12].copy_from_slice(&event.data.to_le_bytes());
+        }
+        let at = address + (index * CHUNK * size) as u64;
+        write_out(p, at, &bytes[..chunk.len() * size])?;
+    }
     Ok(ready.len() as u64)
 }
 

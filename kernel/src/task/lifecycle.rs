@@ -324,6 +324,7 @@ fn make_child(p: &mut Process, tid: u32, request: CloneRequest) -> Result<Proces
         quiet_since: None,
         started_ns: crate::clock::monotonic_ns(),
         scratch: alloc::vec::Vec::new(),
+        epoll_harvest: Default::default(),
     })
 }
 

@@ -204,11 +204,13 @@ impl Epoll {
         }
     }
 
-    /// `epoll_wait`'s harvest: up to `max` events, now (empty when none is ready).
-    pub fn collect(&self, max: usize) -> Vec<Event> {
-        let mut held: Vec<Arc<OpenFile>> = Vec::new();
+    /// `epoll_wait`'s harvest: up to `max` events, now, into `harvest.events` (none when
+    /// nothing is ready). The files polled are held in `harvest` until the state's lock is
+    /// released (the last reference to one may close it, which comes back here).
+    pub fn collect(&self, max: usize, harvest: &mut Harvest) {
+        let Harvest { events, held } = harvest;
         let mut gone = Vec::new();
-        let events = self.state.lock().interest.collect(
+        self.state.lock().interest.collect(
             max,
             |item| {
                 let file = item.file.upgrade()?;
@@ -217,10 +219,10 @@ impl Epoll {
                 Some(u32::from(mask))
             },
             &mut gone,
+            events,
         );
-        drop(held);
+        held.clear();
         drop(gone);
-        events
     }
 
     /// The epoll file's own readiness: `POLLIN | POLLRDNORM` while an item is ready.
@@ -387,5 +389,31 @@ impl Pollable for EpollFile {
 
     fn wait_queue(&self) -> &WaitQueue {
         &self.epoll.events
+    }
+}
+
+/// What one `epoll_wait` harvest fills: the events, and the files polled for them (held
+/// until the epoll's lock is released). A thread keeps one between calls
+/// ([`Harvest::keep_small`]), so a wait and its wake allocate nothing.
+#[derive(Default)]
+pub struct Harvest {
+    pub events: Vec<Event>,
+    held: Vec<Arc<OpenFile>>,
+}
+
+/// The most events a kept harvest buffer holds room for between calls.
+const KEPT_EVENTS: usize = 64;
+
+impl Harvest {
+    /// Empties the buffers for the next call, giving back the room of a large one.
+    pub fn keep_small(&mut self) {
+        self.events.clear();
+        self.held.clear();
+        if self.events.capacity() > KEPT_EVENTS {
+            self.events = Vec::new();
+        }
+        if self.held.capacity() > KEPT_EVENTS {
+            self.held = Vec::new();
+        }
     }
 }

@@ -174,13 +174,16 @@ impl<K: Ord + Copy, T> Interest<K, T> {
     /// is disabled, a level-triggered one goes back to the end of the list and an
     /// edge-triggered one leaves it. Items not reached stay at the front. Items whose
     /// target is gone leave the set, their targets pushed to `gone`.
+    /// The events are pushed to `events` (which the caller empties), so a buffer kept
+    /// between calls serves every harvest.
     pub fn collect(
         &mut self,
         max: usize,
         mut poll: impl FnMut(&T) -> Option<u32>,
         gone: &mut Vec<T>,
-    ) -> Vec<Event> {
-        let mut events = Vec::new();
+        events: &mut Vec<Event>,
+    ) {
+        let max = max.saturating_add(events.len());
         let mut pending = core::mem::take(&mut self.ready);
         // Each item ready now is looked at once at most; a level-triggered one goes to the
         // back, behind those not reached (as Linux splices), in the same queue (no second
@@ -217,7 +220,6 @@ impl<K: Ord + Copy, T> Interest<K, T> {
             }
         }
         self.ready = pending;
-        events
     }
 
     /// Drops every item `keep` refuses (their files are gone), pushing their targets to
@@ -260,8 +262,9 @@ mod tests {
 
     fn collect(interest: &mut Interest<u32, u32>, files: &Files, max: usize) -> Vec<(u32, u64)> {
         let mut gone = Vec::new();
-        interest
-            .collect(max, |file| files.poll(file), &mut gone)
+        let mut events = Vec::new();
+        interest.collect(max, |file| files.poll(file), &mut gone, &mut events);
+        events
             .into_iter()
             .map(|event| (event.events, event.data))
             .collect()
@@ -371,7 +374,8 @@ mod tests {
         interest.mark_ready(&2);
         files.set(1, None);
         let mut gone = Vec::new();
-        let events = interest.collect(8, |file| files.poll(file), &mut gone);
+        let mut events = Vec::new();
+        interest.collect(8, |file| files.poll(file), &mut gone, &mut events);
         assert_eq!(
             events,
             [Event {
