@@ -183,7 +183,7 @@ pub fn current() -> Arc<Thread> {
         .get_or_insert_with(|| {
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
             cpu.current_id.store(id, Ordering::Relaxed);
-            Arc::new(Thread {
+            let thread = Arc::new(Thread {
                 id,
                 stack: None,
                 saved_rsp: AtomicU64::new(0),
@@ -200,9 +200,33 @@ pub fn current() -> Arc<Thread> {
                 affinity: AtomicU64::new(u64::MAX),
                 wait_epoch: AtomicU64::new(u64::MAX),
                 signal_quiet_at: AtomicU64::new(0),
-            })
+            });
+            cpu.current_ptr
+                .store(Arc::as_ptr(&thread).cast_mut(), Ordering::Relaxed);
+            thread
         })
         .clone()
+}
+
+/// Runs `f` on the running thread without taking a reference count or a lock: for the
+/// hot paths that only look at it (wait queues, the signal check, the scheduler).
+///
+/// Sound whatever `f` does, switches included: the thread is the one executing this
+/// code, and a thread outlives every frame on its own stack (its stack is freed with
+/// it), so the reference stays valid wherever it resumes.
+pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
+    let ptr = percpu::this().current_ptr.load(Ordering::Relaxed);
+    if ptr.is_null() {
+        // The CPU's first thread is made on first demand (see `current`).
+        return f(&current());
+    }
+    // SAFETY: `current_ptr` is set, together with `current`, to the thread this CPU runs
+    // (in `switch_to` before the switch, in `current` when the first thread is made), and
+    // it is read here on that thread's own stack, so it names the running thread. That
+    // thread is kept alive by `current` while it runs and by whoever will wake or drop it
+    // while it is switched out; its stack is freed only with it, so no frame of its
+    // (this one included) outlives it.
+    f(unsafe { &*ptr })
 }
 
 /// The running thread's id ([`Thread::id`]) without taking a reference to it: for "is this
@@ -233,6 +257,8 @@ pub fn switch_to(next: Arc<Thread>) {
     let to = next.saved_rsp.load(Ordering::Acquire);
     let cpu = percpu::this();
     cpu.current_id.store(next.id, Ordering::Relaxed);
+    cpu.current_ptr
+        .store(Arc::as_ptr(&next).cast_mut(), Ordering::Relaxed);
     crate::user::forget_loaded_bases(cpu);
     *cpu.previous.lock() = cpu.current.lock().replace(next);
     drop(me);

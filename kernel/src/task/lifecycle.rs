@@ -1071,11 +1071,13 @@ pub fn process_pending_mask(tid: u32) -> u64 {
 pub fn has_pending_signal(tid: u32) -> bool {
     use crate::process::signal::bit;
     use core::sync::atomic::Ordering;
-    let me = arch::thread::current();
-    let asked_for_me = me.owner() == tid;
+    let asked_for_me = arch::thread::with_current(|me| me.owner()) == tid;
     // Read before the table: an arrival after this read moves the generation past it.
     let generation = arrivals_generation();
-    if asked_for_me && me.signal_quiet_at.load(Ordering::Relaxed) == generation + 1 {
+    if asked_for_me
+        && arch::thread::with_current(|me| me.signal_quiet_at.load(Ordering::Relaxed))
+            == generation + 1
+    {
         return false;
     }
     let table = TABLE.lock();
@@ -1089,7 +1091,9 @@ pub fn has_pending_signal(tid: u32) -> bool {
             .get(entry.tgid)
             .is_some_and(|leader| leader.shared_pending.iter().any(wanted));
     if asked_for_me && !pending {
-        me.signal_quiet_at.store(generation + 1, Ordering::Relaxed);
+        arch::thread::with_current(|me| {
+            me.signal_quiet_at.store(generation + 1, Ordering::Relaxed)
+        });
     }
     pending
 }
@@ -1185,7 +1189,7 @@ pub fn group_and_session(pid: u32) -> (u32, u32) {
 /// The thread id the running kernel thread serves (`None` on a thread that serves none).
 /// A blocking call that is not handed its process asks this.
 pub fn current_tid() -> Option<u32> {
-    let owner = arch::thread::current().owner();
+    let owner = arch::thread::with_current(|me| me.owner());
     (owner != 0).then_some(owner)
 }
 

@@ -287,20 +287,21 @@ pub fn yield_now() {
 /// Suspends the running thread until someone [`wake`]s it (the caller must have made
 /// itself findable first); returns at once if it was woken since it last blocked.
 pub fn block() {
-    let me = thread::current();
-    if me
-        .sched_state
-        .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        // WOKEN: the wake-up came before the block; consume it.
-        me.sched_state.store(RUNNING, Ordering::Release);
-        return;
-    }
-    let left = crate::clock::monotonic_ns();
-    run_another();
-    let off = (crate::clock::monotonic_ns() - left).max(0) as u64;
-    me.add_off_cpu_ns(off);
+    thread::with_current(|me| {
+        if me
+            .sched_state
+            .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // WOKEN: the wake-up came before the block; consume it.
+            me.sched_state.store(RUNNING, Ordering::Release);
+            return;
+        }
+        let left = crate::clock::monotonic_ns();
+        run_another();
+        let off = (crate::clock::monotonic_ns() - left).max(0) as u64;
+        me.add_off_cpu_ns(off);
+    })
 }
 
 /// Leaves the running (blocked or ended) thread for the next runnable one, or this CPU's

@@ -56,27 +56,27 @@ impl WaitQueue {
 
     /// Puts the running thread on the queue; [`super::scheduler::block`] comes next.
     pub fn prepare(&self) {
-        let me = thread::current();
-        {
-            let mut waiters = self.waiters.lock();
-            if !waiters.iter().any(|waiter| Arc::ptr_eq(waiter, &me)) {
-                waiters.push(me.clone());
+        let woken_since = thread::with_current(|me| {
+            {
+                let mut waiters = self.waiters.lock();
+                if !waiters.iter().any(|waiter| waiter.id() == me.id()) {
+                    waiters.push(thread::current());
+                }
             }
-        }
-        let now = WAKE_EPOCH.load(Ordering::SeqCst);
-        if me.wait_epoch.swap(now, Ordering::Relaxed) != now {
+            let now = WAKE_EPOCH.load(Ordering::SeqCst);
+            me.wait_epoch.swap(now, Ordering::Relaxed) != now
+        });
+        if woken_since {
             // Something was woken since this thread last got ready to wait: perhaps after
             // the caller looked at its condition. Look again rather than sleep.
-            scheduler::wake(&me);
+            scheduler::wake(&thread::current());
         }
     }
 
     /// Takes the running thread off the queue (it woke for another reason, or gave up).
     pub fn cancel(&self) {
-        let me = thread::current();
-        self.waiters
-            .lock()
-            .retain(|waiter| !Arc::ptr_eq(waiter, &me));
+        let me = thread::current_id();
+        self.waiters.lock().retain(|waiter| waiter.id() != me);
     }
 
     /// Makes every waiting thread runnable and tells every watcher.
