@@ -261,6 +261,17 @@ impl FpuState {
     }
 }
 
+/// The registers a new program starts with, kept for [`scrub_registers`].
+static INITIAL: spin::Once<FpuState> = spin::Once::new();
+
+/// Puts every FPU/SIMD register at its initial value, so the CPU holds nothing of any
+/// program. With XSAVE this is nearly free: the initial image's header marks every
+/// component as in its initial state, so `XRSTOR` reads only MXCSR from it (a full load
+/// reads every register). CR0.TS must be clear.
+pub(crate) fn scrub_registers() {
+    INITIAL.call_once(FpuState::initial).restore();
+}
+
 impl Clone for FpuState {
     /// A copy in a buffer of its own, aligned anew (a plain copy of the buffer could land
     /// at another offset from the 64-byte boundary).
