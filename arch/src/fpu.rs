@@ -1,6 +1,7 @@
-//! User code's x87/SSE/AVX registers, saved when a CPU switches threads and restored when it
-//! switches back. The kernel is soft-float and never touches them, so a thread's registers
-//! are exactly its user program's between two switches.
+//! User code's x87/SSE/AVX registers as a thread keeps them while another has the CPU
+//! ([`FpuState`]), and the signal-frame image of them. When they are saved and loaded is
+//! [`crate::fpu_switch`]'s business. The kernel is soft-float and never touches them, so a
+//! thread's registers are exactly its user program's.
 //!
 //! The area is XSAVE's (size from CPUID leaf 0xD for the components `cpu` enabled in XCR0),
 //! or FXSAVE's 512 bytes on a CPU without XSAVE; either way 64-byte aligned, as XSAVE needs.
