@@ -901,8 +901,10 @@ impl UserPageTable {
         cpu.user_pml4.store(self.pml4, Ordering::SeqCst);
         cpu.user_space.store(self.space_id, Ordering::Relaxed);
         let generation = self.generation.load(Ordering::SeqCst);
-        let (current, _) = Cr3::read_raw();
-        let loaded = current.start_address().as_u64() == self.pml4;
+        // What this CPU's CR3 holds, as recorded at every write of it (reading CR3 back
+        // is slow to emulate, and this runs on every return to user mode); the boot
+        // tables' load is not recorded, which only costs one write more.
+        let loaded = cpu.loaded_cr3.load(Ordering::Relaxed) == self.pml4;
         if !loaded || cpu.flushed_generation.load(Ordering::Relaxed) != generation {
             // SAFETY: the kernel half is shared with the kernel's own tables, so the code and data running now stay mapped across the switch (or the reload, which flushes the user half's TLB entries).
             unsafe {

@@ -78,6 +78,16 @@ pub fn deliver_pending(p: &mut Process, syscall: Option<u64>) -> Option<Ending> 
     // the last look found nothing (most of the time).
     let accept = !p.signals.blocked;
     let generation = lifecycle::arrivals_generation();
+    // Nothing came, nothing waits, no mask to put back, no call to restart and nothing
+    // new to publish: the common return, which the rest below would also leave as is.
+    if p.quiet_since == Some((p.tid, accept, generation))
+        && p.signals.pending.is_empty()
+        && p.signals.saved_mask.is_none()
+        && (syscall.is_none() || p.context.rax as i64 != -i64::from(Errno::EINTR.0))
+        && p.signals.published == Some(p.signals.publication())
+    {
+        return None;
+    }
     let arrivals = if p.quiet_since == Some((p.tid, accept, generation)) {
         lifecycle::Arrivals::default()
     } else {
