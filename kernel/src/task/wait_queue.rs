@@ -96,16 +96,25 @@ impl WaitQueue {
                 *list = waiters;
             }
         }
-        // The first watcher held inline: the common queue has one (its epoll), and telling
-        // it allocates nothing.
-        let (first, rest) = {
+        // The first watcher held inline: the common queue has none or one (its epoll), and
+        // telling it allocates nothing. Watchers are told after the list's lock is
+        // released (telling one may come back to this queue).
+        let mut first: Option<Arc<dyn Watcher>> = None;
+        let mut rest: Vec<Arc<dyn Watcher>> = Vec::new();
+        {
             let mut list = self.watchers.lock();
-            list.retain(|watcher| watcher.strong_count() > 0);
-            let mut live = list.iter().filter_map(Weak::upgrade);
-            let first: Option<Arc<dyn Watcher>> = live.next();
-            let rest: Vec<Arc<dyn Watcher>> = live.collect();
-            (first, rest)
-        };
+            let mut dead = false;
+            for watcher in list.iter() {
+                match watcher.upgrade() {
+                    Some(live) if first.is_none() => first = Some(live),
+                    Some(live) => rest.push(live),
+                    None => dead = true,
+                }
+            }
+            if dead {
+                list.retain(|watcher| watcher.strong_count() > 0);
+            }
+        }
         for watcher in first.into_iter().chain(rest) {
             watcher.notify();
         }
