@@ -145,17 +145,14 @@ pub(crate) fn leave(thread: &Thread) {
 /// its registers are loaded now or on first use.
 pub(crate) fn before_user_entry() {
     let cpu = percpu::this();
+    crate::thread::with_current(|thread| prepare_user_entry(cpu, thread));
+}
+
+fn prepare_user_entry(cpu: &percpu::CpuLocal, thread: &Thread) {
     let fpu = &cpu.fpu;
-    let id = cpu.current_id.load(Relaxed);
-    if id != 0 && fpu.prepared_for.load(Relaxed) == id {
+    if fpu.prepared_for.load(Relaxed) == thread.id() {
         return;
     }
-    if id == 0 {
-        // The CPU's first thread is made a thread (and given its id) on first demand.
-        drop(crate::thread::current());
-    }
-    let current = cpu.current.lock();
-    let thread = current.as_ref().expect("made above");
     fpu.prepared_for.store(thread.id(), Relaxed);
     let space = cpu.user_space.load(Relaxed);
     if is_eager(thread.fpu_streak.load(Relaxed)) {

@@ -16,7 +16,7 @@
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use spin::{Mutex, Once};
 use x86_64::VirtAddr;
@@ -68,8 +68,6 @@ pub(crate) struct CpuLocal {
     pub(crate) flushed_generation: AtomicU64,
     /// The [`crate::paging::UserPageTable`] activated last (its space id; 0: none yet).
     pub(crate) user_space: AtomicU64,
-    /// The id of the thread this CPU runs (`current`'s, without taking its lock).
-    pub(crate) current_id: AtomicUsize,
     /// The thread this CPU runs (what `current` holds), for [`crate::thread::with_current`].
     pub(crate) current_ptr: AtomicPtr<Thread>,
     /// Whose FPU registers this CPU holds ([`crate::fpu_switch`]).
@@ -102,7 +100,6 @@ impl CpuLocal {
             user_exits: AtomicU64::new(0),
             flushed_generation: AtomicU64::new(0),
             user_space: AtomicU64::new(0),
-            current_id: AtomicUsize::new(0),
             current_ptr: AtomicPtr::new(core::ptr::null_mut()),
             fpu: crate::fpu_switch::FpuRegisters::new(),
             user_bases: crate::user::LoadedBases::new(),

@@ -182,7 +182,6 @@ pub fn current() -> Arc<Thread> {
     current
         .get_or_insert_with(|| {
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-            cpu.current_id.store(id, Ordering::Relaxed);
             let thread = Arc::new(Thread {
                 id,
                 stack: None,
@@ -230,9 +229,9 @@ pub fn with_current<R>(f: impl FnOnce(&Thread) -> R) -> R {
 }
 
 /// The running thread's id ([`Thread::id`]) without taking a reference to it: for "is this
-/// one the running thread" on hot paths. 0 before the CPU's first thread exists.
+/// one the running thread" on hot paths.
 pub fn current_id() -> usize {
-    percpu::this().current_id.load(Ordering::Relaxed)
+    with_current(Thread::id)
 }
 
 /// Suspends the running thread and runs `next` until some thread switches back to this
@@ -256,7 +255,6 @@ pub fn switch_to(next: Arc<Thread>) {
     let from = me.saved_rsp.as_ptr();
     let to = next.saved_rsp.load(Ordering::Acquire);
     let cpu = percpu::this();
-    cpu.current_id.store(next.id, Ordering::Relaxed);
     cpu.current_ptr
         .store(Arc::as_ptr(&next).cast_mut(), Ordering::Relaxed);
     crate::user::forget_loaded_bases(cpu);

@@ -117,7 +117,7 @@ impl UserContext {
             };
         }
         let cpu = crate::percpu::this();
-        cpu.user_bases.load(cpu, self.fs_base, self.gs_base);
+        cpu.user_bases.load(self.fs_base, self.gs_base);
         crate::fpu_switch::before_user_entry();
         // `SYSRET` loads `rip` from `rcx` and `rflags` from `r11`: exact whenever the context
         // already holds those (the return of every plain system call), and much cheaper to
@@ -180,8 +180,8 @@ impl LoadedBases {
         }
     }
 
-    fn load(&self, cpu: &CpuLocal, fs: u64, gs: u64) {
-        let thread = cpu.current_id.load(Relaxed);
+    fn load(&self, fs: u64, gs: u64) {
+        let thread = crate::thread::current_id();
         if self.thread.load(Relaxed) == thread
             && self.fs.load(Relaxed) == fs
             && self.gs.load(Relaxed) == gs

@@ -1071,13 +1071,15 @@ pub fn process_pending_mask(tid: u32) -> u64 {
 pub fn has_pending_signal(tid: u32) -> bool {
     use crate::process::signal::bit;
     use core::sync::atomic::Ordering;
-    let asked_for_me = arch::thread::with_current(|me| me.owner()) == tid;
+    let (asked_for_me, quiet_at) = arch::thread::with_current(|me| {
+        (
+            me.owner() == tid,
+            me.signal_quiet_at.load(Ordering::Relaxed),
+        )
+    });
     // Read before the table: an arrival after this read moves the generation past it.
     let generation = arrivals_generation();
-    if asked_for_me
-        && arch::thread::with_current(|me| me.signal_quiet_at.load(Ordering::Relaxed))
-            == generation + 1
-    {
+    if asked_for_me && quiet_at == generation + 1 {
         return false;
     }
     let table = TABLE.lock();
